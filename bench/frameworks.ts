@@ -1,0 +1,127 @@
+/**
+ * The cost of `requireAuth` per framework: requests per second of a minimal route, bare and
+ * protected, measured with autocannon (a separate process) against a server in this process,
+ * on loopback. Client and server share the machine's cores.
+ */
+import { execFile } from 'node:child_process';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { createBaton, generateKey } from '../dist/index.js';
+import type { Baton } from '../dist/index.js';
+import { requireAuth as expressAuth } from '../dist/adapters/express.js';
+import { requireAuth as fastifyAuth } from '../dist/adapters/fastify.js';
+import { requireAuth as honoAuth } from '../dist/adapters/hono.js';
+import { memoryStore } from '../dist/stores/memory.js';
+import { table } from './harness.ts';
+
+const run = promisify(execFile);
+const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+
+interface Variant {
+  name: string;
+  baton: Baton;
+  token: string;
+}
+
+async function variants(): Promise<Variant[]> {
+  const make = async (name: string, alg: 'HS256' | 'ES256' | 'EdDSA', cache: boolean): Promise<Variant> => {
+    const baton = createBaton({ issuer: 'https://bench', keys: [generateKey(alg)], refreshTokenSecret: randomBytes(32), store: memoryStore(), ...(cache ? {} : { verifyCache: false as const }) });
+    await baton.ready();
+    return { name, baton, token: (await baton.login('bench-user')).access_token };
+  };
+  return [
+    await make('HS256, cache', 'HS256', true),
+    await make('HS256, no cache', 'HS256', false),
+    await make('ES256, cache', 'ES256', true),
+    await make('ES256, no cache', 'ES256', false),
+    await make('EdDSA, cache', 'EdDSA', true),
+    await make('EdDSA, no cache', 'EdDSA', false),
+  ];
+}
+
+const slug = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+
+/** The floor of a protected route: a minimal node:crypto HS256 check (MAC, payload, exp), nothing else. */
+function rawCheck(v: Variant): (authorization: string | undefined) => boolean {
+  const key = createSecretKey((v.baton.keys.active('sig')?.verifyKey as KeyObject).export());
+  return (authorization) => {
+    const t = (authorization ?? '').slice(7);
+    const dot = t.lastIndexOf('.');
+    const mac = createHmac('sha256', key).update(t.slice(0, dot)).digest();
+    const sig = Buffer.from(t.slice(dot + 1), 'base64url');
+    if (sig.length !== mac.length || !timingSafeEqual(mac, sig)) return false;
+    return (JSON.parse(Buffer.from(t.slice(t.indexOf('.') + 1, dot), 'base64url').toString()) as { exp: number }).exp * 1000 > Date.now();
+  };
+}
+
+async function listen(server: Server): Promise<string> {
+  if (!server.listening) await new Promise((r) => server.once('listening', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function startAll(vs: Variant[]): Promise<{ name: string; url: string; close: () => Promise<void> }[]> {
+  const body = { ok: true };
+  const raw = rawCheck(vs[1] as Variant);
+  const ex = express();
+  ex.get('/bare', (_req, res) => res.json(body));
+  ex.get('/raw', (req, res) => (raw(req.headers.authorization) ? res.json(body) : res.status(401).end()));
+  for (const v of vs) ex.get(`/${slug(v.name)}`, expressAuth(v.baton), (_req, res) => res.json(body));
+  const exServer = ex.listen(0, '127.0.0.1');
+
+  const fa = Fastify();
+  fa.decorateRequest('auth', null);
+  fa.get('/bare', async () => body);
+  fa.get('/raw', { preHandler: async (request, reply) => { if (!raw(request.headers.authorization)) return reply.code(401).send(); } }, async () => body);
+  for (const v of vs) fa.get(`/${slug(v.name)}`, { preHandler: fastifyAuth(v.baton) }, async () => body);
+  await fa.listen({ port: 0, host: '127.0.0.1' });
+
+  const ho = new Hono();
+  ho.get('/bare', (c) => c.json(body));
+  ho.get('/raw', async (c, next) => (raw(c.req.header('authorization')) ? next() : c.body(null, 401)), (c) => c.json(body));
+  for (const v of vs) ho.get(`/${slug(v.name)}`, honoAuth(v.baton), (c) => c.json(body));
+  const hoServer = serve({ fetch: ho.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+
+  return [
+    { name: 'express', url: await listen(exServer), close: () => new Promise((r) => exServer.close(() => r())) },
+    { name: 'fastify', url: `http://127.0.0.1:${(fa.server.address() as AddressInfo).port}`, close: () => fa.close() },
+    { name: 'hono (node-server)', url: await listen(hoServer), close: () => new Promise((r) => hoServer.close(() => r())) },
+  ];
+}
+
+async function rps(url: string, seconds: number, token?: string): Promise<number> {
+  const args = [AUTOCANNON, '-c', '32', '-d', String(seconds), '-j', ...(token ? ['-H', `authorization=Bearer ${token}`] : []), url];
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
+  const result = JSON.parse(stdout) as { requests: { average: number }; non2xx: number; errors: number };
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+/** Requests per second, bare and behind `requireAuth`, per framework. */
+export async function benchFrameworks(seconds = 3): Promise<string> {
+  const vs = await variants();
+  const servers = await startAll(vs);
+  const rows: (string | number)[][] = [];
+  try {
+    for (const s of servers) {
+      const bare = await rps(`${s.url}/bare`, seconds);
+      rows.push([s.name, 'bare (no auth)', Math.round(bare).toLocaleString('en-US'), '1.00']);
+      const floor = await rps(`${s.url}/raw`, seconds, vs[1]?.token);
+      rows.push([s.name, 'raw node:crypto HS256 check (floor)', Math.round(floor).toLocaleString('en-US'), (floor / bare).toFixed(2)]);
+      for (const v of vs) {
+        const r = await rps(`${s.url}/${slug(v.name)}`, seconds, v.token);
+        rows.push([s.name, `requireAuth ${v.name}`, Math.round(r).toLocaleString('en-US'), (r / bare).toFixed(2)]);
+      }
+    }
+  } finally {
+    for (const s of servers) await s.close();
+  }
+  return table(['framework', 'route', 'req/s', '× bare'], rows);
+}

@@ -1,0 +1,34 @@
+/**
+ * `npm run bench`: every table, measured in this run on this machine.
+ * Options: `--quick` (shorter rounds), `--only verify|stores|frameworks`, `--peers` (adds the peers table).
+ */
+import { cpus } from 'node:os';
+import { benchPropagation, benchRotation } from './stores.ts';
+import { benchFrameworks } from './frameworks.ts';
+import { benchPeers } from './peers.ts';
+import { benchVerify } from './verify.ts';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv[process.argv.indexOf('--only') + 1];
+const want = (name: string): boolean => !process.argv.includes('--only') || only === name;
+const timing = quick ? { ms: 150, rounds: 1 } : { ms: 500, rounds: 3 };
+
+console.log(`# Baton benchmarks — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`);
+if (want('verify')) {
+  console.log('## Access-token verification (one process)\n');
+  console.log(await benchVerify(timing));
+}
+if (want('stores')) {
+  console.log('\n## Refresh rotation per store (loopback servers; client and server share the 2 cores)\n');
+  console.log(await benchRotation(quick ? 500 : 2000));
+  console.log('\n## Revocation propagation between two instances\n');
+  console.log(await benchPropagation(quick ? 50 : 300));
+}
+if (want('frameworks')) {
+  console.log('\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores)\n');
+  console.log(await benchFrameworks(quick ? 1 : 4));
+}
+if (process.argv.includes('--peers')) {
+  console.log('\n## Peers over HTTP, same machine, same run\n');
+  console.log(await benchPeers(quick ? 2 : 5));
+}

@@ -1,0 +1,33 @@
+/**
+ * What the examples share: an engine on the memory store and a handler with one demo user.
+ * A real application brings its own store, keys from configuration and its own user check.
+ */
+import { randomBytes } from 'node:crypto';
+import { createBaton, generateKey } from '../src/index.ts';
+import type { Baton, BatonOptions } from '../src/index.ts';
+import { createAuthHandler } from '../src/http/index.ts';
+import type { AuthHandler } from '../src/http/index.ts';
+import { memoryStore } from '../src/stores/memory.ts';
+
+export const DEMO_USER = { username: 'demo', password: 'demo-password' };
+
+export function demo(issuer: string, overrides: Partial<BatonOptions> = {}): { baton: Baton; handler: AuthHandler } {
+  const baton = createBaton({
+    issuer,
+    keys: [generateKey('HS256')],
+    refreshTokenSecret: randomBytes(32),
+    store: memoryStore(),
+    ...overrides,
+  });
+  const handler = createAuthHandler({
+    baton,
+    authenticate: async (username, password) =>
+      username === DEMO_USER.username && password === DEMO_USER.password ? { userId: 'user-demo', scope: 'profile transfer' } : null,
+  });
+  return { baton, handler };
+}
+
+/** Checks a username and password for the cookie (backend-for-frontend) login of the examples. */
+export function checkDemo(username: unknown, password: unknown): boolean {
+  return username === DEMO_USER.username && password === DEMO_USER.password;
+}

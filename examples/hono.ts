@@ -1,0 +1,35 @@
+/**
+ * Hono: the same routes as the Express example. Run: `node examples/hono.ts` (port 3003).
+ */
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Baton } from '../src/index.ts';
+import type { AuthHandler } from '../src/http/index.ts';
+import { sessionCookies } from '../src/http/guard.ts';
+import { autoRefresh, batonRoutes, requireAuth } from '../src/adapters/hono.ts';
+import type { BatonVariables } from '../src/adapters/hono.ts';
+import { checkDemo, demo } from './demo.ts';
+
+export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
+  const app = new Hono<{ Variables: BatonVariables }>();
+  app.use(batonRoutes(handler));
+  app.get('/api/profile', requireAuth(baton, { scope: 'profile' }), (c) => c.json({ user: c.get('auth').sub, session: c.get('auth').sid }));
+  app.post('/api/transfer', requireAuth(baton, { oneTime: true, scope: 'transfer' }), (c) => c.json({ done: true, by: c.get('auth').sub }));
+  app.get('/api/admin', requireAuth(baton, { scope: 'admin' }), (c) => c.json({ secret: 42 }));
+  app.post('/bff/login', async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { username?: string; password?: string };
+    if (!checkDemo(body.username, body.password)) return c.json({ error: 'invalid_grant' }, 401);
+    const pair = await baton.login('user-demo', { scope: 'profile transfer', clientId: 'bff' });
+    for (const v of sessionCookies(pair, cookie)) c.header('set-cookie', v, { append: true });
+    return c.json({ ok: true });
+  });
+  app.get('/bff/profile', autoRefresh(baton, { ...cookie, clientId: 'bff' }), (c) => c.json({ user: c.get('auth').sub }));
+  return app;
+}
+
+if (import.meta.main) {
+  const port = Number(process.env.PORT ?? 3003);
+  const { baton, handler } = demo(`http://127.0.0.1:${port}`);
+  serve({ fetch: createApp(baton, handler).fetch, port, hostname: '127.0.0.1' });
+  console.info(`Hono example on http://127.0.0.1:${port} (user demo / demo-password)`);
+}

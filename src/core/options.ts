@@ -1,0 +1,177 @@
+/**
+ * The options of `createBaton`, validated once at creation: a mistake fails at start-up with a
+ * sentence that says what to change.
+ *
+ * Validation is written out here rather than with a schema library to keep the core's run-time
+ * dependencies to `jose`; the checks are relations between options (lifetimes that must nest)
+ * more than shapes.
+ */
+import { toMs } from './duration.ts';
+import type { Duration } from './duration.ts';
+import { BatonConfigError } from './errors.ts';
+import { KeyRing } from './keys.ts';
+import type { KeyInput } from './keys.ts';
+import type { TokenFormat } from './access-token.ts';
+import type { TokenStore } from '../stores/types.ts';
+import type { BatonEvent } from './events.ts';
+
+/** Options of `createBaton`. Durations are seconds or strings such as `'15m'`, `'7d'`. */
+export interface BatonOptions {
+  /** The `iss` of every access token, usually the service's URL. */
+  issuer: string;
+  /** The `aud` of access tokens and what `verify` requires; defaults to `issuer`. */
+  audience?: string;
+  /** Signing (HS256, ES256, EdDSA) and encryption (`dir`) keys, or a ready `KeyRing`. */
+  keys: readonly KeyInput[] | KeyRing;
+  /** Secret that authenticates refresh tokens, at least 32 bytes. Never stored in the store. */
+  refreshTokenSecret: string | Uint8Array;
+  /** Former refresh-token secrets that still verify, to change the secret without logging anyone out. */
+  previousRefreshTokenSecrets?: readonly (string | Uint8Array)[];
+  /** Where sessions, denylists and revocations live. */
+  store: TokenStore;
+  /** Access-token lifetime. Default `'15m'`. */
+  accessTokenTtl?: Duration;
+  /** Idle lifetime of a session: it ends unless refreshed within this time. Default `'14d'`. */
+  refreshTokenTtl?: Duration;
+  /** Absolute lifetime of a session, however often it is refreshed. Default `'90d'`. */
+  sessionMaxAge?: Duration;
+  /** How long a rotated-away refresh token still yields the current one (races, lost responses). Default `'10s'`. */
+  refreshGrace?: Duration;
+  /** Clock tolerance when checking `exp`, `nbf` and `iat`, whole seconds. Default `'5s'`. */
+  leeway?: Duration;
+  /** At most this many active sessions per user; a new login evicts the oldest. 0 (default): no limit. 1: single session. */
+  maxSessionsPerUser?: number;
+  /** Format of new access tokens. Default `'jwt'`. All formats are verified whatever this says. */
+  tokenFormat?: TokenFormat;
+  /** At most `max` refreshes per `window` per session, or `false`. Default 30 per minute. */
+  refreshRateLimit?: { max: number; window: Duration } | false;
+  /** Cache of verified tokens (bounded LRU, revocations checked on every hit), or `false`. Default 10,000 tokens. */
+  verifyCache?: { max: number } | false;
+  /** Tokens longer than this many characters are refused before any parsing. Default 8192. */
+  maxTokenLength?: number;
+  /** Scope of sessions whose login names none. Default `''`. */
+  defaultScope?: string;
+  /** Receives lifecycle events (audit logs, alerts). Errors it throws are ignored. */
+  onEvent?: (event: BatonEvent) => void;
+  /** The clock, in milliseconds since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Options after validation, in milliseconds. */
+export interface ResolvedOptions {
+  issuer: string;
+  audience: string;
+  ring: KeyRing;
+  refreshSecrets: Uint8Array[];
+  store: TokenStore;
+  accessTtlMs: number;
+  refreshTtlMs: number;
+  sessionMaxAgeMs: number;
+  graceMs: number;
+  leewaySec: number;
+  maxSessionsPerUser: number;
+  tokenFormat: TokenFormat;
+  rateLimit: { max: number; windowMs: number } | undefined;
+  cacheMax: number;
+  maxTokenLength: number;
+  defaultScope: string;
+  onEvent: ((event: BatonEvent) => void) | undefined;
+  now: () => number;
+}
+
+const KNOWN = new Set([
+  'issuer', 'audience', 'keys', 'refreshTokenSecret', 'previousRefreshTokenSecrets', 'store', 'accessTokenTtl',
+  'refreshTokenTtl', 'sessionMaxAge', 'refreshGrace', 'leeway', 'maxSessionsPerUser', 'tokenFormat',
+  'refreshRateLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'now',
+]);
+const STORE_METHODS = ['createSession', 'getSession', 'rotate', 'revokeSession', 'consumeJti', 'subscribe', 'revocationsSince'];
+
+function secret(value: unknown, name: string): Uint8Array {
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value instanceof Uint8Array ? value : undefined;
+  if (bytes === undefined) throw new BatonConfigError(`${name} is required: a secret of at least 32 bytes (generate one with \`openssl rand -base64 32\`).`);
+  if (bytes.length < 32) throw new BatonConfigError(`${name} must be at least 32 bytes long; this one has ${bytes.length}. Generate one with \`openssl rand -base64 32\`.`);
+  return bytes;
+}
+
+function human(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % size === 0 && ms > 0) return `${ms / size}${unit}`;
+  return `${ms / 1000}s`;
+}
+
+/** Validates `options`; throws `BatonConfigError` with a sentence that says what to fix. */
+export function resolveOptions(options: BatonOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new BatonConfigError('createBaton needs an options object: { issuer, keys, refreshTokenSecret, store }.');
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name)) throw new BatonConfigError(`Unknown option ${JSON.stringify(name)}; the options are: ${[...KNOWN].join(', ')}.`);
+  }
+  if (typeof options.issuer !== 'string' || options.issuer === '') throw new BatonConfigError('`issuer` is required: the URL of this token service, e.g. "https://auth.example.com".');
+  const audience = options.audience ?? options.issuer;
+  if (typeof audience !== 'string' || audience === '') throw new BatonConfigError('`audience` must be a non-empty string.');
+  const store = options.store;
+  if (typeof store !== 'object' || store === null || STORE_METHODS.some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')) {
+    throw new BatonConfigError('`store` is required: e.g. `store: memoryStore()` from "baton/stores/memory".');
+  }
+  const ring = options.keys instanceof KeyRing ? options.keys : new KeyRing(options.keys);
+  const tokenFormat = options.tokenFormat ?? 'jwt';
+  if (!['jwt', 'jwe', 'opaque'].includes(tokenFormat)) throw new BatonConfigError(`\`tokenFormat\` must be 'jwt', 'jwe' or 'opaque', got ${JSON.stringify(tokenFormat)}.`);
+  if (tokenFormat === 'jwe' && ring.active('enc') === undefined) {
+    throw new BatonConfigError("`tokenFormat: 'jwe'` needs an encryption key: add `generateKey('dir')` (a 32-byte secret) to `keys`.");
+  }
+
+  const accessTtlMs = toMs(options.accessTokenTtl ?? '15m', 'accessTokenTtl');
+  const refreshTtlMs = toMs(options.refreshTokenTtl ?? '14d', 'refreshTokenTtl');
+  const sessionMaxAgeMs = toMs(options.sessionMaxAge ?? Math.max(90 * 86_400, refreshTtlMs / 1000), 'sessionMaxAge');
+  const graceMs = toMs(options.refreshGrace ?? '10s', 'refreshGrace');
+  const leewayMs = toMs(options.leeway ?? '5s', 'leeway');
+  if (accessTtlMs < 1000) throw new BatonConfigError('`accessTokenTtl` must be at least 1 second.');
+  if (refreshTtlMs <= accessTtlMs) {
+    throw new BatonConfigError(`\`refreshTokenTtl\` (${human(refreshTtlMs)}) must be longer than \`accessTokenTtl\` (${human(accessTtlMs)}): a session would end before its first refresh. Raise refreshTokenTtl or lower accessTokenTtl.`);
+  }
+  if (sessionMaxAgeMs < refreshTtlMs) {
+    throw new BatonConfigError(`\`sessionMaxAge\` (${human(sessionMaxAgeMs)}) must be at least \`refreshTokenTtl\` (${human(refreshTtlMs)}).`);
+  }
+  if (graceMs > refreshTtlMs) {
+    throw new BatonConfigError(`\`refreshGrace\` (${human(graceMs)}) must not be longer than \`refreshTokenTtl\` (${human(refreshTtlMs)}); a few seconds is enough to absorb races and lost responses.`);
+  }
+  if (leewayMs % 1000 !== 0 || leewayMs > 300_000) throw new BatonConfigError('`leeway` must be whole seconds, at most 5 minutes.');
+
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? 0;
+  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 0) {
+    throw new BatonConfigError('`maxSessionsPerUser` must be a whole number: 0 for no limit, 1 for a single session per user.');
+  }
+  let rateLimit: ResolvedOptions['rateLimit'];
+  const rl = options.refreshRateLimit ?? { max: 30, window: '1m' };
+  if (rl !== false) {
+    if (!Number.isInteger(rl.max) || rl.max < 1) throw new BatonConfigError('`refreshRateLimit.max` must be a whole number of at least 1 (or set `refreshRateLimit: false`).');
+    rateLimit = { max: rl.max, windowMs: toMs(rl.window, 'refreshRateLimit.window') };
+  }
+  const cache = options.verifyCache ?? { max: 10_000 };
+  if (cache !== false && (!Number.isInteger(cache.max) || cache.max < 1)) throw new BatonConfigError('`verifyCache.max` must be a whole number of at least 1 (or set `verifyCache: false`).');
+  const maxTokenLength = options.maxTokenLength ?? 8192;
+  if (!Number.isInteger(maxTokenLength) || maxTokenLength < 256) throw new BatonConfigError('`maxTokenLength` must be a whole number of at least 256.');
+  if (options.now !== undefined && typeof options.now !== 'function') throw new BatonConfigError('`now` must be a function returning milliseconds since the epoch.');
+
+  return {
+    issuer: options.issuer,
+    audience,
+    ring,
+    refreshSecrets: [
+      secret(options.refreshTokenSecret, '`refreshTokenSecret`'),
+      ...(options.previousRefreshTokenSecrets ?? []).map((s, i) => secret(s, `\`previousRefreshTokenSecrets[${i}]\``)),
+    ],
+    store,
+    accessTtlMs,
+    refreshTtlMs,
+    sessionMaxAgeMs,
+    graceMs,
+    leewaySec: leewayMs / 1000,
+    maxSessionsPerUser,
+    tokenFormat,
+    rateLimit,
+    cacheMax: cache === false ? 0 : cache.max,
+    maxTokenLength,
+    defaultScope: options.defaultScope ?? '',
+    onEvent: options.onEvent,
+    now: options.now ?? Date.now,
+  };
+}

@@ -1,0 +1,7 @@
+/**
+ * The token service over HTTP. Import from `baton/http`.
+ * @packageDocumentation
+ */
+export { createAuthHandler } from './handler.ts';
+export type { AuthHandler, AuthHandlerOptions, Authenticate, Logger, RequestContext } from './handler.ts';
+export { StoreRateLimiter, loginLimiters } from './rate-limit.ts';

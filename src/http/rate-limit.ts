@@ -1,0 +1,56 @@
+/**
+ * rate-limiter-flexible on a Baton store: the library's limiter logic (points, duration,
+ * blocking, insurance) over the store's atomic counters, so that the login limits are shared by
+ * every instance on the same Redis, PostgreSQL or SQLite file.
+ */
+import { createRequire } from 'node:module';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { RateLimiterStoreAbstract as StoreAbstract } from 'rate-limiter-flexible';
+import type { TokenStore } from '../stores/types.ts';
+
+// The base class of stores is the library's extension point (its own stores extend it), typed in
+// its declarations but not exported from its index.
+const RateLimiterStoreAbstract = createRequire(import.meta.url)('rate-limiter-flexible/lib/RateLimiterStoreAbstract.js') as typeof StoreAbstract;
+
+interface Counter {
+  count: number;
+  resetAt: number;
+}
+
+/** A rate limiter whose counters live in a `TokenStore` (`hitCounter`). */
+export class StoreRateLimiter extends RateLimiterStoreAbstract {
+  readonly #store: TokenStore;
+
+  constructor(options: { store: TokenStore; keyPrefix: string; points: number; duration: number; blockDuration?: number }) {
+    const { store, ...rest } = options;
+    super({ ...rest, storeClient: store });
+    this.#store = store;
+  }
+
+  // The four methods below are rate-limiter-flexible's extension points for a store.
+  _getRateLimiterRes(_key: string, changedPoints: number, result: Counter): RateLimiterRes {
+    const points = (this as unknown as { points: number }).points;
+    return new RateLimiterRes(Math.max(points - result.count, 0), Math.max(result.resetAt - Date.now(), 0), result.count, result.count === changedPoints);
+  }
+
+  _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<Counter> {
+    // A duration of 0 means "never resets" to rate-limiter-flexible.
+    return this.#store.hitCounter(key, points, msDuration > 0 ? msDuration : 100 * 365 * 86_400_000, Date.now(), forceExpire);
+  }
+
+  _get(key: string): Promise<Counter | null> {
+    return this.#store.getCounter(key, Date.now());
+  }
+
+  _delete(key: string): Promise<boolean> {
+    return this.#store.deleteCounter(key);
+  }
+}
+
+/** The login limits of the service: per username and per IP, shared through the store. */
+export function loginLimiters(store: TokenStore, { points = 10, duration = 15 * 60 } = {}): { username: StoreRateLimiter; ip: StoreRateLimiter } {
+  return {
+    username: new StoreRateLimiter({ store, keyPrefix: 'login:user', points, duration }),
+    ip: new StoreRateLimiter({ store, keyPrefix: 'login:ip', points, duration }),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Building responses: JSON, OAuth errors (RFC 6749 §5.2), Bearer challenges (RFC 6750 §3),
+ * cookies, and reading request bodies with a size limit.
+ */
+import { BatonError, isBatonError } from '../core/errors.ts';
+
+/** An HTTP failure with an OAuth error code, turned into a response by the handler. */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly description: string;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, error: string, description: string, headers: Record<string, string> = {}) {
+    super(description);
+    this.status = status;
+    this.error = error;
+    this.description = description;
+    this.headers = headers;
+  }
+}
+
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+/** A JSON response, `Cache-Control: no-store` unless told otherwise (RFC 6749 §5.1 for token responses). */
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...('cache-control' in headers ? {} : NO_STORE), ...headers },
+  });
+}
+
+/** An RFC 6749 §5.2 error body. */
+export function oauthError(err: HttpError): Response {
+  return json({ error: err.error, error_description: err.description }, err.status, err.headers);
+}
+
+/** Maps an engine error on a token endpoint to its HTTP form. */
+export function fromBatonError(err: unknown): HttpError {
+  if (!isBatonError(err)) return new HttpError(500, 'server_error', 'Something went wrong on our side');
+  const e = err as BatonError;
+  switch (e.code) {
+    case 'ERR_STORE_UNAVAILABLE':
+      return new HttpError(503, 'temporarily_unavailable', e.message, { 'retry-after': '1' });
+    case 'ERR_RATE_LIMITED':
+      return new HttpError(429, 'slow_down', e.message, { 'retry-after': String(Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000))) });
+    case 'ERR_INVALID_ARGUMENT':
+      return new HttpError(400, 'invalid_request', e.message);
+    default:
+      return new HttpError(e.oauthError === 'invalid_token' ? 401 : 400, e.oauthError, e.message);
+  }
+}
+
+/** Reads a body of at most `limit` bytes: 413 beyond it, whatever Content-Length says. */
+export async function readBody(request: Request, limit: number): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > limit) throw new HttpError(413, 'invalid_request', `The request body is larger than ${limit} bytes`);
+  if (request.body === null) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new HttpError(413, 'invalid_request', `The request body is larger than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Parses a JSON or form body into string fields; 400 for anything else. */
+export async function readFields(request: Request, limit: number, allowJson = true): Promise<Record<string, string>> {
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  const text = await readBody(request, limit);
+  if (type === 'application/x-www-form-urlencoded') {
+    const fields: Record<string, string> = {};
+    const params = new URLSearchParams(text);
+    for (const key of new Set(params.keys())) {
+      // RFC 6749 §3.2: request parameters must not be included more than once.
+      if (params.getAll(key).length > 1) throw new HttpError(400, 'invalid_request', `The parameter ${key} is repeated`);
+      fields[key] = params.get(key) as string;
+    }
+    return fields;
+  }
+  if (type === 'application/json' && allowJson) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'invalid_request', 'The body is not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'invalid_request', 'The body must be a JSON object');
+    const fields: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed)) {
+      if (typeof v === 'string') fields[k] = v;
+      else if (typeof v === 'boolean' || typeof v === 'number') fields[k] = String(v);
+      else if (v !== null) throw new HttpError(400, 'invalid_request', `The field ${k} must be a string`);
+    }
+    return fields;
+  }
+  throw new HttpError(400, 'invalid_request', allowJson ? 'Send application/json or application/x-www-form-urlencoded' : 'Send application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
+}
+
+/** Options of the refresh-token cookie. */
+export interface CookieOptions {
+  name: string;
+  path: string;
+  secure: boolean;
+  maxAgeSec?: number;
+}
+
+/** `Set-Cookie` for the refresh token: HttpOnly, SameSite=Strict, a narrow path. */
+export function setCookie(value: string, o: CookieOptions): string {
+  const parts = [`${o.name}=${value}`, `Path=${o.path}`, 'HttpOnly', 'SameSite=Strict'];
+  if (o.secure) parts.push('Secure');
+  if (o.maxAgeSec !== undefined) parts.push(`Max-Age=${o.maxAgeSec}`);
+  return parts.join('; ');
+}
+
+/** A cookie's value from the `Cookie` header. */
+export function readCookie(request: Request, name: string): string | undefined {
+  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}

@@ -1,0 +1,113 @@
+/**
+ * The standalone service's configuration: environment variables, optionally a JSON file named by
+ * `BATON_CONFIG` (the environment wins), validated at start with a sentence that says what to fix.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { toMs } from '../core/duration.ts';
+import type { TokenFormat } from '../core/access-token.ts';
+import type { SigningAlg } from '../core/keys.ts';
+
+/** The service's settings, after validation. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  issuer: string;
+  store: string;
+  accessTtl: string;
+  refreshTtl: string;
+  refreshGrace: string;
+  maxSessions: number;
+  tokenFormat: TokenFormat;
+  alg: SigningAlg;
+  cookieSecure: boolean;
+  introspectionSecret: string | undefined;
+  logLevel: string;
+  /** Login attempts allowed per username and per IP and window, or false. */
+  loginRate: { max: number; window: string } | false;
+  /** How often keys are re-read from the store (a rotation made by another instance). */
+  keyReload: string;
+  /** Refreshes allowed per session and window, or false. */
+  refreshRate: { max: number; window: string } | false;
+}
+
+const duration = (name: string) =>
+  z.string().refine((v) => {
+    try {
+      toMs(/^\d+$/.test(v) ? Number(v) : v, name);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { message: `${name} must be seconds or a duration like '90s', '15m', '7d'` });
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  BATON_ISSUER: z.string().url({ message: 'BATON_ISSUER must be a URL, e.g. https://auth.example.com' }).optional(),
+  BATON_STORE: z.string().regex(/^(sqlite:.+|memory:|rediss?:\/\/.+|redis\+cluster:\/\/.+|postgres(ql)?:\/\/.+)$/, {
+    message: "BATON_STORE must be sqlite:<path>, memory:, redis://…, rediss://…, redis+cluster://host:port,… or postgres://…",
+  }).default('sqlite:./data/baton.sqlite'),
+  BATON_ACCESS_TTL: duration('BATON_ACCESS_TTL').default('15m'),
+  BATON_REFRESH_TTL: duration('BATON_REFRESH_TTL').default('14d'),
+  BATON_REFRESH_GRACE: duration('BATON_REFRESH_GRACE').default('10s'),
+  BATON_MAX_SESSIONS: z.coerce.number().int({ message: 'BATON_MAX_SESSIONS must be a whole number (0: no limit)' }).min(0).default(0),
+  BATON_TOKEN_FORMAT: z.enum(['jwt', 'jwe', 'opaque'], { message: 'BATON_TOKEN_FORMAT must be jwt, jwe or opaque' }).default('jwt'),
+  BATON_ALG: z.enum(['HS256', 'ES256', 'EdDSA'], { message: 'BATON_ALG must be HS256, ES256 or EdDSA' }).default('EdDSA'),
+  BATON_COOKIE_SECURE: z.enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'BATON_COOKIE_SECURE must be true or false' }).default('true'),
+  BATON_INTROSPECTION_SECRET: z.string().min(16, { message: 'BATON_INTROSPECTION_SECRET must be at least 16 characters' }).optional(),
+  BATON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+  BATON_KEY_RELOAD: duration('BATON_KEY_RELOAD').default('30s'),
+  BATON_LOGIN_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_LOGIN_RATE must be 'off' or attempts per window, like '10/15m'" }).default('10/15m'),
+  BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
+});
+
+/** Thrown for a configuration mistake; the message is the sentence to show. */
+export class ConfigError extends Error {}
+
+const duration$ = (v: string): string => (/^\d+$/.test(v) ? `${v}s` : v);
+const rate = (v: string): { max: number; window: string } | false => (v === 'off' ? false : { max: Number(v.split('/')[0]), window: duration$(v.split('/')[1] as string) });
+
+/** Reads and validates the configuration from `env` (and the file `BATON_CONFIG` names). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  let file: Record<string, unknown> = {};
+  if (env.BATON_CONFIG) {
+    try {
+      file = JSON.parse(readFileSync(env.BATON_CONFIG, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${(err as Error).message}`);
+    }
+  }
+  const input: Record<string, unknown> = { ...file };
+  for (const key of Object.keys(schema.shape)) if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`Configuration error: ${issue?.message ?? 'invalid value'}${issue?.path.length ? ` (${issue.path.join('.')})` : ''}.`);
+  }
+  const c = parsed.data;
+  const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
+  const cookieSecure = ['true', '1', 'on'].includes(c.BATON_COOKIE_SECURE);
+  const { hostname, protocol } = new URL(issuer);
+  if (!cookieSecure && !(protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname))) {
+    throw new ConfigError('BATON_COOKIE_SECURE=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.');
+  }
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    issuer,
+    store: c.BATON_STORE,
+    accessTtl: duration$(c.BATON_ACCESS_TTL),
+    refreshTtl: duration$(c.BATON_REFRESH_TTL),
+    refreshGrace: duration$(c.BATON_REFRESH_GRACE),
+    maxSessions: c.BATON_MAX_SESSIONS,
+    tokenFormat: c.BATON_TOKEN_FORMAT,
+    alg: c.BATON_ALG,
+    cookieSecure,
+    introspectionSecret: c.BATON_INTROSPECTION_SECRET,
+    logLevel: c.BATON_LOG_LEVEL,
+    keyReload: duration$(c.BATON_KEY_RELOAD),
+    refreshRate: rate(c.BATON_REFRESH_RATE),
+    loginRate: rate(c.BATON_LOGIN_RATE),
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * The listeners of a store's revocations, each event delivered once however many ways it arrives
+ * (a message, a re-read after a reconnect, a catch-up poll).
+ */
+import type { RevocationEvent } from './types.ts';
+
+export class RevocationFeed {
+  readonly #listeners = new Set<(event: RevocationEvent) => void>();
+  readonly #delivered = new Map<string, number>();
+  /** The latest `at` delivered: where a re-read after a reconnect starts (with a margin). */
+  lastEventAt = 0;
+
+  add(listener: (event: RevocationEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Delivers an event unless it already was; true when it was new. */
+  deliver(event: RevocationEvent): boolean {
+    const key = `${event.kind}:${event.id}:${event.at}`;
+    if (this.#delivered.has(key)) return false;
+    this.#delivered.set(key, event.at);
+    if (this.#delivered.size > 10_000) this.prune(Date.now() - 60_000);
+    this.lastEventAt = Math.max(this.lastEventAt, event.at);
+    for (const listener of this.#listeners) listener(event);
+    return true;
+  }
+
+  /** Forgets which events older than `before` were delivered. */
+  prune(before: number): void {
+    for (const [key, at] of this.#delivered) if (at < before) this.#delivered.delete(key);
+  }
+
+  /** Where to start re-reading after a lost subscription. */
+  resumeFrom(): number {
+    return this.lastEventAt === 0 ? Date.now() - 3_600_000 : this.lastEventAt - 10_000;
+  }
+
+  clear(): void {
+    this.#listeners.clear();
+  }
+}

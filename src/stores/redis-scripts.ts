@@ -1,0 +1,159 @@
+/**
+ * The Lua scripts of the Redis store: each decision is one script, so it is atomic in Redis with
+ * no lock in Node, and costs one round trip. Every key a script touches carries the session's
+ * user tag (`{tag}`), so the scripts run unchanged on Redis Cluster.
+ *
+ * Times travel as decimal strings computed in Node (Lua would print large numbers in exponent
+ * form); Lua only compares them. Session hashes store `''` for null.
+ */
+
+/** Shared Lua helpers, prepended to each script. */
+const PRELUDE = `
+local function num(v) return tonumber(v) or 0 end
+local function event(id, at, expiresAt, reason)
+  return '{"kind":"session","id":"' .. id .. '","at":' .. at .. ',"expiresAt":' .. expiresAt .. ',"reason":"' .. reason .. '"}'
+end
+local function revoke(key, id, at, revExp, reason, channel, retainMs)
+  redis.call('HSET', key, 'revokedAt', at, 'revokeReason', reason)
+  redis.call('PEXPIRE', key, retainMs)
+  redis.call('PUBLISH', channel, event(id, at, revExp, reason))
+end
+local function active(f, now)
+  return f[1] == '' and num(f[2]) > now and num(f[3]) > now
+end
+`;
+
+/**
+ * KEYS: session, user index. ARGV: session id, createdAt, ttl ms, max sessions, now, revocation
+ * expiry, channel, retain ms, key prefix for the user's sessions, index ttl ms, then the hash's
+ * field/value pairs.
+ * Returns the evicted session ids.
+ */
+export const CREATE_SESSION = `${PRELUDE}
+local sid, now = ARGV[1], num(ARGV[5])
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+if num(ARGV[3]) <= 0 then redis.call('DEL', KEYS[1]) return {} end -- already past its retention
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], sid)
+-- The index lives as long as its longest-lived session can (absolute expiry), so rotations never touch it.
+if redis.call('PTTL', KEYS[2]) < num(ARGV[10]) then redis.call('PEXPIRE', KEYS[2], ARGV[10]) end
+local evicted = {}
+local max = num(ARGV[4])
+if max > 0 then
+  local others = {}
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if id ~= sid then
+      local key = ARGV[9] .. id
+      local f = redis.call('HMGET', key, 'revokedAt', 'expiresAt', 'idleExpiresAt')
+      if f[2] == false then redis.call('ZREM', KEYS[2], id)
+      elseif active(f, now) then others[#others + 1] = {id, key} end
+    end
+  end
+  for i = 1, #others + 1 - max do
+    revoke(others[i][2], others[i][1], ARGV[5], ARGV[6], 'evicted', ARGV[7], ARGV[8])
+    evicted[#evicted + 1] = others[i][1]
+  end
+end
+return evicted
+`;
+
+/**
+ * KEYS: session. ARGV: presented generation, client id or '', now, grace ms, new idle expiry,
+ * rate max (0: none), rate window ms, revocation expiry, channel, retain ms, ttl ms after a
+ * rotation. Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
+ * revokedAt, userId, clientId, scope } — what issuing the next pair needs, and no more: the reply's
+ * size is most of a rotation's cost at high concurrency.
+ */
+export const ROTATE = `${PRELUDE}
+local key = KEYS[1]
+local f = redis.call('HMGET', key, 'generation', 'clientId', 'revokedAt', 'expiresAt', 'idleExpiresAt',
+  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope')
+if f[1] == false then return {'unknown', 0} end
+local gen, presented, now = num(f[1]), num(ARGV[1]), num(ARGV[3])
+if (ARGV[2] ~= '' and ARGV[2] ~= f[2]) or presented > gen then return {'unknown', 0} end
+local function reply(status, retry)
+  return {status, retry, tostring(gen), f[4], f[5], f[6], f[3], f[11], f[2], f[12]}
+end
+if f[3] ~= '' then return reply('revoked', 0) end
+if now >= num(f[4]) or now >= num(f[5]) then return reply('expired', 0) end
+local behind = presented < gen
+if behind then
+  local retired = nil
+  if presented == gen - 1 then retired = num(f[6]) elseif presented == gen - 2 then retired = num(f[7]) end
+  if retired == nil or now - retired > num(ARGV[4]) then
+    revoke(key, f[10], ARGV[3], ARGV[8], 'reused', ARGV[9], ARGV[10])
+    f[3] = ARGV[3]
+    return reply('reused', 0)
+  end
+end
+local windowStart, count = f[8], num(f[9])
+local max = num(ARGV[6])
+if max > 0 then
+  if now - num(windowStart) >= num(ARGV[7]) then windowStart = ARGV[3]; count = 0 end
+  if count >= max then return reply('rate_limited', num(windowStart) + num(ARGV[7]) - now) end
+  count = count + 1
+end
+if behind then
+  if max > 0 then redis.call('HSET', key, 'rateWindowStart', windowStart, 'rateCount', count) end
+  return reply('replayed_in_grace', 0)
+end
+gen = gen + 1
+redis.call('HSET', key, 'generation', gen, 'prevRotatedAt', f[6], 'rotatedAt', ARGV[3], 'lastUsedAt', ARGV[3],
+  'idleExpiresAt', ARGV[5], 'rateWindowStart', windowStart, 'rateCount', count)
+redis.call('PEXPIRE', key, ARGV[11])
+f[5] = ARGV[5]
+f[6] = ARGV[3]
+return reply('rotated', 0)
+`;
+
+/** KEYS: session. ARGV: now, reason, revocation expiry, channel, retain ms. Returns 1 when it revoked. */
+export const REVOKE_SESSION = `${PRELUDE}
+local f = redis.call('HMGET', KEYS[1], 'revokedAt', 'id')
+if f[2] == false or f[1] ~= '' then return 0 end
+revoke(KEYS[1], f[2], ARGV[1], ARGV[3], ARGV[2], ARGV[4], ARGV[5])
+return 1
+`;
+
+/**
+ * KEYS: user index. ARGV: session id to keep or '', now, reason, revocation expiry, channel,
+ * retain ms, key prefix of the user's sessions. Returns the revoked ids.
+ */
+export const REVOKE_USER = `${PRELUDE}
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local key = ARGV[7] .. id
+  local f = redis.call('HMGET', key, 'revokedAt')
+  if id ~= ARGV[1] and f[1] == '' then
+    revoke(key, id, ARGV[2], ARGV[4], ARGV[3], ARGV[5], ARGV[6])
+    out[#out + 1] = id
+  end
+end
+return out
+`;
+
+/** KEYS: user index. ARGV: now, key prefix of the user's sessions. Returns HGETALL of each active session, oldest first. */
+export const LIST_SESSIONS = `${PRELUDE}
+local out = {}
+local now = num(ARGV[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local key = ARGV[2] .. id
+  local f = redis.call('HMGET', key, 'revokedAt', 'expiresAt', 'idleExpiresAt')
+  if f[2] == false then redis.call('ZREM', KEYS[1], id)
+  elseif active(f, now) then out[#out + 1] = redis.call('HGETALL', key) end
+end
+return out
+`;
+
+/** KEYS: counter. ARGV: points, window ms, now, force (1/0). Returns { count, resetAt }; the key expires with its window. */
+export const HIT_COUNTER = `
+local c = redis.call('HMGET', KEYS[1], 'count', 'resetAt')
+local now = tonumber(ARGV[3])
+if ARGV[4] == '1' or c[1] == false or tonumber(c[2]) <= now then
+  local resetAt = now + tonumber(ARGV[2])
+  redis.call('HSET', KEYS[1], 'count', ARGV[1], 'resetAt', string.format('%.0f', resetAt))
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {tonumber(ARGV[1]), string.format('%.0f', resetAt)}
+end
+local count = redis.call('HINCRBY', KEYS[1], 'count', ARGV[1])
+return {count, c[2]}
+`;

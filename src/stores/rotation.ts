@@ -1,0 +1,74 @@
+/**
+ * The rotation decision as a pure function of the session record and the request, for stores
+ * that run it inside their own transaction (memory, SQLite). The Redis and PostgreSQL stores
+ * implement the same table in Lua and SQL; the conformance suite holds them all to it.
+ */
+import type { RotateRequest, RotateStatus, SessionRecord } from './types.ts';
+
+/** What to answer and, when the record changes, what to write. */
+export interface RotationDecision {
+  status: RotateStatus;
+  /** The record to write back (undefined: nothing changes). */
+  write?: SessionRecord;
+  /** The session as the caller sees it after the operation. */
+  session?: SessionRecord;
+  retryAfterMs?: number;
+}
+
+/**
+ * When the presented generation was retired, if the record still knows: the generation just
+ * behind the current one retired at `rotatedAt`, the one before at `prevRotatedAt`. Older ones
+ * are outside any grace window the record can vouch for.
+ */
+function retiredAt(session: SessionRecord, generation: number): number {
+  if (generation === session.generation - 1) return session.rotatedAt;
+  if (generation === session.generation - 2) return session.prevRotatedAt;
+  return Number.NEGATIVE_INFINITY;
+}
+
+/** Decides a rotation. See `RotateResult` for the meaning of each status. */
+export function decideRotation(session: SessionRecord | null, request: RotateRequest): RotationDecision {
+  const { now } = request;
+  if (session === null) return { status: 'unknown' };
+  if (request.clientId !== undefined && request.clientId !== session.clientId) return { status: 'unknown' };
+  if (request.generation > session.generation) return { status: 'unknown' };
+  if (session.revokedAt !== null) return { status: 'revoked', session };
+  if (now >= session.expiresAt || now >= session.idleExpiresAt) return { status: 'expired', session };
+  const behind = request.generation < session.generation;
+  if (behind && now - retiredAt(session, request.generation) > request.graceMs) {
+    // Reuse: a retired token outside the grace window. The whole session dies (RFC 9700 §4.14.2).
+    const revoked = { ...session, revokedAt: now, revokeReason: 'reused' };
+    return { status: 'reused', write: revoked, session: revoked };
+  }
+  let { rateWindowStart, rateCount } = session;
+  if (request.rateLimit !== undefined) {
+    if (now - rateWindowStart >= request.rateLimit.windowMs) {
+      rateWindowStart = now;
+      rateCount = 0;
+    }
+    if (rateCount >= request.rateLimit.max) {
+      return { status: 'rate_limited', session, retryAfterMs: rateWindowStart + request.rateLimit.windowMs - now };
+    }
+    rateCount++;
+  }
+  if (behind) {
+    const counted = { ...session, rateWindowStart, rateCount };
+    return { status: 'replayed_in_grace', write: counted, session: counted };
+  }
+  const rotated: SessionRecord = {
+    ...session,
+    generation: session.generation + 1,
+    prevRotatedAt: session.rotatedAt,
+    rotatedAt: now,
+    lastUsedAt: now,
+    idleExpiresAt: now + request.idleTtlMs,
+    rateWindowStart,
+    rateCount,
+  };
+  return { status: 'rotated', write: rotated, session: rotated };
+}
+
+/** True when the session can still be refreshed at `now`. */
+export function isActive(session: SessionRecord, now: number): boolean {
+  return session.revokedAt === null && now < session.expiresAt && now < session.idleExpiresAt;
+}

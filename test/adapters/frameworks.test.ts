@@ -1,0 +1,121 @@
+/**
+ * The example app of each framework, driven over real HTTP: the mounted endpoints, requireAuth
+ * (RFC 6750 challenges, scopes, no query-string tokens), the one-time replay guard, and the
+ * transparent refresh of the backend-for-frontend mode.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BatonEvent } from '../../src/index.ts';
+import { createApp as expressApp } from '../../examples/express.ts';
+import { createApp as fastifyApp } from '../../examples/fastify.ts';
+import { createApp as honoApp } from '../../examples/hono.ts';
+import { demo, DEMO_USER } from '../../examples/demo.ts';
+
+class Clock {
+  ms = Date.now();
+  now = (): number => this.ms;
+}
+
+type Started = { url: string; close: () => Promise<void> };
+type Framework = [string, (d: ReturnType<typeof demo>) => Promise<Started>];
+
+const listening = (server: Server): Promise<Started> =>
+  new Promise((resolve) => {
+    const done = () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) });
+    if (server.listening) done();
+    else server.once('listening', done);
+  });
+
+const frameworks: Framework[] = [
+  ['express', async ({ baton, handler }) => listening(expressApp(baton, handler).listen(0, '127.0.0.1'))],
+  ['fastify', async ({ baton, handler }) => {
+    const app = await fastifyApp(baton, handler);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
+  }],
+  ['hono', async ({ baton, handler }) => listening(serve({ fetch: honoApp(baton, handler).fetch, port: 0, hostname: '127.0.0.1' }) as Server)],
+];
+
+describe.each(frameworks)('%s example over HTTP', (_name, start) => {
+  const clock = new Clock();
+  const events: BatonEvent[] = [];
+  const app = demo('http://127.0.0.1', { now: clock.now, accessTokenTtl: '15m', onEvent: (e) => events.push(e), refreshRateLimit: false });
+  let server: Started;
+  beforeAll(async () => {
+    server = await start(app);
+  });
+  afterAll(() => server.close());
+
+  const login = async () => {
+    const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_USER) });
+    expect(res.status).toBe(200);
+    return (await res.json()) as { access_token: string; refresh_token: string; session_id: string };
+  };
+  const get = (path: string, token?: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}${path}`, { headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+
+  it('mounts the token endpoints (bodies reach the handler untouched)', async () => {
+    const pair = await login();
+    const res = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect((await get('/.well-known/jwks.json')).status).toBe(200);
+  });
+
+  it('requireAuth: RFC 6750 challenges, scopes, and no token in the query string', async () => {
+    const pair = await login();
+    const none = await get('/api/profile');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton"');
+    const bad = await get('/api/profile', `${pair.access_token}x`);
+    expect(bad.status).toBe(401);
+    expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    const ok = await get('/api/profile', pair.access_token);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ user: 'user-demo', session: pair.session_id });
+    expect((await get(`/api/profile?access_token=${pair.access_token}`)).status).toBe(400);
+    const admin = await get('/api/admin', pair.access_token);
+    expect(admin.status).toBe(403);
+    expect(admin.headers.get('www-authenticate')).toMatch(/error="insufficient_scope".*scope="admin"/);
+  });
+
+  it('oneTime: 50 parallel uses of one token, exactly one succeeds', async () => {
+    const pair = await login();
+    const results = await Promise.all(Array.from({ length: 50 }, () => fetch(`${server.url}/api/transfer`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    const refused = results.filter((r) => r.status === 401);
+    expect(refused).toHaveLength(49);
+    expect(await refused[0]?.json()).toMatchObject({ error: 'invalid_token', error_description: 'token already used' });
+  });
+
+  it('autoRefresh: an expired access cookie is refreshed on the way, once for many parallel requests', async () => {
+    const res = await fetch(`${server.url}/bff/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_USER) });
+    const jar = () => res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const cookies = jar();
+    expect(cookies).toMatch(/baton_at=.+; baton_rt=rt_/);
+    expect(res.headers.getSetCookie()[1]).toMatch(/HttpOnly; SameSite=Strict; Secure/);
+    expect((await get('/bff/profile', undefined, { cookie: cookies })).status).toBe(200);
+
+    clock.ms += 16 * 60_000; // the access token has expired
+    const before = events.filter((e) => e.type === 'refresh.rotated' && !e.inGrace).length;
+    const parallel = await Promise.all(Array.from({ length: 20 }, () => get('/bff/profile', undefined, { cookie: cookies })));
+    for (const r of parallel) {
+      expect(r.status).toBe(200);
+      expect(await r.json()).toEqual({ user: 'user-demo' });
+    }
+    expect(events.filter((e) => e.type === 'refresh.rotated' && !e.inGrace).length - before).toBe(1);
+    const renewed = parallel[0]?.headers.getSetCookie() ?? [];
+    expect(renewed).toHaveLength(2);
+    const fresh = renewed.map((c) => c.split(';')[0]).join('; ');
+    expect((await get('/bff/profile', undefined, { cookie: fresh })).status).toBe(200);
+
+    const sid = (await app.baton.verify(/baton_at=([^;]+)/.exec(fresh)?.[1] as string)).sid;
+    await app.baton.revokeSession(sid);
+    const after = await get('/bff/profile', undefined, { cookie: fresh });
+    expect(after.status).toBe(401);
+    expect(after.headers.getSetCookie().every((c) => /Max-Age=0/.test(c))).toBe(true);
+    expect(after.headers.getSetCookie()).toHaveLength(2);
+  });
+});

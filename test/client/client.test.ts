@@ -1,0 +1,216 @@
+/**
+ * The client SDK against a real Baton handler called in-process (its `fetch` is the handler), with
+ * a clock the test moves. Also the Node file storage with two "processes" on one file.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTokenClient, memoryStorage, SessionExpiredError, TransientRefreshError } from '../../src/client/index.ts';
+import type { TokenClientOptions } from '../../src/client/index.ts';
+import { fileStorage, redisTokenStorage } from '../../src/client/node.ts';
+import { Redis } from 'ioredis';
+import { createBaton, generateKey } from '../../src/index.ts';
+import { createAuthHandler } from '../../src/http/index.ts';
+import { checkBearer } from '../../src/http/guard.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
+
+const ISSUER = 'https://auth.test';
+const dir = mkdtempSync(join(tmpdir(), 'baton-client-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A Baton server in-process: the token endpoints plus an API at /api/* that requires a token. */
+function server(options: { skewMs?: number } = {}) {
+  const clock = { ms: Date.now() };
+  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, now: () => clock.ms + (options.skewMs ?? 0) });
+  const handler = createAuthHandler({ baton, authenticate: async () => ({ userId: 'u1' }) });
+  const counts = { token: 0, api: 0 };
+  let down = 0;
+  const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const path = new URL(request.url).pathname;
+    if (path === '/oauth/token') {
+      counts.token++;
+      if (down > 0) {
+        down--;
+        return new Response('{"error":"temporarily_unavailable"}', { status: 503, headers: { 'retry-after': '0' } });
+      }
+    }
+    if (path.startsWith('/api/')) {
+      counts.api++;
+      const auth = await checkBearer(baton, { authorization: request.headers.get('authorization'), search: '' });
+      if (!auth.ok) return Response.json(auth.refusal.body, { status: auth.refusal.status });
+      return Response.json({ sub: auth.claims.sub, body: request.method === 'POST' ? await request.text() : undefined });
+    }
+    return handler(request);
+  };
+  const login = async () => (await (await handler(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"a","password":"b"}' }))).json()) as { access_token: string; refresh_token: string; expires_in: number };
+  const client = (extra: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, now: () => clock.ms, retry: { baseMs: 1, maxMs: 5 }, ...extra });
+  return { baton, clock, counts, login, client, failNext: (n: number) => void (down = n) };
+}
+
+describe('refresh strategies', () => {
+  it('attaches the token, and refreshes proactively within the margin of expiry (from expires_in and the local clock)', async () => {
+    const s = server({ skewMs: 3_600_000 }); // the server's clock is an hour ahead: the client must not care
+    const client = s.client({ refreshMargin: 10_000, jitter: 0 });
+    await client.setTokens(await s.login());
+    const first = await client.fetch(`${ISSUER}/api/me`);
+    expect(await first.json()).toMatchObject({ sub: 'u1' });
+    expect(s.counts.token).toBe(0);
+    s.clock.ms += 45_000;
+    await client.fetch(`${ISSUER}/api/me`);
+    expect(s.counts.token).toBe(0);
+    s.clock.ms += 6_000; // 9 s left < 10 s margin
+    await client.fetch(`${ISSUER}/api/me`);
+    expect(s.counts.token).toBe(1);
+  });
+
+  it('single-flight: N concurrent requests on an expired token make exactly one refresh', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 100 }), async (n) => {
+        const s = server();
+        const client = s.client();
+        await client.setTokens(await s.login());
+        s.clock.ms += 61_000;
+        const responses = await Promise.all(Array.from({ length: n }, () => client.fetch(`${ISSUER}/api/me`)));
+        expect(responses.every((r) => r.status === 200)).toBe(true);
+        expect(s.counts.token).toBe(1);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('on 401: refreshes once and retries once, replaying a streamed body', async () => {
+    const s = server();
+    const client = s.client();
+    const pair = await s.login();
+    await client.setTokens(pair);
+    await s.baton.revoke(pair.access_token); // the server stops accepting this access token
+    const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('payload')); c.close(); } });
+    const res = await client.fetch(`${ISSUER}/api/transfer`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ body: 'payload' });
+    expect(s.counts.token).toBe(1);
+    expect(s.counts.api).toBe(2);
+  });
+
+  it('invalid_grant: sessionExpired, tokens cleared; the 401 goes back to the caller', async () => {
+    const s = server();
+    const storage = memoryStorage();
+    const client = s.client({ storage });
+    const expired: string[] = [];
+    client.on('sessionExpired', (e) => expired.push(e.reason));
+    const pair = await s.login();
+    await client.setTokens(pair);
+    await s.baton.revokeUserSessions('u1');
+    const res = await client.fetch(`${ISSUER}/api/me`);
+    expect(res.status).toBe(401);
+    expect(expired).toEqual(['invalid_grant']);
+    expect(await storage.get()).toBeNull();
+    await expect(client.fetch(`${ISSUER}/api/me`)).rejects.toBeInstanceOf(SessionExpiredError);
+  });
+
+  it('503 and network errors: backoff and retry, the session kept', async () => {
+    const s = server();
+    const client = s.client({ retry: { attempts: 4, baseMs: 1, maxMs: 5 } });
+    const errors: Error[] = [];
+    client.on('error', (e) => errors.push(e));
+    await client.setTokens(await s.login());
+    s.clock.ms += 61_000;
+    s.failNext(2);
+    expect((await client.fetch(`${ISSUER}/api/me`)).status).toBe(200);
+    expect(s.counts.token).toBe(3);
+    s.clock.ms += 61_000;
+    s.failNext(10);
+    await expect(client.refresh()).rejects.toBeInstanceOf(TransientRefreshError);
+    expect(errors).toHaveLength(1);
+    s.failNext(0);
+    expect((await client.fetch(`${ISSUER}/api/me`)).status).toBe(200); // nothing was lost
+  });
+
+  it('hooks run around each request, ky-style', async () => {
+    const s = server();
+    const seen: string[] = [];
+    const client = s.client({
+      hooks: {
+        beforeRequest: [(r) => { seen.push(`before ${new URL(r.url).pathname}`); return new Request(r, { headers: { ...Object.fromEntries(r.headers), 'x-trace': '1' } }); }],
+        afterResponse: [(_r, res) => { seen.push(`after ${res.status}`); }],
+      },
+    });
+    await client.setTokens(await s.login());
+    await client.fetch(`${ISSUER}/api/me`);
+    expect(seen).toEqual(['before /api/me', 'after 200']);
+  });
+
+  it('logout revokes the refresh token at the server (RFC 7009) and clears storage', async () => {
+    const s = server();
+    const storage = memoryStorage();
+    const client = s.client({ storage });
+    const pair = await s.login();
+    await client.setTokens(pair);
+    await client.logout();
+    expect(await storage.get()).toBeNull();
+    expect(await s.baton.introspect(pair.refresh_token)).toEqual({ active: false });
+  });
+});
+
+describe('Node file storage', () => {
+  it('writes 0600 atomically; two processes on one file refresh once, the second reusing the first\'s result', async () => {
+    const s = server();
+    const path = join(dir, 'a', 'tokens.json');
+    const one = s.client({ storage: fileStorage(path) });
+    const two = s.client({ storage: fileStorage(path) });
+    await one.setTokens(await s.login());
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    s.clock.ms += 61_000;
+    const [a, b] = await Promise.all([one.fetch(`${ISSUER}/api/me`), two.fetch(`${ISSUER}/api/me`)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(s.counts.token).toBe(1);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('takes over a lock left by a dead process', async () => {
+    const s = server();
+    const path = join(dir, 'b', 'tokens.json');
+    const { mkdirSync, utimesSync } = await import('node:fs');
+    const client = s.client({ storage: fileStorage(path, { staleMs: 2000 }) });
+    await client.setTokens(await s.login());
+    mkdirSync(`${path}.lock`); // a crashed process's lock
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${path}.lock`, old, old);
+    s.clock.ms += 61_000;
+    expect((await client.fetch(`${ISSUER}/api/me`)).status).toBe(200);
+  });
+});
+
+describe('encrypted Redis storage (backends holding many users\' tokens)', () => {
+  it('encrypts per user, expires before the refresh token, and lets two instances refresh once', async () => {
+    const s = server();
+    const redis = new Redis('redis://127.0.0.1:6379');
+    const prefix = `baton-client-test-${randomBytes(3).toString('hex')}:`;
+    const key = randomBytes(32);
+    const one = s.client({ storage: redisTokenStorage({ redis, key, userId: 'u1', prefix }) });
+    const two = s.client({ storage: redisTokenStorage({ redis, key, userId: 'u1', prefix }) });
+    const pair = await s.login();
+    await one.setTokens({ ...pair, refresh_expires_in: 3600 });
+    const raw = (await redis.get(`${prefix}{u1}:tokens`)) as string;
+    expect(raw).not.toContain(pair.access_token.slice(0, 20));
+    expect(Buffer.from(raw, 'base64').toString('latin1')).not.toContain('rt_');
+    const ttl = await redis.pttl(`${prefix}{u1}:tokens`);
+    expect(ttl).toBeGreaterThan(3_400_000);
+    expect(ttl).toBeLessThanOrEqual(3_540_000);
+    // Another key, or another user's slot, reads nothing.
+    expect(await redisTokenStorage({ redis, key: randomBytes(32), userId: 'u1', prefix }).get()).toBeNull();
+    await redis.set(`${prefix}{u2}:tokens`, raw);
+    expect(await redisTokenStorage({ redis, key, userId: 'u2', prefix }).get()).toBeNull();
+    s.clock.ms += 61_000;
+    const [a, b] = await Promise.all([one.fetch(`${ISSUER}/api/me`), two.fetch(`${ISSUER}/api/me`)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(s.counts.token).toBe(1);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+});

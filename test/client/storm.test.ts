@@ -1,0 +1,106 @@
+/**
+ * The client storm: 10 worker processes sharing one token file make 1,000 requests each against
+ * the real Baton service across many 1-second access-token lifetimes, through a proxy that drops
+ * a quarter of the token endpoint's responses after the server has processed them. No worker may
+ * be logged out and the server's reuse detection must never fire. Then an attacker replays an old
+ * refresh token after the grace window: the session dies and every client learns it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BatonEvent } from '../../src/index.ts';
+import { loadConfig } from '../../src/server/config.ts';
+import { startServer, users } from '../../src/server/app.ts';
+
+const WORKER = new URL('../fixtures/storm-worker.ts', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'baton-storm-'));
+let service: Awaited<ReturnType<typeof startServer>>;
+let proxy: Server;
+let proxyUrl = '';
+const stats = { forwarded: 0, dropped: 0 };
+let dropRate = 0.25;
+const events: BatonEvent[] = [];
+
+beforeAll(async () => {
+  service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '1', BATON_REFRESH_TTL: '120', BATON_REFRESH_GRACE: '3', BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'silent' }));
+  service.service.baton.on('*', (e) => events.push(e));
+  await users.add(service.service.store, 'storm', 'storm password');
+  // A proxy that, for the token endpoint, sometimes drops the response after the server handled it.
+  proxy = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const headers: Record<string, string> = {};
+    for (const h of ['authorization', 'content-type']) if (req.headers[h]) headers[h] = req.headers[h] as string;
+    const upstream = await fetch(`${service.url}${req.url}`, { method: req.method ?? 'GET', headers, ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}) });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    stats.forwarded++;
+    if (req.url?.startsWith('/oauth/token') && Math.random() < dropRate) {
+      stats.dropped++;
+      req.socket.destroy(); // the rotation happened; the client never hears of it
+      return;
+    }
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+    res.end(body);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+}, 60_000);
+afterAll(async () => {
+  proxy?.close();
+  await service?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function runWorkers(count: number, requests: number, tokenFile: string): Promise<{ ok: number; unauthorized: number; sessionExpired: number; refreshed: number; errors: number }[]> {
+  return Promise.all(Array.from({ length: count }, () => new Promise<{ ok: number; unauthorized: number; sessionExpired: number; refreshed: number; errors: number }>((resolve, reject) => {
+    const child = spawn(process.execPath, [WORKER], { env: { ...process.env, PROXY: proxyUrl, TOKEN_FILE: tokenFile, REQUESTS: String(requests) } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}: ${err}`))));
+  })));
+}
+
+describe('client storm against the real service', () => {
+  it('10 processes × 1,000 requests, dropped refresh responses: zero sessionExpired, no reuse detected; then a replay kills the session everywhere', async () => {
+    const tokenFile = join(dir, 'tokens.json');
+    const login = await fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'storm', password: 'storm password' }) });
+    const pair = (await login.json()) as { access_token: string; refresh_token: string; expires_in: number };
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(tokenFile, JSON.stringify({ accessToken: pair.access_token, refreshToken: pair.refresh_token, receivedAt: Date.now(), expiresAt: Date.now() + pair.expires_in * 1000 }), { mode: 0o600 });
+
+    const started = Date.now();
+    const results = await runWorkers(10, 1000, tokenFile);
+    const seconds = (Date.now() - started) / 1000;
+    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, unauthorized: a.unauthorized + r.unauthorized, sessionExpired: a.sessionExpired + r.sessionExpired, refreshed: a.refreshed + r.refreshed, errors: a.errors + r.errors }));
+    const rotations = events.filter((e) => e.type === 'refresh.rotated' && !e.inGrace).length;
+    const graceAnswers = events.filter((e) => e.type === 'refresh.rotated' && e.inGrace).length;
+    console.info(`storm: ${total.ok} ok requests in ${seconds.toFixed(1)} s over ${seconds.toFixed(0)} token lifetimes; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionExpired ${total.sessionExpired}`);
+    expect(total.sessionExpired).toBe(0);
+    expect(total.ok).toBe(10_000);
+    expect(total.errors).toBe(0);
+    expect(events.some((e) => e.type === 'refresh.reused')).toBe(false);
+    // About one rotation per lifetime for all ten processes together: a refresh made by one is used by all.
+    expect(rotations).toBeGreaterThanOrEqual(Math.floor(seconds) - 1);
+    expect(rotations).toBeLessThanOrEqual(Math.ceil(seconds * 1.5) + 2);
+    expect(stats.dropped).toBeGreaterThan(0);
+    expect(graceAnswers).toBeGreaterThan(0); // the dropped responses were recovered through the grace window
+
+    // The attacker: the very first refresh token, long retired, after the grace window.
+    dropRate = 0;
+    await new Promise((r) => setTimeout(r, 3500));
+    const replay = await fetch(`${service.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+    expect(replay.status).toBe(400);
+    expect(events.some((e) => e.type === 'refresh.reused')).toBe(true);
+    const after = await runWorkers(10, 50, tokenFile);
+    expect(after.reduce((n, r) => n + r.sessionExpired, 0)).toBeGreaterThanOrEqual(1);
+    expect(after.every((r) => r.ok < 50)).toBe(true);
+    expect(() => JSON.parse(readFileSync(tokenFile, 'utf8'))).toThrow(); // the token file is gone
+  }, 180_000);
+});

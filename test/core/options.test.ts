@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { toMs } from '../../src/core/duration.ts';
+import { BatonConfigError, createBaton, generateKey, KeyRing } from '../../src/index.ts';
+import type { BatonOptions } from '../../src/index.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
+
+const base = (): BatonOptions => ({
+  issuer: 'https://auth.test',
+  keys: [generateKey('HS256')],
+  refreshTokenSecret: randomBytes(32),
+  store: memoryStore(),
+});
+
+/** The message createBaton fails with for these options. */
+function failure(overrides: Record<string, unknown>): string {
+  try {
+    createBaton({ ...base(), ...overrides } as BatonOptions);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BatonConfigError);
+    expect((err as BatonConfigError).code).toBe('ERR_CONFIG');
+    return (err as Error).message;
+  }
+  throw new Error('expected createBaton to fail');
+}
+
+describe('createBaton fails fast, saying what to fix', () => {
+  it('refresh lifetime not longer than the access lifetime', () => {
+    expect(failure({ accessTokenTtl: '1h', refreshTokenTtl: '30m' })).toMatch(/refreshTokenTtl.*\(30m\).*longer than.*accessTokenTtl.*\(1h\)/);
+    expect(failure({ accessTokenTtl: '1h', refreshTokenTtl: '1h' })).toMatch(/must be longer/);
+  });
+
+  it('an HS256 key shorter than 256 bits (RFC 7518 §3.2)', () => {
+    expect(failure({ keys: [{ kid: 'k', alg: 'HS256', secret: 'short-secret' }] })).toMatch(/at least 256 bits.*RFC 7518 §3\.2.*12 bytes/);
+  });
+
+  it('an unknown algorithm, alg none included', () => {
+    expect(failure({ keys: [{ kid: 'k', alg: 'RS256', secret: 'x'.repeat(40) }] })).toMatch(/unknown algorithm "RS256"/);
+    expect(failure({ keys: [{ kid: 'k', alg: 'none' }] })).toMatch(/unknown algorithm "none"/);
+  });
+
+  it('a grace window longer than the refresh lifetime', () => {
+    expect(failure({ accessTokenTtl: '1m', refreshTokenTtl: '5m', refreshGrace: '10m' })).toMatch(/refreshGrace.*\(10m\).*refreshTokenTtl.*\(5m\)/);
+  });
+
+  it('missing or weak secrets, a missing key, a missing store, typos', () => {
+    expect(failure({ refreshTokenSecret: undefined })).toMatch(/refreshTokenSecret.*required/);
+    expect(failure({ refreshTokenSecret: 'abc' })).toMatch(/at least 32 bytes.*has 3/);
+    expect(failure({ keys: [] })).toMatch(/at least one key/);
+    expect(failure({ keys: [{ kid: 'k', alg: 'HS256' }] })).toMatch(/needs a `secret`/);
+    expect(failure({ keys: [{ kid: 'k', alg: 'ES256' }] })).toMatch(/needs a `privateKey`/);
+    expect(failure({ store: undefined })).toMatch(/store.*memoryStore/);
+    expect(failure({ acessTokenTtl: '5m' })).toMatch(/Unknown option "acessTokenTtl"/);
+    expect(failure({ issuer: '' })).toMatch(/issuer.*required/);
+  });
+
+  it('keys of the wrong kind or shape', () => {
+    const ed = generateKey('EdDSA');
+    expect(failure({ keys: [{ ...ed, alg: 'ES256' }] })).toMatch(/ES256 needs an EC P-256 key, got ed25519/);
+    expect(failure({ keys: [generateKey('HS256', 'a'), generateKey('HS256', 'a')] })).toMatch(/share the kid "a"/);
+    expect(failure({ keys: [{ ...generateKey('HS256', 'a'), status: 'active' }, { ...generateKey('HS256', 'b'), status: 'active' }] })).toMatch(/Only one signing key/);
+    expect(failure({ tokenFormat: 'jwe' })).toMatch(/needs an encryption key.*generateKey\('dir'\)/);
+    expect(failure({ tokenFormat: 'paseto' })).toMatch(/tokenFormat/);
+    expect(failure({ keys: [{ kid: 'e', alg: 'dir', secret: 'x'.repeat(33) }] })).toMatch(/exactly 32 bytes/);
+  });
+
+  it('bad durations and numbers', () => {
+    expect(failure({ accessTokenTtl: '15 minutes' })).toMatch(/accessTokenTtl must be seconds or a duration like/);
+    expect(failure({ accessTokenTtl: -5 })).toMatch(/non-negative/);
+    expect(failure({ maxSessionsPerUser: 1.5 })).toMatch(/maxSessionsPerUser.*whole number/);
+    expect(failure({ refreshRateLimit: { max: 0, window: '1m' } })).toMatch(/refreshRateLimit\.max/);
+    expect(failure({ leeway: '1500ms' })).toMatch(/whole seconds/);
+  });
+
+  it('accepts a ready KeyRing and sensible defaults', () => {
+    const ring = new KeyRing([generateKey('EdDSA', 'e1')]);
+    expect(createBaton({ ...base(), keys: ring }).keys).toBe(ring);
+  });
+});
+
+describe('durations', () => {
+  it('reads seconds and unit strings', () => {
+    expect(toMs(90, 'x')).toBe(90_000);
+    expect(toMs('90s', 'x')).toBe(90_000);
+    expect(toMs('15m', 'x')).toBe(900_000);
+    expect(toMs('12h', 'x')).toBe(43_200_000);
+    expect(toMs('7d', 'x')).toBe(604_800_000);
+    expect(toMs('2w', 'x')).toBe(1_209_600_000);
+    expect(toMs('250ms', 'x')).toBe(250);
+    expect(toMs('1.5h', 'x')).toBe(5_400_000);
+    for (const bad of ['', 'm', '5 x', '-5s', 'Infinity', NaN, Infinity, '1e3s']) expect(() => toMs(bad as never, 'x')).toThrow(BatonConfigError);
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * Laws of the token engine, checked with fast-check:
+ * - verify(sign(x)) = x for every claims set and algorithm;
+ * - the node:crypto fast path agrees with jose on random valid and mutated tokens;
+ * - any input whatever is refused with a typed error, never a crash;
+ * - the two base64url checks are the same rule.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { jwtVerify } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { checkClaims, JwtVerifier, signJwt } from '../../src/core/access-token.ts';
+import type { AccessTokenClaims } from '../../src/core/access-token.ts';
+import { decodeBase64url, isCanonicalBase64url } from '../../src/core/jws.ts';
+import { generateKey, KeyRing } from '../../src/core/keys.ts';
+import { RefreshTokenCodec } from '../../src/core/refresh-token.ts';
+import { BatonError, isBatonError } from '../../src/index.ts';
+import { makeBaton } from './helpers.ts';
+
+const ISSUER = 'https://auth.test';
+const NOW = Date.UTC(2026, 10, 22, 12);
+const NOW_S = Math.floor(NOW / 1000);
+const policy = { issuer: ISSUER, audience: ISSUER, leewaySec: 5 };
+
+const text = fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' });
+const claimsArb: fc.Arbitrary<AccessTokenClaims> = fc.record(
+  {
+    iss: fc.constant(ISSUER),
+    sub: text,
+    aud: fc.oneof(fc.constant(ISSUER), fc.array(text, { maxLength: 3 }).map((a) => [...a, ISSUER])),
+    exp: fc.integer({ min: NOW_S + 1, max: NOW_S + 86_400 }),
+    iat: fc.integer({ min: NOW_S - 3600, max: NOW_S }),
+    jti: text,
+    sid: text,
+    client_id: fc.string({ maxLength: 20 }),
+    scope: fc.string({ maxLength: 60 }),
+  },
+  { requiredKeys: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid', 'client_id'] },
+);
+
+/** `undefined` four times in five, else a value of `arb`. */
+const rarely = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+
+const rings = {
+  HS256: new KeyRing([generateKey('HS256', 'k')]),
+  ES256: new KeyRing([generateKey('ES256', 'k')]),
+  EdDSA: new KeyRing([generateKey('EdDSA', 'k')]),
+};
+
+describe('laws of access tokens', () => {
+  it('verify(sign(x)) = x, for every algorithm', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('HS256', 'ES256', 'EdDSA' as const), claimsArb, (alg, claims) => {
+        const ring = rings[alg];
+        const token = signJwt(claims, ring.active('sig') as never);
+        expect(new JwtVerifier(ring).verify(token, policy, NOW)).toEqual(claims);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('agrees with jose on random valid and mutated tokens (differential)', async () => {
+    const secret = randomBytes(32);
+    const ring = new KeyRing([{ kid: 'k', alg: 'HS256', secret }]);
+    const verifier = new JwtVerifier(ring);
+    const key = ring.get('k')?.verifyKey;
+    const b64 = (s: string): string => Buffer.from(s).toString('base64url');
+    const mac = (input: string): string => createHmac('sha256', secret).update(input).digest('base64url');
+
+    // Mutations an attacker (or a bug) could produce: claims out of range, headers bent, bytes flipped.
+    const tokenArb = fc.record({
+      claims: claimsArb,
+      exp: rarely(fc.integer({ min: NOW_S - 100, max: NOW_S + 100 })),
+      nbf: rarely(fc.integer({ min: NOW_S - 100, max: NOW_S + 100 })),
+      iss: rarely(fc.constantFrom('https://evil.test', '', ISSUER + '/')),
+      header: fc.constantFrom(
+        { alg: 'HS256', typ: 'at+jwt', kid: 'k' },
+        { alg: 'HS256', typ: 'at+jwt', kid: 'k' },
+        { alg: 'HS256', typ: 'at+jwt', kid: 'k' },
+        { alg: 'HS256', typ: 'application/at+jwt', kid: 'k' },
+        { alg: 'HS256', typ: 'JWT', kid: 'k' },
+        { alg: 'HS384', typ: 'at+jwt', kid: 'k' },
+        { alg: 'none', typ: 'at+jwt', kid: 'k' },
+        { alg: 'HS256', typ: 'at+jwt', kid: 'k', crit: ['x'], x: 1 },
+        { alg: 'HS256', typ: 'at+jwt', kid: 'k', b64: false, crit: ['b64'] },
+      ),
+      flip: rarely(fc.nat()),
+    });
+    const outcomes = { 'ok/ok': 0, 'refused/refused': 0, 'refused/ok': 0, 'ok/refused': 0 };
+    await fc.assert(
+      fc.asyncProperty(tokenArb, async ({ claims, exp, nbf, iss, header, flip }) => {
+        const c: Record<string, unknown> = { ...claims };
+        if (exp !== undefined) c.exp = exp;
+        if (nbf !== undefined) c.nbf = nbf;
+        if (iss !== undefined) c.iss = iss;
+        const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(c))}`;
+        let token = `${input}.${mac(input)}`;
+        if (flip !== undefined) {
+          const i = flip % token.length;
+          const ch = token[i] === 'A' ? 'B' : token[i] === '.' ? '.' : 'A';
+          token = token.slice(0, i) + ch + token.slice(i + 1);
+        }
+        let ours: string;
+        try {
+          verifier.verify(token, policy, NOW);
+          ours = 'ok';
+        } catch (err) {
+          expect(err).toBeInstanceOf(BatonError);
+          ours = (err as BatonError).code;
+        }
+        let theirs: string;
+        try {
+          await jwtVerify(token, key as never, {
+            algorithms: ['HS256'], typ: 'at+jwt', issuer: ISSUER, audience: ISSUER, clockTolerance: 5,
+            currentDate: new Date(NOW), requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+          });
+          theirs = 'ok';
+        } catch (err) {
+          theirs = (err as { code: string }).code === 'ERR_JWT_EXPIRED' ? 'ERR_TOKEN_EXPIRED' : 'refused';
+        }
+        // Baton is stricter on purpose (a future iat, a missing sid); it never accepts what jose refuses.
+        if (ours === 'ok') expect(theirs).toBe('ok');
+        if (theirs === 'ok' && ours !== 'ok') {
+          expect(['ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_INVALID']).toContain(ours);
+          expect(flip, 'only a flipped byte may separate them (jose decodes base64url leniently)').toBeDefined();
+        }
+        outcomes[`${ours === 'ok' ? 'ok' : 'refused'}/${theirs === 'ok' ? 'ok' : 'refused'}`] += 1;
+        if (theirs === 'ERR_TOKEN_EXPIRED' && ours !== 'ERR_TOKEN_INVALID') expect(ours).toBe('ERR_TOKEN_EXPIRED');
+      }),
+      { numRuns: 400 },
+    );
+    expect(outcomes['ok/ok']).toBeGreaterThan(20);
+    expect(outcomes['refused/refused']).toBeGreaterThan(100);
+    expect(outcomes['ok/refused']).toBe(0);
+  });
+
+  it('refuses any string or value with a typed error, and never throws anything else', async () => {
+    const { baton } = makeBaton();
+    const valid = (await baton.login('u')).access_token;
+    const arb = fc.oneof(
+      fc.string({ maxLength: 600 }),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.array(fc.constantFrom(...'eyJ.AZaz09-_=+/ \u0000é'.split('')), { maxLength: 400 }).map((a) => a.join('')),
+      fc.nat({ max: valid.length - 1 }).chain((i) => fc.string({ maxLength: 3 }).map((s) => valid.slice(0, i) + s + valid.slice(i + 1))),
+      fc.anything(),
+    );
+    await fc.assert(
+      fc.asyncProperty(arb, async (input) => {
+        if (input === valid) return;
+        for (const call of [() => baton.verify(input as string), () => baton.verify(input as string, { oneTime: true })]) {
+          const err = await call().then(() => undefined, (e: unknown) => e);
+          expect(isBatonError(err), String(err)).toBe(true);
+        }
+        expect(await baton.introspect(input as string)).toEqual({ active: false });
+        await expect(baton.refresh(input as string)).rejects.toMatchObject({ code: 'ERR_REFRESH_INVALID' });
+        await baton.revoke(input as string);
+      }),
+      { numRuns: 400 },
+    );
+    await baton.verify(valid);
+  });
+
+  it('checks claims the same way whether from the fast path or the cache', () => {
+    fc.assert(
+      fc.property(claimsArb, fc.integer({ min: -100, max: 100 }), (claims, skew) => {
+        const at = NOW + skew * 1000;
+        let direct: string;
+        try {
+          checkClaims(claims, policy, at);
+          direct = 'ok';
+        } catch (err) {
+          direct = (err as BatonError).code;
+        }
+        const cachedValid = at < (claims.exp + 5) * 1000;
+        if (direct === 'ok') expect(cachedValid).toBe(true);
+        if (direct === 'ERR_TOKEN_EXPIRED') expect(cachedValid).toBe(false);
+      }),
+    );
+  });
+});
+
+describe('laws of encodings and refresh tokens', () => {
+  it('decodeBase64url accepts exactly the canonical base64url strings', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const arb = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64url')),
+      fc.array(fc.constantFrom(...`${alphabet}+/= ?.é\u0000`.split('')), { maxLength: 12 }).map((a) => a.join('')),
+    );
+    fc.assert(
+      fc.property(arb, (s) => {
+        let decoded = true;
+        try {
+          decodeBase64url(s, 's');
+        } catch {
+          decoded = false;
+        }
+        expect(decoded).toBe(isCanonicalBase64url(s) || s === '');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('a refresh token parses back to its session and generation, and any change breaks it', () => {
+    const [current, previous, other] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const codec = new RefreshTokenCodec([current, previous]);
+    const before = new RefreshTokenCodec([previous]);
+    const old = new RefreshTokenCodec([other]);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat({ max: 2 ** 40 }), fc.nat(), (sid, gen, at) => {
+        const sessionId = Buffer.from(sid).toString('base64url');
+        const token = codec.mint(sessionId, gen);
+        expect(codec.parse(token)).toEqual({ sessionId, generation: gen });
+        expect(codec.parse(before.mint(sessionId, gen))).toEqual({ sessionId, generation: gen }); // a former secret still verifies
+        expect(old.parse(token)).toBeUndefined();
+        const i = at % token.length;
+        const changed = token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1);
+        if (changed !== token) expect(codec.parse(changed)).toBeUndefined();
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

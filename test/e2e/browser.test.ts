@@ -1,0 +1,107 @@
+/**
+ * The web page in real Chromium (Debian's, driven by playwright-core): log in, watch refreshes
+ * across several access-token lifetimes without a logout, kick a second browser's session and
+ * see it sent back to the login form, log out everywhere.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/server/config.ts';
+import { startServer, users } from '../../src/server/app.ts';
+
+const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = new URL('../../.tmp/screenshots/', import.meta.url);
+
+describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('web page in Chromium', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let browser: Browser;
+  beforeAll(async () => {
+    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '3', BATON_REFRESH_TTL: '60', BATON_LOG_LEVEL: 'silent' });
+    server = await startServer(config);
+    await users.add(server.service.store, 'alice', 'correct horse battery');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('keeps a user logged in across access-token lifetimes; a kicked device returns to the login form', async () => {
+    const laptop = await (await browser.newContext()).newPage();
+    const phone = await (await browser.newContext()).newPage();
+    const logIn = async (page: typeof laptop) => {
+      await page.goto(server.url);
+      await page.fill('#username', 'alice');
+      await page.fill('#password', 'correct horse battery');
+      await page.click('#login-button');
+      await page.waitForSelector('#app:not([hidden])');
+    };
+    const seen: string[] = [];
+    const stop = server.service.baton.on('*', (e) => seen.push(e.type === 'refresh.rotated' && e.inGrace ? 'refresh.in_grace' : e.type));
+    await logIn(laptop);
+    // Three access-token lifetimes of 3 s.
+    await laptop.waitForTimeout(9_000);
+    const refreshes = Number(await laptop.textContent('#refresh-count'));
+    expect(refreshes).toBeGreaterThanOrEqual(2);
+    expect(await laptop.isVisible('#login-card')).toBe(false);
+    expect(Number(await laptop.textContent('#remaining'))).toBeGreaterThan(0);
+    // One rotation per refresh the page made; no reuse, no logout.
+    expect(seen.filter((t) => t === 'refresh.rotated')).toHaveLength(refreshes);
+    expect(seen).not.toContain('refresh.reused');
+    expect(seen).not.toContain('session.revoked');
+    stop();
+
+    await logIn(phone);
+    await laptop.waitForSelector('#sessions li[data-current="false"] .kick');
+    expect(await laptop.locator('#sessions li').count()).toBe(2);
+    mkdirSync(SHOTS, { recursive: true });
+    await laptop.screenshot({ path: new URL('web-page.png', SHOTS).pathname, fullPage: true });
+    await laptop.click('#sessions li[data-current="false"] .kick');
+    await phone.waitForSelector('#login-card:not([hidden])', { timeout: 10_000 });
+    expect(await phone.textContent('#message')).toMatch(/session ended/i);
+    await phone.screenshot({ path: new URL('kicked.png', SHOTS).pathname });
+    await laptop.waitForFunction(() => document.querySelectorAll('#sessions li').length === 1);
+    expect(await laptop.isVisible('#app')).toBe(true);
+
+    await laptop.click('#logout-global');
+    await laptop.waitForSelector('#login-card:not([hidden])');
+    expect(await server.service.baton.listSessions((await users.get(server.service.store, 'alice'))?.id as string)).toEqual([]);
+  }, 90_000);
+
+  it('three tabs share one session: one refresh per rotation, no logout; logging out in one tab logs all out', async () => {
+    const context = await browser.newContext();
+    const tabs = [await context.newPage(), await context.newPage(), await context.newPage()];
+    const [first] = tabs as [typeof tabs[0]];
+    await first.goto(server.url);
+    await first.fill('#username', 'alice');
+    await first.fill('#password', 'correct horse battery');
+    await first.click('#login-button');
+    await first.waitForSelector('#app:not([hidden])');
+    for (const tab of tabs.slice(1)) {
+      await tab.goto(server.url);
+      await tab.waitForSelector('#app:not([hidden])'); // the tokens came from the first tab
+    }
+    const rotations: boolean[] = [];
+    const stop = server.service.baton.on('*', (e) => {
+      if (e.type === 'refresh.rotated') rotations.push(e.inGrace);
+      if (e.type === 'refresh.reused') rotations.push(true, true, true, true);
+    });
+    const started = Date.now();
+    await first.waitForTimeout(9_000); // three lifetimes of 3 s
+    const lifetimes = (Date.now() - started) / 3000;
+    stop();
+    for (const tab of tabs) expect(await tab.isVisible('#app')).toBe(true);
+    // Three tabs with background refresh, and still about one rotation per lifetime: they shared it.
+    expect(rotations.filter((inGrace) => !inGrace).length).toBeGreaterThanOrEqual(Math.floor(lifetimes) - 1);
+    expect(rotations.length).toBeLessThanOrEqual(Math.ceil(lifetimes) + 1);
+    const sessions = await server.service.baton.listSessions((await users.get(server.service.store, 'alice'))?.id as string);
+    expect(sessions).toHaveLength(1);
+    await (tabs[1] as typeof first).click('#logout-local');
+    for (const tab of tabs) await tab.waitForSelector('#login-card:not([hidden])', { timeout: 5_000 });
+    await context.close();
+  }, 60_000);
+});

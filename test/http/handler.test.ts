@@ -1,0 +1,258 @@
+/**
+ * The HTTP surface, called with Web Requests (no server).
+ */
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from '../../src/index.ts';
+import { createAuthHandler } from '../../src/http/handler.ts';
+import type { AuthHandlerOptions } from '../../src/http/handler.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
+
+const ISSUER = 'https://auth.test';
+
+function setup(overrides: Partial<AuthHandlerOptions> = {}) {
+  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
+  const users: Record<string, string> = { alice: 'correct horse', bob: 'battery staple' };
+  const handler = createAuthHandler({
+    baton,
+    authenticate: async (u, p) => (users[u] === p ? { userId: `id-${u}` } : null),
+    introspectionClients: { api: 'api-secret' },
+    ...overrides,
+  });
+  const call = (path: string, init: RequestInit = {}, ip = '203.0.113.7') => handler(new Request(`${ISSUER}${path}`, init), { ip });
+  const form = (fields: Record<string, string>, headers: Record<string, string> = {}): RequestInit => ({
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString(),
+  });
+  const jsonBody = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+    method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+  });
+  const login = async (user = 'alice', extra: Record<string, string> = {}) => {
+    const res = await call('/auth/login', jsonBody({ username: user, password: users[user], ...extra }));
+    expect(res.status).toBe(200);
+    return (await res.json()) as { access_token: string; refresh_token: string; session_id: string; expires_in: number };
+  };
+  const bearer = (token: string, init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
+  return { baton, handler, call, form, jsonBody, login, bearer };
+}
+
+describe('discovery', () => {
+  it('publishes RFC 8414 metadata and the JWKS', async () => {
+    const { call } = setup();
+    const meta = await (await call('/.well-known/oauth-authorization-server')).json();
+    expect(meta).toMatchObject({
+      issuer: ISSUER, token_endpoint: `${ISSUER}/oauth/token`, revocation_endpoint: `${ISSUER}/oauth/revoke`,
+      introspection_endpoint: `${ISSUER}/oauth/introspect`, jwks_uri: `${ISSUER}/.well-known/jwks.json`,
+      grant_types_supported: ['refresh_token'], token_endpoint_auth_methods_supported: ['none'],
+    });
+    const jwks = (await (await call('/.well-known/jwks.json')).json()) as { keys: { kid: string; alg: string }[] };
+    expect(jwks.keys).toMatchObject([{ kid: 'ed', alg: 'EdDSA', use: 'sig' }]);
+  });
+});
+
+describe('POST /auth/login', () => {
+  it('answers RFC 6749 §5.1 with no-store, from JSON or a form', async () => {
+    const { call, form, jsonBody } = setup();
+    for (const init of [jsonBody({ username: 'alice', password: 'correct horse' }), form({ username: 'alice', password: 'correct horse', client_id: 'cli' })]) {
+      const res = await call('/auth/login', init);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('pragma')).toBe('no-cache');
+      expect(await res.json()).toMatchObject({ token_type: 'Bearer', expires_in: 900, access_token: expect.any(String), refresh_token: expect.stringMatching(/^rt_/), session_id: expect.any(String) });
+    }
+  });
+
+  it('gives browsers the refresh token only as an HttpOnly, Secure, SameSite=Strict cookie on the token path', async () => {
+    const { call, jsonBody } = setup();
+    const res = await call('/auth/login', jsonBody({ username: 'alice', password: 'correct horse', refresh_token_delivery: 'cookie' }, { origin: ISSUER }));
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body.refresh_token).toBeUndefined();
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^baton_rt=rt_[^;]+; Path=\/oauth\/token; HttpOnly; SameSite=Strict; Secure; Max-Age=\d+$/);
+  });
+
+  it('refuses wrong passwords, missing fields, wrong content types and oversized bodies', async () => {
+    const { call, jsonBody } = setup();
+    expect((await call('/auth/login', jsonBody({ username: 'alice', password: 'nope' }))).status).toBe(401);
+    const missing = await call('/auth/login', jsonBody({ username: 'alice' }));
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toMatchObject({ error: 'invalid_request' });
+    expect((await call('/auth/login', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' })).status).toBe(400);
+    expect((await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":' })).status).toBe(400);
+    expect((await call('/auth/login', jsonBody({ username: 'a', password: 'x'.repeat(20_000) }))).status).toBe(413);
+    expect((await call('/auth/login', jsonBody([1, 2]))).status).toBe(400);
+  });
+
+  it('limits attempts per username and per IP with 429 and Retry-After', async () => {
+    const { call, jsonBody } = setup({
+      loginLimiters: {
+        username: new RateLimiterMemory({ points: 3, duration: 60 }),
+        ip: new RateLimiterMemory({ points: 5, duration: 60 }),
+      },
+    });
+    for (let i = 0; i < 3; i++) expect((await call('/auth/login', jsonBody({ username: 'alice', password: 'guess' }))).status).toBe(401);
+    const limited = await call('/auth/login', jsonBody({ username: 'alice', password: 'correct horse' }));
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another user from the same IP: allowed until the IP's own limit.
+    expect((await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }))).status).toBe(200);
+    expect((await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }))).status).toBe(429);
+    expect((await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }), '198.51.100.1')).status).toBe(200);
+  });
+});
+
+describe('POST /oauth/token (RFC 6749 §6)', () => {
+  it('rotates a refresh token from the body; the old one converges within the grace window', async () => {
+    const { call, form, login } = setup();
+    const pair = await login();
+    const res = await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }));
+    expect(res.status).toBe(200);
+    const next = (await res.json()) as { refresh_token: string };
+    expect(next.refresh_token).not.toBe(pair.refresh_token);
+    const again = (await (await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }))).json()) as { refresh_token: string };
+    expect(again.refresh_token).toBe(next.refresh_token);
+  });
+
+  it('answers RFC 6749 §5.2 errors', async () => {
+    const { call, form, login } = setup();
+    const pair = await login('alice', { client_id: 'web' });
+    const cases: [Record<string, string>, number, string][] = [
+      [{}, 400, 'invalid_request'],
+      [{ grant_type: 'password', username: 'a' }, 400, 'unsupported_grant_type'],
+      [{ grant_type: 'refresh_token' }, 400, 'invalid_request'],
+      [{ grant_type: 'refresh_token', refresh_token: 'rt_forged.0.x' }, 400, 'invalid_grant'],
+      [{ grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: 'other' }, 400, 'invalid_grant'],
+    ];
+    for (const [fields, status, error] of cases) {
+      const res = await call('/oauth/token', form(fields));
+      expect(res.status, JSON.stringify(fields)).toBe(status);
+      expect(await res.json()).toMatchObject({ error, error_description: expect.any(String) });
+    }
+    const repeated = await call('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&grant_type=refresh_token' });
+    expect(repeated.status).toBe(400);
+  });
+
+  it('takes the refresh token from the cookie only from an allowed origin (CSRF), and clears a dead cookie', async () => {
+    const { call, form, jsonBody } = setup();
+    const loginRes = await call('/auth/login', jsonBody({ username: 'alice', password: 'correct horse', refresh_token_delivery: 'cookie' }, { origin: ISSUER }));
+    const cookie = (loginRes.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const attempt = (headers: Record<string, string>) => call('/oauth/token', form({ grant_type: 'refresh_token' }, { cookie, ...headers }));
+    expect((await attempt({ origin: 'https://evil.test' })).status).toBe(403);
+    expect((await attempt({ 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await attempt({})).status).toBe(403);
+    const ok = await attempt({ origin: ISSUER });
+    expect(ok.status).toBe(200);
+    expect((await ok.json()) as object).not.toHaveProperty('refresh_token');
+    expect(ok.headers.get('set-cookie')).toMatch(/^baton_rt=rt_/);
+    const sameOrigin = await call('/oauth/token', form({ grant_type: 'refresh_token' }, { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] as string, 'sec-fetch-site': 'same-origin' }));
+    expect(sameOrigin.status).toBe(200);
+    const dead = await attempt({ origin: ISSUER, cookie: 'baton_rt=rt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+    expect(dead.status).toBe(400);
+    expect(dead.headers.get('set-cookie')).toMatch(/^baton_rt=; .*Max-Age=0/);
+  });
+});
+
+describe('revocation and introspection', () => {
+  it('RFC 7009: 200 for anything, and the token stops working', async () => {
+    const { call, form, login, bearer } = setup();
+    const pair = await login();
+    expect((await call('/oauth/revoke', form({ token: 'junk' }))).status).toBe(200);
+    expect((await call('/oauth/revoke', form({ token: pair.refresh_token, token_type_hint: 'refresh_token' }))).status).toBe(200);
+    const me = await call('/auth/me', bearer(pair.access_token));
+    expect(me.status).toBe(401);
+    expect(me.headers.get('www-authenticate')).toMatch(/^Bearer realm="baton", error="invalid_token", error_description="/);
+  });
+
+  it('RFC 7662: resource servers authenticate with client_secret_basic', async () => {
+    const { call, form, login } = setup();
+    const pair = await login();
+    const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
+    for (const headers of [{}, basic('api', 'wrong'), basic('nobody', 'api-secret'), { authorization: 'Bearer x' }]) {
+      const res = await call('/oauth/introspect', form({ token: pair.access_token }, headers));
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Basic/);
+    }
+    const ok = await call('/oauth/introspect', form({ token: pair.access_token }, basic('api', 'api-secret')));
+    expect(await ok.json()).toMatchObject({ active: true, sub: 'id-alice', token_type: 'Bearer' });
+    const inactive = await call('/oauth/introspect', form({ token: 'nope' }, basic('api', 'api-secret')));
+    expect(await inactive.json()).toEqual({ active: false });
+  });
+});
+
+describe('sessions, logout, me', () => {
+  it('lists the caller\'s devices with the current one marked, kicks one, refuses others\' sessions', async () => {
+    const { call, login, bearer } = setup();
+    const laptop = await login();
+    const phone = await login();
+    const bob = await login('bob');
+    const list = (await (await call('/auth/sessions', bearer(laptop.access_token))).json()) as { sessions: { id: string; current: boolean }[] };
+    expect(list.sessions.map((s) => [s.id, s.current])).toEqual([[laptop.session_id, true], [phone.session_id, false]]);
+    expect((await call(`/auth/sessions/${bob.session_id}`, bearer(laptop.access_token, { method: 'DELETE' }))).status).toBe(404);
+    expect((await call(`/auth/sessions/${phone.session_id}`, bearer(laptop.access_token, { method: 'DELETE' }))).status).toBe(204);
+    expect((await call('/auth/me', bearer(phone.access_token))).status).toBe(401);
+    expect(await (await call('/auth/me', bearer(laptop.access_token))).json()).toMatchObject({ sub: 'id-alice', sid: laptop.session_id });
+  });
+
+  it('logs out here, everywhere else, or everywhere', async () => {
+    const { call, login, bearer, jsonBody } = setup();
+    const [a, b, c] = [await login(), await login(), await login()];
+    const others = await call('/auth/logout', bearer(a.access_token, jsonBody({ scope: 'others' })));
+    expect(await others.json()).toEqual({ revoked: [b.session_id, c.session_id] });
+    expect((await call('/auth/me', bearer(a.access_token))).status).toBe(200);
+    const local = await call('/auth/logout', bearer(a.access_token, { method: 'POST' }));
+    expect(await local.json()).toEqual({ revoked: [a.session_id] });
+    expect(local.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+    const [d, e] = [await login(), await login()];
+    expect(await (await call('/auth/logout?scope=global', bearer(d.access_token, { method: 'POST' }))).json()).toEqual({ revoked: [d.session_id, e.session_id] });
+    expect((await call('/auth/logout', bearer(d.access_token, jsonBody({ scope: 'bogus' })))).status).toBe(401);
+  });
+
+  it('RFC 6750: challenges without a token, refuses the query string, never accepts a malformed header', async () => {
+    const { call, login } = setup();
+    const pair = await login();
+    const none = await call('/auth/me');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton"');
+    expect((await call(`/auth/me?access_token=${pair.access_token}`)).status).toBe(400);
+    for (const header of ['Basic abc', 'Bearer', `Bearer ${pair.access_token} extra`, `bearer  ${pair.access_token}`]) {
+      expect((await call('/auth/me', { headers: { authorization: header } })).status).toBe(401);
+    }
+  });
+});
+
+describe('methods, paths and hostile input', () => {
+  it('405 with Allow, 404 for the unknown', async () => {
+    const { call } = setup();
+    const res = await call('/oauth/token');
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect((await call('/nope')).status).toBe(404);
+  });
+
+  it('never answers 500, whatever the request', async () => {
+    const { call } = setup();
+    const paths = ['/auth/login', '/oauth/token', '/oauth/revoke', '/oauth/introspect', '/auth/logout', '/auth/sessions', '/auth/sessions/x', '/auth/me', '/%E0%A4%A', '/.well-known/jwks.json'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths), fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'),
+        fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', '', 'application/json; charset=utf-8'),
+        fc.string({ maxLength: 200 }), fc.option(fc.string({ maxLength: 60 }), { nil: undefined }),
+        async (path, method, type, body, auth) => {
+          const headers: Record<string, string> = {};
+          if (type) headers['content-type'] = type;
+          if (auth !== undefined) headers.authorization = auth.replace(/[\r\n]/g, '');
+          let res: Response;
+          try {
+            res = await call(path, { method, headers, ...(method === 'GET' ? {} : { body }) });
+          } catch (err) {
+            if (err instanceof TypeError) return; // a header the Fetch API itself refuses to build
+            throw err;
+          }
+          expect(res.status).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

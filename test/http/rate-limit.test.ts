@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StoreRateLimiter } from '../../src/http/rate-limit.ts';
+import { memoryStore } from '../../src/stores/memory.ts';
+import { redisStore } from '../../src/stores/redis.ts';
+import { sqliteStore } from '../../src/stores/sqlite.ts';
+import type { TokenStore } from '../../src/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'baton-rl-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const prefix = `baton-rl-${randomBytes(3).toString('hex')}:`;
+
+const backends: [string, () => [TokenStore, TokenStore]][] = [
+  ['memory', () => { const s = memoryStore(); return [s, s]; }],
+  ['sqlite', () => { const path = join(dir, `${randomBytes(3).toString('hex')}.sqlite`); return [sqliteStore({ path }), sqliteStore({ path })]; }],
+  ['redis', () => [redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }), redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix })]],
+];
+
+describe.each(backends)('rate-limiter-flexible on the %s store', (_name, make) => {
+  it('counts across instances, refuses past the limit with msBeforeNext, and resets on delete', async () => {
+    const [a, b] = make();
+    const key = `user-${randomBytes(3).toString('hex')}`;
+    const one = new StoreRateLimiter({ store: a, keyPrefix: 'login', points: 5, duration: 60 });
+    const two = new StoreRateLimiter({ store: b, keyPrefix: 'login', points: 5, duration: 60 });
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => (i % 2 ? one : two).consume(key)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason.msBeforeNext).toBeGreaterThan(50_000);
+    expect(refused.reason.remainingPoints).toBe(0);
+    expect((await two.get(key))?.consumedPoints).toBe(8);
+    await one.delete(key);
+    await expect(two.consume(key)).resolves.toMatchObject({ remainingPoints: 4 });
+    await a.close();
+    if (b !== a) await b.close();
+  });
+});

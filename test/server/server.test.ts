@@ -1,0 +1,203 @@
+/**
+ * The standalone service on a real listening socket: a standard OAuth 2.0 client that knows only
+ * the RFC 8414 metadata, the CLI, configuration errors and graceful shutdown.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/server/config.ts';
+import { createService, startServer, users } from '../../src/server/app.ts';
+
+const run = promisify(execFile);
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'baton-server-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('a standard OAuth 2.0 client against the running service', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_INTROSPECTION_SECRET: 'resource-server-secret', BATON_LOG_LEVEL: 'silent', BATON_ACCESS_TTL: '60' });
+    server = await startServer(config);
+    await users.add(server.service.store, 'alice', 'correct horse battery');
+  });
+  afterAll(() => server.stop());
+
+  it('discovers the endpoints, refreshes, introspects and revokes using only the metadata', async () => {
+    const base = server.url;
+    const meta = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
+    const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }) });
+    expect(login.status).toBe(200);
+    const pair = (await login.json()) as { access_token: string; refresh_token: string };
+
+    const jwks = createRemoteJWKSet(new URL(meta.jwks_uri as string));
+    const { payload } = await jwtVerify(pair.access_token, jwks, { issuer: meta.issuer as string, typ: 'at+jwt' });
+    expect(payload.sub).toMatch(/^usr_/);
+
+    const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+    const refreshed = await fetch(meta.token_endpoint as string, form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }));
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.headers.get('cache-control')).toBe('no-store');
+    const next = (await refreshed.json()) as { access_token: string; refresh_token: string };
+
+    const basic = `Basic ${Buffer.from('resource-server:resource-server-secret').toString('base64')}`;
+    const introspect = async (token: string) =>
+      (await (await fetch(meta.introspection_endpoint as string, { ...form({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } })).json()) as { active: boolean };
+    expect(await introspect(next.access_token)).toMatchObject({ active: true, sub: payload.sub });
+    expect(await introspect(next.refresh_token)).toMatchObject({ active: true, token_type: 'refresh_token' });
+
+    expect((await fetch(meta.revocation_endpoint as string, form({ token: next.refresh_token }))).status).toBe(200);
+    expect(await introspect(next.access_token)).toEqual({ active: false });
+    const after = await fetch(meta.token_endpoint as string, form({ grant_type: 'refresh_token', refresh_token: next.refresh_token }));
+    expect(after.status).toBe(400);
+    expect(await after.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('serves the web page', async () => {
+    const page = await fetch(`${server.url}/`);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('id="login-form"');
+    expect((await fetch(`${server.url}/app.js`)).status).toBe(200);
+  });
+});
+
+describe('key reload', () => {
+  it('keeps issuing and verifying tokens after re-reading the keys it saved itself', async () => {
+    const server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_KEY_RELOAD: '1', BATON_LOG_LEVEL: 'silent' }));
+    try {
+      const pair = await server.service.baton.login('u');
+      await new Promise((r) => setTimeout(r, 1300));
+      const res = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+      expect(res.status).toBe(200);
+      await server.service.baton.verify(((await res.json()) as { access_token: string }).access_token);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('never contain a token, a password or a secret', async () => {
+    const lines: string[] = [];
+    const { default: pino } = await import('pino');
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_INTROSPECTION_SECRET: 'introspection-secret-1234' });
+    const service = await createService(config, logger);
+    await users.add(service.store, 'erin', 'erin password 1');
+    const call = (path: string, init: RequestInit) => service.handler(new Request(`${config.issuer}${path}`, init), { ip: '127.0.0.1' });
+    const login = (await (await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1' }) })).json()) as { access_token: string; refresh_token: string };
+    await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'wrong password 2' }) });
+    const form = (f: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${login.access_token}` }, body: new URLSearchParams(f) });
+    await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: login.refresh_token }));
+    await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'rt_forged' }));
+    await call('/oauth/revoke', form({ token: login.access_token }));
+    await call('/auth/me', form({}));
+    const all = lines.join('');
+    expect(lines.length).toBeGreaterThan(5);
+    for (const secret of [login.access_token, login.refresh_token, login.refresh_token.split('.')[2], 'erin password 1', 'wrong password 2', 'introspection-secret-1234', 'rt_forged']) {
+      expect(all).not.toContain(secret);
+    }
+    expect(all).toContain('"event":"refresh.rotated"');
+    await service.close();
+  });
+});
+
+describe('configuration', () => {
+  it('fails fast with a sentence that says what to fix', () => {
+    expect(() => loadConfig({ BATON_STORE: 'mysql://x' })).toThrow(/BATON_STORE must be sqlite:<path>, memory:/);
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ BATON_ACCESS_TTL: '15 minutes' })).toThrow(/BATON_ACCESS_TTL must be seconds or a duration/);
+    expect(() => loadConfig({ BATON_ALG: 'none' })).toThrow(/BATON_ALG must be HS256, ES256 or EdDSA/);
+    expect(() => loadConfig({ BATON_COOKIE_SECURE: 'false', BATON_ISSUER: 'https://auth.example.com' })).toThrow(/only allowed for a plain-http localhost/);
+    expect(loadConfig({ BATON_COOKIE_SECURE: 'false' }).cookieSecure).toBe(false);
+    expect(loadConfig({}).store).toBe('sqlite:./data/baton.sqlite');
+  });
+});
+
+describe('the baton command', () => {
+  const env = { ...process.env, PORT: '34571', BATON_STORE: `sqlite:${join(dir, 'cli', 'baton.sqlite')}`, BATON_LOG_LEVEL: 'silent' };
+  const baton = (args: string[], input?: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.stdin.end(input ?? '');
+    });
+
+  it('manages users, keys and sessions, and inspects tokens without printing them', async () => {
+    expect((await baton(['users', 'add', 'carol', '--password-stdin'], 'a long password\n')).stdout).toMatch(/^Created user carol \(usr_/);
+    const dup = await baton(['users', 'add', 'carol', '--password-stdin'], 'another password\n');
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toBe('baton: The user carol already exists.\n');
+    expect((await baton(['users', 'list'])).stdout).toMatch(/^carol\tusr_/);
+    const keys = await baton(['keys', 'list']);
+    expect(keys.stdout).toMatch(/\tEdDSA\tactive/);
+    const rotated = await baton(['keys', 'rotate']);
+    expect(rotated.stdout).toMatch(/^Signing with .+; .+ is published for the next rotation\.$/m);
+    expect((await baton(['keys', 'list'])).stdout.match(/\tEdDSA\t/g)).toHaveLength(3);
+
+    // A session made by the service on the same store, seen and revoked from the command line.
+    const config = loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent' });
+    const server = await startServer(config);
+    const login = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'a long password' }) });
+    const pair = (await login.json()) as { access_token: string; session_id: string };
+    await server.stop();
+    expect((await baton(['sessions', 'list', 'carol'])).stdout).toContain(pair.session_id);
+    const inspect = await baton(['token', 'inspect', pair.access_token]);
+    expect(inspect.code).toBe(0);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'valid', claims: { sid: pair.session_id }, header: { typ: 'at+jwt' } });
+    expect(inspect.stdout).not.toContain(pair.access_token.split('.')[2]);
+    expect((await baton(['sessions', 'revoke', '--user', 'carol'])).stdout).toBe('Revoked 1 session(s).\n');
+    expect(JSON.parse((await baton(['token', 'inspect', pair.access_token])).stdout).verdict).toMatch(/^ERR_SESSION_REVOKED/);
+    expect((await baton(['users', 'remove', 'carol'])).stdout).toBe('Removed carol.\n');
+  }, 60_000);
+
+  it('explains mistakes in a sentence with a non-zero exit', async () => {
+    const missing = await baton(['sessions', 'list', 'nobody']);
+    expect([missing.code, missing.stderr]).toEqual([1, 'baton: There is no user nobody.\n']);
+    const both = await baton(['sessions', 'revoke']);
+    expect(both.stderr).toBe('baton: Give a session id or --user <name>, not both.\n');
+    const badStore = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CLI, 'users', 'list'], { env: { ...env, BATON_STORE: 'mysql://x' } }, (err, _out, stderr) => resolve({ code: err ? (err as { code: number }).code : 0, stderr }));
+    });
+    expect(badStore.code).toBe(1);
+    expect(badStore.stderr).toMatch(/^baton: Configuration error: BATON_STORE must be/);
+    const help = await run(process.execPath, [CLI, 'users', 'add', '--help']);
+    expect(help.stdout).toMatch(/--password-stdin/);
+  }, 30_000);
+});
+
+describe('graceful shutdown', () => {
+  it('SIGTERM finishes the request in flight, then exits 0', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' } });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        const m = /listening on (http:\/\/\S+)/.exec(d.toString());
+        if (m) resolve(m[1] as string);
+      });
+      child.once('exit', () => reject(new Error('server exited early')));
+    });
+    // A slow upload keeps a request in flight while SIGTERM arrives.
+    const { request } = await import('node:http');
+    const inflight = new Promise<number>((resolve, reject) => {
+      const req = request(`${url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write('token=');
+      setTimeout(() => req.end('abc'), 400);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await inflight).toBe(200);
+    expect(await exited).toBe(0);
+  }, 30_000);
+});

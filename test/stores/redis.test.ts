@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisStore } from '../../src/stores/redis.ts';
+import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
+import { startCluster } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
+
+const URL = process.env.BATON_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+const prefix = `baton-test-${randomBytes(4).toString('hex')}:`;
+
+runStoreConformance({ describe, it }, {
+  name: 'redis',
+  createStore: () => redisStore({ url: URL, keyPrefix: prefix }),
+  createPeer: () => redisStore({ url: URL, keyPrefix: prefix }),
+});
+
+describe('redis store specifics', () => {
+  it('puts TTLs on every key and stores no refresh token', async () => {
+    const store = redisStore({ url: URL, keyPrefix: `${prefix}ttl:` });
+    const raw = new Redis(URL);
+    try {
+      const now = Date.now();
+      const s = sampleSession(now);
+      await store.createSession(s, { maxSessionsPerUser: 1, now, revocationTtlMs: 60_000 });
+      await store.rotate({ sessionId: s.id, generation: 0, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 60_000 });
+      await store.consumeJti('j1', now + 60_000, now);
+      await store.denyJti('j2', now + 60_000, now);
+      const keys = await raw.keys(`${prefix}ttl:*`);
+      expect(keys.length).toBeGreaterThanOrEqual(5);
+      for (const key of keys) expect(await raw.pttl(key), key).toBeGreaterThan(0);
+      const hash = await raw.hgetall(keys.find((k) => k.includes(':s:')) as string);
+      expect(Object.keys(hash).sort()).toEqual([...Object.keys(s)].sort());
+      expect(JSON.stringify(hash)).not.toContain('rt_');
+      // A user's keys share the hash tag of the session id's user tag.
+      const tags = new Set(keys.filter((k) => k.includes(':s:') || k.includes(':u:')).map((k) => /\{(.*?)\}/.exec(k)?.[1]));
+      expect([...tags]).toEqual([s.id.slice(0, 4)]);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+});
+
+describe('redis cluster (3 masters on loopback)', () => {
+  let nodes: RedisServer[] = [];
+  const ports: [number, number, number] = [7101, 7102, 7103];
+  const clusterUrl = `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  beforeAll(async () => {
+    nodes = await startCluster(ports);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+
+  runStoreConformance({ describe, it }, {
+    name: 'redis cluster',
+    createStore: () => redisStore({ url: clusterUrl, keyPrefix: prefix }),
+    createPeer: () => redisStore({ url: clusterUrl, keyPrefix: prefix }),
+  });
+});

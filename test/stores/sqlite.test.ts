@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteStore } from '../../src/stores/sqlite.ts';
+import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const file = (): string => join(dir, `t${n++}`, 'baton.sqlite');
+
+runStoreConformance({ describe, it }, {
+  name: 'sqlite',
+  createStore: () => sqliteStore({ path: file(), pollMs: 20 }),
+  // A second client on the same file, as a second process would have.
+  createPeer: () => sqliteStore({ path: join(dir, `t${n - 1}`, 'baton.sqlite'), pollMs: 20 }),
+});
+
+describe('sqlite store specifics', () => {
+  it('creates its directory, runs in WAL mode and records the schema version', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    await store.close();
+    const db = new DatabaseSync(path);
+    expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
+    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(2);
+    db.close();
+    const again = sqliteStore({ path }); // re-opening migrates nothing and keeps the data
+    await again.close();
+  });
+
+  it('refuses a database from a newer Baton, saying what to do', () => {
+    const path = file();
+    sqliteStore({ path }).close();
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA user_version = 99');
+    db.close();
+    expect(() => sqliteStore({ path })).toThrow(/schema version 99, newer than this Baton knows \(2\); upgrade Baton/);
+  });
+
+  it('keeps sessions across re-opening the file', async () => {
+    const path = file();
+    const now = Date.now();
+    const first = sqliteStore({ path });
+    const s = sampleSession(now);
+    await first.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    await first.close();
+    const second = sqliteStore({ path });
+    expect(await second.getSession(s.id)).toEqual(s);
+    await second.close();
+  });
+
+  it('rotates exactly once when four threads with their own connections race on one file', async () => {
+    const path = file();
+    const now = Date.now();
+    const store = sqliteStore({ path });
+    const s = sampleSession(now - 1000, { generation: 3 });
+    await store.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    const runs = Array.from({ length: 4 }, () => new Promise<string[]>((resolve, reject) => {
+      const worker = new Worker(new URL('../fixtures/sqlite-rotator.ts', import.meta.url), {
+        workerData: { path, sessionId: s.id, generation: 3, attempts: 25, now },
+      });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    }));
+    const statuses = (await Promise.all(runs)).flat();
+    expect(statuses).toHaveLength(100);
+    expect(statuses.filter((x) => x === 'rotated')).toHaveLength(1);
+    expect(statuses.filter((x) => x === 'replayed_in_grace')).toHaveLength(99);
+    expect((await store.getSession(s.id))?.generation).toBe(4);
+    await store.close();
+  });
+});
