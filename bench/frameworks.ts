@@ -14,12 +14,12 @@ import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createBaton, generateKey } from '../dist/index.js';
-import type { Baton } from '../dist/index.js';
-import { requireAuth as expressAuth } from '../dist/adapters/express.js';
-import { requireAuth as fastifyAuth } from '../dist/adapters/fastify.js';
-import { requireAuth as honoAuth } from '../dist/adapters/hono.js';
-import { memoryStore } from '../dist/stores/memory.js';
+import { createBaton, generateKey } from '../src/index.ts';
+import type { Baton } from '../src/index.ts';
+import { requireAuth as expressAuth } from '../src/adapters/express.ts';
+import { requireAuth as fastifyAuth } from '../src/adapters/fastify.ts';
+import { requireAuth as honoAuth } from '../src/adapters/hono.ts';
+import { memoryStore } from '../src/stores/memory.ts';
 import { table } from './harness.ts';
 
 const run = promisify(execFile);

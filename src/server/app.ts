@@ -4,7 +4,7 @@
  * the HTTP handler and the web page.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { hash, verify } from '@node-rs/argon2';
@@ -146,7 +146,9 @@ export async function createService(config: ServerConfig, logger = pino({ level:
   }, toMs(config.keyReload, 'BATON_KEY_RELOAD'));
   reload.unref();
   const file = (name: string, type: string) => {
-    const body = readFileSync(new URL(name, WEB));
+    const url = new URL(name, WEB);
+    if (!existsSync(url)) throw new Error(`The web page's ${url.pathname} is missing: run \`npm run build\` (it bundles the client SDK for the page).`);
+    const body = readFileSync(url);
     return () => new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
   };
   const handler = createAuthHandler({
