@@ -25,8 +25,8 @@ if (want('stores')) {
   console.log(await benchPropagation(quick ? 50 : 300));
 }
 if (want('frameworks')) {
-  console.log('\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores)\n');
-  console.log(await benchFrameworks(quick ? 1 : 4));
+  console.log('\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of 5 interleaved rounds)\n');
+  console.log(await benchFrameworks(quick ? 1 : 2, quick ? 1 : 5));
 }
 if (process.argv.includes('--peers')) {
   console.log('\n## Peers over HTTP, same machine, same run\n');

@@ -119,3 +119,20 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     expect(after.headers.getSetCookie()).toHaveLength(2);
   });
 });
+
+describe('hono example without node-server (app.request, as on Bun or Workers)', () => {
+  const { baton, handler } = demo('http://127.0.0.1', { refreshRateLimit: false });
+  const app = honoApp(baton, handler);
+
+  it('reads the bearer header and the query from the Web Request', async () => {
+    expect((await app.request('/api/profile')).status).toBe(401);
+    const login = await app.request('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_USER) });
+    expect(login.status).toBe(200);
+    const { access_token } = (await login.json()) as { access_token: string };
+    const ok = await app.request('/api/profile', { headers: { authorization: `Bearer ${access_token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ user: 'user-demo' });
+    const inQuery = await app.request(`/api/profile?access_token=${access_token}`, { headers: { authorization: `Bearer ${access_token}` } });
+    expect(inQuery.status).toBe(400);
+  });
+});
