@@ -30,5 +30,5 @@ if (want('frameworks')) {
 }
 if (process.argv.includes('--peers')) {
   console.log('\n## Peers over HTTP, same machine, same run\n');
-  console.log(await benchPeers(quick ? 2 : 5));
+  console.log(await benchPeers(quick ? 2 : 5, quick ? 1 : 3));
 }

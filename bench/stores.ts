@@ -66,12 +66,14 @@ async function backends(): Promise<Backend[]> {
   const client = new Redis(REDIS);
   const prefix = `baton-bench-${randomBytes(3).toString('hex')}:`;
   await client.set(`${prefix}floor`, 'x');
+  const redis = redisStore({ client, keyPrefix: prefix });
   out.push({
-    name: 'redis', store: redisStore({ client, keyPrefix: prefix }), floorName: 'GET, same connection',
+    name: 'redis', store: redis, floorName: 'GET, same connection',
     floor: () => client.get(`${prefix}floor`),
     close: async () => {
       const keys = await client.keys(`${prefix}*`);
       if (keys.length > 0) await client.del(...keys);
+      await redis.close(); // its subscriber; the client is ours
       client.disconnect();
     },
   });

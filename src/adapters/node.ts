@@ -13,21 +13,47 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { AuthHandler } from '../http/handler.ts';
 
-/** The Web `Request` of a Node request; `origin` is the scheme and host the server is reached at. */
-export function toWebRequest(req: IncomingMessage, origin: string): Request {
+function nodeHeaders(req: IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
     else headers.set(name, value);
   }
+  return headers;
+}
+
+/** The Web `Request` of a Node request, its body streamed; `origin` is the scheme and host the server is reached at. */
+export function toWebRequest(req: IncomingMessage, origin: string): Request {
   const method = req.method ?? 'GET';
-  const init: RequestInit & { duplex?: 'half' } = { method, headers };
+  const init: RequestInit & { duplex?: 'half' } = { method, headers: nodeHeaders(req) };
   if (method !== 'GET' && method !== 'HEAD') {
     init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
     init.duplex = 'half';
   }
   return new Request(new URL(req.url ?? '/', origin), init);
+}
+
+/**
+ * The body of a Node request, at most `limit` + 1 bytes: enough for the handler to answer 413,
+ * and Node discards the rest once the response ends. Token requests are small, and a buffered
+ * body spares the Web stream that `Readable.toWeb` builds (about 4 % of a refresh grant's CPU).
+ */
+function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData).off('end', done).off('error', reject);
+      resolve((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) done();
+    };
+    req.on('data', onData).on('end', done).on('error', reject);
+  });
 }
 
 /** Writes a Web `Response` to a Node response. */
@@ -46,20 +72,25 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
 
 /** A `node:http` request listener serving `handler`. */
 export function toNodeListener(handler: AuthHandler, options: { origin?: string } = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  const toRequest = async (req: IncomingMessage): Promise<Request> => {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', options.origin ?? `http://${req.headers.host ?? 'localhost'}`);
+    const body = method === 'GET' || method === 'HEAD' ? null : await readNodeBody(req, handler.maxBodyBytes);
+    return new Request(url, { method, headers: nodeHeaders(req), body });
+  };
   return (req, res) => {
-    const origin = options.origin ?? `http://${req.headers.host ?? 'localhost'}`;
-    let request: Request;
-    try {
-      request = toWebRequest(req, origin);
-    } catch {
-      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_request"}');
-      return;
-    }
-    handler(request, { ip: req.socket.remoteAddress ?? 'unknown' })
-      .then((response) => writeResponse(res, response))
-      .catch(() => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end('{"error":"server_error"}');
-      });
+    toRequest(req).then(
+      (request) =>
+        handler(request, { ip: req.socket.remoteAddress ?? 'unknown' })
+          .then((response) => writeResponse(res, response))
+          .catch(() => {
+            if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+            res.end('{"error":"server_error"}');
+          }),
+      () => {
+        if (!res.headersSent) res.writeHead(400, { 'content-type': 'application/json' });
+        res.end('{"error":"invalid_request"}');
+      },
+    );
   };
 }

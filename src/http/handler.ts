@@ -60,7 +60,11 @@ export interface RequestContext {
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
-export type AuthHandler = ((request: Request, context?: RequestContext) => Promise<Response>) & { handles(pathname: string): boolean };
+export type AuthHandler = ((request: Request, context?: RequestContext) => Promise<Response>) & {
+  handles(pathname: string): boolean;
+  /** The largest body it reads; 413 beyond. */
+  readonly maxBodyBytes: number;
+};
 
 interface Route {
   methods: Record<string, (request: Request, ctx: RequestContext, params: string[]) => Promise<Response>>;
@@ -335,5 +339,5 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     log?.info({ method: request.method, path, status: response.status }, 'request');
     return response;
   };
-  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined });
+  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: limit });
 }

@@ -4,6 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +55,26 @@ describe('a standard OAuth 2.0 client against the running service', () => {
     const after = await fetch(meta.token_endpoint as string, form({ grant_type: 'refresh_token', refresh_token: next.refresh_token }));
     expect(after.status).toBe(400);
     expect(await after.json()).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('answers 413 to an oversized body, declared or streamed without a length, and keeps serving', async () => {
+    const send = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        const chunk = `grant_type=refresh_token&refresh_token=${'x'.repeat(64 * 1024)}`;
+        for (let i = 0; i < 16; i++) req.write(chunk); // 1 MiB
+        req.end();
+      });
+    const streamed = await send({ 'transfer-encoding': 'chunked' });
+    expect(streamed.status).toBe(413);
+    expect(JSON.parse(streamed.body)).toMatchObject({ error: 'invalid_request' });
+    expect((await send({ 'content-length': String(16 * (64 * 1024 + 39)) })).status).toBe(413);
+    const meta = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
+    expect(meta.status).toBe(200);
   });
 
   it('serves the web page', async () => {
