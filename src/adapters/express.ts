@@ -41,8 +41,9 @@ export function batonRouter(handler: AuthHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const pathname = req.originalUrl.split('?')[0] ?? '/';
     if (!handler.handles(pathname)) return next();
-    const request = toWebRequest(Object.assign(req, { url: req.originalUrl }), origin(req));
-    handler(request, { ip: req.socket.remoteAddress ?? 'unknown' }).then((response) => writeResponse(res, response), next);
+    toWebRequest(req, { origin: origin(req), maxBodyBytes: handler.maxBodyBytes, url: req.originalUrl })
+      .then((request) => handler(request, { ip: req.socket.remoteAddress ?? 'unknown' }))
+      .then((response) => writeResponse(res, response), next);
   };
 }
 

@@ -37,7 +37,7 @@ export async function batonPlugin(fastify: FastifyInstance, options: { handler: 
     if (!handler.handles(pathname)) return;
     // The handler reads the raw body itself, before Fastify's parsers would.
     const origin = `${request.protocol}://${request.host}`;
-    const response = await handler(toWebRequest(request.raw, origin), { ip: request.ip });
+    const response = await handler(await toWebRequest(request.raw, { origin, maxBodyBytes: handler.maxBodyBytes }), { ip: request.ip });
     reply.code(response.status);
     response.headers.forEach((value, name) => {
       if (name !== 'set-cookie') reply.header(name, value);

@@ -10,43 +10,31 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import type { AuthHandler } from '../http/handler.ts';
 
-function nodeHeaders(req: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, value);
-  }
-  return headers;
-}
-
-/** The Web `Request` of a Node request, its body streamed; `origin` is the scheme and host the server is reached at. */
-export function toWebRequest(req: IncomingMessage, origin: string): Request {
-  const method = req.method ?? 'GET';
-  const init: RequestInit & { duplex?: 'half' } = { method, headers: nodeHeaders(req) };
-  if (method !== 'GET' && method !== 'HEAD') {
-    init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
-    init.duplex = 'half';
-  }
-  return new Request(new URL(req.url ?? '/', origin), init);
+/** How to read a Node request as a Web `Request`. */
+export interface ToWebRequestOptions {
+  /** The scheme and host the server is reached at. */
+  origin: string;
+  /** The handler's body limit (`handler.maxBodyBytes`): reading stops past it, and the handler answers 413. */
+  maxBodyBytes: number;
+  /** The path and query, when a framework has rewritten `req.url` (Express's `originalUrl`). */
+  url?: string;
 }
 
 /**
  * The body of a Node request, read until it passes `limit` bytes: enough for the handler to answer
  * 413, and Node discards the rest once the response ends. Token requests are small, and a buffered
  * body spares the Web stream that `Readable.toWeb` builds (about 4 % of a refresh grant's CPU).
- * A request aborted before its end rejects.
+ * A request aborted before its end rejects; one already read (by a body parser) is empty.
  */
 function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const aborted = (): void => reject(new Error('The request ended before its body'));
     const done = (): void => {
-      req.off('data', onData).off('end', done).off('error', reject).off('close', aborted);
+      req.off('data', onData).off('end', done).off('error', reject);
       resolve((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>);
     };
     const onData = (chunk: Buffer): void => {
@@ -54,8 +42,22 @@ function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array<A
       size += chunk.length;
       if (size > limit) done();
     };
-    req.on('data', onData).on('end', done).on('error', reject).on('close', aborted);
+    req.on('data', onData).on('end', done).on('error', reject); // Node emits 'error' (ECONNRESET) on an aborted request
   });
+}
+
+/** The Web `Request` of a Node request, its body buffered up to the handler's limit. */
+export async function toWebRequest(req: IncomingMessage, options: ToWebRequestOptions): Promise<Request> {
+  const method = req.method ?? 'GET';
+  const url = new URL(options.url ?? req.url ?? '/', options.origin);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  const body = method === 'GET' || method === 'HEAD' ? null : await readNodeBody(req, options.maxBodyBytes);
+  return new Request(url, { method, headers, body });
 }
 
 /** Writes a Web `Response` to a Node response. */
@@ -74,14 +76,9 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
 
 /** A `node:http` request listener serving `handler`. */
 export function toNodeListener(handler: AuthHandler, options: { origin?: string } = {}): (req: IncomingMessage, res: ServerResponse) => void {
-  const toRequest = async (req: IncomingMessage): Promise<Request> => {
-    const method = req.method ?? 'GET';
-    const url = new URL(req.url ?? '/', options.origin ?? `http://${req.headers.host ?? 'localhost'}`);
-    const body = method === 'GET' || method === 'HEAD' ? null : await readNodeBody(req, handler.maxBodyBytes);
-    return new Request(url, { method, headers: nodeHeaders(req), body });
-  };
   return (req, res) => {
-    toRequest(req).then(
+    const origin = options.origin ?? `http://${req.headers.host ?? 'localhost'}`;
+    toWebRequest(req, { origin, maxBodyBytes: handler.maxBodyBytes }).then(
       (request) =>
         handler(request, { ip: req.socket.remoteAddress ?? 'unknown' })
           .then((response) => writeResponse(res, response))

@@ -4,7 +4,7 @@
  * the HTTP handler and the web page.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { hash, verify } from '@node-rs/argon2';
@@ -147,8 +147,12 @@ export async function createService(config: ServerConfig, logger = pino({ level:
   reload.unref();
   const file = (name: string, type: string) => {
     const url = new URL(name, WEB);
-    if (!existsSync(url)) throw new Error(`The web page's ${url.pathname} is missing: run \`npm run build\` (it bundles the client SDK for the page).`);
-    const body = readFileSync(url);
+    let body: Buffer<ArrayBuffer>;
+    try {
+      body = readFileSync(url);
+    } catch {
+      throw new Error(`The web page's ${url.pathname} cannot be read: run \`npm run build\` (it bundles the client SDK for the page).`);
+    }
     return () => new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
   };
   const handler = createAuthHandler({

@@ -4,7 +4,8 @@
  * transparent refresh of the backend-for-frontend mode.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatonEvent } from '../../src/index.ts';
@@ -12,6 +13,7 @@ import { createApp as expressApp } from '../../examples/express.ts';
 import { createApp as fastifyApp } from '../../examples/fastify.ts';
 import { createApp as honoApp } from '../../examples/hono.ts';
 import { demo, DEMO_USER } from '../../examples/demo.ts';
+import { toWebRequest } from '../../src/adapters/node.ts';
 
 class Clock {
   ms = Date.now();
@@ -134,5 +136,49 @@ describe('hono example without node-server (app.request, as on Bun or Workers)',
     expect(await ok.json()).toMatchObject({ user: 'user-demo' });
     const inQuery = await app.request(`/api/profile?access_token=${access_token}`, { headers: { authorization: `Bearer ${access_token}` } });
     expect(inQuery.status).toBe(400);
+  });
+});
+
+describe('toWebRequest on a real socket', () => {
+  /** Serves one request through `read`, and hands back what `toWebRequest` gave or threw. */
+  async function oneRequest(read: (req: IncomingMessage) => Promise<Request>, send: (url: string) => void): Promise<{ body?: string; error?: unknown }> {
+    let settle!: (outcome: { body?: string; error?: unknown }) => void;
+    const outcome = new Promise<{ body?: string; error?: unknown }>((r) => (settle = r));
+    const server = createServer((req, res) => {
+      read(req).then(async (r) => settle({ body: await r.text() }), (error: unknown) => settle({ error })).finally(() => res.end());
+    });
+    const { url, close } = await listening(server.listen(0, '127.0.0.1'));
+    try {
+      send(url);
+      return await outcome;
+    } finally {
+      server.closeAllConnections();
+      await close();
+    }
+  }
+
+  it('rejects when the client goes away mid-body, instead of waiting forever', async () => {
+    const got = await oneRequest(
+      (req) => toWebRequest(req, { origin: 'http://localhost', maxBodyBytes: 1000 }),
+      (url) => {
+        const partial = request(url, { method: 'POST', headers: { 'content-length': '100' } });
+        partial.on('error', () => undefined);
+        partial.write('grant_type=refresh', () => setTimeout(() => partial.destroy(), 20));
+      },
+    );
+    expect(got.error).toBeInstanceOf(Error);
+  });
+
+  it('gives an empty body when a parser has already read it', async () => {
+    const drained = async (req: IncomingMessage) => {
+      for await (const chunk of req) void chunk; // what express.json() or similar would have done
+      return toWebRequest(req, { origin: 'http://localhost', maxBodyBytes: 1000, url: '/rewritten?x=1' });
+    };
+    const got = await oneRequest(drained, (url) => {
+      const r = request(url, { method: 'POST' });
+      r.on('error', () => undefined);
+      r.end('grant_type=refresh_token');
+    });
+    expect(got).toEqual({ body: '' });
   });
 });

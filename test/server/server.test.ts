@@ -57,7 +57,7 @@ describe('a standard OAuth 2.0 client against the running service', () => {
     expect(await after.json()).toMatchObject({ error: 'invalid_grant' });
   });
 
-  it('answers 413 to an oversized body, declared or streamed without a length, survives an aborted one, and keeps serving', async () => {
+  it('answers 413 to an oversized body, declared or streamed without a length, and keeps serving', async () => {
     const send = (headers: Record<string, string>) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = request(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
@@ -73,12 +73,6 @@ describe('a standard OAuth 2.0 client against the running service', () => {
     expect(streamed.status).toBe(413);
     expect(JSON.parse(streamed.body)).toMatchObject({ error: 'invalid_request' });
     expect((await send({ 'content-length': String(16 * (64 * 1024 + 39)) })).status).toBe(413);
-    // A client that goes away mid-body leaves nothing behind.
-    const partial = request(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '100' } });
-    partial.on('error', () => undefined);
-    partial.write('grant_type=refresh');
-    await new Promise((r) => setTimeout(r, 50));
-    partial.destroy();
     const meta = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
     expect(meta.status).toBe(200);
   });
