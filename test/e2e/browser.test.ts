@@ -5,8 +5,8 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
 import { startServer, users } from '../../src/server/app.ts';
 
@@ -31,14 +31,23 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('web page in Chromium'
   });
 
   it('keeps a user logged in across access-token lifetimes; a kicked device returns to the login form', async () => {
-    const laptop = await (await browser.newContext()).newPage();
-    const phone = await (await browser.newContext()).newPage();
+    const contexts = [await browser.newContext(), await browser.newContext()];
+    onTestFinished(() => Promise.all(contexts.map((c) => c.close())).then(() => undefined));
+    const [laptop, phone] = [await (contexts[0] as BrowserContext).newPage(), await (contexts[1] as BrowserContext).newPage()];
+    const logs: string[] = [];
+    for (const page of [laptop, phone]) {
+      page.on('console', (m) => logs.push(m.text()));
+      page.on('pageerror', (e) => logs.push(e.message));
+    }
     const logIn = async (page: typeof laptop) => {
       await page.goto(server.url);
       await page.fill('#username', 'alice');
       await page.fill('#password', 'correct horse battery');
-      await page.click('#login-button');
-      await page.waitForSelector('#app:not([hidden])');
+      const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/auth/login')), page.click('#login-button')]);
+      expect(response.status(), 'POST /auth/login').toBe(200);
+      await page.waitForSelector('#app:not([hidden])').catch(async (err: unknown) => {
+        throw new Error(`the app did not show after a 200 login; the page said "${await page.textContent('#message')}"; console: ${logs.join(' | ')}`, { cause: err });
+      });
     };
     const seen: string[] = [];
     const stop = server.service.baton.on('*', (e) => seen.push(e.type === 'refresh.rotated' && e.inGrace ? 'refresh.in_grace' : e.type));
@@ -74,6 +83,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('web page in Chromium'
 
   it('three tabs share one session: one refresh per rotation, no logout; logging out in one tab logs all out', async () => {
     const context = await browser.newContext();
+    onTestFinished(() => context.close());
     const tabs = [await context.newPage(), await context.newPage(), await context.newPage()];
     const [first] = tabs as [typeof tabs[0]];
     await first.goto(server.url);
@@ -102,6 +112,5 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('web page in Chromium'
     expect(sessions).toHaveLength(1);
     await (tabs[1] as typeof first).click('#logout-local');
     for (const tab of tabs) await tab.waitForSelector('#login-card:not([hidden])', { timeout: 5_000 });
-    await context.close();
   }, 60_000);
 });
