@@ -120,8 +120,9 @@ export class JwtVerifier {
     if (header.kid === undefined) return 'kid is missing';
     const key = this.#ring.get(header.kid);
     if (key === undefined) return 'kid names no key of this issuer';
-    // RFC 8725 §3.1: the algorithm is the one pinned to the key, never the token's choice.
-    if (key.alg !== header.alg || key.alg === 'dir') return 'alg is not the algorithm of the key';
+    // RFC 8725 §3.1: the algorithm is the one pinned to the key, never the token's choice, and a
+    // key signs one kind of thing (a refresh-token secret never verifies a JWT).
+    if (key.use !== 'sig' || key.alg !== header.alg) return 'alg is not the algorithm of the key';
     return key;
   }
 
@@ -132,6 +133,7 @@ export class JwtVerifier {
       const [header, body, signature, end] = splitCompact(token);
       const key = this.#resolve(header);
       if (typeof key === 'string') throw invalid(key);
+      if (key.status === 'retired' && !this.#ring.usable(key, nowMs)) throw invalid('the key retired longer ago than any token it signed can live');
       const sig = decodeBase64url(signature, 'signature');
       if (!verifySignature(key.alg, key.verifyKey, token.slice(0, end), sig)) throw invalid('signature does not verify');
       payload = JSON.parse(decodeBase64url(body, 'payload').toString('utf8'));
@@ -170,7 +172,7 @@ export async function decryptJwe(token: string, ring: KeyRing, policy: ClaimPoli
       token,
       (header) => {
         const key = typeof header.kid === 'string' ? ring.get(header.kid) : undefined;
-        if (key === undefined || key.alg !== 'dir') throw invalid('kid names no encryption key of this issuer');
+        if (key === undefined || key.use !== 'enc' || !ring.usable(key, nowMs)) throw invalid('kid names no encryption key of this issuer');
         if (!isAtJwt(header.typ)) throw invalid('typ is not at+jwt');
         return key.verifyKey;
       },

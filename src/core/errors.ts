@@ -23,6 +23,7 @@ export type BatonErrorCode =
   | 'ERR_TOKEN_REVOKED'
   | 'ERR_SESSION_REVOKED'
   | 'ERR_TOKEN_REPLAYED'
+  | 'ERR_INVALID_SCOPE'
   | 'ERR_REFRESH_INVALID'
   | 'ERR_REFRESH_REUSED'
   | 'ERR_SESSION_EXPIRED'
@@ -39,6 +40,7 @@ export const oauthErrorOf: Record<BatonErrorCode, string> = {
   ERR_TOKEN_REVOKED: 'invalid_token',
   ERR_SESSION_REVOKED: 'invalid_token',
   ERR_TOKEN_REPLAYED: 'invalid_token',
+  ERR_INVALID_SCOPE: 'invalid_scope',
   ERR_REFRESH_INVALID: 'invalid_grant',
   ERR_REFRESH_REUSED: 'invalid_grant',
   ERR_SESSION_EXPIRED: 'invalid_grant',
@@ -55,6 +57,7 @@ const publicMessage: Record<BatonErrorCode, string> = {
   ERR_TOKEN_REVOKED: 'The access token was revoked',
   ERR_SESSION_REVOKED: 'The session was revoked',
   ERR_TOKEN_REPLAYED: 'The access token was already used',
+  ERR_INVALID_SCOPE: 'The requested scope is invalid, unknown, or more than was granted',
   ERR_REFRESH_INVALID: 'The refresh token is invalid',
   ERR_REFRESH_REUSED: 'The refresh token was already used',
   ERR_SESSION_EXPIRED: 'The session expired',

@@ -10,9 +10,16 @@ export type KeyAlg = SigningAlg | EncryptionAlg;
 
 /**
  * `next`: published (JWKS) but not used yet; `active`: signs (or encrypts) new tokens;
- * `retired`: only verifies tokens issued before it retired.
+ * `retired`: only verifies tokens issued before it retired, for as long as one of them can be valid.
  */
 export type KeyStatus = 'next' | 'active' | 'retired';
+
+/**
+ * What a key is for: `sig` signs access tokens (JWS), `enc` encrypts them (JWE), `refresh`
+ * authenticates refresh tokens (an HMAC secret that never signs a JWT, so that neither kind of
+ * token can be passed off as the other).
+ */
+export type KeyUse = 'sig' | 'enc' | 'refresh';
 
 /** Key material as given in configuration. */
 export interface KeyInput {
@@ -20,6 +27,8 @@ export interface KeyInput {
   kid: string;
   /** The one algorithm this key is used with (RFC 8725 §3.1: pin algorithms per key). */
   alg: KeyAlg;
+  /** What the key is for. Default: `enc` for `dir`, `sig` otherwise; `refresh` keys are HS256 secrets. */
+  use?: KeyUse;
   /**
    * HS256 and `dir`: the shared secret, at least 32 bytes (RFC 7518 §3.2, §5.3). A string is
    * read as UTF-8, or as base64url when it starts with `base64url:` (what `generateKey` produces).
@@ -31,7 +40,7 @@ export interface KeyInput {
   publicKey?: NodeJwk | string | KeyObject;
   /** Defaults to `active` for the first key of each use and `retired` for the others. */
   status?: KeyStatus;
-  /** When the key retired (ms since the epoch); it keeps verifying for one access-token lifetime after. */
+  /** When the key retired (ms since the epoch); it keeps verifying for one token lifetime after. */
   retiredAt?: number;
 }
 
@@ -39,6 +48,7 @@ export interface KeyInput {
 export interface RingKey {
   readonly kid: string;
   readonly alg: KeyAlg;
+  readonly use: KeyUse;
   status: KeyStatus;
   retiredAt: number | undefined;
   /** Secret (HS256, dir) or public key (ES256, EdDSA). */
@@ -47,7 +57,6 @@ export interface RingKey {
   readonly signKey: KeyObject | undefined;
 }
 
-const SIGNING_ALGS: readonly string[] = ['HS256', 'ES256', 'EdDSA'];
 const CURVE: Record<string, string> = { ES256: 'prime256v1', EdDSA: 'ed25519' };
 const MIN_SECRET_BYTES = 32;
 
@@ -70,7 +79,11 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
   if (typeof input.kid !== 'string' || input.kid.length === 0 || input.kid.length > 128) {
     throw new BatonConfigError('Every key needs a `kid`: a string of 1 to 128 characters.');
   }
-  const base = { kid: input.kid, alg: input.alg, status, retiredAt: input.retiredAt };
+  const use = input.use ?? (input.alg === 'dir' ? 'enc' : 'sig');
+  if ((use === 'enc') !== (input.alg === 'dir') || (use === 'refresh' && input.alg !== 'HS256') || !['sig', 'enc', 'refresh'].includes(use)) {
+    throw new BatonConfigError(`${where}: use ${JSON.stringify(use)} does not go with ${input.alg}; signing keys are HS256, ES256 or EdDSA, encryption keys 'dir', refresh-token keys HS256 with use 'refresh'.`);
+  }
+  const base = { kid: input.kid, alg: input.alg, use, status, retiredAt: input.retiredAt };
   if (input.alg === 'HS256' || input.alg === 'dir') {
     if (input.secret === undefined) throw new BatonConfigError(`${where} (${input.alg}) needs a \`secret\` of at least 32 bytes.`);
     const bytes = secretBytes(input.secret);
@@ -137,7 +150,8 @@ export function importVerificationJwk(jwk: Jwk, alg: SigningAlg): RingKey {
  * const key = generateKey('EdDSA'); // { kid, alg: 'EdDSA', privateKey: {...JWK} }
  * ```
  */
-export function generateKey(alg: KeyAlg, kid: string = randomUUID()): KeyInput {
+export function generateKey(alg: KeyAlg, kid: string = randomUUID(), use?: KeyUse): KeyInput {
+  if (use === 'refresh') return { kid, alg: 'HS256', use, secret: B64 + randomBytes(32).toString('base64url') };
   if (alg === 'HS256' || alg === 'dir') return { kid, alg, secret: B64 + randomBytes(32).toString('base64url') };
   if (alg === 'ES256') {
     return { kid, alg, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) };
@@ -153,18 +167,23 @@ export interface PublicJwk extends NodeJwk {
   use: 'sig';
 }
 
-function purpose(alg: KeyAlg): 'sig' | 'enc' {
-  return alg === 'dir' ? 'enc' : 'sig';
+function useOf(input: KeyInput): KeyUse {
+  return input.use ?? (input.alg === 'dir' ? 'enc' : 'sig');
 }
 
+const USE_NAME: Record<KeyUse, string> = { sig: 'signing', enc: 'encryption', refresh: 'refresh-token' };
+
 /**
- * The keys that sign, encrypt and verify access tokens: one active key per use (signing,
- * encryption), keys published ahead of use, retired keys that keep verifying until the tokens
- * they signed expire.
+ * The keys that sign, encrypt and verify tokens: one active key per use (signing, encryption,
+ * refresh tokens), keys published ahead of use, retired keys that keep verifying until the tokens
+ * they made expire (the retention of their use), then leave the ring.
  */
 export class KeyRing {
   readonly #keys = new Map<string, RingKey>();
   #version = 0;
+  /** How long a retired key of each use still verifies after it retired, in ms; absent: until removed. */
+  #retention: Partial<Record<KeyUse, number>> = {};
+  readonly #removed = new Set<(kids: string[]) => void>();
 
   /** Changes whenever the ring does, so that caches of resolved keys know to drop themselves. */
   get version(): number {
@@ -185,14 +204,42 @@ export class KeyRing {
     if (signer.signKey === undefined) throw new BatonConfigError(`The active key ${JSON.stringify(signer.kid)} has no private key, so it cannot sign.`);
   }
 
+  /**
+   * Sets how long retired keys of each use keep verifying after they retired (ms): the longest
+   * lifetime of a token they made, plus the clock leeway. Past it a retired key verifies nothing,
+   * leaves the JWKS, and `prune` drops it.
+   */
+  setRetention(retention: Partial<Record<KeyUse, number>>): void {
+    this.#retention = { ...retention };
+  }
+
+  /** False for a retired key past its retention: nothing it made can still be valid. */
+  usable(key: RingKey, now: number): boolean {
+    if (key.status !== 'retired' || key.retiredAt === undefined) return true;
+    const keep = this.#retention[key.use];
+    return keep === undefined || now < key.retiredAt + keep;
+  }
+
+  /** Calls `listener` with the kids of keys that left the ring (verified-token caches drop what they signed). */
+  onRemove(listener: (kids: string[]) => void): () => void {
+    this.#removed.add(listener);
+    return () => this.#removed.delete(listener);
+  }
+
+  #notifyRemoved(kids: string[]): void {
+    if (kids.length === 0) return;
+    this.#version++;
+    for (const listener of this.#removed) listener(kids);
+  }
+
   /** The status of each key: as given, else `active` for the first key of its use and `retired` after it. */
   static #statuses(keys: readonly KeyInput[]): KeyStatus[] {
     const seenActive = new Set<string>();
     return keys.map((input) => {
-      const use = purpose(input.alg);
+      const use = useOf(input);
       const status = input.status ?? (seenActive.has(use) ? 'retired' : 'active');
       if (status === 'active') {
-        if (seenActive.has(use)) throw new BatonConfigError(`Only one ${use === 'sig' ? 'signing' : 'encryption'} key may be active; key ${JSON.stringify(input.kid)} is a second one.`);
+        if (seenActive.has(use)) throw new BatonConfigError(`Only one ${USE_NAME[use] ?? use} key may be active; key ${JSON.stringify(input.kid)} is a second one.`);
         seenActive.add(use);
       }
       return status;
@@ -204,9 +251,9 @@ export class KeyRing {
     return this.#keys.get(kid);
   }
 
-  /** The active key of a use (`sig` signs JWTs, `enc` encrypts JWEs). */
-  active(use: 'sig' | 'enc'): RingKey | undefined {
-    for (const key of this.#keys.values()) if (key.status === 'active' && purpose(key.alg) === use) return key;
+  /** The active key of a use (`sig` signs JWTs, `enc` encrypts JWEs, `refresh` MACs refresh tokens). */
+  active(use: KeyUse): RingKey | undefined {
+    for (const key of this.#keys.values()) if (key.status === 'active' && key.use === use) return key;
     return undefined;
   }
 
@@ -215,27 +262,44 @@ export class KeyRing {
     return [...this.#keys.values()];
   }
 
-  /** Adds a key; `next` keys are published in JWKS now and become active at the next `rotate()`. */
-  add(input: KeyInput, status: KeyStatus = 'next'): RingKey {
+  /**
+   * Adds a key as `next` (published in JWKS now, active at the next `rotate()`) or `retired`
+   * (verifies only); `promote` makes a key active.
+   */
+  add(input: KeyInput, status: Exclude<KeyStatus, 'active'> = 'next'): RingKey {
     if (this.#keys.has(input.kid)) throw new BatonConfigError(`A key with kid ${JSON.stringify(input.kid)} is already in the ring.`);
-    const key = importKey(input, status === 'active' ? 'next' : status);
+    const key = importKey(input, status);
     this.#keys.set(key.kid, key);
     this.#version++;
-    if (status === 'active') this.promote(key.kid, Date.now());
     return key;
   }
 
   /**
-   * Rotates the key of `alg`'s use: the published `next` key (or a new one) becomes active, the
-   * active key retires, and a fresh `next` key is published so that verifiers see it before it signs.
+   * Rotates the key of a use: the published `next` key of `alg` (or a new one, when the algorithm
+   * changes) becomes active, the active key retires, a fresh `next` key is published so that
+   * verifiers see it before it signs, and keys past their retention leave the ring.
    */
-  rotate(alg: KeyAlg, now: number): { active: RingKey; next: RingKey } {
-    const use = purpose(alg);
-    let next = this.list().find((k) => k.status === 'next' && purpose(k.alg) === use && k.alg === alg);
-    next ??= this.add(generateKey(alg));
+  rotate(alg: KeyAlg, now: number, use: KeyUse = alg === 'dir' ? 'enc' : 'sig'): { active: RingKey; next: RingKey; dropped: string[] } {
+    let next = this.list().find((k) => k.status === 'next' && k.use === use && k.alg === alg);
+    next ??= this.add(generateKey(alg, undefined, use));
     this.promote(next.kid, now);
-    const upcoming = this.add(generateKey(alg));
-    return { active: next, next: upcoming };
+    for (const stale of this.list().filter((k) => k.status === 'next' && k.use === use && k.alg !== alg)) this.#keys.delete(stale.kid);
+    const upcoming = this.add(generateKey(alg, undefined, use));
+    return { active: next, next: upcoming, dropped: this.prune(now) };
+  }
+
+  /**
+   * Takes a key out of the ring at once (a compromised key): nothing it signed verifies any more.
+   * An active key is first replaced by its published successor (or a new key of the same kind),
+   * so that signing never stops. Returns false when the ring has no such key.
+   */
+  remove(kid: string, now: number): boolean {
+    const key = this.#keys.get(kid);
+    if (key === undefined) return false;
+    if (key.status === 'active') this.rotate(key.alg, now, key.use);
+    this.#keys.delete(kid);
+    this.#notifyRemoved([kid]);
+    return true;
   }
 
   /** Makes `kid` the active key of its use and retires the previous one at `now`. */
@@ -243,7 +307,7 @@ export class KeyRing {
     const key = this.#keys.get(kid);
     if (key === undefined) throw new BatonConfigError(`No key with kid ${JSON.stringify(kid)} in the ring.`);
     if (key.signKey === undefined) throw new BatonConfigError(`Key ${JSON.stringify(kid)} has no private key, so it cannot become active.`);
-    const current = this.active(purpose(key.alg));
+    const current = this.active(key.use);
     if (current !== undefined && current !== key) {
       current.status = 'retired';
       current.retiredAt = now;
@@ -273,34 +337,29 @@ export class KeyRing {
         changed = true;
       }
     }
-    for (const kid of [...this.#keys.keys()]) {
-      if (!kids.has(kid)) {
-        this.#keys.delete(kid);
-        changed = true;
-      }
-    }
+    const removed = [...this.#keys.keys()].filter((kid) => !kids.has(kid));
+    for (const kid of removed) this.#keys.delete(kid);
     if (changed) this.#version++;
-    return changed;
+    this.#notifyRemoved(removed);
+    return changed || removed.length > 0;
   }
 
-  /** Drops retired keys that retired more than `maxTokenAgeMs` ago: no token they signed is still valid. */
-  prune(now: number, maxTokenAgeMs: number): string[] {
-    const dropped: string[] = [];
-    for (const key of this.#keys.values()) {
-      if (key.status === 'retired' && key.retiredAt !== undefined && key.retiredAt + maxTokenAgeMs < now) {
-        this.#keys.delete(key.kid);
-        dropped.push(key.kid);
-        this.#version++;
-      }
-    }
+  /** Drops retired keys past their retention: no token they made can still be valid. Returns their kids. */
+  prune(now: number): string[] {
+    const dropped = this.list().filter((key) => !this.usable(key, now)).map((key) => key.kid);
+    for (const kid of dropped) this.#keys.delete(kid);
+    this.#notifyRemoved(dropped);
     return dropped;
   }
 
-  /** The public JWKS document (RFC 7517 §5): asymmetric signing keys only; secrets never leave. */
-  jwks(): { keys: PublicJwk[] } {
+  /**
+   * The public JWKS document (RFC 7517 §5): asymmetric signing keys still able to verify at `now`;
+   * secrets never leave.
+   */
+  jwks(now: number): { keys: PublicJwk[] } {
     const keys: PublicJwk[] = [];
     for (const key of this.#keys.values()) {
-      if (!SIGNING_ALGS.includes(key.alg) || key.alg === 'HS256') continue;
+      if (key.use !== 'sig' || key.alg === 'HS256' || !this.usable(key, now)) continue;
       keys.push({ ...key.verifyKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' });
     }
     return { keys };
@@ -310,6 +369,7 @@ export class KeyRing {
   export(): KeyInput[] {
     return this.list().map((key) => {
       const out: KeyInput = { kid: key.kid, alg: key.alg, status: key.status };
+      if (key.use === 'refresh') out.use = key.use;
       if (key.retiredAt !== undefined) out.retiredAt = key.retiredAt;
       if (key.alg === 'HS256' || key.alg === 'dir') out.secret = B64 + key.verifyKey.export().toString('base64url');
       else if (key.signKey) out.privateKey = key.signKey.export({ format: 'jwk' });

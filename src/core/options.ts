@@ -21,10 +21,23 @@ export interface BatonOptions {
   issuer: string;
   /** The `aud` of access tokens and what `verify` requires; defaults to `issuer`. */
   audience?: string;
-  /** Signing (HS256, ES256, EdDSA) and encryption (`dir`) keys, or a ready `KeyRing`. */
+  /**
+   * Signing (HS256, ES256, EdDSA), encryption (`dir`) and refresh-token (`use: 'refresh'`) keys,
+   * or a ready `KeyRing`.
+   *
+   * **Where keys live.** Private keys and secrets mint tokens: whoever reads them signs access
+   * tokens for any user and scope. Keep them in your secret manager or configuration, never in
+   * the token store in the clear — a copy of the database (a backup, a dump, a replica) must not
+   * be able to mint anything. The standalone service keeps them in the store only sealed
+   * (AES-256-GCM) under a key derived from `BATON_SECRET`, which never enters the store.
+   */
   keys: readonly KeyInput[] | KeyRing;
-  /** Secret that authenticates refresh tokens, at least 32 bytes. Never stored in the store. */
-  refreshTokenSecret: string | Uint8Array;
+  /**
+   * The secret that authenticates refresh tokens (HMAC-SHA256), at least 32 bytes; optional when
+   * `keys` holds an active `refresh` key. The same custody as `keys`: in configuration, never in
+   * the store — with it and a copy of the store, anyone mints the next refresh token of any session.
+   */
+  refreshTokenSecret?: string | Uint8Array;
   /** Former refresh-token secrets that still verify, to change the secret without logging anyone out. */
   previousRefreshTokenSecrets?: readonly (string | Uint8Array)[];
   /** Where sessions, denylists and revocations live. */
@@ -39,7 +52,7 @@ export interface BatonOptions {
   refreshGrace?: Duration;
   /** Clock tolerance when checking `exp`, `nbf` and `iat`, whole seconds. Default `'5s'`. */
   leeway?: Duration;
-  /** At most this many active sessions per user; a new login evicts the oldest. 0 (default): no limit. 1: single session. */
+  /** At most this many active sessions per user; a new login evicts the oldest. Default 50; 1: single session; 0: no limit. */
   maxSessionsPerUser?: number;
   /** Format of new access tokens. Default `'jwt'`. All formats are verified whatever this says. */
   tokenFormat?: TokenFormat;
@@ -62,7 +75,6 @@ export interface ResolvedOptions {
   issuer: string;
   audience: string;
   ring: KeyRing;
-  refreshSecrets: Uint8Array[];
   store: TokenStore;
   accessTtlMs: number;
   refreshTtlMs: number;
@@ -98,6 +110,40 @@ function human(ms: number): string {
   return `${ms / 1000}s`;
 }
 
+/**
+ * The key ring of `options`, with `refreshTokenSecret` (and the previous ones) as its refresh keys.
+ * Exactly one source of refresh keys: the secret options or `refresh` keys in `keys`.
+ */
+function keyRing(options: BatonOptions): KeyRing {
+  const given = options.refreshTokenSecret;
+  const refreshKeys: KeyInput[] = given === undefined ? [] : [
+    { kid: 'refresh-0', alg: 'HS256', use: 'refresh', status: 'active', secret: secret(given, '`refreshTokenSecret`') },
+    ...(options.previousRefreshTokenSecrets ?? []).map((s, i): KeyInput => (
+      { kid: `refresh-${i + 1}`, alg: 'HS256', use: 'refresh', status: 'retired', secret: secret(s, `\`previousRefreshTokenSecrets[${i}]\``) })),
+  ];
+  let ring: KeyRing;
+  if (options.keys instanceof KeyRing) {
+    ring = options.keys;
+    if (refreshKeys.length > 0 && ring.list().some((k) => k.use === 'refresh')) {
+      throw new BatonConfigError('`keys` already holds refresh-token keys: leave out `refreshTokenSecret` (or take the refresh keys out of the ring).');
+    }
+    for (const input of refreshKeys) {
+      const key = ring.add(input, 'retired');
+      if (input.status === 'active') ring.promote(key.kid, 0);
+    }
+  } else {
+    if (!Array.isArray(options.keys) || options.keys.length === 0) throw new BatonConfigError('`keys` must list at least one key, e.g. `keys: [generateKey(\'HS256\')]`.');
+    if (refreshKeys.length > 0 && options.keys.some((k) => k.use === 'refresh')) {
+      throw new BatonConfigError('`keys` already holds refresh-token keys: leave out `refreshTokenSecret`, or the refresh keys.');
+    }
+    ring = new KeyRing([...options.keys, ...refreshKeys]);
+  }
+  if (ring.active('refresh') === undefined) {
+    throw new BatonConfigError('`refreshTokenSecret` is required: a secret of at least 32 bytes (generate one with `openssl rand -base64 32`), or an active key with `use: \'refresh\'` in `keys`.');
+  }
+  return ring;
+}
+
 /** Validates `options`; throws `BatonConfigError` with a sentence that says what to fix. */
 export function resolveOptions(options: BatonOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new BatonConfigError('createBaton needs an options object: { issuer, keys, refreshTokenSecret, store }.');
@@ -111,7 +157,7 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   if (typeof store !== 'object' || store === null || STORE_METHODS.some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')) {
     throw new BatonConfigError('`store` is required: e.g. `store: memoryStore()` from "baton/stores/memory".');
   }
-  const ring = options.keys instanceof KeyRing ? options.keys : new KeyRing(options.keys);
+  const ring = keyRing(options);
   const tokenFormat = options.tokenFormat ?? 'jwt';
   if (!['jwt', 'jwe', 'opaque'].includes(tokenFormat)) throw new BatonConfigError(`\`tokenFormat\` must be 'jwt', 'jwe' or 'opaque', got ${JSON.stringify(tokenFormat)}.`);
   if (tokenFormat === 'jwe' && ring.active('enc') === undefined) {
@@ -135,7 +181,10 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   }
   if (leewayMs % 1000 !== 0 || leewayMs > 300_000) throw new BatonConfigError('`leeway` must be whole seconds, at most 5 minutes.');
 
-  const maxSessionsPerUser = options.maxSessionsPerUser ?? 0;
+  // Retired keys verify for as long as a token they made can live, then nothing.
+  ring.setRetention({ sig: accessTtlMs + leewayMs, enc: accessTtlMs + leewayMs, refresh: refreshTtlMs + graceMs + leewayMs });
+
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? 50;
   if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 0) {
     throw new BatonConfigError('`maxSessionsPerUser` must be a whole number: 0 for no limit, 1 for a single session per user.');
   }
@@ -155,10 +204,6 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     issuer: options.issuer,
     audience,
     ring,
-    refreshSecrets: [
-      secret(options.refreshTokenSecret, '`refreshTokenSecret`'),
-      ...(options.previousRefreshTokenSecrets ?? []).map((s, i) => secret(s, `\`previousRefreshTokenSecrets[${i}]\``)),
-    ],
     store,
     accessTtlMs,
     refreshTtlMs,

@@ -1,14 +1,19 @@
 /**
  * Refresh tokens: `rt_<session id>.<generation>.<mac>`, opaque to clients.
  *
- * mac = HMAC-SHA256(refreshSecret, "baton-rt1." ‖ session id ‖ "." ‖ generation). Nothing per
+ * mac = HMAC-SHA256(refresh key, "baton-rt1." ‖ session id ‖ "." ‖ generation). Nothing per
  * token is stored: the session record holds its current generation, and any generation's token
  * can be derived again (the grace window hands racers the current one). The MAC is checked before
  * the store is touched, so a forged token has no side effect and a rotation costs one store round
- * trip; a leaked store cannot mint tokens without the secret (RFC 9700 §4.14.2).
+ * trip; a copy of the store cannot mint tokens without the key (RFC 9700 §4.14.2).
+ *
+ * The keys are the ring's `refresh` keys: the active one mints, every usable one verifies, so the
+ * secret rotates like the signing keys without logging anyone out.
  */
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { BatonError } from './errors.ts';
+import type { KeyRing, RingKey } from './keys.ts';
 
 const FORMAT = /^rt_([A-Za-z0-9_-]{22})\.(0|[1-9][0-9]{0,14})\.([A-Za-z0-9_-]{43})$/;
 
@@ -18,22 +23,33 @@ export interface ParsedRefreshToken {
   generation: number;
 }
 
-/** Mints and checks refresh tokens with one current secret and any number of previous ones. */
+function mac(key: KeyObject, sessionId: string, generation: number): Buffer {
+  return createHmac('sha256', key).update(`baton-rt1.${sessionId}.${generation}`).digest();
+}
+
+/** Mints and checks refresh tokens with the ring's refresh keys. */
 export class RefreshTokenCodec {
-  readonly #keys: KeyObject[];
+  readonly #ring: KeyRing;
+  #keys: RingKey[] = [];
+  #version = -1;
 
-  /** `secrets[0]` mints; all of them verify (to rotate the secret without logging anyone out). */
-  constructor(secrets: readonly Uint8Array[]) {
-    this.#keys = secrets.map((s) => createSecretKey(s));
+  constructor(ring: KeyRing) {
+    this.#ring = ring;
   }
 
-  #mac(key: KeyObject, sessionId: string, generation: number): Buffer {
-    return createHmac('sha256', key).update(`baton-rt1.${sessionId}.${generation}`).digest();
+  #refreshKeys(): RingKey[] {
+    if (this.#version !== this.#ring.version) {
+      this.#keys = this.#ring.list().filter((k) => k.use === 'refresh');
+      this.#version = this.#ring.version;
+    }
+    return this.#keys;
   }
 
-  /** The refresh token of `generation` in session `sessionId`. */
+  /** The refresh token of `generation` in session `sessionId`, under the active refresh key. */
   mint(sessionId: string, generation: number): string {
-    return `rt_${sessionId}.${generation}.${this.#mac(this.#keys[0] as KeyObject, sessionId, generation).toString('base64url')}`;
+    const key = this.#ring.active('refresh');
+    if (key === undefined) throw new BatonError('ERR_CONFIG', 'no active refresh-token key');
+    return `rt_${sessionId}.${generation}.${mac(key.verifyKey, sessionId, generation).toString('base64url')}`;
   }
 
   /** True when `token` has the shape of a refresh token (says nothing of its validity). */
@@ -42,15 +58,15 @@ export class RefreshTokenCodec {
   }
 
   /** Returns the session and generation of an authentic token, or undefined (timing-safe). */
-  parse(token: string): ParsedRefreshToken | undefined {
+  parse(token: string, now: number): ParsedRefreshToken | undefined {
     const match = typeof token === 'string' ? FORMAT.exec(token) : null;
     if (match === null) return undefined;
-    const [, sessionId, gen, mac] = match as unknown as [string, string, string, string];
+    const [, sessionId, gen, presentedMac] = match as unknown as [string, string, string, string];
     const generation = Number(gen);
-    const presented = Buffer.from(mac, 'base64url');
-    if (presented.toString('base64url') !== mac) return undefined; // one encoding per token
+    const presented = Buffer.from(presentedMac, 'base64url');
+    if (presented.toString('base64url') !== presentedMac) return undefined; // one encoding per token
     let ok = false;
-    for (const key of this.#keys) ok = timingSafeEqual(this.#mac(key, sessionId, generation), presented) || ok;
+    for (const key of this.#refreshKeys()) ok = (timingSafeEqual(mac(key.verifyKey, sessionId, generation), presented) && this.#ring.usable(key, now)) || ok;
     return ok ? { sessionId, generation } : undefined;
   }
 }

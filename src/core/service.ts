@@ -11,11 +11,12 @@ import {
 import type { AccessTokenClaims, ClaimPolicy } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import type { BatonEvent, BatonEventType } from './events.ts';
-import type { KeyAlg, KeyRing, PublicJwk } from './keys.ts';
+import type { KeyAlg, KeyRing, KeyUse, PublicJwk } from './keys.ts';
 import { resolveOptions } from './options.ts';
 import type { BatonOptions, ResolvedOptions } from './options.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import { RevocationCache } from './revocation-cache.ts';
+import { outside, parseScope } from './scope.ts';
 import { newSession } from './session-id.ts';
 import type { DeviceInfo, RevocationEvent, SessionRecord, SessionSummary } from '../stores/types.ts';
 
@@ -28,7 +29,8 @@ export interface TokenPair {
   refresh_token: string;
   /** Seconds until the refresh token expires unless used (idle or absolute limit, the sooner). */
   refresh_expires_in: number;
-  scope: string;
+  /** The access token's scope; absent when it has none (RFC 6749 §3.3 has no empty scope). */
+  scope?: string;
   session_id: string;
 }
 
@@ -37,13 +39,28 @@ export interface LoginOptions {
   /** The OAuth client the session belongs to; refresh tokens are bound to it. Default `'default'`. */
   clientId?: string;
   device?: DeviceInfo;
-  /** Space-separated scopes (RFC 6749 §3.3). */
+  /**
+   * The scope granted to the session, space-separated (RFC 6749 §3.3): what your server decided,
+   * never what the client asked for unchecked. Default `defaultScope`.
+   */
   scope?: string;
 }
 
 /** Options of `refresh`. */
 export interface RefreshOptions {
-  /** The client presenting the token; a token of another client is refused (RFC 6749 §6). */
+  /**
+   * The client presenting the token (authenticated by the caller when it is confidential). A
+   * session of any other client is refused with nothing changed (RFC 6749 §6, §10.4). Default
+   * `'default'`, the client `login` assumes.
+   */
+  clientId?: string;
+  /** A narrower scope for this access token (RFC 6749 §6); the session keeps its grant. More than the session's: `ERR_INVALID_SCOPE`. */
+  scope?: string;
+}
+
+/** Options of `revoke`. */
+export interface RevokeOptions {
+  /** The client asking; a token issued to another client is refused and stays valid (RFC 7009 §2.1). Default: any client. */
   clientId?: string;
 }
 
@@ -121,8 +138,10 @@ export class Baton {
     this.#o = resolveOptions(options);
     this.#policy = { issuer: this.#o.issuer, audience: this.#o.audience, leewaySec: this.#o.leewaySec };
     this.#jwt = new JwtVerifier(this.#o.ring);
-    this.#refresh = new RefreshTokenCodec(this.#o.refreshSecrets);
+    this.#refresh = new RefreshTokenCodec(this.#o.ring);
     this.#cache = this.#o.cacheMax > 0 ? new LRUCache({ max: this.#o.cacheMax }) : undefined;
+    // A key that leaves the ring takes its verified tokens with it.
+    this.#o.ring.onRemove(() => this.#cache?.clear());
     if (this.#o.onEvent) this.#listeners.add(this.#o.onEvent);
   }
 
@@ -214,8 +233,7 @@ export class Baton {
     argument(typeof userId === 'string' && userId.length > 0 && userId.length <= 256, 'login needs a user id: a string of 1 to 256 characters.');
     const clientId = options.clientId ?? 'default';
     argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'clientId must be a string of 1 to 256 characters.');
-    const scope = options.scope ?? this.#o.defaultScope;
-    argument(typeof scope === 'string', 'scope must be a string of space-separated scopes.');
+    const scope = parseScope(options.scope ?? this.#o.defaultScope).join(' ');
     await this.ready();
     const now = this.#o.now();
     const session = newSession({
@@ -236,14 +254,14 @@ export class Baton {
       this.#revokedLocally(id, now, 'evicted');
       this.#emit({ type: 'session.evicted', at: now, sessionId: id, userId });
     }
-    return this.#issue(session, now);
+    return this.#issue(session, session.scope, now);
   }
 
   #revokedLocally(sessionId: string, now: number, reason: string): void {
     this.#applyRevocation({ kind: 'session', id: sessionId, at: now, expiresAt: now + this.#revocationTtlMs, reason });
   }
 
-  async #issue(session: SessionSummary, now: number): Promise<TokenPair> {
+  async #issue(session: SessionSummary, scope: string, now: number): Promise<TokenPair> {
     const iat = Math.floor(now / 1000);
     const claims: AccessTokenClaims = {
       iss: this.#o.issuer,
@@ -255,7 +273,7 @@ export class Baton {
       sid: session.id,
       client_id: session.clientId,
     };
-    if (session.scope !== '') claims.scope = session.scope;
+    if (scope !== '') claims.scope = scope;
     let accessToken: string;
     if (this.#o.tokenFormat === 'jwt') {
       accessToken = signJwt(claims, this.#o.ring.active('sig') as NonNullable<ReturnType<KeyRing['active']>>);
@@ -269,15 +287,16 @@ export class Baton {
         throw unavailable(cause);
       }
     }
-    return {
+    const pair: TokenPair = {
       access_token: accessToken,
       token_type: 'Bearer',
       expires_in: claims.exp - iat,
       refresh_token: this.#refresh.mint(session.id, session.generation),
       refresh_expires_in: Math.max(0, Math.floor((Math.min(session.expiresAt, session.idleExpiresAt) - now) / 1000)),
-      scope: session.scope,
       session_id: session.id,
     };
+    if (scope !== '') pair.scope = scope;
+    return pair;
   }
 
   // ---- verify --------------------------------------------------------------------------------
@@ -396,16 +415,22 @@ export class Baton {
    * `ERR_SESSION_EXPIRED`, `ERR_RATE_LIMITED`, `ERR_STORE_UNAVAILABLE` (nothing changed).
    */
   async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
-    const parsed = this.#refresh.parse(refreshToken);
-    if (parsed === undefined) throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token');
-    await this.ready();
     const now = this.#o.now();
+    const parsed = this.#refresh.parse(refreshToken, now);
+    if (parsed === undefined) throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token');
+    const clientId = options.clientId ?? 'default';
+    argument(typeof clientId === 'string' && clientId.length > 0, 'clientId must be a non-empty string.');
+    const narrowed = options.scope === undefined ? undefined : parseScope(options.scope);
+    await this.ready();
+    // A session's scope never changes, so a wider request is refused before anything rotates:
+    // a failed refresh leaves the session as it was (RFC 6749 §6: no scope beyond the original grant).
+    if (narrowed !== undefined) await this.#checkNarrower(parsed.sessionId, narrowed);
     let result;
     try {
       result = await this.#o.store.rotate({
         sessionId: parsed.sessionId,
         generation: parsed.generation,
-        ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
+        clientId,
         now,
         graceMs: this.#o.graceMs,
         idleTtlMs: this.#o.refreshTtlMs,
@@ -421,7 +446,7 @@ export class Baton {
       case 'replayed_in_grace': {
         const s = session as SessionSummary;
         this.#emit({ type: 'refresh.rotated', at: now, sessionId: s.id, userId: s.userId, generation: s.generation, inGrace: result.status !== 'rotated' });
-        return this.#issue(s, now);
+        return this.#issue(s, narrowed === undefined ? s.scope : narrowed.join(' '), now);
       }
       case 'reused':
         this.#revokedLocally(parsed.sessionId, now, 'reused');
@@ -439,17 +464,40 @@ export class Baton {
     }
   }
 
+  async #checkNarrower(sessionId: string, requested: string[]): Promise<void> {
+    let session: SessionRecord | null;
+    try {
+      session = await this.#o.store.getSession(sessionId);
+    } catch (cause) {
+      throw unavailable(cause);
+    }
+    if (session !== null && outside(requested, parseScope(session.scope)).length > 0) throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
+  }
+
   // ---- revoke --------------------------------------------------------------------------------
 
   /**
    * Revokes a refresh token (its whole session, RFC 7009 §2.1) or an access token (its `jti`,
-   * until it expires). Unknown, invalid or expired tokens are not an error (RFC 7009 §2.2).
+   * until it expires). Unknown, invalid or expired tokens are not an error (RFC 7009 §2.2). With
+   * `clientId`, a token issued to another client is refused (`ERR_INVALID_ARGUMENT`) and stays valid.
    */
-  async revoke(token: string): Promise<void> {
+  async revoke(token: string, options: RevokeOptions = {}): Promise<void> {
     if (typeof token !== 'string') return;
+    const now = this.#o.now();
     if (RefreshTokenCodec.looksLike(token)) {
-      const parsed = this.#refresh.parse(token);
-      if (parsed !== undefined) await this.revokeSession(parsed.sessionId, 'revoked');
+      const parsed = this.#refresh.parse(token, now);
+      if (parsed === undefined) return;
+      if (options.clientId !== undefined) {
+        let session: SessionRecord | null;
+        try {
+          session = await this.#o.store.getSession(parsed.sessionId);
+        } catch (cause) {
+          throw unavailable(cause);
+        }
+        if (session === null) return;
+        this.#sameClient(session.clientId, options.clientId);
+      }
+      await this.revokeSession(parsed.sessionId, 'revoked');
       return;
     }
     let claims: Readonly<AccessTokenClaims>;
@@ -459,8 +507,8 @@ export class Baton {
       if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') throw err;
       return;
     }
+    if (options.clientId !== undefined) this.#sameClient(claims.client_id, options.clientId);
     await this.ready();
-    const now = this.#o.now();
     const until = (claims.exp + this.#o.leewaySec) * 1000;
     try {
       if (isOpaqueToken(token)) await this.#o.store.deleteOpaqueToken(hashToken(token));
@@ -470,6 +518,10 @@ export class Baton {
     }
     this.#applyRevocation({ kind: 'token', id: claims.jti, at: now, expiresAt: until, reason: 'revoked' });
     this.#emit({ type: 'token.revoked', at: now, jti: claims.jti, sessionId: claims.sid });
+  }
+
+  #sameClient(owner: string, caller: string): void {
+    if (owner !== caller) throw new BatonError('ERR_INVALID_ARGUMENT', 'The token was not issued to this client');
   }
 
   /** Revokes one session: its refresh token stops working and its access tokens stop verifying. */
@@ -544,7 +596,7 @@ export class Baton {
   async introspect(token: string): Promise<IntrospectionResponse> {
     if (typeof token !== 'string') return { active: false };
     if (RefreshTokenCodec.looksLike(token)) {
-      const parsed = this.#refresh.parse(token);
+      const parsed = this.#refresh.parse(token, this.#o.now());
       if (parsed === undefined) return { active: false };
       let session: SessionRecord | null;
       try {
@@ -595,21 +647,21 @@ export class Baton {
 
   // ---- keys and housekeeping -----------------------------------------------------------------
 
-  /** The public JWKS document (RFC 7517 §5) of the asymmetric signing keys. */
+  /** The public JWKS document (RFC 7517 §5) of the asymmetric signing keys that still verify. */
   jwks(): { keys: PublicJwk[] } {
-    return this.#o.ring.jwks();
+    return this.#o.ring.jwks(this.#o.now());
   }
 
   /**
-   * Rotates the signing (or, with `'dir'`, encryption) key: the pre-published key starts
-   * signing, the old one retires but keeps verifying, a new key is published for next time.
-   * Retired keys older than one access-token lifetime are dropped.
+   * Rotates the keys of one use — signing (default, of the active key's algorithm or `alg`),
+   * encryption (`'enc'`) or refresh tokens (`'refresh'`): the pre-published key starts, the old
+   * one retires but keeps verifying for as long as a token it made can live, a new key is
+   * published for next time, and keys past that leave the ring.
    */
-  rotateKeys(alg: KeyAlg = this.#o.ring.active('sig')?.alg ?? 'HS256'): { active: string; next: string } {
-    const now = this.#o.now();
-    const { active, next } = this.#o.ring.rotate(alg, now);
-    this.#o.ring.prune(now, this.#o.accessTtlMs + this.#o.leewaySec * 1000);
-    return { active: active.kid, next: next.kid };
+  rotateKeys(use: KeyUse = 'sig', alg?: KeyAlg): { active: string; next: string; dropped: string[] } {
+    const current = this.#o.ring.active(use);
+    const { active, next, dropped } = this.#o.ring.rotate(alg ?? current?.alg ?? (use === 'enc' ? 'dir' : 'HS256'), this.#o.now(), use);
+    return { active: active.kid, next: next.kid, dropped };
   }
 
   /** Deletes expired sessions, denylist entries and revocations from the store. */

@@ -93,6 +93,8 @@ describe('refresh rotation', () => {
       expect(await codeOf(baton.refresh(bad))).toBe('ERR_REFRESH_INVALID');
     }
     expect(await codeOf(baton.refresh(pair.refresh_token, { clientId: 'mobile' }))).toBe('ERR_REFRESH_INVALID');
+    // A request that names no client acts as the default client: another client's token is refused (RFC 6749 §6, §10.4).
+    expect(await codeOf(baton.refresh(pair.refresh_token))).toBe('ERR_REFRESH_INVALID');
     const next = await baton.refresh(pair.refresh_token, { clientId: 'web' });
     expect(next.refresh_token).toMatch(/\.1\./);
   });
@@ -206,7 +208,7 @@ describe('introspection (RFC 7662)', () => {
     const pair = await baton.login('u', { clientId: 'web', scope: 'read' });
     expect(await baton.introspect(pair.access_token)).toMatchObject({ active: true, token_type: 'Bearer', sub: 'u', client_id: 'web', scope: 'read', sid: pair.session_id });
     expect(await baton.introspect(pair.refresh_token)).toMatchObject({ active: true, token_type: 'refresh_token', sub: 'u', client_id: 'web' });
-    const next = await baton.refresh(pair.refresh_token);
+    const next = await baton.refresh(pair.refresh_token, { clientId: 'web' });
     expect(await baton.introspect(pair.refresh_token)).toEqual({ active: false });
     expect(await baton.introspect(next.refresh_token)).toMatchObject({ active: true });
     for (const junk of ['', 'x', 'rt_bad', 'a.b.c']) expect(await baton.introspect(junk)).toEqual({ active: false });

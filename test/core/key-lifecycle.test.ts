@@ -1,0 +1,72 @@
+/**
+ * Keys do not live forever: a retired key verifies only while a token it made can be valid, then
+ * leaves the ring and the JWKS; a removed (compromised) key stops verifying at once, cached
+ * tokens included; refresh-token keys rotate without logging anyone out.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { signJwt } from '../../src/core/access-token.ts';
+import type { RingKey } from '../../src/core/keys.ts';
+import { generateKey } from '../../src/index.ts';
+import { codeOf, ISSUER, makeBaton } from './helpers.ts';
+
+const MINUTE = 60_000;
+
+/** A token signed now by `key`, with claims that would otherwise pass. */
+function forge(key: RingKey, nowMs: number, sid = 'sid-forged'): string {
+  const iat = Math.floor(nowMs / 1000);
+  return signJwt({ iss: ISSUER, sub: 'attacker', aud: ISSUER, exp: iat + 600, iat, jti: randomUUID(), sid, client_id: 'default', scope: 'admin' }, key);
+}
+
+describe('retired keys', () => {
+  it('verify nothing once no token they signed can still be valid, and leave the JWKS, before any prune', async () => {
+    const { baton, clock } = makeBaton({ keys: [generateKey('EdDSA', 'k1')], accessTokenTtl: '1m', leeway: 5, verifyCache: false });
+    baton.rotateKeys();
+    const k1 = baton.keys.get('k1') as RingKey;
+    expect(k1.status).toBe('retired');
+    // Within the retention a token signed by the retired key still verifies (it may have been issued just before).
+    await baton.verify(forge(k1, clock.ms));
+    expect(baton.jwks().keys.map((k) => k.kid)).toContain('k1');
+    clock.advance(MINUTE + 5_000);
+    // A holder of the old private key (a backup, a dump) mints a fresh-looking token: refused.
+    expect(await codeOf(baton.verify(forge(k1, clock.ms)))).toBe('ERR_TOKEN_INVALID');
+    expect(baton.jwks().keys.map((k) => k.kid)).not.toContain('k1');
+    expect(baton.keys.get('k1')).toBeDefined(); // not pruned yet: refusal does not wait for it
+  });
+
+  it('a removed key stops verifying at once, also for tokens the verified-token cache holds', async () => {
+    const { baton } = makeBaton({ keys: [generateKey('EdDSA', 'k1'), { ...generateKey('EdDSA', 'k2'), status: 'next' }] });
+    const pair = await baton.login('u');
+    await baton.verify(pair.access_token); // cached now
+    expect(baton.keys.remove('k1', Date.now())).toBe(true);
+    expect(await codeOf(baton.verify(pair.access_token))).toBe('ERR_TOKEN_INVALID');
+    expect(baton.keys.active('sig')?.kid).toBe('k2'); // signing never stops: the published successor took over
+    await baton.verify((await baton.login('u')).access_token);
+  });
+});
+
+describe('refresh-token keys', () => {
+  it('rotate without logging anyone out; a retired refresh key stops after the longest idle lifetime', async () => {
+    const { baton, clock } = makeBaton({ refreshTokenTtl: '1h', refreshGrace: '10s', leeway: 5 });
+    const before = await baton.login('u');
+    const first = baton.rotateKeys('refresh');
+    const after = await baton.login('u');
+    // The old session's token, minted by the retired key, still rotates; the new pair is minted by the new key.
+    const rotated = await baton.refresh(before.refresh_token);
+    await baton.refresh(after.refresh_token);
+    expect(first.active).not.toBe('refresh-0');
+    // A token the retired key minted can live at most the idle lifetime: after that the key verifies nothing.
+    const idle = await baton.login('v');
+    baton.rotateKeys('refresh');
+    clock.advance(60 * MINUTE + 15_001);
+    expect(await codeOf(baton.refresh(idle.refresh_token))).toBe('ERR_REFRESH_INVALID');
+    expect(rotated.refresh_token).toMatch(/^rt_/);
+  });
+
+  it('a refresh key never verifies an access token, and a signing key never a refresh token', async () => {
+    const { baton, clock } = makeBaton();
+    const refreshKey = baton.keys.active('refresh') as RingKey;
+    expect(refreshKey.alg).toBe('HS256');
+    expect(await codeOf(baton.verify(forge(refreshKey, clock.ms)))).toBe('ERR_TOKEN_INVALID');
+  });
+});
