@@ -37,12 +37,12 @@ function load(input: object): Promise<Load> {
 }
 
 async function baton(seconds: number, alg: 'EdDSA' | 'HS256'): Promise<Run> {
-  const secret = 'bench-introspection-secret';
+  const secret = 'bench-introspection-secret-of-32-characters';
   const service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: secret, BATON_ALG: alg }));
   try {
     const b = service.service.baton;
-    const tokens = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => b.login(`bench-${i}`, { clientId: 'cli' })));
-    const refresh = await load({ url: `${service.url}/oauth/token`, mode: 'refresh', tokens: tokens.map((t) => t.refresh_token), clientId: 'cli', seconds });
+    const tokens = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => b.login(`bench-${i}`, { clientId: 'default' })));
+    const refresh = await load({ url: `${service.url}/oauth/token`, mode: 'refresh', tokens: tokens.map((t) => t.refresh_token), clientId: 'default', seconds });
     const access = (await b.login('bench-introspect')).access_token;
     const introspect = await load({
       url: `${service.url}/oauth/introspect`, mode: 'introspect', tokens: Array(CONNECTIONS).fill(access), seconds,
@@ -61,7 +61,7 @@ async function oidcProvider(seconds: number): Promise<Run> {
   const provider = new Provider(issuer, {
     clients: [
       { client_id: 'cli', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['http://127.0.0.1/cb'], response_types: ['code'] },
-      { client_id: 'resource-server', client_secret: 'bench-introspection-secret', grant_types: [], redirect_uris: [], response_types: [] },
+      { client_id: 'resource-server', client_secret: 'bench-introspection-secret-of-32-characters', grant_types: [], redirect_uris: [], response_types: [] },
     ],
     findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
     ttl: { AccessToken: 900, RefreshToken: 14 * 86_400, Grant: 14 * 86_400 },
@@ -80,13 +80,13 @@ async function oidcProvider(seconds: number): Promise<Run> {
       return new provider.RefreshToken({ accountId: `bench-${i}`, client, grantId, scope: 'openid offline_access', gty: 'authorization_code' } as never).save();
     };
     const tokens = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => refreshToken(i)));
-    const refresh = await load({ url: `${issuer}/token`, mode: 'refresh', tokens, clientId: 'cli', seconds });
+    const refresh = await load({ url: `${issuer}/token`, mode: 'refresh', tokens, clientId: 'default', seconds });
     const grant = new provider.Grant({ accountId: 'introspected', clientId: 'cli' });
     grant.addOIDCScope('openid');
     const access = await new provider.AccessToken({ accountId: 'introspected', client, grantId: await grant.save(), scope: 'openid', gty: 'authorization_code' } as never).save();
     const introspect = await load({
       url: `${issuer}/token/introspection`, mode: 'introspect', tokens: Array(CONNECTIONS).fill(access), seconds,
-      authorization: `Basic ${Buffer.from('resource-server:bench-introspection-secret').toString('base64')}`,
+      authorization: `Basic ${Buffer.from('resource-server:bench-introspection-secret-of-32-characters').toString('base64')}`,
     });
     return { refresh, introspect };
   } finally {

@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const storage = browserStorage();
 const client = createTokenClient({
   endpoints: { token: 'oauth/token', revocation: 'oauth/revoke' },
-  clientId: 'web',
+  clientId: 'default',
   mode: 'cookie',
   storage,
   background: true, // refresh before expiry even while the page makes no request
@@ -37,7 +37,7 @@ async function login(event) {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     credentials: 'same-origin',
-    body: JSON.stringify({ username: $('username').value, password: $('password').value, client_id: 'web', refresh_token_delivery: 'cookie' }),
+    body: JSON.stringify({ username: $('username').value, password: $('password').value, client_id: 'default', refresh_token_delivery: 'cookie' }),
   });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) return show(false, body.error_description ?? 'Login failed');

@@ -318,10 +318,11 @@ export class KeyRing {
   }
 
   /**
-   * Brings the ring in line with a saved copy (another instance rotated): new keys are added,
-   * statuses follow, keys the copy no longer has are dropped. Returns whether anything changed.
+   * Brings the ring in line with a saved copy (another instance rotated): new keys are added
+   * (unless past their retention), statuses follow, keys the copy no longer has are dropped.
+   * Returns whether anything changed.
    */
-  sync(saved: readonly KeyInput[]): boolean {
+  sync(saved: readonly KeyInput[], now: number): boolean {
     let changed = false;
     const kids = new Set(saved.map((k) => k.kid));
     const statuses = KeyRing.#statuses(saved);
@@ -329,7 +330,9 @@ export class KeyRing {
       const status = statuses[i] as KeyStatus;
       const key = this.#keys.get(input.kid);
       if (key === undefined) {
-        this.#keys.set(input.kid, importKey(input, status));
+        const added = importKey(input, status);
+        if (!this.usable(added, now)) continue; // past its retention: it stays out
+        this.#keys.set(input.kid, added);
         changed = true;
       } else if (key.status !== status || key.retiredAt !== input.retiredAt) {
         key.status = status;

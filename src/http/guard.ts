@@ -7,7 +7,8 @@
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { isBatonError } from '../core/errors.ts';
 import type { Baton, TokenPair } from '../core/service.ts';
-import { setCookie } from './respond.ts';
+import { cookieName, cookieValue, setCookie } from './cookies.ts';
+import { HttpError } from './respond.ts';
 
 /** Options of `requireAuth`. */
 export interface RequireAuthOptions {
@@ -82,7 +83,10 @@ function checkScope(claims: Readonly<AccessTokenClaims>, options: RequireAuthOpt
 
 /** Options of `autoRefresh`. */
 export interface AutoRefreshOptions extends RequireAuthOptions {
-  /** Cookie names. Default `baton_at` and `baton_rt`. */
+  /**
+   * Cookie names. Default `baton_at` and `baton_rt`, prefixed `__Host-` when Secure with path `/`
+   * (`__Secure-` with another path), so that no sibling subdomain or plain-http page can plant them.
+   */
   accessCookie?: string;
   refreshCookie?: string;
   /** Path of both cookies. Default `/`. */
@@ -105,12 +109,13 @@ export interface CookieInput {
 
 export type RefreshResult = { ok: true; claims: Readonly<AccessTokenClaims>; setCookies: string[] } | { ok: false; refusal: Refusal; setCookies: string[] };
 
-function cookieValue(header: string | null | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+type CookieNaming = Pick<AutoRefreshOptions, 'accessCookie' | 'refreshCookie' | 'path' | 'secure'>;
+
+/** The names, path and `Secure` flag of the two cookies. */
+function cookies(options: CookieNaming): { at: string; rt: string; path: string; secure: boolean } {
+  const path = options.path ?? '/';
+  const secure = options.secure ?? true;
+  return { at: options.accessCookie ?? cookieName('baton_at', path, secure), rt: options.refreshCookie ?? cookieName('baton_rt', path, secure), path, secure };
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -122,9 +127,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  * on with the new claims and new cookies; a failed refresh is a 401 that clears both cookies.
  */
 export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}): (input: CookieInput) => Promise<RefreshResult> {
-  const at = options.accessCookie ?? 'baton_at';
-  const rt = options.refreshCookie ?? 'baton_rt';
-  const cookie = { path: options.path ?? '/', secure: options.secure ?? true };
+  const { at, rt, ...cookie } = cookies(options);
   const allowed = new Set(options.allowedOrigins ?? []);
   const inflight = new Map<string, Promise<TokenPair>>();
   const clear = [setCookie('', { name: at, ...cookie, maxAgeSec: 0 }), setCookie('', { name: rt, ...cookie, maxAgeSec: 0 })];
@@ -144,7 +147,15 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
     if (!SAFE.has(input.method.toUpperCase()) && !(input.origin ? allowed.has(input.origin) : input.secFetchSite === 'same-origin')) {
       return { ok: false, refusal: { status: 403, headers: { 'content-type': 'application/json; charset=utf-8' }, body: { error: 'invalid_request', error_description: 'Cross-site request refused' } }, setCookies: [] };
     }
-    const access = cookieValue(input.cookie, at);
+    let access: string | undefined;
+    let refreshToken: string | undefined;
+    try {
+      access = cookieValue(input.cookie, at);
+      refreshToken = cookieValue(input.cookie, rt);
+    } catch (err) {
+      const e = err as HttpError;
+      return { ok: false, refusal: { status: e.status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: { error: e.error, error_description: e.description } }, setCookies: [] };
+    }
     if (access !== undefined) {
       try {
         const claims = await baton.verify(access, options.oneTime ? { oneTime: true } : undefined);
@@ -157,7 +168,6 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
         if (code !== 'ERR_TOKEN_EXPIRED' && code !== 'ERR_TOKEN_INVALID') return denied(401, 'invalid_token', (err as Error).message);
       }
     }
-    const refreshToken = cookieValue(input.cookie, rt);
     if (refreshToken === undefined) return denied(401, 'invalid_token', 'Not signed in');
     let pending = inflight.get(refreshToken);
     if (pending === undefined) {
@@ -183,11 +193,11 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
   };
 }
 
-/** The cookies a login response sets in backend-for-frontend mode. */
-export function sessionCookies(pair: TokenPair, options: Pick<AutoRefreshOptions, 'accessCookie' | 'refreshCookie' | 'path' | 'secure'> = {}): string[] {
-  const cookie = { path: options.path ?? '/', secure: options.secure ?? true };
+/** The cookies a login response sets in backend-for-frontend mode (the names `autoRefresh` reads). */
+export function sessionCookies(pair: TokenPair, options: CookieNaming = {}): string[] {
+  const { at, rt, ...cookie } = cookies(options);
   return [
-    setCookie(pair.access_token, { name: options.accessCookie ?? 'baton_at', ...cookie, maxAgeSec: pair.expires_in }),
-    setCookie(pair.refresh_token, { name: options.refreshCookie ?? 'baton_rt', ...cookie, maxAgeSec: pair.refresh_expires_in }),
+    setCookie(pair.access_token, { name: at, ...cookie, maxAgeSec: pair.expires_in }),
+    setCookie(pair.refresh_token, { name: rt, ...cookie, maxAgeSec: pair.refresh_expires_in }),
   ];
 }

@@ -104,28 +104,3 @@ export async function readFields(request: Request, limit: number, allowJson = tr
   }
   throw new HttpError(400, 'invalid_request', allowJson ? 'Send application/json or application/x-www-form-urlencoded' : 'Send application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
 }
-
-/** Options of the refresh-token cookie. */
-export interface CookieOptions {
-  name: string;
-  path: string;
-  secure: boolean;
-  maxAgeSec?: number;
-}
-
-/** `Set-Cookie` for the refresh token: HttpOnly, SameSite=Strict, a narrow path. */
-export function setCookie(value: string, o: CookieOptions): string {
-  const parts = [`${o.name}=${value}`, `Path=${o.path}`, 'HttpOnly', 'SameSite=Strict'];
-  if (o.secure) parts.push('Secure');
-  if (o.maxAgeSec !== undefined) parts.push(`Max-Age=${o.maxAgeSec}`);
-  return parts.join('; ');
-}
-
-/** A cookie's value from the `Cookie` header. */
-export function readCookie(request: Request, name: string): string | undefined {
-  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}

@@ -1,20 +1,16 @@
 /**
- * The standalone token service: the store named by the configuration, keys and the refresh
- * secret generated on first start and kept in the store, a user table with Argon2id passwords,
- * the HTTP handler and the web page.
+ * The standalone token service: the store named by the configuration, the key ring sealed in it
+ * under the service secret (`custody.ts`), users and clients kept there too, the HTTP handler
+ * and the web page.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { hash, verify } from '@node-rs/argon2';
 import pino from 'pino';
 import { createBaton } from '../core/service.ts';
 import type { Baton } from '../core/service.ts';
 import type { BatonEvent } from '../core/events.ts';
-import { generateKey, KeyRing } from '../core/keys.ts';
 import { toMs } from '../core/duration.ts';
-import type { KeyInput } from '../core/keys.ts';
 import { createAuthHandler } from '../http/handler.ts';
 import { loginLimiters } from '../http/rate-limit.ts';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -22,7 +18,13 @@ import type { AuthHandler } from '../http/handler.ts';
 import { toNodeListener } from '../adapters/node.ts';
 import { attachWebSocketAuth } from '../ws/server.ts';
 import type { TokenStore } from '../stores/types.ts';
+import { bootstrapClients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import type { ServerConfig } from './config.ts';
+import { openCustody, readRing } from './custody.ts';
+import type { Custody } from './custody.ts';
+import { users } from './users.ts';
+
+export { users } from './users.ts';
 
 /** Opens the store a `BATON_STORE` URL names; drivers are loaded only when used. */
 export async function openStore(url: string): Promise<TokenStore> {
@@ -33,42 +35,17 @@ export async function openStore(url: string): Promise<TokenStore> {
   throw new Error(`Unknown store URL ${url}`);
 }
 
-const CONFIG = 'config';
-
-/** A record that is generated once and then shared: the first instance to start writes it. */
-async function once(store: TokenStore, key: string, make: () => string): Promise<string> {
-  await store.putRecord(CONFIG, key, make(), { ifAbsent: true });
-  return (await store.getRecord(CONFIG, key)) as string;
-}
-
-/** The key ring kept in the store, created on first start. */
-export async function loadKeys(store: TokenStore, alg: ServerConfig['alg']): Promise<KeyRing> {
-  // The active signing key, the next one (published in JWKS a rotation ahead of signing) and an
-  // encryption key (for BATON_TOKEN_FORMAT=jwe).
-  const initial = () => JSON.stringify([generateKey(alg), { ...generateKey(alg), status: 'next' }, { ...generateKey('dir'), status: 'active' }]);
-  const saved = JSON.parse(await once(store, 'keys', initial)) as KeyInput[];
-  return new KeyRing(saved);
-}
-
-/** Saves the key ring (after `keys rotate`). */
-export async function saveKeys(store: TokenStore, ring: KeyRing): Promise<void> {
-  await store.putRecord(CONFIG, 'keys', JSON.stringify(ring.export()));
-}
-
 /** Login limiters that never refuse (BATON_LOGIN_RATE=off, for load tests). */
 function unlimited() {
   const free = new RateLimiterMemory({ points: Number.MAX_SAFE_INTEGER, duration: 1 });
   return { username: free, ip: free };
 }
 
-/** The engine of the service on `store`, with the keys and refresh secret kept there. */
-export async function createEngine(config: ServerConfig, store: TokenStore, onEvent?: (event: BatonEvent) => void): Promise<Baton> {
-  const ring = await loadKeys(store, config.alg);
-  const secret = await once(store, 'refresh-secret', () => randomBytes(32).toString('base64url'));
+/** The engine of the service on `store`, with the keys of its sealed ring. */
+export function createEngine(config: ServerConfig, store: TokenStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
   return createBaton({
     issuer: config.issuer,
-    keys: ring,
-    refreshTokenSecret: Buffer.from(secret, 'base64url'),
+    keys: custody.ring,
     store,
     accessTokenTtl: config.accessTtl,
     refreshTokenTtl: config.refreshTtl,
@@ -80,53 +57,13 @@ export async function createEngine(config: ServerConfig, store: TokenStore, onEv
   });
 }
 
-/** A user of the standalone service. */
-export interface User {
-  id: string;
-  username: string;
-  passwordHash: string;
-  createdAt: number;
-}
-
-const USERS = 'users';
-const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
-// Argon2id (RFC 9106) with the library's defaults: 19 MiB, 2 passes.
-const DUMMY_HASH = hash('baton-timing-equaliser');
-
-/** The user table, kept in the store. */
-export const users = {
-  async add(store: TokenStore, username: string, password: string): Promise<User> {
-    if (!USERNAME.test(username)) throw new Error('A username is 1 to 64 letters, digits or . _ @ -.');
-    if (password.length < 8) throw new Error('A password needs at least 8 characters.');
-    const user: User = { id: `usr_${randomBytes(9).toString('base64url')}`, username, passwordHash: await hash(password), createdAt: Date.now() };
-    if (!(await store.putRecord(USERS, username.toLowerCase(), JSON.stringify(user), { ifAbsent: true }))) {
-      throw new Error(`The user ${username} already exists.`);
-    }
-    return user;
-  },
-  async get(store: TokenStore, username: string): Promise<User | null> {
-    const raw = await store.getRecord(USERS, username.toLowerCase());
-    return raw === null ? null : (JSON.parse(raw) as User);
-  },
-  async list(store: TokenStore): Promise<User[]> {
-    return (await store.listRecords(USERS)).map((r) => JSON.parse(r.value) as User);
-  },
-  async remove(store: TokenStore, username: string): Promise<boolean> {
-    return store.deleteRecord(USERS, username.toLowerCase());
-  },
-  /** Checks a password in about the same time whether or not the user exists. */
-  async authenticate(store: TokenStore, username: string, password: string): Promise<User | null> {
-    const user = USERNAME.test(username) ? await users.get(store, username) : null;
-    const ok = await verify(user?.passwordHash ?? (await DUMMY_HASH), password).catch(() => false);
-    return ok && user !== null ? user : null;
-  },
-};
-
 /** The engine, the handler and the store of one service instance. */
 export interface Service {
   baton: Baton;
+  /** The token endpoints and the web page. */
   handler: AuthHandler;
   store: TokenStore;
+  custody: Custody;
   close(): Promise<void>;
 }
 
@@ -135,14 +72,28 @@ const WEB = new URL('../../web/', import.meta.url);
 /** Builds the service from its configuration. */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
   const store = await openStore(config.store);
-  const baton = await createEngine(config, store, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type));
+  try {
+    return await serviceOn(store, config, logger);
+  } catch (err) {
+    await store.close().catch(() => undefined); // an open connection would keep a failed start alive
+    throw err;
+  }
+}
+
+async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
+  const custody = await openCustody(config, store);
+  for (const warning of custody.warnings) logger.warn({ event: 'config.warning' }, warning);
+  await bootstrapClients(store, config.introspectionSecret);
+  const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type));
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
   const reload = setInterval(() => {
-    store.getRecord(CONFIG, 'keys').then((saved) => {
-      if (saved !== null && baton.keys.sync(JSON.parse(saved) as KeyInput[])) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
-    }, () => undefined);
+    readRing(custody, store).then((saved) => {
+      const now = Date.now();
+      if (saved !== null && baton.keys.sync(saved, now)) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
+      baton.keys.prune(now);
+    }, (err: unknown) => logger.warn({ event: 'keys.reload_failed' }, (err as Error).message));
   }, toMs(config.keyReload, 'BATON_KEY_RELOAD'));
   reload.unref();
   const file = (name: string, type: string) => {
@@ -155,23 +106,38 @@ export async function createService(config: ServerConfig, logger = pino({ level:
     }
     return () => new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
   };
-  const handler = createAuthHandler({
+  const endpoints = createAuthHandler({
     baton,
     authenticate: async (username, password) => {
       const user = await users.authenticate(store, username, password);
-      return user === null ? null : { userId: user.id };
+      return user === null ? null : { userId: user.id, scope: user.scopes.join(' ') };
     },
+    clients: storeClients(store),
+    defaultClientId: DEFAULT_CLIENT,
     cookie: { secure: config.cookieSecure },
     ...(config.loginRate ? { loginLimiters: loginLimiters(store, { points: config.loginRate.max, duration: toMs(config.loginRate.window, 'BATON_LOGIN_RATE') / 1000 }) } : { loginLimiters: unlimited() }),
-    ...(config.introspectionSecret ? { introspectionClients: { 'resource-server': config.introspectionSecret } } : {}),
     logger,
-    page: file('index.html', 'text/html; charset=utf-8'),
-    assets: { '/app.js': file('app.js', 'text/javascript; charset=utf-8'), '/client.js': file('client.js', 'text/javascript; charset=utf-8') },
   });
+  // The page is the service's, not the library handler's: served here, beside the endpoints.
+  const page: Record<string, () => Response> = {
+    '/': file('index.html', 'text/html; charset=utf-8'),
+    '/app.js': file('app.js', 'text/javascript; charset=utf-8'),
+    '/client.js': file('client.js', 'text/javascript; charset=utf-8'),
+  };
+  const base = new URL(config.issuer).pathname.replace(/\/$/, '');
+  const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
+  const handler: AuthHandler = Object.assign(
+    async (request: Request, context?: Parameters<AuthHandler>[1]) => {
+      const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(new URL(request.url).pathname) : undefined;
+      return serve ? serve() : endpoints(request, context);
+    },
+    { handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname), maxBodyBytes: endpoints.maxBodyBytes },
+  );
   return {
     baton,
     handler,
     store,
+    custody,
     async close() {
       clearInterval(reload);
       await baton.close();

@@ -22,6 +22,9 @@ export interface ServerConfig {
   alg: SigningAlg;
   cookieSecure: boolean;
   introspectionSecret: string | undefined;
+  /** The service secret that seals the keys in the store (`BATON_SECRET`), or the file that holds it. */
+  secret: string | undefined;
+  secretFile: string | undefined;
   logLevel: string;
   /** Login attempts allowed per username and per IP and window, or false. */
   loginRate: { max: number; window: string } | false;
@@ -55,7 +58,9 @@ const schema = z.object({
   BATON_TOKEN_FORMAT: z.enum(['jwt', 'jwe', 'opaque'], { message: 'BATON_TOKEN_FORMAT must be jwt, jwe or opaque' }).default('jwt'),
   BATON_ALG: z.enum(['HS256', 'ES256', 'EdDSA'], { message: 'BATON_ALG must be HS256, ES256 or EdDSA' }).default('EdDSA'),
   BATON_COOKIE_SECURE: z.enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'BATON_COOKIE_SECURE must be true or false' }).default('true'),
-  BATON_INTROSPECTION_SECRET: z.string().min(16, { message: 'BATON_INTROSPECTION_SECRET must be at least 16 characters' }).optional(),
+  BATON_INTROSPECTION_SECRET: z.string().min(32, { message: 'BATON_INTROSPECTION_SECRET must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
+  BATON_SECRET: z.string().min(32, { message: 'BATON_SECRET must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
+  BATON_SECRET_FILE: z.string().min(1).optional(),
   BATON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   BATON_KEY_RELOAD: duration('BATON_KEY_RELOAD').default('30s'),
   BATON_LOGIN_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_LOGIN_RATE must be 'off' or attempts per window, like '10/15m'" }).default('10/15m'),
@@ -86,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Configuration error: ${issue?.message ?? 'invalid value'}${issue?.path.length ? ` (${issue.path.join('.')})` : ''}.`);
   }
   const c = parsed.data;
+  if (c.BATON_SECRET !== undefined && c.BATON_SECRET_FILE !== undefined) throw new ConfigError('Set BATON_SECRET or BATON_SECRET_FILE, not both.');
   const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
   const cookieSecure = ['true', '1', 'on'].includes(c.BATON_COOKIE_SECURE);
   const { hostname, protocol } = new URL(issuer);
@@ -105,6 +111,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     alg: c.BATON_ALG,
     cookieSecure,
     introspectionSecret: c.BATON_INTROSPECTION_SECRET,
+    secret: c.BATON_SECRET,
+    secretFile: c.BATON_SECRET_FILE,
     logLevel: c.BATON_LOG_LEVEL,
     keyReload: duration$(c.BATON_KEY_RELOAD),
     refreshRate: rate(c.BATON_REFRESH_RATE),

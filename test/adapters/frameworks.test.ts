@@ -96,7 +96,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const res = await fetch(`${server.url}/bff/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_USER) });
     const jar = () => res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     const cookies = jar();
-    expect(cookies).toMatch(/baton_at=.+; baton_rt=rt_/);
+    expect(cookies).toMatch(/^__Host-baton_at=.+; __Host-baton_rt=rt_/);
     expect(res.headers.getSetCookie()[1]).toMatch(/HttpOnly; SameSite=Strict; Secure/);
     expect((await get('/bff/profile', undefined, { cookie: cookies })).status).toBe(200);
 

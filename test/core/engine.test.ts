@@ -287,11 +287,11 @@ describe('key ring sync (a rotation made by another instance)', () => {
     const { KeyRing } = await import('../../src/core/keys.ts');
     const saved = [generateKey('EdDSA', 'a'), { ...generateKey('EdDSA', 'b'), status: 'next' as const }];
     const ring = new KeyRing(saved);
-    expect(ring.sync(saved)).toBe(false);
+    expect(ring.sync(saved, Date.now())).toBe(false);
     expect(ring.active('sig')?.kid).toBe('a');
     const other = new KeyRing(saved);
     other.rotate('EdDSA', Date.now());
-    expect(ring.sync(other.export())).toBe(true);
+    expect(ring.sync(other.export(), Date.now())).toBe(true);
     expect(ring.active('sig')?.kid).toBe('b');
     expect(ring.get('a')?.status).toBe('retired');
     expect(ring.list()).toHaveLength(3);

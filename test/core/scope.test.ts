@@ -18,7 +18,7 @@ describe('grantScope', () => {
   });
 
   it('law: what is granted is a subset of the request and of every bound', () => {
-    const scope = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+    const scope = fc.constantFrom<string>('a', 'b', 'c', 'd', 'e');
     fc.assert(fc.property(fc.array(scope), fc.array(scope), fc.array(scope), (asked, user, client) => {
       let granted: string[];
       try {

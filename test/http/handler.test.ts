@@ -7,10 +7,12 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from '../../src/index.ts';
 import { createAuthHandler } from '../../src/http/handler.ts';
+import { staticClients } from '../../src/http/clients.ts';
 import type { AuthHandlerOptions } from '../../src/http/handler.ts';
 import { memoryStore } from '../../src/stores/memory.ts';
 
 const ISSUER = 'https://auth.test';
+const API_SECRET = 'api-secret-of-at-least-32-characters';
 
 function setup(overrides: Partial<AuthHandlerOptions> = {}) {
   const baton = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
@@ -18,7 +20,7 @@ function setup(overrides: Partial<AuthHandlerOptions> = {}) {
   const handler = createAuthHandler({
     baton,
     authenticate: async (u, p) => (users[u] === p ? { userId: `id-${u}` } : null),
-    introspectionClients: { api: 'api-secret' },
+    clients: staticClients([{ id: 'default' }, { id: 'web' }, { id: 'cli' }, { id: 'api', secret: API_SECRET }]),
     ...overrides,
   });
   const call = (path: string, init: RequestInit = {}, ip = '203.0.113.7') => handler(new Request(`${ISSUER}${path}`, init), { ip });
@@ -44,7 +46,7 @@ describe('discovery', () => {
     expect(meta).toMatchObject({
       issuer: ISSUER, token_endpoint: `${ISSUER}/oauth/token`, revocation_endpoint: `${ISSUER}/oauth/revoke`,
       introspection_endpoint: `${ISSUER}/oauth/introspect`, jwks_uri: `${ISSUER}/.well-known/jwks.json`,
-      grant_types_supported: ['refresh_token'], token_endpoint_auth_methods_supported: ['none'],
+      grant_types_supported: ['refresh_token'], token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     });
     const jwks = (await (await call('/.well-known/jwks.json')).json()) as { keys: { kid: string; alg: string }[] };
     expect(jwks.keys).toMatchObject([{ kid: 'ed', alg: 'EdDSA', use: 'sig' }]);
@@ -69,7 +71,7 @@ describe('POST /auth/login', () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(body.refresh_token).toBeUndefined();
     const cookie = res.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/^baton_rt=rt_[^;]+; Path=\/oauth\/token; HttpOnly; SameSite=Strict; Secure; Max-Age=\d+$/);
+    expect(cookie).toMatch(/^__Secure-baton_rt=rt_[^;]+; Path=\/oauth\/token; HttpOnly; SameSite=Strict; Secure; Max-Age=\d+$/);
   });
 
   it('refuses wrong passwords, missing fields, wrong content types and oversized bodies', async () => {
@@ -122,7 +124,9 @@ describe('POST /oauth/token (RFC 6749 §6)', () => {
       [{ grant_type: 'password', username: 'a' }, 400, 'unsupported_grant_type'],
       [{ grant_type: 'refresh_token' }, 400, 'invalid_request'],
       [{ grant_type: 'refresh_token', refresh_token: 'rt_forged.0.x' }, 400, 'invalid_grant'],
-      [{ grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: 'other' }, 400, 'invalid_grant'],
+      [{ grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: 'cli' }, 400, 'invalid_grant'],
+      [{ grant_type: 'refresh_token', refresh_token: pair.refresh_token }, 400, 'invalid_grant'],
+      [{ grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: 'other' }, 401, 'invalid_client'],
     ];
     for (const [fields, status, error] of cases) {
       const res = await call('/oauth/token', form(fields));
@@ -144,12 +148,16 @@ describe('POST /oauth/token (RFC 6749 §6)', () => {
     const ok = await attempt({ origin: ISSUER });
     expect(ok.status).toBe(200);
     expect((await ok.json()) as object).not.toHaveProperty('refresh_token');
-    expect(ok.headers.get('set-cookie')).toMatch(/^baton_rt=rt_/);
+    expect(ok.headers.get('set-cookie')).toMatch(/^__Secure-baton_rt=rt_/);
     const sameOrigin = await call('/oauth/token', form({ grant_type: 'refresh_token' }, { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] as string, 'sec-fetch-site': 'same-origin' }));
     expect(sameOrigin.status).toBe(200);
-    const dead = await attempt({ origin: ISSUER, cookie: 'baton_rt=rt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+    const dead = await attempt({ origin: ISSUER, cookie: '__Secure-baton_rt=rt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
     expect(dead.status).toBe(400);
-    expect(dead.headers.get('set-cookie')).toMatch(/^baton_rt=; .*Max-Age=0/);
+    expect(dead.headers.get('set-cookie')).toMatch(/^__Secure-baton_rt=; .*Max-Age=0/);
+    // Two cookies of the name (one planted beside ours) are ambiguous: refused, not the first taken.
+    const twice = await attempt({ origin: ISSUER, cookie: `${cookie}; __Secure-baton_rt=rt_planted` });
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toMatchObject({ error: 'invalid_request' });
   });
 });
 
@@ -168,14 +176,14 @@ describe('revocation and introspection', () => {
     const { call, form, login } = setup();
     const pair = await login();
     const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
-    for (const headers of [{}, basic('api', 'wrong'), basic('nobody', 'api-secret'), { authorization: 'Bearer x' }]) {
+    for (const headers of [{}, basic('api', 'wrong'), basic('nobody', API_SECRET), { authorization: 'Bearer x' }]) {
       const res = await call('/oauth/introspect', form({ token: pair.access_token }, headers));
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic/);
     }
-    const ok = await call('/oauth/introspect', form({ token: pair.access_token }, basic('api', 'api-secret')));
+    const ok = await call('/oauth/introspect', form({ token: pair.access_token }, basic('api', API_SECRET)));
     expect(await ok.json()).toMatchObject({ active: true, sub: 'id-alice', token_type: 'Bearer' });
-    const inactive = await call('/oauth/introspect', form({ token: 'nope' }, basic('api', 'api-secret')));
+    const inactive = await call('/oauth/introspect', form({ token: 'nope' }, basic('api', API_SECRET)));
     expect(await inactive.json()).toEqual({ active: false });
   });
 });

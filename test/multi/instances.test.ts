@@ -16,6 +16,7 @@ import type { Instance } from '../../scripts/instance.ts';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const PG_URL = useTestDatabase('baton_multi');
+const SECRET = 'multi-instance-service-secret-of-32-characters';
 let cluster: RedisServer[] = [];
 
 beforeAll(async () => {
@@ -26,11 +27,11 @@ afterAll(async () => {
 });
 
 const startInstance = (store: string): Promise<Instance> =>
-  start({ BATON_STORE: store, BATON_KEY_RELOAD: '1', BATON_ISSUER: 'https://baton.multi.test', BATON_REFRESH_RATE: 'off' });
+  start({ BATON_STORE: store, BATON_SECRET: SECRET, BATON_KEY_RELOAD: '1', BATON_ISSUER: 'https://baton.multi.test', BATON_REFRESH_RATE: 'off' });
 
 function cli(args: string[], store: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, BATON_STORE: store, BATON_ISSUER: 'https://baton.multi.test' } });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: 'https://baton.multi.test' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/server/config.ts';
 import { createService, startServer, users } from '../../src/server/app.ts';
 
 const run = promisify(execFile);
+const RS_SECRET = 'resource-server-secret-of-32-characters-at-least';
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'baton-server-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('a standard OAuth 2.0 client against the running service', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
-    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_INTROSPECTION_SECRET: 'resource-server-secret', BATON_LOG_LEVEL: 'silent', BATON_ACCESS_TTL: '60' });
+    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_INTROSPECTION_SECRET: RS_SECRET, BATON_LOG_LEVEL: 'silent', BATON_ACCESS_TTL: '60' });
     server = await startServer(config);
     await users.add(server.service.store, 'alice', 'correct horse battery');
   });
@@ -44,7 +45,7 @@ describe('a standard OAuth 2.0 client against the running service', () => {
     expect(refreshed.headers.get('cache-control')).toBe('no-store');
     const next = (await refreshed.json()) as { access_token: string; refresh_token: string };
 
-    const basic = `Basic ${Buffer.from('resource-server:resource-server-secret').toString('base64')}`;
+    const basic = `Basic ${Buffer.from(`resource-server:${RS_SECRET}`).toString('base64')}`;
     const introspect = async (token: string) =>
       (await (await fetch(meta.introspection_endpoint as string, { ...form({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } })).json()) as { active: boolean };
     expect(await introspect(next.access_token)).toMatchObject({ active: true, sub: payload.sub });
@@ -105,7 +106,7 @@ describe('logs', () => {
     const lines: string[] = [];
     const { default: pino } = await import('pino');
     const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
-    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_INTROSPECTION_SECRET: 'introspection-secret-1234' });
+    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_INTROSPECTION_SECRET: 'introspection-secret-1234-introspection-secret' });
     const service = await createService(config, logger);
     await users.add(service.store, 'erin', 'erin password 1');
     const call = (path: string, init: RequestInit) => service.handler(new Request(`${config.issuer}${path}`, init), { ip: '127.0.0.1' });

@@ -1,0 +1,53 @@
+/**
+ * Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3):
+ * `client_secret_basic`, `client_secret_post`, or a public client naming itself with
+ * `client_id`. A request that names no client acts as the handler's default client.
+ */
+import { checkClientSecret } from './clients.ts';
+import type { ClientRecord, ClientRegistry } from './clients.ts';
+import { HttpError } from './respond.ts';
+
+/** RFC 6749 §5.2: `invalid_client` is a 401 with a challenge for the scheme the client can use. */
+function invalidClient(description: string): HttpError {
+  return new HttpError(401, 'invalid_client', description, { 'www-authenticate': 'Basic realm="baton", charset="UTF-8"' });
+}
+
+/** The id and secret of a `client_secret_basic` header, or undefined when there is none. */
+function basicCredentials(authorization: string | null): { id: string; secret: string } | undefined {
+  if (authorization === null || !/^basic /i.test(authorization)) return undefined;
+  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw invalidClient('Malformed client credentials');
+  try {
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded before the Basic encoding.
+    const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { id: unform(decoded.slice(0, colon)), secret: unform(decoded.slice(colon + 1)) };
+  } catch {
+    throw invalidClient('Malformed client credentials');
+  }
+}
+
+/**
+ * The client making `request`, authenticated when it is confidential; `invalid_client` (401)
+ * for an unknown client, a wrong or missing secret, or a secret offered by a public client.
+ * `fields` are the request's form fields (`client_id`, `client_secret`).
+ */
+export async function authenticateClient(request: Request, fields: Record<string, string>, registry: ClientRegistry, defaultClientId: string): Promise<ClientRecord> {
+  const basic = basicCredentials(request.headers.get('authorization'));
+  const posted = fields.client_secret;
+  // RFC 6749 §2.3: a client uses one authentication method per request.
+  if (basic !== undefined && posted !== undefined) throw new HttpError(400, 'invalid_request', 'Use one client authentication method, not two');
+  if (basic !== undefined && fields.client_id !== undefined && fields.client_id !== basic.id) throw invalidClient('client_id does not match the credentials');
+  const id = basic?.id ?? fields.client_id ?? defaultClientId;
+  const secret = basic?.secret ?? posted;
+  const client = id === '' ? null : await registry.get(id);
+  if (secret !== undefined) {
+    // The same work whether or not the client exists or is confidential.
+    const ok = checkClientSecret(secret, client?.type === 'confidential' ? client.secretHash : undefined);
+    if (!ok || client === null) throw invalidClient('Client authentication failed');
+    return client;
+  }
+  if (client === null) throw invalidClient(`Unknown client ${JSON.stringify(id.slice(0, 64))}`);
+  if (client.type === 'confidential') throw invalidClient('This client must authenticate (client_secret_basic or client_secret_post)');
+  return client;
+}

@@ -1,0 +1,84 @@
+/**
+ * What every endpoint of the handler shares, resolved once when the handler is created.
+ */
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { AccessTokenClaims } from '../core/access-token.ts';
+import type { Baton, TokenPair } from '../core/service.ts';
+import type { ClientRegistry } from './clients.ts';
+import { setCookie } from './cookies.ts';
+import type { CookieOptions } from './cookies.ts';
+import { checkBearer } from './guard.ts';
+import { HttpError, json } from './respond.ts';
+
+/** Who a username and password belong to and the scopes they may have (space-separated), or null. */
+export type Authenticate = (username: string, password: string) => Promise<{ userId: string; scope?: string } | null>;
+
+/** A logger shaped like pino's; Baton never passes it a token or a password. */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Per-request facts the adapter knows and the Request does not. */
+export interface RequestContext {
+  /** The client's address, from the socket (or a trusted proxy's header). */
+  ip?: string;
+}
+
+/** An endpoint: a function per method. */
+export type Route = Record<string, (request: Request, ctx: RequestContext, params: string[]) => Promise<Response>>;
+
+/** The handler's shared state, given to every endpoint. */
+export interface HandlerContext {
+  baton: Baton;
+  issuer: string;
+  authenticate: Authenticate;
+  clients: ClientRegistry;
+  defaultClientId: string;
+  allowedOrigins: ReadonlySet<string>;
+  /** The refresh-token cookie. */
+  cookie: CookieOptions;
+  maxBodyBytes: number;
+  limiters: { username: RateLimiterAbstract; ip: RateLimiterAbstract };
+  log: Logger | undefined;
+}
+
+/**
+ * CSRF guard of cookie-authenticated requests: the browser must say it comes from an allowed
+ * origin (`Origin`, or `Sec-Fetch-Site: same-origin` where a browser sends no Origin).
+ */
+export function checkCsrf(c: HandlerContext, request: Request): void {
+  const origin = request.headers.get('origin');
+  const site = request.headers.get('sec-fetch-site');
+  if (origin !== null ? c.allowedOrigins.has(origin) : site === 'same-origin') return;
+  throw new HttpError(403, 'invalid_request', origin === null
+    ? 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)'
+    : `Cookie-based requests from ${origin.slice(0, 100)} are refused: it is not an allowed origin (allowedOrigins)`);
+}
+
+/** The claims of the request's Bearer token, or the RFC 6750 refusal to send. */
+export async function bearer(c: HandlerContext, request: Request): Promise<Readonly<AccessTokenClaims> | Response> {
+  const result = await checkBearer(c.baton, { authorization: request.headers.get('authorization'), search: new URL(request.url).search });
+  return result.ok ? result.claims : json(result.refusal.body, result.refusal.status, result.refusal.headers);
+}
+
+/** A token response (RFC 6749 §5.1); browsers that asked for it get the refresh token only as a cookie. */
+export function tokenResponse(c: HandlerContext, pair: TokenPair, viaCookie: boolean): Response {
+  const body: Record<string, unknown> = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in };
+  if (pair.scope !== undefined) body.scope = pair.scope;
+  body.session_id = pair.session_id;
+  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache' });
+  if (viaCookie) {
+    headers.append('set-cookie', setCookie(pair.refresh_token, { ...c.cookie, maxAgeSec: pair.refresh_expires_in }));
+  } else {
+    body.refresh_token = pair.refresh_token;
+    body.refresh_expires_in = pair.refresh_expires_in;
+  }
+  return new Response(JSON.stringify(body), { status: 200, headers });
+}
+
+/** `Set-Cookie` that clears the refresh cookie. */
+export function clearCookie(c: HandlerContext): string {
+  return setCookie('', { ...c.cookie, maxAgeSec: 0 });
+}

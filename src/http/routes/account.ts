@@ -1,0 +1,60 @@
+/**
+ * The signed-in user's own endpoints, with a Bearer access token: `POST /auth/logout` (this
+ * session, the others, or all), `GET /auth/sessions` and `DELETE /auth/sessions/{id}` (devices),
+ * `GET /auth/me`.
+ */
+import { bearer, clearCookie } from '../context.ts';
+import type { HandlerContext, Route } from '../context.ts';
+import { HttpError, json, readFields } from '../respond.ts';
+
+export function logout(c: HandlerContext): Route {
+  return {
+    POST: async (request) => {
+      const claims = await bearer(c, request);
+      if (claims instanceof Response) return claims;
+      const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim();
+      const f = type ? await readFields(request, c.maxBodyBytes) : {};
+      const scope = f.scope ?? new URL(request.url).searchParams.get('scope') ?? 'local';
+      let revoked: string[];
+      if (scope === 'local') revoked = (await c.baton.revokeSession(claims.sid, 'logout')) ? [claims.sid] : [];
+      else if (scope === 'others') revoked = await c.baton.revokeUserSessions(claims.sub, { except: claims.sid, reason: 'logout' });
+      else if (scope === 'global') revoked = await c.baton.revokeUserSessions(claims.sub, { reason: 'logout' });
+      else throw new HttpError(400, 'invalid_request', 'scope must be local, others or global');
+      return json({ revoked }, 200, scope === 'others' ? {} : { 'set-cookie': clearCookie(c) });
+    },
+  };
+}
+
+export function sessions(c: HandlerContext): Route {
+  return {
+    GET: async (request) => {
+      const claims = await bearer(c, request);
+      if (claims instanceof Response) return claims;
+      const list = await c.baton.listSessions(claims.sub);
+      return json({ sessions: list.map((s) => ({ ...s, current: s.id === claims.sid })) });
+    },
+  };
+}
+
+export function session(c: HandlerContext): Route {
+  return {
+    DELETE: async (request, _ctx, [id]) => {
+      const claims = await bearer(c, request);
+      if (claims instanceof Response) return claims;
+      const own = await c.baton.listSessions(claims.sub);
+      if (!own.some((s) => s.id === id)) throw new HttpError(404, 'not_found', 'No such session of yours');
+      await c.baton.revokeSession(id as string, 'kicked');
+      return new Response(null, { status: 204 });
+    },
+  };
+}
+
+export function me(c: HandlerContext): Route {
+  return {
+    GET: async (request) => {
+      const claims = await bearer(c, request);
+      if (claims instanceof Response) return claims;
+      return json({ sub: claims.sub, sid: claims.sid, client_id: claims.client_id, scope: claims.scope ?? '', exp: claims.exp });
+    },
+  };
+}
