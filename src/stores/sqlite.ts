@@ -14,7 +14,7 @@
  * const store = sqliteStore({ path: './data/baton.sqlite' });
  * ```
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
@@ -131,6 +131,23 @@ function prepareQueries(db: DatabaseSync) {
   };
 }
 
+/**
+ * Creates the database file 0600 in a 0700 folder, whatever the umask (sessions and the sealed
+ * keys are nobody else's business); SQLite gives its -wal and -shm files the database's mode.
+ * Existing files and folders are left as they are.
+ */
+function createPrivately(path: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
+  if (!existsSync(path)) {
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600);
+  }
+}
+
 class SqliteStore implements TokenStore {
   readonly #db: DatabaseSync;
   readonly #pollMs: number;
@@ -140,7 +157,7 @@ class SqliteStore implements TokenStore {
   #lastSeq = 0;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ':memory:') createPrivately(options.path);
     this.#db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#pollMs = options.pollMs ?? 100;
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');

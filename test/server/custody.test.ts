@@ -1,0 +1,145 @@
+/**
+ * Key custody: a copy of the store mints nothing. The keys are sealed under a service secret
+ * that never enters the store; the embedded default keeps it in a 0600 file of its own; a wrong
+ * or missing secret stops the start with a sentence, never a silent new key; the secret rotates.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from '../../src/index.ts';
+import type { KeyInput } from '../../src/index.ts';
+import { createService, openStore, users } from '../../src/server/app.ts';
+import { loadConfig } from '../../src/server/config.ts';
+
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const root = mkdtempSync(join(tmpdir(), 'baton-custody-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = () => join(root, `case-${++n}`, 'data', 'baton.sqlite');
+const quiet = { BATON_LOG_LEVEL: 'silent', PORT: '0' };
+
+async function service(env: Record<string, string>) {
+  return createService(loadConfig({ ...quiet, ...env }));
+}
+
+function cli(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    // umask 022, as on most machines: the files must still come out private.
+    const child = spawn('sh', ['-c', 'umask 022 && exec "$0" "$@"', process.execPath, CLI, ...args], { env: { ...process.env, ...quiet, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/** Every secret of a ring, as it would appear in a file: private JWK members and base64url secrets. */
+function secretsOf(ring: KeyInput[]): string[] {
+  return ring.flatMap((k) => [typeof k.secret === 'string' ? k.secret.replace('base64url:', '') : undefined, (k.privateKey as { d?: string } | undefined)?.d]).filter((s): s is string => s !== undefined);
+}
+
+describe('a copy of the store', () => {
+  it('holds no key material: nothing in the database files opens or mints anything', async () => {
+    const path = fresh();
+    const s = await service({ BATON_STORE: `sqlite:${path}` });
+    await users.add(s.store, 'alice', 'alice password 1');
+    const secrets = secretsOf(s.custody.ring.export());
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    // While the database is open its journal files exist: private too.
+    for (const p of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(p).mode & 0o777).toString(8), p).toBe('600');
+    await s.close();
+    const raw = Buffer.concat([path, `${path}-wal`].filter(existsSync).map((p) => readFileSync(p)));
+    for (const secret of secrets) expect(raw.includes(secret), 'a key in the clear in the database').toBe(false);
+
+    // The copy alone, elsewhere (no secret file beside it): refuses to start, and says why.
+    const copy = fresh();
+    await cli(['users', 'list'], { BATON_STORE: `sqlite:${copy}` }); // creates the folder
+    copyFileSync(path, copy);
+    await expect(service({ BATON_STORE: `sqlite:${copy}` })).rejects.toThrow(/holds keys sealed by a service secret, but .*baton\.secret is missing.*Restore it from your backup/);
+    expect(existsSync(join(copy, '..', 'baton.secret'))).toBe(false); // and no new secret was made
+    // The copy with any other secret: refused as well.
+    await expect(service({ BATON_STORE: `sqlite:${copy}`, BATON_SECRET: 'x'.repeat(40) })).rejects.toThrow(/sealed with another service secret .* than BATON_SECRET/);
+  });
+
+  it('a networked store never starts without an explicit secret', async () => {
+    await expect(service({ BATON_STORE: 'redis://127.0.0.1:6379/7' })).rejects.toThrow(/set BATON_SECRET or BATON_SECRET_FILE .*secret generate/);
+  });
+});
+
+describe('files', () => {
+  it('the data folder is 0700, the database, its journal and the secret 0600, under umask 022', async () => {
+    const path = fresh();
+    const out = await cli(['keys', 'list'], { BATON_STORE: `sqlite:${path}` });
+    expect(out.code, out.stderr).toBe(0);
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    expect(mode(join(path, '..'))).toBe('700');
+    for (const p of [path, join(path, '..', 'baton.secret'), `${path}-wal`, `${path}-shm`].filter(existsSync)) expect(mode(p), p).toBe('600');
+    expect(readFileSync(join(path, '..', 'baton.secret'), 'utf8').trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('secret rotation', () => {
+  it('re-seals the embedded default under a new secret file; tokens keep working; the old secret opens nothing', async () => {
+    const path = fresh();
+    const env = { BATON_STORE: `sqlite:${path}` };
+    const before = await service(env);
+    const pair = await before.baton.login('u');
+    await before.close();
+    const secretFile = join(path, '..', 'baton.secret');
+    const old = readFileSync(secretFile, 'utf8').trim();
+    const out = await cli(['secret', 'rotate'], env);
+    expect(out.stdout).toMatch(/Re-sealed the keys; the new secret is in .*baton\.secret/);
+    expect(readFileSync(secretFile, 'utf8').trim()).not.toBe(old);
+    expect((statSync(secretFile).mode & 0o777).toString(8)).toBe('600');
+    const after = await service(env);
+    await after.baton.verify(pair.access_token);
+    await after.baton.refresh(pair.refresh_token);
+    await after.close();
+    await expect(service({ ...env, BATON_SECRET: old })).rejects.toThrow(/sealed with another service secret/);
+  });
+
+  it('with BATON_SECRET: takes the new one from standard input, never argv', async () => {
+    const path = fresh();
+    const oldSecret = 'old-service-secret-of-at-least-32-chars';
+    const newSecret = 'new-service-secret-of-at-least-32-chars';
+    expect((await cli(['keys', 'list'], { BATON_STORE: `sqlite:${path}`, BATON_SECRET: oldSecret })).code).toBe(0);
+    const refused = await cli(['secret', 'rotate'], { BATON_STORE: `sqlite:${path}`, BATON_SECRET: oldSecret });
+    expect(refused.stderr).toMatch(/--new-secret-file <path> or --new-secret-stdin/);
+    const out = await cli(['secret', 'rotate', '--new-secret-stdin'], { BATON_STORE: `sqlite:${path}`, BATON_SECRET: oldSecret }, `${newSecret}\n`);
+    expect(out.stdout).toMatch(/Restart every instance with it/);
+    expect((await cli(['keys', 'list'], { BATON_STORE: `sqlite:${path}`, BATON_SECRET: newSecret })).code).toBe(0);
+    const stale = await cli(['keys', 'list'], { BATON_STORE: `sqlite:${path}`, BATON_SECRET: oldSecret });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/sealed with another service secret/);
+  });
+});
+
+describe('stores of earlier versions', () => {
+  it('keys kept in the clear are sealed on first start, and sessions made under them keep refreshing', async () => {
+    const path = fresh();
+    const env = { BATON_STORE: `sqlite:${path}`, BATON_SECRET: 'service-secret-of-at-least-32-characters' };
+    const store = await openStore(env.BATON_STORE);
+    const keys = [generateKey('EdDSA'), { ...generateKey('EdDSA'), status: 'next' as const }];
+    const refreshSecret = Buffer.alloc(32, 7).toString('base64url');
+    await store.putRecord('config', 'keys', JSON.stringify(keys));
+    await store.putRecord('config', 'refresh-secret', refreshSecret);
+    const legacy = createBaton({ issuer: 'http://127.0.0.1:0', keys, refreshTokenSecret: Buffer.from(refreshSecret, 'base64url'), store });
+    const pair = await legacy.login('u');
+    await legacy.close();
+    await store.close();
+
+    const s = await service(env);
+    try {
+      expect(await s.store.getRecord('config', 'keys')).toBeNull();
+      expect(await s.store.getRecord('config', 'refresh-secret')).toBeNull();
+      expect(s.custody.warnings.join(' ')).toMatch(/in the clear/);
+      await s.baton.refresh(pair.refresh_token);
+    } finally {
+      await s.close();
+    }
+  });
+});
