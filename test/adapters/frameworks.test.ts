@@ -83,6 +83,14 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     expect(admin.headers.get('www-authenticate')).toMatch(/error="insufficient_scope".*scope="admin"/);
   });
 
+  it('no client grants itself a scope: a login asking for admin gets invalid_scope, and /api/admin stays shut', async () => {
+    const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_USER, scope: 'admin orders:write payments:*' }) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_scope' });
+    const pair = await login();
+    expect((await get('/api/admin', pair.access_token)).status).toBe(403);
+  });
+
   it('oneTime: 50 parallel uses of one token, exactly one succeeds', async () => {
     const pair = await login();
     const results = await Promise.all(Array.from({ length: 50 }, () => fetch(`${server.url}/api/transfer`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } })));

@@ -180,6 +180,34 @@ describe('the baton command', () => {
     expect((await baton(['users', 'remove', 'carol'])).stdout).toBe('Removed carol.\n');
   }, 60_000);
 
+  it('registers clients and user scopes that the running service enforces; reads tokens from standard input', async () => {
+    expect((await baton(['clients', 'add', 'shop', '--scopes', 'profile orders:read'])).stdout).toBe('Registered public client shop (scopes: profile orders:read).\n');
+    const confidential = await baton(['clients', 'add', 'reports', '--confidential']);
+    const secret = /shown only now:\n(\S+)/.exec(confidential.stdout)?.[1] as string;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const list = (await baton(['clients', 'list'])).stdout;
+    expect(list).toMatch(/^reports\tconfidential\t$/m);
+    expect(list).not.toContain(secret);
+    expect((await baton(['users', 'add', 'dave', '--password-stdin', '--scopes', 'profile'], 'dave password 1\n')).stdout).toMatch(/with scopes profile\.$/m);
+
+    const server = await startServer(loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent' }));
+    try {
+      const login = (scope: string) => fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dave', password: 'dave password 1', client_id: 'shop', scope }) });
+      expect(await (await login('orders:read')).json()).toMatchObject({ error: 'invalid_scope' });
+      expect((await baton(['users', 'scopes', 'dave', 'profile orders:read'])).stdout).toBe('dave may be granted: profile orders:read.\n');
+      const pair = (await (await login('orders:read')).json()) as { access_token: string; scope: string };
+      expect(pair.scope).toBe('orders:read');
+      const introspected = await fetch(`${server.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`reports:${secret}`).toString('base64')}` }, body: new URLSearchParams({ token: pair.access_token }) });
+      expect(await introspected.json()).toMatchObject({ active: true, client_id: 'shop', scope: 'orders:read' });
+      const inspect = await baton(['token', 'inspect', '-'], `${pair.access_token}\n`);
+      expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'valid', claims: { scope: 'orders:read', client_id: 'shop' } });
+    } finally {
+      await server.stop();
+    }
+    expect((await baton(['clients', 'remove', 'shop'])).stdout).toBe('Removed shop.\n');
+    expect((await baton(['clients', 'remove', 'shop'])).stderr).toBe('baton: There is no client shop.\n');
+  }, 60_000);
+
   it('explains mistakes in a sentence with a non-zero exit', async () => {
     const missing = await baton(['sessions', 'list', 'nobody']);
     expect([missing.code, missing.stderr]).toEqual([1, 'baton: There is no user nobody.\n']);
