@@ -405,7 +405,7 @@ export class Baton {
       result = await this.#o.store.rotate({
         sessionId: parsed.sessionId,
         generation: parsed.generation,
-        ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
+        clientId: options.clientId ?? 'default', // the client `login` defaults to: tokens stay bound (RFC 6749 §6)
         now,
         graceMs: this.#o.graceMs,
         idleTtlMs: this.#o.refreshTtlMs,

@@ -116,4 +116,44 @@ END $$;
   `CREATE TABLE baton_records (kind text NOT NULL, key text NOT NULL, value text NOT NULL, PRIMARY KEY (kind, key));
    CREATE TABLE baton_counters (key text PRIMARY KEY, count bigint NOT NULL, reset_at bigint NOT NULL);
    CREATE INDEX baton_revocations_at ON baton_revocations (at);`,
+  // 3: the client check of baton_rotate becomes unconditional (RFC 6749 §6, §10.4): a call naming
+  // no client (NULL) is `unknown`, as one naming another client.
+  `
+CREATE OR REPLACE FUNCTION baton_rotate(p_id text, p_gen bigint, p_client text, p_now bigint, p_grace bigint, p_idle_ttl bigint,
+                                        p_rate_max integer, p_rate_window bigint, p_rev_ttl bigint)
+RETURNS TABLE (o_status text, o_retry bigint, o_session jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE r baton_sessions; retired bigint; ws bigint; cnt integer;
+BEGIN
+  SELECT * INTO r FROM baton_sessions WHERE id = p_id FOR UPDATE;
+  IF NOT FOUND OR p_client IS DISTINCT FROM r.client_id OR p_gen > r.generation THEN
+    RETURN QUERY SELECT 'unknown'::text, 0::bigint, NULL::jsonb; RETURN;
+  END IF;
+  IF r.revoked_at IS NOT NULL THEN RETURN QUERY SELECT 'revoked'::text, 0::bigint, to_jsonb(r); RETURN; END IF;
+  IF p_now >= r.expires_at OR p_now >= r.idle_expires_at THEN RETURN QUERY SELECT 'expired'::text, 0::bigint, to_jsonb(r); RETURN; END IF;
+  IF p_gen < r.generation THEN
+    retired := CASE WHEN p_gen = r.generation - 1 THEN r.rotated_at WHEN p_gen = r.generation - 2 THEN r.prev_rotated_at END;
+    IF retired IS NULL OR p_now - retired > p_grace THEN
+      UPDATE baton_sessions SET revoked_at = p_now, revoke_reason = 'reused' WHERE id = p_id RETURNING * INTO r;
+      PERFORM baton_log_revocation('session', p_id, p_now, p_now + p_rev_ttl, 'reused');
+      RETURN QUERY SELECT 'reused'::text, 0::bigint, to_jsonb(r); RETURN;
+    END IF;
+  END IF;
+  ws := r.rate_window_start; cnt := r.rate_count;
+  IF p_rate_max > 0 THEN
+    IF p_now - ws >= p_rate_window THEN ws := p_now; cnt := 0; END IF;
+    IF cnt >= p_rate_max THEN RETURN QUERY SELECT 'rate_limited'::text, ws + p_rate_window - p_now, to_jsonb(r); RETURN; END IF;
+    cnt := cnt + 1;
+  END IF;
+  IF p_gen < r.generation THEN
+    UPDATE baton_sessions SET rate_window_start = ws, rate_count = cnt WHERE id = p_id RETURNING * INTO r;
+    RETURN QUERY SELECT 'replayed_in_grace'::text, 0::bigint, to_jsonb(r); RETURN;
+  END IF;
+  UPDATE baton_sessions
+     SET generation = generation + 1, prev_rotated_at = rotated_at, rotated_at = p_now, last_used_at = p_now,
+         idle_expires_at = p_now + p_idle_ttl, rate_window_start = ws, rate_count = cnt
+   WHERE id = p_id RETURNING * INTO r;
+  RETURN QUERY SELECT 'rotated'::text, 0::bigint, to_jsonb(r);
+END $$;
+`,
 ];

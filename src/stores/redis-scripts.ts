@@ -58,7 +58,7 @@ return evicted
 `;
 
 /**
- * KEYS: session. ARGV: presented generation, client id or '', now, grace ms, new idle expiry,
+ * KEYS: session. ARGV: presented generation, client id, now, grace ms, new idle expiry,
  * rate max (0: none), rate window ms, revocation expiry, channel, retain ms, ttl ms after a
  * rotation. Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
  * revokedAt, userId, clientId, scope } — what issuing the next pair needs, and no more: the reply's
@@ -70,7 +70,8 @@ local f = redis.call('HMGET', key, 'generation', 'clientId', 'revokedAt', 'expir
   'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope')
 if f[1] == false then return {'unknown', 0} end
 local gen, presented, now = num(f[1]), num(ARGV[1]), num(ARGV[3])
-if (ARGV[2] ~= '' and ARGV[2] ~= f[2]) or presented > gen then return {'unknown', 0} end
+-- Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
+if ARGV[2] ~= f[2] or presented > gen then return {'unknown', 0} end
 local function reply(status, retry)
   return {status, retry, tostring(gen), f[4], f[5], f[6], f[3], f[11], f[2], f[12]}
 end

@@ -167,9 +167,11 @@ class RedisStore implements TokenStore {
   }
 
   async rotate(r: RotateRequest): Promise<RotateResult> {
+    // A caller naming no client (plain JavaScript) is refused like another client's (RFC 6749 §6).
+    if (typeof r.clientId !== 'string') return { status: 'unknown' };
     const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope] = await this.#client.batonRotate(
       this.#sessionKey(r.sessionId),
-      r.generation, r.clientId ?? '', r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
+      r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
       r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), r.idleTtlMs + this.#retainMs,
     );
     const result: RotateResult = { status };

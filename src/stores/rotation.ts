@@ -30,7 +30,8 @@ function retiredAt(session: SessionRecord, generation: number): number {
 export function decideRotation(session: SessionRecord | null, request: RotateRequest): RotationDecision {
   const { now } = request;
   if (session === null) return { status: 'unknown' };
-  if (request.clientId !== undefined && request.clientId !== session.clientId) return { status: 'unknown' };
+  // Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
+  if (request.clientId !== session.clientId) return { status: 'unknown' };
   if (request.generation > session.generation) return { status: 'unknown' };
   if (session.revokedAt !== null) return { status: 'revoked', session };
   if (now >= session.expiresAt || now >= session.idleExpiresAt) return { status: 'expired', session };

@@ -54,7 +54,7 @@ export function sampleSession(now: number, overrides: Partial<SessionRecord> = {
 }
 
 function request(session: SessionRecord, generation: number, now: number, extra: Partial<RotateRequest> = {}): RotateRequest {
-  return { sessionId: session.id, generation, now, graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: HOUR, ...extra };
+  return { sessionId: session.id, generation, clientId: session.clientId, now, graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: HOUR, ...extra };
 }
 
 const CREATE = { maxSessionsPerUser: 0, revocationTtlMs: HOUR };
@@ -129,6 +129,23 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal((await store.rotate(request(s, 1, now))).status, 'unknown');
       assert.equal((await store.rotate(request(s, 0, now, { clientId: 'other' }))).status, 'unknown');
       assert.deepEqual(await store.getSession(s.id), s);
+    }));
+
+    t.it('binds refresh tokens to their client always: a rotation naming no client is unknown too (RFC 6749 §6, §10.4)', withStore(async (store, now) => {
+      const s = sampleSession(now - 60_000);
+      await store.createSession(s, { ...CREATE, now: s.createdAt });
+      const { clientId: _omitted, ...unnamed } = request(s, 0, now);
+      for (const anonymous of [unnamed, { ...unnamed, clientId: '' }, { ...unnamed, clientId: 'WEB' }] as Partial<RotateRequest>[]) {
+        const r = await store.rotate(anonymous as RotateRequest);
+        assert.equal(r.status, 'unknown', `clientId ${JSON.stringify(anonymous.clientId)}`);
+        assert.equal(r.session, undefined);
+      }
+      // A retired generation of another client must not get the grace answer either.
+      assert.equal((await store.rotate(request(s, 0, now))).status, 'rotated');
+      const after = await store.getSession(s.id);
+      assert.equal((await store.rotate({ ...unnamed, now: now + 1 } as RotateRequest)).status, 'unknown');
+      assert.equal((await store.rotate(request(s, 0, now + 1, { clientId: 'other' }))).status, 'unknown');
+      assert.deepEqual(await store.getSession(s.id), after);
     }));
 
     t.it('converges retired generations inside the grace window on the current one', withStore(async (store, now) => {

@@ -53,8 +53,11 @@ export interface RotateRequest {
   sessionId: string;
   /** The generation of the presented refresh token. */
   generation: number;
-  /** When given, a session of another client is `unknown` (RFC 6749 §6: tokens are bound to their client). */
-  clientId?: string;
+  /**
+   * The client presenting the token. Always compared: a session of another client is `unknown`
+   * (RFC 6749 §6 and §10.4: a refresh token is bound to the client it was issued to).
+   */
+  clientId: string;
   now: number;
   /** How long a retired generation still converges on the current one, in ms. */
   graceMs: number;

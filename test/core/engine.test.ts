@@ -97,6 +97,16 @@ describe('refresh rotation', () => {
     expect(next.refresh_token).toMatch(/\.1\./);
   });
 
+  it('binds refresh tokens to their client even when the refresh names none (the default client, as at login)', async () => {
+    const { baton } = makeBaton();
+    const web = await baton.login('u', { clientId: 'web' });
+    expect(await codeOf(baton.refresh(web.refresh_token))).toBe('ERR_REFRESH_INVALID');
+    expect((await baton.refresh(web.refresh_token, { clientId: 'web' })).refresh_token).toMatch(/\.1\./);
+    const unnamed = await baton.login('u');
+    expect((await baton.refresh(unnamed.refresh_token)).refresh_token).toMatch(/\.1\./);
+    expect(await codeOf(baton.refresh(unnamed.refresh_token, { clientId: 'web' }))).toBe('ERR_REFRESH_INVALID');
+  });
+
   it('ends sessions at their idle and absolute lifetimes', async () => {
     const idle = makeBaton({ accessTokenTtl: '1m', refreshTokenTtl: '1h', sessionMaxAge: '3h' });
     const a = await idle.baton.login('u');
@@ -206,7 +216,7 @@ describe('introspection (RFC 7662)', () => {
     const pair = await baton.login('u', { clientId: 'web', scope: 'read' });
     expect(await baton.introspect(pair.access_token)).toMatchObject({ active: true, token_type: 'Bearer', sub: 'u', client_id: 'web', scope: 'read', sid: pair.session_id });
     expect(await baton.introspect(pair.refresh_token)).toMatchObject({ active: true, token_type: 'refresh_token', sub: 'u', client_id: 'web' });
-    const next = await baton.refresh(pair.refresh_token);
+    const next = await baton.refresh(pair.refresh_token, { clientId: 'web' });
     expect(await baton.introspect(pair.refresh_token)).toEqual({ active: false });
     expect(await baton.introspect(next.refresh_token)).toMatchObject({ active: true });
     for (const junk of ['', 'x', 'rt_bad', 'a.b.c']) expect(await baton.introspect(junk)).toEqual({ active: false });

@@ -23,7 +23,7 @@ describe('redis store specifics', () => {
       const now = Date.now();
       const s = sampleSession(now);
       await store.createSession(s, { maxSessionsPerUser: 1, now, revocationTtlMs: 60_000 });
-      await store.rotate({ sessionId: s.id, generation: 0, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 60_000 });
+      await store.rotate({ sessionId: s.id, generation: 0, clientId: s.clientId, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 60_000 });
       await store.consumeJti('j1', now + 60_000, now);
       await store.denyJti('j2', now + 60_000, now);
       const keys = await raw.keys(`${prefix}ttl:*`);
