@@ -55,6 +55,7 @@ function toRecord(row: Row): SessionRecord {
     prevRotatedAt: n(row.prev_rotated_at),
     rateWindowStart: n(row.rate_window_start),
     rateCount: n(row.rate_count),
+    graceCount: n(row.grace_count ?? 0),
     revokedAt: row.revoked_at === null || row.revoked_at === undefined ? null : n(row.revoked_at),
     revokeReason: (row.revoke_reason as string | null) ?? null,
   };
@@ -65,7 +66,7 @@ function toRow(s: SessionRecord): Row {
     id: s.id, user_id: s.userId, client_id: s.clientId, scope: s.scope, device: s.device,
     created_at: s.createdAt, last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt,
     generation: s.generation, rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt,
-    rate_window_start: s.rateWindowStart, rate_count: s.rateCount, revoked_at: s.revokedAt, revoke_reason: s.revokeReason,
+    rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, revoked_at: s.revokedAt, revoke_reason: s.revokeReason,
   };
 }
 
@@ -148,7 +149,7 @@ class PostgresStore implements TokenStore {
     await this.#ready();
     const [row] = await this.#sql`
       SELECT * FROM baton_rotate(${r.sessionId}, ${r.generation}, ${r.clientId ?? null}, ${r.now}, ${r.graceMs}, ${r.idleTtlMs},
-                                 ${r.rateLimit?.max ?? 0}, ${r.rateLimit?.windowMs ?? 0}, ${r.revocationTtlMs})`;
+                                 ${r.rateLimit?.max ?? 0}, ${r.rateLimit?.windowMs ?? 0}, ${r.revocationTtlMs}, ${r.graceLimit ?? null})`;
     const result: RotateResult = { status: row?.o_status as RotateStatus };
     if (row?.o_session) result.session = toRecord(row.o_session as Row);
     if (result.status === 'rate_limited') result.retryAfterMs = Number(row?.o_retry);

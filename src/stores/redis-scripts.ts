@@ -60,14 +60,14 @@ return evicted
 /**
  * KEYS: session. ARGV: presented generation, client id, now, grace ms, new idle expiry,
  * rate max (0: none), rate window ms, revocation expiry, channel, retain ms, ttl ms after a
- * rotation. Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
+ * rotation, grace limit (-1: none). Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
  * revokedAt, userId, clientId, scope } — what issuing the next pair needs, and no more: the reply's
  * size is most of a rotation's cost at high concurrency.
  */
 export const ROTATE = `${PRELUDE}
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'generation', 'clientId', 'revokedAt', 'expiresAt', 'idleExpiresAt',
-  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope')
+  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope', 'graceCount')
 if f[1] == false then return {'unknown', 0} end
 local gen, presented, now = num(f[1]), num(ARGV[1]), num(ARGV[3])
 -- Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
@@ -86,7 +86,13 @@ if behind then
     f[3] = ARGV[3]
     return reply('reused', 0)
   end
+  -- A grace answer spends no rate limit; graceLimit bounds them per generation.
+  local graced, graceMax = num(f[13]), num(ARGV[12])
+  if graceMax >= 0 and graced >= graceMax then return reply('rate_limited', 1000) end
+  redis.call('HSET', key, 'graceCount', graced + 1)
+  return reply('replayed_in_grace', 0)
 end
+-- Only rotations count against the rate limit.
 local windowStart, count = f[8], num(f[9])
 local max = num(ARGV[6])
 if max > 0 then
@@ -94,13 +100,9 @@ if max > 0 then
   if count >= max then return reply('rate_limited', num(windowStart) + num(ARGV[7]) - now) end
   count = count + 1
 end
-if behind then
-  if max > 0 then redis.call('HSET', key, 'rateWindowStart', windowStart, 'rateCount', count) end
-  return reply('replayed_in_grace', 0)
-end
 gen = gen + 1
 redis.call('HSET', key, 'generation', gen, 'prevRotatedAt', f[6], 'rotatedAt', ARGV[3], 'lastUsedAt', ARGV[3],
-  'idleExpiresAt', ARGV[5], 'rateWindowStart', windowStart, 'rateCount', count)
+  'idleExpiresAt', ARGV[5], 'rateWindowStart', windowStart, 'rateCount', count, 'graceCount', 0)
 redis.call('PEXPIRE', key, ARGV[11])
 f[5] = ARGV[5]
 f[6] = ARGV[3]

@@ -48,7 +48,7 @@ interface Scripted {
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
 }
 
-const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount'] as const;
+const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'graceCount'] as const;
 
 function toHash(s: SessionRecord): string[] {
   const out: string[] = ['id', s.id, 'userId', s.userId, 'clientId', s.clientId, 'scope', s.scope, 'device', JSON.stringify(s.device)];
@@ -64,7 +64,7 @@ function fromHash(flat: string[], offset = 0): SessionRecord {
     id: h.id, userId: h.userId, clientId: h.clientId, scope: h.scope, device: JSON.parse(h.device ?? '{}'),
     revokedAt: h.revokedAt ? Number(h.revokedAt) : null, revokeReason: h.revokeReason || null,
   } as SessionRecord;
-  for (const field of NUMBERS) record[field] = Number(h[field]);
+  for (const field of NUMBERS) record[field] = Number(h[field] ?? 0); // graceCount is absent from sessions of older versions
   return record;
 }
 
@@ -173,6 +173,7 @@ class RedisStore implements TokenStore {
       this.#sessionKey(r.sessionId),
       r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
       r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), r.idleTtlMs + this.#retainMs,
+      r.graceLimit ?? -1,
     );
     const result: RotateResult = { status };
     if (generation !== undefined) {

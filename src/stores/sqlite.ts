@@ -50,11 +50,13 @@ const MIGRATIONS: string[] = [
    CREATE INDEX baton_revocations_expiry ON baton_revocations (expires_at);`,
   `CREATE TABLE baton_records (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key)) STRICT;
    CREATE TABLE baton_counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, reset_at INTEGER NOT NULL) STRICT;`,
+  // 3: grace answers are counted per generation, apart from the rotation rate limit.
+  `ALTER TABLE baton_sessions ADD COLUMN grace_count INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 const COLUMNS = [
   'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
-  'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'revoked_at', 'revoke_reason',
+  'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'revoked_at', 'revoke_reason',
 ] as const;
 
 type Row = Record<string, SQLInputValue>;
@@ -75,6 +77,7 @@ function toRecord(row: Row): SessionRecord {
     prevRotatedAt: Number(row.prev_rotated_at),
     rateWindowStart: Number(row.rate_window_start),
     rateCount: Number(row.rate_count),
+    graceCount: Number(row.grace_count),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     revokeReason: (row.revoke_reason as string | null) ?? null,
   };
@@ -83,7 +86,7 @@ function toRecord(row: Row): SessionRecord {
 function toRow(s: SessionRecord): SQLInputValue[] {
   return [
     s.id, s.userId, s.clientId, s.scope, JSON.stringify(s.device), s.createdAt, s.lastUsedAt, s.expiresAt, s.idleExpiresAt,
-    s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.revokedAt, s.revokeReason,
+    s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.graceCount, s.revokedAt, s.revokeReason,
   ];
 }
 
@@ -101,8 +104,8 @@ function prepareQueries(db: DatabaseSync) {
     insert: prepare(`INSERT INTO baton_sessions (${cols}) VALUES (${COLUMNS.map(() => '?').join(', ')})`),
     get: prepare('SELECT * FROM baton_sessions WHERE id = ?'),
     listActive: prepare(`SELECT * FROM baton_sessions WHERE user_id = ? AND ${ACTIVE} ORDER BY created_at, id`),
-    // The conditional UPDATE: it only applies to the generation and counter the decision was made on.
-    update: prepare(`UPDATE baton_sessions SET ${COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND generation = ? AND rate_count = ?`),
+    // The conditional UPDATE: it only applies to the generation and counters the decision was made on.
+    update: prepare(`UPDATE baton_sessions SET ${COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND generation = ? AND rate_count = ? AND grace_count = ?`),
     revoke: prepare(`UPDATE baton_sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`),
     userIds: prepare(`SELECT id FROM baton_sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?`),
     consumed: prepare('INSERT INTO baton_consumed_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE baton_consumed_jti.expires_at <= ?'),
@@ -210,7 +213,7 @@ class SqliteStore implements TokenStore {
       const before = row === undefined ? null : toRecord(row);
       const decision = decideRotation(before, request);
       if (decision.write !== undefined && before !== null) {
-        const changed = this.#q.update.run(...toRow(decision.write).slice(1), before.id, before.generation, before.rateCount);
+        const changed = this.#q.update.run(...toRow(decision.write).slice(1), before.id, before.generation, before.rateCount, before.graceCount);
         if (Number(changed?.changes) !== 1) throw new Error('rotation lost its row: concurrent writer outside a transaction');
       }
       if (decision.status === 'reused') {

@@ -198,6 +198,40 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal((await store.rotate(request(s, 3, now + 60_001, { rateLimit }))).status, 'rotated');
     }));
 
+    t.it('a refresh herd spends no rate limit: 100 presentations over two clients, 1 rotation, 99 grace answers, then the next refresh rotates', withPeers(async (a, b, now) => {
+      const s = sampleSession(now - 60_000);
+      await a.createSession(s, { ...CREATE, now: s.createdAt });
+      const rateLimit = { max: 3, windowMs: 60_000 };
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).rotate(request(s, 0, now + i, { rateLimit }))));
+      const count = (status: string): number => results.filter((r) => r.status === status).length;
+      assert.deepEqual([count('rotated'), count('replayed_in_grace'), count('rate_limited')], [1, 99, 0]);
+      const after = await b.getSession(s.id);
+      assert.equal(after?.generation, 1);
+      assert.equal(after?.rateCount, 1, 'only the rotation counts against the rate limit');
+      assert.equal(after?.graceCount, 99);
+      const next = await a.rotate(request(s, 1, now + 200, { rateLimit }));
+      assert.equal(next.status, 'rotated');
+      assert.equal((await b.getSession(s.id))?.graceCount, 0, 'a rotation starts the grace count anew');
+    }));
+
+    t.it('bounds grace answers per generation: over graceLimit is rate_limited for 1 s, nothing changed', withStore(async (store, now) => {
+      const s = sampleSession(now - 60_000);
+      await store.createSession(s, { ...CREATE, now: s.createdAt });
+      const graceLimit = 5;
+      assert.equal((await store.rotate(request(s, 0, now, { graceLimit }))).status, 'rotated');
+      for (let i = 1; i <= graceLimit; i++) assert.equal((await store.rotate(request(s, 0, now + i, { graceLimit }))).status, 'replayed_in_grace');
+      const before = await store.getSession(s.id);
+      assert.equal(before?.graceCount, graceLimit);
+      const sixth = await store.rotate(request(s, 0, now + 10, { graceLimit }));
+      assert.equal(sixth.status, 'rate_limited');
+      assert.equal(sixth.retryAfterMs, 1000);
+      assert.deepEqual(await store.getSession(s.id), before);
+      // The current generation still rotates, and the next generation has its own allowance.
+      assert.equal((await store.rotate(request(s, 1, now + 20, { graceLimit }))).status, 'rotated');
+      assert.equal((await store.rotate(request(s, 1, now + 21, { graceLimit }))).status, 'replayed_in_grace');
+      assert.equal((await store.getSession(s.id))?.graceCount, 1);
+    }));
+
     t.it('keeps at most maxSessionsPerUser active sessions, evicting the oldest', withStore(async (store, now) => {
       const userId = `user-${randomBytes(6).toString('hex')}`;
       const events: RevocationEvent[] = [];
@@ -305,14 +339,17 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
     t.it('law: any sequence of presentations matches the rotation table', withStore(async (store, base) => {
       await fc.assert(
         fc.asyncProperty(
-          fc.array(fc.record({ advance: fc.integer({ min: 0, max: 15_000 }), behind: fc.integer({ min: -1, max: 3 }), limited: fc.boolean() }), { minLength: 1, maxLength: 12 }),
+          fc.array(
+            fc.record({ advance: fc.integer({ min: 0, max: 15_000 }), behind: fc.integer({ min: -1, max: 3 }), limited: fc.boolean(), graceLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
+            { minLength: 1, maxLength: 12 },
+          ),
           async (steps) => {
             let model: SessionRecord | null = sampleSession(base - 60_000);
             await store.createSession(model, { ...CREATE, now: model.createdAt });
             let now = base;
             for (const step of steps) {
               now += step.advance;
-              const limit = step.limited ? { rateLimit: { max: 3, windowMs: 20_000 } } : {};
+              const limit = { ...(step.limited ? { rateLimit: { max: 3, windowMs: 20_000 } } : {}), ...(step.graceLimit === undefined ? {} : { graceLimit: step.graceLimit }) };
               const req = request(model as SessionRecord, Math.max(0, (model as SessionRecord).generation - step.behind), now, limit);
               const expected = decideRotation(model, req);
               const actual = await store.rotate(req);

@@ -35,9 +35,11 @@ export interface SessionRecord {
   rotatedAt: number;
   /** When the generation before the current one was issued. */
   prevRotatedAt: number;
-  /** Start and count of the current refresh rate-limit window. */
+  /** Start and count of the current refresh rate-limit window (rotations only). */
   rateWindowStart: number;
   rateCount: number;
+  /** Grace answers (`replayed_in_grace`) given for the current generation; 0 at login and after each rotation. */
+  graceCount: number;
   revokedAt: number | null;
   revokeReason: string | null;
 }
@@ -65,16 +67,23 @@ export interface RotateRequest {
   idleTtlMs: number;
   /** How long a revocation (on reuse) must be remembered by verifiers, in ms. */
   revocationTtlMs: number;
-  /** At most `max` refreshes per `windowMs` per session. */
+  /** At most `max` rotations per `windowMs` per session. Grace answers do not count. */
   rateLimit?: { max: number; windowMs: number };
+  /**
+   * At most this many grace answers per generation (each makes the engine sign a new access
+   * token); the next is `rate_limited` with `retryAfterMs: 1000`. Absent: no bound.
+   */
+  graceLimit?: number;
 }
 
 /**
  * `rotated`: this caller won and the session advanced one generation. `replayed_in_grace`: a
- * retired generation inside the grace window; nothing changed, the caller gets the current one.
+ * retired generation inside the grace window; only the session's `graceCount` grew, the caller
+ * gets the current generation.
  * `reused`: a retired generation outside the grace window; the session is now revoked.
  * `expired`, `revoked`, `unknown` (no such session, a generation ahead, another client):
- * nothing changed. `rate_limited`: nothing changed; retry after `retryAfterMs`.
+ * nothing changed. `rate_limited`: nothing changed; retry after `retryAfterMs` (a rotation over
+ * `rateLimit`, or a grace answer over `graceLimit`).
  */
 export interface RotateResult {
   status: RotateStatus;

@@ -135,6 +135,30 @@ describe('refresh rotation', () => {
     await baton.refresh(pair.refresh_token);
   });
 
+  it('a herd of 100 racers on one refresh token: all get the child, and the session\'s next refresh still succeeds', async () => {
+    const { baton, clock, events } = makeBaton(); // the default rate limit: 30 refreshes a minute
+    const first = await baton.login('u');
+    clock.advance(1000);
+    const results = await Promise.allSettled(Array.from({ length: 100 }, () => baton.refresh(first.refresh_token)));
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r.reason as { code?: string }).code);
+    expect(refused).toEqual([]);
+    const children = new Set(results.map((r) => (r as PromiseFulfilledResult<{ refresh_token: string }>).value.refresh_token));
+    expect(children.size).toBe(1);
+    expect(events.filter((e) => e.type === 'refresh.rotated' && !e.inGrace)).toHaveLength(1);
+    clock.advance(1000);
+    const next = await baton.refresh([...children][0] as string);
+    expect(next.refresh_token).toMatch(/\.2\./);
+  });
+
+  it('bounds grace answers per generation with refreshGraceLimit: the next one is ERR_RATE_LIMITED for 1 s', async () => {
+    const { baton } = makeBaton({ refreshGraceLimit: 2 });
+    const first = await baton.login('u');
+    const child = await baton.refresh(first.refresh_token);
+    for (let i = 0; i < 2; i++) expect((await baton.refresh(first.refresh_token)).refresh_token).toBe(child.refresh_token);
+    expect(await baton.refresh(first.refresh_token).catch((e: unknown) => e)).toMatchObject({ code: 'ERR_RATE_LIMITED', retryAfterMs: 1000 });
+    expect((await baton.refresh(child.refresh_token)).refresh_token).toMatch(/\.2\./);
+  });
+
   it('reports a store outage as ERR_STORE_UNAVAILABLE and loses nothing', async () => {
     const store = memoryStore();
     let down = false;
