@@ -10,13 +10,18 @@
 /** Shared Lua helpers, prepended to each script. */
 const PRELUDE = `
 local function num(v) return tonumber(v) or 0 end
-local function event(id, at, expiresAt, reason)
-  return '{"kind":"session","id":"' .. id .. '","at":' .. at .. ',"expiresAt":' .. expiresAt .. ',"reason":"' .. reason .. '"}'
+-- The revocation message. Strings go through cjson.encode: a '"' or '\\' in a reason must not
+-- break the JSON, or other instances would silently miss the revocation. Times are printed with
+-- '%.0f' (cjson would round them to 14 significant digits).
+local function ms(v) return string.format('%.0f', tonumber(v)) end
+local function event(kind, id, at, expiresAt, reason)
+  return '{"kind":' .. cjson.encode(kind) .. ',"id":' .. cjson.encode(id) .. ',"at":' .. ms(at)
+    .. ',"expiresAt":' .. ms(expiresAt) .. ',"reason":' .. cjson.encode(reason) .. '}'
 end
 local function revoke(key, id, at, revExp, reason, channel, retainMs)
   redis.call('HSET', key, 'revokedAt', at, 'revokeReason', reason)
   redis.call('PEXPIRE', key, retainMs)
-  redis.call('PUBLISH', channel, event(id, at, revExp, reason))
+  redis.call('PUBLISH', channel, event('session', id, at, revExp, reason))
 end
 local function active(f, now)
   return f[1] == '' and num(f[2]) > now and num(f[3]) > now

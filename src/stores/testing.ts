@@ -274,6 +274,23 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(events.some((e) => e.id === c.id), false, 'no event after unsubscribing');
     }));
 
+    t.it('carries any revocation reason intact to a peer\'s subscriber and the log (quotes, backslashes, control characters)', withPeers(async (a, b, now) => {
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const [one, two, three] = [0, 1, 2].map((i) => sampleSession(now + i, { userId })) as [SessionRecord, SessionRecord, SessionRecord];
+      for (const s of [one, two, three]) await a.createSession(s, { ...CREATE, now });
+      const events: RevocationEvent[] = [];
+      const stop = await b.subscribe((e) => events.push(e));
+      const reasons = ['he said "stop"\\', 'a "quoted" reason', 'tab\tline\nend é ✓ \\"'];
+      await a.revokeSession(one.id, { now, reason: reasons[0] as string, revocationTtlMs: HOUR });
+      await a.revokeSession(two.id, { now, reason: reasons[1] as string, revocationTtlMs: HOUR });
+      await a.revokeUserSessions(userId, { now, reason: reasons[2] as string, revocationTtlMs: HOUR });
+      const wanted = [[one.id, reasons[0]], [two.id, reasons[1]], [three.id, reasons[2]]];
+      await eventually(() => wanted.every(([id, reason]) => events.some((e) => e.id === id && e.reason === reason)));
+      const logged = await b.revocationsSince(now);
+      for (const [id, reason] of wanted) assert.equal(logged.find((e) => e.id === id)?.reason, reason);
+      stop();
+    }));
+
     t.it('consumes a jti once, and keeps a denylist', withStore(async (store, now) => {
       const jti = randomBytes(8).toString('hex');
       assert.equal(await store.consumeJti(jti, now + 60_000, now), true);

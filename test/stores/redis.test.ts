@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from '../../src/index.ts';
+import type { RevocationEvent } from '../../src/index.ts';
 import { redisStore } from '../../src/stores/redis.ts';
 import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
 import { startCluster } from '../support/redis-servers.ts';
@@ -38,6 +40,41 @@ describe('redis store specifics', () => {
     } finally {
       raw.disconnect();
       await store.close();
+    }
+  });
+});
+
+describe('redis revocation messages', () => {
+  it('a reason with quotes and a backslash reaches another client\'s subscriber exactly', async () => {
+    const a = redisStore({ url: URL, keyPrefix: prefix });
+    const b = redisStore({ url: URL, keyPrefix: prefix });
+    try {
+      const now = Date.now();
+      const s = sampleSession(now);
+      await a.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      const seen: RevocationEvent[] = [];
+      const stop = await b.subscribe((e) => seen.push(e));
+      expect(await a.revokeSession(s.id, { now, reason: 'he said "stop"\\', revocationTtlMs: 60_000 })).toBe(true);
+      await expect.poll(() => seen.find((e) => e.id === s.id), { timeout: 2000 }).toEqual({ kind: 'session', id: s.id, at: now, expiresAt: now + 60_000, reason: 'he said "stop"\\' });
+      stop();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('two engines on two store clients: a session revoked on A with a quoted reason fails verification on B', async () => {
+    const [s1, s2] = [redisStore({ url: URL, keyPrefix: prefix }), redisStore({ url: URL, keyPrefix: prefix })];
+    const shared = { issuer: 'https://redis.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32) };
+    const a = createBaton({ ...shared, store: s1 });
+    const b = createBaton({ ...shared, store: s2 });
+    try {
+      const pair = await a.login(`quoted-${randomBytes(4).toString('hex')}`);
+      expect((await b.verify(pair.access_token)).sid).toBe(pair.session_id); // B is listening, and has the token cached
+      expect(await a.revokeSession(pair.session_id, 'a "quoted" reason')).toBe(true);
+      await expect.poll(() => b.verify(pair.access_token).then(() => 'ok', (e: { code?: string }) => e.code), { timeout: 2000 }).toBe('ERR_SESSION_REVOKED');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await Promise.all([s1.close(), s2.close()]);
     }
   });
 });
