@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from '../../src/index.ts';
-import type { RevocationEvent } from '../../src/index.ts';
+import type { RevocationEvent, SessionRecord } from '../../src/index.ts';
 import { redisStore } from '../../src/stores/redis.ts';
 import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
 import { startCluster } from '../support/redis-servers.ts';
@@ -38,6 +38,52 @@ describe('redis store specifics', () => {
       const tags = new Set(keys.filter((k) => k.includes(':s:') || k.includes(':u:')).map((k) => /\{(.*?)\}/.exec(k)?.[1]));
       expect([...tags]).toEqual([s.id.slice(0, 4)]);
     } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+});
+
+describe('redis revocation log', () => {
+  it('standalone: each revoking call is one script that also writes the log (no write from Node, entry there on return)', async () => {
+    const keyPrefix = `${prefix}log-${randomBytes(3).toString('hex')}:`;
+    const logKey = `${keyPrefix}{revocations}:log`;
+    const store = redisStore({ url: URL, keyPrefix });
+    const raw = new Redis(URL);
+    const monitor = await raw.monitor();
+    const inspector = /addr=(\S+)/.exec(String(await raw.call('CLIENT', 'INFO')))?.[1];
+    const fromNode: string[][] = []; // commands the store sent (not from inside a script) naming its keys
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && source !== inspector && args.some((a) => String(a).startsWith(keyPrefix))) fromNode.push(args);
+    });
+    const logged = async (id: string): Promise<RevocationEvent | undefined> =>
+      (await raw.zrange(logKey, '0', '-1')).map((m) => JSON.parse(m) as RevocationEvent).find((e) => e.id === id);
+    try {
+      await raw.ping(); // MONITOR is live before the store's first command
+      const now = Date.now();
+      const userId = `log-${randomBytes(4).toString('hex')}`;
+      const [a, b, c, d] = [0, 1, 2, 3].map((i) => sampleSession(now - 60_000 + i, { userId })) as SessionRecord[] as [SessionRecord, SessionRecord, SessionRecord, SessionRecord];
+      await store.createSession(a, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      await store.createSession(b, { maxSessionsPerUser: 1, now, revocationTtlMs: 60_000 }); // evicts a
+      expect(await logged(a.id)).toMatchObject({ kind: 'session', reason: 'evicted', expiresAt: now + 60_000 });
+      await store.createSession(c, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      expect(await store.revokeSession(b.id, { now, reason: 'logout', revocationTtlMs: 60_000 })).toBe(true);
+      expect(await logged(b.id)).toMatchObject({ reason: 'logout' });
+      await store.createSession(d, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      expect(await store.revokeUserSessions(userId, { now, reason: 'all', revocationTtlMs: 60_000, except: d.id })).toEqual([c.id]);
+      expect(await logged(c.id)).toMatchObject({ reason: 'all' });
+      const rotate = { sessionId: d.id, clientId: d.clientId, graceMs: 1000, idleTtlMs: 86_400_000, revocationTtlMs: 60_000 };
+      await store.rotate({ ...rotate, generation: 0, now });
+      expect((await store.rotate({ ...rotate, generation: 0, now: now + 5000 })).status).toBe('reused');
+      expect(await logged(d.id)).toMatchObject({ reason: 'reused', at: now + 5000 });
+      await store.denyJti('jti-1', now + 60_000, now);
+      expect(await logged('jti-1')).toEqual({ kind: 'token', id: 'jti-1', at: now, expiresAt: now + 60_000, reason: 'revoked' });
+      expect(await store.isDenied('jti-1', now)).toBe(true);
+      expect(await raw.pttl(logKey)).toBeGreaterThan(50_000);
+      const names = fromNode.map((args) => args[0]?.toLowerCase());
+      expect(names.filter((n) => !['evalsha', 'eval', 'get'].includes(n as string))).toEqual([]); // scripts, and isDenied's read
+    } finally {
+      monitor.disconnect();
       raw.disconnect();
       await store.close();
     }
