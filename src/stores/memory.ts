@@ -176,6 +176,8 @@ class MemoryStore implements TokenStore {
     return this.#counters.delete(key);
   }
 
+  async ping(): Promise<void> {}
+
   async sweep(now: number): Promise<number> {
     let removed = 0;
     for (const [id, session] of this.#sessions) {

@@ -311,6 +311,12 @@ class PostgresStore implements TokenStore {
     return (await this.#sql`DELETE FROM baton_counters WHERE key = ${key}`).count === 1;
   }
 
+  /** Migrates first, as every call does; a server that is not there fails within `connect_timeout` (5 s). */
+  async ping(): Promise<void> {
+    await this.#ready();
+    await this.#sql`SELECT 1`;
+  }
+
   async sweep(now: number): Promise<number> {
     await this.#ready();
     return this.#sql.begin(async (tx) => {

@@ -31,6 +31,9 @@ import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, R
 
 type Client = Redis | Cluster;
 
+/** How long `ping` waits for an answer, in ms. */
+const PING_TIMEOUT_MS = 3000;
+
 /** Options of `redisStore`. Give `url` or `client`. */
 export interface RedisStoreOptions {
   /** `redis://`, `rediss://` or `redis+cluster://host:port,host:port`. */
@@ -334,6 +337,22 @@ class RedisStore implements TokenStore {
 
   async deleteCounter(key: string): Promise<boolean> {
     return (await this.#client.del(`${this.#prefix}n:${key}`)) === 1;
+  }
+
+  /**
+   * `PING`, bounded by `PING_TIMEOUT_MS`: a cluster client whose nodes are all unreachable queues
+   * commands until they come back rather than failing them.
+   */
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.#client.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async sweep(now: number): Promise<number> {

@@ -131,6 +131,7 @@ function prepareQueries(db: DatabaseSync) {
       RETURNING count, reset_at`),
     getCounter: prepare('SELECT count, reset_at FROM baton_counters WHERE key = ? AND reset_at > ?'),
     deleteCounter: prepare('DELETE FROM baton_counters WHERE key = ?'),
+    ping: prepare('SELECT 1 AS ok'),
   };
 }
 
@@ -325,6 +326,10 @@ class SqliteStore implements TokenStore {
 
   async deleteCounter(key: string): Promise<boolean> {
     return Number(this.#q.deleteCounter.run(key).changes) === 1;
+  }
+
+  async ping(): Promise<void> {
+    this.#q.ping.get();
   }
 
   async sweep(now: number): Promise<number> {

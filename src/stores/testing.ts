@@ -89,6 +89,10 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
   };
 
   t.describe(`store conformance: ${options.name}`, () => {
+    t.it('answers ping on a live store', withStore(async (store) => {
+      assert.equal(await store.ping(), undefined);
+    }));
+
     t.it('keeps a session as it was created', withStore(async (store, now) => {
       const s = sampleSession(now);
       assert.deepEqual(await store.createSession(s, { ...CREATE, now }), { evicted: [] });

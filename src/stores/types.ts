@@ -158,6 +158,12 @@ export interface TokenStore {
   hitCounter(key: string, points: number, windowMs: number, now: number, force?: boolean): Promise<{ count: number; resetAt: number }>;
   getCounter(key: string, now: number): Promise<{ count: number; resetAt: number } | null>;
   deleteCounter(key: string): Promise<boolean>;
+  /**
+   * Resolves when the backend answered a trivial round trip (a `PING`, a `SELECT 1`), rejects
+   * otherwise, within seconds rather than waiting for a reconnection. Used at start-up and by
+   * readiness checks.
+   */
+  ping(): Promise<void>;
   /** Deletes what expired before `now`; returns how many records went. */
   sweep(now: number): Promise<number>;
   close(): Promise<void>;
