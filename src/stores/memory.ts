@@ -176,6 +176,10 @@ class MemoryStore implements TokenStore {
     return this.#counters.delete(key);
   }
 
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    return [...this.#counters].filter(([key, c]) => key.startsWith(prefix) && c.resetAt > now).map(([key]) => key).sort();
+  }
+
   async ping(): Promise<void> {}
 
   async sweep(now: number): Promise<number> {

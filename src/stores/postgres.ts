@@ -22,6 +22,7 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { RevocationFeed } from './feed.ts';
 import { CHANNEL, MIGRATIONS } from './postgres-schema.ts';
+import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
 
 /** Options of `postgresStore`. Give `url` or `sql`. */
@@ -309,6 +310,12 @@ class PostgresStore implements TokenStore {
   async deleteCounter(key: string): Promise<boolean> {
     await this.#ready();
     return (await this.#sql`DELETE FROM baton_counters WHERE key = ${key}`).count === 1;
+  }
+
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    await this.#ready();
+    const rows = await this.#sql`SELECT key FROM baton_counters WHERE key LIKE ${likePrefix(prefix)} ESCAPE '\\' AND reset_at > ${now}`;
+    return rows.map((r) => r.key as string).sort();
   }
 
   /** Migrates first, as every call does; a server that is not there fails within `connect_timeout` (5 s). */

@@ -340,6 +340,28 @@ class RedisStore implements TokenStore {
   }
 
   /**
+   * SCANs every master (of a cluster, or the one server) for the prefix, glob characters escaped,
+   * then keeps the counters not reset at `now` (a key outlives its window by clock skew at most).
+   */
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    const stored = `${this.#prefix}n:`;
+    const pattern = `${(stored + prefix).replace(/[\\*?[\]]/g, '\\$&')}*`;
+    const nodes = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client];
+    const found = new Set<string>();
+    await Promise.all(nodes.map(async (node) => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        for (const key of keys) found.add(key);
+        cursor = next;
+      } while (cursor !== '0');
+    }));
+    const keys = [...found];
+    const resets = await Promise.all(keys.map((key) => this.#client.hget(key, 'resetAt')));
+    return keys.filter((_, i) => Number(resets[i]) > now).map((key) => key.slice(stored.length)).sort();
+  }
+
+  /**
    * `PING`, bounded by `PING_TIMEOUT_MS`: a cluster client whose nodes are all unreachable queues
    * commands until they come back rather than failing them.
    */

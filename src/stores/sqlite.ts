@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { decideRotation } from './rotation.ts';
+import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, TokenStore } from './types.ts';
 
 /** Options of `sqliteStore`. */
@@ -131,6 +132,8 @@ function prepareQueries(db: DatabaseSync) {
       RETURNING count, reset_at`),
     getCounter: prepare('SELECT count, reset_at FROM baton_counters WHERE key = ? AND reset_at > ?'),
     deleteCounter: prepare('DELETE FROM baton_counters WHERE key = ?'),
+    // LIKE finds the prefix (wildcards escaped); SQLite's LIKE ignores ASCII case, so the exact prefix is compared too.
+    counterKeys: prepare(`SELECT key FROM baton_counters WHERE key LIKE ?1 ESCAPE '\\' AND substr(key, 1, length(?2)) = ?2 AND reset_at > ?3`),
     ping: prepare('SELECT 1 AS ok'),
   };
 }
@@ -326,6 +329,10 @@ class SqliteStore implements TokenStore {
 
   async deleteCounter(key: string): Promise<boolean> {
     return Number(this.#q.deleteCounter.run(key).changes) === 1;
+  }
+
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    return (this.#q.counterKeys.all(likePrefix(prefix), prefix, now) as Row[]).map((r) => r.key as string).sort();
   }
 
   async ping(): Promise<void> {

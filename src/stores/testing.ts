@@ -357,6 +357,20 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(await a.getCounter(key, now), null);
     }));
 
+    t.it('lists the live counters under a prefix, taking wildcard characters literally', withPeers(async (a, b, now) => {
+      const base = `keys-${randomBytes(4).toString('hex')}:`;
+      const live = ['a_b', 'a%b', 'a*b', 'a[b]', 'a]b', 'a\\b', 'a?b', 'ab', 'A_B', 'a^b'].map((k) => base + k);
+      for (const key of live) await a.hitCounter(key, 1, 60_000, now);
+      await a.hitCounter(`${base}a_old`, 1, 600_000, now - 700_000); // reset at now - 100 s: not live at now
+      await a.hitCounter(`other-${base}a_b`, 1, 60_000, now);
+      const sorted = (keys: string[]): string[] => [...keys].sort();
+      assert.deepEqual(await b.counterKeys(base, now), sorted(live));
+      for (const [prefix, expected] of [['a_', ['a_b']], ['a%', ['a%b']], ['a*', ['a*b']], ['a[', ['a[b]']], ['a]', ['a]b']], ['a\\', ['a\\b']], ['a?', ['a?b']], ['A', ['A_B']], ['a^', ['a^b']], ['zz', []]] as const) {
+        assert.deepEqual(await b.counterKeys(base + prefix, now), expected.map((k) => base + k), `prefix ${JSON.stringify(prefix)}`);
+      }
+      assert.deepEqual(await b.counterKeys(`${base}a_`, now - 150_000), [`${base}a_b`, `${base}a_old`].sort(), 'live is as of `now`');
+    }));
+
     t.it('law: any sequence of presentations matches the rotation table', withStore(async (store, base) => {
       await fc.assert(
         fc.asyncProperty(

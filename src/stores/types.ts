@@ -159,6 +159,11 @@ export interface TokenStore {
   getCounter(key: string, now: number): Promise<{ count: number; resetAt: number } | null>;
   deleteCounter(key: string): Promise<boolean>;
   /**
+   * The keys of the counters still live at `now` (not reset yet) that start with `prefix`, taken
+   * literally (no wildcard), sorted: what an administrator resetting rate limits lists.
+   */
+  counterKeys(prefix: string, now: number): Promise<string[]>;
+  /**
    * Resolves when the backend answered a trivial round trip (a `PING`, a `SELECT 1`), rejects
    * otherwise, within seconds rather than waiting for a reconnection. Used at start-up and by
    * readiness checks.
