@@ -25,6 +25,9 @@ import { CHANNEL, MIGRATIONS } from './postgres-schema.ts';
 import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
 
+/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
+const REVOKED_RETENTION_MS = 86_400_000;
+
 /** Options of `postgresStore`. Give `url` or `sql`. */
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`. */
@@ -328,7 +331,7 @@ class PostgresStore implements TokenStore {
     await this.#ready();
     return this.#sql.begin(async (tx) => {
       const counts = await Promise.all([
-        tx`DELETE FROM baton_sessions WHERE least(expires_at, idle_expires_at) <= ${now - 3_600_000} OR revoked_at <= ${now - 86_400_000}`,
+        tx`DELETE FROM baton_sessions WHERE least(expires_at, idle_expires_at) <= ${now} OR revoked_at <= ${now - REVOKED_RETENTION_MS}`,
         tx`DELETE FROM baton_consumed_jti WHERE expires_at <= ${now}`,
         tx`DELETE FROM baton_denied_jti WHERE expires_at <= ${now}`,
         tx`DELETE FROM baton_opaque_tokens WHERE expires_at <= ${now}`,

@@ -80,8 +80,8 @@ return evicted
 
 /**
  * KEYS: session[, log]. ARGV: presented generation, client id, now, grace ms, new idle expiry,
- * rate max (0: none), rate window ms, revocation expiry, channel, retain ms, ttl ms after a
- * rotation, grace limit (-1: none). Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
+ * rate max (0: none), rate window ms, revocation expiry, channel, retain ms after a revocation,
+ * retain ms after the session's end, grace limit (-1: none). Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
  * revokedAt, userId, clientId, scope } — what issuing the next pair needs, and no more: the reply's
  * size is most of a rotation's cost at high concurrency.
  */
@@ -124,7 +124,8 @@ end
 gen = gen + 1
 redis.call('HSET', key, 'generation', gen, 'prevRotatedAt', f[6], 'rotatedAt', ARGV[3], 'lastUsedAt', ARGV[3],
   'idleExpiresAt', ARGV[5], 'rateWindowStart', windowStart, 'rateCount', count, 'graceCount', 0)
-redis.call('PEXPIRE', key, ARGV[11])
+-- The key lives until the session's end, idle or absolute, whichever comes first, plus retainMs.
+redis.call('PEXPIRE', key, ms(math.min(num(ARGV[5]), num(f[4])) - now + num(ARGV[11])))
 f[5] = ARGV[5]
 f[6] = ARGV[3]
 return reply('rotated', 0)

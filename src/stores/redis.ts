@@ -194,7 +194,7 @@ class RedisStore implements TokenStore {
     const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope] = await this.#client.batonRotate(
       ...this.#keys(this.#sessionKey(r.sessionId)),
       r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
-      r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), r.idleTtlMs + this.#retainMs,
+      r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), this.#retainMs,
       r.graceLimit ?? -1,
     );
     const result: RotateResult = { status };
@@ -378,7 +378,9 @@ class RedisStore implements TokenStore {
   }
 
   async sweep(now: number): Promise<number> {
-    // Sessions, jtis and opaque tokens leave by their TTLs; the revocation log is trimmed here.
+    // Every other key carries a TTL: sessions (their end + retainMs, or the revocation's
+    // lifetime), user indexes, counters (their window), spent and denied jtis, opaque tokens. The
+    // revocation log expires with its newest entry and is trimmed at each write and here.
     return Number(await this.#client.zremrangebyscore(this.#log, '-inf', now));
   }
 

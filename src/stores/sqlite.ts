@@ -22,6 +22,9 @@ import { decideRotation } from './rotation.ts';
 import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, TokenStore } from './types.ts';
 
+/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
+const REVOKED_RETENTION_MS = 86_400_000;
+
 /** Options of `sqliteStore`. */
 export interface SqliteStoreOptions {
   /** The database file; created with its directory if missing. `':memory:'` for a private, in-process database. */
@@ -343,7 +346,7 @@ class SqliteStore implements TokenStore {
     return this.#tx(() => {
       const run = (sql: string, ...params: SQLInputValue[]): number => Number(this.#db.prepare(sql).run(...params).changes);
       return (
-        run('DELETE FROM baton_sessions WHERE expires_at <= ? OR idle_expires_at <= ? OR revoked_at <= ?', now, now, now - 86_400_000) +
+        run('DELETE FROM baton_sessions WHERE expires_at <= ? OR idle_expires_at <= ? OR revoked_at <= ?', now, now, now - REVOKED_RETENTION_MS) +
         run('DELETE FROM baton_consumed_jti WHERE expires_at <= ?', now) +
         run('DELETE FROM baton_denied_jti WHERE expires_at <= ?', now) +
         run('DELETE FROM baton_opaque_tokens WHERE expires_at <= ?', now) +

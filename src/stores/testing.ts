@@ -317,14 +317,34 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(await store.findOpaqueToken(hash, now), null);
     }));
 
-    t.it('forgets sessions a day past their end (by sweep or by TTL)', withStore(async (store, now) => {
-      const s = sampleSession(now - 3 * DAY, { idleExpiresAt: now - 2 * DAY });
-      await store.createSession(s, { ...CREATE, now });
-      const denied = randomBytes(8).toString('hex');
+    t.it('forgets sessions a day past their end, spent jtis, opaque tokens, counters and revocations (by sweep or by TTL)', withStore(async (store, now) => {
+      const idle = sampleSession(now - 3 * DAY, { idleExpiresAt: now - 2 * DAY });
+      const absolute = sampleSession(now - 40 * DAY, { expiresAt: now - 2 * DAY, idleExpiresAt: now + DAY });
+      const live = sampleSession(now - DAY);
+      const revoked = sampleSession(now - DAY);
+      for (const s of [idle, absolute, live, revoked]) await store.createSession(s, { ...CREATE, now });
+      await store.revokeSession(revoked.id, { now, reason: 'test', revocationTtlMs: HOUR });
+      const id = (): string => randomBytes(8).toString('hex');
+      const [consumed, denied, opaque, counter, liveCounter] = [id(), id(), id(), `sweep-${id()}`, `sweep-${id()}`];
+      await store.consumeJti(consumed, now - 1, now - 2);
       await store.denyJti(denied, now - 1, now - 2);
-      assert.ok((await store.sweep(now)) >= 1, 'at least the expired revocation goes');
-      assert.equal(await store.getSession(s.id), null);
+      const claims = { iss: 'i', sub: 's', aud: 'a', exp: Math.floor(now / 1000) - 1, iat: Math.floor(now / 1000) - 60, jti: id(), sid: live.id, client_id: 'web' };
+      await store.saveOpaqueToken(opaque, { claims, expiresAt: now - 1 }, now - 2);
+      await store.hitCounter(counter, 1, 1000, now - 2000);
+      await store.hitCounter(liveCounter, 1, 60_000, now);
+      const removed = await store.sweep(now);
+      assert.ok(removed >= 1, 'at least the expired revocation goes');
+      assert.equal(await store.sweep(now), 0, 'a second sweep finds nothing left');
+      assert.equal(await store.getSession(idle.id), null);
+      assert.equal(await store.getSession(absolute.id), null);
+      assert.notEqual(await store.getSession(live.id), null);
+      assert.equal((await store.getSession(revoked.id))?.revokedAt, now, 'a revoked session is kept while its revocation matters');
       assert.equal((await store.revocationsSince(now)).some((e) => e.id === denied), false);
+      assert.equal(await store.isDenied(denied, now), false);
+      assert.equal(await store.findOpaqueToken(opaque, now - 2), null);
+      assert.equal(await store.getCounter(counter, now), null);
+      assert.deepEqual(await store.counterKeys('sweep-', now).then((keys) => keys.filter((k) => k === counter || k === liveCounter)), [liveCounter]);
+      assert.equal(await store.consumeJti(consumed, now + 60_000, now), true, 'a spent jti past its expiry is forgotten');
     }));
 
     t.it('keeps named records; ifAbsent lets exactly one of many writers win', withPeers(async (a, b) => {

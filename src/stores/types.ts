@@ -169,7 +169,14 @@ export interface TokenStore {
    * readiness checks.
    */
   ping(): Promise<void>;
-  /** Deletes what expired before `now`; returns how many records went. */
+  /**
+   * Deletes what ended by `now`: sessions at their idle or absolute end; revoked sessions one day
+   * after their revocation at the latest (the revocation log, not the record, is what refuses
+   * their access tokens; the record only makes a refresh answer `revoked` rather than `unknown`);
+   * spent and denied jtis, opaque tokens and revocations past their expiry, counters past their
+   * reset. Returns how many records went. Stores whose keys carry TTLs (Redis) leave all but the
+   * revocation log to them.
+   */
   sweep(now: number): Promise<number>;
   close(): Promise<void>;
 }

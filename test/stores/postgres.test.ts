@@ -4,6 +4,7 @@ import { postgresStore } from '../../src/stores/postgres.ts';
 import { MIGRATIONS } from '../../src/stores/postgres-schema.ts';
 import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
+import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 
 const URL = useTestDatabase('baton_test');
 
@@ -16,6 +17,24 @@ runStoreConformance({ describe, it }, {
 const OLD = useTestDatabase('baton_upgrade');
 
 describe('postgres store specifics', () => {
+  it('sweep deletes the rows of what ended (sessions at their end, not an hour later), and only those', async () => {
+    const store = postgresStore({ url: URL });
+    const sql = postgres(URL, { onnotice: () => undefined });
+    const query = async (table: string, column: string, ids: string[]): Promise<number> =>
+      Number((await sql`SELECT count(*) AS n FROM ${sql(table)} WHERE ${sql(column)} IN ${sql(ids)}`)[0]?.n);
+    try {
+      const now = Date.now();
+      const seeded = await seedSweepable(store, now);
+      expect(await countRows(seeded, 'gone', query)).toEqual(allThere(seeded, 'gone'));
+      expect(await store.sweep(now)).toBeGreaterThanOrEqual(seeded.removed);
+      expect(await countRows(seeded, 'gone', query)).toEqual({ sessions: 0, consumed: 0, denied: 0, opaque: 0, counters: 0, revocations: 0 });
+      expect(await countRows(seeded, 'kept', query)).toEqual(allThere(seeded, 'kept'));
+    } finally {
+      await sql.end();
+      await store.close();
+    }
+  });
+
   it('upgrades a version-3 database: old sessions start with grace_count 0, and instances not yet upgraded still rotate', async () => {
     const sql = postgres(OLD, { onnotice: () => undefined });
     try {

@@ -44,6 +44,46 @@ describe('redis store specifics', () => {
   });
 });
 
+describe('redis expiry', () => {
+  it('every key expires, no later than what it holds can matter (the session: its idle or absolute end, whichever first, plus retainMs)', async () => {
+    const keyPrefix = `${prefix}bounds-${randomBytes(3).toString('hex')}:`;
+    const HOUR = 3_600_000;
+    const store = redisStore({ url: URL, keyPrefix, retainMs: HOUR });
+    const raw = new Redis(URL);
+    try {
+      const now = Date.now();
+      const s = sampleSession(now - HOUR, { expiresAt: now + HOUR }); // absolute end in an hour
+      const gone = sampleSession(now - HOUR, { userId: s.userId });
+      for (const x of [s, gone]) await store.createSession(x, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      await store.rotate({ sessionId: s.id, generation: 0, clientId: s.clientId, now, graceMs: 10_000, idleTtlMs: 7 * 24 * HOUR, revocationTtlMs: 60_000 });
+      await store.revokeSession(gone.id, { now, reason: 'bye', revocationTtlMs: 2 * HOUR });
+      await store.consumeJti('c1', now + 60_000, now);
+      await store.denyJti('d1', now + 60_000, now);
+      await store.saveOpaqueToken('o1', { claims: { iss: 'i', sub: 's', aud: 'a', exp: 1, iat: 0, jti: 'j', sid: s.id, client_id: 'web' }, expiresAt: now + 60_000 }, now);
+      await store.hitCounter('n1', 1, 30_000, now);
+      const bound: [RegExp, number][] = [
+        [/:s:/, HOUR + HOUR], // s: its absolute end (1 h) + retainMs; gone: max(retainMs, revocation lifetime) = 2 h
+        [/:u:/, 30 * 24 * HOUR + HOUR], // the user index: its longest session's absolute end + retainMs
+        [/:c:c1$/, 60_000], [/:d:d1$/, 60_000], [/:o:o1$/, 60_000], [/:n:n1$/, 30_000],
+        [/\{revocations\}:log$/, 2 * HOUR],
+      ];
+      const keys = await raw.keys(`${keyPrefix}*`);
+      expect(keys).toHaveLength(8);
+      for (const key of keys) {
+        const max = bound.find(([pattern]) => pattern.test(key))?.[1];
+        expect(max, `${key} is a key this test knows`).toBeDefined();
+        const pttl = await raw.pttl(key);
+        expect(pttl, key).toBeGreaterThan(0);
+        expect(pttl, key).toBeLessThanOrEqual(max as number);
+      }
+      expect(await store.sweep(now + 2 * HOUR)).toBe(2); // the log is trimmed (the other keys go by TTL)
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+});
+
 describe('redis revocation log', () => {
   it('standalone: each revoking call is one script that also writes the log (no write from Node, entry there on return)', async () => {
     const keyPrefix = `${prefix}log-${randomBytes(3).toString('hex')}:`;

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../../src/stores/sqlite.ts';
 import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
+import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,6 +60,25 @@ describe('sqlite store specifics', () => {
     expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('replayed_in_grace');
     expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rate_limited');
     await store.close();
+  });
+
+  it('sweep deletes the rows of what ended, and only those', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    const db = new DatabaseSync(path);
+    const query = async (table: string, column: string, ids: string[]): Promise<number> =>
+      Number((db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} IN (${ids.map(() => '?').join(', ')})`).get(...ids) as { n: number }).n);
+    try {
+      const now = Date.now();
+      const seeded = await seedSweepable(store, now);
+      expect(await countRows(seeded, 'gone', query)).toEqual(allThere(seeded, 'gone'));
+      expect(await store.sweep(now)).toBe(seeded.removed);
+      expect(await countRows(seeded, 'gone', query)).toEqual({ sessions: 0, consumed: 0, denied: 0, opaque: 0, counters: 0, revocations: 0 });
+      expect(await countRows(seeded, 'kept', query)).toEqual(allThere(seeded, 'kept'));
+    } finally {
+      db.close();
+      await store.close();
+    }
   });
 
   it('keeps sessions across re-opening the file', async () => {
