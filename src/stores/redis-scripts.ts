@@ -9,7 +9,7 @@
  * store writes the log right after the script.
  *
  * Times travel as decimal strings computed in Node (Lua would print large numbers in exponent
- * form); Lua only compares them. Session hashes store `''` for null.
+ * form); what Lua computes itself it prints with `ms()`. Session hashes store `''` for null.
  */
 
 /** Shared Lua helpers, prepended to each script. */
@@ -81,9 +81,10 @@ return evicted
 /**
  * KEYS: session[, log]. ARGV: presented generation, client id, now, grace ms, new idle expiry,
  * rate max (0: none), rate window ms, revocation expiry, channel, retain ms after a revocation,
- * retain ms after the session's end, grace limit (-1: none). Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
- * revokedAt, userId, clientId, scope } — what issuing the next pair needs, and no more: the reply's
- * size is most of a rotation's cost at high concurrency.
+ * retain ms after the session's end, grace limit (-1: none). Returns { status, retryAfterMs,
+ * generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope } — what
+ * issuing the next pair needs, and no more: the reply's size is most of a rotation's cost at high
+ * concurrency.
  */
 export const ROTATE = `${PRELUDE}
 local key = KEYS[1]
