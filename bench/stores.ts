@@ -106,7 +106,7 @@ async function rotationOp(store: TokenStore, workers: number) {
   }
   return async (w: number) => {
     const s = sessions[w] as { id: string; generation: number };
-    const r = await store.rotate({ sessionId: s.id, generation: s.generation, now: Date.now(), graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: 60_000 });
+    const r = await store.rotate({ sessionId: s.id, generation: s.generation, clientId: 'web', now: Date.now(), graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: 60_000 });
     if (r.status !== 'rotated') throw new Error(`rotation answered ${r.status}`);
     s.generation++;
   };

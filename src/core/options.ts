@@ -56,8 +56,10 @@ export interface BatonOptions {
   maxSessionsPerUser?: number;
   /** Format of new access tokens. Default `'jwt'`. All formats are verified whatever this says. */
   tokenFormat?: TokenFormat;
-  /** At most `max` refreshes per `window` per session, or `false`. Default 30 per minute. */
+  /** At most `max` rotations per `window` per session, or `false`. Default 30 per minute. Grace answers do not count. */
   refreshRateLimit?: { max: number; window: Duration } | false;
+  /** At most this many grace answers (retired token, current pair) per generation of a session; each signs a token. Default 100. */
+  refreshGraceLimit?: number;
   /** Cache of verified tokens (bounded LRU, revocations checked on every hit), or `false`. Default 10,000 tokens. */
   verifyCache?: { max: number } | false;
   /** Tokens longer than this many characters are refused before any parsing. Default 8192. */
@@ -84,6 +86,7 @@ export interface ResolvedOptions {
   maxSessionsPerUser: number;
   tokenFormat: TokenFormat;
   rateLimit: { max: number; windowMs: number } | undefined;
+  graceLimit: number;
   cacheMax: number;
   maxTokenLength: number;
   defaultScope: string;
@@ -94,7 +97,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'issuer', 'audience', 'keys', 'refreshTokenSecret', 'previousRefreshTokenSecrets', 'store', 'accessTokenTtl',
   'refreshTokenTtl', 'sessionMaxAge', 'refreshGrace', 'leeway', 'maxSessionsPerUser', 'tokenFormat',
-  'refreshRateLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'now',
+  'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'now',
 ]);
 const STORE_METHODS = ['createSession', 'getSession', 'rotate', 'revokeSession', 'consumeJti', 'subscribe', 'revocationsSince'];
 
@@ -194,6 +197,8 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     if (!Number.isInteger(rl.max) || rl.max < 1) throw new BatonConfigError('`refreshRateLimit.max` must be a whole number of at least 1 (or set `refreshRateLimit: false`).');
     rateLimit = { max: rl.max, windowMs: toMs(rl.window, 'refreshRateLimit.window') };
   }
+  const graceLimit = options.refreshGraceLimit ?? 100;
+  if (!Number.isInteger(graceLimit) || graceLimit < 1) throw new BatonConfigError('`refreshGraceLimit` must be a whole number of at least 1.');
   const cache = options.verifyCache ?? { max: 10_000 };
   if (cache !== false && (!Number.isInteger(cache.max) || cache.max < 1)) throw new BatonConfigError('`verifyCache.max` must be a whole number of at least 1 (or set `verifyCache: false`).');
   const maxTokenLength = options.maxTokenLength ?? 8192;
@@ -213,6 +218,7 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     maxSessionsPerUser,
     tokenFormat,
     rateLimit,
+    graceLimit,
     cacheMax: cache === false ? 0 : cache.max,
     maxTokenLength,
     defaultScope: options.defaultScope ?? '',

@@ -436,6 +436,7 @@ export class Baton {
         idleTtlMs: this.#o.refreshTtlMs,
         revocationTtlMs: this.#revocationTtlMs,
         ...(this.#o.rateLimit === undefined ? {} : { rateLimit: this.#o.rateLimit }),
+        graceLimit: this.#o.graceLimit,
       });
     } catch (cause) {
       throw unavailable(cause);

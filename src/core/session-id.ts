@@ -41,6 +41,7 @@ export function newSession(o: { userId: string; clientId: string; scope: string;
     prevRotatedAt: now,
     rateWindowStart: now,
     rateCount: 0,
+    graceCount: 0,
     revokedAt: null,
     revokeReason: null,
   };

@@ -14,6 +14,9 @@
 import { decideRotation, isActive } from './rotation.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, TokenStore } from './types.ts';
 
+/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
+const REVOKED_RETENTION_MS = 86_400_000;
+
 /** Values are copied in and out, so callers never share the store's objects (opaque-token claims may nest). */
 const copy = <T>(value: T): T => structuredClone(value);
 /** Sessions are flat but for `device`: a spread copies them at a fraction of structuredClone's cost. */
@@ -176,12 +179,20 @@ class MemoryStore implements TokenStore {
     return this.#counters.delete(key);
   }
 
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    return [...this.#counters].filter(([key, c]) => key.startsWith(prefix) && c.resetAt > now).map(([key]) => key).sort();
+  }
+
+  async ping(): Promise<void> {}
+
   async sweep(now: number): Promise<number> {
     let removed = 0;
     for (const [id, session] of this.#sessions) {
-      if (now >= session.expiresAt || now >= session.idleExpiresAt || (session.revokedAt !== null && now >= session.revokedAt + 86_400_000)) {
+      if (now >= session.expiresAt || now >= session.idleExpiresAt || (session.revokedAt !== null && now >= session.revokedAt + REVOKED_RETENTION_MS)) {
         this.#sessions.delete(id);
-        this.#byUser.get(session.userId)?.delete(id);
+        const ids = this.#byUser.get(session.userId);
+        ids?.delete(id);
+        if (ids?.size === 0) this.#byUser.delete(session.userId); // no index left behind for users gone
         removed++;
       }
     }

@@ -22,7 +22,11 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { RevocationFeed } from './feed.ts';
 import { CHANNEL, MIGRATIONS } from './postgres-schema.ts';
+import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
+
+/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
+const REVOKED_RETENTION_MS = 86_400_000;
 
 /** Options of `postgresStore`. Give `url` or `sql`. */
 export interface PostgresStoreOptions {
@@ -55,6 +59,7 @@ function toRecord(row: Row): SessionRecord {
     prevRotatedAt: n(row.prev_rotated_at),
     rateWindowStart: n(row.rate_window_start),
     rateCount: n(row.rate_count),
+    graceCount: n(row.grace_count ?? 0),
     revokedAt: row.revoked_at === null || row.revoked_at === undefined ? null : n(row.revoked_at),
     revokeReason: (row.revoke_reason as string | null) ?? null,
   };
@@ -65,7 +70,7 @@ function toRow(s: SessionRecord): Row {
     id: s.id, user_id: s.userId, client_id: s.clientId, scope: s.scope, device: s.device,
     created_at: s.createdAt, last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt,
     generation: s.generation, rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt,
-    rate_window_start: s.rateWindowStart, rate_count: s.rateCount, revoked_at: s.revokedAt, revoke_reason: s.revokeReason,
+    rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, revoked_at: s.revokedAt, revoke_reason: s.revokeReason,
   };
 }
 
@@ -148,7 +153,7 @@ class PostgresStore implements TokenStore {
     await this.#ready();
     const [row] = await this.#sql`
       SELECT * FROM baton_rotate(${r.sessionId}, ${r.generation}, ${r.clientId ?? null}, ${r.now}, ${r.graceMs}, ${r.idleTtlMs},
-                                 ${r.rateLimit?.max ?? 0}, ${r.rateLimit?.windowMs ?? 0}, ${r.revocationTtlMs})`;
+                                 ${r.rateLimit?.max ?? 0}, ${r.rateLimit?.windowMs ?? 0}, ${r.revocationTtlMs}, ${r.graceLimit ?? null})`;
     const result: RotateResult = { status: row?.o_status as RotateStatus };
     if (row?.o_session) result.session = toRecord(row.o_session as Row);
     if (result.status === 'rate_limited') result.retryAfterMs = Number(row?.o_retry);
@@ -310,11 +315,23 @@ class PostgresStore implements TokenStore {
     return (await this.#sql`DELETE FROM baton_counters WHERE key = ${key}`).count === 1;
   }
 
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    await this.#ready();
+    const rows = await this.#sql`SELECT key FROM baton_counters WHERE key LIKE ${likePrefix(prefix)} ESCAPE '\\' AND reset_at > ${now}`;
+    return rows.map((r) => r.key as string).sort();
+  }
+
+  /** Migrates first, as every call does; a server that is not there fails within `connect_timeout` (5 s). */
+  async ping(): Promise<void> {
+    await this.#ready();
+    await this.#sql`SELECT 1`;
+  }
+
   async sweep(now: number): Promise<number> {
     await this.#ready();
     return this.#sql.begin(async (tx) => {
       const counts = await Promise.all([
-        tx`DELETE FROM baton_sessions WHERE least(expires_at, idle_expires_at) <= ${now - 3_600_000} OR revoked_at <= ${now - 86_400_000}`,
+        tx`DELETE FROM baton_sessions WHERE least(expires_at, idle_expires_at) <= ${now} OR revoked_at <= ${now - REVOKED_RETENTION_MS}`,
         tx`DELETE FROM baton_consumed_jti WHERE expires_at <= ${now}`,
         tx`DELETE FROM baton_denied_jti WHERE expires_at <= ${now}`,
         tx`DELETE FROM baton_opaque_tokens WHERE expires_at <= ${now}`,

@@ -3,20 +3,41 @@
  * no lock in Node, and costs one round trip. Every key a script touches carries the session's
  * user tag (`{tag}`), so the scripts run unchanged on Redis Cluster.
  *
+ * A script that revokes publishes the event and, on a standalone Redis, appends it to the
+ * revocation log in the same script (the log key comes last in KEYS). On a cluster the log key
+ * (`{revocations}`) hashes to another slot than the session's keys, so it is not passed and the
+ * store writes the log right after the script.
+ *
  * Times travel as decimal strings computed in Node (Lua would print large numbers in exponent
- * form); Lua only compares them. Session hashes store `''` for null.
+ * form); what Lua computes itself it prints with `ms()`. Session hashes store `''` for null.
  */
 
 /** Shared Lua helpers, prepended to each script. */
 const PRELUDE = `
 local function num(v) return tonumber(v) or 0 end
-local function event(id, at, expiresAt, reason)
-  return '{"kind":"session","id":"' .. id .. '","at":' .. at .. ',"expiresAt":' .. expiresAt .. ',"reason":"' .. reason .. '"}'
+-- The revocation message. Strings go through cjson.encode: a '"' or '\\' in a reason must not
+-- break the JSON, or other instances would silently miss the revocation. Times are printed with
+-- '%.0f' (cjson would round them to 14 significant digits).
+local function ms(v) return string.format('%.0f', tonumber(v)) end
+local function event(kind, id, at, expiresAt, reason)
+  return '{"kind":' .. cjson.encode(kind) .. ',"id":' .. cjson.encode(id) .. ',"at":' .. ms(at)
+    .. ',"expiresAt":' .. ms(expiresAt) .. ',"reason":' .. cjson.encode(reason) .. '}'
 end
-local function revoke(key, id, at, revExp, reason, channel, retainMs)
+-- Publishes a revocation and, given the log key (nil on a cluster), logs it for instances that
+-- re-read after a reconnect: scored by expiry, trimmed of what expired, living as long as its newest entry.
+local function announce(channel, log, kind, id, at, expiresAt, reason)
+  local message = event(kind, id, at, expiresAt, reason)
+  redis.call('PUBLISH', channel, message)
+  if not log then return end
+  redis.call('ZADD', log, ms(expiresAt), message)
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', ms(at))
+  local ttl = num(expiresAt) - num(at)
+  if ttl > 0 and redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ms(ttl)) end
+end
+local function revoke(key, id, at, revExp, reason, channel, retainMs, log)
   redis.call('HSET', key, 'revokedAt', at, 'revokeReason', reason)
   redis.call('PEXPIRE', key, retainMs)
-  redis.call('PUBLISH', channel, event(id, at, revExp, reason))
+  announce(channel, log, 'session', id, at, revExp, reason)
 end
 local function active(f, now)
   return f[1] == '' and num(f[2]) > now and num(f[3]) > now
@@ -24,7 +45,7 @@ end
 `;
 
 /**
- * KEYS: session, user index. ARGV: session id, createdAt, ttl ms, max sessions, now, revocation
+ * KEYS: session, user index[, log]. ARGV: session id, createdAt, ttl ms, max sessions, now, revocation
  * expiry, channel, retain ms, key prefix for the user's sessions, index ttl ms, then the hash's
  * field/value pairs.
  * Returns the evicted session ids.
@@ -50,7 +71,7 @@ if max > 0 then
     end
   end
   for i = 1, #others + 1 - max do
-    revoke(others[i][2], others[i][1], ARGV[5], ARGV[6], 'evicted', ARGV[7], ARGV[8])
+    revoke(others[i][2], others[i][1], ARGV[5], ARGV[6], 'evicted', ARGV[7], ARGV[8], KEYS[3])
     evicted[#evicted + 1] = others[i][1]
   end
 end
@@ -58,19 +79,21 @@ return evicted
 `;
 
 /**
- * KEYS: session. ARGV: presented generation, client id or '', now, grace ms, new idle expiry,
- * rate max (0: none), rate window ms, revocation expiry, channel, retain ms, ttl ms after a
- * rotation. Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt,
- * revokedAt, userId, clientId, scope } — what issuing the next pair needs, and no more: the reply's
- * size is most of a rotation's cost at high concurrency.
+ * KEYS: session[, log]. ARGV: presented generation, client id, now, grace ms, new idle expiry,
+ * rate max (0: none), rate window ms, revocation expiry, channel, retain ms after a revocation,
+ * retain ms after the session's end, grace limit (-1: none). Returns { status, retryAfterMs,
+ * generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope } — what
+ * issuing the next pair needs, and no more: the reply's size is most of a rotation's cost at high
+ * concurrency.
  */
 export const ROTATE = `${PRELUDE}
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'generation', 'clientId', 'revokedAt', 'expiresAt', 'idleExpiresAt',
-  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope')
+  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope', 'graceCount')
 if f[1] == false then return {'unknown', 0} end
 local gen, presented, now = num(f[1]), num(ARGV[1]), num(ARGV[3])
-if (ARGV[2] ~= '' and ARGV[2] ~= f[2]) or presented > gen then return {'unknown', 0} end
+-- Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
+if ARGV[2] ~= f[2] or presented > gen then return {'unknown', 0} end
 local function reply(status, retry)
   return {status, retry, tostring(gen), f[4], f[5], f[6], f[3], f[11], f[2], f[12]}
 end
@@ -81,11 +104,17 @@ if behind then
   local retired = nil
   if presented == gen - 1 then retired = num(f[6]) elseif presented == gen - 2 then retired = num(f[7]) end
   if retired == nil or now - retired > num(ARGV[4]) then
-    revoke(key, f[10], ARGV[3], ARGV[8], 'reused', ARGV[9], ARGV[10])
+    revoke(key, f[10], ARGV[3], ARGV[8], 'reused', ARGV[9], ARGV[10], KEYS[2])
     f[3] = ARGV[3]
     return reply('reused', 0)
   end
+  -- A grace answer spends no rate limit; graceLimit bounds them per generation.
+  local graced, graceMax = num(f[13]), num(ARGV[12])
+  if graceMax >= 0 and graced >= graceMax then return reply('rate_limited', 1000) end
+  redis.call('HSET', key, 'graceCount', graced + 1)
+  return reply('replayed_in_grace', 0)
 end
+-- Only rotations count against the rate limit.
 local windowStart, count = f[8], num(f[9])
 local max = num(ARGV[6])
 if max > 0 then
@@ -93,29 +122,26 @@ if max > 0 then
   if count >= max then return reply('rate_limited', num(windowStart) + num(ARGV[7]) - now) end
   count = count + 1
 end
-if behind then
-  if max > 0 then redis.call('HSET', key, 'rateWindowStart', windowStart, 'rateCount', count) end
-  return reply('replayed_in_grace', 0)
-end
 gen = gen + 1
 redis.call('HSET', key, 'generation', gen, 'prevRotatedAt', f[6], 'rotatedAt', ARGV[3], 'lastUsedAt', ARGV[3],
-  'idleExpiresAt', ARGV[5], 'rateWindowStart', windowStart, 'rateCount', count)
-redis.call('PEXPIRE', key, ARGV[11])
+  'idleExpiresAt', ARGV[5], 'rateWindowStart', windowStart, 'rateCount', count, 'graceCount', 0)
+-- The key lives until the session's end, idle or absolute, whichever comes first, plus retainMs.
+redis.call('PEXPIRE', key, ms(math.min(num(ARGV[5]), num(f[4])) - now + num(ARGV[11])))
 f[5] = ARGV[5]
 f[6] = ARGV[3]
 return reply('rotated', 0)
 `;
 
-/** KEYS: session. ARGV: now, reason, revocation expiry, channel, retain ms. Returns 1 when it revoked. */
+/** KEYS: session[, log]. ARGV: now, reason, revocation expiry, channel, retain ms. Returns 1 when it revoked. */
 export const REVOKE_SESSION = `${PRELUDE}
 local f = redis.call('HMGET', KEYS[1], 'revokedAt', 'id')
 if f[2] == false or f[1] ~= '' then return 0 end
-revoke(KEYS[1], f[2], ARGV[1], ARGV[3], ARGV[2], ARGV[4], ARGV[5])
+revoke(KEYS[1], f[2], ARGV[1], ARGV[3], ARGV[2], ARGV[4], ARGV[5], KEYS[2])
 return 1
 `;
 
 /**
- * KEYS: user index. ARGV: session id to keep or '', now, reason, revocation expiry, channel,
+ * KEYS: user index[, log]. ARGV: session id to keep or '', now, reason, revocation expiry, channel,
  * retain ms, key prefix of the user's sessions. Returns the revoked ids.
  */
 export const REVOKE_USER = `${PRELUDE}
@@ -124,11 +150,25 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[7] .. id
   local f = redis.call('HMGET', key, 'revokedAt')
   if id ~= ARGV[1] and f[1] == '' then
-    revoke(key, id, ARGV[2], ARGV[4], ARGV[3], ARGV[5], ARGV[6])
+    revoke(key, id, ARGV[2], ARGV[4], ARGV[3], ARGV[5], ARGV[6], KEYS[2])
     out[#out + 1] = id
   end
 end
 return out
+`;
+
+/**
+ * KEYS: deny key, log (both in the `{revocations}` slot, so this runs on a cluster too). ARGV: jti,
+ * now, expiry, channel. Denies the jti until the later of its current and the given expiry,
+ * publishes and logs it: one round trip.
+ */
+export const DENY_JTI = `${PRELUDE}
+local now, expiry = num(ARGV[2]), num(ARGV[3])
+if expiry > now and num(redis.call('GET', KEYS[1])) < expiry then
+  redis.call('SET', KEYS[1], ms(expiry), 'PX', ms(expiry - now))
+end
+announce(ARGV[4], KEYS[2], 'token', ARGV[1], ARGV[2], ARGV[3], 'revoked')
+return 1
 `;
 
 /** KEYS: user index. ARGV: now, key prefix of the user's sessions. Returns HGETALL of each active session, oldest first. */

@@ -7,7 +7,11 @@
  * (the session holds its generation; see the README), opaque access tokens only as hashes.
  * Revocations are published on a channel (from inside the script, so the message cannot be lost
  * while the revocation commits) and logged in a sorted set that an instance re-reads when its
- * subscription reconnects.
+ * subscription reconnects. On a standalone Redis the same script writes the log. On Redis
+ * Cluster the log (`{revocations}`) is in another slot than a user's `{tag}` keys, which one
+ * script cannot both touch: there the store appends to the log in a second round trip right after
+ * the script, and a crash in between loses that log entry (the message was published). `denyJti`
+ * keeps its key in the log's slot, so it is one script everywhere.
  *
  * Without persistence a Redis restart forgets every session: users get `invalid_grant` and log
  * in again. Enable AOF (`appendonly yes`) where that matters.
@@ -22,10 +26,13 @@
 import { Cluster, Redis } from 'ioredis';
 import { tagOfSession, userTag } from '../core/session-id.ts';
 import { RevocationFeed } from './feed.ts';
-import { CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
+import { CREATE_SESSION, DENY_JTI, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
 
 type Client = Redis | Cluster;
+
+/** How long `ping` waits for an answer, in ms. */
+const PING_TIMEOUT_MS = 3000;
 
 /** Options of `redisStore`. Give `url` or `client`. */
 export interface RedisStoreOptions {
@@ -39,16 +46,18 @@ export interface RedisStoreOptions {
   retainMs?: number;
 }
 
+/** The scripts as commands: keys first (the revoking ones end with the log key on a standalone Redis), then arguments. */
 interface Scripted {
-  batonCreate(session: string, users: string, ...args: (string | number)[]): Promise<string[]>;
-  batonRotate(session: string, ...args: (string | number)[]): Promise<[RotateStatus, number, ...(string | undefined)[]]>;
-  batonRevoke(session: string, ...args: (string | number)[]): Promise<number>;
-  batonRevokeUser(users: string, ...args: (string | number)[]): Promise<string[]>;
+  batonCreate(...keysAndArgs: (string | number)[]): Promise<string[]>;
+  batonRotate(...keysAndArgs: (string | number)[]): Promise<[RotateStatus, number, ...(string | undefined)[]]>;
+  batonRevoke(...keysAndArgs: (string | number)[]): Promise<number>;
+  batonRevokeUser(...keysAndArgs: (string | number)[]): Promise<string[]>;
+  batonDeny(deny: string, log: string, ...args: (string | number)[]): Promise<number>;
   batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
 }
 
-const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount'] as const;
+const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'graceCount'] as const;
 
 function toHash(s: SessionRecord): string[] {
   const out: string[] = ['id', s.id, 'userId', s.userId, 'clientId', s.clientId, 'scope', s.scope, 'device', JSON.stringify(s.device)];
@@ -64,7 +73,7 @@ function fromHash(flat: string[], offset = 0): SessionRecord {
     id: h.id, userId: h.userId, clientId: h.clientId, scope: h.scope, device: JSON.parse(h.device ?? '{}'),
     revokedAt: h.revokedAt ? Number(h.revokedAt) : null, revokeReason: h.revokeReason || null,
   } as SessionRecord;
-  for (const field of NUMBERS) record[field] = Number(h[field]);
+  for (const field of NUMBERS) record[field] = Number(h[field] ?? 0); // graceCount is absent from sessions of older versions
   return record;
 }
 
@@ -88,6 +97,8 @@ class RedisStore implements TokenStore {
   readonly #channel: string;
   readonly #log: string;
   readonly #retainMs: number;
+  /** On a cluster the log is written apart from the revoking scripts (another slot). */
+  readonly #cluster: boolean;
   #subscriber: Client | undefined;
   readonly #feed = new RevocationFeed();
   #poll: NodeJS.Timeout | undefined;
@@ -103,10 +114,13 @@ class RedisStore implements TokenStore {
     this.#channel = `${this.#prefix}revocations`;
     this.#log = `${this.#prefix}{revocations}:log`;
     this.#retainMs = options.retainMs ?? 3_600_000;
-    client.defineCommand('batonCreate', { numberOfKeys: 2, lua: CREATE_SESSION });
-    client.defineCommand('batonRotate', { numberOfKeys: 1, lua: ROTATE });
-    client.defineCommand('batonRevoke', { numberOfKeys: 1, lua: REVOKE_SESSION });
-    client.defineCommand('batonRevokeUser', { numberOfKeys: 1, lua: REVOKE_USER });
+    this.#cluster = client instanceof Cluster;
+    const log = this.#cluster ? 0 : 1; // the revoking scripts take the log key last, standalone only
+    client.defineCommand('batonCreate', { numberOfKeys: 2 + log, lua: CREATE_SESSION });
+    client.defineCommand('batonRotate', { numberOfKeys: 1 + log, lua: ROTATE });
+    client.defineCommand('batonRevoke', { numberOfKeys: 1 + log, lua: REVOKE_SESSION });
+    client.defineCommand('batonRevokeUser', { numberOfKeys: 1 + log, lua: REVOKE_USER });
+    client.defineCommand('batonDeny', { numberOfKeys: 2, lua: DENY_JTI });
     client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
     client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
     this.#client = client as Client & Scripted;
@@ -128,9 +142,17 @@ class RedisStore implements TokenStore {
     return Math.min(session.expiresAt, session.idleExpiresAt) - now + this.#retainMs;
   }
 
-  /** Appends revocations to the log that reconnecting instances re-read (the channel already carried them). */
+  /** The keys of a revoking script: with the log key on a standalone Redis. */
+  #keys(...keys: string[]): string[] {
+    return this.#cluster ? keys : [...keys, this.#log];
+  }
+
+  /**
+   * On a cluster only (standalone, the script logged them): appends revocations to the log that
+   * reconnecting instances re-read, in a second round trip (the channel already carried them).
+   */
   async #logRevocations(events: RevocationEvent[]): Promise<void> {
-    if (events.length === 0) return;
+    if (!this.#cluster || events.length === 0) return;
     const now = Math.min(...events.map((e) => e.at));
     const until = Math.max(...events.map((e) => e.expiresAt));
     await this.#client.multi()
@@ -147,7 +169,7 @@ class RedisStore implements TokenStore {
 
   async createSession(session: SessionRecord, options: { maxSessionsPerUser: number; now: number; revocationTtlMs: number }): Promise<{ evicted: string[] }> {
     const evicted = await this.#client.batonCreate(
-      this.#sessionKey(session.id), this.#usersKey(session.userId),
+      ...this.#keys(this.#sessionKey(session.id), this.#usersKey(session.userId)),
       session.id, session.createdAt, this.#ttl(session, options.now), options.maxSessionsPerUser, options.now,
       options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
       this.#sessionPrefix(tagOfSession(session.id)), session.expiresAt - options.now + this.#retainMs, ...toHash(session),
@@ -167,10 +189,13 @@ class RedisStore implements TokenStore {
   }
 
   async rotate(r: RotateRequest): Promise<RotateResult> {
+    // A caller naming no client (plain JavaScript) is refused like another client's (RFC 6749 §6).
+    if (typeof r.clientId !== 'string') return { status: 'unknown' };
     const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope] = await this.#client.batonRotate(
-      this.#sessionKey(r.sessionId),
-      r.generation, r.clientId ?? '', r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
-      r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), r.idleTtlMs + this.#retainMs,
+      ...this.#keys(this.#sessionKey(r.sessionId)),
+      r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
+      r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), this.#retainMs,
+      r.graceLimit ?? -1,
     );
     const result: RotateResult = { status };
     if (generation !== undefined) {
@@ -187,7 +212,7 @@ class RedisStore implements TokenStore {
 
   async revokeSession(id: string, options: { now: number; reason: string; revocationTtlMs: number }): Promise<boolean> {
     const done = await this.#client.batonRevoke(
-      this.#sessionKey(id), options.now, options.reason, options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
+      ...this.#keys(this.#sessionKey(id)), options.now, options.reason, options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
     );
     if (done === 1) await this.#logRevocations(this.#sessionEvents([id], options.now, options.revocationTtlMs, options.reason));
     return done === 1;
@@ -195,7 +220,7 @@ class RedisStore implements TokenStore {
 
   async revokeUserSessions(userId: string, options: { now: number; reason: string; revocationTtlMs: number; except?: string }): Promise<string[]> {
     const ids = await this.#client.batonRevokeUser(
-      this.#usersKey(userId), options.except ?? '', options.now, options.reason, options.now + options.revocationTtlMs,
+      ...this.#keys(this.#usersKey(userId)), options.except ?? '', options.now, options.reason, options.now + options.revocationTtlMs,
       this.#channel, Math.max(this.#retainMs, options.revocationTtlMs), this.#sessionPrefix(userTag(userId)),
     );
     await this.#logRevocations(this.#sessionEvents(ids, options.now, options.revocationTtlMs, options.reason));
@@ -206,15 +231,20 @@ class RedisStore implements TokenStore {
     return (await this.#client.set(`${this.#prefix}c:${jti}`, '1', 'PX', Math.max(1, expiresAt - now), 'NX')) === 'OK';
   }
 
+  /** The denylist entry of a jti, in the log's slot so that `denyJti` is one script on a cluster too. */
+  #denyKey(jti: string): string {
+    return `${this.#prefix}{revocations}:d:${jti}`;
+  }
+
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
-    const event: RevocationEvent = { kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' };
-    await this.#client.set(`${this.#prefix}d:${jti}`, String(expiresAt), 'PX', Math.max(1, expiresAt - now));
-    await this.#client.publish(this.#channel, JSON.stringify(event));
-    await this.#logRevocations([event]);
+    await this.#client.batonDeny(this.#denyKey(jti), this.#log, jti, now, expiresAt, this.#channel);
   }
 
   async isDenied(jti: string, now: number): Promise<boolean> {
-    return Number(await this.#client.get(`${this.#prefix}d:${jti}`)) > now;
+    // `d:<jti>` is where versions before the log moved into the scripts kept the entry; it expires
+    // with the token (an access-token lifetime), after which this second read can go.
+    const [current, legacy] = await Promise.all([this.#client.get(this.#denyKey(jti)), this.#client.get(`${this.#prefix}d:${jti}`)]);
+    return Number(current) > now || Number(legacy) > now;
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord, now: number): Promise<void> {
@@ -309,8 +339,48 @@ class RedisStore implements TokenStore {
     return (await this.#client.del(`${this.#prefix}n:${key}`)) === 1;
   }
 
+  /**
+   * SCANs every master (of a cluster, or the one server) for the prefix, glob characters escaped,
+   * then keeps the counters not reset at `now` (a key outlives its window by clock skew at most).
+   */
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    const stored = `${this.#prefix}n:`;
+    const pattern = `${(stored + prefix).replace(/[\\*?[\]]/g, '\\$&')}*`;
+    const nodes = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client];
+    const found = new Set<string>();
+    await Promise.all(nodes.map(async (node) => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        for (const key of keys) found.add(key);
+        cursor = next;
+      } while (cursor !== '0');
+    }));
+    const keys = [...found];
+    const resets = await Promise.all(keys.map((key) => this.#client.hget(key, 'resetAt')));
+    return keys.filter((_, i) => Number(resets[i]) > now).map((key) => key.slice(stored.length)).sort();
+  }
+
+  /**
+   * `PING`, bounded by `PING_TIMEOUT_MS`: a cluster client whose nodes are all unreachable queues
+   * commands until they come back rather than failing them.
+   */
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.#client.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async sweep(now: number): Promise<number> {
-    // Sessions, jtis and opaque tokens leave by their TTLs; the revocation log is trimmed here.
+    // Every other key carries a TTL: sessions (their end + retainMs, or the revocation's
+    // lifetime), user indexes, counters (their window), spent and denied jtis, opaque tokens. The
+    // revocation log expires with its newest entry and is trimmed at each write and here.
     return Number(await this.#client.zremrangebyscore(this.#log, '-inf', now));
   }
 

@@ -15,6 +15,9 @@ export interface RotationDecision {
   retryAfterMs?: number;
 }
 
+/** What a grace answer over `graceLimit` is told to wait, in ms. */
+export const GRACE_RETRY_MS = 1000;
+
 /**
  * When the presented generation was retired, if the record still knows: the generation just
  * behind the current one retired at `rotatedAt`, the one before at `prevRotatedAt`. Older ones
@@ -30,7 +33,8 @@ function retiredAt(session: SessionRecord, generation: number): number {
 export function decideRotation(session: SessionRecord | null, request: RotateRequest): RotationDecision {
   const { now } = request;
   if (session === null) return { status: 'unknown' };
-  if (request.clientId !== undefined && request.clientId !== session.clientId) return { status: 'unknown' };
+  // Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
+  if (request.clientId !== session.clientId) return { status: 'unknown' };
   if (request.generation > session.generation) return { status: 'unknown' };
   if (session.revokedAt !== null) return { status: 'revoked', session };
   if (now >= session.expiresAt || now >= session.idleExpiresAt) return { status: 'expired', session };
@@ -40,6 +44,16 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
     const revoked = { ...session, revokedAt: now, revokeReason: 'reused' };
     return { status: 'reused', write: revoked, session: revoked };
   }
+  if (behind) {
+    // A grace answer changes nothing but its own count: it never spends the rate limit (a herd of
+    // racing tabs is one refresh), but each costs a signature, so `graceLimit` bounds them per generation.
+    if (request.graceLimit !== undefined && session.graceCount >= request.graceLimit) {
+      return { status: 'rate_limited', session, retryAfterMs: GRACE_RETRY_MS };
+    }
+    const counted = { ...session, graceCount: session.graceCount + 1 };
+    return { status: 'replayed_in_grace', write: counted, session: counted };
+  }
+  // Only rotations count against the rate limit.
   let { rateWindowStart, rateCount } = session;
   if (request.rateLimit !== undefined) {
     if (now - rateWindowStart >= request.rateLimit.windowMs) {
@@ -51,10 +65,6 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
     }
     rateCount++;
   }
-  if (behind) {
-    const counted = { ...session, rateWindowStart, rateCount };
-    return { status: 'replayed_in_grace', write: counted, session: counted };
-  }
   const rotated: SessionRecord = {
     ...session,
     generation: session.generation + 1,
@@ -64,6 +74,7 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
     idleExpiresAt: now + request.idleTtlMs,
     rateWindowStart,
     rateCount,
+    graceCount: 0,
   };
   return { status: 'rotated', write: rotated, session: rotated };
 }

@@ -19,7 +19,11 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { decideRotation } from './rotation.ts';
+import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, TokenStore } from './types.ts';
+
+/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
+const REVOKED_RETENTION_MS = 86_400_000;
 
 /** Options of `sqliteStore`. */
 export interface SqliteStoreOptions {
@@ -50,11 +54,13 @@ const MIGRATIONS: string[] = [
    CREATE INDEX baton_revocations_expiry ON baton_revocations (expires_at);`,
   `CREATE TABLE baton_records (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key)) STRICT;
    CREATE TABLE baton_counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, reset_at INTEGER NOT NULL) STRICT;`,
+  // 3: grace answers are counted per generation, apart from the rotation rate limit.
+  `ALTER TABLE baton_sessions ADD COLUMN grace_count INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 const COLUMNS = [
   'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
-  'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'revoked_at', 'revoke_reason',
+  'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'revoked_at', 'revoke_reason',
 ] as const;
 
 type Row = Record<string, SQLInputValue>;
@@ -75,6 +81,7 @@ function toRecord(row: Row): SessionRecord {
     prevRotatedAt: Number(row.prev_rotated_at),
     rateWindowStart: Number(row.rate_window_start),
     rateCount: Number(row.rate_count),
+    graceCount: Number(row.grace_count),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     revokeReason: (row.revoke_reason as string | null) ?? null,
   };
@@ -83,7 +90,7 @@ function toRecord(row: Row): SessionRecord {
 function toRow(s: SessionRecord): SQLInputValue[] {
   return [
     s.id, s.userId, s.clientId, s.scope, JSON.stringify(s.device), s.createdAt, s.lastUsedAt, s.expiresAt, s.idleExpiresAt,
-    s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.revokedAt, s.revokeReason,
+    s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.graceCount, s.revokedAt, s.revokeReason,
   ];
 }
 
@@ -101,8 +108,8 @@ function prepareQueries(db: DatabaseSync) {
     insert: prepare(`INSERT INTO baton_sessions (${cols}) VALUES (${COLUMNS.map(() => '?').join(', ')})`),
     get: prepare('SELECT * FROM baton_sessions WHERE id = ?'),
     listActive: prepare(`SELECT * FROM baton_sessions WHERE user_id = ? AND ${ACTIVE} ORDER BY created_at, id`),
-    // The conditional UPDATE: it only applies to the generation and counter the decision was made on.
-    update: prepare(`UPDATE baton_sessions SET ${COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND generation = ? AND rate_count = ?`),
+    // The conditional UPDATE: it only applies to the generation and counters the decision was made on.
+    update: prepare(`UPDATE baton_sessions SET ${COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND generation = ? AND rate_count = ? AND grace_count = ?`),
     revoke: prepare(`UPDATE baton_sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`),
     userIds: prepare(`SELECT id FROM baton_sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?`),
     consumed: prepare('INSERT INTO baton_consumed_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE baton_consumed_jti.expires_at <= ?'),
@@ -128,6 +135,9 @@ function prepareQueries(db: DatabaseSync) {
       RETURNING count, reset_at`),
     getCounter: prepare('SELECT count, reset_at FROM baton_counters WHERE key = ? AND reset_at > ?'),
     deleteCounter: prepare('DELETE FROM baton_counters WHERE key = ?'),
+    // LIKE finds the prefix (wildcards escaped); SQLite's LIKE ignores ASCII case, so the exact prefix is compared too.
+    counterKeys: prepare(`SELECT key FROM baton_counters WHERE key LIKE ?1 ESCAPE '\\' AND substr(key, 1, length(?2)) = ?2 AND reset_at > ?3`),
+    ping: prepare('SELECT 1 AS ok'),
   };
 }
 
@@ -227,7 +237,7 @@ class SqliteStore implements TokenStore {
       const before = row === undefined ? null : toRecord(row);
       const decision = decideRotation(before, request);
       if (decision.write !== undefined && before !== null) {
-        const changed = this.#q.update.run(...toRow(decision.write).slice(1), before.id, before.generation, before.rateCount);
+        const changed = this.#q.update.run(...toRow(decision.write).slice(1), before.id, before.generation, before.rateCount, before.graceCount);
         if (Number(changed?.changes) !== 1) throw new Error('rotation lost its row: concurrent writer outside a transaction');
       }
       if (decision.status === 'reused') {
@@ -341,11 +351,19 @@ class SqliteStore implements TokenStore {
     return Number(this.#q.deleteCounter.run(key).changes) === 1;
   }
 
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    return (this.#q.counterKeys.all(likePrefix(prefix), prefix, now) as Row[]).map((r) => r.key as string).sort();
+  }
+
+  async ping(): Promise<void> {
+    this.#q.ping.get();
+  }
+
   async sweep(now: number): Promise<number> {
     return this.#tx(() => {
       const run = (sql: string, ...params: SQLInputValue[]): number => Number(this.#db.prepare(sql).run(...params).changes);
       return (
-        run('DELETE FROM baton_sessions WHERE expires_at <= ? OR idle_expires_at <= ? OR revoked_at <= ?', now, now, now - 86_400_000) +
+        run('DELETE FROM baton_sessions WHERE expires_at <= ? OR idle_expires_at <= ? OR revoked_at <= ?', now, now, now - REVOKED_RETENTION_MS) +
         run('DELETE FROM baton_consumed_jti WHERE expires_at <= ?', now) +
         run('DELETE FROM baton_denied_jti WHERE expires_at <= ?', now) +
         run('DELETE FROM baton_opaque_tokens WHERE expires_at <= ?', now) +

@@ -54,7 +54,7 @@ export function sampleSession(now: number, overrides: Partial<SessionRecord> = {
 }
 
 function request(session: SessionRecord, generation: number, now: number, extra: Partial<RotateRequest> = {}): RotateRequest {
-  return { sessionId: session.id, generation, now, graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: HOUR, ...extra };
+  return { sessionId: session.id, generation, clientId: session.clientId, now, graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: HOUR, ...extra };
 }
 
 const CREATE = { maxSessionsPerUser: 0, revocationTtlMs: HOUR };
@@ -89,6 +89,10 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
   };
 
   t.describe(`store conformance: ${options.name}`, () => {
+    t.it('answers ping on a live store', withStore(async (store) => {
+      assert.equal(await store.ping(), undefined);
+    }));
+
     t.it('keeps a session as it was created', withStore(async (store, now) => {
       const s = sampleSession(now);
       assert.deepEqual(await store.createSession(s, { ...CREATE, now }), { evicted: [] });
@@ -129,6 +133,23 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal((await store.rotate(request(s, 1, now))).status, 'unknown');
       assert.equal((await store.rotate(request(s, 0, now, { clientId: 'other' }))).status, 'unknown');
       assert.deepEqual(await store.getSession(s.id), s);
+    }));
+
+    t.it('binds refresh tokens to their client always: a rotation naming no client is unknown too (RFC 6749 §6, §10.4)', withStore(async (store, now) => {
+      const s = sampleSession(now - 60_000);
+      await store.createSession(s, { ...CREATE, now: s.createdAt });
+      const { clientId: _omitted, ...unnamed } = request(s, 0, now);
+      for (const anonymous of [unnamed, { ...unnamed, clientId: '' }, { ...unnamed, clientId: 'WEB' }] as Partial<RotateRequest>[]) {
+        const r = await store.rotate(anonymous as RotateRequest);
+        assert.equal(r.status, 'unknown', `clientId ${JSON.stringify(anonymous.clientId)}`);
+        assert.equal(r.session, undefined);
+      }
+      // A retired generation of another client must not get the grace answer either.
+      assert.equal((await store.rotate(request(s, 0, now))).status, 'rotated');
+      const after = await store.getSession(s.id);
+      assert.equal((await store.rotate({ ...unnamed, now: now + 1 } as RotateRequest)).status, 'unknown');
+      assert.equal((await store.rotate(request(s, 0, now + 1, { clientId: 'other' }))).status, 'unknown');
+      assert.deepEqual(await store.getSession(s.id), after);
     }));
 
     t.it('converges retired generations inside the grace window on the current one', withStore(async (store, now) => {
@@ -181,6 +202,40 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal((await store.rotate(request(s, 3, now + 60_001, { rateLimit }))).status, 'rotated');
     }));
 
+    t.it('a refresh herd spends no rate limit: 100 presentations over two clients, 1 rotation, 99 grace answers, then the next refresh rotates', withPeers(async (a, b, now) => {
+      const s = sampleSession(now - 60_000);
+      await a.createSession(s, { ...CREATE, now: s.createdAt });
+      const rateLimit = { max: 3, windowMs: 60_000 };
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).rotate(request(s, 0, now + i, { rateLimit }))));
+      const count = (status: string): number => results.filter((r) => r.status === status).length;
+      assert.deepEqual([count('rotated'), count('replayed_in_grace'), count('rate_limited')], [1, 99, 0]);
+      const after = await b.getSession(s.id);
+      assert.equal(after?.generation, 1);
+      assert.equal(after?.rateCount, 1, 'only the rotation counts against the rate limit');
+      assert.equal(after?.graceCount, 99);
+      const next = await a.rotate(request(s, 1, now + 200, { rateLimit }));
+      assert.equal(next.status, 'rotated');
+      assert.equal((await b.getSession(s.id))?.graceCount, 0, 'a rotation starts the grace count anew');
+    }));
+
+    t.it('bounds grace answers per generation: over graceLimit is rate_limited for 1 s, nothing changed', withStore(async (store, now) => {
+      const s = sampleSession(now - 60_000);
+      await store.createSession(s, { ...CREATE, now: s.createdAt });
+      const graceLimit = 5;
+      assert.equal((await store.rotate(request(s, 0, now, { graceLimit }))).status, 'rotated');
+      for (let i = 1; i <= graceLimit; i++) assert.equal((await store.rotate(request(s, 0, now + i, { graceLimit }))).status, 'replayed_in_grace');
+      const before = await store.getSession(s.id);
+      assert.equal(before?.graceCount, graceLimit);
+      const sixth = await store.rotate(request(s, 0, now + 10, { graceLimit }));
+      assert.equal(sixth.status, 'rate_limited');
+      assert.equal(sixth.retryAfterMs, 1000);
+      assert.deepEqual(await store.getSession(s.id), before);
+      // The current generation still rotates, and the next generation has its own allowance.
+      assert.equal((await store.rotate(request(s, 1, now + 20, { graceLimit }))).status, 'rotated');
+      assert.equal((await store.rotate(request(s, 1, now + 21, { graceLimit }))).status, 'replayed_in_grace');
+      assert.equal((await store.getSession(s.id))?.graceCount, 1);
+    }));
+
     t.it('keeps at most maxSessionsPerUser active sessions, evicting the oldest', withStore(async (store, now) => {
       const userId = `user-${randomBytes(6).toString('hex')}`;
       const events: RevocationEvent[] = [];
@@ -223,6 +278,23 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(events.some((e) => e.id === c.id), false, 'no event after unsubscribing');
     }));
 
+    t.it('carries any revocation reason intact to a peer\'s subscriber and the log (quotes, backslashes, control characters)', withPeers(async (a, b, now) => {
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const [one, two, three] = [0, 1, 2].map((i) => sampleSession(now + i, { userId })) as [SessionRecord, SessionRecord, SessionRecord];
+      for (const s of [one, two, three]) await a.createSession(s, { ...CREATE, now });
+      const events: RevocationEvent[] = [];
+      const stop = await b.subscribe((e) => events.push(e));
+      const reasons = ['he said "stop"\\', 'a "quoted" reason', 'tab\tline\nend é ✓ \\"'];
+      await a.revokeSession(one.id, { now, reason: reasons[0] as string, revocationTtlMs: HOUR });
+      await a.revokeSession(two.id, { now, reason: reasons[1] as string, revocationTtlMs: HOUR });
+      await a.revokeUserSessions(userId, { now, reason: reasons[2] as string, revocationTtlMs: HOUR });
+      const wanted = [[one.id, reasons[0]], [two.id, reasons[1]], [three.id, reasons[2]]];
+      await eventually(() => wanted.every(([id, reason]) => events.some((e) => e.id === id && e.reason === reason)));
+      const logged = await b.revocationsSince(now);
+      for (const [id, reason] of wanted) assert.equal(logged.find((e) => e.id === id)?.reason, reason);
+      stop();
+    }));
+
     t.it('consumes a jti once, and keeps a denylist', withStore(async (store, now) => {
       const jti = randomBytes(8).toString('hex');
       assert.equal(await store.consumeJti(jti, now + 60_000, now), true);
@@ -245,14 +317,34 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(await store.findOpaqueToken(hash, now), null);
     }));
 
-    t.it('forgets sessions a day past their end (by sweep or by TTL)', withStore(async (store, now) => {
-      const s = sampleSession(now - 3 * DAY, { idleExpiresAt: now - 2 * DAY });
-      await store.createSession(s, { ...CREATE, now });
-      const denied = randomBytes(8).toString('hex');
+    t.it('forgets sessions a day past their end, spent jtis, opaque tokens, counters and revocations (by sweep or by TTL)', withStore(async (store, now) => {
+      const idle = sampleSession(now - 3 * DAY, { idleExpiresAt: now - 2 * DAY });
+      const absolute = sampleSession(now - 40 * DAY, { expiresAt: now - 2 * DAY, idleExpiresAt: now + DAY });
+      const live = sampleSession(now - DAY);
+      const revoked = sampleSession(now - DAY);
+      for (const s of [idle, absolute, live, revoked]) await store.createSession(s, { ...CREATE, now });
+      await store.revokeSession(revoked.id, { now, reason: 'test', revocationTtlMs: HOUR });
+      const id = (): string => randomBytes(8).toString('hex');
+      const [consumed, denied, opaque, counter, liveCounter] = [id(), id(), id(), `sweep-${id()}`, `sweep-${id()}`];
+      await store.consumeJti(consumed, now - 1, now - 2);
       await store.denyJti(denied, now - 1, now - 2);
-      assert.ok((await store.sweep(now)) >= 1, 'at least the expired revocation goes');
-      assert.equal(await store.getSession(s.id), null);
+      const claims = { iss: 'i', sub: 's', aud: 'a', exp: Math.floor(now / 1000) - 1, iat: Math.floor(now / 1000) - 60, jti: id(), sid: live.id, client_id: 'web' };
+      await store.saveOpaqueToken(opaque, { claims, expiresAt: now - 1 }, now - 2);
+      await store.hitCounter(counter, 1, 1000, now - 2000);
+      await store.hitCounter(liveCounter, 1, 60_000, now);
+      const removed = await store.sweep(now);
+      assert.ok(removed >= 1, 'at least the expired revocation goes');
+      assert.equal(await store.sweep(now), 0, 'a second sweep finds nothing left');
+      assert.equal(await store.getSession(idle.id), null);
+      assert.equal(await store.getSession(absolute.id), null);
+      assert.notEqual(await store.getSession(live.id), null);
+      assert.equal((await store.getSession(revoked.id))?.revokedAt, now, 'a revoked session is kept while its revocation matters');
       assert.equal((await store.revocationsSince(now)).some((e) => e.id === denied), false);
+      assert.equal(await store.isDenied(denied, now), false);
+      assert.equal(await store.findOpaqueToken(opaque, now - 2), null);
+      assert.equal(await store.getCounter(counter, now), null);
+      assert.deepEqual(await store.counterKeys('sweep-', now).then((keys) => keys.filter((k) => k === counter || k === liveCounter)), [liveCounter]);
+      assert.equal(await store.consumeJti(consumed, now + 60_000, now), true, 'a spent jti past its expiry is forgotten');
     }));
 
     t.it('keeps named records; ifAbsent lets exactly one of many writers win', withPeers(async (a, b) => {
@@ -285,17 +377,34 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(await a.getCounter(key, now), null);
     }));
 
+    t.it('lists the live counters under a prefix, taking wildcard characters literally', withPeers(async (a, b, now) => {
+      const base = `keys-${randomBytes(4).toString('hex')}:`;
+      const live = ['a_b', 'a%b', 'a*b', 'a[b]', 'a]b', 'a\\b', 'a?b', 'ab', 'A_B', 'a^b'].map((k) => base + k);
+      for (const key of live) await a.hitCounter(key, 1, 60_000, now);
+      await a.hitCounter(`${base}a_old`, 1, 600_000, now - 700_000); // reset at now - 100 s: not live at now
+      await a.hitCounter(`other-${base}a_b`, 1, 60_000, now);
+      const sorted = (keys: string[]): string[] => [...keys].sort();
+      assert.deepEqual(await b.counterKeys(base, now), sorted(live));
+      for (const [prefix, expected] of [['a_', ['a_b']], ['a%', ['a%b']], ['a*', ['a*b']], ['a[', ['a[b]']], ['a]', ['a]b']], ['a\\', ['a\\b']], ['a?', ['a?b']], ['A', ['A_B']], ['a^', ['a^b']], ['zz', []]] as const) {
+        assert.deepEqual(await b.counterKeys(base + prefix, now), expected.map((k) => base + k), `prefix ${JSON.stringify(prefix)}`);
+      }
+      assert.deepEqual(await b.counterKeys(`${base}a_`, now - 150_000), [`${base}a_b`, `${base}a_old`].sort(), 'live is as of `now`');
+    }));
+
     t.it('law: any sequence of presentations matches the rotation table', withStore(async (store, base) => {
       await fc.assert(
         fc.asyncProperty(
-          fc.array(fc.record({ advance: fc.integer({ min: 0, max: 15_000 }), behind: fc.integer({ min: -1, max: 3 }), limited: fc.boolean() }), { minLength: 1, maxLength: 12 }),
+          fc.array(
+            fc.record({ advance: fc.integer({ min: 0, max: 15_000 }), behind: fc.integer({ min: -1, max: 3 }), limited: fc.boolean(), graceLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
+            { minLength: 1, maxLength: 12 },
+          ),
           async (steps) => {
             let model: SessionRecord | null = sampleSession(base - 60_000);
             await store.createSession(model, { ...CREATE, now: model.createdAt });
             let now = base;
             for (const step of steps) {
               now += step.advance;
-              const limit = step.limited ? { rateLimit: { max: 3, windowMs: 20_000 } } : {};
+              const limit = { ...(step.limited ? { rateLimit: { max: 3, windowMs: 20_000 } } : {}), ...(step.graceLimit === undefined ? {} : { graceLimit: step.graceLimit }) };
               const req = request(model as SessionRecord, Math.max(0, (model as SessionRecord).generation - step.behind), now, limit);
               const expected = decideRotation(model, req);
               const actual = await store.rotate(req);

@@ -35,9 +35,11 @@ export interface SessionRecord {
   rotatedAt: number;
   /** When the generation before the current one was issued. */
   prevRotatedAt: number;
-  /** Start and count of the current refresh rate-limit window. */
+  /** Start and count of the current refresh rate-limit window (rotations only). */
   rateWindowStart: number;
   rateCount: number;
+  /** Grace answers (`replayed_in_grace`) given for the current generation; 0 at login and after each rotation. */
+  graceCount: number;
   revokedAt: number | null;
   revokeReason: string | null;
 }
@@ -53,8 +55,11 @@ export interface RotateRequest {
   sessionId: string;
   /** The generation of the presented refresh token. */
   generation: number;
-  /** When given, a session of another client is `unknown` (RFC 6749 §6: tokens are bound to their client). */
-  clientId?: string;
+  /**
+   * The client presenting the token. Always compared: a session of another client is `unknown`
+   * (RFC 6749 §6 and §10.4: a refresh token is bound to the client it was issued to).
+   */
+  clientId: string;
   now: number;
   /** How long a retired generation still converges on the current one, in ms. */
   graceMs: number;
@@ -62,16 +67,23 @@ export interface RotateRequest {
   idleTtlMs: number;
   /** How long a revocation (on reuse) must be remembered by verifiers, in ms. */
   revocationTtlMs: number;
-  /** At most `max` refreshes per `windowMs` per session. */
+  /** At most `max` rotations per `windowMs` per session. Grace answers do not count. */
   rateLimit?: { max: number; windowMs: number };
+  /**
+   * At most this many grace answers per generation (each makes the engine sign a new access
+   * token); the next is `rate_limited` with `retryAfterMs: 1000`. Absent: no bound.
+   */
+  graceLimit?: number;
 }
 
 /**
  * `rotated`: this caller won and the session advanced one generation. `replayed_in_grace`: a
- * retired generation inside the grace window; nothing changed, the caller gets the current one.
+ * retired generation inside the grace window; only the session's `graceCount` grew, the caller
+ * gets the current generation.
  * `reused`: a retired generation outside the grace window; the session is now revoked.
  * `expired`, `revoked`, `unknown` (no such session, a generation ahead, another client):
- * nothing changed. `rate_limited`: nothing changed; retry after `retryAfterMs`.
+ * nothing changed. `rate_limited`: nothing changed; retry after `retryAfterMs` (a rotation over
+ * `rateLimit`, or a grace answer over `graceLimit`).
  */
 export interface RotateResult {
   status: RotateStatus;
@@ -146,7 +158,25 @@ export interface TokenStore {
   hitCounter(key: string, points: number, windowMs: number, now: number, force?: boolean): Promise<{ count: number; resetAt: number }>;
   getCounter(key: string, now: number): Promise<{ count: number; resetAt: number } | null>;
   deleteCounter(key: string): Promise<boolean>;
-  /** Deletes what expired before `now`; returns how many records went. */
+  /**
+   * The keys of the counters still live at `now` (not reset yet) that start with `prefix`, taken
+   * literally (no wildcard), sorted: what an administrator resetting rate limits lists.
+   */
+  counterKeys(prefix: string, now: number): Promise<string[]>;
+  /**
+   * Resolves when the backend answered a trivial round trip (a `PING`, a `SELECT 1`), rejects
+   * otherwise, within seconds rather than waiting for a reconnection. Used at start-up and by
+   * readiness checks.
+   */
+  ping(): Promise<void>;
+  /**
+   * Deletes what ended by `now`: sessions at their idle or absolute end; revoked sessions one day
+   * after their revocation at the latest (the revocation log, not the record, is what refuses
+   * their access tokens; the record only makes a refresh answer `revoked` rather than `unknown`);
+   * spent and denied jtis, opaque tokens and revocations past their expiry, counters past their
+   * reset. Returns how many records went. Stores whose keys carry TTLs (Redis) leave all but the
+   * revocation log to them.
+   */
   sweep(now: number): Promise<number>;
   close(): Promise<void>;
 }

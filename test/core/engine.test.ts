@@ -99,6 +99,16 @@ describe('refresh rotation', () => {
     expect(next.refresh_token).toMatch(/\.1\./);
   });
 
+  it('binds refresh tokens to their client even when the refresh names none (the default client, as at login)', async () => {
+    const { baton } = makeBaton();
+    const web = await baton.login('u', { clientId: 'web' });
+    expect(await codeOf(baton.refresh(web.refresh_token))).toBe('ERR_REFRESH_INVALID');
+    expect((await baton.refresh(web.refresh_token, { clientId: 'web' })).refresh_token).toMatch(/\.1\./);
+    const unnamed = await baton.login('u');
+    expect((await baton.refresh(unnamed.refresh_token)).refresh_token).toMatch(/\.1\./);
+    expect(await codeOf(baton.refresh(unnamed.refresh_token, { clientId: 'web' }))).toBe('ERR_REFRESH_INVALID');
+  });
+
   it('ends sessions at their idle and absolute lifetimes', async () => {
     const idle = makeBaton({ accessTokenTtl: '1m', refreshTokenTtl: '1h', sessionMaxAge: '3h' });
     const a = await idle.baton.login('u');
@@ -125,6 +135,30 @@ describe('refresh rotation', () => {
     expect(err).toMatchObject({ code: 'ERR_RATE_LIMITED', retryAfterMs: 60_000 });
     clock.advance(60_000);
     await baton.refresh(pair.refresh_token);
+  });
+
+  it('a herd of 100 racers on one refresh token: all get the child, and the session\'s next refresh still succeeds', async () => {
+    const { baton, clock, events } = makeBaton(); // the default rate limit: 30 refreshes a minute
+    const first = await baton.login('u');
+    clock.advance(1000);
+    const results = await Promise.allSettled(Array.from({ length: 100 }, () => baton.refresh(first.refresh_token)));
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r.reason as { code?: string }).code);
+    expect(refused).toEqual([]);
+    const children = new Set(results.map((r) => (r as PromiseFulfilledResult<{ refresh_token: string }>).value.refresh_token));
+    expect(children.size).toBe(1);
+    expect(events.filter((e) => e.type === 'refresh.rotated' && !e.inGrace)).toHaveLength(1);
+    clock.advance(1000);
+    const next = await baton.refresh([...children][0] as string);
+    expect(next.refresh_token).toMatch(/\.2\./);
+  });
+
+  it('bounds grace answers per generation with refreshGraceLimit: the next one is ERR_RATE_LIMITED for 1 s', async () => {
+    const { baton } = makeBaton({ refreshGraceLimit: 2 });
+    const first = await baton.login('u');
+    const child = await baton.refresh(first.refresh_token);
+    for (let i = 0; i < 2; i++) expect((await baton.refresh(first.refresh_token)).refresh_token).toBe(child.refresh_token);
+    expect(await baton.refresh(first.refresh_token).catch((e: unknown) => e)).toMatchObject({ code: 'ERR_RATE_LIMITED', retryAfterMs: 1000 });
+    expect((await baton.refresh(child.refresh_token)).refresh_token).toMatch(/\.2\./);
   });
 
   it('reports a store outage as ERR_STORE_UNAVAILABLE and loses nothing', async () => {

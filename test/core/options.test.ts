@@ -69,6 +69,7 @@ describe('createBaton fails fast, saying what to fix', () => {
     expect(failure({ accessTokenTtl: -5 })).toMatch(/non-negative/);
     expect(failure({ maxSessionsPerUser: 1.5 })).toMatch(/maxSessionsPerUser.*whole number/);
     expect(failure({ refreshRateLimit: { max: 0, window: '1m' } })).toMatch(/refreshRateLimit\.max/);
+    for (const bad of [0, 2.5, -1, '10']) expect(failure({ refreshGraceLimit: bad })).toMatch(/refreshGraceLimit.*whole number of at least 1/);
     expect(failure({ leeway: '1500ms' })).toMatch(/whole seconds/);
   });
 

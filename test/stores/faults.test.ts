@@ -39,6 +39,34 @@ async function whenBack<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T>
   }
 }
 
+describe('ping against a store that is not there', () => {
+  /** How long `ping` took to reject (fails the test if it resolves). */
+  async function rejectsIn(store: TokenStore): Promise<number> {
+    const started = Date.now();
+    try {
+      await store.ping();
+    } catch (err) {
+      if (err instanceof TypeError) throw err; // not the store's answer: no ping at all
+      return Date.now() - started;
+    } finally {
+      await store.close();
+    }
+    throw new Error('ping resolved against a closed port');
+  }
+
+  it('Redis at a closed port rejects within 5 s instead of hanging', async () => {
+    expect(await rejectsIn(redisStore({ url: 'redis://127.0.0.1:6390' }))).toBeLessThan(5000);
+  }, 15_000);
+
+  it('Redis Cluster at closed ports rejects within 5 s too (its client would queue the PING)', async () => {
+    expect(await rejectsIn(redisStore({ url: 'redis+cluster://127.0.0.1:6390,127.0.0.1:6391' }))).toBeLessThan(5000);
+  }, 15_000);
+
+  it('PostgreSQL at a closed port rejects within 10 s', async () => {
+    expect(await rejectsIn(postgresStore({ url: PG_URL.replace(':5432/', ':5499/') }))).toBeLessThan(10_000);
+  }, 20_000);
+});
+
 describe('the store goes away while a refresh arrives', () => {
   it('Redis with AOF killed and restarted: 503-class error, then the same token rotates exactly once', async () => {
     const server = await startRedis(6392, ['--appendonly', 'yes', '--appendfsync', 'always']);

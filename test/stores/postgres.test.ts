@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { postgresStore } from '../../src/stores/postgres.ts';
-import { runStoreConformance } from '../../src/stores/testing.ts';
+import { MIGRATIONS } from '../../src/stores/postgres-schema.ts';
+import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
+import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 
 const URL = useTestDatabase('baton_test');
 
@@ -12,12 +14,75 @@ runStoreConformance({ describe, it }, {
   createPeer: () => postgresStore({ url: URL }),
 });
 
+const OLD = useTestDatabase('baton_upgrade');
+
 describe('postgres store specifics', () => {
+  it('sweep deletes the rows of what ended (sessions at their end, not an hour later), and only those', async () => {
+    const store = postgresStore({ url: URL });
+    const sql = postgres(URL, { onnotice: () => undefined });
+    const query = async (table: string, column: string, ids: string[]): Promise<number> =>
+      Number((await sql`SELECT count(*) AS n FROM ${sql(table)} WHERE ${sql(column)} IN ${sql(ids)}`)[0]?.n);
+    try {
+      const now = Date.now();
+      const seeded = await seedSweepable(store, now);
+      expect(await countRows(seeded, 'gone', query)).toEqual(allThere(seeded, 'gone'));
+      expect(await store.sweep(now)).toBeGreaterThanOrEqual(seeded.removed);
+      expect(await countRows(seeded, 'gone', query)).toEqual({ sessions: 0, consumed: 0, denied: 0, opaque: 0, counters: 0, revocations: 0 });
+      expect(await countRows(seeded, 'kept', query)).toEqual(allThere(seeded, 'kept'));
+    } finally {
+      await sql.end();
+      await store.close();
+    }
+  });
+
+  it('upgrades a version-3 database: old sessions start with grace_count 0, and instances not yet upgraded still rotate', async () => {
+    const sql = postgres(OLD, { onnotice: () => undefined });
+    try {
+      await sql.begin(async (tx) => {
+        await tx`CREATE TABLE baton_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+        for (const [i, migration] of MIGRATIONS.slice(0, 3).entries()) {
+          await tx.unsafe(migration);
+          await tx`INSERT INTO baton_migrations (version) VALUES (${i + 1})`;
+        }
+      });
+      const now = Date.now();
+      const old = sampleSession(now - 60_000);
+      const { graceCount: _absent, ...row } = old;
+      const columns = {
+        id: row.id, user_id: row.userId, client_id: row.clientId, scope: row.scope, device: row.device, created_at: row.createdAt,
+        last_used_at: row.lastUsedAt, expires_at: row.expiresAt, idle_expires_at: row.idleExpiresAt, generation: row.generation,
+        rotated_at: row.rotatedAt, prev_rotated_at: row.prevRotatedAt, rate_window_start: row.rateWindowStart, rate_count: row.rateCount,
+        revoked_at: null, revoke_reason: null,
+      };
+      const createOld = (c: typeof columns) => sql`SELECT baton_create_session(${sql.json(c as never)}, 0, ${now}, ${now + 1000})`;
+      await createOld(columns); // written by the version-3 schema
+      const store = postgresStore({ url: OLD });
+      try {
+        expect(await store.getSession(old.id)).toEqual(old);
+        // An instance still on the old code: its login (no grace_count) and its 9-argument rotation keep working.
+        const second = { ...columns, id: sampleSession(now, { userId: old.userId }).id };
+        await createOld(second);
+        const [rotated] = await sql`SELECT o_status FROM baton_rotate(${second.id}, 0, ${old.clientId}, ${now}, 10000, 86400000, 0, 0, 1000)`;
+        expect(rotated?.o_status).toBe('rotated');
+        const [anonymous] = await sql`SELECT o_status FROM baton_rotate(${second.id}, 1, NULL, ${now}, 10000, 86400000, 0, 0, 1000)`;
+        expect(anonymous?.o_status).toBe('unknown');
+        const rotate = { sessionId: old.id, clientId: old.clientId, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 1000, graceLimit: 1 };
+        expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rotated');
+        expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('replayed_in_grace');
+        expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rate_limited');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
   it('migrates once, even when several instances start together', async () => {
     const stores = Array.from({ length: 4 }, () => postgresStore({ url: URL }));
     await Promise.all(stores.map((s) => s.revocationsSince(0)));
     const sql = postgres(URL, { onnotice: () => undefined });
-    expect((await sql`SELECT version FROM baton_migrations ORDER BY version`).map((r) => r.version)).toEqual([1, 2]);
+    expect((await sql`SELECT version FROM baton_migrations ORDER BY version`).map((r) => r.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     await sql.end();
     await Promise.all(stores.map((s) => s.close()));
   });

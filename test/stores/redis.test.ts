@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from '../../src/index.ts';
+import type { RevocationEvent, SessionRecord } from '../../src/index.ts';
 import { redisStore } from '../../src/stores/redis.ts';
 import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
 import { startCluster } from '../support/redis-servers.ts';
@@ -23,7 +25,7 @@ describe('redis store specifics', () => {
       const now = Date.now();
       const s = sampleSession(now);
       await store.createSession(s, { maxSessionsPerUser: 1, now, revocationTtlMs: 60_000 });
-      await store.rotate({ sessionId: s.id, generation: 0, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 60_000 });
+      await store.rotate({ sessionId: s.id, generation: 0, clientId: s.clientId, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 60_000 });
       await store.consumeJti('j1', now + 60_000, now);
       await store.denyJti('j2', now + 60_000, now);
       const keys = await raw.keys(`${prefix}ttl:*`);
@@ -38,6 +40,127 @@ describe('redis store specifics', () => {
     } finally {
       raw.disconnect();
       await store.close();
+    }
+  });
+});
+
+describe('redis expiry', () => {
+  it('every key expires, no later than what it holds can matter (the session: its idle or absolute end, whichever first, plus retainMs)', async () => {
+    const keyPrefix = `${prefix}bounds-${randomBytes(3).toString('hex')}:`;
+    const HOUR = 3_600_000;
+    const store = redisStore({ url: URL, keyPrefix, retainMs: HOUR });
+    const raw = new Redis(URL);
+    try {
+      const now = Date.now();
+      const s = sampleSession(now - HOUR, { expiresAt: now + HOUR }); // absolute end in an hour
+      const gone = sampleSession(now - HOUR, { userId: s.userId });
+      for (const x of [s, gone]) await store.createSession(x, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      await store.rotate({ sessionId: s.id, generation: 0, clientId: s.clientId, now, graceMs: 10_000, idleTtlMs: 7 * 24 * HOUR, revocationTtlMs: 60_000 });
+      await store.revokeSession(gone.id, { now, reason: 'bye', revocationTtlMs: 2 * HOUR });
+      await store.consumeJti('c1', now + 60_000, now);
+      await store.denyJti('d1', now + 60_000, now);
+      await store.saveOpaqueToken('o1', { claims: { iss: 'i', sub: 's', aud: 'a', exp: 1, iat: 0, jti: 'j', sid: s.id, client_id: 'web' }, expiresAt: now + 60_000 }, now);
+      await store.hitCounter('n1', 1, 30_000, now);
+      const bound: [RegExp, number][] = [
+        [/:s:/, HOUR + HOUR], // s: its absolute end (1 h) + retainMs; gone: max(retainMs, revocation lifetime) = 2 h
+        [/:u:/, 30 * 24 * HOUR + HOUR], // the user index: its longest session's absolute end + retainMs
+        [/:c:c1$/, 60_000], [/:d:d1$/, 60_000], [/:o:o1$/, 60_000], [/:n:n1$/, 30_000],
+        [/\{revocations\}:log$/, 2 * HOUR],
+      ];
+      const keys = await raw.keys(`${keyPrefix}*`);
+      expect(keys).toHaveLength(8);
+      for (const key of keys) {
+        const max = bound.find(([pattern]) => pattern.test(key))?.[1];
+        expect(max, `${key} is a key this test knows`).toBeDefined();
+        const pttl = await raw.pttl(key);
+        expect(pttl, key).toBeGreaterThan(0);
+        expect(pttl, key).toBeLessThanOrEqual(max as number);
+      }
+      expect(await store.sweep(now + 2 * HOUR)).toBe(2); // the log is trimmed (the other keys go by TTL)
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+});
+
+describe('redis revocation log', () => {
+  it('standalone: each revoking call is one script that also writes the log (no write from Node, entry there on return)', async () => {
+    const keyPrefix = `${prefix}log-${randomBytes(3).toString('hex')}:`;
+    const logKey = `${keyPrefix}{revocations}:log`;
+    const store = redisStore({ url: URL, keyPrefix });
+    const raw = new Redis(URL);
+    const monitor = await raw.monitor();
+    const inspector = /addr=(\S+)/.exec(String(await raw.call('CLIENT', 'INFO')))?.[1];
+    const fromNode: string[][] = []; // commands the store sent (not from inside a script) naming its keys
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && source !== inspector && args.some((a) => String(a).startsWith(keyPrefix))) fromNode.push(args);
+    });
+    const logged = async (id: string): Promise<RevocationEvent | undefined> =>
+      (await raw.zrange(logKey, '0', '-1')).map((m) => JSON.parse(m) as RevocationEvent).find((e) => e.id === id);
+    try {
+      await raw.ping(); // MONITOR is live before the store's first command
+      const now = Date.now();
+      const userId = `log-${randomBytes(4).toString('hex')}`;
+      const [a, b, c, d] = [0, 1, 2, 3].map((i) => sampleSession(now - 60_000 + i, { userId })) as SessionRecord[] as [SessionRecord, SessionRecord, SessionRecord, SessionRecord];
+      await store.createSession(a, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      await store.createSession(b, { maxSessionsPerUser: 1, now, revocationTtlMs: 60_000 }); // evicts a
+      expect(await logged(a.id)).toMatchObject({ kind: 'session', reason: 'evicted', expiresAt: now + 60_000 });
+      await store.createSession(c, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      expect(await store.revokeSession(b.id, { now, reason: 'logout', revocationTtlMs: 60_000 })).toBe(true);
+      expect(await logged(b.id)).toMatchObject({ reason: 'logout' });
+      await store.createSession(d, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      expect(await store.revokeUserSessions(userId, { now, reason: 'all', revocationTtlMs: 60_000, except: d.id })).toEqual([c.id]);
+      expect(await logged(c.id)).toMatchObject({ reason: 'all' });
+      const rotate = { sessionId: d.id, clientId: d.clientId, graceMs: 1000, idleTtlMs: 86_400_000, revocationTtlMs: 60_000 };
+      await store.rotate({ ...rotate, generation: 0, now });
+      expect((await store.rotate({ ...rotate, generation: 0, now: now + 5000 })).status).toBe('reused');
+      expect(await logged(d.id)).toMatchObject({ reason: 'reused', at: now + 5000 });
+      await store.denyJti('jti-1', now + 60_000, now);
+      expect(await logged('jti-1')).toEqual({ kind: 'token', id: 'jti-1', at: now, expiresAt: now + 60_000, reason: 'revoked' });
+      expect(await store.isDenied('jti-1', now)).toBe(true);
+      expect(await raw.pttl(logKey)).toBeGreaterThan(50_000);
+      const names = fromNode.map((args) => args[0]?.toLowerCase());
+      expect(names.filter((n) => !['evalsha', 'eval', 'get'].includes(n as string))).toEqual([]); // scripts, and isDenied's read
+    } finally {
+      monitor.disconnect();
+      raw.disconnect();
+      await store.close();
+    }
+  });
+});
+
+describe('redis revocation messages', () => {
+  it('a reason with quotes and a backslash reaches another client\'s subscriber exactly', async () => {
+    const a = redisStore({ url: URL, keyPrefix: prefix });
+    const b = redisStore({ url: URL, keyPrefix: prefix });
+    try {
+      const now = Date.now();
+      const s = sampleSession(now);
+      await a.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      const seen: RevocationEvent[] = [];
+      const stop = await b.subscribe((e) => seen.push(e));
+      expect(await a.revokeSession(s.id, { now, reason: 'he said "stop"\\', revocationTtlMs: 60_000 })).toBe(true);
+      await expect.poll(() => seen.find((e) => e.id === s.id), { timeout: 2000 }).toEqual({ kind: 'session', id: s.id, at: now, expiresAt: now + 60_000, reason: 'he said "stop"\\' });
+      stop();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('two engines on two store clients: a session revoked on A with a quoted reason fails verification on B', async () => {
+    const [s1, s2] = [redisStore({ url: URL, keyPrefix: prefix }), redisStore({ url: URL, keyPrefix: prefix })];
+    const shared = { issuer: 'https://redis.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32) };
+    const a = createBaton({ ...shared, store: s1 });
+    const b = createBaton({ ...shared, store: s2 });
+    try {
+      const pair = await a.login(`quoted-${randomBytes(4).toString('hex')}`);
+      expect((await b.verify(pair.access_token)).sid).toBe(pair.session_id); // B is listening, and has the token cached
+      expect(await a.revokeSession(pair.session_id, 'a "quoted" reason')).toBe(true);
+      await expect.poll(() => b.verify(pair.access_token).then(() => 'ok', (e: { code?: string }) => e.code), { timeout: 2000 }).toBe('ERR_SESSION_REVOKED');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await Promise.all([s1.close(), s2.close()]);
     }
   });
 });

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../../src/stores/sqlite.ts';
 import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
+import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +27,7 @@ describe('sqlite store specifics', () => {
     await store.close();
     const db = new DatabaseSync(path);
     expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
-    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(2);
+    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(3);
     db.close();
     const again = sqliteStore({ path }); // re-opening migrates nothing and keeps the data
     await again.close();
@@ -38,7 +39,46 @@ describe('sqlite store specifics', () => {
     const db = new DatabaseSync(path);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    expect(() => sqliteStore({ path })).toThrow(/schema version 99, newer than this Baton knows \(2\); upgrade Baton/);
+    expect(() => sqliteStore({ path })).toThrow(/schema version 99, newer than this Baton knows \(3\); upgrade Baton/);
+  });
+
+  it('upgrades a version-2 database: sessions written before grace counting start at 0 and rotate', async () => {
+    const path = file();
+    const now = Date.now();
+    const old = sampleSession(now - 60_000);
+    const { graceCount: _absent, ...before } = old;
+    const first = sqliteStore({ path });
+    await first.createSession(old, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    await first.close();
+    const db = new DatabaseSync(path); // back to the schema of version 2
+    db.exec('ALTER TABLE baton_sessions DROP COLUMN grace_count; PRAGMA user_version = 2');
+    db.close();
+    const store = sqliteStore({ path });
+    expect(await store.getSession(old.id)).toEqual({ ...before, graceCount: 0 });
+    const rotate = { sessionId: old.id, clientId: old.clientId, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 1000, graceLimit: 1 };
+    expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rotated');
+    expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('replayed_in_grace');
+    expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rate_limited');
+    await store.close();
+  });
+
+  it('sweep deletes the rows of what ended, and only those', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    const db = new DatabaseSync(path);
+    const query = async (table: string, column: string, ids: string[]): Promise<number> =>
+      Number((db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${column} IN (${ids.map(() => '?').join(', ')})`).get(...ids) as { n: number }).n);
+    try {
+      const now = Date.now();
+      const seeded = await seedSweepable(store, now);
+      expect(await countRows(seeded, 'gone', query)).toEqual(allThere(seeded, 'gone'));
+      expect(await store.sweep(now)).toBe(seeded.removed);
+      expect(await countRows(seeded, 'gone', query)).toEqual({ sessions: 0, consumed: 0, denied: 0, opaque: 0, counters: 0, revocations: 0 });
+      expect(await countRows(seeded, 'kept', query)).toEqual(allThere(seeded, 'kept'));
+    } finally {
+      db.close();
+      await store.close();
+    }
   });
 
   it('keeps sessions across re-opening the file', async () => {
