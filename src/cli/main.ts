@@ -150,6 +150,22 @@ keysCmd.command('rotate')
     });
   });
 
+keysCmd.command('revoke <kid>')
+  .description('take a key out of service at once, on every instance (a compromised key): tokens it signed stop verifying')
+  .action(async (kid: string) => {
+    await withStore(async (store) => {
+      const config = loadConfig();
+      const custody = await openCustody(config, store);
+      const baton = createEngine(config, store, custody);
+      try {
+        if (!(await baton.revokeKey(kid, { persist: () => saveRing(custody, store) }))) throw new CliError(`There is no key ${kid} (see \`keys list\`).`);
+      } finally {
+        await baton.close();
+      }
+      console.info(`Revoked ${kid}: every instance drops it now, and nothing it signed verifies any more.`);
+    });
+  });
+
 const secretCmd = program.command('secret').description('the service secret that seals the keys in the store');
 secretCmd.command('generate').description('print a new random service secret (for BATON_SECRET or BATON_SECRET_FILE)').action(() => {
   console.info(generateSecret());

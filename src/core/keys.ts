@@ -184,6 +184,8 @@ export class KeyRing {
   /** How long a retired key of each use still verifies after it retired, in ms; absent: until removed. */
   #retention: Partial<Record<KeyUse, number>> = {};
   readonly #removed = new Set<(kids: string[]) => void>();
+  /** Kids taken out of service here: a saved copy that still lists one never brings it back. */
+  readonly #revoked = new Set<string>();
 
   /** Changes whenever the ring does, so that caches of resolved keys know to drop themselves. */
   get version(): number {
@@ -297,7 +299,16 @@ export class KeyRing {
     const key = this.#keys.get(kid);
     if (key === undefined) return false;
     if (key.status === 'active') this.rotate(key.alg, now, key.use);
-    this.#keys.delete(kid);
+    return this.drop(kid);
+  }
+
+  /**
+   * Takes a key out as another instance did (`remove` there, announced through the store): no
+   * replacement is made here, the replacement comes with the saved ring. False when absent.
+   */
+  drop(kid: string): boolean {
+    this.#revoked.add(kid);
+    if (!this.#keys.delete(kid)) return false;
     this.#notifyRemoved([kid]);
     return true;
   }
@@ -330,6 +341,7 @@ export class KeyRing {
       const status = statuses[i] as KeyStatus;
       const key = this.#keys.get(input.kid);
       if (key === undefined) {
+        if (this.#revoked.has(input.kid)) continue; // taken out of service: it stays out
         const added = importKey(input, status);
         if (!this.usable(added, now)) continue; // past its retention: it stays out
         this.#keys.set(input.kid, added);
@@ -340,7 +352,7 @@ export class KeyRing {
         changed = true;
       }
     }
-    const removed = [...this.#keys.keys()].filter((kid) => !kids.has(kid));
+    const removed = [...this.#keys.keys()].filter((kid) => !kids.has(kid) || this.#revoked.has(kid));
     for (const kid of removed) this.#keys.delete(kid);
     if (changed) this.#version++;
     this.#notifyRemoved(removed);

@@ -12,6 +12,7 @@ export class RevocationCache {
 
   /** Records a revocation (idempotent; the later expiry wins). */
   apply(event: RevocationEvent): void {
+    if (event.kind === 'key') return; // the key ring drops the key itself
     const map = event.kind === 'session' ? this.#sessions : this.#tokens;
     const known = map.get(event.id);
     if (known === undefined || known < event.expiresAt) map.set(event.id, event.expiresAt);

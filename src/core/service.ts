@@ -169,7 +169,10 @@ export class Baton {
     this.#starting ??= (async () => {
       try {
         this.#unsubscribe = await this.#o.store.subscribe((event) => this.#applyRevocation(event));
-        for (const event of await this.#o.store.revocationsSince(this.#o.now())) this.#revoked.apply(event);
+        for (const event of await this.#o.store.revocationsSince(this.#o.now())) {
+          if (event.kind === 'key') this.#o.ring.drop(event.id);
+          this.#revoked.apply(event);
+        }
         this.#ready = true;
       } catch (cause) {
         this.#starting = undefined;
@@ -180,6 +183,7 @@ export class Baton {
   }
 
   #applyRevocation(event: RevocationEvent): void {
+    if (event.kind === 'key') this.#o.ring.drop(event.id);
     this.#revoked.apply(event);
     this.#revoked.prune(this.#o.now());
     for (const listener of this.#revocationListeners) {
@@ -663,6 +667,27 @@ export class Baton {
     const current = this.#o.ring.active(use);
     const { active, next, dropped } = this.#o.ring.rotate(alg ?? current?.alg ?? (use === 'enc' ? 'dir' : 'HS256'), this.#o.now(), use);
     return { active: active.kid, next: next.kid, dropped };
+  }
+
+  /**
+   * Takes a key out of service at once, on every instance (a compromised key): tokens it signed
+   * stop verifying, cached ones included; an active key is first replaced by its published
+   * successor. The removal travels through the store's revocation feed; an instance that learns
+   * of it never takes the key back from a saved copy. `persist` saves the ring where the other
+   * instances read it (the standalone service's sealed ring) before they hear of the removal;
+   * keys from your configuration must leave it too. False when the ring has no such key.
+   */
+  async revokeKey(kid: string, options: { persist?: (ring: KeyRing) => Promise<void> } = {}): Promise<boolean> {
+    await this.ready();
+    const now = this.#o.now();
+    if (!this.#o.ring.remove(kid, now)) return false;
+    await options.persist?.(this.#o.ring);
+    try {
+      await this.#o.store.announce({ kind: 'key', id: kid, at: now, expiresAt: now + this.#revocationTtlMs, reason: 'key_revoked' });
+    } catch (cause) {
+      throw unavailable(cause);
+    }
+    return true;
   }
 
   /** Deletes expired sessions, denylist entries and revocations from the store. */

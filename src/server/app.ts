@@ -88,14 +88,19 @@ async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.L
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
-  const reload = setInterval(() => {
+  // A key revoked elsewhere (`baton keys revoke`) arrives through the revocation feed at once.
+  const reloadKeys = (): void => {
     readRing(custody, store).then((saved) => {
       const now = Date.now();
       if (saved !== null && baton.keys.sync(saved, now)) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
       baton.keys.prune(now);
     }, (err: unknown) => logger.warn({ event: 'keys.reload_failed' }, (err as Error).message));
-  }, toMs(config.keyReload, 'BATON_KEY_RELOAD'));
+  };
+  const reload = setInterval(reloadKeys, toMs(config.keyReload, 'BATON_KEY_RELOAD'));
   reload.unref();
+  const stopKeyEvents = baton.onRevocation((event) => {
+    if (event.kind === 'key') reloadKeys();
+  });
   const file = (name: string, type: string) => {
     const url = new URL(name, WEB);
     let body: Buffer<ArrayBuffer>;
@@ -140,6 +145,7 @@ async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.L
     custody,
     async close() {
       clearInterval(reload);
+      stopKeyEvents();
       await baton.close();
       await store.close();
     },

@@ -117,6 +117,10 @@ class MemoryStore implements TokenStore {
     this.#publish({ kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' });
   }
 
+  async announce(event: RevocationEvent): Promise<void> {
+    this.#publish({ ...event });
+  }
+
   async isDenied(jti: string, now: number): Promise<boolean> {
     return (this.#denied.get(jti) ?? 0) > now;
   }

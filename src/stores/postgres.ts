@@ -191,6 +191,11 @@ class PostgresStore implements TokenStore {
     });
   }
 
+  async announce(event: RevocationEvent): Promise<void> {
+    await this.#ready();
+    await this.#sql`SELECT baton_log_revocation(${event.kind}, ${event.id}, ${event.at}, ${event.expiresAt}, ${event.reason})`;
+  }
+
   async isDenied(jti: string, now: number): Promise<boolean> {
     await this.#ready();
     return (await this.#sql`SELECT 1 FROM baton_denied_jti WHERE jti = ${jti} AND expires_at > ${now}`).length === 1;

@@ -171,6 +171,12 @@ announce(ARGV[4], KEYS[2], 'token', ARGV[1], ARGV[2], ARGV[3], 'revoked')
 return 1
 `;
 
+/** KEYS: log (its own slot, so also on a cluster). ARGV: channel, kind, id, at, expiresAt, reason. */
+export const ANNOUNCE = `${PRELUDE}
+announce(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return 1
+`;
+
 /** KEYS: user index. ARGV: now, key prefix of the user's sessions. Returns HGETALL of each active session, oldest first. */
 export const LIST_SESSIONS = `${PRELUDE}
 local out = {}

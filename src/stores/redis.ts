@@ -26,7 +26,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { tagOfSession, userTag } from '../core/session-id.ts';
 import { RevocationFeed } from './feed.ts';
-import { CREATE_SESSION, DENY_JTI, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
+import { ANNOUNCE, CREATE_SESSION, DENY_JTI, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
 
 type Client = Redis | Cluster;
@@ -53,6 +53,7 @@ interface Scripted {
   batonRevoke(...keysAndArgs: (string | number)[]): Promise<number>;
   batonRevokeUser(...keysAndArgs: (string | number)[]): Promise<string[]>;
   batonDeny(deny: string, log: string, ...args: (string | number)[]): Promise<number>;
+  batonAnnounce(log: string, ...args: (string | number)[]): Promise<number>;
   batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
 }
@@ -121,6 +122,7 @@ class RedisStore implements TokenStore {
     client.defineCommand('batonRevoke', { numberOfKeys: 1 + log, lua: REVOKE_SESSION });
     client.defineCommand('batonRevokeUser', { numberOfKeys: 1 + log, lua: REVOKE_USER });
     client.defineCommand('batonDeny', { numberOfKeys: 2, lua: DENY_JTI });
+    client.defineCommand('batonAnnounce', { numberOfKeys: 1, lua: ANNOUNCE });
     client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
     client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
     this.#client = client as Client & Scripted;
@@ -238,6 +240,10 @@ class RedisStore implements TokenStore {
 
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
     await this.#client.batonDeny(this.#denyKey(jti), this.#log, jti, now, expiresAt, this.#channel);
+  }
+
+  async announce(e: RevocationEvent): Promise<void> {
+    await this.#client.batonAnnounce(this.#log, this.#channel, e.kind, e.id, e.at, e.expiresAt, e.reason);
   }
 
   async isDenied(jti: string, now: number): Promise<boolean> {

@@ -272,6 +272,10 @@ class SqliteStore implements TokenStore {
     });
   }
 
+  async announce(event: RevocationEvent): Promise<void> {
+    this.#q.logRevocation.run(event.kind, event.id, event.at, event.expiresAt, event.reason);
+  }
+
   async isDenied(jti: string, now: number): Promise<boolean> {
     return this.#q.isDenied.get(jti, now) !== undefined;
   }

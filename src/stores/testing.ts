@@ -307,6 +307,16 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.ok((await store.revocationsSince(now)).some((e) => e.kind === 'token' && e.id === denied));
     }));
 
+    t.it('announces a key taken out of service to every client, and logs it', withPeers(async (a, b, now) => {
+      const kid = `kid-${randomBytes(4).toString('hex')}`;
+      const events: RevocationEvent[] = [];
+      const stop = await b.subscribe((e) => events.push(e));
+      await a.announce({ kind: 'key', id: kid, at: now, expiresAt: now + HOUR, reason: 'key "compromised"' });
+      await eventually(() => events.some((e) => e.kind === 'key' && e.id === kid && e.reason === 'key "compromised"'));
+      assert.ok((await b.revocationsSince(now)).some((e) => e.kind === 'key' && e.id === kid));
+      stop();
+    }));
+
     t.it('keeps opaque tokens under their hash until they expire', withStore(async (store, now) => {
       const hash = randomBytes(32).toString('base64url');
       const claims = { iss: 'i', sub: 's', aud: 'a', exp: Math.floor(now / 1000) + 60, iat: Math.floor(now / 1000), jti: 'j', sid: 'x', client_id: 'c' };

@@ -94,8 +94,11 @@ export interface RotateResult {
 
 /** A revocation, as published to every instance and kept for `revocationsSince`. */
 export interface RevocationEvent {
-  /** `session`: `id` is a session id; `token`: `id` is an access token's `jti`. */
-  kind: 'session' | 'token';
+  /**
+   * `session`: `id` is a session id; `token`: `id` is an access token's `jti`; `key`: `id` is the
+   * `kid` of a key taken out of service (a compromised key), which every instance drops.
+   */
+  kind: 'session' | 'token' | 'key';
   id: string;
   at: number;
   /** After this no token it concerns can still be valid; verifiers may forget it. */
@@ -129,6 +132,11 @@ export interface TokenStore {
   consumeJti(jti: string, expiresAt: number, now: number): Promise<boolean>;
   /** Puts an access token's `jti` on the denylist until `expiresAt`, and publishes it. */
   denyJti(jti: string, expiresAt: number, now: number): Promise<void>;
+  /**
+   * Publishes a revocation that concerns no session or token of the store — a key taken out of
+   * service — to every instance, and logs it for `revocationsSince`. One atomic operation.
+   */
+  announce(event: RevocationEvent): Promise<void>;
   isDenied(jti: string, now: number): Promise<boolean>;
   saveOpaqueToken(hash: string, record: OpaqueTokenRecord, now: number): Promise<void>;
   findOpaqueToken(hash: string, now: number): Promise<OpaqueTokenRecord | null>;

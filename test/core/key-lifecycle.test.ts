@@ -70,3 +70,23 @@ describe('refresh-token keys', () => {
     expect(await codeOf(baton.verify(forge(refreshKey, clock.ms)))).toBe('ERR_TOKEN_INVALID');
   });
 });
+
+describe('a key revoked on one instance', () => {
+  it('stops verifying on the others at once, cached tokens included, and no saved copy brings it back', async () => {
+    const { memoryStore } = await import('../../src/stores/memory.ts');
+    const { createBaton } = await import('../../src/index.ts');
+    const store = memoryStore();
+    const keys = [generateKey('EdDSA', 'k1'), { ...generateKey('EdDSA', 'k2'), status: 'next' as const }];
+    const make = () => createBaton({ issuer: ISSUER, keys, refreshTokenSecret: 'r'.repeat(32), store });
+    const [a, b] = [make(), make()];
+    await Promise.all([a.ready(), b.ready()]);
+    const pair = await b.login('u');
+    await b.verify(pair.access_token); // in B's cache
+    expect(await a.revokeKey('k1')).toBe(true);
+    expect(await codeOf(b.verify(pair.access_token))).toBe('ERR_TOKEN_INVALID');
+    expect(b.keys.get('k1')).toBeUndefined();
+    b.keys.sync(keys, Date.now()); // a stale saved ring still listing it
+    expect(b.keys.get('k1')).toBeUndefined();
+    expect(await a.revokeKey('k1')).toBe(false);
+  });
+});

@@ -119,6 +119,14 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
         expect((await me(i, before.access_token)).status).toBe(200); // signed by the retired key
         expect((await me(i, after.access_token)).status).toBe(200); // signed by the new one
       }
+
+      // A compromised key revoked from the command line: refused everywhere at once, cached or not; signing goes on.
+      const revoked = await cli(['keys', 'revoke', active], store);
+      expect(revoked).toMatch(/^Revoked /);
+      for (const i of instances) await until(async () => ((await me(i, after.access_token)).status === 401 ? true : undefined), 1000);
+      for (const i of instances) expect(await jwks(i)).not.toContain(active);
+      const fresh = await login(b);
+      for (const i of instances) await until(async () => ((await me(i, fresh.access_token)).status === 200 ? true : undefined), 2000);
     } finally {
       for (const i of instances) i.child.kill('SIGTERM');
       await Promise.all(instances.map((i) => new Promise((r) => (i.child.exitCode !== null ? r(null) : i.child.once('exit', r)))));

@@ -143,3 +143,27 @@ describe('stores of earlier versions', () => {
     }
   });
 });
+
+describe('the signing algorithm', () => {
+  it('a BATON_ALG that differs from the stored keys is said at start, and `keys rotate --alg` switches', async () => {
+    const path = fresh();
+    const env = { BATON_STORE: `sqlite:${path}` };
+    const first = await service(env);
+    const old = await first.baton.login('u');
+    await first.close();
+    const mismatch = await service({ ...env, BATON_ALG: 'ES256' });
+    expect(mismatch.custody.warnings.join('\n')).toMatch(/BATON_ALG is ES256, but the store's signing key is EdDSA: run `npm run baton -- keys rotate --alg ES256`/);
+    await mismatch.close();
+    const out = await cli(['keys', 'rotate', '--alg', 'ES256'], { ...env, BATON_ALG: 'ES256' });
+    expect(out.code, out.stderr).toBe(0);
+    const after = await service({ ...env, BATON_ALG: 'ES256' });
+    try {
+      expect(after.custody.warnings).toEqual([]);
+      const pair = await after.baton.login('u');
+      expect(JSON.parse(Buffer.from(pair.access_token.split('.')[0] as string, 'base64url').toString()).alg).toBe('ES256');
+      await after.baton.verify(old.access_token); // the retired EdDSA key verifies until its tokens expire
+    } finally {
+      await after.close();
+    }
+  });
+});
