@@ -10,8 +10,8 @@
  * ```
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { basicClientId, createLoginProtection, tooManyAttempts } from './login-protection.ts';
+import type { LoginProtection } from './login-protection.ts';
 import type { Baton } from '../core/service.ts';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import {
@@ -42,8 +42,10 @@ export interface AuthHandlerOptions {
   cookie?: { name?: string; secure?: boolean };
   /** Credentials of resource servers that may call `/oauth/introspect` (`client_secret_basic`). */
   introspectionClients?: Record<string, string>;
-  /** Login attempts: per username and per IP. Default: 10 per 15 minutes each, in memory. */
-  loginLimiters?: { username: RateLimiterAbstract; ip: RateLimiterAbstract };
+  /** Failed logins: default 10 in a row per username and address, 100 a day per address, in memory (`createLoginProtection`). */
+  loginProtection?: LoginProtection;
+  /** The same for the client authentication of `/oauth/introspect`. */
+  introspectionProtection?: LoginProtection;
   /** Largest accepted body in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -81,10 +83,8 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const allowedOrigins = new Set([issuerOrigin, ...(options.allowedOrigins ?? [])]);
   const cookie = { name: options.cookie?.name ?? 'baton_rt', path: `${base}/oauth/token`, secure: options.cookie?.secure ?? true };
   const limit = options.maxBodyBytes ?? 16 * 1024;
-  const limiters = options.loginLimiters ?? {
-    username: new RateLimiterMemory({ keyPrefix: 'login_user', points: 10, duration: 15 * 60 }),
-    ip: new RateLimiterMemory({ keyPrefix: 'login_ip', points: 10, duration: 15 * 60 }),
-  };
+  const loginProtection = options.loginProtection ?? createLoginProtection();
+  const introspectionProtection = options.introspectionProtection ?? createLoginProtection({ keyPrefix: 'introspect' });
   const log = options.logger;
 
   // ---- helpers -----------------------------------------------------------------------------
@@ -178,21 +178,19 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
           const f = await readFields(request, limit);
           if (!f.username || !f.password) throw new HttpError(400, 'invalid_request', 'username and password are required');
           const ip = ctx.ip ?? 'unknown';
-          const userKey = f.username.toLowerCase().slice(0, 256);
-          try {
-            await Promise.all([limiters.username.consume(userKey), limiters.ip.consume(ip)]);
-          } catch (rejection) {
-            const ms = (rejection as { msBeforeNext?: number }).msBeforeNext;
-            if (ms === undefined) throw rejection;
+          const attempt = await loginProtection.check(f.username.toLowerCase(), ip);
+          if (attempt.retryAfterMs > 0) {
             log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
-            throw new HttpError(429, 'slow_down', 'Too many login attempts; try again later', { 'retry-after': String(Math.ceil(ms / 1000)) });
+            throw tooManyAttempts(attempt.retryAfterMs);
           }
           const who = await options.authenticate(f.username, f.password);
           if (who === null) {
             log?.info({ event: 'login.failed', ip }, 'login failed');
+            const blocked = await attempt.failed();
+            if (blocked > 0) throw tooManyAttempts(blocked);
             throw new HttpError(401, 'invalid_grant', 'Wrong username or password');
           }
-          await limiters.username.delete(userKey).catch(() => undefined);
+          await attempt.succeeded();
           const viaCookie = f[DELIVERY_FIELD] === 'cookie';
           if (viaCookie) checkCsrf(request);
           const pair = await baton.login(who.userId, {
@@ -239,10 +237,15 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     },
     '/oauth/introspect': {
       methods: {
-        POST: async (request) => {
+        POST: async (request, ctx) => {
+          const attempt = await introspectionProtection.check(basicClientId(request.headers.get('authorization')), ctx.ip ?? 'unknown');
+          if (attempt.retryAfterMs > 0) throw tooManyAttempts(attempt.retryAfterMs);
           if (!introspectionClient(request)) {
+            const blocked = await attempt.failed();
+            if (blocked > 0) throw tooManyAttempts(blocked);
             throw new HttpError(401, 'invalid_client', 'Resource servers authenticate with client_secret_basic', { 'www-authenticate': 'Basic realm="baton"' });
           }
+          await attempt.succeeded();
           const f = await readFields(request, limit);
           if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
           return json(await baton.introspect(f.token));

@@ -4,4 +4,6 @@
  */
 export { createAuthHandler } from './handler.ts';
 export type { AuthHandler, AuthHandlerOptions, Authenticate, Logger, RequestContext } from './handler.ts';
-export { StoreRateLimiter, loginLimiters } from './rate-limit.ts';
+export { StoreRateLimiter } from './rate-limit.ts';
+export { createLoginProtection } from './login-protection.ts';
+export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';

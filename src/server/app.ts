@@ -16,8 +16,7 @@ import { generateKey, KeyRing } from '../core/keys.ts';
 import { toMs } from '../core/duration.ts';
 import type { KeyInput } from '../core/keys.ts';
 import { createAuthHandler } from '../http/handler.ts';
-import { loginLimiters } from '../http/rate-limit.ts';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { createLoginProtection } from '../http/login-protection.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toNodeListener } from '../adapters/node.ts';
 import { attachWebSocketAuth } from '../ws/server.ts';
@@ -53,12 +52,6 @@ export async function loadKeys(store: TokenStore, alg: ServerConfig['alg']): Pro
 /** Saves the key ring (after `keys rotate`). */
 export async function saveKeys(store: TokenStore, ring: KeyRing): Promise<void> {
   await store.putRecord(CONFIG, 'keys', JSON.stringify(ring.export()));
-}
-
-/** Login limiters that never refuse (BATON_LOGIN_RATE=off, for load tests). */
-function unlimited() {
-  const free = new RateLimiterMemory({ points: Number.MAX_SAFE_INTEGER, duration: 1 });
-  return { username: free, ip: free };
 }
 
 /** The engine of the service on `store`, with the keys and refresh secret kept there. */
@@ -162,7 +155,9 @@ export async function createService(config: ServerConfig, logger = pino({ level:
       return user === null ? null : { userId: user.id };
     },
     cookie: { secure: config.cookieSecure },
-    ...(config.loginRate ? { loginLimiters: loginLimiters(store, { points: config.loginRate.max, duration: toMs(config.loginRate.window, 'BATON_LOGIN_RATE') / 1000 }) } : { loginLimiters: unlimited() }),
+    // Failed logins and introspection client authentications, counted in the store (shared by instances).
+    loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    introspectionProtection: createLoginProtection({ store, keyPrefix: 'introspect', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     ...(config.introspectionSecret ? { introspectionClients: { 'resource-server': config.introspectionSecret } } : {}),
     logger,
     page: file('index.html', 'text/html; charset=utf-8'),

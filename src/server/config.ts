@@ -23,8 +23,10 @@ export interface ServerConfig {
   cookieSecure: boolean;
   introspectionSecret: string | undefined;
   logLevel: string;
-  /** Login attempts allowed per username and per IP and window, or false. */
-  loginRate: { max: number; window: string } | false;
+  /** Consecutive failed logins of one username from one address before that pair is blocked, or false. */
+  loginFailures: { max: number; blockMs: number } | false;
+  /** Failed logins from one address within a period before the address is blocked as long, or false. */
+  loginFailuresPerIp: { max: number; windowMs: number } | false;
   /** How often keys are re-read from the store (a rotation made by another instance). */
   keyReload: string;
   /** Refreshes allowed per session and window, or false. */
@@ -40,6 +42,12 @@ const duration = (name: string) =>
       return false;
     }
   }, { message: `${name} must be seconds or a duration like '90s', '15m', '7d'` });
+
+/** `off`, or `<max>/<duration>` with at least one failure allowed. */
+const failures = (name: string, shape: string) =>
+  z.string().refine((v) => v === 'off' || (/^[1-9]\d*\/.+$/.test(v) && duration(name).safeParse(v.slice(v.indexOf('/') + 1)).success), {
+    message: `${name} must be 'off' or ${shape}`,
+  });
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -58,7 +66,8 @@ const schema = z.object({
   BATON_INTROSPECTION_SECRET: z.string().min(16, { message: 'BATON_INTROSPECTION_SECRET must be at least 16 characters' }).optional(),
   BATON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   BATON_KEY_RELOAD: duration('BATON_KEY_RELOAD').default('30s'),
-  BATON_LOGIN_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_LOGIN_RATE must be 'off' or attempts per window, like '10/15m'" }).default('10/15m'),
+  BATON_LOGIN_FAILURES: failures('BATON_LOGIN_FAILURES', "failures in a row and how long they block, like '10/1h'").default('10/1h'),
+  BATON_LOGIN_FAILURES_PER_IP: failures('BATON_LOGIN_FAILURES_PER_IP', "failures and the period they count over and block for, like '100/1d'").default('100/1d'),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
 
@@ -66,6 +75,8 @@ const schema = z.object({
 export class ConfigError extends Error {}
 
 const duration$ = (v: string): string => (/^\d+$/.test(v) ? `${v}s` : v);
+const failureLimit = (v: string, name: string): { max: number; ms: number } | false =>
+  v === 'off' ? false : { max: Number(v.slice(0, v.indexOf('/'))), ms: toMs(duration$(v.slice(v.indexOf('/') + 1)), name) };
 const rate = (v: string): { max: number; window: string } | false => (v === 'off' ? false : { max: Number(v.split('/')[0]), window: duration$(v.split('/')[1] as string) });
 
 /** Reads and validates the configuration from `env` (and the file `BATON_CONFIG` names). */
@@ -79,6 +90,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const input: Record<string, unknown> = { ...file };
+  if (env.BATON_LOGIN_RATE !== undefined || 'BATON_LOGIN_RATE' in file) {
+    throw new ConfigError("BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').");
+  }
   for (const key of Object.keys(schema.shape)) if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
@@ -86,6 +100,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Configuration error: ${issue?.message ?? 'invalid value'}${issue?.path.length ? ` (${issue.path.join('.')})` : ''}.`);
   }
   const c = parsed.data;
+  const loginFailures = failureLimit(c.BATON_LOGIN_FAILURES, 'BATON_LOGIN_FAILURES');
+  const loginFailuresPerIp = failureLimit(c.BATON_LOGIN_FAILURES_PER_IP, 'BATON_LOGIN_FAILURES_PER_IP');
   const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
   const cookieSecure = ['true', '1', 'on'].includes(c.BATON_COOKIE_SECURE);
   const { hostname, protocol } = new URL(issuer);
@@ -108,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: c.BATON_LOG_LEVEL,
     keyReload: duration$(c.BATON_KEY_RELOAD),
     refreshRate: rate(c.BATON_REFRESH_RATE),
-    loginRate: rate(c.BATON_LOGIN_RATE),
+    loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
+    loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
   };
 }
