@@ -6,8 +6,8 @@
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { ConfigError, loadConfig } from '../server/config.ts';
-import { createEngine, loadKeys, openStore, saveKeys, startServer, users } from '../server/app.ts';
+import { ConfigError, loadConfig, redactUrl } from '../server/config.ts';
+import { connectStore, createEngine, loadKeys, saveKeys, startServer, users } from '../server/app.ts';
 import { isBatonError } from '../core/errors.ts';
 import type { TokenStore } from '../stores/types.ts';
 
@@ -15,7 +15,7 @@ import type { TokenStore } from '../stores/types.ts';
 class CliError extends Error {}
 
 async function withStore<T>(body: (store: TokenStore) => Promise<T>): Promise<T> {
-  const store = await openStore(loadConfig().store);
+  const store = await connectStore(loadConfig().store);
   try {
     return await body(store);
   } finally {
@@ -49,7 +49,7 @@ program.command('serve')
     const config = loadConfig();
     const { url, stop, service } = await startServer(config);
     const count = (await users.list(service.store)).length;
-    console.info(`Baton listening on ${url} (issuer ${config.issuer}, store ${config.store.replace(/\/\/[^@]*@/, '//***@')})`);
+    console.info(`Baton listening on ${url} (issuer ${config.issuer}, store ${redactUrl(config.store)})`);
     if (count === 0) console.info('No users yet. Create one with: npm run baton -- users add <name>');
     if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -175,4 +175,6 @@ try {
   const message = err instanceof ConfigError || err instanceof CliError || err instanceof Error ? err.message : String(err);
   console.error(`baton: ${message}`);
   process.exitCode = 1;
+  // A driver still retrying in the background (ioredis) must not keep a failed command alive.
+  setTimeout(() => process.exit(1), 100).unref();
 }

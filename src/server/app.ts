@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
+import { connect } from 'node:net';
 import { hash, verify } from '@node-rs/argon2';
 import pino from 'pino';
 import { createBaton } from '../core/service.ts';
@@ -21,6 +22,7 @@ import type { AuthHandler } from '../http/handler.ts';
 import { toNodeListener } from '../adapters/node.ts';
 import { attachWebSocketAuth } from '../ws/server.ts';
 import type { TokenStore } from '../stores/types.ts';
+import { redactUrl } from './config.ts';
 import type { ServerConfig } from './config.ts';
 
 /** Opens the store a `BATON_STORE` URL names; drivers are loaded only when used. */
@@ -33,6 +35,80 @@ export async function openStore(url: string): Promise<TokenStore> {
 }
 
 const CONFIG = 'config';
+
+/** How long the store has to answer its first round trip at start-up. */
+const STORE_TIMEOUT_MS = 5000;
+
+/** One round trip to the store. */
+// TODO: `store.ping()` once the store contract has it.
+const ping = (store: TokenStore): Promise<unknown> => store.getRecord(CONFIG, 'keys');
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused', ENOTFOUND: 'host not found', EAI_AGAIN: 'host not found (DNS)', ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ECONNRESET: 'connection reset',
+};
+
+/** What a network error (or its cause) says, in words, if it is one. */
+function networkError(err: unknown): string | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const said = NETWORK_ERRORS[(e as { code?: string }).code ?? ''];
+    if (said !== undefined) return said;
+  }
+  return undefined;
+}
+
+/** Why a network store did not answer, from a plain TCP connection to its (first) host. */
+function probe(url: string): Promise<string | undefined> {
+  const m = /^[a-z+]+:\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^,/:?]+)(?::(\d+))?/i.exec(url);
+  if (m === null || url.startsWith('sqlite:')) return Promise.resolve(undefined);
+  const host = (m[1] as string).replace(/^\[|\]$/g, '');
+  const port = Number(m[2] ?? (url.startsWith('postgres') ? 5432 : 6379));
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (why: string | undefined) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.once('connect', () => done(undefined)).once('timeout', () => done('no answer')).once('error', (err) => done(networkError(err) ?? 'connection failed'));
+  });
+}
+
+/**
+ * Opens the store and makes its first round trip within STORE_TIMEOUT_MS (retrying, for a store
+ * that starts at the same time): an unreachable store fails with a sentence instead of hanging.
+ */
+export async function connectStore(url: string): Promise<TokenStore> {
+  const where = `BATON_STORE=${redactUrl(url)}`;
+  const password = /^[a-z+]+:\/\/[^:@/]*:([^@/]+)@/i.exec(url)?.[1];
+  const safe = (message: string): string => (password ? message.split(password).join('***') : message);
+  let store: TokenStore;
+  try {
+    store = await openStore(url);
+  } catch (err) {
+    throw new Error(`Cannot open the store at ${where}: ${safe((err as Error).message)}`, { cause: err });
+  }
+  const deadline = Date.now() + STORE_TIMEOUT_MS;
+  let last: unknown;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new Error('no answer'))));
+    try {
+      await Promise.race([ping(store), timeout]);
+      return store;
+    } catch (err) {
+      last = err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() + 250 >= deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await Promise.race([store.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+  const unreachable = networkError(last) ?? (await probe(url));
+  if (unreachable !== undefined) throw new Error(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
+  // It answered, with an error (a missing database, a wrong password): what it said, secrets out.
+  throw new Error(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
+}
 
 /** A record that is generated once and then shared: the first instance to start writes it. */
 async function once(store: TokenStore, key: string, make: () => string): Promise<string> {
@@ -127,7 +203,7 @@ const WEB = new URL('../../web/', import.meta.url);
 
 /** Builds the service from its configuration. */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
-  const store = await openStore(config.store);
+  const store = await connectStore(config.store);
   const baton = await createEngine(config, store, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type));
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
@@ -183,6 +259,13 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
   });
   const server = createServer();
+  // Listening comes first (PORT=0 must name its port in the issuer); until the service is ready,
+  // every request gets 503 with Retry-After (RFC 9110 §15.6.4) rather than waiting for a handler.
+  let listener: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store' });
+    res.end('{"error":"temporarily_unavailable","error_description":"The service is starting; retry in a second"}');
+  };
+  server.on('request', (req, res) => listener(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, resolve);
@@ -199,7 +282,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     server.close();
     throw err;
   }
-  server.on('request', toNodeListener(service.handler, { origin: issuer }));
+  listener = toNodeListener(service.handler, { origin: issuer });
   // GET /ws: authenticated WebSockets with re-authentication; the service itself only answers pings.
   const sockets = attachWebSocketAuth({
     baton: service.baton,

@@ -71,6 +71,11 @@ const schema = z.object({
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
 
+/** A store URL fit for a log line: its password (and a whole user part it cannot parse) hidden. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, user: string) => `${scheme}${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`);
+}
+
 /** Thrown for a configuration mistake; the message is the sentence to show. */
 export class ConfigError extends Error {}
 
