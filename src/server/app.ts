@@ -258,7 +258,15 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     level: config.logLevel,
     redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
   });
-  const server = createServer();
+  // Slow clients (a header or a body trickled byte by byte) are cut off: Node checks the two
+  // timeouts every connectionsCheckingInterval (30 s by default, longer than the timeouts here).
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 5000,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, config.headersTimeoutMs / 4)),
+  });
+  server.maxConnections = config.maxConnections;
   // Listening comes first (PORT=0 must name its port in the issuer); until the service is ready,
   // every request gets 503 with Retry-After (RFC 9110 §15.6.4) rather than waiting for a handler.
   let listener: RequestListener = (_req, res) => {

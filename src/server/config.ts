@@ -29,6 +29,11 @@ export interface ServerConfig {
   loginFailuresPerIp: { max: number; windowMs: number } | false;
   /** How often keys are re-read from the store (a rotation made by another instance). */
   keyReload: string;
+  /** Slow clients: the whole header, and the whole request, must arrive within these (ms). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Open connections at most; more are closed on arrival. */
+  maxConnections: number;
   /** Refreshes allowed per session and window, or false. */
   refreshRate: { max: number; window: string } | false;
 }
@@ -49,6 +54,8 @@ const failures = (name: string, shape: string) =>
     message: `${name} must be 'off' or ${shape}`,
   });
 
+const MAX_CONNECTIONS = 'BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1';
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -68,6 +75,9 @@ const schema = z.object({
   BATON_KEY_RELOAD: duration('BATON_KEY_RELOAD').default('30s'),
   BATON_LOGIN_FAILURES: failures('BATON_LOGIN_FAILURES', "failures in a row and how long they block, like '10/1h'").default('10/1h'),
   BATON_LOGIN_FAILURES_PER_IP: failures('BATON_LOGIN_FAILURES_PER_IP', "failures and the period they count over and block for, like '100/1d'").default('100/1d'),
+  BATON_HEADERS_TIMEOUT: duration('BATON_HEADERS_TIMEOUT').default('10s'),
+  BATON_REQUEST_TIMEOUT: duration('BATON_REQUEST_TIMEOUT').default('30s'),
+  BATON_MAX_CONNECTIONS: z.coerce.number({ message: MAX_CONNECTIONS }).int({ message: MAX_CONNECTIONS }).min(1, { message: MAX_CONNECTIONS }).default(1000),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
 
@@ -105,6 +115,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Configuration error: ${issue?.message ?? 'invalid value'}${issue?.path.length ? ` (${issue.path.join('.')})` : ''}.`);
   }
   const c = parsed.data;
+  const headersTimeoutMs = toMs(duration$(c.BATON_HEADERS_TIMEOUT), 'BATON_HEADERS_TIMEOUT');
+  const requestTimeoutMs = toMs(duration$(c.BATON_REQUEST_TIMEOUT), 'BATON_REQUEST_TIMEOUT');
+  if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new ConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`BATON_HEADERS_TIMEOUT (${c.BATON_HEADERS_TIMEOUT}) must not exceed BATON_REQUEST_TIMEOUT (${c.BATON_REQUEST_TIMEOUT}): the headers are part of the request.`);
   const loginFailures = failureLimit(c.BATON_LOGIN_FAILURES, 'BATON_LOGIN_FAILURES');
   const loginFailuresPerIp = failureLimit(c.BATON_LOGIN_FAILURES_PER_IP, 'BATON_LOGIN_FAILURES_PER_IP');
   const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
@@ -128,6 +142,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     introspectionSecret: c.BATON_INTROSPECTION_SECRET,
     logLevel: c.BATON_LOG_LEVEL,
     keyReload: duration$(c.BATON_KEY_RELOAD),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    maxConnections: c.BATON_MAX_CONNECTIONS,
     refreshRate: rate(c.BATON_REFRESH_RATE),
     loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
     loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
