@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import { connect } from 'node:net';
 import { hash, verify } from '@node-rs/argon2';
 import pino from 'pino';
+import proxyaddr from 'proxy-addr';
 import { createBaton } from '../core/service.ts';
 import type { Baton } from '../core/service.ts';
 import type { BatonEvent } from '../core/events.ts';
@@ -17,7 +18,7 @@ import { generateKey, KeyRing } from '../core/keys.ts';
 import { toMs } from '../core/duration.ts';
 import type { KeyInput } from '../core/keys.ts';
 import { createAuthHandler } from '../http/handler.ts';
-import { createLoginProtection } from '../http/login-protection.ts';
+import { canonicalAddress, createLoginProtection } from '../http/login-protection.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toNodeListener } from '../adapters/node.ts';
 import { attachWebSocketAuth } from '../ws/server.ts';
@@ -290,7 +291,18 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     server.close();
     throw err;
   }
-  listener = toNodeListener(service.handler, { origin: issuer });
+  // The client's address (login protection, a session's device, logs): the socket's, or with
+  // BATON_TRUST_PROXY the X-Forwarded-For entry just before the trusted proxies (as Express does).
+  const hops = config.trustProxy;
+  const trust = typeof hops === 'number' ? (_addr: string, i: number) => i < hops : proxyaddr.compile(hops);
+  const clientAddress = (req: IncomingMessage): string => {
+    try {
+      return canonicalAddress(proxyaddr(req, trust));
+    } catch {
+      return 'unknown'; // the socket is already gone
+    }
+  };
+  listener = toNodeListener(service.handler, { origin: issuer, address: clientAddress });
   // GET /ws: authenticated WebSockets with re-authentication; the service itself only answers pings.
   const sockets = attachWebSocketAuth({
     baton: service.baton,

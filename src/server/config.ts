@@ -3,6 +3,7 @@
  * `BATON_CONFIG` (the environment wins), validated at start with a sentence that says what to fix.
  */
 import { readFileSync } from 'node:fs';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { toMs } from '../core/duration.ts';
 import type { TokenFormat } from '../core/access-token.ts';
@@ -32,6 +33,8 @@ export interface ServerConfig {
   /** Slow clients: the whole header, and the whole request, must arrive within these (ms). */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Which proxies' X-Forwarded-For to believe: a hop count (0: none) or their addresses and CIDR ranges. */
+  trustProxy: number | string[];
   /** Open connections at most; more are closed on arrival. */
   maxConnections: number;
   /** Refreshes allowed per session and window, or false. */
@@ -77,6 +80,7 @@ const schema = z.object({
   BATON_LOGIN_FAILURES_PER_IP: failures('BATON_LOGIN_FAILURES_PER_IP', "failures and the period they count over and block for, like '100/1d'").default('100/1d'),
   BATON_HEADERS_TIMEOUT: duration('BATON_HEADERS_TIMEOUT').default('10s'),
   BATON_REQUEST_TIMEOUT: duration('BATON_REQUEST_TIMEOUT').default('30s'),
+  BATON_TRUST_PROXY: z.string().optional(),
   BATON_MAX_CONNECTIONS: z.coerce.number({ message: MAX_CONNECTIONS }).int({ message: MAX_CONNECTIONS }).min(1, { message: MAX_CONNECTIONS }).default(1000),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
@@ -93,6 +97,20 @@ const duration$ = (v: string): string => (/^\d+$/.test(v) ? `${v}s` : v);
 const failureLimit = (v: string, name: string): { max: number; ms: number } | false =>
   v === 'off' ? false : { max: Number(v.slice(0, v.indexOf('/'))), ms: toMs(duration$(v.slice(v.indexOf('/') + 1)), name) };
 const rate = (v: string): { max: number; window: string } | false => (v === 'off' ? false : { max: Number(v.split('/')[0]), window: duration$(v.split('/')[1] as string) });
+
+/** BATON_TRUST_PROXY: a hop count, or proxy-addr's list of addresses, CIDR ranges and names. */
+function trusted(value: string | undefined): number | string[] {
+  const v = value?.trim() ?? '';
+  if (v === '') return 0;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v.split(',').map((a) => a.trim());
+  try {
+    proxyaddr.compile(list);
+  } catch (err) {
+    throw new ConfigError(`BATON_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1, or loopback): ${(err as Error).message}.`);
+  }
+  return list;
+}
 
 /** Reads and validates the configuration from `env` (and the file `BATON_CONFIG` names). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
@@ -119,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const requestTimeoutMs = toMs(duration$(c.BATON_REQUEST_TIMEOUT), 'BATON_REQUEST_TIMEOUT');
   if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new ConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
   if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`BATON_HEADERS_TIMEOUT (${c.BATON_HEADERS_TIMEOUT}) must not exceed BATON_REQUEST_TIMEOUT (${c.BATON_REQUEST_TIMEOUT}): the headers are part of the request.`);
+  const trustProxy = trusted(c.BATON_TRUST_PROXY);
   const loginFailures = failureLimit(c.BATON_LOGIN_FAILURES, 'BATON_LOGIN_FAILURES');
   const loginFailuresPerIp = failureLimit(c.BATON_LOGIN_FAILURES_PER_IP, 'BATON_LOGIN_FAILURES_PER_IP');
   const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
@@ -145,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     headersTimeoutMs,
     requestTimeoutMs,
     maxConnections: c.BATON_MAX_CONNECTIONS,
+    trustProxy,
     refreshRate: rate(c.BATON_REFRESH_RATE),
     loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
     loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
