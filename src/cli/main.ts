@@ -9,6 +9,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { ConfigError, loadConfig, redactUrl } from '../server/config.ts';
 import { connectStore, createEngine, loadKeys, saveKeys, startServer, users } from '../server/app.ts';
 import { isBatonError } from '../core/errors.ts';
+import { resetFailures } from '../http/login-protection.ts';
 import type { TokenStore } from '../stores/types.ts';
 
 /** Fails the command with a sentence and a non-zero exit. */
@@ -136,6 +137,17 @@ sessionsCmd.command('revoke [id]')
       }
       await baton.close();
     });
+  });
+
+program.command('limits')
+  .description('failed-login and introspection-authentication counters')
+  .command('reset <user|address>')
+  .description("forget a username's failures (from every address), or an address's (its daily count and its pairs)")
+  .action(async (target: string) => {
+    const deleted = await withStore(async (store) =>
+      // Usernames are counted lower-case; introspection client ids as they are.
+      (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'introspect', target)));
+    console.info(`Reset ${target}: ${deleted} counter(s) deleted.`);
   });
 
 program.command('token')

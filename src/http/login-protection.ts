@@ -5,7 +5,7 @@
  * of an address's per day. Before the password is checked both are only read: a refused attempt
  * writes nothing. A wrong password counts on both; a right one never counts.
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreRateLimiter } from './rate-limit.ts';
@@ -128,4 +128,24 @@ export function basicClientId(authorization: string | null): string {
   } catch {
     return id;
   }
+}
+
+/** A store that can list its counters (`counterKeys`, coming to the store contract). */
+type ListingStore = TokenStore & { counterKeys?(prefix: string, now: number): Promise<string[]> };
+
+/**
+ * Deletes the failure counters of a name (its pairs, from every address) or of an address (its
+ * count per period and its pairs); an address-shaped target is taken as both. Resolves to how many.
+ */
+export async function resetFailures(store: ListingStore, keyPrefix: string, target: string): Promise<number> {
+  if (store.counterKeys === undefined) throw new Error('This store cannot list its counters yet (counterKeys, coming to the store contract): for now only the SQLite store can.');
+  const now = Date.now();
+  const keys = await store.counterKeys(counterKeys.pairs(keyPrefix, target), now);
+  if (isIP(target) !== 0) {
+    keys.push(counterKeys.address(keyPrefix, target));
+    keys.push(...(await store.counterKeys(counterKeys.pairs(keyPrefix), now)).filter((key) => key.endsWith(counterKeys.pairsEnding(target))));
+  }
+  let deleted = 0;
+  for (const key of new Set(keys)) if (await store.deleteCounter(key)) deleted++;
+  return deleted;
 }

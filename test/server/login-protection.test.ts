@@ -3,6 +3,7 @@
  * successes; a stranger's guesses lock out one username from one address only; a refused attempt
  * writes nothing; a block survives a restart.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { loadConfig } from '../../src/server/config.ts';
 import { createService, users } from '../../src/server/app.ts';
 import type { Service } from '../../src/server/app.ts';
 
+const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'baton-login-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -96,6 +98,33 @@ describe('login protection of the service', () => {
     expect(await second.login('alice', 'alice password', A)).toBe(429);
     expect(await second.login('alice', 'alice password', B)).toBe(200);
     expect(counters(file)).toEqual([`login:addr:${A}`, `login:pair:alice|${A}`]);
+  }, 60_000);
+});
+
+describe('baton limits reset', () => {
+  const baton = (file: string, ...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { env: { ...process.env, BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent' } }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }));
+    });
+
+  it("lets a locked-out username in again, then a blocked address, while the service runs on the same file", async () => {
+    const file = fresh();
+    const { service, login, introspect } = await open(file, { BATON_LOGIN_FAILURES_PER_IP: '12/1d' });
+    closing.push(service);
+    await users.add(service.store, 'alice', 'alice password');
+    await users.add(service.store, 'bob', 'bob password');
+    for (let i = 0; i < 10; i++) await login('alice', 'wrong guess', A);
+    expect(await login('alice', 'alice password', A)).toBe(429);
+    expect(await baton(file, 'limits', 'reset', 'Alice')).toEqual({ code: 0, stdout: 'Reset Alice: 1 counter(s) deleted.\n', stderr: '' });
+    expect(await login('alice', 'alice password', A)).toBe(200);
+    // Two more failed logins make twelve from A that day: A is blocked, for every name.
+    for (let i = 0; i < 2; i++) await login('bob', 'wrong guess', A);
+    for (let i = 0; i < 2; i++) await introspect('wrong secret', A); // counted apart from logins
+    expect(await login('bob', 'bob password', A)).toBe(429);
+    expect((await baton(file, 'limits', 'reset', A)).stdout).toBe(`Reset ${A}: 4 counter(s) deleted.\n`); // login: A's count, bob's pair; introspect: A's count, the client's pair
+    expect(await login('bob', 'bob password', A)).toBe(200);
+    expect(counters(file)).toEqual([]);
   }, 60_000);
 });
 
