@@ -215,6 +215,14 @@ export async function createService(config: ServerConfig, logger = pino({ level:
     }, () => undefined);
   }, toMs(config.keyReload, 'BATON_KEY_RELOAD'));
   reload.unref();
+  // Expired sessions, denylist entries and counters (failed logins) go on a schedule.
+  const sweep = config.sweepIntervalMs === false ? undefined : setInterval(() => {
+    baton.sweep().then(
+      (removed) => logger.debug({ event: 'sweep', removed }, 'expired records swept'),
+      (err: unknown) => logger.warn({ event: 'sweep.failed', err: err instanceof Error ? err.name : typeof err }, 'sweep failed'),
+    );
+  }, config.sweepIntervalMs);
+  sweep?.unref();
   const file = (name: string, type: string) => {
     const url = new URL(name, WEB);
     let body: Buffer<ArrayBuffer>;
@@ -246,6 +254,7 @@ export async function createService(config: ServerConfig, logger = pino({ level:
     store,
     async close() {
       clearInterval(reload);
+      clearInterval(sweep);
       await baton.close();
       await store.close();
     },

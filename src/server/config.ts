@@ -33,6 +33,8 @@ export interface ServerConfig {
   /** Slow clients: the whole header, and the whole request, must arrive within these (ms). */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** How often expired records (sessions, counters, …) are deleted, in ms, or false. */
+  sweepIntervalMs: number | false;
   /** Which proxies' X-Forwarded-For to believe: a hop count (0: none) or their addresses and CIDR ranges. */
   trustProxy: number | string[];
   /** Open connections at most; more are closed on arrival. */
@@ -81,6 +83,10 @@ const schema = z.object({
   BATON_HEADERS_TIMEOUT: duration('BATON_HEADERS_TIMEOUT').default('10s'),
   BATON_REQUEST_TIMEOUT: duration('BATON_REQUEST_TIMEOUT').default('30s'),
   BATON_TRUST_PROXY: z.string().optional(),
+  // A timer cannot wait longer than 2^31 - 1 ms (24.8 days).
+  BATON_SWEEP_INTERVAL: z.string().refine((v) => v === 'off' || (duration('BATON_SWEEP_INTERVAL').safeParse(v).success && toMs(duration$(v), 'BATON_SWEEP_INTERVAL') > 0 && toMs(duration$(v), 'BATON_SWEEP_INTERVAL') < 2 ** 31), {
+    message: "BATON_SWEEP_INTERVAL must be 'off' or a duration above 0 and below 24d, like '10m'",
+  }).default('10m'),
   BATON_MAX_CONNECTIONS: z.coerce.number({ message: MAX_CONNECTIONS }).int({ message: MAX_CONNECTIONS }).min(1, { message: MAX_CONNECTIONS }).default(1000),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
@@ -165,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs,
     maxConnections: c.BATON_MAX_CONNECTIONS,
     trustProxy,
+    sweepIntervalMs: c.BATON_SWEEP_INTERVAL === 'off' ? false : toMs(duration$(c.BATON_SWEEP_INTERVAL), 'BATON_SWEEP_INTERVAL'),
     refreshRate: rate(c.BATON_REFRESH_RATE),
     loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
     loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },

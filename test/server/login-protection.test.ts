@@ -139,6 +139,31 @@ describe('introspection client authentication', () => {
   });
 });
 
+describe('the scheduled sweep', () => {
+  it('deletes expired counters every BATON_SWEEP_INTERVAL and logs how many at debug', async () => {
+    const file = fresh();
+    const lines: string[] = [];
+    const { default: pino } = await import('pino');
+    const config = loadConfig({ BATON_STORE: `sqlite:${file}`, BATON_SWEEP_INTERVAL: '1s' });
+    const service = await createService(config, pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }));
+    closing.push(service);
+    await service.store.hitCounter('login:addr:expired', 1, 1, Date.now());
+    await service.store.hitCounter('login:addr:live', 1, 3_600_000, Date.now());
+    expect(counters(file)).toHaveLength(2);
+    // Polled, with a bound on the wait: no speed is measured.
+    for (let i = 0; i < 50 && counters(file).length > 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(counters(file)).toEqual(['login:addr:live']);
+    expect(lines.join('')).toMatch(/"event":"sweep","removed":[1-9]/);
+  });
+
+  it('explains a wrong interval', () => {
+    expect(loadConfig({}).sweepIntervalMs).toBe(600_000);
+    expect(loadConfig({ BATON_SWEEP_INTERVAL: 'off' }).sweepIntervalMs).toBe(false);
+    expect(() => loadConfig({ BATON_SWEEP_INTERVAL: '0' })).toThrow(/BATON_SWEEP_INTERVAL must be 'off' or a duration above 0/);
+    expect(() => loadConfig({ BATON_SWEEP_INTERVAL: '30d' })).toThrow(/below 24d/);
+  });
+});
+
 describe('configuration of the protection', () => {
   it('reads failures/duration or off, and explains a mistake in a sentence naming the variable', () => {
     expect(loadConfig({}).loginFailures).toEqual({ max: 10, blockMs: 3_600_000 });
