@@ -52,8 +52,9 @@ export function canonicalAddress(ip: string): string {
   return isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
 }
 
-const nameId = (name: string): string => encodeURIComponent(name.slice(0, 256));
-const addressId = (ip: string): string => encodeURIComponent(canonicalAddress(ip));
+// Lone surrogates (possible in JSON) would make encodeURIComponent throw.
+const nameId = (name: string): string => encodeURIComponent(name.slice(0, 256).toWellFormed());
+const addressId = (ip: string): string => encodeURIComponent(canonicalAddress(ip).slice(0, 64).toWellFormed());
 
 /** The shapes of the counter keys, for `baton limits reset`. */
 export const counterKeys = {

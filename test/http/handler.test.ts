@@ -95,6 +95,7 @@ describe('POST /auth/login', () => {
     expect((await attempt('alice', 'correct horse')).status).toBe(429);
     expect((await attempt('alice', 'correct horse', '198.51.100.1')).status).toBe(200);
     expect((await attempt('bob', 'battery staple')).status).toBe(200);
+    expect((await attempt('\ud800', 'guess', '\udc00')).status).toBe(401); // lone surrogates in the keys
   });
 
   it('refuses an address past its failures per day, whatever the username', async () => {
