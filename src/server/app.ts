@@ -298,6 +298,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     service = await createService({ ...config, issuer }, logger);
   } catch (err) {
     server.close();
+    server.closeAllConnections(); // the clients that were told 503
     throw err;
   }
   // The client's address (login protection, a session's device, logs): the socket's, or with

@@ -129,7 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const input: Record<string, unknown> = { ...file };
-  if (env.BATON_LOGIN_RATE !== undefined || 'BATON_LOGIN_RATE' in file) {
+  if (env.BATON_LOGIN_RATE || 'BATON_LOGIN_RATE' in file) {
     throw new ConfigError("BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').");
   }
   for (const key of Object.keys(schema.shape)) if (env[key] !== undefined && env[key] !== '') input[key] = env[key];

@@ -91,7 +91,7 @@ describe('POST /auth/login', () => {
     for (let i = 0; i < 9; i++) expect((await attempt('alice', 'guess')).status).toBe(401);
     const tenth = await attempt('alice', 'guess');
     expect(tenth.status).toBe(429);
-    expect(Number(tenth.headers.get('retry-after'))).toBe(3600);
+    expect(Number(tenth.headers.get('retry-after'))).toBeGreaterThan(3590); // 1 h, less the time since
     expect((await attempt('alice', 'correct horse')).status).toBe(429);
     expect((await attempt('alice', 'correct horse', '198.51.100.1')).status).toBe(200);
     expect((await attempt('bob', 'battery staple')).status).toBe(200);
@@ -103,7 +103,8 @@ describe('POST /auth/login', () => {
     for (let i = 0; i < 4; i++) expect((await call('/auth/login', jsonBody({ username: `user${i}`, password: 'guess' }))).status).toBe(401);
     expect((await call('/auth/login', jsonBody({ username: 'user4', password: 'guess' }))).status).toBe(429);
     const refused = await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }));
-    expect([refused.status, Number(refused.headers.get('retry-after'))]).toEqual([429, 86_400]);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(86_390); // a day, less the time since
     expect((await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }), '198.51.100.1')).status).toBe(200);
   });
 });
