@@ -22,7 +22,7 @@ describe('package exports', () => {
     expect(out['./stores/redis']).toEqual(['redisStore']);
     expect(out['./stores/postgres']).toEqual(['postgresClient', 'postgresStore']);
     expect(out['./stores/testing']).toEqual(expect.arrayContaining(['runStoreConformance']));
-    expect(out['./http']).toEqual(['StoreRateLimiter', 'checkClientSecret', 'createAuthHandler', 'generateClientSecret', 'hashClientSecret', 'loginLimiters', 'staticClients']);
+    expect(out['./http']).toEqual(['StoreRateLimiter', 'checkClientSecret', 'createAuthHandler', 'createLoginProtection', 'generateClientSecret', 'hashClientSecret', 'staticClients']);
     expect(out['./adapters/node']).toEqual(['toNodeListener', 'toWebRequest', 'writeResponse']);
     for (const f of ['express', 'fastify', 'hono']) expect(out[`./adapters/${f}`], f).toEqual(expect.arrayContaining(['autoRefresh', 'requireAuth']));
     expect(out['./client']).toEqual(expect.arrayContaining(['createTokenClient', 'memoryStorage', 'browserStorage', 'axiosInterceptors', 'SessionExpiredError']));

@@ -74,13 +74,22 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
   res.end(body);
 }
 
+/** Options of `toNodeListener`. */
+export interface NodeListenerOptions {
+  /** The scheme and host the server is reached at. Default: from the Host header. */
+  origin?: string;
+  /** The client's address. Default: the socket's; behind a proxy, e.g. `proxy-addr` over X-Forwarded-For. */
+  address?: (req: IncomingMessage) => string;
+}
+
 /** A `node:http` request listener serving `handler`. */
-export function toNodeListener(handler: AuthHandler, options: { origin?: string } = {}): (req: IncomingMessage, res: ServerResponse) => void {
+export function toNodeListener(handler: AuthHandler, options: NodeListenerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  const address = options.address ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
   return (req, res) => {
     const origin = options.origin ?? `http://${req.headers.host ?? 'localhost'}`;
     toWebRequest(req, { origin, maxBodyBytes: handler.maxBodyBytes }).then(
       (request) =>
-        handler(request, { ip: req.socket.remoteAddress ?? 'unknown' })
+        handler(request, { ip: address(req) })
           .then((response) => writeResponse(res, response))
           .catch(() => {
             if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });

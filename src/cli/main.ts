@@ -7,19 +7,20 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { ConfigError, loadConfig } from '../server/config.ts';
-import { createEngine, openStore, startServer, users } from '../server/app.ts';
+import { ConfigError, loadConfig, redactUrl } from '../server/config.ts';
+import { connectStore, createEngine, startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
 import { generateSecret, openCustody, rotateSecret, saveRing } from '../server/custody.ts';
 import { isBatonError } from '../core/errors.ts';
 import type { KeyAlg } from '../core/keys.ts';
+import { resetFailures } from '../http/login-protection.ts';
 import type { TokenStore } from '../stores/types.ts';
 
 /** Fails the command with a sentence and a non-zero exit. */
 class CliError extends Error {}
 
 async function withStore<T>(body: (store: TokenStore) => Promise<T>): Promise<T> {
-  const store = await openStore(loadConfig().store);
+  const store = await connectStore(loadConfig().store);
   try {
     return await body(store);
   } finally {
@@ -56,7 +57,7 @@ program.command('serve')
     const config = loadConfig();
     const { url, stop, service } = await startServer(config);
     const count = (await users.list(service.store)).length;
-    console.info(`Baton listening on ${url} (issuer ${config.issuer}, store ${config.store.replace(/\/\/[^@]*@/, '//***@')})`);
+    console.info(`Baton listening on ${url} (issuer ${config.issuer}, store ${redactUrl(config.store)})`);
     if (count === 0) console.info('No users yet. Create one with: npm run baton -- users add <name>');
     if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -219,6 +220,17 @@ sessionsCmd.command('revoke [id]')
     });
   });
 
+program.command('limits')
+  .description('failed-login and introspection-authentication counters')
+  .command('reset <user|address>')
+  .description("forget a username's failures (from every address), or an address's (its daily count and its pairs)")
+  .action(async (target: string) => {
+    const deleted = await withStore(async (store) =>
+      // Usernames are counted lower-case; introspection client ids as they are.
+      (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'introspect', target)));
+    console.info(`Reset ${target}: ${deleted} counter(s) deleted.`);
+  });
+
 program.command('token')
   .description('tokens')
   .command('inspect <token>')
@@ -257,4 +269,6 @@ try {
   const message = err instanceof ConfigError || err instanceof CliError || err instanceof Error ? err.message : String(err);
   console.error(`baton: ${message}`);
   process.exitCode = 1;
+  // A driver still retrying in the background (ioredis) must not keep a failed command alive.
+  setTimeout(() => process.exit(1), 100).unref();
 }

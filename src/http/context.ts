@@ -1,13 +1,13 @@
 /**
  * What every endpoint of the handler shares, resolved once when the handler is created.
  */
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton, TokenPair } from '../core/service.ts';
 import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
 import { checkBearer } from './guard.ts';
+import type { LoginProtection } from './login-protection.ts';
 import { HttpError, json } from './respond.ts';
 
 /** Who a username and password belong to and the scopes they may have (space-separated), or null. */
@@ -40,7 +40,8 @@ export interface HandlerContext {
   /** The refresh-token cookie. */
   cookie: CookieOptions;
   maxBodyBytes: number;
-  limiters: { username: RateLimiterAbstract; ip: RateLimiterAbstract };
+  loginProtection: LoginProtection;
+  introspectionProtection: LoginProtection;
   log: Logger | undefined;
 }
 

@@ -14,13 +14,13 @@
  * const response = await handler(new Request('https://auth.example.com/.well-known/oauth-authorization-server'));
  * ```
  */
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Baton } from '../core/service.ts';
 import { staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
+import { createLoginProtection } from './login-protection.ts';
+import type { LoginProtection } from './login-protection.ts';
 import { fromBatonError, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
 import { login } from './routes/login.ts';
@@ -52,8 +52,10 @@ export interface AuthHandlerOptions {
    * `<issuer path>/oauth/token`, HttpOnly, SameSite=Strict.
    */
   cookie?: { name?: string; secure?: boolean };
-  /** Login attempts: per username and per IP. Default: 10 per 15 minutes each, in memory. */
-  loginLimiters?: { username: RateLimiterAbstract; ip: RateLimiterAbstract };
+  /** Failed logins: default 10 in a row per username and address, 100 a day per address, in memory (`createLoginProtection`). */
+  loginProtection?: LoginProtection;
+  /** The same for failed client authentication at `/oauth/introspect`. */
+  introspectionProtection?: LoginProtection;
   /** Largest accepted body in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -82,10 +84,8 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     allowedOrigins: new Set([new URL(issuer).origin, ...(options.allowedOrigins ?? [])]),
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', cookiePath, secure), path: cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
-    limiters: options.loginLimiters ?? {
-      username: new RateLimiterMemory({ keyPrefix: 'login_user', points: 10, duration: 15 * 60 }),
-      ip: new RateLimiterMemory({ keyPrefix: 'login_ip', points: 10, duration: 15 * 60 }),
-    },
+    loginProtection: options.loginProtection ?? createLoginProtection(),
+    introspectionProtection: options.introspectionProtection ?? createLoginProtection({ keyPrefix: 'introspect' }),
     log: options.logger,
   };
 

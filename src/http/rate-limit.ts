@@ -46,11 +46,3 @@ export class StoreRateLimiter extends RateLimiterStoreAbstract {
     return this.#store.deleteCounter(key);
   }
 }
-
-/** The login limits of the service: per username and per IP, shared through the store. */
-export function loginLimiters(store: TokenStore, { points = 10, duration = 15 * 60 } = {}): { username: StoreRateLimiter; ip: StoreRateLimiter } {
-  return {
-    username: new StoreRateLimiter({ store, keyPrefix: 'login:user', points, duration }),
-    ip: new StoreRateLimiter({ store, keyPrefix: 'login:ip', points, duration }),
-  };
-}

@@ -5,20 +5,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import { connect } from 'node:net';
 import pino from 'pino';
+import proxyaddr from 'proxy-addr';
 import { createBaton } from '../core/service.ts';
 import type { Baton } from '../core/service.ts';
 import type { BatonEvent } from '../core/events.ts';
 import { toMs } from '../core/duration.ts';
 import { createAuthHandler } from '../http/handler.ts';
-import { loginLimiters } from '../http/rate-limit.ts';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { canonicalAddress, createLoginProtection } from '../http/login-protection.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toNodeListener } from '../adapters/node.ts';
 import { attachWebSocketAuth } from '../ws/server.ts';
 import type { TokenStore } from '../stores/types.ts';
 import { bootstrapClients, DEFAULT_CLIENT, storeClients } from './clients.ts';
+import { redactUrl } from './config.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing } from './custody.ts';
 import type { Custody } from './custody.ts';
@@ -35,10 +37,74 @@ export async function openStore(url: string): Promise<TokenStore> {
   throw new Error(`Unknown store URL ${url}`);
 }
 
-/** Login limiters that never refuse (BATON_LOGIN_RATE=off, for load tests). */
-function unlimited() {
-  const free = new RateLimiterMemory({ points: Number.MAX_SAFE_INTEGER, duration: 1 });
-  return { username: free, ip: free };
+/** How long the store has to answer its first round trip at start-up. */
+const STORE_TIMEOUT_MS = 5000;
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused', ENOTFOUND: 'host not found', EAI_AGAIN: 'host not found (DNS)', ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ECONNRESET: 'connection reset',
+};
+
+/** What a network error (or its cause) says, in words, if it is one. */
+function networkError(err: unknown): string | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const said = NETWORK_ERRORS[(e as { code?: string }).code ?? ''];
+    if (said !== undefined) return said;
+  }
+  return undefined;
+}
+
+/** Why a network store did not answer, from a plain TCP connection to its (first) host. */
+function probe(url: string): Promise<string | undefined> {
+  const m = /^[a-z+]+:\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^,/:?]+)(?::(\d+))?/i.exec(url);
+  if (m === null || url.startsWith('sqlite:')) return Promise.resolve(undefined);
+  const host = (m[1] as string).replace(/^\[|\]$/g, '');
+  const port = Number(m[2] ?? (url.startsWith('postgres') ? 5432 : 6379));
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (why: string | undefined) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.once('connect', () => done(undefined)).once('timeout', () => done('no answer')).once('error', (err) => done(networkError(err) ?? 'connection failed'));
+  });
+}
+
+/**
+ * Opens the store and makes its first round trip within STORE_TIMEOUT_MS (retrying, for a store
+ * that starts at the same time): an unreachable store fails with a sentence instead of hanging.
+ */
+export async function connectStore(url: string): Promise<TokenStore> {
+  const where = `BATON_STORE=${redactUrl(url)}`;
+  const password = /^[a-z+]+:\/\/[^:@/]*:([^@/]+)@/i.exec(url)?.[1];
+  const safe = (message: string): string => (password ? message.split(password).join('***') : message);
+  let store: TokenStore;
+  try {
+    store = await openStore(url);
+  } catch (err) {
+    throw new Error(`Cannot open the store at ${where}: ${safe((err as Error).message)}`, { cause: err });
+  }
+  const deadline = Date.now() + STORE_TIMEOUT_MS;
+  let last: unknown;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new Error('no answer'))));
+    try {
+      await Promise.race([store.ping(), timeout]);
+      return store;
+    } catch (err) {
+      last = err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() + 250 >= deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await Promise.race([store.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+  const unreachable = networkError(last) ?? (await probe(url));
+  if (unreachable !== undefined) throw new Error(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
+  // It answered, with an error (a missing database, a wrong password): what it said, secrets out.
+  throw new Error(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
 }
 
 /** The engine of the service on `store`, with the keys of its sealed ring. */
@@ -71,7 +137,7 @@ const WEB = new URL('../../web/', import.meta.url);
 
 /** Builds the service from its configuration. */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
-  const store = await openStore(config.store);
+  const store = await connectStore(config.store);
   try {
     return await serviceOn(store, config, logger);
   } catch (err) {
@@ -101,6 +167,14 @@ async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.L
   const stopKeyEvents = baton.onRevocation((event) => {
     if (event.kind === 'key') reloadKeys();
   });
+  // Expired sessions, denylist entries and counters (failed logins) go on a schedule.
+  const sweep = config.sweepIntervalMs === false ? undefined : setInterval(() => {
+    baton.sweep().then(
+      (removed) => logger.debug({ event: 'sweep', removed }, 'expired records swept'),
+      (err: unknown) => logger.warn({ event: 'sweep.failed', err: err instanceof Error ? err.name : typeof err }, 'sweep failed'),
+    );
+  }, config.sweepIntervalMs);
+  sweep?.unref();
   const file = (name: string, type: string) => {
     const url = new URL(name, WEB);
     let body: Buffer<ArrayBuffer>;
@@ -120,7 +194,9 @@ async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.L
     clients: storeClients(store),
     defaultClientId: DEFAULT_CLIENT,
     cookie: { secure: config.cookieSecure },
-    ...(config.loginRate ? { loginLimiters: loginLimiters(store, { points: config.loginRate.max, duration: toMs(config.loginRate.window, 'BATON_LOGIN_RATE') / 1000 }) } : { loginLimiters: unlimited() }),
+    // Failed logins and introspection client authentications, counted in the store (shared by instances).
+    loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    introspectionProtection: createLoginProtection({ store, keyPrefix: 'introspect', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.
@@ -146,6 +222,7 @@ async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.L
     async close() {
       clearInterval(reload);
       stopKeyEvents();
+      clearInterval(sweep);
       await baton.close();
       await store.close();
     },
@@ -159,7 +236,22 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     level: config.logLevel,
     redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
   });
-  const server = createServer();
+  // Slow clients (a header or a body trickled byte by byte) are cut off: Node checks the two
+  // timeouts every connectionsCheckingInterval (30 s by default, longer than the timeouts here).
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 5000,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, config.headersTimeoutMs / 4)),
+  });
+  server.maxConnections = config.maxConnections;
+  // Listening comes first (PORT=0 must name its port in the issuer); until the service is ready,
+  // every request gets 503 with Retry-After (RFC 9110 §15.6.4) rather than waiting for a handler.
+  let listener: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store' });
+    res.end('{"error":"temporarily_unavailable","error_description":"The service is starting; retry in a second"}');
+  };
+  server.on('request', (req, res) => listener(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, resolve);
@@ -174,9 +266,21 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     service = await createService({ ...config, issuer }, logger);
   } catch (err) {
     server.close();
+    server.closeAllConnections(); // the clients that were told 503
     throw err;
   }
-  server.on('request', toNodeListener(service.handler, { origin: issuer }));
+  // The client's address (login protection, a session's device, logs): the socket's, or with
+  // BATON_TRUST_PROXY the X-Forwarded-For entry just before the trusted proxies (as Express does).
+  const hops = config.trustProxy;
+  const trust = typeof hops === 'number' ? (_addr: string, i: number) => i < hops : proxyaddr.compile(hops);
+  const clientAddress = (req: IncomingMessage): string => {
+    try {
+      return canonicalAddress(proxyaddr(req, trust));
+    } catch {
+      return 'unknown'; // the socket is already gone
+    }
+  };
+  listener = toNodeListener(service.handler, { origin: issuer, address: clientAddress });
   // GET /ws: authenticated WebSockets with re-authentication; the service itself only answers pings.
   const sockets = attachWebSocketAuth({
     baton: service.baton,

@@ -3,6 +3,7 @@
  * `BATON_CONFIG` (the environment wins), validated at start with a sentence that says what to fix.
  */
 import { readFileSync } from 'node:fs';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { toMs } from '../core/duration.ts';
 import type { TokenFormat } from '../core/access-token.ts';
@@ -26,10 +27,21 @@ export interface ServerConfig {
   secret: string | undefined;
   secretFile: string | undefined;
   logLevel: string;
-  /** Login attempts allowed per username and per IP and window, or false. */
-  loginRate: { max: number; window: string } | false;
+  /** Consecutive failed logins of one username from one address before that pair is blocked, or false. */
+  loginFailures: { max: number; blockMs: number } | false;
+  /** Failed logins from one address within a period before the address is blocked as long, or false. */
+  loginFailuresPerIp: { max: number; windowMs: number } | false;
   /** How often keys are re-read from the store (a rotation made by another instance). */
   keyReload: string;
+  /** Slow clients: the whole header, and the whole request, must arrive within these (ms). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** How often expired records (sessions, counters, …) are deleted, in ms, or false. */
+  sweepIntervalMs: number | false;
+  /** Which proxies' X-Forwarded-For to believe: a hop count (0: none) or their addresses and CIDR ranges. */
+  trustProxy: number | string[];
+  /** Open connections at most; more are closed on arrival. */
+  maxConnections: number;
   /** Refreshes allowed per session and window, or false. */
   refreshRate: { max: number; window: string } | false;
 }
@@ -43,6 +55,14 @@ const duration = (name: string) =>
       return false;
     }
   }, { message: `${name} must be seconds or a duration like '90s', '15m', '7d'` });
+
+/** `off`, or `<max>/<duration>` with at least one failure allowed. */
+const failures = (name: string, shape: string) =>
+  z.string().refine((v) => v === 'off' || (/^[1-9]\d*\/.+$/.test(v) && duration(name).safeParse(v.slice(v.indexOf('/') + 1)).success), {
+    message: `${name} must be 'off' or ${shape}`,
+  });
+
+const MAX_CONNECTIONS = 'BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1';
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -63,15 +83,45 @@ const schema = z.object({
   BATON_SECRET_FILE: z.string().min(1).optional(),
   BATON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   BATON_KEY_RELOAD: duration('BATON_KEY_RELOAD').default('30s'),
-  BATON_LOGIN_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_LOGIN_RATE must be 'off' or attempts per window, like '10/15m'" }).default('10/15m'),
+  BATON_LOGIN_FAILURES: failures('BATON_LOGIN_FAILURES', "failures in a row and how long they block, like '10/1h'").default('10/1h'),
+  BATON_LOGIN_FAILURES_PER_IP: failures('BATON_LOGIN_FAILURES_PER_IP', "failures and the period they count over and block for, like '100/1d'").default('100/1d'),
+  BATON_HEADERS_TIMEOUT: duration('BATON_HEADERS_TIMEOUT').default('10s'),
+  BATON_REQUEST_TIMEOUT: duration('BATON_REQUEST_TIMEOUT').default('30s'),
+  BATON_TRUST_PROXY: z.string().optional(),
+  // A timer cannot wait longer than 2^31 - 1 ms (24.8 days).
+  BATON_SWEEP_INTERVAL: z.string().refine((v) => v === 'off' || (duration('BATON_SWEEP_INTERVAL').safeParse(v).success && toMs(duration$(v), 'BATON_SWEEP_INTERVAL') > 0 && toMs(duration$(v), 'BATON_SWEEP_INTERVAL') < 2 ** 31), {
+    message: "BATON_SWEEP_INTERVAL must be 'off' or a duration above 0 and below 24d, like '10m'",
+  }).default('10m'),
+  BATON_MAX_CONNECTIONS: z.coerce.number({ message: MAX_CONNECTIONS }).int({ message: MAX_CONNECTIONS }).min(1, { message: MAX_CONNECTIONS }).default(1000),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
+
+/** A store URL fit for a log line: its password (and a whole user part it cannot parse) hidden. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, user: string) => `${scheme}${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`);
+}
 
 /** Thrown for a configuration mistake; the message is the sentence to show. */
 export class ConfigError extends Error {}
 
 const duration$ = (v: string): string => (/^\d+$/.test(v) ? `${v}s` : v);
+const failureLimit = (v: string, name: string): { max: number; ms: number } | false =>
+  v === 'off' ? false : { max: Number(v.slice(0, v.indexOf('/'))), ms: toMs(duration$(v.slice(v.indexOf('/') + 1)), name) };
 const rate = (v: string): { max: number; window: string } | false => (v === 'off' ? false : { max: Number(v.split('/')[0]), window: duration$(v.split('/')[1] as string) });
+
+/** BATON_TRUST_PROXY: a hop count, or proxy-addr's list of addresses, CIDR ranges and names. */
+function trusted(value: string | undefined): number | string[] {
+  const v = value?.trim() ?? '';
+  if (v === '') return 0;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v.split(',').map((a) => a.trim());
+  try {
+    proxyaddr.compile(list);
+  } catch (err) {
+    throw new ConfigError(`BATON_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1, or loopback): ${(err as Error).message}.`);
+  }
+  return list;
+}
 
 /** Reads and validates the configuration from `env` (and the file `BATON_CONFIG` names). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
@@ -84,6 +134,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const input: Record<string, unknown> = { ...file };
+  if (env.BATON_LOGIN_RATE || 'BATON_LOGIN_RATE' in file) {
+    throw new ConfigError("BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').");
+  }
   for (const key of Object.keys(schema.shape)) if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
@@ -92,6 +145,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   if (c.BATON_SECRET !== undefined && c.BATON_SECRET_FILE !== undefined) throw new ConfigError('Set BATON_SECRET or BATON_SECRET_FILE, not both.');
+  const headersTimeoutMs = toMs(duration$(c.BATON_HEADERS_TIMEOUT), 'BATON_HEADERS_TIMEOUT');
+  const requestTimeoutMs = toMs(duration$(c.BATON_REQUEST_TIMEOUT), 'BATON_REQUEST_TIMEOUT');
+  if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new ConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`BATON_HEADERS_TIMEOUT (${c.BATON_HEADERS_TIMEOUT}) must not exceed BATON_REQUEST_TIMEOUT (${c.BATON_REQUEST_TIMEOUT}): the headers are part of the request.`);
+  const trustProxy = trusted(c.BATON_TRUST_PROXY);
+  const loginFailures = failureLimit(c.BATON_LOGIN_FAILURES, 'BATON_LOGIN_FAILURES');
+  const loginFailuresPerIp = failureLimit(c.BATON_LOGIN_FAILURES_PER_IP, 'BATON_LOGIN_FAILURES_PER_IP');
   const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
   const cookieSecure = ['true', '1', 'on'].includes(c.BATON_COOKIE_SECURE);
   const { hostname, protocol } = new URL(issuer);
@@ -115,7 +175,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretFile: c.BATON_SECRET_FILE,
     logLevel: c.BATON_LOG_LEVEL,
     keyReload: duration$(c.BATON_KEY_RELOAD),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    maxConnections: c.BATON_MAX_CONNECTIONS,
+    trustProxy,
+    sweepIntervalMs: c.BATON_SWEEP_INTERVAL === 'off' ? false : toMs(duration$(c.BATON_SWEEP_INTERVAL), 'BATON_SWEEP_INTERVAL'),
     refreshRate: rate(c.BATON_REFRESH_RATE),
-    loginRate: rate(c.BATON_LOGIN_RATE),
+    loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
+    loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
   };
 }

@@ -3,11 +3,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from '../../src/index.ts';
 import { createAuthHandler } from '../../src/http/handler.ts';
 import { staticClients } from '../../src/http/clients.ts';
+import { createLoginProtection } from '../../src/http/login-protection.ts';
 import type { AuthHandlerOptions } from '../../src/http/handler.ts';
 import { memoryStore } from '../../src/stores/memory.ts';
 
@@ -86,20 +86,27 @@ describe('POST /auth/login', () => {
     expect((await call('/auth/login', jsonBody([1, 2]))).status).toBe(400);
   });
 
-  it('limits attempts per username and per IP with 429 and Retry-After', async () => {
-    const { call, jsonBody } = setup({
-      loginLimiters: {
-        username: new RateLimiterMemory({ points: 3, duration: 60 }),
-        ip: new RateLimiterMemory({ points: 5, duration: 60 }),
-      },
-    });
-    for (let i = 0; i < 3; i++) expect((await call('/auth/login', jsonBody({ username: 'alice', password: 'guess' }))).status).toBe(401);
-    const limited = await call('/auth/login', jsonBody({ username: 'alice', password: 'correct horse' }));
-    expect(limited.status).toBe(429);
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    // Another user from the same IP: allowed until the IP's own limit.
-    expect((await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }))).status).toBe(200);
-    expect((await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }))).status).toBe(429);
+  it('refuses, by default, a username after 10 failures in a row from one address, there only; successes never count', async () => {
+    const { call, jsonBody } = setup();
+    const attempt = (username: string, password: string, ip = '203.0.113.7') => call('/auth/login', jsonBody({ username, password }), ip);
+    for (let i = 0; i < 15; i++) expect((await attempt('alice', 'correct horse')).status).toBe(200);
+    for (let i = 0; i < 9; i++) expect((await attempt('alice', 'guess')).status).toBe(401);
+    const tenth = await attempt('alice', 'guess');
+    expect(tenth.status).toBe(429);
+    expect(Number(tenth.headers.get('retry-after'))).toBeGreaterThan(3590); // 1 h, less the time since
+    expect((await attempt('alice', 'correct horse')).status).toBe(429);
+    expect((await attempt('alice', 'correct horse', '198.51.100.1')).status).toBe(200);
+    expect((await attempt('bob', 'battery staple')).status).toBe(200);
+    expect((await attempt('\ud800', 'guess', '\udc00')).status).toBe(401); // lone surrogates in the keys
+  });
+
+  it('refuses an address past its failures per day, whatever the username', async () => {
+    const { call, jsonBody } = setup({ loginProtection: createLoginProtection({ failuresPerIp: { max: 5, windowMs: 86_400_000 } }) });
+    for (let i = 0; i < 4; i++) expect((await call('/auth/login', jsonBody({ username: `user${i}`, password: 'guess' }))).status).toBe(401);
+    expect((await call('/auth/login', jsonBody({ username: 'user4', password: 'guess' }))).status).toBe(429);
+    const refused = await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(86_390); // a day, less the time since
     expect((await call('/auth/login', jsonBody({ username: 'bob', password: 'battery staple' }), '198.51.100.1')).status).toBe(200);
   });
 });

@@ -6,6 +6,7 @@
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
 import { checkCsrf, tokenResponse } from '../context.ts';
+import { tooManyAttempts } from '../login-protection.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { HttpError, readFields } from '../respond.ts';
 
@@ -16,21 +17,20 @@ export function login(c: HandlerContext): Route {
       if (!f.username || !f.password) throw new HttpError(400, 'invalid_request', 'username and password are required');
       const client = await authenticateClient(request, f, c.clients, c.defaultClientId);
       const ip = ctx.ip ?? 'unknown';
-      const userKey = f.username.toLowerCase().slice(0, 256);
-      try {
-        await Promise.all([c.limiters.username.consume(userKey), c.limiters.ip.consume(ip)]);
-      } catch (rejection) {
-        const ms = (rejection as { msBeforeNext?: number }).msBeforeNext;
-        if (ms === undefined) throw rejection;
+      // Only failures count, per username and address and per address; a refused attempt writes nothing.
+      const attempt = await c.loginProtection.check(f.username.toLowerCase(), ip);
+      if (attempt.retryAfterMs > 0) {
         c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
-        throw new HttpError(429, 'slow_down', 'Too many login attempts; try again later', { 'retry-after': String(Math.ceil(ms / 1000)) });
+        throw tooManyAttempts(attempt.retryAfterMs);
       }
       const who = await c.authenticate(f.username, f.password);
       if (who === null) {
         c.log?.info({ event: 'login.failed', ip }, 'login failed');
+        const blocked = await attempt.failed();
+        if (blocked > 0) throw tooManyAttempts(blocked);
         throw new HttpError(401, 'invalid_grant', 'Wrong username or password');
       }
-      await c.limiters.username.delete(userKey).catch(() => undefined);
+      await attempt.succeeded();
       const scope = grantScope(f.scope, parseScope(who.scope ?? ''), client.scopes);
       const viaCookie = f.refresh_token_delivery === 'cookie';
       if (viaCookie) checkCsrf(c, request);

@@ -1,0 +1,95 @@
+/**
+ * Slow clients on a real socket: a header or a body trickled byte by byte is cut off after the
+ * configured timeout, and connections past BATON_MAX_CONNECTIONS are closed on arrival.
+ */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/server/config.ts';
+import { startServer } from '../../src/server/app.ts';
+
+let server: Awaited<ReturnType<typeof startServer>> | undefined;
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await server?.stop();
+  server = undefined;
+});
+
+async function start(env: Record<string, string>): Promise<number> {
+  server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', ...env }));
+  return Number(new URL(server.url).port);
+}
+
+/** A raw connection: what the server sent, and when (ms after `open`) it closed the connection. */
+function open(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    sockets.push(socket);
+    let data = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (data += d)).on('error', () => undefined);
+    socket.once('connect', () => {
+      const at = Date.now();
+      const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - at)));
+      resolve({ socket, received: () => data, closed });
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Writes `text` one byte every `everyMs` until the socket closes. */
+function trickle(socket: Socket, text: string, everyMs = 200): void {
+  let i = 0;
+  const timer = setInterval(() => {
+    if (socket.destroyed || i >= text.length) return clearInterval(timer);
+    socket.write(text[i++] as string);
+  }, everyMs);
+  socket.once('close', () => clearInterval(timer));
+}
+
+/** Resolves to the close time, or rejects after `ms`: the bound on a hang. */
+const within = (closed: Promise<number>, ms: number, what: string): Promise<number> =>
+  Promise.race([closed, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`${what} still open after ${ms} ms`)), ms))]);
+
+describe('slow clients', () => {
+  it('cuts off a header trickled byte by byte after BATON_HEADERS_TIMEOUT', async () => {
+    const port = await start({ BATON_HEADERS_TIMEOUT: '1s', BATON_REQUEST_TIMEOUT: '30s' });
+    const { socket, received, closed } = await open(port);
+    trickle(socket, `GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(1000)}\r\n\r\n`);
+    const after = await within(closed, 6000, 'a trickled header');
+    expect(after).toBeGreaterThanOrEqual(900);
+    expect(received()).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('cuts off a body trickled byte by byte after BATON_REQUEST_TIMEOUT', async () => {
+    const port = await start({ BATON_HEADERS_TIMEOUT: '1s', BATON_REQUEST_TIMEOUT: '2s' });
+    const { socket, closed } = await open(port);
+    const body = `token=${'x'.repeat(994)}`;
+    socket.write(`POST /oauth/revoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`);
+    trickle(socket, body);
+    const after = await within(closed, 7000, 'a trickled body');
+    expect(after).toBeGreaterThanOrEqual(1800);
+  });
+
+  it('closes a connection past BATON_MAX_CONNECTIONS while the first ones stay open and served', async () => {
+    const port = await start({ BATON_MAX_CONNECTIONS: '2' });
+    const first = await open(port);
+    const second = await open(port);
+    const third = await open(port);
+    await within(third.closed, 3000, 'the third connection');
+    for (const { socket, received } of [first, second]) {
+      expect(socket.destroyed).toBe(false);
+      socket.write('GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      expect(received()).toMatch(/^HTTP\/1\.1 200 /);
+    }
+  });
+
+  it('explains wrong timeouts and connection caps in a sentence', () => {
+    expect(loadConfig({})).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1000 });
+    expect(() => loadConfig({ BATON_HEADERS_TIMEOUT: '40s' })).toThrow('BATON_HEADERS_TIMEOUT (40s) must not exceed BATON_REQUEST_TIMEOUT (30s)');
+    expect(() => loadConfig({ BATON_REQUEST_TIMEOUT: '0' })).toThrow(/must be above 0/);
+    expect(() => loadConfig({ BATON_HEADERS_TIMEOUT: 'soon' })).toThrow(/BATON_HEADERS_TIMEOUT must be seconds or a duration/);
+    expect(() => loadConfig({ BATON_MAX_CONNECTIONS: 'many' })).toThrow(/BATON_MAX_CONNECTIONS must be a whole number of connections/);
+  });
+});
