@@ -22,7 +22,7 @@ const A = '203.0.113.7';
 const B = '198.51.100.1';
 
 async function open(file: string, env: Record<string, string> = {}) {
-  const config = loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: 'resource-server-secret', ...env });
+  const config = loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: 'resource-server-secret-of-32-characters', ...env });
   const service = await createService(config);
   const post = (path: string, body: string, headers: Record<string, string>, ip: string) =>
     service.handler(new Request(`${config.issuer}${path}`, { method: 'POST', headers, body }), { ip });
@@ -134,8 +134,8 @@ describe('introspection client authentication', () => {
     closing.push(service);
     for (let i = 0; i < 9; i++) expect(await introspect('wrong secret', A)).toBe(401);
     expect(await introspect('wrong secret', A)).toBe(429);
-    expect(await introspect('resource-server-secret', A)).toBe(429);
-    expect(await introspect('resource-server-secret', B)).toBe(200);
+    expect(await introspect('resource-server-secret-of-32-characters', A)).toBe(429);
+    expect(await introspect('resource-server-secret-of-32-characters', B)).toBe(200);
   });
 });
 

@@ -63,7 +63,7 @@ describe('start-up', () => {
     const gate = await startGate({ host: pg.hostname, port: Number(pg.port || 5432) });
     const port = await freePort();
     const store = PG_URL.replace(`@${pg.host}/`, `@127.0.0.1:${gate.port}/`);
-    const starting = startServer(loadConfig({ PORT: String(port), BATON_STORE: store, BATON_LOG_LEVEL: 'silent' }));
+    const starting = startServer(loadConfig({ PORT: String(port), BATON_STORE: store, BATON_SECRET: 'startup-test-service-secret-of-32-chars', BATON_LOG_LEVEL: 'silent' }));
     starting.catch(() => undefined);
     try {
       const url = `http://127.0.0.1:${port}/.well-known/oauth-authorization-server`;
