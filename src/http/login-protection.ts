@@ -131,15 +131,11 @@ export function basicClientId(authorization: string | null): string {
   }
 }
 
-/** A store that can list its counters (`counterKeys`, coming to the store contract). */
-type ListingStore = TokenStore & { counterKeys?(prefix: string, now: number): Promise<string[]> };
-
 /**
  * Deletes the failure counters of a name (its pairs, from every address) or of an address (its
  * count per period and its pairs); an address-shaped target is taken as both. Resolves to how many.
  */
-export async function resetFailures(store: ListingStore, keyPrefix: string, target: string): Promise<number> {
-  if (store.counterKeys === undefined) throw new Error('This store cannot list its counters yet (counterKeys, coming to the store contract): for now only the SQLite store can.');
+export async function resetFailures(store: TokenStore, keyPrefix: string, target: string): Promise<number> {
   const now = Date.now();
   const keys = await store.counterKeys(counterKeys.pairs(keyPrefix, target), now);
   if (isIP(target) !== 0) {
