@@ -74,7 +74,7 @@ const schema = z.object({
   BATON_ACCESS_TTL: duration('BATON_ACCESS_TTL').default('15m'),
   BATON_REFRESH_TTL: duration('BATON_REFRESH_TTL').default('14d'),
   BATON_REFRESH_GRACE: duration('BATON_REFRESH_GRACE').default('10s'),
-  BATON_MAX_SESSIONS: z.coerce.number().int({ message: 'BATON_MAX_SESSIONS must be a whole number (0: no limit)' }).min(0).default(0),
+  BATON_MAX_SESSIONS: z.coerce.number().int({ message: 'BATON_MAX_SESSIONS must be a whole number (0: no limit)' }).min(0).default(50),
   BATON_TOKEN_FORMAT: z.enum(['jwt', 'jwe', 'opaque'], { message: 'BATON_TOKEN_FORMAT must be jwt, jwe or opaque' }).default('jwt'),
   BATON_ALG: z.enum(['HS256', 'ES256', 'EdDSA'], { message: 'BATON_ALG must be HS256, ES256 or EdDSA' }).default('EdDSA'),
   BATON_COOKIE_SECURE: z.enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'BATON_COOKIE_SECURE must be true or false' }).default('true'),
