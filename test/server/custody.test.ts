@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from '../../src/index.ts';
 import type { KeyInput } from '../../src/index.ts';
 import { createService, openStore, users } from '../../src/server/app.ts';
+import { clients } from '../../src/server/clients.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
@@ -47,13 +48,15 @@ describe('a copy of the store', () => {
     const path = fresh();
     const s = await service({ BATON_STORE: `sqlite:${path}` });
     await users.add(s.store, 'alice', 'alice password 1');
-    const secrets = secretsOf(s.custody.ring.export());
-    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    const { secret: clientSecret } = await clients.add(s.store, 'reports', { confidential: true });
+    const pair = await s.baton.login('alice', { clientId: 'reports' });
+    const secrets = [...secretsOf(s.custody.ring.export()), clientSecret as string, pair.refresh_token, pair.refresh_token.split('.')[2] as string, 'alice password 1'];
+    expect(secrets.length).toBeGreaterThanOrEqual(8);
     // While the database is open its journal files exist: private too.
     for (const p of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(p).mode & 0o777).toString(8), p).toBe('600');
     await s.close();
     const raw = Buffer.concat([path, `${path}-wal`].filter(existsSync).map((p) => readFileSync(p)));
-    for (const secret of secrets) expect(raw.includes(secret), 'a key in the clear in the database').toBe(false);
+    for (const secret of secrets) expect(raw.includes(secret), 'a key, a client secret, a refresh token or a password in the database').toBe(false);
 
     // The copy alone, elsewhere (no secret file beside it): refuses to start, and says why.
     const copy = fresh();
