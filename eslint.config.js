@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.tmp/', 'web/client.js'] },
+  { ignores: ['**/dist/', 'node_modules/', 'coverage/', '.tmp/', 'packages/baton-auth-server/web/client.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -12,9 +12,9 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['info', 'warn', 'error'] }],
     },
   },
-  { files: ['bench/**', 'scripts/**', 'src/cli/**'], rules: { 'no-console': 'off' } },
+  { files: ['bench/**', 'scripts/**', 'packages/*/scripts/**', 'packages/baton-auth-server/src/cli/**'], rules: { 'no-console': 'off' } },
   {
-    files: ['web/**/*.js'],
+    files: ['packages/baton-auth-server/web/**/*.js'],
     languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', setInterval: 'readonly', setTimeout: 'readonly', console: 'readonly', BroadcastChannel: 'readonly', navigator: 'readonly' } },
   },
 );

@@ -1,6 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+// The packages are imported by name and resolved to their TypeScript sources (the `baton-source`
+// export condition), in the test files and in every process a test spawns.
+const CONDITIONS = ['baton-source'];
+process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, '--conditions=baton-source'].filter(Boolean).join(' ');
+
 export default defineConfig({
+  resolve: { conditions: CONDITIONS },
+  ssr: { resolve: { conditions: CONDITIONS } },
   test: {
     include: ['test/**/*.test.ts'],
     // Two cores, and suites that measure time (browser, WebSocket, storm, load): one file at a

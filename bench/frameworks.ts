@@ -14,12 +14,12 @@ import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createBaton, generateKey } from '../src/index.ts';
-import type { Baton } from '../src/index.ts';
-import { requireAuth as expressAuth } from '../src/adapters/express.ts';
-import { requireAuth as fastifyAuth } from '../src/adapters/fastify.ts';
-import { requireAuth as honoAuth } from '../src/adapters/hono.ts';
-import { memoryStore } from '../src/stores/memory.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import type { Baton } from 'baton-auth';
+import { requireAuth as expressAuth } from 'baton-auth/adapters/express';
+import { requireAuth as fastifyAuth } from 'baton-auth/adapters/fastify';
+import { requireAuth as honoAuth } from 'baton-auth/adapters/hono';
+import { memoryStore } from 'baton-auth/stores/memory';
 import { table } from './harness.ts';
 
 const run = promisify(execFile);

@@ -7,8 +7,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
-import { loadConfig } from '../src/server/config.ts';
-import { startServer } from '../src/server/app.ts';
+import { loadConfig, startServer } from 'baton-auth-server';
 import { table } from './harness.ts';
 
 const LOAD = new URL('./load-client.ts', import.meta.url).pathname;

@@ -7,9 +7,9 @@ import type { KeyObject } from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
 import { jwtVerify } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
-import { createBaton, generateKey } from '../src/index.ts';
-import type { KeyInput, SigningAlg } from '../src/index.ts';
-import { memoryStore } from '../src/stores/memory.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import type { KeyInput, SigningAlg } from 'baton-auth';
+import { memoryStore } from 'baton-auth/stores/memory';
 import { fmt, measure, table } from './harness.ts';
 import type { Candidate } from './harness.ts';
 

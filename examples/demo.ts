@@ -3,11 +3,11 @@
  * A real application brings its own store, keys from configuration and its own user check.
  */
 import { randomBytes } from 'node:crypto';
-import { createBaton, generateKey } from '../src/index.ts';
-import type { Baton, BatonOptions } from '../src/index.ts';
-import { createAuthHandler } from '../src/http/index.ts';
-import type { AuthHandler } from '../src/http/index.ts';
-import { memoryStore } from '../src/stores/memory.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import type { Baton, BatonOptions } from 'baton-auth';
+import { createAuthHandler } from 'baton-auth/http';
+import type { AuthHandler } from 'baton-auth/http';
+import { memoryStore } from 'baton-auth/stores/memory';
 
 export const DEMO_USER = { username: 'demo', password: 'demo-password' };
 

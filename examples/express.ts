@@ -4,10 +4,10 @@
  * Run: `node examples/express.ts` (port 3001).
  */
 import express from 'express';
-import type { Baton } from '../src/index.ts';
-import type { AuthHandler } from '../src/http/index.ts';
-import { sessionCookies } from '../src/http/guard.ts';
-import { autoRefresh, batonRouter, requireAuth } from '../src/adapters/express.ts';
+import type { Baton } from 'baton-auth';
+import type { AuthHandler } from 'baton-auth/http';
+import { sessionCookies } from 'baton-auth/http';
+import { autoRefresh, batonRouter, requireAuth } from 'baton-auth/adapters/express';
 import { checkDemo, demo } from './demo.ts';
 
 export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {

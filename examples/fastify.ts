@@ -2,10 +2,10 @@
  * Fastify: the same routes as the Express example. Run: `node examples/fastify.ts` (port 3002).
  */
 import Fastify from 'fastify';
-import type { Baton } from '../src/index.ts';
-import type { AuthHandler } from '../src/http/index.ts';
-import { sessionCookies } from '../src/http/guard.ts';
-import { autoRefresh, batonPlugin, requireAuth } from '../src/adapters/fastify.ts';
+import type { Baton } from 'baton-auth';
+import type { AuthHandler } from 'baton-auth/http';
+import { sessionCookies } from 'baton-auth/http';
+import { autoRefresh, batonPlugin, requireAuth } from 'baton-auth/adapters/fastify';
 import { checkDemo, demo } from './demo.ts';
 
 export async function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {

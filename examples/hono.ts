@@ -3,11 +3,11 @@
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { Baton } from '../src/index.ts';
-import type { AuthHandler } from '../src/http/index.ts';
-import { sessionCookies } from '../src/http/guard.ts';
-import { autoRefresh, batonRoutes, requireAuth } from '../src/adapters/hono.ts';
-import type { BatonVariables } from '../src/adapters/hono.ts';
+import type { Baton } from 'baton-auth';
+import type { AuthHandler } from 'baton-auth/http';
+import { sessionCookies } from 'baton-auth/http';
+import { autoRefresh, batonRoutes, requireAuth } from 'baton-auth/adapters/hono';
+import type { BatonVariables } from 'baton-auth/adapters/hono';
 import { checkDemo, demo } from './demo.ts';
 
 export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {

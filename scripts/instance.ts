@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 
-const CLI = new URL('../src/cli/main.ts', import.meta.url).pathname;
+const CLI = new URL('../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 
 export interface Instance {
   url: string;

@@ -8,12 +8,12 @@ import { createServer, request } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatonEvent } from '../../src/index.ts';
+import type { BatonEvent } from 'baton-auth';
 import { createApp as expressApp } from '../../examples/express.ts';
 import { createApp as fastifyApp } from '../../examples/fastify.ts';
 import { createApp as honoApp } from '../../examples/hono.ts';
 import { demo, DEMO_USER } from '../../examples/demo.ts';
-import { toWebRequest } from '../../src/adapters/node.ts';
+import { toWebRequest } from 'baton-auth/adapters/node';
 
 class Clock {
   ms = Date.now();

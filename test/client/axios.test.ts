@@ -1,8 +1,8 @@
 /** The axios interceptor pair against the running service. */
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { axiosInterceptors, createTokenClient, memoryStorage } from '../../src/client/index.ts';
-import { users } from '../../src/server/app.ts';
+import { axiosInterceptors, createTokenClient, memoryStorage } from 'baton-auth-client';
+import { users } from 'baton-auth-server';
 import { startTestService } from '../support/service.ts';
 import type { TestService } from '../support/service.ts';
 

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenClient, memoryStorage } from '../../src/client/index.ts';
+import { createTokenClient, memoryStorage } from 'baton-auth-client';
 
 const server = createServer();
 let issuer = '';

@@ -13,9 +13,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatonEvent } from '../../src/index.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { startServer, users } from '../../src/server/app.ts';
+import type { BatonEvent } from 'baton-auth';
+import { loadConfig, startServer, users } from 'baton-auth-server';
 
 const WORKER = new URL('../fixtures/storm-worker.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'baton-storm-'));

@@ -3,7 +3,7 @@
  * several token lifetimes on one socket; a revoked session ends it and signals sessionExpired.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenClient, memoryStorage } from '../../src/client/index.ts';
+import { createTokenClient, memoryStorage } from 'baton-auth-client';
 import { startTestService } from '../support/service.ts';
 import type { TestService } from '../support/service.ts';
 

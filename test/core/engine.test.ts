@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { generateKey } from '../../src/index.ts';
-import type { TokenStore } from '../../src/index.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
+import { generateKey } from 'baton-auth';
+import type { TokenStore } from 'baton-auth';
+import { memoryStore } from 'baton-auth/stores/memory';
 import { codeOf, ISSUER, makeBaton } from './helpers.ts';
 
 const decode = (segment: string): unknown => JSON.parse(Buffer.from(segment, 'base64url').toString());
@@ -318,7 +318,7 @@ describe('events', () => {
 
 describe('key ring sync (a rotation made by another instance)', () => {
   it('follows a saved copy, with the same defaults as the constructor, and keeps signing', async () => {
-    const { KeyRing } = await import('../../src/core/keys.ts');
+    const { KeyRing } = await import('baton-auth');
     const saved = [generateKey('EdDSA', 'a'), { ...generateKey('EdDSA', 'b'), status: 'next' as const }];
     const ring = new KeyRing(saved);
     expect(ring.sync(saved, Date.now())).toBe(false);

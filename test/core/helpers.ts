@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createBaton, generateKey } from '../../src/index.ts';
-import type { Baton, BatonEvent, BatonOptions, KeyInput } from '../../src/index.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import type { Baton, BatonEvent, BatonOptions, KeyInput } from 'baton-auth';
+import { memoryStore } from 'baton-auth/stores/memory';
 
 /** A clock the test moves by hand. */
 export class ManualClock {

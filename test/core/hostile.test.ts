@@ -3,9 +3,8 @@
  */
 import { createHmac, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BatonError } from '../../src/index.ts';
-import type { KeyInput } from '../../src/index.ts';
-import { generateKey } from '../../src/index.ts';
+import { BatonError, generateKey } from 'baton-auth';
+import type { KeyInput } from 'baton-auth';
 import { codeOf, ISSUER, makeBaton } from './helpers.ts';
 
 const SECRET = randomBytes(32);

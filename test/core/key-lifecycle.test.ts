@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signJwt } from '../../src/core/access-token.ts';
-import type { RingKey } from '../../src/core/keys.ts';
-import { generateKey } from '../../src/index.ts';
+import { signJwt } from '../../packages/baton-auth/src/core/access-token.ts';
+import type { RingKey } from 'baton-auth';
+import { generateKey } from 'baton-auth';
 import { codeOf, ISSUER, makeBaton } from './helpers.ts';
 
 const MINUTE = 60_000;
@@ -73,8 +73,8 @@ describe('refresh-token keys', () => {
 
 describe('a key revoked on one instance', () => {
   it('stops verifying on the others at once, cached tokens included, and no saved copy brings it back', async () => {
-    const { memoryStore } = await import('../../src/stores/memory.ts');
-    const { createBaton } = await import('../../src/index.ts');
+    const { memoryStore } = await import('baton-auth/stores/memory');
+    const { createBaton } = await import('baton-auth');
     const store = memoryStore();
     const keys = [generateKey('EdDSA', 'k1'), { ...generateKey('EdDSA', 'k2'), status: 'next' as const }];
     const make = () => createBaton({ issuer: ISSUER, keys, refreshTokenSecret: 'r'.repeat(32), store });

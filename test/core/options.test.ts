@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { toMs } from '../../src/core/duration.ts';
-import { BatonConfigError, createBaton, generateKey, KeyRing } from '../../src/index.ts';
-import type { BatonOptions } from '../../src/index.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
+import { toMs } from '../../packages/baton-auth/src/core/duration.ts';
+import { BatonConfigError, createBaton, generateKey, KeyRing } from 'baton-auth';
+import type { BatonOptions } from 'baton-auth';
+import { memoryStore } from 'baton-auth/stores/memory';
 
 const base = (): BatonOptions => ({
   issuer: 'https://auth.test',

@@ -9,12 +9,11 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { checkClaims, JwtVerifier, signJwt } from '../../src/core/access-token.ts';
-import type { AccessTokenClaims } from '../../src/core/access-token.ts';
-import { decodeBase64url, isCanonicalBase64url } from '../../src/core/jws.ts';
-import { generateKey, KeyRing } from '../../src/core/keys.ts';
-import { RefreshTokenCodec } from '../../src/core/refresh-token.ts';
-import { BatonError, isBatonError } from '../../src/index.ts';
+import { checkClaims, JwtVerifier, signJwt } from '../../packages/baton-auth/src/core/access-token.ts';
+import type { AccessTokenClaims } from '../../packages/baton-auth/src/core/access-token.ts';
+import { decodeBase64url, isCanonicalBase64url } from '../../packages/baton-auth/src/core/jws.ts';
+import { BatonError, generateKey, isBatonError, KeyRing } from 'baton-auth';
+import { RefreshTokenCodec } from '../../packages/baton-auth/src/core/refresh-token.ts';
 import { makeBaton } from './helpers.ts';
 
 const ISSUER = 'https://auth.test';

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { grantScope, parseScope } from '../../src/core/scope.ts';
+import { grantScope, parseScope } from '../../packages/baton-auth/src/core/scope.ts';
 import { codeOf, makeBaton } from './helpers.ts';
 
 describe('grantScope', () => {

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { createPublicKey, createSecretKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { importVerificationJwk } from '../../src/core/keys.ts';
-import type { Jwk, SigningAlg } from '../../src/core/keys.ts';
-import { verifyCompact, verifySignature } from '../../src/core/jws.ts';
+import { importVerificationJwk } from '../../packages/baton-auth/src/core/keys.ts';
+import type { Jwk, SigningAlg } from '../../packages/baton-auth/src/core/keys.ts';
+import { verifyCompact, verifySignature } from '../../packages/baton-auth/src/core/jws.ts';
 
 const DIR = new URL('../../../shared/vectors/', import.meta.url);
 const load = (path: string): any => JSON.parse(readFileSync(new URL(path, DIR), 'utf8'));

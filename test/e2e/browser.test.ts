@@ -7,8 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { startServer, users } from '../../src/server/app.ts';
+import { loadConfig, startServer, users } from 'baton-auth-server';
 
 const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = new URL('../../.tmp/screenshots/', import.meta.url);

@@ -5,10 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from '../../src/index.ts';
-import { staticClients } from '../../src/http/clients.ts';
-import { createAuthHandler } from '../../src/http/handler.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import { createAuthHandler, staticClients } from 'baton-auth/http';
+import { memoryStore } from 'baton-auth/stores/memory';
 
 const ISSUER = 'https://auth.test';
 const SECRET = 'reports-secret-of-at-least-32-characters!';

@@ -4,12 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from '../../src/index.ts';
-import { createAuthHandler } from '../../src/http/handler.ts';
-import { staticClients } from '../../src/http/clients.ts';
-import { createLoginProtection } from '../../src/http/login-protection.ts';
-import type { AuthHandlerOptions } from '../../src/http/handler.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import { createAuthHandler, staticClients } from 'baton-auth/http';
+import { createLoginProtection } from '../../packages/baton-auth/src/http/login-protection.ts';
+import type { AuthHandlerOptions } from 'baton-auth/http';
+import { memoryStore } from 'baton-auth/stores/memory';
 
 const ISSUER = 'https://auth.test';
 const API_SECRET = 'api-secret-of-at-least-32-characters';

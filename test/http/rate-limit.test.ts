@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StoreRateLimiter } from '../../src/http/rate-limit.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
-import { redisStore } from '../../src/stores/redis.ts';
-import { sqliteStore } from '../../src/stores/sqlite.ts';
-import type { TokenStore } from '../../src/index.ts';
+import { StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
+import { memoryStore } from 'baton-auth/stores/memory';
+import { redisStore } from 'baton-auth/stores/redis';
+import { sqliteStore } from 'baton-auth/stores/sqlite';
+import type { TokenStore } from 'baton-auth';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-rl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,14 +7,14 @@ import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { openStore, users } from '../../src/server/app.ts';
+import { openStore, users } from 'baton-auth-server';
 import { startCluster } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { startInstance as start } from '../../scripts/instance.ts';
 import type { Instance } from '../../scripts/instance.ts';
 
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const PG_URL = useTestDatabase('baton_multi');
 const SECRET = 'multi-instance-service-secret-of-32-characters';
 let cluster: RedisServer[] = [];

@@ -8,13 +8,11 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from '../../src/index.ts';
-import type { KeyInput } from '../../src/index.ts';
-import { createService, openStore, users } from '../../src/server/app.ts';
-import { clients } from '../../src/server/clients.ts';
-import { loadConfig } from '../../src/server/config.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import type { KeyInput } from 'baton-auth';
+import { clients, createService, loadConfig, openStore, users } from 'baton-auth-server';
 
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'baton-custody-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;

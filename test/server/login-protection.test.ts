@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { createService, users } from '../../src/server/app.ts';
-import type { Service } from '../../src/server/app.ts';
+import { createService, loadConfig, users } from 'baton-auth-server';
+import type { Service } from 'baton-auth-server';
 
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'baton-login-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { createService, startServer, users } from '../../src/server/app.ts';
+import { createService, loadConfig, startServer, users } from 'baton-auth-server';
 
 const run = promisify(execFile);
 const RS_SECRET = 'resource-server-secret-of-32-characters-at-least';
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'baton-server-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

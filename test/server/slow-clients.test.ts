@@ -5,8 +5,7 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { startServer } from '../../src/server/app.ts';
+import { loadConfig, startServer } from 'baton-auth-server';
 
 let server: Awaited<ReturnType<typeof startServer>> | undefined;
 const sockets: Socket[] = [];

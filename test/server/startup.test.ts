@@ -6,11 +6,10 @@ import { spawn } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { startServer } from '../../src/server/app.ts';
+import { loadConfig, startServer } from 'baton-auth-server';
 import { useTestDatabase } from '../support/postgres-db.ts';
 
-const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const PG_URL = useTestDatabase('baton_startup');
 
 /** A TCP gate in front of a server: connections are accepted and held until `open()`. */

@@ -3,8 +3,7 @@
  * proxies' X-Forwarded-For to believe; it feeds the login protection and the session's device.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/server/config.ts';
-import { startServer, users } from '../../src/server/app.ts';
+import { loadConfig, startServer, users } from 'baton-auth-server';
 
 let server: Awaited<ReturnType<typeof startServer>> | undefined;
 afterEach(async () => {

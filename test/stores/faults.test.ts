@@ -4,10 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from '../../src/index.ts';
-import type { Baton, BatonEvent, TokenStore } from '../../src/index.ts';
-import { postgresStore } from '../../src/stores/postgres.ts';
-import { redisStore } from '../../src/stores/redis.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import type { Baton, BatonEvent, TokenStore } from 'baton-auth';
+import { postgresStore } from 'baton-auth/stores/postgres';
+import { redisStore } from 'baton-auth/stores/redis';
 import { startRedis } from '../support/redis-servers.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';

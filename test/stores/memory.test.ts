@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { memoryStore } from '../../src/stores/memory.ts';
-import { runStoreConformance } from '../../src/stores/testing.ts';
+import { memoryStore } from 'baton-auth/stores/memory';
+import { runStoreConformance } from 'baton-auth/stores/testing';
 import { seedSweepable } from '../support/sweep.ts';
 
 runStoreConformance({ describe, it }, { name: 'memory', createStore: () => memoryStore() });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import postgres from 'postgres';
-import { postgresStore } from '../../src/stores/postgres.ts';
-import { MIGRATIONS } from '../../src/stores/postgres-schema.ts';
-import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
+import { postgresStore } from 'baton-auth/stores/postgres';
+import { MIGRATIONS } from '../../packages/baton-auth/src/stores/postgres-schema.ts';
+import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 

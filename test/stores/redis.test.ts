@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from '../../src/index.ts';
-import type { RevocationEvent, SessionRecord } from '../../src/index.ts';
-import { redisStore } from '../../src/stores/redis.ts';
-import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import type { RevocationEvent, SessionRecord } from 'baton-auth';
+import { redisStore } from 'baton-auth/stores/redis';
+import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
 import { startCluster } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sqliteStore } from '../../src/stores/sqlite.ts';
-import { runStoreConformance, sampleSession } from '../../src/stores/testing.ts';
+import { sqliteStore } from 'baton-auth/stores/sqlite';
+import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'));

@@ -1,8 +1,7 @@
 /**
  * The standalone service on a free port with one user, for tests that drive it over HTTP.
  */
-import { loadConfig } from '../../src/server/config.ts';
-import { startServer, users } from '../../src/server/app.ts';
+import { loadConfig, startServer, users } from 'baton-auth-server';
 
 export interface TestService {
   server: Awaited<ReturnType<typeof startServer>>;

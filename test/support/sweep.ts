@@ -3,8 +3,8 @@
  * (memory by the sweep's answer, SQL stores with a direct query).
  */
 import { randomBytes } from 'node:crypto';
-import { sampleSession } from '../../src/stores/testing.ts';
-import type { TokenStore } from '../../src/index.ts';
+import { sampleSession } from 'baton-auth/stores/testing';
+import type { TokenStore } from 'baton-auth';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

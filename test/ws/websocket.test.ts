@@ -7,9 +7,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from '../../src/index.ts';
-import { memoryStore } from '../../src/stores/memory.ts';
-import { attachWebSocketAuth } from '../../src/ws/server.ts';
+import { createBaton, generateKey } from 'baton-auth';
+import { memoryStore } from 'baton-auth/stores/memory';
+import { attachWebSocketAuth } from 'baton-auth/ws';
 
 const store = memoryStore();
 const common = { issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store, accessTokenTtl: 3, refreshRateLimit: false as const };

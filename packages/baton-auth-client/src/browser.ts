@@ -1,0 +1,91 @@
+/**
+ * Browser storage for `createTokenClient`: tokens in memory (never localStorage), shared between
+ * the tabs of one origin with a `BroadcastChannel`, and refreshes serialised across tabs with Web
+ * Locks around read → refresh → write. A lock that cannot be had within a short lease is not
+ * waited on: the server's grace window makes a duplicate refresh harmless, so no tab ever
+ * deadlocks behind a frozen one. Import from `baton-auth-client`.
+ */
+import type { StoredTokens, TokenStorage } from './client.ts';
+
+/** Options of `browserStorage`. */
+export interface BrowserStorageOptions {
+  /** Channel and lock name; one per application. Default `baton`. */
+  name?: string;
+  /** Longest wait for another tab's refresh, in ms. Default 5 s. */
+  leaseMs?: number;
+}
+
+type Message = { type: 'hello' } | { type: 'tokens'; tokens: StoredTokens } | { type: 'clear' };
+
+interface LockManager {
+  request<T>(name: string, options: { signal?: AbortSignal }, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Tokens shared by the tabs of this origin. */
+export function browserStorage(options: BrowserStorageOptions = {}): TokenStorage & { close(): void } {
+  const name = options.name ?? 'baton';
+  const leaseMs = options.leaseMs ?? 5000;
+  let tokens: StoredTokens | null = null;
+  const listeners = new Set<(tokens: StoredTokens | null) => void>();
+  const channel = new BroadcastChannel(`${name}:tokens`);
+  const notify = () => listeners.forEach((l) => l(tokens));
+  channel.onmessage = (event: MessageEvent<Message>) => {
+    const m = event.data;
+    if (m.type === 'hello' && tokens !== null) channel.postMessage({ type: 'tokens', tokens } satisfies Message);
+    else if (m.type === 'tokens' && (tokens === null || m.tokens.receivedAt >= tokens.receivedAt)) {
+      tokens = m.tokens;
+      notify();
+    } else if (m.type === 'clear' && tokens !== null) {
+      tokens = null;
+      notify();
+    }
+  };
+  channel.postMessage({ type: 'hello' } satisfies Message); // a new tab asks the others for the tokens
+  const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
+  // When the last refresh finished, in a place every tab reads synchronously (a time, not a
+  // token): a tab that gets the lock right after another tab's refresh waits the few ms its
+  // BroadcastChannel message takes, instead of refreshing again.
+  const marker = `${name}:refreshed-at`;
+  const shared = (() => {
+    try {
+      return (globalThis as { localStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void } }).localStorage;
+    } catch {
+      return undefined;
+    }
+  })();
+  const settle = async (): Promise<void> => {
+    const last = Number(shared?.getItem(marker) ?? 0);
+    const end = Date.now() + 250;
+    while ((tokens?.receivedAt ?? 0) < last && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  };
+  return {
+    get: async () => tokens,
+    async set(t) {
+      tokens = t;
+      shared?.setItem(marker, String(t.receivedAt));
+      channel.postMessage({ type: 'tokens', tokens: t } satisfies Message);
+    },
+    async clear() {
+      tokens = null;
+      channel.postMessage({ type: 'clear' } satisfies Message);
+    },
+    async withLock(fn) {
+      const run = async () => {
+        await settle();
+        return fn();
+      };
+      if (locks === undefined) return run();
+      try {
+        return await locks.request(`${name}:refresh`, { signal: AbortSignal.timeout(leaseMs) }, run);
+      } catch (err) {
+        if ((err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') return run();
+        throw err;
+      }
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => channel.close(),
+  };
+}

@@ -1,0 +1,273 @@
+#!/usr/bin/env node
+/**
+ * The `baton` command: run the service and manage its users, keys and sessions.
+ * `npm run baton -- --help`.
+ */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Command } from 'commander';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { ConfigError, loadConfig, redactUrl } from '../server/config.ts';
+import { connectStore, createEngine, startServer, users } from '../server/app.ts';
+import { clients } from '../server/clients.ts';
+import { generateSecret, openCustody, rotateSecret, saveRing } from '../server/custody.ts';
+import { isBatonError } from 'baton-auth';
+import type { KeyAlg, TokenStore } from 'baton-auth';
+import { resetFailures } from 'baton-auth/http';
+
+/** Fails the command with a sentence and a non-zero exit. */
+class CliError extends Error {}
+
+async function withStore<T>(body: (store: TokenStore) => Promise<T>): Promise<T> {
+  const store = await connectStore(loadConfig().store);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Standard input, whole, without its final newline: how tokens and secrets reach a command without argv. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function readPassword(fromStdin: boolean): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) return readStdin();
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  const write = (rl as unknown as { _writeToOutput: (s: string) => void });
+  process.stdout.write('Password: ');
+  write._writeToOutput = () => undefined; // do not echo
+  const answer = await new Promise<string>((resolve) => rl.question('', resolve));
+  rl.close();
+  process.stdout.write('\n');
+  return answer;
+}
+
+const program = new Command('baton')
+  .description('Baton token service: access and refresh tokens for web APIs')
+  .showHelpAfterError();
+
+program.command('serve')
+  .description('run the token service (configuration from the environment, see README)')
+  .action(async () => {
+    const config = loadConfig();
+    const { url, stop, service } = await startServer(config);
+    const count = (await users.list(service.store)).length;
+    console.info(`Baton listening on ${url} (issuer ${config.issuer}, store ${redactUrl(config.store)})`);
+    if (count === 0) console.info('No users yet. Create one with: npm run baton -- users add <name>');
+    if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        console.info(`${signal}: finishing in-flight requests…`);
+        stop().then(() => process.exit(0), () => process.exit(1));
+      });
+    }
+  });
+
+const usersCmd = program.command('users').description('manage the users of the standalone service');
+usersCmd.command('add <name>')
+  .description('create a user (password from a prompt, or from standard input with --password-stdin)')
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--scopes <scopes>', 'the scopes the user may be granted, space-separated', '')
+  .action(async (name: string, opts: { passwordStdin?: boolean; scopes: string }) => {
+    const password = await readPassword(opts.passwordStdin === true);
+    const user = await withStore((store) => users.add(store, name, password, opts.scopes));
+    console.info(`Created user ${user.username} (${user.id})${user.scopes.length ? ` with scopes ${user.scopes.join(' ')}` : ''}.`);
+  });
+usersCmd.command('list').description('list users').action(async () => {
+  const all = await withStore((store) => users.list(store));
+  for (const u of all) console.info(`${u.username}\t${u.id}\t${new Date(u.createdAt).toISOString()}\t${u.scopes.join(' ')}`);
+  if (all.length === 0) console.info('No users.');
+});
+usersCmd.command('scopes <name> <scopes>')
+  .description('set the scopes a user may be granted (space-separated, quoted; "" for none)')
+  .action(async (name: string, scopes: string) => {
+    const user = await withStore((store) => users.setScopes(store, name, scopes));
+    console.info(`${user.username} may be granted: ${user.scopes.join(' ') || '(no scope)'}.`);
+  });
+usersCmd.command('remove <name>').description('delete a user and revoke their sessions').action(async (name: string) => {
+  await withStore(async (store) => {
+    const user = await users.get(store, name);
+    if (user === null) throw new CliError(`There is no user ${name}.`);
+    const baton = await engine(store);
+    await baton.revokeUserSessions(user.id, { reason: 'user removed' });
+    await users.remove(store, name);
+    await baton.close();
+  });
+  console.info(`Removed ${name}.`);
+});
+
+const engine = async (store: TokenStore) => {
+  const config = loadConfig();
+  return createEngine(config, store, await openCustody(config, store));
+};
+
+const clientsCmd = program.command('clients').description('OAuth clients: who may ask for tokens, with which scopes');
+clientsCmd.command('add <id>')
+  .description('register a client; a confidential one gets a secret, printed once and stored only as a hash')
+  .option('--scopes <scopes>', 'the scopes it may ask for, space-separated', '')
+  .option('--confidential', 'a backend or resource server that authenticates with a secret (client_secret_basic / client_secret_post)')
+  .action(async (id: string, opts: { scopes: string; confidential?: boolean }) => {
+    const { client, secret } = await withStore((store) => clients.add(store, id, { scopes: opts.scopes, confidential: opts.confidential === true }));
+    console.info(`Registered ${client.type} client ${client.id}${client.scopes?.length ? ` (scopes: ${client.scopes.join(' ')})` : ''}.`);
+    if (secret !== undefined) console.info(`Its secret, shown only now:\n${secret}`);
+  });
+clientsCmd.command('list').description('list clients (never their secrets)').action(async () => {
+  for (const c of await withStore((store) => clients.list(store))) console.info(`${c.id}\t${c.type}\t${(c.scopes ?? []).join(' ')}`);
+});
+clientsCmd.command('scopes <id> <scopes>').description('set the scopes a client may ask for').action(async (id: string, scopes: string) => {
+  const client = await withStore((store) => clients.setScopes(store, id, scopes));
+  console.info(`${client.id} may ask for: ${(client.scopes ?? []).join(' ') || '(no scope)'}.`);
+});
+clientsCmd.command('remove <id>').description('delete a client (its sessions can no longer refresh)').action(async (id: string) => {
+  if (!(await withStore((store) => clients.remove(store, id)))) throw new CliError(`There is no client ${id}.`);
+  console.info(`Removed ${id}.`);
+});
+
+const keysCmd = program.command('keys').description('signing, encryption and refresh-token keys, sealed in the store');
+keysCmd.command('list').description('list keys (never their secrets)').action(async () => {
+  await withStore(async (store) => {
+    const { ring } = await openCustody(loadConfig(), store);
+    for (const k of ring.list()) console.info(`${k.kid}\t${k.use}\t${k.alg}\t${k.status}${k.retiredAt ? `\tretired ${new Date(k.retiredAt).toISOString()}` : ''}`);
+  });
+});
+keysCmd.command('rotate')
+  .description('the published next key starts signing; the old one retires and verifies until its last token expires, then leaves')
+  .option('--alg <alg>', 'switch the signing algorithm (HS256, ES256, EdDSA)')
+  .option('--refresh', 'rotate the refresh-token key instead: tokens it minted keep working until they are used or expire')
+  .action(async (opts: { alg?: string; refresh?: boolean }) => {
+    await withStore(async (store) => {
+      const custody = await openCustody(loadConfig(), store);
+      const use = opts.refresh ? 'refresh' : 'sig';
+      if (opts.alg !== undefined && (opts.refresh || !['HS256', 'ES256', 'EdDSA'].includes(opts.alg))) throw new CliError('--alg is HS256, ES256 or EdDSA, for signing keys.');
+      const alg = (opts.alg ?? custody.ring.active(use)?.alg ?? 'HS256') as KeyAlg;
+      const { active, next, dropped } = custody.ring.rotate(alg, Date.now(), use);
+      await saveRing(custody, store);
+      console.info(`${use === 'refresh' ? 'Refresh tokens are minted with' : 'Signing with'} ${active.kid}; ${next.kid} is published for the next rotation.${dropped.length ? ` Dropped: ${dropped.join(', ')}.` : ''}`);
+    });
+  });
+
+keysCmd.command('revoke <kid>')
+  .description('take a key out of service at once, on every instance (a compromised key): tokens it signed stop verifying')
+  .action(async (kid: string) => {
+    await withStore(async (store) => {
+      const config = loadConfig();
+      const custody = await openCustody(config, store);
+      const baton = createEngine(config, store, custody);
+      try {
+        if (!(await baton.revokeKey(kid, { persist: () => saveRing(custody, store) }))) throw new CliError(`There is no key ${kid} (see \`keys list\`).`);
+      } finally {
+        await baton.close();
+      }
+      console.info(`Revoked ${kid}: every instance drops it now, and nothing it signed verifies any more.`);
+    });
+  });
+
+const secretCmd = program.command('secret').description('the service secret that seals the keys in the store');
+secretCmd.command('generate').description('print a new random service secret (for BATON_SECRET or BATON_SECRET_FILE)').action(() => {
+  console.info(generateSecret());
+});
+secretCmd.command('rotate')
+  .description('re-seal the keys under a new service secret (the embedded default writes its secret file; otherwise give the new secret)')
+  .option('--new-secret-file <path>', 'the file holding the new secret')
+  .option('--new-secret-stdin', 'read the new secret from standard input')
+  .action(async (opts: { newSecretFile?: string; newSecretStdin?: boolean }) => {
+    await withStore(async (store) => {
+      const custody = await openCustody(loadConfig(), store);
+      let next: string;
+      if (opts.newSecretFile !== undefined) next = readFileSync(opts.newSecretFile, 'utf8').trim();
+      else if (opts.newSecretStdin) next = (await readStdin()).trim();
+      else if (custody.secret.managedFile !== undefined) next = generateSecret();
+      else throw new CliError(`The secret comes from ${custody.secret.origin}: give the new one with --new-secret-file <path> or --new-secret-stdin (make one with \`baton secret generate\`).`);
+      await rotateSecret(custody, store, next);
+      console.info(custody.secret.managedFile !== undefined && opts.newSecretFile === undefined && !opts.newSecretStdin
+        ? `Re-sealed the keys; the new secret is in ${custody.secret.managedFile} (back it up apart from the database).`
+        : 'Re-sealed the keys under the new secret. Restart every instance with it; until then they keep the keys they loaded.');
+    });
+  });
+
+const sessionsCmd = program.command('sessions').description('sessions (devices) of a user');
+sessionsCmd.command('list <user>').description("list a user's active sessions").action(async (name: string) => {
+  await withStore(async (store) => {
+    const user = await users.get(store, name);
+    if (user === null) throw new CliError(`There is no user ${name}.`);
+    const baton = await engine(store);
+    for (const s of await baton.listSessions(user.id)) {
+      console.info(`${s.id}\t${s.clientId}\t${new Date(s.createdAt).toISOString()}\tlast used ${new Date(s.lastUsedAt).toISOString()}\t${s.device.userAgent ?? ''}`);
+    }
+    await baton.close();
+  });
+});
+sessionsCmd.command('revoke [id]')
+  .description('revoke one session, or all of a user\'s with --user')
+  .option('--user <name>', "revoke all of this user's sessions")
+  .action(async (id: string | undefined, opts: { user?: string }) => {
+    if ((id === undefined) === (opts.user === undefined)) throw new CliError('Give a session id or --user <name>, not both.');
+    await withStore(async (store) => {
+      const baton = await engine(store);
+      if (opts.user !== undefined) {
+        const user = await users.get(store, opts.user);
+        if (user === null) throw new CliError(`There is no user ${opts.user}.`);
+        console.info(`Revoked ${(await baton.revokeUserSessions(user.id, { reason: 'admin' })).length} session(s).`);
+      } else {
+        console.info((await baton.revokeSession(id as string, 'admin')) ? `Revoked ${id}.` : `No active session ${id}.`);
+      }
+      await baton.close();
+    });
+  });
+
+program.command('limits')
+  .description('failed-login and introspection-authentication counters')
+  .command('reset <user|address>')
+  .description("forget a username's failures (from every address), or an address's (its daily count and its pairs)")
+  .action(async (target: string) => {
+    const deleted = await withStore(async (store) =>
+      // Usernames are counted lower-case; introspection client ids as they are.
+      (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'introspect', target)));
+    console.info(`Reset ${target}: ${deleted} counter(s) deleted.`);
+  });
+
+program.command('token')
+  .description('tokens')
+  .command('inspect <token>')
+  .description('decode and check a token (`-`: read it from standard input); prints its claims, never the token or its signature')
+  .action(async (argument: string) => {
+    const token = argument === '-' ? (await readStdin()).trim() : argument;
+    await withStore(async (store) => {
+      const baton = await engine(store);
+      if (token.startsWith('rt_')) {
+        console.info(JSON.stringify({ kind: 'refresh token', ...(await baton.introspect(token)) }, null, 2));
+      } else {
+        let header: unknown = 'not a JWS';
+        let claims: unknown = 'not readable (JWE or opaque)';
+        try {
+          header = decodeProtectedHeader(token);
+          claims = decodeJwt(token);
+        } catch {
+          // An opaque or encrypted token: its claims come from verification below, if valid.
+        }
+        let verdict: string;
+        try {
+          claims = await baton.verify(token);
+          verdict = 'valid';
+        } catch (err) {
+          verdict = isBatonError(err) ? `${err.code}: ${err.detail ?? err.message}` : 'invalid';
+        }
+        console.info(JSON.stringify({ header, claims, verdict }, null, 2));
+      }
+      await baton.close();
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const message = err instanceof ConfigError || err instanceof CliError || err instanceof Error ? err.message : String(err);
+  console.error(`baton: ${message}`);
+  process.exitCode = 1;
+  // A driver still retrying in the background (ioredis) must not keep a failed command alive.
+  setTimeout(() => process.exit(1), 100).unref();
+}

@@ -1,0 +1,301 @@
+/**
+ * The standalone token service: the store named by the configuration, the key ring sealed in it
+ * under the service secret (`custody.ts`), users and clients kept there too, the HTTP handler
+ * and the web page.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import { connect } from 'node:net';
+import pino from 'pino';
+import proxyaddr from 'proxy-addr';
+import { createBaton, toMs } from 'baton-auth';
+import type { Baton, BatonEvent, TokenStore } from 'baton-auth';
+import { canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
+import type { AuthHandler } from 'baton-auth/http';
+import { toNodeListener } from 'baton-auth/adapters/node';
+import { attachWebSocketAuth } from 'baton-auth/ws';
+import { bootstrapClients, DEFAULT_CLIENT, storeClients } from './clients.ts';
+import { redactUrl } from './config.ts';
+import type { ServerConfig } from './config.ts';
+import { openCustody, readRing } from './custody.ts';
+import type { Custody } from './custody.ts';
+import { users } from './users.ts';
+
+export { users } from './users.ts';
+
+/** Opens the store a `BATON_STORE` URL names; drivers are loaded only when used. */
+export async function openStore(url: string): Promise<TokenStore> {
+  if (url === 'memory:') return (await import('baton-auth/stores/memory')).memoryStore();
+  if (url.startsWith('sqlite:')) return (await import('baton-auth/stores/sqlite')).sqliteStore({ path: url.slice('sqlite:'.length) });
+  if (/^(rediss?|redis\+cluster):\/\//.test(url)) return (await import('baton-auth/stores/redis')).redisStore({ url });
+  if (/^postgres(ql)?:\/\//.test(url)) return (await import('baton-auth/stores/postgres')).postgresStore({ url });
+  throw new Error(`Unknown store URL ${url}`);
+}
+
+/** How long the store has to answer its first round trip at start-up. */
+const STORE_TIMEOUT_MS = 5000;
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused', ENOTFOUND: 'host not found', EAI_AGAIN: 'host not found (DNS)', ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ECONNRESET: 'connection reset',
+};
+
+/** What a network error (or its cause) says, in words, if it is one. */
+function networkError(err: unknown): string | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const said = NETWORK_ERRORS[(e as { code?: string }).code ?? ''];
+    if (said !== undefined) return said;
+  }
+  return undefined;
+}
+
+/** Why a network store did not answer, from a plain TCP connection to its (first) host. */
+function probe(url: string): Promise<string | undefined> {
+  const m = /^[a-z+]+:\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^,/:?]+)(?::(\d+))?/i.exec(url);
+  if (m === null || url.startsWith('sqlite:')) return Promise.resolve(undefined);
+  const host = (m[1] as string).replace(/^\[|\]$/g, '');
+  const port = Number(m[2] ?? (url.startsWith('postgres') ? 5432 : 6379));
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (why: string | undefined) => {
+      socket.destroy();
+      resolve(why);
+    };
+    socket.once('connect', () => done(undefined)).once('timeout', () => done('no answer')).once('error', (err) => done(networkError(err) ?? 'connection failed'));
+  });
+}
+
+/**
+ * Opens the store and makes its first round trip within STORE_TIMEOUT_MS (retrying, for a store
+ * that starts at the same time): an unreachable store fails with a sentence instead of hanging.
+ */
+export async function connectStore(url: string): Promise<TokenStore> {
+  const where = `BATON_STORE=${redactUrl(url)}`;
+  const password = /^[a-z+]+:\/\/[^:@/]*:([^@/]+)@/i.exec(url)?.[1];
+  const safe = (message: string): string => (password ? message.split(password).join('***') : message);
+  let store: TokenStore;
+  try {
+    store = await openStore(url);
+  } catch (err) {
+    throw new Error(`Cannot open the store at ${where}: ${safe((err as Error).message)}`, { cause: err });
+  }
+  const deadline = Date.now() + STORE_TIMEOUT_MS;
+  let last: unknown;
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new Error('no answer'))));
+    try {
+      await Promise.race([store.ping(), timeout]);
+      return store;
+    } catch (err) {
+      last = err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() + 250 >= deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await Promise.race([store.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+  const unreachable = networkError(last) ?? (await probe(url));
+  if (unreachable !== undefined) throw new Error(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
+  // It answered, with an error (a missing database, a wrong password): what it said, secrets out.
+  throw new Error(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
+}
+
+/** The engine of the service on `store`, with the keys of its sealed ring. */
+export function createEngine(config: ServerConfig, store: TokenStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
+  return createBaton({
+    issuer: config.issuer,
+    keys: custody.ring,
+    store,
+    accessTokenTtl: config.accessTtl,
+    refreshTokenTtl: config.refreshTtl,
+    refreshGrace: config.refreshGrace,
+    maxSessionsPerUser: config.maxSessions,
+    tokenFormat: config.tokenFormat,
+    refreshRateLimit: config.refreshRate,
+    ...(onEvent ? { onEvent } : {}),
+  });
+}
+
+/** The engine, the handler and the store of one service instance. */
+export interface Service {
+  baton: Baton;
+  /** The token endpoints and the web page. */
+  handler: AuthHandler;
+  store: TokenStore;
+  custody: Custody;
+  close(): Promise<void>;
+}
+
+const WEB = new URL('../../web/', import.meta.url);
+
+/** Builds the service from its configuration. */
+export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
+  const store = await connectStore(config.store);
+  try {
+    return await serviceOn(store, config, logger);
+  } catch (err) {
+    await store.close().catch(() => undefined); // an open connection would keep a failed start alive
+    throw err;
+  }
+}
+
+async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
+  const custody = await openCustody(config, store);
+  for (const warning of custody.warnings) logger.warn({ event: 'config.warning' }, warning);
+  await bootstrapClients(store, config.introspectionSecret);
+  const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type));
+  await baton.ready();
+  // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
+  // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
+  // A key revoked elsewhere (`baton keys revoke`) arrives through the revocation feed at once.
+  const reloadKeys = (): void => {
+    readRing(custody, store).then((saved) => {
+      const now = Date.now();
+      if (saved !== null && baton.keys.sync(saved, now)) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
+      baton.keys.prune(now);
+    }, (err: unknown) => logger.warn({ event: 'keys.reload_failed' }, (err as Error).message));
+  };
+  const reload = setInterval(reloadKeys, toMs(config.keyReload, 'BATON_KEY_RELOAD'));
+  reload.unref();
+  const stopKeyEvents = baton.onRevocation((event) => {
+    if (event.kind === 'key') reloadKeys();
+  });
+  // Expired sessions, denylist entries and counters (failed logins) go on a schedule.
+  const sweep = config.sweepIntervalMs === false ? undefined : setInterval(() => {
+    baton.sweep().then(
+      (removed) => logger.debug({ event: 'sweep', removed }, 'expired records swept'),
+      (err: unknown) => logger.warn({ event: 'sweep.failed', err: err instanceof Error ? err.name : typeof err }, 'sweep failed'),
+    );
+  }, config.sweepIntervalMs);
+  sweep?.unref();
+  const file = (name: string, type: string) => {
+    const url = new URL(name, WEB);
+    let body: Buffer<ArrayBuffer>;
+    try {
+      body = readFileSync(url);
+    } catch {
+      throw new Error(`The web page's ${url.pathname} cannot be read: run \`npm run build\` (it bundles the client SDK for the page).`);
+    }
+    return () => new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
+  };
+  const endpoints = createAuthHandler({
+    baton,
+    authenticate: async (username, password) => {
+      const user = await users.authenticate(store, username, password);
+      return user === null ? null : { userId: user.id, scope: user.scopes.join(' ') };
+    },
+    clients: storeClients(store),
+    defaultClientId: DEFAULT_CLIENT,
+    cookie: { secure: config.cookieSecure },
+    // Failed logins and introspection client authentications, counted in the store (shared by instances).
+    loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    introspectionProtection: createLoginProtection({ store, keyPrefix: 'introspect', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    logger,
+  });
+  // The page is the service's, not the library handler's: served here, beside the endpoints.
+  const page: Record<string, () => Response> = {
+    '/': file('index.html', 'text/html; charset=utf-8'),
+    '/app.js': file('app.js', 'text/javascript; charset=utf-8'),
+    '/client.js': file('client.js', 'text/javascript; charset=utf-8'),
+  };
+  const base = new URL(config.issuer).pathname.replace(/\/$/, '');
+  const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
+  const handler: AuthHandler = Object.assign(
+    async (request: Request, context?: Parameters<AuthHandler>[1]) => {
+      const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(new URL(request.url).pathname) : undefined;
+      return serve ? serve() : endpoints(request, context);
+    },
+    { handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname), maxBodyBytes: endpoints.maxBodyBytes },
+  );
+  return {
+    baton,
+    handler,
+    store,
+    custody,
+    async close() {
+      clearInterval(reload);
+      stopKeyEvents();
+      clearInterval(sweep);
+      await baton.close();
+      await store.close();
+    },
+  };
+}
+
+/** Starts listening; SIGTERM/SIGINT stop accepting, finish in-flight requests, close the store. */
+export async function startServer(config: ServerConfig): Promise<{ server: Server; service: Service; url: string; stop: () => Promise<void> }> {
+  // Tokens, secrets and passwords never reach a log line.
+  const logger = pino({
+    level: config.logLevel,
+    redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+  });
+  // Slow clients (a header or a body trickled byte by byte) are cut off: Node checks the two
+  // timeouts every connectionsCheckingInterval (30 s by default, longer than the timeouts here).
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 5000,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, config.headersTimeoutMs / 4)),
+  });
+  server.maxConnections = config.maxConnections;
+  // Listening comes first (PORT=0 must name its port in the issuer); until the service is ready,
+  // every request gets 503 with Retry-After (RFC 9110 §15.6.4) rather than waiting for a handler.
+  let listener: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store' });
+    res.end('{"error":"temporarily_unavailable","error_description":"The service is starting; retry in a second"}');
+  };
+  server.on('request', (req, res) => listener(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  // PORT=0 picks a free port; the default issuer then names the port actually bound.
+  const issuer = config.port === 0 && config.issuer === `http://${config.host}:0` ? url : config.issuer;
+  let service: Service;
+  try {
+    service = await createService({ ...config, issuer }, logger);
+  } catch (err) {
+    server.close();
+    server.closeAllConnections(); // the clients that were told 503
+    throw err;
+  }
+  // The client's address (login protection, a session's device, logs): the socket's, or with
+  // BATON_TRUST_PROXY the X-Forwarded-For entry just before the trusted proxies (as Express does).
+  const hops = config.trustProxy;
+  const trust = typeof hops === 'number' ? (_addr: string, i: number) => i < hops : proxyaddr.compile(hops);
+  const clientAddress = (req: IncomingMessage): string => {
+    try {
+      return canonicalAddress(proxyaddr(req, trust));
+    } catch {
+      return 'unknown'; // the socket is already gone
+    }
+  };
+  listener = toNodeListener(service.handler, { origin: issuer, address: clientAddress });
+  // GET /ws: authenticated WebSockets with re-authentication; the service itself only answers pings.
+  const sockets = attachWebSocketAuth({
+    baton: service.baton,
+    server,
+    onMessage: ({ socket }, data) => {
+      if (data.toString() === '{"type":"ping"}') socket.send('{"type":"pong"}');
+    },
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await sockets.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await service.close();
+    })();
+    return stopping;
+  };
+  return { server, service, url, stop };
+}

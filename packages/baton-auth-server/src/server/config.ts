@@ -1,0 +1,186 @@
+/**
+ * The standalone service's configuration: environment variables, optionally a JSON file named by
+ * `BATON_CONFIG` (the environment wins), validated at start with a sentence that says what to fix.
+ */
+import { readFileSync } from 'node:fs';
+import proxyaddr from 'proxy-addr';
+import { z } from 'zod';
+import { toMs } from 'baton-auth';
+import type { SigningAlg, TokenFormat } from 'baton-auth';
+
+/** The service's settings, after validation. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  issuer: string;
+  store: string;
+  accessTtl: string;
+  refreshTtl: string;
+  refreshGrace: string;
+  maxSessions: number;
+  tokenFormat: TokenFormat;
+  alg: SigningAlg;
+  cookieSecure: boolean;
+  introspectionSecret: string | undefined;
+  /** The service secret that seals the keys in the store (`BATON_SECRET`), or the file that holds it. */
+  secret: string | undefined;
+  secretFile: string | undefined;
+  logLevel: string;
+  /** Consecutive failed logins of one username from one address before that pair is blocked, or false. */
+  loginFailures: { max: number; blockMs: number } | false;
+  /** Failed logins from one address within a period before the address is blocked as long, or false. */
+  loginFailuresPerIp: { max: number; windowMs: number } | false;
+  /** How often keys are re-read from the store (a rotation made by another instance). */
+  keyReload: string;
+  /** Slow clients: the whole header, and the whole request, must arrive within these (ms). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** How often expired records (sessions, counters, …) are deleted, in ms, or false. */
+  sweepIntervalMs: number | false;
+  /** Which proxies' X-Forwarded-For to believe: a hop count (0: none) or their addresses and CIDR ranges. */
+  trustProxy: number | string[];
+  /** Open connections at most; more are closed on arrival. */
+  maxConnections: number;
+  /** Refreshes allowed per session and window, or false. */
+  refreshRate: { max: number; window: string } | false;
+}
+
+const duration = (name: string) =>
+  z.string().refine((v) => {
+    try {
+      toMs(/^\d+$/.test(v) ? Number(v) : v, name);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { message: `${name} must be seconds or a duration like '90s', '15m', '7d'` });
+
+/** `off`, or `<max>/<duration>` with at least one failure allowed. */
+const failures = (name: string, shape: string) =>
+  z.string().refine((v) => v === 'off' || (/^[1-9]\d*\/.+$/.test(v) && duration(name).safeParse(v.slice(v.indexOf('/') + 1)).success), {
+    message: `${name} must be 'off' or ${shape}`,
+  });
+
+const MAX_CONNECTIONS = 'BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1';
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  BATON_ISSUER: z.string().url({ message: 'BATON_ISSUER must be a URL, e.g. https://auth.example.com' }).optional(),
+  BATON_STORE: z.string().regex(/^(sqlite:.+|memory:|rediss?:\/\/.+|redis\+cluster:\/\/.+|postgres(ql)?:\/\/.+)$/, {
+    message: "BATON_STORE must be sqlite:<path>, memory:, redis://…, rediss://…, redis+cluster://host:port,… or postgres://…",
+  }).default('sqlite:./data/baton.sqlite'),
+  BATON_ACCESS_TTL: duration('BATON_ACCESS_TTL').default('15m'),
+  BATON_REFRESH_TTL: duration('BATON_REFRESH_TTL').default('14d'),
+  BATON_REFRESH_GRACE: duration('BATON_REFRESH_GRACE').default('10s'),
+  BATON_MAX_SESSIONS: z.coerce.number().int({ message: 'BATON_MAX_SESSIONS must be a whole number (0: no limit)' }).min(0).default(50),
+  BATON_TOKEN_FORMAT: z.enum(['jwt', 'jwe', 'opaque'], { message: 'BATON_TOKEN_FORMAT must be jwt, jwe or opaque' }).default('jwt'),
+  BATON_ALG: z.enum(['HS256', 'ES256', 'EdDSA'], { message: 'BATON_ALG must be HS256, ES256 or EdDSA' }).default('EdDSA'),
+  BATON_COOKIE_SECURE: z.enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'BATON_COOKIE_SECURE must be true or false' }).default('true'),
+  BATON_INTROSPECTION_SECRET: z.string().min(32, { message: 'BATON_INTROSPECTION_SECRET must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
+  BATON_SECRET: z.string().min(32, { message: 'BATON_SECRET must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
+  BATON_SECRET_FILE: z.string().min(1).optional(),
+  BATON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+  BATON_KEY_RELOAD: duration('BATON_KEY_RELOAD').default('30s'),
+  BATON_LOGIN_FAILURES: failures('BATON_LOGIN_FAILURES', "failures in a row and how long they block, like '10/1h'").default('10/1h'),
+  BATON_LOGIN_FAILURES_PER_IP: failures('BATON_LOGIN_FAILURES_PER_IP', "failures and the period they count over and block for, like '100/1d'").default('100/1d'),
+  BATON_HEADERS_TIMEOUT: duration('BATON_HEADERS_TIMEOUT').default('10s'),
+  BATON_REQUEST_TIMEOUT: duration('BATON_REQUEST_TIMEOUT').default('30s'),
+  BATON_TRUST_PROXY: z.string().optional(),
+  // A timer cannot wait longer than 2^31 - 1 ms (24.8 days).
+  BATON_SWEEP_INTERVAL: z.string().refine((v) => v === 'off' || (duration('BATON_SWEEP_INTERVAL').safeParse(v).success && toMs(duration$(v), 'BATON_SWEEP_INTERVAL') > 0 && toMs(duration$(v), 'BATON_SWEEP_INTERVAL') < 2 ** 31), {
+    message: "BATON_SWEEP_INTERVAL must be 'off' or a duration above 0 and below 24d, like '10m'",
+  }).default('10m'),
+  BATON_MAX_CONNECTIONS: z.coerce.number({ message: MAX_CONNECTIONS }).int({ message: MAX_CONNECTIONS }).min(1, { message: MAX_CONNECTIONS }).default(1000),
+  BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
+});
+
+/** A store URL fit for a log line: its password (and a whole user part it cannot parse) hidden. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, user: string) => `${scheme}${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`);
+}
+
+/** Thrown for a configuration mistake; the message is the sentence to show. */
+export class ConfigError extends Error {}
+
+const duration$ = (v: string): string => (/^\d+$/.test(v) ? `${v}s` : v);
+const failureLimit = (v: string, name: string): { max: number; ms: number } | false =>
+  v === 'off' ? false : { max: Number(v.slice(0, v.indexOf('/'))), ms: toMs(duration$(v.slice(v.indexOf('/') + 1)), name) };
+const rate = (v: string): { max: number; window: string } | false => (v === 'off' ? false : { max: Number(v.split('/')[0]), window: duration$(v.split('/')[1] as string) });
+
+/** BATON_TRUST_PROXY: a hop count, or proxy-addr's list of addresses, CIDR ranges and names. */
+function trusted(value: string | undefined): number | string[] {
+  const v = value?.trim() ?? '';
+  if (v === '') return 0;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v.split(',').map((a) => a.trim());
+  try {
+    proxyaddr.compile(list);
+  } catch (err) {
+    throw new ConfigError(`BATON_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1, or loopback): ${(err as Error).message}.`);
+  }
+  return list;
+}
+
+/** Reads and validates the configuration from `env` (and the file `BATON_CONFIG` names). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  let file: Record<string, unknown> = {};
+  if (env.BATON_CONFIG) {
+    try {
+      file = JSON.parse(readFileSync(env.BATON_CONFIG, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${(err as Error).message}`);
+    }
+  }
+  const input: Record<string, unknown> = { ...file };
+  if (env.BATON_LOGIN_RATE || 'BATON_LOGIN_RATE' in file) {
+    throw new ConfigError("BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').");
+  }
+  for (const key of Object.keys(schema.shape)) if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`Configuration error: ${issue?.message ?? 'invalid value'}${issue?.path.length ? ` (${issue.path.join('.')})` : ''}.`);
+  }
+  const c = parsed.data;
+  if (c.BATON_SECRET !== undefined && c.BATON_SECRET_FILE !== undefined) throw new ConfigError('Set BATON_SECRET or BATON_SECRET_FILE, not both.');
+  const headersTimeoutMs = toMs(duration$(c.BATON_HEADERS_TIMEOUT), 'BATON_HEADERS_TIMEOUT');
+  const requestTimeoutMs = toMs(duration$(c.BATON_REQUEST_TIMEOUT), 'BATON_REQUEST_TIMEOUT');
+  if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new ConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`BATON_HEADERS_TIMEOUT (${c.BATON_HEADERS_TIMEOUT}) must not exceed BATON_REQUEST_TIMEOUT (${c.BATON_REQUEST_TIMEOUT}): the headers are part of the request.`);
+  const trustProxy = trusted(c.BATON_TRUST_PROXY);
+  const loginFailures = failureLimit(c.BATON_LOGIN_FAILURES, 'BATON_LOGIN_FAILURES');
+  const loginFailuresPerIp = failureLimit(c.BATON_LOGIN_FAILURES_PER_IP, 'BATON_LOGIN_FAILURES_PER_IP');
+  const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
+  const cookieSecure = ['true', '1', 'on'].includes(c.BATON_COOKIE_SECURE);
+  const { hostname, protocol } = new URL(issuer);
+  if (!cookieSecure && !(protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname))) {
+    throw new ConfigError('BATON_COOKIE_SECURE=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.');
+  }
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    issuer,
+    store: c.BATON_STORE,
+    accessTtl: duration$(c.BATON_ACCESS_TTL),
+    refreshTtl: duration$(c.BATON_REFRESH_TTL),
+    refreshGrace: duration$(c.BATON_REFRESH_GRACE),
+    maxSessions: c.BATON_MAX_SESSIONS,
+    tokenFormat: c.BATON_TOKEN_FORMAT,
+    alg: c.BATON_ALG,
+    cookieSecure,
+    introspectionSecret: c.BATON_INTROSPECTION_SECRET,
+    secret: c.BATON_SECRET,
+    secretFile: c.BATON_SECRET_FILE,
+    logLevel: c.BATON_LOG_LEVEL,
+    keyReload: duration$(c.BATON_KEY_RELOAD),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    maxConnections: c.BATON_MAX_CONNECTIONS,
+    trustProxy,
+    sweepIntervalMs: c.BATON_SWEEP_INTERVAL === 'off' ? false : toMs(duration$(c.BATON_SWEEP_INTERVAL), 'BATON_SWEEP_INTERVAL'),
+    refreshRate: rate(c.BATON_REFRESH_RATE),
+    loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
+    loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
+  };
+}

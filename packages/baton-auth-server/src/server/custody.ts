@@ -1,0 +1,241 @@
+/**
+ * Key custody: the service's private keys and refresh-token keys are kept in the store only
+ * sealed (JWE `dir` + `A256GCM`, with jose) under a key-encryption key derived (HKDF-SHA256) from
+ * the service secret, which never enters the store: `BATON_SECRET`, `BATON_SECRET_FILE`, or — for
+ * the embedded SQLite store — a file of its own beside the database, generated on first start.
+ * A copy of the store alone (a backup, a Redis dump, a `pg_dump`) mints nothing.
+ *
+ * A wrong or missing secret for a store that already has keys stops the start with a sentence:
+ * new keys would log everyone out and hide the mistake.
+ */
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { compactDecrypt, CompactEncrypt, decodeProtectedHeader } from 'jose';
+import { generateKey, KeyRing } from 'baton-auth';
+import type { KeyInput, SigningAlg, TokenStore } from 'baton-auth';
+import { ConfigError } from './config.ts';
+import type { ServerConfig } from './config.ts';
+
+const CONFIG = 'config';
+/** The sealed key ring: signing, encryption and refresh-token keys, in one record so a re-seal is one write. */
+const RING = 'keyring';
+/** Records of the first versions, which kept keys in the clear; sealed and deleted on first start. */
+const LEGACY = { keys: 'keys', refreshSecret: 'refresh-secret' } as const;
+
+/** Where the service secret comes from, for messages. */
+export interface ServiceSecret {
+  bytes: Uint8Array;
+  /** `BATON_SECRET`, `BATON_SECRET_FILE=<path>`, the generated file's path, or `an in-memory secret`. */
+  origin: string;
+  /** The file it lives in, when it is one Baton manages (the embedded default). */
+  managedFile?: string;
+}
+
+/** A random service secret as `baton secret generate` prints it: 32 bytes, base64url. */
+export function generateSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The key-encryption key and its id (a fingerprint that says which secret sealed a record, and reveals nothing of it). */
+function kek(secret: Uint8Array): { key: Uint8Array; kid: string } {
+  const key = new Uint8Array(hkdfSync('sha256', secret, 'baton/key-custody', 'v1 A256GCM key-encryption key', 32));
+  return { key, kid: createHash('sha256').update('baton/kek-id').update(key).digest('base64url').slice(0, 16) };
+}
+
+/** Seals `value` for the record `name`; the name is in the protected header, so a sealed record cannot be moved to another. */
+export async function seal(secret: Uint8Array, name: string, value: unknown): Promise<string> {
+  const { key, kid } = kek(secret);
+  return new CompactEncrypt(Buffer.from(JSON.stringify(value))).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid, cty: `baton-${name}` }).encrypt(key);
+}
+
+/** The id of the secret that sealed a record. */
+function sealedBy(name: string, sealed: string): unknown {
+  try {
+    return decodeProtectedHeader(sealed).kid;
+  } catch {
+    throw new ConfigError(`The store's ${name} record is not sealed as Baton seals it; it may have been written by another program.`);
+  }
+}
+
+/** Opens a sealed record, or throws a `ConfigError` that says which secret is needed. */
+export async function unseal<T>(secret: ServiceSecret, name: string, sealed: string): Promise<T> {
+  const { key, kid } = kek(secret.bytes);
+  const header = { kid: sealedBy(name, sealed) };
+  if (header.kid !== kid) {
+    throw new ConfigError(`The store's keys were sealed with another service secret (id ${String(header.kid)}) than ${secret.origin} (id ${kid}). Start with the secret this store was created with; a new one would log everyone out.`);
+  }
+  try {
+    const { plaintext, protectedHeader } = await compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
+    if (protectedHeader.cty !== `baton-${name}`) throw new Error('record moved');
+    return JSON.parse(Buffer.from(plaintext).toString('utf8')) as T;
+  } catch {
+    throw new ConfigError(`The store's ${name} record does not open with ${secret.origin}: it was altered, or moved from another record.`);
+  }
+}
+
+/** The secret file Baton keeps beside an embedded SQLite database: `data/baton.sqlite` → `data/baton.secret`. */
+export function defaultSecretFile(storeUrl: string): string | undefined {
+  if (!storeUrl.startsWith('sqlite:')) return undefined;
+  const path = storeUrl.slice('sqlite:'.length);
+  if (path === ':memory:') return undefined;
+  return join(dirname(path), `${basename(path, extname(path))}.secret`);
+}
+
+/** Creates `dir` (and parents) 0700 when missing, whatever the umask. */
+export function privateDir(dir: string): void {
+  if (existsSync(dir)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+/** Writes a secret file 0600, whatever the umask; never over an existing file. */
+export function writeSecretFile(path: string, secret: string): void {
+  privateDir(dirname(path));
+  writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+}
+
+function readSecretFile(path: string, origin: string): Uint8Array {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+    if ((statSync(path).mode & 0o077) !== 0) process.emitWarning(`${origin} can be read by other users of this machine; chmod 600 it.`, { code: 'BATON_SECRET_FILE_MODE' });
+  } catch (err) {
+    throw new ConfigError(`${origin} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); give the path of the file that holds the service secret.`);
+  }
+  return checkedSecret(text, origin);
+}
+
+function checkedSecret(text: string, origin: string): Uint8Array {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length < 32) throw new ConfigError(`${origin} must be at least 32 characters; make one with \`npm run baton -- secret generate\`.`);
+  return bytes;
+}
+
+/**
+ * The service secret of `config`, for a store that does (`sealed`) or does not yet hold keys.
+ * Networked stores need an explicit one; the embedded default generates its file on first start
+ * and never after.
+ */
+export function serviceSecret(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile'>, sealed: boolean): ServiceSecret {
+  if (config.secret !== undefined) return { bytes: checkedSecret(config.secret, 'BATON_SECRET'), origin: 'BATON_SECRET' };
+  if (config.secretFile !== undefined) {
+    const origin = `BATON_SECRET_FILE=${config.secretFile}`;
+    return { bytes: readSecretFile(config.secretFile, origin), origin };
+  }
+  if (config.store === 'memory:' || config.store === 'sqlite::memory:') return { bytes: randomBytes(32), origin: 'an in-memory secret' };
+  const file = defaultSecretFile(config.store);
+  if (file === undefined) {
+    throw new ConfigError(`BATON_STORE is a networked store: set BATON_SECRET or BATON_SECRET_FILE to a secret kept outside it (make one with \`npm run baton -- secret generate\`), so that a copy of the store cannot mint tokens.`);
+  }
+  if (existsSync(file)) return { bytes: readSecretFile(file, file), origin: file, managedFile: file };
+  if (sealed) {
+    throw new ConfigError(`The store holds keys sealed by a service secret, but ${file} is missing. Restore it from your backup (or set BATON_SECRET_FILE); a new secret would log everyone out.`);
+  }
+  writeSecretFile(file, generateSecret());
+  return { bytes: readSecretFile(file, file), origin: file, managedFile: file };
+}
+
+/** The ring a new service starts with: a signing key and the next one, an encryption key, a refresh key and the next one. */
+function initialRing(alg: SigningAlg): KeyInput[] {
+  return [
+    generateKey(alg),
+    { ...generateKey(alg), status: 'next' },
+    { ...generateKey('dir'), status: 'active' },
+    { ...generateKey('HS256', undefined, 'refresh'), status: 'active' },
+    { ...generateKey('HS256', undefined, 'refresh'), status: 'next' },
+  ];
+}
+
+/** The keys of the first versions (in the clear), as a ring: their refresh secret becomes the active refresh key. */
+function legacyRing(keys: string, refreshSecret: string | null): KeyInput[] {
+  const ring = JSON.parse(keys) as KeyInput[];
+  const refresh: KeyInput[] = refreshSecret === null ? [] : [{ kid: 'refresh-legacy', alg: 'HS256', use: 'refresh', status: 'active', secret: `base64url:${refreshSecret}` }];
+  return [...ring, ...refresh, { ...generateKey('HS256', undefined, 'refresh'), status: refresh.length === 0 ? 'active' : 'next' }];
+}
+
+/** The sealed ring of a store, opened. */
+export interface Custody {
+  secret: ServiceSecret;
+  ring: KeyRing;
+  /** Warnings for the operator (a ring sealed from the clear, an algorithm that differs from BATON_ALG). */
+  warnings: string[];
+}
+
+/**
+ * Opens the store's key ring with the service secret, creating it on first start (the first
+ * instance to write wins; the others open its ring), sealing the keys of earlier versions.
+ */
+export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: TokenStore): Promise<Custody> {
+  const sealed = await store.getRecord(CONFIG, RING);
+  const legacy = sealed === null ? await store.getRecord(CONFIG, LEGACY.keys) : null;
+  const secret = serviceSecret(config, sealed !== null || legacy !== null);
+  const warnings: string[] = [];
+  let inputs: KeyInput[];
+  if (sealed !== null) {
+    inputs = await openRing(secret, sealed);
+  } else {
+    const fresh = legacy === null ? initialRing(config.alg) : legacyRing(legacy, await store.getRecord(CONFIG, LEGACY.refreshSecret));
+    await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, fresh), { ifAbsent: true });
+    inputs = await openRing(secret, (await store.getRecord(CONFIG, RING)) as string);
+    if (legacy !== null) {
+      await store.deleteRecord(CONFIG, LEGACY.keys);
+      await store.deleteRecord(CONFIG, LEGACY.refreshSecret);
+      warnings.push('The store held signing keys and the refresh secret in the clear (Baton < 0.2); they are sealed now. Copies of the store made before could mint tokens: run `npm run baton -- keys rotate` and `npm run baton -- keys rotate --refresh` twice each, a token lifetime apart.');
+    }
+  }
+  const ring = new KeyRing(inputs);
+  const active = ring.active('sig');
+  if (active !== undefined && active.alg !== config.alg) {
+    warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`npm run baton -- keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
+  }
+  return { secret, ring, warnings };
+}
+
+/**
+ * The ring's keys, from the sealed record. With the embedded default's secret file, a record
+ * sealed by another secret sends us to the file again: `secret rotate` (from the CLI) may have
+ * replaced it, or been interrupted with the new secret still in `<file>.new`. `secret` then
+ * becomes the one that opens the ring.
+ */
+export async function openRing(secret: ServiceSecret, sealed: string): Promise<KeyInput[]> {
+  const file = secret.managedFile;
+  if (file !== undefined && sealedBy(RING, sealed) !== kek(secret.bytes).kid) {
+    for (const path of [file, `${file}.new`]) {
+      if (!existsSync(path)) continue;
+      const bytes = readSecretFile(path, path);
+      if (kek(bytes).kid !== sealedBy(RING, sealed)) continue;
+      secret.bytes = bytes;
+      if (path !== file) renameSync(path, file); // finish the interrupted rotation
+      break;
+    }
+  } else if (file !== undefined && existsSync(`${file}.new`)) {
+    rmSync(`${file}.new`); // a rotation interrupted before it re-sealed anything
+  }
+  return unseal<KeyInput[]>(secret, RING, sealed);
+}
+
+/** Reads the sealed ring again (another instance or the CLI changed it). */
+export async function readRing(custody: Custody, store: TokenStore): Promise<KeyInput[] | null> {
+  const sealed = await store.getRecord(CONFIG, RING);
+  return sealed === null ? null : openRing(custody.secret, sealed);
+}
+
+/** Seals and saves the ring (after a rotation or a removal). */
+export async function saveRing(custody: Custody, store: TokenStore): Promise<void> {
+  await store.putRecord(CONFIG, RING, await seal(custody.secret.bytes, RING, custody.ring.export()));
+}
+
+/**
+ * Re-seals the ring under a new service secret. For the embedded default the new secret is
+ * written to `<file>.new` first, the store re-sealed, then the file renamed over the old one: a
+ * crash at any point leaves a secret that opens the store (start-up tries `.new` too).
+ */
+export async function rotateSecret(custody: Custody, store: TokenStore, next: string): Promise<void> {
+  const bytes = checkedSecret(next, 'The new secret');
+  const staged = custody.secret.managedFile === undefined ? undefined : `${custody.secret.managedFile}.new`;
+  if (staged !== undefined) writeSecretFile(staged, next);
+  await store.putRecord(CONFIG, RING, await seal(bytes, RING, custody.ring.export()));
+  if (staged !== undefined) renameSync(staged, custody.secret.managedFile as string);
+}

@@ -1,0 +1,71 @@
+/**
+ * The standalone service's users, kept in the store: Argon2id password hashes (RFC 9106, the
+ * library's defaults: 19 MiB, 2 passes) and the scopes each user may be granted.
+ */
+import { randomBytes } from 'node:crypto';
+import { hash, verify } from '@node-rs/argon2';
+import { parseScope } from 'baton-auth';
+import type { TokenStore } from 'baton-auth';
+
+/** A user of the standalone service. */
+export interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+  /** The scopes this user may be granted (RFC 6749 §3.3); a login asking for another gets `invalid_scope`. */
+  scopes: string[];
+}
+
+const USERS = 'users';
+const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
+const DUMMY_HASH = hash('baton-timing-equaliser');
+
+/** Thrown for a mistake in a user operation; the message says what to do. */
+export class UserError extends Error {}
+
+function read(raw: string): User {
+  const user = JSON.parse(raw) as User;
+  return { ...user, scopes: user.scopes ?? [] };
+}
+
+async function write(store: TokenStore, user: User): Promise<void> {
+  await store.putRecord(USERS, user.username.toLowerCase(), JSON.stringify(user));
+}
+
+/** The user table, kept in the store. */
+export const users = {
+  async add(store: TokenStore, username: string, password: string, scopes = ''): Promise<User> {
+    if (!USERNAME.test(username)) throw new UserError('A username is 1 to 64 letters, digits or . _ @ -.');
+    if (password.length < 8) throw new UserError('A password needs at least 8 characters.');
+    const user: User = { id: `usr_${randomBytes(9).toString('base64url')}`, username, passwordHash: await hash(password), createdAt: Date.now(), scopes: parseScope(scopes) };
+    if (!(await store.putRecord(USERS, username.toLowerCase(), JSON.stringify(user), { ifAbsent: true }))) {
+      throw new UserError(`The user ${username} already exists.`);
+    }
+    return user;
+  },
+  async get(store: TokenStore, username: string): Promise<User | null> {
+    const raw = await store.getRecord(USERS, username.toLowerCase());
+    return raw === null ? null : read(raw);
+  },
+  async list(store: TokenStore): Promise<User[]> {
+    return (await store.listRecords(USERS)).map((r) => read(r.value));
+  },
+  async remove(store: TokenStore, username: string): Promise<boolean> {
+    return store.deleteRecord(USERS, username.toLowerCase());
+  },
+  /** Sets the scopes a user may be granted; sessions already open keep theirs until they end. */
+  async setScopes(store: TokenStore, username: string, scopes: string): Promise<User> {
+    const user = await users.get(store, username);
+    if (user === null) throw new UserError(`There is no user ${username}.`);
+    const updated = { ...user, scopes: parseScope(scopes) };
+    await write(store, updated);
+    return updated;
+  },
+  /** Checks a password in about the same time whether or not the user exists. */
+  async authenticate(store: TokenStore, username: string, password: string): Promise<User | null> {
+    const user = USERNAME.test(username) ? await users.get(store, username) : null;
+    const ok = await verify(user?.passwordHash ?? (await DUMMY_HASH), password).catch(() => false);
+    return ok && user !== null ? user : null;
+  },
+};

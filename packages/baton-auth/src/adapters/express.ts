@@ -1,0 +1,73 @@
+/**
+ * Express adapter. Import from `baton-auth/adapters/express`.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { batonRouter, requireAuth } from 'baton-auth/adapters/express';
+ * app.use(batonRouter(handler));                       // the token endpoints (mount before body parsers)
+ * app.get('/api/profile', requireAuth(baton), (req, res) => res.json({ user: req.auth?.sub }));
+ * app.post('/api/orders', requireAuth(baton, { scope: 'orders:write' }), …);
+ * ```
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { AccessTokenClaims } from '../core/access-token.ts';
+import type { Baton } from '../core/service.ts';
+import { checkBearer, createAutoRefresh } from '../http/guard.ts';
+import type { AutoRefreshOptions, Refusal, RequireAuthOptions } from '../http/guard.ts';
+import type { AuthHandler } from '../http/handler.ts';
+import { toWebRequest, writeResponse } from './node.ts';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The verified access token's claims, set by `requireAuth` or `autoRefresh`. */
+      auth?: Readonly<AccessTokenClaims>;
+    }
+  }
+}
+
+function origin(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+function send(res: Response, refusal: Refusal): void {
+  res.status(refusal.status).set(refusal.headers).json(refusal.body);
+}
+
+/** Serves the token endpoints; other paths go on to the next middleware. */
+export function batonRouter(handler: AuthHandler): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const pathname = req.originalUrl.split('?')[0] ?? '/';
+    if (!handler.handles(pathname)) return next();
+    toWebRequest(req, { origin: origin(req), maxBodyBytes: handler.maxBodyBytes, url: req.originalUrl })
+      .then((request) => handler(request, { ip: req.socket.remoteAddress ?? 'unknown' }))
+      .then((response) => writeResponse(res, response), next);
+  };
+}
+
+/** Requires a Bearer access token (RFC 6750); the claims land on `req.auth`. */
+export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const search = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+    checkBearer(baton, { authorization: req.headers.authorization, search }, options).then((result) => {
+      if (!result.ok) return send(res, result.refusal);
+      req.auth = result.claims;
+      next();
+    }, next);
+  };
+}
+
+/** Transparent refresh from HttpOnly cookies (backend-for-frontend); the claims land on `req.auth`. */
+export function autoRefresh(baton: Baton, options: AutoRefreshOptions = {}): RequestHandler {
+  const decide = createAutoRefresh(baton, options);
+  return (req: Request, res: Response, next: NextFunction) => {
+    decide({ method: req.method, cookie: req.headers.cookie, origin: req.headers.origin, secFetchSite: req.get('sec-fetch-site') }).then((result) => {
+      for (const cookie of result.setCookies) res.append('Set-Cookie', cookie);
+      if (!result.ok) return send(res, result.refusal);
+      req.auth = result.claims;
+      next();
+    }, next);
+  };
+}

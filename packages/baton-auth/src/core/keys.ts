@@ -1,0 +1,395 @@
+import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, KeyObject, randomBytes, randomUUID } from 'node:crypto';
+import type { JsonWebKey as NodeJwk } from 'node:crypto';
+import { BatonConfigError } from './errors.ts';
+
+/** Algorithms Baton signs access tokens with. `alg: none` is never one of them. */
+export type SigningAlg = 'HS256' | 'ES256' | 'EdDSA';
+/** `dir` + `A256GCM` content encryption, for the `jwe` access-token format. */
+export type EncryptionAlg = 'dir';
+export type KeyAlg = SigningAlg | EncryptionAlg;
+
+/**
+ * `next`: published (JWKS) but not used yet; `active`: signs (or encrypts) new tokens;
+ * `retired`: only verifies tokens issued before it retired, for as long as one of them can be valid.
+ */
+export type KeyStatus = 'next' | 'active' | 'retired';
+
+/**
+ * What a key is for: `sig` signs access tokens (JWS), `enc` encrypts them (JWE), `refresh`
+ * authenticates refresh tokens (an HMAC secret that never signs a JWT, so that neither kind of
+ * token can be passed off as the other).
+ */
+export type KeyUse = 'sig' | 'enc' | 'refresh';
+
+/** Key material as given in configuration. */
+export interface KeyInput {
+  /** Key id, put in the `kid` header of every token this key signs. */
+  kid: string;
+  /** The one algorithm this key is used with (RFC 8725 §3.1: pin algorithms per key). */
+  alg: KeyAlg;
+  /** What the key is for. Default: `enc` for `dir`, `sig` otherwise; `refresh` keys are HS256 secrets. */
+  use?: KeyUse;
+  /**
+   * HS256 and `dir`: the shared secret, at least 32 bytes (RFC 7518 §3.2, §5.3). A string is
+   * read as UTF-8, or as base64url when it starts with `base64url:` (what `generateKey` produces).
+   */
+  secret?: string | Uint8Array;
+  /** ES256 / EdDSA: the private key as a JWK, a PEM string or a `KeyObject`. Omit for verify-only keys. */
+  privateKey?: NodeJwk | string | KeyObject;
+  /** ES256 / EdDSA: the public key; derived from `privateKey` when omitted. */
+  publicKey?: NodeJwk | string | KeyObject;
+  /** Defaults to `active` for the first key of each use and `retired` for the others. */
+  status?: KeyStatus;
+  /** When the key retired (ms since the epoch); it keeps verifying for one token lifetime after. */
+  retiredAt?: number;
+}
+
+/** A key as the ring holds it. */
+export interface RingKey {
+  readonly kid: string;
+  readonly alg: KeyAlg;
+  readonly use: KeyUse;
+  status: KeyStatus;
+  retiredAt: number | undefined;
+  /** Secret (HS256, dir) or public key (ES256, EdDSA). */
+  readonly verifyKey: KeyObject;
+  /** Secret or private key; undefined for verify-only keys. */
+  readonly signKey: KeyObject | undefined;
+}
+
+const CURVE: Record<string, string> = { ES256: 'prime256v1', EdDSA: 'ed25519' };
+const MIN_SECRET_BYTES = 32;
+
+function toKeyObject(value: NodeJwk | string | KeyObject, kind: 'private' | 'public'): KeyObject {
+  if (value instanceof KeyObject) return value;
+  if (typeof value === 'string') return kind === 'private' ? createPrivateKey(value) : createPublicKey(value);
+  return kind === 'private' ? createPrivateKey({ key: value, format: 'jwk' }) : createPublicKey({ key: value, format: 'jwk' });
+}
+
+const B64 = 'base64url:';
+
+function secretBytes(secret: string | Uint8Array): Uint8Array {
+  if (typeof secret !== 'string') return secret;
+  return secret.startsWith(B64) ? Buffer.from(secret.slice(B64.length), 'base64url') : Buffer.from(secret, 'utf8');
+}
+
+/** Builds a ring key from configuration, failing with a sentence that says what to fix. */
+export function importKey(input: KeyInput, status: KeyStatus): RingKey {
+  const where = `key ${JSON.stringify(input.kid)}`;
+  if (typeof input.kid !== 'string' || input.kid.length === 0 || input.kid.length > 128) {
+    throw new BatonConfigError('Every key needs a `kid`: a string of 1 to 128 characters.');
+  }
+  const use = input.use ?? (input.alg === 'dir' ? 'enc' : 'sig');
+  if ((use === 'enc') !== (input.alg === 'dir') || (use === 'refresh' && input.alg !== 'HS256') || !['sig', 'enc', 'refresh'].includes(use)) {
+    throw new BatonConfigError(`${where}: use ${JSON.stringify(use)} does not go with ${input.alg}; signing keys are HS256, ES256 or EdDSA, encryption keys 'dir', refresh-token keys HS256 with use 'refresh'.`);
+  }
+  const base = { kid: input.kid, alg: input.alg, use, status, retiredAt: input.retiredAt };
+  if (input.alg === 'HS256' || input.alg === 'dir') {
+    if (input.secret === undefined) throw new BatonConfigError(`${where} (${input.alg}) needs a \`secret\` of at least 32 bytes.`);
+    const bytes = secretBytes(input.secret);
+    if (input.alg === 'HS256' && bytes.length < MIN_SECRET_BYTES) {
+      throw new BatonConfigError(
+        `${where}: an HS256 secret must be at least 256 bits (32 bytes) long (RFC 7518 §3.2); this one has ${bytes.length} bytes. Generate one with \`openssl rand -base64 32\`.`,
+      );
+    }
+    if (input.alg === 'dir' && bytes.length !== 32) {
+      throw new BatonConfigError(`${where}: a \`dir\` + A256GCM key must be exactly 32 bytes (RFC 7518 §5.3); this one has ${bytes.length}.`);
+    }
+    const key = createSecretKey(bytes);
+    return { ...base, verifyKey: key, signKey: key };
+  }
+  if (input.alg !== 'ES256' && input.alg !== 'EdDSA') {
+    throw new BatonConfigError(`${where}: unknown algorithm ${JSON.stringify(input.alg)}; use one of HS256, ES256, EdDSA (or 'dir' for encryption).`);
+  }
+  if (input.privateKey === undefined && input.publicKey === undefined) {
+    throw new BatonConfigError(`${where} (${input.alg}) needs a \`privateKey\` (or a \`publicKey\` for a key that only verifies).`);
+  }
+  let signKey: KeyObject | undefined;
+  let verifyKey: KeyObject;
+  try {
+    signKey = input.privateKey === undefined ? undefined : toKeyObject(input.privateKey, 'private');
+    verifyKey = input.publicKey === undefined ? createPublicKey(signKey as KeyObject) : toKeyObject(input.publicKey, 'public');
+  } catch (cause) {
+    throw new BatonConfigError(`${where}: the key material could not be read (${(cause as Error).message}).`);
+  }
+  const curve = verifyKey.asymmetricKeyType === 'ec' ? verifyKey.asymmetricKeyDetails?.namedCurve : verifyKey.asymmetricKeyType;
+  if (curve !== CURVE[input.alg]) {
+    throw new BatonConfigError(`${where}: ${input.alg} needs ${input.alg === 'ES256' ? 'an EC P-256' : 'an Ed25519'} key, got ${curve ?? 'another type'}.`);
+  }
+  return { ...base, verifyKey, signKey };
+}
+
+/** A JWK with the members that say what the key is for (RFC 7517 §4). */
+export interface Jwk extends NodeJwk {
+  kid?: string;
+  use?: string;
+  key_ops?: string[];
+  alg?: string;
+}
+
+/**
+ * Imports a public (or private) JWK as a verify-only key for `alg`, refusing a key meant for
+ * something else: `use` other than `sig` (RFC 7517 §4.2), `key_ops` without `verify` (§4.3), or
+ * an `alg` other than the pinned one (§4.4).
+ */
+export function importVerificationJwk(jwk: Jwk, alg: SigningAlg): RingKey {
+  if (jwk.use !== undefined && jwk.use !== 'sig') throw new BatonConfigError(`JWK ${JSON.stringify(jwk.kid)} is for use ${JSON.stringify(jwk.use)}, not signatures.`);
+  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) throw new BatonConfigError(`JWK ${JSON.stringify(jwk.kid)} does not allow the verify operation.`);
+  if (jwk.alg !== undefined && jwk.alg !== alg) throw new BatonConfigError(`JWK ${JSON.stringify(jwk.kid)} is for ${jwk.alg}, not ${alg}.`);
+  const kid = jwk.kid ?? 'jwk';
+  if (jwk.kty === 'oct') return importKey({ kid, alg, secret: Buffer.from(jwk.k ?? '', 'base64url') }, 'retired');
+  const { d: _private, ...publicJwk } = jwk;
+  return importKey({ kid, alg, publicKey: publicJwk }, 'retired');
+}
+
+/**
+ * Generates key material for `alg`, as configuration (`KeyInput`) that can be stored and given back later.
+ * @example
+ * ```ts
+ * import { generateKey } from 'baton-auth';
+ * const key = generateKey('EdDSA'); // { kid, alg: 'EdDSA', privateKey: {...JWK} }
+ * ```
+ */
+export function generateKey(alg: KeyAlg, kid: string = randomUUID(), use?: KeyUse): KeyInput {
+  if (use === 'refresh') return { kid, alg: 'HS256', use, secret: B64 + randomBytes(32).toString('base64url') };
+  if (alg === 'HS256' || alg === 'dir') return { kid, alg, secret: B64 + randomBytes(32).toString('base64url') };
+  if (alg === 'ES256') {
+    return { kid, alg, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) };
+  }
+  if (alg === 'EdDSA') return { kid, alg, privateKey: generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) };
+  throw new BatonConfigError(`Cannot generate a key for unknown algorithm ${JSON.stringify(alg)}; use HS256, ES256, EdDSA or dir.`);
+}
+
+/** A public JWK as published in the JWKS document. */
+export interface PublicJwk extends NodeJwk {
+  kid: string;
+  alg: string;
+  use: 'sig';
+}
+
+function useOf(input: KeyInput): KeyUse {
+  return input.use ?? (input.alg === 'dir' ? 'enc' : 'sig');
+}
+
+const USE_NAME: Record<KeyUse, string> = { sig: 'signing', enc: 'encryption', refresh: 'refresh-token' };
+
+/**
+ * The keys that sign, encrypt and verify tokens: one active key per use (signing, encryption,
+ * refresh tokens), keys published ahead of use, retired keys that keep verifying until the tokens
+ * they made expire (the retention of their use), then leave the ring.
+ */
+export class KeyRing {
+  readonly #keys = new Map<string, RingKey>();
+  #version = 0;
+  /** How long a retired key of each use still verifies after it retired, in ms; absent: until removed. */
+  #retention: Partial<Record<KeyUse, number>> = {};
+  readonly #removed = new Set<(kids: string[]) => void>();
+  /** Kids taken out of service here: a saved copy that still lists one never brings it back. */
+  readonly #revoked = new Set<string>();
+
+  /** Changes whenever the ring does, so that caches of resolved keys know to drop themselves. */
+  get version(): number {
+    return this.#version;
+  }
+
+  constructor(keys: readonly KeyInput[]) {
+    if (!Array.isArray(keys) || keys.length === 0) {
+      throw new BatonConfigError('`keys` must list at least one key, e.g. `keys: [generateKey(\'HS256\')]`.');
+    }
+    const statuses = KeyRing.#statuses(keys);
+    keys.forEach((input, i) => {
+      if (this.#keys.has(input.kid)) throw new BatonConfigError(`Two keys share the kid ${JSON.stringify(input.kid)}; every kid must be unique.`);
+      this.#keys.set(input.kid, importKey(input, statuses[i] as KeyStatus));
+    });
+    const signer = this.active('sig');
+    if (signer === undefined) throw new BatonConfigError('No signing key is active: mark one HS256, ES256 or EdDSA key `status: \'active\'`.');
+    if (signer.signKey === undefined) throw new BatonConfigError(`The active key ${JSON.stringify(signer.kid)} has no private key, so it cannot sign.`);
+  }
+
+  /**
+   * Sets how long retired keys of each use keep verifying after they retired (ms): the longest
+   * lifetime of a token they made, plus the clock leeway. Past it a retired key verifies nothing,
+   * leaves the JWKS, and `prune` drops it.
+   */
+  setRetention(retention: Partial<Record<KeyUse, number>>): void {
+    this.#retention = { ...retention };
+  }
+
+  /** False for a retired key past its retention: nothing it made can still be valid. */
+  usable(key: RingKey, now: number): boolean {
+    if (key.status !== 'retired' || key.retiredAt === undefined) return true;
+    const keep = this.#retention[key.use];
+    return keep === undefined || now < key.retiredAt + keep;
+  }
+
+  /** Calls `listener` with the kids of keys that left the ring (verified-token caches drop what they signed). */
+  onRemove(listener: (kids: string[]) => void): () => void {
+    this.#removed.add(listener);
+    return () => this.#removed.delete(listener);
+  }
+
+  #notifyRemoved(kids: string[]): void {
+    if (kids.length === 0) return;
+    this.#version++;
+    for (const listener of this.#removed) listener(kids);
+  }
+
+  /** The status of each key: as given, else `active` for the first key of its use and `retired` after it. */
+  static #statuses(keys: readonly KeyInput[]): KeyStatus[] {
+    const seenActive = new Set<string>();
+    return keys.map((input) => {
+      const use = useOf(input);
+      const status = input.status ?? (seenActive.has(use) ? 'retired' : 'active');
+      if (status === 'active') {
+        if (seenActive.has(use)) throw new BatonConfigError(`Only one ${USE_NAME[use] ?? use} key may be active; key ${JSON.stringify(input.kid)} is a second one.`);
+        seenActive.add(use);
+      }
+      return status;
+    });
+  }
+
+  /** The key a token names in its `kid` header, if the ring has it. */
+  get(kid: string): RingKey | undefined {
+    return this.#keys.get(kid);
+  }
+
+  /** The active key of a use (`sig` signs JWTs, `enc` encrypts JWEs, `refresh` MACs refresh tokens). */
+  active(use: KeyUse): RingKey | undefined {
+    for (const key of this.#keys.values()) if (key.status === 'active' && key.use === use) return key;
+    return undefined;
+  }
+
+  /** All keys, in insertion order. */
+  list(): RingKey[] {
+    return [...this.#keys.values()];
+  }
+
+  /**
+   * Adds a key as `next` (published in JWKS now, active at the next `rotate()`) or `retired`
+   * (verifies only); `promote` makes a key active.
+   */
+  add(input: KeyInput, status: Exclude<KeyStatus, 'active'> = 'next'): RingKey {
+    if (this.#keys.has(input.kid)) throw new BatonConfigError(`A key with kid ${JSON.stringify(input.kid)} is already in the ring.`);
+    const key = importKey(input, status);
+    this.#keys.set(key.kid, key);
+    this.#version++;
+    return key;
+  }
+
+  /**
+   * Rotates the key of a use: the published `next` key of `alg` (or a new one, when the algorithm
+   * changes) becomes active, the active key retires, a fresh `next` key is published so that
+   * verifiers see it before it signs, and keys past their retention leave the ring.
+   */
+  rotate(alg: KeyAlg, now: number, use: KeyUse = alg === 'dir' ? 'enc' : 'sig'): { active: RingKey; next: RingKey; dropped: string[] } {
+    let next = this.list().find((k) => k.status === 'next' && k.use === use && k.alg === alg);
+    next ??= this.add(generateKey(alg, undefined, use));
+    this.promote(next.kid, now);
+    for (const stale of this.list().filter((k) => k.status === 'next' && k.use === use && k.alg !== alg)) this.#keys.delete(stale.kid);
+    const upcoming = this.add(generateKey(alg, undefined, use));
+    return { active: next, next: upcoming, dropped: this.prune(now) };
+  }
+
+  /**
+   * Takes a key out of the ring at once (a compromised key): nothing it signed verifies any more.
+   * An active key is first replaced by its published successor (or a new key of the same kind),
+   * so that signing never stops. Returns false when the ring has no such key.
+   */
+  remove(kid: string, now: number): boolean {
+    const key = this.#keys.get(kid);
+    if (key === undefined) return false;
+    if (key.status === 'active') this.rotate(key.alg, now, key.use);
+    return this.drop(kid);
+  }
+
+  /**
+   * Takes a key out as another instance did (`remove` there, announced through the store): no
+   * replacement is made here, the replacement comes with the saved ring. False when absent.
+   */
+  drop(kid: string): boolean {
+    this.#revoked.add(kid);
+    if (!this.#keys.delete(kid)) return false;
+    this.#notifyRemoved([kid]);
+    return true;
+  }
+
+  /** Makes `kid` the active key of its use and retires the previous one at `now`. */
+  promote(kid: string, now: number): void {
+    const key = this.#keys.get(kid);
+    if (key === undefined) throw new BatonConfigError(`No key with kid ${JSON.stringify(kid)} in the ring.`);
+    if (key.signKey === undefined) throw new BatonConfigError(`Key ${JSON.stringify(kid)} has no private key, so it cannot become active.`);
+    const current = this.active(key.use);
+    if (current !== undefined && current !== key) {
+      current.status = 'retired';
+      current.retiredAt = now;
+    }
+    key.status = 'active';
+    key.retiredAt = undefined;
+    this.#version++;
+  }
+
+  /**
+   * Brings the ring in line with a saved copy (another instance rotated): new keys are added
+   * (unless past their retention), statuses follow, keys the copy no longer has are dropped.
+   * Returns whether anything changed.
+   */
+  sync(saved: readonly KeyInput[], now: number): boolean {
+    let changed = false;
+    const kids = new Set(saved.map((k) => k.kid));
+    const statuses = KeyRing.#statuses(saved);
+    for (const [i, input] of saved.entries()) {
+      const status = statuses[i] as KeyStatus;
+      const key = this.#keys.get(input.kid);
+      if (key === undefined) {
+        if (this.#revoked.has(input.kid)) continue; // taken out of service: it stays out
+        const added = importKey(input, status);
+        if (!this.usable(added, now)) continue; // past its retention: it stays out
+        this.#keys.set(input.kid, added);
+        changed = true;
+      } else if (key.status !== status || key.retiredAt !== input.retiredAt) {
+        key.status = status;
+        key.retiredAt = input.retiredAt;
+        changed = true;
+      }
+    }
+    const removed = [...this.#keys.keys()].filter((kid) => !kids.has(kid) || this.#revoked.has(kid));
+    for (const kid of removed) this.#keys.delete(kid);
+    if (changed) this.#version++;
+    this.#notifyRemoved(removed);
+    return changed || removed.length > 0;
+  }
+
+  /** Drops retired keys past their retention: no token they made can still be valid. Returns their kids. */
+  prune(now: number): string[] {
+    const dropped = this.list().filter((key) => !this.usable(key, now)).map((key) => key.kid);
+    for (const kid of dropped) this.#keys.delete(kid);
+    this.#notifyRemoved(dropped);
+    return dropped;
+  }
+
+  /**
+   * The public JWKS document (RFC 7517 §5): asymmetric signing keys still able to verify at `now`;
+   * secrets never leave.
+   */
+  jwks(now: number): { keys: PublicJwk[] } {
+    const keys: PublicJwk[] = [];
+    for (const key of this.#keys.values()) {
+      if (key.use !== 'sig' || key.alg === 'HS256' || !this.usable(key, now)) continue;
+      keys.push({ ...key.verifyKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' });
+    }
+    return { keys };
+  }
+
+  /** The ring as configuration, private material included, for a store that keeps the keys. */
+  export(): KeyInput[] {
+    return this.list().map((key) => {
+      const out: KeyInput = { kid: key.kid, alg: key.alg, status: key.status };
+      if (key.use === 'refresh') out.use = key.use;
+      if (key.retiredAt !== undefined) out.retiredAt = key.retiredAt;
+      if (key.alg === 'HS256' || key.alg === 'dir') out.secret = B64 + key.verifyKey.export().toString('base64url');
+      else if (key.signKey) out.privateKey = key.signKey.export({ format: 'jwk' });
+      else out.publicKey = key.verifyKey.export({ format: 'jwk' });
+      return out;
+    });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * OAuth clients (RFC 6749 §2): who may ask for tokens, with which scopes, and how they prove it.
+ * Public clients (a browser page, a CLI) name themselves with `client_id`; confidential clients
+ * (a backend, a resource server) also authenticate with a secret, kept here only as a hash.
+ * Import from `baton-auth/http`.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** A registered client. */
+export interface ClientRecord {
+  /** The `client_id`. */
+  id: string;
+  /** `public`: names itself; `confidential`: authenticates with its secret (RFC 6749 §2.1). */
+  type: 'public' | 'confidential';
+  /** The secret's hash (`hashClientSecret`), confidential clients only. Never the secret itself. */
+  secretHash?: string;
+  /**
+   * The scopes this client may ask for. A login or refresh asking for another gets
+   * `invalid_scope`. Absent: the client adds no limit of its own (the user's scopes still do).
+   */
+  scopes?: string[];
+}
+
+/** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
+export interface ClientRegistry {
+  /** The client with this id, or null. */
+  get(id: string): Promise<ClientRecord | null>;
+}
+
+/**
+ * A client's secret as it is kept: `sha256$<salt>$<digest>`. Client secrets are 256-bit random
+ * values (`generateClientSecret`), so a salted SHA-256 is enough: a slow hash protects guessable
+ * passwords, and there is nothing to guess here.
+ */
+export function hashClientSecret(secret: string, salt = randomBytes(16).toString('base64url')): string {
+  return `sha256$${salt}$${createHash('sha256').update(`${salt}$${secret}`).digest('base64url')}`;
+}
+
+/** A new client secret: 32 random bytes, base64url. */
+export function generateClientSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+const DUMMY = hashClientSecret('no such client');
+
+/**
+ * Whether `secret` is the one `secretHash` was made from, in constant time; also when there is
+ * no hash (an unknown client costs the same work as a known one).
+ */
+export function checkClientSecret(secret: string, secretHash: string | undefined): boolean {
+  const [scheme, salt, digest] = (secretHash ?? DUMMY).split('$') as [string, string, string];
+  const expected = Buffer.from(digest ?? '', 'base64url');
+  const actual = createHash('sha256').update(`${salt}$${secret}`).digest();
+  return scheme === 'sha256' && expected.length === actual.length && timingSafeEqual(expected, actual) && secretHash !== undefined;
+}
+
+/** What `staticClients` takes: a confidential client gives its `secret` (hashed at once). */
+export interface StaticClient {
+  id: string;
+  /** Makes the client confidential; at least 32 characters. */
+  secret?: string;
+  scopes?: string[];
+}
+
+/**
+ * A fixed list of clients, for an application that knows its clients at start-up.
+ * @example
+ * ```ts
+ * createAuthHandler({ baton, authenticate, clients: staticClients([
+ *   { id: 'web', scopes: ['profile', 'orders:read'] },
+ *   { id: 'reports', secret: process.env.REPORTS_SECRET!, scopes: ['orders:read'] },
+ * ]) });
+ * ```
+ */
+export function staticClients(clients: readonly StaticClient[]): ClientRegistry {
+  const byId = new Map<string, ClientRecord>();
+  for (const c of clients) {
+    if (typeof c.id !== 'string' || c.id === '' || byId.has(c.id)) throw new TypeError(`Client ids must be unique, non-empty strings (${JSON.stringify(c.id)}).`);
+    if (c.secret !== undefined && c.secret.length < 32) throw new TypeError(`The secret of client ${c.id} must be at least 32 characters (generate one with \`openssl rand -base64 32\`).`);
+    const record: ClientRecord = { id: c.id, type: c.secret === undefined ? 'public' : 'confidential' };
+    if (c.secret !== undefined) record.secretHash = hashClientSecret(c.secret);
+    if (c.scopes !== undefined) record.scopes = [...c.scopes];
+    byId.set(c.id, record);
+  }
+  return { get: async (id) => byId.get(id) ?? null };
+}

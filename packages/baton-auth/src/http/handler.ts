@@ -1,0 +1,144 @@
+/**
+ * The token service over HTTP as one Web-standard function: `handler(request) → Response`.
+ * Import from `baton-auth/http`. Any framework can mount it; the adapters only translate.
+ *
+ * @example
+ * ```ts
+ * import { createAuthHandler, staticClients } from 'baton-auth/http';
+ * const handler = createAuthHandler({
+ *   baton,
+ *   authenticate: async (u, p) => (await checkPassword(u, p)) ? { userId: u, scope: 'profile orders:read' } : null,
+ *   clients: staticClients([{ id: 'web', scopes: ['profile', 'orders:read'] }]),
+ *   defaultClientId: 'web',
+ * });
+ * const response = await handler(new Request('https://auth.example.com/.well-known/oauth-authorization-server'));
+ * ```
+ */
+import type { Baton } from '../core/service.ts';
+import { staticClients } from './clients.ts';
+import type { ClientRegistry } from './clients.ts';
+import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
+import { cookieName } from './cookies.ts';
+import { createLoginProtection } from './login-protection.ts';
+import type { LoginProtection } from './login-protection.ts';
+import { fromBatonError, HttpError, oauthError } from './respond.ts';
+import { introspect } from './routes/introspect.ts';
+import { login } from './routes/login.ts';
+import { logout, me, session, sessions } from './routes/account.ts';
+import { jwks, metadata } from './routes/metadata.ts';
+import { revoke } from './routes/revoke.ts';
+import { token } from './routes/token.ts';
+
+export type { Authenticate, Logger, RequestContext } from './context.ts';
+
+/** Options of `createAuthHandler`. */
+export interface AuthHandlerOptions {
+  baton: Baton;
+  /** Checks a username and password (your user table) and says which scopes the user may have. */
+  authenticate: Authenticate;
+  /** The service's public origin and path, e.g. `https://auth.example.com`; defaults to the engine's issuer. */
+  issuer?: string;
+  /**
+   * The registered clients. Default: one public client, `defaultClientId`, that adds no scope
+   * limit of its own. An unknown client gets `invalid_client`.
+   */
+  clients?: ClientRegistry;
+  /** The client a request acts as when it names none. Default `'default'`. */
+  defaultClientId?: string;
+  /** Origins allowed to make cookie-based requests (CSRF), besides the issuer's own. */
+  allowedOrigins?: string[];
+  /**
+   * The refresh-token cookie: `__Secure-baton_rt` (`baton_rt` when not Secure), path
+   * `<issuer path>/oauth/token`, HttpOnly, SameSite=Strict.
+   */
+  cookie?: { name?: string; secure?: boolean };
+  /** Failed logins: default 10 in a row per username and address, 100 a day per address, in memory (`createLoginProtection`). */
+  loginProtection?: LoginProtection;
+  /** The same for failed client authentication at `/oauth/introspect`. */
+  introspectionProtection?: LoginProtection;
+  /** Largest accepted body in bytes. Default 16 KiB. */
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+/** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
+export type AuthHandler = ((request: Request, context?: RequestContext) => Promise<Response>) & {
+  handles(pathname: string): boolean;
+  /** The largest body it reads; 413 beyond. */
+  readonly maxBodyBytes: number;
+};
+
+/** Creates the handler of every endpoint of the token service. */
+export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
+  const issuer = (options.issuer ?? options.baton.issuer).replace(/\/$/, '');
+  const base = new URL(issuer).pathname.replace(/\/$/, '');
+  const secure = options.cookie?.secure ?? true;
+  const cookiePath = `${base}/oauth/token`;
+  const defaultClientId = options.defaultClientId ?? 'default';
+  const c: HandlerContext = {
+    baton: options.baton,
+    issuer,
+    authenticate: options.authenticate,
+    clients: options.clients ?? staticClients([{ id: defaultClientId }]),
+    defaultClientId,
+    allowedOrigins: new Set([new URL(issuer).origin, ...(options.allowedOrigins ?? [])]),
+    cookie: { name: options.cookie?.name ?? cookieName('baton_rt', cookiePath, secure), path: cookiePath, secure },
+    maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
+    loginProtection: options.loginProtection ?? createLoginProtection(),
+    introspectionProtection: options.introspectionProtection ?? createLoginProtection({ keyPrefix: 'introspect' }),
+    log: options.logger,
+  };
+
+  /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
+  const routes: Record<string, Route> = {
+    '/.well-known/oauth-authorization-server': metadata(c),
+    '/.well-known/jwks.json': jwks(c),
+    '/auth/login': login(c),
+    '/oauth/token': token(c),
+    '/oauth/revoke': revoke(c),
+    '/oauth/introspect': introspect(c),
+    '/auth/logout': logout(c),
+    '/auth/sessions': sessions(c),
+    '/auth/sessions/*': session(c),
+    '/auth/me': me(c),
+  };
+
+  function match(path: string): { route: Route; params: string[] } | undefined {
+    const exact = routes[path];
+    if (exact) return { route: exact, params: [] };
+    const slash = path.lastIndexOf('/');
+    const wildcard = routes[`${path.slice(0, slash)}/*`];
+    let param: string;
+    try {
+      param = decodeURIComponent(path.slice(slash + 1));
+    } catch {
+      return undefined;
+    }
+    return wildcard && param ? { route: wildcard, params: [param] } : undefined;
+  }
+
+  const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
+  const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
+    const path = local(new URL(request.url).pathname);
+    const found = match(path);
+    let response: Response;
+    try {
+      if (found === undefined) throw new HttpError(404, 'not_found', 'No such endpoint');
+      const method = request.method === 'HEAD' && found.route.GET ? 'GET' : request.method;
+      const serve = found.route[method];
+      if (serve === undefined) {
+        const allow = Object.keys(found.route).join(', ');
+        throw new HttpError(405, 'invalid_request', `Use ${allow}`, { allow });
+      }
+      response = await serve(request, context, found.params);
+    } catch (err) {
+      const http = err instanceof HttpError ? err : fromBatonError(err);
+      // The error's name and where it was thrown, never its message: a library's message may quote its input.
+      if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', path, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
+      response = oauthError(http);
+    }
+    c.log?.info({ method: request.method, path, status: response.status }, 'request');
+    return response;
+  };
+  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes });
+}

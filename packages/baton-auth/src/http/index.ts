@@ -1,0 +1,13 @@
+/**
+ * The token service over HTTP. Import from `baton-auth/http`.
+ * @packageDocumentation
+ */
+export { createAuthHandler } from './handler.ts';
+export type { AuthHandler, AuthHandlerOptions, Authenticate, Logger, RequestContext } from './handler.ts';
+export { checkClientSecret, generateClientSecret, hashClientSecret, staticClients } from './clients.ts';
+export type { ClientRecord, ClientRegistry, StaticClient } from './clients.ts';
+export { StoreRateLimiter } from './rate-limit.ts';
+export { sessionCookies } from './guard.ts';
+export type { AutoRefreshOptions, RequireAuthOptions } from './guard.ts';
+export { canonicalAddress, createLoginProtection, resetFailures } from './login-protection.ts';
+export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';

@@ -1,0 +1,221 @@
+/**
+ * The in-memory store: one process, nothing kept across restarts. Import from
+ * `baton-auth/stores/memory`. Several Baton instances in one process may share one store (their
+ * revocations reach each other through `subscribe`), which is what the tests of many instances use.
+ *
+ * Every operation runs to completion without awaiting in between, so each is atomic.
+ *
+ * @example
+ * ```ts
+ * import { memoryStore } from 'baton-auth/stores/memory';
+ * const store = memoryStore();
+ * ```
+ */
+import { decideRotation, isActive } from './rotation.ts';
+import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, TokenStore } from './types.ts';
+
+/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
+const REVOKED_RETENTION_MS = 86_400_000;
+
+/** Values are copied in and out, so callers never share the store's objects (opaque-token claims may nest). */
+const copy = <T>(value: T): T => structuredClone(value);
+/** Sessions are flat but for `device`: a spread copies them at a fraction of structuredClone's cost. */
+const copySession = <T extends Partial<SessionRecord>>(s: T): T => (s.device === undefined ? { ...s } : { ...s, device: { ...s.device } });
+
+class MemoryStore implements TokenStore {
+  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #byUser = new Map<string, Set<string>>();
+  readonly #consumed = new Map<string, number>();
+  readonly #denied = new Map<string, number>();
+  readonly #opaque = new Map<string, OpaqueTokenRecord>();
+  #revocations: RevocationEvent[] = [];
+  readonly #records = new Map<string, Map<string, string>>();
+  readonly #counters = new Map<string, { count: number; resetAt: number }>();
+  readonly #listeners = new Set<(event: RevocationEvent) => void>();
+
+  #publish(event: RevocationEvent): void {
+    this.#revocations.push(event);
+    for (const listener of this.#listeners) listener({ ...event });
+  }
+
+  #revoke(session: SessionRecord, now: number, reason: string, revocationTtlMs: number): void {
+    session.revokedAt = now;
+    session.revokeReason = reason;
+    this.#publish({ kind: 'session', id: session.id, at: now, expiresAt: now + revocationTtlMs, reason });
+  }
+
+  async createSession(session: SessionRecord, options: { maxSessionsPerUser: number; now: number; revocationTtlMs: number }): Promise<{ evicted: string[] }> {
+    this.#sessions.set(session.id, copySession(session));
+    let ids = this.#byUser.get(session.userId);
+    if (ids === undefined) this.#byUser.set(session.userId, (ids = new Set()));
+    ids.add(session.id);
+    const evicted: string[] = [];
+    if (options.maxSessionsPerUser > 0) {
+      const active = [...ids].map((id) => this.#sessions.get(id) as SessionRecord).filter((s) => isActive(s, options.now));
+      active.sort((a, b) => a.createdAt - b.createdAt || (a.id === session.id ? 1 : b.id === session.id ? -1 : 0));
+      for (const old of active.slice(0, Math.max(0, active.length - options.maxSessionsPerUser))) {
+        this.#revoke(old, options.now, 'evicted', options.revocationTtlMs);
+        evicted.push(old.id);
+      }
+    }
+    return { evicted };
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const session = this.#sessions.get(id);
+    return session === undefined ? null : copySession(session);
+  }
+
+  async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    const ids = this.#byUser.get(userId) ?? new Set<string>();
+    return [...ids]
+      .map((id) => this.#sessions.get(id) as SessionRecord)
+      .filter((s) => isActive(s, now))
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map(copySession);
+  }
+
+  async rotate(request: RotateRequest): Promise<RotateResult> {
+    const decision = decideRotation(this.#sessions.get(request.sessionId) ?? null, request);
+    if (decision.write !== undefined) this.#sessions.set(request.sessionId, copySession(decision.write));
+    if (decision.status === 'reused') {
+      this.#publish({ kind: 'session', id: request.sessionId, at: request.now, expiresAt: request.now + request.revocationTtlMs, reason: 'reused' });
+    }
+    const result: RotateResult = { status: decision.status };
+    if (decision.session !== undefined) result.session = copySession(decision.session);
+    if (decision.retryAfterMs !== undefined) result.retryAfterMs = decision.retryAfterMs;
+    return result;
+  }
+
+  async revokeSession(id: string, options: { now: number; reason: string; revocationTtlMs: number }): Promise<boolean> {
+    const session = this.#sessions.get(id);
+    if (session === undefined || session.revokedAt !== null) return false;
+    this.#revoke(session, options.now, options.reason, options.revocationTtlMs);
+    return true;
+  }
+
+  async revokeUserSessions(userId: string, options: { now: number; reason: string; revocationTtlMs: number; except?: string }): Promise<string[]> {
+    const revoked: string[] = [];
+    for (const id of this.#byUser.get(userId) ?? []) {
+      const session = this.#sessions.get(id) as SessionRecord;
+      if (id === options.except || session.revokedAt !== null) continue;
+      this.#revoke(session, options.now, options.reason, options.revocationTtlMs);
+      revoked.push(id);
+    }
+    return revoked;
+  }
+
+  async consumeJti(jti: string, expiresAt: number, now: number): Promise<boolean> {
+    const until = this.#consumed.get(jti);
+    if (until !== undefined && until > now) return false;
+    this.#consumed.set(jti, expiresAt);
+    return true;
+  }
+
+  async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
+    this.#denied.set(jti, Math.max(expiresAt, this.#denied.get(jti) ?? 0));
+    this.#publish({ kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' });
+  }
+
+  async announce(event: RevocationEvent): Promise<void> {
+    this.#publish({ ...event });
+  }
+
+  async isDenied(jti: string, now: number): Promise<boolean> {
+    return (this.#denied.get(jti) ?? 0) > now;
+  }
+
+  async saveOpaqueToken(hash: string, record: OpaqueTokenRecord): Promise<void> {
+    this.#opaque.set(hash, copy(record));
+  }
+
+  async findOpaqueToken(hash: string, now: number): Promise<OpaqueTokenRecord | null> {
+    const record = this.#opaque.get(hash);
+    return record === undefined || record.expiresAt <= now ? null : copy(record);
+  }
+
+  async deleteOpaqueToken(hash: string): Promise<void> {
+    this.#opaque.delete(hash);
+  }
+
+  async revocationsSince(since: number): Promise<RevocationEvent[]> {
+    return this.#revocations.filter((e) => e.expiresAt >= since).map((e) => ({ ...e }));
+  }
+
+  async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async putRecord(kind: string, key: string, value: string, options?: { ifAbsent?: boolean }): Promise<boolean> {
+    let records = this.#records.get(kind);
+    if (records === undefined) this.#records.set(kind, (records = new Map()));
+    if (options?.ifAbsent && records.has(key)) return false;
+    records.set(key, value);
+    return true;
+  }
+
+  async getRecord(kind: string, key: string): Promise<string | null> {
+    return this.#records.get(kind)?.get(key) ?? null;
+  }
+
+  async deleteRecord(kind: string, key: string): Promise<boolean> {
+    return this.#records.get(kind)?.delete(key) ?? false;
+  }
+
+  async listRecords(kind: string): Promise<{ key: string; value: string }[]> {
+    return [...(this.#records.get(kind) ?? [])].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }));
+  }
+
+  async hitCounter(key: string, points: number, windowMs: number, now: number, force = false): Promise<{ count: number; resetAt: number }> {
+    const current = this.#counters.get(key);
+    const next = force || current === undefined || current.resetAt <= now ? { count: points, resetAt: now + windowMs } : { count: current.count + points, resetAt: current.resetAt };
+    this.#counters.set(key, next);
+    return { ...next };
+  }
+
+  async getCounter(key: string, now: number): Promise<{ count: number; resetAt: number } | null> {
+    const current = this.#counters.get(key);
+    return current === undefined || current.resetAt <= now ? null : { ...current };
+  }
+
+  async deleteCounter(key: string): Promise<boolean> {
+    return this.#counters.delete(key);
+  }
+
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    return [...this.#counters].filter(([key, c]) => key.startsWith(prefix) && c.resetAt > now).map(([key]) => key).sort();
+  }
+
+  async ping(): Promise<void> {}
+
+  async sweep(now: number): Promise<number> {
+    let removed = 0;
+    for (const [id, session] of this.#sessions) {
+      if (now >= session.expiresAt || now >= session.idleExpiresAt || (session.revokedAt !== null && now >= session.revokedAt + REVOKED_RETENTION_MS)) {
+        this.#sessions.delete(id);
+        const ids = this.#byUser.get(session.userId);
+        ids?.delete(id);
+        if (ids?.size === 0) this.#byUser.delete(session.userId); // no index left behind for users gone
+        removed++;
+      }
+    }
+    for (const map of [this.#consumed, this.#denied]) {
+      for (const [key, until] of map) if (until <= now && map.delete(key)) removed++;
+    }
+    for (const [hash, record] of this.#opaque) if (record.expiresAt <= now && this.#opaque.delete(hash)) removed++;
+    for (const [key, counter] of this.#counters) if (counter.resetAt <= now && this.#counters.delete(key)) removed++;
+    const before = this.#revocations.length;
+    this.#revocations = this.#revocations.filter((e) => e.expiresAt > now);
+    return removed + before - this.#revocations.length;
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}
+
+/** Creates an in-memory store. */
+export function memoryStore(): TokenStore {
+  return new MemoryStore();
+}

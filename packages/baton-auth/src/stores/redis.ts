@@ -1,0 +1,405 @@
+/**
+ * The Redis store on `ioredis`, for Redis and Redis Cluster. Import from `baton-auth/stores/redis`.
+ *
+ * Every decision (create with eviction, rotate, revoke) is one Lua script: atomic in Redis
+ * without locks in Node, one round trip. A user's sessions and their index share a hash tag, so
+ * the scripts run unchanged on a cluster. Everything has a TTL. Refresh tokens are never stored
+ * (the session holds its generation; see the README), opaque access tokens only as hashes.
+ * Revocations are published on a channel (from inside the script, so the message cannot be lost
+ * while the revocation commits) and logged in a sorted set that an instance re-reads when its
+ * subscription reconnects. On a standalone Redis the same script writes the log. On Redis
+ * Cluster the log (`{revocations}`) is in another slot than a user's `{tag}` keys, which one
+ * script cannot both touch: there the store appends to the log in a second round trip right after
+ * the script, and a crash in between loses that log entry (the message was published). `denyJti`
+ * keeps its key in the log's slot, so it is one script everywhere.
+ *
+ * Without persistence a Redis restart forgets every session: users get `invalid_grant` and log
+ * in again. Enable AOF (`appendonly yes`) where that matters.
+ *
+ * @example
+ * ```ts
+ * import { redisStore } from 'baton-auth/stores/redis';
+ * const store = redisStore({ url: 'redis://127.0.0.1:6379' });
+ * const clustered = redisStore({ url: 'redis+cluster://10.0.0.1:7000,10.0.0.2:7000' });
+ * ```
+ */
+import { Cluster, Redis } from 'ioredis';
+import { tagOfSession, userTag } from '../core/session-id.ts';
+import { RevocationFeed } from './feed.ts';
+import { ANNOUNCE, CREATE_SESSION, DENY_JTI, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
+import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
+
+type Client = Redis | Cluster;
+
+/** How long `ping` waits for an answer, in ms. */
+const PING_TIMEOUT_MS = 3000;
+
+/** Options of `redisStore`. Give `url` or `client`. */
+export interface RedisStoreOptions {
+  /** `redis://`, `rediss://` or `redis+cluster://host:port,host:port`. */
+  url?: string;
+  /** A client you made; the store does not close it. */
+  client?: Client;
+  /** Prefix of every key and of the channel. Default `'baton:'`. */
+  keyPrefix?: string;
+  /** How long an expired or revoked session is kept to answer precisely, in ms. Default one hour. */
+  retainMs?: number;
+}
+
+/** The scripts as commands: keys first (the revoking ones end with the log key on a standalone Redis), then arguments. */
+interface Scripted {
+  batonCreate(...keysAndArgs: (string | number)[]): Promise<string[]>;
+  batonRotate(...keysAndArgs: (string | number)[]): Promise<[RotateStatus, number, ...(string | undefined)[]]>;
+  batonRevoke(...keysAndArgs: (string | number)[]): Promise<number>;
+  batonRevokeUser(...keysAndArgs: (string | number)[]): Promise<string[]>;
+  batonDeny(deny: string, log: string, ...args: (string | number)[]): Promise<number>;
+  batonAnnounce(log: string, ...args: (string | number)[]): Promise<number>;
+  batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
+  batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
+}
+
+const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'graceCount'] as const;
+
+function toHash(s: SessionRecord): string[] {
+  const out: string[] = ['id', s.id, 'userId', s.userId, 'clientId', s.clientId, 'scope', s.scope, 'device', JSON.stringify(s.device)];
+  for (const field of NUMBERS) out.push(field, String(s[field]));
+  out.push('revokedAt', s.revokedAt === null ? '' : String(s.revokedAt), 'revokeReason', s.revokeReason ?? '');
+  return out;
+}
+
+function fromHash(flat: string[], offset = 0): SessionRecord {
+  const h: Record<string, string> = {};
+  for (let i = offset; i + 1 < flat.length; i += 2) h[flat[i] as string] = flat[i + 1] as string;
+  const record = {
+    id: h.id, userId: h.userId, clientId: h.clientId, scope: h.scope, device: JSON.parse(h.device ?? '{}'),
+    revokedAt: h.revokedAt ? Number(h.revokedAt) : null, revokeReason: h.revokeReason || null,
+  } as SessionRecord;
+  for (const field of NUMBERS) record[field] = Number(h[field] ?? 0); // graceCount is absent from sessions of older versions
+  return record;
+}
+
+/** Builds an ioredis client from a URL, with failures surfacing quickly instead of queueing forever. */
+function connect(url: string): Client {
+  const common = { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 5000 };
+  if (url.startsWith('redis+cluster://')) {
+    const nodes = url.slice('redis+cluster://'.length).split(',').map((hostPort) => {
+      const [host, port] = hostPort.split(':');
+      return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+    });
+    return new Cluster(nodes, { redisOptions: common, clusterRetryStrategy: (times: number) => Math.min(times * 100, 2000) });
+  }
+  return new Redis(url, common);
+}
+
+class RedisStore implements TokenStore {
+  readonly #client: Client & Scripted;
+  readonly #owned: boolean;
+  readonly #prefix: string;
+  readonly #channel: string;
+  readonly #log: string;
+  readonly #retainMs: number;
+  /** On a cluster the log is written apart from the revoking scripts (another slot). */
+  readonly #cluster: boolean;
+  #subscriber: Client | undefined;
+  readonly #feed = new RevocationFeed();
+  #poll: NodeJS.Timeout | undefined;
+
+  constructor(options: RedisStoreOptions) {
+    if (options.client === undefined && options.url === undefined) throw new Error('redisStore needs `url` or `client`.');
+    const client = options.client ?? connect(options.url as string);
+    this.#owned = options.client === undefined;
+    // A connection error reaches the caller of each command (as ERR_STORE_UNAVAILABLE in Baton);
+    // without a listener ioredis would also print it on every reconnection attempt.
+    if (this.#owned) client.on('error', () => undefined);
+    this.#prefix = options.keyPrefix ?? 'baton:';
+    this.#channel = `${this.#prefix}revocations`;
+    this.#log = `${this.#prefix}{revocations}:log`;
+    this.#retainMs = options.retainMs ?? 3_600_000;
+    this.#cluster = client instanceof Cluster;
+    const log = this.#cluster ? 0 : 1; // the revoking scripts take the log key last, standalone only
+    client.defineCommand('batonCreate', { numberOfKeys: 2 + log, lua: CREATE_SESSION });
+    client.defineCommand('batonRotate', { numberOfKeys: 1 + log, lua: ROTATE });
+    client.defineCommand('batonRevoke', { numberOfKeys: 1 + log, lua: REVOKE_SESSION });
+    client.defineCommand('batonRevokeUser', { numberOfKeys: 1 + log, lua: REVOKE_USER });
+    client.defineCommand('batonDeny', { numberOfKeys: 2, lua: DENY_JTI });
+    client.defineCommand('batonAnnounce', { numberOfKeys: 1, lua: ANNOUNCE });
+    client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
+    client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
+    this.#client = client as Client & Scripted;
+  }
+
+  #sessionPrefix(tag: string): string {
+    return `${this.#prefix}{${tag}}:s:`;
+  }
+
+  #sessionKey(id: string): string {
+    return this.#sessionPrefix(tagOfSession(id)) + id;
+  }
+
+  #usersKey(userId: string): string {
+    return `${this.#prefix}{${userTag(userId)}}:u:${userId}`;
+  }
+
+  #ttl(session: SessionRecord, now: number): number {
+    return Math.min(session.expiresAt, session.idleExpiresAt) - now + this.#retainMs;
+  }
+
+  /** The keys of a revoking script: with the log key on a standalone Redis. */
+  #keys(...keys: string[]): string[] {
+    return this.#cluster ? keys : [...keys, this.#log];
+  }
+
+  /**
+   * On a cluster only (standalone, the script logged them): appends revocations to the log that
+   * reconnecting instances re-read, in a second round trip (the channel already carried them).
+   */
+  async #logRevocations(events: RevocationEvent[]): Promise<void> {
+    if (!this.#cluster || events.length === 0) return;
+    const now = Math.min(...events.map((e) => e.at));
+    const until = Math.max(...events.map((e) => e.expiresAt));
+    await this.#client.multi()
+      .zadd(this.#log, ...events.flatMap((e) => [e.expiresAt, JSON.stringify(e)]))
+      .zremrangebyscore(this.#log, '-inf', now)
+      .pexpire(this.#log, Math.max(1, until - now), 'GT')
+      .pexpire(this.#log, Math.max(1, until - now), 'NX')
+      .exec();
+  }
+
+  #sessionEvents(ids: string[], now: number, revocationTtlMs: number, reason: string): RevocationEvent[] {
+    return ids.map((id) => ({ kind: 'session', id, at: now, expiresAt: now + revocationTtlMs, reason }));
+  }
+
+  async createSession(session: SessionRecord, options: { maxSessionsPerUser: number; now: number; revocationTtlMs: number }): Promise<{ evicted: string[] }> {
+    const evicted = await this.#client.batonCreate(
+      ...this.#keys(this.#sessionKey(session.id), this.#usersKey(session.userId)),
+      session.id, session.createdAt, this.#ttl(session, options.now), options.maxSessionsPerUser, options.now,
+      options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
+      this.#sessionPrefix(tagOfSession(session.id)), session.expiresAt - options.now + this.#retainMs, ...toHash(session),
+    );
+    await this.#logRevocations(this.#sessionEvents(evicted, options.now, options.revocationTtlMs, 'evicted'));
+    return { evicted };
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const flat = await this.#client.call('HGETALL', this.#sessionKey(id)) as string[];
+    return flat.length === 0 ? null : fromHash(flat);
+  }
+
+  async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    const rows = await this.#client.batonList(this.#usersKey(userId), now, this.#sessionPrefix(userTag(userId)));
+    return rows.map((flat) => fromHash(flat));
+  }
+
+  async rotate(r: RotateRequest): Promise<RotateResult> {
+    // A caller naming no client (plain JavaScript) is refused like another client's (RFC 6749 §6).
+    if (typeof r.clientId !== 'string') return { status: 'unknown' };
+    const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope] = await this.#client.batonRotate(
+      ...this.#keys(this.#sessionKey(r.sessionId)),
+      r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
+      r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), this.#retainMs,
+      r.graceLimit ?? -1,
+    );
+    const result: RotateResult = { status };
+    if (generation !== undefined) {
+      result.session = {
+        id: r.sessionId, userId: userId as string, clientId: clientId as string, scope: scope as string,
+        generation: Number(generation), expiresAt: Number(expiresAt), idleExpiresAt: Number(idleExpiresAt),
+        rotatedAt: Number(rotatedAt), revokedAt: revokedAt ? Number(revokedAt) : null,
+      };
+    }
+    if (status === 'rate_limited') result.retryAfterMs = Number(retryAfterMs);
+    if (status === 'reused') await this.#logRevocations(this.#sessionEvents([r.sessionId], r.now, r.revocationTtlMs, 'reused'));
+    return result;
+  }
+
+  async revokeSession(id: string, options: { now: number; reason: string; revocationTtlMs: number }): Promise<boolean> {
+    const done = await this.#client.batonRevoke(
+      ...this.#keys(this.#sessionKey(id)), options.now, options.reason, options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
+    );
+    if (done === 1) await this.#logRevocations(this.#sessionEvents([id], options.now, options.revocationTtlMs, options.reason));
+    return done === 1;
+  }
+
+  async revokeUserSessions(userId: string, options: { now: number; reason: string; revocationTtlMs: number; except?: string }): Promise<string[]> {
+    const ids = await this.#client.batonRevokeUser(
+      ...this.#keys(this.#usersKey(userId)), options.except ?? '', options.now, options.reason, options.now + options.revocationTtlMs,
+      this.#channel, Math.max(this.#retainMs, options.revocationTtlMs), this.#sessionPrefix(userTag(userId)),
+    );
+    await this.#logRevocations(this.#sessionEvents(ids, options.now, options.revocationTtlMs, options.reason));
+    return ids;
+  }
+
+  async consumeJti(jti: string, expiresAt: number, now: number): Promise<boolean> {
+    return (await this.#client.set(`${this.#prefix}c:${jti}`, '1', 'PX', Math.max(1, expiresAt - now), 'NX')) === 'OK';
+  }
+
+  /** The denylist entry of a jti, in the log's slot so that `denyJti` is one script on a cluster too. */
+  #denyKey(jti: string): string {
+    return `${this.#prefix}{revocations}:d:${jti}`;
+  }
+
+  async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
+    await this.#client.batonDeny(this.#denyKey(jti), this.#log, jti, now, expiresAt, this.#channel);
+  }
+
+  async announce(e: RevocationEvent): Promise<void> {
+    await this.#client.batonAnnounce(this.#log, this.#channel, e.kind, e.id, e.at, e.expiresAt, e.reason);
+  }
+
+  async isDenied(jti: string, now: number): Promise<boolean> {
+    // `d:<jti>` is where versions before the log moved into the scripts kept the entry; it expires
+    // with the token (an access-token lifetime), after which this second read can go.
+    const [current, legacy] = await Promise.all([this.#client.get(this.#denyKey(jti)), this.#client.get(`${this.#prefix}d:${jti}`)]);
+    return Number(current) > now || Number(legacy) > now;
+  }
+
+  async saveOpaqueToken(hash: string, record: OpaqueTokenRecord, now: number): Promise<void> {
+    await this.#client.set(`${this.#prefix}o:${hash}`, JSON.stringify(record), 'PX', Math.max(1, record.expiresAt - now));
+  }
+
+  async findOpaqueToken(hash: string, now: number): Promise<OpaqueTokenRecord | null> {
+    const raw = await this.#client.get(`${this.#prefix}o:${hash}`);
+    if (raw === null) return null;
+    const record = JSON.parse(raw) as OpaqueTokenRecord;
+    return record.expiresAt > now ? record : null;
+  }
+
+  async deleteOpaqueToken(hash: string): Promise<void> {
+    await this.#client.del(`${this.#prefix}o:${hash}`);
+  }
+
+  async revocationsSince(since: number): Promise<RevocationEvent[]> {
+    const rows = await this.#client.zrangebyscore(this.#log, since, '+inf');
+    return rows.map((row) => JSON.parse(row) as RevocationEvent);
+  }
+
+  async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {
+    if (this.#subscriber === undefined) {
+      const sub = (this.#client as { duplicate(): Client }).duplicate();
+      this.#subscriber = sub;
+      sub.on('error', () => {
+        // Reconnection is ioredis's; on 'ready' below the missed revocations are re-read.
+      });
+      sub.on('message', (channel: string, message: string) => {
+        if (channel !== this.#channel) return;
+        try {
+          this.#feed.deliver(JSON.parse(message) as RevocationEvent);
+        } catch {
+          // Not a Baton message: ignore.
+        }
+      });
+      const reread = (): void => {
+        this.revocationsSince(this.#feed.resumeFrom()).then((events) => events.forEach((e) => this.#feed.deliver(e)), () => undefined);
+      };
+      let first = true;
+      sub.on('ready', () => {
+        if (first) return void (first = false);
+        reread(); // resubscribed after a loss: what may have been published meanwhile
+      });
+      await sub.subscribe(this.#channel);
+      first = false;
+      // While the subscriber reconnects (its backoff can outlast the server's restart), the other
+      // connection may already work: read the log from it rather than wait.
+      this.#poll = setInterval(() => {
+        if (sub.status !== 'ready') reread();
+      }, 250);
+      this.#poll.unref();
+    }
+    return this.#feed.add(listener);
+  }
+
+  #recordsKey(kind: string): string {
+    return `${this.#prefix}{records}:${kind}`;
+  }
+
+  async putRecord(kind: string, key: string, value: string, options?: { ifAbsent?: boolean }): Promise<boolean> {
+    if (options?.ifAbsent) return (await this.#client.hsetnx(this.#recordsKey(kind), key, value)) === 1;
+    await this.#client.hset(this.#recordsKey(kind), key, value);
+    return true;
+  }
+
+  async getRecord(kind: string, key: string): Promise<string | null> {
+    return this.#client.hget(this.#recordsKey(kind), key);
+  }
+
+  async deleteRecord(kind: string, key: string): Promise<boolean> {
+    return (await this.#client.hdel(this.#recordsKey(kind), key)) === 1;
+  }
+
+  async listRecords(kind: string): Promise<{ key: string; value: string }[]> {
+    const all = await this.#client.hgetall(this.#recordsKey(kind));
+    return Object.keys(all).sort().map((key) => ({ key, value: all[key] as string }));
+  }
+
+  async hitCounter(key: string, points: number, windowMs: number, now: number, force = false): Promise<{ count: number; resetAt: number }> {
+    const [count, resetAt] = await this.#client.batonHit(`${this.#prefix}n:${key}`, points, windowMs, now, force ? 1 : 0);
+    return { count: Number(count), resetAt: Number(resetAt) };
+  }
+
+  async getCounter(key: string, now: number): Promise<{ count: number; resetAt: number } | null> {
+    const [count, resetAt] = await this.#client.hmget(`${this.#prefix}n:${key}`, 'count', 'resetAt');
+    return count === null || Number(resetAt) <= now ? null : { count: Number(count), resetAt: Number(resetAt) };
+  }
+
+  async deleteCounter(key: string): Promise<boolean> {
+    return (await this.#client.del(`${this.#prefix}n:${key}`)) === 1;
+  }
+
+  /**
+   * SCANs every master (of a cluster, or the one server) for the prefix, glob characters escaped,
+   * then keeps the counters not reset at `now` (a key outlives its window by clock skew at most).
+   */
+  async counterKeys(prefix: string, now: number): Promise<string[]> {
+    const stored = `${this.#prefix}n:`;
+    const pattern = `${(stored + prefix).replace(/[\\*?[\]]/g, '\\$&')}*`;
+    const nodes = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client];
+    const found = new Set<string>();
+    await Promise.all(nodes.map(async (node) => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        for (const key of keys) found.add(key);
+        cursor = next;
+      } while (cursor !== '0');
+    }));
+    const keys = [...found];
+    const resets = await Promise.all(keys.map((key) => this.#client.hget(key, 'resetAt')));
+    return keys.filter((_, i) => Number(resets[i]) > now).map((key) => key.slice(stored.length)).sort();
+  }
+
+  /**
+   * `PING`, bounded by `PING_TIMEOUT_MS`: a cluster client whose nodes are all unreachable queues
+   * commands until they come back rather than failing them.
+   */
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.#client.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async sweep(now: number): Promise<number> {
+    // Every other key carries a TTL: sessions (their end + retainMs, or the revocation's
+    // lifetime), user indexes, counters (their window), spent and denied jtis, opaque tokens. The
+    // revocation log expires with its newest entry and is trimmed at each write and here.
+    return Number(await this.#client.zremrangebyscore(this.#log, '-inf', now));
+  }
+
+  async close(): Promise<void> {
+    this.#feed.clear();
+    clearInterval(this.#poll);
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+    if (this.#owned) this.#client.disconnect();
+  }
+}
+
+/** Creates a Redis (or Redis Cluster) store. */
+export function redisStore(options: RedisStoreOptions): TokenStore {
+  return new RedisStore(options);
+}
