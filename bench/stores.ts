@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createBaton, generateKey } from 'baton-auth';
-import type { Baton, TokenStore } from 'baton-auth';
+import type { Baton, BatonStore } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { postgresClient, postgresStore } from 'baton-auth/stores/postgres';
 import { redisStore } from 'baton-auth/stores/redis';
@@ -37,7 +37,7 @@ async function rate(op: (worker: number) => Promise<unknown>, inflight: number, 
 
 interface Backend {
   name: string;
-  store: TokenStore;
+  store: BatonStore;
   floorName: string;
   floor: (worker: number) => Promise<unknown>;
   close: () => Promise<void>;
@@ -96,7 +96,7 @@ async function backends(): Promise<Backend[]> {
 }
 
 /** One session per worker, each rotating its own current generation. */
-async function rotationOp(store: TokenStore, workers: number) {
+async function rotationOp(store: BatonStore, workers: number) {
   const now = Date.now();
   const sessions: { id: string; generation: number }[] = [];
   for (let w = 0; w < workers; w++) {
@@ -164,7 +164,7 @@ function percentile(sorted: number[], p: number): number {
 /** Revoke on instance A → rejected on instance B: milliseconds, p50 and p99. */
 export async function benchPropagation(samples = 200): Promise<string> {
   const rows: (string | number)[][] = [];
-  const pairs: [string, () => TokenStore][] = [
+  const pairs: [string, () => BatonStore][] = [
     ['redis (pub/sub)', () => redisStore({ url: REDIS, keyPrefix: 'baton-bench-prop:' })],
     ['postgres (LISTEN/NOTIFY)', () => postgresStore({ url: PG })],
   ];

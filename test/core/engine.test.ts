@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { generateKey } from 'baton-auth';
-import type { TokenStore } from 'baton-auth';
+import type { BatonStore } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { codeOf, ISSUER, makeBaton } from './helpers.ts';
 
@@ -170,7 +170,7 @@ describe('refresh rotation', () => {
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => (down ? Promise.reject(new Error('ECONNREFUSED')) : (value as (...a: unknown[]) => unknown).apply(target, args));
       },
-    }) as TokenStore;
+    }) as BatonStore;
     const { baton } = makeBaton({ store: flaky });
     const pair = await baton.login('u');
     down = true;

@@ -7,13 +7,13 @@ import { StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.
 import { memoryStore } from 'baton-auth/stores/memory';
 import { redisStore } from 'baton-auth/stores/redis';
 import { sqliteStore } from 'baton-auth/stores/sqlite';
-import type { TokenStore } from 'baton-auth';
+import type { BatonStore } from 'baton-auth';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-rl-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const prefix = `baton-rl-${randomBytes(3).toString('hex')}:`;
 
-const backends: [string, () => [TokenStore, TokenStore]][] = [
+const backends: [string, () => [BatonStore, BatonStore]][] = [
   ['memory', () => { const s = memoryStore(); return [s, s]; }],
   ['sqlite', () => { const path = join(dir, `${randomBytes(3).toString('hex')}.sqlite`); return [sqliteStore({ path }), sqliteStore({ path })]; }],
   ['redis', () => [redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }), redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix })]],

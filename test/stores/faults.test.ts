@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
-import type { Baton, BatonEvent, TokenStore } from 'baton-auth';
+import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { postgresStore } from 'baton-auth/stores/postgres';
 import { redisStore } from 'baton-auth/stores/redis';
 import { startRedis } from '../support/redis-servers.ts';
@@ -17,7 +17,7 @@ const REDIS_URL = process.env.BATON_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
 const shared = { issuer: 'https://faults.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), refreshRateLimit: false as const };
 
-function instance(store: TokenStore, extra: Record<string, unknown> = {}): { baton: Baton; events: BatonEvent[] } {
+function instance(store: BatonStore, extra: Record<string, unknown> = {}): { baton: Baton; events: BatonEvent[] } {
   const events: BatonEvent[] = [];
   return { baton: createBaton({ ...shared, store, onEvent: (e) => events.push(e), ...extra }), events };
 }
@@ -41,7 +41,7 @@ async function whenBack<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T>
 
 describe('ping against a store that is not there', () => {
   /** How long `ping` took to reject (fails the test if it resolves). */
-  async function rejectsIn(store: TokenStore): Promise<number> {
+  async function rejectsIn(store: BatonStore): Promise<number> {
     const started = Date.now();
     try {
       await store.ping();
@@ -139,13 +139,13 @@ describe('the store goes away while a refresh arrives', () => {
   }, 60_000);
 });
 
-const backends: [string, () => TokenStore][] = [
+const backends: [string, () => BatonStore][] = [
   ['redis', () => redisStore({ url: REDIS_URL, keyPrefix: `baton-storm-${process.pid}:` })],
   ['postgres', () => postgresStore({ url: PG_URL })],
 ];
 
 /** Two engines on two clients of one store, as two instances would be; closed afterwards. */
-async function twoInstances(makeStore: () => TokenStore, body: (a: ReturnType<typeof instance>, b: ReturnType<typeof instance>) => Promise<void>): Promise<void> {
+async function twoInstances(makeStore: () => BatonStore, body: (a: ReturnType<typeof instance>, b: ReturnType<typeof instance>) => Promise<void>): Promise<void> {
   const [s1, s2] = [makeStore(), makeStore()];
   const a = instance(s1);
   const b = instance(s2);

@@ -17,7 +17,5 @@ describe('memory store specifics', () => {
     expect((await store.revocationsSince(0)).map((e) => e.id).sort()).toEqual([...seeded.kept.revocations].sort());
     expect(await store.findOpaqueToken(seeded.gone.opaque[0] as string, 0)).toBeNull();
     expect(await store.getCounter(seeded.gone.counters[0] as string, 0)).toBeNull();
-    expect(await store.isDenied(seeded.gone.denied[0] as string, 0)).toBe(false);
-    expect(await store.isDenied(seeded.kept.denied[0] as string, now)).toBe(true);
   });
 });

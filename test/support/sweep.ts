@@ -4,21 +4,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sampleSession } from 'baton-auth/stores/testing';
-import type { TokenStore } from 'baton-auth';
+import type { BatonStore } from 'baton-auth';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 export interface Sweepable {
   /** Ids (session ids, jtis, hashes, counter keys) that must be gone after `sweep(now)`, by table. */
-  gone: { sessions: string[]; consumed: string[]; denied: string[]; opaque: string[]; counters: string[]; revocations: string[] };
+  gone: { sessions: string[]; consumed: string[]; opaque: string[]; counters: string[]; revocations: string[] };
   /** Ids that must still be there. */
-  kept: { sessions: string[]; consumed: string[]; denied: string[]; opaque: string[]; counters: string[]; revocations: string[] };
+  kept: { sessions: string[]; consumed: string[]; opaque: string[]; counters: string[]; revocations: string[] };
   /** How many records the sweep must report. */
   removed: number;
 }
 
-export async function seedSweepable(store: TokenStore, now: number): Promise<Sweepable> {
+export async function seedSweepable(store: BatonStore, now: number): Promise<Sweepable> {
   const id = (): string => randomBytes(8).toString('hex');
   const idle = sampleSession(now - DAY, { idleExpiresAt: now - 1 }); // idle end just passed
   const absolute = sampleSession(now - 40 * DAY, { expiresAt: now, idleExpiresAt: now + DAY }); // absolute end reached
@@ -44,15 +44,15 @@ export async function seedSweepable(store: TokenStore, now: number): Promise<Swe
   return {
     gone: {
       sessions: [idle.id, absolute.id, revokedLongAgo.id],
-      consumed: [consumedOld], denied: [deniedOld], opaque: [opaqueOld], counters: [counterOld],
+      consumed: [consumedOld], opaque: [opaqueOld], counters: [counterOld],
       revocations: [revokedLongAgo.id, deniedOld], // expired at now - DAY - 1 + HOUR, and at now
     },
     kept: {
       sessions: [revokedLately.id, live.id],
-      consumed: [consumedLive], denied: [deniedLive], opaque: [opaqueLive], counters: [counterLive],
+      consumed: [consumedLive], opaque: [opaqueLive], counters: [counterLive],
       revocations: [revokedLately.id, deniedLive],
     },
-    removed: 3 + 1 + 1 + 1 + 1 + 2,
+    removed: 3 + 1 + 1 + 1 + 2,
   };
 }
 
@@ -60,7 +60,6 @@ type Tables = keyof Sweepable['gone'];
 const TABLES: Record<Tables, [table: string, column: string]> = {
   sessions: ['baton_sessions', 'id'],
   consumed: ['baton_consumed_jti', 'jti'],
-  denied: ['baton_denied_jti', 'jti'],
   opaque: ['baton_opaque_tokens', 'hash'],
   counters: ['baton_counters', 'key'],
   revocations: ['baton_revocations', 'id'],

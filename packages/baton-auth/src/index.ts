@@ -2,8 +2,8 @@
  * Baton: access and refresh tokens for web APIs. Import from `baton-auth`.
  * @packageDocumentation
  */
-export { Baton, createBaton } from './core/service.ts';
-export type { IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionInfo, TokenPair, VerifyOptions } from './core/service.ts';
+export { Baton, createBaton } from './core/baton.ts';
+export type { IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionInfo, TokenPair, VerifyOptions, VerifyStats } from './core/baton.ts';
 export type { BatonOptions } from './core/options.ts';
 export type { AccessTokenClaims, TokenFormat } from './core/access-token.ts';
 export type { BatonEvent, BatonEventType } from './core/events.ts';
@@ -15,5 +15,7 @@ export { grantScope, parseScope } from './core/scope.ts';
 export { BatonConfigError, BatonError, isBatonError } from './core/errors.ts';
 export type { BatonErrorCode } from './core/errors.ts';
 export type {
-  DeviceInfo, OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, SessionSummary, TokenStore,
-} from './stores/types.ts';
+  DeviceInfo, OneTimeLedger, OpaqueTokenRecord, OpaqueTokenStore, Revocation, RevocationEvent, RevocationLog, RotateRequest, RotateResult,
+  RotateStatus, SessionRecord, SessionStore, SessionSummary, StoreLifecycle, TokenStore,
+} from './core/store.ts';
+export type { BatonStore, CounterStore, RecordStore } from './stores/types.ts';

@@ -12,13 +12,13 @@ import { connectStore, createEngine, startServer, users } from '../server/app.ts
 import { clients } from '../server/clients.ts';
 import { generateSecret, openCustody, rotateSecret, saveRing } from '../server/custody.ts';
 import { isBatonError } from 'baton-auth';
-import type { KeyAlg, TokenStore } from 'baton-auth';
+import type { KeyAlg, BatonStore } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
 
 /** Fails the command with a sentence and a non-zero exit. */
 class CliError extends Error {}
 
-async function withStore<T>(body: (store: TokenStore) => Promise<T>): Promise<T> {
+async function withStore<T>(body: (store: BatonStore) => Promise<T>): Promise<T> {
   const store = await connectStore(loadConfig().store);
   try {
     return await body(store);
@@ -100,7 +100,7 @@ usersCmd.command('remove <name>').description('delete a user and revoke their se
   console.info(`Removed ${name}.`);
 });
 
-const engine = async (store: TokenStore) => {
+const engine = async (store: BatonStore) => {
   const config = loadConfig();
   return createEngine(config, store, await openCustody(config, store));
 };

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import pino from 'pino';
 import proxyaddr from 'proxy-addr';
 import { createBaton, toMs } from 'baton-auth';
-import type { Baton, BatonEvent, TokenStore } from 'baton-auth';
+import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
@@ -25,7 +25,7 @@ import { users } from './users.ts';
 export { users } from './users.ts';
 
 /** Opens the store a `BATON_STORE` URL names; drivers are loaded only when used. */
-export async function openStore(url: string): Promise<TokenStore> {
+export async function openStore(url: string): Promise<BatonStore> {
   if (url === 'memory:') return (await import('baton-auth/stores/memory')).memoryStore();
   if (url.startsWith('sqlite:')) return (await import('baton-auth/stores/sqlite')).sqliteStore({ path: url.slice('sqlite:'.length) });
   if (/^(rediss?|redis\+cluster):\/\//.test(url)) return (await import('baton-auth/stores/redis')).redisStore({ url });
@@ -70,11 +70,11 @@ function probe(url: string): Promise<string | undefined> {
  * Opens the store and makes its first round trip within STORE_TIMEOUT_MS (retrying, for a store
  * that starts at the same time): an unreachable store fails with a sentence instead of hanging.
  */
-export async function connectStore(url: string): Promise<TokenStore> {
+export async function connectStore(url: string): Promise<BatonStore> {
   const where = `BATON_STORE=${redactUrl(url)}`;
   const password = /^[a-z+]+:\/\/[^:@/]*:([^@/]+)@/i.exec(url)?.[1];
   const safe = (message: string): string => (password ? message.split(password).join('***') : message);
-  let store: TokenStore;
+  let store: BatonStore;
   try {
     store = await openStore(url);
   } catch (err) {
@@ -104,7 +104,7 @@ export async function connectStore(url: string): Promise<TokenStore> {
 }
 
 /** The engine of the service on `store`, with the keys of its sealed ring. */
-export function createEngine(config: ServerConfig, store: TokenStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
+export function createEngine(config: ServerConfig, store: BatonStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
   return createBaton({
     issuer: config.issuer,
     keys: custody.ring,
@@ -124,7 +124,7 @@ export interface Service {
   baton: Baton;
   /** The token endpoints and the web page. */
   handler: AuthHandler;
-  store: TokenStore;
+  store: BatonStore;
   custody: Custody;
   close(): Promise<void>;
 }
@@ -142,7 +142,7 @@ export async function createService(config: ServerConfig, logger = pino({ level:
   }
 }
 
-async function serviceOn(store: TokenStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
+async function serviceOn(store: BatonStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
   const custody = await openCustody(config, store);
   for (const warning of custody.warnings) logger.warn({ event: 'config.warning' }, warning);
   await bootstrapClients(store, config.introspectionSecret);

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { parseScope } from 'baton-auth';
 import { checkClientSecret, generateClientSecret, hashClientSecret } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
-import type { TokenStore } from 'baton-auth';
+import type { BatonStore } from 'baton-auth';
 
 const CLIENTS = 'clients';
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -21,7 +21,7 @@ export const RESOURCE_SERVER_CLIENT = 'resource-server';
 export class ClientError extends Error {}
 
 /** The clients of `store`, each read at most once per `ttlMs` (a removal reaches every instance within it). */
-export function storeClients(store: TokenStore, ttlMs = 5000): ClientRegistry {
+export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
   const cache = new LRUCache<string, { client: ClientRecord | null }>({ max: 1000, ttl: ttlMs });
   return {
     async get(id) {
@@ -38,7 +38,7 @@ export function storeClients(store: TokenStore, ttlMs = 5000): ClientRegistry {
 /** Managing the clients (the CLI). */
 export const clients = {
   /** Registers a client; a confidential one gets a secret, returned here once and stored only hashed. */
-  async add(store: TokenStore, id: string, options: { scopes?: string; confidential?: boolean; secret?: string } = {}): Promise<{ client: ClientRecord; secret?: string }> {
+  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; secret?: string } = {}): Promise<{ client: ClientRecord; secret?: string }> {
     if (!CLIENT_ID.test(id)) throw new ClientError('A client id is 1 to 64 letters, digits or . _ : -.');
     const secret = options.secret ?? (options.confidential ? generateClientSecret() : undefined);
     if (secret !== undefined && secret.length < 32) throw new ClientError('A client secret must be at least 32 characters.');
@@ -47,14 +47,14 @@ export const clients = {
     if (!(await store.putRecord(CLIENTS, id, JSON.stringify(client), { ifAbsent: true }))) throw new ClientError(`The client ${id} already exists.`);
     return secret === undefined ? { client } : { client, secret };
   },
-  async list(store: TokenStore): Promise<ClientRecord[]> {
+  async list(store: BatonStore): Promise<ClientRecord[]> {
     return (await store.listRecords(CLIENTS)).map((r) => JSON.parse(r.value) as ClientRecord);
   },
-  async remove(store: TokenStore, id: string): Promise<boolean> {
+  async remove(store: BatonStore, id: string): Promise<boolean> {
     return store.deleteRecord(CLIENTS, id);
   },
   /** Sets the scopes a client may ask for. */
-  async setScopes(store: TokenStore, id: string, scopes: string): Promise<ClientRecord> {
+  async setScopes(store: BatonStore, id: string, scopes: string): Promise<ClientRecord> {
     const raw = await store.getRecord(CLIENTS, id);
     if (raw === null) throw new ClientError(`There is no client ${id}.`);
     const client = { ...(JSON.parse(raw) as ClientRecord), scopes: parseScope(scopes) };
@@ -67,7 +67,7 @@ export const clients = {
  * What every start makes sure of: the default public client exists, and with
  * `BATON_INTROSPECTION_SECRET` the `resource-server` client authenticates with that secret.
  */
-export async function bootstrapClients(store: TokenStore, introspectionSecret: string | undefined): Promise<void> {
+export async function bootstrapClients(store: BatonStore, introspectionSecret: string | undefined): Promise<void> {
   await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify({ id: DEFAULT_CLIENT, type: 'public', scopes: [] } satisfies ClientRecord), { ifAbsent: true });
   if (introspectionSecret === undefined) return;
   const raw = await store.getRecord(CLIENTS, RESOURCE_SERVER_CLIENT);

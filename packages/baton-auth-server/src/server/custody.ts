@@ -13,7 +13,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, sta
 import { basename, dirname, extname, join } from 'node:path';
 import { compactDecrypt, CompactEncrypt, decodeProtectedHeader } from 'jose';
 import { generateKey, KeyRing } from 'baton-auth';
-import type { KeyInput, SigningAlg, TokenStore } from 'baton-auth';
+import type { KeyInput, SigningAlg, BatonStore } from 'baton-auth';
 import { ConfigError } from './config.ts';
 import type { ServerConfig } from './config.ts';
 
@@ -167,7 +167,7 @@ export interface Custody {
  * Opens the store's key ring with the service secret, creating it on first start (the first
  * instance to write wins; the others open its ring), sealing the keys of earlier versions.
  */
-export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: TokenStore): Promise<Custody> {
+export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore): Promise<Custody> {
   const sealed = await store.getRecord(CONFIG, RING);
   const legacy = sealed === null ? await store.getRecord(CONFIG, LEGACY.keys) : null;
   const secret = serviceSecret(config, sealed !== null || legacy !== null);
@@ -217,13 +217,13 @@ export async function openRing(secret: ServiceSecret, sealed: string): Promise<K
 }
 
 /** Reads the sealed ring again (another instance or the CLI changed it). */
-export async function readRing(custody: Custody, store: TokenStore): Promise<KeyInput[] | null> {
+export async function readRing(custody: Custody, store: BatonStore): Promise<KeyInput[] | null> {
   const sealed = await store.getRecord(CONFIG, RING);
   return sealed === null ? null : openRing(custody.secret, sealed);
 }
 
 /** Seals and saves the ring (after a rotation or a removal). */
-export async function saveRing(custody: Custody, store: TokenStore): Promise<void> {
+export async function saveRing(custody: Custody, store: BatonStore): Promise<void> {
   await store.putRecord(CONFIG, RING, await seal(custody.secret.bytes, RING, custody.ring.export()));
 }
 
@@ -232,7 +232,7 @@ export async function saveRing(custody: Custody, store: TokenStore): Promise<voi
  * written to `<file>.new` first, the store re-sealed, then the file renamed over the old one: a
  * crash at any point leaves a secret that opens the store (start-up tries `.new` too).
  */
-export async function rotateSecret(custody: Custody, store: TokenStore, next: string): Promise<void> {
+export async function rotateSecret(custody: Custody, store: BatonStore, next: string): Promise<void> {
   const bytes = checkedSecret(next, 'The new secret');
   const staged = custody.secret.managedFile === undefined ? undefined : `${custody.secret.managedFile}.new`;
   if (staged !== undefined) writeSecretFile(staged, next);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { parseScope } from 'baton-auth';
-import type { TokenStore } from 'baton-auth';
+import type { BatonStore } from 'baton-auth';
 
 /** A user of the standalone service. */
 export interface User {
@@ -29,13 +29,13 @@ function read(raw: string): User {
   return { ...user, scopes: user.scopes ?? [] };
 }
 
-async function write(store: TokenStore, user: User): Promise<void> {
+async function write(store: BatonStore, user: User): Promise<void> {
   await store.putRecord(USERS, user.username.toLowerCase(), JSON.stringify(user));
 }
 
 /** The user table, kept in the store. */
 export const users = {
-  async add(store: TokenStore, username: string, password: string, scopes = ''): Promise<User> {
+  async add(store: BatonStore, username: string, password: string, scopes = ''): Promise<User> {
     if (!USERNAME.test(username)) throw new UserError('A username is 1 to 64 letters, digits or . _ @ -.');
     if (password.length < 8) throw new UserError('A password needs at least 8 characters.');
     const user: User = { id: `usr_${randomBytes(9).toString('base64url')}`, username, passwordHash: await hash(password), createdAt: Date.now(), scopes: parseScope(scopes) };
@@ -44,18 +44,18 @@ export const users = {
     }
     return user;
   },
-  async get(store: TokenStore, username: string): Promise<User | null> {
+  async get(store: BatonStore, username: string): Promise<User | null> {
     const raw = await store.getRecord(USERS, username.toLowerCase());
     return raw === null ? null : read(raw);
   },
-  async list(store: TokenStore): Promise<User[]> {
+  async list(store: BatonStore): Promise<User[]> {
     return (await store.listRecords(USERS)).map((r) => read(r.value));
   },
-  async remove(store: TokenStore, username: string): Promise<boolean> {
+  async remove(store: BatonStore, username: string): Promise<boolean> {
     return store.deleteRecord(USERS, username.toLowerCase());
   },
   /** Sets the scopes a user may be granted; sessions already open keep theirs until they end. */
-  async setScopes(store: TokenStore, username: string, scopes: string): Promise<User> {
+  async setScopes(store: BatonStore, username: string, scopes: string): Promise<User> {
     const user = await users.get(store, username);
     if (user === null) throw new UserError(`There is no user ${username}.`);
     const updated = { ...user, scopes: parseScope(scopes) };
@@ -63,7 +63,7 @@ export const users = {
     return updated;
   },
   /** Checks a password in about the same time whether or not the user exists. */
-  async authenticate(store: TokenStore, username: string, password: string): Promise<User | null> {
+  async authenticate(store: BatonStore, username: string, password: string): Promise<User | null> {
     const user = USERNAME.test(username) ? await users.get(store, username) : null;
     const ok = await verify(user?.passwordHash ?? (await DUMMY_HASH), password).catch(() => false);
     return ok && user !== null ? user : null;

@@ -12,7 +12,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import type { Baton } from '../core/service.ts';
+import type { Baton } from '../core/baton.ts';
 import { checkBearer, createAutoRefresh } from '../http/guard.ts';
 import type { AutoRefreshOptions, Refusal, RequireAuthOptions } from '../http/guard.ts';
 import type { AuthHandler } from '../http/handler.ts';

@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import type { Baton } from '../core/service.ts';
+import type { Baton } from '../core/baton.ts';
 import { checkBearer, createAutoRefresh } from '../http/guard.ts';
 import type { AutoRefreshOptions, Refusal, RequireAuthOptions } from '../http/guard.ts';
 import type { AuthHandler } from '../http/handler.ts';

@@ -12,7 +12,8 @@ import { BatonConfigError } from './errors.ts';
 import { KeyRing } from './keys.ts';
 import type { KeyInput } from './keys.ts';
 import type { TokenFormat } from './access-token.ts';
-import type { TokenStore } from '../stores/types.ts';
+import { STORE_METHODS } from './store.ts';
+import type { TokenStore } from './store.ts';
 import type { BatonEvent } from './events.ts';
 
 /** Options of `createBaton`. Durations are seconds or strings such as `'15m'`, `'7d'`. */
@@ -99,7 +100,6 @@ const KNOWN = new Set([
   'refreshTokenTtl', 'sessionMaxAge', 'refreshGrace', 'leeway', 'maxSessionsPerUser', 'tokenFormat',
   'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'now',
 ]);
-const STORE_METHODS = ['createSession', 'getSession', 'rotate', 'revokeSession', 'consumeJti', 'subscribe', 'revocationsSince'];
 
 function secret(value: unknown, name: string): Uint8Array {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value instanceof Uint8Array ? value : undefined;
@@ -157,12 +157,13 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   const audience = options.audience ?? options.issuer;
   if (typeof audience !== 'string' || audience === '') throw new BatonConfigError('`audience` must be a non-empty string.');
   const store = options.store;
-  if (typeof store !== 'object' || store === null || STORE_METHODS.some((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function')) {
-    throw new BatonConfigError('`store` is required: e.g. `store: memoryStore()` from "baton/stores/memory".');
-  }
+  const missing = (names: readonly string[]) => names.filter((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function');
+  if (typeof store !== 'object' || store === null) throw new BatonConfigError('`store` is required: e.g. `store: memoryStore()` from "baton-auth/stores/memory".');
+  if (missing(STORE_METHODS.required).length > 0) throw new BatonConfigError(`\`store\` lacks ${missing(STORE_METHODS.required).join(', ')} of the store contract (baton-auth's TokenStore).`);
   const ring = keyRing(options);
   const tokenFormat = options.tokenFormat ?? 'jwt';
   if (!['jwt', 'jwe', 'opaque'].includes(tokenFormat)) throw new BatonConfigError(`\`tokenFormat\` must be 'jwt', 'jwe' or 'opaque', got ${JSON.stringify(tokenFormat)}.`);
+  if (tokenFormat === 'opaque' && missing(STORE_METHODS.opaque).length > 0) throw new BatonConfigError("`tokenFormat: 'opaque'` needs a store that keeps opaque tokens (saveOpaqueToken, findOpaqueToken, deleteOpaqueToken).");
   if (tokenFormat === 'jwe' && ring.active('enc') === undefined) {
     throw new BatonConfigError("`tokenFormat: 'jwe'` needs an encryption key: add `generateKey('dir')` (a 32-byte secret) to `keys`.");
   }

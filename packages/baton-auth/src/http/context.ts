@@ -2,7 +2,7 @@
  * What every endpoint of the handler shares, resolved once when the handler is created.
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import type { Baton, TokenPair } from '../core/service.ts';
+import type { Baton, TokenPair } from '../core/baton.ts';
 import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';

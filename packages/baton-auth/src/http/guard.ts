@@ -6,7 +6,7 @@
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { isBatonError } from '../core/errors.ts';
-import type { Baton, TokenPair } from '../core/service.ts';
+import type { Baton, TokenPair } from '../core/baton.ts';
 import { cookieName, cookieValue, setCookie } from './cookies.ts';
 import { HttpError } from './respond.ts';
 

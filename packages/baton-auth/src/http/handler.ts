@@ -14,7 +14,7 @@
  * const response = await handler(new Request('https://auth.example.com/.well-known/oauth-authorization-server'));
  * ```
  */
-import type { Baton } from '../core/service.ts';
+import type { Baton } from '../core/baton.ts';
 import { staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';

@@ -10,12 +10,12 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreRateLimiter } from './rate-limit.ts';
 import { HttpError } from './respond.ts';
-import type { TokenStore } from '../stores/types.ts';
+import type { CounterStore } from '../stores/types.ts';
 
 /** Options of `createLoginProtection`. */
 export interface LoginProtectionOptions {
   /** Where the counters live, shared by every instance on it. Default: this process's memory. */
-  store?: TokenStore;
+  store?: CounterStore;
   /** Prefix of the counter keys: `<prefix>:pair:<name>|<address>`, `<prefix>:addr:<address>`. Default `login`. */
   keyPrefix?: string;
   /** After `max` consecutive failures of one name from one address, that pair is refused for `blockMs`. Default 10, 1 h; `false`: off. */
@@ -135,7 +135,7 @@ export function basicClientId(authorization: string | null): string {
  * Deletes the failure counters of a name (its pairs, from every address) or of an address (its
  * count per period and its pairs); an address-shaped target is taken as both. Resolves to how many.
  */
-export async function resetFailures(store: TokenStore, keyPrefix: string, target: string): Promise<number> {
+export async function resetFailures(store: CounterStore, keyPrefix: string, target: string): Promise<number> {
   const now = Date.now();
   const keys = await store.counterKeys(counterKeys.pairs(keyPrefix, target), now);
   if (isIP(target) !== 0) {

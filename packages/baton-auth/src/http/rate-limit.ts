@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimiterStoreAbstract as StoreAbstract } from 'rate-limiter-flexible';
-import type { TokenStore } from '../stores/types.ts';
+import type { CounterStore } from '../stores/types.ts';
 
 // The base class of stores is the library's extension point (its own stores extend it), typed in
 // its declarations but not exported from its index.
@@ -17,11 +17,11 @@ interface Counter {
   resetAt: number;
 }
 
-/** A rate limiter whose counters live in a `TokenStore` (`hitCounter`). */
+/** A rate limiter whose counters live in a `CounterStore` (`hitCounter`). */
 export class StoreRateLimiter extends RateLimiterStoreAbstract {
-  readonly #store: TokenStore;
+  readonly #store: CounterStore;
 
-  constructor(options: { store: TokenStore; keyPrefix: string; points: number; duration: number; blockDuration?: number }) {
+  constructor(options: { store: CounterStore; keyPrefix: string; points: number; duration: number; blockDuration?: number }) {
     const { store, ...rest } = options;
     super({ ...rest, storeClient: store });
     this.#store = store;

@@ -11,8 +11,8 @@
  * const store = memoryStore();
  * ```
  */
-import { decideRotation, isActive } from './rotation.ts';
-import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, TokenStore } from './types.ts';
+import { decideRotation, isActive } from '../core/rotation.ts';
+import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 /** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
 const REVOKED_RETENTION_MS = 86_400_000;
@@ -22,11 +22,10 @@ const copy = <T>(value: T): T => structuredClone(value);
 /** Sessions are flat but for `device`: a spread copies them at a fraction of structuredClone's cost. */
 const copySession = <T extends Partial<SessionRecord>>(s: T): T => (s.device === undefined ? { ...s } : { ...s, device: { ...s.device } });
 
-class MemoryStore implements TokenStore {
+class MemoryStore implements BatonStore {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #byUser = new Map<string, Set<string>>();
   readonly #consumed = new Map<string, number>();
-  readonly #denied = new Map<string, number>();
   readonly #opaque = new Map<string, OpaqueTokenRecord>();
   #revocations: RevocationEvent[] = [];
   readonly #records = new Map<string, Map<string, string>>();
@@ -44,7 +43,7 @@ class MemoryStore implements TokenStore {
     this.#publish({ kind: 'session', id: session.id, at: now, expiresAt: now + revocationTtlMs, reason });
   }
 
-  async createSession(session: SessionRecord, options: { maxSessionsPerUser: number; now: number; revocationTtlMs: number }): Promise<{ evicted: string[] }> {
+  async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     this.#sessions.set(session.id, copySession(session));
     let ids = this.#byUser.get(session.userId);
     if (ids === undefined) this.#byUser.set(session.userId, (ids = new Set()));
@@ -87,14 +86,14 @@ class MemoryStore implements TokenStore {
     return result;
   }
 
-  async revokeSession(id: string, options: { now: number; reason: string; revocationTtlMs: number }): Promise<boolean> {
+  async revokeSession(id: string, options: Revocation): Promise<boolean> {
     const session = this.#sessions.get(id);
     if (session === undefined || session.revokedAt !== null) return false;
     this.#revoke(session, options.now, options.reason, options.revocationTtlMs);
     return true;
   }
 
-  async revokeUserSessions(userId: string, options: { now: number; reason: string; revocationTtlMs: number; except?: string }): Promise<string[]> {
+  async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     const revoked: string[] = [];
     for (const id of this.#byUser.get(userId) ?? []) {
       const session = this.#sessions.get(id) as SessionRecord;
@@ -113,16 +112,11 @@ class MemoryStore implements TokenStore {
   }
 
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
-    this.#denied.set(jti, Math.max(expiresAt, this.#denied.get(jti) ?? 0));
     this.#publish({ kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' });
   }
 
   async announce(event: RevocationEvent): Promise<void> {
     this.#publish({ ...event });
-  }
-
-  async isDenied(jti: string, now: number): Promise<boolean> {
-    return (this.#denied.get(jti) ?? 0) > now;
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord): Promise<void> {
@@ -200,7 +194,7 @@ class MemoryStore implements TokenStore {
         removed++;
       }
     }
-    for (const map of [this.#consumed, this.#denied]) {
+    for (const map of [this.#consumed]) {
       for (const [key, until] of map) if (until <= now && map.delete(key)) removed++;
     }
     for (const [hash, record] of this.#opaque) if (record.expiresAt <= now && this.#opaque.delete(hash)) removed++;
@@ -216,6 +210,6 @@ class MemoryStore implements TokenStore {
 }
 
 /** Creates an in-memory store. */
-export function memoryStore(): TokenStore {
+export function memoryStore(): BatonStore {
   return new MemoryStore();
 }

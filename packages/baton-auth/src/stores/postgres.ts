@@ -23,7 +23,7 @@ import type { Sql } from 'postgres';
 import { RevocationFeed } from './feed.ts';
 import { CHANNEL, MIGRATIONS } from './postgres-schema.ts';
 import { likePrefix } from './sql.ts';
-import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
+import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 /** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
 const REVOKED_RETENTION_MS = 86_400_000;
@@ -92,7 +92,7 @@ export function postgresClient(url: string, max = 10): Sql {
   }) as unknown as Sql;
 }
 
-class PostgresStore implements TokenStore {
+class PostgresStore implements BatonStore {
   readonly #sql: Sql;
   readonly #owned: boolean;
   #migrated: Promise<void> | undefined;
@@ -128,7 +128,7 @@ class PostgresStore implements TokenStore {
     return this.#migrated;
   }
 
-  async createSession(session: SessionRecord, options: { maxSessionsPerUser: number; now: number; revocationTtlMs: number }): Promise<{ evicted: string[] }> {
+  async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     await this.#ready();
     const [row] = await this.#sql`SELECT baton_create_session(${this.#sql.json(toRow(session) as never)}, ${options.maxSessionsPerUser}, ${options.now}, ${options.now + options.revocationTtlMs}) AS evicted`;
     return { evicted: (row?.evicted as string[]) ?? [] };
@@ -160,13 +160,13 @@ class PostgresStore implements TokenStore {
     return result;
   }
 
-  async revokeSession(id: string, options: { now: number; reason: string; revocationTtlMs: number }): Promise<boolean> {
+  async revokeSession(id: string, options: Revocation): Promise<boolean> {
     await this.#ready();
     const [row] = await this.#sql`SELECT baton_revoke_session(${id}, ${options.now}, ${options.reason}, ${options.now + options.revocationTtlMs}) AS done`;
     return row?.done === true;
   }
 
-  async revokeUserSessions(userId: string, options: { now: number; reason: string; revocationTtlMs: number; except?: string }): Promise<string[]> {
+  async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     await this.#ready();
     const rows = await this.#sql`
       SELECT baton_revoke_user(${userId}, ${options.except ?? null}, ${options.now}, ${options.reason}, ${options.now + options.revocationTtlMs}) AS id`;
@@ -183,22 +183,12 @@ class PostgresStore implements TokenStore {
   }
 
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
-    await this.#ready();
-    await this.#sql.begin(async (tx) => {
-      await tx`INSERT INTO baton_denied_jti (jti, expires_at) VALUES (${jti}, ${expiresAt})
-               ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(baton_denied_jti.expires_at, excluded.expires_at)`;
-      await tx`SELECT baton_log_revocation('token', ${jti}, ${now}, ${expiresAt}, 'revoked')`;
-    });
+    await this.announce({ kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' });
   }
 
   async announce(event: RevocationEvent): Promise<void> {
     await this.#ready();
     await this.#sql`SELECT baton_log_revocation(${event.kind}, ${event.id}, ${event.at}, ${event.expiresAt}, ${event.reason})`;
-  }
-
-  async isDenied(jti: string, now: number): Promise<boolean> {
-    await this.#ready();
-    return (await this.#sql`SELECT 1 FROM baton_denied_jti WHERE jti = ${jti} AND expires_at > ${now}`).length === 1;
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord): Promise<void> {
@@ -358,6 +348,6 @@ class PostgresStore implements TokenStore {
 }
 
 /** Creates a PostgreSQL store; the schema is migrated on first use. */
-export function postgresStore(options: PostgresStoreOptions): TokenStore {
+export function postgresStore(options: PostgresStoreOptions): BatonStore {
   return new PostgresStore(options);
 }

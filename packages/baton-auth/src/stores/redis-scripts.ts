@@ -157,20 +157,6 @@ end
 return out
 `;
 
-/**
- * KEYS: deny key, log (both in the `{revocations}` slot, so this runs on a cluster too). ARGV: jti,
- * now, expiry, channel. Denies the jti until the later of its current and the given expiry,
- * publishes and logs it: one round trip.
- */
-export const DENY_JTI = `${PRELUDE}
-local now, expiry = num(ARGV[2]), num(ARGV[3])
-if expiry > now and num(redis.call('GET', KEYS[1])) < expiry then
-  redis.call('SET', KEYS[1], ms(expiry), 'PX', ms(expiry - now))
-end
-announce(ARGV[4], KEYS[2], 'token', ARGV[1], ARGV[2], ARGV[3], 'revoked')
-return 1
-`;
-
 /** KEYS: log (its own slot, so also on a cluster). ARGV: channel, kind, id, at, expiresAt, reason. */
 export const ANNOUNCE = `${PRELUDE}
 announce(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])

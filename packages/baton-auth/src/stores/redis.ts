@@ -11,7 +11,7 @@
  * Cluster the log (`{revocations}`) is in another slot than a user's `{tag}` keys, which one
  * script cannot both touch: there the store appends to the log in a second round trip right after
  * the script, and a crash in between loses that log entry (the message was published). `denyJti`
- * keeps its key in the log's slot, so it is one script everywhere.
+ * and `announce` touch only the log, so they are one script everywhere.
  *
  * Without persistence a Redis restart forgets every session: users get `invalid_grant` and log
  * in again. Enable AOF (`appendonly yes`) where that matters.
@@ -26,8 +26,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { tagOfSession, userTag } from '../core/session-id.ts';
 import { RevocationFeed } from './feed.ts';
-import { ANNOUNCE, CREATE_SESSION, DENY_JTI, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
-import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, TokenStore } from './types.ts';
+import { ANNOUNCE, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
+import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 type Client = Redis | Cluster;
 
@@ -52,7 +52,6 @@ interface Scripted {
   batonRotate(...keysAndArgs: (string | number)[]): Promise<[RotateStatus, number, ...(string | undefined)[]]>;
   batonRevoke(...keysAndArgs: (string | number)[]): Promise<number>;
   batonRevokeUser(...keysAndArgs: (string | number)[]): Promise<string[]>;
-  batonDeny(deny: string, log: string, ...args: (string | number)[]): Promise<number>;
   batonAnnounce(log: string, ...args: (string | number)[]): Promise<number>;
   batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
@@ -91,7 +90,7 @@ function connect(url: string): Client {
   return new Redis(url, common);
 }
 
-class RedisStore implements TokenStore {
+class RedisStore implements BatonStore {
   readonly #client: Client & Scripted;
   readonly #owned: boolean;
   readonly #prefix: string;
@@ -121,7 +120,6 @@ class RedisStore implements TokenStore {
     client.defineCommand('batonRotate', { numberOfKeys: 1 + log, lua: ROTATE });
     client.defineCommand('batonRevoke', { numberOfKeys: 1 + log, lua: REVOKE_SESSION });
     client.defineCommand('batonRevokeUser', { numberOfKeys: 1 + log, lua: REVOKE_USER });
-    client.defineCommand('batonDeny', { numberOfKeys: 2, lua: DENY_JTI });
     client.defineCommand('batonAnnounce', { numberOfKeys: 1, lua: ANNOUNCE });
     client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
     client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
@@ -169,7 +167,7 @@ class RedisStore implements TokenStore {
     return ids.map((id) => ({ kind: 'session', id, at: now, expiresAt: now + revocationTtlMs, reason }));
   }
 
-  async createSession(session: SessionRecord, options: { maxSessionsPerUser: number; now: number; revocationTtlMs: number }): Promise<{ evicted: string[] }> {
+  async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     const evicted = await this.#client.batonCreate(
       ...this.#keys(this.#sessionKey(session.id), this.#usersKey(session.userId)),
       session.id, session.createdAt, this.#ttl(session, options.now), options.maxSessionsPerUser, options.now,
@@ -212,7 +210,7 @@ class RedisStore implements TokenStore {
     return result;
   }
 
-  async revokeSession(id: string, options: { now: number; reason: string; revocationTtlMs: number }): Promise<boolean> {
+  async revokeSession(id: string, options: Revocation): Promise<boolean> {
     const done = await this.#client.batonRevoke(
       ...this.#keys(this.#sessionKey(id)), options.now, options.reason, options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
     );
@@ -220,7 +218,7 @@ class RedisStore implements TokenStore {
     return done === 1;
   }
 
-  async revokeUserSessions(userId: string, options: { now: number; reason: string; revocationTtlMs: number; except?: string }): Promise<string[]> {
+  async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     const ids = await this.#client.batonRevokeUser(
       ...this.#keys(this.#usersKey(userId)), options.except ?? '', options.now, options.reason, options.now + options.revocationTtlMs,
       this.#channel, Math.max(this.#retainMs, options.revocationTtlMs), this.#sessionPrefix(userTag(userId)),
@@ -233,24 +231,12 @@ class RedisStore implements TokenStore {
     return (await this.#client.set(`${this.#prefix}c:${jti}`, '1', 'PX', Math.max(1, expiresAt - now), 'NX')) === 'OK';
   }
 
-  /** The denylist entry of a jti, in the log's slot so that `denyJti` is one script on a cluster too. */
-  #denyKey(jti: string): string {
-    return `${this.#prefix}{revocations}:d:${jti}`;
-  }
-
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
-    await this.#client.batonDeny(this.#denyKey(jti), this.#log, jti, now, expiresAt, this.#channel);
+    await this.announce({ kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' });
   }
 
   async announce(e: RevocationEvent): Promise<void> {
     await this.#client.batonAnnounce(this.#log, this.#channel, e.kind, e.id, e.at, e.expiresAt, e.reason);
-  }
-
-  async isDenied(jti: string, now: number): Promise<boolean> {
-    // `d:<jti>` is where versions before the log moved into the scripts kept the entry; it expires
-    // with the token (an access-token lifetime), after which this second read can go.
-    const [current, legacy] = await Promise.all([this.#client.get(this.#denyKey(jti)), this.#client.get(`${this.#prefix}d:${jti}`)]);
-    return Number(current) > now || Number(legacy) > now;
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord, now: number): Promise<void> {
@@ -400,6 +386,6 @@ class RedisStore implements TokenStore {
 }
 
 /** Creates a Redis (or Redis Cluster) store. */
-export function redisStore(options: RedisStoreOptions): TokenStore {
+export function redisStore(options: RedisStoreOptions): BatonStore {
   return new RedisStore(options);
 }

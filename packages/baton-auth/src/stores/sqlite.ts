@@ -18,9 +18,9 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
-import { decideRotation } from './rotation.ts';
+import { decideRotation } from '../core/rotation.ts';
 import { likePrefix } from './sql.ts';
-import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, TokenStore } from './types.ts';
+import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 /** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
 const REVOKED_RETENTION_MS = 86_400_000;
@@ -113,8 +113,6 @@ function prepareQueries(db: DatabaseSync) {
     revoke: prepare(`UPDATE baton_sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`),
     userIds: prepare(`SELECT id FROM baton_sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?`),
     consumed: prepare('INSERT INTO baton_consumed_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE baton_consumed_jti.expires_at <= ?'),
-    deny: prepare('INSERT INTO baton_denied_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)'),
-    isDenied: prepare('SELECT 1 AS x FROM baton_denied_jti WHERE jti = ? AND expires_at > ?'),
     saveOpaque: prepare('INSERT OR REPLACE INTO baton_opaque_tokens (hash, claims, expires_at) VALUES (?, ?, ?)'),
     findOpaque: prepare('SELECT claims, expires_at FROM baton_opaque_tokens WHERE hash = ? AND expires_at > ?'),
     deleteOpaque: prepare('DELETE FROM baton_opaque_tokens WHERE hash = ?'),
@@ -158,7 +156,7 @@ function createPrivately(path: string): void {
   }
 }
 
-class SqliteStore implements TokenStore {
+class SqliteStore implements BatonStore {
   readonly #db: DatabaseSync;
   readonly #pollMs: number;
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
@@ -207,7 +205,7 @@ class SqliteStore implements TokenStore {
     return true;
   }
 
-  async createSession(session: SessionRecord, options: { maxSessionsPerUser: number; now: number; revocationTtlMs: number }): Promise<{ evicted: string[] }> {
+  async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     return this.#tx(() => {
       this.#q.insert.run(...toRow(session));
       const evicted: string[] = [];
@@ -250,11 +248,11 @@ class SqliteStore implements TokenStore {
     });
   }
 
-  async revokeSession(id: string, options: { now: number; reason: string; revocationTtlMs: number }): Promise<boolean> {
+  async revokeSession(id: string, options: Revocation): Promise<boolean> {
     return this.#tx(() => this.#revokeIn(id, options.now, options.reason, options.revocationTtlMs));
   }
 
-  async revokeUserSessions(userId: string, options: { now: number; reason: string; revocationTtlMs: number; except?: string }): Promise<string[]> {
+  async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     return this.#tx(() => {
       const ids = (this.#q.userIds.all(userId, options.except ?? null) as Row[]).map((r) => r.id as string);
       return ids.filter((id) => this.#revokeIn(id, options.now, options.reason, options.revocationTtlMs));
@@ -266,18 +264,11 @@ class SqliteStore implements TokenStore {
   }
 
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
-    this.#tx(() => {
-      this.#q.deny.run(jti, expiresAt);
-      this.#q.logRevocation.run('token', jti, now, expiresAt, 'revoked');
-    });
+    this.#q.logRevocation.run('token', jti, now, expiresAt, 'revoked');
   }
 
   async announce(event: RevocationEvent): Promise<void> {
     this.#q.logRevocation.run(event.kind, event.id, event.at, event.expiresAt, event.reason);
-  }
-
-  async isDenied(jti: string, now: number): Promise<boolean> {
-    return this.#q.isDenied.get(jti, now) !== undefined;
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord): Promise<void> {
@@ -385,6 +376,6 @@ class SqliteStore implements TokenStore {
 }
 
 /** Opens (and migrates) a SQLite store. */
-export function sqliteStore(options: SqliteStoreOptions): TokenStore {
+export function sqliteStore(options: SqliteStoreOptions): BatonStore {
   return new SqliteStore(options);
 }

@@ -22,7 +22,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { isBatonError } from '../core/errors.ts';
-import type { Baton } from '../core/service.ts';
+import type { Baton } from '../core/baton.ts';
 
 /** Close codes (4000–4999 are the application's, RFC 6455 §7.4.2). */
 export const CLOSE = { UNAUTHORIZED: 4401, FORBIDDEN: 4403 } as const;

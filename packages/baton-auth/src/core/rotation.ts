@@ -3,7 +3,7 @@
  * that run it inside their own transaction (memory, SQLite). The Redis and PostgreSQL stores
  * implement the same table in Lua and SQL; the conformance suite holds them all to it.
  */
-import type { RotateRequest, RotateStatus, SessionRecord } from './types.ts';
+import type { RotateRequest, RotateStatus, SessionRecord } from './store.ts';
 
 /** What to answer and, when the record changes, what to write. */
 export interface RotationDecision {

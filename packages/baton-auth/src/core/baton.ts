@@ -1,0 +1,235 @@
+/**
+ * The token engine: login, verify, refresh, revoke, introspect. Import from `baton-auth`.
+ *
+ * `Baton` is a facade: each verb lives in a file of its own (`issue.ts`, `verify.ts`,
+ * `refresh.ts`, `revoke.ts`, `introspect.ts`, `sessions.ts`) and works on the engine's shared
+ * state (`engine.ts`). It knows nothing of HTTP; every decision that must be atomic is one
+ * store operation.
+ */
+import type { AccessTokenClaims } from './access-token.ts';
+import { Engine } from './engine.ts';
+import type { VerifyStats } from './engine.ts';
+import type { BatonEvent, BatonEventType } from './events.ts';
+import { introspect } from './introspect.ts';
+import type { IntrospectionResponse } from './introspect.ts';
+import { login } from './issue.ts';
+import type { LoginOptions, TokenPair } from './issue.ts';
+import type { KeyAlg, KeyRing, KeyUse, PublicJwk } from './keys.ts';
+import type { BatonOptions } from './options.ts';
+import { refresh } from './refresh.ts';
+import type { RefreshOptions } from './refresh.ts';
+import { revoke, revokeKey, revokeSession, revokeUserSessions } from './revoke.ts';
+import type { RevokeOptions } from './revoke.ts';
+import { listSessions } from './sessions.ts';
+import type { SessionInfo } from './sessions.ts';
+import type { RevocationEvent } from './store.ts';
+import { verify, verifyLocal } from './verify.ts';
+import type { VerifyOptions } from './verify.ts';
+
+export type { IntrospectionResponse } from './introspect.ts';
+export type { LoginOptions, TokenPair } from './issue.ts';
+export type { RefreshOptions } from './refresh.ts';
+export type { RevokeOptions } from './revoke.ts';
+export type { SessionInfo } from './sessions.ts';
+export type { VerifyOptions } from './verify.ts';
+export type { VerifyStats } from './engine.ts';
+
+/** The token engine. Create it with `createBaton`. */
+export class Baton {
+  readonly #e: Engine;
+
+  constructor(options: BatonOptions) {
+    this.#e = new Engine(options);
+  }
+
+  /** The `iss` of the tokens this engine issues. */
+  get issuer(): string {
+    return this.#e.o.issuer;
+  }
+
+  /** The key ring: add, rotate and list keys; `keys.jwks(now)` is the public JWKS. */
+  get keys(): KeyRing {
+    return this.#e.o.ring;
+  }
+
+  /** The engine's clock, in milliseconds since the epoch (the `now` option). */
+  now(): number {
+    return this.#e.now();
+  }
+
+  /**
+   * Subscribes to the store's revocations and loads the ones in force. Called by every operation
+   * on first use; call it at start-up to fail fast when the store is unreachable.
+   */
+  ready(): Promise<void> {
+    return this.#e.ready();
+  }
+
+  /**
+   * Listens to every revocation this instance learns of, its own and other instances' (through
+   * the store): what long-lived connections need to close at once.
+   */
+  onRevocation(listener: (event: RevocationEvent) => void): () => void {
+    this.#e.revocationListeners.add(listener);
+    return () => this.#e.revocationListeners.delete(listener);
+  }
+
+  /** Listens to one event type, or to all with `'*'`. Returns a function that stops listening. */
+  on(type: BatonEventType | '*', listener: (event: BatonEvent) => void): () => void {
+    const wrapped = (event: BatonEvent): void => {
+      if (type === '*' || event.type === type) listener(event);
+    };
+    this.#e.listeners.add(wrapped);
+    return () => this.#e.listeners.delete(wrapped);
+  }
+
+  /**
+   * Opens a session for `userId` and returns its first token pair. With `maxSessionsPerUser`,
+   * the user's oldest sessions are evicted atomically and their access tokens stop verifying.
+   * @example
+   * ```ts
+   * const pair = await baton.login('user-42', { clientId: 'web', scope: 'orders:read', device: { userAgent } });
+   * ```
+   */
+  login(userId: string, options: LoginOptions = {}): Promise<TokenPair> {
+    return login(this.#e, userId, options);
+  }
+
+  /**
+   * Verifies an access token of any format and returns its claims, or rejects with a
+   * `BatonError` (`ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_NOT_YET_VALID`,
+   * `ERR_TOKEN_REVOKED`, `ERR_SESSION_REVOKED`, `ERR_TOKEN_REPLAYED`, `ERR_STORE_UNAVAILABLE`)
+   * and never with anything else. JWTs are verified in-process (no store round trip) unless
+   * `oneTime` is set.
+   * @example
+   * ```ts
+   * const claims = await baton.verify(bearerToken);           // claims.sub, claims.scope
+   * await baton.verify(bearerToken, { oneTime: true });        // replay guard
+   * ```
+   */
+  verify(token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
+    return verify(this.#e, token, options);
+  }
+
+  /**
+   * Verifies a JWT access token synchronously, from the verified-token cache or the `node:crypto`
+   * fast path, with revocations from the in-process cache. Call `ready()` once before using it.
+   * Throws a `BatonError`, never anything else.
+   */
+  verifyLocal(token: string): Readonly<AccessTokenClaims> {
+    return verifyLocal(this.#e, token);
+  }
+
+  /**
+   * Exchanges a refresh token for a new pair (RFC 6749 §6), rotating it. A token of the current
+   * generation advances the session; a retired one inside the grace window gets the current
+   * pair (racing tabs, lost responses); a retired one outside it revokes the whole session
+   * (`ERR_REFRESH_REUSED`, event `refresh.reused`). Other failures: `ERR_REFRESH_INVALID`,
+   * `ERR_INVALID_SCOPE`, `ERR_SESSION_EXPIRED`, `ERR_RATE_LIMITED`, `ERR_STORE_UNAVAILABLE`
+   * (nothing changed).
+   */
+  refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
+    return refresh(this.#e, refreshToken, options);
+  }
+
+  /**
+   * Revokes a refresh token (its whole session, RFC 7009 §2.1) or an access token (its `jti`,
+   * until it expires). Unknown, invalid or expired tokens are not an error (RFC 7009 §2.2). With
+   * `clientId`, a token issued to another client is refused (`ERR_INVALID_ARGUMENT`) and stays valid.
+   */
+  revoke(token: string, options: RevokeOptions = {}): Promise<void> {
+    return revoke(this.#e, token, options);
+  }
+
+  /** Revokes one session: its refresh token stops working and its access tokens stop verifying. */
+  revokeSession(sessionId: string, reason = 'revoked'): Promise<boolean> {
+    return revokeSession(this.#e, sessionId, reason);
+  }
+
+  /** Revokes every session of `userId` but `except` (log out everywhere, or everywhere else). */
+  revokeUserSessions(userId: string, options: { except?: string; reason?: string } = {}): Promise<string[]> {
+    return revokeUserSessions(this.#e, userId, options);
+  }
+
+  /** The user's active sessions (devices), oldest first. */
+  listSessions(userId: string): Promise<SessionInfo[]> {
+    return listSessions(this.#e, userId);
+  }
+
+  /**
+   * RFC 7662 introspection of an access or refresh token. Anything not currently valid is
+   * `{ active: false }`, with no reason given (RFC 7662 §2.2).
+   */
+  introspect(token: string): Promise<IntrospectionResponse> {
+    return introspect(this.#e, token);
+  }
+
+  /** The public JWKS document (RFC 7517 §5) of the asymmetric signing keys that still verify. */
+  jwks(): { keys: PublicJwk[] } {
+    return this.#e.o.ring.jwks(this.#e.now());
+  }
+
+  /**
+   * Rotates the keys of one use — signing (default, of the active key's algorithm or `alg`),
+   * encryption (`'enc'`) or refresh tokens (`'refresh'`): the pre-published key starts, the old
+   * one retires but keeps verifying for as long as a token it made can live, a new key is
+   * published for next time, and keys past that leave the ring. Persisting the ring is the
+   * caller's (the standalone service seals and saves it).
+   */
+  rotateKeys(use: KeyUse = 'sig', alg?: KeyAlg): { active: string; next: string; dropped: string[] } {
+    const ring = this.#e.o.ring;
+    const { active, next, dropped } = ring.rotate(alg ?? ring.active(use)?.alg ?? (use === 'enc' ? 'dir' : 'HS256'), this.#e.now(), use);
+    return { active: active.kid, next: next.kid, dropped };
+  }
+
+  /**
+   * Takes a key out of service at once, on every instance (a compromised key): tokens it signed
+   * stop verifying, cached ones included; an active key is first replaced by its published
+   * successor. The removal travels through the store's revocation feed; an instance that learns
+   * of it never takes the key back from a saved copy. `persist` saves the ring where the other
+   * instances read it (the standalone service's sealed ring) before they hear of the removal;
+   * keys from your configuration must leave it too. False when the ring has no such key.
+   */
+  revokeKey(kid: string, options: { persist?: (ring: KeyRing) => Promise<void> } = {}): Promise<boolean> {
+    return revokeKey(this.#e, kid, options.persist);
+  }
+
+  /** Verifications since the engine started: by outcome, and how many the verified-token cache answered. */
+  stats(): { verify: VerifyStats } {
+    const { ok, cacheHits, byError } = this.#e.stats;
+    return { verify: { ok, cacheHits, byError: { ...byError } } };
+  }
+
+  /**
+   * Deletes what expired from the store (sessions, one-time ledger, opaque tokens, revocation
+   * log, counters). Call it every few minutes; the standalone service does, every
+   * `BATON_SWEEP_INTERVAL`.
+   */
+  sweep(): Promise<number> {
+    return this.#e.store.sweep(this.#e.now());
+  }
+
+  /** Stops listening to the store's revocations. The store itself stays open (it is the caller's). */
+  async close(): Promise<void> {
+    this.#e.close();
+  }
+}
+
+/**
+ * Creates the token engine. Options are validated now: a mistake throws a `BatonConfigError`
+ * whose message says what to change.
+ * @example
+ * ```ts
+ * import { createBaton, generateKey } from 'baton-auth';
+ * import { memoryStore } from 'baton-auth/stores/memory';
+ * const baton = createBaton({
+ *   issuer: 'https://auth.example.com',
+ *   keys: [generateKey('EdDSA')],
+ *   refreshTokenSecret: process.env.REFRESH_SECRET!,
+ *   store: memoryStore(),
+ * });
+ * ```
+ */
+export function createBaton(options: BatonOptions): Baton {
+  return new Baton(options);
+}

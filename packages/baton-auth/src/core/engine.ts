@@ -1,0 +1,134 @@
+/**
+ * The engine's shared state, which every verb (`issue.ts`, `verify.ts`, `refresh.ts`,
+ * `revoke.ts`, `introspect.ts`, `sessions.ts`) works on; `Baton` (`baton.ts`) is the facade.
+ * Internal: not exported from the package.
+ */
+import { LRUCache } from 'lru-cache';
+import { JwtVerifier } from './access-token.ts';
+import type { AccessTokenClaims, ClaimPolicy } from './access-token.ts';
+import { BatonError } from './errors.ts';
+import type { BatonErrorCode } from './errors.ts';
+import type { BatonEvent } from './events.ts';
+import { guardStore, unavailable } from './guarded-store.ts';
+import { resolveOptions } from './options.ts';
+import type { BatonOptions, ResolvedOptions } from './options.ts';
+import { RefreshTokenCodec } from './refresh-token.ts';
+import { RevocationCache } from './revocation-cache.ts';
+import type { RevocationEvent, TokenStore } from './store.ts';
+
+/** A verified token, its claims and the instant (ms) from which `exp` refuses it. */
+export interface CachedClaims {
+  readonly token: string;
+  readonly claims: Readonly<AccessTokenClaims>;
+  readonly validUntilMs: number;
+}
+
+/** What `Baton.stats()` counts since the engine started: verifications by outcome, and the verified-token cache. */
+export interface VerifyStats {
+  /** Tokens that verified. */
+  ok: number;
+  /** Of those, how many the verified-token cache answered. */
+  cacheHits: number;
+  /** Refusals by error code. */
+  byError: Partial<Record<BatonErrorCode, number>>;
+}
+
+/** Throws `ERR_INVALID_ARGUMENT` with `message` unless `ok`. */
+export function argument(ok: boolean, message: string): void {
+  if (!ok) throw new BatonError('ERR_INVALID_ARGUMENT', message);
+}
+
+export class Engine {
+  readonly o: ResolvedOptions;
+  /** The store, its failures mapped to `ERR_STORE_UNAVAILABLE`. */
+  readonly store: TokenStore;
+  readonly policy: ClaimPolicy;
+  readonly jwt: JwtVerifier;
+  readonly refreshCodec: RefreshTokenCodec;
+  readonly revoked = new RevocationCache();
+  readonly cache: LRUCache<string, CachedClaims> | undefined;
+  readonly listeners = new Set<(event: BatonEvent) => void>();
+  readonly revocationListeners = new Set<(event: RevocationEvent) => void>();
+  readonly stats: VerifyStats = { ok: 0, cacheHits: 0, byError: {} };
+  isReady = false;
+  #starting: Promise<void> | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(options: BatonOptions) {
+    this.o = resolveOptions(options);
+    this.store = guardStore(this.o.store);
+    this.policy = { issuer: this.o.issuer, audience: this.o.audience, leewaySec: this.o.leewaySec };
+    this.jwt = new JwtVerifier(this.o.ring);
+    this.refreshCodec = new RefreshTokenCodec(this.o.ring);
+    this.cache = this.o.cacheMax > 0 ? new LRUCache({ max: this.o.cacheMax }) : undefined;
+    // A key that leaves the ring takes its verified tokens with it.
+    this.o.ring.onRemove(() => this.cache?.clear());
+    if (this.o.onEvent) this.listeners.add(this.o.onEvent);
+  }
+
+  now(): number {
+    return this.o.now();
+  }
+
+  /** How long verifiers must remember a revocation: no token issued before it outlives this. */
+  get revocationTtlMs(): number {
+    return this.o.accessTtlMs + this.o.leewaySec * 1000 + 60_000;
+  }
+
+  /** Subscribes to the store's revocations and loads the ones in force, once. */
+  ready(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    this.#starting ??= (async () => {
+      try {
+        this.#unsubscribe = await this.store.subscribe((event) => this.applyRevocation(event));
+        for (const event of await this.store.revocationsSince(this.now())) this.#apply(event);
+        this.isReady = true;
+      } catch (cause) {
+        this.#starting = undefined;
+        throw unavailable(cause);
+      }
+    })();
+    return this.#starting;
+  }
+
+  #apply(event: RevocationEvent): void {
+    if (event.kind === 'key') this.o.ring.drop(event.id);
+    this.revoked.apply(event);
+  }
+
+  /** A revocation learnt from the store or made here: into the in-process view, then to the listeners. */
+  applyRevocation(event: RevocationEvent): void {
+    this.#apply(event);
+    this.revoked.prune(this.now());
+    for (const listener of this.revocationListeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure must not stop the others.
+      }
+    }
+  }
+
+  /** A session this instance revoked: verified at once here, before the store's message comes back. */
+  revokedLocally(sessionId: string, now: number, reason: string): void {
+    this.applyRevocation({ kind: 'session', id: sessionId, at: now, expiresAt: now + this.revocationTtlMs, reason });
+  }
+
+  emit(event: BatonEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure must not fail a token operation.
+      }
+    }
+  }
+
+  /** Stops listening to the store's revocations. */
+  close(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.isReady = false;
+    this.#starting = undefined;
+  }
+}

@@ -1,0 +1,68 @@
+/** Introspection (RFC 7662) of an access or a refresh token. */
+import type { AccessTokenClaims } from './access-token.ts';
+import { isBatonError } from './errors.ts';
+import type { Engine } from './engine.ts';
+import { RefreshTokenCodec } from './refresh-token.ts';
+import { verify } from './verify.ts';
+
+/** RFC 7662 §2.2 introspection response. */
+export interface IntrospectionResponse {
+  active: boolean;
+  scope?: string;
+  client_id?: string;
+  username?: string;
+  token_type?: string;
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  sub?: string;
+  aud?: string | string[];
+  iss?: string;
+  jti?: string;
+  sid?: string;
+}
+
+const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
+
+async function refreshToken(e: Engine, token: string): Promise<IntrospectionResponse> {
+  const now = e.now();
+  const parsed = e.refreshCodec.parse(token, now);
+  if (parsed === undefined) return { ...INACTIVE };
+  const session = await e.store.getSession(parsed.sessionId);
+  if (session === null || session.generation !== parsed.generation || session.revokedAt !== null) return { ...INACTIVE };
+  const end = Math.min(session.expiresAt, session.idleExpiresAt);
+  if (now >= end) return { ...INACTIVE };
+  return {
+    active: true,
+    token_type: 'refresh_token',
+    client_id: session.clientId,
+    sub: session.userId,
+    username: session.userId,
+    scope: session.scope,
+    iss: e.o.issuer,
+    exp: Math.floor(end / 1000),
+    iat: Math.floor(session.rotatedAt / 1000),
+    sid: session.id,
+  };
+}
+
+function accessToken(c: Readonly<AccessTokenClaims>): IntrospectionResponse {
+  const out: IntrospectionResponse = {
+    active: true, token_type: 'Bearer', client_id: c.client_id, sub: c.sub, username: c.sub, aud: c.aud, iss: c.iss, exp: c.exp, iat: c.iat, jti: c.jti, sid: c.sid,
+  };
+  if (c.scope !== undefined) out.scope = c.scope;
+  if (c.nbf !== undefined) out.nbf = c.nbf;
+  return out;
+}
+
+/** See `Baton.introspect`. */
+export async function introspect(e: Engine, token: string): Promise<IntrospectionResponse> {
+  if (typeof token !== 'string') return { ...INACTIVE };
+  if (RefreshTokenCodec.looksLike(token)) return refreshToken(e, token);
+  try {
+    return accessToken(await verify(e, token));
+  } catch (err) {
+    if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') throw err;
+    return { ...INACTIVE };
+  }
+}

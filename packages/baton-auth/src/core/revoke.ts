@@ -1,0 +1,89 @@
+/**
+ * Revoking: a token (RFC 7009), a session, all of a user's sessions, a key. Each revocation is
+ * recorded in the store, which publishes it to every instance, and applied here at once.
+ */
+import { hashToken, isOpaqueToken } from './access-token.ts';
+import type { AccessTokenClaims } from './access-token.ts';
+import { BatonError, isBatonError } from './errors.ts';
+import { argument } from './engine.ts';
+import type { Engine } from './engine.ts';
+import type { KeyRing } from './keys.ts';
+import { RefreshTokenCodec } from './refresh-token.ts';
+import { verify } from './verify.ts';
+
+/** Options of `revoke`. */
+export interface RevokeOptions {
+  /** The client asking; a token issued to another client is refused and stays valid (RFC 7009 §2.1). Default: any client. */
+  clientId?: string;
+}
+
+function sameClient(owner: string, caller: string | undefined): void {
+  if (caller !== undefined && owner !== caller) throw new BatonError('ERR_INVALID_ARGUMENT', 'The token was not issued to this client');
+}
+
+/** See `Baton.revoke`. */
+export async function revoke(e: Engine, token: string, options: RevokeOptions): Promise<void> {
+  if (typeof token !== 'string') return;
+  const now = e.now();
+  if (RefreshTokenCodec.looksLike(token)) {
+    const parsed = e.refreshCodec.parse(token, now);
+    if (parsed === undefined) return;
+    if (options.clientId !== undefined) {
+      const session = await e.store.getSession(parsed.sessionId);
+      if (session === null) return;
+      sameClient(session.clientId, options.clientId);
+    }
+    await revokeSession(e, parsed.sessionId, 'revoked');
+    return;
+  }
+  let claims: Readonly<AccessTokenClaims>;
+  try {
+    claims = await verify(e, token);
+  } catch (err) {
+    if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') throw err;
+    return;
+  }
+  sameClient(claims.client_id, options.clientId);
+  const until = (claims.exp + e.o.leewaySec) * 1000;
+  if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
+  await e.store.denyJti(claims.jti, until, now);
+  e.applyRevocation({ kind: 'token', id: claims.jti, at: now, expiresAt: until, reason: 'revoked' });
+  e.emit({ type: 'token.revoked', at: now, jti: claims.jti, sessionId: claims.sid });
+}
+
+/** See `Baton.revokeSession`. */
+export async function revokeSession(e: Engine, sessionId: string, reason: string): Promise<boolean> {
+  argument(typeof sessionId === 'string' && sessionId.length > 0, 'revokeSession needs a session id.');
+  await e.ready();
+  const now = e.now();
+  const revoked = await e.store.revokeSession(sessionId, { now, reason, revocationTtlMs: e.revocationTtlMs });
+  if (revoked) {
+    e.revokedLocally(sessionId, now, reason);
+    e.emit({ type: 'session.revoked', at: now, sessionId, reason });
+  }
+  return revoked;
+}
+
+/** See `Baton.revokeUserSessions`. */
+export async function revokeUserSessions(e: Engine, userId: string, options: { except?: string; reason?: string }): Promise<string[]> {
+  argument(typeof userId === 'string' && userId.length > 0, 'revokeUserSessions needs a user id.');
+  await e.ready();
+  const now = e.now();
+  const reason = options.reason ?? 'revoked';
+  const ids = await e.store.revokeUserSessions(userId, { now, reason, revocationTtlMs: e.revocationTtlMs, ...(options.except === undefined ? {} : { except: options.except }) });
+  for (const id of ids) {
+    e.revokedLocally(id, now, reason);
+    e.emit({ type: 'session.revoked', at: now, sessionId: id, reason });
+  }
+  return ids;
+}
+
+/** See `Baton.revokeKey`. */
+export async function revokeKey(e: Engine, kid: string, persist: ((ring: KeyRing) => Promise<void>) | undefined): Promise<boolean> {
+  await e.ready();
+  const now = e.now();
+  if (!e.o.ring.remove(kid, now)) return false;
+  await persist?.(e.o.ring);
+  await e.store.announce({ kind: 'key', id: kid, at: now, expiresAt: now + e.revocationTtlMs, reason: 'key_revoked' });
+  return true;
+}

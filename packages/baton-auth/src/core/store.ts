@@ -1,0 +1,205 @@
+/**
+ * The store port: what the engine needs from a store, split by concern. Every store (memory,
+ * SQLite, Redis, PostgreSQL, yours) implements it and proves it by passing the conformance suite
+ * in `baton-auth/stores/testing`.
+ *
+ * Each operation that decides something is atomic in the store itself (a Lua script, a
+ * transaction or a conditional `UPDATE`), never a read-then-write in Node; each method says so,
+ * and what it answers when nothing is found. Times are milliseconds since the epoch and come from
+ * the caller, so one injectable clock drives them.
+ */
+import type { AccessTokenClaims } from './access-token.ts';
+
+/** The device a session was opened from, as the application describes it. */
+export interface DeviceInfo {
+  userAgent?: string;
+  ip?: string;
+  /** A name the user will recognise ("Firefox on Linux"). */
+  name?: string;
+}
+
+/** One login: the family of refresh tokens that rotate from it. */
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  clientId: string;
+  scope: string;
+  device: DeviceInfo;
+  createdAt: number;
+  lastUsedAt: number;
+  /** Absolute end of the session, whatever its use. */
+  expiresAt: number;
+  /** The session ends here unless a refresh comes first; each rotation moves it forward. */
+  idleExpiresAt: number;
+  /** The generation of the current refresh token; 0 at login, +1 per rotation. */
+  generation: number;
+  /** When the current generation was issued (and the one before it retired). */
+  rotatedAt: number;
+  /** When the generation before the current one was issued. */
+  prevRotatedAt: number;
+  /** Start and count of the current refresh rate-limit window (rotations only). */
+  rateWindowStart: number;
+  rateCount: number;
+  /** Grace answers (`replayed_in_grace`) given for the current generation; 0 at login and after each rotation. */
+  graceCount: number;
+  revokedAt: number | null;
+  revokeReason: string | null;
+}
+
+/** What a rotation answers about the session: all that issuing the next pair needs. */
+export type SessionSummary = Pick<SessionRecord, 'id' | 'userId' | 'clientId' | 'scope' | 'generation' | 'expiresAt' | 'idleExpiresAt' | 'rotatedAt' | 'revokedAt'>;
+
+/** Outcomes of `rotate`. */
+export type RotateStatus = 'rotated' | 'replayed_in_grace' | 'reused' | 'expired' | 'revoked' | 'unknown' | 'rate_limited';
+
+/** What `rotate` is asked to do. */
+export interface RotateRequest {
+  sessionId: string;
+  /** The generation of the presented refresh token. */
+  generation: number;
+  /**
+   * The client presenting the token. Always compared: a session of another client is `unknown`
+   * (RFC 6749 §6 and §10.4: a refresh token is bound to the client it was issued to).
+   */
+  clientId: string;
+  now: number;
+  /** How long a retired generation still converges on the current one, in ms. */
+  graceMs: number;
+  /** The idle lifetime a rotation grants, in ms. */
+  idleTtlMs: number;
+  /** How long a revocation (on reuse) must be remembered by verifiers, in ms. */
+  revocationTtlMs: number;
+  /** At most `max` rotations per `windowMs` per session. Grace answers do not count. */
+  rateLimit?: { max: number; windowMs: number };
+  /**
+   * At most this many grace answers per generation (each makes the engine sign a new access
+   * token); the next is `rate_limited` with `retryAfterMs: 1000`. Absent: no bound.
+   */
+  graceLimit?: number;
+}
+
+/**
+ * `rotated`: this caller won and the session advanced one generation. `replayed_in_grace`: a
+ * retired generation inside the grace window; only the session's `graceCount` grew, the caller
+ * gets the current generation.
+ * `reused`: a retired generation outside the grace window; the session is now revoked.
+ * `expired`, `revoked`, `unknown` (no such session, a generation ahead, another client):
+ * nothing changed. `rate_limited`: nothing changed; retry after `retryAfterMs` (a rotation over
+ * `rateLimit`, or a grace answer over `graceLimit`).
+ */
+export interface RotateResult {
+  status: RotateStatus;
+  /** The session as it is after the operation (absent for `unknown`). Stores may return the whole record. */
+  session?: SessionSummary;
+  retryAfterMs?: number;
+}
+
+/** A revocation, as published to every instance and kept for `revocationsSince`. */
+export interface RevocationEvent {
+  /**
+   * `session`: `id` is a session id; `token`: `id` is an access token's `jti`; `key`: `id` is the
+   * `kid` of a key taken out of service (a compromised key), which every instance drops.
+   */
+  kind: 'session' | 'token' | 'key';
+  id: string;
+  at: number;
+  /** After this no token it concerns can still be valid; verifiers may forget it. */
+  expiresAt: number;
+  reason: string;
+}
+
+/** What every revocation is told: when, why, and how long verifiers must remember it. */
+export interface Revocation {
+  now: number;
+  reason: string;
+  /** How long the revocation must be remembered by verifiers, in ms (no token it concerns outlives it). */
+  revocationTtlMs: number;
+}
+
+/** An opaque access token's state, kept under the token's hash. */
+export interface OpaqueTokenRecord {
+  claims: AccessTokenClaims;
+  expiresAt: number;
+}
+
+/** Sessions: the families of refresh tokens, and the rotation decision. */
+export interface SessionStore {
+  /**
+   * Inserts a session and, with `maxSessionsPerUser` > 0, revokes (reason `evicted`) the user's
+   * oldest active sessions so that at most that many remain, the new one included — one atomic
+   * operation, so racing logins cannot both keep theirs. Answers the evicted ids (`[]`: none).
+   */
+  createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }>;
+  /** The session, whatever its state (revoked and ended ones until swept), or `null`. */
+  getSession(id: string): Promise<SessionRecord | null>;
+  /** The user's sessions neither revoked nor ended at `now`, oldest first; `[]` when none. */
+  listSessions(userId: string, now: number): Promise<SessionRecord[]>;
+  /** The rotation decision (`rotation.ts`), atomically: exactly one of many racers rotates. See `RotateResult`. */
+  rotate(request: RotateRequest): Promise<RotateResult>;
+  /** Revokes one active session and publishes it, atomically; `false` when it was not active or does not exist. */
+  revokeSession(id: string, revocation: Revocation): Promise<boolean>;
+  /** Revokes and publishes all the user's active sessions but `except`, atomically; answers the revoked ids (`[]`: none). */
+  revokeUserSessions(userId: string, revocation: Revocation & { except?: string }): Promise<string[]>;
+}
+
+/** The one-time ledger of access tokens (the replay guard). */
+export interface OneTimeLedger {
+  /** Marks `jti` used until `expiresAt`, atomically: `true` only for the first caller. */
+  consumeJti(jti: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+/** The revocation log: what every instance must hear of, now or when it comes back. */
+export interface RevocationLog {
+  /** Puts an access token's `jti` on the denylist until `expiresAt` and publishes it, atomically. */
+  denyJti(jti: string, expiresAt: number, now: number): Promise<void>;
+  /**
+   * Publishes and logs a revocation that concerns no session or token of the store — a key taken
+   * out of service — atomically.
+   */
+  announce(event: RevocationEvent): Promise<void>;
+  /** Revocations still in force at `since` or later (what an instance missed while away); `[]` when none. */
+  revocationsSince(since: number): Promise<RevocationEvent[]>;
+  /**
+   * Calls `listener` for every revocation made through any client of this store, from now on,
+   * each once. Resolves once the subscription is live; the returned function ends it.
+   */
+  subscribe(listener: (event: RevocationEvent) => void): Promise<() => void>;
+}
+
+/** Opaque access tokens (`tokenFormat: 'opaque'`), kept under the token's hash. Optional for stores of JWT-only engines. */
+export interface OpaqueTokenStore {
+  saveOpaqueToken(hash: string, record: OpaqueTokenRecord, now: number): Promise<void>;
+  /** The record while it is unexpired at `now`, else `null`. */
+  findOpaqueToken(hash: string, now: number): Promise<OpaqueTokenRecord | null>;
+  /** Deletes it; nothing happens when it does not exist. */
+  deleteOpaqueToken(hash: string): Promise<void>;
+}
+
+/** What every store does for its own upkeep. */
+export interface StoreLifecycle {
+  /**
+   * Resolves when the backend answered a trivial round trip (a `PING`, a `SELECT 1`), rejects
+   * otherwise, within seconds rather than waiting for a reconnection. Used at start-up and by
+   * readiness checks.
+   */
+  ping(): Promise<void>;
+  /**
+   * Deletes what ended by `now`: sessions at their idle or absolute end; revoked sessions one day
+   * after their revocation at the latest (the revocation log, not the record, is what refuses
+   * their access tokens; the record only makes a refresh answer `revoked` rather than `unknown`);
+   * spent and denied jtis, opaque tokens and revocations past their expiry, counters past their
+   * reset. Returns how many records went. Stores whose keys carry TTLs (Redis) leave all but the
+   * revocation log to them.
+   */
+  sweep(now: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** What the engine needs of a store. */
+export interface TokenStore extends SessionStore, OneTimeLedger, RevocationLog, Partial<OpaqueTokenStore>, StoreLifecycle {}
+
+/** The methods of each concern, as the engine checks a store given to it and guards its calls. */
+export const STORE_METHODS = {
+  required: ['createSession', 'getSession', 'listSessions', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'revocationsSince', 'subscribe', 'ping', 'sweep', 'close'],
+  opaque: ['saveOpaqueToken', 'findOpaqueToken', 'deleteOpaqueToken'],
+} as const;

@@ -1,0 +1,120 @@
+/**
+ * Verifying access tokens: JWTs in-process (the verified-token cache, then the `node:crypto`
+ * fast path), JWEs with jose, opaque tokens in the store; revocations from the in-process view;
+ * the replay guard through the store's one-time ledger.
+ */
+import { checkClaims, decryptJwe, hashToken, isOpaqueToken } from './access-token.ts';
+import type { AccessTokenClaims } from './access-token.ts';
+import { BatonError, isBatonError } from './errors.ts';
+import type { Engine } from './engine.ts';
+
+/** Options of `verify`. */
+export interface VerifyOptions {
+  /** Replay guard: accept this token once; a second use fails with `ERR_TOKEN_REPLAYED`. */
+  oneTime?: boolean;
+}
+
+/** A compact JWS has two dots (a JWE four); checked without allocating. */
+function isThreeSegments(token: unknown): token is string {
+  if (typeof token !== 'string') return false;
+  const second = token.indexOf('.', token.indexOf('.') + 1);
+  return second > 0 && token.indexOf('.', second + 1) === -1;
+}
+
+/** Counts a refusal by its code, and throws it on. */
+function refused(e: Engine, err: unknown): never {
+  const code = isBatonError(err) ? err.code : 'ERR_TOKEN_INVALID';
+  e.stats.byError[code] = (e.stats.byError[code] ?? 0) + 1;
+  throw err;
+}
+
+/** Any format: see `Baton.verify`. */
+export function verify(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
+  if (e.isReady && options?.oneTime !== true && isThreeSegments(token)) {
+    try {
+      return Promise.resolve(verifyLocal(e, token));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+  return verifySlow(e, token, options);
+}
+
+async function verifySlow(e: Engine, token: string, options: VerifyOptions | undefined): Promise<Readonly<AccessTokenClaims>> {
+  let claims: Readonly<AccessTokenClaims>;
+  try {
+    await e.ready();
+    const now = e.now();
+    if (typeof token === 'string' && isOpaqueToken(token)) {
+      claims = await verifyOpaque(e, token, now);
+    } else if (typeof token === 'string' && token.length <= e.o.maxTokenLength && token.split('.').length === 5) {
+      claims = checkRevoked(e, lookup(e, token, now) ?? remember(e, token, await decryptJwe(token, e.o.ring, e.policy, now)), now);
+    } else {
+      claims = verifyJwt(e, token, now);
+    }
+    if (options?.oneTime === true && !(await e.store.consumeJti(claims.jti, (claims.exp + e.o.leewaySec) * 1000, now))) {
+      throw new BatonError('ERR_TOKEN_REPLAYED', 'the jti was already consumed');
+    }
+  } catch (err) {
+    refused(e, isBatonError(err) ? err : new BatonError('ERR_TOKEN_INVALID', 'verification failed', { cause: err }));
+  }
+  e.stats.ok++;
+  return claims;
+}
+
+/** A JWT, synchronously: see `Baton.verifyLocal`. */
+export function verifyLocal(e: Engine, token: string): Readonly<AccessTokenClaims> {
+  let claims: Readonly<AccessTokenClaims>;
+  try {
+    claims = verifyJwt(e, token, e.now());
+  } catch (err) {
+    return refused(e, err);
+  }
+  e.stats.ok++;
+  return claims;
+}
+
+/** A compact JWT: the verified-token cache, else the `node:crypto` fast path; then revocations. */
+function verifyJwt(e: Engine, token: string, now: number): Readonly<AccessTokenClaims> {
+  if (typeof token !== 'string') throw new BatonError('ERR_TOKEN_INVALID', 'the token is not a string');
+  // Refused by length before any parsing or crypto: a megabyte of token costs nothing.
+  if (token.length > e.o.maxTokenLength) throw new BatonError('ERR_TOKEN_INVALID', 'the token is too long');
+  let claims = e.cache === undefined ? undefined : lookup(e, token, now);
+  if (claims !== undefined) e.stats.cacheHits++;
+  else claims = e.cache === undefined ? e.jwt.verify(token, e.policy, now) : remember(e, token, e.jwt.verify(token, e.policy, now));
+  return checkRevoked(e, claims, now);
+}
+
+/**
+ * The verified-token cache is keyed by the token's last segment (its signature or tag): short,
+ * so cheap to hash on every request; the entry holds the whole token, compared on every hit.
+ */
+function lookup(e: Engine, token: string, now: number): Readonly<AccessTokenClaims> | undefined {
+  const key = token.slice(token.lastIndexOf('.') + 1);
+  const hit = e.cache?.get(key);
+  if (hit === undefined || hit.token !== token) return undefined;
+  if (now >= hit.validUntilMs) {
+    e.cache?.delete(key);
+    throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
+  }
+  return hit.claims;
+}
+
+function remember(e: Engine, token: string, claims: AccessTokenClaims): Readonly<AccessTokenClaims> {
+  const frozen = Object.freeze(claims);
+  e.cache?.set(token.slice(token.lastIndexOf('.') + 1), { token, claims: frozen, validUntilMs: (claims.exp + e.o.leewaySec) * 1000 });
+  return frozen;
+}
+
+function checkRevoked<T extends Readonly<AccessTokenClaims>>(e: Engine, claims: T, now: number): T {
+  if (e.revoked.isSessionRevoked(claims.sid, now)) throw new BatonError('ERR_SESSION_REVOKED', 'the session is revoked');
+  if (e.revoked.isTokenRevoked(claims.jti, now)) throw new BatonError('ERR_TOKEN_REVOKED', 'the jti is on the denylist');
+  return claims;
+}
+
+async function verifyOpaque(e: Engine, token: string, now: number): Promise<Readonly<AccessTokenClaims>> {
+  // Opaque tokens fail closed: no store, no answer.
+  const record = (await e.store.findOpaqueToken?.(hashToken(token), now)) ?? null;
+  if (record === null) throw new BatonError('ERR_TOKEN_INVALID', 'no such opaque token');
+  return checkRevoked(e, checkClaims(record.claims, e.policy, now), now);
+}
