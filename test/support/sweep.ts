@@ -8,6 +8,7 @@ import type { BatonStore } from 'baton-auth';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
 
 export interface Sweepable {
   /** Ids (session ids, jtis, hashes, counter keys) that must be gone after `sweep(now)`, by table. */
@@ -20,16 +21,18 @@ export interface Sweepable {
 
 export async function seedSweepable(store: BatonStore, now: number): Promise<Sweepable> {
   const id = (): string => randomBytes(8).toString('hex');
-  const idle = sampleSession(now - DAY, { idleExpiresAt: now - 1 }); // idle end just passed
-  const absolute = sampleSession(now - 40 * DAY, { expiresAt: now, idleExpiresAt: now + DAY }); // absolute end reached
-  const revokedLongAgo = sampleSession(now - 3 * DAY); // revoked a day and 1 ms ago
-  const revokedLately = sampleSession(now - 3 * DAY); // revoked 23 hours ago: kept
+  // Sessions are kept a week (ENDED_SESSION_RETENTION_MS) after they end, however they end.
+  const idle = sampleSession(now - 10 * DAY, { idleExpiresAt: now - WEEK - 1 }); // idle end a week and 1 ms ago
+  const absolute = sampleSession(now - 40 * DAY, { expiresAt: now - WEEK, idleExpiresAt: now + DAY }); // absolute end a week ago
+  const endedLately = sampleSession(now - 10 * DAY, { idleExpiresAt: now - 1 }); // idle end just passed: kept
+  const revokedLongAgo = sampleSession(now - 10 * DAY); // revoked a week and 1 ms ago
+  const revokedLately = sampleSession(now - 10 * DAY); // revoked 6 days ago: kept
   const live = sampleSession(now - DAY);
-  for (const s of [idle, absolute, revokedLongAgo, revokedLately, live]) {
+  for (const s of [idle, absolute, endedLately, revokedLongAgo, revokedLately, live]) {
     await store.createSession(s, { maxSessionsPerUser: 0, now: s.createdAt, revocationTtlMs: HOUR });
   }
-  await store.revokeSession(revokedLongAgo.id, { now: now - DAY - 1, reason: 'old', revocationTtlMs: HOUR });
-  await store.revokeSession(revokedLately.id, { now: now - 23 * HOUR, reason: 'late', revocationTtlMs: DAY });
+  await store.revokeSession(revokedLongAgo.id, { now: now - WEEK - 1, reason: 'old', revocationTtlMs: HOUR });
+  await store.revokeSession(revokedLately.id, { now: now - 6 * DAY, reason: 'late', revocationTtlMs: 7 * DAY });
   const [consumedOld, consumedLive, deniedOld, deniedLive, opaqueOld, opaqueLive] = [id(), id(), id(), id(), id(), id()];
   const [counterOld, counterLive] = [`sweep-${id()}`, `sweep-${id()}`];
   await store.consumeJti(consumedOld, now, now - 10);
@@ -45,10 +48,10 @@ export async function seedSweepable(store: BatonStore, now: number): Promise<Swe
     gone: {
       sessions: [idle.id, absolute.id, revokedLongAgo.id],
       consumed: [consumedOld], opaque: [opaqueOld], counters: [counterOld],
-      revocations: [revokedLongAgo.id, deniedOld], // expired at now - DAY - 1 + HOUR, and at now
+      revocations: [revokedLongAgo.id, deniedOld], // expired at now - WEEK - 1 + HOUR, and at now
     },
     kept: {
-      sessions: [revokedLately.id, live.id],
+      sessions: [endedLately.id, revokedLately.id, live.id],
       consumed: [consumedLive], opaque: [opaqueLive], counters: [counterLive],
       revocations: [revokedLately.id, deniedLive],
     },

@@ -3,7 +3,7 @@
  * that run it inside their own transaction (memory, SQLite). The Redis and PostgreSQL stores
  * implement the same table in Lua and SQL; the conformance suite holds them all to it.
  */
-import type { RotateRequest, RotateStatus, SessionRecord } from './store.ts';
+import type { RotateRequest, RotateStatus, SessionEndDetail, SessionRecord } from './store.ts';
 
 /** What to answer and, when the record changes, what to write. */
 export interface RotationDecision {
@@ -41,7 +41,11 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
   const behind = request.generation < session.generation;
   if (behind && now - retiredAt(session, request.generation) > request.graceMs) {
     // Reuse: a retired token outside the grace window. The whole session dies (RFC 9700 §4.14.2).
-    const revoked = { ...session, revokedAt: now, revokeReason: 'reused' };
+    const retired = retiredAt(session, request.generation);
+    const revokeDetail: SessionEndDetail = { generation: request.generation };
+    if (retired !== Number.NEGATIVE_INFINITY) revokeDetail.retiredAt = retired;
+    if (request.ip !== undefined) revokeDetail.ip = request.ip;
+    const revoked = { ...session, revokedAt: now, revokeReason: 'reused', revokeDetail };
     return { status: 'reused', write: revoked, session: revoked };
   }
   if (behind) {
@@ -50,7 +54,7 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
     if (request.graceLimit !== undefined && session.graceCount >= request.graceLimit) {
       return { status: 'rate_limited', session, retryAfterMs: GRACE_RETRY_MS };
     }
-    const counted = { ...session, graceCount: session.graceCount + 1 };
+    const counted = { ...session, graceCount: session.graceCount + 1, graceTotal: session.graceTotal + 1 };
     return { status: 'replayed_in_grace', write: counted, session: counted };
   }
   // Only rotations count against the rate limit.
@@ -77,6 +81,11 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
     graceCount: 0,
   };
   return { status: 'rotated', write: rotated, session: rotated };
+}
+
+/** When the session ended or ends: its revocation, or its idle or absolute end, whichever comes first. */
+export function endOf(session: SessionRecord): number {
+  return Math.min(session.revokedAt ?? Number.POSITIVE_INFINITY, session.expiresAt, session.idleExpiresAt);
 }
 
 /** True when the session can still be refreshed at `now`. */

@@ -6,7 +6,7 @@
  * (104 bits) are random.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { DeviceInfo, SessionRecord } from '../stores/types.ts';
+import type { DeviceInfo, SessionRecord } from './store.ts';
 
 /** The 4-character tag shared by every session id of `userId`. */
 export function userTag(userId: string): string {
@@ -42,7 +42,9 @@ export function newSession(o: { userId: string; clientId: string; scope: string;
     rateWindowStart: now,
     rateCount: 0,
     graceCount: 0,
+    graceTotal: 0,
     revokedAt: null,
     revokeReason: null,
+    revokeDetail: null,
   };
 }

@@ -18,6 +18,27 @@ export interface DeviceInfo {
   name?: string;
 }
 
+/**
+ * Why a session ended, recorded with it and told to the holder of its tokens and to support
+ * staff. `idle_timeout` and `absolute_timeout` are read from the session's times, not recorded.
+ */
+export type SessionEndReason = 'logout' | 'logout_everywhere' | 'kicked' | 'evicted' | 'reused' | 'idle_timeout' | 'absolute_timeout' | 'key_revoked' | 'password_changed' | 'admin';
+
+/** What is recorded with a revoked session besides its reason. */
+export interface SessionEndDetail {
+  /** `kicked`, `logout_everywhere`, `evicted`: the session that ended this one. */
+  by?: string;
+  /** Its device, as recorded (for `evicted`, the new login's). */
+  byDevice?: DeviceInfo;
+  /** `reused`: the generation presented, when it had been retired (absent: longer ago than the record knows), and from which address. */
+  generation?: number;
+  retiredAt?: number;
+  ip?: string;
+}
+
+/** How long a store keeps a session after it ended (revoked, or past its idle or absolute end): the history a user and support staff can read, and what lets a late refresh be told why. */
+export const ENDED_SESSION_RETENTION_MS = 7 * 86_400_000;
+
 /** One login: the family of refresh tokens that rotate from it. */
 export interface SessionRecord {
   id: string;
@@ -42,12 +63,16 @@ export interface SessionRecord {
   rateCount: number;
   /** Grace answers (`replayed_in_grace`) given for the current generation; 0 at login and after each rotation. */
   graceCount: number;
+  /** Grace answers over the session's life. */
+  graceTotal: number;
   revokedAt: number | null;
+  /** A `SessionEndReason`, or an application's own word. */
   revokeReason: string | null;
+  revokeDetail: SessionEndDetail | null;
 }
 
 /** What a rotation answers about the session: all that issuing the next pair needs. */
-export type SessionSummary = Pick<SessionRecord, 'id' | 'userId' | 'clientId' | 'scope' | 'generation' | 'expiresAt' | 'idleExpiresAt' | 'rotatedAt' | 'revokedAt'>;
+export type SessionSummary = Pick<SessionRecord, 'id' | 'userId' | 'clientId' | 'scope' | 'generation' | 'expiresAt' | 'idleExpiresAt' | 'rotatedAt' | 'revokedAt' | 'revokeReason' | 'revokeDetail'>;
 
 /** Outcomes of `rotate`. */
 export type RotateStatus = 'rotated' | 'replayed_in_grace' | 'reused' | 'expired' | 'revoked' | 'unknown' | 'rate_limited';
@@ -76,6 +101,8 @@ export interface RotateRequest {
    * token); the next is `rate_limited` with `retryAfterMs: 1000`. Absent: no bound.
    */
   graceLimit?: number;
+  /** The presenter's address, recorded with a reuse (`revokeDetail.ip`). */
+  ip?: string;
 }
 
 /**
@@ -106,12 +133,16 @@ export interface RevocationEvent {
   /** After this no token it concerns can still be valid; verifiers may forget it. */
   expiresAt: number;
   reason: string;
+  /** For a session: what was recorded with its end. */
+  detail?: SessionEndDetail;
 }
 
 /** What every revocation is told: when, why, and how long verifiers must remember it. */
 export interface Revocation {
   now: number;
   reason: string;
+  /** Recorded with the session and published with the revocation. */
+  detail?: SessionEndDetail;
   /** How long the revocation must be remembered by verifiers, in ms (no token it concerns outlives it). */
   revocationTtlMs: number;
 }
@@ -125,18 +156,28 @@ export interface OpaqueTokenRecord {
 /** Sessions: the families of refresh tokens, and the rotation decision. */
 export interface SessionStore {
   /**
-   * Inserts a session and, with `maxSessionsPerUser` > 0, revokes (reason `evicted`) the user's
-   * oldest active sessions so that at most that many remain, the new one included — one atomic
-   * operation, so racing logins cannot both keep theirs. Answers the evicted ids (`[]`: none).
+   * Inserts a session and, with `maxSessionsPerUser` > 0, revokes the user's oldest active
+   * sessions so that at most that many remain, the new one included — one atomic operation, so
+   * racing logins cannot both keep theirs — with reason `evicted` and detail `{ by: <new id>,
+   * byDevice: <its device> }`. Answers the evicted ids (`[]`: none).
    */
   createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }>;
   /** The session, whatever its state (revoked and ended ones until swept), or `null`. */
   getSession(id: string): Promise<SessionRecord | null>;
   /** The user's sessions neither revoked nor ended at `now`, oldest first; `[]` when none. */
   listSessions(userId: string, now: number): Promise<SessionRecord[]>;
-  /** The rotation decision (`rotation.ts`), atomically: exactly one of many racers rotates. See `RotateResult`. */
+  /**
+   * The user's sessions in any state that the store still keeps (ended ones for
+   * `ENDED_SESSION_RETENTION_MS` after their end), newest first; `[]` when none.
+   */
+  sessionHistory(userId: string, now: number): Promise<SessionRecord[]>;
+  /**
+   * The rotation decision (`rotation.ts`), atomically: exactly one of many racers rotates. A
+   * reuse records `{ generation, retiredAt, ip }` as the session's `revokeDetail` and publishes
+   * it. See `RotateResult`.
+   */
   rotate(request: RotateRequest): Promise<RotateResult>;
-  /** Revokes one active session and publishes it, atomically; `false` when it was not active or does not exist. */
+  /** Revokes one active session, records the reason and detail, and publishes them, atomically; `false` when it was not active or does not exist. */
   revokeSession(id: string, revocation: Revocation): Promise<boolean>;
   /** Revokes and publishes all the user's active sessions but `except`, atomically; answers the revoked ids (`[]`: none). */
   revokeUserSessions(userId: string, revocation: Revocation & { except?: string }): Promise<string[]>;
@@ -184,12 +225,10 @@ export interface StoreLifecycle {
    */
   ping(): Promise<void>;
   /**
-   * Deletes what ended by `now`: sessions at their idle or absolute end; revoked sessions one day
-   * after their revocation at the latest (the revocation log, not the record, is what refuses
-   * their access tokens; the record only makes a refresh answer `revoked` rather than `unknown`);
-   * spent and denied jtis, opaque tokens and revocations past their expiry, counters past their
-   * reset. Returns how many records went. Stores whose keys carry TTLs (Redis) leave all but the
-   * revocation log to them.
+   * Deletes what ended by `now`: sessions `ENDED_SESSION_RETENTION_MS` after their end (revoked,
+   * or past their idle or absolute end, whichever came first); spent jtis, opaque tokens and
+   * revocations past their expiry; counters past their reset. Returns how many records went.
+   * Stores whose keys carry TTLs (Redis) leave all but the revocation log to them.
    */
   sweep(now: number): Promise<number>;
   close(): Promise<void>;
@@ -200,6 +239,6 @@ export interface TokenStore extends SessionStore, OneTimeLedger, RevocationLog, 
 
 /** The methods of each concern, as the engine checks a store given to it and guards its calls. */
 export const STORE_METHODS = {
-  required: ['createSession', 'getSession', 'listSessions', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'revocationsSince', 'subscribe', 'ping', 'sweep', 'close'],
+  required: ['createSession', 'getSession', 'listSessions', 'sessionHistory', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'revocationsSince', 'subscribe', 'ping', 'sweep', 'close'],
   opaque: ['saveOpaqueToken', 'findOpaqueToken', 'deleteOpaqueToken'],
 } as const;

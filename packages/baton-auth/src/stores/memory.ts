@@ -11,16 +11,19 @@
  * const store = memoryStore();
  * ```
  */
-import { decideRotation, isActive } from '../core/rotation.ts';
+import { decideRotation, endOf, isActive } from '../core/rotation.ts';
+import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
-
-/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
-const REVOKED_RETENTION_MS = 86_400_000;
 
 /** Values are copied in and out, so callers never share the store's objects (opaque-token claims may nest). */
 const copy = <T>(value: T): T => structuredClone(value);
-/** Sessions are flat but for `device`: a spread copies them at a fraction of structuredClone's cost. */
-const copySession = <T extends Partial<SessionRecord>>(s: T): T => (s.device === undefined ? { ...s } : { ...s, device: { ...s.device } });
+/** Sessions are flat but for `device` and `revokeDetail`: spreads copy them at a fraction of structuredClone's cost. */
+const copySession = <T extends Partial<SessionRecord>>(s: T): T => {
+  const out = { ...s };
+  if (s.device !== undefined) out.device = { ...s.device };
+  if (s.revokeDetail) out.revokeDetail = copy(s.revokeDetail);
+  return out;
+};
 
 class MemoryStore implements BatonStore {
   readonly #sessions = new Map<string, SessionRecord>();
@@ -37,10 +40,19 @@ class MemoryStore implements BatonStore {
     for (const listener of this.#listeners) listener({ ...event });
   }
 
-  #revoke(session: SessionRecord, now: number, reason: string, revocationTtlMs: number): void {
-    session.revokedAt = now;
-    session.revokeReason = reason;
-    this.#publish({ kind: 'session', id: session.id, at: now, expiresAt: now + revocationTtlMs, reason });
+  #revoke(session: SessionRecord, r: Revocation): void {
+    session.revokedAt = r.now;
+    session.revokeReason = r.reason;
+    session.revokeDetail = r.detail === undefined ? null : copy(r.detail);
+    this.#published(session, r.revocationTtlMs);
+  }
+
+  /** Publishes the revocation of `session`, as it is recorded. */
+  #published(session: SessionRecord, revocationTtlMs: number): void {
+    const at = session.revokedAt as number;
+    const event: RevocationEvent = { kind: 'session', id: session.id, at, expiresAt: at + revocationTtlMs, reason: session.revokeReason as string };
+    if (session.revokeDetail !== null) event.detail = copy(session.revokeDetail);
+    this.#publish(event);
   }
 
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
@@ -53,7 +65,7 @@ class MemoryStore implements BatonStore {
       const active = [...ids].map((id) => this.#sessions.get(id) as SessionRecord).filter((s) => isActive(s, options.now));
       active.sort((a, b) => a.createdAt - b.createdAt || (a.id === session.id ? 1 : b.id === session.id ? -1 : 0));
       for (const old of active.slice(0, Math.max(0, active.length - options.maxSessionsPerUser))) {
-        this.#revoke(old, options.now, 'evicted', options.revocationTtlMs);
+        this.#revoke(old, { ...options, reason: 'evicted', detail: { by: session.id, byDevice: { ...session.device } } });
         evicted.push(old.id);
       }
     }
@@ -63,6 +75,13 @@ class MemoryStore implements BatonStore {
   async getSession(id: string): Promise<SessionRecord | null> {
     const session = this.#sessions.get(id);
     return session === undefined ? null : copySession(session);
+  }
+
+  async sessionHistory(userId: string): Promise<SessionRecord[]> {
+    return [...(this.#byUser.get(userId) ?? [])]
+      .map((id) => this.#sessions.get(id) as SessionRecord)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map(copySession);
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
@@ -77,9 +96,7 @@ class MemoryStore implements BatonStore {
   async rotate(request: RotateRequest): Promise<RotateResult> {
     const decision = decideRotation(this.#sessions.get(request.sessionId) ?? null, request);
     if (decision.write !== undefined) this.#sessions.set(request.sessionId, copySession(decision.write));
-    if (decision.status === 'reused') {
-      this.#publish({ kind: 'session', id: request.sessionId, at: request.now, expiresAt: request.now + request.revocationTtlMs, reason: 'reused' });
-    }
+    if (decision.status === 'reused') this.#published(decision.write as SessionRecord, request.revocationTtlMs);
     const result: RotateResult = { status: decision.status };
     if (decision.session !== undefined) result.session = copySession(decision.session);
     if (decision.retryAfterMs !== undefined) result.retryAfterMs = decision.retryAfterMs;
@@ -89,7 +106,7 @@ class MemoryStore implements BatonStore {
   async revokeSession(id: string, options: Revocation): Promise<boolean> {
     const session = this.#sessions.get(id);
     if (session === undefined || session.revokedAt !== null) return false;
-    this.#revoke(session, options.now, options.reason, options.revocationTtlMs);
+    this.#revoke(session, options);
     return true;
   }
 
@@ -98,7 +115,7 @@ class MemoryStore implements BatonStore {
     for (const id of this.#byUser.get(userId) ?? []) {
       const session = this.#sessions.get(id) as SessionRecord;
       if (id === options.except || session.revokedAt !== null) continue;
-      this.#revoke(session, options.now, options.reason, options.revocationTtlMs);
+      this.#revoke(session, options);
       revoked.push(id);
     }
     return revoked;
@@ -186,7 +203,7 @@ class MemoryStore implements BatonStore {
   async sweep(now: number): Promise<number> {
     let removed = 0;
     for (const [id, session] of this.#sessions) {
-      if (now >= session.expiresAt || now >= session.idleExpiresAt || (session.revokedAt !== null && now >= session.revokedAt + REVOKED_RETENTION_MS)) {
+      if (now >= endOf(session) + ENDED_SESSION_RETENTION_MS) {
         this.#sessions.delete(id);
         const ids = this.#byUser.get(session.userId);
         ids?.delete(id);

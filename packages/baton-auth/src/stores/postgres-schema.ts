@@ -233,5 +233,120 @@ RETURNS TABLE (o_status text, o_retry bigint, o_session jsonb)
 LANGUAGE sql AS $$
   SELECT * FROM baton_rotate(p_id, p_gen, p_client, p_now, p_grace, p_idle_ttl, p_rate_max, p_rate_window, p_rev_ttl, NULL::integer)
 $$;
+`,  // 5: why a session ended (revoke_detail: who ended it, or what gave a reuse away, also in the
+  // log and its notifications), grace answers over a session's life; the denylist is the
+  // revocation log alone. Functions gain a parameter beside wrappers of their old shape, for
+  // instances not yet upgraded during a rolling upgrade.
+  `
+ALTER TABLE baton_sessions ADD COLUMN grace_total bigint NOT NULL DEFAULT 0;
+ALTER TABLE baton_sessions ADD COLUMN revoke_detail jsonb;
+ALTER TABLE baton_revocations ADD COLUMN detail jsonb;
+DROP TABLE baton_denied_jti;
+
+CREATE FUNCTION baton_log_revocation(p_kind text, p_id text, p_at bigint, p_expires bigint, p_reason text, p_detail jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO baton_revocations (kind, id, at, expires_at, reason, detail) VALUES (p_kind, p_id, p_at, p_expires, p_reason, p_detail);
+  PERFORM pg_notify('${CHANNEL}', jsonb_strip_nulls(jsonb_build_object('kind', p_kind, 'id', p_id, 'at', p_at, 'expiresAt', p_expires, 'reason', p_reason, 'detail', p_detail))::text);
+END $$;
+CREATE OR REPLACE FUNCTION baton_log_revocation(p_kind text, p_id text, p_at bigint, p_expires bigint, p_reason text) RETURNS void
+LANGUAGE sql AS $$ SELECT baton_log_revocation(p_kind, p_id, p_at, p_expires, p_reason, NULL::jsonb) $$;
+
+CREATE FUNCTION baton_revoke_session(p_id text, p_now bigint, p_reason text, p_expires bigint, p_detail jsonb) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE baton_sessions SET revoked_at = p_now, revoke_reason = p_reason, revoke_detail = p_detail WHERE id = p_id AND revoked_at IS NULL;
+  IF NOT FOUND THEN RETURN false; END IF;
+  PERFORM baton_log_revocation('session', p_id, p_now, p_expires, p_reason, p_detail);
+  RETURN true;
+END $$;
+CREATE OR REPLACE FUNCTION baton_revoke_session(p_id text, p_now bigint, p_reason text, p_expires bigint) RETURNS boolean
+LANGUAGE sql AS $$ SELECT baton_revoke_session(p_id, p_now, p_reason, p_expires, NULL::jsonb) $$;
+
+CREATE FUNCTION baton_revoke_user(p_user text, p_except text, p_now bigint, p_reason text, p_expires bigint, p_detail jsonb) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE victim text;
+BEGIN
+  FOR victim IN SELECT id FROM baton_sessions WHERE user_id = p_user AND revoked_at IS NULL AND id IS DISTINCT FROM p_except ORDER BY created_at, id FOR UPDATE
+  LOOP
+    PERFORM baton_revoke_session(victim, p_now, p_reason, p_expires, p_detail);
+    RETURN NEXT victim;
+  END LOOP;
+END $$;
+CREATE OR REPLACE FUNCTION baton_revoke_user(p_user text, p_except text, p_now bigint, p_reason text, p_expires bigint) RETURNS SETOF text
+LANGUAGE sql AS $$ SELECT * FROM baton_revoke_user(p_user, p_except, p_now, p_reason, p_expires, NULL::jsonb) $$;
+
+-- Evictions record the new login and its device; new columns start at their defaults.
+CREATE OR REPLACE FUNCTION baton_create_session(p jsonb, p_max integer, p_now bigint, p_expires bigint) RETURNS text[]
+LANGUAGE plpgsql AS $$
+DECLARE evicted text[] := '{}'; victim text;
+BEGIN
+  -- One login per user at a time, so that two racing logins cannot both keep their sessions.
+  PERFORM pg_advisory_xact_lock(hashtext('baton:' || (p->>'user_id')));
+  INSERT INTO baton_sessions SELECT * FROM jsonb_populate_record(NULL::baton_sessions, jsonb_build_object('grace_count', 0, 'grace_total', 0) || p);
+  IF p_max > 0 THEN
+    FOR victim IN
+      SELECT id FROM baton_sessions
+       WHERE user_id = p->>'user_id' AND id <> p->>'id' AND revoked_at IS NULL AND expires_at > p_now AND idle_expires_at > p_now
+       ORDER BY created_at, id
+       LIMIT greatest(0, (SELECT count(*) FROM baton_sessions WHERE user_id = p->>'user_id' AND revoked_at IS NULL
+                                 AND expires_at > p_now AND idle_expires_at > p_now) - p_max)
+    LOOP
+      PERFORM baton_revoke_session(victim, p_now, 'evicted', p_expires, jsonb_build_object('by', p->>'id', 'byDevice', p->'device'));
+      evicted := evicted || victim;
+    END LOOP;
+  END IF;
+  RETURN evicted;
+END $$;
+
+-- The rotation table of core/rotation.ts, with the session row locked.
+CREATE FUNCTION baton_rotate(p_id text, p_gen bigint, p_client text, p_now bigint, p_grace bigint, p_idle_ttl bigint,
+                             p_rate_max integer, p_rate_window bigint, p_rev_ttl bigint, p_grace_limit integer, p_ip text)
+RETURNS TABLE (o_status text, o_retry bigint, o_session jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE r baton_sessions; retired bigint; ws bigint; cnt integer; detail jsonb;
+BEGIN
+  SELECT * INTO r FROM baton_sessions WHERE id = p_id FOR UPDATE;
+  -- Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
+  IF NOT FOUND OR p_client IS DISTINCT FROM r.client_id OR p_gen > r.generation THEN
+    RETURN QUERY SELECT 'unknown'::text, 0::bigint, NULL::jsonb; RETURN;
+  END IF;
+  IF r.revoked_at IS NOT NULL THEN RETURN QUERY SELECT 'revoked'::text, 0::bigint, to_jsonb(r); RETURN; END IF;
+  IF p_now >= r.expires_at OR p_now >= r.idle_expires_at THEN RETURN QUERY SELECT 'expired'::text, 0::bigint, to_jsonb(r); RETURN; END IF;
+  IF p_gen < r.generation THEN
+    retired := CASE WHEN p_gen = r.generation - 1 THEN r.rotated_at WHEN p_gen = r.generation - 2 THEN r.prev_rotated_at END;
+    IF retired IS NULL OR p_now - retired > p_grace THEN
+      detail := jsonb_strip_nulls(jsonb_build_object('generation', p_gen, 'retiredAt', retired, 'ip', p_ip));
+      UPDATE baton_sessions SET revoked_at = p_now, revoke_reason = 'reused', revoke_detail = detail WHERE id = p_id RETURNING * INTO r;
+      PERFORM baton_log_revocation('session', p_id, p_now, p_now + p_rev_ttl, 'reused', detail);
+      RETURN QUERY SELECT 'reused'::text, 0::bigint, to_jsonb(r); RETURN;
+    END IF;
+    -- A grace answer spends no rate limit; p_grace_limit bounds them per generation.
+    IF p_grace_limit IS NOT NULL AND r.grace_count >= p_grace_limit THEN
+      RETURN QUERY SELECT 'rate_limited'::text, 1000::bigint, to_jsonb(r); RETURN;
+    END IF;
+    UPDATE baton_sessions SET grace_count = grace_count + 1, grace_total = grace_total + 1 WHERE id = p_id RETURNING * INTO r;
+    RETURN QUERY SELECT 'replayed_in_grace'::text, 0::bigint, to_jsonb(r); RETURN;
+  END IF;
+  -- Only rotations count against the rate limit.
+  ws := r.rate_window_start; cnt := r.rate_count;
+  IF p_rate_max > 0 THEN
+    IF p_now - ws >= p_rate_window THEN ws := p_now; cnt := 0; END IF;
+    IF cnt >= p_rate_max THEN RETURN QUERY SELECT 'rate_limited'::text, ws + p_rate_window - p_now, to_jsonb(r); RETURN; END IF;
+    cnt := cnt + 1;
+  END IF;
+  UPDATE baton_sessions
+     SET generation = generation + 1, prev_rotated_at = rotated_at, rotated_at = p_now, last_used_at = p_now,
+         idle_expires_at = p_now + p_idle_ttl, rate_window_start = ws, rate_count = cnt, grace_count = 0
+   WHERE id = p_id RETURNING * INTO r;
+  RETURN QUERY SELECT 'rotated'::text, 0::bigint, to_jsonb(r);
+END $$;
+CREATE OR REPLACE FUNCTION baton_rotate(p_id text, p_gen bigint, p_client text, p_now bigint, p_grace bigint, p_idle_ttl bigint,
+                                        p_rate_max integer, p_rate_window bigint, p_rev_ttl bigint, p_grace_limit integer)
+RETURNS TABLE (o_status text, o_retry bigint, o_session jsonb)
+LANGUAGE sql AS $$
+  SELECT * FROM baton_rotate(p_id, p_gen, p_client, p_now, p_grace, p_idle_ttl, p_rate_max, p_rate_window, p_rev_ttl, p_grace_limit, NULL::text)
+$$;
+CREATE INDEX baton_sessions_ended ON baton_sessions (least(expires_at, idle_expires_at, coalesce(revoked_at, expires_at)));
 `,
 ];

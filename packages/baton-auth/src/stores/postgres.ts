@@ -20,13 +20,14 @@
  */
 import postgres from 'postgres';
 import type { Sql } from 'postgres';
+import { BatonConfigError } from '../core/errors.ts';
+import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
+import type { SessionEndDetail } from '../core/store.ts';
 import { RevocationFeed } from './feed.ts';
 import { CHANNEL, MIGRATIONS } from './postgres-schema.ts';
 import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, BatonStore, Revocation } from './types.ts';
 
-/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
-const REVOKED_RETENTION_MS = 86_400_000;
 
 /** Options of `postgresStore`. Give `url` or `sql`. */
 export interface PostgresStoreOptions {
@@ -60,8 +61,10 @@ function toRecord(row: Row): SessionRecord {
     rateWindowStart: n(row.rate_window_start),
     rateCount: n(row.rate_count),
     graceCount: n(row.grace_count ?? 0),
+    graceTotal: n(row.grace_total ?? 0),
     revokedAt: row.revoked_at === null || row.revoked_at === undefined ? null : n(row.revoked_at),
     revokeReason: (row.revoke_reason as string | null) ?? null,
+    revokeDetail: (row.revoke_detail as SessionEndDetail | null | undefined) ?? null,
   };
 }
 
@@ -70,12 +73,15 @@ function toRow(s: SessionRecord): Row {
     id: s.id, user_id: s.userId, client_id: s.clientId, scope: s.scope, device: s.device,
     created_at: s.createdAt, last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt,
     generation: s.generation, rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt,
-    rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, revoked_at: s.revokedAt, revoke_reason: s.revokeReason,
+    rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, grace_total: s.graceTotal,
+    revoked_at: s.revokedAt, revoke_reason: s.revokeReason, revoke_detail: s.revokeDetail,
   };
 }
 
 function toEvent(row: Row): RevocationEvent {
-  return { kind: row.kind as RevocationEvent['kind'], id: row.id as string, at: Number(row.at), expiresAt: Number(row.expires_at), reason: row.reason as string };
+  const event: RevocationEvent = { kind: row.kind as RevocationEvent['kind'], id: row.id as string, at: Number(row.at), expiresAt: Number(row.expires_at), reason: row.reason as string };
+  if (row.detail !== null && row.detail !== undefined) event.detail = row.detail as SessionEndDetail;
+  return event;
 }
 
 /** A postgres.js pool as the store expects it: bigint milliseconds parsed as numbers. */
@@ -102,7 +108,7 @@ class PostgresStore implements BatonStore {
   #poll: NodeJS.Timeout | undefined;
 
   constructor(options: PostgresStoreOptions) {
-    if (options.url === undefined && options.sql === undefined) throw new Error('postgresStore needs `url` or `sql`.');
+    if (options.url === undefined && options.sql === undefined) throw new BatonConfigError('postgresStore needs `url` or `sql`.');
     this.#owned = options.sql === undefined;
     this.#pollMs = options.pollMs ?? 250;
     this.#sql = options.sql ?? postgresClient(options.url as string, options.max ?? 10);
@@ -115,7 +121,7 @@ class PostgresStore implements BatonStore {
       await tx`CREATE TABLE IF NOT EXISTS baton_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
       const [{ version }] = (await tx`SELECT coalesce(max(version), 0) AS version FROM baton_migrations`) as unknown as [{ version: number }];
       if (version > MIGRATIONS.length) {
-        throw new Error(`The PostgreSQL schema is at version ${version}, newer than this Baton knows (${MIGRATIONS.length}); upgrade Baton.`);
+        throw new BatonConfigError(`The PostgreSQL schema is at version ${version}, newer than this Baton knows (${MIGRATIONS.length}); upgrade Baton.`);
       }
       for (let v = version; v < MIGRATIONS.length; v++) {
         await tx.unsafe(MIGRATIONS[v] as string);
@@ -140,6 +146,16 @@ class PostgresStore implements BatonStore {
     return row === undefined ? null : toRecord(row);
   }
 
+  /** A revocation's detail as a jsonb parameter (null when there is none). */
+  #detail(r: Revocation) {
+    return r.detail === undefined ? null : this.#sql.json(r.detail as never);
+  }
+
+  async sessionHistory(userId: string): Promise<SessionRecord[]> {
+    await this.#ready();
+    return (await this.#sql`SELECT * FROM baton_sessions WHERE user_id = ${userId} ORDER BY created_at DESC, id DESC`).map(toRecord);
+  }
+
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
     await this.#ready();
     const rows = await this.#sql`
@@ -153,7 +169,7 @@ class PostgresStore implements BatonStore {
     await this.#ready();
     const [row] = await this.#sql`
       SELECT * FROM baton_rotate(${r.sessionId}, ${r.generation}, ${r.clientId ?? null}, ${r.now}, ${r.graceMs}, ${r.idleTtlMs},
-                                 ${r.rateLimit?.max ?? 0}, ${r.rateLimit?.windowMs ?? 0}, ${r.revocationTtlMs}, ${r.graceLimit ?? null})`;
+                                 ${r.rateLimit?.max ?? 0}, ${r.rateLimit?.windowMs ?? 0}, ${r.revocationTtlMs}, ${r.graceLimit ?? null}, ${r.ip ?? null})`;
     const result: RotateResult = { status: row?.o_status as RotateStatus };
     if (row?.o_session) result.session = toRecord(row.o_session as Row);
     if (result.status === 'rate_limited') result.retryAfterMs = Number(row?.o_retry);
@@ -162,14 +178,14 @@ class PostgresStore implements BatonStore {
 
   async revokeSession(id: string, options: Revocation): Promise<boolean> {
     await this.#ready();
-    const [row] = await this.#sql`SELECT baton_revoke_session(${id}, ${options.now}, ${options.reason}, ${options.now + options.revocationTtlMs}) AS done`;
+    const [row] = await this.#sql`SELECT baton_revoke_session(${id}, ${options.now}, ${options.reason}, ${options.now + options.revocationTtlMs}, ${this.#detail(options)}) AS done`;
     return row?.done === true;
   }
 
   async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     await this.#ready();
     const rows = await this.#sql`
-      SELECT baton_revoke_user(${userId}, ${options.except ?? null}, ${options.now}, ${options.reason}, ${options.now + options.revocationTtlMs}) AS id`;
+      SELECT baton_revoke_user(${userId}, ${options.except ?? null}, ${options.now}, ${options.reason}, ${options.now + options.revocationTtlMs}, ${this.#detail(options)}) AS id`;
     return rows.map((r) => r.id as string);
   }
 
@@ -188,7 +204,7 @@ class PostgresStore implements BatonStore {
 
   async announce(event: RevocationEvent): Promise<void> {
     await this.#ready();
-    await this.#sql`SELECT baton_log_revocation(${event.kind}, ${event.id}, ${event.at}, ${event.expiresAt}, ${event.reason})`;
+    await this.#sql`SELECT baton_log_revocation(${event.kind}, ${event.id}, ${event.at}, ${event.expiresAt}, ${event.reason}, ${event.detail === undefined ? null : this.#sql.json(event.detail as never)})`;
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord): Promise<void> {
@@ -326,9 +342,8 @@ class PostgresStore implements BatonStore {
     await this.#ready();
     return this.#sql.begin(async (tx) => {
       const counts = await Promise.all([
-        tx`DELETE FROM baton_sessions WHERE least(expires_at, idle_expires_at) <= ${now} OR revoked_at <= ${now - REVOKED_RETENTION_MS}`,
+        tx`DELETE FROM baton_sessions WHERE least(expires_at, idle_expires_at, coalesce(revoked_at, expires_at)) <= ${now - ENDED_SESSION_RETENTION_MS}`,
         tx`DELETE FROM baton_consumed_jti WHERE expires_at <= ${now}`,
-        tx`DELETE FROM baton_denied_jti WHERE expires_at <= ${now}`,
         tx`DELETE FROM baton_opaque_tokens WHERE expires_at <= ${now}`,
         tx`DELETE FROM baton_revocations WHERE expires_at <= ${now}`,
         tx`DELETE FROM baton_counters WHERE reset_at <= ${now}`,

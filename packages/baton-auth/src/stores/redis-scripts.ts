@@ -19,14 +19,17 @@ local function num(v) return tonumber(v) or 0 end
 -- break the JSON, or other instances would silently miss the revocation. Times are printed with
 -- '%.0f' (cjson would round them to 14 significant digits).
 local function ms(v) return string.format('%.0f', tonumber(v)) end
-local function event(kind, id, at, expiresAt, reason)
-  return '{"kind":' .. cjson.encode(kind) .. ',"id":' .. cjson.encode(id) .. ',"at":' .. ms(at)
-    .. ',"expiresAt":' .. ms(expiresAt) .. ',"reason":' .. cjson.encode(reason) .. '}'
+-- detail: a JSON object already encoded (by Node, or by reuseDetail below), or '' for none.
+local function event(kind, id, at, expiresAt, reason, detail)
+  local out = '{"kind":' .. cjson.encode(kind) .. ',"id":' .. cjson.encode(id) .. ',"at":' .. ms(at)
+    .. ',"expiresAt":' .. ms(expiresAt) .. ',"reason":' .. cjson.encode(reason)
+  if detail ~= nil and detail ~= '' then out = out .. ',"detail":' .. detail end
+  return out .. '}'
 end
 -- Publishes a revocation and, given the log key (nil on a cluster), logs it for instances that
 -- re-read after a reconnect: scored by expiry, trimmed of what expired, living as long as its newest entry.
-local function announce(channel, log, kind, id, at, expiresAt, reason)
-  local message = event(kind, id, at, expiresAt, reason)
+local function announce(channel, log, kind, id, at, expiresAt, reason, detail)
+  local message = event(kind, id, at, expiresAt, reason, detail)
   redis.call('PUBLISH', channel, message)
   if not log then return end
   redis.call('ZADD', log, ms(expiresAt), message)
@@ -34,10 +37,10 @@ local function announce(channel, log, kind, id, at, expiresAt, reason)
   local ttl = num(expiresAt) - num(at)
   if ttl > 0 and redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ms(ttl)) end
 end
-local function revoke(key, id, at, revExp, reason, channel, retainMs, log)
-  redis.call('HSET', key, 'revokedAt', at, 'revokeReason', reason)
+local function revoke(key, id, at, revExp, reason, channel, retainMs, log, detail)
+  redis.call('HSET', key, 'revokedAt', at, 'revokeReason', reason, 'revokeDetail', detail or '')
   redis.call('PEXPIRE', key, retainMs)
-  announce(channel, log, 'session', id, at, revExp, reason)
+  announce(channel, log, 'session', id, at, revExp, reason, detail)
 end
 local function active(f, now)
   return f[1] == '' and num(f[2]) > now and num(f[3]) > now
@@ -46,13 +49,13 @@ end
 
 /**
  * KEYS: session, user index[, log]. ARGV: session id, createdAt, ttl ms, max sessions, now, revocation
- * expiry, channel, retain ms, key prefix for the user's sessions, index ttl ms, then the hash's
- * field/value pairs.
+ * expiry, channel, retain ms, key prefix for the user's sessions, index ttl ms, the detail of an
+ * eviction (JSON), then the hash's field/value pairs.
  * Returns the evicted session ids.
  */
 export const CREATE_SESSION = `${PRELUDE}
 local sid, now = ARGV[1], num(ARGV[5])
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 if num(ARGV[3]) <= 0 then redis.call('DEL', KEYS[1]) return {} end -- already past its retention
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], sid)
@@ -71,7 +74,7 @@ if max > 0 then
     end
   end
   for i = 1, #others + 1 - max do
-    revoke(others[i][2], others[i][1], ARGV[5], ARGV[6], 'evicted', ARGV[7], ARGV[8], KEYS[3])
+    revoke(others[i][2], others[i][1], ARGV[5], ARGV[6], 'evicted', ARGV[7], ARGV[8], KEYS[3], ARGV[11])
     evicted[#evicted + 1] = others[i][1]
   end
 end
@@ -81,21 +84,21 @@ return evicted
 /**
  * KEYS: session[, log]. ARGV: presented generation, client id, now, grace ms, new idle expiry,
  * rate max (0: none), rate window ms, revocation expiry, channel, retain ms after a revocation,
- * retain ms after the session's end, grace limit (-1: none). Returns { status, retryAfterMs,
- * generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope } — what
- * issuing the next pair needs, and no more: the reply's size is most of a rotation's cost at high
- * concurrency.
+ * retain ms after the session's end, grace limit (-1: none), the presenter's address ('': unknown).
+ * Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt,
+ * userId, clientId, scope, revokeReason, revokeDetail } — what issuing the next pair (or telling
+ * why not) needs, and no more: the reply's size is most of a rotation's cost at high concurrency.
  */
 export const ROTATE = `${PRELUDE}
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'generation', 'clientId', 'revokedAt', 'expiresAt', 'idleExpiresAt',
-  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope', 'graceCount')
+  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope', 'graceCount', 'revokeReason', 'revokeDetail', 'graceTotal')
 if f[1] == false then return {'unknown', 0} end
 local gen, presented, now = num(f[1]), num(ARGV[1]), num(ARGV[3])
 -- Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
 if ARGV[2] ~= f[2] or presented > gen then return {'unknown', 0} end
 local function reply(status, retry)
-  return {status, retry, tostring(gen), f[4], f[5], f[6], f[3], f[11], f[2], f[12]}
+  return {status, retry, tostring(gen), f[4], f[5], f[6], f[3], f[11], f[2], f[12], f[14] or '', f[15] or ''}
 end
 if f[3] ~= '' then return reply('revoked', 0) end
 if now >= num(f[4]) or now >= num(f[5]) then return reply('expired', 0) end
@@ -104,14 +107,19 @@ if behind then
   local retired = nil
   if presented == gen - 1 then retired = num(f[6]) elseif presented == gen - 2 then retired = num(f[7]) end
   if retired == nil or now - retired > num(ARGV[4]) then
-    revoke(key, f[10], ARGV[3], ARGV[8], 'reused', ARGV[9], ARGV[10], KEYS[2])
-    f[3] = ARGV[3]
+    -- What gave the reuse away: the generation presented, when it had been retired, from where.
+    local detail = '{"generation":' .. ms(presented)
+    if retired ~= nil then detail = detail .. ',"retiredAt":' .. ms(retired) end
+    if ARGV[13] ~= '' then detail = detail .. ',"ip":' .. cjson.encode(ARGV[13]) end
+    detail = detail .. '}'
+    revoke(key, f[10], ARGV[3], ARGV[8], 'reused', ARGV[9], ARGV[10], KEYS[2], detail)
+    f[3], f[14], f[15] = ARGV[3], 'reused', detail
     return reply('reused', 0)
   end
   -- A grace answer spends no rate limit; graceLimit bounds them per generation.
   local graced, graceMax = num(f[13]), num(ARGV[12])
   if graceMax >= 0 and graced >= graceMax then return reply('rate_limited', 1000) end
-  redis.call('HSET', key, 'graceCount', graced + 1)
+  redis.call('HSET', key, 'graceCount', graced + 1, 'graceTotal', num(f[16]) + 1)
   return reply('replayed_in_grace', 0)
 end
 -- Only rotations count against the rate limit.
@@ -132,17 +140,17 @@ f[6] = ARGV[3]
 return reply('rotated', 0)
 `;
 
-/** KEYS: session[, log]. ARGV: now, reason, revocation expiry, channel, retain ms. Returns 1 when it revoked. */
+/** KEYS: session[, log]. ARGV: now, reason, revocation expiry, channel, retain ms, detail (JSON or ''). Returns 1 when it revoked. */
 export const REVOKE_SESSION = `${PRELUDE}
 local f = redis.call('HMGET', KEYS[1], 'revokedAt', 'id')
 if f[2] == false or f[1] ~= '' then return 0 end
-revoke(KEYS[1], f[2], ARGV[1], ARGV[3], ARGV[2], ARGV[4], ARGV[5], KEYS[2])
+revoke(KEYS[1], f[2], ARGV[1], ARGV[3], ARGV[2], ARGV[4], ARGV[5], KEYS[2], ARGV[6])
 return 1
 `;
 
 /**
  * KEYS: user index[, log]. ARGV: session id to keep or '', now, reason, revocation expiry, channel,
- * retain ms, key prefix of the user's sessions. Returns the revoked ids.
+ * retain ms, key prefix of the user's sessions, detail (JSON or ''). Returns the revoked ids.
  */
 export const REVOKE_USER = `${PRELUDE}
 local out = {}
@@ -150,17 +158,27 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[7] .. id
   local f = redis.call('HMGET', key, 'revokedAt')
   if id ~= ARGV[1] and f[1] == '' then
-    revoke(key, id, ARGV[2], ARGV[4], ARGV[3], ARGV[5], ARGV[6], KEYS[2])
+    revoke(key, id, ARGV[2], ARGV[4], ARGV[3], ARGV[5], ARGV[6], KEYS[2], ARGV[8])
     out[#out + 1] = id
   end
 end
 return out
 `;
 
-/** KEYS: log (its own slot, so also on a cluster). ARGV: channel, kind, id, at, expiresAt, reason. */
+/** KEYS: log (its own slot, so also on a cluster). ARGV: channel, kind, id, at, expiresAt, reason, detail (JSON or ''). */
 export const ANNOUNCE = `${PRELUDE}
-announce(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+announce(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1
+`;
+
+/** KEYS: user index. ARGV: key prefix of the user's sessions. Returns HGETALL of each session still kept, in any state. */
+export const SESSION_HISTORY = `
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local h = redis.call('HGETALL', ARGV[1] .. id)
+  if #h == 0 then redis.call('ZREM', KEYS[1], id) else out[#out + 1] = h end
+end
+return out
 `;
 
 /** KEYS: user index. ARGV: now, key prefix of the user's sessions. Returns HGETALL of each active session, oldest first. */

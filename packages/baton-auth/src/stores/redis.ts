@@ -24,9 +24,12 @@
  * ```
  */
 import { Cluster, Redis } from 'ioredis';
+import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { tagOfSession, userTag } from '../core/session-id.ts';
+import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
+import type { SessionEndDetail } from '../core/store.ts';
 import { RevocationFeed } from './feed.ts';
-import { ANNOUNCE, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE } from './redis-scripts.ts';
+import { ANNOUNCE, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE, SESSION_HISTORY } from './redis-scripts.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 type Client = Redis | Cluster;
@@ -42,7 +45,10 @@ export interface RedisStoreOptions {
   client?: Client;
   /** Prefix of every key and of the channel. Default `'baton:'`. */
   keyPrefix?: string;
-  /** How long an expired or revoked session is kept to answer precisely, in ms. Default one hour. */
+  /**
+   * How long a session is kept after it ended (revoked, or past its idle or absolute end), in ms:
+   * the user's history, and what tells a late refresh why. Default a week (`ENDED_SESSION_RETENTION_MS`).
+   */
   retainMs?: number;
 }
 
@@ -54,15 +60,19 @@ interface Scripted {
   batonRevokeUser(...keysAndArgs: (string | number)[]): Promise<string[]>;
   batonAnnounce(log: string, ...args: (string | number)[]): Promise<number>;
   batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
+  batonHistory(users: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
 }
 
-const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'graceCount'] as const;
+const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'graceCount', 'graceTotal'] as const;
+
+/** A revocation's detail as the scripts take it: JSON, or '' for none. */
+const detailJson = (detail: SessionEndDetail | null | undefined): string => (detail ? JSON.stringify(detail) : '');
 
 function toHash(s: SessionRecord): string[] {
   const out: string[] = ['id', s.id, 'userId', s.userId, 'clientId', s.clientId, 'scope', s.scope, 'device', JSON.stringify(s.device)];
   for (const field of NUMBERS) out.push(field, String(s[field]));
-  out.push('revokedAt', s.revokedAt === null ? '' : String(s.revokedAt), 'revokeReason', s.revokeReason ?? '');
+  out.push('revokedAt', s.revokedAt === null ? '' : String(s.revokedAt), 'revokeReason', s.revokeReason ?? '', 'revokeDetail', detailJson(s.revokeDetail));
   return out;
 }
 
@@ -72,8 +82,9 @@ function fromHash(flat: string[], offset = 0): SessionRecord {
   const record = {
     id: h.id, userId: h.userId, clientId: h.clientId, scope: h.scope, device: JSON.parse(h.device ?? '{}'),
     revokedAt: h.revokedAt ? Number(h.revokedAt) : null, revokeReason: h.revokeReason || null,
+    revokeDetail: h.revokeDetail ? (JSON.parse(h.revokeDetail) as SessionEndDetail) : null,
   } as SessionRecord;
-  for (const field of NUMBERS) record[field] = Number(h[field] ?? 0); // graceCount is absent from sessions of older versions
+  for (const field of NUMBERS) record[field] = Number(h[field] ?? 0); // graceCount and graceTotal are absent from sessions of older versions
   return record;
 }
 
@@ -104,7 +115,7 @@ class RedisStore implements BatonStore {
   #poll: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
-    if (options.client === undefined && options.url === undefined) throw new Error('redisStore needs `url` or `client`.');
+    if (options.client === undefined && options.url === undefined) throw new BatonConfigError('redisStore needs `url` or `client`.');
     const client = options.client ?? connect(options.url as string);
     this.#owned = options.client === undefined;
     // A connection error reaches the caller of each command (as ERR_STORE_UNAVAILABLE in Baton);
@@ -113,7 +124,7 @@ class RedisStore implements BatonStore {
     this.#prefix = options.keyPrefix ?? 'baton:';
     this.#channel = `${this.#prefix}revocations`;
     this.#log = `${this.#prefix}{revocations}:log`;
-    this.#retainMs = options.retainMs ?? 3_600_000;
+    this.#retainMs = options.retainMs ?? ENDED_SESSION_RETENTION_MS;
     this.#cluster = client instanceof Cluster;
     const log = this.#cluster ? 0 : 1; // the revoking scripts take the log key last, standalone only
     client.defineCommand('batonCreate', { numberOfKeys: 2 + log, lua: CREATE_SESSION });
@@ -122,6 +133,7 @@ class RedisStore implements BatonStore {
     client.defineCommand('batonRevokeUser', { numberOfKeys: 1 + log, lua: REVOKE_USER });
     client.defineCommand('batonAnnounce', { numberOfKeys: 1, lua: ANNOUNCE });
     client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
+    client.defineCommand('batonHistory', { numberOfKeys: 1, lua: SESSION_HISTORY });
     client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
     this.#client = client as Client & Scripted;
   }
@@ -163,24 +175,30 @@ class RedisStore implements BatonStore {
       .exec();
   }
 
-  #sessionEvents(ids: string[], now: number, revocationTtlMs: number, reason: string): RevocationEvent[] {
-    return ids.map((id) => ({ kind: 'session', id, at: now, expiresAt: now + revocationTtlMs, reason }));
+  #sessionEvents(ids: string[], r: Revocation): RevocationEvent[] {
+    return ids.map((id) => ({ kind: 'session', id, at: r.now, expiresAt: r.now + r.revocationTtlMs, reason: r.reason, ...(r.detail ? { detail: r.detail } : {}) }));
   }
 
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
+    const eviction = { ...options, reason: 'evicted', detail: { by: session.id, byDevice: session.device } };
     const evicted = await this.#client.batonCreate(
       ...this.#keys(this.#sessionKey(session.id), this.#usersKey(session.userId)),
       session.id, session.createdAt, this.#ttl(session, options.now), options.maxSessionsPerUser, options.now,
       options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
-      this.#sessionPrefix(tagOfSession(session.id)), session.expiresAt - options.now + this.#retainMs, ...toHash(session),
+      this.#sessionPrefix(tagOfSession(session.id)), session.expiresAt - options.now + this.#retainMs, detailJson(eviction.detail), ...toHash(session),
     );
-    await this.#logRevocations(this.#sessionEvents(evicted, options.now, options.revocationTtlMs, 'evicted'));
+    await this.#logRevocations(this.#sessionEvents(evicted, eviction));
     return { evicted };
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
     const flat = await this.#client.call('HGETALL', this.#sessionKey(id)) as string[];
     return flat.length === 0 ? null : fromHash(flat);
+  }
+
+  async sessionHistory(userId: string): Promise<SessionRecord[]> {
+    const rows = await this.#client.batonHistory(this.#usersKey(userId), this.#sessionPrefix(userTag(userId)));
+    return rows.map((flat) => fromHash(flat)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
@@ -191,11 +209,11 @@ class RedisStore implements BatonStore {
   async rotate(r: RotateRequest): Promise<RotateResult> {
     // A caller naming no client (plain JavaScript) is refused like another client's (RFC 6749 §6).
     if (typeof r.clientId !== 'string') return { status: 'unknown' };
-    const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope] = await this.#client.batonRotate(
+    const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope, revokeReason, revokeDetail] = await this.#client.batonRotate(
       ...this.#keys(this.#sessionKey(r.sessionId)),
       r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
       r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), this.#retainMs,
-      r.graceLimit ?? -1,
+      r.graceLimit ?? -1, r.ip ?? '',
     );
     const result: RotateResult = { status };
     if (generation !== undefined) {
@@ -203,27 +221,31 @@ class RedisStore implements BatonStore {
         id: r.sessionId, userId: userId as string, clientId: clientId as string, scope: scope as string,
         generation: Number(generation), expiresAt: Number(expiresAt), idleExpiresAt: Number(idleExpiresAt),
         rotatedAt: Number(rotatedAt), revokedAt: revokedAt ? Number(revokedAt) : null,
+        revokeReason: revokeReason || null, revokeDetail: revokeDetail ? (JSON.parse(revokeDetail) as SessionEndDetail) : null,
       };
     }
     if (status === 'rate_limited') result.retryAfterMs = Number(retryAfterMs);
-    if (status === 'reused') await this.#logRevocations(this.#sessionEvents([r.sessionId], r.now, r.revocationTtlMs, 'reused'));
+    if (status === 'reused') {
+      await this.#logRevocations(this.#sessionEvents([r.sessionId], { now: r.now, revocationTtlMs: r.revocationTtlMs, reason: 'reused', ...(result.session?.revokeDetail ? { detail: result.session.revokeDetail } : {}) }));
+    }
     return result;
   }
 
   async revokeSession(id: string, options: Revocation): Promise<boolean> {
     const done = await this.#client.batonRevoke(
       ...this.#keys(this.#sessionKey(id)), options.now, options.reason, options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
+      detailJson(options.detail),
     );
-    if (done === 1) await this.#logRevocations(this.#sessionEvents([id], options.now, options.revocationTtlMs, options.reason));
+    if (done === 1) await this.#logRevocations(this.#sessionEvents([id], options));
     return done === 1;
   }
 
   async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     const ids = await this.#client.batonRevokeUser(
       ...this.#keys(this.#usersKey(userId)), options.except ?? '', options.now, options.reason, options.now + options.revocationTtlMs,
-      this.#channel, Math.max(this.#retainMs, options.revocationTtlMs), this.#sessionPrefix(userTag(userId)),
+      this.#channel, Math.max(this.#retainMs, options.revocationTtlMs), this.#sessionPrefix(userTag(userId)), detailJson(options.detail),
     );
-    await this.#logRevocations(this.#sessionEvents(ids, options.now, options.revocationTtlMs, options.reason));
+    await this.#logRevocations(this.#sessionEvents(ids, options));
     return ids;
   }
 
@@ -236,7 +258,7 @@ class RedisStore implements BatonStore {
   }
 
   async announce(e: RevocationEvent): Promise<void> {
-    await this.#client.batonAnnounce(this.#log, this.#channel, e.kind, e.id, e.at, e.expiresAt, e.reason);
+    await this.#client.batonAnnounce(this.#log, this.#channel, e.kind, e.id, e.at, e.expiresAt, e.reason, detailJson(e.detail));
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord, now: number): Promise<void> {
@@ -360,7 +382,7 @@ class RedisStore implements BatonStore {
   async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new BatonError('ERR_STORE_UNAVAILABLE', `Redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
     });
     try {
       await Promise.race([this.#client.ping(), timeout]);

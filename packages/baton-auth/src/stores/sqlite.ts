@@ -18,12 +18,13 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
+import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { decideRotation } from '../core/rotation.ts';
+import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
+import type { SessionEndDetail } from '../core/store.ts';
 import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
 
-/** How long `sweep` keeps a revoked session that has not ended (see `TokenStore.sweep`). */
-const REVOKED_RETENTION_MS = 86_400_000;
 
 /** Options of `sqliteStore`. */
 export interface SqliteStoreOptions {
@@ -56,11 +57,18 @@ const MIGRATIONS: string[] = [
    CREATE TABLE baton_counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, reset_at INTEGER NOT NULL) STRICT;`,
   // 3: grace answers are counted per generation, apart from the rotation rate limit.
   `ALTER TABLE baton_sessions ADD COLUMN grace_count INTEGER NOT NULL DEFAULT 0;`,
+  // 4: why a session ended (with who ended it), grace answers over a session's life; the
+  // denylist is the revocation log alone.
+  `ALTER TABLE baton_sessions ADD COLUMN grace_total INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE baton_sessions ADD COLUMN revoke_detail TEXT;
+   ALTER TABLE baton_revocations ADD COLUMN detail TEXT;
+   DROP TABLE baton_denied_jti;`,
 ];
 
 const COLUMNS = [
   'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
-  'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'revoked_at', 'revoke_reason',
+  'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'grace_total', 'revoked_at', 'revoke_reason',
+  'revoke_detail',
 ] as const;
 
 type Row = Record<string, SQLInputValue>;
@@ -82,20 +90,25 @@ function toRecord(row: Row): SessionRecord {
     rateWindowStart: Number(row.rate_window_start),
     rateCount: Number(row.rate_count),
     graceCount: Number(row.grace_count),
+    graceTotal: Number(row.grace_total),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     revokeReason: (row.revoke_reason as string | null) ?? null,
+    revokeDetail: row.revoke_detail === null ? null : (JSON.parse(row.revoke_detail as string) as SessionEndDetail),
   };
 }
 
 function toRow(s: SessionRecord): SQLInputValue[] {
   return [
     s.id, s.userId, s.clientId, s.scope, JSON.stringify(s.device), s.createdAt, s.lastUsedAt, s.expiresAt, s.idleExpiresAt,
-    s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.graceCount, s.revokedAt, s.revokeReason,
+    s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.graceCount, s.graceTotal, s.revokedAt, s.revokeReason,
+    s.revokeDetail === null ? null : JSON.stringify(s.revokeDetail),
   ];
 }
 
 function toEvent(row: Row): RevocationEvent {
-  return { kind: row.kind as RevocationEvent['kind'], id: row.id as string, at: Number(row.at), expiresAt: Number(row.expires_at), reason: row.reason as string };
+  const event: RevocationEvent = { kind: row.kind as RevocationEvent['kind'], id: row.id as string, at: Number(row.at), expiresAt: Number(row.expires_at), reason: row.reason as string };
+  if (row.detail !== null && row.detail !== undefined) event.detail = JSON.parse(row.detail as string) as SessionEndDetail;
+  return event;
 }
 
 const ACTIVE = 'revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?';
@@ -110,13 +123,14 @@ function prepareQueries(db: DatabaseSync) {
     listActive: prepare(`SELECT * FROM baton_sessions WHERE user_id = ? AND ${ACTIVE} ORDER BY created_at, id`),
     // The conditional UPDATE: it only applies to the generation and counters the decision was made on.
     update: prepare(`UPDATE baton_sessions SET ${COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND generation = ? AND rate_count = ? AND grace_count = ?`),
-    revoke: prepare(`UPDATE baton_sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`),
+    revoke: prepare(`UPDATE baton_sessions SET revoked_at = ?, revoke_reason = ?, revoke_detail = ? WHERE id = ? AND revoked_at IS NULL`),
+    history: prepare('SELECT * FROM baton_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC'),
     userIds: prepare(`SELECT id FROM baton_sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?`),
     consumed: prepare('INSERT INTO baton_consumed_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE baton_consumed_jti.expires_at <= ?'),
     saveOpaque: prepare('INSERT OR REPLACE INTO baton_opaque_tokens (hash, claims, expires_at) VALUES (?, ?, ?)'),
     findOpaque: prepare('SELECT claims, expires_at FROM baton_opaque_tokens WHERE hash = ? AND expires_at > ?'),
     deleteOpaque: prepare('DELETE FROM baton_opaque_tokens WHERE hash = ?'),
-    logRevocation: prepare('INSERT INTO baton_revocations (kind, id, at, expires_at, reason) VALUES (?, ?, ?, ?, ?)'),
+    logRevocation: prepare('INSERT INTO baton_revocations (kind, id, at, expires_at, reason, detail) VALUES (?, ?, ?, ?, ?, ?)'),
     revocationsSince: prepare('SELECT * FROM baton_revocations WHERE expires_at >= ? ORDER BY seq'),
     revocationsAfter: prepare('SELECT * FROM baton_revocations WHERE seq > ? ORDER BY seq'),
     maxSeq: prepare('SELECT coalesce(max(seq), 0) AS seq FROM baton_revocations'),
@@ -176,7 +190,7 @@ class SqliteStore implements BatonStore {
   #migrate(): void {
     const version = Number((this.#db.prepare('PRAGMA user_version').get() as Row).user_version);
     if (version > MIGRATIONS.length) {
-      throw new Error(`The SQLite database has schema version ${version}, newer than this Baton knows (${MIGRATIONS.length}); upgrade Baton.`);
+      throw new BatonConfigError(`The SQLite database has schema version ${version}, newer than this Baton knows (${MIGRATIONS.length}); upgrade Baton.`);
     }
     for (let v = version; v < MIGRATIONS.length; v++) {
       this.#tx(() => {
@@ -199,10 +213,15 @@ class SqliteStore implements BatonStore {
     }
   }
 
-  #revokeIn(id: string, now: number, reason: string, revocationTtlMs: number): boolean {
-    if (Number(this.#q.revoke.run(now, reason, id).changes) === 0) return false;
-    this.#q.logRevocation.run('session', id, now, now + revocationTtlMs, reason);
+  #revokeIn(id: string, r: Revocation): boolean {
+    const detail = r.detail === undefined ? null : JSON.stringify(r.detail);
+    if (Number(this.#q.revoke.run(r.now, r.reason, detail, id).changes) === 0) return false;
+    this.#q.logRevocation.run('session', id, r.now, r.now + r.revocationTtlMs, r.reason, detail);
     return true;
+  }
+
+  #log(e: RevocationEvent): void {
+    this.#q.logRevocation.run(e.kind, e.id, e.at, e.expiresAt, e.reason, e.detail === undefined ? null : JSON.stringify(e.detail));
   }
 
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
@@ -213,7 +232,7 @@ class SqliteStore implements BatonStore {
         const active = (this.#q.listActive.all(session.userId, options.now, options.now) as Row[]).map(toRecord);
         active.sort((a, b) => a.createdAt - b.createdAt || (a.id === session.id ? 1 : b.id === session.id ? -1 : 0));
         for (const old of active.slice(0, Math.max(0, active.length - options.maxSessionsPerUser))) {
-          if (this.#revokeIn(old.id, options.now, 'evicted', options.revocationTtlMs)) evicted.push(old.id);
+          if (this.#revokeIn(old.id, { ...options, reason: 'evicted', detail: { by: session.id, byDevice: session.device } })) evicted.push(old.id);
         }
       }
       return { evicted };
@@ -229,6 +248,10 @@ class SqliteStore implements BatonStore {
     return (this.#q.listActive.all(userId, now, now) as Row[]).map(toRecord);
   }
 
+  async sessionHistory(userId: string): Promise<SessionRecord[]> {
+    return (this.#q.history.all(userId) as Row[]).map(toRecord);
+  }
+
   async rotate(request: RotateRequest): Promise<RotateResult> {
     return this.#tx(() => {
       const row = this.#q.get.get(request.sessionId) as Row | undefined;
@@ -236,10 +259,11 @@ class SqliteStore implements BatonStore {
       const decision = decideRotation(before, request);
       if (decision.write !== undefined && before !== null) {
         const changed = this.#q.update.run(...toRow(decision.write).slice(1), before.id, before.generation, before.rateCount, before.graceCount);
-        if (Number(changed?.changes) !== 1) throw new Error('rotation lost its row: concurrent writer outside a transaction');
+        if (Number(changed?.changes) !== 1) throw new BatonError('ERR_STORE_UNAVAILABLE', 'rotation lost its row: a writer outside a transaction');
       }
       if (decision.status === 'reused') {
-        this.#q.logRevocation.run('session', request.sessionId, request.now, request.now + request.revocationTtlMs, 'reused');
+        const detail = (decision.write as SessionRecord).revokeDetail ?? undefined;
+        this.#log({ kind: 'session', id: request.sessionId, at: request.now, expiresAt: request.now + request.revocationTtlMs, reason: 'reused', ...(detail ? { detail } : {}) });
       }
       const result: RotateResult = { status: decision.status };
       if (decision.session !== undefined) result.session = decision.session;
@@ -249,13 +273,13 @@ class SqliteStore implements BatonStore {
   }
 
   async revokeSession(id: string, options: Revocation): Promise<boolean> {
-    return this.#tx(() => this.#revokeIn(id, options.now, options.reason, options.revocationTtlMs));
+    return this.#tx(() => this.#revokeIn(id, options));
   }
 
   async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     return this.#tx(() => {
       const ids = (this.#q.userIds.all(userId, options.except ?? null) as Row[]).map((r) => r.id as string);
-      return ids.filter((id) => this.#revokeIn(id, options.now, options.reason, options.revocationTtlMs));
+      return ids.filter((id) => this.#revokeIn(id, options));
     });
   }
 
@@ -264,11 +288,11 @@ class SqliteStore implements BatonStore {
   }
 
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
-    this.#q.logRevocation.run('token', jti, now, expiresAt, 'revoked');
+    this.#log({ kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' });
   }
 
   async announce(event: RevocationEvent): Promise<void> {
-    this.#q.logRevocation.run(event.kind, event.id, event.at, event.expiresAt, event.reason);
+    this.#log(event);
   }
 
   async saveOpaqueToken(hash: string, record: OpaqueTokenRecord): Promise<void> {
@@ -358,9 +382,8 @@ class SqliteStore implements BatonStore {
     return this.#tx(() => {
       const run = (sql: string, ...params: SQLInputValue[]): number => Number(this.#db.prepare(sql).run(...params).changes);
       return (
-        run('DELETE FROM baton_sessions WHERE expires_at <= ? OR idle_expires_at <= ? OR revoked_at <= ?', now, now, now - REVOKED_RETENTION_MS) +
+        run('DELETE FROM baton_sessions WHERE min(expires_at, idle_expires_at, coalesce(revoked_at, expires_at)) <= ?', now - ENDED_SESSION_RETENTION_MS) +
         run('DELETE FROM baton_consumed_jti WHERE expires_at <= ?', now) +
-        run('DELETE FROM baton_denied_jti WHERE expires_at <= ?', now) +
         run('DELETE FROM baton_opaque_tokens WHERE expires_at <= ?', now) +
         run('DELETE FROM baton_revocations WHERE expires_at <= ?', now) +
         run('DELETE FROM baton_counters WHERE reset_at <= ?', now)

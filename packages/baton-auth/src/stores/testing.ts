@@ -62,8 +62,8 @@ const CREATE = { maxSessionsPerUser: 0, revocationTtlMs: HOUR };
 /** The fields every store's `rotate` answers with. */
 function pick(s: Partial<SessionRecord> | null | undefined): SessionSummary | undefined {
   if (!s) return undefined;
-  const { id, userId, clientId, scope, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt } = s as SessionRecord;
-  return { id, userId, clientId, scope, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt };
+  const { id, userId, clientId, scope, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail } = s as SessionRecord;
+  return { id, userId, clientId, scope, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail };
 }
 
 /** Registers the conformance tests of one store. */
@@ -327,9 +327,9 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(await store.findOpaqueToken(hash, now), null);
     }));
 
-    t.it('forgets sessions a day past their end, spent jtis, opaque tokens, counters and revocations (by sweep or by TTL)', withStore(async (store, now) => {
-      const idle = sampleSession(now - 3 * DAY, { idleExpiresAt: now - 2 * DAY });
-      const absolute = sampleSession(now - 40 * DAY, { expiresAt: now - 2 * DAY, idleExpiresAt: now + DAY });
+    t.it('forgets sessions a week past their end, spent jtis, opaque tokens, counters and revocations (by sweep or by TTL)', withStore(async (store, now) => {
+      const idle = sampleSession(now - 10 * DAY, { idleExpiresAt: now - 8 * DAY });
+      const absolute = sampleSession(now - 40 * DAY, { expiresAt: now - 8 * DAY, idleExpiresAt: now + DAY });
       const live = sampleSession(now - DAY);
       const revoked = sampleSession(now - DAY);
       for (const s of [idle, absolute, live, revoked]) await store.createSession(s, { ...CREATE, now });
@@ -354,6 +354,55 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       assert.equal(await store.getCounter(counter, now), null);
       assert.deepEqual(await store.counterKeys('sweep-', now).then((keys) => keys.filter((k) => k === counter || k === liveCounter)), [liveCounter]);
       assert.equal(await store.consumeJti(consumed, now + 60_000, now), true, 'a spent jti past its expiry is forgotten');
+    }));
+
+    t.it('records why a session ended, with who ended it, and publishes the same to a peer', withPeers(async (a, b, now) => {
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const [kicked, kicker] = [0, 1].map((i) => sampleSession(now - 1000 + i, { userId })) as [SessionRecord, SessionRecord];
+      for (const s of [kicked, kicker]) await a.createSession(s, { ...CREATE, now });
+      const events: RevocationEvent[] = [];
+      const stop = await b.subscribe((e) => events.push(e));
+      const detail = { by: kicker.id, byDevice: { name: 'Firefox on "Linux"', ip: '203.0.113.5' } };
+      assert.equal(await a.revokeSession(kicked.id, { now, reason: 'kicked', detail, revocationTtlMs: HOUR }), true);
+      const stored = await b.getSession(kicked.id);
+      assert.equal(stored?.revokeReason, 'kicked');
+      assert.deepEqual(stored?.revokeDetail, detail);
+      await eventually(() => events.some((e) => e.id === kicked.id));
+      assert.deepEqual(events.find((e) => e.id === kicked.id), { kind: 'session', id: kicked.id, at: now, expiresAt: now + HOUR, reason: 'kicked', detail });
+      assert.deepEqual((await b.revocationsSince(now)).find((e) => e.id === kicked.id)?.detail, detail);
+      // Eviction records the new login and its device.
+      const newcomer = sampleSession(now + 5, { userId, device: { name: 'Chrome on Android', ip: '198.51.100.7' } });
+      assert.deepEqual((await a.createSession(newcomer, { maxSessionsPerUser: 1, now: now + 5, revocationTtlMs: HOUR })).evicted, [kicker.id]);
+      const evicted = await b.getSession(kicker.id);
+      assert.equal(evicted?.revokeReason, 'evicted');
+      assert.deepEqual(evicted?.revokeDetail, { by: newcomer.id, byDevice: newcomer.device });
+      // A reuse records the generation presented, when it had been retired, and from where.
+      await a.rotate({ ...request(newcomer, 0, now + 10), ip: '192.0.2.1' });
+      const reused = await b.rotate({ ...request(newcomer, 0, now + 20_000), ip: '192.0.2.66' });
+      assert.equal(reused.status, 'reused');
+      assert.deepEqual(reused.session?.revokeDetail, { generation: 0, retiredAt: now + 10, ip: '192.0.2.66' });
+      assert.deepEqual((await a.getSession(newcomer.id))?.revokeDetail, { generation: 0, retiredAt: now + 10, ip: '192.0.2.66' });
+      assert.equal((await a.rotate(request(newcomer, 1, now + 20_001))).session?.revokeReason, 'reused', 'a later refresh is told why');
+      stop();
+    }));
+
+    t.it("answers a user's session history in every state, newest first, and counts grace answers over a session's life", withStore(async (store, now) => {
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const [old, revoked, ended, live] = [0, 1, 2, 3].map((i) => sampleSession(now - 10_000 + i, { userId })) as [SessionRecord, SessionRecord, SessionRecord, SessionRecord];
+      ended.idleExpiresAt = now - 1;
+      for (const s of [old, revoked, ended, live]) await store.createSession(s, { ...CREATE, now: s.createdAt });
+      await store.revokeSession(revoked.id, { now, reason: 'logout', revocationTtlMs: HOUR });
+      await store.rotate(request(live, 0, now));
+      for (let i = 0; i < 3; i++) await store.rotate(request(live, 0, now + 100 + i));
+      await store.rotate(request(live, 1, now + 200));
+      await store.rotate(request(live, 1, now + 300));
+      const history = await store.sessionHistory(userId, now + 400);
+      assert.deepEqual(history.map((s) => s.id), [live.id, ended.id, revoked.id, old.id]);
+      assert.equal(history.find((s) => s.id === revoked.id)?.revokeReason, 'logout');
+      const current = history.find((s) => s.id === live.id);
+      assert.equal(current?.graceTotal, 4, 'three grace answers for generation 0, one for generation 1');
+      assert.equal(current?.graceCount, 1, 'one for the current generation');
+      assert.deepEqual(await store.sessionHistory('nobody', now), []);
     }));
 
     t.it('keeps named records; ifAbsent lets exactly one of many writers win', withPeers(async (a, b) => {
@@ -414,7 +463,7 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
             for (const step of steps) {
               now += step.advance;
               const limit = { ...(step.limited ? { rateLimit: { max: 3, windowMs: 20_000 } } : {}), ...(step.graceLimit === undefined ? {} : { graceLimit: step.graceLimit }) };
-              const req = request(model as SessionRecord, Math.max(0, (model as SessionRecord).generation - step.behind), now, limit);
+              const req = request(model as SessionRecord, Math.max(0, (model as SessionRecord).generation - step.behind), now, { ...limit, ip: `192.0.2.${step.advance % 256}` });
               const expected = decideRotation(model, req);
               const actual = await store.rotate(req);
               assert.equal(actual.status, expected.status);
