@@ -66,7 +66,7 @@ describe('refresh rotation', () => {
     expect(second.refresh_token).toMatch(/\.1\./);
     expect(second.access_token).not.toBe(first.access_token);
     expect((await baton.verify(second.access_token)).sid).toBe(first.session_id);
-    expect(events.at(-1)).toMatchObject({ type: 'refresh.rotated', generation: 1, inGrace: false });
+    expect(events.at(-1)).toMatchObject({ type: 'refresh.rotated', generation: 1, fingerprint: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) });
   });
 
   it('hands a retired token inside the grace window the current pair, then revokes the session on reuse after it', async () => {
@@ -76,7 +76,7 @@ describe('refresh rotation', () => {
     clock.advance(9_000);
     const again = await baton.refresh(first.refresh_token);
     expect(again.refresh_token).toBe(child.refresh_token);
-    expect(events.at(-1)).toMatchObject({ type: 'refresh.rotated', inGrace: true, generation: 1 });
+    expect(events.at(-1)).toMatchObject({ type: 'refresh.grace', generation: 1, presentedGeneration: 0 });
     clock.advance(1_001);
     expect(await codeOf(baton.refresh(first.refresh_token))).toBe('ERR_REFRESH_REUSED');
     expect(events.map((e) => e.type).slice(-2)).toEqual(['refresh.reused', 'session.revoked']);
@@ -146,7 +146,7 @@ describe('refresh rotation', () => {
     expect(refused).toEqual([]);
     const children = new Set(results.map((r) => (r as PromiseFulfilledResult<{ refresh_token: string }>).value.refresh_token));
     expect(children.size).toBe(1);
-    expect(events.filter((e) => e.type === 'refresh.rotated' && !e.inGrace)).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'refresh.rotated')).toHaveLength(1);
     clock.advance(1000);
     const next = await baton.refresh([...children][0] as string);
     expect(next.refresh_token).toMatch(/\.2\./);

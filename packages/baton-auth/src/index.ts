@@ -3,7 +3,9 @@
  * @packageDocumentation
  */
 export { Baton, createBaton } from './core/baton.ts';
-export type { IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionInfo, TokenPair, VerifyOptions, VerifyStats } from './core/baton.ts';
+export type {
+  IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionHistoryEvent, SessionInfo, SessionRevocation, TokenPair, VerifyOptions, VerifyStats,
+} from './core/baton.ts';
 export type { BatonOptions } from './core/options.ts';
 export type { AccessTokenClaims, TokenFormat } from './core/access-token.ts';
 export type { BatonEvent, BatonEventType } from './core/events.ts';
@@ -13,9 +15,10 @@ export { toMs } from './core/duration.ts';
 export type { Duration } from './core/duration.ts';
 export { grantScope, parseScope } from './core/scope.ts';
 export { BatonConfigError, BatonError, isBatonError } from './core/errors.ts';
-export type { BatonErrorCode } from './core/errors.ts';
+export type { BatonErrorCode, SessionEnd } from './core/errors.ts';
 export type {
-  DeviceInfo, OneTimeLedger, OpaqueTokenRecord, OpaqueTokenStore, Revocation, RevocationEvent, RevocationLog, RotateRequest, RotateResult,
+  DeviceInfo, OneTimeLedger, SessionEndDetail, SessionEndReason, OpaqueTokenRecord, OpaqueTokenStore, Revocation, RevocationEvent, RevocationLog, RotateRequest, RotateResult,
   RotateStatus, SessionRecord, SessionStore, SessionSummary, StoreLifecycle, TokenStore,
 } from './core/store.ts';
 export type { BatonStore, CounterStore, RecordStore } from './stores/types.ts';
+export { ENDED_SESSION_RETENTION_MS } from './core/store.ts';

@@ -19,9 +19,9 @@ import type { BatonOptions } from './options.ts';
 import { refresh } from './refresh.ts';
 import type { RefreshOptions } from './refresh.ts';
 import { revoke, revokeKey, revokeSession, revokeUserSessions } from './revoke.ts';
-import type { RevokeOptions } from './revoke.ts';
-import { listSessions } from './sessions.ts';
-import type { SessionInfo } from './sessions.ts';
+import type { RevokeOptions, SessionRevocation } from './revoke.ts';
+import { listSessions, sessionHistory } from './sessions.ts';
+import type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
 import type { RevocationEvent } from './store.ts';
 import { verify, verifyLocal } from './verify.ts';
 import type { VerifyOptions } from './verify.ts';
@@ -29,8 +29,8 @@ import type { VerifyOptions } from './verify.ts';
 export type { IntrospectionResponse } from './introspect.ts';
 export type { LoginOptions, TokenPair } from './issue.ts';
 export type { RefreshOptions } from './refresh.ts';
-export type { RevokeOptions } from './revoke.ts';
-export type { SessionInfo } from './sessions.ts';
+export type { RevokeOptions, SessionRevocation } from './revoke.ts';
+export type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
 export type { VerifyOptions } from './verify.ts';
 export type { VerifyStats } from './engine.ts';
 
@@ -141,19 +141,45 @@ export class Baton {
     return revoke(this.#e, token, options);
   }
 
-  /** Revokes one session: its refresh token stops working and its access tokens stop verifying. */
-  revokeSession(sessionId: string, reason = 'revoked'): Promise<boolean> {
-    return revokeSession(this.#e, sessionId, reason);
+  /**
+   * Revokes one session: its refresh token stops working and its access tokens stop verifying,
+   * on every instance. The reason (a `SessionEndReason`, or a string as before) and the session
+   * that did it (`by`) are recorded and told to the holder of the session's tokens.
+   * @example
+   * ```ts
+   * await baton.revokeSession(victimId, { reason: 'kicked', by: currentSessionId });
+   * ```
+   */
+  revokeSession(sessionId: string, options: SessionRevocation | string = {}): Promise<boolean> {
+    return revokeSession(this.#e, sessionId, typeof options === 'string' ? { reason: options } : options);
   }
 
-  /** Revokes every session of `userId` but `except` (log out everywhere, or everywhere else). */
-  revokeUserSessions(userId: string, options: { except?: string; reason?: string } = {}): Promise<string[]> {
+  /** Revokes every session of `userId` but `except` (log out everywhere, or everywhere else), with a reason and who did it. */
+  revokeUserSessions(userId: string, options: SessionRevocation & { except?: string } = {}): Promise<string[]> {
     return revokeUserSessions(this.#e, userId, options);
+  }
+
+  /**
+   * After a password change: ends the user's other sessions (all of them without `except`) with
+   * the reason `password_changed`, so that a device signed in with the old password is signed out
+   * and told why.
+   */
+  passwordChanged(userId: string, options: { except?: string } = {}): Promise<string[]> {
+    return revokeUserSessions(this.#e, userId, { ...options, reason: 'password_changed', ...(options.except === undefined ? {} : { by: options.except }) });
   }
 
   /** The user's active sessions (devices), oldest first. */
   listSessions(userId: string): Promise<SessionInfo[]> {
     return listSessions(this.#e, userId);
+  }
+
+  /**
+   * The user's security history, newest first (at most 200 events): logins, rotation counts,
+   * grace answers, reuse, and how each session ended and by whom — from the sessions the store
+   * keeps (ended ones for a week).
+   */
+  sessionHistory(userId: string): Promise<SessionHistoryEvent[]> {
+    return sessionHistory(this.#e, userId);
   }
 
   /**

@@ -92,7 +92,7 @@ export class Engine {
   }
 
   #apply(event: RevocationEvent): void {
-    if (event.kind === 'key') this.o.ring.drop(event.id);
+    if (event.kind === 'key') this.o.ring.drop(event.id, event.at);
     this.revoked.apply(event);
   }
 

@@ -12,6 +12,15 @@
  * }
  * ```
  */
+import type { SessionEndDetail } from './store.ts';
+
+/** Why and when a session ended, as its token's holder is told (`SessionEndDetail`, with the reason and time). */
+export interface SessionEnd extends SessionEndDetail {
+  /** A `SessionEndReason` (or an application's own word). */
+  reason: string;
+  /** When it ended, ms since the epoch. */
+  at: number;
+}
 
 /** Every code a Baton error can carry. */
 export type BatonErrorCode =
@@ -74,12 +83,18 @@ export class BatonError extends Error {
   readonly detail: string | undefined;
   /** Milliseconds after which a rate-limited caller may retry. */
   readonly retryAfterMs: number | undefined;
+  /**
+   * Why the session ended, when it did and the caller proved it holds a token of that session
+   * (a refresh token's MAC, an access token's signature): safe to tell that caller.
+   */
+  readonly sessionEnd: SessionEnd | undefined;
 
-  constructor(code: BatonErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(code: BatonErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number; sessionEnd?: SessionEnd }) {
     super((code === 'ERR_CONFIG' || code === 'ERR_INVALID_ARGUMENT') && detail ? detail : publicMessage[code], options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.detail = detail;
     this.retryAfterMs = options?.retryAfterMs;
+    this.sessionEnd = options?.sessionEnd;
   }
 
   /** The OAuth 2.0 `error` value for this error. */

@@ -186,6 +186,11 @@ export class KeyRing {
   readonly #removed = new Set<(kids: string[]) => void>();
   /** Kids taken out of service here: a saved copy that still lists one never brings it back. */
   readonly #revoked = new Set<string>();
+  /**
+   * Keys taken out of service, and when, for as long as their tokens could otherwise live: never
+   * to accept anything, only to tell the holder of a token they made why it no longer works.
+   */
+  readonly #graveyard = new Map<string, { key: RingKey; at: number }>();
 
   /** Changes whenever the ring does, so that caches of resolved keys know to drop themselves. */
   get version(): number {
@@ -299,16 +304,18 @@ export class KeyRing {
     const key = this.#keys.get(kid);
     if (key === undefined) return false;
     if (key.status === 'active') this.rotate(key.alg, now, key.use);
-    return this.drop(kid);
+    return this.drop(kid, now);
   }
 
   /**
    * Takes a key out as another instance did (`remove` there, announced through the store): no
    * replacement is made here, the replacement comes with the saved ring. False when absent.
    */
-  drop(kid: string): boolean {
+  drop(kid: string, at: number): boolean {
     this.#revoked.add(kid);
-    if (!this.#keys.delete(kid)) return false;
+    const key = this.#keys.get(kid);
+    if (key === undefined || !this.#keys.delete(kid)) return false;
+    this.#graveyard.set(kid, { key, at });
     this.#notifyRemoved([kid]);
     return true;
   }
@@ -357,6 +364,17 @@ export class KeyRing {
     if (changed) this.#version++;
     this.#notifyRemoved(removed);
     return changed || removed.length > 0;
+  }
+
+  /** The keys of `use` taken out of service (`remove`, `drop`), with when, while a token they made could otherwise still be valid. */
+  revokedKeys(use: KeyUse, now: number): { key: RingKey; at: number }[] {
+    const out: { key: RingKey; at: number }[] = [];
+    for (const [kid, entry] of this.#graveyard) {
+      const keep = this.#retention[entry.key.use];
+      if (keep !== undefined && now >= entry.at + keep) this.#graveyard.delete(kid);
+      else if (entry.key.use === use) out.push(entry);
+    }
+    return out;
   }
 
   /** Drops retired keys past their retention: no token they made can still be valid. Returns their kids. */

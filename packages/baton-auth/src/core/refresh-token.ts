@@ -57,6 +57,21 @@ export class RefreshTokenCodec {
     return token.startsWith('rt_');
   }
 
+  /**
+   * When the refresh key that minted `token` was taken out of service, if one was (its MAC is
+   * right under a revoked key): what tells its holder why it no longer works. Else undefined.
+   */
+  revokedKeyOf(token: string, now: number): number | undefined {
+    const match = typeof token === 'string' ? FORMAT.exec(token) : null;
+    if (match === null) return undefined;
+    const [, sessionId, gen, presentedMac] = match as unknown as [string, string, string, string];
+    const presented = Buffer.from(presentedMac, 'base64url');
+    for (const { key, at } of this.#ring.revokedKeys('refresh', now)) {
+      if (timingSafeEqual(mac(key.verifyKey, sessionId, Number(gen)), presented)) return at;
+    }
+    return undefined;
+  }
+
   /** Returns the session and generation of an authentic token, or undefined (timing-safe). */
   parse(token: string, now: number): ParsedRefreshToken | undefined {
     const match = typeof token === 'string' ? FORMAT.exec(token) : null;

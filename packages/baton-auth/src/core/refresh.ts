@@ -1,14 +1,17 @@
 /**
  * Refreshing (RFC 6749 §6): the refresh token's MAC is checked before the store is touched, then
  * the rotation is one atomic store operation (`rotation.ts`), and the pair of the session's
- * current generation is issued.
+ * current generation is issued. A refusal of a session that ended says why (the MAC proved the
+ * caller holds one of its tokens).
  */
+import { createHash } from 'node:crypto';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import { issuePair } from './issue.ts';
 import type { TokenPair } from './issue.ts';
 import { outside, parseScope } from './scope.ts';
+import { sessionEnd } from './session-end.ts';
 import type { SessionSummary } from './store.ts';
 
 /** Options of `refresh`. */
@@ -21,13 +24,23 @@ export interface RefreshOptions {
   clientId?: string;
   /** A narrower scope for this access token (RFC 6749 §6); the session keeps its grant. More than the session's: `ERR_INVALID_SCOPE`. */
   scope?: string;
+  /** The presenter's address, recorded if the token turns out to be a reuse. */
+  ip?: string;
+}
+
+/** A token's fingerprint for events and logs: the start of its SHA-256, never the token. */
+export function fingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 16);
 }
 
 /** See `Baton.refresh`. */
 export async function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
   const now = e.now();
   const parsed = e.refreshCodec.parse(refreshToken, now);
-  if (parsed === undefined) throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token');
+  if (parsed === undefined) {
+    const revokedAt = e.refreshCodec.revokedKeyOf(refreshToken, now);
+    throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token', revokedAt === undefined ? undefined : { sessionEnd: { reason: 'key_revoked', at: revokedAt } });
+  }
   const clientId = options.clientId ?? 'default';
   argument(typeof clientId === 'string' && clientId.length > 0, 'clientId must be a non-empty string.');
   const narrowed = options.scope === undefined ? undefined : parseScope(options.scope);
@@ -48,26 +61,32 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     revocationTtlMs: e.revocationTtlMs,
     ...(e.o.rateLimit === undefined ? {} : { rateLimit: e.o.rateLimit }),
     graceLimit: e.o.graceLimit,
+    ...(options.ip === undefined ? {} : { ip: options.ip }),
   });
-  const session = result.session;
+  const session = result.session as SessionSummary;
+  const lineage = { at: now, sessionId: parsed.sessionId, userId: session?.userId ?? '', fingerprint: fingerprint(refreshToken) };
   switch (result.status) {
     case 'rotated':
-    case 'replayed_in_grace': {
-      const s = session as SessionSummary;
-      e.emit({ type: 'refresh.rotated', at: now, sessionId: s.id, userId: s.userId, generation: s.generation, inGrace: result.status !== 'rotated' });
-      return issuePair(e, s, narrowed === undefined ? s.scope : narrowed.join(' '), now);
-    }
-    case 'reused':
-      e.revokedLocally(parsed.sessionId, now, 'reused');
-      e.emit({ type: 'refresh.reused', at: now, sessionId: parsed.sessionId, userId: session?.userId ?? '', presentedGeneration: parsed.generation });
+      e.emit({ type: 'refresh.rotated', ...lineage, generation: session.generation });
+      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now);
+    case 'replayed_in_grace':
+      e.emit({ type: 'refresh.grace', ...lineage, generation: session.generation, presentedGeneration: parsed.generation });
+      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now);
+    case 'reused': {
+      const ended = sessionEnd(session, now);
+      e.applyRevocation({ kind: 'session', id: parsed.sessionId, at: now, expiresAt: now + e.revocationTtlMs, reason: 'reused', ...(session.revokeDetail ? { detail: session.revokeDetail } : {}) });
+      e.emit({ type: 'refresh.reused', ...lineage, presentedGeneration: parsed.generation, ...(options.ip === undefined ? {} : { ip: options.ip }) });
       e.emit({ type: 'session.revoked', at: now, sessionId: parsed.sessionId, reason: 'reused' });
-      throw new BatonError('ERR_REFRESH_REUSED', `generation ${parsed.generation} was retired; the session is revoked`);
+      throw new BatonError('ERR_REFRESH_REUSED', `generation ${parsed.generation} was retired; the session is revoked`, ended === undefined ? undefined : { sessionEnd: ended });
+    }
     case 'expired':
-      throw new BatonError('ERR_SESSION_EXPIRED', 'the session reached its idle or absolute lifetime');
+    case 'revoked': {
+      const ended = sessionEnd(session, now);
+      const code = result.status === 'expired' ? 'ERR_SESSION_EXPIRED' : 'ERR_REFRESH_INVALID';
+      throw new BatonError(code, `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });
+    }
     case 'rate_limited':
       throw new BatonError('ERR_RATE_LIMITED', 'refresh rate limit of the session', { retryAfterMs: result.retryAfterMs ?? 1000 });
-    case 'revoked':
-      throw new BatonError('ERR_REFRESH_INVALID', 'the session is revoked');
     default:
       throw new BatonError('ERR_REFRESH_INVALID', 'no such session for this client, or a generation ahead of it');
   }

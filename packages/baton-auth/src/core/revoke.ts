@@ -9,7 +9,16 @@ import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import type { KeyRing } from './keys.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
+import type { Revocation } from './store.ts';
 import { verify } from './verify.ts';
+
+/** Why a session is revoked, and by which session (kicked, logged out from another device). */
+export interface SessionRevocation {
+  /** A `SessionEndReason` (`logout`, `logout_everywhere`, `kicked`, `password_changed`, `admin`, …). Default `'revoked'`. */
+  reason?: string;
+  /** The session that ended this one; its device is recorded with the reason. */
+  by?: string;
+}
 
 /** Options of `revoke`. */
 export interface RevokeOptions {
@@ -33,7 +42,7 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
       if (session === null) return;
       sameClient(session.clientId, options.clientId);
     }
-    await revokeSession(e, parsed.sessionId, 'revoked');
+    await revokeSession(e, parsed.sessionId, { reason: 'logout' });
     return;
   }
   let claims: Readonly<AccessTokenClaims>;
@@ -51,30 +60,41 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   e.emit({ type: 'token.revoked', at: now, jti: claims.jti, sessionId: claims.sid });
 }
 
+/** The revocation the store is told: reason, time, and who did it with their device (read from the store). */
+async function revocation(e: Engine, options: SessionRevocation): Promise<Revocation> {
+  const r: Revocation = { now: e.now(), reason: options.reason ?? 'revoked', revocationTtlMs: e.revocationTtlMs };
+  if (options.by !== undefined) {
+    const by = await e.store.getSession(options.by);
+    r.detail = by === null ? { by: options.by } : { by: options.by, byDevice: by.device };
+  }
+  return r;
+}
+
+/** What revoking `ids` under `r` changes here: the in-process view at once, and the events. */
+function revokedHere(e: Engine, ids: string[], r: Revocation): void {
+  for (const id of ids) {
+    e.applyRevocation({ kind: 'session', id, at: r.now, expiresAt: r.now + r.revocationTtlMs, reason: r.reason, ...(r.detail ? { detail: r.detail } : {}) });
+    e.emit({ type: 'session.revoked', at: r.now, sessionId: id, reason: r.reason, ...(r.detail?.by === undefined ? {} : { by: r.detail.by }) });
+  }
+}
+
 /** See `Baton.revokeSession`. */
-export async function revokeSession(e: Engine, sessionId: string, reason: string): Promise<boolean> {
+export async function revokeSession(e: Engine, sessionId: string, options: SessionRevocation): Promise<boolean> {
   argument(typeof sessionId === 'string' && sessionId.length > 0, 'revokeSession needs a session id.');
   await e.ready();
-  const now = e.now();
-  const revoked = await e.store.revokeSession(sessionId, { now, reason, revocationTtlMs: e.revocationTtlMs });
-  if (revoked) {
-    e.revokedLocally(sessionId, now, reason);
-    e.emit({ type: 'session.revoked', at: now, sessionId, reason });
-  }
+  const r = await revocation(e, options);
+  const revoked = await e.store.revokeSession(sessionId, r);
+  if (revoked) revokedHere(e, [sessionId], r);
   return revoked;
 }
 
 /** See `Baton.revokeUserSessions`. */
-export async function revokeUserSessions(e: Engine, userId: string, options: { except?: string; reason?: string }): Promise<string[]> {
+export async function revokeUserSessions(e: Engine, userId: string, options: SessionRevocation & { except?: string }): Promise<string[]> {
   argument(typeof userId === 'string' && userId.length > 0, 'revokeUserSessions needs a user id.');
   await e.ready();
-  const now = e.now();
-  const reason = options.reason ?? 'revoked';
-  const ids = await e.store.revokeUserSessions(userId, { now, reason, revocationTtlMs: e.revocationTtlMs, ...(options.except === undefined ? {} : { except: options.except }) });
-  for (const id of ids) {
-    e.revokedLocally(id, now, reason);
-    e.emit({ type: 'session.revoked', at: now, sessionId: id, reason });
-  }
+  const r = await revocation(e, options);
+  const ids = await e.store.revokeUserSessions(userId, { ...r, ...(options.except === undefined ? {} : { except: options.except }) });
+  revokedHere(e, ids, r);
   return ids;
 }
 

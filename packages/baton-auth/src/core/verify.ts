@@ -7,6 +7,7 @@ import { checkClaims, decryptJwe, hashToken, isOpaqueToken } from './access-toke
 import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import type { Engine } from './engine.ts';
+import { revocationEnd } from './session-end.ts';
 
 /** Options of `verify`. */
 export interface VerifyOptions {
@@ -107,7 +108,9 @@ function remember(e: Engine, token: string, claims: AccessTokenClaims): Readonly
 }
 
 function checkRevoked<T extends Readonly<AccessTokenClaims>>(e: Engine, claims: T, now: number): T {
-  if (e.revoked.isSessionRevoked(claims.sid, now)) throw new BatonError('ERR_SESSION_REVOKED', 'the session is revoked');
+  const ended = e.revoked.sessionRevocation(claims.sid, now);
+  // The signature (or the store's record) proved the caller holds a token of the session: it may know why it ended.
+  if (ended !== undefined) throw new BatonError('ERR_SESSION_REVOKED', 'the session is revoked', { sessionEnd: revocationEnd(ended) });
   if (e.revoked.isTokenRevoked(claims.jti, now)) throw new BatonError('ERR_TOKEN_REVOKED', 'the jti is on the denylist');
   return claims;
 }

@@ -24,7 +24,7 @@ import type { LoginProtection } from './login-protection.ts';
 import { fromBatonError, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
 import { login } from './routes/login.ts';
-import { logout, me, session, sessions } from './routes/account.ts';
+import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
@@ -99,6 +99,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     '/oauth/introspect': introspect(c),
     '/auth/logout': logout(c),
     '/auth/sessions': sessions(c),
+    '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
   };

@@ -3,6 +3,7 @@
  * cookies, and reading request bodies with a size limit.
  */
 import { BatonError, isBatonError } from '../core/errors.ts';
+import type { SessionEnd } from '../core/errors.ts';
 
 /** An HTTP failure with an OAuth error code, turned into a response by the handler. */
 export class HttpError extends Error {
@@ -10,14 +11,30 @@ export class HttpError extends Error {
   readonly error: string;
   readonly description: string;
   readonly headers: Record<string, string>;
+  /** Extension members of the error body (RFC 6749 §5.2 lets a server add them), e.g. `session_end`. */
+  readonly members: Record<string, unknown>;
 
-  constructor(status: number, error: string, description: string, headers: Record<string, string> = {}) {
+  constructor(status: number, error: string, description: string, headers: Record<string, string> = {}, members: Record<string, unknown> = {}) {
     super(description);
     this.status = status;
     this.error = error;
     this.description = description;
     this.headers = headers;
+    this.members = members;
   }
+}
+
+/**
+ * The `session_end` member of an error body: why the caller's session ended (only ever built from
+ * an error whose caller proved it holds a token of that session).
+ */
+export function sessionEndMember(end: SessionEnd): Record<string, unknown> {
+  const out: Record<string, unknown> = { reason: end.reason, at: end.at };
+  if (end.by !== undefined) out.by = { session_id: end.by, ...(end.byDevice ? { device: end.byDevice } : {}) };
+  if (end.generation !== undefined) out.generation = end.generation;
+  if (end.retiredAt !== undefined) out.retired_at = end.retiredAt;
+  if (end.ip !== undefined) out.ip = end.ip;
+  return out;
 }
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -32,7 +49,7 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 
 /** An RFC 6749 §5.2 error body. */
 export function oauthError(err: HttpError): Response {
-  return json({ error: err.error, error_description: err.description }, err.status, err.headers);
+  return json({ error: err.error, error_description: err.description, ...err.members }, err.status, err.headers);
 }
 
 /** Maps an engine error on a token endpoint to its HTTP form. */
@@ -47,7 +64,7 @@ export function fromBatonError(err: unknown): HttpError {
     case 'ERR_INVALID_ARGUMENT':
       return new HttpError(400, 'invalid_request', e.message);
     default:
-      return new HttpError(e.oauthError === 'invalid_token' ? 401 : 400, e.oauthError, e.message);
+      return new HttpError(e.oauthError === 'invalid_token' ? 401 : 400, e.oauthError, e.message, {}, e.sessionEnd ? { session_end: sessionEndMember(e.sessionEnd) } : {});
   }
 }
 

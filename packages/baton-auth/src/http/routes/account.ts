@@ -16,9 +16,9 @@ export function logout(c: HandlerContext): Route {
       const f = type ? await readFields(request, c.maxBodyBytes) : {};
       const scope = f.scope ?? new URL(request.url).searchParams.get('scope') ?? 'local';
       let revoked: string[];
-      if (scope === 'local') revoked = (await c.baton.revokeSession(claims.sid, 'logout')) ? [claims.sid] : [];
-      else if (scope === 'others') revoked = await c.baton.revokeUserSessions(claims.sub, { except: claims.sid, reason: 'logout' });
-      else if (scope === 'global') revoked = await c.baton.revokeUserSessions(claims.sub, { reason: 'logout' });
+      if (scope === 'local') revoked = (await c.baton.revokeSession(claims.sid, { reason: 'logout' })) ? [claims.sid] : [];
+      else if (scope === 'others') revoked = await c.baton.revokeUserSessions(claims.sub, { except: claims.sid, reason: 'logout_everywhere', by: claims.sid });
+      else if (scope === 'global') revoked = await c.baton.revokeUserSessions(claims.sub, { reason: 'logout_everywhere', by: claims.sid });
       else throw new HttpError(400, 'invalid_request', 'scope must be local, others or global');
       return json({ revoked }, 200, scope === 'others' ? {} : { 'set-cookie': clearCookie(c) });
     },
@@ -43,8 +43,30 @@ export function session(c: HandlerContext): Route {
       if (claims instanceof Response) return claims;
       const own = await c.baton.listSessions(claims.sub);
       if (!own.some((s) => s.id === id)) throw new HttpError(404, 'not_found', 'No such session of yours');
-      await c.baton.revokeSession(id as string, 'kicked');
+      await c.baton.revokeSession(id as string, { reason: 'kicked', by: claims.sid });
       return new Response(null, { status: 204 });
+    },
+  };
+}
+
+/** `GET /auth/sessions/history`: the caller's own security history, newest first. */
+export function history(c: HandlerContext): Route {
+  return {
+    GET: async (request) => {
+      const claims = await bearer(c, request);
+      if (claims instanceof Response) return claims;
+      const events = await c.baton.sessionHistory(claims.sub);
+      return json({
+        events: events.map((e) => ({
+          type: e.type, at: e.at, session_id: e.sessionId, client_id: e.clientId, device: e.device, current: e.sessionId === claims.sid,
+          ...(e.count === undefined ? {} : { count: e.count }),
+          ...(e.reason === undefined ? {} : { reason: e.reason }),
+          ...(e.by === undefined ? {} : { by: { session_id: e.by, ...(e.byDevice ? { device: e.byDevice } : {}) } }),
+          ...(e.generation === undefined ? {} : { generation: e.generation }),
+          ...(e.retiredAt === undefined ? {} : { retired_at: e.retiredAt }),
+          ...(e.ip === undefined ? {} : { ip: e.ip }),
+        })),
+      });
     },
   };
 }

@@ -11,7 +11,7 @@ import { fromBatonError, HttpError, readFields } from '../respond.ts';
 
 export function token(c: HandlerContext): Route {
   return {
-    POST: async (request) => {
+    POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
       if (f.grant_type === undefined) throw new HttpError(400, 'invalid_request', 'grant_type is required');
       if (f.grant_type !== 'refresh_token') throw new HttpError(400, 'unsupported_grant_type', 'Only the refresh_token grant is supported');
@@ -21,7 +21,7 @@ export function token(c: HandlerContext): Route {
       if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
       if (fromCookie !== undefined) checkCsrf(c, request);
       try {
-        const pair = await c.baton.refresh(presented, { clientId: client.id, ...(f.scope === undefined ? {} : { scope: f.scope }) });
+        const pair = await c.baton.refresh(presented, { clientId: client.id, ...(f.scope === undefined ? {} : { scope: f.scope }), ...(ctx.ip === undefined ? {} : { ip: ctx.ip }) });
         return tokenResponse(c, pair, fromCookie !== undefined);
       } catch (err) {
         const http = fromBatonError(err);
