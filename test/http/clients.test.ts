@@ -11,6 +11,7 @@ import { memoryStore } from 'baton-auth/stores/memory';
 
 const ISSUER = 'https://auth.test';
 const SECRET = 'reports-secret-of-at-least-32-characters!';
+const GATEWAY_SECRET = 'gateway-secret-of-at-least-32-characters';
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 function setup() {
@@ -23,6 +24,7 @@ function setup() {
       { id: 'default', scopes: ['profile'] },
       { id: 'shop', scopes: ['profile', 'orders:read', 'admin'] },
       { id: 'reports', secret: SECRET, scopes: ['orders:read'] },
+      { id: 'gateway', secret: GATEWAY_SECRET, introspect: true },
     ]),
   });
   const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
@@ -107,7 +109,7 @@ describe('clients (RFC 6749 §2.3, §5.2)', () => {
     await expect(baton.verify(pair.access_token)).rejects.toMatchObject({ code: 'ERR_SESSION_REVOKED' });
   });
 
-  it('RFC 7662 §2.1: introspection only for an authenticated confidential client', async () => {
+  it('RFC 7662 §2.1: introspection only for an authenticated confidential client; a resource server sees every token, another client its own', async () => {
     const { login, post } = setup();
     const pair = (await (await login({ client_id: 'shop' })).json()) as { access_token: string };
     for (const fields of [{}, { client_id: 'shop' }, { client_id: 'default' }]) {
@@ -115,7 +117,20 @@ describe('clients (RFC 6749 §2.3, §5.2)', () => {
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ error: 'invalid_client' });
     }
-    const ok = await post('/oauth/introspect', { token: pair.access_token }, { authorization: basic('reports', SECRET) });
-    expect(await ok.json()).toMatchObject({ active: true, client_id: 'shop' });
+    const gateway = await post('/oauth/introspect', { token: pair.access_token }, { authorization: basic('gateway', GATEWAY_SECRET) });
+    expect(await gateway.json()).toMatchObject({ active: true, client_id: 'shop' });
+    const other = await post('/oauth/introspect', { token: pair.access_token }, { authorization: basic('reports', SECRET) });
+    expect(await other.json()).toEqual({ active: false });
+    const own = (await (await login({}, { authorization: basic('reports', SECRET) })).json()) as { access_token: string };
+    const mine = await post('/oauth/introspect', { token: own.access_token }, { authorization: basic('reports', SECRET) });
+    expect(await mine.json()).toMatchObject({ active: true, client_id: 'reports' });
+  });
+
+  it('wrong client secrets are throttled at every endpoint, per client and address', async () => {
+    const { post } = setup();
+    const wrong = { authorization: basic('reports', 'wrong-secret-of-at-least-32-characters') };
+    for (let i = 0; i < 9; i++) expect((await post('/oauth/revoke', { token: 'x' }, wrong)).status).toBe(401);
+    expect((await post('/oauth/revoke', { token: 'x' }, wrong)).status).toBe(429);
+    expect((await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: 'rt_x' }, { authorization: basic('reports', SECRET) })).status).toBe(429);
   });
 });

@@ -19,7 +19,7 @@ function setup(overrides: Partial<AuthHandlerOptions> = {}) {
   const handler = createAuthHandler({
     baton,
     authenticate: async (u, p) => (users[u] === p ? { userId: `id-${u}` } : null),
-    clients: staticClients([{ id: 'default' }, { id: 'web' }, { id: 'cli' }, { id: 'api', secret: API_SECRET }]),
+    clients: staticClients([{ id: 'default' }, { id: 'web' }, { id: 'cli' }, { id: 'api', secret: API_SECRET, introspect: true }]),
     ...overrides,
   });
   const call = (path: string, init: RequestInit = {}, ip = '203.0.113.7') => handler(new Request(`${ISSUER}${path}`, init), { ip });

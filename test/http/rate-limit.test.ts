@@ -37,3 +37,18 @@ describe.each(backends)('rate-limiter-flexible on the %s store', (_name, make) =
     if (b !== a) await b.close();
   });
 });
+
+describe('addresses as login protection counts them', () => {
+  it('one spelling per address, zone indexes dropped, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', async () => {
+    const { budgetAddress, canonicalAddress } = await import('../../packages/baton-auth/src/http/login-protection.ts');
+    expect(canonicalAddress('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(canonicalAddress('::ffff:7f00:1')).toBe('127.0.0.1');
+    expect(canonicalAddress('fe80::1%eth0')).toBe('fe80::1');
+    expect(canonicalAddress('2001:DB8:0:0::1')).toBe('2001:db8::1');
+    expect(canonicalAddress('unknown')).toBe('unknown');
+    expect(budgetAddress('2001:db8:0:1:aaaa::1')).toBe(budgetAddress('2001:db8:0:1::ffff'));
+    expect(budgetAddress('2001:db8:0:1::1')).toBe('2001:db8:0:1::/64');
+    expect(budgetAddress('::1')).toBe('0:0:0:0::/64');
+    expect(budgetAddress('203.0.113.7')).toBe('203.0.113.7');
+  });
+});

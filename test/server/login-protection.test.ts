@@ -100,6 +100,44 @@ describe('login protection of the service', () => {
   }, 60_000);
 });
 
+describe('parallel guesses and addresses', () => {
+  it('a burst of 60 parallel guesses gets at most 10 passwords checked; the right one inside the burst is refused too', async () => {
+    const { service, login } = await open(fresh());
+    closing.push(service);
+    await users.add(service.store, 'erin', 'erin password');
+    const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => login('erin', i === 48 ? 'erin password' : `guess ${i}`, A)));
+    expect(burst.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
+    expect(burst[48]).toBe(429);
+    expect(burst.filter((status) => status === 200)).toEqual([]);
+  }, 60_000);
+
+  it('an IPv6 host counts as its /64: guesses from many addresses of one network share one budget', async () => {
+    const { service, login } = await open(fresh());
+    closing.push(service);
+    await users.add(service.store, 'frank', 'frank password');
+    for (let i = 1; i <= 10; i++) expect(await login('frank', 'guess', `2001:db8:0:1::${i.toString(16)}`)).toBe(i === 10 ? 429 : 401);
+    expect(await login('frank', 'frank password', '2001:db8:0:1:ffff::42')).toBe(429);
+    expect(await login('frank', 'frank password', '2001:db8:0:2::1')).toBe(200);
+  }, 60_000);
+});
+
+describe('the resource-server client of BATON_INTROSPECTION_SECRET', () => {
+  it('is removed when the variable is unset: unset means refused', async () => {
+    const file = fresh();
+    const first = await open(file);
+    expect(await first.introspect('resource-server-secret-of-32-characters', A)).toBe(200);
+    await first.service.close();
+    const config = loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent' });
+    const second = await createService(config);
+    closing.push(second);
+    const res = await second.handler(new Request(`${config.issuer}/oauth/introspect`, {
+      method: 'POST', body: 'token=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('resource-server:resource-server-secret-of-32-characters').toString('base64')}` },
+    }), { ip: A });
+    expect(res.status).toBe(401);
+  }, 60_000);
+});
+
 describe('baton limits reset', () => {
   const baton = (file: string, ...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {

@@ -181,11 +181,11 @@ describe('the baton command', () => {
 
   it('registers clients and user scopes that the running service enforces; reads tokens from standard input', async () => {
     expect((await baton(['clients', 'add', 'shop', '--scopes', 'profile orders:read'])).stdout).toBe('Registered public client shop (scopes: profile orders:read).\n');
-    const confidential = await baton(['clients', 'add', 'reports', '--confidential']);
+    const confidential = await baton(['clients', 'add', 'reports', '--introspect']);
     const secret = /shown only now:\n(\S+)/.exec(confidential.stdout)?.[1] as string;
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const list = (await baton(['clients', 'list'])).stdout;
-    expect(list).toMatch(/^reports\tconfidential\t$/m);
+    expect(list).toMatch(/^reports\tconfidential, introspects\t$/m);
     expect(list).not.toContain(secret);
     expect((await baton(['users', 'add', 'dave', '--password-stdin', '--scopes', 'profile'], 'dave password 1\n')).stdout).toMatch(/with scopes profile\.$/m);
 

@@ -110,13 +110,14 @@ clientsCmd.command('add <id>')
   .description('register a client; a confidential one gets a secret, printed once and stored only as a hash')
   .option('--scopes <scopes>', 'the scopes it may ask for, space-separated', '')
   .option('--confidential', 'a backend or resource server that authenticates with a secret (client_secret_basic / client_secret_post)')
-  .action(async (id: string, opts: { scopes: string; confidential?: boolean }) => {
-    const { client, secret } = await withStore((store) => clients.add(store, id, { scopes: opts.scopes, confidential: opts.confidential === true }));
+  .option('--introspect', 'a resource server that may introspect any client\'s tokens (confidential)')
+  .action(async (id: string, opts: { scopes: string; confidential?: boolean; introspect?: boolean }) => {
+    const { client, secret } = await withStore((store) => clients.add(store, id, { scopes: opts.scopes, confidential: opts.confidential === true, introspect: opts.introspect === true }));
     console.info(`Registered ${client.type} client ${client.id}${client.scopes?.length ? ` (scopes: ${client.scopes.join(' ')})` : ''}.`);
     if (secret !== undefined) console.info(`Its secret, shown only now:\n${secret}`);
   });
 clientsCmd.command('list').description('list clients (never their secrets)').action(async () => {
-  for (const c of await withStore((store) => clients.list(store))) console.info(`${c.id}\t${c.type}\t${(c.scopes ?? []).join(' ')}`);
+  for (const c of await withStore((store) => clients.list(store))) console.info(`${c.id}\t${c.type}${c.introspect ? ', introspects' : ''}\t${(c.scopes ?? []).join(' ')}`);
 });
 clientsCmd.command('scopes <id> <scopes>').description('set the scopes a client may ask for').action(async (id: string, scopes: string) => {
   const client = await withStore((store) => clients.setScopes(store, id, scopes));
@@ -225,8 +226,8 @@ program.command('limits')
   .description("forget a username's failures (from every address), or an address's (its daily count and its pairs)")
   .action(async (target: string) => {
     const deleted = await withStore(async (store) =>
-      // Usernames are counted lower-case; introspection client ids as they are.
-      (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'introspect', target)));
+      // Usernames are counted lower-case; client ids as they are.
+      (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'client', target)));
     console.info(`Reset ${target}: ${deleted} counter(s) deleted.`);
   });
 

@@ -192,7 +192,7 @@ async function serviceOn(store: BatonStore, config: ServerConfig, logger: pino.L
     cookie: { secure: config.cookieSecure },
     // Failed logins and introspection client authentications, counted in the store (shared by instances).
     loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
-    introspectionProtection: createLoginProtection({ store, keyPrefix: 'introspect', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    clientProtection: createLoginProtection({ store, keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.

@@ -38,12 +38,13 @@ export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
 /** Managing the clients (the CLI). */
 export const clients = {
   /** Registers a client; a confidential one gets a secret, returned here once and stored only hashed. */
-  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; secret?: string } = {}): Promise<{ client: ClientRecord; secret?: string }> {
+  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; introspect?: boolean; secret?: string } = {}): Promise<{ client: ClientRecord; secret?: string }> {
     if (!CLIENT_ID.test(id)) throw new ClientError('A client id is 1 to 64 letters, digits or . _ : -.');
-    const secret = options.secret ?? (options.confidential ? generateClientSecret() : undefined);
+    const secret = options.secret ?? (options.confidential || options.introspect ? generateClientSecret() : undefined);
     if (secret !== undefined && secret.length < 32) throw new ClientError('A client secret must be at least 32 characters.');
     const client: ClientRecord = { id, type: secret === undefined ? 'public' : 'confidential', scopes: parseScope(options.scopes ?? '') };
     if (secret !== undefined) client.secretHash = hashClientSecret(secret);
+    if (options.introspect) client.introspect = true;
     if (!(await store.putRecord(CLIENTS, id, JSON.stringify(client), { ifAbsent: true }))) throw new ClientError(`The client ${id} already exists.`);
     return secret === undefined ? { client } : { client, secret };
   },
@@ -63,16 +64,25 @@ export const clients = {
   },
 };
 
+/** The client `BATON_INTROSPECTION_SECRET` made, marked so that unsetting the variable removes it again. */
+interface ManagedClient extends ClientRecord {
+  managedBy?: 'BATON_INTROSPECTION_SECRET';
+}
+
 /**
- * What every start makes sure of: the default public client exists, and with
- * `BATON_INTROSPECTION_SECRET` the `resource-server` client authenticates with that secret.
+ * What every start makes sure of: the default public client exists; with
+ * `BATON_INTROSPECTION_SECRET` the `resource-server` client introspects with that secret, and
+ * without it the client that variable made is gone (unset means refused).
  */
 export async function bootstrapClients(store: BatonStore, introspectionSecret: string | undefined): Promise<void> {
   await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify({ id: DEFAULT_CLIENT, type: 'public', scopes: [] } satisfies ClientRecord), { ifAbsent: true });
-  if (introspectionSecret === undefined) return;
   const raw = await store.getRecord(CLIENTS, RESOURCE_SERVER_CLIENT);
-  const known = raw === null ? null : (JSON.parse(raw) as ClientRecord);
+  const known = raw === null ? null : (JSON.parse(raw) as ManagedClient);
+  if (introspectionSecret === undefined) {
+    if (known?.managedBy === 'BATON_INTROSPECTION_SECRET') await store.deleteRecord(CLIENTS, RESOURCE_SERVER_CLIENT);
+    return;
+  }
   if (known !== null && checkClientSecret(introspectionSecret, known.secretHash)) return;
-  const client: ClientRecord = { id: RESOURCE_SERVER_CLIENT, type: 'confidential', secretHash: hashClientSecret(introspectionSecret), scopes: [] };
+  const client: ManagedClient = { id: RESOURCE_SERVER_CLIENT, type: 'confidential', secretHash: hashClientSecret(introspectionSecret), scopes: [], introspect: true, managedBy: 'BATON_INTROSPECTION_SECRET' };
   await store.putRecord(CLIENTS, RESOURCE_SERVER_CLIENT, JSON.stringify(client));
 }

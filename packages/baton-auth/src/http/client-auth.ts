@@ -5,7 +5,16 @@
  */
 import { checkClientSecret } from './clients.ts';
 import type { ClientRecord, ClientRegistry } from './clients.ts';
+import type { LoginProtection } from './login-protection.ts';
+import { tooManyAttempts } from './login-protection.ts';
 import { HttpError } from './respond.ts';
+
+/** What client authentication needs: the registry, the client a request naming none acts as, and the throttle on wrong secrets. */
+export interface ClientAuthContext {
+  clients: ClientRegistry;
+  defaultClientId: string;
+  clientProtection: LoginProtection;
+}
 
 /** RFC 6749 §5.2: `invalid_client` is a 401 with a challenge for the scheme the client can use. */
 function invalidClient(description: string): HttpError {
@@ -29,25 +38,33 @@ function basicCredentials(authorization: string | null): { id: string; secret: s
 
 /**
  * The client making `request`, authenticated when it is confidential; `invalid_client` (401)
- * for an unknown client, a wrong or missing secret, or a secret offered by a public client.
- * `fields` are the request's form fields (`client_id`, `client_secret`).
+ * for an unknown client, a wrong or missing secret, or a secret offered by a public client —
+ * one message for all, so that the answer does not tell which client ids exist. Wrong secrets are
+ * throttled as wrong passwords are, per client id and address (429 once refused), at every
+ * endpoint. `fields` are the request's form fields (`client_id`, `client_secret`).
  */
-export async function authenticateClient(request: Request, fields: Record<string, string>, registry: ClientRegistry, defaultClientId: string): Promise<ClientRecord> {
+export async function authenticateClient(c: ClientAuthContext, request: Request, fields: Record<string, string>, ip: string): Promise<ClientRecord> {
   const basic = basicCredentials(request.headers.get('authorization'));
   const posted = fields.client_secret;
   // RFC 6749 §2.3: a client uses one authentication method per request.
   if (basic !== undefined && posted !== undefined) throw new HttpError(400, 'invalid_request', 'Use one client authentication method, not two');
   if (basic !== undefined && fields.client_id !== undefined && fields.client_id !== basic.id) throw invalidClient('client_id does not match the credentials');
-  const id = basic?.id ?? fields.client_id ?? defaultClientId;
+  const id = basic?.id ?? fields.client_id ?? c.defaultClientId;
   const secret = basic?.secret ?? posted;
-  const client = id === '' ? null : await registry.get(id);
-  if (secret !== undefined) {
-    // The same work whether or not the client exists or is confidential.
-    const ok = checkClientSecret(secret, client?.type === 'confidential' ? client.secretHash : undefined);
-    if (!ok || client === null) throw invalidClient('Client authentication failed');
+  if (secret === undefined) {
+    const client = id === '' ? null : await c.clients.get(id);
+    if (client === null || client.type === 'confidential') throw invalidClient('Client authentication failed');
     return client;
   }
-  if (client === null) throw invalidClient(`Unknown client ${JSON.stringify(id.slice(0, 64))}`);
-  if (client.type === 'confidential') throw invalidClient('This client must authenticate (client_secret_basic or client_secret_post)');
+  const attempt = await c.clientProtection.check(id, ip);
+  if (attempt.retryAfterMs > 0) throw tooManyAttempts(attempt.retryAfterMs);
+  const client = id === '' ? null : await c.clients.get(id);
+  // The same work whether or not the client exists or is confidential.
+  const ok = checkClientSecret(secret, client?.type === 'confidential' ? client.secretHash : undefined);
+  if (!ok || client === null) {
+    const blocked = await attempt.failed();
+    throw blocked > 0 ? tooManyAttempts(blocked) : invalidClient('Client authentication failed');
+  }
+  await attempt.succeeded();
   return client;
 }

@@ -19,6 +19,8 @@ export interface ClientRecord {
    * `invalid_scope`. Absent: the client adds no limit of its own (the user's scopes still do).
    */
   scopes?: string[];
+  /** A resource server: may introspect any client's tokens (a confidential client without it sees only its own). */
+  introspect?: boolean;
 }
 
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
@@ -60,6 +62,8 @@ export interface StaticClient {
   /** Makes the client confidential; at least 32 characters. */
   secret?: string;
   scopes?: string[];
+  /** May introspect any client's tokens (confidential clients only). */
+  introspect?: boolean;
 }
 
 /**
@@ -80,6 +84,10 @@ export function staticClients(clients: readonly StaticClient[]): ClientRegistry 
     const record: ClientRecord = { id: c.id, type: c.secret === undefined ? 'public' : 'confidential' };
     if (c.secret !== undefined) record.secretHash = hashClientSecret(c.secret);
     if (c.scopes !== undefined) record.scopes = [...c.scopes];
+    if (c.introspect === true) {
+      if (c.secret === undefined) throw new TypeError(`Client ${c.id} introspects, so it must be confidential (give it a secret).`);
+      record.introspect = true;
+    }
     byId.set(c.id, record);
   }
   return { get: async (id) => byId.get(id) ?? null };

@@ -41,7 +41,8 @@ export interface HandlerContext {
   cookie: CookieOptions;
   maxBodyBytes: number;
   loginProtection: LoginProtection;
-  introspectionProtection: LoginProtection;
+  /** Wrong client secrets, at every endpoint that authenticates clients. */
+  clientProtection: LoginProtection;
   log: Logger | undefined;
 }
 

@@ -54,8 +54,8 @@ export interface AuthHandlerOptions {
   cookie?: { name?: string; secure?: boolean };
   /** Failed logins: default 10 in a row per username and address, 100 a day per address, in memory (`createLoginProtection`). */
   loginProtection?: LoginProtection;
-  /** The same for failed client authentication at `/oauth/introspect`. */
-  introspectionProtection?: LoginProtection;
+  /** The same for wrong client secrets, wherever a client authenticates (token, revocation, introspection, login). */
+  clientProtection?: LoginProtection;
   /** Largest accepted body in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -85,7 +85,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', cookiePath, secure), path: cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),
-    introspectionProtection: options.introspectionProtection ?? createLoginProtection({ keyPrefix: 'introspect' }),
+    clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
   };
 

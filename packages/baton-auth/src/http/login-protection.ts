@@ -2,8 +2,11 @@
  * Protection of a password check against guessing: rate-limiter-flexible's documented login
  * protection (https://github.com/animir/node-rate-limiter-flexible/wiki/Overall-example#login-endpoint-protection).
  * Two counters of failures: consecutive ones per name and address (a success clears them), and all
- * of an address's per day. Before the password is checked both are only read: a refused attempt
- * writes nothing. A wrong password counts on both; a right one never counts.
+ * of an address's per day. An attempt from a pair or an address already refused is only read:
+ * it writes nothing. Any other attempt is counted on both *before* the password is checked — so a
+ * burst of parallel guesses cannot all pass a read made before any of them failed — and a right
+ * password gives its count back: successes never count. An IPv6 address counts as its /64, the
+ * smallest network one host is given.
  */
 import { isIP, isIPv6 } from 'node:net';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -26,11 +29,11 @@ export interface LoginProtectionOptions {
 
 /** One attempt, after `check`. */
 export interface LoginAttempt {
-  /** 0: go on and check the password. Otherwise refuse (429, `Retry-After`): nothing was written. */
+  /** 0: go on and check the password (the attempt is counted). Otherwise refuse (429, `Retry-After`). */
   readonly retryAfterMs: number;
-  /** Counts a wrong password; resolves to how long the pair or address is now refused, or 0. */
+  /** A wrong password: it stays counted. Resolves to how long the pair or address is now refused, or 0. */
   failed(): Promise<number>;
-  /** A right password: clears the pair's consecutive failures (writes only if there were some). */
+  /** A right password: gives the attempt's count back and clears the pair's consecutive failures. */
   succeeded(): Promise<void>;
 }
 
@@ -45,16 +48,34 @@ const DAY_MS = 86_400_000;
 const PAIR_WINDOW_MS = 90 * DAY_MS;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** An address as one spelling: IPv4-mapped IPv6 as IPv4, IPv6 compressed and lower-case. */
+/**
+ * An address as one spelling: IPv4-mapped IPv6 (in either notation) as IPv4, IPv6 compressed and
+ * lower-case without its zone index. Anything that is not an address is returned as it is.
+ */
 export function canonicalAddress(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1] as string;
-  return isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
+  const bare = ip.replace(/%.*$/, '');
+  if (!isIPv6(bare)) return ip;
+  const host = new URL(`http://[${bare}]`).hostname.slice(1, -1); // ::ffff:1.2.3.4 comes out as ::ffff:102:304
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (mapped === null) return host;
+  const [hi, lo] = [parseInt(mapped[1] as string, 16), parseInt(mapped[2] as string, 16)];
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** The address a budget of failures belongs to: an IPv4 address, or the /64 network of an IPv6 one. */
+export function budgetAddress(ip: string): string {
+  const address = canonicalAddress(ip);
+  if (!isIPv6(address)) return address;
+  const [left = '', right = ''] = address.split('::');
+  const head = left === '' ? [] : left.split(':');
+  const tail = right === '' ? [] : right.split(':');
+  const groups = address.includes('::') ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 // Lone surrogates (possible in JSON) would make encodeURIComponent throw.
 const nameId = (name: string): string => encodeURIComponent(name.slice(0, 256).toWellFormed());
-const addressId = (ip: string): string => encodeURIComponent(canonicalAddress(ip).slice(0, 64).toWellFormed());
+const addressId = (ip: string): string => encodeURIComponent(budgetAddress(ip).slice(0, 64).toWellFormed());
 
 /** The shapes of the counter keys, for `baton limits reset`. */
 export const counterKeys = {
@@ -76,8 +97,8 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   const perIp = options.failuresPerIp ?? { max: 100, windowMs: DAY_MS };
   const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): RateLimiterAbstract => {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
-    // rate-limiter-flexible blocks on the consume that exceeds `points`: the max-th failure blocks.
-    const shape = { keyPrefix, points: max - 1, blockDuration: blockMs / 1000 };
+    // rate-limiter-flexible blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
+    const shape = { keyPrefix, points: max, blockDuration: blockMs / 1000 };
     return options.store
       ? new StoreRateLimiter({ store: options.store, ...shape, duration: windowMs / 1000 })
       : new RateLimiterMemory({ ...shape, duration: Math.min(windowMs, MAX_TIMER_MS) / 1000 });
@@ -86,28 +107,63 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   const pair = failures ? limiter(`${prefix}:pair`, failures.max, PAIR_WINDOW_MS, failures.blockMs) : undefined;
   const address = perIp ? limiter(`${prefix}:addr`, perIp.max, perIp.windowMs, perIp.windowMs) : undefined;
 
+  const limiters = (pairKey: string, addressKey: string): [RateLimiterAbstract, string][] => [
+    ...(pair ? [[pair, pairKey] as [RateLimiterAbstract, string]] : []),
+    ...(address ? [[address, addressKey] as [RateLimiterAbstract, string]] : []),
+  ];
+  /**
+   * Counts one attempt on each limiter. Resolves to how long it is refused when it crossed a limit
+   * (a burst running past a block set meanwhile), else 0, with each limiter's count.
+   */
+  const count = async (targets: [RateLimiterAbstract, string][]): Promise<{ refused: number; counts: number[] }> => {
+    const results = await Promise.allSettled(targets.map(([limiter, key]) => limiter.consume(key)));
+    let refused = 0;
+    const counts: number[] = [];
+    for (const result of results) {
+      if (result.status === 'fulfilled') {
+        counts.push(result.value.consumedPoints);
+        continue;
+      }
+      // A RateLimiterRes means "over the limit"; anything else is the store failing.
+      if (result.reason instanceof Error) throw result.reason;
+      refused = Math.max(refused, (result.reason as RateLimiterRes).msBeforeNext, 1);
+      counts.push((result.reason as RateLimiterRes).consumedPoints);
+    }
+    return { refused, counts };
+  };
+
   return {
     async check(name, ip) {
       const pairKey = `${nameId(name)}|${addressId(ip)}`;
-      const addressKey = addressId(ip);
-      const [pairRes, addressRes] = await Promise.all([pair?.get(pairKey) ?? null, address?.get(addressKey) ?? null]);
-      const retryAfterMs = Math.max(pair ? refusedFor(pair, pairRes) : 0, address ? refusedFor(address, addressRes) : 0);
+      const targets = limiters(pairKey, addressId(ip));
+      const seen = await Promise.all(targets.map(([limiter, key]) => limiter.get(key)));
+      const blocked = Math.max(0, ...targets.map(([limiter], i) => refusedFor(limiter, seen[i] ?? null)));
+      const nothing = async () => 0;
+      if (blocked > 0) return { retryAfterMs: blocked, failed: nothing, succeeded: async () => undefined };
+      const { refused, counts } = await count(targets);
+      if (refused > 0) return { retryAfterMs: refused, failed: nothing, succeeded: async () => undefined };
       return {
-        retryAfterMs,
+        retryAfterMs: 0,
+        // Counted already; the failure that reaches a limit sets the block at once (rlf's `block`).
         async failed() {
-          const results = await Promise.allSettled([pair?.consume(pairKey), address?.consume(addressKey)]);
           let blocked = 0;
-          for (const result of results) {
-            if (result.status === 'fulfilled') continue;
-            // A RateLimiterRes means "over the limit"; anything else is the store failing.
-            if (result.reason instanceof Error) throw result.reason;
-            blocked = Math.max(blocked, (result.reason as RateLimiterRes).msBeforeNext, 1);
+          for (const [i, [limiter, key]] of targets.entries()) {
+            if ((counts[i] ?? 0) < limiter.points) continue;
+            const ms = (limiter === pair ? (failures as { blockMs: number }).blockMs : (perIp as { windowMs: number }).windowMs);
+            await limiter.block(key, ms / 1000);
+            blocked = Math.max(blocked, ms);
           }
           return blocked;
         },
         async succeeded() {
-          // A store error here must not refuse a right password.
-          if (pair && pairRes !== null && pairRes.consumedPoints > 0) await pair.delete(pairKey).catch(() => undefined);
+          // The attempt's count comes back: the pair starts again, the address gets its point back
+          // (its counter goes when nothing is left of it). A store error here must not refuse a right password.
+          const back = async (): Promise<void> => {
+            const key = addressId(ip);
+            const res = await address?.reward(key, 1);
+            if (res !== undefined && res.consumedPoints <= 0) await address?.delete(key);
+          };
+          await Promise.all([pair?.delete(pairKey), back()]).catch(() => undefined);
         },
       };
     },

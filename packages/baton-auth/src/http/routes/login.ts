@@ -15,7 +15,7 @@ export function login(c: HandlerContext): Route {
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
       if (!f.username || !f.password) throw new HttpError(400, 'invalid_request', 'username and password are required');
-      const client = await authenticateClient(request, f, c.clients, c.defaultClientId);
+      const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       const ip = ctx.ip ?? 'unknown';
       // Only failures count, per username and address and per address; a refused attempt writes nothing.
       const attempt = await c.loginProtection.check(f.username.toLowerCase(), ip);

@@ -9,9 +9,9 @@ import { HttpError, readFields } from '../respond.ts';
 
 export function revoke(c: HandlerContext): Route {
   return {
-    POST: async (request) => {
+    POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
-      const client = await authenticateClient(request, f, c.clients, c.defaultClientId);
+      const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
       await c.baton.revoke(f.token, { clientId: client.id });
       return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });

@@ -15,7 +15,7 @@ export function token(c: HandlerContext): Route {
       const f = await readFields(request, c.maxBodyBytes);
       if (f.grant_type === undefined) throw new HttpError(400, 'invalid_request', 'grant_type is required');
       if (f.grant_type !== 'refresh_token') throw new HttpError(400, 'unsupported_grant_type', 'Only the refresh_token grant is supported');
-      const client = await authenticateClient(request, f, c.clients, c.defaultClientId);
+      const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       const fromCookie = f.refresh_token === undefined ? cookieValue(request.headers.get('cookie'), c.cookie.name) : undefined;
       const presented = f.refresh_token ?? fromCookie;
       if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
