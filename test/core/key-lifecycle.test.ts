@@ -12,10 +12,10 @@ import { codeOf, ISSUER, makeBaton } from './helpers.ts';
 
 const MINUTE = 60_000;
 
-/** A token signed now by `key`, with claims that would otherwise pass. */
+/** A token signed now by `key`, with claims that would otherwise pass (a minute's life, as the engines below give). */
 function forge(key: RingKey, nowMs: number, sid = 'sid-forged'): string {
   const iat = Math.floor(nowMs / 1000);
-  return signJwt({ iss: ISSUER, sub: 'attacker', aud: ISSUER, exp: iat + 600, iat, jti: randomUUID(), sid, client_id: 'default', scope: 'admin' }, key);
+  return signJwt({ iss: ISSUER, sub: 'attacker', aud: ISSUER, exp: iat + 60, iat, jti: randomUUID(), sid, client_id: 'default', scope: 'admin' }, key);
 }
 
 describe('retired keys', () => {
@@ -88,5 +88,28 @@ describe('a key revoked on one instance', () => {
     b.keys.sync(keys, Date.now()); // a stale saved ring still listing it
     expect(b.keys.get('k1')).toBeUndefined();
     expect(await a.revokeKey('k1')).toBe(false);
+  });
+});
+
+describe('an active key revoked elsewhere', () => {
+  it('is replaced here by the published next key, the one the revoking instance promoted, so signing never stops', async () => {
+    const { KeyRing } = await import('baton-auth');
+    const saved = [generateKey('EdDSA', 'a'), { ...generateKey('EdDSA', 'b'), status: 'next' as const }];
+    const here = new KeyRing(saved);
+    const there = new KeyRing(saved);
+    there.remove('a', 1000);
+    here.drop('a', 1000);
+    expect(here.active('sig')?.kid).toBe('b');
+    expect(there.active('sig')?.kid).toBe('b');
+  });
+
+  it('a token claiming a longer life than this issuer gives is refused, even signed by a live key', async () => {
+    const { baton, clock } = makeBaton({ keys: [generateKey('EdDSA', 'k1')], accessTokenTtl: '15m', leeway: 5 });
+    const key = baton.keys.get('k1') as RingKey;
+    const iat = Math.floor(clock.ms / 1000);
+    const long = signJwt({ iss: ISSUER, sub: 'x', aud: ISSUER, exp: iat + 3 * 86_400, iat, jti: randomUUID(), sid: 's', client_id: 'default' }, key);
+    expect(await codeOf(baton.verify(long))).toBe('ERR_TOKEN_INVALID');
+    const fair = signJwt({ iss: ISSUER, sub: 'x', aud: ISSUER, exp: iat + 900, iat, jti: randomUUID(), sid: 's', client_id: 'default' }, key);
+    await baton.verify(fair);
   });
 });

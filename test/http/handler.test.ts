@@ -70,7 +70,7 @@ describe('POST /auth/login', () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(body.refresh_token).toBeUndefined();
     const cookie = res.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/^__Secure-baton_rt=rt_[^;]+; Path=\/oauth\/token; HttpOnly; SameSite=Strict; Secure; Max-Age=\d+$/);
+    expect(cookie).toMatch(/^__Host-baton_rt=rt_[^;]+; Path=\/; HttpOnly; SameSite=Strict; Secure; Max-Age=\d+$/);
   });
 
   it('refuses wrong passwords, missing fields, wrong content types and oversized bodies', async () => {
@@ -154,14 +154,14 @@ describe('POST /oauth/token (RFC 6749 §6)', () => {
     const ok = await attempt({ origin: ISSUER });
     expect(ok.status).toBe(200);
     expect((await ok.json()) as object).not.toHaveProperty('refresh_token');
-    expect(ok.headers.get('set-cookie')).toMatch(/^__Secure-baton_rt=rt_/);
+    expect(ok.headers.get('set-cookie')).toMatch(/^__Host-baton_rt=rt_/);
     const sameOrigin = await call('/oauth/token', form({ grant_type: 'refresh_token' }, { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] as string, 'sec-fetch-site': 'same-origin' }));
     expect(sameOrigin.status).toBe(200);
-    const dead = await attempt({ origin: ISSUER, cookie: '__Secure-baton_rt=rt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
+    const dead = await attempt({ origin: ISSUER, cookie: '__Host-baton_rt=rt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
     expect(dead.status).toBe(400);
-    expect(dead.headers.get('set-cookie')).toMatch(/^__Secure-baton_rt=; .*Max-Age=0/);
+    expect(dead.headers.get('set-cookie')).toMatch(/^__Host-baton_rt=; .*Max-Age=0/);
     // Two cookies of the name (one planted beside ours) are ambiguous: refused, not the first taken.
-    const twice = await attempt({ origin: ISSUER, cookie: `${cookie}; __Secure-baton_rt=rt_planted` });
+    const twice = await attempt({ origin: ISSUER, cookie: `${cookie}; __Host-baton_rt=rt_planted` });
     expect(twice.status).toBe(400);
     expect(await twice.json()).toMatchObject({ error: 'invalid_request' });
   });

@@ -119,8 +119,8 @@ describe('secret rotation', () => {
   });
 });
 
-describe('stores of earlier versions', () => {
-  it('keys kept in the clear are sealed on first start, and sessions made under them keep refreshing', async () => {
+describe('stores of earlier versions, and stores that lost their keys', () => {
+  it('keys kept in the clear are refused until `keys seal-legacy` adopts them on purpose; sessions made under them keep refreshing', async () => {
     const path = fresh();
     const env = { BATON_STORE: `sqlite:${path}`, BATON_SECRET: 'service-secret-of-at-least-32-characters' };
     const store = await openStore(env.BATON_STORE);
@@ -133,15 +133,30 @@ describe('stores of earlier versions', () => {
     await legacy.close();
     await store.close();
 
+    // Planted or left over, keys in the clear are never taken silently.
+    await expect(service(env)).rejects.toThrow(/holds signing keys in the clear .* `npm run baton -- keys seal-legacy`/);
+    const sealed = await cli(['keys', 'seal-legacy'], env);
+    expect(sealed.stdout).toMatch(/^Sealed 4 keys\./); // two signing keys, the refresh secret, a next refresh key
     const s = await service(env);
     try {
       expect(await s.store.getRecord('config', 'keys')).toBeNull();
       expect(await s.store.getRecord('config', 'refresh-secret')).toBeNull();
-      expect(s.custody.warnings.join(' ')).toMatch(/in the clear/);
       await s.baton.refresh(pair.refresh_token);
     } finally {
       await s.close();
     }
+  });
+
+  it('a store whose sealed ring went missing refuses to start rather than sign everyone out; `keys reset --yes` starts over', async () => {
+    const path = fresh();
+    const env = { BATON_STORE: `sqlite:${path}` };
+    const first = await service(env);
+    await first.store.deleteRecord('config', 'keyring');
+    await first.close();
+    await expect(service(env)).rejects.toThrow(/its sealed key ring \(config\/keyring\) is missing: restore it from a backup/);
+    expect((await cli(['keys', 'reset'], env)).stderr).toMatch(/Run again with --yes/);
+    expect((await cli(['keys', 'reset', '--yes'], env)).code).toBe(0);
+    await (await service(env)).close();
   });
 });
 

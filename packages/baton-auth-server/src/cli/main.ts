@@ -10,7 +10,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { ConfigError, loadConfig, redactUrl } from '../server/config.ts';
 import { connectStore, createEngine, startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
-import { generateSecret, openCustody, rotateSecret, saveRing } from '../server/custody.ts';
+import { generateSecret, openCustody, resetKeys, rotateSecret, saveRing, sealLegacyKeys } from '../server/custody.ts';
 import { isBatonError } from 'baton-auth';
 import type { KeyAlg, BatonStore } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
@@ -165,6 +165,21 @@ keysCmd.command('revoke <kid>')
       }
       console.info(`Revoked ${kid}: every instance drops it now, and nothing it signed verifies any more.`);
     });
+  });
+
+keysCmd.command('seal-legacy')
+  .description('seal the keys a Baton 0.1 store kept in the clear, and delete the clear copies (once, after upgrading)')
+  .action(async () => {
+    const count = await withStore((store) => sealLegacyKeys(loadConfig(), store));
+    console.info(`Sealed ${count} keys. Copies of the store made before this could mint tokens: run \`keys rotate\` and \`keys rotate --refresh\` now and again a token lifetime later.`);
+  });
+keysCmd.command('reset')
+  .description('forget the key ring on purpose: the next start makes new keys and every session must sign in again')
+  .option('--yes', 'confirm')
+  .action(async (opts: { yes?: boolean }) => {
+    if (!opts.yes) throw new CliError('This signs everyone out. Run again with --yes to confirm.');
+    await withStore((store) => resetKeys(store));
+    console.info('The key ring is gone; the next start makes new keys.');
   });
 
 const secretCmd = program.command('secret').description('the service secret that seals the keys in the store');

@@ -20,8 +20,10 @@ import type { ServerConfig } from './config.ts';
 const CONFIG = 'config';
 /** The sealed key ring: signing, encryption and refresh-token keys, in one record so a re-seal is one write. */
 const RING = 'keyring';
-/** Records of the first versions, which kept keys in the clear; sealed and deleted on first start. */
+/** Records of the first versions, which kept keys in the clear (`keys seal-legacy` seals them). */
 const LEGACY = { keys: 'keys', refreshSecret: 'refresh-secret' } as const;
+/** Written with the first key ring: a store that has it and no ring lost its keys. */
+const INITIALIZED = 'initialized';
 
 /** Where the service secret comes from, for messages. */
 export interface ServiceSecret {
@@ -165,32 +167,60 @@ export interface Custody {
 
 /**
  * Opens the store's key ring with the service secret, creating it on first start (the first
- * instance to write wins; the others open its ring), sealing the keys of earlier versions.
+ * instance to write wins; the others open its ring). Keys the revocation log says were taken out
+ * of service stay out, whatever the saved ring says.
+ *
+ * What it refuses, with a sentence, rather than guessing: keys in the clear (Baton 0.1 wrote
+ * them, and so could anyone with write access to the store: `keys seal-legacy` adopts them on
+ * purpose), and a store set up before whose sealed ring is gone (new keys would sign everyone out
+ * and hide the loss: `keys reset` starts over on purpose).
  */
 export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore): Promise<Custody> {
+  // The marker first: it is written after the ring, so a store that has it has a ring to read next.
+  const initialized = await store.getRecord(CONFIG, INITIALIZED);
   const sealed = await store.getRecord(CONFIG, RING);
   const legacy = sealed === null ? await store.getRecord(CONFIG, LEGACY.keys) : null;
-  const secret = serviceSecret(config, sealed !== null || legacy !== null);
-  const warnings: string[] = [];
-  let inputs: KeyInput[];
-  if (sealed !== null) {
-    inputs = await openRing(secret, sealed);
-  } else {
-    const fresh = legacy === null ? initialRing(config.alg) : legacyRing(legacy, await store.getRecord(CONFIG, LEGACY.refreshSecret));
-    await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, fresh), { ifAbsent: true });
-    inputs = await openRing(secret, (await store.getRecord(CONFIG, RING)) as string);
-    if (legacy !== null) {
-      await store.deleteRecord(CONFIG, LEGACY.keys);
-      await store.deleteRecord(CONFIG, LEGACY.refreshSecret);
-      warnings.push('The store held signing keys and the refresh secret in the clear (Baton < 0.2); they are sealed now. Copies of the store made before could mint tokens: run `npm run baton -- keys rotate` and `npm run baton -- keys rotate --refresh` twice each, a token lifetime apart.');
-    }
+  if (sealed === null && legacy !== null) {
+    throw new ConfigError('The store holds signing keys in the clear (written by Baton 0.1, or planted by someone who can write to the store). If you upgraded from 0.1, seal them once with `npm run baton -- keys seal-legacy`; otherwise delete the records config/keys and config/refresh-secret.');
   }
-  const ring = new KeyRing(inputs);
+  if (sealed === null && initialized !== null) {
+    throw new ConfigError('The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run `npm run baton -- keys reset`.');
+  }
+  const secret = serviceSecret(config, sealed !== null);
+  if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
+  await store.putRecord(CONFIG, INITIALIZED, new Date().toISOString(), { ifAbsent: true });
+  const ring = new KeyRing(await openRing(secret, (sealed ?? (await store.getRecord(CONFIG, RING))) as string));
+  for (const event of await store.revocationsSince(Date.now())) if (event.kind === 'key') ring.drop(event.id, event.at);
+  const warnings: string[] = [];
   const active = ring.active('sig');
   if (active !== undefined && active.alg !== config.alg) {
     warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`npm run baton -- keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
   }
   return { secret, ring, warnings };
+}
+
+/**
+ * Seals keys an earlier Baton kept in the clear (`keys seal-legacy`), and deletes the clear
+ * copies. Copies of the store made before can still mint with them: rotate both kinds of key
+ * after (the CLI says so).
+ */
+export async function sealLegacyKeys(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore): Promise<number> {
+  const legacy = await store.getRecord(CONFIG, LEGACY.keys);
+  if (legacy === null) throw new ConfigError('The store holds no keys in the clear: there is nothing to seal.');
+  if ((await store.getRecord(CONFIG, RING)) !== null) throw new ConfigError('The store already has a sealed key ring; delete config/keys and config/refresh-secret instead.');
+  const secret = serviceSecret(config, false);
+  const inputs = legacyRing(legacy, await store.getRecord(CONFIG, LEGACY.refreshSecret));
+  await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, inputs), { ifAbsent: true });
+  await store.putRecord(CONFIG, INITIALIZED, new Date().toISOString(), { ifAbsent: true });
+  await store.deleteRecord(CONFIG, LEGACY.keys);
+  await store.deleteRecord(CONFIG, LEGACY.refreshSecret);
+  return inputs.length;
+}
+
+/** Forgets the store's key ring on purpose (`keys reset`): the next start makes new keys, and every session must sign in again. */
+export async function resetKeys(store: BatonStore): Promise<void> {
+  await store.deleteRecord(CONFIG, RING);
+  await store.deleteRecord(CONFIG, INITIALIZED);
 }
 
 /**

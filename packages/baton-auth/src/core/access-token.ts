@@ -28,6 +28,11 @@ export interface ClaimPolicy {
   audience: string;
   /** Clock tolerance for `exp`, `nbf` and `iat`, in seconds. */
   leewaySec: number;
+  /**
+   * The longest lifetime (`exp` − `iat`) a token may claim, in seconds: this issuer's access-token
+   * lifetime plus the leeway. A longer one was not issued here (a forged token's three-day life).
+   */
+  maxLifetimeSec?: number;
 }
 
 /** The access-token formats Baton issues. */
@@ -67,6 +72,7 @@ export function checkClaims(payload: unknown, policy: ClaimPolicy, nowMs: number
   if (c.exp <= now - policy.leewaySec) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
   if (c.nbf !== undefined && c.nbf > now + policy.leewaySec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
   if (c.iat > now + policy.leewaySec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
+  if (policy.maxLifetimeSec !== undefined && c.exp - c.iat > policy.maxLifetimeSec) throw invalid('the token claims a longer life than this issuer gives');
   return c as unknown as AccessTokenClaims;
 }
 

@@ -41,8 +41,18 @@ export interface LoginOptions {
 
 function key(e: Engine, use: 'sig' | 'enc'): RingKey {
   const active = e.o.ring.active(use);
-  if (active === undefined) throw new BatonError('ERR_CONFIG', `no active ${use === 'sig' ? 'signing' : 'encryption'} key`);
+  if (active === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', `no active ${use === 'sig' ? 'signing' : 'encryption'} key: the key ring is being reloaded`);
   return active;
+}
+
+/**
+ * Throws unless this engine can issue an access token now; checked before a refresh rotates, so
+ * that a rotation is never followed by a failure to issue its pair (the caller would lose the new
+ * refresh token and trip reuse detection later).
+ */
+export function assertCanIssue(e: Engine): void {
+  if (e.o.tokenFormat !== 'opaque') key(e, e.o.tokenFormat === 'jwe' ? 'enc' : 'sig');
+  if (e.o.ring.active('refresh') === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', 'no active refresh-token key: the key ring is being reloaded');
 }
 
 /** The pair of `session`'s current generation, the access token carrying `scope`. */

@@ -308,13 +308,20 @@ export class KeyRing {
   }
 
   /**
-   * Takes a key out as another instance did (`remove` there, announced through the store): no
-   * replacement is made here, the replacement comes with the saved ring. False when absent.
+   * Takes a key out as another instance did (`remove` there, announced through the store). An
+   * active key is replaced by its published successor, the key `remove` promoted over there, so
+   * that signing goes on and every instance signs with the same key; no key is made here (the new
+   * `next` comes with the saved ring). False when absent.
    */
   drop(kid: string, at: number): boolean {
     this.#revoked.add(kid);
     const key = this.#keys.get(kid);
-    if (key === undefined || !this.#keys.delete(kid)) return false;
+    if (key === undefined) return false;
+    if (key.status === 'active') {
+      const next = this.list().find((k) => k.status === 'next' && k.use === key.use && k.alg === key.alg) ?? this.list().find((k) => k.status === 'next' && k.use === key.use);
+      if (next !== undefined) this.promote(next.kid, at);
+    }
+    this.#keys.delete(kid);
     this.#graveyard.set(kid, { key, at });
     this.#notifyRemoved([kid]);
     return true;

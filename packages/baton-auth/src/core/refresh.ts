@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
-import { issuePair } from './issue.ts';
+import { assertCanIssue, issuePair } from './issue.ts';
 import type { TokenPair } from './issue.ts';
 import { outside, parseScope } from './scope.ts';
 import { sessionEnd } from './session-end.ts';
@@ -45,6 +45,7 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
   argument(typeof clientId === 'string' && clientId.length > 0, 'clientId must be a non-empty string.');
   const narrowed = options.scope === undefined ? undefined : parseScope(options.scope);
   await e.ready();
+  assertCanIssue(e);
   // A session's scope never changes, so a wider request is refused before anything rotates:
   // a failed refresh leaves the session as it was (RFC 6749 §6: no scope beyond the original grant).
   if (narrowed !== undefined) {

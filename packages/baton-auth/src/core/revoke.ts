@@ -26,6 +26,9 @@ export interface RevokeOptions {
   clientId?: string;
 }
 
+/** How long a key's revocation is kept in the revocation log. */
+export const KEY_REVOCATION_TTL_MS = 365 * 86_400_000;
+
 function sameClient(owner: string, caller: string | undefined): void {
   if (caller !== undefined && owner !== caller) throw new BatonError('ERR_INVALID_ARGUMENT', 'The token was not issued to this client');
 }
@@ -104,6 +107,8 @@ export async function revokeKey(e: Engine, kid: string, persist: ((ring: KeyRing
   const now = e.now();
   if (!e.o.ring.remove(kid, now)) return false;
   await persist?.(e.o.ring);
-  await e.store.announce({ kind: 'key', id: kid, at: now, expiresAt: now + e.revocationTtlMs, reason: 'key_revoked' });
+  // Remembered for a year, not a token lifetime: an instance started later, or a saved ring
+  // restored from before, must still leave the key out.
+  await e.store.announce({ kind: 'key', id: kid, at: now, expiresAt: now + KEY_REVOCATION_TTL_MS, reason: 'key_revoked' });
   return true;
 }

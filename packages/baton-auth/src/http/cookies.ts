@@ -1,7 +1,9 @@
 /**
- * Cookies that carry tokens: HttpOnly, SameSite=Strict, a narrow path, and a `__Host-` or
- * `__Secure-` name prefix whenever they are Secure, so that neither a sibling subdomain nor a
- * plain-http page can plant one (RFC 6265bis §4.1.3).
+ * Cookies that carry tokens: HttpOnly, SameSite=Strict, and a `__Host-` name whenever they are
+ * Secure. A browser keeps a `__Host-` cookie only when it was set by this very host, Secure, with
+ * `Path=/` and no `Domain` (RFC 6265bis §4.1.3.2): no sibling subdomain and no plain-http page can
+ * plant one beside ours, which `__Secure-` alone does not prevent. Two cookies of one name in a
+ * request are refused as ambiguous all the same.
  */
 import { HttpError } from './respond.ts';
 
@@ -15,7 +17,8 @@ export interface CookieOptions {
 
 /**
  * The name a cookie goes by: `__Host-<base>` when Secure with `Path=/` (bound to this host),
- * `__Secure-<base>` when Secure with a narrower path, `<base>` on a plain-http localhost.
+ * `__Secure-<base>` when Secure with a narrower path (which a sibling subdomain could plant: keep
+ * `/` where you can), `<base>` on a plain-http localhost.
  */
 export function cookieName(base: string, path: string, secure: boolean): string {
   if (!secure) return base;

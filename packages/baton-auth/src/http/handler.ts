@@ -48,8 +48,9 @@ export interface AuthHandlerOptions {
   /** Origins allowed to make cookie-based requests (CSRF), besides the issuer's own. */
   allowedOrigins?: string[];
   /**
-   * The refresh-token cookie: `__Secure-baton_rt` (`baton_rt` when not Secure), path
-   * `<issuer path>/oauth/token`, HttpOnly, SameSite=Strict.
+   * The refresh-token cookie: `__Host-baton_rt` with `Path=/`, HttpOnly, SameSite=Strict, Secure
+   * (bound to this host: see `cookies.ts`); on a plain-http localhost issuer, `baton_rt` with path
+   * `<issuer path>/oauth/token`.
    */
   cookie?: { name?: string; secure?: boolean };
   /** Failed logins: default 10 in a row per username and address, 100 a day per address, in memory (`createLoginProtection`). */
@@ -82,7 +83,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     clients: options.clients ?? staticClients([{ id: defaultClientId }]),
     defaultClientId,
     allowedOrigins: new Set([new URL(issuer).origin, ...(options.allowedOrigins ?? [])]),
-    cookie: { name: options.cookie?.name ?? cookieName('baton_rt', cookiePath, secure), path: cookiePath, secure },
+    cookie: { name: options.cookie?.name ?? cookieName('baton_rt', secure ? '/' : cookiePath, secure), path: secure ? '/' : cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
