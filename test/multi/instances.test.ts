@@ -11,7 +11,7 @@ import { openStore, users } from 'baton-auth-server';
 import { startCluster } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
-import { startInstance as start } from '../../scripts/instance.ts';
+import { startInstances, stopInstance } from '../../scripts/instance.ts';
 import type { Instance } from '../../scripts/instance.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
@@ -26,8 +26,6 @@ afterAll(async () => {
   await Promise.all(cluster.map((n) => n.stop()));
 });
 
-const startInstance = (store: string): Promise<Instance> =>
-  start({ BATON_STORE: store, BATON_SECRET: SECRET, BATON_KEY_RELOAD: '1', BATON_ISSUER: 'https://baton.multi.test', BATON_REFRESH_RATE: 'off' });
 
 function cli(args: string[], store: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -73,7 +71,7 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
     const setup = await openStore(store);
     await users.add(setup, 'multi', 'multi password 1');
     await setup.close();
-    const instances = await Promise.all([startInstance(store), startInstance(store), startInstance(store)]);
+    const instances = await startInstances(3, { BATON_STORE: store, BATON_SECRET: SECRET, BATON_KEY_RELOAD: '1', BATON_ISSUER: 'https://baton.multi.test', BATON_REFRESH_RATE: 'off' });
     const [a, b] = instances as [Instance, Instance, Instance];
     try {
       const login = async (on: Instance) => (await (await fetch(`${on.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'multi', password: 'multi password 1' }) })).json()) as { access_token: string; refresh_token: string; session_id: string };
@@ -128,8 +126,7 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
       const fresh = await login(b);
       for (const i of instances) await until(async () => ((await me(i, fresh.access_token)).status === 200 ? true : undefined), 2000);
     } finally {
-      for (const i of instances) i.child.kill('SIGTERM');
-      await Promise.all(instances.map((i) => new Promise((r) => (i.child.exitCode !== null ? r(null) : i.child.once('exit', r)))));
+      await Promise.all(instances.map(stopInstance));
     }
   }, 90_000);
 });
