@@ -121,7 +121,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const fresh = renewed.map((c) => c.split(';')[0]).join('; ');
     expect((await get('/bff/profile', undefined, { cookie: fresh })).status).toBe(200);
 
-    const sid = (await app.baton.verify(/baton_at=([^;]+)/.exec(fresh)?.[1] as string)).sid;
+    const sid = (await app.baton.verify(/baton_at=([^;]+)/.exec(fresh)?.[1] as string)).sid as string;
     await app.baton.revokeSession(sid);
     const after = await get('/bff/profile', undefined, { cookie: fresh });
     expect(after.status).toBe(401);

@@ -45,7 +45,7 @@ describe('discovery', () => {
     expect(meta).toMatchObject({
       issuer: ISSUER, token_endpoint: `${ISSUER}/oauth/token`, revocation_endpoint: `${ISSUER}/oauth/revoke`,
       introspection_endpoint: `${ISSUER}/oauth/introspect`, jwks_uri: `${ISSUER}/.well-known/jwks.json`,
-      grant_types_supported: ['refresh_token'], token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+      grant_types_supported: ['refresh_token', 'client_credentials'], token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     });
     const jwks = (await (await call('/.well-known/jwks.json')).json()) as { keys: { kid: string; alg: string }[] };
     expect(jwks.keys).toMatchObject([{ kid: 'ed', alg: 'EdDSA', use: 'sig' }]);

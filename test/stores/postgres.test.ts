@@ -58,8 +58,8 @@ describe('postgres store specifics', () => {
       await createOld(columns); // written by the version-3 schema
       const store = postgresStore({ url: OLD });
       try {
-        expect(await store.getSession(old.id)).toEqual(old);
-        // An instance still on the old code: its login (no grace_count) and its 9-argument rotation keep working.
+        expect(await store.getSession(old.id)).toEqual({ ...old, resource: '' });
+        // An instance still on the old code: its login (no grace_count, no resource) and its 9-argument rotation keep working.
         const second = { ...columns, id: sampleSession(now, { userId: old.userId }).id };
         await createOld(second);
         const [rotated] = await sql`SELECT o_status FROM baton_rotate(${second.id}, 0, ${old.clientId}, ${now}, 10000, 86400000, 0, 0, 1000)`;

@@ -4,7 +4,7 @@
  */
 export { Baton, createBaton } from './core/baton.ts';
 export type {
-  IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionHistoryEvent, SessionInfo, SessionRevocation, TokenPair, VerifyOptions, VerifyStats,
+  ClientTokenOptions, ClientTokenResponse, IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionHistoryEvent, SessionInfo, SessionRevocation, TokenPair, VerifyOptions, VerifyStats,
 } from './core/baton.ts';
 export type { BatonOptions } from './core/options.ts';
 export type { AccessTokenClaims, TokenFormat } from './core/access-token.ts';
@@ -14,6 +14,7 @@ export type { KeyAlg, KeyInput, KeyStatus, KeyUse, PublicJwk, RingKey, SigningAl
 export { toMs } from './core/duration.ts';
 export type { Duration } from './core/duration.ts';
 export { grantScope, parseScope } from './core/scope.ts';
+export { parseResources } from './core/resource.ts';
 export { BatonConfigError, BatonError, isBatonError } from './core/errors.ts';
 export type { BatonErrorCode, SessionEnd } from './core/errors.ts';
 export type {

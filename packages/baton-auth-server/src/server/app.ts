@@ -15,7 +15,7 @@ import { canonicalAddress, createAuthHandler, createLoginProtection } from 'bato
 import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
-import { bootstrapClients, DEFAULT_CLIENT, storeClients } from './clients.ts';
+import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import { redactUrl } from './config.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing } from './custody.ts';
@@ -189,6 +189,8 @@ async function serviceOn(store: BatonStore, config: ServerConfig, logger: pino.L
     },
     clients: storeClients(store),
     defaultClientId: DEFAULT_CLIENT,
+    resources: config.resources,
+    scopes: config.scopes ?? [...new Set((await clients.list(store)).flatMap((c) => c.scopes ?? []))].sort(),
     cookie: { secure: config.cookieSecure },
     // Failed logins and introspection client authentications, counted in the store (shared by instances).
     loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),

@@ -5,7 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { parseScope } from 'baton-auth';
-import { checkClientSecret, generateClientSecret, hashClientSecret } from 'baton-auth/http';
+import { checkClientSecret, checkResources, generateClientSecret, hashClientSecret } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
 import type { BatonStore } from 'baton-auth';
 
@@ -38,13 +38,21 @@ export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
 /** Managing the clients (the CLI). */
 export const clients = {
   /** Registers a client; a confidential one gets a secret, returned here once and stored only hashed. */
-  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; introspect?: boolean; secret?: string } = {}): Promise<{ client: ClientRecord; secret?: string }> {
+  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; introspect?: boolean; secret?: string; resources?: string[]; clientCredentials?: boolean } = {}): Promise<{ client: ClientRecord; secret?: string }> {
     if (!CLIENT_ID.test(id)) throw new ClientError('A client id is 1 to 64 letters, digits or . _ : -.');
-    const secret = options.secret ?? (options.confidential || options.introspect ? generateClientSecret() : undefined);
+    const secret = options.secret ?? (options.confidential || options.introspect || options.clientCredentials ? generateClientSecret() : undefined);
     if (secret !== undefined && secret.length < 32) throw new ClientError('A client secret must be at least 32 characters.');
     const client: ClientRecord = { id, type: secret === undefined ? 'public' : 'confidential', scopes: parseScope(options.scopes ?? '') };
     if (secret !== undefined) client.secretHash = hashClientSecret(secret);
     if (options.introspect) client.introspect = true;
+    if (options.clientCredentials) client.grantTypes = ['client_credentials'];
+    if (options.resources !== undefined) {
+      try {
+        client.resources = checkResources(options.resources, `client ${id}`);
+      } catch (err) {
+        throw new ClientError((err as Error).message);
+      }
+    }
     if (!(await store.putRecord(CLIENTS, id, JSON.stringify(client), { ifAbsent: true }))) throw new ClientError(`The client ${id} already exists.`);
     return secret === undefined ? { client } : { client, secret };
   },

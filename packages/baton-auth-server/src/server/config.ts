@@ -43,6 +43,10 @@ export interface ServerConfig {
   maxConnections: number;
   /** Refreshes allowed per session and window, or false. */
   refreshRate: { max: number; window: string } | false;
+  /** The APIs (RFC 8707 resource URIs) tokens may be asked for. */
+  resources: string[];
+  /** The scopes advertised as `scopes_supported`; undefined: those of the registered clients, read at start. */
+  scopes: string[] | undefined;
 }
 
 const duration = (name: string) =>
@@ -92,6 +96,10 @@ const schema = z.object({
     message: "BATON_SWEEP_INTERVAL must be 'off' or a duration above 0 and below 24d, like '10m'",
   }).default('10m'),
   BATON_MAX_CONNECTIONS: z.coerce.number({ message: MAX_CONNECTIONS }).int({ message: MAX_CONNECTIONS }).min(1, { message: MAX_CONNECTIONS }).default(1000),
+  BATON_RESOURCES: z.string().refine((v) => list(v).every((r) => !r.includes('#') && URL.canParse(r)), {
+    message: 'BATON_RESOURCES must list absolute URIs without a fragment, separated by commas or spaces, e.g. https://api.example.com,https://reports.example.com',
+  }).default(''),
+  BATON_SCOPES: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E ,]*$/, { message: 'BATON_SCOPES must list scope names (RFC 6749 §3.3), separated by commas or spaces' }).optional(),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
 
@@ -102,6 +110,11 @@ export function redactUrl(url: string): string {
 
 /** Thrown for a configuration mistake; the message is the sentence to show. */
 export class ConfigError extends Error {}
+
+/** A list given with commas or spaces. */
+function list(v: string): string[] {
+  return v.split(/[\s,]+/).filter((x) => x !== '');
+}
 
 const duration$ = (v: string): string => (/^\d+$/.test(v) ? `${v}s` : v);
 const failureLimit = (v: string, name: string): { max: number; ms: number } | false =>
@@ -129,7 +142,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     try {
       file = JSON.parse(readFileSync(env.BATON_CONFIG, 'utf8')) as Record<string, unknown>;
     } catch (err) {
-      throw new ConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${(err as Error).message}`);
+      // A parse error quotes the file's text, which may hold a secret: say where, not what.
+      const why = err instanceof SyntaxError ? 'it is not valid JSON' : `${(err as NodeJS.ErrnoException).code ?? 'it cannot be read'}`;
+      throw new ConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${why}.`);
     }
   }
   const input: Record<string, unknown> = { ...file };
@@ -180,6 +195,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy,
     sweepIntervalMs: c.BATON_SWEEP_INTERVAL === 'off' ? false : toMs(duration$(c.BATON_SWEEP_INTERVAL), 'BATON_SWEEP_INTERVAL'),
     refreshRate: rate(c.BATON_REFRESH_RATE),
+    resources: list(c.BATON_RESOURCES),
+    scopes: c.BATON_SCOPES === undefined ? undefined : list(c.BATON_SCOPES),
     loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
     loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
   };

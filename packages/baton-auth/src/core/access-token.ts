@@ -7,6 +7,7 @@ import { CompactEncrypt, compactDecrypt } from 'jose';
 import { BatonError } from './errors.ts';
 import { decodeBase64url, isCanonicalBase64url, JwsError, parseHeader, signSegment, splitCompact, verifySignature } from './jws.ts';
 import type { KeyRing, RingKey } from './keys.ts';
+import { namesAudience } from './resource.ts';
 
 /** The claims of every Baton access token. Times are seconds since the epoch. */
 export interface AccessTokenClaims {
@@ -16,7 +17,8 @@ export interface AccessTokenClaims {
   exp: number;
   iat: number;
   jti: string;
-  sid: string;
+  /** The session; absent from a `client_credentials` token, which belongs to no session. */
+  sid?: string;
   client_id: string;
   scope?: string;
   nbf?: number;
@@ -25,7 +27,8 @@ export interface AccessTokenClaims {
 /** What `verify` checks the claims against. */
 export interface ClaimPolicy {
   issuer: string;
-  audience: string;
+  /** The audience `aud` must name; absent: checked by the caller (an API's own audience, per request). */
+  audience?: string;
   /** Clock tolerance for `exp`, `nbf` and `iat`, in seconds. */
   leewaySec: number;
   /**
@@ -60,12 +63,13 @@ export function checkClaims(payload: unknown, policy: ClaimPolicy, nowMs: number
   if (typeof c.iat !== 'number' || !Number.isFinite(c.iat)) throw invalid('iat is missing or not a number');
   if (c.nbf !== undefined && (typeof c.nbf !== 'number' || !Number.isFinite(c.nbf))) throw invalid('nbf is not a number');
   if (c.iss !== policy.issuer) throw invalid('iss is not this issuer');
-  const aud = c.aud;
-  if (!(aud === policy.audience || (Array.isArray(aud) && aud.includes(policy.audience)))) throw invalid('aud does not name this audience');
+  if (typeof c.aud !== 'string' && !(Array.isArray(c.aud) && c.aud.length > 0 && c.aud.every((a) => typeof a === 'string'))) throw invalid('aud is missing');
+  if (policy.audience !== undefined && !namesAudience(c.aud, policy.audience)) throw invalid('aud does not name this audience');
   if (typeof c.sub !== 'string' || c.sub === '') throw invalid('sub is missing');
   if (typeof c.jti !== 'string' || c.jti === '') throw invalid('jti is missing');
-  if (typeof c.sid !== 'string' || c.sid === '') throw invalid('sid is missing');
   if (typeof c.client_id !== 'string') throw invalid('client_id is missing');
+  // A user's token names its session; only a client's own token (`sub` = `client_id`, RFC 9068 §2.2) has none.
+  if (c.sid === undefined ? c.sub !== c.client_id : typeof c.sid !== 'string' || c.sid === '') throw invalid('sid is missing');
   if (c.scope !== undefined && typeof c.scope !== 'string') throw invalid('scope is not a string');
   // Same arithmetic as jose (RFC 7519 §4.1.4, §4.1.5): whole seconds, tolerance on both sides.
   const now = Math.floor(nowMs / 1000);

@@ -12,8 +12,8 @@ import type { VerifyStats } from './engine.ts';
 import type { BatonEvent, BatonEventType } from './events.ts';
 import { introspect } from './introspect.ts';
 import type { IntrospectionResponse } from './introspect.ts';
-import { login } from './issue.ts';
-import type { LoginOptions, TokenPair } from './issue.ts';
+import { issueClientToken, login } from './issue.ts';
+import type { ClientTokenOptions, ClientTokenResponse, LoginOptions, TokenPair } from './issue.ts';
 import type { KeyAlg, KeyRing, KeyUse, PublicJwk } from './keys.ts';
 import type { BatonOptions } from './options.ts';
 import { refresh } from './refresh.ts';
@@ -27,7 +27,7 @@ import { verify, verifyLocal } from './verify.ts';
 import type { VerifyOptions } from './verify.ts';
 
 export type { IntrospectionResponse } from './introspect.ts';
-export type { LoginOptions, TokenPair } from './issue.ts';
+export type { ClientTokenOptions, ClientTokenResponse, LoginOptions, TokenPair } from './issue.ts';
 export type { RefreshOptions } from './refresh.ts';
 export type { RevokeOptions, SessionRevocation } from './revoke.ts';
 export type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
@@ -96,6 +96,19 @@ export class Baton {
   }
 
   /**
+   * Issues an access token to a confidential client acting for itself (RFC 6749 §4.4,
+   * `client_credentials`): `sub` and `client_id` are the client (RFC 9068 §2.2), no session, no
+   * refresh token; revocable by its `jti` (`revoke`). Authenticate the client first.
+   * @example
+   * ```ts
+   * const { access_token } = await baton.issueClientToken({ clientId: 'reports', scope: 'orders:read', resource: 'https://api.example.com' });
+   * ```
+   */
+  issueClientToken(options: ClientTokenOptions): Promise<ClientTokenResponse> {
+    return issueClientToken(this.#e, options);
+  }
+
+  /**
    * Verifies an access token of any format and returns its claims, or rejects with a
    * `BatonError` (`ERR_TOKEN_INVALID`, `ERR_TOKEN_EXPIRED`, `ERR_TOKEN_NOT_YET_VALID`,
    * `ERR_TOKEN_REVOKED`, `ERR_SESSION_REVOKED`, `ERR_TOKEN_REPLAYED`, `ERR_STORE_UNAVAILABLE`)
@@ -116,8 +129,8 @@ export class Baton {
    * fast path, with revocations from the in-process cache. Call `ready()` once before using it.
    * Throws a `BatonError`, never anything else.
    */
-  verifyLocal(token: string): Readonly<AccessTokenClaims> {
-    return verifyLocal(this.#e, token);
+  verifyLocal(token: string, options?: Pick<VerifyOptions, 'audience'>): Readonly<AccessTokenClaims> {
+    return verifyLocal(this.#e, token, options?.audience ?? this.#e.o.audience);
   }
 
   /**

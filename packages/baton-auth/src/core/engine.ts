@@ -57,7 +57,8 @@ export class Engine {
   constructor(options: BatonOptions) {
     this.o = resolveOptions(options);
     this.store = guardStore(this.o.store);
-    this.policy = { issuer: this.o.issuer, audience: this.o.audience, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTtlMs / 1000) + this.o.leewaySec };
+    // `aud` is checked per call (`verify`'s `audience`): one verified-token cache serves every API.
+    this.policy = { issuer: this.o.issuer, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTtlMs / 1000) + this.o.leewaySec };
     this.jwt = new JwtVerifier(this.o.ring);
     this.refreshCodec = new RefreshTokenCodec(this.o.ring);
     this.cache = this.o.cacheMax > 0 ? new LRUCache({ max: this.o.cacheMax }) : undefined;

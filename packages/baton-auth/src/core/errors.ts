@@ -33,13 +33,14 @@ export type BatonErrorCode =
   | 'ERR_SESSION_REVOKED'
   | 'ERR_TOKEN_REPLAYED'
   | 'ERR_INVALID_SCOPE'
+  | 'ERR_INVALID_TARGET'
   | 'ERR_REFRESH_INVALID'
   | 'ERR_REFRESH_REUSED'
   | 'ERR_SESSION_EXPIRED'
   | 'ERR_RATE_LIMITED'
   | 'ERR_STORE_UNAVAILABLE';
 
-/** The OAuth 2.0 error code (RFC 6749 §5.2, RFC 6750 §3.1) each Baton code maps to. */
+/** The OAuth 2.0 error code (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2) each Baton code maps to. */
 export const oauthErrorOf: Record<BatonErrorCode, string> = {
   ERR_CONFIG: 'server_error',
   ERR_INVALID_ARGUMENT: 'invalid_request',
@@ -50,6 +51,7 @@ export const oauthErrorOf: Record<BatonErrorCode, string> = {
   ERR_SESSION_REVOKED: 'invalid_token',
   ERR_TOKEN_REPLAYED: 'invalid_token',
   ERR_INVALID_SCOPE: 'invalid_scope',
+  ERR_INVALID_TARGET: 'invalid_target',
   ERR_REFRESH_INVALID: 'invalid_grant',
   ERR_REFRESH_REUSED: 'invalid_grant',
   ERR_SESSION_EXPIRED: 'invalid_grant',
@@ -67,12 +69,16 @@ const publicMessage: Record<BatonErrorCode, string> = {
   ERR_SESSION_REVOKED: 'The session was revoked',
   ERR_TOKEN_REPLAYED: 'The access token was already used',
   ERR_INVALID_SCOPE: 'The requested scope is invalid, unknown, or more than was granted',
+  ERR_INVALID_TARGET: 'The requested resource is invalid, unknown, or not allowed for this client or session',
   ERR_REFRESH_INVALID: 'The refresh token is invalid',
   ERR_REFRESH_REUSED: 'The refresh token was already used',
   ERR_SESSION_EXPIRED: 'The session expired',
   ERR_RATE_LIMITED: 'Too many refreshes; try again later',
   ERR_STORE_UNAVAILABLE: 'The token store is temporarily unavailable',
 };
+
+/** Codes whose detail names only what the caller itself sent or configured: it is the message. */
+const PUBLIC_DETAIL = new Set<BatonErrorCode>(['ERR_CONFIG', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET']);
 
 /** Base class of every error Baton throws. */
 export class BatonError extends Error {
@@ -90,7 +96,7 @@ export class BatonError extends Error {
   readonly sessionEnd: SessionEnd | undefined;
 
   constructor(code: BatonErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number; sessionEnd?: SessionEnd }) {
-    super((code === 'ERR_CONFIG' || code === 'ERR_INVALID_ARGUMENT') && detail ? detail : publicMessage[code], options?.cause === undefined ? undefined : { cause: options.cause });
+    super(PUBLIC_DETAIL.has(code) && detail ? detail : publicMessage[code], options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.detail = detail;
     this.retryAfterMs = options?.retryAfterMs;

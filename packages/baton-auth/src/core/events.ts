@@ -10,7 +10,8 @@ export type BatonEvent =
   | { type: 'refresh.reused'; at: number; sessionId: string; userId: string; presentedGeneration: number; fingerprint: string; ip?: string }
   | { type: 'session.revoked'; at: number; sessionId: string; reason: string; by?: string }
   | { type: 'session.evicted'; at: number; sessionId: string; userId: string }
-  | { type: 'token.revoked'; at: number; jti: string; sessionId: string };
+  | { type: 'token.revoked'; at: number; jti: string; sessionId?: string }
+  | { type: 'client_token.issued'; at: number; clientId: string; jti: string };
 
 /** The name of each event. */
 export type BatonEventType = BatonEvent['type'];

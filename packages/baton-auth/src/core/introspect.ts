@@ -3,14 +3,14 @@ import type { AccessTokenClaims } from './access-token.ts';
 import { isBatonError } from './errors.ts';
 import type { Engine } from './engine.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
-import { verify } from './verify.ts';
+import { ANY_AUDIENCE, verify } from './verify.ts';
 
 /** RFC 7662 §2.2 introspection response. */
 export interface IntrospectionResponse {
   active: boolean;
   scope?: string;
   client_id?: string;
-  username?: string;
+  /** `Bearer` for an access token; absent for a refresh token (RFC 7662 §2.2 names access-token types). */
   token_type?: string;
   exp?: number;
   iat?: number;
@@ -32,13 +32,13 @@ async function refreshToken(e: Engine, token: string): Promise<IntrospectionResp
   if (session === null || session.generation !== parsed.generation || session.revokedAt !== null) return { ...INACTIVE };
   const end = Math.min(session.expiresAt, session.idleExpiresAt);
   if (now >= end) return { ...INACTIVE };
+  // RFC 7662 §2.2: `token_type` is an access token's type (RFC 6749 §5.1), so a refresh token has
+  // none; `username` is a human-readable name, which Baton does not know (`sub` is the user id).
   return {
     active: true,
-    token_type: 'refresh_token',
     client_id: session.clientId,
     sub: session.userId,
-    username: session.userId,
-    scope: session.scope,
+    ...(session.scope === '' ? {} : { scope: session.scope }),
     iss: e.o.issuer,
     exp: Math.floor(end / 1000),
     iat: Math.floor(session.rotatedAt / 1000),
@@ -47,9 +47,8 @@ async function refreshToken(e: Engine, token: string): Promise<IntrospectionResp
 }
 
 function accessToken(c: Readonly<AccessTokenClaims>): IntrospectionResponse {
-  const out: IntrospectionResponse = {
-    active: true, token_type: 'Bearer', client_id: c.client_id, sub: c.sub, username: c.sub, aud: c.aud, iss: c.iss, exp: c.exp, iat: c.iat, jti: c.jti, sid: c.sid,
-  };
+  const out: IntrospectionResponse = { active: true, token_type: 'Bearer', client_id: c.client_id, sub: c.sub, aud: c.aud, iss: c.iss, exp: c.exp, iat: c.iat, jti: c.jti };
+  if (c.sid !== undefined) out.sid = c.sid;
   if (c.scope !== undefined) out.scope = c.scope;
   if (c.nbf !== undefined) out.nbf = c.nbf;
   return out;
@@ -60,7 +59,7 @@ export async function introspect(e: Engine, token: string): Promise<Introspectio
   if (typeof token !== 'string') return { ...INACTIVE };
   if (RefreshTokenCodec.looksLike(token)) return refreshToken(e, token);
   try {
-    return accessToken(await verify(e, token));
+    return accessToken(await verify(e, token, undefined, ANY_AUDIENCE));
   } catch (err) {
     if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') throw err;
     return { ...INACTIVE };

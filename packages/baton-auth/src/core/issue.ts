@@ -9,6 +9,7 @@ import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import type { RingKey } from './keys.ts';
+import { audienceOf, parseResources } from './resource.ts';
 import { parseScope } from './scope.ts';
 import { newSession } from './session-id.ts';
 import type { DeviceInfo, SessionSummary } from './store.ts';
@@ -37,6 +38,30 @@ export interface LoginOptions {
    * never what the client asked for unchecked. Default `defaultScope`.
    */
   scope?: string;
+  /**
+   * The resources (RFC 8707) the session's access tokens may be for, as your server granted them:
+   * each token's `aud` is the one a refresh asks for, or all of them. Default none: `aud` is the
+   * Baton's `audience` (the token service itself).
+   */
+  resource?: string | readonly string[];
+}
+
+/** Options of `issueClientToken`. */
+export interface ClientTokenOptions {
+  /** The confidential client, authenticated by the caller; the token's `sub` and `client_id` (RFC 9068 §2.2). */
+  clientId: string;
+  /** The scope granted, space-separated: what your server decided. */
+  scope?: string;
+  /** The resources (RFC 8707) the token is for; default the Baton's `audience`. */
+  resource?: string | readonly string[];
+}
+
+/** A `client_credentials` token response (RFC 6749 §4.4.3): no refresh token. */
+export interface ClientTokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
 }
 
 function key(e: Engine, use: 'sig' | 'enc'): RingKey {
@@ -55,34 +80,33 @@ export function assertCanIssue(e: Engine): void {
   if (e.o.ring.active('refresh') === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', 'no active refresh-token key: the key ring is being reloaded');
 }
 
-/** The pair of `session`'s current generation, the access token carrying `scope`. */
-export async function issuePair(e: Engine, session: SessionSummary, scope: string, now: number): Promise<TokenPair> {
+/** Mints an access token in the engine's format: for `sub`, of `clientId`, in session `sid` (if any). */
+async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; sid?: string; scope: string; aud: string | string[] }, now: number): Promise<{ token: string; claims: AccessTokenClaims }> {
   const iat = Math.floor(now / 1000);
   const claims: AccessTokenClaims = {
-    iss: e.o.issuer,
-    sub: session.userId,
-    aud: e.o.audience,
-    exp: iat + Math.floor(e.o.accessTtlMs / 1000),
-    iat,
-    jti: randomUUID(),
-    sid: session.id,
-    client_id: session.clientId,
+    iss: e.o.issuer, sub: t.sub, aud: t.aud, exp: iat + Math.floor(e.o.accessTtlMs / 1000), iat, jti: randomUUID(),
+    ...(t.sid === undefined ? {} : { sid: t.sid }), client_id: t.clientId,
   };
-  if (scope !== '') claims.scope = scope;
-  let accessToken: string;
-  if (e.o.tokenFormat === 'jwt') {
-    accessToken = signJwt(claims, key(e, 'sig'));
-  } else if (e.o.tokenFormat === 'jwe') {
-    accessToken = await encryptJwe(claims, key(e, 'enc'));
-  } else {
-    accessToken = newOpaqueToken();
-    // Present: the options refuse `tokenFormat: 'opaque'` with a store that keeps no opaque tokens.
-    await e.store.saveOpaqueToken?.(hashToken(accessToken), { claims, expiresAt: claims.exp * 1000 }, now);
-  }
+  if (t.scope !== '') claims.scope = t.scope;
+  if (e.o.tokenFormat === 'jwt') return { token: signJwt(claims, key(e, 'sig')), claims };
+  if (e.o.tokenFormat === 'jwe') return { token: await encryptJwe(claims, key(e, 'enc')), claims };
+  const token = newOpaqueToken();
+  // Present: the options refuse `tokenFormat: 'opaque'` with a store that keeps no opaque tokens.
+  await e.store.saveOpaqueToken?.(hashToken(token), { claims, expiresAt: claims.exp * 1000 }, now);
+  return { token, claims };
+}
+
+/**
+ * The pair of `session`'s current generation, the access token carrying `scope` and, as `aud`,
+ * `resources` (among the session's) or all the session's resources.
+ */
+export async function issuePair(e: Engine, session: SessionSummary, scope: string, now: number, resources?: readonly string[]): Promise<TokenPair> {
+  const aud = audienceOf(session.resource, resources, e.o.audience);
+  const { token, claims } = await mintAccessToken(e, { sub: session.userId, clientId: session.clientId, sid: session.id, scope, aud }, now);
   const pair: TokenPair = {
-    access_token: accessToken,
+    access_token: token,
     token_type: 'Bearer',
-    expires_in: claims.exp - iat,
+    expires_in: claims.exp - claims.iat,
     refresh_token: e.refreshCodec.mint(session.id, session.generation),
     refresh_expires_in: Math.max(0, Math.floor((Math.min(session.expiresAt, session.idleExpiresAt) - now) / 1000)),
     session_id: session.id,
@@ -97,9 +121,10 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   const clientId = options.clientId ?? 'default';
   argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'clientId must be a string of 1 to 256 characters.');
   const scope = parseScope(options.scope ?? e.o.defaultScope).join(' ');
+  const resource = parseResources(options.resource).join(' ');
   await e.ready();
   const now = e.now();
-  const session = newSession({ userId, clientId, scope, device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
+  const session = newSession({ userId, clientId, scope, resource, device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });
   for (const id of evicted) {
@@ -107,4 +132,19 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
     e.emit({ type: 'session.evicted', at: now, sessionId: id, userId });
   }
   return issuePair(e, session, session.scope, now);
+}
+
+/** A token for a client acting for itself (RFC 6749 §4.4): see `Baton.issueClientToken`. */
+export async function issueClientToken(e: Engine, options: ClientTokenOptions): Promise<ClientTokenResponse> {
+  const clientId = options.clientId;
+  argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'issueClientToken needs the clientId: a string of 1 to 256 characters.');
+  const scope = parseScope(options.scope ?? '').join(' ');
+  const aud = audienceOf(parseResources(options.resource).join(' '), undefined, e.o.audience);
+  await e.ready();
+  const now = e.now();
+  const { token, claims } = await mintAccessToken(e, { sub: clientId, clientId, scope, aud }, now);
+  e.emit({ type: 'client_token.issued', at: now, clientId, jti: claims.jti });
+  const out: ClientTokenResponse = { access_token: token, token_type: 'Bearer', expires_in: claims.exp - claims.iat };
+  if (scope !== '') out.scope = scope;
+  return out;
 }

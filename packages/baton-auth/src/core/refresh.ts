@@ -10,6 +10,7 @@ import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import { assertCanIssue, issuePair } from './issue.ts';
 import type { TokenPair } from './issue.ts';
+import { audienceOf, parseResources } from './resource.ts';
 import { outside, parseScope } from './scope.ts';
 import { sessionEnd } from './session-end.ts';
 import type { SessionSummary } from './store.ts';
@@ -24,6 +25,11 @@ export interface RefreshOptions {
   clientId?: string;
   /** A narrower scope for this access token (RFC 6749 §6); the session keeps its grant. More than the session's: `ERR_INVALID_SCOPE`. */
   scope?: string;
+  /**
+   * The resources (RFC 8707 §2.2) this access token is for, among those the session was granted;
+   * another: `ERR_INVALID_TARGET`, with nothing rotated. Default all of the session's.
+   */
+  resource?: string | readonly string[];
   /** The presenter's address, recorded if the token turns out to be a reuse. */
   ip?: string;
 }
@@ -44,13 +50,15 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
   const clientId = options.clientId ?? 'default';
   argument(typeof clientId === 'string' && clientId.length > 0, 'clientId must be a non-empty string.');
   const narrowed = options.scope === undefined ? undefined : parseScope(options.scope);
+  const resources = options.resource === undefined ? undefined : parseResources(options.resource);
   await e.ready();
   assertCanIssue(e);
-  // A session's scope never changes, so a wider request is refused before anything rotates:
-  // a failed refresh leaves the session as it was (RFC 6749 §6: no scope beyond the original grant).
-  if (narrowed !== undefined) {
+  // A session's grant never changes, so a wider request is refused before anything rotates: a
+  // failed refresh leaves the session as it was (RFC 6749 §6, RFC 8707 §2.2: nothing beyond the original grant).
+  if (narrowed !== undefined || resources !== undefined) {
     const session = await e.store.getSession(parsed.sessionId);
-    if (session !== null && outside(narrowed, parseScope(session.scope)).length > 0) throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
+    if (session !== null && narrowed !== undefined && outside(narrowed, parseScope(session.scope)).length > 0) throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
+    if (session !== null) audienceOf(session.resource, resources, e.o.audience);
   }
   const result = await e.store.rotate({
     sessionId: parsed.sessionId,
@@ -69,10 +77,10 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
   switch (result.status) {
     case 'rotated':
       e.emit({ type: 'refresh.rotated', ...lineage, generation: session.generation });
-      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now);
+      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now, resources);
     case 'replayed_in_grace':
       e.emit({ type: 'refresh.grace', ...lineage, generation: session.generation, presentedGeneration: parsed.generation });
-      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now);
+      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now, resources);
     case 'reused': {
       const ended = sessionEnd(session, now);
       e.applyRevocation({ kind: 'session', id: parsed.sessionId, at: now, expiresAt: now + e.revocationTtlMs, reason: 'reused', ...(session.revokeDetail ? { detail: session.revokeDetail } : {}) });

@@ -10,7 +10,7 @@ import type { Engine } from './engine.ts';
 import type { KeyRing } from './keys.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import type { Revocation } from './store.ts';
-import { verify } from './verify.ts';
+import { ANY_AUDIENCE, verify } from './verify.ts';
 
 /** Why a session is revoked, and by which session (kicked, logged out from another device). */
 export interface SessionRevocation {
@@ -50,7 +50,7 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   }
   let claims: Readonly<AccessTokenClaims>;
   try {
-    claims = await verify(e, token);
+    claims = await verify(e, token, undefined, ANY_AUDIENCE); // a token for any API of this issuer
   } catch (err) {
     if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') throw err;
     return;
@@ -60,7 +60,7 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
   await e.store.denyJti(claims.jti, until, now);
   e.applyRevocation({ kind: 'token', id: claims.jti, at: now, expiresAt: until, reason: 'revoked' });
-  e.emit({ type: 'token.revoked', at: now, jti: claims.jti, sessionId: claims.sid });
+  e.emit({ type: 'token.revoked', at: now, jti: claims.jti, ...(claims.sid === undefined ? {} : { sessionId: claims.sid }) });
 }
 
 /** The revocation the store is told: reason, time, and who did it with their device (read from the store). */

@@ -24,13 +24,14 @@ export function newSessionId(userId: string): string {
 }
 
 /** A new session record: generation 0, nothing used or revoked yet. */
-export function newSession(o: { userId: string; clientId: string; scope: string; device: DeviceInfo; now: number; maxAgeMs: number; idleMs: number }): SessionRecord {
+export function newSession(o: { userId: string; clientId: string; scope: string; resource?: string; device: DeviceInfo; now: number; maxAgeMs: number; idleMs: number }): SessionRecord {
   const { now } = o;
   return {
     id: newSessionId(o.userId),
     userId: o.userId,
     clientId: o.clientId,
     scope: o.scope,
+    resource: o.resource ?? '',
     device: { ...o.device },
     createdAt: now,
     lastUsedAt: now,

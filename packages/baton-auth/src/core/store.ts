@@ -45,6 +45,8 @@ export interface SessionRecord {
   userId: string;
   clientId: string;
   scope: string;
+  /** The resources (RFC 8707) its access tokens may name, space-separated; `''`: the issuer's own audience. */
+  resource: string;
   device: DeviceInfo;
   createdAt: number;
   lastUsedAt: number;
@@ -72,7 +74,7 @@ export interface SessionRecord {
 }
 
 /** What a rotation answers about the session: all that issuing the next pair needs. */
-export type SessionSummary = Pick<SessionRecord, 'id' | 'userId' | 'clientId' | 'scope' | 'generation' | 'expiresAt' | 'idleExpiresAt' | 'rotatedAt' | 'revokedAt' | 'revokeReason' | 'revokeDetail'>;
+export type SessionSummary = Pick<SessionRecord, 'id' | 'userId' | 'clientId' | 'scope' | 'resource' | 'generation' | 'expiresAt' | 'idleExpiresAt' | 'rotatedAt' | 'revokedAt' | 'revokeReason' | 'revokeDetail'>;
 
 /** Outcomes of `rotate`. */
 export type RotateStatus = 'rotated' | 'replayed_in_grace' | 'reused' | 'expired' | 'revoked' | 'unknown' | 'rate_limited';

@@ -7,12 +7,26 @@ import { checkClaims, decryptJwe, hashToken, isOpaqueToken } from './access-toke
 import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import type { Engine } from './engine.ts';
+import { namesAudience } from './resource.ts';
 import { revocationEnd } from './session-end.ts';
 
 /** Options of `verify`. */
 export interface VerifyOptions {
   /** Replay guard: accept this token once; a second use fails with `ERR_TOKEN_REPLAYED`. */
   oneTime?: boolean;
+  /**
+   * The audience the caller serves: `aud` must name it (RFC 9068 §4), so that a token for another
+   * API is refused here. Default the Baton's `audience` (the token service's own endpoints).
+   */
+  audience?: string;
+}
+
+/** Introspection's view: any audience this issuer gave (the resource server checks `aud` itself). */
+export const ANY_AUDIENCE: unique symbol = Symbol('any audience');
+
+function checkAudience<T extends Readonly<AccessTokenClaims>>(claims: T, audience: string | typeof ANY_AUDIENCE): T {
+  if (audience !== ANY_AUDIENCE && !namesAudience(claims.aud, audience)) throw new BatonError('ERR_TOKEN_INVALID', 'aud does not name this audience');
+  return claims;
 }
 
 /** A compact JWS has two dots (a JWE four); checked without allocating. */
@@ -30,18 +44,18 @@ function refused(e: Engine, err: unknown): never {
 }
 
 /** Any format: see `Baton.verify`. */
-export function verify(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
+export function verify(e: Engine, token: string, options?: VerifyOptions, audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience): Promise<Readonly<AccessTokenClaims>> {
   if (e.isReady && options?.oneTime !== true && isThreeSegments(token)) {
     try {
-      return Promise.resolve(verifyLocal(e, token));
+      return Promise.resolve(verifyLocal(e, token, audience));
     } catch (err) {
       return Promise.reject(err as Error);
     }
   }
-  return verifySlow(e, token, options);
+  return verifySlow(e, token, options, audience);
 }
 
-async function verifySlow(e: Engine, token: string, options: VerifyOptions | undefined): Promise<Readonly<AccessTokenClaims>> {
+async function verifySlow(e: Engine, token: string, options: VerifyOptions | undefined, audience: string | typeof ANY_AUDIENCE): Promise<Readonly<AccessTokenClaims>> {
   let claims: Readonly<AccessTokenClaims>;
   try {
     await e.ready();
@@ -53,6 +67,7 @@ async function verifySlow(e: Engine, token: string, options: VerifyOptions | und
     } else {
       claims = verifyJwt(e, token, now);
     }
+    checkAudience(claims, audience);
     if (options?.oneTime === true && !(await e.store.consumeJti(claims.jti, (claims.exp + e.o.leewaySec) * 1000, now))) {
       throw new BatonError('ERR_TOKEN_REPLAYED', 'the jti was already consumed');
     }
@@ -64,10 +79,10 @@ async function verifySlow(e: Engine, token: string, options: VerifyOptions | und
 }
 
 /** A JWT, synchronously: see `Baton.verifyLocal`. */
-export function verifyLocal(e: Engine, token: string): Readonly<AccessTokenClaims> {
+export function verifyLocal(e: Engine, token: string, audience: string | typeof ANY_AUDIENCE = e.o.audience): Readonly<AccessTokenClaims> {
   let claims: Readonly<AccessTokenClaims>;
   try {
-    claims = verifyJwt(e, token, e.now());
+    claims = checkAudience(verifyJwt(e, token, e.now()), audience);
   } catch (err) {
     return refused(e, err);
   }
@@ -108,7 +123,7 @@ function remember(e: Engine, token: string, claims: AccessTokenClaims): Readonly
 }
 
 function checkRevoked<T extends Readonly<AccessTokenClaims>>(e: Engine, claims: T, now: number): T {
-  const ended = e.revoked.sessionRevocation(claims.sid, now);
+  const ended = claims.sid === undefined ? undefined : e.revoked.sessionRevocation(claims.sid, now);
   // The signature (or the store's record) proved the caller holds a token of the session: it may know why it ended.
   if (ended !== undefined) throw new BatonError('ERR_SESSION_REVOKED', 'the session is revoked', { sessionEnd: revocationEnd(ended) });
   if (e.revoked.isTokenRevoked(claims.jti, now)) throw new BatonError('ERR_TOKEN_REVOKED', 'the jti is on the denylist');

@@ -5,6 +5,7 @@
  * Import from `baton-auth/http`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseResources } from '../core/resource.ts';
 
 /** A registered client. */
 export interface ClientRecord {
@@ -21,6 +22,16 @@ export interface ClientRecord {
   scopes?: string[];
   /** A resource server: may introspect any client's tokens (a confidential client without it sees only its own). */
   introspect?: boolean;
+  /**
+   * The resources (RFC 8707) this client may ask tokens for, among those the service knows.
+   * Absent: every one the service knows.
+   */
+  resources?: string[];
+  /**
+   * Grants beyond signing users in and refreshing: `client_credentials` (RFC 6749 §4.4), for a
+   * confidential client acting for itself.
+   */
+  grantTypes?: 'client_credentials'[];
 }
 
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
@@ -64,6 +75,19 @@ export interface StaticClient {
   scopes?: string[];
   /** May introspect any client's tokens (confidential clients only). */
   introspect?: boolean;
+  /** The resources (RFC 8707) it may ask tokens for; default every one the service knows. */
+  resources?: string[];
+  /** `['client_credentials']`: may get tokens for itself (confidential clients only). */
+  grantTypes?: 'client_credentials'[];
+}
+
+/** `resources` as given, if each is an absolute URI without a fragment (RFC 8707 §2); a TypeError naming their `owner` otherwise. */
+export function checkResources(resources: readonly string[], owner: string): string[] {
+  try {
+    return parseResources(resources);
+  } catch {
+    throw new TypeError(`The resources of ${owner} must be absolute URIs without a fragment, e.g. "https://api.example.com".`);
+  }
 }
 
 /**
@@ -87,6 +111,12 @@ export function staticClients(clients: readonly StaticClient[]): ClientRegistry 
     if (c.introspect === true) {
       if (c.secret === undefined) throw new TypeError(`Client ${c.id} introspects, so it must be confidential (give it a secret).`);
       record.introspect = true;
+    }
+    if (c.resources !== undefined) record.resources = checkResources(c.resources, `client ${c.id}`);
+    if (c.grantTypes !== undefined) {
+      if (c.grantTypes.some((g) => g !== 'client_credentials')) throw new TypeError(`Client ${c.id}: grantTypes may only list 'client_credentials'.`);
+      if (c.grantTypes.length > 0 && c.secret === undefined) throw new TypeError(`Client ${c.id} uses client_credentials, so it must be confidential (give it a secret; RFC 6749 §4.4).`);
+      record.grantTypes = [...c.grantTypes];
     }
     byId.set(c.id, record);
   }

@@ -36,6 +36,10 @@ export interface HandlerContext {
   authenticate: Authenticate;
   clients: ClientRegistry;
   defaultClientId: string;
+  /** The resources (RFC 8707) the service issues tokens for. */
+  resources: ReadonlySet<string>;
+  /** Advertised as `scopes_supported` (RFC 8414 §2), when known. */
+  scopes: readonly string[] | undefined;
   allowedOrigins: ReadonlySet<string>;
   /** The refresh-token cookie. */
   cookie: CookieOptions;
@@ -59,10 +63,22 @@ export function checkCsrf(c: HandlerContext, request: Request): void {
     : `Cookie-based requests from ${origin.slice(0, 100)} are refused: it is not an allowed origin (allowedOrigins)`);
 }
 
-/** The claims of the request's Bearer token, or the RFC 6750 refusal to send. */
-export async function bearer(c: HandlerContext, request: Request): Promise<Readonly<AccessTokenClaims> | Response> {
+/** The claims of a user's access token: one of a session. */
+export type SessionClaims = Readonly<AccessTokenClaims> & { readonly sid: string };
+
+/**
+ * The claims of the request's Bearer token, which must be one of a user's session, or the
+ * RFC 6750 refusal to send (a `client_credentials` token belongs to no session: 403).
+ */
+export async function bearer(c: HandlerContext, request: Request): Promise<SessionClaims | Response> {
   const result = await checkBearer(c.baton, { authorization: request.headers.get('authorization'), search: new URL(request.url).search });
-  return result.ok ? result.claims : json(result.refusal.body, result.refusal.status, result.refusal.headers);
+  if (!result.ok) return json(result.refusal.body, result.refusal.status, result.refusal.headers);
+  if (result.claims.sid === undefined) {
+    return json({ error: 'insufficient_scope', error_description: 'This endpoint serves signed-in users; a client_credentials token belongs to no session' }, 403, {
+      'www-authenticate': 'Bearer realm="baton", error="insufficient_scope"',
+    });
+  }
+  return result.claims as SessionClaims;
 }
 
 /** A token response (RFC 6749 §5.1); browsers that asked for it get the refresh token only as a cookie. */

@@ -15,7 +15,7 @@
  * ```
  */
 import type { Baton } from '../core/baton.ts';
-import { staticClients } from './clients.ts';
+import { checkResources, staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
@@ -45,6 +45,15 @@ export interface AuthHandlerOptions {
   clients?: ClientRegistry;
   /** The client a request acts as when it names none. Default `'default'`. */
   defaultClientId?: string;
+  /**
+   * The resources (RFC 8707) this service issues tokens for: the identifiers of your APIs, e.g.
+   * `https://api.example.com`. A login, refresh or `client_credentials` request may name some with
+   * `resource`, and its access token's `aud` is then that API; another is `invalid_target`.
+   * Default none: every token's `aud` is the Baton's `audience`.
+   */
+  resources?: string[];
+  /** The scopes this service grants, advertised as `scopes_supported` (RFC 8414 §2). */
+  scopes?: string[];
   /** Origins allowed to make cookie-based requests (CSRF), besides the issuer's own. */
   allowedOrigins?: string[];
   /**
@@ -82,6 +91,8 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     authenticate: options.authenticate,
     clients: options.clients ?? staticClients([{ id: defaultClientId }]),
     defaultClientId,
+    resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler')),
+    scopes: options.scopes,
     allowedOrigins: new Set([new URL(issuer).origin, ...(options.allowedOrigins ?? [])]),
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', secure ? '/' : cookiePath, secure), path: secure ? '/' : cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
@@ -93,6 +104,8 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
   const routes: Record<string, Route> = {
     '/.well-known/oauth-authorization-server': metadata(c),
+    // RFC 8414 §3.1: an issuer with a path has its metadata at /.well-known/oauth-authorization-server/<path>.
+    ...(base === '' ? {} : { [`/.well-known/oauth-authorization-server${base}`]: metadata(c) }),
     '/.well-known/jwks.json': jwks(c),
     '/auth/login': login(c),
     '/oauth/token': token(c),

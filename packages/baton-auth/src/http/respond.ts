@@ -89,6 +89,9 @@ export async function readBody(request: Request, limit: number): Promise<string>
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Parameters that may be given more than once (RFC 8707 §2: `resource`); read space-joined (a URI holds no space). */
+const REPEATABLE = new Set(['resource']);
+
 /** Parses a JSON or form body into string fields; 400 for anything else. */
 export async function readFields(request: Request, limit: number, allowJson = true): Promise<Record<string, string>> {
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
@@ -97,9 +100,10 @@ export async function readFields(request: Request, limit: number, allowJson = tr
     const fields: Record<string, string> = {};
     const params = new URLSearchParams(text);
     for (const key of new Set(params.keys())) {
+      const values = params.getAll(key);
       // RFC 6749 §3.2: request parameters must not be included more than once.
-      if (params.getAll(key).length > 1) throw new HttpError(400, 'invalid_request', `The parameter ${key} is repeated`);
-      fields[key] = params.get(key) as string;
+      if (values.length > 1 && !REPEATABLE.has(key)) throw new HttpError(400, 'invalid_request', `The parameter ${key} is repeated`);
+      fields[key] = values.join(' ');
     }
     return fields;
   }
@@ -114,6 +118,7 @@ export async function readFields(request: Request, limit: number, allowJson = tr
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries(parsed)) {
       if (typeof v === 'string') fields[k] = v;
+      else if (REPEATABLE.has(k) && Array.isArray(v) && v.every((x) => typeof x === 'string')) fields[k] = v.join(' ');
       else if (typeof v === 'boolean' || typeof v === 'number') fields[k] = String(v);
       else if (v !== null) throw new HttpError(400, 'invalid_request', `The field ${k} must be a string`);
     }

@@ -349,4 +349,7 @@ LANGUAGE sql AS $$
 $$;
 CREATE INDEX baton_sessions_ended ON baton_sessions (least(expires_at, idle_expires_at, coalesce(revoked_at, expires_at)));
 `,
+  // 6: the resources (RFC 8707) a session's access tokens may name. Nullable, read as '', so that
+  // instances not yet upgraded (whose rows lack it) keep creating sessions during a rolling upgrade.
+  `ALTER TABLE baton_sessions ADD COLUMN resource text;`,
 ];

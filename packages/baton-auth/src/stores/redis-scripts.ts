@@ -86,19 +86,19 @@ return evicted
  * rate max (0: none), rate window ms, revocation expiry, channel, retain ms after a revocation,
  * retain ms after the session's end, grace limit (-1: none), the presenter's address ('': unknown).
  * Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt,
- * userId, clientId, scope, revokeReason, revokeDetail } — what issuing the next pair (or telling
+ * userId, clientId, scope, revokeReason, revokeDetail, resource } — what issuing the next pair (or telling
  * why not) needs, and no more: the reply's size is most of a rotation's cost at high concurrency.
  */
 export const ROTATE = `${PRELUDE}
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'generation', 'clientId', 'revokedAt', 'expiresAt', 'idleExpiresAt',
-  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope', 'graceCount', 'revokeReason', 'revokeDetail', 'graceTotal')
+  'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'id', 'userId', 'scope', 'graceCount', 'revokeReason', 'revokeDetail', 'graceTotal', 'resource')
 if f[1] == false then return {'unknown', 0} end
 local gen, presented, now = num(f[1]), num(ARGV[1]), num(ARGV[3])
 -- Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
 if ARGV[2] ~= f[2] or presented > gen then return {'unknown', 0} end
 local function reply(status, retry)
-  return {status, retry, tostring(gen), f[4], f[5], f[6], f[3], f[11], f[2], f[12], f[14] or '', f[15] or ''}
+  return {status, retry, tostring(gen), f[4], f[5], f[6], f[3], f[11], f[2], f[12], f[14] or '', f[15] or '', f[17] or ''}
 end
 if f[3] ~= '' then return reply('revoked', 0) end
 if now >= num(f[4]) or now >= num(f[5]) then return reply('expired', 0) end

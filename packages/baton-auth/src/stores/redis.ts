@@ -70,7 +70,7 @@ const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'gener
 const detailJson = (detail: SessionEndDetail | null | undefined): string => (detail ? JSON.stringify(detail) : '');
 
 function toHash(s: SessionRecord): string[] {
-  const out: string[] = ['id', s.id, 'userId', s.userId, 'clientId', s.clientId, 'scope', s.scope, 'device', JSON.stringify(s.device)];
+  const out: string[] = ['id', s.id, 'userId', s.userId, 'clientId', s.clientId, 'scope', s.scope, 'resource', s.resource, 'device', JSON.stringify(s.device)];
   for (const field of NUMBERS) out.push(field, String(s[field]));
   out.push('revokedAt', s.revokedAt === null ? '' : String(s.revokedAt), 'revokeReason', s.revokeReason ?? '', 'revokeDetail', detailJson(s.revokeDetail));
   return out;
@@ -80,7 +80,7 @@ function fromHash(flat: string[], offset = 0): SessionRecord {
   const h: Record<string, string> = {};
   for (let i = offset; i + 1 < flat.length; i += 2) h[flat[i] as string] = flat[i + 1] as string;
   const record = {
-    id: h.id, userId: h.userId, clientId: h.clientId, scope: h.scope, device: JSON.parse(h.device ?? '{}'),
+    id: h.id, userId: h.userId, clientId: h.clientId, scope: h.scope, resource: h.resource ?? '', device: JSON.parse(h.device ?? '{}'),
     revokedAt: h.revokedAt ? Number(h.revokedAt) : null, revokeReason: h.revokeReason || null,
     revokeDetail: h.revokeDetail ? (JSON.parse(h.revokeDetail) as SessionEndDetail) : null,
   } as SessionRecord;
@@ -209,7 +209,7 @@ class RedisStore implements BatonStore {
   async rotate(r: RotateRequest): Promise<RotateResult> {
     // A caller naming no client (plain JavaScript) is refused like another client's (RFC 6749 §6).
     if (typeof r.clientId !== 'string') return { status: 'unknown' };
-    const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope, revokeReason, revokeDetail] = await this.#client.batonRotate(
+    const [status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, userId, clientId, scope, revokeReason, revokeDetail, resource] = await this.#client.batonRotate(
       ...this.#keys(this.#sessionKey(r.sessionId)),
       r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
       r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), this.#retainMs,
@@ -218,7 +218,7 @@ class RedisStore implements BatonStore {
     const result: RotateResult = { status };
     if (generation !== undefined) {
       result.session = {
-        id: r.sessionId, userId: userId as string, clientId: clientId as string, scope: scope as string,
+        id: r.sessionId, userId: userId as string, clientId: clientId as string, scope: scope as string, resource: (resource as string | undefined) ?? '',
         generation: Number(generation), expiresAt: Number(expiresAt), idleExpiresAt: Number(idleExpiresAt),
         rotatedAt: Number(rotatedAt), revokedAt: revokedAt ? Number(revokedAt) : null,
         revokeReason: revokeReason || null, revokeDetail: revokeDetail ? (JSON.parse(revokeDetail) as SessionEndDetail) : null,

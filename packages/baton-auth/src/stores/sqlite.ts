@@ -63,12 +63,14 @@ const MIGRATIONS: string[] = [
    ALTER TABLE baton_sessions ADD COLUMN revoke_detail TEXT;
    ALTER TABLE baton_revocations ADD COLUMN detail TEXT;
    DROP TABLE baton_denied_jti;`,
+  // 5: the resources (RFC 8707) a session's access tokens may name.
+  `ALTER TABLE baton_sessions ADD COLUMN resource TEXT NOT NULL DEFAULT '';`,
 ];
 
 const COLUMNS = [
   'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
   'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'grace_total', 'revoked_at', 'revoke_reason',
-  'revoke_detail',
+  'revoke_detail', 'resource',
 ] as const;
 
 type Row = Record<string, SQLInputValue>;
@@ -79,6 +81,7 @@ function toRecord(row: Row): SessionRecord {
     userId: row.user_id as string,
     clientId: row.client_id as string,
     scope: row.scope as string,
+    resource: (row.resource as string | null) ?? '',
     device: JSON.parse(row.device as string) as SessionRecord['device'],
     createdAt: Number(row.created_at),
     lastUsedAt: Number(row.last_used_at),
@@ -101,7 +104,7 @@ function toRow(s: SessionRecord): SQLInputValue[] {
   return [
     s.id, s.userId, s.clientId, s.scope, JSON.stringify(s.device), s.createdAt, s.lastUsedAt, s.expiresAt, s.idleExpiresAt,
     s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.graceCount, s.graceTotal, s.revokedAt, s.revokeReason,
-    s.revokeDetail === null ? null : JSON.stringify(s.revokeDetail),
+    s.revokeDetail === null ? null : JSON.stringify(s.revokeDetail), s.resource,
   ];
 }
 

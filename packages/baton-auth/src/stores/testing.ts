@@ -50,7 +50,7 @@ const DAY = 24 * HOUR;
 export function sampleSession(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
   const userId = overrides.userId ?? `user-${randomBytes(6).toString('hex')}`;
   const device = { userAgent: 'conformance', ip: '127.0.0.1' };
-  return { ...newSession({ userId, clientId: 'web', scope: 'read write', device, now, maxAgeMs: 30 * DAY, idleMs: 7 * DAY }), ...overrides };
+  return { ...newSession({ userId, clientId: 'web', scope: 'read write', resource: 'https://api.example.com/ urn:example:reports', device, now, maxAgeMs: 30 * DAY, idleMs: 7 * DAY }), ...overrides };
 }
 
 function request(session: SessionRecord, generation: number, now: number, extra: Partial<RotateRequest> = {}): RotateRequest {
@@ -62,8 +62,8 @@ const CREATE = { maxSessionsPerUser: 0, revocationTtlMs: HOUR };
 /** The fields every store's `rotate` answers with. */
 function pick(s: Partial<SessionRecord> | null | undefined): SessionSummary | undefined {
   if (!s) return undefined;
-  const { id, userId, clientId, scope, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail } = s as SessionRecord;
-  return { id, userId, clientId, scope, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail };
+  const { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail } = s as SessionRecord;
+  return { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail };
 }
 
 /** Registers the conformance tests of one store. */

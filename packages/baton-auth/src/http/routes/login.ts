@@ -1,10 +1,12 @@
 /**
  * `POST /auth/login`: a username and password (JSON or form) → a token pair. The server decides
  * the scope (RFC 6749 §3.3): what was asked for, within what the user may have and what the
- * client may ask for; asking for more is `invalid_scope`.
+ * client may ask for; asking for more is `invalid_scope`. `resource` (RFC 8707) names the APIs the
+ * session's tokens are for, among those the service knows and the client may ask for.
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
+import { grantedResources } from '../grant.ts';
 import { checkCsrf, tokenResponse } from '../context.ts';
 import { tooManyAttempts } from '../login-protection.ts';
 import type { HandlerContext, Route } from '../context.ts';
@@ -28,15 +30,18 @@ export function login(c: HandlerContext): Route {
         c.log?.info({ event: 'login.failed', ip }, 'login failed');
         const blocked = await attempt.failed();
         if (blocked > 0) throw tooManyAttempts(blocked);
-        throw new HttpError(401, 'invalid_grant', 'Wrong username or password');
+        // RFC 9110 §15.5.2: a 401 carries a challenge. Not `Basic`, which would make a browser prompt.
+        throw new HttpError(401, 'invalid_grant', 'Wrong username or password', { 'www-authenticate': 'Password realm="baton"' });
       }
       await attempt.succeeded();
       const scope = grantScope(f.scope, parseScope(who.scope ?? ''), client.scopes);
+      const resource = grantedResources(c, client, f.resource);
       const viaCookie = f.refresh_token_delivery === 'cookie';
       if (viaCookie) checkCsrf(c, request);
       const pair = await c.baton.login(who.userId, {
         clientId: client.id,
         scope,
+        resource,
         device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
       });
       c.log?.info({ event: 'login', sid: pair.session_id, client: client.id }, 'login');

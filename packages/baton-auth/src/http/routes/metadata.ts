@@ -1,23 +1,27 @@
-/** `GET /.well-known/oauth-authorization-server` (RFC 8414 §2) and `GET /.well-known/jwks.json` (RFC 7517 §5). */
+/**
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414 §2; for an issuer with a path, at the
+ * well-known URI inserted before the path, §3.1) and `GET /.well-known/jwks.json` (RFC 7517 §5).
+ */
 import type { HandlerContext, Route } from '../context.ts';
 import { json } from '../respond.ts';
 
 const PUBLIC = { 'cache-control': 'public, max-age=300' };
 
 export function metadata(c: HandlerContext): Route {
-  const body = {
+  const body: Record<string, unknown> = {
     issuer: c.issuer,
     token_endpoint: `${c.issuer}/oauth/token`,
     revocation_endpoint: `${c.issuer}/oauth/revoke`,
     introspection_endpoint: `${c.issuer}/oauth/introspect`,
     jwks_uri: `${c.issuer}/.well-known/jwks.json`,
-    grant_types_supported: ['refresh_token'],
+    grant_types_supported: ['refresh_token', 'client_credentials'],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: [],
   };
+  if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
   return { GET: async () => json(body, 200, PUBLIC) };
 }
 

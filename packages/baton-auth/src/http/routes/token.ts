@@ -1,34 +1,67 @@
 /**
- * `POST /oauth/token`, the refresh grant (RFC 6749 §6): the refresh token from the body, or from
- * the HttpOnly cookie of a browser (then only from an allowed origin), bound to the client that
- * presents it; `scope` may narrow the new access token.
+ * `POST /oauth/token`: the refresh grant (RFC 6749 §6) and `client_credentials` (§4.4).
+ *
+ * Refresh: the refresh token from the body, or from the HttpOnly cookie of a browser (then only
+ * from an allowed origin), bound to the client that presents it; `scope` may narrow the new
+ * access token and `resource` (RFC 8707 §2.2) choose its audience among the session's.
+ * `client_credentials`: a confidential client registered for it gets an access token for itself,
+ * without a refresh token (§4.4.3).
  */
+import { grantScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
+import type { ClientRecord } from '../clients.ts';
 import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
-import type { HandlerContext, Route } from '../context.ts';
+import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
-import { fromBatonError, HttpError, readFields } from '../respond.ts';
+import { grantedResources } from '../grant.ts';
+import { fromBatonError, HttpError, json, readFields } from '../respond.ts';
 
 export function token(c: HandlerContext): Route {
+  async function refreshGrant(request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
+    const fromCookie = f.refresh_token === undefined ? cookieValue(request.headers.get('cookie'), c.cookie.name) : undefined;
+    const presented = f.refresh_token ?? fromCookie;
+    if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
+    if (fromCookie !== undefined) checkCsrf(c, request);
+    try {
+      const pair = await c.baton.refresh(presented, {
+        clientId: client.id,
+        ...(f.scope === undefined ? {} : { scope: f.scope }),
+        // Known to the service and allowed to the client, then among the session's (checked by the engine).
+        ...(f.resource === undefined ? {} : { resource: grantedResources(c, client, f.resource) }),
+        ...(ctx.ip === undefined ? {} : { ip: ctx.ip }),
+      });
+      return tokenResponse(c, pair, fromCookie !== undefined);
+    } catch (err) {
+      const http = err instanceof HttpError ? err : fromBatonError(err);
+      // A dead refresh cookie is cleared; a store outage keeps it (nothing was lost).
+      if (fromCookie !== undefined && http.error === 'invalid_grant') http.headers['set-cookie'] = clearCookie(c);
+      throw http;
+    }
+  }
+
+  async function clientCredentials(f: Record<string, string>, client: ClientRecord): Promise<Response> {
+    // RFC 6749 §4.4: confidential clients only, and only those registered for it (§5.2 unauthorized_client).
+    if (client.type !== 'confidential' || !(client.grantTypes ?? []).includes('client_credentials')) {
+      throw new HttpError(400, 'unauthorized_client', `Client ${client.id} may not use the client_credentials grant`);
+    }
+    const issued = await c.baton.issueClientToken({
+      clientId: client.id,
+      // No user: the client's own list bounds the scope, and a client with none gets none.
+      scope: grantScope(f.scope, client.scopes ?? []),
+      resource: grantedResources(c, client, f.resource),
+    });
+    return json(issued);
+  }
+
   return {
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
       if (f.grant_type === undefined) throw new HttpError(400, 'invalid_request', 'grant_type is required');
-      if (f.grant_type !== 'refresh_token') throw new HttpError(400, 'unsupported_grant_type', 'Only the refresh_token grant is supported');
-      const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
-      const fromCookie = f.refresh_token === undefined ? cookieValue(request.headers.get('cookie'), c.cookie.name) : undefined;
-      const presented = f.refresh_token ?? fromCookie;
-      if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
-      if (fromCookie !== undefined) checkCsrf(c, request);
-      try {
-        const pair = await c.baton.refresh(presented, { clientId: client.id, ...(f.scope === undefined ? {} : { scope: f.scope }), ...(ctx.ip === undefined ? {} : { ip: ctx.ip }) });
-        return tokenResponse(c, pair, fromCookie !== undefined);
-      } catch (err) {
-        const http = fromBatonError(err);
-        // A dead refresh cookie is cleared; a store outage keeps it (nothing was lost).
-        if (fromCookie !== undefined && http.error === 'invalid_grant') http.headers['set-cookie'] = clearCookie(c);
-        throw http;
+      if (f.grant_type !== 'refresh_token' && f.grant_type !== 'client_credentials') {
+        throw new HttpError(400, 'unsupported_grant_type', 'grant_type must be refresh_token or client_credentials');
       }
+      const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
+      return f.grant_type === 'refresh_token' ? refreshGrant(request, f, client, ctx) : clientCredentials(f, client);
     },
   };
 }
