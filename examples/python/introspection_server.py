@@ -21,7 +21,9 @@ MAX_CACHED = 10_000
 
 # The endpoint comes from the issuer's metadata (RFC 8414), read once.
 http = httpx.Client(timeout=5.0)
-ENDPOINT = http.get(f"{ISSUER}/.well-known/oauth-authorization-server").raise_for_status().json()["introspection_endpoint"]
+metadata = http.get(f"{ISSUER}/.well-known/oauth-authorization-server")
+metadata.raise_for_status()
+ENDPOINT = metadata.json()["introspection_endpoint"]
 cache: dict[str, tuple[float, dict]] = {}
 
 
