@@ -4,7 +4,7 @@
  * or missing secret stops the start with a sentence, never a silent new key; the secret rotates.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,29 @@ describe('files', () => {
     expect(mode(join(path, '..'))).toBe('700');
     for (const p of [path, join(path, '..', 'baton.secret'), `${path}-wal`, `${path}-shm`].filter(existsSync)) expect(mode(p), p).toBe('600');
     expect(readFileSync(join(path, '..', 'baton.secret'), 'utf8').trim()).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('files another user could read or replace stop the start with the command that fixes them', async () => {
+    const path = fresh();
+    const made = await service({ BATON_STORE: `sqlite:${path}` });
+    await made.close();
+    const dir = join(path, '..');
+    const secretFile = join(dir, 'baton.secret');
+    const refused = async (what: string, fix: () => void, undo: () => void, message: RegExp) => {
+      fix();
+      await expect(service({ BATON_STORE: `sqlite:${path}` }), what).rejects.toThrow(message);
+      undo();
+      await (await service({ BATON_STORE: `sqlite:${path}` })).close(); // and it starts again once mended
+    };
+    await refused('a readable secret', () => chmodSync(secretFile, 0o640), () => chmodSync(secretFile, 0o600), /baton\.secret is open to other users \(mode 640\): `chmod 600 /);
+    await refused('a writable folder', () => chmodSync(dir, 0o777), () => chmodSync(dir, 0o700), /data is open to other users \(mode 777\): `chmod 700 /);
+    await refused('a writable database', () => chmodSync(path, 0o666), () => chmodSync(path, 0o600), /baton\.sqlite is open to other users \(mode 666\)/);
+    if (process.getuid?.() === 0) {
+      await refused('a database of another user', () => chownSync(path, 4242, 4242), () => chownSync(path, 0, 0), /belongs to another user \(uid 4242, not 0\)/);
+    }
+    // A sticky folder open to all (like /tmp) is fine: no one can replace the files in it, which are checked one by one.
+    chmodSync(dir, 0o1777);
+    await (await service({ BATON_STORE: `sqlite:${path}` })).close();
   });
 });
 

@@ -3,7 +3,7 @@
  * the RFC 8414 metadata, the CLI, configuration errors and graceful shutdown.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,21 @@ describe('configuration', () => {
     expect(() => loadConfig({ BATON_COOKIE_SECURE: 'false', BATON_ISSUER: 'https://auth.example.com' })).toThrow(/only allowed for a plain-http localhost/);
     expect(loadConfig({ BATON_COOKIE_SECURE: 'false' }).cookieSecure).toBe(false);
     expect(loadConfig({}).store).toBe('sqlite:./data/baton.sqlite');
+    expect(() => loadConfig({ BATON_RESOURCES: 'https://api.example.com,api.example.com' })).toThrow(/BATON_RESOURCES must list absolute URIs without a fragment/);
+    expect(loadConfig({ BATON_RESOURCES: 'https://a.example.com, urn:example:b' }).resources).toEqual(['https://a.example.com', 'urn:example:b']);
+  });
+
+  it('a config file that is not JSON is named, and none of its text is repeated (it may hold a secret)', () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{ "BATON_SECRET": "hunter2-hunter2-hunter2-hunter2-hunter2" ');
+    let message = '';
+    try {
+      loadConfig({ BATON_CONFIG: file });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(`Cannot read the config file ${file}: it is not valid JSON.`);
+    expect(() => loadConfig({ BATON_CONFIG: join(dir, 'missing.json') })).toThrow(/missing\.json: ENOENT\.$/);
   });
 });
 

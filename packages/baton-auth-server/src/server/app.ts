@@ -18,7 +18,7 @@ import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import { redactUrl } from './config.ts';
 import type { ServerConfig } from './config.ts';
-import { openCustody, readRing } from './custody.ts';
+import { checkLocalStore, openCustody, readRing } from './custody.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
@@ -27,7 +27,10 @@ export { users } from './users.ts';
 /** Opens the store a `BATON_STORE` URL names; drivers are loaded only when used. */
 export async function openStore(url: string): Promise<BatonStore> {
   if (url === 'memory:') return (await import('baton-auth/stores/memory')).memoryStore();
-  if (url.startsWith('sqlite:')) return (await import('baton-auth/stores/sqlite')).sqliteStore({ path: url.slice('sqlite:'.length) });
+  if (url.startsWith('sqlite:')) {
+    checkLocalStore(url);
+    return (await import('baton-auth/stores/sqlite')).sqliteStore({ path: url.slice('sqlite:'.length) });
+  }
   if (/^(rediss?|redis\+cluster):\/\//.test(url)) return (await import('baton-auth/stores/redis')).redisStore({ url });
   if (/^postgres(ql)?:\/\//.test(url)) return (await import('baton-auth/stores/postgres')).postgresStore({ url });
   throw new Error(`Unknown store URL ${url}`);

@@ -98,11 +98,45 @@ export function writeSecretFile(path: string, secret: string): void {
   chmodSync(path, 0o600);
 }
 
-function readSecretFile(path: string, origin: string): Uint8Array {
+const uid = process.getuid?.();
+
+/**
+ * Refuses a file or folder of the embedded store that another user could read or replace: each
+ * must belong to this user; a folder must not be writable by others unless sticky (like /tmp,
+ * where no one can rename another's file), a file not writable by others, and a `secret` not
+ * readable by them. Missing ones pass (they are created privately).
+ */
+export function checkPrivate(path: string, kind: 'folder' | 'file' | 'secret'): void {
+  if (uid === undefined || !existsSync(path)) return;
+  const { mode, uid: owner } = statSync(path);
+  // A sticky folder (/tmp): others may add files but not rename or replace ours, checked one by one.
+  if (kind === 'folder' && (mode & 0o1000) !== 0) return;
+  if (owner !== uid) {
+    throw new ConfigError(`${path} belongs to another user (uid ${owner}, not ${uid}): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown ${uid} ${path}\`.`);
+  }
+  if ((mode & (kind === 'secret' ? 0o077 : 0o022)) !== 0) {
+    throw new ConfigError(`${path} is open to other users (mode ${(mode & 0o777).toString(8)}): \`chmod ${kind === 'folder' ? 700 : 600} ${path}\`.`);
+  }
+}
+
+/** Checks the embedded database's folder and files (`sqlite:<path>`); networked stores have none here. */
+export function checkLocalStore(storeUrl: string): void {
+  if (!storeUrl.startsWith('sqlite:') || storeUrl === 'sqlite::memory:') return;
+  const path = storeUrl.slice('sqlite:'.length);
+  checkPrivate(dirname(path), 'folder');
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) checkPrivate(file, 'file');
+}
+
+/**
+ * Reads a secret file. The one Baton generated (`managed`) must be this user's and 0600; a file
+ * the operator names (a mounted secret) may be shared by design, so a mode open to others is a warning.
+ */
+function readSecretFile(path: string, origin: string, managed = false): Uint8Array {
+  if (managed) checkPrivate(path, 'secret');
   let text: string;
   try {
     text = readFileSync(path, 'utf8').trim();
-    if ((statSync(path).mode & 0o077) !== 0) process.emitWarning(`${origin} can be read by other users of this machine; chmod 600 it.`, { code: 'BATON_SECRET_FILE_MODE' });
+    if (!managed && (statSync(path).mode & 0o077) !== 0) process.emitWarning(`${origin} can be read by other users of this machine; chmod 600 it.`, { code: 'BATON_SECRET_FILE_MODE' });
   } catch (err) {
     throw new ConfigError(`${origin} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); give the path of the file that holds the service secret.`);
   }
@@ -131,12 +165,12 @@ export function serviceSecret(config: Pick<ServerConfig, 'store' | 'secret' | 's
   if (file === undefined) {
     throw new ConfigError(`BATON_STORE is a networked store: set BATON_SECRET or BATON_SECRET_FILE to a secret kept outside it (make one with \`npm run baton -- secret generate\`), so that a copy of the store cannot mint tokens.`);
   }
-  if (existsSync(file)) return { bytes: readSecretFile(file, file), origin: file, managedFile: file };
+  if (existsSync(file)) return { bytes: readSecretFile(file, file, true), origin: file, managedFile: file };
   if (sealed) {
     throw new ConfigError(`The store holds keys sealed by a service secret, but ${file} is missing. Restore it from your backup (or set BATON_SECRET_FILE); a new secret would log everyone out.`);
   }
   writeSecretFile(file, generateSecret());
-  return { bytes: readSecretFile(file, file), origin: file, managedFile: file };
+  return { bytes: readSecretFile(file, file, true), origin: file, managedFile: file };
 }
 
 /** The ring a new service starts with: a signing key and the next one, an encryption key, a refresh key and the next one. */
