@@ -3,6 +3,8 @@
  * without persistence, and refresh storms over two instances sharing one store.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
@@ -40,9 +42,15 @@ async function whenBack<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T>
 }
 
 describe('ping against a store that is not there', () => {
-  /** How long `ping` took to reject (fails the test if it resolves). */
+  /**
+   * How long `ping` took to reject (fails the test if it resolves). A PING still queued when the
+   * store closes must not become an unhandled rejection (it would crash a service).
+   */
   async function rejectsIn(store: BatonStore): Promise<number> {
     const started = Date.now();
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
     try {
       await store.ping();
     } catch (err) {
@@ -50,12 +58,25 @@ describe('ping against a store that is not there', () => {
       return Date.now() - started;
     } finally {
       await store.close();
+      await new Promise((r) => setTimeout(r, 50));
+      process.off('unhandledRejection', record);
+      expect(unhandled).toEqual([]);
     }
     throw new Error('ping resolved against a closed port');
   }
 
   it('Redis at a closed port rejects within 5 s instead of hanging', async () => {
     expect(await rejectsIn(redisStore({ url: 'redis://127.0.0.1:6390' }))).toBeLessThan(5000);
+  }, 15_000);
+
+  it('Redis that accepts but never answers: the PING gives up after 3 s instead of hanging', async () => {
+    const silent = createServer(() => undefined); // accepts connections, says nothing
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      expect(await rejectsIn(redisStore({ url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}` }))).toBeGreaterThanOrEqual(2900);
+    } finally {
+      silent.close();
+    }
   }, 15_000);
 
   it('Redis Cluster at closed ports rejects within 5 s too (its client would queue the PING)', async () => {

@@ -88,8 +88,10 @@ export async function connectStore(url: string): Promise<BatonStore> {
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new Error('no answer'))));
+    const answer = store.ping();
+    answer.catch(() => undefined); // it may still fail after the timeout: never unhandled
     try {
-      await Promise.race([store.ping(), timeout]);
+      await Promise.race([answer, timeout]);
       return store;
     } catch (err) {
       last = err;

@@ -384,8 +384,11 @@ class RedisStore implements BatonStore {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new BatonError('ERR_STORE_UNAVAILABLE', `Redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
     });
+    const answer = this.#client.ping();
+    // After a timeout the PING may still fail (when the store closes): that must not go unhandled.
+    answer.catch(() => undefined);
     try {
-      await Promise.race([this.#client.ping(), timeout]);
+      await Promise.race([answer, timeout]);
     } finally {
       clearTimeout(timer);
     }
