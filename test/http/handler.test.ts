@@ -64,7 +64,7 @@ describe('POST /auth/login', () => {
     }
   });
 
-  it('gives browsers the refresh token only as an HttpOnly, Secure, SameSite=Strict cookie on the token path', async () => {
+  it('gives browsers the refresh token only as an HttpOnly, Secure, SameSite=Strict __Host- cookie (bound to this host, no sibling can plant one)', async () => {
     const { call, jsonBody } = setup();
     const res = await call('/auth/login', jsonBody({ username: 'alice', password: 'correct horse', refresh_token_delivery: 'cookie' }, { origin: ISSUER }));
     const body = (await res.json()) as Record<string, unknown>;
@@ -143,7 +143,7 @@ describe('POST /oauth/token (RFC 6749 §6)', () => {
     expect(repeated.status).toBe(400);
   });
 
-  it('takes the refresh token from the cookie only from an allowed origin (CSRF), and clears a dead cookie', async () => {
+  it('takes the refresh token from the cookie only from an allowed origin (CSRF), clears a dead cookie, refuses two of a name', async () => {
     const { call, form, jsonBody } = setup();
     const loginRes = await call('/auth/login', jsonBody({ username: 'alice', password: 'correct horse', refresh_token_delivery: 'cookie' }, { origin: ISSUER }));
     const cookie = (loginRes.headers.get('set-cookie') ?? '').split(';')[0] as string;
