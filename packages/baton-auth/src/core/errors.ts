@@ -34,13 +34,15 @@ export type BatonErrorCode =
   | 'ERR_TOKEN_REPLAYED'
   | 'ERR_INVALID_SCOPE'
   | 'ERR_INVALID_TARGET'
+  | 'ERR_DPOP_INVALID'
+  | 'ERR_DPOP_NONCE'
   | 'ERR_REFRESH_INVALID'
   | 'ERR_REFRESH_REUSED'
   | 'ERR_SESSION_EXPIRED'
   | 'ERR_RATE_LIMITED'
   | 'ERR_STORE_UNAVAILABLE';
 
-/** The OAuth 2.0 error code (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2) each Baton code maps to. */
+/** The OAuth 2.0 error code (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2, RFC 9449 §5 and §8) each Baton code maps to. */
 export const oauthErrorOf: Record<BatonErrorCode, string> = {
   ERR_CONFIG: 'server_error',
   ERR_INVALID_ARGUMENT: 'invalid_request',
@@ -52,6 +54,8 @@ export const oauthErrorOf: Record<BatonErrorCode, string> = {
   ERR_TOKEN_REPLAYED: 'invalid_token',
   ERR_INVALID_SCOPE: 'invalid_scope',
   ERR_INVALID_TARGET: 'invalid_target',
+  ERR_DPOP_INVALID: 'invalid_dpop_proof',
+  ERR_DPOP_NONCE: 'use_dpop_nonce',
   ERR_REFRESH_INVALID: 'invalid_grant',
   ERR_REFRESH_REUSED: 'invalid_grant',
   ERR_SESSION_EXPIRED: 'invalid_grant',
@@ -70,6 +74,8 @@ const publicMessage: Record<BatonErrorCode, string> = {
   ERR_TOKEN_REPLAYED: 'The access token was already used',
   ERR_INVALID_SCOPE: 'The requested scope is invalid, unknown, or more than was granted',
   ERR_INVALID_TARGET: 'The requested resource is invalid, unknown, or not allowed for this client or session',
+  ERR_DPOP_INVALID: 'The DPoP proof is invalid',
+  ERR_DPOP_NONCE: 'Use the DPoP nonce the server provides',
   ERR_REFRESH_INVALID: 'The refresh token is invalid',
   ERR_REFRESH_REUSED: 'The refresh token was already used',
   ERR_SESSION_EXPIRED: 'The session expired',
@@ -78,7 +84,7 @@ const publicMessage: Record<BatonErrorCode, string> = {
 };
 
 /** Codes whose detail names only what the caller itself sent or configured: it is the message. */
-const PUBLIC_DETAIL = new Set<BatonErrorCode>(['ERR_CONFIG', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET']);
+const PUBLIC_DETAIL = new Set<BatonErrorCode>(['ERR_CONFIG', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET', 'ERR_DPOP_INVALID', 'ERR_DPOP_NONCE']);
 
 /** Base class of every error Baton throws. */
 export class BatonError extends Error {

@@ -1,0 +1,158 @@
+/**
+ * DPoP proofs (RFC 9449): a client proves, request by request, that it holds the private key its
+ * tokens are bound to, so a copied token is useless without the key.
+ *
+ * Proofs are verified with `jose` (`EmbeddedJWK`: the key comes from the proof's own header, as
+ * DPoP intends), then every check of RFC 9449 §4.3; each proof's `jti` is spent once in the
+ * store's one-time ledger, so a replayed proof is refused on every instance. Server nonces (§8)
+ * are derived from a secret and the time step (HKDF), so every instance that shares the secret
+ * issues and accepts the same nonces without storing any.
+ */
+import { createHash, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
+import type { JWK } from 'jose';
+import { BatonError } from './errors.ts';
+import type { OneTimeLedger } from './store.ts';
+
+/** The algorithms a DPoP proof may use: asymmetric only (§4.3 item 5). */
+export const DPOP_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+
+/** A verified proof: the key's RFC 7638 thumbprint, and what was checked. */
+export interface DpopProof {
+  /** `base64url(SHA-256(canonical JWK))`: what a session and its tokens are bound to (`cnf.jkt`, RFC 9449 §6). */
+  jkt: string;
+  jti: string;
+  /** Seconds since the epoch. */
+  iat: number;
+}
+
+/** What the proof must match: the request it came with. */
+export interface DpopRequest {
+  /** The HTTP method (`htm`). */
+  method: string;
+  /** The request's URL (`htu`); its query and fragment are ignored (§4.3 item 9). */
+  url: string;
+  /** The access token the request presents; the proof's `ath` must be its hash (§4.3 item 12). */
+  accessToken?: string;
+  /** A nonce is required in this proof (the token endpoint asks for one). */
+  requireNonce?: boolean;
+}
+
+/** Options of the verifier. */
+export interface DpopOptions {
+  /** The secret nonces are derived from, shared by every instance (≥ 32 bytes), or a function returning the current one. */
+  nonceSecret: Uint8Array | (() => Uint8Array);
+  /** Where each proof's `jti` is spent once. */
+  ledger: Pick<OneTimeLedger, 'consumeJti'>;
+  now: () => number;
+  /** How far a proof's `iat` may be from now, in seconds. Default 300 (a nonce-less proof's whole life). */
+  iatWindowSec?: number;
+  /** How long a nonce lasts, in seconds; the previous one is still accepted. Default 300. */
+  nonceStepSec?: number;
+}
+
+/**
+ * Why a proof was refused: `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce to use (§8),
+ * sent back in the `DPoP-Nonce` header.
+ */
+export class DpopError extends BatonError {
+  override name = 'BatonDpopError';
+  readonly nonce: string | undefined;
+  constructor(code: 'ERR_DPOP_INVALID' | 'ERR_DPOP_NONCE', detail: string, nonce?: string) {
+    super(code, detail);
+    this.nonce = nonce;
+  }
+}
+
+const sha256 = (value: string): string => createHash('sha256').update(value).digest('base64url');
+
+/** The `htu` of a URL: scheme, host and path, without query or fragment, normalised by WHATWG URL parsing. */
+function htu(url: string): string | undefined {
+  const parsed = URL.parse(url);
+  if (parsed === null) return undefined;
+  parsed.search = '';
+  parsed.hash = '';
+  return parsed.href;
+}
+
+/** Checks DPoP proofs and makes the server's nonces. */
+export class DpopVerifier {
+  readonly #secret: () => Uint8Array;
+  readonly #ledger: Pick<OneTimeLedger, 'consumeJti'>;
+  readonly #now: () => number;
+  readonly #window: number;
+  readonly #step: number;
+
+  constructor(options: DpopOptions) {
+    const secret = options.nonceSecret;
+    this.#secret = typeof secret === 'function' ? secret : () => secret;
+    this.#ledger = options.ledger;
+    this.#now = options.now;
+    this.#window = options.iatWindowSec ?? 300;
+    this.#step = options.nonceStepSec ?? 300;
+  }
+
+  #nonceAt(step: number): string {
+    const salt = Buffer.alloc(8);
+    salt.writeBigUInt64BE(BigInt(step));
+    return Buffer.from(hkdfSync('sha256', this.#secret(), salt, 'baton dpop nonce', 24)).toString('base64url');
+  }
+
+  /** The nonce a client should use now (`DPoP-Nonce`). */
+  nonce(): string {
+    return this.#nonceAt(Math.floor(this.#now() / 1000 / this.#step));
+  }
+
+  /** True for the current nonce or the one before it, compared in constant time. */
+  #isFresh(nonce: string): boolean {
+    const step = Math.floor(this.#now() / 1000 / this.#step);
+    const given = Buffer.from(nonce);
+    let ok = false;
+    for (const s of [step, step - 1]) {
+      const expected = Buffer.from(this.#nonceAt(s));
+      if (expected.length === given.length && timingSafeEqual(expected, given)) ok = true;
+    }
+    return ok;
+  }
+
+  /**
+   * Verifies the `DPoP` header of a request (RFC 9449 §4.3) and spends its `jti`. Throws a
+   * `DpopError`; resolves to the proof's key thumbprint.
+   */
+  async verify(header: string | null | undefined, request: DpopRequest): Promise<DpopProof> {
+    const invalid = (detail: string) => new DpopError('ERR_DPOP_INVALID', detail);
+    if (typeof header !== 'string' || header === '') throw invalid('the DPoP header is missing');
+    // Item 1: one header field (fetch joins repeated ones with ", ", which no compact JWS contains).
+    if (header.includes(',') || header.length > 8192) throw invalid('one DPoP proof per request');
+    let payload: Record<string, unknown>;
+    let jwk: JWK;
+    try {
+      // Items 2–7: a JWS whose typ is dpop+jwt, an asymmetric alg, signed by the public jwk of its header.
+      const verified = await jwtVerify(header, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: [...DPOP_ALGS] });
+      payload = verified.payload as Record<string, unknown>;
+      jwk = verified.protectedHeader.jwk as JWK;
+    } catch {
+      throw invalid('the DPoP proof is not a valid dpop+jwt signed by the key in its header');
+    }
+    if ('d' in jwk || jwk.kty === 'oct') throw invalid('the proof\'s jwk must be a public key');
+    const { jti, htm, iat, nonce, ath } = payload;
+    if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw invalid('jti is missing');
+    if (htm !== request.method.toUpperCase()) throw invalid('htm does not match the request method');
+    if (typeof payload.htu !== 'string' || htu(payload.htu) !== htu(request.url)) throw invalid('htu does not match the request URL');
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('iat is missing');
+    if (request.accessToken !== undefined && ath !== sha256(request.accessToken)) throw invalid('ath does not match the access token');
+    if (request.accessToken === undefined && ath !== undefined) throw invalid('ath names an access token the request does not carry');
+    // §8: a missing, stale or foreign nonce is answered with the one to use.
+    if (nonce !== undefined && (typeof nonce !== 'string' || !this.#isFresh(nonce))) throw new DpopError('ERR_DPOP_NONCE', 'the nonce is not current', this.nonce());
+    if (nonce === undefined && request.requireNonce === true) throw new DpopError('ERR_DPOP_NONCE', 'a nonce is required', this.nonce());
+    const now = this.#now();
+    // Item 11: iat within the window, both sides.
+    if (Math.abs(now / 1000 - iat) > this.#window) throw invalid('iat is too far from now');
+    const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+    // Item 10 (replay): each proof once, everywhere, for as long as its iat is acceptable.
+    if (!(await this.#ledger.consumeJti(`dpop:${sha256(`${jkt}.${jti}`)}`, (iat + this.#window) * 1000, now))) {
+      throw invalid('the DPoP proof was already used');
+    }
+    return { jkt, jti, iat };
+  }
+}
