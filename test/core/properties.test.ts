@@ -14,7 +14,7 @@ import type { AccessTokenClaims } from '../../packages/baton-auth/src/core/acces
 import { decodeBase64url, isCanonicalBase64url } from '../../packages/baton-auth/src/core/jws.ts';
 import { BatonError, generateKey, isBatonError, KeyRing } from 'baton-auth';
 import { RefreshTokenCodec } from '../../packages/baton-auth/src/core/refresh-token.ts';
-import { makeBaton } from './helpers.ts';
+import { makeBaton } from '../support/baton.ts';
 
 const ISSUER = 'https://auth.test';
 const NOW = Date.UTC(2026, 10, 22, 12);
