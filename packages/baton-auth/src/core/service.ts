@@ -150,6 +150,11 @@ export class Baton {
     return this.#o.issuer;
   }
 
+  /** The engine's clock, in ms since the epoch: the `now` option (default `Date.now`), for helpers that must agree with it. */
+  now(): number {
+    return this.#o.now();
+  }
+
   /** The key ring: add, rotate and list keys; `keys.jwks()` is the public JWKS. */
   get keys(): KeyRing {
     return this.#o.ring;
