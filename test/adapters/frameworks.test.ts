@@ -14,11 +14,7 @@ import { createApp as fastifyApp } from '../../examples/fastify.ts';
 import { createApp as honoApp } from '../../examples/hono.ts';
 import { demo, DEMO_USER } from '../../examples/demo.ts';
 import { toWebRequest } from 'baton-auth/adapters/node';
-
-class Clock {
-  ms = Date.now();
-  now = (): number => this.ms;
-}
+import { ManualClock } from '../support/clock.ts';
 
 type Started = { url: string; close: () => Promise<void> };
 type Framework = [string, (d: ReturnType<typeof demo>) => Promise<Started>];
@@ -41,7 +37,7 @@ const frameworks: Framework[] = [
 ];
 
 describe.each(frameworks)('%s example over HTTP', (_name, start) => {
-  const clock = new Clock();
+  const clock = new ManualClock(Date.now());
   const events: BatonEvent[] = [];
   const app = demo('http://127.0.0.1', { now: clock.now, accessTokenTtl: '15m', onEvent: (e) => events.push(e), refreshRateLimit: false });
   let server: Started;
@@ -108,7 +104,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     expect(res.headers.getSetCookie()[1]).toMatch(/HttpOnly; SameSite=Strict; Secure/);
     expect((await get('/bff/profile', undefined, { cookie: cookies })).status).toBe(200);
 
-    clock.ms += 16 * 60_000; // the access token has expired
+    clock.advance(16 * 60_000); // the access token has expired
     const before = events.filter((e) => e.type === 'refresh.rotated').length;
     const parallel = await Promise.all(Array.from({ length: 20 }, () => get('/bff/profile', undefined, { cookie: cookies })));
     for (const r of parallel) {

@@ -16,6 +16,7 @@ import { createBaton, generateKey } from 'baton-auth';
 import { createAuthHandler } from 'baton-auth/http';
 import { checkBearer } from '../../packages/baton-auth/src/http/guard.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { ManualClock } from '../support/clock.ts';
 
 const ISSUER = 'https://auth.test';
 const dir = mkdtempSync(join(tmpdir(), 'baton-client-'));
@@ -23,8 +24,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A Baton server in-process: the token endpoints plus an API at /api/* that requires a token. */
 function server(options: { skewMs?: number } = {}) {
-  const clock = { ms: Date.now() };
-  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, now: () => clock.ms + (options.skewMs ?? 0) });
+  const clock = new ManualClock(Date.now());
+  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, now: () => clock.now() + (options.skewMs ?? 0) });
   const handler = createAuthHandler({ baton, authenticate: async () => ({ userId: 'u1' }) });
   const counts = { token: 0, api: 0 };
   let down = 0;
@@ -47,7 +48,7 @@ function server(options: { skewMs?: number } = {}) {
     return handler(request);
   };
   const login = async () => (await (await handler(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"a","password":"b"}' }))).json()) as { access_token: string; refresh_token: string; expires_in: number };
-  const client = (extra: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, now: () => clock.ms, retry: { baseMs: 1, maxMs: 5 }, ...extra });
+  const client = (extra: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, now: clock.now, retry: { baseMs: 1, maxMs: 5 }, ...extra });
   return { baton, clock, counts, login, client, failNext: (n: number) => void (down = n) };
 }
 
@@ -59,10 +60,10 @@ describe('refresh strategies', () => {
     const first = await client.fetch(`${ISSUER}/api/me`);
     expect(await first.json()).toMatchObject({ sub: 'u1' });
     expect(s.counts.token).toBe(0);
-    s.clock.ms += 45_000;
+    s.clock.advance(45_000);
     await client.fetch(`${ISSUER}/api/me`);
     expect(s.counts.token).toBe(0);
-    s.clock.ms += 6_000; // 9 s left < 10 s margin
+    s.clock.advance(6_000); // 9 s left < 10 s margin
     await client.fetch(`${ISSUER}/api/me`);
     expect(s.counts.token).toBe(1);
   });
@@ -73,7 +74,7 @@ describe('refresh strategies', () => {
         const s = server();
         const client = s.client();
         await client.setTokens(await s.login());
-        s.clock.ms += 61_000;
+        s.clock.advance(61_000);
         const responses = await Promise.all(Array.from({ length: n }, () => client.fetch(`${ISSUER}/api/me`)));
         expect(responses.every((r) => r.status === 200)).toBe(true);
         expect(s.counts.token).toBe(1);
@@ -118,11 +119,11 @@ describe('refresh strategies', () => {
     const errors: Error[] = [];
     client.on('error', (e) => errors.push(e));
     await client.setTokens(await s.login());
-    s.clock.ms += 61_000;
+    s.clock.advance(61_000);
     s.failNext(2);
     expect((await client.fetch(`${ISSUER}/api/me`)).status).toBe(200);
     expect(s.counts.token).toBe(3);
-    s.clock.ms += 61_000;
+    s.clock.advance(61_000);
     s.failNext(10);
     await expect(client.refresh()).rejects.toBeInstanceOf(TransientRefreshError);
     expect(errors).toHaveLength(1);
@@ -164,7 +165,7 @@ describe('Node file storage', () => {
     const two = s.client({ storage: fileStorage(path) });
     await one.setTokens(await s.login());
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    s.clock.ms += 61_000;
+    s.clock.advance(61_000);
     const [a, b] = await Promise.all([one.fetch(`${ISSUER}/api/me`), two.fetch(`${ISSUER}/api/me`)]);
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(s.counts.token).toBe(1);
@@ -180,7 +181,7 @@ describe('Node file storage', () => {
     mkdirSync(`${path}.lock`); // a crashed process's lock
     const old = new Date(Date.now() - 60_000);
     utimesSync(`${path}.lock`, old, old);
-    s.clock.ms += 61_000;
+    s.clock.advance(61_000);
     expect((await client.fetch(`${ISSUER}/api/me`)).status).toBe(200);
   });
 });
@@ -205,7 +206,7 @@ describe('encrypted Redis storage (backends holding many users\' tokens)', () =>
     expect(await redisTokenStorage({ redis, key: randomBytes(32), userId: 'u1', prefix }).get()).toBeNull();
     await redis.set(`${prefix}{u2}:tokens`, raw);
     expect(await redisTokenStorage({ redis, key, userId: 'u2', prefix }).get()).toBeNull();
-    s.clock.ms += 61_000;
+    s.clock.advance(61_000);
     const [a, b] = await Promise.all([one.fetch(`${ISSUER}/api/me`), two.fetch(`${ISSUER}/api/me`)]);
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(s.counts.token).toBe(1);

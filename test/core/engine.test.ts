@@ -3,7 +3,7 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { generateKey } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
-import { codeOf, ISSUER, makeBaton } from './helpers.ts';
+import { codeOf, ISSUER, makeBaton } from '../support/baton.ts';
 
 const decode = (segment: string): unknown => JSON.parse(Buffer.from(segment, 'base64url').toString());
 

@@ -5,7 +5,7 @@ import { createHmac, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BatonError, generateKey } from 'baton-auth';
 import type { KeyInput } from 'baton-auth';
-import { codeOf, ISSUER, makeBaton } from './helpers.ts';
+import { codeOf, ISSUER, makeBaton } from '../support/baton.ts';
 
 const SECRET = randomBytes(32);
 const b64 = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');

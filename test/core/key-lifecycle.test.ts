@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { signJwt } from '../../packages/baton-auth/src/core/access-token.ts';
 import type { RingKey } from 'baton-auth';
 import { generateKey } from 'baton-auth';
-import { codeOf, ISSUER, makeBaton } from './helpers.ts';
+import { codeOf, ISSUER, makeBaton } from '../support/baton.ts';
 
 const MINUTE = 60_000;
 

@@ -64,6 +64,17 @@ describe('createBaton fails fast, saying what to fix', () => {
     expect(failure({ keys: [{ kid: 'e', alg: 'dir', secret: 'x'.repeat(33) }] })).toMatch(/exactly 32 bytes/);
   });
 
+  it('a JWK that says it is for something else (RFC 7517 §4.2-4.4)', () => {
+    const ed = generateKey('EdDSA', 'ed') as { privateKey: Record<string, unknown> };
+    const withJwk = (members: Record<string, unknown>) => ({ keys: [{ kid: 'ed', alg: 'EdDSA', privateKey: { ...ed.privateKey, ...members } }] });
+    expect(failure(withJwk({ use: 'enc' }))).toMatch(/key "ed": its JWK is for use "enc", not signatures \(RFC 7517 §4\.2\)/);
+    expect(failure(withJwk({ key_ops: ['verify'] }))).toMatch(/key_ops do not allow "sign" \(RFC 7517 §4\.3\)/);
+    expect(failure(withJwk({ alg: 'ES256' }))).toMatch(/its JWK is for ES256, not EdDSA \(RFC 7517 §4\.4\)/);
+    const { d: _d, ...publicJwk } = ed.privateKey;
+    expect(failure({ keys: [generateKey('HS256', 'h'), { kid: 'pub', alg: 'EdDSA', publicKey: { ...publicJwk, key_ops: ['encrypt'] }, status: 'next' }] })).toMatch(/key "pub": its JWK's key_ops do not allow "verify"/);
+    for (const fine of [{}, { use: 'sig', alg: 'EdDSA', key_ops: ['sign'] }, { alg: 'Ed25519' }]) expect(() => createBaton({ ...base(), ...withJwk(fine) } as BatonOptions)).not.toThrow();
+  });
+
   it('bad durations and numbers', () => {
     expect(failure({ accessTokenTtl: '15 minutes' })).toMatch(/accessTokenTtl must be seconds or a duration like/);
     expect(failure({ accessTokenTtl: -5 })).toMatch(/non-negative/);

@@ -3,18 +3,21 @@
  * - verify(sign(x)) = x for every claims set and algorithm;
  * - the node:crypto fast path agrees with jose on random valid and mutated tokens;
  * - any input whatever is refused with a typed error, never a crash;
+ * - a hit of the verified-token cache answers what an uncached verification answers;
  * - the two base64url checks are the same rule.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { checkClaims, JwtVerifier, signJwt } from '../../packages/baton-auth/src/core/access-token.ts';
+import { JwtVerifier, signJwt } from '../../packages/baton-auth/src/core/access-token.ts';
 import type { AccessTokenClaims } from '../../packages/baton-auth/src/core/access-token.ts';
 import { decodeBase64url, isCanonicalBase64url } from '../../packages/baton-auth/src/core/jws.ts';
 import { BatonError, generateKey, isBatonError, KeyRing } from 'baton-auth';
+import type { Baton, RingKey } from 'baton-auth';
 import { RefreshTokenCodec } from '../../packages/baton-auth/src/core/refresh-token.ts';
-import { makeBaton } from './helpers.ts';
+import { makeBaton } from '../support/baton.ts';
+import { ManualClock } from '../support/clock.ts';
 
 const ISSUER = 'https://auth.test';
 const NOW = Date.UTC(2026, 10, 22, 12);
@@ -160,22 +163,51 @@ describe('laws of access tokens', () => {
     await baton.verify(valid);
   });
 
-  it('checks claims the same way whether from the fast path or the cache', () => {
+  it('a hit of the verified-token cache answers what a verification without the cache answers', async () => {
+    // Two engines on one clock and the same key, one with the cache (the default) and one without.
+    const clock = new ManualClock(NOW);
+    const keys = [generateKey('HS256', 'k')];
+    const { baton: cached } = makeBaton({ keys, clock, leeway: 5 });
+    const { baton: uncached } = makeBaton({ keys, clock, leeway: 5, verifyCache: false });
+    await Promise.all([cached.ready(), uncached.ready()]);
+    const key = new KeyRing(keys).active('sig') as RingKey;
+    const outcome = (baton: Baton, token: string): { claims: unknown } | { code: string } => {
+      try {
+        return { claims: baton.verifyLocal(token) };
+      } catch (err) {
+        return { code: (err as BatonError).code };
+      }
+    };
+    // Times near the token's edges: exp, nbf and iat within a few minutes of the first verification.
+    const arb = fc.record({
+      claims: claimsArb,
+      exp: fc.integer({ min: NOW_S - 20, max: NOW_S + 300 }),
+      iat: fc.integer({ min: NOW_S - 600, max: NOW_S + 20 }),
+      nbf: rarely(fc.integer({ min: NOW_S - 60, max: NOW_S + 150 })),
+      firstMs: fc.integer({ min: -100_000, max: 100_000 }),
+      // The second call: some time later, or within two seconds of the end of exp + leeway (often its last and first millisecond).
+      later: fc.oneof(fc.record({ ms: fc.integer({ min: 0, max: 300_000 }) }), fc.record({ nearEnd: fc.oneof(fc.integer({ min: -2000, max: 2000 }), fc.constantFrom(-1, 0)) })),
+    });
+    const seen = { hits: 0, expiredHits: 0 };
     fc.assert(
-      fc.property(claimsArb, fc.integer({ min: -100, max: 100 }), (claims, skew) => {
-        const at = NOW + skew * 1000;
-        let direct: string;
-        try {
-          checkClaims(claims, policy, at);
-          direct = 'ok';
-        } catch (err) {
-          direct = (err as BatonError).code;
+      fc.property(arb, ({ claims, exp, iat, nbf, firstMs, later }) => {
+        const token = signJwt({ ...claims, exp, iat, ...(nbf === undefined ? {} : { nbf }) }, key);
+        clock.ms = NOW + firstMs;
+        const first = outcome(cached, token); // a valid token goes into the cache
+        // Clocks only move forward.
+        clock.ms = 'ms' in later ? clock.ms + later.ms : Math.max(clock.ms, (exp + 5) * 1000 + later.nearEnd);
+        const fromCache = outcome(cached, token);
+        expect(fromCache).toEqual(outcome(uncached, token));
+        if ('claims' in first) {
+          seen.hits++;
+          if ('code' in fromCache && fromCache.code === 'ERR_TOKEN_EXPIRED') seen.expiredHits++;
         }
-        const cachedValid = at < (claims.exp + 5) * 1000;
-        if (direct === 'ok') expect(cachedValid).toBe(true);
-        if (direct === 'ERR_TOKEN_EXPIRED') expect(cachedValid).toBe(false);
       }),
+      { numRuns: 400 },
     );
+    // The property went through the cache, including entries that ran out between two calls.
+    expect(seen.hits).toBeGreaterThan(100);
+    expect(seen.expiredHits).toBeGreaterThan(20);
   });
 });
 

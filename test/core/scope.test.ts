@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { grantScope, parseScope } from '../../packages/baton-auth/src/core/scope.ts';
-import { codeOf, makeBaton } from './helpers.ts';
+import { codeOf, makeBaton } from '../support/baton.ts';
 
 describe('grantScope', () => {
   it('grants what was asked when every bound allows it, and refuses naming nothing more', () => {

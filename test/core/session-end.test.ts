@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { isBatonError } from 'baton-auth';
 import type { BatonError } from 'baton-auth';
-import { makeBaton } from './helpers.ts';
+import { makeBaton } from '../support/baton.ts';
 
 const LAPTOP = { name: 'Firefox on Linux', ip: '203.0.113.5' };
 const PHONE = { name: 'Chrome on Android', ip: '198.51.100.7' };

@@ -12,12 +12,19 @@ import { loadConfig, startServer, users } from 'baton-auth-server';
 const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = new URL('../../.tmp/screenshots/', import.meta.url);
 
+// Without Chromium the test is skipped, loudly; under CI or BATON_REQUIRE_BROWSER=1 it fails.
+const FOUND = existsSync(CHROMIUM);
+const REQUIRED = !['', '0', 'false'].includes(process.env.CI ?? '') || process.env.BATON_REQUIRE_BROWSER === '1';
+const MISSING = `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or set BATON_CHROMIUM to its path)`;
+if (!FOUND && !REQUIRED) console.warn(`\n*** SKIPPED: the web page's browser test (test/e2e/browser.test.ts): ${MISSING}. Set BATON_REQUIRE_BROWSER=1 to fail instead. ***\n`);
+
 // One retry: a real browser on a 2-core machine shared with the load of other tests is the point
 // of this test, and so is its timing; a failed attempt leaves its diagnostics in the report.
-describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('web page in Chromium', { retry: 1 }, () => {
+describe.skipIf(!FOUND && !REQUIRED)(`web page in Chromium${FOUND ? '' : ` (${MISSING})`}`, { retry: 1 }, () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let browser: Browser;
   beforeAll(async () => {
+    if (!FOUND) throw new Error(`The browser test is required (CI or BATON_REQUIRE_BROWSER=1) but there is ${MISSING}.`);
     const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '3', BATON_REFRESH_TTL: '60', BATON_LOG_LEVEL: 'silent' });
     server = await startServer(config);
     await users.add(server.service.store, 'alice', 'correct horse battery');

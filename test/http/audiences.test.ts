@@ -6,9 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createBaton, generateKey, isBatonError, parseResources } from 'baton-auth';
+import { createBaton, generateKey, parseResources } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { codeOf } from '../support/baton.ts';
 
 const ISSUER = 'https://auth.test';
 const A = 'https://orders.api.test';
@@ -37,15 +38,6 @@ function setup(issuer = ISSUER) {
   const refresh = (token: string, extra = '') => post('/oauth/token', `grant_type=refresh_token&refresh_token=${token}${extra}`);
   return { baton, handler, post, login, refresh };
 }
-
-const codeOf = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (err) {
-    return isBatonError(err) ? err.code : String(err);
-  }
-  throw new Error('expected a rejection');
-};
 
 describe('resource indicators (RFC 8707)', () => {
   it('a token for API A is refused by API B and by the token service itself', async () => {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
+import { createLoginProtection, resetFailures } from '../../packages/baton-auth/src/http/login-protection.ts';
+import { ManualClock } from '../support/clock.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { redisStore } from 'baton-auth/stores/redis';
 import { sqliteStore } from 'baton-auth/stores/sqlite';
@@ -50,5 +52,39 @@ describe('addresses as login protection counts them', () => {
     expect(budgetAddress('2001:db8:0:1::1')).toBe('2001:db8:0:1::/64');
     expect(budgetAddress('::1')).toBe('0:0:0:0::/64');
     expect(budgetAddress('203.0.113.7')).toBe('203.0.113.7');
+  });
+});
+
+describe('on an injected clock', () => {
+  // Years before the real time: a window measured on Date.now() instead of the clock has long ended.
+  const start = Date.UTC(2001, 0, 1);
+
+  it('StoreRateLimiter opens and closes its windows on the clock', async () => {
+    const clock = new ManualClock(start);
+    const limiter = new StoreRateLimiter({ store: memoryStore(), keyPrefix: 'clocked', points: 1, duration: 60, now: clock.now });
+    await limiter.consume('k');
+    const refused = await limiter.consume('k').then(() => undefined, (res: { msBeforeNext: number }) => res);
+    expect(refused?.msBeforeNext).toBe(60_000);
+    clock.advance(59_999);
+    await expect(limiter.consume('k')).rejects.toMatchObject({ msBeforeNext: 1 });
+    clock.advance(1);
+    await expect(limiter.consume('k')).resolves.toMatchObject({ remainingPoints: 0 });
+  });
+
+  it('login protection on a store blocks and forgives on its clock; resetFailures finds its counters on it', async () => {
+    const clock = new ManualClock(start);
+    const store = memoryStore();
+    const protection = createLoginProtection({ store, now: clock.now, failures: { max: 2, blockMs: 3_600_000 }, failuresPerIp: false });
+    const attempt = () => protection.check('u', '192.0.2.1');
+    await (await attempt()).failed(); // the pair's count, for 90 days of the clock
+    expect(await resetFailures(store, 'login', 'u', clock.now)).toBe(1);
+    expect(await store.counterKeys('login:', clock.ms)).toEqual([]);
+    await (await attempt()).failed();
+    expect(await (await attempt()).failed()).toBe(3_600_000);
+    expect((await attempt()).retryAfterMs).toBe(3_600_000);
+    clock.advance(3_599_999);
+    expect((await attempt()).retryAfterMs).toBe(1);
+    clock.advance(1);
+    expect((await attempt()).retryAfterMs).toBe(0);
   });
 });

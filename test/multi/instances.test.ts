@@ -11,6 +11,7 @@ import { openStore, users } from 'baton-auth-server';
 import { startCluster } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
+import { eventually } from '../support/eventually.ts';
 import { startInstances, stopInstance } from '../../scripts/instance.ts';
 import type { Instance } from '../../scripts/instance.ts';
 
@@ -35,16 +36,6 @@ function cli(args: string[], store: string): Promise<string> {
     child.stderr.on('data', (d) => (out += d));
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(out))));
   });
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const backends: [string, () => Promise<string>][] = [
@@ -96,7 +87,7 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
       const closed = new Promise<number>((r) => socket.once('close', (code) => r(code)));
       const t = Date.now();
       expect((await fetch(`${a.url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${access}` } })).status).toBe(200);
-      await until(async () => ((await me(b, access)).status === 401 ? true : undefined), 2000);
+      await eventually(async () => (await me(b, access)).status === 401, { timeoutMs: 2000, what: 'B to refuse the logged-out token' });
       const delay = Date.now() - t;
       expect(delay).toBeLessThan(1000);
       expect(await closed).toBe(4401);
@@ -110,7 +101,7 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
       const rotated = await cli(['keys', 'rotate'], store);
       const active = /Signing with (\S+);/.exec(rotated)?.[1] as string;
       expect(published).toContain(active); // what now signs was in every JWKS before
-      for (const i of instances) await until(async () => ((await jwks(i)).length === 3 ? true : undefined), 5000);
+      for (const i of instances) await eventually(async () => (await jwks(i)).length === 3, { timeoutMs: 5000, what: 'the rotated JWKS everywhere' });
       const after = await login(a);
       expect(JSON.parse(Buffer.from(after.access_token.split('.')[0] as string, 'base64url').toString()).kid).toBe(active);
       for (const i of instances) {
@@ -121,10 +112,10 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
       // A compromised key revoked from the command line: refused everywhere at once, cached or not; signing goes on.
       const revoked = await cli(['keys', 'revoke', active], store);
       expect(revoked).toMatch(/^Revoked /);
-      for (const i of instances) await until(async () => ((await me(i, after.access_token)).status === 401 ? true : undefined), 1000);
+      for (const i of instances) await eventually(async () => (await me(i, after.access_token)).status === 401, { timeoutMs: 1000, what: 'the revoked key refused everywhere' });
       for (const i of instances) expect(await jwks(i)).not.toContain(active);
       const fresh = await login(b);
-      for (const i of instances) await until(async () => ((await me(i, fresh.access_token)).status === 200 ? true : undefined), 2000);
+      for (const i of instances) await eventually(async () => (await me(i, fresh.access_token)).status === 200, { timeoutMs: 2000, what: 'a fresh token accepted everywhere' });
     } finally {
       await Promise.all(instances.map(stopInstance));
     }

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, startServer } from 'baton-auth-server';
 import { useTestDatabase } from '../support/postgres-db.ts';
+import { eventually } from '../support/eventually.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const PG_URL = useTestDatabase('baton_startup');
@@ -66,17 +67,14 @@ describe('start-up', () => {
     starting.catch(() => undefined);
     try {
       const url = `http://127.0.0.1:${port}/.well-known/oauth-authorization-server`;
-      let early: Response | undefined;
-      for (let i = 0; i < 100 && early === undefined; i++) {
-        // The bound on a hang: the old service accepted the connection and never answered.
-        early = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch((err: Error) => {
-          if (err.name === 'TimeoutError') throw new Error('the request hung while the service was starting');
-          return new Promise<undefined>((r) => setTimeout(r, 20)); // not listening yet
-        });
-      }
-      expect(early?.status).toBe(503);
-      expect(early?.headers.get('retry-after')).toBe('1');
-      expect(await early?.json()).toMatchObject({ error: 'temporarily_unavailable' });
+      // The bound on a hang: the old service accepted the connection and never answered.
+      const early = await eventually(() => fetch(url, { signal: AbortSignal.timeout(2000) }).catch((err: Error) => {
+        if (err.name === 'TimeoutError') throw new Error('the request hung while the service was starting');
+        return undefined; // not listening yet
+      }), { timeoutMs: 5000, what: 'the service to listen' });
+      expect(early.status).toBe(503);
+      expect(early.headers.get('retry-after')).toBe('1');
+      expect(await early.json()).toMatchObject({ error: 'temporarily_unavailable' });
       gate.open();
       const server = await starting;
       try {

@@ -13,6 +13,8 @@ import { redisStore } from 'baton-auth/stores/redis';
 import { startRedis } from '../support/redis-servers.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
+import { codeOf } from '../support/baton.ts';
+import { eventually } from '../support/eventually.ts';
 
 const PG_URL = useTestDatabase('baton_faults');
 const REDIS_URL = process.env.BATON_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -24,21 +26,13 @@ function instance(store: BatonStore, extra: Record<string, unknown> = {}): { bat
   return { baton: createBaton({ ...shared, store, onEvent: (e) => events.push(e), ...extra }), events };
 }
 
-async function code(p: Promise<unknown>): Promise<string> {
-  return p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
-}
-
 /** Retries `fn` while the store is unavailable (each failed attempt must have changed nothing). */
-async function whenBack<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ERR_STORE_UNAVAILABLE' || Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+async function whenBack<T>(fn: () => Promise<T>): Promise<T> {
+  const attempt = () => fn().then((value) => ({ value }), (err: { code?: string }) => {
+    if (err.code !== 'ERR_STORE_UNAVAILABLE') throw err;
+    return undefined;
+  });
+  return (await eventually(attempt, { timeoutMs: 15_000, intervalMs: 100, what: 'the store to be back' })).value;
 }
 
 describe('ping against a store that is not there', () => {
@@ -102,7 +96,7 @@ describe('the store goes away while a refresh arrives', () => {
       const err = await baton.refresh(pair.refresh_token).catch((e: { code: string; oauthError: string }) => e);
       expect(err).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', oauthError: 'temporarily_unavailable' });
       expect((await baton.verify(pair.access_token)).sub).toBe('alice'); // JWTs: local, keeps working
-      expect(await code(opaque.verify(opaquePair.access_token))).toBe('ERR_STORE_UNAVAILABLE'); // opaque: fails closed
+      expect(await codeOf(opaque.verify(opaquePair.access_token))).toBe('ERR_STORE_UNAVAILABLE'); // opaque: fails closed
       await server.restart();
       const next = await whenBack(() => baton.refresh(pair.refresh_token));
       expect(next.refresh_token).toMatch(/\.1\./);
@@ -145,7 +139,7 @@ describe('the store goes away while a refresh arrives', () => {
     try {
       const pair = await baton.login('dave');
       await proxy.down();
-      expect(await code(baton.refresh(pair.refresh_token))).toBe('ERR_STORE_UNAVAILABLE');
+      expect(await codeOf(baton.refresh(pair.refresh_token))).toBe('ERR_STORE_UNAVAILABLE');
       expect((await baton.verify(pair.access_token)).sub).toBe('dave');
       await proxy.up();
       const next = await whenBack(() => baton.refresh(pair.refresh_token));

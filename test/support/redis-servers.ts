@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { eventually } from './eventually.ts';
 
 const run = promisify(execFile);
 
@@ -22,17 +23,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const SLOW_START = { timeoutMs: 15_000, intervalMs: 50 };
 
-async function ping(port: number): Promise<boolean> {
-  const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping']);
-  return stdout.trim() === 'PONG';
+/** Resolves once the server on `port` answers PING (a refused connection counts as "not yet"). */
+async function answering(port: number): Promise<void> {
+  const ping = () => run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping']).then(({ stdout }) => stdout.trim() === 'PONG', () => false);
+  await eventually(ping, { ...SLOW_START, what: `redis on ${port}` });
 }
 
 /** Starts `redis-server` on `port` with the given extra arguments. */
@@ -50,14 +46,14 @@ export async function startRedis(port: number, extra: string[] = []): Promise<Re
     },
     async restart() {
       server.process = spawn('redis-server', args, { stdio: 'ignore' });
-      await waitFor(() => ping(port), `redis on ${port}`);
+      await answering(port);
     },
     async stop() {
       if (server.process.exitCode === null && server.process.signalCode === null) await server.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await waitFor(() => ping(port), `redis on ${port}`);
+  await answering(port);
   return server;
 }
 
@@ -65,9 +61,9 @@ export async function startRedis(port: number, extra: string[] = []): Promise<Re
 export async function startCluster(ports: [number, number, number]): Promise<RedisServer[]> {
   const nodes = await Promise.all(ports.map((p) => startRedis(p, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${p}.conf`, '--cluster-node-timeout', '2000'])));
   await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-  await waitFor(async () => {
-    const states = await Promise.all(ports.map((p) => run('redis-cli', ['-p', String(p), 'cluster', 'info']).then((r) => r.stdout)));
+  await eventually(async () => {
+    const states = await Promise.all(ports.map((p) => run('redis-cli', ['-p', String(p), 'cluster', 'info']).then((r) => r.stdout, () => '')));
     return states.every((s) => s.includes('cluster_state:ok'));
-  }, 'the cluster to be ok');
+  }, { ...SLOW_START, what: 'the cluster to be ok' });
   return nodes;
 }

@@ -1,18 +1,28 @@
 /**
- * WebSocket re-authentication with a real `ws` client, short token lifetimes, two instances
- * sharing one store (the socket lives on B; logins, refreshes and revocations happen on A).
+ * WebSocket re-authentication with a real `ws` client, two instances sharing one store (the socket
+ * lives on B; logins, refreshes and revocations happen on A). Time is the engines' manual clock,
+ * which the WebSocket helper takes from B; its timers are vitest's fake `setTimeout`, moved
+ * together with the clock, so the tests assert what happens in which order at which instant of
+ * the clock, and wait only for the network.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { attachWebSocketAuth } from 'baton-auth/ws';
+import { ManualClock } from '../support/clock.ts';
+import { eventually } from '../support/eventually.ts';
 
+const TTL_S = 60;
+const NOTICE_MS = 10_000;
+const AUTH_TIMEOUT_MS = 5000;
+// Years away from the real time: a timer computed from Date.now() instead of the clock goes off at once.
+const clock = new ManualClock(Date.UTC(2040, 0, 1));
 const store = memoryStore();
-const common = { issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store, accessTokenTtl: 3, refreshRateLimit: false as const };
+const common = { issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store, accessTokenTtl: TTL_S, refreshRateLimit: false as const, now: clock.now };
 const a = createBaton(common);
 const b = createBaton(common);
 const server = createServer();
@@ -21,7 +31,7 @@ let ws: ReturnType<typeof attachWebSocketAuth>;
 
 beforeAll(async () => {
   await b.ready();
-  ws = attachWebSocketAuth({ baton: b, server, noticeMs: 1000, onMessage: ({ socket, claims }, data) => socket.send(JSON.stringify({ type: 'echo', sub: claims.sub, data: data.toString() })) });
+  ws = attachWebSocketAuth({ baton: b, server, noticeMs: NOTICE_MS, authTimeoutMs: AUTH_TIMEOUT_MS, onMessage: ({ socket, claims }, data) => socket.send(JSON.stringify({ type: 'echo', sub: claims.sub, data: data.toString() })) });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
 });
@@ -29,94 +39,124 @@ afterAll(async () => {
   await ws.close();
   server.close();
 });
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the engines' clock and the fake timers together, firing what falls due. */
+async function advance(ms: number): Promise<void> {
+  clock.advance(ms);
+  await vi.advanceTimersByTimeAsync(ms);
+}
 
 interface Client {
   socket: WebSocket;
   messages: { type: string; [k: string]: unknown }[];
-  closed: Promise<{ code: number; reason: string }>;
+  /** How the server closed the socket, once it has. */
+  closed: { code: number; reason: string } | undefined;
 }
 
 function connect(token?: string, suffix = ''): Promise<Client> {
   const socket = new WebSocket(`${url}${suffix}`, token ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1']);
-  const messages: Client['messages'] = [];
-  socket.on('message', (d) => messages.push(JSON.parse(d.toString())));
-  const closed = new Promise<{ code: number; reason: string }>((r) => socket.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+  const client: Client = { socket, messages: [], closed: undefined };
+  socket.on('message', (d) => client.messages.push(JSON.parse(d.toString())));
+  socket.on('close', (code, reason) => void (client.closed = { code, reason: reason.toString() }));
   return new Promise((resolve, reject) => {
-    socket.once('open', () => resolve({ socket, messages, closed }));
+    socket.once('open', () => resolve(client));
     socket.once('error', reject);
   });
 }
 
-const waitFor = async (check: () => boolean, ms: number) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const types = (client: Client): string[] => client.messages.map((m) => m.type);
+const received = (client: Client, type: string, count = 1) => eventually(() => client.messages.filter((m) => m.type === type).length >= count, { what: `${count} ${type}` });
+const closeOf = (client: Client) => eventually(() => client.closed, { what: 'the socket to close' });
+
+/**
+ * A ping and its pong, or the close that came first: a server that has closed the socket sends
+ * its close frame before anything else, so `closed` is then set.
+ */
+async function roundTrip(client: Client): Promise<void> {
+  let pong = false;
+  client.socket.once('pong', () => void (pong = true));
+  client.socket.ping();
+  await eventually(() => pong || client.closed !== undefined, { what: 'a pong' });
+}
 
 describe('WebSocket re-authentication', () => {
   it('a client that answers token_expiring stays connected across several token lifetimes', async () => {
     let pair = await a.login('alice');
     const client = await connect(pair.access_token);
-    let reauths = 0;
     client.socket.on('message', async (d) => {
-      const m = JSON.parse(d.toString()) as { type: string };
-      if (m.type === 'token_expiring') {
-        pair = await a.refresh(pair.refresh_token);
-        client.socket.send(JSON.stringify({ type: 'reauth', access_token: pair.access_token }));
-      }
-      if (m.type === 'reauth_ok') reauths++;
+      if ((JSON.parse(d.toString()) as { type: string }).type !== 'token_expiring') return;
+      pair = await a.refresh(pair.refresh_token);
+      client.socket.send(JSON.stringify({ type: 'reauth', access_token: pair.access_token }));
     });
-    await new Promise((r) => setTimeout(r, 8000)); // more than two lifetimes of 3 s
-    expect(client.socket.readyState).toBe(WebSocket.OPEN);
-    expect(reauths).toBeGreaterThanOrEqual(2);
-    expect(client.messages[0]).toMatchObject({ type: 'authenticated' });
-    expect(client.messages.filter((m) => m.type === 'token_expiring').length).toBeGreaterThanOrEqual(2);
+    await received(client, 'authenticated');
+    // Each token's notice is due NOTICE_MS before its exp; the re-auth is answered at that instant.
+    for (let lifetime = 1; lifetime <= 3; lifetime++) {
+      await advance(TTL_S * 1000 - NOTICE_MS);
+      await received(client, 'reauth_ok', lifetime);
+    }
+    // 150 s on the clock: the first two tokens' expiry (60 s, 110 s) went by without closing it.
+    await roundTrip(client);
+    expect(client.closed).toBeUndefined();
     client.socket.send('hello');
-    await waitFor(() => client.messages.some((m) => m.type === 'echo'), 2000);
+    await received(client, 'echo');
+    expect(types(client)).toEqual(['authenticated', 'token_expiring', 'reauth_ok', 'token_expiring', 'reauth_ok', 'token_expiring', 'reauth_ok', 'echo']);
+    expect(client.messages.filter((m) => m.type === 'token_expiring').map((m) => m.expires_in)).toEqual([10, 10, 10]);
     expect(client.messages.find((m) => m.type === 'echo')).toMatchObject({ sub: 'alice', data: 'hello' });
     client.socket.close();
-  }, 20_000);
+  });
 
-  it('no re-auth by exp: closed with 4401', async () => {
+  it('no re-auth by exp: open until the last millisecond, then closed with 4401', async () => {
     const pair = await a.login('bob');
     const client = await connect();
     client.socket.send(JSON.stringify({ type: 'auth', access_token: pair.access_token }));
-    const started = Date.now();
-    const { code, reason } = await client.closed;
-    expect(code).toBe(4401);
-    expect(reason).toBe('access token expired');
-    expect(Date.now() - started).toBeLessThan(4500);
-    expect(client.messages.map((m) => m.type)).toEqual(['authenticated', 'token_expiring']);
-  }, 10_000);
+    await received(client, 'authenticated');
+    expect(client.messages[0]).toMatchObject({ expires_in: TTL_S });
+    await advance(TTL_S * 1000 - NOTICE_MS);
+    await received(client, 'token_expiring');
+    await advance(NOTICE_MS - 1);
+    await roundTrip(client);
+    expect(client.closed).toBeUndefined();
+    await advance(1);
+    expect(await closeOf(client)).toEqual({ code: 4401, reason: 'access token expired' });
+    expect(types(client)).toEqual(['authenticated', 'token_expiring']);
+    expect(client.messages[1]).toMatchObject({ expires_in: NOTICE_MS / 1000 });
+  });
 
   it('a session revoked on another instance closes its sockets at once', async () => {
     const pair = await a.login('carol');
     const client = await connect(pair.access_token);
-    await waitFor(() => client.messages.length > 0, 2000);
-    const t = Date.now();
+    await received(client, 'authenticated');
+    expect(vi.getTimerCount()).toBe(2); // its notice and expiry, pending: neither can be what closes it
     await a.revokeSession(pair.session_id, 'kicked');
-    const { code, reason } = await client.closed;
-    expect(code).toBe(4401);
-    expect(reason).toBe('session revoked (kicked)');
-    expect(Date.now() - t).toBeLessThan(1500);
+    expect(await closeOf(client)).toEqual({ code: 4401, reason: 'session revoked (kicked)' });
   });
 
-  it('refuses bad tokens, tokens in the URL, silence, and a re-auth as someone else', async () => {
-    expect((await (await connect('not-a-token')).closed).code).toBe(4401);
+  it('refuses bad tokens, tokens in the URL, a first message that is not auth, silence, and a re-auth as someone else', async () => {
+    expect((await closeOf(await connect('not-a-token'))).code).toBe(4401);
     await expect(connect(undefined, `?access_token=${(await a.login('dave')).access_token}`)).rejects.toThrow(/400/);
+    const chatty = await connect();
+    chatty.socket.send(JSON.stringify({ type: 'hello' }));
+    expect(await closeOf(chatty)).toEqual({ code: 4401, reason: 'authenticate first' });
     const silent = await connect();
-    silent.socket.send(JSON.stringify({ type: 'hello' }));
-    expect((await silent.closed).code).toBe(4401);
+    await advance(AUTH_TIMEOUT_MS - 1);
+    await roundTrip(silent);
+    expect(silent.closed).toBeUndefined();
+    await advance(1);
+    expect(await closeOf(silent)).toEqual({ code: 4401, reason: 'no authentication in time' });
     const erin = await a.login('erin');
     const frank = await a.login('frank');
     const client = await connect(erin.access_token);
-    await waitFor(() => client.messages.length > 0, 2000);
+    await received(client, 'authenticated');
     client.socket.send(JSON.stringify({ type: 'reauth', access_token: 'garbage' }));
-    await waitFor(() => client.messages.some((m) => m.type === 'reauth_failed'), 2000);
+    await received(client, 'reauth_failed');
     expect(client.socket.readyState).toBe(WebSocket.OPEN);
     client.socket.send(JSON.stringify({ type: 'reauth', access_token: frank.access_token }));
-    expect((await client.closed).code).toBe(4403);
+    expect((await closeOf(client)).code).toBe(4403);
   });
 });

@@ -162,16 +162,3 @@ export function signSegment(alg: KeyAlg, key: KeyObject, signingInput: string): 
       throw new JwsError(`cannot sign with ${alg}`);
   }
 }
-
-/**
- * Verifies any compact JWS with one key and its pinned algorithm, and returns the header and the
- * payload bytes. The access-token verifier adds its header allow-list, `typ` and claims on top.
- */
-export function verifyCompact(token: string, key: { alg: KeyAlg; verifyKey: KeyObject }): { header: JwsHeader; payload: Buffer } {
-  if (typeof token !== 'string') throw new JwsError('a compact JWS is a string');
-  const [h, p, s, end] = splitCompact(token);
-  const header = parseHeader(h);
-  if (header.alg !== key.alg) throw new JwsError('alg is not the algorithm of the key');
-  if (!verifySignature(key.alg, key.verifyKey, token.slice(0, end), decodeBase64url(s, 'signature'))) throw new JwsError('signature does not verify');
-  return { header, payload: decodeBase64url(p, 'payload') };
-}

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import type { JsonWebKey as NodeJwk } from 'node:crypto';
 import { BatonConfigError } from './errors.ts';
+import { checkJwkMembers } from './jwk.ts';
 
 /** Algorithms Baton signs access tokens with. `alg: none` is never one of them. */
 export type SigningAlg = 'HS256' | 'ES256' | 'EdDSA';
@@ -116,30 +117,9 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
   if (curve !== CURVE[input.alg]) {
     throw new BatonConfigError(`${where}: ${input.alg} needs ${input.alg === 'ES256' ? 'an EC P-256' : 'an Ed25519'} key, got ${curve ?? 'another type'}.`);
   }
+  checkJwkMembers(input.privateKey, 'sign', input.alg, where);
+  checkJwkMembers(input.publicKey, 'verify', input.alg, where);
   return { ...base, verifyKey, signKey };
-}
-
-/** A JWK with the members that say what the key is for (RFC 7517 §4). */
-export interface Jwk extends NodeJwk {
-  kid?: string;
-  use?: string;
-  key_ops?: string[];
-  alg?: string;
-}
-
-/**
- * Imports a public (or private) JWK as a verify-only key for `alg`, refusing a key meant for
- * something else: `use` other than `sig` (RFC 7517 §4.2), `key_ops` without `verify` (§4.3), or
- * an `alg` other than the pinned one (§4.4).
- */
-export function importVerificationJwk(jwk: Jwk, alg: SigningAlg): RingKey {
-  if (jwk.use !== undefined && jwk.use !== 'sig') throw new BatonConfigError(`JWK ${JSON.stringify(jwk.kid)} is for use ${JSON.stringify(jwk.use)}, not signatures.`);
-  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) throw new BatonConfigError(`JWK ${JSON.stringify(jwk.kid)} does not allow the verify operation.`);
-  if (jwk.alg !== undefined && jwk.alg !== alg) throw new BatonConfigError(`JWK ${JSON.stringify(jwk.kid)} is for ${jwk.alg}, not ${alg}.`);
-  const kid = jwk.kid ?? 'jwk';
-  if (jwk.kty === 'oct') return importKey({ kid, alg, secret: Buffer.from(jwk.k ?? '', 'base64url') }, 'retired');
-  const { d: _private, ...publicJwk } = jwk;
-  return importKey({ kid, alg, publicKey: publicJwk }, 'retired');
 }
 
 /**

@@ -25,6 +25,11 @@ export interface LoginProtectionOptions {
   failures?: { max: number; blockMs: number } | false;
   /** After `max` failures from one address within `windowMs`, the address is refused for `windowMs`. Default 100, 1 day; `false`: off. */
   failuresPerIp?: { max: number; windowMs: number } | false;
+  /**
+   * The clock the counters in `store` are measured on, in ms since the epoch. Default `Date.now`.
+   * Without a store, rate-limiter-flexible's memory counters keep their own timers and clock.
+   */
+  now?: () => number;
 }
 
 /** One attempt, after `check`. */
@@ -100,7 +105,7 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
     // rate-limiter-flexible blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
     const shape = { keyPrefix, points: max, blockDuration: blockMs / 1000 };
     return options.store
-      ? new StoreRateLimiter({ store: options.store, ...shape, duration: windowMs / 1000 })
+      ? new StoreRateLimiter({ store: options.store, ...shape, duration: windowMs / 1000, ...(options.now ? { now: options.now } : {}) })
       : new RateLimiterMemory({ ...shape, duration: Math.min(windowMs, MAX_TIMER_MS) / 1000 });
   };
   // rate-limiter-flexible joins its prefix and a key with ':', which gives counterKeys' shapes.
@@ -190,13 +195,15 @@ export function basicClientId(authorization: string | null): string {
 /**
  * Deletes the failure counters of a name (its pairs, from every address) or of an address (its
  * count per period and its pairs); an address-shaped target is taken as both. Resolves to how many.
+ * `now` is the clock the counters were written on (ms since the epoch; default `Date.now`): only
+ * the counters still live at its time are found.
  */
-export async function resetFailures(store: CounterStore, keyPrefix: string, target: string): Promise<number> {
-  const now = Date.now();
-  const keys = await store.counterKeys(counterKeys.pairs(keyPrefix, target), now);
+export async function resetFailures(store: CounterStore, keyPrefix: string, target: string, now: () => number = Date.now): Promise<number> {
+  const at = now();
+  const keys = await store.counterKeys(counterKeys.pairs(keyPrefix, target), at);
   if (isIP(target) !== 0) {
     keys.push(counterKeys.address(keyPrefix, target));
-    keys.push(...(await store.counterKeys(counterKeys.pairs(keyPrefix), now)).filter((key) => key.endsWith(counterKeys.pairsEnding(target))));
+    keys.push(...(await store.counterKeys(counterKeys.pairs(keyPrefix), at)).filter((key) => key.endsWith(counterKeys.pairsEnding(target))));
   }
   let deleted = 0;
   for (const key of new Set(keys)) if (await store.deleteCounter(key)) deleted++;

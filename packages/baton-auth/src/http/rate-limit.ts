@@ -20,26 +20,32 @@ interface Counter {
 /** A rate limiter whose counters live in a `CounterStore` (`hitCounter`). */
 export class StoreRateLimiter extends RateLimiterStoreAbstract {
   readonly #store: CounterStore;
+  readonly #now: () => number;
 
-  constructor(options: { store: CounterStore; keyPrefix: string; points: number; duration: number; blockDuration?: number }) {
-    const { store, ...rest } = options;
+  /**
+   * `duration` and `blockDuration` are in seconds (rate-limiter-flexible's units); `now` is the
+   * clock the counters' windows are measured on, in ms since the epoch (default `Date.now`).
+   */
+  constructor(options: { store: CounterStore; keyPrefix: string; points: number; duration: number; blockDuration?: number; now?: () => number }) {
+    const { store, now, ...rest } = options;
     super({ ...rest, storeClient: store });
     this.#store = store;
+    this.#now = now ?? Date.now;
   }
 
   // The four methods below are rate-limiter-flexible's extension points for a store.
   _getRateLimiterRes(_key: string, changedPoints: number, result: Counter): RateLimiterRes {
     const points = (this as unknown as { points: number }).points;
-    return new RateLimiterRes(Math.max(points - result.count, 0), Math.max(result.resetAt - Date.now(), 0), result.count, result.count === changedPoints);
+    return new RateLimiterRes(Math.max(points - result.count, 0), Math.max(result.resetAt - this.#now(), 0), result.count, result.count === changedPoints);
   }
 
   _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<Counter> {
     // A duration of 0 means "never resets" to rate-limiter-flexible.
-    return this.#store.hitCounter(key, points, msDuration > 0 ? msDuration : 100 * 365 * 86_400_000, Date.now(), forceExpire);
+    return this.#store.hitCounter(key, points, msDuration > 0 ? msDuration : 100 * 365 * 86_400_000, this.#now(), forceExpire);
   }
 
   _get(key: string): Promise<Counter | null> {
-    return this.#store.getCounter(key, Date.now());
+    return this.#store.getCounter(key, this.#now());
   }
 
   _delete(key: string): Promise<boolean> {

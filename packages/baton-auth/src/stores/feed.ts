@@ -9,6 +9,12 @@ export class RevocationFeed {
   readonly #delivered = new Map<string, number>();
   /** The latest `at` delivered: where a re-read after a reconnect starts (with a margin). */
   lastEventAt = 0;
+  readonly #now: () => number;
+
+  /** @param now The clock pruning and a first resume are measured on, in ms since the epoch. Default `Date.now`. */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   add(listener: (event: RevocationEvent) => void): () => void {
     this.#listeners.add(listener);
@@ -20,7 +26,7 @@ export class RevocationFeed {
     const key = `${event.kind}:${event.id}:${event.at}`;
     if (this.#delivered.has(key)) return false;
     this.#delivered.set(key, event.at);
-    if (this.#delivered.size > 10_000) this.prune(Date.now() - 60_000);
+    if (this.#delivered.size > 10_000) this.prune(this.#now() - 60_000);
     this.lastEventAt = Math.max(this.lastEventAt, event.at);
     for (const listener of this.#listeners) listener(event);
     return true;
@@ -33,7 +39,7 @@ export class RevocationFeed {
 
   /** Where to start re-reading after a lost subscription. */
   resumeFrom(): number {
-    return this.lastEventAt === 0 ? Date.now() - 3_600_000 : this.lastEventAt - 10_000;
+    return this.lastEventAt === 0 ? this.#now() - 3_600_000 : this.lastEventAt - 10_000;
   }
 
   clear(): void {

@@ -43,6 +43,11 @@ export interface WebSocketAuthOptions {
   noticeMs?: number;
   /** How long a socket without a subprotocol token has to send its `auth` message, in ms. Default 5 s. */
   authTimeoutMs?: number;
+  /**
+   * The clock the notice and expiry timers are computed from, in ms since the epoch: it must be
+   * the one the tokens' `exp` was judged by. Default: `baton`'s (`baton.now()`).
+   */
+  now?: () => number;
   /** Application messages (anything that is not `auth` / `reauth`) of authenticated sockets. */
   onMessage?: (connection: AuthenticatedSocket, data: RawData) => void;
 }
@@ -68,6 +73,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const { baton, server } = options;
   const path = options.path ?? '/ws';
   const noticeMs = options.noticeMs ?? 30_000;
+  const now = options.now ?? ((): number => baton.now());
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: 64 * 1024,
@@ -89,10 +95,10 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       this.claims = claims;
       clearTimeout(this.#notice);
       clearTimeout(this.#expiry);
-      const left = claims.exp * 1000 - Date.now();
+      const left = claims.exp * 1000 - now();
       // The notice leaves the client noticeMs, or a fifth of a short token's life, to re-authenticate.
       const notice = Math.min(noticeMs, ((claims.exp - claims.iat) * 1000) / 5);
-      this.#notice = setTimeout(() => send(this.socket, { type: 'token_expiring', expires_in: Math.max(0, Math.round((claims.exp * 1000 - Date.now()) / 1000)) }), Math.max(0, left - notice));
+      this.#notice = setTimeout(() => send(this.socket, { type: 'token_expiring', expires_in: Math.max(0, Math.round((claims.exp * 1000 - now()) / 1000)) }), Math.max(0, left - notice));
       this.#expiry = setTimeout(() => this.socket.close(CLOSE.UNAUTHORIZED, 'access token expired'), Math.max(0, left));
       send(this.socket, { type, expires_in: Math.max(0, Math.round(left / 1000)) });
     }

@@ -1,0 +1,36 @@
+/**
+ * The revocation feed of the networked stores: each event delivered once, its memory of delivered
+ * events and its first resume point measured on the clock it is given.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RevocationEvent } from 'baton-auth';
+import { RevocationFeed } from '../../packages/baton-auth/src/stores/feed.ts';
+import { ManualClock } from '../support/clock.ts';
+
+describe('RevocationFeed', () => {
+  // Years before the real time: what is measured on Date.now() instead of the clock comes out wrong.
+  const clock = new ManualClock(Date.UTC(2001, 0, 1));
+  const event = (id: string, at: number): RevocationEvent => ({ kind: 'session', id, at, expiresAt: at + 60_000, reason: 'test' });
+
+  it('delivers each event once, and resumes from an hour before its clock when nothing came yet', () => {
+    const feed = new RevocationFeed(clock.now);
+    const seen: string[] = [];
+    feed.add((e) => seen.push(e.id));
+    expect(feed.resumeFrom()).toBe(clock.ms - 3_600_000);
+    expect(feed.deliver(event('a', clock.ms))).toBe(true);
+    expect(feed.deliver(event('a', clock.ms))).toBe(false);
+    expect(seen).toEqual(['a']);
+    expect(feed.resumeFrom()).toBe(clock.ms - 10_000);
+  });
+
+  it('past 10 000 events, forgets those older than a minute on its clock and keeps the recent ones', () => {
+    const feed = new RevocationFeed(clock.now);
+    const old = event('old', clock.ms - 61_000);
+    const recent = event('recent', clock.ms - 59_000);
+    feed.deliver(old);
+    feed.deliver(recent);
+    for (let i = 0; i < 10_000; i++) feed.deliver(event(`s${i}`, clock.ms));
+    expect(feed.deliver(recent)).toBe(false); // still remembered
+    expect(feed.deliver(old)).toBe(true); // forgotten, so delivered again
+  });
+});
