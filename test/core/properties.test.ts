@@ -232,7 +232,7 @@ describe('laws of encodings and refresh tokens', () => {
     );
   });
 
-  it('a refresh token parses back to its session and generation, and any change breaks it', () => {
+  it('a refresh token parses back to its session and generation, and any change breaks it; a bound one only with its key\'s thumbprint', () => {
     const [current, previous, other] = [randomBytes(32), randomBytes(32), randomBytes(32)];
     const ring = (...secrets: Buffer[]) => new KeyRing([
       generateKey('HS256', 'sig'),
@@ -241,16 +241,27 @@ describe('laws of encodings and refresh tokens', () => {
     const codec = new RefreshTokenCodec(ring(current, previous));
     const before = new RefreshTokenCodec(ring(previous));
     const old = new RefreshTokenCodec(ring(other));
+    const thumbprint = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64url'));
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat({ max: 2 ** 40 }), fc.nat(), (sid, gen, at) => {
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat({ max: 2 ** 40 }), fc.nat(), fc.option(thumbprint, { nil: undefined }), thumbprint, (sid, gen, at, jkt, otherJkt) => {
         const sessionId = Buffer.from(sid).toString('base64url');
-        const token = codec.mint(sessionId, gen);
-        expect(codec.parse(token, 0)).toEqual({ sessionId, generation: gen });
-        expect(codec.parse(before.mint(sessionId, gen), 0)).toEqual({ sessionId, generation: gen }); // a former secret still verifies
-        expect(old.parse(token, 0)).toBeUndefined();
+        const bound = jkt !== undefined;
+        const token = codec.mint(sessionId, gen, jkt);
+        expect(token.startsWith(bound ? 'rtd_' : 'rt_')).toBe(true);
+        expect(codec.parse(token, 0, jkt)).toEqual({ sessionId, generation: gen, bound });
+        expect(codec.parse(before.mint(sessionId, gen, jkt), 0, jkt)).toEqual({ sessionId, generation: gen, bound }); // a former secret still verifies
+        expect(old.parse(token, 0, jkt)).toBeUndefined();
+        if (bound) {
+          expect(codec.parse(token, 0)).toBeUndefined(); // no proof
+          if (otherJkt !== jkt) expect(codec.parse(token, 0, otherJkt)).toBeUndefined(); // another key's proof
+          expect(codec.parse(token.replace(/^rtd_/, 'rt_'), 0, jkt)).toBeUndefined(); // relabelled as unbound
+        } else {
+          expect(codec.parse(token, 0, otherJkt)).toEqual({ sessionId, generation: gen, bound: false }); // a proof does not matter
+          expect(codec.parse(token.replace(/^rt_/, 'rtd_'), 0, otherJkt)).toBeUndefined(); // relabelled as bound
+        }
         const i = at % token.length;
         const changed = token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1);
-        if (changed !== token) expect(codec.parse(changed, 0)).toBeUndefined();
+        if (changed !== token) expect(codec.parse(changed, 0, jkt)).toBeUndefined();
       }),
       { numRuns: 500 },
     );
