@@ -59,8 +59,8 @@ interface Client {
   closed: { code: number; reason: string } | undefined;
 }
 
-function connect(token?: string, suffix = ''): Promise<Client> {
-  const socket = new WebSocket(`${url}${suffix}`, token ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1']);
+function connect(token?: string, suffix = '', at = url): Promise<Client> {
+  const socket = new WebSocket(`${at}${suffix}`, token ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1']);
   const client: Client = { socket, messages: [], closed: undefined };
   socket.on('message', (d) => client.messages.push(JSON.parse(d.toString())));
   socket.on('close', (code, reason) => void (client.closed = { code, reason: reason.toString() }));
@@ -158,5 +158,65 @@ describe('WebSocket re-authentication', () => {
     expect(client.socket.readyState).toBe(WebSocket.OPEN);
     client.socket.send(JSON.stringify({ type: 'reauth', access_token: frank.access_token }));
     expect((await closeOf(client)).code).toBe(4403);
+  });
+});
+
+describe('keys taken out of service, and caps', () => {
+  /** Two instances on their own store, keys k1 (signing) and k2 (published next), sockets on B with small caps. */
+  async function isolated() {
+    const own = { ...common, store: memoryStore(), keys: [generateKey('HS256', 'k1'), { ...generateKey('HS256', 'k2'), status: 'next' as const }] };
+    const [a2, b2] = [createBaton(own), createBaton(own)];
+    await b2.ready();
+    const http = createServer();
+    const attached = attachWebSocketAuth({ baton: b2, server: http, maxPerSession: 2, maxPerAddress: 3 });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    return {
+      a2,
+      at: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/ws`,
+      close: async () => {
+        await attached.close();
+        http.close();
+      },
+    };
+  }
+
+  it('a signing key revoked on another instance closes the sockets its tokens opened, and only those', async () => {
+    const { a2, at, close } = await isolated();
+    try {
+      const old = await connect((await a2.login('gina')).access_token, '', at);
+      await received(old, 'authenticated');
+      expect(await a2.revokeKey('k1')).toBe(true); // k2 takes over
+      const fresh = await connect((await a2.login('gina')).access_token, '', at);
+      await received(fresh, 'authenticated');
+      expect(await closeOf(old)).toEqual({ code: 4401, reason: 'signing key revoked' });
+      await roundTrip(fresh);
+      expect(fresh.closed).toBeUndefined();
+      fresh.socket.close();
+    } finally {
+      await close();
+    }
+  });
+
+  it('at most maxPerSession sockets per session (4429) and maxPerAddress per address (429 at the upgrade); a closed one frees its place', async () => {
+    const { a2, at, close } = await isolated();
+    try {
+      const pair = await a2.login('hal');
+      const [one, two] = [await connect(pair.access_token, '', at), await connect(pair.access_token, '', at)];
+      await received(one, 'authenticated');
+      await received(two, 'authenticated');
+      const third = await connect(pair.access_token, '', at);
+      expect(await closeOf(third)).toEqual({ code: 4429, reason: 'at most 2 sockets per session' });
+      // Another session has its own count; it is the address's third once the server has let go of the refused socket.
+      const ivy = (await a2.login('ivy')).access_token;
+      const other = await eventually(() => connect(ivy, '', at).catch(() => undefined), { what: 'a place for another session' });
+      await received(other, 'authenticated');
+      await expect(connect(undefined, '', at)).rejects.toThrow(/429/); // the address's fourth
+      one.socket.close();
+      const again = await eventually(() => connect(pair.access_token, '', at).catch(() => undefined), { what: 'the place the first socket freed' });
+      await received(again, 'authenticated');
+      for (const c of [two, other, again]) c.socket.close();
+    } finally {
+      await close();
+    }
   });
 });

@@ -8,7 +8,9 @@
  * server sends `{ "type": "token_expiring", "expires_in": N }`; the client answers
  * `{ "type": "reauth", "access_token": "…" }` on the same socket, and the connection lives on if
  * the new token is valid and of the same user and session. No valid re-auth by `exp`: close 4401.
- * A revoked session (logout, kick, reuse) closes its sockets at once, on every instance.
+ * A revoked session (logout, kick, reuse) closes its sockets at once, on every instance, and so
+ * does a signing key taken out of service (`revokeKey`) for the sockets its tokens opened.
+ * Sockets are capped per session and per address, so no one holds an unbounded number open.
  *
  * @example
  * ```ts
@@ -23,9 +25,10 @@ import type { RawData } from 'ws';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
+import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
 
 /** Close codes (4000–4999 are the application's, RFC 6455 §7.4.2). */
-export const CLOSE = { UNAUTHORIZED: 4401, FORBIDDEN: 4403 } as const;
+export const CLOSE = { UNAUTHORIZED: 4401, FORBIDDEN: 4403, TOO_MANY: 4429 } as const;
 
 /** A socket with the identity it authenticated as. */
 export interface AuthenticatedSocket {
@@ -48,6 +51,12 @@ export interface WebSocketAuthOptions {
    * the one the tokens' `exp` was judged by. Default: `baton`'s (`baton.now()`).
    */
   now?: () => number;
+  /** Open sockets of one session at most; the next is closed with 4429. Default 16. */
+  maxPerSession?: number;
+  /** Open sockets from one address (an IPv6 /64) at most; more are refused at the upgrade with 429. Default 256. */
+  maxPerAddress?: number;
+  /** The client's address; default the socket's (behind a proxy, give the one your framework trusts). */
+  addressOf?: (request: IncomingMessage) => string;
   /** Application messages (anything that is not `auth` / `reauth`) of authenticated sockets. */
   onMessage?: (connection: AuthenticatedSocket, data: RawData) => void;
 }
@@ -79,20 +88,36 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     maxPayload: 64 * 1024,
     handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
   });
+  const maxPerSession = options.maxPerSession ?? 16;
+  const maxPerAddress = options.maxPerAddress ?? 256;
+  const addressOf = options.addressOf ?? ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown');
   const live = new Set<Connection>();
+  const perAddress = new Map<string, number>();
+  const perSession = new Map<string, number>();
+  const decrement = (counts: Map<string, number>, key: string): void => {
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left > 0) counts.set(key, left);
+    else counts.delete(key);
+  };
 
   class Connection {
     claims: Readonly<AccessTokenClaims> | undefined;
+    /** The token it authenticated with, to check again when a key is taken out of service. */
+    token: string | undefined;
     #notice: NodeJS.Timeout | undefined;
     #expiry: NodeJS.Timeout | undefined;
     readonly socket: WebSocket;
+    readonly address: string;
 
-    constructor(socket: WebSocket) {
+    constructor(socket: WebSocket, address: string) {
       this.socket = socket;
+      this.address = address;
     }
 
-    accept(claims: Readonly<AccessTokenClaims>, type: string): void {
+    accept(claims: Readonly<AccessTokenClaims>, token: string, type: string): void {
+      if (this.claims === undefined && claims.sid !== undefined) perSession.set(claims.sid, (perSession.get(claims.sid) ?? 0) + 1);
       this.claims = claims;
+      this.token = token;
       clearTimeout(this.#notice);
       clearTimeout(this.#expiry);
       const left = claims.exp * 1000 - now();
@@ -106,7 +131,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     end(): void {
       clearTimeout(this.#notice);
       clearTimeout(this.#expiry);
-      live.delete(this);
+      if (!live.delete(this)) return;
+      decrement(perAddress, this.address);
+      if (this.claims?.sid !== undefined) decrement(perSession, this.claims.sid);
     }
   }
 
@@ -124,20 +151,29 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     if (reauth && before !== undefined && (before.sub !== claims.sub || before.sid !== claims.sid)) {
       return connection.socket.close(CLOSE.FORBIDDEN, 'a re-authentication must keep the same user and session');
     }
-    connection.accept(claims, reauth ? 'reauth_ok' : 'authenticated');
+    if (!reauth && claims.sid !== undefined && (perSession.get(claims.sid) ?? 0) >= maxPerSession) {
+      return connection.socket.close(CLOSE.TOO_MANY, `at most ${maxPerSession} sockets per session`);
+    }
+    connection.accept(claims, token, reauth ? 'reauth_ok' : 'authenticated');
   }
 
   const stopRevocations = baton.onRevocation((event) => {
     for (const c of live) {
       if ((event.kind === 'session' && c.claims?.sid === event.id) || (event.kind === 'token' && c.claims?.jti === event.id)) {
         c.socket.close(CLOSE.UNAUTHORIZED, event.kind === 'session' ? `session revoked (${event.reason})` : 'access token revoked');
+      } else if (event.kind === 'key' && c.token !== undefined) {
+        // The engine dropped the key before telling us: a token it signed no longer verifies.
+        const socket = c.socket;
+        baton.verify(c.token).catch(() => socket.close(CLOSE.UNAUTHORIZED, 'signing key revoked'));
       }
     }
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const connection = new Connection(socket);
+    const address = budgetAddress(canonicalAddress(addressOf(request)));
+    const connection = new Connection(socket, address);
     live.add(connection);
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     socket.on('close', () => connection.end());
     socket.on('error', () => connection.end());
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -162,6 +198,10 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     if (new URL(request.url ?? '/', 'http://x').pathname !== path) return;
     if (new URL(request.url ?? '/', 'http://x').searchParams.has('access_token')) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'); // tokens never in URLs
+      return;
+    }
+    if ((perAddress.get(budgetAddress(canonicalAddress(addressOf(request)))) ?? 0) >= maxPerAddress) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nConnection: close\r\n\r\n');
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
