@@ -77,7 +77,7 @@ async function startAll(vs: Variant[]): Promise<{ name: string; url: string; clo
   const exServer = ex.listen(0, '127.0.0.1');
 
   const fa = Fastify();
-  fa.decorateRequest('auth', null);
+  fa.decorateRequest('auth');
   fa.get('/bare', async () => body);
   fa.get('/raw', { preHandler: async (request, reply) => { if (!raw(request.headers.authorization)) return reply.code(401).send(); } }, async () => body);
   for (const v of vs) fa.get(`/${slug(v.name)}`, { preHandler: fastifyAuth(v.baton) }, async () => body);

@@ -7,17 +7,17 @@ import express from 'express';
 import type { Baton } from 'baton-auth';
 import type { AuthHandler } from 'baton-auth/http';
 import { sessionCookies } from 'baton-auth/http';
-import { autoRefresh, batonRouter, requireAuth } from 'baton-auth/adapters/express';
+import { autoRefresh, endpoints, requireAuth } from 'baton-auth/adapters/express';
 import { checkDemo, demo } from './demo.ts';
 
 export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
   const app = express();
-  app.use(batonRouter(handler)); // before any body parser: the handler reads its own bodies
+  app.use(endpoints(handler)); // before any body parser: the handler reads its own bodies
   app.get('/api/profile', requireAuth(baton, { scope: 'profile' }), (req, res) => {
-    res.json({ user: req.auth?.sub, session: req.auth?.sid });
+    res.json({ user: req.auth.sub, session: req.auth.sid });
   });
   app.post('/api/transfer', requireAuth(baton, { oneTime: true, scope: 'transfer' }), (req, res) => {
-    res.json({ done: true, by: req.auth?.sub });
+    res.json({ done: true, by: req.auth.sub });
   });
   app.get('/api/admin', requireAuth(baton, { scope: 'admin' }), (_req, res) => res.json({ secret: 42 }));
   app.post('/bff/login', express.json(), async (req, res) => {
@@ -26,7 +26,7 @@ export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure:
     for (const c of sessionCookies(pair, cookie)) res.append('Set-Cookie', c);
     res.json({ ok: true });
   });
-  app.get('/bff/profile', autoRefresh(baton, { ...cookie, clientId: 'bff' }), (req, res) => res.json({ user: req.auth?.sub }));
+  app.get('/bff/profile', autoRefresh(baton, { ...cookie, clientId: 'bff' }), (req, res) => res.json({ user: req.auth.sub }));
   return app;
 }
 

@@ -5,14 +5,14 @@ import Fastify from 'fastify';
 import type { Baton } from 'baton-auth';
 import type { AuthHandler } from 'baton-auth/http';
 import { sessionCookies } from 'baton-auth/http';
-import { autoRefresh, batonPlugin, requireAuth } from 'baton-auth/adapters/fastify';
+import { autoRefresh, endpoints, requireAuth } from 'baton-auth/adapters/fastify';
 import { checkDemo, demo } from './demo.ts';
 
 export async function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
   const app = Fastify();
-  await app.register(batonPlugin, { handler });
-  app.get('/api/profile', { preHandler: requireAuth(baton, { scope: 'profile' }) }, async (request) => ({ user: request.auth?.sub, session: request.auth?.sid }));
-  app.post('/api/transfer', { preHandler: requireAuth(baton, { oneTime: true, scope: 'transfer' }) }, async (request) => ({ done: true, by: request.auth?.sub }));
+  await app.register(endpoints(handler));
+  app.get('/api/profile', { preHandler: requireAuth(baton, { scope: 'profile' }) }, async (request) => ({ user: request.auth.sub, session: request.auth.sid }));
+  app.post('/api/transfer', { preHandler: requireAuth(baton, { oneTime: true, scope: 'transfer' }) }, async (request) => ({ done: true, by: request.auth.sub }));
   app.get('/api/admin', { preHandler: requireAuth(baton, { scope: 'admin' }) }, async () => ({ secret: 42 }));
   app.post('/bff/login', async (request, reply) => {
     const body = request.body as { username?: string; password?: string } | undefined;
@@ -21,7 +21,7 @@ export async function createApp(baton: Baton, handler: AuthHandler, cookie = { s
     reply.header('set-cookie', sessionCookies(pair, cookie));
     return { ok: true };
   });
-  app.get('/bff/profile', { preHandler: autoRefresh(baton, { ...cookie, clientId: 'bff' }) }, async (request) => ({ user: request.auth?.sub }));
+  app.get('/bff/profile', { preHandler: autoRefresh(baton, { ...cookie, clientId: 'bff' }) }, async (request) => ({ user: request.auth.sub }));
   return app;
 }
 

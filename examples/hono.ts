@@ -2,17 +2,18 @@
  * Hono: the same routes as the Express example. Run: `node examples/hono.ts` (port 3003).
  */
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import type { Baton } from 'baton-auth';
 import type { AuthHandler } from 'baton-auth/http';
 import { sessionCookies } from 'baton-auth/http';
-import { autoRefresh, batonRoutes, requireAuth } from 'baton-auth/adapters/hono';
+import { autoRefresh, endpoints, requireAuth } from 'baton-auth/adapters/hono';
 import type { BatonVariables } from 'baton-auth/adapters/hono';
 import { checkDemo, demo } from './demo.ts';
 
 export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
   const app = new Hono<{ Variables: BatonVariables }>();
-  app.use(batonRoutes(handler));
+  app.use(endpoints(handler, { getConnInfo })); // the client's address, for login protection
   app.get('/api/profile', requireAuth(baton, { scope: 'profile' }), (c) => c.json({ user: c.get('auth').sub, session: c.get('auth').sid }));
   app.post('/api/transfer', requireAuth(baton, { oneTime: true, scope: 'transfer' }), (c) => c.json({ done: true, by: c.get('auth').sub }));
   app.get('/api/admin', requireAuth(baton, { scope: 'admin' }), (c) => c.json({ secret: 42 }));

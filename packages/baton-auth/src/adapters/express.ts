@@ -4,17 +4,17 @@
  * @example
  * ```ts
  * import express from 'express';
- * import { batonRouter, requireAuth } from 'baton-auth/adapters/express';
- * app.use(batonRouter(handler));                       // the token endpoints (mount before body parsers)
- * app.get('/api/profile', requireAuth(baton), (req, res) => res.json({ user: req.auth?.sub }));
+ * import { endpoints, requireAuth } from 'baton-auth/adapters/express';
+ * app.use(endpoints(handler));                       // the token endpoints (mount before body parsers)
+ * app.get('/api/profile', requireAuth(baton), (req, res) => res.json({ user: req.auth.sub }));
  * app.post('/api/orders', requireAuth(baton, { scope: 'orders:write' }), …);
  * ```
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
-import { checkBearer, createAutoRefresh } from '../http/guard.ts';
-import type { AutoRefreshOptions, Refusal, RequireAuthOptions } from '../http/guard.ts';
+import { createAutoRefresh, createBearerGuard, Refusal } from '../http/guard.ts';
+import type { AutoRefreshOptions, RequireAuthOptions } from '../http/guard.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest, writeResponse } from './node.ts';
 
@@ -22,8 +22,11 @@ declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** The verified access token's claims, set by `requireAuth` or `autoRefresh`. */
-      auth?: Readonly<AccessTokenClaims>;
+      /**
+       * The verified access token's claims, set by `requireAuth` or `autoRefresh` before the
+       * route runs: typed as present for the routes behind them. Elsewhere it is `undefined`.
+       */
+      auth: Readonly<AccessTokenClaims>;
     }
   }
 }
@@ -36,24 +39,33 @@ function send(res: Response, refusal: Refusal): void {
   res.status(refusal.status).set(refusal.headers).json(refusal.body);
 }
 
-/** Serves the token endpoints; other paths go on to the next middleware. */
-export function batonRouter(handler: AuthHandler): RequestHandler {
+/**
+ * Serves the token endpoints; other paths go on to the next middleware. The handler sees the
+ * client at `req.ip`, which follows Express's `trust proxy` setting: behind a proxy, set it
+ * (`app.set('trust proxy', 1)`) so that login protection counts the client, not the proxy.
+ */
+export function endpoints(handler: AuthHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const pathname = req.originalUrl.split('?')[0] ?? '/';
     if (!handler.handles(pathname)) return next();
     toWebRequest(req, { origin: origin(req), maxBodyBytes: handler.maxBodyBytes, url: req.originalUrl })
-      .then((request) => handler(request, { ip: req.socket.remoteAddress ?? 'unknown' }))
+      .then((request) => handler(request, { ip: req.ip ?? req.socket.remoteAddress ?? 'unknown' }))
       .then((response) => writeResponse(res, response), next);
   };
 }
 
+/** @deprecated Renamed {@link endpoints}; this name goes in the next release. */
+export const batonRouter: typeof endpoints = endpoints;
+
 /** Requires a Bearer access token (RFC 6750); the claims land on `req.auth`. */
 export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): RequestHandler {
+  const guard = createBearerGuard(baton, options);
   return (req: Request, res: Response, next: NextFunction) => {
-    const search = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
-    checkBearer(baton, { authorization: req.headers.authorization, search }, options).then((result) => {
-      if (!result.ok) return send(res, result.refusal);
-      req.auth = result.claims;
+    const outcome = guard(req.headers.authorization, req.originalUrl);
+    if (outcome instanceof Refusal) return send(res, outcome);
+    outcome.then((result) => {
+      if (result instanceof Refusal) return send(res, result);
+      req.auth = result;
       next();
     }, next);
   };

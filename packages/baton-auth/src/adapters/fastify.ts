@@ -4,23 +4,27 @@
  * @example
  * ```ts
  * import Fastify from 'fastify';
- * import { batonPlugin, requireAuth } from 'baton-auth/adapters/fastify';
- * await app.register(batonPlugin, { handler });
- * app.get('/api/profile', { preHandler: requireAuth(baton) }, async (request) => ({ user: request.auth?.sub }));
+ * import { endpoints, requireAuth } from 'baton-auth/adapters/fastify';
+ * await app.register(endpoints(handler));
+ * app.get('/api/profile', { preHandler: requireAuth(baton) }, async (request) => ({ user: request.auth.sub }));
  * ```
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler, preHandlerHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
-import { checkBearer, createAutoRefresh } from '../http/guard.ts';
-import type { AutoRefreshOptions, Refusal, RequireAuthOptions } from '../http/guard.ts';
+import { createAutoRefresh, createBearerGuard, Refusal } from '../http/guard.ts';
+import type { AutoRefreshOptions, RequireAuthOptions } from '../http/guard.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest } from './node.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The verified access token's claims, set by `requireAuth` or `autoRefresh`. */
-    auth: Readonly<AccessTokenClaims> | null;
+    /**
+     * The verified access token's claims, set by `requireAuth` or `autoRefresh` before the
+     * route runs: typed as present for the routes behind them. Elsewhere it is `undefined`.
+     */
+    auth: Readonly<AccessTokenClaims>;
   }
 }
 
@@ -28,10 +32,9 @@ function send(reply: FastifyReply, refusal: Refusal): FastifyReply {
   return reply.code(refusal.status).headers(refusal.headers).send(refusal.body);
 }
 
-/** Serves the token endpoints and declares `request.auth`. Register it once, at the root. */
-export async function batonPlugin(fastify: FastifyInstance, options: { handler: AuthHandler }): Promise<void> {
-  const { handler } = options;
-  if (!fastify.hasRequestDecorator('auth')) fastify.decorateRequest('auth', null);
+/** Declares `request.auth` (so that every request has the same shape) and serves the endpoints. */
+async function mount(fastify: FastifyInstance, handler: AuthHandler): Promise<void> {
+  if (!fastify.hasRequestDecorator('auth')) fastify.decorateRequest('auth');
   fastify.addHook('onRequest', async (request, reply) => {
     const pathname = request.url.split('?')[0] ?? '/';
     if (!handler.handles(pathname)) return;
@@ -47,16 +50,35 @@ export async function batonPlugin(fastify: FastifyInstance, options: { handler: 
     return reply.send(response.body === null ? '' : Buffer.from(await response.arrayBuffer()));
   });
 }
-// Apply at the root, not encapsulated (what fastify-plugin's skip-override marker does).
-(batonPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
 
-/** Requires a Bearer access token (RFC 6750): a `preHandler`; the claims land on `request.auth`. */
-export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): preHandlerAsyncHookHandler {
-  return async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-    const search = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
-    const result = await checkBearer(baton, { authorization: request.headers.authorization, search }, options);
-    if (!result.ok) return send(reply, result.refusal);
-    request.auth = result.claims;
+const META = { fastify: '5.x', name: 'baton-auth' };
+
+/**
+ * The plugin that serves the token endpoints and declares `request.auth`: `app.register(endpoints(handler))`,
+ * once, at the root (fastify-plugin keeps it unencapsulated). The handler sees the client at
+ * `request.ip`, which follows Fastify's `trustProxy` option.
+ */
+export function endpoints(handler: AuthHandler): FastifyPluginAsync {
+  return fp(async (fastify: FastifyInstance) => mount(fastify, handler), META);
+}
+
+/** @deprecated Use `app.register(endpoints(handler))`; this plugin goes in the next release. */
+export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(async (fastify: FastifyInstance, options: { handler: AuthHandler }) => mount(fastify, options.handler), META);
+
+/**
+ * Requires a Bearer access token (RFC 6750): a `preHandler`; the claims land on `request.auth`.
+ * A callback hook, not an async one: a valid token costs one promise reaction.
+ */
+export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): preHandlerHookHandler {
+  const guard = createBearerGuard(baton, options);
+  return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
+    const outcome = guard(request.headers.authorization, request.url);
+    if (outcome instanceof Refusal) return void send(reply, outcome);
+    outcome.then((result) => {
+      if (result instanceof Refusal) return void send(reply, result);
+      request.auth = result;
+      done();
+    }, done);
   };
 }
 

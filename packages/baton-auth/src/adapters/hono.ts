@@ -4,19 +4,23 @@
  * @example
  * ```ts
  * import { Hono } from 'hono';
- * import { batonRoutes, requireAuth } from 'baton-auth/adapters/hono';
- * app.use(batonRoutes(handler));
+ * import { endpoints, requireAuth } from 'baton-auth/adapters/hono';
+ * app.use(endpoints(handler));
  * app.get('/api/profile', requireAuth(baton), (c) => c.json({ user: c.get('auth').sub }));
  * ```
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
-import { checkBearer, createAutoRefresh } from '../http/guard.ts';
-import type { AutoRefreshOptions, Refusal, RequireAuthOptions } from '../http/guard.ts';
+import { createAutoRefresh, createBearerGuard, Refusal } from '../http/guard.ts';
+import type { AutoRefreshOptions, RequireAuthOptions } from '../http/guard.ts';
 import type { AuthHandler } from '../http/handler.ts';
 
-/** The variables Baton's middleware sets: `c.get('auth')`. */
+/**
+ * The variables Baton's middleware sets: `c.get('auth')` (or `c.var.auth`), the verified access
+ * token's claims, set by `requireAuth` or `autoRefresh` before the route runs: typed as present
+ * for the routes behind them. Elsewhere it is `undefined`.
+ */
 export interface BatonVariables {
   auth: Readonly<AccessTokenClaims>;
 }
@@ -25,55 +29,63 @@ function send(c: Context, refusal: Refusal): Response {
   return c.json(refusal.body, refusal.status as 401, refusal.headers);
 }
 
-/** The Node request under @hono/node-server (its `c.env.incoming`), when Hono runs there. */
-interface Incoming {
-  url?: string;
-  headers: Record<string, string | string[] | undefined>;
-  socket?: { remoteAddress?: string };
+/** A runtime's `getConnInfo` (`hono/conninfo`'s `GetConnInfo`), of which Baton reads the remote address. */
+export type GetConnInfo = (c: Context) => { remote: { address?: string } };
+
+/** Options of `endpoints`. */
+export interface EndpointsOptions {
+  /**
+   * Where the client's address comes from, for login protection and device info: the runtime's
+   * `getConnInfo` (`hono/bun`, `hono/deno`, `hono/cloudflare-workers`…), or one that reads a
+   * trusted proxy's header. Default: @hono/node-server's (`@hono/node-server/conninfo`) when it
+   * is installed; an address it cannot tell is `unknown`.
+   */
+  getConnInfo?: GetConnInfo;
 }
 
-function incoming(c: Context): Incoming | undefined {
-  return (c.env as { incoming?: Incoming } | undefined)?.incoming;
+let nodeServerConnInfo: Promise<GetConnInfo | undefined> | undefined;
+
+/** @hono/node-server's `getConnInfo`, loaded on first use (an optional peer: absent on Bun or Workers). */
+function nodeConnInfo(): Promise<GetConnInfo | undefined> {
+  nodeServerConnInfo ??= import('@hono/node-server/conninfo').then((m) => m.getConnInfo, () => undefined);
+  return nodeServerConnInfo;
 }
 
-/**
- * One request header. Under @hono/node-server it is read from the Node request: `c.req.header()`
- * makes node-server build a full `Request` (about 10 µs), which measurably slowed `requireAuth`.
- */
-function header(c: Context, name: string): string | undefined {
-  const node = incoming(c);
-  if (node === undefined) return c.req.header(name);
-  const value = node.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
-}
-
-/** The query string with its `?`, or `''`. */
-function search(c: Context): string {
-  const url = incoming(c)?.url ?? c.req.url;
-  const q = url.indexOf('?');
-  return q < 0 ? '' : url.slice(q);
-}
-
-/** The client address as @hono/node-server exposes it, when there is one. */
-function ip(c: Context): string {
-  return incoming(c)?.socket?.remoteAddress ?? 'unknown';
+/** The client's address by `getConnInfo`, or `unknown` when it cannot tell (say, `app.request` in a test). */
+function address(c: Context, getConnInfo: GetConnInfo | undefined): string {
+  try {
+    return getConnInfo?.(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Serves the token endpoints; other paths go on. */
-export function batonRoutes(handler: AuthHandler): MiddlewareHandler {
+export function endpoints(handler: AuthHandler, options: EndpointsOptions = {}): MiddlewareHandler {
   return async (c, next) => {
     if (!handler.handles(c.req.path)) return next();
-    return handler(c.req.raw, { ip: ip(c) });
+    return handler(c.req.raw, { ip: address(c, options.getConnInfo ?? (await nodeConnInfo())) });
   };
 }
 
-/** Requires a Bearer access token (RFC 6750); the claims are `c.get('auth')`. */
+/** @deprecated Renamed {@link endpoints}; this name goes in the next release. */
+export const batonRoutes: typeof endpoints = endpoints;
+
+/**
+ * Requires a Bearer access token (RFC 6750); the claims are `c.get('auth')`. The header is read
+ * through the Web `Request` (`c.req.raw.headers`), which @hono/node-server answers from the Node
+ * request without building a `Headers` object.
+ */
 export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): MiddlewareHandler<{ Variables: BatonVariables }> {
-  return async (c, next) => {
-    const result = await checkBearer(baton, { authorization: header(c, 'authorization'), search: search(c) }, options);
-    if (!result.ok) return send(c, result.refusal);
-    c.set('auth', result.claims);
-    await next();
+  const guard = createBearerGuard(baton, options);
+  return (c, next) => {
+    const outcome = guard(c.req.raw.headers.get('authorization'), c.req.url);
+    if (outcome instanceof Refusal) return Promise.resolve(send(c, outcome));
+    return outcome.then<Response | void>((result) => {
+      if (result instanceof Refusal) return send(c, result);
+      c.set('auth', result);
+      return next();
+    });
   };
 }
 
@@ -81,7 +93,8 @@ export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): Mid
 export function autoRefresh(baton: Baton, options: AutoRefreshOptions = {}): MiddlewareHandler<{ Variables: BatonVariables }> {
   const decide = createAutoRefresh(baton, options);
   return async (c, next) => {
-    const result = await decide({ method: c.req.method, cookie: header(c, 'cookie'), origin: header(c, 'origin'), secFetchSite: header(c, 'sec-fetch-site') });
+    const h = c.req.raw.headers;
+    const result = await decide({ method: c.req.method, cookie: h.get('cookie'), origin: h.get('origin'), secFetchSite: h.get('sec-fetch-site') });
     for (const cookie of result.setCookies) c.header('set-cookie', cookie, { append: true });
     if (!result.ok) return send(c, result.refusal);
     c.set('auth', result.claims);

@@ -21,64 +21,122 @@ export interface RequireAuthOptions {
 /** The request facts a guard reads. */
 export interface GuardInput {
   authorization: string | null | undefined;
-  /** The request URL's query string, to refuse a token there (RFC 6750 §2.3 is not offered). */
+  /** The request's path and query (or its URL, or only its query): a token there is refused. */
   search: string;
 }
 
 /** An HTTP refusal in framework-neutral form. */
-export interface Refusal {
-  status: number;
-  headers: Record<string, string>;
-  body: { error: string; error_description: string };
+export class Refusal {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: { error: string; error_description: string };
+
+  constructor(status: number, headers: Record<string, string>, error: string, description: string) {
+    this.status = status;
+    this.headers = headers;
+    this.body = { error, error_description: description };
+  }
 }
 
 export type GuardResult = { ok: true; claims: Readonly<AccessTokenClaims> } | { ok: false; refusal: Refusal };
 
-function refuse(status: number, error: string | undefined, description: string, scope?: string): GuardResult {
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** A refusal with a Bearer challenge (RFC 6750 §3). */
+function challenge(status: number, error: string | undefined, description: string, scope?: string): Refusal {
   const params = ['realm="baton"'];
   if (error) params.push(`error="${error}"`, `error_description="${description.replace(/["\\]/g, '')}"`);
   if (scope) params.push(`scope="${scope}"`);
-  return {
-    ok: false,
-    refusal: {
-      status,
-      headers: { 'www-authenticate': `Bearer ${params.join(', ')}`, 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' },
-      body: { error: error ?? 'invalid_request', error_description: description },
-    },
-  };
+  const headers = { 'www-authenticate': `Bearer ${params.join(', ')}`, 'cache-control': 'no-store', 'content-type': JSON_TYPE };
+  return new Refusal(status, headers, error ?? 'invalid_request', description);
+}
+
+/** A refusal that keeps the client's credentials, nothing being lost: a store outage (503) or a rate limit (429). */
+function transient(status: 429 | 503, err: unknown): Refusal {
+  return new Refusal(status, { 'retry-after': '1', 'content-type': JSON_TYPE }, status === 429 ? 'slow_down' : 'temporarily_unavailable', (err as Error).message);
+}
+
+/**
+ * Whether a request target's query names `access_token`: RFC 6750 §2.3 (the URI query parameter)
+ * is not offered, and such a request is refused. The query is parsed only when it could name the
+ * parameter (literally or percent-encoded), so that most requests parse nothing.
+ */
+function tokenInQuery(target: string): boolean {
+  const q = target.indexOf('?');
+  if (q < 0 || (!target.includes('access_token', q) && !target.includes('%', q))) return false;
+  return new URLSearchParams(target.slice(q)).has('access_token');
+}
+
+/**
+ * The token of an `Authorization: Bearer` header, or the refusal to send. `target` is the
+ * request's path and query, or its URL.
+ */
+export function bearerToken(authorization: string | null | undefined, target: string): string | Refusal {
+  if (tokenInQuery(target)) return challenge(400, 'invalid_request', 'Send the access token in the Authorization header');
+  if (!authorization) return challenge(401, undefined, 'An access token is required');
+  // "Bearer" SP b64token (RFC 6750 §2.1); the token's own syntax is checked, strictly, by verify.
+  if (authorization.length < 8 || authorization.charCodeAt(6) !== 32 || authorization.slice(0, 6).toLowerCase() !== 'bearer') {
+    return challenge(401, 'invalid_request', 'Malformed Authorization header');
+  }
+  return authorization.slice(7);
 }
 
 const DESCRIPTIONS: Record<string, string> = { ERR_TOKEN_REPLAYED: 'token already used' };
 
-/** Checks the Bearer token of a request against `options`. */
-export async function checkBearer(baton: Baton, input: GuardInput, options: RequireAuthOptions = {}): Promise<GuardResult> {
-  if (input.search !== '' && new URLSearchParams(input.search).has('access_token')) return refuse(400, 'invalid_request', 'Send the access token in the Authorization header');
-  const header = input.authorization;
-  if (!header) return refuse(401, undefined, 'An access token is required');
-  // "Bearer" SP b64token (RFC 6750 §2.1); the token's own syntax is checked, strictly, by verify.
-  if (header.length < 8 || header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') {
-    return refuse(401, 'invalid_request', 'Malformed Authorization header');
-  }
-  let claims: Readonly<AccessTokenClaims>;
-  try {
-    claims = await baton.verify(header.slice(7), options.oneTime ? { oneTime: true } : undefined);
-  } catch (err) {
-    if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') {
-      return { ok: false, refusal: { status: 503, headers: { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8' }, body: { error: 'temporarily_unavailable', error_description: err.message } } };
-    }
-    const code = isBatonError(err) ? err.code : '';
-    return refuse(401, 'invalid_token', DESCRIPTIONS[code] ?? (isBatonError(err) ? err.message : 'The access token is invalid'));
-  }
-  return checkScope(claims, options);
+/** The refusal of a token `verify` rejected: 503 when the store is unreachable, else 401 `invalid_token`. */
+export function verifyRefusal(err: unknown): Refusal {
+  if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') return transient(503, err);
+  const code = isBatonError(err) ? err.code : '';
+  return challenge(401, 'invalid_token', DESCRIPTIONS[code] ?? (isBatonError(err) ? err.message : 'The access token is invalid'));
 }
 
-function checkScope(claims: Readonly<AccessTokenClaims>, options: RequireAuthOptions): GuardResult {
-  if (options.scope === undefined) return { ok: true, claims };
-  const needed = typeof options.scope === 'string' ? options.scope.split(' ') : (options.scope ?? []);
-  const held = new Set((claims.scope ?? '').split(' '));
-  const missing = needed.filter((s) => s !== '' && !held.has(s));
-  if (missing.length > 0) return refuse(403, 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`, needed.join(' '));
-  return { ok: true, claims };
+/** The scopes a `scope` option asks for. */
+function neededScopes(scope: string | string[] | undefined): string[] {
+  return (typeof scope === 'string' ? scope.split(' ') : (scope ?? [])).filter((s) => s !== '');
+}
+
+/** Whether a space-separated scope list (RFC 6749 §3.3) holds `scope`, without splitting it. */
+function holds(granted: string, scope: string): boolean {
+  if (scope.includes(' ')) return false; // not a scope token: never held
+  for (let at = granted.indexOf(scope); at >= 0; at = granted.indexOf(scope, at + 1)) {
+    const end = at + scope.length;
+    if ((at === 0 || granted.charCodeAt(at - 1) === 32) && (end === granted.length || granted.charCodeAt(end) === 32)) return true;
+  }
+  return false;
+}
+
+/** The RFC 6750 §3.1 `insufficient_scope` refusal of claims that lack one of `needed`, if they do. */
+function scopeRefusal(claims: Readonly<AccessTokenClaims>, needed: string[]): Refusal | undefined {
+  if (needed.length === 0) return undefined;
+  const missing = needed.filter((s) => !holds(claims.scope ?? '', s));
+  return missing.length === 0 ? undefined : challenge(403, 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`, needed.join(' '));
+}
+
+/**
+ * A compiled `requireAuth`: the claims of a request's Bearer token, or the refusal to send. A
+ * missing or malformed header is refused at once; a token is verified and the promise never
+ * rejects. `target` is the request's path and query, or its URL.
+ */
+export type BearerGuard = (authorization: string | null | undefined, target: string) => Refusal | Promise<Readonly<AccessTokenClaims> | Refusal>;
+
+/**
+ * Compiles `requireAuth`'s options once. A request then costs a header check, a verification (a
+ * cache hit for a JWT seen before) and one promise reaction: adapters call it on every request.
+ */
+export function createBearerGuard(baton: Baton, options: RequireAuthOptions = {}): BearerGuard {
+  const needed = neededScopes(options.scope);
+  const verifyOptions = options.oneTime ? { oneTime: true } : undefined;
+  const accept = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> | Refusal => scopeRefusal(claims, needed) ?? claims;
+  return (authorization, target) => {
+    const token = bearerToken(authorization, target);
+    return typeof token === 'string' ? baton.verify(token, verifyOptions).then(accept, verifyRefusal) : token;
+  };
+}
+
+/** Checks the Bearer token of a request against `options`. */
+export async function checkBearer(baton: Baton, input: GuardInput, options: RequireAuthOptions = {}): Promise<GuardResult> {
+  const outcome = await createBearerGuard(baton, options)(input.authorization, input.search);
+  return outcome instanceof Refusal ? { ok: false, refusal: outcome } : { ok: true, claims: outcome };
 }
 
 /** Options of `autoRefresh`. */
@@ -131,21 +189,20 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
   const allowed = new Set(options.allowedOrigins ?? []);
   const inflight = new Map<string, Promise<TokenPair>>();
   const clear = [setCookie('', { name: at, ...cookie, maxAgeSec: 0 }), setCookie('', { name: rt, ...cookie, maxAgeSec: 0 })];
-  // A store outage or a rate limit: keep the cookies, nothing was lost.
-  const transient = (status: number, err: unknown): RefreshResult => ({
-    ok: false,
-    refusal: { status, headers: { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8' }, body: { error: status === 429 ? 'slow_down' : 'temporarily_unavailable', error_description: (err as Error).message } },
-    setCookies: [],
-  });
-  const denied = (status: number, error: string, description: string): RefreshResult => {
-    const r = refuse(status, error, description) as { ok: false; refusal: Refusal };
-    return { ok: false, refusal: r.refusal, setCookies: clear };
+  const needed = neededScopes(options.scope);
+  const verifyOptions = options.oneTime ? { oneTime: true } : undefined;
+  const passed = (claims: Readonly<AccessTokenClaims>, setCookies: string[]): RefreshResult => {
+    const refusal = scopeRefusal(claims, needed);
+    return refusal === undefined ? { ok: true, claims, setCookies } : { ok: false, refusal, setCookies };
   };
+  const kept = (refusal: Refusal): RefreshResult => ({ ok: false, refusal, setCookies: [] });
+  // The session is over: clear both cookies.
+  const denied = (description: string): RefreshResult => ({ ok: false, refusal: challenge(401, 'invalid_token', description), setCookies: clear });
 
   return async (input) => {
     // Cookies travel by themselves: a state-changing request must prove it comes from our pages.
     if (!SAFE.has(input.method.toUpperCase()) && !(input.origin ? allowed.has(input.origin) : input.secFetchSite === 'same-origin')) {
-      return { ok: false, refusal: { status: 403, headers: { 'content-type': 'application/json; charset=utf-8' }, body: { error: 'invalid_request', error_description: 'Cross-site request refused' } }, setCookies: [] };
+      return kept(new Refusal(403, { 'content-type': JSON_TYPE }, 'invalid_request', 'Cross-site request refused'));
     }
     let access: string | undefined;
     let refreshToken: string | undefined;
@@ -154,21 +211,19 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
       refreshToken = cookieValue(input.cookie, rt);
     } catch (err) {
       const e = err as HttpError;
-      return { ok: false, refusal: { status: e.status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: { error: e.error, error_description: e.description } }, setCookies: [] };
+      return kept(new Refusal(e.status, { 'content-type': JSON_TYPE }, e.error, e.description));
     }
     if (access !== undefined) {
       try {
-        const claims = await baton.verify(access, options.oneTime ? { oneTime: true } : undefined);
-        return { ...checkScope(claims, options), setCookies: [] };
+        return passed(await baton.verify(access, verifyOptions), []);
       } catch (err) {
         const code = isBatonError(err) ? err.code : 'ERR_TOKEN_INVALID';
-        if (code === 'ERR_STORE_UNAVAILABLE') return transient(503, err);
-        if (code === 'ERR_TOKEN_REPLAYED') return { ...refuse(401, 'invalid_token', 'token already used'), setCookies: [] } as RefreshResult;
+        if (code === 'ERR_STORE_UNAVAILABLE' || code === 'ERR_TOKEN_REPLAYED') return kept(verifyRefusal(err));
         // Expired or unreadable: the refresh cookie decides. Revoked: the session is over.
-        if (code !== 'ERR_TOKEN_EXPIRED' && code !== 'ERR_TOKEN_INVALID') return denied(401, 'invalid_token', (err as Error).message);
+        if (code !== 'ERR_TOKEN_EXPIRED' && code !== 'ERR_TOKEN_INVALID') return denied((err as Error).message);
       }
     }
-    if (refreshToken === undefined) return denied(401, 'invalid_token', 'Not signed in');
+    if (refreshToken === undefined) return denied('Not signed in');
     let pending = inflight.get(refreshToken);
     if (pending === undefined) {
       pending = baton.refresh(refreshToken, options.clientId ? { clientId: options.clientId } : {});
@@ -179,16 +234,15 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
     try {
       pair = await pending;
     } catch (err) {
-      if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') return transient(503, err);
-      if (isBatonError(err) && err.code === 'ERR_RATE_LIMITED') return transient(429, err);
-      return denied(401, 'invalid_token', 'The session ended; sign in again');
+      if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') return kept(transient(503, err));
+      if (isBatonError(err) && err.code === 'ERR_RATE_LIMITED') return kept(transient(429, err));
+      return denied('The session ended; sign in again');
     }
     const setCookies = sessionCookies(pair, options);
     try {
-      const claims = await baton.verify(pair.access_token, options.oneTime ? { oneTime: true } : undefined);
-      return { ...checkScope(claims, options), setCookies };
+      return passed(await baton.verify(pair.access_token, verifyOptions), setCookies);
     } catch (err) {
-      return { ...(refuse(isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE' ? 503 : 401, 'invalid_token', (err as Error).message) as { ok: false; refusal: Refusal }), setCookies };
+      return { ok: false, refusal: challenge(isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE' ? 503 : 401, 'invalid_token', (err as Error).message), setCookies };
     }
   };
 }
