@@ -73,20 +73,20 @@ async function startAll(vs: Variant[]): Promise<{ name: string; url: string; clo
   const ex = express();
   ex.get('/bare', (_req, res) => res.json(body));
   ex.get('/raw', (req, res) => (raw(req.headers.authorization) ? res.json(body) : res.status(401).end()));
-  for (const v of vs) ex.get(`/${slug(v.name)}`, expressAuth(v.baton), (_req, res) => res.json(body));
+  for (const v of vs) ex.get(`/${slug(v.name)}`, expressAuth(v.baton, { audience: v.baton.audience }), (_req, res) => res.json(body));
   const exServer = ex.listen(0, '127.0.0.1');
 
   const fa = Fastify();
   fa.decorateRequest('auth');
   fa.get('/bare', async () => body);
   fa.get('/raw', { preHandler: async (request, reply) => { if (!raw(request.headers.authorization)) return reply.code(401).send(); } }, async () => body);
-  for (const v of vs) fa.get(`/${slug(v.name)}`, { preHandler: fastifyAuth(v.baton) }, async () => body);
+  for (const v of vs) fa.get(`/${slug(v.name)}`, { preHandler: fastifyAuth(v.baton, { audience: v.baton.audience }) }, async () => body);
   await fa.listen({ port: 0, host: '127.0.0.1' });
 
   const ho = new Hono();
   ho.get('/bare', (c) => c.json(body));
   ho.get('/raw', async (c, next) => (raw((c.env as { incoming: { headers: { authorization?: string } } }).incoming.headers.authorization) ? next() : c.body(null, 401)), (c) => c.json(body));
-  for (const v of vs) ho.get(`/${slug(v.name)}`, honoAuth(v.baton), (c) => c.json(body));
+  for (const v of vs) ho.get(`/${slug(v.name)}`, honoAuth(v.baton, { audience: v.baton.audience }), (c) => c.json(body));
   const hoServer = serve({ fetch: ho.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
 
   return [

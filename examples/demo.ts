@@ -11,6 +11,12 @@ import { memoryStore } from 'baton-auth/stores/memory';
 
 export const DEMO_USER = { username: 'demo', password: 'demo-password' };
 
+/**
+ * The API the examples protect, as clients name it (`resource`, RFC 8707) and as its tokens carry
+ * it in `aud`: a token the token service issued for anything else is refused there.
+ */
+export const DEMO_API = 'https://api.demo.test';
+
 export function demo(issuer: string, overrides: Partial<BatonOptions> = {}): { baton: Baton; handler: AuthHandler } {
   const baton = createBaton({
     issuer,
@@ -21,6 +27,7 @@ export function demo(issuer: string, overrides: Partial<BatonOptions> = {}): { b
   });
   const handler = createAuthHandler({
     baton,
+    resources: [DEMO_API],
     authenticate: async (username, password) =>
       username === DEMO_USER.username && password === DEMO_USER.password ? { userId: 'user-demo', scope: 'profile transfer' } : null,
   });

@@ -8,18 +8,18 @@ import type { Baton } from 'baton-auth';
 import type { AuthHandler } from 'baton-auth/http';
 import { sessionCookies } from 'baton-auth/http';
 import { autoRefresh, endpoints, requireAuth } from 'baton-auth/adapters/express';
-import { checkDemo, demo } from './demo.ts';
+import { checkDemo, demo, DEMO_API } from './demo.ts';
 
 export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
   const app = express();
   app.use(endpoints(handler)); // before any body parser: the handler reads its own bodies
-  app.get('/api/profile', requireAuth(baton, { scope: 'profile' }), (req, res) => {
+  app.get('/api/profile', requireAuth(baton, { audience: DEMO_API, scope: 'profile' }), (req, res) => {
     res.json({ user: req.auth.sub, session: req.auth.sid });
   });
-  app.post('/api/transfer', requireAuth(baton, { oneTime: true, scope: 'transfer' }), (req, res) => {
+  app.post('/api/transfer', requireAuth(baton, { audience: DEMO_API, oneTime: true, scope: 'transfer' }), (req, res) => {
     res.json({ done: true, by: req.auth.sub });
   });
-  app.get('/api/admin', requireAuth(baton, { scope: 'admin' }), (_req, res) => res.json({ secret: 42 }));
+  app.get('/api/admin', requireAuth(baton, { audience: DEMO_API, scope: 'admin' }), (_req, res) => res.json({ secret: 42 }));
   app.post('/bff/login', express.json(), async (req, res) => {
     if (!checkDemo(req.body?.username, req.body?.password)) return void res.status(401).json({ error: 'invalid_grant' });
     const pair = await baton.login('user-demo', { scope: 'profile transfer', clientId: 'bff' });

@@ -6,14 +6,14 @@ import type { Baton } from 'baton-auth';
 import type { AuthHandler } from 'baton-auth/http';
 import { sessionCookies } from 'baton-auth/http';
 import { autoRefresh, endpoints, requireAuth } from 'baton-auth/adapters/fastify';
-import { checkDemo, demo } from './demo.ts';
+import { checkDemo, demo, DEMO_API } from './demo.ts';
 
 export async function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
   const app = Fastify();
   await app.register(endpoints(handler));
-  app.get('/api/profile', { preHandler: requireAuth(baton, { scope: 'profile' }) }, async (request) => ({ user: request.auth.sub, session: request.auth.sid }));
-  app.post('/api/transfer', { preHandler: requireAuth(baton, { oneTime: true, scope: 'transfer' }) }, async (request) => ({ done: true, by: request.auth.sub }));
-  app.get('/api/admin', { preHandler: requireAuth(baton, { scope: 'admin' }) }, async () => ({ secret: 42 }));
+  app.get('/api/profile', { preHandler: requireAuth(baton, { audience: DEMO_API, scope: 'profile' }) }, async (request) => ({ user: request.auth.sub, session: request.auth.sid }));
+  app.post('/api/transfer', { preHandler: requireAuth(baton, { audience: DEMO_API, oneTime: true, scope: 'transfer' }) }, async (request) => ({ done: true, by: request.auth.sub }));
+  app.get('/api/admin', { preHandler: requireAuth(baton, { audience: DEMO_API, scope: 'admin' }) }, async () => ({ secret: 42 }));
   app.post('/bff/login', async (request, reply) => {
     const body = request.body as { username?: string; password?: string } | undefined;
     if (!checkDemo(body?.username, body?.password)) return reply.code(401).send({ error: 'invalid_grant' });

@@ -9,14 +9,14 @@ import type { AuthHandler } from 'baton-auth/http';
 import { sessionCookies } from 'baton-auth/http';
 import { autoRefresh, endpoints, requireAuth } from 'baton-auth/adapters/hono';
 import type { BatonVariables } from 'baton-auth/adapters/hono';
-import { checkDemo, demo } from './demo.ts';
+import { checkDemo, demo, DEMO_API } from './demo.ts';
 
 export function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
   const app = new Hono<{ Variables: BatonVariables }>();
   app.use(endpoints(handler, { getConnInfo })); // the client's address, for login protection
-  app.get('/api/profile', requireAuth(baton, { scope: 'profile' }), (c) => c.json({ user: c.get('auth').sub, session: c.get('auth').sid }));
-  app.post('/api/transfer', requireAuth(baton, { oneTime: true, scope: 'transfer' }), (c) => c.json({ done: true, by: c.get('auth').sub }));
-  app.get('/api/admin', requireAuth(baton, { scope: 'admin' }), (c) => c.json({ secret: 42 }));
+  app.get('/api/profile', requireAuth(baton, { audience: DEMO_API, scope: 'profile' }), (c) => c.json({ user: c.get('auth').sub, session: c.get('auth').sid }));
+  app.post('/api/transfer', requireAuth(baton, { audience: DEMO_API, oneTime: true, scope: 'transfer' }), (c) => c.json({ done: true, by: c.get('auth').sub }));
+  app.get('/api/admin', requireAuth(baton, { audience: DEMO_API, scope: 'admin' }), (c) => c.json({ secret: 42 }));
   app.post('/bff/login', async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { username?: string; password?: string };
     if (!checkDemo(body.username, body.password)) return c.json({ error: 'invalid_grant' }, 401);

@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { createServer, request } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatonEvent } from 'baton-auth';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { AccessTokenClaims, BatonEvent } from 'baton-auth';
 import { createApp as expressApp } from '../../examples/express.ts';
 import { createApp as fastifyApp } from '../../examples/fastify.ts';
 import { createApp as honoApp } from '../../examples/hono.ts';
-import { demo, DEMO_USER } from '../../examples/demo.ts';
+import { demo, DEMO_API, DEMO_USER } from '../../examples/demo.ts';
 import { toWebRequest } from 'baton-auth/adapters/node';
 import { ManualClock } from '../support/clock.ts';
 
@@ -46,8 +46,9 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
   });
   afterAll(() => server.close());
 
-  const login = async () => {
-    const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_USER) });
+  /** A login for the demo API (RFC 8707 resource), or, with `resource: null`, for the token service itself. */
+  const login = async (resource: string | null = DEMO_API) => {
+    const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_USER, ...(resource === null ? {} : { resource }) }) });
     expect(res.status).toBe(200);
     return (await res.json()) as { access_token: string; refresh_token: string; session_id: string };
   };
@@ -77,6 +78,34 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const admin = await get('/api/admin', pair.access_token);
     expect(admin.status).toBe(403);
     expect(admin.headers.get('www-authenticate')).toMatch(/error="insufficient_scope".*scope="admin"/);
+  });
+
+  it('RFC 6750 §3.1: another scheme is a challenge without an error code, a malformed Bearer header 400', async () => {
+    const basic = await get('/api/profile', undefined, { authorization: 'Basic ZGVtbzpkZW1v' });
+    expect(basic.status).toBe(401);
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton"');
+    for (const malformed of ['Bearer', 'Bearer ', 'Bearer  two-spaces', 'Bearer a b', 'Bearer tok@en']) {
+      const res = await get('/api/profile', undefined, { authorization: malformed });
+      expect(res.status, malformed).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+    }
+  });
+
+  it('audience: a token for the token service itself, or for another API, is refused by this API', async () => {
+    const own = await login(null);
+    const res = await get('/api/profile', own.access_token);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    expect((await get('/api/profile', (await login()).access_token)).status).toBe(200);
+  });
+
+  it('a revoked session\'s token is refused with why the session ended (session_end)', async () => {
+    const pair = await login();
+    const other = await login();
+    await app.baton.revokeSession(pair.session_id, { reason: 'kicked', by: other.session_id });
+    const res = await get('/api/profile', pair.access_token);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: 'invalid_token', session_end: { reason: 'kicked', by: { session_id: other.session_id } } });
   });
 
   it('no client grants itself a scope: a login asking for admin gets invalid_scope, and /api/admin stays shut', async () => {
@@ -132,7 +161,7 @@ describe('hono example without node-server (app.request, as on Bun or Workers)',
 
   it('reads the bearer header and the query from the Web Request', async () => {
     expect((await app.request('/api/profile')).status).toBe(401);
-    const login = await app.request('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_USER) });
+    const login = await app.request('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_USER, resource: DEMO_API }) });
     expect(login.status).toBe(200);
     const { access_token } = (await login.json()) as { access_token: string };
     const ok = await app.request('/api/profile', { headers: { authorization: `Bearer ${access_token}` } });
@@ -140,6 +169,37 @@ describe('hono example without node-server (app.request, as on Bun or Workers)',
     expect(await ok.json()).toMatchObject({ user: 'user-demo' });
     const inQuery = await app.request(`/api/profile?access_token=${access_token}`, { headers: { authorization: `Bearer ${access_token}` } });
     expect(inQuery.status).toBe(400);
+  });
+});
+
+describe('adapters alike', () => {
+  it('requireAuth without an audience fails when the route is made, with a sentence', async () => {
+    const { baton } = demo('http://127.0.0.1');
+    const adapters = [await import('baton-auth/adapters/express'), await import('baton-auth/adapters/fastify'), await import('baton-auth/adapters/hono')];
+    for (const { requireAuth } of adapters) {
+      expect(() => requireAuth(baton, {} as never)).toThrow(/requireAuth needs the audience this API serves/);
+      expect(() => requireAuth(baton, { audience: baton.audience })).not.toThrow();
+    }
+  });
+
+  it('Express: endpoints see the client at req.ip, which follows trust proxy', async () => {
+    const { baton, handler } = demo('http://127.0.0.1', { refreshRateLimit: false });
+    const app = expressApp(baton, handler);
+    app.set('trust proxy', 1);
+    const { url, close } = await listening(app.listen(0, '127.0.0.1'));
+    try {
+      const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' }, body: JSON.stringify(DEMO_USER) });
+      expect(res.status).toBe(200);
+      expect((await baton.listSessions('user-demo')).map((s) => s.device.ip)).toEqual(['203.0.113.77']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('auth is typed as the claims in all three', () => {
+    expectTypeOf<import('express').Request['auth']>().toEqualTypeOf<Readonly<AccessTokenClaims>>();
+    expectTypeOf<import('fastify').FastifyRequest['auth']>().toEqualTypeOf<Readonly<AccessTokenClaims>>();
+    expectTypeOf<import('baton-auth/adapters/hono').BatonVariables['auth']>().toEqualTypeOf<Readonly<AccessTokenClaims>>();
   });
 });
 

@@ -14,7 +14,7 @@ import { fileStorage, redisTokenStorage } from 'baton-auth-client/node';
 import { Redis } from 'ioredis';
 import { createBaton, generateKey } from 'baton-auth';
 import { createAuthHandler } from 'baton-auth/http';
-import { checkBearer } from '../../packages/baton-auth/src/http/guard.ts';
+import { checkBearer } from '../../packages/baton-auth/src/http/bearer.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { ManualClock } from '../support/clock.ts';
 
@@ -41,7 +41,7 @@ function server(options: { skewMs?: number } = {}) {
     }
     if (path.startsWith('/api/')) {
       counts.api++;
-      const auth = await checkBearer(baton, { authorization: request.headers.get('authorization'), search: '' });
+      const auth = await checkBearer(baton, { authorization: request.headers.get('authorization'), search: '' }, { audience: baton.audience });
       if (!auth.ok) return Response.json(auth.refusal.body, { status: auth.refusal.status });
       return Response.json({ sub: auth.claims.sub, body: request.method === 'POST' ? await request.text() : undefined });
     }

@@ -222,16 +222,23 @@ describe('sessions, logout, me', () => {
     expect((await call('/auth/logout', bearer(d.access_token, jsonBody({ scope: 'bogus' })))).status).toBe(401);
   });
 
-  it('RFC 6750: challenges without a token, refuses the query string, never accepts a malformed header', async () => {
+  it('RFC 6750: challenges without a token or with another scheme, refuses the query string, a malformed Bearer header is 400', async () => {
     const { call, login } = setup();
     const pair = await login();
     const none = await call('/auth/me');
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton"');
     expect((await call(`/auth/me?access_token=${pair.access_token}`)).status).toBe(400);
-    for (const header of ['Basic abc', 'Bearer', `Bearer ${pair.access_token} extra`, `bearer  ${pair.access_token}`]) {
-      expect((await call('/auth/me', { headers: { authorization: header } })).status).toBe(401);
+    // RFC 6750 §3.1: another scheme lacks Bearer credentials (a challenge, no error code); a malformed Bearer header is invalid_request.
+    const basic = await call('/auth/me', { headers: { authorization: 'Basic abc' } });
+    expect(basic.status).toBe(401);
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton"');
+    for (const header of ['Bearer', `Bearer ${pair.access_token} extra`, `bearer  ${pair.access_token}`]) {
+      const res = await call('/auth/me', { headers: { authorization: header } });
+      expect(res.status, header.slice(0, 20)).toBe(400);
+      expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
     }
+    expect((await call('/auth/me', { headers: { authorization: `bearer ${pair.access_token}` } })).status).toBe(200); // the scheme is case-blind
   });
 });
 

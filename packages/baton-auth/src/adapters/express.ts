@@ -13,8 +13,11 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
-import { createAutoRefresh, createBearerGuard, Refusal } from '../http/guard.ts';
-import type { AutoRefreshOptions, RequireAuthOptions } from '../http/guard.ts';
+import { createAutoRefresh } from '../http/auto-refresh.ts';
+import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
+import { createBearerGuard } from '../http/bearer.ts';
+import type { RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest, writeResponse } from './node.ts';
 
@@ -57,9 +60,12 @@ export function endpoints(handler: AuthHandler): RequestHandler {
 /** @deprecated Renamed {@link endpoints}; this name goes in the next release. */
 export const batonRouter: typeof endpoints = endpoints;
 
-/** Requires a Bearer access token (RFC 6750); the claims land on `req.auth`. */
-export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): RequestHandler {
-  const guard = createBearerGuard(baton, options);
+/**
+ * Requires a Bearer access token (RFC 6750) for the API's `audience`, verified by `verifier` (a
+ * Baton, or a verifier of another issuer's tokens); the claims land on `req.auth`.
+ */
+export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): RequestHandler {
+  const guard = createBearerGuard(verifier, options);
   return (req: Request, res: Response, next: NextFunction) => {
     const outcome = guard(req.headers.authorization, req.originalUrl);
     if (outcome instanceof Refusal) return send(res, outcome);

@@ -13,8 +13,11 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest,
 import fp from 'fastify-plugin';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
-import { createAutoRefresh, createBearerGuard, Refusal } from '../http/guard.ts';
-import type { AutoRefreshOptions, RequireAuthOptions } from '../http/guard.ts';
+import { createAutoRefresh } from '../http/auto-refresh.ts';
+import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
+import { createBearerGuard } from '../http/bearer.ts';
+import type { RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest } from './node.ts';
 
@@ -66,11 +69,12 @@ export function endpoints(handler: AuthHandler): FastifyPluginAsync {
 export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(async (fastify: FastifyInstance, options: { handler: AuthHandler }) => mount(fastify, options.handler), META);
 
 /**
- * Requires a Bearer access token (RFC 6750): a `preHandler`; the claims land on `request.auth`.
- * A callback hook, not an async one: a valid token costs one promise reaction.
+ * Requires a Bearer access token (RFC 6750) for the API's `audience`, verified by `verifier` (a
+ * Baton, or a verifier of another issuer's tokens): a `preHandler`; the claims land on
+ * `request.auth`. A callback hook, not an async one: a valid token costs one promise reaction.
  */
-export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): preHandlerHookHandler {
-  const guard = createBearerGuard(baton, options);
+export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
+  const guard = createBearerGuard(verifier, options);
   return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
     const outcome = guard(request.headers.authorization, request.url);
     if (outcome instanceof Refusal) return void send(reply, outcome);

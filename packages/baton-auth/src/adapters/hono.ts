@@ -12,8 +12,11 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
-import { createAutoRefresh, createBearerGuard, Refusal } from '../http/guard.ts';
-import type { AutoRefreshOptions, RequireAuthOptions } from '../http/guard.ts';
+import { createAutoRefresh } from '../http/auto-refresh.ts';
+import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
+import { createBearerGuard } from '../http/bearer.ts';
+import type { RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 
 /**
@@ -72,12 +75,13 @@ export function endpoints(handler: AuthHandler, options: EndpointsOptions = {}):
 export const batonRoutes: typeof endpoints = endpoints;
 
 /**
- * Requires a Bearer access token (RFC 6750); the claims are `c.get('auth')`. The header is read
- * through the Web `Request` (`c.req.raw.headers`), which @hono/node-server answers from the Node
- * request without building a `Headers` object.
+ * Requires a Bearer access token (RFC 6750) for the API's `audience`, verified by `verifier` (a
+ * Baton, or a verifier of another issuer's tokens); the claims are `c.get('auth')`. The header is
+ * read through the Web `Request` (`c.req.raw.headers`), which @hono/node-server answers from the
+ * Node request without building a `Headers` object.
  */
-export function requireAuth(baton: Baton, options: RequireAuthOptions = {}): MiddlewareHandler<{ Variables: BatonVariables }> {
-  const guard = createBearerGuard(baton, options);
+export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): MiddlewareHandler<{ Variables: BatonVariables }> {
+  const guard = createBearerGuard(verifier, options);
   return (c, next) => {
     const outcome = guard(c.req.raw.headers.get('authorization'), c.req.url);
     if (outcome instanceof Refusal) return Promise.resolve(send(c, outcome));

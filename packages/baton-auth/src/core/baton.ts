@@ -47,6 +47,11 @@ export class Baton {
     return this.#e.o.issuer;
   }
 
+  /** The `aud` of tokens issued without a resource, and what `verify` requires unless told another: the token service's own audience. */
+  get audience(): string {
+    return this.#e.o.audience;
+  }
+
   /** The key ring: add, rotate and list keys; `keys.jwks(now)` is the public JWKS. */
   get keys(): KeyRing {
     return this.#e.o.ring;

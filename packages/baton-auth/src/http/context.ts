@@ -6,7 +6,7 @@ import type { Baton, TokenPair } from '../core/baton.ts';
 import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
-import { checkBearer } from './guard.ts';
+import { checkBearer } from './bearer.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { HttpError, json } from './respond.ts';
 
@@ -71,7 +71,7 @@ export type SessionClaims = Readonly<AccessTokenClaims> & { readonly sid: string
  * RFC 6750 refusal to send (a `client_credentials` token belongs to no session: 403).
  */
 export async function bearer(c: HandlerContext, request: Request): Promise<SessionClaims | Response> {
-  const result = await checkBearer(c.baton, { authorization: request.headers.get('authorization'), search: new URL(request.url).search });
+  const result = await checkBearer(c.baton, { authorization: request.headers.get('authorization'), search: new URL(request.url).search }, { audience: c.baton.audience });
   if (!result.ok) return json(result.refusal.body, result.refusal.status, result.refusal.headers);
   if (result.claims.sid === undefined) {
     return json({ error: 'insufficient_scope', error_description: 'This endpoint serves signed-in users; a client_credentials token belongs to no session' }, 403, {

@@ -7,7 +7,9 @@ export type { AuthHandler, AuthHandlerOptions, Authenticate, Logger, RequestCont
 export { checkClientSecret, checkResources, generateClientSecret, hashClientSecret, staticClients } from './clients.ts';
 export type { ClientRecord, ClientRegistry, StaticClient } from './clients.ts';
 export { StoreRateLimiter } from './rate-limit.ts';
-export { sessionCookies } from './guard.ts';
-export type { AutoRefreshOptions, RequireAuthOptions } from './guard.ts';
+export { sessionCookies } from './auto-refresh.ts';
+export type { AutoRefreshOptions } from './auto-refresh.ts';
+export type { RequireAuthOptions, TokenVerifier } from './bearer.ts';
+export { Refusal } from './refusal.ts';
 export { canonicalAddress, createLoginProtection, resetFailures } from './login-protection.ts';
 export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';

@@ -1,0 +1,138 @@
+/**
+ * `requireAuth`'s decision, written once for every framework: the Bearer token of a request
+ * (RFC 6750 §2.1), verified for the audience this API serves (RFC 9068 §4, RFC 8707), with the
+ * scopes a route needs; the refusal to send otherwise. Compiled once per route, so that a request
+ * costs a header check, a verification (a cache hit for a token seen before) and one promise
+ * reaction.
+ */
+import type { AccessTokenClaims } from '../core/access-token.ts';
+import { BatonConfigError, isBatonError } from '../core/errors.ts';
+import type { VerifyOptions } from '../core/verify.ts';
+import { challenge, Refusal, transient } from './refusal.ts';
+import type { ChallengeParams } from './refusal.ts';
+import { sessionEndMember } from './respond.ts';
+
+/** What verifies a guard's tokens: a `Baton`, or anything with its `verify` (a verifier of another issuer's tokens). */
+export interface TokenVerifier {
+  verify(token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>>;
+}
+
+/** Options of `requireAuth`. */
+export interface RequireAuthOptions {
+  /**
+   * The audience this API serves: its resource URI, as clients name it with `resource`
+   * (RFC 8707) and as tokens for it carry in `aud`. A token for another API is refused. Required:
+   * pass the token service's own audience (`baton.audience`, its issuer) only for routes that
+   * accept the tokens it issues without a resource.
+   */
+  audience: string;
+  /** Scopes the token must all carry (RFC 6750 §3.1 `insufficient_scope` otherwise). */
+  scope?: string | string[];
+  /** Replay guard: the same access token is accepted once on this route. */
+  oneTime?: boolean;
+  /** The URL of this API's protected resource metadata (RFC 9728), named in every challenge (`resource_metadata`). */
+  resourceMetadata?: string;
+}
+
+/** The request facts a guard reads. */
+export interface GuardInput {
+  authorization: string | null | undefined;
+  /** The request's path and query (or its URL, or only its query): a token there is refused. */
+  search: string;
+}
+
+export type GuardResult = { ok: true; claims: Readonly<AccessTokenClaims> } | { ok: false; refusal: Refusal };
+
+/**
+ * Whether a request target's query names `access_token`: RFC 6750 §2.3 (the URI query parameter)
+ * is not offered, and such a request is refused. The query is parsed only when it could name the
+ * parameter (literally or percent-encoded), so that most requests parse nothing.
+ */
+function tokenInQuery(target: string): boolean {
+  const q = target.indexOf('?');
+  if (q < 0 || (!target.includes('access_token', q) && !target.includes('%', q))) return false;
+  return new URLSearchParams(target.slice(q)).has('access_token');
+}
+
+/** b64token (RFC 6750 §2.1). */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * The token of an `Authorization: Bearer` header, or the refusal to send (RFC 6750 §3.1): no
+ * header, or another scheme, is a challenge without an error code; a malformed Bearer header is
+ * 400 `invalid_request`. `target` is the request's path and query, or its URL.
+ */
+export function bearerToken(authorization: string | null | undefined, target: string, params: ChallengeParams = {}): string | Refusal {
+  if (tokenInQuery(target)) return challenge(400, 'invalid_request', 'Send the access token in the Authorization header', params);
+  if (!authorization) return challenge(401, undefined, 'An access token is required', params);
+  const space = authorization.indexOf(' ');
+  const scheme = space < 0 ? authorization : authorization.slice(0, space);
+  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return challenge(401, undefined, 'An access token is required, with the Bearer scheme', params);
+  const token = authorization.slice(7);
+  if (space !== 6 || !B64TOKEN.test(token)) return challenge(400, 'invalid_request', 'Malformed Authorization header: Bearer, one space, the token', params);
+  return token;
+}
+
+const DESCRIPTIONS: Record<string, string> = { ERR_TOKEN_REPLAYED: 'token already used' };
+
+/**
+ * The refusal of a token `verify` rejected: 503 when the store is unreachable, else 401
+ * `invalid_token` — with `session_end` (why the session ended) when the token proved it was one of that session's.
+ */
+export function verifyRefusal(err: unknown, params: ChallengeParams = {}): Refusal {
+  if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') return transient(503, err);
+  const code = isBatonError(err) ? err.code : '';
+  const ended = isBatonError(err) && err.sessionEnd !== undefined ? { session_end: sessionEndMember(err.sessionEnd) } : undefined;
+  return challenge(401, 'invalid_token', DESCRIPTIONS[code] ?? (isBatonError(err) ? err.message : 'The access token is invalid'), ended === undefined ? params : { ...params, members: ended });
+}
+
+/** The scopes a `scope` option asks for. */
+export function neededScopes(scope: string | string[] | undefined): string[] {
+  return (typeof scope === 'string' ? scope.split(' ') : (scope ?? [])).filter((s) => s !== '');
+}
+
+/** Whether a space-separated scope list (RFC 6749 §3.3) holds `scope`, without splitting it. */
+function holds(granted: string, scope: string): boolean {
+  if (scope.includes(' ')) return false; // not a scope token: never held
+  for (let at = granted.indexOf(scope); at >= 0; at = granted.indexOf(scope, at + 1)) {
+    const end = at + scope.length;
+    if ((at === 0 || granted.charCodeAt(at - 1) === 32) && (end === granted.length || granted.charCodeAt(end) === 32)) return true;
+  }
+  return false;
+}
+
+/** The RFC 6750 §3.1 `insufficient_scope` refusal of claims that lack one of `needed`, if they do. */
+export function scopeRefusal(claims: Readonly<AccessTokenClaims>, needed: string[], params: ChallengeParams = {}): Refusal | undefined {
+  if (needed.length === 0) return undefined;
+  const missing = needed.filter((s) => !holds(claims.scope ?? '', s));
+  return missing.length === 0 ? undefined : challenge(403, 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`, { ...params, scope: needed.join(' ') });
+}
+
+/**
+ * A compiled `requireAuth`: the claims of a request's Bearer token, or the refusal to send. A
+ * missing or malformed header is refused at once; a token is verified and the promise never
+ * rejects. `target` is the request's path and query, or its URL.
+ */
+export type BearerGuard = (authorization: string | null | undefined, target: string) => Refusal | Promise<Readonly<AccessTokenClaims> | Refusal>;
+
+/** Compiles `requireAuth`'s options once; a missing audience fails here, at start-up, with a sentence. */
+export function createBearerGuard(verifier: TokenVerifier, options: RequireAuthOptions): BearerGuard {
+  if (typeof options?.audience !== 'string' || options.audience === '') {
+    throw new BatonConfigError("requireAuth needs the audience this API serves, e.g. requireAuth(baton, { audience: 'https://api.example.com' }): the resource URI clients ask tokens for (RFC 8707). For the token service's own tokens, pass { audience: baton.audience }.");
+  }
+  const needed = neededScopes(options.scope);
+  const params: ChallengeParams = options.resourceMetadata === undefined ? {} : { resourceMetadata: options.resourceMetadata };
+  const verifyOptions: VerifyOptions = options.oneTime ? { audience: options.audience, oneTime: true } : { audience: options.audience };
+  const accept = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> | Refusal => scopeRefusal(claims, needed, params) ?? claims;
+  const refuse = (err: unknown): Refusal => verifyRefusal(err, params);
+  return (authorization, target) => {
+    const token = bearerToken(authorization, target, params);
+    return typeof token === 'string' ? verifier.verify(token, verifyOptions).then(accept, refuse) : token;
+  };
+}
+
+/** Checks the Bearer token of a request against `options` (one-off: adapters compile a guard once). */
+export async function checkBearer(verifier: TokenVerifier, input: GuardInput, options: RequireAuthOptions): Promise<GuardResult> {
+  const outcome = await createBearerGuard(verifier, options)(input.authorization, input.search);
+  return outcome instanceof Refusal ? { ok: false, refusal: outcome } : { ok: true, claims: outcome };
+}

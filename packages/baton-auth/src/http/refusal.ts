@@ -1,0 +1,51 @@
+/**
+ * The refusals a guard sends, in framework-neutral form: RFC 6750 §3 challenges, and the
+ * transient answers (429, 503) that keep a client's credentials because nothing was lost.
+ */
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** An HTTP refusal: status, headers and an RFC 6749 §5.2-shaped body (with extension members such as `session_end`). */
+export class Refusal {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: { error: string; error_description: string; [member: string]: unknown };
+
+  constructor(status: number, headers: Record<string, string>, error: string, description: string, members: Record<string, unknown> = {}) {
+    this.status = status;
+    this.headers = headers;
+    this.body = { error, error_description: description, ...members };
+  }
+}
+
+/** What a challenge may carry besides its error (RFC 6750 §3, RFC 9728 §5.1). */
+export interface ChallengeParams {
+  scope?: string;
+  /** The URL of the protected resource's metadata (RFC 9728 `resource_metadata`). */
+  resourceMetadata?: string;
+  /** Body members beyond `error` and `error_description`. */
+  members?: Record<string, unknown>;
+}
+
+/**
+ * A refusal with a Bearer challenge (RFC 6750 §3): without an error code when the request carried
+ * no credentials of this scheme (§3.1), with it otherwise.
+ */
+export function challenge(status: number, error: string | undefined, description: string, params: ChallengeParams = {}): Refusal {
+  const parts = ['realm="baton"'];
+  if (error) parts.push(`error="${error}"`, `error_description="${description.replace(/["\\]/g, '')}"`);
+  if (params.scope) parts.push(`scope="${params.scope}"`);
+  if (params.resourceMetadata) parts.push(`resource_metadata="${params.resourceMetadata}"`);
+  const headers = { 'www-authenticate': `Bearer ${parts.join(', ')}`, 'cache-control': 'no-store', 'content-type': JSON_TYPE };
+  return new Refusal(status, headers, error ?? 'invalid_request', description, params.members);
+}
+
+/** A refusal without a challenge (403 cross-site, a malformed cookie). */
+export function plain(status: number, error: string, description: string): Refusal {
+  return new Refusal(status, { 'content-type': JSON_TYPE }, error, description);
+}
+
+/** A refusal that keeps the client's credentials, nothing being lost: a store outage (503) or a rate limit (429). */
+export function transient(status: 429 | 503, err: unknown): Refusal {
+  return new Refusal(status, { 'retry-after': '1', 'content-type': JSON_TYPE }, status === 429 ? 'slow_down' : 'temporarily_unavailable', (err as Error).message);
+}
