@@ -16,7 +16,7 @@ import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
 import { createBearerGuard } from '../http/bearer.ts';
-import type { RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest, writeResponse } from './node.ts';
@@ -66,14 +66,15 @@ export const batonRouter: typeof endpoints = endpoints;
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): RequestHandler {
   const guard = createBearerGuard(verifier, options);
+  const pass = (req: Request, res: Response, next: NextFunction, outcome: GuardOutcome): void => {
+    if (outcome instanceof Refusal) return send(res, outcome);
+    req.auth = outcome;
+    next();
+  };
   return (req: Request, res: Response, next: NextFunction) => {
     const outcome = guard(req.headers.authorization, req.originalUrl);
-    if (outcome instanceof Refusal) return send(res, outcome);
-    outcome.then((result) => {
-      if (result instanceof Refusal) return send(res, result);
-      req.auth = result;
-      next();
-    }, next);
+    if (outcome instanceof Promise) outcome.then((result) => pass(req, res, next, result), next);
+    else pass(req, res, next, outcome);
   };
 }
 

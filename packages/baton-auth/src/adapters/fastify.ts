@@ -16,7 +16,7 @@ import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
 import { createBearerGuard } from '../http/bearer.ts';
-import type { RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest } from './node.ts';
@@ -75,14 +75,15 @@ export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(asyn
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
   const guard = createBearerGuard(verifier, options);
+  const pass = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, outcome: GuardOutcome): void => {
+    if (outcome instanceof Refusal) return void send(reply, outcome);
+    request.auth = outcome;
+    done();
+  };
   return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
     const outcome = guard(request.headers.authorization, request.url);
-    if (outcome instanceof Refusal) return void send(reply, outcome);
-    outcome.then((result) => {
-      if (result instanceof Refusal) return void send(reply, result);
-      request.auth = result;
-      done();
-    }, done);
+    if (outcome instanceof Promise) outcome.then((result) => pass(request, reply, done, result), done);
+    else pass(request, reply, done, outcome);
   };
 }
 

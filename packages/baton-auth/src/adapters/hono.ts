@@ -9,13 +9,13 @@
  * app.get('/api/profile', requireAuth(baton), (c) => c.json({ user: c.get('auth').sub }));
  * ```
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
 import { createBearerGuard } from '../http/bearer.ts';
-import type { RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 
@@ -82,14 +82,14 @@ export const batonRoutes: typeof endpoints = endpoints;
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): MiddlewareHandler<{ Variables: BatonVariables }> {
   const guard = createBearerGuard(verifier, options);
-  return (c, next) => {
+  const pass = (c: Context<{ Variables: BatonVariables }>, next: Next, outcome: GuardOutcome): Response | Promise<void> => {
+    if (outcome instanceof Refusal) return send(c, outcome);
+    c.set('auth', outcome);
+    return next();
+  };
+  return async (c, next) => {
     const outcome = guard(c.req.raw.headers.get('authorization'), c.req.url);
-    if (outcome instanceof Refusal) return Promise.resolve(send(c, outcome));
-    return outcome.then<Response | void>((result) => {
-      if (result instanceof Refusal) return send(c, result);
-      c.set('auth', result);
-      return next();
-    });
+    return pass(c, next, outcome instanceof Promise ? await outcome : outcome);
   };
 }
 

@@ -23,7 +23,7 @@ import type { RevokeOptions, SessionRevocation } from './revoke.ts';
 import { listSessions, sessionHistory } from './sessions.ts';
 import type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
 import type { RevocationEvent } from './store.ts';
-import { verify, verifyLocal } from './verify.ts';
+import { verify, verifyLocal, verifySync } from './verify.ts';
 import type { VerifyOptions } from './verify.ts';
 
 export type { IntrospectionResponse } from './introspect.ts';
@@ -136,6 +136,15 @@ export class Baton {
    */
   verifyLocal(token: string, options?: Pick<VerifyOptions, 'audience'>): Readonly<AccessTokenClaims> {
     return verifyLocal(this.#e, token, options?.audience ?? this.#e.o.audience);
+  }
+
+  /**
+   * `verify` without a promise when it needs nothing asynchronous (a JWT, the engine ready, no
+   * replay guard): the claims, or a thrown `BatonError`; `undefined` when `verify` must be
+   * awaited. What middleware uses to pass a request on in the same tick.
+   */
+  verifySync(token: string, options?: VerifyOptions): Readonly<AccessTokenClaims> | undefined {
+    return verifySync(this.#e, token, options);
   }
 
   /**

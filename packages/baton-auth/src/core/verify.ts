@@ -45,7 +45,7 @@ function refused(e: Engine, err: unknown): never {
 
 /** Any format: see `Baton.verify`. */
 export function verify(e: Engine, token: string, options?: VerifyOptions, audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience): Promise<Readonly<AccessTokenClaims>> {
-  if (e.isReady && options?.oneTime !== true && isThreeSegments(token)) {
+  if (canVerifySync(e, token, options)) {
     try {
       return Promise.resolve(verifyLocal(e, token, audience));
     } catch (err) {
@@ -53,6 +53,16 @@ export function verify(e: Engine, token: string, options?: VerifyOptions, audien
     }
   }
   return verifySlow(e, token, options, audience);
+}
+
+/** Whether `verify` needs nothing asynchronous for `token`: a JWT, the revocations loaded, no replay guard. */
+function canVerifySync(e: Engine, token: string, options: VerifyOptions | undefined): boolean {
+  return e.isReady && options?.oneTime !== true && isThreeSegments(token);
+}
+
+/** See `Baton.verifySync`. */
+export function verifySync(e: Engine, token: string, options?: VerifyOptions): Readonly<AccessTokenClaims> | undefined {
+  return canVerifySync(e, token, options) ? verifyLocal(e, token, options?.audience ?? e.o.audience) : undefined;
 }
 
 async function verifySlow(e: Engine, token: string, options: VerifyOptions | undefined, audience: string | typeof ANY_AUDIENCE): Promise<Readonly<AccessTokenClaims>> {

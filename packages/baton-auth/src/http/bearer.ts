@@ -15,6 +15,8 @@ import { sessionEndMember } from './respond.ts';
 /** What verifies a guard's tokens: a `Baton`, or anything with its `verify` (a verifier of another issuer's tokens). */
 export interface TokenVerifier {
   verify(token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>>;
+  /** The same without a promise when nothing asynchronous is needed; `undefined` otherwise (see `Baton.verifySync`). */
+  verifySync?(token: string, options?: VerifyOptions): Readonly<AccessTokenClaims> | undefined;
 }
 
 /** Options of `requireAuth`. */
@@ -108,12 +110,15 @@ export function scopeRefusal(claims: Readonly<AccessTokenClaims>, needed: string
   return missing.length === 0 ? undefined : challenge(403, 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`, { ...params, scope: needed.join(' ') });
 }
 
+/** What a guard decides: the claims, or the refusal to send. */
+export type GuardOutcome = Readonly<AccessTokenClaims> | Refusal;
+
 /**
- * A compiled `requireAuth`: the claims of a request's Bearer token, or the refusal to send. A
- * missing or malformed header is refused at once; a token is verified and the promise never
- * rejects. `target` is the request's path and query, or its URL.
+ * A compiled `requireAuth`: the claims of a request's Bearer token, or the refusal to send —
+ * at once when nothing asynchronous is needed (a header to refuse, a JWT verified in process),
+ * else a promise that never rejects. `target` is the request's path and query, or its URL.
  */
-export type BearerGuard = (authorization: string | null | undefined, target: string) => Refusal | Promise<Readonly<AccessTokenClaims> | Refusal>;
+export type BearerGuard = (authorization: string | null | undefined, target: string) => GuardOutcome | Promise<GuardOutcome>;
 
 /** Compiles `requireAuth`'s options once; a missing audience fails here, at start-up, with a sentence. */
 export function createBearerGuard(verifier: TokenVerifier, options: RequireAuthOptions): BearerGuard {
@@ -125,9 +130,20 @@ export function createBearerGuard(verifier: TokenVerifier, options: RequireAuthO
   const verifyOptions: VerifyOptions = options.oneTime ? { audience: options.audience, oneTime: true } : { audience: options.audience };
   const accept = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> | Refusal => scopeRefusal(claims, needed, params) ?? claims;
   const refuse = (err: unknown): Refusal => verifyRefusal(err, params);
+  const sync = verifier.verifySync?.bind(verifier);
   return (authorization, target) => {
     const token = bearerToken(authorization, target, params);
-    return typeof token === 'string' ? verifier.verify(token, verifyOptions).then(accept, refuse) : token;
+    if (typeof token !== 'string') return token;
+    if (sync !== undefined) {
+      let claims: Readonly<AccessTokenClaims> | undefined;
+      try {
+        claims = sync(token, verifyOptions);
+      } catch (err) {
+        return refuse(err);
+      }
+      if (claims !== undefined) return accept(claims);
+    }
+    return verifier.verify(token, verifyOptions).then(accept, refuse);
   };
 }
 
