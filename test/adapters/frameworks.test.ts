@@ -122,7 +122,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     const refused = results.filter((r) => r.status === 401);
     expect(refused).toHaveLength(49);
-    expect(await refused[0]?.json()).toMatchObject({ error: 'invalid_token', error_description: 'token already used' });
+    expect(await refused[0]?.json()).toMatchObject({ error: 'invalid_token', error_description: 'The access token was already used' });
   });
 
   it('autoRefresh: an expired access cookie is refreshed on the way, once for many parallel requests', async () => {

@@ -287,21 +287,21 @@ describe('key rotation', () => {
   it('publishes the next key before it signs; retired keys keep verifying', async () => {
     const { baton } = makeBaton({ keys: [generateKey('EdDSA', 'k1')] });
     const old = await baton.login('u');
-    const first = baton.rotateKeys();
+    const first = await baton.rotateKeys();
     expect(baton.jwks().keys.map((k) => k.kid)).toEqual(['k1', first.active, first.next]);
     const fresh = await baton.login('u');
     expect(decode(fresh.access_token.split('.')[0] as string)).toMatchObject({ kid: first.active });
     await baton.verify(old.access_token);
-    const second = baton.rotateKeys();
+    const second = await baton.rotateKeys();
     expect(second.active).toBe(first.next); // what was published ahead is what signs now
   });
 
   it('drops retired keys once no token they signed can be valid', async () => {
     const { baton, clock } = makeBaton({ keys: [generateKey('HS256', 'k1')], accessTokenTtl: '1m', verifyCache: false });
     const old = await baton.login('u');
-    baton.rotateKeys();
+    await baton.rotateKeys();
     clock.advance(2 * 60_000);
-    baton.rotateKeys();
+    await baton.rotateKeys();
     expect(baton.keys.get('k1')).toBeUndefined();
     expect(await codeOf(baton.verify(old.access_token))).toBe('ERR_TOKEN_INVALID');
   });

@@ -21,7 +21,7 @@ function forge(key: RingKey, nowMs: number, sid = 'sid-forged'): string {
 describe('retired keys', () => {
   it('verify nothing once no token they signed can still be valid, and leave the JWKS, before any prune', async () => {
     const { baton, clock } = makeBaton({ keys: [generateKey('EdDSA', 'k1')], accessTokenTtl: '1m', leeway: 5, verifyCache: false });
-    baton.rotateKeys();
+    await baton.rotateKeys();
     const k1 = baton.keys.get('k1') as RingKey;
     expect(k1.status).toBe('retired');
     // Within the retention a token signed by the retired key still verifies (it may have been issued just before).
@@ -49,7 +49,7 @@ describe('refresh-token keys', () => {
   it('rotate without logging anyone out; a retired refresh key stops after the longest idle lifetime', async () => {
     const { baton, clock } = makeBaton({ refreshTokenTtl: '1h', refreshGrace: '10s', leeway: 5 });
     const before = await baton.login('u');
-    const first = baton.rotateKeys('refresh');
+    const first = await baton.rotateKeys('refresh');
     const after = await baton.login('u');
     // The old session's token, minted by the retired key, still rotates; the new pair is minted by the new key.
     const rotated = await baton.refresh(before.refresh_token);
@@ -57,7 +57,7 @@ describe('refresh-token keys', () => {
     expect(first.active).not.toBe('refresh-0');
     // A token the retired key minted can live at most the idle lifetime: after that the key verifies nothing.
     const idle = await baton.login('v');
-    baton.rotateKeys('refresh');
+    await baton.rotateKeys('refresh');
     clock.advance(60 * MINUTE + 15_001);
     expect(await codeOf(baton.refresh(idle.refresh_token))).toBe('ERR_REFRESH_INVALID');
     expect(rotated.refresh_token).toMatch(/^rt_/);
@@ -88,6 +88,35 @@ describe('a key revoked on one instance', () => {
     b.keys.sync(keys, Date.now()); // a stale saved ring still listing it
     expect(b.keys.get('k1')).toBeUndefined();
     expect(await a.revokeKey('k1')).toBe(false);
+  });
+});
+
+describe('persistKeys', () => {
+  it('saves the ring after each rotation and revocation, the revocation before any instance hears of it', async () => {
+    const { memoryStore } = await import('baton-auth/stores/memory');
+    const { createBaton } = await import('baton-auth');
+    const store = memoryStore();
+    const saved: string[][] = [];
+    const heard: string[] = [];
+    await store.subscribe((event) => heard.push(event.id));
+    const baton = createBaton({
+      issuer: ISSUER, keys: [generateKey('EdDSA', 'k1')], refreshTokenSecret: 'r'.repeat(32), store,
+      persistKeys: async (ring) => { saved.push(ring.list().filter((k) => k.use === 'sig').map((k) => `${k.kid}:${k.status}`)); expect(heard).toEqual([]); },
+    });
+    const { active, next } = await baton.rotateKeys();
+    expect(saved[0]?.sort()).toEqual(['k1:retired', `${active}:active`, `${next}:next`].sort());
+    expect(await baton.revokeKey('k1')).toBe(true);
+    expect(saved[1]?.sort()).toEqual([`${active}:active`, `${next}:next`].sort());
+    expect(heard).toEqual(['k1']);
+    expect(await baton.revokeKey('k1')).toBe(false);
+    expect(saved).toHaveLength(2); // nothing changed, nothing saved
+    await baton.close();
+  });
+
+  it('is refused at creation when it is not a function', async () => {
+    const { memoryStore } = await import('baton-auth/stores/memory');
+    const { createBaton } = await import('baton-auth');
+    expect(() => createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'k1')], refreshTokenSecret: 'r'.repeat(32), store: memoryStore(), persistKeys: 'yes' as never })).toThrow(/persistKeys/);
   });
 });
 

@@ -6,7 +6,9 @@
 export { connectStore, createEngine, createService, openStore, startServer, users } from './server/app.ts';
 export type { Service } from './server/app.ts';
 export { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './server/clients.ts';
-export { ConfigError, loadConfig } from './server/config.ts';
+export { loadConfig } from './server/config.ts';
+/** @deprecated `BatonConfigError` from `baton-auth/errors`: the service's configuration errors are the library's. */
+export { BatonConfigError as ConfigError } from 'baton-auth';
 export type { ServerConfig } from './server/config.ts';
 export { generateSecret, openCustody, readRing, rotateSecret, saveRing } from './server/custody.ts';
 export type { Custody, ServiceSecret } from './server/custody.ts';

@@ -7,16 +7,21 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { ConfigError, loadConfig, redactUrl } from '../server/config.ts';
+import { loadConfig, redactUrl } from '../server/config.ts';
 import { connectStore, createEngine, startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
-import { generateSecret, openCustody, resetKeys, rotateSecret, saveRing, sealLegacyKeys } from '../server/custody.ts';
-import { isBatonError } from 'baton-auth';
-import type { KeyAlg, BatonStore } from 'baton-auth';
+import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } from '../server/custody.ts';
+import { BatonError, isBatonError } from 'baton-auth';
+import type { Baton, BatonStore, KeyAlg } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
 
 /** Fails the command with a sentence and a non-zero exit. */
-class CliError extends Error {}
+class CliError extends BatonError {
+  override name = 'BatonCliError';
+  constructor(message: string) {
+    super('ERR_INVALID_ARGUMENT', message);
+  }
+}
 
 async function withStore<T>(body: (store: BatonStore) => Promise<T>): Promise<T> {
   const store = await connectStore(loadConfig().store);
@@ -25,6 +30,19 @@ async function withStore<T>(body: (store: BatonStore) => Promise<T>): Promise<T>
   } finally {
     await store.close();
   }
+}
+
+/** The engine over the store's sealed key ring: its key changes are saved and announced as the service's are. */
+function withEngine<T>(body: (baton: Baton) => Promise<T>): Promise<T> {
+  return withStore(async (store) => {
+    const config = loadConfig();
+    const baton = createEngine(config, store, await openCustody(config, store));
+    try {
+      return await body(baton);
+    } finally {
+      await baton.close();
+    }
+  });
 }
 
 /** Standard input, whole, without its final newline: how tokens and secrets reach a command without argv. */
@@ -145,31 +163,17 @@ keysCmd.command('rotate')
   .option('--alg <alg>', 'switch the signing algorithm (HS256, ES256, EdDSA)')
   .option('--refresh', 'rotate the refresh-token key instead: tokens it minted keep working until they are used or expire')
   .action(async (opts: { alg?: string; refresh?: boolean }) => {
-    await withStore(async (store) => {
-      const custody = await openCustody(loadConfig(), store);
-      const use = opts.refresh ? 'refresh' : 'sig';
-      if (opts.alg !== undefined && (opts.refresh || !['HS256', 'ES256', 'EdDSA'].includes(opts.alg))) throw new CliError('--alg is HS256, ES256 or EdDSA, for signing keys.');
-      const alg = (opts.alg ?? custody.ring.active(use)?.alg ?? 'HS256') as KeyAlg;
-      const { active, next, dropped } = custody.ring.rotate(alg, Date.now(), use);
-      await saveRing(custody, store);
-      console.info(`${use === 'refresh' ? 'Refresh tokens are minted with' : 'Signing with'} ${active.kid}; ${next.kid} is published for the next rotation.${dropped.length ? ` Dropped: ${dropped.join(', ')}.` : ''}`);
-    });
+    const use = opts.refresh ? 'refresh' : 'sig';
+    if (opts.alg !== undefined && (opts.refresh || !['HS256', 'ES256', 'EdDSA'].includes(opts.alg))) throw new CliError('--alg is HS256, ES256 or EdDSA, for signing keys.');
+    const { active, next, dropped } = await withEngine((baton) => baton.rotateKeys(use, opts.alg as KeyAlg | undefined));
+    console.info(`${use === 'refresh' ? 'Refresh tokens are minted with' : 'Signing with'} ${active}; ${next} is published for the next rotation.${dropped.length ? ` Dropped: ${dropped.join(', ')}.` : ''}`);
   });
 
 keysCmd.command('revoke <kid>')
   .description('take a key out of service at once, on every instance (a compromised key): tokens it signed stop verifying')
   .action(async (kid: string) => {
-    await withStore(async (store) => {
-      const config = loadConfig();
-      const custody = await openCustody(config, store);
-      const baton = createEngine(config, store, custody);
-      try {
-        if (!(await baton.revokeKey(kid, { persist: () => saveRing(custody, store) }))) throw new CliError(`There is no key ${kid} (see \`keys list\`).`);
-      } finally {
-        await baton.close();
-      }
-      console.info(`Revoked ${kid}: every instance drops it now, and nothing it signed verifies any more.`);
-    });
+    if (!(await withEngine((baton) => baton.revokeKey(kid)))) throw new CliError(`There is no key ${kid} (see \`keys list\`).`);
+    console.info(`Revoked ${kid}: every instance drops it now, and nothing it signed verifies any more.`);
   });
 
 keysCmd.command('seal-legacy')
@@ -286,7 +290,7 @@ program.command('token')
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const message = err instanceof ConfigError || err instanceof CliError || err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
   console.error(`baton: ${message}`);
   process.exitCode = 1;
   // A driver still retrying in the background (ioredis) must not keep a failed command alive.

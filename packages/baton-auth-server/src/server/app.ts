@@ -9,7 +9,7 @@ import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import { connect } from 'node:net';
 import pino from 'pino';
 import proxyaddr from 'proxy-addr';
-import { createBaton, toMs } from 'baton-auth';
+import { BatonConfigError, createBaton, toMs } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
@@ -18,7 +18,7 @@ import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import { redactUrl } from './config.ts';
 import type { ServerConfig } from './config.ts';
-import { checkLocalStore, openCustody, readRing } from './custody.ts';
+import { checkLocalStore, openCustody, readRing, saveRing } from './custody.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
@@ -33,7 +33,7 @@ export async function openStore(url: string): Promise<BatonStore> {
   }
   if (/^(rediss?|redis\+cluster):\/\//.test(url)) return (await import('baton-auth/stores/redis')).redisStore({ url });
   if (/^postgres(ql)?:\/\//.test(url)) return (await import('baton-auth/stores/postgres')).postgresStore({ url });
-  throw new Error(`Unknown store URL ${url}`);
+  throw new BatonConfigError(`BATON_STORE ${redactUrl(url)} is no store Baton knows: use sqlite:<path>, memory:, redis://…, rediss://…, redis+cluster://… or postgres://….`);
 }
 
 /** How long the store has to answer its first round trip at start-up. */
@@ -81,7 +81,7 @@ export async function connectStore(url: string): Promise<BatonStore> {
   try {
     store = await openStore(url);
   } catch (err) {
-    throw new Error(`Cannot open the store at ${where}: ${safe((err as Error).message)}`, { cause: err });
+    throw new BatonConfigError(`Cannot open the store at ${where}: ${safe((err as Error).message)}`, { cause: err });
   }
   const deadline = Date.now() + STORE_TIMEOUT_MS;
   let last: unknown;
@@ -103,9 +103,9 @@ export async function connectStore(url: string): Promise<BatonStore> {
   }
   await Promise.race([store.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
   const unreachable = networkError(last) ?? (await probe(url));
-  if (unreachable !== undefined) throw new Error(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
+  if (unreachable !== undefined) throw new BatonConfigError(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
   // It answered, with an error (a missing database, a wrong password): what it said, secrets out.
-  throw new Error(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
+  throw new BatonConfigError(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
 }
 
 /** The engine of the service on `store`, with the keys of its sealed ring. */
@@ -120,6 +120,7 @@ export function createEngine(config: ServerConfig, store: BatonStore, custody: C
     maxSessionsPerUser: config.maxSessions,
     tokenFormat: config.tokenFormat,
     refreshRateLimit: config.refreshRate,
+    persistKeys: () => saveRing(custody, store),
     ...(onEvent ? { onEvent } : {}),
   });
 }
@@ -182,7 +183,7 @@ async function serviceOn(store: BatonStore, config: ServerConfig, logger: pino.L
     try {
       body = readFileSync(url);
     } catch {
-      throw new Error(`The web page's ${url.pathname} cannot be read: run \`npm run build\` (it bundles the client SDK for the page).`);
+      throw new BatonConfigError(`The web page's ${url.pathname} cannot be read: run \`npm run build\` (it bundles the client SDK for the page).`);
     }
     return () => new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
   };

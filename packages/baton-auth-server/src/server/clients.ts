@@ -4,7 +4,7 @@
  * client, `default` (its web page's), that a request naming no client acts as.
  */
 import { LRUCache } from 'lru-cache';
-import { parseScope } from 'baton-auth';
+import { BatonError, parseScope } from 'baton-auth';
 import { checkClientSecret, checkResources, generateClientSecret, hashClientSecret } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
 import type { BatonStore } from 'baton-auth';
@@ -16,9 +16,6 @@ const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export const DEFAULT_CLIENT = 'default';
 /** The confidential client `BATON_INTROSPECTION_SECRET` creates for resource servers. */
 export const RESOURCE_SERVER_CLIENT = 'resource-server';
-
-/** Thrown for a mistake in a client operation; the message says what to do. */
-export class ClientError extends Error {}
 
 /** The clients of `store`, each read at most once per `ttlMs` (a removal reaches every instance within it). */
 export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
@@ -39,9 +36,9 @@ export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
 export const clients = {
   /** Registers a client; a confidential one gets a secret, returned here once and stored only hashed. */
   async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; introspect?: boolean; secret?: string; resources?: string[]; clientCredentials?: boolean } = {}): Promise<{ client: ClientRecord; secret?: string }> {
-    if (!CLIENT_ID.test(id)) throw new ClientError('A client id is 1 to 64 letters, digits or . _ : -.');
+    if (!CLIENT_ID.test(id)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client id is 1 to 64 letters, digits or . _ : -.');
     const secret = options.secret ?? (options.confidential || options.introspect || options.clientCredentials ? generateClientSecret() : undefined);
-    if (secret !== undefined && secret.length < 32) throw new ClientError('A client secret must be at least 32 characters.');
+    if (secret !== undefined && secret.length < 32) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client secret must be at least 32 characters.');
     const client: ClientRecord = { id, type: secret === undefined ? 'public' : 'confidential', scopes: parseScope(options.scopes ?? '') };
     if (secret !== undefined) client.secretHash = hashClientSecret(secret);
     if (options.introspect) client.introspect = true;
@@ -50,10 +47,10 @@ export const clients = {
       try {
         client.resources = checkResources(options.resources, `client ${id}`);
       } catch (err) {
-        throw new ClientError((err as Error).message);
+        throw new BatonError('ERR_INVALID_ARGUMENT', (err as Error).message);
       }
     }
-    if (!(await store.putRecord(CLIENTS, id, JSON.stringify(client), { ifAbsent: true }))) throw new ClientError(`The client ${id} already exists.`);
+    if (!(await store.putRecord(CLIENTS, id, JSON.stringify(client), { ifAbsent: true }))) throw new BatonError('ERR_INVALID_ARGUMENT', `The client ${id} already exists.`);
     return secret === undefined ? { client } : { client, secret };
   },
   async list(store: BatonStore): Promise<ClientRecord[]> {
@@ -65,7 +62,7 @@ export const clients = {
   /** Sets the scopes a client may ask for. */
   async setScopes(store: BatonStore, id: string, scopes: string): Promise<ClientRecord> {
     const raw = await store.getRecord(CLIENTS, id);
-    if (raw === null) throw new ClientError(`There is no client ${id}.`);
+    if (raw === null) throw new BatonError('ERR_INVALID_ARGUMENT', `There is no client ${id}.`);
     const client = { ...(JSON.parse(raw) as ClientRecord), scopes: parseScope(scopes) };
     await store.putRecord(CLIENTS, id, JSON.stringify(client));
     return client;

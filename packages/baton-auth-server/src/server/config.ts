@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
-import { toMs } from 'baton-auth';
+import { BatonConfigError, toMs } from 'baton-auth';
 import type { SigningAlg, TokenFormat } from 'baton-auth';
 
 /** The service's settings, after validation. */
@@ -108,9 +108,6 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, user: string) => `${scheme}${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`);
 }
 
-/** Thrown for a configuration mistake; the message is the sentence to show. */
-export class ConfigError extends Error {}
-
 /** A list given with commas or spaces. */
 function list(v: string): string[] {
   return v.split(/[\s,]+/).filter((x) => x !== '');
@@ -130,7 +127,7 @@ function trusted(value: string | undefined): number | string[] {
   try {
     proxyaddr.compile(list);
   } catch (err) {
-    throw new ConfigError(`BATON_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1, or loopback): ${(err as Error).message}.`);
+    throw new BatonConfigError(`BATON_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1, or loopback): ${(err as Error).message}.`);
   }
   return list;
 }
@@ -144,25 +141,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } catch (err) {
       // A parse error quotes the file's text, which may hold a secret: say where, not what.
       const why = err instanceof SyntaxError ? 'it is not valid JSON' : `${(err as NodeJS.ErrnoException).code ?? 'it cannot be read'}`;
-      throw new ConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${why}.`);
+      throw new BatonConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${why}.`);
     }
   }
   const input: Record<string, unknown> = { ...file };
   if (env.BATON_LOGIN_RATE || 'BATON_LOGIN_RATE' in file) {
-    throw new ConfigError("BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').");
+    throw new BatonConfigError("BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').");
   }
   for (const key of Object.keys(schema.shape)) if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(`Configuration error: ${issue?.message ?? 'invalid value'}${issue?.path.length ? ` (${issue.path.join('.')})` : ''}.`);
+    throw new BatonConfigError(`Configuration error: ${issue?.message ?? 'invalid value'}${issue?.path.length ? ` (${issue.path.join('.')})` : ''}.`);
   }
   const c = parsed.data;
-  if (c.BATON_SECRET !== undefined && c.BATON_SECRET_FILE !== undefined) throw new ConfigError('Set BATON_SECRET or BATON_SECRET_FILE, not both.');
+  if (c.BATON_SECRET !== undefined && c.BATON_SECRET_FILE !== undefined) throw new BatonConfigError('Set BATON_SECRET or BATON_SECRET_FILE, not both.');
   const headersTimeoutMs = toMs(duration$(c.BATON_HEADERS_TIMEOUT), 'BATON_HEADERS_TIMEOUT');
   const requestTimeoutMs = toMs(duration$(c.BATON_REQUEST_TIMEOUT), 'BATON_REQUEST_TIMEOUT');
-  if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new ConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
-  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError(`BATON_HEADERS_TIMEOUT (${c.BATON_HEADERS_TIMEOUT}) must not exceed BATON_REQUEST_TIMEOUT (${c.BATON_REQUEST_TIMEOUT}): the headers are part of the request.`);
+  if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new BatonConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
+  if (headersTimeoutMs > requestTimeoutMs) throw new BatonConfigError(`BATON_HEADERS_TIMEOUT (${c.BATON_HEADERS_TIMEOUT}) must not exceed BATON_REQUEST_TIMEOUT (${c.BATON_REQUEST_TIMEOUT}): the headers are part of the request.`);
   const trustProxy = trusted(c.BATON_TRUST_PROXY);
   const loginFailures = failureLimit(c.BATON_LOGIN_FAILURES, 'BATON_LOGIN_FAILURES');
   const loginFailuresPerIp = failureLimit(c.BATON_LOGIN_FAILURES_PER_IP, 'BATON_LOGIN_FAILURES_PER_IP');
@@ -170,7 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cookieSecure = ['true', '1', 'on'].includes(c.BATON_COOKIE_SECURE);
   const { hostname, protocol } = new URL(issuer);
   if (!cookieSecure && !(protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname))) {
-    throw new ConfigError('BATON_COOKIE_SECURE=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.');
+    throw new BatonConfigError('BATON_COOKIE_SECURE=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.');
   }
   return {
     port: c.PORT,

@@ -12,9 +12,8 @@ import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { compactDecrypt, CompactEncrypt, decodeProtectedHeader } from 'jose';
-import { generateKey, KeyRing } from 'baton-auth';
+import { BatonConfigError, generateKey, KeyRing } from 'baton-auth';
 import type { KeyInput, SigningAlg, BatonStore } from 'baton-auth';
-import { ConfigError } from './config.ts';
 import type { ServerConfig } from './config.ts';
 
 const CONFIG = 'config';
@@ -56,23 +55,23 @@ function sealedBy(name: string, sealed: string): unknown {
   try {
     return decodeProtectedHeader(sealed).kid;
   } catch {
-    throw new ConfigError(`The store's ${name} record is not sealed as Baton seals it; it may have been written by another program.`);
+    throw new BatonConfigError(`The store's ${name} record is not sealed as Baton seals it; it may have been written by another program.`);
   }
 }
 
-/** Opens a sealed record, or throws a `ConfigError` that says which secret is needed. */
+/** Opens a sealed record, or throws a `BatonConfigError` that says which secret is needed. */
 export async function unseal<T>(secret: ServiceSecret, name: string, sealed: string): Promise<T> {
   const { key, kid } = kek(secret.bytes);
   const header = { kid: sealedBy(name, sealed) };
   if (header.kid !== kid) {
-    throw new ConfigError(`The store's keys were sealed with another service secret (id ${String(header.kid)}) than ${secret.origin} (id ${kid}). Start with the secret this store was created with; a new one would log everyone out.`);
+    throw new BatonConfigError(`The store's keys were sealed with another service secret (id ${String(header.kid)}) than ${secret.origin} (id ${kid}). Start with the secret this store was created with; a new one would log everyone out.`);
   }
   try {
     const { plaintext, protectedHeader } = await compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
     if (protectedHeader.cty !== `baton-${name}`) throw new Error('record moved');
     return JSON.parse(Buffer.from(plaintext).toString('utf8')) as T;
   } catch {
-    throw new ConfigError(`The store's ${name} record does not open with ${secret.origin}: it was altered, or moved from another record.`);
+    throw new BatonConfigError(`The store's ${name} record does not open with ${secret.origin}: it was altered, or moved from another record.`);
   }
 }
 
@@ -112,10 +111,10 @@ export function checkPrivate(path: string, kind: 'folder' | 'file' | 'secret'): 
   // A sticky folder (/tmp): others may add files but not rename or replace ours, checked one by one.
   if (kind === 'folder' && (mode & 0o1000) !== 0) return;
   if (owner !== uid) {
-    throw new ConfigError(`${path} belongs to another user (uid ${owner}, not ${uid}): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown ${uid} ${path}\`.`);
+    throw new BatonConfigError(`${path} belongs to another user (uid ${owner}, not ${uid}): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown ${uid} ${path}\`.`);
   }
   if ((mode & (kind === 'secret' ? 0o077 : 0o022)) !== 0) {
-    throw new ConfigError(`${path} is open to other users (mode ${(mode & 0o777).toString(8)}): \`chmod ${kind === 'folder' ? 700 : 600} ${path}\`.`);
+    throw new BatonConfigError(`${path} is open to other users (mode ${(mode & 0o777).toString(8)}): \`chmod ${kind === 'folder' ? 700 : 600} ${path}\`.`);
   }
 }
 
@@ -138,14 +137,14 @@ function readSecretFile(path: string, origin: string, managed = false): Uint8Arr
     text = readFileSync(path, 'utf8').trim();
     if (!managed && (statSync(path).mode & 0o077) !== 0) process.emitWarning(`${origin} can be read by other users of this machine; chmod 600 it.`, { code: 'BATON_SECRET_FILE_MODE' });
   } catch (err) {
-    throw new ConfigError(`${origin} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); give the path of the file that holds the service secret.`);
+    throw new BatonConfigError(`${origin} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); give the path of the file that holds the service secret.`);
   }
   return checkedSecret(text, origin);
 }
 
 function checkedSecret(text: string, origin: string): Uint8Array {
   const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length < 32) throw new ConfigError(`${origin} must be at least 32 characters; make one with \`npm run baton -- secret generate\`.`);
+  if (bytes.length < 32) throw new BatonConfigError(`${origin} must be at least 32 characters; make one with \`npm run baton -- secret generate\`.`);
   return bytes;
 }
 
@@ -163,11 +162,11 @@ export function serviceSecret(config: Pick<ServerConfig, 'store' | 'secret' | 's
   if (config.store === 'memory:' || config.store === 'sqlite::memory:') return { bytes: randomBytes(32), origin: 'an in-memory secret' };
   const file = defaultSecretFile(config.store);
   if (file === undefined) {
-    throw new ConfigError(`BATON_STORE is a networked store: set BATON_SECRET or BATON_SECRET_FILE to a secret kept outside it (make one with \`npm run baton -- secret generate\`), so that a copy of the store cannot mint tokens.`);
+    throw new BatonConfigError(`BATON_STORE is a networked store: set BATON_SECRET or BATON_SECRET_FILE to a secret kept outside it (make one with \`npm run baton -- secret generate\`), so that a copy of the store cannot mint tokens.`);
   }
   if (existsSync(file)) return { bytes: readSecretFile(file, file, true), origin: file, managedFile: file };
   if (sealed) {
-    throw new ConfigError(`The store holds keys sealed by a service secret, but ${file} is missing. Restore it from your backup (or set BATON_SECRET_FILE); a new secret would log everyone out.`);
+    throw new BatonConfigError(`The store holds keys sealed by a service secret, but ${file} is missing. Restore it from your backup (or set BATON_SECRET_FILE); a new secret would log everyone out.`);
   }
   writeSecretFile(file, generateSecret());
   return { bytes: readSecretFile(file, file, true), origin: file, managedFile: file };
@@ -215,10 +214,10 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   const sealed = await store.getRecord(CONFIG, RING);
   const legacy = sealed === null ? await store.getRecord(CONFIG, LEGACY.keys) : null;
   if (sealed === null && legacy !== null) {
-    throw new ConfigError('The store holds signing keys in the clear (written by Baton 0.1, or planted by someone who can write to the store). If you upgraded from 0.1, seal them once with `npm run baton -- keys seal-legacy`; otherwise delete the records config/keys and config/refresh-secret.');
+    throw new BatonConfigError('The store holds signing keys in the clear (written by Baton 0.1, or planted by someone who can write to the store). If you upgraded from 0.1, seal them once with `npm run baton -- keys seal-legacy`; otherwise delete the records config/keys and config/refresh-secret.');
   }
   if (sealed === null && initialized !== null) {
-    throw new ConfigError('The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run `npm run baton -- keys reset`.');
+    throw new BatonConfigError('The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run `npm run baton -- keys reset`.');
   }
   const secret = serviceSecret(config, sealed !== null);
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
@@ -240,8 +239,8 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
  */
 export async function sealLegacyKeys(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore): Promise<number> {
   const legacy = await store.getRecord(CONFIG, LEGACY.keys);
-  if (legacy === null) throw new ConfigError('The store holds no keys in the clear: there is nothing to seal.');
-  if ((await store.getRecord(CONFIG, RING)) !== null) throw new ConfigError('The store already has a sealed key ring; delete config/keys and config/refresh-secret instead.');
+  if (legacy === null) throw new BatonConfigError('The store holds no keys in the clear: there is nothing to seal.');
+  if ((await store.getRecord(CONFIG, RING)) !== null) throw new BatonConfigError('The store already has a sealed key ring; delete config/keys and config/refresh-secret instead.');
   const secret = serviceSecret(config, false);
   const inputs = legacyRing(legacy, await store.getRecord(CONFIG, LEGACY.refreshSecret));
   await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, inputs), { ifAbsent: true });

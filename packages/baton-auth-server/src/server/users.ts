@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
-import { parseScope } from 'baton-auth';
+import { BatonError, parseScope } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 
 /** A user of the standalone service. */
@@ -21,9 +21,6 @@ const USERS = 'users';
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const DUMMY_HASH = hash('baton-timing-equaliser');
 
-/** Thrown for a mistake in a user operation; the message says what to do. */
-export class UserError extends Error {}
-
 function read(raw: string): User {
   const user = JSON.parse(raw) as User;
   return { ...user, scopes: user.scopes ?? [] };
@@ -36,11 +33,11 @@ async function write(store: BatonStore, user: User): Promise<void> {
 /** The user table, kept in the store. */
 export const users = {
   async add(store: BatonStore, username: string, password: string, scopes = ''): Promise<User> {
-    if (!USERNAME.test(username)) throw new UserError('A username is 1 to 64 letters, digits or . _ @ -.');
-    if (password.length < 8) throw new UserError('A password needs at least 8 characters.');
+    if (!USERNAME.test(username)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A username is 1 to 64 letters, digits or . _ @ -.');
+    if (password.length < 8) throw new BatonError('ERR_INVALID_ARGUMENT', 'A password needs at least 8 characters.');
     const user: User = { id: `usr_${randomBytes(9).toString('base64url')}`, username, passwordHash: await hash(password), createdAt: Date.now(), scopes: parseScope(scopes) };
     if (!(await store.putRecord(USERS, username.toLowerCase(), JSON.stringify(user), { ifAbsent: true }))) {
-      throw new UserError(`The user ${username} already exists.`);
+      throw new BatonError('ERR_INVALID_ARGUMENT', `The user ${username} already exists.`);
     }
     return user;
   },
@@ -57,7 +54,7 @@ export const users = {
   /** Sets the scopes a user may be granted; sessions already open keep theirs until they end. */
   async setScopes(store: BatonStore, username: string, scopes: string): Promise<User> {
     const user = await users.get(store, username);
-    if (user === null) throw new UserError(`There is no user ${username}.`);
+    if (user === null) throw new BatonError('ERR_INVALID_ARGUMENT', `There is no user ${username}.`);
     const updated = { ...user, scopes: parseScope(scopes) };
     await write(store, updated);
     return updated;

@@ -18,7 +18,8 @@ import type { KeyAlg, KeyRing, KeyUse, PublicJwk } from './keys.ts';
 import type { BatonOptions } from './options.ts';
 import { refresh } from './refresh.ts';
 import type { RefreshOptions } from './refresh.ts';
-import { revoke, revokeKey, revokeSession, revokeUserSessions } from './revoke.ts';
+import { revokeKey, rotateKeys } from './key-admin.ts';
+import { revoke, revokeSession, revokeUserSessions } from './revoke.ts';
 import type { RevokeOptions, SessionRevocation } from './revoke.ts';
 import { listSessions, sessionHistory } from './sessions.ts';
 import type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
@@ -226,25 +227,21 @@ export class Baton {
    * Rotates the keys of one use — signing (default, of the active key's algorithm or `alg`),
    * encryption (`'enc'`) or refresh tokens (`'refresh'`): the pre-published key starts, the old
    * one retires but keeps verifying for as long as a token it made can live, a new key is
-   * published for next time, and keys past that leave the ring. Persisting the ring is the
-   * caller's (the standalone service seals and saves it).
+   * published for next time, and keys past that leave the ring. Then `persistKeys` saves it.
    */
-  rotateKeys(use: KeyUse = 'sig', alg?: KeyAlg): { active: string; next: string; dropped: string[] } {
-    const ring = this.#e.o.ring;
-    const { active, next, dropped } = ring.rotate(alg ?? ring.active(use)?.alg ?? (use === 'enc' ? 'dir' : 'HS256'), this.#e.now(), use);
-    return { active: active.kid, next: next.kid, dropped };
+  rotateKeys(use: KeyUse = 'sig', alg?: KeyAlg): Promise<{ active: string; next: string; dropped: string[] }> {
+    return rotateKeys(this.#e, use, alg);
   }
 
   /**
    * Takes a key out of service at once, on every instance (a compromised key): tokens it signed
    * stop verifying, cached ones included; an active key is first replaced by its published
-   * successor. The removal travels through the store's revocation feed; an instance that learns
-   * of it never takes the key back from a saved copy. `persist` saves the ring where the other
-   * instances read it (the standalone service's sealed ring) before they hear of the removal;
-   * keys from your configuration must leave it too. False when the ring has no such key.
+   * successor. `persistKeys` saves the ring before the removal travels through the store's
+   * revocation feed; an instance that learns of it never takes the key back from a saved copy.
+   * Keys from your configuration must leave it too. False when the ring has no such key.
    */
-  revokeKey(kid: string, options: { persist?: (ring: KeyRing) => Promise<void> } = {}): Promise<boolean> {
-    return revokeKey(this.#e, kid, options.persist);
+  revokeKey(kid: string): Promise<boolean> {
+    return revokeKey(this.#e, kid);
   }
 
   /** Verifications since the engine started: by outcome, and how many the verified-token cache answered. */

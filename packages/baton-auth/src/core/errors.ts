@@ -118,8 +118,8 @@ export class BatonError extends Error {
 /** A configuration mistake found when a factory is created. The message says what to change. */
 export class BatonConfigError extends BatonError {
   override name = 'BatonConfigError';
-  constructor(message: string) {
-    super('ERR_CONFIG', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options);
   }
 }
 

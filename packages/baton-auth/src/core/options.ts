@@ -69,6 +69,12 @@ export interface BatonOptions {
   defaultScope?: string;
   /** Receives lifecycle events (audit logs, alerts). Errors it throws are ignored. */
   onEvent?: (event: BatonEvent) => void;
+  /**
+   * Saves the key ring where every instance reads it, after `rotateKeys` and `revokeKey` changed
+   * it (the standalone service seals it into the store). Without it the ring lives in this
+   * process only: keys from your configuration must change there too.
+   */
+  persistKeys?: (ring: KeyRing) => Promise<void>;
   /** The clock, in milliseconds since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -92,13 +98,14 @@ export interface ResolvedOptions {
   maxTokenLength: number;
   defaultScope: string;
   onEvent: ((event: BatonEvent) => void) | undefined;
+  persistKeys: ((ring: KeyRing) => Promise<void>) | undefined;
   now: () => number;
 }
 
 const KNOWN = new Set([
   'issuer', 'audience', 'keys', 'refreshTokenSecret', 'previousRefreshTokenSecrets', 'store', 'accessTokenTtl',
   'refreshTokenTtl', 'sessionMaxAge', 'refreshGrace', 'leeway', 'maxSessionsPerUser', 'tokenFormat',
-  'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'now',
+  'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'persistKeys', 'now',
 ]);
 
 function secret(value: unknown, name: string): Uint8Array {
@@ -204,6 +211,7 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   if (cache !== false && (!Number.isInteger(cache.max) || cache.max < 1)) throw new BatonConfigError('`verifyCache.max` must be a whole number of at least 1 (or set `verifyCache: false`).');
   const maxTokenLength = options.maxTokenLength ?? 8192;
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 256) throw new BatonConfigError('`maxTokenLength` must be a whole number of at least 256.');
+  if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function') throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
   if (options.now !== undefined && typeof options.now !== 'function') throw new BatonConfigError('`now` must be a function returning milliseconds since the epoch.');
 
   return {
@@ -224,6 +232,7 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     maxTokenLength,
     defaultScope: options.defaultScope ?? '',
     onEvent: options.onEvent,
+    persistKeys: options.persistKeys,
     now: options.now ?? Date.now,
   };
 }

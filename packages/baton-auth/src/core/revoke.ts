@@ -7,7 +7,6 @@ import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
-import type { KeyRing } from './keys.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import type { Revocation } from './store.ts';
 import { ANY_AUDIENCE, verify } from './verify.ts';
@@ -25,9 +24,6 @@ export interface RevokeOptions {
   /** The client asking; a token issued to another client is refused and stays valid (RFC 7009 §2.1). Default: any client. */
   clientId?: string;
 }
-
-/** How long a key's revocation is kept in the revocation log. */
-export const KEY_REVOCATION_TTL_MS = 365 * 86_400_000;
 
 function sameClient(owner: string, caller: string | undefined): void {
   if (caller !== undefined && owner !== caller) throw new BatonError('ERR_INVALID_ARGUMENT', 'The token was not issued to this client');
@@ -99,16 +95,4 @@ export async function revokeUserSessions(e: Engine, userId: string, options: Ses
   const ids = await e.store.revokeUserSessions(userId, { ...r, ...(options.except === undefined ? {} : { except: options.except }) });
   revokedHere(e, ids, r);
   return ids;
-}
-
-/** See `Baton.revokeKey`. */
-export async function revokeKey(e: Engine, kid: string, persist: ((ring: KeyRing) => Promise<void>) | undefined): Promise<boolean> {
-  await e.ready();
-  const now = e.now();
-  if (!e.o.ring.remove(kid, now)) return false;
-  await persist?.(e.o.ring);
-  // Remembered for a year, not a token lifetime: an instance started later, or a saved ring
-  // restored from before, must still leave the key out.
-  await e.store.announce({ kind: 'key', id: kid, at: now, expiresAt: now + KEY_REVOCATION_TTL_MS, reason: 'key_revoked' });
-  return true;
 }

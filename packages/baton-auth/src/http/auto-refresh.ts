@@ -10,9 +10,9 @@ import type { Baton, TokenPair } from '../core/baton.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import { neededScopes, scopeRefusal, verifyRefusal } from './bearer.ts';
 import { cookieName, cookieValue, setCookie } from './cookies.ts';
-import { challenge, plain, transient } from './refusal.ts';
+import { challenge, isTransient, plain, refusalOf } from './refusal.ts';
 import type { Refusal } from './refusal.ts';
-import { HttpError, sessionEndMember } from './respond.ts';
+import { httpErrorOf, sessionEndMember } from './respond.ts';
 
 /** Options of `autoRefresh`. */
 export interface AutoRefreshOptions {
@@ -93,8 +93,7 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
       access = cookieValue(input.cookie, at);
       refreshToken = cookieValue(input.cookie, rt);
     } catch (err) {
-      const e = err as HttpError;
-      return kept(plain(e.status, e.error, e.description));
+      return kept(refusalOf(httpErrorOf(err)));
     }
     if (access !== undefined) {
       try {
@@ -117,15 +116,15 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
     try {
       pair = await pending;
     } catch (err) {
-      if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') return kept(transient(503, err));
-      if (isBatonError(err) && err.code === 'ERR_RATE_LIMITED') return kept(transient(429, err));
+      const http = httpErrorOf(err);
+      if (isTransient(http)) return kept(refusalOf(http));
       return denied('The session ended; sign in again', err);
     }
     const setCookies = sessionCookies(pair, options);
     try {
       return passed(await baton.verify(pair.access_token, verifyOptions), setCookies);
     } catch (err) {
-      return { ok: false, refusal: isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE' ? transient(503, err) : challenge(401, 'invalid_token', (err as Error).message), setCookies };
+      return { ok: false, refusal: verifyRefusal(err), setCookies };
     }
   };
 }

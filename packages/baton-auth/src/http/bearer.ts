@@ -6,11 +6,11 @@
  * reaction.
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import { BatonConfigError, isBatonError } from '../core/errors.ts';
+import { BatonConfigError } from '../core/errors.ts';
 import type { VerifyOptions } from '../core/verify.ts';
-import { challenge, Refusal, transient } from './refusal.ts';
+import { challenge, isTransient, Refusal, refusalOf } from './refusal.ts';
 import type { ChallengeParams } from './refusal.ts';
-import { sessionEndMember } from './respond.ts';
+import { httpErrorOf } from './respond.ts';
 
 /** What verifies a guard's tokens: a `Baton`, or anything with its `verify` (a verifier of another issuer's tokens). */
 export interface TokenVerifier {
@@ -75,17 +75,16 @@ export function bearerToken(authorization: string | null | undefined, target: st
   return token;
 }
 
-const DESCRIPTIONS: Record<string, string> = { ERR_TOKEN_REPLAYED: 'token already used' };
-
 /**
- * The refusal of a token `verify` rejected: 503 when the store is unreachable, else 401
- * `invalid_token` — with `session_end` (why the session ended) when the token proved it was one of that session's.
+ * The refusal of a token `verify` rejected, as `httpErrorOf` maps it: 503 or 429 when nothing was
+ * lost, else 401 `invalid_token` — with `session_end` (why the session ended) when the token
+ * proved it was one of that session's.
  */
 export function verifyRefusal(err: unknown, params: ChallengeParams = {}): Refusal {
-  if (isBatonError(err) && err.code === 'ERR_STORE_UNAVAILABLE') return transient(503, err);
-  const code = isBatonError(err) ? err.code : '';
-  const ended = isBatonError(err) && err.sessionEnd !== undefined ? { session_end: sessionEndMember(err.sessionEnd) } : undefined;
-  return challenge(401, 'invalid_token', DESCRIPTIONS[code] ?? (isBatonError(err) ? err.message : 'The access token is invalid'), ended === undefined ? params : { ...params, members: ended });
+  const http = httpErrorOf(err);
+  if (isTransient(http)) return refusalOf(http);
+  const description = http.status === 401 ? http.description : 'The access token is invalid';
+  return challenge(401, 'invalid_token', description, Object.keys(http.members).length === 0 ? params : { ...params, members: http.members });
 }
 
 /** The scopes a `scope` option asks for. */

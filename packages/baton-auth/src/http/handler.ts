@@ -21,7 +21,7 @@ import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from
 import { cookieName } from './cookies.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
-import { fromBatonError, HttpError, oauthError } from './respond.ts';
+import { httpErrorOf, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
 import { login } from './routes/login.ts';
 import { history, logout, me, session, sessions } from './routes/account.ts';
@@ -147,7 +147,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
       }
       response = await serve(request, context, found.params);
     } catch (err) {
-      const http = err instanceof HttpError ? err : fromBatonError(err);
+      const http = httpErrorOf(err);
       // The error's name and where it was thrown, never its message: a library's message may quote its input.
       if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', path, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
       response = oauthError(http);

@@ -3,6 +3,8 @@
  * transient answers (429, 503) that keep a client's credentials because nothing was lost.
  */
 
+import type { HttpError } from './respond.ts';
+
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** An HTTP refusal: status, headers and an RFC 6749 §5.2-shaped body (with extension members such as `session_end`). */
@@ -45,7 +47,12 @@ export function plain(status: number, error: string, description: string): Refus
   return new Refusal(status, { 'content-type': JSON_TYPE }, error, description);
 }
 
-/** A refusal that keeps the client's credentials, nothing being lost: a store outage (503) or a rate limit (429). */
-export function transient(status: 429 | 503, err: unknown): Refusal {
-  return new Refusal(status, { 'retry-after': '1', 'content-type': JSON_TYPE }, status === 429 ? 'slow_down' : 'temporarily_unavailable', (err as Error).message);
+/** Whether an error's answer keeps the client's credentials, nothing being lost: a store outage (503) or a rate limit (429). */
+export function isTransient(err: HttpError): boolean {
+  return err.status === 503 || err.status === 429;
+}
+
+/** The refusal of an error as `httpErrorOf` maps it, with its `Retry-After` (a transient one) and body members. */
+export function refusalOf(err: HttpError): Refusal {
+  return new Refusal(err.status, { ...err.headers, 'content-type': JSON_TYPE }, err.error, err.description, err.members);
 }

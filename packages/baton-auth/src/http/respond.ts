@@ -52,8 +52,15 @@ export function oauthError(err: HttpError): Response {
   return json({ error: err.error, error_description: err.description, ...err.members }, err.status, err.headers);
 }
 
-/** Maps an engine error on a token endpoint to its HTTP form. */
-export function fromBatonError(err: unknown): HttpError {
+/**
+ * The HTTP form of any error, the one mapping of the library (token endpoints and guards alike):
+ * an `HttpError` as it is; a `BatonError` by its code — 503 and 429 with `Retry-After` (nothing
+ * was lost, try again), `invalid_token` 401, `invalid_request` and the other OAuth codes 400,
+ * with `session_end` when the caller proved it holds a token of the session; anything else a
+ * 500 that says nothing of its cause.
+ */
+export function httpErrorOf(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
   if (!isBatonError(err)) return new HttpError(500, 'server_error', 'Something went wrong on our side');
   const e = err as BatonError;
   switch (e.code) {
@@ -61,8 +68,6 @@ export function fromBatonError(err: unknown): HttpError {
       return new HttpError(503, 'temporarily_unavailable', e.message, { 'retry-after': '1' });
     case 'ERR_RATE_LIMITED':
       return new HttpError(429, 'slow_down', e.message, { 'retry-after': String(Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000))) });
-    case 'ERR_INVALID_ARGUMENT':
-      return new HttpError(400, 'invalid_request', e.message);
     default:
       return new HttpError(e.oauthError === 'invalid_token' ? 401 : 400, e.oauthError, e.message, {}, e.sessionEnd ? { session_end: sessionEndMember(e.sessionEnd) } : {});
   }

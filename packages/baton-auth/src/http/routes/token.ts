@@ -14,7 +14,7 @@ import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
 import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
 import { grantedResources } from '../grant.ts';
-import { fromBatonError, HttpError, json, readFields } from '../respond.ts';
+import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
 
 export function token(c: HandlerContext): Route {
   async function refreshGrant(request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
@@ -32,7 +32,7 @@ export function token(c: HandlerContext): Route {
       });
       return tokenResponse(c, pair, fromCookie !== undefined);
     } catch (err) {
-      const http = err instanceof HttpError ? err : fromBatonError(err);
+      const http = httpErrorOf(err);
       // A dead refresh cookie is cleared; a store outage keeps it (nothing was lost).
       if (fromCookie !== undefined && http.error === 'invalid_grant') http.headers['set-cookie'] = clearCookie(c);
       throw http;

@@ -1,0 +1,47 @@
+/**
+ * One error model over HTTP: every Baton code maps to one status, one OAuth error and one message,
+ * whether a token endpoint or a guard answers.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BatonError, oauthErrorOf } from 'baton-auth/errors';
+import type { BatonErrorCode } from 'baton-auth/errors';
+import { verifyRefusal } from '../../packages/baton-auth/src/http/bearer.ts';
+import { httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
+
+const CODES = Object.keys(oauthErrorOf) as BatonErrorCode[];
+
+describe('httpErrorOf and the guards', () => {
+  it('agree on every code: a transient answer is the same 503 or 429 with Retry-After, a token error the same 401 and message', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...CODES), fc.option(fc.integer({ min: 1, max: 120_000 }), { nil: undefined }), (code, retryAfterMs) => {
+        const err = new BatonError(code, 'detail for logs', retryAfterMs === undefined ? undefined : { retryAfterMs });
+        const http = httpErrorOf(err);
+        const refusal = verifyRefusal(err);
+        expect(http.error).toBe(code === 'ERR_RATE_LIMITED' ? 'slow_down' : oauthErrorOf[code]);
+        if (http.status === 503 || http.status === 429) {
+          expect(refusal.status).toBe(http.status);
+          expect(refusal.headers['retry-after']).toBe(http.headers['retry-after']);
+          expect(refusal.body).toEqual({ error: http.error, error_description: http.description });
+        } else {
+          expect(refusal.status).toBe(401);
+          expect(refusal.body.error).toBe('invalid_token');
+          if (http.status === 401) expect(refusal.body.error_description).toBe(http.description);
+        }
+      }),
+    );
+  });
+
+  it('a rate limit says when to come back, rounded up to whole seconds, never 0', () => {
+    expect(httpErrorOf(new BatonError('ERR_RATE_LIMITED', undefined, { retryAfterMs: 1_500 })).headers['retry-after']).toBe('2');
+    expect(httpErrorOf(new BatonError('ERR_RATE_LIMITED', undefined, { retryAfterMs: 10 })).headers['retry-after']).toBe('1');
+    expect(verifyRefusal(new BatonError('ERR_RATE_LIMITED', undefined, { retryAfterMs: 30_000 })).headers['retry-after']).toBe('30');
+  });
+
+  it('an error that is not Baton\'s says nothing of its cause', () => {
+    const http = httpErrorOf(new Error('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2'));
+    expect(http.status).toBe(500);
+    expect(http.description).not.toMatch(/hunter2|10\.0\.0\.7/);
+    expect(verifyRefusal(new Error('secret detail')).body.error_description).toBe('The access token is invalid');
+  });
+});
