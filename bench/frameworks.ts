@@ -72,6 +72,7 @@ async function startAll(vs: Variant[]): Promise<{ name: string; url: string; clo
   const raw = rawCheck(vs[1] as Variant);
   const ex = express();
   ex.get('/bare', (_req, res) => res.json(body));
+  ex.get('/hook', (_req, _res, next) => next(), (_req, res) => res.json(body));
   ex.get('/raw', (req, res) => (raw(req.headers.authorization) ? res.json(body) : res.status(401).end()));
   for (const v of vs) ex.get(`/${slug(v.name)}`, expressAuth(v.baton, { audience: v.baton.audience }), (_req, res) => res.json(body));
   const exServer = ex.listen(0, '127.0.0.1');
@@ -79,12 +80,14 @@ async function startAll(vs: Variant[]): Promise<{ name: string; url: string; clo
   const fa = Fastify();
   fa.decorateRequest('auth');
   fa.get('/bare', async () => body);
+  fa.get('/hook', { preHandler: (_request, _reply, done) => done() }, async () => body);
   fa.get('/raw', { preHandler: async (request, reply) => { if (!raw(request.headers.authorization)) return reply.code(401).send(); } }, async () => body);
   for (const v of vs) fa.get(`/${slug(v.name)}`, { preHandler: fastifyAuth(v.baton, { audience: v.baton.audience }) }, async () => body);
   await fa.listen({ port: 0, host: '127.0.0.1' });
 
   const ho = new Hono();
   ho.get('/bare', (c) => c.json(body));
+  ho.get('/hook', async (_c, next) => next(), (c) => c.json(body));
   ho.get('/raw', async (c, next) => (raw((c.env as { incoming: { headers: { authorization?: string } } }).incoming.headers.authorization) ? next() : c.body(null, 401)), (c) => c.json(body));
   for (const v of vs) ho.get(`/${slug(v.name)}`, honoAuth(v.baton, { audience: v.baton.audience }), (c) => c.json(body));
   const hoServer = serve({ fetch: ho.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
@@ -129,7 +132,9 @@ export async function benchFrameworks(seconds = 2, rounds = 5): Promise<string> 
   try {
     for (const s of servers) {
       const routes = [
-        { label: 'bare (no auth)', path: '/bare', token: undefined as string | undefined },
+        // Every route gets the same request, Authorization header included, so ratios show only the guard's work.
+        { label: 'bare (no auth)', path: '/bare', token: vs[0]?.token as string | undefined },
+        { label: 'no-op hook (any guard\'s floor)', path: '/hook', token: vs[0]?.token as string | undefined },
         { label: 'raw node:crypto HS256 check (floor)', path: '/raw', token: vs[1]?.token },
         ...vs.map((v) => ({ label: `requireAuth ${v.name}`, path: `/${slug(v.name)}`, token: v.token as string | undefined })),
       ];

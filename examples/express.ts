@@ -1,7 +1,7 @@
 /**
  * Express: the token endpoints, a protected `/api/profile`, a one-time `/api/transfer`, and a
  * backend-for-frontend `/bff/*` whose tokens live in HttpOnly cookies and refresh transparently.
- * Run: `node examples/express.ts` (port 3001).
+ * Run: `npm run example:express` (port 3001).
  */
 import express from 'express';
 import type { Baton } from 'baton-auth';

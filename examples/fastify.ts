@@ -1,5 +1,5 @@
 /**
- * Fastify: the same routes as the Express example. Run: `node examples/fastify.ts` (port 3002).
+ * Fastify: the same routes as the Express example. Run: `npm run example:fastify` (port 3002).
  */
 import Fastify from 'fastify';
 import type { Baton } from 'baton-auth';

@@ -1,5 +1,5 @@
 /**
- * Hono: the same routes as the Express example. Run: `node examples/hono.ts` (port 3003).
+ * Hono: the same routes as the Express example. Run: `npm run example:hono` (port 3003).
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';

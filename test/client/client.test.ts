@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTokenClient, memoryStorage, SessionExpiredError, TransientRefreshError } from 'baton-auth-client';
+import { BatonClientError, createTokenClient, memoryStorage, SessionExpiredError, TransientRefreshError } from 'baton-auth-client';
 import type { TokenClientOptions } from 'baton-auth-client';
 import { fileStorage, redisTokenStorage } from 'baton-auth-client/node';
 import { Redis } from 'ioredis';
@@ -108,9 +108,29 @@ describe('refresh strategies', () => {
     await s.baton.revokeUserSessions('u1');
     const res = await client.fetch(`${ISSUER}/api/me`);
     expect(res.status).toBe(401);
-    expect(expired).toEqual(['invalid_grant']);
+    expect(expired).toEqual(['revoked']); // revokeUserSessions' default reason, from the server's session_end
     expect(await storage.get()).toBeNull();
     await expect(client.fetch(`${ISSUER}/api/me`)).rejects.toBeInstanceOf(SessionExpiredError);
+  });
+
+  it('its errors share BatonClientError, with codes of their own: not signed in, session ended, refresh unavailable', async () => {
+    const s = server();
+    const client = s.client({ retry: { attempts: 2, baseMs: 1, maxMs: 2 } });
+    const none = (await client.getAccessToken().catch((e: unknown) => e)) as BatonClientError;
+    expect(none).toBeInstanceOf(SessionExpiredError);
+    expect(none.code).toBe('ERR_NOT_SIGNED_IN');
+    await client.setTokens(await s.login());
+    s.failNext(10);
+    const transient = (await client.refresh().catch((e: unknown) => e)) as BatonClientError;
+    expect(transient).toBeInstanceOf(TransientRefreshError);
+    expect(transient).toBeInstanceOf(BatonClientError);
+    expect(transient.code).toBe('ERR_REFRESH_UNAVAILABLE');
+    s.failNext(0);
+    await s.baton.revokeUserSessions('u1');
+    const ended = (await client.refresh().catch((e: unknown) => e)) as BatonClientError;
+    expect(ended).toBeInstanceOf(SessionExpiredError);
+    expect(ended).toBeInstanceOf(BatonClientError);
+    expect(ended.code).toBe('ERR_SESSION_ENDED');
   });
 
   it('503 and network errors: backoff and retry, the session kept', async () => {
@@ -192,8 +212,9 @@ describe('encrypted Redis storage (backends holding many users\' tokens)', () =>
     const redis = new Redis('redis://127.0.0.1:6379');
     const prefix = `baton-client-test-${randomBytes(3).toString('hex')}:`;
     const key = randomBytes(32);
-    const one = s.client({ storage: redisTokenStorage({ redis, key, userId: 'u1', prefix }) });
-    const two = s.client({ storage: redisTokenStorage({ redis, key, userId: 'u1', prefix }) });
+    const one = s.client({ storage: redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix }) });
+    // Another instance: its own id, so only the Redis lock keeps the two from refreshing twice.
+    const two = s.client({ storage: { ...redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix }), id: 'second-instance' } });
     const pair = await s.login();
     await one.setTokens({ ...pair, refresh_expires_in: 3600 });
     const raw = (await redis.get(`${prefix}{u1}:tokens`)) as string;
@@ -202,10 +223,14 @@ describe('encrypted Redis storage (backends holding many users\' tokens)', () =>
     const ttl = await redis.pttl(`${prefix}{u1}:tokens`);
     expect(ttl).toBeGreaterThan(3_400_000);
     expect(ttl).toBeLessThanOrEqual(3_540_000);
-    // Another key, or another user's slot, reads nothing.
-    expect(await redisTokenStorage({ redis, key: randomBytes(32), userId: 'u1', prefix }).get()).toBeNull();
+    // Another key, another user's slot, another partner's key name or another issuer reads nothing.
+    expect(await redisTokenStorage({ redis, key: randomBytes(32), issuer: ISSUER, userId: 'u1', prefix }).get()).toBeNull();
     await redis.set(`${prefix}{u2}:tokens`, raw);
-    expect(await redisTokenStorage({ redis, key, userId: 'u2', prefix }).get()).toBeNull();
+    expect(await redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u2', prefix }).get()).toBeNull();
+    await redis.set(`${prefix}partner-b:{u1}:tokens`, raw);
+    expect(await redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix: `${prefix}partner-b:` }).get()).toBeNull();
+    expect(await redisTokenStorage({ redis, key, issuer: 'https://other-partner.test', userId: 'u1', prefix }).get()).toBeNull();
+    expect(await redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix }).get()).toMatchObject({ accessToken: pair.access_token });
     s.clock.advance(61_000);
     const [a, b] = await Promise.all([one.fetch(`${ISSUER}/api/me`), two.fetch(`${ISSUER}/api/me`)]);
     expect([a.status, b.status]).toEqual([200, 200]);

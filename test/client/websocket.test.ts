@@ -74,7 +74,7 @@ describe('client.websocket', () => {
     await service.server.service.baton.revokeSession(pair.session_id, 'kicked');
     expect(await closed).toBe(4401);
     await eventually(() => expired.length > 0, { what: 'sessionExpired' });
-    expect(expired).toEqual(['invalid_grant']);
+    expect(expired).toEqual(['kicked']); // the server's session_end, not a bare invalid_grant
     await vi.advanceTimersByTimeAsync(60_000); // longer than any reconnection backoff
     expect(ws.current).toBe(first); // no reconnection without a session
     ws.close();

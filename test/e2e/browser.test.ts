@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig, startServer, users } from 'baton-auth-server';
+import { eventually } from '../support/eventually.ts';
 
 const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = new URL('../../.tmp/screenshots/', import.meta.url);
@@ -63,6 +64,7 @@ describe.skipIf(!FOUND && !REQUIRED)(`web page in Chromium${FOUND ? '' : ` (${MI
     };
     const seen: string[] = [];
     const stop = server.service.baton.on('*', (e) => seen.push(e.type));
+    onTestFinished(stop); // also when an attempt fails, so that a retry counts only its own events
     await logIn(laptop);
     // Three access-token lifetimes of 3 s.
     await laptop.waitForTimeout(9_000);
@@ -74,6 +76,25 @@ describe.skipIf(!FOUND && !REQUIRED)(`web page in Chromium${FOUND ? '' : ` (${MI
     expect(seen.filter((t) => t === 'refresh.rotated')).toHaveLength(refreshes);
     expect(seen).not.toContain('refresh.reused');
     expect(seen).not.toContain('session.revoked');
+
+    // A tab whose script stood still longer than a token's life (a laptop lid, a tab the browser
+    // froze; here the debugger holds it) refreshes once when it runs again: its late timer re-reads
+    // the clocks, and nothing else fires.
+    const cdp = await laptop.context().newCDPSession(laptop);
+    await cdp.send('Debugger.enable');
+    const paused = new Promise((r) => cdp.once('Debugger.paused', r));
+    await cdp.send('Debugger.pause');
+    await paused; // the page's 100 ms ticker runs into it at once
+    const rotationsBefore = seen.filter((t) => t === 'refresh.rotated').length;
+    await new Promise((r) => setTimeout(r, 5_000)); // > the 3 s access-token lifetime
+    expect(seen.filter((t) => t === 'refresh.rotated')).toHaveLength(rotationsBefore); // frozen: nothing ran
+    await cdp.send('Debugger.resume');
+    await cdp.send('Debugger.disable');
+    await eventually(() => seen.filter((t) => t === 'refresh.rotated').length > rotationsBefore, { what: 'the refresh after waking', timeoutMs: 5_000 });
+    await laptop.waitForTimeout(500);
+    expect(seen.filter((t) => t === 'refresh.rotated')).toHaveLength(rotationsBefore + 1);
+    expect(seen).not.toContain('refresh.reused');
+    expect(await laptop.isVisible('#app')).toBe(true);
     stop();
 
     await logIn(phone);
@@ -83,7 +104,8 @@ describe.skipIf(!FOUND && !REQUIRED)(`web page in Chromium${FOUND ? '' : ` (${MI
     await laptop.screenshot({ path: new URL('web-page.png', SHOTS).pathname, fullPage: true });
     await laptop.click('#sessions li[data-current="false"] .kick');
     await phone.waitForSelector('#login-card:not([hidden])', { timeout: 10_000 });
-    expect(await phone.textContent('#message')).toMatch(/session ended/i);
+    // The page says why, from the server's session_end: who ended it, from which device, when.
+    expect(await phone.textContent('#message')).toMatch(/^Signed out: this device was signed out from Chrome on Linux at \d/);
     await phone.screenshot({ path: new URL('kicked.png', SHOTS).pathname });
     await laptop.waitForFunction(() => document.querySelectorAll('#sessions li').length === 1);
     expect(await laptop.isVisible('#app')).toBe(true);

@@ -10,7 +10,7 @@
  * api.interceptors.response.use(undefined, response);
  * ```
  */
-import { SessionExpiredError } from './client.ts';
+import { SessionExpiredError } from './errors.ts';
 import type { TokenClient } from './client.ts';
 
 interface AxiosLikeConfig {

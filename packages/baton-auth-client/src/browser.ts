@@ -1,11 +1,12 @@
 /**
  * Browser storage for `createTokenClient`: tokens in memory (never localStorage), shared between
  * the tabs of one origin with a `BroadcastChannel`, and refreshes serialised across tabs with Web
- * Locks around read → refresh → write. A lock that cannot be had within a short lease is not
- * waited on: the server's grace window makes a duplicate refresh harmless, so no tab ever
- * deadlocks behind a frozen one. Import from `baton-auth-client`.
+ * Locks around read → refresh → write. The lock is a lease: its holder writes who it is and since
+ * when; a tab that waited a whole lease steals it (`steal: true`) and warns, naming the holder, so
+ * no tab ever deadlocks behind a frozen one (the server's grace window makes the rare duplicate
+ * refresh harmless). Import from `baton-auth-client`.
  */
-import type { StoredTokens, TokenStorage } from './client.ts';
+import type { ClientWarning, StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `browserStorage`. */
 export interface BrowserStorageOptions {
@@ -18,7 +19,13 @@ export interface BrowserStorageOptions {
 type Message = { type: 'hello' } | { type: 'tokens'; tokens: StoredTokens } | { type: 'clear' };
 
 interface LockManager {
-  request<T>(name: string, options: { signal?: AbortSignal }, fn: () => Promise<T>): Promise<T>;
+  request<T>(name: string, options: { signal?: AbortSignal; steal?: boolean }, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Who holds the refresh lease, as its holder wrote it. */
+interface Lease {
+  holder: string;
+  since: number;
 }
 
 /** Tokens shared by the tabs of this origin. */
@@ -27,6 +34,9 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
   const leaseMs = options.leaseMs ?? 5000;
   let tokens: StoredTokens | null = null;
   const listeners = new Set<(tokens: StoredTokens | null) => void>();
+  const warnings = new Set<(warning: ClientWarning) => void>();
+  // This tab, as other tabs will name it in a warning.
+  const self = `tab ${Math.random().toString(36).slice(2, 8)} (${(globalThis as { location?: { pathname?: string } }).location?.pathname ?? 'page'}, opened ${new Date().toISOString().slice(11, 19)})`;
   const channel = new BroadcastChannel(`${name}:tokens`);
   const notify = () => listeners.forEach((l) => l(tokens));
   channel.onmessage = (event: MessageEvent<Message>) => {
@@ -53,12 +63,21 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
       return undefined;
     }
   })();
+  const leaseKey = `${name}:lease`;
+  const readLease = (): Lease | undefined => {
+    try {
+      return JSON.parse(shared?.getItem(leaseKey) ?? 'null') as Lease | undefined ?? undefined;
+    } catch {
+      return undefined;
+    }
+  };
   const settle = async (): Promise<void> => {
     const last = Number(shared?.getItem(marker) ?? 0);
     const end = Date.now() + 250;
     while ((tokens?.receivedAt ?? 0) < last && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
   };
   return {
+    id: `browser:${name}`,
     get: async () => tokens,
     async set(t) {
       tokens = t;
@@ -71,6 +90,7 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
     },
     async withLock(fn) {
       const run = async () => {
+        shared?.setItem(leaseKey, JSON.stringify({ holder: self, since: Date.now() } satisfies Lease));
         await settle();
         return fn();
       };
@@ -78,9 +98,20 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
       try {
         return await locks.request(`${name}:refresh`, { signal: AbortSignal.timeout(leaseMs) }, run);
       } catch (err) {
-        if ((err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') return run();
-        throw err;
+        if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
       }
+      // The holder kept the lease too long (a frozen tab, a hung request): take it over, and say from whom.
+      const lease = readLease();
+      const warning: ClientWarning = {
+        kind: 'lease_stolen', holder: lease?.holder ?? 'another tab', heldForMs: lease ? Date.now() - lease.since : leaseMs,
+        message: `The refresh lock was held by ${lease?.holder ?? 'another tab'} for more than ${leaseMs} ms; this tab took it over.`,
+      };
+      warnings.forEach((w) => w(warning));
+      return locks.request(`${name}:refresh`, { steal: true }, run);
+    },
+    onWarning(listener) {
+      warnings.add(listener);
+      return () => warnings.delete(listener);
     },
     subscribe(listener) {
       listeners.add(listener);

@@ -8,8 +8,12 @@
  * - refresh-and-retry once on 401;
  * - single-flight: one refresh at a time, every waiting request gets its result; across tabs or
  *   processes through the storage's lock, re-reading shared storage before refreshing;
- * - `invalid_grant` → re-read shared storage (another tab or process may have rotated), then
- *   `sessionExpired`; 429, 503 and network errors → capped, jittered backoff, the session kept.
+ * - tokens only to the issuer's origin and `allowedOrigins`; discovery checks the metadata's issuer;
+ * - only the server ends a session: `invalid_grant` → re-read shared storage (another tab or
+ *   process may have rotated), then `sessionExpired` with the server's reason; a rejected client
+ *   → `error`, tokens kept; 429, 5xx, network errors and non-OAuth answers → capped, jittered
+ *   backoff honouring `Retry-After`, the session kept;
+ * - timers on the monotonic and the wall clock, checked again on wake-up, focus and network return.
  *
  * @example
  * ```ts
@@ -21,102 +25,37 @@
  * ```
  */
 
-/** Tokens as the client keeps them. `expiresAt` is in this machine's clock (ms). */
-export interface StoredTokens {
-  accessToken: string;
-  /** When the token response arrived, in this machine's clock (ms). */
-  receivedAt: number;
-  /** Absent in cookie mode: the server keeps the refresh token in an HttpOnly cookie. */
-  refreshToken?: string;
-  expiresAt: number;
-  /** When the refresh token stops working, if the server said (`refresh_expires_in`). */
-  refreshExpiresAt?: number;
-  scope?: string;
-  sessionId?: string;
-}
-
-/** Where tokens live; shared storages also coordinate refreshes between tabs or processes. */
-export interface TokenStorage {
-  get(): Promise<StoredTokens | null>;
-  /** Persists tokens before they are used. */
-  set(tokens: StoredTokens): Promise<void>;
-  clear(): Promise<void>;
-  /** Runs `fn` while holding the storage's refresh lock (cross-process or cross-tab); default: no lock. */
-  withLock?<T>(fn: () => Promise<T>): Promise<T>;
-  /** Called when another tab or process changed the tokens, if the storage can tell. */
-  subscribe?(listener: (tokens: StoredTokens | null) => void): () => void;
-}
-
-/** A token response (RFC 6749 §5.1). */
-export interface TokenResponse {
-  access_token: string;
-  token_type?: string;
-  expires_in?: number;
-  refresh_token?: string;
-  refresh_expires_in?: number;
-  scope?: string;
-  session_id?: string;
-}
-
-/** Events of the client. */
-export interface TokenClientEvents {
-  refreshed: StoredTokens;
-  /** The session cannot be refreshed any more (`invalid_grant`): sign the user in again. */
-  sessionExpired: { reason: string };
-  error: Error;
-}
-
-/** Options of `createTokenClient`. Times in milliseconds. */
-export interface TokenClientOptions {
-  /** The authorization server; endpoints come from its RFC 8414 metadata. */
-  issuer?: string;
-  /** Endpoints given directly (no discovery). */
-  endpoints?: { token: string; revocation?: string };
-  clientId?: string;
-  /** Default `memoryStorage()`. */
-  storage?: TokenStorage;
-  /** `cookie`: the refresh token is an HttpOnly cookie the client never sees (browser apps). Default `tokens`. */
-  mode?: 'tokens' | 'cookie';
-  /** Refresh this long before expiry. Default 60 s (or a fifth of a shorter lifetime). */
-  refreshMargin?: number;
-  /** Random extra margin, up to this fraction of the margin, so many clients don't refresh together. Default 0.2. */
-  jitter?: number;
-  /** Refresh in the background before expiry even without requests (and on wake, focus, online). */
-  background?: boolean;
-  /** Transient failures: attempts and backoff. Default 5 attempts, 250 ms doubling to 5 s. */
-  retry?: { attempts?: number; baseMs?: number; maxMs?: number };
-  /** ky-style hooks. */
-  hooks?: {
-    beforeRequest?: ((request: Request) => Request | void | Promise<Request | void>)[];
-    afterResponse?: ((request: Request, response: Response) => Response | void | Promise<Response | void>)[];
-  };
-  fetch?: typeof fetch;
-  now?: () => number;
-}
-
-/** The session ended: sign in again. */
-export class SessionExpiredError extends Error {
-  override name = 'SessionExpiredError';
-  readonly code = 'ERR_SESSION_EXPIRED';
-}
-
-/** The server could not be reached or asked to wait; the session is kept. */
-export class TransientRefreshError extends Error {
-  override name = 'TransientRefreshError';
-  readonly code = 'ERR_REFRESH_UNAVAILABLE';
-}
-
-/** Tokens in memory, for one page or process. */
-export function memoryStorage(initial: StoredTokens | null = null): TokenStorage {
-  let tokens = initial;
-  return {
-    get: async () => tokens,
-    set: async (t) => void (tokens = t),
-    clear: async () => void (tokens = null),
-  };
-}
+import { discover } from './discovery.ts';
+import type { Endpoints } from './discovery.ts';
+import { BatonClientError, SessionExpiredError } from './errors.ts';
+import { originPolicy, requireSecure } from './origins.ts';
+import { clientRequest, refreshGrant } from './refresher.ts';
+import type { GrantResult } from './refresher.ts';
+import { Scheduler } from './schedule.ts';
+import { memoryStorage } from './storage.ts';
+import { refreshMargin, tokensFrom } from './tokens.ts';
+import type { StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './types.ts';
+import { authenticatedSocket } from './websocket.ts';
+import type { AuthenticatedSocket, WebSocketOptions } from './websocket.ts';
 
 type Listener<K extends keyof TokenClientEvents> = (payload: TokenClientEvents[K]) => void;
+
+/** A refresh's outcome, shared by every client of one storage on this page or in this process. */
+interface Refreshed {
+  tokens: StoredTokens;
+  /** False when another tab or process had refreshed already. */
+  fresh: boolean;
+  serverDate: number | undefined;
+}
+
+/**
+ * Refreshes in flight, by storage (its `id`, else the object): a second client on the same page
+ * (React Strict Mode mounts twice) joins the first's refresh instead of racing it.
+ */
+const inflight = new Map<unknown, Promise<Refreshed>>();
+
+/** A device clock further than this from the server's is worth a warning. */
+const SKEW_WARNING_MS = 60_000;
 
 /** The client. Create it with `createTokenClient`. */
 export class TokenClient {
@@ -124,28 +63,40 @@ export class TokenClient {
   readonly #storage: TokenStorage;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
-  #endpoints: Promise<{ token: string; revocation?: string }> | undefined;
-  #refreshing: Promise<StoredTokens> | undefined;
+  readonly #allowed: (origin: string) => boolean;
+  readonly #scheduler: Scheduler;
+  #endpoints: Promise<Endpoints> | undefined;
   readonly #listeners = new Map<keyof TokenClientEvents, Set<(p: never) => void>>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #cooldownUntil = 0;
-  #stopBackground: (() => void) | undefined;
-  #stopSubscription: (() => void) | undefined;
+  readonly #stops: (() => void)[] = [];
+  #clockOffset = 0;
 
   constructor(options: TokenClientOptions) {
     if (!options.issuer && !options.endpoints) throw new TypeError('createTokenClient needs `issuer` (for RFC 8414 discovery) or `endpoints: { token }`.');
+    if (options.clientAuthentication && options.clientId === undefined) throw new TypeError('`clientAuthentication` needs the `clientId` it authenticates.');
+    if (options.endpoints) {
+      requireSecure(options.endpoints.token, 'token endpoint');
+      if (options.endpoints.revocation) requireSecure(options.endpoints.revocation, 'revocation endpoint');
+    }
     this.#o = options;
     this.#storage = options.storage ?? memoryStorage();
     this.#fetch = options.fetch ?? ((...args) => fetch(...args));
     this.#now = options.now ?? Date.now;
-    if (options.background) this.#startBackground();
+    this.#allowed = originPolicy(options);
+    const monotonic = options.monotonic ?? (() => performance.now());
+    this.#scheduler = new Scheduler({ now: this.#now, monotonic }, (t) => refreshMargin(t, options), () => this.#check());
+    if (options.background) {
+      this.#scheduler.watch(() => this.#check());
+      void this.#storage.get().then((t) => t && this.#schedule(t));
+    }
     // Tokens cleared by another tab or process (a logout there): this one is signed out too.
-    this.#stopSubscription = this.#storage.subscribe?.((tokens) => {
+    const unsubscribe = this.#storage.subscribe?.((tokens) => {
       if (tokens === null) {
-        this.#unschedule();
-        this.#emit('sessionExpired', { reason: 'signed out elsewhere' });
+        this.#scheduler.unschedule();
+        this.#emit('sessionExpired', { reason: 'signed_out_elsewhere' });
       } else this.#schedule(tokens);
     });
+    const unwarn = this.#storage.onWarning?.((warning) => this.#emit('warning', warning));
+    for (const stop of [unsubscribe, unwarn]) if (stop) this.#stops.push(stop);
   }
 
   /** Listens to an event; returns a function that stops listening. */
@@ -166,18 +117,13 @@ export class TokenClient {
     }
   }
 
-  #endpointsOf(): Promise<{ token: string; revocation?: string }> {
-    this.#endpoints ??= (async () => {
-      if (this.#o.endpoints) return this.#o.endpoints;
-      const issuer = (this.#o.issuer as string).replace(/\/$/, '');
-      // RFC 8414 §3 first; OpenID Connect Discovery's document (same fields) for servers that only have that.
-      let res = await this.#fetch(`${issuer}/.well-known/oauth-authorization-server`);
-      if (res.status === 404) res = await this.#fetch(`${issuer}/.well-known/openid-configuration`);
-      if (!res.ok) throw new TransientRefreshError(`Discovery failed with HTTP ${res.status}`);
-      const meta = (await res.json()) as { token_endpoint?: string; revocation_endpoint?: string };
-      if (!meta.token_endpoint) throw new TypeError('The server metadata has no token_endpoint.');
-      return { token: meta.token_endpoint, ...(meta.revocation_endpoint ? { revocation: meta.revocation_endpoint } : {}) };
-    })().catch((err: unknown) => {
+  /** The server's clock minus this device's, in ms, as the `Date` of the last token response said (to a second). */
+  get clockOffset(): number {
+    return this.#clockOffset;
+  }
+
+  #endpointsOf(): Promise<Endpoints> {
+    this.#endpoints ??= (this.#o.endpoints ? Promise.resolve(this.#o.endpoints) : discover(this.#o.issuer as string, this.#fetch)).catch((err: unknown) => {
       this.#endpoints = undefined;
       throw err;
     });
@@ -186,146 +132,128 @@ export class TokenClient {
 
   /** Stores tokens from a token response (after login); expiry is measured from now on this clock. */
   async setTokens(response: TokenResponse, receivedAt = this.#now()): Promise<StoredTokens> {
-    const tokens = this.#fromResponse(response, receivedAt, undefined);
+    const tokens = tokensFrom(response, receivedAt, undefined, this.#o.mode);
     await this.#storage.set(tokens);
     this.#schedule(tokens);
     return tokens;
   }
 
-  #fromResponse(r: TokenResponse, receivedAt: number, previous: StoredTokens | undefined): StoredTokens {
-    if (typeof r.access_token !== 'string') throw new TransientRefreshError('The token response has no access_token');
-    const tokens: StoredTokens = { accessToken: r.access_token, receivedAt, expiresAt: receivedAt + (r.expires_in ?? 3600) * 1000 };
-    // RFC 6749 §6: a server that does not rotate keeps the old refresh token.
-    const refreshToken = r.refresh_token ?? previous?.refreshToken;
-    if (refreshToken !== undefined && this.#o.mode !== 'cookie') tokens.refreshToken = refreshToken;
-    if (r.refresh_expires_in !== undefined) tokens.refreshExpiresAt = receivedAt + r.refresh_expires_in * 1000;
-    if (r.scope !== undefined) tokens.scope = r.scope;
-    if (r.session_id !== undefined) tokens.sessionId = r.session_id;
-    return tokens;
-  }
-
-  /** How long before expiry to refresh: the configured margin (or a fifth of a short lifetime), plus jitter. */
-  #margin(tokens: StoredTokens): number {
-    const base = this.#o.refreshMargin ?? Math.min(60_000, (tokens.expiresAt - tokens.receivedAt) / 5);
-    return base * (1 + Math.random() * (this.#o.jitter ?? 0.2));
-  }
-
   #needsRefresh(tokens: StoredTokens): boolean {
-    return tokens.expiresAt - this.#now() <= this.#margin(tokens);
+    return tokens.expiresAt - this.#now() <= refreshMargin(tokens, this.#o);
   }
 
   /** A valid access token, refreshed first if it is within the margin of expiry. */
   async getAccessToken(): Promise<string> {
     const tokens = await this.#storage.get();
-    if (tokens === null) throw new SessionExpiredError('Not signed in');
+    if (tokens === null) throw new SessionExpiredError('Not signed in', 'ERR_NOT_SIGNED_IN');
     if (!this.#needsRefresh(tokens)) return tokens.accessToken;
     try {
       return (await this.refresh(tokens.accessToken)).accessToken;
     } catch (err) {
-      // A transient failure while the current token still works: use it and try again later.
-      if (err instanceof TransientRefreshError && tokens.expiresAt > this.#now()) return tokens.accessToken;
+      // A failed refresh that ended nothing while the current token still works: use it and try again later.
+      if (err instanceof BatonClientError && !(err instanceof SessionExpiredError) && tokens.expiresAt > this.#now()) return tokens.accessToken;
       throw err;
     }
   }
 
+  /** The background check: refresh if due, else set the timer again; failures are reported as events, never thrown. */
+  #check(): void {
+    void this.#storage.get().then(async (t) => {
+      if (t === null) return;
+      if (this.#needsRefresh(t)) await this.getAccessToken();
+      else this.#schedule(t);
+    }).catch(() => undefined);
+  }
+
   /**
-   * Refreshes the tokens: at most one refresh in flight (every caller shares it); across tabs or
-   * processes the storage's lock is held around read → refresh → write, and a refresh someone
-   * else already made is used instead of spending the refresh token again. `seenAccessToken` is
-   * the access token the caller found stale; if the stored one differs, it is already new.
+   * Refreshes the tokens: at most one refresh in flight for a storage on this page or in this
+   * process (every caller, of every client over it, shares it); across tabs or processes the
+   * storage's lock is held around read → refresh → write, and a refresh someone else already made
+   * is used instead of spending the refresh token again. `seenAccessToken` is the access token the
+   * caller found stale; if the stored one differs, it is already new.
    */
   refresh(seenAccessToken?: string): Promise<StoredTokens> {
-    this.#refreshing ??= (async () => {
-      try {
-        const run = () => this.#refreshLocked(seenAccessToken);
-        return await (this.#storage.withLock ? this.#storage.withLock(run) : run());
-      } finally {
-        this.#refreshing = undefined;
-      }
-    })();
-    return this.#refreshing;
+    const key = this.#storage.id ?? this.#storage;
+    let shared = inflight.get(key);
+    if (shared === undefined) {
+      const run = () => this.#refreshLocked(seenAccessToken);
+      shared = (this.#storage.withLock ? this.#storage.withLock(run) : run()).finally(() => inflight.delete(key));
+      inflight.set(key, shared);
+    }
+    return shared.then((r) => this.#refreshed(r), (err: unknown) => {
+      if (err instanceof SessionExpiredError) {
+        this.#scheduler.unschedule();
+        if (err.end !== undefined) this.#emit('sessionExpired', err.end);
+      } else this.#emit('error', err as Error);
+      throw err;
+    });
   }
 
-  async #refreshLocked(seenAccessToken: string | undefined): Promise<StoredTokens> {
+  #refreshed({ tokens, fresh, serverDate }: Refreshed): StoredTokens {
+    this.#schedule(tokens);
+    if (!fresh) return tokens;
+    if (serverDate !== undefined) {
+      const offset = serverDate - tokens.receivedAt;
+      if (Math.abs(offset) > SKEW_WARNING_MS && Math.abs(this.#clockOffset) <= SKEW_WARNING_MS) {
+        const minutes = Math.round(Math.abs(offset) / 60_000);
+        this.#emit('warning', { kind: 'clock_skew', offsetMs: offset, message: `This device's clock is ${minutes} min ${offset > 0 ? 'behind' : 'ahead of'} the server's; tokens are timed from the server's lifetimes, so sessions still refresh on time.` });
+      }
+      this.#clockOffset = offset;
+    }
+    this.#emit('refreshed', tokens);
+    return tokens;
+  }
+
+  async #refreshLocked(seenAccessToken: string | undefined): Promise<Refreshed> {
     const stored = await this.#storage.get();
     // In cookie mode a page that has no tokens yet (a reload) may still hold the refresh cookie.
-    if (stored === null && this.#o.mode !== 'cookie') throw new SessionExpiredError('Not signed in');
+    if (stored === null && this.#o.mode !== 'cookie') throw new SessionExpiredError('Not signed in', 'ERR_NOT_SIGNED_IN');
     const current: StoredTokens = stored ?? { accessToken: '', receivedAt: 0, expiresAt: 0 };
     if (seenAccessToken !== undefined && current.accessToken !== seenAccessToken && !this.#needsRefresh(current)) {
-      return current; // another tab or process refreshed while we waited for the lock
+      return { tokens: current, fresh: false, serverDate: undefined }; // another tab or process refreshed while we waited for the lock
     }
     const { token } = await this.#endpointsOf();
-    const attempts = this.#o.retry?.attempts ?? 5;
-    let lastError: Error = new TransientRefreshError('The token endpoint did not answer');
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await this.#backoff(attempt);
-      const body = new URLSearchParams({ grant_type: 'refresh_token' });
-      if (current.refreshToken !== undefined) body.set('refresh_token', current.refreshToken);
-      if (this.#o.clientId !== undefined) body.set('client_id', this.#o.clientId);
-      let res: Response;
-      try {
-        res = await this.#fetch(token, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-          body,
-          ...(this.#o.mode === 'cookie' ? { credentials: 'include' as const } : {}),
-        });
-      } catch (err) {
-        lastError = new TransientRefreshError(`The token endpoint could not be reached: ${(err as Error).message}`);
-        continue;
-      }
-      const receivedAt = this.#now();
-      if (res.ok) {
-        const tokens = this.#fromResponse((await res.json()) as TokenResponse, receivedAt, current);
-        await this.#storage.set(tokens); // persisted before anyone uses it
-        this.#schedule(tokens);
-        this.#emit('refreshed', tokens);
-        return tokens;
-      }
-      const error = ((await res.json().catch(() => ({}))) as { error?: string }).error;
-      if (res.status === 429 || res.status >= 500) {
-        lastError = new TransientRefreshError(`The token endpoint answered ${res.status}${error ? ` (${error})` : ''}`);
-        const retryAfter = Number(res.headers.get('retry-after'));
-        if (retryAfter > 0) this.#cooldownUntil = this.#now() + retryAfter * 1000;
-        continue;
-      }
-      // invalid_grant (or any other refusal): maybe another tab or process rotated meanwhile.
-      const again = await this.#storage.get();
-      if (again !== null && again.refreshToken !== current.refreshToken && again.accessToken !== current.accessToken) return again;
-      await this.#storage.clear();
-      this.#unschedule();
-      this.#emit('sessionExpired', { reason: error ?? `HTTP ${res.status}` });
-      throw new SessionExpiredError(`The session ended (${error ?? res.status})`);
+    const result: GrantResult = await refreshGrant({
+      endpoint: token, refreshToken: current.refreshToken, clientId: this.#o.clientId, clientSecret: this.#o.clientAuthentication?.secret,
+      cookie: this.#o.mode === 'cookie', retry: this.#o.retry, fetch: this.#fetch, now: this.#now,
+    });
+    if (result.ok) {
+      const tokens = tokensFrom(result.response, result.receivedAt, current, this.#o.mode);
+      await this.#storage.set(tokens); // persisted before anyone uses it
+      return { tokens, fresh: true, serverDate: result.serverDate };
     }
-    this.#emit('error', lastError);
-    throw lastError;
-  }
-
-  async #backoff(attempt: number): Promise<void> {
-    const base = this.#o.retry?.baseMs ?? 250;
-    const max = this.#o.retry?.maxMs ?? 5000;
-    const delay = Math.max(this.#cooldownUntil - this.#now(), Math.random() * Math.min(max, base * 2 ** attempt));
-    await new Promise((r) => setTimeout(r, delay));
+    // invalid_grant: maybe another tab or process rotated meanwhile.
+    const again = await this.#storage.get();
+    if (again !== null && again.refreshToken !== current.refreshToken && again.accessToken !== current.accessToken) return { tokens: again, fresh: false, serverDate: undefined };
+    await this.#storage.clear();
+    throw new SessionExpiredError(`The session ended (${result.end.reason})`, 'ERR_SESSION_ENDED', result.end);
   }
 
   /**
-   * `fetch` with `Authorization: Bearer`: refreshes first when the token is about to expire, and
-   * once more then retries once on a 401. A request whose body cannot be replayed is not retried.
+   * `fetch` with `Authorization: Bearer` for the issuer's origin and `allowedOrigins`: refreshes
+   * first when the token is about to expire, and once more then retries once on a 401. Any other
+   * origin is fetched as it is, without a token, and its 401 refreshes nothing. A request whose
+   * body cannot be replayed is not retried.
    */
   async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     let request = new Request(input, init);
     for (const hook of this.#o.hooks?.beforeRequest ?? []) request = (await hook(request)) ?? request;
-    const replay = request.clone(); // tees the body, so the retry can send it again
-    let token = await this.getAccessToken();
-    let response = await this.#send(request, token);
-    if (response.status === 401) {
-      const fresh = await this.refresh(token).catch((err: unknown) => {
-        if (err instanceof SessionExpiredError) return null;
-        throw err;
-      });
-      if (fresh !== null && fresh.accessToken !== token) {
-        token = fresh.accessToken;
-        response = await this.#send(replay, token);
+    let response: Response;
+    if (!this.#allowed(new URL(request.url).origin)) {
+      response = await this.#fetch(request);
+    } else {
+      const replay = request.clone(); // tees the body, so the retry can send it again
+      let token = await this.getAccessToken();
+      response = await this.#send(request, token);
+      if (response.status === 401) {
+        const fresh = await this.refresh(token).catch((err: unknown) => {
+          if (err instanceof SessionExpiredError) return null;
+          throw err;
+        });
+        if (fresh !== null && fresh.accessToken !== token) {
+          token = fresh.accessToken;
+          response = await this.#send(replay, token);
+        }
       }
     }
     for (const hook of this.#o.hooks?.afterResponse ?? []) response = (await hook(request, response)) ?? response;
@@ -341,115 +269,35 @@ export class TokenClient {
   /** Revokes the refresh token at the server (RFC 7009) and clears the tokens. */
   async logout(): Promise<void> {
     const tokens = await this.#storage.get();
-    this.#unschedule();
+    this.#scheduler.unschedule();
     await this.#storage.clear();
     const { revocation } = await this.#endpointsOf().catch(() => ({ revocation: undefined }));
     const token = tokens?.refreshToken ?? tokens?.accessToken;
     if (revocation && token) {
-      const body = new URLSearchParams({ token, token_type_hint: tokens?.refreshToken ? 'refresh_token' : 'access_token' });
-      if (this.#o.clientId) body.set('client_id', this.#o.clientId);
-      await this.#fetch(revocation, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }).catch(() => undefined);
+      const { body, headers } = clientRequest({ token, token_type_hint: tokens?.refreshToken ? 'refresh_token' : 'access_token' }, this.#o.clientId, this.#o.clientAuthentication?.secret);
+      await this.#fetch(revocation, { method: 'POST', headers, body, redirect: 'manual' }).catch(() => undefined);
     }
   }
 
   #schedule(tokens: StoredTokens): void {
-    if (!this.#o.background) return;
-    this.#unschedule();
-    const delay = Math.max(0, tokens.expiresAt - this.#now() - this.#margin(tokens));
-    this.#timer = setTimeout(() => void this.getAccessToken().catch((err: Error) => this.#emit('error', err)), delay);
-    (this.#timer as { unref?: () => void }).unref?.();
-  }
-
-  #unschedule(): void {
-    clearTimeout(this.#timer);
-  }
-
-  #startBackground(): void {
-    // Timers do not run while a laptop sleeps: check again on wake-up, focus and network return.
-    const check = (): void => {
-      this.#storage.get().then(async (t) => {
-        if (t !== null && this.#needsRefresh(t)) await this.getAccessToken();
-      }).catch(() => undefined);
-    };
-    const g = globalThis as { addEventListener?: (e: string, f: () => void) => void; removeEventListener?: (e: string, f: () => void) => void; document?: { addEventListener: (e: string, f: () => void) => void; removeEventListener: (e: string, f: () => void) => void } };
-    for (const e of ['focus', 'online']) g.addEventListener?.(e, check);
-    g.document?.addEventListener('visibilitychange', check);
-    void this.#storage.get().then((t) => t && this.#schedule(t));
-    this.#stopBackground = () => {
-      for (const e of ['focus', 'online']) g.removeEventListener?.(e, check);
-      g.document?.removeEventListener('visibilitychange', check);
-    };
+    if (this.#o.background) this.#scheduler.schedule(tokens);
   }
 
   /**
    * A WebSocket that stays authenticated (the server side is `baton-auth/ws`): it connects with the
    * current access token as a subprotocol, answers `token_expiring` with a `reauth` carrying a
    * token from the same single-flight refresh, and reconnects with a fresh token if the server
-   * closes with 4401. Application messages go to `onMessage`.
+   * closes with 4401. Application messages go to `onMessage`. Only to the issuer's origin and
+   * `allowedOrigins` (`ERR_ORIGIN_NOT_ALLOWED` otherwise).
    */
-  websocket(url: string, options: { onMessage?: (data: unknown) => void; WebSocket?: typeof WebSocket } = {}): { send(data: string): void; close(): void; readonly current: WebSocket | undefined } {
-    const Impl = options.WebSocket ?? globalThis.WebSocket;
-    let socket: WebSocket | undefined;
-    let closed = false;
-    let failures = 0;
-    const open = async (): Promise<void> => {
-      if (closed) return;
-      let token: string;
-      try {
-        token = await this.getAccessToken();
-      } catch (err) {
-        if (err instanceof SessionExpiredError) return;
-        setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
-        return;
-      }
-      const ws = new Impl(url, ['baton.v1', `baton.bearer.${token}`]);
-      socket = ws;
-      ws.onmessage = (event: MessageEvent) => {
-        let message: { type?: string } | undefined;
-        try {
-          message = JSON.parse(String(event.data)) as { type?: string };
-        } catch {
-          message = undefined;
-        }
-        if (message?.type === 'token_expiring') {
-          void this.refresh(token).then((t) => {
-            token = t.accessToken;
-            ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken }));
-          }, (err: Error) => this.#emit('error', err));
-        } else if (message?.type === 'authenticated' || message?.type === 'reauth_ok') {
-          failures = 0;
-        } else if (message?.type !== 'reauth_failed') {
-          options.onMessage?.(event.data);
-        }
-      };
-      ws.onclose = (event: CloseEvent) => {
-        if (closed) return;
-        // 4401: the token ran out or the session was revoked; a fresh token decides which.
-        const retry = event.code === 4401 ? this.refresh(token).then(() => undefined) : Promise.resolve();
-        retry.then(
-          () => setTimeout(() => void open(), Math.min(10_000, 100 * 2 ** failures++)),
-          () => undefined, // session expired: stay closed
-        );
-      };
-    };
-    void open();
-    return {
-      send: (data) => socket?.send(data),
-      close: () => {
-        closed = true;
-        socket?.close(1000);
-      },
-      get current() {
-        return socket;
-      },
-    };
+  websocket(url: string, options: WebSocketOptions = {}): AuthenticatedSocket {
+    return authenticatedSocket(this, url, options, this.#allowed, (err) => this.#emit('error', err));
   }
 
   /** Stops background work (timers, listeners, the storage subscription). */
   close(): void {
-    this.#unschedule();
-    this.#stopBackground?.();
-    this.#stopSubscription?.();
+    this.#scheduler.close();
+    for (const stop of this.#stops) stop();
   }
 }
 
@@ -457,3 +305,4 @@ export class TokenClient {
 export function createTokenClient(options: TokenClientOptions): TokenClient {
   return new TokenClient(options);
 }
+

@@ -3,8 +3,13 @@
  * `baton-auth-client/node`.
  * @packageDocumentation
  */
-export { createTokenClient, memoryStorage, SessionExpiredError, TokenClient, TransientRefreshError } from './client.ts';
-export type { StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './client.ts';
+export { createTokenClient, TokenClient } from './client.ts';
+export { BatonClientError, SessionExpiredError, TransientRefreshError } from './errors.ts';
+export type { BatonClientErrorCode } from './errors.ts';
+export { memoryStorage } from './storage.ts';
+export { deviceName, sessionEndMessage } from './session-end.ts';
+export type { ClientWarning, SessionEndInfo, StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './types.ts';
+export type { AuthenticatedSocket, WebSocketOptions } from './websocket.ts';
 export { browserStorage } from './browser.ts';
 export type { BrowserStorageOptions } from './browser.ts';
 export { axiosInterceptors } from './axios.ts';

@@ -12,11 +12,12 @@
  * const client = createTokenClient({ issuer, storage: fileStorage(`${homedir()}/.config/my-cli/tokens.json`) });
  * ```
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
-import type { StoredTokens, TokenStorage } from './client.ts';
+import { BatonClientError } from './errors.ts';
+import type { StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `fileStorage`. */
 export interface FileStorageOptions {
@@ -26,13 +27,34 @@ export interface FileStorageOptions {
   waitMs?: number;
 }
 
+/**
+ * Refuses a token path that is not a regular file of this user: a symbolic link (writing through
+ * it would overwrite its target) or a file another user owns (a rewrite keeps its owner, who could
+ * then read the tokens). A missing file passes: it is created 0600.
+ */
+async function checkOwnFile(path: string): Promise<void> {
+  let stat;
+  try {
+    stat = await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (stat.isSymbolicLink()) throw new BatonClientError('ERR_STORAGE_UNSAFE', `The token file ${path} is a symbolic link; tokens are never written through one. Remove the link.`);
+  if (!stat.isFile()) throw new BatonClientError('ERR_STORAGE_UNSAFE', `The token path ${path} is not a regular file.`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) throw new BatonClientError('ERR_STORAGE_UNSAFE', `The token file ${path} belongs to uid ${stat.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+}
+
 /** A token file shared by the processes of one user. */
 export function fileStorage(path: string, options: FileStorageOptions = {}): TokenStorage {
   const stale = options.staleMs ?? 10_000;
   const wait = options.waitMs ?? 15_000;
   const ensureDir = () => mkdir(dirname(path), { recursive: true, mode: 0o700 });
   return {
+    id: `file:${resolve(path)}`,
     async get() {
+      await checkOwnFile(path);
       try {
         const parsed = JSON.parse(await readFile(path, 'utf8')) as StoredTokens;
         return typeof parsed?.accessToken === 'string' ? parsed : null;
@@ -42,6 +64,7 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
     },
     async set(tokens) {
       await ensureDir();
+      await checkOwnFile(path);
       await writeFileAtomic(path, JSON.stringify(tokens), { mode: 0o600, fsync: true });
     },
     async clear() {

@@ -1,25 +1,28 @@
 /**
  * Encrypted Redis storage for backends that hold many users' tokens toward another API: one key
- * per user, AES-256-GCM with a key from configuration and the user id as additional data (a
- * ciphertext cannot be moved to another user), a TTL a little shorter than the refresh token's
+ * per user, AES-256-GCM with a key from configuration and, as additional data, the Redis key, the
+ * issuer and the user id (a ciphertext moved to another user's or another partner's key does not
+ * decrypt there), a TTL a little shorter than the refresh token's
  * life, and a Redis lock around each refresh so that several instances never spend one refresh
  * token twice. Import from `baton-auth-client/node`.
  *
  * @example
  * ```ts
- * const storage = redisTokenStorage({ redis, key: Buffer.from(process.env.TOKEN_KEY!, 'base64'), userId });
+ * const storage = redisTokenStorage({ redis, key: Buffer.from(process.env.TOKEN_KEY!, 'base64'), issuer: 'https://partner.example.com', userId });
  * const client = createTokenClient({ issuer: 'https://partner.example.com', storage });
  * ```
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { StoredTokens, TokenStorage } from './client.ts';
+import type { StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `redisTokenStorage`. */
 export interface RedisTokenStorageOptions {
   redis: Redis | Cluster;
   /** 32 bytes (AES-256). */
   key: Uint8Array;
+  /** The issuer whose tokens these are: bound into each record, so one partner's record never opens as another's. */
+  issuer: string;
   userId: string;
   /** Key prefix. Default `baton-client:`. */
   prefix?: string;
@@ -36,10 +39,12 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 /** Tokens of one user in Redis, encrypted. */
 export function redisTokenStorage(o: RedisTokenStorageOptions): TokenStorage {
   if (o.key.length !== 32) throw new TypeError('redisTokenStorage needs a 32-byte key (AES-256-GCM).');
+  if (typeof o.issuer !== 'string' || o.issuer === '') throw new TypeError('redisTokenStorage needs the `issuer` whose tokens it keeps.');
   const prefix = o.prefix ?? 'baton-client:';
   const key = `${prefix}{${o.userId}}:tokens`;
   const lockKey = `${prefix}{${o.userId}}:lock`;
-  const aad = Buffer.from(`baton-client:${o.userId}`);
+  // A JSON array: no two (key, issuer, user) triples share one encoding.
+  const aad = Buffer.from(JSON.stringify(['baton-client/2', key, o.issuer, o.userId]));
   const encrypt = (tokens: StoredTokens): string => {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', o.key, iv).setAAD(aad);
@@ -57,6 +62,7 @@ export function redisTokenStorage(o: RedisTokenStorageOptions): TokenStorage {
     }
   };
   return {
+    id: `redis:${o.issuer}:${key}`,
     async get() {
       const value = await o.redis.get(key);
       return value === null ? null : decrypt(value);

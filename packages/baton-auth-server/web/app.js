@@ -1,6 +1,6 @@
 // The Baton web page, on the client SDK (bundled as client.js): the access token lives in memory,
 // shared by this origin's tabs; the refresh token in an HttpOnly cookie the page never sees.
-import { browserStorage, createTokenClient } from './client.js';
+import { browserStorage, createTokenClient, sessionEndMessage } from './client.js';
 
 const $ = (id) => document.getElementById(id);
 const storage = browserStorage();
@@ -29,7 +29,7 @@ client.on('refreshed', () => {
   $('refresh-log').prepend(li);
   while ($('refresh-log').children.length > 6) $('refresh-log').lastChild.remove();
 });
-client.on('sessionExpired', ({ reason }) => show(false, reason === 'signed out elsewhere' ? 'Signed out.' : 'Your session ended. Please log in again.'));
+client.on('sessionExpired', (end) => show(false, sessionEndMessage(end)));
 
 async function login(event) {
   event.preventDefault();

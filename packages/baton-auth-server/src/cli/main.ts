@@ -33,12 +33,12 @@ async function withStore<T>(body: (store: BatonStore) => Promise<T>): Promise<T>
 }
 
 /** The engine over the store's sealed key ring: its key changes are saved and announced as the service's are. */
-function withEngine<T>(body: (baton: Baton) => Promise<T>): Promise<T> {
+function withEngine<T>(body: (baton: Baton, store: BatonStore) => Promise<T>): Promise<T> {
   return withStore(async (store) => {
     const config = loadConfig();
     const baton = createEngine(config, store, await openCustody(config, store));
     try {
-      return await body(baton);
+      return await body(baton, store);
     } finally {
       await baton.close();
     }
@@ -52,16 +52,25 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-async function readPassword(fromStdin: boolean): Promise<string> {
-  if (fromStdin || !process.stdin.isTTY) return readStdin();
+/** Asks once without echo. */
+async function ask(prompt: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
   const write = (rl as unknown as { _writeToOutput: (s: string) => void });
-  process.stdout.write('Password: ');
+  process.stdout.write(prompt);
   write._writeToOutput = () => undefined; // do not echo
   const answer = await new Promise<string>((resolve) => rl.question('', resolve));
   rl.close();
   process.stdout.write('\n');
   return answer;
+}
+
+/** A new password: typed twice at a terminal, or piped with --password-stdin. */
+async function readPassword(fromStdin: boolean): Promise<string> {
+  if (fromStdin) return readStdin();
+  if (!process.stdin.isTTY) throw new CliError('There is no terminal to ask for the password: pipe it with --password-stdin (e.g. `printf %s "$PASSWORD" | baton users add alice --password-stdin`).');
+  const first = await ask('Password: ');
+  if ((await ask('Again: ')) !== first) throw new CliError('The two passwords differ; nothing was changed.');
+  return first;
 }
 
 const program = new Command('baton')
@@ -106,22 +115,31 @@ usersCmd.command('scopes <name> <scopes>')
     const user = await withStore((store) => users.setScopes(store, name, scopes));
     console.info(`${user.username} may be granted: ${user.scopes.join(' ') || '(no scope)'}.`);
   });
+usersCmd.command('passwd <name>')
+  .description("change a user's password; every session of theirs ends (password_changed)")
+  .option('--password-stdin', 'read the new password from standard input')
+  .action(async (name: string, opts: { passwordStdin?: boolean }) => {
+    const password = await readPassword(opts.passwordStdin === true);
+    const ended = await withEngine(async (baton, store) => {
+      const user = await users.setPassword(store, name, password);
+      return baton.passwordChanged(user.id);
+    });
+    console.info(`Changed the password of ${name}; ${ended.length} session(s) ended (password_changed).`);
+  });
 usersCmd.command('remove <name>').description('delete a user and revoke their sessions').action(async (name: string) => {
-  await withStore(async (store) => {
-    const user = await users.get(store, name);
-    if (user === null) throw new CliError(`There is no user ${name}.`);
-    const baton = await engine(store);
+  await withEngine(async (baton, store) => {
+    const user = await userNamed(store, name);
     await baton.revokeUserSessions(user.id, { reason: 'user removed' });
     await users.remove(store, name);
-    await baton.close();
   });
   console.info(`Removed ${name}.`);
 });
 
-const engine = async (store: BatonStore) => {
-  const config = loadConfig();
-  return createEngine(config, store, await openCustody(config, store));
-};
+async function userNamed(store: BatonStore, name: string): Promise<{ id: string }> {
+  const user = await users.get(store, name);
+  if (user === null) throw new CliError(`There is no user ${name}.`);
+  return user;
+}
 
 const clientsCmd = program.command('clients').description('OAuth clients: who may ask for tokens, with which scopes');
 clientsCmd.command('add <id>')
@@ -216,31 +234,41 @@ secretCmd.command('rotate')
 
 const sessionsCmd = program.command('sessions').description('sessions (devices) of a user');
 sessionsCmd.command('list <user>').description("list a user's active sessions").action(async (name: string) => {
-  await withStore(async (store) => {
-    const user = await users.get(store, name);
-    if (user === null) throw new CliError(`There is no user ${name}.`);
-    const baton = await engine(store);
-    for (const s of await baton.listSessions(user.id)) {
+  await withEngine(async (baton, store) => {
+    for (const s of await baton.listSessions((await userNamed(store, name)).id)) {
       console.info(`${s.id}\t${s.clientId}\t${new Date(s.createdAt).toISOString()}\tlast used ${new Date(s.lastUsedAt).toISOString()}\t${s.device.userAgent ?? ''}`);
     }
-    await baton.close();
   });
 });
+sessionsCmd.command('history <user>')
+  .description("a user's security events, newest first: logins, rotations, grace answers, reuse, and why each session ended")
+  .action(async (name: string) => {
+    await withEngine(async (baton, store) => {
+      const events = await baton.sessionHistory((await userNamed(store, name)).id);
+      for (const e of events) {
+        const detail = [
+          e.count !== undefined ? `×${e.count}` : '',
+          e.reason ?? '',
+          e.by ? `by ${e.by}${e.byDevice?.userAgent ? ` (${e.byDevice.userAgent})` : ''}` : '',
+          e.generation !== undefined ? `generation ${e.generation}` : '',
+          e.ip ? `from ${e.ip}` : '',
+        ].filter((x) => x !== '').join(' ');
+        console.info(`${new Date(e.at).toISOString()}\t${e.type}\t${e.sessionId}\t${e.clientId}\t${detail}\t${e.device.userAgent ?? ''}`);
+      }
+      if (events.length === 0) console.info(`No sessions of ${name} on record.`);
+    });
+  });
 sessionsCmd.command('revoke [id]')
   .description('revoke one session, or all of a user\'s with --user')
   .option('--user <name>', "revoke all of this user's sessions")
   .action(async (id: string | undefined, opts: { user?: string }) => {
     if ((id === undefined) === (opts.user === undefined)) throw new CliError('Give a session id or --user <name>, not both.');
-    await withStore(async (store) => {
-      const baton = await engine(store);
+    await withEngine(async (baton, store) => {
       if (opts.user !== undefined) {
-        const user = await users.get(store, opts.user);
-        if (user === null) throw new CliError(`There is no user ${opts.user}.`);
-        console.info(`Revoked ${(await baton.revokeUserSessions(user.id, { reason: 'admin' })).length} session(s).`);
+        console.info(`Revoked ${(await baton.revokeUserSessions((await userNamed(store, opts.user)).id, { reason: 'admin' })).length} session(s).`);
       } else {
         console.info((await baton.revokeSession(id as string, 'admin')) ? `Revoked ${id}.` : `No active session ${id}.`);
       }
-      await baton.close();
     });
   });
 
@@ -261,10 +289,11 @@ program.command('token')
   .description('decode and check a token (`-`: read it from standard input); prints its claims, never the token or its signature')
   .action(async (argument: string) => {
     const token = argument === '-' ? (await readStdin()).trim() : argument;
-    await withStore(async (store) => {
-      const baton = await engine(store);
+    await withEngine(async (baton) => {
       if (token.startsWith('rt_')) {
-        console.info(JSON.stringify({ kind: 'refresh token', ...(await baton.introspect(token)) }, null, 2));
+        const answer = await baton.introspect(token);
+        console.info(JSON.stringify({ kind: 'refresh token', ...answer }, null, 2));
+        if (!answer.active) process.exitCode = 1;
       } else {
         let header: unknown = 'not a JWS';
         let claims: unknown = 'not readable (JWE or opaque)';
@@ -282,8 +311,8 @@ program.command('token')
           verdict = isBatonError(err) ? `${err.code}: ${err.detail ?? err.message}` : 'invalid';
         }
         console.info(JSON.stringify({ header, claims, verdict }, null, 2));
+        if (verdict !== 'valid') process.exitCode = 1; // scripts can test it: `baton token inspect - && …`
       }
-      await baton.close();
     });
   });
 

@@ -59,6 +59,15 @@ export const users = {
     await write(store, updated);
     return updated;
   },
+  /** Sets a new password (the caller ends the user's sessions: `Baton.passwordChanged`). */
+  async setPassword(store: BatonStore, username: string, password: string): Promise<User> {
+    if (password.length < 8) throw new BatonError('ERR_INVALID_ARGUMENT', 'A password needs at least 8 characters.');
+    const user = await users.get(store, username);
+    if (user === null) throw new BatonError('ERR_INVALID_ARGUMENT', `There is no user ${username}.`);
+    const updated = { ...user, passwordHash: await hash(password) };
+    await write(store, updated);
+    return updated;
+  },
   /** Checks a password in about the same time whether or not the user exists. */
   async authenticate(store: BatonStore, username: string, password: string): Promise<User | null> {
     const user = USERNAME.test(username) ? await users.get(store, username) : null;

@@ -71,7 +71,8 @@ export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(asyn
 /**
  * Requires a Bearer access token (RFC 6750) for the API's `audience`, verified by `verifier` (a
  * Baton, or a verifier of another issuer's tokens): a `preHandler`; the claims land on
- * `request.auth`. A callback hook, not an async one: a valid token costs one promise reaction.
+ * `request.auth`. A callback hook, not an async one: a token the verified-token cache (or the
+ * in-process fast path) decides costs no promise at all.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
   const guard = createBearerGuard(verifier, options);

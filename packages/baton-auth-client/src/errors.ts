@@ -1,0 +1,54 @@
+/**
+ * The client SDK's errors: one base, `BatonClientError`, with codes of their own (the engine's
+ * `BatonError` codes name what a server decided; these name what the client saw).
+ */
+
+/** Every code a client error can carry. */
+export type BatonClientErrorCode =
+  /** No tokens: the user never signed in here, or signed out. */
+  | 'ERR_NOT_SIGNED_IN'
+  /** The server ended the session (`invalid_grant`): sign in again. */
+  | 'ERR_SESSION_ENDED'
+  /** The server could not be reached, answered 429 or 5xx, or said something unreadable: the session is kept. */
+  | 'ERR_REFRESH_UNAVAILABLE'
+  /** The server refused this client (`invalid_client`, `unauthorized_client`, another OAuth error but `invalid_grant`), or its token endpoint redirects: the configuration is wrong, the session is kept. */
+  | 'ERR_CLIENT_REJECTED'
+  /** The issuer's metadata could not be used: another issuer, an endpoint not on https, a redirect. No token was sent. */
+  | 'ERR_DISCOVERY'
+  /** A WebSocket to an origin the client does not send tokens to (`allowedOrigins`). */
+  | 'ERR_ORIGIN_NOT_ALLOWED'
+  /** The token file is a symbolic link, not a regular file, or another user's: refused rather than followed or rewritten. */
+  | 'ERR_STORAGE_UNSAFE';
+
+import type { SessionEndInfo } from './types.ts';
+
+/** Base class of the client's errors. */
+export class BatonClientError extends Error {
+  override name = 'BatonClientError';
+  readonly code: BatonClientErrorCode;
+
+  constructor(code: BatonClientErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Not signed in, or the session ended (`end` says why, when the server said): sign in again. */
+export class SessionExpiredError extends BatonClientError {
+  override name = 'SessionExpiredError';
+  readonly end: SessionEndInfo | undefined;
+
+  constructor(message: string, code: 'ERR_NOT_SIGNED_IN' | 'ERR_SESSION_ENDED' = 'ERR_SESSION_ENDED', end?: SessionEndInfo) {
+    super(code, message);
+    this.end = end;
+  }
+}
+
+/** The server could not be reached or asked to wait; the session is kept. */
+export class TransientRefreshError extends BatonClientError {
+  override name = 'TransientRefreshError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REFRESH_UNAVAILABLE', message, options);
+  }
+}

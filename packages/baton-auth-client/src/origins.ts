@@ -1,0 +1,50 @@
+/**
+ * Where tokens may go: the issuer's origin and the `allowedOrigins` option, nothing else; and
+ * which URLs are fit to receive them at all (https, or http on this machine).
+ */
+import { BatonClientError } from './errors.ts';
+import type { TokenClientOptions } from './types.ts';
+
+/** A URL as the page would resolve it (a relative endpoint on a web page), or as given. */
+export function absolute(url: string): URL {
+  return new URL(url, (globalThis as { location?: { href?: string } }).location?.href);
+}
+
+/** Whether a host name is this machine (RFC 8252 §8.3's loopback, and `localhost`). */
+export function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/** Throws `ERR_DISCOVERY` unless `url` is https, or http on loopback (RFC 8414 §2 asks https of every endpoint). */
+export function requireSecure(url: string, what: string): URL {
+  let parsed: URL;
+  try {
+    parsed = absolute(url);
+  } catch {
+    throw new BatonClientError('ERR_DISCOVERY', `The ${what} ${JSON.stringify(url)} is not a URL.`);
+  }
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopback(parsed.hostname))) {
+    throw new BatonClientError('ERR_DISCOVERY', `The ${what} ${parsed.origin} is not https: tokens only travel encrypted (plain http is allowed on loopback only).`);
+  }
+  return parsed;
+}
+
+/**
+ * The origins a client sends tokens to: a predicate over an origin (`https://api.example.com`).
+ * Always the authorization server's — the issuer's, or the token endpoint's when given directly.
+ */
+export function originPolicy(options: Pick<TokenClientOptions, 'issuer' | 'endpoints' | 'allowedOrigins'>): (origin: string) => boolean {
+  const home = absolute(options.issuer ?? (options.endpoints as { token: string }).token).origin;
+  const allowed = options.allowedOrigins;
+  if (typeof allowed === 'function') return (origin) => origin === home || allowed(origin) === true;
+  const set = new Set([home, ...(allowed ?? [])]);
+  return (origin) => set.has(origin);
+}
+
+/** The origin a WebSocket URL reaches, in the http form an origin list uses (`wss://a` → `https://a`). */
+export function socketOrigin(url: string): string {
+  const u = absolute(url);
+  if (u.protocol === 'wss:') u.protocol = 'https:';
+  else if (u.protocol === 'ws:') u.protocol = 'http:';
+  return u.origin;
+}

@@ -1,0 +1,93 @@
+/**
+ * A WebSocket that stays authenticated against `baton-auth/ws`: it connects with the current
+ * access token as a subprotocol, answers `token_expiring` with a `reauth` carrying a token from
+ * the client's single-flight refresh, and reconnects with a fresh token when the server closes
+ * with 4401. Application messages go to `onMessage`.
+ */
+import { BatonClientError, SessionExpiredError } from './errors.ts';
+import { socketOrigin } from './origins.ts';
+import type { StoredTokens } from './types.ts';
+
+/** What the socket needs of the client. */
+export interface TokenSource {
+  getAccessToken(): Promise<string>;
+  refresh(seenAccessToken?: string): Promise<StoredTokens>;
+}
+
+/** Options of `client.websocket`. */
+export interface WebSocketOptions {
+  onMessage?: (data: unknown) => void;
+  /** The WebSocket class (Node: `ws`'s). Default the platform's. */
+  WebSocket?: typeof WebSocket;
+}
+
+/** The socket `client.websocket` returns: the current connection, replaced on each reconnect. */
+export interface AuthenticatedSocket {
+  send(data: string): void;
+  close(): void;
+  readonly current: WebSocket | undefined;
+}
+
+/**
+ * Opens the socket and keeps it authenticated; `onError` hears of failed re-authentications. A URL
+ * of an origin the client does not send tokens to is refused at once (`ERR_ORIGIN_NOT_ALLOWED`).
+ */
+export function authenticatedSocket(source: TokenSource, url: string, options: WebSocketOptions, allowed: (origin: string) => boolean, onError: (err: Error) => void): AuthenticatedSocket {
+  const origin = socketOrigin(url);
+  if (!allowed(origin)) throw new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${origin}: add it to the client's allowedOrigins if it is your API.`);
+  const Impl = options.WebSocket ?? globalThis.WebSocket;
+  let socket: WebSocket | undefined;
+  let closed = false;
+  let failures = 0;
+  const open = async (): Promise<void> => {
+    if (closed) return;
+    let token: string;
+    try {
+      token = await source.getAccessToken();
+    } catch (err) {
+      if (err instanceof SessionExpiredError) return;
+      setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
+      return;
+    }
+    const ws = new Impl(url, ['baton.v1', `baton.bearer.${token}`]);
+    socket = ws;
+    ws.onmessage = (event: MessageEvent) => {
+      let message: { type?: string } | undefined;
+      try {
+        message = JSON.parse(String(event.data)) as { type?: string };
+      } catch {
+        message = undefined;
+      }
+      if (message?.type === 'token_expiring') {
+        void source.refresh(token).then((t) => {
+          token = t.accessToken;
+          ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken }));
+        }, onError);
+      } else if (message?.type === 'authenticated' || message?.type === 'reauth_ok') {
+        failures = 0;
+      } else if (message?.type !== 'reauth_failed') {
+        options.onMessage?.(event.data);
+      }
+    };
+    ws.onclose = (event: CloseEvent) => {
+      if (closed) return;
+      // 4401: the token ran out or the session was revoked; a fresh token decides which.
+      const retry = event.code === 4401 ? source.refresh(token).then(() => undefined) : Promise.resolve();
+      retry.then(
+        () => setTimeout(() => void open(), Math.min(10_000, 100 * 2 ** failures++)),
+        () => undefined, // session expired: stay closed
+      );
+    };
+  };
+  void open();
+  return {
+    send: (data) => socket?.send(data),
+    close: () => {
+      closed = true;
+      socket?.close(1000);
+    },
+    get current() {
+      return socket;
+    },
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * Store conformance: sessions, rotation, grace, reuse, rate limits and the per-user cap.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { RevocationEvent, RotateRequest, SessionRecord } from '../types.ts';
+import { CREATE, DAY, eventually, HOUR, pick, request, sampleSession } from './support.ts';
+import type { Harness, TestApi } from './support.ts';
+
+/** Registers these cases (inside the suite's `describe`). */
+export function sessionsCases(t: TestApi, h: Harness): void {
+  const { withStore, withPeers } = h;
+  t.it('answers ping on a live store', withStore(async (store) => {
+    assert.equal(await store.ping(), undefined);
+  }));
+
+  t.it('keeps a session as it was created', withStore(async (store, now) => {
+    const s = sampleSession(now);
+    assert.deepEqual(await store.createSession(s, { ...CREATE, now }), { evicted: [] });
+    assert.deepEqual(await store.getSession(s.id), s);
+    assert.equal(await store.getSession('no-such-session'), null);
+  }));
+
+  t.it('lists a user\'s active sessions, oldest first', withStore(async (store, now) => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const a = sampleSession(now - 3000, { userId });
+    const b = sampleSession(now - 2000, { userId });
+    const expired = sampleSession(now - 1000, { userId, idleExpiresAt: now - 1 });
+    const revoked = sampleSession(now - 500, { userId });
+    for (const s of [b, a, expired, revoked]) await store.createSession(s, { ...CREATE, now });
+    await store.revokeSession(revoked.id, { now, reason: 'test', revocationTtlMs: HOUR });
+    assert.deepEqual((await store.listSessions(userId, now)).map((s) => s.id), [a.id, b.id]);
+    assert.deepEqual(await store.listSessions('nobody', now), []);
+  }));
+
+  t.it('rotates the current generation exactly once', withStore(async (store, now) => {
+    const s = sampleSession(now - 60_000);
+    await store.createSession(s, { ...CREATE, now: s.createdAt });
+    const r = await store.rotate(request(s, 0, now));
+    assert.equal(r.status, 'rotated');
+    assert.equal(r.session?.generation, 1);
+    assert.equal(r.session?.rotatedAt, now);
+    assert.equal(r.session?.idleExpiresAt, now + 7 * DAY);
+    const stored = await store.getSession(s.id);
+    assert.deepEqual(pick(stored), pick(r.session));
+    assert.equal(stored?.lastUsedAt, now);
+    assert.equal(stored?.prevRotatedAt, s.rotatedAt);
+  }));
+
+  t.it('answers unknown, with no side effect, for a missing session, a generation ahead or another client', withStore(async (store, now) => {
+    const s = sampleSession(now);
+    await store.createSession(s, { ...CREATE, now });
+    assert.equal((await store.rotate({ ...request(s, 0, now), sessionId: 'missing' })).status, 'unknown');
+    assert.equal((await store.rotate(request(s, 1, now))).status, 'unknown');
+    assert.equal((await store.rotate(request(s, 0, now, { clientId: 'other' }))).status, 'unknown');
+    assert.deepEqual(await store.getSession(s.id), s);
+  }));
+
+  t.it('binds refresh tokens to their client always: a rotation naming no client is unknown too (RFC 6749 §6, §10.4)', withStore(async (store, now) => {
+    const s = sampleSession(now - 60_000);
+    await store.createSession(s, { ...CREATE, now: s.createdAt });
+    const { clientId: _omitted, ...unnamed } = request(s, 0, now);
+    for (const anonymous of [unnamed, { ...unnamed, clientId: '' }, { ...unnamed, clientId: 'WEB' }] as Partial<RotateRequest>[]) {
+      const r = await store.rotate(anonymous as RotateRequest);
+      assert.equal(r.status, 'unknown', `clientId ${JSON.stringify(anonymous.clientId)}`);
+      assert.equal(r.session, undefined);
+    }
+    // A retired generation of another client must not get the grace answer either.
+    assert.equal((await store.rotate(request(s, 0, now))).status, 'rotated');
+    const after = await store.getSession(s.id);
+    assert.equal((await store.rotate({ ...unnamed, now: now + 1 } as RotateRequest)).status, 'unknown');
+    assert.equal((await store.rotate(request(s, 0, now + 1, { clientId: 'other' }))).status, 'unknown');
+    assert.deepEqual(await store.getSession(s.id), after);
+  }));
+
+  t.it('converges retired generations inside the grace window on the current one', withStore(async (store, now) => {
+    const s = sampleSession(now - 60_000);
+    await store.createSession(s, { ...CREATE, now: s.createdAt });
+    await store.rotate(request(s, 0, now));
+    await store.rotate(request(s, 1, now + 1000));
+    const one = await store.rotate(request(s, 1, now + 5000));
+    const two = await store.rotate(request(s, 0, now + 5000));
+    assert.equal(one.status, 'replayed_in_grace');
+    assert.equal(two.status, 'replayed_in_grace');
+    assert.equal(two.session?.generation, 2);
+    assert.equal((await store.getSession(s.id))?.generation, 2);
+  }));
+
+  t.it('revokes the whole session when a retired generation comes back after the grace window', withStore(async (store, now) => {
+    const s = sampleSession(now - 60_000);
+    await store.createSession(s, { ...CREATE, now: s.createdAt });
+    const events: RevocationEvent[] = [];
+    const stop = await store.subscribe((e) => events.push(e));
+    await store.rotate(request(s, 0, now));
+    const reuse = await store.rotate(request(s, 0, now + 10_001));
+    assert.equal(reuse.status, 'reused');
+    assert.equal(reuse.session?.revokedAt, now + 10_001);
+    assert.equal((await store.rotate(request(s, 1, now + 10_002))).status, 'revoked');
+    await eventually(() => events.some((e) => e.kind === 'session' && e.id === s.id && e.reason === 'reused'));
+    assert.ok((await store.revocationsSince(now)).some((e) => e.kind === 'session' && e.id === s.id));
+    stop();
+  }));
+
+  t.it('refuses expired sessions (idle and absolute) without changing them', withStore(async (store, now) => {
+    const idle = sampleSession(now - DAY, { idleExpiresAt: now });
+    const absolute = sampleSession(now - DAY, { expiresAt: now });
+    for (const s of [idle, absolute]) {
+      await store.createSession(s, { ...CREATE, now: s.createdAt });
+      assert.equal((await store.rotate(request(s, 0, now))).status, 'expired');
+      assert.equal((await store.getSession(s.id))?.generation, 0);
+    }
+  }));
+
+  t.it('limits refreshes per session and window', withStore(async (store, now) => {
+    const s = sampleSession(now - 60_000);
+    await store.createSession(s, { ...CREATE, now: s.createdAt });
+    const rateLimit = { max: 3, windowMs: 60_000 };
+    for (let g = 0; g < 3; g++) assert.equal((await store.rotate(request(s, g, now + g, { rateLimit }))).status, 'rotated');
+    const limited = await store.rotate(request(s, 3, now + 10, { rateLimit }));
+    assert.equal(limited.status, 'rate_limited');
+    assert.ok((limited.retryAfterMs ?? 0) > 0 && (limited.retryAfterMs ?? 0) <= 60_000);
+    assert.equal((await store.getSession(s.id))?.generation, 3);
+    assert.equal((await store.rotate(request(s, 3, now + 60_001, { rateLimit }))).status, 'rotated');
+  }));
+
+  t.it('a refresh herd spends no rate limit: 100 presentations over two clients, 1 rotation, 99 grace answers, then the next refresh rotates', withPeers(async (a, b, now) => {
+    const s = sampleSession(now - 60_000);
+    await a.createSession(s, { ...CREATE, now: s.createdAt });
+    const rateLimit = { max: 3, windowMs: 60_000 };
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).rotate(request(s, 0, now + i, { rateLimit }))));
+    const count = (status: string): number => results.filter((r) => r.status === status).length;
+    assert.deepEqual([count('rotated'), count('replayed_in_grace'), count('rate_limited')], [1, 99, 0]);
+    const after = await b.getSession(s.id);
+    assert.equal(after?.generation, 1);
+    assert.equal(after?.rateCount, 1, 'only the rotation counts against the rate limit');
+    assert.equal(after?.graceCount, 99);
+    const next = await a.rotate(request(s, 1, now + 200, { rateLimit }));
+    assert.equal(next.status, 'rotated');
+    assert.equal((await b.getSession(s.id))?.graceCount, 0, 'a rotation starts the grace count anew');
+  }));
+
+  t.it('bounds grace answers per generation: over graceLimit is rate_limited for 1 s, nothing changed', withStore(async (store, now) => {
+    const s = sampleSession(now - 60_000);
+    await store.createSession(s, { ...CREATE, now: s.createdAt });
+    const graceLimit = 5;
+    assert.equal((await store.rotate(request(s, 0, now, { graceLimit }))).status, 'rotated');
+    for (let i = 1; i <= graceLimit; i++) assert.equal((await store.rotate(request(s, 0, now + i, { graceLimit }))).status, 'replayed_in_grace');
+    const before = await store.getSession(s.id);
+    assert.equal(before?.graceCount, graceLimit);
+    const sixth = await store.rotate(request(s, 0, now + 10, { graceLimit }));
+    assert.equal(sixth.status, 'rate_limited');
+    assert.equal(sixth.retryAfterMs, 1000);
+    assert.deepEqual(await store.getSession(s.id), before);
+    // The current generation still rotates, and the next generation has its own allowance.
+    assert.equal((await store.rotate(request(s, 1, now + 20, { graceLimit }))).status, 'rotated');
+    assert.equal((await store.rotate(request(s, 1, now + 21, { graceLimit }))).status, 'replayed_in_grace');
+    assert.equal((await store.getSession(s.id))?.graceCount, 1);
+  }));
+
+  t.it('keeps at most maxSessionsPerUser active sessions, evicting the oldest', withStore(async (store, now) => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const events: RevocationEvent[] = [];
+    const stop = await store.subscribe((e) => events.push(e));
+    const [a, b, c] = [0, 1, 2].map((i) => sampleSession(now + i, { userId })) as [SessionRecord, SessionRecord, SessionRecord];
+    const limit = { maxSessionsPerUser: 2, revocationTtlMs: HOUR };
+    assert.deepEqual(await store.createSession(a, { ...limit, now }), { evicted: [] });
+    assert.deepEqual(await store.createSession(b, { ...limit, now: now + 1 }), { evicted: [] });
+    assert.deepEqual(await store.createSession(c, { ...limit, now: now + 2 }), { evicted: [a.id] });
+    assert.deepEqual((await store.listSessions(userId, now + 3)).map((s) => s.id), [b.id, c.id]);
+    const single = sampleSession(now + 3, { userId });
+    assert.deepEqual((await store.createSession(single, { maxSessionsPerUser: 1, revocationTtlMs: HOUR, now: now + 3 })).evicted.sort(), [b.id, c.id].sort());
+    assert.equal((await store.rotate(request(a, 0, now + 4))).status, 'revoked');
+    await eventually(() => [a.id, b.id, c.id].every((id) => events.some((e) => e.id === id)));
+    stop();
+  }));
+
+}

@@ -1,0 +1,68 @@
+/**
+ * What the conformance cases share: the runner's API, the options, sample records and helpers.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { newSession } from '../../core/session-id.ts';
+import type { BatonStore, RotateRequest, SessionRecord, SessionSummary } from '../types.ts';
+
+/** The parts of a test runner the suite uses. */
+export interface TestApi {
+  describe: (name: string, body: () => void) => void;
+  it: (name: string, body: () => Promise<void>, timeoutMs?: number) => void;
+}
+
+/** How to get stores for the suite. */
+export interface ConformanceOptions {
+  /** Shown in test names. */
+  name: string;
+  /** A fresh client of the store under test. Data left by earlier tests must not matter. */
+  createStore: () => BatonStore | Promise<BatonStore>;
+  /**
+   * A second client of the same backing store, as a second instance would have. Defaults to the
+   * same client; stores shared between processes should give a real second connection.
+   */
+  createPeer?: (store: BatonStore) => BatonStore | Promise<BatonStore>;
+  /** Runs of each property; default 25. */
+  numRuns?: number;
+}
+
+
+/** How a case gets its stores: one client, or two of the same backing store (two instances). */
+export interface Harness {
+  withStore: (body: (store: BatonStore, now: number) => Promise<void>) => () => Promise<void>;
+  withPeers: (body: (a: BatonStore, b: BatonStore, now: number) => Promise<void>) => () => Promise<void>;
+  numRuns: number;
+}
+
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+
+/** A session record as `login` makes it, with fresh ids. */
+export function sampleSession(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const userId = overrides.userId ?? `user-${randomBytes(6).toString('hex')}`;
+  const device = { userAgent: 'conformance', ip: '127.0.0.1' };
+  return { ...newSession({ userId, clientId: 'web', scope: 'read write', resource: 'https://api.example.com/ urn:example:reports', device, now, maxAgeMs: 30 * DAY, idleMs: 7 * DAY }), ...overrides };
+}
+
+export function request(session: SessionRecord, generation: number, now: number, extra: Partial<RotateRequest> = {}): RotateRequest {
+  return { sessionId: session.id, generation, clientId: session.clientId, now, graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: HOUR, ...extra };
+}
+
+export const CREATE = { maxSessionsPerUser: 0, revocationTtlMs: HOUR };
+
+/** The fields every store's `rotate` answers with. */
+export function pick(s: Partial<SessionRecord> | null | undefined): SessionSummary | undefined {
+  if (!s) return undefined;
+  const { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail } = s as SessionRecord;
+  return { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail };
+}
+
+/** Waits until `check` holds (events cross process boundaries for remote stores). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
