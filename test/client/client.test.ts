@@ -2,7 +2,7 @@
  * The client SDK against a real Baton handler called in-process (its `fetch` is the handler), with
  * a clock the test moves. Also the Node file storage with two "processes" on one file.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,17 +217,19 @@ describe('encrypted Redis storage (backends holding many users\' tokens)', () =>
     const two = s.client({ storage: { ...redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix }), id: 'second-instance' } });
     const pair = await s.login();
     await one.setTokens({ ...pair, refresh_expires_in: 3600 });
-    const raw = (await redis.get(`${prefix}{u1}:tokens`)) as string;
+    const partner = createHash('sha256').update(ISSUER).digest('base64url').slice(0, 16);
+    const slot = (user: string, p = prefix) => `${p}{${user}}:${partner}:tokens`;
+    const raw = (await redis.get(slot('u1'))) as string;
     expect(raw).not.toContain(pair.access_token.slice(0, 20));
     expect(Buffer.from(raw, 'base64').toString('latin1')).not.toContain('rt_');
-    const ttl = await redis.pttl(`${prefix}{u1}:tokens`);
+    const ttl = await redis.pttl(slot('u1'));
     expect(ttl).toBeGreaterThan(3_400_000);
     expect(ttl).toBeLessThanOrEqual(3_540_000);
     // Another key, another user's slot, another partner's key name or another issuer reads nothing.
     expect(await redisTokenStorage({ redis, key: randomBytes(32), issuer: ISSUER, userId: 'u1', prefix }).get()).toBeNull();
-    await redis.set(`${prefix}{u2}:tokens`, raw);
+    await redis.set(slot('u2'), raw);
     expect(await redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u2', prefix }).get()).toBeNull();
-    await redis.set(`${prefix}partner-b:{u1}:tokens`, raw);
+    await redis.set(slot('u1', `${prefix}partner-b:`), raw);
     expect(await redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix: `${prefix}partner-b:` }).get()).toBeNull();
     expect(await redisTokenStorage({ redis, key, issuer: 'https://other-partner.test', userId: 'u1', prefix }).get()).toBeNull();
     expect(await redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix }).get()).toMatchObject({ accessToken: pair.access_token });

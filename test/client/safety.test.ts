@@ -2,8 +2,6 @@
  * The SDK against the real service (and servers that pretend to be it): tokens only where they
  * belong, never a wrong logout, and the reason of every session end.
  */
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,21 +14,7 @@ import { clients } from '../../packages/baton-auth-server/src/server/clients.ts'
 import { startTestService } from '../support/service.ts';
 import type { TestService } from '../support/service.ts';
 import { eventually } from '../support/eventually.ts';
-
-/** A plain HTTP server on loopback (another origin: another port) that records what it is sent. */
-async function listen(handle: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<{ url: string; seen: { method: string; url: string; authorization?: string; body: string }[]; close: () => Promise<void> }> {
-  const seen: { method: string; url: string; authorization?: string; body: string }[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), body });
-      handle(req, res, body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
-}
+import { recordingServer as listen } from '../support/recording-server.ts';
 
 const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (err: unknown) => (err as BatonClientError).code);
 
@@ -109,9 +93,16 @@ describe('tokens only where they belong', () => {
 
   it('endpoints off loopback must be https', async () => {
     expect(() => createTokenClient({ endpoints: { token: 'http://auth.example.com/oauth/token' } })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
-    const c = createTokenClient({ issuer: 'http://10.1.2.3', storage: memoryStorage() });
-    await c.setTokens({ access_token: 'a', refresh_token: 'r', expires_in: 1 });
-    expect(await codeOf(c.refresh())).toBe('ERR_DISCOVERY');
+    expect(() => createTokenClient({ issuer: 'http://10.1.2.3' })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
+    // The issuer is checked even when the endpoints are given, and so is every allowed origin.
+    expect(() => createTokenClient({ issuer: 'http://api.example.com', endpoints: { token: 'https://auth.example.com/token' } })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
+    expect(() => createTokenClient({ issuer: 'https://auth.example.com', allowedOrigins: ['http://api.example.com'] })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
+    // A predicate is never asked about a plain-http origin off loopback.
+    const asked: string[] = [];
+    const c = createTokenClient({ issuer: 'https://auth.example.com', allowedOrigins: (o) => (asked.push(o), true), fetch: async (input) => new Response(String(new Request(input).headers.get('authorization'))) });
+    await c.setTokens({ access_token: 'AT-secret', refresh_token: 'r', expires_in: 3600 });
+    expect(await (await c.fetch('http://api.example.com/orders')).text()).toBe('null');
+    expect(asked).toEqual([]);
   });
 });
 

@@ -147,4 +147,31 @@ describe.skipIf(!FOUND && !REQUIRED)(`web page in Chromium${FOUND ? '' : ` (${MI
     await (tabs[1] as typeof first).click('#logout-local');
     for (const tab of tabs) await tab.waitForSelector('#login-card:not([hidden])', { timeout: 5_000 });
   }, 60_000);
+
+  it('a tab that holds the refresh lock past its lease is named, and another tab takes over', async () => {
+    const context = await browser.newContext();
+    onTestFinished(() => context.close());
+    const [stuck, other] = [await context.newPage(), await context.newPage()];
+    await stuck.goto(server.url);
+    await stuck.fill('#username', 'alice');
+    await stuck.fill('#password', 'correct horse battery');
+    await stuck.click('#login-button');
+    await stuck.waitForSelector('#app:not([hidden])');
+    await other.goto(server.url);
+    await other.waitForSelector('#app:not([hidden])');
+    const warnings: string[] = [];
+    other.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+    // The first tab takes the refresh lock through its storage and never lets go (a hung refresh).
+    await stuck.evaluate(() => void (window as unknown as { baton: { storage: { withLock(fn: () => Promise<void>): Promise<void> } } }).baton.storage.withLock(() => new Promise(() => undefined)));
+    const holder = await stuck.evaluate(() => JSON.parse(localStorage.getItem('baton:lease') ?? 'null')?.holder as string);
+    expect(holder).toMatch(/^tab \w+ \(\//);
+    const rotated: string[] = [];
+    const stop = server.service.baton.on('refresh.rotated', (e) => rotated.push(e.type));
+    onTestFinished(stop);
+    // The other tab's refreshes wait the 5 s lease, then steal the lock, say from whom, and go on.
+    await eventually(() => rotated.length > 0, { what: 'a refresh after the lease', timeoutMs: 15_000 });
+    await eventually(() => warnings.length > 0, { what: 'the lease warning', timeoutMs: 2_000 });
+    expect(warnings[0]).toBe(`baton: The refresh lock was held by ${holder} for more than 5000 ms; this tab took it over.`);
+    expect(await other.isVisible('#app')).toBe(true);
+  }, 60_000);
 });

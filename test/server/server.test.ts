@@ -190,7 +190,30 @@ describe('the baton command', () => {
     expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'valid', claims: { sid: pair.session_id }, header: { typ: 'at+jwt' } });
     expect(inspect.stdout).not.toContain(pair.access_token.split('.')[2]);
     expect((await baton(['sessions', 'revoke', '--user', 'carol'])).stdout).toBe('Revoked 1 session(s).\n');
-    expect(JSON.parse((await baton(['token', 'inspect', pair.access_token])).stdout).verdict).toMatch(/^ERR_SESSION_REVOKED/);
+    const revoked = await baton(['token', 'inspect', pair.access_token]);
+    expect(JSON.parse(revoked.stdout).verdict).toMatch(/^ERR_SESSION_REVOKED/);
+    expect(revoked.code).toBe(1); // scripts can test a token with the exit status
+    const history = (await baton(['sessions', 'history', 'carol'])).stdout;
+    expect(history).toMatch(new RegExp(`\\tended\\t${pair.session_id}\\tdefault\\tadmin`));
+    expect(history).toMatch(new RegExp(`\\tlogin\\t${pair.session_id}\\t`));
+
+    // A new password ends every session of the user, and says why to their clients.
+    const server2 = await startServer(config);
+    const again = await fetch(`${server2.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'a long password' }) });
+    const { refresh_token } = (await again.json()) as { refresh_token: string };
+    await server2.stop();
+    expect((await baton(['users', 'passwd', 'carol', '--password-stdin'], 'a newer password\n')).stdout).toBe('Changed the password of carol; 1 session(s) ended (password_changed).\n');
+    const server3 = await startServer(config);
+    try {
+      const refused = await fetch(`${server3.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token }) });
+      expect(await refused.json()).toMatchObject({ error: 'invalid_grant', session_end: { reason: 'password_changed' } });
+      const old = await fetch(`${server3.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'a long password' }) });
+      expect(old.status).toBe(401);
+    } finally {
+      await server3.stop();
+    }
+    const piped = await baton(['users', 'passwd', 'carol'], 'no terminal here\n');
+    expect([piped.code, piped.stderr]).toEqual([1, expect.stringMatching(/^baton: There is no terminal to ask for the password: pipe it with --password-stdin/)]);
     expect((await baton(['users', 'remove', 'carol'])).stdout).toBe('Removed carol.\n');
   }, 60_000);
 

@@ -14,6 +14,8 @@ import { SessionExpiredError } from './errors.ts';
 import type { TokenClient } from './client.ts';
 
 interface AxiosLikeConfig {
+  url?: string;
+  baseURL?: string;
   headers?: Record<string, unknown> | { set(name: string, value: string): unknown };
   batonRetried?: boolean;
 }
@@ -28,11 +30,29 @@ function setAuthorization(config: AxiosLikeConfig, token: string): void {
   else config.headers = { ...(headers as Record<string, unknown> | undefined), Authorization: `Bearer ${token}` };
 }
 
-/** Interceptors for `instance` (an axios instance, which the retry goes through). */
+/** The URL a request goes to, as axios builds it: `url` over `baseURL` (an absolute `url` wins). */
+function target(config: AxiosLikeConfig): string | undefined {
+  try {
+    return new URL(config.url ?? '', config.baseURL === undefined ? undefined : new URL(config.baseURL, (globalThis as { location?: { href?: string } }).location?.href)).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Interceptors for `instance` (an axios instance, which the retry goes through). Like
+ * `client.fetch`, they attach the token only to the origins the client sends it to, and a 401
+ * from any other origin spends no refresh.
+ */
 export function axiosInterceptors(client: TokenClient, instance: { request(config: never): Promise<unknown> }) {
   const used = new WeakMap<object, string>();
+  const ours = (config: AxiosLikeConfig): boolean => {
+    const url = target(config);
+    return url !== undefined && client.sendsTokenTo(url);
+  };
   return {
     request: async <T extends AxiosLikeConfig>(config: T): Promise<T> => {
+      if (!ours(config)) return config;
       const token = await client.getAccessToken();
       used.set(config, token);
       setAuthorization(config, token);
@@ -40,7 +60,7 @@ export function axiosInterceptors(client: TokenClient, instance: { request(confi
     },
     response: async (error: AxiosLikeError): Promise<unknown> => {
       const config = error.config;
-      if (error.response?.status !== 401 || config === undefined || config.batonRetried) throw error;
+      if (error.response?.status !== 401 || config === undefined || config.batonRetried || !ours(config)) throw error;
       try {
         await client.refresh(used.get(config));
       } catch (err) {

@@ -28,7 +28,7 @@
 import { discover } from './discovery.ts';
 import type { Endpoints } from './discovery.ts';
 import { BatonClientError, SessionExpiredError } from './errors.ts';
-import { originPolicy, requireSecure } from './origins.ts';
+import { absolute, originPolicy, requireSecure } from './origins.ts';
 import { clientRequest, refreshGrant } from './refresher.ts';
 import type { GrantResult } from './refresher.ts';
 import { Scheduler } from './schedule.ts';
@@ -69,19 +69,24 @@ export class TokenClient {
   readonly #listeners = new Map<keyof TokenClientEvents, Set<(p: never) => void>>();
   readonly #stops: (() => void)[] = [];
   #clockOffset = 0;
+  readonly #sharingKey: unknown;
 
   constructor(options: TokenClientOptions) {
     if (!options.issuer && !options.endpoints) throw new TypeError('createTokenClient needs `issuer` (for RFC 8414 discovery) or `endpoints: { token }`.');
     if (options.clientAuthentication && options.clientId === undefined) throw new TypeError('`clientAuthentication` needs the `clientId` it authenticates.');
     if (options.endpoints) {
-      requireSecure(options.endpoints.token, 'token endpoint');
-      if (options.endpoints.revocation) requireSecure(options.endpoints.revocation, 'revocation endpoint');
+      // Resolved once, here: a relative endpoint of a web page, against the document's base URL.
+      const token = requireSecure(options.endpoints.token, 'token endpoint').href;
+      const revocation = options.endpoints.revocation === undefined ? undefined : requireSecure(options.endpoints.revocation, 'revocation endpoint').href;
+      options = { ...options, endpoints: { token, ...(revocation === undefined ? {} : { revocation }) } };
     }
     this.#o = options;
     this.#storage = options.storage ?? memoryStorage();
     this.#fetch = options.fetch ?? ((...args) => fetch(...args));
     this.#now = options.now ?? Date.now;
     this.#allowed = originPolicy(options);
+    // Refreshes are shared by the clients of one storage for one server and client id.
+    this.#sharingKey = this.#storage.id === undefined ? this.#storage : `${this.#storage.id}\n${options.issuer ?? options.endpoints?.token}\n${options.clientId ?? ''}`;
     const monotonic = options.monotonic ?? (() => performance.now());
     this.#scheduler = new Scheduler({ now: this.#now, monotonic }, (t) => refreshMargin(t, options), () => this.#check());
     if (options.background) {
@@ -173,7 +178,7 @@ export class TokenClient {
    * caller found stale; if the stored one differs, it is already new.
    */
   refresh(seenAccessToken?: string): Promise<StoredTokens> {
-    const key = this.#storage.id ?? this.#storage;
+    const key = this.#sharingKey;
     let shared = inflight.get(key);
     if (shared === undefined) {
       const run = () => this.#refreshLocked(seenAccessToken);
@@ -239,13 +244,14 @@ export class TokenClient {
     let request = new Request(input, init);
     for (const hook of this.#o.hooks?.beforeRequest ?? []) request = (await hook(request)) ?? request;
     let response: Response;
-    if (!this.#allowed(new URL(request.url).origin)) {
+    if (!this.sendsTokenTo(request.url)) {
       response = await this.#fetch(request);
     } else {
       const replay = request.clone(); // tees the body, so the retry can send it again
       let token = await this.getAccessToken();
       response = await this.#send(request, token);
-      if (response.status === 401) {
+      // A 401 is the API's word only if it came from an origin that got the token (not after a redirect elsewhere).
+      if (response.status === 401 && (!response.redirected || this.sendsTokenTo(response.url))) {
         const fresh = await this.refresh(token).catch((err: unknown) => {
           if (err instanceof SessionExpiredError) return null;
           throw err;
@@ -258,6 +264,15 @@ export class TokenClient {
     }
     for (const hook of this.#o.hooks?.afterResponse ?? []) response = (await hook(request, response)) ?? response;
     return response;
+  }
+
+  /** Whether this client sends its access token to `url`: the issuer's origin and `allowedOrigins` only. */
+  sendsTokenTo(url: string | URL): boolean {
+    try {
+      return this.#allowed(absolute(String(url)).origin);
+    } catch {
+      return false;
+    }
   }
 
   #send(request: Request, token: string): Promise<Response> {
@@ -291,7 +306,7 @@ export class TokenClient {
    * `allowedOrigins` (`ERR_ORIGIN_NOT_ALLOWED` otherwise).
    */
   websocket(url: string, options: WebSocketOptions = {}): AuthenticatedSocket {
-    return authenticatedSocket(this, url, options, this.#allowed, (err) => this.#emit('error', err));
+    return authenticatedSocket(this, url, options, (origin) => this.#allowed(origin), (err) => this.#emit('error', err));
   }
 
   /** Stops background work (timers, listeners, the storage subscription). */

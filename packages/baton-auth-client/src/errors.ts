@@ -47,8 +47,11 @@ export class SessionExpiredError extends BatonClientError {
 /** The server could not be reached or asked to wait; the session is kept. */
 export class TransientRefreshError extends BatonClientError {
   override name = 'TransientRefreshError';
+  /** How long the server asked to wait (`Retry-After`), in ms, when it said. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super('ERR_REFRESH_UNAVAILABLE', message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Node-only token storage: a JSON file, mode 0600, written atomically (temp file + fsync +
- * rename, `write-file-atomic`), with a lock (`proper-lockfile`) held around the whole refresh —
+ * rename), with a lock (`proper-lockfile`) held around the whole refresh —
  * read, refresh, write — so that two processes of one CLI never spend the same refresh token
  * twice. A lock left by a dead process goes stale and is taken over. Import from
  * `baton-auth-client/node`.
@@ -12,10 +12,12 @@
  * const client = createTokenClient({ issuer, storage: fileStorage(`${homedir()}/.config/my-cli/tokens.json`) });
  * ```
  */
-import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import writeFileAtomic from 'write-file-atomic';
 import { BatonClientError } from './errors.ts';
 import type { StoredTokens, TokenStorage } from './types.ts';
 
@@ -27,23 +29,60 @@ export interface FileStorageOptions {
   waitMs?: number;
 }
 
+const unsafe = (message: string) => new BatonClientError('ERR_STORAGE_UNSAFE', message);
+const uid = process.getuid?.();
+
 /**
- * Refuses a token path that is not a regular file of this user: a symbolic link (writing through
- * it would overwrite its target) or a file another user owns (a rewrite keeps its owner, who could
- * then read the tokens). A missing file passes: it is created 0600.
+ * Refuses a token file that is not a regular file of this user, checked on the open handle (no
+ * window between the check and the use): a file another user owns could be read by them.
  */
-async function checkOwnFile(path: string): Promise<void> {
-  let stat;
+async function checkHandle(handle: FileHandle, path: string): Promise<void> {
+  const s = await handle.stat();
+  if (!s.isFile()) throw unsafe(`The token path ${path} is not a regular file.`);
+  if (uid !== undefined && s.uid !== uid) throw unsafe(`The token file ${path} belongs to uid ${s.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+}
+
+/** Refuses a folder another user owns or may write in: they could swap the token file under us. */
+async function checkFolder(dir: string): Promise<void> {
+  const s = await stat(dir);
+  if (uid !== undefined && s.uid !== uid) throw unsafe(`The folder ${dir} of the token file belongs to uid ${s.uid}, not to this user (uid ${uid}).`);
+  if ((s.mode & 0o022) !== 0 && (s.mode & 0o1000) === 0) throw unsafe(`The folder ${dir} of the token file is writable by others: \`chmod go-w ${dir}\`.`);
+}
+
+/** Opens without following a symbolic link at the path itself: ELOOP becomes a sentence. */
+async function openNoFollow(path: string, flags: number, mode?: number): Promise<FileHandle> {
   try {
-    stat = await lstat(path);
+    return await open(path, flags | constants.O_NOFOLLOW, mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw unsafe(`The token file ${path} is a symbolic link; tokens are never read or written through one. Remove the link.`);
     throw err;
   }
-  if (stat.isSymbolicLink()) throw new BatonClientError('ERR_STORAGE_UNSAFE', `The token file ${path} is a symbolic link; tokens are never written through one. Remove the link.`);
-  if (!stat.isFile()) throw new BatonClientError('ERR_STORAGE_UNSAFE', `The token path ${path} is not a regular file.`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && stat.uid !== uid) throw new BatonClientError('ERR_STORAGE_UNSAFE', `The token file ${path} belongs to uid ${stat.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+}
+
+/**
+ * Writes `data` to `path` atomically: a new 0600 temp file beside it (created exclusively, never
+ * through a link), fsync, rename over the path. Written here rather than with write-file-atomic,
+ * which resolves symbolic links and copies the old file's owner: exactly what a token file must not do.
+ */
+async function writePrivately(path: string, data: string): Promise<void> {
+  await checkFolder(dirname(path));
+  const existing = await lstat(path).catch(() => undefined);
+  if (existing?.isSymbolicLink()) throw unsafe(`The token file ${path} is a symbolic link; tokens are never written through one. Remove the link.`);
+  if (existing !== undefined && uid !== undefined && existing.uid !== uid) throw unsafe(`The token file ${path} belongs to uid ${existing.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+  const temp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
+  const handle = await openNoFollow(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, path); // replaces a link or file at `path` itself, never its target
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
 }
 
 /** A token file shared by the processes of one user. */
@@ -54,18 +93,27 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
   return {
     id: `file:${resolve(path)}`,
     async get() {
-      await checkOwnFile(path);
+      let handle: FileHandle;
       try {
-        const parsed = JSON.parse(await readFile(path, 'utf8')) as StoredTokens;
+        handle = await openNoFollow(path, constants.O_RDONLY);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+      try {
+        await checkHandle(handle, path);
+        const parsed = JSON.parse(await handle.readFile('utf8')) as StoredTokens;
         return typeof parsed?.accessToken === 'string' ? parsed : null;
-      } catch {
-        return null;
+      } catch (err) {
+        if (err instanceof BatonClientError) throw err;
+        return null; // unreadable or not ours in shape: as if signed out
+      } finally {
+        await handle.close();
       }
     },
     async set(tokens) {
       await ensureDir();
-      await checkOwnFile(path);
-      await writeFileAtomic(path, JSON.stringify(tokens), { mode: 0o600, fsync: true });
+      await writePrivately(path, JSON.stringify(tokens));
     },
     async clear() {
       await rm(path, { force: true });

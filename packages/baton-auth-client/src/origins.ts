@@ -5,9 +5,10 @@
 import { BatonClientError } from './errors.ts';
 import type { TokenClientOptions } from './types.ts';
 
-/** A URL as the page would resolve it (a relative endpoint on a web page), or as given. */
+/** A URL as the page resolves it (against the document's base URL, as `fetch` and `WebSocket` do), or as given. */
 export function absolute(url: string): URL {
-  return new URL(url, (globalThis as { location?: { href?: string } }).location?.href);
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  return new URL(url, g.document?.baseURI ?? g.location?.href);
 }
 
 /** Whether a host name is this machine (RFC 8252 §8.3's loopback, and `localhost`). */
@@ -29,15 +30,24 @@ export function requireSecure(url: string, what: string): URL {
   return parsed;
 }
 
+/** Whether an origin is fit to receive a token at all: https, or http on loopback. */
+function secureOrigin(origin: string): boolean {
+  const { protocol, hostname } = new URL(origin);
+  return protocol === 'https:' || (protocol === 'http:' && isLoopback(hostname));
+}
+
 /**
  * The origins a client sends tokens to: a predicate over an origin (`https://api.example.com`).
- * Always the authorization server's — the issuer's, or the token endpoint's when given directly.
+ * Always the authorization server's — the issuer's, or the token endpoint's when no issuer is
+ * given — and `allowedOrigins`, each of which must be https (or http on loopback): a listed one
+ * that is not fails here; a predicate is never asked about one.
  */
 export function originPolicy(options: Pick<TokenClientOptions, 'issuer' | 'endpoints' | 'allowedOrigins'>): (origin: string) => boolean {
-  const home = absolute(options.issuer ?? (options.endpoints as { token: string }).token).origin;
+  const home = requireSecure(options.issuer ?? (options.endpoints as { token: string }).token, options.issuer ? 'issuer' : 'token endpoint').origin;
   const allowed = options.allowedOrigins;
-  if (typeof allowed === 'function') return (origin) => origin === home || allowed(origin) === true;
-  const set = new Set([home, ...(allowed ?? [])]);
+  if (typeof allowed === 'function') return (origin) => origin === home || (secureOrigin(origin) && allowed(origin) === true);
+  for (const origin of allowed ?? []) requireSecure(origin, 'allowed origin');
+  const set = new Set([home, ...(allowed ?? []).map((o) => new URL(o).origin)]);
   return (origin) => set.has(origin);
 }
 

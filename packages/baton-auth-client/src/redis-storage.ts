@@ -12,7 +12,7 @@
  * const client = createTokenClient({ issuer: 'https://partner.example.com', storage });
  * ```
  */
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { StoredTokens, TokenStorage } from './types.ts';
 
@@ -41,8 +41,11 @@ export function redisTokenStorage(o: RedisTokenStorageOptions): TokenStorage {
   if (o.key.length !== 32) throw new TypeError('redisTokenStorage needs a 32-byte key (AES-256-GCM).');
   if (typeof o.issuer !== 'string' || o.issuer === '') throw new TypeError('redisTokenStorage needs the `issuer` whose tokens it keeps.');
   const prefix = o.prefix ?? 'baton-client:';
-  const key = `${prefix}{${o.userId}}:tokens`;
-  const lockKey = `${prefix}{${o.userId}}:lock`;
+  // One record per issuer and user (two partners with a user id in common never share one); the
+  // user id is the hash tag, so a cluster keeps the record and its lock on one node.
+  const partner = createHash('sha256').update(o.issuer).digest('base64url').slice(0, 16);
+  const key = `${prefix}{${o.userId}}:${partner}:tokens`;
+  const lockKey = `${prefix}{${o.userId}}:${partner}:lock`;
   // A JSON array: no two (key, issuer, user) triples share one encoding.
   const aad = Buffer.from(JSON.stringify(['baton-client/2', key, o.issuer, o.userId]));
   const encrypt = (tokens: StoredTokens): string => {
@@ -61,8 +64,8 @@ export function redisTokenStorage(o: RedisTokenStorageOptions): TokenStorage {
       return null; // another key, another user's record, or tampering: as if absent
     }
   };
+  // No `id`: two storages over different Redis servers or keys must not share a refresh.
   return {
-    id: `redis:${o.issuer}:${key}`,
     async get() {
       const value = await o.redis.get(key);
       return value === null ? null : decrypt(value);

@@ -76,6 +76,9 @@ function endOf(body: OAuthErrorBody): SessionEndInfo {
   return out;
 }
 
+/** The longest `Retry-After` a refresh waits out; a longer one fails the refresh at once. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
 /** Sends the refresh grant until it is answered, at most `retry.attempts` times (default 5). */
 export async function refreshGrant(r: GrantRequest): Promise<GrantResult> {
   const attempts = r.retry?.attempts ?? 5;
@@ -112,6 +115,8 @@ export async function refreshGrant(r: GrantRequest): Promise<GrantResult> {
       // Not the authorization server's word on this token: a proxy's page, an outage, a rate limit.
       lastError = new TransientRefreshError(`The token endpoint answered ${res.status}${typeof error === 'string' ? ` (${error})` : res.ok ? ' without tokens' : ' without an OAuth error'}`);
       wait = retryAfterMs(res.headers.get('retry-after'), r.now());
+      // Never parked behind a long Retry-After: past the cap, give up now and say when to come back.
+      if (wait !== undefined && wait > (r.retry?.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS)) throw new TransientRefreshError(`${lastError.message}; it asks to wait ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait });
       continue;
     }
     if (error === 'invalid_grant') return { ok: false, end: endOf(json as OAuthErrorBody) };

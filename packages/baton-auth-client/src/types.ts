@@ -109,8 +109,11 @@ export interface TokenClientOptions {
   jitter?: number;
   /** Refresh in the background before expiry even without requests (and on wake, focus, online). */
   background?: boolean;
-  /** Transient failures: attempts and backoff. Default 5 attempts, 250 ms doubling to 5 s. */
-  retry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /**
+   * Transient failures: attempts and backoff. Default 5 attempts, 250 ms doubling to 5 s; a
+   * `Retry-After` is honoured up to `maxRetryAfterMs` (default 30 s), a longer one fails the refresh at once.
+   */
+  retry?: { attempts?: number; baseMs?: number; maxMs?: number; maxRetryAfterMs?: number };
   /** ky-style hooks. */
   hooks?: {
     beforeRequest?: ((request: Request) => Request | void | Promise<Request | void>)[];

@@ -5,7 +5,7 @@
  * with 4401. Application messages go to `onMessage`.
  */
 import { BatonClientError, SessionExpiredError } from './errors.ts';
-import { socketOrigin } from './origins.ts';
+import { absolute, socketOrigin } from './origins.ts';
 import type { StoredTokens } from './types.ts';
 
 /** What the socket needs of the client. */
@@ -33,7 +33,9 @@ export interface AuthenticatedSocket {
  * of an origin the client does not send tokens to is refused at once (`ERR_ORIGIN_NOT_ALLOWED`).
  */
 export function authenticatedSocket(source: TokenSource, url: string, options: WebSocketOptions, allowed: (origin: string) => boolean, onError: (err: Error) => void): AuthenticatedSocket {
-  const origin = socketOrigin(url);
+  // Resolved once (a relative URL, against the document's base URL): the socket opens where the check looked.
+  const resolved = absolute(url);
+  const origin = socketOrigin(resolved.href);
   if (!allowed(origin)) throw new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${origin}: add it to the client's allowedOrigins if it is your API.`);
   const Impl = options.WebSocket ?? globalThis.WebSocket;
   let socket: WebSocket | undefined;
@@ -49,7 +51,7 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
       setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
       return;
     }
-    const ws = new Impl(url, ['baton.v1', `baton.bearer.${token}`]);
+    const ws = new Impl(resolved.href, ['baton.v1', `baton.bearer.${token}`]);
     socket = ws;
     ws.onmessage = (event: MessageEvent) => {
       let message: { type?: string } | undefined;

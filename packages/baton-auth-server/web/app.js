@@ -30,6 +30,9 @@ client.on('refreshed', () => {
   while ($('refresh-log').children.length > 6) $('refresh-log').lastChild.remove();
 });
 client.on('sessionExpired', (end) => show(false, sessionEndMessage(end)));
+client.on('warning', (w) => console.warn(`baton: ${w.message}`));
+// For the browser console (and the browser test): this page's client and its storage.
+window.baton = { client, storage };
 
 async function login(event) {
   event.preventDefault();

@@ -17,6 +17,8 @@ import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
+import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
+import type { Metrics } from './ops.ts';
 import { connectStore } from './store.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
@@ -48,6 +50,8 @@ export interface Service {
   handler: AuthHandler;
   store: BatonStore;
   custody: Custody;
+  /** Present when metrics are on (`BATON_METRICS_TOKEN` or `BATON_METRICS_PORT`). */
+  metrics: Metrics | undefined;
   close(): Promise<void>;
 }
 
@@ -64,11 +68,17 @@ export async function createService(config: ServerConfig, logger = pino({ level:
   }
 }
 
-async function serviceOn(store: BatonStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
-  const custody = await openCustody(config, store);
+async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
+  const custody = await openCustody(config, raw);
   for (const warning of custody.warnings) logger.warn({ event: 'config.warning' }, warning);
-  await bootstrapClients(store, config.introspectionSecret);
+  const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
+  if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
+  await bootstrapClients(raw, config.introspectionSecret);
+  // Metrics only when someone may read them: timing every store call is not free.
+  const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
+  const store = metrics === undefined ? raw : timedStore(raw, metrics);
   const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type));
+  const stopMetrics = metrics?.attach(baton);
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
@@ -114,6 +124,7 @@ async function serviceOn(store: BatonStore, config: ServerConfig, logger: pino.L
     resources: config.resources,
     scopes: config.scopes ?? [...new Set((await clients.list(store)).flatMap((c) => c.scopes ?? []))].sort(),
     cookie: { secure: config.cookieSecure },
+    allowedOrigins: config.allowedOrigins,
     // Failed logins and introspection client authentications, counted in the store (shared by instances).
     loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     clientProtection: createLoginProtection({ store, keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
@@ -127,26 +138,50 @@ async function serviceOn(store: BatonStore, config: ServerConfig, logger: pino.L
   };
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
   const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
+  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined });
+  const observed = async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
+    if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
+    const grant = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()).get('grant_type') ?? undefined : undefined;
+    const response = await endpoints(request, context);
+    metrics.observeResponse(pathname, request.method, response.status, grant);
+    return response;
+  };
   const handler: AuthHandler = Object.assign(
     async (request: Request, context?: Parameters<AuthHandler>[1]) => {
-      const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(new URL(request.url).pathname) : undefined;
-      return serve ? serve() : endpoints(request, context);
+      const { pathname } = new URL(request.url);
+      const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(pathname) : undefined;
+      return serve ? serve() : (ops(request, pathname) ?? observed(request, context, pathname));
     },
-    { handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname), maxBodyBytes: endpoints.maxBodyBytes },
+    { handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname) || /\/(healthz|readyz|metrics)$/.test(pathname), maxBodyBytes: endpoints.maxBodyBytes },
   );
   return {
     baton,
     handler,
     store,
     custody,
+    metrics,
     async close() {
       clearInterval(reload);
       stopKeyEvents();
+      stopMetrics?.();
       clearInterval(sweep);
       await baton.close();
       await store.close();
     },
   };
+}
+
+/** Metrics on their own port (`BATON_METRICS_PORT`, on `HOST`): only `GET /metrics`, no token. */
+async function serveMetrics(metrics: Metrics, config: ServerConfig): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') return void res.writeHead(404).end();
+    metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.metricsPort, config.host, resolve);
+  });
+  return server;
 }
 
 /** Starts listening; SIGTERM/SIGINT stop accepting, finish in-flight requests, close the store. */
@@ -167,9 +202,10 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   server.maxConnections = config.maxConnections;
   // Listening comes first (PORT=0 must name its port in the issuer); until the service is ready,
   // every request gets 503 with Retry-After (RFC 9110 §15.6.4) rather than waiting for a handler.
-  let listener: RequestListener = (_req, res) => {
-    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', 'cache-control': 'no-store' });
-    res.end('{"error":"temporarily_unavailable","error_description":"The service is starting; retry in a second"}');
+  let listener: RequestListener = (req, res) => {
+    const { status, body } = startingAnswer((req.url ?? '/').split('?')[0] as string);
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(status === 503 ? { 'retry-after': '1' } : {}) });
+    res.end(body);
   };
   server.on('request', (req, res) => listener(req, res));
   await new Promise<void>((resolve, reject) => {
@@ -209,10 +245,13 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
       if (data.toString() === '{"type":"ping"}') socket.send('{"type":"pong"}');
     },
   });
+  service.metrics?.countSockets(() => sockets.wss.clients.size);
+  const metricsServer = service.metrics && config.metricsPort !== undefined ? await serveMetrics(service.metrics, config) : undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await sockets.close();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -47,6 +47,12 @@ export interface ServerConfig {
   resources: string[];
   /** The scopes advertised as `scopes_supported`; undefined: those of the registered clients, read at start. */
   scopes: string[] | undefined;
+  /** Origins besides the issuer's whose pages may use the refresh cookie (`BATON_ALLOWED_ORIGINS`). */
+  allowedOrigins: string[];
+  /** `GET /metrics` needs `Authorization: Bearer <this>` (`BATON_METRICS_TOKEN`). */
+  metricsToken: string | undefined;
+  /** Metrics on a port of their own instead (`BATON_METRICS_PORT`), on `HOST`. */
+  metricsPort: number | undefined;
 }
 
 const duration = (name: string) =>
@@ -100,6 +106,11 @@ const schema = z.object({
     message: 'BATON_RESOURCES must list absolute URIs without a fragment, separated by commas or spaces, e.g. https://api.example.com,https://reports.example.com',
   }).default(''),
   BATON_SCOPES: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E ,]*$/, { message: 'BATON_SCOPES must list scope names (RFC 6749 §3.3), separated by commas or spaces' }).optional(),
+  BATON_ALLOWED_ORIGINS: z.string().refine((v) => list(v).every((o) => URL.canParse(o) && new URL(o).origin === o), {
+    message: 'BATON_ALLOWED_ORIGINS must list origins (scheme, host and port, no path), separated by commas or spaces, e.g. https://app.example.com,http://localhost:5173',
+  }).default(''),
+  BATON_METRICS_TOKEN: z.string().min(32, { message: 'BATON_METRICS_TOKEN must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
+  BATON_METRICS_PORT: z.coerce.number().int().min(1).max(65535, { message: 'BATON_METRICS_PORT must be a port number' }).optional(),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
 
@@ -194,6 +205,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refreshRate: rate(c.BATON_REFRESH_RATE),
     resources: list(c.BATON_RESOURCES),
     scopes: c.BATON_SCOPES === undefined ? undefined : list(c.BATON_SCOPES),
+    allowedOrigins: list(c.BATON_ALLOWED_ORIGINS),
+    metricsToken: c.BATON_METRICS_TOKEN,
+    metricsPort: c.BATON_METRICS_PORT,
     loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
     loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
   };

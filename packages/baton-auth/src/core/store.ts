@@ -227,6 +227,12 @@ export interface StoreLifecycle {
    */
   ping(): Promise<void>;
   /**
+   * Whether revocations published by other clients reach this one's subscribers right now (a
+   * Redis subscriber connected, a PostgreSQL `LISTEN` in place). Optional: a store without it
+   * (memory, SQLite's polling) is always subscribed. Used by readiness checks.
+   */
+  subscribed?(): boolean;
+  /**
    * Deletes what ended by `now`: sessions `ENDED_SESSION_RETENTION_MS` after their end (revoked,
    * or past their idle or absolute end, whichever came first); spent jtis, opaque tokens and
    * revocations past their expiry; counters past their reset. Returns how many records went.

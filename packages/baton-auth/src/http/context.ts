@@ -60,7 +60,7 @@ export function checkCsrf(c: HandlerContext, request: Request): void {
   if (origin !== null ? c.allowedOrigins.has(origin) : site === 'same-origin') return;
   throw new HttpError(403, 'invalid_request', origin === null
     ? 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)'
-    : `Cookie-based requests from ${origin.slice(0, 100)} are refused: it is not an allowed origin (allowedOrigins)`);
+    : `Cookie-based requests from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
 }
 
 /** The claims of a user's access token: one of a session. */

@@ -31,6 +31,13 @@ import { token } from './routes/token.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
+/** The issuer's origin; for a loopback issuer also its other names (localhost, 127.0.0.1, [::1]): the same machine. */
+function sameMachine(issuer: URL): string[] {
+  const loopback = ['localhost', '127.0.0.1', '[::1]'];
+  if (!loopback.includes(issuer.hostname)) return [issuer.origin];
+  return loopback.map((host) => `${issuer.protocol}//${host}${issuer.port ? `:${issuer.port}` : ''}`);
+}
+
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
   baton: Baton;
@@ -93,7 +100,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler')),
     scopes: options.scopes,
-    allowedOrigins: new Set([new URL(issuer).origin, ...(options.allowedOrigins ?? [])]),
+    allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...(options.allowedOrigins ?? [])]),
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', secure ? '/' : cookiePath, secure), path: secure ? '/' : cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),

@@ -281,6 +281,10 @@ class RedisStore implements BatonStore {
     return rows.map((row) => JSON.parse(row) as RevocationEvent);
   }
 
+  subscribed(): boolean {
+    return this.#subscriber === undefined || this.#subscriber.status === 'ready';
+  }
+
   async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {
     if (this.#subscriber === undefined) {
       const sub = (this.#client as { duplicate(): Client }).duplicate();
@@ -379,6 +383,23 @@ class RedisStore implements BatonStore {
    * `PING`, bounded by `PING_TIMEOUT_MS`: a cluster client whose nodes are all unreachable queues
    * commands until they come back rather than failing them.
    */
+  /**
+   * A sentence when Redis keeps nothing across a restart (`appendonly no` and no `save` points):
+   * a restart would forget every session, so every user would have to sign in again, and the
+   * revocation log. Undefined when it persists, or when `CONFIG GET` is not allowed (managed Redis).
+   */
+  async persistenceWarning(): Promise<string | undefined> {
+    try {
+      const node = 'nodes' in this.#client ? (this.#client as Cluster).nodes('master')[0] : (this.#client as Redis);
+      const [, aof] = (await node?.config('GET', 'appendonly')) as [string, string];
+      const [, save] = (await node?.config('GET', 'save')) as [string, string];
+      if (aof === 'yes' || (save ?? '').trim() !== '') return undefined;
+      return 'Redis runs without persistence (appendonly no, no save points): a restart forgets every session and revocation, and every user must sign in again. Set `appendonly yes` (and keep an RDB save point) in redis.conf.';
+    } catch {
+      return undefined;
+    }
+  }
+
   async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -1,0 +1,169 @@
+/**
+ * What an operator watches: `GET /healthz` (the process answers), `GET /readyz` (the store answers,
+ * keys are loaded, revocations arrive: 503 with the reason otherwise) and Prometheus metrics with
+ * prom-client — behind a bearer token (`BATON_METRICS_TOKEN`) or on a port of their own
+ * (`BATON_METRICS_PORT`), never open to the world.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Baton, BatonStore } from 'baton-auth';
+
+/** How long a readiness check waits for the store. */
+const READY_TIMEOUT_MS = 1000;
+
+/** The service's metrics: one registry, counters fed by the engine's events and the HTTP layer. */
+export interface Metrics {
+  registry: Registry;
+  /** Feeds the metrics from the engine's events, revocations and statistics; returns the function that stops it. */
+  attach(baton: Baton): () => void;
+  /** Counts a login or token-endpoint answer by its outcome. */
+  observeResponse(path: string, method: string, status: number, grant: string | undefined): void;
+  /** Times a store call. */
+  storeCall<T>(op: string, call: () => Promise<T>): Promise<T>;
+  /** Where the number of open WebSockets comes from. */
+  countSockets(count: () => number): void;
+}
+
+/** Registers Baton's metrics. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'baton_process_' });
+  const logins = new Counter({ name: 'baton_logins_total', help: 'Logins by outcome: ok, failed (wrong credentials), throttled (429)', labelNames: ['outcome'], registers: [registry] });
+  const refreshes = new Counter({ name: 'baton_refreshes_total', help: 'Refresh grants by outcome: rotated, grace, reused, invalid, rate_limited', labelNames: ['outcome'], registers: [registry] });
+  const revocations = new Counter({ name: 'baton_revocations_total', help: 'Revocations heard on the feed, by kind: session, jti, key', labelNames: ['kind'], registers: [registry] });
+  const feedLag = new Histogram({ name: 'baton_revocation_feed_lag_seconds', help: 'From a revocation to this instance hearing of it', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [registry] });
+  const storeLatency = new Histogram({ name: 'baton_store_duration_seconds', help: 'Store calls by operation', labelNames: ['op', 'outcome'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [registry] });
+  let openSockets = (): number => 0;
+  new Gauge({ name: 'baton_websockets_open', help: 'Open authenticated WebSockets', registers: [registry], collect() { this.set(openSockets()); } });
+  let engine: Baton | undefined;
+  // Verification counts live in the engine (its hot path does no more than increment): read at scrape time.
+  let seen = { ok: 0, byError: {} as Record<string, number> };
+  new Counter({
+    name: 'baton_verifications_total', help: 'Access-token verifications by outcome (ok, or the error code)', labelNames: ['outcome'], registers: [registry],
+    collect() {
+      if (engine === undefined) return;
+      const now = engine.stats().verify;
+      this.inc({ outcome: 'ok' }, now.ok - seen.ok);
+      for (const [code, n] of Object.entries(now.byError)) this.inc({ outcome: code }, n - (seen.byError[code] ?? 0));
+      seen = { ok: now.ok, byError: { ...now.byError } };
+    },
+  });
+  new Gauge({
+    name: 'baton_verify_cache_hit_ratio', help: 'Share of successful verifications the verified-token cache answered', registers: [registry],
+    collect() {
+      const { ok, cacheHits } = engine?.stats().verify ?? { ok: 0, cacheHits: 0 };
+      this.set(ok === 0 ? 0 : cacheHits / ok);
+    },
+  });
+  return {
+    registry,
+    attach(baton) {
+      engine = baton;
+      const stops = [
+        baton.on('refresh.rotated', () => refreshes.inc({ outcome: 'rotated' })),
+        baton.on('refresh.grace', () => refreshes.inc({ outcome: 'grace' })),
+        baton.on('refresh.reused', () => refreshes.inc({ outcome: 'reused' })),
+        baton.onRevocation((event) => {
+          revocations.inc({ kind: event.kind });
+          feedLag.observe(Math.max(0, Date.now() - event.at) / 1000);
+        }),
+      ];
+      return () => stops.forEach((stop) => stop());
+    },
+    countSockets(count) {
+      openSockets = count;
+    },
+    observeResponse(path, method, status, grant) {
+      if (method !== 'POST') return;
+      if (path.endsWith('/auth/login')) logins.inc({ outcome: status === 200 ? 'ok' : status === 429 ? 'throttled' : status === 401 || status === 400 ? 'failed' : 'error' });
+      else if (path.endsWith('/oauth/token') && grant === 'refresh_token' && status !== 200) {
+        refreshes.inc({ outcome: status === 429 ? 'rate_limited' : status === 400 || status === 401 ? 'invalid' : 'error' });
+      }
+    },
+    async storeCall(op, call) {
+      const end = storeLatency.startTimer({ op });
+      try {
+        const result = await call();
+        end({ outcome: 'ok' });
+        return result;
+      } catch (err) {
+        end({ outcome: 'error' });
+        throw err;
+      }
+    },
+  };
+}
+
+/** The store with each call timed into `metrics` (a Proxy: every method, whatever the store). */
+export function timedStore<S extends BatonStore>(store: S, metrics: Metrics): S {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function' || typeof key !== 'string' || key === 'close') return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return result instanceof Promise ? metrics.storeCall(key, () => result) : result;
+      };
+    },
+  });
+}
+
+/** Whether a request may read the metrics: a bearer token compared in constant time (over digests, so lengths leak nothing). */
+export function metricsAuthorized(authorization: string | null | undefined, token: string): boolean {
+  const presented = authorization?.startsWith('Bearer ') ? authorization.slice(7) : '';
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
+/** Readiness: each check's verdict, and the first failure's reason. */
+export async function readiness(baton: Baton, store: BatonStore): Promise<{ ready: boolean; reason?: string; checks: Record<string, string> }> {
+  const checks: Record<string, string> = {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([store.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)))]);
+    checks.store = 'ok';
+  } catch (err) {
+    checks.store = `unreachable: ${(err as Error).message.slice(0, 200)}`;
+  } finally {
+    clearTimeout(timer);
+  }
+  checks.keys = baton.keys.active('sig') !== undefined ? 'ok' : 'no active signing key';
+  checks.revocations = store.subscribed?.() === false ? 'not subscribed: revocations from other instances are not arriving' : 'ok';
+  const failed = Object.entries(checks).find(([, v]) => v !== 'ok');
+  return failed === undefined ? { ready: true, checks } : { ready: false, reason: `${failed[0]}: ${failed[1]}`, checks };
+}
+
+const NO_STORE = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+/**
+ * The service's own routes under its base path: `/healthz`, `/readyz`, and `/metrics` when
+ * metrics are on and not on a port of their own. Answers `undefined` for any other path.
+ */
+export function opsRoutes(o: { base: string; baton: Baton; store: BatonStore; metrics: Metrics | undefined; metricsToken: string | undefined }): (request: Request, pathname: string) => Promise<Response> | undefined {
+  const routes: Record<string, (request: Request) => Promise<Response>> = {
+    '/healthz': async () => new Response('{"status":"ok"}', { headers: NO_STORE }),
+    '/readyz': async () => {
+      const r = await readiness(o.baton, o.store);
+      return new Response(JSON.stringify(r.ready ? { status: 'ready', checks: r.checks } : { status: 'unready', reason: r.reason, checks: r.checks }), { status: r.ready ? 200 : 503, headers: r.ready ? NO_STORE : { ...NO_STORE, 'retry-after': '1' } });
+    },
+  };
+  const token = o.metricsToken;
+  if (o.metrics !== undefined && token !== undefined) {
+    const { registry } = o.metrics;
+    routes['/metrics'] = async (request) => metricsAuthorized(request.headers.get('authorization'), token)
+      ? new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } })
+      : new Response('{"error":"invalid_token","error_description":"GET /metrics needs Authorization: Bearer <BATON_METRICS_TOKEN>"}', { status: 401, headers: { ...NO_STORE, 'www-authenticate': 'Bearer realm="baton-metrics"' } });
+  }
+  return (request, pathname) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+    const route = pathname.startsWith(o.base) ? routes[pathname.slice(o.base.length)] : undefined;
+    return route?.(request);
+  };
+}
+
+/** The answer of the service while it starts: alive, not ready. */
+export function startingAnswer(pathname: string): { status: number; body: string } {
+  return pathname.endsWith('/healthz')
+    ? { status: 200, body: '{"status":"ok"}' }
+    : { status: 503, body: pathname.endsWith('/readyz') ? '{"status":"unready","reason":"starting"}' : '{"error":"temporarily_unavailable","error_description":"The service is starting; retry in a second"}' };
+}
