@@ -27,7 +27,7 @@ export interface Metrics {
 /** Registers Baton's metrics. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'baton_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'baton_' });
   const logins = new Counter({ name: 'baton_logins_total', help: 'Logins by outcome: ok, failed (wrong credentials), throttled (429)', labelNames: ['outcome'], registers: [registry] });
   const refreshes = new Counter({ name: 'baton_refreshes_total', help: 'Refresh grants by outcome: rotated, grace, reused, invalid, rate_limited', labelNames: ['outcome'], registers: [registry] });
   const revocations = new Counter({ name: 'baton_revocations_total', help: 'Revocations heard on the feed, by kind: session, jti, key', labelNames: ['kind'], registers: [registry] });
