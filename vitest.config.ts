@@ -1,9 +1,13 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // The packages are imported by name and resolved to their TypeScript sources (the `baton-source`
 // export condition), in the test files and in every process a test spawns.
 const CONDITIONS = ['baton-source'];
 process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, '--conditions=baton-source'].filter(Boolean).join(' ');
+// A `baton serve` a test starts says where it is here, not in the checkout's ./data.
+process.env.BATON_RUNTIME_FILE ??= join(tmpdir(), `baton-test-runtime-${process.pid}.json`);
 
 export default defineConfig({
   resolve: { conditions: CONDITIONS },

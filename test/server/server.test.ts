@@ -3,7 +3,7 @@
  * the RFC 8414 metadata, the CLI, configuration errors and graceful shutdown.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, loadConfig, startServer, users } from 'baton-auth-server';
+import { SETTINGS } from '../../packages/baton-auth-server/src/server/config.ts';
 
 const run = promisify(execFile);
 const RS_SECRET = 'resource-server-secret-of-32-characters-at-least';
@@ -244,6 +245,65 @@ describe('the baton command', () => {
     expect((await baton(['clients', 'remove', 'shop'])).stdout).toBe('Removed shop.\n');
     expect((await baton(['clients', 'remove', 'shop'])).stderr).toBe('baton: There is no client shop.\n');
   }, 60_000);
+
+  it('acts on the running service\'s store and issuer when the environment names none, and warns when it names another', async () => {
+    const runtime = join(dir, 'runtime', 'service.json');
+    const store = `sqlite:${join(dir, 'shared', 'baton.sqlite')}`;
+    const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: store, BATON_RUNTIME_FILE: runtime, BATON_LOG_LEVEL: 'silent' } });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          const m = /listening on (http:\/\/\S+)/.exec(d.toString());
+          if (m) resolve(m[1] as string);
+        });
+        child.once('exit', () => reject(new Error('server exited early')));
+      });
+      expect(JSON.parse(readFileSync(runtime, 'utf8'))).toMatchObject({ url, issuer: url, store, pid: child.pid });
+      expect(statSync(runtime).mode & 0o777).toBe(0o600);
+      const { BATON_STORE: _unused, ...withoutStore } = env;
+      const cli = (args: string[], extra: Record<string, string> = {}, input = '') => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [CLI, ...args], { env: { ...withoutStore, BATON_RUNTIME_FILE: runtime, ...extra } });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d) => (stdout += d));
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+        c.stdin.end(input);
+      });
+      expect((await cli(['users', 'add', 'dana', '--password-stdin'], {}, 'dana password 1\n')).stderr).toBe('');
+      const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dana', password: 'dana password 1' }) });
+      expect(login.status).toBe(200); // the user the command made is the running service's
+      const { access_token } = (await login.json()) as { access_token: string };
+      const inspect = await cli(['token', 'inspect', '-'], {}, access_token);
+      expect([inspect.code, JSON.parse(inspect.stdout).verdict]).toEqual([0, 'valid']); // its issuer, with the port it picked
+      const elsewhere = await cli(['users', 'list'], { BATON_STORE: `sqlite:${join(dir, 'other', 'baton.sqlite')}` });
+      expect(elsewhere.stderr).toMatch(new RegExp(`^baton: warning: this command uses BATON_STORE=sqlite:.*other.*, but the service running as process ${child.pid} uses ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    expect(existsSync(runtime)).toBe(false);
+  }, 60_000);
+
+  it('says its version, and every setting in serve --help', async () => {
+    const version = await run(process.execPath, [CLI, '--version']);
+    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(new URL('../../packages/baton-auth-server/package.json', import.meta.url), 'utf8')) as { version: string }).version);
+    const help = (await run(process.execPath, [CLI, 'serve', '--help'])).stdout;
+    for (const name of Object.keys(SETTINGS)) expect(help).toMatch(new RegExp(`^  ${name} `, 'm'));
+    expect(help).toContain('BATON_RUNTIME_FILE');
+  });
+
+  it('names the variables a mistake is about, and warns of a long grace window', async () => {
+    const store = `sqlite:${join(dir, 'ttl', 'baton.sqlite')}`;
+    await expect(startServer(loadConfig({ PORT: '0', BATON_STORE: store, BATON_ACCESS_TTL: '1h', BATON_REFRESH_TTL: '5m', BATON_LOG_LEVEL: 'silent' }))).rejects.toThrow(/BATON_REFRESH_TTL .*BATON_ACCESS_TTL/);
+    expect(loadConfig({ BATON_REFRESH_GRACE: '1h' }).warnings).toEqual([expect.stringMatching(/^BATON_REFRESH_GRACE=1h is long/)]);
+    expect(loadConfig({}).warnings).toEqual([]);
+    const memory = await new Promise<string>((resolve) => {
+      execFile(process.execPath, [CLI, 'users', 'list'], { env: { ...env, BATON_STORE: 'memory:' } }, (_err, _out, stderr) => resolve(stderr));
+    });
+    expect(memory).toMatch(/^baton: The store is memory: .*no command can reach/);
+  }, 30_000);
 
   it('explains mistakes in a sentence with a non-zero exit', async () => {
     const missing = await baton(['sessions', 'list', 'nobody']);

@@ -4,91 +4,41 @@
  * `npm run baton -- --help`.
  */
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { loadConfig, redactUrl } from '../server/config.ts';
-import { connectStore, createEngine, startServer, users } from '../server/app.ts';
-import { clients } from '../server/clients.ts';
-import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } from '../server/custody.ts';
-import { BatonError, isBatonError } from 'baton-auth';
-import type { Baton, BatonStore, KeyAlg } from 'baton-auth';
+import { isBatonError } from 'baton-auth';
+import type { KeyAlg } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
+import { startServer, users } from '../server/app.ts';
+import { clients } from '../server/clients.ts';
+import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
+import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } from '../server/custody.ts';
+import { announceRuntime, runtimeFile } from '../server/runtime.ts';
+import { CliError, commandConfig, readPassword, readStdin, userNamed, withEngine, withStore } from './support.ts';
 
-/** Fails the command with a sentence and a non-zero exit. */
-class CliError extends BatonError {
-  override name = 'BatonCliError';
-  constructor(message: string) {
-    super('ERR_INVALID_ARGUMENT', message);
-  }
-}
-
-async function withStore<T>(body: (store: BatonStore) => Promise<T>): Promise<T> {
-  const store = await connectStore(loadConfig().store);
-  try {
-    return await body(store);
-  } finally {
-    await store.close();
-  }
-}
-
-/** The engine over the store's sealed key ring: its key changes are saved and announced as the service's are. */
-function withEngine<T>(body: (baton: Baton, store: BatonStore) => Promise<T>): Promise<T> {
-  return withStore(async (store) => {
-    const config = loadConfig();
-    const baton = createEngine(config, store, await openCustody(config, store));
-    try {
-      return await body(baton, store);
-    } finally {
-      await baton.close();
-    }
-  });
-}
-
-/** Standard input, whole, without its final newline: how tokens and secrets reach a command without argv. */
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
-
-/** Asks once without echo. */
-async function ask(prompt: string): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
-  const write = (rl as unknown as { _writeToOutput: (s: string) => void });
-  process.stdout.write(prompt);
-  write._writeToOutput = () => undefined; // do not echo
-  const answer = await new Promise<string>((resolve) => rl.question('', resolve));
-  rl.close();
-  process.stdout.write('\n');
-  return answer;
-}
-
-/** A new password: typed twice at a terminal, or piped with --password-stdin. */
-async function readPassword(fromStdin: boolean): Promise<string> {
-  if (fromStdin) return readStdin();
-  if (!process.stdin.isTTY) throw new CliError('There is no terminal to ask for the password: pipe it with --password-stdin (e.g. `printf %s "$PASSWORD" | baton users add alice --password-stdin`).');
-  const first = await ask('Password: ');
-  if ((await ask('Again: ')) !== first) throw new CliError('The two passwords differ; nothing was changed.');
-  return first;
-}
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const program = new Command('baton')
   .description('Baton token service: access and refresh tokens for web APIs')
+  .version(VERSION, '-V, --version', 'print the version')
   .showHelpAfterError();
 
+const width = Math.max(...Object.keys(SETTINGS).map((k) => k.length));
 program.command('serve')
-  .description('run the token service (configuration from the environment, see README)')
+  .description('run the token service, configured by the environment (the variables below)')
+  .addHelpText('after', `\nEnvironment:\n${Object.entries(SETTINGS).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n  ${'BATON_RUNTIME_FILE'.padEnd(width)}  where the running service says its URL, issuer and store for \`baton\` commands (default ./data/baton-service.json)`)
   .action(async () => {
     const config = loadConfig();
     const { url, stop, service } = await startServer(config);
-    const count = (await users.list(service.store)).length;
-    console.info(`Baton listening on ${url} (issuer ${config.issuer}, store ${redactUrl(config.store)})`);
-    if (count === 0) console.info('No users yet. Create one with: npm run baton -- users add <name>');
+    const unannounce = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store });
+    console.info(`Baton listening on ${url} (issuer ${service.baton.issuer}, store ${redactUrl(config.store)})`);
+    if (config.store === 'memory:') console.info('The store is memory: users, clients and sessions live in this process only, and no `baton` command can reach them.');
+    else if ((await users.list(service.store)).length === 0) console.info('No users yet. Create one with: npm run baton -- users add <name>');
     if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         console.info(`${signal}: finishing in-flight requests…`);
+        unannounce();
         stop().then(() => process.exit(0), () => process.exit(1));
       });
     }
@@ -135,11 +85,6 @@ usersCmd.command('remove <name>').description('delete a user and revoke their se
   console.info(`Removed ${name}.`);
 });
 
-async function userNamed(store: BatonStore, name: string): Promise<{ id: string }> {
-  const user = await users.get(store, name);
-  if (user === null) throw new CliError(`There is no user ${name}.`);
-  return user;
-}
 
 const clientsCmd = program.command('clients').description('OAuth clients: who may ask for tokens, with which scopes');
 clientsCmd.command('add <id>')
@@ -172,7 +117,7 @@ clientsCmd.command('remove <id>').description('delete a client (its sessions can
 const keysCmd = program.command('keys').description('signing, encryption and refresh-token keys, sealed in the store');
 keysCmd.command('list').description('list keys (never their secrets)').action(async () => {
   await withStore(async (store) => {
-    const { ring } = await openCustody(loadConfig(), store);
+    const { ring } = await openCustody(commandConfig(), store);
     for (const k of ring.list()) console.info(`${k.kid}\t${k.use}\t${k.alg}\t${k.status}${k.retiredAt ? `\tretired ${new Date(k.retiredAt).toISOString()}` : ''}`);
   });
 });
@@ -197,7 +142,7 @@ keysCmd.command('revoke <kid>')
 keysCmd.command('seal-legacy')
   .description('seal the keys a Baton 0.1 store kept in the clear, and delete the clear copies (once, after upgrading)')
   .action(async () => {
-    const count = await withStore((store) => sealLegacyKeys(loadConfig(), store));
+    const count = await withStore((store) => sealLegacyKeys(commandConfig(), store));
     console.info(`Sealed ${count} keys. Copies of the store made before this could mint tokens: run \`keys rotate\` and \`keys rotate --refresh\` now and again a token lifetime later.`);
   });
 keysCmd.command('reset')
@@ -219,7 +164,7 @@ secretCmd.command('rotate')
   .option('--new-secret-stdin', 'read the new secret from standard input')
   .action(async (opts: { newSecretFile?: string; newSecretStdin?: boolean }) => {
     await withStore(async (store) => {
-      const custody = await openCustody(loadConfig(), store);
+      const custody = await openCustody(commandConfig(), store);
       let next: string;
       if (opts.newSecretFile !== undefined) next = readFileSync(opts.newSecretFile, 'utf8').trim();
       else if (opts.newSecretStdin) next = (await readStdin()).trim();

@@ -26,8 +26,23 @@ import { users } from './users.ts';
 export { users } from './users.ts';
 export { connectStore, openStore } from './store.ts';
 
-/** The engine of the service on `store`, with the keys of its sealed ring. */
+/** The engine's option names as the service's settings call them, so that a mistake names what the operator set. */
+const SETTING_OF: Record<string, string> = {
+  accessTokenTtl: 'BATON_ACCESS_TTL', refreshTokenTtl: 'BATON_REFRESH_TTL', refreshGrace: 'BATON_REFRESH_GRACE',
+  maxSessionsPerUser: 'BATON_MAX_SESSIONS', tokenFormat: 'BATON_TOKEN_FORMAT', refreshRateLimit: 'BATON_REFRESH_RATE', issuer: 'BATON_ISSUER',
+};
+
+/** The engine of the service on `store`, with the keys of its sealed ring; a mistake in its settings names them. */
 export function createEngine(config: ServerConfig, store: BatonStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
+  try {
+    return engineOf(config, store, custody, onEvent);
+  } catch (err) {
+    if (!(err instanceof BatonConfigError)) throw err;
+    throw new BatonConfigError(err.message.replace(/`([A-Za-z.]+)`/g, (all, name: string) => SETTING_OF[name.split('.')[0] as string] ?? all), { cause: err });
+  }
+}
+
+function engineOf(config: ServerConfig, store: BatonStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
   return createBaton({
     issuer: config.issuer,
     keys: custody.ring,
@@ -70,7 +85,7 @@ export async function createService(config: ServerConfig, logger = pino({ level:
 
 async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
   const custody = await openCustody(config, raw);
-  for (const warning of custody.warnings) logger.warn({ event: 'config.warning' }, warning);
+  for (const warning of [...config.warnings, ...custody.warnings]) logger.warn({ event: 'config.warning' }, warning);
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
   if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
   await bootstrapClients(raw, config.introspectionSecret);

@@ -53,6 +53,8 @@ export interface ServerConfig {
   metricsToken: string | undefined;
   /** Metrics on a port of their own instead (`BATON_METRICS_PORT`), on `HOST`. */
   metricsPort: number | undefined;
+  /** Settings that work but are probably not what was meant, each a sentence (logged at start). */
+  warnings: string[];
 }
 
 const duration = (name: string) =>
@@ -113,6 +115,40 @@ const schema = z.object({
   BATON_METRICS_PORT: z.coerce.number().int().min(1).max(65535, { message: 'BATON_METRICS_PORT must be a port number' }).optional(),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });
+
+/** What each setting does, for `baton serve --help` (every variable of the schema has a line: a test holds it to that). */
+export const SETTINGS: Record<keyof z.infer<typeof schema> | 'BATON_CONFIG', string> = {
+  PORT: 'port to listen on (default 3000; 0 picks a free one)',
+  HOST: 'address to listen on (default 127.0.0.1)',
+  BATON_ISSUER: 'the public URL of the service, its `iss` (default http://HOST:PORT)',
+  BATON_STORE: 'sqlite:<path> (default sqlite:./data/baton.sqlite), memory:, redis://…, rediss://…, redis+cluster://…, postgres://…',
+  BATON_SECRET: 'the service secret that seals the keys in the store (at least 32 characters; `baton secret generate`)',
+  BATON_SECRET_FILE: 'a file holding the service secret, instead of BATON_SECRET',
+  BATON_ACCESS_TTL: "access-token lifetime (default '15m')",
+  BATON_REFRESH_TTL: "refresh-token idle lifetime (default '14d')",
+  BATON_REFRESH_GRACE: "how long a just-rotated refresh token still gets the current pair (default '10s'; keep it to seconds)",
+  BATON_REFRESH_RATE: "rotations per session and window (default '30/1m'; 'off')",
+  BATON_MAX_SESSIONS: 'sessions per user, the oldest evicted beyond it (default 50; 0: no limit, 1: one device)',
+  BATON_TOKEN_FORMAT: 'jwt (default), jwe or opaque access tokens',
+  BATON_ALG: 'signing algorithm of new keys: EdDSA (default), ES256 or HS256',
+  BATON_COOKIE_SECURE: 'Secure refresh cookies (default true; false only for a plain-http localhost issuer)',
+  BATON_ALLOWED_ORIGINS: 'origins besides the issuer whose pages may use the refresh cookie, comma-separated',
+  BATON_RESOURCES: 'the APIs (RFC 8707 resource URIs) tokens may be asked for, comma-separated',
+  BATON_SCOPES: 'the scopes to advertise as scopes_supported (default: those of the registered clients)',
+  BATON_INTROSPECTION_SECRET: 'creates the confidential client resource-server with this secret (at least 32 characters)',
+  BATON_LOGIN_FAILURES: "failed logins in a row of one username from one address, and how long they block (default '10/1h'; 'off')",
+  BATON_LOGIN_FAILURES_PER_IP: "failed logins from one address per period (default '100/1d'; 'off')",
+  BATON_TRUST_PROXY: 'which proxies X-Forwarded-For to believe: a hop count, or addresses and CIDR ranges (default: none)',
+  BATON_HEADERS_TIMEOUT: "the whole request header must arrive within this (default '10s')",
+  BATON_REQUEST_TIMEOUT: "the whole request must arrive within this (default '30s')",
+  BATON_MAX_CONNECTIONS: 'open connections at most (default 1000)',
+  BATON_KEY_RELOAD: "how often keys are re-read from the store (default '30s')",
+  BATON_SWEEP_INTERVAL: "how often expired records are deleted (default '10m'; 'off')",
+  BATON_METRICS_TOKEN: 'serves Prometheus metrics at GET /metrics to `Authorization: Bearer <this>` (at least 32 characters)',
+  BATON_METRICS_PORT: 'serves Prometheus metrics on this port of HOST instead, without a token',
+  BATON_LOG_LEVEL: 'fatal, error, warn, info (default), debug or silent',
+  BATON_CONFIG: 'a JSON file of these settings (the environment wins)',
+};
 
 /** A store URL fit for a log line: its password (and a whole user part it cannot parse) hidden. */
 export function redactUrl(url: string): string {
@@ -180,7 +216,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!cookieSecure && !(protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname))) {
     throw new BatonConfigError('BATON_COOKIE_SECURE=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.');
   }
+  const warnings: string[] = [];
+  // A grace window hands the current pair to whoever presents the previous token: seconds absorb races, more is a gift to a thief.
+  if (toMs(duration$(c.BATON_REFRESH_GRACE), 'BATON_REFRESH_GRACE') > 60_000) {
+    warnings.push(`BATON_REFRESH_GRACE=${c.BATON_REFRESH_GRACE} is long: for that long after each rotation, whoever holds the previous refresh token gets the current pair. A few seconds (the default, 10s) absorb racing tabs and lost responses.`);
+  }
   return {
+    warnings,
     port: c.PORT,
     host: c.HOST,
     issuer,

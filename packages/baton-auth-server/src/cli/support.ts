@@ -1,0 +1,105 @@
+/**
+ * What the `baton` commands share: their errors, the configuration they act on (the running
+ * service's where the environment names none), the store and engine they open, and reading
+ * secrets without argv.
+ */
+import { createInterface } from 'node:readline';
+import { BatonError } from 'baton-auth';
+import type { Baton, BatonStore } from 'baton-auth';
+import { connectStore, createEngine, users } from '../server/app.ts';
+import { loadConfig, redactUrl } from '../server/config.ts';
+import type { ServerConfig } from '../server/config.ts';
+import { openCustody } from '../server/custody.ts';
+import { readRuntime, runtimeFile } from '../server/runtime.ts';
+
+/** Fails the command with a sentence and a non-zero exit. */
+export class CliError extends BatonError {
+  override name = 'BatonCliError';
+  constructor(message: string) {
+    super('ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/**
+ * The configuration of a command: the environment's, and where it names no store (or issuer) the
+ * running service's (`runtime.ts`); a warning when it names another store than the service uses.
+ */
+let resolved: ServerConfig | undefined;
+export function commandConfig(): ServerConfig {
+  resolved ??= configOfCommand();
+  return resolved;
+}
+
+function configOfCommand(): ServerConfig {
+  const env = { ...process.env };
+  const running = readRuntime(runtimeFile(env));
+  if (running !== undefined) {
+    if (env.BATON_STORE === undefined) env.BATON_STORE = running.store;
+    else if (env.BATON_STORE !== running.store) {
+      console.warn(`baton: warning: this command uses BATON_STORE=${redactUrl(env.BATON_STORE)}, but the service running as process ${running.pid} uses ${redactUrl(running.store)}: what it changes will not reach that service.`);
+    }
+    if (env.BATON_ISSUER === undefined && env.BATON_STORE === running.store) env.BATON_ISSUER = running.issuer;
+  }
+  const config = loadConfig(env);
+  if (config.store === 'memory:') {
+    throw new CliError('The store is memory: (BATON_STORE=memory:), which lives inside one process: no command can reach its users, clients or keys. Run the service on sqlite:, Redis or PostgreSQL to manage it from the command line.');
+  }
+  return config;
+}
+
+export async function withStore<T>(body: (store: BatonStore) => Promise<T>): Promise<T> {
+  const store = await connectStore(commandConfig().store);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The engine over the store's sealed key ring: its key changes are saved and announced as the service's are. */
+export function withEngine<T>(body: (baton: Baton, store: BatonStore) => Promise<T>): Promise<T> {
+  return withStore(async (store) => {
+    const config = commandConfig();
+    const baton = createEngine(config, store, await openCustody(config, store));
+    try {
+      return await body(baton, store);
+    } finally {
+      await baton.close();
+    }
+  });
+}
+
+/** Standard input, whole, without its final newline: how tokens and secrets reach a command without argv. */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Asks once without echo. */
+async function ask(prompt: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  const write = (rl as unknown as { _writeToOutput: (s: string) => void });
+  process.stdout.write(prompt);
+  write._writeToOutput = () => undefined; // do not echo
+  const answer = await new Promise<string>((resolve) => rl.question('', resolve));
+  rl.close();
+  process.stdout.write('\n');
+  return answer;
+}
+
+/** A new password: typed twice at a terminal, or piped with --password-stdin. */
+export async function readPassword(fromStdin: boolean): Promise<string> {
+  if (fromStdin) return readStdin();
+  if (!process.stdin.isTTY) throw new CliError('There is no terminal to ask for the password: pipe it with --password-stdin (e.g. `printf %s "$PASSWORD" | baton users add alice --password-stdin`).');
+  const first = await ask('Password: ');
+  if ((await ask('Again: ')) !== first) throw new CliError('The two passwords differ; nothing was changed.');
+  return first;
+}
+
+/** The user of that name, or a sentence. */
+export async function userNamed(store: BatonStore, name: string): Promise<{ id: string }> {
+  const user = await users.get(store, name);
+  if (user === null) throw new CliError(`There is no user ${name}.`);
+  return user;
+}
