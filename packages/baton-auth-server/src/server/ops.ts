@@ -99,7 +99,9 @@ export function timedStore<S extends BatonStore>(store: S, metrics: Metrics): S 
   return new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown;
-      if (typeof value !== 'function' || typeof key !== 'string' || key === 'close') return value;
+      if (typeof value !== 'function') return value;
+      // Called on the store itself, not the proxy: its methods use private fields.
+      if (typeof key !== 'string' || key === 'close') return (value as (...a: unknown[]) => unknown).bind(target);
       return (...args: unknown[]) => {
         const result = (value as (...a: unknown[]) => unknown).apply(target, args);
         return result instanceof Promise ? metrics.storeCall(key, () => result) : result;
