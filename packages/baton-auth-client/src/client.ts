@@ -36,6 +36,7 @@ import { memoryStorage } from './storage.ts';
 import { refreshMargin, tokensFrom } from './tokens.ts';
 import type { StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './types.ts';
 import { authenticatedSocket } from './websocket.ts';
+import { authorizedFetch } from './fetch.ts';
 import type { AuthenticatedSocket, WebSocketOptions } from './websocket.ts';
 
 type Listener<K extends keyof TokenClientEvents> = (payload: TokenClientEvents[K]) => void;
@@ -240,30 +241,8 @@ export class TokenClient {
    * origin is fetched as it is, without a token, and its 401 refreshes nothing. A request whose
    * body cannot be replayed is not retried.
    */
-  async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    let request = new Request(input, init);
-    for (const hook of this.#o.hooks?.beforeRequest ?? []) request = (await hook(request)) ?? request;
-    let response: Response;
-    if (!this.sendsTokenTo(request.url)) {
-      response = await this.#fetch(request);
-    } else {
-      const replay = request.clone(); // tees the body, so the retry can send it again
-      let token = await this.getAccessToken();
-      response = await this.#send(request, token);
-      // A 401 is the API's word only if it came from an origin that got the token (not after a redirect elsewhere).
-      if (response.status === 401 && (!response.redirected || this.sendsTokenTo(response.url))) {
-        const fresh = await this.refresh(token).catch((err: unknown) => {
-          if (err instanceof SessionExpiredError) return null;
-          throw err;
-        });
-        if (fresh !== null && fresh.accessToken !== token) {
-          token = fresh.accessToken;
-          response = await this.#send(replay, token);
-        }
-      }
-    }
-    for (const hook of this.#o.hooks?.afterResponse ?? []) response = (await hook(request, response)) ?? response;
-    return response;
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    return authorizedFetch(this, this.#fetch, this.#o.hooks, new Request(input, init));
   }
 
   /** Whether this client sends its access token to `url`: the issuer's origin and `allowedOrigins` only. */
@@ -273,12 +252,6 @@ export class TokenClient {
     } catch {
       return false;
     }
-  }
-
-  #send(request: Request, token: string): Promise<Response> {
-    const headers = new Headers(request.headers);
-    headers.set('authorization', `Bearer ${token}`);
-    return this.#fetch(new Request(request, { headers }));
   }
 
   /** Revokes the refresh token at the server (RFC 7009) and clears the tokens. */

@@ -59,20 +59,28 @@ function tokenInQuery(target: string): boolean {
 /** b64token (RFC 6750 §2.1). */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+const MALFORMED = 'Malformed Authorization header: Bearer, one space, the token';
+
 /**
  * The token of an `Authorization: Bearer` header, or the refusal to send (RFC 6750 §3.1): no
  * header, or another scheme, is a challenge without an error code; a malformed Bearer header is
- * 400 `invalid_request`. `target` is the request's path and query, or its URL.
+ * 400 `invalid_request`. `target` is the request's path and query, or its URL. With `checked:
+ * false` the token's characters are left to the caller (`malformed`).
  */
-export function bearerToken(authorization: string | null | undefined, target: string, params: ChallengeParams = {}): string | Refusal {
+export function bearerToken(authorization: string | null | undefined, target: string, params: ChallengeParams = {}, checked = true): string | Refusal {
   if (tokenInQuery(target)) return challenge(400, 'invalid_request', 'Send the access token in the Authorization header', params);
   if (!authorization) return challenge(401, undefined, 'An access token is required', params);
   const space = authorization.indexOf(' ');
   const scheme = space < 0 ? authorization : authorization.slice(0, space);
   if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return challenge(401, undefined, 'An access token is required, with the Bearer scheme', params);
   const token = authorization.slice(7);
-  if (space !== 6 || !B64TOKEN.test(token)) return challenge(400, 'invalid_request', 'Malformed Authorization header: Bearer, one space, the token', params);
-  return token;
+  if (space !== 6) return challenge(400, 'invalid_request', MALFORMED, params);
+  return checked ? (malformed(token, params) ?? token) : token;
+}
+
+/** The 400 of a token that is not an RFC 6750 §2.1 b64token, if it is not one. */
+function malformed(token: string, params: ChallengeParams): Refusal | undefined {
+  return B64TOKEN.test(token) ? undefined : challenge(400, 'invalid_request', MALFORMED, params);
 }
 
 /**
@@ -131,18 +139,20 @@ export function createBearerGuard(verifier: TokenVerifier, options: RequireAuthO
   const refuse = (err: unknown): Refusal => verifyRefusal(err, params);
   const sync = verifier.verifySync?.bind(verifier);
   return (authorization, target) => {
-    const token = bearerToken(authorization, target, params);
+    const token = bearerToken(authorization, target, params, false);
     if (typeof token !== 'string') return token;
     if (sync !== undefined) {
+      // A token the engine verifies is one it issued, a b64token: its characters are checked
+      // only when it is refused (the check costs as much as a cached verification).
       let claims: Readonly<AccessTokenClaims> | undefined;
       try {
         claims = sync(token, verifyOptions);
       } catch (err) {
-        return refuse(err);
+        return malformed(token, params) ?? refuse(err);
       }
       if (claims !== undefined) return accept(claims);
     }
-    return verifier.verify(token, verifyOptions).then(accept, refuse);
+    return malformed(token, params) ?? verifier.verify(token, verifyOptions).then(accept, refuse);
   };
 }
 
