@@ -28,6 +28,7 @@
 import { discover } from './discovery.ts';
 import type { Endpoints } from './discovery.ts';
 import { BatonClientError, SessionExpiredError } from './errors.ts';
+import { authorizedFetch } from './fetch.ts';
 import { absolute, originPolicy, requireSecure } from './origins.ts';
 import { clientRequest, refreshGrant } from './refresher.ts';
 import type { GrantResult } from './refresher.ts';
@@ -36,7 +37,6 @@ import { memoryStorage } from './storage.ts';
 import { refreshMargin, tokensFrom } from './tokens.ts';
 import type { StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './types.ts';
 import { authenticatedSocket } from './websocket.ts';
-import { authorizedFetch } from './fetch.ts';
 import type { AuthenticatedSocket, WebSocketOptions } from './websocket.ts';
 
 type Listener<K extends keyof TokenClientEvents> = (payload: TokenClientEvents[K]) => void;
@@ -50,8 +50,9 @@ interface Refreshed {
 }
 
 /**
- * Refreshes in flight, by storage (its `id`, else the object): a second client on the same page
- * (React Strict Mode mounts twice) joins the first's refresh instead of racing it.
+ * Refreshes in flight, by storage — its `id` with the server and client id, else the storage
+ * object itself: a second client on the same page (React Strict Mode mounts twice) joins the
+ * first's refresh instead of racing it.
  */
 const inflight = new Map<unknown, Promise<Refreshed>>();
 
