@@ -2,7 +2,7 @@
  * Access-token verification: Baton next to jose, fast-jwt, jsonwebtoken and the raw node:crypto
  * floor, on the same tokens, in one process.
  */
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { constants, createHmac, createSecretKey, randomBytes, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
 import { jwtVerify } from 'jose';
@@ -23,7 +23,9 @@ function rawVerifier(alg: SigningAlg, key: KeyObject): (token: string) => unknow
     const input = token.slice(0, dot);
     const ok = alg === 'HS256'
       ? timingSafeEqual(createHmac('sha256', key).update(input).digest(), sig)
-      : cryptoVerify(alg === 'ES256' ? 'sha256' : null, Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key, sig);
+      : alg === 'EdDSA'
+        ? cryptoVerify(null, Buffer.from(input), key, sig)
+        : cryptoVerify('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : alg === 'PS256' ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : key, sig);
     if (!ok) throw new Error('bad signature');
     const claims = JSON.parse(Buffer.from(token.slice(token.indexOf('.') + 1, dot), 'base64url').toString()) as { exp: number };
     if (claims.exp * 1000 < Date.now()) throw new Error('expired');
@@ -59,7 +61,7 @@ async function setup(alg: SigningAlg) {
     { name: 'fast-jwt, cache', run: () => fastWarm(token) },
   ];
   if (alg !== 'EdDSA') {
-    candidates.push({ name: 'jsonwebtoken', run: () => jsonwebtoken.verify(token, pem as string | Buffer, { algorithms: [alg as 'HS256' | 'ES256'] }) });
+    candidates.push({ name: 'jsonwebtoken', run: () => jsonwebtoken.verify(token, pem as string | Buffer, { algorithms: [alg as 'HS256' | 'ES256' | 'RS256' | 'PS256'] }) });
   }
   for (const c of candidates) c.run(); // every candidate accepts the token before it is timed
   await Promise.all(candidates.map((c) => c.run()));
@@ -69,7 +71,7 @@ async function setup(alg: SigningAlg) {
 /** Runs the verification table and returns it as Markdown. */
 export async function benchVerify(options: { ms?: number; rounds?: number } = {}): Promise<string> {
   const rows: (string | number)[][] = [];
-  for (const alg of ['HS256', 'ES256', 'EdDSA'] as const) {
+  for (const alg of ['HS256', 'ES256', 'EdDSA', 'RS256', 'PS256'] as const) {
     const { token, candidates } = await setup(alg);
     const results = await measure(candidates, options);
     const floor = results[0]?.opsPerSec ?? 1;

@@ -8,7 +8,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { jwtVerify } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { JwtVerifier, signJwt } from '../../packages/baton-auth/src/core/access-token.ts';
 import type { AccessTokenClaims } from '../../packages/baton-auth/src/core/access-token.ts';
@@ -48,12 +48,14 @@ const rings = {
   HS256: new KeyRing([generateKey('HS256', 'k')]),
   ES256: new KeyRing([generateKey('ES256', 'k')]),
   EdDSA: new KeyRing([generateKey('EdDSA', 'k')]),
+  RS256: new KeyRing([generateKey('RS256', 'k')]),
+  PS256: new KeyRing([generateKey('PS256', 'k')]),
 };
 
 describe('laws of access tokens', () => {
   it('verify(sign(x)) = x, for every algorithm', () => {
     fc.assert(
-      fc.property(fc.constantFrom('HS256', 'ES256', 'EdDSA' as const), claimsArb, (alg, claims) => {
+      fc.property(fc.constantFrom('HS256', 'ES256', 'EdDSA', 'RS256', 'PS256' as const), claimsArb, (alg, claims) => {
         const ring = rings[alg];
         const token = signJwt(claims, ring.active('sig') as never);
         expect(new JwtVerifier(ring).verify(token, policy, NOW)).toEqual(claims);
@@ -135,6 +137,42 @@ describe('laws of access tokens', () => {
     expect(outcomes['ok/ok']).toBeGreaterThan(20);
     expect(outcomes['refused/refused']).toBeGreaterThan(100);
     expect(outcomes['ok/refused']).toBe(0);
+  });
+
+  it('RS256 and PS256 agree with jose both ways, mutated tokens and swapped algorithms included (differential)', async () => {
+    for (const alg of ['RS256', 'PS256'] as const) {
+      const ring = rings[alg];
+      const key = ring.get('k') as RingKey;
+      const other = alg === 'RS256' ? 'PS256' : 'RS256';
+      const verifier = new JwtVerifier(ring);
+      const options = { algorithms: [alg], typ: 'at+jwt', issuer: ISSUER, audience: ISSUER, clockTolerance: 5, currentDate: new Date(NOW) };
+      await fc.assert(
+        fc.asyncProperty(claimsArb, rarely(fc.nat()), fc.boolean(), async (claims, flip, swapAlg) => {
+          // Ours, verified by jose.
+          const mine = signJwt(claims, key);
+          expect((await jwtVerify(mine, key.verifyKey, options)).payload).toEqual(claims);
+          // Jose's, verified by ours, then bent: a flipped byte, or the other RSA algorithm's signature under this header.
+          let theirs = await new SignJWT(claims as never).setProtectedHeader({ alg: swapAlg ? other : alg, typ: 'at+jwt', kid: 'k' }).sign(key.signKey as never);
+          if (flip !== undefined) {
+            const i = flip % theirs.length;
+            theirs = theirs.slice(0, i) + (theirs[i] === 'A' ? 'B' : theirs[i] === '.' ? '.' : 'A') + theirs.slice(i + 1);
+          }
+          let ours: string;
+          try {
+            expect(verifier.verify(theirs, policy, NOW)).toEqual(claims);
+            ours = 'ok';
+          } catch (err) {
+            expect(err).toBeInstanceOf(BatonError);
+            ours = 'refused';
+          }
+          const jose = await jwtVerify(theirs, key.verifyKey, options).then(() => 'ok', () => 'refused');
+          if (ours === 'ok') expect(jose).toBe('ok'); // never accepts what jose refuses
+          if (swapAlg) expect(ours).toBe('refused'); // the algorithm is pinned to the key (RFC 8725 §3.1)
+          if (flip === undefined && !swapAlg) expect(ours).toBe('ok');
+        }),
+        { numRuns: 40 },
+      );
+    }
   });
 
   it('refuses any string or value with a typed error, and never throws anything else', async () => {

@@ -42,13 +42,14 @@ function verifyJws(token: string, key: RingKey): Buffer {
 }
 
 interface Tally {
+  byDesign: number;
   accepted: number;
   rejected: number;
   unsupported: number;
   defective: number;
   wrong: string[];
 }
-const tally = (): Tally => ({ accepted: 0, rejected: 0, unsupported: 0, defective: 0, wrong: [] });
+const tally = (): Tally => ({ byDesign: 0, accepted: 0, rejected: 0, unsupported: 0, defective: 0, wrong: [] });
 
 /**
  * Cases of this copy of json_web_signature_test.json that no verifier can satisfy: 367 and 370
@@ -63,14 +64,26 @@ const DEFECTIVE = new Map([
   [373, "'?' in the signing input: strict base64url refuses it"],
 ]);
 
+/**
+ * Valid JWS that an access-token verifier refuses on purpose: an empty payload (a JWT's claims are
+ * a JSON object, RFC 7519 §7.2), and a header algorithm other than the one the key's JWK pins
+ * (PS384 under a PS256 key: RFC 8725 §3.1). Each must be refused; counted apart.
+ */
+const BY_DESIGN = new Map([
+  [259, 'empty payload'],
+  [272, 'empty payload'],
+  [346, 'PS384 under a key pinned to PS256'],
+  [350, 'PS384 under a key pinned to PS256'],
+]);
+
 /** The algorithm a key is pinned to: its own `alg`, else the only one Baton uses for its type. */
 function pinnedAlg(jwk: Jwk): SigningAlg | undefined {
   const alg = jwk.alg ?? (jwk.kty === 'oct' ? 'HS256' : jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? 'EdDSA' : undefined);
-  return alg === 'HS256' || alg === 'ES256' || alg === 'EdDSA' ? alg : undefined;
+  return alg === 'HS256' || alg === 'ES256' || alg === 'EdDSA' || alg === 'RS256' || alg === 'PS256' ? alg : undefined;
 }
 
 describe('Wycheproof JWS (json_web_signature_test.json)', () => {
-  it('accepts every valid case of HS256/ES256/EdDSA and no invalid case', () => {
+  it('accepts every valid case of HS256/ES256/EdDSA/RS256/PS256 and no invalid case', () => {
     const data = load('wycheproof/json_web_signature_test.json');
     const t = tally();
     let total = 0;
@@ -106,6 +119,11 @@ describe('Wycheproof JWS (json_web_signature_test.json)', () => {
           t.unsupported++;
           continue;
         }
+        if (BY_DESIGN.has(test.tcId)) {
+          if (ok) t.wrong.push(`${test.tcId}: accepted (${BY_DESIGN.get(test.tcId)})`);
+          t.byDesign++;
+          continue;
+        }
         if (ok) t.accepted++;
         else t.rejected++;
         if (ok !== (test.result === 'valid')) t.wrong.push(`${test.tcId} ${test.comment}: expected ${test.result}`);
@@ -114,10 +132,11 @@ describe('Wycheproof JWS (json_web_signature_test.json)', () => {
     expect(t.wrong).toEqual([]);
     expect(total).toBe(401);
     expect(t.defective).toBe(4);
-    // RS*/PS* cases (and RSA keys) are outside Baton's algorithms: counted, never accepted.
-    expect(t.accepted + t.rejected + t.unsupported + t.defective).toBe(401);
+    // RS384, PS512 and the other algorithms Baton does not sign with: counted, never accepted.
+    expect(t.accepted + t.rejected + t.unsupported + t.defective + t.byDesign).toBe(401);
+    expect(t.byDesign).toBe(4);
     expect(t.accepted).toBeGreaterThanOrEqual(8);
-    console.info(`Wycheproof JWS: ${t.accepted} valid accepted, ${t.rejected} invalid rejected, ${t.unsupported} of unsupported algorithms, ${t.defective} defective`);
+    console.info(`Wycheproof JWS: ${t.accepted} valid accepted, ${t.rejected} invalid rejected, ${t.byDesign} valid JWS refused by design, ${t.unsupported} of unsupported algorithms, ${t.defective} defective`);
   });
 });
 
@@ -143,6 +162,20 @@ describe('Wycheproof primitives', () => {
     expect(t.wrong).toEqual([]);
     expect(t.accepted).toBe(173);
     expect(t.rejected).toBe(89);
+  });
+
+  it('RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys: RS256', () => {
+    const t = runPrimitiveFile('rsa_signature_2048_sha256_test.json', 'RS256', (g) => createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }));
+    expect(t.wrong).toEqual([]);
+    console.info(`Wycheproof RSA PKCS#1 v1.5: ${t.accepted} valid accepted, ${t.rejected} invalid rejected`);
+    expect(t.accepted + t.rejected).toBe(259);
+  });
+
+  it('RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt, 2048-bit keys: PS256', () => {
+    const t = runPrimitiveFile('rsa_pss_2048_sha256_mgf1_32_test.json', 'PS256', (g) => createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }));
+    expect(t.wrong).toEqual([]);
+    console.info(`Wycheproof RSA-PSS: ${t.accepted} valid accepted, ${t.rejected} invalid rejected`);
+    expect(t.accepted + t.rejected).toBe(108);
   });
 
   it('Ed25519', () => {

@@ -123,11 +123,11 @@ keysCmd.command('list').description('list keys (never their secrets)').action(as
 });
 keysCmd.command('rotate')
   .description('the published next key starts signing; the old one retires and verifies until its last token expires, then leaves')
-  .option('--alg <alg>', 'switch the signing algorithm (HS256, ES256, EdDSA)')
+  .option('--alg <alg>', 'switch the signing algorithm (HS256, ES256, EdDSA, RS256, PS256)')
   .option('--refresh', 'rotate the refresh-token key instead: tokens it minted keep working until they are used or expire')
   .action(async (opts: { alg?: string; refresh?: boolean }) => {
     const use = opts.refresh ? 'refresh' : 'sig';
-    if (opts.alg !== undefined && (opts.refresh || !['HS256', 'ES256', 'EdDSA'].includes(opts.alg))) throw new CliError('--alg is HS256, ES256 or EdDSA, for signing keys.');
+    if (opts.alg !== undefined && (opts.refresh || !['HS256', 'ES256', 'EdDSA', 'RS256', 'PS256'].includes(opts.alg))) throw new CliError('--alg is HS256, ES256, EdDSA, RS256 or PS256, for signing keys.');
     const { active, next, dropped } = await withEngine((baton) => baton.rotateKeys(use, opts.alg as KeyAlg | undefined));
     console.info(`${use === 'refresh' ? 'Refresh tokens are minted with' : 'Signing with'} ${active}; ${next} is published for the next rotation.${dropped.length ? ` Dropped: ${dropped.join(', ')}.` : ''}`);
   });

@@ -7,7 +7,7 @@
  * refused (RFC 7515 §4.1.11), strict base64url. A differential property test checks it against
  * `jose` on random valid and invalid tokens.
  */
-import { createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { constants, createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { KeyAlg } from './keys.ts';
 
@@ -129,12 +129,20 @@ export function splitCompact(token: string): [header: string, payload: string, s
 
 const SIG_LENGTH: Partial<Record<KeyAlg, number>> = { HS256: 32, ES256: 64, EdDSA: 64 };
 
+/** RSASSA-PSS as JWS uses it (RFC 7518 §3.5): MGF1 with the same hash, a salt as long as the hash. */
+const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } as const;
+
+/** The signature length of `alg` with `key`: fixed, or an RSA key's modulus in bytes (RFC 8017 §8.1.2, §8.2.2). */
+function signatureLength(alg: KeyAlg, key: KeyObject): number | undefined {
+  return SIG_LENGTH[alg] ?? ((key.asymmetricKeyDetails?.modulusLength ?? 0) + 7) >> 3;
+}
+
 /**
  * Verifies `signature` over `signingInput` with `key` for `alg`, in constant time for MACs.
  * The caller has already checked that `alg` is the algorithm pinned to `key`.
  */
 export function verifySignature(alg: KeyAlg, key: KeyObject, signingInput: string | Buffer, signature: Buffer): boolean {
-  if (signature.length !== SIG_LENGTH[alg]) return false;
+  if (signature.length !== signatureLength(alg, key)) return false;
   const data = (): Buffer => (typeof signingInput === 'string' ? Buffer.from(signingInput) : signingInput);
   switch (alg) {
     case 'HS256':
@@ -144,6 +152,11 @@ export function verifySignature(alg: KeyAlg, key: KeyObject, signingInput: strin
       return cryptoVerify('sha256', data(), { key, dsaEncoding: 'ieee-p1363' }, signature);
     case 'EdDSA':
       return cryptoVerify(null, data(), key, signature);
+    case 'RS256':
+      // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
+      return cryptoVerify('sha256', data(), key, signature);
+    case 'PS256':
+      return cryptoVerify('sha256', data(), { key, ...PSS }, signature);
     default:
       return false;
   }
@@ -158,6 +171,10 @@ export function signSegment(alg: KeyAlg, key: KeyObject, signingInput: string): 
       return cryptoSign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
     case 'EdDSA':
       return cryptoSign(null, Buffer.from(signingInput), key).toString('base64url');
+    case 'RS256':
+      return cryptoSign('sha256', Buffer.from(signingInput), key).toString('base64url');
+    case 'PS256':
+      return cryptoSign('sha256', Buffer.from(signingInput), { key, ...PSS }).toString('base64url');
     default:
       throw new JwsError(`cannot sign with ${alg}`);
   }

@@ -8,7 +8,7 @@ import { BatonConfigError } from './errors.ts';
 import { checkJwkMembers } from './jwk.ts';
 
 /** Algorithms Baton signs access tokens with. `alg: none` is never one of them. */
-export type SigningAlg = 'HS256' | 'ES256' | 'EdDSA';
+export type SigningAlg = 'HS256' | 'ES256' | 'EdDSA' | 'RS256' | 'PS256';
 /** `dir` + `A256GCM` content encryption, for the `jwe` access-token format. */
 export type EncryptionAlg = 'dir';
 export type KeyAlg = SigningAlg | EncryptionAlg;
@@ -62,7 +62,10 @@ export interface RingKey {
   readonly signKey: KeyObject | undefined;
 }
 
-const CURVE: Record<string, string> = { ES256: 'prime256v1', EdDSA: 'ed25519' };
+const CURVE: Record<string, string> = { ES256: 'prime256v1', EdDSA: 'ed25519', RS256: 'rsa', PS256: 'rsa' };
+const KEY_NAME: Record<string, string> = { ES256: 'an EC P-256', EdDSA: 'an Ed25519', RS256: 'an RSA', PS256: 'an RSA' };
+/** RFC 7518 §3.3 and §3.5: RSA keys of 2048 bits or more. */
+const MIN_RSA_BITS = 2048;
 const MIN_SECRET_BYTES = 32;
 
 function toKeyObject(value: NodeJwk | string | KeyObject, kind: 'private' | 'public'): KeyObject {
@@ -87,7 +90,7 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
   }
   const use = input.use ?? (input.alg === 'dir' ? 'enc' : 'sig');
   if ((use === 'enc') !== (input.alg === 'dir') || (use === 'refresh' && input.alg !== 'HS256') || !['sig', 'enc', 'refresh'].includes(use)) {
-    throw new BatonConfigError(`${where}: use ${JSON.stringify(use)} does not go with ${input.alg}; signing keys are HS256, ES256 or EdDSA, encryption keys 'dir', refresh-token keys HS256 with use 'refresh'.`);
+    throw new BatonConfigError(`${where}: use ${JSON.stringify(use)} does not go with ${input.alg}; signing keys are HS256, ES256, EdDSA, RS256 or PS256, encryption keys 'dir', refresh-token keys HS256 with use 'refresh'.`);
   }
   const base = { kid: input.kid, alg: input.alg, use, status, retiredAt: input.retiredAt };
   if (input.alg === 'HS256' || input.alg === 'dir') {
@@ -104,8 +107,8 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
     const key = createSecretKey(bytes);
     return { ...base, verifyKey: key, signKey: key };
   }
-  if (input.alg !== 'ES256' && input.alg !== 'EdDSA') {
-    throw new BatonConfigError(`${where}: unknown algorithm ${JSON.stringify(input.alg)}; use one of HS256, ES256, EdDSA (or 'dir' for encryption).`);
+  if (!(input.alg in CURVE)) {
+    throw new BatonConfigError(`${where}: unknown algorithm ${JSON.stringify(input.alg)}; use one of HS256, ES256, EdDSA, RS256, PS256 (or 'dir' for encryption).`);
   }
   if (input.privateKey === undefined && input.publicKey === undefined) {
     throw new BatonConfigError(`${where} (${input.alg}) needs a \`privateKey\` (or a \`publicKey\` for a key that only verifies).`);
@@ -120,7 +123,11 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
   }
   const curve = verifyKey.asymmetricKeyType === 'ec' ? verifyKey.asymmetricKeyDetails?.namedCurve : verifyKey.asymmetricKeyType;
   if (curve !== CURVE[input.alg]) {
-    throw new BatonConfigError(`${where}: ${input.alg} needs ${input.alg === 'ES256' ? 'an EC P-256' : 'an Ed25519'} key, got ${curve ?? 'another type'}.`);
+    throw new BatonConfigError(`${where}: ${input.alg} needs ${KEY_NAME[input.alg]} key, got ${curve ?? 'another type'}.`);
+  }
+  const bits = verifyKey.asymmetricKeyDetails?.modulusLength;
+  if (curve === 'rsa' && (bits === undefined || bits < MIN_RSA_BITS)) {
+    throw new BatonConfigError(`${where}: an ${input.alg} key must have at least ${MIN_RSA_BITS} bits (RFC 7518 §3.3); this one has ${bits ?? 'an unknown number of'} bits. Generate one with \`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048\`.`);
   }
   checkJwkMembers(input.privateKey, 'sign', input.alg, where);
   checkJwkMembers(input.publicKey, 'verify', input.alg, where);
@@ -142,7 +149,8 @@ export function generateKey(alg: KeyAlg, kid: string = randomUUID(), use?: KeyUs
     return { kid, alg, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) };
   }
   if (alg === 'EdDSA') return { kid, alg, privateKey: generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) };
-  throw new BatonConfigError(`Cannot generate a key for unknown algorithm ${JSON.stringify(alg)}; use HS256, ES256, EdDSA or dir.`);
+  if (alg === 'RS256' || alg === 'PS256') return { kid, alg, privateKey: generateKeyPairSync('rsa', { modulusLength: MIN_RSA_BITS }).privateKey.export({ format: 'jwk' }) };
+  throw new BatonConfigError(`Cannot generate a key for unknown algorithm ${JSON.stringify(alg)}; use HS256, ES256, EdDSA, RS256, PS256 or dir.`);
 }
 
 /** A public JWK as published in the JWKS document. */

@@ -42,7 +42,7 @@ export class KeyRing {
       this.#keys.set(input.kid, importKey(input, statuses[i] as KeyStatus));
     });
     const signer = this.active('sig');
-    if (signer === undefined) throw new BatonConfigError('No signing key is active: mark one HS256, ES256 or EdDSA key `status: \'active\'`.');
+    if (signer === undefined) throw new BatonConfigError('No signing key is active: mark one HS256, ES256, EdDSA, RS256 or PS256 key `status: \'active\'`.');
     if (signer.signKey === undefined) throw new BatonConfigError(`The active key ${JSON.stringify(signer.kid)} has no private key, so it cannot sign.`);
   }
 

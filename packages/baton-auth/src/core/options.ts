@@ -23,7 +23,7 @@ export interface BatonOptions {
   /** The `aud` of access tokens and what `verify` requires; defaults to `issuer`. */
   audience?: string;
   /**
-   * Signing (HS256, ES256, EdDSA), encryption (`dir`) and refresh-token (`use: 'refresh'`) keys,
+   * Signing (HS256, ES256, EdDSA, RS256, PS256; RSA keys of 2048 bits or more), encryption (`dir`) and refresh-token (`use: 'refresh'`) keys,
    * or a ready `KeyRing`.
    *
    * **Where keys live.** Private keys and secrets mint tokens: whoever reads them signs access
