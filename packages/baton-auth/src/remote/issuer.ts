@@ -1,0 +1,199 @@
+/**
+ * A resource server for any issuer: `requireAuth(remoteIssuer({ issuer, audience }), { audience })`
+ * in front of an API whose tokens come from Keycloak, Auth0, Hydra, oidc-provider or another Baton
+ * service. Import from `baton-auth/remote`.
+ *
+ * - Discovery: RFC 8414 metadata (§3.1 path insertion), then OpenID Connect Discovery; the
+ *   metadata's `issuer` must be the configured one (§3.3), `jwks_uri` https (or loopback).
+ * - JWT access tokens by RFC 9068: `typ` `at+jwt` (`application/at+jwt`; `allowJwtTyp` for
+ *   issuers whose tokens say `JWT`), asymmetric algorithms only, `iss`, `aud`, `exp`, `iat`,
+ *   `sub`, `client_id`. Keys from the issuer's JWKS through jose's `createRemoteJWKSet`: cached,
+ *   an unknown `kid` refetches at most once per cooldown.
+ * - A verified-token cache, as the engine's: a token seen before is decided without a promise.
+ * - Opaque tokens by introspection (RFC 7662) with the resource server's client credentials, each
+ *   answer cached briefly (never past the token's `exp`).
+ *
+ * @example
+ * ```ts
+ * import { remoteIssuer } from 'baton-auth/remote';
+ * const verifier = remoteIssuer({ issuer: 'https://auth.example.com', audience: 'https://api.example.com' });
+ * app.get('/orders', requireAuth(verifier, { audience: 'https://api.example.com', scope: 'orders:read' }), handler);
+ * ```
+ */
+import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { AccessTokenClaims } from '../core/access-token.ts';
+import { BatonConfigError, BatonError } from '../core/errors.ts';
+import type { VerifyOptions } from '../core/verify.ts';
+import type { TokenVerifier } from '../http/bearer.ts';
+
+/** Options of `remoteIssuer`. */
+export interface RemoteIssuerOptions {
+  /** The authorization server, exactly as its tokens' `iss` and its metadata's `issuer` say it. */
+  issuer: string;
+  /** The audience this API accepts when a call names none (its RFC 8707 resource URI). */
+  audience: string;
+  /** Accept `typ: JWT` (issuers that do not follow RFC 9068 §2.1, e.g. older Keycloak). Default false. */
+  allowJwtTyp?: boolean;
+  /** Accepted algorithms. Default every asymmetric one jose verifies: RS256, PS256, ES256, EdDSA and their larger siblings. */
+  algorithms?: string[];
+  /** Clock skew tolerated, seconds. Default 5. */
+  leewaySec?: number;
+  /** Introspection (RFC 7662) for opaque tokens: this API's credentials as a confidential client. */
+  introspection?: { clientId: string; clientSecret: string; cacheMs?: number };
+  /** Verified JWTs kept, by count. Default 10,000. */
+  cacheMax?: number;
+  /** How long the JWKS is trusted before it is fetched again, and the least time between two fetches for an unknown `kid`. Defaults 10 min, 30 s. */
+  jwks?: { cacheMaxAgeMs?: number; cooldownMs?: number };
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/** The issuer's endpoints, from its metadata. */
+interface Metadata {
+  jwksUri: string;
+  introspection: string | undefined;
+}
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+function secure(url: string, what: string): string {
+  const u = new URL(url);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u.hostname))) throw new BatonConfigError(`The issuer's ${what} ${u.origin} is not https (plain http is allowed on loopback only).`);
+  return u.href;
+}
+
+/** Discovery: RFC 8414 §3.1's URL, then OpenID Connect Discovery's; the metadata must name this issuer (§3.3). */
+async function discover(issuer: string, fetcher: typeof fetch): Promise<Metadata> {
+  const u = new URL(issuer);
+  const path = u.pathname.replace(/\/$/, '');
+  for (const url of [`${u.origin}/.well-known/oauth-authorization-server${path}`, `${u.origin}${path}/.well-known/openid-configuration`]) {
+    const res = await fetcher(url, { redirect: 'manual', headers: { accept: 'application/json' } });
+    if (res.status === 404) continue;
+    if (!res.ok) throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata answered ${res.status}`);
+    const meta = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown; introspection_endpoint?: unknown };
+    if (meta.issuer !== issuer) throw new BatonConfigError(`The metadata at ${url} names the issuer ${JSON.stringify(meta.issuer)}, not ${issuer} (RFC 8414 §3.3).`);
+    if (typeof meta.jwks_uri !== 'string') throw new BatonConfigError(`The metadata of ${issuer} has no jwks_uri.`);
+    return { jwksUri: secure(meta.jwks_uri, 'jwks_uri'), introspection: typeof meta.introspection_endpoint === 'string' ? secure(meta.introspection_endpoint, 'introspection endpoint') : undefined };
+  }
+  throw new BatonConfigError(`${issuer} publishes no metadata (RFC 8414 or OpenID Connect Discovery).`);
+}
+
+/** The claims a resource server reads, from a verified payload or an introspection answer. */
+function claimsOf(p: JWTPayload & Record<string, unknown>): Readonly<AccessTokenClaims> {
+  return Object.freeze({ ...p } as unknown as AccessTokenClaims);
+}
+
+const namesAudience = (aud: unknown, audience: string): boolean => aud === audience || (Array.isArray(aud) && aud.includes(audience));
+
+/** A verifier of another issuer's access tokens, for `requireAuth` in any adapter. */
+export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { close(): void } {
+  if (!options.issuer || !options.audience) throw new BatonConfigError('remoteIssuer needs the `issuer` it trusts and the `audience` this API serves.');
+  secure(options.issuer, 'URL');
+  const fetcher = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  const now = options.now ?? Date.now;
+  const leeway = options.leewaySec ?? 5;
+  const algorithms = options.algorithms ?? ASYMMETRIC;
+  if (algorithms.some((a) => /^(HS|none)/i.test(a))) throw new BatonConfigError('remoteIssuer verifies asymmetric signatures only: a shared secret (HS*) would let every resource server mint tokens.');
+  let metadata: Promise<Metadata> | undefined;
+  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  const meta = (): Promise<Metadata> => {
+    metadata ??= discover(options.issuer, fetcher).catch((err: unknown) => {
+      metadata = undefined; // try again on the next request
+      throw err;
+    });
+    return metadata;
+  };
+  const verified = new LRUCache<string, { token: string; claims: Readonly<AccessTokenClaims>; until: number }>({ max: options.cacheMax ?? 10_000 });
+  const introspected = new LRUCache<string, { claims: Readonly<AccessTokenClaims> | null; until: number }>({ max: options.cacheMax ?? 10_000 });
+
+  const fromCache = (token: string, audience: string): Readonly<AccessTokenClaims> | undefined => {
+    const hit = verified.get(token.slice(token.lastIndexOf('.') + 1));
+    if (hit === undefined || hit.token !== token) return undefined;
+    if (now() >= hit.until) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
+    if (!namesAudience(hit.claims.aud, audience)) throw new BatonError('ERR_TOKEN_INVALID', 'aud does not name this audience');
+    return hit.claims;
+  };
+
+  async function verifyJwt(token: string, audience: string): Promise<Readonly<AccessTokenClaims>> {
+    const { jwksUri } = await meta();
+    jwks ??= createRemoteJWKSet(new URL(jwksUri), {
+      cacheMaxAge: options.jwks?.cacheMaxAgeMs ?? 600_000,
+      cooldownDuration: options.jwks?.cooldownMs ?? 30_000,
+      ...(options.fetch ? { [customFetch]: (url: string, init: RequestInit) => fetcher(url, { ...init, redirect: 'manual' }) } : {}),
+    });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, jwks, {
+        issuer: options.issuer, audience, algorithms, clockTolerance: leeway, currentDate: new Date(now()),
+        requiredClaims: ['exp', 'iat', 'sub'],
+        ...(options.allowJwtTyp ? {} : { typ: 'at+jwt' }),
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
+      // Not jose's word on the token (a refused connection, a timeout): the issuer is unreachable, try later.
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+        throw new BatonError('ERR_STORE_UNAVAILABLE', 'the issuer\'s keys could not be fetched', { cause: err });
+      }
+      throw new BatonError('ERR_TOKEN_INVALID', err instanceof joseErrors.JOSEError ? err.code : 'verification failed', { cause: err });
+    }
+    // RFC 9068 §4: typ at+jwt (or application/at+jwt), checked by jose above unless allowed otherwise.
+    const claims = claimsOf(payload as JWTPayload & Record<string, unknown>);
+    verified.set(token.slice(token.lastIndexOf('.') + 1), { token, claims, until: ((payload.exp as number) + leeway) * 1000 });
+    return claims;
+  }
+
+  async function introspect(token: string, audience: string): Promise<Readonly<AccessTokenClaims>> {
+    const config = options.introspection;
+    const { introspection } = await meta();
+    if (config === undefined || introspection === undefined) throw new BatonError('ERR_TOKEN_INVALID', 'an opaque token, and no introspection configured');
+    const cached = introspected.get(token);
+    let claims = cached !== undefined && now() < cached.until ? cached.claims : undefined;
+    if (claims === undefined) {
+      const form = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
+      const res = await fetcher(introspection, {
+        method: 'POST', redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: `Basic ${btoa(`${form(config.clientId)}:${form(config.clientSecret)}`)}` },
+        body: new URLSearchParams({ token }),
+      }).catch((err: unknown) => { throw new BatonError('ERR_STORE_UNAVAILABLE', 'the introspection endpoint could not be reached', { cause: err }); });
+      if (!res.ok) throw new BatonError(res.status >= 500 || res.status === 429 ? 'ERR_STORE_UNAVAILABLE' : 'ERR_TOKEN_INVALID', `introspection answered ${res.status}`);
+      const answer = (await res.json()) as JWTPayload & { active?: boolean } & Record<string, unknown>;
+      const active = answer.active === true && answer.iss === options.issuer;
+      claims = active ? claimsOf(answer) : null;
+      const ttl = Math.min(config.cacheMs ?? 30_000, active && typeof answer.exp === 'number' ? answer.exp * 1000 - now() : Infinity);
+      if (ttl > 0) introspected.set(token, { claims, until: now() + ttl });
+    }
+    if (claims === null) throw new BatonError('ERR_TOKEN_INVALID', 'the token is not active');
+    if (typeof claims.exp === 'number' && now() >= (claims.exp + leeway) * 1000) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
+    if (!namesAudience(claims.aud, audience)) throw new BatonError('ERR_TOKEN_INVALID', 'aud does not name this audience');
+    return claims;
+  }
+
+  const audienceOf = (o: VerifyOptions | undefined): string => (typeof o?.audience === 'string' ? o.audience : options.audience);
+  const isJwt = (token: string): boolean => token.split('.').length === 3;
+
+  return {
+    verify(token, o) {
+      if (o?.oneTime) return Promise.reject(new BatonError('ERR_INVALID_ARGUMENT', 'oneTime needs the issuer\'s store: a remote issuer cannot guard replays'));
+      if (typeof token !== 'string' || token.length > 16_384) return Promise.reject(new BatonError('ERR_TOKEN_INVALID', 'not a token'));
+      const audience = audienceOf(o);
+      try {
+        const hit = isJwt(token) ? fromCache(token, audience) : undefined;
+        if (hit !== undefined) return Promise.resolve(hit);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+      return isJwt(token) ? verifyJwt(token, audience) : introspect(token, audience);
+    },
+    verifySync(token, o) {
+      if (o?.oneTime || typeof token !== 'string' || !isJwt(token)) return undefined;
+      return fromCache(token, audienceOf(o));
+    },
+    close() {
+      verified.clear();
+      introspected.clear();
+    },
+  };
+}

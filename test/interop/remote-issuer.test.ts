@@ -1,0 +1,195 @@
+/**
+ * A resource server for another issuer: Express with `requireAuth(remoteIssuer(…))` in front of an
+ * API whose tokens come from oidc-provider (JWT access tokens, RS256 and ES256, RFC 9068) and from
+ * a second Baton service (its JWTs, and opaque tokens by introspection).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Provider from 'oidc-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireAuth } from 'baton-auth/adapters/express';
+import { remoteIssuer } from 'baton-auth/remote';
+import { clients } from '../../packages/baton-auth-server/src/server/clients.ts';
+import { loadConfig, startServer, users } from 'baton-auth-server';
+
+const API = 'https://api.test';
+
+/** An API on its own port, its /orders behind requireAuth with `verifier`; counts what the verifier fetched. */
+async function api(verifier: ReturnType<typeof remoteIssuer>): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = express();
+  app.get('/orders', requireAuth(verifier, { audience: API, scope: 'orders:read' }), (req, res) => res.json({ sub: req.auth.sub, client: req.auth.client_id }));
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const get = (url: string, token: string) => fetch(url, { headers: { authorization: `Bearer ${token}` } });
+
+describe('tokens of oidc-provider (JWT access tokens, RFC 9068)', () => {
+  const server = createServer();
+  let issuer = '';
+  let provider: Provider;
+  const fetched: string[] = [];
+  const counting: typeof fetch = (input, init) => {
+    fetched.push(new URL(String(input instanceof Request ? input.url : input)).pathname);
+    return fetch(input, init);
+  };
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const rsa = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
+    const ec = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'ec-1', alg: 'ES256', use: 'sig' };
+    provider = new Provider(issuer, {
+      jwks: { keys: [rsa, ec] as never },
+      clients: [
+        { client_id: 'machine-rs', client_secret: 'machine-secret-of-32-characters-xx', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] },
+        { client_id: 'machine-es', client_secret: 'machine-secret-of-32-characters-xx', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] },
+      ],
+      scopes: ['orders:read'],
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => API,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx, resource, client) => ({
+            scope: 'orders:read',
+            audience: resource,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: client.clientId === 'machine-es' ? 'ES256' : 'RS256' } },
+          }),
+        },
+      },
+    });
+    server.on('request', provider.callback());
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const tokenFor = async (clientId: string, resource = API): Promise<string> => {
+    const res = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:machine-secret-of-32-characters-xx`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'orders:read', resource }),
+    });
+    const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
+    if (body.access_token === undefined) throw new Error(`oidc-provider: ${body.error} ${body.error_description}`);
+    return body.access_token;
+  };
+
+  it('accepts its RS256 and ES256 access tokens for this API, from a single JWKS fetch', async () => {
+    const verifier = remoteIssuer({ issuer, audience: API, fetch: counting });
+    const a = await api(verifier);
+    try {
+      for (const [client, alg] of [['machine-rs', 'RS256'], ['machine-es', 'ES256']] as const) {
+        const token = await tokenFor(client);
+        expect(JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString())).toMatchObject({ alg, typ: 'at+jwt' });
+        const res = await get(`${a.url}/orders`, token);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ sub: client, client });
+        expect((await get(`${a.url}/orders`, token)).status).toBe(200); // from the verified-token cache
+      }
+      expect(fetched.filter((p) => p.includes('jwks'))).toHaveLength(1);
+      expect(fetched.filter((p) => p.includes('well-known'))).toHaveLength(1);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('refuses a token for another API, a forged or tampered one, and a typ JWT unless told to allow it', async () => {
+    const a = await api(remoteIssuer({ issuer, audience: API }));
+    try {
+      const other = await tokenFor('machine-rs', 'https://other-api.test');
+      expect(JSON.parse(Buffer.from(other.split('.')[1] as string, 'base64url').toString()).aud).toBe('https://other-api.test');
+      expect((await get(`${a.url}/orders`, other)).status).toBe(401);
+      const token = await tokenFor('machine-rs');
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+      const widened = Buffer.from(JSON.stringify({ ...claims, scope: 'orders:read admin' })).toString('base64url');
+      const refused = await get(`${a.url}/orders`, `${h}.${widened}.${s}`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+      const asJwt = `${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(h, 'base64url').toString()), typ: 'JWT' })).toString('base64url')}.${p}.${s}`;
+      expect((await get(`${a.url}/orders`, asJwt)).status).toBe(401); // typ is signed too: also a forgery
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('fails at creation without an issuer or with an HS algorithm, and metadata of another issuer is refused', async () => {
+    expect(() => remoteIssuer({ issuer: '', audience: API })).toThrow(/issuer/);
+    expect(() => remoteIssuer({ issuer, audience: API, algorithms: ['HS256'] })).toThrow(/asymmetric/);
+    // Configured with a trailing slash: the metadata names the issuer without one, which is another issuer (RFC 8414 §3.3).
+    const lying = remoteIssuer({ issuer: `${issuer}/`, audience: API });
+    await expect(lying.verify(await tokenFor('machine-rs'))).rejects.toThrow(/names the issuer .* not .*RFC 8414 §3\.3/);
+  });
+});
+
+describe('tokens of another Baton service', () => {
+  let baton: Awaited<ReturnType<typeof startServer>>;
+  let opaque: Awaited<ReturnType<typeof startServer>>;
+  const secret = 'introspection-secret-of-32-characters!!';
+  beforeAll(async () => {
+    baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256' }));
+    opaque = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_TOKEN_FORMAT: 'opaque', BATON_INTROSPECTION_SECRET: secret }));
+    for (const s of [baton, opaque]) {
+      await users.add(s.service.store, 'ada', 'ada password 1', 'orders:read');
+      await clients.setScopes(s.service.store, 'default', 'orders:read').catch(() => undefined);
+    }
+  });
+  afterAll(async () => {
+    await baton.stop();
+    await opaque.stop();
+  });
+  const login = async (s: typeof baton): Promise<string> => {
+    const res = await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' }) });
+    const body = (await res.json()) as { access_token?: string; error_description?: string };
+    if (body.access_token === undefined) throw new Error(`login: ${body.error_description}`);
+    return body.access_token;
+  };
+
+  it('accepts its JWTs for this API, and after a key rotation refetches the JWKS once for the new kid', async () => {
+    let jwksFetches = 0;
+    const verifier = remoteIssuer({ issuer: baton.url, audience: API, fetch: (input, init) => ((String(input).includes('jwks') && jwksFetches++), fetch(input, init)), jwks: { cooldownMs: 0 } });
+    const a = await api(verifier);
+    try {
+      expect((await get(`${a.url}/orders`, await login(baton))).status).toBe(200);
+      expect(jwksFetches).toBe(1);
+      await baton.service.baton.rotateKeys();
+      await baton.service.baton.rotateKeys(); // a kid the first fetch did not publish
+      expect((await get(`${a.url}/orders`, await login(baton))).status).toBe(200);
+      expect(jwksFetches).toBe(2);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('introspects its opaque tokens with the API\'s credentials, caching each answer briefly', async () => {
+    let introspections = 0;
+    const verifier = remoteIssuer({
+      issuer: opaque.url, audience: API,
+      introspection: { clientId: 'resource-server', clientSecret: secret, cacheMs: 60_000 },
+      fetch: (input, init) => ((String(input).includes('introspect') && introspections++), fetch(input, init)),
+    });
+    const a = await api(verifier);
+    try {
+      const token = await login(opaque);
+      expect(token).not.toMatch(/\./);
+      for (let i = 0; i < 3; i++) expect((await get(`${a.url}/orders`, token)).status).toBe(200);
+      expect(introspections).toBe(1);
+      expect((await get(`${a.url}/orders`, 'at_not-a-real-token')).status).toBe(401);
+      const noIntrospection = await api(remoteIssuer({ issuer: opaque.url, audience: API }));
+      try {
+        expect((await get(`${noIntrospection.url}/orders`, token)).status).toBe(401);
+      } finally {
+        await noIntrospection.close();
+      }
+    } finally {
+      await a.close();
+    }
+  });
+});
