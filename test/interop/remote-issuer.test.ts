@@ -123,6 +123,14 @@ describe('tokens of oidc-provider (JWT access tokens, RFC 9068)', () => {
   it('fails at creation without an issuer or with an HS algorithm, and metadata of another issuer is refused', async () => {
     expect(() => remoteIssuer({ issuer: '', audience: API })).toThrow(/issuer/);
     expect(() => remoteIssuer({ issuer, audience: API, algorithms: ['HS256'] })).toThrow(/asymmetric/);
+    // An issuer that cannot be reached is a 503 with Retry-After: nothing is wrong with the token.
+    const gone = await api(remoteIssuer({ issuer: 'http://127.0.0.1:9', audience: API }));
+    try {
+      const res = await get(`${gone.url}/orders`, await tokenFor('machine-rs'));
+      expect([res.status, res.headers.get('retry-after')]).toEqual([503, '1']);
+    } finally {
+      await gone.close();
+    }
     // Configured with a trailing slash: the metadata names the issuer without one, which is another issuer (RFC 8414 §3.3).
     const lying = remoteIssuer({ issuer: `${issuer}/`, audience: API });
     await expect(lying.verify(await tokenFor('machine-rs'))).rejects.toThrow(/names the issuer .* not .*RFC 8414 §3\.3/);

@@ -70,7 +70,9 @@ async function discover(issuer: string, fetcher: typeof fetch): Promise<Metadata
   const u = new URL(issuer);
   const path = u.pathname.replace(/\/$/, '');
   for (const url of [`${u.origin}/.well-known/oauth-authorization-server${path}`, `${u.origin}${path}/.well-known/openid-configuration`]) {
-    const res = await fetcher(url, { redirect: 'manual', headers: { accept: 'application/json' } });
+    const res = await fetcher(url, { redirect: 'manual', headers: { accept: 'application/json' } }).catch((err: unknown) => {
+      throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata could not be fetched`, { cause: err });
+    });
     if (res.status === 404) continue;
     if (!res.ok) throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata answered ${res.status}`);
     const meta = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown; introspection_endpoint?: unknown };
