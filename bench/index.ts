@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
 import { benchPropagation, benchRotation } from './stores.ts';
 import { benchFrameworks } from './frameworks.ts';
 import { benchPeers } from './peers.ts';
+import { benchRemoteRevocation } from './remote.ts';
 import { benchVerify } from './verify.ts';
 
 const quick = process.argv.includes('--quick');
@@ -23,6 +24,8 @@ if (want('stores')) {
   console.log(await benchRotation(quick ? 500 : 2000));
   console.log('\n## Revocation propagation between two instances\n');
   console.log(await benchPropagation(quick ? 50 : 300));
+  console.log('\n## Revocation reaching a resource server elsewhere (the revocation feed; target p99 < 50 ms)\n');
+  console.log(await benchRemoteRevocation(quick ? 50 : 300));
 }
 if (want('frameworks')) {
   console.log('\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of 5 interleaved rounds)\n');

@@ -81,7 +81,7 @@ async function login(s: TestService, resource?: string): Promise<{ access_token:
 const get = (url: string, token?: string) => fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
 
 describe('FastAPI with PyJWT (examples/python/resource_server.py)', () => {
-  it.each(['EdDSA', 'ES256'])('verifies %s tokens for its audience and refuses the others', async (alg) => {
+  it.each(['EdDSA', 'ES256', 'RS256'])('verifies %s tokens for its audience and refuses the others', async (alg) => {
     const s = await service({ BATON_ALG: alg });
     const api = await uvicorn('resource_server', { BATON_ISSUER: s.url, API_AUDIENCE: API });
 

@@ -14,6 +14,7 @@ import { requireAuth } from 'baton-auth/adapters/express';
 import { remoteIssuer } from 'baton-auth/remote';
 import { clients } from '../../packages/baton-auth-server/src/server/clients.ts';
 import { loadConfig, startServer, users } from 'baton-auth-server';
+import { eventually } from '../support/eventually.ts';
 
 const API = 'https://api.test';
 
@@ -142,7 +143,7 @@ describe('tokens of another Baton service', () => {
   let opaque: Awaited<ReturnType<typeof startServer>>;
   const secret = 'introspection-secret-of-32-characters!!';
   beforeAll(async () => {
-    baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256' }));
+    baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret }));
     opaque = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_TOKEN_FORMAT: 'opaque', BATON_INTROSPECTION_SECRET: secret }));
     for (const s of [baton, opaque]) {
       await users.add(s.service.store, 'ada', 'ada password 1', 'orders:read');
@@ -176,6 +177,46 @@ describe('tokens of another Baton service', () => {
     }
   });
 
+  it('follows its revocation feed: a logout there is refused here within milliseconds, cached tokens included, and a dropped stream catches up', async () => {
+    const heard: string[] = [];
+    const verifier = remoteIssuer({ issuer: baton.url, audience: API, introspection: { clientId: 'resource-server', clientSecret: secret }, onRevocation: (e) => heard.push(`${e.kind}:${e.id}`) });
+    const a = await api(verifier);
+    const sessionOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { sid: string }).sid;
+    try {
+      const token = await login(baton);
+      expect((await get(`${a.url}/orders`, token)).status).toBe(200); // verified and cached; the feed connects (a revocation before it is in its backlog)
+      await baton.service.baton.revokeSession(sessionOf(token), 'logout'); // the user logs out on the service
+      await eventually(() => heard.includes(`session:${sessionOf(token)}`), { what: 'the revocation to arrive' });
+      const refused = await get(`${a.url}/orders`, token);
+      expect(refused.status).toBe(401);
+      // The stream drops (the service ends it); a session revoked meanwhile is caught up on reconnect.
+      const second = await login(baton);
+      expect((await get(`${a.url}/orders`, second)).status).toBe(200);
+      baton.service.handler.closeStreams?.();
+      await baton.service.baton.revokeSession(sessionOf(second), 'admin');
+      await eventually(() => heard.includes(`session:${sessionOf(second)}`), { what: 'the catch-up after the reconnect', timeoutMs: 10_000 });
+      expect((await get(`${a.url}/orders`, second)).status).toBe(401);
+    } finally {
+      verifier.close();
+      await a.close();
+    }
+  });
+
+  it('serves the feed as JSON since a cursor, to resource servers only', async () => {
+    const token = await login(baton);
+    const sid = (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { sid: string }).sid;
+    await baton.service.baton.revokeSession(sid, 'admin');
+    const auth = { authorization: `Basic ${Buffer.from(`resource-server:${secret}`).toString('base64')}` };
+    const all = (await (await fetch(`${baton.url}/oauth/revocations?since=0`, { headers: auth })).json()) as { events: { kind: string; id: string; at: number }[]; cursor: number };
+    expect(all.events).toContainEqual(expect.objectContaining({ kind: 'session', id: sid }));
+    expect(all.events.every((e) => Object.keys(e).sort().join() === 'at,expiresAt,id,kind')).toBe(true); // no reason, no device
+    const later = (await (await fetch(`${baton.url}/oauth/revocations?since=${all.cursor + 1}`, { headers: auth })).json()) as { events: unknown[] };
+    expect(later.events).toEqual([]);
+    expect((await fetch(`${baton.url}/oauth/revocations?since=0`)).status).toBe(401);
+    const metadata = (await (await fetch(`${baton.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
+    expect(metadata.baton_revocation_feed_endpoint).toBe(`${baton.url}/oauth/revocations`);
+  });
+
   it('introspects its opaque tokens with the API\'s credentials, caching each answer briefly', async () => {
     let introspections = 0;
     const verifier = remoteIssuer({
@@ -197,7 +238,7 @@ describe('tokens of another Baton service', () => {
         await noIntrospection.close();
       }
     } finally {
-      await a.close();
+      await a.close(); // its verifier still follows the feed: the service's stop must not wait for it
     }
   });
 });

@@ -167,7 +167,11 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
       const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(pathname) : undefined;
       return serve ? serve() : (ops(request, pathname) ?? observed(request, context, pathname));
     },
-    { handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname) || /\/(healthz|readyz|metrics)$/.test(pathname), maxBodyBytes: endpoints.maxBodyBytes },
+    {
+      handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname) || /\/(healthz|readyz|metrics)$/.test(pathname),
+      maxBodyBytes: endpoints.maxBodyBytes,
+      closeStreams: (final?: boolean) => endpoints.closeStreams?.(final),
+    },
   );
   return {
     baton,
@@ -266,6 +270,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await sockets.close();
+      service.handler.closeStreams?.(true); // the revocation feed's streams would hold server.close open
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

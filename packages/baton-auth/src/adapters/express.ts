@@ -16,6 +16,8 @@ import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
 import { createBearerGuard } from '../http/bearer.ts';
+import { resourceMetadataDocument } from '../http/resource-metadata.ts';
+import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
@@ -90,3 +92,13 @@ export function autoRefresh(baton: Baton, options: AutoRefreshOptions = {}): Req
     }, next);
   };
 }
+
+/**
+ * Serves this API's RFC 9728 metadata at its well-known path (`app.use(resourceMetadata({ resource, authorizationServers }))`);
+ * give `requireAuth` the same document's URL as `resourceMetadata` to name it in challenges.
+ */
+export function resourceMetadata(options: ResourceMetadataOptions): RequestHandler {
+  const { path, body } = resourceMetadataDocument(options);
+  return (req, res, next) => (req.method === 'GET' && req.path === path ? void res.set('cache-control', 'public, max-age=300').json(body) : next());
+}
+

@@ -16,6 +16,8 @@ import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
 import { createBearerGuard } from '../http/bearer.ts';
+import { resourceMetadataDocument } from '../http/resource-metadata.ts';
+import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
@@ -99,3 +101,12 @@ export function autoRefresh(baton: Baton, options: AutoRefreshOptions = {}): pre
     request.auth = result.claims;
   };
 }
+
+/** Serves this API's RFC 9728 metadata at its well-known path: `app.register(resourceMetadata({ resource, authorizationServers }))`. */
+export function resourceMetadata(options: ResourceMetadataOptions): FastifyPluginAsync {
+  const { path, body } = resourceMetadataDocument(options);
+  return fp(async (fastify: FastifyInstance) => {
+    fastify.get(path, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(body));
+  }, { ...META, name: 'baton-auth-resource-metadata' });
+}
+

@@ -15,6 +15,8 @@ import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
 import { createBearerGuard } from '../http/bearer.ts';
+import { resourceMetadataDocument } from '../http/resource-metadata.ts';
+import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
@@ -105,3 +107,10 @@ export function autoRefresh(baton: Baton, options: AutoRefreshOptions = {}): Mid
     await next();
   };
 }
+
+/** Serves this API's RFC 9728 metadata at its well-known path (`app.use(resourceMetadata({ resource, authorizationServers }))`). */
+export function resourceMetadata(options: ResourceMetadataOptions): MiddlewareHandler {
+  const { path, body } = resourceMetadataDocument(options);
+  return async (c, next) => (c.req.method === 'GET' && c.req.path === path ? c.json(body, 200, { 'cache-control': 'public, max-age=300' }) : next());
+}
+

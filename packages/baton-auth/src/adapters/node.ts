@@ -70,6 +70,18 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   res.writeHead(response.status, headers);
   if (response.body === null) return void res.end();
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    // A stream (the revocation feed): written as it comes, and cancelled when the client goes.
+    const reader = response.body.getReader();
+    res.once('close', () => void reader.cancel().catch(() => undefined));
+    res.flushHeaders();
+    for (;;) {
+      const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (done) break;
+      res.write(value);
+    }
+    return void res.end();
+  }
   const body = Buffer.from(await response.arrayBuffer());
   res.end(body);
 }

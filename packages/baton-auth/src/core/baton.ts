@@ -80,6 +80,16 @@ export class Baton {
     return () => this.#e.revocationListeners.delete(listener);
   }
 
+  /**
+   * The revocations still in force that happened at or after `since` (ms since the epoch), oldest
+   * first: what a resource server that was away must catch up on (the service's revocation feed).
+   */
+  async revocationsSince(since: number): Promise<RevocationEvent[]> {
+    await this.#e.ready();
+    const events = await this.#e.store.revocationsSince(this.#e.now());
+    return events.filter((e) => e.at >= since).sort((a, b) => a.at - b.at);
+  }
+
   /** Listens to one event type, or to all with `'*'`. Returns a function that stops listening. */
   on(type: BatonEventType | '*', listener: (event: BatonEvent) => void): () => void {
     const wrapped = (event: BatonEvent): void => {

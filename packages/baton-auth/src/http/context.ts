@@ -48,6 +48,8 @@ export interface HandlerContext {
   /** Wrong client secrets, at every endpoint that authenticates clients. */
   clientProtection: LoginProtection;
   log: Logger | undefined;
+  /** Responses that stream (the revocation feed): registered so that the handler can end them. */
+  streams: { readonly closed: boolean; add(close: () => void): () => void; closeAll(final?: boolean): void };
 }
 
 /**

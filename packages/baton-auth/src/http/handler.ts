@@ -23,6 +23,7 @@ import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
+import { revocations } from './routes/revocations.ts';
 import { login } from './routes/login.ts';
 import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
@@ -83,7 +84,39 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
   handles(pathname: string): boolean;
   /** The largest body it reads; 413 beyond. */
   readonly maxBodyBytes: number;
+  /**
+   * Ends the responses that stream (the revocation feed): their clients reconnect. `final` (the
+   * server is stopping): streams opened later end at once, so that none holds the server open.
+   */
+  closeStreams?(final?: boolean): void;
 };
+
+/**
+ * The streaming responses open now, each with the function that ends it. Once they were all
+ * ended (the server is stopping), a stream opened later ends at once: a client reconnecting on a
+ * kept-alive socket must not hold the server open.
+ */
+function openStreams(): HandlerContext['streams'] {
+  const open = new Set<() => void>();
+  let closed = false;
+  return {
+    get closed() {
+      return closed;
+    },
+    add: (close) => {
+      if (closed) {
+        queueMicrotask(close);
+        return () => undefined;
+      }
+      open.add(close);
+      return () => open.delete(close);
+    },
+    closeAll: (final) => {
+      if (final) closed = true;
+      [...open].forEach((close) => close());
+    },
+  };
+}
 
 /** Creates the handler of every endpoint of the token service. */
 export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
@@ -106,6 +139,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     loginProtection: options.loginProtection ?? createLoginProtection(),
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
+    streams: openStreams(),
   };
 
   /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
@@ -118,6 +152,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     '/oauth/token': token(c),
     '/oauth/revoke': revoke(c),
     '/oauth/introspect': introspect(c),
+    '/oauth/revocations': revocations(c),
     '/auth/logout': logout(c),
     '/auth/sessions': sessions(c),
     '/auth/sessions/history': history(c),
@@ -162,5 +197,5 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     c.log?.info({ method: request.method, path, status: response.status }, 'request');
     return response;
   };
-  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes });
+  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes, closeStreams: (final?: boolean) => c.streams.closeAll(final) });
 }

@@ -13,3 +13,5 @@ export type { RequireAuthOptions, TokenVerifier } from './bearer.ts';
 export { Refusal } from './refusal.ts';
 export { canonicalAddress, createLoginProtection, resetFailures } from './login-protection.ts';
 export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';
+export { resourceMetadataDocument } from './resource-metadata.ts';
+export type { ResourceMetadataOptions } from './resource-metadata.ts';

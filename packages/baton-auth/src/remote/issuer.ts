@@ -12,6 +12,8 @@
  * - A verified-token cache, as the engine's: a token seen before is decided without a promise.
  * - Opaque tokens by introspection (RFC 7662) with the resource server's client credentials, each
  *   answer cached briefly (never past the token's `exp`).
+ * - A Baton issuer's revocation feed, followed with the same credentials: revoked sessions and
+ *   tokens are refused within milliseconds, also from the cache.
  *
  * @example
  * ```ts
@@ -27,6 +29,8 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import type { TokenVerifier } from '../http/bearer.ts';
+import { followFeed } from './feed.ts';
+import type { FeedEvent } from './feed.ts';
 
 /** Options of `remoteIssuer`. */
 export interface RemoteIssuerOptions {
@@ -46,6 +50,14 @@ export interface RemoteIssuerOptions {
   cacheMax?: number;
   /** How long the JWKS is trusted before it is fetched again, and the least time between two fetches for an unknown `kid`. Defaults 10 min, 30 s. */
   jwks?: { cacheMaxAgeMs?: number; cooldownMs?: number };
+  /**
+   * Follow the issuer's revocation feed when it offers one (a Baton service) and `introspection`
+   * credentials are given: a revoked session's or token's JWT is refused within milliseconds
+   * instead of when it expires. Default true.
+   */
+  revocations?: boolean;
+  /** Told of each revocation the feed brings (observability). */
+  onRevocation?: (event: FeedEvent) => void;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -54,6 +66,8 @@ export interface RemoteIssuerOptions {
 interface Metadata {
   jwksUri: string;
   introspection: string | undefined;
+  /** A Baton service's revocation feed (`baton_revocation_feed_endpoint`). */
+  feed: string | undefined;
 }
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -75,10 +89,11 @@ async function discover(issuer: string, fetcher: typeof fetch): Promise<Metadata
     });
     if (res.status === 404) continue;
     if (!res.ok) throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata answered ${res.status}`);
-    const meta = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown; introspection_endpoint?: unknown };
+    const meta = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown; introspection_endpoint?: unknown; baton_revocation_feed_endpoint?: unknown };
     if (meta.issuer !== issuer) throw new BatonConfigError(`The metadata at ${url} names the issuer ${JSON.stringify(meta.issuer)}, not ${issuer} (RFC 8414 §3.3).`);
     if (typeof meta.jwks_uri !== 'string') throw new BatonConfigError(`The metadata of ${issuer} has no jwks_uri.`);
-    return { jwksUri: secure(meta.jwks_uri, 'jwks_uri'), introspection: typeof meta.introspection_endpoint === 'string' ? secure(meta.introspection_endpoint, 'introspection endpoint') : undefined };
+    const optional = (v: unknown, what: string) => (typeof v === 'string' ? secure(v, what) : undefined);
+    return { jwksUri: secure(meta.jwks_uri, 'jwks_uri'), introspection: optional(meta.introspection_endpoint, 'introspection endpoint'), feed: optional(meta.baton_revocation_feed_endpoint, 'revocation feed') };
   }
   throw new BatonConfigError(`${issuer} publishes no metadata (RFC 8414 or OpenID Connect Discovery).`);
 }
@@ -86,6 +101,12 @@ async function discover(issuer: string, fetcher: typeof fetch): Promise<Metadata
 /** The claims a resource server reads, from a verified payload or an introspection answer. */
 function claimsOf(p: JWTPayload & Record<string, unknown>): Readonly<AccessTokenClaims> {
   return Object.freeze({ ...p } as unknown as AccessTokenClaims);
+}
+
+/** `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then Basic. */
+function basic(clientId: string, secret: string): string {
+  const form = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
+  return `Basic ${btoa(`${form(clientId)}:${form(secret)}`)}`;
 }
 
 const namesAudience = (aud: unknown, audience: string): boolean => aud === audience || (Array.isArray(aud) && aud.includes(audience));
@@ -101,12 +122,42 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   if (algorithms.some((a) => /^(HS|none)/i.test(a))) throw new BatonConfigError('remoteIssuer verifies asymmetric signatures only: a shared secret (HS*) would let every resource server mint tokens.');
   let metadata: Promise<Metadata> | undefined;
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let feed: { close(): void } | undefined;
+  // What the feed revoked, by `kind:id`, until it could no longer matter.
+  const revoked = new Map<string, number>();
   const meta = (): Promise<Metadata> => {
-    metadata ??= discover(options.issuer, fetcher).catch((err: unknown) => {
+    metadata ??= discover(options.issuer, fetcher).then((m) => {
+      const credentials = options.introspection;
+      if (m.feed !== undefined && credentials !== undefined && options.revocations !== false) {
+        feed ??= followFeed({
+          url: m.feed, fetch: fetcher, authorization: basic(credentials.clientId, credentials.clientSecret),
+          onEvent: (event) => {
+            if (event.expiresAt <= now()) return;
+            revoked.set(`${event.kind}:${event.id}`, event.expiresAt);
+            if (event.kind === 'key') verified.clear(); // tokens of that key leave the cache; its kid is refused below
+            options.onRevocation?.(event);
+          },
+        });
+      }
+      return m;
+    }, (err: unknown) => {
       metadata = undefined; // try again on the next request
       throw err;
     });
     return metadata;
+  };
+  const isRevoked = (kind: string, id: unknown): boolean => {
+    if (typeof id !== 'string') return false;
+    const until = revoked.get(`${kind}:${id}`);
+    if (until === undefined) return false;
+    if (until > now()) return true;
+    revoked.delete(`${kind}:${id}`);
+    return false;
+  };
+  const checkRevoked = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> => {
+    if (isRevoked('session', claims.sid)) throw new BatonError('ERR_SESSION_REVOKED', 'the issuer revoked the session');
+    if (isRevoked('token', claims.jti)) throw new BatonError('ERR_TOKEN_REVOKED', 'the issuer revoked the token');
+    return claims;
   };
   const verified = new LRUCache<string, { token: string; claims: Readonly<AccessTokenClaims>; until: number }>({ max: options.cacheMax ?? 10_000 });
   const introspected = new LRUCache<string, { claims: Readonly<AccessTokenClaims> | null; until: number }>({ max: options.cacheMax ?? 10_000 });
@@ -116,7 +167,7 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     if (hit === undefined || hit.token !== token) return undefined;
     if (now() >= hit.until) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
     if (!namesAudience(hit.claims.aud, audience)) throw new BatonError('ERR_TOKEN_INVALID', 'aud does not name this audience');
-    return hit.claims;
+    return checkRevoked(hit.claims);
   };
 
   async function verifyJwt(token: string, audience: string): Promise<Readonly<AccessTokenClaims>> {
@@ -127,8 +178,9 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       ...(options.fetch ? { [customFetch]: (url: string, init: RequestInit) => fetcher(url, { ...init, redirect: 'manual' }) } : {}),
     });
     let payload: JWTPayload;
+    let kid: string | undefined;
     try {
-      ({ payload } = await jwtVerify(token, jwks, {
+      ({ payload, protectedHeader: { kid } } = await jwtVerify(token, jwks, {
         issuer: options.issuer, audience, algorithms, clockTolerance: leeway, currentDate: new Date(now()),
         requiredClaims: ['exp', 'iat', 'sub'],
         ...(options.allowJwtTyp ? {} : { typ: 'at+jwt' }),
@@ -142,9 +194,10 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       throw new BatonError('ERR_TOKEN_INVALID', err instanceof joseErrors.JOSEError ? err.code : 'verification failed', { cause: err });
     }
     // RFC 9068 §4: typ at+jwt (or application/at+jwt), checked by jose above unless allowed otherwise.
+    if (isRevoked('key', kid)) throw new BatonError('ERR_TOKEN_INVALID', 'the issuer took the key out of service');
     const claims = claimsOf(payload as JWTPayload & Record<string, unknown>);
     verified.set(token.slice(token.lastIndexOf('.') + 1), { token, claims, until: ((payload.exp as number) + leeway) * 1000 });
-    return claims;
+    return checkRevoked(claims);
   }
 
   async function introspect(token: string, audience: string): Promise<Readonly<AccessTokenClaims>> {
@@ -154,10 +207,9 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     const cached = introspected.get(token);
     let claims = cached !== undefined && now() < cached.until ? cached.claims : undefined;
     if (claims === undefined) {
-      const form = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
       const res = await fetcher(introspection, {
         method: 'POST', redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: `Basic ${btoa(`${form(config.clientId)}:${form(config.clientSecret)}`)}` },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: basic(config.clientId, config.clientSecret) },
         body: new URLSearchParams({ token }),
       }).catch((err: unknown) => { throw new BatonError('ERR_STORE_UNAVAILABLE', 'the introspection endpoint could not be reached', { cause: err }); });
       if (!res.ok) throw new BatonError(res.status >= 500 || res.status === 429 ? 'ERR_STORE_UNAVAILABLE' : 'ERR_TOKEN_INVALID', `introspection answered ${res.status}`);
@@ -170,7 +222,7 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     if (claims === null) throw new BatonError('ERR_TOKEN_INVALID', 'the token is not active');
     if (typeof claims.exp === 'number' && now() >= (claims.exp + leeway) * 1000) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
     if (!namesAudience(claims.aud, audience)) throw new BatonError('ERR_TOKEN_INVALID', 'aud does not name this audience');
-    return claims;
+    return checkRevoked(claims);
   }
 
   const audienceOf = (o: VerifyOptions | undefined): string => (typeof o?.audience === 'string' ? o.audience : options.audience);
@@ -194,6 +246,7 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       return fromCache(token, audienceOf(o));
     },
     close() {
+      feed?.close();
       verified.clear();
       introspected.clear();
     },

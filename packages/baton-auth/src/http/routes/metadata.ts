@@ -14,6 +14,8 @@ export function metadata(c: HandlerContext): Route {
     revocation_endpoint: `${c.issuer}/oauth/revoke`,
     introspection_endpoint: `${c.issuer}/oauth/introspect`,
     jwks_uri: `${c.issuer}/.well-known/jwks.json`,
+    // An extension (RFC 8414 §2 allows them): where resource servers follow revocations.
+    baton_revocation_feed_endpoint: `${c.issuer}/oauth/revocations`,
     grant_types_supported: ['refresh_token', 'client_credentials'],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
