@@ -35,7 +35,8 @@ describe('createBaton fails fast, saying what to fix', () => {
   });
 
   it('an unknown algorithm, alg none included', () => {
-    expect(failure({ keys: [{ kid: 'k', alg: 'RS256', secret: 'x'.repeat(40) }] })).toMatch(/unknown algorithm "RS256"/);
+    expect(failure({ keys: [{ kid: 'k', alg: 'RS384', secret: 'x'.repeat(40) }] })).toMatch(/unknown algorithm "RS384"/);
+    expect(failure({ keys: [{ kid: 'k', alg: 'RS256', secret: 'x'.repeat(40) }] })).toMatch(/RS256\) needs a `privateKey`/); // a secret is not an RSA key
     expect(failure({ keys: [{ kid: 'k', alg: 'none' }] })).toMatch(/unknown algorithm "none"/);
   });
 

@@ -132,7 +132,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ BATON_STORE: 'mysql://x' })).toThrow(/BATON_STORE must be sqlite:<path>, memory:/);
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ BATON_ACCESS_TTL: '15 minutes' })).toThrow(/BATON_ACCESS_TTL must be seconds or a duration/);
-    expect(() => loadConfig({ BATON_ALG: 'none' })).toThrow(/BATON_ALG must be HS256, ES256 or EdDSA/);
+    expect(() => loadConfig({ BATON_ALG: 'none' })).toThrow(/BATON_ALG must be HS256, ES256, EdDSA, RS256 or PS256/);
     expect(() => loadConfig({ BATON_COOKIE_SECURE: 'false', BATON_ISSUER: 'https://auth.example.com' })).toThrow(/only allowed for a plain-http localhost/);
     expect(loadConfig({ BATON_COOKIE_SECURE: 'false' }).cookieSecure).toBe(false);
     expect(loadConfig({}).store).toBe('sqlite:./data/baton.sqlite');
