@@ -134,6 +134,8 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
           onEvent: (event) => {
             if (event.expiresAt <= now()) return;
             revoked.set(`${event.kind}:${event.id}`, event.expiresAt);
+            // Bounded by what can still matter: every 1,024 entries, those past their expiry go.
+            if (revoked.size % 1024 === 0) for (const [key, until] of revoked) if (until <= now()) revoked.delete(key);
             if (event.kind === 'key') verified.clear(); // tokens of that key leave the cache; its kid is refused below
             options.onRevocation?.(event);
           },
