@@ -335,3 +335,15 @@ describe('key ring sync (a rotation made by another instance)', () => {
     expect(ring.list()).toHaveLength(3);
   });
 });
+
+describe('onRevocation', () => {
+  it('hears each revocation once, though the store echoes back the ones made here', async () => {
+    const { baton } = makeBaton();
+    const heard: string[] = [];
+    baton.onRevocation((e) => heard.push(`${e.kind}:${e.id}`));
+    const pair = await baton.login('u');
+    await baton.revokeSession(pair.session_id, 'admin');
+    await new Promise((r) => setTimeout(r, 50)); // the memory store's subscription delivers on a later tick
+    expect(heard).toEqual([`session:${pair.session_id}`]);
+  });
+});

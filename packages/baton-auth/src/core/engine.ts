@@ -97,10 +97,17 @@ export class Engine {
     this.revoked.apply(event);
   }
 
-  /** A revocation learnt from the store or made here: into the in-process view, then to the listeners. */
+  /** Revocations told to the listeners lately: one made here comes back through the store's subscription. */
+  readonly #told = new Set<string>();
+
+  /** A revocation learnt from the store or made here: into the in-process view, then, once, to the listeners. */
   applyRevocation(event: RevocationEvent): void {
     this.#apply(event);
     this.revoked.prune(this.now());
+    const key = `${event.kind}\n${event.id}\n${event.at}`;
+    if (this.#told.has(key)) return;
+    this.#told.add(key);
+    if (this.#told.size > 4096) this.#told.delete(this.#told.values().next().value as string); // the oldest
     for (const listener of this.revocationListeners) {
       try {
         listener(event);
