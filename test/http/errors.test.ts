@@ -19,9 +19,11 @@ describe('httpErrorOf and the guards', () => {
         const http = httpErrorOf(err);
         const refusal = verifyRefusal(err);
         expect(http.error).toBe(code === 'ERR_RATE_LIMITED' ? 'slow_down' : oauthErrorOf[code]);
-        if (http.status === 503 || http.status === 429) {
+        expect(http.status).toBe(code === 'ERR_CONFIG' ? 500 : code === 'ERR_STORE_UNAVAILABLE' ? 503 : code === 'ERR_RATE_LIMITED' ? 429 : oauthErrorOf[code] === 'invalid_token' ? 401 : 400);
+        if (http.status === 503 || http.status === 429 || http.status === 500) {
           expect(refusal.status).toBe(http.status);
           expect(refusal.headers['retry-after']).toBe(http.headers['retry-after']);
+          if (http.status === 500) expect([code, http.description]).toEqual(['ERR_CONFIG', 'The server is misconfigured']);
           expect(refusal.body).toEqual({ error: http.error, error_description: http.description });
         } else {
           expect(refusal.status).toBe(401);

@@ -135,6 +135,13 @@ describe('tokens of oidc-provider (JWT access tokens, RFC 9068)', () => {
     // Configured with a trailing slash: the metadata names the issuer without one, which is another issuer (RFC 8414 §3.3).
     const lying = remoteIssuer({ issuer: `${issuer}/`, audience: API });
     await expect(lying.verify(await tokenFor('machine-rs'))).rejects.toThrow(/names the issuer .* not .*RFC 8414 §3\.3/);
+    const misconfigured = await api(lying);
+    try {
+      const res = await get(`${misconfigured.url}/orders`, await tokenFor('machine-rs'));
+      expect([res.status, ((await res.json()) as { error: string }).error]).toEqual([500, 'server_error']); // the API's fault, not the token's
+    } finally {
+      await misconfigured.close();
+    }
   });
 });
 

@@ -6,7 +6,7 @@
  * reaction.
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import { BatonConfigError } from '../core/errors.ts';
+import { BatonConfigError, isBatonError } from '../core/errors.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import { challenge, isTransient, Refusal, refusalOf } from './refusal.ts';
 import type { ChallengeParams } from './refusal.ts';
@@ -85,12 +85,13 @@ function malformed(token: string, params: ChallengeParams): Refusal | undefined 
 
 /**
  * The refusal of a token `verify` rejected, as `httpErrorOf` maps it: 503 or 429 when nothing was
- * lost, else 401 `invalid_token` — with `session_end` (why the session ended) when the token
+ * lost, 500 for the server's own misconfiguration, else 401 `invalid_token` — with `session_end` (why the session ended) when the token
  * proved it was one of that session's.
  */
 export function verifyRefusal(err: unknown, params: ChallengeParams = {}): Refusal {
   const http = httpErrorOf(err);
-  if (isTransient(http)) return refusalOf(http);
+  // Nothing is wrong with the token: a store or issuer away (503), a rate limit (429), the server's own configuration (500).
+  if (isTransient(http) || (http.status >= 500 && isBatonError(err))) return refusalOf(http);
   const description = http.status === 401 ? http.description : 'The access token is invalid';
   return challenge(401, 'invalid_token', description, Object.keys(http.members).length === 0 ? params : { ...params, members: http.members });
 }
