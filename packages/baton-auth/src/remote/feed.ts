@@ -18,8 +18,28 @@ export interface FeedOptions {
   authorization: string;
   fetch: typeof fetch;
   onEvent(event: FeedEvent): void;
-  /** Told when the stream is (re)connected and when it drops. */
-  onState?(connected: boolean): void;
+  /** Told when the stream is connected and has sent its backlog (`ready`), and when it drops or is refused (with why). */
+  onState?(connected: boolean, error?: Error): void;
+}
+
+/** The feed refused the credentials: a configuration mistake, not an outage. */
+export class FeedRefusedError extends Error {}
+
+/** Longest line or event the feed may send: a stream past it is dropped (a broken or hostile issuer). */
+const MAX_LINE = 64 * 1024;
+const KINDS = new Set(['session', 'token', 'key']);
+
+/** An event of the shape the feed promises, or undefined. */
+function feedEvent(data: string): FeedEvent | undefined {
+  let e: Partial<FeedEvent>;
+  try {
+    e = JSON.parse(data) as Partial<FeedEvent>;
+  } catch {
+    return undefined;
+  }
+  const ok = typeof e === 'object' && e !== null && KINDS.has(e.kind as string) && typeof e.id === 'string' && e.id.length > 0 && e.id.length <= 512
+    && Number.isFinite(e.at) && Number.isFinite(e.expiresAt);
+  return ok ? (e as FeedEvent) : undefined;
 }
 
 /** Follows the feed until `close()`; reconnects with a capped backoff, from the last cursor. */
@@ -29,45 +49,54 @@ export function followFeed(o: FeedOptions): { close(): void } {
   let failures = 0;
   const run = async (): Promise<void> => {
     while (!abort.signal.aborted) {
+      let why: Error | undefined;
       try {
         const url = new URL(o.url);
         url.searchParams.set('since', String(cursor));
         const res = await o.fetch(url, { headers: { accept: 'text/event-stream', authorization: o.authorization }, signal: abort.signal, redirect: 'manual' });
-        if (!res.ok || res.body === null) throw new Error(`the feed answered ${res.status}`);
-        o.onState?.(true);
+        if (res.status === 401 || res.status === 403) throw new FeedRefusedError(`the revocation feed refused the credentials (${res.status}): use a confidential client registered to introspect`);
+        if (!res.ok || res.body === null) throw new Error(`the revocation feed answered ${res.status}`);
         const opened = Date.now();
         let buffer = '';
+        let type = 'message';
         let id: string | undefined;
         let data = '';
         const decoder = new TextDecoder();
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          // Only the new text is searched for line ends: a stream cannot make each chunk rescan the last.
+          let scanFrom = buffer.length;
           buffer += decoder.decode(chunk, { stream: true });
           let newline: number;
-          while ((newline = buffer.indexOf('\n')) >= 0) {
+          while ((newline = buffer.indexOf('\n', scanFrom)) >= 0) {
             const line = buffer.slice(0, newline).replace(/\r$/, '');
             buffer = buffer.slice(newline + 1);
+            scanFrom = 0;
             if (line === '') {
-              if (data !== '') {
-                failures = 0; // a stream that delivers is a good one
-                try {
-                  o.onEvent(JSON.parse(data) as FeedEvent);
-                } catch {
-                  // not an event of ours
-                }
+              if (type === 'ready') {
+                failures = 0; // connected, and the backlog is in
+                o.onState?.(true);
+              } else if ((type === 'revocation' || type === 'message') && data !== '') {
+                const event = feedEvent(data);
+                if (event !== undefined) o.onEvent(event);
                 if (id !== undefined && Number(id) > cursor) cursor = Number(id);
               }
+              type = 'message';
               data = '';
               id = undefined;
             } else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+            else if (line.startsWith('event:')) type = line.slice(6).trim();
             else if (line.startsWith('id:')) id = line.slice(3).trim();
+            if (data.length > MAX_LINE) throw new Error('the revocation feed sent an oversized event');
           }
+          if (buffer.length > MAX_LINE) throw new Error('the revocation feed sent an oversized line');
         }
         if (Date.now() - opened > 5000) failures = 0; // it held: reconnect at once, from the cursor
-      } catch {
-        // dropped, refused, or closed: try again below
+        why = new Error('the revocation feed closed');
+      } catch (err) {
+        why = err as Error; // dropped, refused, oversized, or closed: try again below
       }
-      o.onState?.(false);
       if (abort.signal.aborted) return;
+      o.onState?.(false, why);
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** failures++)).unref?.());
     }
   };

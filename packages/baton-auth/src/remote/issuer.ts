@@ -22,14 +22,15 @@
  * app.get('/orders', requireAuth(verifier, { audience: 'https://api.example.com', scope: 'orders:read' }), handler);
  * ```
  */
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
-import type { JWTPayload } from 'jose';
+import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import type { TokenVerifier } from '../http/bearer.ts';
-import { followFeed } from './feed.ts';
+import { FeedRefusedError, followFeed } from './feed.ts';
 import type { FeedEvent } from './feed.ts';
 
 /** Options of `remoteIssuer`. */
@@ -58,6 +59,14 @@ export interface RemoteIssuerOptions {
   revocations?: boolean;
   /** Told of each revocation the feed brings (observability). */
   onRevocation?: (event: FeedEvent) => void;
+  /** Told when the feed connects (its backlog in) and when it drops or is refused, with why: log it, or alert on it. */
+  onFeedState?: (connected: boolean, error?: Error) => void;
+  /**
+   * Fail closed: once the feed has been down this long (ms), tokens are refused with a 503 until it
+   * is back, rather than accepted without their revocations. Default: never (tokens keep being
+   * accepted, as by a resource server without the feed; `onFeedState` says so).
+   */
+  maxFeedOutageMs?: number;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -69,6 +78,12 @@ interface Metadata {
   /** A Baton service's revocation feed (`baton_revocation_feed_endpoint`). */
   feed: string | undefined;
 }
+
+/** How long the first request waits for the feed's backlog. */
+const FIRST_CATCH_UP_MS = 2000;
+/** Revocations kept from the feed at most, by count and by time (a hostile feed cannot grow them without end). */
+const MAX_REVOCATIONS = 100_000;
+const MAX_REVOCATION_MS = 366 * 86_400_000;
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
@@ -123,30 +138,61 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   let metadata: Promise<Metadata> | undefined;
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   let feed: { close(): void } | undefined;
-  // What the feed revoked, by `kind:id`, until it could no longer matter.
+  // The feed's state: down since when (undefined: connected, or not followed), and refused credentials.
+  let feedDownSince: number | undefined;
+  let feedRefused: Error | undefined;
+  // What the feed revoked, by `kind:id`, until it could no longer matter; bounded in time and count.
   const revoked = new Map<string, number>();
+  const revokedKeys = new Map<string, number>(); // also kept apart: few, and scanned for tokens without kid
+  const remember = (event: FeedEvent): void => {
+    if (event.expiresAt <= now()) return;
+    if (event.kind === 'key') revokedKeys.set(event.id, Math.min(event.expiresAt, now() + MAX_REVOCATION_MS));
+    revoked.delete(`${event.kind}:${event.id}`);
+    revoked.set(`${event.kind}:${event.id}`, Math.min(event.expiresAt, now() + MAX_REVOCATION_MS));
+    if (revoked.size > MAX_REVOCATIONS) revoked.delete(revoked.keys().next().value as string); // the oldest
+    if (revoked.size % 1024 === 0) for (const [key, until] of revoked) if (until <= now()) revoked.delete(key);
+    if (event.kind === 'key') {
+      verified.clear(); // tokens of that key leave the cache
+      void jwks?.reload().catch(() => undefined); // and the key leaves the set, for tokens that name no kid
+    }
+    options.onRevocation?.(event);
+  };
+  const follow = (m: Metadata): Promise<void> => {
+    const credentials = options.introspection;
+    if (m.feed === undefined || credentials === undefined || options.revocations === false) return Promise.resolve();
+    feedDownSince = now();
+    // The first request waits (a little) for the backlog, so that a session revoked before this API started is known.
+    return new Promise<void>((ready) => {
+      const timer = setTimeout(ready, FIRST_CATCH_UP_MS);
+      feed ??= followFeed({
+        url: m.feed as string, fetch: fetcher, authorization: basic(credentials.clientId, credentials.clientSecret), onEvent: remember,
+        onState: (connected, error) => {
+          feedRefused = error instanceof FeedRefusedError ? error : undefined;
+          if (connected || feedRefused !== undefined) {
+            clearTimeout(timer);
+            ready();
+          }
+          if (connected) feedDownSince = undefined;
+          else feedDownSince ??= now();
+          options.onFeedState?.(connected, error);
+        },
+      });
+    });
+  };
   const meta = (): Promise<Metadata> => {
-    metadata ??= discover(options.issuer, fetcher).then((m) => {
-      const credentials = options.introspection;
-      if (m.feed !== undefined && credentials !== undefined && options.revocations !== false) {
-        feed ??= followFeed({
-          url: m.feed, fetch: fetcher, authorization: basic(credentials.clientId, credentials.clientSecret),
-          onEvent: (event) => {
-            if (event.expiresAt <= now()) return;
-            revoked.set(`${event.kind}:${event.id}`, event.expiresAt);
-            // Bounded by what can still matter: every 1,024 entries, those past their expiry go.
-            if (revoked.size % 1024 === 0) for (const [key, until] of revoked) if (until <= now()) revoked.delete(key);
-            if (event.kind === 'key') verified.clear(); // tokens of that key leave the cache; its kid is refused below
-            options.onRevocation?.(event);
-          },
-        });
-      }
+    metadata ??= discover(options.issuer, fetcher).then(async (m) => {
+      await follow(m);
       return m;
     }, (err: unknown) => {
       metadata = undefined; // try again on the next request
       throw err;
     });
     return metadata;
+  };
+  const keyRevocationInForce = (): boolean => {
+    for (const [key, until] of revokedKeys) if (until > now()) return true;
+    else revokedKeys.delete(key);
+    return false;
   };
   const isRevoked = (kind: string, id: unknown): boolean => {
     if (typeof id !== 'string') return false;
@@ -157,12 +203,20 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     return false;
   };
   const checkRevoked = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> => {
+    // Credentials the feed refuses are this API's mistake: no token passes without its revocations (a 500, not the token's fault).
+    if (feedRefused !== undefined) throw new BatonConfigError(`remoteIssuer: ${feedRefused.message}`);
+    if (options.maxFeedOutageMs !== undefined && feedDownSince !== undefined && now() - feedDownSince > options.maxFeedOutageMs) {
+      throw new BatonError('ERR_STORE_UNAVAILABLE', 'the issuer\'s revocation feed is down: tokens are refused until it is back (maxFeedOutageMs)');
+    }
     if (isRevoked('session', claims.sid)) throw new BatonError('ERR_SESSION_REVOKED', 'the issuer revoked the session');
     if (isRevoked('token', claims.jti)) throw new BatonError('ERR_TOKEN_REVOKED', 'the issuer revoked the token');
     return claims;
   };
   const verified = new LRUCache<string, { token: string; claims: Readonly<AccessTokenClaims>; until: number }>({ max: options.cacheMax ?? 10_000 });
-  const introspected = new LRUCache<string, { claims: Readonly<AccessTokenClaims> | null; until: number }>({ max: options.cacheMax ?? 10_000 });
+  // Introspection answers by the token's SHA-256 (a flood of 16 KB tokens costs 32 bytes a key);
+  // refusals apart and few, so that junk cannot push the good answers out.
+  const introspected = new LRUCache<string, { claims: Readonly<AccessTokenClaims>; until: number }>({ max: options.cacheMax ?? 10_000 });
+  const refusedTokens = new LRUCache<string, { until: number }>({ max: 1000 });
 
   const fromCache = (token: string, audience: string): Readonly<AccessTokenClaims> | undefined => {
     const hit = verified.get(token.slice(token.lastIndexOf('.') + 1));
@@ -182,7 +236,15 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     let payload: JWTPayload;
     let kid: string | undefined;
     try {
-      ({ payload, protectedHeader: { kid } } = await jwtVerify(token, jwks, {
+      const keys = jwks;
+      // A key the feed revoked is refused before jose picks it, whatever the token names.
+      const resolve = (header: JWTHeaderParameters, t: Parameters<typeof keys>[1]) => {
+        if (isRevoked('key', header.kid)) throw new joseErrors.JWKSNoMatchingKey('the issuer took the key out of service');
+        // Without a kid the key cannot be told from a revoked one: refused while any key revocation is in force.
+        if (header.kid === undefined && keyRevocationInForce()) throw new joseErrors.JWKSNoMatchingKey('a token without kid, while a key is revoked');
+        return keys(header, t);
+      };
+      ({ payload, protectedHeader: { kid } } = await jwtVerify(token, resolve, {
         issuer: options.issuer, audience, algorithms, clockTolerance: leeway, currentDate: new Date(now()),
         requiredClaims: ['exp', 'iat', 'sub'],
         ...(options.allowJwtTyp ? {} : { typ: 'at+jwt' }),
@@ -206,8 +268,11 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     const config = options.introspection;
     const { introspection } = await meta();
     if (config === undefined || introspection === undefined) throw new BatonError('ERR_TOKEN_INVALID', 'an opaque token, and no introspection configured');
-    const cached = introspected.get(token);
-    let claims = cached !== undefined && now() < cached.until ? cached.claims : undefined;
+    const digest = createHash('sha256').update(token).digest('base64url');
+    const refusedUntil = refusedTokens.get(digest)?.until;
+    if (refusedUntil !== undefined && now() < refusedUntil) throw new BatonError('ERR_TOKEN_INVALID', 'the token is not active');
+    const cached = introspected.get(digest);
+    let claims: Readonly<AccessTokenClaims> | null | undefined = cached !== undefined && now() < cached.until ? cached.claims : undefined;
     if (claims === undefined) {
       const res = await fetcher(introspection, {
         method: 'POST', redirect: 'manual',
@@ -215,11 +280,16 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
         body: new URLSearchParams({ token }),
       }).catch((err: unknown) => { throw new BatonError('ERR_STORE_UNAVAILABLE', 'the introspection endpoint could not be reached', { cause: err }); });
       if (!res.ok) throw new BatonError(res.status >= 500 || res.status === 429 ? 'ERR_STORE_UNAVAILABLE' : 'ERR_TOKEN_INVALID', `introspection answered ${res.status}`);
-      const answer = (await res.json()) as JWTPayload & { active?: boolean } & Record<string, unknown>;
-      const active = answer.active === true && answer.iss === options.issuer;
+      const answer = (await res.json()) as JWTPayload & { active?: boolean; token_type?: unknown; token_use?: unknown } & Record<string, unknown>;
+      // An access token of this issuer only: a refresh token is active too, and must never pass as a bearer token.
+      const kind = String(answer.token_type ?? answer.token_use ?? 'access_token').toLowerCase();
+      const active = answer.active === true && answer.iss === options.issuer && ['access_token', 'bearer', 'dpop'].includes(kind);
       claims = active ? claimsOf(answer) : null;
       const ttl = Math.min(config.cacheMs ?? 30_000, active && typeof answer.exp === 'number' ? answer.exp * 1000 - now() : Infinity);
-      if (ttl > 0) introspected.set(token, { claims, until: now() + ttl });
+      if (ttl > 0) {
+        if (claims === null) refusedTokens.set(digest, { until: now() + ttl });
+        else introspected.set(digest, { claims, until: now() + ttl });
+      }
     }
     if (claims === null) throw new BatonError('ERR_TOKEN_INVALID', 'the token is not active');
     if (typeof claims.exp === 'number' && now() >= (claims.exp + leeway) * 1000) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
@@ -251,6 +321,7 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       feed?.close();
       verified.clear();
       introspected.clear();
+      refusedTokens.clear();
     },
   };
 }

@@ -3,7 +3,8 @@
  * (another service's `remoteIssuer`, a Python API). Confidential clients registered to introspect
  * only (the same trust as RFC 7662). `?since=<ms>` (or `Last-Event-ID`) lists the revocations in
  * force since then as JSON; with `Accept: text/event-stream` the same backlog, then each new
- * revocation as it happens, as Server-Sent Events whose `id` is the cursor to resume from.
+ * revocation as it happens, as Server-Sent Events whose `id` is the cursor to resume from (an
+ * event `ready` marks the end of the backlog).
  * Each event says only what a verifier needs: `{ kind: 'session' | 'token' | 'key', id, at, expiresAt }`.
  */
 import type { RevocationEvent } from '../../core/store.ts';
@@ -67,6 +68,7 @@ export function revocations(c: HandlerContext): Route {
           for (const e of await c.baton.revocationsSince(since)) send(sse(e));
           live = true;
           for (const e of queued) send(sse(e));
+          send('event: ready\ndata: {}\n\n'); // the backlog is in: a follower may trust what it holds
         },
         cancel: () => stop(),
       });
