@@ -286,6 +286,19 @@ describe('the baton command', () => {
     expect(existsSync(runtime)).toBe(false);
   }, 60_000);
 
+  it('inspects a token issued for an API (RFC 8707 resource) as valid', async () => {
+    const server = await startServer(loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: 'https://orders.example.com' }));
+    try {
+      await users.add(server.service.store, 'erin', 'erin password 1').catch(() => undefined);
+      const login = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1', resource: 'https://orders.example.com' }) });
+      const { access_token } = (await login.json()) as { access_token: string };
+      const inspect = await baton(['token', 'inspect', '-'], access_token);
+      expect([inspect.code, JSON.parse(inspect.stdout).verdict, JSON.parse(inspect.stdout).claims.aud]).toEqual([0, 'valid', 'https://orders.example.com']);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+
   it('says its version, and every setting in serve --help', async () => {
     const version = await run(process.execPath, [CLI, '--version']);
     expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(new URL('../../packages/baton-auth-server/package.json', import.meta.url), 'utf8')) as { version: string }).version);

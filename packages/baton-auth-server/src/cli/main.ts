@@ -250,7 +250,10 @@ program.command('token')
         }
         let verdict: string;
         try {
-          claims = await baton.verify(token);
+          // Inspected for the API it names (RFC 8707): any audience of this issuer's is one it may carry.
+          const aud = (claims as { aud?: unknown } | undefined)?.aud;
+          const audience = typeof aud === 'string' ? aud : Array.isArray(aud) && typeof aud[0] === 'string' ? aud[0] : undefined;
+          claims = await baton.verify(token, audience === undefined ? {} : { audience });
           verdict = 'valid';
         } catch (err) {
           verdict = isBatonError(err) ? `${err.code}: ${err.detail ?? err.message}` : 'invalid';
