@@ -220,6 +220,17 @@ describe('tokens of another Baton service', () => {
     const later = (await (await fetch(`${baton.url}/oauth/revocations?since=${all.cursor + 1}`, { headers: auth })).json()) as { events: unknown[] };
     expect(later.events).toEqual([]);
     expect((await fetch(`${baton.url}/oauth/revocations?since=0`)).status).toBe(401);
+    // Streams are capped per client: 16, one per instance of a resource server being plenty.
+    const abort = new AbortController();
+    const stream = () => fetch(`${baton.url}/oauth/revocations?since=0`, { headers: { ...auth, accept: 'text/event-stream' }, signal: abort.signal });
+    try {
+      const open = await Promise.all(Array.from({ length: 16 }, stream));
+      expect(open.map((r) => r.status)).toEqual(Array(16).fill(200));
+      const refused = await stream();
+      expect([refused.status, refused.headers.get('retry-after')]).toEqual([429, '5']);
+    } finally {
+      abort.abort();
+    }
     const metadata = (await (await fetch(`${baton.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
     expect(metadata.baton_revocation_feed_endpoint).toBe(`${baton.url}/oauth/revocations`);
   });

@@ -49,7 +49,7 @@ export interface HandlerContext {
   clientProtection: LoginProtection;
   log: Logger | undefined;
   /** Responses that stream (the revocation feed): registered so that the handler can end them. */
-  streams: { readonly closed: boolean; add(close: () => void): () => void; closeAll(final?: boolean): void };
+  streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
 }
 
 /**

@@ -97,23 +97,24 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
  * kept-alive socket must not hold the server open.
  */
 function openStreams(): HandlerContext['streams'] {
-  const open = new Set<() => void>();
+  const open = new Map<() => void, string>();
   let closed = false;
   return {
     get closed() {
       return closed;
     },
-    add: (close) => {
+    count: (owner) => [...open.values()].filter((o) => o === owner).length,
+    add: (close, owner) => {
       if (closed) {
         queueMicrotask(close);
         return () => undefined;
       }
-      open.add(close);
+      open.set(close, owner);
       return () => open.delete(close);
     },
     closeAll: (final) => {
       if (final) closed = true;
-      [...open].forEach((close) => close());
+      [...open.keys()].forEach((close) => close());
     },
   };
 }

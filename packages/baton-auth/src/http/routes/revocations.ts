@@ -12,6 +12,9 @@ import { authenticateClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { HttpError, json } from '../respond.ts';
 
+/** Open streams per client at most: a resource server needs one per instance, not one per request. */
+const MAX_STREAMS_PER_CLIENT = 16;
+
 /** How often an idle stream sends a comment, so that proxies keep it open. */
 const HEARTBEAT_MS = 15_000;
 
@@ -34,6 +37,9 @@ export function revocations(c: HandlerContext): Route {
       }
       // Stopping: no new stream (a client reconnecting on a kept-alive socket would hold the server open).
       if (c.streams.closed) throw new HttpError(503, 'temporarily_unavailable', 'The service is stopping', { 'retry-after': '1', connection: 'close' });
+      if (c.streams.count(client.id) >= MAX_STREAMS_PER_CLIENT) {
+        throw new HttpError(429, 'slow_down', `Client ${client.id} already has ${MAX_STREAMS_PER_CLIENT} feed streams open; one per instance is enough`, { 'retry-after': '5' });
+      }
       const encoder = new TextEncoder();
       let stop = (): void => undefined;
       const body = new ReadableStream<Uint8Array>({
@@ -58,7 +64,7 @@ export function revocations(c: HandlerContext): Route {
             } catch {
               // already closed
             }
-          });
+          }, client.id);
           stop = () => {
             unsubscribe();
             clearInterval(heartbeat);
