@@ -30,7 +30,7 @@ function checkAudience<T extends Readonly<AccessTokenClaims>>(claims: T, audienc
 }
 
 /** A compact JWS has two dots (a JWE four); checked without allocating. */
-function isThreeSegments(token: unknown): token is string {
+export function isThreeSegments(token: unknown): token is string {
   if (typeof token !== 'string') return false;
   const second = token.indexOf('.', token.indexOf('.') + 1);
   return second > 0 && token.indexOf('.', second + 1) === -1;

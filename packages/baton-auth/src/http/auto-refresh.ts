@@ -10,7 +10,7 @@ import type { Baton, TokenPair } from '../core/baton.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import { neededScopes, scopeRefusal, verifyRefusal } from './bearer.ts';
 import { cookieName, cookieValue, setCookie } from './cookies.ts';
-import { challenge, isTransient, plain, refusalOf } from './refusal.ts';
+import { challenge, keepsCredentials, plain, refusalOf } from './refusal.ts';
 import type { Refusal } from './refusal.ts';
 import { httpErrorOf, sessionEndMember } from './respond.ts';
 
@@ -100,8 +100,9 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
         return passed(await baton.verify(access, verifyOptions), []);
       } catch (err) {
         const code = isBatonError(err) ? err.code : 'ERR_TOKEN_INVALID';
-        if (code === 'ERR_STORE_UNAVAILABLE' || code === 'ERR_TOKEN_REPLAYED') return kept(verifyRefusal(err));
-        // Expired or unreadable: the refresh cookie decides. Revoked: the session is over.
+        // The server's trouble (503, 429, 500) or a replay keeps the cookies; expired or unreadable:
+        // the refresh cookie decides; revoked: the session is over.
+        if (code === 'ERR_TOKEN_REPLAYED' || keepsCredentials(httpErrorOf(err))) return kept(verifyRefusal(err));
         if (code !== 'ERR_TOKEN_EXPIRED' && code !== 'ERR_TOKEN_INVALID') return denied((err as Error).message, err);
       }
     }
@@ -117,7 +118,7 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
       pair = await pending;
     } catch (err) {
       const http = httpErrorOf(err);
-      if (isTransient(http)) return kept(refusalOf(http));
+      if (keepsCredentials(http)) return kept(refusalOf(http));
       return denied('The session ended; sign in again', err);
     }
     const setCookies = sessionCookies(pair, options);

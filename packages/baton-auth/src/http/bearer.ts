@@ -8,7 +8,7 @@
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, isBatonError } from '../core/errors.ts';
 import type { VerifyOptions } from '../core/verify.ts';
-import { challenge, isTransient, Refusal, refusalOf } from './refusal.ts';
+import { challenge, keepsCredentials, Refusal, refusalOf } from './refusal.ts';
 import type { ChallengeParams } from './refusal.ts';
 import { httpErrorOf } from './respond.ts';
 
@@ -64,18 +64,17 @@ const MALFORMED = 'Malformed Authorization header: Bearer, one space, the token'
 /**
  * The token of an `Authorization: Bearer` header, or the refusal to send (RFC 6750 §3.1): no
  * header, or another scheme, is a challenge without an error code; a malformed Bearer header is
- * 400 `invalid_request`. `target` is the request's path and query, or its URL. With `checked:
- * false` the token's characters are left to the caller (`malformed`).
+ * 400 `invalid_request`. `target` is the request's path and query, or its URL. The token's
+ * characters are the guard's to check (`malformed`), after the verifier when that is cheaper.
  */
-export function bearerToken(authorization: string | null | undefined, target: string, params: ChallengeParams = {}, checked = true): string | Refusal {
+export function bearerToken(authorization: string | null | undefined, target: string, params: ChallengeParams = {}): string | Refusal {
   if (tokenInQuery(target)) return challenge(400, 'invalid_request', 'Send the access token in the Authorization header', params);
   if (!authorization) return challenge(401, undefined, 'An access token is required', params);
   const space = authorization.indexOf(' ');
   const scheme = space < 0 ? authorization : authorization.slice(0, space);
   if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return challenge(401, undefined, 'An access token is required, with the Bearer scheme', params);
   const token = authorization.slice(7);
-  if (space !== 6) return challenge(400, 'invalid_request', MALFORMED, params);
-  return checked ? (malformed(token, params) ?? token) : token;
+  return space === 6 ? token : challenge(400, 'invalid_request', MALFORMED, params);
 }
 
 /** The 400 of a token that is not an RFC 6750 §2.1 b64token, if it is not one. */
@@ -90,8 +89,8 @@ function malformed(token: string, params: ChallengeParams): Refusal | undefined 
  */
 export function verifyRefusal(err: unknown, params: ChallengeParams = {}): Refusal {
   const http = httpErrorOf(err);
-  // Nothing is wrong with the token: a store or issuer away (503), a rate limit (429), the server's own configuration (500).
-  if (isTransient(http) || (http.status >= 500 && isBatonError(err))) return refusalOf(http);
+  // Nothing is wrong with the token; but an unknown error from another verifier is its refusal.
+  if (keepsCredentials(http) && isBatonError(err)) return refusalOf(http);
   const description = http.status === 401 ? http.description : 'The access token is invalid';
   return challenge(401, 'invalid_token', description, Object.keys(http.members).length === 0 ? params : { ...params, members: http.members });
 }
@@ -140,7 +139,7 @@ export function createBearerGuard(verifier: TokenVerifier, options: RequireAuthO
   const refuse = (err: unknown): Refusal => verifyRefusal(err, params);
   const sync = verifier.verifySync?.bind(verifier);
   return (authorization, target) => {
-    const token = bearerToken(authorization, target, params, false);
+    const token = bearerToken(authorization, target, params);
     if (typeof token !== 'string') return token;
     if (sync !== undefined) {
       // A token the engine verifies is one it issued, a b64token: its characters are checked

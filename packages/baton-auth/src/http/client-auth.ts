@@ -17,7 +17,7 @@ export interface ClientAuthContext {
 }
 
 /** RFC 6749 §5.2: `invalid_client` is a 401 with a challenge for the scheme the client can use. */
-function invalidClient(description: string): HttpError {
+export function invalidClient(description: string): HttpError {
   return new HttpError(401, 'invalid_client', description, { 'www-authenticate': 'Basic realm="baton", charset="UTF-8"' });
 }
 

@@ -47,9 +47,12 @@ export function plain(status: number, error: string, description: string): Refus
   return new Refusal(status, { 'content-type': JSON_TYPE }, error, description);
 }
 
-/** Whether an error's answer keeps the client's credentials, nothing being lost: a store outage (503) or a rate limit (429). */
-export function isTransient(err: HttpError): boolean {
-  return err.status === 503 || err.status === 429;
+/**
+ * Whether an error's answer keeps the client's credentials: nothing is wrong with them — a store
+ * or issuer away (503), a rate limit (429), the server's own fault (500).
+ */
+export function keepsCredentials(err: HttpError): boolean {
+  return err.status === 429 || err.status >= 500;
 }
 
 /** The refusal of an error as `httpErrorOf` maps it, with its `Retry-After` (a transient one) and body members. */

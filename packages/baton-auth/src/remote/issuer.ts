@@ -28,6 +28,7 @@ import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
+import { isThreeSegments } from '../core/verify.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import type { TokenVerifier } from '../http/bearer.ts';
 import { FeedRefusedError, followFeed } from './feed.ts';
@@ -142,15 +143,14 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   let feedDownSince: number | undefined;
   let feedRefused: Error | undefined;
   // What the feed revoked, by `kind:id`, until it could no longer matter; bounded in time and count.
-  const revoked = new Map<string, number>();
-  const revokedKeys = new Map<string, number>(); // also kept apart: few, and scanned for tokens without kid
+  const revoked: Record<FeedEvent['kind'], Map<string, number>> = { session: new Map(), token: new Map(), key: new Map() };
   const remember = (event: FeedEvent): void => {
     if (event.expiresAt <= now()) return;
-    if (event.kind === 'key') revokedKeys.set(event.id, Math.min(event.expiresAt, now() + MAX_REVOCATION_MS));
-    revoked.delete(`${event.kind}:${event.id}`);
-    revoked.set(`${event.kind}:${event.id}`, Math.min(event.expiresAt, now() + MAX_REVOCATION_MS));
-    if (revoked.size > MAX_REVOCATIONS) revoked.delete(revoked.keys().next().value as string); // the oldest
-    if (revoked.size % 1024 === 0) for (const [key, until] of revoked) if (until <= now()) revoked.delete(key);
+    const map = revoked[event.kind];
+    map.delete(event.id);
+    map.set(event.id, Math.min(event.expiresAt, now() + MAX_REVOCATION_MS));
+    if (map.size > MAX_REVOCATIONS) map.delete(map.keys().next().value as string); // the oldest
+    if (map.size % 1024 === 0) for (const [id, until] of map) if (until <= now()) map.delete(id);
     if (event.kind === 'key') {
       verified.clear(); // tokens of that key leave the cache
       void jwks?.reload().catch(() => undefined); // and the key leaves the set, for tokens that name no kid
@@ -189,19 +189,15 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     });
     return metadata;
   };
-  const keyRevocationInForce = (): boolean => {
-    for (const [key, until] of revokedKeys) if (until > now()) return true;
-    else revokedKeys.delete(key);
-    return false;
-  };
-  const isRevoked = (kind: string, id: unknown): boolean => {
+  const isRevoked = (kind: FeedEvent['kind'], id: unknown): boolean => {
     if (typeof id !== 'string') return false;
-    const until = revoked.get(`${kind}:${id}`);
+    const until = revoked[kind].get(id);
     if (until === undefined) return false;
     if (until > now()) return true;
-    revoked.delete(`${kind}:${id}`);
+    revoked[kind].delete(id);
     return false;
   };
+  const keyRevocationInForce = (): boolean => [...revoked.key.keys()].some((kid) => isRevoked('key', kid));
   const checkRevoked = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> => {
     // Credentials the feed refuses are this API's mistake: no token passes without its revocations (a 500, not the token's fault).
     if (feedRefused !== undefined) throw new BatonConfigError(`remoteIssuer: ${feedRefused.message}`);
@@ -255,7 +251,7 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
         throw new BatonError('ERR_STORE_UNAVAILABLE', 'the issuer\'s keys could not be fetched', { cause: err });
       }
-      throw new BatonError('ERR_TOKEN_INVALID', err instanceof joseErrors.JOSEError ? err.code : 'verification failed', { cause: err });
+      throw new BatonError('ERR_TOKEN_INVALID', err.code, { cause: err });
     }
     // RFC 9068 §4: typ at+jwt (or application/at+jwt), checked by jose above unless allowed otherwise.
     if (isRevoked('key', kid)) throw new BatonError('ERR_TOKEN_INVALID', 'the issuer took the key out of service');
@@ -298,7 +294,6 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   }
 
   const audienceOf = (o: VerifyOptions | undefined): string => (typeof o?.audience === 'string' ? o.audience : options.audience);
-  const isJwt = (token: string): boolean => token.split('.').length === 3;
 
   return {
     verify(token, o) {
@@ -306,15 +301,15 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       if (typeof token !== 'string' || token.length > 16_384) return Promise.reject(new BatonError('ERR_TOKEN_INVALID', 'not a token'));
       const audience = audienceOf(o);
       try {
-        const hit = isJwt(token) ? fromCache(token, audience) : undefined;
+        const hit = isThreeSegments(token) ? fromCache(token, audience) : undefined;
         if (hit !== undefined) return Promise.resolve(hit);
       } catch (err) {
         return Promise.reject(err as Error);
       }
-      return isJwt(token) ? verifyJwt(token, audience) : introspect(token, audience);
+      return isThreeSegments(token) ? verifyJwt(token, audience) : introspect(token, audience);
     },
     verifySync(token, o) {
-      if (o?.oneTime || typeof token !== 'string' || !isJwt(token)) return undefined;
+      if (o?.oneTime || !isThreeSegments(token)) return undefined;
       return fromCache(token, audienceOf(o));
     },
     close() {

@@ -4,7 +4,7 @@
  * confidential client sees only its own, and `{ active: false }` for the rest (§2.2 leaves the
  * policy to the server).
  */
-import { authenticateClient } from '../client-auth.ts';
+import { authenticateClient, invalidClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { HttpError, json, readFields } from '../respond.ts';
 
@@ -16,7 +16,7 @@ export function introspect(c: HandlerContext): Route {
       const named = f.client_id !== undefined || f.client_secret !== undefined || /^basic /i.test(request.headers.get('authorization') ?? '');
       const client = named ? await authenticateClient(c, request, f, ctx.ip ?? 'unknown') : undefined;
       if (client?.type !== 'confidential') {
-        throw new HttpError(401, 'invalid_client', 'Introspection is for confidential clients (client_secret_basic or client_secret_post)', { 'www-authenticate': 'Basic realm="baton", charset="UTF-8"' });
+        throw invalidClient('Introspection is for confidential clients (client_secret_basic or client_secret_post)');
       }
       if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
       const answer = await c.baton.introspect(f.token);

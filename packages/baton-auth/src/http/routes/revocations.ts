@@ -8,7 +8,7 @@
  * Each event says only what a verifier needs: `{ kind: 'session' | 'token' | 'key', id, at, expiresAt }`.
  */
 import type { RevocationEvent } from '../../core/store.ts';
-import { authenticateClient } from '../client-auth.ts';
+import { authenticateClient, invalidClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { HttpError, json } from '../respond.ts';
 
@@ -24,9 +24,10 @@ const sse = (e: RevocationEvent): string => `id: ${e.at}\nevent: revocation\ndat
 export function revocations(c: HandlerContext): Route {
   return {
     GET: async (request, ctx) => {
-      const client = await authenticateClient(c, request, {}, ctx.ip ?? 'unknown').catch(() => undefined);
-      if (client?.type !== 'confidential' || client.introspect !== true) {
-        throw new HttpError(401, 'invalid_client', 'The revocation feed is for resource servers: a confidential client registered to introspect, with client_secret_basic', { 'www-authenticate': 'Basic realm="baton", charset="UTF-8"' });
+      // Wrong secrets are throttled (429) and a store outage is a 503, as at every endpoint; a public client is refused.
+      const client = await authenticateClient(c, request, {}, ctx.ip ?? 'unknown');
+      if (client.type !== 'confidential' || client.introspect !== true) {
+        throw invalidClient('The revocation feed is for resource servers: a confidential client registered to introspect, with client_secret_basic');
       }
       const cursor = new URL(request.url).searchParams.get('since') ?? request.headers.get('last-event-id') ?? '0';
       const since = Number(cursor);
