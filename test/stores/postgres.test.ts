@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { postgresStore } from 'baton-auth/stores/postgres';
 import { MIGRATIONS } from '../../packages/baton-auth/src/stores/postgres-schema.ts';
 import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
+import type { SessionRecord } from 'baton-auth';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 
@@ -15,6 +16,7 @@ runStoreConformance({ describe, it }, {
 });
 
 const OLD = useTestDatabase('baton_upgrade');
+const BEFORE_JKT = useTestDatabase('baton_upgrade_jkt');
 
 describe('postgres store specifics', () => {
   it('sweep deletes the rows of what ended (sessions at their end, not an hour later), and only those', async () => {
@@ -70,6 +72,56 @@ describe('postgres store specifics', () => {
         expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rotated');
         expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('replayed_in_grace');
         expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rate_limited');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('upgrades a version-6 database: sessions written before DPoP binding read back unbound (no jkt), and instances not yet upgraded still log in and rotate', async () => {
+    const sql = postgres(BEFORE_JKT, { onnotice: () => undefined });
+    try {
+      await sql.begin(async (tx) => {
+        await tx`CREATE TABLE baton_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+        for (const [i, migration] of MIGRATIONS.slice(0, 6).entries()) {
+          await tx.unsafe(migration);
+          await tx`INSERT INTO baton_migrations (version) VALUES (${i + 1})`;
+        }
+      });
+      const now = Date.now();
+      const old = sampleSession(now - 60_000);
+      // A login as an instance of version 6 sends it: every column but jkt.
+      const columns = (s: SessionRecord) => ({
+        id: s.id, user_id: s.userId, client_id: s.clientId, scope: s.scope, resource: s.resource, device: s.device, created_at: s.createdAt,
+        last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, generation: s.generation,
+        rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt, rate_window_start: s.rateWindowStart, rate_count: s.rateCount,
+        grace_count: s.graceCount, grace_total: s.graceTotal, revoked_at: s.revokedAt, revoke_reason: s.revokeReason, revoke_detail: s.revokeDetail,
+      });
+      const createOld = (s: SessionRecord) => sql`SELECT baton_create_session(${sql.json(columns(s) as never)}, 0, ${now}, ${now + 1000})`;
+      await createOld(old); // written by the version-6 schema
+      const store = postgresStore({ url: BEFORE_JKT });
+      try {
+        const read = await store.getSession(old.id);
+        expect(read).toStrictEqual(old);
+        expect(read).not.toHaveProperty('jkt');
+        expect((await sql`SELECT max(version) AS v FROM baton_migrations`)[0]?.v).toBe(MIGRATIONS.length);
+        // An instance still on the old code: its login (no jkt) and its rotation keep working, unbound.
+        const second = sampleSession(now, { userId: old.userId });
+        await createOld(second);
+        const [rotated] = await sql`SELECT o_status FROM baton_rotate(${second.id}, 0, ${second.clientId}, ${now}, 10000, 86400000, 0, 0, 1000, NULL::integer, NULL::text)`;
+        expect(rotated?.o_status).toBe('rotated');
+        expect(await store.getSession(second.id)).not.toHaveProperty('jkt');
+        // This instance binds its logins, and its rotations keep the binding.
+        const bound = sampleSession(now, { userId: old.userId, jkt: 'x'.repeat(43) });
+        await store.createSession(bound, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+        expect(await store.getSession(bound.id)).toStrictEqual(bound);
+        const r = await store.rotate({ sessionId: bound.id, generation: 0, clientId: bound.clientId, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 1000 });
+        expect(r.status).toBe('rotated');
+        expect((await store.getSession(bound.id))?.jkt).toBe(bound.jkt);
+        const history = Object.fromEntries((await store.sessionHistory(old.userId, now)).map((s) => [s.id, 'jkt' in s ? s.jkt : 'absent']));
+        expect(history).toEqual({ [old.id]: 'absent', [second.id]: 'absent', [bound.id]: bound.jkt });
       } finally {
         await store.close();
       }

@@ -27,7 +27,7 @@ describe('sqlite store specifics', () => {
     await store.close();
     const db = new DatabaseSync(path);
     expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
-    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(5);
+    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(6);
     db.close();
     const again = sqliteStore({ path }); // re-opening migrates nothing and keeps the data
     await again.close();
@@ -39,7 +39,7 @@ describe('sqlite store specifics', () => {
     const db = new DatabaseSync(path);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    expect(() => sqliteStore({ path })).toThrow(/schema version 99, newer than this Baton knows \(5\); upgrade Baton/);
+    expect(() => sqliteStore({ path })).toThrow(/schema version 99, newer than this Baton knows \(6\); upgrade Baton/);
   });
 
   it('upgrades a version-2 database: sessions written before grace counting and end reasons start at 0 and null, and rotate', async () => {
@@ -52,7 +52,7 @@ describe('sqlite store specifics', () => {
     await first.close();
     const db = new DatabaseSync(path); // back to the schema of version 2
     db.exec(`ALTER TABLE baton_sessions DROP COLUMN grace_count; ALTER TABLE baton_sessions DROP COLUMN grace_total;
-      ALTER TABLE baton_sessions DROP COLUMN revoke_detail; ALTER TABLE baton_sessions DROP COLUMN resource; ALTER TABLE baton_revocations DROP COLUMN detail;
+      ALTER TABLE baton_sessions DROP COLUMN revoke_detail; ALTER TABLE baton_sessions DROP COLUMN resource; ALTER TABLE baton_sessions DROP COLUMN jkt; ALTER TABLE baton_revocations DROP COLUMN detail;
       CREATE TABLE baton_denied_jti (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) STRICT; PRAGMA user_version = 2`);
     db.close();
     const store = sqliteStore({ path });
@@ -62,6 +62,35 @@ describe('sqlite store specifics', () => {
     expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('replayed_in_grace');
     expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rate_limited');
     await store.close();
+  });
+
+  it('upgrades a version-5 database: sessions written before DPoP binding read back unbound (no jkt), and new ones keep theirs', async () => {
+    const path = file();
+    const now = Date.now();
+    const old = sampleSession(now - 60_000);
+    const first = sqliteStore({ path });
+    await first.createSession(old, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    await first.close();
+    const db = new DatabaseSync(path); // back to the schema of version 5
+    db.exec('ALTER TABLE baton_sessions DROP COLUMN jkt; PRAGMA user_version = 5');
+    db.close();
+    const store = sqliteStore({ path });
+    try {
+      const read = await store.getSession(old.id);
+      expect(read).toStrictEqual(old);
+      expect(read).not.toHaveProperty('jkt');
+      const rotate = { sessionId: old.id, clientId: old.clientId, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 1000 };
+      expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rotated');
+      expect(await store.getSession(old.id)).not.toHaveProperty('jkt');
+      const bound = sampleSession(now, { userId: old.userId, jkt: 'x'.repeat(43) });
+      await store.createSession(bound, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+      expect(await store.getSession(bound.id)).toStrictEqual(bound);
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    expect((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(6);
+    check.close();
   });
 
   it('sweep deletes the rows of what ended, and only those', async () => {

@@ -352,4 +352,9 @@ CREATE INDEX baton_sessions_ended ON baton_sessions (least(expires_at, idle_expi
   // 6: the resources (RFC 8707) a session's access tokens may name. Nullable, read as '', so that
   // instances not yet upgraded (whose rows lack it) keep creating sessions during a rolling upgrade.
   `ALTER TABLE baton_sessions ADD COLUMN resource text;`,
+  // 7: the thumbprint (RFC 7638) of the DPoP key a session is bound to. Nullable, read as absent
+  // (not bound), so that instances not yet upgraded (whose logins lack it) keep creating sessions
+  // during a rolling upgrade. baton_create_session fills every column from its jsonb and
+  // baton_rotate answers whole rows, so neither function changes.
+  `ALTER TABLE baton_sessions ADD COLUMN jkt text;`,
 ];

@@ -51,6 +51,7 @@ function toRecord(row: Row): SessionRecord {
     clientId: row.client_id as string,
     scope: row.scope as string,
     resource: (row.resource as string | null | undefined) ?? '',
+    ...(typeof row.jkt === 'string' && row.jkt !== '' ? { jkt: row.jkt } : {}),
     device: (typeof row.device === 'string' ? JSON.parse(row.device) : row.device) as SessionRecord['device'],
     createdAt: n(row.created_at),
     lastUsedAt: n(row.last_used_at),
@@ -71,7 +72,7 @@ function toRecord(row: Row): SessionRecord {
 
 function toRow(s: SessionRecord): Row {
   return {
-    id: s.id, user_id: s.userId, client_id: s.clientId, scope: s.scope, resource: s.resource, device: s.device,
+    id: s.id, user_id: s.userId, client_id: s.clientId, scope: s.scope, resource: s.resource, jkt: s.jkt ?? null, device: s.device,
     created_at: s.createdAt, last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt,
     generation: s.generation, rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt,
     rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, grace_total: s.graceTotal,

@@ -50,7 +50,7 @@ end
 /**
  * KEYS: session, user index[, log]. ARGV: session id, createdAt, ttl ms, max sessions, now, revocation
  * expiry, channel, retain ms, key prefix for the user's sessions, index ttl ms, the detail of an
- * eviction (JSON), then the hash's field/value pairs.
+ * eviction (JSON), then the hash's field/value pairs, written as given (whatever fields they are).
  * Returns the evicted session ids.
  */
 export const CREATE_SESSION = `${PRELUDE}

@@ -71,6 +71,7 @@ const detailJson = (detail: SessionEndDetail | null | undefined): string => (det
 
 function toHash(s: SessionRecord): string[] {
   const out: string[] = ['id', s.id, 'userId', s.userId, 'clientId', s.clientId, 'scope', s.scope, 'resource', s.resource, 'device', JSON.stringify(s.device)];
+  if (s.jkt !== undefined) out.push('jkt', s.jkt); // only a bound session has the field
   for (const field of NUMBERS) out.push(field, String(s[field]));
   out.push('revokedAt', s.revokedAt === null ? '' : String(s.revokedAt), 'revokeReason', s.revokeReason ?? '', 'revokeDetail', detailJson(s.revokeDetail));
   return out;
@@ -85,6 +86,7 @@ function fromHash(flat: string[], offset = 0): SessionRecord {
     revokeDetail: h.revokeDetail ? (JSON.parse(h.revokeDetail) as SessionEndDetail) : null,
   } as SessionRecord;
   for (const field of NUMBERS) record[field] = Number(h[field] ?? 0); // graceCount and graceTotal are absent from sessions of older versions
+  if (h.jkt) record.jkt = h.jkt; // absent (or '') from unbound sessions and those of older versions
   return record;
 }
 

@@ -34,12 +34,14 @@ export const MIGRATIONS: string[] = [
    DROP TABLE baton_denied_jti;`,
   // 5: the resources (RFC 8707) a session's access tokens may name.
   `ALTER TABLE baton_sessions ADD COLUMN resource TEXT NOT NULL DEFAULT '';`,
+  // 6: the thumbprint (RFC 7638) of the DPoP key a session is bound to; NULL: not bound.
+  `ALTER TABLE baton_sessions ADD COLUMN jkt TEXT;`,
 ];
 
 const COLUMNS = [
   'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
   'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'grace_total', 'revoked_at', 'revoke_reason',
-  'revoke_detail', 'resource',
+  'revoke_detail', 'resource', 'jkt',
 ] as const;
 
 /** A row as node:sqlite returns it. */
@@ -52,6 +54,7 @@ export function toRecord(row: Row): SessionRecord {
     clientId: row.client_id as string,
     scope: row.scope as string,
     resource: (row.resource as string | null) ?? '',
+    ...(typeof row.jkt === 'string' && row.jkt !== '' ? { jkt: row.jkt } : {}),
     device: JSON.parse(row.device as string) as SessionRecord['device'],
     createdAt: Number(row.created_at),
     lastUsedAt: Number(row.last_used_at),
@@ -74,7 +77,7 @@ export function toRow(s: SessionRecord): SQLInputValue[] {
   return [
     s.id, s.userId, s.clientId, s.scope, JSON.stringify(s.device), s.createdAt, s.lastUsedAt, s.expiresAt, s.idleExpiresAt,
     s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.graceCount, s.graceTotal, s.revokedAt, s.revokeReason,
-    s.revokeDetail === null ? null : JSON.stringify(s.revokeDetail), s.resource,
+    s.revokeDetail === null ? null : JSON.stringify(s.revokeDetail), s.resource, s.jkt ?? null,
   ];
 }
 

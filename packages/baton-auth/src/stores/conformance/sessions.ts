@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { RevocationEvent, RotateRequest, SessionRecord } from '../types.ts';
-import { CREATE, DAY, eventually, HOUR, pick, request, sampleSession } from './support.ts';
+import { CREATE, DAY, eventually, HOUR, pick, request, sampleJkt, sampleSession } from './support.ts';
 import type { Harness, TestApi } from './support.ts';
 
 /** Registers these cases (inside the suite's `describe`). */
@@ -19,6 +19,34 @@ export function sessionsCases(t: TestApi, h: Harness): void {
     assert.deepEqual(await store.createSession(s, { ...CREATE, now }), { evicted: [] });
     assert.deepEqual(await store.getSession(s.id), s);
     assert.equal(await store.getSession('no-such-session'), null);
+  }));
+
+  t.it('keeps a session\'s DPoP binding (jkt) from creation: getSession, listSessions, sessionHistory, and after a rotation', withStore(async (store, now) => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const jkt = sampleJkt();
+    assert.equal(jkt.length, 43);
+    const bound = sampleSession(now - 60_000, { userId, jkt });
+    const unbound = sampleSession(now - 30_000, { userId });
+    assert.equal('jkt' in unbound, false);
+    for (const s of [bound, unbound]) await store.createSession(s, { ...CREATE, now: s.createdAt });
+    // An unbound session has no jkt at all (deepEqual is strict: not even `jkt: undefined`).
+    assert.deepEqual(await store.getSession(bound.id), bound);
+    assert.deepEqual(await store.getSession(unbound.id), unbound);
+    assert.deepEqual(await store.listSessions(userId, now), [bound, unbound]);
+    assert.deepEqual(await store.sessionHistory(userId, now), [unbound, bound]);
+    for (const s of [bound, unbound]) {
+      const r = await store.rotate(request(s, 0, now));
+      assert.equal(r.status, 'rotated');
+      // A store may answer the whole record: then it carries the binding as stored.
+      if (r.session !== undefined && 'jkt' in r.session) assert.equal((r.session as SessionRecord).jkt, s.jkt);
+      const after = await store.getSession(s.id);
+      assert.equal(after?.generation, 1);
+      assert.deepEqual(after, { ...s, generation: 1, prevRotatedAt: s.rotatedAt, rotatedAt: now, lastUsedAt: now, idleExpiresAt: now + 7 * DAY, graceCount: 0 });
+    }
+    const listed = await store.listSessions(userId, now);
+    assert.deepEqual(listed.map((s) => [s.id, s.jkt, 'jkt' in s]), [[bound.id, jkt, true], [unbound.id, undefined, false]]);
+    const history = await store.sessionHistory(userId, now);
+    assert.deepEqual(history.map((s) => [s.id, s.jkt, 'jkt' in s]), [[unbound.id, undefined, false], [bound.id, jkt, true]]);
   }));
 
   t.it('lists a user\'s active sessions, oldest first', withStore(async (store, now) => {

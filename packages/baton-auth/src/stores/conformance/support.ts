@@ -45,6 +45,11 @@ export function sampleSession(now: number, overrides: Partial<SessionRecord> = {
   return { ...newSession({ userId, clientId: 'web', scope: 'read write', resource: 'https://api.example.com/ urn:example:reports', device, now, maxAgeMs: 30 * DAY, idleMs: 7 * DAY }), ...overrides };
 }
 
+/** A DPoP key thumbprint as a bound session carries it (RFC 7638: base64url of a SHA-256, 43 characters). */
+export function sampleJkt(): string {
+  return randomBytes(32).toString('base64url');
+}
+
 export function request(session: SessionRecord, generation: number, now: number, extra: Partial<RotateRequest> = {}): RotateRequest {
   return { sessionId: session.id, generation, clientId: session.clientId, now, graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: HOUR, ...extra };
 }
