@@ -7,6 +7,9 @@ export type {
   ClientTokenOptions, ClientTokenResponse, IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionHistoryEvent, SessionInfo, SessionRevocation, TokenPair, VerifyOptions, VerifyStats,
 } from './core/baton.ts';
 export type { BatonOptions } from './core/options.ts';
+export { DPOP_ALGS, DpopError } from './core/dpop.ts';
+export type { DpopProof, DpopRequest } from './core/dpop.ts';
+export type { DpopPresentation } from './core/verify.ts';
 export type { AccessTokenClaims, TokenFormat } from './core/access-token.ts';
 export type { BatonEvent, BatonEventType } from './core/events.ts';
 export { KeyRing, generateKey } from './core/keys.ts';

@@ -22,6 +22,8 @@ export interface AccessTokenClaims {
   client_id: string;
   scope?: string;
   nbf?: number;
+  /** The DPoP key the token is bound to (RFC 9449 §6.1): only a proof by that key presents it. */
+  cnf?: { jkt: string };
 }
 
 /** What `verify` checks the claims against. */
@@ -55,6 +57,11 @@ function isAtJwt(typ: string | undefined): boolean {
   return t === 'at+jwt' || t === 'application/at+jwt';
 }
 
+/** RFC 9449 §6.1: `cnf` is `{ jkt }`, the base64url SHA-256 thumbprint (43 characters) of the key. */
+function isJktConfirmation(cnf: unknown): boolean {
+  return typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf) && typeof (cnf as { jkt?: unknown }).jkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test((cnf as { jkt: string }).jkt);
+}
+
 /** Checks the claims of a decoded access token; returns them typed or throws a typed error. */
 export function checkClaims(payload: unknown, policy: ClaimPolicy, nowMs: number): AccessTokenClaims {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('claims are not a JSON object');
@@ -71,6 +78,7 @@ export function checkClaims(payload: unknown, policy: ClaimPolicy, nowMs: number
   // A user's token names its session; only a client's own token (`sub` = `client_id`, RFC 9068 §2.2) has none.
   if (c.sid === undefined ? c.sub !== c.client_id : typeof c.sid !== 'string' || c.sid === '') throw invalid('sid is missing');
   if (c.scope !== undefined && typeof c.scope !== 'string') throw invalid('scope is not a string');
+  if (c.cnf !== undefined && !isJktConfirmation(c.cnf)) throw invalid('cnf is not a DPoP key confirmation');
   // Same arithmetic as jose (RFC 7519 §4.1.4, §4.1.5): whole seconds, tolerance on both sides.
   const now = Math.floor(nowMs / 1000);
   if (c.exp <= now - policy.leewaySec) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');

@@ -24,7 +24,8 @@ import type { RevokeOptions, SessionRevocation } from './revoke.ts';
 import { listSessions, sessionHistory } from './sessions.ts';
 import type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
 import type { RevocationEvent } from './store.ts';
-import { verify, verifyLocal, verifySync } from './verify.ts';
+import { bearerOnly, verifyLocal, verifyPresented, verifySync } from './verify.ts';
+import type { DpopProof, DpopRequest } from './dpop.ts';
 import type { VerifyOptions } from './verify.ts';
 
 export type { IntrospectionResponse } from './introspect.ts';
@@ -134,10 +135,30 @@ export class Baton {
    * ```ts
    * const claims = await baton.verify(bearerToken);           // claims.sub, claims.scope
    * await baton.verify(bearerToken, { oneTime: true });        // replay guard
+   * await baton.verify(dpopToken, { dpop: { proof: req.headers.dpop, method: req.method, url } }); // RFC 9449 §7
    * ```
+   * A token bound to a DPoP key (`cnf.jkt`) verifies only with `dpop` and a proof by that key
+   * (`ERR_DPOP_INVALID`, `ERR_DPOP_NONCE` otherwise); without `dpop` it is refused (RFC 9449 §7.1).
    */
   verify(token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
-    return verify(this.#e, token, options);
+    return verifyPresented(this.#e, token, options);
+  }
+
+  /**
+   * Checks the `DPoP` header of a request to a token endpoint (RFC 9449 §4.3): a `dpop+jwt`
+   * signed by the public key in its header with ES256, EdDSA, RS256 or PS256, for this method and
+   * URL, recent, never seen before (its `jti` is spent in the store), with a current nonce (§8)
+   * unless `dpop.requireNonce` is false. Resolves to the key's thumbprint (`jkt`) to give
+   * `login`, `refresh`, `issueClientToken` or `revoke`; rejects with `ERR_DPOP_INVALID`, or
+   * `ERR_DPOP_NONCE` whose `nonce` the client must use (send it as `DPoP-Nonce`).
+   */
+  checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url'>): Promise<DpopProof> {
+    return this.#e.dpop.verify(proof, { method: request.method, url: request.url, requireNonce: this.#e.o.dpop.requireNonce });
+  }
+
+  /** The DPoP nonce clients should use now (the `DPoP-Nonce` header, RFC 9449 §8), the same on every instance. */
+  dpopNonce(): string {
+    return this.#e.dpop.nonce();
   }
 
   /**
@@ -146,7 +167,7 @@ export class Baton {
    * Throws a `BatonError`, never anything else.
    */
   verifyLocal(token: string, options?: Pick<VerifyOptions, 'audience'>): Readonly<AccessTokenClaims> {
-    return verifyLocal(this.#e, token, options?.audience ?? this.#e.o.audience);
+    return bearerOnly(verifyLocal(this.#e, token, options?.audience ?? this.#e.o.audience));
   }
 
   /**

@@ -4,6 +4,7 @@
  * Internal: not exported from the package.
  */
 import { LRUCache } from 'lru-cache';
+import { DpopVerifier } from './dpop.ts';
 import { JwtVerifier } from './access-token.ts';
 import type { AccessTokenClaims, ClaimPolicy } from './access-token.ts';
 import { BatonError } from './errors.ts';
@@ -45,6 +46,8 @@ export class Engine {
   readonly policy: ClaimPolicy;
   readonly jwt: JwtVerifier;
   readonly refreshCodec: RefreshTokenCodec;
+  /** DPoP proofs (RFC 9449): jtis spent in the store's ledger, nonces derived from the active refresh key. */
+  readonly dpop: DpopVerifier;
   readonly revoked = new RevocationCache();
   readonly cache: LRUCache<string, CachedClaims> | undefined;
   readonly listeners = new Set<(event: BatonEvent) => void>();
@@ -61,6 +64,25 @@ export class Engine {
     this.policy = { issuer: this.o.issuer, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTtlMs / 1000) + this.o.leewaySec };
     this.jwt = new JwtVerifier(this.o.ring);
     this.refreshCodec = new RefreshTokenCodec(this.o.ring);
+    let nonceKey: { version: number; bytes: Uint8Array } | undefined;
+    this.dpop = new DpopVerifier({
+      // The ring's active refresh key, shared by every instance and never published: HKDF in the
+      // verifier separates the nonces from the MACs it makes. A rotation of that key changes the
+      // nonce, which costs a client one use_dpop_nonce answer.
+      nonceSecret: () => {
+        const ring = this.o.ring;
+        if (nonceKey?.version !== ring.version) {
+          const key = ring.active('refresh');
+          if (key === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', 'no active refresh-token key: the key ring is being reloaded');
+          nonceKey = { version: ring.version, bytes: key.verifyKey.export() };
+        }
+        return nonceKey.bytes;
+      },
+      ledger: this.store,
+      now: () => this.now(),
+      iatWindowSec: this.o.dpop.proofLifetimeSec,
+      nonceStepSec: this.o.dpop.nonceLifetimeSec,
+    });
     this.cache = this.o.cacheMax > 0 ? new LRUCache({ max: this.o.cacheMax }) : undefined;
     // A key that leaves the ring takes its verified tokens with it.
     this.o.ring.onRemove(() => this.cache?.clear());

@@ -32,6 +32,7 @@ export type BatonErrorCode =
   | 'ERR_TOKEN_REVOKED'
   | 'ERR_SESSION_REVOKED'
   | 'ERR_TOKEN_REPLAYED'
+  | 'ERR_TOKEN_SCHEME'
   | 'ERR_INVALID_SCOPE'
   | 'ERR_INVALID_TARGET'
   | 'ERR_DPOP_INVALID'
@@ -52,6 +53,7 @@ export const oauthErrorOf: Record<BatonErrorCode, string> = {
   ERR_TOKEN_REVOKED: 'invalid_token',
   ERR_SESSION_REVOKED: 'invalid_token',
   ERR_TOKEN_REPLAYED: 'invalid_token',
+  ERR_TOKEN_SCHEME: 'invalid_token',
   ERR_INVALID_SCOPE: 'invalid_scope',
   ERR_INVALID_TARGET: 'invalid_target',
   ERR_DPOP_INVALID: 'invalid_dpop_proof',
@@ -72,6 +74,7 @@ const publicMessage: Record<BatonErrorCode, string> = {
   ERR_TOKEN_REVOKED: 'The access token was revoked',
   ERR_SESSION_REVOKED: 'The session was revoked',
   ERR_TOKEN_REPLAYED: 'The access token was already used',
+  ERR_TOKEN_SCHEME: 'The access token was sent with the wrong scheme',
   ERR_INVALID_SCOPE: 'The requested scope is invalid, unknown, or more than was granted',
   ERR_INVALID_TARGET: 'The requested resource is invalid, unknown, or not allowed for this client or session',
   ERR_DPOP_INVALID: 'The DPoP proof is invalid',
@@ -84,7 +87,7 @@ const publicMessage: Record<BatonErrorCode, string> = {
 };
 
 /** Codes whose detail names only what the caller itself sent or configured: it is the message. */
-const PUBLIC_DETAIL = new Set<BatonErrorCode>(['ERR_CONFIG', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET', 'ERR_DPOP_INVALID', 'ERR_DPOP_NONCE']);
+const PUBLIC_DETAIL = new Set<BatonErrorCode>(['ERR_CONFIG', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET', 'ERR_DPOP_INVALID', 'ERR_DPOP_NONCE', 'ERR_TOKEN_SCHEME']);
 
 /** Base class of every error Baton throws. */
 export class BatonError extends Error {

@@ -17,7 +17,8 @@ import type { DeviceInfo, SessionSummary } from './store.ts';
 /** A token response, shaped as RFC 6749 §5.1, plus the session id. */
 export interface TokenPair {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` for an access token bound to a DPoP key (RFC 9449 §5), else `Bearer`. */
+  token_type: 'Bearer' | 'DPoP';
   /** Seconds until the access token expires. */
   expires_in: number;
   refresh_token: string;
@@ -44,6 +45,12 @@ export interface LoginOptions {
    * Baton's `audience` (the token service itself).
    */
   resource?: string | readonly string[];
+  /**
+   * The thumbprint of the DPoP key that signed the login request's proof (`checkProof`): the
+   * session is bound to it for life (RFC 9449 §5) — each refresh needs a proof by that key — and
+   * its access tokens carry it (`cnf.jkt`).
+   */
+  jkt?: string;
 }
 
 /** Options of `issueClientToken`. */
@@ -54,12 +61,14 @@ export interface ClientTokenOptions {
   scope?: string;
   /** The resources (RFC 8707) the token is for; default the Baton's `audience`. */
   resource?: string | readonly string[];
+  /** The thumbprint of the DPoP key of the request's proof: the token is bound to it (`cnf.jkt`, RFC 9449 §6). */
+  jkt?: string;
 }
 
 /** A `client_credentials` token response (RFC 6749 §4.4.3): no refresh token. */
 export interface ClientTokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
 }
@@ -81,13 +90,14 @@ export function assertCanIssue(e: Engine): void {
 }
 
 /** Mints an access token in the engine's format: for `sub`, of `clientId`, in session `sid` (if any). */
-async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; sid?: string; scope: string; aud: string | string[] }, now: number): Promise<{ token: string; claims: AccessTokenClaims }> {
+async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; sid?: string; scope: string; aud: string | string[]; jkt: string | undefined }, now: number): Promise<{ token: string; claims: AccessTokenClaims }> {
   const iat = Math.floor(now / 1000);
   const claims: AccessTokenClaims = {
     iss: e.o.issuer, sub: t.sub, aud: t.aud, exp: iat + Math.floor(e.o.accessTtlMs / 1000), iat, jti: randomUUID(),
     ...(t.sid === undefined ? {} : { sid: t.sid }), client_id: t.clientId,
   };
   if (t.scope !== '') claims.scope = t.scope;
+  if (t.jkt !== undefined) claims.cnf = { jkt: t.jkt };
   if (e.o.tokenFormat === 'jwt') return { token: signJwt(claims, key(e, 'sig')), claims };
   if (e.o.tokenFormat === 'jwe') return { token: await encryptJwe(claims, key(e, 'enc')), claims };
   const token = newOpaqueToken();
@@ -96,18 +106,24 @@ async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; si
   return { token, claims };
 }
 
+/** The DPoP keys a pair is bound to: the session's (its refresh token), the request proof's (its access token). */
+export interface PairBinding {
+  session?: string | undefined;
+  access?: string | undefined;
+}
+
 /**
  * The pair of `session`'s current generation, the access token carrying `scope` and, as `aud`,
- * `resources` (among the session's) or all the session's resources.
+ * `resources` (among the session's) or all the session's resources; bound as `binding` says.
  */
-export async function issuePair(e: Engine, session: SessionSummary, scope: string, now: number, resources?: readonly string[]): Promise<TokenPair> {
+export async function issuePair(e: Engine, session: SessionSummary, scope: string, now: number, resources: readonly string[] | undefined, binding: PairBinding): Promise<TokenPair> {
   const aud = audienceOf(session.resource, resources, e.o.audience);
-  const { token, claims } = await mintAccessToken(e, { sub: session.userId, clientId: session.clientId, sid: session.id, scope, aud }, now);
+  const { token, claims } = await mintAccessToken(e, { sub: session.userId, clientId: session.clientId, sid: session.id, scope, aud, jkt: binding.access }, now);
   const pair: TokenPair = {
     access_token: token,
-    token_type: 'Bearer',
+    token_type: binding.access === undefined ? 'Bearer' : 'DPoP',
     expires_in: claims.exp - claims.iat,
-    refresh_token: e.refreshCodec.mint(session.id, session.generation),
+    refresh_token: e.refreshCodec.mint(session.id, session.generation, binding.session),
     refresh_expires_in: Math.max(0, Math.floor((Math.min(session.expiresAt, session.idleExpiresAt) - now) / 1000)),
     session_id: session.id,
   };
@@ -122,16 +138,23 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'clientId must be a string of 1 to 256 characters.');
   const scope = parseScope(options.scope ?? e.o.defaultScope).join(' ');
   const resource = parseResources(options.resource).join(' ');
+  const jkt = thumbprint(options.jkt);
   await e.ready();
   const now = e.now();
-  const session = newSession({ userId, clientId, scope, resource, device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
+  const session = newSession({ userId, clientId, scope, resource, ...(jkt === undefined ? {} : { jkt }), device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });
   for (const id of evicted) {
     e.revokedLocally(id, now, 'evicted');
     e.emit({ type: 'session.evicted', at: now, sessionId: id, userId });
   }
-  return issuePair(e, session, session.scope, now);
+  return issuePair(e, session, session.scope, now, undefined, { session: jkt, access: jkt });
+}
+
+/** A DPoP key thumbprint given as an option: absent, or 43 base64url characters (RFC 7638 with SHA-256). */
+export function thumbprint(jkt: string | undefined): string | undefined {
+  argument(jkt === undefined || (typeof jkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test(jkt)), 'jkt must be the RFC 7638 SHA-256 thumbprint of a DPoP key (43 base64url characters), as checkProof returns it.');
+  return jkt;
 }
 
 /** A token for a client acting for itself (RFC 6749 §4.4): see `Baton.issueClientToken`. */
@@ -140,11 +163,12 @@ export async function issueClientToken(e: Engine, options: ClientTokenOptions): 
   argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'issueClientToken needs the clientId: a string of 1 to 256 characters.');
   const scope = parseScope(options.scope ?? '').join(' ');
   const aud = audienceOf(parseResources(options.resource).join(' '), undefined, e.o.audience);
+  const jkt = thumbprint(options.jkt);
   await e.ready();
   const now = e.now();
-  const { token, claims } = await mintAccessToken(e, { sub: clientId, clientId, scope, aud }, now);
+  const { token, claims } = await mintAccessToken(e, { sub: clientId, clientId, scope, aud, jkt }, now);
   e.emit({ type: 'client_token.issued', at: now, clientId, jti: claims.jti });
-  const out: ClientTokenResponse = { access_token: token, token_type: 'Bearer', expires_in: claims.exp - claims.iat };
+  const out: ClientTokenResponse = { access_token: token, token_type: jkt === undefined ? 'Bearer' : 'DPoP', expires_in: claims.exp - claims.iat };
   if (scope !== '') out.scope = scope;
   return out;
 }

@@ -75,6 +75,13 @@ export interface BatonOptions {
    * process only: keys from your configuration must change there too.
    */
   persistKeys?: (ring: KeyRing) => Promise<void>;
+  /**
+   * DPoP (RFC 9449): how long a proof is accepted after its `iat` (and before, for clock skew),
+   * default `'5m'`; how long a server nonce lasts (§8), default `'5m'` (the one before is still
+   * accepted); whether `checkProof` requires a nonce, default `true` (the token endpoints).
+   * Nonces are derived from the active refresh key, so every instance issues and accepts the same.
+   */
+  dpop?: { proofLifetime?: Duration; nonceLifetime?: Duration; requireNonce?: boolean };
   /** The clock, in milliseconds since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -99,13 +106,14 @@ export interface ResolvedOptions {
   defaultScope: string;
   onEvent: ((event: BatonEvent) => void) | undefined;
   persistKeys: ((ring: KeyRing) => Promise<void>) | undefined;
+  dpop: { proofLifetimeSec: number; nonceLifetimeSec: number; requireNonce: boolean };
   now: () => number;
 }
 
 const KNOWN = new Set([
   'issuer', 'audience', 'keys', 'refreshTokenSecret', 'previousRefreshTokenSecrets', 'store', 'accessTokenTtl',
   'refreshTokenTtl', 'sessionMaxAge', 'refreshGrace', 'leeway', 'maxSessionsPerUser', 'tokenFormat',
-  'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'persistKeys', 'now',
+  'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'persistKeys', 'dpop', 'now',
 ]);
 
 function secret(value: unknown, name: string): Uint8Array {
@@ -212,6 +220,13 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   const maxTokenLength = options.maxTokenLength ?? 8192;
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 256) throw new BatonConfigError('`maxTokenLength` must be a whole number of at least 256.');
   if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function') throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
+  const dpop = options.dpop ?? {};
+  if (typeof dpop !== 'object' || dpop === null) throw new BatonConfigError('`dpop` must be an object: { proofLifetime, nonceLifetime, requireNonce }.');
+  const proofLifetimeMs = toMs(dpop.proofLifetime ?? '5m', 'dpop.proofLifetime');
+  const nonceLifetimeMs = toMs(dpop.nonceLifetime ?? '5m', 'dpop.nonceLifetime');
+  if (proofLifetimeMs < 1000 || proofLifetimeMs % 1000 !== 0 || proofLifetimeMs > 3_600_000) throw new BatonConfigError('`dpop.proofLifetime` must be whole seconds, from 1 second to 1 hour (a few minutes is usual).');
+  if (nonceLifetimeMs < 10_000 || nonceLifetimeMs % 1000 !== 0 || nonceLifetimeMs > 86_400_000) throw new BatonConfigError('`dpop.nonceLifetime` must be whole seconds, from 10 seconds to 1 day.');
+  if (dpop.requireNonce !== undefined && typeof dpop.requireNonce !== 'boolean') throw new BatonConfigError('`dpop.requireNonce` must be true or false.');
   if (options.now !== undefined && typeof options.now !== 'function') throw new BatonConfigError('`now` must be a function returning milliseconds since the epoch.');
 
   return {
@@ -233,6 +248,7 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     defaultScope: options.defaultScope ?? '',
     onEvent: options.onEvent,
     persistKeys: options.persistKeys,
+    dpop: { proofLifetimeSec: proofLifetimeMs / 1000, nonceLifetimeSec: nonceLifetimeMs / 1000, requireNonce: dpop.requireNonce ?? true },
     now: options.now ?? Date.now,
   };
 }

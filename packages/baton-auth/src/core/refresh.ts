@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
-import { assertCanIssue, issuePair } from './issue.ts';
+import { assertCanIssue, issuePair, thumbprint } from './issue.ts';
+import { RefreshTokenCodec } from './refresh-token.ts';
 import type { TokenPair } from './issue.ts';
 import { audienceOf, parseResources } from './resource.ts';
 import { outside, parseScope } from './scope.ts';
@@ -32,6 +33,13 @@ export interface RefreshOptions {
   resource?: string | readonly string[];
   /** The presenter's address, recorded if the token turns out to be a reuse. */
   ip?: string;
+  /**
+   * The thumbprint of the DPoP key that signed the request's proof (`checkProof`). A session
+   * bound to a key is refreshed only with a proof by that key (RFC 9449 §5): without one, or with
+   * another key, `ERR_REFRESH_INVALID` and nothing changes — no rotation, no reuse counted. The
+   * new access token is bound to it (`cnf.jkt`, `token_type: DPoP`).
+   */
+  jkt?: string;
 }
 
 /** A token's fingerprint for events and logs: the start of its SHA-256, never the token. */
@@ -42,11 +50,21 @@ export function fingerprint(token: string): string {
 /** See `Baton.refresh`. */
 export async function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
   const now = e.now();
-  const parsed = e.refreshCodec.parse(refreshToken, now);
+  const jkt = thumbprint(options.jkt);
+  // A bound token's MAC covers its key's thumbprint: without a proof by that key it is refused
+  // here, before the store is touched, so a copied token can neither rotate nor trip reuse detection.
+  const parsed = e.refreshCodec.parse(refreshToken, now, jkt);
   if (parsed === undefined) {
+    if (RefreshTokenCodec.sessionOf(refreshToken)?.bound === true) {
+      throw new BatonError('ERR_REFRESH_INVALID', jkt === undefined
+        ? 'the refresh token is bound to a DPoP key: send a DPoP proof by that key (RFC 9449 §5)'
+        : 'the refresh token is bound to another DPoP key, or forged');
+    }
     const revokedAt = e.refreshCodec.revokedKeyOf(refreshToken, now);
     throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token', revokedAt === undefined ? undefined : { sessionEnd: { reason: 'key_revoked', at: revokedAt } });
   }
+  // The session's key (its tokens are `rtd_`) and the proof's, which binds the new access token.
+  const binding = { session: parsed.bound ? jkt : undefined, access: jkt };
   const clientId = options.clientId ?? 'default';
   argument(typeof clientId === 'string' && clientId.length > 0, 'clientId must be a non-empty string.');
   const narrowed = options.scope === undefined ? undefined : parseScope(options.scope);
@@ -77,10 +95,10 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
   switch (result.status) {
     case 'rotated':
       e.emit({ type: 'refresh.rotated', ...lineage, generation: session.generation });
-      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now, resources);
+      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now, resources, binding);
     case 'replayed_in_grace':
       e.emit({ type: 'refresh.grace', ...lineage, generation: session.generation, presentedGeneration: parsed.generation });
-      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now, resources);
+      return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now, resources, binding);
     case 'reused': {
       const ended = sessionEnd(session, now);
       e.applyRevocation({ kind: 'session', id: parsed.sessionId, at: now, expiresAt: now + e.revocationTtlMs, reason: 'reused', ...(session.revokeDetail ? { detail: session.revokeDetail } : {}) });

@@ -7,6 +7,7 @@ import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
+import { thumbprint } from './issue.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import type { Revocation } from './store.ts';
 import { ANY_AUDIENCE, verify } from './verify.ts';
@@ -23,6 +24,12 @@ export interface SessionRevocation {
 export interface RevokeOptions {
   /** The client asking; a token issued to another client is refused and stays valid (RFC 7009 §2.1). Default: any client. */
   clientId?: string;
+  /**
+   * The thumbprint of the DPoP key of the request's proof (`checkProof`). A refresh token bound to
+   * a key is revoked only with a proof by that key, so a copied one cannot sign its user out
+   * either: without a proof, `ERR_DPOP_INVALID`; with another key's, nothing happens (§2.2).
+   */
+  jkt?: string;
 }
 
 function sameClient(owner: string, caller: string | undefined): void {
@@ -34,7 +41,11 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   if (typeof token !== 'string') return;
   const now = e.now();
   if (RefreshTokenCodec.looksLike(token)) {
-    const parsed = e.refreshCodec.parse(token, now);
+    const jkt = thumbprint(options.jkt);
+    if (jkt === undefined && RefreshTokenCodec.sessionOf(token)?.bound === true) {
+      throw new BatonError('ERR_DPOP_INVALID', 'the refresh token is bound to a DPoP key: send a DPoP proof by that key with the revocation');
+    }
+    const parsed = e.refreshCodec.parse(token, now, jkt);
     if (parsed === undefined) return;
     if (options.clientId !== undefined) {
       const session = await e.store.getSession(parsed.sessionId);

@@ -24,7 +24,7 @@ export function newSessionId(userId: string): string {
 }
 
 /** A new session record: generation 0, nothing used or revoked yet. */
-export function newSession(o: { userId: string; clientId: string; scope: string; resource?: string; device: DeviceInfo; now: number; maxAgeMs: number; idleMs: number }): SessionRecord {
+export function newSession(o: { userId: string; clientId: string; scope: string; resource?: string; jkt?: string; device: DeviceInfo; now: number; maxAgeMs: number; idleMs: number }): SessionRecord {
   const { now } = o;
   return {
     id: newSessionId(o.userId),
@@ -32,6 +32,7 @@ export function newSession(o: { userId: string; clientId: string; scope: string;
     clientId: o.clientId,
     scope: o.scope,
     resource: o.resource ?? '',
+    ...(o.jkt === undefined ? {} : { jkt: o.jkt }),
     device: { ...o.device },
     createdAt: now,
     lastUsedAt: now,

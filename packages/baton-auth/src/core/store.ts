@@ -47,6 +47,12 @@ export interface SessionRecord {
   scope: string;
   /** The resources (RFC 8707) its access tokens may name, space-separated; `''`: the issuer's own audience. */
   resource: string;
+  /**
+   * The RFC 7638 thumbprint of the DPoP key the session is bound to (RFC 9449 §5), set at login
+   * and never changed; absent: not bound. Its refresh tokens' MAC covers it, so only a proof by
+   * that key refreshes them; stores keep it for introspection, revocation and the device list.
+   */
+  jkt?: string;
   device: DeviceInfo;
   createdAt: number;
   lastUsedAt: number;

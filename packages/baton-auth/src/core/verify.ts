@@ -19,6 +19,23 @@ export interface VerifyOptions {
    * API is refused here. Default the Baton's `audience` (the token service's own endpoints).
    */
   audience?: string;
+  /**
+   * The token came with the `DPoP` scheme (RFC 9449 §7): the request's `DPoP` header, method and
+   * URL. The token must be bound to a key (`cnf.jkt`) and the proof be by that key, for this
+   * request and this token (`ath`), and unused. Absent (the `Bearer` scheme), a bound token is
+   * refused (§7.1): a copied token without its key is worth nothing.
+   */
+  dpop?: DpopPresentation;
+}
+
+/** What a request presenting a token with the `DPoP` scheme carries besides it. */
+export interface DpopPresentation {
+  /** The `DPoP` header. */
+  proof: string | null | undefined;
+  /** The HTTP method (`GET` for a WebSocket's upgrade and its re-authentications). */
+  method: string;
+  /** The request's URL as the client addressed it (query and fragment ignored). */
+  url: string;
 }
 
 /** Introspection's view: any audience this issuer gave (the resource server checks `aud` itself). */
@@ -43,6 +60,30 @@ function refused(e: Engine, err: unknown): never {
   throw err;
 }
 
+/**
+ * A presented token's sender constraint (RFC 9449 §7): a bound token only with a proof by its key,
+ * an unbound one only as Bearer. The proof's `jti` is spent in the store, once everywhere.
+ */
+async function checkPresentation(e: Engine, token: string, claims: Readonly<AccessTokenClaims>, dpop: DpopPresentation): Promise<Readonly<AccessTokenClaims>> {
+  if (claims.cnf === undefined) throw new BatonError('ERR_TOKEN_SCHEME', 'the token is not bound to a DPoP key: send it with the Bearer scheme');
+  const proof = await e.dpop.verify(dpop.proof, { method: dpop.method, url: dpop.url, accessToken: token });
+  if (proof.jkt !== claims.cnf.jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
+  return claims;
+}
+
+/** A bound token sent as Bearer: refused (RFC 9449 §7.1), what else it is. */
+export function bearerOnly(claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> {
+  if (claims.cnf !== undefined) throw new BatonError('ERR_TOKEN_SCHEME', 'the token is bound to a DPoP key: send it with the DPoP scheme and a proof by that key (RFC 9449 §7.1)');
+  return claims;
+}
+
+/** A token as a request presents it (the `Bearer` scheme, or `dpop`): see `Baton.verify`. */
+export function verifyPresented(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
+  const dpop = options?.dpop;
+  const verified = verify(e, token, options);
+  return dpop === undefined ? verified.then(bearerOnly) : verified.then((claims) => checkPresentation(e, token, claims, dpop));
+}
+
 /** Any format: see `Baton.verify`. */
 export function verify(e: Engine, token: string, options?: VerifyOptions, audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience): Promise<Readonly<AccessTokenClaims>> {
   if (canVerifySync(e, token, options)) {
@@ -60,9 +101,9 @@ function canVerifySync(e: Engine, token: string, options: VerifyOptions | undefi
   return e.isReady && options?.oneTime !== true && isThreeSegments(token);
 }
 
-/** See `Baton.verifySync`. */
+/** See `Baton.verifySync`: a proof to check is asynchronous. */
 export function verifySync(e: Engine, token: string, options?: VerifyOptions): Readonly<AccessTokenClaims> | undefined {
-  return canVerifySync(e, token, options) ? verifyLocal(e, token, options?.audience ?? e.o.audience) : undefined;
+  return options?.dpop === undefined && canVerifySync(e, token, options) ? bearerOnly(verifyLocal(e, token, options?.audience ?? e.o.audience)) : undefined;
 }
 
 async function verifySlow(e: Engine, token: string, options: VerifyOptions | undefined, audience: string | typeof ANY_AUDIENCE): Promise<Readonly<AccessTokenClaims>> {
