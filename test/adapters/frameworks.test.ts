@@ -15,6 +15,7 @@ import { createApp as honoApp } from '../../examples/hono.ts';
 import { demo, DEMO_API, DEMO_USER } from '../../examples/demo.ts';
 import { toWebRequest } from 'baton-auth/adapters/node';
 import { ManualClock } from '../support/clock.ts';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 
 type Started = { url: string; close: () => Promise<void> };
 type Framework = [string, (d: ReturnType<typeof demo>) => Promise<Started>];
@@ -67,7 +68,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const pair = await login();
     const none = await get('/api/profile');
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton"');
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA RS256 PS256"');
     const bad = await get('/api/profile', `${pair.access_token}x`);
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
@@ -83,12 +84,42 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
   it('RFC 6750 §3.1: another scheme is a challenge without an error code, a malformed Bearer header 400', async () => {
     const basic = await get('/api/profile', undefined, { authorization: 'Basic ZGVtbzpkZW1v' });
     expect(basic.status).toBe(401);
-    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton"');
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA RS256 PS256"');
     for (const malformed of ['Bearer', 'Bearer ', 'Bearer  two-spaces', 'Bearer a b', 'Bearer tok@en']) {
       const res = await get('/api/profile', undefined, { authorization: malformed });
       expect(res.status, malformed).toBe(400);
       expect(await res.json()).toMatchObject({ error: 'invalid_request' });
     }
+  });
+
+  it('requireAuth takes a DPoP-bound token with its proof (RFC 9449 §7), refuses it as Bearer, with a proof for another URL, or replayed', async () => {
+    const key = await dpopKey();
+    const body = JSON.stringify({ ...DEMO_USER, resource: DEMO_API });
+    const loginWith = async (nonce?: string) => fetch(`${server.url}/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${server.url}/auth/login`, nonce === undefined ? {} : { nonce }) }, body,
+    });
+    const asked = await loginWith();
+    expect(asked.status).toBe(400);
+    const res = await loginWith(asked.headers.get('dpop-nonce') as string);
+    const pair = (await res.json()) as { access_token: string; token_type: string };
+    expect(pair.token_type).toBe('DPoP');
+    const url = `${server.url}/api/profile?view=full`;
+    const proof = await dpopProof(key, 'GET', url, { accessToken: pair.access_token });
+    const ok = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: proof } });
+    expect(ok.status).toBe(200);
+    const replayed = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: proof } });
+    expect(replayed.status).toBe(401);
+    expect(replayed.headers.get('www-authenticate')).toMatch(/^DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_dpop_proof"/);
+    const elsewhere = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'GET', `${server.url}/api/admin`, { accessToken: pair.access_token }) } });
+    expect(elsewhere.status).toBe(401);
+    expect((await elsewhere.json()).error).toBe('invalid_dpop_proof');
+    const bearer = await get('/api/profile', pair.access_token);
+    expect(bearer.status).toBe(401);
+    expect(await bearer.json()).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/bound to a DPoP key/) });
+    const unbound = await login();
+    const wrongScheme = await fetch(url, { headers: { authorization: `DPoP ${unbound.access_token}`, dpop: await dpopProof(key, 'GET', url, { accessToken: unbound.access_token }) } });
+    expect(wrongScheme.status).toBe(401);
+    expect(wrongScheme.headers.get('www-authenticate')).toMatch(/^DPoP algs="[^"]+", error="invalid_token"/);
   });
 
   it('audience: a token for the token service itself, or for another API, is refused by this API', async () => {

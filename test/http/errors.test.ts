@@ -25,6 +25,11 @@ describe('httpErrorOf and the guards', () => {
           expect(refusal.headers['retry-after']).toBe(http.headers['retry-after']);
           if (http.status === 500) expect([code, http.description]).toEqual(['ERR_CONFIG', 'The server is misconfigured']);
           expect(refusal.body).toEqual({ error: http.error, error_description: http.description });
+        } else if (code === 'ERR_DPOP_INVALID' || code === 'ERR_DPOP_NONCE') {
+          // RFC 9449 §7.1, §9: a refused proof is the DPoP challenge's own error, a 401 at a resource.
+          expect(refusal.status).toBe(401);
+          expect(refusal.body).toEqual({ error: http.error, error_description: http.description });
+          expect(refusal.headers['www-authenticate']).toMatch(new RegExp(`^DPoP algs="[^"]*", error="${http.error}"`));
         } else {
           expect(refusal.status).toBe(401);
           expect(refusal.body.error).toBe('invalid_token');

@@ -35,7 +35,7 @@ export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
 /** Managing the clients (the CLI). */
 export const clients = {
   /** Registers a client; a confidential one gets a secret, returned here once and stored only hashed. */
-  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; introspect?: boolean; secret?: string; resources?: string[]; clientCredentials?: boolean } = {}): Promise<{ client: ClientRecord; secret?: string }> {
+  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; introspect?: boolean; secret?: string; resources?: string[]; clientCredentials?: boolean; dpop?: string } = {}): Promise<{ client: ClientRecord; secret?: string }> {
     if (!CLIENT_ID.test(id)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client id is 1 to 64 letters, digits or . _ : -.');
     const secret = options.secret ?? (options.confidential || options.introspect || options.clientCredentials ? generateClientSecret() : undefined);
     if (secret !== undefined && secret.length < 32) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client secret must be at least 32 characters.');
@@ -43,6 +43,10 @@ export const clients = {
     if (secret !== undefined) client.secretHash = hashClientSecret(secret);
     if (options.introspect) client.introspect = true;
     if (options.clientCredentials) client.grantTypes = ['client_credentials'];
+    if (options.dpop !== undefined) {
+      if (options.dpop !== 'required' && options.dpop !== 'allowed') throw new BatonError('ERR_INVALID_ARGUMENT', `--dpop is required or allowed, not ${JSON.stringify(options.dpop)}.`);
+      if (options.dpop === 'required') client.dpop = 'required';
+    }
     if (options.resources !== undefined) {
       try {
         client.resources = checkResources(options.resources, `client ${id}`);

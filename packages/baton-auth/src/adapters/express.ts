@@ -63,18 +63,19 @@ export function endpoints(handler: AuthHandler): RequestHandler {
 export const batonRouter: typeof endpoints = endpoints;
 
 /**
- * Requires a Bearer access token (RFC 6750) for the API's `audience`, verified by `verifier` (a
- * Baton, or a verifier of another issuer's tokens); the claims land on `req.auth`.
+ * Requires an access token for the API's `audience` — Bearer (RFC 6750), or DPoP-bound with its
+ * proof (RFC 9449 §7) — verified by `verifier` (a Baton, or a verifier of another issuer's
+ * tokens); the claims land on `req.auth`.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): RequestHandler {
-  const guard = createBearerGuard(verifier, options);
+  const guard = createBearerGuard<Request>(verifier, options, (req) => ({ proof: req.get('dpop'), method: req.method, url: `${options.origin ?? origin(req)}${req.originalUrl}` }));
   const pass = (req: Request, res: Response, next: NextFunction, outcome: GuardOutcome): void => {
     if (outcome instanceof Refusal) return send(res, outcome);
     req.auth = outcome;
     next();
   };
   return (req: Request, res: Response, next: NextFunction) => {
-    const outcome = guard(req.headers.authorization, req.originalUrl);
+    const outcome = guard(req.headers.authorization, req.originalUrl, req);
     if (outcome instanceof Promise) outcome.then((result) => pass(req, res, next, result), next);
     else pass(req, res, next, outcome);
   };

@@ -71,20 +71,23 @@ export function endpoints(handler: AuthHandler): FastifyPluginAsync {
 export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(async (fastify: FastifyInstance, options: { handler: AuthHandler }) => mount(fastify, options.handler), META);
 
 /**
- * Requires a Bearer access token (RFC 6750) for the API's `audience`, verified by `verifier` (a
- * Baton, or a verifier of another issuer's tokens): a `preHandler`; the claims land on
+ * Requires an access token for the API's `audience` — Bearer (RFC 6750), or DPoP-bound with its
+ * proof (RFC 9449 §7) — verified by `verifier` (a Baton, or a verifier of another issuer's
+ * tokens): a `preHandler`; the claims land on
  * `request.auth`. A callback hook, not an async one: a token the verified-token cache (or the
  * in-process fast path) decides costs no promise at all.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
-  const guard = createBearerGuard(verifier, options);
+  const guard = createBearerGuard<FastifyRequest>(verifier, options, (request) => ({
+    proof: request.headers.dpop as string | undefined, method: request.method, url: `${options.origin ?? `${request.protocol}://${request.host}`}${request.url}`,
+  }));
   const pass = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, outcome: GuardOutcome): void => {
     if (outcome instanceof Refusal) return void send(reply, outcome);
     request.auth = outcome;
     done();
   };
   return function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) {
-    const outcome = guard(request.headers.authorization, request.url);
+    const outcome = guard(request.headers.authorization, request.url, request);
     if (outcome instanceof Promise) outcome.then((result) => pass(request, reply, done, result), done);
     else pass(request, reply, done, outcome);
   };

@@ -77,20 +77,24 @@ export function endpoints(handler: AuthHandler, options: EndpointsOptions = {}):
 export const batonRoutes: typeof endpoints = endpoints;
 
 /**
- * Requires a Bearer access token (RFC 6750) for the API's `audience`, verified by `verifier` (a
- * Baton, or a verifier of another issuer's tokens); the claims are `c.get('auth')`. The header is
+ * Requires an access token for the API's `audience` — Bearer (RFC 6750), or DPoP-bound with its
+ * proof (RFC 9449 §7) — verified by `verifier` (a Baton, or a verifier of another issuer's
+ * tokens); the claims are `c.get('auth')`. The header is
  * read through the Web `Request` (`c.req.raw.headers`), which @hono/node-server answers from the
  * Node request without building a `Headers` object.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): MiddlewareHandler<{ Variables: BatonVariables }> {
-  const guard = createBearerGuard(verifier, options);
+  const guard = createBearerGuard<Context<{ Variables: BatonVariables }>>(verifier, options, (c) => {
+    const url = c.req.url;
+    return { proof: c.req.raw.headers.get('dpop'), method: c.req.method, url: options.origin === undefined ? url : `${options.origin}${url.slice(new URL(url).origin.length)}` };
+  });
   const pass = (c: Context<{ Variables: BatonVariables }>, next: Next, outcome: GuardOutcome): Response | Promise<void> => {
     if (outcome instanceof Refusal) return send(c, outcome);
     c.set('auth', outcome);
     return next();
   };
   return async (c, next) => {
-    const outcome = guard(c.req.raw.headers.get('authorization'), c.req.url);
+    const outcome = guard(c.req.raw.headers.get('authorization'), c.req.url, c);
     return pass(c, next, outcome instanceof Promise ? await outcome : outcome);
   };
 }

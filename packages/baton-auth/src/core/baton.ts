@@ -54,6 +54,9 @@ export class Baton {
     return this.#e.o.audience;
   }
 
+  /** `verify` checks DPoP proofs (`options.dpop`): guards accept the DPoP scheme (RFC 9449 §7). */
+  readonly verifiesDpop = true;
+
   /** The key ring: add, rotate and list keys; `keys.jwks(now)` is the public JWKS. */
   get keys(): KeyRing {
     return this.#e.o.ring;
@@ -148,12 +151,12 @@ export class Baton {
    * Checks the `DPoP` header of a request to a token endpoint (RFC 9449 §4.3): a `dpop+jwt`
    * signed by the public key in its header with ES256, EdDSA, RS256 or PS256, for this method and
    * URL, recent, never seen before (its `jti` is spent in the store), with a current nonce (§8)
-   * unless `dpop.requireNonce` is false. Resolves to the key's thumbprint (`jkt`) to give
+   * unless `requireNonce` (default the option `dpop.requireNonce`) is false. Resolves to the key's thumbprint (`jkt`) to give
    * `login`, `refresh`, `issueClientToken` or `revoke`; rejects with `ERR_DPOP_INVALID`, or
    * `ERR_DPOP_NONCE` whose `nonce` the client must use (send it as `DPoP-Nonce`).
    */
-  checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url'>): Promise<DpopProof> {
-    return this.#e.dpop.verify(proof, { method: request.method, url: request.url, requireNonce: this.#e.o.dpop.requireNonce });
+  checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'>): Promise<DpopProof> {
+    return this.#e.dpop.verify(proof, { method: request.method, url: request.url, requireNonce: request.requireNonce ?? this.#e.o.dpop.requireNonce });
   }
 
   /** The DPoP nonce clients should use now (the `DPoP-Nonce` header, RFC 9449 §8), the same on every instance. */

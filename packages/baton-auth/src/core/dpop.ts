@@ -30,8 +30,11 @@ export interface DpopProof {
 export interface DpopRequest {
   /** The HTTP method (`htm`). */
   method: string;
-  /** The request's URL (`htu`); its query and fragment are ignored (§4.3 item 9). */
-  url: string;
+  /**
+   * The request's URL (`htu`), or the URLs it is known by (the advertised endpoint and the one the
+   * request named); query and fragment are ignored (§4.3 item 9).
+   */
+  url: string | readonly string[];
   /** The access token the request presents; the proof's `ath` must be its hash (§4.3 item 12). */
   accessToken?: string;
   /** A nonce is required in this proof (the token endpoint asks for one). */
@@ -138,7 +141,8 @@ export class DpopVerifier {
     const { jti, htm, iat, nonce, ath } = payload;
     if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw invalid('jti is missing');
     if (htm !== request.method.toUpperCase()) throw invalid('htm does not match the request method');
-    if (typeof payload.htu !== 'string' || htu(payload.htu) !== htu(request.url)) throw invalid('htu does not match the request URL');
+    const urls = typeof request.url === 'string' ? [request.url] : request.url;
+    if (typeof payload.htu !== 'string' || !urls.some((url) => htu(url) === htu(payload.htu as string))) throw invalid('htu does not match the request URL');
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('iat is missing');
     if (request.accessToken !== undefined && ath !== sha256(request.accessToken)) throw invalid('ath does not match the access token');
     if (request.accessToken === undefined && ath !== undefined) throw invalid('ath names an access token the request does not carry');

@@ -104,8 +104,9 @@ export class BatonError extends Error {
    */
   readonly sessionEnd: SessionEnd | undefined;
 
-  constructor(code: BatonErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number; sessionEnd?: SessionEnd }) {
-    super(PUBLIC_DETAIL.has(code) && detail ? detail : publicMessage[code], options?.cause === undefined ? undefined : { cause: options.cause });
+  /** `options.public`: the detail names only what the caller sent, so it is the message too. */
+  constructor(code: BatonErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number; sessionEnd?: SessionEnd; public?: boolean }) {
+    super((PUBLIC_DETAIL.has(code) || options?.public === true) && detail ? detail : publicMessage[code], options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.detail = detail;
     this.retryAfterMs = options?.retryAfterMs;

@@ -56,9 +56,10 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
   const parsed = e.refreshCodec.parse(refreshToken, now, jkt);
   if (parsed === undefined) {
     if (RefreshTokenCodec.sessionOf(refreshToken)?.bound === true) {
+      // Its prefix says it is bound: telling the caller so reveals nothing.
       throw new BatonError('ERR_REFRESH_INVALID', jkt === undefined
         ? 'the refresh token is bound to a DPoP key: send a DPoP proof by that key (RFC 9449 §5)'
-        : 'the refresh token is bound to another DPoP key, or forged');
+        : 'the refresh token is bound to another DPoP key, or forged', { public: true });
     }
     const revokedAt = e.refreshCodec.revokedKeyOf(refreshToken, now);
     throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token', revokedAt === undefined ? undefined : { sessionEnd: { reason: 'key_revoked', at: revokedAt } });

@@ -34,8 +34,8 @@ export interface DpopPresentation {
   proof: string | null | undefined;
   /** The HTTP method (`GET` for a WebSocket's upgrade and its re-authentications). */
   method: string;
-  /** The request's URL as the client addressed it (query and fragment ignored). */
-  url: string;
+  /** The request's URL as the client addressed it (query and fragment ignored), or the URLs it is known by. */
+  url: string | readonly string[];
 }
 
 /** Introspection's view: any audience this issuer gave (the resource server checks `aud` itself). */

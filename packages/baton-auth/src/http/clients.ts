@@ -32,6 +32,11 @@ export interface ClientRecord {
    * confidential client acting for itself.
    */
   grantTypes?: 'client_credentials'[];
+  /**
+   * DPoP (RFC 9449): `required` refuses this client's token requests without a proof, so all its
+   * sessions and tokens are bound to a key; `allowed` (absent) binds those that carry one.
+   */
+  dpop?: 'required' | 'allowed';
 }
 
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
@@ -79,6 +84,8 @@ export interface StaticClient {
   resources?: string[];
   /** `['client_credentials']`: may get tokens for itself (confidential clients only). */
   grantTypes?: 'client_credentials'[];
+  /** `required`: every token request carries a DPoP proof (RFC 9449); default `allowed`. */
+  dpop?: 'required' | 'allowed';
 }
 
 /** `resources` as given, if each is an absolute URI without a fragment (RFC 8707 §2); a TypeError naming their `owner` otherwise. */
@@ -117,6 +124,10 @@ export function staticClients(clients: readonly StaticClient[]): ClientRegistry 
       if (c.grantTypes.some((g) => g !== 'client_credentials')) throw new TypeError(`Client ${c.id}: grantTypes may only list 'client_credentials'.`);
       if (c.grantTypes.length > 0 && c.secret === undefined) throw new TypeError(`Client ${c.id} uses client_credentials, so it must be confidential (give it a secret; RFC 6749 §4.4).`);
       record.grantTypes = [...c.grantTypes];
+    }
+    if (c.dpop !== undefined) {
+      if (c.dpop !== 'required' && c.dpop !== 'allowed') throw new TypeError(`Client ${c.id}: dpop must be 'required' or 'allowed'.`);
+      record.dpop = c.dpop;
     }
     byId.set(c.id, record);
   }

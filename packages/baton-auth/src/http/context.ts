@@ -73,7 +73,13 @@ export type SessionClaims = Readonly<AccessTokenClaims> & { readonly sid: string
  * RFC 6750 refusal to send (a `client_credentials` token belongs to no session: 403).
  */
 export async function bearer(c: HandlerContext, request: Request): Promise<SessionClaims | Response> {
-  const result = await checkBearer(c.baton, { authorization: request.headers.get('authorization'), search: new URL(request.url).search }, { audience: c.baton.audience });
+  const url = new URL(request.url);
+  const result = await checkBearer(c.baton, {
+    authorization: request.headers.get('authorization'),
+    search: url.search,
+    // The service's own endpoints: addressed by the issuer's origin, or by the one the request named.
+    dpop: { proof: request.headers.get('dpop'), method: request.method, url: [new URL(url.pathname, c.issuer).href, `${url.origin}${url.pathname}`] },
+  }, { audience: c.baton.audience });
   if (!result.ok) return json(result.refusal.body, result.refusal.status, result.refusal.headers);
   if (result.claims.sid === undefined) {
     return json({ error: 'insufficient_scope', error_description: 'This endpoint serves signed-in users; a client_credentials token belongs to no session' }, 403, {
@@ -83,12 +89,15 @@ export async function bearer(c: HandlerContext, request: Request): Promise<Sessi
   return result.claims as SessionClaims;
 }
 
-/** A token response (RFC 6749 §5.1); browsers that asked for it get the refresh token only as a cookie. */
-export function tokenResponse(c: HandlerContext, pair: TokenPair, viaCookie: boolean): Response {
+/**
+ * A token response (RFC 6749 §5.1); browsers that asked for it get the refresh token only as a
+ * cookie. `extra` headers: the next DPoP nonce.
+ */
+export function tokenResponse(c: HandlerContext, pair: TokenPair, viaCookie: boolean, extra: Record<string, string> = {}): Response {
   const body: Record<string, unknown> = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in };
   if (pair.scope !== undefined) body.scope = pair.scope;
   body.session_id = pair.session_id;
-  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache' });
+  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache', ...extra });
   if (viaCookie) {
     headers.append('set-cookie', setCookie(pair.refresh_token, { ...c.cookie, maxAgeSec: pair.refresh_expires_in }));
   } else {

@@ -20,9 +20,16 @@ export class Refusal {
   }
 }
 
-/** What a challenge may carry besides its error (RFC 6750 §3, RFC 9728 §5.1). */
+/** What a challenge may carry besides its error (RFC 6750 §3, RFC 9728 §5.1, RFC 9449 §7.1). */
 export interface ChallengeParams {
   scope?: string;
+  /**
+   * The DPoP proof algorithms the resource accepts (RFC 9449 §7.1 `algs`): a `DPoP` challenge
+   * follows the Bearer one (or replaces it, with `scheme: 'DPoP'`).
+   */
+  dpopAlgs?: string;
+  /** The scheme the request used, when it was `DPoP`: the error is that challenge's. */
+  scheme?: 'DPoP';
   /** The URL of the protected resource's metadata (RFC 9728 `resource_metadata`). */
   resourceMetadata?: string;
   /** Body members beyond `error` and `error_description`. */
@@ -34,11 +41,13 @@ export interface ChallengeParams {
  * no credentials of this scheme (§3.1), with it otherwise.
  */
 export function challenge(status: number, error: string | undefined, description: string, params: ChallengeParams = {}): Refusal {
-  const parts = ['realm="baton"'];
+  const parts = params.scheme === 'DPoP' ? [`algs="${params.dpopAlgs ?? ''}"`] : ['realm="baton"'];
   if (error) parts.push(`error="${error}"`, `error_description="${description.replace(/["\\]/g, '')}"`);
   if (params.scope) parts.push(`scope="${params.scope}"`);
   if (params.resourceMetadata) parts.push(`resource_metadata="${params.resourceMetadata}"`);
-  const headers = { 'www-authenticate': `Bearer ${parts.join(', ')}`, 'cache-control': 'no-store', 'content-type': JSON_TYPE };
+  let value = `${params.scheme ?? 'Bearer'} ${parts.join(', ')}`;
+  if (params.scheme === undefined && params.dpopAlgs !== undefined) value += `, DPoP algs="${params.dpopAlgs}"`;
+  const headers: Record<string, string> = { 'www-authenticate': value, 'cache-control': 'no-store', 'content-type': JSON_TYPE };
   return new Refusal(status, headers, error ?? 'invalid_request', description, params.members);
 }
 

@@ -68,6 +68,9 @@ export function httpErrorOf(err: unknown): HttpError {
       return new HttpError(503, 'temporarily_unavailable', e.message, { 'retry-after': '1' });
     case 'ERR_RATE_LIMITED':
       return new HttpError(429, 'slow_down', e.message, { 'retry-after': String(Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000))) });
+    case 'ERR_DPOP_NONCE':
+      // RFC 9449 §8: the nonce to use comes with the refusal.
+      return new HttpError(400, e.oauthError, e.message, (e as { nonce?: string }).nonce === undefined ? {} : { 'dpop-nonce': (e as { nonce?: string }).nonce as string });
     case 'ERR_CONFIG':
       // The server's own mistake (a resource server configured against the wrong issuer): its sentence is for its logs.
       return new HttpError(500, 'server_error', 'The server is misconfigured');

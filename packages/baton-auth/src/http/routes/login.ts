@@ -6,6 +6,7 @@
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
+import { nonceHeaders, proofKey } from '../dpop.ts';
 import { grantedResources } from '../grant.ts';
 import { checkCsrf, tokenResponse } from '../context.ts';
 import { tooManyAttempts } from '../login-protection.ts';
@@ -38,14 +39,16 @@ export function login(c: HandlerContext): Route {
       const resource = grantedResources(c, client, f.resource);
       const viaCookie = f.refresh_token_delivery === 'cookie';
       if (viaCookie) checkCsrf(c, request);
+      const jkt = await proofKey(c, request, client, '/auth/login');
       const pair = await c.baton.login(who.userId, {
         clientId: client.id,
+        ...(jkt === undefined ? {} : { jkt }),
         scope,
         resource,
         device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
       });
       c.log?.info({ event: 'login', sid: pair.session_id, client: client.id }, 'login');
-      return tokenResponse(c, pair, viaCookie);
+      return tokenResponse(c, pair, viaCookie, nonceHeaders(c, jkt));
     },
   };
 }

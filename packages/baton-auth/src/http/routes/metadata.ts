@@ -2,6 +2,7 @@
  * `GET /.well-known/oauth-authorization-server` (RFC 8414 §2; for an issuer with a path, at the
  * well-known URI inserted before the path, §3.1) and `GET /.well-known/jwks.json` (RFC 7517 §5).
  */
+import { DPOP_ALGS } from '../../core/dpop.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { json } from '../respond.ts';
 
@@ -22,6 +23,8 @@ export function metadata(c: HandlerContext): Route {
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: [],
+    // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms.
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
   };
   if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
   return { GET: async () => json(body, 200, PUBLIC) };

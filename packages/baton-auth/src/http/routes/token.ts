@@ -13,8 +13,11 @@ import type { ClientRecord } from '../clients.ts';
 import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
 import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
+import { nonceHeaders, proofKey } from '../dpop.ts';
 import { grantedResources } from '../grant.ts';
 import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
+
+const TOKEN_PATH = '/oauth/token';
 
 export function token(c: HandlerContext): Route {
   async function refreshGrant(request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
@@ -22,35 +25,40 @@ export function token(c: HandlerContext): Route {
     const presented = f.refresh_token ?? fromCookie;
     if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
     if (fromCookie !== undefined) checkCsrf(c, request);
+    const jkt = await proofKey(c, request, client, TOKEN_PATH);
     try {
       const pair = await c.baton.refresh(presented, {
+        ...(jkt === undefined ? {} : { jkt }),
         clientId: client.id,
         ...(f.scope === undefined ? {} : { scope: f.scope }),
         // Known to the service and allowed to the client, then among the session's (checked by the engine).
         ...(f.resource === undefined ? {} : { resource: grantedResources(c, client, f.resource) }),
         ...(ctx.ip === undefined ? {} : { ip: ctx.ip }),
       });
-      return tokenResponse(c, pair, fromCookie !== undefined);
+      return tokenResponse(c, pair, fromCookie !== undefined, nonceHeaders(c, jkt));
     } catch (err) {
       const http = httpErrorOf(err);
       // A dead refresh cookie is cleared; a store outage keeps it (nothing was lost).
       if (fromCookie !== undefined && http.error === 'invalid_grant') http.headers['set-cookie'] = clearCookie(c);
+      Object.assign(http.headers, nonceHeaders(c, jkt));
       throw http;
     }
   }
 
-  async function clientCredentials(f: Record<string, string>, client: ClientRecord): Promise<Response> {
+  async function clientCredentials(request: Request, f: Record<string, string>, client: ClientRecord): Promise<Response> {
     // RFC 6749 §4.4: confidential clients only, and only those registered for it (§5.2 unauthorized_client).
     if (client.type !== 'confidential' || !(client.grantTypes ?? []).includes('client_credentials')) {
       throw new HttpError(400, 'unauthorized_client', `Client ${client.id} may not use the client_credentials grant`);
     }
+    const jkt = await proofKey(c, request, client, TOKEN_PATH);
     const issued = await c.baton.issueClientToken({
       clientId: client.id,
+      ...(jkt === undefined ? {} : { jkt }),
       // No user: the client's own list bounds the scope, and a client with none gets none.
       scope: grantScope(f.scope, client.scopes ?? []),
       resource: grantedResources(c, client, f.resource),
     });
-    return json(issued);
+    return json(issued, 200, nonceHeaders(c, jkt));
   }
 
   return {
@@ -61,7 +69,7 @@ export function token(c: HandlerContext): Route {
         throw new HttpError(400, 'unsupported_grant_type', 'grant_type must be refresh_token or client_credentials');
       }
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
-      return f.grant_type === 'refresh_token' ? refreshGrant(request, f, client, ctx) : clientCredentials(f, client);
+      return f.grant_type === 'refresh_token' ? refreshGrant(request, f, client, ctx) : clientCredentials(request, f, client);
     },
   };
 }
