@@ -5,7 +5,16 @@
  * when; a tab that waited a whole lease steals it (`steal: true`) and warns, naming the holder, so
  * no tab ever deadlocks behind a frozen one (the server's grace window makes the rare duplicate
  * refresh harmless). Import from `baton-auth-client`.
+ *
+ * The DPoP key (RFC 9449) is an ECDSA P-256 `CryptoKeyPair` made with `extractable: false` and
+ * kept in IndexedDB (database `baton-dpop`, store `keys`, one record per storage name, issuer and
+ * client id): IndexedDB keeps a `CryptoKey` by structured clone, still non-extractable, so the
+ * page can sign with it across reloads and no script can ever read it. It is created under a Web
+ * Lock, so racing tabs make one key and every tab loads that one. Where IndexedDB is unavailable
+ * (some private windows), the key lives in this tab's memory and a `dpop_key_in_memory` warning
+ * says so: the session is then bound to this tab, and a reload or another tab must sign in again.
  */
+import { generateDpopKeyPair, isDpopKeyPair } from './dpop.ts';
 import type { ClientWarning, StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `browserStorage`. */
@@ -26,6 +35,50 @@ interface LockManager {
 interface Lease {
   holder: string;
   since: number;
+}
+
+/** The IndexedDB database and object store of DPoP keys. */
+export const DPOP_KEY_DB = 'baton-dpop';
+export const DPOP_KEY_STORE = 'keys';
+
+/** A request's result as a promise. */
+function done<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+/** Opens the key database, creating its store on first use. */
+function openKeyDb(): Promise<IDBDatabase> {
+  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (idb === undefined) return Promise.reject(new Error('IndexedDB is not available'));
+  const request = idb.open(DPOP_KEY_DB, 1);
+  request.onupgradeneeded = () => {
+    if (!request.result.objectStoreNames.contains(DPOP_KEY_STORE)) request.result.createObjectStore(DPOP_KEY_STORE);
+  };
+  return done(request);
+}
+
+/** The key pair stored under `id`, or a new non-extractable one stored there — `add`, so a key already there is never replaced. */
+async function storedKey(id: string): Promise<CryptoKeyPair> {
+  const db = await openKeyDb();
+  try {
+    const found = await done(db.transaction(DPOP_KEY_STORE, 'readonly').objectStore(DPOP_KEY_STORE).get(id));
+    if (isDpopKeyPair(found)) return found;
+    const pair = await generateDpopKeyPair();
+    try {
+      await done(db.transaction(DPOP_KEY_STORE, 'readwrite').objectStore(DPOP_KEY_STORE).add(pair, id));
+      return pair;
+    } catch (err) {
+      if ((err as Error).name !== 'ConstraintError') throw err;
+      const theirs = await done(db.transaction(DPOP_KEY_STORE, 'readonly').objectStore(DPOP_KEY_STORE).get(id)); // made meanwhile without a lock
+      if (isDpopKeyPair(theirs)) return theirs;
+      throw err;
+    }
+  } finally {
+    db.close();
+  }
 }
 
 /** Tokens shared by the tabs of this origin. */
@@ -71,6 +124,22 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
       return undefined;
     }
   };
+  const keys = new Map<string, Promise<CryptoKeyPair>>();
+  const loadKey = async (scope: string): Promise<CryptoKeyPair> => {
+    const id = `${name}\n${scope}`;
+    try {
+      // A lock of its own, not the refresh lock: a refresh asks for the key while holding that one.
+      return await (locks === undefined ? storedKey(id) : locks.request(`${name}:dpop-key`, {}, () => storedKey(id)));
+    } catch (err) {
+      const reason = (err as Error).message;
+      const warning: ClientWarning = {
+        kind: 'dpop_key_in_memory', reason,
+        message: `The DPoP key cannot be kept in IndexedDB (${reason}); it lives in this tab's memory, so a reload or another tab must sign in again.`,
+      };
+      warnings.forEach((w) => w(warning));
+      return generateDpopKeyPair();
+    }
+  };
   const settle = async (): Promise<void> => {
     const last = Number(shared?.getItem(marker) ?? 0);
     const end = Date.now() + 250;
@@ -108,6 +177,11 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
       };
       warnings.forEach((w) => w(warning));
       return locks.request(`${name}:refresh`, { steal: true }, run);
+    },
+    dpopKey(scope) {
+      let key = keys.get(scope);
+      if (key === undefined) keys.set(scope, (key = loadKey(scope)));
+      return key;
     },
     onWarning(listener) {
       warnings.add(listener);

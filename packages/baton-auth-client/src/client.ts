@@ -13,7 +13,10 @@
  *   process may have rotated), then `sessionExpired` with the server's reason; a rejected client
  *   → `error`, tokens kept; 429, 5xx, network errors and non-OAuth answers → capped, jittered
  *   backoff honouring `Retry-After`, the session kept;
- * - timers on the monotonic and the wall clock, checked again on wake-up, focus and network return.
+ * - timers on the monotonic and the wall clock, checked again on wake-up, focus and network return;
+ * - DPoP (RFC 9449) when the server offers ES256: a proof on every token request and, for bound
+ *   tokens, `Authorization: DPoP` with a proof on every request to the allowed origins; one retry
+ *   on `use_dpop_nonce`; the key kept by the storage, so tabs and processes share it.
  *
  * @example
  * ```ts
@@ -25,13 +28,14 @@
  * ```
  */
 
-import { discover } from './discovery.ts';
+import { discover, isRedirect } from './discovery.ts';
 import type { Endpoints } from './discovery.ts';
-import { BatonClientError, SessionExpiredError } from './errors.ts';
+import { DPOP_ALG, DpopSigner, isDpopKeyPair, NonceBook } from './dpop.ts';
+import { BatonClientError, SessionExpiredError, SignInError, TransientRefreshError } from './errors.ts';
 import { authorizedFetch } from './fetch.ts';
 import { absolute, originPolicy, requireSecure } from './origins.ts';
-import { clientRequest, refreshGrant } from './refresher.ts';
-import type { GrantResult } from './refresher.ts';
+import { clientRequest, postToken, refreshGrant, retryAfterMs } from './refresher.ts';
+import type { GrantResult, TokenDpop } from './refresher.ts';
 import { Scheduler } from './schedule.ts';
 import { memoryStorage } from './storage.ts';
 import { refreshMargin, tokensFrom } from './tokens.ts';
@@ -72,6 +76,9 @@ export class TokenClient {
   readonly #stops: (() => void)[] = [];
   #clockOffset = 0;
   readonly #sharingKey: unknown;
+  /** The DPoP signer once decided (undefined: DPoP off). */
+  #dpop: Promise<TokenDpop | undefined> | undefined;
+  readonly #nonces = new NonceBook();
 
   constructor(options: TokenClientOptions) {
     if (!options.issuer && !options.endpoints) throw new TypeError('createTokenClient needs `issuer` (for RFC 8414 discovery) or `endpoints: { token }`.');
@@ -82,8 +89,10 @@ export class TokenClient {
       const revocation = options.endpoints.revocation === undefined ? undefined : requireSecure(options.endpoints.revocation, 'revocation endpoint').href;
       options = { ...options, endpoints: { token, ...(revocation === undefined ? {} : { revocation }) } };
     }
+    if (typeof options.dpop === 'object' && !isDpopKeyPair(options.dpop.keyPair)) throw new TypeError('`dpop.keyPair` must be an ECDSA P-256 CryptoKeyPair (crypto.subtle.generateKey({ name: \'ECDSA\', namedCurve: \'P-256\' }, false, [\'sign\', \'verify\'])).');
     this.#o = options;
     this.#storage = options.storage ?? memoryStorage();
+    if (options.dpop === true && this.#storage.dpopKey === undefined) throw new TypeError('`dpop: true` needs a storage that keeps a DPoP key (memoryStorage, browserStorage, fileStorage), or the key pair itself: `dpop: { keyPair }`.');
     this.#fetch = options.fetch ?? ((...args) => fetch(...args));
     this.#now = options.now ?? Date.now;
     this.#allowed = originPolicy(options);
@@ -137,6 +146,82 @@ export class TokenClient {
     return this.#endpoints;
   }
 
+  /**
+   * DPoP's signer, decided once: off with `dpop: false`; with the app's key pair; else with the
+   * storage's key when `dpop: true` or the server's metadata lists ES256.
+   */
+  #dpopOf(): Promise<TokenDpop | undefined> {
+    const option = this.#o.dpop;
+    if (option === false) return Promise.resolve(undefined);
+    this.#dpop ??= (async (): Promise<TokenDpop | undefined> => {
+      let pair: CryptoKeyPair;
+      if (typeof option === 'object') pair = option.keyPair;
+      else {
+        const keep = this.#storage.dpopKey?.bind(this.#storage);
+        if (keep === undefined) return undefined; // a storage that cannot share a key with its tokens: Bearer
+        if (option !== true && !(await this.#endpointsOf()).dpopAlgs?.includes(DPOP_ALG)) return undefined;
+        pair = await keep(`${this.#o.issuer ?? this.#o.endpoints?.token}\n${this.#o.clientId ?? ''}`);
+      }
+      // iat on the server's clock, as far as the `Date` of its token responses told.
+      return {
+        signer: new DpopSigner(pair, () => this.#now() + this.#clockOffset),
+        nonces: this.#nonces,
+        clock: (serverDate, receivedAt) => this.#noteServerDate(serverDate, receivedAt),
+      };
+    })().catch((err: unknown) => {
+      this.#dpop = undefined;
+      throw err;
+    });
+    return this.#dpop;
+  }
+
+  /**
+   * The RFC 7638 thumbprint of this client's DPoP key (what the server binds the session to), or
+   * undefined when DPoP is off. Every tab or process sharing the storage has the same one.
+   */
+  async dpopThumbprint(): Promise<string | undefined> {
+    return (await this.#dpopOf())?.signer.thumbprint();
+  }
+
+  /**
+   * Signs in: POSTs `fields` form-encoded to `url` (the server's login endpoint, e.g. Baton's
+   * `/auth/login` with `username` and `password`), with `client_id` (or the client's secret) and,
+   * with DPoP, a proof — once more with the server's nonce if it asks (`use_dpop_nonce`), so the
+   * session is bound to this client's key — then stores the tokens it answers. In cookie mode the
+   * request carries credentials, so the refresh cookie is kept. Throws `SignInError`
+   * (`ERR_SIGN_IN_REFUSED`, with the server's OAuth `error`) when refused, `TransientRefreshError`
+   * when the server cannot be reached.
+   *
+   * @example
+   * ```ts
+   * await client.signIn('/auth/login', { username, password, refresh_token_delivery: 'cookie' });
+   * ```
+   */
+  async signIn(url: string | URL, fields: Record<string, string>): Promise<StoredTokens> {
+    const endpoint = requireSecure(String(url), 'sign-in endpoint').href;
+    const dpop = await this.#dpopOf();
+    const { body, headers } = clientRequest(fields, this.#o.clientId, this.#o.clientAuthentication?.secret);
+    let answer;
+    try {
+      answer = await postToken(this.#fetch, endpoint, body, headers, { cookie: this.#o.mode === 'cookie', dpop, now: this.#now });
+    } catch (err) {
+      throw new TransientRefreshError(`The sign-in endpoint could not be reached: ${(err as Error).message}`, { cause: err });
+    }
+    const receivedAt = this.#now();
+    const { res, json } = answer;
+    if (isRedirect(res)) throw new SignInError(`The sign-in endpoint ${endpoint} redirects (HTTP ${res.status}); credentials are never sent after a redirect.`, { status: res.status });
+    const r = json as (TokenResponse & { error?: unknown; error_description?: unknown }) | undefined;
+    if (res.ok && typeof r?.access_token === 'string') {
+      this.#noteServerDate(Date.parse(res.headers.get('date') ?? ''), receivedAt);
+      return this.setTokens(r, receivedAt);
+    }
+    const error = typeof r?.error === 'string' ? r.error : undefined;
+    const description = typeof r?.error_description === 'string' ? r.error_description : undefined;
+    throw new SignInError(`Sign-in refused (HTTP ${res.status}${error === undefined ? '' : `, ${error}`})${description === undefined ? '' : `: ${description}`}`, {
+      status: res.status, error, errorDescription: description, retryAfterMs: retryAfterMs(res.headers.get('retry-after'), this.#now()),
+    });
+  }
+
   /** Stores tokens from a token response (after login); expiry is measured from now on this clock. */
   async setTokens(response: TokenResponse, receivedAt = this.#now()): Promise<StoredTokens> {
     const tokens = tokensFrom(response, receivedAt, undefined, this.#o.mode);
@@ -151,16 +236,50 @@ export class TokenClient {
 
   /** A valid access token, refreshed first if it is within the margin of expiry. */
   async getAccessToken(): Promise<string> {
+    return (await this.#validTokens()).accessToken;
+  }
+
+  async #validTokens(): Promise<StoredTokens> {
     const tokens = await this.#storage.get();
     if (tokens === null) throw new SessionExpiredError('Not signed in', 'ERR_NOT_SIGNED_IN');
-    if (!this.#needsRefresh(tokens)) return tokens.accessToken;
+    if (!this.#needsRefresh(tokens)) return tokens;
     try {
-      return (await this.refresh(tokens.accessToken)).accessToken;
+      return await this.refresh(tokens.accessToken);
     } catch (err) {
       // A failed refresh that ended nothing while the current token still works: use it and try again later.
-      if (err instanceof BatonClientError && !(err instanceof SessionExpiredError) && tokens.expiresAt > this.#now()) return tokens.accessToken;
+      if (err instanceof BatonClientError && !(err instanceof SessionExpiredError) && tokens.expiresAt > this.#now()) return tokens;
       throw err;
     }
+  }
+
+  /** The headers that carry `tokens` on a `method` request to `url`: Bearer, or DPoP with a fresh proof for a bound token. */
+  async #authorization(method: string, url: string, tokens: StoredTokens): Promise<Record<string, string>> {
+    const dpop = tokens.tokenType === 'DPoP' ? await this.#dpopOf() : undefined;
+    if (dpop === undefined) return { authorization: `Bearer ${tokens.accessToken}` };
+    return {
+      authorization: `DPoP ${tokens.accessToken}`,
+      dpop: await dpop.signer.proof(method, url, { nonce: this.#nonces.get(url), accessToken: tokens.accessToken }),
+    };
+  }
+
+  /**
+   * The headers that carry the access token on a `method` request to `url`, for HTTP clients
+   * other than `client.fetch`: `authorization` (`Bearer …`, or `DPoP …` for a DPoP-bound token,
+   * with a fresh proof in `dpop`). Refreshes first near expiry. Throws `ERR_ORIGIN_NOT_ALLOWED`
+   * for a URL the client does not send tokens to.
+   */
+  async authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>> {
+    const href = absolute(String(url)).href;
+    if (!this.sendsTokenTo(href)) throw new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${new URL(href).origin}: add it to the client's allowedOrigins if it is your API.`);
+    return this.#authorization(method, href, await this.#validTokens());
+  }
+
+  /**
+   * Remembers a `DPoP-Nonce` header's value from a response of `url` (RFC 9449 §8, §9) for the
+   * next proof to its origin, for HTTP clients other than `client.fetch`, which does it itself.
+   */
+  noteDpopNonce(url: string | URL, nonce: string | null | undefined): void {
+    this.#nonces.set(absolute(String(url)).href, nonce);
   }
 
   /** The background check: refresh if due, else set the timer again; failures are reported as events, never thrown. */
@@ -199,16 +318,20 @@ export class TokenClient {
   #refreshed({ tokens, fresh, serverDate }: Refreshed): StoredTokens {
     this.#schedule(tokens);
     if (!fresh) return tokens;
-    if (serverDate !== undefined) {
-      const offset = serverDate - tokens.receivedAt;
-      if (Math.abs(offset) > SKEW_WARNING_MS && Math.abs(this.#clockOffset) <= SKEW_WARNING_MS) {
-        const minutes = Math.round(Math.abs(offset) / 60_000);
-        this.#emit('warning', { kind: 'clock_skew', offsetMs: offset, message: `This device's clock is ${minutes} min ${offset > 0 ? 'behind' : 'ahead of'} the server's; tokens are timed from the server's lifetimes, so sessions still refresh on time.` });
-      }
-      this.#clockOffset = offset;
-    }
+    if (serverDate !== undefined) this.#noteServerDate(serverDate, tokens.receivedAt);
     this.#emit('refreshed', tokens);
     return tokens;
+  }
+
+  /** The clock offset from a token response's `Date` (ms, NaN when absent), with a warning when it is large. */
+  #noteServerDate(serverDate: number, receivedAt: number): void {
+    if (Number.isNaN(serverDate)) return;
+    const offset = serverDate - receivedAt;
+    if (Math.abs(offset) > SKEW_WARNING_MS && Math.abs(this.#clockOffset) <= SKEW_WARNING_MS) {
+      const minutes = Math.round(Math.abs(offset) / 60_000);
+      this.#emit('warning', { kind: 'clock_skew', offsetMs: offset, message: `This device's clock is ${minutes} min ${offset > 0 ? 'behind' : 'ahead of'} the server's; tokens are timed from the server's lifetimes, so sessions still refresh on time.` });
+    }
+    this.#clockOffset = offset;
   }
 
   async #refreshLocked(seenAccessToken: string | undefined): Promise<Refreshed> {
@@ -222,7 +345,7 @@ export class TokenClient {
     const { token } = await this.#endpointsOf();
     const result: GrantResult = await refreshGrant({
       endpoint: token, refreshToken: current.refreshToken, clientId: this.#o.clientId, clientSecret: this.#o.clientAuthentication?.secret,
-      cookie: this.#o.mode === 'cookie', retry: this.#o.retry, fetch: this.#fetch, now: this.#now,
+      cookie: this.#o.mode === 'cookie', retry: this.#o.retry, fetch: this.#fetch, now: this.#now, dpop: await this.#dpopOf(),
     });
     if (result.ok) {
       const tokens = tokensFrom(result.response, result.receivedAt, current, this.#o.mode);
@@ -237,13 +360,20 @@ export class TokenClient {
   }
 
   /**
-   * `fetch` with `Authorization: Bearer` for the issuer's origin and `allowedOrigins`: refreshes
-   * first when the token is about to expire, and once more then retries once on a 401. Any other
-   * origin is fetched as it is, without a token, and its 401 refreshes nothing. A request whose
-   * body cannot be replayed is not retried.
+   * `fetch` with `Authorization: Bearer` (or `DPoP` and a proof, for a DPoP-bound token) for the
+   * issuer's origin and `allowedOrigins`: refreshes first when the token is about to expire, and
+   * once more then retries once on a 401 (a 401 `use_dpop_nonce` is retried once with the
+   * server's nonce instead). Any other origin is fetched as it is, without a token, and its 401
+   * refreshes nothing. A request whose body cannot be replayed is not retried.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    return authorizedFetch(this, this.#fetch, this.#o.hooks, new Request(input, init));
+    return authorizedFetch({
+      tokens: () => this.#validTokens(),
+      refresh: (seen) => this.refresh(seen),
+      sendsTokenTo: (url) => this.sendsTokenTo(url),
+      authorization: (method, url, tokens) => this.#authorization(method, url, tokens),
+      noteNonce: (url, response) => this.#nonces.note(url, response),
+    }, this.#fetch, this.#o.hooks, new Request(input, init));
   }
 
   /** Whether this client sends its access token to `url`: the issuer's origin and `allowedOrigins` only. */
@@ -255,7 +385,10 @@ export class TokenClient {
     }
   }
 
-  /** Revokes the refresh token at the server (RFC 7009) and clears the tokens. */
+  /**
+   * Revokes the refresh token at the server (RFC 7009) and clears the tokens. With DPoP the
+   * request carries a proof: a server revokes a bound refresh token only for its key's holder.
+   */
   async logout(): Promise<void> {
     const tokens = await this.#storage.get();
     this.#scheduler.unschedule();
@@ -264,7 +397,8 @@ export class TokenClient {
     const token = tokens?.refreshToken ?? tokens?.accessToken;
     if (revocation && token) {
       const { body, headers } = clientRequest({ token, token_type_hint: tokens?.refreshToken ? 'refresh_token' : 'access_token' }, this.#o.clientId, this.#o.clientAuthentication?.secret);
-      await this.#fetch(revocation, { method: 'POST', headers, body, redirect: 'manual' }).catch(() => undefined);
+      const dpop = await this.#dpopOf().catch(() => undefined);
+      await postToken(this.#fetch, revocation, body, headers, { cookie: false, dpop, now: this.#now }).catch(() => undefined);
     }
   }
 
@@ -280,7 +414,13 @@ export class TokenClient {
    * `allowedOrigins` (`ERR_ORIGIN_NOT_ALLOWED` otherwise).
    */
   websocket(url: string, options: WebSocketOptions = {}): AuthenticatedSocket {
-    return authenticatedSocket(this, url, options, (origin) => this.#allowed(origin), (err) => this.#emit('error', err));
+    const source = {
+      tokens: () => this.#validTokens(),
+      refresh: (seen?: string) => this.refresh(seen),
+      // A bound token's proof for the socket (RFC 9449 §4.2: htm GET, htu the ws: URL, ath the token).
+      proof: async (socketUrl: string, tokens: StoredTokens) => tokens.tokenType === 'DPoP' ? (await this.#dpopOf())?.signer.proof('GET', socketUrl, { accessToken: tokens.accessToken }) : undefined,
+    };
+    return authenticatedSocket(source, url, options, (origin) => this.#allowed(origin), (err) => this.#emit('error', err));
   }
 
   /** Stops background work (timers, listeners, the storage subscription). */

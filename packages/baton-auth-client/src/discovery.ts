@@ -10,6 +10,8 @@ import { requireSecure } from './origins.ts';
 export interface Endpoints {
   token: string;
   revocation?: string;
+  /** The metadata's `dpop_signing_alg_values_supported` (RFC 9449 §5.1), when discovered. */
+  dpopAlgs?: readonly string[];
 }
 
 /**
@@ -39,7 +41,7 @@ export async function discover(issuer: string, fetcher: typeof fetch): Promise<E
   if (res.status === 404) res = await get(oidc);
   if (isRedirect(res)) throw new BatonClientError('ERR_DISCOVERY', `The issuer's metadata redirects elsewhere (HTTP ${res.status}); discovery does not follow redirects.`);
   if (!res.ok) throw new TransientRefreshError(`Discovery failed with HTTP ${res.status}`);
-  let meta: { issuer?: unknown; token_endpoint?: unknown; revocation_endpoint?: unknown };
+  let meta: { issuer?: unknown; token_endpoint?: unknown; revocation_endpoint?: unknown; dpop_signing_alg_values_supported?: unknown };
   try {
     meta = (await res.json()) as typeof meta;
   } catch (err) {
@@ -52,5 +54,9 @@ export async function discover(issuer: string, fetcher: typeof fetch): Promise<E
   if (typeof meta.token_endpoint !== 'string') throw new BatonClientError('ERR_DISCOVERY', 'The server metadata has no token_endpoint.');
   requireSecure(meta.token_endpoint, 'token endpoint');
   if (typeof meta.revocation_endpoint === 'string') requireSecure(meta.revocation_endpoint, 'revocation endpoint');
-  return { token: meta.token_endpoint, ...(typeof meta.revocation_endpoint === 'string' ? { revocation: meta.revocation_endpoint } : {}) };
+  const endpoints: Endpoints = { token: meta.token_endpoint };
+  if (typeof meta.revocation_endpoint === 'string') endpoints.revocation = meta.revocation_endpoint;
+  const algs = meta.dpop_signing_alg_values_supported;
+  if (Array.isArray(algs)) endpoints.dpopAlgs = algs.filter((a): a is string => typeof a === 'string');
+  return endpoints;
 }

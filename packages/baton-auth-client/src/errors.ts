@@ -18,7 +18,9 @@ export type BatonClientErrorCode =
   /** A WebSocket to an origin the client does not send tokens to (`allowedOrigins`). */
   | 'ERR_ORIGIN_NOT_ALLOWED'
   /** The token file is a symbolic link, not a regular file, or another user's: refused rather than followed or rewritten. */
-  | 'ERR_STORAGE_UNSAFE';
+  | 'ERR_STORAGE_UNSAFE'
+  /** `client.signIn` was refused (`SignInError`, with the server's OAuth `error`): wrong password, too many attempts, a redirect. */
+  | 'ERR_SIGN_IN_REFUSED';
 
 import type { SessionEndInfo } from './types.ts';
 
@@ -53,5 +55,27 @@ export class TransientRefreshError extends BatonClientError {
   constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super('ERR_REFRESH_UNAVAILABLE', message, options);
     this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/**
+ * `client.signIn` was refused: `error` and `errorDescription` are the server's OAuth error
+ * (RFC 6749 §5.2; `invalid_grant` for a wrong password at Baton), `status` its HTTP status.
+ */
+export class SignInError extends BatonClientError {
+  override name = 'SignInError';
+  readonly status: number;
+  /** The OAuth error code, or undefined when the answer was not an OAuth error. */
+  readonly error: string | undefined;
+  readonly errorDescription: string | undefined;
+  /** How long the server asked to wait (`Retry-After`), in ms, when it said (429). */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, details: { status: number; error?: string | undefined; errorDescription?: string | undefined; retryAfterMs?: number | undefined }) {
+    super('ERR_SIGN_IN_REFUSED', message);
+    this.status = details.status;
+    this.error = details.error;
+    this.errorDescription = details.errorDescription;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }

@@ -5,6 +5,12 @@
  * twice. A lock left by a dead process goes stale and is taken over. Import from
  * `baton-auth-client/node`.
  *
+ * The DPoP key (RFC 9449) lives beside the token file, in `<path>.dpop.json`: a private JWK (Node
+ * cannot persist a non-extractable key; the file is 0600 like the tokens, with the same checks),
+ * created once — written to an exclusive temp file, then hard-linked to its name, which fails if
+ * another process made one first, and then that one is used — and read by every process after,
+ * so all of them sign with the key the session is bound to. It survives `clear()` and restarts.
+ *
  * @example
  * ```ts
  * import { createTokenClient } from 'baton-auth-client';
@@ -14,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -36,10 +42,11 @@ const uid = process.getuid?.();
  * Refuses a token file that is not a regular file of this user, checked on the open handle (no
  * window between the check and the use): a file another user owns could be read by them.
  */
-async function checkHandle(handle: FileHandle, path: string): Promise<void> {
+async function checkHandle(handle: FileHandle, path: string, what = 'token file'): Promise<void> {
   const s = await handle.stat();
-  if (!s.isFile()) throw unsafe(`The token path ${path} is not a regular file.`);
-  if (uid !== undefined && s.uid !== uid) throw unsafe(`The token file ${path} belongs to uid ${s.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+  if (!s.isFile()) throw unsafe(`The ${what} path ${path} is not a regular file.`);
+  if (uid !== undefined && s.uid !== uid) throw unsafe(`The ${what} ${path} belongs to uid ${s.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+  if (what === KEY_FILE && (s.mode & 0o077) !== 0) throw unsafe(`The ${what} ${path} is readable by others: \`chmod 600 ${path}\`.`);
 }
 
 /** Refuses a folder another user owns or may write in: they could swap the token file under us. */
@@ -50,13 +57,99 @@ async function checkFolder(dir: string): Promise<void> {
 }
 
 /** Opens without following a symbolic link at the path itself: ELOOP becomes a sentence. */
-async function openNoFollow(path: string, flags: number, mode?: number): Promise<FileHandle> {
+async function openNoFollow(path: string, flags: number, mode?: number, what = 'token file'): Promise<FileHandle> {
   try {
     return await open(path, flags | constants.O_NOFOLLOW, mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw unsafe(`The token file ${path} is a symbolic link; tokens are never read or written through one. Remove the link.`);
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw unsafe(`The ${what} ${path} is a symbolic link; it is never read or written through one. Remove the link.`);
     throw err;
   }
+}
+
+const KEY_FILE = 'DPoP key file';
+
+/** A private P-256 JWK as the key file holds it. */
+interface PrivateJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+  d: string;
+}
+
+/** The key file's JWK, or null when there is none yet. */
+async function readKeyFile(path: string): Promise<PrivateJwk | null> {
+  let handle: FileHandle;
+  try {
+    handle = await openNoFollow(path, constants.O_RDONLY, undefined, KEY_FILE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    await checkHandle(handle, path, KEY_FILE);
+    let jwk: Partial<PrivateJwk> | null = null;
+    try {
+      jwk = JSON.parse(await handle.readFile('utf8')) as Partial<PrivateJwk>;
+    } catch {
+      // not JSON: refused below
+    }
+    if (jwk?.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.x !== 'string' || typeof jwk.y !== 'string' || typeof jwk.d !== 'string') {
+      throw unsafe(`The ${KEY_FILE} ${path} does not hold a P-256 private key; remove it (the session bound to it ends: sign in again).`);
+    }
+    return { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Creates the key file with `jwk` unless one exists: a 0600 temp file created exclusively (never
+ * through a link), fsync, then `link` to the name — atomic, and it never replaces a file another
+ * process created meanwhile. False when one was there first.
+ */
+async function createKeyFile(path: string, jwk: PrivateJwk): Promise<boolean> {
+  await checkFolder(dirname(path));
+  const temp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
+  const handle = await openNoFollow(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(jwk));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+
+/** The key pair of a JWK; the private key is non-extractable once in memory. */
+async function importPair({ kty, crv, x, y, d }: PrivateJwk): Promise<CryptoKeyPair> {
+  return {
+    privateKey: await crypto.subtle.importKey('jwk', { kty, crv, x, y, d }, EC, false, ['sign']),
+    publicKey: await crypto.subtle.importKey('jwk', { kty, crv, x, y }, EC, true, ['verify']),
+  };
+}
+
+/** The DPoP key of the token file at `tokenPath`: read, or created once. */
+async function fileKey(tokenPath: string): Promise<CryptoKeyPair> {
+  const path = `${tokenPath}.dpop.json`;
+  const existing = await readKeyFile(path);
+  if (existing !== null) return importPair(existing);
+  const pair = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
+  const jwk = await crypto.subtle.exportKey('jwk', pair.privateKey) as PrivateJwk;
+  if (await createKeyFile(path, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d })) return importPair(jwk);
+  const theirs = await readKeyFile(path); // another process created it first: its key it is
+  if (theirs === null) throw unsafe(`The ${KEY_FILE} ${path} vanished while it was being created.`);
+  return importPair(theirs);
 }
 
 /**
@@ -90,8 +183,17 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
   const stale = options.staleMs ?? 10_000;
   const wait = options.waitMs ?? 15_000;
   const ensureDir = () => mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  let key: Promise<CryptoKeyPair> | undefined;
   return {
     id: `file:${resolve(path)}`,
+    /** One key per token file (`<path>.dpop.json`), whatever the scope: the file holds one session. */
+    dpopKey() {
+      key ??= ensureDir().then(() => fileKey(path)).catch((err: unknown) => {
+        key = undefined;
+        throw err;
+      });
+      return key;
+    },
     async get() {
       let handle: FileHandle;
       try {

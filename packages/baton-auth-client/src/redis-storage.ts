@@ -6,6 +6,11 @@
  * life, and a Redis lock around each refresh so that several instances never spend one refresh
  * token twice. Import from `baton-auth-client/node`.
  *
+ * It keeps no DPoP key (RFC 9449): a private key in Redis beside the tokens it protects would be
+ * taken with them, which is what DPoP is there to prevent. Clients over it use Bearer tokens,
+ * unless the app gives every instance the same key pair from where it keeps secrets
+ * (`dpop: { keyPair }`).
+ *
  * @example
  * ```ts
  * const storage = redisTokenStorage({ redis, key: Buffer.from(process.env.TOKEN_KEY!, 'base64'), issuer: 'https://partner.example.com', userId });

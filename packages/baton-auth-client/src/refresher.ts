@@ -6,9 +6,13 @@
  *   (the configuration is wrong; nothing is retried, the tokens are kept);
  * - network errors, 429, 5xx and bodies that are not an OAuth error (a proxy's HTML 400, a 404)
  *   → transient: a capped, jittered backoff honouring `Retry-After`, then `TransientRefreshError`.
+ *
+ * With DPoP (RFC 9449 §5) each request carries a fresh proof, and a server that answers
+ * `use_dpop_nonce` (§8) gets the same request once more, signed with the nonce it gave.
  */
 import { BatonClientError, TransientRefreshError } from './errors.ts';
 import { isRedirect } from './discovery.ts';
+import type { DpopSigner, NonceBook } from './dpop.ts';
 import type { SessionEndInfo, TokenClientOptions, TokenResponse } from './types.ts';
 
 /** What the token endpoint answered: tokens (with its `Date`, for the clock offset), or the end of the session. */
@@ -27,6 +31,59 @@ export interface GrantRequest {
   retry: TokenClientOptions['retry'];
   fetch: typeof fetch;
   now: () => number;
+  /** Set when the client uses DPoP. */
+  dpop: TokenDpop | undefined;
+}
+
+/** The DPoP side of token requests: the key that signs, and the nonces servers gave. */
+export interface TokenDpop {
+  signer: DpopSigner;
+  nonces: NonceBook;
+  /**
+   * Hears the `Date` of each answer (ms on the server's clock, and when it arrived on this one),
+   * so that the proof sent again after `use_dpop_nonce` has an `iat` on the server's clock even
+   * on a device whose clock is off.
+   */
+  clock(serverDate: number, receivedAt: number): void;
+}
+
+/** A token endpoint's answer, read. */
+export interface TokenAnswer {
+  res: Response;
+  text: string;
+  /** The body as JSON, or undefined when it is not. */
+  json: unknown;
+}
+
+/**
+ * POSTs a form to a token endpoint (the refresh grant, a sign-in) without following redirects.
+ * With DPoP: a fresh proof in the `DPoP` header; the answer's `DPoP-Nonce` is remembered for the
+ * next proof; a `use_dpop_nonce` answer (RFC 9449 §8) is followed by exactly one more request
+ * signed with the nonce it gave. Network errors are thrown as they are.
+ */
+export async function postToken(fetcher: typeof fetch, endpoint: string, body: URLSearchParams, headers: Record<string, string>, options: { cookie: boolean; dpop: TokenDpop | undefined; now: () => number }): Promise<TokenAnswer> {
+  const now = options.now;
+  const send = async (): Promise<TokenAnswer> => {
+    const h = { ...headers };
+    if (options.dpop !== undefined) h.dpop = await options.dpop.signer.proof('POST', endpoint, { nonce: options.dpop.nonces.get(endpoint) });
+    const res = await fetcher(endpoint, { method: 'POST', headers: h, body, redirect: 'manual', ...(options.cookie ? { credentials: 'include' as const } : {}) });
+    if (options.dpop !== undefined) {
+      options.dpop.nonces.note(endpoint, res);
+      const date = Date.parse(res.headers.get('date') ?? '');
+      if (!Number.isNaN(date)) options.dpop.clock(date, now());
+    }
+    const text = await res.text().catch(() => '');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { res, text, json };
+  };
+  const first = await send();
+  const asksNonce = options.dpop !== undefined && first.res.status === 400 && first.res.headers.has('dpop-nonce') && (first.json as OAuthErrorBody | undefined)?.error === 'use_dpop_nonce';
+  return asksNonce ? send() : first;
 }
 
 /** `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then Basic. */
@@ -90,22 +147,16 @@ export async function refreshGrant(r: GrantRequest): Promise<GrantResult> {
     const fields: Record<string, string> = { grant_type: 'refresh_token' };
     if (r.refreshToken !== undefined) fields.refresh_token = r.refreshToken;
     const { body, headers } = clientRequest(fields, r.clientId, r.clientSecret);
-    let res: Response;
+    let answer: TokenAnswer;
     try {
-      res = await r.fetch(r.endpoint, { method: 'POST', headers, body, redirect: 'manual', ...(r.cookie ? { credentials: 'include' as const } : {}) });
+      answer = await postToken(r.fetch, r.endpoint, body, headers, { cookie: r.cookie, dpop: r.dpop, now: r.now });
     } catch (err) {
       lastError = new TransientRefreshError(`The token endpoint could not be reached: ${(err as Error).message}`, { cause: err });
       continue;
     }
+    const { res, json } = answer;
     const receivedAt = r.now();
     if (isRedirect(res)) throw new BatonClientError('ERR_CLIENT_REJECTED', `The token endpoint ${r.endpoint} redirects (HTTP ${res.status}); refresh tokens are never sent after a redirect.`);
-    const text = await res.text().catch(() => '');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
     if (res.ok && typeof (json as TokenResponse | undefined)?.access_token === 'string') {
       const date = Date.parse(res.headers.get('date') ?? '');
       return { ok: true, response: json as TokenResponse, receivedAt, serverDate: Number.isNaN(date) ? undefined : date };

@@ -14,6 +14,8 @@ export function tokensFrom(r: TokenResponse, receivedAt: number, previous: Store
   if (r.refresh_expires_in !== undefined) tokens.refreshExpiresAt = receivedAt + r.refresh_expires_in * 1000;
   if (r.scope !== undefined) tokens.scope = r.scope;
   if (r.session_id !== undefined) tokens.sessionId = r.session_id;
+  // RFC 9449 §5: `DPoP` (case-insensitive, as every token type, RFC 6749 §5.1) means bound to the client's key.
+  if (typeof r.token_type === 'string' && r.token_type.toLowerCase() === 'dpop') tokens.tokenType = 'DPoP';
   return tokens;
 }
 

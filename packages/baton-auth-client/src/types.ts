@@ -14,6 +14,8 @@ export interface StoredTokens {
   refreshExpiresAt?: number;
   scope?: string;
   sessionId?: string;
+  /** `DPoP` when the server bound the access token to the client's key (RFC 9449 §5); absent for Bearer. */
+  tokenType?: 'DPoP';
 }
 
 /** Where tokens live; shared storages also coordinate refreshes between tabs or processes. */
@@ -33,6 +35,14 @@ export interface TokenStorage {
   readonly id?: string;
   /** Called with what the storage noticed and the app should hear (a stolen lease), if it can tell. */
   onWarning?(listener: (warning: ClientWarning) => void): () => void;
+  /**
+   * The DPoP key pair (RFC 9449) of whoever shares these tokens: ECDSA P-256, created on first use
+   * and the same pair every time after, for every tab or process over this storage — the server
+   * binds the session to it, so a refresh signed with another key ends the session. `scope` names
+   * the server and client (`issuer\nclientId`) for storages that keep several. A storage without
+   * it gets no DPoP unless the app gives a key pair (`dpop: { keyPair }`).
+   */
+  dpopKey?(scope: string): Promise<CryptoKeyPair>;
 }
 
 /**
@@ -57,7 +67,8 @@ export interface SessionEndInfo {
 /** Something the app should know that ended nothing. */
 export type ClientWarning =
   | { kind: 'clock_skew'; /** Server clock minus this device's, ms (from the `Date` of token responses). */ offsetMs: number; message: string }
-  | { kind: 'lease_stolen'; /** Who held the refresh lock past its lease. */ holder: string; heldForMs: number; message: string };
+  | { kind: 'lease_stolen'; /** Who held the refresh lock past its lease. */ holder: string; heldForMs: number; message: string }
+  | { kind: 'dpop_key_in_memory'; /** Why the key could not be kept (IndexedDB unavailable: a private window). */ reason: string; message: string };
 
 /** A token response (RFC 6749 §5.1). */
 export interface TokenResponse {
@@ -120,6 +131,15 @@ export interface TokenClientOptions {
     afterResponse?: ((request: Request, response: Response) => Response | void | Promise<Response | void>)[];
   };
   fetch?: typeof fetch;
+  /**
+   * DPoP (RFC 9449): tokens bound to a key this client holds, so a copied token is useless
+   * without it. Default: on when the server's metadata lists `ES256` in
+   * `dpop_signing_alg_values_supported` and the storage keeps a key (`memoryStorage`,
+   * `browserStorage`, `fileStorage`); `true`: on without asking the metadata (endpoints given
+   * directly); `{ keyPair }`: on, with this ECDSA P-256 key pair (a storage that keeps none, such
+   * as `redisTokenStorage`); `false`: off, Bearer tokens as before.
+   */
+  dpop?: boolean | { keyPair: CryptoKeyPair };
   /** The wall clock, ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /** A monotonic clock in ms, for timers that must survive wall-clock jumps. Default `performance.now`. */

@@ -3,6 +3,10 @@
  * access token as a subprotocol, answers `token_expiring` with a `reauth` carrying a token from
  * the client's single-flight refresh, and reconnects with a fresh token when the server closes
  * with 4401. Application messages go to `onMessage`.
+ *
+ * A DPoP-bound token (RFC 9449) travels as `baton.dpop.<token>` with its proof as
+ * `baton.proof.<proof>` (htm `GET`, htu the socket's URL, ath the token), and each `reauth`
+ * carries a new proof for the new token in `dpop`.
  */
 import { BatonClientError, SessionExpiredError } from './errors.ts';
 import { absolute, socketOrigin } from './origins.ts';
@@ -10,8 +14,11 @@ import type { StoredTokens } from './types.ts';
 
 /** What the socket needs of the client. */
 export interface TokenSource {
-  getAccessToken(): Promise<string>;
+  /** Valid tokens, refreshed first near expiry. */
+  tokens(): Promise<StoredTokens>;
   refresh(seenAccessToken?: string): Promise<StoredTokens>;
+  /** A DPoP proof of `tokens` for the socket at `url`, or undefined for a Bearer token. */
+  proof(url: string, tokens: StoredTokens): Promise<string | undefined>;
 }
 
 /** Options of `client.websocket`. */
@@ -44,14 +51,18 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
   const open = async (): Promise<void> => {
     if (closed) return;
     let token: string;
+    let protocols: string[];
     try {
-      token = await source.getAccessToken();
+      const tokens = await source.tokens();
+      token = tokens.accessToken;
+      const proof = await source.proof(resolved.href, tokens);
+      protocols = proof === undefined ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1', `baton.dpop.${token}`, `baton.proof.${proof}`];
     } catch (err) {
       if (err instanceof SessionExpiredError) return;
       setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
       return;
     }
-    const ws = new Impl(resolved.href, ['baton.v1', `baton.bearer.${token}`]);
+    const ws = new Impl(resolved.href, protocols);
     socket = ws;
     ws.onmessage = (event: MessageEvent) => {
       let message: { type?: string } | undefined;
@@ -61,10 +72,11 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
         message = undefined;
       }
       if (message?.type === 'token_expiring') {
-        void source.refresh(token).then((t) => {
+        void source.refresh(token).then(async (t) => {
+          const proof = await source.proof(resolved.href, t);
           token = t.accessToken;
-          ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken }));
-        }, onError);
+          ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken, ...(proof === undefined ? {} : { dpop: proof }) }));
+        }).catch((err: unknown) => onError(err as Error));
       } else if (message?.type === 'authenticated' || message?.type === 'reauth_ok') {
         failures = 0;
       } else if (message?.type !== 'reauth_failed') {
