@@ -14,6 +14,7 @@ import { createBaton, generateKey } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { attachWebSocketAuth } from 'baton-auth/ws';
 import { ManualClock } from '../support/clock.ts';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { eventually } from '../support/eventually.ts';
 
 const TTL_S = 60;
@@ -158,6 +159,55 @@ describe('WebSocket re-authentication', () => {
     expect(client.socket.readyState).toBe(WebSocket.OPEN);
     client.socket.send(JSON.stringify({ type: 'reauth', access_token: frank.access_token }));
     expect((await closeOf(client)).code).toBe(4403);
+  });
+});
+
+describe('DPoP-bound tokens (RFC 9449)', () => {
+  const iat = () => Math.floor(clock.ms / 1000);
+  const open = (protocols: string[]): Promise<Client> => {
+    const socket = new WebSocket(url, protocols);
+    const client: Client = { socket, messages: [], closed: undefined };
+    socket.on('message', (d) => client.messages.push(JSON.parse(d.toString())));
+    socket.on('close', (code, reason) => void (client.closed = { code, reason: reason.toString() }));
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(client));
+      socket.once('error', reject);
+    });
+  };
+
+  it('connects with a proof by the token\'s key for GET and the socket URL, re-authenticates with one, and refuses the token as Bearer, a replayed proof, or another URL\'s', async () => {
+    const key = await dpopKey();
+    let pair = await a.login('dora', { jkt: key.jkt });
+    const proof = await dpopProof(key, 'GET', url, { accessToken: pair.access_token, iat: iat() });
+    const client = await open(['baton.v1', `baton.dpop.${pair.access_token}`, `baton.proof.${proof}`]);
+    await received(client, 'authenticated');
+    const replayed = await open(['baton.v1', `baton.dpop.${pair.access_token}`, `baton.proof.${proof}`]);
+    expect(await closeOf(replayed)).toEqual({ code: 4401, reason: 'the DPoP proof was already used' });
+    const asBearer = await connect(pair.access_token);
+    expect((await closeOf(asBearer)).reason).toMatch(/^the token is bound to a DPoP key/);
+    const elsewhere = await open(['baton.v1', `baton.dpop.${pair.access_token}`, `baton.proof.${await dpopProof(key, 'GET', `${url}/other`, { accessToken: pair.access_token, iat: iat() })}`]);
+    expect(await closeOf(elsewhere)).toEqual({ code: 4401, reason: 'htu does not match the request URL' });
+    // Re-authentication: the new token with a proof for it; without one it fails and the socket stays up until exp.
+    await advance(TTL_S * 1000 - NOTICE_MS);
+    await received(client, 'token_expiring');
+    pair = await a.refresh(pair.refresh_token, { jkt: key.jkt });
+    client.socket.send(JSON.stringify({ type: 'reauth', access_token: pair.access_token }));
+    await received(client, 'reauth_failed');
+    client.socket.send(JSON.stringify({ type: 'reauth', access_token: pair.access_token, dpop: await dpopProof(key, 'GET', url, { accessToken: pair.access_token, iat: iat() }) }));
+    await received(client, 'reauth_ok');
+    await advance(NOTICE_MS);
+    await roundTrip(client);
+    expect(client.closed).toBeUndefined();
+    client.socket.close();
+  });
+
+  it('the auth message carries the proof too', async () => {
+    const key = await dpopKey('EdDSA');
+    const pair = await a.login('ed', { jkt: key.jkt });
+    const client = await connect();
+    client.socket.send(JSON.stringify({ type: 'auth', access_token: pair.access_token, dpop: await dpopProof(key, 'GET', url.replace(/^ws/, 'http'), { accessToken: pair.access_token, iat: iat() }) }));
+    await received(client, 'authenticated');
+    client.socket.close();
   });
 });
 

@@ -4,7 +4,10 @@
  *
  * A connection authenticates at connect, with the access token as a `Sec-WebSocket-Protocol`
  * value (`baton.v1, baton.bearer.<token>`) or in a first message `{ "type": "auth",
- * "access_token": "…" }` — never in the URL. A configurable time before the token's `exp` the
+ * "access_token": "…" }` — never in the URL. A DPoP-bound token (RFC 9449) comes with a proof by
+ * its key for `GET` and the socket's URL (`ws:`/`wss:`, or its `http:`/`https:` form) and the
+ * token's `ath`: `baton.v1, baton.dpop.<token>, baton.proof.<proof>`, or `"dpop": "<proof>"` in
+ * the `auth` and `reauth` messages; as Bearer it is refused. A configurable time before the token's `exp` the
  * server sends `{ "type": "token_expiring", "expires_in": N }`; the client answers
  * `{ "type": "reauth", "access_token": "…" }` on the same socket, and the connection lives on if
  * the new token is valid and of the same user and session. No valid re-auth by `exp`: close 4401.
@@ -59,19 +62,28 @@ export interface WebSocketAuthOptions {
   addressOf?: (request: IncomingMessage) => string;
   /** Application messages (anything that is not `auth` / `reauth`) of authenticated sockets. */
   onMessage?: (connection: AuthenticatedSocket, data: RawData) => void;
+  /**
+   * The socket's public URL as clients address it (`wss://api.example.com/ws`), which DPoP proofs
+   * name in `htu`. Default: from the upgrade request's Host, `wss:` over TLS.
+   */
+  url?: string;
 }
 
 const PROTOCOL = 'baton.v1';
 const BEARER = 'baton.bearer.';
+const DPOP = 'baton.dpop.';
+const PROOF = 'baton.proof.';
 
 function send(socket: WebSocket, message: object): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
 }
 
-function parse(data: RawData): { type?: unknown; access_token?: unknown } | undefined {
+type Message = { type?: unknown; access_token?: unknown; dpop?: unknown };
+
+function parse(data: RawData): Message | undefined {
   try {
     const value = JSON.parse(data.toString()) as unknown;
-    return typeof value === 'object' && value !== null ? (value as { type?: unknown; access_token?: unknown }) : undefined;
+    return typeof value === 'object' && value !== null ? (value as Message) : undefined;
   } catch {
     return undefined;
   }
@@ -108,10 +120,13 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     #expiry: NodeJS.Timeout | undefined;
     readonly socket: WebSocket;
     readonly address: string;
+    /** What DPoP proofs of this socket name as `htu`. */
+    readonly urls: string[];
 
-    constructor(socket: WebSocket, address: string) {
+    constructor(socket: WebSocket, address: string, urls: string[]) {
       this.socket = socket;
       this.address = address;
+      this.urls = urls;
     }
 
     accept(claims: Readonly<AccessTokenClaims>, token: string, type: string): void {
@@ -137,11 +152,19 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     }
   }
 
-  async function authenticate(connection: Connection, token: unknown, reauth: boolean): Promise<void> {
+  /** The URLs a DPoP proof may name for the socket: its public `ws:`/`wss:` URL, or the `http:`/`https:` one. */
+  function socketUrls(request: IncomingMessage): string[] {
+    const ws = options.url ?? `${(request.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws'}://${request.headers.host ?? 'localhost'}${path}`;
+    return [ws, ws.replace(/^ws/, 'http')];
+  }
+
+  /** `proof` undefined: the Bearer scheme; else the DPoP proof that came with the token. */
+  async function authenticate(connection: Connection, token: unknown, reauth: boolean, proof?: unknown): Promise<void> {
     let claims: Readonly<AccessTokenClaims>;
     try {
       if (typeof token !== 'string') throw new Error('no token');
-      claims = await baton.verify(token);
+      if (proof !== undefined && typeof proof !== 'string') throw new Error('no proof');
+      claims = await baton.verify(token, proof === undefined ? undefined : { dpop: { proof, method: 'GET', url: connection.urls } });
     } catch (err) {
       const reason = isBatonError(err) ? err.message : 'An access token is required';
       if (reauth) return send(connection.socket, { type: 'reauth_failed', error: 'invalid_token', error_description: reason });
@@ -162,33 +185,36 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       if ((event.kind === 'session' && c.claims?.sid === event.id) || (event.kind === 'token' && c.claims?.jti === event.id)) {
         c.socket.close(CLOSE.UNAUTHORIZED, event.kind === 'session' ? `session revoked (${event.reason})` : 'access token revoked');
       } else if (event.kind === 'key' && c.token !== undefined) {
-        // The engine dropped the key before telling us: a token it signed no longer verifies.
+        // The engine dropped the key before telling us: a token it signed no longer verifies
+        // (asked of the token alone: a bound one's proof was spent at connect).
         const socket = c.socket;
-        baton.verify(c.token).catch(() => socket.close(CLOSE.UNAUTHORIZED, 'signing key revoked'));
+        baton.introspect(c.token).then((seen) => seen.active || socket.close(CLOSE.UNAUTHORIZED, 'signing key revoked'), () => undefined);
       }
     }
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const address = budgetAddress(canonicalAddress(addressOf(request)));
-    const connection = new Connection(socket, address);
+    const connection = new Connection(socket, address, socketUrls(request));
     live.add(connection);
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     socket.on('close', () => connection.end());
     socket.on('error', () => connection.end());
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     const fromProtocol = offered.find((p) => p.startsWith(BEARER))?.slice(BEARER.length);
+    const bound = offered.find((p) => p.startsWith(DPOP))?.slice(DPOP.length);
     let waiting: NodeJS.Timeout | undefined;
-    if (fromProtocol !== undefined) void authenticate(connection, fromProtocol, false);
+    if (bound !== undefined) void authenticate(connection, bound, false, offered.find((p) => p.startsWith(PROOF))?.slice(PROOF.length) ?? '');
+    else if (fromProtocol !== undefined) void authenticate(connection, fromProtocol, false);
     else waiting = setTimeout(() => socket.close(CLOSE.UNAUTHORIZED, 'no authentication in time'), options.authTimeoutMs ?? 5000);
     socket.on('message', (data) => {
       const message = parse(data);
       if (connection.claims === undefined) {
         if (message?.type !== 'auth') return socket.close(CLOSE.UNAUTHORIZED, 'authenticate first');
         clearTimeout(waiting);
-        return void authenticate(connection, message.access_token, false);
+        return void authenticate(connection, message.access_token, false, message.dpop);
       }
-      if (message?.type === 'reauth') return void authenticate(connection, message.access_token, true);
+      if (message?.type === 'reauth') return void authenticate(connection, message.access_token, true, message.dpop);
       if (message?.type === 'auth') return;
       options.onMessage?.({ socket, claims: connection.claims }, data);
     });
