@@ -68,7 +68,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const pair = await login();
     const none = await get('/api/profile');
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA RS256 PS256"');
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"');
     const bad = await get('/api/profile', `${pair.access_token}x`);
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
@@ -84,7 +84,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
   it('RFC 6750 §3.1: another scheme is a challenge without an error code, a malformed Bearer header 400', async () => {
     const basic = await get('/api/profile', undefined, { authorization: 'Basic ZGVtbzpkZW1v' });
     expect(basic.status).toBe(401);
-    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA RS256 PS256"');
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"');
     for (const malformed of ['Bearer', 'Bearer ', 'Bearer  two-spaces', 'Bearer a b', 'Bearer tok@en']) {
       const res = await get('/api/profile', undefined, { authorization: malformed });
       expect(res.status, malformed).toBe(400);
@@ -109,7 +109,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     expect(ok.status).toBe(200);
     const replayed = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: proof } });
     expect(replayed.status).toBe(401);
-    expect(replayed.headers.get('www-authenticate')).toMatch(/^DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_dpop_proof"/);
+    expect(replayed.headers.get('www-authenticate')).toMatch(/^DPoP algs="ES256 EdDSA Ed25519 RS256 PS256", error="invalid_dpop_proof"/);
     const elsewhere = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'GET', `${server.url}/api/admin`, { accessToken: pair.access_token }) } });
     expect(elsewhere.status).toBe(401);
     expect((await elsewhere.json()).error).toBe('invalid_dpop_proof');

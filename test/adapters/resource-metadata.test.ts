@@ -62,7 +62,7 @@ describe('RFC 9728 protected resource metadata', () => {
       expect(await res.json()).toEqual({ resource: RESOURCE, authorization_servers: [baton.issuer], bearer_methods_supported: ['header'], scopes_supported: ['orders:read'] });
       const refused = await fetch(`${url}/v1/orders`);
       expect(refused.status).toBe(401);
-      expect(refused.headers.get('www-authenticate')).toBe(`Bearer realm="baton", resource_metadata="${DOCUMENT}", DPoP algs="ES256 EdDSA RS256 PS256"`);
+      expect(refused.headers.get('www-authenticate')).toBe(`Bearer realm="baton", resource_metadata="${DOCUMENT}", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"`);
     });
   }
 

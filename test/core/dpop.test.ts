@@ -15,7 +15,7 @@ import type { DpopRequest } from '../../packages/baton-auth/src/core/dpop.ts';
 const URL_ = 'https://auth.test/oauth/token';
 const secret = randomBytes(32);
 
-async function keyPair(alg: 'ES256' | 'EdDSA' | 'RS256' | 'PS256' = 'ES256') {
+async function keyPair(alg: 'ES256' | 'EdDSA' | 'Ed25519' | 'RS256' | 'PS256' = 'ES256') {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   return { alg, privateKey, jwk: await exportJWK(publicKey) };
 }
@@ -45,7 +45,7 @@ async function refusal(p: Promise<unknown>): Promise<{ code: string; message: st
 }
 
 describe('DPoP proofs (RFC 9449 §4.3)', () => {
-  it.each(['ES256', 'EdDSA', 'RS256', 'PS256'] as const)('a %s proof verifies to its key\'s RFC 7638 thumbprint, once', async (alg) => {
+  it.each(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const)('a %s proof verifies to its key\'s RFC 7638 thumbprint, once', async (alg) => {
     const key = await keyPair(alg);
     const v = verifier();
     const p = await proof(key);

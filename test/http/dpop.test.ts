@@ -54,7 +54,7 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
   it('the metadata lists the proof algorithms (§5.1)', async () => {
     const { handler } = setup();
     const meta = await (await handler(new Request(`${ISSUER}/.well-known/oauth-authorization-server`), {})).json();
-    expect(meta.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'RS256', 'PS256']);
+    expect(meta.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']);
   });
 
   it('the nonce flow (§8): a proof without a nonce gets use_dpop_nonce and the nonce; with it, a DPoP-bound pair and the next nonce', async () => {
@@ -139,7 +139,7 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
     expect((await ok.json()).sub).toBe('id-alice');
     const asBearer = await me({ authorization: `Bearer ${pair.access_token}` });
     expect(asBearer.status).toBe(401);
-    expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="baton", error="invalid_token", error_description="the token is bound to a DPoP key.*, DPoP algs="ES256 EdDSA RS256 PS256"$/);
+    expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="baton", error="invalid_token", error_description="the token is bound to a DPoP key.*, DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"$/);
   });
 
   it('introspection names the key; revocation of a bound refresh token takes a proof by it', async () => {

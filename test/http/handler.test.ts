@@ -227,12 +227,12 @@ describe('sessions, logout, me', () => {
     const pair = await login();
     const none = await call('/auth/me');
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA RS256 PS256"');
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"');
     expect((await call(`/auth/me?access_token=${pair.access_token}`)).status).toBe(400);
     // RFC 6750 §3.1: another scheme lacks Bearer credentials (a challenge, no error code); a malformed Bearer header is invalid_request.
     const basic = await call('/auth/me', { headers: { authorization: 'Basic abc' } });
     expect(basic.status).toBe(401);
-    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA RS256 PS256"');
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"');
     for (const header of ['Bearer', `Bearer ${pair.access_token} extra`, `bearer  ${pair.access_token}`]) {
       const res = await call('/auth/me', { headers: { authorization: header } });
       expect(res.status, header.slice(0, 20)).toBe(400);

@@ -14,6 +14,8 @@ import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clients } from 'baton-auth-server';
+import { dpopKey, postWithProof } from '../support/dpop.ts';
+import type { DpopKey } from '../support/dpop.ts';
 import { startTestService } from '../support/service.ts';
 import type { TestService } from '../support/service.ts';
 
@@ -105,6 +107,62 @@ describe('oauth4webapi', () => {
     expect(issued.token_type).toBe('bearer');
     await expect(oauth.processClientCredentialsResponse(as, machine, await oauth.clientCredentialsGrantRequest(as, machine, auth, { resource: 'https://other.api.test' }, insecure)))
       .rejects.toMatchObject({ error: 'invalid_target', status: 400 });
+  });
+});
+
+/** A session bound to `key` (RFC 9449 §5): the login carries a proof by it. */
+const boundLogin = async (key: DpopKey) => {
+  const res = await postWithProof(key, `${service.url}/auth/login`, { username: 'tester', password: 'tester password 1' });
+  expect(res.status).toBe(200);
+  const pair = (await res.json()) as { access_token: string; refresh_token: string; token_type: string };
+  expect(pair.token_type).toBe('DPoP');
+  return pair;
+};
+
+describe('DPoP (RFC 9449) with independent clients', () => {
+  it('openid-client refreshes a bound session with its key, reads a protected endpoint with the DPoP scheme, and another key gets invalid_grant', async () => {
+    const config = await client.discovery(new URL(service.url), 'default', undefined, client.None(), { algorithm: 'oauth2', execute: [client.allowInsecureRequests] });
+    expect(config.serverMetadata().dpop_signing_alg_values_supported).toContain('ES256');
+    const key = await dpopKey();
+    const pair = await boundLogin(key);
+    // openid-client answers use_dpop_nonce by retrying once with the nonce it was given.
+    const DPoP = client.getDPoPHandle(config, { privateKey: key.privateKey, publicKey: key.publicKey });
+    const refreshed = await client.refreshTokenGrant(config, pair.refresh_token, undefined, { DPoP });
+    expect(refreshed.token_type).toBe('dpop');
+    const me = await client.fetchProtectedResource(config, refreshed.access_token, new URL(`${service.url}/auth/me`), 'GET', undefined, undefined, { DPoP });
+    expect(me.status).toBe(200);
+    const thief = await dpopKey();
+    const stolen = client.getDPoPHandle(config, { privateKey: thief.privateKey, publicKey: thief.publicKey });
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string, undefined, { DPoP: stolen })).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
+    expect((await client.refreshTokenGrant(config, refreshed.refresh_token as string, undefined, { DPoP })).token_type).toBe('dpop');
+  });
+
+  it('oauth4webapi: client_credentials and refresh with its DPoP handle, following use_dpop_nonce as its docs say', async () => {
+    const issuer = new URL(service.url);
+    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }));
+    const retryOnNonce = async <T>(request: () => Promise<T>): Promise<T> => request().catch((err: unknown) => {
+      if (oauth.isDPoPNonceError(err)) return request();
+      throw err;
+    });
+    const key = await dpopKey('EdDSA');
+    const machine: oauth.Client = { client_id: 'machine' };
+    const DPoP = oauth.DPoP(machine, { privateKey: key.privateKey, publicKey: key.publicKey });
+    const options = { DPoP, [oauth.allowInsecureRequests]: true };
+    const issued = await retryOnNonce(async () => oauth.processClientCredentialsResponse(as, machine, await oauth.clientCredentialsGrantRequest(as, machine, oauth.ClientSecretBasic(machineSecret), { resource: API }, options)));
+    expect(issued.token_type).toBe('dpop');
+    const rs: oauth.Client = { client_id: 'resource-server' };
+    const seen = await oauth.processIntrospectionResponse(as, rs, await oauth.introspectionRequest(as, rs, oauth.ClientSecretBasic(RS_SECRET), issued.access_token, { [oauth.allowInsecureRequests]: true }));
+    expect(seen).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: key.jkt } });
+
+    const userKey = await dpopKey();
+    const pair = await boundLogin(userKey);
+    const pub: oauth.Client = { client_id: 'default' };
+    const userDPoP = oauth.DPoP(pub, { privateKey: userKey.privateKey, publicKey: userKey.publicKey });
+    const refreshed = await retryOnNonce(async () => oauth.processRefreshTokenResponse(as, pub, await oauth.refreshTokenGrantRequest(as, pub, oauth.None(), pair.refresh_token, { DPoP: userDPoP, [oauth.allowInsecureRequests]: true })));
+    expect(refreshed.token_type).toBe('dpop');
+    const me = await oauth.protectedResourceRequest(refreshed.access_token, 'GET', new URL(`${service.url}/auth/me`), undefined, undefined, { DPoP: userDPoP, [oauth.allowInsecureRequests]: true });
+    expect(me.status).toBe(200);
   });
 });
 

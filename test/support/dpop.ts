@@ -8,6 +8,7 @@ import type { CryptoKey, JWK } from 'jose';
 export interface DpopKey {
   alg: 'ES256' | 'EdDSA' | 'RS256' | 'PS256';
   privateKey: CryptoKey;
+  publicKey: CryptoKey;
   jwk: JWK;
   /** RFC 7638 SHA-256 thumbprint. */
   jkt: string;
@@ -16,7 +17,7 @@ export interface DpopKey {
 export async function dpopKey(alg: DpopKey['alg'] = 'ES256'): Promise<DpopKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = await exportJWK(publicKey);
-  return { alg, privateKey, jwk, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
+  return { alg, privateKey, publicKey, jwk, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
 }
 
 /** A proof for `method` `url`; `accessToken` adds its `ath`; other claims override. */
@@ -32,4 +33,16 @@ export function dpopProof(key: DpopKey, method: string, url: string, o: { access
   })
     .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk })
     .sign(key.privateKey);
+}
+
+/** POSTs a form or JSON body with a proof by `key`, following one use_dpop_nonce answer (RFC 9449 §8). */
+export async function postWithProof(key: DpopKey, url: string, body: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  const send = async (nonce?: string) => fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers, dpop: await dpopProof(key, 'POST', url, nonce === undefined ? {} : { nonce }) },
+    body: JSON.stringify(body),
+  });
+  const first = await send();
+  const nonce = first.headers.get('dpop-nonce');
+  return first.status === 400 && nonce !== null ? send(nonce) : first;
 }

@@ -14,8 +14,11 @@ import type { JWK } from 'jose';
 import { BatonError } from './errors.ts';
 import type { OneTimeLedger } from './store.ts';
 
-/** The algorithms a DPoP proof may use: asymmetric only (§4.3 item 5). */
-export const DPOP_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+/**
+ * The algorithms a DPoP proof may use: asymmetric only (§4.3 item 5). `Ed25519` is RFC 9864's
+ * fully-specified name for what `EdDSA` signs with an Ed25519 key (oauth4webapi sends it).
+ */
+export const DPOP_ALGS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;
 
 /** A verified proof: the key's RFC 7638 thumbprint, and what was checked. */
 export interface DpopProof {
