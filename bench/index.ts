@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
- * Options: `--quick` (shorter rounds), `--only verify|stores|frameworks`, `--peers` (adds the peers table).
+ * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks`, `--peers` (adds the peers table).
  */
 import { cpus } from 'node:os';
 import { benchPropagation, benchRotation } from './stores.ts';
@@ -8,6 +8,7 @@ import { benchFrameworks } from './frameworks.ts';
 import { benchPeers } from './peers.ts';
 import { benchRemoteRevocation } from './remote.ts';
 import { benchVerify } from './verify.ts';
+import { benchDpop } from './dpop.ts';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv[process.argv.indexOf('--only') + 1];
@@ -18,6 +19,10 @@ console.log(`# Baton benchmarks — ${new Date().toISOString().slice(0, 10)}, No
 if (want('verify')) {
   console.log('## Access-token verification (one process)\n');
   console.log(await benchVerify(timing));
+}
+if (want('dpop')) {
+  console.log('\n## DPoP (RFC 9449): a protected request and a refresh, with and without a proof\n');
+  console.log(await benchDpop(timing));
 }
 if (want('stores')) {
   console.log('\n## Refresh rotation per store (loopback servers; client and server share the 2 cores)\n');

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { isBatonError } from 'baton-auth';
@@ -126,5 +126,25 @@ describe('server nonces (RFC 9449 §8)', () => {
     const p = await proof(await keyPair('EdDSA'), { nonce: a.nonce() });
     await b.verify(p, { ...POST, requireNonce: true });
     expect((await refusal(a.verify(p, POST))).message).toBe('the DPoP proof was already used');
+  });
+});
+
+describe('the node:crypto verifier against jose', () => {
+  it('never accepts a proof jose refuses: valid proofs of every algorithm pass both, and any one-character change, header swap or key change is refused by ours whenever by jose (property)', async () => {
+    const keys = await Promise.all((['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const).map((alg) => keyPair(alg)));
+    const other = await keyPair();
+    const jose = (p: string) => jwtVerify(p, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] }).then(() => true, () => false);
+    const ours = (p: string) => verifier().verify(p, POST).then(() => true, () => false);
+    const valid = await Promise.all(keys.map((k) => proof(k)));
+    for (const p of valid) expect([await jose(p), await ours(p)]).toEqual([true, true]);
+    const otherHeader = (await proof(other)).split('.')[0] as string;
+    await fc.assert(fc.asyncProperty(fc.nat(valid.length - 1), fc.nat(), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.'), fc.boolean(), async (which, at, char, swap) => {
+      const original = valid[which] as string;
+      const mutated = swap
+        ? `${otherHeader}${original.slice(original.indexOf('.'))}`
+        : `${original.slice(0, at % original.length)}${char}${original.slice((at % original.length) + 1)}`;
+      if (mutated === original) return;
+      if (await ours(mutated)) expect(await jose(mutated)).toBe(true);
+    }), { numRuns: 300 });
   });
 });

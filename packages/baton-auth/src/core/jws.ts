@@ -69,7 +69,7 @@ export function decodeBase64url(s: string, what: string): Buffer {
  * The names of a JSON object's top-level members, in order. Used on headers only (they are
  * cached), to refuse duplicate names (RFC 7515 §4).
  */
-function topLevelNames(json: string): string[] {
+export function topLevelNames(json: string): string[] {
   const names: string[] = [];
   let depth = 0;
   let expectKey = false;
