@@ -14,6 +14,7 @@ import { requireAuth } from 'baton-auth/adapters/express';
 import { remoteIssuer } from 'baton-auth/remote';
 import { clients } from '../../packages/baton-auth-server/src/server/clients.ts';
 import { loadConfig, startServer, users } from 'baton-auth-server';
+import { dpopKey, dpopProof, postWithProof } from '../support/dpop.ts';
 import { eventually } from '../support/eventually.ts';
 
 const API = 'https://api.test';
@@ -203,6 +204,32 @@ describe('tokens of another Baton service', () => {
       await baton.service.baton.revokeSession(sessionOf(second), 'admin');
       await eventually(() => heard.includes(`session:${sessionOf(second)}`), { what: 'the catch-up after the reconnect', timeoutMs: 10_000 });
       expect((await get(`${a.url}/orders`, second)).status).toBe(401);
+    } finally {
+      verifier.close();
+      await a.close();
+    }
+  });
+
+  it('takes its DPoP-bound tokens with the DPoP scheme and a proof for this API\'s URL; refuses them as Bearer, replayed, or for another URL (RFC 9449 §7)', async () => {
+    const key = await dpopKey();
+    const res = await postWithProof(key, `${baton.url}/auth/login`, { username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' });
+    const { access_token: token, token_type: type } = (await res.json()) as { access_token: string; token_type: string };
+    expect(type).toBe('DPoP');
+    const verifier = remoteIssuer({ issuer: baton.url, audience: API });
+    const a = await api(verifier);
+    try {
+      const url = `${a.url}/orders`;
+      const proof = await dpopProof(key, 'GET', url, { accessToken: token });
+      const ok = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: proof } });
+      expect(ok.status).toBe(200);
+      expect((await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: proof } })).status).toBe(401);
+      const asBearer = await get(url, token);
+      expect(asBearer.status).toBe(401);
+      expect((await asBearer.json()).error_description).toMatch(/bound to a DPoP key/);
+      const elsewhere = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(key, 'GET', `${a.url}/admin`, { accessToken: token }) } });
+      expect(elsewhere.headers.get('www-authenticate')).toMatch(/^DPoP algs="[^"]+", error="invalid_dpop_proof"/);
+      const thief = await dpopKey();
+      expect((await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(thief, 'GET', url, { accessToken: token }) } })).status).toBe(401);
     } finally {
       verifier.close();
       await a.close();

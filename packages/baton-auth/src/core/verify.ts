@@ -6,6 +6,7 @@
 import { checkClaims, decryptJwe, hashToken, isOpaqueToken } from './access-token.ts';
 import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
+import type { DpopVerifier } from './dpop.ts';
 import type { Engine } from './engine.ts';
 import { namesAudience } from './resource.ts';
 import { revocationEnd } from './session-end.ts';
@@ -64,9 +65,9 @@ function refused(e: Engine, err: unknown): never {
  * A presented token's sender constraint (RFC 9449 §7): a bound token only with a proof by its key,
  * an unbound one only as Bearer. The proof's `jti` is spent in the store, once everywhere.
  */
-async function checkPresentation(e: Engine, token: string, claims: Readonly<AccessTokenClaims>, dpop: DpopPresentation): Promise<Readonly<AccessTokenClaims>> {
+export async function checkPresentation(verifier: DpopVerifier, token: string, claims: Readonly<AccessTokenClaims>, dpop: DpopPresentation): Promise<Readonly<AccessTokenClaims>> {
   if (claims.cnf === undefined) throw new BatonError('ERR_TOKEN_SCHEME', 'the token is not bound to a DPoP key: send it with the Bearer scheme');
-  const proof = await e.dpop.verify(dpop.proof, { method: dpop.method, url: dpop.url, accessToken: token });
+  const proof = await verifier.verify(dpop.proof, { method: dpop.method, url: dpop.url, accessToken: token });
   if (proof.jkt !== claims.cnf.jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
   return claims;
 }
@@ -81,7 +82,7 @@ export function bearerOnly(claims: Readonly<AccessTokenClaims>): Readonly<Access
 export function verifyPresented(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
   const dpop = options?.dpop;
   const verified = verify(e, token, options);
-  return dpop === undefined ? verified.then(bearerOnly) : verified.then((claims) => checkPresentation(e, token, claims, dpop));
+  return dpop === undefined ? verified.then(bearerOnly) : verified.then((claims) => checkPresentation(e.dpop, token, claims, dpop));
 }
 
 /** Any format: see `Baton.verify`. */

@@ -22,13 +22,15 @@
  * app.get('/orders', requireAuth(verifier, { audience: 'https://api.example.com', scope: 'orders:read' }), handler);
  * ```
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
-import { isThreeSegments } from '../core/verify.ts';
+import { DpopVerifier } from '../core/dpop.ts';
+import type { OneTimeLedger } from '../core/store.ts';
+import { bearerOnly, checkPresentation, isThreeSegments } from '../core/verify.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import type { TokenVerifier } from '../http/bearer.ts';
 import { FeedRefusedError, followFeed } from './feed.ts';
@@ -68,8 +70,30 @@ export interface RemoteIssuerOptions {
    * accepted, as by a resource server without the feed; `onFeedState` says so).
    */
   maxFeedOutageMs?: number;
+  /**
+   * DPoP-bound tokens (RFC 9449 §7): where each proof's `jti` is spent once — by default this
+   * process's memory (a replay to another instance of this API within the proof's life passes);
+   * give a store shared by the API's instances (`redisStore`, `postgresStore`) to refuse it
+   * everywhere — and how long a proof is accepted after its `iat`, in seconds (default 300).
+   */
+  dpop?: { ledger?: Pick<OneTimeLedger, 'consumeJti'>; proofLifetimeSec?: number };
   fetch?: typeof fetch;
   now?: () => number;
+}
+
+/**
+ * A ledger of spent proof `jti`s in this process: each kept until its proof could no longer be
+ * accepted, at most a million (the oldest go first).
+ */
+function memoryLedger(): Pick<OneTimeLedger, 'consumeJti'> {
+  const spent = new LRUCache<string, true>({ max: 1_000_000, ttlAutopurge: false });
+  return {
+    consumeJti: async (jti, expiresAt, now) => {
+      if (spent.has(jti)) return false;
+      spent.set(jti, true, { ttl: Math.max(1, expiresAt - now) });
+      return true;
+    },
+  };
 }
 
 /** The issuer's endpoints, from its metadata. */
@@ -295,22 +319,20 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
 
   const audienceOf = (o: VerifyOptions | undefined): string => (typeof o?.audience === 'string' ? o.audience : options.audience);
 
+  // Nonces are not asked for here; one this verifier did not make is answered with one it did (§9).
+  const proofs = new DpopVerifier({ nonceSecret: randomBytes(32), ledger: options.dpop?.ledger ?? memoryLedger(), now, iatWindowSec: options.dpop?.proofLifetimeSec ?? 300 });
+  const present = (token: string, o: VerifyOptions | undefined) => (claims: Readonly<AccessTokenClaims>): Promise<Readonly<AccessTokenClaims>> | Readonly<AccessTokenClaims> =>
+    o?.dpop === undefined ? bearerOnly(claims) : checkPresentation(proofs, token, claims, o.dpop);
+
   return {
+    verifiesDpop: true,
     verify(token, o) {
-      if (o?.oneTime) return Promise.reject(new BatonError('ERR_INVALID_ARGUMENT', 'oneTime needs the issuer\'s store: a remote issuer cannot guard replays'));
-      if (typeof token !== 'string' || token.length > 16_384) return Promise.reject(new BatonError('ERR_TOKEN_INVALID', 'not a token'));
-      const audience = audienceOf(o);
-      try {
-        const hit = isThreeSegments(token) ? fromCache(token, audience) : undefined;
-        if (hit !== undefined) return Promise.resolve(hit);
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-      return isThreeSegments(token) ? verifyJwt(token, audience) : introspect(token, audience);
+      return verifyToken(token, o).then(present(token, o));
     },
     verifySync(token, o) {
-      if (o?.oneTime || !isThreeSegments(token)) return undefined;
-      return fromCache(token, audienceOf(o));
+      if (o?.oneTime || o?.dpop !== undefined || !isThreeSegments(token)) return undefined;
+      const claims = fromCache(token, audienceOf(o));
+      return claims === undefined ? undefined : bearerOnly(claims);
     },
     close() {
       feed?.close();
@@ -319,4 +341,17 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       refusedTokens.clear();
     },
   };
+
+  function verifyToken(token: string, o: VerifyOptions | undefined): Promise<Readonly<AccessTokenClaims>> {
+    if (o?.oneTime) return Promise.reject(new BatonError('ERR_INVALID_ARGUMENT', 'oneTime needs the issuer\'s store: a remote issuer cannot guard replays'));
+    if (typeof token !== 'string' || token.length > 16_384) return Promise.reject(new BatonError('ERR_TOKEN_INVALID', 'not a token'));
+    const audience = audienceOf(o);
+    try {
+      const hit = isThreeSegments(token) ? fromCache(token, audience) : undefined;
+      if (hit !== undefined) return Promise.resolve(hit);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return isThreeSegments(token) ? verifyJwt(token, audience) : introspect(token, audience);
+  }
 }
