@@ -1,6 +1,8 @@
 // The Baton web page, on the client SDK (bundled as client.js): the access token lives in memory,
-// shared by this origin's tabs; the refresh token in an HttpOnly cookie the page never sees.
-import { browserStorage, createTokenClient, sessionEndMessage } from './client.js';
+// shared by this origin's tabs; the refresh token in an HttpOnly cookie the page never sees. The
+// session is bound to this browser with DPoP (RFC 9449): a key made here, kept in IndexedDB, that
+// no script can read — a copied refresh cookie or access token is useless without it.
+import { browserStorage, createTokenClient, sessionEndMessage, SignInError } from './client.js';
 
 const $ = (id) => document.getElementById(id);
 const storage = browserStorage();
@@ -10,6 +12,7 @@ const client = createTokenClient({
   mode: 'cookie',
   storage,
   background: true, // refresh before expiry even while the page makes no request
+  dpop: true, // the endpoints are given, not discovered: say that this service binds sessions
 });
 let refreshes = 0;
 let signedIn = false;
@@ -36,17 +39,27 @@ window.baton = { client, storage };
 
 async function login(event) {
   event.preventDefault();
-  const res = await fetch('auth/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    credentials: 'same-origin',
-    body: JSON.stringify({ username: $('username').value, password: $('password').value, client_id: 'default', refresh_token_delivery: 'cookie' }),
-  });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) return show(false, body.error_description ?? 'Login failed');
+  try {
+    // A DPoP proof goes with the login (and once more with the server's nonce): the session is bound to this browser's key.
+    await client.signIn('auth/login', { username: $('username').value, password: $('password').value, refresh_token_delivery: 'cookie' });
+  } catch (err) {
+    if (err instanceof SignInError) return show(false, err.errorDescription ?? 'Login failed');
+    throw err;
+  }
   $('password').value = '';
-  await client.setTokens(body);
   await enter();
+}
+
+/** Shows whether the session is bound to this browser's key (token_type DPoP), and which key. */
+async function showBinding(tokens) {
+  const bound = tokens.tokenType === 'DPoP';
+  $('binding').hidden = !bound;
+  $('unbound').hidden = bound;
+  if (!bound || $('thumbprint').dataset.full) return;
+  const thumbprint = await client.dpopThumbprint();
+  $('thumbprint').dataset.full = thumbprint;
+  $('thumbprint').textContent = `${thumbprint.slice(0, 8)}…`;
+  $('thumbprint').title = `RFC 7638 thumbprint of this browser's key: ${thumbprint}`;
 }
 
 async function enter() {
@@ -99,6 +112,7 @@ async function tick() {
   const tokens = await storage.get();
   if (tokens === null) return;
   if (!signedIn) await enter();
+  void showBinding(tokens);
   const left = Math.max(0, tokens.expiresAt - Date.now());
   $('remaining').textContent = (left / 1000).toFixed(1);
   $('life').style.width = `${(100 * left) / (tokens.expiresAt - tokens.receivedAt)}%`;
