@@ -48,7 +48,8 @@ function server(options: { skewMs?: number } = {}) {
     return handler(request);
   };
   const login = async () => (await (await handler(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"a","password":"b"}' }))).json()) as { access_token: string; refresh_token: string; expires_in: number };
-  const client = (extra: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, now: clock.now, retry: { baseMs: 1, maxMs: 5 }, ...extra });
+  // Bearer, as the API above checks and the counts of token requests assume (DPoP: test/client/dpop*.test.ts).
+  const client = (extra: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, now: clock.now, retry: { baseMs: 1, maxMs: 5 }, dpop: false, ...extra });
   return { baton, clock, counts, login, client, failNext: (n: number) => void (down = n) };
 }
 

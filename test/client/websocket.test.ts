@@ -45,7 +45,9 @@ function recordingWebSocket(log: string[]): typeof WebSocket {
 describe('client.websocket', () => {
   it('keeps one socket authenticated across lifetimes; a revoked session closes it for good', async () => {
     const pair = await service.login();
-    const client = createTokenClient({ issuer: service.url, storage: memoryStorage() });
+    // Bearer: a DPoP proof's iat follows the server's Date header, which Node writes from the real
+    // clock, not this test's fake one (DPoP sockets: test/client/dpop-baton.test.ts).
+    const client = createTokenClient({ issuer: service.url, storage: memoryStorage(), dpop: false });
     await client.setTokens(pair);
     let refreshed = 0;
     const expired: string[] = [];
