@@ -2,7 +2,8 @@
  * The SDK's DPoP (RFC 9449) against the real Baton handler, called in-process (its `fetch` is the
  * handler), with an API behind `requireAuth` (the Hono adapter): a sign-in that binds the session
  * to the client's key, refreshes over DPoP, `Authorization: DPoP` to the API, and a bound refresh
- * token that is useless without the key — also after a restart over the same token file.
+ * token that is useless without the key — also after a restart over the same token file. And a
+ * WebSocket to the service that stays authenticated with a bound token across lifetimes.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { decodeJwt, EmbeddedJWK, jwtVerify } from 'jose';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createTokenClient, memoryStorage } from 'baton-auth-client';
 import type { BatonClientError, TokenClientOptions } from 'baton-auth-client';
 import { fileStorage } from 'baton-auth-client/node';
@@ -19,6 +20,8 @@ import { createAuthHandler } from 'baton-auth/http';
 import { requireAuth } from 'baton-auth/adapters/hono';
 import type { BatonVariables } from 'baton-auth/adapters/hono';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { startTestService } from '../support/service.ts';
+import { eventually } from '../support/eventually.ts';
 
 const ISSUER = 'https://auth.test';
 const LOGIN = `${ISSUER}/auth/login`;
@@ -134,4 +137,38 @@ describe('DPoP against Baton', () => {
     await plain.refresh();
     expect(s.at('/oauth/token').at(-1)).toMatchObject({ dpop: null, status: 200 });
   });
+});
+
+describe('a DPoP WebSocket against the service', () => {
+  it('connects with the bound token and its proof, and re-authenticates each lifetime with a new proof, on one socket', async () => {
+    const service = await startTestService({ BATON_ACCESS_TTL: '3s', BATON_REFRESH_TTL: '1h' });
+    onTestFinished(() => service.stop());
+    const client = createTokenClient({ issuer: service.url, clientId: 'default', storage: memoryStorage() });
+    const tokens = await client.signIn(`${service.url}/auth/login`, { username: 'tester', password: 'tester password 1' });
+    expect(tokens.tokenType).toBe('DPoP');
+    const log: string[] = [];
+    const offered: string[][] = [];
+    class Recording extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        offered.push([protocols ?? []].flat());
+        this.addEventListener('message', (e) => log.push(`← ${(JSON.parse(String(e.data)) as { type: string }).type}`));
+      }
+
+      override send(data: string): void {
+        const m = JSON.parse(data) as { type: string; dpop?: string };
+        log.push(`→ ${m.type}${m.dpop === undefined ? '' : ' with a proof'}`);
+        super.send(data);
+      }
+    }
+    const ws = client.websocket(`${service.url.replace('http', 'ws')}/ws`, { WebSocket: Recording });
+    onTestFinished(() => ws.close());
+    await eventually(() => log.includes('← authenticated'), { what: 'the socket to authenticate' });
+    expect(offered[0]?.map((p) => p.replace(/^(baton\.\w+\.).*/, '$1…'))).toEqual(['baton.v1', 'baton.dpop.…', 'baton.proof.…']);
+    const first = ws.current;
+    await eventually(() => log.filter((l) => l === '← reauth_ok').length >= 2, { what: 'two re-authentications', timeoutMs: 12_000 });
+    expect(ws.current).toBe(first); // never reconnected
+    expect(log.filter((l) => l.startsWith('→ reauth'))).toEqual(log.filter((l) => l.startsWith('→ reauth')).map(() => '→ reauth with a proof'));
+    expect(log).not.toContain('← reauth_failed');
+  }, 30_000);
 });
