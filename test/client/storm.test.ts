@@ -3,7 +3,9 @@
  * the real Baton service across many 1-second access-token lifetimes, through a proxy that drops
  * a quarter of the token endpoint's responses after the server has processed them. No worker may
  * be logged out and the server's reuse detection must never fire. Then an attacker replays an old
- * refresh token after the grace window: the session dies and every client learns it.
+ * refresh token after the grace window: the session dies and every client learns it. With DPoP
+ * (RFC 9449), the same storm on a session bound to the key file the workers share; the attacker's
+ * copy of the old refresh token, without the key, is refused and the session lives on.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,6 +17,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatonEvent } from 'baton-auth';
 import { loadConfig, startServer, users } from 'baton-auth-server';
+import { createTokenClient } from 'baton-auth-client';
+import { fileStorage } from 'baton-auth-client/node';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 
 const WORKER = new URL('../fixtures/storm-worker.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'baton-storm-'));
@@ -26,15 +31,12 @@ let dropRate = 0.25;
 const events: BatonEvent[] = [];
 
 beforeAll(async () => {
-  service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '1', BATON_REFRESH_TTL: '120', BATON_REFRESH_GRACE: '3', BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'silent' }));
-  service.service.baton.on('*', (e) => events.push(e));
-  await users.add(service.service.store, 'storm', 'storm password');
   // A proxy that, for the token endpoint, sometimes drops the response after the server handled it.
   proxy = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const headers: Record<string, string> = {};
-    for (const h of ['authorization', 'content-type']) if (req.headers[h]) headers[h] = req.headers[h] as string;
+    for (const h of ['authorization', 'content-type', 'dpop']) if (req.headers[h]) headers[h] = req.headers[h] as string;
     const upstream = await fetch(`${service.url}${req.url}`, { method: req.method ?? 'GET', headers, ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}) });
     const body = Buffer.from(await upstream.arrayBuffer());
     stats.forwarded++;
@@ -43,11 +45,17 @@ beforeAll(async () => {
       req.socket.destroy(); // the rotation happened; the client never hears of it
       return;
     }
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+    const answer: Record<string, string> = { 'content-type': upstream.headers.get('content-type') ?? 'application/json' };
+    for (const h of ['dpop-nonce', 'www-authenticate']) if (upstream.headers.get(h) !== null) answer[h] = upstream.headers.get(h) as string;
+    res.writeHead(upstream.status, answer);
     res.end(body);
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  // Clients know the service by the proxy's URL, its public one: the issuer, which DPoP proofs name.
+  service = await startServer(loadConfig({ PORT: '0', BATON_ISSUER: proxyUrl, BATON_STORE: 'memory:', BATON_ACCESS_TTL: '1', BATON_REFRESH_TTL: '120', BATON_REFRESH_GRACE: '3', BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'silent' }));
+  service.service.baton.on('*', (e) => events.push(e));
+  await users.add(service.service.store, 'storm', 'storm password');
 }, 60_000);
 afterAll(async () => {
   proxy?.close();
@@ -55,9 +63,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runWorkers(count: number, requests: number, tokenFile: string): Promise<{ ok: number; unauthorized: number; sessionExpired: number; refreshed: number; errors: number }[]> {
+function runWorkers(count: number, requests: number, tokenFile: string, dpop = false): Promise<{ ok: number; unauthorized: number; sessionExpired: number; refreshed: number; errors: number }[]> {
   return Promise.all(Array.from({ length: count }, () => new Promise<{ ok: number; unauthorized: number; sessionExpired: number; refreshed: number; errors: number }>((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER], { env: { ...process.env, PROXY: proxyUrl, TOKEN_FILE: tokenFile, REQUESTS: String(requests) } });
+    const child = spawn(process.execPath, [WORKER], { env: { ...process.env, PROXY: proxyUrl, TOKEN_FILE: tokenFile, REQUESTS: String(requests), DPOP: dpop ? '1' : '0' } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -101,5 +109,42 @@ describe('client storm against the real service', () => {
     expect(after.reduce((n, r) => n + r.sessionExpired, 0)).toBeGreaterThanOrEqual(1);
     expect(after.every((r) => r.ok < 50)).toBe(true);
     expect(() => JSON.parse(readFileSync(tokenFile, 'utf8'))).toThrow(); // the token file is gone
+  }, 180_000);
+
+  it('the same storm with DPoP on, the workers sharing one key file: zero sessionExpired, no reuse; the old refresh token copied without the key, or with another, is refused and the session lives on', async () => {
+    dropRate = 0.25;
+    stats.dropped = 0;
+    events.length = 0;
+    const tokenFile = join(dir, 'dpop-tokens.json');
+    const owner = createTokenClient({ endpoints: { token: `${proxyUrl}/oauth/token` }, storage: fileStorage(tokenFile), dpop: true });
+    dropRate = 0;
+    const first = await owner.signIn(`${proxyUrl}/auth/login`, { username: 'storm', password: 'storm password' });
+    dropRate = 0.25;
+    expect(first.refreshToken).toMatch(/^rtd_/);
+    const started = Date.now();
+    const results = await runWorkers(10, 1000, tokenFile, true);
+    const seconds = (Date.now() - started) / 1000;
+    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, sessionExpired: a.sessionExpired + r.sessionExpired, errors: a.errors + r.errors }), { ok: 0, sessionExpired: 0, errors: 0 });
+    const rotations = events.filter((e) => e.type === 'refresh.rotated').length;
+    const graceAnswers = events.filter((e) => e.type === 'refresh.grace').length;
+    console.info(`storm with DPoP: ${total.ok} ok requests in ${seconds.toFixed(1)} s; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionExpired ${total.sessionExpired}`);
+    expect(total).toEqual({ ok: 10_000, sessionExpired: 0, errors: 0 });
+    expect(events.some((e) => e.type === 'refresh.reused')).toBe(false);
+    expect(rotations).toBeGreaterThanOrEqual(Math.floor(seconds) - 1);
+    expect(graceAnswers).toBeGreaterThan(0);
+
+    // The attacker has the first refresh token (a copy of the token file), not the key.
+    dropRate = 0;
+    await new Promise((r) => setTimeout(r, 3500));
+    const refresh = (headers: Record<string, string> = {}) => fetch(`${proxyUrl}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: `grant_type=refresh_token&refresh_token=${first.refreshToken}` });
+    const thief = await dpopKey();
+    const bare = await refresh();
+    const asked = await refresh({ dpop: await dpopProof(thief, 'POST', `${proxyUrl}/oauth/token`) });
+    expect([bare.status, (await bare.json()).error, asked.status, (await asked.json()).error]).toEqual([400, 'invalid_grant', 400, 'use_dpop_nonce']);
+    const stolen = await refresh({ dpop: await dpopProof(thief, 'POST', `${proxyUrl}/oauth/token`, { nonce: asked.headers.get('dpop-nonce') as string }) });
+    expect([stolen.status, (await stolen.json()).error]).toEqual([400, 'invalid_grant']);
+    expect(events.some((e) => e.type === 'refresh.reused' || e.type === 'session.revoked')).toBe(false);
+    const after = await runWorkers(10, 50, tokenFile, true);
+    expect(after.reduce((n, r) => n + r.ok, 0)).toBe(500);
   }, 180_000);
 });

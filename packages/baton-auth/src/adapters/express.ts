@@ -15,7 +15,7 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
-import { createBearerGuard } from '../http/bearer.ts';
+import { createBearerGuard, requestUrls, validHost } from '../http/bearer.ts';
 import { resourceMetadataDocument } from '../http/resource-metadata.ts';
 import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
@@ -37,7 +37,7 @@ declare global {
 }
 
 function origin(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  return `${req.protocol}://${validHost(req.get('host')) ?? 'localhost'}`;
 }
 
 function send(res: Response, refusal: Refusal): void {
@@ -68,7 +68,7 @@ export const batonRouter: typeof endpoints = endpoints;
  * tokens); the claims land on `req.auth`.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): RequestHandler {
-  const guard = createBearerGuard<Request>(verifier, options, (req) => ({ proof: req.get('dpop'), method: req.method, url: `${options.origin ?? origin(req)}${req.originalUrl}` }));
+  const guard = createBearerGuard<Request>(verifier, options, (req) => ({ proof: req.get('dpop'), method: req.method, url: requestUrls(options.origin, req.protocol, req.host, req.originalUrl) }));
   const pass = (req: Request, res: Response, next: NextFunction, outcome: GuardOutcome): void => {
     if (outcome instanceof Refusal) return send(res, outcome);
     req.auth = outcome;

@@ -15,7 +15,7 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
-import { createBearerGuard } from '../http/bearer.ts';
+import { createBearerGuard, requestUrls, validHost } from '../http/bearer.ts';
 import { resourceMetadataDocument } from '../http/resource-metadata.ts';
 import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
@@ -44,7 +44,7 @@ async function mount(fastify: FastifyInstance, handler: AuthHandler): Promise<vo
     const pathname = request.url.split('?')[0] ?? '/';
     if (!handler.handles(pathname)) return;
     // The handler reads the raw body itself, before Fastify's parsers would.
-    const origin = `${request.protocol}://${request.host}`;
+    const origin = `${request.protocol}://${validHost(request.host) ?? 'localhost'}`;
     const response = await handler(await toWebRequest(request.raw, { origin, maxBodyBytes: handler.maxBodyBytes }), { ip: request.ip });
     reply.code(response.status);
     response.headers.forEach((value, name) => {
@@ -79,7 +79,7 @@ export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(asyn
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
   const guard = createBearerGuard<FastifyRequest>(verifier, options, (request) => ({
-    proof: request.headers.dpop as string | undefined, method: request.method, url: `${options.origin ?? `${request.protocol}://${request.host}`}${request.url}`,
+    proof: request.headers.dpop as string | undefined, method: request.method, url: requestUrls(options.origin, request.protocol, request.host, request.url),
   }));
   const pass = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, outcome: GuardOutcome): void => {
     if (outcome instanceof Refusal) return void send(reply, outcome);

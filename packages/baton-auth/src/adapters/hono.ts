@@ -14,7 +14,7 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
-import { createBearerGuard } from '../http/bearer.ts';
+import { createBearerGuard, requestUrls } from '../http/bearer.ts';
 import { resourceMetadataDocument } from '../http/resource-metadata.ts';
 import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
@@ -85,8 +85,8 @@ export const batonRoutes: typeof endpoints = endpoints;
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): MiddlewareHandler<{ Variables: BatonVariables }> {
   const guard = createBearerGuard<Context<{ Variables: BatonVariables }>>(verifier, options, (c) => {
-    const url = c.req.url;
-    return { proof: c.req.raw.headers.get('dpop'), method: c.req.method, url: options.origin === undefined ? url : `${options.origin}${url.slice(new URL(url).origin.length)}` };
+    const url = new URL(c.req.url); // built by the server from the Host header, which it has parsed
+    return { proof: c.req.raw.headers.get('dpop'), method: c.req.method, url: requestUrls(options.origin, url.protocol.slice(0, -1), url.host, c.req.url) };
   });
   const pass = (c: Context<{ Variables: BatonVariables }>, next: Next, outcome: GuardOutcome): Response | Promise<void> => {
     if (outcome instanceof Refusal) return send(c, outcome);

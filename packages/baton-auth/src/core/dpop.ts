@@ -230,7 +230,9 @@ export class DpopVerifier {
     if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw invalid('jti is missing');
     if (htm !== request.method.toUpperCase()) throw invalid('htm does not match the request method');
     const urls = typeof request.url === 'string' ? [request.url] : request.url;
-    if (typeof payload.htu !== 'string' || !urls.some((url) => htu(url) === htu(payload.htu as string))) throw invalid('htu does not match the request URL');
+    // Two URLs that do not parse are not the same URL.
+    const claimed = typeof payload.htu === 'string' ? htu(payload.htu) : undefined;
+    if (claimed === undefined || !urls.some((url) => htu(url) === claimed)) throw invalid('htu does not match the request URL');
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('iat is missing');
     if (request.accessToken !== undefined && ath !== sha256(request.accessToken)) throw invalid('ath does not match the access token');
     if (request.accessToken === undefined && ath !== undefined) throw invalid('ath names an access token the request does not carry');

@@ -79,35 +79,40 @@ export function bearerOnly(claims: Readonly<AccessTokenClaims>): Readonly<Access
 }
 
 /** A token as a request presents it (the `Bearer` scheme, or `dpop`): see `Baton.verify`. */
-export function verifyPresented(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
-  const dpop = options?.dpop;
-  const verified = verify(e, token, options);
-  return dpop === undefined ? verified.then(bearerOnly) : verified.then((claims) => checkPresentation(e.dpop, token, claims, dpop));
+export async function verifyPresented(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
+  const claims = await verify(e, token, options);
+  const presented = options?.dpop === undefined ? bearerOnly(claims) : await checkPresentation(e.dpop, token, claims, options.dpop);
+  // The replay guard spends the token only once it was presented as it must be: a copy sent
+  // without its key, or with a bad proof, burns nothing of its owner's.
+  if (options?.oneTime === true && !(await e.store.consumeJti(presented.jti, (presented.exp + e.o.leewaySec) * 1000, e.now()))) {
+    refused(e, new BatonError('ERR_TOKEN_REPLAYED', 'the jti was already consumed'));
+  }
+  return presented;
 }
 
-/** Any format: see `Baton.verify`. */
+/** The token itself, any format, for `audience` (`verifyPresented` adds the scheme, the proof and the replay guard). */
 export function verify(e: Engine, token: string, options?: VerifyOptions, audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience): Promise<Readonly<AccessTokenClaims>> {
-  if (canVerifySync(e, token, options)) {
+  if (canVerifySync(e, token)) {
     try {
       return Promise.resolve(verifyLocal(e, token, audience));
     } catch (err) {
       return Promise.reject(err as Error);
     }
   }
-  return verifySlow(e, token, options, audience);
+  return verifySlow(e, token, audience);
 }
 
-/** Whether `verify` needs nothing asynchronous for `token`: a JWT, the revocations loaded, no replay guard. */
-function canVerifySync(e: Engine, token: string, options: VerifyOptions | undefined): boolean {
-  return e.isReady && options?.oneTime !== true && isThreeSegments(token);
+/** Whether verifying `token` needs nothing asynchronous: a JWT, the revocations loaded. */
+function canVerifySync(e: Engine, token: string): boolean {
+  return e.isReady && isThreeSegments(token);
 }
 
 /** See `Baton.verifySync`: a proof to check is asynchronous. */
 export function verifySync(e: Engine, token: string, options?: VerifyOptions): Readonly<AccessTokenClaims> | undefined {
-  return options?.dpop === undefined && canVerifySync(e, token, options) ? bearerOnly(verifyLocal(e, token, options?.audience ?? e.o.audience)) : undefined;
+  return options?.dpop === undefined && options?.oneTime !== true && canVerifySync(e, token) ? bearerOnly(verifyLocal(e, token, options?.audience ?? e.o.audience)) : undefined;
 }
 
-async function verifySlow(e: Engine, token: string, options: VerifyOptions | undefined, audience: string | typeof ANY_AUDIENCE): Promise<Readonly<AccessTokenClaims>> {
+async function verifySlow(e: Engine, token: string, audience: string | typeof ANY_AUDIENCE): Promise<Readonly<AccessTokenClaims>> {
   let claims: Readonly<AccessTokenClaims>;
   try {
     await e.ready();
@@ -120,9 +125,6 @@ async function verifySlow(e: Engine, token: string, options: VerifyOptions | und
       claims = verifyJwt(e, token, now);
     }
     checkAudience(claims, audience);
-    if (options?.oneTime === true && !(await e.store.consumeJti(claims.jti, (claims.exp + e.o.leewaySec) * 1000, now))) {
-      throw new BatonError('ERR_TOKEN_REPLAYED', 'the jti was already consumed');
-    }
   } catch (err) {
     refused(e, isBatonError(err) ? err : new BatonError('ERR_TOKEN_INVALID', 'verification failed', { cause: err }));
   }

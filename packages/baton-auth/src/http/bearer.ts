@@ -38,11 +38,35 @@ export interface RequireAuthOptions {
   /** The URL of this API's protected resource metadata (RFC 9728), named in every challenge (`resource_metadata`). */
   resourceMetadata?: string;
   /**
-   * This API's public origin as clients address it (`https://api.example.com`), which DPoP proofs
-   * name in `htu` (RFC 9449 §4.3). Default: the request's, from its Host and protocol as the
-   * framework trusts them (behind a proxy, set the framework's trust-proxy option, or this).
+   * This API's public origin(s) as clients address it (`https://api.example.com`), which DPoP
+   * proofs name in `htu` (RFC 9449 §4.3). Set it in production: without it the origin is the
+   * request's protocol and Host header as the framework trusts them, and a client chooses its
+   * Host header — a proof captured on another origin whose tokens this API also accepts could
+   * then be spent here once.
    */
-  origin?: string;
+  origin?: string | readonly string[];
+}
+
+/** host[:port] (RFC 9110 §7.2): a name, an IPv4 address or a bracketed IPv6 one; nothing else. */
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
+
+/** The Host header if it is a host[:port] and nothing more (a path or a query in it would rewrite URLs built from it). */
+export function validHost(host: string | null | undefined): string | undefined {
+  return typeof host === 'string' && HOST.test(host) ? host : undefined;
+}
+
+/**
+ * The URLs a request is known by, for DPoP's `htu`: its path and query under each configured
+ * `origin`, or else under the protocol and Host it came with — none when the Host is not a
+ * host[:port], so that no proof matches. `target` is the request target (origin- or absolute-form).
+ */
+export function requestUrls(origin: string | readonly string[] | undefined, protocol: string, host: string | null | undefined, target: string): string[] {
+  const parsed = URL.parse(target, 'http://path.invalid');
+  if (parsed === null) return [];
+  const path = `${parsed.pathname}${parsed.search}`;
+  if (origin !== undefined) return (typeof origin === 'string' ? [origin] : [...origin]).map((o) => `${o.replace(/\/$/, '')}${path}`);
+  const valid = validHost(host);
+  return valid === undefined ? [] : [`${protocol}://${valid}${path}`];
 }
 
 /** The request facts a guard reads. */

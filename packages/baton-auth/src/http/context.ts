@@ -7,6 +7,7 @@ import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
 import { checkBearer } from './bearer.ts';
+import { serviceUrls } from './dpop.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { HttpError, json } from './respond.ts';
 
@@ -77,8 +78,7 @@ export async function bearer(c: HandlerContext, request: Request): Promise<Sessi
   const result = await checkBearer(c.baton, {
     authorization: request.headers.get('authorization'),
     search: url.search,
-    // The service's own endpoints: addressed by the issuer's origin, or by the one the request named.
-    dpop: { proof: request.headers.get('dpop'), method: request.method, url: [new URL(url.pathname, c.issuer).href, `${url.origin}${url.pathname}`] },
+    dpop: { proof: request.headers.get('dpop'), method: request.method, url: serviceUrls(c, request) },
   }, { audience: c.baton.audience });
   if (!result.ok) return json(result.refusal.body, result.refusal.status, result.refusal.headers);
   if (result.claims.sid === undefined) {

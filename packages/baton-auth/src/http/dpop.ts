@@ -3,29 +3,52 @@
  * or revocation request, checked with a server nonce (§8), and each client's policy — `required`
  * refuses its requests without a proof, `allowed` (the default) binds when one comes.
  */
+import { RefreshTokenCodec } from '../core/refresh-token.ts';
 import type { ClientRecord } from './clients.ts';
 import type { HandlerContext } from './context.ts';
 import { HttpError } from './respond.ts';
 
 /**
  * The thumbprint of the key of `request`'s DPoP proof, or undefined when it carries none and its
- * client allows that. Its `htu` is the endpoint's advertised URL (`issuer` + path) or the URL
- * the request named.
+ * client allows that. Its `htu` is the endpoint's advertised URL (`serviceUrls`).
  */
-export async function proofKey(c: HandlerContext, request: Request, client: ClientRecord, path: string): Promise<string | undefined> {
+export async function proofKey(c: HandlerContext, request: Request, client: ClientRecord): Promise<string | undefined> {
   if (request.headers.get('dpop') === null && client.dpop === 'required') {
     throw new HttpError(400, 'invalid_dpop_proof', `Client ${client.id} must send a DPoP proof with each token request (RFC 9449 §5)`);
   }
-  return anyProofKey(c, request, path);
+  return anyProofKey(c, request);
+}
+
+/**
+ * A client that requires DPoP refreshes bound sessions only: one opened before the policy (or by
+ * the application's own `baton.login`) would keep handing it refresh tokens a copy can use.
+ */
+export function assertBound(client: ClientRecord, refreshToken: string): void {
+  if (client.dpop === 'required' && RefreshTokenCodec.sessionOf(refreshToken)?.bound === false) {
+    throw new HttpError(400, 'invalid_grant', `Client ${client.id} requires DPoP and this session is not bound to a key: sign in again with a DPoP proof`);
+  }
 }
 
 /** The thumbprint of the key of `request`'s DPoP proof, if it carries one; `requireNonce: false` where no token is issued (revocation). */
-export async function anyProofKey(c: HandlerContext, request: Request, path: string, requireNonce?: boolean): Promise<string | undefined> {
+export async function anyProofKey(c: HandlerContext, request: Request, requireNonce?: boolean): Promise<string | undefined> {
   const header = request.headers.get('dpop');
   if (header === null) return undefined;
+  return (await c.baton.checkProof(header, { method: request.method, url: serviceUrls(c, request), ...(requireNonce === undefined ? {} : { requireNonce }) })).jkt;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's
+ * origin, as its metadata advertises them — never under a Host header a client chose — and, for
+ * an issuer on loopback (development), under the loopback origin the request came to.
+ */
+export function serviceUrls(c: HandlerContext, request: Request): string[] {
   const url = new URL(request.url);
-  const urls = [`${c.issuer}${path}`, `${url.origin}${url.pathname}`];
-  return (await c.baton.checkProof(header, { method: request.method, url: urls, ...(requireNonce === undefined ? {} : { requireNonce }) })).jkt;
+  const issuer = new URL(c.issuer);
+  const urls = [`${issuer.origin}${url.pathname}`];
+  if (LOOPBACK.has(issuer.hostname) && LOOPBACK.has(url.hostname) && url.origin !== issuer.origin) urls.push(`${url.origin}${url.pathname}`);
+  return urls;
 }
 
 /** The headers of a response to a request with a proof: the nonce for the next one (RFC 9449 §8.2). */

@@ -28,6 +28,7 @@ import type { RawData } from 'ws';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
+import { validHost } from '../http/bearer.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
 
 /** Close codes (4000–4999 are the application's, RFC 6455 §7.4.2). */
@@ -64,7 +65,8 @@ export interface WebSocketAuthOptions {
   onMessage?: (connection: AuthenticatedSocket, data: RawData) => void;
   /**
    * The socket's public URL as clients address it (`wss://api.example.com/ws`), which DPoP proofs
-   * name in `htu`. Default: from the upgrade request's Host, `wss:` over TLS.
+   * name in `htu`. Set it in production; default: from the upgrade request's Host header (a
+   * client's choice), `wss:` over TLS.
    */
   url?: string;
 }
@@ -154,8 +156,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
 
   /** The URLs a DPoP proof may name for the socket: its public `ws:`/`wss:` URL, or the `http:`/`https:` one. */
   function socketUrls(request: IncomingMessage): string[] {
-    const ws = options.url ?? `${(request.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws'}://${request.headers.host ?? 'localhost'}${path}`;
-    return [ws, ws.replace(/^ws/, 'http')];
+    const host = validHost(request.headers.host);
+    const ws = options.url ?? (host === undefined ? undefined : `${(request.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws'}://${host}${path}`);
+    return ws === undefined ? [] : [ws, ws.replace(/^ws/, 'http')];
   }
 
   /** `proof` undefined: the Bearer scheme; else the DPoP proof that came with the token. */

@@ -13,11 +13,9 @@ import type { ClientRecord } from '../clients.ts';
 import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
 import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
-import { nonceHeaders, proofKey } from '../dpop.ts';
+import { assertBound, nonceHeaders, proofKey } from '../dpop.ts';
 import { grantedResources } from '../grant.ts';
 import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
-
-const TOKEN_PATH = '/oauth/token';
 
 export function token(c: HandlerContext): Route {
   async function refreshGrant(request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
@@ -25,7 +23,8 @@ export function token(c: HandlerContext): Route {
     const presented = f.refresh_token ?? fromCookie;
     if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
     if (fromCookie !== undefined) checkCsrf(c, request);
-    const jkt = await proofKey(c, request, client, TOKEN_PATH);
+    assertBound(client, presented);
+    const jkt = await proofKey(c, request, client);
     try {
       const pair = await c.baton.refresh(presented, {
         ...(jkt === undefined ? {} : { jkt }),
@@ -50,7 +49,7 @@ export function token(c: HandlerContext): Route {
     if (client.type !== 'confidential' || !(client.grantTypes ?? []).includes('client_credentials')) {
       throw new HttpError(400, 'unauthorized_client', `Client ${client.id} may not use the client_credentials grant`);
     }
-    const jkt = await proofKey(c, request, client, TOKEN_PATH);
+    const jkt = await proofKey(c, request, client);
     const issued = await c.baton.issueClientToken({
       clientId: client.id,
       ...(jkt === undefined ? {} : { jkt }),
