@@ -79,12 +79,24 @@ export function bearerOnly(claims: Readonly<AccessTokenClaims>): Readonly<Access
 }
 
 /** A token as a request presents it (the `Bearer` scheme, or `dpop`): see `Baton.verify`. */
-export async function verifyPresented(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
+export function verifyPresented(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
+  if (options?.dpop !== undefined || options?.oneTime === true) return verifyGuarded(e, token, options);
+  // A Bearer token: no promise beyond the one returned when nothing asynchronous is needed.
+  if (!canVerifySync(e, token)) return verifySlow(e, token, options?.audience ?? e.o.audience).then(bearerOnly);
+  try {
+    return Promise.resolve(bearerOnly(verifyLocal(e, token, options?.audience ?? e.o.audience)));
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
+
+/** A DPoP presentation or the replay guard: the token, then its scheme and proof, then its single use. */
+async function verifyGuarded(e: Engine, token: string, options: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
   const claims = await verify(e, token, options);
-  const presented = options?.dpop === undefined ? bearerOnly(claims) : await checkPresentation(e.dpop, token, claims, options.dpop);
+  const presented = options.dpop === undefined ? bearerOnly(claims) : await checkPresentation(e.dpop, token, claims, options.dpop);
   // The replay guard spends the token only once it was presented as it must be: a copy sent
   // without its key, or with a bad proof, burns nothing of its owner's.
-  if (options?.oneTime === true && !(await e.store.consumeJti(presented.jti, (presented.exp + e.o.leewaySec) * 1000, e.now()))) {
+  if (options.oneTime === true && !(await e.store.consumeJti(presented.jti, (presented.exp + e.o.leewaySec) * 1000, e.now()))) {
     refused(e, new BatonError('ERR_TOKEN_REPLAYED', 'the jti was already consumed'));
   }
   return presented;
