@@ -6,59 +6,35 @@
  * with the bound access token (`Authorization: DPoP` and a proof with `ath`).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenClient, memoryStorage } from 'baton-auth-client';
+import { startProvider } from '../support/oidc-provider.ts';
+import type { StartedProvider } from '../support/oidc-provider.ts';
 
-const server = createServer();
+let op: StartedProvider;
 let issuer = '';
-let provider: Provider;
 /** What came to the provider: path, status, the Authorization scheme, whether a proof came. */
 const seen: { path: string; status: number; scheme: string | undefined; proof: boolean }[] = [];
 
 beforeAll(async () => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  provider = new Provider(issuer, {
-    clients: [{ client_id: 'cli', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['http://127.0.0.1/cb'], response_types: ['code'] }],
-    findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
-    ttl: { AccessToken: 2, RefreshToken: 3600, Grant: 3600, Session: 3600, IdToken: 3600, Interaction: 3600 },
-    scopes: ['openid', 'offline_access'],
-    issueRefreshToken: async () => true,
+  op = await startProvider({
     // oidc-provider does not rotate a sender-constrained refresh token by default (RFC 9449 §5
     // allows that); rotated here, so that every refresh also hands the SDK a new bound one.
     rotateRefreshToken: () => true,
-    features: {
-      devInteractions: { enabled: false },
-      revocation: { enabled: true },
-      // Nonces everywhere (§8, §9): the SDK must follow use_dpop_nonce at the token endpoint and at userinfo.
-      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
-    },
-  });
-  const callback = provider.callback();
-  server.on('request', (req, res) => {
-    res.on('finish', () => seen.push({ path: (req.url ?? '').split('?')[0] as string, status: res.statusCode, scheme: req.headers.authorization?.split(' ')[0], proof: req.headers.dpop !== undefined }));
-    callback(req, res);
-  });
+    // Nonces everywhere (§8, §9): the SDK must follow use_dpop_nonce at the token endpoint and at userinfo.
+    features: { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } },
+  }, (req, res) => res.on('finish', () => seen.push({ path: (req.url ?? '').split('?')[0] as string, status: res.statusCode, scheme: req.headers.authorization?.split(' ')[0], proof: req.headers.dpop !== undefined })));
+  issuer = op.issuer;
 });
-afterAll(() => server.close());
+afterAll(() => op.close());
 
 /** What a code flow with DPoP would have left behind: a grant and a refresh token bound to `jkt`. */
-async function boundRefreshToken(accountId: string, jkt: string): Promise<string> {
-  const grant = new provider.Grant({ accountId, clientId: 'cli' });
-  grant.addOIDCScope('openid offline_access');
-  const grantId = await grant.save();
-  const client = await provider.Client.find('cli');
-  const token = new provider.RefreshToken({ accountId, client, grantId, scope: 'openid offline_access', gty: 'authorization_code', jkt } as never);
-  return token.save();
-}
+const boundRefreshToken = (accountId: string, jkt: string): Promise<string> => op.refreshTokenFor(accountId, jkt);
 
 describe('DPoP against oidc-provider (not Baton)', () => {
   it('refreshes a bound refresh token across several lifetimes and calls userinfo with the bound access token', async () => {
     const rotated: string[] = [];
-    provider.on('refresh_token.consumed', (token: { jti: string }) => rotated.push(token.jti));
+    op.provider.on('refresh_token.consumed', (token: { jti: string }) => rotated.push(token.jti));
     const client = createTokenClient({ issuer, clientId: 'cli', storage: memoryStorage() });
     const jkt = await client.dpopThumbprint();
     expect(jkt).toMatch(/^[\w-]{43}$/); // the discovery document lists ES256

@@ -61,7 +61,12 @@ interface Client {
 }
 
 function connect(token?: string, suffix = '', at = url): Promise<Client> {
-  const socket = new WebSocket(`${at}${suffix}`, token ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1']);
+  return open(token ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1'], `${at}${suffix}`);
+}
+
+/** A socket offering `protocols` (the token and its proof among them, for DPoP). */
+function open(protocols: string[], at = url): Promise<Client> {
+  const socket = new WebSocket(at, protocols);
   const client: Client = { socket, messages: [], closed: undefined };
   socket.on('message', (d) => client.messages.push(JSON.parse(d.toString())));
   socket.on('close', (code, reason) => void (client.closed = { code, reason: reason.toString() }));
@@ -164,17 +169,6 @@ describe('WebSocket re-authentication', () => {
 
 describe('DPoP-bound tokens (RFC 9449)', () => {
   const iat = () => Math.floor(clock.ms / 1000);
-  const open = (protocols: string[]): Promise<Client> => {
-    const socket = new WebSocket(url, protocols);
-    const client: Client = { socket, messages: [], closed: undefined };
-    socket.on('message', (d) => client.messages.push(JSON.parse(d.toString())));
-    socket.on('close', (code, reason) => void (client.closed = { code, reason: reason.toString() }));
-    return new Promise((resolve, reject) => {
-      socket.once('open', () => resolve(client));
-      socket.once('error', reject);
-    });
-  };
-
   it('connects with a proof by the token\'s key for GET and the socket URL, re-authenticates with one, and refuses the token as Bearer, a replayed proof, or another URL\'s', async () => {
     const key = await dpopKey();
     let pair = await a.login('dora', { jkt: key.jkt });
