@@ -36,7 +36,7 @@ describe('DPoP-bound sessions (RFC 9449 §5)', () => {
     expect(decodeJwt(pair.access_token).cnf).toEqual({ jkt: key.jkt });
     expect(pair.refresh_token.startsWith('rtd_')).toBe(true);
     const [session] = await baton.listSessions('alice');
-    expect(session?.id).toBe(pair.session_id);
+    expect([session?.id, session?.jkt]).toEqual([pair.session_id, key.jkt]); // the device list says which key holds it
   });
 
   it('a copied refresh token without the key, or with another key, is refused and the session lives on', async () => {

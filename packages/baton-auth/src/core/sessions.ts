@@ -13,6 +13,8 @@ export interface SessionInfo {
   createdAt: number;
   lastUsedAt: number;
   expiresAt: number;
+  /** The thumbprint of the DPoP key the session is bound to (RFC 9449 §5), if it is: only that device can refresh it. */
+  jkt?: string;
 }
 
 /** See `Baton.listSessions`. */
@@ -28,6 +30,7 @@ export async function listSessions(e: Engine, userId: string): Promise<SessionIn
     createdAt: s.createdAt,
     lastUsedAt: s.lastUsedAt,
     expiresAt: Math.min(s.expiresAt, s.idleExpiresAt),
+    ...(s.jkt === undefined ? {} : { jkt: s.jkt }),
   }));
 }
 
