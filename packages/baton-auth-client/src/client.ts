@@ -159,7 +159,10 @@ export class TokenClient {
       else {
         const keep = this.#storage.dpopKey?.bind(this.#storage);
         if (keep === undefined) return undefined; // a storage that cannot share a key with its tokens: Bearer
-        if (option !== true && !(await this.#endpointsOf()).dpopAlgs?.includes(DPOP_ALG)) return undefined;
+        // A stored session that is bound keeps its key whatever the metadata says now (an old
+        // document, a rolled-back configuration): it must never go out as Bearer.
+        const bound = (await this.#storage.get())?.tokenType === 'DPoP';
+        if (option !== true && !bound && !(await this.#endpointsOf()).dpopAlgs?.includes(DPOP_ALG)) return undefined;
         pair = await keep(`${this.#o.issuer ?? this.#o.endpoints?.token}\n${this.#o.clientId ?? ''}`);
       }
       // iat on the server's clock, as far as the `Date` of its token responses told.
@@ -199,7 +202,11 @@ export class TokenClient {
    */
   async signIn(url: string | URL, fields: Record<string, string>): Promise<StoredTokens> {
     const endpoint = requireSecure(String(url), 'sign-in endpoint').href;
-    const dpop = await this.#dpopOf();
+    // The clock follows the authorization server only: a sign-in endpoint elsewhere (a page's own
+    // backend) does not date the proofs the server checks.
+    const ours = absolute(endpoint).origin === absolute((await this.#endpointsOf()).token).origin;
+    const signer = await this.#dpopOf();
+    const dpop = signer === undefined || ours ? signer : { ...signer, clock: () => undefined };
     const { body, headers } = clientRequest(fields, this.#o.clientId, this.#o.clientAuthentication?.secret);
     let answer;
     try {
@@ -212,7 +219,7 @@ export class TokenClient {
     if (isRedirect(res)) throw new SignInError(`The sign-in endpoint ${endpoint} redirects (HTTP ${res.status}); credentials are never sent after a redirect.`, { status: res.status });
     const r = json as (TokenResponse & { error?: unknown; error_description?: unknown }) | undefined;
     if (res.ok && typeof r?.access_token === 'string') {
-      this.#noteServerDate(Date.parse(res.headers.get('date') ?? ''), receivedAt);
+      if (ours) this.#noteServerDate(Date.parse(res.headers.get('date') ?? ''), receivedAt);
       return this.setTokens(r, receivedAt);
     }
     const error = typeof r?.error === 'string' ? r.error : undefined;
@@ -252,10 +259,21 @@ export class TokenClient {
     }
   }
 
+  /** The signer of a bound session: its tokens and its refresh token go with a proof or not at all. */
+  async #boundSigner(): Promise<TokenDpop> {
+    let dpop = await this.#dpopOf();
+    if (dpop === undefined && this.#o.dpop !== false && this.#storage.dpopKey !== undefined) {
+      this.#dpop = undefined; // decided before a bound session was stored (setTokens): decide again
+      dpop = await this.#dpopOf();
+    }
+    if (dpop === undefined) throw new BatonClientError('ERR_DPOP_KEY_MISSING', 'The session is bound to a DPoP key and this client has none (dpop: false, or a storage that keeps no key): give it the storage that holds the key, or dpop: { keyPair }.');
+    return dpop;
+  }
+
   /** The headers that carry `tokens` on a `method` request to `url`: Bearer, or DPoP with a fresh proof for a bound token. */
   async #authorization(method: string, url: string, tokens: StoredTokens): Promise<Record<string, string>> {
-    const dpop = tokens.tokenType === 'DPoP' ? await this.#dpopOf() : undefined;
-    if (dpop === undefined) return { authorization: `Bearer ${tokens.accessToken}` };
+    if (tokens.tokenType !== 'DPoP') return { authorization: `Bearer ${tokens.accessToken}` };
+    const dpop = await this.#boundSigner();
     return {
       authorization: `DPoP ${tokens.accessToken}`,
       dpop: await dpop.signer.proof(method, url, { nonce: this.#nonces.get(url), accessToken: tokens.accessToken }),
@@ -343,12 +361,13 @@ export class TokenClient {
       return { tokens: current, fresh: false, serverDate: undefined }; // another tab or process refreshed while we waited for the lock
     }
     const { token } = await this.#endpointsOf();
+    const dpop = current.tokenType === 'DPoP' ? await this.#boundSigner() : await this.#dpopOf();
     const result: GrantResult = await refreshGrant({
       endpoint: token, refreshToken: current.refreshToken, clientId: this.#o.clientId, clientSecret: this.#o.clientAuthentication?.secret,
-      cookie: this.#o.mode === 'cookie', retry: this.#o.retry, fetch: this.#fetch, now: this.#now, dpop: await this.#dpopOf(),
+      cookie: this.#o.mode === 'cookie', retry: this.#o.retry, fetch: this.#fetch, now: this.#now, dpop,
     });
     if (result.ok) {
-      const tokens = tokensFrom(result.response, result.receivedAt, current, this.#o.mode);
+      const tokens = tokensFrom(result.response, result.receivedAt, current, this.#o.mode, dpop !== undefined);
       await this.#storage.set(tokens); // persisted before anyone uses it
       return { tokens, fresh: true, serverDate: result.serverDate };
     }

@@ -20,7 +20,9 @@ export type BatonClientErrorCode =
   /** The token file is a symbolic link, not a regular file, or another user's: refused rather than followed or rewritten. */
   | 'ERR_STORAGE_UNSAFE'
   /** `client.signIn` was refused (`SignInError`, with the server's OAuth `error`): wrong password, too many attempts, a redirect. */
-  | 'ERR_SIGN_IN_REFUSED';
+  | 'ERR_SIGN_IN_REFUSED'
+  /** The stored session is bound to a DPoP key (RFC 9449) and this client has none to sign with (`dpop: false`, a storage without a key): nothing is sent as Bearer. */
+  | 'ERR_DPOP_KEY_MISSING';
 
 import type { SessionEndInfo } from './types.ts';
 

@@ -22,20 +22,51 @@ export interface FetchSource {
   noteNonce(url: string, response: Response): void;
 }
 
-async function send(client: FetchSource, fetcher: typeof fetch, request: Request, tokens: StoredTokens): Promise<Response> {
-  const headers = new Headers(request.headers);
-  for (const [name, value] of Object.entries(await client.authorization(request.method, request.url, tokens))) headers.set(name, value);
-  const response = await fetcher(new Request(request, { headers }));
-  client.noteNonce(request.url, response);
-  return response;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** A response and the URL that answered it (after the redirects followed). */
+interface Answer {
+  response: Response;
+  url: string;
 }
 
-/** Sends with `tokens`, and once more with the server's nonce if a DPoP-bound token's request was refused for want of it. */
-async function attempt(client: FetchSource, fetcher: typeof fetch, template: Request, tokens: StoredTokens): Promise<Response> {
-  const response = await send(client, fetcher, template.clone(), tokens);
-  if (tokens.tokenType !== 'DPoP' || !isResourceNonceChallenge(response)) return response;
-  await response.body?.cancel().catch(() => undefined);
-  return send(client, fetcher, template.clone(), tokens);
+/**
+ * Sends a request with the token's headers, following redirects itself: `fetch` would drop
+ * `Authorization` on the way to another origin but forward the `DPoP` proof. Each hop to an origin
+ * the client sends tokens to gets its own proof; a hop elsewhere goes without either, and only
+ * those origins' `DPoP-Nonce` is remembered. A browser does not say where a redirect goes (an
+ * opaque redirect): there it is followed natively — its target may see a proof for the first URL,
+ * never the token.
+ */
+async function send(client: FetchSource, fetcher: typeof fetch, template: () => Request, tokens: StoredTokens): Promise<Answer> {
+  let request = template();
+  for (let hop = 0; ; hop++) {
+    const ours = client.sendsTokenTo(request.url);
+    const headers = new Headers(request.headers);
+    if (ours) for (const [name, value] of Object.entries(await client.authorization(request.method, request.url, tokens))) headers.set(name, value);
+    else for (const name of ['authorization', 'dpop']) headers.delete(name);
+    const response = await fetcher(new Request(request, { headers, redirect: hop < 20 ? 'manual' : 'error' }));
+    if (response.type === 'opaqueredirect') return { response: await fetcher(new Request(template(), { headers })), url: request.url };
+    if (ours) client.noteNonce(request.url, response);
+    const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+    if (location === null) return { response, url: request.url };
+    await response.body?.cancel().catch(() => undefined);
+    // RFC 9110 §15.4: 303 (and 301/302 after a POST, as fetch does) become a GET without a body.
+    const asGet = response.status === 303 || ((response.status === 301 || response.status === 302) && request.method === 'POST');
+    const next = template();
+    request = new Request(new URL(location, request.url), asGet ? { method: 'GET', headers: next.headers } : next);
+  }
+}
+
+/**
+ * Sends with `tokens`, and once more with the server's nonce if a DPoP-bound token's request was
+ * refused for want of it by an origin that gets the token (§9).
+ */
+async function attempt(client: FetchSource, fetcher: typeof fetch, template: Request, tokens: StoredTokens): Promise<Answer> {
+  const answer = await send(client, fetcher, () => template.clone(), tokens);
+  if (tokens.tokenType !== 'DPoP' || !isResourceNonceChallenge(answer.response) || !client.sendsTokenTo(answer.url)) return answer;
+  await answer.response.body?.cancel().catch(() => undefined);
+  return send(client, fetcher, () => template.clone(), tokens);
 }
 
 /** Sends `request` through `fetcher`, with the hooks, as `client.fetch` documents. */
@@ -48,9 +79,12 @@ export async function authorizedFetch(client: FetchSource, fetcher: typeof fetch
   } else {
     // Every send takes a clone (a tee of the body), so the retries can send the body again.
     let tokens = await client.tokens();
-    response = await attempt(client, fetcher, request, tokens);
-    // A 401 is the API's word only if it came from an origin that got the token (not after a redirect elsewhere).
-    if (response.status === 401 && (!response.redirected || client.sendsTokenTo(response.url))) {
+    const answer = await attempt(client, fetcher, request, tokens);
+    response = answer.response;
+    // A 401 is the API's word only if it came from an origin that got the token (not after a
+    // redirect elsewhere), and asks for a new token only if it is not a nonce challenge (that
+    // had its one retry).
+    if (response.status === 401 && client.sendsTokenTo(answer.url) && (!response.redirected || client.sendsTokenTo(response.url)) && !isResourceNonceChallenge(response)) {
       const fresh = await client.refresh(tokens.accessToken).catch((err: unknown) => {
         if (err instanceof SessionExpiredError) return null;
         throw err;
@@ -58,7 +92,7 @@ export async function authorizedFetch(client: FetchSource, fetcher: typeof fetch
       if (fresh !== null && fresh.accessToken !== tokens.accessToken) {
         tokens = fresh;
         await response.body?.cancel().catch(() => undefined);
-        response = await attempt(client, fetcher, request, tokens);
+        response = (await attempt(client, fetcher, request, tokens)).response;
       }
     }
   }

@@ -67,11 +67,7 @@ export async function postToken(fetcher: typeof fetch, endpoint: string, body: U
     const h = { ...headers };
     if (options.dpop !== undefined) h.dpop = await options.dpop.signer.proof('POST', endpoint, { nonce: options.dpop.nonces.get(endpoint) });
     const res = await fetcher(endpoint, { method: 'POST', headers: h, body, redirect: 'manual', ...(options.cookie ? { credentials: 'include' as const } : {}) });
-    if (options.dpop !== undefined) {
-      options.dpop.nonces.note(endpoint, res);
-      const date = Date.parse(res.headers.get('date') ?? '');
-      if (!Number.isNaN(date)) options.dpop.clock(date, now());
-    }
+    if (options.dpop !== undefined) options.dpop.nonces.note(endpoint, res);
     const text = await res.text().catch(() => '');
     let json: unknown;
     try {
@@ -83,7 +79,13 @@ export async function postToken(fetcher: typeof fetch, endpoint: string, body: U
   };
   const first = await send();
   const asksNonce = options.dpop !== undefined && first.res.status === 400 && first.res.headers.has('dpop-nonce') && (first.json as OAuthErrorBody | undefined)?.error === 'use_dpop_nonce';
-  return asksNonce ? send() : first;
+  if (!asksNonce) return first;
+  // The proof sent again must carry an iat on the server's clock: a use_dpop_nonce answer is its
+  // word on our proof (other answers' Date is not listened to here, and successes go through
+  // the client's own check).
+  const date = Date.parse(first.res.headers.get('date') ?? '');
+  if (!Number.isNaN(date)) options.dpop?.clock(date, now());
+  return send();
 }
 
 /** `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then Basic. */

@@ -6,7 +6,7 @@ import { TransientRefreshError } from './errors.ts';
 import type { StoredTokens, TokenClientOptions, TokenResponse } from './types.ts';
 
 /** The tokens a response (RFC 6749 §5.1) gives; a server that does not rotate keeps the previous refresh token (§6). */
-export function tokensFrom(r: TokenResponse, receivedAt: number, previous: StoredTokens | undefined, mode: TokenClientOptions['mode']): StoredTokens {
+export function tokensFrom(r: TokenResponse, receivedAt: number, previous: StoredTokens | undefined, mode: TokenClientOptions['mode'], proved = true): StoredTokens {
   if (typeof r.access_token !== 'string') throw new TransientRefreshError('The token response has no access_token');
   const tokens: StoredTokens = { accessToken: r.access_token, receivedAt, expiresAt: receivedAt + (r.expires_in ?? 3600) * 1000 };
   const refreshToken = r.refresh_token ?? previous?.refreshToken;
@@ -14,8 +14,10 @@ export function tokensFrom(r: TokenResponse, receivedAt: number, previous: Store
   if (r.refresh_expires_in !== undefined) tokens.refreshExpiresAt = receivedAt + r.refresh_expires_in * 1000;
   if (r.scope !== undefined) tokens.scope = r.scope;
   if (r.session_id !== undefined) tokens.sessionId = r.session_id;
-  // RFC 9449 §5: `DPoP` (case-insensitive, as every token type, RFC 6749 §5.1) means bound to the client's key.
-  if (typeof r.token_type === 'string' && r.token_type.toLowerCase() === 'dpop') tokens.tokenType = 'DPoP';
+  // RFC 9449 §5: `DPoP` (case-insensitive, as every token type, RFC 6749 §5.1) means bound to the
+  // client's key — if the request carried a proof (`proved`). A refresh of a bound session stays
+  // bound whatever the answer says: its tokens are never sent as Bearer on a server's word.
+  if ((proved && typeof r.token_type === 'string' && r.token_type.toLowerCase() === 'dpop') || previous?.tokenType === 'DPoP') tokens.tokenType = 'DPoP';
   return tokens;
 }
 
