@@ -68,6 +68,13 @@ async function openNoFollow(path: string, flags: number, mode?: number, what = '
 
 const KEY_FILE = 'DPoP key file';
 
+/**
+ * How the key and token files are opened for reading: O_NONBLOCK, so that a FIFO (or a device)
+ * planted at the path fails checkHandle at once instead of blocking the open until a writer
+ * comes; it changes nothing for the regular file that passes (reads of a regular file never block).
+ */
+const READ = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
 /** A private P-256 JWK as the key file holds it. */
 interface PrivateJwk {
   kty: 'EC';
@@ -81,7 +88,7 @@ interface PrivateJwk {
 async function readKeyFile(path: string): Promise<PrivateJwk | null> {
   let handle: FileHandle;
   try {
-    handle = await openNoFollow(path, constants.O_RDONLY, undefined, KEY_FILE);
+    handle = await openNoFollow(path, READ, undefined, KEY_FILE);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -197,7 +204,7 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
     async get() {
       let handle: FileHandle;
       try {
-        handle = await openNoFollow(path, constants.O_RDONLY);
+        handle = await openNoFollow(path, READ);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw err;
