@@ -10,11 +10,14 @@
  * kept in IndexedDB (database `baton-dpop`, store `keys`, one record per storage name, issuer and
  * client id): IndexedDB keeps a `CryptoKey` by structured clone, still non-extractable, so the
  * page can sign with it across reloads and no script can ever read it. It is created under a Web
- * Lock, so racing tabs make one key and every tab loads that one. Where IndexedDB is unavailable
+ * Lock, so racing tabs make one key and every tab loads that one. A stored pair whose private key
+ * is extractable (or may do more than sign) is not one the SDK made: a script planted it and may
+ * hold its private key, so it is replaced by a new pair and a `dpop_key_replaced` warning says so
+ * (a session bound to the planted key must sign in again). Where IndexedDB is unavailable
  * (some private windows), the key lives in this tab's memory and a `dpop_key_in_memory` warning
  * says so: the session is then bound to this tab, and a reload or another tab must sign in again.
  */
-import { generateDpopKeyPair, isDpopKeyPair } from './dpop.ts';
+import { foreignKeyReason, generateDpopKeyPair } from './dpop.ts';
 import type { ClientWarning, StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `browserStorage`. */
@@ -60,21 +63,33 @@ function openKeyDb(): Promise<IDBDatabase> {
   return done(request);
 }
 
-/** The key pair stored under `id`, or a new non-extractable one stored there — `add`, so a key already there is never replaced. */
-async function storedKey(id: string): Promise<CryptoKeyPair> {
+/**
+ * The key pair stored under `id`, or a new non-extractable one stored there — `add`, so a key
+ * another tab stored meanwhile is never replaced. A stored record that is not a pair this SDK makes
+ * (non-extractable, signing only: `foreignKeyReason`) was planted by a script on the origin that may
+ * hold its private key: it is overwritten with a new pair, and `replaced` says why. The caller holds
+ * the key's Web Lock where there is one.
+ */
+async function storedKey(id: string, replaced: (reason: string) => void): Promise<CryptoKeyPair> {
   const db = await openKeyDb();
+  const store = (mode: IDBTransactionMode) => db.transaction(DPOP_KEY_STORE, mode).objectStore(DPOP_KEY_STORE);
+  const replace = async (found: unknown): Promise<CryptoKeyPair> => {
+    const pair = await generateDpopKeyPair();
+    await done(store('readwrite').put(pair, id));
+    replaced(foreignKeyReason(found) as string);
+    return pair;
+  };
   try {
-    const found = await done(db.transaction(DPOP_KEY_STORE, 'readonly').objectStore(DPOP_KEY_STORE).get(id));
-    if (isDpopKeyPair(found)) return found;
+    const found: unknown = await done(store('readonly').get(id));
+    if (found !== undefined) return foreignKeyReason(found) === undefined ? found as CryptoKeyPair : await replace(found);
     const pair = await generateDpopKeyPair();
     try {
-      await done(db.transaction(DPOP_KEY_STORE, 'readwrite').objectStore(DPOP_KEY_STORE).add(pair, id));
+      await done(store('readwrite').add(pair, id));
       return pair;
     } catch (err) {
       if ((err as Error).name !== 'ConstraintError') throw err;
-      const theirs = await done(db.transaction(DPOP_KEY_STORE, 'readonly').objectStore(DPOP_KEY_STORE).get(id)); // made meanwhile without a lock
-      if (isDpopKeyPair(theirs)) return theirs;
-      throw err;
+      const theirs: unknown = await done(store('readonly').get(id)); // made meanwhile without a lock
+      return foreignKeyReason(theirs) === undefined ? theirs as CryptoKeyPair : await replace(theirs);
     }
   } finally {
     db.close();
@@ -129,7 +144,14 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
     const id = `${name}\n${scope}`;
     try {
       // A lock of its own, not the refresh lock: a refresh asks for the key while holding that one.
-      return await (locks === undefined ? storedKey(id) : locks.request(`${name}:dpop-key`, {}, () => storedKey(id)));
+      const replaced = (reason: string) => {
+        const warning: ClientWarning = {
+          kind: 'dpop_key_replaced', reason,
+          message: `The DPoP key stored for this page was not one the SDK makes (${reason}): a script may hold it, so it was replaced by a new non-extractable key. A session bound to the old key must sign in again.`,
+        };
+        warnings.forEach((w) => w(warning));
+      };
+      return await (locks === undefined ? storedKey(id, replaced) : locks.request(`${name}:dpop-key`, {}, () => storedKey(id, replaced)));
     } catch (err) {
       const reason = (err as Error).message;
       const warning: ClientWarning = {

@@ -48,6 +48,20 @@ export function isDpopKeyPair(pair: unknown): pair is CryptoKeyPair {
   return algorithm?.name === 'ECDSA' && algorithm.namedCurve === 'P-256' && p?.publicKey?.type === 'public' && p.privateKey?.type === 'private';
 }
 
+/**
+ * Why a stored key pair is not one this SDK would have made, or undefined when it is: an ECDSA
+ * P-256 pair whose private key is non-extractable and signs only (what `generateDpopKeyPair` makes).
+ * A pair that fails this was planted (a script that exported its private key first); signing with it
+ * would bind the session to a key someone else holds.
+ */
+export function foreignKeyReason(pair: unknown): string | undefined {
+  if (!isDpopKeyPair(pair)) return pair === undefined ? 'no key pair' : 'not an ECDSA P-256 key pair';
+  if (pair.privateKey.extractable !== false) return 'its private key is extractable';
+  const usages = pair.privateKey.usages;
+  if (usages.length !== 1 || usages[0] !== 'sign') return `its private key's usages are ${JSON.stringify(usages)}, not ["sign"]`;
+  return undefined;
+}
+
 /** The `htu` of a URL (§4.2): without query and fragment; a WebSocket URL keeps its ws:/wss: scheme. */
 export function htu(url: string): string {
   const u = absolute(url);

@@ -68,7 +68,8 @@ export interface SessionEndInfo {
 export type ClientWarning =
   | { kind: 'clock_skew'; /** Server clock minus this device's, ms (from the `Date` of token responses). */ offsetMs: number; message: string }
   | { kind: 'lease_stolen'; /** Who held the refresh lock past its lease. */ holder: string; heldForMs: number; message: string }
-  | { kind: 'dpop_key_in_memory'; /** Why the key could not be kept (IndexedDB unavailable: a private window). */ reason: string; message: string };
+  | { kind: 'dpop_key_in_memory'; /** Why the key could not be kept (IndexedDB unavailable: a private window). */ reason: string; message: string }
+  | { kind: 'dpop_key_replaced'; /** What was wrong with the stored key (an extractable private key: planted by a script). */ reason: string; message: string };
 
 /** A token response (RFC 6749 §5.1). */
 export interface TokenResponse {
