@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenClient, memoryStorage } from 'baton-auth-client';
-import { startProvider } from '../support/oidc-provider.ts';
+import { keepCalling, startProvider } from '../support/oidc-provider.ts';
 import type { StartedProvider } from '../support/oidc-provider.ts';
 
 let op: StartedProvider;
@@ -45,15 +45,7 @@ describe('DPoP against oidc-provider (not Baton)', () => {
     client.on('sessionExpired', (e) => expired.push(e.reason));
     client.on('error', (e) => errors.push(e.message));
     await client.setTokens({ access_token: 'none-yet', expires_in: 0, refresh_token: await boundRefreshToken('alice', jkt as string) });
-    const end = Date.now() + 5000; // two and a half lifetimes of 2 s
-    let calls = 0;
-    while (Date.now() < end) {
-      const res = await client.fetch(`${issuer}/me`);
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ sub: 'alice' });
-      calls++;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const calls = await keepCalling(client, `${issuer}/me`, 'alice', 5000); // two and a half lifetimes of 2 s
     expect(errors).toEqual([]);
     expect(expired).toEqual([]);
     expect(calls).toBeGreaterThan(15);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenClient, memoryStorage } from 'baton-auth-client';
-import { startProvider } from '../support/oidc-provider.ts';
+import { keepCalling, startProvider } from '../support/oidc-provider.ts';
 import type { StartedProvider } from '../support/oidc-provider.ts';
 
 let op: StartedProvider;
@@ -26,15 +26,7 @@ describe('against oidc-provider (not Baton)', () => {
     client.on('refreshed', () => refreshed++);
     client.on('sessionExpired', (e) => expired.push(e.reason));
     await client.setTokens({ access_token: 'none-yet', expires_in: 0, refresh_token: await op.refreshTokenFor('alice') });
-    const end = Date.now() + 7000; // three and a half lifetimes of 2 s
-    let calls = 0;
-    while (Date.now() < end) {
-      const res = await client.fetch(`${issuer}/me`);
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ sub: 'alice' });
-      calls++;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const calls = await keepCalling(client, `${issuer}/me`, 'alice', 7000); // three and a half lifetimes of 2 s
     expect(calls).toBeGreaterThan(20);
     expect(refreshed).toBeGreaterThanOrEqual(3);
     expect(rotated.length).toBe(refreshed); // every refresh consumed (rotated) the previous refresh token

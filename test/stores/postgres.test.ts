@@ -18,6 +18,17 @@ runStoreConformance({ describe, it }, {
 const OLD = useTestDatabase('baton_upgrade');
 const BEFORE_JKT = useTestDatabase('baton_upgrade_jkt');
 
+
+/** A database as an instance of schema version `version` left it: the first `version` migrations applied. */
+async function migrateTo(sql: ReturnType<typeof postgres>, version: number): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`CREATE TABLE baton_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+    for (const [i, migration] of MIGRATIONS.slice(0, version).entries()) {
+      await tx.unsafe(migration);
+      await tx`INSERT INTO baton_migrations (version) VALUES (${i + 1})`;
+    }
+  });
+}
 describe('postgres store specifics', () => {
   it('sweep deletes the rows of what ended (sessions at their end, not an hour later), and only those', async () => {
     const store = postgresStore({ url: URL });
@@ -40,13 +51,7 @@ describe('postgres store specifics', () => {
   it('upgrades a version-3 database: old sessions start with grace_count 0, and instances not yet upgraded still rotate', async () => {
     const sql = postgres(OLD, { onnotice: () => undefined });
     try {
-      await sql.begin(async (tx) => {
-        await tx`CREATE TABLE baton_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
-        for (const [i, migration] of MIGRATIONS.slice(0, 3).entries()) {
-          await tx.unsafe(migration);
-          await tx`INSERT INTO baton_migrations (version) VALUES (${i + 1})`;
-        }
-      });
+      await migrateTo(sql, 3);
       const now = Date.now();
       const old = sampleSession(now - 60_000);
       const { graceCount: _absent, ...row } = old;
@@ -83,13 +88,7 @@ describe('postgres store specifics', () => {
   it('upgrades a version-6 database: sessions written before DPoP binding read back unbound (no jkt), and instances not yet upgraded still log in and rotate', async () => {
     const sql = postgres(BEFORE_JKT, { onnotice: () => undefined });
     try {
-      await sql.begin(async (tx) => {
-        await tx`CREATE TABLE baton_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
-        for (const [i, migration] of MIGRATIONS.slice(0, 6).entries()) {
-          await tx.unsafe(migration);
-          await tx`INSERT INTO baton_migrations (version) VALUES (${i + 1})`;
-        }
-      });
+      await migrateTo(sql, 6);
       const now = Date.now();
       const old = sampleSession(now - 60_000);
       // A login as an instance of version 6 sends it: every column but jkt.

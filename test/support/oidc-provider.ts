@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
+import { expect } from 'vitest';
 import type { Configuration } from 'oidc-provider';
 
 export interface StartedProvider {
@@ -48,4 +49,18 @@ export async function startProvider(configure: Partial<Configuration> = {}, onRe
     },
     close: () => new Promise((r) => server.close(() => r())),
   };
+}
+
+/** Calls `url` through `client` every 100 ms for `ms`, each answer a 200 for `sub`; returns how many calls it made. */
+export async function keepCalling(client: { fetch(url: string): Promise<Response> }, url: string, sub: string, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  let calls = 0;
+  while (Date.now() < end) {
+    const res = await client.fetch(url);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ sub });
+    calls++;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return calls;
 }
