@@ -7,7 +7,7 @@
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axiosInterceptors } from 'baton-auth-client';
-import { boundClient, hostile, proofPayload, service } from './helpers.ts';
+import { boundClient, hostile, proofPayload, redirectingApi, service } from './helpers.ts';
 import type { Hostile } from './helpers.ts';
 
 let s: Awaited<ReturnType<typeof service>>;
@@ -20,10 +20,7 @@ beforeAll(async () => {
     if (foreignAnswer === 'nonce') res.writeHead(401, { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': 'planted-by-foreign' }).end();
     else res.writeHead(401, { 'www-authenticate': 'DPoP error="invalid_token"' }).end();
   });
-  api = await hostile((req, res) => {
-    if (req.url?.startsWith('/go')) res.writeHead(307, { location: `${foreign.url}/catch` }).end();
-    else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
+  api = await redirectingApi(() => foreign.url);
 });
 afterAll(async () => {
   await foreign.close();

@@ -99,3 +99,11 @@ export async function boundClient(s: TestService, options: Partial<TokenClientOp
 }
 
 export const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (err: unknown) => (err as { code?: string }).code);
+
+/** An allowed API whose `/go` redirects (307) to `target`'s `/catch`; anything else answers 200 `{}`. */
+export function redirectingApi(target: () => string): Promise<Hostile> {
+  return hostile((req, res) => {
+    if (req.url?.startsWith('/go')) res.writeHead(307, { location: `${target()}/catch` }).end();
+    else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+}

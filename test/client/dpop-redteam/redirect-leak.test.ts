@@ -7,7 +7,7 @@
  * later proof to the allowed origin carries the foreign nonce.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { boundClient, hostile, proofPayload, service } from './helpers.ts';
+import { boundClient, hostile, proofPayload, redirectingApi, service } from './helpers.ts';
 import type { Hostile } from './helpers.ts';
 
 let s: Awaited<ReturnType<typeof service>>;
@@ -17,10 +17,7 @@ beforeAll(async () => {
   s = await service();
   foreign = await hostile((_req, res) => res.writeHead(401, { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': 'planted-by-foreign' }).end());
   // The allowed API: /go redirects (307) to the foreign origin; /ok answers 200.
-  api = await hostile((req, res) => {
-    if (req.url?.startsWith('/go')) res.writeHead(307, { location: `${foreign.url}/catch` }).end();
-    else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-  });
+  api = await redirectingApi(() => foreign.url);
 });
 afterAll(async () => {
   await foreign.close();
