@@ -226,6 +226,9 @@ describe('the baton command', () => {
     const list = (await baton(['clients', 'list'])).stdout;
     expect(list).toMatch(/^reports\tconfidential, introspects\t\t\(every resource\)$/m);
     expect(list).not.toContain(secret);
+    expect((await baton(['clients', 'add', 'kiosk', '--dpop', 'required'])).stdout).toBe('Registered public client kiosk, DPoP required.\n');
+    expect((await baton(['clients', 'list'])).stdout).toMatch(/^kiosk\tpublic, DPoP required\t/m);
+    expect(await baton(['clients', 'add', 'kiosk2', '--dpop', 'sometimes'])).toMatchObject({ code: 1, stderr: 'baton: --dpop is required or allowed, not "sometimes".\n' });
     expect((await baton(['users', 'add', 'dave', '--password-stdin', '--scopes', 'profile'], 'dave password 1\n')).stdout).toMatch(/with scopes profile\.$/m);
 
     const server = await startServer(loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent' }));
@@ -237,6 +240,8 @@ describe('the baton command', () => {
       expect(pair.scope).toBe('orders:read');
       const introspected = await fetch(`${server.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`reports:${secret}`).toString('base64')}` }, body: new URLSearchParams({ token: pair.access_token }) });
       expect(await introspected.json()).toMatchObject({ active: true, client_id: 'shop', scope: 'orders:read' });
+      const kiosk = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dave', password: 'dave password 1', client_id: 'kiosk' }) });
+      expect([kiosk.status, (await kiosk.json()).error]).toEqual([400, 'invalid_dpop_proof']); // the service enforces the CLI's policy
       const inspect = await baton(['token', 'inspect', '-'], `${pair.access_token}\n`);
       expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'valid', claims: { scope: 'orders:read', client_id: 'shop' } });
     } finally {
