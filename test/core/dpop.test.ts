@@ -80,6 +80,20 @@ describe('DPoP proofs (RFC 9449 §4.3)', () => {
     expect((await v.verify(await proof(key, { ath, htu: `${URL_}?x=1#f` }), { ...POST, accessToken: token })).jkt).toBe(await calculateJwkThumbprint(key.jwk));
   });
 
+  it('a header that names a member twice is refused, though JSON.parse would keep the last (a signed typ JWT then dpop+jwt)', async () => {
+    const key = await keyPair();
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const jwk = JSON.stringify(key.jwk);
+    const sign = async (headerJson: string) => {
+      const input = `${b64(headerJson)}.${b64(JSON.stringify({ jti: randomBytes(8).toString('hex'), htm: 'POST', htu: URL_, iat: Math.floor(Date.now() / 1000) }))}`;
+      const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, new TextEncoder().encode(input));
+      return `${input}.${Buffer.from(signature).toString('base64url')}`;
+    };
+    const v = verifier();
+    expect(await refusal(v.verify(await sign(`{"typ":"JWT","alg":"ES256","jwk":${jwk},"typ":"dpop+jwt"}`), POST))).toMatchObject({ code: 'ERR_DPOP_INVALID', message: expect.stringMatching(/duplicate/) });
+    expect((await v.verify(await sign(`{"typ":"dpop+jwt","alg":"ES256","jwk":${jwk}}`), POST)).jkt).toBe(await calculateJwkThumbprint(key.jwk)); // the control
+  });
+
   it('symmetric and unsigned proofs are refused (item 5)', async () => {
     const v = verifier();
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');

@@ -148,4 +148,23 @@ describe.skipIf(!FOUND && !REQUIRED)(`DPoP in Chromium${FOUND ? '' : ` (${MISSIN
     expect(await reopened.isVisible('#app')).toBe(true);
     expect(logs).toEqual([]);
   }, 60_000);
+
+  it('without IndexedDB (some private windows) the key lives in the tab\'s memory, the session is still bound, and the page is warned', async () => {
+    await server.service.baton.revokeUserSessions(alice);
+    const context = await browser.newContext();
+    onTestFinished(() => context.close());
+    await context.addInitScript(() => Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true }));
+    const page = await context.newPage();
+    const warnings: string[] = [];
+    page.on('console', (m) => void (m.type() === 'warning' && warnings.push(m.text())));
+    await page.goto(server.url);
+    await page.fill('#username', 'alice');
+    await page.fill('#password', 'correct horse battery');
+    await page.click('#login-button');
+    await page.waitForSelector('#binding:not([hidden])');
+    const { thumbprint, tokenType, accessToken } = await state(page);
+    expect(tokenType).toBe('DPoP');
+    expect(decodeJwt(accessToken as string).cnf).toEqual({ jkt: thumbprint });
+    expect(warnings).toContainEqual(expect.stringMatching(/^baton: The DPoP key cannot be kept in IndexedDB \(IndexedDB is not available\); it lives in this tab's memory/));
+  }, 30_000);
 });

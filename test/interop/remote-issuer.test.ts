@@ -15,14 +15,15 @@ import { remoteIssuer } from 'baton-auth/remote';
 import { clients } from '../../packages/baton-auth-server/src/server/clients.ts';
 import { loadConfig, startServer, users } from 'baton-auth-server';
 import { dpopKey, dpopProof, postWithProof } from '../support/dpop.ts';
+import { memoryStore } from 'baton-auth/stores/memory';
 import { eventually } from '../support/eventually.ts';
 
 const API = 'https://api.test';
 
 /** An API on its own port, its /orders behind requireAuth with `verifier`; counts what the verifier fetched. */
-async function api(verifier: ReturnType<typeof remoteIssuer>): Promise<{ url: string; close: () => Promise<void> }> {
+async function api(verifier: ReturnType<typeof remoteIssuer>, origin?: string): Promise<{ url: string; close: () => Promise<void> }> {
   const app = express();
-  app.get('/orders', requireAuth(verifier, { audience: API, scope: 'orders:read' }), (req, res) => res.json({ sub: req.auth.sub, client: req.auth.client_id }));
+  app.get('/orders', requireAuth(verifier, { audience: API, scope: 'orders:read', ...(origin === undefined ? {} : { origin }) }), (req, res) => res.json({ sub: req.auth.sub, client: req.auth.client_id }));
   const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
@@ -234,6 +235,30 @@ describe('tokens of another Baton service', () => {
       verifier.close();
       await a.close();
     }
+  });
+
+  it('two instances of an API refuse a proof spent on the other when they share a ledger (dpop.ledger); apart, each spends its own', async () => {
+    const key = await dpopKey();
+    const res = await postWithProof(key, `${baton.url}/auth/login`, { username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' });
+    const { access_token: token } = (await res.json()) as { access_token: string };
+    const ORIGIN = 'https://orders.api.test'; // both instances behind one public origin
+    const instances = async (ledger?: ReturnType<typeof memoryStore>) => {
+      const verifiers = [0, 1].map(() => remoteIssuer({ issuer: baton.url, audience: API, ...(ledger === undefined ? {} : { dpop: { ledger } }) }));
+      return { verifiers, apis: await Promise.all(verifiers.map((v) => api(v, ORIGIN))) };
+    };
+    const replayed = async (ledger?: ReturnType<typeof memoryStore>) => {
+      const { verifiers, apis } = await instances(ledger);
+      try {
+        const headers = { authorization: `DPoP ${token}`, dpop: await dpopProof(key, 'GET', `${ORIGIN}/orders`, { accessToken: token }) };
+        expect((await fetch(`${apis[0]?.url}/orders`, { headers })).status).toBe(200);
+        return (await fetch(`${apis[1]?.url}/orders`, { headers })).status;
+      } finally {
+        for (const v of verifiers) v.close();
+        for (const a of apis) await a.close();
+      }
+    };
+    expect(await replayed(memoryStore())).toBe(401);
+    expect(await replayed()).toBe(200); // the documented limit of the per-process default
   });
 
   it('serves the feed as JSON since a cursor, to resource servers only', async () => {

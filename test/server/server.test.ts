@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, loadConfig, startServer, users } from 'baton-auth-server';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { SETTINGS } from '../../packages/baton-auth-server/src/server/config.ts';
 
 const run = promisify(execFile);
@@ -117,9 +118,23 @@ describe('logs', () => {
     await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'rt_forged' }));
     await call('/oauth/revoke', form({ token: login.access_token }));
     await call('/auth/me', form({}));
+    // A DPoP-bound session: its proofs (one-time credentials) and its tokens stay out of the logs too, refused or not.
+    const key = await dpopKey();
+    const proofs: string[] = [];
+    const withProof = async (path: string, init: RequestInit, nonce?: string) => {
+      const proof = await dpopProof(key, 'POST', `${config.issuer}${path}`, nonce === undefined ? {} : { nonce });
+      proofs.push(proof);
+      return call(path, { ...init, headers: { ...(init.headers as Record<string, string>), dpop: proof } });
+    };
+    const loginInit = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1' }) };
+    const nonce = (await withProof('/auth/login', loginInit)).headers.get('dpop-nonce') as string;
+    const bound = (await (await withProof('/auth/login', loginInit, nonce)).json()) as { refresh_token: string; token_type: string };
+    expect(bound.token_type).toBe('DPoP');
+    await withProof('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }) }, nonce);
+    await call('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: 'not.a.proof' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }) });
     const all = lines.join('');
     expect(lines.length).toBeGreaterThan(5);
-    for (const secret of [login.access_token, login.refresh_token, login.refresh_token.split('.')[2], 'erin password 1', 'wrong password 2', 'introspection-secret-1234', 'rt_forged']) {
+    for (const secret of [login.access_token, login.refresh_token, login.refresh_token.split('.')[2], 'erin password 1', 'wrong password 2', 'introspection-secret-1234', 'rt_forged', bound.refresh_token, ...proofs, 'not.a.proof']) {
       expect(all).not.toContain(secret);
     }
     expect(all).toContain('"event":"refresh.rotated"');

@@ -3,13 +3,14 @@
  * the SDK's tests — an API, a third party, a server pretending to be the issuer.
  */
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Seen {
   method: string;
   url: string;
   authorization?: string;
+  headers: IncomingHttpHeaders;
   body: string;
 }
 
@@ -25,7 +26,7 @@ export async function recordingServer(handle: (req: IncomingMessage, res: Server
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), body });
+      seen.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), headers: req.headers, body });
       handle(req, res, body);
     });
   });

@@ -12,7 +12,7 @@
  * api.interceptors.response.use(undefined, response);
  * ```
  */
-import { htu } from './dpop.ts';
+import { asksForNonce, htu } from './dpop.ts';
 import { SessionExpiredError } from './errors.ts';
 import { absolute } from './origins.ts';
 import type { TokenClient } from './client.ts';
@@ -172,7 +172,7 @@ export function axiosInterceptors(client: TokenClient, instance: { request(confi
       client.noteDpopNonce(from, nonce);
       // RFC 9449 §9: the resource server wants a proof with its nonce — once; a second ask is its
       // answer, returned as it is. A nonce is never a reason to refresh.
-      if (/\berror\s*=\s*"?use_dpop_nonce\b/i.test(header(error, 'www-authenticate') ?? '')) {
+      if (asksForNonce(header(error, 'www-authenticate'))) {
         if (!carried.bound || nonce === undefined || config.batonNonceRetried) throw error;
         config.batonNonceRetried = true;
         return instance.request(config as never);

@@ -76,8 +76,8 @@ export class TokenClient {
   readonly #stops: (() => void)[] = [];
   #clockOffset = 0;
   readonly #sharingKey: unknown;
-  /** The DPoP signer once decided (undefined: DPoP off). */
-  #dpop: Promise<TokenDpop | undefined> | undefined;
+  /** The DPoP signer once made. */
+  #dpop: Promise<TokenDpop> | undefined;
   readonly #nonces = new NonceBook();
 
   constructor(options: TokenClientOptions) {
@@ -147,24 +147,15 @@ export class TokenClient {
   }
 
   /**
-   * DPoP's signer, decided once: off with `dpop: false`; with the app's key pair; else with the
-   * storage's key when `dpop: true` or the server's metadata lists ES256.
+   * DPoP's signer, made once: with the app's key pair, or the storage's key; none with
+   * `dpop: false` or a storage that cannot share a key with its tokens.
    */
-  #dpopOf(): Promise<TokenDpop | undefined> {
+  #signer(): Promise<TokenDpop | undefined> {
     const option = this.#o.dpop;
-    if (option === false) return Promise.resolve(undefined);
-    this.#dpop ??= (async (): Promise<TokenDpop | undefined> => {
-      let pair: CryptoKeyPair;
-      if (typeof option === 'object') pair = option.keyPair;
-      else {
-        const keep = this.#storage.dpopKey?.bind(this.#storage);
-        if (keep === undefined) return undefined; // a storage that cannot share a key with its tokens: Bearer
-        // A stored session that is bound keeps its key whatever the metadata says now (an old
-        // document, a rolled-back configuration): it must never go out as Bearer.
-        const bound = (await this.#storage.get())?.tokenType === 'DPoP';
-        if (option !== true && !bound && !(await this.#endpointsOf()).dpopAlgs?.includes(DPOP_ALG)) return undefined;
-        pair = await keep(`${this.#o.issuer ?? this.#o.endpoints?.token}\n${this.#o.clientId ?? ''}`);
-      }
+    const keep = this.#storage.dpopKey?.bind(this.#storage);
+    if (option === false || (typeof option !== 'object' && keep === undefined)) return Promise.resolve(undefined);
+    this.#dpop ??= (async (): Promise<TokenDpop> => {
+      const pair = typeof option === 'object' ? option.keyPair : await (keep as NonNullable<typeof keep>)(`${this.#o.issuer ?? this.#o.endpoints?.token}\n${this.#o.clientId ?? ''}`);
       // iat on the server's clock, as far as the `Date` of its token responses told.
       return {
         signer: new DpopSigner(pair, () => this.#now() + this.#clockOffset),
@@ -176,6 +167,19 @@ export class TokenClient {
       throw err;
     });
     return this.#dpop;
+  }
+
+  /**
+   * Whether requests sign with DPoP: for a `bound` session always (whatever the metadata says now —
+   * an old document, a rolled-back configuration — its tokens never go out as Bearer; without a key,
+   * `ERR_DPOP_KEY_MISSING`), else with the app's key pair, `dpop: true`, or metadata listing ES256.
+   */
+  async #dpopOf(bound = false): Promise<TokenDpop | undefined> {
+    const option = this.#o.dpop;
+    const offered = bound || typeof option === 'object' || option === true || (option !== false && (await this.#endpointsOf()).dpopAlgs?.includes(DPOP_ALG) === true);
+    const dpop = offered ? await this.#signer() : undefined;
+    if (bound && dpop === undefined) throw new BatonClientError('ERR_DPOP_KEY_MISSING', 'The session is bound to a DPoP key and this client has none (dpop: false, or a storage that keeps no key): give it the storage that holds the key, or dpop: { keyPair }.');
+    return dpop;
   }
 
   /**
@@ -259,21 +263,10 @@ export class TokenClient {
     }
   }
 
-  /** The signer of a bound session: its tokens and its refresh token go with a proof or not at all. */
-  async #boundSigner(): Promise<TokenDpop> {
-    let dpop = await this.#dpopOf();
-    if (dpop === undefined && this.#o.dpop !== false && this.#storage.dpopKey !== undefined) {
-      this.#dpop = undefined; // decided before a bound session was stored (setTokens): decide again
-      dpop = await this.#dpopOf();
-    }
-    if (dpop === undefined) throw new BatonClientError('ERR_DPOP_KEY_MISSING', 'The session is bound to a DPoP key and this client has none (dpop: false, or a storage that keeps no key): give it the storage that holds the key, or dpop: { keyPair }.');
-    return dpop;
-  }
-
   /** The headers that carry `tokens` on a `method` request to `url`: Bearer, or DPoP with a fresh proof for a bound token. */
   async #authorization(method: string, url: string, tokens: StoredTokens): Promise<Record<string, string>> {
     if (tokens.tokenType !== 'DPoP') return { authorization: `Bearer ${tokens.accessToken}` };
-    const dpop = await this.#boundSigner();
+    const dpop = await this.#dpopOf(true) as TokenDpop;
     return {
       authorization: `DPoP ${tokens.accessToken}`,
       dpop: await dpop.signer.proof(method, url, { nonce: this.#nonces.get(url), accessToken: tokens.accessToken }),
@@ -361,7 +354,7 @@ export class TokenClient {
       return { tokens: current, fresh: false, serverDate: undefined }; // another tab or process refreshed while we waited for the lock
     }
     const { token } = await this.#endpointsOf();
-    const dpop = current.tokenType === 'DPoP' ? await this.#boundSigner() : await this.#dpopOf();
+    const dpop = await this.#dpopOf(current.tokenType === 'DPoP');
     const result: GrantResult = await refreshGrant({
       endpoint: token, refreshToken: current.refreshToken, clientId: this.#o.clientId, clientSecret: this.#o.clientAuthentication?.secret,
       cookie: this.#o.mode === 'cookie', retry: this.#o.retry, fetch: this.#fetch, now: this.#now, dpop,
@@ -416,7 +409,7 @@ export class TokenClient {
     const token = tokens?.refreshToken ?? tokens?.accessToken;
     if (revocation && token) {
       const { body, headers } = clientRequest({ token, token_type_hint: tokens?.refreshToken ? 'refresh_token' : 'access_token' }, this.#o.clientId, this.#o.clientAuthentication?.secret);
-      const dpop = await this.#dpopOf().catch(() => undefined);
+      const dpop = await this.#dpopOf(tokens?.tokenType === 'DPoP').catch(() => undefined);
       await postToken(this.#fetch, revocation, body, headers, { cookie: false, dpop, now: this.#now }).catch(() => undefined);
     }
   }
@@ -437,7 +430,7 @@ export class TokenClient {
       tokens: () => this.#validTokens(),
       refresh: (seen?: string) => this.refresh(seen),
       // A bound token's proof for the socket (RFC 9449 §4.2: htm GET, htu the ws: URL, ath the token).
-      proof: async (socketUrl: string, tokens: StoredTokens) => tokens.tokenType === 'DPoP' ? (await this.#dpopOf())?.signer.proof('GET', socketUrl, { accessToken: tokens.accessToken }) : undefined,
+      proof: async (socketUrl: string, tokens: StoredTokens) => tokens.tokenType === 'DPoP' ? (await this.#dpopOf(true))?.signer.proof('GET', socketUrl, { accessToken: tokens.accessToken }) : undefined,
     };
     return authenticatedSocket(source, url, options, (origin) => this.#allowed(origin), (err) => this.#emit('error', err));
   }

@@ -139,7 +139,12 @@ export class NonceBook {
   }
 }
 
+/** Whether a `WWW-Authenticate` header's challenge is `use_dpop_nonce` (§9). */
+export function asksForNonce(wwwAuthenticate: string | null | undefined): boolean {
+  return /\berror\s*=\s*"?use_dpop_nonce\b/i.test(wwwAuthenticate ?? '');
+}
+
 /** Whether a resource server asks for a proof with its nonce (§9): a 401 `use_dpop_nonce` that names one. */
 export function isResourceNonceChallenge(response: Response): boolean {
-  return response.status === 401 && response.headers.has('dpop-nonce') && /\berror\s*=\s*"?use_dpop_nonce\b/i.test(response.headers.get('www-authenticate') ?? '');
+  return response.status === 401 && response.headers.has('dpop-nonce') && asksForNonce(response.headers.get('www-authenticate'));
 }

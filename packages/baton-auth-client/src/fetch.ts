@@ -31,12 +31,18 @@ interface Answer {
 }
 
 /**
- * Sends a request with the token's headers, following redirects itself: `fetch` would drop
- * `Authorization` on the way to another origin but forward the `DPoP` proof. Each hop to an origin
- * the client sends tokens to gets its own proof; a hop elsewhere goes without either, and only
- * those origins' `DPoP-Nonce` is remembered. A browser does not say where a redirect goes (an
- * opaque redirect): there it is followed natively — its target may see a proof for the first URL,
- * never the token.
+ * Whether this runtime hides where a redirect goes (browsers and their workers answer
+ * `redirect: 'manual'` with an opaque response): there redirects are followed natively, and the
+ * target of one may see a proof for the first URL, never the token. Asked once, before any
+ * request, so that no request is ever sent twice to find out.
+ */
+const OPAQUE_REDIRECTS = typeof (globalThis as { document?: unknown }).document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+
+/**
+ * Sends a request with the token's headers, following redirects itself where the runtime shows
+ * them: `fetch` would drop `Authorization` on the way to another origin but forward the `DPoP`
+ * proof. Each hop to an origin the client sends tokens to gets its own proof; a hop elsewhere goes
+ * without either, and only those origins' `DPoP-Nonce` is remembered.
  */
 async function send(client: FetchSource, fetcher: typeof fetch, template: () => Request, tokens: StoredTokens): Promise<Answer> {
   let request = template();
@@ -45,11 +51,11 @@ async function send(client: FetchSource, fetcher: typeof fetch, template: () => 
     const headers = new Headers(request.headers);
     if (ours) for (const [name, value] of Object.entries(await client.authorization(request.method, request.url, tokens))) headers.set(name, value);
     else for (const name of ['authorization', 'dpop']) headers.delete(name);
-    const response = await fetcher(new Request(request, { headers, redirect: hop < 20 ? 'manual' : 'error' }));
-    if (response.type === 'opaqueredirect') return { response: await fetcher(new Request(template(), { headers })), url: request.url };
-    if (ours) client.noteNonce(request.url, response);
+    const response = await fetcher(new Request(request, { headers, redirect: OPAQUE_REDIRECTS ? 'follow' : hop < 20 ? 'manual' : 'error' }));
+    const answered = response.redirected && response.url !== '' ? response.url : request.url; // a browser's native follow
+    if (client.sendsTokenTo(answered)) client.noteNonce(answered, response);
     const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
-    if (location === null) return { response, url: request.url };
+    if (location === null) return { response, url: answered };
     await response.body?.cancel().catch(() => undefined);
     // RFC 9110 §15.4: 303 (and 301/302 after a POST, as fetch does) become a GET without a body.
     const asGet = response.status === 303 || ((response.status === 301 || response.status === 302) && request.method === 'POST');

@@ -110,6 +110,19 @@ async function readKeyFile(path: string): Promise<PrivateJwk | null> {
   }
 }
 
+/** `data` in a new 0600 temp file beside `path`, created exclusively (never through a link) and synced; its path. */
+async function writeTemp(path: string, data: string): Promise<string> {
+  const temp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
+  const handle = await openNoFollow(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return temp;
+}
+
 /**
  * Creates the key file with `jwk` unless one exists: a 0600 temp file created exclusively (never
  * through a link), fsync, then `link` to the name — atomic, and it never replaces a file another
@@ -117,14 +130,7 @@ async function readKeyFile(path: string): Promise<PrivateJwk | null> {
  */
 async function createKeyFile(path: string, jwk: PrivateJwk): Promise<boolean> {
   await checkFolder(dirname(path));
-  const temp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
-  const handle = await openNoFollow(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    await handle.writeFile(JSON.stringify(jwk));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  const temp = await writeTemp(path, JSON.stringify(jwk));
   try {
     await link(temp, path);
     return true;
@@ -169,14 +175,7 @@ async function writePrivately(path: string, data: string): Promise<void> {
   const existing = await lstat(path).catch(() => undefined);
   if (existing?.isSymbolicLink()) throw unsafe(`The token file ${path} is a symbolic link; tokens are never written through one. Remove the link.`);
   if (existing !== undefined && uid !== undefined && existing.uid !== uid) throw unsafe(`The token file ${path} belongs to uid ${existing.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
-  const temp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
-  const handle = await openNoFollow(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  const temp = await writeTemp(path, data);
   try {
     await rename(temp, path); // replaces a link or file at `path` itself, never its target
   } catch (err) {

@@ -3,24 +3,20 @@
  * `node:http` servers on other loopback ports (other origins), a fetch that records every request
  * the SDK makes, and proof decoding with an independent verifier (jose).
  */
-import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EmbeddedJWK, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import { createTokenClient, memoryStorage } from 'baton-auth-client';
 import type { TokenClientOptions } from 'baton-auth-client';
+import { recordingServer } from '../../support/recording-server.ts';
+import type { RecordingServer, Seen } from '../../support/recording-server.ts';
 import { startTestService } from '../../support/service.ts';
 import type { TestService } from '../../support/service.ts';
 
 export const USER = { username: 'tester', password: 'tester password 1' };
 
-export interface Hit {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
+/** A request a hostile server saw: method, target, headers, body. */
+export type Hit = Seen;
 
 export interface Hostile {
   url: string;
@@ -30,24 +26,8 @@ export interface Hostile {
 
 /** A plain HTTP server on 127.0.0.1 (its own origin) that records every request, headers and all. */
 export async function hostile(handle: (req: IncomingMessage, res: ServerResponse, body: string, hits: Hit[]) => void): Promise<Hostile> {
-  const hits: Hit[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      hits.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      handle(req, res, body, hits);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hits,
-    close: () => new Promise((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
+  const server: RecordingServer = await recordingServer((req, res, body) => handle(req, res, body, server.seen));
+  return { url: server.url, hits: server.seen, close: () => server.close() };
 }
 
 export interface Sent {

@@ -208,7 +208,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   // Tokens, secrets and passwords never reach a log line.
   const logger = pino({
     level: config.logLevel,
-    redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    redact: { paths: ['*.authorization', '*.cookie', '*.dpop', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie', 'req.headers.dpop'], censor: '[redacted]' },
   });
   // Slow clients (a header or a body trickled byte by byte) are cut off: Node checks the two
   // timeouts every connectionsCheckingInterval (30 s by default, longer than the timeouts here).

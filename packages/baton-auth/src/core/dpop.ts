@@ -171,10 +171,21 @@ export class DpopVerifier {
     this.#step = options.nonceStepSec ?? 300;
   }
 
+  /** The nonces made lately, per secret and step: each is derived once, not at every token request. */
+  #nonces: { secret: Uint8Array; byStep: Map<number, string> } | undefined;
+
   #nonceAt(step: number): string {
-    const salt = Buffer.alloc(8);
-    salt.writeBigUInt64BE(BigInt(step));
-    return Buffer.from(hkdfSync('sha256', this.#secret(), salt, 'baton dpop nonce', 24)).toString('base64url');
+    const secret = this.#secret();
+    if (this.#nonces?.secret !== secret) this.#nonces = { secret, byStep: new Map() };
+    let nonce = this.#nonces.byStep.get(step);
+    if (nonce === undefined) {
+      const salt = Buffer.alloc(8);
+      salt.writeBigUInt64BE(BigInt(step));
+      nonce = Buffer.from(hkdfSync('sha256', secret, salt, 'baton dpop nonce', 24)).toString('base64url');
+      if (this.#nonces.byStep.size >= 4) this.#nonces.byStep.clear(); // the current step and the one before are what is asked for
+      this.#nonces.byStep.set(step, nonce);
+    }
+    return nonce;
   }
 
   /** The nonce a client should use now (`DPoP-Nonce`). */

@@ -81,13 +81,7 @@ export function bearerOnly(claims: Readonly<AccessTokenClaims>): Readonly<Access
 /** A token as a request presents it (the `Bearer` scheme, or `dpop`): see `Baton.verify`. */
 export function verifyPresented(e: Engine, token: string, options?: VerifyOptions): Promise<Readonly<AccessTokenClaims>> {
   if (options?.dpop !== undefined || options?.oneTime === true) return verifyGuarded(e, token, options);
-  // A Bearer token: no promise beyond the one returned when nothing asynchronous is needed.
-  if (!canVerifySync(e, token)) return verifySlow(e, token, options?.audience ?? e.o.audience).then(bearerOnly);
-  try {
-    return Promise.resolve(bearerOnly(verifyLocal(e, token, options?.audience ?? e.o.audience)));
-  } catch (err) {
-    return Promise.reject(err as Error);
-  }
+  return verify(e, token, options, options?.audience ?? e.o.audience, bearerOnly); // a Bearer token
 }
 
 /** A DPoP presentation or the replay guard: the token, then its scheme and proof, then its single use. */
@@ -102,16 +96,21 @@ async function verifyGuarded(e: Engine, token: string, options: VerifyOptions): 
   return presented;
 }
 
-/** The token itself, any format, for `audience` (`verifyPresented` adds the scheme, the proof and the replay guard). */
-export function verify(e: Engine, token: string, options?: VerifyOptions, audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience): Promise<Readonly<AccessTokenClaims>> {
+/**
+ * The token itself, any format, for `audience`, then `accept` (`verifyPresented` adds the scheme,
+ * the proof and the replay guard): no promise beyond the one returned when nothing asynchronous
+ * is needed.
+ */
+export function verify(e: Engine, token: string, options?: VerifyOptions, audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience, accept?: (claims: Readonly<AccessTokenClaims>) => Readonly<AccessTokenClaims>): Promise<Readonly<AccessTokenClaims>> {
   if (canVerifySync(e, token)) {
     try {
-      return Promise.resolve(verifyLocal(e, token, audience));
+      const claims = verifyLocal(e, token, audience);
+      return Promise.resolve(accept === undefined ? claims : accept(claims));
     } catch (err) {
       return Promise.reject(err as Error);
     }
   }
-  return verifySlow(e, token, audience);
+  return accept === undefined ? verifySlow(e, token, audience) : verifySlow(e, token, audience).then(accept);
 }
 
 /** Whether verifying `token` needs nothing asynchronous: a JWT, the revocations loaded. */

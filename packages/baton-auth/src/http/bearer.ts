@@ -96,18 +96,6 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 const MALFORMED = 'Malformed Authorization header: Bearer, one space, the token';
 
-/**
- * The token of an `Authorization: Bearer` header, or the refusal to send (RFC 6750 §3.1): no
- * header, or another scheme, is a challenge without an error code; a malformed Bearer header is
- * 400 `invalid_request`. `target` is the request's path and query, or its URL. The token's
- * characters are the guard's to check (`malformed`), after the verifier when that is cheaper.
- */
-export function bearerToken(authorization: string | null | undefined, target: string, params: ChallengeParams = {}): string | Refusal {
-  const presented = presentedToken(authorization, target, params);
-  if (typeof presented === 'string') return presented;
-  return presented instanceof Refusal ? presented : challenge(401, undefined, 'An access token is required, with the Bearer scheme', params);
-}
-
 /** A token presented with the DPoP scheme (RFC 9449 §7.1). */
 class DpopScheme {
   readonly token: string;
@@ -118,7 +106,10 @@ class DpopScheme {
 
 /**
  * The token of an `Authorization` header: a string for `Bearer`, a `DpopScheme` for `DPoP` (schemes
- * are case-insensitive, RFC 9110 §11.1), or the refusal to send.
+ * are case-insensitive, RFC 9110 §11.1), or the refusal to send (RFC 6750 §3.1): no header, or
+ * another scheme, is a challenge without an error code; a malformed header is 400
+ * `invalid_request`. `target` is the request's path and query, or its URL. The token's characters
+ * are the guard's to check (`malformed`), after the verifier when that is cheaper.
  */
 function presentedToken(authorization: string | null | undefined, target: string, params: ChallengeParams): string | DpopScheme | Refusal {
   if (tokenInQuery(target)) return challenge(400, 'invalid_request', 'Send the access token in the Authorization header', params);

@@ -36,7 +36,8 @@ export async function anyProofKey(c: HandlerContext, request: Request, requireNo
   return (await c.baton.checkProof(header, { method: request.method, url: serviceUrls(c, request), ...(requireNonce === undefined ? {} : { requireNonce }) })).jkt;
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** The names of this machine, as URLs spell their hosts. */
+export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's

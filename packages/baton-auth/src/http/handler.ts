@@ -19,6 +19,7 @@ import { checkResources, staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
+import { LOOPBACK } from './dpop.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';
@@ -34,9 +35,8 @@ export type { Authenticate, Logger, RequestContext } from './context.ts';
 
 /** The issuer's origin; for a loopback issuer also its other names (localhost, 127.0.0.1, [::1]): the same machine. */
 function sameMachine(issuer: URL): string[] {
-  const loopback = ['localhost', '127.0.0.1', '[::1]'];
-  if (!loopback.includes(issuer.hostname)) return [issuer.origin];
-  return loopback.map((host) => `${issuer.protocol}//${host}${issuer.port ? `:${issuer.port}` : ''}`);
+  if (!LOOPBACK.has(issuer.hostname)) return [issuer.origin];
+  return [...LOOPBACK].map((host) => `${issuer.protocol}//${host}${issuer.port ? `:${issuer.port}` : ''}`);
 }
 
 /** Options of `createAuthHandler`. */
