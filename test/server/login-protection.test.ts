@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createService, loadConfig, users } from 'baton-auth-server';
+import { createService, loadConfig, startServer, users } from 'baton-auth-server';
 import type { Service } from 'baton-auth-server';
 import { eventually } from '../support/eventually.ts';
 
@@ -211,4 +211,38 @@ describe('configuration of the protection', () => {
     expect(() => loadConfig({ BATON_LOGIN_FAILURES_PER_IP: '100 per day' })).toThrow(/BATON_LOGIN_FAILURES_PER_IP must be 'off' or failures and the period/);
     expect(() => loadConfig({ BATON_LOGIN_RATE: '10/15m' })).toThrow(/BATON_LOGIN_RATE is gone .* use BATON_LOGIN_FAILURES/);
   });
+});
+
+describe('cross-site requests (a hostile page posting forms from its visitors\' browsers)', () => {
+  it('are refused before anything is counted: no lockout of a user or of the address, no client-secret failure, no row', async () => {
+    const file = fresh();
+    const s = await startServer(loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: 'resource-server-secret-of-32-characters' }));
+    try {
+      await users.add(s.service.store, 'alice', 'alice password');
+      // A form post is a simple request: no preflight, and the browser sends Origin (and Sec-Fetch-Site) with it.
+      const post = (path: string, fields: Record<string, string>, headers: Record<string, string>) =>
+        fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields) });
+      const evil = { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' };
+      for (let i = 0; i < 20; i++) {
+        const res = await post('/auth/login', { username: 'alice', password: `guess ${i}` }, evil);
+        expect(res.status).toBe(403);
+        expect(((await res.json()) as { error_description: string }).error_description).toMatch(/https:\/\/evil\.example .*not an allowed origin/);
+      }
+      // 150 random names, with Origin, with Sec-Fetch-Site alone, and with Origin: null (a sandboxed frame).
+      const variants = [evil, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }];
+      for (let i = 0; i < 150; i++) expect((await post('/auth/login', { username: `user${i}`, password: 'x' }, variants[i % 3] as Record<string, string>)).status).toBe(403);
+      // Wrong client secrets by client_secret_post, the introspection and token endpoints.
+      for (let i = 0; i < 12; i++) {
+        expect((await post('/oauth/introspect', { token: 'x', client_id: 'resource-server', client_secret: `wrong ${i}` }, evil)).status).toBe(403);
+        expect((await post('/oauth/token', { grant_type: 'client_credentials', client_id: 'resource-server', client_secret: `wrong ${i}` }, evil)).status).toBe(403);
+      }
+      expect(counters(file)).toEqual([]);
+      // Alice, from the same address, in her own page (same origin) and from a native app (no Origin).
+      expect((await post('/auth/login', { username: 'alice', password: 'alice password' }, { origin: s.url, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+      expect((await post('/auth/login', { username: 'alice', password: 'alice password' }, {})).status).toBe(200);
+      expect((await post('/oauth/introspect', { token: 'x', client_id: 'resource-server', client_secret: 'resource-server-secret-of-32-characters' }, {})).status).toBe(200);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
 });

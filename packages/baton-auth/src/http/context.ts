@@ -53,6 +53,9 @@ export interface HandlerContext {
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
 }
 
+const notAllowed = (what: string, origin: string): HttpError =>
+  new HttpError(403, 'invalid_request', `${what} from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
+
 /**
  * CSRF guard of cookie-authenticated requests: the browser must say it comes from an allowed
  * origin (`Origin`, or `Sec-Fetch-Site: same-origin` where a browser sends no Origin).
@@ -61,9 +64,24 @@ export function checkCsrf(c: HandlerContext, request: Request): void {
   const origin = request.headers.get('origin');
   const site = request.headers.get('sec-fetch-site');
   if (origin !== null ? c.allowedOrigins.has(origin) : site === 'same-origin') return;
-  throw new HttpError(403, 'invalid_request', origin === null
-    ? 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)'
-    : `Cookie-based requests from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
+  if (origin !== null) throw notAllowed('Cookie-based requests', origin);
+  throw new HttpError(403, 'invalid_request', 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)');
+}
+
+/**
+ * Every state-changing request a browser makes on another site's behalf is refused before it is
+ * read, counted or decided: a cross-site form post is a simple request (no CORS preflight), so
+ * without this any page could spend a visitor's login and client-secret budgets and lock a whole
+ * network out (Fetch §3.2.5 `Origin` on every POST; Fetch Metadata `Sec-Fetch-Site`). A request
+ * with neither header (a server, a native app, curl) is not a browser's and passes.
+ */
+export function refuseCrossSite(c: HandlerContext, request: Request): void {
+  const origin = request.headers.get('origin');
+  if (origin !== null) {
+    if (!c.allowedOrigins.has(origin)) throw notAllowed('Requests', origin);
+  } else if (request.headers.get('sec-fetch-site') === 'cross-site') {
+    throw new HttpError(403, 'invalid_request', 'Cross-site requests are refused (Sec-Fetch-Site: cross-site)');
+  }
 }
 
 /** The claims of a user's access token: one of a session. */

@@ -17,6 +17,7 @@
 import type { Baton } from '../core/baton.ts';
 import { checkResources, staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
+import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
 import { LOOPBACK } from './dpop.ts';
@@ -32,6 +33,9 @@ import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
+
+/** Methods that change nothing (RFC 9110 §9.2.1): no cross-site check. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The issuer's origin; for a loopback issuer also its other names (localhost, 127.0.0.1, [::1]): the same machine. */
 function sameMachine(issuer: URL): string[] {
@@ -188,6 +192,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
         const allow = Object.keys(found.route).join(', ');
         throw new HttpError(405, 'invalid_request', `Use ${allow}`, { allow });
       }
+      if (!SAFE_METHODS.has(request.method)) refuseCrossSite(c, request);
       response = await serve(request, context, found.params);
     } catch (err) {
       const http = httpErrorOf(err);
