@@ -236,7 +236,16 @@ describe('cross-site requests (a hostile page posting forms from its visitors\' 
         expect((await post('/oauth/introspect', { token: 'x', client_id: 'resource-server', client_secret: `wrong ${i}` }, evil)).status).toBe(403);
         expect((await post('/oauth/token', { grant_type: 'client_credentials', client_id: 'resource-server', client_secret: `wrong ${i}` }, evil)).status).toBe(403);
       }
+      // A navigation to a URL with credentials: the browser answers the Basic challenge with them (GET, no Origin).
+      const basic = `Basic ${Buffer.from('resource-server:wrong').toString('base64')}`;
+      for (let i = 0; i < 12; i++) {
+        const res = await fetch(`${s.url}/oauth/revocations?since=${i}`, { headers: { authorization: basic, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+        expect(res.status).toBe(403);
+      }
+      expect((await fetch(`${s.url}/oauth/revocations`, { headers: { authorization: basic, origin: 'https://evil.example' } })).status).toBe(403);
       expect(counters(file)).toEqual([]);
+      // Public documents stay readable from anywhere.
+      expect((await fetch(`${s.url}/.well-known/jwks.json`, { headers: evil })).status).toBe(200);
       // Alice, from the same address, in her own page (same origin) and from a native app (no Origin).
       expect((await post('/auth/login', { username: 'alice', password: 'alice password' }, { origin: s.url, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
       expect((await post('/auth/login', { username: 'alice', password: 'alice password' }, {})).status).toBe(200);

@@ -74,6 +74,8 @@ describe('metrics', () => {
     expect((await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${token}x` } })).status).toBe(401);
     const pair = (await (await login(s.url)).json()) as { access_token: string; refresh_token: string };
     expect((await login(s.url, 'wrong password')).status).toBe(401);
+    // Another site's form post is refused before any password is checked: no failed login for an alert to fire on.
+    expect((await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: 'username=ops&password=guess' })).status).toBe(403);
     await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }) });
     await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'rt_forged.0.AAAA' }) });
     await fetch(`${s.url}/auth/me`, { headers: { authorization: `Bearer ${pair.access_token}` } });
@@ -83,6 +85,7 @@ describe('metrics', () => {
     const text = await res.text();
     expect(text).toMatch(/^baton_logins_total\{outcome="ok"\} 1$/m);
     expect(text).toMatch(/^baton_logins_total\{outcome="failed"\} 1$/m);
+    expect(text).toMatch(/^baton_logins_total\{outcome="cross_site"\} 1$/m);
     expect(text).toMatch(/^baton_refreshes_total\{outcome="rotated"\} 1$/m);
     expect(text).toMatch(/^baton_refreshes_total\{outcome="invalid"\} 1$/m);
     expect(text).toMatch(/^baton_verifications_total\{outcome="ok"\} [1-9]/m);

@@ -28,7 +28,7 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'baton_' });
-  const logins = new Counter({ name: 'baton_logins_total', help: 'Logins by outcome: ok, failed (wrong credentials), throttled (429)', labelNames: ['outcome'], registers: [registry] });
+  const logins = new Counter({ name: 'baton_logins_total', help: 'Logins by outcome: ok, failed (wrong credentials), throttled (429), cross_site (refused before anything was checked: another site\'s page posted it)', labelNames: ['outcome'], registers: [registry] });
   const refreshes = new Counter({ name: 'baton_refreshes_total', help: 'Refresh grants by outcome: rotated, grace, reused, invalid, rate_limited', labelNames: ['outcome'], registers: [registry] });
   const revocations = new Counter({ name: 'baton_revocations_total', help: 'Revocations heard on the feed, by kind: session, jti, key', labelNames: ['kind'], registers: [registry] });
   const feedLag = new Histogram({ name: 'baton_revocation_feed_lag_seconds', help: 'From a revocation to this instance hearing of it', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [registry] });
@@ -75,7 +75,7 @@ export function createMetrics(): Metrics {
     },
     observeResponse(path, method, status, grant) {
       if (method !== 'POST') return;
-      if (path.endsWith('/auth/login')) logins.inc({ outcome: status === 200 ? 'ok' : status === 429 ? 'throttled' : status === 401 || status === 400 ? 'failed' : 'error' });
+      if (path.endsWith('/auth/login')) logins.inc({ outcome: status === 200 ? 'ok' : status === 429 ? 'throttled' : status === 403 ? 'cross_site' : status === 401 || status === 400 ? 'failed' : 'error' });
       else if (path.endsWith('/oauth/token') && grant === 'refresh_token' && status !== 200) {
         refreshes.inc({ outcome: status === 429 ? 'rate_limited' : status === 400 || status === 401 ? 'invalid' : 'error' });
       }

@@ -69,11 +69,13 @@ export function checkCsrf(c: HandlerContext, request: Request): void {
 }
 
 /**
- * Every state-changing request a browser makes on another site's behalf is refused before it is
- * read, counted or decided: a cross-site form post is a simple request (no CORS preflight), so
- * without this any page could spend a visitor's login and client-secret budgets and lock a whole
- * network out (Fetch §3.2.5 `Origin` on every POST; Fetch Metadata `Sec-Fetch-Site`). A request
- * with neither header (a server, a native app, curl) is not a browser's and passes.
+ * A request a browser makes on another site's behalf is refused before it is decided or counted:
+ * a cross-site form post is a simple request (no CORS preflight), and a navigation to
+ * `https://client:guess@…/oauth/revocations` makes a browser answer a Basic challenge with the
+ * URL's credentials, so without this any page could spend its visitors' login and client-secret
+ * budgets and lock a whole network out. Fetch §3.1 sends `Origin` with every POST and every
+ * cross-origin request; Fetch Metadata's `Sec-Fetch-Site` marks a cross-site navigation. A request
+ * with neither (a server, a native app, curl) is not a browser's and passes.
  */
 export function refuseCrossSite(c: HandlerContext, request: Request): void {
   const origin = request.headers.get('origin');

@@ -34,8 +34,8 @@ import { token } from './routes/token.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
-/** Methods that change nothing (RFC 9110 §9.2.1): no cross-site check. */
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Public documents any site may read (RFC 8414 metadata, the JWKS): the only routes without a cross-site check. */
+const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 
 /** The issuer's origin; for a loopback issuer also its other names (localhost, 127.0.0.1, [::1]): the same machine. */
 function sameMachine(issuer: URL): string[] {
@@ -192,7 +192,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
         const allow = Object.keys(found.route).join(', ');
         throw new HttpError(405, 'invalid_request', `Use ${allow}`, { allow });
       }
-      if (!SAFE_METHODS.has(request.method)) refuseCrossSite(c, request);
+      if (!PUBLIC(path)) refuseCrossSite(c, request);
       response = await serve(request, context, found.params);
     } catch (err) {
       const http = httpErrorOf(err);
