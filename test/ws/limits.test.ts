@@ -80,6 +80,7 @@ describe('a client that does not read (bufferedAmount)', () => {
       const { baton, port, upgraded } = await serve({
         maxMessagesPerSecond: 1e9,
         closeGraceMs: 100,
+        maxPerAddress: 1,
         ...c.options,
         onMessage: ({ socket }) => {
           before.push(socket.bufferedAmount);
@@ -97,6 +98,14 @@ describe('a client that does not read (bufferedAmount)', () => {
       expect(Math.max(...after)).toBeGreaterThan(c.most / 2);
       expect(Math.max(...before)).toBeLessThanOrEqual(c.most);
       expect(Math.max(...after)).toBeLessThanOrEqual(c.most + frameOf(c.reply) + CLOSE_FRAME);
+      // Nothing of it is kept: the address's one place is free again.
+      const token = (await baton.login('nora')).access_token;
+      const again = await eventually(async () => {
+        const next = await rawClient(port, ['baton.v1', `baton.bearer.${token}`]);
+        cleanups.push(async () => void next.socket.destroy());
+        return (await eventually(() => next.status(), { what: 'an answer' })).includes(' 101 ') && next;
+      }, { what: "the address's place back" });
+      await eventually(() => again.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated again' });
     });
   }
 
