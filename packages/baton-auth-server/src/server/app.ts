@@ -257,9 +257,14 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   };
   listener = toNodeListener(service.handler, { origin: issuer, address: clientAddress });
   // GET /ws: authenticated WebSockets with re-authentication; the service itself only answers pings.
+  // Sockets are counted per client address as the HTTP side sees it (BATON_TRUST_PROXY), and DPoP
+  // proofs name the issuer's URL for them, never one built from a Host header.
+  const issuerUrl = new URL(issuer);
   const sockets = attachWebSocketAuth({
     baton: service.baton,
     server,
+    addressOf: clientAddress,
+    url: `${issuerUrl.protocol === 'https:' ? 'wss:' : 'ws:'}//${issuerUrl.host}${issuerUrl.pathname.replace(/\/$/, '')}/ws`,
     onMessage: ({ socket }, data) => {
       if (data.toString() === '{"type":"ping"}') socket.send('{"type":"pong"}');
     },

@@ -13,7 +13,11 @@
  * the new token is valid and of the same user and session. No valid re-auth by `exp`: close 4401.
  * A revoked session (logout, kick, reuse) closes its sockets at once, on every instance, and so
  * does a signing key taken out of service (`revokeKey`) for the sockets its tokens opened.
- * Sockets are capped per session and per address, so no one holds an unbounded number open.
+ * Sockets are capped per session and per address, so no one holds an unbounded number open, and
+ * each socket's cost is bounded too: its incoming messages per second (close 1008), the size of one
+ * (`maxPayload`, close 1009), and what waits in memory for a client that does not read (close
+ * 1008). A socket the server closes delivers nothing more and is cut off if its client does not
+ * answer the close frame within `closeGraceMs`.
  *
  * @example
  * ```ts
@@ -26,13 +30,18 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import { isBatonError } from '../core/errors.ts';
+import { BatonConfigError, isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
 import { validHost } from '../http/bearer.ts';
+import { LOOPBACK } from '../http/dpop.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
 
-/** Close codes (4000–4999 are the application's, RFC 6455 §7.4.2). */
-export const CLOSE = { UNAUTHORIZED: 4401, FORBIDDEN: 4403, TOO_MANY: 4429 } as const;
+/**
+ * Close codes: 4000–4999 are the application's (RFC 6455 §7.4.2); POLICY (1008, §7.4.1) closes a
+ * socket that sends too many messages or leaves too much unread, and ws closes one whose message
+ * is over `maxPayload` with 1009.
+ */
+export const CLOSE = { UNAUTHORIZED: 4401, FORBIDDEN: 4403, TOO_MANY: 4429, POLICY: 1008 } as const;
 
 /** A socket with the identity it authenticated as. */
 export interface AuthenticatedSocket {
@@ -61,14 +70,49 @@ export interface WebSocketAuthOptions {
   maxPerAddress?: number;
   /** The client's address; default the socket's (behind a proxy, give the one your framework trusts). */
   addressOf?: (request: IncomingMessage) => string;
+  /** Messages (and pings) one socket may send per second, in bursts of as many; past it the socket is closed with 1008. Default 100. */
+  maxMessagesPerSecond?: number;
+  /** The largest message a socket may send, in bytes; a larger one closes it with 1009. Default 64 KiB. */
+  maxPayload?: number;
+  /**
+   * Bytes sent to one socket and not yet taken by its client (`bufferedAmount`) at most; past it
+   * the socket is closed with 1008. Default 256 KiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Messages sent to one socket and not yet taken by its client at most (each costs memory beyond
+   * its bytes); past it the socket is closed with 1008. Default 1024.
+   */
+  maxBufferedMessages?: number;
+  /** How long a socket the server closed has to answer the close frame before it is cut off, in ms. Default 2 s. */
+  closeGraceMs?: number;
   /** Application messages (anything that is not `auth` / `reauth`) of authenticated sockets. */
   onMessage?: (connection: AuthenticatedSocket, data: RawData) => void;
   /**
    * The socket's public URL as clients address it (`wss://api.example.com/ws`), which DPoP proofs
-   * name in `htu`. Set it in production; default: from the upgrade request's Host header (a
-   * client's choice), `wss:` over TLS.
+   * name in `htu`, or the list of them. Set it in production; default: from the upgrade request's
+   * Host header (a client's choice), `wss:` over TLS.
    */
-  url?: string;
+  url?: string | readonly string[];
+}
+
+/** `url`, and for a loopback one its other loopback names too (the same machine, as the token endpoints take them). */
+function sameMachine(url: string): string[] {
+  const parsed = URL.parse(url);
+  if (parsed === null || !/^(ws|wss|http|https):$/.test(parsed.protocol)) {
+    throw new BatonConfigError(`attachWebSocketAuth: \`url\` must be the socket's public ws: or wss: URL, e.g. wss://api.example.com/ws; it is ${JSON.stringify(url)}.`);
+  }
+  if (!LOOPBACK.has(parsed.hostname)) return [url];
+  return [url, ...[...LOOPBACK].filter((host) => host !== parsed.hostname).map((host) => `${parsed.protocol}//${host}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname}`)];
+}
+
+/** The option's value, or its default; anything but a whole number within [min, max] is refused with a sentence. */
+function whole(options: WebSocketAuthOptions, name: 'maxMessagesPerSecond' | 'maxPayload' | 'maxBufferedBytes' | 'maxBufferedMessages' | 'closeGraceMs', fallback: number, min: number, max: number): number {
+  const value = options[name] ?? fallback;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new BatonConfigError(`attachWebSocketAuth: \`${name}\` must be a whole number from ${min} to ${max} (default ${fallback}); it is ${String(value)}.`);
+  }
+  return value;
 }
 
 const PROTOCOL = 'baton.v1';
@@ -97,9 +141,59 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const path = options.path ?? '/ws';
   const noticeMs = options.noticeMs ?? 30_000;
   const now = options.now ?? ((): number => baton.now());
+  const ratePerSecond = whole(options, 'maxMessagesPerSecond', 100, 1, 1e9);
+  const maxPayload = whole(options, 'maxPayload', 64 * 1024, 1024, 100 * 1024 * 1024);
+  const maxBufferedBytes = whole(options, 'maxBufferedBytes', 256 * 1024, 1024, 2 ** 31);
+  const maxBufferedMessages = whole(options, 'maxBufferedMessages', 1024, 1, 2 ** 31);
+  const closeGraceMs = whole(options, 'closeGraceMs', 2000, 0, 60_000);
+  const configured = options.url === undefined ? undefined : (typeof options.url === 'string' ? [options.url] : options.url).flatMap(sameMachine);
+
+  /**
+   * A socket whose every send is checked against the buffered bounds, the application's too:
+   * a client that does not read makes what is sent to it wait in memory, each message costing
+   * about 150 bytes of heap beyond its own (the `WebSocket` option of ws 8.5+).
+   */
+  class BoundedSocket extends WebSocket {
+    /**
+     * Messages handed to the socket and not yet written out, counted since its buffer was last
+     * empty (a write's callback may come a tick after the write: those of an earlier round are
+     * not counted down again).
+     */
+    #pending = 0;
+    #round = 0;
+    /** Called once a bound is passed. */
+    overflow: (() => void) | undefined;
+
+    override send(data: Parameters<WebSocket['send']>[0], options?: Parameters<WebSocket['send']>[1] | ((err?: Error) => void), cb?: (err?: Error) => void): void {
+      const done = typeof options === 'function' ? options : cb;
+      const sendOptions = typeof options === 'function' ? {} : (options ?? {});
+      if (this.readyState !== WebSocket.OPEN) return super.send(data, sendOptions, done);
+      if (this.bufferedAmount === 0) {
+        this.#round++;
+        this.#pending = 0;
+      }
+      const round = this.#round;
+      this.#pending++;
+      super.send(data, sendOptions, (err) => {
+        if (round === this.#round) this.#pending--;
+        done?.(err);
+      });
+      if (this.bufferedAmount > maxBufferedBytes || this.#pending > maxBufferedMessages) this.overflow?.();
+    }
+
+    /** ws's automatic answer to a ping comes through here: bounded the same way (in bytes). */
+    override pong(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void {
+      super.pong(data, mask, cb);
+      if (this.bufferedAmount > maxBufferedBytes) this.overflow?.();
+    }
+  }
+
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: 64 * 1024,
+    maxPayload,
+    // No compression: zlib's memory per socket, and compressed messages would hide from the bounds.
+    perMessageDeflate: false,
+    WebSocket: BoundedSocket,
     handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
   });
   const maxPerSession = options.maxPerSession ?? 16;
@@ -118,17 +212,48 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     claims: Readonly<AccessTokenClaims> | undefined;
     /** The token it authenticated with, to check again when a key is taken out of service. */
     token: string | undefined;
+    /** Set when the server closes the socket: nothing it sends afterwards is delivered. */
+    closing = false;
     #notice: NodeJS.Timeout | undefined;
     #expiry: NodeJS.Timeout | undefined;
-    readonly socket: WebSocket;
+    #grace: NodeJS.Timeout | undefined;
+    /** The message budget (a token bucket of a second's worth) and when it was last filled, on the monotonic clock. */
+    #tokens = ratePerSecond;
+    #filled = performance.now();
+    readonly socket: BoundedSocket;
     readonly address: string;
     /** What DPoP proofs of this socket name as `htu`. */
     readonly urls: string[];
 
-    constructor(socket: WebSocket, address: string, urls: string[]) {
+    constructor(socket: BoundedSocket, address: string, urls: string[]) {
       this.socket = socket;
       this.address = address;
       this.urls = urls;
+      socket.overflow = () => this.shut(CLOSE.POLICY, 'too much unread data');
+    }
+
+    /** Spends one message of the budget; false when none is left. */
+    spend(): boolean {
+      const at = performance.now();
+      this.#tokens = Math.min(ratePerSecond, this.#tokens + ((at - this.#filled) * ratePerSecond) / 1000);
+      this.#filled = at;
+      if (this.#tokens < 1) return false;
+      this.#tokens -= 1;
+      return true;
+    }
+
+    /**
+     * Closes the socket from the server's side: at once nothing more is delivered, and a client
+     * that does not answer the close frame (RFC 6455 §7.1.1) is cut off after closeGraceMs rather
+     * than ws's 30 s.
+     */
+    shut(code: number, reason: string): void {
+      if (this.closing || !live.has(this)) return;
+      this.closing = true;
+      clearTimeout(this.#notice);
+      clearTimeout(this.#expiry);
+      this.socket.close(code, reason);
+      this.#grace = setTimeout(() => this.socket.terminate(), closeGraceMs);
     }
 
     accept(claims: Readonly<AccessTokenClaims>, token: string, type: string): void {
@@ -141,13 +266,14 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       // The notice leaves the client noticeMs, or a fifth of a short token's life, to re-authenticate.
       const notice = Math.min(noticeMs, ((claims.exp - claims.iat) * 1000) / 5);
       this.#notice = setTimeout(() => send(this.socket, { type: 'token_expiring', expires_in: Math.max(0, Math.round((claims.exp * 1000 - now()) / 1000)) }), Math.max(0, left - notice));
-      this.#expiry = setTimeout(() => this.socket.close(CLOSE.UNAUTHORIZED, 'access token expired'), Math.max(0, left));
+      this.#expiry = setTimeout(() => this.shut(CLOSE.UNAUTHORIZED, 'access token expired'), Math.max(0, left));
       send(this.socket, { type, expires_in: Math.max(0, Math.round(left / 1000)) });
     }
 
     end(): void {
       clearTimeout(this.#notice);
       clearTimeout(this.#expiry);
+      clearTimeout(this.#grace);
       if (!live.delete(this)) return;
       decrement(perAddress, this.address);
       if (this.claims?.sid !== undefined) decrement(perSession, this.claims.sid);
@@ -157,8 +283,8 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   /** The URLs a DPoP proof may name for the socket: its public `ws:`/`wss:` URL, or the `http:`/`https:` one. */
   function socketUrls(request: IncomingMessage): string[] {
     const host = validHost(request.headers.host);
-    const ws = options.url ?? (host === undefined ? undefined : `${(request.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws'}://${host}${path}`);
-    return ws === undefined ? [] : [ws, ws.replace(/^ws/, 'http')];
+    const ws = configured ?? (host === undefined ? [] : [`${(request.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws'}://${host}${path}`]);
+    return ws.flatMap((u) => [u, u.replace(/^ws/, 'http')]);
   }
 
   /** `proof` undefined: the Bearer scheme; else the DPoP proof that came with the token. */
@@ -171,14 +297,16 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     } catch (err) {
       const reason = isBatonError(err) ? err.message : 'An access token is required';
       if (reauth) return send(connection.socket, { type: 'reauth_failed', error: 'invalid_token', error_description: reason });
-      return connection.socket.close(CLOSE.UNAUTHORIZED, reason.slice(0, 120));
+      return connection.shut(CLOSE.UNAUTHORIZED, reason.slice(0, 120));
     }
+    // Closed (revoked, too fast, gone) while the token was being verified: it accepts nothing more.
+    if (connection.closing || !live.has(connection)) return;
     const before = connection.claims;
     if (reauth && before !== undefined && (before.sub !== claims.sub || before.sid !== claims.sid)) {
-      return connection.socket.close(CLOSE.FORBIDDEN, 'a re-authentication must keep the same user and session');
+      return connection.shut(CLOSE.FORBIDDEN, 'a re-authentication must keep the same user and session');
     }
     if (!reauth && claims.sid !== undefined && (perSession.get(claims.sid) ?? 0) >= maxPerSession) {
-      return connection.socket.close(CLOSE.TOO_MANY, `at most ${maxPerSession} sockets per session`);
+      return connection.shut(CLOSE.TOO_MANY, `at most ${maxPerSession} sockets per session`);
     }
     connection.accept(claims, token, reauth ? 'reauth_ok' : 'authenticated');
   }
@@ -186,17 +314,16 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const stopRevocations = baton.onRevocation((event) => {
     for (const c of live) {
       if ((event.kind === 'session' && c.claims?.sid === event.id) || (event.kind === 'token' && c.claims?.jti === event.id)) {
-        c.socket.close(CLOSE.UNAUTHORIZED, event.kind === 'session' ? `session revoked (${event.reason})` : 'access token revoked');
+        c.shut(CLOSE.UNAUTHORIZED, event.kind === 'session' ? `session revoked (${event.reason})` : 'access token revoked');
       } else if (event.kind === 'key' && c.token !== undefined) {
         // The engine dropped the key before telling us: a token it signed no longer verifies
         // (asked of the token alone: a bound one's proof was spent at connect).
-        const socket = c.socket;
-        baton.introspect(c.token).then((seen) => seen.active || socket.close(CLOSE.UNAUTHORIZED, 'signing key revoked'), () => undefined);
+        baton.introspect(c.token).then((seen) => seen.active || c.shut(CLOSE.UNAUTHORIZED, 'signing key revoked'), () => undefined);
       }
     }
   });
 
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+  wss.on('connection', (socket: BoundedSocket, request: IncomingMessage) => {
     const address = budgetAddress(canonicalAddress(addressOf(request)));
     const connection = new Connection(socket, address, socketUrls(request));
     live.add(connection);
@@ -209,11 +336,20 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     let waiting: NodeJS.Timeout | undefined;
     if (bound !== undefined) void authenticate(connection, bound, false, offered.find((p) => p.startsWith(PROOF))?.slice(PROOF.length) ?? '');
     else if (fromProtocol !== undefined) void authenticate(connection, fromProtocol, false);
-    else waiting = setTimeout(() => socket.close(CLOSE.UNAUTHORIZED, 'no authentication in time'), options.authTimeoutMs ?? 5000);
+    else waiting = setTimeout(() => connection.shut(CLOSE.UNAUTHORIZED, 'no authentication in time'), options.authTimeoutMs ?? 5000);
+    socket.on('close', () => clearTimeout(waiting));
+    // ws answers pings itself; they spend the budget like messages.
+    socket.on('ping', () => {
+      if (!connection.closing && !connection.spend()) connection.shut(CLOSE.POLICY, 'too many messages');
+    });
     socket.on('message', (data) => {
+      // Cheap checks first: a socket being closed delivers nothing (its claims may be revoked),
+      // and one past its budget is closed before its message is even parsed.
+      if (connection.closing) return;
+      if (!connection.spend()) return connection.shut(CLOSE.POLICY, 'too many messages');
       const message = parse(data);
       if (connection.claims === undefined) {
-        if (message?.type !== 'auth') return socket.close(CLOSE.UNAUTHORIZED, 'authenticate first');
+        if (message?.type !== 'auth') return connection.shut(CLOSE.UNAUTHORIZED, 'authenticate first');
         clearTimeout(waiting);
         return void authenticate(connection, message.access_token, false, message.dpop);
       }
@@ -242,7 +378,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     close: async () => {
       stopRevocations();
       server.off('upgrade', onUpgrade);
-      for (const c of live) c.socket.close(1001, 'server shutting down');
+      for (const c of live) c.shut(1001, 'server shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

@@ -1,0 +1,192 @@
+/**
+ * What one socket may cost the server, on a real HTTP server and real TCP sockets: a client that
+ * stops reading is closed once what waits for it passes the bound (bytes, or messages), one that
+ * sends too fast or too much is closed with the documented code, and one that is closed (revoked,
+ * expired) gets nothing more delivered and is cut off if it never answers the close frame.
+ * Timers are the real ones; every wait is for an event, bounded by `eventually`.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocket } from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from 'baton-auth';
+import { memoryStore } from 'baton-auth/stores/memory';
+import { attachWebSocketAuth } from 'baton-auth/ws';
+import type { WebSocketAuthOptions } from 'baton-auth/ws';
+import { ManualClock } from '../support/clock.ts';
+import { eventually } from '../support/eventually.ts';
+import { rawClient } from './raw-client.ts';
+import type { RawClient } from './raw-client.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A server with the helper attached (`options` over its defaults); `delivered` lists what reached onMessage. */
+async function serve(options: Partial<WebSocketAuthOptions> = {}, now?: () => number) {
+  const baton = createBaton({ issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, ...(now ? { now } : {}) });
+  await baton.ready();
+  const http = createServer();
+  // The server's side of each socket, to see when it is gone.
+  const upgraded: Socket[] = [];
+  http.on('upgrade', (_request, socket: Socket) => void upgraded.push(socket));
+  const delivered: string[] = [];
+  const attached = attachWebSocketAuth({ baton, server: http, onMessage: (_c, data) => void delivered.push(data.toString()), ...options });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const port = (http.address() as AddressInfo).port;
+  cleanups.push(async () => {
+    for (const socket of upgraded) socket.destroy();
+    await attached.close();
+    await new Promise((resolve) => http.close(resolve));
+    await baton.close();
+  });
+  return { baton, port, url: `ws://127.0.0.1:${port}/ws`, upgraded, delivered };
+}
+
+/** A raw client authenticated with a fresh session's token (subprotocol), once `authenticated` has come. */
+async function authenticated(port: number, login: () => Promise<{ access_token: string }>): Promise<RawClient> {
+  const client = await rawClient(port, ['baton.v1', `baton.bearer.${(await login()).access_token}`]);
+  cleanups.push(async () => void client.socket.destroy());
+  await eventually(() => client.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+  return client;
+}
+
+/** Writes `text` frames in batches until `done()` or `max` frames; waits for drains, never for time. */
+async function flood(client: RawClient, text: string, done: () => boolean, max: number): Promise<number> {
+  let sent = 0;
+  while (!done() && !client.closed() && sent < max) {
+    sent += 100;
+    if (!client.send(text, 100)) await new Promise<void>((resolve) => client.socket.once('drain', resolve).once('close', resolve));
+  }
+  return sent;
+}
+
+/** The frame of an unmasked server message of `n` bytes (RFC 6455 §5.2). */
+const frameOf = (n: number): number => n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
+/** The largest close frame: 2 header bytes, the code, a 123-byte reason (§5.5). */
+const CLOSE_FRAME = 2 + 125;
+
+describe('a client that does not read (bufferedAmount)', () => {
+  for (const c of [
+    { bound: 'maxBufferedBytes', options: { maxBufferedBytes: 64 * 1024 }, reply: 4096, most: 64 * 1024 },
+    { bound: 'maxBufferedMessages', options: { maxBufferedMessages: 32 }, reply: 1024, most: 32 * frameOf(1024) },
+  ]) {
+    it(`is closed once what waits for it passes ${c.bound}; what the server holds never exceeds the bound plus one message`, async () => {
+      // Each message is answered with `reply` bytes; the client reads until authenticated, then stops.
+      const before: number[] = [];
+      const after: number[] = [];
+      const { baton, port, upgraded } = await serve({
+        maxMessagesPerSecond: 1e9,
+        closeGraceMs: 100,
+        maxPerAddress: 1,
+        ...c.options,
+        onMessage: ({ socket }) => {
+          before.push(socket.bufferedAmount);
+          socket.send('x'.repeat(c.reply));
+          after.push(socket.bufferedAmount);
+        },
+      });
+      const client = await authenticated(port, () => baton.login('nora'));
+      client.socket.pause();
+      const server = upgraded[0] as Socket;
+      // Enough to fill the kernel's buffers on both ends (megabytes on loopback) and then the bound.
+      await flood(client, 'ping', () => server.destroyed, 20_000);
+      await eventually(() => server.destroyed, { what: 'the server to drop the socket', timeoutMs: 10_000 });
+      // It got near the bound before it was closed: the bound, not something else, closed it.
+      expect(Math.max(...after)).toBeGreaterThan(c.most / 2);
+      expect(Math.max(...before)).toBeLessThanOrEqual(c.most);
+      expect(Math.max(...after)).toBeLessThanOrEqual(c.most + frameOf(c.reply) + CLOSE_FRAME);
+      // Nothing of it is kept: the address's one place is free again.
+      const token = (await baton.login('nora')).access_token;
+      const again = await eventually(async () => {
+        const next = await rawClient(port, ['baton.v1', `baton.bearer.${token}`]);
+        cleanups.push(async () => void next.socket.destroy());
+        return (await eventually(() => next.status(), { what: 'an answer' })).includes(' 101 ') && next;
+      }, { what: "the address's place back" });
+      await eventually(() => again.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated again' });
+    });
+  }
+
+  it('a client that reads is not closed however many messages a tick sends it', async () => {
+    const { baton, url } = await serve({ maxBufferedMessages: 8, maxMessagesPerSecond: 1e9, onMessage: ({ socket }) => {
+      for (let i = 0; i < 100; i++) socket.send(`${i}`);
+    } });
+    const socket = new WebSocket(url, ['baton.v1', `baton.bearer.${(await baton.login('olga')).access_token}`]);
+    let received = 0;
+    let closed = false;
+    socket.on('message', () => void received++);
+    socket.on('close', () => void (closed = true));
+    await new Promise((resolve) => socket.once('open', resolve));
+    for (let round = 1; round <= 3; round++) {
+      socket.send('go');
+      await eventually(() => received >= 1 + round * 100 || closed, { what: `round ${round}` });
+    }
+    expect(closed).toBe(false);
+    socket.close();
+  });
+});
+
+describe('a client that sends too much', () => {
+  it('past maxMessagesPerSecond, is closed with 1008 before its next message is delivered', async () => {
+    const { baton, url, delivered } = await serve();
+    const socket = new WebSocket(url, ['baton.v1', `baton.bearer.${(await baton.login('paul')).access_token}`]);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve) => socket.once('message', resolve)); // authenticated
+    const start = performance.now();
+    for (let i = 0; i < 1000; i++) socket.send(`m${i}`);
+    expect(await closed).toEqual({ code: 1008, reason: 'too many messages' });
+    // A token bucket of 100 a second, as many at once: what it let through is within its law.
+    const seconds = (performance.now() - start) / 1000;
+    expect(delivered.length).toBeGreaterThanOrEqual(100);
+    expect(delivered.length).toBeLessThanOrEqual(100 + Math.ceil(100 * seconds));
+    expect(delivered).toEqual(delivered.map((_, i) => `m${i}`));
+  });
+
+  it('a message over maxPayload is closed with 1009 and not delivered', async () => {
+    const { baton, url, delivered } = await serve({ maxPayload: 4096 });
+    const socket = new WebSocket(url, ['baton.v1', `baton.bearer.${(await baton.login('quinn')).access_token}`]);
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    await new Promise((resolve) => socket.once('message', resolve));
+    socket.send('y'.repeat(4096));
+    socket.send('y'.repeat(4097));
+    expect(await closed).toBe(1009);
+    expect(delivered.map((d) => d.length)).toEqual([4096]);
+  });
+
+  it('refuses a limit that is not a whole number in range with a sentence', () => {
+    const http = createServer();
+    const baton = createBaton({ issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
+    expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedBytes: 0 })).toThrow('attachWebSocketAuth: `maxBufferedBytes` must be a whole number from 1024 to 2147483648 (default 262144); it is 0.');
+    expect(() => attachWebSocketAuth({ baton, server: http, maxMessagesPerSecond: 0.5 })).toThrow(/`maxMessagesPerSecond` must be a whole number from 1 /);
+    expect(() => attachWebSocketAuth({ baton, server: http, maxPayload: Number.NaN })).toThrow(/`maxPayload` must be a whole number/);
+    expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedMessages: -1 })).toThrow(/`maxBufferedMessages` must be a whole number/);
+    expect(() => attachWebSocketAuth({ baton, server: http, closeGraceMs: 120_000 })).toThrow(/`closeGraceMs` must be a whole number from 0 to 60000/);
+    expect(http.listenerCount('upgrade')).toBe(0);
+  });
+});
+
+describe('a socket the server closed, whose client never answers the close frame', () => {
+  for (const why of ['revoked', 'expired'] as const) {
+    it(`${why}: nothing it sends afterwards reaches onMessage, and the server drops it after closeGraceMs`, async () => {
+      // The engine's clock stands still; for 'expired' it is 2 s before the token's exp when the socket connects.
+      const clock = new ManualClock(Date.now());
+      const { baton, port, upgraded, delivered } = await serve({ closeGraceMs: 300 }, clock.now);
+      const pair = await baton.login('rita');
+      if (why === 'expired') clock.advance(58_000);
+      const client = await rawClient(port, ['baton.v1', `baton.bearer.${pair.access_token}`]);
+      cleanups.push(async () => void client.socket.destroy());
+      await eventually(() => client.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+      client.send('before');
+      await eventually(() => delivered.includes('before'), { what: 'the message before' });
+      if (why === 'revoked') await baton.revokeSession(pair.session_id, 'kicked');
+      const close = await eventually(() => client.closeFrame(), { what: 'the close frame' });
+      expect(close).toEqual(why === 'revoked' ? { code: 4401, reason: 'session revoked (kicked)' } : { code: 4401, reason: 'access token expired' });
+      // The client does not answer with its own close frame, and keeps sending.
+      for (let i = 0; i < 20; i++) client.send(`after ${i}`);
+      await eventually(() => (upgraded[0] as Socket).destroyed, { what: 'the server to drop the socket', timeoutMs: 10_000 });
+      expect(delivered).toEqual(['before']);
+    });
+  }
+});
