@@ -94,6 +94,22 @@ describe('GET /ws: sockets per client address', () => {
   });
 });
 
+describe('GET /ws: origins', () => {
+  it('a page of another site is refused at the upgrade (403) and takes no place of its visitors\' address; the service\'s own page and clients without Origin connect', async () => {
+    const { running, ws } = await start({ BATON_ALLOWED_ORIGINS: 'https://app.example.com' });
+    const token = (await running.service.baton.login('olga')).access_token;
+    // More refused upgrades from one address than its cap of 256: none counts.
+    for (let i = 0; i < 300; i += 50) {
+      const refused = await Promise.allSettled(Array.from({ length: 50 }, () => connect(ws, ['baton.v1', `baton.bearer.${token}`], { origin: 'https://evil.example' })));
+      expect(refused.every((r) => r.status === 'rejected' && /403/.test(String(r.reason)))).toBe(true);
+    }
+    for (const origin of [new URL(running.url).origin, `http://localhost:${new URL(running.url).port}`, 'https://app.example.com', undefined]) {
+      const client = await connect(ws, ['baton.v1', `baton.bearer.${token}`], origin === undefined ? {} : { origin });
+      await eventually(() => client.received.some((m) => m.includes('"authenticated"')), { what: `authenticated from ${origin ?? 'no origin'}` });
+    }
+  });
+});
+
 describe('GET /ws: DPoP', () => {
   it('proofs name the issuer\'s wss: URL, not one made of the Host the client sent', async () => {
     const { running, ws } = await start({ BATON_ISSUER: 'https://auth.example.test' });

@@ -170,6 +170,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     {
       handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname) || /\/(healthz|readyz|metrics)$/.test(pathname),
       maxBodyBytes: endpoints.maxBodyBytes,
+      allowedOrigins: endpoints.allowedOrigins,
       closeStreams: (final?: boolean) => endpoints.closeStreams?.(final),
     },
   );
@@ -264,6 +265,8 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     baton: service.baton,
     server,
     addressOf: clientAddress,
+    // A page of another site may not open sockets here (they would count against its visitors' address).
+    allowedOrigins: [...(service.handler.allowedOrigins ?? [])],
     url: `${issuerUrl.protocol === 'https:' ? 'wss:' : 'ws:'}//${issuerUrl.host}${issuerUrl.pathname.replace(/\/$/, '')}/ws`,
     onMessage: ({ socket }, data) => {
       if (data.toString() === '{"type":"ping"}') socket.send('{"type":"pong"}');

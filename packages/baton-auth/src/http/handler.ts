@@ -88,6 +88,8 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
   handles(pathname: string): boolean;
   /** The largest body it reads; 413 beyond. */
   readonly maxBodyBytes: number;
+  /** The browser origins it takes state-changing and client-authenticated requests from (the issuer's and `allowedOrigins`). */
+  readonly allowedOrigins?: ReadonlySet<string>;
   /**
    * Ends the responses that stream (the revocation feed): their clients reconnect. `final` (the
    * server is stopping): streams opened later end at once, so that none holds the server open.
@@ -203,5 +205,5 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     c.log?.info({ method: request.method, path, status: response.status }, 'request');
     return response;
   };
-  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes, closeStreams: (final?: boolean) => c.streams.closeAll(final) });
+  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes, allowedOrigins: c.allowedOrigins, closeStreams: (final?: boolean) => c.streams.closeAll(final) });
 }

@@ -70,6 +70,13 @@ export interface WebSocketAuthOptions {
   maxPerAddress?: number;
   /** The client's address; default the socket's (behind a proxy, give the one your framework trusts). */
   addressOf?: (request: IncomingMessage) => string;
+  /**
+   * Browser origins whose pages may open sockets: an upgrade whose `Origin` is present and not
+   * listed is refused with 403 before it counts against anything (RFC 6455 §10.2), so another
+   * site's page cannot fill its visitors' per-address budget. Clients that are not browsers send
+   * no `Origin` and are not concerned. Default: any origin (a token, never a cookie, opens a socket).
+   */
+  allowedOrigins?: readonly string[];
   /** Messages (and pings) one socket may send per second, in bursts of as many; past it the socket is closed with 1008. Default 100. */
   maxMessagesPerSecond?: number;
   /** The largest message a socket may send, in bytes; a larger one closes it with 1009. Default 64 KiB. */
@@ -199,6 +206,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const maxPerSession = options.maxPerSession ?? 16;
   const maxPerAddress = options.maxPerAddress ?? 256;
   const addressOf = options.addressOf ?? ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown');
+  const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(options.allowedOrigins);
   const live = new Set<Connection>();
   const perAddress = new Map<string, number>();
   const perSession = new Map<string, number>();
@@ -363,6 +371,11 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     if (new URL(request.url ?? '/', 'http://x').pathname !== path) return;
     if (new URL(request.url ?? '/', 'http://x').searchParams.has('access_token')) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'); // tokens never in URLs
+      return;
+    }
+    const origin = request.headers.origin;
+    if (allowedOrigins !== undefined && origin !== undefined && !allowedOrigins.has(origin)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
     if ((perAddress.get(budgetAddress(canonicalAddress(addressOf(request)))) ?? 0) >= maxPerAddress) {
