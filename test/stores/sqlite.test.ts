@@ -68,6 +68,33 @@ describe('sqlite store specifics', () => {
     await store.close();
   });
 
+  it('upgrades a version-6 database flooded by one user: the next login keeps the 100 most recently ended, reads use the new indexes, and the statements of instances not yet upgraded still run', async () => {
+    const path = file();
+    await sqliteStore({ path }).close();
+    const db = new DatabaseSync(path); // back to the schema of version 6, as an instance of it left it
+    db.exec('DROP INDEX baton_sessions_active; DROP INDEX baton_sessions_history; CREATE INDEX baton_sessions_user ON baton_sessions (user_id, created_at); PRAGMA user_version = 6');
+    const now = Date.now();
+    const insert = db.prepare(`INSERT INTO baton_sessions (${schema.COLUMNS.join(', ')}) VALUES (${schema.COLUMNS.map(() => '?').join(', ')})`);
+    db.exec('BEGIN');
+    for (let i = 0; i < 300; i++) insert.run(...schema.toRow(sampleSession(now - 1000 + i, { userId: 'mallory', revokedAt: now - 500 + i, revokeReason: 'evicted' })));
+    db.exec('COMMIT');
+    const rows = (): number => Number((db.prepare("SELECT count(*) AS n FROM baton_sessions WHERE user_id = 'mallory'").get() as { n: number }).n);
+    expect(rows()).toBe(300);
+    const store = sqliteStore({ path });
+    try {
+      const login = sampleSession(now, { userId: 'mallory' });
+      await store.createSession(login, { maxSessionsPerUser: 50, now, revocationTtlMs: 1000 });
+      expect(rows()).toBe(ENDED_SESSIONS_PER_USER + 1);
+      expect((await store.sessionHistory('mallory', now)).map((s) => s.id)[0]).toBe(login.id);
+      // What an instance of version 6 runs: its history and its user's active sessions.
+      expect(db.prepare("SELECT * FROM baton_sessions WHERE user_id = 'mallory' ORDER BY created_at DESC, id DESC").all()).toHaveLength(ENDED_SESSIONS_PER_USER + 1);
+      expect(db.prepare("SELECT id FROM baton_sessions WHERE user_id = 'mallory' AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? ORDER BY created_at, id").all(now, now)).toEqual([{ id: login.id }]);
+    } finally {
+      db.close();
+      await store.close();
+    }
+  });
+
   it('upgrades a version-5 database: sessions written before DPoP binding read back unbound (no jkt), and new ones keep theirs', async () => {
     const path = file();
     const now = Date.now();

@@ -44,7 +44,8 @@ export const MIGRATIONS: string[] = [
    DROP INDEX IF EXISTS baton_sessions_user;`,
 ];
 
-const COLUMNS = [
+/** The columns of a session row, in the order of `toRow`. */
+export const COLUMNS = [
   'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
   'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'grace_total', 'revoked_at', 'revoke_reason',
   'revoke_detail', 'resource', 'jkt',
