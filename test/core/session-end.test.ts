@@ -3,7 +3,7 @@
  * and to no one else — and keep a history for the user and for support staff.
  */
 import { describe, expect, it } from 'vitest';
-import { isBatonError } from 'baton-auth';
+import { ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE, isBatonError } from 'baton-auth';
 import type { BatonError } from 'baton-auth';
 import { makeBaton } from '../support/baton.ts';
 
@@ -136,5 +136,30 @@ describe('lineage and history', () => {
     expect(history[0]).toMatchObject({ reason: 'kicked', by: phone.session_id, byDevice: PHONE, device: LAPTOP });
     expect(history[1]).toMatchObject({ count: 2 });
     expect(history[2]).toMatchObject({ count: 1 });
+  });
+
+  it('a single-session account logging in again and again keeps its 100 most recently ended sessions: a refresh of one of those is told why it ended, one of an older (deleted) session is a plain invalid_grant', async () => {
+    const { baton, clock } = makeBaton({ maxSessionsPerUser: 1 });
+    const first = await baton.login('u', { device: LAPTOP });
+    const later: string[] = [];
+    for (let i = 0; i < ENDED_SESSIONS_PER_USER + 1; i++) {
+      clock.advance(1000);
+      later.push((await baton.login('u', { device: PHONE })).refresh_token);
+    }
+    const pruned = await failure(baton.refresh(first.refresh_token));
+    expect(pruned.code).toBe('ERR_REFRESH_INVALID');
+    expect(pruned.sessionEnd).toBeUndefined();
+    const kept = await failure(baton.refresh(later.at(-2) as string));
+    expect(kept.sessionEnd).toMatchObject({ reason: 'evicted', byDevice: PHONE });
+    // The access token of the deleted session stays refused: the revocation log still holds its end.
+    expect((await failure(baton.verify(first.access_token))).code).toBe('ERR_SESSION_REVOKED');
+    // The history: the active session and the 100 ended ones, 50 sessions a page.
+    const page = await baton.sessionHistoryPage('u');
+    expect(new Set(page.events.map((e) => e.sessionId)).size).toBe(SESSION_HISTORY_PAGE);
+    const rest = await baton.sessionHistoryPage('u', { before: page.next as string });
+    const last = await baton.sessionHistoryPage('u', { before: rest.next as string });
+    expect(new Set(last.events.map((e) => e.sessionId)).size).toBe(ENDED_SESSIONS_PER_USER + 1 - 2 * SESSION_HISTORY_PAGE);
+    expect(last.next).toBeUndefined();
+    await expect(baton.sessionHistoryPage('u', { before: 'not a cursor' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
 });

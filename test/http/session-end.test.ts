@@ -19,7 +19,7 @@ function setup() {
   const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
   const login = async (ua?: string) => (await (await call('/auth/login', form({ username: 'alice', password: 'pw' }), ua)).json()) as { access_token: string; refresh_token: string; session_id: string };
   const bearer = (token: string, method = 'GET') => ({ method, headers: { authorization: `Bearer ${token}` } });
-  return { call, form, login, bearer, clock };
+  return { call, form, login, bearer, clock, baton };
 }
 
 describe('session_end over HTTP', () => {
@@ -71,5 +71,33 @@ describe('session_end over HTTP', () => {
     expect(events[0]).toMatchObject({ type: 'ended', session_id: laptop.session_id, reason: 'logout_everywhere', by: { session_id: phone.session_id }, current: false });
     expect(events.filter((e) => e.type === 'login').map((e) => e.current).sort()).toEqual([false, true]);
     expect((await call('/auth/sessions/history', { method: 'GET' })).status).toBe(401);
+  });
+
+  it('GET /auth/sessions/history comes in pages of 50 sessions: next, then ?before=next for the older ones; a malformed cursor is 400 invalid_request', async () => {
+    const { call, login, bearer, clock, baton } = setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 59; i++) {
+      ids.push((await baton.login('alice')).session_id);
+      clock.ms += 1;
+    }
+    const current = await login();
+    ids.push(current.session_id);
+    const read = async (query: string) => {
+      const res = await call(`/auth/sessions/history${query}`, bearer(current.access_token));
+      expect(res.status).toBe(200);
+      return (await res.json()) as { next?: string; events: { type: string; session_id: string }[] };
+    };
+    const sessionsOf = (page: { events: { type: string; session_id: string }[] }) => page.events.filter((e) => e.type === 'login').map((e) => e.session_id);
+    const first = await read('');
+    expect(sessionsOf(first)).toEqual(ids.slice(10).reverse());
+    expect(first.next).toMatch(/^\d+\.[A-Za-z0-9_-]+$/);
+    const second = await read(`?before=${encodeURIComponent(first.next as string)}`);
+    expect(sessionsOf(second)).toEqual(ids.slice(0, 10).reverse());
+    expect(second).not.toHaveProperty('next');
+    for (const bad of ['x', '1.', '.abc', `${'9'.repeat(17)}.abc`, '1.a b']) {
+      const res = await call(`/auth/sessions/history?before=${encodeURIComponent(bad)}`, bearer(current.access_token));
+      expect(res.status, bad).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/before must be the `next` cursor/) });
+    }
   });
 });

@@ -212,6 +212,9 @@ describe('the baton command', () => {
     const history = (await baton(['sessions', 'history', 'carol'])).stdout;
     expect(history).toMatch(new RegExp(`\\tended\\t${pair.session_id}\\tdefault\\tadmin`));
     expect(history).toMatch(new RegExp(`\\tlogin\\t${pair.session_id}\\t`));
+    expect(history).not.toContain('Older sessions'); // one page
+    const badCursor = await baton(['sessions', 'history', 'carol', '--before', 'x']);
+    expect([badCursor.code, badCursor.stderr]).toEqual([1, expect.stringMatching(/^baton: before must be the `next` cursor of a previous page/)]);
 
     // A new password ends every session of the user, and says why to their clients.
     const server2 = await startServer(config);

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import postgres from 'postgres';
 import { postgresStore } from 'baton-auth/stores/postgres';
 import { MIGRATIONS } from '../../packages/baton-auth/src/stores/postgres-schema.ts';
 import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
+import { ENDED_SESSIONS_PER_USER } from 'baton-auth';
 import type { SessionRecord } from 'baton-auth';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
@@ -17,6 +19,7 @@ runStoreConformance({ describe, it }, {
 
 const OLD = useTestDatabase('baton_upgrade');
 const BEFORE_JKT = useTestDatabase('baton_upgrade_jkt');
+const BEFORE_PRUNE = useTestDatabase('baton_upgrade_prune');
 
 
 /** A database as an instance of schema version `version` left it: the first `version` migrations applied. */
@@ -121,6 +124,43 @@ describe('postgres store specifics', () => {
         expect((await store.getSession(bound.id))?.jkt).toBe(bound.jkt);
         const history = Object.fromEntries((await store.sessionHistory(old.userId, now)).map((s) => [s.id, 'jkt' in s ? s.jkt : 'absent']));
         expect(history).toEqual({ [old.id]: 'absent', [second.id]: 'absent', [bound.id]: bound.jkt });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('a user flooded before the upgrade keeps the 100 most recently ended sessions after the next login, by this version and by instances not yet upgraded; per-user reads use the indexes', async () => {
+    const sql = postgres(BEFORE_PRUNE, { onnotice: () => undefined });
+    // The schema just before the migration that bounds a user's sessions.
+    const before = MIGRATIONS.findIndex((m) => m.includes('baton_sessions_active'));
+    expect(before).toBeGreaterThan(0);
+    const rowsOf = async (userId: string): Promise<number> => Number((await sql`SELECT count(*) AS n FROM baton_sessions WHERE user_id = ${userId}`)[0]?.n);
+    try {
+      await migrateTo(sql, before);
+      const now = Date.now();
+      const userId = `flood-${randomBytes(4).toString('hex')}`;
+      // A login as an instance before the migration sends it, through the function of the old shape.
+      const createOld = (s: SessionRecord, max: number, at: number) => sql`SELECT baton_create_session(${sql.json({ ...s, user_id: s.userId, client_id: s.clientId, created_at: s.createdAt, last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt, rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, grace_total: s.graceTotal } as never)}, ${max}, ${at}, ${at + 1000})`;
+      for (let i = 0; i < 300; i++) await createOld(sampleSession(now - 1000 + i, { userId }), 1, now - 1000 + i);
+      expect(await rowsOf(userId)).toBe(300); // each login evicted the one before: 299 ended, all kept
+      const store = postgresStore({ url: BEFORE_PRUNE });
+      try {
+        await store.createSession(sampleSession(now, { userId }), { maxSessionsPerUser: 1, now, revocationTtlMs: 1000 });
+        expect(await rowsOf(userId)).toBe(ENDED_SESSIONS_PER_USER + 1);
+        // An instance not yet upgraded prunes too: the old shape is a wrapper.
+        for (let i = 1; i <= 20; i++) await createOld(sampleSession(now + i, { userId }), 1, now + i);
+        expect(await rowsOf(userId)).toBe(ENDED_SESSIONS_PER_USER + 1);
+        expect((await store.sessionHistory(userId, now + 100)).length).toBe(50);
+        // The per-user statements can search the indexes (sequential scans off: the table is small).
+        const plan = async (query: string): Promise<string> => sql.begin(async (tx) => {
+          await tx`SET LOCAL enable_seqscan = off`;
+          return (await tx.unsafe(`EXPLAIN ${query}`)).map((r) => String(r['QUERY PLAN'])).join('\n');
+        });
+        expect(await plan(`SELECT * FROM baton_sessions WHERE user_id = 'u' AND revoked_at IS NULL AND expires_at > 1 AND idle_expires_at > 1 ORDER BY created_at, id`)).toMatch(/baton_sessions_active/);
+        expect(await plan(`SELECT * FROM baton_sessions WHERE user_id = 'u' AND (created_at, id COLLATE "C") < (1, 'x') ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT 50`)).toMatch(/Index Scan Backward using baton_sessions_history/);
       } finally {
         await store.close();
       }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from 'baton-auth';
+import { ENDED_SESSIONS_PER_USER, createBaton, generateKey } from 'baton-auth';
 import type { RevocationEvent, SessionRecord } from 'baton-auth';
 import { redisStore } from 'baton-auth/stores/redis';
 import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
@@ -180,4 +180,57 @@ describe('redis cluster (3 masters on loopback)', () => {
     createStore: () => redisStore({ url: clusterUrl, keyPrefix: prefix }),
     createPeer: () => redisStore({ url: clusterUrl, keyPrefix: prefix }),
   });
+});
+
+describe('redis: one user\'s flood of sessions (issue #21, finding 9)', () => {
+  it('a login sets apart what ended (the index walked by logins and the device list holds active sessions) and keeps the 100 most recently ended; another user\'s keys are his own', async () => {
+    const keyPrefix = `${prefix}flood-${randomBytes(3).toString('hex')}:`;
+    const store = redisStore({ url: URL, keyPrefix });
+    const raw = new Redis(URL);
+    const userId = `flood-${randomBytes(4).toString('hex')}`;
+    const tag = sampleSession(0, { userId }).id.slice(0, 4);
+    const index = `${keyPrefix}{${tag}}:u:${userId}`;
+    const ended = `${keyPrefix}{${tag}}:e:${userId}`;
+    const sessionKeys = async (): Promise<number> => {
+      let [cursor, count] = ['0', 0];
+      do {
+        const [next, keys] = await raw.scan(cursor, 'MATCH', `${keyPrefix}{${tag}}:s:*`, 'COUNT', 1000);
+        [cursor, count] = [next, count + keys.length];
+      } while (cursor !== '0');
+      return count;
+    };
+    try {
+      const now = Date.now();
+      const bob = sampleSession(now - 10_000);
+      await store.createSession(bob, { maxSessionsPerUser: 50, now, revocationTtlMs: 60_000 });
+      // 300 sessions revoked one by one stay in the index (as instances before this version leave them too) ...
+      const old = Array.from({ length: 300 }, (_, i) => sampleSession(now - 5000 + i, { userId }));
+      for (const s of old) await store.createSession(s, { maxSessionsPerUser: 0, now: now - 5000, revocationTtlMs: 60_000 });
+      for (const [i, s] of old.entries()) await store.revokeSession(s.id, { now: now - 4000 + i, reason: 'logout', revocationTtlMs: 60_000 });
+      expect(await raw.zcard(index)).toBe(300);
+      // ... until the next login sets them apart and keeps the most recently ended.
+      const fresh = sampleSession(now, { userId });
+      await store.createSession(fresh, { maxSessionsPerUser: 50, now, revocationTtlMs: 60_000 });
+      expect(await raw.zrange(index, '0', '-1')).toEqual([fresh.id]);
+      expect(await raw.zcard(ended)).toBe(ENDED_SESSIONS_PER_USER);
+      expect((await raw.zrange(ended, '0', '-1')).sort()).toEqual(old.slice(-ENDED_SESSIONS_PER_USER).map((s) => s.id).sort());
+      expect(await sessionKeys()).toBe(ENDED_SESSIONS_PER_USER + 1);
+      expect(await raw.pttl(ended)).toBeGreaterThan(0);
+      // A flood of single-session logins: each evicts the one before; the sets stay bounded.
+      for (let i = 1; i <= 150; i++) await store.createSession(sampleSession(now + i, { userId }), { maxSessionsPerUser: 1, now: now + i, revocationTtlMs: 60_000 });
+      expect(await raw.zcard(index)).toBe(1);
+      expect(await raw.zcard(ended)).toBe(ENDED_SESSIONS_PER_USER);
+      expect(await sessionKeys()).toBe(ENDED_SESSIONS_PER_USER + 1);
+      expect((await store.sessionHistory(userId, now + 200)).length).toBe(50);
+      // Bob's index is his: one session, untouched.
+      const bobIndex = `${keyPrefix}{${bob.id.slice(0, 4)}}:u:${bob.userId}`;
+      expect(await raw.zrange(bobIndex, '0', '-1')).toEqual([bob.id]);
+      expect(await store.listSessions(bob.userId, now + 200)).toEqual([bob]);
+      // Logging out everywhere still reaches every session not revoked yet, in both sets.
+      expect(await store.revokeUserSessions(userId, { now: now + 300, reason: 'logout_everywhere', revocationTtlMs: 60_000 })).toHaveLength(1);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  }, 60_000);
 });

@@ -2,10 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from 'baton-auth';
 import { sqliteStore } from 'baton-auth/stores/sqlite';
 import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
+import * as schema from '../../packages/baton-auth/src/stores/sqlite-schema.ts';
+import { makeBaton } from '../support/baton.ts';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'));
@@ -27,7 +31,7 @@ describe('sqlite store specifics', () => {
     await store.close();
     const db = new DatabaseSync(path);
     expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
-    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(6);
+    expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(7);
     db.close();
     const again = sqliteStore({ path }); // re-opening migrates nothing and keeps the data
     await again.close();
@@ -39,7 +43,7 @@ describe('sqlite store specifics', () => {
     const db = new DatabaseSync(path);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    expect(() => sqliteStore({ path })).toThrow(/schema version 99, newer than this Baton knows \(6\); upgrade Baton/);
+    expect(() => sqliteStore({ path })).toThrow(/schema version 99, newer than this Baton knows \(7\); upgrade Baton/);
   });
 
   it('upgrades a version-2 database: sessions written before grace counting and end reasons start at 0 and null, and rotate', async () => {
@@ -62,6 +66,33 @@ describe('sqlite store specifics', () => {
     expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('replayed_in_grace');
     expect((await store.rotate({ ...rotate, generation: 0 })).status).toBe('rate_limited');
     await store.close();
+  });
+
+  it('upgrades a version-6 database flooded by one user: the next login keeps the 100 most recently ended, reads use the new indexes, and the statements of instances not yet upgraded still run', async () => {
+    const path = file();
+    await sqliteStore({ path }).close();
+    const db = new DatabaseSync(path); // back to the schema of version 6, as an instance of it left it
+    db.exec('DROP INDEX baton_sessions_active; DROP INDEX baton_sessions_history; CREATE INDEX baton_sessions_user ON baton_sessions (user_id, created_at); PRAGMA user_version = 6');
+    const now = Date.now();
+    const insert = db.prepare(`INSERT INTO baton_sessions (${schema.COLUMNS.join(', ')}) VALUES (${schema.COLUMNS.map(() => '?').join(', ')})`);
+    db.exec('BEGIN');
+    for (let i = 0; i < 300; i++) insert.run(...schema.toRow(sampleSession(now - 1000 + i, { userId: 'mallory', revokedAt: now - 500 + i, revokeReason: 'evicted' })));
+    db.exec('COMMIT');
+    const rows = (): number => Number((db.prepare("SELECT count(*) AS n FROM baton_sessions WHERE user_id = 'mallory'").get() as { n: number }).n);
+    expect(rows()).toBe(300);
+    const store = sqliteStore({ path });
+    try {
+      const login = sampleSession(now, { userId: 'mallory' });
+      await store.createSession(login, { maxSessionsPerUser: 50, now, revocationTtlMs: 1000 });
+      expect(rows()).toBe(ENDED_SESSIONS_PER_USER + 1);
+      expect((await store.sessionHistory('mallory', now)).map((s) => s.id)[0]).toBe(login.id);
+      // What an instance of version 6 runs: its history and its user's active sessions.
+      expect(db.prepare("SELECT * FROM baton_sessions WHERE user_id = 'mallory' ORDER BY created_at DESC, id DESC").all()).toHaveLength(ENDED_SESSIONS_PER_USER + 1);
+      expect(db.prepare("SELECT id FROM baton_sessions WHERE user_id = 'mallory' AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? ORDER BY created_at, id").all(now, now)).toEqual([{ id: login.id }]);
+    } finally {
+      db.close();
+      await store.close();
+    }
   });
 
   it('upgrades a version-5 database: sessions written before DPoP binding read back unbound (no jkt), and new ones keep theirs', async () => {
@@ -89,7 +120,7 @@ describe('sqlite store specifics', () => {
       await store.close();
     }
     const check = new DatabaseSync(path);
-    expect((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(6);
+    expect((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(7);
     check.close();
   });
 
@@ -144,4 +175,73 @@ describe('sqlite store specifics', () => {
     expect((await store.getSession(s.id))?.generation).toBe(4);
     await store.close();
   });
+});
+
+describe('one user\'s flood of sessions (issue #21, finding 9)', () => {
+  it('100,000 ended sessions of one user: at most 100 kept, history a page, every per-user query an index search, another user\'s login and the event loop as they were', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    const db = new DatabaseSync(path);
+    const { baton } = makeBaton({ store, now: () => Date.now(), maxSessionsPerUser: 50 });
+    const rowsOf = (userId: string): number => Number((db.prepare('SELECT count(*) AS n FROM baton_sessions WHERE user_id = ?').get(userId) as { n: number }).n);
+    // How long the event loop waited (ms) while a user reads their history and logs in: the worst
+    // wait of each of five rounds, and of those the median (a pause of the machine's own, a GC or
+    // another process on the cores, spoils one round, not three).
+    const loopDelay = async (userId: string): Promise<number> => {
+      const worst: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        const h = monitorEventLoopDelay({ resolution: 1 });
+        h.enable();
+        for (let i = 0; i < 3; i++) {
+          await baton.sessionHistory(userId);
+          await baton.login(userId);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        h.disable();
+        worst.push(h.max / 1e6);
+      }
+      return worst.sort((a, b) => a - b)[2] as number;
+    };
+    try {
+      for (let i = 0; i < 3; i++) await baton.login('bob');
+      const baseline = await loopDelay('bob'); // same run, same machine, before the flood
+      const bobRows = rowsOf('bob');
+      // Mallory's flood, through the store's API: 100,000 sessions, each ended (evicted by the next login).
+      const now = Date.now();
+      const FLOOD = 100_000;
+      for (let i = 0; i < FLOOD; i++) {
+        const at = now - FLOOD + i;
+        await store.createSession(sampleSession(at, { userId: 'mallory', revokedAt: at + 1, revokeReason: 'evicted' }), { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+      }
+      // (a) Rows kept for her: the most recently ended, at most the cap.
+      expect(rowsOf('mallory')).toBeLessThanOrEqual(ENDED_SESSIONS_PER_USER);
+      // (b) Her history: one page of sessions, at most four events each.
+      expect((await store.sessionHistory('mallory', Date.now())).length).toBeLessThanOrEqual(SESSION_HISTORY_PAGE);
+      const page = await baton.sessionHistoryPage('mallory');
+      expect(page.events.length).toBeLessThanOrEqual(4 * SESSION_HISTORY_PAGE);
+      expect(page.next).toMatch(/^\d+\./);
+      // (c) Every statement reading one user's sessions searches an index by user, never scans the table.
+      const queries = Object.entries(schema.USER_QUERIES ?? {});
+      expect(queries.map(([name]) => name).sort()).toEqual(['history', 'historyBefore', 'listActive', 'pruneEnded', 'userIds']);
+      for (const [name, sql] of queries) {
+        const arity = Math.max((sql.match(/\?(?!\d)/g) ?? []).length, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
+        const params = Array.from({ length: arity }, (_, i) => (i === 0 ? 'mallory' : 1));
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+        expect(plan.filter((d) => /baton_sessions USING (COVERING )?INDEX baton_sessions_(active|history) \(user_id=\?/.test(d)), `${name}: ${plan.join('; ')}`).toHaveLength(1);
+        expect(plan.filter((d) => /^SCAN baton_sessions/.test(d)), `${name}: ${plan.join('; ')}`).toEqual([]);
+      }
+      // Bob's login and history read his own rows: the same as before her flood.
+      const bob = await baton.login('bob');
+      expect(rowsOf('bob')).toBe(bobRows + 1);
+      expect((await baton.sessionHistory('bob')).filter((e) => e.type === 'login').map((e) => e.sessionId)).toContain(bob.session_id);
+      expect((await store.sessionHistory('bob', Date.now())).every((s) => s.userId === 'bob')).toBe(true);
+      // (d) Her history and logins keep the event loop as free as Bob's did (a generous ceiling over the baseline).
+      const flooded = await loopDelay('mallory');
+      expect(flooded, `baseline ${baseline.toFixed(1)} ms`).toBeLessThan(baseline + 100);
+      expect(rowsOf('mallory')).toBeLessThanOrEqual(ENDED_SESSIONS_PER_USER + 50);
+    } finally {
+      db.close();
+      await store.close();
+    }
+  }, 180_000);
 });

@@ -187,10 +187,11 @@ sessionsCmd.command('list <user>').description("list a user's active sessions").
   });
 });
 sessionsCmd.command('history <user>')
-  .description("a user's security events, newest first: logins, rotations, grace answers, reuse, and why each session ended")
-  .action(async (name: string) => {
+  .description("a user's security events, newest first: logins, rotations, grace answers, reuse, and why each session ended (50 sessions a page)")
+  .option('--before <cursor>', 'the page of older sessions, after the cursor the previous page printed')
+  .action(async (name: string, opts: { before?: string }) => {
     await withEngine(async (baton, store) => {
-      const events = await baton.sessionHistory((await userNamed(store, name)).id);
+      const { events, next } = await baton.sessionHistoryPage((await userNamed(store, name)).id, opts.before === undefined ? {} : { before: opts.before });
       for (const e of events) {
         const detail = [
           e.count !== undefined ? `×${e.count}` : '',
@@ -202,6 +203,7 @@ sessionsCmd.command('history <user>')
         console.info(`${new Date(e.at).toISOString()}\t${e.type}\t${e.sessionId}\t${e.clientId}\t${detail}\t${e.device.userAgent ?? ''}`);
       }
       if (events.length === 0) console.info(`No sessions of ${name} on record.`);
+      if (next !== undefined) console.info(`Older sessions: baton sessions history ${name} --before ${next}`);
     });
   });
 sessionsCmd.command('revoke [id]')

@@ -21,8 +21,8 @@ import type { RefreshOptions } from './refresh.ts';
 import { revokeKey, rotateKeys } from './key-admin.ts';
 import { revoke, revokeSession, revokeUserSessions } from './revoke.ts';
 import type { RevokeOptions, SessionRevocation } from './revoke.ts';
-import { listSessions, sessionHistory } from './sessions.ts';
-import type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
+import { listSessions, sessionHistory, sessionHistoryPage } from './sessions.ts';
+import type { SessionHistoryEvent, SessionHistoryEvents, SessionInfo } from './sessions.ts';
 import type { RevocationEvent } from './store.ts';
 import { bearerOnly, verifyLocal, verifyPresented, verifySync } from './verify.ts';
 import type { DpopProof, DpopRequest } from './dpop.ts';
@@ -32,7 +32,7 @@ export type { IntrospectionResponse } from './introspect.ts';
 export type { ClientTokenOptions, ClientTokenResponse, LoginOptions, TokenPair } from './issue.ts';
 export type { RefreshOptions } from './refresh.ts';
 export type { RevokeOptions, SessionRevocation } from './revoke.ts';
-export type { SessionHistoryEvent, SessionInfo } from './sessions.ts';
+export type { SessionHistoryEvent, SessionHistoryEvents, SessionInfo } from './sessions.ts';
 export type { VerifyOptions } from './verify.ts';
 export type { VerifyStats } from './engine.ts';
 
@@ -238,10 +238,19 @@ export class Baton {
   /**
    * The user's security history, newest first (at most 200 events): logins, rotation counts,
    * grace answers, reuse, and how each session ended and by whom — from the sessions the store
-   * keeps (ended ones for a week).
+   * keeps (ended ones for a week, the 100 most recently ended). The first page of `sessionHistoryPage`.
    */
   sessionHistory(userId: string): Promise<SessionHistoryEvent[]> {
     return sessionHistory(this.#e, userId);
+  }
+
+  /**
+   * One page of the user's security history: the events of up to 50 sessions, newest sessions
+   * first, and `next` when older ones may follow (give it as `before`). Each page is one bounded
+   * store read.
+   */
+  sessionHistoryPage(userId: string, options: { before?: string } = {}): Promise<SessionHistoryEvents> {
+    return sessionHistoryPage(this.#e, userId, options);
   }
 
   /**

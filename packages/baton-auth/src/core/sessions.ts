@@ -2,7 +2,8 @@
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import { sessionEnd } from './session-end.ts';
-import type { DeviceInfo, SessionRecord } from './store.ts';
+import { SESSION_HISTORY_PAGE } from './store.ts';
+import type { DeviceInfo, SessionHistoryPage, SessionRecord } from './store.ts';
 
 /** A session as shown to its user. Times are milliseconds since the epoch. */
 export interface SessionInfo {
@@ -66,11 +67,43 @@ function eventsOf(s: SessionRecord, now: number): SessionHistoryEvent[] {
   return events;
 }
 
-/** See `Baton.sessionHistory`. */
-export async function sessionHistory(e: Engine, userId: string, limit = 200): Promise<SessionHistoryEvent[]> {
+/** One page of a user's security history (`Baton.sessionHistoryPage`). */
+export interface SessionHistoryEvents {
+  /** The events of up to `SESSION_HISTORY_PAGE` sessions (at most four each), newest first. */
+  events: SessionHistoryEvent[];
+  /** Present when older sessions may follow: give it as `before` for the next page. */
+  next?: string;
+}
+
+/** A page cursor: the last session of a page, as `<createdAt>.<id>`. */
+const CURSOR = /^(\d{1,16})\.([A-Za-z0-9_-]{1,64})$/;
+
+function parseCursor(before: string | undefined): SessionHistoryPage['before'] {
+  if (before === undefined) return undefined;
+  const m = typeof before === 'string' ? CURSOR.exec(before) : null;
+  argument(m !== null, 'before must be the `next` cursor of a previous page of the history.');
+  return { createdAt: Number((m as RegExpExecArray)[1]), id: (m as RegExpExecArray)[2] as string };
+}
+
+/**
+ * See `Baton.sessionHistoryPage`. One bounded store read: a page of sessions (newest first), its
+ * events sorted by time. An event of an older session (its end, its rotations) may be newer than
+ * some on this page; it comes with its session on a later page.
+ */
+export async function sessionHistoryPage(e: Engine, userId: string, options: { before?: string } = {}): Promise<SessionHistoryEvents> {
   argument(typeof userId === 'string' && userId.length > 0, 'sessionHistory needs a user id.');
+  const before = parseCursor(options.before);
   await e.ready();
   const now = e.now();
-  const sessions = await e.store.sessionHistory(userId, now);
-  return sessions.flatMap((s) => eventsOf(s, now)).sort((a, b) => b.at - a.at).slice(0, limit);
+  const sessions = await e.store.sessionHistory(userId, now, { limit: SESSION_HISTORY_PAGE, ...(before === undefined ? {} : { before }) });
+  // A store answering more than it was asked for is held to the page anyway.
+  const page = sessions.slice(0, SESSION_HISTORY_PAGE);
+  const events = page.flatMap((s) => eventsOf(s, now)).sort((a, b) => b.at - a.at);
+  const last = page.at(-1);
+  return page.length === SESSION_HISTORY_PAGE && last !== undefined ? { events, next: `${last.createdAt}.${last.id}` } : { events };
+}
+
+/** See `Baton.sessionHistory`: the first page's events. */
+export async function sessionHistory(e: Engine, userId: string): Promise<SessionHistoryEvent[]> {
+  return (await sessionHistoryPage(e, userId)).events;
 }

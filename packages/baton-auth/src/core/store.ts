@@ -39,6 +39,25 @@ export interface SessionEndDetail {
 /** How long a store keeps a session after it ended (revoked, or past its idle or absolute end): the history a user and support staff can read, and what lets a late refresh be told why. */
 export const ENDED_SESSION_RETENTION_MS = 7 * 86_400_000;
 
+/**
+ * How many ended sessions a store keeps per user, the most recently ended: each login deletes
+ * the user's older ended ones in the same atomic operation, so a flood of logins cannot grow one
+ * user's rows (and every read of them) without bound. A refresh with the token of a deleted
+ * session is `unknown` (`invalid_grant`, no reason told); the revocation log still holds it.
+ */
+export const ENDED_SESSIONS_PER_USER = 100;
+
+/** The most sessions one `sessionHistory` call answers (one page); their events are at most four each. */
+export const SESSION_HISTORY_PAGE = 50;
+
+/** Which page of a user's sessions `sessionHistory` answers. */
+export interface SessionHistoryPage {
+  /** At most this many sessions; default and ceiling `SESSION_HISTORY_PAGE`. */
+  limit?: number;
+  /** Only sessions before this one in the order of the history (`createdAt`, then `id`, descending): the last of the previous page. */
+  before?: { createdAt: number; id: string };
+}
+
 /** One login: the family of refresh tokens that rotate from it. */
 export interface SessionRecord {
   id: string;
@@ -167,18 +186,23 @@ export interface SessionStore {
    * Inserts a session and, with `maxSessionsPerUser` > 0, revokes the user's oldest active
    * sessions so that at most that many remain, the new one included — one atomic operation, so
    * racing logins cannot both keep theirs — with reason `evicted` and detail `{ by: <new id>,
-   * byDevice: <its device> }`. Answers the evicted ids (`[]`: none).
+   * byDevice: <its device> }`. In the same operation it deletes the user's ended sessions (revoked,
+   * or past their idle or absolute end at `now`) but the `ENDED_SESSIONS_PER_USER` most recently
+   * ended. It reads the user's active sessions (indexed apart from ended ones) and the ended ones
+   * kept, never more: after it, a user has at most that many ended sessions, and between logins
+   * only sessions that were active at the last one can join them. Answers the evicted ids (`[]`: none).
    */
   createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }>;
   /** The session, whatever its state (revoked and ended ones until swept), or `null`. */
   getSession(id: string): Promise<SessionRecord | null>;
-  /** The user's sessions neither revoked nor ended at `now`, oldest first; `[]` when none. */
+  /** The user's sessions neither revoked nor ended at `now`, oldest first; `[]` when none. Reads no ended session but those not yet set apart since the last login. */
   listSessions(userId: string, now: number): Promise<SessionRecord[]>;
   /**
-   * The user's sessions in any state that the store still keeps (ended ones for
-   * `ENDED_SESSION_RETENTION_MS` after their end), newest first; `[]` when none.
+   * One page of the user's sessions in any state that the store still keeps (ended ones for
+   * `ENDED_SESSION_RETENTION_MS` after their end, at most `ENDED_SESSIONS_PER_USER` of them),
+   * newest first (`createdAt`, then `id`, descending), at most `page.limit` of them; `[]` when none.
    */
-  sessionHistory(userId: string, now: number): Promise<SessionRecord[]>;
+  sessionHistory(userId: string, now: number, page?: SessionHistoryPage): Promise<SessionRecord[]>;
   /**
    * The rotation decision (`rotation.ts`), atomically: exactly one of many racers rotates. A
    * reuse records `{ generation, retiredAt, ip }` as the session's `revokeDetail` and publishes

@@ -12,7 +12,8 @@
  * ```
  */
 import { decideRotation, endOf, isActive } from '../core/rotation.ts';
-import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
+import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
+import type { SessionHistoryPage } from '../core/store.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 /** Values are copied in and out, so callers never share the store's objects (opaque-token claims may nest). */
@@ -27,7 +28,10 @@ const copySession = <T extends Partial<SessionRecord>>(s: T): T => {
 
 class MemoryStore implements BatonStore {
   readonly #sessions = new Map<string, SessionRecord>();
+  /** Per user: the sessions not known to have ended (the active ones, and those that ended since the last login). */
   readonly #byUser = new Map<string, Set<string>>();
+  /** Per user: the ended sessions kept, at most `ENDED_SESSIONS_PER_USER` after each login. */
+  readonly #ended = new Map<string, Set<string>>();
   readonly #consumed = new Map<string, number>();
   readonly #opaque = new Map<string, OpaqueTokenRecord>();
   #revocations: RevocationEvent[] = [];
@@ -55,18 +59,41 @@ class MemoryStore implements BatonStore {
     this.#publish(event);
   }
 
+  /** The user's index in `map`, made when missing. */
+  static #index(map: Map<string, Set<string>>, userId: string): Set<string> {
+    let ids = map.get(userId);
+    if (ids === undefined) map.set(userId, (ids = new Set()));
+    return ids;
+  }
+
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     this.#sessions.set(session.id, copySession(session));
-    let ids = this.#byUser.get(session.userId);
-    if (ids === undefined) this.#byUser.set(session.userId, (ids = new Set()));
+    const ids = MemoryStore.#index(this.#byUser, session.userId);
+    const ended = MemoryStore.#index(this.#ended, session.userId);
     ids.add(session.id);
+    // What ended since the last login is set apart, so that logins and the device list walk active sessions only.
+    const active: SessionRecord[] = [];
+    for (const id of ids) {
+      const s = this.#sessions.get(id) as SessionRecord;
+      if (isActive(s, options.now)) active.push(s);
+      else if (ids.delete(id)) ended.add(id);
+    }
     const evicted: string[] = [];
     if (options.maxSessionsPerUser > 0) {
-      const active = [...ids].map((id) => this.#sessions.get(id) as SessionRecord).filter((s) => isActive(s, options.now));
       active.sort((a, b) => a.createdAt - b.createdAt || (a.id === session.id ? 1 : b.id === session.id ? -1 : 0));
       for (const old of active.slice(0, Math.max(0, active.length - options.maxSessionsPerUser))) {
         this.#revoke(old, { ...options, reason: 'evicted', detail: { by: session.id, byDevice: { ...session.device } } });
+        ids.delete(old.id);
+        ended.add(old.id);
         evicted.push(old.id);
+      }
+    }
+    // The most recently ended are kept; older ones go (ENDED_SESSIONS_PER_USER).
+    if (ended.size > ENDED_SESSIONS_PER_USER) {
+      const byEnd = [...ended].map((id) => this.#sessions.get(id) as SessionRecord).sort((a, b) => endOf(b) - endOf(a) || (a.id < b.id ? 1 : -1));
+      for (const old of byEnd.slice(ENDED_SESSIONS_PER_USER)) {
+        ended.delete(old.id);
+        this.#sessions.delete(old.id);
       }
     }
     return { evicted };
@@ -77,10 +104,14 @@ class MemoryStore implements BatonStore {
     return session === undefined ? null : copySession(session);
   }
 
-  async sessionHistory(userId: string): Promise<SessionRecord[]> {
-    return [...(this.#byUser.get(userId) ?? [])]
+  async sessionHistory(userId: string, _now: number, page: SessionHistoryPage = {}): Promise<SessionRecord[]> {
+    const limit = Math.max(1, Math.min(page.limit ?? SESSION_HISTORY_PAGE, SESSION_HISTORY_PAGE));
+    const before = page.before;
+    return [...(this.#byUser.get(userId) ?? []), ...(this.#ended.get(userId) ?? [])]
       .map((id) => this.#sessions.get(id) as SessionRecord)
-      .sort((a, b) => b.createdAt - a.createdAt)
+      .filter((s) => before === undefined || s.createdAt < before.createdAt || (s.createdAt === before.createdAt && s.id < before.id))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+      .slice(0, limit)
       .map(copySession);
   }
 
@@ -112,7 +143,8 @@ class MemoryStore implements BatonStore {
 
   async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     const revoked: string[] = [];
-    for (const id of this.#byUser.get(userId) ?? []) {
+    // Sessions past their idle or absolute end are revoked too (their last access tokens may live on): both indexes, each bounded.
+    for (const id of [...(this.#byUser.get(userId) ?? []), ...(this.#ended.get(userId) ?? [])]) {
       const session = this.#sessions.get(id) as SessionRecord;
       if (id === options.except || session.revokedAt !== null) continue;
       this.#revoke(session, options);
@@ -205,9 +237,11 @@ class MemoryStore implements BatonStore {
     for (const [id, session] of this.#sessions) {
       if (now >= endOf(session) + ENDED_SESSION_RETENTION_MS) {
         this.#sessions.delete(id);
-        const ids = this.#byUser.get(session.userId);
-        ids?.delete(id);
-        if (ids?.size === 0) this.#byUser.delete(session.userId); // no index left behind for users gone
+        for (const map of [this.#byUser, this.#ended]) {
+          const ids = map.get(session.userId);
+          ids?.delete(id);
+          if (ids?.size === 0) map.delete(session.userId); // no index left behind for users gone
+        }
         removed++;
       }
     }

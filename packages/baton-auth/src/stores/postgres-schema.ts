@@ -5,6 +5,8 @@
  * on commit.
  */
 
+import { ENDED_SESSIONS_PER_USER } from '../core/store.ts';
+
 /** The `LISTEN`/`NOTIFY` channel of revocations. */
 export const CHANNEL = 'baton_revocations';
 
@@ -357,4 +359,44 @@ CREATE INDEX baton_sessions_ended ON baton_sessions (least(expires_at, idle_expi
   // during a rolling upgrade. baton_create_session fills every column from its jsonb and
   // baton_rotate answers whole rows, so neither function changes.
   `ALTER TABLE baton_sessions ADD COLUMN jkt text;`,
+  // 8: a user's active sessions indexed apart from the ended ones (a login's eviction and the
+  // device list walk only those), the history read in pages from an index in its order, and a
+  // login deletes the user's ended sessions but the most recently ended (p_keep), so that one
+  // user's rows stay bounded. The function of the old shape becomes a wrapper keeping
+  // ${ENDED_SESSIONS_PER_USER}, so that instances not yet upgraded prune too during a rolling upgrade.
+  `
+CREATE INDEX IF NOT EXISTS baton_sessions_active ON baton_sessions (user_id, created_at, id) WHERE revoked_at IS NULL;
+CREATE INDEX IF NOT EXISTS baton_sessions_history ON baton_sessions (user_id, created_at, id COLLATE "C");
+DROP INDEX IF EXISTS baton_sessions_user;
+
+CREATE FUNCTION baton_create_session(p jsonb, p_max integer, p_now bigint, p_expires bigint, p_keep integer) RETURNS text[]
+LANGUAGE plpgsql AS $$
+DECLARE evicted text[] := '{}'; victim text; uid text := p->>'user_id';
+BEGIN
+  -- One login per user at a time, so that two racing logins cannot both keep their sessions.
+  PERFORM pg_advisory_xact_lock(hashtext('baton:' || uid));
+  INSERT INTO baton_sessions SELECT * FROM jsonb_populate_record(NULL::baton_sessions, jsonb_build_object('grace_count', 0, 'grace_total', 0) || p);
+  IF p_max > 0 THEN
+    FOR victim IN
+      SELECT id FROM baton_sessions
+       WHERE user_id = uid AND id <> p->>'id' AND revoked_at IS NULL AND expires_at > p_now AND idle_expires_at > p_now
+       ORDER BY created_at, id
+       LIMIT greatest(0, (SELECT count(*) FROM baton_sessions WHERE user_id = uid AND revoked_at IS NULL
+                                 AND expires_at > p_now AND idle_expires_at > p_now) - p_max)
+    LOOP
+      PERFORM baton_revoke_session(victim, p_now, 'evicted', p_expires, jsonb_build_object('by', p->>'id', 'byDevice', p->'device'));
+      evicted := evicted || victim;
+    END LOOP;
+  END IF;
+  -- The most recently ended are kept (revoked, or past their idle or absolute end); older ones go.
+  DELETE FROM baton_sessions WHERE id IN (
+    SELECT id FROM baton_sessions
+     WHERE user_id = uid AND (revoked_at IS NOT NULL OR expires_at <= p_now OR idle_expires_at <= p_now)
+     ORDER BY least(expires_at, idle_expires_at, coalesce(revoked_at, expires_at)) DESC, id COLLATE "C" DESC
+    OFFSET p_keep);
+  RETURN evicted;
+END $$;
+CREATE OR REPLACE FUNCTION baton_create_session(p jsonb, p_max integer, p_now bigint, p_expires bigint) RETURNS text[]
+LANGUAGE sql AS $$ SELECT baton_create_session(p, p_max, p_now, p_expires, ${ENDED_SESSIONS_PER_USER}) $$;
+`,
 ];

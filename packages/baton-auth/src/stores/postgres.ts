@@ -21,8 +21,8 @@
 import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { BatonConfigError } from '../core/errors.ts';
-import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
-import type { SessionEndDetail } from '../core/store.ts';
+import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
+import type { SessionEndDetail, SessionHistoryPage } from '../core/store.ts';
 import { RevocationFeed } from './feed.ts';
 import { CHANNEL, MIGRATIONS } from './postgres-schema.ts';
 import { likePrefix } from './sql.ts';
@@ -138,7 +138,8 @@ class PostgresStore implements BatonStore {
 
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     await this.#ready();
-    const [row] = await this.#sql`SELECT baton_create_session(${this.#sql.json(toRow(session) as never)}, ${options.maxSessionsPerUser}, ${options.now}, ${options.now + options.revocationTtlMs}) AS evicted`;
+    const [row] = await this.#sql`
+      SELECT baton_create_session(${this.#sql.json(toRow(session) as never)}, ${options.maxSessionsPerUser}, ${options.now}, ${options.now + options.revocationTtlMs}, ${ENDED_SESSIONS_PER_USER}) AS evicted`;
     return { evicted: (row?.evicted as string[]) ?? [] };
   }
 
@@ -153,9 +154,14 @@ class PostgresStore implements BatonStore {
     return r.detail === undefined ? null : this.#sql.json(r.detail as never);
   }
 
-  async sessionHistory(userId: string): Promise<SessionRecord[]> {
+  async sessionHistory(userId: string, _now: number, page: SessionHistoryPage = {}): Promise<SessionRecord[]> {
     await this.#ready();
-    return (await this.#sql`SELECT * FROM baton_sessions WHERE user_id = ${userId} ORDER BY created_at DESC, id DESC`).map(toRecord);
+    const limit = Math.max(1, Math.min(page.limit ?? SESSION_HISTORY_PAGE, SESSION_HISTORY_PAGE));
+    // Ids compare bytewise (COLLATE "C"), as the other stores and the page cursor do, whatever the database's collation.
+    const before = page.before === undefined ? this.#sql`` : this.#sql`AND (created_at, id COLLATE "C") < (${page.before.createdAt}, ${page.before.id})`;
+    return (await this.#sql`
+      SELECT * FROM baton_sessions WHERE user_id = ${userId} ${before}
+       ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT ${limit}`).map(toRecord);
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {

@@ -45,17 +45,42 @@ end
 local function active(f, now)
   return f[1] == '' and num(f[2]) > now and num(f[3]) > now
 end
+-- f: revokedAt, expiresAt, idleExpiresAt. When the session ended (or ends).
+local function endOf(f)
+  local at = math.min(num(f[2]), num(f[3]))
+  if f[1] ~= '' and f[1] ~= false then at = math.min(at, num(f[1])) end
+  return at
+end
+-- A user's sessions are in one of two sorted sets: the index (KEYS of the user's 'u:', scored by
+-- creation; what logins and the device list walk, and all that versions before 0.3 knew) and the
+-- ended ones set apart ('e:', scored by their end). Moves a session that ended to the second.
+local function setApart(index, ended, id, endedAt, ttl)
+  redis.call('ZREM', index, id)
+  redis.call('ZADD', ended, ms(endedAt), id)
+  if redis.call('PTTL', ended) < num(ttl) then redis.call('PEXPIRE', ended, ttl) end
+end
+-- Deletes the ended sessions but the 'keep' most recently ended, keys and entries.
+local function prune(ended, prefix, keep)
+  local over = redis.call('ZCARD', ended) - num(keep)
+  if over <= 0 then return end
+  for _, id in ipairs(redis.call('ZRANGE', ended, 0, over - 1)) do redis.call('DEL', prefix .. id) end
+  redis.call('ZREMRANGEBYRANK', ended, 0, over - 1)
+end
 `;
 
 /**
- * KEYS: session, user index[, log]. ARGV: session id, createdAt, ttl ms, max sessions, now, revocation
- * expiry, channel, retain ms, key prefix for the user's sessions, index ttl ms, the detail of an
- * eviction (JSON), then the hash's field/value pairs, written as given (whatever fields they are).
- * Returns the evicted session ids.
+ * KEYS: session, user index, user's ended sessions[, log]. ARGV: session id, createdAt, ttl ms, max
+ * sessions, now, revocation expiry, channel, retain ms, key prefix for the user's sessions, index
+ * ttl ms, the detail of an eviction (JSON), ended sessions kept, then the hash's field/value pairs,
+ * written as given (whatever fields they are). Returns the evicted session ids.
+ *
+ * The index holds the active sessions and those that ended since the last login: this sets those
+ * apart, evicts, and deletes the ended ones beyond the most recently ended, so that what a login
+ * walks is bounded by the active sessions and the ended ones kept.
  */
 export const CREATE_SESSION = `${PRELUDE}
 local sid, now = ARGV[1], num(ARGV[5])
-redis.call('HSET', KEYS[1], unpack(ARGV, 12))
+redis.call('HSET', KEYS[1], unpack(ARGV, 13))
 if num(ARGV[3]) <= 0 then redis.call('DEL', KEYS[1]) return {} end -- already past its retention
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], sid)
@@ -63,21 +88,22 @@ redis.call('ZADD', KEYS[2], ARGV[2], sid)
 if redis.call('PTTL', KEYS[2]) < num(ARGV[10]) then redis.call('PEXPIRE', KEYS[2], ARGV[10]) end
 local evicted = {}
 local max = num(ARGV[4])
+local others = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local key = ARGV[9] .. id
+  local f = redis.call('HMGET', key, 'revokedAt', 'expiresAt', 'idleExpiresAt')
+  if f[2] == false then redis.call('ZREM', KEYS[2], id)
+  elseif not active(f, now) then setApart(KEYS[2], KEYS[3], id, endOf(f), ARGV[10])
+  elseif id ~= sid then others[#others + 1] = {id, key} end
+end
 if max > 0 then
-  local others = {}
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    if id ~= sid then
-      local key = ARGV[9] .. id
-      local f = redis.call('HMGET', key, 'revokedAt', 'expiresAt', 'idleExpiresAt')
-      if f[2] == false then redis.call('ZREM', KEYS[2], id)
-      elseif active(f, now) then others[#others + 1] = {id, key} end
-    end
-  end
   for i = 1, #others + 1 - max do
-    revoke(others[i][2], others[i][1], ARGV[5], ARGV[6], 'evicted', ARGV[7], ARGV[8], KEYS[3], ARGV[11])
+    revoke(others[i][2], others[i][1], ARGV[5], ARGV[6], 'evicted', ARGV[7], ARGV[8], KEYS[4], ARGV[11])
+    setApart(KEYS[2], KEYS[3], others[i][1], now, ARGV[10])
     evicted[#evicted + 1] = others[i][1]
   end
 end
+prune(KEYS[3], ARGV[9], ARGV[12])
 return evicted
 `;
 
@@ -149,17 +175,21 @@ return 1
 `;
 
 /**
- * KEYS: user index[, log]. ARGV: session id to keep or '', now, reason, revocation expiry, channel,
- * retain ms, key prefix of the user's sessions, detail (JSON or ''). Returns the revoked ids.
+ * KEYS: user index, user's ended sessions[, log]. ARGV: session id to keep or '', now, reason,
+ * revocation expiry, channel, retain ms, key prefix of the user's sessions, detail (JSON or '').
+ * Returns the revoked ids: every session not revoked yet, also those past their idle or absolute
+ * end (an access token may outlive it).
  */
 export const REVOKE_USER = `${PRELUDE}
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local key = ARGV[7] .. id
-  local f = redis.call('HMGET', key, 'revokedAt')
-  if id ~= ARGV[1] and f[1] == '' then
-    revoke(key, id, ARGV[2], ARGV[4], ARGV[3], ARGV[5], ARGV[6], KEYS[2], ARGV[8])
-    out[#out + 1] = id
+for _, set in ipairs({KEYS[1], KEYS[2]}) do
+  for _, id in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+    local key = ARGV[7] .. id
+    local f = redis.call('HMGET', key, 'revokedAt')
+    if id ~= ARGV[1] and f[1] == '' then
+      revoke(key, id, ARGV[2], ARGV[4], ARGV[3], ARGV[5], ARGV[6], KEYS[3], ARGV[8])
+      out[#out + 1] = id
+    end
   end
 end
 return out
@@ -171,13 +201,30 @@ announce(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1
 `;
 
-/** KEYS: user index. ARGV: key prefix of the user's sessions. Returns HGETALL of each session still kept, in any state. */
+/**
+ * KEYS: user index, user's ended sessions. ARGV: key prefix of the user's sessions, limit, and the
+ * page's cursor: createdAt and id of the session it starts after ('' for the first page).
+ * Returns HGETALL of at most `limit` sessions in any state, newest first (createdAt, then id,
+ * descending). Both sets are bounded (active sessions, and the ended ones kept), and only the
+ * sessions answered are read whole.
+ */
 export const SESSION_HISTORY = `
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local h = redis.call('HGETALL', ARGV[1] .. id)
-  if #h == 0 then redis.call('ZREM', KEYS[1], id) else out[#out + 1] = h end
+local prefix, limit = ARGV[1], tonumber(ARGV[2])
+local beforeAt, beforeId = tonumber(ARGV[3]), ARGV[4]
+local found = {}
+for i, set in ipairs({KEYS[1], KEYS[2]}) do
+  for _, id in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+    local at = redis.call('HGET', prefix .. id, 'createdAt')
+    if not at then redis.call('ZREM', set, id)
+    else
+      at = tonumber(at)
+      if beforeAt == nil or at < beforeAt or (at == beforeAt and id < beforeId) then found[#found + 1] = {at, id} end
+    end
+  end
 end
+table.sort(found, function(a, b) if a[1] ~= b[1] then return a[1] > b[1] end return a[2] > b[2] end)
+local out = {}
+for i = 1, math.min(limit, #found) do out[i] = redis.call('HGETALL', prefix .. found[i][2]) end
 return out
 `;
 

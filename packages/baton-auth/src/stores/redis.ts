@@ -26,8 +26,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { tagOfSession, userTag } from '../core/session-id.ts';
-import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
-import type { SessionEndDetail } from '../core/store.ts';
+import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
+import type { SessionEndDetail, SessionHistoryPage } from '../core/store.ts';
 import { RevocationFeed } from './feed.ts';
 import { ANNOUNCE, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE, SESSION_HISTORY } from './redis-scripts.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, BatonStore, Revocation } from './types.ts';
@@ -60,7 +60,7 @@ interface Scripted {
   batonRevokeUser(...keysAndArgs: (string | number)[]): Promise<string[]>;
   batonAnnounce(log: string, ...args: (string | number)[]): Promise<number>;
   batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
-  batonHistory(users: string, ...args: (string | number)[]): Promise<string[][]>;
+  batonHistory(users: string, ended: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
 }
 
@@ -129,13 +129,13 @@ class RedisStore implements BatonStore {
     this.#retainMs = options.retainMs ?? ENDED_SESSION_RETENTION_MS;
     this.#cluster = client instanceof Cluster;
     const log = this.#cluster ? 0 : 1; // the revoking scripts take the log key last, standalone only
-    client.defineCommand('batonCreate', { numberOfKeys: 2 + log, lua: CREATE_SESSION });
+    client.defineCommand('batonCreate', { numberOfKeys: 3 + log, lua: CREATE_SESSION });
     client.defineCommand('batonRotate', { numberOfKeys: 1 + log, lua: ROTATE });
     client.defineCommand('batonRevoke', { numberOfKeys: 1 + log, lua: REVOKE_SESSION });
-    client.defineCommand('batonRevokeUser', { numberOfKeys: 1 + log, lua: REVOKE_USER });
+    client.defineCommand('batonRevokeUser', { numberOfKeys: 2 + log, lua: REVOKE_USER });
     client.defineCommand('batonAnnounce', { numberOfKeys: 1, lua: ANNOUNCE });
     client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
-    client.defineCommand('batonHistory', { numberOfKeys: 1, lua: SESSION_HISTORY });
+    client.defineCommand('batonHistory', { numberOfKeys: 2, lua: SESSION_HISTORY });
     client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
     this.#client = client as Client & Scripted;
   }
@@ -150,6 +150,11 @@ class RedisStore implements BatonStore {
 
   #usersKey(userId: string): string {
     return `${this.#prefix}{${userTag(userId)}}:u:${userId}`;
+  }
+
+  /** The user's ended sessions, set apart from the index (`u:`) at each login and capped there. */
+  #endedKey(userId: string): string {
+    return `${this.#prefix}{${userTag(userId)}}:e:${userId}`;
   }
 
   #ttl(session: SessionRecord, now: number): number {
@@ -184,10 +189,11 @@ class RedisStore implements BatonStore {
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     const eviction = { ...options, reason: 'evicted', detail: { by: session.id, byDevice: session.device } };
     const evicted = await this.#client.batonCreate(
-      ...this.#keys(this.#sessionKey(session.id), this.#usersKey(session.userId)),
+      ...this.#keys(this.#sessionKey(session.id), this.#usersKey(session.userId), this.#endedKey(session.userId)),
       session.id, session.createdAt, this.#ttl(session, options.now), options.maxSessionsPerUser, options.now,
       options.now + options.revocationTtlMs, this.#channel, Math.max(this.#retainMs, options.revocationTtlMs),
-      this.#sessionPrefix(tagOfSession(session.id)), session.expiresAt - options.now + this.#retainMs, detailJson(eviction.detail), ...toHash(session),
+      this.#sessionPrefix(tagOfSession(session.id)), session.expiresAt - options.now + this.#retainMs, detailJson(eviction.detail),
+      ENDED_SESSIONS_PER_USER, ...toHash(session),
     );
     await this.#logRevocations(this.#sessionEvents(evicted, eviction));
     return { evicted };
@@ -198,9 +204,12 @@ class RedisStore implements BatonStore {
     return flat.length === 0 ? null : fromHash(flat);
   }
 
-  async sessionHistory(userId: string): Promise<SessionRecord[]> {
-    const rows = await this.#client.batonHistory(this.#usersKey(userId), this.#sessionPrefix(userTag(userId)));
-    return rows.map((flat) => fromHash(flat)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+  async sessionHistory(userId: string, _now: number, page: SessionHistoryPage = {}): Promise<SessionRecord[]> {
+    const limit = Math.max(1, Math.min(page.limit ?? SESSION_HISTORY_PAGE, SESSION_HISTORY_PAGE));
+    const rows = await this.#client.batonHistory(
+      this.#usersKey(userId), this.#endedKey(userId), this.#sessionPrefix(userTag(userId)), limit, page.before?.createdAt ?? '', page.before?.id ?? '',
+    );
+    return rows.map((flat) => fromHash(flat));
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
@@ -244,7 +253,7 @@ class RedisStore implements BatonStore {
 
   async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
     const ids = await this.#client.batonRevokeUser(
-      ...this.#keys(this.#usersKey(userId)), options.except ?? '', options.now, options.reason, options.now + options.revocationTtlMs,
+      ...this.#keys(this.#usersKey(userId), this.#endedKey(userId)), options.except ?? '', options.now, options.reason, options.now + options.revocationTtlMs,
       this.#channel, Math.max(this.#retainMs, options.revocationTtlMs), this.#sessionPrefix(userTag(userId)), detailJson(options.detail),
     );
     await this.#logRevocations(this.#sessionEvents(ids, options));

@@ -36,9 +36,16 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE baton_sessions ADD COLUMN resource TEXT NOT NULL DEFAULT '';`,
   // 6: the thumbprint (RFC 7638) of the DPoP key a session is bound to; NULL: not bound.
   `ALTER TABLE baton_sessions ADD COLUMN jkt TEXT;`,
+  // 7: a user's active sessions indexed apart from the ended ones (a login's eviction and the
+  // device list walk only those), and the history read in pages, in its order, from an index.
+  // Queries of instances not yet upgraded run unchanged on these indexes.
+  `CREATE INDEX IF NOT EXISTS baton_sessions_active ON baton_sessions (user_id, created_at, id) WHERE revoked_at IS NULL;
+   CREATE INDEX IF NOT EXISTS baton_sessions_history ON baton_sessions (user_id, created_at, id);
+   DROP INDEX IF EXISTS baton_sessions_user;`,
 ];
 
-const COLUMNS = [
+/** The columns of a session row, in the order of `toRow`. */
+export const COLUMNS = [
   'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
   'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'grace_total', 'revoked_at', 'revoke_reason',
   'revoke_detail', 'resource', 'jkt',
@@ -89,6 +96,22 @@ export function toEvent(row: Row): RevocationEvent {
 
 const ACTIVE = 'revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?';
 
+/**
+ * The statements that read one user's sessions, each bounded: the active ones through the partial
+ * index, a page of the history through its index, and the ended ones (kept at most
+ * `ENDED_SESSIONS_PER_USER` after each login) to delete beyond the most recently ended. Exported
+ * so that a test can hold their query plans to the indexes.
+ */
+export const USER_QUERIES = {
+  listActive: `SELECT * FROM baton_sessions WHERE user_id = ? AND ${ACTIVE} ORDER BY created_at, id`,
+  history: 'SELECT * FROM baton_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  historyBefore: 'SELECT * FROM baton_sessions WHERE user_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?',
+  pruneEnded: `DELETE FROM baton_sessions WHERE id IN (
+    SELECT id FROM baton_sessions WHERE user_id = ?1 AND (revoked_at IS NOT NULL OR expires_at <= ?2 OR idle_expires_at <= ?2)
+     ORDER BY min(expires_at, idle_expires_at, coalesce(revoked_at, expires_at)) DESC, id DESC LIMIT -1 OFFSET ?3)`,
+  userIds: 'SELECT id FROM baton_sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?',
+} as const;
+
 /** Every statement the store runs, prepared once. */
 export function prepareQueries(db: DatabaseSync) {
   const cols = COLUMNS.join(', ');
@@ -96,12 +119,14 @@ export function prepareQueries(db: DatabaseSync) {
   return {
     insert: prepare(`INSERT INTO baton_sessions (${cols}) VALUES (${COLUMNS.map(() => '?').join(', ')})`),
     get: prepare('SELECT * FROM baton_sessions WHERE id = ?'),
-    listActive: prepare(`SELECT * FROM baton_sessions WHERE user_id = ? AND ${ACTIVE} ORDER BY created_at, id`),
+    listActive: prepare(USER_QUERIES.listActive),
     // The conditional UPDATE: it only applies to the generation and counters the decision was made on.
     update: prepare(`UPDATE baton_sessions SET ${COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND generation = ? AND rate_count = ? AND grace_count = ?`),
     revoke: prepare(`UPDATE baton_sessions SET revoked_at = ?, revoke_reason = ?, revoke_detail = ? WHERE id = ? AND revoked_at IS NULL`),
-    history: prepare('SELECT * FROM baton_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC'),
-    userIds: prepare(`SELECT id FROM baton_sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?`),
+    history: prepare(USER_QUERIES.history),
+    historyBefore: prepare(USER_QUERIES.historyBefore),
+    pruneEnded: prepare(USER_QUERIES.pruneEnded),
+    userIds: prepare(USER_QUERIES.userIds),
     consumed: prepare('INSERT INTO baton_consumed_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE baton_consumed_jti.expires_at <= ?'),
     saveOpaque: prepare('INSERT OR REPLACE INTO baton_opaque_tokens (hash, claims, expires_at) VALUES (?, ?, ?)'),
     findOpaque: prepare('SELECT claims, expires_at FROM baton_opaque_tokens WHERE hash = ? AND expires_at > ?'),

@@ -20,7 +20,8 @@ import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue } from 'node:sqlite';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { decideRotation } from '../core/rotation.ts';
-import { ENDED_SESSION_RETENTION_MS } from '../core/store.ts';
+import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
+import type { SessionHistoryPage } from '../core/store.ts';
 import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
 import { MIGRATIONS, prepareQueries, toEvent, toRecord, toRow } from './sqlite-schema.ts';
@@ -118,6 +119,7 @@ class SqliteStore implements BatonStore {
           if (this.#revokeIn(old.id, { ...options, reason: 'evicted', detail: { by: session.id, byDevice: session.device } })) evicted.push(old.id);
         }
       }
+      this.#q.pruneEnded.run(session.userId, options.now, ENDED_SESSIONS_PER_USER);
       return { evicted };
     });
   }
@@ -131,8 +133,12 @@ class SqliteStore implements BatonStore {
     return (this.#q.listActive.all(userId, now, now) as Row[]).map(toRecord);
   }
 
-  async sessionHistory(userId: string): Promise<SessionRecord[]> {
-    return (this.#q.history.all(userId) as Row[]).map(toRecord);
+  async sessionHistory(userId: string, _now: number, page: SessionHistoryPage = {}): Promise<SessionRecord[]> {
+    const limit = Math.max(1, Math.min(page.limit ?? SESSION_HISTORY_PAGE, SESSION_HISTORY_PAGE));
+    const rows = page.before === undefined
+      ? this.#q.history.all(userId, limit)
+      : this.#q.historyBefore.all(userId, page.before.createdAt, page.before.id, limit);
+    return (rows as Row[]).map(toRecord);
   }
 
   async rotate(request: RotateRequest): Promise<RotateResult> {

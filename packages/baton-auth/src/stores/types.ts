@@ -7,7 +7,7 @@ import type { OpaqueTokenStore, TokenStore } from '../core/store.ts';
 
 export type {
   DeviceInfo, OneTimeLedger, OpaqueTokenRecord, OpaqueTokenStore, Revocation, RevocationEvent, RevocationLog, RotateRequest, RotateResult,
-  RotateStatus, SessionRecord, SessionStore, SessionSummary, StoreLifecycle, TokenStore,
+  RotateStatus, SessionHistoryPage, SessionRecord, SessionStore, SessionSummary, StoreLifecycle, TokenStore,
 } from '../core/store.ts';
 
 /**

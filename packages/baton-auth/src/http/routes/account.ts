@@ -49,14 +49,20 @@ export function session(c: HandlerContext): Route {
   };
 }
 
-/** `GET /auth/sessions/history`: the caller's own security history, newest first. */
+/**
+ * `GET /auth/sessions/history[?before=<next>]`: the caller's own security history, newest first,
+ * a page at a time (the events of up to 50 sessions); `next`, when present, asks for the page after.
+ */
 export function history(c: HandlerContext): Route {
   return {
     GET: async (request) => {
       const claims = await bearer(c, request);
       if (claims instanceof Response) return claims;
-      const events = await c.baton.sessionHistory(claims.sub);
+      const before = new URL(request.url).searchParams.get('before');
+      // A malformed cursor is ERR_INVALID_ARGUMENT: 400 invalid_request with its sentence.
+      const { events, next } = await c.baton.sessionHistoryPage(claims.sub, before === null ? {} : { before });
       return json({
+        ...(next === undefined ? {} : { next }),
         events: events.map((e) => ({
           type: e.type, at: e.at, session_id: e.sessionId, client_id: e.clientId, device: e.device, current: e.sessionId === claims.sid,
           ...(e.count === undefined ? {} : { count: e.count }),

@@ -3,7 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { RevocationEvent, RotateRequest, SessionRecord } from '../types.ts';
+import { ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../../core/store.ts';
+import type { BatonStore, RevocationEvent, RotateRequest, SessionRecord } from '../types.ts';
 import { CREATE, DAY, eventually, HOUR, pick, request, sampleJkt, sampleSession } from './support.ts';
 import type { Harness, TestApi } from './support.ts';
 
@@ -202,4 +203,79 @@ export function sessionsCases(t: TestApi, h: Harness): void {
     stop();
   }));
 
+  t.it(`a flood of logins keeps at most ${ENDED_SESSIONS_PER_USER} ended sessions of the user, the most recently ended; history comes in pages of ${SESSION_HISTORY_PAGE}; another user is untouched`, withStore(async (store, now) => {
+    const flooded = `user-${randomBytes(6).toString('hex')}`;
+    const other = sampleSession(now - 1000);
+    await store.createSession(other, { ...CREATE, now: other.createdAt });
+    // Every login evicts the one before (a single-session account): each leaves an ended session behind.
+    const logins = ENDED_SESSIONS_PER_USER + 60;
+    const ids: string[] = [];
+    for (let i = 0; i < logins; i++) {
+      const s = sampleSession(now + i, { userId: flooded });
+      const { evicted } = await store.createSession(s, { maxSessionsPerUser: 1, revocationTtlMs: HOUR, now: now + i });
+      assert.deepEqual(evicted, i === 0 ? [] : [ids[i - 1]]);
+      ids.push(s.id);
+    }
+    const kept = await wholeHistory(store, flooded, now + logins);
+    // The active one and the most recently ended; the oldest logins are gone.
+    assert.deepEqual(kept.map((s) => s.id), ids.slice(-(ENDED_SESSIONS_PER_USER + 1)).reverse());
+    assert.equal(kept.filter((s) => s.revokedAt !== null).length, ENDED_SESSIONS_PER_USER);
+    assert.deepEqual((await store.listSessions(flooded, now + logins)).map((s) => s.id), [ids.at(-1)]);
+    // A kept ended session still tells why it ended; a deleted one is unknown.
+    assert.equal((await store.rotate(request(await must(store, ids.at(-2)), 0, now + logins))).session?.revokeReason, 'evicted');
+    assert.equal(await store.getSession(ids[0] as string), null);
+    assert.equal((await store.rotate({ ...request(sampleSession(now), 0, now + logins), sessionId: ids[0] as string })).status, 'unknown');
+    // Another user's sessions and reads are their own.
+    assert.deepEqual(await store.getSession(other.id), other);
+    assert.deepEqual((await store.listSessions(other.userId, now + logins)).map((s) => s.id), [other.id]);
+    assert.deepEqual((await store.sessionHistory(other.userId, now + logins)).map((s) => s.id), [other.id]);
+  }), 60_000);
+
+  t.it('sessions that ended by time (idle or absolute) count against the cap too, and a revocation of the whole user still reaches them', withStore(async (store, now) => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const ended = Array.from({ length: ENDED_SESSIONS_PER_USER + 5 }, (_, i) => sampleSession(now - DAY + i, { userId, idleExpiresAt: now - HOUR + i }));
+    for (const s of ended) await store.createSession(s, { ...CREATE, now });
+    const live = sampleSession(now, { userId });
+    await store.createSession(live, { ...CREATE, now });
+    const kept = await wholeHistory(store, userId, now);
+    assert.deepEqual(kept.map((s) => s.id), [live.id, ...ended.slice(5).map((s) => s.id).reverse()]);
+    assert.deepEqual((await store.listSessions(userId, now)).map((s) => s.id), [live.id]);
+    // Logging out everywhere revokes what is not revoked yet, ended by time or not (an access token may outlive its session's end).
+    const revoked = await store.revokeUserSessions(userId, { now, reason: 'logout_everywhere', revocationTtlMs: HOUR });
+    assert.deepEqual(revoked.sort(), kept.map((s) => s.id).sort());
+  }), 60_000);
+
+  t.it(`sessionHistory answers at most page.limit (and never more than ${SESSION_HISTORY_PAGE}) sessions, newest first, before the cursor`, withStore(async (store, now) => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    // Same creation times in pairs: the order falls back to the id.
+    const all = Array.from({ length: SESSION_HISTORY_PAGE + 10 }, (_, i) => sampleSession(now - 1000 + Math.floor(i / 2), { userId }));
+    for (const s of all) await store.createSession(s, { ...CREATE, now });
+    const order = [...all].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).map((s) => s.id);
+    assert.deepEqual((await store.sessionHistory(userId, now)).map((s) => s.id), order.slice(0, SESSION_HISTORY_PAGE));
+    assert.deepEqual((await store.sessionHistory(userId, now, { limit: 1000 })).length, SESSION_HISTORY_PAGE);
+    const first = await store.sessionHistory(userId, now, { limit: 7 });
+    assert.deepEqual(first.map((s) => s.id), order.slice(0, 7));
+    const last = first.at(-1) as SessionRecord;
+    const second = await store.sessionHistory(userId, now, { limit: 7, before: { createdAt: last.createdAt, id: last.id } });
+    assert.deepEqual(second.map((s) => s.id), order.slice(7, 14));
+    assert.deepEqual(await wholeHistory(store, userId, now).then((h) => h.map((s) => s.id)), order);
+  }), 60_000);
+}
+
+/** Every session `sessionHistory` answers for the user, page after page (each at most a page long). */
+async function wholeHistory(store: BatonStore, userId: string, now: number): Promise<SessionRecord[]> {
+  const out: SessionRecord[] = [];
+  for (;;) {
+    const last = out.at(-1);
+    const page = await store.sessionHistory(userId, now, last === undefined ? {} : { before: { createdAt: last.createdAt, id: last.id } });
+    assert.ok(page.length <= SESSION_HISTORY_PAGE, `a page of ${page.length} sessions`);
+    out.push(...page);
+    if (page.length < SESSION_HISTORY_PAGE) return out;
+  }
+}
+
+async function must(store: BatonStore, id: string | undefined): Promise<SessionRecord> {
+  const s = await store.getSession(id as string);
+  assert.ok(s !== null, `session ${id} is kept`);
+  return s;
 }
