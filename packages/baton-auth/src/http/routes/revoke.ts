@@ -5,7 +5,7 @@
  */
 import { authenticateClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
-import { anyProofKey } from '../dpop.ts';
+import { revocationProofKey } from '../dpop.ts';
 import { HttpError, readFields } from '../respond.ts';
 
 export function revoke(c: HandlerContext): Route {
@@ -15,7 +15,7 @@ export function revoke(c: HandlerContext): Route {
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
       // A bound refresh token is revoked only with a proof by its key; no nonce is asked for here.
-      const jkt = await anyProofKey(c, request, false);
+      const jkt = await revocationProofKey(c, request, client, ctx.ip ?? 'unknown');
       await c.baton.revoke(f.token, { clientId: client.id, ...(jkt === undefined ? {} : { jkt }) });
       return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
     },
