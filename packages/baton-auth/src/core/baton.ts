@@ -202,6 +202,8 @@ export class Baton {
    * Revokes a refresh token (its whole session, RFC 7009 §2.1) or an access token (its `jti`,
    * until it expires). Unknown, invalid or expired tokens are not an error (RFC 7009 §2.2). With
    * `clientId`, a token issued to another client is refused (`ERR_INVALID_ARGUMENT`) and stays valid.
+   * No DPoP proof is needed, bound tokens included; with `jkt` (a proof was sent), a token bound to
+   * another key is refused (`ERR_DPOP_INVALID`) and stays valid.
    */
   revoke(token: string, options: RevokeOptions = {}): Promise<void> {
     return revoke(this.#e, token, options);
