@@ -3,7 +3,7 @@
  * or revocation request, checked with a server nonce (§8), and each client's policy — `required`
  * refuses its requests without a proof, `allowed` (the default) binds when one comes. Invalid
  * proofs are counted per address (`createDpopProtection`); an address over its budget has its
- * proofs refused unread until the block ends.
+ * proofs refused unread until the block ends (429 `slow_down`, `Retry-After`).
  */
 import type { DpopProof } from '../core/dpop.ts';
 import { isBatonError } from '../core/errors.ts';
@@ -36,12 +36,14 @@ export function createDpopProtection(options: { store?: CounterStore; now?: () =
 /**
  * Addresses whose proofs are refused, until when (ms since the epoch), as the counters said when
  * one of their proofs failed: their next proofs cost neither a check nor a store read. The counters
- * stay the authority, so dropping an entry at the bound costs one more check before it is learnt again.
+ * stay the authority: an entry is believed for a minute (so that `baton limits reset` reaches every
+ * instance within one), and dropping one at the bound costs one more check before it is learnt again.
  */
-const refusedUntil = new WeakMap<LoginProtection, Map<string, number>>();
+const refusedUntil = new WeakMap<LoginProtection, Map<string, { until: number; learnt: number }>>();
 const REFUSED_MAX = 10_000;
+const REFUSED_BELIEVED_MS = 60_000;
 
-function refusedAddresses(protection: LoginProtection): Map<string, number> {
+function refusedAddresses(protection: LoginProtection): Map<string, { until: number; learnt: number }> {
   let map = refusedUntil.get(protection);
   if (map === undefined) refusedUntil.set(protection, (map = new Map()));
   return map;
@@ -61,10 +63,10 @@ async function checkedProof(c: HandlerContext, request: Request, client: ClientR
   if (header === null) return undefined;
   const refused = refusedAddresses(c.dpopProtection);
   const address = budgetAddress(ip);
-  const until = refused.get(address);
-  if (until !== undefined) {
-    const left = until - Date.now();
-    if (left > 0) throw tooManyInvalidProofs(left);
+  const known = refused.get(address);
+  if (known !== undefined) {
+    const now = Date.now();
+    if (known.until > now && now - known.learnt < REFUSED_BELIEVED_MS) throw tooManyInvalidProofs(known.until - now);
     refused.delete(address);
   }
   try {
@@ -75,12 +77,12 @@ async function checkedProof(c: HandlerContext, request: Request, client: ClientR
     const attempt = await c.dpopProtection.check(client.id, ip);
     const blocked = attempt.retryAfterMs > 0 ? attempt.retryAfterMs : await attempt.failed();
     if (blocked <= 0) throw err;
+    const now = Date.now();
     if (refused.size >= REFUSED_MAX) {
-      const now = Date.now();
-      for (const [a, t] of refused) if (t <= now) refused.delete(a);
+      for (const [a, t] of refused) if (t.until <= now || now - t.learnt >= REFUSED_BELIEVED_MS) refused.delete(a);
       if (refused.size >= REFUSED_MAX) refused.delete(refused.keys().next().value as string);
     }
-    refused.set(address, Date.now() + blocked);
+    refused.set(address, { until: now + blocked, learnt: now });
     throw tooManyInvalidProofs(blocked);
   }
 }
