@@ -161,15 +161,34 @@ describe('introspection and revocation of bound tokens', () => {
     expect(await baton.introspect(pair.refresh_token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')))).toEqual({ active: false });
   });
 
-  it('a bound refresh token is revoked only with a proof by its key', async () => {
+  it('a bound refresh token is revoked without a proof (RFC 7009 asks none) or with one by its key; a proof by another key is refused and revokes nothing', async () => {
     const { baton, proofJkt } = setup();
     const key = await dpopKey();
     const thief = await dpopKey();
     const pair = await baton.login('ivan', { jkt: await proofJkt(key) });
-    expect(await codeOf(baton.revoke(pair.refresh_token))).toBe('ERR_DPOP_INVALID');
-    await baton.revoke(pair.refresh_token, { jkt: await proofJkt(thief) });
+    expect(await codeOf(baton.revoke(pair.refresh_token, { jkt: await proofJkt(thief) }))).toBe('ERR_DPOP_INVALID');
+    expect(await codeOf(baton.revoke(pair.refresh_token.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))))).toBe('resolved'); // a forged one: nothing
     expect(await baton.listSessions('ivan')).toHaveLength(1);
     await baton.revoke(pair.refresh_token, { jkt: await proofJkt(key) });
     expect(await baton.listSessions('ivan')).toHaveLength(0);
+    // Without a proof: what a standard client (openid-client, oauth4webapi) sends, and all a thief can do — end it.
+    const second = await baton.login('ivan', { jkt: await proofJkt(key) });
+    await baton.revoke(second.refresh_token);
+    expect(await baton.listSessions('ivan')).toHaveLength(0);
+    expect(await codeOf(baton.refresh(second.refresh_token, { jkt: await proofJkt(key) }))).toBe('ERR_REFRESH_INVALID');
+  });
+
+  it('a bound access token is revoked without a proof or with one by its key; a proof by another key is refused and it stays valid', async () => {
+    const { baton, proofJkt, present } = setup();
+    const key = await dpopKey();
+    const thief = await dpopKey();
+    const first = await baton.login('judy', { jkt: await proofJkt(key) });
+    expect(await codeOf(baton.revoke(first.access_token, { jkt: await proofJkt(thief) }))).toBe('ERR_DPOP_INVALID');
+    expect((await present(first.access_token, key)).sub).toBe('judy');
+    await baton.revoke(first.access_token);
+    expect(await codeOf(present(first.access_token, key))).toBe('ERR_TOKEN_REVOKED');
+    const second = await baton.login('judy', { jkt: await proofJkt(key) });
+    await baton.revoke(second.access_token, { jkt: await proofJkt(key) });
+    expect(await codeOf(present(second.access_token, key))).toBe('ERR_TOKEN_REVOKED');
   });
 });

@@ -2,9 +2,9 @@
  * DPoP proofs (RFC 9449 §4.3) and server nonces (§8): every check of the proof, each refused on
  * its own with the rest of the proof correct, and nonces shared by instances through their secret.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { calculateJwkThumbprint, EmbeddedJWK, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { isBatonError } from 'baton-auth';
@@ -110,6 +110,64 @@ describe('DPoP proofs (RFC 9449 §4.3)', () => {
     await fc.assert(fc.asyncProperty(fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,40}$/)), async (header) => {
       expect((await refusal(v.verify(header, POST))).code).toBe('ERR_DPOP_INVALID');
     }), { numRuns: 200 });
+  });
+});
+
+describe('what a proof may cost (issue #21)', () => {
+  const b64 = (v: object | Buffer) => (Buffer.isBuffer(v) ? v : Buffer.from(JSON.stringify(v))).toString('base64url');
+  const rsaProof = async (options: { modulusLength: number; publicExponent?: number }, alg: 'RS256' | 'PS256' = 'RS256') => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', options);
+    const key = { alg, privateKey: await importJWK(privateKey.export({ format: 'jwk' }), alg) as CryptoKey, jwk: publicKey.export({ format: 'jwk' }) as JWK };
+    return proof(key);
+  };
+
+  it('RSA keys: e = 65537 with a 2048- to 4096-bit modulus verify; another exponent or a longer modulus is refused with a sentence, even signed right', async () => {
+    const v = verifier();
+    expect((await v.verify(await rsaProof({ modulusLength: 2048 }), POST)).jkt).toMatch(/^[\w-]{43}$/);
+    expect((await v.verify(await rsaProof({ modulusLength: 4096 }, 'PS256'), POST)).jkt).toMatch(/^[\w-]{43}$/);
+    expect(await refusal(v.verify(await rsaProof({ modulusLength: 2048, publicExponent: 3 }), POST))).toMatchObject({ code: 'ERR_DPOP_INVALID', message: 'the proof\'s RSA jwk must have e AQAB (65537) and a modulus of 2048 to 4096 bits: its exponent is not 65537' });
+    // A 3,070-bit exponent, an 8,192-bit modulus, a modulus with a leading zero octet: refused before anything is imported.
+    const n = (bytes: number) => Buffer.concat([Buffer.from([0xff]), randomBytes(bytes - 2), Buffer.from([1])]);
+    const forged = (jwk: object) => `${b64({ alg: 'RS256', typ: 'dpop+jwt', jwk })}.${b64({ jti: 'j', htm: 'POST', htu: URL_, iat: Math.floor(Date.now() / 1000) })}.${b64(randomBytes(384))}`;
+    expect((await refusal(v.verify(forged({ kty: 'RSA', n: b64(n(384)), e: b64(Buffer.concat([Buffer.from([0x20]), randomBytes(382), Buffer.from([1])])) }), POST))).message).toMatch(/exponent is not 65537/);
+    expect((await refusal(v.verify(forged({ kty: 'RSA', n: b64(n(1024)), e: 'AQAB' }), POST))).message).toMatch(/its modulus has 8192 bits/);
+    expect((await refusal(v.verify(forged({ kty: 'RSA', n: b64(n(192)), e: 'AQAB' }), POST))).message).toMatch(/its modulus has 1536 bits/);
+    expect((await refusal(v.verify(forged({ kty: 'RSA', n: b64(Buffer.concat([Buffer.from([0]), n(256)])), e: 'AQAB' }), POST))).message).toMatch(/its modulus has 0 bits/);
+  });
+
+  it('a proof wrong in any cheap way is refused for that and its signature is never checked (property)', async () => {
+    const key = await keyPair();
+    const v = verifier();
+    const now = Math.floor(Date.now() / 1000);
+    const defects: [Record<string, unknown>, DpopRequest, RegExp][] = [
+      [{ htm: 'GET' }, POST, /htm/],
+      [{ htu: 'https://auth.test/other' }, POST, /htu/],
+      [{ jti: '' }, POST, /jti/],
+      [{ jti: 'x'.repeat(257) }, POST, /jti/],
+      [{ iat: 'now' }, POST, /iat/],
+      [{ iat: now - 301 }, POST, /iat/],
+      [{ iat: now + 301 }, POST, /iat/],
+      [{ ath: 'A'.repeat(43) }, POST, /ath/],
+      [{}, { ...POST, accessToken: 'at_x' }, /ath/],
+    ];
+    await fc.assert(fc.asyncProperty(fc.nat(defects.length - 1), fc.uint8Array({ minLength: 64, maxLength: 64 }), async (i, signature) => {
+      const [claims, request, message] = defects[i] as [Record<string, unknown>, DpopRequest, RegExp];
+      const good = await proof(key, claims);
+      const forged = `${good.slice(0, good.lastIndexOf('.'))}.${Buffer.from(signature).toString('base64url')}`;
+      expect(await refusal(v.verify(forged, request))).toMatchObject({ code: 'ERR_DPOP_INVALID', message: expect.stringMatching(message) });
+    }), { numRuns: 60 });
+    // A stale or missing nonce is answered before the signature too.
+    const unsigned = await proof(key, { nonce: 'not-current' });
+    expect((await refusal(v.verify(`${unsigned.slice(0, unsigned.lastIndexOf('.'))}.${'A'.repeat(86)}`, POST))).code).toBe('ERR_DPOP_NONCE');
+  });
+
+  it('check does not spend: the same proof checks again, and is refused once spent', async () => {
+    const v = verifier();
+    const p = await proof(await keyPair());
+    const checked = v.check(p, POST);
+    expect(v.check(p, POST)).toEqual(checked);
+    await v.spend(checked);
+    expect(await refusal(v.spend(v.check(p, POST)))).toMatchObject({ message: 'the DPoP proof was already used' });
   });
 });
 

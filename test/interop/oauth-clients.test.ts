@@ -9,7 +9,7 @@
  * - openid-client `algorithm: 'oauth2'`: Baton is an OAuth 2.0 authorization server (RFC 8414
  *   metadata), not an OpenID Provider, so discovery reads `oauth-authorization-server`.
  */
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,6 +136,25 @@ describe('DPoP (RFC 9449) with independent clients', () => {
     await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string, undefined, { DPoP: stolen })).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
     await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
     expect((await client.refreshTokenGrant(config, refreshed.refresh_token as string, undefined, { DPoP })).token_type).toBe('dpop');
+  });
+
+  it('openid-client and oauth4webapi revoke a DPoP-bound refresh token without a proof (RFC 7009 asks none, neither sends one): the session ends', async () => {
+    const config = await client.discovery(new URL(service.url), 'default', undefined, client.None(), { algorithm: 'oauth2', execute: [client.allowInsecureRequests] });
+    const key = await dpopKey();
+    const DPoP = client.getDPoPHandle(config, { privateKey: key.privateKey, publicKey: key.publicKey });
+    const first = await boundLogin(key);
+    await client.tokenRevocation(config, first.refresh_token);
+    await expect(client.refreshTokenGrant(config, first.refresh_token, undefined, { DPoP })).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
+
+    const issuer = new URL(service.url);
+    const insecure = { [oauth.allowInsecureRequests]: true };
+    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
+    const pub: oauth.Client = { client_id: 'default' };
+    const second = await boundLogin(key);
+    await oauth.processRevocationResponse(await oauth.revocationRequest(as, pub, oauth.None(), second.refresh_token, insecure));
+    await expect(client.refreshTokenGrant(config, second.refresh_token, undefined, { DPoP })).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
+    const sessions = await service.server.service.baton.listSessions(decodeJwt(first.access_token).sub as string);
+    expect(sessions.map((s) => s.jkt)).not.toContain(key.jkt); // both sessions of the key ended
   });
 
   it('oauth4webapi: client_credentials and refresh with its DPoP handle, following use_dpop_nonce as its docs say', async () => {

@@ -10,7 +10,7 @@ import pino from 'pino';
 import proxyaddr from 'proxy-addr';
 import { BatonConfigError, createBaton, toMs } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
-import { canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
+import { canonicalAddress, createAuthHandler, createDpopProtection, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
@@ -143,6 +143,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     // Failed logins and introspection client authentications, counted in the store (shared by instances).
     loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     clientProtection: createLoginProtection({ store, keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    dpopProtection: createDpopProtection({ store }),
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.

@@ -153,10 +153,14 @@ export class Baton {
    * URL, recent, never seen before (its `jti` is spent in the store), with a current nonce (§8)
    * unless `requireNonce` (default the option `dpop.requireNonce`) is false. Resolves to the key's thumbprint (`jkt`) to give
    * `login`, `refresh`, `issueClientToken` or `revoke`; rejects with `ERR_DPOP_INVALID`, or
-   * `ERR_DPOP_NONCE` whose `nonce` the client must use (send it as `DPoP-Nonce`).
+   * `ERR_DPOP_NONCE` whose `nonce` the client must use (send it as `DPoP-Nonce`). With
+   * `spend: false` the `jti` is not spent yet: give the proof to `refresh` (`proof`), which spends
+   * it once the refresh is otherwise sound, so that a refused request writes nothing.
    */
-  checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'>): Promise<DpopProof> {
-    return this.#e.dpop.verify(proof, { method: request.method, url: request.url, requireNonce: request.requireNonce ?? this.#e.o.dpop.requireNonce });
+  async checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'> & { spend?: boolean }): Promise<DpopProof> {
+    const checked = this.#e.dpop.check(proof, { method: request.method, url: request.url, requireNonce: request.requireNonce ?? this.#e.o.dpop.requireNonce });
+    if (request.spend !== false) await this.#e.dpop.spend(checked);
+    return checked;
   }
 
   /** The DPoP nonce clients should use now (the `DPoP-Nonce` header, RFC 9449 §8), the same on every instance. */
@@ -198,6 +202,8 @@ export class Baton {
    * Revokes a refresh token (its whole session, RFC 7009 §2.1) or an access token (its `jti`,
    * until it expires). Unknown, invalid or expired tokens are not an error (RFC 7009 §2.2). With
    * `clientId`, a token issued to another client is refused (`ERR_INVALID_ARGUMENT`) and stays valid.
+   * No DPoP proof is needed, bound tokens included; with `jkt` (a proof was sent), a token bound to
+   * another key is refused (`ERR_DPOP_INVALID`) and stays valid.
    */
   revoke(token: string, options: RevokeOptions = {}): Promise<void> {
     return revoke(this.#e, token, options);

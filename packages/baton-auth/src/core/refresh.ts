@@ -5,6 +5,7 @@
  * caller holds one of its tokens).
  */
 import { createHash } from 'node:crypto';
+import type { DpopProof } from './dpop.ts';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
@@ -40,6 +41,12 @@ export interface RefreshOptions {
    * new access token is bound to it (`cnf.jkt`, `token_type: DPoP`).
    */
   jkt?: string;
+  /**
+   * The request's DPoP proof, checked but not spent (`checkProof` with `spend: false`), instead of
+   * `jkt`: its `jti` is spent once the refresh is otherwise sound — after the MAC and the narrowing
+   * checks, before the rotation — so a refused refresh writes nothing (RFC 9449 §11.1 replay).
+   */
+  proof?: DpopProof;
 }
 
 /** A token's fingerprint for events and logs: the start of its SHA-256, never the token. */
@@ -50,7 +57,7 @@ export function fingerprint(token: string): string {
 /** See `Baton.refresh`. */
 export async function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
   const now = e.now();
-  const jkt = thumbprint(options.jkt);
+  const jkt = thumbprint(options.proof?.jkt ?? options.jkt);
   // A bound token's MAC covers its key's thumbprint: without a proof by that key it is refused
   // here, before the store is touched, so a copied token can neither rotate nor trip reuse detection.
   const parsed = e.refreshCodec.parse(refreshToken, now, jkt);
@@ -79,6 +86,7 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     if (session !== null && narrowed !== undefined && outside(narrowed, parseScope(session.scope)).length > 0) throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
     if (session !== null) audienceOf(session.resource, resources, e.o.audience);
   }
+  if (options.proof !== undefined) await e.dpop.spend(options.proof);
   const result = await e.store.rotate({
     sessionId: parsed.sessionId,
     generation: parsed.generation,

@@ -25,9 +25,12 @@ export interface RevokeOptions {
   /** The client asking; a token issued to another client is refused and stays valid (RFC 7009 §2.1). Default: any client. */
   clientId?: string;
   /**
-   * The thumbprint of the DPoP key of the request's proof (`checkProof`). A refresh token bound to
-   * a key is revoked only with a proof by that key, so a copied one cannot sign its user out
-   * either: without a proof, `ERR_DPOP_INVALID`; with another key's, nothing happens (§2.2).
+   * The thumbprint of the DPoP key of the request's proof (`checkProof`), if it carried one.
+   * Revocation takes no proof (RFC 7009 §2.1 asks none, RFC 9449 defines none for it), so that a
+   * standard client always logs out; a bound refresh token is then checked against its session's
+   * key. What a holder of a copied token without the key can do here is end that token early, never
+   * use it. A proof that is sent must be by the token's key: a bound token with a proof by another
+   * key is refused (`ERR_DPOP_INVALID`) and stays valid.
    */
   jkt?: string;
 }
@@ -40,17 +43,22 @@ function sameClient(owner: string, caller: string | undefined): void {
 export async function revoke(e: Engine, token: string, options: RevokeOptions): Promise<void> {
   if (typeof token !== 'string') return;
   const now = e.now();
+  const jkt = thumbprint(options.jkt);
   if (RefreshTokenCodec.looksLike(token)) {
-    const jkt = thumbprint(options.jkt);
-    if (jkt === undefined && RefreshTokenCodec.sessionOf(token)?.bound === true) {
-      throw new BatonError('ERR_DPOP_INVALID', 'the refresh token is bound to a DPoP key: send a DPoP proof by that key with the revocation');
+    const shape = RefreshTokenCodec.sessionOf(token);
+    if (shape === undefined) return;
+    // Without a proof, a bound token's MAC is checked with its session's key (one read).
+    const session = shape.bound && jkt === undefined ? await e.store.getSession(shape.sessionId) : undefined;
+    const parsed = e.refreshCodec.parse(token, now, jkt ?? session?.jkt);
+    if (parsed === undefined) {
+      // Its prefix says it is bound: telling the caller so reveals nothing (a forged one is answered alike).
+      if (shape.bound && jkt !== undefined) throw new BatonError('ERR_DPOP_INVALID', 'the refresh token is bound to another DPoP key, or forged');
+      return;
     }
-    const parsed = e.refreshCodec.parse(token, now, jkt);
-    if (parsed === undefined) return;
     if (options.clientId !== undefined) {
-      const session = await e.store.getSession(parsed.sessionId);
-      if (session === null) return;
-      sameClient(session.clientId, options.clientId);
+      const owner = session ?? (await e.store.getSession(parsed.sessionId));
+      if (owner === null) return;
+      sameClient(owner.clientId, options.clientId);
     }
     await revokeSession(e, parsed.sessionId, { reason: 'logout' });
     return;
@@ -63,6 +71,7 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
     return;
   }
   sameClient(claims.client_id, options.clientId);
+  if (jkt !== undefined && claims.cnf !== undefined && claims.cnf.jkt !== jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
   const until = (claims.exp + e.o.leewaySec) * 1000;
   if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
   await e.store.denyJti(claims.jti, until, now);

@@ -39,7 +39,7 @@ export function login(c: HandlerContext): Route {
       const resource = grantedResources(c, client, f.resource);
       const viaCookie = f.refresh_token_delivery === 'cookie';
       if (viaCookie) checkCsrf(c, request);
-      const jkt = await proofKey(c, request, client);
+      const jkt = await proofKey(c, request, client, ip);
       const pair = await c.baton.login(who.userId, {
         clientId: client.id,
         ...(jkt === undefined ? {} : { jkt }),

@@ -1,11 +1,15 @@
 /**
  * `POST /oauth/revoke` (RFC 7009): 200 for any token, unknown ones included (§2.2); a refresh
- * token ends its session, an access token its `jti`. The client must be the one the token was
- * issued to (§2.1).
+ * token ends its session, an access token its `jti`. Only the client the token was issued to
+ * revokes it (§2.1); another client's token is answered as an unknown one — 200, nothing revoked —
+ * so that the answer does not tell whether a token is live. No DPoP proof is needed, bound tokens
+ * included (RFC 7009 asks none, and standard clients send none); one that is sent must be valid and
+ * by the token's key (`invalid_dpop_proof` otherwise, nothing revoked).
  */
+import { isBatonError } from '../../core/errors.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
-import { anyProofKey } from '../dpop.ts';
+import { revocationProofKey } from '../dpop.ts';
 import { HttpError, readFields } from '../respond.ts';
 
 export function revoke(c: HandlerContext): Route {
@@ -14,9 +18,13 @@ export function revoke(c: HandlerContext): Route {
       const f = await readFields(request, c.maxBodyBytes);
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
-      // A bound refresh token is revoked only with a proof by its key; no nonce is asked for here.
-      const jkt = await anyProofKey(c, request, false);
-      await c.baton.revoke(f.token, { clientId: client.id, ...(jkt === undefined ? {} : { jkt }) });
+      const jkt = await revocationProofKey(c, request, client, ctx.ip ?? 'unknown');
+      try {
+        await c.baton.revoke(f.token, { clientId: client.id, ...(jkt === undefined ? {} : { jkt }) });
+      } catch (err) {
+        // The engine refuses another client's token with ERR_INVALID_ARGUMENT, its only one here (§2.2).
+        if (!isBatonError(err) || err.code !== 'ERR_INVALID_ARGUMENT') throw err;
+      }
       return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
     },
   };
