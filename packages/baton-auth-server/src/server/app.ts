@@ -267,7 +267,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     server,
     addressOf: clientAddress,
     // A page of another site may not open sockets here (they would count against its visitors' address).
-    allowedOrigins: [...(service.handler.allowedOrigins ?? [])],
+    allowedOrigins: [...service.handler.allowedOrigins],
     url: `${issuerUrl.protocol === 'https:' ? 'wss:' : 'ws:'}//${issuerUrl.host}${issuerUrl.pathname.replace(/\/$/, '')}/ws`,
     onMessage: ({ socket }, data) => {
       if (data.toString() === '{"type":"ping"}') socket.send('{"type":"pong"}');

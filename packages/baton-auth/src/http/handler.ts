@@ -91,7 +91,7 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
   /** The largest body it reads; 413 beyond. */
   readonly maxBodyBytes: number;
   /** The browser origins it takes state-changing and client-authenticated requests from (the issuer's and `allowedOrigins`). */
-  readonly allowedOrigins?: ReadonlySet<string>;
+  readonly allowedOrigins: ReadonlySet<string>;
   /**
    * Ends the responses that stream (the revocation feed): their clients reconnect. `final` (the
    * server is stopping): streams opened later end at once, so that none holds the server open.
