@@ -100,7 +100,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   // A key revoked elsewhere (`baton keys revoke`) arrives through the revocation feed at once.
   const reloadKeys = (): void => {
     readRing(custody, store).then((saved) => {
-      const now = Date.now();
+      const now = baton.now(); // the engine's steady clock: a step of the wall clock retires no key early
       if (saved !== null && baton.keys.sync(saved, now)) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
       baton.keys.prune(now);
     }, (err: unknown) => logger.warn({ event: 'keys.reload_failed' }, (err as Error).message));
