@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenClient, memoryStorage } from 'baton-auth-client';
 import { openStore, users } from 'baton-auth-server';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
@@ -128,6 +129,16 @@ describe('baton serve under steps of its wall clock', () => {
     expect.soft(replay.status).toBe(400);
     expect.soft(((await replay.json()) as { error?: string }).error).toBe('invalid_grant');
     expect(await me(bystander.access_token)).toBe(200);
+    await setWall(0);
+  });
+
+  it('a DPoP client that refreshes during a backward step of an hour keeps refreshing and calling: the answers are dated on the service\'s clock', async () => {
+    const client = createTokenClient({ issuer: url, clientId: 'default', storage: memoryStorage() });
+    expect((await client.signIn(`${url}/auth/login`, USER)).tokenType).toBe('DPoP');
+    await setWall(-HOUR);
+    await client.refresh(); // its answer's Date sets the clock of the client's next proofs
+    await client.refresh();
+    expect((await client.fetch(`${url}/auth/me`)).status).toBe(200);
     await setWall(0);
   });
 });
