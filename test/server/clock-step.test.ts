@@ -64,7 +64,7 @@ beforeAll(async () => {
   child = spawn(process.execPath, ['--import', PRELOAD, CLI, 'serve'], {
     env: {
       ...process.env, PORT: '0', BATON_LOG_LEVEL: 'silent', BATON_STORE: store, BATON_SECRET: 'clock-step-service-secret-of-32-characters',
-      BATON_REFRESH_GRACE: '1s', BATON_SWEEP_INTERVAL: '1s', BATON_REFRESH_RATE: 'off', WALL_STEP_FILE: join(dir, 'offset'),
+      BATON_REFRESH_GRACE: '1s', BATON_SWEEP_INTERVAL: '1s', BATON_REFRESH_RATE: 'off', BATON_LOGIN_FAILURES: '3/1h', WALL_STEP_FILE: join(dir, 'offset'),
     },
   });
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -139,6 +139,14 @@ describe('baton serve under steps of its wall clock', () => {
     await client.refresh(); // its answer's Date sets the clock of the client's next proofs
     await client.refresh();
     expect((await client.fetch(`${url}/auth/me`)).status).toBe(200);
+    await setWall(0);
+  });
+
+  it('a forward step past a login block (1 h) does not lift it', async () => {
+    const attempt = async () => (await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'intruder', password: 'guess' }) })).status;
+    expect([await attempt(), await attempt(), await attempt(), await attempt()]).toEqual([401, 401, 429, 429]); // the third failure blocks
+    await setWall(2 * HOUR);
+    expect(await attempt()).toBe(429);
     await setWall(0);
   });
 });

@@ -141,8 +141,9 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     cookie: { secure: config.cookieSecure },
     allowedOrigins: config.allowedOrigins,
     // Failed logins and introspection client authentications, counted in the store (shared by instances).
-    loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
-    clientProtection: createLoginProtection({ store, keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    // Failure counters on the engine's steady clock: a step of the wall clock lifts no block early.
+    loginProtection: createLoginProtection({ store, now: () => baton.now(), failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    clientProtection: createLoginProtection({ store, now: () => baton.now(), keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.
