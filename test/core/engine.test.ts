@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { generateKey } from 'baton-auth';
-import type { BatonStore } from 'baton-auth';
+import { createBaton, generateKey } from 'baton-auth';
+import type { BatonOptions, BatonStore } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { codeOf, ISSUER, makeBaton } from '../support/baton.ts';
 
@@ -345,5 +346,98 @@ describe('onRevocation', () => {
     await baton.revokeSession(pair.session_id, 'admin');
     await new Promise((r) => setTimeout(r, 50)); // the memory store's subscription delivers on a later tick
     expect(heard).toEqual([`session:${pair.session_id}`]);
+  });
+});
+
+describe('steps of the clock (issue #21, finding 17)', () => {
+  const HOUR = 3_600_000;
+
+  it('a one-hour backward step: a retired refresh token is never a grace answer; nothing dies, the current token still refreshes, and reuse detection resumes', async () => {
+    const { baton, clock, events } = makeBaton({ refreshGrace: '10s' });
+    const stolen = await baton.login('u');
+    const owner = await baton.refresh(stolen.refresh_token);
+    clock.advance(11_000); // outside the grace window
+    clock.ms -= HOUR; // the clock steps back: elapsed since the retirement is now negative
+    for (let i = 0; i < 3; i++) {
+      // Neither a fresh pair for the thief nor a dead session for the owner: refused for now.
+      expect(await baton.refresh(stolen.refresh_token).catch((e: unknown) => e)).toMatchObject({ code: 'ERR_RATE_LIMITED', retryAfterMs: 1000 });
+    }
+    expect(events.filter((e) => e.type === 'refresh.grace' || e.type === 'refresh.reused')).toEqual([]);
+    const next = await baton.refresh(owner.refresh_token);
+    await baton.verify(next.access_token);
+    expect(await codeOf(baton.refresh(stolen.refresh_token))).toBe('ERR_RATE_LIMITED'); // two behind, retired "in the future"
+    const last = await baton.refresh(next.refresh_token);
+    // Three behind: no record of its retirement vouches for it, whatever the clock: reuse.
+    expect(await codeOf(baton.refresh(stolen.refresh_token))).toBe('ERR_REFRESH_REUSED');
+    expect(await codeOf(baton.verify(last.access_token))).toBe('ERR_SESSION_REVOKED');
+  });
+
+  it('a forward-then-back step forgets no revocation, with a sweep and a prune run meanwhile: a logged-out access token stays refused', async () => {
+    const { baton, clock } = makeBaton();
+    const loggedOut = await baton.login('u');
+    const denied = await baton.login('v');
+    await baton.revoke(loggedOut.refresh_token); // the session
+    await baton.revoke(denied.access_token); // one access token
+    clock.advance(2 * HOUR); // past the revocations' lifetime (the access lifetime + leeway + 1 min)
+    await baton.sweep();
+    await baton.revoke((await baton.login('w')).refresh_token); // a revocation prunes the in-process view
+    expect(await codeOf(baton.verify(loggedOut.access_token))).toBe('ERR_TOKEN_EXPIRED');
+    clock.ms -= 2 * HOUR; // and back: the tokens have not expired
+    expect(await codeOf(baton.verify(loggedOut.access_token))).toBe('ERR_SESSION_REVOKED');
+    expect(await codeOf(baton.verify(denied.access_token))).toBe('ERR_TOKEN_REVOKED');
+    expect(() => baton.verifySync(loggedOut.access_token)).toThrow(expect.objectContaining({ code: 'ERR_SESSION_REVOKED' }));
+  });
+
+  /** An engine on its default clock (no `now` option). */
+  const onDefaultClock = (options: Partial<BatonOptions> = {}) => ({
+    baton: createBaton({ issuer: ISSUER, keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store: memoryStore(), ...options }),
+  });
+
+  /** The engine's default clock over a wall clock this test steps (`Date.now`), as NTP would. */
+  function defaultClock() {
+    const real = Date.now.bind(Date);
+    let offset = 0;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => real() + offset);
+    return { step: (ms: number) => (offset += ms), [Symbol.dispose]: () => spy.mockRestore() };
+  }
+
+  it('a forward step past the refresh lifetime logs nobody out with the default clock; access tokens stay valid', async () => {
+    using wall = defaultClock();
+    const { baton } = onDefaultClock({ refreshTokenTtl: '14d' });
+    const pair = await baton.login('u');
+    wall.step(15 * 24 * HOUR);
+    await baton.verify(pair.access_token);
+    const next = await baton.refresh(pair.refresh_token);
+    wall.step(-15 * 24 * HOUR);
+    await baton.verify(next.access_token);
+    await baton.refresh(next.refresh_token);
+    // An injected clock is the caller's: there, the step is taken as it comes.
+    const injected = makeBaton({ refreshTokenTtl: '14d' });
+    const other = await injected.baton.login('u');
+    injected.clock.advance(15 * 24 * HOUR);
+    expect(await codeOf(injected.baton.refresh(other.refresh_token))).toBe('ERR_SESSION_EXPIRED');
+  });
+
+  it('a backward step of an hour: access tokens stay valid with the default clock; across instances, a clock behind by more than the leeway refuses them as not yet valid', async () => {
+    {
+      using wall = defaultClock();
+      const { baton } = onDefaultClock();
+      const before = await baton.login('u');
+      wall.step(-HOUR);
+      await baton.verify(before.access_token);
+      const after = await baton.login('u');
+      await baton.verify(after.access_token);
+      expect(baton.verifySync(before.access_token)?.sid).toBe(before.session_id);
+    }
+    // Two instances on one store, the second's clock behind: the leeway (5 s) is the tolerance.
+    const keys = [generateKey('HS256', 'k')];
+    const store = memoryStore();
+    const issuer = makeBaton({ keys, store, refreshTokenSecret: 'x'.repeat(32) });
+    const token = (await issuer.baton.login('u')).access_token;
+    for (const [behindMs, expected] of [[5_000, 'resolved'], [6_000, 'ERR_TOKEN_NOT_YET_VALID']] as const) {
+      const peer = makeBaton({ keys, store, refreshTokenSecret: 'x'.repeat(32) });
+      peer.clock.ms = issuer.clock.ms - behindMs;
+      expect(await codeOf(peer.baton.verify(token))).toBe(expected);
+    }
   });
 });

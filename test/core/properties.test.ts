@@ -3,7 +3,8 @@
  * - verify(sign(x)) = x for every claims set and algorithm;
  * - the node:crypto fast path agrees with jose on random valid and mutated tokens;
  * - any input whatever is refused with a typed error, never a crash;
- * - a hit of the verified-token cache answers what an uncached verification answers;
+ * - a hit of the verified-token cache answers what an uncached verification answers, whichever way the clock moved;
+ * - the rotation table serves a retired refresh token only for |elapsed| <= grace: never on a clock far behind its retirement;
  * - the two base64url checks are the same rule.
  */
 import { createHmac, randomBytes } from 'node:crypto';
@@ -16,6 +17,8 @@ import { decodeBase64url, isCanonicalBase64url } from '../../packages/baton-auth
 import { BatonError, generateKey, isBatonError, KeyRing } from 'baton-auth';
 import type { Baton, RingKey } from 'baton-auth';
 import { RefreshTokenCodec } from '../../packages/baton-auth/src/core/refresh-token.ts';
+import { decideRotation, GRACE_RETRY_MS } from '../../packages/baton-auth/src/core/rotation.ts';
+import { request, sampleSession } from '../../packages/baton-auth/src/stores/conformance/support.ts';
 import { makeBaton } from '../support/baton.ts';
 import { ManualClock } from '../support/clock.ts';
 
@@ -223,22 +226,24 @@ describe('laws of access tokens', () => {
       iat: fc.integer({ min: NOW_S - 600, max: NOW_S + 20 }),
       nbf: rarely(fc.integer({ min: NOW_S - 60, max: NOW_S + 150 })),
       firstMs: fc.integer({ min: -100_000, max: 100_000 }),
-      // The second call: some time later, or within two seconds of the end of exp + leeway (often its last and first millisecond).
-      later: fc.oneof(fc.record({ ms: fc.integer({ min: 0, max: 300_000 }) }), fc.record({ nearEnd: fc.oneof(fc.integer({ min: -2000, max: 2000 }), fc.constantFrom(-1, 0)) })),
+      // The second call: some time later, or earlier (an injected clock that stepped back), or
+      // within two seconds of the end of exp + leeway (often its last and first millisecond).
+      later: fc.oneof(fc.record({ ms: fc.integer({ min: -300_000, max: 300_000 }) }), fc.record({ nearEnd: fc.oneof(fc.integer({ min: -2000, max: 2000 }), fc.constantFrom(-1, 0)) })),
     });
-    const seen = { hits: 0, expiredHits: 0 };
+    const seen = { hits: 0, expiredHits: 0, notYetHits: 0 };
     fc.assert(
       fc.property(arb, ({ claims, exp, iat, nbf, firstMs, later }) => {
         const token = signJwt({ ...claims, exp, iat, ...(nbf === undefined ? {} : { nbf }) }, key);
         clock.ms = NOW + firstMs;
         const first = outcome(cached, token); // a valid token goes into the cache
-        // Clocks only move forward.
-        clock.ms = 'ms' in later ? clock.ms + later.ms : Math.max(clock.ms, (exp + 5) * 1000 + later.nearEnd);
+        // Either way: a hit answers for the clock as it is now, not as it was when cached.
+        clock.ms = 'ms' in later ? clock.ms + later.ms : (exp + 5) * 1000 + later.nearEnd;
         const fromCache = outcome(cached, token);
         expect(fromCache).toEqual(outcome(uncached, token));
         if ('claims' in first) {
           seen.hits++;
           if ('code' in fromCache && fromCache.code === 'ERR_TOKEN_EXPIRED') seen.expiredHits++;
+          if ('code' in fromCache && fromCache.code === 'ERR_TOKEN_NOT_YET_VALID') seen.notYetHits++;
         }
       }),
       { numRuns: 400 },
@@ -246,6 +251,7 @@ describe('laws of access tokens', () => {
     // The property went through the cache, including entries that ran out between two calls.
     expect(seen.hits).toBeGreaterThan(100);
     expect(seen.expiredHits).toBeGreaterThan(20);
+    expect(seen.notYetHits).toBeGreaterThan(5);
   });
 });
 
@@ -303,5 +309,39 @@ describe('laws of encodings and refresh tokens', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('laws of the rotation table', () => {
+  it('a retired generation gets the current pair only when |now - retiredAt| <= grace; earlier (a clock behind the record\'s) it is refused for now with nothing changed', () => {
+    const base = Date.UTC(2026, 10, 22, 12);
+    let before = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 120_000 }), fc.integer({ min: 0, max: 120_000 }),
+        fc.integer({ min: -2 * 3_600_000, max: 60_000 }), fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), fc.integer({ min: 0, max: 4 }),
+        (generation, behind, sincePrev, sinceRotated, offset, graceLimit, graceCount) => {
+          const prevRotatedAt = base - sinceRotated - sincePrev;
+          const session = sampleSession(prevRotatedAt - 1000, { generation, prevRotatedAt, rotatedAt: base - sinceRotated, graceCount });
+          const presented = Math.max(0, generation - behind);
+          const now = base + offset;
+          const decision = decideRotation(session, request(session, presented, now, graceLimit === undefined ? {} : { graceLimit }));
+          const retiredAt = presented === generation - 1 ? session.rotatedAt : presented === generation - 2 ? session.prevRotatedAt : Number.NEGATIVE_INFINITY;
+          const elapsed = now - retiredAt;
+          if (presented === generation) {
+            expect(decision.status).toMatch(/^(rotated|rate_limited)$/);
+            return;
+          }
+          if (decision.status === 'replayed_in_grace') expect(Math.abs(elapsed)).toBeLessThanOrEqual(10_000);
+          if (decision.status === 'reused') expect(elapsed).toBeGreaterThan(10_000);
+          if (elapsed < -10_000) {
+            before++;
+            expect(decision).toEqual({ status: 'rate_limited', session, retryAfterMs: GRACE_RETRY_MS });
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(before).toBeGreaterThan(200); // the property went through clocks behind the record
   });
 });

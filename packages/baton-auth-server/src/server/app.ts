@@ -100,7 +100,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   // A key revoked elsewhere (`baton keys revoke`) arrives through the revocation feed at once.
   const reloadKeys = (): void => {
     readRing(custody, store).then((saved) => {
-      const now = Date.now();
+      const now = baton.now(); // the engine's steady clock: a step of the wall clock retires no key early
       if (saved !== null && baton.keys.sync(saved, now)) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
       baton.keys.prune(now);
     }, (err: unknown) => logger.warn({ event: 'keys.reload_failed' }, (err as Error).message));
@@ -141,9 +141,10 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     cookie: { secure: config.cookieSecure },
     allowedOrigins: config.allowedOrigins,
     // Failed logins and introspection client authentications, counted in the store (shared by instances).
-    loginProtection: createLoginProtection({ store, failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
-    clientProtection: createLoginProtection({ store, keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
-    dpopProtection: createDpopProtection({ store }),
+    // Failure counters on the engine's steady clock: a step of the wall clock lifts no block early.
+    loginProtection: createLoginProtection({ store, now: () => baton.now(), failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    clientProtection: createLoginProtection({ store, now: () => baton.now(), keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    dpopProtection: createDpopProtection({ store, now: () => baton.now() }),
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.

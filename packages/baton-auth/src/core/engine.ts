@@ -48,6 +48,7 @@ export class Engine {
   readonly refreshCodec: RefreshTokenCodec;
   /** DPoP proofs (RFC 9449): jtis spent in the store's ledger, nonces derived from the active refresh key. */
   readonly dpop: DpopVerifier;
+  /** Revocations in force, kept on the engine's clock and the monotonic one (a step of either forgets none). */
   readonly revoked = new RevocationCache();
   readonly cache: LRUCache<string, CachedClaims> | undefined;
   readonly listeners = new Set<(event: BatonEvent) => void>();
@@ -116,7 +117,7 @@ export class Engine {
 
   #apply(event: RevocationEvent): void {
     if (event.kind === 'key') this.o.ring.drop(event.id, event.at);
-    this.revoked.apply(event);
+    this.revoked.apply(event, this.now());
   }
 
   /** Revocations told to the listeners lately: one made here comes back through the store's subscription. */

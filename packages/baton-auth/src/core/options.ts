@@ -6,6 +6,7 @@
  * dependencies to `jose`; the checks are relations between options (lifetimes that must nest)
  * more than shapes.
  */
+import { steadyClock } from './clock.ts';
 import { toMs } from './duration.ts';
 import type { Duration } from './duration.ts';
 import { BatonConfigError } from './errors.ts';
@@ -82,7 +83,12 @@ export interface BatonOptions {
    * Nonces are derived from the active refresh key, so every instance issues and accepts the same.
    */
   dpop?: { proofLifetime?: Duration; nonceLifetime?: Duration; requireNonce?: boolean };
-  /** The clock, in milliseconds since the epoch. Default `Date.now`. */
+  /**
+   * The clock, in milliseconds since the epoch. Default a steady clock (`core/clock.ts`): the
+   * wall clock, but never back and never leaping with a step of it (NTP, a VM resumed) until
+   * the step has held for a minute. A clock given here is used as it is: if it can step, grace
+   * windows and expiries step with it (in-memory revocations are also kept on the monotonic clock).
+   */
   now?: () => number;
 }
 
@@ -249,6 +255,6 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     onEvent: options.onEvent,
     persistKeys: options.persistKeys,
     dpop: { proofLifetimeSec: proofLifetimeMs / 1000, nonceLifetimeSec: nonceLifetimeMs / 1000, requireNonce: dpop.requireNonce ?? true },
-    now: options.now ?? Date.now,
+    now: options.now ?? steadyClock(),
   };
 }

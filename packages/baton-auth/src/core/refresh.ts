@@ -122,7 +122,9 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
       throw new BatonError(code, `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });
     }
     case 'rate_limited':
-      throw new BatonError('ERR_RATE_LIMITED', 'refresh rate limit of the session', { retryAfterMs: result.retryAfterMs ?? 1000 });
+      throw new BatonError('ERR_RATE_LIMITED', session !== undefined && parsed.generation < session.generation
+        ? `generation ${parsed.generation} is retired: no grace answer now (its grace limit is spent, or this clock is behind its retirement by more than the grace window: a clock step back, or another instance's clock ahead)`
+        : 'refresh rate limit of the session', { retryAfterMs: result.retryAfterMs ?? 1000 });
     default:
       throw new BatonError('ERR_REFRESH_INVALID', 'no such session for this client, or a generation ahead of it');
   }

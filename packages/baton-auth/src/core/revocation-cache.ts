@@ -3,43 +3,72 @@
  * filled from the store at start-up (`revocationsSince`) and kept current by the store's
  * publish/subscribe; entries are forgotten once no token they concern can still be valid. A
  * session's entry keeps why it ended, to tell the holder of one of its tokens.
+ *
+ * Each entry ends on two clocks: the engine's (`expiresAt`) and a monotonic deadline set when it
+ * arrives from the time it had left. It is in force until both have passed, so a step of the
+ * engine's clock (forward, then back) never forgets a revocation a token can still outlive.
  */
+import { monotonic as performanceNow } from './clock.ts';
 import type { RevocationEvent } from './store.ts';
 
-export class RevocationCache {
-  readonly #sessions = new Map<string, RevocationEvent>();
-  readonly #tokens = new Map<string, number>();
-  #nextPrune = 0;
+interface Entry<T> {
+  value: T;
+  expiresAt: number;
+  /** On the monotonic clock. */
+  deadline: number;
+}
 
-  /** Records a revocation (idempotent; the later expiry wins). */
-  apply(event: RevocationEvent): void {
+export class RevocationCache {
+  readonly #sessions = new Map<string, Entry<RevocationEvent>>();
+  readonly #tokens = new Map<string, Entry<undefined>>();
+  readonly #monotonic: () => number;
+  #nextPrune = Number.NEGATIVE_INFINITY;
+
+  /** @param monotonic A clock that never steps, in ms (default `performance.now`). */
+  constructor(monotonic: () => number = performanceNow) {
+    this.#monotonic = monotonic;
+  }
+
+  /** Records a revocation learnt at `now` (idempotent; the later expiry wins, on each clock). */
+  apply(event: RevocationEvent, now: number): void {
     if (event.kind === 'key') return; // the key ring drops the key itself
-    if (event.kind === 'session') {
-      const known = this.#sessions.get(event.id);
-      if (known === undefined || known.expiresAt < event.expiresAt) this.#sessions.set(event.id, event);
-      return;
-    }
-    const known = this.#tokens.get(event.id);
-    if (known === undefined || known < event.expiresAt) this.#tokens.set(event.id, event.expiresAt);
+    const deadline = this.#monotonic() + Math.max(0, event.expiresAt - now);
+    const merge = <T>(known: Entry<T> | undefined, value: T): Entry<T> => known === undefined ? { value, expiresAt: event.expiresAt, deadline } : {
+      value: known.expiresAt < event.expiresAt ? value : known.value,
+      expiresAt: Math.max(known.expiresAt, event.expiresAt),
+      deadline: Math.max(known.deadline, deadline),
+    };
+    if (event.kind === 'session') this.#sessions.set(event.id, merge(this.#sessions.get(event.id), event));
+    else this.#tokens.set(event.id, merge(this.#tokens.get(event.id), undefined));
+  }
+
+  #inForce(entry: Entry<unknown> | undefined, now: number): boolean {
+    return entry !== undefined && (entry.expiresAt > now || entry.deadline > this.#monotonic());
   }
 
   /** The revocation of session `sid` while it is in force, else undefined. */
   sessionRevocation(sid: string, now: number): RevocationEvent | undefined {
-    const event = this.#sessions.get(sid);
-    return event !== undefined && event.expiresAt > now ? event : undefined;
+    const entry = this.#sessions.get(sid);
+    return this.#inForce(entry, now) ? entry?.value : undefined;
   }
 
   /** True when the access token `jti` is on the denylist. */
   isTokenRevoked(jti: string, now: number): boolean {
-    const until = this.#tokens.get(jti);
-    return until !== undefined && until > now;
+    return this.#inForce(this.#tokens.get(jti), now);
   }
 
-  /** Forgets expired entries, at most once a second. */
+  /** Forgets entries expired on both clocks, at most once a second (of the monotonic clock). */
   prune(now: number): void {
-    if (now < this.#nextPrune) return;
-    this.#nextPrune = now + 1000;
-    for (const [id, event] of this.#sessions) if (event.expiresAt <= now) this.#sessions.delete(id);
-    for (const [id, until] of this.#tokens) if (until <= now) this.#tokens.delete(id);
+    const m = this.#monotonic();
+    if (m < this.#nextPrune) return;
+    this.#nextPrune = m + 1000;
+    for (const map of [this.#sessions, this.#tokens] as Map<string, Entry<unknown>>[]) {
+      for (const [id, entry] of map) if (!this.#inForce(entry, now)) map.delete(id);
+    }
+  }
+
+  /** How many revocations are held (sessions and tokens). */
+  get size(): number {
+    return this.#sessions.size + this.#tokens.size;
   }
 }

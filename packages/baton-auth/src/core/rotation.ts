@@ -15,7 +15,7 @@ export interface RotationDecision {
   retryAfterMs?: number;
 }
 
-/** What a grace answer over `graceLimit` is told to wait, in ms. */
+/** What a grace answer over `graceLimit`, or a retired token presented on a clock behind its retirement, is told to wait, in ms. */
 export const GRACE_RETRY_MS = 1000;
 
 /**
@@ -29,7 +29,12 @@ function retiredAt(session: SessionRecord, generation: number): number {
   return Number.NEGATIVE_INFINITY;
 }
 
-/** Decides a rotation. See `RotateResult` for the meaning of each status. */
+/**
+ * Decides a rotation. See `RotateResult` for the meaning of each status. A retired generation
+ * gets a grace answer only when |now - retiredAt| <= graceMs; presented earlier than that (a
+ * clock behind the record's) it is `rate_limited` for `GRACE_RETRY_MS` with nothing changed:
+ * a clock step serves neither the presenter nor kills the session.
+ */
 export function decideRotation(session: SessionRecord | null, request: RotateRequest): RotationDecision {
   const { now } = request;
   if (session === null) return { status: 'unknown' };
@@ -39,9 +44,16 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
   if (session.revokedAt !== null) return { status: 'revoked', session };
   if (now >= session.expiresAt || now >= session.idleExpiresAt) return { status: 'expired', session };
   const behind = request.generation < session.generation;
-  if (behind && now - retiredAt(session, request.generation) > request.graceMs) {
+  const retired = behind ? retiredAt(session, request.generation) : 0;
+  if (behind && now - retired < -request.graceMs) {
+    // Retired later than `now` by more than the grace window: this clock is behind the one that
+    // rotated (a step back, or another instance's clock ahead). Negative elapsed time is no race
+    // to converge, and no proof of reuse either: refused for now, nothing changes — the current
+    // token still rotates. (Within the window it is a race across instances a little apart.)
+    return { status: 'rate_limited', session, retryAfterMs: GRACE_RETRY_MS };
+  }
+  if (behind && now - retired > request.graceMs) {
     // Reuse: a retired token outside the grace window. The whole session dies (RFC 9700 §4.14.2).
-    const retired = retiredAt(session, request.generation);
     const revokeDetail: SessionEndDetail = { generation: request.generation };
     if (retired !== Number.NEGATIVE_INFINITY) revokeDetail.retiredAt = retired;
     if (request.ip !== undefined) revokeDetail.ip = request.ip;

@@ -134,12 +134,13 @@ export interface RotateRequest {
 
 /**
  * `rotated`: this caller won and the session advanced one generation. `replayed_in_grace`: a
- * retired generation inside the grace window; only the session's `graceCount` grew, the caller
- * gets the current generation.
+ * retired generation inside the grace window (|now - retiredAt| <= graceMs); only the
+ * session's `graceCount` grew, the caller gets the current generation.
  * `reused`: a retired generation outside the grace window; the session is now revoked.
  * `expired`, `revoked`, `unknown` (no such session, a generation ahead, another client):
  * nothing changed. `rate_limited`: nothing changed; retry after `retryAfterMs` (a rotation over
- * `rateLimit`, or a grace answer over `graceLimit`).
+ * `rateLimit`, a grace answer over `graceLimit`, or a retired generation presented at a `now`
+ * more than `graceMs` before its retirement: a clock behind the record's).
  */
 export interface RotateResult {
   status: RotateStatus;

@@ -205,6 +205,15 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
       if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', path, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
       response = oauthError(http);
     }
+    // Every answer is dated on the engine's clock, which a step of the wall clock does not move
+    // (core/clock.ts): clients that time their DPoP proofs by it (RFC 9449 §4.3, iat) keep agreeing with it.
+    if (!response.headers.has('date')) {
+      try {
+        response.headers.set('date', new Date(c.baton.now()).toUTCString());
+      } catch {
+        // Immutable headers (a redirect): the server's own Date stands.
+      }
+    }
     c.log?.info({ method: request.method, path, status: response.status }, 'request');
     return response;
   };

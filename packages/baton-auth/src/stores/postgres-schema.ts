@@ -399,4 +399,57 @@ END $$;
 CREATE OR REPLACE FUNCTION baton_create_session(p jsonb, p_max integer, p_now bigint, p_expires bigint) RETURNS text[]
 LANGUAGE sql AS $$ SELECT baton_create_session(p, p_max, p_now, p_expires, ${ENDED_SESSIONS_PER_USER}) $$;
 `,
+  // 9: a retired generation presented more than the grace window before its retirement (a clock
+  // stepped back, or an instance whose clock is behind the one that rotated) is refused for now,
+  // neither a grace answer nor a reuse (core/rotation.ts). Same signature, so the wrapper of the old shape
+  // (migration 5) and instances not yet upgraded follow it.
+  `
+-- The rotation table of core/rotation.ts, with the session row locked.
+CREATE OR REPLACE FUNCTION baton_rotate(p_id text, p_gen bigint, p_client text, p_now bigint, p_grace bigint, p_idle_ttl bigint,
+                                        p_rate_max integer, p_rate_window bigint, p_rev_ttl bigint, p_grace_limit integer, p_ip text)
+RETURNS TABLE (o_status text, o_retry bigint, o_session jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE r baton_sessions; retired bigint; ws bigint; cnt integer; detail jsonb;
+BEGIN
+  SELECT * INTO r FROM baton_sessions WHERE id = p_id FOR UPDATE;
+  -- Refresh tokens are bound to their client, unconditionally (RFC 6749 §6, §10.4).
+  IF NOT FOUND OR p_client IS DISTINCT FROM r.client_id OR p_gen > r.generation THEN
+    RETURN QUERY SELECT 'unknown'::text, 0::bigint, NULL::jsonb; RETURN;
+  END IF;
+  IF r.revoked_at IS NOT NULL THEN RETURN QUERY SELECT 'revoked'::text, 0::bigint, to_jsonb(r); RETURN; END IF;
+  IF p_now >= r.expires_at OR p_now >= r.idle_expires_at THEN RETURN QUERY SELECT 'expired'::text, 0::bigint, to_jsonb(r); RETURN; END IF;
+  IF p_gen < r.generation THEN
+    retired := CASE WHEN p_gen = r.generation - 1 THEN r.rotated_at WHEN p_gen = r.generation - 2 THEN r.prev_rotated_at END;
+    -- Retired later than p_now by more than the grace window: a clock behind the record's (a step
+    -- back, skew between instances). Neither a grace answer nor a reuse: refused for now, nothing changes.
+    IF retired IS NOT NULL AND p_now - retired < -p_grace THEN
+      RETURN QUERY SELECT 'rate_limited'::text, 1000::bigint, to_jsonb(r); RETURN;
+    END IF;
+    IF retired IS NULL OR p_now - retired > p_grace THEN
+      detail := jsonb_strip_nulls(jsonb_build_object('generation', p_gen, 'retiredAt', retired, 'ip', p_ip));
+      UPDATE baton_sessions SET revoked_at = p_now, revoke_reason = 'reused', revoke_detail = detail WHERE id = p_id RETURNING * INTO r;
+      PERFORM baton_log_revocation('session', p_id, p_now, p_now + p_rev_ttl, 'reused', detail);
+      RETURN QUERY SELECT 'reused'::text, 0::bigint, to_jsonb(r); RETURN;
+    END IF;
+    -- A grace answer spends no rate limit; p_grace_limit bounds them per generation.
+    IF p_grace_limit IS NOT NULL AND r.grace_count >= p_grace_limit THEN
+      RETURN QUERY SELECT 'rate_limited'::text, 1000::bigint, to_jsonb(r); RETURN;
+    END IF;
+    UPDATE baton_sessions SET grace_count = grace_count + 1, grace_total = grace_total + 1 WHERE id = p_id RETURNING * INTO r;
+    RETURN QUERY SELECT 'replayed_in_grace'::text, 0::bigint, to_jsonb(r); RETURN;
+  END IF;
+  -- Only rotations count against the rate limit.
+  ws := r.rate_window_start; cnt := r.rate_count;
+  IF p_rate_max > 0 THEN
+    IF p_now - ws >= p_rate_window THEN ws := p_now; cnt := 0; END IF;
+    IF cnt >= p_rate_max THEN RETURN QUERY SELECT 'rate_limited'::text, ws + p_rate_window - p_now, to_jsonb(r); RETURN; END IF;
+    cnt := cnt + 1;
+  END IF;
+  UPDATE baton_sessions
+     SET generation = generation + 1, prev_rotated_at = rotated_at, rotated_at = p_now, last_used_at = p_now,
+         idle_expires_at = p_now + p_idle_ttl, rate_window_start = ws, rate_count = cnt, grace_count = 0
+   WHERE id = p_id RETURNING * INTO r;
+  RETURN QUERY SELECT 'rotated'::text, 0::bigint, to_jsonb(r);
+END $$;
+`,
 ];

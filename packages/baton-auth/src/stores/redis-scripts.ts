@@ -132,6 +132,9 @@ local behind = presented < gen
 if behind then
   local retired = nil
   if presented == gen - 1 then retired = num(f[6]) elseif presented == gen - 2 then retired = num(f[7]) end
+  -- Retired later than now by more than the grace window: a clock behind the record's (a step
+  -- back, skew between instances). Neither a grace answer nor a reuse: refused for now, nothing changes.
+  if retired ~= nil and now - retired < -num(ARGV[4]) then return reply('rate_limited', 1000) end
   if retired == nil or now - retired > num(ARGV[4]) then
     -- What gave the reuse away: the generation presented, when it had been retired, from where.
     local detail = '{"generation":' .. ms(presented)

@@ -1,5 +1,6 @@
 /**
- * Store conformance: laws, checked by fast-check: the rotation table, exactly-once rotation under concurrency, through Baton too.
+ * Store conformance: laws, checked by fast-check: the rotation table (clocks that step back
+ * included), exactly-once rotation under concurrency, through Baton too.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +19,8 @@ export function lawsCases(t: TestApi, h: Harness): void {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
-          fc.record({ advance: fc.integer({ min: 0, max: 15_000 }), behind: fc.integer({ min: -1, max: 3 }), limited: fc.boolean(), graceLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
+          // Time mostly moves on, and sometimes back (a clock step, or another instance's clock behind).
+          fc.record({ advance: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 15_000 }) }, { weight: 1, arbitrary: fc.integer({ min: -20_000, max: -1 }) }), behind: fc.integer({ min: -1, max: 3 }), limited: fc.boolean(), graceLimit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }),
           { minLength: 1, maxLength: 12 },
         ),
         async (steps) => {
@@ -28,7 +30,7 @@ export function lawsCases(t: TestApi, h: Harness): void {
           for (const step of steps) {
             now += step.advance;
             const limit = { ...(step.limited ? { rateLimit: { max: 3, windowMs: 20_000 } } : {}), ...(step.graceLimit === undefined ? {} : { graceLimit: step.graceLimit }) };
-            const req = request(model as SessionRecord, Math.max(0, (model as SessionRecord).generation - step.behind), now, { ...limit, ip: `192.0.2.${step.advance % 256}` });
+            const req = request(model as SessionRecord, Math.max(0, (model as SessionRecord).generation - step.behind), now, { ...limit, ip: `192.0.2.${Math.abs(step.advance) % 256}` });
             const expected = decideRotation(model, req);
             const actual = await store.rotate(req);
             assert.equal(actual.status, expected.status);
@@ -40,6 +42,34 @@ export function lawsCases(t: TestApi, h: Harness): void {
         },
       ),
       { numRuns },
+    );
+  }));
+
+  t.it('law: a retired token presented more than the grace window before its retirement (a clock behind the one that rotated) is refused for now: no grace answer, no reuse, nothing changed; the current token still rotates', withPeers(async (a, b, base) => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 10_001, max: 7_200_000 }), fc.integer({ min: 1, max: 2 }), async (behindMs, back) => {
+        const s = sampleSession(base - 60_000, { generation: 3 });
+        await a.createSession(s, { ...CREATE, now: s.createdAt });
+        // Instance `a`, its clock ahead, rotates twice; instance `b` is `behindMs` behind it.
+        const ahead = base + behindMs;
+        assert.equal((await a.rotate(request(s, 3, ahead))).status, 'rotated');
+        assert.equal((await a.rotate(request(s, 4, ahead + 1))).status, 'rotated');
+        const model = await b.getSession(s.id) as SessionRecord;
+        const late = request(s, 5 - back, base, { graceLimit: 3, ip: '192.0.2.1' });
+        const expected = decideRotation(model, late);
+        assert.deepEqual({ status: expected.status, retryAfterMs: expected.retryAfterMs, write: expected.write }, { status: 'rate_limited', retryAfterMs: 1000, write: undefined });
+        for (let i = 0; i < 3; i++) {
+          const actual = await b.rotate(late);
+          assert.equal(actual.status, 'rate_limited');
+          assert.equal(actual.retryAfterMs, 1000);
+        }
+        assert.deepEqual(await a.getSession(s.id), model, 'nothing changed: no grace count, no revocation');
+        const current = await b.rotate(request(s, 5, base));
+        assert.equal(current.status, 'rotated');
+        assert.equal(current.session?.generation, 6);
+        assert.equal(current.session?.revokedAt, null);
+      }),
+      { numRuns: Math.min(numRuns, 10) },
     );
   }));
 

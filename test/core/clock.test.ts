@@ -1,0 +1,174 @@
+/**
+ * Steps of the wall clock (issue #21, finding 17): the engine's default clock never goes back and
+ * never leaps with a step until the step has held for a minute; the in-process revocations end
+ * on both the engine's clock and the monotonic one. The wall and monotonic clocks here are the
+ * test's, moved by hand: a step moves the wall clock alone, as NTP or a resumed VM does.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { steadyClock, STEP_SETTLE_MS, STEP_TOLERANCE_MS } from '../../packages/baton-auth/src/core/clock.ts';
+import { RevocationCache } from '../../packages/baton-auth/src/core/revocation-cache.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** A wall clock that steps and a monotonic one that does not, with the steady clock over them. */
+function clocks(settleMs?: number) {
+  const c = { wall: Date.UTC(2026, 10, 22, 12), mono: 5_000 };
+  const now = steadyClock({ wall: () => c.wall, monotonic: () => c.mono, ...(settleMs === undefined ? {} : { settleMs }) });
+  return {
+    now,
+    get wall() {
+      return c.wall;
+    },
+    /** Real time passes: both clocks move. */
+    advance(ms: number) {
+      c.wall += ms;
+      c.mono += ms;
+    },
+    /** The wall clock steps: it alone moves. */
+    step(ms: number) {
+      c.wall += ms;
+    },
+  };
+}
+
+describe('the steady clock', () => {
+  it('reads the wall clock while it does not step', () => {
+    const c = clocks();
+    for (const ms of [0, 1, 999, 60_000, DAY]) {
+      c.advance(ms);
+      expect(c.now()).toBe(c.wall);
+    }
+  });
+
+  it('a backward step of an hour never takes it back: it runs on, then slews at half speed once the step held a minute', () => {
+    const c = clocks();
+    const start = c.now();
+    c.step(-HOUR);
+    expect(c.now()).toBe(start); // not an hour back
+    c.advance(30_000);
+    expect(c.now()).toBe(start + 30_000); // time still passes at its rate
+    c.advance(STEP_SETTLE_MS);
+    const taken = c.now();
+    expect(taken).toBe(start + 30_000 + STEP_SETTLE_MS);
+    c.advance(60_000);
+    expect(c.now()).toBe(taken + 30_000); // half speed
+    c.advance(2 * HOUR);
+    expect(c.now()).toBe(c.wall); // caught up, and follows again
+    c.advance(1000);
+    expect(c.now()).toBe(c.wall);
+  });
+
+  it('a forward step past the refresh lifetime (15 days) undone within the minute changes nothing', () => {
+    const c = clocks();
+    const start = c.now();
+    c.step(15 * DAY);
+    c.advance(STEP_SETTLE_MS - 1000);
+    expect(c.now()).toBe(start + STEP_SETTLE_MS - 1000);
+    c.step(-15 * DAY);
+    c.advance(1000);
+    expect(c.now()).toBe(c.wall);
+    expect(c.now()).toBe(start + STEP_SETTLE_MS);
+  });
+
+  it('a forward step the wall clock keeps for a minute is taken at once, as the true time (a VM resumed)', () => {
+    const c = clocks();
+    const start = c.now();
+    c.step(HOUR);
+    expect(c.now()).toBe(start);
+    c.advance(STEP_SETTLE_MS - 1);
+    expect(c.now()).toBe(start + STEP_SETTLE_MS - 1);
+    c.advance(1);
+    expect(c.now()).toBe(c.wall);
+    expect(c.now()).toBe(start + HOUR + STEP_SETTLE_MS);
+  });
+
+  it('follows small changes (up to the tolerance) at once forward and slewed backward', () => {
+    const c = clocks();
+    const start = c.now();
+    c.step(STEP_TOLERANCE_MS);
+    expect(c.now()).toBe(start + STEP_TOLERANCE_MS);
+    c.step(-STEP_TOLERANCE_MS);
+    expect(c.now()).toBe(start + STEP_TOLERANCE_MS); // never back
+    c.advance(2 * STEP_TOLERANCE_MS);
+    expect(c.now()).toBe(c.wall);
+  });
+
+  it('law: whatever the steps, it never goes back, and it leaps beyond the time passed only with a step the wall clock kept for a minute', () => {
+    const event = fc.oneof(
+      fc.record({ advance: fc.integer({ min: 0, max: 90_000 }) }),
+      fc.record({ step: fc.oneof(fc.integer({ min: -20 * DAY, max: 20 * DAY }), fc.integer({ min: -3000, max: 3000 })) }),
+    );
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), (events) => {
+        const c = { wall: Date.UTC(2026, 10, 22, 12), mono: 0 };
+        const now = steadyClock({ wall: () => c.wall, monotonic: () => c.mono });
+        // The wall clock's offset from the monotonic one since when: what "kept a step" means.
+        let offset = c.wall - c.mono;
+        let offsetSince = c.mono;
+        let before = now();
+        let monoBefore = c.mono;
+        for (const e of events) {
+          if ('advance' in e) c.mono += e.advance;
+          c.wall += 'advance' in e ? e.advance : e.step;
+          if (Math.abs(c.wall - c.mono - offset) > STEP_TOLERANCE_MS) {
+            offset = c.wall - c.mono;
+            offsetSince = c.mono;
+          }
+          const reading = now();
+          expect(reading).toBeGreaterThanOrEqual(before);
+          const leap = reading - before - (c.mono - monoBefore);
+          if (leap > STEP_TOLERANCE_MS) expect(c.mono - offsetSince).toBeGreaterThanOrEqual(STEP_SETTLE_MS);
+          before = reading;
+          monoBefore = c.mono;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('the in-process revocations', () => {
+  const event = (id: string, at: number, ttl: number) => ({ kind: 'session' as const, id, at, expiresAt: at + ttl, reason: 'logout' });
+
+  it('keep a revocation through a forward-then-back step of the engine clock, until it expired on both clocks', () => {
+    let mono = 0;
+    const cache = new RevocationCache(() => mono);
+    const at = Date.UTC(2026, 10, 22, 12);
+    cache.apply(event('s1', at, 16 * 60_000), at);
+    cache.apply({ kind: 'token', id: 'jti-1', at, expiresAt: at + 16 * 60_000, reason: 'revoked' }, at);
+    // The engine's clock leaps two hours ahead, a prune runs, then it comes back.
+    cache.prune(at + 2 * HOUR);
+    expect(cache.sessionRevocation('s1', at + 2 * HOUR)).toBeDefined();
+    expect(cache.isTokenRevoked('jti-1', at + 2 * HOUR)).toBe(true);
+    mono += 1000;
+    cache.prune(at + 1000);
+    expect(cache.sessionRevocation('s1', at + 1000)?.reason).toBe('logout');
+    expect(cache.isTokenRevoked('jti-1', at + 1000)).toBe(true);
+    expect(cache.size).toBe(2);
+    // Sixteen minutes of monotonic time later, but the engine's clock went back an hour: still in force.
+    mono += 16 * 60_000;
+    cache.prune(at - HOUR);
+    expect(cache.sessionRevocation('s1', at - HOUR)).toBeDefined();
+    // Expired on both: forgotten (by a prune a second later: they run at most once a second).
+    mono += 1000;
+    cache.prune(at + 16 * 60_000 + 1000);
+    expect(cache.sessionRevocation('s1', at + 16 * 60_000 + 1000)).toBeUndefined();
+    expect(cache.isTokenRevoked('jti-1', at + 16 * 60_000 + 1000)).toBe(false);
+    expect(cache.size).toBe(0);
+  });
+
+  it('the later expiry wins on each clock', () => {
+    let mono = 0;
+    const cache = new RevocationCache(() => mono);
+    const at = Date.UTC(2026, 10, 22, 12);
+    cache.apply(event('s1', at, 60_000), at);
+    cache.apply(event('s1', at, 10_000), at + 50_000); // learnt later, from a clock ahead: its own deadline is shorter
+    mono = 30_000;
+    expect(cache.sessionRevocation('s1', at + 30_000)?.expiresAt).toBe(at + 60_000);
+    expect(cache.sessionRevocation('s1', at + 70_000)).toBeDefined(); // the monotonic deadline of the first still holds
+    mono = 60_001;
+    expect(cache.sessionRevocation('s1', at + 70_000)).toBeUndefined();
+  });
+});
