@@ -118,6 +118,9 @@ describe('logs', () => {
     await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'rt_forged' }));
     await call('/oauth/revoke', form({ token: login.access_token }));
     await call('/auth/me', form({}));
+    // A token pasted into a path (a 404, or the session route's parameter): logs name the route, never the path.
+    await call(`/auth/${login.refresh_token}`, { method: 'GET' });
+    await call(`/auth/sessions/${login.access_token}`, { method: 'DELETE', headers: { authorization: `Bearer ${login.access_token}` } });
     // A DPoP-bound session: its proofs (one-time credentials) and its tokens stay out of the logs too, refused or not.
     const key = await dpopKey();
     const proofs: string[] = [];
@@ -138,6 +141,8 @@ describe('logs', () => {
       expect(all).not.toContain(secret);
     }
     expect(all).toContain('"event":"refresh.rotated"');
+    expect(all).toContain('"route":"unknown route","status":404');
+    expect(all).toContain('"route":"/auth/sessions/*"');
     await service.close();
   });
 });

@@ -150,9 +150,68 @@ export const SETTINGS: Record<keyof z.infer<typeof schema> | 'BATON_CONFIG', str
   BATON_CONFIG: 'a JSON file of these settings (the environment wins)',
 };
 
-/** A store URL fit for a log line: its password (and a whole user part it cannot parse) hidden. */
+/**
+ * Query parameters that carry a credential: drivers read `?password=` (ioredis, postgres),
+ * `?sslpassword=`, `?sslkey=`, tokens and secrets of every spelling.
+ */
+const CREDENTIAL_PARAM = /pass|pwd|secret|token|key|auth|cred/i;
+
+/** A URL's scheme, user part (before the last `@` of the authority), the rest of the authority and path, and its query and fragment. */
+function urlParts(url: string): { scheme: string; user: string | undefined; rest: string; query: string; fragment: string } {
+  const scheme = /^[a-z][a-z0-9+.-]*:(?:\/\/)?/i.exec(url)?.[0] ?? '';
+  let rest = url.slice(scheme.length);
+  const hash = rest.indexOf('#');
+  const fragment = hash === -1 ? '' : rest.slice(hash);
+  if (hash !== -1) rest = rest.slice(0, hash);
+  const mark = rest.indexOf('?');
+  const query = mark === -1 ? '' : rest.slice(mark);
+  if (mark !== -1) rest = rest.slice(0, mark);
+  const authority = scheme.endsWith('//') ? rest.split('/')[0] as string : '';
+  const at = authority.lastIndexOf('@');
+  return at === -1 ? { scheme, user: undefined, rest, query, fragment } : { scheme, user: rest.slice(0, at), rest: rest.slice(at + 1), query, fragment };
+}
+
+const decoded = (v: string): string => {
+  try {
+    return decodeURIComponent(v.replace(/\+/g, ' '));
+  } catch {
+    return v;
+  }
+};
+
+/** The credentials a URL holds — its user part's password, the values of credential-like query parameters — as written and decoded. */
+export function credentialsOf(url: string): string[] {
+  const { user, query } = urlParts(url);
+  const found: string[] = [];
+  if (user?.includes(':')) found.push(user.slice(user.indexOf(':') + 1));
+  for (const pair of query.slice(1).split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && CREDENTIAL_PARAM.test(decoded(pair.slice(0, eq)))) found.push(pair.slice(eq + 1));
+  }
+  return [...new Set(found.flatMap((v) => [v, decoded(v)]))].filter((v) => v !== '');
+}
+
+/**
+ * A URL fit for a log line or a message (the one helper for every store URL the service and the
+ * commands print): the user part's password and every credential-like query parameter's value
+ * become `***`; the user name, hosts, path and other parameters stay, to say which store it is.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, user: string) => `${scheme}${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`);
+  const { scheme, user, rest, query, fragment } = urlParts(url);
+  const who = user === undefined ? '' : `${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`;
+  const params = query === '' ? '' : `?${query.slice(1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    return eq !== -1 && CREDENTIAL_PARAM.test(decoded(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=***` : pair;
+  }).join('&')}`;
+  return `${scheme}${who}${rest}${params}${fragment}`;
+}
+
+/** `text` (a driver's error message, say) with the URL and each credential it holds replaced by their redacted forms. */
+export function redactIn(text: string, url: string): string {
+  let out = text.split(url).join(redactUrl(url));
+  // Longest first: a password that contains another credential is hidden whole.
+  for (const secret of credentialsOf(url).sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+  return out;
 }
 
 /** A list given with commas or spaces. */
