@@ -27,7 +27,7 @@ const program = new Command('baton')
 const width = Math.max(...Object.keys(SETTINGS).map((k) => k.length));
 program.command('serve')
   .description('run the token service, configured by the environment (the variables below)')
-  .addHelpText('after', `\nEnvironment:\n${Object.entries(SETTINGS).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n  ${'BATON_RUNTIME_FILE'.padEnd(width)}  where the running service says its URL, issuer and store for \`baton\` commands (default ./data/baton-service.json)`)
+  .addHelpText('after', `\nEnvironment:\n${Object.entries(SETTINGS).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n  ${'BATON_RUNTIME_FILE'.padEnd(width)}  where the running service says its URL, issuer and store for \`baton\` commands (default ./data/baton-service.json; this user's and private, or refused)`)
   .action(async () => {
     const config = loadConfig();
     const { url, stop, service } = await startServer(config);
