@@ -11,6 +11,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'baton-runtime-'));
@@ -164,7 +165,7 @@ describe('two services with one runtime file', () => {
       // Another instance of the same store and issuer: it runs, unannounced, and its exit leaves the first's file.
       const twin = serve({ BATON_STORE: store, BATON_RUNTIME_FILE: file, BATON_ISSUER: 'https://first.runtime.test' });
       await twin.listening;
-      expect(twin.output()).toContain(`Process ${first.child.pid}, an instance of the same store and issuer, is the one announced in ${file}`);
+      await eventually(() => twin.output().includes(`Process ${first.child.pid}, an instance of the same store and issuer, is the one announced in ${file}`), { timeoutMs: 5000, what: 'the twin saying which instance is announced' });
       await stop(twin);
       expect(readFileSync(file, 'utf8')).toBe(announced);
       const run = await baton(['users', 'list'], { BATON_RUNTIME_FILE: file });
