@@ -3,7 +3,7 @@
  * belong, never a wrong logout, and the reason of every session end.
  */
 import type { AddressInfo } from 'node:net';
-import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -268,5 +268,25 @@ describe('fileStorage', () => {
     expect(await codeOf(storage.set({ accessToken: 'a', receivedAt: 1, expiresAt: 2 }))).toBe('ERR_STORAGE_UNSAFE');
     expect(await codeOf(storage.get())).toBe('ERR_STORAGE_UNSAFE');
     expect(readFileSync(path, 'utf8')).toBe('{}');
+  });
+
+  it('refuses a token file group or others may read or write, with the chmod that fixes it; the files it writes are 0600', async () => {
+    const path = join(dir, 'open.json');
+    const tokens = { accessToken: 'at-of-the-open-file', refreshToken: 'rt_of.the.open-file', receivedAt: 1, expiresAt: 2 };
+    for (const mode of [0o644, 0o640, 0o604, 0o660, 0o606]) {
+      writeFileSync(path, JSON.stringify(tokens));
+      chmodSync(path, mode);
+      const refused = await fileStorage(path).get().then(() => undefined, (err: unknown) => err as BatonClientError);
+      expect(refused?.code, mode.toString(8)).toBe('ERR_STORAGE_UNSAFE');
+      expect(refused?.message).toBe(`The token file ${path} is open to other users (mode ${mode.toString(8)}): \`chmod 600 ${path}\`, and sign in again if someone else could have read it.`);
+      expect(refused?.message).not.toContain('open-file'); // nothing of the tokens
+    }
+    chmodSync(path, 0o600);
+    expect(await fileStorage(path).get()).toEqual(tokens);
+    // A write replaces an open file with a private one (never through its mode).
+    chmodSync(path, 0o644);
+    await fileStorage(path).set(tokens);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(await fileStorage(path).get()).toEqual(tokens);
   });
 });

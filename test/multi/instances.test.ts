@@ -111,7 +111,7 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
 
       // A compromised key revoked from the command line: refused everywhere at once, cached or not; signing goes on.
       const revoked = await cli(['keys', 'revoke', active], store);
-      expect(revoked).toMatch(/^Revoked /);
+      expect(revoked).toMatch(/^Revoked /m); // after the line on standard error naming the store
       for (const i of instances) await eventually(async () => (await me(i, after.access_token)).status === 401, { timeoutMs: 1000, what: 'the revoked key refused everywhere' });
       for (const i of instances) expect(await jwks(i)).not.toContain(active);
       const fresh = await login(b);

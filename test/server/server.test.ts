@@ -20,6 +20,10 @@ const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.m
 const dir = mkdtempSync(join(tmpdir(), 'baton-server-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Standard error without the line saying which store a command acts on (`baton: store …`), and that line. */
+const storeLine = /^baton: store (.+)\n/;
+const split = (stderr: string) => ({ stderr: stderr.replace(storeLine, ''), store: storeLine.exec(stderr)?.[1] });
+
 describe('a standard OAuth 2.0 client against the running service', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
@@ -118,6 +122,9 @@ describe('logs', () => {
     await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'rt_forged' }));
     await call('/oauth/revoke', form({ token: login.access_token }));
     await call('/auth/me', form({}));
+    // A token pasted into a path (a 404, or the session route's parameter): logs name the route, never the path.
+    await call(`/auth/${login.refresh_token}`, { method: 'GET' });
+    await call(`/auth/sessions/${login.access_token}`, { method: 'DELETE', headers: { authorization: `Bearer ${login.access_token}` } });
     // A DPoP-bound session: its proofs (one-time credentials) and its tokens stay out of the logs too, refused or not.
     const key = await dpopKey();
     const proofs: string[] = [];
@@ -138,6 +145,8 @@ describe('logs', () => {
       expect(all).not.toContain(secret);
     }
     expect(all).toContain('"event":"refresh.rotated"');
+    expect(all).toContain('"route":"unknown route","status":404');
+    expect(all).toContain('"route":"/auth/sessions/*"');
     await service.close();
   });
 });
@@ -172,18 +181,20 @@ describe('configuration', () => {
 describe('the baton command', () => {
   const env = { ...process.env, PORT: '34571', BATON_STORE: `sqlite:${join(dir, 'cli', 'baton.sqlite')}`, BATON_LOG_LEVEL: 'silent' };
   const baton = (args: string[], input?: string) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    new Promise<{ code: number; stdout: string; stderr: string; store: string | undefined }>((resolve) => {
       const child = spawn(process.execPath, [CLI, ...args], { env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, ...split(stderr) }));
       child.stdin.end(input ?? '');
     });
 
   it('manages users, keys and sessions, and inspects tokens without printing them', async () => {
-    expect((await baton(['users', 'add', 'carol', '--password-stdin'], 'a long password\n')).stdout).toMatch(/^Created user carol \(usr_/);
+    const created = await baton(['users', 'add', 'carol', '--password-stdin'], 'a long password\n');
+    expect(created.stdout).toMatch(/^Created user carol \(usr_/);
+    expect(created.store).toBe(`${env.BATON_STORE} (BATON_STORE)`); // every command acting on a store says which
     const dup = await baton(['users', 'add', 'carol', '--password-stdin'], 'another password\n');
     expect(dup.code).toBe(1);
     expect(dup.stderr).toBe('baton: The user carol already exists.\n');
@@ -284,16 +295,18 @@ describe('the baton command', () => {
       expect(JSON.parse(readFileSync(runtime, 'utf8'))).toMatchObject({ url, issuer: url, store, pid: child.pid });
       expect(statSync(runtime).mode & 0o777).toBe(0o600);
       const { BATON_STORE: _unused, ...withoutStore } = env;
-      const cli = (args: string[], extra: Record<string, string> = {}, input = '') => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const cli = (args: string[], extra: Record<string, string> = {}, input = '') => new Promise<{ code: number; stdout: string; stderr: string; store: string | undefined }>((resolve) => {
         const c = spawn(process.execPath, [CLI, ...args], { env: { ...withoutStore, BATON_RUNTIME_FILE: runtime, ...extra } });
         let stdout = '';
         let stderr = '';
         c.stdout.on('data', (d) => (stdout += d));
         c.stderr.on('data', (d) => (stderr += d));
-        c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+        c.on('close', (code) => resolve({ code: code ?? -1, stdout, ...split(stderr) }));
         c.stdin.end(input);
       });
-      expect((await cli(['users', 'add', 'dana', '--password-stdin'], {}, 'dana password 1\n')).stderr).toBe('');
+      const added = await cli(['users', 'add', 'dana', '--password-stdin'], {}, 'dana password 1\n');
+      expect(added.stderr).toBe('');
+      expect(added.store).toBe(`${store} (announced in ${runtime} by the service running as process ${child.pid})`);
       const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dana', password: 'dana password 1' }) });
       expect(login.status).toBe(200); // the user the command made is the running service's
       const { access_token } = (await login.json()) as { access_token: string };

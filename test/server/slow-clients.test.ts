@@ -1,11 +1,14 @@
 /**
  * Slow clients on a real socket: a header or a body trickled byte by byte is cut off after the
- * configured timeout, and connections past BATON_MAX_CONNECTIONS are closed on arrival.
+ * configured timeout, and connections past BATON_MAX_CONNECTIONS, or past one address's share
+ * (BATON_MAX_CONNECTIONS_PER_ADDRESS), are closed on arrival.
  */
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, startServer } from 'baton-auth-server';
+import { eventually } from '../support/eventually.ts';
 
 let server: Awaited<ReturnType<typeof startServer>> | undefined;
 const sockets: Socket[] = [];
@@ -21,9 +24,9 @@ async function start(env: Record<string, string>): Promise<number> {
 }
 
 /** A raw connection: what the server sent, and when (ms after `open`) it closed the connection. */
-function open(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
+function open(port: number, from?: string): Promise<{ socket: Socket; received: () => string; closed: Promise<number> }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' });
+    const socket = connect({ port, host: '127.0.0.1', ...(from === undefined ? {} : { localAddress: from }) });
     sockets.push(socket);
     let data = '';
     socket.setEncoding('utf8').on('data', (d: string) => (data += d)).on('error', () => undefined);
@@ -84,7 +87,55 @@ describe('slow clients', () => {
     }
   });
 
+  it('one address holds no more than BATON_MAX_CONNECTIONS_PER_ADDRESS: its extra connections are closed, another address is served', async () => {
+    // 64 slots, 16 per address by default: one address tries to take them all.
+    const port = await start({ BATON_MAX_CONNECTIONS: '64' });
+    const held = await Promise.all(Array.from({ length: 64 }, () => open(port, '127.0.0.1')));
+    const closed: number[] = [];
+    held.forEach(({ closed: c }, i) => void c.then(() => closed.push(i)));
+    await eventually(() => closed.length === 48, { timeoutMs: 5000, what: 'the 48 connections past the cap closed' });
+    // Another address (loopback is 127.0.0.0/8) gets its health checks and its requests served meanwhile.
+    const get = (path: string) => new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject).end();
+    });
+    expect(await Promise.all(Array.from({ length: 20 }, (_, i) => get(i % 2 ? '/healthz' : '/.well-known/jwks.json')))).toEqual(Array(20).fill(200));
+    // The 16 the first address holds stay open and served; nothing else of its got through.
+    const kept = held.filter(({ socket }) => !socket.destroyed);
+    expect(kept).toHaveLength(16);
+    expect(closed).toHaveLength(48);
+    kept[0]?.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await eventually(() => /^HTTP\/1\.1 200 /.test(kept[0]?.received() ?? ''), { timeoutMs: 5000, what: 'a held connection served' });
+    // Its slots come back as its connections close.
+    // Closed from this side: the server's half closes after, and the client's 'close' waits for it.
+    await Promise.all(kept.slice(0, 4).map(({ socket, closed: c }) => (socket.end(), c)));
+    await get('/healthz');
+    const again = await Promise.all(Array.from({ length: 4 }, () => open(port, '127.0.0.1')));
+    await get('/healthz'); // a round trip: the new ones were seen by now
+    expect(again.filter(({ socket }) => !socket.destroyed)).toHaveLength(4);
+  });
+
+  it("does not cap a trusted proxy's connections per address (they carry many clients), only in total", async () => {
+    const port = await start({ BATON_MAX_CONNECTIONS: '30', BATON_MAX_CONNECTIONS_PER_ADDRESS: '4', BATON_TRUST_PROXY: '127.0.0.1' });
+    const proxy = await Promise.all(Array.from({ length: 12 }, () => open(port, '127.0.0.1')));
+    const client = await Promise.all(Array.from({ length: 6 }, () => open(port, '127.0.0.3')));
+    await eventually(() => client.filter(({ socket }) => socket.destroyed).length === 2, { timeoutMs: 5000, what: "the direct client's 2 extra connections closed" });
+    for (const { socket, received } of proxy.slice(0, 12)) {
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await eventually(() => /^HTTP\/1\.1 200 /.test(received()), { timeoutMs: 5000, what: "the proxy's connections served" });
+    }
+    expect(proxy.filter(({ socket }) => socket.destroyed)).toHaveLength(0);
+  });
+
   it('explains wrong timeouts and connection caps in a sentence', () => {
+    expect(loadConfig({}).maxConnectionsPerAddress).toBe(125);
+    expect(loadConfig({ BATON_MAX_CONNECTIONS: '10' }).maxConnectionsPerAddress).toBe(10);
+    expect(loadConfig({ BATON_MAX_CONNECTIONS: '100' }).maxConnectionsPerAddress).toBe(16);
+    expect(() => loadConfig({ BATON_MAX_CONNECTIONS_PER_ADDRESS: 'some' })).toThrow(/BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1/);
+    expect(() => loadConfig({ BATON_MAX_CONNECTIONS_PER_ADDRESS: '0' })).toThrow(/BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number/);
+    expect(() => loadConfig({ BATON_MAX_CONNECTIONS: '50', BATON_MAX_CONNECTIONS_PER_ADDRESS: '51' })).toThrow('BATON_MAX_CONNECTIONS_PER_ADDRESS (51) must not exceed BATON_MAX_CONNECTIONS (50): one address could then hold every connection.');
     expect(loadConfig({})).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1000 });
     expect(() => loadConfig({ BATON_HEADERS_TIMEOUT: '40s' })).toThrow('BATON_HEADERS_TIMEOUT (40s) must not exceed BATON_REQUEST_TIMEOUT (30s)');
     expect(() => loadConfig({ BATON_REQUEST_TIMEOUT: '0' })).toThrow(/must be above 0/);

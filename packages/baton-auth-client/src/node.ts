@@ -39,14 +39,18 @@ const unsafe = (message: string) => new BatonClientError('ERR_STORAGE_UNSAFE', m
 const uid = process.getuid?.();
 
 /**
- * Refuses a token file that is not a regular file of this user, checked on the open handle (no
- * window between the check and the use): a file another user owns could be read by them.
+ * Refuses a token or key file that is not a regular file of this user, or that group or others may
+ * read or write, checked on the open handle (no window between the check and the use).
  */
 async function checkHandle(handle: FileHandle, path: string, what = 'token file'): Promise<void> {
   const s = await handle.stat();
   if (!s.isFile()) throw unsafe(`The ${what} path ${path} is not a regular file.`);
   if (uid !== undefined && s.uid !== uid) throw unsafe(`The ${what} ${path} belongs to uid ${s.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
-  if (what === KEY_FILE && (s.mode & 0o077) !== 0) throw unsafe(`The ${what} ${path} is readable by others: \`chmod 600 ${path}\`.`);
+  // Group or others may read or write it: refused, the tokens as the key (a file this storage
+  // writes is always 0600, so only a hand-made or chmod-ed one is ever refused).
+  if ((s.mode & 0o077) !== 0) {
+    throw unsafe(`The ${what} ${path} is open to other users (mode ${(s.mode & 0o777).toString(8)}): \`chmod 600 ${path}\`${what === KEY_FILE ? '' : ', and sign in again if someone else could have read it'}.`);
+  }
 }
 
 /** Refuses a folder another user owns or may write in: they could swap the token file under us. */

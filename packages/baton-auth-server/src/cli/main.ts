@@ -14,6 +14,7 @@ import { clients } from '../server/clients.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
 import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } from '../server/custody.ts';
 import { announceRuntime, runtimeFile } from '../server/runtime.ts';
+import type { Announcement } from '../server/runtime.ts';
 import { CliError, commandConfig, readPassword, readStdin, userNamed, withEngine, withStore } from './support.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -26,19 +27,27 @@ const program = new Command('baton')
 const width = Math.max(...Object.keys(SETTINGS).map((k) => k.length));
 program.command('serve')
   .description('run the token service, configured by the environment (the variables below)')
-  .addHelpText('after', `\nEnvironment:\n${Object.entries(SETTINGS).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n  ${'BATON_RUNTIME_FILE'.padEnd(width)}  where the running service says its URL, issuer and store for \`baton\` commands (default ./data/baton-service.json)`)
+  .addHelpText('after', `\nEnvironment:\n${Object.entries(SETTINGS).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n  ${'BATON_RUNTIME_FILE'.padEnd(width)}  where the running service says its URL, issuer and store for \`baton\` commands (default ./data/baton-service.json; this user's and private, or refused)`)
   .action(async () => {
     const config = loadConfig();
     const { url, stop, service } = await startServer(config);
-    const unannounce = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store });
+    // A memory: store is announced nowhere: no command can reach it.
+    let announced: Announcement | undefined;
+    try {
+      if (config.store !== 'memory:') announced = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
     console.info(`Baton listening on ${url} (issuer ${service.baton.issuer}, store ${redactUrl(config.store)})`);
+    if (announced?.sharedWith !== undefined) console.info(`Process ${announced.sharedWith}, an instance of the same store and issuer, is the one announced in ${runtimeFile()}; \`baton\` commands act on the store they share.`);
     if (config.store === 'memory:') console.info('The store is memory: users, clients and sessions live in this process only, and no `baton` command can reach them.');
     else if ((await users.list(service.store)).length === 0) console.info('No users yet. Create one with: npm run baton -- users add <name>');
     if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         console.info(`${signal}: finishing in-flight requests…`);
-        unannounce();
+        announced?.remove();
         stop().then(() => process.exit(0), () => process.exit(1));
       });
     }

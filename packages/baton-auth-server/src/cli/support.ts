@@ -10,7 +10,7 @@ import { connectStore, createEngine, users } from '../server/app.ts';
 import { loadConfig, redactUrl } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { openCustody } from '../server/custody.ts';
-import { readRuntime, runtimeFile } from '../server/runtime.ts';
+import { canonicalStore, readRuntime, runtimeFile } from '../server/runtime.ts';
 
 /** Fails the command with a sentence and a non-zero exit. */
 export class CliError extends BatonError {
@@ -22,7 +22,9 @@ export class CliError extends BatonError {
 
 /**
  * The configuration of a command: the environment's, and where it names no store (or issuer) the
- * running service's (`runtime.ts`); a warning when it names another store than the service uses.
+ * running service's (`runtime.ts`, refused with a sentence unless private to this user); a
+ * warning when it names another store than the service uses. Standard error says which store the
+ * command acts on, and why that one (standard output stays the command's answer, for scripts).
  */
 let resolved: ServerConfig | undefined;
 export function commandConfig(): ServerConfig {
@@ -32,18 +34,23 @@ export function commandConfig(): ServerConfig {
 
 function configOfCommand(): ServerConfig {
   const env = { ...process.env };
-  const running = readRuntime(runtimeFile(env));
+  const file = runtimeFile(env);
+  const running = readRuntime(file);
+  let source = env.BATON_STORE === undefined ? `${env.BATON_CONFIG ? `BATON_CONFIG ${env.BATON_CONFIG} or the default` : 'the default'}: BATON_STORE is unset and no service is announced in ${file}` : 'BATON_STORE';
   if (running !== undefined) {
-    if (env.BATON_STORE === undefined) env.BATON_STORE = running.store;
-    else if (env.BATON_STORE !== running.store) {
+    if (env.BATON_STORE === undefined) {
+      env.BATON_STORE = running.store;
+      source = `announced in ${file} by the service running as process ${running.pid}`;
+    } else if (canonicalStore(env.BATON_STORE) !== running.store) {
       console.warn(`baton: warning: this command uses BATON_STORE=${redactUrl(env.BATON_STORE)}, but the service running as process ${running.pid} uses ${redactUrl(running.store)}: what it changes will not reach that service.`);
     }
-    if (env.BATON_ISSUER === undefined && env.BATON_STORE === running.store) env.BATON_ISSUER = running.issuer;
+    if (env.BATON_ISSUER === undefined && canonicalStore(env.BATON_STORE) === running.store) env.BATON_ISSUER = running.issuer;
   }
   const config = loadConfig(env);
   if (config.store === 'memory:') {
     throw new CliError('The store is memory: (BATON_STORE=memory:), which lives inside one process: no command can reach its users, clients or keys. Run the service on sqlite:, Redis or PostgreSQL to manage it from the command line.');
   }
+  console.error(`baton: store ${redactUrl(canonicalStore(config.store))} (${source})`);
   return config;
 }
 

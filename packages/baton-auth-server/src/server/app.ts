@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import pino from 'pino';
 import proxyaddr from 'proxy-addr';
 import { BatonConfigError, createBaton, toMs } from 'baton-auth';
@@ -206,6 +207,38 @@ async function serveMetrics(metrics: Metrics, config: ServerConfig): Promise<Ser
   return server;
 }
 
+/**
+ * One client address cannot hold every connection slot (BATON_MAX_CONNECTIONS): past
+ * BATON_MAX_CONNECTIONS_PER_ADDRESS open connections (an eighth of the slots by default), its new
+ * ones are closed on arrival, before any byte is read, so every other address — a health check's
+ * among them — still gets a slot; filling all of them takes many addresses. Counted on the
+ * socket's peer, the only address known when a connection arrives. A trusted proxy's connections
+ * (BATON_TRUST_PROXY) carry many clients, so they are not capped here (only by
+ * BATON_MAX_CONNECTIONS): capping each client behind it is the proxy's work, which sees their
+ * sockets. The count per address lives while its connections do: bounded by the open connections.
+ */
+function capConnectionsPerAddress(server: Server, config: ServerConfig): void {
+  const hops = config.trustProxy;
+  const proxies = typeof hops === 'number' ? undefined : proxyaddr.compile(hops);
+  // A hop count trusts whatever connects (every peer is the proxy); a list, the peers it names.
+  const trusted = (peer: string): boolean => (proxies === undefined ? (hops as number) > 0 : proxies(peer, 0));
+  const open = new Map<string, number>();
+  // Before node:http's own listener: a refused socket never gets a parser.
+  server.prependListener('connection', (socket: Socket) => {
+    if (socket.remoteAddress === undefined) return void socket.destroy(); // already gone
+    const peer = canonicalAddress(socket.remoteAddress);
+    if (trusted(peer)) return;
+    const count = open.get(peer) ?? 0;
+    if (count >= config.maxConnectionsPerAddress) return void socket.destroy();
+    open.set(peer, count + 1);
+    socket.once('close', () => {
+      const left = (open.get(peer) ?? 1) - 1;
+      if (left === 0) open.delete(peer);
+      else open.set(peer, left);
+    });
+  });
+}
+
 /** Starts listening; SIGTERM/SIGINT stop accepting, finish in-flight requests, close the store. */
 export async function startServer(config: ServerConfig): Promise<{ server: Server; service: Service; url: string; stop: () => Promise<void> }> {
   // Tokens, secrets and passwords never reach a log line.
@@ -222,6 +255,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     connectionsCheckingInterval: Math.max(100, Math.min(1000, config.headersTimeoutMs / 4)),
   });
   server.maxConnections = config.maxConnections;
+  capConnectionsPerAddress(server, config);
   // Listening comes first (PORT=0 must name its port in the issuer); until the service is ready,
   // every request gets 503 with Retry-After (RFC 9110 §15.6.4) rather than waiting for a handler.
   let listener: RequestListener = (req, res) => {

@@ -41,6 +41,8 @@ export interface ServerConfig {
   trustProxy: number | string[];
   /** Open connections at most; more are closed on arrival. */
   maxConnections: number;
+  /** Open connections of one client address at most (the socket's peer; a trusted proxy's are not capped). */
+  maxConnectionsPerAddress: number;
   /** Refreshes allowed per session and window, or false. */
   refreshRate: { max: number; window: string } | false;
   /** The APIs (RFC 8707 resource URIs) tokens may be asked for. */
@@ -74,6 +76,7 @@ const failures = (name: string, shape: string) =>
   });
 
 const MAX_CONNECTIONS = 'BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1';
+const PER_ADDRESS = 'BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1';
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -104,6 +107,7 @@ const schema = z.object({
     message: "BATON_SWEEP_INTERVAL must be 'off' or a duration above 0 and below 24d, like '10m'",
   }).default('10m'),
   BATON_MAX_CONNECTIONS: z.coerce.number({ message: MAX_CONNECTIONS }).int({ message: MAX_CONNECTIONS }).min(1, { message: MAX_CONNECTIONS }).default(1000),
+  BATON_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number({ message: PER_ADDRESS }).int({ message: PER_ADDRESS }).min(1, { message: PER_ADDRESS }).optional(),
   BATON_RESOURCES: z.string().refine((v) => list(v).every((r) => !r.includes('#') && URL.canParse(r)), {
     message: 'BATON_RESOURCES must list absolute URIs without a fragment, separated by commas or spaces, e.g. https://api.example.com,https://reports.example.com',
   }).default(''),
@@ -142,6 +146,7 @@ export const SETTINGS: Record<keyof z.infer<typeof schema> | 'BATON_CONFIG', str
   BATON_HEADERS_TIMEOUT: "the whole request header must arrive within this (default '10s')",
   BATON_REQUEST_TIMEOUT: "the whole request must arrive within this (default '30s')",
   BATON_MAX_CONNECTIONS: 'open connections at most (default 1000)',
+  BATON_MAX_CONNECTIONS_PER_ADDRESS: "open connections of one client address at most (default an eighth of BATON_MAX_CONNECTIONS, at least 16); a trusted proxy's are not capped",
   BATON_KEY_RELOAD: "how often keys are re-read from the store (default '30s')",
   BATON_SWEEP_INTERVAL: "how often expired records are deleted (default '10m'; 'off')",
   BATON_METRICS_TOKEN: 'serves Prometheus metrics at GET /metrics to `Authorization: Bearer <this>` (at least 32 characters)',
@@ -150,9 +155,68 @@ export const SETTINGS: Record<keyof z.infer<typeof schema> | 'BATON_CONFIG', str
   BATON_CONFIG: 'a JSON file of these settings (the environment wins)',
 };
 
-/** A store URL fit for a log line: its password (and a whole user part it cannot parse) hidden. */
+/**
+ * Query parameters that carry a credential: drivers read `?password=` (ioredis, postgres),
+ * `?sslpassword=`, `?sslkey=`, tokens and secrets of every spelling.
+ */
+const CREDENTIAL_PARAM = /pass|pwd|secret|token|key|auth|cred/i;
+
+/** A URL's scheme, user part (before the last `@` of the authority), the rest of the authority and path, and its query and fragment. */
+function urlParts(url: string): { scheme: string; user: string | undefined; rest: string; query: string; fragment: string } {
+  const scheme = /^[a-z][a-z0-9+.-]*:(?:\/\/)?/i.exec(url)?.[0] ?? '';
+  let rest = url.slice(scheme.length);
+  const hash = rest.indexOf('#');
+  const fragment = hash === -1 ? '' : rest.slice(hash);
+  if (hash !== -1) rest = rest.slice(0, hash);
+  const mark = rest.indexOf('?');
+  const query = mark === -1 ? '' : rest.slice(mark);
+  if (mark !== -1) rest = rest.slice(0, mark);
+  const authority = scheme.endsWith('//') ? rest.split('/')[0] as string : '';
+  const at = authority.lastIndexOf('@');
+  return at === -1 ? { scheme, user: undefined, rest, query, fragment } : { scheme, user: rest.slice(0, at), rest: rest.slice(at + 1), query, fragment };
+}
+
+const decoded = (v: string): string => {
+  try {
+    return decodeURIComponent(v.replace(/\+/g, ' '));
+  } catch {
+    return v;
+  }
+};
+
+/** The credentials a URL holds — its user part's password, the values of credential-like query parameters — as written and decoded. */
+export function credentialsOf(url: string): string[] {
+  const { user, query } = urlParts(url);
+  const found: string[] = [];
+  if (user?.includes(':')) found.push(user.slice(user.indexOf(':') + 1));
+  for (const pair of query.slice(1).split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && CREDENTIAL_PARAM.test(decoded(pair.slice(0, eq)))) found.push(pair.slice(eq + 1));
+  }
+  return [...new Set(found.flatMap((v) => [v, decoded(v)]))].filter((v) => v !== '');
+}
+
+/**
+ * A URL fit for a log line or a message (the one helper for every store URL the service and the
+ * commands print): the user part's password and every credential-like query parameter's value
+ * become `***`; the user name, hosts, path and other parameters stay, to say which store it is.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, user: string) => `${scheme}${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`);
+  const { scheme, user, rest, query, fragment } = urlParts(url);
+  const who = user === undefined ? '' : `${user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : user}@`;
+  const params = query === '' ? '' : `?${query.slice(1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    return eq !== -1 && CREDENTIAL_PARAM.test(decoded(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=***` : pair;
+  }).join('&')}`;
+  return `${scheme}${who}${rest}${params}${fragment}`;
+}
+
+/** `text` (a driver's error message, say) with the URL and each credential it holds replaced by their redacted forms. */
+export function redactIn(text: string, url: string): string {
+  let out = text.split(url).join(redactUrl(url));
+  // Longest first: a password that contains another credential is hidden whole.
+  for (const secret of credentialsOf(url).sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+  return out;
 }
 
 /** A list given with commas or spaces. */
@@ -208,6 +272,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new BatonConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
   if (headersTimeoutMs > requestTimeoutMs) throw new BatonConfigError(`BATON_HEADERS_TIMEOUT (${c.BATON_HEADERS_TIMEOUT}) must not exceed BATON_REQUEST_TIMEOUT (${c.BATON_REQUEST_TIMEOUT}): the headers are part of the request.`);
   const trustProxy = trusted(c.BATON_TRUST_PROXY);
+  // One address may hold an eighth of the slots: filling them all takes eight addresses at least.
+  const maxConnectionsPerAddress = c.BATON_MAX_CONNECTIONS_PER_ADDRESS ?? Math.min(c.BATON_MAX_CONNECTIONS, Math.max(16, Math.floor(c.BATON_MAX_CONNECTIONS / 8)));
+  if (maxConnectionsPerAddress > c.BATON_MAX_CONNECTIONS) {
+    throw new BatonConfigError(`BATON_MAX_CONNECTIONS_PER_ADDRESS (${maxConnectionsPerAddress}) must not exceed BATON_MAX_CONNECTIONS (${c.BATON_MAX_CONNECTIONS}): one address could then hold every connection.`);
+  }
   const loginFailures = failureLimit(c.BATON_LOGIN_FAILURES, 'BATON_LOGIN_FAILURES');
   const loginFailuresPerIp = failureLimit(c.BATON_LOGIN_FAILURES_PER_IP, 'BATON_LOGIN_FAILURES_PER_IP');
   const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
@@ -242,6 +311,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     headersTimeoutMs,
     requestTimeoutMs,
     maxConnections: c.BATON_MAX_CONNECTIONS,
+    maxConnectionsPerAddress,
     trustProxy,
     sweepIntervalMs: c.BATON_SWEEP_INTERVAL === 'off' ? false : toMs(duration$(c.BATON_SWEEP_INTERVAL), 'BATON_SWEEP_INTERVAL'),
     refreshRate: rate(c.BATON_REFRESH_RATE),

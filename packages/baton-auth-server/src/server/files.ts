@@ -2,7 +2,7 @@
  * The embedded store's files and the secret file: created private whatever the umask, and
  * refused at start when another user of the machine could read or replace them.
  */
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BatonConfigError } from 'baton-auth';
 
@@ -30,7 +30,11 @@ const uid = process.getuid?.();
  */
 export function checkPrivate(path: string, kind: 'folder' | 'file' | 'secret'): void {
   if (uid === undefined || !existsSync(path)) return;
-  const { mode, uid: owner } = statSync(path);
+  checkStats(path, statSync(path), kind);
+}
+
+function checkStats(path: string, { mode, uid: owner }: { mode: number; uid: number }, kind: 'folder' | 'file' | 'secret'): void {
+  if (uid === undefined) return;
   // A sticky folder (/tmp): others may add files but not rename or replace ours, checked one by one.
   if (kind === 'folder' && (mode & 0o1000) !== 0) return;
   if (owner !== uid) {
@@ -38,6 +42,33 @@ export function checkPrivate(path: string, kind: 'folder' | 'file' | 'secret'): 
   }
   if ((mode & (kind === 'secret' ? 0o077 : 0o022)) !== 0) {
     throw new BatonConfigError(`${path} is open to other users (mode ${(mode & 0o777).toString(8)}): \`chmod ${kind === 'folder' ? 700 : 600} ${path}\`.`);
+  }
+}
+
+/**
+ * Reads a private file (`secret`: this user's, no one else may read or write it) in a folder
+ * checked as the store's, or undefined when there is none. The file is opened without following
+ * a symbolic link and without blocking (a FIFO fails the check at once), and checked on the open
+ * handle, so what is read is what was checked.
+ */
+export function readPrivateFile(path: string): string | undefined {
+  checkPrivate(dirname(path), 'folder');
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new BatonConfigError(`${path} is a symbolic link: Baton reads it only as a file of its own. Remove the link (\`rm ${path}\`).`);
+    throw err;
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new BatonConfigError(`${path} is not a regular file: remove it.`);
+    checkStats(path, stats, 'secret');
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 

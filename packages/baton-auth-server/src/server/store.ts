@@ -5,7 +5,7 @@
 import { connect } from 'node:net';
 import { BatonConfigError } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
-import { redactUrl } from './config.ts';
+import { redactIn, redactUrl } from './config.ts';
 import { checkLocalStore } from './files.ts';
 
 /** Opens the store a `BATON_STORE` URL names; drivers are loaded only when used. */
@@ -59,8 +59,7 @@ function probe(url: string): Promise<string | undefined> {
  */
 export async function connectStore(url: string): Promise<BatonStore> {
   const where = `BATON_STORE=${redactUrl(url)}`;
-  const password = /^[a-z+]+:\/\/[^:@/]*:([^@/]+)@/i.exec(url)?.[1];
-  const safe = (message: string): string => (password ? message.split(password).join('***') : message);
+  const safe = (message: string): string => redactIn(message, url);
   let store: BatonStore;
   try {
     store = await openStore(url);

@@ -170,24 +170,28 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     '/auth/me': me(c),
   };
 
-  function match(path: string): { route: Route; params: string[] } | undefined {
+  /** The route of a path, with its table entry (`name`, what logs carry) and its parameters. */
+  function match(path: string): { route: Route; name: string; params: string[] } | undefined {
     const exact = routes[path];
-    if (exact) return { route: exact, params: [] };
+    if (exact) return { route: exact, name: path, params: [] };
     const slash = path.lastIndexOf('/');
-    const wildcard = routes[`${path.slice(0, slash)}/*`];
+    const name = `${path.slice(0, slash)}/*`;
+    const wildcard = routes[name];
     let param: string;
     try {
       param = decodeURIComponent(path.slice(slash + 1));
     } catch {
       return undefined;
     }
-    return wildcard && param ? { route: wildcard, params: [param] } : undefined;
+    return wildcard && param ? { route: wildcard, name, params: [param] } : undefined;
   }
 
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
-    const path = local(new URL(request.url).pathname);
-    const found = match(path);
+    const found = match(local(new URL(request.url).pathname));
+    // Logs carry the route (its table entry), never the path: a path is the caller's to fill,
+    // with a token pasted into it as easily as anything else.
+    const route = found?.name ?? 'unknown route';
     let response: Response;
     try {
       if (found === undefined) throw new HttpError(404, 'not_found', 'No such endpoint');
@@ -197,12 +201,12 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
         const allow = Object.keys(found.route).join(', ');
         throw new HttpError(405, 'invalid_request', `Use ${allow}`, { allow });
       }
-      if (!PUBLIC(path)) refuseCrossSite(c, request);
+      if (!PUBLIC(found.name)) refuseCrossSite(c, request);
       response = await serve(request, context, found.params);
     } catch (err) {
       const http = httpErrorOf(err);
       // The error's name and where it was thrown, never its message: a library's message may quote its input.
-      if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', path, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
+      if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', route, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
       response = oauthError(http);
     }
     // Every answer is dated on the engine's clock, which a step of the wall clock does not move
@@ -214,7 +218,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
         // Immutable headers (a redirect): the server's own Date stands.
       }
     }
-    c.log?.info({ method: request.method, path, status: response.status }, 'request');
+    c.log?.info({ method: request.method, route, status: response.status }, 'request');
     return response;
   };
   return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes, allowedOrigins: c.allowedOrigins, closeStreams: (final?: boolean) => c.streams.closeAll(final) });
