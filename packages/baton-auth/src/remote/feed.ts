@@ -22,6 +22,8 @@ export interface FeedOptions {
   onEvent(event: FeedEvent): void;
   /** Told when the stream is connected and has sent its backlog (`ready`), and when it drops or is refused (with why). */
   onState?(connected: boolean, error?: Error): void;
+  /** The wait before reconnecting after the n-th failure in a row, ms. Default 250 · 2ⁿ, at most 5 s. */
+  backoffMs?(failures: number): number;
 }
 
 /** The feed refused the credentials: a configuration mistake, not an outage. */
@@ -106,7 +108,9 @@ export function followFeed(o: FeedOptions): { close(): void; restart(): void } {
       }
       if (abort.signal.aborted) return;
       o.onState?.(false, why);
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** failures++)).unref?.());
+      const wait = o.backoffMs?.(failures) ?? Math.min(5000, 250 * 2 ** failures);
+      failures++;
+      await new Promise((r) => setTimeout(r, wait).unref?.());
     }
   };
   void run();
