@@ -96,7 +96,8 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
         return void res.destroy(); // the stream was dropped: free what the socket still holds
       }
       if (chunk.done || gone) break;
-      if (!res.write(chunk.value)) await drained();
+      // Waiting for the client, yet told at once when the stream is dropped (a reader that never reads never drains).
+      if (!res.write(chunk.value)) await Promise.race([drained(), reader.closed.catch(() => undefined)]);
     }
     return void res.end();
   }
