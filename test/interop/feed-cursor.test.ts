@@ -65,7 +65,7 @@ describe('revocation feed: every revocation reaches the follower (property)', ()
         const drops = new Set<() => void>();
         const connect: typeof fetch = async (input, init) => {
           const { handler } = instances[route.shift() ?? 0] as (typeof instances)[number];
-          const res = await handler(new Request(String(input), { headers: init?.headers }), { ip: '127.0.0.1' });
+          const res = await handler(new Request(String(input), { headers: init?.headers ?? {} }), { ip: '127.0.0.1' });
           if (res.body === null) return res;
           const reader = res.body.getReader();
           let drop = (): void => undefined;

@@ -81,17 +81,18 @@ it('Fastify serves the feed as a stream paced by its reader (before: it buffered
   try {
     const res = await fetch(`${url}/oauth/revocations`, { headers: { accept: 'text/event-stream', authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}` }, signal: abort.signal });
     expect(res.status).toBe(200);
-    const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
     let text = '';
     const until = async (needle: string): Promise<void> => {
-      while (!text.includes(needle)) text += (await reader.read()).value ?? '';
+      while (!text.includes(needle)) text += decoder.decode((await reader.read()).value, { stream: true });
     };
     await until('event: ready');
     await store.announce({ kind: 'token', id: 'jti-through-fastify', at: Date.now(), expiresAt: Date.now() + 60_000, reason: 'revoked' });
     await until('jti-through-fastify');
   } finally {
     abort.abort();
-    handler.closeStreams(true);
+    handler.closeStreams?.(true);
     await app.close();
     baton.close();
     await store.close();
