@@ -55,7 +55,7 @@ it('holds at most its bound for a follower that never reads, then drops the stre
       await new Promise((r) => setTimeout(r, 1));
       maxBuffered = Math.max(maxBuffered, res.writableLength);
     }
-    console.log(`feed back-pressure: ${sent} revocations sent; the server held at most ${maxBuffered} bytes in the response; stream destroyed: ${res.destroyed}`);
+    console.info(`feed back-pressure: ${sent} revocations sent; the server held at most ${maxBuffered} bytes in the response; stream destroyed: ${res.destroyed}`);
     expect(maxBuffered, 'bytes the server buffered for the stalled stream').toBeLessThan(BOUND);
     await eventually(() => res.destroyed, { timeoutMs: 2000, what: 'the stalled stream dropped' });
   } finally {

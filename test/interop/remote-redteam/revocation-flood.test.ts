@@ -47,7 +47,7 @@ async function flood(count: number): Promise<{ sid: string; jtis: string[]; toke
 it('one user revoking 40 of their own access tokens causes at most 9 revocation events, and every token is refused', async () => {
   const { sid, jtis, tokens } = await flood(40);
   const events = (await baton.service.baton.revocationsSince(0)).filter((e) => (e.kind === 'session' && e.id === sid) || (e.kind === 'token' && jtis.includes(e.id)));
-  console.log(`revocation flood: 40 tokens revoked by one user → ${events.length} events in the log (${events.filter((e) => e.kind === 'token').length} token, ${events.filter((e) => e.kind === 'session').length} session)`);
+  console.info(`revocation flood: 40 tokens revoked by one user → ${events.length} events in the log (${events.filter((e) => e.kind === 'token').length} token, ${events.filter((e) => e.kind === 'session').length} session)`);
   expect(events.length).toBeLessThanOrEqual(8 + 1); // TOKEN_REVOCATIONS_PER_SESSION, then the session
   for (const token of tokens) await expect(baton.service.baton.verify(token, { audience: API })).rejects.toThrow();
 });
