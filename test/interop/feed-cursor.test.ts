@@ -129,3 +129,33 @@ describe('revocation feed: every revocation reaches the follower (property)', ()
     ), { numRuns: 30 });
   }, 120_000);
 });
+
+describe('revocation feed: the cursor on the wire', () => {
+  it('JSON pages after a cursor; ids are the store\'s cursor, not times; a bad cursor is a 400 with a sentence', async () => {
+    const store = memoryStore();
+    const baton = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
+    const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
+    const get = (query: string, headers: Record<string, string> = {}) => handler(new Request(`${ISSUER}/oauth/revocations${query}`, { headers: { authorization: BASIC, ...headers } }), { ip: '127.0.0.1' });
+    try {
+      const now = Date.now();
+      // Written in this order, with times going backwards (clocks that disagree).
+      for (const [i, at] of [now, now - 3000, now - 1000].entries()) await store.announce({ kind: 'token', id: `t${i}`, at, expiresAt: now + 60_000, reason: 'revoked' });
+      const all = (await (await get('')).json()) as { events: { id: string }[]; cursor: number };
+      expect(all.events.map((e) => e.id)).toEqual(['t0', 't1', 't2']);
+      const cursors = (await baton.revocationsAfter(0)).map((e) => e.seq as number);
+      expect(all.cursor).toBe(cursors[2]);
+      const after = (await (await get(`?after=${cursors[0]}`)).json()) as { events: { id: string }[]; cursor: number };
+      expect(after).toEqual({ events: [expect.objectContaining({ id: 't1' }), expect.objectContaining({ id: 't2' })], cursor: cursors[2] });
+      expect(((await (await get('', { 'last-event-id': String(cursors[1]) })).json()) as { events: { id: string }[] }).events.map((e) => e.id)).toEqual(['t2']);
+      // A follower of the last release resumes with since=<its last id>: read as the cursor it is.
+      expect(((await (await get(`?since=${cursors[1]}`)).json()) as { events: { id: string }[] }).events.map((e) => e.id)).toEqual(['t2']);
+      for (const bad of ['?after=-1', '?after=abc', '?after=1e400']) {
+        const res = await get(bad);
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as { error_description: string }).error_description).toMatch(/after is a cursor of the feed/);
+      }
+    } finally {
+      baton.close();
+    }
+  });
+});
