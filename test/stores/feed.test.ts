@@ -1,6 +1,6 @@
 /**
  * The revocation feed of the networked stores: each event delivered once, its memory of delivered
- * events and its first resume point measured on the clock it is given.
+ * events measured on the clock it is given, and the cursor it resumes after.
  */
 import { describe, expect, it } from 'vitest';
 import type { RevocationEvent } from 'baton-auth';
@@ -12,15 +12,18 @@ describe('RevocationFeed', () => {
   const clock = new ManualClock(Date.UTC(2001, 0, 1));
   const event = (id: string, at: number): RevocationEvent => ({ kind: 'session', id, at, expiresAt: at + 60_000, reason: 'test' });
 
-  it('delivers each event once, and resumes from an hour before its clock when nothing came yet', () => {
+  it('delivers each event once, and resumes after the largest cursor delivered, whatever the events\' times', () => {
     const feed = new RevocationFeed(clock.now);
     const seen: string[] = [];
     feed.add((e) => seen.push(e.id));
-    expect(feed.resumeFrom()).toBe(clock.ms - 3_600_000);
-    expect(feed.deliver(event('a', clock.ms))).toBe(true);
-    expect(feed.deliver(event('a', clock.ms))).toBe(false);
-    expect(seen).toEqual(['a']);
-    expect(feed.resumeFrom()).toBe(clock.ms - 10_000);
+    expect(feed.lastSeq).toBe(0);
+    expect(feed.deliver({ ...event('a', clock.ms), seq: 7 })).toBe(true);
+    expect(feed.deliver({ ...event('a', clock.ms), seq: 7 })).toBe(false);
+    // Committed later by an instance whose clock is 3 s behind: its seq is larger, its at smaller.
+    expect(feed.deliver({ ...event('b', clock.ms - 3000), seq: 8 })).toBe(true);
+    expect(feed.deliver(event('c', clock.ms))).toBe(true); // a message without a cursor moves nothing
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(feed.lastSeq).toBe(8);
   });
 
   it('past 10 000 events, forgets those older than a minute on its clock and keeps the recent ones', () => {

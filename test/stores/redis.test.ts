@@ -65,10 +65,10 @@ describe('redis expiry', () => {
         [/:s:/, HOUR + HOUR], // s: its absolute end (1 h) + retainMs; gone: max(retainMs, revocation lifetime) = 2 h
         [/:u:/, 30 * 24 * HOUR + HOUR], // the user index: its longest session's absolute end + retainMs
         [/:c:c1$/, 60_000], [/:o:o1$/, 60_000], [/:n:n1$/, 30_000],
-        [/\{revocations\}:log$/, 2 * HOUR],
+        [/\{revocations\}:log$/, 2 * HOUR], [/\{revocations\}:log:order$/, 2 * HOUR], [/\{revocations\}:log:seq$/, 2 * HOUR],
       ];
       const keys = await raw.keys(`${keyPrefix}*`);
-      expect(keys).toHaveLength(7);
+      expect(keys).toHaveLength(9);
       for (const key of keys) {
         const max = bound.find(([pattern]) => pattern.test(key))?.[1];
         expect(max, `${key} is a key this test knows`).toBeDefined();
@@ -117,7 +117,7 @@ describe('redis revocation log', () => {
       expect((await store.rotate({ ...rotate, generation: 0, now: now + 5000 })).status).toBe('reused');
       expect(await logged(d.id)).toMatchObject({ reason: 'reused', at: now + 5000 });
       await store.denyJti('jti-1', now + 60_000, now);
-      expect(await logged('jti-1')).toEqual({ kind: 'token', id: 'jti-1', at: now, expiresAt: now + 60_000, reason: 'revoked' });
+      expect(await logged('jti-1')).toEqual({ seq: expect.any(Number), kind: 'token', id: 'jti-1', at: now, expiresAt: now + 60_000, reason: 'revoked' });
       expect(await raw.pttl(logKey)).toBeGreaterThan(50_000);
       const names = fromNode.map((args) => args[0]?.toLowerCase());
       expect(names.filter((n) => !['evalsha', 'eval'].includes(n as string))).toEqual([]); // scripts only
@@ -140,7 +140,7 @@ describe('redis revocation messages', () => {
       const seen: RevocationEvent[] = [];
       const stop = await b.subscribe((e) => seen.push(e));
       expect(await a.revokeSession(s.id, { now, reason: 'he said "stop"\\', revocationTtlMs: 60_000 })).toBe(true);
-      await expect.poll(() => seen.find((e) => e.id === s.id), { timeout: 2000 }).toEqual({ kind: 'session', id: s.id, at: now, expiresAt: now + 60_000, reason: 'he said "stop"\\' });
+      await expect.poll(() => seen.find((e) => e.id === s.id), { timeout: 2000 }).toEqual({ seq: expect.any(Number), kind: 'session', id: s.id, at: now, expiresAt: now + 60_000, reason: 'he said "stop"\\' });
       stop();
     } finally {
       await Promise.all([a.close(), b.close()]);

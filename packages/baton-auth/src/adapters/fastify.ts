@@ -10,6 +10,7 @@
  * ```
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler, preHandlerHookHandler } from 'fastify';
+import { Readable } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
@@ -52,6 +53,10 @@ async function mount(fastify: FastifyInstance, handler: AuthHandler): Promise<vo
     });
     const cookies = response.headers.getSetCookie();
     if (cookies.length > 0) reply.header('set-cookie', cookies);
+    // A stream (the revocation feed) is piped, paced by the client, not buffered whole (it never ends).
+    if (response.body !== null && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      return reply.send(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>, { highWaterMark: 16 * 1024 }));
+    }
     return reply.send(response.body === null ? '' : Buffer.from(await response.arrayBuffer()));
   });
 }

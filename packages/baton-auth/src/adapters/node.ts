@@ -71,14 +71,33 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
   res.writeHead(response.status, headers);
   if (response.body === null) return void res.end();
   if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
-    // A stream (the revocation feed): written as it comes, and cancelled when the client goes.
+    // A stream (the revocation feed): written as the client takes it — the next chunk is read only
+    // once the socket drained, so a client that does not read makes the stream wait (and drop it),
+    // never this buffer grow — and cancelled when the client goes.
     const reader = response.body.getReader();
-    res.once('close', () => void reader.cancel().catch(() => undefined));
+    let gone = false;
+    const drained = (): Promise<void> => new Promise((resolve) => {
+      const done = (): void => {
+        res.off('drain', done).off('close', done);
+        resolve();
+      };
+      res.on('drain', done).on('close', done);
+    });
+    res.once('close', () => {
+      gone = true;
+      void reader.cancel().catch(() => undefined);
+    });
     res.flushHeaders();
     for (;;) {
-      const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
-      if (done) break;
-      res.write(value);
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        return void res.destroy(); // the stream was dropped: free what the socket still holds
+      }
+      if (chunk.done || gone) break;
+      // Waiting for the client, yet told at once when the stream is dropped (a reader that never reads never drains).
+      if (!res.write(chunk.value)) await Promise.race([drained(), reader.closed.catch(() => undefined)]);
     }
     return void res.end();
   }

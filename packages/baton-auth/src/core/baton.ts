@@ -94,6 +94,16 @@ export class Baton {
     return events.filter((e) => e.at >= since).sort((a, b) => a.at - b.at);
   }
 
+  /**
+   * The revocations logged after the cursor `after` (an event's `seq`; 0: from the start), in the
+   * order the store committed them, at most `limit`, each with its `seq`: what the revocation
+   * feed's followers resume from, whatever the clocks of the instances that revoked.
+   */
+  async revocationsAfter(after: number, limit = 1000): Promise<RevocationEvent[]> {
+    await this.#e.ready();
+    return this.#e.store.revocationsAfter(after, limit, this.#e.now());
+  }
+
   /** Listens to one event type, or to all with `'*'`. Returns a function that stops listening. */
   on(type: BatonEventType | '*', listener: (event: BatonEvent) => void): () => void {
     const wrapped = (event: BatonEvent): void => {

@@ -35,6 +35,27 @@ export interface RevokeOptions {
   jkt?: string;
 }
 
+/**
+ * Access tokens of one session revoked one by one, at most, per revocation lifetime; the next
+ * revokes the session instead (RFC 7009 §2.1: the server MAY revoke the grant of a revoked access
+ * token). Each revocation is an event every instance and every follower of the feed keeps until
+ * it expires: a user minting tokens (grace answers) and revoking each must not be able to flood
+ * them. With this, one session causes at most 9 events.
+ */
+export const TOKEN_REVOCATIONS_PER_SESSION = 8;
+
+/**
+ * Takes one of the session's token-revocation slots in the one-time ledger (shared by every
+ * instance, one atomic operation each); false when all are taken.
+ */
+async function tokenRevocationSlot(e: Engine, sid: string, now: number): Promise<boolean> {
+  for (let i = 0; i < TOKEN_REVOCATIONS_PER_SESSION; i++) {
+    // '~' is not in a jti's alphabet (base64url): no token's jti can take a slot.
+    if (await e.store.consumeJti(`~revoked:${sid}:${i}`, now + e.revocationTtlMs, now)) return true;
+  }
+  return false;
+}
+
 function sameClient(owner: string, caller: string | undefined): void {
   if (caller !== undefined && owner !== caller) throw new BatonError('ERR_INVALID_ARGUMENT', 'The token was not issued to this client');
 }
@@ -72,6 +93,12 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   }
   sameClient(claims.client_id, options.clientId);
   if (jkt !== undefined && claims.cnf !== undefined && claims.cnf.jkt !== jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
+  if (claims.sid !== undefined && !(await tokenRevocationSlot(e, claims.sid, now))) {
+    // One event for the session (and its every token) rather than one more per token.
+    if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
+    await revokeSession(e, claims.sid, { reason: 'revoked' });
+    return;
+  }
   const until = (claims.exp + e.o.leewaySec) * 1000;
   if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
   await e.store.denyJti(claims.jti, until, now);

@@ -163,6 +163,12 @@ export interface RevocationEvent {
   reason: string;
   /** For a session: what was recorded with its end. */
   detail?: SessionEndDetail;
+  /**
+   * The store's cursor of this event in the log, assigned in commit order (`revocationsAfter`):
+   * never from a clock, so no instance's skew can put an event behind one already read. Set on
+   * events read from the log; a subscriber's message may lack it.
+   */
+  seq?: number;
 }
 
 /** What every revocation is told: when, why, and how long verifiers must remember it. */
@@ -234,6 +240,15 @@ export interface RevocationLog {
   /** Revocations still in force at `since` or later (what an instance missed while away); `[]` when none. */
   revocationsSince(since: number): Promise<RevocationEvent[]>;
   /**
+   * The logged revocations whose `seq` is greater than `after`, in increasing `seq`, at most
+   * `limit`, each with its `seq`; ones expired at `now` may be left out. `seq` is assigned in
+   * commit order: once a reader has seen `seq` n, no revocation committed later gets a `seq` ≤ n,
+   * so a reader that resumes after the last `seq` it saw misses none, whatever the instances'
+   * clocks say. It never goes back, not even when the backend lost its data (a memory store, a
+   * Redis without persistence start from the time in µs). `after` 0: from the start.
+   */
+  revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]>;
+  /**
    * Calls `listener` for every revocation made through any client of this store, from now on,
    * each once. Resolves once the subscription is live; the returned function ends it.
    */
@@ -278,6 +293,6 @@ export interface TokenStore extends SessionStore, OneTimeLedger, RevocationLog, 
 
 /** The methods of each concern, as the engine checks a store given to it and guards its calls. */
 export const STORE_METHODS = {
-  required: ['createSession', 'getSession', 'listSessions', 'sessionHistory', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'revocationsSince', 'subscribe', 'ping', 'sweep', 'close'],
+  required: ['createSession', 'getSession', 'listSessions', 'sessionHistory', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'revocationsSince', 'revocationsAfter', 'subscribe', 'ping', 'sweep', 'close'],
   opaque: ['saveOpaqueToken', 'findOpaqueToken', 'deleteOpaqueToken'],
 } as const;

@@ -1,6 +1,8 @@
 /**
  * Following a Baton service's revocation feed (`GET /oauth/revocations`, Server-Sent Events): one
- * long request, resumed after any drop from the last event's id, so a reconnect misses nothing.
+ * long request, resumed after any drop from the last event's id (`?after=`), so a reconnect misses
+ * nothing. The id is an opaque cursor the issuer's store assigns in commit order: kept as sent,
+ * never compared or read as a time.
  * Written by hand: the browser's `EventSource` cannot send client credentials, and the stream
  * format is a few lines (WHATWG HTML §9.2).
  */
@@ -20,6 +22,8 @@ export interface FeedOptions {
   onEvent(event: FeedEvent): void;
   /** Told when the stream is connected and has sent its backlog (`ready`), and when it drops or is refused (with why). */
   onState?(connected: boolean, error?: Error): void;
+  /** The wait before reconnecting after the n-th failure in a row, ms. Default 250 · 2ⁿ, at most 5 s. */
+  backoffMs?(failures: number): number;
 }
 
 /** The feed refused the credentials: a configuration mistake, not an outage. */
@@ -42,18 +46,24 @@ function feedEvent(data: string): FeedEvent | undefined {
   return ok ? (e as FeedEvent) : undefined;
 }
 
-/** Follows the feed until `close()`; reconnects with a capped backoff, from the last cursor. */
-export function followFeed(o: FeedOptions): { close(): void } {
+/**
+ * Follows the feed until `close()`; reconnects with a capped backoff, after the last cursor.
+ * `restart()` drops the stream and starts again from the whole backlog (every revocation in force).
+ */
+export function followFeed(o: FeedOptions): { close(): void; restart(): void } {
   const abort = new AbortController();
-  let cursor = 0;
+  let request: AbortController | undefined;
+  let cursor: string | undefined;
   let failures = 0;
   const run = async (): Promise<void> => {
     while (!abort.signal.aborted) {
       let why: Error | undefined;
       try {
         const url = new URL(o.url);
-        url.searchParams.set('since', String(cursor));
-        const res = await o.fetch(url, { headers: { accept: 'text/event-stream', authorization: o.authorization }, signal: abort.signal, redirect: 'manual' });
+        if (cursor !== undefined) url.searchParams.set('after', cursor);
+        request = new AbortController();
+        const signal = AbortSignal.any([abort.signal, request.signal]);
+        const res = await o.fetch(url, { headers: { accept: 'text/event-stream', authorization: o.authorization }, signal, redirect: 'manual' });
         if (res.status === 401 || res.status === 403) throw new FeedRefusedError(`the revocation feed refused the credentials (${res.status}): use a confidential client registered to introspect`);
         if (!res.ok || res.body === null) throw new Error(`the revocation feed answered ${res.status}`);
         const opened = Date.now();
@@ -73,12 +83,13 @@ export function followFeed(o: FeedOptions): { close(): void } {
             scanFrom = 0;
             if (line === '') {
               if (type === 'ready') {
+                if (id !== undefined && id !== '') cursor = id;
                 failures = 0; // connected, and the backlog is in
                 o.onState?.(true);
               } else if ((type === 'revocation' || type === 'message') && data !== '') {
                 const event = feedEvent(data);
                 if (event !== undefined) o.onEvent(event);
-                if (id !== undefined && Number(id) > cursor) cursor = Number(id);
+                if (id !== undefined && id !== '') cursor = id; // after the event is applied
               }
               type = 'message';
               data = '';
@@ -97,9 +108,18 @@ export function followFeed(o: FeedOptions): { close(): void } {
       }
       if (abort.signal.aborted) return;
       o.onState?.(false, why);
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** failures++)).unref?.());
+      const wait = o.backoffMs?.(failures) ?? Math.min(5000, 250 * 2 ** failures);
+      failures++;
+      await new Promise((r) => setTimeout(r, wait).unref?.());
     }
   };
   void run();
-  return { close: () => abort.abort() };
+  return {
+    close: () => abort.abort(),
+    restart: () => {
+      cursor = undefined;
+      failures = 0;
+      request?.abort();
+    },
+  };
 }

@@ -60,6 +60,13 @@ export interface RemoteIssuerOptions {
    * instead of when it expires. Default true.
    */
   revocations?: boolean;
+  /**
+   * Revocations in force kept from the feed, at most, per kind (sessions, tokens, keys). None in
+   * force is ever dropped to make room: past it this verifier fails closed — every token is refused
+   * with a 503 — until enough have expired, then it reads the feed's backlog again. Default 100,000
+   * (about 20 MB); one session at the issuer causes at most 9.
+   */
+  maxRevocations?: number;
   /** Told of each revocation the feed brings (observability). */
   onRevocation?: (event: FeedEvent) => void;
   /** Told when the feed connects (its backlog in) and when it drops or is refused, with why: log it, or alert on it. */
@@ -106,9 +113,11 @@ interface Metadata {
 
 /** How long the first request waits for the feed's backlog. */
 const FIRST_CATCH_UP_MS = 2000;
-/** Revocations kept from the feed at most, by count and by time (a hostile feed cannot grow them without end). */
+/** Revocations kept from the feed at most by default, by count (`maxRevocations`) and by time (a hostile feed cannot grow them without end). */
 const MAX_REVOCATIONS = 100_000;
 const MAX_REVOCATION_MS = 366 * 86_400_000;
+/** How often a verifier over its `maxRevocations` looks whether enough expired to catch up again. */
+const OVERFLOW_RECHECK_MS = 1000;
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
@@ -160,21 +169,40 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   const leeway = options.leewaySec ?? 5;
   const algorithms = options.algorithms ?? ASYMMETRIC;
   if (algorithms.some((a) => /^(HS|none)/i.test(a))) throw new BatonConfigError('remoteIssuer verifies asymmetric signatures only: a shared secret (HS*) would let every resource server mint tokens.');
+  const maxRevocations = options.maxRevocations ?? MAX_REVOCATIONS;
+  if (!Number.isSafeInteger(maxRevocations) || maxRevocations < 1) {
+    throw new BatonConfigError(`remoteIssuer's maxRevocations must be a whole number of at least 1 (revocations kept per kind), not ${String(maxRevocations)}.`);
+  }
   let metadata: Promise<Metadata> | undefined;
   let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
-  let feed: { close(): void } | undefined;
+  let feed: { close(): void; restart(): void } | undefined;
+  // More revocations in force came than maxRevocations: since when (refusing every token), and whether the backlog is being read again.
+  let overflowSince: number | undefined;
+  let resyncing = false;
+  let nextRecheck = 0;
   // The feed's state: down since when (undefined: connected, or not followed), and refused credentials.
   let feedDownSince: number | undefined;
   let feedRefused: Error | undefined;
   // What the feed revoked, by `kind:id`, until it could no longer matter; bounded in time and count.
   const revoked: Record<FeedEvent['kind'], Map<string, number>> = { session: new Map(), token: new Map(), key: new Map() };
+  const prune = (map: Map<string, number>): void => {
+    const t = now();
+    for (const [id, until] of map) if (until <= t) map.delete(id);
+  };
   const remember = (event: FeedEvent): void => {
     if (event.expiresAt <= now()) return;
     const map = revoked[event.kind];
-    map.delete(event.id);
-    map.set(event.id, Math.min(event.expiresAt, now() + MAX_REVOCATION_MS));
-    if (map.size > MAX_REVOCATIONS) map.delete(map.keys().next().value as string); // the oldest
-    if (map.size % 1024 === 0) for (const [id, until] of map) if (until <= now()) map.delete(id);
+    if (!map.has(event.id) && map.size >= maxRevocations) prune(map);
+    if (!map.has(event.id) && map.size >= maxRevocations) {
+      // Never drop a revocation in force to make room (a dropped one would let its token pass):
+      // refuse every token instead, until enough expired to read the backlog again.
+      overflowSince ??= now();
+      resyncing = false;
+      options.onRevocation?.(event);
+      return;
+    }
+    map.set(event.id, Math.min(Math.max(event.expiresAt, map.get(event.id) ?? 0), now() + MAX_REVOCATION_MS));
+    if (map.size % 1024 === 0) prune(map);
     if (event.kind === 'key') {
       verified.clear(); // tokens of that key leave the cache
       void jwks?.reload().catch(() => undefined); // and the key leaves the set, for tokens that name no kid
@@ -197,6 +225,11 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
             ready();
           }
           if (connected) feedDownSince = undefined;
+          if (connected && resyncing) {
+            // The backlog read again after an overflow fitted: every revocation in force is held.
+            resyncing = false;
+            overflowSince = undefined;
+          }
           else feedDownSince ??= now();
           options.onFeedState?.(connected, error);
         },
@@ -225,6 +258,17 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   const checkRevoked = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> => {
     // Credentials the feed refuses are this API's mistake: no token passes without its revocations (a 500, not the token's fault).
     if (feedRefused !== undefined) throw new BatonConfigError(`remoteIssuer: ${feedRefused.message}`);
+    if (overflowSince !== undefined) {
+      if (!resyncing && now() >= nextRecheck) {
+        nextRecheck = now() + OVERFLOW_RECHECK_MS;
+        for (const map of Object.values(revoked)) prune(map);
+        if (Object.values(revoked).every((map) => map.size < maxRevocations)) {
+          resyncing = true; // room again: read every revocation in force from the start
+          feed?.restart();
+        }
+      }
+      throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer has more revocations in force than this verifier keeps (maxRevocations ${maxRevocations}): tokens are refused until it holds them all again`);
+    }
     if (options.maxFeedOutageMs !== undefined && feedDownSince !== undefined && now() - feedDownSince > options.maxFeedOutageMs) {
       throw new BatonError('ERR_STORE_UNAVAILABLE', 'the issuer\'s revocation feed is down: tokens are refused until it is back (maxFeedOutageMs)');
     }

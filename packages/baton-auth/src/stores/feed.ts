@@ -7,8 +7,12 @@ import type { RevocationEvent } from './types.ts';
 export class RevocationFeed {
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
   readonly #delivered = new Map<string, number>();
-  /** The latest `at` delivered: where a re-read after a reconnect starts (with a margin). */
-  lastEventAt = 0;
+  /**
+   * The largest log cursor (`seq`) delivered: where a re-read after a reconnect starts
+   * (`revocationsAfter`). A cursor, never an `at`: another instance's clock may be behind, and a
+   * resume from the newest time seen would skip what it committed.
+   */
+  lastSeq = 0;
   readonly #now: () => number;
 
   /** @param now The clock pruning and a first resume are measured on, in ms since the epoch. Default `Date.now`. */
@@ -27,7 +31,8 @@ export class RevocationFeed {
     if (this.#delivered.has(key)) return false;
     this.#delivered.set(key, event.at);
     if (this.#delivered.size > 10_000) this.prune(this.#now() - 60_000);
-    this.lastEventAt = Math.max(this.lastEventAt, event.at);
+    if (this.#delivered.size > 100_000) this.#delivered.delete(this.#delivered.keys().next().value as string); // only deduplication: a repeat is harmless
+    if (event.seq !== undefined && event.seq > this.lastSeq) this.lastSeq = event.seq;
     for (const listener of this.#listeners) listener(event);
     return true;
   }
@@ -35,11 +40,6 @@ export class RevocationFeed {
   /** Forgets which events older than `before` were delivered. */
   prune(before: number): void {
     for (const [key, at] of this.#delivered) if (at < before) this.#delivered.delete(key);
-  }
-
-  /** Where to start re-reading after a lost subscription. */
-  resumeFrom(): number {
-    return this.lastEventAt === 0 ? this.#now() - 3_600_000 : this.lastEventAt - 10_000;
   }
 
   clear(): void {

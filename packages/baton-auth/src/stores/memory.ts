@@ -38,8 +38,11 @@ class MemoryStore implements BatonStore {
   readonly #records = new Map<string, Map<string, string>>();
   readonly #counters = new Map<string, { count: number; resetAt: number }>();
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
+  /** The log's cursor: from the time in µs, so that a new process never goes below an old one's cursors. */
+  #seq = Date.now() * 1000;
 
   #publish(event: RevocationEvent): void {
+    event.seq = ++this.#seq;
     this.#revocations.push(event);
     for (const listener of this.#listeners) listener({ ...event });
   }
@@ -183,6 +186,23 @@ class MemoryStore implements BatonStore {
 
   async revocationsSince(since: number): Promise<RevocationEvent[]> {
     return this.#revocations.filter((e) => e.expiresAt >= since).map((e) => ({ ...e }));
+  }
+
+  async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
+    const out: RevocationEvent[] = [];
+    // The log is in seq order: find the first after the cursor by bisection, then read on.
+    let lo = 0;
+    let hi = this.#revocations.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#revocations[mid] as RevocationEvent).seq as number <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.#revocations.length && out.length < limit; i++) {
+      const e = this.#revocations[i] as RevocationEvent;
+      if (e.expiresAt > now) out.push({ ...e });
+    }
+    return out;
   }
 
   async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {

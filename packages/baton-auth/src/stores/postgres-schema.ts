@@ -452,4 +452,27 @@ BEGIN
   RETURN QUERY SELECT 'rotated'::text, 0::bigint, to_jsonb(r);
 END $$;
 `,
+  // 10 (revocation feed): a cursor in commit order. seq (a bigserial) is taken at INSERT, so a
+  // transaction that takes seq 11 can commit before the one holding seq 10: a follower resuming
+  // after 11 would skip 10 for good. commit_seq is taken instead at commit, by a deferred trigger
+  // under one transaction-level advisory lock (the two-key form, apart from the per-user locks),
+  // held until the commit is visible: commit_seq order is commit order. The trigger runs after
+  // every row lock its transaction takes, so the lock cannot deadlock with them; revocations are
+  // rare, serializing their commits is cheap. Rows of instances not yet upgraded get it too.
+  `
+CREATE SEQUENCE baton_revocations_commit_seq;
+ALTER TABLE baton_revocations ADD COLUMN commit_seq bigint;
+UPDATE baton_revocations SET commit_seq = seq;
+SELECT setval('baton_revocations_commit_seq', coalesce((SELECT max(seq) FROM baton_revocations), 0) + 1, false);
+CREATE UNIQUE INDEX baton_revocations_commit_seq_idx ON baton_revocations (commit_seq);
+CREATE FUNCTION baton_revocation_committed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(1650553965, 1);
+  UPDATE baton_revocations SET commit_seq = nextval('baton_revocations_commit_seq') WHERE seq = NEW.seq;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER baton_revocations_commit_order AFTER INSERT ON baton_revocations
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION baton_revocation_committed();
+`,
 ];

@@ -82,6 +82,7 @@ function toRow(s: SessionRecord): Row {
 
 function toEvent(row: Row): RevocationEvent {
   const event: RevocationEvent = { kind: row.kind as RevocationEvent['kind'], id: row.id as string, at: Number(row.at), expiresAt: Number(row.expires_at), reason: row.reason as string };
+  if (row.commit_seq !== undefined && row.commit_seq !== null) event.seq = Number(row.commit_seq);
   if (row.detail !== null && row.detail !== undefined) event.detail = row.detail as SessionEndDetail;
   return event;
 }
@@ -238,20 +239,38 @@ class PostgresStore implements BatonStore {
     return (await this.#sql`SELECT * FROM baton_revocations WHERE expires_at >= ${since} ORDER BY seq`).map(toEvent);
   }
 
+  async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
+    await this.#ready();
+    return (await this.#sql`SELECT * FROM baton_revocations WHERE commit_seq > ${after} AND expires_at > ${now} ORDER BY commit_seq LIMIT ${limit}`).map(toEvent);
+  }
+
+  /** What a re-read starts after: the cursor of the last event read from the log (commit order, no clock). */
+  async #cursorNow(): Promise<void> {
+    const [row] = await this.#sql`SELECT coalesce(max(commit_seq), 0) AS seq FROM baton_revocations`;
+    this.#feed.lastSeq = Math.max(this.#feed.lastSeq, Number(row?.seq ?? 0));
+  }
+
+  /** Reads the log after the cursor, and delivers what this instance has not had; true when something came only this way. */
+  async #reread(now = Date.now()): Promise<boolean> {
+    let missed = false;
+    for (;;) {
+      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, now);
+      for (const event of events) {
+        if (this.#feed.deliver(event) && now - event.at > 500) missed = true;
+      }
+      if (events.length < 1000) return missed;
+    }
+  }
+
   /**
    * The safety net under LISTEN: a notification sent while the listening connection was down is
    * never delivered (and postgres.js gives up re-listening if the server is still unreachable when
-   * it tries), so the last seconds of revocations are re-read every `pollMs`. An event found only
-   * this way means the listener is gone: it is set up again.
+   * it tries), so the log after the cursor is re-read every `pollMs`. An event found only this way
+   * means the listener is gone: it is set up again.
    */
   async #catchUp(): Promise<void> {
     const now = Date.now();
-    const rows = await this.#sql`SELECT * FROM baton_revocations WHERE at >= ${now - 15_000} ORDER BY seq`;
-    let missed = false;
-    for (const row of rows) {
-      const event = toEvent(row);
-      if (this.#feed.deliver(event) && now - event.at > 500) missed = true;
-    }
+    const missed = await this.#reread(now);
     this.#feed.prune(now - 60_000);
     if (missed) await this.#listen();
   }
@@ -271,7 +290,7 @@ class PostgresStore implements BatonStore {
       () => {
         if (first) return void (first = false);
         // LISTEN again after a lost connection: re-read what was committed meanwhile.
-        this.revocationsSince(this.#feed.resumeFrom()).then((events) => events.forEach((e) => this.#feed.deliver(e)), () => undefined);
+        this.#reread().catch(() => undefined);
       },
     );
     this.#unlisten = unlisten;
@@ -280,6 +299,7 @@ class PostgresStore implements BatonStore {
   async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {
     await this.#ready();
     if (this.#poll === undefined) {
+      await this.#cursorNow();
       await this.#listen();
       this.#poll = setInterval(() => void this.#catchUp().catch(() => undefined), this.#pollMs);
       this.#poll.unref();

@@ -26,16 +26,37 @@ local function event(kind, id, at, expiresAt, reason, detail)
   if detail ~= nil and detail ~= '' then out = out .. ',"detail":' .. detail end
   return out .. '}'
 end
--- Publishes a revocation and, given the log key (nil on a cluster), logs it for instances that
--- re-read after a reconnect: scored by expiry, trimmed of what expired, living as long as its newest entry.
-local function announce(channel, log, kind, id, at, expiresAt, reason, detail)
-  local message = event(kind, id, at, expiresAt, reason, detail)
-  redis.call('PUBLISH', channel, message)
-  if not log then return end
-  redis.call('ZADD', log, ms(expiresAt), message)
+-- Logs a revocation for instances that re-read after a reconnect and for the feed's followers:
+-- under a cursor (seq) taken here, in the script, so seq order is the order of the writes (never a
+-- clock's). The log is scored by expiry (trimmed of what expired, living as long as its newest
+-- entry), its twin ':order' by seq; the counter ':seq' starts, when missing (the first event, or a
+-- Redis that lost its data), from the time in µs, so that it never goes below a cursor handed out
+-- before. All share the log's hash tag (same slot on a cluster). Returns the entry.
+local function logEvent(log, message, at, expiresAt)
+  local seqKey, order = log .. ':seq', log .. ':order'
+  if redis.call('EXISTS', seqKey) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', seqKey, string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+  end
+  local seq = ms(redis.call('INCR', seqKey))
+  local entry = '{"seq":' .. seq .. ',' .. string.sub(message, 2)
+  redis.call('ZADD', log, ms(expiresAt), entry)
+  redis.call('ZADD', order, seq, entry)
+  for _, gone in ipairs(redis.call('ZRANGEBYSCORE', log, '-inf', ms(at))) do redis.call('ZREM', order, gone) end
   redis.call('ZREMRANGEBYSCORE', log, '-inf', ms(at))
   local ttl = num(expiresAt) - num(at)
   if ttl > 0 and redis.call('PTTL', log) < ttl then redis.call('PEXPIRE', log, ms(ttl)) end
+  if ttl > 0 and redis.call('PTTL', order) < ttl then redis.call('PEXPIRE', order, ms(ttl)) end
+  -- The counter too: gone only once the log has been idle so long that the time in µs it starts
+  -- again from is past every seq it handed out (one per event, far fewer than one per µs).
+  if ttl > 0 and redis.call('PTTL', seqKey) < ttl then redis.call('PEXPIRE', seqKey, ms(ttl)) end
+  return entry
+end
+-- Publishes a revocation and, given the log key (nil on a cluster), logs it (the message then carries its seq).
+local function announce(channel, log, kind, id, at, expiresAt, reason, detail)
+  local message = event(kind, id, at, expiresAt, reason, detail)
+  if log then message = logEvent(log, message, at, expiresAt) end
+  redis.call('PUBLISH', channel, message)
 end
 local function revoke(key, id, at, revExp, reason, channel, retainMs, log, detail)
   redis.call('HSET', key, 'revokedAt', at, 'revokeReason', reason, 'revokeDetail', detail or '')
@@ -202,6 +223,25 @@ return out
 export const ANNOUNCE = `${PRELUDE}
 announce(ARGV[1], KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1
+`;
+
+/**
+ * On a cluster, after a revoking script (whose keys are in another slot): logs its events.
+ * KEYS: log. ARGV: per event kind, id, at, expiresAt, reason, detail (JSON or '').
+ */
+export const LOG_EVENTS = `${PRELUDE}
+for i = 1, #ARGV, 6 do
+  logEvent(KEYS[1], event(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]), ARGV[i + 2], ARGV[i + 3])
+end
+return 1
+`;
+
+/** KEYS: log. ARGV: now. Deletes the entries expired at now from the log and its ':order' twin; returns how many. */
+export const SWEEP_LOG = `
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, entry in ipairs(gone) do redis.call('ZREM', KEYS[1] .. ':order', entry) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return #gone
 `;
 
 /**

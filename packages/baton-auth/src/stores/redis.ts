@@ -29,7 +29,7 @@ import { tagOfSession, userTag } from '../core/session-id.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
 import type { SessionEndDetail, SessionHistoryPage } from '../core/store.ts';
 import { RevocationFeed } from './feed.ts';
-import { ANNOUNCE, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, REVOKE_SESSION, REVOKE_USER, ROTATE, SESSION_HISTORY } from './redis-scripts.ts';
+import { ANNOUNCE, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, LOG_EVENTS, REVOKE_SESSION, REVOKE_USER, ROTATE, SESSION_HISTORY, SWEEP_LOG } from './redis-scripts.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 type Client = Redis | Cluster;
@@ -59,6 +59,8 @@ interface Scripted {
   batonRevoke(...keysAndArgs: (string | number)[]): Promise<number>;
   batonRevokeUser(...keysAndArgs: (string | number)[]): Promise<string[]>;
   batonAnnounce(log: string, ...args: (string | number)[]): Promise<number>;
+  batonLogEvents(log: string, ...args: (string | number)[]): Promise<number>;
+  batonSweepLog(log: string, now: number): Promise<number>;
   batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHistory(users: string, ended: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
@@ -134,6 +136,8 @@ class RedisStore implements BatonStore {
     client.defineCommand('batonRevoke', { numberOfKeys: 1 + log, lua: REVOKE_SESSION });
     client.defineCommand('batonRevokeUser', { numberOfKeys: 2 + log, lua: REVOKE_USER });
     client.defineCommand('batonAnnounce', { numberOfKeys: 1, lua: ANNOUNCE });
+    client.defineCommand('batonLogEvents', { numberOfKeys: 1, lua: LOG_EVENTS });
+    client.defineCommand('batonSweepLog', { numberOfKeys: 1, lua: SWEEP_LOG });
     client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
     client.defineCommand('batonHistory', { numberOfKeys: 2, lua: SESSION_HISTORY });
     client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
@@ -172,14 +176,7 @@ class RedisStore implements BatonStore {
    */
   async #logRevocations(events: RevocationEvent[]): Promise<void> {
     if (!this.#cluster || events.length === 0) return;
-    const now = Math.min(...events.map((e) => e.at));
-    const until = Math.max(...events.map((e) => e.expiresAt));
-    await this.#client.multi()
-      .zadd(this.#log, ...events.flatMap((e) => [e.expiresAt, JSON.stringify(e)]))
-      .zremrangebyscore(this.#log, '-inf', now)
-      .pexpire(this.#log, Math.max(1, until - now), 'GT')
-      .pexpire(this.#log, Math.max(1, until - now), 'NX')
-      .exec();
+    await this.#client.batonLogEvents(this.#log, ...events.flatMap((e) => [e.kind, e.id, e.at, e.expiresAt, e.reason, detailJson(e.detail)]));
   }
 
   #sessionEvents(ids: string[], r: Revocation): RevocationEvent[] {
@@ -289,7 +286,29 @@ class RedisStore implements BatonStore {
 
   async revocationsSince(since: number): Promise<RevocationEvent[]> {
     const rows = await this.#client.zrangebyscore(this.#log, since, '+inf');
-    return rows.map((row) => JSON.parse(row) as RevocationEvent);
+    return rows.map((row) => JSON.parse(row) as RevocationEvent).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+  }
+
+  async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
+    const out: RevocationEvent[] = [];
+    for (let from = after; ;) {
+      const rows = await this.#client.zrangebyscore(`${this.#log}:order`, `(${from}`, '+inf', 'LIMIT', 0, limit);
+      for (const row of rows) {
+        const event = JSON.parse(row) as RevocationEvent;
+        from = event.seq as number;
+        if (event.expiresAt > now && out.length < limit) out.push(event);
+      }
+      if (out.length > 0 || rows.length < limit) return out; // a page all expired: read on
+    }
+  }
+
+  /** Reads the log after the cursor, and delivers what this instance has not had. */
+  async #reread(): Promise<void> {
+    for (;;) {
+      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, Date.now());
+      for (const event of events) this.#feed.deliver(event);
+      if (events.length < 1000) return;
+    }
   }
 
   subscribed(): boolean {
@@ -311,9 +330,10 @@ class RedisStore implements BatonStore {
           // Not a Baton message: ignore.
         }
       });
-      const reread = (): void => {
-        this.revocationsSince(this.#feed.resumeFrom()).then((events) => events.forEach((e) => this.#feed.deliver(e)), () => undefined);
-      };
+      const reread = (): void => void this.#reread().catch(() => undefined);
+      // The cursor to re-read after: the log's, now (what was logged before is loaded by `ready`).
+      const seq = await this.#client.get(`${this.#log}:seq`);
+      this.#feed.lastSeq = Math.max(this.#feed.lastSeq, Number(seq ?? 0));
       let first = true;
       sub.on('ready', () => {
         if (first) return void (first = false);
@@ -430,7 +450,7 @@ class RedisStore implements BatonStore {
     // Every other key carries a TTL: sessions (their end + retainMs, or the revocation's
     // lifetime), user indexes, counters (their window), spent and denied jtis, opaque tokens. The
     // revocation log expires with its newest entry and is trimmed at each write and here.
-    return Number(await this.#client.zremrangebyscore(this.#log, '-inf', now));
+    return Number(await this.#client.batonSweepLog(this.#log, now));
   }
 
   async close(): Promise<void> {

@@ -91,6 +91,7 @@ export function toRow(s: SessionRecord): SQLInputValue[] {
 export function toEvent(row: Row): RevocationEvent {
   const event: RevocationEvent = { kind: row.kind as RevocationEvent['kind'], id: row.id as string, at: Number(row.at), expiresAt: Number(row.expires_at), reason: row.reason as string };
   if (row.detail !== null && row.detail !== undefined) event.detail = JSON.parse(row.detail as string) as SessionEndDetail;
+  if (row.seq !== undefined && row.seq !== null) event.seq = Number(row.seq);
   return event;
 }
 
@@ -134,6 +135,8 @@ export function prepareQueries(db: DatabaseSync) {
     logRevocation: prepare('INSERT INTO baton_revocations (kind, id, at, expires_at, reason, detail) VALUES (?, ?, ?, ?, ?, ?)'),
     revocationsSince: prepare('SELECT * FROM baton_revocations WHERE expires_at >= ? ORDER BY seq'),
     revocationsAfter: prepare('SELECT * FROM baton_revocations WHERE seq > ? ORDER BY seq'),
+    // seq is AUTOINCREMENT and writes are serialized (BEGIN IMMEDIATE): seq order is commit order.
+    revocationsPage: prepare('SELECT * FROM baton_revocations WHERE seq > ? AND expires_at > ? ORDER BY seq LIMIT ?'),
     maxSeq: prepare('SELECT coalesce(max(seq), 0) AS seq FROM baton_revocations'),
     putRecord: prepare('INSERT INTO baton_records (kind, key, value) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value'),
     addRecord: prepare('INSERT INTO baton_records (kind, key, value) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO NOTHING'),

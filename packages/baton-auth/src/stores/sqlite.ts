@@ -201,6 +201,10 @@ class SqliteStore implements BatonStore {
     return (this.#q.revocationsSince.all(since) as Row[]).map(toEvent);
   }
 
+  async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
+    return (this.#q.revocationsPage.all(after, now, limit) as Row[]).map(toEvent);
+  }
+
   async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {
     if (this.#listeners.size === 0) {
       this.#lastSeq = Number((this.#q.maxSeq.get() as Row).seq);

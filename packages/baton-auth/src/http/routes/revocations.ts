@@ -1,11 +1,21 @@
 /**
  * `GET /oauth/revocations`: the revocation feed, for resource servers outside the store's reach
  * (another service's `remoteIssuer`, a Python API). Confidential clients registered to introspect
- * only (the same trust as RFC 7662). `?since=<ms>` (or `Last-Event-ID`) lists the revocations in
- * force since then as JSON; with `Accept: text/event-stream` the same backlog, then each new
- * revocation as it happens, as Server-Sent Events whose `id` is the cursor to resume from (an
- * event `ready` marks the end of the backlog).
+ * only (the same trust as RFC 7662).
+ *
+ * With `Accept: text/event-stream`, Server-Sent Events: the backlog, an event `ready` (the backlog
+ * is in), then each revocation as it is committed. Each event's `id` is an opaque cursor the store
+ * assigns in commit order (`RevocationLog.revocationsAfter`), never a clock's time: a follower that
+ * resumes with `?after=<last id>` (or `Last-Event-ID`) gets every revocation committed after it,
+ * whatever the clocks of the instances that made them. Without a cursor (or with the last
+ * release's `?since=<ms>`), the backlog is every revocation in force (at or after `since`).
+ * Without that Accept, JSON: `{ events, cursor }`, at most a page of them; ask again `?after=<cursor>`
+ * until `events` is empty.
  * Each event says only what a verifier needs: `{ kind: 'session' | 'token' | 'key', id, at, expiresAt }`.
+ *
+ * A stream is paced by its reader (a pull source under a byte high-water mark, and adapters that
+ * wait for `drain`): a reader that does not read holds at most `MAX_BEHIND_BYTES`, then the stream
+ * is dropped; its follower resumes from its cursor, so dropping loses nothing.
  */
 import type { RevocationEvent } from '../../core/store.ts';
 import { authenticateClient, invalidClient } from '../client-auth.ts';
@@ -15,11 +25,29 @@ import { HttpError, json } from '../respond.ts';
 /** Open streams per client at most: a resource server needs one per instance, not one per request. */
 const MAX_STREAMS_PER_CLIENT = 16;
 
-/** How often an idle stream sends a comment, so that proxies keep it open. */
+/** How often an idle stream sends a comment, so that proxies keep it open (and the log is read again). */
 const HEARTBEAT_MS = 15_000;
 
+/** Revocations read from the store at a time, and sent as one chunk. */
+const PAGE = 500;
+/** Bytes a stream keeps queued for its reader before it stops reading the store. */
+const HIGH_WATER_BYTES = 64 * 1024;
+/** Bytes of revocations a stream may fall behind a reader that takes nothing; past it the stream is dropped. */
+export const MAX_BEHIND_BYTES = 1024 * 1024;
+
+/** A `since` this far past now is no time but a cursor: what a follower of the last release resumes with. */
+const FAR_FUTURE_MS = 86_400_000;
+
 const publicEvent = (e: RevocationEvent) => ({ kind: e.kind, id: e.id, at: e.at, expiresAt: e.expiresAt });
-const sse = (e: RevocationEvent): string => `id: ${e.at}\nevent: revocation\ndata: ${JSON.stringify(publicEvent(e))}\n\n`;
+const sse = (e: RevocationEvent): string => `${e.seq === undefined ? '' : `id: ${e.seq}\n`}event: revocation\ndata: ${JSON.stringify(publicEvent(e))}\n\n`;
+const bySeq = (a: RevocationEvent, b: RevocationEvent): number => (a.seq ?? 0) - (b.seq ?? 0);
+
+/** A cursor or time from the request, or a 400 saying what it is. */
+function whole(value: string, what: string): number {
+  const n = Number(value);
+  if (value === '' || !Number.isSafeInteger(n) || n < 0) throw new HttpError(400, 'invalid_request', what);
+  return n;
+}
 
 export function revocations(c: HandlerContext): Route {
   return {
@@ -29,12 +57,23 @@ export function revocations(c: HandlerContext): Route {
       if (client.type !== 'confidential' || client.introspect !== true) {
         throw invalidClient('The revocation feed is for resource servers: a confidential client registered to introspect, with client_secret_basic');
       }
-      const cursor = new URL(request.url).searchParams.get('since') ?? request.headers.get('last-event-id') ?? '0';
-      const since = Number(cursor);
-      if (!Number.isSafeInteger(since) || since < 0) throw new HttpError(400, 'invalid_request', 'since is a time in ms since the epoch, as the feed\'s event ids are');
+      const params = new URL(request.url).searchParams;
+      const afterParam = params.get('after') ?? request.headers.get('last-event-id');
+      let after: number | undefined;
+      let since = 0;
+      if (afterParam !== null) after = whole(afterParam, 'after is a cursor of the feed: the id of the last event received');
+      else {
+        since = whole(params.get('since') ?? '0', 'since is a time in ms since the epoch');
+        if (since > Date.now() + FAR_FUTURE_MS) after = since; // the last release's followers resume with since=<last id>
+      }
       if (!(request.headers.get('accept') ?? '').includes('text/event-stream')) {
-        const events = await c.baton.revocationsSince(since);
-        return json({ events: events.map(publicEvent), cursor: events.at(-1)?.at ?? since });
+        if (after === undefined) {
+          const events = (await c.baton.revocationsSince(0)).sort(bySeq);
+          const cursor = events.reduce((m, e) => Math.max(m, e.seq ?? 0), 0);
+          return json({ events: events.filter((e) => e.at >= since).map(publicEvent), cursor });
+        }
+        const events = await c.baton.revocationsAfter(after, PAGE);
+        return json({ events: events.map(publicEvent), cursor: events.at(-1)?.seq ?? after });
       }
       // Stopping: no new stream (a client reconnecting on a kept-alive socket would hold the server open).
       if (c.streams.closed) throw new HttpError(503, 'temporarily_unavailable', 'The service is stopping', { 'retry-after': '1', connection: 'close' });
@@ -42,9 +81,32 @@ export function revocations(c: HandlerContext): Route {
         throw new HttpError(429, 'slow_down', `Client ${client.id} already has ${MAX_STREAMS_PER_CLIENT} feed streams open; one per instance is enough`, { 'retry-after': '5' });
       }
       const encoder = new TextEncoder();
+      let closed = false;
       let stop = (): void => undefined;
+      // The pump waits for a reason to go on: the reader took something (pull), or a revocation came.
+      let pending = false;
+      let resume: (() => void) | undefined;
+      const wake = (): void => {
+        pending = true;
+        const r = resume;
+        resume = undefined;
+        r?.();
+      };
+      const signal = (): Promise<void> => new Promise((r) => (resume = r));
+      // Bytes of revocations that came while the queue was full, since the reader last took something.
+      let behind = 0;
+      let recheck: ReturnType<typeof setTimeout> | undefined;
       const body = new ReadableStream<Uint8Array>({
-        start: async (controller) => {
+        start: (controller) => {
+          const drop = (why: string): void => {
+            if (closed) return;
+            stop();
+            try {
+              controller.error(new Error(why));
+            } catch {
+              // already closed
+            }
+          };
           const send = (text: string): void => {
             try {
               controller.enqueue(encoder.encode(text));
@@ -52,11 +114,18 @@ export function revocations(c: HandlerContext): Route {
               stop(); // the stream was closed
             }
           };
-          // Live events first, so that none falls between the backlog's read and the subscription.
-          const queued: RevocationEvent[] = [];
-          let live = false;
-          const unsubscribe = c.baton.onRevocation((e) => (live ? send(sse(e)) : queued.push(e)));
-          const heartbeat = setInterval(() => send(': ping\n\n'), HEARTBEAT_MS);
+          const unsubscribe = c.baton.onRevocation((e) => {
+            // A reader that takes nothing while revocations keep coming is dropped past the bound.
+            if ((controller.desiredSize ?? 0) <= 0) {
+              behind += sse(e).length;
+              if (HIGH_WATER_BYTES + behind > MAX_BEHIND_BYTES) return drop('the follower does not read the revocation feed: dropped, it resumes from its cursor');
+            }
+            wake(); // the event itself is read from the log, in commit order, after the cursor
+          });
+          const heartbeat = setInterval(() => {
+            if ((controller.desiredSize ?? 0) > 0) send(': ping\n\n');
+            wake(); // and read the log again: a revocation whose message came before its log entry (Redis Cluster)
+          }, HEARTBEAT_MS);
           heartbeat.unref?.();
           const unregister = c.streams.add(() => {
             stop();
@@ -67,18 +136,66 @@ export function revocations(c: HandlerContext): Route {
             }
           }, client.id);
           stop = () => {
+            closed = true;
             unsubscribe();
             clearInterval(heartbeat);
+            clearTimeout(recheck);
             unregister();
+            wake();
           };
           send(': baton revocation feed\n\n');
-          for (const e of await c.baton.revocationsSince(since)) send(sse(e));
-          live = true;
-          for (const e of queued) send(sse(e));
-          send('event: ready\ndata: {}\n\n'); // the backlog is in: a follower may trust what it holds
+          const pump = async (): Promise<void> => {
+            // Without a cursor: every revocation in force, in seq order (one read of the log, so
+            // every event up to its largest seq is in it), and from there the cursor.
+            let backlog: RevocationEvent[] = [];
+            let cursor = after;
+            if (cursor === undefined) {
+              backlog = (await c.baton.revocationsSince(0)).sort(bySeq);
+              cursor = backlog.reduce((m, e) => Math.max(m, e.seq ?? 0), 0);
+              backlog = backlog.filter((e) => e.at >= since);
+            }
+            let ready = false;
+            while (!closed) {
+              if ((controller.desiredSize ?? 0) <= 0) {
+                await signal(); // back-pressure: the reader has not taken what is queued
+                continue;
+              }
+              if (backlog.length > 0) {
+                send(backlog.splice(0, PAGE).map(sse).join(''));
+                continue;
+              }
+              const woken = pending;
+              pending = false;
+              const events = await c.baton.revocationsAfter(cursor, PAGE);
+              if (closed) return;
+              if (events.length > 0) {
+                send(events.map(sse).join(''));
+                cursor = events.at(-1)?.seq ?? cursor;
+                continue;
+              }
+              if (!ready) {
+                ready = true;
+                send(`id: ${cursor}\nevent: ready\ndata: {}\n\n`); // the backlog is in: a follower may trust what it holds
+              } else if (woken && recheck === undefined) {
+                // Woken but nothing logged yet (a message can precede its log entry): look again shortly.
+                recheck = setTimeout(() => {
+                  recheck = undefined;
+                  wake();
+                }, 1000);
+                recheck.unref?.();
+              }
+              if (!pending) await signal();
+            }
+          };
+          // The store away: the stream ends and the follower reconnects, from its cursor.
+          pump().catch(() => drop('the store is unavailable'));
+        },
+        pull: () => {
+          behind = 0;
+          wake();
         },
         cancel: () => stop(),
-      });
+      }, { highWaterMark: HIGH_WATER_BYTES, size: (chunk) => chunk.byteLength });
       return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' } });
     },
   };
