@@ -16,7 +16,7 @@ import { attachWebSocketAuth } from 'baton-auth/ws';
 import type { WebSocketAuthOptions } from 'baton-auth/ws';
 import { ManualClock } from '../support/clock.ts';
 import { eventually } from '../support/eventually.ts';
-import { rawClient } from './raw-client.ts';
+import { clientFrame, rawClient } from './raw-client.ts';
 import type { RawClient } from './raw-client.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -189,4 +189,46 @@ describe('a socket the server closed, whose client never answers the close frame
       expect(delivered).toEqual(['before']);
     });
   }
+});
+
+/** What the server answered the upgrade (its status line), or 'closed' when it cut the connection. */
+const answer = (client: RawClient): Promise<string> => eventually(() => client.status() ?? (client.closed() && 'closed'), { what: 'an answer to the upgrade' });
+
+describe('two auth messages in one write', () => {
+  it('only the first is verified: the socket counts once, against its own session, and gives that place back when it closes', async () => {
+    const { baton, port } = await serve({ maxPerSession: 2, authTimeoutMs: 60_000 });
+    const a = (await baton.login('wade')).access_token;
+    const b = (await baton.login('wade')).access_token;
+    const opened: RawClient[] = [];
+    const connect = async (token: string): Promise<string | number> => {
+      const client = await rawClient(port, ['baton.v1', `baton.bearer.${token}`]);
+      opened.push(client);
+      cleanups.push(async () => void client.socket.destroy());
+      return eventually(() => (client.messages().some((m) => m.type === 'authenticated') ? 'authenticated' : client.closeFrame()?.code), { what: 'an answer' });
+    };
+    const double = await rawClient(port, ['baton.v1']);
+    opened.push(double);
+    cleanups.push(async () => void double.socket.destroy());
+    expect(await answer(double)).toBe('HTTP/1.1 101 Switching Protocols');
+    double.socket.write(Buffer.concat([a, b].map((token) => clientFrame(JSON.stringify({ type: 'auth', access_token: token })))));
+    await eventually(() => double.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+    // It is A's: A has one place left, B both of its own.
+    expect(await connect(a)).toBe('authenticated');
+    expect(await connect(a)).toBe(4429);
+    expect(await connect(b)).toBe('authenticated');
+    expect(await connect(b)).toBe('authenticated');
+    expect(await connect(b)).toBe(4429);
+    // The second auth was never answered.
+    expect(double.messages().filter((m) => m.type === 'authenticated')).toHaveLength(1);
+    // Once all are closed, each session has its two places again (none leaked).
+    for (const client of opened.splice(0)) client.socket.destroy();
+    for (const token of [a, a, b, b]) {
+      expect(await eventually(async () => {
+        const result = await connect(token);
+        if (result === 'authenticated') return result;
+        opened.pop()?.socket.destroy();
+        return false;
+      }, { what: 'a place of the session back' })).toBe('authenticated');
+    }
+  });
 });

@@ -218,6 +218,10 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
 
   class Connection {
     claims: Readonly<AccessTokenClaims> | undefined;
+    /** The session this socket counts against in perSession, set once when it is first accepted; the one end() gives back. */
+    counted: string | undefined;
+    /** Set while its first authentication is being verified: further `auth` messages are ignored. */
+    authenticating = false;
     /** The token it authenticated with, to check again when a key is taken out of service. */
     token: string | undefined;
     /** Set when the server closes the socket: nothing it sends afterwards is delivered. */
@@ -265,7 +269,10 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     }
 
     accept(claims: Readonly<AccessTokenClaims>, token: string, type: string): void {
-      if (this.claims === undefined && claims.sid !== undefined) perSession.set(claims.sid, (perSession.get(claims.sid) ?? 0) + 1);
+      if (this.claims === undefined) {
+        if (claims.sid !== undefined) perSession.set(claims.sid, (perSession.get(claims.sid) ?? 0) + 1);
+        this.counted = claims.sid;
+      }
       this.claims = claims;
       this.token = token;
       clearTimeout(this.#notice);
@@ -284,7 +291,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       clearTimeout(this.#grace);
       if (!live.delete(this)) return;
       decrement(perAddress, this.address);
-      if (this.claims?.sid !== undefined) decrement(perSession, this.claims.sid);
+      if (this.counted !== undefined) decrement(perSession, this.counted);
     }
   }
 
@@ -310,10 +317,11 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     // Closed (revoked, too fast, gone) while the token was being verified: it accepts nothing more.
     if (connection.closing || !live.has(connection)) return;
     const before = connection.claims;
-    if (reauth && before !== undefined && (before.sub !== claims.sub || before.sid !== claims.sid)) {
+    // Whatever raced (a reauth against an auth), a socket never changes user or session: its count is that session's.
+    if (before !== undefined && (before.sub !== claims.sub || before.sid !== claims.sid)) {
       return connection.shut(CLOSE.FORBIDDEN, 'a re-authentication must keep the same user and session');
     }
-    if (!reauth && claims.sid !== undefined && (perSession.get(claims.sid) ?? 0) >= maxPerSession) {
+    if (before === undefined && claims.sid !== undefined && (perSession.get(claims.sid) ?? 0) >= maxPerSession) {
       return connection.shut(CLOSE.TOO_MANY, `at most ${maxPerSession} sockets per session`);
     }
     connection.accept(claims, token, reauth ? 'reauth_ok' : 'authenticated');
@@ -341,9 +349,14 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     const fromProtocol = offered.find((p) => p.startsWith(BEARER))?.slice(BEARER.length);
     const bound = offered.find((p) => p.startsWith(DPOP))?.slice(DPOP.length);
+    // The first authentication is verified once: another `auth` while it runs is ignored.
+    const first = (token: unknown, proof?: unknown): void => {
+      connection.authenticating = true;
+      void authenticate(connection, token, false, proof).finally(() => (connection.authenticating = false));
+    };
     let waiting: NodeJS.Timeout | undefined;
-    if (bound !== undefined) void authenticate(connection, bound, false, offered.find((p) => p.startsWith(PROOF))?.slice(PROOF.length) ?? '');
-    else if (fromProtocol !== undefined) void authenticate(connection, fromProtocol, false);
+    if (bound !== undefined) first(bound, offered.find((p) => p.startsWith(PROOF))?.slice(PROOF.length) ?? '');
+    else if (fromProtocol !== undefined) first(fromProtocol);
     else waiting = setTimeout(() => connection.shut(CLOSE.UNAUTHORIZED, 'no authentication in time'), options.authTimeoutMs ?? 5000);
     socket.on('close', () => clearTimeout(waiting));
     // ws answers pings itself; they spend the budget like messages.
@@ -358,8 +371,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       const message = parse(data);
       if (connection.claims === undefined) {
         if (message?.type !== 'auth') return connection.shut(CLOSE.UNAUTHORIZED, 'authenticate first');
+        if (connection.authenticating) return;
         clearTimeout(waiting);
-        return void authenticate(connection, message.access_token, false, message.dpop);
+        return first(message.access_token, message.dpop);
       }
       if (message?.type === 'reauth') return void authenticate(connection, message.access_token, true, message.dpop);
       if (message?.type === 'auth') return;
