@@ -194,6 +194,40 @@ describe('a socket the server closed, whose client never answers the close frame
 /** What the server answered the upgrade (its status line), or 'closed' when it cut the connection. */
 const answer = (client: RawClient): Promise<string> => eventually(() => client.status() ?? (client.closed() && 'closed'), { what: 'an answer to the upgrade' });
 
+describe('a message in many frames (RFC 6455 §5.4)', () => {
+  const start = (text: string): Buffer => clientFrame(text, 0x1, false);
+  const more = (text: string): Buffer => clientFrame(text, 0x0, false);
+  const last = (text: string): Buffer => clientFrame(text, 0x0, true);
+
+  it('up to 64 frames is delivered whole; one in more is closed with 1008 at its 65th frame, before it is kept, even before the socket authenticates', async () => {
+    const { baton, port, delivered } = await serve({ authTimeoutMs: 60_000 });
+    const client = await authenticated(port, () => baton.login('vera'));
+    client.socket.write(Buffer.concat([start('a'), ...Array.from({ length: 62 }, () => more('b')), last('c')]));
+    await eventually(() => delivered.length === 1, { what: 'the 64-frame message' });
+    expect(delivered).toEqual([`a${'b'.repeat(62)}c`]);
+    // A socket with no token: 64 frames of a message that never ends are held, the 65th closes it.
+    const stranger = await rawClient(port, ['baton.v1']);
+    cleanups.push(async () => void stranger.socket.destroy());
+    expect(await answer(stranger)).toBe('HTTP/1.1 101 Switching Protocols');
+    stranger.socket.write(Buffer.concat([start('x'), ...Array.from({ length: 63 }, () => more('x'))]));
+    // A ping between the frames (§5.5: control frames may come in the middle of a message) is answered: the 64 were taken.
+    stranger.socket.write(clientFrame('', 0x9));
+    await eventually(() => stranger.frames.some((f) => f.opcode === 0xa), { what: 'the pong' });
+    expect(stranger.closeFrame()).toBeUndefined();
+    stranger.socket.write(more('x'));
+    expect(await eventually(() => stranger.closeFrame(), { what: 'the close frame' })).toEqual({ code: 1008, reason: '' });
+  });
+
+  it('pongs spend the message budget too: a socket that floods unsolicited pongs, authenticated or not, is closed with 1008', async () => {
+    const { port } = await serve({ authTimeoutMs: 60_000 });
+    const client = await rawClient(port, ['baton.v1']);
+    cleanups.push(async () => void client.socket.destroy());
+    expect(await answer(client)).toBe('HTTP/1.1 101 Switching Protocols');
+    client.socket.write(Buffer.concat(Array.from({ length: 200 }, () => clientFrame('', 0xa))));
+    expect(await eventually(() => client.closeFrame(), { what: 'the close frame' })).toEqual({ code: 1008, reason: 'too many messages' });
+  });
+});
+
 describe('two auth messages in one write', () => {
   it('only the first is verified: the socket counts once, against its own session, and gives that place back when it closes', async () => {
     const { baton, port } = await serve({ maxPerSession: 2, authTimeoutMs: 60_000 });

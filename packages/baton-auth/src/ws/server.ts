@@ -15,7 +15,7 @@
  * does a signing key taken out of service (`revokeKey`) for the sockets its tokens opened.
  * Sockets are capped per session and per address, so no one holds an unbounded number open, and
  * each socket's cost is bounded too: its incoming messages per second (close 1008), the size of one
- * (`maxPayload`, close 1009), and what waits in memory for a client that does not read (close
+ * (`maxPayload`, close 1009) and the frames it comes in (64, close 1008), and what waits in memory for a client that does not read (close
  * 1008). A socket the server closes delivers nothing more and is cut off if its client does not
  * answer the close frame within `closeGraceMs`.
  *
@@ -126,6 +126,18 @@ const PROTOCOL = 'baton.v1';
 const BEARER = 'baton.bearer.';
 const DPOP = 'baton.dpop.';
 const PROOF = 'baton.proof.';
+/**
+ * Frames of one message at most (RFC 6455 §5.4 lets a message be split in any number): ws keeps
+ * one Buffer per frame until the message ends, about 115 bytes of heap beyond its payload, so a
+ * message of 1-byte frames would pin 100 times its size. A client sends a message whole, or in a
+ * few frames; past this ws closes the socket with 1008.
+ */
+const MAX_FRAGMENTS = 64;
+/**
+ * TCP chunks of one unfinished frame that ws holds at most (one Buffer each): a frame trickled a
+ * byte per segment would otherwise pin ~115 bytes per byte. Past this ws closes with 1008.
+ */
+const MAX_CHUNKS = 256;
 
 function send(socket: WebSocket, message: object): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
@@ -198,6 +210,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload,
+    // ws ≥ 8.21.1 (the peer floor): both count every frame and chunk, empty ones too.
+    maxFragments: MAX_FRAGMENTS,
+    maxBufferedChunks: MAX_CHUNKS,
     // No compression: zlib's memory per socket, and compressed messages would hide from the bounds.
     perMessageDeflate: false,
     WebSocket: BoundedSocket,
@@ -359,10 +374,13 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     else if (fromProtocol !== undefined) first(fromProtocol);
     else waiting = setTimeout(() => connection.shut(CLOSE.UNAUTHORIZED, 'no authentication in time'), options.authTimeoutMs ?? 5000);
     socket.on('close', () => clearTimeout(waiting));
-    // ws answers pings itself; they spend the budget like messages.
-    socket.on('ping', () => {
+    // ws answers pings itself; they, and pongs, spend the budget like messages (a message's frames
+    // are bounded by MAX_FRAGMENTS).
+    const control = (): void => {
       if (!connection.closing && !connection.spend()) connection.shut(CLOSE.POLICY, 'too many messages');
-    });
+    };
+    socket.on('ping', control);
+    socket.on('pong', control);
     socket.on('message', (data) => {
       // Cheap checks first: a socket being closed delivers nothing (its claims may be revoked),
       // and one past its budget is closed before its message is even parsed.
