@@ -163,6 +163,9 @@ describe('a client that sends too much', () => {
     expect(() => attachWebSocketAuth({ baton, server: http, maxPayload: Number.NaN })).toThrow(/`maxPayload` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedMessages: -1 })).toThrow(/`maxBufferedMessages` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, closeGraceMs: 120_000 })).toThrow(/`closeGraceMs` must be a whole number from 0 to 60000/);
+    expect(() => attachWebSocketAuth({ baton, server: http, maxSockets: 0 })).toThrow(/`maxSockets` must be a whole number from 1 /);
+    expect(() => attachWebSocketAuth({ baton, server: http, maxUnauthenticatedPerAddress: 1.5 })).toThrow(/`maxUnauthenticatedPerAddress` must be a whole number/);
+    expect(() => attachWebSocketAuth({ baton, server: http, authTimeoutMs: 0 })).toThrow(/`authTimeoutMs` must be a whole number from 1 to 60000 \(default 2000\)/);
     expect(http.listenerCount('upgrade')).toBe(0);
   });
 });
@@ -193,6 +196,30 @@ describe('a socket the server closed, whose client never answers the close frame
 
 /** What the server answered the upgrade (its status line), or 'closed' when it cut the connection. */
 const answer = (client: RawClient): Promise<string> => eventually(() => client.status() ?? (client.closed() && 'closed'), { what: 'an answer to the upgrade' });
+
+describe('sockets that have not authenticated, and sockets in all', () => {
+  it('at most maxUnauthenticatedPerAddress of one address wait for their auth (429 past it; one that authenticates frees its place), and maxSockets in all (503 past it)', async () => {
+    const { baton, port } = await serve({ maxUnauthenticatedPerAddress: 3, maxSockets: 5, authTimeoutMs: 60_000 });
+    const open = async (protocols: string[] = ['baton.v1']): Promise<RawClient> => {
+      const client = await rawClient(port, protocols);
+      cleanups.push(async () => void client.socket.destroy());
+      await answer(client);
+      return client;
+    };
+    const waiting = [await open(), await open(), await open()];
+    expect(waiting.map((c) => c.status())).toEqual(Array(3).fill('HTTP/1.1 101 Switching Protocols'));
+    expect((await open()).status()).toBe('HTTP/1.1 429 Too Many Requests');
+    // One authenticates with its first message: its place among the waiting is free again.
+    (waiting[0] as RawClient).send(JSON.stringify({ type: 'auth', access_token: (await baton.login('sara')).access_token }));
+    await eventually(() => waiting[0]?.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+    expect((await open()).status()).toBe('HTTP/1.1 101 Switching Protocols');
+    // 4 open, 3 of them waiting; one more authenticates, and a fifth (a token offered, which waits for its check too) is the last of maxSockets.
+    (waiting[1] as RawClient).send(JSON.stringify({ type: 'auth', access_token: (await baton.login('sara')).access_token }));
+    await eventually(() => waiting[1]?.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+    expect((await open(['baton.v1', `baton.bearer.${(await baton.login('tom')).access_token}`])).status()).toBe('HTTP/1.1 101 Switching Protocols');
+    expect((await open(['baton.v1', `baton.bearer.${(await baton.login('uma')).access_token}`])).status()).toBe('HTTP/1.1 503 Service Unavailable');
+  });
+});
 
 describe('a message in many frames (RFC 6455 §5.4)', () => {
   const start = (text: string): Buffer => clientFrame(text, 0x1, false);
