@@ -3,6 +3,7 @@
  * (whether it reads or not) and dropped if it does not answer the close; sockets are counted per
  * client address as the HTTP side sees it (BATON_TRUST_PROXY); DPoP proofs name the issuer's URL.
  */
+import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -92,6 +93,35 @@ describe('GET /ws: sockets per client address', () => {
     const { running, ws } = await start({ BATON_MAX_CONNECTIONS_PER_ADDRESS: '400' });
     await fill(running, ws);
     await expect(connect(ws, ['baton.v1'], { 'x-forwarded-for': '198.51.100.4' })).rejects.toThrow(/429/);
+  });
+});
+
+describe('GET /ws: sockets without a token from many addresses', () => {
+  /** GET /healthz from `localAddress`: its status, or the error that ended it. */
+  const healthz = (port: number, localAddress: string): Promise<string> => new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', localAddress, agent: false }, (res) => {
+      res.resume();
+      resolve(String(res.statusCode));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+
+  it('take at most half of BATON_MAX_CONNECTIONS (503 past it) and 16 per address: /healthz from another address still answers while they are open', async () => {
+    // 64 connection slots, 16 per address; 8 addresses each try 16 sockets that never authenticate.
+    const { port } = await start({ BATON_MAX_CONNECTIONS: '64' });
+    const flood = await Promise.all(Array.from({ length: 8 * 16 }, async (_, i) => {
+      const client = await rawClient(port, ['baton.v1'], {}, '/ws', `127.0.3.${1 + (i % 8)}`);
+      open.push({ close: () => client.socket.destroy() });
+      return client;
+    }));
+    const answers = await Promise.all(flood.map((c) => eventually(() => c.status() ?? (c.closed() && 'closed'), { what: 'an answer to the upgrade' })));
+    const upgraded = flood.filter((c) => c.status()?.includes(' 101 ') && !c.closed());
+    expect(await healthz(port, '127.0.3.99')).toBe('200');
+    // They were all still open (waiting for their auth) when /healthz answered: the cap, not the timeout, made the room.
+    expect(upgraded.every((c) => !c.closed())).toBe(true);
+    expect(upgraded.length).toBe(32);
+    expect(answers.filter((a) => a.includes(' 503 ')).length).toBeGreaterThan(0);
   });
 });
 

@@ -16,7 +16,7 @@ import { attachWebSocketAuth } from 'baton-auth/ws';
 import type { WebSocketAuthOptions } from 'baton-auth/ws';
 import { ManualClock } from '../support/clock.ts';
 import { eventually } from '../support/eventually.ts';
-import { rawClient } from './raw-client.ts';
+import { clientFrame, rawClient } from './raw-client.ts';
 import type { RawClient } from './raw-client.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -163,6 +163,9 @@ describe('a client that sends too much', () => {
     expect(() => attachWebSocketAuth({ baton, server: http, maxPayload: Number.NaN })).toThrow(/`maxPayload` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedMessages: -1 })).toThrow(/`maxBufferedMessages` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, closeGraceMs: 120_000 })).toThrow(/`closeGraceMs` must be a whole number from 0 to 60000/);
+    expect(() => attachWebSocketAuth({ baton, server: http, maxSockets: 0 })).toThrow(/`maxSockets` must be a whole number from 1 /);
+    expect(() => attachWebSocketAuth({ baton, server: http, maxUnauthenticatedPerAddress: 1.5 })).toThrow(/`maxUnauthenticatedPerAddress` must be a whole number/);
+    expect(() => attachWebSocketAuth({ baton, server: http, authTimeoutMs: 0 })).toThrow(/`authTimeoutMs` must be a whole number from 1 to 60000 \(default 2000\)/);
     expect(http.listenerCount('upgrade')).toBe(0);
   });
 });
@@ -189,4 +192,104 @@ describe('a socket the server closed, whose client never answers the close frame
       expect(delivered).toEqual(['before']);
     });
   }
+});
+
+/** What the server answered the upgrade (its status line), or 'closed' when it cut the connection. */
+const answer = (client: RawClient): Promise<string> => eventually(() => client.status() ?? (client.closed() && 'closed'), { what: 'an answer to the upgrade' });
+
+describe('sockets that have not authenticated, and sockets in all', () => {
+  it('at most maxUnauthenticatedPerAddress of one address wait for their auth (429 past it; one that authenticates frees its place), and maxSockets in all (503 past it)', async () => {
+    const { baton, port } = await serve({ maxUnauthenticatedPerAddress: 3, maxSockets: 5, authTimeoutMs: 60_000 });
+    const open = async (protocols: string[] = ['baton.v1']): Promise<RawClient> => {
+      const client = await rawClient(port, protocols);
+      cleanups.push(async () => void client.socket.destroy());
+      await answer(client);
+      return client;
+    };
+    const waiting = [await open(), await open(), await open()];
+    expect(waiting.map((c) => c.status())).toEqual(Array(3).fill('HTTP/1.1 101 Switching Protocols'));
+    expect((await open()).status()).toBe('HTTP/1.1 429 Too Many Requests');
+    // One authenticates with its first message: its place among the waiting is free again.
+    (waiting[0] as RawClient).send(JSON.stringify({ type: 'auth', access_token: (await baton.login('sara')).access_token }));
+    await eventually(() => waiting[0]?.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+    expect((await open()).status()).toBe('HTTP/1.1 101 Switching Protocols');
+    // 4 open, 3 of them waiting; one more authenticates, and a fifth (a token offered, which waits for its check too) is the last of maxSockets.
+    (waiting[1] as RawClient).send(JSON.stringify({ type: 'auth', access_token: (await baton.login('sara')).access_token }));
+    await eventually(() => waiting[1]?.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+    expect((await open(['baton.v1', `baton.bearer.${(await baton.login('tom')).access_token}`])).status()).toBe('HTTP/1.1 101 Switching Protocols');
+    expect((await open(['baton.v1', `baton.bearer.${(await baton.login('uma')).access_token}`])).status()).toBe('HTTP/1.1 503 Service Unavailable');
+  });
+});
+
+describe('a message in many frames (RFC 6455 §5.4)', () => {
+  const start = (text: string): Buffer => clientFrame(text, 0x1, false);
+  const more = (text: string): Buffer => clientFrame(text, 0x0, false);
+  const last = (text: string): Buffer => clientFrame(text, 0x0, true);
+
+  it('up to 64 frames is delivered whole; one in more is closed with 1008 at its 65th frame, before it is kept, even before the socket authenticates', async () => {
+    const { baton, port, delivered } = await serve({ authTimeoutMs: 60_000 });
+    const client = await authenticated(port, () => baton.login('vera'));
+    client.socket.write(Buffer.concat([start('a'), ...Array.from({ length: 62 }, () => more('b')), last('c')]));
+    await eventually(() => delivered.length === 1, { what: 'the 64-frame message' });
+    expect(delivered).toEqual([`a${'b'.repeat(62)}c`]);
+    // A socket with no token: 64 frames of a message that never ends are held, the 65th closes it.
+    const stranger = await rawClient(port, ['baton.v1']);
+    cleanups.push(async () => void stranger.socket.destroy());
+    expect(await answer(stranger)).toBe('HTTP/1.1 101 Switching Protocols');
+    stranger.socket.write(Buffer.concat([start('x'), ...Array.from({ length: 63 }, () => more('x'))]));
+    // A ping between the frames (§5.5: control frames may come in the middle of a message) is answered: the 64 were taken.
+    stranger.socket.write(clientFrame('', 0x9));
+    await eventually(() => stranger.frames.some((f) => f.opcode === 0xa), { what: 'the pong' });
+    expect(stranger.closeFrame()).toBeUndefined();
+    stranger.socket.write(more('x'));
+    expect(await eventually(() => stranger.closeFrame(), { what: 'the close frame' })).toEqual({ code: 1008, reason: '' });
+  });
+
+  it('pongs spend the message budget too: a socket that floods unsolicited pongs, authenticated or not, is closed with 1008', async () => {
+    const { port } = await serve({ authTimeoutMs: 60_000 });
+    const client = await rawClient(port, ['baton.v1']);
+    cleanups.push(async () => void client.socket.destroy());
+    expect(await answer(client)).toBe('HTTP/1.1 101 Switching Protocols');
+    client.socket.write(Buffer.concat(Array.from({ length: 200 }, () => clientFrame('', 0xa))));
+    expect(await eventually(() => client.closeFrame(), { what: 'the close frame' })).toEqual({ code: 1008, reason: 'too many messages' });
+  });
+});
+
+describe('two auth messages in one write', () => {
+  it('only the first is verified: the socket counts once, against its own session, and gives that place back when it closes', async () => {
+    const { baton, port } = await serve({ maxPerSession: 2, authTimeoutMs: 60_000 });
+    const a = (await baton.login('wade')).access_token;
+    const b = (await baton.login('wade')).access_token;
+    const opened: RawClient[] = [];
+    const connect = async (token: string): Promise<string | number> => {
+      const client = await rawClient(port, ['baton.v1', `baton.bearer.${token}`]);
+      opened.push(client);
+      cleanups.push(async () => void client.socket.destroy());
+      return eventually(() => (client.messages().some((m) => m.type === 'authenticated') ? 'authenticated' : client.closeFrame()?.code), { what: 'an answer' });
+    };
+    const double = await rawClient(port, ['baton.v1']);
+    opened.push(double);
+    cleanups.push(async () => void double.socket.destroy());
+    expect(await answer(double)).toBe('HTTP/1.1 101 Switching Protocols');
+    double.socket.write(Buffer.concat([a, b].map((token) => clientFrame(JSON.stringify({ type: 'auth', access_token: token })))));
+    await eventually(() => double.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+    // It is A's: A has one place left, B both of its own.
+    expect(await connect(a)).toBe('authenticated');
+    expect(await connect(a)).toBe(4429);
+    expect(await connect(b)).toBe('authenticated');
+    expect(await connect(b)).toBe('authenticated');
+    expect(await connect(b)).toBe(4429);
+    // The second auth was never answered.
+    expect(double.messages().filter((m) => m.type === 'authenticated')).toHaveLength(1);
+    // Once all are closed, each session has its two places again (none leaked).
+    for (const client of opened.splice(0)) client.socket.destroy();
+    for (const token of [a, a, b, b]) {
+      expect(await eventually(async () => {
+        const result = await connect(token);
+        if (result === 'authenticated') return result;
+        opened.pop()?.socket.destroy();
+        return false;
+      }, { what: 'a place of the session back' })).toBe('authenticated');
+    }
+  });
 });

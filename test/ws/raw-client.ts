@@ -28,16 +28,20 @@ export interface RawClient {
   send: (text: string, count?: number) => boolean;
 }
 
-/** A client frame: FIN, `opcode`, masked (§5.3) with a zero key, which leaves the payload as is. */
-export function clientFrame(text: string, opcode = 0x1): Buffer {
+/**
+ * A client frame: `opcode`, masked (§5.3) with a zero key, which leaves the payload as is; FIN
+ * unless `fin` is false (a message's first frame or a continuation, opcode 0, §5.4).
+ */
+export function clientFrame(text: string, opcode = 0x1, fin = true): Buffer {
   const payload = Buffer.from(text);
-  const length = payload.length < 126 ? Buffer.from([0x80 | opcode, 0x80 | payload.length]) : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const first = (fin ? 0x80 : 0) | opcode;
+  const length = payload.length < 126 ? Buffer.from([first, 0x80 | payload.length]) : Buffer.from([first, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([length, Buffer.alloc(4), payload]);
 }
 
-/** Opens `path` on 127.0.0.1:`port`, offering `protocols`, with extra request `headers`. */
-export function rawClient(port: number, protocols: string[], headers: Record<string, string> = {}, path = '/ws'): Promise<RawClient> {
-  const socket = connect(port, '127.0.0.1');
+/** Opens `path` on 127.0.0.1:`port`, offering `protocols`, with extra request `headers`, from `localAddress` (a 127.x.y.z) if given. */
+export function rawClient(port: number, protocols: string[], headers: Record<string, string> = {}, path = '/ws', localAddress?: string): Promise<RawClient> {
+  const socket = connect({ port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) });
   const frames: Frame[] = [];
   let status: string | undefined;
   let closed = false;

@@ -301,6 +301,9 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     baton: service.baton,
     server,
     addressOf: clientAddress,
+    // Sockets may hold at most half of the connection slots, however many addresses open them:
+    // the other half stays for HTTP (a health check, a login).
+    maxSockets: Math.max(1, Math.floor(config.maxConnections / 2)),
     // A page of another site may not open sockets here (they would count against its visitors' address).
     allowedOrigins: [...service.handler.allowedOrigins],
     url: `${issuerUrl.protocol === 'https:' ? 'wss:' : 'ws:'}//${issuerUrl.host}${issuerUrl.pathname.replace(/\/$/, '')}/ws`,

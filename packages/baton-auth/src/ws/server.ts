@@ -13,10 +13,11 @@
  * the new token is valid and of the same user and session. No valid re-auth by `exp`: close 4401.
  * A revoked session (logout, kick, reuse) closes its sockets at once, on every instance, and so
  * does a signing key taken out of service (`revokeKey`) for the sockets its tokens opened.
- * Sockets are capped per session and per address, so no one holds an unbounded number open, and
- * each socket's cost is bounded too: its incoming messages per second (close 1008), the size of one
- * (`maxPayload`, close 1009), and what waits in memory for a client that does not read (close
- * 1008). A socket the server closes delivers nothing more and is cut off if its client does not
+ * Sockets are capped in all (`maxSockets`), per session and per address, fewer of them before they
+ * authenticate, so no one holds an unbounded number open, and each socket's cost is bounded too:
+ * its incoming messages per second (close 1008), the size of one (`maxPayload`, close 1009) and
+ * the frames it comes in (64, close 1008), and what waits in memory for a client that does not
+ * read (close 1008). A socket the server closes delivers nothing more and is cut off if its client does not
  * answer the close frame within `closeGraceMs`.
  *
  * @example
@@ -57,7 +58,7 @@ export interface WebSocketAuthOptions {
   path?: string;
   /** How long before `exp` the `token_expiring` notice goes out, in ms (at most a fifth of the token's life). Default 30 s. */
   noticeMs?: number;
-  /** How long a socket without a subprotocol token has to send its `auth` message, in ms. Default 5 s. */
+  /** How long a socket without a subprotocol token has to send its `auth` message, in ms. Default 2 s. */
   authTimeoutMs?: number;
   /**
    * The clock the notice and expiry timers are computed from, in ms since the epoch: it must be
@@ -68,6 +69,17 @@ export interface WebSocketAuthOptions {
   maxPerSession?: number;
   /** Open sockets from one address (an IPv6 /64) at most; more are refused at the upgrade with 429. Default 256. */
   maxPerAddress?: number;
+  /**
+   * Open sockets from one address (an IPv6 /64) that have not authenticated yet at most (they cost
+   * no account); more are refused at the upgrade with 429. Default 16.
+   */
+  maxUnauthenticatedPerAddress?: number;
+  /**
+   * Open sockets in all at most; more are refused at the upgrade with 503. Keep it below the HTTP
+   * server's `maxConnections`, so that sockets, however many addresses open them, leave room for
+   * HTTP requests. Default 10,000.
+   */
+  maxSockets?: number;
   /** The client's address; default the socket's (behind a proxy, give the one your framework trusts). */
   addressOf?: (request: IncomingMessage) => string;
   /**
@@ -114,7 +126,7 @@ function sameMachine(url: string): string[] {
 }
 
 /** The option's value, or its default; anything but a whole number within [min, max] is refused with a sentence. */
-function whole(options: WebSocketAuthOptions, name: 'maxMessagesPerSecond' | 'maxPayload' | 'maxBufferedBytes' | 'maxBufferedMessages' | 'closeGraceMs', fallback: number, min: number, max: number): number {
+function whole(options: WebSocketAuthOptions, name: 'maxMessagesPerSecond' | 'maxPayload' | 'maxBufferedBytes' | 'maxBufferedMessages' | 'closeGraceMs' | 'maxSockets' | 'maxUnauthenticatedPerAddress' | 'authTimeoutMs', fallback: number, min: number, max: number): number {
   const value = options[name] ?? fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new BatonConfigError(`attachWebSocketAuth: \`${name}\` must be a whole number from ${min} to ${max} (default ${fallback}); it is ${String(value)}.`);
@@ -126,6 +138,18 @@ const PROTOCOL = 'baton.v1';
 const BEARER = 'baton.bearer.';
 const DPOP = 'baton.dpop.';
 const PROOF = 'baton.proof.';
+/**
+ * Frames of one message at most (RFC 6455 §5.4 lets a message be split in any number): ws keeps
+ * one Buffer per frame until the message ends, about 115 bytes of heap beyond its payload, so a
+ * message of 1-byte frames would pin 100 times its size. A client sends a message whole, or in a
+ * few frames; past this ws closes the socket with 1008.
+ */
+const MAX_FRAGMENTS = 64;
+/**
+ * TCP chunks of one unfinished frame that ws holds at most (one Buffer each): a frame trickled a
+ * byte per segment would otherwise pin ~115 bytes per byte. Past this ws closes with 1008.
+ */
+const MAX_CHUNKS = 256;
 
 function send(socket: WebSocket, message: object): void {
   if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
@@ -153,6 +177,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const maxBufferedBytes = whole(options, 'maxBufferedBytes', 256 * 1024, 1024, 2 ** 31);
   const maxBufferedMessages = whole(options, 'maxBufferedMessages', 1024, 1, 2 ** 31);
   const closeGraceMs = whole(options, 'closeGraceMs', 2000, 0, 60_000);
+  const authTimeoutMs = whole(options, 'authTimeoutMs', 2000, 1, 60_000);
+  const maxSockets = whole(options, 'maxSockets', 10_000, 1, 1e9);
+  const maxUnauthenticated = whole(options, 'maxUnauthenticatedPerAddress', 16, 1, 1e9);
   const configured = options.url === undefined ? undefined : (typeof options.url === 'string' ? [options.url] : options.url).flatMap(sameMachine);
 
   /**
@@ -198,6 +225,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload,
+    // ws ≥ 8.21.1 (the peer floor): both count every frame and chunk, empty ones too.
+    maxFragments: MAX_FRAGMENTS,
+    maxBufferedChunks: MAX_CHUNKS,
     // No compression: zlib's memory per socket, and compressed messages would hide from the bounds.
     perMessageDeflate: false,
     WebSocket: BoundedSocket,
@@ -209,6 +239,8 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(options.allowedOrigins);
   const live = new Set<Connection>();
   const perAddress = new Map<string, number>();
+  /** Sockets not authenticated yet, per address. */
+  const waitingPerAddress = new Map<string, number>();
   const perSession = new Map<string, number>();
   const decrement = (counts: Map<string, number>, key: string): void => {
     const left = (counts.get(key) ?? 1) - 1;
@@ -218,6 +250,10 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
 
   class Connection {
     claims: Readonly<AccessTokenClaims> | undefined;
+    /** The session this socket counts against in perSession, set once when it is first accepted; the one end() gives back. */
+    counted: string | undefined;
+    /** Set while its first authentication is being verified: further `auth` messages are ignored. */
+    authenticating = false;
     /** The token it authenticated with, to check again when a key is taken out of service. */
     token: string | undefined;
     /** Set when the server closes the socket: nothing it sends afterwards is delivered. */
@@ -265,7 +301,11 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     }
 
     accept(claims: Readonly<AccessTokenClaims>, token: string, type: string): void {
-      if (this.claims === undefined && claims.sid !== undefined) perSession.set(claims.sid, (perSession.get(claims.sid) ?? 0) + 1);
+      if (this.claims === undefined) {
+        decrement(waitingPerAddress, this.address);
+        if (claims.sid !== undefined) perSession.set(claims.sid, (perSession.get(claims.sid) ?? 0) + 1);
+        this.counted = claims.sid;
+      }
       this.claims = claims;
       this.token = token;
       clearTimeout(this.#notice);
@@ -284,7 +324,8 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       clearTimeout(this.#grace);
       if (!live.delete(this)) return;
       decrement(perAddress, this.address);
-      if (this.claims?.sid !== undefined) decrement(perSession, this.claims.sid);
+      if (this.claims === undefined) decrement(waitingPerAddress, this.address);
+      if (this.counted !== undefined) decrement(perSession, this.counted);
     }
   }
 
@@ -310,10 +351,11 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     // Closed (revoked, too fast, gone) while the token was being verified: it accepts nothing more.
     if (connection.closing || !live.has(connection)) return;
     const before = connection.claims;
-    if (reauth && before !== undefined && (before.sub !== claims.sub || before.sid !== claims.sid)) {
+    // Whatever raced (a reauth against an auth), a socket never changes user or session: its count is that session's.
+    if (before !== undefined && (before.sub !== claims.sub || before.sid !== claims.sid)) {
       return connection.shut(CLOSE.FORBIDDEN, 'a re-authentication must keep the same user and session');
     }
-    if (!reauth && claims.sid !== undefined && (perSession.get(claims.sid) ?? 0) >= maxPerSession) {
+    if (before === undefined && claims.sid !== undefined && (perSession.get(claims.sid) ?? 0) >= maxPerSession) {
       return connection.shut(CLOSE.TOO_MANY, `at most ${maxPerSession} sockets per session`);
     }
     connection.accept(claims, token, reauth ? 'reauth_ok' : 'authenticated');
@@ -336,20 +378,29 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     const connection = new Connection(socket, address, socketUrls(request));
     live.add(connection);
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    waitingPerAddress.set(address, (waitingPerAddress.get(address) ?? 0) + 1);
     socket.on('close', () => connection.end());
     socket.on('error', () => connection.end());
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     const fromProtocol = offered.find((p) => p.startsWith(BEARER))?.slice(BEARER.length);
     const bound = offered.find((p) => p.startsWith(DPOP))?.slice(DPOP.length);
+    // The first authentication is verified once: another `auth` while it runs is ignored.
+    const first = (token: unknown, proof?: unknown): void => {
+      connection.authenticating = true;
+      void authenticate(connection, token, false, proof).finally(() => (connection.authenticating = false));
+    };
     let waiting: NodeJS.Timeout | undefined;
-    if (bound !== undefined) void authenticate(connection, bound, false, offered.find((p) => p.startsWith(PROOF))?.slice(PROOF.length) ?? '');
-    else if (fromProtocol !== undefined) void authenticate(connection, fromProtocol, false);
-    else waiting = setTimeout(() => connection.shut(CLOSE.UNAUTHORIZED, 'no authentication in time'), options.authTimeoutMs ?? 5000);
+    if (bound !== undefined) first(bound, offered.find((p) => p.startsWith(PROOF))?.slice(PROOF.length) ?? '');
+    else if (fromProtocol !== undefined) first(fromProtocol);
+    else waiting = setTimeout(() => connection.shut(CLOSE.UNAUTHORIZED, 'no authentication in time'), authTimeoutMs);
     socket.on('close', () => clearTimeout(waiting));
-    // ws answers pings itself; they spend the budget like messages.
-    socket.on('ping', () => {
+    // ws answers pings itself; they, and pongs, spend the budget like messages (a message's frames
+    // are bounded by MAX_FRAGMENTS).
+    const control = (): void => {
       if (!connection.closing && !connection.spend()) connection.shut(CLOSE.POLICY, 'too many messages');
-    });
+    };
+    socket.on('ping', control);
+    socket.on('pong', control);
     socket.on('message', (data) => {
       // Cheap checks first: a socket being closed delivers nothing (its claims may be revoked),
       // and one past its budget is closed before its message is even parsed.
@@ -358,8 +409,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       const message = parse(data);
       if (connection.claims === undefined) {
         if (message?.type !== 'auth') return connection.shut(CLOSE.UNAUTHORIZED, 'authenticate first');
+        if (connection.authenticating) return;
         clearTimeout(waiting);
-        return void authenticate(connection, message.access_token, false, message.dpop);
+        return first(message.access_token, message.dpop);
       }
       if (message?.type === 'reauth') return void authenticate(connection, message.access_token, true, message.dpop);
       if (message?.type === 'auth') return;
@@ -378,7 +430,12 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
-    if ((perAddress.get(budgetAddress(canonicalAddress(addressOf(request)))) ?? 0) >= maxPerAddress) {
+    if (live.size >= maxSockets) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const address = budgetAddress(canonicalAddress(addressOf(request)));
+    if ((perAddress.get(address) ?? 0) >= maxPerAddress || (waitingPerAddress.get(address) ?? 0) >= maxUnauthenticated) {
       socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nConnection: close\r\n\r\n');
       return;
     }
