@@ -44,7 +44,7 @@ export interface BatonOptions {
   previousRefreshTokenSecrets?: readonly (string | Uint8Array)[];
   /** Where sessions, denylists and revocations live. */
   store: TokenStore;
-  /** Access-token lifetime. Default `'15m'`. */
+  /** Access-token lifetime, capped at the end of the token's session (its absolute or idle end). Default `'15m'`. */
   accessTokenTtl?: Duration;
   /** Idle lifetime of a session: it ends unless refreshed within this time. Default `'14d'`. */
   refreshTokenTtl?: Duration;
