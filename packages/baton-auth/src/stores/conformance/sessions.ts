@@ -285,6 +285,22 @@ export function sessionsCases(t: TestApi, h: Harness): void {
     }
   }), 60_000);
 
+  t.it('two clocks: a session a login ahead took for ended (past its idle end) and a refresh behind then rotated is active again — in the device list, counted and evicted under maxSessionsPerUser, never pruned unrevoked', withPeers(async (a, b, x) => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const max2 = { maxSessionsPerUser: 2, revocationTtlMs: HOUR };
+    const v = sampleSession(x - 60_000, { userId, idleExpiresAt: x + 1000 });
+    await a.createSession(v, { ...max2, now: x - 60_000 });
+    // Instance A, 1.5 s ahead: V is past its idle end; instance B, 1 s behind: V is still active and rotates.
+    await a.createSession(sampleSession(x + 1500, { userId }), { ...max2, now: x + 1500 });
+    assert.equal((await b.rotate(request(v, 0, x + 500))).status, 'rotated');
+    assert.ok((await a.listSessions(userId, x + 2000)).some((s) => s.id === v.id), 'V, active, is in the device list');
+    // Max 2: the next login evicts V (the oldest active), revoked — not left active beside two others.
+    const next = await a.createSession(sampleSession(x + 3000, { userId }), { ...max2, now: x + 3000 });
+    assert.deepEqual(next.evicted, [v.id]);
+    assert.equal((await a.getSession(v.id))?.revokeReason, 'evicted');
+    assert.equal((await a.listSessions(userId, x + 4000)).length, 2);
+  }));
+
   t.it(`sessionHistory answers at most page.limit (and never more than ${SESSION_HISTORY_PAGE}) sessions, newest first, before the cursor`, withStore(async (store, now) => {
     const userId = `user-${randomBytes(6).toString('hex')}`;
     // Same creation times in pairs: the order falls back to the id.
