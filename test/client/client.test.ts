@@ -23,9 +23,10 @@ const dir = mkdtempSync(join(tmpdir(), 'baton-client-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A Baton server in-process: the token endpoints plus an API at /api/* that requires a token. */
-function server(options: { skewMs?: number } = {}) {
+function server(options: { skewMs?: number; sessionMaxAge?: number } = {}) {
   const clock = new ManualClock(Date.now());
-  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, now: () => clock.now() + (options.skewMs ?? 0) });
+  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, now: () => clock.now() + (options.skewMs ?? 0),
+    ...(options.sessionMaxAge === undefined ? {} : { sessionMaxAge: options.sessionMaxAge, refreshTokenTtl: options.sessionMaxAge }) });
   const handler = createAuthHandler({ baton, authenticate: async () => ({ userId: 'u1' }) });
   const counts = { token: 0, api: 0 };
   let down = 0;
@@ -67,6 +68,29 @@ describe('refresh strategies', () => {
     s.clock.advance(6_000); // 9 s left < 10 s margin
     await client.fetch(`${ISSUER}/api/me`);
     expect(s.counts.token).toBe(1);
+  });
+
+  it('near the session\'s absolute end: the token is capped at it (expires_in), and no refresh is made before it expires — one at expiry, which signs out', async () => {
+    const s = server({ sessionMaxAge: 100 }); // access tokens 60 s, the session 100 s (idle and absolute)
+    const client = s.client({ jitter: 0 });
+    const expired: string[] = [];
+    client.on('sessionExpired', (e) => expired.push(e.reason));
+    await client.setTokens(await s.login());
+    let lastOk = 0;
+    for (let t = 1; t <= 101; t++) {
+      s.clock.advance(1000);
+      try {
+        await client.getAccessToken();
+        lastOk = t;
+      } catch (err) {
+        expect(err).toBeInstanceOf(SessionExpiredError);
+        break;
+      }
+    }
+    // One refresh within the margin of the first token (capped at the session's end: 52 s), then none until it expired.
+    expect(s.counts.token).toBe(2);
+    expect(lastOk).toBe(99);
+    expect(expired).toHaveLength(1);
   });
 
   it('single-flight: N concurrent requests on an expired token make exactly one refresh', async () => {

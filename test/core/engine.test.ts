@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { createBaton, generateKey } from 'baton-auth';
+import { MAX_SESSIONS_PER_USER, createBaton, generateKey } from 'baton-auth';
 import type { BatonOptions, BatonStore } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { codeOf, ISSUER, makeBaton } from '../support/baton.ts';
@@ -194,6 +194,19 @@ describe('sessions and revocation', () => {
     expect(await codeOf(baton.refresh(laptop.refresh_token))).toBe('ERR_REFRESH_INVALID');
     await baton.verify(phone.access_token);
     expect((await baton.listSessions('u')).map((s) => s.id)).toEqual([phone.session_id]);
+  });
+
+  it(`one user's logins keep at most MAX_SESSIONS_PER_USER (${MAX_SESSIONS_PER_USER}) active sessions at the ceiling: the device list and "log out everywhere" read no more`, async () => {
+    const { baton, clock, events } = makeBaton({ maxSessionsPerUser: MAX_SESSIONS_PER_USER });
+    const first = await baton.login('flooder');
+    for (let i = 0; i < MAX_SESSIONS_PER_USER + 4; i++) {
+      clock.advance(1);
+      await baton.login('flooder');
+    }
+    expect(events.filter((e) => e.type === 'session.evicted')).toHaveLength(5);
+    expect(await codeOf(baton.verify(first.access_token))).toBe('ERR_SESSION_REVOKED');
+    expect(await baton.listSessions('flooder')).toHaveLength(MAX_SESSIONS_PER_USER);
+    expect(await baton.revokeUserSessions('flooder')).toHaveLength(MAX_SESSIONS_PER_USER);
   });
 
   it('revokes one access token, one session, or all of a user\'s sessions but one', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { toMs } from '../../packages/baton-auth/src/core/duration.ts';
-import { BatonConfigError, createBaton, generateKey, KeyRing } from 'baton-auth';
+import { BatonConfigError, MAX_SESSIONS_PER_USER, createBaton, generateKey, KeyRing } from 'baton-auth';
 import type { BatonOptions } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 
@@ -83,6 +83,13 @@ describe('createBaton fails fast, saying what to fix', () => {
     expect(failure({ refreshRateLimit: { max: 0, window: '1m' } })).toMatch(/refreshRateLimit\.max/);
     for (const bad of [0, 2.5, -1, '10']) expect(failure({ refreshGraceLimit: bad })).toMatch(/refreshGraceLimit.*whole number of at least 1/);
     expect(failure({ leeway: '1500ms' })).toMatch(/whole seconds/);
+  });
+
+  it(`maxSessionsPerUser has no unlimited setting: 0 (once "no limit") and more than MAX_SESSIONS_PER_USER (${MAX_SESSIONS_PER_USER}) are refused with a sentence naming the ceiling`, () => {
+    for (const bad of [0, MAX_SESSIONS_PER_USER + 1, 100_000, -1]) {
+      expect(failure({ maxSessionsPerUser: bad })).toBe(`\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`);
+    }
+    for (const fine of [1, 50, MAX_SESSIONS_PER_USER]) expect(() => createBaton({ ...base(), maxSessionsPerUser: fine })).not.toThrow();
   });
 
   it('accepts a ready KeyRing and sensible defaults', () => {

@@ -233,4 +233,32 @@ describe('redis: one user\'s flood of sessions (issue #21, finding 9)', () => {
       await store.close();
     }
   }, 60_000);
+
+  it('rolling upgrade: a session that ended by time and was set apart (e:) by a login here is missed by an instance before 0.3 (its "log out everywhere" walks u: only), and that loses nothing: its last access token expired with it', async () => {
+    const keyPrefix = `${prefix}upgrade-${randomBytes(3).toString('hex')}:`;
+    const store = redisStore({ url: URL, keyPrefix });
+    const raw = new Redis(URL);
+    let now = Date.now();
+    const baton = createBaton({ issuer: 'https://redis.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store, now: () => now,
+      accessTokenTtl: '15m', refreshTokenTtl: '1h', sessionMaxAge: '1h', refreshRateLimit: false });
+    const userId = `upgrade-${randomBytes(4).toString('hex')}`;
+    try {
+      const v = await baton.login(userId);
+      const tag = v.session_id.slice(0, 4);
+      now += 59 * 60_000;
+      const pair = await baton.refresh(v.refresh_token); // before the cap: valid 15 min, 14 past the session's end
+      now += 2 * 60_000;
+      await baton.login(userId); // sets V apart
+      expect(await raw.zrange(`${keyPrefix}{${tag}}:u:${userId}`, '0', '-1')).not.toContain(v.session_id);
+      expect(await raw.zrange(`${keyPrefix}{${tag}}:e:${userId}`, '0', '-1')).toEqual([v.session_id]);
+      // What an instance before 0.3 does for "log out everywhere": revoke what u: holds.
+      for (const id of await raw.zrange(`${keyPrefix}{${tag}}:u:${userId}`, '0', '-1')) await baton.revokeSession(id, 'logout_everywhere');
+      expect((await store.getSession(v.session_id))?.revokedAt).toBeNull();
+      await expect(baton.verify(pair.access_token)).rejects.toMatchObject({ code: 'ERR_TOKEN_EXPIRED' });
+    } finally {
+      await baton.close();
+      raw.disconnect();
+      await store.close();
+    }
+  }, 60_000);
 });

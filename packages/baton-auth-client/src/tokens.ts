@@ -31,8 +31,13 @@ function spread(token: string): number {
 /**
  * How long before expiry to refresh: the configured margin (or a fifth of a short lifetime), plus
  * jitter — the same for every look at one token, so that the timer and the check it triggers agree.
+ * None for a token that lasts as long as its refresh token (a server that caps access tokens at
+ * the session's end, as Baton does): a refresh could not outlast it, only answer shorter and
+ * shorter tokens; the one at expiry tells that the session ended.
  */
 export function refreshMargin(tokens: StoredTokens, options: Pick<TokenClientOptions, 'refreshMargin' | 'jitter'>): number {
+  // Both in whole seconds (RFC 6749 §5.1): rounded apart by up to one.
+  if (tokens.refreshExpiresAt !== undefined && Math.abs(tokens.refreshExpiresAt - tokens.expiresAt) <= 1000) return 0;
   const base = options.refreshMargin ?? Math.min(60_000, (tokens.expiresAt - tokens.receivedAt) / 5);
   return base * (1 + spread(tokens.accessToken) * (options.jitter ?? 0.2));
 }

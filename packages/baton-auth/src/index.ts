@@ -25,4 +25,4 @@ export type {
   RotateStatus, SessionHistoryPage, SessionRecord, SessionStore, SessionSummary, StoreLifecycle, TokenStore,
 } from './core/store.ts';
 export type { BatonStore, CounterStore, RecordStore } from './stores/types.ts';
-export { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from './core/store.ts';
+export { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, MAX_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from './core/store.ts';

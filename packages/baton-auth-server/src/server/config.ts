@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
-import { BatonConfigError, toMs } from 'baton-auth';
+import { BatonConfigError, MAX_SESSIONS_PER_USER, toMs } from 'baton-auth';
 import type { SigningAlg, TokenFormat } from 'baton-auth';
 
 /** The service's settings, after validation. */
@@ -78,6 +78,8 @@ const failures = (name: string, shape: string) =>
 const MAX_CONNECTIONS = 'BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1';
 const PER_ADDRESS = 'BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1';
 
+const MAX_SESSIONS = `BATON_MAX_SESSIONS must be a whole number from 1 (one device) to ${MAX_SESSIONS_PER_USER}: a user's logins, device list and "log out everywhere" read all the user's sessions, so there is no unlimited setting (0 no longer means no limit)`;
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -88,7 +90,8 @@ const schema = z.object({
   BATON_ACCESS_TTL: duration('BATON_ACCESS_TTL').default('15m'),
   BATON_REFRESH_TTL: duration('BATON_REFRESH_TTL').default('14d'),
   BATON_REFRESH_GRACE: duration('BATON_REFRESH_GRACE').default('10s'),
-  BATON_MAX_SESSIONS: z.coerce.number().int({ message: 'BATON_MAX_SESSIONS must be a whole number (0: no limit)' }).min(0).default(50),
+  // No unlimited setting: a login, the device list and "log out everywhere" read all of a user's active sessions.
+  BATON_MAX_SESSIONS: z.coerce.number({ message: MAX_SESSIONS }).int({ message: MAX_SESSIONS }).min(1, { message: MAX_SESSIONS }).max(MAX_SESSIONS_PER_USER, { message: MAX_SESSIONS }).default(50),
   BATON_TOKEN_FORMAT: z.enum(['jwt', 'jwe', 'opaque'], { message: 'BATON_TOKEN_FORMAT must be jwt, jwe or opaque' }).default('jwt'),
   BATON_ALG: z.enum(['HS256', 'ES256', 'EdDSA', 'RS256', 'PS256'], { message: 'BATON_ALG must be HS256, ES256, EdDSA, RS256 or PS256' }).default('EdDSA'),
   BATON_COOKIE_SECURE: z.enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'BATON_COOKIE_SECURE must be true or false' }).default('true'),
@@ -132,7 +135,7 @@ export const SETTINGS: Record<keyof z.infer<typeof schema> | 'BATON_CONFIG', str
   BATON_REFRESH_TTL: "refresh-token idle lifetime (default '14d')",
   BATON_REFRESH_GRACE: "how long a just-rotated refresh token still gets the current pair (default '10s'; keep it to seconds)",
   BATON_REFRESH_RATE: "rotations per session and window (default '30/1m'; 'off')",
-  BATON_MAX_SESSIONS: 'sessions per user, the oldest evicted beyond it (default 50; 0: no limit, 1: one device)',
+  BATON_MAX_SESSIONS: `sessions per user, the oldest evicted beyond it (default 50; 1: one device; at most ${MAX_SESSIONS_PER_USER})`,
   BATON_TOKEN_FORMAT: 'jwt (default), jwe or opaque access tokens',
   BATON_ALG: 'signing algorithm of new keys: EdDSA (default), ES256, RS256 (RFC 9068\'s must), PS256 or HS256',
   BATON_COOKIE_SECURE: 'Secure refresh cookies (default true; false only for a plain-http localhost issuer)',

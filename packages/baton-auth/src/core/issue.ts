@@ -19,7 +19,7 @@ export interface TokenPair {
   access_token: string;
   /** `DPoP` for an access token bound to a DPoP key (RFC 9449 §5), else `Bearer`. */
   token_type: 'Bearer' | 'DPoP';
-  /** Seconds until the access token expires. */
+  /** Seconds until the access token expires: `accessTokenTtl`, or less when the session ends sooner (no token outlives its session). */
   expires_in: number;
   refresh_token: string;
   /** Seconds until the refresh token expires unless used (idle or absolute limit, the sooner). */
@@ -89,11 +89,18 @@ export function assertCanIssue(e: Engine): void {
   if (e.o.ring.active('refresh') === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', 'no active refresh-token key: the key ring is being reloaded');
 }
 
-/** Mints an access token in the engine's format: for `sub`, of `clientId`, in session `sid` (if any). */
-async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; sid?: string; scope: string; aud: string | string[]; jkt: string | undefined }, now: number): Promise<{ token: string; claims: AccessTokenClaims }> {
+/**
+ * Mints an access token in the engine's format: for `sub`, of `clientId`, in session `sid` (if
+ * any). A session's token expires no later than the session (`endsAt`, ms): a session that ends by
+ * time holds no live token, so forgetting it (the per-user pruning of ended sessions, or a "log
+ * out everywhere" that no longer finds it) leaves nothing to revoke.
+ */
+async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; sid?: string; endsAt?: number; scope: string; aud: string | string[]; jkt: string | undefined }, now: number): Promise<{ token: string; claims: AccessTokenClaims }> {
   const iat = Math.floor(now / 1000);
+  // Rounded down: `exp * 1000` is never past the end. Never below `iat`: a session is issued for only while it lasts (`now` < its end).
+  const exp = Math.min(iat + Math.floor(e.o.accessTtlMs / 1000), t.endsAt === undefined ? Number.POSITIVE_INFINITY : Math.max(iat, Math.floor(t.endsAt / 1000)));
   const claims: AccessTokenClaims = {
-    iss: e.o.issuer, sub: t.sub, aud: t.aud, exp: iat + Math.floor(e.o.accessTtlMs / 1000), iat, jti: randomUUID(),
+    iss: e.o.issuer, sub: t.sub, aud: t.aud, exp, iat, jti: randomUUID(),
     ...(t.sid === undefined ? {} : { sid: t.sid }), client_id: t.clientId,
   };
   if (t.scope !== '') claims.scope = t.scope;
@@ -118,13 +125,14 @@ export interface PairBinding {
  */
 export async function issuePair(e: Engine, session: SessionSummary, scope: string, now: number, resources: readonly string[] | undefined, binding: PairBinding): Promise<TokenPair> {
   const aud = audienceOf(session.resource, resources, e.o.audience);
-  const { token, claims } = await mintAccessToken(e, { sub: session.userId, clientId: session.clientId, sid: session.id, scope, aud, jkt: binding.access }, now);
+  const endsAt = Math.min(session.expiresAt, session.idleExpiresAt);
+  const { token, claims } = await mintAccessToken(e, { sub: session.userId, clientId: session.clientId, sid: session.id, endsAt, scope, aud, jkt: binding.access }, now);
   const pair: TokenPair = {
     access_token: token,
     token_type: binding.access === undefined ? 'Bearer' : 'DPoP',
     expires_in: claims.exp - claims.iat,
     refresh_token: e.refreshCodec.mint(session.id, session.generation, binding.session),
-    refresh_expires_in: Math.max(0, Math.floor((Math.min(session.expiresAt, session.idleExpiresAt) - now) / 1000)),
+    refresh_expires_in: Math.max(0, Math.floor((endsAt - now) / 1000)),
     session_id: session.id,
   };
   if (scope !== '') pair.scope = scope;

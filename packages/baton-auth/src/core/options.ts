@@ -13,7 +13,7 @@ import { BatonConfigError } from './errors.ts';
 import { KeyRing } from './keys.ts';
 import type { KeyInput } from './keys.ts';
 import type { TokenFormat } from './access-token.ts';
-import { STORE_METHODS } from './store.ts';
+import { MAX_SESSIONS_PER_USER, STORE_METHODS } from './store.ts';
 import type { TokenStore } from './store.ts';
 import type { BatonEvent } from './events.ts';
 
@@ -44,7 +44,7 @@ export interface BatonOptions {
   previousRefreshTokenSecrets?: readonly (string | Uint8Array)[];
   /** Where sessions, denylists and revocations live. */
   store: TokenStore;
-  /** Access-token lifetime. Default `'15m'`. */
+  /** Access-token lifetime, capped at the end of the token's session (its absolute or idle end). Default `'15m'`. */
   accessTokenTtl?: Duration;
   /** Idle lifetime of a session: it ends unless refreshed within this time. Default `'14d'`. */
   refreshTokenTtl?: Duration;
@@ -54,7 +54,7 @@ export interface BatonOptions {
   refreshGrace?: Duration;
   /** Clock tolerance when checking `exp`, `nbf` and `iat`, whole seconds. Default `'5s'`. */
   leeway?: Duration;
-  /** At most this many active sessions per user; a new login evicts the oldest. Default 50; 1: single session; 0: no limit. */
+  /** At most this many active sessions per user; a new login evicts the oldest. Default 50; 1: single session; at most `MAX_SESSIONS_PER_USER` (1,000): there is no unlimited setting. */
   maxSessionsPerUser?: number;
   /** Format of new access tokens. Default `'jwt'`. All formats are verified whatever this says. */
   tokenFormat?: TokenFormat;
@@ -210,8 +210,8 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   ring.setRetention({ sig: accessTtlMs + leewayMs, enc: accessTtlMs + leewayMs, refresh: refreshTtlMs + graceMs + leewayMs });
 
   const maxSessionsPerUser = options.maxSessionsPerUser ?? 50;
-  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 0) {
-    throw new BatonConfigError('`maxSessionsPerUser` must be a whole number: 0 for no limit, 1 for a single session per user.');
+  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > MAX_SESSIONS_PER_USER) {
+    throw new BatonConfigError(`\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`);
   }
   let rateLimit: ResolvedOptions['rateLimit'];
   const rl = options.refreshRateLimit ?? { max: 30, window: '1m' };

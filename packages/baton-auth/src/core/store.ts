@@ -47,6 +47,13 @@ export const ENDED_SESSION_RETENTION_MS = 7 * 86_400_000;
  */
 export const ENDED_SESSIONS_PER_USER = 100;
 
+/**
+ * The ceiling of `maxSessionsPerUser` (and `BATON_MAX_SESSIONS`): a login, the device list and
+ * "log out everywhere" each read all of a user's active sessions in one store operation, so there
+ * is no unlimited setting — one account must not be able to slow everyone's requests.
+ */
+export const MAX_SESSIONS_PER_USER = 1000;
+
 /** The most sessions one `sessionHistory` call answers (one page); their events are at most four each. */
 export const SESSION_HISTORY_PAGE = 50;
 
@@ -190,7 +197,8 @@ export interface OpaqueTokenRecord {
 /** Sessions: the families of refresh tokens, and the rotation decision. */
 export interface SessionStore {
   /**
-   * Inserts a session and, with `maxSessionsPerUser` > 0, revokes the user's oldest active
+   * Inserts a session and, with `maxSessionsPerUser` > 0 (Baton passes 1 to
+   * `MAX_SESSIONS_PER_USER`; 0, no eviction, is for tests and imports), revokes the user's oldest active
    * sessions so that at most that many remain, the new one included — one atomic operation, so
    * racing logins cannot both keep theirs — with reason `evicted` and detail `{ by: <new id>,
    * byDevice: <its device> }`. In the same operation it deletes the user's ended sessions (revoked,

@@ -130,6 +130,11 @@ class MemoryStore implements BatonStore {
   async rotate(request: RotateRequest): Promise<RotateResult> {
     const decision = decideRotation(this.#sessions.get(request.sessionId) ?? null, request);
     if (decision.write !== undefined) this.#sessions.set(request.sessionId, copySession(decision.write));
+    if (decision.status === 'rotated') {
+      // A login on a clock ahead may have set it apart as ended; rotated, it is active again: back in the index.
+      const userId = (decision.write as SessionRecord).userId;
+      if (this.#ended.get(userId)?.delete(request.sessionId)) MemoryStore.#index(this.#byUser, userId).add(request.sessionId);
+    }
     if (decision.status === 'reused') this.#published(decision.write as SessionRecord, request.revocationTtlMs);
     const result: RotateResult = { status: decision.status };
     if (decision.session !== undefined) result.session = copySession(decision.session);

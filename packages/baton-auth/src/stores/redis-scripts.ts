@@ -131,7 +131,8 @@ return evicted
 /**
  * KEYS: session[, log]. ARGV: presented generation, client id, now, grace ms, new idle expiry,
  * rate max (0: none), rate window ms, revocation expiry, channel, retain ms after a revocation,
- * retain ms after the session's end, grace limit (-1: none), the presenter's address ('': unknown).
+ * retain ms after the session's end, grace limit (-1: none), the presenter's address ('': unknown),
+ * the prefix of the user's keys (`…{tag}:`, before `u:` and `e:`).
  * Returns { status, retryAfterMs, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt,
  * userId, clientId, scope, revokeReason, revokeDetail, resource } — what issuing the next pair (or telling
  * why not) needs, and no more: the reply's size is most of a rotation's cost at high concurrency.
@@ -185,6 +186,14 @@ redis.call('HSET', key, 'generation', gen, 'prevRotatedAt', f[6], 'rotatedAt', A
   'idleExpiresAt', ARGV[5], 'rateWindowStart', windowStart, 'rateCount', count, 'graceCount', 0)
 -- The key lives until the session's end, idle or absolute, whichever comes first, plus retainMs.
 redis.call('PEXPIRE', key, ms(math.min(num(ARGV[5]), num(f[4])) - now + num(ARGV[11])))
+-- A login on a clock ahead may have set it apart as ended ('e:'); rotated, it is active again: back
+-- in the index, which logins, the device list and the per-user cap walk. Same hash tag as the session.
+if ARGV[14] and redis.call('ZREM', ARGV[14] .. 'e:' .. f[11], f[10]) == 1 then
+  local index = ARGV[14] .. 'u:' .. f[11]
+  redis.call('ZADD', index, redis.call('HGET', key, 'createdAt'), f[10])
+  local ttl = num(f[4]) - now + num(ARGV[11])
+  if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ms(ttl)) end
+end
 f[5] = ARGV[5]
 f[6] = ARGV[3]
 return reply('rotated', 0)

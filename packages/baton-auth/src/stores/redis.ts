@@ -221,7 +221,7 @@ class RedisStore implements BatonStore {
       ...this.#keys(this.#sessionKey(r.sessionId)),
       r.generation, r.clientId, r.now, r.graceMs, r.now + r.idleTtlMs, r.rateLimit?.max ?? 0, r.rateLimit?.windowMs ?? 0,
       r.now + r.revocationTtlMs, this.#channel, Math.max(this.#retainMs, r.revocationTtlMs), this.#retainMs,
-      r.graceLimit ?? -1, r.ip ?? '',
+      r.graceLimit ?? -1, r.ip ?? '', `${this.#prefix}{${tagOfSession(r.sessionId)}}:`,
     );
     const result: RotateResult = { status };
     if (generation !== undefined) {

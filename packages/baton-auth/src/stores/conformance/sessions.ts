@@ -3,6 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createBaton } from '../../core/baton.ts';
+import { generateKey } from '../../core/keys.ts';
 import { ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../../core/store.ts';
 import type { BatonStore, RevocationEvent, RotateRequest, SessionRecord } from '../types.ts';
 import { CREATE, DAY, eventually, HOUR, pick, request, sampleJkt, sampleSession } from './support.ts';
@@ -244,6 +246,60 @@ export function sessionsCases(t: TestApi, h: Harness): void {
     const revoked = await store.revokeUserSessions(userId, { now, reason: 'logout_everywhere', revocationTtlMs: HOUR });
     assert.deepEqual(revoked.sort(), kept.map((s) => s.id).sort());
   }), 60_000);
+
+  t.it(`no access token outlives its session: one refreshed a minute before the session's absolute end expires with it, so a "log out everywhere" after the session was pruned (${ENDED_SESSIONS_PER_USER} newer ended sessions) leaves nothing valid`, withStore(async (store, base) => {
+    let now = base;
+    const baton = createBaton({ issuer: 'https://conformance.test', keys: [generateKey('HS256', 'k1')], refreshTokenSecret: randomBytes(32), store, now: () => now,
+      accessTokenTtl: '15m', refreshTokenTtl: '1h', sessionMaxAge: '1h', maxSessionsPerUser: 50, refreshRateLimit: false });
+    try {
+      const userId = `user-${randomBytes(6).toString('hex')}`;
+      const v = await baton.login(userId);
+      const end = (await must(store, v.session_id)).expiresAt;
+      now += 59 * 60_000;
+      const pair = await baton.refresh(v.refresh_token);
+      // Capped at the session's end, not iat + 15 min; expires_in says the same, and so does the grace answer.
+      const claims = await baton.verify(pair.access_token);
+      assert.ok(claims.exp * 1000 <= end, `exp ${claims.exp} is past the session's end ${end / 1000}`);
+      assert.equal(pair.expires_in, claims.exp - claims.iat);
+      assert.equal(pair.expires_in, 60);
+      now += 1000;
+      const grace = await baton.refresh(v.refresh_token);
+      assert.equal(grace.expires_in, 59);
+      assert.ok((await baton.verify(grace.access_token)).exp * 1000 <= end);
+      now += 2 * 60_000; // V ended by time (absolute_timeout), never revoked
+      for (let i = 0; i <= ENDED_SESSIONS_PER_USER; i++) {
+        const s = await baton.login(userId);
+        now += 10;
+        await baton.revokeSession(s.session_id, 'logout');
+      }
+      await baton.login(userId);
+      now += 10;
+      assert.equal(await store.getSession(v.session_id), null, 'V was pruned');
+      const revoked = await baton.revokeUserSessions(userId, { reason: 'logout_everywhere' });
+      assert.ok(!revoked.includes(v.session_id));
+      // Before the cap this answered VALID for 12 more minutes.
+      await assert.rejects(baton.verify(pair.access_token), { code: 'ERR_TOKEN_EXPIRED' });
+      await assert.rejects(baton.verify(grace.access_token), { code: 'ERR_TOKEN_EXPIRED' });
+    } finally {
+      await baton.close();
+    }
+  }), 60_000);
+
+  t.it('two clocks: a session a login ahead took for ended (past its idle end) and a refresh behind then rotated is active again — in the device list, counted and evicted under maxSessionsPerUser, never pruned unrevoked', withPeers(async (a, b, x) => {
+    const userId = `user-${randomBytes(6).toString('hex')}`;
+    const max2 = { maxSessionsPerUser: 2, revocationTtlMs: HOUR };
+    const v = sampleSession(x - 60_000, { userId, idleExpiresAt: x + 1000 });
+    await a.createSession(v, { ...max2, now: x - 60_000 });
+    // Instance A, 1.5 s ahead: V is past its idle end; instance B, 1 s behind: V is still active and rotates.
+    await a.createSession(sampleSession(x + 1500, { userId }), { ...max2, now: x + 1500 });
+    assert.equal((await b.rotate(request(v, 0, x + 500))).status, 'rotated');
+    assert.ok((await a.listSessions(userId, x + 2000)).some((s) => s.id === v.id), 'V, active, is in the device list');
+    // Max 2: the next login evicts V (the oldest active), revoked — not left active beside two others.
+    const next = await a.createSession(sampleSession(x + 3000, { userId }), { ...max2, now: x + 3000 });
+    assert.deepEqual(next.evicted, [v.id]);
+    assert.equal((await a.getSession(v.id))?.revokeReason, 'evicted');
+    assert.equal((await a.listSessions(userId, x + 4000)).length, 2);
+  }));
 
   t.it(`sessionHistory answers at most page.limit (and never more than ${SESSION_HISTORY_PAGE}) sessions, newest first, before the cursor`, withStore(async (store, now) => {
     const userId = `user-${randomBytes(6).toString('hex')}`;
