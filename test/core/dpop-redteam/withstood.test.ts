@@ -82,14 +82,15 @@ describe('proof format (RFC 9449 §4.3)', () => {
     }
   });
 
-  it('a replayed jti is refused; kid and x5c beside the jwk change nothing of the thumbprint', async () => {
+  it('a replayed jti is refused; kid and x5c in the jwk change nothing of the thumbprint; a header member beyond typ, alg and jwk is refused (RFC 9449 §4.2)', async () => {
     const { baton } = engine();
     const key = await newKey();
     const p = await proof(key, 'POST', TOKEN);
     expect(await check(baton, p)).toBe('accepted');
     expect(await check(baton, p)).toBe('ERR_DPOP_INVALID');
-    const extra = await baton.checkProof(await proof(key, 'POST', TOKEN, { header: { kid: 'other', jwk: { ...key.jwk, kid: 'x', x5c: ['AAAA'] } } }), { method: 'POST', url: TOKEN });
+    const extra = await baton.checkProof(await proof(key, 'POST', TOKEN, { header: { jwk: { ...key.jwk, kid: 'x', x5c: ['AAAA'] } } }), { method: 'POST', url: TOKEN });
     expect(extra.jkt).toBe(key.jkt);
+    await expect(baton.checkProof(await proof(key, 'POST', TOKEN, { header: { kid: 'other' } }), { method: 'POST', url: TOKEN })).rejects.toThrow(/typ, alg and jwk only.*"kid"/);
   });
 
   it('a nonce from another Baton (another refresh key) is answered with use_dpop_nonce', async () => {

@@ -236,7 +236,7 @@ program.command('limits')
   .action(async (target: string) => {
     const deleted = await withStore(async (store) =>
       // Usernames are counted lower-case; client ids as they are.
-      (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'client', target)) + (await resetFailures(store, 'dpop', target)));
+      (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'client', target)));
     console.info(`Reset ${target}: ${deleted} counter(s) deleted.`);
   });
 

@@ -11,7 +11,7 @@ import pino from 'pino';
 import proxyaddr from 'proxy-addr';
 import { BatonConfigError, createBaton, toMs } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
-import { canonicalAddress, createAuthHandler, createDpopProtection, createLoginProtection } from 'baton-auth/http';
+import { canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
@@ -145,7 +145,6 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     // Failure counters on the engine's steady clock: a step of the wall clock lifts no block early.
     loginProtection: createLoginProtection({ store, now: () => baton.now(), failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     clientProtection: createLoginProtection({ store, now: () => baton.now(), keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
-    dpopProtection: createDpopProtection({ store, now: () => baton.now() }),
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.

@@ -16,7 +16,7 @@ import { issueClientToken, login } from './issue.ts';
 import type { ClientTokenOptions, ClientTokenResponse, LoginOptions, TokenPair } from './issue.ts';
 import type { KeyAlg, KeyRing, KeyUse, PublicJwk } from './keys.ts';
 import type { BatonOptions } from './options.ts';
-import { refresh } from './refresh.ts';
+import { parseRefreshToken, refresh } from './refresh.ts';
 import type { RefreshOptions } from './refresh.ts';
 import { revokeKey, rotateKeys } from './key-admin.ts';
 import { revoke, revokeSession, revokeUserSessions } from './revoke.ts';
@@ -166,11 +166,25 @@ export class Baton {
    * `ERR_DPOP_NONCE` whose `nonce` the client must use (send it as `DPoP-Nonce`). With
    * `spend: false` the `jti` is not spent yet: give the proof to `refresh` (`proof`), which spends
    * it once the refresh is otherwise sound, so that a refused request writes nothing.
+   *
+   * The signature is checked last, and only for a request worth it: with `refreshToken` (the one
+   * the request presents), its MAC is checked with the proof's key first — a forged token, or one
+   * bound to another key, is refused as `refresh` would refuse it (`ERR_REFRESH_INVALID`) with no
+   * signature checked; `beforeSignature` is called with the proof's key thumbprint once every
+   * cheap check passed, and what it throws refuses the request likewise.
    */
-  async checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'> & { spend?: boolean }): Promise<DpopProof> {
-    const checked = this.#e.dpop.check(proof, { method: request.method, url: request.url, requireNonce: request.requireNonce ?? this.#e.o.dpop.requireNonce });
+  async checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'> & { spend?: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => void | Promise<void> }): Promise<DpopProof> {
+    const pending = this.#e.dpop.inspect(proof, { method: request.method, url: request.url, requireNonce: request.requireNonce ?? this.#e.o.dpop.requireNonce });
+    if (request.refreshToken !== undefined) parseRefreshToken(this.#e, request.refreshToken, pending.jkt, this.#e.now());
+    await request.beforeSignature?.(pending.jkt);
+    const checked = pending.signed();
     if (request.spend !== false) await this.#e.dpop.spend(checked);
     return checked;
+  }
+
+  /** Spends a proof `checkProof` checked with `spend: false`, once the request it came with is otherwise sound; `ERR_DPOP_INVALID` if it was spent already. */
+  spendProof(proof: DpopProof): Promise<void> {
+    return this.#e.dpop.spend(proof);
   }
 
   /** The DPoP nonce clients should use now (the `DPoP-Nonce` header, RFC 9449 §8), the same on every instance. */

@@ -11,6 +11,7 @@ import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import { assertCanIssue, issuePair, thumbprint } from './issue.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
+import type { ParsedRefreshToken } from './refresh-token.ts';
 import type { TokenPair } from './issue.ts';
 import { audienceOf, parseResources } from './resource.ts';
 import { outside, parseScope } from './scope.ts';
@@ -54,12 +55,11 @@ export function fingerprint(token: string): string {
   return createHash('sha256').update(token).digest('base64url').slice(0, 16);
 }
 
-/** See `Baton.refresh`. */
-export async function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
-  const now = e.now();
-  const jkt = thumbprint(options.proof?.jkt ?? options.jkt);
-  // A bound token's MAC covers its key's thumbprint: without a proof by that key it is refused
-  // here, before the store is touched, so a copied token can neither rotate nor trip reuse detection.
+/**
+ * The refresh token's session and generation, if its MAC is right for the key `jkt` (a bound
+ * token's MAC covers its key's thumbprint); otherwise `ERR_REFRESH_INVALID`, saying why. No store read.
+ */
+export function parseRefreshToken(e: Engine, refreshToken: string, jkt: string | undefined, now: number): ParsedRefreshToken {
   const parsed = e.refreshCodec.parse(refreshToken, now, jkt);
   if (parsed === undefined) {
     if (RefreshTokenCodec.sessionOf(refreshToken)?.bound === true) {
@@ -71,6 +71,16 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     const revokedAt = e.refreshCodec.revokedKeyOf(refreshToken, now);
     throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token', revokedAt === undefined ? undefined : { sessionEnd: { reason: 'key_revoked', at: revokedAt } });
   }
+  return parsed;
+}
+
+/** See `Baton.refresh`. */
+export async function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
+  const now = e.now();
+  const jkt = thumbprint(options.proof?.jkt ?? options.jkt);
+  // A bound token's MAC covers its key's thumbprint: without a proof by that key it is refused
+  // here, before the store is touched, so a copied token can neither rotate nor trip reuse detection.
+  const parsed = parseRefreshToken(e, refreshToken, jkt, now);
   // The session's key (its tokens are `rtd_`) and the proof's, which binds the new access token.
   const binding = { session: parsed.bound ? jkt : undefined, access: jkt };
   const clientId = options.clientId ?? 'default';

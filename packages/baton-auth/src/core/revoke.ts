@@ -33,6 +33,29 @@ export interface RevokeOptions {
    * key is refused (`ERR_DPOP_INVALID`) and stays valid.
    */
   jkt?: string;
+  /**
+   * The request's DPoP proof, unchecked, instead of `jkt`: looked at only for a token worth it, and
+   * its signature checked last. A junk, unknown or dead token is answered without it (nothing to
+   * revoke); a bound refresh token's MAC, or a JWT access token's unverified `cnf.jkt`, is compared
+   * with the proof's key before anything about the token's state is read — another key is
+   * `ERR_DPOP_INVALID` whether the token is live or not — and a live access token whose proof fails
+   * later (its signature, or an opaque token's key) is answered as an unknown one: nothing revoked.
+   */
+  dpop?: { proof: string; method: string; url: string | readonly string[] };
+}
+
+/** The `cnf.jkt` a JWT's payload claims, unverified, unless it claims another client than `clientId`; or undefined. */
+function claimedKey(token: string, clientId: string | undefined): string | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { cnf?: { jkt?: unknown }; client_id?: unknown } | null;
+    // Another client's token is answered as an unknown one, its proof not looked at.
+    if (clientId !== undefined && payload?.client_id !== clientId) return undefined;
+    return typeof payload?.cnf?.jkt === 'string' ? payload.cnf.jkt : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -64,10 +87,25 @@ function sameClient(owner: string, caller: string | undefined): void {
 export async function revoke(e: Engine, token: string, options: RevokeOptions): Promise<void> {
   if (typeof token !== 'string') return;
   const now = e.now();
-  const jkt = thumbprint(options.jkt);
+  let jkt = thumbprint(options.jkt);
+  const dpop = options.dpop;
+  /** The proof's cheap checks, with no nonce asked for (a revocation grants nothing a replay could reuse: it is never spent). */
+  const inspect = () => e.dpop.inspect(dpop?.proof, { method: dpop?.method ?? 'POST', url: dpop?.url ?? [], requireNonce: false });
   if (RefreshTokenCodec.looksLike(token)) {
     const shape = RefreshTokenCodec.sessionOf(token);
     if (shape === undefined) return;
+    if (dpop !== undefined) {
+      if (!shape.bound) {
+        // Unbound: a token that is not authentic is answered without looking at the proof.
+        if (e.refreshCodec.parse(token, now) === undefined) return;
+        jkt = inspect().signed().jkt;
+      } else {
+        // Bound: its MAC with the proof's key (no store read), then the proof's signature.
+        const pending = inspect();
+        if (e.refreshCodec.parse(token, now, pending.jkt) === undefined) throw new BatonError('ERR_DPOP_INVALID', 'the refresh token is bound to another DPoP key, or forged');
+        jkt = pending.signed().jkt;
+      }
+    }
     // Without a proof, a bound token's MAC is checked with its session's key (one read).
     const session = shape.bound && jkt === undefined ? await e.store.getSession(shape.sessionId) : undefined;
     const parsed = e.refreshCodec.parse(token, now, jkt ?? session?.jkt);
@@ -84,6 +122,13 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
     await revokeSession(e, parsed.sessionId, { reason: 'logout' });
     return;
   }
+  // A JWT's claimed key against the proof's, before its state is read: the answer says nothing of whether it is live.
+  let pending: ReturnType<typeof inspect> | undefined;
+  const claimed = dpop === undefined ? undefined : claimedKey(token, options.clientId);
+  if (claimed !== undefined) {
+    pending = inspect();
+    if (pending.jkt !== claimed) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
+  }
   let claims: Readonly<AccessTokenClaims>;
   try {
     claims = await verify(e, token, undefined, ANY_AUDIENCE); // a token for any API of this issuer
@@ -92,6 +137,16 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
     return;
   }
   sameClient(claims.client_id, options.clientId);
+  if (dpop !== undefined) {
+    // A live token: a proof failing now is answered as for a dead one (200, nothing revoked), which tells nothing.
+    try {
+      jkt = (pending ?? inspect()).signed().jkt;
+    } catch (err) {
+      if (isBatonError(err) && (err.code === 'ERR_DPOP_INVALID' || err.code === 'ERR_DPOP_NONCE')) return;
+      throw err;
+    }
+    if (claims.cnf !== undefined && claims.cnf.jkt !== jkt) return;
+  }
   if (jkt !== undefined && claims.cnf !== undefined && claims.cnf.jkt !== jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
   if (claims.sid !== undefined && !(await tokenRevocationSlot(e, claims.sid, now))) {
     // One event for the session (and its every token) rather than one more per token.

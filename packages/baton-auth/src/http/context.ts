@@ -48,8 +48,6 @@ export interface HandlerContext {
   loginProtection: LoginProtection;
   /** Wrong client secrets, at every endpoint that authenticates clients. */
   clientProtection: LoginProtection;
-  /** Invalid DPoP proofs, per address. */
-  dpopProtection: LoginProtection;
   log: Logger | undefined;
   /** Responses that stream (the revocation feed): registered so that the handler can end them. */
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };

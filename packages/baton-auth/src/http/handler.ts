@@ -20,7 +20,7 @@ import type { ClientRegistry } from './clients.ts';
 import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
-import { createDpopProtection, LOOPBACK } from './dpop.ts';
+import { LOOPBACK } from './dpop.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';
@@ -78,8 +78,6 @@ export interface AuthHandlerOptions {
   loginProtection?: LoginProtection;
   /** The same for wrong client secrets, wherever a client authenticates (token, revocation, introspection, login). */
   clientProtection?: LoginProtection;
-  /** Invalid DPoP proofs: default 100 an hour per address, then its proofs are refused for the hour, in memory (`createDpopProtection`). */
-  dpopProtection?: LoginProtection;
   /** Largest accepted body in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -147,7 +145,6 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
-    dpopProtection: options.dpopProtection ?? createDpopProtection(),
     log: options.logger,
     streams: openStreams(),
   };

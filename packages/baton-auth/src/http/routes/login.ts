@@ -6,10 +6,13 @@
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
-import { nonceHeaders, proofKey } from '../dpop.ts';
+import type { DpopProof } from '../../core/dpop.ts';
+import { isBatonError } from '../../core/errors.ts';
+import { loginProof, nonceHeaders } from '../dpop.ts';
 import { grantedResources } from '../grant.ts';
 import { checkCsrf, tokenResponse } from '../context.ts';
 import { tooManyAttempts } from '../login-protection.ts';
+import type { LoginAttempt } from '../login-protection.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { HttpError, readFields } from '../respond.ts';
 
@@ -20,12 +23,30 @@ export function login(c: HandlerContext): Route {
       if (!f.username || !f.password) throw new HttpError(400, 'invalid_request', 'username and password are required');
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       const ip = ctx.ip ?? 'unknown';
+      const username = f.username.toLowerCase();
       // Only failures count, per username and address and per address; a refused attempt writes nothing.
-      const attempt = await c.loginProtection.check(f.username.toLowerCase(), ip);
-      if (attempt.retryAfterMs > 0) {
-        c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
-        throw tooManyAttempts(attempt.retryAfterMs);
+      const count = async (): Promise<LoginAttempt> => {
+        const attempt = await c.loginProtection.check(username, ip);
+        if (attempt.retryAfterMs > 0) {
+          c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
+          throw tooManyAttempts(attempt.retryAfterMs);
+        }
+        return attempt;
+      };
+      // The DPoP proof before the password: its cheap checks (the nonce round) first, its signature
+      // only once the attempt is counted, and a proof that fails then is a failed login — no hash.
+      let counted: LoginAttempt | undefined;
+      let proof: DpopProof | undefined;
+      try {
+        proof = await loginProof(c, request, client, async () => {
+          counted = await count();
+        });
+      } catch (err) {
+        if (counted === undefined || !isBatonError(err) || err.code !== 'ERR_DPOP_INVALID') throw err;
+        const blocked = await counted.failed();
+        throw blocked > 0 ? tooManyAttempts(blocked) : err;
       }
+      const attempt = counted ?? (await count());
       const who = await c.authenticate(f.username, f.password);
       if (who === null) {
         c.log?.info({ event: 'login.failed', ip }, 'login failed');
@@ -39,7 +60,9 @@ export function login(c: HandlerContext): Route {
       const resource = grantedResources(c, client, f.resource);
       const viaCookie = f.refresh_token_delivery === 'cookie';
       if (viaCookie) checkCsrf(c, request);
-      const jkt = await proofKey(c, request, client, ip);
+      // The proof is spent once everything else about the login is right.
+      if (proof !== undefined) await c.baton.spendProof(proof);
+      const jkt = proof?.jkt;
       const pair = await c.baton.login(who.userId, {
         clientId: client.id,
         ...(jkt === undefined ? {} : { jkt }),

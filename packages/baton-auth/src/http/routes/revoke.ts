@@ -4,12 +4,13 @@
  * revokes it (§2.1); another client's token is answered as an unknown one — 200, nothing revoked —
  * so that the answer does not tell whether a token is live. No DPoP proof is needed, bound tokens
  * included (RFC 7009 asks none, and standard clients send none); one that is sent must be valid and
- * by the token's key (`invalid_dpop_proof` otherwise, nothing revoked).
+ * by the token's key (`invalid_dpop_proof` otherwise, nothing revoked). A junk, unknown or foreign
+ * token is answered without a look at the proof, and no answer depends on whether a token is live.
  */
 import { isBatonError } from '../../core/errors.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
-import { revocationProofKey } from '../dpop.ts';
+import { serviceUrls } from '../dpop.ts';
 import { HttpError, readFields } from '../respond.ts';
 
 export function revoke(c: HandlerContext): Route {
@@ -18,9 +19,10 @@ export function revoke(c: HandlerContext): Route {
       const f = await readFields(request, c.maxBodyBytes);
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
-      const jkt = await revocationProofKey(c, request, client, ctx.ip ?? 'unknown');
+      // The engine looks at a proof only for a token worth it, and at its signature last.
+      const proof = request.headers.get('dpop');
       try {
-        await c.baton.revoke(f.token, { clientId: client.id, ...(jkt === undefined ? {} : { jkt }) });
+        await c.baton.revoke(f.token, { clientId: client.id, ...(proof === null ? {} : { dpop: { proof, method: request.method, url: serviceUrls(c, request) } }) });
       } catch (err) {
         // The engine refuses another client's token with ERR_INVALID_ARGUMENT, its only one here (§2.2).
         if (!isBatonError(err) || err.code !== 'ERR_INVALID_ARGUMENT') throw err;

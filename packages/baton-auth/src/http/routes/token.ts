@@ -13,7 +13,7 @@ import type { ClientRecord } from '../clients.ts';
 import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
 import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
-import { assertBound, nonceHeaders, proofKey, unspentProof } from '../dpop.ts';
+import { assertBound, nonceHeaders, proofKey, refreshProof } from '../dpop.ts';
 import { grantedResources } from '../grant.ts';
 import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
 
@@ -24,10 +24,12 @@ export function token(c: HandlerContext): Route {
     if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
     if (fromCookie !== undefined) checkCsrf(c, request);
     assertBound(client, presented);
-    // Checked here, spent by the engine once the refresh token and the narrowing are right.
-    const proof = await unspentProof(c, request, client, ctx.ip ?? 'unknown');
-    const jkt = proof?.jkt;
+    let jkt: string | undefined;
     try {
+      // Checked here — the refresh token's MAC with the proof's key before the proof's signature —
+      // and spent by the engine once the narrowing is right.
+      const proof = await refreshProof(c, request, client, presented);
+      jkt = proof?.jkt;
       const pair = await c.baton.refresh(presented, {
         ...(proof === undefined ? {} : { proof }),
         clientId: client.id,
@@ -46,7 +48,7 @@ export function token(c: HandlerContext): Route {
     }
   }
 
-  async function clientCredentials(request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
+  async function clientCredentials(request: Request, f: Record<string, string>, client: ClientRecord): Promise<Response> {
     // RFC 6749 §4.4: confidential clients only, and only those registered for it (§5.2 unauthorized_client).
     if (client.type !== 'confidential' || !(client.grantTypes ?? []).includes('client_credentials')) {
       throw new HttpError(400, 'unauthorized_client', `Client ${client.id} may not use the client_credentials grant`);
@@ -54,8 +56,8 @@ export function token(c: HandlerContext): Route {
     // No user: the client's own list bounds the scope, and a client with none gets none.
     const scope = grantScope(f.scope, client.scopes ?? []);
     const resource = grantedResources(c, client, f.resource);
-    // Last: the proof is spent only by a request otherwise sound.
-    const jkt = await proofKey(c, request, client, ctx.ip ?? 'unknown');
+    // Last, after the client's authentication: the proof is checked and spent only for a request otherwise sound.
+    const jkt = await proofKey(c, request, client);
     const issued = await c.baton.issueClientToken({
       clientId: client.id,
       ...(jkt === undefined ? {} : { jkt }),
@@ -73,7 +75,7 @@ export function token(c: HandlerContext): Route {
         throw new HttpError(400, 'unsupported_grant_type', 'grant_type must be refresh_token or client_credentials');
       }
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
-      return f.grant_type === 'refresh_token' ? refreshGrant(request, f, client, ctx) : clientCredentials(request, f, client, ctx);
+      return f.grant_type === 'refresh_token' ? refreshGrant(request, f, client, ctx) : clientCredentials(request, f, client);
     },
   };
 }
