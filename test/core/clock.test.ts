@@ -200,6 +200,19 @@ describe('the in-process revocations', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('keep a revocation that arrives while this clock is an hour ahead of the revoking one, for its whole lifetime after it comes back', () => {
+    let mono = 0;
+    const cache = new RevocationCache(() => mono);
+    const at = Date.UTC(2026, 10, 22, 12);
+    cache.apply(event('s1', at, 16 * 60_000), at + HOUR); // expired on this clock when it arrives
+    cache.prune(at + HOUR);
+    expect(cache.size).toBe(1);
+    mono += 15 * 60_000;
+    expect(cache.sessionRevocation('s1', at + 15 * 60_000)?.reason).toBe('logout'); // the clock came back: still in force
+    mono += 60_001;
+    expect(cache.sessionRevocation('s1', at + HOUR + 17 * 60_000)).toBeUndefined(); // expired on both clocks
+  });
+
   it('the later expiry wins on each clock', () => {
     let mono = 0;
     const cache = new RevocationCache(() => mono);
