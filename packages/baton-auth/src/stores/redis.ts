@@ -309,10 +309,14 @@ class RedisStore implements BatonStore {
     }
   }
 
-  /** Reads the log after the cursor, and delivers what this instance has not had. */
+  /**
+   * Reads the log after the cursor, and delivers what this instance has not had: every event,
+   * expired or not (`now` 0), as this process's clock may be ahead (a step) and the cursor moves
+   * past what is skipped; the receiving cache decides how long each matters, on its own clocks.
+   */
   async #reread(): Promise<void> {
     for (;;) {
-      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, Date.now());
+      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, 0);
       for (const event of events) this.#feed.deliver(event);
       if (events.length < 1000) return;
     }
