@@ -42,7 +42,7 @@ describe('the steady clock', () => {
     }
   });
 
-  it('a backward step of an hour never takes it back: it runs on, then slews at half speed once the step held a minute', () => {
+  it('a backward step of an hour is not taken at once: it runs on, and takes the step once the wall clock kept it a minute', () => {
     const c = clocks();
     const start = c.now();
     c.step(-HOUR);
@@ -50,14 +50,24 @@ describe('the steady clock', () => {
     c.advance(30_000);
     expect(c.now()).toBe(start + 30_000); // time still passes at its rate
     c.advance(STEP_SETTLE_MS);
-    const taken = c.now();
-    expect(taken).toBe(start + 30_000 + STEP_SETTLE_MS);
-    c.advance(60_000);
-    expect(c.now()).toBe(taken + 30_000); // half speed
-    c.advance(2 * HOUR);
-    expect(c.now()).toBe(c.wall); // caught up, and follows again
+    expect(c.now()).toBe(c.wall); // kept a minute: taken, at once
+    expect(c.now()).toBe(start - HOUR + 30_000 + STEP_SETTLE_MS);
     c.advance(1000);
     expect(c.now()).toBe(c.wall);
+  });
+
+  it('a bogus forward step of 15 days kept 61 s, then corrected, is followed back a minute after the correction (not slewed for 30 days)', () => {
+    const c = clocks();
+    const start = c.now();
+    c.step(15 * DAY);
+    expect(c.now()).toBe(start);
+    c.advance(STEP_SETTLE_MS + 1000);
+    expect(c.now()).toBe(c.wall); // taken: the wall clock kept it a minute
+    c.step(-15 * DAY); // the correction
+    c.advance(1000);
+    expect(c.now()).toBeGreaterThan(c.wall + 14 * DAY); // not on one reading
+    c.advance(STEP_SETTLE_MS);
+    expect(c.now()).toBe(c.wall); // the correction kept a minute: taken
   });
 
   it('a forward step past the refresh lifetime (15 days) undone within the minute changes nothing', () => {
@@ -84,7 +94,7 @@ describe('the steady clock', () => {
     expect(c.now()).toBe(start + HOUR + STEP_SETTLE_MS);
   });
 
-  it('follows small changes (up to the tolerance) at once forward and slewed backward', () => {
+  it('follows small changes (up to the tolerance) at once forward, and absorbs them backward (never back)', () => {
     const c = clocks();
     const start = c.now();
     c.step(STEP_TOLERANCE_MS);
@@ -92,10 +102,36 @@ describe('the steady clock', () => {
     c.step(-STEP_TOLERANCE_MS);
     expect(c.now()).toBe(start + STEP_TOLERANCE_MS); // never back
     c.advance(2 * STEP_TOLERANCE_MS);
+    expect(c.now()).toBe(start + 3 * STEP_TOLERANCE_MS); // it runs on, ahead by the tolerance at most
+    c.step(-STEP_TOLERANCE_MS); // small steps back that add up: a step, taken once kept a minute
+    expect(c.now()).toBe(start + 3 * STEP_TOLERANCE_MS);
+    c.advance(STEP_SETTLE_MS);
     expect(c.now()).toBe(c.wall);
+    expect(c.now()).toBe(start + STEP_TOLERANCE_MS + STEP_SETTLE_MS);
   });
 
-  it('law: whatever the steps, it never goes back, and it leaps beyond the time passed only with a step the wall clock kept for a minute', () => {
+  it('tells when the wall clock parts from it by more than the tolerance, and when they agree again (for a warning and a gauge)', () => {
+    const c = { wall: Date.UTC(2026, 10, 22, 12), mono: 0 };
+    const told: number[] = [];
+    const now = steadyClock({ wall: () => c.wall, monotonic: () => c.mono, onDrift: (ms) => told.push(ms) });
+    now();
+    c.wall += HOUR;
+    now();
+    now();
+    expect(told).toEqual([HOUR]); // once, when first seen
+    c.wall += 1000 - HOUR; // undone: agrees again
+    c.mono += 1000;
+    now();
+    expect(told).toEqual([HOUR, 0]);
+    c.wall -= HOUR;
+    now();
+    c.wall += STEP_SETTLE_MS;
+    c.mono += STEP_SETTLE_MS;
+    now(); // taken
+    expect(told).toEqual([HOUR, 0, -HOUR, 0]);
+  });
+
+  it('law: whatever the steps, it goes back, or leaps beyond the time passed, only with a step the wall clock kept for a minute — and then agrees with the wall clock', () => {
     const event = fc.oneof(
       fc.record({ advance: fc.integer({ min: 0, max: 90_000 }) }),
       fc.record({ step: fc.oneof(fc.integer({ min: -20 * DAY, max: 20 * DAY }), fc.integer({ min: -3000, max: 3000 })) }),
@@ -117,9 +153,14 @@ describe('the steady clock', () => {
             offsetSince = c.mono;
           }
           const reading = now();
-          expect(reading).toBeGreaterThanOrEqual(before);
           const leap = reading - before - (c.mono - monoBefore);
-          if (leap > STEP_TOLERANCE_MS) expect(c.mono - offsetSince).toBeGreaterThanOrEqual(STEP_SETTLE_MS);
+          if (reading < before || leap > STEP_TOLERANCE_MS) {
+            expect(c.mono - offsetSince).toBeGreaterThanOrEqual(STEP_SETTLE_MS);
+            expect(Math.abs(reading - c.wall)).toBeLessThanOrEqual(STEP_TOLERANCE_MS);
+          }
+          // A wall clock that kept its offset (± the tolerance) a minute is never further than that
+          // (two tolerances: small changes back are absorbed): no slew outlives a correction.
+          if (c.mono - offsetSince >= STEP_SETTLE_MS) expect(Math.abs(reading - c.wall)).toBeLessThanOrEqual(2 * STEP_TOLERANCE_MS);
           before = reading;
           monoBefore = c.mono;
         }
@@ -157,6 +198,19 @@ describe('the in-process revocations', () => {
     expect(cache.sessionRevocation('s1', at + 16 * 60_000 + 1000)).toBeUndefined();
     expect(cache.isTokenRevoked('jti-1', at + 16 * 60_000 + 1000)).toBe(false);
     expect(cache.size).toBe(0);
+  });
+
+  it('keep a revocation that arrives while this clock is an hour ahead of the revoking one, for its whole lifetime after it comes back', () => {
+    let mono = 0;
+    const cache = new RevocationCache(() => mono);
+    const at = Date.UTC(2026, 10, 22, 12);
+    cache.apply(event('s1', at, 16 * 60_000), at + HOUR); // expired on this clock when it arrives
+    cache.prune(at + HOUR);
+    expect(cache.size).toBe(1);
+    mono += 15 * 60_000;
+    expect(cache.sessionRevocation('s1', at + 15 * 60_000)?.reason).toBe('logout'); // the clock came back: still in force
+    mono += 60_001;
+    expect(cache.sessionRevocation('s1', at + HOUR + 17 * 60_000)).toBeUndefined(); // expired on both clocks
   });
 
   it('the later expiry wins on each clock', () => {

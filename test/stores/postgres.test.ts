@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import postgres from 'postgres';
 import { postgresStore } from 'baton-auth/stores/postgres';
 import { MIGRATIONS } from '../../packages/baton-auth/src/stores/postgres-schema.ts';
@@ -8,6 +8,7 @@ import { ENDED_SESSIONS_PER_USER } from 'baton-auth';
 import type { SessionRecord } from 'baton-auth';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
+import { eventually } from '../support/eventually.ts';
 
 const URL = useTestDatabase('baton_test');
 
@@ -176,5 +177,30 @@ describe('postgres store specifics', () => {
     expect((await sql`SELECT version FROM baton_migrations ORDER BY version`).map((r) => r.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     await sql.end();
     await Promise.all(stores.map((s) => s.close()));
+  });
+});
+
+describe('postgres catch-up under a step of the wall clock (issue #21, finding 17)', () => {
+  it('a revocation found only by the catch-up read (its notification lost) is delivered while the wall clock is a day ahead', async () => {
+    const store = postgresStore({ url: URL, pollMs: 20 });
+    const sql = postgres(URL, { onnotice: () => undefined });
+    const heard: string[] = [];
+    try {
+      await store.subscribe((e) => heard.push(e.id));
+      const id = `lost-${randomBytes(6).toString('hex')}`;
+      const at = Date.now();
+      const real = Date.now.bind(Date);
+      const step = vi.spyOn(Date, 'now').mockImplementation(() => real() + 24 * 3_600_000); // a forward step of the wall clock
+      try {
+        // Committed without its NOTIFY, as while the listening connection was down: only the catch-up read finds it.
+        await sql`INSERT INTO baton_revocations (kind, id, at, expires_at, reason) VALUES ('session', ${id}, ${at}, ${at + 3_600_000}, 'logout')`;
+        await eventually(() => heard.includes(id), { what: 'the revocation, by the catch-up read', timeoutMs: 3000 });
+      } finally {
+        step.mockRestore();
+      }
+    } finally {
+      await sql.end();
+      await store.close();
+    }
   });
 });

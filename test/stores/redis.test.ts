@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENDED_SESSIONS_PER_USER, createBaton, generateKey } from 'baton-auth';
 import type { RevocationEvent, SessionRecord } from 'baton-auth';
 import { redisStore } from 'baton-auth/stores/redis';
 import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
-import { startCluster } from '../support/redis-servers.ts';
+import { startCluster, startRedis } from '../support/redis-servers.ts';
+import { eventually } from '../support/eventually.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 
 const URL = process.env.BATON_TEST_REDIS ?? 'redis://127.0.0.1:6379';
@@ -64,7 +65,8 @@ describe('redis expiry', () => {
       const bound: [RegExp, number][] = [
         [/:s:/, HOUR + HOUR], // s: its absolute end (1 h) + retainMs; gone: max(retainMs, revocation lifetime) = 2 h
         [/:u:/, 30 * 24 * HOUR + HOUR], // the user index: its longest session's absolute end + retainMs
-        [/:c:c1$/, 60_000], [/:o:o1$/, 60_000], [/:n:n1$/, 30_000],
+        // The spent jti: its expiry is decided on the engine's clock, the TTL only cleans up (twice the time left and a minute).
+        [/:c:c1$/, 2 * 60_000 + 60_000], [/:o:o1$/, 60_000], [/:n:n1$/, 30_000],
         [/\{revocations\}:log$/, 2 * HOUR], [/\{revocations\}:log:order$/, 2 * HOUR], [/\{revocations\}:log:seq$/, 2 * HOUR],
       ];
       const keys = await raw.keys(`${keyPrefix}*`);
@@ -261,4 +263,34 @@ describe('redis: one user\'s flood of sessions (issue #21, finding 9)', () => {
       await store.close();
     }
   }, 60_000);
+});
+
+describe('redis catch-up under a step of the wall clock (issue #21, finding 17)', () => {
+  it('a revocation published while the subscriber was down is delivered by the re-read after it reconnects, while the wall clock is a day ahead', async () => {
+    const server = await startRedis(6417); // its own server: the subscriber is dropped with CLIENT KILL TYPE pubsub
+    const url = 'redis://127.0.0.1:6417';
+    const a = redisStore({ url, keyPrefix: prefix });
+    const b = redisStore({ url, keyPrefix: prefix });
+    const admin = new Redis(url);
+    const heard: string[] = [];
+    const real = Date.now.bind(Date);
+    try {
+      await b.subscribe((e) => heard.push(e.id));
+      const id = `lost-${randomBytes(6).toString('hex')}`;
+      const now = real();
+      const step = vi.spyOn(Date, 'now').mockImplementation(() => real() + 24 * 3_600_000); // a forward step of the wall clock
+      try {
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'); // the subscription drops
+        await a.announce({ kind: 'session', id, at: now, expiresAt: now + 3_600_000, reason: 'logout' }); // its message is lost
+        await eventually(() => heard.includes(id), { what: 'the revocation, by the re-read after the reconnect', timeoutMs: 3000 });
+      } finally {
+        step.mockRestore();
+      }
+    } finally {
+      admin.disconnect();
+      await a.close();
+      await b.close();
+      await server.stop();
+    }
+  });
 });

@@ -7,6 +7,8 @@ export type {
   ClientTokenOptions, ClientTokenResponse, IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionHistoryEvent, SessionHistoryEvents, SessionInfo, SessionRevocation, TokenPair, VerifyOptions, VerifyStats,
 } from './core/baton.ts';
 export type { BatonOptions } from './core/options.ts';
+export { steadyClock, STEP_SETTLE_MS, STEP_TOLERANCE_MS } from './core/clock.ts';
+export type { SteadyClockOptions } from './core/clock.ts';
 export { DPOP_ALGS, DpopError } from './core/dpop.ts';
 export type { DpopProof, DpopRequest } from './core/dpop.ts';
 export type { DpopPresentation } from './core/verify.ts';

@@ -9,7 +9,7 @@ import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import pino from 'pino';
 import proxyaddr from 'proxy-addr';
-import { BatonConfigError, createBaton, toMs } from 'baton-auth';
+import { BatonConfigError, createBaton, steadyClock, toMs } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
@@ -34,17 +34,18 @@ const SETTING_OF: Record<string, string> = {
 };
 
 /** The engine of the service on `store`, with the keys of its sealed ring; a mistake in its settings names them. */
-export function createEngine(config: ServerConfig, store: BatonStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
+export function createEngine(config: ServerConfig, store: BatonStore, custody: Custody, onEvent?: (event: BatonEvent) => void, onDrift?: (pendingMs: number) => void): Baton {
   try {
-    return engineOf(config, store, custody, onEvent);
+    return engineOf(config, store, custody, onEvent, onDrift);
   } catch (err) {
     if (!(err instanceof BatonConfigError)) throw err;
     throw new BatonConfigError(err.message.replace(/`([A-Za-z.]+)`/g, (all, name: string) => SETTING_OF[name.split('.')[0] as string] ?? all), { cause: err });
   }
 }
 
-function engineOf(config: ServerConfig, store: BatonStore, custody: Custody, onEvent?: (event: BatonEvent) => void): Baton {
+function engineOf(config: ServerConfig, store: BatonStore, custody: Custody, onEvent?: (event: BatonEvent) => void, onDrift?: (pendingMs: number) => void): Baton {
   return createBaton({
+    now: steadyClock(onDrift ? { onDrift } : {}),
     issuer: config.issuer,
     keys: custody.ring,
     store,
@@ -93,7 +94,12 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
   const store = metrics === undefined ? raw : timedStore(raw, metrics);
-  const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type));
+  // A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming.
+  const onDrift = (pendingMs: number): void => {
+    if (pendingMs === 0) logger.info({ event: 'clock.agrees' }, 'the engine clock agrees with the wall clock again');
+    else logger.warn({ event: 'clock.step_pending', pendingMs }, `the wall clock stepped ${pendingMs > 0 ? 'forward' : 'back'} by ${Math.abs(pendingMs)} ms: the engine clock takes the step once the wall clock has kept it for a minute`);
+  };
+  const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type), onDrift);
   const stopMetrics = metrics?.attach(baton);
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;

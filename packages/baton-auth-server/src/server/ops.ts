@@ -49,6 +49,12 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
+    name: 'baton_clock_pending_step_seconds', help: 'The wall clock minus the engine clock: beyond a second, a step of the wall clock the engine takes once it held a minute', registers: [registry],
+    collect() {
+      this.set(engine === undefined ? 0 : (Date.now() - engine.now()) / 1000);
+    },
+  });
+  new Gauge({
     name: 'baton_verify_cache_hit_ratio', help: 'Share of successful verifications the verified-token cache answered', registers: [registry],
     collect() {
       const { ok, cacheHits } = engine?.stats().verify ?? { ok: 0, cacheHits: 0 };

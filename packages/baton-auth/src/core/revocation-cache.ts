@@ -5,8 +5,10 @@
  * session's entry keeps why it ended, to tell the holder of one of its tokens.
  *
  * Each entry ends on two clocks: the engine's (`expiresAt`) and a monotonic deadline set when it
- * arrives from the time it had left. It is in force until both have passed, so a step of the
- * engine's clock (forward, then back) never forgets a revocation a token can still outlive.
+ * arrives, its whole lifetime as the revoking instance meant it (`expiresAt - at`) or the time it
+ * has left on this clock, whichever is longer. It is in force until both have passed, so a step of
+ * the engine's clock (forward, then back), or an event that arrives while this clock is ahead of
+ * the one that revoked, never forgets a revocation a token can still outlive.
  */
 import { monotonic as performanceNow } from './clock.ts';
 import type { RevocationEvent } from './store.ts';
@@ -32,7 +34,8 @@ export class RevocationCache {
   /** Records a revocation learnt at `now` (idempotent; the later expiry wins, on each clock). */
   apply(event: RevocationEvent, now: number): void {
     if (event.kind === 'key') return; // the key ring drops the key itself
-    const deadline = this.#monotonic() + Math.max(0, event.expiresAt - now);
+    // Never dropped on arrival because this clock says it expired: it may be ahead, and come back.
+    const deadline = this.#monotonic() + Math.max(0, event.expiresAt - now, event.expiresAt - event.at);
     const merge = <T>(known: Entry<T> | undefined, value: T): Entry<T> => known === undefined ? { value, expiresAt: event.expiresAt, deadline } : {
       value: known.expiresAt < event.expiresAt ? value : known.value,
       expiresAt: Math.max(known.expiresAt, event.expiresAt),

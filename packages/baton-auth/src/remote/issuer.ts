@@ -27,6 +27,7 @@ import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/access-token.ts';
+import { monotonic, steadyClock } from '../core/clock.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { DpopVerifier } from '../core/dpop.ts';
 import type { OneTimeLedger } from '../core/store.ts';
@@ -85,7 +86,10 @@ export interface RemoteIssuerOptions {
    */
   dpop?: { ledger?: Pick<OneTimeLedger, 'consumeJti'>; proofLifetimeSec?: number };
   fetch?: typeof fetch;
+  /** The clock tokens are checked on, in ms since the epoch. Default the steady clock (`steadyClock`), as the engine's. */
   now?: () => number;
+  /** A clock that never steps, in ms, for how long revocations are kept. Default `performance.now`. For tests. */
+  monotonic?: () => number;
 }
 
 /**
@@ -165,7 +169,8 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   if (!options.issuer || !options.audience) throw new BatonConfigError('remoteIssuer needs the `issuer` it trusts and the `audience` this API serves.');
   secure(options.issuer, 'URL');
   const fetcher = options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
-  const now = options.now ?? Date.now;
+  const now = options.now ?? steadyClock();
+  const mono = options.monotonic ?? monotonic;
   const leeway = options.leewaySec ?? 5;
   const algorithms = options.algorithms ?? ASYMMETRIC;
   if (algorithms.some((a) => /^(HS|none)/i.test(a))) throw new BatonConfigError('remoteIssuer verifies asymmetric signatures only: a shared secret (HS*) would let every resource server mint tokens.');
@@ -184,13 +189,19 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   let feedDownSince: number | undefined;
   let feedRefused: Error | undefined;
   // What the feed revoked, by `kind:id`, until it could no longer matter; bounded in time and count.
-  const revoked: Record<FeedEvent['kind'], Map<string, number>> = { session: new Map(), token: new Map(), key: new Map() };
-  const prune = (map: Map<string, number>): void => {
+  // Each ends on two clocks, as the engine's (core/revocation-cache.ts): `until` on this verifier's
+  // clock, `deadline` on the monotonic one — its arrival plus its whole lifetime as the issuer
+  // meant it (`expiresAt - at`). In force until both passed: an event that arrives while this
+  // clock is ahead (a step) is kept, not dropped as expired, and refuses its token once it is back.
+  type Held = { until: number; deadline: number };
+  const revoked: Record<FeedEvent['kind'], Map<string, Held>> = { session: new Map(), token: new Map(), key: new Map() };
+  const inForce = (held: Held, t: number, m: number): boolean => held.until > t || held.deadline > m;
+  const prune = (map: Map<string, Held>): void => {
     const t = now();
-    for (const [id, until] of map) if (until <= t) map.delete(id);
+    const m = mono();
+    for (const [id, held] of map) if (!inForce(held, t, m)) map.delete(id);
   };
   const remember = (event: FeedEvent): void => {
-    if (event.expiresAt <= now()) return;
     const map = revoked[event.kind];
     if (!map.has(event.id) && map.size >= maxRevocations) prune(map);
     if (!map.has(event.id) && map.size >= maxRevocations) {
@@ -201,7 +212,12 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       options.onRevocation?.(event);
       return;
     }
-    map.set(event.id, Math.min(Math.max(event.expiresAt, map.get(event.id) ?? 0), now() + MAX_REVOCATION_MS));
+    const known = map.get(event.id);
+    const lifetime = Math.min(Math.max(0, event.expiresAt - event.at), MAX_REVOCATION_MS);
+    map.set(event.id, {
+      until: Math.min(Math.max(event.expiresAt, known?.until ?? 0), now() + MAX_REVOCATION_MS),
+      deadline: Math.max(mono() + lifetime, known?.deadline ?? 0),
+    });
     if (map.size % 1024 === 0) prune(map);
     if (event.kind === 'key') {
       verified.clear(); // tokens of that key leave the cache
@@ -248,9 +264,9 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   };
   const isRevoked = (kind: FeedEvent['kind'], id: unknown): boolean => {
     if (typeof id !== 'string') return false;
-    const until = revoked[kind].get(id);
-    if (until === undefined) return false;
-    if (until > now()) return true;
+    const held = revoked[kind].get(id);
+    if (held === undefined) return false;
+    if (inForce(held, now(), mono())) return true;
     revoked[kind].delete(id);
     return false;
   };

@@ -250,11 +250,16 @@ class PostgresStore implements BatonStore {
     this.#feed.lastSeq = Math.max(this.#feed.lastSeq, Number(row?.seq ?? 0));
   }
 
-  /** Reads the log after the cursor, and delivers what this instance has not had; true when something came only this way. */
+  /**
+   * Reads the log after the cursor, and delivers what this instance has not had; true when
+   * something came only this way. Every event after the cursor, expired or not (`now` 0): this
+   * clock may be ahead (a step), and the cursor moves past what is skipped; the receiving cache
+   * decides how long each matters, on its own clocks (core/revocation-cache.ts).
+   */
   async #reread(now = Date.now()): Promise<boolean> {
     let missed = false;
     for (;;) {
-      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, now);
+      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, 0);
       for (const event of events) {
         if (this.#feed.deliver(event) && now - event.at > 500) missed = true;
       }

@@ -177,7 +177,8 @@ end
 local windowStart, count = f[8], num(f[9])
 local max = num(ARGV[6])
 if max > 0 then
-  if now - num(windowStart) >= num(ARGV[7]) then windowStart = ARGV[3]; count = 0 end
+  -- A window started more than a window ahead (a clock since stepped back) starts again too.
+  if math.abs(now - num(windowStart)) >= num(ARGV[7]) then windowStart = ARGV[3]; count = 0 end
   if count >= max then return reply('rate_limited', num(windowStart) + num(ARGV[7]) - now) end
   count = count + 1
 end
@@ -291,6 +292,20 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   elseif active(f, now) then out[#out + 1] = redis.call('HGETALL', key) end
 end
 return out
+`;
+
+/**
+ * KEYS: the spent jti. ARGV: its expiry, now (the engine's clock, ms), the key's TTL in ms. 1 when
+ * spent now, 0 when it was already and its expiry has not passed at `now`. The expiry is decided on
+ * the caller's clock, as the SQL stores do; the TTL only cleans up (Redis's own clock keeps real
+ * time, the engine's may have been held back by a step).
+ */
+export const CONSUME_JTI = `
+local spent = redis.call('GET', KEYS[1])
+-- '1': spent by an instance not yet upgraded (SET NX with the TTL alone), spent while the key lives.
+if spent and (spent == '1' or tonumber(spent) == nil or tonumber(spent) > tonumber(ARGV[2])) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
 `;
 
 /** KEYS: counter. ARGV: points, window ms, now, force (1/0). Returns { count, resetAt }; the key expires with its window. */

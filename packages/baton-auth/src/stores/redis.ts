@@ -29,13 +29,15 @@ import { tagOfSession, userTag } from '../core/session-id.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
 import type { SessionEndDetail, SessionHistoryPage } from '../core/store.ts';
 import { RevocationFeed } from './feed.ts';
-import { ANNOUNCE, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, LOG_EVENTS, REVOKE_SESSION, REVOKE_USER, ROTATE, SESSION_HISTORY, SWEEP_LOG } from './redis-scripts.ts';
+import { ANNOUNCE, CONSUME_JTI, CREATE_SESSION, HIT_COUNTER, LIST_SESSIONS, LOG_EVENTS, REVOKE_SESSION, REVOKE_USER, ROTATE, SESSION_HISTORY, SWEEP_LOG } from './redis-scripts.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, RotateStatus, SessionRecord, BatonStore, Revocation } from './types.ts';
 
 type Client = Redis | Cluster;
 
 /** How long `ping` waits for an answer, in ms. */
 const PING_TIMEOUT_MS = 3000;
+/** Added to twice the time a spent jti has left, for Redis's cleanup TTL (the expiry itself is decided on the engine's clock). */
+const JTI_CLEANUP_MARGIN_MS = 60_000;
 
 /** Options of `redisStore`. Give `url` or `client`. */
 export interface RedisStoreOptions {
@@ -64,6 +66,7 @@ interface Scripted {
   batonList(users: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHistory(users: string, ended: string, ...args: (string | number)[]): Promise<string[][]>;
   batonHit(counter: string, ...args: (string | number)[]): Promise<[number, string]>;
+  batonConsume(jti: string, ...args: (string | number)[]): Promise<number>;
 }
 
 const NUMBERS = ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt', 'generation', 'rotatedAt', 'prevRotatedAt', 'rateWindowStart', 'rateCount', 'graceCount', 'graceTotal'] as const;
@@ -141,6 +144,7 @@ class RedisStore implements BatonStore {
     client.defineCommand('batonList', { numberOfKeys: 1, lua: LIST_SESSIONS });
     client.defineCommand('batonHistory', { numberOfKeys: 2, lua: SESSION_HISTORY });
     client.defineCommand('batonHit', { numberOfKeys: 1, lua: HIT_COUNTER });
+    client.defineCommand('batonConsume', { numberOfKeys: 1, lua: CONSUME_JTI });
     this.#client = client as Client & Scripted;
   }
 
@@ -258,7 +262,10 @@ class RedisStore implements BatonStore {
   }
 
   async consumeJti(jti: string, expiresAt: number, now: number): Promise<boolean> {
-    return (await this.#client.set(`${this.#prefix}c:${jti}`, '1', 'PX', Math.max(1, expiresAt - now), 'NX')) === 'OK';
+    // The expiry is kept and compared with the engine's `now` in the script; Redis's TTL only cleans
+    // up, generously: twice the time left and a minute (its clock and the engine's may disagree).
+    const ttl = 2 * Math.max(0, expiresAt - now) + JTI_CLEANUP_MARGIN_MS;
+    return (await this.#client.batonConsume(`${this.#prefix}c:${jti}`, expiresAt, now, ttl)) === 1;
   }
 
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
@@ -302,10 +309,14 @@ class RedisStore implements BatonStore {
     }
   }
 
-  /** Reads the log after the cursor, and delivers what this instance has not had. */
+  /**
+   * Reads the log after the cursor, and delivers what this instance has not had: every event,
+   * expired or not (`now` 0), as this process's clock may be ahead (a step) and the cursor moves
+   * past what is skipped; the receiving cache decides how long each matters, on its own clocks.
+   */
   async #reread(): Promise<void> {
     for (;;) {
-      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, Date.now());
+      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, 0);
       for (const event of events) this.#feed.deliver(event);
       if (events.length < 1000) return;
     }

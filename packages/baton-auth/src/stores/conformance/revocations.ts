@@ -84,6 +84,17 @@ export function revocationsCases(t: TestApi, h: Harness): void {
     assert.equal(await store.findOpaqueToken(hash, now), null);
   }));
 
+  t.it('keeps a spent jti spent until its expiry on the caller\'s clock, whatever the backend\'s own clock says (a TTL is no expiry)', withStore(async (store, now) => {
+    // The engine's clock may run behind the backend's real time (a step it has not taken yet):
+    // the expiry is decided on the `now` the caller gives, not on a TTL counted by the backend.
+    const jti = randomBytes(8).toString('hex');
+    assert.equal(await store.consumeJti(jti, now + 100, now), true);
+    await new Promise((resolve) => setTimeout(resolve, 250)); // past 100 ms of the backend's time
+    assert.equal(await store.consumeJti(jti, now + 100, now + 50), false, 'a replay before its expiry on the caller\'s clock is refused');
+    assert.equal(await store.consumeJti(jti, now + 60_000, now + 100), true, 'spent again once its expiry passed on the caller\'s clock');
+    assert.equal(await store.consumeJti(jti, now + 60_000, now + 200), false);
+  }));
+
   t.it('forgets sessions a week past their end, spent jtis, opaque tokens, counters and revocations (by sweep or by TTL)', withStore(async (store, now) => {
     const idle = sampleSession(now - 10 * DAY, { idleExpiresAt: now - 8 * DAY });
     const absolute = sampleSession(now - 40 * DAY, { expiresAt: now - 8 * DAY, idleExpiresAt: now + DAY });
