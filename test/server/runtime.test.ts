@@ -65,10 +65,11 @@ async function stop(s: ReturnType<typeof serve>): Promise<void> {
   await s.exited;
 }
 
-/** A process's start time as the service records it (`/proc/<pid>/stat` field 22). */
-const startOf = (pid: number): string => {
+/** A process's start time as the service records it (`/proc/<pid>/stat` field 22; none without /proc). */
+const startOf = (pid: number): string | undefined => {
+  if (!existsSync(`/proc/${pid}/stat`)) return undefined;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 };
 
 let n = 0;
