@@ -55,6 +55,7 @@ describe('store URLs', () => {
     expect(redactUrl('redis+cluster://a:7001,b:7002?auth_token=t&name=x')).toBe('redis+cluster://a:7001,b:7002?auth_token=***&name=x');
     expect(redactUrl('redis://:a@b@host/0')).toBe('redis://:***@host/0'); // an unencoded @ in the password
     expect(redactUrl('sqlite:./data/baton.sqlite')).toBe('sqlite:./data/baton.sqlite');
+    expect(redactUrl('sqlite:/home/a@b/baton.sqlite')).toBe('sqlite:/home/a@b/baton.sqlite');
     expect(credentialsOf('redis://u:p%40ss@h/?Password=x%2By')).toEqual(['p%40ss', 'p@ss', 'x%2By', 'x+y']);
     expect(redactIn('WRONGPASS for p@ss at redis://u:p%40ss@h/?Password=x%2By', 'redis://u:p%40ss@h/?Password=x%2By')).toBe('WRONGPASS for *** at redis://u:***@h/?Password=***');
   });

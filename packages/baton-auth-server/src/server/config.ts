@@ -183,6 +183,7 @@ function urlParts(url: string): { scheme: string; user: string | undefined; rest
  * and the last `@`; undefined for a URL that parses as written.
  */
 function ambiguousUser(url: string): string | undefined {
+  if (/^(sqlite|memory):/i.test(url)) return undefined; // a file path, which may hold an @
   const { scheme, rest, query, fragment } = urlParts(url);
   if (!`${rest}${query}${fragment}`.includes('@')) return undefined;
   return url.slice(scheme.length, url.lastIndexOf('@'));
