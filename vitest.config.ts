@@ -1,3 +1,4 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
@@ -6,8 +7,13 @@ import { defineConfig } from 'vitest/config';
 // export condition), in the test files and in every process a test spawns.
 const CONDITIONS = ['baton-source'];
 process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, '--conditions=baton-source'].filter(Boolean).join(' ');
-// A `baton serve` a test starts says where it is here, not in the checkout's ./data.
-process.env.BATON_RUNTIME_FILE ??= join(tmpdir(), `baton-test-runtime-${process.pid}.json`);
+// A `baton serve` a test starts says where it is here, not in the checkout's ./data: a private
+// folder of this run (serve refuses a shared one such as /tmp itself).
+if (process.env.BATON_RUNTIME_FILE === undefined) {
+  const runtimeDir = mkdtempSync(join(tmpdir(), 'baton-test-runtime-'));
+  process.env.BATON_RUNTIME_FILE = join(runtimeDir, 'service.json');
+  process.once('exit', () => rmSync(runtimeDir, { recursive: true, force: true }));
+}
 
 export default defineConfig({
   resolve: { conditions: CONDITIONS },

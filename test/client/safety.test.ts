@@ -3,7 +3,7 @@
  * belong, never a wrong logout, and the reason of every session end.
  */
 import type { AddressInfo } from 'node:net';
-import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -268,6 +268,27 @@ describe('fileStorage', () => {
     expect(await codeOf(storage.set({ accessToken: 'a', receivedAt: 1, expiresAt: 2 }))).toBe('ERR_STORAGE_UNSAFE');
     expect(await codeOf(storage.get())).toBe('ERR_STORAGE_UNSAFE');
     expect(readFileSync(path, 'utf8')).toBe('{}');
+  });
+
+  it('reads no token file in a folder others may write in or another user owns (they could have put it there), as it writes none', async () => {
+    const tokens = JSON.stringify({ accessToken: 'at-of-the-folder', receivedAt: 1, expiresAt: 2 });
+    const open = join(dir, 'open-folder');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    writeFileSync(join(open, 't.json'), tokens, { mode: 0o600 });
+    const refused = await fileStorage(join(open, 't.json')).get().then(() => undefined, (err: unknown) => err as BatonClientError);
+    expect([refused?.code, refused?.message]).toEqual(['ERR_STORAGE_UNSAFE', `The folder ${open} of the token file is writable by others: \`chmod go-w ${open}\`.`]);
+    if (process.getuid?.() === 0) {
+      const theirs = join(dir, 'their-folder');
+      mkdirSync(theirs, { mode: 0o755 });
+      writeFileSync(join(theirs, 't.json'), tokens, { mode: 0o600 });
+      chownSync(theirs, 65534, 65534);
+      expect(await codeOf(fileStorage(join(theirs, 't.json')).get())).toBe('ERR_STORAGE_UNSAFE');
+    }
+    // A private folder is read as before; a missing one holds nothing.
+    chmodSync(open, 0o700);
+    expect(await fileStorage(join(open, 't.json')).get()).toEqual(JSON.parse(tokens));
+    expect(await fileStorage(join(dir, 'none', 't.json')).get()).toBeNull();
   });
 
   it('refuses a token file group or others may read or write, with the chmod that fixes it; the files it writes are 0600', async () => {

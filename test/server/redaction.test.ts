@@ -55,9 +55,43 @@ describe('store URLs', () => {
     expect(redactUrl('redis+cluster://a:7001,b:7002?auth_token=t&name=x')).toBe('redis+cluster://a:7001,b:7002?auth_token=***&name=x');
     expect(redactUrl('redis://:a@b@host/0')).toBe('redis://:***@host/0'); // an unencoded @ in the password
     expect(redactUrl('sqlite:./data/baton.sqlite')).toBe('sqlite:./data/baton.sqlite');
+    expect(redactUrl('sqlite:/home/a@b/baton.sqlite')).toBe('sqlite:/home/a@b/baton.sqlite');
     expect(credentialsOf('redis://u:p%40ss@h/?Password=x%2By')).toEqual(['p%40ss', 'p@ss', 'x%2By', 'x+y']);
     expect(redactIn('WRONGPASS for p@ss at redis://u:p%40ss@h/?Password=x%2By', 'redis://u:p%40ss@h/?Password=x%2By')).toBe('WRONGPASS for *** at redis://u:***@h/?Password=***');
   });
+});
+
+describe('store URLs whose user part is not where a parser looks', () => {
+  // [URL, the secret it holds]: a raw /, # or ? in the password ends the authority early; no //; a
+  // colon spelt %3A; a password as a ;parameter of the path or inside another parameter's value.
+  const forms: [string, string][] = [
+    ['redis://:pa/ssPW1@127.0.0.1:6390', 'ssPW1'],
+    ['redis://:pa#ssPW1@127.0.0.1:6390', 'ssPW1'],
+    ['redis://:pa?ssPW1@127.0.0.1:6390', 'ssPW1'],
+    ['postgres://u:pa/ssPW1@127.0.0.1:5499/db', 'ssPW1'],
+    ['postgres://u:123/ssPW1@127.0.0.1:5499/db', 'ssPW1'], // parses, with the password in the path
+    ['redis:/:s3cretPW@h', 's3cretPW'],
+    ['redis:s3cretPW@h', 's3cretPW'],
+    ['redis://%3As3cretPW@h', 's3cretPW'],
+    ['postgres://u@h/db;password=s3cretPW', 's3cretPW'],
+    ['postgres://u@h/db?options=-c%20password%3Ds3cretPW', 's3cretPW'],
+    ['postgres://u:s3cretPW@h/db?x=1#@evil', 's3cretPW'],
+  ];
+  it.each(forms)('%s: no secret in the printed URL or in a message holding it', (url, secret) => {
+    for (const text of [redactUrl(url), redactIn(`failed at ${url}: ${secret} (${encodeURIComponent(secret)})`, url)]) {
+      expect(text).not.toContain(secret);
+    }
+    expect(redactUrl(url)).toMatch(/^[a-z]+:/);
+  });
+
+  it('are refused at start and by a command with a sentence that does not print the password (raw /)', async () => {
+    const store = `redis://:pa/ss${PASSWORD}@127.0.0.1:${redis.port}`;
+    const sentence = 'baton: BATON_STORE redis://<redacted> has an @ after its host, or no // before its user part: percent-encode /, ?, #, @ and : in the user name and password (%2F, %3F, %23, %40, %3A), as in redis://:p%2Fss@host:6379.\n';
+    const served = await baton(['serve'], { BATON_STORE: store, PORT: '0', HOST: '127.0.0.1' });
+    expect([served.code, served.out]).toEqual([1, sentence]);
+    const listed = await baton(['users', 'list'], { BATON_STORE: store, BATON_RUNTIME_FILE: join(dir, 'none.json') });
+    expect([listed.code, listed.out]).toEqual([1, sentence]);
+  }, 30_000);
 });
 
 describe('a Redis password in BATON_STORE', () => {

@@ -65,14 +65,42 @@ async function stop(s: ReturnType<typeof serve>): Promise<void> {
   await s.exited;
 }
 
+/** A process's start time as the service records it (`/proc/<pid>/stat` field 22; none without /proc). */
+const startOf = (pid: number): string | undefined => {
+  if (!existsSync(`/proc/${pid}/stat`)) return undefined;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+};
+
 let n = 0;
-/** A fresh case: a private folder holding a runtime file that names `store` and a live process. */
+/** A fresh case: a private folder holding a runtime file that names `store` and a live process (its uid and start time, as a service writes them). */
 function plant(store: string, pid = process.pid) {
   const dir = join(root, `case-${++n}`);
   mkdirSync(dir, { mode: 0o700 });
   const file = join(dir, 'baton-service.json');
-  writeFileSync(file, JSON.stringify({ pid, nonce: 'planted', url: 'http://127.0.0.1:1', issuer: 'https://attacker.example', store }), { mode: 0o600 });
+  writeFileSync(file, JSON.stringify({ pid, uid: process.getuid?.(), started: startOf(pid), nonce: 'planted', url: 'http://127.0.0.1:1', issuer: 'https://attacker.example', store }), { mode: 0o600 });
   return { dir, file };
+}
+
+/** Whether this test may choose the next pid (root, Linux: /proc/sys/kernel/ns_last_pid). */
+const choosesPids = asRoot && (() => {
+  try {
+    writeFileSync('/proc/sys/kernel/ns_last_pid', readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** A `sleep` that holds `pid` (freed before), run as `uid`: the next pid is chosen through ns_last_pid, retried while other processes of the machine take it first. */
+function sleepAt(pid: number, uid?: number): ChildProcess {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+    const child = spawn('sleep', ['60'], uid === undefined ? {} : { uid, gid: uid });
+    if (child.pid === pid) return child;
+    child.kill('SIGKILL');
+  }
+  throw new Error(`pid ${pid} could not be taken`);
 }
 
 describe('a runtime file another user could have planted or read', () => {
@@ -143,6 +171,59 @@ describe('a runtime file another user could have planted or read', () => {
     const named = await baton(['users', 'list'], { BATON_RUNTIME_FILE: join(root, 'none.json'), BATON_STORE: store });
     expect(named.stderr).toBe(`baton: store ${store} (BATON_STORE)\n`);
   }, 60_000);
+});
+
+describe('a leftover runtime file whose pid another process now holds', () => {
+  it.runIf(choosesPids)('is not the service: another user\'s process is refused even for root (no EPERM), one of ours started later is a stale file', async () => {
+    const dir = join(root, 'reused');
+    const file = join(dir, 'baton-service.json');
+    const store = `sqlite:${join(dir, 'baton.sqlite')}`;
+    // The service dies uncleanly (kill -9): its file stays, naming its pid.
+    const service = serve({ BATON_STORE: store, BATON_RUNTIME_FILE: file });
+    await service.listening;
+    const pid = service.child.pid as number;
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ pid, uid: process.getuid?.(), started: expect.stringMatching(/^\d+$/) });
+    service.child.kill('SIGKILL');
+    await service.exited;
+
+    // Another user's process now holds the pid: refused, nothing written to the store the file names.
+    const theirs = sleepAt(pid, NOBODY);
+    try {
+      const run = await baton(['users', 'add', 'carol', '--password-stdin'], { BATON_RUNTIME_FILE: file }, { input: 'carol password 1\n' });
+      expect([run.code, run.stdout, run.stderr]).toEqual([1, '', `baton: ${file} names process ${pid}, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${file}\`), or point BATON_RUNTIME_FILE elsewhere.\n`]);
+    } finally {
+      theirs.kill('SIGKILL');
+      await new Promise((r) => theirs.once('exit', r));
+    }
+
+    // A process of this user that started later holds it: the file is stale, no service is announced.
+    const later = sleepAt(pid);
+    try {
+      const elsewhere = `sqlite:${join(dir, 'elsewhere.sqlite')}`;
+      const run = await baton(['users', 'list'], { BATON_RUNTIME_FILE: file, BATON_STORE: elsewhere });
+      expect([run.code, run.stderr]).toEqual([0, `baton: store ${elsewhere} (BATON_STORE)\n`]);
+    } finally {
+      later.kill('SIGKILL');
+      await new Promise((r) => later.once('exit', r));
+    }
+  }, 60_000);
+});
+
+describe('a runtime file in a shared (sticky) folder', () => {
+  it('is refused at start with a sentence: another user could take its name first', async () => {
+    const dir = join(root, 'sticky');
+    mkdirSync(dir);
+    chmodSync(dir, 0o1777);
+    const file = join(dir, 'baton-service.json');
+    const service = serve({ BATON_STORE: `sqlite:${join(root, 'sticky-store', 'baton.sqlite')}`, BATON_RUNTIME_FILE: file });
+    try {
+      expect(await Promise.race([service.exited, service.listening.then(() => 'listening')])).toBe(1);
+    } finally {
+      await stop(service);
+    }
+    expect(service.output()).toBe(`baton: ${dir} is a shared folder (sticky, like /tmp): another user could create baton-service.json there first. Point BATON_RUNTIME_FILE to a private folder (the default ./data is one).\n`);
+    expect(existsSync(file)).toBe(false);
+  }, 30_000);
 });
 
 describe('two services with one runtime file', () => {

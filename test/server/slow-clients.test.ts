@@ -3,6 +3,7 @@
  * configured timeout, and connections past BATON_MAX_CONNECTIONS, or past one address's share
  * (BATON_MAX_CONNECTIONS_PER_ADDRESS), are closed on arrival.
  */
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
@@ -127,6 +128,44 @@ describe('slow clients', () => {
       await eventually(() => /^HTTP\/1\.1 200 /.test(received()), { timeoutMs: 5000, what: "the proxy's connections served" });
     }
     expect(proxy.filter(({ socket }) => socket.destroyed)).toHaveLength(0);
+  });
+
+  // IPv6 addresses of one /64 on the loopback interface (root, Linux `ip`): one host holds its whole /64.
+  const addsAddresses = process.getuid?.() === 0 && (() => {
+    try {
+      execFileSync('ip', ['-6', 'addr', 'show', 'dev', 'lo'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  it.runIf(addsAddresses)('counts an IPv6 client per /64, as login protection does: addresses of one /64 share one share of the connections', async () => {
+    const net = `2001:db8:${(0x1000 + (process.pid % 0xe000)).toString(16)}:7`; // a /64 of the documentation prefix, this run's
+    const [a, b, c] = [`${net}::a`, `${net}::b`, `2001:db8:ffff:${(process.pid % 0xffff).toString(16)}::c`];
+    for (const address of [a, b, c]) execFileSync('ip', ['-6', 'addr', 'add', `${address}/128`, 'dev', 'lo', 'nodad']);
+    try {
+      const port = await start({ BATON_MAX_CONNECTIONS: '30', BATON_MAX_CONNECTIONS_PER_ADDRESS: '4', HOST: '::' });
+      const from = (local: string) => new Promise<{ socket: Socket; closed: Promise<void> }>((resolve, reject) => {
+        const socket = connect({ port, host: '::1', localAddress: local });
+        sockets.push(socket);
+        socket.on('error', () => undefined).once('connect', () => resolve({ socket, closed: new Promise((r) => socket.once('close', () => r())) })).once('error', reject);
+      });
+      const first = await Promise.all(Array.from({ length: 4 }, () => from(a)));
+      const second = await Promise.all(Array.from({ length: 4 }, () => from(b)));
+      // Another address of the same /64: past the share, closed on arrival.
+      let closed = 0;
+      for (const { closed: c } of second) void c.then(() => closed++);
+      await eventually(() => closed === 4, { timeoutMs: 5000, what: "the 4 connections of the /64's second address closed" });
+      const other = await from(c); // another /64 is another client
+      for (const { socket } of [...first, other]) {
+        let got = '';
+        socket.setEncoding('utf8').on('data', (d: string) => (got += d));
+        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        await eventually(() => /^HTTP\/1\.1 200 /.test(got), { timeoutMs: 5000, what: 'a connection within the share served' });
+      }
+    } finally {
+      for (const address of [a, b, c]) execFileSync('ip', ['-6', 'addr', 'del', `${address}/128`, 'dev', 'lo']);
+    }
   });
 
   it('explains wrong timeouts and connection caps in a sentence', () => {

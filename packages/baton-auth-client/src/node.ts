@@ -53,9 +53,17 @@ async function checkHandle(handle: FileHandle, path: string, what = 'token file'
   }
 }
 
-/** Refuses a folder another user owns or may write in: they could swap the token file under us. */
+/**
+ * Refuses a folder another user owns or may write in: they could swap the token file under us
+ * (or, before a read, put theirs there: a session of their choosing). Checked before every read
+ * and write; a folder that does not exist yet passes, and holds nothing to read.
+ */
 async function checkFolder(dir: string): Promise<void> {
-  const s = await stat(dir);
+  const s = await stat(dir).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (s === undefined) return;
   if (uid !== undefined && s.uid !== uid) throw unsafe(`The folder ${dir} of the token file belongs to uid ${s.uid}, not to this user (uid ${uid}).`);
   if ((s.mode & 0o022) !== 0 && (s.mode & 0o1000) === 0) throw unsafe(`The folder ${dir} of the token file is writable by others: \`chmod go-w ${dir}\`.`);
 }
@@ -90,6 +98,7 @@ interface PrivateJwk {
 
 /** The key file's JWK, or null when there is none yet. */
 async function readKeyFile(path: string): Promise<PrivateJwk | null> {
+  await checkFolder(dirname(path));
   let handle: FileHandle;
   try {
     handle = await openNoFollow(path, READ, undefined, KEY_FILE);
@@ -205,6 +214,7 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
       return key;
     },
     async get() {
+      await checkFolder(dirname(path));
       let handle: FileHandle;
       try {
         handle = await openNoFollow(path, READ);

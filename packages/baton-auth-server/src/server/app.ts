@@ -11,7 +11,7 @@ import pino from 'pino';
 import proxyaddr from 'proxy-addr';
 import { BatonConfigError, createBaton, steadyClock, toMs } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
-import { canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
+import { budgetAddress, canonicalAddress, createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
@@ -221,6 +221,7 @@ async function serveMetrics(metrics: Metrics, config: ServerConfig): Promise<Ser
  * (BATON_TRUST_PROXY) carry many clients, so they are not capped here (only by
  * BATON_MAX_CONNECTIONS): capping each client behind it is the proxy's work, which sees their
  * sockets. The count per address lives while its connections do: bounded by the open connections.
+ * An IPv6 address counts as its /64, as login protection budgets it: one host holds a whole /64.
  */
 function capConnectionsPerAddress(server: Server, config: ServerConfig): void {
   const hops = config.trustProxy;
@@ -233,13 +234,14 @@ function capConnectionsPerAddress(server: Server, config: ServerConfig): void {
     if (socket.remoteAddress === undefined) return void socket.destroy(); // already gone
     const peer = canonicalAddress(socket.remoteAddress);
     if (trusted(peer)) return;
-    const count = open.get(peer) ?? 0;
+    const key = budgetAddress(peer);
+    const count = open.get(key) ?? 0;
     if (count >= config.maxConnectionsPerAddress) return void socket.destroy();
-    open.set(peer, count + 1);
+    open.set(key, count + 1);
     socket.once('close', () => {
-      const left = (open.get(peer) ?? 1) - 1;
-      if (left === 0) open.delete(peer);
-      else open.set(peer, left);
+      const left = (open.get(key) ?? 1) - 1;
+      if (left === 0) open.delete(key);
+      else open.set(key, left);
     });
   });
 }

@@ -6,8 +6,12 @@
  *
  * What a command acts on is chosen by this file, so it is trusted only as the store's own files
  * are (`files.ts`): this user's, no one else's to read or write, in a folder no one else may write
- * in, never through a symbolic link — otherwise refused with a sentence, never used. A process
- * this user may not signal (EPERM) is another user's: the file is stale or planted, refused too.
+ * in, never through a symbolic link — otherwise refused with a sentence, never used. The file
+ * names its process by pid, uid and start time: a pid is reused, and root may signal anyone's, so
+ * a process is the service only if it runs as this user and started when the file says (Linux
+ * `/proc/<pid>/stat`); one of another user is refused (stale or planted), one of ours started
+ * later is a stale file's. The folder must be private: in a shared (sticky) one another user could
+ * take the name before the service starts.
  *
  * One file, one service: it is created exclusively (a temp file linked to its name), so a second
  * service never overwrites the first's; the second starts only if it serves the same store and
@@ -15,7 +19,7 @@
  * file on exit only if it is still its own (its nonce).
  */
 import { randomUUID } from 'node:crypto';
-import { linkSync, lstatSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { linkSync, lstatSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BatonConfigError } from 'baton-auth';
 import { redactUrl } from './config.ts';
@@ -24,6 +28,10 @@ import { checkPrivate, privateDir, readPrivateFile } from './files.ts';
 /** What the running service wrote. */
 export interface RuntimeInfo {
   pid: number;
+  /** The user the service runs as (getuid), where there are users. */
+  uid?: number;
+  /** When the process started (`/proc/<pid>/stat` field 22, clock ticks since boot), where known: a pid can be reused. */
+  started?: string;
   /** Which start of the service wrote it (a pid can be reused). */
   nonce: string;
   url: string;
@@ -41,10 +49,41 @@ export function canonicalStore(store: string): string {
   return store.startsWith('sqlite:') && store !== 'sqlite::memory:' ? `sqlite:${resolve(store.slice('sqlite:'.length))}` : store;
 }
 
-/** Whether `pid` is a live process of this user: EPERM (another user's process) is not ours. */
-function ours(pid: number): 'alive' | 'gone' | 'another user' {
+/** A process's start time (`/proc/<pid>/stat` field 22, clock ticks since boot), or undefined where there is no such file. */
+export function processStart(pid: number): string | undefined {
+  let stat: string;
   try {
-    process.kill(pid, 0); // signal 0: is it there, and may we signal it?
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name (in parentheses, which may itself hold ") "): state is field 3.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+}
+
+const uid = process.getuid?.();
+const procfs = processStart(process.pid) !== undefined;
+
+/**
+ * Whether the process a runtime file names is the service that wrote it, a live process of this
+ * user. With /proc (Linux): the process runs as this user (root may signal anyone's, so a signal
+ * proves nothing) and started when the file says (a reused pid started later); elsewhere, a
+ * signal 0 that EPERM refuses is another user's.
+ */
+function ours(info: Pick<RuntimeInfo, 'pid' | 'uid' | 'started'>): 'alive' | 'gone' | 'another user' {
+  if (procfs) {
+    let owner: number;
+    try {
+      owner = statSync(`/proc/${info.pid}`).uid;
+    } catch {
+      return 'gone';
+    }
+    if (owner !== uid || (info.uid !== undefined && info.uid !== uid)) return 'another user';
+    // A file without a start time (an older service's) cannot tell a reused pid: stale.
+    return info.started !== undefined && processStart(info.pid) === info.started ? 'alive' : 'gone';
+  }
+  try {
+    process.kill(info.pid, 0); // signal 0: is it there, and may we signal it?
     return 'alive';
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM' ? 'another user' : 'gone';
@@ -64,14 +103,17 @@ function readChecked(path: string): RuntimeInfo | undefined {
   if (!Number.isSafeInteger(info?.pid) || (info?.pid as number) <= 0 || typeof info?.store !== 'string' || typeof info.issuer !== 'string' || typeof info.url !== 'string') {
     throw new BatonConfigError(`${path} is not a runtime file a Baton service wrote: remove it (\`rm ${path}\`).`);
   }
-  return { pid: info.pid as number, nonce: typeof info.nonce === 'string' ? info.nonce : '', url: info.url, issuer: info.issuer, store: info.store };
+  return {
+    pid: info.pid as number, nonce: typeof info.nonce === 'string' ? info.nonce : '', url: info.url, issuer: info.issuer, store: info.store,
+    ...(Number.isSafeInteger(info.uid) ? { uid: info.uid as number } : {}), ...(typeof info.started === 'string' ? { started: info.started } : {}),
+  };
 }
 
 /** What a live service of this user announced in `path`; undefined when none (no file, or its process is gone). */
 export function readRuntime(path: string): RuntimeInfo | undefined {
   const info = readChecked(path);
   if (info === undefined) return undefined;
-  const state = ours(info.pid);
+  const state = ours(info);
   if (state === 'another user') {
     throw new BatonConfigError(`${path} names process ${info.pid}, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${path}\`), or point BATON_RUNTIME_FILE elsewhere.`);
   }
@@ -91,11 +133,16 @@ export interface Announcement {
  * another user's) is replaced; a live one of another instance of the same store and issuer is
  * left to it; one of another store or issuer stops the start with a sentence.
  */
-export function announceRuntime(path: string, info: Omit<RuntimeInfo, 'pid' | 'nonce'>): Announcement {
+export function announceRuntime(path: string, info: Omit<RuntimeInfo, 'pid' | 'nonce' | 'uid' | 'started'>): Announcement {
   const dir = dirname(path);
   privateDir(dir);
   checkPrivate(dir, 'folder');
-  const mine: RuntimeInfo = { pid: process.pid, nonce: randomUUID(), ...info, store: canonicalStore(info.store) };
+  // A shared folder (sticky, like /tmp): anyone may create the name first and keep this service from announcing itself.
+  if (uid !== undefined && (statSync(dir).mode & 0o1000) !== 0) {
+    throw new BatonConfigError(`${dir} is a shared folder (sticky, like /tmp): another user could create ${basename(path)} there first. Point BATON_RUNTIME_FILE to a private folder (the default ./data is one).`);
+  }
+  const started = processStart(process.pid);
+  const mine: RuntimeInfo = { pid: process.pid, ...(uid === undefined ? {} : { uid }), ...(started === undefined ? {} : { started }), nonce: randomUUID(), ...info, store: canonicalStore(info.store) };
   const remove = () => {
     try {
       if (readChecked(path)?.nonce === mine.nonce) rmSync(path, { force: true });
@@ -119,7 +166,7 @@ export function announceRuntime(path: string, info: Omit<RuntimeInfo, 'pid' | 'n
     const before = lstatSync(path, { throwIfNoEntry: false });
     const theirs = readChecked(path); // a file that fails the checks stops the start with its sentence
     if (theirs === undefined) continue; // removed meanwhile
-    if (theirs.pid !== process.pid && ours(theirs.pid) === 'alive') {
+    if (theirs.pid !== process.pid && ours(theirs) === 'alive') {
       if (theirs.store === mine.store && theirs.issuer === mine.issuer) return { sharedWith: theirs.pid, remove: () => undefined };
       throw new BatonConfigError(`${path} already names the Baton service running as process ${theirs.pid} (store ${redactUrl(theirs.store)}, issuer ${theirs.issuer}); this one serves ${redactUrl(mine.store)} as ${mine.issuer}, and \`baton\` commands would not know which to act on. Give this one its own BATON_RUNTIME_FILE, or stop process ${theirs.pid} first.`);
     }

@@ -11,7 +11,7 @@ export { sessionCookies } from './auto-refresh.ts';
 export type { AutoRefreshOptions } from './auto-refresh.ts';
 export type { RequireAuthOptions, TokenVerifier } from './bearer.ts';
 export { Refusal } from './refusal.ts';
-export { canonicalAddress, createLoginProtection, resetFailures } from './login-protection.ts';
+export { budgetAddress, canonicalAddress, createLoginProtection, resetFailures } from './login-protection.ts';
 export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';
 export { resourceMetadataDocument } from './resource-metadata.ts';
 export type { ResourceMetadataOptions } from './resource-metadata.ts';
