@@ -142,7 +142,7 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
     expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="baton", error="invalid_token", error_description="the token is bound to a DPoP key.*, DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"$/);
   });
 
-  it('introspection names the key; revocation of a bound refresh token needs no proof (RFC 7009), and one by another key is invalid_dpop_proof with nothing revoked', async () => {
+  it('introspection names the key; revocation of a bound refresh token needs no proof (RFC 7009), and one by another key revokes nothing (200, as for an unknown token)', async () => {
     const { post, login, baton } = setup();
     const key = await dpopKey();
     const thief = await dpopKey();
@@ -151,8 +151,8 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
     const seen = await (await post(`${ISSUER}/oauth/introspect`, { token: pair.access_token }, basic)).json();
     expect(seen).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: key.jkt } });
     const wrongKey = await post(`${ISSUER}/oauth/revoke`, { token: pair.refresh_token }, { dpop: await dpopProof(thief, 'POST', `${ISSUER}/oauth/revoke`) });
-    expect(wrongKey.status).toBe(400);
-    expect(await wrongKey.json()).toMatchObject({ error: 'invalid_dpop_proof', error_description: expect.stringMatching(/another DPoP key/) });
+    expect(wrongKey.status).toBe(200);
+    expect(await wrongKey.text()).toBe('');
     expect(await baton.listSessions('id-alice')).toHaveLength(1);
     const revoked = await post(`${ISSUER}/oauth/revoke`, { token: pair.refresh_token }, { dpop: await dpopProof(key, 'POST', `${ISSUER}/oauth/revoke`) });
     expect(revoked.status).toBe(200);

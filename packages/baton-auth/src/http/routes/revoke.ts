@@ -3,9 +3,10 @@
  * token ends its session, an access token its `jti`. Only the client the token was issued to
  * revokes it (§2.1); another client's token is answered as an unknown one — 200, nothing revoked —
  * so that the answer does not tell whether a token is live. No DPoP proof is needed, bound tokens
- * included (RFC 7009 asks none, and standard clients send none); one that is sent must be valid and
- * by the token's key (`invalid_dpop_proof` otherwise, nothing revoked). A junk, unknown or foreign
- * token is answered without a look at the proof, and no answer depends on whether a token is live.
+ * included (RFC 7009 asks none, and standard clients send none); with one that is not valid or not
+ * by the token's key nothing is revoked. The answer is 200 in every case (§2.2): a refusal of the
+ * proof would tell a genuine token, live or not, from a forged one, and the caller's own client
+ * learns nothing it needs from it (a client with its key always succeeds).
  */
 import { isBatonError } from '../../core/errors.ts';
 import { authenticateClient } from '../client-auth.ts';
@@ -24,8 +25,9 @@ export function revoke(c: HandlerContext): Route {
       try {
         await c.baton.revoke(f.token, { clientId: client.id, ...(proof === null ? {} : { dpop: { proof, method: request.method, url: serviceUrls(c, request) } }) });
       } catch (err) {
-        // The engine refuses another client's token with ERR_INVALID_ARGUMENT, its only one here (§2.2).
-        if (!isBatonError(err) || err.code !== 'ERR_INVALID_ARGUMENT') throw err;
+        // Another client's token (ERR_INVALID_ARGUMENT) and a proof that is not the token's
+        // (ERR_DPOP_INVALID) revoke nothing and are answered as an unknown token (§2.2).
+        if (!isBatonError(err) || (err.code !== 'ERR_INVALID_ARGUMENT' && err.code !== 'ERR_DPOP_INVALID')) throw err;
       }
       return new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
     },
