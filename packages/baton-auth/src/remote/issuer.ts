@@ -189,11 +189,20 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     const t = now();
     for (const [id, until] of map) if (until <= t) map.delete(id);
   };
+  // When a full map was last scanned for expired entries: a scan costs O(maxRevocations), so past
+  // the cap it runs at most once per OVERFLOW_RECHECK_MS, not once per event (#21 round 3, B3).
+  let nextPrune = 0;
+  const hasRoom = (map: Map<string, number>, id: string): boolean => {
+    if (map.has(id) || map.size < maxRevocations) return true;
+    if (now() < nextPrune) return false;
+    nextPrune = now() + OVERFLOW_RECHECK_MS;
+    prune(map);
+    return map.size < maxRevocations;
+  };
   const remember = (event: FeedEvent): void => {
     if (event.expiresAt <= now()) return;
     const map = revoked[event.kind];
-    if (!map.has(event.id) && map.size >= maxRevocations) prune(map);
-    if (!map.has(event.id) && map.size >= maxRevocations) {
+    if (!hasRoom(map, event.id)) {
       // Never drop a revocation in force to make room (a dropped one would let its token pass):
       // refuse every token instead, until enough expired to read the backlog again.
       overflowSince ??= now();
