@@ -116,6 +116,7 @@ export class Baton {
   /**
    * Opens a session for `userId` and returns its first token pair. With `maxSessionsPerUser`,
    * the user's oldest sessions are evicted atomically and their access tokens stop verifying.
+   * Past `loginRateLimit` (per user) it throws `ERR_RATE_LIMITED` with `retryAfterMs`, writing nothing.
    * @example
    * ```ts
    * const pair = await baton.login('user-42', { clientId: 'web', scope: 'orders:read', device: { userAgent } });

@@ -295,4 +295,6 @@ export interface TokenStore extends SessionStore, OneTimeLedger, RevocationLog, 
 export const STORE_METHODS = {
   required: ['createSession', 'getSession', 'listSessions', 'sessionHistory', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'revocationsSince', 'revocationsAfter', 'subscribe', 'ping', 'sweep', 'close'],
   opaque: ['saveOpaqueToken', 'findOpaqueToken', 'deleteOpaqueToken'],
+  /** A store's counters (`CounterStore.hitCounter`), used when present: a user's login budget. */
+  counters: ['hitCounter'],
 } as const;

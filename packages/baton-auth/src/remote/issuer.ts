@@ -67,6 +67,11 @@ export interface RemoteIssuerOptions {
    * (about 20 MB); one session at the issuer causes at most 9.
    */
   maxRevocations?: number;
+  /**
+   * Told when the revocations in force of one kind reach 80% of `maxRevocations` (each time they
+   * cross it going up): alert on it — past the cap every token is refused until enough expire.
+   */
+  onNearCap?: (state: { kind: FeedEvent['kind']; held: number; max: number }) => void;
   /** Told of each revocation the feed brings (observability). */
   onRevocation?: (event: FeedEvent) => void;
   /** Told when the feed connects (its backlog in) and when it drops or is refused, with why: log it, or alert on it. */
@@ -192,6 +197,7 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   // When a full map was last scanned for expired entries: a scan costs O(maxRevocations), so past
   // the cap it runs at most once per OVERFLOW_RECHECK_MS, not once per event (#21 round 3, B3).
   let nextPrune = 0;
+  const nearCap = Math.ceil(maxRevocations * 0.8);
   const hasRoom = (map: Map<string, number>, id: string): boolean => {
     if (map.has(id) || map.size < maxRevocations) return true;
     if (now() < nextPrune) return false;
@@ -210,7 +216,9 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       options.onRevocation?.(event);
       return;
     }
+    const fresh = !map.has(event.id);
     map.set(event.id, Math.min(Math.max(event.expiresAt, map.get(event.id) ?? 0), now() + MAX_REVOCATION_MS));
+    if (fresh && map.size === nearCap) options.onNearCap?.({ kind: event.kind, held: map.size, max: maxRevocations });
     if (map.size % 1024 === 0) prune(map);
     if (event.kind === 'key') {
       verified.clear(); // tokens of that key leave the cache
