@@ -25,6 +25,34 @@ afterAll(async () => {
 });
 
 describe('revocation feed over a Redis that lost its last writes (B2)', () => {
+  it('a cursor above the log\'s head (handed out before the loss) is unknown: the answer is the whole backlog in force', async () => {
+    const keyPrefix = `${PREFIX}head:`;
+    const store = redisStore({ url: URL, keyPrefix });
+    const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
+    const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
+    const get = async (query: string) => (await (await handler(new Request(`https://auth.test/oauth/revocations${query}`, { headers: { authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}` } }), { ip: '127.0.0.1' })).json()) as { events: { id: string }[]; cursor: number };
+    const announce = (id: string) => store.announce({ kind: 'session', id, at: Date.now(), expiresAt: Date.now() + 900_000, reason: 'revoked' });
+    try {
+      await announce('kept');
+      const log = `${keyPrefix}{revocations}:log`;
+      const keys = [log, `${log}:order`, `${log}:seq`];
+      const snapshot = await Promise.all(keys.map((k) => raw.dumpBuffer(k)));
+      const ttls = await Promise.all(keys.map((k) => raw.pttl(k)));
+      await announce('lost');
+      const { cursor } = await get('?after=0');
+      for (const [i, key] of keys.entries()) {
+        await raw.del(key);
+        const dump = snapshot[i];
+        if (dump) await raw.restore(key, Math.max(1, ttls[i] as number), dump);
+      }
+      // The follower's cursor is past everything the log now holds: before, an empty answer (it waited for nothing).
+      const answer = await get(`?after=${cursor}`);
+      expect(answer.events.map((e) => e.id)).toEqual(['kept']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a follower past the lost events still gets every revocation written after the loss', async () => {
     const store = redisStore({ url: URL, keyPrefix: PREFIX });
     const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });

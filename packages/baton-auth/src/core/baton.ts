@@ -104,6 +104,12 @@ export class Baton {
     return this.#e.store.revocationsAfter(after, limit, this.#e.now());
   }
 
+  /** The largest cursor the store's log has handed out, or undefined when the store does not say (`RevocationLog.revocationHead`). */
+  async revocationHead(): Promise<number | undefined> {
+    await this.#e.ready();
+    return this.#e.store.revocationHead?.();
+  }
+
   /** Listens to one event type, or to all with `'*'`. Returns a function that stops listening. */
   on(type: BatonEventType | '*', listener: (event: BatonEvent) => void): () => void {
     const wrapped = (event: BatonEvent): void => {

@@ -86,6 +86,15 @@ export function revocations(c: HandlerContext): Route {
         since = whole(params.get('since') ?? '0', 'since is a time in ms since the epoch');
         if (since > Date.now() + FAR_FUTURE_MS) after = since; // the last release's followers resume with since=<last id>
       }
+      // A cursor above the log's head was never handed out by it (the store lost its last writes, #21 round 3 B2):
+      // unknown, so the whole backlog in force, rather than waiting for seqs the follower claims to have passed.
+      if (after !== undefined && after > 0) {
+        const head = await c.baton.revocationHead();
+        if (head !== undefined && after > head) {
+          after = undefined;
+          since = 0;
+        }
+      }
       if (!(request.headers.get('accept') ?? '').includes('text/event-stream')) {
         if (after === undefined) {
           // A page of what is in force, from the start of the log; pages wholly out of force are skipped.
