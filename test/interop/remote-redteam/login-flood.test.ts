@@ -18,7 +18,7 @@ let baton: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
   // One session per user: each login past the first evicts one, as the 51st does by default.
   baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret, BATON_MAX_SESSIONS: '1' }));
-  for (const name of ['ada', 'mallory']) await users.add(baton.service.store, name, `${name} password 1`, 'orders:read');
+  for (const name of ['ada', 'mallory', 'eve']) await users.add(baton.service.store, name, `${name} password 1`, 'orders:read');
   await clients.setScopes(baton.service.store, 'default', 'orders:read').catch(() => undefined);
 });
 afterAll(() => baton.stop());
@@ -53,6 +53,24 @@ it('one user logging in 120 times in a row is refused (429 slow_down, Retry-Afte
   expect(await refused?.json()).toMatchObject({ error: 'slow_down' });
   expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   expect((await login('ada')).status).toBe(200); // the budget is the user's, not everyone's
+});
+
+it('one user revoking 8 tokens in each of 3 sessions causes at most 16 token revocation events (then their session is revoked), and every token is refused', async () => {
+  const post = (path: string, body: Record<string, string>) => fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+  const jtiOf = (t: string) => (JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { jti: string }).jti;
+  const tokens: string[] = [];
+  for (let s = 0; s < 3; s++) {
+    const first = (await (await login('eve')).json()) as { access_token: string; refresh_token: string };
+    const mine = [first.access_token];
+    for (let i = 0; i < 7; i++) mine.push(((await (await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token, client_id: 'default' })).json()) as { access_token: string }).access_token);
+    for (const token of mine) expect((await post('/oauth/revoke', { token, client_id: 'default' })).status).toBe(200);
+    tokens.push(...mine);
+  }
+  const jtis = new Set(tokens.map(jtiOf));
+  const events = (await baton.service.baton.revocationsSince(0)).filter((e) => e.kind === 'token' && jtis.has(e.id));
+  console.info(`login flood: 24 tokens of one user revoked in 3 sessions → ${events.length} token revocation events`);
+  expect(events.length).toBeLessThanOrEqual(16); // before: 24 (8 per session)
+  for (const token of tokens) await expect(baton.service.baton.verify(token, { audience: API })).rejects.toThrow();
 });
 
 it('a resource server says when its revocations in force reach 80% of maxRevocations', async () => {

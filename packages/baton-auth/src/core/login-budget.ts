@@ -18,14 +18,16 @@ import type { TokenStore } from './store.ts';
 const LEDGER_BURST = 10;
 
 type Counters = { hitCounter(key: string, points: number, windowMs: number, now: number): Promise<{ count: number; resetAt: number }> };
-const hasCounters = (store: TokenStore): store is TokenStore & Counters => typeof (store as Partial<Counters>).hitCounter === 'function';
+export const hasCounters = (store: TokenStore): store is TokenStore & Counters => typeof (store as Partial<Counters>).hitCounter === 'function';
+
+/** A user id as a counter or ledger key: a digest, the same length for any id, naming no one in the store. */
+export const userKey = (userId: string): string => createHash('sha256').update(userId).digest('base64url');
 
 /** Spends one of the user's logins; throws `ERR_RATE_LIMITED` (with when to come back) when none is left. */
 export async function spendLogin(e: Engine, userId: string, now: number): Promise<void> {
   const limit = e.o.loginLimit;
   if (limit === undefined) return;
-  // A digest: any user id makes a key of the same length, and names no one in the store.
-  const user = createHash('sha256').update(userId).digest('base64url');
+  const user = userKey(userId);
   const refuse = (retryAfterMs: number): never => {
     throw new BatonError('ERR_RATE_LIMITED', `too many logins of this user: at most ${limit.max} per ${Math.ceil(limit.windowMs / 1000)} s`, { retryAfterMs: Math.max(1, retryAfterMs), public: true });
   };
