@@ -36,7 +36,8 @@ async function open(file: string, env: Record<string, string> = {}) {
 const counters = (file: string): string[] => {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
-    return (db.prepare('SELECT key FROM baton_counters ORDER BY key').all() as { key: string }[]).map((r) => r.key);
+    // The protection's counters; the engine's per-user login budget (`baton-login:`) counts successes by design.
+    return (db.prepare('SELECT key FROM baton_counters ORDER BY key').all() as { key: string }[]).map((r) => r.key).filter((k) => !k.startsWith('baton-login:'));
   } finally {
     db.close();
   }

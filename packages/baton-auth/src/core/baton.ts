@@ -104,6 +104,12 @@ export class Baton {
     return this.#e.store.revocationsAfter(after, limit, this.#e.now());
   }
 
+  /** The largest cursor the store's log has handed out, or undefined when the store does not say (`RevocationLog.revocationHead`). */
+  async revocationHead(): Promise<number | undefined> {
+    await this.#e.ready();
+    return this.#e.store.revocationHead?.();
+  }
+
   /** Listens to one event type, or to all with `'*'`. Returns a function that stops listening. */
   on(type: BatonEventType | '*', listener: (event: BatonEvent) => void): () => void {
     const wrapped = (event: BatonEvent): void => {
@@ -116,6 +122,7 @@ export class Baton {
   /**
    * Opens a session for `userId` and returns its first token pair. With `maxSessionsPerUser`,
    * the user's oldest sessions are evicted atomically and their access tokens stop verifying.
+   * Past `loginRateLimit` (per user) it throws `ERR_RATE_LIMITED` with `retryAfterMs`, writing nothing.
    * @example
    * ```ts
    * const pair = await baton.login('user-42', { clientId: 'web', scope: 'orders:read', device: { userAgent } });

@@ -15,7 +15,7 @@ export function unavailable(cause: unknown): BatonError {
 /** `store`, with each of the port's methods rejecting only with `BatonError`s. */
 export function guardStore(store: TokenStore): TokenStore {
   const guarded: Record<string, unknown> = {};
-  for (const name of [...STORE_METHODS.required, ...STORE_METHODS.opaque]) {
+  for (const name of [...STORE_METHODS.required, ...STORE_METHODS.opaque, ...STORE_METHODS.counters]) {
     const method = (store as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[name];
     if (method === undefined) continue;
     guarded[name] = async (...args: unknown[]) => {

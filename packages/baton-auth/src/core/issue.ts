@@ -7,6 +7,7 @@ import { encryptJwe, hashToken, newOpaqueToken, signJwt } from './access-token.t
 import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
+import { spendLogin } from './login-budget.ts';
 import type { Engine } from './engine.ts';
 import type { RingKey } from './keys.ts';
 import { audienceOf, parseResources } from './resource.ts';
@@ -149,6 +150,7 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   const jkt = thumbprint(options.jkt);
   await e.ready();
   const now = e.now();
+  await spendLogin(e, userId, now); // before anything is written
   const session = newSession({ userId, clientId, scope, resource, ...(jkt === undefined ? {} : { jkt }), device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });

@@ -58,6 +58,13 @@ export interface BatonOptions {
   maxSessionsPerUser?: number;
   /** Format of new access tokens. Default `'jwt'`. All formats are verified whatever this says. */
   tokenFormat?: TokenFormat;
+  /**
+   * At most `max` logins per `window` per user, or `false`: each login may evict a session past
+   * `maxSessionsPerUser` and so cause revocation events that every resource server following the
+   * feed keeps until they expire. Past it `login` throws `ERR_RATE_LIMITED` (429 `slow_down`) and
+   * writes nothing. Default 30 per minute. Counted in the store (its counters, else its one-time ledger), shared by every instance.
+   */
+  loginRateLimit?: { max: number; window: Duration } | false;
   /** At most `max` rotations per `window` per session, or `false`. Default 30 per minute. Grace answers do not count. */
   refreshRateLimit?: { max: number; window: Duration } | false;
   /** At most this many grace answers (retired token, current pair) per generation of a session; each signs a token. Default 100. */
@@ -106,6 +113,8 @@ export interface ResolvedOptions {
   maxSessionsPerUser: number;
   tokenFormat: TokenFormat;
   rateLimit: { max: number; windowMs: number } | undefined;
+  /** A user's login budget (`loginRateLimit`). */
+  loginLimit: { max: number; windowMs: number } | undefined;
   graceLimit: number;
   cacheMax: number;
   maxTokenLength: number;
@@ -119,7 +128,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'issuer', 'audience', 'keys', 'refreshTokenSecret', 'previousRefreshTokenSecrets', 'store', 'accessTokenTtl',
   'refreshTokenTtl', 'sessionMaxAge', 'refreshGrace', 'leeway', 'maxSessionsPerUser', 'tokenFormat',
-  'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'persistKeys', 'dpop', 'now',
+  'loginRateLimit', 'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'persistKeys', 'dpop', 'now',
 ]);
 
 function secret(value: unknown, name: string): Uint8Array {
@@ -219,6 +228,12 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     if (!Number.isInteger(rl.max) || rl.max < 1) throw new BatonConfigError('`refreshRateLimit.max` must be a whole number of at least 1 (or set `refreshRateLimit: false`).');
     rateLimit = { max: rl.max, windowMs: toMs(rl.window, 'refreshRateLimit.window') };
   }
+  let loginLimit: ResolvedOptions['loginLimit'];
+  const ll = options.loginRateLimit ?? { max: 30, window: '1m' };
+  if (ll !== false) {
+    if (!Number.isInteger(ll.max) || ll.max < 1) throw new BatonConfigError('`loginRateLimit.max` must be a whole number of at least 1 (or set `loginRateLimit: false`).');
+    loginLimit = { max: ll.max, windowMs: toMs(ll.window, 'loginRateLimit.window') };
+  }
   const graceLimit = options.refreshGraceLimit ?? 100;
   if (!Number.isInteger(graceLimit) || graceLimit < 1) throw new BatonConfigError('`refreshGraceLimit` must be a whole number of at least 1.');
   const cache = options.verifyCache ?? { max: 10_000 };
@@ -248,6 +263,7 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     maxSessionsPerUser,
     tokenFormat,
     rateLimit,
+    loginLimit,
     graceLimit,
     cacheMax: cache === false ? 0 : cache.max,
     maxTokenLength,

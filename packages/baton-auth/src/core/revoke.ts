@@ -8,6 +8,7 @@ import { BatonError, isBatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import { thumbprint } from './issue.ts';
+import { hasCounters, userKey } from './login-budget.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import type { Revocation } from './store.ts';
 import { ANY_AUDIENCE, verify } from './verify.ts';
@@ -66,6 +67,20 @@ function claimedKey(token: string, clientId: string | undefined): string | undef
  * them. With this, one session causes at most 9 events.
  */
 export const TOKEN_REVOCATIONS_PER_SESSION = 8;
+
+/**
+ * Access tokens of one user revoked one by one, at most, per revocation lifetime (a fixed window
+ * in the store's counters, where it has them); the next revokes its session instead. Bounds what a
+ * user with many sessions (`loginRateLimit` apart) causes: #21 round 3, B1.
+ */
+export const TOKEN_REVOCATIONS_PER_USER = 16;
+
+/** Counts one token revocation of `sub` in the store's counters; false past the budget (true without counters). */
+async function userTokenRevocation(e: Engine, sub: string, now: number): Promise<boolean> {
+  if (!hasCounters(e.store)) return true;
+  const { count } = await e.store.hitCounter(`baton-token-revocations:${userKey(sub)}`, 1, e.revocationTtlMs, now);
+  return count <= TOKEN_REVOCATIONS_PER_USER;
+}
 
 /**
  * Takes one of the session's token-revocation slots in the one-time ledger (shared by every
@@ -148,7 +163,7 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
     if (claims.cnf !== undefined && claims.cnf.jkt !== jkt) return;
   }
   if (jkt !== undefined && claims.cnf !== undefined && claims.cnf.jkt !== jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
-  if (claims.sid !== undefined && !(await tokenRevocationSlot(e, claims.sid, now))) {
+  if (claims.sid !== undefined && !((await tokenRevocationSlot(e, claims.sid, now)) && (await userTokenRevocation(e, claims.sub, now)))) {
     // One event for the session (and its every token) rather than one more per token.
     if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
     await revokeSession(e, claims.sid, { reason: 'revoked' });

@@ -257,6 +257,12 @@ export interface RevocationLog {
    */
   revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]>;
   /**
+   * The largest `seq` the log has handed out (at least), or 0. A cursor above it was never handed
+   * out by this log (the backend lost its last writes, or it is another log's): the feed treats it
+   * as unknown and sends the whole backlog in force. Optional: without it a cursor is trusted.
+   */
+  revocationHead?(): Promise<number>;
+  /**
    * Calls `listener` for every revocation made through any client of this store, from now on,
    * each once. Resolves once the subscription is live; the returned function ends it.
    */
@@ -303,4 +309,6 @@ export interface TokenStore extends SessionStore, OneTimeLedger, RevocationLog, 
 export const STORE_METHODS = {
   required: ['createSession', 'getSession', 'listSessions', 'sessionHistory', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'revocationsSince', 'revocationsAfter', 'subscribe', 'ping', 'sweep', 'close'],
   opaque: ['saveOpaqueToken', 'findOpaqueToken', 'deleteOpaqueToken'],
+  /** Used when present: a store's counters (`CounterStore.hitCounter`, a user's login budget), the log's head. */
+  counters: ['hitCounter', 'revocationHead'],
 } as const;

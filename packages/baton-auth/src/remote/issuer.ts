@@ -68,6 +68,11 @@ export interface RemoteIssuerOptions {
    * (about 20 MB); one session at the issuer causes at most 9.
    */
   maxRevocations?: number;
+  /**
+   * Told when the revocations in force of one kind reach 80% of `maxRevocations` (each time they
+   * cross it going up): alert on it — past the cap every token is refused until enough expire.
+   */
+  onNearCap?: (state: { kind: FeedEvent['kind']; held: number; max: number }) => void;
   /** Told of each revocation the feed brings (observability). */
   onRevocation?: (event: FeedEvent) => void;
   /** Told when the feed connects (its backlog in) and when it drops or is refused, with why: log it, or alert on it. */
@@ -201,10 +206,20 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     const m = mono();
     for (const [id, held] of map) if (!inForce(held, t, m)) map.delete(id);
   };
+  // When a full map was last scanned for expired entries: a scan costs O(maxRevocations), so past
+  // the cap it runs at most once per OVERFLOW_RECHECK_MS, not once per event (#21 round 3, B3).
+  let nextPrune = 0;
+  const nearCap = Math.ceil(maxRevocations * 0.8);
+  const hasRoom = (map: Map<string, Held>, id: string): boolean => {
+    if (map.has(id) || map.size < maxRevocations) return true;
+    if (now() < nextPrune) return false;
+    nextPrune = now() + OVERFLOW_RECHECK_MS;
+    prune(map);
+    return map.size < maxRevocations;
+  };
   const remember = (event: FeedEvent): void => {
     const map = revoked[event.kind];
-    if (!map.has(event.id) && map.size >= maxRevocations) prune(map);
-    if (!map.has(event.id) && map.size >= maxRevocations) {
+    if (!hasRoom(map, event.id)) {
       // Never drop a revocation in force to make room (a dropped one would let its token pass):
       // refuse every token instead, until enough expired to read the backlog again.
       overflowSince ??= now();
@@ -218,6 +233,7 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       until: Math.min(Math.max(event.expiresAt, known?.until ?? 0), now() + MAX_REVOCATION_MS),
       deadline: Math.max(mono() + lifetime, known?.deadline ?? 0),
     });
+    if (known === undefined && map.size === nearCap) options.onNearCap?.({ kind: event.kind, held: map.size, max: maxRevocations });
     if (map.size % 1024 === 0) prune(map);
     if (event.kind === 'key') {
       verified.clear(); // tokens of that key leave the cache

@@ -193,6 +193,10 @@ class MemoryStore implements BatonStore {
     return this.#revocations.filter((e) => e.expiresAt >= since).map((e) => ({ ...e }));
   }
 
+  async revocationHead(): Promise<number> {
+    return this.#seq;
+  }
+
   async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
     const out: RevocationEvent[] = [];
     // The log is in seq order: find the first after the cursor by bisection, then read on.

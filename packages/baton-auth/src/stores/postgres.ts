@@ -239,6 +239,13 @@ class PostgresStore implements BatonStore {
     return (await this.#sql`SELECT * FROM baton_revocations WHERE expires_at >= ${since} ORDER BY seq`).map(toEvent);
   }
 
+  async revocationHead(): Promise<number> {
+    await this.#ready();
+    // The sequence's last value: at least every commit_seq handed out.
+    const [row] = await this.#sql`SELECT last_value FROM baton_revocations_commit_seq`;
+    return Number(row?.last_value ?? 0);
+  }
+
   async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
     await this.#ready();
     return (await this.#sql`SELECT * FROM baton_revocations WHERE commit_seq > ${after} AND expires_at > ${now} ORDER BY commit_seq LIMIT ${limit}`).map(toEvent);

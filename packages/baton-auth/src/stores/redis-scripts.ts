@@ -29,16 +29,21 @@ end
 -- Logs a revocation for instances that re-read after a reconnect and for the feed's followers:
 -- under a cursor (seq) taken here, in the script, so seq order is the order of the writes (never a
 -- clock's). The log is scored by expiry (trimmed of what expired, living as long as its newest
--- entry), its twin ':order' by seq; the counter ':seq' starts, when missing (the first event, or a
--- Redis that lost its data), from the time in µs, so that it never goes below a cursor handed out
--- before. All share the log's hash tag (same slot on a cluster). Returns the entry.
+-- entry), its twin ':order' by seq; the counter ':seq' is the larger of its next value and the
+-- time in µs (#21 round 3, B2): a Redis that lost only its last writes (a restart from RDB, an AOF
+-- 'everysec' crash, a failover to a lagging replica) has a counter behind cursors it handed out,
+-- and the clock takes it past them, so that no new event gets a seq a follower already passed.
+-- All share the log's hash tag (same slot on a cluster). Returns the entry.
 local function logEvent(log, message, at, expiresAt)
   local seqKey, order = log .. ':seq', log .. ':order'
-  if redis.call('EXISTS', seqKey) == 0 then
-    local t = redis.call('TIME')
-    redis.call('SET', seqKey, string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+  local t = redis.call('TIME')
+  local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local seq = tonumber(redis.call('INCR', seqKey))
+  if clock > seq then
+    seq = clock
+    redis.call('SET', seqKey, ms(seq))
   end
-  local seq = ms(redis.call('INCR', seqKey))
+  seq = ms(seq)
   local entry = '{"seq":' .. seq .. ',' .. string.sub(message, 2)
   redis.call('ZADD', log, ms(expiresAt), entry)
   redis.call('ZADD', order, seq, entry)

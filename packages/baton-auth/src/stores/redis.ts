@@ -296,6 +296,10 @@ class RedisStore implements BatonStore {
     return rows.map((row) => JSON.parse(row) as RevocationEvent).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
   }
 
+  async revocationHead(): Promise<number> {
+    return Number((await this.#client.get(`${this.#log}:seq`)) ?? 0);
+  }
+
   async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
     const out: RevocationEvent[] = [];
     for (let from = after; ;) {

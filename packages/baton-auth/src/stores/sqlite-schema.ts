@@ -138,6 +138,7 @@ export function prepareQueries(db: DatabaseSync) {
     // seq is AUTOINCREMENT and writes are serialized (BEGIN IMMEDIATE): seq order is commit order.
     revocationsPage: prepare('SELECT * FROM baton_revocations WHERE seq > ? AND expires_at > ? ORDER BY seq LIMIT ?'),
     maxSeq: prepare('SELECT coalesce(max(seq), 0) AS seq FROM baton_revocations'),
+    headSeq: prepare("SELECT seq FROM sqlite_sequence WHERE name = 'baton_revocations'"),
     putRecord: prepare('INSERT INTO baton_records (kind, key, value) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value'),
     addRecord: prepare('INSERT INTO baton_records (kind, key, value) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO NOTHING'),
     getRecord: prepare('SELECT value FROM baton_records WHERE kind = ? AND key = ?'),

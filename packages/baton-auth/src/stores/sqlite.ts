@@ -201,6 +201,11 @@ class SqliteStore implements BatonStore {
     return (this.#q.revocationsSince.all(since) as Row[]).map(toEvent);
   }
 
+  async revocationHead(): Promise<number> {
+    // AUTOINCREMENT keeps the largest seq ever used, deleted rows included.
+    return Number((this.#q.headSeq.get() as Row | undefined)?.seq ?? 0);
+  }
+
   async revocationsAfter(after: number, limit: number, now: number): Promise<RevocationEvent[]> {
     return (this.#q.revocationsPage.all(after, now, limit) as Row[]).map(toEvent);
   }

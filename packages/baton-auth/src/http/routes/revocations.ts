@@ -15,7 +15,10 @@
  *
  * A stream is paced by its reader (a pull source under a byte high-water mark, and adapters that
  * wait for `drain`): a reader that does not read holds at most `MAX_BEHIND_BYTES`, then the stream
- * is dropped; its follower resumes from its cursor, so dropping loses nothing.
+ * is dropped; its follower resumes from its cursor, so dropping loses nothing. So is a stream whose
+ * reader has taken nothing for `STALLED_HEARTBEATS` heartbeats (1 min) while something is queued.
+ * The backlog is read from the store a page at a time (commit order, what is out of force left
+ * out), never whole: a stream holds at most about a page and the queue, whatever the backlog.
  */
 import type { RevocationEvent } from '../../core/store.ts';
 import { authenticateClient, invalidClient } from '../client-auth.ts';
@@ -35,12 +38,29 @@ const HIGH_WATER_BYTES = 64 * 1024;
 /** Bytes of revocations a stream may fall behind a reader that takes nothing; past it the stream is dropped. */
 export const MAX_BEHIND_BYTES = 1024 * 1024;
 
+/** Heartbeats in a row with data queued and nothing taken, after which a stream is dropped (a stalled reader). */
+export const STALLED_HEARTBEATS = 4;
+
 /** A `since` this far past now is no time but a cursor: what a follower of the last release resumes with. */
 const FAR_FUTURE_MS = 86_400_000;
 
 const publicEvent = (e: RevocationEvent) => ({ kind: e.kind, id: e.id, at: e.at, expiresAt: e.expiresAt });
 const sse = (e: RevocationEvent): string => `${e.seq === undefined ? '' : `id: ${e.seq}\n`}event: revocation\ndata: ${JSON.stringify(publicEvent(e))}\n\n`;
-const bySeq = (a: RevocationEvent, b: RevocationEvent): number => (a.seq ?? 0) - (b.seq ?? 0);
+
+/**
+ * A page of the log after `cursor` in commit order, without a cursor from the client: only what
+ * is still in force (at or after `since`). The backlog is read page by page from the store, never
+ * held whole (#21 round 3, B4). Resolves to the events to send and the cursor past the page.
+ */
+async function backlogPage(c: HandlerContext, cursor: number, since: number): Promise<{ events: RevocationEvent[]; cursor: number; end: boolean }> {
+  const page = await c.baton.revocationsAfter(cursor, PAGE);
+  const now = Date.now();
+  return {
+    events: page.filter((e) => e.expiresAt > now && e.at >= since),
+    cursor: page.at(-1)?.seq ?? cursor,
+    end: page.length < PAGE,
+  };
+}
 
 /** A cursor or time from the request, or a 400 saying what it is. */
 function whole(value: string, what: string): number {
@@ -66,11 +86,21 @@ export function revocations(c: HandlerContext): Route {
         since = whole(params.get('since') ?? '0', 'since is a time in ms since the epoch');
         if (since > Date.now() + FAR_FUTURE_MS) after = since; // the last release's followers resume with since=<last id>
       }
+      // A cursor above the log's head was never handed out by it (the store lost its last writes, #21 round 3 B2):
+      // unknown, so the whole backlog in force, rather than waiting for seqs the follower claims to have passed.
+      if (after !== undefined && after > 0) {
+        const head = await c.baton.revocationHead();
+        if (head !== undefined && after > head) {
+          after = undefined;
+          since = 0;
+        }
+      }
       if (!(request.headers.get('accept') ?? '').includes('text/event-stream')) {
         if (after === undefined) {
-          const events = (await c.baton.revocationsSince(0)).sort(bySeq);
-          const cursor = events.reduce((m, e) => Math.max(m, e.seq ?? 0), 0);
-          return json({ events: events.filter((e) => e.at >= since).map(publicEvent), cursor });
+          // A page of what is in force, from the start of the log; pages wholly out of force are skipped.
+          let page = await backlogPage(c, 0, since);
+          while (page.events.length === 0 && !page.end) page = await backlogPage(c, page.cursor, since);
+          return json({ events: page.events.map(publicEvent), cursor: page.cursor });
         }
         const events = await c.baton.revocationsAfter(after, PAGE);
         return json({ events: events.map(publicEvent), cursor: events.at(-1)?.seq ?? after });
@@ -95,6 +125,8 @@ export function revocations(c: HandlerContext): Route {
       const signal = (): Promise<void> => new Promise((r) => (resume = r));
       // Bytes of revocations that came while the queue was full, since the reader last took something.
       let behind = 0;
+      // Heartbeats in a row that found data queued and nothing taken since the last one.
+      let stalled = 0;
       let recheck: ReturnType<typeof setTimeout> | undefined;
       const body = new ReadableStream<Uint8Array>({
         start: (controller) => {
@@ -123,6 +155,11 @@ export function revocations(c: HandlerContext): Route {
             wake(); // the event itself is read from the log, in commit order, after the cursor
           });
           const heartbeat = setInterval(() => {
+            // A reader that takes nothing of what is queued holds it: dropped after a while, it resumes from its cursor.
+            stalled = (controller.desiredSize ?? 0) < HIGH_WATER_BYTES ? stalled + 1 : 0;
+            if (stalled >= STALLED_HEARTBEATS) {
+              return drop('the follower took nothing from the revocation feed: dropped, it resumes from its cursor');
+            }
             if ((controller.desiredSize ?? 0) > 0) send(': ping\n\n');
             wake(); // and read the log again: a revocation whose message came before its log entry (Redis Cluster)
           }, HEARTBEAT_MS);
@@ -145,32 +182,24 @@ export function revocations(c: HandlerContext): Route {
           };
           send(': baton revocation feed\n\n');
           const pump = async (): Promise<void> => {
-            // Without a cursor: every revocation in force, in seq order (one read of the log, so
-            // every event up to its largest seq is in it), and from there the cursor.
-            let backlog: RevocationEvent[] = [];
-            let cursor = after;
-            if (cursor === undefined) {
-              backlog = (await c.baton.revocationsSince(0)).sort(bySeq);
-              cursor = backlog.reduce((m, e) => Math.max(m, e.seq ?? 0), 0);
-              backlog = backlog.filter((e) => e.at >= since);
-            }
+            // Without a cursor: the log from its start, page by page in commit order, only what is
+            // still in force (at or after `since`) until `ready`; never the whole backlog at once.
+            let cursor = after ?? 0;
             let ready = false;
             while (!closed) {
               if ((controller.desiredSize ?? 0) <= 0) {
                 await signal(); // back-pressure: the reader has not taken what is queued
                 continue;
               }
-              if (backlog.length > 0) {
-                send(backlog.splice(0, PAGE).map(sse).join(''));
-                continue;
-              }
               const woken = pending;
               pending = false;
-              const events = await c.baton.revocationsAfter(cursor, PAGE);
+              const page = await c.baton.revocationsAfter(cursor, PAGE);
               if (closed) return;
-              if (events.length > 0) {
-                send(events.map(sse).join(''));
-                cursor = events.at(-1)?.seq ?? cursor;
+              if (page.length > 0) {
+                const now = Date.now();
+                const events = after === undefined && !ready ? page.filter((e) => e.expiresAt > now && e.at >= since) : page;
+                if (events.length > 0) send(events.map(sse).join(''));
+                cursor = page.at(-1)?.seq ?? cursor;
                 continue;
               }
               if (!ready) {
@@ -192,6 +221,7 @@ export function revocations(c: HandlerContext): Route {
         },
         pull: () => {
           behind = 0;
+          stalled = 0;
           wake();
         },
         cancel: () => stop(),

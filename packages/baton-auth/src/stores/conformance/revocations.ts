@@ -225,6 +225,12 @@ export function revocationsCases(t: TestApi, h: Harness): void {
     await b.denyJti(`${jti}-late`, now + HOUR, now - 60_000);
     assert.deepEqual((await readAfter(a, seen.at(-1)?.seq as number, now)).map((e) => e.id), [`${jti}-late`]);
     assert.deepEqual(await a.revocationsAfter(Number.MAX_SAFE_INTEGER, 10, now), []);
+    // The head, where the store says it: at least every cursor handed out (a cursor above it is unknown to the feed).
+    if (a.revocationHead !== undefined) {
+      const late = (await readAfter(a, seen.at(-1)?.seq as number, now)).at(-1)?.seq as number;
+      assert.ok((await a.revocationHead()) >= late, 'revocationHead is at least the last seq handed out');
+      assert.ok((await b.revocationHead?.() ?? late) >= late, 'and so through every client');
+    }
   }));
 
   t.it('misses no revocation for a reader that follows the cursor while two clients write at once', withPeers(async (a, b, now) => {
