@@ -72,9 +72,7 @@ export function decideRotation(session: SessionRecord | null, request: RotateReq
   // Only rotations count against the rate limit.
   let { rateWindowStart, rateCount } = session;
   if (request.rateLimit !== undefined) {
-    // A window that started more than a window ahead of `now` was started on a clock since stepped
-    // back: it starts again (else the session waits out the step). Instances a little apart still count.
-    if (Math.abs(now - rateWindowStart) >= request.rateLimit.windowMs) {
+    if (now - rateWindowStart >= request.rateLimit.windowMs) {
       rateWindowStart = now;
       rateCount = 0;
     }

@@ -476,8 +476,3 @@ CREATE CONSTRAINT TRIGGER baton_revocations_commit_order AFTER INSERT ON baton_r
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION baton_revocation_committed();
 `,
 ];
-
-// Next: a rate window started more than a window ahead of p_now (a clock since stepped back)
-// starts again, as in core/rotation.ts: baton_rotate of migration 9 with that one condition, same
-// signature (appended here, so that it follows whatever migrations precede it).
-MIGRATIONS.push((MIGRATIONS[8] as string).replace('IF p_now - ws >= p_rate_window THEN', 'IF abs(p_now - ws) >= p_rate_window THEN'));

@@ -182,8 +182,7 @@ end
 local windowStart, count = f[8], num(f[9])
 local max = num(ARGV[6])
 if max > 0 then
-  -- A window started more than a window ahead (a clock since stepped back) starts again too.
-  if math.abs(now - num(windowStart)) >= num(ARGV[7]) then windowStart = ARGV[3]; count = 0 end
+  if now - num(windowStart) >= num(ARGV[7]) then windowStart = ARGV[3]; count = 0 end
   if count >= max then return reply('rate_limited', num(windowStart) + num(ARGV[7]) - now) end
   count = count + 1
 end
