@@ -73,6 +73,25 @@ export function lawsCases(t: TestApi, h: Harness): void {
     );
   }));
 
+  t.it('law: rotations alternating between two instances whatever their clocks\' skew share one rate budget: a window on a clock ahead is never started again by one behind', withPeers(async (a, b, base) => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 7_200_000 }), async (skewMs) => {
+        const rateLimit = { max: 3, windowMs: 60_000 };
+        const s = sampleSession(base - 60_000, { generation: 1 });
+        await a.createSession(s, { ...CREATE, now: s.createdAt });
+        // `a` runs skewMs ahead of `b`; the client alternates between them, a second apart.
+        const statuses: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const [store, now] = i % 2 === 0 ? [a, base + skewMs + i * 1000] : [b, base + i * 1000];
+          const r = await (store as typeof a).rotate(request(s, 1 + statuses.filter((x) => x === 'rotated').length, now, { rateLimit }));
+          statuses.push(r.status);
+        }
+        assert.deepEqual(statuses, ['rotated', 'rotated', 'rotated', 'rate_limited', 'rate_limited', 'rate_limited'], `skew ${skewMs} ms`);
+      }),
+      { numRuns: Math.min(numRuns, 10) },
+    );
+  }));
+
   t.it('law: N concurrent rotations of one token over two clients make exactly one child', withPeers(async (a, b, base) => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 2, max: 60 }), fc.integer({ min: 0, max: 4 }), async (n, generation) => {
