@@ -199,7 +199,7 @@ const answer = (client: RawClient): Promise<string> => eventually(() => client.s
 
 describe('sockets that have not authenticated, and sockets in all', () => {
   it('at most maxUnauthenticatedPerAddress of one address wait for their auth (429 past it; one that authenticates frees its place), and maxSockets in all (503 past it)', async () => {
-    const { baton, port } = await serve({ maxUnauthenticatedPerAddress: 3, maxSockets: 5, authTimeoutMs: 60_000 });
+    const { baton, port } = await serve({ maxUnauthenticatedPerAddress: 3, maxUnauthenticated: 5, maxSockets: 5, authTimeoutMs: 60_000 });
     const open = async (protocols: string[] = ['baton.v1']): Promise<RawClient> => {
       const client = await rawClient(port, protocols);
       cleanups.push(async () => void client.socket.destroy());
@@ -218,6 +218,29 @@ describe('sockets that have not authenticated, and sockets in all', () => {
     await eventually(() => waiting[1]?.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
     expect((await open(['baton.v1', `baton.bearer.${(await baton.login('tom')).access_token}`])).status()).toBe('HTTP/1.1 101 Switching Protocols');
     expect((await open(['baton.v1', `baton.bearer.${(await baton.login('uma')).access_token}`])).status()).toBe('HTTP/1.1 503 Service Unavailable');
+  });
+});
+
+describe('sockets without a token from many addresses', () => {
+  it('at most maxUnauthenticated in all wait for their token: past it the oldest that sent none is cut off, so a client that sends its token at once always gets in', async () => {
+    const { baton, port } = await serve({ maxUnauthenticated: 3, maxSockets: 20, authTimeoutMs: 60_000 });
+    const open = async (protocols: string[], from: string): Promise<RawClient> => {
+      const client = await rawClient(port, protocols, {}, '/ws', from);
+      cleanups.push(async () => void client.socket.destroy());
+      await answer(client);
+      return client;
+    };
+    // Twelve token-less sockets from twelve addresses (each within its own per-address budget).
+    const flood: RawClient[] = [];
+    for (let i = 0; i < 12; i++) flood.push(await open(['baton.v1'], `127.0.9.${i + 1}`));
+    expect(flood.every((c) => c.status() === 'HTTP/1.1 101 Switching Protocols')).toBe(true);
+    await eventually(() => flood.filter((c) => !c.closed()).length === 3, { what: 'all but the newest three cut off' });
+    expect(flood.slice(9).every((c) => !c.closed())).toBe(true);
+    // A client with its token in the subprotocol, from yet another address, while the flood goes on.
+    const client = await open(['baton.v1', `baton.bearer.${(await baton.login('wendy')).access_token}`], '127.0.9.200');
+    await eventually(() => client.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
+    for (let i = 0; i < 6; i++) flood.push(await open(['baton.v1'], `127.0.9.${i + 20}`));
+    expect(client.closed()).toBe(false);
   });
 });
 

@@ -80,6 +80,14 @@ export interface WebSocketAuthOptions {
    * HTTP requests. Default 10,000.
    */
   maxSockets?: number;
+  /**
+   * Open sockets in all that have not authenticated yet at most: past it, the oldest of them is
+   * cut off to make room for the newcomer. The rest of `maxSockets` stays for authenticated
+   * sockets, and a client that sends its token at once (a subprotocol) is through before a flood
+   * of token-less sockets from any number of addresses can push it out. Default a quarter of
+   * `maxSockets`.
+   */
+  maxUnauthenticated?: number;
   /** The client's address; default the socket's (behind a proxy, give the one your framework trusts). */
   addressOf?: (request: IncomingMessage) => string;
   /**
@@ -126,7 +134,7 @@ function sameMachine(url: string): string[] {
 }
 
 /** The option's value, or its default; anything but a whole number within [min, max] is refused with a sentence. */
-function whole(options: WebSocketAuthOptions, name: 'maxMessagesPerSecond' | 'maxPayload' | 'maxBufferedBytes' | 'maxBufferedMessages' | 'closeGraceMs' | 'maxSockets' | 'maxUnauthenticatedPerAddress' | 'authTimeoutMs', fallback: number, min: number, max: number): number {
+function whole(options: WebSocketAuthOptions, name: 'maxMessagesPerSecond' | 'maxPayload' | 'maxBufferedBytes' | 'maxBufferedMessages' | 'closeGraceMs' | 'maxSockets' | 'maxUnauthenticated' | 'maxUnauthenticatedPerAddress' | 'authTimeoutMs', fallback: number, min: number, max: number): number {
   const value = options[name] ?? fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new BatonConfigError(`attachWebSocketAuth: \`${name}\` must be a whole number from ${min} to ${max} (default ${fallback}); it is ${String(value)}.`);
@@ -180,6 +188,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const authTimeoutMs = whole(options, 'authTimeoutMs', 2000, 1, 60_000);
   const maxSockets = whole(options, 'maxSockets', 10_000, 1, 1e9);
   const maxUnauthenticated = whole(options, 'maxUnauthenticatedPerAddress', 16, 1, 1e9);
+  const maxWaiting = whole(options, 'maxUnauthenticated', Math.max(1, Math.floor(maxSockets / 4)), 1, maxSockets);
   const configured = options.url === undefined ? undefined : (typeof options.url === 'string' ? [options.url] : options.url).flatMap(sameMachine);
 
   /**
@@ -239,8 +248,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(options.allowedOrigins);
   const live = new Set<Connection>();
   const perAddress = new Map<string, number>();
-  /** Sockets not authenticated yet, per address. */
+  /** Sockets not authenticated yet, per address, and in all (oldest first). */
   const waitingPerAddress = new Map<string, number>();
+  const unauthenticated = new Set<Connection>();
   const perSession = new Map<string, number>();
   const decrement = (counts: Map<string, number>, key: string): void => {
     const left = (counts.get(key) ?? 1) - 1;
@@ -303,6 +313,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     accept(claims: Readonly<AccessTokenClaims>, token: string, type: string): void {
       if (this.claims === undefined) {
         decrement(waitingPerAddress, this.address);
+        unauthenticated.delete(this);
         if (claims.sid !== undefined) perSession.set(claims.sid, (perSession.get(claims.sid) ?? 0) + 1);
         this.counted = claims.sid;
       }
@@ -324,7 +335,10 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       clearTimeout(this.#grace);
       if (!live.delete(this)) return;
       decrement(perAddress, this.address);
-      if (this.claims === undefined) decrement(waitingPerAddress, this.address);
+      if (this.claims === undefined) {
+        decrement(waitingPerAddress, this.address);
+        unauthenticated.delete(this);
+      }
       if (this.counted !== undefined) decrement(perSession, this.counted);
     }
   }
@@ -379,6 +393,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     live.add(connection);
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     waitingPerAddress.set(address, (waitingPerAddress.get(address) ?? 0) + 1);
+    unauthenticated.add(connection);
     socket.on('close', () => connection.end());
     socket.on('error', () => connection.end());
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -429,6 +444,17 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     if (allowedOrigins !== undefined && origin !== undefined && !allowedOrigins.has(origin)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
+    }
+    if (unauthenticated.size >= maxWaiting) {
+      // The oldest socket that has sent no token yet has had its time: it makes room. One whose
+      // token is being checked is left alone; with none to cut off, the newcomer is refused.
+      const oldest = [...unauthenticated].find((c) => !c.authenticating);
+      if (oldest === undefined) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      unauthenticated.delete(oldest);
+      oldest.socket.terminate();
     }
     if (live.size >= maxSockets) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
