@@ -244,6 +244,24 @@ describe('sockets without a token from many addresses', () => {
   });
 });
 
+describe('sockets of one user', () => {
+  it('at most maxPerUser, all sessions together (4429 past it); another user is not concerned, and a closed one frees its place', async () => {
+    const { baton, port } = await serve({ maxPerUser: 3 });
+    const sockets = [];
+    for (let i = 0; i < 3; i++) sockets.push(await authenticated(port, () => baton.login('yuri')));
+    const fourth = await rawClient(port, ['baton.v1', `baton.bearer.${(await baton.login('yuri')).access_token}`]);
+    cleanups.push(async () => void fourth.socket.destroy());
+    expect(await eventually(() => fourth.closeFrame(), { what: 'the close' })).toEqual({ code: 4429, reason: 'at most 3 sockets per user' });
+    await authenticated(port, () => baton.login('zoe'));
+    (sockets[0] as RawClient).socket.destroy();
+    await eventually(async () => {
+      const again = await rawClient(port, ['baton.v1', `baton.bearer.${(await baton.login('yuri')).access_token}`]);
+      cleanups.push(async () => void again.socket.destroy());
+      return eventually(() => (again.messages().some((m) => m.type === 'authenticated') ? 'in' : again.closeFrame() && 'refused'), { what: 'an answer' }).then((a) => a === 'in');
+    }, { what: 'the place the closed socket freed' });
+  });
+});
+
 describe('a message in many frames (RFC 6455 §5.4)', () => {
   const start = (text: string): Buffer => clientFrame(text, 0x1, false);
   const more = (text: string): Buffer => clientFrame(text, 0x0, false);

@@ -67,6 +67,11 @@ export interface WebSocketAuthOptions {
   now?: () => number;
   /** Open sockets of one session at most; the next is closed with 4429. Default 16. */
   maxPerSession?: number;
+  /**
+   * Open sockets of one user (`sub`) at most, all sessions together; the next is closed with 4429.
+   * Without it one account with many sessions could hold every place. Default 64.
+   */
+  maxPerUser?: number;
   /** Open sockets from one address (an IPv6 /64) at most; more are refused at the upgrade with 429. Default 256. */
   maxPerAddress?: number;
   /**
@@ -243,6 +248,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
   });
   const maxPerSession = options.maxPerSession ?? 16;
+  const maxPerUser = options.maxPerUser ?? 64;
   const maxPerAddress = options.maxPerAddress ?? 256;
   const addressOf = options.addressOf ?? ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown');
   const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(options.allowedOrigins);
@@ -252,6 +258,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const waitingPerAddress = new Map<string, number>();
   const unauthenticated = new Set<Connection>();
   const perSession = new Map<string, number>();
+  const perUser = new Map<string, number>();
   const decrement = (counts: Map<string, number>, key: string): void => {
     const left = (counts.get(key) ?? 1) - 1;
     if (left > 0) counts.set(key, left);
@@ -262,6 +269,8 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     claims: Readonly<AccessTokenClaims> | undefined;
     /** The session this socket counts against in perSession, set once when it is first accepted; the one end() gives back. */
     counted: string | undefined;
+    /** The user this socket counts against in perUser, set with `counted`. */
+    user: string | undefined;
     /** Set while its first authentication is being verified: further `auth` messages are ignored. */
     authenticating = false;
     /** The token it authenticated with, to check again when a key is taken out of service. */
@@ -315,7 +324,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
         decrement(waitingPerAddress, this.address);
         unauthenticated.delete(this);
         if (claims.sid !== undefined) perSession.set(claims.sid, (perSession.get(claims.sid) ?? 0) + 1);
+        perUser.set(claims.sub, (perUser.get(claims.sub) ?? 0) + 1);
         this.counted = claims.sid;
+        this.user = claims.sub;
       }
       this.claims = claims;
       this.token = token;
@@ -340,6 +351,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
         unauthenticated.delete(this);
       }
       if (this.counted !== undefined) decrement(perSession, this.counted);
+      if (this.user !== undefined) decrement(perUser, this.user);
     }
   }
 
@@ -371,6 +383,9 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     }
     if (before === undefined && claims.sid !== undefined && (perSession.get(claims.sid) ?? 0) >= maxPerSession) {
       return connection.shut(CLOSE.TOO_MANY, `at most ${maxPerSession} sockets per session`);
+    }
+    if (before === undefined && (perUser.get(claims.sub) ?? 0) >= maxPerUser) {
+      return connection.shut(CLOSE.TOO_MANY, `at most ${maxPerUser} sockets per user`);
     }
     connection.accept(claims, token, reauth ? 'reauth_ok' : 'authenticated');
   }
