@@ -22,7 +22,7 @@ function portOnly(): TokenStore {
 
 describe('login budget per user', () => {
   it('counters: 30 logins a minute by default, then ERR_RATE_LIMITED with retryAfterMs and no session; a new window lets the user in again', async () => {
-    const { baton, clock } = makeBaton({ maxSessionsPerUser: 0 });
+    const { baton, clock } = makeBaton({ maxSessionsPerUser: 1000 });
     for (let i = 0; i < 30; i++) await baton.login('u');
     const refused = await baton.login('u').catch((e: { code: string; retryAfterMs: number }) => e);
     expect(refused).toMatchObject({ code: 'ERR_RATE_LIMITED' });
@@ -34,7 +34,7 @@ describe('login budget per user', () => {
   });
 
   it('one-time ledger (a store without counters): 10 at once, then one per window / max; at most burst + t · max / window in any time t', async () => {
-    const { baton, clock } = makeBaton({ maxSessionsPerUser: 0, store: portOnly(), loginRateLimit: { max: 30, window: '1m' } });
+    const { baton, clock } = makeBaton({ maxSessionsPerUser: 1000, store: portOnly(), loginRateLimit: { max: 30, window: '1m' } });
     let ok = 0;
     for (let i = 0; i < 15; i++) if ((await codeOf(baton.login('u'))) === 'resolved') ok++;
     expect(ok).toBe(10);
@@ -48,7 +48,7 @@ describe('login budget per user', () => {
   });
 
   it('is off with loginRateLimit: false, and a malformed one fails at start-up', async () => {
-    const { baton } = makeBaton({ loginRateLimit: false, maxSessionsPerUser: 0 });
+    const { baton } = makeBaton({ loginRateLimit: false, maxSessionsPerUser: 1000 });
     for (let i = 0; i < 40; i++) await baton.login('u');
     expect(() => makeBaton({ loginRateLimit: { max: 0, window: '1m' } })).toThrow(/loginRateLimit.max` must be a whole number of at least 1/);
   });
