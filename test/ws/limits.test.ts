@@ -222,25 +222,35 @@ describe('sockets that have not authenticated, and sockets in all', () => {
 });
 
 describe('sockets without a token from many addresses', () => {
-  it('at most maxUnauthenticated in all wait for their token: past it the oldest that sent none is cut off, so a client that sends its token at once always gets in', async () => {
-    const { baton, port } = await serve({ maxUnauthenticated: 3, maxSockets: 20, authTimeoutMs: 60_000 });
+  it('at most maxUnauthenticated in all wait for their token: past it a newcomer cuts off the oldest of the busiest address once it had a second, never a lone client while a flood is on; one that sends its token at the upgrade never waits', async () => {
+    const { baton, port } = await serve({ maxUnauthenticated: 4, maxSockets: 20, authTimeoutMs: 60_000 });
     const open = async (protocols: string[], from: string): Promise<RawClient> => {
       const client = await rawClient(port, protocols, {}, '/ws', from);
       cleanups.push(async () => void client.socket.destroy());
       await answer(client);
       return client;
     };
-    // Twelve token-less sockets from twelve addresses (each within its own per-address budget).
-    const flood: RawClient[] = [];
-    for (let i = 0; i < 12; i++) flood.push(await open(['baton.v1'], `127.0.9.${i + 1}`));
-    expect(flood.every((c) => c.status() === 'HTTP/1.1 101 Switching Protocols')).toBe(true);
-    await eventually(() => flood.filter((c) => !c.closed()).length === 3, { what: 'all but the newest three cut off' });
-    expect(flood.slice(9).every((c) => !c.closed())).toBe(true);
-    // A client with its token in the subprotocol, from yet another address, while the flood goes on.
-    const client = await open(['baton.v1', `baton.bearer.${(await baton.login('wendy')).access_token}`], '127.0.9.200');
-    await eventually(() => client.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated' });
-    for (let i = 0; i < 6; i++) flood.push(await open(['baton.v1'], `127.0.9.${i + 20}`));
-    expect(client.closed()).toBe(false);
+    const second = () => new Promise((resolve) => setTimeout(resolve, 1100));
+    // A flood from two addresses, two token-less sockets each: the places are taken.
+    const flood = [await open(['baton.v1'], '127.0.9.1'), await open(['baton.v1'], '127.0.9.1'), await open(['baton.v1'], '127.0.9.2'), await open(['baton.v1'], '127.0.9.2')];
+    // While they are younger than a second, a newcomer is refused and nobody is cut off.
+    expect((await open(['baton.v1'], '127.0.9.3')).status()).toBe('HTTP/1.1 503 Service Unavailable');
+    expect(flood.some((c) => c.closed())).toBe(false);
+    await second();
+    // A lone client takes the place of the busiest address's oldest socket.
+    const lone = await open(['baton.v1'], '127.0.9.50');
+    expect(lone.status()).toBe('HTTP/1.1 101 Switching Protocols');
+    await eventually(() => flood[0]?.closed(), { what: 'the oldest of the flood cut off' });
+    await second();
+    // The flood comes back: it cuts off its own sockets, not the lone client, though the lone one is now older.
+    for (const from of ['127.0.9.1', '127.0.9.2']) flood.push(await open(['baton.v1'], from));
+    await eventually(() => flood.filter((c) => c.closed()).length === 3, { what: 'three of the flood cut off' });
+    expect(lone.closed()).toBe(false);
+    lone.send(JSON.stringify({ type: 'auth', access_token: (await baton.login('wendy')).access_token }));
+    await eventually(() => lone.messages().some((m) => m.type === 'authenticated'), { what: 'the lone client authenticated' });
+    // A client that offers its token at the upgrade gets in whatever waits.
+    const eager = await open(['baton.v1', `baton.bearer.${(await baton.login('wanda')).access_token}`], '127.0.9.60');
+    await eventually(() => eager.messages().some((m) => m.type === 'authenticated'), { what: 'the client with its token authenticated' });
   });
 });
 

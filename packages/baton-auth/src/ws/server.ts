@@ -287,6 +287,8 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     readonly address: string;
     /** What DPoP proofs of this socket name as `htu`. */
     readonly urls: string[];
+    /** When it opened, on the monotonic clock: a socket without a token is never cut off for a newcomer before its first second. */
+    readonly opened = performance.now();
 
     constructor(socket: BoundedSocket, address: string, urls: string[]) {
       this.socket = socket;
@@ -449,6 +451,23 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     });
   });
 
+  /**
+   * The socket without a token to cut off for a newcomer when `maxUnauthenticated` wait: the oldest
+   * of the address that has the most waiting (a flood's, never a lone client's while a flood is
+   * on), once it has had a second (or `authTimeoutMs`) to send its token and is not being checked.
+   * At most `maxUnauthenticated` are looked at; none fit: the newcomer is refused (503).
+   */
+  const evictable = (): Connection | undefined => {
+    let busiest = 0;
+    for (const count of waitingPerAddress.values()) busiest = Math.max(busiest, count);
+    const ripe = performance.now() - Math.min(authTimeoutMs, 1000);
+    for (const c of unauthenticated) {
+      if (c.opened <= ripe && !c.authenticating && waitingPerAddress.get(c.address) === busiest) return c;
+    }
+    for (const c of unauthenticated) if (c.opened <= ripe && !c.authenticating) return c;
+    return undefined;
+  };
+
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (new URL(request.url ?? '/', 'http://x').pathname !== path) return;
     if (new URL(request.url ?? '/', 'http://x').searchParams.has('access_token')) {
@@ -460,17 +479,6 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
-    if (unauthenticated.size >= maxWaiting) {
-      // The oldest socket that has sent no token yet has had its time: it makes room. One whose
-      // token is being checked is left alone; with none to cut off, the newcomer is refused.
-      const oldest = [...unauthenticated].find((c) => !c.authenticating);
-      if (oldest === undefined) {
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      unauthenticated.delete(oldest);
-      oldest.socket.terminate();
-    }
     if (live.size >= maxSockets) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
       return;
@@ -479,6 +487,18 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
     if ((perAddress.get(address) ?? 0) >= maxPerAddress || (waitingPerAddress.get(address) ?? 0) >= maxUnauthenticated) {
       socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nConnection: close\r\n\r\n');
       return;
+    }
+    // A socket that offers its token at the upgrade is checked at once (and closed at once if it
+    // fails): it never waits for a place, so a flood of token-less sockets cannot keep it out.
+    const offersToken = (request.headers['sec-websocket-protocol'] ?? '').split(',').some((p) => p.trim().startsWith(BEARER) || p.trim().startsWith(DPOP));
+    if (!offersToken && unauthenticated.size >= maxWaiting) {
+      const victim = evictable();
+      if (victim === undefined) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      unauthenticated.delete(victim);
+      victim.socket.terminate();
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   };
