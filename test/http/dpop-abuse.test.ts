@@ -264,6 +264,21 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
     expect((await post(TOKEN, { grant_type: 'refresh_token', refresh_token: plain.refresh_token }, from)).status).toBe(200);
   });
 
+  it('a login the per-user budget refuses spends no proof: 40 logins with valid proofs, 30 admitted, 10 refused (429) with no ledger row (round 3 red team: 10 rows)', async () => {
+    await users.add(service.server.service.store, 'budgeted', 'budgeted password 1');
+    const key = await dpopKey();
+    const from = { 'x-forwarded-for': '198.51.100.120' };
+    const LOGIN = `${service.url}/auth/login`;
+    const before = ledgerRows();
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await post(LOGIN, { username: 'budgeted', password: 'budgeted password 1' }, { dpop: await dpopProof(key, 'POST', LOGIN, { nonce }), ...from });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([...Array(30).fill(200), ...Array(10).fill(429)]);
+    expect(ledgerRows() - before).toBe(30);
+  });
+
   it('2,000 refused refresh grants and 2,000 revocations of a junk token, each with a valid proof, write no ledger row; a sound refresh spends its proof once', async () => {
     const key = await dpopKey();
     const from = { 'x-forwarded-for': '198.51.100.30' };

@@ -87,6 +87,22 @@ describe('redis expiry', () => {
 });
 
 describe('redis revocation log', () => {
+  it('the cursor\'s counter lives as long as the longest event in the log, whatever the last one written (round 3 red team: it took a short event\'s TTL, and the head fell to 0)', async () => {
+    const keyPrefix = `${prefix}seq-${randomBytes(3).toString('hex')}:`;
+    const store = redisStore({ url: URL, keyPrefix });
+    const raw = new Redis(URL);
+    try {
+      const now = Date.now();
+      await store.announce({ kind: 'session', id: 'long', at: now, expiresAt: now + 900_000, reason: 'logout' });
+      await store.announce({ kind: 'token', id: 'short', at: now, expiresAt: now + 1_500, reason: 'revoked' });
+      expect(await raw.pttl(`${keyPrefix}{revocations}:log:seq`)).toBeGreaterThan(800_000);
+      expect(await store.revocationHead?.()).toBeGreaterThan(0);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
   it('standalone: each revoking call is one script that also writes the log (no write from Node, entry there on return)', async () => {
     const keyPrefix = `${prefix}log-${randomBytes(3).toString('hex')}:`;
     const logKey = `${keyPrefix}{revocations}:log`;

@@ -88,3 +88,21 @@ it('a resource server says when its revocations in force reach 80% of maxRevocat
     v.close();
   }
 });
+
+it('a client revoking its own client_credentials tokens one by one causes at most 16 token revocation events per revocation lifetime; past it 429 (round 3 red team: 2,000 tokens → 2,000 events)', async () => {
+  const { secret: clientSecret } = await clients.add(baton.service.store, 'reports', { confidential: true, clientCredentials: true, resources: [API], scopes: 'orders:read' });
+  const basic = `Basic ${Buffer.from(`reports:${clientSecret as string}`).toString('base64')}`;
+  const post = (path: string, body: Record<string, string>) => fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: new URLSearchParams(body) });
+  const statuses: number[] = [];
+  const jtis = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const res = await post('/oauth/token', { grant_type: 'client_credentials', resource: API });
+    expect(res.status).toBe(200);
+    const token = ((await res.json()) as { access_token: string }).access_token;
+    jtis.add((JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { jti: string }).jti);
+    statuses.push((await post('/oauth/revoke', { token })).status);
+  }
+  expect(statuses).toEqual([...Array(16).fill(200), ...Array(4).fill(429)]);
+  const events = (await baton.service.baton.revocationsSince(0)).filter((e) => e.kind === 'token' && jtis.has(e.id));
+  expect(events).toHaveLength(16);
+});

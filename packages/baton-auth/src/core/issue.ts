@@ -9,6 +9,7 @@ import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import { spendLogin } from './login-budget.ts';
 import type { Engine } from './engine.ts';
+import type { DpopProof } from './dpop.ts';
 import type { RingKey } from './keys.ts';
 import { audienceOf, parseResources } from './resource.ts';
 import { parseScope } from './scope.ts';
@@ -52,6 +53,12 @@ export interface LoginOptions {
    * its access tokens carry it (`cnf.jkt`).
    */
   jkt?: string;
+  /**
+   * Instead of `jkt`: the login request's proof as `checkProof(…, { spend: false })` returned it.
+   * It is spent here, once the login budget admitted the login and before anything is written, so
+   * that a refused login spends nothing; its thumbprint binds the session.
+   */
+  proof?: DpopProof;
 }
 
 /** Options of `issueClientToken`. */
@@ -147,10 +154,11 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'clientId must be a string of 1 to 256 characters.');
   const scope = parseScope(options.scope ?? e.o.defaultScope).join(' ');
   const resource = parseResources(options.resource).join(' ');
-  const jkt = thumbprint(options.jkt);
+  const jkt = thumbprint(options.proof?.jkt ?? options.jkt);
   await e.ready();
   const now = e.now();
   await spendLogin(e, userId, now); // before anything is written
+  if (options.proof !== undefined) await e.dpop.spend(options.proof);
   const session = newSession({ userId, clientId, scope, resource, ...(jkt === undefined ? {} : { jkt }), device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });

@@ -169,6 +169,12 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
     await revokeSession(e, claims.sid, { reason: 'revoked' });
     return;
   }
+  // A client's own tokens (client_credentials) have no session to revoke instead: past the same
+  // budget per client, a revocation is refused for now (the token is short-lived), so that one
+  // client cannot flood the log either.
+  if (claims.sid === undefined && !(await userTokenRevocation(e, `client\u0000${claims.client_id}`, now))) {
+    throw new BatonError('ERR_RATE_LIMITED', `too many token revocations by this client: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`, { retryAfterMs: e.revocationTtlMs, public: true });
+  }
   const until = (claims.exp + e.o.leewaySec) * 1000;
   if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
   await e.store.denyJti(claims.jti, until, now);

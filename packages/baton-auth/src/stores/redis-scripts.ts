@@ -41,7 +41,7 @@ local function logEvent(log, message, at, expiresAt)
   local seq = tonumber(redis.call('INCR', seqKey))
   if clock > seq then
     seq = clock
-    redis.call('SET', seqKey, ms(seq))
+    redis.call('SET', seqKey, ms(seq), 'KEEPTTL') -- the longest life an event gave it stays (#21 round 3)
   end
   seq = ms(seq)
   local entry = '{"seq":' .. seq .. ',' .. string.sub(message, 2)

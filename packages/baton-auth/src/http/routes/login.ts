@@ -60,12 +60,11 @@ export function login(c: HandlerContext): Route {
       const resource = grantedResources(c, client, f.resource);
       const viaCookie = f.refresh_token_delivery === 'cookie';
       if (viaCookie) checkCsrf(c, request);
-      // The proof is spent once everything else about the login is right.
-      if (proof !== undefined) await c.baton.spendProof(proof);
+      // The proof is spent by the engine once everything else about the login is right, the per-user login budget included.
       const jkt = proof?.jkt;
       const pair = await c.baton.login(who.userId, {
         clientId: client.id,
-        ...(jkt === undefined ? {} : { jkt }),
+        ...(proof === undefined ? {} : { proof }),
         scope,
         resource,
         device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
