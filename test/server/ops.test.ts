@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, startServer, users } from 'baton-auth-server';
 import { startingAnswer } from '../../packages/baton-auth-server/src/server/ops.ts';
 import { startRedis } from '../support/redis-servers.ts';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { eventually } from '../support/eventually.ts';
 
 const CLI = fileURLToPath(new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url));
@@ -78,12 +79,20 @@ describe('metrics', () => {
     expect((await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: 'username=ops&password=guess' })).status).toBe(403);
     await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }) });
     await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'rt_forged.0.AAAA' }) });
+    // A DPoP sign-in (its nonce round first) and a signed-out page's refresh probe (no token): neither is a failure (#22).
+    const key = await dpopKey();
+    const round = await login(s.url, 'ops password 1', { dpop: await dpopProof(key, 'POST', `${s.url}/auth/login`) });
+    expect(round.status).toBe(400);
+    expect((await login(s.url, 'ops password 1', { dpop: await dpopProof(key, 'POST', `${s.url}/auth/login`, { nonce: round.headers.get('dpop-nonce') as string }) })).status).toBe(200);
+    expect((await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token' })).status).toBe(400);
     await fetch(`${s.url}/auth/me`, { headers: { authorization: `Bearer ${pair.access_token}` } });
     const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    expect(text).toMatch(/^baton_logins_total\{outcome="ok"\} 1$/m);
+    expect(text).toMatch(/^baton_logins_total\{outcome="ok"\} 2$/m);
+    expect(text).toMatch(/^baton_logins_total\{outcome="dpop_nonce"\} 1$/m);
+    expect(text).toMatch(/^baton_refreshes_total\{outcome="no_token"\} 1$/m);
     expect(text).toMatch(/^baton_logins_total\{outcome="failed"\} 1$/m);
     expect(text).toMatch(/^baton_logins_total\{outcome="cross_site"\} 1$/m);
     expect(text).toMatch(/^baton_refreshes_total\{outcome="rotated"\} 1$/m);

@@ -164,9 +164,16 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined });
   const observed = async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
     if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
-    const grant = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()).get('grant_type') ?? undefined : undefined;
+    const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()) : undefined;
+    const grant = fields?.get('grant_type') ?? undefined;
     const response = await endpoints(request, context);
-    metrics.observeResponse(pathname, request.method, response.status, grant);
+    let error: string | undefined;
+    if (grant === 'refresh_token' && !fields?.has('refresh_token') && !/(^|;\s*)(__Host-|__Secure-)?baton_rt=/.test(request.headers.get('cookie') ?? '')) error = 'no_token';
+    else if (response.status === 400 || response.status === 401) {
+      // A refusal's body is a small JSON object (RFC 6749 §5.2): its code says what to count.
+      error = await response.clone().json().then((b: { error?: unknown }) => (typeof b.error === 'string' ? b.error : undefined), () => undefined);
+    }
+    metrics.observeResponse(pathname, request.method, response.status, grant, error);
     return response;
   };
   const handler: AuthHandler = Object.assign(

@@ -16,8 +16,8 @@ export interface Metrics {
   registry: Registry;
   /** Feeds the metrics from the engine's events, revocations and statistics; returns the function that stops it. */
   attach(baton: Baton): () => void;
-  /** Counts a login or token-endpoint answer by its outcome. */
-  observeResponse(path: string, method: string, status: number, grant: string | undefined): void;
+  /** Counts a login or token-endpoint answer by its outcome (`error`: the OAuth error code of a refusal, or `no_token` for a refresh that carried none). */
+  observeResponse(path: string, method: string, status: number, grant: string | undefined, error?: string): void;
   /** Times a store call. */
   storeCall<T>(op: string, call: () => Promise<T>): Promise<T>;
   /** Where the number of open WebSockets comes from. */
@@ -28,8 +28,8 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'baton_' });
-  const logins = new Counter({ name: 'baton_logins_total', help: 'Logins by outcome: ok, failed (wrong credentials), throttled (429), cross_site (refused before anything was checked: another site\'s page posted it)', labelNames: ['outcome'], registers: [registry] });
-  const refreshes = new Counter({ name: 'baton_refreshes_total', help: 'Refresh grants by outcome: rotated, grace, reused, invalid, rate_limited', labelNames: ['outcome'], registers: [registry] });
+  const logins = new Counter({ name: 'baton_logins_total', help: 'Logins by outcome: ok, failed (wrong credentials), throttled (429), cross_site (refused before anything was checked: another site\'s page posted it), dpop_nonce (the DPoP nonce round of a sign-in, RFC 9449 §8: no failure), invalid_request', labelNames: ['outcome'], registers: [registry] });
+  const refreshes = new Counter({ name: 'baton_refreshes_total', help: 'Refresh grants by outcome: rotated, grace, reused, invalid (invalid_grant), rate_limited, no_token (a signed-out page\'s probe), dpop_nonce, invalid_request', labelNames: ['outcome'], registers: [registry] });
   const revocations = new Counter({ name: 'baton_revocations_total', help: 'Revocations heard on the feed, by kind: session, jti, key', labelNames: ['kind'], registers: [registry] });
   const feedLag = new Histogram({ name: 'baton_revocation_feed_lag_seconds', help: 'From a revocation to this instance hearing of it', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [registry] });
   const storeLatency = new Histogram({ name: 'baton_store_duration_seconds', help: 'Store calls by operation', labelNames: ['op', 'outcome'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers: [registry] });
@@ -79,11 +79,15 @@ export function createMetrics(): Metrics {
     countSockets(count) {
       openSockets = count;
     },
-    observeResponse(path, method, status, grant) {
+    observeResponse(path, method, status, grant, error) {
       if (method !== 'POST') return;
-      if (path.endsWith('/auth/login')) logins.inc({ outcome: status === 200 ? 'ok' : status === 429 ? 'throttled' : status === 403 ? 'cross_site' : status === 401 || status === 400 ? 'failed' : 'error' });
+      // What an operator alerts on is counted as such; a protocol round trip (the DPoP nonce) or a
+      // request that carried nothing to check (a signed-out page's refresh probe) is not a failure.
+      const refused = (failure: string): string =>
+        error === 'use_dpop_nonce' ? 'dpop_nonce' : error === 'invalid_grant' || error === 'invalid_client' || error === 'invalid_dpop_proof' ? failure : error === 'invalid_request' ? 'invalid_request' : 'error';
+      if (path.endsWith('/auth/login')) logins.inc({ outcome: status === 200 ? 'ok' : status === 429 ? 'throttled' : status === 403 ? 'cross_site' : status === 401 || status === 400 ? refused('failed') : 'error' });
       else if (path.endsWith('/oauth/token') && grant === 'refresh_token' && status !== 200) {
-        refreshes.inc({ outcome: status === 429 ? 'rate_limited' : status === 400 || status === 401 ? 'invalid' : 'error' });
+        refreshes.inc({ outcome: status === 429 ? 'rate_limited' : status === 400 || status === 401 ? (error === 'no_token' ? 'no_token' : refused('invalid')) : 'error' });
       }
     },
     async storeCall(op, call) {
