@@ -67,15 +67,19 @@ export const clients = {
   async setScopes(store: BatonStore, id: string, scopes: string): Promise<ClientRecord> {
     const raw = await store.getRecord(CLIENTS, id);
     if (raw === null) throw new BatonError('ERR_INVALID_ARGUMENT', `There is no client ${id}.`);
-    const client = { ...(JSON.parse(raw) as ClientRecord), scopes: parseScope(scopes) };
+    const client: StoredClient = { ...(JSON.parse(raw) as ClientRecord), scopes: parseScope(scopes), scopesSet: true };
     await store.putRecord(CLIENTS, id, JSON.stringify(client));
     return client;
   },
 };
 
-/** The client `BATON_INTROSPECTION_SECRET` made, marked so that unsetting the variable removes it again. */
-interface ManagedClient extends ClientRecord {
+/**
+ * A client as the store keeps it: `managedBy` marks the one `BATON_INTROSPECTION_SECRET` made (so
+ * that unsetting the variable removes it again), `scopesSet` scopes an administrator set.
+ */
+interface StoredClient extends ClientRecord {
   managedBy?: 'BATON_INTROSPECTION_SECRET';
+  scopesSet?: true;
 }
 
 /**
@@ -84,14 +88,23 @@ interface ManagedClient extends ClientRecord {
  * without it the client that variable made is gone (unset means refused).
  */
 export async function bootstrapClients(store: BatonStore, introspectionSecret: string | undefined): Promise<void> {
-  await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify({ id: DEFAULT_CLIENT, type: 'public', scopes: [] } satisfies ClientRecord), { ifAbsent: true });
+  // The default client is the service's own (its page, `/auth/login` naming no client): it adds no
+  // scope limit of its own, so a user is granted the scopes `users add --scopes` gave them. Earlier
+  // starts made it with no scope at all (`scopes: []`), which granted nothing whatever the user
+  // had; such a record, which no administrator set, is mended (#22).
+  const made = await store.getRecord(CLIENTS, DEFAULT_CLIENT);
+  const current = made === null ? null : (JSON.parse(made) as StoredClient);
+  if (current === null || (current.scopesSet !== true && current.scopes?.length === 0)) {
+    const { scopes: _none, ...rest } = current ?? { id: DEFAULT_CLIENT, type: 'public' as const };
+    await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify(rest satisfies ClientRecord), current === null ? { ifAbsent: true } : {});
+  }
   const raw = await store.getRecord(CLIENTS, RESOURCE_SERVER_CLIENT);
-  const known = raw === null ? null : (JSON.parse(raw) as ManagedClient);
+  const known = raw === null ? null : (JSON.parse(raw) as StoredClient);
   if (introspectionSecret === undefined) {
     if (known?.managedBy === 'BATON_INTROSPECTION_SECRET') await store.deleteRecord(CLIENTS, RESOURCE_SERVER_CLIENT);
     return;
   }
   if (known !== null && checkClientSecret(introspectionSecret, known.secretHash)) return;
-  const client: ManagedClient = { id: RESOURCE_SERVER_CLIENT, type: 'confidential', secretHash: hashClientSecret(introspectionSecret), scopes: [], introspect: true, managedBy: 'BATON_INTROSPECTION_SECRET' };
+  const client: StoredClient = { id: RESOURCE_SERVER_CLIENT, type: 'confidential', secretHash: hashClientSecret(introspectionSecret), scopes: [], introspect: true, managedBy: 'BATON_INTROSPECTION_SECRET' };
   await store.putRecord(CLIENTS, RESOURCE_SERVER_CLIENT, JSON.stringify(client));
 }
