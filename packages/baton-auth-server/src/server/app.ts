@@ -20,7 +20,7 @@ import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
 import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
 import type { Metrics } from './ops.ts';
-import { connectStore } from './store.ts';
+import { connectStore, outageAware } from './store.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
@@ -93,7 +93,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   await bootstrapClients(raw, config.introspectionSecret);
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
-  const store = metrics === undefined ? raw : timedStore(raw, metrics);
+  const store = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));
   // A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming.
   const onDrift = (pendingMs: number): void => {
     if (pendingMs === 0) logger.info({ event: 'clock.agrees' }, 'the engine clock agrees with the wall clock again');

@@ -3,7 +3,7 @@
  * within a bounded time at start-up, or a sentence naming the setting and what went wrong.
  */
 import { connect } from 'node:net';
-import { BatonConfigError } from 'baton-auth';
+import { BatonConfigError, BatonError, isBatonError } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 import { redactIn, redactUrl } from './config.ts';
 import { checkLocalStore } from './files.ts';
@@ -89,4 +89,26 @@ export async function connectStore(url: string): Promise<BatonStore> {
   if (unreachable !== undefined) throw new BatonConfigError(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
   // It answered, with an error (a missing database, a wrong password): what it said, secrets out.
   throw new BatonConfigError(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
+}
+
+/**
+ * `store` with every asynchronous call's failure (a connection lost, a timeout, a driver's error)
+ * turned into `ERR_STORE_UNAVAILABLE`, as the engine's own guard does for its port: the records and
+ * counters the service reads beside it (users, clients, login protection) then answer 503 with
+ * `Retry-After` in an outage, never 500 (#22). A `BatonError` passes through; so does a method that
+ * answers synchronously.
+ */
+export function outageAware<S extends BatonStore>(store: S): S {
+  const unavailable = (cause: unknown): BatonError => (isBatonError(cause) ? cause : new BatonError('ERR_STORE_UNAVAILABLE', 'the store did not answer', { cause }));
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      // Called on the store itself, not the proxy: its methods use private fields.
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(unavailable(err))) : result;
+      };
+    },
+  });
 }
