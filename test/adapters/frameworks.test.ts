@@ -75,6 +75,8 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const ok = await get('/api/profile', pair.access_token);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ user: 'user-demo', session: pair.session_id });
+    // RFC 6750 §2.1: `Bearer` 1*SP b64token — two spaces are as good as one (#22).
+    expect((await get('/api/profile', undefined, { authorization: `Bearer  ${pair.access_token}` })).status).toBe(200);
     expect((await get(`/api/profile?access_token=${pair.access_token}`)).status).toBe(400);
     const admin = await get('/api/admin', pair.access_token);
     expect(admin.status).toBe(403);
@@ -85,7 +87,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const basic = await get('/api/profile', undefined, { authorization: 'Basic ZGVtbzpkZW1v' });
     expect(basic.status).toBe(401);
     expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"');
-    for (const malformed of ['Bearer', 'Bearer ', 'Bearer  two-spaces', 'Bearer a b', 'Bearer tok@en']) {
+    for (const malformed of ['Bearer', 'Bearer ', 'Bearer   ', 'Bearer a b', 'Bearer tok@en']) {
       const res = await get('/api/profile', undefined, { authorization: malformed });
       expect(res.status, malformed).toBe(400);
       expect(await res.json()).toMatchObject({ error: 'invalid_request' });

@@ -233,12 +233,13 @@ describe('sessions, logout, me', () => {
     const basic = await call('/auth/me', { headers: { authorization: 'Basic abc' } });
     expect(basic.status).toBe(401);
     expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="baton", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"');
-    for (const header of ['Bearer', `Bearer ${pair.access_token} extra`, `bearer  ${pair.access_token}`]) {
+    for (const header of ['Bearer', `Bearer ${pair.access_token} extra`, 'Bearer   ']) {
       const res = await call('/auth/me', { headers: { authorization: header } });
       expect(res.status, header.slice(0, 20)).toBe(400);
       expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_request"/);
     }
     expect((await call('/auth/me', { headers: { authorization: `bearer ${pair.access_token}` } })).status).toBe(200); // the scheme is case-blind
+    expect((await call('/auth/me', { headers: { authorization: `bearer  ${pair.access_token}` } })).status).toBe(200); // 1*SP (RFC 6750 §2.1)
   });
 });
 

@@ -116,11 +116,21 @@ function presentedToken(authorization: string | null | undefined, target: string
   if (!authorization) return challenge(401, undefined, 'An access token is required', params);
   const space = authorization.indexOf(' ');
   const scheme = space < 0 ? authorization : authorization.slice(0, space);
-  if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') return space === 6 ? authorization.slice(7) : challenge(400, 'invalid_request', MALFORMED, params);
+  if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') return space === 6 ? credentials(authorization, 7) : challenge(400, 'invalid_request', MALFORMED, params);
   if (scheme.length === 4 && scheme.toLowerCase() === 'dpop') {
-    return space === 4 ? new DpopScheme(authorization.slice(5)) : challenge(400, 'invalid_request', 'Malformed Authorization header: DPoP, one space, the token', { ...params, scheme: 'DPoP' });
+    return space === 4 ? new DpopScheme(credentials(authorization, 5)) : challenge(400, 'invalid_request', 'Malformed Authorization header: DPoP, a space, the token', { ...params, scheme: 'DPoP' });
   }
   return challenge(401, undefined, `An access token is required, with the Bearer${params.dpopAlgs === undefined ? '' : ' or DPoP'} scheme`, params);
+}
+
+/**
+ * What follows the scheme and its space: RFC 6750 §2.1 and RFC 9110 §11.4 allow `1*SP` between
+ * them (the usual single space costs no scan).
+ */
+function credentials(authorization: string, from: number): string {
+  let at = from;
+  while (authorization.charCodeAt(at) === 32) at++;
+  return authorization.slice(at);
 }
 
 /** The 400 of a token that is not an RFC 6750 §2.1 b64token, if it is not one. */
