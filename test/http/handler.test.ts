@@ -272,9 +272,27 @@ describe('methods, paths and hostile input', () => {
             throw err;
           }
           expect(res.status).toBeLessThan(500);
+          // RFC 6749 §5.2 and RFC 6750 §3: error_description is printable ASCII without " or \ (#22: a § slipped through).
+          const allowed = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+          if (res.status >= 400 && res.headers.get('content-type')?.startsWith('application/json')) {
+            const description = ((await res.json()) as { error_description?: string }).error_description ?? '';
+            expect(description).toMatch(allowed);
+          }
+          const challenge = res.headers.get('www-authenticate') ?? '';
+          expect(/error_description="([^"]*)"/.exec(challenge)?.[1] ?? '').toMatch(allowed);
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('RFC 6749 §5.2: an error_description carries printable ASCII only, in the body and in the challenge (a § reads "section")', async () => {
+    const { call, form } = setup();
+    const res = await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'rt_x', resource: 'https://api.test/#frag' }));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; error_description: string };
+    expect(body.error).toBe('invalid_target');
+    expect(body.error_description).toMatch(/RFC 8707 section 2/);
+    expect(body.error_description).toMatch(/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/);
   });
 });

@@ -7,6 +7,15 @@ import type { HttpError } from './respond.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * An `error_description` as RFC 6749 §5.2 allows it — printable ASCII but `"` and `\`
+ * (%x20-21 / %x23-5B / %x5D-7E) — so that strict clients take it, in a body or in an RFC 6750 §3
+ * header value: `§` reads "section", quotes become `'`, dashes and ellipses ASCII, anything else `?`.
+ */
+export function oauthDescription(text: string): string {
+  return text.replace(/§ ?/g, 'section ').replace(/"/g, "'").replace(/\\/g, '/').replace(/[—–]/g, '-').replace(/…/g, '...').replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
+}
+
 /** An HTTP refusal: status, headers and an RFC 6749 §5.2-shaped body (with extension members such as `session_end`). */
 export class Refusal {
   readonly status: number;
@@ -16,7 +25,7 @@ export class Refusal {
   constructor(status: number, headers: Record<string, string>, error: string, description: string, members: Record<string, unknown> = {}) {
     this.status = status;
     this.headers = headers;
-    this.body = { error, error_description: description, ...members };
+    this.body = { error, error_description: oauthDescription(description), ...members };
   }
 }
 
@@ -42,7 +51,7 @@ export interface ChallengeParams {
  */
 export function challenge(status: number, error: string | undefined, description: string, params: ChallengeParams = {}): Refusal {
   const parts = params.scheme === 'DPoP' ? [`algs="${params.dpopAlgs ?? ''}"`] : ['realm="baton"'];
-  if (error) parts.push(`error="${error}"`, `error_description="${description.replace(/["\\]/g, '')}"`);
+  if (error) parts.push(`error="${error}"`, `error_description="${oauthDescription(description)}"`);
   if (params.scope) parts.push(`scope="${params.scope}"`);
   if (params.resourceMetadata) parts.push(`resource_metadata="${params.resourceMetadata}"`);
   let value = `${params.scheme ?? 'Bearer'} ${parts.join(', ')}`;

@@ -4,6 +4,7 @@
  */
 import { BatonError, isBatonError } from '../core/errors.ts';
 import type { SessionEnd } from '../core/errors.ts';
+import { oauthDescription } from './refusal.ts';
 
 /** An HTTP failure with an OAuth error code, turned into a response by the handler. */
 export class HttpError extends Error {
@@ -49,7 +50,7 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 
 /** An RFC 6749 §5.2 error body. */
 export function oauthError(err: HttpError): Response {
-  return json({ error: err.error, error_description: err.description, ...err.members }, err.status, err.headers);
+  return json({ error: err.error, error_description: oauthDescription(err.description), ...err.members }, err.status, err.headers);
 }
 
 /**
