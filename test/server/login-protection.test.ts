@@ -62,7 +62,7 @@ describe('login protection of the service', () => {
   }, 60_000);
 
   it("locks a username out after a stranger's 10 wrong guesses from that address only; a success resets the pair", async () => {
-    const { service, login } = await open(fresh());
+    const { service, login, post } = await open(fresh());
     closing.push(service);
     await users.add(service.store, 'alice', 'alice password');
     // Nine failures, a success, nine failures: never 10 in a row.
@@ -71,6 +71,10 @@ describe('login protection of the service', () => {
     for (let i = 0; i < 9; i++) expect(await login('alice', 'wrong guess', A)).toBe(401);
     expect(await login('alice', 'wrong guess', A)).toBe(429);
     expect(await login('alice', 'alice password', A)).toBe(429);
+    // The refusal says how long, in words, and the way out (#22: it said "try again later").
+    const refused = await post('/auth/login', JSON.stringify({ username: 'alice', password: 'alice password' }), { 'content-type': 'application/json' }, A);
+    expect(refused.headers.get('retry-after')).toMatch(/^3[56]\d\d$/);
+    expect(((await refused.json()) as { error_description: string }).error_description).toBe('Too many failed attempts: try again in 60 minutes, or ask whoever runs this service to lift the block sooner');
     expect(await login('alice', 'alice password', B)).toBe(200);
     expect(await login('ALICE', 'alice password', A)).toBe(429);
   }, 60_000);

@@ -132,3 +132,17 @@ describe('an unreachable store', () => {
     }
   }, 45_000);
 });
+
+describe('mistakes at start-up, as sentences (#22)', () => {
+  it('a port out of range names PORT and what it takes; a port in use says so and names the setting, not `listen EADDRINUSE`', async () => {
+    expect(() => loadConfig({ PORT: '99999' })).toThrow(/PORT must be a port number from 1 to 65535, or 0 for a free one/);
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be a port number/);
+    const first = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }));
+    try {
+      const port = new URL(first.url).port;
+      await expect(startServer(loadConfig({ PORT: port, BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }))).rejects.toThrow(new RegExp(`^Port ${port} on 127\\.0\\.0\\.1 is already in use .*choose another with PORT\\.$`));
+    } finally {
+      await first.stop();
+    }
+  });
+});

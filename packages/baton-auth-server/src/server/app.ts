@@ -207,13 +207,21 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
 }
 
 /** Metrics on their own port (`BATON_METRICS_PORT`, on `HOST`): only `GET /metrics`, no token. */
+/** A failure to listen as a sentence naming the setting that fixes it (the raw `listen EADDRINUSE` helps nobody). */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number, setting: string): Error {
+  if (err.code === 'EADDRINUSE') return new BatonConfigError(`Port ${port} on ${host} is already in use (another baton serve, or another program): stop it, or choose another with ${setting}.`);
+  if (err.code === 'EACCES') return new BatonConfigError(`Port ${port} on ${host} needs privileges this process lacks: choose one above 1023 with ${setting}.`);
+  if (err.code === 'EADDRNOTAVAIL') return new BatonConfigError(`${host} is not an address of this machine: set HOST to one it has (127.0.0.1, 0.0.0.0, ::).`);
+  return err;
+}
+
 async function serveMetrics(metrics: Metrics, config: ServerConfig): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') return void res.writeHead(404).end();
     metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.metricsPort ?? 0, 'BATON_METRICS_PORT')));
     server.listen(config.metricsPort, config.host, resolve);
   });
   return server;
@@ -279,7 +287,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   };
   server.on('request', (req, res) => listener(req, res));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.port, 'PORT')));
     server.listen(config.port, config.host, resolve);
   });
   const address = server.address();

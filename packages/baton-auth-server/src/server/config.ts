@@ -75,13 +75,14 @@ const failures = (name: string, shape: string) =>
     message: `${name} must be 'off' or ${shape}`,
   });
 
+const PORT = 'PORT must be a port number from 1 to 65535, or 0 for a free one';
 const MAX_CONNECTIONS = 'BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1';
 const PER_ADDRESS = 'BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1';
 
 const MAX_SESSIONS = `BATON_MAX_SESSIONS must be a whole number from 1 (one device) to ${MAX_SESSIONS_PER_USER}: a user's logins, device list and "log out everywhere" read all the user's sessions, so there is no unlimited setting (0 no longer means no limit)`;
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: z.coerce.number({ message: PORT }).int({ message: PORT }).min(0, { message: PORT }).max(65535, { message: PORT }).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   BATON_ISSUER: z.string().url({ message: 'BATON_ISSUER must be a URL, e.g. https://auth.example.com' }).optional(),
   BATON_STORE: z.string().regex(/^(sqlite:.+|memory:|rediss?:\/\/.+|redis\+cluster:\/\/.+|postgres(ql)?:\/\/.+)$/, {

@@ -177,7 +177,10 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
 
 /** The refusal of an attempt: 429 with `Retry-After` in seconds (RFC 6585 §4, RFC 9110 §10.2.3). */
 export function tooManyAttempts(retryAfterMs: number): HttpError {
-  return new HttpError(429, 'slow_down', 'Too many failed attempts; try again later', { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  // How long, in words a person reads (the header says it in seconds), and the way out sooner.
+  const wait = seconds < 90 ? `${seconds} seconds` : seconds < 5400 ? `${Math.round(seconds / 60)} minutes` : `${Math.round(seconds / 3600)} hours`;
+  return new HttpError(429, 'slow_down', `Too many failed attempts: try again in ${wait}, or ask whoever runs this service to lift the block sooner`, { 'retry-after': String(seconds) });
 }
 
 /** The client id of an `Authorization: Basic` header (RFC 6749 §2.3.1), or '' (still counted per address). */
