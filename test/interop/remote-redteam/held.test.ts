@@ -37,3 +37,16 @@ it('refuses forged tokens and cache confusion', async () => {
   expect(() => remoteIssuer({ issuer: 'http://auth.example.com', audience: API })).toThrow(/https/);
   v.close(); es.close();
 });
+
+it('RFC 9068 §2.2: a token without client_id or jti is refused, signed by the issuer\'s own key (#22: both were accepted)', async () => {
+  const v = remoteIssuer({ issuer: issuer.url, audience: API, revocations: false });
+  try {
+    await v.verify(await issuer.sign());
+    // jose's claim check refuses them (its code is the detail), not the signature.
+    for (const missing of [{ client_id: undefined }, { jti: undefined }]) {
+      await expect(v.verify(await issuer.sign(missing))).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID', detail: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+    }
+  } finally {
+    v.close();
+  }
+});

@@ -342,7 +342,10 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
       };
       ({ payload, protectedHeader: { kid } } = await jwtVerify(token, resolve, {
         issuer: options.issuer, audience, algorithms, clockTolerance: leeway, currentDate: new Date(now()),
-        requiredClaims: ['exp', 'iat', 'sub'],
+        // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti (iss and aud by the options above);
+        // a `JWT`-typed token of another kind of issuer (allowJwtTyp) may lack client_id, never the
+        // jti that its revocation names.
+        requiredClaims: options.allowJwtTyp ? ['exp', 'iat', 'sub', 'jti'] : ['exp', 'iat', 'sub', 'jti', 'client_id'],
         ...(options.allowJwtTyp ? {} : { typ: 'at+jwt' }),
       }));
     } catch (err) {
