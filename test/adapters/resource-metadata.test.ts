@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as ex from 'baton-auth/adapters/express';
 import * as fa from 'baton-auth/adapters/fastify';
 import * as ho from 'baton-auth/adapters/hono';
+import { resourceMetadataDocument } from 'baton-auth/http';
 import { makeBaton } from '../support/baton.ts';
 
 const RESOURCE = 'https://api.example.com/v1';
@@ -65,6 +66,12 @@ describe('RFC 9728 protected resource metadata', () => {
       expect(refused.headers.get('www-authenticate')).toBe(`Bearer realm="baton", resource_metadata="${DOCUMENT}", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"`);
     });
   }
+
+  it('RFC 9728 §3.1: the well-known path keeps a path\'s last slash and drops only the one after the host (#22)', () => {
+    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com/v1/' }).url).toBe('https://api.example.com/.well-known/oauth-protected-resource/v1/');
+    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com/' }).url).toBe('https://api.example.com/.well-known/oauth-protected-resource');
+    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com' }).url).toBe('https://api.example.com/.well-known/oauth-protected-resource');
+  });
 
   it('refuses a resource with a fragment, and no authorization server', () => {
     expect(() => ex.resourceMetadata({ ...options, resource: 'https://api.example.com/#x' })).toThrow(/no query or fragment/);
