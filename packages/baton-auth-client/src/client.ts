@@ -107,6 +107,7 @@ export class TokenClient {
     // Tokens cleared by another tab or process (a logout there): this one is signed out too.
     const unsubscribe = this.#storage.subscribe?.((tokens) => {
       if (tokens === null) {
+        this.#held = false;
         this.#scheduler.unschedule();
         this.#emit('sessionExpired', { reason: 'signed_out_elsewhere' });
       } else this.#schedule(tokens);
@@ -237,6 +238,7 @@ export class TokenClient {
   async setTokens(response: TokenResponse, receivedAt = this.#now()): Promise<StoredTokens> {
     const tokens = tokensFrom(response, receivedAt, undefined, this.#o.mode);
     await this.#storage.set(tokens);
+    this.#held = true;
     this.#schedule(tokens);
     return tokens;
   }
@@ -250,9 +252,30 @@ export class TokenClient {
     return (await this.#validTokens()).accessToken;
   }
 
+  /**
+   * Whether this client saw a session in its storage that it has not ended itself: tokens gone
+   * from a storage that tells no one (a token file shared by processes) then mean another tab or
+   * process signed out, and the first call that finds them gone says so once.
+   */
+  #held = false;
+
+  /**
+   * The storage has no tokens: `signed_out_elsewhere` (once) when this client held a session, else
+   * not signed in. `emit`: say so here (a refresh's failure is told by `refresh` itself).
+   */
+  #none(emit: boolean): SessionExpiredError {
+    if (!this.#held) return new SessionExpiredError('Not signed in', 'ERR_NOT_SIGNED_IN');
+    this.#held = false;
+    this.#scheduler.unschedule();
+    const end = { reason: 'signed_out_elsewhere' };
+    if (emit) this.#emit('sessionExpired', end);
+    return new SessionExpiredError('Signed out in another tab or process', 'ERR_SESSION_ENDED', end);
+  }
+
   async #validTokens(): Promise<StoredTokens> {
     const tokens = await this.#storage.get();
-    if (tokens === null) throw new SessionExpiredError('Not signed in', 'ERR_NOT_SIGNED_IN');
+    if (tokens === null) throw this.#none(true);
+    this.#held = true;
     if (!this.#needsRefresh(tokens)) return tokens;
     try {
       return await this.refresh(tokens.accessToken);
@@ -320,6 +343,7 @@ export class TokenClient {
     return shared.then((r) => this.#refreshed(r), (err: unknown) => {
       if (err instanceof SessionExpiredError) {
         this.#scheduler.unschedule();
+        this.#held = false;
         if (err.end !== undefined) this.#emit('sessionExpired', err.end);
       } else this.#emit('error', err as Error);
       throw err;
@@ -348,7 +372,7 @@ export class TokenClient {
   async #refreshLocked(seenAccessToken: string | undefined): Promise<Refreshed> {
     const stored = await this.#storage.get();
     // In cookie mode a page that has no tokens yet (a reload) may still hold the refresh cookie.
-    if (stored === null && this.#o.mode !== 'cookie') throw new SessionExpiredError('Not signed in', 'ERR_NOT_SIGNED_IN');
+    if (stored === null && this.#o.mode !== 'cookie') throw this.#none(false);
     const current: StoredTokens = stored ?? { accessToken: '', receivedAt: 0, expiresAt: 0 };
     if (seenAccessToken !== undefined && current.accessToken !== seenAccessToken && !this.#needsRefresh(current)) {
       return { tokens: current, fresh: false, serverDate: undefined }; // another tab or process refreshed while we waited for the lock
@@ -362,12 +386,14 @@ export class TokenClient {
     if (result.ok) {
       const tokens = tokensFrom(result.response, result.receivedAt, current, this.#o.mode, dpop !== undefined);
       await this.#storage.set(tokens); // persisted before anyone uses it
+      this.#held = true;
       return { tokens, fresh: true, serverDate: result.serverDate };
     }
     // invalid_grant: maybe another tab or process rotated meanwhile.
     const again = await this.#storage.get();
     if (again !== null && again.refreshToken !== current.refreshToken && again.accessToken !== current.accessToken) return { tokens: again, fresh: false, serverDate: undefined };
     await this.#storage.clear();
+    this.#held = false;
     throw new SessionExpiredError(`The session ended (${result.end.reason})`, 'ERR_SESSION_ENDED', result.end);
   }
 
@@ -399,12 +425,14 @@ export class TokenClient {
 
   /**
    * Revokes the refresh token at the server (RFC 7009) and clears the tokens. With DPoP the
-   * request carries a proof: a server revokes a bound refresh token only for its key's holder.
+   * request carries a proof by the session's key (RFC 7009 asks none; one that is sent must be by
+   * the token's key).
    */
   async logout(): Promise<void> {
     const tokens = await this.#storage.get();
     this.#scheduler.unschedule();
     await this.#storage.clear();
+    this.#held = false;
     const { revocation } = await this.#endpointsOf().catch(() => ({ revocation: undefined }));
     const token = tokens?.refreshToken ?? tokens?.accessToken;
     if (revocation && token) {

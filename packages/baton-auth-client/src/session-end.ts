@@ -29,7 +29,7 @@ export function sessionEndMessage(end: SessionEndInfo, time: (ms: number) => str
     case 'key_revoked': return 'Signed out: the service replaced one of its keys. Please sign in again.';
     case 'password_changed': return `Signed out: the password was changed${at}.`;
     case 'admin': return `Signed out by an administrator${at}.`;
-    case 'signed_out_elsewhere': return 'Signed out in another tab.';
+    case 'signed_out_elsewhere': return 'Signed out in another tab or process.';
     default: return 'Your session ended. Please sign in again.';
   }
 }
