@@ -157,7 +157,7 @@ describe('stores of earlier versions, and stores that lost their keys', () => {
     await store.close();
 
     // Planted or left over, keys in the clear are never taken silently.
-    await expect(service(env)).rejects.toThrow(/holds signing keys in the clear .* `npm run baton -- keys seal-legacy`/);
+    await expect(service(env)).rejects.toThrow(/holds signing keys in the clear .* `npx baton keys seal-legacy`/);
     const sealed = await cli(['keys', 'seal-legacy'], env);
     expect(sealed.stdout).toMatch(/^Sealed 4 keys\./); // two signing keys, the refresh secret, a next refresh key
     const s = await service(env);
@@ -191,7 +191,7 @@ describe('the signing algorithm', () => {
     const old = await first.baton.login('u');
     await first.close();
     const mismatch = await service({ ...env, BATON_ALG: 'ES256' });
-    expect(mismatch.custody.warnings.join('\n')).toMatch(/BATON_ALG is ES256, but the store's signing key is EdDSA: run `npm run baton -- keys rotate --alg ES256`/);
+    expect(mismatch.custody.warnings.join('\n')).toMatch(/BATON_ALG is ES256, but the store's signing key is EdDSA: run `npx baton keys rotate --alg ES256`/);
     await mismatch.close();
     const out = await cli(['keys', 'rotate', '--alg', 'ES256'], { ...env, BATON_ALG: 'ES256' });
     expect(out.code, out.stderr).toBe(0);

@@ -146,3 +146,15 @@ describe('mistakes at start-up, as sentences (#22)', () => {
     }
   });
 });
+
+describe('the command a message tells a person to type (#22)', () => {
+  it('is `npm run baton --` through the repository\'s npm scripts, and `npx baton` wherever the package is installed', async () => {
+    const { batonCommand } = await import('../../packages/baton-auth-server/src/cli/command.ts');
+    expect(batonCommand({ npm_lifecycle_event: 'baton', npm_package_name: 'baton-monorepo' })).toBe('npm run baton --');
+    expect(batonCommand({ npm_lifecycle_event: 'start', npm_package_name: 'baton-monorepo' })).toBe('npm run baton --');
+    expect(batonCommand({})).toBe('npx baton');
+    expect(batonCommand({ npm_lifecycle_event: 'start', npm_package_name: 'my-app' })).toBe('npx baton');
+    // Under the test runner the service is "installed": its sentences name npx.
+    expect(() => loadConfig({ BATON_SECRET: 'too short' })).toThrow(/make one with `npx baton secret generate`/);
+  });
+});

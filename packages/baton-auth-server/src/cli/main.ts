@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `baton` command: run the service and manage its users, keys and sessions.
- * `npm run baton -- --help`.
+ * `npm run baton -- --help` in the repository, `npx baton --help` where it is installed.
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
@@ -16,6 +16,9 @@ import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } 
 import { announceRuntime, runtimeFile } from '../server/runtime.ts';
 import type { Announcement } from '../server/runtime.ts';
 import { CliError, commandConfig, readPassword, readStdin, userNamed, withEngine, withStore } from './support.ts';
+import { batonCommand } from './command.ts';
+
+const BATON = batonCommand();
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -42,7 +45,7 @@ program.command('serve')
     console.info(`Baton listening on ${url} (issuer ${service.baton.issuer}, store ${redactUrl(config.store)})`);
     if (announced?.sharedWith !== undefined) console.info(`Process ${announced.sharedWith}, an instance of the same store and issuer, is the one announced in ${runtimeFile()}; \`baton\` commands act on the store they share.`);
     if (config.store === 'memory:') console.info('The store is memory: users, clients and sessions live in this process only, and no `baton` command can reach them.');
-    else if ((await users.list(service.store)).length === 0) console.info('No users yet. Create one with: npm run baton -- users add <name>');
+    else if ((await users.list(service.store)).length === 0) console.info(`No users yet. Create one with: ${BATON} users add <name>`);
     if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {

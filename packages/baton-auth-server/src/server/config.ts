@@ -7,6 +7,9 @@ import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { BatonConfigError, MAX_SESSIONS_PER_USER, toMs } from 'baton-auth';
 import type { SigningAlg, TokenFormat } from 'baton-auth';
+import { batonCommand } from '../cli/command.ts';
+
+const BATON = batonCommand();
 
 /** The service's settings, after validation. */
 export interface ServerConfig {
@@ -96,8 +99,8 @@ const schema = z.object({
   BATON_TOKEN_FORMAT: z.enum(['jwt', 'jwe', 'opaque'], { message: 'BATON_TOKEN_FORMAT must be jwt, jwe or opaque' }).default('jwt'),
   BATON_ALG: z.enum(['HS256', 'ES256', 'EdDSA', 'RS256', 'PS256'], { message: 'BATON_ALG must be HS256, ES256, EdDSA, RS256 or PS256' }).default('EdDSA'),
   BATON_COOKIE_SECURE: z.enum(['true', 'false', '1', '0', 'on', 'off'], { message: 'BATON_COOKIE_SECURE must be true or false' }).default('true'),
-  BATON_INTROSPECTION_SECRET: z.string().min(32, { message: 'BATON_INTROSPECTION_SECRET must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
-  BATON_SECRET: z.string().min(32, { message: 'BATON_SECRET must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
+  BATON_INTROSPECTION_SECRET: z.string().min(32, { message: `BATON_INTROSPECTION_SECRET must be at least 32 characters (make one with \`${BATON} secret generate\`)` }).optional(),
+  BATON_SECRET: z.string().min(32, { message: `BATON_SECRET must be at least 32 characters (make one with \`${BATON} secret generate\`)` }).optional(),
   BATON_SECRET_FILE: z.string().min(1).optional(),
   BATON_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
   BATON_KEY_RELOAD: duration('BATON_KEY_RELOAD').default('30s'),
@@ -119,7 +122,7 @@ const schema = z.object({
   BATON_ALLOWED_ORIGINS: z.string().refine((v) => list(v).every((o) => URL.canParse(o) && new URL(o).origin === o), {
     message: 'BATON_ALLOWED_ORIGINS must list origins (scheme, host and port, no path), separated by commas or spaces, e.g. https://app.example.com,http://localhost:5173',
   }).default(''),
-  BATON_METRICS_TOKEN: z.string().min(32, { message: 'BATON_METRICS_TOKEN must be at least 32 characters (make one with `npm run baton -- secret generate`)' }).optional(),
+  BATON_METRICS_TOKEN: z.string().min(32, { message: `BATON_METRICS_TOKEN must be at least 32 characters (make one with \`${BATON} secret generate\`)` }).optional(),
   BATON_METRICS_PORT: z.coerce.number().int().min(1).max(65535, { message: 'BATON_METRICS_PORT must be a port number' }).optional(),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
 });

@@ -16,6 +16,9 @@ import { BatonConfigError, generateKey, KeyRing } from 'baton-auth';
 import type { KeyInput, SigningAlg, BatonStore } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
 import { checkPrivate, writeSecretFile } from './files.ts';
+import { batonCommand } from '../cli/command.ts';
+
+const BATON = batonCommand();
 
 const CONFIG = 'config';
 /** The sealed key ring: signing, encryption and refresh-token keys, in one record so a re-seal is one write. */
@@ -102,7 +105,7 @@ function readSecretFile(path: string, origin: string, managed = false): Uint8Arr
 
 function checkedSecret(text: string, origin: string): Uint8Array {
   const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length < 32) throw new BatonConfigError(`${origin} must be at least 32 characters; make one with \`npm run baton -- secret generate\`.`);
+  if (bytes.length < 32) throw new BatonConfigError(`${origin} must be at least 32 characters; make one with \`${BATON} secret generate\`.`);
   return bytes;
 }
 
@@ -120,7 +123,7 @@ export function serviceSecret(config: Pick<ServerConfig, 'store' | 'secret' | 's
   if (config.store === 'memory:' || config.store === 'sqlite::memory:') return { bytes: randomBytes(32), origin: 'an in-memory secret' };
   const file = defaultSecretFile(config.store);
   if (file === undefined) {
-    throw new BatonConfigError(`BATON_STORE is a networked store: set BATON_SECRET or BATON_SECRET_FILE to a secret kept outside it (make one with \`npm run baton -- secret generate\`), so that a copy of the store cannot mint tokens.`);
+    throw new BatonConfigError(`BATON_STORE is a networked store: set BATON_SECRET or BATON_SECRET_FILE to a secret kept outside it (make one with \`${BATON} secret generate\`), so that a copy of the store cannot mint tokens.`);
   }
   if (existsSync(file)) return { bytes: readSecretFile(file, file, true), origin: file, managedFile: file };
   if (sealed) {
@@ -172,10 +175,10 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   const sealed = await store.getRecord(CONFIG, RING);
   const legacy = sealed === null ? await store.getRecord(CONFIG, LEGACY.keys) : null;
   if (sealed === null && legacy !== null) {
-    throw new BatonConfigError('The store holds signing keys in the clear (written by Baton 0.1, or planted by someone who can write to the store). If you upgraded from 0.1, seal them once with `npm run baton -- keys seal-legacy`; otherwise delete the records config/keys and config/refresh-secret.');
+    throw new BatonConfigError(`The store holds signing keys in the clear (written by Baton 0.1, or planted by someone who can write to the store). If you upgraded from 0.1, seal them once with \`${BATON} keys seal-legacy\`; otherwise delete the records config/keys and config/refresh-secret.`);
   }
   if (sealed === null && initialized !== null) {
-    throw new BatonConfigError('The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run `npm run baton -- keys reset`.');
+    throw new BatonConfigError(`The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`);
   }
   const secret = serviceSecret(config, sealed !== null);
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
@@ -185,7 +188,7 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   const warnings: string[] = [];
   const active = ring.active('sig');
   if (active !== undefined && active.alg !== config.alg) {
-    warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`npm run baton -- keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
+    warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`${BATON} keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
   }
   return { secret, ring, warnings };
 }
