@@ -176,6 +176,18 @@ describe('configuration', () => {
     expect(message).toBe(`Cannot read the config file ${file}: it is not valid JSON.`);
     expect(() => loadConfig({ BATON_CONFIG: join(dir, 'missing.json') })).toThrow(/missing\.json: ENOENT\.$/);
   });
+
+  it('a misspelled setting in the config file stops the start with the nearest name (#22: it was ignored, its setting left at the default)', () => {
+    const file = join(dir, 'typo.json');
+    writeFileSync(file, JSON.stringify({ PORT: 8080, BATON_ACESS_TTL: '5m' }));
+    expect(() => loadConfig({ BATON_CONFIG: file })).toThrow(/names "BATON_ACESS_TTL", which is no setting: did you mean BATON_ACCESS_TTL\?/);
+    writeFileSync(file, JSON.stringify({ SOMETHING_ELSE: 1 }));
+    expect(() => loadConfig({ BATON_CONFIG: file })).toThrow(/names "SOMETHING_ELSE", which is no setting \(every setting/);
+    writeFileSync(file, '[1, 2]');
+    expect(() => loadConfig({ BATON_CONFIG: file })).toThrow(/must hold one JSON object of settings/);
+    writeFileSync(file, JSON.stringify({ PORT: 8080, BATON_ACCESS_TTL: '5m' }));
+    expect(loadConfig({ BATON_CONFIG: file }).port).toBe(8080);
+  });
 });
 
 describe('the baton command', () => {

@@ -288,6 +288,22 @@ function trusted(value: string | undefined): number | string[] {
   return list;
 }
 
+/** The name in `names` nearest to `key` by edit distance (Levenshtein: a few lines, no dependency for it), if one is near enough to be a slip. */
+function closest(key: string, names: string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length] as number;
+  };
+  const upper = key.toUpperCase();
+  const [best] = names.map((n) => [n, distance(upper, n)] as const).sort((x, y) => x[1] - y[1]);
+  return best !== undefined && best[1] <= Math.max(2, Math.floor(best[0].length / 4)) ? best[0] : undefined;
+}
+
 /** Reads and validates the configuration from `env` (and the file `BATON_CONFIG` names). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
   let file: Record<string, unknown> = {};
@@ -299,6 +315,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       const why = err instanceof SyntaxError ? 'it is not valid JSON' : `${(err as NodeJS.ErrnoException).code ?? 'it cannot be read'}`;
       throw new BatonConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${why}.`);
     }
+  }
+  if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new BatonConfigError(`The config file ${env.BATON_CONFIG} must hold one JSON object of settings, e.g. {"PORT": 8080}.`);
+  // A misspelled key would be ignored, and its setting silently left at its default (#22).
+  for (const key of Object.keys(file)) {
+    if (key in schema.shape || key === 'BATON_LOGIN_RATE') continue;
+    const near = closest(key, Object.keys(schema.shape));
+    throw new BatonConfigError(`The config file ${env.BATON_CONFIG} names ${JSON.stringify(key.slice(0, 64))}, which is no setting${near === undefined ? '' : `: did you mean ${near}?`} (every setting: \`${BATON} serve --help\`).`);
   }
   const input: Record<string, unknown> = { ...file };
   if (env.BATON_LOGIN_RATE || 'BATON_LOGIN_RATE' in file) {
