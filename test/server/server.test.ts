@@ -139,7 +139,10 @@ describe('logs', () => {
     expect(bound.token_type).toBe('DPoP');
     await withProof('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }) }, nonce);
     await call('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: 'not.a.proof' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }) });
+    // An unknown client: the caller hears "Client authentication failed", the operator why (#22: nothing was logged).
+    await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1', client_id: 'mobile-typo' }) });
     const all = lines.join('');
+    expect(all).toMatch(/"event":"client\.auth_failed","client":"mobile-typo","ip":"127\.0\.0\.1","why":"unknown client"/);
     expect(lines.length).toBeGreaterThan(5);
     for (const secret of [login.access_token, login.refresh_token, login.refresh_token.split('.')[2], 'erin password 1', 'wrong password 2', 'introspection-secret-1234', 'rt_forged', bound.refresh_token, ...proofs, 'not.a.proof']) {
       expect(all).not.toContain(secret);

@@ -5,6 +5,7 @@
  */
 import { checkClientSecret } from './clients.ts';
 import type { ClientRecord, ClientRegistry } from './clients.ts';
+import type { Logger } from './context.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { tooManyAttempts } from './login-protection.ts';
 import { HttpError } from './respond.ts';
@@ -14,6 +15,14 @@ export interface ClientAuthContext {
   clients: ClientRegistry;
   defaultClientId: string;
   clientProtection: LoginProtection;
+  /** Where a refused client authentication is told to operators (the caller hears one sentence for every cause). */
+  log?: Logger | undefined;
+}
+
+/** Why a client authentication failed, for the operator's log (never the secret). */
+function refused(c: ClientAuthContext, id: string, ip: string, why: 'unknown client' | 'missing secret' | 'wrong secret' | 'secret from a public client'): HttpError {
+  c.log?.info({ event: 'client.auth_failed', client: id.slice(0, 64), ip, why }, `client authentication failed: ${why}`);
+  return invalidClient('Client authentication failed');
 }
 
 /** RFC 6749 §5.2: `invalid_client` is a 401 with a challenge for the scheme the client can use. */
@@ -53,7 +62,8 @@ export async function authenticateClient(c: ClientAuthContext, request: Request,
   const secret = basic?.secret ?? posted;
   if (secret === undefined) {
     const client = id === '' ? null : await c.clients.get(id);
-    if (client === null || client.type === 'confidential') throw invalidClient('Client authentication failed');
+    if (client === null) throw refused(c, id, ip, 'unknown client');
+    if (client.type === 'confidential') throw refused(c, id, ip, 'missing secret');
     return client;
   }
   const attempt = await c.clientProtection.check(id, ip);
@@ -63,7 +73,8 @@ export async function authenticateClient(c: ClientAuthContext, request: Request,
   const ok = checkClientSecret(secret, client?.type === 'confidential' ? client.secretHash : undefined);
   if (!ok || client === null) {
     const blocked = await attempt.failed();
-    throw blocked > 0 ? tooManyAttempts(blocked) : invalidClient('Client authentication failed');
+    const why = client === null ? 'unknown client' : client.type === 'public' ? 'secret from a public client' : 'wrong secret';
+    throw blocked > 0 ? tooManyAttempts(blocked) : refused(c, id, ip, why);
   }
   await attempt.succeeded();
   return client;
