@@ -182,7 +182,7 @@ describe('over HTTP (express example)', () => {
     expect((await d.baton.listSessions('user-demo')).some((s) => s.id === pair.session_id)).toBe(true);
   });
 
-  it('a duplicated DPoP header, a double space after DPoP, a huge Authorization header, Authorization: DPoP at the token endpoint: 4xx, no crash', async () => {
+  it('a duplicated DPoP header, a huge Authorization header, Authorization: DPoP at the token endpoint: 4xx, no crash; a double space after DPoP is a space (RFC 9110 §11.4)', async () => {
     const key = await newKey();
     const pair = await boundLogin(server.base, key);
     const url = `${server.base}/api/profile`;
@@ -196,7 +196,8 @@ describe('over HTTP (express example)', () => {
       }, reject);
     });
     expect(dup).toBe(401);
-    expect((await fetch(url, { headers: { authorization: `DPoP  ${pair.access_token}`, dpop: p2 } })).status).toBe(400);
+    // RFC 9110 §11.4: credentials follow the scheme after 1*SP — two spaces are as good as one (#22).
+    expect((await fetch(url, { headers: { authorization: `DPoP  ${pair.access_token}`, dpop: p2 } })).status).toBe(200);
     const huge = await raw(server.port, 'GET', '/api/profile', { host: `127.0.0.1:${server.port}`, authorization: `DPoP ${'a'.repeat(15000)}`, dpop: 'b'.repeat(300) });
     expect(huge.status).toBeGreaterThanOrEqual(400);
     expect(huge.status).toBeLessThan(500);

@@ -69,13 +69,19 @@ export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', 
 /**
  * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's
  * origin, as its metadata advertises them — never under a Host header a client chose — and, for
- * an issuer on loopback (development), under the loopback origin the request came to.
+ * an issuer on loopback (development), under each loopback name with the issuer's port and under
+ * the loopback origin the request came to.
  */
 export function serviceUrls(c: HandlerContext, request: Request): string[] {
   const url = new URL(request.url);
   const issuer = new URL(c.issuer);
-  const urls = [`${issuer.origin}${url.pathname}`];
-  if (LOOPBACK.has(issuer.hostname) && LOOPBACK.has(url.hostname) && url.origin !== issuer.origin) urls.push(`${url.origin}${url.pathname}`);
+  if (!LOOPBACK.has(issuer.hostname)) return [`${issuer.origin}${url.pathname}`];
+  // A loopback issuer is the same machine under each of its loopback names (as for cookies): a page
+  // opened at http://localhost:PORT names that in its proofs while the issuer says 127.0.0.1 (#22).
+  const port = issuer.port === '' ? '' : `:${issuer.port}`;
+  const urls = [`${issuer.origin}${url.pathname}`, ...[...LOOPBACK].filter((host) => host !== issuer.hostname).map((host) => `${issuer.protocol}//${host}${port}${url.pathname}`)];
+  // And the loopback origin the request came to (an app mounting the handler on another port in development).
+  if (LOOPBACK.has(url.hostname) && !urls.includes(`${url.origin}${url.pathname}`)) urls.push(`${url.origin}${url.pathname}`);
   return urls;
 }
 
