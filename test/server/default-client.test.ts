@@ -38,20 +38,25 @@ describe('the default client (the service\'s own page and /auth/login naming no 
     expect(await login({ username: 'alice', password: 'alice password 1', scope: 'admin' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 
-  it('a store whose default client an earlier start made with no scope is mended at start; scopes an administrator set are kept', async () => {
-    const first = await service('upgraded.sqlite');
-    await users.add(first.s.store, 'bob', 'bob password 1', 'profile');
-    // As earlier versions made it.
-    await first.s.store.putRecord('clients', 'default', JSON.stringify({ id: 'default', type: 'public', scopes: [] }));
-    await first.s.close();
-    const second = await service('upgraded.sqlite');
-    expect(await second.login({ username: 'bob', password: 'bob password 1' })).toMatchObject({ status: 200, body: { scope: 'profile' } });
-    // An administrator's choice stays: the default client may ask for nothing.
-    await clients.setScopes(second.s.store, 'default', '');
-    await second.s.close();
-    const third = await service('upgraded.sqlite');
-    const limited = await third.login({ username: 'bob', password: 'bob password 1' });
-    expect(limited.status).toBe(200);
-    expect(limited.body.scope ?? '').toBe('');
+  it('an existing default client is never widened at start: one earlier versions made with no scope stays so, with a warning naming the command; an administrator\'s limit is kept', async () => {
+    const lines: string[] = [];
+    const { default: pino } = await import('pino');
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const file = join(dir, 'upgraded.sqlite');
+    const config = loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent' });
+    const first = await createService(config);
+    await users.add(first.store, 'bob', 'bob password 1', 'profile');
+    // As earlier versions made it (and as an administrator limiting it before this version left it).
+    await first.store.putRecord('clients', 'default', JSON.stringify({ id: 'default', type: 'public', scopes: [] }));
+    await first.close();
+    const second = await createService(config, logger);
+    open.push(second);
+    const login = async () => (await (await second.handler(new Request(`${config.issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'bob password 1' }) }), { ip: '203.0.113.5' })).json()) as { scope?: string };
+    expect((await login()).scope ?? '').toBe('');
+    expect(lines.join('')).toContain('clients scopes default');
+    // A client re-added with no scope on purpose is marked as the administrator's: no warning names it again.
+    await clients.remove(second.store, 'default');
+    await clients.add(second.store, 'default', { scopes: '' });
+    expect(JSON.parse((await second.store.getRecord('clients', 'default')) as string)).toMatchObject({ scopes: [], scopesSet: true });
   });
 });

@@ -32,3 +32,21 @@ it('a DPoP sign-in whose proofs name localhost, 127.0.0.1 or [::1] with the serv
   for (const host of ['localhost', '127.0.0.1', '[::1]']) expect(await signIn(`http://${host}:${port}`), host).toBe('DPoP');
   expect(await signIn(`http://localhost:${Number(port) + 1}`)).toBe('400 invalid_dpop_proof');
 });
+
+it('an absolute-form request target (POST http://localhost:OTHER/auth/login) does not make a proof for another port pass (round-3 red team)', async () => {
+  const { connect } = await import('node:net');
+  const port = Number(new URL(service.url).port);
+  const key = await dpopKey();
+  const htu = `http://localhost:${port + 1}/auth/login`;
+  const body = JSON.stringify({ username: 'tester', password: 'tester password 1' });
+  const send = (proof: string) => new Promise<string>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.end(`POST ${htu} HTTP/1.1\r\nHost: localhost:${port + 1}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\ndpop: ${proof}\r\nconnection: close\r\n\r\n${body}`);
+    });
+    let answer = '';
+    socket.on('data', (d) => (answer += d)).on('end', () => resolve(answer)).on('error', reject);
+  });
+  const answer = await send(await dpopProof(key, 'POST', htu));
+  expect(answer).toMatch(/^HTTP\/1\.1 400/);
+  expect(answer).toContain('invalid_dpop_proof');
+});

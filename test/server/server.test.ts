@@ -186,6 +186,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ BATON_CONFIG: file })).toThrow(/names "BATON_ACESS_TTL", which is no setting: did you mean BATON_ACCESS_TTL\?/);
     writeFileSync(file, JSON.stringify({ SOMETHING_ELSE: 1 }));
     expect(() => loadConfig({ BATON_CONFIG: file })).toThrow(/names "SOMETHING_ELSE", which is no setting \(every setting/);
+    writeFileSync(file, '{"constructor": 1, "toString": 2}'); // names every object has are no settings either
+    expect(() => loadConfig({ BATON_CONFIG: file })).toThrow(/names "constructor", which is no setting/);
     writeFileSync(file, '[1, 2]');
     expect(() => loadConfig({ BATON_CONFIG: file })).toThrow(/must hold one JSON object of settings/);
     writeFileSync(file, JSON.stringify({ PORT: 8080, BATON_ACCESS_TTL: '5m' }));

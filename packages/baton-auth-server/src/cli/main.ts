@@ -116,7 +116,7 @@ clientsCmd.command('add <id>')
     if (secret !== undefined) console.info(`Its secret, shown only now:\n${secret}`);
   });
 clientsCmd.command('list').description('list clients (never their secrets)').action(async () => {
-  for (const c of await withStore((store) => clients.list(store))) console.info(`${c.id}\t${c.type}${c.introspect ? ', introspects' : ''}${c.grantTypes?.length ? `, ${c.grantTypes.join(', ')}` : ''}${c.dpop === 'required' ? ', DPoP required' : ''}\t${(c.scopes ?? []).join(' ')}\t${c.resources?.join(' ') ?? '(every resource)'}`);
+  for (const c of await withStore((store) => clients.list(store))) console.info(`${c.id}\t${c.type}${c.introspect ? ', introspects' : ''}${c.grantTypes?.length ? `, ${c.grantTypes.join(', ')}` : ''}${c.dpop === 'required' ? ', DPoP required' : ''}\t${c.scopes === undefined ? '(no limit)' : c.scopes.join(' ') || '(no scope)'}\t${c.resources?.join(' ') ?? '(every resource)'}`);
 });
 clientsCmd.command('scopes <id> <scopes>').description('set the scopes a client may ask for').action(async (id: string, scopes: string) => {
   const client = await withStore((store) => clients.setScopes(store, id, scopes));

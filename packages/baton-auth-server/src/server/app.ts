@@ -90,7 +90,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   for (const warning of [...config.warnings, ...custody.warnings]) logger.warn({ event: 'config.warning' }, warning);
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
   if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
-  await bootstrapClients(raw, config.introspectionSecret);
+  for (const warning of await bootstrapClients(raw, config.introspectionSecret)) logger.warn({ event: 'config.warning' }, warning);
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
   const store = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));

@@ -8,6 +8,9 @@ import { BatonError, parseScope } from 'baton-auth';
 import { checkClientSecret, checkResources, generateClientSecret, hashClientSecret } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
 import type { BatonStore } from 'baton-auth';
+import { batonCommand } from '../cli/command.ts';
+
+const BATON = batonCommand();
 
 const CLIENTS = 'clients';
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -39,7 +42,8 @@ export const clients = {
     if (!CLIENT_ID.test(id)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client id is 1 to 64 letters, digits or . _ : -.');
     const secret = options.secret ?? (options.confidential || options.introspect || options.clientCredentials ? generateClientSecret() : undefined);
     if (secret !== undefined && secret.length < 32) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client secret must be at least 32 characters.');
-    const client: ClientRecord = { id, type: secret === undefined ? 'public' : 'confidential', scopes: parseScope(options.scopes ?? '') };
+    // Scopes an administrator gave are marked as theirs (`scopesSet`), whatever they are, none included.
+    const client: StoredClient = { id, type: secret === undefined ? 'public' : 'confidential', scopes: parseScope(options.scopes ?? ''), scopesSet: true };
     if (secret !== undefined) client.secretHash = hashClientSecret(secret);
     if (options.introspect) client.introspect = true;
     if (options.clientCredentials) client.grantTypes = ['client_credentials'];
@@ -87,24 +91,28 @@ interface StoredClient extends ClientRecord {
  * `BATON_INTROSPECTION_SECRET` the `resource-server` client introspects with that secret, and
  * without it the client that variable made is gone (unset means refused).
  */
-export async function bootstrapClients(store: BatonStore, introspectionSecret: string | undefined): Promise<void> {
-  // The default client is the service's own (its page, `/auth/login` naming no client): it adds no
-  // scope limit of its own, so a user is granted the scopes `users add --scopes` gave them. Earlier
-  // starts made it with no scope at all (`scopes: []`), which granted nothing whatever the user
-  // had; such a record, which no administrator set, is mended (#22).
+export async function bootstrapClients(store: BatonStore, introspectionSecret: string | undefined): Promise<string[]> {
+  // The default client is the service's own (its page, `/auth/login` naming no client): made with
+  // no scope limit of its own, so that a user is granted the scopes `users add --scopes` gave them.
+  // An existing record is never rewritten (an administrator may have limited it on purpose); one
+  // that earlier versions made with no scope at all, which granted nothing, is named in a warning.
+  const warnings: string[] = [];
   const made = await store.getRecord(CLIENTS, DEFAULT_CLIENT);
-  const current = made === null ? null : (JSON.parse(made) as StoredClient);
-  if (current === null || (current.scopesSet !== true && current.scopes?.length === 0)) {
-    const { scopes: _none, ...rest } = current ?? { id: DEFAULT_CLIENT, type: 'public' as const };
-    await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify(rest satisfies ClientRecord), current === null ? { ifAbsent: true } : {});
+  if (made === null) await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify({ id: DEFAULT_CLIENT, type: 'public' } satisfies ClientRecord), { ifAbsent: true });
+  else {
+    const current = JSON.parse(made) as StoredClient;
+    if (current.scopesSet !== true && current.scopes?.length === 0) {
+      warnings.push(`The default client may ask for no scope, so logins through the page or naming no client get tokens without any (earlier versions made it so). Let it ask for what users have: ${BATON} clients scopes default "<the scopes>".`);
+    }
   }
   const raw = await store.getRecord(CLIENTS, RESOURCE_SERVER_CLIENT);
   const known = raw === null ? null : (JSON.parse(raw) as StoredClient);
   if (introspectionSecret === undefined) {
     if (known?.managedBy === 'BATON_INTROSPECTION_SECRET') await store.deleteRecord(CLIENTS, RESOURCE_SERVER_CLIENT);
-    return;
+    return warnings;
   }
-  if (known !== null && checkClientSecret(introspectionSecret, known.secretHash)) return;
+  if (known !== null && checkClientSecret(introspectionSecret, known.secretHash)) return warnings;
   const client: StoredClient = { id: RESOURCE_SERVER_CLIENT, type: 'confidential', secretHash: hashClientSecret(introspectionSecret), scopes: [], introspect: true, managedBy: 'BATON_INTROSPECTION_SECRET' };
   await store.putRecord(CLIENTS, RESOURCE_SERVER_CLIENT, JSON.stringify(client));
+  return warnings;
 }

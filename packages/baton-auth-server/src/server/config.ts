@@ -319,7 +319,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new BatonConfigError(`The config file ${env.BATON_CONFIG} must hold one JSON object of settings, e.g. {"PORT": 8080}.`);
   // A misspelled key would be ignored, and its setting silently left at its default (#22).
   for (const key of Object.keys(file)) {
-    if (key in schema.shape || key === 'BATON_LOGIN_RATE') continue;
+    if (Object.hasOwn(schema.shape, key) || key === 'BATON_LOGIN_RATE') continue;
     const near = closest(key, Object.keys(schema.shape));
     throw new BatonConfigError(`The config file ${env.BATON_CONFIG} names ${JSON.stringify(key.slice(0, 64))}, which is no setting${near === undefined ? '' : `: did you mean ${near}?`} (every setting: \`${BATON} serve --help\`).`);
   }

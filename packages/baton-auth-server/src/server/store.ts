@@ -91,15 +91,36 @@ export async function connectStore(url: string): Promise<BatonStore> {
   throw new BatonConfigError(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
 }
 
+/** postgres.js's connection codes, and the SQLSTATE classes of a connection lost or a server shutting down. */
+const PG_AWAY = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT']);
+/** SQLite's result codes for a database that is busy, locked, failing to read or write, or full. */
+const SQLITE_AWAY = new Set([5, 6, 10, 13]);
+/** ioredis's words for a connection that is not there (it gives them no code). */
+const REDIS_AWAY = /^(Connection is closed\.|Command timed out|Reached the max retries per request limit|Stream isn't writeable|CLUSTERDOWN|LOADING|TRYAGAIN|MASTERDOWN|READONLY)/;
+
+/** Whether `err` (or a cause of it) says the store is away, rather than that something is wrong with it. */
+export function storeAway(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, errcode, message, name } = e as { code?: unknown; errcode?: unknown; message?: unknown; name?: unknown };
+    if (typeof code === 'string' && (NETWORK_ERRORS[code] !== undefined || PG_AWAY.has(code) || /^(08|57P0)/.test(code))) return true;
+    if (typeof errcode === 'number' && SQLITE_AWAY.has(errcode & 0xff)) return true;
+    if (name === 'MaxRetriesPerRequestError' || (typeof message === 'string' && REDIS_AWAY.test(message))) return true;
+  }
+  return false;
+}
+
 /**
- * `store` with every asynchronous call's failure (a connection lost, a timeout, a driver's error)
- * turned into `ERR_STORE_UNAVAILABLE`, as the engine's own guard does for its port: the records and
- * counters the service reads beside it (users, clients, login protection) then answer 503 with
+ * `store` with an asynchronous call's failure that says the store is away (`storeAway`) turned
+ * into `ERR_STORE_UNAVAILABLE`, as the engine's guard does for its port: the records and counters
+ * the service reads beside it (users, clients, login protection) then answer 503 with
  * `Retry-After` in an outage, never 500 (#22). A `BatonError` passes through; so does a method that
  * answers synchronously.
  */
 export function outageAware<S extends BatonStore>(store: S): S {
-  const unavailable = (cause: unknown): BatonError => (isBatonError(cause) ? cause : new BatonError('ERR_STORE_UNAVAILABLE', 'the store did not answer', { cause }));
+  // Only a store that is away (a connection refused or lost, a timeout, a busy or full database)
+  // is a 503: any other failure (a missing table, a bug) stays a 500 the handler logs, never a
+  // silent "try again" while /readyz says ready.
+  const unavailable = (cause: unknown): unknown => (isBatonError(cause) || !storeAway(cause) ? cause : new BatonError('ERR_STORE_UNAVAILABLE', 'the store did not answer', { cause }));
   return new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown;

@@ -49,7 +49,10 @@ function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array<A
 /** The Web `Request` of a Node request, its body buffered up to the handler's limit. */
 export async function toWebRequest(req: IncomingMessage, options: ToWebRequestOptions): Promise<Request> {
   const method = req.method ?? 'GET';
-  const url = new URL(options.url ?? req.url ?? '/', options.origin);
+  // Only the path and query of the request target: an absolute-form target (`POST http://other/…`,
+  // RFC 9112 §3.2.2) must not replace the origin the handler knows itself by (DPoP's htu, cookies).
+  const target = new URL(options.url ?? req.url ?? '/', 'http://target.invalid');
+  const url = new URL(`${target.pathname}${target.search}`, options.origin);
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
