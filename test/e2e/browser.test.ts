@@ -131,18 +131,25 @@ describe.skipIf(!FOUND && !REQUIRED)(`web page in Chromium${FOUND ? '' : ` (${MI
       await tab.waitForSelector('#app:not([hidden])'); // the tokens came from the first tab
     }
     const rotations: boolean[] = [];
+    let reused = 0;
     const stop = server.service.baton.on('*', (e) => {
       if (e.type === 'refresh.rotated' || e.type === 'refresh.grace') rotations.push(e.type === 'refresh.grace');
-      if (e.type === 'refresh.reused') rotations.push(true, true, true, true);
+      if (e.type === 'refresh.reused') reused++;
     });
     const started = Date.now();
     await first.waitForTimeout(9_000); // three lifetimes of 3 s
     const lifetimes = (Date.now() - started) / 3000;
     stop();
     for (const tab of tabs) expect(await tab.isVisible('#app')).toBe(true);
-    // Three tabs with background refresh, and still about one rotation per lifetime: they shared it.
-    expect(rotations.filter((inGrace) => !inGrace).length).toBeGreaterThanOrEqual(Math.floor(lifetimes) - 1);
-    expect(rotations.length).toBeLessThanOrEqual(Math.ceil(lifetimes) + 1);
+    // Three tabs with background refresh, and still about one rotation per lifetime: they shared it
+    // (three tabs each on their own would rotate three times as often). A tab whose timer fired late
+    // on a loaded machine may race another and get the same child through the grace window: that
+    // is the design, counted apart; a reuse (which would end the session) never happens.
+    expect(reused).toBe(0);
+    const rotated = rotations.filter((inGrace) => !inGrace).length;
+    expect(rotated).toBeGreaterThanOrEqual(Math.floor(lifetimes) - 1);
+    expect(rotated).toBeLessThanOrEqual(Math.ceil(lifetimes) + 1);
+    expect(rotations.length - rotated).toBeLessThanOrEqual(Math.ceil(lifetimes));
     const sessions = await server.service.baton.listSessions((await users.get(server.service.store, 'alice'))?.id as string);
     expect(sessions).toHaveLength(1);
     await (tabs[1] as typeof first).click('#logout-local');
