@@ -4,11 +4,10 @@
  * and a key rotation made from the command line while tokens are in flight.
  */
 import { spawn } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { openStore, users } from 'baton-auth-server';
-import { startCluster } from '../support/redis-servers.ts';
+import { startCluster, startRedis } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { eventually } from '../support/eventually.ts';
@@ -19,12 +18,14 @@ const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.m
 const PG_URL = useTestDatabase('baton_multi');
 const SECRET = 'multi-instance-service-secret-of-32-characters';
 let cluster: RedisServer[] = [];
+// A Redis of this test's own: it deletes nothing of whatever else answers at 6379.
+let single: RedisServer | undefined;
 
 beforeAll(async () => {
-  cluster = await startCluster([7201, 7202, 7203]);
+  [cluster, single] = await Promise.all([startCluster([7201, 7202, 7203]), startRedis(6421)]);
 }, 60_000);
 afterAll(async () => {
-  await Promise.all(cluster.map((n) => n.stop()));
+  await Promise.all([...cluster, ...(single ? [single] : [])].map((n) => n.stop()));
 });
 
 
@@ -39,20 +40,9 @@ function cli(args: string[], store: string): Promise<string> {
 }
 
 const backends: [string, () => Promise<string>][] = [
-  ['redis', async () => {
-    const redis = new Redis('redis://127.0.0.1:6379/5');
-    await redis.flushdb();
-    redis.disconnect();
-    return 'redis://127.0.0.1:6379/5';
-  }],
-  ['redis cluster', async () => {
-    for (const n of cluster) {
-      const c = new Redis(n.port, '127.0.0.1');
-      await c.flushall();
-      c.disconnect();
-    }
-    return 'redis+cluster://127.0.0.1:7201,127.0.0.1:7202,127.0.0.1:7203';
-  }],
+  ['redis', async () => 'redis://127.0.0.1:6421'],
+  // The cluster this test started, fresh: nothing to clear.
+  ['redis cluster', async () => 'redis+cluster://127.0.0.1:7201,127.0.0.1:7202,127.0.0.1:7203'],
   ['postgres', async () => PG_URL],
 ];
 
