@@ -180,8 +180,8 @@ function lookup(e: Engine, token: string, now: number): Readonly<AccessTokenClai
     e.cache?.delete(key);
     throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
   }
-  // A clock that went back (an injected one: the default never does) answers as a verification
-  // without the cache would: what was valid then may not be valid yet now.
+  // A clock that went back (a step the steady clock took, or an injected clock) answers as a
+  // verification without the cache would: what was valid then may not be valid yet now.
   const nowSec = Math.floor(now / 1000) + e.o.leewaySec;
   if (hit.claims.nbf !== undefined && hit.claims.nbf > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
   if (hit.claims.iat > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');

@@ -66,6 +66,12 @@ export function assertBound(client: ClientRecord, refreshToken: string): void {
 /** The names of this machine, as URLs spell their hosts. */
 export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** The origins `url` is known by: its own; for a loopback one, the same port under each loopback name (the same machine). */
+export function sameMachine(url: URL): string[] {
+  if (!LOOPBACK.has(url.hostname)) return [url.origin];
+  return [url.origin, ...[...LOOPBACK].filter((host) => host !== url.hostname).map((host) => `${url.protocol}//${host}${url.port ? `:${url.port}` : ''}`)];
+}
+
 /**
  * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's
  * origin, as its metadata advertises them — never under a Host header a client chose — and, for
@@ -75,14 +81,12 @@ export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', 
 export function serviceUrls(c: HandlerContext, request: Request): string[] {
   const url = new URL(request.url);
   const issuer = new URL(c.issuer);
-  if (!LOOPBACK.has(issuer.hostname)) return [`${issuer.origin}${url.pathname}`];
   // A loopback issuer is the same machine under each of its loopback names (as for cookies): a page
-  // opened at http://localhost:PORT names that in its proofs while the issuer says 127.0.0.1 (#22).
-  const port = issuer.port === '' ? '' : `:${issuer.port}`;
-  const urls = [`${issuer.origin}${url.pathname}`, ...[...LOOPBACK].filter((host) => host !== issuer.hostname).map((host) => `${issuer.protocol}//${host}${port}${url.pathname}`)];
-  // And the loopback origin the request came to (an app mounting the handler on another port in development).
-  if (LOOPBACK.has(url.hostname) && !urls.includes(`${url.origin}${url.pathname}`)) urls.push(`${url.origin}${url.pathname}`);
-  return urls;
+  // opened at http://localhost:PORT names that in its proofs while the issuer says 127.0.0.1 (#22);
+  // and the loopback origin the request came to (an app mounting the handler on another port in development).
+  const origins = sameMachine(issuer);
+  if (LOOPBACK.has(issuer.hostname) && LOOPBACK.has(url.hostname) && !origins.includes(url.origin)) origins.push(url.origin);
+  return origins.map((origin) => `${origin}${url.pathname}`);
 }
 
 /** The headers of a response to a request with a proof: the nonce for the next one (RFC 9449 §8.2). */

@@ -20,7 +20,7 @@ import type { ClientRegistry } from './clients.ts';
 import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
-import { LOOPBACK } from './dpop.ts';
+import { sameMachine } from './dpop.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';
@@ -37,11 +37,6 @@ export type { Authenticate, Logger, RequestContext } from './context.ts';
 /** Public documents any site may read (RFC 8414 metadata, the JWKS): the only routes without a cross-site check. */
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 
-/** The issuer's origin; for a loopback issuer also its other names (localhost, 127.0.0.1, [::1]): the same machine. */
-function sameMachine(issuer: URL): string[] {
-  if (!LOOPBACK.has(issuer.hostname)) return [issuer.origin];
-  return [...LOOPBACK].map((host) => `${issuer.protocol}//${host}${issuer.port ? `:${issuer.port}` : ''}`);
-}
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {

@@ -34,7 +34,7 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
 import { validHost } from '../http/bearer.ts';
-import { LOOPBACK } from '../http/dpop.ts';
+import { sameMachine as loopbackNames } from '../http/dpop.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
 
 /**
@@ -134,8 +134,7 @@ function sameMachine(url: string): string[] {
   if (parsed === null || !/^(ws|wss|http|https):$/.test(parsed.protocol)) {
     throw new BatonConfigError(`attachWebSocketAuth: \`url\` must be the socket's public ws: or wss: URL, e.g. wss://api.example.com/ws; it is ${JSON.stringify(url)}.`);
   }
-  if (!LOOPBACK.has(parsed.hostname)) return [url];
-  return [url, ...[...LOOPBACK].filter((host) => host !== parsed.hostname).map((host) => `${parsed.protocol}//${host}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname}`)];
+  return [url, ...loopbackNames(parsed).slice(1).map((origin) => `${origin}${parsed.pathname}`)];
 }
 
 /** The option's value, or its default; anything but a whole number within [min, max] is refused with a sentence. */
