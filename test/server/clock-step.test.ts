@@ -25,6 +25,7 @@ let dir: string;
 let child: ChildProcess;
 let url: string;
 let stderr = '';
+let stdout = '';
 
 /** Steps the service's wall clock to `offsetMs` from the real time, and waits until it took it. */
 async function setWall(offsetMs: number): Promise<void> {
@@ -63,11 +64,12 @@ beforeAll(async () => {
   await setup.close();
   child = spawn(process.execPath, ['--import', PRELOAD, CLI, 'serve'], {
     env: {
-      ...process.env, PORT: '0', BATON_LOG_LEVEL: 'silent', BATON_STORE: store, BATON_SECRET: 'clock-step-service-secret-of-32-characters',
+      ...process.env, PORT: '0', BATON_LOG_LEVEL: 'warn', BATON_STORE: store, BATON_SECRET: 'clock-step-service-secret-of-32-characters',
       BATON_REFRESH_GRACE: '1s', BATON_SWEEP_INTERVAL: '1s', BATON_REFRESH_RATE: 'off', BATON_LOGIN_FAILURES: '3/1h', WALL_STEP_FILE: join(dir, 'offset'),
     },
   });
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`baton serve did not listen: ${out} ${stderr}`)), 20_000);
@@ -98,6 +100,9 @@ describe('baton serve under steps of its wall clock', () => {
     expect((await fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } })).status).toBe(200);
     expect(await me(pair.access_token)).toBe(401);
     await setWall(2 * HOUR); // past the revocation's lifetime (the access lifetime, the leeway and a minute)
+    // The operator is told a step is pending, in the log.
+    await me(pair.access_token);
+    expect(stdout).toMatch(/"event":"clock\.step_pending"/);
     await sleep(1500); // a sweep runs
     const other = await login(); // a revocation prunes the in-process view
     expect((await fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${other.access_token}` } })).status).toBe(200);
