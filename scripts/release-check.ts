@@ -1,8 +1,8 @@
 /**
  * `npm run release:check`: the three packages as a user would get them. Builds, packs each
  * workspace (`npm pack`), checks what the tarballs hold (no tests, no data, no secrets, every
- * source map's sources inside the package), installs the three tarballs together into an empty
- * project and uses them there: every export imported by name (ESM), their types through `tsc`,
+ * source map's sources inside the package) and each entry point's types (arethetypeswrong),
+ * installs the three tarballs together into an empty project and uses them there: every export imported by name (ESM), their types through `tsc`,
  * the installed `baton` command (`--help`, `secret generate`, `serve` on `BATON_STORE=memory:`
  * answering `/healthz`). Exits 1 with a sentence at the first failure.
  *
@@ -202,6 +202,10 @@ export async function releaseCheck(options: { out: string; build: boolean; log?:
       await sh('tar', ['-xzf', tarball, '-C', unpacked], work);
       checkContents(name, join(unpacked, 'package'));
     }
+    // Types as TypeScript resolves them for each entry point (arethetypeswrong, offline on the
+    // tarball): ESM only, so CommonJS's require and node10 resolution are not checked.
+    log('checking the types of each entry point (arethetypeswrong)');
+    await Promise.all(tarballs.map((tarball) => sh(process.execPath, [join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js'), '--profile', 'esm-only', '--format', 'ascii', tarball], work)));
     log('installing the three tarballs into an empty project');
     const project = join(work, 'project');
     mkdirSync(project);
