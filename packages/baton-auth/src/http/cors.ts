@@ -57,14 +57,14 @@ export function corsHeaders(c: HandlerContext, request: Request, route: string, 
 }
 
 /**
- * The answer to `OPTIONS` on a route (`methods`: what it serves). A CORS preflight
+ * The answer to `OPTIONS` on a route (`allow`: its methods, OPTIONS included). A CORS preflight
  * (Fetch §4.8: `Origin` and `Access-Control-Request-Method`) from an allowed origin, or to a
  * public document, gets 204 with what may be sent; one from any other origin 403 without a CORS
  * header, which the browser takes as a failed preflight (Fetch §4.8 step 7) and sends nothing.
  * Fixed answers: nothing is read from the store or counted. A plain `OPTIONS` gets 204 and `Allow`.
  */
 export function preflight(c: HandlerContext, request: Request, route: string, isPublic: boolean, methods: string[]): Response {
-  const allow = [...methods, 'OPTIONS'].join(', ');
+  const allow = methods.join(', ');
   const headers: Record<string, string> = { allow, 'cache-control': 'no-store' };
   if (request.headers.get('origin') === null || request.headers.get('access-control-request-method') === null) return new Response(null, { status: 204, headers });
   if (isPublic) {

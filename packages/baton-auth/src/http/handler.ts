@@ -197,22 +197,20 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     // with a token pasted into it as easily as anything else.
     const route = found?.name ?? 'unknown route';
     const isPublic = found !== undefined && PUBLIC(found.name);
-    const serveRoute = (on: NonNullable<typeof found>): Promise<Response> => {
-      const method = request.method === 'HEAD' && on.route.GET ? 'GET' : request.method;
-      const serve = on.route[method];
-      if (serve === undefined) {
-        const allow = [...Object.keys(on.route), 'OPTIONS'].join(', ');
-        throw new HttpError(405, 'invalid_request', `Use ${allow}`, { allow });
-      }
-      if (!isPublic) refuseCrossSite(c, request);
-      return serve(request, context, on.params);
-    };
     let response: Response;
     try {
       if (found === undefined) throw new HttpError(404, 'not_found', 'No such endpoint');
-      // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
-      if (request.method === 'OPTIONS') response = preflight(c, request, found.name, isPublic, Object.keys(found.route));
-      else response = await serveRoute(found);
+      const method = request.method === 'HEAD' && found.route.GET ? 'GET' : request.method;
+      const serve = found.route[method];
+      const allow = [...Object.keys(found.route), 'OPTIONS'];
+      if (method === 'OPTIONS') {
+        // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
+        response = preflight(c, request, found.name, isPublic, allow);
+      } else {
+        if (serve === undefined) throw new HttpError(405, 'invalid_request', `Use ${allow.join(', ')}`, { allow: allow.join(', ') });
+        if (!isPublic) refuseCrossSite(c, request);
+        response = await serve(request, context, found.params);
+      }
     } catch (err) {
       const http = httpErrorOf(err);
       // The error's name and where it was thrown, never its message: a library's message may quote its input.
