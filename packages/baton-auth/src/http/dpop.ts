@@ -21,6 +21,11 @@ function assertPolicy(request: Request, client: ClientRecord): void {
 
 /** The request's proof, checked (the signature after `o.beforeSignature`), or undefined when it carries none and its client allows that. */
 async function checkedProof(c: HandlerContext, request: Request, client: ClientRecord, o: { spend: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => Promise<void> }): Promise<DpopProof | undefined> {
+  if (!c.dpop()) {
+    // DPoP held back: the proof is ignored, as by a server without DPoP, and the tokens are Bearer (RFC 9449 §5).
+    if (client.dpop === 'required') throw new HttpError(400, 'invalid_dpop_proof', `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`);
+    return undefined;
+  }
   assertPolicy(request, client);
   const header = request.headers.get('dpop');
   if (header === null) return undefined;
