@@ -15,6 +15,7 @@
  * same issuer and settings, which agree.
  */
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { BatonConfigError } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
@@ -33,6 +34,8 @@ interface InstanceRecord {
   dpop: boolean;
   host: string;
   pid: number;
+  /** The process-id namespace its pid means something in (Linux), if known. */
+  pids?: string;
   /** When it first registered (ms): of two instances, the one that registered later yields. */
   since: number;
   /** Its registration lapses then (ms) unless renewed. */
@@ -61,9 +64,18 @@ const parse = (value: string): InstanceRecord | undefined => {
   }
 };
 
+/** This process's pid namespace (`pid:[4026531836]`): containers sharing a host name each have their own. */
+const PIDS = ((): string | undefined => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+})();
+
 /** A process of this machine that is gone (its record could not be deregistered: a crash, kill -9). */
 function deadHere(r: InstanceRecord): boolean {
-  if (r.host !== hostname() || r.pid === process.pid) return false;
+  if (PIDS === undefined || r.pids !== PIDS || r.host !== hostname() || r.pid === process.pid) return false;
   try {
     process.kill(r.pid, 0);
     return false;
@@ -82,7 +94,7 @@ const who = (r: InstanceRecord): string => `process ${r.pid} on ${r.host}`;
 export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 'issuer' | 'issuerSet' | 'dpop' | 'heartbeatMs'>, logger: Logger): Promise<Membership> {
   const key = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   const supports = config.dpop !== 'off';
-  const self: InstanceRecord = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: supports, host: hostname(), pid: process.pid, since: Date.now(), expiresAt: 0 };
+  const self: InstanceRecord = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: supports, host: hostname(), pid: process.pid, ...(PIDS === undefined ? {} : { pids: PIDS }), since: Date.now(), expiresAt: 0 };
   const register = async (): Promise<void> => {
     self.expiresAt = Date.now() + 3 * config.heartbeatMs;
     await store.putRecord(INSTANCE, key, JSON.stringify(self));
