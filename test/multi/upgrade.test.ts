@@ -5,6 +5,7 @@
  * turns on, and a bound session refreshes on any instance. And two processes that would default
  * to different issuers on one store: the second refuses to start.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,27 @@ async function start(env: Record<string, string>): Promise<Instance> {
   const instance = await instanceOf(env);
   started.push(instance);
   return instance;
+}
+
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
+
+/** `baton serve` with `env` and its log at warn: what it wrote until it listened. */
+function serveLogged(env: Record<string, string>): Promise<{ instance: Instance; output: string }> {
+  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', BATON_LOG_LEVEL: 'warn', BATON_RUNTIME_FILE: join(dir, `runtime-${++runtimes}.json`), ...env } });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(output);
+      if (m) {
+        const instance = { url: m[1] as string, child };
+        started.push(instance);
+        resolve({ instance, output });
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
+  });
 }
 
 const metadata = async (on: Instance): Promise<Record<string, unknown>> => (await fetch(`${on.url}/.well-known/oauth-authorization-server`)).json() as Promise<Record<string, unknown>>;
@@ -135,6 +157,10 @@ describe('several processes on one store', () => {
     expect((await fetch(`${b.url}/auth/me`, { headers: { authorization: `Bearer ${pair.access_token}` } })).status).toBe(200);
     // A process that would default to another issuer refuses beside them too; once they stop, it starts (their records are gone).
     await expect(instanceOf({ BATON_STORE: store, BATON_SECRET: SECRET })).rejects.toThrow(/has issuer http:\/\/localhost:3000.*Set BATON_ISSUER/);
+    // An explicit BATON_ISSUER wins, with a warning that names the other issuer.
+    const explicit = await serveLogged({ BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: 'http://localhost:4000' });
+    expect(explicit.output).toMatch(/"event":"config.warning".*Another instance on this store \(process \d+ on [^)]+\) has issuer http:\/\/localhost:3000, not http:\/\/localhost:4000: each refuses the other's tokens\. Give every instance the same BATON_ISSUER\./);
+    await stopInstance(explicit.instance);
     await Promise.all([a, b].map(stopInstance));
     expect((await metadata(await start({ BATON_STORE: store, BATON_SECRET: SECRET }))).issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   }, 60_000);
