@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, users } from 'baton-auth-server';
 import { startInstance, stopInstance } from '../../scripts/instance.ts';
 import type { Instance } from '../../scripts/instance.ts';
+import { startRedis } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
 import type { DpopKey } from '../support/dpop.ts';
 import { eventually } from '../support/eventually.ts';
@@ -21,12 +23,16 @@ const SECRET = 'upgrade-test-service-secret-of-32-characters';
 const USER = { username: 'upgrader', password: 'upgrader password 1' };
 let dir: string;
 const started: Instance[] = [];
+// A Redis of this test's own (port 6461): it deletes nothing of whatever else answers at 6379.
+let redis: RedisServer | undefined;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'baton-upgrade-'));
+  redis = await startRedis(6461);
 });
 afterAll(async () => {
   await Promise.all(started.map(stopInstance));
+  await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -84,9 +90,12 @@ async function postWithProof(key: DpopKey, on: Instance, path: string, body: Rec
 }
 type Pair = { access_token: string; refresh_token: string; token_type: string };
 
-describe('a rolling upgrade from an instance without DPoP', () => {
+describe.each([
+  ['SQLite, the old one killed', () => `sqlite:${join(dir, 'upgrade.sqlite')}`, 'SIGKILL'],
+  ['Redis, the old one silent', () => 'redis://127.0.0.1:6461', 'SIGSTOP'],
+] as const)('a rolling upgrade from an instance without DPoP, on %s', (_name, storeOf, stop) => {
   it('binds no token while an instance without DPoP lives, then turns DPoP on for good', async () => {
-    const store = `sqlite:${join(dir, 'upgrade.sqlite')}`;
+    const store = storeOf();
     await withUser(store);
     const env = { BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: ISSUER, BATON_HEARTBEAT: '1s', BATON_REFRESH_RATE: 'off' };
     const old = await start({ ...env, BATON_DPOP: 'off' });
@@ -109,11 +118,14 @@ describe('a rolling upgrade from an instance without DPoP', () => {
       expect((await fetch(`${on.url}/auth/me`, { headers: { authorization: `Bearer ${pair.access_token}` } })).status).toBe(200);
     }
 
-    // The old one stops without deregistering (kill -9): its registration is no one's, and DPoP turns on.
+    // The old one stops without deregistering: killed (a dead process of this machine: its record is
+    // dropped at once), or silent (SIGSTOP: alive, but its registration lapses after three heartbeats).
+    // Then DPoP turns on.
     const gone = new Promise((r) => old.child.once('exit', r));
+    old.child.kill(stop);
+    await eventually(async () => 'dpop_signing_alg_values_supported' in (await metadata(fresh)), { timeoutMs: 10_000, what: 'the new instance to turn DPoP on' });
     old.child.kill('SIGKILL');
     await gone;
-    await eventually(async () => 'dpop_signing_alg_values_supported' in (await metadata(fresh)), { timeoutMs: 10_000, what: 'the new instance to turn DPoP on' });
 
     // A DPoP session now, refreshed on any instance: one started later knows DPoP is on at once.
     const other = await start(env);

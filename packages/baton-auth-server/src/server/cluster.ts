@@ -45,6 +45,7 @@ interface InstanceRecord {
 interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
 }
 
 /** This instance's place among the instances of its store. */
@@ -138,7 +139,12 @@ export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 
   let holdout: string | undefined;
   /** On once it is recorded, or once every live instance supports it (then recorded). */
   const decide = async (): Promise<void> => {
-    if (!supports || on) return;
+    if (on) return;
+    if (!supports) {
+      // Its registration lapsed meanwhile (the store out of its reach for three heartbeats), and the others turned DPoP on.
+      if ((await store.getRecord(CLUSTER, DPOP)) !== null) logger.error({ event: 'dpop.on_elsewhere' }, 'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.');
+      return;
+    }
     if ((await store.getRecord(CLUSTER, DPOP)) === null) {
       const without = (await others()).find((r) => !r.dpop);
       if (without !== undefined) {
