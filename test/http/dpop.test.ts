@@ -58,7 +58,7 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
     expect(meta.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']);
   });
 
-  it('held back (the dpop option false): no algorithms in the metadata, a proof ignored and Bearer tokens, a client that requires DPoP refused; turned on, all of it at once', async () => {
+  it('held back (the dpop option false): no algorithms in the metadata, a proof ignored and Bearer tokens, a client that requires DPoP refused; turned on, all of it at once; a bound session refreshes with its proof even while held back', async () => {
     let on = false;
     const { handler, post, withProof, me } = setup(() => on);
     const meta = async () => (await (await handler(new Request(`${ISSUER}/.well-known/oauth-authorization-server`), {})).json()) as Record<string, unknown>;
@@ -79,8 +79,13 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
 
     on = true;
     expect(await meta()).toHaveProperty('dpop_signing_alg_values_supported');
-    const bound = await withProof(key, LOGIN, { username: 'alice', password: 'pw' });
-    expect(((await bound.json()) as { token_type: string }).token_type).toBe('DPoP');
+    const bound = (await (await withProof(key, LOGIN, { username: 'alice', password: 'pw' })).json()) as { refresh_token: string; token_type: string };
+    expect(bound.token_type).toBe('DPoP');
+    // Held back again (an instance that has not heard yet that another turned DPoP on): a bound session still refreshes with its proof.
+    on = false;
+    const again = await withProof(key, TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { token_type: string }).token_type).toBe('DPoP');
   });
 
   it('the nonce flow (§8): a proof without a nonce gets use_dpop_nonce and the nonce; with it, a DPoP-bound pair and the next nonce', async () => {

@@ -78,8 +78,9 @@ export interface AuthHandlerOptions {
   /**
    * Whether the token endpoints take DPoP proofs and the metadata advertises them (RFC 9449 §5.1),
    * asked at each request. Default true. While false, a proof is ignored, as by a server without
-   * DPoP, and tokens are Bearer; a client that requires DPoP is refused. Bound tokens are still
-   * verified. The standalone service holds DPoP back until every instance on its store supports it.
+   * DPoP, and tokens are Bearer; a client that requires DPoP is refused. A bound session still
+   * refreshes with its proof, and bound access tokens are verified. The standalone service holds
+   * DPoP back until every instance on its store supports it.
    */
   dpop?: boolean | (() => boolean);
   logger?: Logger;
