@@ -91,8 +91,8 @@ async function postWithProof(key: DpopKey, on: Instance, path: string, body: Rec
 type Pair = { access_token: string; refresh_token: string; token_type: string };
 
 describe.each([
-  ['SQLite, the old one killed', () => `sqlite:${join(dir, 'upgrade.sqlite')}`, 'SIGKILL'],
-  ['Redis, the old one silent', () => 'redis://127.0.0.1:6461', 'SIGSTOP'],
+  ['SQLite, the old one killed', (): string => `sqlite:${join(dir, 'upgrade.sqlite')}`, 'SIGKILL'],
+  ['Redis, the old one silent', (): string => 'redis://127.0.0.1:6461', 'SIGSTOP'],
 ] as const)('a rolling upgrade from an instance without DPoP, on %s', (_name, storeOf, stop) => {
   it('binds no token while an instance without DPoP lives, then turns DPoP on for good', async () => {
     const store = storeOf();
