@@ -73,6 +73,9 @@ function serveLogged(env: Record<string, string>): Promise<{ instance: Instance;
   });
 }
 
+const METRICS = 'upgrade-test-metrics-token-of-32-characters';
+const dpopGauge = async (on: Instance): Promise<string | undefined> => /^baton_dpop_enabled (\d)$/m.exec(await (await fetch(`${on.url}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).text())?.[1];
+
 const metadata = async (on: Instance): Promise<Record<string, unknown>> => (await fetch(`${on.url}/.well-known/oauth-authorization-server`)).json() as Promise<Record<string, unknown>>;
 /** The issuer all instances share; a proof names its URLs (RFC 9449 §4.3, htu), whichever instance is asked. */
 const ISSUER = 'http://localhost:3000';
@@ -97,7 +100,7 @@ describe.each([
   it('binds no token while an instance without DPoP lives, then turns DPoP on for good', async () => {
     const store = storeOf();
     await withUser(store);
-    const env = { BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: ISSUER, BATON_HEARTBEAT: '1s', BATON_REFRESH_RATE: 'off' };
+    const env = { BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: ISSUER, BATON_HEARTBEAT: '1s', BATON_REFRESH_RATE: 'off', BATON_METRICS_TOKEN: METRICS };
     const old = await start({ ...env, BATON_DPOP: 'off' });
     const fresh = await start(env);
     const key = await dpopKey();
@@ -105,6 +108,7 @@ describe.each([
     // While the old one lives: the new one neither advertises DPoP nor binds a token sent with a proof.
     expect(await metadata(old)).not.toHaveProperty('dpop_signing_alg_values_supported');
     expect(await metadata(fresh)).not.toHaveProperty('dpop_signing_alg_values_supported');
+    expect(await dpopGauge(fresh)).toBe('0');
     const login = await postWithProof(key, fresh, '/auth/login', USER);
     expect(login.status).toBe(200);
     let pair = (await login.json()) as Pair;
@@ -130,6 +134,7 @@ describe.each([
     // A DPoP session now, refreshed on any instance: one started later knows DPoP is on at once.
     const other = await start(env);
     expect(await metadata(other)).toHaveProperty('dpop_signing_alg_values_supported');
+    expect([await dpopGauge(fresh), await dpopGauge(other)]).toEqual(['1', '1']);
     const bound = await postWithProof(key, fresh, '/auth/login', USER);
     expect(bound.status, await bound.clone().text()).toBe(200);
     pair = (await bound.json()) as Pair;

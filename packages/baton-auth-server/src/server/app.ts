@@ -16,7 +16,7 @@ import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
-import { joinCluster } from './cluster.ts';
+import { dpopGauge, joinCluster } from './cluster.ts';
 import type { Membership } from './cluster.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
@@ -107,6 +107,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   };
   const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type), onDrift);
   const stopMetrics = metrics?.attach(baton);
+  if (metrics !== undefined) dpopGauge(member, metrics.registry);
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.

@@ -17,6 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { BatonConfigError } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
@@ -175,4 +177,9 @@ export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 
       await leave();
     },
   };
+}
+
+/** `baton_dpop_enabled` on `registry`: 0 while DPoP is held back, 1 once on (workers aggregated by their minimum). */
+export function dpopGauge(member: Membership, registry: Registry): void {
+  new Gauge({ name: 'baton_dpop_enabled', help: 'DPoP (RFC 9449) at the token endpoints: 1 on, 0 held back until every instance on the store supports it', registers: [registry], aggregator: 'min', collect() { this.set(member.dpop() ? 1 : 0); } });
 }
