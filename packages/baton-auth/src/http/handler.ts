@@ -80,6 +80,14 @@ export interface AuthHandlerOptions {
   clientProtection?: LoginProtection;
   /** Largest accepted body in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
+  /**
+   * Whether the token endpoints take DPoP proofs and the metadata advertises them (RFC 9449 §5.1),
+   * asked at each request. Default true. While false, a proof is ignored, as by a server without
+   * DPoP, and tokens are Bearer; a client that requires DPoP is refused. A bound session still
+   * refreshes with its proof, and bound access tokens are verified. The standalone service holds
+   * DPoP back until every instance on its store supports it.
+   */
+  dpop?: boolean | (() => boolean);
   logger?: Logger;
 }
 
@@ -154,6 +162,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
+    dpop: typeof options.dpop === 'function' ? options.dpop : ((on) => () => on)(options.dpop ?? true),
   };
 
   /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
