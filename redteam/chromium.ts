@@ -46,9 +46,9 @@ const signedIn = await page.evaluate(async (issuer) => {
   return t.tokenType;
 }, issuer);
 const cookieBefore = (await context.cookies()).find((c) => c.name.endsWith('baton_rt'));
-console.log('signed in', signedIn, 'cookie', cookieBefore?.name, 'domain', cookieBefore?.domain, 'path', cookieBefore?.path, 'sameSite', cookieBefore?.sameSite);
+console.info('signed in', signedIn, 'cookie', cookieBefore?.name, 'domain', cookieBefore?.domain, 'path', cookieBefore?.path, 'sameSite', cookieBefore?.sameSite);
 const sessions = async () => (await service.service.baton.listSessions((await service.service.store as any) && (await page.evaluate(async (issuer) => (await (await (window as any).client.fetch(`${issuer}/auth/me`)).json()).sub, issuer)))).length;
-console.log('sessions of alice', await sessions());
+console.info('sessions of alice', await sessions());
 
 // The unlisted same-site page (same host, other port) in the same browser profile.
 const evil = await context.newPage();
@@ -81,10 +81,10 @@ const attempts = await evil.evaluate(async (issuer) => {
   return out;
 }, issuer);
 await new Promise((r) => setTimeout(r, 500));
-console.log('unlisted same-site page:', attempts);
-console.log('server saw:', log.slice(mark));
+console.info('unlisted same-site page:', attempts);
+console.info('server saw:', log.slice(mark));
 const cookieAfter = (await context.cookies()).find((c) => c.name.endsWith('baton_rt'));
-console.log('cookie unchanged after the attacks:', cookieAfter?.value === cookieBefore?.value);
+console.info('cookie unchanged after the attacks:', cookieAfter?.value === cookieBefore?.value);
 
 // A page at localhost:APP: the app's own server under another name — not listed (only 127.0.0.1:APP is).
 const alias = await context.newPage();
@@ -95,7 +95,7 @@ const aliasOut = await alias.evaluate(async ({ issuer, at }) => {
   const o = (p: Promise<Response>) => p.then((r) => `read ${r.status}`, (e: Error) => e.name);
   return { me: await o(fetch(`${issuer}/auth/me`, { headers: { authorization: `DPoP ${at}` } })), jwks: await o(fetch(`${issuer}/.well-known/jwks.json`)) };
 }, { issuer, at });
-console.log('page at localhost:APP:', aliasOut);
+console.info('page at localhost:APP:', aliasOut);
 
 // The listed app: still refreshes; reads its sessions; credentialed fetch of a non-cookie route.
 const appOut = await page.evaluate(async (issuer) => {
@@ -112,7 +112,7 @@ const appOut = await page.evaluate(async (issuer) => {
     meWithCredentialsInclude: await o(fetch(`${issuer}/auth/me`, { credentials: 'include' })),
   };
 }, issuer);
-console.log('listed app:', appOut);
+console.info('listed app:', appOut);
 await browser.close();
 await service.stop();
 for (const s of [app, other]) s.server.close();

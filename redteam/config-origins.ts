@@ -9,6 +9,6 @@ for (const o of ['https://App.Example.com', 'https://app.example.com:443', 'http
   let lib: string; let svc: string;
   try { createAuthHandler({ baton, authenticate: async () => null, allowedOrigins: [o] }); lib = 'ACCEPTED'; } catch (e) { lib = (e as Error).message; }
   try { loadConfig({ BATON_STORE: 'memory:', BATON_ALLOWED_ORIGINS: `https://ok.example.com,${o}` }); svc = 'ACCEPTED'; } catch (e) { svc = (e as Error).message; }
-  console.log(`${o}\n  library: ${lib}\n  service: ${svc}`);
+  console.info(`${o}\n  library: ${lib}\n  service: ${svc}`);
 }
 await baton.close?.();

@@ -31,7 +31,7 @@ for (const [label, appOrigin] of [['same site (127.0.0.1:APP)', `http://127.0.0.
     const refresh = await client.refresh().then((t: any) => t.tokenType, (e: any) => `${e.name} ${e.code ?? ''}: ${e.message}`);
     return { signIn, refresh };
   }, service.url);
-  console.log(label, out, 'cookies in the jar:', (await context.cookies()).map((c) => `${c.name}@${c.domain}`));
+  console.info(label, out, 'cookies in the jar:', (await context.cookies()).map((c) => `${c.name}@${c.domain}`));
   await browser.close();
   await service.stop();
 }

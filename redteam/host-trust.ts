@@ -14,7 +14,7 @@ for (const trust of ['0', '1']) {
   for (const [label, h] of cases) {
     const pre = await raw(P, ['OPTIONS /auth/me HTTP/1.1', ...h, 'Access-Control-Request-Method: GET']);
     const get = await raw(P, ['GET /auth/me HTTP/1.1', ...h]);
-    console.log(`trust=${trust}`, label.padEnd(52), pre.status, pre.get('access-control-allow-origin') ?? '-', get.status, get.get('access-control-allow-origin') ?? '-');
+    console.info(`trust=${trust}`, label.padEnd(52), pre.status, pre.get('access-control-allow-origin') ?? '-', get.status, get.get('access-control-allow-origin') ?? '-');
   }
   await service.stop();
 }

@@ -26,19 +26,19 @@ tls.on('secureConnection', (s) => { const u = connect(inner, '127.0.0.1'); s.pip
 void createTcp;
 await users.add(service.service.store, 'alice', 'correct horse battery');
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--ignore-certificate-errors'] });
-console.log('chromium', browser.version());
+console.info('chromium', browser.version());
 const context = await browser.newContext({ ignoreHTTPSErrors: true });
 const own = await context.newPage();
 await own.goto(`${issuer}/.well-known/jwks.json`);
 const login = await own.evaluate(async (issuer) => (await fetch(`${issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'correct horse battery', refresh_token_delivery: 'cookie' }) })).status, issuer);
-console.log('login on the issuer origin', login, (await context.cookies()).map((c) => `${c.name} secure=${c.secure} sameSite=${c.sameSite}`));
+console.info('login on the issuer origin', login, (await context.cookies()).map((c) => `${c.name} secure=${c.secure} sameSite=${c.sameSite}`));
 const page = await context.newPage();
 await page.goto(`${APP}/`);
 const out = await page.evaluate(async (issuer) => {
   const r = await fetch(`${issuer}/oauth/token`, { method: 'POST', credentials: 'include', body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'default' }) }).then(async (r) => `${r.status} ${(await r.text()).slice(0, 120)}`, (e: Error) => e.name);
   return r;
 }, issuer);
-console.log('http listed origin, credentialed refresh:', out);
+console.info('http listed origin, credentialed refresh:', out);
 await browser.close();
 await service.stop();
 tls.close(); app.close();

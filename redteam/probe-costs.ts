@@ -40,7 +40,7 @@ const metrics = async () => (await raw(port, ['GET /metrics HTTP/1.1', H, `Autho
 // 1. Statuses a cache might keep.
 const APP = 'https://app.example.com';
 const show = (label: string, r: Awaited<ReturnType<typeof raw>>) =>
-  console.log(label.padEnd(48), r.status, JSON.stringify({ acao: r.get('access-control-allow-origin'), acac: r.get('access-control-allow-credentials'), vary: r.get('vary'), cc: r.get('cache-control') }));
+  console.info(label.padEnd(48), r.status, JSON.stringify({ acao: r.get('access-control-allow-origin'), acac: r.get('access-control-allow-credentials'), vary: r.get('vary'), cc: r.get('cache-control') }));
 for (const origin of [APP, 'https://evil.com']) {
   const O = `Origin: ${origin}`;
   show(`404 unknown ${origin}`, await raw(port, ['GET /auth/nope HTTP/1.1', H, O]));
@@ -61,7 +61,7 @@ for (const origin of [APP, 'https://evil.com']) {
 let last;
 for (let i = 0; i < 12; i++) last = await raw(port, ['POST /auth/login HTTP/1.1', H, `Origin: ${APP}`, 'Content-Type: application/x-www-form-urlencoded'], 'username=alice&password=wrong');
 show('login after 12 wrong (listed)', last!);
-console.log('  expose:', last!.get('access-control-expose-headers'), 'retry-after:', last!.get('retry-after'));
+console.info('  expose:', last!.get('access-control-expose-headers'), 'retry-after:', last!.get('retry-after'));
 
 // 2. Preflight flood: 2,000 preflights, half listed, half not, each with an 8 KB header list.
 const acrh = Array.from({ length: 1000 }, (_, i) => `x-h${i}`).join(',').slice(0, 8000);
@@ -74,11 +74,11 @@ for (let i = 0; i < 2000; i++) {
 }
 const ms = performance.now() - t0;
 const after = { rows: rows(), metrics: await metrics(), logs: logLines, rss: process.memoryUsage().rss };
-console.log('preflights by status', statuses, `${(ms / 2000).toFixed(2)} ms each (client+server, one process)`);
-console.log('rows before', JSON.stringify(before.rows));
-console.log('rows after ', JSON.stringify(after.rows));
-console.log('metrics changed:', before.metrics !== after.metrics);
-if (before.metrics !== after.metrics) console.log(before.metrics, '\n---\n', after.metrics);
-console.log('log lines during flood:', after.logs - before.logs, 'rss MB before/after', (before.rss / 2 ** 20).toFixed(0), (after.rss / 2 ** 20).toFixed(0));
+console.info('preflights by status', statuses, `${(ms / 2000).toFixed(2)} ms each (client+server, one process)`);
+console.info('rows before', JSON.stringify(before.rows));
+console.info('rows after ', JSON.stringify(after.rows));
+console.info('metrics changed:', before.metrics !== after.metrics);
+if (before.metrics !== after.metrics) console.info(before.metrics, '\n---\n', after.metrics);
+console.info('log lines during flood:', after.logs - before.logs, 'rss MB before/after', (before.rss / 2 ** 20).toFixed(0), (after.rss / 2 ** 20).toFixed(0));
 await service.stop();
 rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { raw } from './raw.ts';
 
 const service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:5173' }));
 const port = Number(new URL(service.url).port);
-console.log('issuer', service.url);
+console.info('issuer', service.url);
 const P = port;
 const origins: (string | string[])[] = [
   'https://app.example.com', `http://127.0.0.1:${P}`, `http://localhost:${P}`, `http://[::1]:${P}`,
@@ -42,7 +42,7 @@ for (const o of origins) {
     }
     row.push(`${path}:${pre.status}/${real.status}${pre.get('access-control-allow-origin') ? '+' : ''}${real.get('access-control-allow-origin') ? '+' : ''}`);
   }
-  console.log(JSON.stringify(list.map((v) => (v.length > 60 ? `${v.slice(0, 30)}…(${v.length})` : v))), row.join(' '));
+  console.info(JSON.stringify(list.map((v) => (v.length > 60 ? `${v.slice(0, 30)}…(${v.length})` : v))), row.join(' '));
 }
-console.log('responses with ACAO:', allowed);
+console.info('responses with ACAO:', allowed);
 await service.stop();

@@ -7,7 +7,7 @@ const up = (origins: string[]) => raw(P, ['GET /ws HTTP/1.1', `Host: 127.0.0.1:$
 for (const o of [['https://app.example.com'], [`http://localhost:${P}`], [`http://[::1]:${P}`], [`http://localhost:${P + 1}`], ['null'], ['https://evil.com'], ['https://app.example.com', 'https://evil.com'], ['https://evil.com', 'https://app.example.com'], ['https://APP.example.com'], []]) {
   // 101 is followed by an open socket; raw() waits for 'end', so give it a timeout.
   const status = await Promise.race([up(o), new Promise((r) => setTimeout(() => r('101 (open, timed out waiting)'), 1500))]);
-  console.log(JSON.stringify(o).padEnd(60), status);
+  console.info(JSON.stringify(o).padEnd(60), status);
 }
 await service.stop();
 process.exit(0);

@@ -217,14 +217,15 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
 
   it('names the form to write for an allowedOrigins entry a browser sends otherwise (capitals, a default port, a Unicode host, a long IPv6 form, userinfo)', () => {
     // Fetch §3.1: the Origin header is the ASCII serialisation (lowercase, punycode, no default port), compared whole.
-    for (const [bad, write] of [
+    const cases: [bad: string, write: string][] = [
       ['https://App.Example.com', 'https://app.example.com'],
       ['https://app.example.com:443', 'https://app.example.com'],
       ['http://localhost:80', 'http://localhost'],
       ['https://bücher.example', 'https://xn--bcher-kva.example'],
       ['http://[0:0::1]:5173', 'http://[::1]:5173'],
       ['https://user@app.example.com', 'https://app.example.com'],
-    ]) {
+    ];
+    for (const [bad, write] of cases) {
       expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(BatonConfigError);
       expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(`(write it as ${write})`);
     }
