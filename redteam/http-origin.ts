@@ -6,13 +6,19 @@
  * credentialed fetch from the http origin? (Schemeful same-site says cross-site: no.)
  * Variant B: the http origin of the same host as the app's https origin.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, createServer as createTcp } from 'node:net';
 import { createServer as createTls } from 'node:tls';
 import { chromium } from 'playwright-core';
 import { loadConfig, startServer, users } from 'baton-auth-server';
 
+// A self-signed certificate for 127.0.0.1 (Chromium runs with --ignore-certificate-errors).
+if (!existsSync('.tmp/rt/key.pem')) {
+  mkdirSync('.tmp/rt', { recursive: true });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', '.tmp/rt/key.pem', '-out', '.tmp/rt/cert.pem', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+}
 const tls = createTls({ key: readFileSync('.tmp/rt/key.pem'), cert: readFileSync('.tmp/rt/cert.pem') });
 await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
 const TLS = (tls.address() as { port: number }).port;
