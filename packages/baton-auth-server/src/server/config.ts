@@ -7,6 +7,7 @@ import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { BatonConfigError, MAX_SESSIONS_PER_USER, toMs } from 'baton-auth';
 import type { SigningAlg, TokenFormat } from 'baton-auth';
+import { checkOrigins } from 'baton-auth/http';
 import { batonCommand } from '../cli/command.ts';
 
 const BATON = batonCommand();
@@ -125,8 +126,13 @@ const schema = z.object({
     message: 'BATON_RESOURCES must list absolute URIs without a fragment, separated by commas or spaces, e.g. https://api.example.com,https://reports.example.com',
   }).default(''),
   BATON_SCOPES: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E ,]*$/, { message: 'BATON_SCOPES must list scope names (RFC 6749 §3.3), separated by commas or spaces' }).optional(),
-  BATON_ALLOWED_ORIGINS: z.string().refine((v) => list(v).every((o) => URL.canParse(o) && new URL(o).origin === o), {
-    message: 'BATON_ALLOWED_ORIGINS must list origins (scheme, host and port, no path), separated by commas or spaces, e.g. https://app.example.com,http://localhost:5173',
+  // The sentence names the entry and the form to write (baton-auth/http checkOrigins, as createAuthHandler's).
+  BATON_ALLOWED_ORIGINS: z.string().superRefine((v, ctx) => {
+    try {
+      checkOrigins(list(v), 'BATON_ALLOWED_ORIGINS');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
   }).default(''),
   BATON_METRICS_TOKEN: z.string().min(32, { message: `BATON_METRICS_TOKEN must be at least 32 characters (make one with \`${BATON} secret generate\`)` }).optional(),
   BATON_METRICS_PORT: z.coerce.number().int().min(1).max(65535, { message: 'BATON_METRICS_PORT must be a port number' }).optional(),

@@ -15,13 +15,12 @@
  * ```
  */
 import type { Baton } from '../core/baton.ts';
-import { BatonConfigError } from '../core/errors.ts';
 import { checkResources, staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
-import { corsHeaders, preflight } from './cors.ts';
+import { checkOrigins, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from './dpop.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
@@ -142,11 +141,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const defaultClientId = options.defaultClientId ?? 'default';
   // An origin is compared as the exact string a browser sends (Fetch §3.1): a path, a trailing
   // slash or `null` (every sandboxed page's) would never match, or match far too much.
-  for (const origin of options.allowedOrigins ?? []) {
-    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
-      throw new BatonConfigError(`allowedOrigins lists ${JSON.stringify(origin.slice(0, 100))}, which is not an origin: give scheme, host and port only, e.g. https://app.example.com`);
-    }
-  }
+  const allowedOrigins = checkOrigins(options.allowedOrigins ?? [], 'allowedOrigins');
   const c: HandlerContext = {
     baton: options.baton,
     issuer,
@@ -155,7 +150,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler')),
     scopes: options.scopes,
-    allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...(options.allowedOrigins ?? [])]),
+    allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...allowedOrigins]),
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', secure ? '/' : cookiePath, secure), path: secure ? '/' : cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),
