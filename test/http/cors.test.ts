@@ -13,6 +13,7 @@ import type { BatonStore } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import type { AuthHandlerOptions } from 'baton-auth/http';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { autoRefresh } from 'baton-auth/adapters/express';
 
 const ISSUER = 'https://auth.example.com';
 const APP = 'https://app.example.com';
@@ -236,5 +237,19 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
       expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(BatonConfigError);
       expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(/wildcard/);
     }
+  });
+
+  it('refuses a plain-http allowed origin off this machine (anyone on the network path speaks for it); loopback ones stay allowed', () => {
+    for (const bad of ['http://app.example.com', 'http://192.168.1.20:5173', 'http://[fe80::1]:3000']) {
+      expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(/plain-http origin off this machine/);
+    }
+    for (const good of ['http://localhost:5173', 'http://127.0.0.1:5173', 'http://[::1]:5173']) expect(() => setup({ allowedOrigins: [good] }), good).not.toThrow();
+  });
+
+  it("autoRefresh's allowedOrigins are checked the same way at creation", () => {
+    const baton = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
+    expect(() => autoRefresh(baton, { allowedOrigins: ['https://*.example.com'] })).toThrow(/wildcard/);
+    expect(() => autoRefresh(baton, { allowedOrigins: ['http://app.example.com'] })).toThrow(/plain-http origin off this machine/);
+    expect(() => autoRefresh(baton, { allowedOrigins: ['https://app.example.com'] })).not.toThrow();
   });
 });

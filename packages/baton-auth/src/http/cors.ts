@@ -15,6 +15,7 @@
  */
 import { BatonConfigError } from '../core/errors.ts';
 import type { HandlerContext } from './context.ts';
+import { LOOPBACK } from './dpop.ts';
 
 /** The endpoints where the refresh cookie is set, read or cleared: credentialed requests. */
 const COOKIE_ROUTES = new Set(['/oauth/token', '/auth/login', '/auth/logout']);
@@ -53,6 +54,11 @@ export function checkOrigins(origins: readonly string[], setting: string): strin
     if (url === undefined || url.origin !== origin) {
       const write = url !== undefined && url.origin !== 'null' ? ` (write it as ${url.origin})` : ', e.g. https://app.example.com';
       throw new BatonConfigError(`${setting} must list origins, and ${shown} is not an origin: give scheme, host and port only, as a browser sends them${write}`);
+    }
+    // Anyone on the network path speaks for a plain-http origin: trusting one with the refresh
+    // cookie's answers is trusting the network (as the client SDK refuses such origins off loopback).
+    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+      throw new BatonConfigError(`${setting} lists ${shown}, a plain-http origin off this machine: anyone on the network path could speak for it. Use https (plain http only for localhost, 127.0.0.1 or [::1])`);
     }
   }
   return [...origins];
