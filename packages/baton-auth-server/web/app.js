@@ -18,6 +18,10 @@ let refreshes = 0;
 let signedIn = false;
 /** This tab's session id, as the service's lists mark it (`current`). */
 let currentSession;
+/** Whether the lists are asked for again (not while signing out), and the requests for them in flight. */
+let polling = true;
+let sessionsLoading = Promise.resolve();
+let timelineLoading = Promise.resolve();
 
 /**
  * "This browser signed in here": a marker, not a secret (the refresh cookie is HttpOnly, so the
@@ -83,6 +87,7 @@ function show(loggedIn, message = '', kind = 'info') {
   if (!loggedIn) hint.set(false);
   $('login-card').hidden = loggedIn;
   $('app').hidden = !loggedIn;
+  document.body.classList.toggle('signed-out', !loggedIn);
   say(kind, message);
 }
 
@@ -96,6 +101,7 @@ client.on('refreshed', () => {
   li.textContent = `${new Date().toLocaleTimeString()} · new access token, refresh token rotated`;
   $('refresh-log').prepend(li);
   while ($('refresh-log').children.length > 3) $('refresh-log').lastChild.remove();
+  if (signedIn && polling) timelineLoading = loadTimeline().catch(() => undefined); // its counts follow
 });
 // A session another device ended is news, not a failure; a reused token is a warning.
 client.on('sessionExpired', (end) => show(false, sessionEndMessage(end), end?.reason === 'reused' ? 'error' : 'info'));
@@ -347,9 +353,6 @@ $('logout-others').onclick = () => logout('others');
 $('logout-global').onclick = () => logout('global');
 setInterval(() => void tick(), 100);
 // Notice a kick or a logout elsewhere within a couple of seconds; the activity now and then.
-let polling = true;
-let sessionsLoading = Promise.resolve();
-let timelineLoading = Promise.resolve();
 setInterval(() => { if (signedIn && polling) sessionsLoading = loadSessions().catch(() => undefined); }, 1500);
 setInterval(() => { if (signedIn && polling) timelineLoading = loadTimeline().catch(() => undefined); }, 15_000);
 // A reload keeps the session: another tab has the tokens, or the refresh cookie is still there —
