@@ -214,4 +214,27 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
       expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(/is not an origin: give scheme, host and port only/);
     }
   });
+
+  it('names the form to write for an allowedOrigins entry a browser sends otherwise (capitals, a default port, a Unicode host, a long IPv6 form, userinfo)', () => {
+    // Fetch §3.1: the Origin header is the ASCII serialisation (lowercase, punycode, no default port), compared whole.
+    const cases: [bad: string, write: string][] = [
+      ['https://App.Example.com', 'https://app.example.com'],
+      ['https://app.example.com:443', 'https://app.example.com'],
+      ['http://localhost:80', 'http://localhost'],
+      ['https://bücher.example', 'https://xn--bcher-kva.example'],
+      ['http://[0:0::1]:5173', 'http://[::1]:5173'],
+      ['https://user@app.example.com', 'https://app.example.com'],
+    ];
+    for (const [bad, write] of cases) {
+      expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(BatonConfigError);
+      expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(`(write it as ${write})`);
+    }
+  });
+
+  it('refuses a wildcard in allowedOrigins at creation: an Origin is compared whole, so https://*.example.com would allow no page at all', () => {
+    for (const bad of ['https://*.example.com', 'https://app-*.example.com']) {
+      expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(BatonConfigError);
+      expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(/wildcard/);
+    }
+  });
 });

@@ -13,6 +13,7 @@
  *   is compared as the exact string the browser serialised (Fetch §3.1: scheme, host and port),
  *   never by prefix or suffix, and `null` (a sandboxed or opaque origin) is never echoed.
  */
+import { BatonConfigError } from '../core/errors.ts';
 import type { HandlerContext } from './context.ts';
 
 /** The endpoints where the refresh cookie is set, read or cleared: credentialed requests. */
@@ -35,6 +36,27 @@ const EXPOSE_HEADERS = 'DPoP-Nonce, WWW-Authenticate, Retry-After, Date';
 
 /** How long a browser may reuse a preflight's answer: an origin removed from the list stops working within it. */
 const MAX_AGE_SECONDS = '600';
+
+/**
+ * `origins` as given, if each is an origin as a browser sends it — its ASCII serialisation (Fetch
+ * §3.1; lowercase, punycode, no default port, no path), to which the `Origin` header is compared
+ * whole; otherwise a BatonConfigError naming `setting`, the entry and the form to write. A `*` in
+ * a host is no pattern: compared whole, it would silently allow no page.
+ */
+export function checkOrigins(origins: readonly string[], setting: string): string[] {
+  for (const origin of origins) {
+    const shown = JSON.stringify(origin.slice(0, 100));
+    const url = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (url?.hostname.includes('*')) {
+      throw new BatonConfigError(`${setting} must list origins, and ${shown} holds a wildcard, which matches no page: an Origin is compared whole. List each origin, e.g. https://app.example.com,https://admin.example.com`);
+    }
+    if (url === undefined || url.origin !== origin) {
+      const write = url !== undefined && url.origin !== 'null' ? ` (write it as ${url.origin})` : ', e.g. https://app.example.com';
+      throw new BatonConfigError(`${setting} must list origins, and ${shown} is not an origin: give scheme, host and port only, as a browser sends them${write}`);
+    }
+  }
+  return [...origins];
+}
 
 /** The request's `Origin` if the handler serves its pages (never `null`), else undefined. */
 function listed(c: HandlerContext, request: Request): string | undefined {

@@ -15,13 +15,12 @@
  * ```
  */
 import type { Baton } from '../core/baton.ts';
-import { BatonConfigError } from '../core/errors.ts';
 import { checkResources, staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
-import { corsHeaders, preflight } from './cors.ts';
+import { checkOrigins, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from './dpop.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
@@ -85,6 +84,14 @@ export interface AuthHandlerOptions {
   clientProtection?: LoginProtection;
   /** Largest accepted body in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
+  /**
+   * Whether the token endpoints take DPoP proofs and the metadata advertises them (RFC 9449 §5.1),
+   * asked at each request. Default true. While false, a proof is ignored, as by a server without
+   * DPoP, and tokens are Bearer; a client that requires DPoP is refused. A bound session still
+   * refreshes with its proof, and bound access tokens are verified. The standalone service holds
+   * DPoP back until every instance on its store supports it.
+   */
+  dpop?: boolean | (() => boolean);
   logger?: Logger;
 }
 
@@ -139,11 +146,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const defaultClientId = options.defaultClientId ?? 'default';
   // An origin is compared as the exact string a browser sends (Fetch §3.1): a path, a trailing
   // slash or `null` (every sandboxed page's) would never match, or match far too much.
-  for (const origin of options.allowedOrigins ?? []) {
-    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
-      throw new BatonConfigError(`allowedOrigins lists ${JSON.stringify(origin.slice(0, 100))}, which is not an origin: give scheme, host and port only, e.g. https://app.example.com`);
-    }
-  }
+  const allowedOrigins = checkOrigins(options.allowedOrigins ?? [], 'allowedOrigins');
   const c: HandlerContext = {
     baton: options.baton,
     issuer,
@@ -153,13 +156,14 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler')),
     scopes: options.scopes,
-    allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...(options.allowedOrigins ?? [])]),
+    allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...allowedOrigins]),
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', secure ? '/' : cookiePath, secure), path: secure ? '/' : cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
+    dpop: typeof options.dpop === 'function' ? options.dpop : ((on) => () => on)(options.dpop ?? true),
   };
 
   /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
