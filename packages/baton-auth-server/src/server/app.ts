@@ -97,6 +97,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
   if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
   for (const warning of await bootstrapClients(raw, config.introspectionSecret)) logger.warn({ event: 'config.warning' }, warning);
+  await users.indexNames(raw); // users added before the id → name index (`/auth/me`'s username)
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
   const store = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));
@@ -148,6 +149,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
       const user = await users.authenticate(store, username, password);
       return user === null ? null : { userId: user.id, scope: user.scopes.join(' ') };
     },
+    username: (userId) => users.nameOf(store, userId),
     clients: storeClients(store),
     defaultClientId: DEFAULT_CLIENT,
     resources: config.resources,

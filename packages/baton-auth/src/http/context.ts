@@ -35,6 +35,8 @@ export interface HandlerContext {
   baton: Baton;
   issuer: string;
   authenticate: Authenticate;
+  /** The name a user id signs in with (`GET /auth/me`), when the application says. */
+  username: ((userId: string) => Promise<string | undefined>) | undefined;
   clients: ClientRegistry;
   defaultClientId: string;
   /** The resources (RFC 8707) the service issues tokens for. */

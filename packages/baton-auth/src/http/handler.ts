@@ -44,6 +44,11 @@ export interface AuthHandlerOptions {
   baton: Baton;
   /** Checks a username and password (your user table) and says which scopes the user may have. */
   authenticate: Authenticate;
+  /**
+   * The name a user signs in with, for `GET /auth/me`'s `username`; undefined (or no function):
+   * the answer has only `sub`, the user id.
+   */
+  username?: (userId: string) => Promise<string | undefined>;
   /** The service's public origin and path, e.g. `https://auth.example.com`; defaults to the engine's issuer. */
   issuer?: string;
   /**
@@ -146,6 +151,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     baton: options.baton,
     issuer,
     authenticate: options.authenticate,
+    username: options.username,
     clients: options.clients ?? staticClients([{ id: defaultClientId }]),
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler')),
