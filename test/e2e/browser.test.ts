@@ -6,15 +6,14 @@
  * out, the account's activity, a lockout that says how long and the way out — and a first visit
  * and a sign-in that log nothing in the console.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it, onTestFinished } from 'vitest';
 import { resetFailures } from 'baton-auth/http';
 import { loadConfig, startServer, users } from 'baton-auth-server';
 import { eventually } from '../support/eventually.ts';
+import { describeInChromium, launchChromium } from '../support/chromium.ts';
 
-const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = new URL('../../.tmp/screenshots/', import.meta.url);
 const METRICS_TOKEN = 'browser-test-metrics-token-0123456789abcdef';
 /** Chrome 131's user agents on two systems: the page must tell them apart. */
@@ -35,28 +34,17 @@ function problemsOf(page: Page): string[] {
   return problems;
 }
 
-// Without Chromium the test is skipped, loudly; under CI or BATON_REQUIRE_BROWSER=1 it fails.
-const FOUND = existsSync(CHROMIUM);
-const REQUIRED = !['', '0', 'false'].includes(process.env.CI ?? '') || process.env.BATON_REQUIRE_BROWSER === '1';
-const MISSING = `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or set BATON_CHROMIUM to its path)`;
-if (!FOUND && !REQUIRED) console.warn(`\n*** SKIPPED: the web page's browser test (test/e2e/browser.test.ts): ${MISSING}. Set BATON_REQUIRE_BROWSER=1 to fail instead. ***\n`);
 
-// One retry: a real browser on a 2-core machine shared with the load of other tests is the point
-// of this test, and so is its timing; a failed attempt leaves its diagnostics in the report.
-describe.skipIf(!FOUND && !REQUIRED)(`web page in Chromium${FOUND ? '' : ` (${MISSING})`}`, { retry: 1 }, () => {
+describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let browser: Browser;
   beforeAll(async () => {
-    if (!FOUND) throw new Error(`The browser test is required (CI or BATON_REQUIRE_BROWSER=1) but there is ${MISSING}.`);
     // Behind a "proxy" (loopback): a browser context's X-Forwarded-For gives its device another address.
     const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '3', BATON_REFRESH_TTL: '60', BATON_LOG_LEVEL: 'silent', BATON_TRUST_PROXY: 'loopback', BATON_METRICS_TOKEN: METRICS_TOKEN });
     server = await startServer(config);
     await users.add(server.service.store, 'alice', 'correct horse battery');
     await users.add(server.service.store, 'bob', 'bob battery staple');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   beforeEach(async () => {
     // Each test (and each retry) starts with alice signed out everywhere.

@@ -9,19 +9,14 @@
  * token, login, revocation and account endpoints reject with TypeError, as does a sandboxed
  * page's (`Origin: null`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { loadConfig, startServer, users } from 'baton-auth-server';
+import { describeInChromium, launchChromium } from '../support/chromium.ts';
 
-const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
-const FOUND = existsSync(CHROMIUM);
-const REQUIRED = !['', '0', 'false'].includes(process.env.CI ?? '') || process.env.BATON_REQUIRE_BROWSER === '1';
-const MISSING = `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or set BATON_CHROMIUM to its path)`;
-if (!FOUND && !REQUIRED) console.warn(`\n*** SKIPPED: the CORS browser test (test/e2e/cors.test.ts): ${MISSING}. Set BATON_REQUIRE_BROWSER=1 to fail instead. ***\n`);
 
 const CLIENT_JS = readFileSync(new URL('../../packages/baton-auth-server/web/client.js', import.meta.url));
 
@@ -35,20 +30,16 @@ async function site(): Promise<{ server: Server; origin: string }> {
   return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
-describe.skipIf(!FOUND && !REQUIRED)(`CORS in Chromium${FOUND ? '' : ` (${MISSING})`}`, { retry: 1 }, () => {
+describeInChromium('CORS in Chromium', 'test/e2e/cors.test.ts', () => {
   let service: Awaited<ReturnType<typeof startServer>>;
   let app: Awaited<ReturnType<typeof site>>;
   let other: Awaited<ReturnType<typeof site>>;
   let browser: Browser;
   beforeAll(async () => {
-    if (!FOUND) throw new Error(`The browser test is required (CI or BATON_REQUIRE_BROWSER=1) but there is ${MISSING}.`);
     [app, other] = [await site(), await site()];
     service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ALLOWED_ORIGINS: app.origin, BATON_LOG_LEVEL: 'silent' }));
     await users.add(service.service.store, 'alice', 'correct horse battery');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -5,22 +5,16 @@
  * tab after all were closed loads the same key and resumes the session from the refresh cookie;
  * the same cookie copied into another browser profile (another key) does not.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { decodeJwt } from 'jose';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { loadConfig, startServer, users } from 'baton-auth-server';
 import { eventually } from '../support/eventually.ts';
+import { describeInChromium, launchChromium } from '../support/chromium.ts';
 
-const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = new URL('../../.tmp/screenshots/', import.meta.url);
 
-// Without Chromium the test is skipped, loudly; under CI or BATON_REQUIRE_BROWSER=1 it fails.
-const FOUND = existsSync(CHROMIUM);
-const REQUIRED = !['', '0', 'false'].includes(process.env.CI ?? '') || process.env.BATON_REQUIRE_BROWSER === '1';
-const MISSING = `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or set BATON_CHROMIUM to its path)`;
-if (!FOUND && !REQUIRED) console.warn(`\n*** SKIPPED: the web page's DPoP browser test (test/e2e/dpop.test.ts): ${MISSING}. Set BATON_REQUIRE_BROWSER=1 to fail instead. ***\n`);
 
 /** What the page's SDK holds, read in the page: its key's thumbprint, its tokens, the stored key's extractability. */
 interface PageState {
@@ -56,19 +50,15 @@ const storedKeys = (page: Page) => page.evaluate(async () => {
   })));
 });
 
-describe.skipIf(!FOUND && !REQUIRED)(`DPoP in Chromium${FOUND ? '' : ` (${MISSING})`}`, { retry: 1 }, () => {
+describeInChromium('DPoP in Chromium', 'test/e2e/dpop.test.ts', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let browser: Browser;
   let alice = '';
   beforeAll(async () => {
-    if (!FOUND) throw new Error(`The browser test is required (CI or BATON_REQUIRE_BROWSER=1) but there is ${MISSING}.`);
     server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '3', BATON_REFRESH_TTL: '60', BATON_LOG_LEVEL: 'silent' }));
     await users.add(server.service.store, 'alice', 'correct horse battery');
     alice = (await users.get(server.service.store, 'alice'))?.id as string;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
