@@ -95,7 +95,14 @@ function fromHash(flat: string[], offset = 0): SessionRecord {
   return record;
 }
 
-/** Builds an ioredis client from a URL, with failures surfacing quickly instead of queueing forever. */
+/**
+ * Builds an ioredis client from a URL, with failures surfacing quickly instead of queueing forever.
+ * A standalone client queues commands only until it is first connected: after that, while its
+ * connection is known to be down (it is reconnecting), a command fails at once (503 in the
+ * service) rather than waiting for the next reconnection attempt and the command timeout, up to
+ * 5 s a request in an outage (#22). A cluster client keeps its queue: it needs it while it learns
+ * the slots again.
+ */
 function connect(url: string): Client {
   const common = { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 5000 };
   if (url.startsWith('redis+cluster://')) {
@@ -105,7 +112,9 @@ function connect(url: string): Client {
     });
     return new Cluster(nodes, { redisOptions: common, clusterRetryStrategy: (times: number) => Math.min(times * 100, 2000) });
   }
-  return new Redis(url, common);
+  const client = new Redis(url, common);
+  client.once('ready', () => (client.options.enableOfflineQueue = false)); // read by ioredis at each command
+  return client;
 }
 
 class RedisStore implements BatonStore {
@@ -332,7 +341,8 @@ class RedisStore implements BatonStore {
 
   async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {
     if (this.#subscriber === undefined) {
-      const sub = (this.#client as { duplicate(): Client }).duplicate();
+      // The subscriber queues its SUBSCRIBE until it is connected (it is made just now).
+      const sub = this.#client instanceof Cluster ? this.#client.duplicate() : (this.#client as Redis).duplicate({ enableOfflineQueue: true });
       this.#subscriber = sub;
       sub.on('error', () => {
         // Reconnection is ioredis's; on 'ready' below the missed revocations are re-read.
