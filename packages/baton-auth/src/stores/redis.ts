@@ -13,8 +13,9 @@
  * the script, and a crash in between loses that log entry (the message was published). `denyJti`
  * and `announce` touch only the log, so they are one script everywhere.
  *
- * Without persistence a Redis restart forgets every session: users get `invalid_grant` and log
- * in again. Enable AOF (`appendonly yes`) where that matters.
+ * Without persistence a Redis restart forgets everything kept here — sessions, the revocation
+ * log, counters, and the records beside them (the service's users, clients and sealed keys).
+ * Enable AOF (`appendonly yes`); `persistenceWarning` says when it is off.
  *
  * @example
  * ```ts
@@ -440,17 +441,26 @@ class RedisStore implements BatonStore {
    * commands until they come back rather than failing them.
    */
   /**
-   * A sentence when Redis keeps nothing across a restart (`appendonly no` and no `save` points):
-   * a restart would forget every session, so every user would have to sign in again, and the
-   * revocation log. Undefined when it persists, or when `CONFIG GET` is not allowed (managed Redis).
+   * A sentence when Redis can lose what is kept in it: it keeps nothing across a restart
+   * (`appendonly no` and no `save` points), or it evicts any key under memory pressure
+   * (`maxmemory-policy allkeys-*`). Everything is at stake, not only sessions: the records beside
+   * them (the service's users, clients and sealed keys), the revocation log, the counters. Undefined
+   * when neither, or when `CONFIG GET` is not allowed (managed Redis).
    */
   async persistenceWarning(): Promise<string | undefined> {
     try {
       const node = 'nodes' in this.#client ? (this.#client as Cluster).nodes('master')[0] : (this.#client as Redis);
       const [, aof] = (await node?.config('GET', 'appendonly')) as [string, string];
       const [, save] = (await node?.config('GET', 'save')) as [string, string];
-      if (aof === 'yes' || (save ?? '').trim() !== '') return undefined;
-      return 'Redis runs without persistence (appendonly no, no save points): a restart forgets every session and revocation, and every user must sign in again. Set `appendonly yes` (and keep an RDB save point) in redis.conf.';
+      const [, policy] = (await node?.config('GET', 'maxmemory-policy')) as [string, string];
+      const said: string[] = [];
+      if (aof !== 'yes' && (save ?? '').trim() === '') {
+        said.push('Redis runs without persistence (appendonly no, no save points): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — and the service then answers 503 until the data is restored from a backup or the store is set up afresh (`baton store init`: every user and client added again). Set `appendonly yes` (and keep an RDB save point) in redis.conf.');
+      }
+      if ((policy ?? '').startsWith('allkeys-')) {
+        said.push(`Redis evicts any key under memory pressure (maxmemory-policy ${policy}): users, clients, keys and sessions can vanish. Set \`maxmemory-policy noeviction\` (or volatile-*) in redis.conf.`);
+      }
+      return said.length === 0 ? undefined : said.join(' ');
     } catch {
       return undefined;
     }
