@@ -111,6 +111,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
   // A key revoked elsewhere (`baton keys revoke`) arrives through the revocation feed at once.
   const reloadKeys = (): void => {
+    if (install.lost() !== undefined) return; // a store that lost its data, or was set up anew, has no keys for this instance
     readRing(custody, store).then((saved) => {
       const now = baton.now(); // the engine's steady clock: a step of the wall clock retires no key early
       if (saved !== null && baton.keys.sync(saved, now)) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
