@@ -22,6 +22,8 @@ const INSTALL_RECORD = INITIALIZED;
 
 /** How often a running instance reads the install record again (a readiness check reads it too). */
 export const INSTALL_CHECK_MS = 5000;
+/** The least time between two reads of it. */
+const MIN_READ_GAP_MS = 1000;
 
 /** What a running instance knows of its store's install record. */
 export interface InstallWatch {
@@ -61,7 +63,15 @@ export function watchInstall(store: BatonStore, install: string, storeUrl: strin
       logger.error({ event: 'store.reinitialized' }, `The store at ${where} was set up anew (install record of ${installedAt(now)}, not the one of ${installedAt(install)} this instance started with): this instance holds the old keys and answers 503; restart it.`);
     }
   };
-  const check = (): Promise<void> => (pending ??= read().finally(() => (pending = undefined)));
+  // At most one read at a time and one a second, however often /readyz (unauthenticated) is asked.
+  let lastRead = 0;
+  const check = (): Promise<void> => {
+    if (pending === undefined && performance.now() - lastRead < MIN_READ_GAP_MS) return Promise.resolve();
+    return (pending ??= read().finally(() => {
+      pending = undefined;
+      lastRead = performance.now();
+    }));
+  };
   const timer = setInterval(() => void check(), intervalMs);
   timer.unref();
   return { lost: () => reason, check, stop: () => clearInterval(timer) };
