@@ -72,4 +72,20 @@ describe('a logout after the store lost the session', () => {
     expect(res.status).toBe(200);
     await eventually(() => refused(b, pair.access_token), { what: 'the other instance to refuse the token', timeoutMs: 5000 });
   }, 40_000);
+
+  it('is bounded: stale tokens of many lost sessions of one user log at most 16 events a revocation lifetime, then 429 (never a 200 that revoked nothing)', async () => {
+    const pairs = [];
+    for (let i = 0; i < 18; i++) pairs.push(await login(a));
+    await redis.kill();
+    await redis.restart();
+    await eventually(() => storeA.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    const statuses: number[] = [];
+    for (const pair of pairs) {
+      const res = await handlerOf(a)(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: pair.refresh_token, client_id: 'default' }) }), { ip: '203.0.113.4' });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([...Array<number>(16).fill(200), 429, 429]);
+    expect(await refused(a, pairs[15]!.access_token)).toBe(true);
+    expect(await refused(a, pairs[16]!.access_token)).toBe(false); // told (429), not revoked
+  }, 60_000);
 });

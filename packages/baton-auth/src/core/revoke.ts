@@ -10,6 +10,7 @@ import type { Engine } from './engine.ts';
 import { thumbprint } from './issue.ts';
 import { hasCounters, userKey } from './login-budget.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
+import { tagOfSession } from './session-id.ts';
 import type { Revocation } from './store.ts';
 import { ANY_AUDIENCE, verify } from './verify.ts';
 
@@ -220,7 +221,16 @@ export async function revokeSession(e: Engine, sessionId: string, options: Sessi
     // A live token names it, yet the store has no record (not even an ended one, kept a week past
     // the session's end, longer than any of its tokens lives): the store lost it. One event per
     // session per revocation lifetime (a one-time slot in the ledger, '~' being in no jti's
-    // alphabet), so that replaying such a token cannot flood the log.
+    // alphabet), and at most TOKEN_REVOCATIONS_PER_USER per user tag (the session id's first
+    // characters; the user is unknown with the record gone), so that stale refresh tokens of
+    // sessions swept long ago cannot flood the log either: past it, 429 rather than a 200 that
+    // revoked nothing.
+    if (hasCounters(e.store)) {
+      const { count } = await e.store.hitCounter(`baton-lost-revocations:${tagOfSession(sessionId)}`, 1, e.revocationTtlMs, r.now);
+      if (count > TOKEN_REVOCATIONS_PER_USER) {
+        throw new BatonError('ERR_RATE_LIMITED', `too many revocations of sessions the store no longer has: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`, { retryAfterMs: e.revocationTtlMs, public: true });
+      }
+    }
     if (!(await e.store.consumeJti(`~lost:${sessionId}`, r.now + r.revocationTtlMs, r.now))) return true;
     await e.store.announce({ kind: 'session', id: sessionId, at: r.now, expiresAt: r.now + r.revocationTtlMs, reason: r.reason });
     revokedHere(e, [sessionId], r);

@@ -356,13 +356,25 @@ class RedisStore implements BatonStore {
           // Not a Baton message: ignore.
         }
       });
-      const reread = (): void => void this.#reread().catch(() => undefined);
+      // After the subscriber is back, the log is read until a read succeeds: the other connection
+      // may still be reconnecting (it queues nothing then), and what was published before the
+      // subscription came back is only in the log. `epoch` keeps a read begun before from counting.
+      let behind = false;
+      let epoch = 0;
+      const reread = (): void => {
+        const mark = epoch;
+        this.#reread().then(() => {
+          if (mark === epoch) behind = false;
+        }, () => undefined);
+      };
       // The cursor to re-read after: the log's, now (what was logged before is loaded by `ready`).
       const seq = await this.#client.get(`${this.#log}:seq`);
       this.#feed.lastSeq = Math.max(this.#feed.lastSeq, Number(seq ?? 0));
       let first = true;
       sub.on('ready', () => {
         if (first) return void (first = false);
+        epoch++;
+        behind = true;
         reread(); // resubscribed after a loss: what may have been published meanwhile
       });
       await sub.subscribe(this.#channel);
@@ -370,7 +382,7 @@ class RedisStore implements BatonStore {
       // While the subscriber reconnects (its backoff can outlast the server's restart), the other
       // connection may already work: read the log from it rather than wait.
       this.#poll = setInterval(() => {
-        if (sub.status !== 'ready') reread();
+        if (sub.status !== 'ready' || behind) reread();
       }, 250);
       this.#poll.unref();
     }
