@@ -49,6 +49,8 @@ export interface HandlerContext {
   /** Wrong client secrets, at every endpoint that authenticates clients. */
   clientProtection: LoginProtection;
   log: Logger | undefined;
+  /** Whether the token endpoints take DPoP proofs now (`AuthHandlerOptions.dpop`). */
+  dpop: () => boolean;
   /** Responses that stream (the revocation feed): registered so that the handler can end them. */
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
 }
