@@ -131,7 +131,8 @@ const backend = STORE_KIND === 'postgres' ? await postgresBackend() : await redi
 const STORE = backend.url;
 const ENV = { BATON_STORE: STORE, BATON_SECRET: 'load-test-service-secret-of-32-characters', BATON_ACCESS_TTL: '5', BATON_REFRESH_TTL: '1h', BATON_REFRESH_RATE: 'off', BATON_LOGIN_FAILURES: 'off', BATON_LOGIN_FAILURES_PER_IP: 'off', BATON_ISSUER: 'https://baton.load.test' };
 
-const { openStore, users } = await import('baton-auth-server');
+const { initStore, loadConfig, openStore, users } = await import('baton-auth-server');
+await initStore(loadConfig(ENV)); // a new Redis is set up on purpose, once (`baton store init`)
 const setup = await openStore(STORE);
 await users.add(setup, 'load', 'load password 1').catch(() => undefined);
 await setup.close();

@@ -49,6 +49,7 @@ const backends: [string, () => Promise<string>][] = [
 describe.each(backends)('three instances on %s', (_name, prepare) => {
   it('share refreshes, revocations and key rotations', async () => {
     const store = await prepare();
+    await cli(['store', 'init'], store); // a new Redis is set up on purpose, once (#22)
     const setup = await openStore(store);
     await users.add(setup, 'multi', 'multi password 1');
     await setup.close();

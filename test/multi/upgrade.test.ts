@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, users } from 'baton-auth-server';
+import { initStore, loadConfig, openStore, users } from 'baton-auth-server';
 import { startInstance, stopInstance } from '../../scripts/instance.ts';
 import type { Instance } from '../../scripts/instance.ts';
 import { startRedis } from '../support/redis-servers.ts';
@@ -37,6 +37,7 @@ afterAll(async () => {
 });
 
 async function withUser(store: string): Promise<void> {
+  await initStore(loadConfig({ BATON_STORE: store, BATON_SECRET: SECRET })); // a new Redis is set up on purpose, once
   const setup = await openStore(store);
   await users.add(setup, USER.username, USER.password);
   await setup.close();

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, startServer, users } from 'baton-auth-server';
+import { initStore, loadConfig, startServer, users } from 'baton-auth-server';
 import { startingAnswer } from '../../packages/baton-auth-server/src/server/ops.ts';
 import { startRedis } from '../support/redis-servers.ts';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
@@ -22,7 +22,9 @@ afterAll(async () => {
   for (const s of started) await s.stop();
 });
 async function service(env: Record<string, string>): Promise<Started> {
-  const s = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', ...env }));
+  const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', ...env });
+  if (config.store.startsWith('redis')) await initStore(config); // a new Redis is set up on purpose, once
+  const s = await startServer(config);
   started.push(s);
   await users.add(s.service.store, 'ops', 'ops password 1').catch(() => undefined);
   return s;
@@ -45,7 +47,7 @@ describe('health', () => {
   });
 
   it('/readyz is 503 with the reason while Redis is down, and ready again once it is back', async () => {
-    const redis = await startRedis(6394);
+    const redis = await startRedis(6394, ['--appendonly', 'yes', '--appendfsync', 'always']); // back with its data (a restart without it is lost-store.test.ts's)
     try {
       const s = await service({ BATON_STORE: 'redis://127.0.0.1:6394', BATON_SECRET: randomBytes(32).toString('base64url') });
       expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
@@ -153,10 +155,13 @@ describe('origins of the web page', () => {
 
 describe('Redis without persistence', () => {
   /** What `baton serve` prints until it listens (pino writes to the file descriptor, so a child process). */
-  const startupLog = (store: string): Promise<string> => new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=baton-source', CLI, 'serve'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: store, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'warn' },
-    });
+  const startupLog = async (store: string): Promise<string> => {
+    const env = { PORT: '0', HOST: '127.0.0.1', BATON_STORE: store, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'warn' };
+    await initStore(loadConfig(env)); // a new Redis is set up on purpose, once
+    return serveLog(env);
+  };
+  const serveLog = (env: Record<string, string>): Promise<string> => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=baton-source', CLI, 'serve'], { env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -169,7 +174,8 @@ describe('Redis without persistence', () => {
   it('is said at start, with what to set; a persistent one is not', async () => {
     const volatile = await startRedis(6395, ['--appendonly', 'no', '--save', '']);
     try {
-      expect(await startupLog('redis://127.0.0.1:6395')).toMatch(/Redis runs without persistence .*appendonly yes/);
+      // What is at stake is everything, not only sessions (#22).
+      expect(await startupLog('redis://127.0.0.1:6395')).toMatch(/Redis runs without persistence \(appendonly no, no save points\): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — .*appendonly yes/);
     } finally {
       await volatile.stop();
     }

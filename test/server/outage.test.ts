@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createService, loadConfig, startServer, users } from 'baton-auth-server';
+import { createService, initStore, loadConfig, startServer, users } from 'baton-auth-server';
 import { startRedis } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 
@@ -18,7 +18,9 @@ let redis: RedisServer;
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
   redis = await startRedis(6419);
-  server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'redis://127.0.0.1:6419', BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: SECRET }));
+  const config = loadConfig({ PORT: '0', BATON_STORE: 'redis://127.0.0.1:6419', BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: SECRET });
+  await initStore(config); // a new Redis is set up on purpose, once
+  server = await startServer(config);
   await users.add(server.service.store, 'olive', 'olive password 1');
 }, 60_000);
 afterAll(async () => {

@@ -97,13 +97,16 @@ describe('store URLs whose user part is not where a parser looks', () => {
 describe('a Redis password in BATON_STORE', () => {
   it('appears in no output of `baton serve` (start-up line, logs at debug), of a command, or of a store error', async () => {
     const store = `redis://:${PASSWORD}@127.0.0.1:${redis.port}/0?password=${PASSWORD}`;
+    // A new Redis is set up on purpose, once: that command's output is checked too.
+    const init = await baton(['store', 'init'], { BATON_STORE: store, BATON_RUNTIME_FILE: join(dir, 'none.json') });
+    expect(init.code, init.out).toBe(0);
     const child = spawn(process.execPath, [CLI, 'serve'], {
       env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: store, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: join(dir, 'run', 'service.json'), BATON_LOG_LEVEL: 'debug' },
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    const outputs: string[] = [];
+    const outputs: string[] = [init.out];
     try {
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.on('data', () => {

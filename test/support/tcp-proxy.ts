@@ -1,6 +1,8 @@
 /**
  * A loopback TCP proxy in front of a real server, to cut the network in a test: `down()` drops
- * every connection and refuses new ones, `up()` accepts again.
+ * every connection and refuses new ones, `up()` accepts again; `stall()` keeps the connections
+ * open but forwards nothing (a partition: nothing refused, nothing answers), `resume()` delivers
+ * what was held, in order.
  */
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -9,11 +11,15 @@ export interface TcpProxy {
   port: number;
   down(): Promise<void>;
   up(): Promise<void>;
+  stall(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
 export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  let stalled = false;
+  const held: [Socket, Buffer][] = [];
   let server: Server | undefined;
   let port = 0;
   const listen = async (): Promise<void> => {
@@ -24,7 +30,11 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
         s.on('close', () => sockets.delete(s));
         s.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      const forward = (from: Socket, to: Socket): void => {
+        from.on('data', (chunk: Buffer) => (stalled ? held.push([to, chunk]) : to.write(chunk)));
+      };
+      forward(client, upstream);
+      forward(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -42,6 +52,13 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
       await closed;
     },
     up: listen,
+    stall() {
+      stalled = true;
+    },
+    resume() {
+      stalled = false;
+      for (const [to, chunk] of held.splice(0)) if (!to.destroyed) to.write(chunk);
+    },
     async close() {
       await proxy.down().catch(() => undefined);
     },

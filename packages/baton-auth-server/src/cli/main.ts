@@ -9,7 +9,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { isBatonError } from 'baton-auth';
 import type { KeyAlg } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
-import { startServer, users } from '../server/app.ts';
+import { initStore, startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
 import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } from '../server/custody.ts';
@@ -166,6 +166,16 @@ keysCmd.command('reset')
     if (!opts.yes) throw new CliError('This signs everyone out. Run again with --yes to confirm.');
     await withStore((store) => resetKeys(store));
     console.info('The key ring is gone; the next start makes new keys.');
+  });
+
+const storeCmd = program.command('store').description('the store itself');
+storeCmd.command('init')
+  .description('set up an empty store (keys, install record, the service\'s clients): once for a new Redis, or to start afresh after a store lost its data; a store already set up is left as it is')
+  .action(async () => {
+    const { created, installedAt } = await initStore(commandConfig());
+    console.info(created
+      ? `Set up the store (install record of ${installedAt}). Add users with \`${BATON} users add <name>\`; restart any instance that was running on it.`
+      : `The store is already set up (install record of ${installedAt}); nothing changed.`);
   });
 
 const secretCmd = program.command('secret').description('the service secret that seals the keys in the store');

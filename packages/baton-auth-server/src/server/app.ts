@@ -23,11 +23,13 @@ import { openCustody, readRing, saveRing } from './custody.ts';
 import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
 import type { Metrics } from './ops.ts';
 import { connectStore, outageAware } from './store.ts';
+import { lostAnswer, storeLost, watchInstall } from './install.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
 export { users } from './users.ts';
 export { connectStore, openStore } from './store.ts';
+export { initStore } from './install.ts';
 
 /** The engine's option names as the service's settings call them, so that a mistake names what the operator set. */
 const SETTING_OF: Record<string, string> = {
@@ -93,6 +95,9 @@ export async function createService(config: ServerConfig, logger = pino({ level:
 }
 
 async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, config: ServerConfig, logger: pino.Logger): Promise<Service> {
+  // A store that lost its data (its install record gone) makes this instance not ready, never a fresh install.
+  const install = watchInstall(raw, custody.install, config.store, logger);
+  custody.lost = install.lost;
   for (const warning of [...config.warnings, ...custody.warnings]) logger.warn({ event: 'config.warning' }, warning);
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
   if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
@@ -114,6 +119,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
   // A key revoked elsewhere (`baton keys revoke`) arrives through the revocation feed at once.
   const reloadKeys = (): void => {
+    if (install.lost() !== undefined) return; // a store that lost its data, or was set up anew, has no keys for this instance
     readRing(custody, store).then((saved) => {
       const now = baton.now(); // the engine's steady clock: a step of the wall clock retires no key early
       if (saved !== null && baton.keys.sync(saved, now)) logger.info({ event: 'keys.reloaded' }, 'keys reloaded');
@@ -172,7 +178,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   };
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
   const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
-  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined });
+  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined, lost: storeLost(install) });
   const observed = async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
     if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
     const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()) : undefined;
@@ -191,7 +197,11 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
     async (request: Request, context?: Parameters<AuthHandler>[1]) => {
       const { pathname } = new URL(request.url);
       const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(pathname) : undefined;
-      return serve ? serve() : (ops(request, pathname) ?? observed(request, context, pathname));
+      if (serve) return serve();
+      const own = ops(request, pathname);
+      if (own !== undefined) return own;
+      // Metadata and the JWKS need no store; every other endpoint waits for a store that lost its data to come back.
+      return install.lost() !== undefined && !pathname.includes('/.well-known/') ? lostAnswer() : observed(request, context, pathname);
     },
     {
       handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname) || /\/(healthz|readyz|metrics)$/.test(pathname),
@@ -207,6 +217,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
     custody,
     metrics,
     async close() {
+      install.stop();
       clearInterval(reload);
       stopKeyEvents();
       stopMetrics?.();

@@ -8,25 +8,51 @@
  * A wrong or missing secret for a store that already has keys stops the start with a sentence:
  * new keys would log everyone out and hide the mistake.
  */
-import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { compactDecrypt, CompactEncrypt, decodeProtectedHeader } from 'jose';
-import { BatonConfigError, generateKey, KeyRing } from 'baton-auth';
+import { BatonConfigError, BatonError, generateKey, KeyRing } from 'baton-auth';
 import type { KeyInput, SigningAlg, BatonStore } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
 import { checkPrivate, writeSecretFile } from './files.ts';
+import { redactUrl } from './config.ts';
 import { batonCommand } from '../cli/command.ts';
 
 const BATON = batonCommand();
 
 const CONFIG = 'config';
+/** The kind of the clients' records (`clients.ts`): a store with none was never set up. */
+const CLIENTS = 'clients';
 /** The sealed key ring: signing, encryption and refresh-token keys, in one record so a re-seal is one write. */
 const RING = 'keyring';
 /** Records of the first versions, which kept keys in the clear (`keys seal-legacy` seals them). */
 const LEGACY = { keys: 'keys', refreshSecret: 'refresh-secret' } as const;
-/** Written with the first key ring: a store that has it and no ring lost its keys. */
-const INITIALIZED = 'initialized';
+/**
+ * Written with the first key ring: a store that has it and no ring lost its keys. Its value (an id
+ * and the time, or the bare time of earlier versions) is the install's identity: each instance
+ * remembers the one it started with, and a store that no longer has it lost its data (`install.ts`).
+ */
+export const INITIALIZED = 'initialized';
+/** The kind of the service's own records (the key ring, the install record). */
+export const CONFIG_KIND = CONFIG;
+
+/**
+ * Whether an empty store at `url` is set up only on purpose (`baton store init`), never by a start.
+ * Redis, because it is the store that loses its data with no one deleting anything: a restart
+ * without persistence, an eviction policy (`maxmemory-policy allkeys-*`), a failover to an empty
+ * replica. An instance that then started on it cannot tell it from a new one (the service secret
+ * is the operator's, the same for both; nothing of the old install survives in the store; Redis's
+ * own `run_id` or uptime change at every restart, lost or not), and made a fresh install silently:
+ * new keys that every instance then loaded, refusing every token, and no users. So starting on an
+ * empty Redis is refused with a sentence, and `baton store init` (once, like creating the database)
+ * sets it up. SQLite and PostgreSQL lose data only by someone's act (a deleted file, a dropped
+ * database): they are set up at first start as before, so `npm start` on a fresh clone just works;
+ * a SQLite database's secret file beside it is its marker outside the store.
+ */
+export function setUpOnPurpose(url: string): boolean {
+  return /^(rediss?|redis\+cluster):\/\//.test(url);
+}
 
 /** Where the service secret comes from, for messages. */
 export interface ServiceSecret {
@@ -157,6 +183,26 @@ export interface Custody {
   ring: KeyRing;
   /** Warnings for the operator (a ring sealed from the clear, an algorithm that differs from BATON_ALG). */
   warnings: string[];
+  /** The store's install record as this instance found or wrote it: a store without it lost its data. */
+  install: string;
+  /** Set by a running service: why the store must not be written to now (it lost its data); `saveRing` then refuses. */
+  lost?: () => string | undefined;
+}
+
+/** A new install record: an id (two set-ups at the same millisecond differ) and when. */
+function installRecord(): string {
+  return JSON.stringify({ id: randomUUID(), createdAt: new Date().toISOString() });
+}
+
+/** When an install record (of this version, or the bare time of earlier ones) says the store was set up. */
+export function installedAt(record: string): string {
+  try {
+    const parsed = JSON.parse(record) as { createdAt?: unknown };
+    if (typeof parsed.createdAt === 'string') return parsed.createdAt;
+  } catch {
+    // the bare ISO time of earlier versions
+  }
+  return record;
 }
 
 /**
@@ -169,7 +215,7 @@ export interface Custody {
  * purpose), and a store set up before whose sealed ring is gone (new keys would sign everyone out
  * and hide the loss: `keys reset` starts over on purpose).
  */
-export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore): Promise<Custody> {
+export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore, options: { init?: boolean } = {}): Promise<Custody> {
   // The marker first: it is written after the ring, so a store that has it has a ring to read next.
   const initialized = await store.getRecord(CONFIG, INITIALIZED);
   const sealed = await store.getRecord(CONFIG, RING);
@@ -181,8 +227,13 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
     throw new BatonConfigError(`The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`);
   }
   const secret = serviceSecret(config, sealed !== null);
+  if (sealed === null && initialized === null && options.init !== true && setUpOnPurpose(config.store) && (await store.listRecords(CLIENTS)).length === 0) {
+    throw new BatonConfigError(emptyStore(config.store));
+  }
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
-  await store.putRecord(CONFIG, INITIALIZED, new Date().toISOString(), { ifAbsent: true });
+  await store.putRecord(CONFIG, INITIALIZED, installRecord(), { ifAbsent: true });
+  const install = await store.getRecord(CONFIG, INITIALIZED);
+  if (install === null) throw new BatonConfigError(`The store at BATON_STORE=${redactUrl(config.store)} lost the install record (config/initialized) just written: is something deleting keys (an eviction policy, a FLUSHALL)?`);
   const ring = new KeyRing(await openRing(secret, (sealed ?? (await store.getRecord(CONFIG, RING))) as string));
   for (const event of await store.revocationsSince(Date.now())) if (event.kind === 'key') ring.drop(event.id, event.at);
   const warnings: string[] = [];
@@ -190,7 +241,12 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   if (active !== undefined && active.alg !== config.alg) {
     warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`${BATON} keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
   }
-  return { secret, ring, warnings };
+  return { secret, ring, warnings, install };
+}
+
+/** What a start on an empty store that is set up only on purpose says. */
+function emptyStore(url: string): string {
+  return `The store at BATON_STORE=${redactUrl(url)} holds no Baton data. If this is a new installation, set it up once with \`${BATON} store init\` (with the same BATON_STORE and BATON_SECRET). If it held Baton's data before, it lost it (was Redis restarted without persistence, or are keys evicted?): restore it from a backup, or start afresh on purpose with \`${BATON} store init\` (every user, client and session is gone).`;
 }
 
 /**
@@ -205,7 +261,7 @@ export async function sealLegacyKeys(config: Pick<ServerConfig, 'store' | 'secre
   const secret = serviceSecret(config, false);
   const inputs = legacyRing(legacy, await store.getRecord(CONFIG, LEGACY.refreshSecret));
   await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, inputs), { ifAbsent: true });
-  await store.putRecord(CONFIG, INITIALIZED, new Date().toISOString(), { ifAbsent: true });
+  await store.putRecord(CONFIG, INITIALIZED, installRecord(), { ifAbsent: true });
   await store.deleteRecord(CONFIG, LEGACY.keys);
   await store.deleteRecord(CONFIG, LEGACY.refreshSecret);
   return inputs.length;
@@ -248,6 +304,8 @@ export async function readRing(custody: Custody, store: BatonStore): Promise<Key
 
 /** Seals and saves the ring (after a rotation or a removal). */
 export async function saveRing(custody: Custody, store: BatonStore): Promise<void> {
+  // A store that lost its data gets no keys from this instance: they would make it a fresh install.
+  if (custody.lost?.() !== undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', `the store ${custody.lost?.()}`);
   await store.putRecord(CONFIG, RING, await seal(custody.secret.bytes, RING, custody.ring.export()));
 }
 

@@ -109,26 +109,77 @@ export function storeAway(err: unknown): boolean {
   return false;
 }
 
+/** ioredis's and postgres.js's words for a call that waited its whole timeout: the slow way a store is away. */
+const TIMED_OUT = /^(Command timed out|no answer)/;
+
+/** Whether `err` (or a cause) is a call that waited out its timeout. */
+function timedOut(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (code === 'CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || (typeof message === 'string' && TIMED_OUT.test(message))) return true;
+  }
+  return false;
+}
+
+/** How often a store known to be down is pinged to see whether it is back. */
+const REPROBE_MS = 250;
+/** The store's methods that never wait for it (or must run whatever its state). */
+const NEVER_SHORT_CIRCUITED = new Set(['close', 'subscribe', 'subscribed', 'ping', 'persistenceWarning']);
+
 /**
  * `store` with an asynchronous call's failure that says the store is away (`storeAway`) turned
  * into `ERR_STORE_UNAVAILABLE`, as the engine's guard does for its port: the records and counters
  * the service reads beside it (users, clients, login protection) then answer 503 with
  * `Retry-After` in an outage, never 500 (#22). A `BatonError` passes through; so does a method that
  * answers synchronously.
+ *
+ * A call that waited out its timeout (a network partition: nothing refused, nothing answers) marks
+ * the store down: until a ping (every REPROBE_MS, one at a time) answers again, calls fail at once
+ * with `ERR_STORE_UNAVAILABLE` instead of each waiting the driver's timeout (5 s for Redis) first.
+ * A store that refuses fails fast already and is not marked (#22).
  */
 export function outageAware<S extends BatonStore>(store: S): S {
   // Only a store that is away (a connection refused or lost, a timeout, a busy or full database)
   // is a 503: any other failure (a missing table, a bug) stays a 500 the handler logs, never a
   // silent "try again" while /readyz says ready.
   const unavailable = (cause: unknown): unknown => (isBatonError(cause) || !storeAway(cause) ? cause : new BatonError('ERR_STORE_UNAVAILABLE', 'the store did not answer', { cause }));
+  let probe: NodeJS.Timeout | undefined;
+  let probing = false;
+  const markDown = (): void => {
+    if (probe !== undefined) return;
+    probe = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      store.ping().then(() => {
+        clearInterval(probe);
+        probe = undefined;
+      }, () => undefined).finally(() => (probing = false));
+    }, REPROBE_MS);
+    probe.unref();
+  };
+  const down = (): Promise<never> => Promise.reject(new BatonError('ERR_STORE_UNAVAILABLE', 'the store is known to be down (a call timed out); retrying in the background'));
   return new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown;
       if (typeof value !== 'function') return value;
+      if (key === 'close') {
+        return () => {
+          clearInterval(probe);
+          probe = undefined;
+          return (value as () => Promise<void>).apply(target);
+        };
+      }
+      const guarded = typeof key === 'string' && !NEVER_SHORT_CIRCUITED.has(key);
       // Called on the store itself, not the proxy: its methods use private fields.
       return (...args: unknown[]) => {
+        if (guarded && probe !== undefined) return down();
         const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(unavailable(err))) : result;
+        return result instanceof Promise
+          ? result.catch((err: unknown) => {
+            if (guarded && !isBatonError(err) && timedOut(err)) markDown();
+            return Promise.reject(unavailable(err));
+          })
+          : result;
       };
     },
   });

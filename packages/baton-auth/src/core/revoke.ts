@@ -10,6 +10,7 @@ import type { Engine } from './engine.ts';
 import { thumbprint } from './issue.ts';
 import { hasCounters, userKey } from './login-budget.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
+import { tagOfSession } from './session-id.ts';
 import type { Revocation } from './store.ts';
 import { ANY_AUDIENCE, verify } from './verify.ts';
 
@@ -19,6 +20,13 @@ export interface SessionRevocation {
   reason?: string;
   /** The session that ended this one; its device is recorded with the reason. */
   by?: string;
+  /**
+   * The session is named by a token this call verified (a logout, a revocation): if the store no
+   * longer has it at all — the store lost its data, as a Redis restarted without persistence does —
+   * the revocation is logged and published all the same, so that every instance refuses the
+   * session's tokens, rather than answering "nothing to revoke" while they keep working (#22).
+   */
+  named?: boolean;
 }
 
 /** Options of `revoke`. */
@@ -130,11 +138,13 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
       return;
     }
     if (options.clientId !== undefined) {
+      // A session the store no longer has (it lost its data) cannot say its client: its refresh
+      // token refreshes nothing any more, so ending its access tokens for whoever holds an
+      // authentic one only protects (#22), and answering "nothing to revoke" would leave them live.
       const owner = session ?? (await e.store.getSession(parsed.sessionId));
-      if (owner === null) return;
-      sameClient(owner.clientId, options.clientId);
+      if (owner !== null) sameClient(owner.clientId, options.clientId);
     }
-    await revokeSession(e, parsed.sessionId, { reason: 'logout' });
+    await revokeSession(e, parsed.sessionId, { reason: 'logout', named: true });
     return;
   }
   // A JWT's claimed key against the proof's, before its state is read: the answer says nothing of whether it is live.
@@ -166,7 +176,7 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   if (claims.sid !== undefined && !((await tokenRevocationSlot(e, claims.sid, now)) && (await userTokenRevocation(e, claims.sub, now)))) {
     // One event for the session (and its every token) rather than one more per token.
     if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
-    await revokeSession(e, claims.sid, { reason: 'revoked' });
+    await revokeSession(e, claims.sid, { reason: 'revoked', named: true });
     return;
   }
   // A client's own tokens (client_credentials) have no session to revoke instead: past the same
@@ -207,6 +217,25 @@ export async function revokeSession(e: Engine, sessionId: string, options: Sessi
   const r = await revocation(e, options);
   const revoked = await e.store.revokeSession(sessionId, r);
   if (revoked) revokedHere(e, [sessionId], r);
+  else if (options.named === true && (await e.store.getSession(sessionId)) === null) {
+    // A live token names it, yet the store has no record (not even an ended one, kept a week past
+    // the session's end, longer than any of its tokens lives): the store lost it. One event per
+    // session per revocation lifetime (a one-time slot in the ledger, '~' being in no jti's
+    // alphabet), and at most TOKEN_REVOCATIONS_PER_USER per user tag (the session id's first
+    // characters; the user is unknown with the record gone), so that stale refresh tokens of
+    // sessions swept long ago cannot flood the log either: past it, 429 rather than a 200 that
+    // revoked nothing.
+    if (hasCounters(e.store)) {
+      const { count } = await e.store.hitCounter(`baton-lost-revocations:${tagOfSession(sessionId)}`, 1, e.revocationTtlMs, r.now);
+      if (count > TOKEN_REVOCATIONS_PER_USER) {
+        throw new BatonError('ERR_RATE_LIMITED', `too many revocations of sessions the store no longer has: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`, { retryAfterMs: e.revocationTtlMs, public: true });
+      }
+    }
+    if (!(await e.store.consumeJti(`~lost:${sessionId}`, r.now + r.revocationTtlMs, r.now))) return true;
+    await e.store.announce({ kind: 'session', id: sessionId, at: r.now, expiresAt: r.now + r.revocationTtlMs, reason: r.reason });
+    revokedHere(e, [sessionId], r);
+    return true;
+  }
   return revoked;
 }
 

@@ -13,8 +13,9 @@
  * the script, and a crash in between loses that log entry (the message was published). `denyJti`
  * and `announce` touch only the log, so they are one script everywhere.
  *
- * Without persistence a Redis restart forgets every session: users get `invalid_grant` and log
- * in again. Enable AOF (`appendonly yes`) where that matters.
+ * Without persistence a Redis restart forgets everything kept here — sessions, the revocation
+ * log, counters, and the records beside them (the service's users, clients and sealed keys).
+ * Enable AOF (`appendonly yes`); `persistenceWarning` says when it is off.
  *
  * @example
  * ```ts
@@ -95,7 +96,14 @@ function fromHash(flat: string[], offset = 0): SessionRecord {
   return record;
 }
 
-/** Builds an ioredis client from a URL, with failures surfacing quickly instead of queueing forever. */
+/**
+ * Builds an ioredis client from a URL, with failures surfacing quickly instead of queueing forever.
+ * A standalone client queues commands only until it is first connected: after that, while its
+ * connection is known to be down (it is reconnecting), a command fails at once (503 in the
+ * service) rather than waiting for the next reconnection attempt and the command timeout, up to
+ * 5 s a request in an outage (#22). A cluster client keeps its queue: it needs it while it learns
+ * the slots again.
+ */
 function connect(url: string): Client {
   const common = { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 5000 };
   if (url.startsWith('redis+cluster://')) {
@@ -105,7 +113,9 @@ function connect(url: string): Client {
     });
     return new Cluster(nodes, { redisOptions: common, clusterRetryStrategy: (times: number) => Math.min(times * 100, 2000) });
   }
-  return new Redis(url, common);
+  const client = new Redis(url, common);
+  client.once('ready', () => (client.options.enableOfflineQueue = false)); // read by ioredis at each command
+  return client;
 }
 
 class RedisStore implements BatonStore {
@@ -332,7 +342,8 @@ class RedisStore implements BatonStore {
 
   async subscribe(listener: (event: RevocationEvent) => void): Promise<() => void> {
     if (this.#subscriber === undefined) {
-      const sub = (this.#client as { duplicate(): Client }).duplicate();
+      // The subscriber queues its SUBSCRIBE until it is connected (it is made just now).
+      const sub = this.#client instanceof Cluster ? this.#client.duplicate() : (this.#client as Redis).duplicate({ enableOfflineQueue: true });
       this.#subscriber = sub;
       sub.on('error', () => {
         // Reconnection is ioredis's; on 'ready' below the missed revocations are re-read.
@@ -345,13 +356,25 @@ class RedisStore implements BatonStore {
           // Not a Baton message: ignore.
         }
       });
-      const reread = (): void => void this.#reread().catch(() => undefined);
+      // After the subscriber is back, the log is read until a read succeeds: the other connection
+      // may still be reconnecting (it queues nothing then), and what was published before the
+      // subscription came back is only in the log. `epoch` keeps a read begun before from counting.
+      let behind = false;
+      let epoch = 0;
+      const reread = (): void => {
+        const mark = epoch;
+        this.#reread().then(() => {
+          if (mark === epoch) behind = false;
+        }, () => undefined);
+      };
       // The cursor to re-read after: the log's, now (what was logged before is loaded by `ready`).
       const seq = await this.#client.get(`${this.#log}:seq`);
       this.#feed.lastSeq = Math.max(this.#feed.lastSeq, Number(seq ?? 0));
       let first = true;
       sub.on('ready', () => {
         if (first) return void (first = false);
+        epoch++;
+        behind = true;
         reread(); // resubscribed after a loss: what may have been published meanwhile
       });
       await sub.subscribe(this.#channel);
@@ -359,7 +382,7 @@ class RedisStore implements BatonStore {
       // While the subscriber reconnects (its backoff can outlast the server's restart), the other
       // connection may already work: read the log from it rather than wait.
       this.#poll = setInterval(() => {
-        if (sub.status !== 'ready') reread();
+        if (sub.status !== 'ready' || behind) reread();
       }, 250);
       this.#poll.unref();
     }
@@ -430,17 +453,26 @@ class RedisStore implements BatonStore {
    * commands until they come back rather than failing them.
    */
   /**
-   * A sentence when Redis keeps nothing across a restart (`appendonly no` and no `save` points):
-   * a restart would forget every session, so every user would have to sign in again, and the
-   * revocation log. Undefined when it persists, or when `CONFIG GET` is not allowed (managed Redis).
+   * A sentence when Redis can lose what is kept in it: it keeps nothing across a restart
+   * (`appendonly no` and no `save` points), or it evicts any key under memory pressure
+   * (`maxmemory-policy allkeys-*`). Everything is at stake, not only sessions: the records beside
+   * them (the service's users, clients and sealed keys), the revocation log, the counters. Undefined
+   * when neither, or when `CONFIG GET` is not allowed (managed Redis).
    */
   async persistenceWarning(): Promise<string | undefined> {
     try {
       const node = 'nodes' in this.#client ? (this.#client as Cluster).nodes('master')[0] : (this.#client as Redis);
       const [, aof] = (await node?.config('GET', 'appendonly')) as [string, string];
       const [, save] = (await node?.config('GET', 'save')) as [string, string];
-      if (aof === 'yes' || (save ?? '').trim() !== '') return undefined;
-      return 'Redis runs without persistence (appendonly no, no save points): a restart forgets every session and revocation, and every user must sign in again. Set `appendonly yes` (and keep an RDB save point) in redis.conf.';
+      const [, policy] = (await node?.config('GET', 'maxmemory-policy')) as [string, string];
+      const said: string[] = [];
+      if (aof !== 'yes' && (save ?? '').trim() === '') {
+        said.push('Redis runs without persistence (appendonly no, no save points): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — and the service then answers 503 until the data is restored from a backup or the store is set up afresh (`baton store init`: every user and client added again). Set `appendonly yes` (and keep an RDB save point) in redis.conf.');
+      }
+      if ((policy ?? '').startsWith('allkeys-')) {
+        said.push(`Redis evicts any key under memory pressure (maxmemory-policy ${policy}): users, clients, keys and sessions can vanish. Set \`maxmemory-policy noeviction\` (or volatile-*) in redis.conf.`);
+      }
+      return said.length === 0 ? undefined : said.join(' ');
     } catch {
       return undefined;
     }

@@ -17,10 +17,14 @@ export function logout(c: HandlerContext): Route {
       const f = type ? await readFields(request, c.maxBodyBytes) : {};
       const scope = f.scope ?? new URL(request.url).searchParams.get('scope') ?? 'local';
       let revoked: string[];
-      if (scope === 'local') revoked = (await c.baton.revokeSession(claims.sid, { reason: 'logout' })) ? [claims.sid] : [];
+      // `named`: the caller's own session is named by the token just verified; a store that lost it
+      // still logs its revocation, so that a 200 always means the token stops working (#22).
+      if (scope === 'local') revoked = (await c.baton.revokeSession(claims.sid, { reason: 'logout', named: true })) ? [claims.sid] : [];
       else if (scope === 'others') revoked = await c.baton.revokeUserSessions(claims.sub, { except: claims.sid, reason: 'logout_everywhere', by: claims.sid });
-      else if (scope === 'global') revoked = await c.baton.revokeUserSessions(claims.sub, { reason: 'logout_everywhere', by: claims.sid });
-      else throw new HttpError(400, 'invalid_request', 'scope must be local, others or global');
+      else if (scope === 'global') {
+        revoked = await c.baton.revokeUserSessions(claims.sub, { reason: 'logout_everywhere', by: claims.sid });
+        if (!revoked.includes(claims.sid) && (await c.baton.revokeSession(claims.sid, { reason: 'logout_everywhere', named: true }))) revoked.push(claims.sid);
+      } else throw new HttpError(400, 'invalid_request', 'scope must be local, others or global');
       return json({ revoked }, 200, scope === 'others' ? {} : { 'set-cookie': clearCookie(c) });
     },
   };
