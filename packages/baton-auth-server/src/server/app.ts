@@ -21,6 +21,8 @@ import { openCustody, readRing, saveRing } from './custody.ts';
 import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
 import type { Metrics } from './ops.ts';
 import { connectStore, outageAware } from './store.ts';
+import { storageHealth } from './storage-health.ts';
+import { checkIntegrity, sqlitePath } from './sqlite-files.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
@@ -76,6 +78,9 @@ const WEB = new URL('../../web/', import.meta.url);
 
 /** Builds the service from its configuration. */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
+  // A corrupt page stops the start with a sentence, rather than failing requests one by one later.
+  const file = sqlitePath(config.store);
+  if (file !== undefined) checkIntegrity(file);
   const store = await connectStore(config.store);
   try {
     return await serviceOn(store, config, logger);
@@ -93,7 +98,10 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   for (const warning of await bootstrapClients(raw, config.introspectionSecret)) logger.warn({ event: 'config.warning' }, warning);
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
-  const store = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));
+  // Storage that cannot write (a full disk, a corrupt page) is logged once and makes /readyz unready.
+  const health = storageHealth(logger);
+  const watched = health.watch(raw);
+  const store = outageAware(metrics === undefined ? watched : timedStore(watched, metrics));
   // A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming.
   const onDrift = (pendingMs: number): void => {
     if (pendingMs === 0) logger.info({ event: 'clock.agrees' }, 'the engine clock agrees with the wall clock again');
@@ -161,7 +169,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   };
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
   const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
-  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined });
+  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined, storage: health });
   const observed = async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
     if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
     const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()) : undefined;

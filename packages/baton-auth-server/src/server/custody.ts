@@ -169,7 +169,7 @@ export interface Custody {
  * purpose), and a store set up before whose sealed ring is gone (new keys would sign everyone out
  * and hide the loss: `keys reset` starts over on purpose).
  */
-export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore): Promise<Custody> {
+export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'> & Partial<Pick<ServerConfig, 'freshStart'>>, store: BatonStore): Promise<Custody> {
   // The marker first: it is written after the ring, so a store that has it has a ring to read next.
   const initialized = await store.getRecord(CONFIG, INITIALIZED);
   const sealed = await store.getRecord(CONFIG, RING);
@@ -180,6 +180,8 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   if (sealed === null && initialized !== null) {
     throw new BatonConfigError(`The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`);
   }
+  // `keys reset` forgets the ring on purpose but keeps the users: only a store with neither is a lost one.
+  if (sealed === null && initialized === null && (await store.listRecords('users')).length === 0) refuseLostDatabase(config);
   const secret = serviceSecret(config, sealed !== null);
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
   await store.putRecord(CONFIG, INITIALIZED, new Date().toISOString(), { ifAbsent: true });
@@ -191,6 +193,19 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
     warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`${BATON} keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
   }
   return { secret, ring, warnings };
+}
+
+/**
+ * A store with no keys is a fresh install, unless the embedded default's secret file is already
+ * there: then the database was lost (deleted, emptied, a volume not mounted), and starting would
+ * silently begin again with no users. Refused with a sentence, unless `freshStart` says it is
+ * meant (`baton serve --fresh-start`).
+ */
+function refuseLostDatabase(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'freshStart'>): void {
+  const file = config.secret === undefined && config.secretFile === undefined ? defaultSecretFile(config.store) : undefined;
+  if (file === undefined || config.freshStart === true || !existsSync(file)) return;
+  const db = config.store.slice('sqlite:'.length);
+  throw new BatonConfigError(`${db} holds no Baton data (missing, empty or never set up), but ${file} exists: this looks like an install whose database was lost. Restore it from a backup (\`${BATON} restore <file>\`, see docs/backups.md), or, to start afresh on purpose with no users, run \`${BATON} serve --fresh-start\` once (or remove ${file}).`);
 }
 
 /**

@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Baton, BatonStore } from 'baton-auth';
+import type { StorageHealth } from './storage-health.ts';
 
 /** How long a readiness check waits for the store. */
 const READY_TIMEOUT_MS = 1000;
@@ -128,7 +129,7 @@ export function metricsAuthorized(authorization: string | null | undefined, toke
 }
 
 /** Readiness: each check's verdict, and the first failure's reason. */
-export async function readiness(baton: Baton, store: BatonStore): Promise<{ ready: boolean; reason?: string; checks: Record<string, string> }> {
+export async function readiness(baton: Baton, store: BatonStore, storage?: StorageHealth): Promise<{ ready: boolean; reason?: string; checks: Record<string, string> }> {
   const checks: Record<string, string> = {};
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -140,6 +141,7 @@ export async function readiness(baton: Baton, store: BatonStore): Promise<{ read
   } finally {
     clearTimeout(timer);
   }
+  if (storage !== undefined) checks.storage = await storage.check();
   checks.keys = baton.keys.active('sig') !== undefined ? 'ok' : 'no active signing key';
   checks.revocations = store.subscribed?.() === false ? 'not subscribed: revocations from other instances are not arriving' : 'ok';
   const failed = Object.entries(checks).find(([, v]) => v !== 'ok');
@@ -152,11 +154,11 @@ const NO_STORE = { 'content-type': 'application/json; charset=utf-8', 'cache-con
  * The service's own routes under its base path: `/healthz`, `/readyz`, and `/metrics` when
  * metrics are on and not on a port of their own. Answers `undefined` for any other path.
  */
-export function opsRoutes(o: { base: string; baton: Baton; store: BatonStore; metrics: Metrics | undefined; metricsToken: string | undefined }): (request: Request, pathname: string) => Promise<Response> | undefined {
+export function opsRoutes(o: { base: string; baton: Baton; store: BatonStore; metrics: Metrics | undefined; metricsToken: string | undefined; storage?: StorageHealth }): (request: Request, pathname: string) => Promise<Response> | undefined {
   const routes: Record<string, (request: Request) => Promise<Response>> = {
     '/healthz': async () => new Response('{"status":"ok"}', { headers: NO_STORE }),
     '/readyz': async () => {
-      const r = await readiness(o.baton, o.store);
+      const r = await readiness(o.baton, o.store, o.storage);
       return new Response(JSON.stringify(r.ready ? { status: 'ready', checks: r.checks } : { status: 'unready', reason: r.reason, checks: r.checks }), { status: r.ready ? 200 : 503, headers: r.ready ? NO_STORE : { ...NO_STORE, 'retry-after': '1' } });
     },
   };
