@@ -3,8 +3,9 @@
  * `/readyz` said ready and nothing was logged). Every store call of the service passes through
  * `watch`: a failure that says the storage itself is failing (full, corrupt, read-only, I/O)
  * marks the store failing, a write that succeeds marks it healthy again, and each change (not
- * each request) is logged once. `/readyz` reports it, and while failing probes with a write of
- * its own, so that readiness comes back once the store writes again.
+ * each request) is logged once. `/readyz` reports it, and probes with a write of its own (while
+ * failing, and every 10 s while no request wrote), so that readiness comes back once the store
+ * writes again, and a full disk shows before a request fails on it.
  */
 import type { BatonStore } from 'baton-auth';
 import type pino from 'pino';
@@ -44,10 +45,13 @@ const WRITES = new Set([
 /** The record the write probe writes (and deletes): about a page, so it needs room as a session would. */
 const PROBE = { kind: 'health', key: 'write-probe', value: 'x'.repeat(2048) };
 
+/** How often an idle store that writes fine is probed by /readyz: a full disk shows before the next request fails. */
+const PROBE_EVERY_MS = 10_000;
+
 export interface StorageHealth {
   /** The store with its failures and successes observed. */
   watch<S extends BatonStore>(store: S): S;
-  /** 'ok', or why the store cannot write; while failing, first tries a write (one at a time). */
+  /** 'ok', or why the store cannot write; first tries a write (one at a time) while failing or idle. */
   check(): Promise<string>;
 }
 
@@ -57,17 +61,48 @@ export interface StorageHealth {
  */
 export function storageHealth(logger: pino.Logger): StorageHealth {
   let failing: { code: string; reason: string } | undefined;
-  let watched: BatonStore | undefined;
+  let watched: (BatonStore & { checkpoint?: () => Promise<void> }) | undefined;
   let probing: Promise<void> | undefined;
+  /** When a write last succeeded (0: none yet): an idle store is probed at most every PROBE_EVERY_MS. */
+  let lastWrite = 0;
+  let lastProbe = 0;
   const sticky = (code: string): boolean => code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code === 'XX001';
+  /**
+   * Checkpoints (SQLite) and writes a probe record, one probe at a time. A full SQLite WAL is
+   * only ever emptied by a checkpoint, which SQLite runs after a commit succeeds: once the WAL
+   * filled the volume no commit succeeds, so without this it stayed full for good (and after a
+   * restart that did not close cleanly too); the checkpoint folds it into the database and
+   * truncates it as soon as the database has room to take it.
+   */
+  const probe = (): Promise<void> => {
+    const store = watched;
+    if (store === undefined) return Promise.resolve();
+    lastProbe = Date.now();
+    probing ??= (async () => {
+      try {
+        await store.checkpoint?.().catch(() => undefined);
+        await store.putRecord(PROBE.kind, PROBE.key, PROBE.value);
+        await store.deleteRecord(PROBE.kind, PROBE.key);
+      } catch {
+        // still failing: `failed` saw why
+      } finally {
+        probing = undefined;
+      }
+    })();
+    return probing;
+  };
   const failed = (err: unknown): void => {
     const kind = storageFailure(err);
-    if (kind === undefined || kind.code === failing?.code) return;
+    if (kind === undefined) return;
+    // A full store is probed at once, then at most every second while requests keep failing.
+    if (kind.code === 'SQLITE_FULL' && probing === undefined && Date.now() - lastProbe >= 1000) void probe();
+    if (kind.code === failing?.code) return;
     failing = kind;
     // Once per change: the code and a sentence, never the driver's message (it may name hosts, users or data).
     logger.error({ event: 'store.failing', code: kind.code }, `the store cannot write: ${kind.reason}`);
   };
   const wrote = (): void => {
+    lastWrite = Date.now();
     if (failing === undefined || sticky(failing.code)) return;
     logger.info({ event: 'store.recovered', code: failing.code }, `the store writes again (it failed with ${failing.code})`);
     failing = undefined;
@@ -96,22 +131,7 @@ export function storageHealth(logger: pino.Logger): StorageHealth {
       return proxy;
     },
     async check() {
-      if (failing !== undefined && !sticky(failing.code) && watched !== undefined) {
-        const store = watched as BatonStore & { checkpoint?: () => Promise<void> };
-        probing ??= (async () => {
-          try {
-            // SQLite: a WAL that filled the volume gives its space back once some was freed.
-            await store.checkpoint?.().catch(() => undefined);
-            await store.putRecord(PROBE.kind, PROBE.key, PROBE.value);
-            await store.deleteRecord(PROBE.kind, PROBE.key);
-          } catch {
-            // still failing: said below
-          } finally {
-            probing = undefined;
-          }
-        })();
-        await probing;
-      }
+      if (failing === undefined ? Date.now() - lastWrite >= PROBE_EVERY_MS : !sticky(failing.code)) await probe();
       if (failing === undefined) return 'ok';
       return `the store cannot write: ${failing.reason}${sticky(failing.code) ? '; stop the service and restore the database from a backup (docs/backups.md)' : failing.code === 'SQLITE_FULL' || failing.code === '53100' ? '; free space on its volume' : ''}`;
     },

@@ -94,7 +94,9 @@ class SqliteStore implements BatonStore {
       this.#db.exec('COMMIT');
       return result;
     } catch (err) {
-      this.#db.exec('ROLLBACK');
+      // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY): a
+      // ROLLBACK then fails with "no transaction is active" and would hide the error that says why.
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw err;
     }
   }
