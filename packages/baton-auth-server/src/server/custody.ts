@@ -27,6 +27,8 @@ const RING = 'keyring';
 const LEGACY = { keys: 'keys', refreshSecret: 'refresh-secret' } as const;
 /** Written with the first key ring: a store that has it and no ring lost its keys. */
 const INITIALIZED = 'initialized';
+/** Written by `keys reset` until the next ring: a store without keys on purpose, not a lost one. */
+const RESET = 'keys-reset';
 
 /** Where the service secret comes from, for messages. */
 export interface ServiceSecret {
@@ -180,11 +182,12 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   if (sealed === null && initialized !== null) {
     throw new BatonConfigError(`The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`);
   }
-  // `keys reset` forgets the ring on purpose but keeps the users: only a store with neither is a lost one.
-  if (sealed === null && initialized === null && (await store.listRecords('users')).length === 0) refuseLostDatabase(config);
+  // A store with no ring, no users and no `keys reset` behind it is new, or lost.
+  if (sealed === null && initialized === null && (await store.getRecord(CONFIG, RESET)) === null && (await store.listRecords('users')).length === 0) refuseLostDatabase(config);
   const secret = serviceSecret(config, sealed !== null);
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
   await store.putRecord(CONFIG, INITIALIZED, new Date().toISOString(), { ifAbsent: true });
+  await store.deleteRecord(CONFIG, RESET);
   const ring = new KeyRing(await openRing(secret, (sealed ?? (await store.getRecord(CONFIG, RING))) as string));
   for (const event of await store.revocationsSince(Date.now())) if (event.kind === 'key') ring.drop(event.id, event.at);
   const warnings: string[] = [];
@@ -228,6 +231,7 @@ export async function sealLegacyKeys(config: Pick<ServerConfig, 'store' | 'secre
 
 /** Forgets the store's key ring on purpose (`keys reset`): the next start makes new keys, and every session must sign in again. */
 export async function resetKeys(store: BatonStore): Promise<void> {
+  await store.putRecord(CONFIG, RESET, new Date().toISOString());
   await store.deleteRecord(CONFIG, RING);
   await store.deleteRecord(CONFIG, INITIALIZED);
 }
