@@ -4,7 +4,8 @@
  * real (a small tmpfs under `baton serve`, as root) and the service says so: 503 with
  * Retry-After, `/readyz` not ready with a reason a person can act on, one error line; space
  * freed, it is ready again (the WAL that filled the volume gives its space back), after a
- * restart too. A corrupted page stops the start with a sentence (`PRAGMA quick_check`).
+ * restart too. Redis out of memory is said the same way. A corrupted page stops the start with a
+ * sentence (`PRAGMA quick_check`).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.ts';
+import { startRedis } from '../support/redis-servers.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'baton-storage-'));
@@ -208,6 +210,35 @@ describe('storage failures', () => {
     await service.stop();
     rmSync(join(disk, 'filler'));
   }, 120_000);
+
+  it('Redis out of memory (maxmemory, noeviction): 503, /readyz not ready with the reason, one error line; memory given back, ready again', async () => {
+    const redis = await startRedis(6441);
+    try {
+      const dir = mkdtempSync(join(root, 'redis-'));
+      const env = { ...envOf(dir), BATON_STORE: 'redis://127.0.0.1:6441', BATON_SECRET: 'a-test-secret-of-at-least-32-characters' };
+      const service = await serve(env);
+      expect((await baton(['users', 'add', USER.username, '--password-stdin'], env, USER.password)).code).toBe(0);
+      const pair = await login(service.url);
+      expect((await readyz(service.url)).status).toBe(200);
+      execFileSync('redis-cli', ['-p', '6441', 'config', 'set', 'maxmemory', '1']);
+      const refused = await refresh(service.url, pair.refresh_token);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).not.toBeNull();
+      const unready = await readyz(service.url);
+      console.info(`Redis OOM: refresh ${refused.status}, /readyz ${unready.status} ${JSON.stringify(unready.body)}`);
+      expect(unready.status).toBe(503);
+      expect(unready.body.reason).toBe('storage: the store cannot write: Redis is out of memory (OOM, maxmemory)');
+      for (let i = 0; i < 3; i++) await refresh(service.url, pair.refresh_token);
+      expect(lines(service.output(), 'store.failing')).toMatchObject([{ level: 50, code: 'OOM' }]);
+      execFileSync('redis-cli', ['-p', '6441', 'config', 'set', 'maxmemory', '0']);
+      await eventually(async () => (await readyz(service.url)).status === 200, { what: 'ready again' });
+      expect((await refresh(service.url, pair.refresh_token)).status).toBe(200);
+      expect(lines(service.output(), 'store.recovered')).toHaveLength(1);
+      await service.stop();
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
 
   it('a corrupted page stops the start with a sentence (PRAGMA quick_check)', async () => {
     const dir = mkdtempSync(join(root, 'corrupt-'));
