@@ -163,7 +163,10 @@ describe('baton backup and restore', () => {
     expect((await baton(['sessions', 'revoke', carol.session_id], env)).code).toBe(0);
     expect((await refresh(service.url, carol.refresh_token)).status).toBe(400);
 
-    // Refused while the service runs on the store.
+    // Refused while the service runs on the store: named by its runtime file, or found holding the file open.
+    const unannounced = await baton(['restore', file, '--keep-sessions'], { ...env, BATON_RUNTIME_FILE: join(vault, 'elsewhere.json') });
+    expect(unannounced.code).toBe(1);
+    expect(unannounced.stderr).toMatch(/baton\.sqlite is open in process \d+ \(a service or a command\): stop it first/);
     const busy = await baton(['restore', file, '--keep-sessions'], env);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toMatch(/The service running as process \d+ serves .*: stop it first/);
