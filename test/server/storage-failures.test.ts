@@ -102,6 +102,13 @@ const login = async (url: string): Promise<Pair> => {
 };
 const walSize = (dir: string): number => (existsSync(join(dir, 'baton.sqlite-wal')) ? statSync(join(dir, 'baton.sqlite-wal')).size : 0);
 
+/** Waits until the service's output (piped, so a line may trail the answer it explains) holds one line of `event`, and says that it holds one only. */
+async function logged(output: () => string, event: string): Promise<void> {
+  await eventually(() => lines(output(), event).length > 0, { what: event });
+  await new Promise((r) => setTimeout(r, 100));
+  expect(lines(output(), event)).toHaveLength(1);
+}
+
 /** Fills the volume but for `leave` bytes. */
 function fill(dir: string, leave: number): void {
   const { bavail, bsize } = statfsSync(dir);
@@ -138,8 +145,9 @@ describe('storage failures', () => {
     expect(full.refused.headers.get('retry-after')).not.toBeNull();
     // Nothing freed by hand: the checkpoint the failure started folds the WAL in and truncates it.
     await eventually(async () => (await refresh(service.url, pair.refresh_token)).status === 200, { what: 'writing again' });
+    await logged(service.output, 'store.failing');
     expect(lines(service.output(), 'store.failing')).toMatchObject([{ level: 50, code: 'SQLITE_FULL', msg: 'the store cannot write: disk full (SQLITE_FULL)' }]);
-    expect(lines(service.output(), 'store.recovered')).toHaveLength(1);
+    await logged(service.output, 'store.recovered');
     expect(walSize(dir)).toBeLessThan(64 * 1024);
     await service.stop();
     rmSync(join(disk, 'filler'));
@@ -164,13 +172,14 @@ describe('storage failures', () => {
     expect(unready.status).toBe(503);
     expect(unready.body.reason).toBe('storage: the store cannot write: disk full (SQLITE_FULL); free space on its volume');
     expect((await readyz(service.url)).status).toBe(503);
+    await logged(service.output, 'store.failing');
     const failing = lines(service.output(), 'store.failing');
     expect(failing).toHaveLength(1); // once, not once per request
     expect(failing[0]).toMatchObject({ level: 50, code: 'SQLITE_FULL', msg: 'the store cannot write: disk full (SQLITE_FULL)' });
 
     rmSync(join(disk, 'filler'));
     await eventually(async () => (await readyz(service.url)).status === 200, { what: 'ready again' });
-    expect(lines(service.output(), 'store.recovered')).toHaveLength(1);
+    await logged(service.output, 'store.recovered');
     expect(lines(service.output(), 'store.failing')).toHaveLength(1);
     expect((await refresh(service.url, pair.refresh_token)).status).toBe(200);
     await service.stop();
@@ -229,11 +238,12 @@ describe('storage failures', () => {
       expect(unready.status).toBe(503);
       expect(unready.body.reason).toBe('storage: the store cannot write: Redis is out of memory (OOM, maxmemory)');
       for (let i = 0; i < 3; i++) await refresh(service.url, pair.refresh_token);
+      await logged(service.output, 'store.failing');
       expect(lines(service.output(), 'store.failing')).toMatchObject([{ level: 50, code: 'OOM' }]);
       execFileSync('redis-cli', ['-p', '6441', 'config', 'set', 'maxmemory', '0']);
       await eventually(async () => (await readyz(service.url)).status === 200, { what: 'ready again' });
       expect((await refresh(service.url, pair.refresh_token)).status).toBe(200);
-      expect(lines(service.output(), 'store.recovered')).toHaveLength(1);
+      await logged(service.output, 'store.recovered');
       await service.stop();
     } finally {
       await redis.stop();

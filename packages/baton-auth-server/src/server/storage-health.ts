@@ -96,7 +96,9 @@ export function storageHealth(logger: pino.Logger): StorageHealth {
     if (kind === undefined) return;
     // A full store is probed at once, then at most every second while requests keep failing.
     if (kind.code === 'SQLITE_FULL' && probing === undefined && Date.now() - lastProbe >= 1000) void probe();
-    if (kind.code === failing?.code) return;
+    // While failing, the first cause stands (a full disk can also fail a write as an I/O error:
+    // one change, one line); only a corrupt database, which does not heal, is news.
+    if (failing !== undefined && (sticky(failing.code) || !sticky(kind.code))) return;
     failing = kind;
     // Once per change: the code and a sentence, never the driver's message (it may name hosts, users or data).
     logger.error({ event: 'store.failing', code: kind.code }, `the store cannot write: ${kind.reason}`);
