@@ -16,6 +16,8 @@ import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
+import { dpopGauge, joinCluster } from './cluster.ts';
+import type { Membership } from './cluster.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
 import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
@@ -82,20 +84,25 @@ export async function createService(config: ServerConfig, logger = pino({ level:
   const file = sqlitePath(config.store);
   if (file !== undefined) checkIntegrity(file);
   const store = await connectStore(config.store);
+  let member: Membership | undefined;
   try {
-    return await serviceOn(store, config, logger);
+    const custody = await openCustody(config, store);
+    // Its issuer checked against the other instances of the store, and DPoP decided with them (cluster.ts).
+    member = await joinCluster(store, config, logger);
+    return await serviceOn(store, custody, member, config, logger);
   } catch (err) {
+    await member?.leave();
     await store.close().catch(() => undefined); // an open connection would keep a failed start alive
     throw err;
   }
 }
 
-async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
-  const custody = await openCustody(config, raw);
+async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, config: ServerConfig, logger: pino.Logger): Promise<Service> {
   for (const warning of [...config.warnings, ...custody.warnings]) logger.warn({ event: 'config.warning' }, warning);
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
   if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
   for (const warning of await bootstrapClients(raw, config.introspectionSecret)) logger.warn({ event: 'config.warning' }, warning);
+  await users.indexNames(raw); // users added before the id → name index (`/auth/me`'s username)
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
   // Storage that cannot write (a full disk, a corrupt page) is logged once and makes /readyz unready.
@@ -109,6 +116,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   };
   const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type), onDrift);
   const stopMetrics = metrics?.attach(baton);
+  if (metrics !== undefined) dpopGauge(member, metrics.registry);
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
@@ -149,6 +157,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
       const user = await users.authenticate(store, username, password);
       return user === null ? null : { userId: user.id, scope: user.scopes.join(' ') };
     },
+    username: (userId) => users.nameOf(store, userId),
     clients: storeClients(store),
     defaultClientId: DEFAULT_CLIENT,
     resources: config.resources,
@@ -159,6 +168,8 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     // Failure counters on the engine's steady clock: a step of the wall clock lifts no block early.
     loginProtection: createLoginProtection({ store, now: () => baton.now(), failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     clientProtection: createLoginProtection({ store, now: () => baton.now(), keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    // DPoP once every instance on the store supports it (cluster.ts).
+    dpop: member.dpop,
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.
@@ -208,6 +219,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
       stopKeyEvents();
       stopMetrics?.();
       clearInterval(sweep);
+      await member.leave();
       await baton.close();
       await store.close();
     },
