@@ -126,3 +126,23 @@ describe('a Redis that lost its data under a running service', () => {
     }
   }, 90_000);
 });
+
+describe('keys reset on purpose under a running service', () => {
+  it('says so at /readyz (restart this instance), not that the store lost its data', async () => {
+    const { resetKeys } = await import('../../packages/baton-auth-server/src/server/custody.ts');
+    const memory = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' });
+    const said: { event?: string; msg: string }[] = [];
+    const service = await createService(memory, pino({ level: 'info' }, { write: (line: string) => void said.push(JSON.parse(line) as { event?: string; msg: string }) }));
+    try {
+      const readyz = () => service.handler(new Request(`${memory.issuer}/readyz`), { ip: '203.0.113.8' });
+      expect((await readyz()).status).toBe(200);
+      await resetKeys(service.store);
+      await eventually(async () => (await readyz()).status === 503, { what: '/readyz to notice the reset', timeoutMs: 10_000 });
+      expect(await (await readyz()).json()).toMatchObject({ reason: expect.stringMatching(/^store: its keys were reset on purpose .*restart this instance/) });
+      expect(said.filter((l) => l.event === 'store.keys_reset')).toHaveLength(1);
+      expect(said.filter((l) => l.event === 'store.lost')).toHaveLength(0);
+    } finally {
+      await service.close();
+    }
+  }, 30_000);
+});

@@ -39,7 +39,7 @@ describe('health', () => {
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
     const ready = await fetch(`${s.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: 'ok', keys: 'ok', revocations: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: 'ok', storage: 'ok', keys: 'ok', revocations: 'ok' } });
     // While it starts: alive, not ready, and nothing else served.
     expect(startingAnswer('/healthz').status).toBe(200);
     expect(startingAnswer('/readyz')).toEqual({ status: 503, body: '{"status":"unready","reason":"starting"}' });

@@ -3,17 +3,21 @@
  * The `baton` command: run the service and manage its users, keys and sessions.
  * `npm run baton -- --help` in the repository, `npx baton --help` where it is installed.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { isBatonError } from 'baton-auth';
 import type { KeyAlg } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
-import { initStore, startServer, users } from '../server/app.ts';
+import { connectStore, createEngine, initStore, startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
-import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } from '../server/custody.ts';
-import { announceRuntime, runtimeFile } from '../server/runtime.ts';
+import type { ServerConfig } from '../server/config.ts';
+import { defaultSecretFile, generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys, serviceSecret, unseal } from '../server/custody.ts';
+import { checkLocalStore, privateDir } from '../server/files.ts';
+import { announceRuntime, canonicalStore, readRuntime, runtimeFile } from '../server/runtime.ts';
+import { activeUsers, backupDatabase, backupFacts, openersOf, replaceDatabase, sqlitePath, stageCopy } from '../server/sqlite-files.ts';
 import type { Announcement } from '../server/runtime.ts';
 import { CliError, commandConfig, readPassword, readStdin, userNamed, withEngine, withStore } from './support.ts';
 import { batonCommand } from './command.ts';
@@ -32,8 +36,9 @@ const width = Math.max(...Object.keys(SETTINGS).map((k) => k.length));
 program.command('serve')
   .description('run the token service, configured by the environment (the variables below)')
   .addHelpText('after', `\nEnvironment:\n${Object.entries(SETTINGS).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n  ${'BATON_RUNTIME_FILE'.padEnd(width)}  where the running service says its URL, issuer and store for \`baton\` commands (default ./data/baton-service.json; this user's and private, or refused)`)
-  .action(async () => {
-    const config = loadConfig();
+  .option('--fresh-start', 'start with no users although the secret file of the embedded store exists (its database was lost on purpose)')
+  .action(async (opts: { freshStart?: boolean }) => {
+    const config = { ...loadConfig(), ...(opts.freshStart ? { freshStart: true } : {}) };
     const { url, stop, service } = await startServer(config);
     // A memory: store is announced nowhere: no command can reach it.
     let announced: Announcement | undefined;
@@ -200,6 +205,90 @@ secretCmd.command('rotate')
         : 'Re-sealed the keys under the new secret. Restart every instance with it; until then they keep the keys they loaded.');
     });
   });
+
+/** Where the service secret of `config` lives, for the reminder that it is backed up apart. */
+function secretOrigin(config: ServerConfig): string {
+  if (config.secret !== undefined) return 'BATON_SECRET';
+  if (config.secretFile !== undefined) return `the secret file ${config.secretFile} (BATON_SECRET_FILE)`;
+  return `the secret file ${defaultSecretFile(config.store) ?? 'BATON_SECRET'}`;
+}
+
+/** How to back up and restore a store that is not the embedded one: its own tools do it consistently. */
+function storeBackupAdvice(store: string): string {
+  if (store.startsWith('postgres')) {
+    return 'The store is PostgreSQL: back it up with pg_dump, which copies one consistent snapshot while the service runs: `pg_dump --format=custom --file=baton.dump "$BATON_STORE"`; restore with the service stopped: `pg_restore --clean --if-exists --single-transaction --dbname="$BATON_STORE" baton.dump` (docs/backups.md). The secret (BATON_SECRET or BATON_SECRET_FILE) is backed up apart.';
+  }
+  return 'The store is Redis: back it up with its persistence — a snapshot of the running server with `redis-cli -u "$BATON_STORE" --rdb baton.rdb` (or BGSAVE and copy dump.rdb; with AOF, its appendonly folder); restore by stopping Redis, putting the file in its `dir` as its `dbfilename` (`redis-cli CONFIG GET dir`), and starting it (docs/backups.md). The secret (BATON_SECRET or BATON_SECRET_FILE) is backed up apart.';
+}
+
+program.command('backup <file>')
+  .description('copy the embedded database to <file> while the service runs: one point in time, its WAL included, written privately (0600) and whole (PostgreSQL, Redis: see docs/backups.md)')
+  .option('--force', 'replace <file> if it exists')
+  .action(async (file: string, opts: { force?: boolean }) => {
+    const config = commandConfig();
+    const db = sqlitePath(config.store);
+    if (db === undefined) throw new CliError(storeBackupAdvice(config.store));
+    const facts = await backupDatabase(db, file, opts.force === true);
+    console.info(`Wrote ${resolve(file)} (${facts.bytes} bytes, mode 600): ${db} as of ${facts.takenAt}, with ${facts.users} user(s) and ${facts.sessions} session(s) (schema version ${facts.version}).`);
+    console.info(`It holds the keys sealed, not the secret that opens them: back up ${secretOrigin(config)} apart, somewhere else. A restore needs both; either alone cannot mint tokens.`);
+  });
+
+program.command('restore <file>')
+  .description('replace the embedded database with a backup, with the service stopped; the current one is kept beside it (docs/backups.md says what a restore means for sessions)')
+  .option('--revoke-sessions', 'end every session of the backup: everyone signs in again, and no session ended since the backup comes back')
+  .option('--keep-sessions', 'keep the sessions of the backup: those not used since stay signed in, but sessions ended since the backup (logouts, revocations) are active again')
+  .action(async (file: string, opts: { revokeSessions?: boolean; keepSessions?: boolean }) => {
+    if (opts.revokeSessions === opts.keepSessions) {
+      throw new CliError('Say what happens to the sessions in the backup: --revoke-sessions (everyone signs in again; no session ended since the backup comes back) or --keep-sessions (sessions unused since stay signed in, but logouts and revocations made since are undone). See docs/backups.md.');
+    }
+    const config = commandConfig();
+    const db = sqlitePath(config.store);
+    if (db === undefined) throw new CliError(storeBackupAdvice(config.store));
+    const running = readRuntime(runtimeFile());
+    if (running !== undefined && running.store === canonicalStore(config.store)) throw new CliError(`The service running as process ${running.pid} serves ${db}: stop it first; a restore replaces the database under it.`);
+    const openers = openersOf(db);
+    if (openers.length > 0) throw new CliError(`${db} is open in process ${openers.join(', ')} (a service or a command): stop it first; a restore replaces the database under it.`);
+    const facts = backupFacts(file);
+    if (facts.sealedRing === undefined) throw new CliError(`${file} is a Baton database that was never started (it holds no keys): there is nothing to restore.`);
+    const secret = serviceSecret(config, true);
+    try {
+      await unseal(secret, 'keyring', facts.sealedRing);
+    } catch {
+      throw new CliError(`${file} was sealed with another secret than ${secret.origin}: put back the secret that was backed up with it (or set BATON_SECRET / BATON_SECRET_FILE to it), then restore again. Nothing was changed.`);
+    }
+    privateDir(dirname(db));
+    checkLocalStore(config.store);
+    const staged = await stageCopy(file, db);
+    let revoked = 0;
+    let kept: string | undefined;
+    try {
+      if (opts.revokeSessions) revoked = await revokeEverySession(config, staged);
+      kept = replaceDatabase(db, staged);
+    } finally {
+      rmSync(staged, { force: true });
+    }
+    console.info(`Restored ${db} from ${resolve(file)}${facts.takenAt ? ` (taken ${facts.takenAt})` : ''}: ${facts.users} user(s), ${facts.sessions} session(s).${kept ? ` The database it replaced is kept as ${kept}.` : ''}`);
+    console.info(opts.revokeSessions
+      ? `Revoked ${revoked} session(s): everyone signs in again, and no session ended since the backup comes back.`
+      : 'Sessions kept. Those created or rotated since the backup are unknown to it: their users sign in again. Sessions ended since the backup (logouts, password changes, removed users, revocations) are active again; so are keys revoked since: revoke them again (docs/backups.md).');
+  });
+
+/** Revokes every session active in the staged copy, through the engine (so the revocation log has them too); how many. */
+async function revokeEverySession(config: ServerConfig, staged: string): Promise<number> {
+  const store = await connectStore(`sqlite:${staged}`);
+  try {
+    const baton = createEngine(config, store, await openCustody(config, store));
+    try {
+      let count = 0;
+      for (const userId of await activeUsers(staged)) count += (await baton.revokeUserSessions(userId, { reason: 'restored' })).length;
+      return count;
+    } finally {
+      await baton.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
 
 const sessionsCmd = program.command('sessions').description('sessions (devices) of a user');
 sessionsCmd.command('list <user>').description("list a user's active sessions").action(async (name: string) => {

@@ -24,6 +24,8 @@ import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
 import type { Metrics } from './ops.ts';
 import { connectStore, outageAware } from './store.ts';
 import { lostAnswer, storeLost, watchInstall } from './install.ts';
+import { storageHealth } from './storage-health.ts';
+import { checkIntegrity, sqlitePath } from './sqlite-files.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
@@ -80,6 +82,9 @@ const WEB = new URL('../../web/', import.meta.url);
 
 /** Builds the service from its configuration. */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
+  // A corrupt page stops the start with a sentence, rather than failing requests one by one later.
+  const file = sqlitePath(config.store);
+  if (file !== undefined) checkIntegrity(file);
   const store = await connectStore(config.store);
   let member: Membership | undefined;
   try {
@@ -105,7 +110,10 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   await users.indexNames(raw); // users added before the id → name index (`/auth/me`'s username)
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
-  const store = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));
+  // Storage that cannot write (a full disk, a corrupt page) is logged once and makes /readyz unready.
+  const health = storageHealth(logger);
+  const watched = health.watch(raw);
+  const store = outageAware(metrics === undefined ? watched : timedStore(watched, metrics));
   // A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming.
   const onDrift = (pendingMs: number): void => {
     if (pendingMs === 0) logger.info({ event: 'clock.agrees' }, 'the engine clock agrees with the wall clock again');
@@ -178,7 +186,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   };
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
   const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
-  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined, lost: storeLost(install) });
+  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined, lost: storeLost(install), storage: health });
   const observed = async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
     if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
     const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()) : undefined;

@@ -65,6 +65,8 @@ export interface ServerConfig {
   metricsToken: string | undefined;
   /** Metrics on a port of their own instead (`BATON_METRICS_PORT`), on `HOST`. */
   metricsPort: number | undefined;
+  /** Start on an empty embedded store although its secret file exists (`baton serve --fresh-start`): a deliberate new install. */
+  freshStart?: boolean;
   /** Settings that work but are probably not what was meant, each a sentence (logged at start). */
   warnings: string[];
 }

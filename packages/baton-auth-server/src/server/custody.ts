@@ -34,6 +34,8 @@ const LEGACY = { keys: 'keys', refreshSecret: 'refresh-secret' } as const;
  * remembers the one it started with, and a store that no longer has it lost its data (`install.ts`).
  */
 export const INITIALIZED = 'initialized';
+/** Written by `keys reset` until the next ring: a store without keys on purpose, not a lost one. */
+export const RESET = 'keys-reset';
 /** The kind of the service's own records (the key ring, the install record). */
 export const CONFIG_KIND = CONFIG;
 
@@ -215,7 +217,7 @@ export function installedAt(record: string): string {
  * purpose), and a store set up before whose sealed ring is gone (new keys would sign everyone out
  * and hide the loss: `keys reset` starts over on purpose).
  */
-export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore, options: { init?: boolean } = {}): Promise<Custody> {
+export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'> & Partial<Pick<ServerConfig, 'freshStart'>>, store: BatonStore, options: { init?: boolean } = {}): Promise<Custody> {
   // The marker first: it is written after the ring, so a store that has it has a ring to read next.
   const initialized = await store.getRecord(CONFIG, INITIALIZED);
   const sealed = await store.getRecord(CONFIG, RING);
@@ -226,6 +228,8 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   if (sealed === null && initialized !== null) {
     throw new BatonConfigError(`The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`);
   }
+  // A store with no ring, no users and no `keys reset` behind it is new, or lost.
+  if (sealed === null && initialized === null && (await store.getRecord(CONFIG, RESET)) === null && (await store.listRecords('users')).length === 0) refuseLostDatabase(config);
   const secret = serviceSecret(config, sealed !== null);
   if (sealed === null && initialized === null && options.init !== true && setUpOnPurpose(config.store) && (await store.listRecords(CLIENTS)).length === 0) {
     throw new BatonConfigError(emptyStore(config.store));
@@ -234,6 +238,7 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   await store.putRecord(CONFIG, INITIALIZED, installRecord(), { ifAbsent: true });
   const install = await store.getRecord(CONFIG, INITIALIZED);
   if (install === null) throw new BatonConfigError(`The store at BATON_STORE=${redactUrl(config.store)} lost the install record (config/initialized) just written: is something deleting keys (an eviction policy, a FLUSHALL)?`);
+  await store.deleteRecord(CONFIG, RESET);
   const ring = new KeyRing(await openRing(secret, (sealed ?? (await store.getRecord(CONFIG, RING))) as string));
   for (const event of await store.revocationsSince(Date.now())) if (event.kind === 'key') ring.drop(event.id, event.at);
   const warnings: string[] = [];
@@ -247,6 +252,19 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
 /** What a start on an empty store that is set up only on purpose says. */
 function emptyStore(url: string): string {
   return `The store at BATON_STORE=${redactUrl(url)} holds no Baton data. If this is a new installation, set it up once with \`${BATON} store init\` (with the same BATON_STORE and BATON_SECRET). If it held Baton's data before, it lost it (was Redis restarted without persistence, or are keys evicted?): restore it from a backup, or start afresh on purpose with \`${BATON} store init\` (every user, client and session is gone).`;
+}
+
+/**
+ * A store with no keys is a fresh install, unless the embedded default's secret file is already
+ * there: then the database was lost (deleted, emptied, a volume not mounted), and starting would
+ * silently begin again with no users. Refused with a sentence, unless `freshStart` says it is
+ * meant (`baton serve --fresh-start`).
+ */
+function refuseLostDatabase(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'freshStart'>): void {
+  const file = config.secret === undefined && config.secretFile === undefined ? defaultSecretFile(config.store) : undefined;
+  if (file === undefined || config.freshStart === true || !existsSync(file)) return;
+  const db = config.store.slice('sqlite:'.length);
+  throw new BatonConfigError(`${db} holds no Baton data (missing, empty or never set up), but ${file} exists: this looks like an install whose database was lost. Restore it from a backup (\`${BATON} restore <file>\`, see docs/backups.md), or, to start afresh on purpose with no users, run \`${BATON} serve --fresh-start\` once (or remove ${file}).`);
 }
 
 /**
@@ -269,6 +287,7 @@ export async function sealLegacyKeys(config: Pick<ServerConfig, 'store' | 'secre
 
 /** Forgets the store's key ring on purpose (`keys reset`): the next start makes new keys, and every session must sign in again. */
 export async function resetKeys(store: BatonStore): Promise<void> {
+  await store.putRecord(CONFIG, RESET, new Date().toISOString());
   await store.deleteRecord(CONFIG, RING);
   await store.deleteRecord(CONFIG, INITIALIZED);
 }

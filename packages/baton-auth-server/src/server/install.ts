@@ -13,7 +13,7 @@ import type pino from 'pino';
 import { bootstrapClients } from './clients.ts';
 import { redactUrl } from './config.ts';
 import type { ServerConfig } from './config.ts';
-import { CONFIG_KIND, INITIALIZED, installedAt, openCustody } from './custody.ts';
+import { CONFIG_KIND, INITIALIZED, RESET, installedAt, openCustody } from './custody.ts';
 import { connectStore } from './store.ts';
 import { batonCommand } from '../cli/command.ts';
 
@@ -55,6 +55,10 @@ export function watchInstall(store: BatonStore, install: string, storeUrl: strin
     if (now === install) {
       reason = undefined;
       logger.info({ event: 'store.restored' }, `The store at ${where} holds this instance's install record again: ready.`);
+    } else if (now === null && (await store.getRecord(CONFIG_KIND, RESET).catch(() => null)) !== null) {
+      // `baton keys reset` on purpose, not a loss: the next start makes new keys.
+      reason = 'its keys were reset on purpose (`baton keys reset`): restart this instance';
+      logger.error({ event: 'store.keys_reset' }, `The store at ${where} had its keys reset on purpose (\`${BATON} keys reset\`): this instance holds the old keys and answers 503; restart it.`);
     } else if (now === null) {
       reason = 'lost its data (was it restarted without persistence?): restore it from a backup, or start afresh with `baton store init` and restart every instance; the log says more';
       logger.error({ event: 'store.lost' }, `The store at ${where} lost its data (was it restarted without persistence?): its install record of ${installedAt(install)} is gone, and with it users, clients, keys, sessions, revocations and login limits. This instance answers 503 and writes no keys there until it is back: restore the store from a backup (the instance becomes ready again by itself), or start afresh on purpose with \`${BATON} store init\` and restart every instance (users and clients must then be added again).`);

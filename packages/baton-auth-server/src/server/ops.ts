@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Baton, BatonStore } from 'baton-auth';
+import type { StorageHealth } from './storage-health.ts';
 
 /** How long a readiness check waits for the store. */
 const READY_TIMEOUT_MS = 1000;
@@ -129,20 +130,22 @@ export function metricsAuthorized(authorization: string | null | undefined, toke
 
 /**
  * Readiness: each check's verdict, and the first failure's reason. `lost`, when given, says why a
- * store that answers is not the one this instance started on (it lost its data: `install.ts`).
+ * store that answers is not the one this instance started on (it lost its data: `install.ts`);
+ * `storage`, whether the store can write (`storage-health.ts`).
  */
-export async function readiness(baton: Baton, store: BatonStore, lost?: () => Promise<string | undefined>): Promise<{ ready: boolean; reason?: string; checks: Record<string, string> }> {
+export async function readiness(baton: Baton, store: BatonStore, o: { lost?: (() => Promise<string | undefined>) | undefined; storage?: StorageHealth | undefined } = {}): Promise<{ ready: boolean; reason?: string; checks: Record<string, string> }> {
   const checks: Record<string, string> = {};
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([store.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)))]);
-    checks.store = (await lost?.()) ?? 'ok';
+    checks.store = (await o.lost?.()) ?? 'ok';
   } catch (err) {
     // Said without the driver's message: /readyz is unauthenticated, and that message may name hosts and users.
     checks.store = (err as Error).message.startsWith('no answer') ? `unreachable: no answer within ${READY_TIMEOUT_MS} ms` : 'unreachable: the store refused or failed the ping';
   } finally {
     clearTimeout(timer);
   }
+  if (o.storage !== undefined) checks.storage = await o.storage.check();
   checks.keys = baton.keys.active('sig') !== undefined ? 'ok' : 'no active signing key';
   checks.revocations = store.subscribed?.() === false ? 'not subscribed: revocations from other instances are not arriving' : 'ok';
   const failed = Object.entries(checks).find(([, v]) => v !== 'ok');
@@ -155,11 +158,11 @@ const NO_STORE = { 'content-type': 'application/json; charset=utf-8', 'cache-con
  * The service's own routes under its base path: `/healthz`, `/readyz`, and `/metrics` when
  * metrics are on and not on a port of their own. Answers `undefined` for any other path.
  */
-export function opsRoutes(o: { base: string; baton: Baton; store: BatonStore; metrics: Metrics | undefined; metricsToken: string | undefined; lost?: () => Promise<string | undefined> }): (request: Request, pathname: string) => Promise<Response> | undefined {
+export function opsRoutes(o: { base: string; baton: Baton; store: BatonStore; metrics: Metrics | undefined; metricsToken: string | undefined; lost?: () => Promise<string | undefined>; storage?: StorageHealth }): (request: Request, pathname: string) => Promise<Response> | undefined {
   const routes: Record<string, (request: Request) => Promise<Response>> = {
     '/healthz': async () => new Response('{"status":"ok"}', { headers: NO_STORE }),
     '/readyz': async () => {
-      const r = await readiness(o.baton, o.store, o.lost);
+      const r = await readiness(o.baton, o.store, { lost: o.lost, storage: o.storage });
       return new Response(JSON.stringify(r.ready ? { status: 'ready', checks: r.checks } : { status: 'unready', reason: r.reason, checks: r.checks }), { status: r.ready ? 200 : 503, headers: r.ready ? NO_STORE : { ...NO_STORE, 'retry-after': '1' } });
     },
   };

@@ -66,7 +66,9 @@ class SqliteStore implements BatonStore {
     if (options.path !== ':memory:') createPrivately(options.path);
     this.#db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
     this.#pollMs = options.pollMs ?? 100;
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+    // journal_size_limit: a WAL that once grew large (a long reader held checkpoints back, a disk
+    // filled) is cut back to 4 MiB at its next reset, instead of holding that disk space forever.
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;');
     this.#migrate();
     this.#q = prepareQueries(this.#db);
   }
@@ -92,7 +94,9 @@ class SqliteStore implements BatonStore {
       this.#db.exec('COMMIT');
       return result;
     } catch (err) {
-      this.#db.exec('ROLLBACK');
+      // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY): a
+      // ROLLBACK then fails with "no transaction is active" and would hide the error that says why.
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw err;
     }
   }
@@ -289,12 +293,24 @@ class SqliteStore implements BatonStore {
     });
   }
 
+  /**
+   * Copies the WAL into the database and truncates it to nothing (`wal_checkpoint(TRUNCATE)`):
+   * after a full disk, what gives its space back once some was freed. Throws what SQLite says
+   * (SQLITE_FULL while there is still no room).
+   */
+  async checkpoint(): Promise<void> {
+    this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#timer);
     this.#listeners.clear();
     if (this.#db.isOpen) this.#db.close();
   }
 }
+
+/** The schema version (`PRAGMA user_version`) this Baton writes: a database above it was written by a newer one. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Opens (and migrates) a SQLite store. */
 export function sqliteStore(options: SqliteStoreOptions): BatonStore {
