@@ -225,6 +225,7 @@ describe('storage failures', () => {
     try {
       const dir = mkdtempSync(join(root, 'redis-'));
       const env = { ...envOf(dir), BATON_STORE: 'redis://127.0.0.1:6441', BATON_SECRET: 'a-test-secret-of-at-least-32-characters' };
+      expect((await baton(['store', 'init'], env)).code).toBe(0); // a new Redis is set up on purpose, once
       const service = await serve(env);
       expect((await baton(['users', 'add', USER.username, '--password-stdin'], env, USER.password)).code).toBe(0);
       const pair = await login(service.url);
