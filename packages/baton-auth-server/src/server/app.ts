@@ -4,6 +4,7 @@
  * and the web page.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -16,6 +17,7 @@ import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
+import type { WorkerLink } from './cluster.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
 import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
@@ -74,18 +76,18 @@ export interface Service {
 
 const WEB = new URL('../../web/', import.meta.url);
 
-/** Builds the service from its configuration. */
-export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
+/** Builds the service from its configuration; `link`: this process is one of BATON_WORKERS (`cluster.ts`). */
+export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel }), link?: WorkerLink): Promise<Service> {
   const store = await connectStore(config.store);
   try {
-    return await serviceOn(store, config, logger);
+    return await serviceOn(store, config, logger, link);
   } catch (err) {
     await store.close().catch(() => undefined); // an open connection would keep a failed start alive
     throw err;
   }
 }
 
-async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Logger): Promise<Service> {
+async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Logger, link: WorkerLink | undefined): Promise<Service> {
   const custody = await openCustody(config, raw);
   for (const warning of [...config.warnings, ...custody.warnings]) logger.warn({ event: 'config.warning' }, warning);
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
@@ -93,7 +95,9 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   for (const warning of await bootstrapClients(raw, config.introspectionSecret)) logger.warn({ event: 'config.warning' }, warning);
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
-  const store = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));
+  const guarded = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));
+  // One of several workers: revocations the others make arrive through the primary at once.
+  const store = link === undefined ? guarded : link.relayStore(guarded);
   // A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming.
   const onDrift = (pendingMs: number): void => {
     if (pendingMs === 0) logger.info({ event: 'clock.agrees' }, 'the engine clock agrees with the wall clock again');
@@ -101,6 +105,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   };
   const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type), onDrift);
   const stopMetrics = metrics?.attach(baton);
+  const stopLink = link?.attach(baton, metrics);
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
@@ -161,7 +166,10 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   };
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
   const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
-  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined });
+  const ops = opsRoutes({
+    base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined,
+    ...(link === undefined ? {} : { scrape: () => link.metrics(), worker: link.id }),
+  });
   const observed = async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
     if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
     const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()) : undefined;
@@ -180,7 +188,10 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     async (request: Request, context?: Parameters<AuthHandler>[1]) => {
       const { pathname } = new URL(request.url);
       const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(pathname) : undefined;
-      return serve ? serve() : (ops(request, pathname) ?? observed(request, context, pathname));
+      const response = await (serve ? serve() : (ops(request, pathname) ?? observed(request, context, pathname)));
+      // A revocation made by this request is answered only once every other worker applies it.
+      await link?.flush();
+      return response;
     },
     {
       handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname) || /\/(healthz|readyz|metrics)$/.test(pathname),
@@ -199,6 +210,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
       clearInterval(reload);
       stopKeyEvents();
       stopMetrics?.();
+      stopLink?.();
       clearInterval(sweep);
       await baton.close();
       await store.close();
@@ -215,10 +227,10 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number, set
   return err;
 }
 
-async function serveMetrics(metrics: Metrics, config: ServerConfig): Promise<Server> {
+async function serveMetrics(metrics: Metrics, config: ServerConfig, link: WorkerLink | undefined): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') return void res.writeHead(404).end();
-    metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
+    (link === undefined ? metrics.registry.metrics() : link.metrics()).then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.metricsPort ?? 0, 'BATON_METRICS_PORT')));
@@ -261,11 +273,16 @@ function capConnectionsPerAddress(server: Server, config: ServerConfig): void {
   });
 }
 
-/** Starts listening; SIGTERM/SIGINT stop accepting, finish in-flight requests, close the store. */
-export async function startServer(config: ServerConfig): Promise<{ server: Server; service: Service; url: string; stop: () => Promise<void> }> {
+/**
+ * Starts listening; SIGTERM/SIGINT stop accepting, finish in-flight requests, close the store.
+ * `link`: this process is one of BATON_WORKERS, which listens only once its service is ready (the
+ * port is shared: until then the other workers serve), and whose log lines say `worker`.
+ */
+export async function startServer(config: ServerConfig, link?: WorkerLink): Promise<{ server: Server; service: Service; url: string; stop: () => Promise<void> }> {
   // Tokens, secrets and passwords never reach a log line.
   const logger = pino({
     level: config.logLevel,
+    ...(link === undefined ? {} : { base: { pid: process.pid, hostname: hostname(), worker: link.id } }),
     redact: { paths: ['*.authorization', '*.cookie', '*.dpop', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie', 'req.headers.dpop'], censor: '[redacted]' },
   });
   // Slow clients (a header or a body trickled byte by byte) are cut off: Node checks the two
@@ -286,10 +303,11 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     res.end(body);
   };
   server.on('request', (req, res) => listener(req, res));
-  await new Promise<void>((resolve, reject) => {
+  const listen = () => new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.port, 'PORT')));
     server.listen(config.port, config.host, resolve);
   });
+  if (link === undefined) await listen();
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -297,7 +315,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   const issuer = config.port === 0 && config.issuer === `http://${config.host}:0` ? url : config.issuer;
   let service: Service;
   try {
-    service = await createService({ ...config, issuer }, logger);
+    service = await createService({ ...config, issuer }, logger, link);
   } catch (err) {
     server.close();
     server.closeAllConnections(); // the clients that were told 503
@@ -334,7 +352,16 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     },
   });
   service.metrics?.countSockets(() => sockets.wss.clients.size);
-  const metricsServer = service.metrics && config.metricsPort !== undefined ? await serveMetrics(service.metrics, config) : undefined;
+  if (link !== undefined) {
+    try {
+      await listen();
+    } catch (err) {
+      await sockets.close();
+      await service.close();
+      throw err;
+    }
+  }
+  const metricsServer = service.metrics && config.metricsPort !== undefined ? await serveMetrics(service.metrics, config, link) : undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
