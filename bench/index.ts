@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
- * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks`, `--peers` (adds the peers table).
+ * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|workers`, `--peers` (adds the peers table).
  */
 import { cpus } from 'node:os';
 import { benchPropagation, benchRotation } from './stores.ts';
@@ -9,6 +9,7 @@ import { benchPeers } from './peers.ts';
 import { benchRemoteRevocation } from './remote.ts';
 import { benchVerify } from './verify.ts';
 import { benchDpop } from './dpop.ts';
+import { benchWorkers } from './workers.ts';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv[process.argv.indexOf('--only') + 1];
@@ -35,6 +36,10 @@ if (want('stores')) {
 if (want('frameworks')) {
   console.log('\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of 5 interleaved rounds)\n');
   console.log(await benchFrameworks(quick ? 1 : 2, quick ? 1 : 5));
+}
+if (want('workers')) {
+  console.log('\n## BATON_WORKERS: 1 and 2 workers on one SQLite file (`baton serve`, load from another process)\n');
+  console.log(await benchWorkers(quick ? 2 : 4, quick ? 1 : 3));
 }
 if (process.argv.includes('--peers')) {
   console.log('\n## Peers over HTTP, same machine, same run\n');

@@ -178,7 +178,7 @@ describe('revocations reach every worker at once on Redis and PostgreSQL', () =>
       const w = await startWorkers({ BATON_WORKERS: '2', BATON_STORE: store() });
       const agents = await w.pinned();
       try {
-        for (const [by, other] of [[1, 2], [2, 1]]) {
+        for (const [by, other] of [[1, 2], [2, 1]] as const) {
           const access = (await w.login(agents.get(by))).access_token;
           expect(await w.me(access, agents.get(other))).toBe(200);
           expect((await call(w.url, '/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${access}` }, agent: agents.get(by) })).status).toBe(200);

@@ -18,7 +18,7 @@ export const METRICS_TOKEN = 'workers-test-metrics-token-of-32-characters';
 export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string; json: <T = Record<string, unknown>>() => T }
 
 /** One HTTP request on `agent` (or on a fresh connection, closed after it, when none). */
-export function call(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent; timeoutMs?: number } = {}): Promise<Answer> {
+export function call(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent | undefined; timeoutMs?: number } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, {
       method: init.method ?? 'GET',
@@ -46,8 +46,8 @@ export interface Workers {
   stderr(): string;
   /** One keep-alive connection pinned to each worker, by worker id. */
   pinned(): Promise<Map<number, Agent>>;
-  login(agent?: Agent): Promise<{ access_token: string; refresh_token: string; session_id: string }>;
-  me(access: string, agent?: Agent): Promise<number>;
+  login(agent?: Agent | undefined): Promise<{ access_token: string; refresh_token: string; session_id: string }>;
+  me(access: string, agent?: Agent | undefined): Promise<number>;
   /** SIGTERM, and the exit code. */
   stop(): Promise<number | null>;
 }
