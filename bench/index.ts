@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
- * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|workers`, `--peers` (adds the peers table).
+ * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|workers|sqlite-lock`, `--peers` (adds the peers table).
  */
 import { cpus } from 'node:os';
 import { benchPropagation, benchRotation } from './stores.ts';
@@ -10,6 +10,7 @@ import { benchRemoteRevocation } from './remote.ts';
 import { benchVerify } from './verify.ts';
 import { benchDpop } from './dpop.ts';
 import { benchWorkers } from './workers.ts';
+import { benchSqliteLock } from './sqlite-lock.ts';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv[process.argv.indexOf('--only') + 1];
@@ -40,6 +41,10 @@ if (want('frameworks')) {
 if (want('workers')) {
   console.log('\n## BATON_WORKERS: 1 and 2 workers on one SQLite file (`baton serve`, load from another process)\n');
   console.log(await benchWorkers(quick ? 2 : 4, quick ? 1 : 3));
+}
+if (want('sqlite-lock')) {
+  console.log('\n## Two processes on one SQLite file: the commit\'s sync or the write lock?\n');
+  console.log(await benchSqliteLock(quick ? 1 : 2, quick ? 1 : 3));
 }
 if (process.argv.includes('--peers')) {
   console.log('\n## Peers over HTTP, same machine, same run\n');

@@ -245,3 +245,39 @@ describe('one user\'s flood of sessions (issue #21, finding 9)', () => {
     }
   }, 180_000);
 });
+
+describe('waiting for another process\'s write lock (#22, BATON_WORKERS)', () => {
+  it('yields to the event loop while another connection holds the lock, and decides once it is released', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    const now = Date.now();
+    const s = sampleSession(now - 1000);
+    await store.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    // Another connection (a thread: the lock is the file's, as another process's would be) holds the write lock 400 ms.
+    const holder = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { DatabaseSync } = require('node:sqlite');
+      const db = new DatabaseSync(workerData.path);
+      db.exec('BEGIN IMMEDIATE');
+      parentPort.postMessage('held');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); parentPort.postMessage('released'); }, 400);
+    `, { eval: true, workerData: { path } });
+    await new Promise((resolve) => holder.once('message', resolve));
+    let released = false;
+    holder.once('message', () => (released = true));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    try {
+      const revoked = await store.revokeSession(s.id, { now, reason: 'test', revocationTtlMs: 1000 });
+      // SQLite's busy handler slept this whole thread until the lock was free: no timer ran meanwhile.
+      expect(ticks).toBeGreaterThanOrEqual(10);
+      expect(revoked).toBe(true);
+      expect(released).toBe(true);
+      expect((await store.getSession(s.id))?.revokedAt).toBe(now);
+    } finally {
+      clearInterval(ticker);
+      await holder.terminate();
+      await store.close();
+    }
+  });
+});
