@@ -121,6 +121,13 @@ describe('two workers on one SQLite file', () => {
   });
 });
 
+describe('a worker that cannot start', () => {
+  it('stops the start of `baton serve`, non-zero, with the worker\'s sentence', async () => {
+    const w = startWorkers({ BATON_WORKERS: '2', BATON_STORE: 'redis://127.0.0.1:6433' }, false); // nothing listens there
+    await expect(w).rejects.toThrow(/baton serve exited 1: [^]*baton: Cannot reach the store at BATON_STORE=redis:\/\/127\.0\.0\.1:6433 within 5 s: connection refused/);
+  }, 30_000);
+});
+
 describe('graceful restarts', () => {
   it('a dead worker is replaced; SIGHUP replaces both one at a time without failing a request; SIGTERM drains and exits 0', async () => {
     const w = await startWorkers({ BATON_WORKERS: '2' });

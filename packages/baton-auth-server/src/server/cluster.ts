@@ -276,9 +276,11 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
 
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     forget(worker);
+    const lived = Date.now() - (born.get(worker) ?? 0);
+    born.delete(worker);
+    ready.delete(worker);
     if (stopping || retiring.has(worker) || first === undefined) return;
     // A worker that died soon after it started is part of a crash loop: wait longer each time.
-    const lived = Date.now() - (born.get(worker) ?? 0);
     crashes = lived >= STABLE_MS ? 0 : crashes + 1;
     const delay = crashes === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (crashes - 1));
     logger.error({ event: 'worker.exit', exited: worker.id, code, signal, restartInMs: delay }, `worker ${worker.id} exited (${signal ?? `exit code ${code}`}); a new one starts in ${delay} ms`);
