@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -11,6 +12,7 @@ import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
 import * as schema from '../../packages/baton-auth/src/stores/sqlite-schema.ts';
 import { makeBaton } from '../support/baton.ts';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
+import { eventually } from '../support/eventually.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -280,4 +282,40 @@ describe('waiting for another process\'s write lock (#22, BATON_WORKERS)', () =>
       await store.close();
     }
   });
+});
+
+describe('a process crash (synchronous = NORMAL in WAL)', () => {
+  it('keeps every rotation committed before a SIGKILL mid-burst', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    const now = Date.now();
+    const s = sampleSession(now - 1000, { generation: 0 });
+    await store.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    await store.close();
+    const fixture = new URL('../fixtures/sqlite-crash-rotator.ts', import.meta.url).pathname;
+    for (let round = 0; round < 3; round++) {
+      const peek = sqliteStore({ path });
+      const before = (await peek.getSession(s.id))?.generation ?? 0;
+      await peek.close();
+      const child = spawn(process.execPath, ['--conditions=baton-source', fixture, path, s.id, String(before)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const closed = new Promise((resolve) => child.once('close', resolve)); // every line it wrote, read
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      // Killed while it rotates, some 200 rotations after it started (each printed only after its COMMIT).
+      await eventually(() => out.split('\n').length > 200 || child.exitCode !== null, { timeoutMs: 20_000, what: 'rotations' });
+      child.kill('SIGKILL');
+      await closed;
+      const told = Math.max(...out.trim().split('\n').map(Number));
+      expect(err).toBe('');
+      expect(told).toBeGreaterThan(before);
+      const reopened = sqliteStore({ path });
+      // Every rotation the process answered for is there; at most the one it was in when killed is beyond.
+      const generation = (await reopened.getSession(s.id))?.generation ?? -1;
+      expect(generation).toBeGreaterThanOrEqual(told);
+      expect(generation).toBeLessThanOrEqual(told + 1);
+      await reopened.close();
+    }
+  }, 60_000);
 });
