@@ -202,6 +202,8 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
   const ready = new Map<Worker, Promise<void>>();
   const born = new Map<Worker, number>();
   const retiring = new Set<Worker>();
+  // Workers that serve: a starting one reads the revocations in force from the store once ready.
+  const serving = new Set<Worker>();
   let crashes = 0;
   const respawns = new Set<NodeJS.Timeout>();
 
@@ -213,6 +215,7 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
       const onMessage = (m: unknown): void => {
         if (!isMessage(m) || m.baton !== 'ready') return;
         first ??= m;
+        serving.add(worker);
         worker.off('exit', onExit);
         resolve();
       };
@@ -236,7 +239,7 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
     if (!isMessage(m)) return;
     if (m.baton === 'revocation') {
       const id = ++relaySeq;
-      const waiting = new Set(live().filter((w) => w !== from));
+      const waiting = new Set(live().filter((w) => w !== from && serving.has(w)));
       const done = (): void => {
         clearTimeout(timer);
         acks.delete(id);
@@ -251,7 +254,7 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
       if (a?.waiting.delete(from) && a.waiting.size === 0) a.done();
     } else if (m.baton === 'metrics') {
       const id = ++relaySeq;
-      const waiting = new Set(live());
+      const waiting = new Set(live().filter((w) => serving.has(w)));
       const entry = { waiting, metrics: [] as MetricJson[][], done: () => undefined as void };
       entry.done = () => {
         clearTimeout(timer);
@@ -279,6 +282,7 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
     const lived = Date.now() - (born.get(worker) ?? 0);
     born.delete(worker);
     ready.delete(worker);
+    serving.delete(worker);
     if (stopping || retiring.has(worker) || first === undefined) return;
     // A worker that died soon after it started is part of a crash loop: wait longer each time.
     crashes = lived >= STABLE_MS ? 0 : crashes + 1;
