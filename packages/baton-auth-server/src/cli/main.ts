@@ -12,7 +12,7 @@ import type { KeyAlg } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
 import { startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
-import { startCluster, workerLink } from '../server/cluster.ts';
+import { startCluster, workerLink } from '../server/workers.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys } from '../server/custody.ts';
@@ -61,7 +61,7 @@ program.command('serve')
     }
   });
 
-/** BATON_WORKERS > 1: this process is the primary; it serves nothing itself (`server/cluster.ts`). */
+/** BATON_WORKERS > 1: this process is the primary; it serves nothing itself (`server/workers.ts`). */
 async function serveCluster(config: ServerConfig): Promise<void> {
   const workers = await startCluster(config);
   let announced: Announcement;

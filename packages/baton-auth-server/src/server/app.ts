@@ -17,7 +17,7 @@ import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
-import type { WorkerLink } from './cluster.ts';
+import type { WorkerLink } from './workers.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
 import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
