@@ -76,7 +76,7 @@ export interface Service {
 
 const WEB = new URL('../../web/', import.meta.url);
 
-/** Builds the service from its configuration; `link`: this process is one of BATON_WORKERS (`cluster.ts`). */
+/** Builds the service from its configuration; `link`: this process is one of BATON_WORKERS (`workers.ts`). */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel }), link?: WorkerLink): Promise<Service> {
   const store = await connectStore(config.store);
   try {
