@@ -15,6 +15,6 @@ export default tseslint.config(
   { files: ['bench/**', 'scripts/**', 'packages/*/scripts/**', 'packages/baton-auth-server/src/cli/**'], rules: { 'no-console': 'off' } },
   {
     files: ['packages/baton-auth-server/web/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', setInterval: 'readonly', setTimeout: 'readonly', console: 'readonly', BroadcastChannel: 'readonly', navigator: 'readonly' } },
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', setInterval: 'readonly', setTimeout: 'readonly', console: 'readonly', BroadcastChannel: 'readonly', navigator: 'readonly', localStorage: 'readonly' } },
   },
 );

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
- * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|workers|sqlite-lock`, `--peers` (adds the peers table).
+ * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|logging|workers|sqlite-lock`, `--peers` (adds the peers table).
  */
 import { cpus } from 'node:os';
 import { benchPropagation, benchRotation } from './stores.ts';
@@ -9,6 +9,7 @@ import { benchPeers } from './peers.ts';
 import { benchRemoteRevocation } from './remote.ts';
 import { benchVerify } from './verify.ts';
 import { benchDpop } from './dpop.ts';
+import { benchLogging } from './logging.ts';
 import { benchWorkers } from './workers.ts';
 import { benchSqliteLock } from './sqlite-lock.ts';
 
@@ -37,6 +38,10 @@ if (want('stores')) {
 if (want('frameworks')) {
   console.log('\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of 5 interleaved rounds)\n');
   console.log(await benchFrameworks(quick ? 1 : 2, quick ? 1 : 5));
+}
+if (want('logging')) {
+  console.log('\n## The request log: `baton serve` at BATON_LOG_LEVEL=info against warn (autocannon, 32 connections, GET /auth/me, loopback; its log to a file; both in each round, the median of their ratios)\n');
+  console.log(await benchLogging(quick ? 2 : 3, quick ? 3 : 9));
 }
 if (want('workers')) {
   console.log('\n## BATON_WORKERS: 1 and 2 workers on one SQLite file (`baton serve`, load from another process)\n');

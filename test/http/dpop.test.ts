@@ -16,10 +16,11 @@ const TOKEN = `${ISSUER}/oauth/token`;
 const LOGIN = `${ISSUER}/auth/login`;
 const RS_SECRET = 'rs-secret-of-at-least-32-characters!';
 
-function setup() {
+function setup(dpop?: () => boolean) {
   const baton = createBaton({ issuer: ISSUER, keys: [generateKey('ES256', 'es')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
   const handler = createAuthHandler({
     baton,
+    ...(dpop === undefined ? {} : { dpop }),
     authenticate: async (u, p) => (p === 'pw' ? { userId: `id-${u}` } : null),
     clients: staticClients([
       { id: 'default' },
@@ -55,6 +56,36 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
     const { handler } = setup();
     const meta = await (await handler(new Request(`${ISSUER}/.well-known/oauth-authorization-server`), {})).json();
     expect(meta.dpop_signing_alg_values_supported).toEqual(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']);
+  });
+
+  it('held back (the dpop option false): no algorithms in the metadata, a proof ignored and Bearer tokens, a client that requires DPoP refused; turned on, all of it at once; a bound session refreshes with its proof even while held back', async () => {
+    let on = false;
+    const { handler, post, withProof, me } = setup(() => on);
+    const meta = async () => (await (await handler(new Request(`${ISSUER}/.well-known/oauth-authorization-server`), {})).json()) as Record<string, unknown>;
+    expect(await meta()).not.toHaveProperty('dpop_signing_alg_values_supported');
+    const key = await dpopKey();
+    const res = await post(LOGIN, { username: 'alice', password: 'pw' }, { dpop: await dpopProof(key, 'POST', LOGIN) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('dpop-nonce')).toBeNull();
+    const pair = (await res.json()) as { access_token: string; refresh_token: string; token_type: string };
+    expect(pair.token_type).toBe('Bearer');
+    expect((await me({ authorization: `Bearer ${pair.access_token}` })).status).toBe(200);
+    const refreshed = await post(TOKEN, { grant_type: 'refresh_token', refresh_token: pair.refresh_token }, { dpop: 'not even a proof' });
+    expect(refreshed.status).toBe(200);
+    expect(((await refreshed.json()) as { token_type: string }).token_type).toBe('Bearer');
+    const strict = await post(LOGIN, { username: 'alice', password: 'pw', client_id: 'strict' }, { dpop: await dpopProof(key, 'POST', LOGIN) });
+    expect(strict.status).toBe(400);
+    expect(await strict.json()).toMatchObject({ error: 'invalid_dpop_proof', error_description: expect.stringContaining('does not offer yet') });
+
+    on = true;
+    expect(await meta()).toHaveProperty('dpop_signing_alg_values_supported');
+    const bound = (await (await withProof(key, LOGIN, { username: 'alice', password: 'pw' })).json()) as { refresh_token: string; token_type: string };
+    expect(bound.token_type).toBe('DPoP');
+    // Held back again (an instance that has not heard yet that another turned DPoP on): a bound session still refreshes with its proof.
+    on = false;
+    const again = await withProof(key, TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { token_type: string }).token_type).toBe('DPoP');
   });
 
   it('the nonce flow (§8): a proof without a nonce gets use_dpop_nonce and the nonce; with it, a DPoP-bound pair and the next nonce', async () => {

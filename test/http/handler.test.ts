@@ -248,7 +248,7 @@ describe('methods, paths and hostile input', () => {
     const { call } = setup();
     const res = await call('/oauth/token');
     expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('POST');
+    expect(res.headers.get('allow')).toBe('POST, OPTIONS');
     expect((await call('/nope')).status).toBe(404);
   });
 

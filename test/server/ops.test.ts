@@ -144,6 +144,11 @@ describe('origins of the web page', () => {
     expect((await fetch(`${allowing.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://app.example.com' }, body: JSON.stringify({ username: 'ops', password: 'ops password 1', refresh_token_delivery: 'cookie' }) })).status).toBe(200);
     expect(() => loadConfig({ BATON_ALLOWED_ORIGINS: 'https://app.example.com/path' })).toThrow(/BATON_ALLOWED_ORIGINS must list origins/);
   });
+
+  it('BATON_ALLOWED_ORIGINS: the start-up error names the entry and the form to write; a wildcard is refused, not taken for a pattern', () => {
+    expect(() => loadConfig({ BATON_ALLOWED_ORIGINS: 'https://ok.example.com,https://App.example.com:443' })).toThrow(/"https:\/\/App\.example\.com:443".*\(write it as https:\/\/app\.example\.com\)/);
+    expect(() => loadConfig({ BATON_ALLOWED_ORIGINS: 'https://*.example.com' })).toThrow(/BATON_ALLOWED_ORIGINS .*"https:\/\/\*\.example\.com".*wildcard/);
+  });
 });
 
 describe('Redis without persistence', () => {

@@ -237,8 +237,9 @@ describe('two services with one runtime file', () => {
       const announced = readFileSync(file, 'utf8');
       expect(JSON.parse(announced)).toMatchObject({ pid: first.child.pid, issuer: 'https://first.runtime.test', store });
 
-      // Another issuer (as a new user would start it: the default, on its own port): refused, the file untouched.
-      const other = serve({ BATON_STORE: store, BATON_RUNTIME_FILE: file });
+      // Another store and issuer (as a new user would start it: the default, on its own port): refused, the file untouched.
+      // (On the same store, the default issuer is refused before: test/multi/upgrade.test.ts.)
+      const other = serve({ BATON_STORE: `sqlite:${join(dir, 'other.sqlite')}`, BATON_RUNTIME_FILE: file });
       expect(await other.exited).toBe(1);
       expect(other.output()).toMatch(new RegExp(`^baton: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} already names the Baton service running as process ${first.child.pid} \\(store ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, issuer https://first\\.runtime\\.test\\); this one serves .* as http://127\\.0\\.0\\.1:\\d+, and \`baton\` commands would not know which to act on\\. Give this one its own BATON_RUNTIME_FILE, or stop process ${first.child.pid} first\\.\\n$`));
       expect(readFileSync(file, 'utf8')).toBe(announced);

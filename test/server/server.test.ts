@@ -165,6 +165,11 @@ describe('configuration', () => {
     expect(loadConfig({}).store).toBe('sqlite:./data/baton.sqlite');
     expect(() => loadConfig({ BATON_RESOURCES: 'https://api.example.com,api.example.com' })).toThrow(/BATON_RESOURCES must list absolute URIs without a fragment/);
     expect(loadConfig({ BATON_RESOURCES: 'https://a.example.com, urn:example:b' }).resources).toEqual(['https://a.example.com', 'urn:example:b']);
+    expect(() => loadConfig({ BATON_DPOP: 'on' })).toThrow(/BATON_DPOP must be 'auto' \(DPoP once every instance on the store supports it\) or 'off'/);
+    expect(() => loadConfig({ BATON_HEARTBEAT: '0' })).toThrow(/BATON_HEARTBEAT must be a duration from 1s to 5m/);
+    expect(() => loadConfig({ BATON_HEARTBEAT: 'often' })).toThrow(/BATON_HEARTBEAT must be a duration from 1s to 5m/);
+    expect(loadConfig({})).toMatchObject({ dpop: 'auto', heartbeatMs: 10_000, issuerSet: false });
+    expect(loadConfig({ BATON_ISSUER: 'https://auth.example.com', BATON_HEARTBEAT: '2s' })).toMatchObject({ heartbeatMs: 2000, issuerSet: true });
   });
 
   it('a config file that is not JSON is named, and none of its text is repeated (it may hold a secret)', () => {

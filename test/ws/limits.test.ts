@@ -163,6 +163,9 @@ describe('a client that sends too much', () => {
     expect(() => attachWebSocketAuth({ baton, server: http, maxPayload: Number.NaN })).toThrow(/`maxPayload` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedMessages: -1 })).toThrow(/`maxBufferedMessages` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, closeGraceMs: 120_000 })).toThrow(/`closeGraceMs` must be a whole number from 0 to 60000/);
+    // Origins as a browser sends them (checkOrigins, as the handler's): one that no browser sends would silently allow no page.
+    expect(() => attachWebSocketAuth({ baton, server: http, allowedOrigins: ['https://*.example.com'] })).toThrow(/wildcard/);
+    expect(() => attachWebSocketAuth({ baton, server: http, allowedOrigins: ['https://App.example.com'] })).toThrow('(write it as https://app.example.com)');
     expect(() => attachWebSocketAuth({ baton, server: http, maxSockets: 0 })).toThrow(/`maxSockets` must be a whole number from 1 /);
     expect(() => attachWebSocketAuth({ baton, server: http, maxUnauthenticatedPerAddress: 1.5 })).toThrow(/`maxUnauthenticatedPerAddress` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, authTimeoutMs: 0 })).toThrow(/`authTimeoutMs` must be a whole number from 1 to 60000 \(default 2000\)/);

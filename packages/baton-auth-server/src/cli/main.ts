@@ -28,6 +28,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 const program = new Command('baton')
   .description('Baton token service: access and refresh tokens for web APIs')
   .version(VERSION, '-V, --version', 'print the version')
+  .addHelpText('after', `\nEach command has its own help, e.g. ${BATON} users add --help.`)
   .showHelpAfterError();
 
 const width = Math.max(...Object.keys(SETTINGS).map((k) => k.length));

@@ -17,6 +17,8 @@ import type { AuthHandler } from 'baton-auth/http';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
+import { dpopGauge, joinCluster } from './cluster.ts';
+import type { Membership } from './cluster.ts';
 import type { WorkerLink } from './workers.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
@@ -79,20 +81,25 @@ const WEB = new URL('../../web/', import.meta.url);
 /** Builds the service from its configuration; `link`: this process is one of BATON_WORKERS (`workers.ts`). */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel }), link?: WorkerLink): Promise<Service> {
   const store = await connectStore(config.store);
+  let member: Membership | undefined;
   try {
-    return await serviceOn(store, config, logger, link);
+    const custody = await openCustody(config, store);
+    // Its issuer checked against the other instances of the store, and DPoP decided with them (cluster.ts).
+    member = await joinCluster(store, config, logger);
+    return await serviceOn(store, custody, member, config, logger, link);
   } catch (err) {
+    await member?.leave();
     await store.close().catch(() => undefined); // an open connection would keep a failed start alive
     throw err;
   }
 }
 
-async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Logger, link: WorkerLink | undefined): Promise<Service> {
-  const custody = await openCustody(config, raw);
+async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, config: ServerConfig, logger: pino.Logger, link: WorkerLink | undefined): Promise<Service> {
   for (const warning of [...config.warnings, ...custody.warnings]) logger.warn({ event: 'config.warning' }, warning);
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
   if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
   for (const warning of await bootstrapClients(raw, config.introspectionSecret)) logger.warn({ event: 'config.warning' }, warning);
+  await users.indexNames(raw); // users added before the id → name index (`/auth/me`'s username)
   // Metrics only when someone may read them: timing every store call is not free.
   const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
   const guarded = outageAware(metrics === undefined ? raw : timedStore(raw, metrics));
@@ -105,6 +112,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
   };
   const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type), onDrift);
   const stopMetrics = metrics?.attach(baton);
+  if (metrics !== undefined) dpopGauge(member, metrics.registry);
   const stopLink = link?.attach(baton, metrics);
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
@@ -146,6 +154,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
       const user = await users.authenticate(store, username, password);
       return user === null ? null : { userId: user.id, scope: user.scopes.join(' ') };
     },
+    username: (userId) => users.nameOf(store, userId),
     clients: storeClients(store),
     defaultClientId: DEFAULT_CLIENT,
     resources: config.resources,
@@ -156,6 +165,8 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
     // Failure counters on the engine's steady clock: a step of the wall clock lifts no block early.
     loginProtection: createLoginProtection({ store, now: () => baton.now(), failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
     clientProtection: createLoginProtection({ store, now: () => baton.now(), keyPrefix: 'client', failures: config.loginFailures, failuresPerIp: config.loginFailuresPerIp }),
+    // DPoP once every instance on the store supports it (cluster.ts).
+    dpop: member.dpop,
     logger,
   });
   // The page is the service's, not the library handler's: served here, beside the endpoints.
@@ -212,6 +223,7 @@ async function serviceOn(raw: BatonStore, config: ServerConfig, logger: pino.Log
       stopMetrics?.();
       stopLink?.();
       clearInterval(sweep);
+      await member.leave();
       await baton.close();
       await store.close();
     },

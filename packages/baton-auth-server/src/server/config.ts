@@ -8,6 +8,7 @@ import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { BatonConfigError, MAX_SESSIONS_PER_USER, toMs } from 'baton-auth';
 import type { SigningAlg, TokenFormat } from 'baton-auth';
+import { checkOrigins } from 'baton-auth/http';
 import { batonCommand } from '../cli/command.ts';
 
 const BATON = batonCommand();
@@ -17,6 +18,12 @@ export interface ServerConfig {
   port: number;
   host: string;
   issuer: string;
+  /** The issuer came from BATON_ISSUER, not the default `http://HOST:PORT` (`cluster.ts` holds a default one to agree with the store's other instances). */
+  issuerSet: boolean;
+  /** DPoP (RFC 9449): `auto`, on once every instance on the store supports it; `off`, as a release before DPoP (`cluster.ts`). */
+  dpop: 'auto' | 'off';
+  /** How often this instance renews its registration in the store (it lapses after three missed). */
+  heartbeatMs: number;
   store: string;
   accessTtl: string;
   refreshTtl: string;
@@ -126,13 +133,22 @@ const schema = z.object({
     message: 'BATON_RESOURCES must list absolute URIs without a fragment, separated by commas or spaces, e.g. https://api.example.com,https://reports.example.com',
   }).default(''),
   BATON_SCOPES: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E ,]*$/, { message: 'BATON_SCOPES must list scope names (RFC 6749 §3.3), separated by commas or spaces' }).optional(),
-  BATON_ALLOWED_ORIGINS: z.string().refine((v) => list(v).every((o) => URL.canParse(o) && new URL(o).origin === o), {
-    message: 'BATON_ALLOWED_ORIGINS must list origins (scheme, host and port, no path), separated by commas or spaces, e.g. https://app.example.com,http://localhost:5173',
+  // The sentence names the entry and the form to write (baton-auth/http checkOrigins, as createAuthHandler's).
+  BATON_ALLOWED_ORIGINS: z.string().superRefine((v, ctx) => {
+    try {
+      checkOrigins(list(v), 'BATON_ALLOWED_ORIGINS');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
   }).default(''),
   BATON_METRICS_TOKEN: z.string().min(32, { message: `BATON_METRICS_TOKEN must be at least 32 characters (make one with \`${BATON} secret generate\`)` }).optional(),
   BATON_METRICS_PORT: z.coerce.number().int().min(1).max(65535, { message: 'BATON_METRICS_PORT must be a port number' }).optional(),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
   BATON_WORKERS: z.string().refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_WORKERS), { message: WORKERS }).default('1'),
+  BATON_DPOP: z.enum(['auto', 'off'], { message: "BATON_DPOP must be 'auto' (DPoP once every instance on the store supports it) or 'off'" }).default('auto'),
+  BATON_HEARTBEAT: z.string().refine((v) => duration('BATON_HEARTBEAT').safeParse(v).success && toMs(duration$(v), 'BATON_HEARTBEAT') >= 1000 && toMs(duration$(v), 'BATON_HEARTBEAT') <= 300_000, {
+    message: "BATON_HEARTBEAT must be a duration from 1s to 5m, like '10s'",
+  }).default('10s'),
 });
 
 /** What each setting does, for `baton serve --help` (every variable of the schema has a line: a test holds it to that). */
@@ -167,7 +183,9 @@ export const SETTINGS: Record<keyof z.infer<typeof schema> | 'BATON_CONFIG', str
   BATON_METRICS_TOKEN: 'serves Prometheus metrics at GET /metrics to `Authorization: Bearer <this>` (at least 32 characters)',
   BATON_METRICS_PORT: 'serves Prometheus metrics on this port of HOST instead, without a token',
   BATON_WORKERS: "worker processes sharing the port (default 1; 'auto': one per core); not with memory:. SIGHUP restarts them one at a time",
-  BATON_LOG_LEVEL: 'fatal, error, warn, info (default), debug or silent',
+  BATON_LOG_LEVEL: 'fatal, error, warn, info (default: a JSON line per request), debug or silent',
+  BATON_DPOP: "'auto' (default): DPoP once every instance on the store supports it; 'off': none (as a release before DPoP)",
+  BATON_HEARTBEAT: "how often this instance renews its registration in the store; it lapses after three missed (default '10s')",
   BATON_CONFIG: 'a JSON file of these settings (the environment wins)',
 };
 
@@ -378,6 +396,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: c.PORT,
     host: c.HOST,
     issuer,
+    issuerSet: c.BATON_ISSUER !== undefined,
+    dpop: c.BATON_DPOP,
+    heartbeatMs: toMs(duration$(c.BATON_HEARTBEAT), 'BATON_HEARTBEAT'),
     store: c.BATON_STORE,
     accessTtl: duration$(c.BATON_ACCESS_TTL),
     refreshTtl: duration$(c.BATON_REFRESH_TTL),

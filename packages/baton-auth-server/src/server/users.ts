@@ -18,6 +18,8 @@ export interface User {
 }
 
 const USERS = 'users';
+/** User id → username: `/auth/me` says whose token it is by name without reading every user. */
+const NAMES = 'user_names';
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const DUMMY_HASH = hash('baton-timing-equaliser');
 
@@ -39,6 +41,7 @@ export const users = {
     if (!(await store.putRecord(USERS, username.toLowerCase(), JSON.stringify(user), { ifAbsent: true }))) {
       throw new BatonError('ERR_INVALID_ARGUMENT', `The user ${username} already exists.`);
     }
+    await store.putRecord(NAMES, user.id, username);
     return user;
   },
   async get(store: BatonStore, username: string): Promise<User | null> {
@@ -49,7 +52,20 @@ export const users = {
     return (await store.listRecords(USERS)).map((r) => read(r.value));
   },
   async remove(store: BatonStore, username: string): Promise<boolean> {
+    const user = await users.get(store, username);
+    if (user !== null) await store.deleteRecord(NAMES, user.id);
     return store.deleteRecord(USERS, username.toLowerCase());
+  },
+  /** The username of a user id, or undefined. */
+  async nameOf(store: BatonStore, id: string): Promise<string | undefined> {
+    return (await store.getRecord(NAMES, id)) ?? undefined;
+  },
+  /** Indexes the users added before the index existed (`nameOf`); run at start-up. Resolves to how many it added. */
+  async indexNames(store: BatonStore): Promise<number> {
+    const known = new Set((await store.listRecords(NAMES)).map((r) => r.key));
+    const missing = (await users.list(store)).filter((u) => !known.has(u.id));
+    for (const u of missing) await store.putRecord(NAMES, u.id, u.username);
+    return missing.length;
   },
   /** Sets the scopes a user may be granted; sessions already open keep theirs until they end. */
   async setScopes(store: BatonStore, username: string, scopes: string): Promise<User> {

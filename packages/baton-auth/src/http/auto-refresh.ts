@@ -10,6 +10,7 @@ import type { Baton, TokenPair } from '../core/baton.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import { neededScopes, scopeRefusal, verifyRefusal } from './bearer.ts';
 import { cookieName, cookieValue, setCookie } from './cookies.ts';
+import { checkOrigins } from './cors.ts';
 import { challenge, keepsCredentials, plain, refusalOf } from './refusal.ts';
 import type { Refusal } from './refusal.ts';
 import { httpErrorOf, sessionEndMember } from './respond.ts';
@@ -66,7 +67,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}): (input: CookieInput) => Promise<RefreshResult> {
   const { at, rt, ...cookie } = cookies(options);
-  const allowed = new Set(options.allowedOrigins ?? []);
+  const allowed = new Set(checkOrigins(options.allowedOrigins ?? [], 'autoRefresh allowedOrigins'));
   const inflight = new Map<string, Promise<TokenPair>>();
   const clear = [setCookie('', { name: at, ...cookie, maxAgeSec: 0 }), setCookie('', { name: rt, ...cookie, maxAgeSec: 0 })];
   const needed = neededScopes(options.scope);

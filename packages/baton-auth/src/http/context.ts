@@ -35,6 +35,8 @@ export interface HandlerContext {
   baton: Baton;
   issuer: string;
   authenticate: Authenticate;
+  /** The name a user id signs in with (`GET /auth/me`), when the application says. */
+  username: ((userId: string) => Promise<string | undefined>) | undefined;
   clients: ClientRegistry;
   defaultClientId: string;
   /** The resources (RFC 8707) the service issues tokens for. */
@@ -49,6 +51,8 @@ export interface HandlerContext {
   /** Wrong client secrets, at every endpoint that authenticates clients. */
   clientProtection: LoginProtection;
   log: Logger | undefined;
+  /** Whether the token endpoints take DPoP proofs now (`AuthHandlerOptions.dpop`). */
+  dpop: () => boolean;
   /** Responses that stream (the revocation feed): registered so that the handler can end them. */
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
 }

@@ -20,7 +20,12 @@ function assertPolicy(request: Request, client: ClientRecord): void {
 }
 
 /** The request's proof, checked (the signature after `o.beforeSignature`), or undefined when it carries none and its client allows that. */
-async function checkedProof(c: HandlerContext, request: Request, client: ClientRecord, o: { spend: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => Promise<void> }): Promise<DpopProof | undefined> {
+async function checkedProof(c: HandlerContext, request: Request, client: ClientRecord, o: { spend: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => Promise<void> }, bound = false): Promise<DpopProof | undefined> {
+  if (!bound && !c.dpop()) {
+    // DPoP held back: the proof is ignored, as by a server without DPoP, and the tokens are Bearer (RFC 9449 §5).
+    if (client.dpop === 'required') throw new HttpError(400, 'invalid_dpop_proof', `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`);
+    return undefined;
+  }
   assertPolicy(request, client);
   const header = request.headers.get('dpop');
   if (header === null) return undefined;
@@ -42,7 +47,9 @@ export async function proofKey(c: HandlerContext, request: Request, client: Clie
  * forged token, or one bound to another key, costs no signature check (`invalid_grant`).
  */
 export async function refreshProof(c: HandlerContext, request: Request, client: ClientRecord, refreshToken: string): Promise<DpopProof | undefined> {
-  return checkedProof(c, request, client, { spend: false, refreshToken });
+  // A bound session refreshes with its proof even while DPoP is held back here: another instance
+  // may have turned it on (and bound the session) a moment before this one hears of it.
+  return checkedProof(c, request, client, { spend: false, refreshToken }, RefreshTokenCodec.sessionOf(refreshToken)?.bound === true);
 }
 
 /**

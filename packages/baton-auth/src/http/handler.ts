@@ -20,6 +20,7 @@ import type { ClientRegistry } from './clients.ts';
 import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { cookieName } from './cookies.ts';
+import { checkOrigins, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from './dpop.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
@@ -43,6 +44,11 @@ export interface AuthHandlerOptions {
   baton: Baton;
   /** Checks a username and password (your user table) and says which scopes the user may have. */
   authenticate: Authenticate;
+  /**
+   * The name a user signs in with, for `GET /auth/me`'s `username`; undefined (or no function):
+   * the answer has only `sub`, the user id.
+   */
+  username?: (userId: string) => Promise<string | undefined>;
   /** The service's public origin and path, e.g. `https://auth.example.com`; defaults to the engine's issuer. */
   issuer?: string;
   /**
@@ -61,7 +67,10 @@ export interface AuthHandlerOptions {
   resources?: string[];
   /** The scopes this service grants, advertised as `scopes_supported` (RFC 8414 §2). */
   scopes?: string[];
-  /** Origins allowed to make cookie-based requests (CSRF), besides the issuer's own. */
+  /**
+   * Origins besides the issuer's own whose pages may call the endpoints (the CSRF guard lets them
+   * through) and read their answers (CORS), e.g. `https://app.example.com`: exact origins, no path.
+   */
   allowedOrigins?: string[];
   /**
    * The refresh-token cookie: `__Host-baton_rt` with `Path=/`, HttpOnly, SameSite=Strict, Secure
@@ -75,6 +84,14 @@ export interface AuthHandlerOptions {
   clientProtection?: LoginProtection;
   /** Largest accepted body in bytes. Default 16 KiB. */
   maxBodyBytes?: number;
+  /**
+   * Whether the token endpoints take DPoP proofs and the metadata advertises them (RFC 9449 §5.1),
+   * asked at each request. Default true. While false, a proof is ignored, as by a server without
+   * DPoP, and tokens are Bearer; a client that requires DPoP is refused. A bound session still
+   * refreshes with its proof, and bound access tokens are verified. The standalone service holds
+   * DPoP back until every instance on its store supports it.
+   */
+  dpop?: boolean | (() => boolean);
   logger?: Logger;
 }
 
@@ -127,21 +144,26 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const secure = options.cookie?.secure ?? true;
   const cookiePath = `${base}/oauth/token`;
   const defaultClientId = options.defaultClientId ?? 'default';
+  // An origin is compared as the exact string a browser sends (Fetch §3.1): a path, a trailing
+  // slash or `null` (every sandboxed page's) would never match, or match far too much.
+  const allowedOrigins = checkOrigins(options.allowedOrigins ?? [], 'allowedOrigins');
   const c: HandlerContext = {
     baton: options.baton,
     issuer,
     authenticate: options.authenticate,
+    username: options.username,
     clients: options.clients ?? staticClients([{ id: defaultClientId }]),
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler')),
     scopes: options.scopes,
-    allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...(options.allowedOrigins ?? [])]),
+    allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...allowedOrigins]),
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', secure ? '/' : cookiePath, secure), path: secure ? '/' : cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
+    dpop: typeof options.dpop === 'function' ? options.dpop : ((on) => () => on)(options.dpop ?? true),
   };
 
   /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
@@ -184,22 +206,34 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     // Logs carry the route (its table entry), never the path: a path is the caller's to fill,
     // with a token pasted into it as easily as anything else.
     const route = found?.name ?? 'unknown route';
+    const isPublic = found !== undefined && PUBLIC(found.name);
     let response: Response;
     try {
       if (found === undefined) throw new HttpError(404, 'not_found', 'No such endpoint');
       const method = request.method === 'HEAD' && found.route.GET ? 'GET' : request.method;
       const serve = found.route[method];
-      if (serve === undefined) {
-        const allow = Object.keys(found.route).join(', ');
-        throw new HttpError(405, 'invalid_request', `Use ${allow}`, { allow });
+      const allow = [...Object.keys(found.route), 'OPTIONS'];
+      if (method === 'OPTIONS') {
+        // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
+        response = preflight(c, request, found.name, isPublic, allow);
+      } else {
+        if (serve === undefined) throw new HttpError(405, 'invalid_request', `Use ${allow.join(', ')}`, { allow: allow.join(', ') });
+        if (!isPublic) refuseCrossSite(c, request);
+        response = await serve(request, context, found.params);
       }
-      if (!PUBLIC(found.name)) refuseCrossSite(c, request);
-      response = await serve(request, context, found.params);
     } catch (err) {
       const http = httpErrorOf(err);
       // The error's name and where it was thrown, never its message: a library's message may quote its input.
       if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', route, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
       response = oauthError(http);
+    }
+    // Which pages of other origins may read the answer (its errors too: a page must see invalid_grant).
+    if (found !== undefined) {
+      try {
+        for (const [name, value] of Object.entries(corsHeaders(c, request, found.name, isPublic))) response.headers.set(name, value);
+      } catch {
+        // Immutable headers (a redirect): no page reads a redirect's answer anyway.
+      }
     }
     // Every answer is dated on the engine's clock, which a step of the wall clock does not move
     // (core/clock.ts): clients that time their DPoP proofs by it (RFC 9449 §4.3, iat) keep agreeing with it.

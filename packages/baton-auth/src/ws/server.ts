@@ -36,6 +36,7 @@ import type { Baton } from '../core/baton.ts';
 import { validHost } from '../http/bearer.ts';
 import { sameMachine as loopbackNames } from '../http/dpop.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
+import { checkOrigins } from '../http/cors.ts';
 
 /**
  * Close codes: 4000–4999 are the application's (RFC 6455 §7.4.2); POLICY (1008, §7.4.1) closes a
@@ -250,7 +251,7 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const maxPerUser = options.maxPerUser ?? 64;
   const maxPerAddress = options.maxPerAddress ?? 256;
   const addressOf = options.addressOf ?? ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown');
-  const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(options.allowedOrigins);
+  const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(checkOrigins(options.allowedOrigins, 'attachWebSocketAuth allowedOrigins'));
   const live = new Set<Connection>();
   const perAddress = new Map<string, number>();
   /** Sockets not authenticated yet, per address, and in all (oldest first). */

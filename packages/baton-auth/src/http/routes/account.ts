@@ -4,6 +4,7 @@
  * `GET /auth/me`.
  */
 import { bearer, clearCookie } from '../context.ts';
+import { describeDevice } from '../device.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { HttpError, json, readFields } from '../respond.ts';
 
@@ -31,7 +32,8 @@ export function sessions(c: HandlerContext): Route {
       const claims = await bearer(c, request);
       if (claims instanceof Response) return claims;
       const list = await c.baton.listSessions(claims.sub);
-      return json({ sessions: list.map((s) => ({ ...s, current: s.id === claims.sid })) });
+      // `device` gains `browser`, `os` and `name` from its user agent (device.ts); the recorded fields stay.
+      return json({ sessions: list.map((s) => ({ ...s, device: describeDevice(s.device), current: s.id === claims.sid })) });
     },
   };
 }
@@ -64,10 +66,10 @@ export function history(c: HandlerContext): Route {
       return json({
         ...(next === undefined ? {} : { next }),
         events: events.map((e) => ({
-          type: e.type, at: e.at, session_id: e.sessionId, client_id: e.clientId, device: e.device, current: e.sessionId === claims.sid,
+          type: e.type, at: e.at, session_id: e.sessionId, client_id: e.clientId, device: describeDevice(e.device), current: e.sessionId === claims.sid,
           ...(e.count === undefined ? {} : { count: e.count }),
           ...(e.reason === undefined ? {} : { reason: e.reason }),
-          ...(e.by === undefined ? {} : { by: { session_id: e.by, ...(e.byDevice ? { device: e.byDevice } : {}) } }),
+          ...(e.by === undefined ? {} : { by: { session_id: e.by, ...(e.byDevice ? { device: describeDevice(e.byDevice) } : {}) } }),
           ...(e.generation === undefined ? {} : { generation: e.generation }),
           ...(e.retiredAt === undefined ? {} : { retired_at: e.retiredAt }),
           ...(e.ip === undefined ? {} : { ip: e.ip }),
@@ -82,7 +84,9 @@ export function me(c: HandlerContext): Route {
     GET: async (request) => {
       const claims = await bearer(c, request);
       if (claims instanceof Response) return claims;
-      return json({ sub: claims.sub, sid: claims.sid, client_id: claims.client_id, scope: claims.scope ?? '', exp: claims.exp });
+      // `username` (RFC 7662 §2.2 names it so): the name the user signs in with, when the handler can say it.
+      const username = await c.username?.(claims.sub);
+      return json({ sub: claims.sub, ...(username === undefined ? {} : { username }), sid: claims.sid, client_id: claims.client_id, scope: claims.scope ?? '', exp: claims.exp });
     },
   };
 }

@@ -18,6 +18,12 @@ import { HttpError, readFields } from '../respond.ts';
 
 export function login(c: HandlerContext): Route {
   return {
+    /**
+     * `HEAD /auth/login`: 204 with the DPoP nonce to sign the login's proof with (RFC 9449 §8.2: a
+     * server may give a nonce in any answer, a successful one too). A browser page asks for it first,
+     * so that its sign-in is not refused once with `use_dpop_nonce` (a 400 every console logs).
+     */
+    HEAD: async () => new Response(null, { status: 204, headers: { 'dpop-nonce': c.baton.dpopNonce(), 'cache-control': 'no-store' } }),
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
       if (!f.username || !f.password) throw new HttpError(400, 'invalid_request', 'username and password are required');

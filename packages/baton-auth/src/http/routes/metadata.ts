@@ -23,11 +23,11 @@ export function metadata(c: HandlerContext): Route {
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: [],
-    // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms.
-    dpop_signing_alg_values_supported: [...DPOP_ALGS],
   };
   if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
-  return { GET: async () => json(body, 200, PUBLIC) };
+  // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
+  const withDpop = { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] };
+  return { GET: async () => json(c.dpop() ? withDpop : body, 200, PUBLIC) };
 }
 
 export function jwks(c: HandlerContext): Route {

@@ -1,0 +1,185 @@
+/**
+ * The instances that share a store, as each records itself there: its issuer and whether it
+ * supports DPoP, renewed every heartbeat and lapsing after three missed ones. Two rules rest on it.
+ *
+ * - One issuer: a process whose issuer is the default (`http://HOST:PORT`, no `BATON_ISSUER`)
+ *   refuses to start beside a live instance of another issuer; tokens of one would be refused by
+ *   the other. An explicit `BATON_ISSUER` always wins, with a warning when it differs.
+ * - DPoP (RFC 9449) only when every instance supports it: while an instance without it lives
+ *   (`BATON_DPOP=off`, which is how a release before DPoP behaves), the others neither advertise
+ *   it nor bind tokens, so no session is bound that an instance cannot refresh. Once every live
+ *   instance supports it, the cluster turns it on for good (a record in the store); an instance
+ *   without DPoP then refuses to start, as it would sign every bound session out.
+ *
+ * The registry is keyed by process: the workers of one instance are several processes with the
+ * same issuer and settings, which agree.
+ */
+import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { BatonConfigError } from 'baton-auth';
+import type { BatonStore } from 'baton-auth';
+import type { ServerConfig } from './config.ts';
+
+const INSTANCE = 'instance';
+const CLUSTER = 'cluster';
+const DPOP = 'dpop';
+
+/** What an instance records of itself (a JSON value of kind `instance`). */
+interface InstanceRecord {
+  issuer: string;
+  /** The issuer came from BATON_ISSUER (not the default `http://HOST:PORT`). */
+  issuerSet: boolean;
+  /** It can verify DPoP proofs and bound tokens, and would bind tokens if the cluster let it. */
+  dpop: boolean;
+  host: string;
+  pid: number;
+  /** The process-id namespace its pid means something in (Linux), if known. */
+  pids?: string;
+  /** When it first registered (ms): of two instances, the one that registered later yields. */
+  since: number;
+  /** Its registration lapses then (ms) unless renewed. */
+  expiresAt: number;
+}
+
+interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** This instance's place among the instances of its store. */
+export interface Membership {
+  /** Whether the token endpoints take DPoP proofs and the metadata advertises them now. */
+  dpop(): boolean;
+  /** Deregisters (a stopping instance no longer holds DPoP back). */
+  leave(): Promise<void>;
+}
+
+const parse = (value: string): InstanceRecord | undefined => {
+  try {
+    const r = JSON.parse(value) as InstanceRecord;
+    return typeof r.issuer === 'string' && typeof r.expiresAt === 'number' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** This process's pid namespace (`pid:[4026531836]`): containers sharing a host name each have their own. */
+const PIDS = ((): string | undefined => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+})();
+
+/** A process of this machine that is gone (its record could not be deregistered: a crash, kill -9). */
+function deadHere(r: InstanceRecord): boolean {
+  if (PIDS === undefined || r.pids !== PIDS || r.host !== hostname() || r.pid === process.pid) return false;
+  try {
+    process.kill(r.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+const who = (r: InstanceRecord): string => `process ${r.pid} on ${r.host}`;
+
+/**
+ * Registers this instance on `store`, checks its issuer against the live ones and decides whether
+ * DPoP is on; renews every `config.heartbeatMs`. Throws a BatonConfigError (after deregistering)
+ * when this instance must not start.
+ */
+export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 'issuer' | 'issuerSet' | 'dpop' | 'heartbeatMs'>, logger: Logger): Promise<Membership> {
+  const key = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+  const supports = config.dpop !== 'off';
+  const self: InstanceRecord = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: supports, host: hostname(), pid: process.pid, ...(PIDS === undefined ? {} : { pids: PIDS }), since: Date.now(), expiresAt: 0 };
+  const register = async (): Promise<void> => {
+    self.expiresAt = Date.now() + 3 * config.heartbeatMs;
+    await store.putRecord(INSTANCE, key, JSON.stringify(self));
+  };
+  /** The other live instances; lapsed records (and those of dead processes of this machine) are deleted. */
+  const others = async (): Promise<InstanceRecord[]> => {
+    const live: InstanceRecord[] = [];
+    for (const { key: k, value } of await store.listRecords(INSTANCE)) {
+      if (k === key) continue;
+      const r = parse(value);
+      if (r === undefined || r.expiresAt <= Date.now() || deadHere(r)) await store.deleteRecord(INSTANCE, k);
+      else live.push(r);
+    }
+    return live;
+  };
+  const leave = async (): Promise<void> => {
+    await store.deleteRecord(INSTANCE, key).catch(() => false);
+  };
+
+  // Registered first, then the others read: of two instances starting together, the later one sees the earlier.
+  await register();
+  try {
+    const earlier = (r: InstanceRecord): boolean => r.since < self.since || (r.since === self.since && r.pid < self.pid);
+    const strangers = (await others()).filter((r) => r.issuer !== config.issuer);
+    const first = strangers.find(earlier);
+    if (first !== undefined && !config.issuerSet) {
+      throw new BatonConfigError(`Another instance on this store (${who(first)}) has issuer ${first.issuer}, and this one would default to ${config.issuer}: each would refuse the other's tokens. Set BATON_ISSUER to the public URL all instances share.`);
+    }
+    for (const r of strangers) {
+      logger.warn({ event: 'config.warning' }, `Another instance on this store (${who(r)}) has issuer ${r.issuer}${r.issuerSet ? '' : ' (its default)'}, not ${config.issuer}: each refuses the other's tokens. Give every instance the same BATON_ISSUER.`);
+    }
+    if (!supports && (await store.getRecord(CLUSTER, DPOP)) !== null) {
+      throw new BatonConfigError('DPoP is on for the instances of this store (every one supported it), so some sessions are bound to keys: an instance with BATON_DPOP=off would sign those out at their next refresh. Start it with BATON_DPOP=auto (the default).');
+    }
+  } catch (err) {
+    await leave();
+    throw err;
+  }
+
+  let on = false;
+  let holdout: string | undefined;
+  /** On once it is recorded, or once every live instance supports it (then recorded). */
+  const decide = async (): Promise<void> => {
+    if (on) return;
+    if (!supports) {
+      // Its registration lapsed meanwhile (the store out of its reach for three heartbeats), and the others turned DPoP on.
+      if ((await store.getRecord(CLUSTER, DPOP)) !== null) logger.error({ event: 'dpop.on_elsewhere' }, 'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.');
+      return;
+    }
+    if ((await store.getRecord(CLUSTER, DPOP)) === null) {
+      const without = (await others()).find((r) => !r.dpop);
+      if (without !== undefined) {
+        if (holdout !== who(without)) logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
+        holdout = who(without);
+        return;
+      }
+      await store.putRecord(CLUSTER, DPOP, JSON.stringify({ since: new Date().toISOString(), by: key }), { ifAbsent: true });
+      // An instance without DPoP that registered meanwhile read no record: it wins, and DPoP waits.
+      // (It checks the record after registering, this one the registrations after writing it.)
+      if ((await others()).some((r) => !r.dpop)) {
+        await store.deleteRecord(CLUSTER, DPOP);
+        return;
+      }
+    }
+    on = true;
+    logger.info({ event: 'dpop.on' }, 'DPoP is on: every instance on this store supports it');
+  };
+  await decide();
+  const beat = setInterval(() => {
+    register().then(decide).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
+  }, config.heartbeatMs);
+  beat.unref();
+  return {
+    dpop: () => on,
+    async leave() {
+      clearInterval(beat);
+      await leave();
+    },
+  };
+}
+
+/** `baton_dpop_enabled` on `registry`: 0 while DPoP is held back, 1 once on (workers aggregated by their minimum). */
+export function dpopGauge(member: Membership, registry: Registry): void {
+  new Gauge({ name: 'baton_dpop_enabled', help: 'DPoP (RFC 9449) at the token endpoints: 1 on, 0 held back until every instance on the store supports it', registers: [registry], aggregator: 'min', collect() { this.set(member.dpop() ? 1 : 0); } });
+}

@@ -1,0 +1,52 @@
+/**
+ * A session's device as a person names it, parsed from its recorded user agent with `bowser`
+ * (MIT): "Chrome 131 on Linux", "Firefox 133 on Windows". Parsed where sessions are answered, so
+ * that sessions recorded before keep up with the parser, and every client — the page, an app, a
+ * script — shows the same names without a parser of its own.
+ */
+import Bowser from 'bowser';
+import { LRUCache } from 'lru-cache';
+import type { DeviceInfo } from '../core/store.ts';
+
+/** A device as answered: the recorded fields, and the browser, system and name its user agent gives. */
+export interface DescribedDevice extends DeviceInfo {
+  /** The browser and its major version ("Chrome 131"), when the user agent names one. */
+  browser?: string;
+  /** The operating system ("Linux", "Windows", "macOS", "iOS", "Android"), when it names one. */
+  os?: string;
+}
+
+type Parsed = Pick<DescribedDevice, 'browser' | 'os' | 'name'>;
+
+/** Browsers by their everyday names. */
+const SHORT: Record<string, string> = { 'Microsoft Edge': 'Edge', 'Samsung Internet for Android': 'Samsung Internet' };
+
+// A few distinct user agents make most answers: each is parsed once (they are at most 256 characters, login.ts).
+const parsed = new LRUCache<string, Parsed>({ max: 1000 });
+
+function parse(userAgent: string): Parsed {
+  const hit = parsed.get(userAgent);
+  if (hit !== undefined) return hit;
+  let b: { name?: string; version?: string } = {};
+  let o: { name?: string } = {};
+  try {
+    ({ browser: b, os: o } = Bowser.parse(userAgent));
+  } catch {
+    // A user agent the parser cannot read is named by its product token below, or not at all.
+  }
+  const major = b.version?.split('.')[0];
+  // Not a browser (curl, an SDK in Node): its first product token ("curl/8.5.0" → "curl 8").
+  const product = /^([A-Za-z][\w.-]{0,31})\/(\d{1,6})/.exec(userAgent);
+  const browser = b.name ? `${SHORT[b.name] ?? b.name}${major ? ` ${major}` : ''}` : product ? `${product[1]} ${product[2]}` : undefined;
+  const os = o.name || undefined;
+  const name = browser && os ? `${browser} on ${os}` : (browser ?? os);
+  const result: Parsed = { ...(browser ? { browser } : {}), ...(os ? { os } : {}), ...(name ? { name } : {}) };
+  parsed.set(userAgent, result);
+  return result;
+}
+
+/** `device` with the browser, system and name of its user agent; a recorded `name` (the application's) is kept. */
+export function describeDevice(device: DeviceInfo): DescribedDevice {
+  if (!device.userAgent) return device;
+  return { ...device, ...parse(device.userAgent), ...(device.name ? { name: device.name } : {}) };
+}
