@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
- * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|logging`, `--peers` (adds the peers table).
+ * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|logging|workers|sqlite-lock`, `--peers` (adds the peers table).
  */
 import { cpus } from 'node:os';
 import { benchPropagation, benchRotation } from './stores.ts';
@@ -10,6 +10,8 @@ import { benchRemoteRevocation } from './remote.ts';
 import { benchVerify } from './verify.ts';
 import { benchDpop } from './dpop.ts';
 import { benchLogging } from './logging.ts';
+import { benchWorkers } from './workers.ts';
+import { benchSqliteLock } from './sqlite-lock.ts';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv[process.argv.indexOf('--only') + 1];
@@ -40,6 +42,14 @@ if (want('frameworks')) {
 if (want('logging')) {
   console.log('\n## The request log: `baton serve` at BATON_LOG_LEVEL=info against warn (autocannon, 32 connections, GET /auth/me, loopback; its log to a file; both in each round, the median of their ratios)\n');
   console.log(await benchLogging(quick ? 2 : 3, quick ? 3 : 9));
+}
+if (want('workers')) {
+  console.log('\n## BATON_WORKERS: 1 and 2 workers on one SQLite file (`baton serve`, load from another process)\n');
+  console.log(await benchWorkers(quick ? 2 : 4, quick ? 1 : 3));
+}
+if (want('sqlite-lock')) {
+  console.log('\n## Two processes on one SQLite file: the commit\'s sync or the write lock?\n');
+  console.log(await benchSqliteLock(quick ? 1 : 2, quick ? 1 : 3));
 }
 if (process.argv.includes('--peers')) {
   console.log('\n## Peers over HTTP, same machine, same run\n');

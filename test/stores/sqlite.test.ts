@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -11,6 +12,7 @@ import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
 import * as schema from '../../packages/baton-auth/src/stores/sqlite-schema.ts';
 import { makeBaton } from '../support/baton.ts';
 import { allThere, countRows, seedSweepable } from '../support/sweep.ts';
+import { eventually } from '../support/eventually.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -244,4 +246,74 @@ describe('one user\'s flood of sessions (issue #21, finding 9)', () => {
       await store.close();
     }
   }, 180_000);
+});
+
+describe('waiting for another process\'s write lock (#22, BATON_WORKERS)', () => {
+  it('yields to the event loop while another connection holds the lock, and decides once it is released', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    const now = Date.now();
+    const s = sampleSession(now - 1000);
+    await store.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    // Another connection (a thread: the lock is the file's, as another process's would be) holds the write lock 400 ms.
+    const holder = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { DatabaseSync } = require('node:sqlite');
+      const db = new DatabaseSync(workerData.path);
+      db.exec('BEGIN IMMEDIATE');
+      parentPort.postMessage('held');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); parentPort.postMessage('released'); }, 400);
+    `, { eval: true, workerData: { path } });
+    await new Promise((resolve) => holder.once('message', resolve));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    try {
+      const revoked = await store.revokeSession(s.id, { now, reason: 'test', revocationTtlMs: 1000 });
+      // It waited for the lock (the revocation could not commit before), and timers ran meanwhile:
+      // SQLite's busy handler slept this whole thread until the lock was free, and no timer ran.
+      expect(ticks).toBeGreaterThanOrEqual(10);
+      expect(revoked).toBe(true);
+      expect((await store.getSession(s.id))?.revokedAt).toBe(now);
+    } finally {
+      clearInterval(ticker);
+      await holder.terminate();
+      await store.close();
+    }
+  });
+});
+
+describe('a process crash (synchronous = NORMAL in WAL)', () => {
+  it('keeps every rotation committed before a SIGKILL mid-burst', async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    const now = Date.now();
+    const s = sampleSession(now - 1000, { generation: 0 });
+    await store.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
+    await store.close();
+    const fixture = new URL('../fixtures/sqlite-crash-rotator.ts', import.meta.url).pathname;
+    for (let round = 0; round < 3; round++) {
+      const peek = sqliteStore({ path });
+      const before = (await peek.getSession(s.id))?.generation ?? 0;
+      await peek.close();
+      const child = spawn(process.execPath, ['--conditions=baton-source', fixture, path, s.id, String(before)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const closed = new Promise((resolve) => child.once('close', resolve)); // every line it wrote, read
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      // Killed while it rotates, some 200 rotations after it started (each printed only after its COMMIT).
+      await eventually(() => out.split('\n').length > 200 || child.exitCode !== null, { timeoutMs: 20_000, what: 'rotations' });
+      child.kill('SIGKILL');
+      await closed;
+      const told = Math.max(...out.trim().split('\n').map(Number));
+      expect(err).toBe('');
+      expect(told).toBeGreaterThan(before);
+      const reopened = sqliteStore({ path });
+      // Every rotation the process answered for is there; at most the one it was in when killed is beyond.
+      const generation = (await reopened.getSession(s.id))?.generation ?? -1;
+      expect(generation).toBeGreaterThanOrEqual(told);
+      expect(generation).toBeLessThanOrEqual(told + 1);
+      await reopened.close();
+    }
+  }, 60_000);
 });

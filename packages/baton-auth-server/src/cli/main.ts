@@ -3,6 +3,7 @@
  * The `baton` command: run the service and manage its users, keys and sessions.
  * `npm run baton -- --help` in the repository, `npx baton --help` where it is installed.
  */
+import cluster from 'node:cluster';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
@@ -12,6 +13,7 @@ import type { KeyAlg } from 'baton-auth';
 import { resetFailures } from 'baton-auth/http';
 import { connectStore, createEngine, initStore, startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
+import { startCluster, workerLink } from '../server/workers.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { defaultSecretFile, generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys, serviceSecret, unseal } from '../server/custody.ts';
@@ -39,6 +41,8 @@ program.command('serve')
   .option('--fresh-start', 'start with no users although the secret file of the embedded store exists (its database was lost on purpose)')
   .action(async (opts: { freshStart?: boolean }) => {
     const config = { ...loadConfig(), ...(opts.freshStart ? { freshStart: true } : {}) };
+    if (cluster.isWorker) return serveWorker(config);
+    if (config.workers > 1) return serveCluster(config);
     const { url, stop, service } = await startServer(config);
     // A memory: store is announced nowhere: no command can reach it.
     let announced: Announcement | undefined;
@@ -61,6 +65,53 @@ program.command('serve')
       });
     }
   });
+
+/** BATON_WORKERS > 1: this process is the primary; it serves nothing itself (`server/workers.ts`). */
+async function serveCluster(config: ServerConfig): Promise<void> {
+  const workers = await startCluster(config);
+  let announced: Announcement;
+  try {
+    announced = announceRuntime(runtimeFile(), { url: workers.url, issuer: workers.issuer, store: config.store });
+  } catch (err) {
+    await workers.stop();
+    throw err;
+  }
+  console.info(`Baton listening on ${workers.url} (issuer ${workers.issuer}, store ${redactUrl(config.store)}, ${config.workers} workers)`);
+  if (announced.sharedWith !== undefined) console.info(`Process ${announced.sharedWith}, an instance of the same store and issuer, is the one announced in ${runtimeFile()}; \`baton\` commands act on the store they share.`);
+  if (workers.noUsers) console.info(`No users yet. Create one with: ${BATON} users add <name>`);
+  if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
+  // SIGHUP: a rolling restart (new code, a new secret file), one worker at a time, each replaced once its successor serves.
+  process.on('SIGHUP', () => {
+    console.info('SIGHUP: restarting the workers one at a time…');
+    workers.restart().then(() => console.info('SIGHUP: every worker restarted.'), (err: unknown) => console.error(`baton: the rolling restart stopped: ${(err as Error).message}; the workers that were not replaced keep serving.`));
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      console.info(`${signal}: finishing in-flight requests in every worker…`);
+      announced.remove();
+      workers.stop().then(() => process.exit(0), () => process.exit(1));
+    });
+  }
+}
+
+/** One of BATON_WORKERS: a whole service on the shared port; the primary tells it when to stop. */
+async function serveWorker(config: ServerConfig): Promise<void> {
+  const link = workerLink(config.logLevel);
+  const { url, stop, service } = await startServer(config, link);
+  const noUsers = link.id === 1 && (await users.list(service.store)).length === 0;
+  process.send?.({ baton: 'ready', url, issuer: service.baton.issuer, noUsers });
+  let stopping = false;
+  const finish = (): void => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('message', (m: { baton?: string }) => m?.baton === 'stop' && finish());
+  // A signal to the process group (Ctrl-C) reaches the workers too; a primary that is gone leaves no one to answer to.
+  process.on('SIGTERM', finish);
+  process.on('SIGINT', finish);
+  process.on('disconnect', finish);
+}
 
 const usersCmd = program.command('users').description('manage the users of the standalone service');
 usersCmd.command('add <name>')

@@ -4,6 +4,7 @@
  * and the web page.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -18,6 +19,7 @@ import { attachWebSocketAuth } from 'baton-auth/ws';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import { dpopGauge, joinCluster } from './cluster.ts';
 import type { Membership } from './cluster.ts';
+import type { WorkerLink } from './workers.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, readRing, saveRing } from './custody.ts';
 import { createMetrics, opsRoutes, startingAnswer, timedStore } from './ops.ts';
@@ -80,8 +82,8 @@ export interface Service {
 
 const WEB = new URL('../../web/', import.meta.url);
 
-/** Builds the service from its configuration. */
-export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel })): Promise<Service> {
+/** Builds the service from its configuration; `link`: this process is one of BATON_WORKERS (`workers.ts`). */
+export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel }), link?: WorkerLink): Promise<Service> {
   // A corrupt page stops the start with a sentence, rather than failing requests one by one later.
   const file = sqlitePath(config.store);
   if (file !== undefined) checkIntegrity(file);
@@ -91,7 +93,7 @@ export async function createService(config: ServerConfig, logger = pino({ level:
     const custody = await openCustody(config, store);
     // Its issuer checked against the other instances of the store, and DPoP decided with them (cluster.ts).
     member = await joinCluster(store, config, logger);
-    return await serviceOn(store, custody, member, config, logger);
+    return await serviceOn(store, custody, member, config, logger, link);
   } catch (err) {
     await member?.leave();
     await store.close().catch(() => undefined); // an open connection would keep a failed start alive
@@ -99,7 +101,7 @@ export async function createService(config: ServerConfig, logger = pino({ level:
   }
 }
 
-async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, config: ServerConfig, logger: pino.Logger): Promise<Service> {
+async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, config: ServerConfig, logger: pino.Logger, link: WorkerLink | undefined): Promise<Service> {
   // A store that lost its data (its install record gone) makes this instance not ready, never a fresh install.
   const install = watchInstall(raw, custody.install, config.store, logger);
   custody.lost = install.lost;
@@ -113,7 +115,9 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   // Storage that cannot write (a full disk, a corrupt page) is logged once and makes /readyz unready.
   const health = storageHealth(logger);
   const watched = health.watch(raw);
-  const store = outageAware(metrics === undefined ? watched : timedStore(watched, metrics));
+  const guarded = outageAware(metrics === undefined ? watched : timedStore(watched, metrics));
+  // One of several workers: revocations the others make arrive through the primary at once.
+  const store = link === undefined ? guarded : link.relayStore(guarded);
   // A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming.
   const onDrift = (pendingMs: number): void => {
     if (pendingMs === 0) logger.info({ event: 'clock.agrees' }, 'the engine clock agrees with the wall clock again');
@@ -122,6 +126,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   const baton = createEngine(config, store, custody, (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type), onDrift);
   const stopMetrics = metrics?.attach(baton);
   if (metrics !== undefined) dpopGauge(member, metrics.registry);
+  const stopLink = link?.attach(baton, metrics);
   await baton.ready();
   // Keys rotated by another instance (`baton keys rotate`) reach this one within BATON_KEY_RELOAD;
   // the new signing key was published one rotation earlier, so no valid token is refused meanwhile.
@@ -186,7 +191,10 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   };
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
   const pageOf = (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
-  const ops = opsRoutes({ base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined, lost: storeLost(install), storage: health });
+  const ops = opsRoutes({
+    base, baton, store: raw, metrics, metricsToken: config.metricsPort === undefined ? config.metricsToken : undefined, lost: storeLost(install), storage: health,
+    ...(link === undefined ? {} : { scrape: () => link.metrics(), worker: link.id }),
+  });
   const observed = async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
     if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
     const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()) : undefined;
@@ -205,11 +213,11 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
     async (request: Request, context?: Parameters<AuthHandler>[1]) => {
       const { pathname } = new URL(request.url);
       const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(pathname) : undefined;
-      if (serve) return serve();
-      const own = ops(request, pathname);
-      if (own !== undefined) return own;
       // Metadata and the JWKS need no store; every other endpoint waits for a store that lost its data to come back.
-      return install.lost() !== undefined && !pathname.includes('/.well-known/') ? lostAnswer() : observed(request, context, pathname);
+      const response = await (serve ? serve() : (ops(request, pathname) ?? (install.lost() !== undefined && !pathname.includes('/.well-known/') ? lostAnswer() : observed(request, context, pathname))));
+      // A revocation made by this request is answered only once every other worker applies it.
+      await link?.flush();
+      return response;
     },
     {
       handles: (pathname: string) => pageOf(pathname) !== undefined || endpoints.handles(pathname) || /\/(healthz|readyz|metrics)$/.test(pathname),
@@ -229,6 +237,7 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
       clearInterval(reload);
       stopKeyEvents();
       stopMetrics?.();
+      stopLink?.();
       clearInterval(sweep);
       await member.leave();
       await baton.close();
@@ -246,10 +255,10 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number, set
   return err;
 }
 
-async function serveMetrics(metrics: Metrics, config: ServerConfig): Promise<Server> {
+async function serveMetrics(metrics: Metrics, config: ServerConfig, link: WorkerLink | undefined): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') return void res.writeHead(404).end();
-    metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
+    (link === undefined ? metrics.registry.metrics() : link.metrics()).then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text), () => res.writeHead(500).end());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.metricsPort ?? 0, 'BATON_METRICS_PORT')));
@@ -292,11 +301,16 @@ function capConnectionsPerAddress(server: Server, config: ServerConfig): void {
   });
 }
 
-/** Starts listening; SIGTERM/SIGINT stop accepting, finish in-flight requests, close the store. */
-export async function startServer(config: ServerConfig): Promise<{ server: Server; service: Service; url: string; stop: () => Promise<void> }> {
+/**
+ * Starts listening; SIGTERM/SIGINT stop accepting, finish in-flight requests, close the store.
+ * `link`: this process is one of BATON_WORKERS, which listens only once its service is ready (the
+ * port is shared: until then the other workers serve), and whose log lines say `worker`.
+ */
+export async function startServer(config: ServerConfig, link?: WorkerLink): Promise<{ server: Server; service: Service; url: string; stop: () => Promise<void> }> {
   // Tokens, secrets and passwords never reach a log line.
   const logger = pino({
     level: config.logLevel,
+    ...(link === undefined ? {} : { base: { pid: process.pid, hostname: hostname(), worker: link.id } }),
     redact: { paths: ['*.authorization', '*.cookie', '*.dpop', '*.password', '*.token', '*.access_token', '*.refresh_token', 'req.headers.authorization', 'req.headers.cookie', 'req.headers.dpop'], censor: '[redacted]' },
   });
   // Slow clients (a header or a body trickled byte by byte) are cut off: Node checks the two
@@ -317,10 +331,11 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     res.end(body);
   };
   server.on('request', (req, res) => listener(req, res));
-  await new Promise<void>((resolve, reject) => {
+  const listen = () => new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, config.host, config.port, 'PORT')));
     server.listen(config.port, config.host, resolve);
   });
+  if (link === undefined) await listen();
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -328,7 +343,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   const issuer = config.port === 0 && config.issuer === `http://${config.host}:0` ? url : config.issuer;
   let service: Service;
   try {
-    service = await createService({ ...config, issuer }, logger);
+    service = await createService({ ...config, issuer }, logger, link);
   } catch (err) {
     server.close();
     server.closeAllConnections(); // the clients that were told 503
@@ -365,7 +380,16 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
     },
   });
   service.metrics?.countSockets(() => sockets.wss.clients.size);
-  const metricsServer = service.metrics && config.metricsPort !== undefined ? await serveMetrics(service.metrics, config) : undefined;
+  if (link !== undefined) {
+    try {
+      await listen();
+    } catch (err) {
+      await sockets.close();
+      await service.close();
+      throw err;
+    }
+  }
+  const metricsServer = service.metrics && config.metricsPort !== undefined ? await serveMetrics(service.metrics, config, link) : undefined;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {

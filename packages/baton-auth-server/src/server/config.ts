@@ -3,6 +3,7 @@
  * `BATON_CONFIG` (the environment wins), validated at start with a sentence that says what to fix.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { BatonConfigError, MAX_SESSIONS_PER_USER, toMs } from 'baton-auth';
@@ -67,6 +68,8 @@ export interface ServerConfig {
   metricsPort: number | undefined;
   /** Start on an empty embedded store although its secret file exists (`baton serve --fresh-start`): a deliberate new install. */
   freshStart?: boolean;
+  /** Worker processes sharing the port (`BATON_WORKERS`, node:cluster); 1: the service runs in this process. */
+  workers: number;
   /** Settings that work but are probably not what was meant, each a sentence (logged at start). */
   warnings: string[];
 }
@@ -90,6 +93,10 @@ const failures = (name: string, shape: string) =>
 const PORT = 'PORT must be a port number from 1 to 65535, or 0 for a free one';
 const MAX_CONNECTIONS = 'BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1';
 const PER_ADDRESS = 'BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1';
+
+/** More workers than this only adds contention (and memory): the cores are shared by all of them. */
+export const MAX_WORKERS = 64;
+const WORKERS = `BATON_WORKERS must be 'auto' (one per core: ${availableParallelism()} here) or a whole number of processes from 1 to ${MAX_WORKERS}`;
 
 const MAX_SESSIONS = `BATON_MAX_SESSIONS must be a whole number from 1 (one device) to ${MAX_SESSIONS_PER_USER}: a user's logins, device list and "log out everywhere" read all the user's sessions, so there is no unlimited setting (0 no longer means no limit)`;
 
@@ -139,6 +146,7 @@ const schema = z.object({
   BATON_METRICS_TOKEN: z.string().min(32, { message: `BATON_METRICS_TOKEN must be at least 32 characters (make one with \`${BATON} secret generate\`)` }).optional(),
   BATON_METRICS_PORT: z.coerce.number().int().min(1).max(65535, { message: 'BATON_METRICS_PORT must be a port number' }).optional(),
   BATON_REFRESH_RATE: z.string().regex(/^(off|\d+\/\d+[smh]?)$/, { message: "BATON_REFRESH_RATE must be 'off' or refreshes per window, like '30/1m'" }).default('30/1m'),
+  BATON_WORKERS: z.string().refine((v) => v === 'auto' || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_WORKERS), { message: WORKERS }).default('1'),
   BATON_DPOP: z.enum(['auto', 'off'], { message: "BATON_DPOP must be 'auto' (DPoP once every instance on the store supports it) or 'off'" }).default('auto'),
   BATON_HEARTBEAT: z.string().refine((v) => duration('BATON_HEARTBEAT').safeParse(v).success && toMs(duration$(v), 'BATON_HEARTBEAT') >= 1000 && toMs(duration$(v), 'BATON_HEARTBEAT') <= 300_000, {
     message: "BATON_HEARTBEAT must be a duration from 1s to 5m, like '10s'",
@@ -176,6 +184,7 @@ export const SETTINGS: Record<keyof z.infer<typeof schema> | 'BATON_CONFIG', str
   BATON_SWEEP_INTERVAL: "how often expired records are deleted (default '10m'; 'off')",
   BATON_METRICS_TOKEN: 'serves Prometheus metrics at GET /metrics to `Authorization: Bearer <this>` (at least 32 characters)',
   BATON_METRICS_PORT: 'serves Prometheus metrics on this port of HOST instead, without a token',
+  BATON_WORKERS: "worker processes sharing the port (default 1; 'auto': one per core); not with memory:. SIGHUP restarts them one at a time",
   BATON_LOG_LEVEL: 'fatal, error, warn, info (default: a JSON line per request), debug or silent',
   BATON_DPOP: "'auto' (default): DPoP once every instance on the store supports it; 'off': none (as a release before DPoP)",
   BATON_HEARTBEAT: "how often this instance renews its registration in the store; it lapses after three missed (default '10s')",
@@ -374,6 +383,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!cookieSecure && !(protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname))) {
     throw new BatonConfigError('BATON_COOKIE_SECURE=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.');
   }
+  const workers = c.BATON_WORKERS === 'auto' ? Math.min(MAX_WORKERS, availableParallelism()) : Number(c.BATON_WORKERS);
+  // Each worker would hold its own private database: a session made on one would be unknown to the others.
+  if (workers > 1 && (c.BATON_STORE === 'memory:' || c.BATON_STORE === 'sqlite::memory:')) {
+    throw new BatonConfigError(`BATON_WORKERS=${c.BATON_WORKERS} needs a store the workers share: with ${c.BATON_STORE} each worker would keep its own users, keys and sessions. Use sqlite:<path>, Redis or PostgreSQL, or BATON_WORKERS=1.`);
+  }
   const warnings: string[] = [];
   // A grace window hands the current pair to whoever presents the previous token: seconds absorb races, more is a gift to a thief.
   if (toMs(duration$(c.BATON_REFRESH_GRACE), 'BATON_REFRESH_GRACE') > 60_000) {
@@ -412,6 +426,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowedOrigins: list(c.BATON_ALLOWED_ORIGINS),
     metricsToken: c.BATON_METRICS_TOKEN,
     metricsPort: c.BATON_METRICS_PORT,
+    workers,
     loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
     loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
   };

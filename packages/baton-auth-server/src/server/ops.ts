@@ -50,13 +50,13 @@ export function createMetrics(): Metrics {
     },
   });
   new Gauge({
-    name: 'baton_clock_pending_step_seconds', help: 'The wall clock minus the engine clock: beyond a second, a step of the wall clock the engine takes once it held a minute', registers: [registry],
+    name: 'baton_clock_pending_step_seconds', help: 'The wall clock minus the engine clock: beyond a second, a step of the wall clock the engine takes once it held a minute', registers: [registry], aggregator: 'max',
     collect() {
       this.set(engine === undefined ? 0 : (Date.now() - engine.now()) / 1000);
     },
   });
   new Gauge({
-    name: 'baton_verify_cache_hit_ratio', help: 'Share of successful verifications the verified-token cache answered', registers: [registry],
+    name: 'baton_verify_cache_hit_ratio', help: 'Share of successful verifications the verified-token cache answered', registers: [registry], aggregator: 'average',
     collect() {
       const { ok, cacheHits } = engine?.stats().verify ?? { ok: 0, cacheHits: 0 };
       this.set(ok === 0 ? 0 : cacheHits / ok);
@@ -158,9 +158,20 @@ const NO_STORE = { 'content-type': 'application/json; charset=utf-8', 'cache-con
  * The service's own routes under its base path: `/healthz`, `/readyz`, and `/metrics` when
  * metrics are on and not on a port of their own. Answers `undefined` for any other path.
  */
-export function opsRoutes(o: { base: string; baton: Baton; store: BatonStore; metrics: Metrics | undefined; metricsToken: string | undefined; lost?: () => Promise<string | undefined>; storage?: StorageHealth }): (request: Request, pathname: string) => Promise<Response> | undefined {
+export function opsRoutes(o: {
+  base: string; baton: Baton; store: BatonStore; metrics: Metrics | undefined; metricsToken: string | undefined;
+  /** Why a store that answers is not the one this instance started on (`install.ts`). */
+  lost?: () => Promise<string | undefined>;
+  /** Whether the store can write (`storage-health.ts`). */
+  storage?: StorageHealth;
+  /** Where the metrics text comes from (BATON_WORKERS: the primary's sum over the workers); default the registry's. */
+  scrape?: () => Promise<string>;
+  /** Which of BATON_WORKERS answers: said in /healthz (a probe through a load balancer learns which process it reached). */
+  worker?: number;
+}): (request: Request, pathname: string) => Promise<Response> | undefined {
+  const alive = o.worker === undefined ? '{"status":"ok"}' : JSON.stringify({ status: 'ok', worker: o.worker });
   const routes: Record<string, (request: Request) => Promise<Response>> = {
-    '/healthz': async () => new Response('{"status":"ok"}', { headers: NO_STORE }),
+    '/healthz': async () => new Response(alive, { headers: NO_STORE }),
     '/readyz': async () => {
       const r = await readiness(o.baton, o.store, { lost: o.lost, storage: o.storage });
       return new Response(JSON.stringify(r.ready ? { status: 'ready', checks: r.checks } : { status: 'unready', reason: r.reason, checks: r.checks }), { status: r.ready ? 200 : 503, headers: r.ready ? NO_STORE : { ...NO_STORE, 'retry-after': '1' } });
@@ -169,8 +180,9 @@ export function opsRoutes(o: { base: string; baton: Baton; store: BatonStore; me
   const token = o.metricsToken;
   if (o.metrics !== undefined && token !== undefined) {
     const { registry } = o.metrics;
+    const scrape = o.scrape ?? (() => registry.metrics());
     routes['/metrics'] = async (request) => metricsAuthorized(request.headers.get('authorization'), token)
-      ? new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } })
+      ? new Response(await scrape(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } })
       : new Response('{"error":"invalid_token","error_description":"GET /metrics needs Authorization: Bearer <BATON_METRICS_TOKEN>"}', { status: 401, headers: { ...NO_STORE, 'www-authenticate': 'Bearer realm="baton-metrics"' } });
   }
   return (request, pathname) => {

@@ -4,6 +4,8 @@
  *
  * WAL mode; every decision runs in one `BEGIN IMMEDIATE` transaction (the write lock is taken
  * first, so two processes cannot interleave a read and a write) ending in a conditional `UPDATE`.
+ * A lock another process holds is waited for by yielding to the event loop, not by SQLite's busy
+ * handler, which sleeps the whole process (see `#tx`).
  * The schema is versioned (`PRAGMA user_version`) and migrated when the store opens.
  * Revocations go to a table that every client polls (`pollMs`), which is also how other
  * processes on the same file hear of them.
@@ -59,13 +61,24 @@ class SqliteStore implements BatonStore {
   readonly #pollMs: number;
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
   readonly #q: ReturnType<typeof prepareQueries>;
+  readonly #busyTimeoutMs: number;
   #timer: NodeJS.Timeout | undefined;
   #lastSeq = 0;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') createPrivately(options.path);
-    this.#db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.#db = new DatabaseSync(options.path, { timeout: this.#busyTimeoutMs });
     this.#pollMs = options.pollMs ?? 100;
+    // synchronous = NORMAL in WAL mode: a commit is not synced, the WAL is at checkpoints. A
+    // committed transaction survives a crash of the process (the WAL is in the OS's page cache),
+    // and may be lost only to a power loss or an OS crash: "WAL mode is always consistent with
+    // synchronous=NORMAL, but WAL mode does lose durability. A transaction committed in WAL mode
+    // with synchronous=NORMAL might roll back following a power loss or system crash.
+    // Transactions are durable across application crashes regardless of the synchronous setting
+    // or journal mode." (https://www.sqlite.org/pragma.html#pragma_synchronous; tested with
+    // SIGKILL mid-burst in test/stores/sqlite.test.ts). FULL syncs every commit: about twenty
+    // times fewer rotations here, for the power-loss case only (docs/workers.md).
     // journal_size_limit: a WAL that once grew large (a long reader held checkpoints back, a disk
     // filled) is cut back to 4 MiB at its next reset, instead of holding that disk space forever.
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;');
@@ -79,16 +92,20 @@ class SqliteStore implements BatonStore {
       throw new BatonConfigError(`The SQLite database has schema version ${version}, newer than this Baton knows (${MIGRATIONS.length}); upgrade Baton.`);
     }
     for (let v = version; v < MIGRATIONS.length; v++) {
-      this.#tx(() => {
+      this.#txNow(() => {
         this.#db.exec(MIGRATIONS[v] as string);
         this.#db.exec(`PRAGMA user_version = ${v + 1}`);
       });
     }
   }
 
-  /** Runs `body` in one IMMEDIATE transaction (write lock first). */
-  #tx<T>(body: () => T): T {
+  /** Runs `body` in one IMMEDIATE transaction, waiting for the write lock with SQLite's busy handler (at start-up only). */
+  #txNow<T>(body: () => T): T {
     this.#db.exec('BEGIN IMMEDIATE');
+    return this.#inTx(body);
+  }
+
+  #inTx<T>(body: () => T): T {
     try {
       const result = body();
       this.#db.exec('COMMIT');
@@ -98,6 +115,34 @@ class SqliteStore implements BatonStore {
       // ROLLBACK then fails with "no transaction is active" and would hide the error that says why.
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw err;
+    }
+  }
+
+  /**
+   * Runs `body` in one IMMEDIATE transaction (write lock first). When another process holds the
+   * lock, this one yields to the event loop and tries again, up to `busyTimeoutMs`: SQLite's busy
+   * handler would sleep the whole process 1, 2, 5, 10… ms between tries, whatever the holder does
+   * (a rotation holds the lock for tens of µs), and every other request of the process with it —
+   * the limit of two processes on one file (docs/workers.md). BEGIN, the body and COMMIT run in
+   * one synchronous stretch: no other call of this process can slip into the transaction.
+   */
+  async #tx<T>(body: () => T): Promise<T> {
+    const deadline = performance.now() + this.#busyTimeoutMs;
+    for (let tries = 0; ; tries++) {
+      try {
+        this.#db.exec('PRAGMA busy_timeout = 0');
+        try {
+          this.#db.exec('BEGIN IMMEDIATE');
+        } finally {
+          this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
+        }
+      } catch (err) {
+        // SQLITE_BUSY (5): another connection holds the write lock.
+        if ((err as { errcode?: number }).errcode !== 5 || performance.now() > deadline) throw err;
+        await new Promise((resolve) => (tries < 8 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+        continue;
+      }
+      return this.#inTx(body);
     }
   }
 
