@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import type { Agent } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from 'baton-auth-server';
+import { initStore, loadConfig } from 'baton-auth-server';
 import { startRedis } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { eventually } from '../support/eventually.ts';
-import { call, METRICS_TOKEN, startWorkers, workerOf } from '../support/workers.ts';
+import { call, METRICS_TOKEN, SECRET, startWorkers, workerOf } from '../support/workers.ts';
 import type { Workers } from '../support/workers.ts';
 
 const PG_URL = useTestDatabase('baton_workers');
@@ -189,6 +189,7 @@ describe('revocations reach every worker at once on Redis and PostgreSQL', () =>
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await startRedis(6431);
+    await initStore(loadConfig({ BATON_STORE: `redis://127.0.0.1:${redis.port}`, BATON_SECRET: SECRET })); // a new Redis is set up on purpose, once
   }, 30_000);
   afterAll(async () => {
     await redis?.stop();

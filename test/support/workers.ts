@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './eventually.ts';
 
+/** The service secret of the workers a test starts (a Redis is set up with it first: `initStore`). */
+export const SECRET = 'workers-test-service-secret-of-32-chars';
+
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 export const USER = { username: 'tester', password: 'tester password 1' };
 export const METRICS_TOKEN = 'workers-test-metrics-token-of-32-characters';
@@ -63,7 +66,7 @@ export async function startWorkers(env: Record<string, string>, withUser = true)
   const full: Record<string, string> = {
     ...(process.env as Record<string, string>),
     BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`,
-    BATON_SECRET: 'workers-test-service-secret-of-32-chars',
+    BATON_SECRET: SECRET,
     BATON_RUNTIME_FILE: join(dir, 'runtime.json'),
     BATON_COOKIE_SECURE: 'false',
     BATON_LOG_LEVEL: 'info',
