@@ -10,6 +10,7 @@ import { eventually } from '../support/eventually.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
 import type { TcpProxy } from '../support/tcp-proxy.ts';
+import { ALL_503, endpointsWhileAway } from '../support/outage.ts';
 
 const SECRET = 'introspection-secret-of-32-characters!!';
 const database = useTestDatabase('baton_outage');
@@ -29,33 +30,13 @@ afterAll(async () => {
 
 describe('every endpoint while PostgreSQL is away', () => {
   it('answers 503 with Retry-After where it needs the store, never 500; and serves again once it is back', async () => {
-    const form = (fields: Record<string, string>, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields) });
-    const login = (password: string) => fetch(`${server.url}/auth/login`, form({ username: 'paula', password }));
-    const pair = (await (await login('paula password 1')).json()) as { access_token: string; refresh_token: string };
-    const bearer = { authorization: `Bearer ${pair.access_token}` };
-    const basic = { authorization: `Basic ${Buffer.from(`resource-server:${SECRET}`).toString('base64')}` };
-    await proxy.down();
-    const calls: [string, () => Promise<Response>][] = [
-      ['login', () => login('paula password 1')],
-      ['login, wrong password', () => login('wrong guess')],
-      ['refresh', () => fetch(`${server.url}/oauth/token`, form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }))],
-      ['revoke', () => fetch(`${server.url}/oauth/revoke`, form({ token: pair.refresh_token }))],
-      ['introspect', () => fetch(`${server.url}/oauth/introspect`, form({ token: pair.access_token }, basic))],
-      ['logout', () => fetch(`${server.url}/auth/logout`, { method: 'POST', headers: bearer })],
-      ['sessions', () => fetch(`${server.url}/auth/sessions`, { headers: bearer })],
-      ['history', () => fetch(`${server.url}/auth/sessions/history`, { headers: bearer })],
-      ['revocation feed', () => fetch(`${server.url}/oauth/revocations`, { headers: basic })],
-    ];
-    const answers: Record<string, string> = {};
-    for (const [name, call] of calls) {
-      const res = await call();
-      answers[name] = `${res.status} ${res.headers.get('retry-after') === null ? 'no Retry-After' : 'Retry-After'}`;
-    }
-    expect(answers).toEqual(Object.fromEntries(calls.map(([name]) => [name, '503 Retry-After'])));
+    const answers = await endpointsWhileAway({ url: server.url, username: 'paula', password: 'paula password 1', introspectionSecret: SECRET, cut: () => proxy.down() });
+    expect(answers).toEqual(ALL_503);
     expect((await fetch(`${server.url}/.well-known/jwks.json`)).status).toBe(200); // needs no store
     expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
     await proxy.up();
-    await eventually(async () => (await login('paula password 1')).status === 200, { what: 'logins to succeed again', timeoutMs: 15_000, intervalMs: 200 });
+    const login = () => fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'paula', password: 'paula password 1' }) });
+    await eventually(async () => (await login()).status === 200, { what: 'logins to succeed again', timeoutMs: 15_000, intervalMs: 200 });
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   }, 120_000);
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, initStore, loadConfig, startServer, users } from 'baton-auth-server';
 import { startRedis } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
+import { ALL_503, endpointsWhileAway } from '../support/outage.ts';
 
 const SECRET = 'introspection-secret-of-32-characters!!';
 let redis: RedisServer;
@@ -30,29 +31,8 @@ afterAll(async () => {
 
 describe('every endpoint while the store is away', () => {
   it('answers 503 with Retry-After where it needs the store, and never 500', async () => {
-    const form = (fields: Record<string, string>, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields) });
-    const login = (password: string) => fetch(`${server.url}/auth/login`, form({ username: 'olive', password }));
-    const pair = (await (await login('olive password 1')).json()) as { access_token: string; refresh_token: string };
-    const bearer = { authorization: `Bearer ${pair.access_token}` };
-    const basic = { authorization: `Basic ${Buffer.from(`resource-server:${SECRET}`).toString('base64')}` };
-    await redis.kill();
-    const calls: [string, () => Promise<Response>][] = [
-      ['login', () => login('olive password 1')],
-      ['login, wrong password', () => login('wrong guess')],
-      ['refresh', () => fetch(`${server.url}/oauth/token`, form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }))],
-      ['revoke', () => fetch(`${server.url}/oauth/revoke`, form({ token: pair.refresh_token }))],
-      ['introspect', () => fetch(`${server.url}/oauth/introspect`, form({ token: pair.access_token }, basic))],
-      ['logout', () => fetch(`${server.url}/auth/logout`, { method: 'POST', headers: bearer })],
-      ['sessions', () => fetch(`${server.url}/auth/sessions`, { headers: bearer })],
-      ['history', () => fetch(`${server.url}/auth/sessions/history`, { headers: bearer })],
-      ['revocation feed', () => fetch(`${server.url}/oauth/revocations`, { headers: basic })],
-    ];
-    const answers: Record<string, string> = {};
-    for (const [name, call] of calls) {
-      const res = await call();
-      answers[name] = `${res.status} ${res.headers.get('retry-after') === null ? 'no Retry-After' : 'Retry-After'}`;
-    }
-    expect(answers).toEqual(Object.fromEntries(calls.map(([name]) => [name, '503 Retry-After'])));
+    const answers = await endpointsWhileAway({ url: server.url, username: 'olive', password: 'olive password 1', introspectionSecret: SECRET, cut: () => redis.kill() });
+    expect(answers).toEqual(ALL_503);
     // What needs no store still answers.
     expect((await fetch(`${server.url}/.well-known/jwks.json`)).status).toBe(200);
   }, 120_000);
