@@ -8,24 +8,18 @@
  * empty beside an existing secret file stops the start with a sentence (#22, "Storage failures
  * are invisible": such a start silently lost every user).
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.ts';
+import { baton, serve } from '../support/baton-cli.ts';
 
-const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'baton-backup-'));
-const children = new Set<ChildProcess>();
 afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
   rmSync(root, { recursive: true, force: true });
 });
-
-interface Run { code: number; stdout: string; stderr: string }
 
 /** The environment of a case living in `dir`: its store, its runtime file, plain-http cookies. */
 const envOf = (dir: string): Record<string, string> => ({
@@ -35,43 +29,7 @@ const envOf = (dir: string): Record<string, string> => ({
   BATON_ISSUER: 'http://127.0.0.1:3999',
 });
 
-function baton(args: string[], env: Record<string, string>, input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
-/** `baton serve` on a free port: its URL once it listens, or what it said if it exits first. */
-async function serve(env: Record<string, string>, args: string[] = []): Promise<{ url: string; stop: () => Promise<void>; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env } });
-  children.add(child);
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-  return {
-    url,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-      children.delete(child);
-    },
-  };
-}
 
 interface Pair { access_token: string; refresh_token: string; session_id: string }
 

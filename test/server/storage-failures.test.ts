@@ -8,7 +8,6 @@
  * sentence (`PRAGMA quick_check`).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, statfsSync, writeSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -16,13 +15,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.ts';
 import { startRedis } from '../support/redis-servers.ts';
+import { baton, serve } from '../support/baton-cli.ts';
 
-const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'baton-storage-'));
-const children = new Set<ChildProcess>();
 const mounts: string[] = [];
 afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
   for (const m of mounts) execFileSync('umount', ['-l', m]);
   rmSync(root, { recursive: true, force: true });
 });
@@ -47,40 +44,7 @@ const envOf = (dir: string): Record<string, string> => ({
   BATON_COOKIE_SECURE: 'false', BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'info', BATON_ISSUER: 'http://127.0.0.1:3998',
 });
 
-function baton(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, BATON_LOG_LEVEL: 'silent' } });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
-    child.stdin.end(input);
-  });
-}
 
-async function serve(env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void>; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env } });
-  children.add(child);
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-  return {
-    url,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-      children.delete(child);
-    },
-  };
-}
 
 interface Pair { access_token: string; refresh_token: string }
 const USER = { username: 'fern', password: 'fern password 1' };
