@@ -1,6 +1,6 @@
 /**
  * Attempt: clock skew between instances (ATTACKS.md §2: ±3 s). On one SQLite file, an old
- * instance (BATON_DPOP=off) with a true clock and a new one (auto) whose clock is RT_SKEW_MS ahead,
+ * instance (BATON_DPOP=off) with a true clock and a new one (auto) whose clock is BATON_TEST_SKEW_MS ahead,
  * both with BATON_HEARTBEAT=1s (the smallest allowed; a lapse is three heartbeats, 3 s). Expected:
  * DPoP stays held back while the old instance lives and renews its registration, whatever the
  * clocks say. Printed: the new instance's metadata (DPoP advertised or not), the instance rows, and
@@ -19,12 +19,12 @@ const HEARTBEAT = process.argv[3] ?? '1s';
 const dir = mkdtempSync(join(tmpdir(), 'rt-skew-'));
 const STORE = `sqlite:${join(dir, 'baton.sqlite')}`;
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
-const PRELOAD = new URL('./skew.mjs', import.meta.url).href;
+const PRELOAD = new URL('../../test/support/skewed-clock.mjs', import.meta.url).href;
 const children: ChildProcess[] = [];
 process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 function serve(env: Record<string, string>, skew: number): Promise<{ url: string; log: () => string }> {
-  const child = spawn(process.execPath, ['--conditions=baton-source', '--import', PRELOAD, CLI, 'serve'], { env: { ...process.env, PORT: '0', BATON_STORE: STORE, BATON_ISSUER: 'http://127.0.0.1:1', BATON_SECRET: 'skew-test-service-secret-of-32-characters!', BATON_LOG_LEVEL: 'info', BATON_HEARTBEAT: HEARTBEAT, BATON_RUNTIME_FILE: join(dir, `rt-${children.length}.json`), RT_SKEW_MS: String(skew), ...env } });
+  const child = spawn(process.execPath, ['--conditions=baton-source', '--import', PRELOAD, CLI, 'serve'], { env: { ...process.env, PORT: '0', BATON_STORE: STORE, BATON_ISSUER: 'http://127.0.0.1:1', BATON_SECRET: 'skew-test-service-secret-of-32-characters!', BATON_LOG_LEVEL: 'info', BATON_HEARTBEAT: HEARTBEAT, BATON_RUNTIME_FILE: join(dir, `rt-${children.length}.json`), BATON_TEST_SKEW_MS: String(skew), ...env } });
   children.push(child);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
