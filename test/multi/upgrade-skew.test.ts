@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from 'baton-auth-server';
+import { eventually } from '../support/eventually.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const SKEWED = new URL('../support/skewed-clock.mjs', import.meta.url).href;
@@ -58,5 +60,32 @@ describe('the instance registry with clocks that disagree', () => {
     expect(meta, `the new instance logged: ${fresh.output().match(/"event":"dpop\.[a-z_]+"/g)?.join(', ')}`).not.toHaveProperty('dpop_signing_alg_values_supported');
     expect(Number(on.n)).toBe(0);
     expect(old.output()).not.toContain('dpop.on_elsewhere');
+  }, 30_000);
+});
+
+describe('the instance registry keeps no record of an instance long gone', () => {
+  it('a registration of an instance of another machine that stopped renewing is deleted within a few heartbeats, DPoP on or not', async () => {
+    const db = join(dir, 'sweep.sqlite');
+    const env = { BATON_STORE: `sqlite:${db}`, BATON_SECRET: 'skew-test-service-secret-of-32-characters', BATON_ISSUER: 'http://localhost:3000', BATON_HEARTBEAT: '1s' };
+    const [on, off] = [await serve(env, 0), await serve({ ...env, BATON_STORE: `sqlite:${join(dir, 'sweep-off.sqlite')}`, BATON_DPOP: 'off' }, 0)];
+    expect('dpop_signing_alg_values_supported' in ((await (await fetch(`${on.url}/.well-known/oauth-authorization-server`)).json()) as object)).toBe(true);
+    // Crashed elsewhere after these started: 20 registrations each, lapsing a second from now and never renewed.
+    for (const file of ['sweep.sqlite', 'sweep-off.sqlite']) {
+      const store = await openStore(`sqlite:${join(dir, file)}`);
+      for (let i = 0; i < 20; i++) {
+        await store.putRecord('instance', `elsewhere-${i}:1:00`, JSON.stringify({ issuer: 'http://localhost:3000', issuerSet: true, dpop: true, host: `elsewhere-${i}`, pid: 1, since: Date.now(), expiresAt: Date.now() + 1_000, heartbeatMs: 1_000 }));
+      }
+      await store.close();
+    }
+    const count = (file: string) => {
+      const d = new DatabaseSync(join(dir, file), { readOnly: true });
+      const n = Number((d.prepare("SELECT count(*) AS n FROM baton_records WHERE kind = 'instance'").get() as { n: number }).n);
+      d.close();
+      return n;
+    };
+    expect([count('sweep.sqlite'), count('sweep-off.sqlite')]).toEqual([21, 21]);
+    await eventually(() => count('sweep.sqlite') === 1 && count('sweep-off.sqlite') === 1, { timeoutMs: 10_000, what: 'the lapsed registrations deleted' }).catch((err: unknown) => {
+      throw new Error(`registrations left after 10 s: ${count('sweep.sqlite')} beside the DPoP instance, ${count('sweep-off.sqlite')} beside the BATON_DPOP=off one (${off.url})`, { cause: err });
+    });
   }, 30_000);
 });
