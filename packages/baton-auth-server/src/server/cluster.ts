@@ -190,7 +190,8 @@ export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 
   };
   await decide();
   const beat = setInterval(() => {
-    register().then(decide).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
+    // Held back, `decide` reads the others; otherwise they are read only to drop the lapsed (crashed elsewhere).
+    register().then(() => (on || !supports ? others().then(() => undefined) : undefined)).then(decide).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
   }, config.heartbeatMs);
   beat.unref();
   return {
