@@ -310,7 +310,7 @@ export async function startServer(config: ServerConfig): Promise<{ server: Serve
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 picks a free port; the default issuer then names the port actually bound.
-  const issuer = config.port === 0 && config.issuer === `http://${config.host}:0` ? url : config.issuer;
+  const issuer = config.port === 0 && !config.issuerSet ? url : config.issuer;
   let service: Service;
   try {
     service = await createService({ ...config, issuer }, logger);
