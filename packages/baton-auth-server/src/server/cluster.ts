@@ -170,13 +170,17 @@ export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 
       if ((await store.getRecord(CLUSTER, DPOP)) !== null) logger.error({ event: 'dpop.on_elsewhere' }, 'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.');
       return;
     }
-    if ((await store.getRecord(CLUSTER, DPOP)) === null) {
-      const without = (await others()).find((r) => !r.dpop);
-      if (without !== undefined) {
-        if (holdout !== who(without)) logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
-        holdout = who(without);
-        return;
-      }
+    const recorded = (await store.getRecord(CLUSTER, DPOP)) !== null;
+    // The registrations are read after the record, even one another instance wrote: an instance
+    // without DPoP that registered just before that write read no record and started, and the
+    // writer is about to withdraw it (below). Such an instance holds DPoP back here too.
+    const without = (await others()).find((r) => !r.dpop);
+    if (without !== undefined) {
+      if (holdout !== who(without)) logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
+      holdout = who(without);
+      return;
+    }
+    if (!recorded) {
       await store.putRecord(CLUSTER, DPOP, JSON.stringify({ since: new Date().toISOString(), by: key }), { ifAbsent: true });
       // An instance without DPoP that registered meanwhile read no record: it wins, and DPoP waits.
       // (It checks the record after registering, this one the registrations after writing it.)
