@@ -160,7 +160,11 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
     } catch {
       throw new BatonConfigError(`The web page's ${url.pathname} cannot be read: run \`npm run build\` (it bundles the client SDK for the page).`);
     }
-    return () => new Response(body, { headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
+    // Never in a frame: a page of another origin of the same site (a sibling subdomain) would get a
+    // signed-in page there, and a click on it ("Sign out everywhere"). A <meta> CSP cannot say
+    // frame-ancestors (CSP 3 §6.4.2); X-Frame-Options for browsers without it (RFC 7034).
+    const headers = { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "frame-ancestors 'none'", 'x-frame-options': 'DENY' };
+    return () => new Response(body, { headers });
   };
   const endpoints = createAuthHandler({
     baton,
@@ -340,7 +344,7 @@ export async function startServer(config: ServerConfig, link?: WorkerLink): Prom
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 picks a free port; the default issuer then names the port actually bound.
-  const issuer = config.port === 0 && config.issuer === `http://${config.host}:0` ? url : config.issuer;
+  const issuer = config.port === 0 && !config.issuerSet ? url : config.issuer;
   let service: Service;
   try {
     service = await createService({ ...config, issuer }, logger, link);

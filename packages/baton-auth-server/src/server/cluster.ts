@@ -13,6 +13,11 @@
  *
  * The registry is keyed by process: the workers of one instance are several processes with the
  * same issuer and settings, which agree.
+ *
+ * A registration's `expiresAt` is on its writer's clock, and machines' clocks disagree: one a few
+ * seconds ahead would take a live instance for gone (and turn DPoP on beside it, for good). So a
+ * registration is dropped only once it is past `expiresAt` and this process has also seen it
+ * unchanged for three heartbeats (the longer of its writer's and its own) on its own steady clock.
  */
 import { randomBytes } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
@@ -42,6 +47,8 @@ interface InstanceRecord {
   since: number;
   /** Its registration lapses then (ms) unless renewed. */
   expiresAt: number;
+  /** How often it renews its registration (ms). */
+  heartbeatMs?: number;
 }
 
 interface Logger {
@@ -97,20 +104,35 @@ const who = (r: InstanceRecord): string => `process ${r.pid} on ${r.host}`;
 export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 'issuer' | 'issuerSet' | 'dpop' | 'heartbeatMs'>, logger: Logger): Promise<Membership> {
   const key = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
   const supports = config.dpop !== 'off';
-  const self: InstanceRecord = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: supports, host: hostname(), pid: process.pid, ...(PIDS === undefined ? {} : { pids: PIDS }), since: Date.now(), expiresAt: 0 };
+  const self: InstanceRecord = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: supports, host: hostname(), pid: process.pid, ...(PIDS === undefined ? {} : { pids: PIDS }), since: Date.now(), expiresAt: 0, heartbeatMs: config.heartbeatMs };
   const register = async (): Promise<void> => {
     self.expiresAt = Date.now() + 3 * config.heartbeatMs;
     await store.putRecord(INSTANCE, key, JSON.stringify(self));
   };
-  /** The other live instances; lapsed records (and those of dead processes of this machine) are deleted. */
+  /** Each other registration as last read, and when it was first read so (this process's steady clock). */
+  const seen = new Map<string, { value: string; at: number }>();
+  /**
+   * The other instances that may be alive. Deleted: records that cannot be read, those of dead
+   * processes of this machine, and those past their `expiresAt` that this process also saw
+   * unchanged for three heartbeats (a writer's clock behind this one's says nothing of its life).
+   */
   const others = async (): Promise<InstanceRecord[]> => {
     const live: InstanceRecord[] = [];
+    const now = performance.now();
+    const listed = new Set<string>();
     for (const { key: k, value } of await store.listRecords(INSTANCE)) {
       if (k === key) continue;
+      listed.add(k);
       const r = parse(value);
-      if (r === undefined || r.expiresAt <= Date.now() || deadHere(r)) await store.deleteRecord(INSTANCE, k);
-      else live.push(r);
+      let last = seen.get(k);
+      if (last?.value !== value) seen.set(k, (last = { value, at: now }));
+      const unchanged = now - last.at >= 3 * Math.max(config.heartbeatMs, r?.heartbeatMs ?? 0);
+      if (r === undefined || deadHere(r) || (r.expiresAt <= Date.now() && unchanged)) {
+        await store.deleteRecord(INSTANCE, k);
+        seen.delete(k);
+      } else live.push(r);
     }
+    for (const k of seen.keys()) if (!listed.has(k)) seen.delete(k);
     return live;
   };
   const leave = async (): Promise<void> => {
@@ -121,7 +143,8 @@ export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 
   await register();
   try {
     const earlier = (r: InstanceRecord): boolean => r.since < self.since || (r.since === self.since && r.pid < self.pid);
-    const strangers = (await others()).filter((r) => r.issuer !== config.issuer);
+    // Of another issuer and not past its own end: a crashed instance's record refuses no start.
+    const strangers = (await others()).filter((r) => r.issuer !== config.issuer && r.expiresAt > Date.now());
     const first = strangers.find(earlier);
     if (first !== undefined && !config.issuerSet) {
       throw new BatonConfigError(`Another instance on this store (${who(first)}) has issuer ${first.issuer}, and this one would default to ${config.issuer}: each would refuse the other's tokens. Set BATON_ISSUER to the public URL all instances share.`);
@@ -147,13 +170,17 @@ export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 
       if ((await store.getRecord(CLUSTER, DPOP)) !== null) logger.error({ event: 'dpop.on_elsewhere' }, 'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.');
       return;
     }
-    if ((await store.getRecord(CLUSTER, DPOP)) === null) {
-      const without = (await others()).find((r) => !r.dpop);
-      if (without !== undefined) {
-        if (holdout !== who(without)) logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
-        holdout = who(without);
-        return;
-      }
+    const recorded = (await store.getRecord(CLUSTER, DPOP)) !== null;
+    // The registrations are read after the record, even one another instance wrote: an instance
+    // without DPoP that registered just before that write read no record and started, and the
+    // writer is about to withdraw it (below). Such an instance holds DPoP back here too.
+    const without = (await others()).find((r) => !r.dpop);
+    if (without !== undefined) {
+      if (holdout !== who(without)) logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
+      holdout = who(without);
+      return;
+    }
+    if (!recorded) {
       await store.putRecord(CLUSTER, DPOP, JSON.stringify({ since: new Date().toISOString(), by: key }), { ifAbsent: true });
       // An instance without DPoP that registered meanwhile read no record: it wins, and DPoP waits.
       // (It checks the record after registering, this one the registrations after writing it.)
@@ -167,7 +194,8 @@ export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 
   };
   await decide();
   const beat = setInterval(() => {
-    register().then(decide).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
+    // Held back, `decide` reads the others; otherwise they are read only to drop the lapsed (crashed elsewhere).
+    register().then(() => (on || !supports ? others().then(() => undefined) : undefined)).then(decide).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
   }, config.heartbeatMs);
   beat.unref();
   return {

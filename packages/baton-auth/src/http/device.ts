@@ -21,10 +21,15 @@ type Parsed = Pick<DescribedDevice, 'browser' | 'os' | 'name'>;
 /** Browsers by their everyday names. */
 const SHORT: Record<string, string> = { 'Microsoft Edge': 'Edge', 'Samsung Internet for Android': 'Samsung Internet' };
 
-// A few distinct user agents make most answers: each is parsed once (they are at most 256 characters, login.ts).
+/** What is parsed of a user agent: what the service's login records (routes/login.ts). */
+const MAX_USER_AGENT = 256;
+// A few distinct user agents make most answers: each is parsed once.
 const parsed = new LRUCache<string, Parsed>({ max: 1000 });
 
-function parse(userAgent: string): Parsed {
+function parse(recorded: string): Parsed {
+  // An application's own logins (`baton.login`) may record a whole header (16 KB): the parser, and
+  // the cache's keys, see only its start, so a list of sessions costs the same however they began.
+  const userAgent = recorded.slice(0, MAX_USER_AGENT);
   const hit = parsed.get(userAgent);
   if (hit !== undefined) return hit;
   let b: { name?: string; version?: string } = {};
