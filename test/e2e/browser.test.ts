@@ -351,7 +351,7 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     await page.getByLabel('Password').fill('bob battery staple');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForSelector('#message.error:not(:empty)');
-    expect(await page.textContent('#message')).toMatch(/^Too many failed sign-ins\. Try again in (59|60) minutes, or ask an administrator to run baton limits reset bob\.$/);
+    expect(await page.textContent('#message')).toMatch(/^Too many failed sign-ins\. Try again in (59|60) minutes, or ask an administrator to run baton limits reset bob \(or, when many sign-ins failed from your network, the same with its address\)\.$/);
     expect(await page.textContent('#message code')).toBe('baton limits reset bob');
     expect(await page.isVisible('#login-card')).toBe(true);
   }, 60_000);

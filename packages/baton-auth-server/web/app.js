@@ -124,7 +124,8 @@ function refusal(err, username) {
   if (err.status === 429) {
     const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 60_000) / 1000));
     const wait = seconds < 90 ? plural(seconds, 'second') : seconds < 5400 ? plural(Math.ceil(seconds / 60), 'minute') : plural(Math.round(seconds / 3600), 'hour');
-    return ['Too many failed sign-ins. Try again in ', wait, ', or ask an administrator to run ', [`baton limits reset ${username}`], '.'];
+    // The answer does not say whether the username or the address is blocked (the same 429 for both): the way out names both.
+    return ['Too many failed sign-ins. Try again in ', wait, ', or ask an administrator to run ', [`baton limits reset ${username}`], ' (or, when many sign-ins failed from your network, the same with its address).'];
   }
   if (err.status === 401) return ['Wrong username or password.'];
   if (err.status === 503) return ['The service is unavailable for a moment. Please try again shortly.'];
