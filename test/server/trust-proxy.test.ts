@@ -49,6 +49,16 @@ describe('BATON_TRUST_PROXY', () => {
     });
   }
 
+  it("an X-Forwarded-For entry that is no address (up to the header's size, passed on by a trusted proxy) is not taken: the proxy's address stands for it (rt-page red team)", async () => {
+    const login = await start({ BATON_TRUST_PROXY: 'loopback' });
+    for (const junk of ['x'.repeat(8_000), '<script>alert(1)</script>', 'unknown']) {
+      expect((await login('alice password', junk)).status).toBe(200);
+    }
+    const { service } = server as NonNullable<typeof server>;
+    const sessions = await service.baton.listSessions((await users.get(service.store, 'alice'))?.id as string);
+    expect(sessions.map((s) => s.device.ip)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+  });
+
   it('explains a value it cannot use in a sentence', () => {
     expect(loadConfig({}).trustProxy).toBe(0);
     expect(loadConfig({ BATON_TRUST_PROXY: '2' }).trustProxy).toBe(2);

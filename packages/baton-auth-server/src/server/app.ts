@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { isIP } from 'node:net';
 import pino from 'pino';
 import proxyaddr from 'proxy-addr';
 import { BatonConfigError, createBaton, steadyClock, toMs } from 'baton-auth';
@@ -359,7 +360,10 @@ export async function startServer(config: ServerConfig, link?: WorkerLink): Prom
   const trust = typeof hops === 'number' ? (_addr: string, i: number) => i < hops : proxyaddr.compile(hops);
   const clientAddress = (req: IncomingMessage): string => {
     try {
-      return canonicalAddress(proxyaddr(req, trust));
+      // A trusted proxy passes on whatever the client wrote before its own entry: what is no address
+      // (any text, up to the header's size) is not taken as one; the proxy's address stands for it.
+      const address = proxyaddr(req, trust);
+      return canonicalAddress(isIP(address) !== 0 ? address : (req.socket.remoteAddress ?? 'unknown'));
     } catch {
       return 'unknown'; // the socket is already gone
     }
