@@ -1,0 +1,55 @@
+/**
+ * Red team (#22, rt-lost): the bound on revocations of sessions the store lost is "once per
+ * session, at most 16 sessions per user a revocation lifetime". It counted calls, not sessions:
+ * one refresh token of a lost session, revoked 17 times (by its user, or by whoever stole it),
+ * spent the user's whole budget, and the user's other lost sessions could then not be revoked (429).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from 'baton-auth';
+import type { Baton, BatonStore } from 'baton-auth';
+import { createAuthHandler, staticClients } from 'baton-auth/http';
+import { redisStore } from 'baton-auth/stores/redis';
+import { eventually } from '../support/eventually.ts';
+import { startRedis } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
+
+const ISSUER = 'https://auth.test';
+let redis: RedisServer;
+let a: Baton;
+let store: BatonStore;
+beforeAll(async () => {
+  redis = await startRedis(6481); // no persistence: a restart forgets everything
+  store = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
+  a = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
+  await a.ready();
+}, 30_000);
+afterAll(async () => {
+  await a?.close();
+  await redis?.stop();
+});
+
+const handler = () => createAuthHandler({ baton: a, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
+const login = async () => {
+  const res = await handler()(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { access_token: string; refresh_token: string };
+};
+const revoke = async (token: string) => (await handler()(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: 'default' }) }), { ip: '198.51.100.7' })).status;
+const refused = (token: string) => a.verify(token).then(() => false, () => true);
+
+describe('revocations of lost sessions, replayed', () => {
+  it('one lost session revoked again and again counts once: the user can still revoke another lost session', async () => {
+    const stolen = await login();
+    const other = await login();
+    await redis.kill();
+    await redis.restart(); // empty
+    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    const replays: number[] = [];
+    for (let i = 0; i < 20; i++) replays.push(await revoke(stolen.refresh_token));
+    expect(replays).toEqual(Array<number>(20).fill(200));
+    expect(await refused(stolen.access_token)).toBe(true);
+    expect(await revoke(other.refresh_token)).toBe(200);
+    expect(await refused(other.access_token)).toBe(true);
+  }, 40_000);
+});
