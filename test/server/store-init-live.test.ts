@@ -37,7 +37,7 @@ describe('baton store init on a store already set up', () => {
     expect(before).not.toBeNull();
     expect(await initStore(loadConfig(env))).toMatchObject({ created: false });
     expect(await clientRecord()).toBe(before);
-    expect(await initStore(loadConfig({ ...env, BATON_INTROSPECTION_SECRET: 'another secret typed by hand 2' }))).toMatchObject({ created: false });
+    expect(await initStore(loadConfig({ ...env, BATON_INTROSPECTION_SECRET: 'another secret typed by hand, long enough 2' }))).toMatchObject({ created: false });
     expect(await clientRecord()).toBe(before);
   }, 30_000);
 });
