@@ -13,22 +13,22 @@ const redis = await startRedis(6485);
 const env = { PORT: '0', BATON_STORE: 'redis://127.0.0.1:6485', BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent' };
 try {
   await createService(loadConfig(env), pino({ level: 'silent' }));
-  console.log('start on the empty store: started (unexpected)');
+  console.info('start on the empty store: started (unexpected)');
 } catch (err) {
-  console.log('start on the empty store:', (err as Error).message.slice(0, 80));
+  console.info('start on the empty store:', (err as Error).message.slice(0, 80));
 }
 try {
   const out = execFileSync(process.execPath, ['--conditions=baton-source', 'packages/baton-auth-server/src/cli/main.ts', 'clients', 'add', 'shop-app'], { env: { ...process.env, ...env, BATON_RUNTIME_FILE: '/nonexistent/x.json' }, stdio: 'pipe' });
-  console.log('clients add:', out.toString().trim());
+  console.info('clients add:', out.toString().trim());
 } catch (err) {
-  console.log('clients add refused:', String((err as { stderr?: Buffer }).stderr).trim().slice(0, 200));
+  console.info('clients add refused:', String((err as { stderr?: Buffer }).stderr).trim().slice(0, 200));
 }
 try {
   const s = await createService(loadConfig(env), pino({ level: 'silent' }));
-  console.log('start after clients add: STARTED as a fresh install, install record', s.custody.install);
+  console.info('start after clients add: STARTED as a fresh install, install record', s.custody.install);
   await s.close();
 } catch (err) {
-  console.log('start after clients add refused:', (err as Error).message.slice(0, 80));
+  console.info('start after clients add refused:', (err as Error).message.slice(0, 80));
 }
 await redis.stop();
 process.exit(0);

@@ -20,7 +20,7 @@ const login = async () => {
   const res = await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"paula","password":"paula password 1"}', signal: AbortSignal.timeout(90_000) }).catch((err: Error) => ({ status: err.name }));
   return `${res.status} after ${Math.round(performance.now() - t)} ms`;
 };
-console.log('before:', await login());
+console.info('before:', await login());
 proxy.stall();
 const t0 = performance.now();
 // 8 callers at once, each waiting up to 90 s: how long does each wait for its answer?
@@ -28,11 +28,11 @@ const answers = await Promise.all(Array.from({ length: 8 }, async () => {
   const res = await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"paula","password":"paula password 1"}', signal: AbortSignal.timeout(90_000) }).catch((err: Error) => ({ status: err.name }));
   return `${res.status} after ${Math.round(performance.now() - t0)} ms`;
 }));
-console.log('stalled, 8 at once:', answers);
-console.log('stalled, then:', await login());
+console.info('stalled, 8 at once:', answers);
+console.info('stalled, then:', await login());
 proxy.resume();
 await new Promise((r) => setTimeout(r, 1000));
-console.log('resumed (1 s later):', await login());
+console.info('resumed (1 s later):', await login());
 await s.stop().catch(() => undefined);
 await proxy.close();
 await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);

@@ -22,7 +22,7 @@ const lines: string[] = [];
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
   const s = chunk.toString();
-  if (s.startsWith('{"level"')) return void lines.push(...s.split('\n').filter(Boolean)) ?? true;
+  if (s.startsWith('{"level"')) { lines.push(...s.split('\n').filter(Boolean)); return true; }
   return write(chunk, ...rest);
 }) as typeof process.stdout.write;
 const env = { PORT: '0', BATON_STORE: url, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'info' };
@@ -36,26 +36,26 @@ const get = async (path: string, init: RequestInit = {}) => {
 const hgets = async () => Number(/cmdstat_hget:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
 const leak = (body: string) => [PASS, '6483', '127.0.0.1', 'redis://'].filter((x) => body.includes(x));
 
-console.log('ready:', (await get('/readyz')).body);
+console.info('ready:', (await get('/readyz')).body);
 const login = await get('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'alice password 1' }) });
 const pair = JSON.parse(login.body) as { access_token: string; refresh_token: string };
-let h0 = await hgets();
+const h0 = await hgets();
 const t0 = performance.now();
 const statuses = new Map<number, number>();
 await Promise.all(Array.from({ length: 8 }, async () => {
   for (let i = 0; i < 250; i++) { const r = await get('/readyz'); statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1); }
 }));
 const secs = (performance.now() - t0) / 1000;
-console.log(`2000 /readyz in ${secs.toFixed(1)} s: statuses ${JSON.stringify([...statuses])}, HGET calls ${(await hgets()) - h0} (${(((await hgets()) - h0) / secs).toFixed(1)}/s)`);
+console.info(`2000 /readyz in ${secs.toFixed(1)} s: statuses ${JSON.stringify([...statuses])}, HGET calls ${(await hgets()) - h0} (${(((await hgets()) - h0) / secs).toFixed(1)}/s)`);
 
 const dump = await Promise.all((await raw.keys('*')).map(async (k) => [k, await raw.dumpBuffer(k)] as const));
 await redis.kill();
 const down = await get('/readyz');
-console.log('down readyz:', down.status, down.retry, down.body, 'leaks:', leak(down.body));
+console.info('down readyz:', down.status, down.retry, down.body, 'leaks:', leak(down.body));
 await redis.restart();
 await eventually(async () => (await get('/readyz')).body.includes('lost its data'), { what: 'lost', timeoutMs: 15_000 });
 const lost = await get('/readyz');
-console.log('lost readyz:', lost.status, lost.retry, lost.body, 'leaks:', leak(lost.body));
+console.info('lost readyz:', lost.status, lost.retry, lost.body, 'leaks:', leak(lost.body));
 for (const [path, init] of [
   ['/.well-known/openid-configuration', {}], ['/.well-known/jwks.json', {}], ['/.well-known/oauth-authorization-server', {}],
   ['/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"alice","password":"alice password 1"}' }],
@@ -66,15 +66,15 @@ for (const [path, init] of [
   ['/nope/.well-known/x', { method: 'POST' }], ['/auth/.well-known/../login', { method: 'POST' }],
 ] as [string, RequestInit][]) {
   const r = await get(path, init);
-  console.log(`  ${init.method ?? 'GET'} ${path}: ${r.status} retry-after=${r.retry}`);
+  console.info(`  ${init.method ?? 'GET'} ${path}: ${r.status} retry-after=${r.retry}`);
 }
-console.log('keys in the empty store after the requests:', await raw.keys('*'));
+console.info('keys in the empty store after the requests:', await raw.keys('*'));
 await new Promise((r) => setTimeout(r, 6000));
-console.log('store.lost lines:', lines.filter((l) => l.includes('"store.lost"')).length, 'lines with the password:', lines.filter((l) => l.includes(PASS)).length);
-console.log(lines.find((l) => l.includes('"store.lost"')));
+console.info('store.lost lines:', lines.filter((l) => l.includes('"store.lost"')).length, 'lines with the password:', lines.filter((l) => l.includes(PASS)).length);
+console.info(lines.find((l) => l.includes('"store.lost"')));
 for (const [k, v] of dump) await raw.restore(k, 0, v, 'REPLACE');
 await eventually(async () => (await get('/readyz')).status === 200, { what: 'restored', timeoutMs: 15_000 });
-console.log('after restore:', (await get('/readyz')).body, 'restored lines:', lines.filter((l) => l.includes('"store.restored"')).length);
+console.info('after restore:', (await get('/readyz')).body, 'restored lines:', lines.filter((l) => l.includes('"store.restored"')).length);
 await s.stop();
 raw.disconnect();
 await redis.stop();

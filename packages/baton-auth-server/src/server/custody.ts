@@ -227,9 +227,7 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
     throw new BatonConfigError(`The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`);
   }
   const secret = serviceSecret(config, sealed !== null);
-  if (sealed === null && initialized === null && options.init !== true && setUpOnPurpose(config.store) && (await store.listRecords(CLIENTS)).length === 0) {
-    throw new BatonConfigError(emptyStore(config.store));
-  }
+  if (sealed === null && initialized === null && options.init !== true) await refuseUnsetUp(config.store, store);
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
   await store.putRecord(CONFIG, INITIALIZED, installRecord(), { ifAbsent: true });
   const install = await store.getRecord(CONFIG, INITIALIZED);
@@ -242,6 +240,18 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
     warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`${BATON} keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
   }
   return { secret, ring, warnings, install };
+}
+
+/**
+ * Throws the start's sentence when `store` (at `url`) is set up only on purpose and holds no
+ * Baton data: no key ring, no install record, no client (a store of the first versions has clients).
+ * `baton` commands that write into a store check it too: a client written into an empty Redis would
+ * otherwise let the next start make a fresh install silently.
+ */
+export async function refuseUnsetUp(url: string, store: BatonStore): Promise<void> {
+  if (!setUpOnPurpose(url)) return;
+  if ((await store.getRecord(CONFIG, INITIALIZED)) !== null || (await store.getRecord(CONFIG, RING)) !== null) return;
+  if ((await store.listRecords(CLIENTS)).length === 0) throw new BatonConfigError(emptyStore(url));
 }
 
 /** What a start on an empty store that is set up only on purpose says. */
