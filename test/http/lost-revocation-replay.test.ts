@@ -52,4 +52,20 @@ describe('revocations of lost sessions, replayed', () => {
     expect(await revoke(other.refresh_token)).toBe(200);
     expect(await refused(other.access_token)).toBe(true);
   }, 40_000);
+
+  it('replayed all at once, it still counts once: each answer is 200 or 429 (never a 200 before the revocation), and the budget is left', async () => {
+    const stolen = await login();
+    const others = [await login(), await login()];
+    await redis.kill();
+    await redis.restart();
+    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    const burst = await Promise.all(Array.from({ length: 20 }, () => revoke(stolen.refresh_token)));
+    expect(burst.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(burst).toContain(200);
+    expect(await refused(stolen.access_token)).toBe(true);
+    for (const other of others) {
+      expect(await revoke(other.refresh_token)).toBe(200);
+      expect(await refused(other.access_token)).toBe(true);
+    }
+  }, 40_000);
 });
