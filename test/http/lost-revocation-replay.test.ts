@@ -10,6 +10,7 @@ import { createBaton, generateKey } from 'baton-auth';
 import type { Baton, BatonStore } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import { redisStore } from 'baton-auth/stores/redis';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { eventually } from '../support/eventually.ts';
 import { startRedis } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
@@ -37,6 +38,30 @@ const login = async () => {
 };
 const revoke = async (token: string) => (await handler()(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: 'default' }) }), { ip: '198.51.100.7' })).status;
 const refused = (token: string) => a.verify(token).then(() => false, () => true);
+
+/** A login through the handler with a DPoP proof (following one use_dpop_nonce answer): a bound session. */
+const boundLogin = async () => {
+  const key = await dpopKey();
+  const send = async (nonce?: string) => handler()(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${ISSUER}/auth/login`, nonce === undefined ? {} : { nonce }) }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  let res = await send();
+  if (res.status === 400 && res.headers.get('dpop-nonce') !== null) res = await send(res.headers.get('dpop-nonce') as string);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { access_token: string; refresh_token: string; token_type: string };
+};
+
+describe('a DPoP-bound session the store lost', () => {
+  it('its refresh token revoked without a proof: 200 only if its access tokens are refused afterwards', async () => {
+    const pair = await boundLogin();
+    expect(pair.token_type).toBe('DPoP');
+    await redis.kill();
+    await redis.restart();
+    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    expect((await a.introspect(pair.access_token)).active).toBe(true); // a bound token: introspection needs no proof
+    const status = await revoke(pair.refresh_token);
+    if (status === 200) expect((await a.introspect(pair.access_token)).active).toBe(false);
+    else expect(status).toBe(400); // told to send a proof (the token's prefix says it is bound), not a 200 that revoked nothing
+  }, 40_000);
+});
 
 describe('revocations of lost sessions, replayed', () => {
   it('one lost session revoked again and again counts once: the user can still revoke another lost session', async () => {
