@@ -66,7 +66,7 @@ describe('the revocation log after the store lost its data', () => {
     await eventually(() => b.ready().then(() => true, () => false), { what: 'b back', timeoutMs: 10_000 });
     // The subscribers drop, and come back only after the logout is published (their reconnection
     // refused meanwhile, as when theirs lags behind the other connection's after a restart).
-    await raw.client('KILL', 'TYPE', 'pubsub');
+    await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     const connected = String(await raw.client('LIST')).trim().split('\n').length;
     await raw.config('SET', 'maxclients', String(connected));
     try {
