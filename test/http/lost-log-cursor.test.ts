@@ -71,6 +71,8 @@ describe('the revocation log after the store lost its data', () => {
     await raw.config('SET', 'maxclients', String(connected));
     try {
       expect((await logout(a, pair.access_token)).status).toBe(200);
+      // No subscriber was there to hear it: b learns of it from the log alone.
+      expect(String(await raw.call('CLIENT', 'LIST')).split('\n').filter((l) => / sub=[1-9]/.test(l))).toEqual([]);
     } finally {
       await raw.config('SET', 'maxclients', '10000');
     }
