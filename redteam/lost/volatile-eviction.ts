@@ -18,7 +18,7 @@ const redis = await startRedis(6485, ['--maxmemory', '4mb', '--maxmemory-policy'
 const raw = new Redis({ port: 6485, host: '127.0.0.1' });
 const options = { issuer: 'https://auth.test', keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32) };
 const storeA = redisStore({ url: 'redis://127.0.0.1:6485' });
-console.info('start-up warning:', (await storeA.persistenceWarning?.()) ?? '(none)');
+console.info('start-up warning:', (await (storeA as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.()) ?? '(none)');
 const a = createBaton({ ...options, store: storeA });
 await a.ready();
 const handler = createAuthHandler({ baton: a, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
