@@ -9,7 +9,7 @@ import type { Baton, BatonStore } from 'baton-auth';
 import { connectStore, createEngine, users } from '../server/app.ts';
 import { loadConfig, redactUrl } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
-import { openCustody } from '../server/custody.ts';
+import { openCustody, refuseUnsetUp } from '../server/custody.ts';
 import { canonicalStore, readRuntime, runtimeFile } from '../server/runtime.ts';
 
 /** Fails the command with a sentence and a non-zero exit. */
@@ -54,9 +54,11 @@ function configOfCommand(): ServerConfig {
   return config;
 }
 
+/** The store, opened for `body`; an empty Redis (new, or one that lost its data) is refused until `baton store init`. */
 export async function withStore<T>(body: (store: BatonStore) => Promise<T>): Promise<T> {
   const store = await connectStore(commandConfig().store);
   try {
+    await refuseUnsetUp(commandConfig().store, store);
     return await body(store);
   } finally {
     await store.close();

@@ -231,9 +231,7 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
   // A store with no ring, no users and no `keys reset` behind it is new, or lost.
   if (sealed === null && initialized === null && (await store.getRecord(CONFIG, RESET)) === null && (await store.listRecords('users')).length === 0) refuseLostDatabase(config);
   const secret = serviceSecret(config, sealed !== null);
-  if (sealed === null && initialized === null && options.init !== true && setUpOnPurpose(config.store) && (await store.listRecords(CLIENTS)).length === 0) {
-    throw new BatonConfigError(emptyStore(config.store));
-  }
+  if (sealed === null && initialized === null && options.init !== true) await refuseUnsetUp(config.store, store);
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
   await store.putRecord(CONFIG, INITIALIZED, installRecord(), { ifAbsent: true });
   const install = await store.getRecord(CONFIG, INITIALIZED);
@@ -247,6 +245,18 @@ export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' 
     warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`${BATON} keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
   }
   return { secret, ring, warnings, install };
+}
+
+/**
+ * Throws the start's sentence when `store` (at `url`) is set up only on purpose and holds no
+ * Baton data: no key ring, no install record, no client (a store of the first versions has clients).
+ * `baton` commands that write into a store check it too: a client written into an empty Redis would
+ * otherwise let the next start make a fresh install silently.
+ */
+export async function refuseUnsetUp(url: string, store: BatonStore): Promise<void> {
+  if (!setUpOnPurpose(url)) return;
+  if ((await store.getRecord(CONFIG, INITIALIZED)) !== null || (await store.getRecord(CONFIG, RING)) !== null) return;
+  if ((await store.listRecords(CLIENTS)).length === 0) throw new BatonConfigError(emptyStore(url));
 }
 
 /** What a start on an empty store that is set up only on purpose says. */

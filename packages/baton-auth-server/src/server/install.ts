@@ -107,7 +107,9 @@ export async function initStore(config: ServerConfig): Promise<{ created: boolea
   try {
     const before = await store.getRecord(CONFIG_KIND, INSTALL_RECORD);
     const custody = await openCustody(config, store, { init: true });
-    await bootstrapClients(store, config.introspectionSecret);
+    // Only a store this call set up: on a live one, the command's environment (an operator's shell,
+    // without the service's BATON_INTROSPECTION_SECRET) would delete or replace the service's clients.
+    if (before === null) await bootstrapClients(store, config.introspectionSecret);
     return { created: before === null, installedAt: installedAt(custody.install) };
   } finally {
     await store.close();

@@ -125,6 +125,15 @@ function timedOut(err: unknown): boolean {
 const REPROBE_MS = 250;
 /** The store's methods that never wait for it (or must run whatever its state). */
 const NEVER_SHORT_CIRCUITED = new Set(['close', 'subscribe', 'subscribed', 'ping', 'persistenceWarning']);
+/**
+ * The longest a call waits for the store. postgres.js has no deadline for a query (its
+ * `connect_timeout` covers a new connection only), so in a partition a query on a pooled
+ * connection waited as long as TCP takes to give up, minutes. A little over Redis's own 5 s
+ * command timeout, so that one fires first there.
+ */
+const CALL_DEADLINE_MS = 6000;
+/** Calls that may rightly take long (a sweep of many rows, in the background): no deadline. */
+const NO_DEADLINE = new Set(['sweep']);
 
 /**
  * `store` with an asynchronous call's failure that says the store is away (`storeAway`) turned
@@ -136,6 +145,7 @@ const NEVER_SHORT_CIRCUITED = new Set(['close', 'subscribe', 'subscribed', 'ping
  * A call that waited out its timeout (a network partition: nothing refused, nothing answers) marks
  * the store down: until a ping (every REPROBE_MS, one at a time) answers again, calls fail at once
  * with `ERR_STORE_UNAVAILABLE` instead of each waiting the driver's timeout (5 s for Redis) first.
+ * A driver with no timeout of its own (a PostgreSQL query) gets one: CALL_DEADLINE_MS.
  * A store that refuses fails fast already and is not marked (#22).
  */
 export function outageAware<S extends BatonStore>(store: S): S {
@@ -158,6 +168,18 @@ export function outageAware<S extends BatonStore>(store: S): S {
     probe.unref();
   };
   const down = (): Promise<never> => Promise.reject(new BatonError('ERR_STORE_UNAVAILABLE', 'the store is known to be down (a call timed out); retrying in the background'));
+  /** `call`, or a 503 once it has waited CALL_DEADLINE_MS (the store then marked down). */
+  const deadline = <T>(call: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        markDown();
+        reject(new BatonError('ERR_STORE_UNAVAILABLE', `the store did not answer within ${CALL_DEADLINE_MS} ms`));
+      }, CALL_DEADLINE_MS);
+      timer.unref();
+    });
+    return Promise.race([call, late]).finally(() => clearTimeout(timer));
+  };
   return new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown;
@@ -174,12 +196,12 @@ export function outageAware<S extends BatonStore>(store: S): S {
       return (...args: unknown[]) => {
         if (guarded && probe !== undefined) return down();
         const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return result instanceof Promise
-          ? result.catch((err: unknown) => {
-            if (guarded && !isBatonError(err) && timedOut(err)) markDown();
-            return Promise.reject(unavailable(err));
-          })
-          : result;
+        if (!(result instanceof Promise)) return result;
+        const settled = result.catch((err: unknown) => {
+          if (guarded && !isBatonError(err) && timedOut(err)) markDown();
+          return Promise.reject(unavailable(err));
+        });
+        return guarded && !NO_DEADLINE.has(key) ? deadline(settled) : settled;
       };
     },
   });

@@ -224,14 +224,15 @@ export async function revokeSession(e: Engine, sessionId: string, options: Sessi
     // alphabet), and at most TOKEN_REVOCATIONS_PER_USER per user tag (the session id's first
     // characters; the user is unknown with the record gone), so that stale refresh tokens of
     // sessions swept long ago cannot flood the log either: past it, 429 rather than a 200 that
-    // revoked nothing.
+    // revoked nothing. The same session revoked again (a replay, by its user or by a thief) counts
+    // once: already in force here, it is done; its slot taken by a call still at work or refused, 429.
+    const tooMany = () => new BatonError('ERR_RATE_LIMITED', `too many revocations of sessions the store no longer has: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`, { retryAfterMs: e.revocationTtlMs, public: true });
+    if (e.revoked.sessionRevocation(sessionId, r.now) !== undefined) return true;
+    if (!(await e.store.consumeJti(`~lost:${sessionId}`, r.now + r.revocationTtlMs, r.now))) throw tooMany();
     if (hasCounters(e.store)) {
       const { count } = await e.store.hitCounter(`baton-lost-revocations:${tagOfSession(sessionId)}`, 1, e.revocationTtlMs, r.now);
-      if (count > TOKEN_REVOCATIONS_PER_USER) {
-        throw new BatonError('ERR_RATE_LIMITED', `too many revocations of sessions the store no longer has: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`, { retryAfterMs: e.revocationTtlMs, public: true });
-      }
+      if (count > TOKEN_REVOCATIONS_PER_USER) throw tooMany();
     }
-    if (!(await e.store.consumeJti(`~lost:${sessionId}`, r.now + r.revocationTtlMs, r.now))) return true;
     await e.store.announce({ kind: 'session', id: sessionId, at: r.now, expiresAt: r.now + r.revocationTtlMs, reason: r.reason });
     revokedHere(e, [sessionId], r);
     return true;

@@ -455,7 +455,8 @@ class RedisStore implements BatonStore {
   /**
    * A sentence when Redis can lose what is kept in it: it keeps nothing across a restart
    * (`appendonly no` and no `save` points), or it evicts any key under memory pressure
-   * (`maxmemory-policy allkeys-*`). Everything is at stake, not only sessions: the records beside
+   * (`maxmemory-policy allkeys-*`, or `volatile-*`, which evicts exactly the records with a TTL:
+   * sessions, the revocation log, the one-time ledger). Everything is at stake, not only sessions: the records beside
    * them (the service's users, clients and sealed keys), the revocation log, the counters. Undefined
    * when neither, or when `CONFIG GET` is not allowed (managed Redis).
    */
@@ -470,7 +471,10 @@ class RedisStore implements BatonStore {
         said.push('Redis runs without persistence (appendonly no, no save points): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — and the service then answers 503 until the data is restored from a backup or the store is set up afresh (`baton store init`: every user and client added again). Set `appendonly yes` (and keep an RDB save point) in redis.conf.');
       }
       if ((policy ?? '').startsWith('allkeys-')) {
-        said.push(`Redis evicts any key under memory pressure (maxmemory-policy ${policy}): users, clients, keys and sessions can vanish. Set \`maxmemory-policy noeviction\` (or volatile-*) in redis.conf.`);
+        said.push(`Redis evicts any key under memory pressure (maxmemory-policy ${policy}): users, clients, keys and sessions can vanish. Set \`maxmemory-policy noeviction\` in redis.conf.`);
+      } else if ((policy ?? '').startsWith('volatile-')) {
+        // Every security record here has a TTL, so these are the ones evicted, and the install record (none) stays: nothing notices.
+        said.push(`Redis evicts keys that expire under memory pressure (maxmemory-policy ${policy}): sessions, the revocation log and one-time records can vanish unnoticed, so a revoked token or a replayed proof may be accepted again. Set \`maxmemory-policy noeviction\` in redis.conf.`);
       }
       return said.length === 0 ? undefined : said.join(' ');
     } catch {

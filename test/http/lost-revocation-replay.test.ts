@@ -1,0 +1,96 @@
+/**
+ * Red team (#22, rt-lost): the bound on revocations of sessions the store lost is "once per
+ * session, at most 16 sessions per user a revocation lifetime". It counted calls, not sessions:
+ * one refresh token of a lost session, revoked 17 times (by its user, or by whoever stole it),
+ * spent the user's whole budget, and the user's other lost sessions could then not be revoked (429).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from 'baton-auth';
+import type { Baton, BatonStore } from 'baton-auth';
+import { createAuthHandler, staticClients } from 'baton-auth/http';
+import { redisStore } from 'baton-auth/stores/redis';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
+import { eventually } from '../support/eventually.ts';
+import { startRedis } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
+
+const ISSUER = 'https://auth.test';
+let redis: RedisServer;
+let a: Baton;
+let store: BatonStore;
+beforeAll(async () => {
+  redis = await startRedis(6481); // no persistence: a restart forgets everything
+  store = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
+  a = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
+  await a.ready();
+}, 30_000);
+afterAll(async () => {
+  await a?.close();
+  await redis?.stop();
+});
+
+const handler = () => createAuthHandler({ baton: a, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
+const login = async () => {
+  const res = await handler()(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { access_token: string; refresh_token: string };
+};
+const revoke = async (token: string) => (await handler()(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: 'default' }) }), { ip: '198.51.100.7' })).status;
+const refused = (token: string) => a.verify(token).then(() => false, () => true);
+
+/** A login through the handler with a DPoP proof (following one use_dpop_nonce answer): a bound session. */
+const boundLogin = async () => {
+  const key = await dpopKey();
+  const send = async (nonce?: string) => handler()(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${ISSUER}/auth/login`, nonce === undefined ? {} : { nonce }) }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  let res = await send();
+  if (res.status === 400 && res.headers.get('dpop-nonce') !== null) res = await send(res.headers.get('dpop-nonce') as string);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { access_token: string; refresh_token: string; token_type: string };
+};
+
+describe('a DPoP-bound session the store lost', () => {
+  it('its refresh token revoked without a proof: 200 only if its access tokens are refused afterwards', async () => {
+    const pair = await boundLogin();
+    expect(pair.token_type).toBe('DPoP');
+    await redis.kill();
+    await redis.restart();
+    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    expect((await a.introspect(pair.access_token)).active).toBe(true); // a bound token: introspection needs no proof
+    const status = await revoke(pair.refresh_token);
+    if (status === 200) expect((await a.introspect(pair.access_token)).active).toBe(false);
+    else expect(status).toBe(400); // told to send a proof (the token's prefix says it is bound), not a 200 that revoked nothing
+  }, 40_000);
+});
+
+describe('revocations of lost sessions, replayed', () => {
+  it('one lost session revoked again and again counts once: the user can still revoke another lost session', async () => {
+    const stolen = await login();
+    const other = await login();
+    await redis.kill();
+    await redis.restart(); // empty
+    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    const replays: number[] = [];
+    for (let i = 0; i < 20; i++) replays.push(await revoke(stolen.refresh_token));
+    expect(replays).toEqual(Array<number>(20).fill(200));
+    expect(await refused(stolen.access_token)).toBe(true);
+    expect(await revoke(other.refresh_token)).toBe(200);
+    expect(await refused(other.access_token)).toBe(true);
+  }, 40_000);
+
+  it('replayed all at once, it still counts once: each answer is 200 or 429 (never a 200 before the revocation), and the budget is left', async () => {
+    const stolen = await login();
+    const others = [await login(), await login()];
+    await redis.kill();
+    await redis.restart();
+    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    const burst = await Promise.all(Array.from({ length: 20 }, () => revoke(stolen.refresh_token)));
+    expect(burst.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    expect(burst).toContain(200);
+    expect(await refused(stolen.access_token)).toBe(true);
+    for (const other of others) {
+      expect(await revoke(other.refresh_token)).toBe(200);
+      expect(await refused(other.access_token)).toBe(true);
+    }
+  }, 40_000);
+});
