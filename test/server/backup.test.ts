@@ -161,6 +161,30 @@ describe('baton backup and restore', () => {
     await back.stop();
   }, 60_000);
 
+  it("a copy restored into another folder starts beside the service it came from, on its own default issuer: the backup holds no live instance's registration (newcomer, #22)", async () => {
+    const defaultIssuer = (dir: string): Record<string, string> => {
+      const { BATON_ISSUER: _issuer, ...env } = envOf(dir);
+      return env;
+    };
+    const live = caseDir();
+    const service = await serve(defaultIssuer(live));
+    try {
+      const file = join(live, 'copy.sqlite');
+      expect((await baton(['backup', file], defaultIssuer(live))).code).toBe(0);
+      const copy = new DatabaseSync(file, { readOnly: true });
+      expect(copy.prepare("SELECT count(*) AS n FROM baton_records WHERE kind = 'instance'").get()).toEqual({ n: 0 });
+      copy.close();
+      const fresh = caseDir();
+      copyFileSync(join(live, 'baton.secret'), join(fresh, 'baton.secret'));
+      expect((await baton(['restore', file, '--revoke-sessions'], defaultIssuer(fresh))).code).toBe(0);
+      const other = await serve(defaultIssuer(fresh));
+      expect(other.url).not.toBe(service.url);
+      await other.stop();
+    } finally {
+      await service.stop();
+    }
+  }, 60_000);
+
   it('restore refuses, with a sentence and nothing changed: no choice about sessions, another secret, a newer schema, a file that is not a Baton database; backup on PostgreSQL or Redis says which tool', async () => {
     const live = caseDir();
     const service = await serve(envOf(live));

@@ -28,7 +28,8 @@ import { BatonConfigError } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
 
-const INSTANCE = 'instance';
+/** The kind of the instances' registrations: state of the processes running now, never part of a backup. */
+export const INSTANCE = 'instance';
 const CLUSTER = 'cluster';
 const DPOP = 'dpop';
 

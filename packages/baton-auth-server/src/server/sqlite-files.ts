@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { backup, DatabaseSync } from 'node:sqlite';
 import { BatonConfigError } from 'baton-auth';
 import { SQLITE_SCHEMA_VERSION } from 'baton-auth/stores/sqlite';
+import { INSTANCE } from './cluster.ts';
 
 /** The file of an embedded store URL, or undefined for any other store (and `sqlite::memory:`). */
 export function sqlitePath(storeUrl: string): string | undefined {
@@ -119,6 +120,15 @@ function sync(path: string): void {
 }
 
 /**
+ * Drops the registrations of the instances that ran on the copied database (`cluster.ts`): they
+ * are the processes of that moment, and a service started on the copy (another folder, another
+ * port) would otherwise find them live and refuse its default issuer beside them.
+ */
+function forgetInstances(copy: DatabaseSync): void {
+  copy.prepare('DELETE FROM baton_records WHERE kind = ?').run(INSTANCE);
+}
+
+/**
  * Copies the database at `source` into `target` while the service may be writing it: SQLite's
  * online backup in one step (one read transaction: one point in time, the WAL's content
  * included), into a private temp file beside the target, completed there (when it was taken, as a
@@ -145,6 +155,7 @@ export async function backupDatabase(source: string, target: string, force = fal
       // Rollback journal: the copy is one file, with no -wal beside it to lose.
       copy.exec('PRAGMA journal_mode = DELETE');
       copy.prepare('INSERT OR REPLACE INTO baton_records (kind, key, value) VALUES (?, ?, ?)').run(BACKUP_RECORD.kind, BACKUP_RECORD.key, takenAt);
+      forgetInstances(copy);
     } finally {
       copy.close();
     }
@@ -233,6 +244,7 @@ export async function stageCopy(file: string, db: string): Promise<string> {
     const copy = new DatabaseSync(temp);
     try {
       copy.exec('PRAGMA journal_mode = DELETE');
+      forgetInstances(copy);
     } finally {
       copy.close();
     }
