@@ -237,6 +237,7 @@ describe('baton backup and restore', () => {
       }, (err: Error) => err.message);
       expect(refused).not.toMatch(/listening on/);
       expect(refused).toContain(sentence);
+      expect(refused).toContain('restore <file> --revoke-sessions` or `--keep-sessions`'); // a command that runs as written
     }
     const afresh = await serve(env, ['--fresh-start']);
     await eventually(() => afresh.output().includes('No users yet'), { what: 'the fresh start' });

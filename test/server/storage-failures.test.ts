@@ -234,6 +234,6 @@ describe('storage failures', () => {
     console.info(`start on a corrupted database: ${refused.slice(0, 400)}`);
     expect(refused).not.toMatch(/listening on/);
     expect(refused).toContain(`${db} is damaged (SQLite's quick_check:`);
-    expect(refused).toContain('restore it from a backup (`baton restore <file>`, docs/backups.md)');
+    expect(refused).toMatch(/restore it from a backup \(`(npm run baton --|npx baton) restore <file> --revoke-sessions` or `--keep-sessions`, docs\/backups\.md\)/);
   }, 60_000);
 });

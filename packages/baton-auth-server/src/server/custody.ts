@@ -274,7 +274,7 @@ function refuseLostDatabase(config: Pick<ServerConfig, 'store' | 'secret' | 'sec
   const file = config.secret === undefined && config.secretFile === undefined ? defaultSecretFile(config.store) : undefined;
   if (file === undefined || config.freshStart === true || !existsSync(file)) return;
   const db = config.store.slice('sqlite:'.length);
-  throw new BatonConfigError(`${db} holds no Baton data (missing, empty or never set up), but ${file} exists: this looks like an install whose database was lost. Restore it from a backup (\`${BATON} restore <file>\`, see docs/backups.md), or, to start afresh on purpose with no users, run \`${BATON} serve --fresh-start\` once (or remove ${file}).`);
+  throw new BatonConfigError(`${db} holds no Baton data (missing, empty or never set up), but ${file} exists: this looks like an install whose database was lost. Restore it from a backup (\`${BATON} restore <file> --revoke-sessions\` or \`--keep-sessions\`, see docs/backups.md), or, to start afresh on purpose with no users, run \`${BATON} serve --fresh-start\` once (or remove ${file}).`);
 }
 
 /**

@@ -13,6 +13,7 @@ import { backup, DatabaseSync } from 'node:sqlite';
 import { BatonConfigError } from 'baton-auth';
 import { SQLITE_SCHEMA_VERSION } from 'baton-auth/stores/sqlite';
 import { INSTANCE } from './cluster.ts';
+import { batonCommand } from '../cli/command.ts';
 
 /** The file of an embedded store URL, or undefined for any other store (and `sqlite::memory:`). */
 export function sqlitePath(storeUrl: string): string | undefined {
@@ -45,7 +46,7 @@ export function checkIntegrity(path: string): void {
     problems = [said(err)];
   }
   if (problems.length > 0) {
-    throw new BatonConfigError(`${path} is damaged (SQLite's quick_check: ${problems.join('; ').slice(0, 300)}). Stop here and restore it from a backup (\`baton restore <file>\`, docs/backups.md); the damaged file stays as it is.`);
+    throw new BatonConfigError(`${path} is damaged (SQLite's quick_check: ${problems.join('; ').slice(0, 300)}). Stop here and restore it from a backup (\`${batonCommand()} restore <file> --revoke-sessions\` or \`--keep-sessions\`, docs/backups.md); the damaged file stays as it is.`);
   }
 }
 
