@@ -158,3 +158,25 @@ describe('the command a message tells a person to type (#22)', () => {
     expect(() => loadConfig({ BATON_SECRET: 'too short' })).toThrow(/make one with `npx baton secret generate`/);
   });
 });
+
+describe('npm start', () => {
+  // npm forwards SIGTERM to its script's process; `sh -c "node …"` (dash) died of it and left the
+  // service serving with nothing to stop it (newcomer, #22). The scripts `exec` node instead.
+  it('SIGTERM to npm itself stops the service it started: the port closes and npm exits', async () => {
+    const root = new URL('../..', import.meta.url).pathname;
+    const npm = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'warn' } });
+    let out = '';
+    npm.stdout.on('data', (d) => (out += d));
+    npm.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', resolve));
+    try {
+      const url = await eventually(() => /listening on (http:\/\/\S+)/.exec(out)?.[1], { what: `npm start to listen (it said: ${out})`, timeoutMs: 60_000 });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      npm.kill('SIGTERM');
+      await exited;
+      await eventually(() => fetch(`${url}/healthz`).then(() => false, () => true), { what: 'the service to stop listening', timeoutMs: 10_000 });
+    } finally {
+      npm.kill('SIGKILL');
+    }
+  }, 90_000);
+});
