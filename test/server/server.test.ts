@@ -265,7 +265,7 @@ describe('the baton command', () => {
       await server3.stop();
     }
     const piped = await baton(['users', 'passwd', 'carol'], 'no terminal here\n');
-    expect([piped.code, piped.stderr]).toEqual([1, expect.stringMatching(/^baton: There is no terminal to ask for the password: pipe it with --password-stdin/)]);
+    expect([piped.code, piped.stderr]).toEqual([1, expect.stringMatching(/^baton: There is no terminal to ask for the password: pipe it with --password-stdin \(e\.g\. `printf %s "\$PASSWORD" \| (npm run baton --|npx baton) users passwd carol --password-stdin`\)\.\n$/)]);
     expect((await baton(['users', 'remove', 'carol'])).stdout).toBe('Removed carol.\n');
   }, 60_000);
 

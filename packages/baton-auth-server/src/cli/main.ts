@@ -119,7 +119,7 @@ usersCmd.command('add <name>')
   .option('--password-stdin', 'read the password from standard input')
   .option('--scopes <scopes>', 'the scopes the user may be granted, space-separated', '')
   .action(async (name: string, opts: { passwordStdin?: boolean; scopes: string }) => {
-    const password = await readPassword(opts.passwordStdin === true);
+    const password = await readPassword(opts.passwordStdin === true, `${BATON} users add ${name}`);
     const user = await withStore((store) => users.add(store, name, password, opts.scopes));
     console.info(`Created user ${user.username} (${user.id})${user.scopes.length ? ` with scopes ${user.scopes.join(' ')}` : ''}.`);
   });
@@ -138,7 +138,7 @@ usersCmd.command('passwd <name>')
   .description("change a user's password; every session of theirs ends (password_changed)")
   .option('--password-stdin', 'read the new password from standard input')
   .action(async (name: string, opts: { passwordStdin?: boolean }) => {
-    const password = await readPassword(opts.passwordStdin === true);
+    const password = await readPassword(opts.passwordStdin === true, `${BATON} users passwd ${name}`);
     const ended = await withEngine(async (baton, store) => {
       const user = await users.setPassword(store, name, password);
       return baton.passwordChanged(user.id);

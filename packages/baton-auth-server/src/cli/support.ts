@@ -97,10 +97,10 @@ async function ask(prompt: string): Promise<string> {
   return answer;
 }
 
-/** A new password: typed twice at a terminal, or piped with --password-stdin. */
-export async function readPassword(fromStdin: boolean): Promise<string> {
+/** A new password: typed twice at a terminal, or piped with --password-stdin (to `command`, as the hint shows it). */
+export async function readPassword(fromStdin: boolean, command: string): Promise<string> {
   if (fromStdin) return readStdin();
-  if (!process.stdin.isTTY) throw new CliError('There is no terminal to ask for the password: pipe it with --password-stdin (e.g. `printf %s "$PASSWORD" | baton users add alice --password-stdin`).');
+  if (!process.stdin.isTTY) throw new CliError(`There is no terminal to ask for the password: pipe it with --password-stdin (e.g. \`printf %s "$PASSWORD" | ${command} --password-stdin\`).`);
   const first = await ask('Password: ');
   if ((await ask('Again: ')) !== first) throw new CliError('The two passwords differ; nothing was changed.');
   return first;
