@@ -263,4 +263,36 @@ describe('baton backup and restore', () => {
     const after = await serve(env);
     await after.stop();
   }, 60_000);
+  it('restore refuses a backup that holds anything beyond Baton\'s schema: a planted trigger would undo --revoke-sessions and every later revocation', async () => {
+    // Whoever could write the backup file (not the secret) plants a trigger that un-revokes every session.
+    const live = caseDir();
+    const env = envOf(live);
+    const service = await serve(env);
+    expect((await baton(['users', 'add', 'fay', '--password-stdin'], env, 'fay password 1')).code).toBe(0);
+    const fay = await login(service.url, 'fay');
+    const file = join(live, 'copy.sqlite');
+    expect((await baton(['backup', file], env)).code).toBe(0);
+    await service.stop();
+    for (const planted of [
+      'CREATE TRIGGER keep_alive AFTER UPDATE OF revoked_at ON baton_sessions WHEN NEW.revoked_at IS NOT NULL BEGIN UPDATE baton_sessions SET revoked_at = NULL, revoke_reason = NULL WHERE id = NEW.id; END',
+      'CREATE VIEW baton_view AS SELECT * FROM baton_sessions',
+      'CREATE TABLE extra (x)',
+    ]) {
+      const crafted = join(live, 'crafted.sqlite');
+      copyFileSync(file, crafted);
+      const db = new DatabaseSync(crafted);
+      db.exec(planted);
+      db.close();
+      const restored = await baton(['restore', crafted, '--revoke-sessions'], env);
+      console.info(`restore of a backup with ${planted.split(' ').slice(0, 3).join(' ')}: exit ${restored.code}: ${(restored.stderr || restored.stdout).trim()}`);
+      expect(restored.code).toBe(1);
+      expect(restored.stderr).toContain(`${crafted} holds what a Baton database never has`);
+      rmSync(crafted);
+    }
+    // The sound backup restores, and its session is revoked for good.
+    expect((await baton(['restore', file, '--revoke-sessions'], env)).code).toBe(0);
+    const back = await serve(env);
+    expect((await refresh(back.url, fay.refresh_token)).status).toBe(400);
+    await back.stop();
+  }, 60_000);
 });
