@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { Agent } from 'node:http';
+import { Agent } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initStore, loadConfig } from 'baton-auth-server';
@@ -183,6 +183,40 @@ describe('graceful restarts', () => {
     expect(w.stdout()).toContain('SIGTERM: finishing in-flight requests in every worker');
     expect(existsSync(join(w.dir, 'runtime.json'))).toBe(false);
   }, 90_000);
+});
+
+describe('a worker that dies while the primary relays to it', () => {
+  it('does not take the primary down: workers die during /metrics scrapes (the primary sends to each) and are replaced', async () => {
+    // The primary sends to every serving worker on each scrape; one killed a moment ago is still
+    // connected until the primary reads its end, and Node then emits 'error' (EPIPE) on the Worker.
+    const w = await startWorkers({ BATON_WORKERS: '3', BATON_METRICS_TOKEN: METRICS_TOKEN, BATON_LOG_LEVEL: 'warn' });
+    let exited: string | undefined;
+    w.child.once('exit', (code, signal) => (exited = `${code ?? signal}`));
+    let stop = false;
+    const scrapes = Array.from({ length: 16 }, async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      while (!stop && exited === undefined) await call(w.url, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, agent, timeoutMs: 5000 }).catch(() => undefined);
+      agent.destroy();
+    });
+    let kills = 0;
+    try {
+      for (; kills < 8 && exited === undefined; kills++) {
+        await sleep(1200);
+        if (!existsSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`)) await eventually(() => exited, { what: 'the primary\'s exit' });
+        if (exited !== undefined) break;
+        const children = readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+        if (children.length > 0) process.kill(children[kills % children.length] as number, 'SIGKILL');
+      }
+      await sleep(1000);
+    } finally {
+      stop = true;
+      await Promise.all(scrapes);
+    }
+    console.info(`${kills} workers killed during scrapes; the primary ${exited === undefined ? 'serves on' : `exited (${exited}): ${/Error: write EPIPE|Unhandled 'error' event/.exec(w.stderr())?.[0] ?? w.stderr().slice(-300)}`}`);
+    expect(exited).toBeUndefined();
+    await eventually(async () => (await call(w.url, '/healthz', { timeoutMs: 2000 })).status === 200, { timeoutMs: 40_000, what: 'a replaced worker to serve' });
+    expect(await w.stop()).toBe(0);
+  }, 120_000);
 });
 
 describe('revocations reach every worker at once on Redis and PostgreSQL', () => {
