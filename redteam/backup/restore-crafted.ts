@@ -21,9 +21,9 @@ let service = await serve(env);
 await baton(['users', 'add', 'ann', '--password-stdin'], env, 'ann password 1');
 const before = await login(service.url, 'ann');
 const file = join(dir, 'copy.sqlite');
-console.log('backup:', (await baton(['backup', file], env)).stdout.split('\n')[0]);
+console.info('backup:', (await baton(['backup', file], env)).stdout.split('\n')[0]);
 const after = await login(service.url, 'ann'); // B: created after the backup
-console.log('B: logout of the post-backup session', await logout(service.url, after), '→ /auth/me', await me(service.url, after.access_token));
+console.info('B: logout of the post-backup session', await logout(service.url, after), '→ /auth/me', await me(service.url, after.access_token));
 await service.stop();
 
 // A: plant the trigger in the backup.
@@ -32,16 +32,16 @@ db.exec('CREATE TRIGGER keep_alive AFTER UPDATE OF revoked_at ON baton_sessions 
 db.close();
 
 const r = await baton(['restore', file, '--revoke-sessions'], env);
-console.log('A: restore --revoke-sessions exit', r.code, r.stdout.trim(), r.stderr.trim());
+console.info('A: restore --revoke-sessions exit', r.code, r.stdout.trim(), r.stderr.trim());
 service = await serve(env);
 const rt = await refresh(service.url, before.refresh_token);
-console.log('A: refresh with the backup session\'s refresh token after --revoke-sessions:', rt.status, rt.status === 200 ? 'BROKE (session alive)' : 'held');
-console.log('A: triggers in the restored database:', (() => { const d = new DatabaseSync(join(dir, 'baton.sqlite'), { readOnly: true }); try { return d.prepare("SELECT name FROM sqlite_master WHERE type='trigger'").all(); } finally { d.close(); } })());
+console.info('A: refresh with the backup session\'s refresh token after --revoke-sessions:', rt.status, rt.status === 200 ? 'BROKE (session alive)' : 'held');
+console.info('A: triggers in the restored database:', (() => { const d = new DatabaseSync(join(dir, 'baton.sqlite'), { readOnly: true }); try { return d.prepare("SELECT name FROM sqlite_master WHERE type='trigger'").all(); } finally { d.close(); } })());
 const meB = await me(service.url, after.access_token);
-console.log('B: access token of the session made and revoked after the backup, after restore --revoke-sessions:', meB, meB === 200 ? 'BROKE (back until it expires)' : 'held');
+console.info('B: access token of the session made and revoked after the backup, after restore --revoke-sessions:', meB, meB === 200 ? 'BROKE (back until it expires)' : 'held');
 if (rt.status === 200) {
   const p = (await rt.json()) as { access_token: string; refresh_token: string; session_id: string };
-  console.log('A: logout on the restored service', await logout(service.url, p), '→ refresh again', (await refresh(service.url, p.refresh_token)).status);
+  console.info('A: logout on the restored service', await logout(service.url, p), '→ refresh again', (await refresh(service.url, p.refresh_token)).status);
 }
 await service.stop();
 process.exit(0);

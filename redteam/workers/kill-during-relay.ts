@@ -46,8 +46,8 @@ for (; kills < KILLS && primaryExit === undefined; kills++) {
 await sleep(1500);
 stop = true;
 await Promise.all(loops);
-console.log(`kills ${kills}, scrapes ok ${scrapes}, failed ${failed}, primary: ${primaryExit === undefined ? 'alive (held this run)' : `EXITED ${primaryExit} — BROKE`}`);
+console.info(`kills ${kills}, scrapes ok ${scrapes}, failed ${failed}, primary: ${primaryExit === undefined ? 'alive (held this run)' : `EXITED ${primaryExit} — BROKE`}`);
 const crash = /Unhandled 'error' event[^]*?(Error: [^\n]*)/.exec(w.stderr());
-if (crash) console.log('primary stderr:', crash[0].split('\n').slice(0, 6).join('\n'));
+if (crash) console.info('primary stderr:', crash[0].split('\n').slice(0, 6).join('\n'));
 if (primaryExit === undefined) await w.stop();
 process.exit(0);

@@ -11,18 +11,18 @@ import cluster from 'node:cluster';
 
 if (cluster.isPrimary) {
   const w = cluster.fork();
-  if (process.argv.includes('--guarded')) w.on('error', (err) => console.log('primary: worker error handled:', (err as Error).message));
+  if (process.argv.includes('--guarded')) w.on('error', (err) => console.info('primary: worker error handled:', (err as Error).message));
   w.once('online', () => {
     setTimeout(() => {
       process.kill(w.process.pid as number, 'SIGKILL');
       const until = Date.now() + 200;
       while (Date.now() < until); // the worker is dead; the primary has not run its loop since
-      console.log('primary: isConnected() =', w.isConnected(), '— sending');
+      console.info('primary: isConnected() =', w.isConnected(), '— sending');
       w.send({ baton: 'revoke', id: 1 });
-      setTimeout(() => { console.log('primary: still alive after the send'); process.exit(0); }, 300);
+      setTimeout(() => { console.info('primary: still alive after the send'); process.exit(0); }, 300);
     }, 200);
   });
-  process.on('exit', (code) => console.log('primary exits with', code));
+  process.on('exit', (code) => console.info('primary exits with', code));
 } else {
   setInterval(() => undefined, 1000);
 }

@@ -210,6 +210,10 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
   const fork = (): Worker => {
     const worker = cluster.fork({ PORT: String(port) });
+    // A send to a worker that died a moment ago (still `isConnected()` until its exit is read)
+    // fails with EPIPE as an 'error' event: unheard, it would end the primary and every worker.
+    // The exit that follows forgets it and replaces it.
+    worker.on('error', (err: Error) => logger.warn({ event: 'worker.send_failed', worker: worker.id, err: (err as NodeJS.ErrnoException).code ?? err.name }, `a message to worker ${worker.id} was lost (${(err as NodeJS.ErrnoException).code ?? err.name}): it is exiting`));
     born.set(worker, Date.now());
     ready.set(worker, new Promise<void>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
