@@ -34,7 +34,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let kills = 0;
 for (; kills < KILLS && primaryExit === undefined; kills++) {
   await sleep(1200);
-  let children: number[] = [];
+  let children: number[];
   try {
     children = readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
   } catch {
