@@ -21,12 +21,17 @@ w.child.once('exit', (code, signal) => (primaryExit = `${code ?? signal}`));
 let stop = false;
 let scrapes = 0;
 let failed = 0;
+const why = new Map<string, number>();
 const loops = Array.from({ length: 24 }, async () => {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   while (!stop && primaryExit === undefined) {
-    const r = await call(w.url, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, agent, timeoutMs: 5000 }).catch(() => undefined);
-    if (r?.status === 200) scrapes++;
-    else failed++;
+    const r = await call(w.url, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, agent, timeoutMs: 5000 }).catch((err: Error) => err);
+    if (!(r instanceof Error) && r.status === 200) scrapes++;
+    else {
+      failed++;
+      const key = r instanceof Error ? r.message : `${r.status}`;
+      why.set(key, (why.get(key) ?? 0) + 1);
+    }
   }
   agent.destroy();
 });
@@ -47,6 +52,7 @@ await sleep(1500);
 stop = true;
 await Promise.all(loops);
 console.info(`kills ${kills}, scrapes ok ${scrapes}, failed ${failed}, primary: ${primaryExit === undefined ? 'alive (held this run)' : `EXITED ${primaryExit} — BROKE`}`);
+console.info('failures by kind:', Object.fromEntries(why));
 const crash = /Unhandled 'error' event[^]*?(Error: [^\n]*)/.exec(w.stderr());
 if (crash) console.info('primary stderr:', crash[0].split('\n').slice(0, 6).join('\n'));
 if (primaryExit === undefined) await w.stop();
