@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -294,5 +294,36 @@ describe('baton backup and restore', () => {
     const back = await serve(env);
     expect((await refresh(back.url, fay.refresh_token)).status).toBe(400);
     await back.stop();
+  }, 60_000);
+  it('restore refuses a service or command that opened the database while it staged the copy, rather than rename the backup under it', async () => {
+    const dir = caseDir();
+    const env = envOf(dir);
+    const service = await serve(env);
+    expect((await baton(['users', 'add', 'gus', '--password-stdin'], env, 'gus password 1')).code).toBe(0);
+    await login(service.url, 'gus');
+    const file = join(dir, 'copy.sqlite');
+    expect((await baton(['backup', file], env)).code).toBe(0);
+    await service.stop();
+    // A large backup (20,000 sessions): staging it and revoking each user's sessions takes a while, as for a real one.
+    const copy = new DatabaseSync(file);
+    const cols = (copy.prepare('PRAGMA table_info(baton_sessions)').all() as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id' && c !== 'user_id');
+    copy.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+      INSERT INTO baton_sessions (id, user_id, ${cols.join(', ')}) SELECT 'x' || i || id, 'u' || i, ${cols.join(', ')} FROM baton_sessions, n`);
+    copy.close();
+    const db = join(dir, 'baton.sqlite');
+    const restoring = baton(['restore', file, '--revoke-sessions'], env);
+    // Once the restore has made its checks and stages the copy (its temp file appears), another process opens the database.
+    await eventually(() => readdirSync(dir).some((f) => f.endsWith('.tmp')), { intervalMs: 5, what: 'the restore to stage its copy' });
+    const holder = spawn(process.execPath, ['-e', `const db = new (require('node:sqlite').DatabaseSync)(${JSON.stringify(db)}); db.prepare('SELECT count(*) FROM baton_records').get(); console.log('open'); setInterval(() => {}, 1000);`]);
+    children.add(holder);
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const restored = await restoring;
+    console.info(`restore while process ${holder.pid} opened the database during staging: exit ${restored.code}: ${(restored.stdout || restored.stderr).trim().split('\n').pop()}`);
+    const open = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${holder.pid}/fd/${fd}`); } catch { return ''; } });
+    holder.kill('SIGKILL');
+    children.delete(holder);
+    expect(open.filter((l) => l.includes('(deleted)'))).toEqual([]);
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain(`${db} is open in process ${holder.pid}`);
   }, 60_000);
 });
