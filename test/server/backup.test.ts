@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -325,5 +325,28 @@ describe('baton backup and restore', () => {
     expect(open.filter((l) => l.includes('(deleted)'))).toEqual([]);
     expect(restored.code).toBe(1);
     expect(restored.stderr).toContain(`${db} is open in process ${holder.pid}`);
+  }, 60_000);
+  it('restore refuses a backup another user could have written: writable by others, or theirs (every row of it is trusted)', async () => {
+    const dir = caseDir();
+    const env = envOf(dir);
+    const service = await serve(env);
+    expect((await baton(['users', 'add', 'hal', '--password-stdin'], env, 'hal password 1')).code).toBe(0);
+    const file = join(dir, 'copy.sqlite');
+    expect((await baton(['backup', file], env)).code).toBe(0);
+    await service.stop();
+    chmodSync(file, 0o666);
+    const open = await baton(['restore', file, '--revoke-sessions'], env);
+    console.info(`restore of a backup with mode 666: exit ${open.code}: ${open.stderr.trim().split('\n').pop()}`);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toContain(`${file} is open to other users (mode 666)`);
+    chmodSync(file, 0o600);
+    if (process.getuid?.() === 0) {
+      chownSync(file, 65534, 65534);
+      const theirs = await baton(['restore', file, '--revoke-sessions'], env);
+      expect(theirs.code).toBe(1);
+      expect(theirs.stderr).toContain(`${file} belongs to another user (uid 65534, not 0)`);
+      chownSync(file, 0, 0);
+    }
+    expect((await baton(['restore', file, '--revoke-sessions'], env)).code).toBe(0);
   }, 60_000);
 });
