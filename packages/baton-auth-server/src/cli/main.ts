@@ -17,7 +17,7 @@ import { startCluster, workerLink } from '../server/workers.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { defaultSecretFile, generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys, serviceSecret, unseal } from '../server/custody.ts';
-import { checkLocalStore, privateDir } from '../server/files.ts';
+import { checkLocalStore, checkPrivate, privateDir } from '../server/files.ts';
 import { announceRuntime, canonicalStore, readRuntime, runtimeFile } from '../server/runtime.ts';
 import { activeUsers, backupDatabase, backupFacts, openersOf, replaceDatabase, sqlitePath, stageCopy } from '../server/sqlite-files.ts';
 import type { Announcement } from '../server/runtime.ts';
@@ -296,6 +296,8 @@ program.command('restore <file>')
     const db = sqlitePath(config.store);
     if (db === undefined) throw new CliError(storeBackupAdvice(config.store));
     refuseInUse(config, db);
+    // Every row of the backup is trusted (users and their hashes, clients): a file another user could have written is refused, as the database's own files are.
+    checkPrivate(file, 'file');
     const facts = backupFacts(file);
     if (facts.sealedRing === undefined) throw new CliError(`${file} is a Baton database that was never started (it holds no keys): there is nothing to restore.`);
     const secret = serviceSecret(config, true);
