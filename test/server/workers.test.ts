@@ -3,8 +3,9 @@
  * as child processes on a real socket. Requests reach a chosen worker through a keep-alive
  * connection pinned to it (`/healthz` on it names the worker).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
 import fc from 'fast-check';
@@ -18,6 +19,7 @@ import { call, METRICS_TOKEN, SECRET, startWorkers, workerOf } from '../support/
 import type { Workers } from '../support/workers.ts';
 
 const PG_URL = useTestDatabase('baton_workers');
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
 
@@ -183,6 +185,35 @@ describe('graceful restarts', () => {
     expect(w.stdout()).toContain('SIGTERM: finishing in-flight requests in every worker');
     expect(existsSync(join(w.dir, 'runtime.json'))).toBe(false);
   }, 90_000);
+});
+
+describe('the first start on a fresh folder', () => {
+  it('with the default secret file: 4 workers start every time (the first sets the store up before the others open it)', async () => {
+    // Every worker opening a new folder at once raced: one migrated while another did ("table
+    // baton_sessions already exists"), or found the first one's secret file beside a database not
+    // set up yet and refused it as a lost database.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'baton-workers-first-'));
+      try {
+        const child = spawn(process.execPath, [CLI, 'serve'], {
+          env: { ...process.env, BATON_WORKERS: '4', BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_RUNTIME_FILE: join(dir, 'runtime.json'), BATON_COOKIE_SECURE: 'false', BATON_LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' },
+        });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        await eventually(() => /Baton listening on/.test(out) || child.exitCode !== null, { timeoutMs: 60_000, what: 'the start' });
+        outcomes.push(/Baton listening on/.test(out) ? 'started' : `failed: ${/baton: (?!worker)[^\n]*/.exec(out)?.[0] ?? out.slice(-200)}`);
+        if (child.exitCode === null) child.kill('SIGTERM');
+        await exited;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    console.info(`BATON_WORKERS=4, first start on a fresh folder ×5: ${outcomes.join('; ')}`);
+    expect(outcomes).toEqual(Array(5).fill('started'));
+  }, 180_000);
 });
 
 describe('a worker that dies while the primary relays to it', () => {
