@@ -299,9 +299,14 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
     respawns.add(timer);
   });
 
-  const workers = Array.from({ length: config.workers }, fork);
   try {
-    await Promise.all(workers.map((w) => ready.get(w)));
+    // The first worker alone, then the others: on a new folder it makes the secret file and sets
+    // the database up; all at once, one migrated while another did, or found the secret file
+    // beside a database not set up yet and refused it as a lost one.
+    const firstWorker = fork();
+    await ready.get(firstWorker);
+    const others = Array.from({ length: config.workers - 1 }, fork);
+    await Promise.all(others.map((w) => ready.get(w)));
   } catch (err) {
     stopping = true;
     for (const w of live()) w.process.kill('SIGTERM');
