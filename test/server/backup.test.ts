@@ -8,11 +8,12 @@
  * empty beside an existing secret file stops the start with a sentence (#22, "Storage failures
  * are invisible": such a start silently lost every user).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { eventually } from '../support/eventually.ts';
 import { baton, serve } from '../support/baton-cli.ts';
 
@@ -245,5 +246,90 @@ describe('baton backup and restore', () => {
     // Once set up again, it starts as any other.
     const after = await serve(env);
     await after.stop();
+  }, 60_000);
+  it('restore refuses a backup that holds anything beyond Baton\'s schema: a planted trigger would undo --revoke-sessions and every later revocation', async () => {
+    // Whoever could write the backup file (not the secret) plants a trigger that un-revokes every session.
+    const live = caseDir();
+    const env = envOf(live);
+    const service = await serve(env);
+    expect((await baton(['users', 'add', 'fay', '--password-stdin'], env, 'fay password 1')).code).toBe(0);
+    const fay = await login(service.url, 'fay');
+    const file = join(live, 'copy.sqlite');
+    expect((await baton(['backup', file], env)).code).toBe(0);
+    await service.stop();
+    for (const planted of [
+      'CREATE TRIGGER keep_alive AFTER UPDATE OF revoked_at ON baton_sessions WHEN NEW.revoked_at IS NOT NULL BEGIN UPDATE baton_sessions SET revoked_at = NULL, revoke_reason = NULL WHERE id = NEW.id; END',
+      'CREATE VIEW baton_view AS SELECT * FROM baton_sessions',
+      'CREATE TABLE extra (x)',
+    ]) {
+      const crafted = join(live, 'crafted.sqlite');
+      copyFileSync(file, crafted);
+      const db = new DatabaseSync(crafted);
+      db.exec(planted);
+      db.close();
+      const restored = await baton(['restore', crafted, '--revoke-sessions'], env);
+      console.info(`restore of a backup with ${planted.split(' ').slice(0, 3).join(' ')}: exit ${restored.code}: ${(restored.stderr || restored.stdout).trim()}`);
+      expect(restored.code).toBe(1);
+      expect(restored.stderr).toContain(`${crafted} holds what a Baton database never has`);
+      rmSync(crafted);
+    }
+    // The sound backup restores, and its session is revoked for good.
+    expect((await baton(['restore', file, '--revoke-sessions'], env)).code).toBe(0);
+    const back = await serve(env);
+    expect((await refresh(back.url, fay.refresh_token)).status).toBe(400);
+    await back.stop();
+  }, 60_000);
+  it('restore refuses a service or command that opened the database while it staged the copy, rather than rename the backup under it', async () => {
+    const dir = caseDir();
+    const env = envOf(dir);
+    const service = await serve(env);
+    expect((await baton(['users', 'add', 'gus', '--password-stdin'], env, 'gus password 1')).code).toBe(0);
+    await login(service.url, 'gus');
+    const file = join(dir, 'copy.sqlite');
+    expect((await baton(['backup', file], env)).code).toBe(0);
+    await service.stop();
+    // A large backup (20,000 sessions): staging it and revoking each user's sessions takes a while, as for a real one.
+    const copy = new DatabaseSync(file);
+    const cols = (copy.prepare('PRAGMA table_info(baton_sessions)').all() as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id' && c !== 'user_id');
+    copy.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+      INSERT INTO baton_sessions (id, user_id, ${cols.join(', ')}) SELECT 'x' || i || id, 'u' || i, ${cols.join(', ')} FROM baton_sessions, n`);
+    copy.close();
+    const db = join(dir, 'baton.sqlite');
+    const restoring = baton(['restore', file, '--revoke-sessions'], env);
+    // Once the restore has made its checks and stages the copy (its temp file appears), another process opens the database.
+    await eventually(() => readdirSync(dir).some((f) => f.endsWith('.tmp')), { intervalMs: 5, what: 'the restore to stage its copy' });
+    const holder = spawn(process.execPath, ['-e', `const db = new (require('node:sqlite').DatabaseSync)(${JSON.stringify(db)}); db.prepare('SELECT count(*) FROM baton_records').get(); console.log('open'); setInterval(() => {}, 1000);`]);
+    onTestFinished(() => void holder.kill('SIGKILL'));
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const restored = await restoring;
+    console.info(`restore while process ${holder.pid} opened the database during staging: exit ${restored.code}: ${(restored.stdout || restored.stderr).trim().split('\n').pop()}`);
+    const open = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${holder.pid}/fd/${fd}`); } catch { return ''; } });
+    holder.kill('SIGKILL');
+    expect(open.filter((l) => l.includes('(deleted)'))).toEqual([]);
+    expect(restored.code).toBe(1);
+    expect(restored.stderr).toContain(`${db} is open in process ${holder.pid}`);
+  }, 60_000);
+  it('restore refuses a backup another user could have written: writable by others, or theirs (every row of it is trusted)', async () => {
+    const dir = caseDir();
+    const env = envOf(dir);
+    const service = await serve(env);
+    expect((await baton(['users', 'add', 'hal', '--password-stdin'], env, 'hal password 1')).code).toBe(0);
+    const file = join(dir, 'copy.sqlite');
+    expect((await baton(['backup', file], env)).code).toBe(0);
+    await service.stop();
+    chmodSync(file, 0o666);
+    const open = await baton(['restore', file, '--revoke-sessions'], env);
+    console.info(`restore of a backup with mode 666: exit ${open.code}: ${open.stderr.trim().split('\n').pop()}`);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toContain(`${file} is open to other users (mode 666)`);
+    chmodSync(file, 0o600);
+    if (process.getuid?.() === 0) {
+      chownSync(file, 65534, 65534);
+      const theirs = await baton(['restore', file, '--revoke-sessions'], env);
+      expect(theirs.code).toBe(1);
+      expect(theirs.stderr).toContain(`${file} belongs to another user (uid 65534, not 0)`);
+      chownSync(file, 0, 0);
+    }
+    expect((await baton(['restore', file, '--revoke-sessions'], env)).code).toBe(0);
   }, 60_000);
 });

@@ -149,6 +149,32 @@ describe('storage failures', () => {
     await service.stop();
   }, 120_000);
 
+  it.skipIf(volume === undefined)('a full disk stays one error line through logins: a write that changes nothing (deleting no failure counter) is not taken for the store writing again', async () => {
+    const disk = smallVolume('6m') as string;
+    const dir = join(disk, 'flap');
+    mkdirSync(dir, { mode: 0o700 });
+    const env = envOf(dir);
+    const service = await serve(env);
+    expect((await baton(['users', 'add', USER.username, '--password-stdin'], env, USER.password)).code).toBe(0);
+    fill(disk, 0);
+    const answers: number[] = [];
+    const ready: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      answers.push((await fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(USER) })).status);
+      ready.push((await readyz(service.url)).status);
+    }
+    await logged(service.output, 'store.failing').catch(() => undefined);
+    console.info(`6 logins on a full disk: ${answers.join(' ')}; /readyz ${ready.join(' ')}; store.failing ×${lines(service.output(), 'store.failing').length}, store.recovered ×${lines(service.output(), 'store.recovered').length}`);
+    expect(answers).toEqual(Array(6).fill(503));
+    expect(ready).toEqual(Array(6).fill(503));
+    expect(lines(service.output(), 'store.failing')).toHaveLength(1);
+    expect(lines(service.output(), 'store.recovered')).toHaveLength(0);
+    rmSync(join(disk, 'filler'));
+    await eventually(async () => (await readyz(service.url)).status === 200, { what: 'ready again' });
+    await logged(service.output, 'store.recovered');
+    await service.stop();
+  }, 120_000);
+
   it.skipIf(volume === undefined)('a WAL left filling the volume by a process that died (no clean close) recovers when the service restarts on it', async () => {
     const disk = smallVolume('6m') as string;
     const dir = join(disk, 'restart');

@@ -3,10 +3,11 @@
  * as child processes on a real socket. Requests reach a chosen worker through a keep-alive
  * connection pinned to it (`/healthz` on it names the worker).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Agent } from 'node:http';
+import { Agent } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initStore, loadConfig } from 'baton-auth-server';
@@ -18,6 +19,7 @@ import { call, METRICS_TOKEN, SECRET, startWorkers, workerOf } from '../support/
 import type { Workers } from '../support/workers.ts';
 
 const PG_URL = useTestDatabase('baton_workers');
+const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
 
@@ -183,6 +185,66 @@ describe('graceful restarts', () => {
     expect(w.stdout()).toContain('SIGTERM: finishing in-flight requests in every worker');
     expect(existsSync(join(w.dir, 'runtime.json'))).toBe(false);
   }, 90_000);
+});
+
+describe('the first start on a fresh folder', () => {
+  it('with the default secret file: 4 workers start every time (the first sets the store up before the others open it)', async () => {
+    // Every worker opening a new folder at once raced: one migrated while another did ("table
+    // baton_sessions already exists"), or found the first one's secret file beside a database not
+    // set up yet and refused it as a lost database.
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'baton-workers-first-'));
+      try {
+        const child = spawn(process.execPath, [CLI, 'serve'], {
+          env: { ...process.env, BATON_WORKERS: '4', BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_RUNTIME_FILE: join(dir, 'runtime.json'), BATON_COOKIE_SECURE: 'false', BATON_LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' },
+        });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        await eventually(() => /Baton listening on/.test(out) || child.exitCode !== null, { timeoutMs: 60_000, what: 'the start' });
+        outcomes.push(/Baton listening on/.test(out) ? 'started' : `failed: ${/baton: (?!worker)[^\n]*/.exec(out)?.[0] ?? out.slice(-200)}`);
+        if (child.exitCode === null) child.kill('SIGTERM');
+        await exited;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    console.info(`BATON_WORKERS=4, first start on a fresh folder ×5: ${outcomes.join('; ')}`);
+    expect(outcomes).toEqual(Array(5).fill('started'));
+  }, 180_000);
+});
+
+describe('a worker that dies while the primary relays to it', () => {
+  it('does not take the primary down: a worker killed with /metrics scrapes waiting for the primary (which sends to each worker) is replaced', async () => {
+    // The primary sends to every serving worker on each scrape; one killed a moment ago is still
+    // connected until the primary reads its end, and Node then emits 'error' (EPIPE) on the Worker.
+    // Made certain: the primary is stopped (SIGSTOP) while each worker forwards a scrape to it, a
+    // worker is killed, and the primary resumes with the scrapes ahead of the dead worker's end.
+    const w = await startWorkers({ BATON_WORKERS: '3', BATON_METRICS_TOKEN: METRICS_TOKEN, BATON_LOG_LEVEL: 'warn' });
+    let exited: string | undefined;
+    w.child.once('exit', (code, signal) => (exited = `${code ?? signal}`));
+    const agents = await w.pinned();
+    try {
+      const children = readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+      expect(children).toHaveLength(3);
+      process.kill(w.child.pid as number, 'SIGSTOP');
+      const scrapes = [...agents.values()].map((agent) => call(w.url, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, agent, timeoutMs: 8000 }).catch((err: Error) => err));
+      await sleep(300); // each worker has sent its request to the stopped primary
+      process.kill(children[0] as number, 'SIGKILL');
+      await sleep(300);
+      process.kill(w.child.pid as number, 'SIGCONT');
+      await Promise.all(scrapes);
+      await sleep(500);
+      console.info(`a worker killed while 3 scrapes waited for the primary: the primary ${exited === undefined ? 'serves on' : `exited (${exited}): ${/Error: write EPIPE|Unhandled 'error' event/.exec(w.stderr())?.[0] ?? w.stderr().slice(-300)}`}`);
+      expect(exited).toBeUndefined();
+      await eventually(async () => (await call(w.url, '/healthz', { timeoutMs: 2000 }).catch(() => undefined))?.json<{ worker: number }>().worker === 4, { timeoutMs: 20_000, what: 'worker 4 to replace the one that died' });
+    } finally {
+      for (const agent of agents.values()) agent.destroy();
+      if (exited === undefined) expect(await w.stop()).toBe(0);
+    }
+  }, 60_000);
 });
 
 describe('revocations reach every worker at once on Redis and PostgreSQL', () => {

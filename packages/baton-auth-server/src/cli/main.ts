@@ -17,7 +17,7 @@ import { startCluster, workerLink } from '../server/workers.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { defaultSecretFile, generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys, serviceSecret, unseal } from '../server/custody.ts';
-import { checkLocalStore, privateDir } from '../server/files.ts';
+import { checkLocalStore, checkPrivate, privateDir } from '../server/files.ts';
 import { announceRuntime, canonicalStore, readRuntime, runtimeFile } from '../server/runtime.ts';
 import { activeUsers, backupDatabase, backupFacts, openersOf, replaceDatabase, sqlitePath, stageCopy } from '../server/sqlite-files.ts';
 import type { Announcement } from '../server/runtime.ts';
@@ -295,10 +295,9 @@ program.command('restore <file>')
     const config = commandConfig();
     const db = sqlitePath(config.store);
     if (db === undefined) throw new CliError(storeBackupAdvice(config.store));
-    const running = readRuntime(runtimeFile());
-    if (running !== undefined && running.store === canonicalStore(config.store)) throw new CliError(`The service running as process ${running.pid} serves ${db}: stop it first; a restore replaces the database under it.`);
-    const openers = openersOf(db);
-    if (openers.length > 0) throw new CliError(`${db} is open in process ${openers.join(', ')} (a service or a command): stop it first; a restore replaces the database under it.`);
+    refuseInUse(config, db);
+    // Every row of the backup is trusted (users and their hashes, clients): a file another user could have written is refused, as the database's own files are.
+    checkPrivate(file, 'file');
     const facts = backupFacts(file);
     if (facts.sealedRing === undefined) throw new CliError(`${file} is a Baton database that was never started (it holds no keys): there is nothing to restore.`);
     const secret = serviceSecret(config, true);
@@ -314,6 +313,8 @@ program.command('restore <file>')
     let kept: string | undefined;
     try {
       if (opts.revokeSessions) revoked = await revokeEverySession(config, staged);
+      // Again, just before the rename: a service started while the copy was staged (seconds for a large one) would go on serving the old file, deleted.
+      refuseInUse(config, db);
       kept = replaceDatabase(db, staged);
     } finally {
       rmSync(staged, { force: true });
@@ -323,6 +324,14 @@ program.command('restore <file>')
       ? `Revoked ${revoked} session(s): everyone signs in again, and no session ended since the backup comes back.`
       : 'Sessions kept. Those created or rotated since the backup are unknown to it: their users sign in again. Sessions ended since the backup (logouts, password changes, removed users, revocations) are active again; so are keys revoked since: revoke them again (docs/backups.md).');
   });
+
+/** Refuses a restore onto a database a service (named by the runtime file) or any process (by /proc) has open. */
+function refuseInUse(config: ServerConfig, db: string): void {
+  const running = readRuntime(runtimeFile());
+  if (running !== undefined && running.store === canonicalStore(config.store)) throw new CliError(`The service running as process ${running.pid} serves ${db}: stop it first; a restore replaces the database under it.`);
+  const openers = openersOf(db);
+  if (openers.length > 0) throw new CliError(`${db} is open in process ${openers.join(', ')} (a service or a command): stop it first; a restore replaces the database under it.`);
+}
 
 /** Revokes every session active in the staged copy, through the engine (so the revocation log has them too); how many. */
 async function revokeEverySession(config: ServerConfig, staged: string): Promise<number> {

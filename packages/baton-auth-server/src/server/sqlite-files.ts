@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { backup, DatabaseSync } from 'node:sqlite';
 import { BatonConfigError } from 'baton-auth';
-import { SQLITE_SCHEMA_VERSION } from 'baton-auth/stores/sqlite';
+import { SQLITE_SCHEMA_VERSION, sqliteSchemaAt, sqliteSchemaOf } from 'baton-auth/stores/sqlite';
 import { INSTANCE } from './cluster.ts';
 import { batonCommand } from '../cli/command.ts';
 
@@ -86,6 +86,14 @@ export function backupFacts(file: string): BackupFacts {
     const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
     if (version === 0 || !tables.has('baton_records') || !tables.has('baton_sessions')) throw new BatonConfigError(`${file} is a SQLite database, but not a Baton one (no Baton tables).`);
     if (version > SQLITE_SCHEMA_VERSION) throw new BatonConfigError(`${file} has schema version ${version}, written by a newer Baton than this one (${SQLITE_SCHEMA_VERSION}): restore it with that version, or upgrade Baton first.`);
+    // Only what Baton's migrations make at that version: a trigger planted in a copy would run in
+    // every later write (one that un-revokes sessions makes --revoke-sessions and every logout a no-op).
+    const expected = new Set(sqliteSchemaAt(version));
+    const extra = sqliteSchemaOf(db).filter((o) => !expected.delete(o));
+    if (extra.length > 0 || expected.size > 0) {
+      const named = [...extra, ...expected].map((o) => o.slice(0, o.indexOf(':'))).join(', ');
+      throw new BatonConfigError(`${file} holds what a Baton database never has, or lacks what it has, at schema version ${version} (${named.slice(0, 300)}): it was changed after it was written; use another backup.`);
+    }
     const check = (db.prepare('PRAGMA quick_check(5)').all() as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== 'ok');
     if (check.length > 0) throw new BatonConfigError(`${file} is damaged (SQLite's quick_check: ${check.join('; ').slice(0, 300)}): use another backup.`);
     return {

@@ -2,8 +2,8 @@
  * Whether the store can write (#22: a full disk or a corrupted page answered 503 forever while
  * `/readyz` said ready and nothing was logged). Every store call of the service passes through
  * `watch`: a failure that says the storage itself is failing (full, corrupt, read-only, I/O)
- * marks the store failing, a write that succeeds marks it healthy again, and each change (not
- * each request) is logged once. `/readyz` reports it, and probes with a write of its own (while
+ * marks the store failing, a probe write that succeeds marks it healthy again (a request's
+ * write that succeeds starts one), and each change (not each request) is logged once. `/readyz` reports it, and probes with a write of its own (while
  * failing, and every 10 s while no request wrote), so that readiness comes back once the store
  * writes again, and a full disk shows before a request fails on it.
  */
@@ -83,6 +83,7 @@ export function storageHealth(logger: pino.Logger): StorageHealth {
         await store.checkpoint?.().catch(() => undefined);
         await store.putRecord(PROBE.kind, PROBE.key, PROBE.value);
         await store.deleteRecord(PROBE.kind, PROBE.key);
+        recovered();
       } catch {
         // still failing: `failed` saw why
       } finally {
@@ -103,11 +104,19 @@ export function storageHealth(logger: pino.Logger): StorageHealth {
     // Once per change: the code and a sentence, never the driver's message (it may name hosts, users or data).
     logger.error({ event: 'store.failing', code: kind.code }, `the store cannot write: ${kind.reason}`);
   };
-  const wrote = (): void => {
-    lastWrite = Date.now();
+  const recovered = (): void => {
     if (failing === undefined || sticky(failing.code)) return;
     logger.info({ event: 'store.recovered', code: failing.code }, `the store writes again (it failed with ${failing.code})`);
     failing = undefined;
+  };
+  // While failing, a request's write that succeeds proves nothing: one that changes nothing (a
+  // login deleting no failure counter) commits without a page on a full disk, and the login's
+  // session then fails — taken as recovery, every login logged two lines. Only the probe's own
+  // write (a page's worth, as a session) says so; a success starts one, at most every second.
+  const wrote = (): void => {
+    lastWrite = Date.now();
+    if (failing === undefined || sticky(failing.code) || probing !== undefined || Date.now() - lastProbe < 1000) return;
+    void probe();
   };
   return {
     watch(store) {

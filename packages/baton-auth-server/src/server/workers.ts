@@ -210,6 +210,10 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
   const live = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
   const fork = (): Worker => {
     const worker = cluster.fork({ PORT: String(port) });
+    // A send to a worker that died a moment ago (still `isConnected()` until its exit is read)
+    // fails with EPIPE as an 'error' event: unheard, it would end the primary and every worker.
+    // The exit that follows forgets it and replaces it.
+    worker.on('error', (err: Error) => logger.warn({ event: 'worker.send_failed', worker: worker.id, err: (err as NodeJS.ErrnoException).code ?? err.name }, `a message to worker ${worker.id} was lost (${(err as NodeJS.ErrnoException).code ?? err.name}): it is exiting`));
     born.set(worker, Date.now());
     ready.set(worker, new Promise<void>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
@@ -295,9 +299,14 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
     respawns.add(timer);
   });
 
-  const workers = Array.from({ length: config.workers }, fork);
   try {
-    await Promise.all(workers.map((w) => ready.get(w)));
+    // The first worker alone, then the others: on a new folder it makes the secret file and sets
+    // the database up; all at once, one migrated while another did, or found the secret file
+    // beside a database not set up yet and refused it as a lost one.
+    const firstWorker = fork();
+    await ready.get(firstWorker);
+    const others = Array.from({ length: config.workers - 1 }, fork);
+    await Promise.all(others.map((w) => ready.get(w)));
   } catch (err) {
     stopping = true;
     for (const w of live()) w.process.kill('SIGTERM');

@@ -357,6 +357,27 @@ class SqliteStore implements BatonStore {
 /** The schema version (`PRAGMA user_version`) this Baton writes: a database above it was written by a newer one. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * The schema objects (type, name and SQL of each table and index, SQLite's own left out) that a
+ * database at `version` has, sorted: `baton restore` accepts a backup holding these and nothing
+ * else (a trigger or view planted in a copy would run inside every later write of the service).
+ */
+export function sqliteSchemaAt(version: number): string[] {
+  const db = new DatabaseSync(':memory:');
+  try {
+    for (const migration of MIGRATIONS.slice(0, version)) db.exec(migration);
+    return sqliteSchemaOf(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The schema objects of an open database, as `sqliteSchemaAt` lists them (whitespace collapsed: migrations were re-indented over time). */
+export function sqliteSchemaOf(db: DatabaseSync): string[] {
+  return (db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name").all() as { type: string; name: string; sql: string | null }[])
+    .map((o) => `${o.type} ${o.name}: ${(o.sql ?? '').replace(/\s+/g, ' ')}`);
+}
+
 /** Opens (and migrates) a SQLite store. */
 export function sqliteStore(options: SqliteStoreOptions): BatonStore {
   return new SqliteStore(options);
