@@ -25,7 +25,7 @@ describe('package exports', () => {
     expect(out['.']).toEqual(expect.arrayContaining(['createBaton', 'generateKey', 'KeyRing', 'BatonError', 'isBatonError', 'parseScope']));
     expect(out['./errors']).toEqual(expect.arrayContaining(['BatonError', 'BatonConfigError', 'isBatonError']));
     expect(out['./stores/memory']).toEqual(['memoryStore']);
-    expect(out['./stores/sqlite']).toEqual(['SQLITE_SCHEMA_VERSION', 'sqliteStore']);
+    expect(out['./stores/sqlite']).toEqual(['SQLITE_SCHEMA_VERSION', 'sqliteSchemaAt', 'sqliteSchemaOf', 'sqliteStore']);
     expect(out['./stores/redis']).toEqual(['redisStore']);
     expect(out['./stores/postgres']).toEqual(['postgresClient', 'postgresStore']);
     expect(out['./stores/testing']).toEqual(expect.arrayContaining(['runStoreConformance']));

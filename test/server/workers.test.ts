@@ -61,9 +61,10 @@ describe('two workers on one SQLite file', () => {
     expect(w.stdout()).toContain('2 workers)');
     const access = (await w.login(one)).access_token;
     expect(await w.me(access, two)).toBe(200);
-    const lines = w.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { worker?: number; event?: string; route?: string });
-    expect(lines.some((l) => l.worker === 1 && l.event === 'login')).toBe(true);
-    expect(lines.some((l) => l.worker === 2 && l.route === '/auth/me')).toBe(true);
+    // The workers' log lines reach the primary's output through pipes: a moment after the answers.
+    const lines = () => w.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { worker?: number; event?: string; route?: string });
+    await eventually(() => lines().some((l) => l.worker === 1 && l.event === 'login'), { what: "worker 1's login line", timeoutMs: 5_000 });
+    await eventually(() => lines().some((l) => l.worker === 2 && l.route === '/auth/me'), { what: "worker 2's /auth/me line", timeoutMs: 5_000 });
     for (const agent of [one, two]) expect((await call(w.url, '/readyz', { agent })).status).toBe(200);
   });
 
