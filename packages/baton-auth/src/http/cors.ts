@@ -42,9 +42,10 @@ const MAX_AGE_SECONDS = '600';
  * `origins` as given, if each is an origin as a browser sends it — its ASCII serialisation (Fetch
  * §3.1; lowercase, punycode, no default port, no path), to which the `Origin` header is compared
  * whole; otherwise a BatonConfigError naming `setting`, the entry and the form to write. A `*` in
- * a host is no pattern: compared whole, it would silently allow no page.
+ * a host is no pattern: compared whole, it would silently allow no page. A plain-http origin off
+ * loopback is refused too, unless `plainHttp: 'any'` (a list that may hold a plain-http issuer's own).
  */
-export function checkOrigins(origins: readonly string[], setting: string): string[] {
+export function checkOrigins(origins: readonly string[], setting: string, options: { plainHttp?: 'loopback' | 'any' } = {}): string[] {
   for (const origin of origins) {
     const shown = JSON.stringify(origin.slice(0, 100));
     const url = URL.canParse(origin) ? new URL(origin) : undefined;
@@ -57,7 +58,7 @@ export function checkOrigins(origins: readonly string[], setting: string): strin
     }
     // Anyone on the network path speaks for a plain-http origin: trusting one with the refresh
     // cookie's answers is trusting the network (as the client SDK refuses such origins off loopback).
-    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
+    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && options.plainHttp !== 'any') {
       throw new BatonConfigError(`${setting} lists ${shown}, a plain-http origin off this machine: anyone on the network path could speak for it. Use https (plain http only for localhost, 127.0.0.1 or [::1])`);
     }
   }

@@ -251,7 +251,8 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   const maxPerUser = options.maxPerUser ?? 64;
   const maxPerAddress = options.maxPerAddress ?? 256;
   const addressOf = options.addressOf ?? ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown');
-  const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(checkOrigins(options.allowedOrigins, 'attachWebSocketAuth allowedOrigins'));
+  // The form checked, not the scheme: the list may hold a plain-http issuer's own origin (the service passes its handler's).
+  const allowedOrigins = options.allowedOrigins === undefined ? undefined : new Set(checkOrigins(options.allowedOrigins, 'attachWebSocketAuth allowedOrigins', { plainHttp: 'any' }));
   const live = new Set<Connection>();
   const perAddress = new Map<string, number>();
   /** Sockets not authenticated yet, per address, and in all (oldest first). */
