@@ -17,9 +17,8 @@ import { startCluster, workerLink } from '../server/workers.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { defaultSecretFile, generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys, serviceSecret, unseal } from '../server/custody.ts';
-import { checkLocalStore, checkPrivate, privateDir } from '../server/files.ts';
+import { checkLocalStore, checkPrivate, privateDir, sqlitePath } from '../server/files.ts';
 import { announceRuntime, canonicalStore, readRuntime, runtimeFile } from '../server/runtime.ts';
-import { activeUsers, backupDatabase, backupFacts, openersOf, replaceDatabase, sqlitePath, stageCopy } from '../server/sqlite-files.ts';
 import type { Announcement } from '../server/runtime.ts';
 import { CliError, commandConfig, readPassword, readStdin, userNamed, withEngine, withStore } from './support.ts';
 import { batonCommand } from './command.ts';
@@ -272,6 +271,9 @@ function storeBackupAdvice(store: string): string {
   return 'The store is Redis: back it up with its persistence — a snapshot of the running server with `redis-cli -u "$BATON_STORE" --rdb baton.rdb` (or BGSAVE and copy dump.rdb; with AOF, its appendonly folder); restore by stopping Redis, putting the file in its `dir` as its `dbfilename` (`redis-cli CONFIG GET dir`), and starting it (docs/backups.md). The secret (BATON_SECRET or BATON_SECRET_FILE) is backed up apart.';
 }
 
+/** The embedded database's files, loaded only by the commands that need them (node:sqlite warns on some Node versions). */
+const sqliteFiles = () => import('../server/sqlite-files.ts');
+
 program.command('backup <file>')
   .description('copy the embedded database to <file> while the service runs: one point in time, its WAL included, written privately (0600) and whole (PostgreSQL, Redis: see docs/backups.md)')
   .option('--force', 'replace <file> if it exists')
@@ -279,7 +281,7 @@ program.command('backup <file>')
     const config = commandConfig();
     const db = sqlitePath(config.store);
     if (db === undefined) throw new CliError(storeBackupAdvice(config.store));
-    const facts = await backupDatabase(db, file, opts.force === true);
+    const facts = await (await sqliteFiles()).backupDatabase(db, file, opts.force === true);
     console.info(`Wrote ${resolve(file)} (${facts.bytes} bytes, mode 600): ${db} as of ${facts.takenAt}, with ${facts.users} user(s) and ${facts.sessions} session(s) (schema version ${facts.version}).`);
     console.info(`It holds the keys sealed, not the secret that opens them: back up ${secretOrigin(config)} apart, somewhere else. A restore needs both; either alone cannot mint tokens.`);
   });
@@ -295,7 +297,8 @@ program.command('restore <file>')
     const config = commandConfig();
     const db = sqlitePath(config.store);
     if (db === undefined) throw new CliError(storeBackupAdvice(config.store));
-    refuseInUse(config, db);
+    const { backupFacts, openersOf, replaceDatabase, stageCopy } = await sqliteFiles();
+    refuseInUse(config, db, openersOf);
     // Every row of the backup is trusted (users and their hashes, clients): a file another user could have written is refused, as the database's own files are.
     checkPrivate(file, 'file');
     const facts = backupFacts(file);
@@ -314,7 +317,7 @@ program.command('restore <file>')
     try {
       if (opts.revokeSessions) revoked = await revokeEverySession(config, staged);
       // Again, just before the rename: a service started while the copy was staged (seconds for a large one) would go on serving the old file, deleted.
-      refuseInUse(config, db);
+      refuseInUse(config, db, openersOf);
       kept = replaceDatabase(db, staged);
     } finally {
       rmSync(staged, { force: true });
@@ -326,7 +329,7 @@ program.command('restore <file>')
   });
 
 /** Refuses a restore onto a database a service (named by the runtime file) or any process (by /proc) has open. */
-function refuseInUse(config: ServerConfig, db: string): void {
+function refuseInUse(config: ServerConfig, db: string, openersOf: (path: string) => number[]): void {
   const running = readRuntime(runtimeFile());
   if (running !== undefined && running.store === canonicalStore(config.store)) throw new CliError(`The service running as process ${running.pid} serves ${db}: stop it first; a restore replaces the database under it.`);
   const openers = openersOf(db);
@@ -340,7 +343,7 @@ async function revokeEverySession(config: ServerConfig, staged: string): Promise
     const baton = createEngine(config, store, await openCustody(config, store));
     try {
       let count = 0;
-      for (const userId of await activeUsers(staged)) count += (await baton.revokeUserSessions(userId, { reason: 'restored' })).length;
+      for (const userId of (await sqliteFiles()).activeUsers(staged)) count += (await baton.revokeUserSessions(userId, { reason: 'restored' })).length;
       return count;
     } finally {
       await baton.close();

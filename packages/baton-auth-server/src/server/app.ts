@@ -28,7 +28,7 @@ import type { Metrics } from './ops.ts';
 import { connectStore, outageAware } from './store.ts';
 import { lostAnswer, storeLost, watchInstall } from './install.ts';
 import { storageHealth } from './storage-health.ts';
-import { checkIntegrity, sqlitePath } from './sqlite-files.ts';
+import { sqlitePath } from './files.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
@@ -86,8 +86,9 @@ const WEB = new URL('../../web/', import.meta.url);
 /** Builds the service from its configuration; `link`: this process is one of BATON_WORKERS (`workers.ts`). */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel }), link?: WorkerLink): Promise<Service> {
   // A corrupt page stops the start with a sentence, rather than failing requests one by one later.
+  // Loaded only for the embedded store: node:sqlite (an experimental warning on some Node versions) stays out of the others.
   const file = sqlitePath(config.store);
-  if (file !== undefined) checkIntegrity(file);
+  if (file !== undefined) (await import('./sqlite-files.ts')).checkIntegrity(file);
   const store = await connectStore(config.store);
   let member: Membership | undefined;
   try {

@@ -3,7 +3,7 @@
  * refused at start when another user of the machine could read or replace them.
  */
 import { chmodSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { BatonConfigError } from 'baton-auth';
 
 /** Creates `dir` (and parents) 0700 when missing, whatever the umask. */
@@ -78,4 +78,10 @@ export function checkLocalStore(storeUrl: string): void {
   const path = storeUrl.slice('sqlite:'.length);
   checkPrivate(dirname(path), 'folder');
   for (const file of [path, `${path}-wal`, `${path}-shm`]) checkPrivate(file, 'file');
+}
+
+/** The file of an embedded store URL, or undefined for any other store (and `sqlite::memory:`). */
+export function sqlitePath(storeUrl: string): string | undefined {
+  if (!storeUrl.startsWith('sqlite:') || storeUrl === 'sqlite::memory:') return undefined;
+  return resolve(storeUrl.slice('sqlite:'.length));
 }

@@ -15,12 +15,6 @@ import { SQLITE_SCHEMA_VERSION, sqliteSchemaAt, sqliteSchemaOf } from 'baton-aut
 import { INSTANCE } from './cluster.ts';
 import { batonCommand } from '../cli/command.ts';
 
-/** The file of an embedded store URL, or undefined for any other store (and `sqlite::memory:`). */
-export function sqlitePath(storeUrl: string): string | undefined {
-  if (!storeUrl.startsWith('sqlite:') || storeUrl === 'sqlite::memory:') return undefined;
-  return resolve(storeUrl.slice('sqlite:'.length));
-}
-
 /** What a SQLite error says, without more. */
 const said = (err: unknown): string => {
   const { errstr, message } = err as { errstr?: unknown; message?: unknown };
