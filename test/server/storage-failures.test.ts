@@ -261,5 +261,12 @@ describe('storage failures', () => {
     expect(refused).not.toMatch(/listening on/);
     expect(refused).toContain(`${db} is damaged (SQLite's quick_check:`);
     expect(refused).toMatch(/restore it from a backup \(`(npm run baton --|npx baton) restore <file> --revoke-sessions` or `--keep-sessions`, docs\/backups\.md\)/);
+    // With BATON_WORKERS the primary checks the database once, before any worker starts on it.
+    const cluster = await serve({ ...env, BATON_WORKERS: '2' }).then(async (s) => {
+      await s.stop();
+      return s.output();
+    }, (err: Error) => err.message);
+    expect(cluster).not.toMatch(/listening on/);
+    expect(cluster).toContain(`${db} is damaged (SQLite's quick_check:`);
   }, 60_000);
 });

@@ -28,7 +28,7 @@ import type { Metrics } from './ops.ts';
 import { connectStore, outageAware } from './store.ts';
 import { lostAnswer, storeLost, watchInstall } from './install.ts';
 import { storageHealth } from './storage-health.ts';
-import { sqlitePath } from './files.ts';
+import { checkIntegrity } from './files.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
 
@@ -85,10 +85,9 @@ const WEB = new URL('../../web/', import.meta.url);
 
 /** Builds the service from its configuration; `link`: this process is one of BATON_WORKERS (`workers.ts`). */
 export async function createService(config: ServerConfig, logger = pino({ level: config.logLevel }), link?: WorkerLink): Promise<Service> {
-  // A corrupt page stops the start with a sentence, rather than failing requests one by one later.
-  // Loaded only for the embedded store: node:sqlite (an experimental warning on some Node versions) stays out of the others.
-  const file = sqlitePath(config.store);
-  if (file !== undefined) (await import('./sqlite-files.ts')).checkIntegrity(file);
+  // A corrupt page stops the start with a sentence, rather than failing requests one by one later
+  // (BATON_WORKERS: the primary checked once, before the workers; each would read every page again).
+  if (link === undefined) await checkIntegrity(config);
   const store = await connectStore(config.store);
   let member: Membership | undefined;
   try {
@@ -252,7 +251,6 @@ async function serviceOn(raw: BatonStore, custody: Custody, member: Membership, 
   };
 }
 
-/** Metrics on their own port (`BATON_METRICS_PORT`, on `HOST`): only `GET /metrics`, no token. */
 /** A failure to listen as a sentence naming the setting that fixes it (the raw `listen EADDRINUSE` helps nobody). */
 function listenError(err: NodeJS.ErrnoException, host: string, port: number, setting: string): Error {
   if (err.code === 'EADDRINUSE') return new BatonConfigError(`Port ${port} on ${host} is already in use (another baton serve, or another program): stop it, or choose another with ${setting}.`);
@@ -261,6 +259,7 @@ function listenError(err: NodeJS.ErrnoException, host: string, port: number, set
   return err;
 }
 
+/** Metrics on their own port (`BATON_METRICS_PORT`, on `HOST`): only `GET /metrics`, no token. */
 async function serveMetrics(metrics: Metrics, config: ServerConfig, link: WorkerLink | undefined): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') return void res.writeHead(404).end();

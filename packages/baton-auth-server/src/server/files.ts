@@ -85,3 +85,12 @@ export function sqlitePath(storeUrl: string): string | undefined {
   if (!storeUrl.startsWith('sqlite:') || storeUrl === 'sqlite::memory:') return undefined;
   return resolve(storeUrl.slice('sqlite:'.length));
 }
+
+/**
+ * `PRAGMA quick_check` of the embedded store's database, if that is the store (`sqlite-files.ts`,
+ * loaded only then: node:sqlite prints an experimental warning on some Node versions).
+ */
+export async function checkIntegrity(config: { store: string }): Promise<void> {
+  const file = sqlitePath(config.store);
+  if (file !== undefined) (await import('./sqlite-files.ts')).checkIntegrity(file);
+}

@@ -21,6 +21,11 @@ const said = (err: unknown): string => {
   return typeof errstr === 'string' ? errstr : String(message);
 };
 
+/** What `PRAGMA quick_check` finds wrong with `db` (the first five problems), or nothing. */
+function quickCheck(db: DatabaseSync): string[] {
+  return (db.prepare('PRAGMA quick_check(5)').all() as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== 'ok');
+}
+
 /**
  * `PRAGMA quick_check` on the database before the service opens it: a corrupt page stops the
  * start with a sentence, rather than failing requests one by one later. It reads every page
@@ -32,7 +37,7 @@ export function checkIntegrity(path: string): void {
   try {
     const db = new DatabaseSync(path);
     try {
-      problems = (db.prepare('PRAGMA quick_check(5)').all() as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== 'ok');
+      problems = quickCheck(db);
     } finally {
       db.close();
     }
@@ -88,7 +93,7 @@ export function backupFacts(file: string): BackupFacts {
       const named = [...extra, ...expected].map((o) => o.slice(0, o.indexOf(':'))).join(', ');
       throw new BatonConfigError(`${file} holds what a Baton database never has, or lacks what it has, at schema version ${version} (${named.slice(0, 300)}): it was changed after it was written; use another backup.`);
     }
-    const check = (db.prepare('PRAGMA quick_check(5)').all() as { quick_check: string }[]).map((r) => r.quick_check).filter((r) => r !== 'ok');
+    const check = quickCheck(db);
     if (check.length > 0) throw new BatonConfigError(`${file} is damaged (SQLite's quick_check: ${check.join('; ').slice(0, 300)}): use another backup.`);
     return {
       version,

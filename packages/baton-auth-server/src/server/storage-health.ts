@@ -3,9 +3,10 @@
  * `/readyz` said ready and nothing was logged). Every store call of the service passes through
  * `watch`: a failure that says the storage itself is failing (full, corrupt, read-only, I/O)
  * marks the store failing, a probe write that succeeds marks it healthy again (a request's
- * write that succeeds starts one), and each change (not each request) is logged once. `/readyz` reports it, and probes with a write of its own (while
- * failing, and every 10 s while no request wrote), so that readiness comes back once the store
- * writes again, and a full disk shows before a request fails on it.
+ * write that succeeds starts one), and each change (not each request) is logged once. `/readyz`
+ * reports it, and probes with a write of its own (while failing, at most once a second, and every
+ * 10 s while no request wrote), so that readiness comes back once the store writes again, and a
+ * full disk shows before a request fails on it.
  */
 import type { BatonStore } from 'baton-auth';
 import type pino from 'pino';
@@ -142,7 +143,9 @@ export function storageHealth(logger: pino.Logger): StorageHealth {
       return proxy;
     },
     async check() {
-      if (failing === undefined ? Date.now() - lastWrite >= PROBE_EVERY_MS : !sticky(failing.code)) await probe();
+      // /readyz is unauthenticated: however often it is asked, at most one probe (a checkpoint and two writes) a second.
+      const due = probing !== undefined || Date.now() - lastProbe >= 1000;
+      if (due && (failing === undefined ? Date.now() - lastWrite >= PROBE_EVERY_MS : !sticky(failing.code))) await probe();
       if (failing === undefined) return 'ok';
       return `the store cannot write: ${failing.reason}${sticky(failing.code) ? '; stop the service and restore the database from a backup (docs/backups.md)' : failing.code === 'SQLITE_FULL' || failing.code === '53100' ? '; free space on its volume' : ''}`;
     },

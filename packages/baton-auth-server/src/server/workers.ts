@@ -20,6 +20,7 @@ import pino from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { Baton, BatonStore, RevocationEvent } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
+import { checkIntegrity } from './files.ts';
 import type { Metrics } from './ops.ts';
 
 /** How long a worker waits for the others to apply its revocation before answering anyway (a stuck worker must not hold every logout). */
@@ -30,10 +31,10 @@ const METRICS_TIMEOUT_MS = 2000;
 const STABLE_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
 
-/** Messages between the primary and the workers (all carry `baton`, to tell them from prom-client's or Node's). */
 /** One worker's metrics, as `Registry.getMetricsAsJSON()` gives them. */
 type MetricJson = object;
 
+/** Messages between the primary and the workers (all carry `baton`, to tell them from prom-client's or Node's). */
 type Message =
   | { baton: 'ready'; url: string; issuer: string; noUsers: boolean }
   | { baton: 'revocation'; id: number; event: RevocationEvent }
@@ -193,6 +194,8 @@ export interface Cluster {
  * once all serve, rejects if one fails to start (its sentence is on standard error).
  */
 export async function startCluster(config: ServerConfig): Promise<Cluster> {
+  // The database checked once, here: a worker does not (each would read every page again, at every restart).
+  await checkIntegrity(config);
   const logger = pino({ level: config.logLevel, base: { pid: process.pid, hostname: hostname(), worker: 'primary' } });
   // Round-robin (Node's default except on Windows): the primary accepts and hands connections out in turn.
   cluster.schedulingPolicy = cluster.SCHED_RR;
