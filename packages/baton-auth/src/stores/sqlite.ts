@@ -19,7 +19,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import type { SQLInputValue } from 'node:sqlite';
+import type { SQLInputValue, StatementSync } from 'node:sqlite';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { decideRotation } from '../core/rotation.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
@@ -62,6 +62,8 @@ class SqliteStore implements BatonStore {
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
   readonly #q: ReturnType<typeof prepareQueries>;
   readonly #busyTimeoutMs: number;
+  /** `busy_timeout` off and back on around a write transaction's BEGIN (`#tx`), prepared once: it runs at every write. */
+  #busy: { off: StatementSync; on: StatementSync } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastSeq = 0;
 
@@ -130,11 +132,12 @@ class SqliteStore implements BatonStore {
     const deadline = performance.now() + this.#busyTimeoutMs;
     for (let tries = 0; ; tries++) {
       try {
-        this.#db.exec('PRAGMA busy_timeout = 0');
+        this.#busy ??= { off: this.#db.prepare('PRAGMA busy_timeout = 0'), on: this.#db.prepare(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`) };
+        this.#busy.off.get();
         try {
           this.#db.exec('BEGIN IMMEDIATE');
         } finally {
-          this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
+          this.#busy.on.get();
         }
       } catch (err) {
         // SQLITE_BUSY (5): another connection holds the write lock.
