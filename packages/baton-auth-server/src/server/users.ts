@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { BatonError, parseScope } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
+import { LRUCache } from 'lru-cache';
 
 /** A user of the standalone service. */
 export interface User {
@@ -21,6 +22,8 @@ const USERS = 'users';
 /** User id → username: `/auth/me` says whose token it is by name without reading every user. */
 const NAMES = 'user_names';
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
+/** Usernames found by id (`nameOf`), the most recently asked for: a few hundred KB at most. */
+const NAMES_SEEN = new LRUCache<string, string>({ max: 10_000 });
 const DUMMY_HASH = hash('baton-timing-equaliser');
 
 function read(raw: string): User {
@@ -56,9 +59,16 @@ export const users = {
     if (user !== null) await store.deleteRecord(NAMES, user.id);
     return store.deleteRecord(USERS, username.toLowerCase());
   },
-  /** The username of a user id, or undefined. */
+  /**
+   * The username of a user id, or undefined. Remembered once found (`GET /auth/me` asks at every
+   * call): a user's name never changes, and a removed user's id is never given again.
+   */
   async nameOf(store: BatonStore, id: string): Promise<string | undefined> {
-    return (await store.getRecord(NAMES, id)) ?? undefined;
+    const known = NAMES_SEEN.get(id);
+    if (known !== undefined) return known;
+    const name = (await store.getRecord(NAMES, id)) ?? undefined;
+    if (name !== undefined) NAMES_SEEN.set(id, name);
+    return name;
   },
   /** Indexes the users added before the index existed (`nameOf`); run at start-up. Resolves to how many it added. */
   async indexNames(store: BatonStore): Promise<number> {
