@@ -1,7 +1,37 @@
 /**
- * Every endpoint of a running service while its store is away (#22): each answer's status and
- * whether it carries Retry-After, by endpoint, for a test to compare with "503 Retry-After".
+ * Store outages a test can cause (#22): a service on its own PostgreSQL database reached through a
+ * TCP proxy the test cuts or stalls (the shared server cannot be stopped); and every endpoint of a
+ * running service while its store is away, each answer's status and whether it carries
+ * Retry-After, for a test to compare with "503 Retry-After".
  */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
+import { loadConfig, startServer, users } from 'baton-auth-server';
+import { useTestDatabase } from './postgres-db.ts';
+import { startProxy } from './tcp-proxy.ts';
+import type { TcpProxy } from './tcp-proxy.ts';
+
+/**
+ * `baton serve` (in this process) on the test's own database `name`, through a TCP proxy, with the
+ * user paula ('paula password 1'); `env` adds settings. Set up before the file's tests, torn down after.
+ */
+export function postgresBehindProxy(name: string, env: Record<string, string> = {}): { proxy: TcpProxy; server: Awaited<ReturnType<typeof startServer>> } {
+  const database = useTestDatabase(name);
+  const it = {} as { proxy: TcpProxy; server: Awaited<ReturnType<typeof startServer>> };
+  beforeAll(async () => {
+    it.proxy = await startProxy(5432);
+    const url = new URL(database);
+    url.port = String(it.proxy.port);
+    it.server = await startServer(loadConfig({ PORT: '0', BATON_STORE: url.toString(), BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', ...env }));
+    await users.add(it.server.service.store, 'paula', 'paula password 1');
+  }, 60_000);
+  afterAll(async () => {
+    it.proxy?.resume();
+    await it.server?.stop().catch(() => undefined);
+    await it.proxy?.close();
+  });
+  return it;
+}
 
 /** Signs `username` in, cuts the store off with `cut`, then calls every endpoint that needs the store once. */
 export async function endpointsWhileAway(o: { url: string; username: string; password: string; introspectionSecret: string; cut: () => Promise<void> }): Promise<Record<string, string>> {
