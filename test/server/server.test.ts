@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, loadConfig, startServer, users } from 'baton-auth-server';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { SETTINGS } from '../../packages/baton-auth-server/src/server/config.ts';
+import { userTag } from '../../packages/baton-auth/src/core/session-id.ts';
 
 const run = promisify(execFile);
 const RS_SECRET = 'resource-server-secret-of-32-characters-at-least';
@@ -375,6 +376,23 @@ describe('the baton command', () => {
     });
     expect(memory).toMatch(/^baton: The store is memory: .*no command can reach/);
   }, 30_000);
+
+  it('revokes a session whose id starts with a dash (1 in 64 do), which the argument parser would take for an option', async () => {
+    const config = loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent' });
+    const server = await startServer(config);
+    // Users whose sessions' ids start with `-` and with `-h` (the help flag's letter).
+    const userWhoseTagStarts = (prefix: string) => {
+      for (let i = 0; ; i++) if (userTag(`usr_dash${i}`).startsWith(prefix)) return `usr_dash${i}`;
+    };
+    const ids = [(await server.service.baton.login(userWhoseTagStarts('-'))).session_id, (await server.service.baton.login(userWhoseTagStarts('-h'))).session_id];
+    await server.stop();
+    for (const id of ids) {
+      expect(id).toMatch(/^-/);
+      const revoked = await baton(['sessions', 'revoke', id]);
+      expect([revoked.code, revoked.stdout, revoked.stderr]).toEqual([0, `Revoked ${id}.\n`, '']);
+      expect((await baton(['sessions', 'revoke', id])).stdout).toBe(`No active session ${id}.\n`);
+    }
+  });
 
   it('explains mistakes in a sentence with a non-zero exit', async () => {
     const missing = await baton(['sessions', 'list', 'nobody']);

@@ -442,8 +442,20 @@ program.command('token')
     });
   });
 
+/**
+ * A session id is 22 base64url characters, and 1 in 64 starts with `-` (its first 4 characters come from a hash of the
+ * user id): the argument parser would take `baton sessions revoke -IPTL5…` for an unknown option. A word of exactly
+ * that shape is never one of this command's options, so it is passed on as the operand it is (after `--`).
+ */
+function sessionIdsAsOperands(argv: string[]): string[] {
+  const at = argv.findIndex((arg) => /^-[A-Za-z0-9_-]{21}$/.test(arg));
+  const command = argv.slice(2, 4).join(' ');
+  if (at < 0 || command !== 'sessions revoke' || argv.slice(0, at).includes('--')) return argv;
+  return [...argv.slice(0, at), '--', ...argv.slice(at)];
+}
+
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(sessionIdsAsOperands(process.argv));
 } catch (err) {
   const message = err instanceof Error ? err.message : String(err);
   console.error(`baton: ${message}`);
