@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { BatonConfigError, MAX_SESSIONS_PER_USER, toMs } from 'baton-auth';
 import type { SigningAlg, TokenFormat } from 'baton-auth';
 import { checkOrigins } from 'baton-auth/http';
+import { isLoopbackHost } from 'baton-auth/protocol';
 import { batonCommand } from '../cli/command.ts';
 
 const BATON = batonCommand();
@@ -380,7 +381,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const issuer = (c.BATON_ISSUER ?? `http://${c.HOST.includes(':') ? `[${c.HOST}]` : c.HOST}:${c.PORT}`).replace(/\/$/, '');
   const cookieSecure = ['true', '1', 'on'].includes(c.BATON_COOKIE_SECURE);
   const { hostname, protocol } = new URL(issuer);
-  if (!cookieSecure && !(protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(hostname))) {
+  if (!cookieSecure && !(protocol === 'http:' && isLoopbackHost(hostname))) {
     throw new BatonConfigError('BATON_COOKIE_SECURE=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.');
   }
   const workers = c.BATON_WORKERS === 'auto' ? Math.min(MAX_WORKERS, availableParallelism()) : Number(c.BATON_WORKERS);

@@ -8,7 +8,7 @@ import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import type { DpopVerifier } from './dpop.ts';
 import type { Engine } from './engine.ts';
-import { namesAudience } from './resource.ts';
+import { namesAudience } from '../protocol/audience.ts';
 import { revocationEnd } from './session-end.ts';
 
 /** Options of `verify`. */

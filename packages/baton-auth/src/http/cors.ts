@@ -15,7 +15,7 @@
  */
 import { BatonConfigError } from '../core/errors.ts';
 import type { HandlerContext } from './context.ts';
-import { LOOPBACK } from './dpop.ts';
+import { isPlainHttpOffLoopback } from '../protocol/origin.ts';
 
 /** The endpoints where the refresh cookie is set, read or cleared: credentialed requests. */
 const COOKIE_ROUTES = new Set(['/oauth/token', '/auth/login', '/auth/logout']);
@@ -58,7 +58,7 @@ export function checkOrigins(origins: readonly string[], setting: string, option
     }
     // Anyone on the network path speaks for a plain-http origin: trusting one with the refresh
     // cookie's answers is trusting the network (as the client SDK refuses such origins off loopback).
-    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && options.plainHttp !== 'any') {
+    if (isPlainHttpOffLoopback(url) && options.plainHttp !== 'any') {
       throw new BatonConfigError(`${setting} lists ${shown}, a plain-http origin off this machine: anyone on the network path could speak for it. Use https (plain http only for localhost, 127.0.0.1 or [::1])`);
     }
   }

@@ -9,6 +9,7 @@
  */
 import type { DpopProof } from '../core/dpop.ts';
 import { RefreshTokenCodec } from '../core/refresh-token.ts';
+import { isLoopbackHost, sameMachine } from '../protocol/loopback.ts';
 import type { ClientRecord } from './clients.ts';
 import type { HandlerContext } from './context.ts';
 import { HttpError } from './respond.ts';
@@ -70,15 +71,6 @@ export function assertBound(client: ClientRecord, refreshToken: string): void {
   }
 }
 
-/** The names of this machine, as URLs spell their hosts. */
-export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** The origins `url` is known by: its own; for a loopback one, the same port under each loopback name (the same machine). */
-export function sameMachine(url: URL): string[] {
-  if (!LOOPBACK.has(url.hostname)) return [url.origin];
-  return [url.origin, ...[...LOOPBACK].filter((host) => host !== url.hostname).map((host) => `${url.protocol}//${host}${url.port ? `:${url.port}` : ''}`)];
-}
-
 /**
  * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's
  * origin, as its metadata advertises them — never under a Host header a client chose — and, for
@@ -92,7 +84,7 @@ export function serviceUrls(c: HandlerContext, request: Request): string[] {
   // opened at http://localhost:PORT names that in its proofs while the issuer says 127.0.0.1 (#22);
   // and the loopback origin the request came to (an app mounting the handler on another port in development).
   const origins = sameMachine(issuer);
-  if (LOOPBACK.has(issuer.hostname) && LOOPBACK.has(url.hostname) && !origins.includes(url.origin)) origins.push(url.origin);
+  if (isLoopbackHost(issuer.hostname) && isLoopbackHost(url.hostname) && !origins.includes(url.origin)) origins.push(url.origin);
   return origins.map((origin) => `${origin}${url.pathname}`);
 }
 

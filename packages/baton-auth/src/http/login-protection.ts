@@ -13,7 +13,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreRateLimiter } from './rate-limit.ts';
 import { HttpError } from './respond.ts';
-import type { CounterStore } from '../stores/types.ts';
+import type { CounterStore } from '../core/counter-store.ts';
 
 /** Options of `createLoginProtection`. */
 export interface LoginProtectionOptions {

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimiterStoreAbstract as StoreAbstract } from 'rate-limiter-flexible';
-import type { CounterStore } from '../stores/types.ts';
+import type { CounterStore } from '../core/counter-store.ts';
 
 // The base class of stores is the library's extension point (its own stores extend it), typed in
 // its declarations but not exported from its index.

@@ -4,7 +4,7 @@
  */
 import { BatonError, isBatonError } from '../core/errors.ts';
 import type { SessionEnd } from '../core/errors.ts';
-import { oauthDescription } from './refusal.ts';
+import { oauthDescription } from '../protocol/oauth-error.ts';
 
 /** An HTTP failure with an OAuth error code, turned into a response by the handler. */
 export class HttpError extends Error {

@@ -34,6 +34,9 @@ import type { OneTimeLedger } from '../core/store.ts';
 import { bearerOnly, checkPresentation, isThreeSegments } from '../core/verify.ts';
 import type { VerifyOptions } from '../core/verify.ts';
 import type { TokenVerifier } from '../http/bearer.ts';
+import { namesAudience } from '../protocol/audience.ts';
+import { DiscoveryError, fetchMetadata } from '../protocol/discovery.ts';
+import { isSecureUrl } from '../protocol/origin.ts';
 import { FeedRefusedError, followFeed } from './feed.ts';
 import type { FeedEvent } from './feed.ts';
 
@@ -130,30 +133,34 @@ const OVERFLOW_RECHECK_MS = 1000;
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 function secure(url: string, what: string): string {
   const u = new URL(url);
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u.hostname))) throw new BatonConfigError(`The issuer's ${what} ${u.origin} is not https (plain http is allowed on loopback only).`);
+  if (!isSecureUrl(u)) throw new BatonConfigError(`The issuer's ${what} ${u.origin} is not https (plain http is allowed on loopback only).`);
   return u.href;
 }
 
-/** Discovery: RFC 8414 §3.1's URL, then OpenID Connect Discovery's; the metadata must name this issuer (§3.3). */
-async function discover(issuer: string, fetcher: typeof fetch): Promise<Metadata> {
-  const u = new URL(issuer);
-  const path = u.pathname.replace(/\/$/, '');
-  for (const url of [`${u.origin}/.well-known/oauth-authorization-server${path}`, `${u.origin}${path}/.well-known/openid-configuration`]) {
-    const res = await fetcher(url, { redirect: 'manual', headers: { accept: 'application/json' } }).catch((err: unknown) => {
-      throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata could not be fetched`, { cause: err });
-    });
-    if (res.status === 404) continue;
-    if (!res.ok) throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata answered ${res.status}`);
-    const meta = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown; introspection_endpoint?: unknown; baton_revocation_feed_endpoint?: unknown };
-    if (meta.issuer !== issuer) throw new BatonConfigError(`The metadata at ${url} names the issuer ${JSON.stringify(meta.issuer)}, not ${issuer} (RFC 8414 §3.3).`);
-    if (typeof meta.jwks_uri !== 'string') throw new BatonConfigError(`The metadata of ${issuer} has no jwks_uri.`);
-    const optional = (v: unknown, what: string) => (typeof v === 'string' ? secure(v, what) : undefined);
-    return { jwksUri: secure(meta.jwks_uri, 'jwks_uri'), introspection: optional(meta.introspection_endpoint, 'introspection endpoint'), feed: optional(meta.baton_revocation_feed_endpoint, 'revocation feed') };
+/** A failed discovery as a resource server reports it: the issuer unreachable or failing is a 503; its metadata naming another issuer, or none, the API's configuration. */
+function discoveryFailure(err: unknown): Error {
+  if (!(err instanceof DiscoveryError)) return err as Error;
+  switch (err.reason) {
+    case 'unreachable': return new BatonError('ERR_STORE_UNAVAILABLE', err.message, { cause: err.cause });
+    case 'wrong_issuer': case 'not_found': return new BatonConfigError(`${err.message}.`);
+    case 'not_json': return new BatonError('ERR_STORE_UNAVAILABLE', err.message, { cause: err });
+    default: return new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata answered ${err.status}`);
   }
-  throw new BatonConfigError(`${issuer} publishes no metadata (RFC 8414 or OpenID Connect Discovery).`);
+}
+
+/** Discovery (the protocol toolkit's, with its issuer check, RFC 8414 §3.3), then the endpoints this verifier uses, each https or loopback. */
+async function discover(issuer: string, fetcher: typeof fetch): Promise<Metadata> {
+  let meta: Readonly<Record<string, unknown>>;
+  try {
+    ({ metadata: meta } = await fetchMetadata(issuer, fetcher));
+  } catch (err) {
+    throw discoveryFailure(err);
+  }
+  if (typeof meta.jwks_uri !== 'string') throw new BatonConfigError(`The metadata of ${issuer} has no jwks_uri.`);
+  const optional = (v: unknown, what: string) => (typeof v === 'string' ? secure(v, what) : undefined);
+  return { jwksUri: secure(meta.jwks_uri, 'jwks_uri'), introspection: optional(meta.introspection_endpoint, 'introspection endpoint'), feed: optional(meta.baton_revocation_feed_endpoint, 'revocation feed') };
 }
 
 /** The claims a resource server reads, from a verified payload or an introspection answer. */
@@ -166,8 +173,6 @@ function basic(clientId: string, secret: string): string {
   const form = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
   return `Basic ${btoa(`${form(clientId)}:${form(secret)}`)}`;
 }
-
-const namesAudience = (aud: unknown, audience: string): boolean => aud === audience || (Array.isArray(aud) && aud.includes(audience));
 
 /** A verifier of another issuer's access tokens, for `requireAuth` in any adapter. */
 export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { close(): void } {
