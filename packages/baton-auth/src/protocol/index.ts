@@ -5,7 +5,7 @@
  * bundles it for the browser.
  */
 export { isLoopbackHost, LOOPBACK_NAMES, sameMachine } from './loopback.ts';
-export { isPlainHttpOffLoopback, isSecureUrl } from './origin.ts';
+export { checkOrigins, isPlainHttpOffLoopback, isSecureUrl } from './origin.ts';
 export { DiscoveryError, fetchMetadata, isRedirect, metadataUrls } from './discovery.ts';
 export type { DiscoveryFailure, Metadata } from './discovery.ts';
 export { namesAudience } from './audience.ts';

@@ -35,8 +35,8 @@ import { BatonConfigError, isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
 import { validHost } from '../http/bearer.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
-import { checkOrigins } from '../http/cors.ts';
 import { sameMachine as loopbackNames } from '../protocol/loopback.ts';
+import { checkOrigins } from '../protocol/origin.ts';
 
 /**
  * Close codes: 4000–4999 are the application's (RFC 6455 §7.4.2); POLICY (1008, §7.4.1) closes a
