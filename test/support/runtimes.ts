@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -76,7 +76,28 @@ async function bundleProbe(): Promise<ProbeBundle> {
 
 /** The command-line entry for `config`: runs the probe and prints its lines. */
 async function writeCli(bundle: ProbeBundle, config: ProbeConfig): Promise<void> {
-  await writeFile(bundle.cli, `import { probe } from './probe.mjs';\nawait probe(${JSON.stringify(config)}, (line) => console.log(JSON.stringify(line)));\nconsole.log(JSON.stringify({ step: 'done' }));\n`);
+  await writeFile(bundle.cli, cliSource(config));
+}
+
+/**
+ * The probe as a Node user of the packages runs it: transpiled alone (no bundle) into the
+ * checkout's .tmp/, so that it imports `baton-auth`, `baton-auth-client` and `hono` from
+ * node_modules — the packages' dist/ (`npm test` builds it first) — with `config` written in.
+ * Returns the file and its removal.
+ */
+export async function unbundledProbe(config: ProbeConfig): Promise<{ file: string; remove: () => Promise<void> }> {
+  const root = new URL('../../.tmp/', import.meta.url).pathname;
+  await mkdir(root, { recursive: true });
+  const dir = await mkdtemp(join(root, 'runtime-'));
+  await build({ entryPoints: [join(PROBE, 'probe.ts')], outfile: join(dir, 'probe.mjs'), format: 'esm', platform: 'node', target: 'esnext', logLevel: 'warning' });
+  const file = join(dir, 'cli.mjs');
+  await writeFile(file, cliSource(config));
+  return { file, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A command-line entry that runs the probe of ./probe.mjs on `config` and prints its lines. */
+function cliSource(config: ProbeConfig): string {
+  return `import { probe } from './probe.mjs';\nawait probe(${JSON.stringify(config)}, (line) => console.log(JSON.stringify(line)));\nconsole.log(JSON.stringify({ step: 'done' }));\n`;
 }
 
 /**
