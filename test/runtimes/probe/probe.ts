@@ -10,6 +10,7 @@ import { requireAuth } from 'baton-auth/adapters/hono';
 import type { BatonVariables } from 'baton-auth/adapters/hono';
 import { remoteIssuer } from 'baton-auth/remote';
 import { createTokenClient } from 'baton-auth-client';
+import type { TokenClient } from 'baton-auth-client';
 
 /** What the test tells the probe. */
 export interface ProbeConfig {
@@ -50,14 +51,11 @@ async function bearerLogin(c: ProbeConfig): Promise<string> {
   return body.access_token;
 }
 
-export async function probe(c: ProbeConfig, print: (line: Line) => void): Promise<void> {
-  const step = async (name: string, run: () => Promise<Record<string, unknown>>): Promise<void> => {
-    try {
-      print({ step: name, ...(await run()) });
-    } catch (err) {
-      print({ step: name, threw: codeOf(err), message: (err as Error).message });
-    }
-  };
+/** Runs `run` as one step: its result, or the code of what it threw, as one line. */
+type Step = (name: string, run: () => Promise<Record<string, unknown>>) => Promise<void>;
+
+/** The resource server: `remoteIssuer` following the issuer's feed, one with a clock an hour ahead, and a Hono API behind `requireAuth`. */
+function resourceServer(c: ProbeConfig) {
   const revoked: string[] = [];
   const feed: boolean[] = [];
   const fetched: string[] = [];
@@ -68,58 +66,81 @@ export async function probe(c: ProbeConfig, print: (line: Line) => void): Promis
     onRevocation: (e) => revoked.push(`${e.kind}:${e.id}`),
     onFeedState: (up) => feed.push(up),
   });
-  // A verifier whose clock is an hour ahead: the fresh token is expired to it.
+  // A verifier whose clock is an hour ahead: a fresh token is expired to it.
   const later = remoteIssuer({ issuer: c.issuer, audience: c.api, revocations: false, now: () => Date.now() + 3_600_000 });
   const app = new Hono<{ Variables: BatonVariables }>();
   app.get('/orders', requireAuth(verifier, { audience: c.api, scope: 'orders:read' }), (ctx) => ctx.json({ sub: ctx.get('auth').sub }));
+  return { verifier, later, app, revoked, feed, fetched };
+}
+type ResourceServer = ReturnType<typeof resourceServer>;
+
+/** (1) A fresh token verified through the JWKS; (2) a tampered and an expired one refused, directly and through `requireAuth`. */
+async function resourceServerSteps(c: ProbeConfig, rs: ResourceServer, step: Step): Promise<void> {
+  let bearer = '';
+  await step('verify', async () => {
+    bearer = await bearerLogin(c);
+    const claims = await rs.verifier.verify(bearer);
+    return { sub: claims.sub, aud: claims.aud, scope: claims.scope, feedConnected: rs.feed.includes(true), fetched: rs.fetched };
+  });
+  await step('tampered', () => rs.verifier.verify(tamper(bearer)).then(() => ({ threw: 'nothing' })));
+  await step('expired', () => rs.later.verify(bearer).then(() => ({ threw: 'nothing' })));
+  await step('guard', async () => {
+    const ok = await rs.app.request(`${c.api}/orders`, { headers: { authorization: `Bearer ${bearer}` } });
+    const forged = await rs.app.request(`${c.api}/orders`, { headers: { authorization: `Bearer ${tamper(bearer)}` } });
+    return { status: ok.status, body: await ok.json(), forged: forged.status, challenge: forged.headers.get('www-authenticate')?.match(/error="([a-z_]+)"/)?.[1] };
+  });
+}
+
+/** (3) The client SDK: sign-in, a call to the API (DPoP-bound, checked by `requireAuth`), a rotation, a logout the feed brings back. */
+async function clientSteps(c: ProbeConfig, rs: ResourceServer, client: TokenClient, step: Step): Promise<void> {
+  await step('signIn', async () => {
+    const t = await client.signIn(`${c.issuer}/auth/login`, { username: c.username, password: c.password, resource: c.api, scope: 'orders:read' });
+    return { tokenType: t.tokenType ?? 'Bearer', refreshToken: typeof t.refreshToken, session: typeof t.sessionId };
+  });
+  await step('call', async () => {
+    const res = await client.fetch(`${c.api}/orders`);
+    return { status: res.status, body: await res.json() };
+  });
+  let sid = '';
+  await step('refresh', async () => {
+    const before = await client.getAccessToken();
+    sid = String(claimsOf(before).sid);
+    const t = await client.refresh(before);
+    const res = await client.fetch(`${c.api}/orders`);
+    return { rotated: t.accessToken !== before && claimsOf(t.accessToken).sid === sid, status: res.status };
+  });
+  await step('logout', async () => {
+    const last = await client.getAccessToken();
+    await client.logout();
+    const heard = await until(() => rs.revoked.includes(`session:${sid}`), 5000);
+    // The token was verified (it is in the cache): the feed's revocation refuses it from there too.
+    const code = await rs.verifier.verify(last).then(() => 'accepted', codeOf);
+    const signedOut = await client.getAccessToken().then(() => 'still signed in', codeOf);
+    return { heard, code, signedOut };
+  });
+}
+
+export async function probe(c: ProbeConfig, print: (line: Line) => void): Promise<void> {
+  const step: Step = async (name, run) => {
+    try {
+      print({ step: name, ...(await run()) });
+    } catch (err) {
+      print({ step: name, threw: codeOf(err), message: (err as Error).message });
+    }
+  };
+  const rs = resourceServer(c);
   // The client's requests to the API go to the Hono app in this runtime; the rest to the network.
   const routed: typeof fetch = (input, init) => {
     const request = new Request(input, init);
-    return request.url.startsWith(`${c.api}/`) ? Promise.resolve(app.fetch(request)) : fetch(request);
+    return request.url.startsWith(`${c.api}/`) ? Promise.resolve(rs.app.fetch(request)) : fetch(request);
   };
   const client = createTokenClient({ issuer: c.issuer, clientId: 'default', allowedOrigins: [c.api], fetch: routed });
-  let bearer = '';
   try {
-    await step('verify', async () => {
-      bearer = await bearerLogin(c);
-      const claims = await verifier.verify(bearer);
-      return { sub: claims.sub, aud: claims.aud, scope: claims.scope, feedConnected: feed.includes(true), fetched };
-    });
-    await step('tampered', () => verifier.verify(tamper(bearer)).then(() => ({ threw: 'nothing' })));
-    await step('expired', () => later.verify(bearer).then(() => ({ threw: 'nothing' })));
-    await step('guard', async () => {
-      const ok = await app.request(`${c.api}/orders`, { headers: { authorization: `Bearer ${bearer}` } });
-      const forged = await app.request(`${c.api}/orders`, { headers: { authorization: `Bearer ${tamper(bearer)}` } });
-      return { status: ok.status, body: await ok.json(), forged: forged.status, challenge: forged.headers.get('www-authenticate')?.match(/error="([a-z_]+)"/)?.[1] };
-    });
-    await step('signIn', async () => {
-      const t = await client.signIn(`${c.issuer}/auth/login`, { username: c.username, password: c.password, resource: c.api, scope: 'orders:read' });
-      return { tokenType: t.tokenType ?? 'Bearer', refreshToken: typeof t.refreshToken, session: typeof t.sessionId };
-    });
-    await step('call', async () => {
-      const res = await client.fetch(`${c.api}/orders`);
-      return { status: res.status, body: await res.json() };
-    });
-    let sid = '';
-    await step('refresh', async () => {
-      const before = await client.getAccessToken();
-      sid = String(claimsOf(before).sid);
-      const t = await client.refresh(before);
-      const res = await client.fetch(`${c.api}/orders`);
-      return { rotated: t.accessToken !== before && claimsOf(t.accessToken).sid === sid, status: res.status };
-    });
-    await step('logout', async () => {
-      const last = await client.getAccessToken();
-      await client.logout();
-      const heard = await until(() => revoked.includes(`session:${sid}`), 5000);
-      // The token was verified (it is in the cache): the feed's revocation refuses it from there too.
-      const code = await verifier.verify(last).then(() => 'accepted', codeOf);
-      const signedOut = await client.getAccessToken().then(() => 'still signed in', codeOf);
-      return { heard, code, signedOut };
-    });
+    await resourceServerSteps(c, rs, step);
+    await clientSteps(c, rs, client, step);
   } finally {
     client.close();
-    verifier.close();
-    later.close();
+    rs.verifier.close();
+    rs.later.close();
   }
 }
