@@ -43,8 +43,6 @@ export default defineConfig({
   title: 'Baton',
   description: 'Access and refresh tokens for web APIs, done right.',
   cleanUrls: true,
-  // The generated API pages and the VitePress build itself are not pages of their own.
-  srcExclude: ['tsconfig.typedoc.json'],
   themeConfig: {
     nav: [
       { text: 'Guides', link: '/' },

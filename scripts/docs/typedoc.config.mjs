@@ -21,7 +21,7 @@ function entryPoints(name) {
 export default {
   entryPoints: packages.flatMap(entryPoints),
   entryPointStrategy: 'resolve',
-  tsconfig: at('docs/tsconfig.typedoc.json'),
+  tsconfig: at('docs/tsconfig.json'),
   plugin: ['typedoc-plugin-markdown', 'typedoc-vitepress-theme', at('scripts/docs/module-names.mjs')],
   out: at('docs/api'),
   docsRoot: at('docs'),
