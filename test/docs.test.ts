@@ -37,7 +37,7 @@ function markdownFiles(): string[] {
 }
 
 /** The fenced blocks of a Markdown text; `line` is the first line of code (1-based). */
-export function codeBlocks(file: string, text: string): Block[] {
+function codeBlocks(file: string, text: string): Block[] {
   const blocks: Block[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -65,7 +65,10 @@ const checked = typescript.filter((b) => !noCheck(b.info));
 const CANARY: Block = { file: 'canary', line: 1, info: 'ts', code: "import { noSuchExport } from 'baton-auth';\nconsole.info(noSuchExport);" };
 
 const dir = join(root, '.tmp', `docs-blocks-${process.pid}`);
-afterAll(() => { if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
+// BATON_KEEP_DOCS_BLOCKS=1 keeps the folder, to run tsc on it by hand.
+afterAll(() => {
+  if (!process.env.BATON_KEEP_DOCS_BLOCKS) rmSync(dir, { recursive: true, force: true });
+});
 
 /** Writes each block as a module, runs tsc once, and returns its diagnostics per block. */
 function typecheck(all: Block[]): Map<Block, string[]> {
