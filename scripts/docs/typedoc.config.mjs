@@ -27,6 +27,8 @@ export default {
   docsRoot: at('docs'),
   readme: 'none',
   entryFileName: 'index',
+  // One page per module (17 pages, not one per export): a short build, and a page reads like the module.
+  outputFileStrategy: 'modules',
   hidePageHeader: true,
   hideBreadcrumbs: true,
   useCodeBlocks: true,
