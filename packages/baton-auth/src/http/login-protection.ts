@@ -14,6 +14,7 @@ import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible'
 import { StoreRateLimiter } from './rate-limit.ts';
 import { HttpError } from './respond.ts';
 import type { CounterStore } from '../stores/types.ts';
+import { BatonConfigError } from '../core/errors.ts';
 
 /** Options of `createLoginProtection`. */
 export interface LoginProtectionOptions {
@@ -101,7 +102,8 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   const failures = options.failures ?? { max: 10, blockMs: 3_600_000 };
   const perIp = options.failuresPerIp ?? { max: 100, windowMs: DAY_MS };
   const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): RateLimiterAbstract => {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
+    if (!Number.isInteger(max) || max < 1) throw new BatonConfigError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
+    for (const ms of [windowMs, blockMs]) if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new BatonConfigError(`${keyPrefix}: a window or block must be a number of milliseconds above 0, got ${ms}.`);
     // rate-limiter-flexible blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
     const shape = { keyPrefix, points: max, blockDuration: blockMs / 1000 };
     return options.store
@@ -180,7 +182,7 @@ export function tooManyAttempts(retryAfterMs: number): HttpError {
   const seconds = Math.ceil(retryAfterMs / 1000);
   // How long, in words a person reads (the header says it in seconds), and the way out sooner.
   const wait = seconds < 90 ? `${seconds} seconds` : seconds < 5400 ? `${Math.round(seconds / 60)} minutes` : `${Math.round(seconds / 3600)} hours`;
-  return new HttpError(429, 'slow_down', `Too many failed attempts: try again in ${wait}, or ask whoever runs this service to lift the block sooner`, { 'retry-after': String(seconds) });
+  return new HttpError('ERR_RATE_LIMITED', `Too many failed attempts: try again in ${wait}, or ask whoever runs this service to lift the block sooner`, { headers: { 'retry-after': String(seconds) } });
 }
 
 /** The client id of an `Authorization: Basic` header (RFC 6749 §2.3.1), or '' (still counted per address). */
