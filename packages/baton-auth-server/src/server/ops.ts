@@ -6,6 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BatonError } from 'baton-auth';
 import type { Baton, BatonStore } from 'baton-auth';
 import type { StorageHealth } from './storage-health.ts';
 
@@ -137,7 +138,7 @@ export async function readiness(baton: Baton, store: BatonStore, o: { lost?: (()
   const checks: Record<string, string> = {};
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([store.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)))]);
+    await Promise.race([store.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new BatonError('ERR_STORE_UNAVAILABLE', `no answer within ${READY_TIMEOUT_MS} ms`, { public: true })), READY_TIMEOUT_MS)))]);
     checks.store = (await o.lost?.()) ?? 'ok';
   } catch (err) {
     // Said without the driver's message: /readyz is unauthenticated, and that message may name hosts and users.
