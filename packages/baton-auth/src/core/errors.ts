@@ -81,6 +81,7 @@ export const errorTable = {
   // RFC 6749 §4.1.2.1 temporarily_unavailable, as a 503 with Retry-After: nothing was lost, try again.
   ERR_STORE_UNAVAILABLE: { status: 503, error: 'temporarily_unavailable', message: 'The token store is temporarily unavailable' },
   ERR_SHUTTING_DOWN: { status: 503, error: 'temporarily_unavailable', message: 'The service is stopping', public: true },
+  ERR_STARTING: { status: 503, error: 'temporarily_unavailable', message: 'The service is starting; retry in a second', public: true },
 } as const satisfies Record<string, ErrorRow>;
 
 /** Every code a Baton error can carry. */
