@@ -18,7 +18,7 @@ export { KeyRing, generateKey } from './core/keys.ts';
 export type { KeyAlg, KeyInput, KeyStatus, KeyUse, PublicJwk, RingKey, SigningAlg } from './core/keys.ts';
 export { toMs } from './core/duration.ts';
 export type { Duration } from './core/duration.ts';
-export { grantScope, parseScope } from './core/scope.ts';
+export { checkScopes, grantScope, parseScope } from './core/scope.ts';
 export { parseResources } from './core/resource.ts';
 export { BatonConfigError, BatonError, isBatonError } from './core/errors.ts';
 export type { BatonErrorCode, SessionEnd } from './core/errors.ts';

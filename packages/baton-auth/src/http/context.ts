@@ -58,7 +58,7 @@ export interface HandlerContext {
 }
 
 const notAllowed = (what: string, origin: string): HttpError =>
-  new HttpError(403, 'invalid_request', `${what} from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
+  new HttpError('ERR_ORIGIN_REFUSED', `${what} from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
 
 /**
  * CSRF guard of cookie-authenticated requests: the browser must say it comes from an allowed
@@ -69,7 +69,7 @@ export function checkCsrf(c: HandlerContext, request: Request): void {
   const site = request.headers.get('sec-fetch-site');
   if (origin !== null ? c.allowedOrigins.has(origin) : site === 'same-origin') return;
   if (origin !== null) throw notAllowed('Cookie-based requests', origin);
-  throw new HttpError(403, 'invalid_request', 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)');
+  throw new HttpError('ERR_ORIGIN_REFUSED', 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)');
 }
 
 /**
@@ -86,7 +86,7 @@ export function refuseCrossSite(c: HandlerContext, request: Request): void {
   if (origin !== null) {
     if (!c.allowedOrigins.has(origin)) throw notAllowed('Requests', origin);
   } else if (request.headers.get('sec-fetch-site') === 'cross-site') {
-    throw new HttpError(403, 'invalid_request', 'Cross-site requests are refused (Sec-Fetch-Site: cross-site)');
+    throw new HttpError('ERR_ORIGIN_REFUSED', 'Cross-site requests are refused (Sec-Fetch-Site: cross-site)');
   }
 }
 

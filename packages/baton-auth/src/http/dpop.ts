@@ -15,7 +15,7 @@ import { HttpError } from './respond.ts';
 
 function assertPolicy(request: Request, client: ClientRecord): void {
   if (request.headers.get('dpop') === null && client.dpop === 'required') {
-    throw new HttpError(400, 'invalid_dpop_proof', `Client ${client.id} must send a DPoP proof with each token request (RFC 9449 §5)`);
+    throw new HttpError('ERR_DPOP_INVALID', `Client ${client.id} must send a DPoP proof with each token request (RFC 9449 §5)`);
   }
 }
 
@@ -23,7 +23,7 @@ function assertPolicy(request: Request, client: ClientRecord): void {
 async function checkedProof(c: HandlerContext, request: Request, client: ClientRecord, o: { spend: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => Promise<void> }, bound = false): Promise<DpopProof | undefined> {
   if (!bound && !c.dpop()) {
     // DPoP held back: the proof is ignored, as by a server without DPoP, and the tokens are Bearer (RFC 9449 §5).
-    if (client.dpop === 'required') throw new HttpError(400, 'invalid_dpop_proof', `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`);
+    if (client.dpop === 'required') throw new HttpError('ERR_DPOP_INVALID', `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`);
     return undefined;
   }
   assertPolicy(request, client);
@@ -66,7 +66,7 @@ export async function loginProof(c: HandlerContext, request: Request, client: Cl
  */
 export function assertBound(client: ClientRecord, refreshToken: string): void {
   if (client.dpop === 'required' && RefreshTokenCodec.sessionOf(refreshToken)?.bound === false) {
-    throw new HttpError(400, 'invalid_grant', `Client ${client.id} requires DPoP and this session is not bound to a key: sign in again with a DPoP proof`);
+    throw new HttpError('ERR_REFRESH_INVALID', `Client ${client.id} requires DPoP and this session is not bound to a key: sign in again with a DPoP proof`);
   }
 }
 

@@ -6,6 +6,7 @@ export { createAuthHandler } from './handler.ts';
 export type { AuthHandler, AuthHandlerOptions, Authenticate, Logger, RequestContext } from './handler.ts';
 export { checkClientSecret, checkResources, generateClientSecret, hashClientSecret, staticClients } from './clients.ts';
 export { checkOrigins } from './cors.ts';
+export { checkCookieSecure } from './cookies.ts';
 export type { ClientRecord, ClientRegistry, StaticClient } from './clients.ts';
 export { StoreRateLimiter } from './rate-limit.ts';
 export { sessionCookies } from './auto-refresh.ts';

@@ -28,7 +28,7 @@ export interface RecordStore {
   listRecords(kind: string): Promise<{ key: string; value: string }[]>;
 }
 
-/** Counters with a window: what login protection is built on (through rate-limiter-flexible, `baton-auth/http`). */
+/** Counters with a window: what login protection is built on (`StoreRateLimiter`, `baton-auth/http`). */
 export interface CounterStore {
   /**
    * Adds `points` to counter `key`, atomically. A counter starts at the first hit and resets
