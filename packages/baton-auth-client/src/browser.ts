@@ -18,6 +18,7 @@
  * says so: the session is then bound to this tab, and a reload or another tab must sign in again.
  */
 import { foreignKeyReason, generateDpopKeyPair } from './dpop.ts';
+import { checkNumbers, configError } from './errors.ts';
 import type { ClientWarning, StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `browserStorage`. */
@@ -98,6 +99,9 @@ async function storedKey(id: string, replaced: (reason: string) => void): Promis
 
 /** Tokens shared by the tabs of this origin. */
 export function browserStorage(options: BrowserStorageOptions = {}): TokenStorage & { close(): void } {
+  if (typeof options !== 'object' || options === null) throw configError('browserStorage: `options` must be an object: `{ name, leaseMs }`.');
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw configError('browserStorage: `name` must be a non-empty string (one per application).');
+  checkNumbers('browserStorage', options, ['leaseMs'], 1);
   const name = options.name ?? 'baton';
   const leaseMs = options.leaseMs ?? 5000;
   let tokens: StoredTokens | null = null;

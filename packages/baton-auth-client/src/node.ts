@@ -24,7 +24,7 @@ import { link, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { BatonClientError } from './errors.ts';
+import { BatonClientError, checkNumbers, configError } from './errors.ts';
 import type { StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `fileStorage`. */
@@ -199,6 +199,9 @@ async function writePrivately(path: string, data: string): Promise<void> {
 
 /** A token file shared by the processes of one user. */
 export function fileStorage(path: string, options: FileStorageOptions = {}): TokenStorage {
+  if (typeof path !== 'string' || path === '') throw configError('fileStorage needs the token file\'s path, a non-empty string.');
+  if (typeof options !== 'object' || options === null) throw configError('fileStorage: `options` must be an object: `{ staleMs, waitMs }`.');
+  checkNumbers('fileStorage', options, ['staleMs', 'waitMs'], 1);
   const stale = options.staleMs ?? 10_000;
   const wait = options.waitMs ?? 15_000;
   const ensureDir = () => mkdir(dirname(path), { recursive: true, mode: 0o700 });

@@ -8,7 +8,8 @@
  * `baton.proof.<proof>` (htm `GET`, htu the socket's URL, ath the token), and each `reauth`
  * carries a new proof for the new token in `dpop`.
  */
-import { BatonClientError, SessionExpiredError } from './errors.ts';
+import type { DpopKeeper } from './dpop-keeper.ts';
+import { BatonClientError, isSignedOut } from './errors.ts';
 import { absolute, socketOrigin } from './origins.ts';
 import type { StoredTokens } from './types.ts';
 
@@ -17,8 +18,8 @@ export interface TokenSource {
   /** Valid tokens, refreshed first near expiry. */
   tokens(): Promise<StoredTokens>;
   refresh(seenAccessToken?: string): Promise<StoredTokens>;
-  /** A DPoP proof of `tokens` for the socket at `url`, or undefined for a Bearer token. */
-  proof(url: string, tokens: StoredTokens): Promise<string | undefined>;
+  /** The client's DPoP keeper: a bound token's proof for the socket (undefined for a Bearer token). */
+  dpop: Pick<DpopKeeper, 'socketProof'>;
 }
 
 /** Options of `client.websocket`. */
@@ -55,10 +56,10 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
     try {
       const tokens = await source.tokens();
       token = tokens.accessToken;
-      const proof = await source.proof(resolved.href, tokens);
+      const proof = await source.dpop.socketProof(resolved.href, tokens);
       protocols = proof === undefined ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1', `baton.dpop.${token}`, `baton.proof.${proof}`];
     } catch (err) {
-      if (err instanceof SessionExpiredError) return;
+      if (isSignedOut(err)) return;
       setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
       return;
     }
@@ -73,7 +74,7 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
       }
       if (message?.type === 'token_expiring') {
         void source.refresh(token).then(async (t) => {
-          const proof = await source.proof(resolved.href, t);
+          const proof = await source.dpop.socketProof(resolved.href, t);
           token = t.accessToken;
           ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken, ...(proof === undefined ? {} : { dpop: proof }) }));
         }).catch((err: unknown) => onError(err as Error));
