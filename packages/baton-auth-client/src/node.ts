@@ -197,6 +197,28 @@ async function writePrivately(path: string, data: string): Promise<void> {
   }
 }
 
+/** The tokens in the file at `path`, or null when there is none (or it is not a token file). */
+async function readTokenFile(path: string): Promise<StoredTokens | null> {
+  await checkFolder(dirname(path));
+  let handle: FileHandle;
+  try {
+    handle = await openNoFollow(path, READ);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    await checkHandle(handle, path);
+    const parsed = JSON.parse(await handle.readFile('utf8')) as StoredTokens;
+    return typeof parsed?.accessToken === 'string' ? parsed : null;
+  } catch (err) {
+    if (err instanceof BatonClientError) throw err;
+    return null; // unreadable or not ours in shape: as if signed out
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A token file shared by the processes of one user. */
 export function fileStorage(path: string, options: FileStorageOptions = {}): TokenStorage {
   if (typeof path !== 'string' || path === '') throw configError('fileStorage needs the token file\'s path, a non-empty string.');
@@ -216,26 +238,7 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
       });
       return key;
     },
-    async get() {
-      await checkFolder(dirname(path));
-      let handle: FileHandle;
-      try {
-        handle = await openNoFollow(path, READ);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw err;
-      }
-      try {
-        await checkHandle(handle, path);
-        const parsed = JSON.parse(await handle.readFile('utf8')) as StoredTokens;
-        return typeof parsed?.accessToken === 'string' ? parsed : null;
-      } catch (err) {
-        if (err instanceof BatonClientError) throw err;
-        return null; // unreadable or not ours in shape: as if signed out
-      } finally {
-        await handle.close();
-      }
-    },
+    get: () => readTokenFile(path),
     async set(tokens) {
       await ensureDir();
       await writePrivately(path, JSON.stringify(tokens));

@@ -36,6 +36,23 @@ export interface AuthenticatedSocket {
   readonly current: WebSocket | undefined;
 }
 
+/** The subprotocols that carry the current token (and, for a bound one, its proof), and the token. */
+async function subprotocols(source: TokenSource, href: string): Promise<{ token: string; protocols: string[] }> {
+  const tokens = await source.tokens();
+  const token = tokens.accessToken;
+  const proof = await source.dpop.socketProof(href, tokens);
+  return { token, protocols: proof === undefined ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1', `baton.dpop.${token}`, `baton.proof.${proof}`] };
+}
+
+/** A message as JSON, or undefined when it is not. */
+function parse(data: unknown): { type?: string } | undefined {
+  try {
+    return JSON.parse(String(data)) as { type?: string };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Opens the socket and keeps it authenticated; `onError` hears of failed re-authentications. A URL
  * of an origin the client does not send tokens to is refused at once (`ERR_ORIGIN_NOT_ALLOWED`).
@@ -54,10 +71,7 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
     let token: string;
     let protocols: string[];
     try {
-      const tokens = await source.tokens();
-      token = tokens.accessToken;
-      const proof = await source.dpop.socketProof(resolved.href, tokens);
-      protocols = proof === undefined ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1', `baton.dpop.${token}`, `baton.proof.${proof}`];
+      ({ token, protocols } = await subprotocols(source, resolved.href));
     } catch (err) {
       if (isSignedOut(err)) return;
       setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
@@ -66,12 +80,7 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
     const ws = new Impl(resolved.href, protocols);
     socket = ws;
     ws.onmessage = (event: MessageEvent) => {
-      let message: { type?: string } | undefined;
-      try {
-        message = JSON.parse(String(event.data)) as { type?: string };
-      } catch {
-        message = undefined;
-      }
+      const message = parse(event.data);
       if (message?.type === 'token_expiring') {
         void source.refresh(token).then(async (t) => {
           const proof = await source.dpop.socketProof(resolved.href, t);
