@@ -142,13 +142,14 @@ describe('option validation, walked with arbitrary values', () => {
     fc.assert(fc.property(fc.oneof(redis, any), (o) => void thrown(() => redisTokenStorage(o as never))), { numRuns: 500 });
   });
 
-  it('the methods that take a URL: one that does not parse is ERR_INVALID_ARGUMENT (or, for sign-in, ERR_DISCOVERY), never a TypeError', async () => {
+  it('the methods that take a URL: one that does not parse is ERR_INVALID_ARGUMENT (or, for sign-in, ERR_DISCOVERY), never a TypeError, and client.fetch rejects rather than throws', async () => {
     const client = createTokenClient({ issuer: ISSUER, dpop: false });
     for (const bad of ['::', 'not a url', 'http://[bad']) {
       expect(thrown(() => client.websocket(bad))?.code).toBe('ERR_INVALID_ARGUMENT');
       expect(thrown(() => client.noteDpopNonce(bad, 'n'))?.code).toBe('ERR_INVALID_ARGUMENT');
       await expect(client.authorizationHeaders('GET', bad)).rejects.toMatchObject({ name: 'BatonClientError', code: 'ERR_INVALID_ARGUMENT' });
       await expect(client.signIn(bad, {})).rejects.toMatchObject({ name: 'BatonClientError', code: 'ERR_DISCOVERY' });
+      await expect(client.fetch(bad)).rejects.toMatchObject({ name: 'BatonClientError', code: 'ERR_INVALID_ARGUMENT' });
     }
     client.close();
   });

@@ -211,15 +211,23 @@ export class TokenClient {
    * issuer's origin and `allowedOrigins`: refreshes first when the token is about to expire, and
    * once more then retries once on a 401 (a 401 `use_dpop_nonce` is retried once with the
    * server's nonce instead). Any other origin is fetched as it is, without a token, and its 401
-   * refreshes nothing. A request whose body cannot be replayed is not retried.
+   * refreshes nothing. A request whose body cannot be replayed is not retried. A request that
+   * cannot be made (a URL that does not parse) rejects with `ERR_INVALID_ARGUMENT`; the network's
+   * own failures reject as the platform's `fetch` rejects.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    let request: Request;
+    try {
+      request = new Request(input, init);
+    } catch (err) {
+      return Promise.reject(new BatonClientError('ERR_INVALID_ARGUMENT', `fetch: the request cannot be made (${(err as Error).message}).`, { cause: err }));
+    }
     return authorizedFetch({
       tokens: () => this.#session.valid(),
       refresh: (seen) => this.refresh(seen),
       sendsTokenTo: (url) => this.sendsTokenTo(url),
       dpop: this.#dpop,
-    }, this.#fetch, this.#o.hooks, new Request(input, init));
+    }, this.#fetch, this.#o.hooks, request);
   }
 
   /** Whether this client sends its access token to `url`: the issuer's origin and `allowedOrigins` only. */
