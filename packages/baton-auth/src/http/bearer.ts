@@ -47,28 +47,6 @@ export interface RequireAuthOptions {
   origin?: string | readonly string[];
 }
 
-/** host[:port] (RFC 9110 §7.2): a name, an IPv4 address or a bracketed IPv6 one; nothing else. */
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
-
-/** The Host header if it is a host[:port] and nothing more (a path or a query in it would rewrite URLs built from it). */
-export function validHost(host: string | null | undefined): string | undefined {
-  return typeof host === 'string' && HOST.test(host) ? host : undefined;
-}
-
-/**
- * The URLs a request is known by, for DPoP's `htu`: its path and query under each configured
- * `origin`, or else under the protocol and Host it came with — none when the Host is not a
- * host[:port], so that no proof matches. `target` is the request target (origin- or absolute-form).
- */
-export function requestUrls(origin: string | readonly string[] | undefined, protocol: string, host: string | null | undefined, target: string): string[] {
-  const parsed = URL.parse(target, 'http://path.invalid');
-  if (parsed === null) return [];
-  const path = `${parsed.pathname}${parsed.search}`;
-  if (origin !== undefined) return (typeof origin === 'string' ? [origin] : [...origin]).map((o) => `${o.replace(/\/$/, '')}${path}`);
-  const valid = validHost(host);
-  return valid === undefined ? [] : [`${protocol}://${valid}${path}`];
-}
-
 /** The request facts a guard reads. */
 export interface GuardInput {
   authorization: string | null | undefined;

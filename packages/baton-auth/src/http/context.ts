@@ -7,9 +7,9 @@ import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
 import { checkBearer } from './bearer.ts';
-import { serviceUrls } from './dpop.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { HttpError, json } from './respond.ts';
+import { serviceUrls } from './urls.ts';
 
 /** Who a username and password belong to and the scopes they may have (space-separated), or null. */
 export type Authenticate = (username: string, password: string) => Promise<{ userId: string; scope?: string } | null>;
