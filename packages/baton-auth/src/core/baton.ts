@@ -25,7 +25,7 @@ import { listSessions, sessionHistory, sessionHistoryPage } from './sessions.ts'
 import type { SessionHistoryEvent, SessionHistoryEvents, SessionInfo } from './sessions.ts';
 import type { RevocationEvent } from './store.ts';
 import { bearerOnly, verifyLocal, verifyPresented, verifySync } from './verify.ts';
-import type { DpopProof, DpopRequest } from './dpop.ts';
+import type { DpopProof, DpopRequest } from '../dpop/proof.ts';
 import type { VerifyOptions } from './verify.ts';
 
 export type { IntrospectionResponse } from './introspect.ts';

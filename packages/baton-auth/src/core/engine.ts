@@ -4,7 +4,7 @@
  * Internal: not exported from the package.
  */
 import { LRUCache } from 'lru-cache';
-import { DpopVerifier } from './dpop.ts';
+import { DpopVerifier } from '../dpop/proof.ts';
 import { JwtVerifier } from './access-token.ts';
 import type { AccessTokenClaims, ClaimPolicy } from './access-token.ts';
 import { BatonError } from './errors.ts';

@@ -9,7 +9,7 @@ import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import { spendLogin } from './login-budget.ts';
 import type { Engine } from './engine.ts';
-import type { DpopProof } from './dpop.ts';
+import type { DpopProof } from '../dpop/proof.ts';
 import type { RingKey } from './keys.ts';
 import { audienceOf, parseResources } from './resource.ts';
 import { parseScope } from './scope.ts';

@@ -5,7 +5,7 @@
  * caller holds one of its tokens).
  */
 import { createHash } from 'node:crypto';
-import type { DpopProof } from './dpop.ts';
+import type { DpopProof } from '../dpop/proof.ts';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';

@@ -6,7 +6,7 @@
  * verification (a cache hit for a token seen before) and no promise.
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import { DPOP_ALGS } from '../core/dpop.ts';
+import { DPOP_ALGS } from '../dpop/proof-key.ts';
 import { BatonConfigError, BatonError, isBatonError } from '../core/errors.ts';
 import type { DpopPresentation, VerifyOptions } from '../core/verify.ts';
 import { challenge, keepsCredentials, Refusal, refusalOf } from './refusal.ts';

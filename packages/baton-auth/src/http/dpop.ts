@@ -7,7 +7,7 @@
  * authenticated client (`client_credentials`), a live token to revoke, or — at the login, where
  * nothing else can come first — a proof counted as a failed login of the address when it fails.
  */
-import type { DpopProof } from '../core/dpop.ts';
+import type { DpopProof } from '../dpop/proof.ts';
 import { RefreshTokenCodec } from '../core/refresh-token.ts';
 import type { ClientRecord } from './clients.ts';
 import type { HandlerContext } from './context.ts';

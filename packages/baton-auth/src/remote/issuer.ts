@@ -29,7 +29,7 @@ import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { monotonic, steadyClock } from '../core/clock.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
-import { DpopVerifier } from '../core/dpop.ts';
+import { DpopVerifier } from '../dpop/proof.ts';
 import type { OneTimeLedger } from '../core/store.ts';
 import { bearerOnly, checkPresentation, isThreeSegments } from '../core/verify.ts';
 import type { VerifyOptions } from '../core/verify.ts';

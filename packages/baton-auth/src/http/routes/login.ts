@@ -6,7 +6,7 @@
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
-import type { DpopProof } from '../../core/dpop.ts';
+import type { DpopProof } from '../../dpop/proof.ts';
 import { isBatonError } from '../../core/errors.ts';
 import { loginProof, nonceHeaders } from '../dpop.ts';
 import { grantedResources } from '../grant.ts';
