@@ -7,7 +7,7 @@ import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
-import { thumbprint } from './issue.ts';
+import { thumbprint } from '../dpop/binding.ts';
 import { hasCounters, userKey } from './login-budget.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import { tagOfSession } from './session-id.ts';

@@ -33,7 +33,7 @@ import { DpopVerifier } from '../dpop/proof.ts';
 import type { OneTimeLedger } from '../core/store.ts';
 import { bearerOnly, checkPresentation, isThreeSegments } from '../core/verify.ts';
 import type { VerifyOptions } from '../core/verify.ts';
-import type { TokenVerifier } from '../http/bearer.ts';
+import type { TokenVerifier } from '../http/guard.ts';
 import { FeedRefusedError, followFeed } from './feed.ts';
 import type { FeedEvent } from './feed.ts';
 

@@ -8,7 +8,7 @@ import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { DpopProof } from '../../dpop/proof.ts';
 import { isBatonError } from '../../core/errors.ts';
-import { loginProof, nonceHeaders } from '../dpop.ts';
+import { loginProof, nonceHeaders } from '../../dpop/token-endpoint.ts';
 import { grantedResources } from '../grant.ts';
 import { checkCsrf, tokenResponse } from '../context.ts';
 import { tooManyAttempts } from '../login-protection.ts';

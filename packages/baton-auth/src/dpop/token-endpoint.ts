@@ -7,12 +7,12 @@
  * authenticated client (`client_credentials`), a live token to revoke, or — at the login, where
  * nothing else can come first — a proof counted as a failed login of the address when it fails.
  */
-import type { DpopProof } from '../dpop/proof.ts';
 import { RefreshTokenCodec } from '../core/refresh-token.ts';
-import type { ClientRecord } from './clients.ts';
-import type { HandlerContext } from './context.ts';
-import { HttpError } from './respond.ts';
-import { serviceUrls } from './urls.ts';
+import type { ClientRecord } from '../http/clients.ts';
+import type { HandlerContext } from '../http/context.ts';
+import { HttpError } from '../http/respond.ts';
+import { serviceUrls } from '../http/urls.ts';
+import type { DpopProof } from './proof.ts';
 
 function assertPolicy(request: Request, client: ClientRecord): void {
   if (request.headers.get('dpop') === null && client.dpop === 'required') {
