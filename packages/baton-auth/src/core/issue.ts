@@ -9,7 +9,7 @@ import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import { spendLogin } from './login-budget.ts';
 import type { Engine } from './engine.ts';
-import { confirm, loginBinding, requestedKey, thumbprint, tokenType } from '../dpop/binding.ts';
+import { confirm, loginBinding, requestedKey, spendProof, thumbprint, tokenType } from '../dpop/binding.ts';
 import type { PairBinding } from '../dpop/binding.ts';
 import type { DpopProof } from '../dpop/proof.ts';
 import type { RingKey } from './keys.ts';
@@ -154,7 +154,7 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   await e.ready();
   const now = e.now();
   await spendLogin(e, userId, now); // before anything is written
-  if (options.proof !== undefined) await e.dpop.spend(options.proof);
+  await spendProof(e.dpop, options);
   const session = newSession({ userId, clientId, scope, resource, ...(jkt === undefined ? {} : { jkt }), device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });

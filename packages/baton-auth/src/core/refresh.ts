@@ -5,7 +5,7 @@
  * caller holds one of its tokens).
  */
 import { createHash } from 'node:crypto';
-import { refreshBinding, requestedKey } from '../dpop/binding.ts';
+import { refreshBinding, requestedKey, spendProof } from '../dpop/binding.ts';
 import type { DpopProof } from '../dpop/proof.ts';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
@@ -97,7 +97,7 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     if (session !== null && narrowed !== undefined && outside(narrowed, parseScope(session.scope)).length > 0) throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
     if (session !== null) audienceOf(session.resource, resources, e.o.audience);
   }
-  if (options.proof !== undefined) await e.dpop.spend(options.proof);
+  await spendProof(e.dpop, options);
   const result = await e.store.rotate({
     sessionId: parsed.sessionId,
     generation: parsed.generation,

@@ -6,7 +6,7 @@
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonError } from '../core/errors.ts';
-import type { DpopProof } from './proof.ts';
+import type { DpopProof, DpopVerifier } from './proof.ts';
 
 /** What a login or a refresh is asked to bind to: a key's thumbprint, or a proof checked and not yet spent. */
 export interface BindingRequest {
@@ -29,6 +29,11 @@ export function thumbprint(jkt: string | undefined): string | undefined {
 /** The key a request binds to: its proof's, else the thumbprint it names (checked). */
 export function requestedKey(request: BindingRequest): string | undefined {
   return thumbprint(request.proof?.jkt ?? request.jkt);
+}
+
+/** Spends the request's proof, if it came with one checked and not yet spent: once the request is otherwise sound, just before anything is written (§11.1). */
+export async function spendProof(verifier: Pick<DpopVerifier, 'spend'>, request: BindingRequest): Promise<void> {
+  if (request.proof !== undefined) await verifier.spend(request.proof);
 }
 
 /** A login's binding: the session, and so each of its refresh tokens, and its access tokens to the proof's key for life (§5). */

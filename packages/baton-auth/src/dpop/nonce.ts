@@ -4,6 +4,8 @@
  * nonce and the one before it are accepted.
  */
 import { hkdfSync, timingSafeEqual } from 'node:crypto';
+import { BatonError } from '../core/errors.ts';
+import type { KeyRing } from '../core/keys.ts';
 
 /** The nonces of one secret (or of whatever secret a function returns now), step by step. */
 export class DpopNonces {
@@ -50,4 +52,21 @@ export class DpopNonces {
     }
     return ok;
   }
+}
+
+/**
+ * The nonce secret of an engine: the ring's active refresh key, shared by every instance and never
+ * published (HKDF separates the nonces from the MACs it makes). A rotation of that key changes the
+ * nonce, which costs a client one `use_dpop_nonce` answer.
+ */
+export function ringNonceSecret(ring: KeyRing): () => Uint8Array {
+  let nonceKey: { version: number; bytes: Uint8Array } | undefined;
+  return () => {
+    if (nonceKey?.version !== ring.version) {
+      const key = ring.active('refresh');
+      if (key === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', 'no active refresh-token key: the key ring is being reloaded');
+      nonceKey = { version: ring.version, bytes: key.verifyKey.export() };
+    }
+    return nonceKey.bytes;
+  };
 }
