@@ -1,9 +1,9 @@
 /**
  * The guard of an API's routes — `requireAuth`'s decision, written once for every framework: the
- * Bearer token of a request (RFC 6750 §2.1) or a DPoP-bound token with its proof (RFC 9449 §7, in
- * `dpop/scheme.ts`), verified for the audience this API serves (RFC 9068 §4, RFC 8707), with the scopes a route needs; the refusal to send
- * otherwise. Compiled once per route, so that a Bearer request costs a header check, a
- * verification (a cache hit for a token seen before) and no promise.
+ * Bearer token of a request (RFC 6750 §2.1) or a DPoP-bound token with its proof (RFC 9449 §7,
+ * asked of `dpop/scheme.ts`), verified for the audience this API serves (RFC 9068 §4, RFC 8707),
+ * with the scopes a route needs; the refusal to send otherwise. Compiled once per route, so that a
+ * Bearer request costs a header check, a verification (a cache hit for a token seen before) and no promise.
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, isBatonError } from '../core/errors.ts';
