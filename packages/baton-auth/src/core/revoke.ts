@@ -93,37 +93,41 @@ function sameClient(owner: string, caller: string | undefined): void {
   if (caller !== undefined && owner !== caller) throw new BatonError('ERR_INVALID_ARGUMENT', 'The token was not issued to this client');
 }
 
+/** A refresh token's revocation: its session's, once the token is authentic (and by the proof's key, if one was sent). */
+async function revokeRefreshToken(e: Engine, token: string, options: RevokeOptions, given: string | undefined, now: number): Promise<void> {
+  let jkt = given;
+  const dpop = options.dpop;
+  const shape = RefreshTokenCodec.sessionOf(token);
+  if (shape === undefined) return;
+  if (dpop !== undefined) {
+    const key = refreshTokenProofKey(e, token, shape.bound, dpop, now);
+    if (key === null) return;
+    jkt = key;
+  }
+  // Without a proof, a bound token's MAC is checked with its session's key (one read).
+  const session = shape.bound && jkt === undefined ? await e.store.getSession(shape.sessionId) : undefined;
+  const parsed = e.refreshCodec.parse(token, now, jkt ?? session?.jkt);
+  if (parsed === undefined) {
+    assertRefreshTokenKey(shape.bound, jkt); // a forged one is answered alike
+    return;
+  }
+  if (options.clientId !== undefined) {
+    // A session the store no longer has (it lost its data) cannot say its client: its refresh
+    // token refreshes nothing any more, so ending its access tokens for whoever holds an
+    // authentic one only protects (#22), and answering "nothing to revoke" would leave them live.
+    const owner = session ?? (await e.store.getSession(parsed.sessionId));
+    if (owner !== null) sameClient(owner.clientId, options.clientId);
+  }
+  await revokeSession(e, parsed.sessionId, { reason: 'logout', named: true });
+}
+
 /** See `Baton.revoke`. */
 export async function revoke(e: Engine, token: string, options: RevokeOptions): Promise<void> {
   if (typeof token !== 'string') return;
   const now = e.now();
   let jkt = thumbprint(options.jkt);
   const dpop = options.dpop;
-  if (RefreshTokenCodec.looksLike(token)) {
-    const shape = RefreshTokenCodec.sessionOf(token);
-    if (shape === undefined) return;
-    if (dpop !== undefined) {
-      const key = refreshTokenProofKey(e, token, shape.bound, dpop, now);
-      if (key === null) return;
-      jkt = key;
-    }
-    // Without a proof, a bound token's MAC is checked with its session's key (one read).
-    const session = shape.bound && jkt === undefined ? await e.store.getSession(shape.sessionId) : undefined;
-    const parsed = e.refreshCodec.parse(token, now, jkt ?? session?.jkt);
-    if (parsed === undefined) {
-      assertRefreshTokenKey(shape.bound, jkt); // a forged one is answered alike
-      return;
-    }
-    if (options.clientId !== undefined) {
-      // A session the store no longer has (it lost its data) cannot say its client: its refresh
-      // token refreshes nothing any more, so ending its access tokens for whoever holds an
-      // authentic one only protects (#22), and answering "nothing to revoke" would leave them live.
-      const owner = session ?? (await e.store.getSession(parsed.sessionId));
-      if (owner !== null) sameClient(owner.clientId, options.clientId);
-    }
-    await revokeSession(e, parsed.sessionId, { reason: 'logout', named: true });
-    return;
-  }
+  if (RefreshTokenCodec.looksLike(token)) return revokeRefreshToken(e, token, options, jkt, now);
   const pending = claimedKeyProof(e, token, options.clientId, dpop);
   let claims: Readonly<AccessTokenClaims>;
   try {
