@@ -1,5 +1,6 @@
 /**
- * The README's library quick start runs as written, against the built package, by name.
+ * The README's library quick start runs as written, against the built package, by name. It is a
+ * TypeScript block without type annotations (test/docs.test.ts typechecks it), so it runs as JavaScript.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ describe('README', () => {
   it('quick start (library) runs as written', () => {
     const readme = readFileSync(new URL('README.md', root), 'utf8');
     const section = readme.slice(readme.indexOf('## Quick start (library)'));
-    const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     expect(code).toBeDefined();
     mkdirSync(new URL('.tmp/', root), { recursive: true });
     const file = new URL('.tmp/quickstart.mjs', root);

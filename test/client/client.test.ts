@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatonClientError, createTokenClient, memoryStorage, SessionExpiredError, TransientRefreshError } from 'baton-auth-client';
+import { BatonClientError, createTokenClient, memoryStorage, NotSignedInError, SessionEndedError, TransientRefreshError } from 'baton-auth-client';
 import type { TokenClientOptions } from 'baton-auth-client';
 import { fileStorage, redisTokenStorage } from 'baton-auth-client/node';
 import { Redis } from 'ioredis';
 import { createBaton, generateKey } from 'baton-auth';
-import { createAuthHandler } from 'baton-auth/http';
-import { checkBearer } from '../../packages/baton-auth/src/http/bearer.ts';
+import { createAuthHandler, Refusal } from 'baton-auth/http';
+import { createGuard } from '../../packages/baton-auth/src/http/guard.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { ManualClock } from '../support/clock.ts';
 
@@ -42,9 +42,9 @@ function server(options: { skewMs?: number; sessionMaxAge?: number } = {}) {
     }
     if (path.startsWith('/api/')) {
       counts.api++;
-      const auth = await checkBearer(baton, { authorization: request.headers.get('authorization'), search: '' }, { audience: baton.audience });
-      if (!auth.ok) return Response.json(auth.refusal.body, { status: auth.refusal.status });
-      return Response.json({ sub: auth.claims.sub, body: request.method === 'POST' ? await request.text() : undefined });
+      const auth = await createGuard(baton, { audience: baton.audience })(request.headers.get('authorization'), '');
+      if (auth instanceof Refusal) return Response.json(auth.body, { status: auth.status });
+      return Response.json({ sub: auth.sub, body: request.method === 'POST' ? await request.text() : undefined });
     }
     return handler(request);
   };
@@ -74,7 +74,7 @@ describe('refresh strategies', () => {
     const s = server({ sessionMaxAge: 100 }); // access tokens 60 s, the session 100 s (idle and absolute)
     const client = s.client({ jitter: 0 });
     const expired: string[] = [];
-    client.on('sessionExpired', (e) => expired.push(e.reason));
+    client.on('sessionEnded', (e) => expired.push(e.reason));
     await client.setTokens(await s.login());
     let lastOk = 0;
     for (let t = 1; t <= 101; t++) {
@@ -83,7 +83,7 @@ describe('refresh strategies', () => {
         await client.getAccessToken();
         lastOk = t;
       } catch (err) {
-        expect(err).toBeInstanceOf(SessionExpiredError);
+        expect(err).toBeInstanceOf(SessionEndedError);
         break;
       }
     }
@@ -122,12 +122,12 @@ describe('refresh strategies', () => {
     expect(s.counts.api).toBe(2);
   });
 
-  it('invalid_grant: sessionExpired, tokens cleared; the 401 goes back to the caller', async () => {
+  it('invalid_grant: sessionEnded, tokens cleared; the 401 goes back to the caller', async () => {
     const s = server();
     const storage = memoryStorage();
     const client = s.client({ storage });
     const expired: string[] = [];
-    client.on('sessionExpired', (e) => expired.push(e.reason));
+    client.on('sessionEnded', (e) => expired.push(e.reason));
     const pair = await s.login();
     await client.setTokens(pair);
     await s.baton.revokeUserSessions('u1');
@@ -135,14 +135,14 @@ describe('refresh strategies', () => {
     expect(res.status).toBe(401);
     expect(expired).toEqual(['revoked']); // revokeUserSessions' default reason, from the server's session_end
     expect(await storage.get()).toBeNull();
-    await expect(client.fetch(`${ISSUER}/api/me`)).rejects.toBeInstanceOf(SessionExpiredError);
+    await expect(client.fetch(`${ISSUER}/api/me`)).rejects.toBeInstanceOf(NotSignedInError);
   });
 
   it('its errors share BatonClientError, with codes of their own: not signed in, session ended, refresh unavailable', async () => {
     const s = server();
     const client = s.client({ retry: { attempts: 2, baseMs: 1, maxMs: 2 } });
     const none = (await client.getAccessToken().catch((e: unknown) => e)) as BatonClientError;
-    expect(none).toBeInstanceOf(SessionExpiredError);
+    expect(none).toBeInstanceOf(NotSignedInError);
     expect(none.code).toBe('ERR_NOT_SIGNED_IN');
     await client.setTokens(await s.login());
     s.failNext(10);
@@ -153,7 +153,7 @@ describe('refresh strategies', () => {
     s.failNext(0);
     await s.baton.revokeUserSessions('u1');
     const ended = (await client.refresh().catch((e: unknown) => e)) as BatonClientError;
-    expect(ended).toBeInstanceOf(SessionExpiredError);
+    expect(ended).toBeInstanceOf(SessionEndedError);
     expect(ended).toBeInstanceOf(BatonClientError);
     expect(ended.code).toBe('ERR_SESSION_ENDED');
   });

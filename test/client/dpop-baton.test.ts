@@ -99,7 +99,7 @@ describe('DPoP against Baton', () => {
     const tokens = await client.signIn(LOGIN, { username: 'alice', password: 'right' });
     for (const thief of [s.client({ storage: memoryStorage() }), s.client({ dpop: false })]) {
       const ended: string[] = [];
-      thief.on('sessionExpired', (e) => ended.push(e.reason));
+      thief.on('sessionEnded', (e) => ended.push(e.reason));
       await thief.setTokens({ access_token: 'x', expires_in: 0, refresh_token: tokens.refreshToken as string });
       expect(await codeOf(thief.refresh())).toBe('ERR_SESSION_ENDED');
       expect(ended).toEqual(['invalid_grant']);

@@ -42,7 +42,7 @@ describe('DPoP against oidc-provider (not Baton)', () => {
     const expired: string[] = [];
     const errors: string[] = [];
     client.on('refreshed', () => refreshed++);
-    client.on('sessionExpired', (e) => expired.push(e.reason));
+    client.on('sessionEnded', (e) => expired.push(e.reason));
     client.on('error', (e) => errors.push(e.message));
     await client.setTokens({ access_token: 'none-yet', expires_in: 0, refresh_token: await boundRefreshToken('alice', jkt as string) });
     const calls = await keepCalling(client, `${issuer}/me`, 'alice', 5000); // two and a half lifetimes of 2 s
@@ -61,13 +61,13 @@ describe('DPoP against oidc-provider (not Baton)', () => {
     expect(userinfo.filter((s) => s.status === 200).length).toBe(calls);
   }, 20_000);
 
-  it('the bound refresh token does not refresh with another key (failed jkt verification → sessionExpired)', async () => {
+  it('the bound refresh token does not refresh with another key (failed jkt verification → sessionEnded)', async () => {
     const owner = createTokenClient({ issuer, clientId: 'cli', storage: memoryStorage() });
     const refreshToken = await boundRefreshToken('bob', (await owner.dpopThumbprint()) as string);
     const thief = createTokenClient({ issuer, clientId: 'cli', storage: memoryStorage() });
     expect(await thief.dpopThumbprint()).not.toBe(await owner.dpopThumbprint());
     const expired: string[] = [];
-    thief.on('sessionExpired', (e) => expired.push(e.reason));
+    thief.on('sessionEnded', (e) => expired.push(e.reason));
     await thief.setTokens({ access_token: 'x', expires_in: 0, refresh_token: refreshToken });
     await expect(thief.refresh()).rejects.toMatchObject({ code: 'ERR_SESSION_ENDED' });
     expect(expired).toEqual(['invalid_grant']);

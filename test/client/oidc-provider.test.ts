@@ -24,7 +24,7 @@ describe('against oidc-provider (not Baton)', () => {
     let refreshed = 0;
     const expired: string[] = [];
     client.on('refreshed', () => refreshed++);
-    client.on('sessionExpired', (e) => expired.push(e.reason));
+    client.on('sessionEnded', (e) => expired.push(e.reason));
     await client.setTokens({ access_token: 'none-yet', expires_in: 0, refresh_token: await op.refreshTokenFor('alice') });
     const calls = await keepCalling(client, `${issuer}/me`, 'alice', 7000); // three and a half lifetimes of 2 s
     expect(calls).toBeGreaterThan(20);

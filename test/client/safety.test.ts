@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonClientError, createTokenClient, memoryStorage, sessionEndMessage } from 'baton-auth-client';
-import type { ClientWarning, SessionEndInfo, TokenClientOptions } from 'baton-auth-client';
+import type { ClientWarning, SessionEnd, TokenClientOptions } from 'baton-auth-client';
 import { fileStorage } from 'baton-auth-client/node';
 import { clients } from '../../packages/baton-auth-server/src/server/clients.ts';
 import { startTestService } from '../support/service.ts';
@@ -125,9 +125,9 @@ describe('never a wrong logout', () => {
     try {
       const storage = memoryStorage();
       const c = createTokenClient({ endpoints: { token: `${p.url}/oauth/token` }, clientId: 'default', storage, retry: { attempts: 2, baseMs: 1, maxMs: 2 } });
-      const expired: SessionEndInfo[] = [];
+      const expired: SessionEnd[] = [];
       const errors: Error[] = [];
-      c.on('sessionExpired', (e) => expired.push(e));
+      c.on('sessionEnded', (e) => expired.push(e));
       c.on('error', (e) => errors.push(e));
       const pair = await service.login();
       await c.setTokens(pair);
@@ -187,17 +187,17 @@ describe('never a wrong logout', () => {
 describe('always say why', () => {
   const baton = () => service.server.service.baton;
 
-  it('each reason reaches sessionExpired with who, from which device and when, and reads as a sentence', async () => {
-    const ended = async (end: (pair: Awaited<ReturnType<TestService['login']>>) => Promise<unknown>): Promise<SessionEndInfo> => {
+  it('each reason reaches sessionEnded with who, from which device and when, and reads as a sentence', async () => {
+    const ended = async (end: (pair: Awaited<ReturnType<TestService['login']>>) => Promise<unknown>): Promise<SessionEnd> => {
       const c = client();
-      const got: SessionEndInfo[] = [];
-      c.on('sessionExpired', (e) => got.push(e));
+      const got: SessionEnd[] = [];
+      c.on('sessionEnded', (e) => got.push(e));
       const pair = await service.login();
       await c.setTokens(pair);
       await end(pair);
       expect(await codeOf(c.refresh())).toBe('ERR_SESSION_ENDED');
       expect(got).toHaveLength(1);
-      return got[0] as SessionEndInfo;
+      return got[0] as SessionEnd;
     };
     const userId = async () => (await service.server.service.baton.introspect((await service.login()).access_token)).sub as string;
 

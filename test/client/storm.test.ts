@@ -63,8 +63,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runWorkers(count: number, requests: number, tokenFile: string, dpop = false): Promise<{ ok: number; unauthorized: number; sessionExpired: number; refreshed: number; errors: number }[]> {
-  return Promise.all(Array.from({ length: count }, () => new Promise<{ ok: number; unauthorized: number; sessionExpired: number; refreshed: number; errors: number }>((resolve, reject) => {
+function runWorkers(count: number, requests: number, tokenFile: string, dpop = false): Promise<{ ok: number; unauthorized: number; sessionEnded: number; refreshed: number; errors: number }[]> {
+  return Promise.all(Array.from({ length: count }, () => new Promise<{ ok: number; unauthorized: number; sessionEnded: number; refreshed: number; errors: number }>((resolve, reject) => {
     const child = spawn(process.execPath, [WORKER], { env: { ...process.env, PROXY: proxyUrl, TOKEN_FILE: tokenFile, REQUESTS: String(requests), DPOP: dpop ? '1' : '0' } });
     let out = '';
     let err = '';
@@ -75,7 +75,7 @@ function runWorkers(count: number, requests: number, tokenFile: string, dpop = f
 }
 
 describe('client storm against the real service', () => {
-  it('10 processes × 1,000 requests, dropped refresh responses: zero sessionExpired, no reuse detected; then a replay kills the session everywhere', async () => {
+  it('10 processes × 1,000 requests, dropped refresh responses: zero sessionEnded, no reuse detected; then a replay kills the session everywhere', async () => {
     const tokenFile = join(dir, 'tokens.json');
     const login = await fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'storm', password: 'storm password' }) });
     const pair = (await login.json()) as { access_token: string; refresh_token: string; expires_in: number };
@@ -85,11 +85,11 @@ describe('client storm against the real service', () => {
     const started = Date.now();
     const results = await runWorkers(10, 1000, tokenFile);
     const seconds = (Date.now() - started) / 1000;
-    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, unauthorized: a.unauthorized + r.unauthorized, sessionExpired: a.sessionExpired + r.sessionExpired, refreshed: a.refreshed + r.refreshed, errors: a.errors + r.errors }));
+    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, unauthorized: a.unauthorized + r.unauthorized, sessionEnded: a.sessionEnded + r.sessionEnded, refreshed: a.refreshed + r.refreshed, errors: a.errors + r.errors }));
     const rotations = events.filter((e) => e.type === 'refresh.rotated').length;
     const graceAnswers = events.filter((e) => e.type === 'refresh.grace').length;
-    console.info(`storm: ${total.ok} ok requests in ${seconds.toFixed(1)} s over ${seconds.toFixed(0)} token lifetimes; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionExpired ${total.sessionExpired}`);
-    expect(total.sessionExpired).toBe(0);
+    console.info(`storm: ${total.ok} ok requests in ${seconds.toFixed(1)} s over ${seconds.toFixed(0)} token lifetimes; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionEnded ${total.sessionEnded}`);
+    expect(total.sessionEnded).toBe(0);
     expect(total.ok).toBe(10_000);
     expect(total.errors).toBe(0);
     expect(events.some((e) => e.type === 'refresh.reused')).toBe(false);
@@ -106,12 +106,12 @@ describe('client storm against the real service', () => {
     expect(replay.status).toBe(400);
     expect(events.some((e) => e.type === 'refresh.reused')).toBe(true);
     const after = await runWorkers(10, 50, tokenFile);
-    expect(after.reduce((n, r) => n + r.sessionExpired, 0)).toBeGreaterThanOrEqual(1);
+    expect(after.reduce((n, r) => n + r.sessionEnded, 0)).toBeGreaterThanOrEqual(1);
     expect(after.every((r) => r.ok < 50)).toBe(true);
     expect(() => JSON.parse(readFileSync(tokenFile, 'utf8'))).toThrow(); // the token file is gone
   }, 180_000);
 
-  it('the same storm with DPoP on, the workers sharing one key file: zero sessionExpired, no reuse; the old refresh token copied without the key, or with another, is refused and the session lives on', async () => {
+  it('the same storm with DPoP on, the workers sharing one key file: zero sessionEnded, no reuse; the old refresh token copied without the key, or with another, is refused and the session lives on', async () => {
     dropRate = 0.25;
     stats.dropped = 0;
     events.length = 0;
@@ -124,11 +124,11 @@ describe('client storm against the real service', () => {
     const started = Date.now();
     const results = await runWorkers(10, 1000, tokenFile, true);
     const seconds = (Date.now() - started) / 1000;
-    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, sessionExpired: a.sessionExpired + r.sessionExpired, errors: a.errors + r.errors }), { ok: 0, sessionExpired: 0, errors: 0 });
+    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, sessionEnded: a.sessionEnded + r.sessionEnded, errors: a.errors + r.errors }), { ok: 0, sessionEnded: 0, errors: 0 });
     const rotations = events.filter((e) => e.type === 'refresh.rotated').length;
     const graceAnswers = events.filter((e) => e.type === 'refresh.grace').length;
-    console.info(`storm with DPoP: ${total.ok} ok requests in ${seconds.toFixed(1)} s; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionExpired ${total.sessionExpired}`);
-    expect(total).toEqual({ ok: 10_000, sessionExpired: 0, errors: 0 });
+    console.info(`storm with DPoP: ${total.ok} ok requests in ${seconds.toFixed(1)} s; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionEnded ${total.sessionEnded}`);
+    expect(total).toEqual({ ok: 10_000, sessionEnded: 0, errors: 0 });
     expect(events.some((e) => e.type === 'refresh.reused')).toBe(false);
     expect(rotations).toBeGreaterThanOrEqual(Math.floor(seconds) - 1);
     expect(graceAnswers).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 /**
  * client.websocket against the service's GET /ws: re-authentication on token_expiring across
- * several token lifetimes on one socket; a revoked session ends it and signals sessionExpired.
+ * several token lifetimes on one socket; a revoked session ends it and signals sessionEnded.
  *
  * The service takes no clock of its own (its engine reads `Date.now`), so time here is vitest's
  * fake `Date` and `setTimeout`, installed before the service starts and moved by the test: the
@@ -52,7 +52,7 @@ describe('client.websocket', () => {
     let refreshed = 0;
     const expired: string[] = [];
     client.on('refreshed', () => refreshed++);
-    client.on('sessionExpired', (e) => expired.push(e.reason));
+    client.on('sessionEnded', (e) => expired.push(e.reason));
     const messages: string[] = [];
     const log: string[] = [];
     const ws = client.websocket(`${service.url.replace('http', 'ws')}/ws`, { onMessage: (d) => messages.push(String(d)), WebSocket: recordingWebSocket(log) });
@@ -75,7 +75,7 @@ describe('client.websocket', () => {
     const closed = new Promise<number>((r) => first?.addEventListener('close', (e) => r(e.code)));
     await service.server.service.baton.revokeSession(pair.session_id, 'kicked');
     expect(await closed).toBe(4401);
-    await eventually(() => expired.length > 0, { what: 'sessionExpired' });
+    await eventually(() => expired.length > 0, { what: 'sessionEnded' });
     expect(expired).toEqual(['kicked']); // the server's session_end, not a bare invalid_grant
     await vi.advanceTimersByTimeAsync(60_000); // longer than any reconnection backoff
     expect(ws.current).toBe(first); // no reconnection without a session

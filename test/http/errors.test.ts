@@ -4,10 +4,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BatonError, oauthErrorOf } from 'baton-auth/errors';
+import { BatonError, errorTable, isBatonError, httpStatusOf, oauthErrorOf } from 'baton-auth/errors';
 import type { BatonErrorCode } from 'baton-auth/errors';
-import { verifyRefusal } from '../../packages/baton-auth/src/http/bearer.ts';
-import { httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
+import { verifyRefusal } from '../../packages/baton-auth/src/http/guard.ts';
+import { HttpError, httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
 
 const CODES = Object.keys(oauthErrorOf) as BatonErrorCode[];
 
@@ -19,11 +19,11 @@ describe('httpErrorOf and the guards', () => {
         const http = httpErrorOf(err);
         const refusal = verifyRefusal(err);
         expect(http.error).toBe(code === 'ERR_RATE_LIMITED' ? 'slow_down' : oauthErrorOf[code]);
-        expect(http.status).toBe(code === 'ERR_CONFIG' ? 500 : code === 'ERR_STORE_UNAVAILABLE' ? 503 : code === 'ERR_RATE_LIMITED' ? 429 : oauthErrorOf[code] === 'invalid_token' ? 401 : 400);
+        expect(http.status).toBe(httpStatusOf[code]);
         if (http.status === 503 || http.status === 429 || http.status === 500) {
           expect(refusal.status).toBe(http.status);
           expect(refusal.headers['retry-after']).toBe(http.headers['retry-after']);
-          if (http.status === 500) expect([code, http.description]).toEqual(['ERR_CONFIG', 'The server is misconfigured']);
+          if (http.status === 500) expect(http.description).toBe(code === 'ERR_CONFIG' ? 'The server is misconfigured' : 'Something went wrong on our side');
           expect(refusal.body).toEqual({ error: http.error, error_description: http.description });
         } else if (code === 'ERR_DPOP_INVALID' || code === 'ERR_DPOP_NONCE') {
           // RFC 9449 §7.1, §9: a refused proof is the DPoP challenge's own error, a 401 at a resource.
@@ -37,6 +37,22 @@ describe('httpErrorOf and the guards', () => {
         }
       }),
     );
+  });
+
+  it('the codes a verifier throws keep the statuses they had before the table (the wire stays the same)', () => {
+    const before = ['ERR_INVALID_ARGUMENT', 'ERR_TOKEN_INVALID', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_REVOKED', 'ERR_SESSION_REVOKED', 'ERR_TOKEN_REPLAYED', 'ERR_TOKEN_SCHEME',
+      'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET', 'ERR_DPOP_INVALID', 'ERR_DPOP_NONCE', 'ERR_REFRESH_INVALID', 'ERR_REFRESH_REUSED', 'ERR_SESSION_EXPIRED'] as const;
+    for (const code of before) expect([code, httpStatusOf[code]]).toEqual([code, oauthErrorOf[code] === 'invalid_token' ? 401 : 400]);
+    expect([httpStatusOf.ERR_CONFIG, httpStatusOf.ERR_STORE_UNAVAILABLE, httpStatusOf.ERR_RATE_LIMITED]).toEqual([500, 503, 429]);
+  });
+
+  it('every HTTP refusal is a BatonError whose code is a row of the one table, status and error read from it', () => {
+    for (const code of CODES) {
+      const http = new HttpError(code, 'a sentence for the client');
+      expect(isBatonError(http)).toBe(true);
+      expect([http.status, http.error, http.description]).toEqual([errorTable[code].status, errorTable[code].error, 'a sentence for the client']);
+      expect(httpErrorOf(http)).toBe(http);
+    }
   });
 
   it('a rate limit says when to come back, rounded up to whole seconds, never 0', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
+import { memoryCounters, StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
 import { createLoginProtection, resetFailures } from '../../packages/baton-auth/src/http/login-protection.ts';
 import { ManualClock } from '../support/clock.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
@@ -21,7 +21,7 @@ const backends: [string, () => [BatonStore, BatonStore]][] = [
   ['redis', () => [redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }), redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix })]],
 ];
 
-describe.each(backends)('rate-limiter-flexible on the %s store', (_name, make) => {
+describe.each(backends)('StoreRateLimiter on the %s store', (_name, make) => {
   it('counts across instances, refuses past the limit with msBeforeNext, and resets on delete', async () => {
     const [a, b] = make();
     const key = `user-${randomBytes(3).toString('hex')}`;
@@ -86,5 +86,32 @@ describe('on an injected clock', () => {
     expect((await attempt()).retryAfterMs).toBe(1);
     clock.advance(1);
     expect((await attempt()).retryAfterMs).toBe(0);
+  });
+});
+
+describe('without a store', () => {
+  const start = Date.UTC(2001, 0, 1);
+
+  it('login protection keeps the same bounds in memory: max failures in a row, then blocked for blockMs; the address per window', async () => {
+    const clock = new ManualClock(start);
+    const protection = createLoginProtection({ now: clock.now, failures: { max: 3, blockMs: 60_000 }, failuresPerIp: { max: 5, windowMs: 3_600_000 } });
+    for (let i = 0; i < 2; i++) expect(await (await protection.check('u', '192.0.2.1')).failed()).toBe(0);
+    expect(await (await protection.check('u', '192.0.2.1')).failed()).toBe(60_000);
+    expect((await protection.check('u', '192.0.2.1')).retryAfterMs).toBe(60_000);
+    clock.advance(60_000);
+    // The pair's block is over; the address has 3 of its 5 failures: two more, then it is refused for its window.
+    expect(await (await protection.check('u', '192.0.2.1')).failed()).toBe(0);
+    expect(await (await protection.check('v', '192.0.2.1')).failed()).toBe(3_600_000);
+    expect((await protection.check('w', '192.0.2.1')).retryAfterMs).toBe(3_600_000);
+    expect((await protection.check('w', '192.0.2.2')).retryAfterMs).toBe(0);
+  });
+
+  it('memory counters drop expired ones as they grow (no timer, bounded by live keys)', async () => {
+    const counters = memoryCounters();
+    for (let i = 0; i < 5000; i++) await counters.hitCounter(`k${i}`, 1, 10, i);
+    // Every counter but the last few has reset: a sweep ran, and a dropped one reads as absent.
+    expect(await counters.getCounter('k0', 5000)).toBeNull();
+    expect(await counters.deleteCounter('k0')).toBe(false);
+    expect(await counters.getCounter('k4999', 5000)).toEqual({ count: 1, resetAt: 5009 });
   });
 });

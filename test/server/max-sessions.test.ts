@@ -40,6 +40,6 @@ describe('BATON_MAX_SESSIONS', () => {
     }
     const fine = await serve({ BATON_MAX_SESSIONS: String(MAX_SESSIONS_PER_USER) });
     expect(fine.output).toMatch(/listening on http/);
-    expect(loadConfig({ BATON_MAX_SESSIONS: String(MAX_SESSIONS_PER_USER) }).maxSessions).toBe(MAX_SESSIONS_PER_USER);
+    expect(loadConfig({ BATON_MAX_SESSIONS: String(MAX_SESSIONS_PER_USER) }).maxSessionsPerUser).toBe(MAX_SESSIONS_PER_USER);
   }, 30_000);
 });

@@ -12,7 +12,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, loadConfig, startServer, users } from 'baton-auth-server';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
-import { SETTINGS } from '../../packages/baton-auth-server/src/server/config.ts';
+import { SETTINGS_TABLE } from '../../packages/baton-auth-server/src/server/settings.ts';
 import { userTag } from '../../packages/baton-auth/src/core/session-id.ts';
 
 const run = promisify(execFile);
@@ -362,7 +362,7 @@ describe('the baton command', () => {
     const version = await run(process.execPath, [CLI, '--version']);
     expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(new URL('../../packages/baton-auth-server/package.json', import.meta.url), 'utf8')) as { version: string }).version);
     const help = (await run(process.execPath, [CLI, 'serve', '--help'])).stdout;
-    for (const name of Object.keys(SETTINGS)) expect(help).toMatch(new RegExp(`^  ${name} `, 'm'));
+    for (const { env: name } of SETTINGS_TABLE) expect(help).toMatch(new RegExp(`^  ${name} `, 'm'));
     expect(help).toContain('BATON_RUNTIME_FILE');
   });
 

@@ -13,7 +13,7 @@
  * ```
  */
 import { asksForNonce, htu } from './dpop.ts';
-import { SessionExpiredError } from './errors.ts';
+import { isSignedOut } from './errors.ts';
 import { absolute } from './origins.ts';
 import type { TokenClient } from './client.ts';
 
@@ -180,8 +180,8 @@ export function axiosInterceptors(client: TokenClient, instance: { request(confi
       try {
         await client.refresh(carried.accessToken);
       } catch (err) {
-        // The session is over (sessionExpired was emitted): the caller gets the 401 it would have had.
-        if (err instanceof SessionExpiredError) throw error;
+        // The session is over (sessionEnded was emitted): the caller gets the 401 it would have had.
+        if (isSignedOut(err)) throw error;
         throw err;
       }
       config.batonRetried = true;

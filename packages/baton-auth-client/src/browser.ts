@@ -18,6 +18,7 @@
  * says so: the session is then bound to this tab, and a reload or another tab must sign in again.
  */
 import { foreignKeyReason, generateDpopKeyPair } from './dpop.ts';
+import { checkNumbers, configError } from './errors.ts';
 import type { ClientWarning, StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `browserStorage`. */
@@ -96,15 +97,115 @@ async function storedKey(id: string, replaced: (reason: string) => void): Promis
   }
 }
 
+/** `localStorage`, where the page may use it: every tab reads it synchronously. */
+type Shared = { getItem(k: string): string | null; setItem(k: string, v: string): void } | undefined;
+
+function localStorageOf(): Shared {
+  try {
+    return (globalThis as { localStorage?: Shared }).localStorage;
+  } catch {
+    return undefined; // a sandboxed frame, storage blocked
+  }
+}
+
+/** Who holds the refresh lease, as its holder wrote it under `key`. */
+function readLease(shared: Shared, key: string): Lease | undefined {
+  try {
+    return JSON.parse(shared?.getItem(key) ?? 'null') as Lease | undefined ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What one storage's locks and keys need: its name, the Web Locks, localStorage, this tab's name, and its warning listeners. */
+interface Parts {
+  name: string;
+  leaseMs: number;
+  locks: LockManager | undefined;
+  shared: Shared;
+  /** This tab, as other tabs will name it in a warning. */
+  self: string;
+  warn: (warning: ClientWarning) => void;
+}
+
+/**
+ * The DPoP key of `scope` (see the file's comment): from IndexedDB under a Web Lock of its own —
+ * not the refresh lock, which a refresh holds while it asks for the key — or, where IndexedDB is
+ * unavailable, a new key in this tab's memory, with a warning.
+ */
+async function loadKey(p: Parts, scope: string): Promise<CryptoKeyPair> {
+  const id = `${p.name}\n${scope}`;
+  const replaced = (reason: string) => p.warn({
+    kind: 'dpop_key_replaced', reason,
+    message: `The DPoP key stored for this page was not one the SDK makes (${reason}): a script may hold it, so it was replaced by a new non-extractable key. A session bound to the old key must sign in again.`,
+  });
+  try {
+    return await (p.locks === undefined ? storedKey(id, replaced) : p.locks.request(`${p.name}:dpop-key`, {}, () => storedKey(id, replaced)));
+  } catch (err) {
+    const reason = (err as Error).message;
+    p.warn({ kind: 'dpop_key_in_memory', reason, message: `The DPoP key cannot be kept in IndexedDB (${reason}); it lives in this tab's memory, so a reload or another tab must sign in again.` });
+    return generateDpopKeyPair();
+  }
+}
+
+/**
+ * Runs `fn` under the tabs' refresh lock, held as a lease: its holder writes who it is and since
+ * when, and a tab that waited `leaseMs` steals it and warns, naming the holder. `settle` runs first,
+ * under the lock (it waits for the tokens of a refresh another tab just made).
+ */
+async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  const leaseKey = `${p.name}:lease`;
+  const run = async () => {
+    p.shared?.setItem(leaseKey, JSON.stringify({ holder: p.self, since: Date.now() } satisfies Lease));
+    await settle();
+    return fn();
+  };
+  if (p.locks === undefined) return run();
+  try {
+    return await p.locks.request(`${p.name}:refresh`, { signal: AbortSignal.timeout(p.leaseMs) }, run);
+  } catch (err) {
+    if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
+  }
+  // The holder kept the lease too long (a frozen tab, a hung request): take it over, and say from whom.
+  const lease = readLease(p.shared, leaseKey);
+  p.warn({
+    kind: 'lease_stolen', holder: lease?.holder ?? 'another tab', heldForMs: lease ? Date.now() - lease.since : p.leaseMs,
+    message: `The refresh lock was held by ${lease?.holder ?? 'another tab'} for more than ${p.leaseMs} ms; this tab took it over.`,
+  });
+  return p.locks.request(`${p.name}:refresh`, { steal: true }, run);
+}
+
+/** Throws `ERR_CONFIG` unless `options` are `{ name?, leaseMs? }` as documented. */
+function checkOptions(options: BrowserStorageOptions): void {
+  if (typeof options !== 'object' || options === null) throw configError('browserStorage: `options` must be an object: `{ name, leaseMs }`.');
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw configError('browserStorage: `name` must be a non-empty string (one per application).');
+  checkNumbers('browserStorage', options, ['leaseMs'], 1);
+}
+
+/** This tab, as other tabs will name it in a warning. */
+function tabName(): string {
+  return `tab ${Math.random().toString(36).slice(2, 8)} (${(globalThis as { location?: { pathname?: string } }).location?.pathname ?? 'page'}, opened ${new Date().toISOString().slice(11, 19)})`;
+}
+
+/** Waits (250 ms at most) until the tokens are as new as the last refresh `marker` records: another tab's broadcast is a few ms away. */
+async function awaitRefreshed(shared: Shared, marker: string, tokens: () => StoredTokens | null): Promise<void> {
+  const last = Number(shared?.getItem(marker) ?? 0);
+  const end = Date.now() + 250;
+  while ((tokens()?.receivedAt ?? 0) < last && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** Tokens shared by the tabs of this origin. */
 export function browserStorage(options: BrowserStorageOptions = {}): TokenStorage & { close(): void } {
+  checkOptions(options);
   const name = options.name ?? 'baton';
-  const leaseMs = options.leaseMs ?? 5000;
   let tokens: StoredTokens | null = null;
   const listeners = new Set<(tokens: StoredTokens | null) => void>();
   const warnings = new Set<(warning: ClientWarning) => void>();
-  // This tab, as other tabs will name it in a warning.
-  const self = `tab ${Math.random().toString(36).slice(2, 8)} (${(globalThis as { location?: { pathname?: string } }).location?.pathname ?? 'page'}, opened ${new Date().toISOString().slice(11, 19)})`;
+  const parts: Parts = {
+    name, leaseMs: options.leaseMs ?? 5000, shared: localStorageOf(), warn: (w) => warnings.forEach((l) => l(w)),
+    locks: (globalThis.navigator as { locks?: LockManager } | undefined)?.locks,
+    self: tabName(),
+  };
   const channel = new BroadcastChannel(`${name}:tokens`);
   const notify = () => listeners.forEach((l) => l(tokens));
   channel.onmessage = (event: MessageEvent<Message>) => {
@@ -119,90 +220,28 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
     }
   };
   channel.postMessage({ type: 'hello' } satisfies Message); // a new tab asks the others for the tokens
-  const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
   // When the last refresh finished, in a place every tab reads synchronously (a time, not a
   // token): a tab that gets the lock right after another tab's refresh waits the few ms its
   // BroadcastChannel message takes, instead of refreshing again.
   const marker = `${name}:refreshed-at`;
-  const shared = (() => {
-    try {
-      return (globalThis as { localStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void } }).localStorage;
-    } catch {
-      return undefined;
-    }
-  })();
-  const leaseKey = `${name}:lease`;
-  const readLease = (): Lease | undefined => {
-    try {
-      return JSON.parse(shared?.getItem(leaseKey) ?? 'null') as Lease | undefined ?? undefined;
-    } catch {
-      return undefined;
-    }
-  };
+  const settle = () => awaitRefreshed(parts.shared, marker, () => tokens);
   const keys = new Map<string, Promise<CryptoKeyPair>>();
-  const loadKey = async (scope: string): Promise<CryptoKeyPair> => {
-    const id = `${name}\n${scope}`;
-    try {
-      // A lock of its own, not the refresh lock: a refresh asks for the key while holding that one.
-      const replaced = (reason: string) => {
-        const warning: ClientWarning = {
-          kind: 'dpop_key_replaced', reason,
-          message: `The DPoP key stored for this page was not one the SDK makes (${reason}): a script may hold it, so it was replaced by a new non-extractable key. A session bound to the old key must sign in again.`,
-        };
-        warnings.forEach((w) => w(warning));
-      };
-      return await (locks === undefined ? storedKey(id, replaced) : locks.request(`${name}:dpop-key`, {}, () => storedKey(id, replaced)));
-    } catch (err) {
-      const reason = (err as Error).message;
-      const warning: ClientWarning = {
-        kind: 'dpop_key_in_memory', reason,
-        message: `The DPoP key cannot be kept in IndexedDB (${reason}); it lives in this tab's memory, so a reload or another tab must sign in again.`,
-      };
-      warnings.forEach((w) => w(warning));
-      return generateDpopKeyPair();
-    }
-  };
-  const settle = async (): Promise<void> => {
-    const last = Number(shared?.getItem(marker) ?? 0);
-    const end = Date.now() + 250;
-    while ((tokens?.receivedAt ?? 0) < last && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-  };
   return {
     id: `browser:${name}`,
     get: async () => tokens,
     async set(t) {
       tokens = t;
-      shared?.setItem(marker, String(t.receivedAt));
+      parts.shared?.setItem(marker, String(t.receivedAt));
       channel.postMessage({ type: 'tokens', tokens: t } satisfies Message);
     },
     async clear() {
       tokens = null;
       channel.postMessage({ type: 'clear' } satisfies Message);
     },
-    async withLock(fn) {
-      const run = async () => {
-        shared?.setItem(leaseKey, JSON.stringify({ holder: self, since: Date.now() } satisfies Lease));
-        await settle();
-        return fn();
-      };
-      if (locks === undefined) return run();
-      try {
-        return await locks.request(`${name}:refresh`, { signal: AbortSignal.timeout(leaseMs) }, run);
-      } catch (err) {
-        if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
-      }
-      // The holder kept the lease too long (a frozen tab, a hung request): take it over, and say from whom.
-      const lease = readLease();
-      const warning: ClientWarning = {
-        kind: 'lease_stolen', holder: lease?.holder ?? 'another tab', heldForMs: lease ? Date.now() - lease.since : leaseMs,
-        message: `The refresh lock was held by ${lease?.holder ?? 'another tab'} for more than ${leaseMs} ms; this tab took it over.`,
-      };
-      warnings.forEach((w) => w(warning));
-      return locks.request(`${name}:refresh`, { steal: true }, run);
-    },
+    withLock: (fn) => leased(parts, settle, fn),
     dpopKey(scope) {
       let key = keys.get(scope);
-      if (key === undefined) keys.set(scope, (key = loadKey(scope)));
+      if (key === undefined) keys.set(scope, (key = loadKey(parts, scope)));
       return key;
     },
     onWarning(listener) {

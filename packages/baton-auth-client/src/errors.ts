@@ -2,12 +2,17 @@
  * The client SDK's errors: one base, `BatonClientError`, with codes of their own (the engine's
  * `BatonError` codes name what a server decided; these name what the client saw).
  */
+import type { SessionEnd } from './types.ts';
 
 /** Every code a client error can carry. */
 export type BatonClientErrorCode =
-  /** No tokens: the user never signed in here, or signed out. */
+  /** An option of `createTokenClient` or of a storage is missing, of the wrong type, or out of range: fix the configuration (the sentence says what). */
+  | 'ERR_CONFIG'
+  /** An argument of a client method is not what it takes (a URL that does not parse). */
+  | 'ERR_INVALID_ARGUMENT'
+  /** No tokens: the user never signed in here, or signed out here (`NotSignedInError`). */
   | 'ERR_NOT_SIGNED_IN'
-  /** The server ended the session (`invalid_grant`): sign in again. */
+  /** The session ended — the server said so (`invalid_grant`), or another tab or process signed out (`SessionEndedError`, with the `SessionEnd`): sign in again. */
   | 'ERR_SESSION_ENDED'
   /** The server could not be reached, answered 429 or 5xx, or said something unreadable: the session is kept. */
   | 'ERR_REFRESH_UNAVAILABLE'
@@ -24,7 +29,6 @@ export type BatonClientErrorCode =
   /** The stored session is bound to a DPoP key (RFC 9449) and this client has none to sign with (`dpop: false`, a storage without a key): nothing is sent as Bearer. */
   | 'ERR_DPOP_KEY_MISSING';
 
-import type { SessionEndInfo } from './types.ts';
 
 /** Base class of the client's errors. */
 export class BatonClientError extends Error {
@@ -37,14 +41,44 @@ export class BatonClientError extends Error {
   }
 }
 
-/** Not signed in, or the session ended (`end` says why, when the server said): sign in again. */
-export class SessionExpiredError extends BatonClientError {
-  override name = 'SessionExpiredError';
-  readonly end: SessionEndInfo | undefined;
+/** `ERR_NOT_SIGNED_IN`: this client has no session — never signed in here, or signed out here. */
+export class NotSignedInError extends BatonClientError {
+  override name = 'NotSignedInError';
 
-  constructor(message: string, code: 'ERR_NOT_SIGNED_IN' | 'ERR_SESSION_ENDED' = 'ERR_SESSION_ENDED', end?: SessionEndInfo) {
-    super(code, message);
-    this.end = end;
+  constructor(message = 'Not signed in') {
+    super('ERR_NOT_SIGNED_IN', message);
+  }
+}
+
+/**
+ * `ERR_SESSION_ENDED`: the session this client held ended; `sessionEnd` says why (the same
+ * `SessionEnd` the `sessionEnded` event carries). Sign in again.
+ */
+export class SessionEndedError extends BatonClientError {
+  override name = 'SessionEndedError';
+  readonly sessionEnd: SessionEnd;
+
+  constructor(message: string, sessionEnd: SessionEnd) {
+    super('ERR_SESSION_ENDED', message);
+    this.sessionEnd = sessionEnd;
+  }
+}
+
+/** Whether `err` says there is no session to use (never signed in, or it ended): nothing to retry. */
+export function isSignedOut(err: unknown): err is NotSignedInError | SessionEndedError {
+  return err instanceof NotSignedInError || err instanceof SessionEndedError;
+}
+
+/** `ERR_CONFIG`, for a factory's options: the sentence names the option and says what to give. */
+export function configError(message: string): BatonClientError {
+  return new BatonClientError('ERR_CONFIG', message);
+}
+
+/** Throws `ERR_CONFIG` unless each named option is absent or a finite number of at least `min`. */
+export function checkNumbers(factory: string, options: object, names: readonly string[], min: number): void {
+  for (const name of names) {
+    const v = (options as Record<string, unknown>)[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min)) throw configError(`${factory}: \`${name}\` must be a number of at least ${min}; it is ${String(v)}.`);
   }
 }
 

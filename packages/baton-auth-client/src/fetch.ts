@@ -7,7 +7,8 @@
  * `use_dpop_nonce` (§9) is answered by one retry signed with the server's nonce, not a refresh.
  */
 import { isResourceNonceChallenge } from './dpop.ts';
-import { SessionExpiredError } from './errors.ts';
+import type { DpopKeeper } from './dpop-keeper.ts';
+import { isSignedOut } from './errors.ts';
 import type { StoredTokens, TokenClientOptions } from './types.ts';
 
 /** What the fetch needs of the client. */
@@ -16,10 +17,8 @@ export interface FetchSource {
   tokens(): Promise<StoredTokens>;
   refresh(seenAccessToken?: string): Promise<StoredTokens>;
   sendsTokenTo(url: string | URL): boolean;
-  /** The headers that carry `tokens` on a `method` request to `url`: `authorization`, and `dpop` for a bound token. */
-  authorization(method: string, url: string, tokens: StoredTokens): Promise<Record<string, string>>;
-  /** Notes a response's `DPoP-Nonce` for its origin. */
-  noteNonce(url: string, response: Response): void;
+  /** The client's DPoP keeper: the headers that carry a token, and the nonces heard. */
+  dpop: Pick<DpopKeeper, 'authorization' | 'noteResponse'>;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -49,11 +48,11 @@ async function send(client: FetchSource, fetcher: typeof fetch, template: () => 
   for (let hop = 0; ; hop++) {
     const ours = client.sendsTokenTo(request.url);
     const headers = new Headers(request.headers);
-    if (ours) for (const [name, value] of Object.entries(await client.authorization(request.method, request.url, tokens))) headers.set(name, value);
+    if (ours) for (const [name, value] of Object.entries(await client.dpop.authorization(request.method, request.url, tokens))) headers.set(name, value);
     else for (const name of ['authorization', 'dpop']) headers.delete(name);
     const response = await fetcher(new Request(request, { headers, redirect: OPAQUE_REDIRECTS ? 'follow' : hop < 20 ? 'manual' : 'error' }));
     const answered = response.redirected && response.url !== '' ? response.url : request.url; // a browser's native follow
-    if (client.sendsTokenTo(answered)) client.noteNonce(answered, response);
+    if (client.sendsTokenTo(answered)) client.dpop.noteResponse(answered, response);
     const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
     if (location === null) return { response, url: answered };
     await response.body?.cancel().catch(() => undefined);
@@ -92,7 +91,7 @@ export async function authorizedFetch(client: FetchSource, fetcher: typeof fetch
     // had its one retry).
     if (response.status === 401 && client.sendsTokenTo(answer.url) && (!response.redirected || client.sendsTokenTo(response.url)) && !isResourceNonceChallenge(response)) {
       const fresh = await client.refresh(tokens.accessToken).catch((err: unknown) => {
-        if (err instanceof SessionExpiredError) return null;
+        if (isSignedOut(err)) return null;
         throw err;
       });
       if (fresh !== null && fresh.accessToken !== tokens.accessToken) {

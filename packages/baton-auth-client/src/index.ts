@@ -4,11 +4,11 @@
  * @packageDocumentation
  */
 export { createTokenClient, TokenClient } from './client.ts';
-export { BatonClientError, SessionExpiredError, SignInError, TransientRefreshError } from './errors.ts';
+export { BatonClientError, NotSignedInError, SessionEndedError, SignInError, TransientRefreshError } from './errors.ts';
 export type { BatonClientErrorCode } from './errors.ts';
 export { memoryStorage } from './storage.ts';
 export { deviceName, sessionEndMessage } from './session-end.ts';
-export type { ClientWarning, SessionEndInfo, StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './types.ts';
+export type { ClientWarning, SessionEnd, StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './types.ts';
 export type { AuthenticatedSocket, WebSocketOptions } from './websocket.ts';
 export { browserStorage, DPOP_KEY_DB, DPOP_KEY_STORE } from './browser.ts';
 export { generateDpopKeyPair } from './dpop.ts';

@@ -24,7 +24,7 @@ import { link, lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { BatonClientError } from './errors.ts';
+import { BatonClientError, checkNumbers, configError } from './errors.ts';
 import type { StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `fileStorage`. */
@@ -197,8 +197,33 @@ async function writePrivately(path: string, data: string): Promise<void> {
   }
 }
 
+/** The tokens in the file at `path`, or null when there is none (or it is not a token file). */
+async function readTokenFile(path: string): Promise<StoredTokens | null> {
+  await checkFolder(dirname(path));
+  let handle: FileHandle;
+  try {
+    handle = await openNoFollow(path, READ);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    await checkHandle(handle, path);
+    const parsed = JSON.parse(await handle.readFile('utf8')) as StoredTokens;
+    return typeof parsed?.accessToken === 'string' ? parsed : null;
+  } catch (err) {
+    if (err instanceof BatonClientError) throw err;
+    return null; // unreadable or not ours in shape: as if signed out
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A token file shared by the processes of one user. */
 export function fileStorage(path: string, options: FileStorageOptions = {}): TokenStorage {
+  if (typeof path !== 'string' || path === '') throw configError('fileStorage needs the token file\'s path, a non-empty string.');
+  if (typeof options !== 'object' || options === null) throw configError('fileStorage: `options` must be an object: `{ staleMs, waitMs }`.');
+  checkNumbers('fileStorage', options, ['staleMs', 'waitMs'], 1);
   const stale = options.staleMs ?? 10_000;
   const wait = options.waitMs ?? 15_000;
   const ensureDir = () => mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -213,26 +238,7 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
       });
       return key;
     },
-    async get() {
-      await checkFolder(dirname(path));
-      let handle: FileHandle;
-      try {
-        handle = await openNoFollow(path, READ);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw err;
-      }
-      try {
-        await checkHandle(handle, path);
-        const parsed = JSON.parse(await handle.readFile('utf8')) as StoredTokens;
-        return typeof parsed?.accessToken === 'string' ? parsed : null;
-      } catch (err) {
-        if (err instanceof BatonClientError) throw err;
-        return null; // unreadable or not ours in shape: as if signed out
-      } finally {
-        await handle.close();
-      }
-    },
+    get: () => readTokenFile(path),
     async set(tokens) {
       await ensureDir();
       await writePrivately(path, JSON.stringify(tokens));

@@ -19,6 +19,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { checkNumbers, configError } from './errors.ts';
 import type { StoredTokens, TokenStorage } from './types.ts';
 
 /** Options of `redisTokenStorage`. */
@@ -41,10 +42,19 @@ export interface RedisTokenStorageOptions {
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** Throws `ERR_CONFIG` unless the options are whole: a Redis client, a 32-byte key, the issuer and the user. */
+function checkOptions(o: RedisTokenStorageOptions): void {
+  if (typeof o !== 'object' || o === null || typeof o.redis?.get !== 'function') throw configError('redisTokenStorage needs `redis`, an ioredis client (Redis or Cluster).');
+  if (!(o.key instanceof Uint8Array) || o.key.length !== 32) throw configError('redisTokenStorage needs a 32-byte key (AES-256-GCM): `key: Buffer.from(process.env.TOKEN_KEY, \'base64\')`.');
+  if (typeof o.issuer !== 'string' || o.issuer === '') throw configError('redisTokenStorage needs the `issuer` whose tokens it keeps.');
+  if (typeof o.userId !== 'string' || o.userId === '') throw configError('redisTokenStorage needs the `userId` whose tokens it keeps, a non-empty string.');
+  if (o.prefix !== undefined && typeof o.prefix !== 'string') throw configError('redisTokenStorage: `prefix` must be a string.');
+  checkNumbers('redisTokenStorage', o, ['ttlMs', 'marginMs', 'lockMs'], 0);
+}
+
 /** Tokens of one user in Redis, encrypted. */
 export function redisTokenStorage(o: RedisTokenStorageOptions): TokenStorage {
-  if (o.key.length !== 32) throw new TypeError('redisTokenStorage needs a 32-byte key (AES-256-GCM).');
-  if (typeof o.issuer !== 'string' || o.issuer === '') throw new TypeError('redisTokenStorage needs the `issuer` whose tokens it keeps.');
+  checkOptions(o);
   const prefix = o.prefix ?? 'baton-client:';
   // One record per issuer and user (two partners with a user id in common never share one); the
   // user id is the hash tag, so a cluster keeps the record and its lock on one node.

@@ -12,13 +12,12 @@
  */
 import { BatonClientError, TransientRefreshError } from './errors.ts';
 import { isRedirect } from './discovery.ts';
-import type { DpopSigner, NonceBook } from './dpop.ts';
-import type { SessionEndInfo, TokenClientOptions, TokenResponse } from './types.ts';
+import type { SessionEnd, TokenClientOptions, TokenResponse } from './types.ts';
 
 /** What the token endpoint answered: tokens (with its `Date`, for the clock offset), or the end of the session. */
 export type GrantResult =
   | { ok: true; response: TokenResponse; receivedAt: number; serverDate: number | undefined }
-  | { ok: false; end: SessionEndInfo };
+  | { ok: false; end: SessionEnd };
 
 /** One refresh: where, with what, and how to retry. */
 export interface GrantRequest {
@@ -32,19 +31,21 @@ export interface GrantRequest {
   fetch: typeof fetch;
   now: () => number;
   /** Set when the client uses DPoP. */
-  dpop: TokenDpop | undefined;
+  dpop: TokenProofs | undefined;
 }
 
-/** The DPoP side of token requests: the key that signs, and the nonces servers gave. */
-export interface TokenDpop {
-  signer: DpopSigner;
-  nonces: NonceBook;
+/** The DPoP side of token requests, as the client's `DpopKeeper` gives it (`forTokenRequests`). */
+export interface TokenProofs {
+  /** A fresh proof for a POST to `url`, with the nonce its origin gave last (RFC 9449 §4.2, §8). */
+  proof(url: string): Promise<string>;
+  /** Keeps an answer's `DPoP-Nonce` for the next proof to its origin. */
+  noteResponse(url: string, response: Response): void;
   /**
-   * Hears the `Date` of each answer (ms on the server's clock, and when it arrived on this one),
-   * so that the proof sent again after `use_dpop_nonce` has an `iat` on the server's clock even
-   * on a device whose clock is off.
+   * Hears the `Date` of a `use_dpop_nonce` answer (ms on the server's clock, and when it arrived
+   * on this one), so that the proof sent again has an `iat` on the server's clock even on a device
+   * whose clock is off.
    */
-  clock(serverDate: number, receivedAt: number): void;
+  noteServerDate(serverDate: number, receivedAt: number): void;
 }
 
 /** A token endpoint's answer, read. */
@@ -61,13 +62,13 @@ export interface TokenAnswer {
  * next proof; a `use_dpop_nonce` answer (RFC 9449 §8) is followed by exactly one more request
  * signed with the nonce it gave. Network errors are thrown as they are.
  */
-export async function postToken(fetcher: typeof fetch, endpoint: string, body: URLSearchParams, headers: Record<string, string>, options: { cookie: boolean; dpop: TokenDpop | undefined; now: () => number }): Promise<TokenAnswer> {
+export async function postToken(fetcher: typeof fetch, endpoint: string, body: URLSearchParams, headers: Record<string, string>, options: { cookie: boolean; dpop: TokenProofs | undefined; now: () => number }): Promise<TokenAnswer> {
   const now = options.now;
   const send = async (): Promise<TokenAnswer> => {
     const h = { ...headers };
-    if (options.dpop !== undefined) h.dpop = await options.dpop.signer.proof('POST', endpoint, { nonce: options.dpop.nonces.get(endpoint) });
+    if (options.dpop !== undefined) h.dpop = await options.dpop.proof(endpoint);
     const res = await fetcher(endpoint, { method: 'POST', headers: h, body, redirect: 'manual', ...(options.cookie ? { credentials: 'include' as const } : {}) });
-    if (options.dpop !== undefined) options.dpop.nonces.note(endpoint, res);
+    options.dpop?.noteResponse(endpoint, res);
     const text = await res.text().catch(() => '');
     let json: unknown;
     try {
@@ -84,7 +85,7 @@ export async function postToken(fetcher: typeof fetch, endpoint: string, body: U
   // word on our proof (other answers' Date is not listened to here, and successes go through
   // the client's own check).
   const date = Date.parse(first.res.headers.get('date') ?? '');
-  if (!Number.isNaN(date)) options.dpop?.clock(date, now());
+  if (!Number.isNaN(date)) options.dpop?.noteServerDate(date, now());
   return send();
 }
 
@@ -117,11 +118,11 @@ interface OAuthErrorBody {
   session_end?: { reason?: unknown; at?: unknown; by?: { session_id?: unknown; device?: Record<string, unknown> }; generation?: unknown; retired_at?: unknown; ip?: unknown };
 }
 
-/** The `sessionExpired` payload of an `invalid_grant` body. */
-function endOf(body: OAuthErrorBody): SessionEndInfo {
+/** The `sessionEnded` payload of an `invalid_grant` body. */
+function endOf(body: OAuthErrorBody): SessionEnd {
   const e = body.session_end;
   if (e === undefined || typeof e.reason !== 'string') return { reason: 'invalid_grant' };
-  const out: SessionEndInfo = { reason: e.reason };
+  const out: SessionEnd = { reason: e.reason };
   if (typeof e.at === 'number') out.at = e.at;
   if (typeof e.by?.session_id === 'string') out.by = e.by.session_id;
   const device = e.by?.device;

@@ -2,10 +2,10 @@
  * Why a session ended, said as a sentence a user understands: "Signed out: you signed in on
  * Firefox on Linux at 14:02, and this account allows one device."
  */
-import type { SessionEndInfo } from './types.ts';
+import type { SessionEnd } from './types.ts';
 
 /** A device as a person names it: its recorded name, else the browser and system its user agent names. */
-export function deviceName(device: SessionEndInfo['device']): string | undefined {
+export function deviceName(device: SessionEnd['device']): string | undefined {
   if (device?.name) return device.name;
   const ua = device?.userAgent;
   if (!ua) return undefined;
@@ -14,8 +14,8 @@ export function deviceName(device: SessionEndInfo['device']): string | undefined
   return browser && system ? `${browser} on ${system}` : (browser ?? system ?? 'another device');
 }
 
-/** The sentence for `sessionExpired`'s payload, in English; `time` formats a moment (default: the locale's time of day). */
-export function sessionEndMessage(end: SessionEndInfo, time: (ms: number) => string = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })): string {
+/** The sentence for `sessionEnded`'s payload, in English; `time` formats a moment (default: the locale's time of day). */
+export function sessionEndMessage(end: SessionEnd, time: (ms: number) => string = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })): string {
   const on = end.device ? ` on ${deviceName(end.device)}` : ' on another device';
   const at = end.at !== undefined ? ` at ${time(end.at)}` : '';
   switch (end.reason) {

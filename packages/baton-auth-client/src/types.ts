@@ -46,10 +46,12 @@ export interface TokenStorage {
 }
 
 /**
- * Why a session ended, as the server said it (`session_end` of its `invalid_grant`, RFC 6749 §5.2
- * extension member), or `reason: 'invalid_grant'` from a server that says no more.
+ * Why a session ended: as the server said it (`session_end` of its `invalid_grant`, RFC 6749 §5.2
+ * extension member), `reason: 'invalid_grant'` from a server that says no more, or
+ * `signed_out_elsewhere` when another tab or process sharing the storage signed out. The payload of
+ * the `sessionEnded` event and the `sessionEnd` of a `SessionEndedError`.
  */
-export interface SessionEndInfo {
+export interface SessionEnd {
   /** `logout`, `logout_everywhere`, `kicked`, `evicted`, `reused`, `idle_timeout`, `absolute_timeout`, `key_revoked`, `password_changed`, `admin`, `signed_out_elsewhere`, or `invalid_grant`. */
   reason: string;
   /** When it ended, ms since the epoch (the server's clock). */
@@ -85,8 +87,8 @@ export interface TokenResponse {
 /** Events of the client. */
 export interface TokenClientEvents {
   refreshed: StoredTokens;
-  /** The server ended the session (`invalid_grant`), or another tab or process signed out: sign the user in again. */
-  sessionExpired: SessionEndInfo;
+  /** The session ended — the server said so (`invalid_grant`: a logout elsewhere, a kick, a reuse, a timeout), or another tab or process signed out: sign the user in again. */
+  sessionEnded: SessionEnd;
   /** A refresh failed and the tokens were kept: a misconfigured client (`invalid_client`), a server down past the retries. */
   error: Error;
   /** A clock far from the server's, a refresh lock held too long. */

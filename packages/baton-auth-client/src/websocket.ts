@@ -8,7 +8,8 @@
  * `baton.proof.<proof>` (htm `GET`, htu the socket's URL, ath the token), and each `reauth`
  * carries a new proof for the new token in `dpop`.
  */
-import { BatonClientError, SessionExpiredError } from './errors.ts';
+import type { DpopKeeper } from './dpop-keeper.ts';
+import { BatonClientError, isSignedOut } from './errors.ts';
 import { absolute, socketOrigin } from './origins.ts';
 import type { StoredTokens } from './types.ts';
 
@@ -17,8 +18,8 @@ export interface TokenSource {
   /** Valid tokens, refreshed first near expiry. */
   tokens(): Promise<StoredTokens>;
   refresh(seenAccessToken?: string): Promise<StoredTokens>;
-  /** A DPoP proof of `tokens` for the socket at `url`, or undefined for a Bearer token. */
-  proof(url: string, tokens: StoredTokens): Promise<string | undefined>;
+  /** The client's DPoP keeper: a bound token's proof for the socket (undefined for a Bearer token). */
+  dpop: Pick<DpopKeeper, 'socketProof'>;
 }
 
 /** Options of `client.websocket`. */
@@ -33,6 +34,23 @@ export interface AuthenticatedSocket {
   send(data: string): void;
   close(): void;
   readonly current: WebSocket | undefined;
+}
+
+/** The subprotocols that carry the current token (and, for a bound one, its proof), and the token. */
+async function subprotocols(source: TokenSource, href: string): Promise<{ token: string; protocols: string[] }> {
+  const tokens = await source.tokens();
+  const token = tokens.accessToken;
+  const proof = await source.dpop.socketProof(href, tokens);
+  return { token, protocols: proof === undefined ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1', `baton.dpop.${token}`, `baton.proof.${proof}`] };
+}
+
+/** A message as JSON, or undefined when it is not. */
+function parse(data: unknown): { type?: string } | undefined {
+  try {
+    return JSON.parse(String(data)) as { type?: string };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -53,27 +71,19 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
     let token: string;
     let protocols: string[];
     try {
-      const tokens = await source.tokens();
-      token = tokens.accessToken;
-      const proof = await source.proof(resolved.href, tokens);
-      protocols = proof === undefined ? ['baton.v1', `baton.bearer.${token}`] : ['baton.v1', `baton.dpop.${token}`, `baton.proof.${proof}`];
+      ({ token, protocols } = await subprotocols(source, resolved.href));
     } catch (err) {
-      if (err instanceof SessionExpiredError) return;
+      if (isSignedOut(err)) return;
       setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
       return;
     }
     const ws = new Impl(resolved.href, protocols);
     socket = ws;
     ws.onmessage = (event: MessageEvent) => {
-      let message: { type?: string } | undefined;
-      try {
-        message = JSON.parse(String(event.data)) as { type?: string };
-      } catch {
-        message = undefined;
-      }
+      const message = parse(event.data);
       if (message?.type === 'token_expiring') {
         void source.refresh(token).then(async (t) => {
-          const proof = await source.proof(resolved.href, t);
+          const proof = await source.dpop.socketProof(resolved.href, t);
           token = t.accessToken;
           ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken, ...(proof === undefined ? {} : { dpop: proof }) }));
         }).catch((err: unknown) => onError(err as Error));

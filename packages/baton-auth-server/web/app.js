@@ -104,7 +104,7 @@ client.on('refreshed', () => {
   if (signedIn && polling) timelineLoading = loadTimeline().catch(() => undefined); // its counts follow
 });
 // A session another device ended is news, not a failure; a reused token is a warning.
-client.on('sessionExpired', (end) => show(false, sessionEndMessage(end), end?.reason === 'reused' ? 'error' : 'info'));
+client.on('sessionEnded', (end) => show(false, sessionEndMessage(end), end?.reason === 'reused' ? 'error' : 'info'));
 client.on('warning', (w) => console.warn(`baton: ${w.message}`));
 // For the browser console (and the browser test): this page's client and its storage.
 window.baton = { client, storage };

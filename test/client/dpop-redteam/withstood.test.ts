@@ -255,6 +255,6 @@ describe('the key never leaves', () => {
     await c.setTokens(await s.login());
     await c.refresh();
     expect(rec.sent.filter((r) => r.dpop !== null)).toEqual([]);
-    expect(() => client(s.url, { storage, dpop: true })).toThrow(TypeError);
+    expect(() => client(s.url, { storage, dpop: true })).toThrow(expect.objectContaining({ name: 'BatonClientError', code: 'ERR_CONFIG' }));
   });
 });

@@ -14,7 +14,8 @@ import { resetFailures } from 'baton-auth/http';
 import { connectStore, createEngine, initStore, startServer, users } from '../server/app.ts';
 import { clients } from '../server/clients.ts';
 import { startCluster, workerLink } from '../server/workers.ts';
-import { loadConfig, redactUrl, SETTINGS } from '../server/config.ts';
+import { loadConfig, redactUrl } from '../server/config.ts';
+import { settingsHelp } from '../server/settings.ts';
 import type { ServerConfig } from '../server/config.ts';
 import { defaultSecretFile, generateSecret, openCustody, resetKeys, rotateSecret, sealLegacyKeys, serviceSecret, unseal } from '../server/custody.ts';
 import { checkLocalStore, checkPrivate, privateDir, sqlitePath } from '../server/files.ts';
@@ -33,10 +34,9 @@ const program = new Command('baton')
   .addHelpText('after', `\nEach command has its own help, e.g. ${BATON} users add --help.`)
   .showHelpAfterError();
 
-const width = Math.max(...Object.keys(SETTINGS).map((k) => k.length));
 program.command('serve')
   .description('run the token service, configured by the environment (the variables below)')
-  .addHelpText('after', `\nEnvironment:\n${Object.entries(SETTINGS).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n  ${'BATON_RUNTIME_FILE'.padEnd(width)}  where the running service says its URL, issuer and store for \`baton\` commands (default ./data/baton-service.json; this user's and private, or refused)`)
+  .addHelpText('after', `\nEnvironment (docs/configuration.md):\n${settingsHelp()}`)
   .option('--fresh-start', 'start with no users although the secret file of the embedded store exists (its database was lost on purpose)')
   .action(async (opts: { freshStart?: boolean }) => {
     const config = { ...loadConfig(), ...(opts.freshStart ? { freshStart: true } : {}) };

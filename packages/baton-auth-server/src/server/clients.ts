@@ -53,7 +53,7 @@ export const clients = {
     }
     if (options.resources !== undefined) {
       try {
-        client.resources = checkResources(options.resources, `client ${id}`);
+        client.resources = checkResources(options.resources, `The resources of client ${id}`);
       } catch (err) {
         throw new BatonError('ERR_INVALID_ARGUMENT', (err as Error).message);
       }

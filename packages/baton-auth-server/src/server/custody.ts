@@ -100,7 +100,7 @@ export async function unseal<T>(secret: ServiceSecret, name: string, sealed: str
   }
   try {
     const { plaintext, protectedHeader } = await compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
-    if (protectedHeader.cty !== `baton-${name}`) throw new Error('record moved');
+    if (protectedHeader.cty !== `baton-${name}`) throw new BatonConfigError('record moved');
     return JSON.parse(Buffer.from(plaintext).toString('utf8')) as T;
   } catch {
     throw new BatonConfigError(`The store's ${name} record does not open with ${secret.origin}: it was altered, or moved from another record.`);

@@ -9,6 +9,7 @@
  * starts afresh on purpose, after which the instances are restarted.
  */
 import type { BatonStore } from 'baton-auth';
+import { errorTable } from 'baton-auth/errors';
 import type pino from 'pino';
 import { bootstrapClients } from './clients.ts';
 import { redactUrl } from './config.ts';
@@ -91,8 +92,9 @@ export function storeLost(watch: InstallWatch): () => Promise<string | undefined
 
 /** The answer of an endpoint while the store lost its data: 503 and Retry-After (RFC 9110 §15.6.4); the reason is in the log and at /readyz. */
 export function lostAnswer(): Response {
-  return new Response('{"error":"temporarily_unavailable","error_description":"The token store is temporarily unavailable"}', {
-    status: 503,
+  const { status, error, message } = errorTable.ERR_STORE_UNAVAILABLE;
+  return new Response(JSON.stringify({ error, error_description: message }), {
+    status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '5' },
   });
 }

@@ -6,7 +6,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BatonError } from 'baton-auth';
 import type { Baton, BatonStore } from 'baton-auth';
+import { errorTable } from 'baton-auth/errors';
 import type { StorageHealth } from './storage-health.ts';
 
 /** How long a readiness check waits for the store. */
@@ -137,7 +139,7 @@ export async function readiness(baton: Baton, store: BatonStore, o: { lost?: (()
   const checks: Record<string, string> = {};
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([store.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS)))]);
+    await Promise.race([store.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new BatonError('ERR_STORE_UNAVAILABLE', `no answer within ${READY_TIMEOUT_MS} ms`, { public: true })), READY_TIMEOUT_MS)))]);
     checks.store = (await o.lost?.()) ?? 'ok';
   } catch (err) {
     // Said without the driver's message: /readyz is unauthenticated, and that message may name hosts and users.
@@ -183,7 +185,7 @@ export function opsRoutes(o: {
     const scrape = o.scrape ?? (() => registry.metrics());
     routes['/metrics'] = async (request) => metricsAuthorized(request.headers.get('authorization'), token)
       ? new Response(await scrape(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } })
-      : new Response('{"error":"invalid_token","error_description":"GET /metrics needs Authorization: Bearer <BATON_METRICS_TOKEN>"}', { status: 401, headers: { ...NO_STORE, 'www-authenticate': 'Bearer realm="baton-metrics"' } });
+      : new Response(JSON.stringify({ error: errorTable.ERR_TOKEN_INVALID.error, error_description: 'GET /metrics needs Authorization: Bearer <BATON_METRICS_TOKEN>' }), { status: errorTable.ERR_TOKEN_INVALID.status, headers: { ...NO_STORE, 'www-authenticate': 'Bearer realm="baton-metrics"' } });
   }
   return (request, pathname) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
@@ -196,5 +198,5 @@ export function opsRoutes(o: {
 export function startingAnswer(pathname: string): { status: number; body: string } {
   return pathname.endsWith('/healthz')
     ? { status: 200, body: '{"status":"ok"}' }
-    : { status: 503, body: pathname.endsWith('/readyz') ? '{"status":"unready","reason":"starting"}' : '{"error":"temporarily_unavailable","error_description":"The service is starting; retry in a second"}' };
+    : { status: errorTable.ERR_STARTING.status, body: pathname.endsWith('/readyz') ? '{"status":"unready","reason":"starting"}' : JSON.stringify({ error: errorTable.ERR_STARTING.error, error_description: errorTable.ERR_STARTING.message }) };
 }

@@ -70,7 +70,7 @@ export async function connectStore(url: string): Promise<BatonStore> {
   let last: unknown;
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new Error('no answer'))));
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new BatonError('ERR_STORE_UNAVAILABLE', 'no answer', { public: true }))));
     const answer = store.ping();
     answer.catch(() => undefined); // it may still fail after the timeout: never unhandled
     try {

@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import pino from 'pino';
 import { AggregatorRegistry } from 'prom-client';
+import { BatonError } from 'baton-auth';
 import type { Baton, BatonStore, RevocationEvent } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
 import { checkIntegrity } from './files.ts';
@@ -156,7 +157,7 @@ export function workerLink(logLevel: string): WorkerLink {
       return new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => {
           scrapes.delete(n);
-          reject(new Error('the primary did not answer with the metrics'));
+          reject(new BatonError('ERR_INTERNAL', 'the primary did not answer with the metrics', { public: true }));
         }, METRICS_TIMEOUT_MS * 2);
         scrapes.set(n, { resolve, timer });
         send({ baton: 'metrics', id: n });
@@ -226,7 +227,7 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
         worker.off('exit', onExit);
         resolve();
       };
-      const onExit = (code: number | null, signal: string | null): void => reject(new Error(`worker ${worker.id} stopped before it served (${signal ?? `exit code ${code}`})`));
+      const onExit = (code: number | null, signal: string | null): void => reject(new BatonError('ERR_INTERNAL', `worker ${worker.id} stopped before it served (${signal ?? `exit code ${code}`})`, { public: true }));
       worker.on('message', onMessage);
       worker.once('exit', onExit);
     }));

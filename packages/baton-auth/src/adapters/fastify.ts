@@ -11,15 +11,15 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler, preHandlerHookHandler } from 'fastify';
 import { Readable } from 'node:stream';
-import fp from 'fastify-plugin';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
-import { createBearerGuard, requestUrls, validHost } from '../http/bearer.ts';
+import { createGuard } from '../http/guard.ts';
+import { requestUrls, validHost } from '../http/urls.ts';
 import { resourceMetadataDocument } from '../http/resource-metadata.ts';
 import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
-import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/guard.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest } from './node.ts';
@@ -64,16 +64,24 @@ async function mount(fastify: FastifyInstance, handler: AuthHandler): Promise<vo
 const META = { fastify: '5.x', name: 'baton-auth' };
 
 /**
+ * `plugin`, marked as fastify-plugin marks one, without depending on it (Fastify is an optional
+ * peer): `Symbol.for('skip-override')` keeps it unencapsulated — what it declares (`request.auth`)
+ * is seen by the whole app, the pattern Fastify's plugins guide documents — and the name and
+ * version range Fastify reads from `Symbol.for('plugin-meta')` (it refuses a Fastify outside it).
+ */
+function unencapsulated<T extends (...args: never[]) => unknown>(plugin: T, meta: { fastify: string; name: string } = META): T {
+  Object.assign(plugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: meta.name, [Symbol.for('plugin-meta')]: meta });
+  return plugin;
+}
+
+/**
  * The plugin that serves the token endpoints and declares `request.auth`: `app.register(endpoints(handler))`,
- * once, at the root (fastify-plugin keeps it unencapsulated). The handler sees the client at
+ * once, at the root (`unencapsulated`: not encapsulated). The handler sees the client at
  * `request.ip`, which follows Fastify's `trustProxy` option.
  */
 export function endpoints(handler: AuthHandler): FastifyPluginAsync {
-  return fp(async (fastify: FastifyInstance) => mount(fastify, handler), META);
+  return unencapsulated(async (fastify: FastifyInstance) => mount(fastify, handler));
 }
-
-/** @deprecated Use `app.register(endpoints(handler))`; this plugin goes in the next release. */
-export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(async (fastify: FastifyInstance, options: { handler: AuthHandler }) => mount(fastify, options.handler), META);
 
 /**
  * Requires an access token for the API's `audience` — Bearer (RFC 6750), or DPoP-bound with its
@@ -83,7 +91,7 @@ export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = fp(asyn
  * in-process fast path) decides costs no promise at all.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
-  const guard = createBearerGuard<FastifyRequest>(verifier, options, (request) => ({
+  const guard = createGuard<FastifyRequest>(verifier, options, (request) => ({
     proof: request.headers.dpop as string | undefined, method: request.method, url: requestUrls(options.origin, request.protocol, request.host, request.url),
   }));
   const pass = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, outcome: GuardOutcome): void => {
@@ -113,7 +121,7 @@ export function autoRefresh(baton: Baton, options: AutoRefreshOptions = {}): pre
 /** Serves this API's RFC 9728 metadata at its well-known path: `app.register(resourceMetadata({ resource, authorizationServers }))`. */
 export function resourceMetadata(options: ResourceMetadataOptions): FastifyPluginAsync {
   const { path, body } = resourceMetadataDocument(options);
-  return fp(async (fastify: FastifyInstance) => {
+  return unencapsulated(async (fastify: FastifyInstance) => {
     fastify.get(path, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(body));
   }, { ...META, name: 'baton-auth-resource-metadata' });
 }

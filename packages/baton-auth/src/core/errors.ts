@@ -22,72 +22,76 @@ export interface SessionEnd extends SessionEndDetail {
   at: number;
 }
 
+/**
+ * One row per code: the HTTP status and OAuth `error` it is answered with, the message a client
+ * may read, and whether the detail (which then names only what the caller itself sent or
+ * configured) is that message. The one mapping of the library: `httpErrorOf` and the guards read it.
+ */
+interface ErrorRow {
+  /** The HTTP status of the answer. */
+  status: number;
+  /** The OAuth 2.0 `error` value (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 9449 §7.1 and §8). */
+  error: string;
+  /** The generic message, safe to show a client. */
+  message: string;
+  /** The detail is the message (it names only what the caller sent or configured). */
+  public?: true;
+}
+
+/** The table of every code (a row each: see `ErrorRow`). */
+export const errorTable = {
+  // A configuration mistake: the server's own, so its sentence is for its logs (500).
+  ERR_CONFIG: { status: 500, error: 'server_error', message: 'Baton is misconfigured', public: true },
+  // Anything else that went wrong on the server's side; its cause is never told (RFC 6749 §5.2 has no such code; 500 as RFC 9110 §15.6.1).
+  ERR_INTERNAL: { status: 500, error: 'server_error', message: 'Something went wrong on our side' },
+  ERR_INVALID_ARGUMENT: { status: 400, error: 'invalid_request', message: 'An argument is invalid', public: true },
+  ERR_INVALID_REQUEST: { status: 400, error: 'invalid_request', message: 'The request is invalid', public: true },
+  // RFC 9110 §15.5.5, §15.5.6, §15.5.14: not found, wrong method, body too large.
+  ERR_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such endpoint', public: true },
+  ERR_METHOD_NOT_ALLOWED: { status: 405, error: 'invalid_request', message: 'Method not allowed', public: true },
+  ERR_BODY_TOO_LARGE: { status: 413, error: 'invalid_request', message: 'The request body is too large', public: true },
+  // A cross-site or unlisted-origin request that uses the cookie (RFC 9110 §15.5.4).
+  ERR_ORIGIN_REFUSED: { status: 403, error: 'invalid_request', message: 'The request comes from an origin that is not allowed', public: true },
+  // RFC 6749 §5.2: client authentication failed (401 with a challenge); a client not allowed this grant; a grant type unknown.
+  ERR_CLIENT_INVALID: { status: 401, error: 'invalid_client', message: 'Client authentication failed', public: true },
+  ERR_CLIENT_UNAUTHORIZED: { status: 400, error: 'unauthorized_client', message: 'The client may not use this grant', public: true },
+  ERR_GRANT_TYPE_UNSUPPORTED: { status: 400, error: 'unsupported_grant_type', message: 'The grant type is not supported', public: true },
+  // The resource owner's password was wrong (RFC 6749 §5.2 invalid_grant; 401 with a challenge, RFC 9110 §15.5.2).
+  ERR_LOGIN_FAILED: { status: 401, error: 'invalid_grant', message: 'Wrong username or password', public: true },
+  // RFC 6750 §3.1: invalid_token is a 401.
+  ERR_TOKEN_INVALID: { status: 401, error: 'invalid_token', message: 'The access token is invalid' },
+  ERR_TOKEN_EXPIRED: { status: 401, error: 'invalid_token', message: 'The access token expired' },
+  ERR_TOKEN_NOT_YET_VALID: { status: 401, error: 'invalid_token', message: 'The access token is not valid yet' },
+  ERR_TOKEN_REVOKED: { status: 401, error: 'invalid_token', message: 'The access token was revoked' },
+  ERR_SESSION_REVOKED: { status: 401, error: 'invalid_token', message: 'The session was revoked' },
+  ERR_TOKEN_REPLAYED: { status: 401, error: 'invalid_token', message: 'The access token was already used' },
+  ERR_TOKEN_SCHEME: { status: 401, error: 'invalid_token', message: 'The access token was sent with the wrong scheme', public: true },
+  ERR_INVALID_SCOPE: { status: 400, error: 'invalid_scope', message: 'The requested scope is invalid, unknown, or more than was granted', public: true },
+  // RFC 8707 §2.
+  ERR_INVALID_TARGET: { status: 400, error: 'invalid_target', message: 'The requested resource is invalid, unknown, or not allowed for this client or session', public: true },
+  // RFC 9449 §5 (a token request) and §8 (the nonce to use comes with the refusal).
+  ERR_DPOP_INVALID: { status: 400, error: 'invalid_dpop_proof', message: 'The DPoP proof is invalid', public: true },
+  ERR_DPOP_NONCE: { status: 400, error: 'use_dpop_nonce', message: 'Use the DPoP nonce the server provides', public: true },
+  // RFC 6749 §5.2 invalid_grant.
+  ERR_REFRESH_INVALID: { status: 400, error: 'invalid_grant', message: 'The refresh token is invalid' },
+  ERR_REFRESH_REUSED: { status: 400, error: 'invalid_grant', message: 'The refresh token was already used' },
+  ERR_SESSION_EXPIRED: { status: 400, error: 'invalid_grant', message: 'The session expired' },
+  // RFC 8628 §3.5 slow_down, with Retry-After (RFC 9110 §10.2.3), as a 429 (RFC 6585 §4).
+  ERR_RATE_LIMITED: { status: 429, error: 'slow_down', message: 'Too many refreshes; try again later' },
+  // RFC 6749 §4.1.2.1 temporarily_unavailable, as a 503 with Retry-After: nothing was lost, try again.
+  ERR_STORE_UNAVAILABLE: { status: 503, error: 'temporarily_unavailable', message: 'The token store is temporarily unavailable' },
+  ERR_SHUTTING_DOWN: { status: 503, error: 'temporarily_unavailable', message: 'The service is stopping', public: true },
+  ERR_STARTING: { status: 503, error: 'temporarily_unavailable', message: 'The service is starting; retry in a second', public: true },
+} as const satisfies Record<string, ErrorRow>;
+
 /** Every code a Baton error can carry. */
-export type BatonErrorCode =
-  | 'ERR_CONFIG'
-  | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_TOKEN_INVALID'
-  | 'ERR_TOKEN_EXPIRED'
-  | 'ERR_TOKEN_NOT_YET_VALID'
-  | 'ERR_TOKEN_REVOKED'
-  | 'ERR_SESSION_REVOKED'
-  | 'ERR_TOKEN_REPLAYED'
-  | 'ERR_TOKEN_SCHEME'
-  | 'ERR_INVALID_SCOPE'
-  | 'ERR_INVALID_TARGET'
-  | 'ERR_DPOP_INVALID'
-  | 'ERR_DPOP_NONCE'
-  | 'ERR_REFRESH_INVALID'
-  | 'ERR_REFRESH_REUSED'
-  | 'ERR_SESSION_EXPIRED'
-  | 'ERR_RATE_LIMITED'
-  | 'ERR_STORE_UNAVAILABLE';
+export type BatonErrorCode = keyof typeof errorTable;
 
-/** The OAuth 2.0 error code (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2, RFC 9449 §5 and §8) each Baton code maps to. */
-export const oauthErrorOf: Record<BatonErrorCode, string> = {
-  ERR_CONFIG: 'server_error',
-  ERR_INVALID_ARGUMENT: 'invalid_request',
-  ERR_TOKEN_INVALID: 'invalid_token',
-  ERR_TOKEN_EXPIRED: 'invalid_token',
-  ERR_TOKEN_NOT_YET_VALID: 'invalid_token',
-  ERR_TOKEN_REVOKED: 'invalid_token',
-  ERR_SESSION_REVOKED: 'invalid_token',
-  ERR_TOKEN_REPLAYED: 'invalid_token',
-  ERR_TOKEN_SCHEME: 'invalid_token',
-  ERR_INVALID_SCOPE: 'invalid_scope',
-  ERR_INVALID_TARGET: 'invalid_target',
-  ERR_DPOP_INVALID: 'invalid_dpop_proof',
-  ERR_DPOP_NONCE: 'use_dpop_nonce',
-  ERR_REFRESH_INVALID: 'invalid_grant',
-  ERR_REFRESH_REUSED: 'invalid_grant',
-  ERR_SESSION_EXPIRED: 'invalid_grant',
-  ERR_RATE_LIMITED: 'slow_down',
-  ERR_STORE_UNAVAILABLE: 'temporarily_unavailable',
-};
+/** The OAuth 2.0 error code each Baton code maps to (the `error` column of `errorTable`). */
+export const oauthErrorOf = Object.fromEntries(Object.entries(errorTable).map(([code, row]) => [code, row.error])) as Record<BatonErrorCode, string>;
 
-const publicMessage: Record<BatonErrorCode, string> = {
-  ERR_CONFIG: 'Baton is misconfigured',
-  ERR_INVALID_ARGUMENT: 'An argument is invalid',
-  ERR_TOKEN_INVALID: 'The access token is invalid',
-  ERR_TOKEN_EXPIRED: 'The access token expired',
-  ERR_TOKEN_NOT_YET_VALID: 'The access token is not valid yet',
-  ERR_TOKEN_REVOKED: 'The access token was revoked',
-  ERR_SESSION_REVOKED: 'The session was revoked',
-  ERR_TOKEN_REPLAYED: 'The access token was already used',
-  ERR_TOKEN_SCHEME: 'The access token was sent with the wrong scheme',
-  ERR_INVALID_SCOPE: 'The requested scope is invalid, unknown, or more than was granted',
-  ERR_INVALID_TARGET: 'The requested resource is invalid, unknown, or not allowed for this client or session',
-  ERR_DPOP_INVALID: 'The DPoP proof is invalid',
-  ERR_DPOP_NONCE: 'Use the DPoP nonce the server provides',
-  ERR_REFRESH_INVALID: 'The refresh token is invalid',
-  ERR_REFRESH_REUSED: 'The refresh token was already used',
-  ERR_SESSION_EXPIRED: 'The session expired',
-  ERR_RATE_LIMITED: 'Too many refreshes; try again later',
-  ERR_STORE_UNAVAILABLE: 'The token store is temporarily unavailable',
-};
-
-/** Codes whose detail names only what the caller itself sent or configured: it is the message. */
-const PUBLIC_DETAIL = new Set<BatonErrorCode>(['ERR_CONFIG', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET', 'ERR_DPOP_INVALID', 'ERR_DPOP_NONCE', 'ERR_TOKEN_SCHEME']);
+/** The HTTP status each Baton code is answered with (the `status` column of `errorTable`). */
+export const httpStatusOf = Object.fromEntries(Object.entries(errorTable).map(([code, row]) => [code, row.status])) as Record<BatonErrorCode, number>;
 
 /** Base class of every error Baton throws. */
 export class BatonError extends Error {
@@ -106,7 +110,7 @@ export class BatonError extends Error {
 
   /** `options.public`: the detail names only what the caller sent, so it is the message too. */
   constructor(code: BatonErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number; sessionEnd?: SessionEnd; public?: boolean }) {
-    super((PUBLIC_DETAIL.has(code) || options?.public === true) && detail ? detail : publicMessage[code], options?.cause === undefined ? undefined : { cause: options.cause });
+    super(((errorTable[code] as ErrorRow).public === true || options?.public === true) && detail ? detail : errorTable[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.detail = detail;
     this.retryAfterMs = options?.retryAfterMs;
@@ -115,7 +119,12 @@ export class BatonError extends Error {
 
   /** The OAuth 2.0 `error` value for this error. */
   get oauthError(): string {
-    return oauthErrorOf[this.code];
+    return errorTable[this.code].error;
+  }
+
+  /** The HTTP status this error is answered with. */
+  get httpStatus(): number {
+    return errorTable[this.code].status;
   }
 }
 
@@ -131,5 +140,5 @@ export class BatonConfigError extends BatonError {
 export function isBatonError(value: unknown): value is BatonError {
   if (value instanceof BatonError) return true;
   const v = value as { name?: unknown; code?: unknown } | null;
-  return typeof v?.name === 'string' && v.name.startsWith('Baton') && typeof v.code === 'string' && v.code in oauthErrorOf;
+  return typeof v?.name === 'string' && v.name.startsWith('Baton') && typeof v.code === 'string' && Object.hasOwn(errorTable, v.code);
 }

@@ -137,6 +137,31 @@ function signatureLength(alg: KeyAlg, key: KeyObject): number | undefined {
   return SIG_LENGTH[alg] ?? ((key.asymmetricKeyDetails?.modulusLength ?? 0) + 7) >> 3;
 }
 
+/** A DER INTEGER (X.690 §8.3) of an unsigned big-endian number: shortest form, a 0 before a high bit. */
+function derInteger(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const value = bytes.subarray(start);
+  const pad = (value[0] as number) & 0x80 ? 1 : 0;
+  const out = Buffer.alloc(2 + pad + value.length);
+  out[0] = 0x02;
+  out[1] = pad + value.length;
+  value.copy(out, 2 + pad);
+  return out;
+}
+
+/**
+ * An ECDSA P-256 signature r‖s (IEEE P1363, JWS's form) as the DER `Ecdsa-Sig-Value` SEQUENCE
+ * that `verify` takes by default (RFC 3279 §2.2.3). Node also takes r‖s through
+ * `{ key, dsaEncoding: 'ieee-p1363' }`; workerd's `node:crypto` refuses a `KeyObject` in that
+ * object, so the signature is re-encoded instead (a few bytes; the key is the same `KeyObject`).
+ */
+function p1363ToDer(signature: Buffer): Buffer {
+  const r = derInteger(signature.subarray(0, 32));
+  const s = derInteger(signature.subarray(32));
+  return Buffer.concat([Buffer.from([0x30, r.length + s.length]), r, s]);
+}
+
 /**
  * Verifies `signature` over `signingInput` with `key` for `alg`, in constant time for MACs.
  * The caller has already checked that `alg` is the algorithm pinned to `key`.
@@ -148,8 +173,9 @@ export function verifySignature(alg: KeyAlg, key: KeyObject, signingInput: strin
     case 'HS256':
       return timingSafeEqual(createHmac('sha256', key).update(signingInput).digest(), signature);
     case 'ES256':
-      // IEEE P1363 r‖s as JWS uses (RFC 7518 §3.4); OpenSSL refuses r = 0 or s = 0 (CVE-2022-21449).
-      return cryptoVerify('sha256', data(), { key, dsaEncoding: 'ieee-p1363' }, signature);
+      // IEEE P1363 r‖s as JWS uses (RFC 7518 §3.4), of 64 bytes (checked above), re-encoded in
+      // DER; OpenSSL refuses r = 0 or s = 0 either way (CVE-2022-21449).
+      return cryptoVerify('sha256', data(), key, p1363ToDer(signature));
     case 'EdDSA':
       return cryptoVerify(null, data(), key, signature);
     case 'RS256':

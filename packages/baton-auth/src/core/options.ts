@@ -143,6 +143,12 @@ function human(ms: number): string {
   return `${ms / 1000}s`;
 }
 
+/** `value` if it is an array, else a BatonConfigError naming `setting`. */
+function list<T>(value: readonly T[], setting: string): readonly T[] {
+  if (!Array.isArray(value)) throw new BatonConfigError(`${setting} must be a list.`);
+  return value;
+}
+
 /**
  * The key ring of `options`, with `refreshTokenSecret` (and the previous ones) as its refresh keys.
  * Exactly one source of refresh keys: the secret options or `refresh` keys in `keys`.
@@ -151,7 +157,7 @@ function keyRing(options: BatonOptions): KeyRing {
   const given = options.refreshTokenSecret;
   const refreshKeys: KeyInput[] = given === undefined ? [] : [
     { kid: 'refresh-0', alg: 'HS256', use: 'refresh', status: 'active', secret: secret(given, '`refreshTokenSecret`') },
-    ...(options.previousRefreshTokenSecrets ?? []).map((s, i): KeyInput => (
+    ...list(options.previousRefreshTokenSecrets ?? [], '`previousRefreshTokenSecrets`').map((s, i): KeyInput => (
       { kid: `refresh-${i + 1}`, alg: 'HS256', use: 'refresh', status: 'retired', secret: secret(s, `\`previousRefreshTokenSecrets[${i}]\``) })),
   ];
   let ring: KeyRing;

@@ -3,7 +3,7 @@
  * intersection of what was asked for, what the user may have and what the client may ask for —
  * and a request for more is refused with `invalid_scope` (§5.2), never granted.
  */
-import { BatonError } from './errors.ts';
+import { BatonConfigError, BatonError } from './errors.ts';
 
 /** scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) (RFC 6749 §3.3). */
 const TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -14,6 +14,21 @@ export function parseScope(value: string): string[] {
   const tokens = value.split(' ').filter((t) => t !== '');
   for (const t of tokens) if (!TOKEN.test(t)) throw new BatonError('ERR_INVALID_SCOPE', 'scope holds a character outside RFC 6749 §3.3');
   return [...new Set(tokens)];
+}
+
+/**
+ * `scopes` as given, if each is one scope-token (RFC 6749 §3.3: printable ASCII but space, `"` and
+ * `\\`); otherwise a BatonConfigError naming `setting` and the first entry that is not one. The one
+ * check of a configured scope list: `createAuthHandler`'s `scopes`, `staticClients`, `BATON_SCOPES`.
+ */
+export function checkScopes(scopes: unknown, setting: string): string[] {
+  if (!Array.isArray(scopes)) throw new BatonConfigError(`${setting} must be a list of scope names (RFC 6749 §3.3), e.g. ['profile', 'orders:read'].`);
+  for (const s of scopes as unknown[]) {
+    if (typeof s !== 'string' || !TOKEN.test(s)) {
+      throw new BatonConfigError(`${setting} must list scope names (RFC 6749 §3.3: printable ASCII without spaces, " or \\), and ${JSON.stringify(typeof s === 'string' ? s.slice(0, 64) : s)} is not one.`);
+    }
+  }
+  return [...(scopes as string[])];
 }
 
 /** The scopes of `requested` that are not in `allowed`. */

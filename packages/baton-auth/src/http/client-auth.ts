@@ -27,7 +27,7 @@ function refused(c: ClientAuthContext, id: string, ip: string, why: 'unknown cli
 
 /** RFC 6749 §5.2: `invalid_client` is a 401 with a challenge for the scheme the client can use. */
 export function invalidClient(description: string): HttpError {
-  return new HttpError(401, 'invalid_client', description, { 'www-authenticate': 'Basic realm="baton", charset="UTF-8"' });
+  return new HttpError('ERR_CLIENT_INVALID', description, { headers: { 'www-authenticate': 'Basic realm="baton", charset="UTF-8"' } });
 }
 
 /** The id and secret of a `client_secret_basic` header, or undefined when there is none. */
@@ -56,7 +56,7 @@ export async function authenticateClient(c: ClientAuthContext, request: Request,
   const basic = basicCredentials(request.headers.get('authorization'));
   const posted = fields.client_secret;
   // RFC 6749 §2.3: a client uses one authentication method per request.
-  if (basic !== undefined && posted !== undefined) throw new HttpError(400, 'invalid_request', 'Use one client authentication method, not two');
+  if (basic !== undefined && posted !== undefined) throw new HttpError('ERR_INVALID_REQUEST', 'Use one client authentication method, not two');
   if (basic !== undefined && fields.client_id !== undefined && fields.client_id !== basic.id) throw invalidClient('client_id does not match the credentials');
   const id = basic?.id ?? fields.client_id ?? c.defaultClientId;
   const secret = basic?.secret ?? posted;

@@ -6,6 +6,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseResources } from '../core/resource.ts';
+import { checkScopes } from '../core/scope.ts';
+import { BatonConfigError } from '../core/errors.ts';
 
 /** A registered client. */
 export interface ClientRecord {
@@ -88,13 +90,23 @@ export interface StaticClient {
   dpop?: 'required' | 'allowed';
 }
 
-/** `resources` as given, if each is an absolute URI without a fragment (RFC 8707 §2); a TypeError naming their `owner` otherwise. */
-export function checkResources(resources: readonly string[], owner: string): string[] {
-  try {
-    return parseResources(resources);
-  } catch {
-    throw new TypeError(`The resources of ${owner} must be absolute URIs without a fragment, e.g. "https://api.example.com".`);
+/**
+ * `resources` as given, if each is an absolute URI without a fragment (RFC 8707 §2); otherwise a
+ * `BatonConfigError` naming `setting` and the first entry that is not one. The one check of a
+ * configured resource list: `createAuthHandler`'s `resources`, a client's, `BATON_RESOURCES`.
+ */
+export function checkResources(resources: readonly string[], setting: string): string[] {
+  if (!Array.isArray(resources)) throw new BatonConfigError(`${setting} must be a list of absolute URIs without a fragment (RFC 8707 §2), e.g. ["https://api.example.com"].`);
+  for (const r of resources as unknown[]) {
+    let ok = typeof r === 'string';
+    try {
+      if (ok) parseResources([r as string]);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new BatonConfigError(`${setting} must list absolute URIs without a fragment (RFC 8707 §2), e.g. https://api.example.com, and ${JSON.stringify(typeof r === 'string' ? r.slice(0, 100) : r)} is not one.`);
   }
+  return parseResources(resources);
 }
 
 /**
@@ -110,23 +122,23 @@ export function checkResources(resources: readonly string[], owner: string): str
 export function staticClients(clients: readonly StaticClient[]): ClientRegistry {
   const byId = new Map<string, ClientRecord>();
   for (const c of clients) {
-    if (typeof c.id !== 'string' || c.id === '' || byId.has(c.id)) throw new TypeError(`Client ids must be unique, non-empty strings (${JSON.stringify(c.id)}).`);
-    if (c.secret !== undefined && c.secret.length < 32) throw new TypeError(`The secret of client ${c.id} must be at least 32 characters (generate one with \`openssl rand -base64 32\`).`);
+    if (typeof c.id !== 'string' || c.id === '' || byId.has(c.id)) throw new BatonConfigError(`Client ids must be unique, non-empty strings (${JSON.stringify(c.id)}).`);
+    if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 32)) throw new BatonConfigError(`The secret of client ${c.id} must be at least 32 characters (generate one with \`openssl rand -base64 32\`).`);
     const record: ClientRecord = { id: c.id, type: c.secret === undefined ? 'public' : 'confidential' };
     if (c.secret !== undefined) record.secretHash = hashClientSecret(c.secret);
-    if (c.scopes !== undefined) record.scopes = [...c.scopes];
+    if (c.scopes !== undefined) record.scopes = checkScopes(c.scopes, `The scopes of client ${c.id}`);
     if (c.introspect === true) {
-      if (c.secret === undefined) throw new TypeError(`Client ${c.id} introspects, so it must be confidential (give it a secret).`);
+      if (c.secret === undefined) throw new BatonConfigError(`Client ${c.id} introspects, so it must be confidential (give it a secret).`);
       record.introspect = true;
     }
-    if (c.resources !== undefined) record.resources = checkResources(c.resources, `client ${c.id}`);
+    if (c.resources !== undefined) record.resources = checkResources(c.resources, `The resources of client ${c.id}`);
     if (c.grantTypes !== undefined) {
-      if (c.grantTypes.some((g) => g !== 'client_credentials')) throw new TypeError(`Client ${c.id}: grantTypes may only list 'client_credentials'.`);
-      if (c.grantTypes.length > 0 && c.secret === undefined) throw new TypeError(`Client ${c.id} uses client_credentials, so it must be confidential (give it a secret; RFC 6749 §4.4).`);
+      if (!Array.isArray(c.grantTypes) || c.grantTypes.some((g) => g !== 'client_credentials')) throw new BatonConfigError(`Client ${c.id}: grantTypes may only list 'client_credentials'.`);
+      if (c.grantTypes.length > 0 && c.secret === undefined) throw new BatonConfigError(`Client ${c.id} uses client_credentials, so it must be confidential (give it a secret; RFC 6749 §4.4).`);
       record.grantTypes = [...c.grantTypes];
     }
     if (c.dpop !== undefined) {
-      if (c.dpop !== 'required' && c.dpop !== 'allowed') throw new TypeError(`Client ${c.id}: dpop must be 'required' or 'allowed'.`);
+      if (c.dpop !== 'required' && c.dpop !== 'allowed') throw new BatonConfigError(`Client ${c.id}: dpop must be 'required' or 'allowed'.`);
       record.dpop = c.dpop;
     }
     byId.set(c.id, record);

@@ -6,10 +6,11 @@ import type { Baton, TokenPair } from '../core/baton.ts';
 import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
-import { checkBearer } from './bearer.ts';
-import { serviceUrls } from './dpop.ts';
+import { createGuard } from './guard.ts';
 import type { LoginProtection } from './login-protection.ts';
+import { Refusal } from './refusal.ts';
 import { HttpError, json } from './respond.ts';
+import { serviceUrls } from './urls.ts';
 
 /** Who a username and password belong to and the scopes they may have (space-separated), or null. */
 export type Authenticate = (username: string, password: string) => Promise<{ userId: string; scope?: string } | null>;
@@ -58,7 +59,7 @@ export interface HandlerContext {
 }
 
 const notAllowed = (what: string, origin: string): HttpError =>
-  new HttpError(403, 'invalid_request', `${what} from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
+  new HttpError('ERR_ORIGIN_REFUSED', `${what} from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
 
 /**
  * CSRF guard of cookie-authenticated requests: the browser must say it comes from an allowed
@@ -69,7 +70,7 @@ export function checkCsrf(c: HandlerContext, request: Request): void {
   const site = request.headers.get('sec-fetch-site');
   if (origin !== null ? c.allowedOrigins.has(origin) : site === 'same-origin') return;
   if (origin !== null) throw notAllowed('Cookie-based requests', origin);
-  throw new HttpError(403, 'invalid_request', 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)');
+  throw new HttpError('ERR_ORIGIN_REFUSED', 'Cookie-based requests must say where they come from (Origin or Sec-Fetch-Site)');
 }
 
 /**
@@ -86,7 +87,7 @@ export function refuseCrossSite(c: HandlerContext, request: Request): void {
   if (origin !== null) {
     if (!c.allowedOrigins.has(origin)) throw notAllowed('Requests', origin);
   } else if (request.headers.get('sec-fetch-site') === 'cross-site') {
-    throw new HttpError(403, 'invalid_request', 'Cross-site requests are refused (Sec-Fetch-Site: cross-site)');
+    throw new HttpError('ERR_ORIGIN_REFUSED', 'Cross-site requests are refused (Sec-Fetch-Site: cross-site)');
   }
 }
 
@@ -94,23 +95,20 @@ export function refuseCrossSite(c: HandlerContext, request: Request): void {
 export type SessionClaims = Readonly<AccessTokenClaims> & { readonly sid: string };
 
 /**
- * The claims of the request's Bearer token, which must be one of a user's session, or the
+ * The claims of the request's access token (Bearer, or DPoP-bound with its proof), which must be one of a user's session, or the
  * RFC 6750 refusal to send (a `client_credentials` token belongs to no session: 403).
  */
 export async function bearer(c: HandlerContext, request: Request): Promise<SessionClaims | Response> {
   const url = new URL(request.url);
-  const result = await checkBearer(c.baton, {
-    authorization: request.headers.get('authorization'),
-    search: url.search,
-    dpop: { proof: request.headers.get('dpop'), method: request.method, url: serviceUrls(c, request) },
-  }, { audience: c.baton.audience });
-  if (!result.ok) return json(result.refusal.body, result.refusal.status, result.refusal.headers);
-  if (result.claims.sid === undefined) {
+  const guard = createGuard<Request>(c.baton, { audience: c.baton.audience }, (r) => ({ proof: r.headers.get('dpop'), method: r.method, url: serviceUrls(c, r) }));
+  const claims = await guard(request.headers.get('authorization'), url.search, request);
+  if (claims instanceof Refusal) return json(claims.body, claims.status, claims.headers);
+  if (claims.sid === undefined) {
     return json({ error: 'insufficient_scope', error_description: 'This endpoint serves signed-in users; a client_credentials token belongs to no session' }, 403, {
       'www-authenticate': 'Bearer realm="baton", error="insufficient_scope"',
     });
   }
-  return result.claims as SessionClaims;
+  return claims as SessionClaims;
 }
 
 /**

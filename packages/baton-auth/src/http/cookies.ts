@@ -5,7 +5,23 @@
  * plant one beside ours, which `__Secure-` alone does not prevent. Two cookies of one name in a
  * request are refused as ambiguous all the same.
  */
+import { BatonConfigError } from '../core/errors.ts';
+// The loopback names of http/urls.ts, until the protocol toolkit holds the one loopback rule.
+import { isLoopbackHost } from '../protocol/loopback.ts';
 import { HttpError } from './respond.ts';
+
+/**
+ * Refuses cookies without `Secure` unless the issuer is plain http on loopback (development): off
+ * this machine, anyone on the network path would read the refresh token. The one rule of the
+ * library's `cookie.secure` and the service's `BATON_COOKIE_SECURE`; `setting` names the one given.
+ */
+export function checkCookieSecure(issuer: string, secure: unknown, setting: string): boolean {
+  if (typeof secure !== 'boolean') throw new BatonConfigError(`${setting} must be true or false.`);
+  if (secure) return true;
+  const url = URL.canParse(issuer) ? new URL(issuer) : undefined;
+  if (url?.protocol === 'http:' && isLoopbackHost(url.hostname)) return false;
+  throw new BatonConfigError(`${setting}=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.`);
+}
 
 /** Options of a token cookie. */
 export interface CookieOptions {
@@ -42,7 +58,7 @@ export function cookieValue(header: string | null | undefined, name: string): st
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) {
-      if (found !== undefined) throw new HttpError(400, 'invalid_request', `Two ${name} cookies in one request; clear the site's cookies and sign in again`);
+      if (found !== undefined) throw new HttpError('ERR_INVALID_REQUEST', `Two ${name} cookies in one request; clear the site's cookies and sign in again`);
       found = part.slice(eq + 1).trim();
     }
   }

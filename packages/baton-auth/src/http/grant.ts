@@ -14,11 +14,11 @@ export function grantedResources(c: HandlerContext, client: ClientRecord, reques
   try {
     asked = parseResources(requested);
   } catch {
-    throw new HttpError(400, 'invalid_target', 'resource must be an absolute URI without a fragment (RFC 8707 §2)');
+    throw new HttpError('ERR_INVALID_TARGET', 'resource must be an absolute URI without a fragment (RFC 8707 §2)');
   }
   for (const r of asked) {
-    if (!c.resources.has(r)) throw new HttpError(400, 'invalid_target', `${r.slice(0, 200)} is not a resource this service issues tokens for`);
-    if (client.resources !== undefined && !client.resources.includes(r)) throw new HttpError(400, 'invalid_target', `Client ${client.id} may not ask for tokens for ${r.slice(0, 200)}`);
+    if (!c.resources.has(r)) throw new HttpError('ERR_INVALID_TARGET', `${r.slice(0, 200)} is not a resource this service issues tokens for`);
+    if (client.resources !== undefined && !client.resources.includes(r)) throw new HttpError('ERR_INVALID_TARGET', `Client ${client.id} may not ask for tokens for ${r.slice(0, 200)}`);
   }
   return asked;
 }

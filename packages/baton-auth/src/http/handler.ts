@@ -15,11 +15,13 @@
  * ```
  */
 import type { Baton } from '../core/baton.ts';
+import { BatonConfigError } from '../core/errors.ts';
+import { checkScopes } from '../core/scope.ts';
 import { checkResources, staticClients } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
-import { cookieName } from './cookies.ts';
+import { checkCookieSecure, cookieName } from './cookies.ts';
 import { checkOrigins, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from '../protocol/loopback.ts';
 import { createLoginProtection } from './login-protection.ts';
@@ -75,7 +77,7 @@ export interface AuthHandlerOptions {
   /**
    * The refresh-token cookie: `__Host-baton_rt` with `Path=/`, HttpOnly, SameSite=Strict, Secure
    * (bound to this host: see `cookies.ts`); on a plain-http localhost issuer, `baton_rt` with path
-   * `<issuer path>/oauth/token`.
+   * `<issuer path>/oauth/token`. `secure: false` only for a plain-http loopback issuer (a BatonConfigError otherwise).
    */
   cookie?: { name?: string; secure?: boolean };
   /** Failed logins: default 10 in a row per username and address, 100 a day per address, in memory (`createLoginProtection`). */
@@ -139,9 +141,11 @@ function openStreams(): HandlerContext['streams'] {
 
 /** Creates the handler of every endpoint of the token service. */
 export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
-  const issuer = (options.issuer ?? options.baton.issuer).replace(/\/$/, '');
+  const given = options.issuer ?? options.baton.issuer;
+  if (typeof given !== 'string' || !URL.canParse(given)) throw new BatonConfigError(`createAuthHandler: issuer must be the service's URL, e.g. https://auth.example.com, not ${JSON.stringify(given)}.`);
+  const issuer = given.replace(/\/$/, '');
   const base = new URL(issuer).pathname.replace(/\/$/, '');
-  const secure = options.cookie?.secure ?? true;
+  const secure = checkCookieSecure(issuer, options.cookie?.secure ?? true, 'createAuthHandler: cookie.secure');
   const cookiePath = `${base}/oauth/token`;
   const defaultClientId = options.defaultClientId ?? 'default';
   // An origin is compared as the exact string a browser sends (Fetch §3.1): a path, a trailing
@@ -154,8 +158,8 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     username: options.username,
     clients: options.clients ?? staticClients([{ id: defaultClientId }]),
     defaultClientId,
-    resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler')),
-    scopes: options.scopes,
+    resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler: resources')),
+    scopes: options.scopes === undefined ? undefined : checkScopes(options.scopes, 'createAuthHandler: scopes'),
     allowedOrigins: new Set([...sameMachine(new URL(issuer)), ...allowedOrigins]),
     cookie: { name: options.cookie?.name ?? cookieName('baton_rt', secure ? '/' : cookiePath, secure), path: secure ? '/' : cookiePath, secure },
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
@@ -209,7 +213,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     const isPublic = found !== undefined && PUBLIC(found.name);
     let response: Response;
     try {
-      if (found === undefined) throw new HttpError(404, 'not_found', 'No such endpoint');
+      if (found === undefined) throw new HttpError('ERR_NOT_FOUND', 'No such endpoint');
       const method = request.method === 'HEAD' && found.route.GET ? 'GET' : request.method;
       const serve = found.route[method];
       const allow = [...Object.keys(found.route), 'OPTIONS'];
@@ -217,7 +221,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
         // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
         response = preflight(c, request, found.name, isPublic, allow);
       } else {
-        if (serve === undefined) throw new HttpError(405, 'invalid_request', `Use ${allow.join(', ')}`, { allow: allow.join(', ') });
+        if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
         if (!isPublic) refuseCrossSite(c, request);
         response = await serve(request, context, found.params);
       }

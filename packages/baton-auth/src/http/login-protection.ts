@@ -1,5 +1,5 @@
 /**
- * Protection of a password check against guessing: rate-limiter-flexible's documented login
+ * Protection of a password check against guessing: the login protection rate-limiter-flexible's wiki documents, on the store's counters
  * protection (https://github.com/animir/node-rate-limiter-flexible/wiki/Overall-example#login-endpoint-protection).
  * Two counters of failures: consecutive ones per name and address (a success clears them), and all
  * of an address's per day. An attempt from a pair or an address already refused is only read:
@@ -9,11 +9,11 @@
  * smallest network one host is given.
  */
 import { isIP, isIPv6 } from 'node:net';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import { StoreRateLimiter } from './rate-limit.ts';
+import { memoryCounters, StoreRateLimiter } from './rate-limit.ts';
+import type { RateLimitResult } from './rate-limit.ts';
 import { HttpError } from './respond.ts';
 import type { CounterStore } from '../core/counter-store.ts';
+import { BatonConfigError } from '../core/errors.ts';
 
 /** Options of `createLoginProtection`. */
 export interface LoginProtectionOptions {
@@ -27,7 +27,7 @@ export interface LoginProtectionOptions {
   failuresPerIp?: { max: number; windowMs: number } | false;
   /**
    * The clock the counters in `store` are measured on, in ms since the epoch. Default `Date.now`.
-   * Without a store, rate-limiter-flexible's memory counters keep their own timers and clock.
+   * Without a store, the counters are kept in this process's memory, on this clock too.
    */
   now?: () => number;
 }
@@ -48,10 +48,8 @@ export interface LoginProtection {
 }
 
 const DAY_MS = 86_400_000;
-// The wiki keeps consecutive failures for 90 days since the first. RateLimiterMemory expires keys
-// with setTimeout, which cannot wait longer than 2^31 - 1 ms (24.8 days).
+// rate-limiter-flexible's wiki keeps consecutive failures for 90 days since the first.
 const PAIR_WINDOW_MS = 90 * DAY_MS;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * An address as one spelling: IPv4-mapped IPv6 (in either notation) as IPv4, IPv6 compressed and
@@ -92,7 +90,7 @@ export const counterKeys = {
 };
 
 /** How long `res` says its key is refused, or 0. */
-const refusedFor = (limiter: RateLimiterAbstract, res: RateLimiterRes | null): number =>
+const refusedFor = (limiter: StoreRateLimiter, res: RateLimitResult | null): number =>
   res !== null && res.consumedPoints > limiter.points ? Math.max(res.msBeforeNext, 1) : 0;
 
 /** Creates the protection; with `store`, its counters are shared through the store. */
@@ -100,27 +98,26 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   const prefix = options.keyPrefix ?? 'login';
   const failures = options.failures ?? { max: 10, blockMs: 3_600_000 };
   const perIp = options.failuresPerIp ?? { max: 100, windowMs: DAY_MS };
-  const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): RateLimiterAbstract => {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
-    // rate-limiter-flexible blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
-    const shape = { keyPrefix, points: max, blockDuration: blockMs / 1000 };
-    return options.store
-      ? new StoreRateLimiter({ store: options.store, ...shape, duration: windowMs / 1000, ...(options.now ? { now: options.now } : {}) })
-      : new RateLimiterMemory({ ...shape, duration: Math.min(windowMs, MAX_TIMER_MS) / 1000 });
+  const counters = options.store ?? memoryCounters();
+  const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter => {
+    if (!Number.isInteger(max) || max < 1) throw new BatonConfigError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
+    for (const ms of [windowMs, blockMs]) if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new BatonConfigError(`${keyPrefix}: a window or block must be a number of milliseconds above 0, got ${ms}.`);
+    // The limiter blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
+    return new StoreRateLimiter({ store: counters, keyPrefix, points: max, blockDuration: blockMs / 1000, duration: windowMs / 1000, ...(options.now ? { now: options.now } : {}) });
   };
-  // rate-limiter-flexible joins its prefix and a key with ':', which gives counterKeys' shapes.
+  // The limiter joins its prefix and a key with ':', which gives counterKeys' shapes.
   const pair = failures ? limiter(`${prefix}:pair`, failures.max, PAIR_WINDOW_MS, failures.blockMs) : undefined;
   const address = perIp ? limiter(`${prefix}:addr`, perIp.max, perIp.windowMs, perIp.windowMs) : undefined;
 
-  const limiters = (pairKey: string, addressKey: string): [RateLimiterAbstract, string][] => [
-    ...(pair ? [[pair, pairKey] as [RateLimiterAbstract, string]] : []),
-    ...(address ? [[address, addressKey] as [RateLimiterAbstract, string]] : []),
+  const limiters = (pairKey: string, addressKey: string): [StoreRateLimiter, string][] => [
+    ...(pair ? [[pair, pairKey] as [StoreRateLimiter, string]] : []),
+    ...(address ? [[address, addressKey] as [StoreRateLimiter, string]] : []),
   ];
   /**
    * Counts one attempt on each limiter. Resolves to how long it is refused when it crossed a limit
    * (a burst running past a block set meanwhile), else 0, with each limiter's count.
    */
-  const count = async (targets: [RateLimiterAbstract, string][]): Promise<{ refused: number; counts: number[] }> => {
+  const count = async (targets: [StoreRateLimiter, string][]): Promise<{ refused: number; counts: number[] }> => {
     const results = await Promise.allSettled(targets.map(([limiter, key]) => limiter.consume(key)));
     let refused = 0;
     const counts: number[] = [];
@@ -129,10 +126,10 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
         counts.push(result.value.consumedPoints);
         continue;
       }
-      // A RateLimiterRes means "over the limit"; anything else is the store failing.
+      // A limiter's answer means "over the limit"; anything else is the store failing.
       if (result.reason instanceof Error) throw result.reason;
-      refused = Math.max(refused, (result.reason as RateLimiterRes).msBeforeNext, 1);
-      counts.push((result.reason as RateLimiterRes).consumedPoints);
+      refused = Math.max(refused, (result.reason as RateLimitResult).msBeforeNext, 1);
+      counts.push((result.reason as RateLimitResult).consumedPoints);
     }
     return { refused, counts };
   };
@@ -149,7 +146,7 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
       if (refused > 0) return { retryAfterMs: refused, failed: nothing, succeeded: async () => undefined };
       return {
         retryAfterMs: 0,
-        // Counted already; the failure that reaches a limit sets the block at once (rlf's `block`).
+        // Counted already; the failure that reaches a limit sets the block at once (`StoreRateLimiter.block`).
         async failed() {
           let blocked = 0;
           for (const [i, [limiter, key]] of targets.entries()) {
@@ -180,7 +177,7 @@ export function tooManyAttempts(retryAfterMs: number): HttpError {
   const seconds = Math.ceil(retryAfterMs / 1000);
   // How long, in words a person reads (the header says it in seconds), and the way out sooner.
   const wait = seconds < 90 ? `${seconds} seconds` : seconds < 5400 ? `${Math.round(seconds / 60)} minutes` : `${Math.round(seconds / 3600)} hours`;
-  return new HttpError(429, 'slow_down', `Too many failed attempts: try again in ${wait}, or ask whoever runs this service to lift the block sooner`, { 'retry-after': String(seconds) });
+  return new HttpError('ERR_RATE_LIMITED', `Too many failed attempts: try again in ${wait}, or ask whoever runs this service to lift the block sooner`, { headers: { 'retry-after': String(seconds) } });
 }
 
 /** The client id of an `Authorization: Basic` header (RFC 6749 §2.3.1), or '' (still counted per address). */

@@ -1,54 +1,111 @@
 /**
- * rate-limiter-flexible on a Baton store: the library's limiter logic (points, duration,
- * blocking, insurance) over the store's atomic counters, so that the login limits are shared by
- * every instance on the same Redis, PostgreSQL or SQLite file.
+ * A fixed-window rate limiter over a store's atomic counters (`CounterStore.hitCounter`), so that
+ * the login limits are shared by every instance on the same Redis, PostgreSQL or SQLite file —
+ * and over counters in this process's memory without a store. The shape of its answers is
+ * rate-limiter-flexible's (`consumedPoints`, `remainingPoints`, `msBeforeNext`; a refusal rejects
+ * with that answer), the library this replaces: its store base class was private.
  */
-import { createRequire } from 'node:module';
-import { RateLimiterRes } from 'rate-limiter-flexible';
-import type { RateLimiterStoreAbstract as StoreAbstract } from 'rate-limiter-flexible';
 import type { CounterStore } from '../core/counter-store.ts';
 
-// The base class of stores is the library's extension point (its own stores extend it), typed in
-// its declarations but not exported from its index.
-const RateLimiterStoreAbstract = createRequire(import.meta.url)('rate-limiter-flexible/lib/RateLimiterStoreAbstract.js') as typeof StoreAbstract;
-
-interface Counter {
-  count: number;
-  resetAt: number;
+/** A counter's state as the limiter answers it. */
+export interface RateLimitResult {
+  /** Points counted in the window (or the block). */
+  consumedPoints: number;
+  /** Points left before refusal. */
+  remainingPoints: number;
+  /** Milliseconds until the window (or the block) ends. */
+  msBeforeNext: number;
 }
 
-/** A rate limiter whose counters live in a `CounterStore` (`hitCounter`). */
-export class StoreRateLimiter extends RateLimiterStoreAbstract {
-  readonly #store: CounterStore;
+/** Far enough to mean "never resets" for a window of 0. */
+const FOREVER_MS = 100 * 365 * 86_400_000;
+
+/** Counters in this process's memory, expired ones dropped as the map grows (no timer). */
+export function memoryCounters(): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
+  const counters = new Map<string, { count: number; resetAt: number }>();
+  let sweepAt = 1024;
+  return {
+    async hitCounter(key, points, windowMs, now, force = false) {
+      const current = counters.get(key);
+      const next = force || current === undefined || current.resetAt <= now ? { count: points, resetAt: now + windowMs } : { count: current.count + points, resetAt: current.resetAt };
+      counters.set(key, next);
+      if (counters.size >= sweepAt) {
+        for (const [k, c] of counters) if (c.resetAt <= now) counters.delete(k);
+        sweepAt = Math.max(1024, counters.size * 2);
+      }
+      return { ...next };
+    },
+    async getCounter(key, now) {
+      const current = counters.get(key);
+      return current === undefined || current.resetAt <= now ? null : { ...current };
+    },
+    async deleteCounter(key) {
+      return counters.delete(key);
+    },
+  };
+}
+
+/** A rate limiter whose counters live in a `CounterStore` (`hitCounter`), keyed `<keyPrefix>:<key>`. */
+export class StoreRateLimiter {
+  /** Points allowed per window. */
+  readonly points: number;
+  readonly #store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>;
   readonly #now: () => number;
+  readonly #prefix: string;
+  readonly #windowMs: number;
+  readonly #blockMs: number;
 
   /**
-   * `duration` and `blockDuration` are in seconds (rate-limiter-flexible's units); `now` is the
-   * clock the counters' windows are measured on, in ms since the epoch (default `Date.now`).
+   * `duration` (the window) and `blockDuration` (how long a key that went over is refused, from
+   * the attempt that went over; 0: until the window ends) are in seconds; `now` is the clock the
+   * windows are measured on, in ms since the epoch (default `Date.now`).
    */
-  constructor(options: { store: CounterStore; keyPrefix: string; points: number; duration: number; blockDuration?: number; now?: () => number }) {
-    const { store, now, ...rest } = options;
-    super({ ...rest, storeClient: store });
-    this.#store = store;
-    this.#now = now ?? Date.now;
+  constructor(options: { store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>; keyPrefix: string; points: number; duration: number; blockDuration?: number; now?: () => number }) {
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+    this.#prefix = options.keyPrefix === '' ? '' : `${options.keyPrefix}:`;
+    this.points = options.points;
+    this.#windowMs = options.duration > 0 ? options.duration * 1000 : FOREVER_MS;
+    this.#blockMs = (options.blockDuration ?? 0) * 1000;
   }
 
-  // The four methods below are rate-limiter-flexible's extension points for a store.
-  _getRateLimiterRes(_key: string, changedPoints: number, result: Counter): RateLimiterRes {
-    const points = (this as unknown as { points: number }).points;
-    return new RateLimiterRes(Math.max(points - result.count, 0), Math.max(result.resetAt - this.#now(), 0), result.count, result.count === changedPoints);
+  #result(counter: { count: number; resetAt: number }): RateLimitResult {
+    return { consumedPoints: counter.count, remainingPoints: Math.max(this.points - counter.count, 0), msBeforeNext: Math.max(counter.resetAt - this.#now(), 0) };
   }
 
-  _upsert(key: string, points: number, msDuration: number, forceExpire = false): Promise<Counter> {
-    // A duration of 0 means "never resets" to rate-limiter-flexible.
-    return this.#store.hitCounter(key, points, msDuration > 0 ? msDuration : 100 * 365 * 86_400_000, this.#now(), forceExpire);
+  /**
+   * Counts `points` on `key`, atomically in the store: resolves within the limit; rejects with the
+   * answer past it — the attempt that goes over first starts the block, if there is one.
+   */
+  async consume(key: string, points = 1): Promise<RateLimitResult> {
+    const k = this.#prefix + key;
+    const res = this.#result(await this.#store.hitCounter(k, points, this.#windowMs, this.#now()));
+    if (res.consumedPoints <= this.points) return res;
+    if (this.#blockMs > 0 && res.consumedPoints <= this.points + points) {
+      await this.#store.hitCounter(k, res.consumedPoints, this.#blockMs, this.#now(), true);
+      res.msBeforeNext = this.#blockMs;
+    }
+    throw res;
   }
 
-  _get(key: string): Promise<Counter | null> {
-    return this.#store.getCounter(key, this.#now());
+  /** The key's live counter, or null. */
+  async get(key: string): Promise<RateLimitResult | null> {
+    const counter = await this.#store.getCounter(this.#prefix + key, this.#now());
+    return counter === null ? null : this.#result(counter);
   }
 
-  _delete(key: string): Promise<boolean> {
-    return this.#store.deleteCounter(key);
+  /** Refuses `key` for `seconds` from now (its count set past the limit). */
+  async block(key: string, seconds: number): Promise<RateLimitResult> {
+    return this.#result(await this.#store.hitCounter(this.#prefix + key, this.points + 1, seconds * 1000, this.#now(), true));
+  }
+
+  /** Gives `points` back to `key`. */
+  async reward(key: string, points = 1): Promise<RateLimitResult> {
+    return this.#result(await this.#store.hitCounter(this.#prefix + key, -points, this.#windowMs, this.#now()));
+  }
+
+  /** Forgets `key`; `true` when it was counted. */
+  async delete(key: string): Promise<boolean> {
+    return this.#store.deleteCounter(this.#prefix + key);
   }
 }

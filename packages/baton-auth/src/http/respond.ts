@@ -2,26 +2,41 @@
  * Building responses: JSON, OAuth errors (RFC 6749 §5.2), Bearer challenges (RFC 6750 §3),
  * cookies, and reading request bodies with a size limit.
  */
-import { BatonError, isBatonError } from '../core/errors.ts';
-import type { SessionEnd } from '../core/errors.ts';
+import { DpopError } from '../dpop/proof.ts';
+import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
+import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
 import { oauthDescription } from '../protocol/oauth-error.ts';
 
-/** An HTTP failure with an OAuth error code, turned into a response by the handler. */
-export class HttpError extends Error {
-  readonly status: number;
-  readonly error: string;
-  readonly description: string;
+/**
+ * An HTTP failure, turned into a response by the handler: a `BatonError` whose code gives its
+ * status and OAuth `error` (the one table, `errorTable` in core/errors.ts), with the sentence for
+ * the client, the headers the answer carries, and extension members of the error body.
+ */
+export class HttpError extends BatonError {
+  override name = 'BatonHttpError';
   readonly headers: Record<string, string>;
   /** Extension members of the error body (RFC 6749 §5.2 lets a server add them), e.g. `session_end`. */
   readonly members: Record<string, unknown>;
 
-  constructor(status: number, error: string, description: string, headers: Record<string, string> = {}, members: Record<string, unknown> = {}) {
-    super(description);
-    this.status = status;
-    this.error = error;
-    this.description = description;
-    this.headers = headers;
-    this.members = members;
+  constructor(code: BatonErrorCode, description: string, options: { headers?: Record<string, string>; members?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(code, description, { public: true, ...(options.cause === undefined ? {} : { cause: options.cause }) });
+    this.headers = options.headers ?? {};
+    this.members = options.members ?? {};
+  }
+
+  /** The HTTP status (`errorTable`). */
+  get status(): number {
+    return errorTable[this.code].status;
+  }
+
+  /** The OAuth `error` (`errorTable`). */
+  get error(): string {
+    return errorTable[this.code].error;
+  }
+
+  /** The `error_description`: the sentence the error was made with. */
+  get description(): string {
+    return this.message;
   }
 }
 
@@ -62,28 +77,25 @@ export function oauthError(err: HttpError): Response {
  */
 export function httpErrorOf(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (!isBatonError(err)) return new HttpError(500, 'server_error', 'Something went wrong on our side');
+  if (!isBatonError(err)) return new HttpError('ERR_INTERNAL', errorTable.ERR_INTERNAL.message);
   const e = err as BatonError;
-  switch (e.code) {
-    case 'ERR_STORE_UNAVAILABLE':
-      return new HttpError(503, 'temporarily_unavailable', e.message, { 'retry-after': '1' });
-    case 'ERR_RATE_LIMITED':
-      return new HttpError(429, 'slow_down', e.message, { 'retry-after': String(Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000))) });
-    case 'ERR_DPOP_NONCE':
-      // RFC 9449 §8: the nonce to use comes with the refusal.
-      return new HttpError(400, e.oauthError, e.message, (e as { nonce?: string }).nonce === undefined ? {} : { 'dpop-nonce': (e as { nonce?: string }).nonce as string });
-    case 'ERR_CONFIG':
-      // The server's own mistake (a resource server configured against the wrong issuer): its sentence is for its logs.
-      return new HttpError(500, 'server_error', 'The server is misconfigured');
-    default:
-      return new HttpError(e.oauthError === 'invalid_token' ? 401 : 400, e.oauthError, e.message, {}, e.sessionEnd ? { session_end: sessionEndMember(e.sessionEnd) } : {});
-  }
+  // The server's own mistake (a resource server configured against the wrong issuer): its sentence is for its logs.
+  if (e.code === 'ERR_CONFIG') return new HttpError('ERR_CONFIG', 'The server is misconfigured');
+  return new HttpError(e.code, e.message, { headers: headersOf(e), members: e.sessionEnd ? { session_end: sessionEndMember(e.sessionEnd) } : {} });
+}
+
+/** The headers an error's answer carries: `Retry-After` on a transient one (RFC 9110 §10.2.3), the nonce to use on `use_dpop_nonce` (RFC 9449 §8). */
+function headersOf(e: BatonError): Record<string, string> {
+  if (e.code === 'ERR_STORE_UNAVAILABLE') return { 'retry-after': '1' };
+  if (e.code === 'ERR_RATE_LIMITED') return { 'retry-after': String(Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000))) };
+  if (e instanceof DpopError && e.nonce !== undefined) return { 'dpop-nonce': e.nonce };
+  return {};
 }
 
 /** Reads a body of at most `limit` bytes: 413 beyond it, whatever Content-Length says. */
 export async function readBody(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) throw new HttpError(413, 'invalid_request', `The request body is larger than ${limit} bytes`);
+  if (declared > limit) throw new HttpError('ERR_BODY_TOO_LARGE', `The request body is larger than ${limit} bytes`);
   if (request.body === null) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -94,7 +106,7 @@ export async function readBody(request: Request, limit: number): Promise<string>
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel();
-      throw new HttpError(413, 'invalid_request', `The request body is larger than ${limit} bytes`);
+      throw new HttpError('ERR_BODY_TOO_LARGE', `The request body is larger than ${limit} bytes`);
     }
     chunks.push(value);
   }
@@ -114,7 +126,7 @@ export async function readFields(request: Request, limit: number, allowJson = tr
     for (const key of new Set(params.keys())) {
       const values = params.getAll(key);
       // RFC 6749 §3.2: request parameters must not be included more than once.
-      if (values.length > 1 && !REPEATABLE.has(key)) throw new HttpError(400, 'invalid_request', `The parameter ${key} is repeated`);
+      if (values.length > 1 && !REPEATABLE.has(key)) throw new HttpError('ERR_INVALID_REQUEST', `The parameter ${key} is repeated`);
       fields[key] = values.join(' ');
     }
     return fields;
@@ -124,17 +136,17 @@ export async function readFields(request: Request, limit: number, allowJson = tr
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new HttpError(400, 'invalid_request', 'The body is not valid JSON');
+      throw new HttpError('ERR_INVALID_REQUEST', 'The body is not valid JSON');
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'invalid_request', 'The body must be a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError('ERR_INVALID_REQUEST', 'The body must be a JSON object');
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries(parsed)) {
       if (typeof v === 'string') fields[k] = v;
       else if (REPEATABLE.has(k) && Array.isArray(v) && v.every((x) => typeof x === 'string')) fields[k] = v.join(' ');
       else if (typeof v === 'boolean' || typeof v === 'number') fields[k] = String(v);
-      else if (v !== null) throw new HttpError(400, 'invalid_request', `The field ${k} must be a string`);
+      else if (v !== null) throw new HttpError('ERR_INVALID_REQUEST', `The field ${k} must be a string`);
     }
     return fields;
   }
-  throw new HttpError(400, 'invalid_request', allowJson ? 'Send application/json or application/x-www-form-urlencoded' : 'Send application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
+  throw new HttpError('ERR_INVALID_REQUEST', allowJson ? 'Send application/json or application/x-www-form-urlencoded' : 'Send application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
 }

@@ -24,7 +24,9 @@ export function isPlainHttpOffLoopback(url: URL): boolean {
  * loopback is refused too, unless `plainHttp: 'any'` (a list that may hold a plain-http issuer's own).
  */
 export function checkOrigins(origins: readonly string[], setting: string, options: { plainHttp?: 'loopback' | 'any' } = {}): string[] {
+  if (!Array.isArray(origins)) throw new BatonConfigError(`${setting} must be a list of origins, e.g. ['https://app.example.com'].`);
   for (const origin of origins) {
+    if (typeof origin !== 'string') throw new BatonConfigError(`${setting} must list origins as strings, e.g. https://app.example.com, and ${JSON.stringify(origin)} is not one.`);
     const shown = JSON.stringify(origin.slice(0, 100));
     const url = URL.canParse(origin) ? new URL(origin) : undefined;
     if (url?.hostname.includes('*')) {

@@ -31,9 +31,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import { BatonConfigError, isBatonError } from '../core/errors.ts';
+import { BatonConfigError, BatonError, isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
-import { validHost } from '../http/bearer.ts';
+import { validHost } from '../http/urls.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
 import { sameMachine as loopbackNames } from '../protocol/loopback.ts';
 import { checkOrigins } from '../protocol/origin.ts';
@@ -369,8 +369,8 @@ export function attachWebSocketAuth(options: WebSocketAuthOptions): { wss: WebSo
   async function authenticate(connection: Connection, token: unknown, reauth: boolean, proof?: unknown): Promise<void> {
     let claims: Readonly<AccessTokenClaims>;
     try {
-      if (typeof token !== 'string') throw new Error('no token');
-      if (proof !== undefined && typeof proof !== 'string') throw new Error('no proof');
+      if (typeof token !== 'string') throw new BatonError('ERR_TOKEN_INVALID', 'no token');
+      if (proof !== undefined && typeof proof !== 'string') throw new BatonError('ERR_DPOP_INVALID', 'no proof');
       claims = await baton.verify(token, proof === undefined ? undefined : { dpop: { proof, method: 'GET', url: connection.urls } });
     } catch (err) {
       const reason = isBatonError(err) ? err.message : 'An access token is required';

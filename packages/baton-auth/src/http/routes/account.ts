@@ -24,7 +24,7 @@ export function logout(c: HandlerContext): Route {
       else if (scope === 'global') {
         revoked = await c.baton.revokeUserSessions(claims.sub, { reason: 'logout_everywhere', by: claims.sid });
         if (!revoked.includes(claims.sid) && (await c.baton.revokeSession(claims.sid, { reason: 'logout_everywhere', named: true }))) revoked.push(claims.sid);
-      } else throw new HttpError(400, 'invalid_request', 'scope must be local, others or global');
+      } else throw new HttpError('ERR_INVALID_REQUEST', 'scope must be local, others or global');
       return json({ revoked }, 200, scope === 'others' ? {} : { 'set-cookie': clearCookie(c) });
     },
   };
@@ -48,7 +48,7 @@ export function session(c: HandlerContext): Route {
       const claims = await bearer(c, request);
       if (claims instanceof Response) return claims;
       const own = await c.baton.listSessions(claims.sub);
-      if (!own.some((s) => s.id === id)) throw new HttpError(404, 'not_found', 'No such session of yours');
+      if (!own.some((s) => s.id === id)) throw new HttpError('ERR_NOT_FOUND', 'No such session of yours');
       await c.baton.revokeSession(id as string, { reason: 'kicked', by: claims.sid });
       return new Response(null, { status: 204 });
     },

@@ -18,7 +18,7 @@ export function introspect(c: HandlerContext): Route {
       if (client?.type !== 'confidential') {
         throw invalidClient('Introspection is for confidential clients (client_secret_basic or client_secret_post)');
       }
-      if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
+      if (!f.token) throw new HttpError('ERR_INVALID_REQUEST', 'token is required');
       const answer = await c.baton.introspect(f.token);
       return json(answer.active && client.introspect !== true && answer.client_id !== client.id ? { active: false } : answer);
     },

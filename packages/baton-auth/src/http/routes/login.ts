@@ -6,9 +6,9 @@
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
-import type { DpopProof } from '../../core/dpop.ts';
+import type { DpopProof } from '../../dpop/proof.ts';
 import { isBatonError } from '../../core/errors.ts';
-import { loginProof, nonceHeaders } from '../dpop.ts';
+import { loginProof, nonceHeaders } from '../../dpop/token-endpoint.ts';
 import { grantedResources } from '../grant.ts';
 import { checkCsrf, tokenResponse } from '../context.ts';
 import { tooManyAttempts } from '../login-protection.ts';
@@ -26,7 +26,7 @@ export function login(c: HandlerContext): Route {
     HEAD: async () => new Response(null, { status: 204, headers: { 'dpop-nonce': c.baton.dpopNonce(), 'cache-control': 'no-store' } }),
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
-      if (!f.username || !f.password) throw new HttpError(400, 'invalid_request', 'username and password are required');
+      if (!f.username || !f.password) throw new HttpError('ERR_INVALID_REQUEST', 'username and password are required');
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       const ip = ctx.ip ?? 'unknown';
       const username = f.username.toLowerCase();
@@ -59,7 +59,7 @@ export function login(c: HandlerContext): Route {
         const blocked = await attempt.failed();
         if (blocked > 0) throw tooManyAttempts(blocked);
         // RFC 9110 §15.5.2: a 401 carries a challenge. Not `Basic`, which would make a browser prompt.
-        throw new HttpError(401, 'invalid_grant', 'Wrong username or password', { 'www-authenticate': 'Password realm="baton"' });
+        throw new HttpError('ERR_LOGIN_FAILED', 'Wrong username or password', { headers: { 'www-authenticate': 'Password realm="baton"' } });
       }
       await attempt.succeeded();
       const scope = grantScope(f.scope, parseScope(who.scope ?? ''), client.scopes);

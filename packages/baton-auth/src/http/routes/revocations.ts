@@ -65,7 +65,7 @@ async function backlogPage(c: HandlerContext, cursor: number, since: number): Pr
 /** A cursor or time from the request, or a 400 saying what it is. */
 function whole(value: string, what: string): number {
   const n = Number(value);
-  if (value === '' || !Number.isSafeInteger(n) || n < 0) throw new HttpError(400, 'invalid_request', what);
+  if (value === '' || !Number.isSafeInteger(n) || n < 0) throw new HttpError('ERR_INVALID_REQUEST', what);
   return n;
 }
 
@@ -106,9 +106,9 @@ export function revocations(c: HandlerContext): Route {
         return json({ events: events.map(publicEvent), cursor: events.at(-1)?.seq ?? after });
       }
       // Stopping: no new stream (a client reconnecting on a kept-alive socket would hold the server open).
-      if (c.streams.closed) throw new HttpError(503, 'temporarily_unavailable', 'The service is stopping', { 'retry-after': '1', connection: 'close' });
+      if (c.streams.closed) throw new HttpError('ERR_SHUTTING_DOWN', 'The service is stopping', { headers: { 'retry-after': '1', connection: 'close' } });
       if (c.streams.count(client.id) >= MAX_STREAMS_PER_CLIENT) {
-        throw new HttpError(429, 'slow_down', `Client ${client.id} already has ${MAX_STREAMS_PER_CLIENT} feed streams open; one per instance is enough`, { 'retry-after': '5' });
+        throw new HttpError('ERR_RATE_LIMITED', `Client ${client.id} already has ${MAX_STREAMS_PER_CLIENT} feed streams open; one per instance is enough`, { headers: { 'retry-after': '5' } });
       }
       const encoder = new TextEncoder();
       let closed = false;

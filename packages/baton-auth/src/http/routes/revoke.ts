@@ -11,7 +11,7 @@
 import { isBatonError } from '../../core/errors.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
-import { serviceUrls } from '../dpop.ts';
+import { serviceUrls } from '../urls.ts';
 import { HttpError, readFields } from '../respond.ts';
 
 export function revoke(c: HandlerContext): Route {
@@ -19,7 +19,7 @@ export function revoke(c: HandlerContext): Route {
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
-      if (!f.token) throw new HttpError(400, 'invalid_request', 'token is required');
+      if (!f.token) throw new HttpError('ERR_INVALID_REQUEST', 'token is required');
       // The engine looks at a proof only for a token worth it, and at its signature last.
       const proof = request.headers.get('dpop');
       try {

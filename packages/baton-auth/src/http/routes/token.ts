@@ -13,7 +13,7 @@ import type { ClientRecord } from '../clients.ts';
 import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
 import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
-import { assertBound, nonceHeaders, proofKey, refreshProof } from '../dpop.ts';
+import { assertBound, nonceHeaders, proofKey, refreshProof } from '../../dpop/token-endpoint.ts';
 import { grantedResources } from '../grant.ts';
 import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
 
@@ -21,7 +21,7 @@ export function token(c: HandlerContext): Route {
   async function refreshGrant(request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
     const fromCookie = f.refresh_token === undefined ? cookieValue(request.headers.get('cookie'), c.cookie.name) : undefined;
     const presented = f.refresh_token ?? fromCookie;
-    if (!presented) throw new HttpError(400, 'invalid_request', 'refresh_token is required (in the body or the cookie)');
+    if (!presented) throw new HttpError('ERR_INVALID_REQUEST', 'refresh_token is required (in the body or the cookie)');
     if (fromCookie !== undefined) checkCsrf(c, request);
     assertBound(client, presented);
     let jkt: string | undefined;
@@ -51,7 +51,7 @@ export function token(c: HandlerContext): Route {
   async function clientCredentials(request: Request, f: Record<string, string>, client: ClientRecord): Promise<Response> {
     // RFC 6749 §4.4: confidential clients only, and only those registered for it (§5.2 unauthorized_client).
     if (client.type !== 'confidential' || !(client.grantTypes ?? []).includes('client_credentials')) {
-      throw new HttpError(400, 'unauthorized_client', `Client ${client.id} may not use the client_credentials grant`);
+      throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id} may not use the client_credentials grant`);
     }
     // No user: the client's own list bounds the scope, and a client with none gets none.
     const scope = grantScope(f.scope, client.scopes ?? []);
@@ -70,9 +70,9 @@ export function token(c: HandlerContext): Route {
   return {
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
-      if (f.grant_type === undefined) throw new HttpError(400, 'invalid_request', 'grant_type is required');
+      if (f.grant_type === undefined) throw new HttpError('ERR_INVALID_REQUEST', 'grant_type is required');
       if (f.grant_type !== 'refresh_token' && f.grant_type !== 'client_credentials') {
-        throw new HttpError(400, 'unsupported_grant_type', 'grant_type must be refresh_token or client_credentials');
+        throw new HttpError('ERR_GRANT_TYPE_UNSUPPORTED', 'grant_type must be refresh_token or client_credentials');
       }
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       return f.grant_type === 'refresh_token' ? refreshGrant(request, f, client, ctx) : clientCredentials(request, f, client);

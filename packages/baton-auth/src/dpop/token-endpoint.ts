@@ -7,16 +7,16 @@
  * authenticated client (`client_credentials`), a live token to revoke, or — at the login, where
  * nothing else can come first — a proof counted as a failed login of the address when it fails.
  */
-import type { DpopProof } from '../core/dpop.ts';
 import { RefreshTokenCodec } from '../core/refresh-token.ts';
-import { isLoopbackHost, sameMachine } from '../protocol/loopback.ts';
-import type { ClientRecord } from './clients.ts';
-import type { HandlerContext } from './context.ts';
-import { HttpError } from './respond.ts';
+import type { ClientRecord } from '../http/clients.ts';
+import type { HandlerContext } from '../http/context.ts';
+import { HttpError } from '../http/respond.ts';
+import { serviceUrls } from '../http/urls.ts';
+import type { DpopProof } from './proof.ts';
 
 function assertPolicy(request: Request, client: ClientRecord): void {
   if (request.headers.get('dpop') === null && client.dpop === 'required') {
-    throw new HttpError(400, 'invalid_dpop_proof', `Client ${client.id} must send a DPoP proof with each token request (RFC 9449 §5)`);
+    throw new HttpError('ERR_DPOP_INVALID', `Client ${client.id} must send a DPoP proof with each token request (RFC 9449 §5)`);
   }
 }
 
@@ -24,7 +24,7 @@ function assertPolicy(request: Request, client: ClientRecord): void {
 async function checkedProof(c: HandlerContext, request: Request, client: ClientRecord, o: { spend: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => Promise<void> }, bound = false): Promise<DpopProof | undefined> {
   if (!bound && !c.dpop()) {
     // DPoP held back: the proof is ignored, as by a server without DPoP, and the tokens are Bearer (RFC 9449 §5).
-    if (client.dpop === 'required') throw new HttpError(400, 'invalid_dpop_proof', `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`);
+    if (client.dpop === 'required') throw new HttpError('ERR_DPOP_INVALID', `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`);
     return undefined;
   }
   assertPolicy(request, client);
@@ -67,25 +67,8 @@ export async function loginProof(c: HandlerContext, request: Request, client: Cl
  */
 export function assertBound(client: ClientRecord, refreshToken: string): void {
   if (client.dpop === 'required' && RefreshTokenCodec.sessionOf(refreshToken)?.bound === false) {
-    throw new HttpError(400, 'invalid_grant', `Client ${client.id} requires DPoP and this session is not bound to a key: sign in again with a DPoP proof`);
+    throw new HttpError('ERR_REFRESH_INVALID', `Client ${client.id} requires DPoP and this session is not bound to a key: sign in again with a DPoP proof`);
   }
-}
-
-/**
- * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's
- * origin, as its metadata advertises them — never under a Host header a client chose — and, for
- * an issuer on loopback (development), under each loopback name with the issuer's port and under
- * the loopback origin the request came to.
- */
-export function serviceUrls(c: HandlerContext, request: Request): string[] {
-  const url = new URL(request.url);
-  const issuer = new URL(c.issuer);
-  // A loopback issuer is the same machine under each of its loopback names (as for cookies): a page
-  // opened at http://localhost:PORT names that in its proofs while the issuer says 127.0.0.1 (#22);
-  // and the loopback origin the request came to (an app mounting the handler on another port in development).
-  const origins = sameMachine(issuer);
-  if (isLoopbackHost(issuer.hostname) && isLoopbackHost(url.hostname) && !origins.includes(url.origin)) origins.push(url.origin);
-  return origins.map((origin) => `${origin}${url.pathname}`);
 }
 
 /** The headers of a response to a request with a proof: the nonce for the next one (RFC 9449 §8.2). */
