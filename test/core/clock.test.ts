@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { steadyClock, STEP_SETTLE_MS, STEP_TOLERANCE_MS } from '../../packages/baton-auth/src/core/clock.ts';
-import { RevocationCache } from '../../packages/baton-auth/src/core/revocation-cache.ts';
+import { RevocationCache } from '../../packages/baton-auth/src/protocol/revocation-cache.ts';
+import type { RevocationEvent } from '../../packages/baton-auth/src/core/store.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -175,7 +176,7 @@ describe('the in-process revocations', () => {
 
   it('keep a revocation through a forward-then-back step of the engine clock, until it expired on both clocks', () => {
     let mono = 0;
-    const cache = new RevocationCache(() => mono);
+    const cache = new RevocationCache<RevocationEvent>({ monotonic: () => mono });
     const at = Date.UTC(2026, 10, 22, 12);
     cache.apply(event('s1', at, 16 * 60_000), at);
     cache.apply({ kind: 'token', id: 'jti-1', at, expiresAt: at + 16 * 60_000, reason: 'revoked' }, at);
@@ -202,7 +203,7 @@ describe('the in-process revocations', () => {
 
   it('keep a revocation that arrives while this clock is an hour ahead of the revoking one, for its whole lifetime after it comes back', () => {
     let mono = 0;
-    const cache = new RevocationCache(() => mono);
+    const cache = new RevocationCache<RevocationEvent>({ monotonic: () => mono });
     const at = Date.UTC(2026, 10, 22, 12);
     cache.apply(event('s1', at, 16 * 60_000), at + HOUR); // expired on this clock when it arrives
     cache.prune(at + HOUR);
@@ -215,7 +216,7 @@ describe('the in-process revocations', () => {
 
   it('the later expiry wins on each clock', () => {
     let mono = 0;
-    const cache = new RevocationCache(() => mono);
+    const cache = new RevocationCache<RevocationEvent>({ monotonic: () => mono });
     const at = Date.UTC(2026, 10, 22, 12);
     cache.apply(event('s1', at, 60_000), at);
     cache.apply(event('s1', at, 10_000), at + 50_000); // learnt later, from a clock ahead: its own deadline is shorter

@@ -1,8 +1,11 @@
 /**
  * Where the token and revocation endpoints are: given, or from the issuer's metadata (RFC 8414 §3,
- * then OpenID Connect Discovery's document, whose fields are the same). Metadata naming another
- * issuer (§3.3), an endpoint not on https, or a redirect is refused before any token is sent.
+ * then OpenID Connect Discovery's document, whose fields are the same), found by the protocol
+ * toolkit's `fetchMetadata` (`baton-auth/protocol`). Metadata naming another issuer (§3.3, compared
+ * exactly: a trailing `/` makes another issuer), an endpoint not on https, or a redirect is
+ * refused before any token is sent.
  */
+import { DiscoveryError, fetchMetadata } from 'baton-auth/protocol';
 import { BatonClientError, TransientRefreshError } from './errors.ts';
 import { requireSecure } from './origins.ts';
 
@@ -14,42 +17,26 @@ export interface Endpoints {
   dpopAlgs?: readonly string[];
 }
 
-/**
- * The metadata URLs of an issuer: RFC 8414 §3.1 inserts the well-known path between the host and
- * the issuer's path (`https://a.example/tenant` → `https://a.example/.well-known/oauth-authorization-server/tenant`);
- * OpenID Connect Discovery §4 appends its own.
- */
-export function metadataUrls(issuer: string): [string, string] {
-  const u = new URL(issuer);
-  const path = u.pathname.replace(/\/$/, '');
-  return [`${u.origin}/.well-known/oauth-authorization-server${path}`, `${u.origin}${path}/.well-known/openid-configuration`];
+/** Each failure of discovery as the client reports it: a configuration mistake or a redirect is `ERR_DISCOVERY`; the rest may pass. */
+function clientError(err: unknown): Error {
+  if (!(err instanceof DiscoveryError)) return err as Error;
+  switch (err.reason) {
+    case 'unreachable': return err.cause as Error; // the fetch's own failure, as it came
+    case 'redirect': return new BatonClientError('ERR_DISCOVERY', `The issuer's metadata redirects elsewhere (HTTP ${err.status}); discovery does not follow redirects.`);
+    case 'wrong_issuer': return new BatonClientError('ERR_DISCOVERY', `${err.message}; no token is sent to it.`);
+    case 'not_json': return new TransientRefreshError('The issuer\'s metadata is not JSON', { cause: err });
+    default: return new TransientRefreshError(`Discovery failed with HTTP ${err.status}`);
+  }
 }
-
-/** Whether a response is a redirect, which discovery and token requests never follow. */
-export function isRedirect(res: Response): boolean {
-  return res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400);
-}
-
-const same = (a: string, b: string): boolean => a.replace(/\/$/, '') === b.replace(/\/$/, '');
 
 /** The endpoints named in the issuer's metadata. A failed fetch is transient; unusable metadata is `ERR_DISCOVERY`. */
 export async function discover(issuer: string, fetcher: typeof fetch): Promise<Endpoints> {
   requireSecure(issuer, 'issuer');
-  const [rfc8414, oidc] = metadataUrls(issuer);
-  const get = (url: string) => fetcher(url, { redirect: 'manual', headers: { accept: 'application/json' } });
-  let res = await get(rfc8414);
-  if (res.status === 404) res = await get(oidc);
-  if (isRedirect(res)) throw new BatonClientError('ERR_DISCOVERY', `The issuer's metadata redirects elsewhere (HTTP ${res.status}); discovery does not follow redirects.`);
-  if (!res.ok) throw new TransientRefreshError(`Discovery failed with HTTP ${res.status}`);
-  let meta: { issuer?: unknown; token_endpoint?: unknown; revocation_endpoint?: unknown; dpop_signing_alg_values_supported?: unknown };
+  let meta: { token_endpoint?: unknown; revocation_endpoint?: unknown; dpop_signing_alg_values_supported?: unknown };
   try {
-    meta = (await res.json()) as typeof meta;
+    ({ metadata: meta } = await fetchMetadata(issuer, fetcher));
   } catch (err) {
-    throw new TransientRefreshError('The issuer\'s metadata is not JSON', { cause: err });
-  }
-  // RFC 8414 §3.3: the metadata's issuer must be the one asked, or another server is speaking for it.
-  if (typeof meta.issuer !== 'string' || !same(meta.issuer, issuer)) {
-    throw new BatonClientError('ERR_DISCOVERY', `The metadata at ${rfc8414} names the issuer ${JSON.stringify(meta.issuer)}, not ${issuer} (RFC 8414 §3.3); no token is sent to it.`);
+    throw clientError(err);
   }
   if (typeof meta.token_endpoint !== 'string') throw new BatonClientError('ERR_DISCOVERY', 'The server metadata has no token_endpoint.');
   requireSecure(meta.token_endpoint, 'token endpoint');
@@ -60,3 +47,5 @@ export async function discover(issuer: string, fetcher: typeof fetch): Promise<E
   if (Array.isArray(algs)) endpoints.dpopAlgs = algs.filter((a): a is string => typeof a === 'string');
   return endpoints;
 }
+
+export { isRedirect } from 'baton-auth/protocol';

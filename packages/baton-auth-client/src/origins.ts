@@ -1,7 +1,9 @@
 /**
  * Where tokens may go: the issuer's origin and the `allowedOrigins` option, nothing else; and
- * which URLs are fit to receive them at all (https, or http on this machine).
+ * which URLs are fit to receive them at all (https, or http on this machine: the protocol
+ * toolkit's loopback rule, `baton-auth/protocol`).
  */
+import { isSecureUrl } from 'baton-auth/protocol';
 import { BatonClientError } from './errors.ts';
 import type { TokenClientOptions } from './types.ts';
 
@@ -9,11 +11,6 @@ import type { TokenClientOptions } from './types.ts';
 export function absolute(url: string): URL {
   const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
   return new URL(url, g.document?.baseURI ?? g.location?.href);
-}
-
-/** Whether a host name is this machine (RFC 8252 §8.3's loopback, and `localhost`). */
-export function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /** Throws `ERR_DISCOVERY` unless `url` is https, or http on loopback (RFC 8414 §2 asks https of every endpoint). */
@@ -24,17 +21,14 @@ export function requireSecure(url: string, what: string): URL {
   } catch {
     throw new BatonClientError('ERR_DISCOVERY', `The ${what} ${JSON.stringify(url)} is not a URL.`);
   }
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopback(parsed.hostname))) {
+  if (!isSecureUrl(parsed)) {
     throw new BatonClientError('ERR_DISCOVERY', `The ${what} ${parsed.origin} is not https: tokens only travel encrypted (plain http is allowed on loopback only).`);
   }
   return parsed;
 }
 
 /** Whether an origin is fit to receive a token at all: https, or http on loopback. */
-function secureOrigin(origin: string): boolean {
-  const { protocol, hostname } = new URL(origin);
-  return protocol === 'https:' || (protocol === 'http:' && isLoopback(hostname));
-}
+const secureOrigin = (origin: string): boolean => isSecureUrl(new URL(origin));
 
 /**
  * The origins a client sends tokens to: a predicate over an origin (`https://api.example.com`).

@@ -7,24 +7,10 @@ import { CompactEncrypt, compactDecrypt } from 'jose';
 import { BatonError } from './errors.ts';
 import { decodeBase64url, isCanonicalBase64url, JwsError, parseHeader, signSegment, splitCompact, verifySignature } from './jws.ts';
 import type { KeyRing, RingKey } from './keys.ts';
-import { namesAudience } from './resource.ts';
+import { namesAudience } from '../protocol/audience.ts';
+import type { AccessTokenClaims } from './claims.ts';
 
-/** The claims of every Baton access token. Times are seconds since the epoch. */
-export interface AccessTokenClaims {
-  iss: string;
-  sub: string;
-  aud: string | string[];
-  exp: number;
-  iat: number;
-  jti: string;
-  /** The session; absent from a `client_credentials` token, which belongs to no session. */
-  sid?: string;
-  client_id: string;
-  scope?: string;
-  nbf?: number;
-  /** The DPoP key the token is bound to (RFC 9449 §6.1): only a proof by that key presents it. */
-  cnf?: { jkt: string };
-}
+export type { AccessTokenClaims } from './claims.ts';
 
 /** What `verify` checks the claims against. */
 export interface ClaimPolicy {

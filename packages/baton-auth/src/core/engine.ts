@@ -3,7 +3,6 @@
  * `revoke.ts`, `introspect.ts`, `sessions.ts`) works on; `Baton` (`baton.ts`) is the facade.
  * Internal: not exported from the package.
  */
-import { LRUCache } from 'lru-cache';
 import { ringNonceSecret } from '../dpop/nonce.ts';
 import { DpopVerifier } from '../dpop/proof.ts';
 import { JwtVerifier } from './access-token.ts';
@@ -15,16 +14,11 @@ import { guardStore, unavailable } from './guarded-store.ts';
 import { resolveOptions } from './options.ts';
 import type { BatonOptions, ResolvedOptions } from './options.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
-import { RevocationCache } from './revocation-cache.ts';
+import { RevocationCache } from '../protocol/revocation-cache.ts';
+import { VerifiedTokenCache } from '../protocol/token-cache.ts';
 import type { RevocationEvent, TokenStore } from './store.ts';
 
 /** A verified token, its claims and the instant (ms) from which `exp` refuses it. */
-export interface CachedClaims {
-  readonly token: string;
-  readonly claims: Readonly<AccessTokenClaims>;
-  readonly validUntilMs: number;
-}
-
 /** What `Baton.stats()` counts since the engine started: verifications by outcome, and the verified-token cache. */
 export interface VerifyStats {
   /** Tokens that verified. */
@@ -50,8 +44,8 @@ export class Engine {
   /** DPoP proofs (RFC 9449): jtis spent in the store's ledger, nonces derived from the active refresh key. */
   readonly dpop: DpopVerifier;
   /** Revocations in force, kept on the engine's clock and the monotonic one (a step of either forgets none). */
-  readonly revoked = new RevocationCache();
-  readonly cache: LRUCache<string, CachedClaims> | undefined;
+  readonly revoked = new RevocationCache<RevocationEvent>();
+  readonly cache: VerifiedTokenCache<Readonly<AccessTokenClaims>> | undefined;
   readonly listeners = new Set<(event: BatonEvent) => void>();
   readonly revocationListeners = new Set<(event: RevocationEvent) => void>();
   readonly stats: VerifyStats = { ok: 0, cacheHits: 0, byError: {} };
@@ -73,7 +67,7 @@ export class Engine {
       iatWindowSec: this.o.dpop.proofLifetimeSec,
       nonceStepSec: this.o.dpop.nonceLifetimeSec,
     });
-    this.cache = this.o.cacheMax > 0 ? new LRUCache({ max: this.o.cacheMax }) : undefined;
+    this.cache = this.o.cacheMax > 0 ? new VerifiedTokenCache(this.o.cacheMax) : undefined;
     // A key that leaves the ring takes its verified tokens with it.
     this.o.ring.onRemove(() => this.cache?.clear());
     if (this.o.onEvent) this.listeners.add(this.o.onEvent);
@@ -105,8 +99,8 @@ export class Engine {
   }
 
   #apply(event: RevocationEvent): void {
-    if (event.kind === 'key') this.o.ring.drop(event.id, event.at);
-    this.revoked.apply(event, this.now());
+    if (event.kind === 'key') this.o.ring.drop(event.id, event.at); // the key ring drops the key itself
+    else this.revoked.apply(event, this.now()); // unbounded: the store is this engine's own
   }
 
   /** Revocations told to the listeners lately: one made here comes back through the store's subscription. */

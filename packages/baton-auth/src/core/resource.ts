@@ -55,8 +55,3 @@ export function audienceOf(sessionResources: string, narrowed: readonly string[]
   if (aud.length === 0) return fallback;
   return aud.length === 1 ? (aud[0] as string) : [...aud];
 }
-
-/** True when `aud` (a claim) names `audience`. */
-export function namesAudience(aud: unknown, audience: string): boolean {
-  return aud === audience || (Array.isArray(aud) && aud.includes(audience));
-}

@@ -8,7 +8,7 @@
  * and what it answers when nothing is found. Times are milliseconds since the epoch and come from
  * the caller, so one injectable clock drives them.
  */
-import type { AccessTokenClaims } from './access-token.ts';
+import type { AccessTokenClaims } from './claims.ts';
 
 /** The device a session was opened from, as the application describes it. */
 export interface DeviceInfo {

@@ -8,7 +8,7 @@ import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import type { DpopVerifier } from '../dpop/proof.ts';
 import type { Engine } from './engine.ts';
-import { namesAudience } from './resource.ts';
+import { namesAudience } from '../protocol/audience.ts';
 import { revocationEnd } from './session-end.ts';
 
 /** Options of `verify`. */
@@ -168,29 +168,21 @@ function verifyJwt(e: Engine, token: string, now: number): Readonly<AccessTokenC
   return checkRevoked(e, claims, now);
 }
 
-/**
- * The verified-token cache is keyed by the token's last segment (its signature or tag): short,
- * so cheap to hash on every request; the entry holds the whole token, compared on every hit.
- */
+/** The verified-token cache (`protocol/token-cache.ts`): a hit past its end is `ERR_TOKEN_EXPIRED`. */
 function lookup(e: Engine, token: string, now: number): Readonly<AccessTokenClaims> | undefined {
-  const key = token.slice(token.lastIndexOf('.') + 1);
-  const hit = e.cache?.get(key);
-  if (hit === undefined || hit.token !== token) return undefined;
-  if (now >= hit.validUntilMs) {
-    e.cache?.delete(key);
-    throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
-  }
+  const claims = e.cache?.get(token, now);
+  if (claims === undefined) return undefined;
   // A clock that went back (a step the steady clock took, or an injected clock) answers as a
   // verification without the cache would: what was valid then may not be valid yet now.
   const nowSec = Math.floor(now / 1000) + e.o.leewaySec;
-  if (hit.claims.nbf !== undefined && hit.claims.nbf > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
-  if (hit.claims.iat > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
-  return hit.claims;
+  if (claims.nbf !== undefined && claims.nbf > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
+  if (claims.iat > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
+  return claims;
 }
 
 function remember(e: Engine, token: string, claims: AccessTokenClaims): Readonly<AccessTokenClaims> {
   const frozen = Object.freeze(claims);
-  e.cache?.set(token.slice(token.lastIndexOf('.') + 1), { token, claims: frozen, validUntilMs: (claims.exp + e.o.leewaySec) * 1000 });
+  e.cache?.set(token, frozen, (claims.exp + e.o.leewaySec) * 1000);
   return frozen;
 }
 

@@ -7,7 +7,7 @@
  */
 import { BatonConfigError } from '../core/errors.ts';
 // The loopback names of http/urls.ts, until the protocol toolkit holds the one loopback rule.
-import { LOOPBACK } from './urls.ts';
+import { isLoopbackHost } from '../protocol/loopback.ts';
 import { HttpError } from './respond.ts';
 
 /**
@@ -19,7 +19,7 @@ export function checkCookieSecure(issuer: string, secure: unknown, setting: stri
   if (typeof secure !== 'boolean') throw new BatonConfigError(`${setting} must be true or false.`);
   if (secure) return true;
   const url = URL.canParse(issuer) ? new URL(issuer) : undefined;
-  if (url?.protocol === 'http:' && LOOPBACK.has(url.hostname)) return false;
+  if (url?.protocol === 'http:' && isLoopbackHost(url.hostname)) return false;
   throw new BatonConfigError(`${setting}=false is only allowed for a plain-http localhost issuer; serve over https and keep Secure cookies.`);
 }
 

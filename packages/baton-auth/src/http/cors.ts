@@ -13,9 +13,8 @@
  *   is compared as the exact string the browser serialised (Fetch §3.1: scheme, host and port),
  *   never by prefix or suffix, and `null` (a sandboxed or opaque origin) is never echoed.
  */
-import { BatonConfigError } from '../core/errors.ts';
 import type { HandlerContext } from './context.ts';
-import { LOOPBACK } from './urls.ts';
+export { checkOrigins } from '../protocol/origin.ts';
 
 /** The endpoints where the refresh cookie is set, read or cleared: credentialed requests. */
 const COOKIE_ROUTES = new Set(['/oauth/token', '/auth/login', '/auth/logout']);
@@ -37,35 +36,6 @@ const EXPOSE_HEADERS = 'DPoP-Nonce, WWW-Authenticate, Retry-After, Date';
 
 /** How long a browser may reuse a preflight's answer: an origin removed from the list stops working within it. */
 const MAX_AGE_SECONDS = '600';
-
-/**
- * `origins` as given, if each is an origin as a browser sends it — its ASCII serialisation (Fetch
- * §3.1; lowercase, punycode, no default port, no path), to which the `Origin` header is compared
- * whole; otherwise a BatonConfigError naming `setting`, the entry and the form to write. A `*` in
- * a host is no pattern: compared whole, it would silently allow no page. A plain-http origin off
- * loopback is refused too, unless `plainHttp: 'any'` (a list that may hold a plain-http issuer's own).
- */
-export function checkOrigins(origins: readonly string[], setting: string, options: { plainHttp?: 'loopback' | 'any' } = {}): string[] {
-  if (!Array.isArray(origins)) throw new BatonConfigError(`${setting} must be a list of origins, e.g. ['https://app.example.com'].`);
-  for (const origin of origins) {
-    if (typeof origin !== 'string') throw new BatonConfigError(`${setting} must list origins as strings, e.g. https://app.example.com, and ${JSON.stringify(origin)} is not one.`);
-    const shown = JSON.stringify(origin.slice(0, 100));
-    const url = URL.canParse(origin) ? new URL(origin) : undefined;
-    if (url?.hostname.includes('*')) {
-      throw new BatonConfigError(`${setting} must list origins, and ${shown} holds a wildcard, which matches no page: an Origin is compared whole. List each origin, e.g. https://app.example.com,https://admin.example.com`);
-    }
-    if (url === undefined || url.origin !== origin) {
-      const write = url !== undefined && url.origin !== 'null' ? ` (write it as ${url.origin})` : ', e.g. https://app.example.com';
-      throw new BatonConfigError(`${setting} must list origins, and ${shown} is not an origin: give scheme, host and port only, as a browser sends them${write}`);
-    }
-    // Anyone on the network path speaks for a plain-http origin: trusting one with the refresh
-    // cookie's answers is trusting the network (as the client SDK refuses such origins off loopback).
-    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && options.plainHttp !== 'any') {
-      throw new BatonConfigError(`${setting} lists ${shown}, a plain-http origin off this machine: anyone on the network path could speak for it. Use https (plain http only for localhost, 127.0.0.1 or [::1])`);
-    }
-  }
-  return [...origins];
-}
 
 /** The request's `Origin` if the handler serves its pages (never `null`), else undefined. */
 function listed(c: HandlerContext, request: Request): string | undefined {

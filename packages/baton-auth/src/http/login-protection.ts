@@ -12,7 +12,7 @@ import { isIP, isIPv6 } from 'node:net';
 import { memoryCounters, StoreRateLimiter } from './rate-limit.ts';
 import type { RateLimitResult } from './rate-limit.ts';
 import { HttpError } from './respond.ts';
-import type { CounterStore } from '../stores/types.ts';
+import type { CounterStore } from '../core/counter-store.ts';
 import { BatonConfigError } from '../core/errors.ts';
 
 /** Options of `createLoginProtection`. */

@@ -5,7 +5,7 @@
  * rate-limiter-flexible's (`consumedPoints`, `remainingPoints`, `msBeforeNext`; a refusal rejects
  * with that answer), the library this replaces: its store base class was private.
  */
-import type { CounterStore } from '../stores/types.ts';
+import type { CounterStore } from '../core/counter-store.ts';
 
 /** A counter's state as the limiter answers it. */
 export interface RateLimitResult {

@@ -5,7 +5,7 @@
 import { DpopError } from '../dpop/proof.ts';
 import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
 import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
-import { oauthDescription } from './refusal.ts';
+import { oauthDescription } from '../protocol/oauth-error.ts';
 
 /**
  * An HTTP failure, turned into a response by the handler: a `BatonError` whose code gives its

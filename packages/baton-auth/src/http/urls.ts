@@ -1,8 +1,9 @@
 /**
  * The URLs a request and the service are known by: what DPoP proofs name as `htu` (RFC 9449 §4.3)
  * and what the handler, CORS and the WebSocket server take for this machine. No DPoP logic here:
- * the proof checks are in `dpop/`.
+ * the proof checks are in `dpop/`. The loopback rule is the protocol toolkit's (`protocol/loopback.ts`).
  */
+import { isLoopbackHost, sameMachine } from '../protocol/loopback.ts';
 
 /** host[:port] (RFC 9110 §7.2): a name, an IPv4 address or a bracketed IPv6 one; nothing else. */
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
@@ -26,15 +27,6 @@ export function requestUrls(origin: string | readonly string[] | undefined, prot
   return valid === undefined ? [] : [`${protocol}://${valid}${path}`];
 }
 
-/** The names of this machine, as URLs spell their hosts. */
-export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** The origins `url` is known by: its own; for a loopback one, the same port under each loopback name (the same machine). */
-export function sameMachine(url: URL): string[] {
-  if (!LOOPBACK.has(url.hostname)) return [url.origin];
-  return [url.origin, ...[...LOOPBACK].filter((host) => host !== url.hostname).map((host) => `${url.protocol}//${host}${url.port ? `:${url.port}` : ''}`)];
-}
-
 /**
  * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's
  * origin, as its metadata advertises them — never under a Host header a client chose — and, for
@@ -48,6 +40,6 @@ export function serviceUrls(c: { readonly issuer: string }, request: Request): s
   // opened at http://localhost:PORT names that in its proofs while the issuer says 127.0.0.1 (#22);
   // and the loopback origin the request came to (an app mounting the handler on another port in development).
   const origins = sameMachine(issuer);
-  if (LOOPBACK.has(issuer.hostname) && LOOPBACK.has(url.hostname) && !origins.includes(url.origin)) origins.push(url.origin);
+  if (isLoopbackHost(issuer.hostname) && isLoopbackHost(url.hostname) && !origins.includes(url.origin)) origins.push(url.origin);
   return origins.map((origin) => `${origin}${url.pathname}`);
 }

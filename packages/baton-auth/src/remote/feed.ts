@@ -3,9 +3,11 @@
  * long request, resumed after any drop from the last event's id (`?after=`), so a reconnect misses
  * nothing. The id is an opaque cursor the issuer's store assigns in commit order: kept as sent,
  * never compared or read as a time.
- * Written by hand: the browser's `EventSource` cannot send client credentials, and the stream
- * format is a few lines (WHATWG HTML §9.2).
+ * The stream (WHATWG HTML §9.2) is read by `eventsource-parser`, not the browser's `EventSource`,
+ * which cannot send client credentials; a line or an event past 64 KiB drops the stream.
  */
+import { createParser } from 'eventsource-parser';
+import type { EventSourceMessage } from 'eventsource-parser';
 
 /** A revocation as the feed tells it. */
 export interface FeedEvent {
@@ -47,6 +49,37 @@ function feedEvent(data: string): FeedEvent | undefined {
 }
 
 /**
+ * The length of the line still open at the end of `text`, given the one open before it. Bounded
+ * here, apart from the parser's own buffer: the parser drops a line that can be no field without
+ * buffering it, and a feed sending one endlessly must be dropped, not read forever.
+ */
+function openLine(before: number, text: string): number {
+  const end = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+  return end === -1 ? before + text.length : text.length - end - 1;
+}
+
+/** Reads one stream to its end through `eventsource-parser`, each message to `onMessage`; throws on a line or an event past `MAX_LINE`. */
+async function readStream(body: AsyncIterable<Uint8Array>, onMessage: (message: EventSourceMessage) => void): Promise<void> {
+  let oversized = false;
+  const parser = createParser({
+    maxBufferSize: MAX_LINE, // the open line and the event's data so far
+    onEvent: onMessage,
+    onError: (err) => {
+      if (err.type === 'max-buffer-size-exceeded') oversized = true;
+    },
+  });
+  const decoder = new TextDecoder();
+  let open = 0;
+  for await (const chunk of body) {
+    const text = decoder.decode(chunk, { stream: true });
+    open = openLine(open, text);
+    if (open > MAX_LINE) throw new Error('the revocation feed sent an oversized line');
+    parser.feed(text);
+    if (oversized) throw new Error('the revocation feed sent an oversized event');
+  }
+}
+
+/**
  * Follows the feed until `close()`; reconnects with a capped backoff, after the last cursor.
  * `restart()` drops the stream and starts again from the whole backlog (every revocation in force).
  */
@@ -55,57 +88,38 @@ export function followFeed(o: FeedOptions): { close(): void; restart(): void } {
   let request: AbortController | undefined;
   let cursor: string | undefined;
   let failures = 0;
+  const onMessage = ({ event: type = 'message', id, data }: EventSourceMessage): void => {
+    if (type === 'ready') {
+      if (id !== undefined && id !== '') cursor = id;
+      failures = 0; // connected, and the backlog is in
+      o.onState?.(true);
+    } else if ((type === 'revocation' || type === 'message') && data !== '') {
+      const event = feedEvent(data);
+      if (event !== undefined) o.onEvent(event);
+      if (id !== undefined && id !== '') cursor = id; // after the event is applied
+    }
+  };
+  /** One connection, read until it ends: why it ended. */
+  const connect = async (): Promise<Error> => {
+    try {
+      const url = new URL(o.url);
+      if (cursor !== undefined) url.searchParams.set('after', cursor);
+      request = new AbortController();
+      const signal = AbortSignal.any([abort.signal, request.signal]);
+      const res = await o.fetch(url, { headers: { accept: 'text/event-stream', authorization: o.authorization }, signal, redirect: 'manual' });
+      if (res.status === 401 || res.status === 403) throw new FeedRefusedError(`the revocation feed refused the credentials (${res.status}): use a confidential client registered to introspect`);
+      if (!res.ok || res.body === null) throw new Error(`the revocation feed answered ${res.status}`);
+      const opened = Date.now();
+      await readStream(res.body as unknown as AsyncIterable<Uint8Array>, onMessage);
+      if (Date.now() - opened > 5000) failures = 0; // it held: reconnect at once, from the cursor
+      return new Error('the revocation feed closed');
+    } catch (err) {
+      return err as Error; // dropped, refused, oversized: try again
+    }
+  };
   const run = async (): Promise<void> => {
     while (!abort.signal.aborted) {
-      let why: Error | undefined;
-      try {
-        const url = new URL(o.url);
-        if (cursor !== undefined) url.searchParams.set('after', cursor);
-        request = new AbortController();
-        const signal = AbortSignal.any([abort.signal, request.signal]);
-        const res = await o.fetch(url, { headers: { accept: 'text/event-stream', authorization: o.authorization }, signal, redirect: 'manual' });
-        if (res.status === 401 || res.status === 403) throw new FeedRefusedError(`the revocation feed refused the credentials (${res.status}): use a confidential client registered to introspect`);
-        if (!res.ok || res.body === null) throw new Error(`the revocation feed answered ${res.status}`);
-        const opened = Date.now();
-        let buffer = '';
-        let type = 'message';
-        let id: string | undefined;
-        let data = '';
-        const decoder = new TextDecoder();
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          // Only the new text is searched for line ends: a stream cannot make each chunk rescan the last.
-          let scanFrom = buffer.length;
-          buffer += decoder.decode(chunk, { stream: true });
-          let newline: number;
-          while ((newline = buffer.indexOf('\n', scanFrom)) >= 0) {
-            const line = buffer.slice(0, newline).replace(/\r$/, '');
-            buffer = buffer.slice(newline + 1);
-            scanFrom = 0;
-            if (line === '') {
-              if (type === 'ready') {
-                if (id !== undefined && id !== '') cursor = id;
-                failures = 0; // connected, and the backlog is in
-                o.onState?.(true);
-              } else if ((type === 'revocation' || type === 'message') && data !== '') {
-                const event = feedEvent(data);
-                if (event !== undefined) o.onEvent(event);
-                if (id !== undefined && id !== '') cursor = id; // after the event is applied
-              }
-              type = 'message';
-              data = '';
-              id = undefined;
-            } else if (line.startsWith('data:')) data += line.slice(5).trimStart();
-            else if (line.startsWith('event:')) type = line.slice(6).trim();
-            else if (line.startsWith('id:')) id = line.slice(3).trim();
-            if (data.length > MAX_LINE) throw new Error('the revocation feed sent an oversized event');
-          }
-          if (buffer.length > MAX_LINE) throw new Error('the revocation feed sent an oversized line');
-        }
-        if (Date.now() - opened > 5000) failures = 0; // it held: reconnect at once, from the cursor
-        why = new Error('the revocation feed closed');
-      } catch (err) {
-        why = err as Error; // dropped, refused, oversized, or closed: try again below
-      }
+      const why = await connect();
       if (abort.signal.aborted) return;
       o.onState?.(false, why);
       const wait = o.backoffMs?.(failures) ?? Math.min(5000, 250 * 2 ** failures);

@@ -261,7 +261,7 @@ class PostgresStore implements BatonStore {
    * Reads the log after the cursor, and delivers what this instance has not had; true when
    * something came only this way. Every event after the cursor, expired or not (`now` 0): this
    * clock may be ahead (a step), and the cursor moves past what is skipped; the receiving cache
-   * decides how long each matters, on its own clocks (core/revocation-cache.ts).
+   * decides how long each matters, on its own clocks (protocol/revocation-cache.ts).
    */
   async #reread(now = Date.now()): Promise<boolean> {
     let missed = false;

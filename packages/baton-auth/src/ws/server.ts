@@ -33,9 +33,10 @@ import type { RawData } from 'ws';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, BatonError, isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
-import { sameMachine as loopbackNames, validHost } from '../http/urls.ts';
+import { validHost } from '../http/urls.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
-import { checkOrigins } from '../http/cors.ts';
+import { sameMachine as loopbackNames } from '../protocol/loopback.ts';
+import { checkOrigins } from '../protocol/origin.ts';
 
 /**
  * Close codes: 4000–4999 are the application's (RFC 6455 §7.4.2); POLICY (1008, §7.4.1) closes a
