@@ -67,7 +67,8 @@ const duration = (name: string, min = 0, max = Number.MAX_SAFE_INTEGER, shape = 
 
 /** `off`, or `<count>/<duration>` with a count of at least 1: the one form of every "so many per window" setting. */
 const perWindow = (name: string, shape: string) =>
-  z.string().refine((v) => v === 'off' || (/^[1-9]\d*\/.+$/.test(v) && duration(name).safeParse(v.slice(v.indexOf('/') + 1)).success), { message: `${name} must be 'off' or ${shape}` });
+  // A window of 0 would be no limit at all (every attempt opens a new window): at least a second.
+  z.string().refine((v) => v === 'off' || (/^[1-9]\d*\/.+$/.test(v) && duration(name, 1000).safeParse(v.slice(v.indexOf('/') + 1)).success), { message: `${name} must be 'off' or ${shape}, with a duration of at least 1s` });
 
 /** A whole number from `min` to `max`, with one sentence for every way to miss. */
 const whole = (message: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
