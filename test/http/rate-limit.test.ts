@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryCounters, StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
+import { MAX_MEMORY_COUNTERS, memoryCounters, StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
+import { httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
+import { isBatonError } from '../../packages/baton-auth/src/core/errors.ts';
 import { createLoginProtection, resetFailures } from '../../packages/baton-auth/src/http/login-protection.ts';
 import { ManualClock } from '../support/clock.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
@@ -114,4 +116,32 @@ describe('without a store', () => {
     expect(await counters.deleteCounter('k0')).toBe(false);
     expect(await counters.getCounter('k4999', 5000)).toEqual({ count: 1, resetAt: 5009 });
   });
+
+  it('memory counters are bounded: past maxKeys live ones a new key is refused as a store outage (503), none is dropped, the counted ones go on (red team)', async () => {
+    const counters = memoryCounters(1000);
+    for (let i = 0; i < 1000; i++) await counters.hitCounter(`k${i}`, 1, 60_000, 0);
+    const full = await counters.hitCounter('k1000', 1, 60_000, 10).then(() => null, (err: unknown) => err);
+    expect(isBatonError(full) && full.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(httpErrorOf(full).status).toBe(503);
+    // No live counter was dropped to make room; a counted key still counts.
+    expect(await counters.getCounter('k0', 20)).toEqual({ count: 1, resetAt: 60_000 });
+    expect(await counters.hitCounter('k999', 1, 60_000, 20)).toEqual({ count: 2, resetAt: 60_000 });
+    // Once they expire, there is room again.
+    expect(await counters.hitCounter('k1000', 1, 60_000, 60_000)).toEqual({ count: 1, resetAt: 120_000 });
+  });
+
+  it('login protection without a store holds at most MAX_MEMORY_COUNTERS counters under failed logins from ever new /64s, then refuses (503) rather than open the gate (red team)', async () => {
+    const clock = new ManualClock(start);
+    const protection = createLoginProtection({ now: clock.now });
+    let refused: unknown;
+    for (let i = 0; refused === undefined && i < MAX_MEMORY_COUNTERS; i++) {
+      const attempt = await protection.check(`user${i}`, `2001:db8:${(i >> 16) & 0xffff}:${i & 0xffff}::1`).catch((err: unknown) => { refused = err; });
+      await attempt?.failed();
+    }
+    // Two counters per attempt (the pair and the /64): refused once the map is full, at half the attempts.
+    expect(isBatonError(refused) && refused.code).toBe('ERR_STORE_UNAVAILABLE');
+    // A pair already counted is still counted and blocked.
+    for (let i = 0; i < 9; i++) await (await protection.check('user0', '2001:db8:0:0::1')).failed();
+    expect((await protection.check('user0', '2001:db8:0:0::1')).retryAfterMs).toBe(3_600_000);
+  }, 60_000);
 });

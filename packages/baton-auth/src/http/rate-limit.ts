@@ -5,6 +5,7 @@
  * rate-limiter-flexible's (`consumedPoints`, `remainingPoints`, `msBeforeNext`; a refusal rejects
  * with that answer), the library this replaces: its store base class was private.
  */
+import { BatonError } from '../core/errors.ts';
 import type { CounterStore } from '../stores/types.ts';
 
 /** A counter's state as the limiter answers it. */
@@ -20,17 +21,41 @@ export interface RateLimitResult {
 /** Far enough to mean "never resets" for a window of 0. */
 const FOREVER_MS = 100 * 365 * 86_400_000;
 
-/** Counters in this process's memory, expired ones dropped as the map grows (no timer). */
-export function memoryCounters(): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
+/**
+ * How many live counters `memoryCounters` keeps at most (about 800 bytes each: 80 MB). Without a
+ * bound, failed logins from many addresses (an IPv6 /48 is 65,536 budgets of 100 a day) each left a
+ * pair counter for 90 days, in the heap of the process.
+ */
+export const MAX_MEMORY_COUNTERS = 100_000;
+
+/**
+ * Counters in this process's memory, expired ones dropped as the map grows (no timer). At most
+ * `maxKeys` live ones: past it a new key is refused with `ERR_STORE_UNAVAILABLE` (a 503 with
+ * Retry-After), as a full store would be — never a live counter dropped, so a block cannot be
+ * pushed out — while the keys already counted go on counting.
+ */
+export function memoryCounters(maxKeys = MAX_MEMORY_COUNTERS): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
   const counters = new Map<string, { count: number; resetAt: number }>();
   let sweepAt = 1024;
+  let fullSweptAt = -Infinity;
+  const sweep = (now: number): void => {
+    for (const [k, c] of counters) if (c.resetAt <= now) counters.delete(k);
+  };
   return {
     async hitCounter(key, points, windowMs, now, force = false) {
       const current = counters.get(key);
+      if (current === undefined && counters.size >= maxKeys) {
+        // A sweep of a full map at most once a second: it walks every key.
+        if (now - fullSweptAt >= 1000 || now < fullSweptAt) {
+          fullSweptAt = now;
+          sweep(now);
+        }
+        if (counters.size >= maxKeys) throw new BatonError('ERR_STORE_UNAVAILABLE', `the ${maxKeys} in-memory rate-limit counters are all live: give createLoginProtection a store`);
+      }
       const next = force || current === undefined || current.resetAt <= now ? { count: points, resetAt: now + windowMs } : { count: current.count + points, resetAt: current.resetAt };
       counters.set(key, next);
       if (counters.size >= sweepAt) {
-        for (const [k, c] of counters) if (c.resetAt <= now) counters.delete(k);
+        sweep(now);
         sweepAt = Math.max(1024, counters.size * 2);
       }
       return { ...next };
