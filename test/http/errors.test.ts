@@ -61,6 +61,19 @@ describe('httpErrorOf and the guards', () => {
     expect(verifyRefusal(new BatonError('ERR_RATE_LIMITED', undefined, { retryAfterMs: 30_000 })).headers['retry-after']).toBe('30');
   });
 
+  it('use_dpop_nonce keeps its DPoP-Nonce from a DpopError of another copy of the library, as isBatonError takes it (RFC 9449 §8, §9; red team)', () => {
+    // What a second copy of baton-auth (another version in node_modules, another realm) throws: the same shape, another class.
+    const foreign = Object.assign(new Error('Use the DPoP nonce the server provides'), { name: 'BatonDpopError', code: 'ERR_DPOP_NONCE', nonce: 'n-123' });
+    expect(isBatonError(foreign)).toBe(true);
+    const http = httpErrorOf(foreign);
+    expect([http.status, http.error, http.headers['dpop-nonce']]).toEqual([400, 'use_dpop_nonce', 'n-123']);
+    const refusal = verifyRefusal(foreign);
+    expect([refusal.status, refusal.headers['dpop-nonce']]).toEqual([401, 'n-123']);
+    expect(refusal.headers['www-authenticate']).toMatch(/^DPoP .*error="use_dpop_nonce"/);
+    // A nonce that is not a string is no header.
+    expect(httpErrorOf({ ...foreign, name: 'BatonDpopError', nonce: 42 }).headers['dpop-nonce']).toBeUndefined();
+  });
+
   it('an error that is not Baton\'s says nothing of its cause', () => {
     const http = httpErrorOf(new Error('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2'));
     expect(http.status).toBe(500);
