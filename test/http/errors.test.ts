@@ -8,6 +8,7 @@ import { BatonError, errorTable, isBatonError, httpStatusOf, oauthErrorOf } from
 import type { BatonErrorCode } from 'baton-auth/errors';
 import { verifyRefusal } from '../../packages/baton-auth/src/http/bearer.ts';
 import { HttpError, httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
+import { BatonClientError } from '../../packages/baton-auth-client/src/errors.ts';
 
 const CODES = Object.keys(oauthErrorOf) as BatonErrorCode[];
 
@@ -72,6 +73,15 @@ describe('httpErrorOf and the guards', () => {
     expect(refusal.headers['www-authenticate']).toMatch(/^DPoP .*error="use_dpop_nonce"/);
     // A nonce that is not a string is no header.
     expect(httpErrorOf({ ...foreign, name: 'BatonDpopError', nonce: 42 }).headers['dpop-nonce']).toBeUndefined();
+  });
+
+  it("the client SDK's BatonClientError is not a server's error: thrown inside a route (an authenticate callback calling another service) it is a 500 that says nothing (red team)", () => {
+    const err = new BatonClientError('ERR_INVALID_ARGUMENT', 'client.fetch: http://10.0.0.7:8080/users?key=s3cr3t is not a URL');
+    expect(isBatonError(err)).toBe(false);
+    const http = httpErrorOf(err);
+    expect([http.status, http.error]).toEqual([500, 'server_error']);
+    expect(http.description).not.toMatch(/10\.0\.0\.7|s3cr3t/);
+    expect(isBatonError(new BatonError('ERR_INVALID_ARGUMENT', 'x'))).toBe(true);
   });
 
   it('an error that is not Baton\'s says nothing of its cause', () => {
