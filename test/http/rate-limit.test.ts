@@ -117,6 +117,21 @@ describe('without a store', () => {
     expect(await counters.getCounter('k4999', 5000)).toEqual({ count: 1, resetAt: 5009 });
   });
 
+  it('StoreRateLimiter.block(key, 0) refuses the key for good, as rate-limiter-flexible (and the limiter on it) did; a negative or NaN block is refused, never a block that ends at once (red team)', async () => {
+    const clock = new ManualClock(start);
+    const limiter = new StoreRateLimiter({ store: memoryCounters(), keyPrefix: 'x', points: 3, duration: 60, now: clock.now });
+    await limiter.block('k', 0);
+    clock.advance(365 * 86_400_000);
+    await expect(limiter.consume('k')).rejects.toMatchObject({ remainingPoints: 0 });
+    expect((await limiter.get('k'))?.msBeforeNext).toBeGreaterThan(50 * 365 * 86_400_000);
+    for (const bad of [-1, Number.NaN]) {
+      const err = await limiter.block('j', bad).then(() => null, (e: unknown) => e);
+      expect(isBatonError(err) && err.code).toBe('ERR_INVALID_ARGUMENT');
+    }
+    await limiter.block('j', 2);
+    await expect(limiter.consume('j')).rejects.toMatchObject({ msBeforeNext: 2000 });
+  });
+
   it('memory counters are bounded: past maxKeys live ones a new key is refused as a store outage (503), none is dropped, the counted ones go on (red team)', async () => {
     const counters = memoryCounters(1000);
     for (let i = 0; i < 1000; i++) await counters.hitCounter(`k${i}`, 1, 60_000, 0);

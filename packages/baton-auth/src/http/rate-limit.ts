@@ -119,9 +119,14 @@ export class StoreRateLimiter {
     return counter === null ? null : this.#result(counter);
   }
 
-  /** Refuses `key` for `seconds` from now (its count set past the limit). */
+  /**
+   * Refuses `key` for `seconds` from now (its count set past the limit); 0 (or Infinity): for good,
+   * as rate-limiter-flexible's `block` — a block of 0 ms would have ended at once, refusing nothing.
+   */
   async block(key: string, seconds: number): Promise<RateLimitResult> {
-    return this.#result(await this.#store.hitCounter(this.#prefix + key, this.points + 1, seconds * 1000, this.#now(), true));
+    if (typeof seconds !== 'number' || !(seconds >= 0)) throw new BatonError('ERR_INVALID_ARGUMENT', `StoreRateLimiter.block: seconds must be a number of at least 0 (0: for good), got ${String(seconds)}`, { public: true });
+    const ms = seconds === 0 || seconds === Infinity ? FOREVER_MS : seconds * 1000;
+    return this.#result(await this.#store.hitCounter(this.#prefix + key, this.points + 1, ms, this.#now(), true));
   }
 
   /** Gives `points` back to `key`. */
