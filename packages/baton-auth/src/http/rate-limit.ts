@@ -28,28 +28,43 @@ const FOREVER_MS = 100 * 365 * 86_400_000;
  */
 export const MAX_MEMORY_COUNTERS = 100_000;
 
+/** A live counter `memoryCounters` may give up to make room (see there). */
+export type Evictable = (key: string, counter: { count: number; resetAt: number }) => boolean;
+
 /**
  * Counters in this process's memory, expired ones dropped as the map grows (no timer). At most
- * `maxKeys` live ones: past it a new key is refused with `ERR_STORE_UNAVAILABLE` (a 503 with
- * Retry-After), as a full store would be — never a live counter dropped, so a block cannot be
- * pushed out — while the keys already counted go on counting.
+ * `maxKeys` live ones. When a new key finds the map full, expired counters go, then — oldest first, down to 90% — those `evictable` says may:
+ * login protection lets only a pair's count of failures below its limit go (what that costs is
+ * bounded by the address's budget, which stays). If that makes no room, the new key is refused with
+ * `ERR_STORE_UNAVAILABLE` (503 with Retry-After), as a full store would be: a block and an
+ * address's count are never pushed out, and the keys already counted go on counting.
  */
-export function memoryCounters(maxKeys = MAX_MEMORY_COUNTERS): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
+export function memoryCounters(maxKeys = MAX_MEMORY_COUNTERS, evictable: Evictable = () => false): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
   const counters = new Map<string, { count: number; resetAt: number }>();
   let sweepAt = 1024;
-  let fullSweptAt = -Infinity;
+  let roomMadeAt = -Infinity;
   const sweep = (now: number): void => {
     for (const [k, c] of counters) if (c.resetAt <= now) counters.delete(k);
+  };
+  let lastFreed = 0;
+  // A pass walks every key: once a second, or again at once after one that freed a tenth (each
+  // new key then pays a few steps of it, whatever the rate).
+  const makeRoom = (now: number): void => {
+    if (lastFreed < maxKeys / 10 && now - roomMadeAt < 1000 && now >= roomMadeAt) return;
+    roomMadeAt = now;
+    const before = counters.size;
+    sweep(now);
+    for (const [k, c] of counters) {
+      if (counters.size <= maxKeys * 0.9) break;
+      if (evictable(k, c)) counters.delete(k);
+    }
+    lastFreed = before - counters.size;
   };
   return {
     async hitCounter(key, points, windowMs, now, force = false) {
       const current = counters.get(key);
       if (current === undefined && counters.size >= maxKeys) {
-        // A sweep of a full map at most once a second: it walks every key.
-        if (now - fullSweptAt >= 1000 || now < fullSweptAt) {
-          fullSweptAt = now;
-          sweep(now);
-        }
+        makeRoom(now);
         if (counters.size >= maxKeys) throw new BatonError('ERR_STORE_UNAVAILABLE', `the ${maxKeys} in-memory rate-limit counters are all live: give createLoginProtection a store`);
       }
       const next = force || current === undefined || current.resetAt <= now ? { count: points, resetAt: now + windowMs } : { count: current.count + points, resetAt: current.resetAt };
