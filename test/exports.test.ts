@@ -31,7 +31,8 @@ describe('package exports', () => {
     expect(out['./stores/testing']).toEqual(expect.arrayContaining(['runStoreConformance']));
     expect(out['./http']).toEqual(expect.arrayContaining(['createAuthHandler', 'createLoginProtection', 'sessionCookies', 'staticClients']));
     expect(out['./adapters/node']).toEqual(['toNodeListener', 'toWebRequest', 'writeResponse']);
-    for (const f of ['express', 'fastify', 'hono']) expect(out[`./adapters/${f}`], f).toEqual(expect.arrayContaining(['autoRefresh', 'requireAuth']));
+    // Exactly these: the 0.x aliases `batonRouter`, `batonPlugin` and `batonRoutes` are gone and stay gone.
+    for (const f of ['express', 'fastify', 'hono']) expect(out[`./adapters/${f}`], f).toEqual(['autoRefresh', 'endpoints', 'requireAuth', 'resourceMetadata']);
     for (const [p, names] of Object.entries(out)) expect(names.length, p).toBeGreaterThan(0);
   });
 

@@ -13,8 +13,8 @@ import type { TokenClientOptions } from 'baton-auth-client';
 import { fileStorage, redisTokenStorage } from 'baton-auth-client/node';
 import { Redis } from 'ioredis';
 import { createBaton, generateKey } from 'baton-auth';
-import { createAuthHandler } from 'baton-auth/http';
-import { checkBearer } from '../../packages/baton-auth/src/http/bearer.ts';
+import { createAuthHandler, Refusal } from 'baton-auth/http';
+import { createGuard } from '../../packages/baton-auth/src/http/guard.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { ManualClock } from '../support/clock.ts';
 
@@ -42,9 +42,9 @@ function server(options: { skewMs?: number; sessionMaxAge?: number } = {}) {
     }
     if (path.startsWith('/api/')) {
       counts.api++;
-      const auth = await checkBearer(baton, { authorization: request.headers.get('authorization'), search: '' }, { audience: baton.audience });
-      if (!auth.ok) return Response.json(auth.refusal.body, { status: auth.refusal.status });
-      return Response.json({ sub: auth.claims.sub, body: request.method === 'POST' ? await request.text() : undefined });
+      const auth = await createGuard(baton, { audience: baton.audience })(request.headers.get('authorization'), '');
+      if (auth instanceof Refusal) return Response.json(auth.body, { status: auth.status });
+      return Response.json({ sub: auth.sub, body: request.method === 'POST' ? await request.text() : undefined });
     }
     return handler(request);
   };

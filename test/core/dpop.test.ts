@@ -9,8 +9,8 @@ import type { CryptoKey, JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { isBatonError } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
-import { DpopVerifier } from '../../packages/baton-auth/src/core/dpop.ts';
-import type { DpopRequest } from '../../packages/baton-auth/src/core/dpop.ts';
+import { DpopVerifier } from '../../packages/baton-auth/src/dpop/proof.ts';
+import type { DpopRequest } from '../../packages/baton-auth/src/dpop/proof.ts';
 
 const URL_ = 'https://auth.test/oauth/token';
 const secret = randomBytes(32);

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { users } from 'baton-auth-server';
-import { DpopVerifier } from '../../packages/baton-auth/src/core/dpop.ts';
+import { DpopVerifier } from '../../packages/baton-auth/src/dpop/proof.ts';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { startTestService } from '../support/service.ts';
 import type { TestService } from '../support/service.ts';

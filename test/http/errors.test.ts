@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BatonError, errorTable, isBatonError, httpStatusOf, oauthErrorOf } from 'baton-auth/errors';
 import type { BatonErrorCode } from 'baton-auth/errors';
-import { verifyRefusal } from '../../packages/baton-auth/src/http/bearer.ts';
+import { verifyRefusal } from '../../packages/baton-auth/src/http/guard.ts';
 import { HttpError, httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
 import { BatonClientError } from '../../packages/baton-auth-client/src/errors.ts';
 

@@ -9,8 +9,9 @@ export type {
 export type { BatonOptions } from './core/options.ts';
 export { steadyClock, STEP_SETTLE_MS, STEP_TOLERANCE_MS } from './core/clock.ts';
 export type { SteadyClockOptions } from './core/clock.ts';
-export { DPOP_ALGS, DpopError } from './core/dpop.ts';
-export type { DpopProof, DpopRequest } from './core/dpop.ts';
+export { DpopError } from './dpop/proof.ts';
+export { DPOP_ALGS } from './dpop/proof-key.ts';
+export type { DpopProof, DpopRequest } from './dpop/proof.ts';
 export type { DpopPresentation } from './core/verify.ts';
 export type { AccessTokenClaims, TokenFormat } from './core/access-token.ts';
 export type { BatonEvent, BatonEventType } from './core/events.ts';

@@ -15,10 +15,11 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
-import { createBearerGuard, requestUrls, validHost } from '../http/bearer.ts';
+import { createGuard } from '../http/guard.ts';
+import { requestUrls, validHost } from '../http/urls.ts';
 import { resourceMetadataDocument } from '../http/resource-metadata.ts';
 import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
-import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/guard.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest, writeResponse } from './node.ts';
@@ -59,16 +60,13 @@ export function endpoints(handler: AuthHandler): RequestHandler {
   };
 }
 
-/** @deprecated Renamed {@link endpoints}; this name goes in the next release. */
-export const batonRouter: typeof endpoints = endpoints;
-
 /**
  * Requires an access token for the API's `audience` — Bearer (RFC 6750), or DPoP-bound with its
  * proof (RFC 9449 §7) — verified by `verifier` (a Baton, or a verifier of another issuer's
  * tokens); the claims land on `req.auth`.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): RequestHandler {
-  const guard = createBearerGuard<Request>(verifier, options, (req) => ({ proof: req.get('dpop'), method: req.method, url: requestUrls(options.origin, req.protocol, req.host, req.originalUrl) }));
+  const guard = createGuard<Request>(verifier, options, (req) => ({ proof: req.get('dpop'), method: req.method, url: requestUrls(options.origin, req.protocol, req.host, req.originalUrl) }));
   const pass = (req: Request, res: Response, next: NextFunction, outcome: GuardOutcome): void => {
     if (outcome instanceof Refusal) return send(res, outcome);
     req.auth = outcome;

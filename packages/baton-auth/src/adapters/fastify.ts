@@ -15,10 +15,11 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
-import { createBearerGuard, requestUrls, validHost } from '../http/bearer.ts';
+import { createGuard } from '../http/guard.ts';
+import { requestUrls, validHost } from '../http/urls.ts';
 import { resourceMetadataDocument } from '../http/resource-metadata.ts';
 import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
-import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/guard.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 import { toWebRequest } from './node.ts';
@@ -82,9 +83,6 @@ export function endpoints(handler: AuthHandler): FastifyPluginAsync {
   return unencapsulated(async (fastify: FastifyInstance) => mount(fastify, handler));
 }
 
-/** @deprecated Use `app.register(endpoints(handler))`; this plugin goes in the next release. */
-export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = unencapsulated(async (fastify: FastifyInstance, options: { handler: AuthHandler }) => mount(fastify, options.handler));
-
 /**
  * Requires an access token for the API's `audience` — Bearer (RFC 6750), or DPoP-bound with its
  * proof (RFC 9449 §7) — verified by `verifier` (a Baton, or a verifier of another issuer's
@@ -93,7 +91,7 @@ export const batonPlugin: FastifyPluginAsync<{ handler: AuthHandler }> = unencap
  * in-process fast path) decides costs no promise at all.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
-  const guard = createBearerGuard<FastifyRequest>(verifier, options, (request) => ({
+  const guard = createGuard<FastifyRequest>(verifier, options, (request) => ({
     proof: request.headers.dpop as string | undefined, method: request.method, url: requestUrls(options.origin, request.protocol, request.host, request.url),
   }));
   const pass = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, outcome: GuardOutcome): void => {

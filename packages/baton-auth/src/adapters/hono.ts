@@ -14,10 +14,11 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton } from '../core/baton.ts';
 import { createAutoRefresh } from '../http/auto-refresh.ts';
 import type { AutoRefreshOptions } from '../http/auto-refresh.ts';
-import { createBearerGuard, requestUrls } from '../http/bearer.ts';
+import { createGuard } from '../http/guard.ts';
+import { requestUrls } from '../http/urls.ts';
 import { resourceMetadataDocument } from '../http/resource-metadata.ts';
 import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
-import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/bearer.ts';
+import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/guard.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
 
@@ -73,9 +74,6 @@ export function endpoints(handler: AuthHandler, options: EndpointsOptions = {}):
   };
 }
 
-/** @deprecated Renamed {@link endpoints}; this name goes in the next release. */
-export const batonRoutes: typeof endpoints = endpoints;
-
 /**
  * Requires an access token for the API's `audience` — Bearer (RFC 6750), or DPoP-bound with its
  * proof (RFC 9449 §7) — verified by `verifier` (a Baton, or a verifier of another issuer's
@@ -84,7 +82,7 @@ export const batonRoutes: typeof endpoints = endpoints;
  * Node request without building a `Headers` object.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): MiddlewareHandler<{ Variables: BatonVariables }> {
-  const guard = createBearerGuard<Context<{ Variables: BatonVariables }>>(verifier, options, (c) => {
+  const guard = createGuard<Context<{ Variables: BatonVariables }>>(verifier, options, (c) => {
     const url = new URL(c.req.url); // built by the server from the Host header, which it has parsed
     return { proof: c.req.raw.headers.get('dpop'), method: c.req.method, url: requestUrls(options.origin, url.protocol.slice(0, -1), url.host, c.req.url) };
   });

@@ -16,7 +16,7 @@ import { issueClientToken, login } from './issue.ts';
 import type { ClientTokenOptions, ClientTokenResponse, LoginOptions, TokenPair } from './issue.ts';
 import type { KeyAlg, KeyRing, KeyUse, PublicJwk } from './keys.ts';
 import type { BatonOptions } from './options.ts';
-import { parseRefreshToken, refresh } from './refresh.ts';
+import { refresh } from './refresh.ts';
 import type { RefreshOptions } from './refresh.ts';
 import { revokeKey, rotateKeys } from './key-admin.ts';
 import { revoke, revokeSession, revokeUserSessions } from './revoke.ts';
@@ -25,7 +25,8 @@ import { listSessions, sessionHistory, sessionHistoryPage } from './sessions.ts'
 import type { SessionHistoryEvent, SessionHistoryEvents, SessionInfo } from './sessions.ts';
 import type { RevocationEvent } from './store.ts';
 import { bearerOnly, verifyLocal, verifyPresented, verifySync } from './verify.ts';
-import type { DpopProof, DpopRequest } from './dpop.ts';
+import type { DpopProof, DpopRequest } from '../dpop/proof.ts';
+import { checkRequestProof } from '../dpop/request-proof.ts';
 import type { VerifyOptions } from './verify.ts';
 
 export type { IntrospectionResponse } from './introspect.ts';
@@ -180,13 +181,8 @@ export class Baton {
    * signature checked; `beforeSignature` is called with the proof's key thumbprint once every
    * cheap check passed, and what it throws refuses the request likewise.
    */
-  async checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'> & { spend?: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => void | Promise<void> }): Promise<DpopProof> {
-    const pending = this.#e.dpop.inspect(proof, { method: request.method, url: request.url, requireNonce: request.requireNonce ?? this.#e.o.dpop.requireNonce });
-    if (request.refreshToken !== undefined) parseRefreshToken(this.#e, request.refreshToken, pending.jkt, this.#e.now());
-    await request.beforeSignature?.(pending.jkt);
-    const checked = pending.signed();
-    if (request.spend !== false) await this.#e.dpop.spend(checked);
-    return checked;
+  checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'> & { spend?: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => void | Promise<void> }): Promise<DpopProof> {
+    return checkRequestProof(this.#e, proof, request);
   }
 
   /** Spends a proof `checkProof` checked with `spend: false`, once the request it came with is otherwise sound; `ERR_DPOP_INVALID` if it was spent already. */

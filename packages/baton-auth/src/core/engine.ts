@@ -4,7 +4,8 @@
  * Internal: not exported from the package.
  */
 import { LRUCache } from 'lru-cache';
-import { DpopVerifier } from './dpop.ts';
+import { ringNonceSecret } from '../dpop/nonce.ts';
+import { DpopVerifier } from '../dpop/proof.ts';
 import { JwtVerifier } from './access-token.ts';
 import type { AccessTokenClaims, ClaimPolicy } from './access-token.ts';
 import { BatonError } from './errors.ts';
@@ -65,20 +66,8 @@ export class Engine {
     this.policy = { issuer: this.o.issuer, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTtlMs / 1000) + this.o.leewaySec };
     this.jwt = new JwtVerifier(this.o.ring);
     this.refreshCodec = new RefreshTokenCodec(this.o.ring);
-    let nonceKey: { version: number; bytes: Uint8Array } | undefined;
     this.dpop = new DpopVerifier({
-      // The ring's active refresh key, shared by every instance and never published: HKDF in the
-      // verifier separates the nonces from the MACs it makes. A rotation of that key changes the
-      // nonce, which costs a client one use_dpop_nonce answer.
-      nonceSecret: () => {
-        const ring = this.o.ring;
-        if (nonceKey?.version !== ring.version) {
-          const key = ring.active('refresh');
-          if (key === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', 'no active refresh-token key: the key ring is being reloaded');
-          nonceKey = { version: ring.version, bytes: key.verifyKey.export() };
-        }
-        return nonceKey.bytes;
-      },
+      nonceSecret: ringNonceSecret(this.o.ring),
       ledger: this.store,
       now: () => this.now(),
       iatWindowSec: this.o.dpop.proofLifetimeSec,

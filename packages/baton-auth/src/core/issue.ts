@@ -9,7 +9,9 @@ import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import { spendLogin } from './login-budget.ts';
 import type { Engine } from './engine.ts';
-import type { DpopProof } from './dpop.ts';
+import { confirm, loginBinding, requestedKey, spendProof, thumbprint, tokenType } from '../dpop/binding.ts';
+import type { PairBinding } from '../dpop/binding.ts';
+import type { DpopProof } from '../dpop/proof.ts';
 import type { RingKey } from './keys.ts';
 import { audienceOf, parseResources } from './resource.ts';
 import { parseScope } from './scope.ts';
@@ -112,19 +114,13 @@ async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; si
     ...(t.sid === undefined ? {} : { sid: t.sid }), client_id: t.clientId,
   };
   if (t.scope !== '') claims.scope = t.scope;
-  if (t.jkt !== undefined) claims.cnf = { jkt: t.jkt };
+  confirm(claims, t.jkt);
   if (e.o.tokenFormat === 'jwt') return { token: signJwt(claims, key(e, 'sig')), claims };
   if (e.o.tokenFormat === 'jwe') return { token: await encryptJwe(claims, key(e, 'enc')), claims };
   const token = newOpaqueToken();
   // Present: the options refuse `tokenFormat: 'opaque'` with a store that keeps no opaque tokens.
   await e.store.saveOpaqueToken?.(hashToken(token), { claims, expiresAt: claims.exp * 1000 }, now);
   return { token, claims };
-}
-
-/** The DPoP keys a pair is bound to: the session's (its refresh token), the request proof's (its access token). */
-export interface PairBinding {
-  session?: string | undefined;
-  access?: string | undefined;
 }
 
 /**
@@ -137,7 +133,7 @@ export async function issuePair(e: Engine, session: SessionSummary, scope: strin
   const { token, claims } = await mintAccessToken(e, { sub: session.userId, clientId: session.clientId, sid: session.id, endsAt, scope, aud, jkt: binding.access }, now);
   const pair: TokenPair = {
     access_token: token,
-    token_type: binding.access === undefined ? 'Bearer' : 'DPoP',
+    token_type: tokenType(binding.access),
     expires_in: claims.exp - claims.iat,
     refresh_token: e.refreshCodec.mint(session.id, session.generation, binding.session),
     refresh_expires_in: Math.max(0, Math.floor((endsAt - now) / 1000)),
@@ -154,11 +150,11 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'clientId must be a string of 1 to 256 characters.');
   const scope = parseScope(options.scope ?? e.o.defaultScope).join(' ');
   const resource = parseResources(options.resource).join(' ');
-  const jkt = thumbprint(options.proof?.jkt ?? options.jkt);
+  const jkt = requestedKey(options);
   await e.ready();
   const now = e.now();
   await spendLogin(e, userId, now); // before anything is written
-  if (options.proof !== undefined) await e.dpop.spend(options.proof);
+  await spendProof(e.dpop, options);
   const session = newSession({ userId, clientId, scope, resource, ...(jkt === undefined ? {} : { jkt }), device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });
@@ -166,13 +162,7 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
     e.revokedLocally(id, now, 'evicted');
     e.emit({ type: 'session.evicted', at: now, sessionId: id, userId });
   }
-  return issuePair(e, session, session.scope, now, undefined, { session: jkt, access: jkt });
-}
-
-/** A DPoP key thumbprint given as an option: absent, or 43 base64url characters (RFC 7638 with SHA-256). */
-export function thumbprint(jkt: string | undefined): string | undefined {
-  argument(jkt === undefined || (typeof jkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test(jkt)), 'jkt must be the RFC 7638 SHA-256 thumbprint of a DPoP key (43 base64url characters), as checkProof returns it.');
-  return jkt;
+  return issuePair(e, session, session.scope, now, undefined, loginBinding(jkt));
 }
 
 /** A token for a client acting for itself (RFC 6749 §4.4): see `Baton.issueClientToken`. */
@@ -186,7 +176,7 @@ export async function issueClientToken(e: Engine, options: ClientTokenOptions): 
   const now = e.now();
   const { token, claims } = await mintAccessToken(e, { sub: clientId, clientId, scope, aud, jkt }, now);
   e.emit({ type: 'client_token.issued', at: now, clientId, jti: claims.jti });
-  const out: ClientTokenResponse = { access_token: token, token_type: jkt === undefined ? 'Bearer' : 'DPoP', expires_in: claims.exp - claims.iat };
+  const out: ClientTokenResponse = { access_token: token, token_type: tokenType(jkt), expires_in: claims.exp - claims.iat };
   if (scope !== '') out.scope = scope;
   return out;
 }

@@ -5,11 +5,12 @@
  * caller holds one of its tokens).
  */
 import { createHash } from 'node:crypto';
-import type { DpopProof } from './dpop.ts';
+import { refreshBinding, requestedKey, spendProof } from '../dpop/binding.ts';
+import type { DpopProof } from '../dpop/proof.ts';
 import { BatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
-import { assertCanIssue, issuePair, thumbprint } from './issue.ts';
+import { assertCanIssue, issuePair } from './issue.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import type { ParsedRefreshToken } from './refresh-token.ts';
 import type { TokenPair } from './issue.ts';
@@ -77,12 +78,12 @@ export function parseRefreshToken(e: Engine, refreshToken: string, jkt: string |
 /** See `Baton.refresh`. */
 export async function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
   const now = e.now();
-  const jkt = thumbprint(options.proof?.jkt ?? options.jkt);
+  const jkt = requestedKey(options);
   // A bound token's MAC covers its key's thumbprint: without a proof by that key it is refused
   // here, before the store is touched, so a copied token can neither rotate nor trip reuse detection.
   const parsed = parseRefreshToken(e, refreshToken, jkt, now);
   // The session's key (its tokens are `rtd_`) and the proof's, which binds the new access token.
-  const binding = { session: parsed.bound ? jkt : undefined, access: jkt };
+  const binding = refreshBinding(parsed.bound, jkt);
   const clientId = options.clientId ?? 'default';
   argument(typeof clientId === 'string' && clientId.length > 0, 'clientId must be a non-empty string.');
   const narrowed = options.scope === undefined ? undefined : parseScope(options.scope);
@@ -96,7 +97,7 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     if (session !== null && narrowed !== undefined && outside(narrowed, parseScope(session.scope)).length > 0) throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
     if (session !== null) audienceOf(session.resource, resources, e.o.audience);
   }
-  if (options.proof !== undefined) await e.dpop.spend(options.proof);
+  await spendProof(e.dpop, options);
   const result = await e.store.rotate({
     sessionId: parsed.sessionId,
     generation: parsed.generation,

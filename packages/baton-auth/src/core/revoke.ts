@@ -7,7 +7,8 @@ import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
-import { thumbprint } from './issue.ts';
+import { thumbprint } from '../dpop/binding.ts';
+import { assertRefreshTokenKey, assertTokenKey, claimedKeyProof, liveTokenProofKey, refreshTokenProofKey } from '../dpop/revocation.ts';
 import { hasCounters, userKey } from './login-budget.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
 import { tagOfSession } from './session-id.ts';
@@ -53,20 +54,6 @@ export interface RevokeOptions {
   dpop?: { proof: string; method: string; url: string | readonly string[] };
 }
 
-/** The `cnf.jkt` a JWT's payload claims, unverified, unless it claims another client than `clientId`; or undefined. */
-function claimedKey(token: string, clientId: string | undefined): string | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const payload = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { cnf?: { jkt?: unknown }; client_id?: unknown } | null;
-    // Another client's token is answered as an unknown one, its proof not looked at.
-    if (clientId !== undefined && payload?.client_id !== clientId) return undefined;
-    return typeof payload?.cnf?.jkt === 'string' ? payload.cnf.jkt : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Access tokens of one session revoked one by one, at most, per revocation lifetime; the next
  * revokes the session instead (RFC 7009 §2.1: the server MAY revoke the grant of a revoked access
@@ -106,54 +93,42 @@ function sameClient(owner: string, caller: string | undefined): void {
   if (caller !== undefined && owner !== caller) throw new BatonError('ERR_INVALID_ARGUMENT', 'The token was not issued to this client');
 }
 
+/** A refresh token's revocation: its session's, once the token is authentic (and by the proof's key, if one was sent). */
+async function revokeRefreshToken(e: Engine, token: string, options: RevokeOptions, given: string | undefined, now: number): Promise<void> {
+  let jkt = given;
+  const dpop = options.dpop;
+  const shape = RefreshTokenCodec.sessionOf(token);
+  if (shape === undefined) return;
+  if (dpop !== undefined) {
+    const key = refreshTokenProofKey(e, token, shape.bound, dpop, now);
+    if (key === null) return;
+    jkt = key;
+  }
+  // Without a proof, a bound token's MAC is checked with its session's key (one read).
+  const session = shape.bound && jkt === undefined ? await e.store.getSession(shape.sessionId) : undefined;
+  const parsed = e.refreshCodec.parse(token, now, jkt ?? session?.jkt);
+  if (parsed === undefined) {
+    assertRefreshTokenKey(shape.bound, jkt); // a forged one is answered alike
+    return;
+  }
+  if (options.clientId !== undefined) {
+    // A session the store no longer has (it lost its data) cannot say its client: its refresh
+    // token refreshes nothing any more, so ending its access tokens for whoever holds an
+    // authentic one only protects (#22), and answering "nothing to revoke" would leave them live.
+    const owner = session ?? (await e.store.getSession(parsed.sessionId));
+    if (owner !== null) sameClient(owner.clientId, options.clientId);
+  }
+  await revokeSession(e, parsed.sessionId, { reason: 'logout', named: true });
+}
+
 /** See `Baton.revoke`. */
 export async function revoke(e: Engine, token: string, options: RevokeOptions): Promise<void> {
   if (typeof token !== 'string') return;
   const now = e.now();
   let jkt = thumbprint(options.jkt);
   const dpop = options.dpop;
-  /** The proof's cheap checks, with no nonce asked for (a revocation grants nothing a replay could reuse: it is never spent). */
-  const inspect = () => e.dpop.inspect(dpop?.proof, { method: dpop?.method ?? 'POST', url: dpop?.url ?? [], requireNonce: false });
-  if (RefreshTokenCodec.looksLike(token)) {
-    const shape = RefreshTokenCodec.sessionOf(token);
-    if (shape === undefined) return;
-    if (dpop !== undefined) {
-      if (!shape.bound) {
-        // Unbound: a token that is not authentic is answered without looking at the proof.
-        if (e.refreshCodec.parse(token, now) === undefined) return;
-        jkt = inspect().signed().jkt;
-      } else {
-        // Bound: its MAC with the proof's key (no store read), then the proof's signature.
-        const pending = inspect();
-        if (e.refreshCodec.parse(token, now, pending.jkt) === undefined) throw new BatonError('ERR_DPOP_INVALID', 'the refresh token is bound to another DPoP key, or forged');
-        jkt = pending.signed().jkt;
-      }
-    }
-    // Without a proof, a bound token's MAC is checked with its session's key (one read).
-    const session = shape.bound && jkt === undefined ? await e.store.getSession(shape.sessionId) : undefined;
-    const parsed = e.refreshCodec.parse(token, now, jkt ?? session?.jkt);
-    if (parsed === undefined) {
-      // Its prefix says it is bound: telling the caller so reveals nothing (a forged one is answered alike).
-      if (shape.bound && jkt !== undefined) throw new BatonError('ERR_DPOP_INVALID', 'the refresh token is bound to another DPoP key, or forged');
-      return;
-    }
-    if (options.clientId !== undefined) {
-      // A session the store no longer has (it lost its data) cannot say its client: its refresh
-      // token refreshes nothing any more, so ending its access tokens for whoever holds an
-      // authentic one only protects (#22), and answering "nothing to revoke" would leave them live.
-      const owner = session ?? (await e.store.getSession(parsed.sessionId));
-      if (owner !== null) sameClient(owner.clientId, options.clientId);
-    }
-    await revokeSession(e, parsed.sessionId, { reason: 'logout', named: true });
-    return;
-  }
-  // A JWT's claimed key against the proof's, before its state is read: the answer says nothing of whether it is live.
-  let pending: ReturnType<typeof inspect> | undefined;
-  const claimed = dpop === undefined ? undefined : claimedKey(token, options.clientId);
-  if (claimed !== undefined) {
-    pending = inspect();
-    if (pending.jkt !== claimed) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
-  }
+  if (RefreshTokenCodec.looksLike(token)) return revokeRefreshToken(e, token, options, jkt, now);
+  const pending = claimedKeyProof(e, token, options.clientId, dpop);
   let claims: Readonly<AccessTokenClaims>;
   try {
     claims = await verify(e, token, undefined, ANY_AUDIENCE); // a token for any API of this issuer
@@ -163,16 +138,11 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   }
   sameClient(claims.client_id, options.clientId);
   if (dpop !== undefined) {
-    // A live token: a proof failing now is answered as for a dead one (200, nothing revoked), which tells nothing.
-    try {
-      jkt = (pending ?? inspect()).signed().jkt;
-    } catch (err) {
-      if (isBatonError(err) && (err.code === 'ERR_DPOP_INVALID' || err.code === 'ERR_DPOP_NONCE')) return;
-      throw err;
-    }
-    if (claims.cnf !== undefined && claims.cnf.jkt !== jkt) return;
+    const key = liveTokenProofKey(e, claims, dpop, pending);
+    if (key === null) return;
+    jkt = key;
   }
-  if (jkt !== undefined && claims.cnf !== undefined && claims.cnf.jkt !== jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
+  assertTokenKey(claims, jkt);
   if (claims.sid !== undefined && !((await tokenRevocationSlot(e, claims.sid, now)) && (await userTokenRevocation(e, claims.sub, now)))) {
     // One event for the session (and its every token) rather than one more per token.
     if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));

@@ -6,7 +6,7 @@
 import { checkClaims, decryptJwe, hashToken, isOpaqueToken } from './access-token.ts';
 import type { AccessTokenClaims } from './access-token.ts';
 import { BatonError, isBatonError } from './errors.ts';
-import type { DpopVerifier } from './dpop.ts';
+import type { DpopVerifier } from '../dpop/proof.ts';
 import type { Engine } from './engine.ts';
 import { namesAudience } from './resource.ts';
 import { revocationEnd } from './session-end.ts';

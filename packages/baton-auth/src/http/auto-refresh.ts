@@ -8,7 +8,7 @@ import type { AccessTokenClaims } from '../core/access-token.ts';
 import { isBatonError } from '../core/errors.ts';
 import type { Baton, TokenPair } from '../core/baton.ts';
 import type { VerifyOptions } from '../core/verify.ts';
-import { neededScopes, scopeRefusal, verifyRefusal } from './bearer.ts';
+import { neededScopes, scopeRefusal, verifyRefusal } from './guard.ts';
 import { cookieName, cookieValue, setCookie } from './cookies.ts';
 import { checkOrigins } from './cors.ts';
 import { challenge, keepsCredentials, plain, refusalOf } from './refusal.ts';

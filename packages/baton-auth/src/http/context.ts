@@ -6,10 +6,11 @@ import type { Baton, TokenPair } from '../core/baton.ts';
 import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
-import { checkBearer } from './bearer.ts';
-import { serviceUrls } from './dpop.ts';
+import { createGuard } from './guard.ts';
 import type { LoginProtection } from './login-protection.ts';
+import { Refusal } from './refusal.ts';
 import { HttpError, json } from './respond.ts';
+import { serviceUrls } from './urls.ts';
 
 /** Who a username and password belong to and the scopes they may have (space-separated), or null. */
 export type Authenticate = (username: string, password: string) => Promise<{ userId: string; scope?: string } | null>;
@@ -94,23 +95,20 @@ export function refuseCrossSite(c: HandlerContext, request: Request): void {
 export type SessionClaims = Readonly<AccessTokenClaims> & { readonly sid: string };
 
 /**
- * The claims of the request's Bearer token, which must be one of a user's session, or the
+ * The claims of the request's access token (Bearer, or DPoP-bound with its proof), which must be one of a user's session, or the
  * RFC 6750 refusal to send (a `client_credentials` token belongs to no session: 403).
  */
 export async function bearer(c: HandlerContext, request: Request): Promise<SessionClaims | Response> {
   const url = new URL(request.url);
-  const result = await checkBearer(c.baton, {
-    authorization: request.headers.get('authorization'),
-    search: url.search,
-    dpop: { proof: request.headers.get('dpop'), method: request.method, url: serviceUrls(c, request) },
-  }, { audience: c.baton.audience });
-  if (!result.ok) return json(result.refusal.body, result.refusal.status, result.refusal.headers);
-  if (result.claims.sid === undefined) {
+  const guard = createGuard<Request>(c.baton, { audience: c.baton.audience }, (r) => ({ proof: r.headers.get('dpop'), method: r.method, url: serviceUrls(c, r) }));
+  const claims = await guard(request.headers.get('authorization'), url.search, request);
+  if (claims instanceof Refusal) return json(claims.body, claims.status, claims.headers);
+  if (claims.sid === undefined) {
     return json({ error: 'insufficient_scope', error_description: 'This endpoint serves signed-in users; a client_credentials token belongs to no session' }, 403, {
       'www-authenticate': 'Bearer realm="baton", error="insufficient_scope"',
     });
   }
-  return result.claims as SessionClaims;
+  return claims as SessionClaims;
 }
 
 /**

@@ -6,8 +6,8 @@
  * request are refused as ambiguous all the same.
  */
 import { BatonConfigError } from '../core/errors.ts';
-// The loopback names of http/dpop.ts, until the protocol toolkit holds the one loopback rule.
-import { LOOPBACK } from './dpop.ts';
+// The loopback names of http/urls.ts, until the protocol toolkit holds the one loopback rule.
+import { LOOPBACK } from './urls.ts';
 import { HttpError } from './respond.ts';
 
 /**

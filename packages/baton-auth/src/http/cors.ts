@@ -15,7 +15,7 @@
  */
 import { BatonConfigError } from '../core/errors.ts';
 import type { HandlerContext } from './context.ts';
-import { LOOPBACK } from './dpop.ts';
+import { LOOPBACK } from './urls.ts';
 
 /** The endpoints where the refresh cookie is set, read or cleared: credentialed requests. */
 const COOKIE_ROUTES = new Set(['/oauth/token', '/auth/login', '/auth/logout']);

@@ -23,7 +23,7 @@ import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { checkCookieSecure, cookieName } from './cookies.ts';
 import { checkOrigins, corsHeaders, preflight } from './cors.ts';
-import { sameMachine } from './dpop.ts';
+import { sameMachine } from './urls.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';

@@ -11,7 +11,7 @@ export type { ClientRecord, ClientRegistry, StaticClient } from './clients.ts';
 export { StoreRateLimiter } from './rate-limit.ts';
 export { sessionCookies } from './auto-refresh.ts';
 export type { AutoRefreshOptions } from './auto-refresh.ts';
-export type { RequireAuthOptions, TokenVerifier } from './bearer.ts';
+export type { RequireAuthOptions, TokenVerifier } from './guard.ts';
 export { Refusal } from './refusal.ts';
 export { budgetAddress, canonicalAddress, createLoginProtection, resetFailures } from './login-protection.ts';
 export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';

@@ -2,7 +2,7 @@
  * Building responses: JSON, OAuth errors (RFC 6749 §5.2), Bearer challenges (RFC 6750 §3),
  * cookies, and reading request bodies with a size limit.
  */
-import type { DpopError } from '../core/dpop.ts';
+import type { DpopError } from '../dpop/proof.ts';
 import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
 import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
 import { oauthDescription } from './refusal.ts';

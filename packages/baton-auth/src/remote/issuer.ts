@@ -29,11 +29,11 @@ import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { monotonic, steadyClock } from '../core/clock.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
-import { DpopVerifier } from '../core/dpop.ts';
+import { DpopVerifier } from '../dpop/proof.ts';
 import type { OneTimeLedger } from '../core/store.ts';
 import { bearerOnly, checkPresentation, isThreeSegments } from '../core/verify.ts';
 import type { VerifyOptions } from '../core/verify.ts';
-import type { TokenVerifier } from '../http/bearer.ts';
+import type { TokenVerifier } from '../http/guard.ts';
 import { FeedRefusedError, followFeed } from './feed.ts';
 import type { FeedEvent } from './feed.ts';
 

@@ -33,8 +33,7 @@ import type { RawData } from 'ws';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import { BatonConfigError, BatonError, isBatonError } from '../core/errors.ts';
 import type { Baton } from '../core/baton.ts';
-import { validHost } from '../http/bearer.ts';
-import { sameMachine as loopbackNames } from '../http/dpop.ts';
+import { sameMachine as loopbackNames, validHost } from '../http/urls.ts';
 import { budgetAddress, canonicalAddress } from '../http/login-protection.ts';
 import { checkOrigins } from '../http/cors.ts';
 

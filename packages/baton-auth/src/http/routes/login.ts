@@ -6,9 +6,9 @@
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
-import type { DpopProof } from '../../core/dpop.ts';
+import type { DpopProof } from '../../dpop/proof.ts';
 import { isBatonError } from '../../core/errors.ts';
-import { loginProof, nonceHeaders } from '../dpop.ts';
+import { loginProof, nonceHeaders } from '../../dpop/token-endpoint.ts';
 import { grantedResources } from '../grant.ts';
 import { checkCsrf, tokenResponse } from '../context.ts';
 import { tooManyAttempts } from '../login-protection.ts';

@@ -2,7 +2,7 @@
  * `GET /.well-known/oauth-authorization-server` (RFC 8414 §2; for an issuer with a path, at the
  * well-known URI inserted before the path, §3.1) and `GET /.well-known/jwks.json` (RFC 7517 §5).
  */
-import { DPOP_ALGS } from '../../core/dpop.ts';
+import { DPOP_ALGS } from '../../dpop/proof-key.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { json } from '../respond.ts';
 

@@ -11,7 +11,7 @@
 import { isBatonError } from '../../core/errors.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
-import { serviceUrls } from '../dpop.ts';
+import { serviceUrls } from '../urls.ts';
 import { HttpError, readFields } from '../respond.ts';
 
 export function revoke(c: HandlerContext): Route {

@@ -13,7 +13,7 @@ import type { ClientRecord } from '../clients.ts';
 import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
 import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
-import { assertBound, nonceHeaders, proofKey, refreshProof } from '../dpop.ts';
+import { assertBound, nonceHeaders, proofKey, refreshProof } from '../../dpop/token-endpoint.ts';
 import { grantedResources } from '../grant.ts';
 import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
 

@@ -7,11 +7,12 @@
  * authenticated client (`client_credentials`), a live token to revoke, or — at the login, where
  * nothing else can come first — a proof counted as a failed login of the address when it fails.
  */
-import type { DpopProof } from '../core/dpop.ts';
 import { RefreshTokenCodec } from '../core/refresh-token.ts';
-import type { ClientRecord } from './clients.ts';
-import type { HandlerContext } from './context.ts';
-import { HttpError } from './respond.ts';
+import type { ClientRecord } from '../http/clients.ts';
+import type { HandlerContext } from '../http/context.ts';
+import { HttpError } from '../http/respond.ts';
+import { serviceUrls } from '../http/urls.ts';
+import type { DpopProof } from './proof.ts';
 
 function assertPolicy(request: Request, client: ClientRecord): void {
   if (request.headers.get('dpop') === null && client.dpop === 'required') {
@@ -68,32 +69,6 @@ export function assertBound(client: ClientRecord, refreshToken: string): void {
   if (client.dpop === 'required' && RefreshTokenCodec.sessionOf(refreshToken)?.bound === false) {
     throw new HttpError('ERR_REFRESH_INVALID', `Client ${client.id} requires DPoP and this session is not bound to a key: sign in again with a DPoP proof`);
   }
-}
-
-/** The names of this machine, as URLs spell their hosts. */
-export const LOOPBACK: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** The origins `url` is known by: its own; for a loopback one, the same port under each loopback name (the same machine). */
-export function sameMachine(url: URL): string[] {
-  if (!LOOPBACK.has(url.hostname)) return [url.origin];
-  return [url.origin, ...[...LOOPBACK].filter((host) => host !== url.hostname).map((host) => `${url.protocol}//${host}${url.port ? `:${url.port}` : ''}`)];
-}
-
-/**
- * The URLs the service's own endpoint `request` is known by, for DPoP's `htu`: under the issuer's
- * origin, as its metadata advertises them — never under a Host header a client chose — and, for
- * an issuer on loopback (development), under each loopback name with the issuer's port and under
- * the loopback origin the request came to.
- */
-export function serviceUrls(c: HandlerContext, request: Request): string[] {
-  const url = new URL(request.url);
-  const issuer = new URL(c.issuer);
-  // A loopback issuer is the same machine under each of its loopback names (as for cookies): a page
-  // opened at http://localhost:PORT names that in its proofs while the issuer says 127.0.0.1 (#22);
-  // and the loopback origin the request came to (an app mounting the handler on another port in development).
-  const origins = sameMachine(issuer);
-  if (LOOPBACK.has(issuer.hostname) && LOOPBACK.has(url.hostname) && !origins.includes(url.origin)) origins.push(url.origin);
-  return origins.map((origin) => `${origin}${url.pathname}`);
 }
 
 /** The headers of a response to a request with a proof: the nonce for the next one (RFC 9449 §8.2). */

@@ -1,14 +1,16 @@
 /**
- * `requireAuth`'s decision, written once for every framework: the Bearer token of a request
- * (RFC 6750 §2.1) or a DPoP-bound token with its proof (RFC 9449 §7), verified for the audience
- * this API serves (RFC 9068 §4, RFC 8707), with the scopes a route needs; the refusal to send
- * otherwise. Compiled once per route, so that a Bearer request costs a header check, a
- * verification (a cache hit for a token seen before) and no promise.
+ * The guard of an API's routes — `requireAuth`'s decision, written once for every framework: the
+ * Bearer token of a request (RFC 6750 §2.1) or a DPoP-bound token with its proof (RFC 9449 §7,
+ * asked of `dpop/scheme.ts`), verified for the audience this API serves (RFC 9068 §4, RFC 8707),
+ * with the scopes a route needs; the refusal to send otherwise. Compiled once per route, so that a
+ * Bearer request costs a header check, a verification (a cache hit for a token seen before) and no promise.
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
-import { DPOP_ALGS } from '../core/dpop.ts';
-import { BatonConfigError, BatonError, isBatonError } from '../core/errors.ts';
-import type { DpopPresentation, VerifyOptions } from '../core/verify.ts';
+import { BatonConfigError, isBatonError } from '../core/errors.ts';
+import { bearerOnly } from '../core/verify.ts';
+import type { VerifyOptions } from '../core/verify.ts';
+import { DpopToken, guardDpop, isDpopScheme, malformedDpop, proofRefusal } from '../dpop/scheme.ts';
+import type { DpopReader } from '../dpop/scheme.ts';
 import { challenge, keepsCredentials, Refusal, refusalOf } from './refusal.ts';
 import type { ChallengeParams } from './refusal.ts';
 import { httpErrorOf } from './respond.ts';
@@ -47,39 +49,6 @@ export interface RequireAuthOptions {
   origin?: string | readonly string[];
 }
 
-/** host[:port] (RFC 9110 §7.2): a name, an IPv4 address or a bracketed IPv6 one; nothing else. */
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
-
-/** The Host header if it is a host[:port] and nothing more (a path or a query in it would rewrite URLs built from it). */
-export function validHost(host: string | null | undefined): string | undefined {
-  return typeof host === 'string' && HOST.test(host) ? host : undefined;
-}
-
-/**
- * The URLs a request is known by, for DPoP's `htu`: its path and query under each configured
- * `origin`, or else under the protocol and Host it came with — none when the Host is not a
- * host[:port], so that no proof matches. `target` is the request target (origin- or absolute-form).
- */
-export function requestUrls(origin: string | readonly string[] | undefined, protocol: string, host: string | null | undefined, target: string): string[] {
-  const parsed = URL.parse(target, 'http://path.invalid');
-  if (parsed === null) return [];
-  const path = `${parsed.pathname}${parsed.search}`;
-  if (origin !== undefined) return (typeof origin === 'string' ? [origin] : [...origin]).map((o) => `${o.replace(/\/$/, '')}${path}`);
-  const valid = validHost(host);
-  return valid === undefined ? [] : [`${protocol}://${valid}${path}`];
-}
-
-/** The request facts a guard reads. */
-export interface GuardInput {
-  authorization: string | null | undefined;
-  /** The request's path and query (or its URL, or only its query): a token there is refused. */
-  search: string;
-  /** The request's DPoP proof, method and URL, for a token presented with the DPoP scheme. */
-  dpop?: DpopPresentation;
-}
-
-export type GuardResult = { ok: true; claims: Readonly<AccessTokenClaims> } | { ok: false; refusal: Refusal };
-
 /**
  * Whether a request target's query names `access_token`: RFC 6750 §2.3 (the URI query parameter)
  * is not offered, and such a request is refused. The query is parsed only when it could name the
@@ -96,30 +65,20 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 const MALFORMED = 'Malformed Authorization header: Bearer, one space, the token';
 
-/** A token presented with the DPoP scheme (RFC 9449 §7.1). */
-class DpopScheme {
-  readonly token: string;
-  constructor(token: string) {
-    this.token = token;
-  }
-}
-
 /**
- * The token of an `Authorization` header: a string for `Bearer`, a `DpopScheme` for `DPoP` (schemes
+ * The token of an `Authorization` header: a string for `Bearer`, a `DpopToken` for `DPoP` (schemes
  * are case-insensitive, RFC 9110 §11.1), or the refusal to send (RFC 6750 §3.1): no header, or
  * another scheme, is a challenge without an error code; a malformed header is 400
  * `invalid_request`. `target` is the request's path and query, or its URL. The token's characters
  * are the guard's to check (`malformed`), after the verifier when that is cheaper.
  */
-function presentedToken(authorization: string | null | undefined, target: string, params: ChallengeParams): string | DpopScheme | Refusal {
+function presentedToken(authorization: string | null | undefined, target: string, params: ChallengeParams): string | DpopToken | Refusal {
   if (tokenInQuery(target)) return challenge(400, 'invalid_request', 'Send the access token in the Authorization header', params);
   if (!authorization) return challenge(401, undefined, 'An access token is required', params);
   const space = authorization.indexOf(' ');
   const scheme = space < 0 ? authorization : authorization.slice(0, space);
   if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') return space === 6 ? credentials(authorization, 7) : challenge(400, 'invalid_request', MALFORMED, params);
-  if (scheme.length === 4 && scheme.toLowerCase() === 'dpop') {
-    return space === 4 ? new DpopScheme(credentials(authorization, 5)) : challenge(400, 'invalid_request', 'Malformed Authorization header: DPoP, a space, the token', { ...params, scheme: 'DPoP' });
-  }
+  if (isDpopScheme(scheme)) return space === 4 ? new DpopToken(credentials(authorization, 5)) : malformedDpop(params);
   return challenge(401, undefined, `An access token is required, with the Bearer${params.dpopAlgs === undefined ? '' : ' or DPoP'} scheme`, params);
 }
 
@@ -147,12 +106,8 @@ export function verifyRefusal(err: unknown, params: ChallengeParams = {}): Refus
   const http = httpErrorOf(err);
   // Nothing is wrong with the token; but an unknown error from another verifier is its refusal.
   if (keepsCredentials(http) && isBatonError(err)) return refusalOf(http);
-  // RFC 9449 §7.1, §9: a refused proof is a 401 with the DPoP challenge's own error, and the nonce to use.
-  if (http.error === 'invalid_dpop_proof' || http.error === 'use_dpop_nonce') {
-    const refusal = challenge(401, http.error, http.description, { ...params, scheme: 'DPoP' });
-    if (http.headers['dpop-nonce'] !== undefined) refusal.headers['dpop-nonce'] = http.headers['dpop-nonce'];
-    return refusal;
-  }
+  const refusedProof = proofRefusal(http, params);
+  if (refusedProof !== undefined) return refusedProof;
   const description = http.status === 401 ? http.description : 'The access token is invalid';
   return challenge(401, 'invalid_token', description, Object.keys(http.members).length === 0 ? params : { ...params, members: http.members });
 }
@@ -183,50 +138,44 @@ export function scopeRefusal(claims: Readonly<AccessTokenClaims>, needed: string
 export type GuardOutcome = Readonly<AccessTokenClaims> | Refusal;
 
 /**
- * A compiled `requireAuth`: the claims of a request's token, or the refusal to send — at once
- * when nothing asynchronous is needed (a header to refuse, a JWT verified in process), else a
- * promise that never rejects. `target` is the request's path and query, or its URL; `request`
- * is what the adapter reads a DPoP presentation from, when the token comes with that scheme.
+ * A compiled guard — `requireAuth`'s decision: the claims of a request's token, or the refusal to
+ * send — at once when nothing asynchronous is needed (a header to refuse, a JWT verified in
+ * process), else a promise that never rejects. `target` is the request's path and query, or its
+ * URL; `request` is what the adapter reads a DPoP presentation from, when the token comes with that scheme.
  */
-export type BearerGuard<R = undefined> = (authorization: string | null | undefined, target: string, request?: R) => GuardOutcome | Promise<GuardOutcome>;
-
-/** How an adapter reads a request's DPoP proof, method and URL (as the client addressed it), only for a DPoP-scheme request. */
-export type DpopReader<R> = (request: R) => DpopPresentation;
-
-const ALGS = DPOP_ALGS.join(' ');
+export type Guard<R = undefined> = (authorization: string | null | undefined, target: string, request?: R) => GuardOutcome | Promise<GuardOutcome>;
 
 /**
- * Compiles `requireAuth`'s options once; a missing audience fails here, at start-up, with a
- * sentence. `dpop` reads a request's DPoP presentation: without it (or with a verifier that
- * checks no proofs) the DPoP scheme is refused.
+ * Compiles `requireAuth`'s options once into a guard; a missing audience fails here, at
+ * start-up, with a sentence. `dpop` reads a request's DPoP presentation: without it (or with a
+ * verifier that checks no proofs) the DPoP scheme is refused (`dpop/scheme.ts`).
  */
-export function createBearerGuard<R = undefined>(verifier: TokenVerifier, options: RequireAuthOptions, dpop?: DpopReader<R>): BearerGuard<R> {
+export function createGuard<R = undefined>(verifier: TokenVerifier, options: RequireAuthOptions, dpop?: DpopReader<R>): Guard<R> {
   if (typeof options?.audience !== 'string' || options.audience === '') {
     throw new BatonConfigError("requireAuth needs the audience this API serves, e.g. requireAuth(baton, { audience: 'https://api.example.com' }): the resource URI clients ask tokens for (RFC 8707). For the token service's own tokens, pass { audience: baton.audience }.");
   }
   const needed = neededScopes(options.scope);
-  const readDpop = verifier.verifiesDpop === true ? dpop : undefined;
-  const params: ChallengeParams = {
-    ...(options.resourceMetadata === undefined ? {} : { resourceMetadata: options.resourceMetadata }),
-    ...(readDpop === undefined ? {} : { dpopAlgs: ALGS }),
-  };
-  const dpopParams: ChallengeParams = { ...params, scheme: 'DPoP', dpopAlgs: ALGS };
+  const bound = guardDpop(verifier.verifiesDpop === true, dpop, options.resourceMetadata === undefined ? {} : { resourceMetadata: options.resourceMetadata });
+  const { params, boundParams } = bound;
   const verifyOptions: VerifyOptions = options.oneTime ? { audience: options.audience, oneTime: true } : { audience: options.audience };
   const accept = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> | Refusal => {
-    // RFC 9449 §7.1: a bound token is never a bearer token, whichever verifier let it through.
-    if (claims.cnf !== undefined) return refuse(new BatonError('ERR_TOKEN_SCHEME', 'the token is bound to a DPoP key: send it with the DPoP scheme and a proof by that key (RFC 9449 §7.1)'));
+    try {
+      bearerOnly(claims); // RFC 9449 §7.1: a bound token is never a bearer token, whichever verifier let it through.
+    } catch (err) {
+      return refuse(err);
+    }
     return scopeRefusal(claims, needed, params) ?? claims;
   };
-  const acceptBound = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> | Refusal => scopeRefusal(claims, needed, dpopParams) ?? claims;
+  const acceptBound = (claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> | Refusal => scopeRefusal(claims, needed, boundParams) ?? claims;
   const refuse = (err: unknown): Refusal => verifyRefusal(err, params);
-  const refuseBound = (err: unknown): Refusal => verifyRefusal(err, dpopParams);
+  const refuseBound = (err: unknown): Refusal => verifyRefusal(err, boundParams);
   const sync = verifier.verifySync?.bind(verifier);
   return (authorization, target, request) => {
     const token = presentedToken(authorization, target, params);
     if (token instanceof Refusal) return token;
-    if (token instanceof DpopScheme) {
-      if (readDpop === undefined || request === undefined) return challenge(401, 'invalid_token', 'This API does not accept DPoP-bound tokens', dpopParams);
-      return malformed(token.token, dpopParams) ?? verifier.verify(token.token, { ...verifyOptions, dpop: readDpop(request) }).then(acceptBound, refuseBound);
+    if (token instanceof DpopToken) {
+      if (!bound.accepts(request)) return bound.notAccepted();
+      return malformed(token.token, boundParams) ?? verifier.verify(token.token, { ...verifyOptions, dpop: bound.read(request) }).then(acceptBound, refuseBound);
     }
     if (sync !== undefined) {
       // A token the engine verifies is one it issued, a b64token: its characters are checked
@@ -241,12 +190,4 @@ export function createBearerGuard<R = undefined>(verifier: TokenVerifier, option
     }
     return malformed(token, params) ?? verifier.verify(token, verifyOptions).then(accept, refuse);
   };
-}
-
-/** Checks the Bearer token of a request against `options` (one-off: adapters compile a guard once). */
-export async function checkBearer(verifier: TokenVerifier, input: GuardInput, options: RequireAuthOptions): Promise<GuardResult> {
-  const presentation = input.dpop;
-  const guard = createBearerGuard<DpopPresentation>(verifier, options, (p) => p);
-  const outcome = await guard(input.authorization, input.search, presentation);
-  return outcome instanceof Refusal ? { ok: false, refusal: outcome } : { ok: true, claims: outcome };
 }
