@@ -81,6 +81,11 @@ describe('createBaton fails fast, saying what to fix', () => {
     expect(failure({ accessTokenTtl: -5 })).toMatch(/non-negative/);
     expect(failure({ maxSessionsPerUser: 1.5 })).toMatch(/maxSessionsPerUser.*whole number/);
     expect(failure({ refreshRateLimit: { max: 0, window: '1m' } })).toMatch(/refreshRateLimit\.max/);
+    // Red team: a window of 0 opened a new window at every attempt, so the limit counted nothing.
+    for (const window of [0, '0s', '0m']) {
+      expect(failure({ refreshRateLimit: { max: 30, window } })).toMatch(/`refreshRateLimit\.window` must be longer than 0/);
+      expect(failure({ loginRateLimit: { max: 30, window } })).toMatch(/`loginRateLimit\.window` must be longer than 0/);
+    }
     for (const bad of [0, 2.5, -1, '10']) expect(failure({ refreshGraceLimit: bad })).toMatch(/refreshGraceLimit.*whole number of at least 1/);
     expect(failure({ leeway: '1500ms' })).toMatch(/whole seconds/);
   });

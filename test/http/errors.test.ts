@@ -8,6 +8,7 @@ import { BatonError, errorTable, isBatonError, httpStatusOf, oauthErrorOf } from
 import type { BatonErrorCode } from 'baton-auth/errors';
 import { verifyRefusal } from '../../packages/baton-auth/src/http/guard.ts';
 import { HttpError, httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
+import { BatonClientError } from '../../packages/baton-auth-client/src/errors.ts';
 
 const CODES = Object.keys(oauthErrorOf) as BatonErrorCode[];
 
@@ -59,6 +60,28 @@ describe('httpErrorOf and the guards', () => {
     expect(httpErrorOf(new BatonError('ERR_RATE_LIMITED', undefined, { retryAfterMs: 1_500 })).headers['retry-after']).toBe('2');
     expect(httpErrorOf(new BatonError('ERR_RATE_LIMITED', undefined, { retryAfterMs: 10 })).headers['retry-after']).toBe('1');
     expect(verifyRefusal(new BatonError('ERR_RATE_LIMITED', undefined, { retryAfterMs: 30_000 })).headers['retry-after']).toBe('30');
+  });
+
+  it('use_dpop_nonce keeps its DPoP-Nonce from a DpopError of another copy of the library, as isBatonError takes it (RFC 9449 §8, §9; red team)', () => {
+    // What a second copy of baton-auth (another version in node_modules, another realm) throws: the same shape, another class.
+    const foreign = Object.assign(new Error('Use the DPoP nonce the server provides'), { name: 'BatonDpopError', code: 'ERR_DPOP_NONCE', nonce: 'n-123' });
+    expect(isBatonError(foreign)).toBe(true);
+    const http = httpErrorOf(foreign);
+    expect([http.status, http.error, http.headers['dpop-nonce']]).toEqual([400, 'use_dpop_nonce', 'n-123']);
+    const refusal = verifyRefusal(foreign);
+    expect([refusal.status, refusal.headers['dpop-nonce']]).toEqual([401, 'n-123']);
+    expect(refusal.headers['www-authenticate']).toMatch(/^DPoP .*error="use_dpop_nonce"/);
+    // A nonce that is not a string is no header.
+    expect(httpErrorOf({ ...foreign, name: 'BatonDpopError', nonce: 42 }).headers['dpop-nonce']).toBeUndefined();
+  });
+
+  it("the client SDK's BatonClientError is not a server's error: thrown inside a route (an authenticate callback calling another service) it is a 500 that says nothing (red team)", () => {
+    const err = new BatonClientError('ERR_INVALID_ARGUMENT', 'client.fetch: http://10.0.0.7:8080/users?key=s3cr3t is not a URL');
+    expect(isBatonError(err)).toBe(false);
+    const http = httpErrorOf(err);
+    expect([http.status, http.error]).toEqual([500, 'server_error']);
+    expect(http.description).not.toMatch(/10\.0\.0\.7|s3cr3t/);
+    expect(isBatonError(new BatonError('ERR_INVALID_ARGUMENT', 'x'))).toBe(true);
   });
 
   it('an error that is not Baton\'s says nothing of its cause', () => {

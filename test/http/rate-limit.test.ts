@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryCounters, StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
+import { MAX_MEMORY_COUNTERS, memoryCounters, StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
+import { httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
+import { isBatonError } from '../../packages/baton-auth/src/core/errors.ts';
 import { createLoginProtection, resetFailures } from '../../packages/baton-auth/src/http/login-protection.ts';
 import { ManualClock } from '../support/clock.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
@@ -114,4 +116,68 @@ describe('without a store', () => {
     expect(await counters.deleteCounter('k0')).toBe(false);
     expect(await counters.getCounter('k4999', 5000)).toEqual({ count: 1, resetAt: 5009 });
   });
+
+  it('StoreRateLimiter.block(key, 0) refuses the key for good, as rate-limiter-flexible (and the limiter on it) did; a negative or NaN block is refused, never a block that ends at once (red team)', async () => {
+    const clock = new ManualClock(start);
+    const limiter = new StoreRateLimiter({ store: memoryCounters(), keyPrefix: 'x', points: 3, duration: 60, now: clock.now });
+    await limiter.block('k', 0);
+    clock.advance(365 * 86_400_000);
+    await expect(limiter.consume('k')).rejects.toMatchObject({ remainingPoints: 0 });
+    expect((await limiter.get('k'))?.msBeforeNext).toBeGreaterThan(50 * 365 * 86_400_000);
+    for (const bad of [-1, Number.NaN]) {
+      const err = await limiter.block('j', bad).then(() => null, (e: unknown) => e);
+      expect(isBatonError(err) && err.code).toBe('ERR_INVALID_ARGUMENT');
+    }
+    await limiter.block('j', 2);
+    await expect(limiter.consume('j')).rejects.toMatchObject({ msBeforeNext: 2000 });
+  });
+
+  it('memory counters are bounded: past maxKeys live ones a new key is refused as a store outage (503), none is dropped, the counted ones go on (red team)', async () => {
+    const counters = memoryCounters(1000);
+    for (let i = 0; i < 1000; i++) await counters.hitCounter(`k${i}`, 1, 60_000, 0);
+    const full = await counters.hitCounter('k1000', 1, 60_000, 10).then(() => null, (err: unknown) => err);
+    expect(isBatonError(full) && full.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect(httpErrorOf(full).status).toBe(503);
+    // No live counter was dropped to make room; a counted key still counts.
+    expect(await counters.getCounter('k0', 20)).toEqual({ count: 1, resetAt: 60_000 });
+    expect(await counters.hitCounter('k999', 1, 60_000, 20)).toEqual({ count: 2, resetAt: 60_000 });
+    // Once they expire, there is room again.
+    expect(await counters.hitCounter('k1000', 1, 60_000, 60_000)).toEqual({ count: 1, resetAt: 120_000 });
+  });
+
+  it('memory counters at the bound make room from what may give way, oldest first, and refuse a new key only when nothing may (red team)', async () => {
+    const counters = memoryCounters(1000, (key) => key.startsWith('soft:'));
+    for (let i = 0; i < 500; i++) await counters.hitCounter(`soft:${i}`, 1, 60_000, 0);
+    for (let i = 0; i < 500; i++) await counters.hitCounter(`hard:${i}`, 1, 60_000, 0);
+    await counters.hitCounter('new', 1, 60_000, 10);
+    // Down to 90%: the 101 oldest soft ones went, every hard one stayed.
+    expect(await counters.getCounter('soft:0', 20)).toBeNull();
+    expect(await counters.getCounter('soft:101', 20)).toEqual({ count: 1, resetAt: 60_000 });
+    for (let i = 0; i < 500; i++) expect(await counters.getCounter(`hard:${i}`, 20)).not.toBeNull();
+  });
+
+  it('login protection without a store stays within MAX_MEMORY_COUNTERS under failed logins from ever new /64s: pairs below their limit give way, blocks and addresses never, and past what may give way a new key is a 503, never an open gate (red team)', async () => {
+    const clock = new ManualClock(start);
+    const protection = createLoginProtection({ now: clock.now });
+    // A pair blocked first: it must stay blocked however many counters come after it.
+    for (let i = 0; i < 10; i++) await (await protection.check('victim', '192.0.2.1')).failed();
+    let refused: unknown;
+    let attempts = 0;
+    for (let i = 0; refused === undefined && i < 2 * MAX_MEMORY_COUNTERS; i++, attempts++) {
+      clock.advance(1); // the room is made at most once a second of this clock
+      const attempt = await protection.check(`user${i}`, `2001:db8:${(i >> 16) & 0xffff}:${i & 0xffff}::1`).catch((err: unknown) => { refused = err; });
+      await attempt?.failed();
+    }
+    // Each attempt leaves its /64's count, which never gives way: the map is full of those after MAX_MEMORY_COUNTERS attempts or so.
+    expect(attempts).toBeGreaterThan(0.9 * MAX_MEMORY_COUNTERS);
+    expect(isBatonError(refused) && refused.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect((await protection.check('victim', '192.0.2.1')).retryAfterMs).toBeGreaterThan(0);
+    // What 1,100 addresses can do — each its 100 failures of a day, 110,000 in all, past the bound — refuses no one else.
+    const other = createLoginProtection({ now: clock.now });
+    for (let a = 0; a < 1100; a++) {
+      clock.advance(10);
+      for (let i = 0; i < 100; i++) await (await other.check(`guess${i}`, `198.18.${a >> 8}.${a & 255}`)).failed();
+    }
+    expect((await other.check('alice', '203.0.113.50')).retryAfterMs).toBe(0);
+  }, 120_000);
 });

@@ -56,6 +56,18 @@ describe('the settings table', () => {
     expect(() => loadConfig({ BATON_REFRESH_RATE: '30/soon' })).toThrow(/BATON_REFRESH_RATE must be 'off'/);
   });
 
+  it('BATON_KEY_RELOAD of 0 or past 24d is refused: Node runs such a timer every millisecond, a store read each (red team)', () => {
+    for (const v of ['0', '0s', '25d', '30d', '1y']) expect(() => loadConfig({ BATON_KEY_RELOAD: v }), v).toThrow(/BATON_KEY_RELOAD must be a duration from 1s to 24d/);
+    for (const v of ['1', '30s', '24d']) expect(loadConfig({ BATON_KEY_RELOAD: v }).keyReload).toBe(v === '1' ? '1s' : v);
+  });
+
+  it("a per-window setting with a window of 0 is refused: BATON_REFRESH_RATE=30/0 turned the refresh rate limit off (red team)", () => {
+    for (const name of ['BATON_REFRESH_RATE', 'BATON_LOGIN_FAILURES', 'BATON_LOGIN_FAILURES_PER_IP']) {
+      for (const v of ['30/0', '30/0s', '30/0m']) expect(() => loadConfig({ [name]: v }), `${name}=${v}`).toThrow(new RegExp(`${name} must be 'off' or .*, with a duration of at least 1s`));
+    }
+    expect(loadConfig({ BATON_REFRESH_RATE: '30/1' }).refreshRateLimit).toEqual({ max: 30, window: '1s' });
+  });
+
   it('the library and the service refuse the same bad scope, resource and insecure cookie with the same sentence', () => {
     const b = createBaton({ issuer: 'https://auth.test', keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
     const handler = (o: object) => createAuthHandler({ baton: b, authenticate: async () => null, ...o });

@@ -67,7 +67,8 @@ const duration = (name: string, min = 0, max = Number.MAX_SAFE_INTEGER, shape = 
 
 /** `off`, or `<count>/<duration>` with a count of at least 1: the one form of every "so many per window" setting. */
 const perWindow = (name: string, shape: string) =>
-  z.string().refine((v) => v === 'off' || (/^[1-9]\d*\/.+$/.test(v) && duration(name).safeParse(v.slice(v.indexOf('/') + 1)).success), { message: `${name} must be 'off' or ${shape}` });
+  // A window of 0 would be no limit at all (every attempt opens a new window): at least a second.
+  z.string().refine((v) => v === 'off' || (/^[1-9]\d*\/.+$/.test(v) && duration(name, 1000).safeParse(v.slice(v.indexOf('/') + 1)).success), { message: `${name} must be 'off' or ${shape}, with a duration of at least 1s` });
 
 /** A whole number from `min` to `max`, with one sentence for every way to miss. */
 const whole = (message: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -108,7 +109,8 @@ export const SETTINGS_TABLE: readonly Setting[] = [
   { env: 'BATON_REQUEST_TIMEOUT', option: 'requestTimeoutMs', default: '30s', doc: 'The whole request must arrive within this (a duration, at least BATON_HEADERS_TIMEOUT).', parse: duration('BATON_REQUEST_TIMEOUT') },
   { env: 'BATON_MAX_CONNECTIONS', option: 'maxConnections', default: '1000', doc: 'Open connections at most; more are closed on arrival.', parse: whole('BATON_MAX_CONNECTIONS must be a whole number of connections, at least 1', 1) },
   { env: 'BATON_MAX_CONNECTIONS_PER_ADDRESS', option: 'maxConnectionsPerAddress', unset: 'an eighth of BATON_MAX_CONNECTIONS, at least 16', doc: "Open connections of one client address at most (an IPv6 client by its /64); a trusted proxy's are not capped.", parse: whole('BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1', 1) },
-  { env: 'BATON_KEY_RELOAD', option: 'keyReload', default: '30s', doc: 'How often keys rotated elsewhere are re-read from the store (a duration).', parse: duration('BATON_KEY_RELOAD') },
+  // A timer set to 0 or past 2^31 - 1 ms fires every millisecond (Node's setInterval): a store read per ms.
+  { env: 'BATON_KEY_RELOAD', option: 'keyReload', default: '30s', doc: 'How often keys rotated elsewhere are re-read from the store (a duration from 1s to 24d).', parse: duration('BATON_KEY_RELOAD', 1000, 2 ** 31 - 1, "a duration from 1s to 24d, like '30s'") },
   // A timer cannot wait longer than 2^31 - 1 ms (24.8 days).
   { env: 'BATON_SWEEP_INTERVAL', option: 'sweepIntervalMs', default: '10m', doc: "How often expired sessions, denylist entries and counters are deleted (a duration below 24d), or 'off'.", parse: z.string().refine((v) => v === 'off' || duration('BATON_SWEEP_INTERVAL', 1, 2 ** 31 - 1).safeParse(v).success, { message: "BATON_SWEEP_INTERVAL must be 'off' or a duration above 0 and below 24d, like '10m'" }) },
   { env: 'BATON_METRICS_TOKEN', option: 'metricsToken', doc: 'Serves Prometheus metrics at GET /metrics to Authorization: Bearer <this> (at least 32 characters).', parse: secret('BATON_METRICS_TOKEN') },

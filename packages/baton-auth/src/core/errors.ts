@@ -140,5 +140,7 @@ export class BatonConfigError extends BatonError {
 export function isBatonError(value: unknown): value is BatonError {
   if (value instanceof BatonError) return true;
   const v = value as { name?: unknown; code?: unknown } | null;
-  return typeof v?.name === 'string' && v.name.startsWith('Baton') && typeof v.code === 'string' && Object.hasOwn(errorTable, v.code);
+  // The client SDK's BatonClientError shares two codes (ERR_CONFIG, ERR_INVALID_ARGUMENT) but is no
+  // server's decision: thrown in an `authenticate` callback, it would be answered with its sentence.
+  return typeof v?.name === 'string' && v.name.startsWith('Baton') && !v.name.startsWith('BatonClient') && typeof v.code === 'string' && Object.hasOwn(errorTable, v.code);
 }

@@ -153,6 +153,16 @@ function list<T>(value: readonly T[], setting: string): readonly T[] {
  * The key ring of `options`, with `refreshTokenSecret` (and the previous ones) as its refresh keys.
  * Exactly one source of refresh keys: the secret options or `refresh` keys in `keys`.
  */
+/**
+ * A rate limit's window in ms, above 0: a window of 0 ends at once, so every attempt would open a
+ * new one and the limit would count nothing.
+ */
+function windowMs(window: Duration, setting: string): number {
+  const ms = toMs(window, `${setting}.window`);
+  if (ms <= 0) throw new BatonConfigError(`\`${setting}.window\` must be longer than 0 (a window of 0 limits nothing), e.g. '1m'; or set \`${setting}: false\`.`);
+  return ms;
+}
+
 function keyRing(options: BatonOptions): KeyRing {
   const given = options.refreshTokenSecret;
   const refreshKeys: KeyInput[] = given === undefined ? [] : [
@@ -232,13 +242,13 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   const rl = options.refreshRateLimit ?? { max: 30, window: '1m' };
   if (rl !== false) {
     if (!Number.isInteger(rl.max) || rl.max < 1) throw new BatonConfigError('`refreshRateLimit.max` must be a whole number of at least 1 (or set `refreshRateLimit: false`).');
-    rateLimit = { max: rl.max, windowMs: toMs(rl.window, 'refreshRateLimit.window') };
+    rateLimit = { max: rl.max, windowMs: windowMs(rl.window, 'refreshRateLimit') };
   }
   let loginLimit: ResolvedOptions['loginLimit'];
   const ll = options.loginRateLimit ?? { max: 30, window: '1m' };
   if (ll !== false) {
     if (!Number.isInteger(ll.max) || ll.max < 1) throw new BatonConfigError('`loginRateLimit.max` must be a whole number of at least 1 (or set `loginRateLimit: false`).');
-    loginLimit = { max: ll.max, windowMs: toMs(ll.window, 'loginRateLimit.window') };
+    loginLimit = { max: ll.max, windowMs: windowMs(ll.window, 'loginRateLimit') };
   }
   const graceLimit = options.refreshGraceLimit ?? 100;
   if (!Number.isInteger(graceLimit) || graceLimit < 1) throw new BatonConfigError('`refreshGraceLimit` must be a whole number of at least 1.');

@@ -9,7 +9,7 @@
  * smallest network one host is given.
  */
 import { isIP, isIPv6 } from 'node:net';
-import { memoryCounters, StoreRateLimiter } from './rate-limit.ts';
+import { MAX_MEMORY_COUNTERS, memoryCounters, StoreRateLimiter } from './rate-limit.ts';
 import type { RateLimitResult } from './rate-limit.ts';
 import { HttpError } from './respond.ts';
 import type { CounterStore } from '../core/counter-store.ts';
@@ -98,7 +98,10 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   const prefix = options.keyPrefix ?? 'login';
   const failures = options.failures ?? { max: 10, blockMs: 3_600_000 };
   const perIp = options.failuresPerIp ?? { max: 100, windowMs: DAY_MS };
-  const counters = options.store ?? memoryCounters();
+  // In memory, at the bound, a pair's failures below its limit may give way (memoryCounters):
+  // never a block, never an address's count, which bounds what the pair's forgetting is worth.
+  const pairKeys = `${prefix}:pair:`;
+  const counters = options.store ?? memoryCounters(MAX_MEMORY_COUNTERS, (key, c) => failures !== false && key.startsWith(pairKeys) && c.count < failures.max);
   const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter => {
     if (!Number.isInteger(max) || max < 1) throw new BatonConfigError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
     for (const ms of [windowMs, blockMs]) if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new BatonConfigError(`${keyPrefix}: a window or block must be a number of milliseconds above 0, got ${ms}.`);

@@ -6,6 +6,7 @@
  * with that answer), the library this replaces: its store base class was private.
  */
 import type { CounterStore } from '../core/counter-store.ts';
+import { BatonError } from '../core/errors.ts';
 
 /** A counter's state as the limiter answers it. */
 export interface RateLimitResult {
@@ -20,17 +21,56 @@ export interface RateLimitResult {
 /** Far enough to mean "never resets" for a window of 0. */
 const FOREVER_MS = 100 * 365 * 86_400_000;
 
-/** Counters in this process's memory, expired ones dropped as the map grows (no timer). */
-export function memoryCounters(): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
+/**
+ * How many live counters `memoryCounters` keeps at most (about 800 bytes each: 80 MB). Without a
+ * bound, failed logins from many addresses (an IPv6 /48 is 65,536 budgets of 100 a day) each left a
+ * pair counter for 90 days, in the heap of the process.
+ */
+export const MAX_MEMORY_COUNTERS = 100_000;
+
+/** A live counter `memoryCounters` may give up to make room (see there). */
+export type Evictable = (key: string, counter: { count: number; resetAt: number }) => boolean;
+
+/**
+ * Counters in this process's memory, expired ones dropped as the map grows (no timer). At most
+ * `maxKeys` live ones. When a new key finds the map full, expired counters go, then — oldest first, down to 90% — those `evictable` says may:
+ * login protection lets only a pair's count of failures below its limit go (what that costs is
+ * bounded by the address's budget, which stays). If that makes no room, the new key is refused with
+ * `ERR_STORE_UNAVAILABLE` (503 with Retry-After), as a full store would be: a block and an
+ * address's count are never pushed out, and the keys already counted go on counting.
+ */
+export function memoryCounters(maxKeys = MAX_MEMORY_COUNTERS, evictable: Evictable = () => false): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
   const counters = new Map<string, { count: number; resetAt: number }>();
   let sweepAt = 1024;
+  let roomMadeAt = -Infinity;
+  const sweep = (now: number): void => {
+    for (const [k, c] of counters) if (c.resetAt <= now) counters.delete(k);
+  };
+  let lastFreed = 0;
+  // A pass walks every key: once a second, or again at once after one that freed a tenth (each
+  // new key then pays a few steps of it, whatever the rate).
+  const makeRoom = (now: number): void => {
+    if (lastFreed < maxKeys / 10 && now - roomMadeAt < 1000 && now >= roomMadeAt) return;
+    roomMadeAt = now;
+    const before = counters.size;
+    sweep(now);
+    for (const [k, c] of counters) {
+      if (counters.size <= maxKeys * 0.9) break;
+      if (evictable(k, c)) counters.delete(k);
+    }
+    lastFreed = before - counters.size;
+  };
   return {
     async hitCounter(key, points, windowMs, now, force = false) {
       const current = counters.get(key);
+      if (current === undefined && counters.size >= maxKeys) {
+        makeRoom(now);
+        if (counters.size >= maxKeys) throw new BatonError('ERR_STORE_UNAVAILABLE', `the ${maxKeys} in-memory rate-limit counters are all live: give createLoginProtection a store`);
+      }
       const next = force || current === undefined || current.resetAt <= now ? { count: points, resetAt: now + windowMs } : { count: current.count + points, resetAt: current.resetAt };
       counters.set(key, next);
       if (counters.size >= sweepAt) {
-        for (const [k, c] of counters) if (c.resetAt <= now) counters.delete(k);
+        sweep(now);
         sweepAt = Math.max(1024, counters.size * 2);
       }
       return { ...next };
@@ -94,9 +134,14 @@ export class StoreRateLimiter {
     return counter === null ? null : this.#result(counter);
   }
 
-  /** Refuses `key` for `seconds` from now (its count set past the limit). */
+  /**
+   * Refuses `key` for `seconds` from now (its count set past the limit); 0 (or Infinity): for good,
+   * as rate-limiter-flexible's `block` — a block of 0 ms would have ended at once, refusing nothing.
+   */
   async block(key: string, seconds: number): Promise<RateLimitResult> {
-    return this.#result(await this.#store.hitCounter(this.#prefix + key, this.points + 1, seconds * 1000, this.#now(), true));
+    if (typeof seconds !== 'number' || !(seconds >= 0)) throw new BatonError('ERR_INVALID_ARGUMENT', `StoreRateLimiter.block: seconds must be a number of at least 0 (0: for good), got ${String(seconds)}`, { public: true });
+    const ms = seconds === 0 || seconds === Infinity ? FOREVER_MS : seconds * 1000;
+    return this.#result(await this.#store.hitCounter(this.#prefix + key, this.points + 1, ms, this.#now(), true));
   }
 
   /** Gives `points` back to `key`. */

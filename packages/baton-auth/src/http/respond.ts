@@ -2,7 +2,7 @@
  * Building responses: JSON, OAuth errors (RFC 6749 §5.2), Bearer challenges (RFC 6750 §3),
  * cookies, and reading request bodies with a size limit.
  */
-import { DpopError } from '../dpop/proof.ts';
+import type { DpopError } from '../dpop/proof.ts';
 import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
 import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
 import { oauthDescription } from '../protocol/oauth-error.ts';
@@ -88,7 +88,10 @@ export function httpErrorOf(err: unknown): HttpError {
 function headersOf(e: BatonError): Record<string, string> {
   if (e.code === 'ERR_STORE_UNAVAILABLE') return { 'retry-after': '1' };
   if (e.code === 'ERR_RATE_LIMITED') return { 'retry-after': String(Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000))) };
-  if (e instanceof DpopError && e.nonce !== undefined) return { 'dpop-nonce': e.nonce };
+  // Read by shape, not `instanceof DpopError`: a DpopError of another copy of the library (which
+  // `isBatonError` takes) would lose its nonce, and the client could never retry.
+  const nonce = (e as Partial<DpopError>).nonce;
+  if ((e.code === 'ERR_DPOP_NONCE' || e.code === 'ERR_DPOP_INVALID') && typeof nonce === 'string') return { 'dpop-nonce': nonce };
   return {};
 }
 
