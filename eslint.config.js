@@ -8,19 +8,51 @@ const srv = (path) => `packages/baton-auth-server/src/${path}`;
 
 // Size limits (issue #23): a source file at most 300 lines, a function at most 60. Every line counts — blank lines and
 // comments included — so the rule measures what `wc -l` and a reader's screen show; TSDoc sits above a function, not in
-// it, so documenting an export never pushes a function over. The one list of exceptions, each with its reason:
-// [files, reason, ...rules] with rules among 'file' (max-lines) and 'function' (max-lines-per-function).
+// it, so documenting an export never pushes a function over.
+// The one list of exceptions: [files, limits lifted ('file' = max-lines, 'function' = max-lines-per-function), reason].
 const sizeExceptions = [
   // Being restructured on other #23 branches at the same time; the lead trims these after merging.
-  [[lib('remote/**')], 'being split in #23 (branch toolkit)', 'file', 'function'],
-  [[lib('core/verify.ts'), lib('core/resource.ts')], 'being split in #23 (branch toolkit)', 'file', 'function'],
-  [[lib('http/bearer.ts'), lib('http/dpop.ts'), lib('http/context.ts'), lib('core/dpop.ts'), lib('core/issue.ts')], 'being split in #23 (branch dpop)', 'file', 'function'],
-  [[pkg('baton-auth-client/src/**')], 'being split in #23 (branch client)', 'file', 'function'],
-  [[srv('server/config.ts'), lib('http/respond.ts'), lib('http/clients.ts'), lib('http/rate-limit.ts'), lib('http/login-protection.ts')], 'being split in #23 (branch errors)', 'file', 'function'],
-  // Not split yet (branch limits ran out of time before reaching them).
-  [[srv('cli/main.ts'), srv('server/custody.ts'), lib('core/baton.ts'), lib('core/store.ts'), lib('stores/postgres-schema.ts'), lib('stores/postgres.ts'), lib('stores/redis-scripts.ts'), lib('stores/redis.ts'), lib('stores/sqlite.ts')], 'not split yet', 'file'],
-  [[srv('server/app.ts'), srv('server/workers.ts'), lib('ws/server.ts'), lib('stores/conformance/sessions.ts')], 'not split yet', 'file', 'function'],
-  [[srv('server/cluster.ts'), srv('server/ops.ts'), srv('server/storage-health.ts'), lib('core/options.ts'), lib('core/refresh.ts'), lib('core/revoke.ts'), lib('http/auto-refresh.ts'), lib('http/handler.ts'), lib('http/routes/*.ts'), lib('stores/conformance/*.ts')], 'not split yet', 'function'],
+  [lib('remote/**'), 'file function', 'being split in #23 (branch toolkit)'],
+  [lib('core/verify.ts'), 'file function', 'being split in #23 (branch toolkit)'],
+  [lib('core/resource.ts'), 'file function', 'being split in #23 (branch toolkit)'],
+  [lib('http/bearer.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('http/dpop.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('http/context.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('core/dpop.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('core/issue.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [pkg('baton-auth-client/src/**'), 'file function', 'being split in #23 (branch client)'],
+  [srv('server/config.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/respond.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/clients.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/rate-limit.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/login-protection.ts'), 'file function', 'being split in #23 (branch errors)'],
+  // Not split yet on branch limits.
+  [srv('cli/main.ts'), 'file', 'not split yet'],
+  [srv('server/custody.ts'), 'file', 'not split yet'],
+  [lib('core/baton.ts'), 'file', 'not split yet'],
+  [lib('core/store.ts'), 'file', 'not split yet'],
+  [lib('stores/postgres-schema.ts'), 'file', 'not split yet'],
+  [lib('stores/postgres.ts'), 'file', 'not split yet'],
+  [lib('stores/redis-scripts.ts'), 'file', 'not split yet'],
+  [lib('stores/redis.ts'), 'file', 'not split yet'],
+  [lib('stores/sqlite.ts'), 'file', 'not split yet'],
+  [srv('server/app.ts'), 'file function', 'not split yet'],
+  [srv('server/workers.ts'), 'file function', 'not split yet'],
+  [lib('ws/server.ts'), 'file function', 'not split yet'],
+  [lib('stores/conformance/sessions.ts'), 'file function', 'not split yet'],
+  [srv('server/cluster.ts'), 'function', 'not split yet'],
+  [srv('server/ops.ts'), 'function', 'not split yet'],
+  [srv('server/storage-health.ts'), 'function', 'not split yet'],
+  [lib('core/options.ts'), 'function', 'not split yet'],
+  [lib('core/refresh.ts'), 'function', 'not split yet'],
+  [lib('core/revoke.ts'), 'function', 'not split yet'],
+  [lib('http/auto-refresh.ts'), 'function', 'not split yet'],
+  [lib('http/handler.ts'), 'function', 'not split yet'],
+  [lib('http/routes/login.ts'), 'function', 'not split yet'],
+  [lib('http/routes/revocations.ts'), 'function', 'not split yet'],
+  [lib('http/routes/token.ts'), 'function', 'not split yet'],
+  [lib('stores/conformance/laws.ts'), 'function', 'not split yet'],
+  [lib('stores/conformance/revocations.ts'), 'function', 'not split yet'],
 ];
 
 const sizeRules = { file: 'max-lines', function: 'max-lines-per-function' };
@@ -43,10 +75,22 @@ export default tseslint.config(
       'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false, IIFEs: true }],
     },
   },
-  ...sizeExceptions.map(([files, , ...rules]) => ({ files, rules: Object.fromEntries(rules.map((rule) => [sizeRules[rule], 'off'])) })),
+  ...sizeExceptions.map(([files, limits]) => ({ files: [files], rules: Object.fromEntries(limits.split(' ').map((limit) => [sizeRules[limit], 'off'])) })),
   { files: ['bench/**', 'scripts/**', 'packages/*/scripts/**', 'packages/baton-auth-server/src/cli/**'], rules: { 'no-console': 'off' } },
   {
     files: ['packages/baton-auth-server/web/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', setInterval: 'readonly', setTimeout: 'readonly', console: 'readonly', BroadcastChannel: 'readonly', navigator: 'readonly', localStorage: 'readonly' } },
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        setInterval: 'readonly',
+        setTimeout: 'readonly',
+        console: 'readonly',
+        BroadcastChannel: 'readonly',
+        navigator: 'readonly',
+        localStorage: 'readonly',
+      },
+    },
   },
 );
