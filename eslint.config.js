@@ -33,7 +33,6 @@ const sizeExceptions = [
   [lib('core/store.ts'), 'file', 'not split yet'],
   [lib('stores/postgres-schema.ts'), 'file', 'not split yet'],
   [lib('stores/postgres.ts'), 'file', 'not split yet'],
-  [lib('stores/redis-scripts.ts'), 'file', 'not split yet'],
   [lib('stores/sqlite.ts'), 'file', 'not split yet'],
   [srv('server/app.ts'), 'file function', 'not split yet'],
   [srv('server/workers.ts'), 'file function', 'not split yet'],
