@@ -26,13 +26,14 @@ const sizeExceptions = [
   [lib('http/clients.ts'), 'file function', 'being split in #23 (branch errors)'],
   [lib('http/rate-limit.ts'), 'file function', 'being split in #23 (branch errors)'],
   [lib('http/login-protection.ts'), 'file function', 'being split in #23 (branch errors)'],
+  // Kept whole on purpose.
+  [lib('stores/conformance/*.ts'), 'function', 'a conformance suite is one function of t.it cases over one harness, each case its own closure'],
   // Not split yet on branch limits.
   [srv('server/custody.ts'), 'file', 'not split yet'],
   [lib('core/baton.ts'), 'file', 'not split yet'],
   [srv('server/app.ts'), 'file function', 'not split yet'],
   [srv('server/workers.ts'), 'file function', 'not split yet'],
   [lib('ws/server.ts'), 'file function', 'not split yet'],
-  [lib('stores/conformance/sessions.ts'), 'file function', 'not split yet'],
   [srv('server/cluster.ts'), 'function', 'not split yet'],
   [srv('server/ops.ts'), 'function', 'not split yet'],
   [srv('server/storage-health.ts'), 'function', 'not split yet'],
@@ -44,8 +45,6 @@ const sizeExceptions = [
   [lib('http/routes/login.ts'), 'function', 'not split yet'],
   [lib('http/routes/revocations.ts'), 'function', 'not split yet'],
   [lib('http/routes/token.ts'), 'function', 'not split yet'],
-  [lib('stores/conformance/laws.ts'), 'function', 'not split yet'],
-  [lib('stores/conformance/revocations.ts'), 'function', 'not split yet'],
 ];
 
 const sizeRules = { file: 'max-lines', function: 'max-lines-per-function' };
