@@ -1,6 +1,7 @@
 /** `baton serve`: the service, alone, as the primary of BATON_WORKERS, or as one of its workers. */
 import cluster from 'node:cluster';
-import { startServer, users } from '../../server/app.ts';
+import { users } from '../../server/app.ts';
+import { startServer } from '../../server/http-server.ts';
 import { startCluster, workerLink } from '../../server/workers.ts';
 import { loadConfig, redactUrl, SETTINGS } from '../../server/config.ts';
 import type { ServerConfig } from '../../server/config.ts';
