@@ -35,7 +35,6 @@ const sizeExceptions = [
   [srv('server/worker-link.ts'), 'function', 'not split yet (workerLink)'],
   [lib('ws/server.ts'), 'file function', 'not split yet'],
   [srv('server/cluster.ts'), 'function', 'not split yet'],
-  [srv('server/ops.ts'), 'function', 'not split yet'],
   [srv('server/storage-health.ts'), 'function', 'not split yet'],
   [lib('core/options.ts'), 'function', 'not split yet'],
   [lib('core/refresh.ts'), 'function', 'not split yet'],
