@@ -28,21 +28,21 @@ const sizeExceptions = [
   [lib('http/login-protection.ts'), 'file function', 'being split in #23 (branch errors)'],
   // Kept whole on purpose.
   [lib('stores/conformance/*.ts'), 'function', 'a conformance suite is one function of t.it cases over one harness, each case its own closure'],
-  // Not split yet on branch limits.
-  [lib('core/baton.ts'), 'file', 'not split yet'],
+  [lib('core/baton.ts'), 'file', 'the public facade: one documented one-line delegation per method, read as one class in the API reference'],
+  // Not split yet on branch limits (time ran out); each names what is long.
   [srv('server/app.ts'), 'function', 'not split yet (serviceOn)'],
   [srv('server/workers.ts'), 'function', 'not split yet (startCluster)'],
   [srv('server/worker-link.ts'), 'function', 'not split yet (workerLink)'],
-  [lib('ws/server.ts'), 'file function', 'not split yet'],
-  [srv('server/cluster.ts'), 'function', 'not split yet'],
-  [srv('server/storage-health.ts'), 'function', 'not split yet'],
-  [lib('core/options.ts'), 'function', 'not split yet'],
-  [lib('core/refresh.ts'), 'function', 'not split yet'],
-  [lib('core/revoke.ts'), 'function', 'not split yet'],
-  [lib('http/handler.ts'), 'function', 'not split yet'],
-  [lib('http/routes/login.ts'), 'function', 'not split yet'],
-  [lib('http/routes/revocations.ts'), 'function', 'not split yet'],
-  [lib('http/routes/token.ts'), 'function', 'not split yet'],
+  [lib('ws/server.ts'), 'file function', 'not split yet: attachWebSocketAuth is one 335-line closure over the connection tables'],
+  [srv('server/cluster.ts'), 'function', 'not split yet (joinCluster)'],
+  [srv('server/storage-health.ts'), 'function', 'not split yet (storageHealth)'],
+  [lib('core/options.ts'), 'function', 'not split yet (resolveOptions; the settings table of #23 item 3 replaces it)'],
+  [lib('core/refresh.ts'), 'function', 'not split yet (refresh, 64 lines)'],
+  [lib('core/revoke.ts'), 'function', 'not split yet (revoke)'],
+  [lib('http/handler.ts'), 'function', 'not split yet (createAuthHandler)'],
+  [lib('http/routes/login.ts'), 'function', 'not split yet (login, 64 lines)'],
+  [lib('http/routes/revocations.ts'), 'function', 'not split yet (the feed stream: revocations, GET, start)'],
+  [lib('http/routes/token.ts'), 'function', 'not split yet (token, 62 lines)'],
 ];
 
 const sizeRules = { file: 'max-lines', function: 'max-lines-per-function' };
