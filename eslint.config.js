@@ -1,6 +1,52 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const src = 'packages/*/src/**/*.ts';
+const pkg = (path) => `packages/${path}`;
+const lib = (path) => `packages/baton-auth/src/${path}`;
+const srv = (path) => `packages/baton-auth-server/src/${path}`;
+
+// Size limits (issue #23): a source file at most 300 lines, a function at most 60. Every line counts — blank lines and
+// comments included — so the rule measures what `wc -l` and a reader's screen show; TSDoc sits above a function, not in
+// it, so documenting an export never pushes a function over.
+// The one list of exceptions: [files, limits lifted ('file' = max-lines, 'function' = max-lines-per-function), reason].
+const sizeExceptions = [
+  // Being restructured on other #23 branches at the same time; the lead trims these after merging.
+  [lib('remote/**'), 'file function', 'being split in #23 (branch toolkit)'],
+  [lib('core/verify.ts'), 'file function', 'being split in #23 (branch toolkit)'],
+  [lib('core/resource.ts'), 'file function', 'being split in #23 (branch toolkit)'],
+  [lib('http/bearer.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('http/dpop.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('http/context.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('core/dpop.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [lib('core/issue.ts'), 'file function', 'being split in #23 (branch dpop)'],
+  [pkg('baton-auth-client/src/**'), 'file function', 'being split in #23 (branch client)'],
+  [srv('server/config.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/respond.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/clients.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/rate-limit.ts'), 'file function', 'being split in #23 (branch errors)'],
+  [lib('http/login-protection.ts'), 'file function', 'being split in #23 (branch errors)'],
+  // Kept whole on purpose.
+  [lib('stores/conformance/*.ts'), 'function', 'a conformance suite is one function of t.it cases over one harness, each case its own closure'],
+  [lib('core/baton.ts'), 'file', 'the public facade: one documented one-line delegation per method, read as one class in the API reference'],
+  // Not split yet on branch limits (time ran out); each names what is long.
+  [srv('server/app.ts'), 'function', 'not split yet (serviceOn)'],
+  [srv('server/workers.ts'), 'function', 'not split yet (startCluster)'],
+  [srv('server/worker-link.ts'), 'function', 'not split yet (workerLink)'],
+  [lib('ws/server.ts'), 'file function', 'not split yet: attachWebSocketAuth is one 335-line closure over the connection tables'],
+  [srv('server/cluster.ts'), 'function', 'not split yet (joinCluster)'],
+  [srv('server/storage-health.ts'), 'function', 'not split yet (storageHealth)'],
+  [lib('core/options.ts'), 'function', 'not split yet (resolveOptions; the settings table of #23 item 3 replaces it)'],
+  [lib('core/refresh.ts'), 'function', 'not split yet (refresh, 64 lines)'],
+  [lib('core/revoke.ts'), 'function', 'not split yet (revoke)'],
+  [lib('http/handler.ts'), 'function', 'not split yet (createAuthHandler)'],
+  [lib('http/routes/login.ts'), 'function', 'not split yet (login, 64 lines)'],
+  [lib('http/routes/revocations.ts'), 'function', 'not split yet (the feed stream: revocations, GET, start)'],
+  [lib('http/routes/token.ts'), 'function', 'not split yet (token, 62 lines)'],
+];
+
+const sizeRules = { file: 'max-lines', function: 'max-lines-per-function' };
+
 export default tseslint.config(
   { ignores: ['**/dist/', 'node_modules/', 'coverage/', '.tmp/', 'packages/baton-auth-server/web/client.js', 'docs/api/', 'docs/.vitepress/cache/'] },
   js.configs.recommended,
@@ -12,9 +58,29 @@ export default tseslint.config(
       'no-console': ['error', { allow: ['info', 'warn', 'error'] }],
     },
   },
+  {
+    files: [src],
+    rules: {
+      'max-lines': ['error', { max: 300, skipBlankLines: false, skipComments: false }],
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: false, skipComments: false, IIFEs: true }],
+    },
+  },
+  ...sizeExceptions.map(([files, limits]) => ({ files: [files], rules: Object.fromEntries(limits.split(' ').map((limit) => [sizeRules[limit], 'off'])) })),
   { files: ['bench/**', 'scripts/**', 'packages/*/scripts/**', 'packages/baton-auth-server/src/cli/**'], rules: { 'no-console': 'off' } },
   {
     files: ['packages/baton-auth-server/web/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', setInterval: 'readonly', setTimeout: 'readonly', console: 'readonly', BroadcastChannel: 'readonly', navigator: 'readonly', localStorage: 'readonly' } },
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        setInterval: 'readonly',
+        setTimeout: 'readonly',
+        console: 'readonly',
+        BroadcastChannel: 'readonly',
+        navigator: 'readonly',
+        localStorage: 'readonly',
+      },
+    },
   },
 );

@@ -3,7 +3,8 @@
  * `baton` command (`baton serve`) is the usual way to run it.
  * @packageDocumentation
  */
-export { connectStore, createEngine, createService, initStore, openStore, startServer, users } from './server/app.ts';
+export { connectStore, createEngine, createService, initStore, openStore, users } from './server/app.ts';
+export { startServer } from './server/http-server.ts';
 export type { Service } from './server/app.ts';
 export { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './server/clients.ts';
 export { loadConfig } from './server/config.ts';

@@ -8,16 +8,19 @@
  * A wrong or missing secret for a store that already has keys stops the start with a sentence:
  * new keys would log everyone out and hide the mistake.
  */
-import { createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
-import { compactDecrypt, CompactEncrypt, decodeProtectedHeader } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { BatonConfigError, BatonError, generateKey, KeyRing } from 'baton-auth';
 import type { KeyInput, SigningAlg, BatonStore } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
-import { checkPrivate, writeSecretFile } from './files.ts';
 import { redactUrl } from './config.ts';
+import { checkedSecret, defaultSecretFile, kek, readSecretFile, seal, sealedBy, serviceSecret, unseal } from './secret.ts';
+import { writeSecretFile } from './files.ts';
+import type { ServiceSecret } from './secret.ts';
 import { batonCommand } from '../cli/command.ts';
+
+export { defaultSecretFile, generateSecret, seal, serviceSecret, unseal } from './secret.ts';
+export type { ServiceSecret } from './secret.ts';
 
 const BATON = batonCommand();
 
@@ -56,111 +59,6 @@ export function setUpOnPurpose(url: string): boolean {
   return /^(rediss?|redis\+cluster):\/\//.test(url);
 }
 
-/** Where the service secret comes from, for messages. */
-export interface ServiceSecret {
-  bytes: Uint8Array;
-  /** `BATON_SECRET`, `BATON_SECRET_FILE=<path>`, the generated file's path, or `an in-memory secret`. */
-  origin: string;
-  /** The file it lives in, when it is one Baton manages (the embedded default). */
-  managedFile?: string;
-}
-
-/** A random service secret as `baton secret generate` prints it: 32 bytes, base64url. */
-export function generateSecret(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-/** The key-encryption key and its id (a fingerprint that says which secret sealed a record, and reveals nothing of it). */
-function kek(secret: Uint8Array): { key: Uint8Array; kid: string } {
-  const key = new Uint8Array(hkdfSync('sha256', secret, 'baton/key-custody', 'v1 A256GCM key-encryption key', 32));
-  return { key, kid: createHash('sha256').update('baton/kek-id').update(key).digest('base64url').slice(0, 16) };
-}
-
-/** Seals `value` for the record `name`; the name is in the protected header, so a sealed record cannot be moved to another. */
-export async function seal(secret: Uint8Array, name: string, value: unknown): Promise<string> {
-  const { key, kid } = kek(secret);
-  return new CompactEncrypt(Buffer.from(JSON.stringify(value))).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid, cty: `baton-${name}` }).encrypt(key);
-}
-
-/** The id of the secret that sealed a record. */
-function sealedBy(name: string, sealed: string): unknown {
-  try {
-    return decodeProtectedHeader(sealed).kid;
-  } catch {
-    throw new BatonConfigError(`The store's ${name} record is not sealed as Baton seals it; it may have been written by another program.`);
-  }
-}
-
-/** Opens a sealed record, or throws a `BatonConfigError` that says which secret is needed. */
-export async function unseal<T>(secret: ServiceSecret, name: string, sealed: string): Promise<T> {
-  const { key, kid } = kek(secret.bytes);
-  const header = { kid: sealedBy(name, sealed) };
-  if (header.kid !== kid) {
-    throw new BatonConfigError(`The store's keys were sealed with another service secret (id ${String(header.kid)}) than ${secret.origin} (id ${kid}). Start with the secret this store was created with; a new one would log everyone out.`);
-  }
-  try {
-    const { plaintext, protectedHeader } = await compactDecrypt(sealed, key, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] });
-    if (protectedHeader.cty !== `baton-${name}`) throw new BatonConfigError('record moved');
-    return JSON.parse(Buffer.from(plaintext).toString('utf8')) as T;
-  } catch {
-    throw new BatonConfigError(`The store's ${name} record does not open with ${secret.origin}: it was altered, or moved from another record.`);
-  }
-}
-
-/** The secret file Baton keeps beside an embedded SQLite database: `data/baton.sqlite` → `data/baton.secret`. */
-export function defaultSecretFile(storeUrl: string): string | undefined {
-  if (!storeUrl.startsWith('sqlite:')) return undefined;
-  const path = storeUrl.slice('sqlite:'.length);
-  if (path === ':memory:') return undefined;
-  return join(dirname(path), `${basename(path, extname(path))}.secret`);
-}
-
-/**
- * Reads a secret file. The one Baton generated (`managed`) must be this user's and 0600; a file
- * the operator names (a mounted secret) may be shared by design, so a mode open to others is a warning.
- */
-function readSecretFile(path: string, origin: string, managed = false): Uint8Array {
-  if (managed) checkPrivate(path, 'secret');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-    if (!managed && (statSync(path).mode & 0o077) !== 0) process.emitWarning(`${origin} can be read by other users of this machine; chmod 600 it.`, { code: 'BATON_SECRET_FILE_MODE' });
-  } catch (err) {
-    throw new BatonConfigError(`${origin} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); give the path of the file that holds the service secret.`);
-  }
-  return checkedSecret(text, origin);
-}
-
-function checkedSecret(text: string, origin: string): Uint8Array {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length < 32) throw new BatonConfigError(`${origin} must be at least 32 characters; make one with \`${BATON} secret generate\`.`);
-  return bytes;
-}
-
-/**
- * The service secret of `config`, for a store that does (`sealed`) or does not yet hold keys.
- * Networked stores need an explicit one; the embedded default generates its file on first start
- * and never after.
- */
-export function serviceSecret(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile'>, sealed: boolean): ServiceSecret {
-  if (config.secret !== undefined) return { bytes: checkedSecret(config.secret, 'BATON_SECRET'), origin: 'BATON_SECRET' };
-  if (config.secretFile !== undefined) {
-    const origin = `BATON_SECRET_FILE=${config.secretFile}`;
-    return { bytes: readSecretFile(config.secretFile, origin), origin };
-  }
-  if (config.store === 'memory:' || config.store === 'sqlite::memory:') return { bytes: randomBytes(32), origin: 'an in-memory secret' };
-  const file = defaultSecretFile(config.store);
-  if (file === undefined) {
-    throw new BatonConfigError(`BATON_STORE is a networked store: set BATON_SECRET or BATON_SECRET_FILE to a secret kept outside it (make one with \`${BATON} secret generate\`), so that a copy of the store cannot mint tokens.`);
-  }
-  if (existsSync(file)) return { bytes: readSecretFile(file, file, true), origin: file, managedFile: file };
-  if (sealed) {
-    throw new BatonConfigError(`The store holds keys sealed by a service secret, but ${file} is missing. Restore it from your backup (or set BATON_SECRET_FILE); a new secret would log everyone out.`);
-  }
-  writeSecretFile(file, generateSecret());
-  return { bytes: readSecretFile(file, file, true), origin: file, managedFile: file };
-}
-
 /** The ring a new service starts with: a signing key and the next one, an encryption key, a refresh key and the next one. */
 function initialRing(alg: SigningAlg): KeyInput[] {
   return [
@@ -175,7 +73,8 @@ function initialRing(alg: SigningAlg): KeyInput[] {
 /** The keys of the first versions (in the clear), as a ring: their refresh secret becomes the active refresh key. */
 function legacyRing(keys: string, refreshSecret: string | null): KeyInput[] {
   const ring = JSON.parse(keys) as KeyInput[];
-  const refresh: KeyInput[] = refreshSecret === null ? [] : [{ kid: 'refresh-legacy', alg: 'HS256', use: 'refresh', status: 'active', secret: `base64url:${refreshSecret}` }];
+  const refresh: KeyInput[] =
+    refreshSecret === null ? [] : [{ kid: 'refresh-legacy', alg: 'HS256', use: 'refresh', status: 'active', secret: `base64url:${refreshSecret}` }];
   return [...ring, ...refresh, { ...generateKey('HS256', undefined, 'refresh'), status: refresh.length === 0 ? 'active' : 'next' }];
 }
 
@@ -217,32 +116,46 @@ export function installedAt(record: string): string {
  * purpose), and a store set up before whose sealed ring is gone (new keys would sign everyone out
  * and hide the loss: `keys reset` starts over on purpose).
  */
-export async function openCustody(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'> & Partial<Pick<ServerConfig, 'freshStart'>>, store: BatonStore, options: { init?: boolean } = {}): Promise<Custody> {
+export async function openCustody(
+  config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'> & Partial<Pick<ServerConfig, 'freshStart'>>,
+  store: BatonStore,
+  options: { init?: boolean } = {},
+): Promise<Custody> {
   // The marker first: it is written after the ring, so a store that has it has a ring to read next.
   const initialized = await store.getRecord(CONFIG, INITIALIZED);
   const sealed = await store.getRecord(CONFIG, RING);
   const legacy = sealed === null ? await store.getRecord(CONFIG, LEGACY.keys) : null;
   if (sealed === null && legacy !== null) {
-    throw new BatonConfigError(`The store holds signing keys in the clear (written by Baton 0.1, or planted by someone who can write to the store). If you upgraded from 0.1, seal them once with \`${BATON} keys seal-legacy\`; otherwise delete the records config/keys and config/refresh-secret.`);
+    throw new BatonConfigError(
+      `The store holds signing keys in the clear (written by Baton 0.1, or planted by someone who can write to the store). If you upgraded from 0.1, seal them once with \`${BATON} keys seal-legacy\`; otherwise delete the records config/keys and config/refresh-secret.`,
+    );
   }
   if (sealed === null && initialized !== null) {
-    throw new BatonConfigError(`The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`);
+    throw new BatonConfigError(
+      `The store was set up before, but its sealed key ring (config/keyring) is missing: restore it from a backup. New keys would sign everyone out; to start over on purpose, run \`${BATON} keys reset\`.`,
+    );
   }
   // A store with no ring, no users and no `keys reset` behind it is new, or lost.
-  if (sealed === null && initialized === null && (await store.getRecord(CONFIG, RESET)) === null && (await store.listRecords('users')).length === 0) refuseLostDatabase(config);
+  if (sealed === null && initialized === null && (await store.getRecord(CONFIG, RESET)) === null && (await store.listRecords('users')).length === 0)
+    refuseLostDatabase(config);
   const secret = serviceSecret(config, sealed !== null);
   if (sealed === null && initialized === null && options.init !== true) await refuseUnsetUp(config.store, store);
   if (sealed === null) await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, initialRing(config.alg)), { ifAbsent: true });
   await store.putRecord(CONFIG, INITIALIZED, installRecord(), { ifAbsent: true });
   const install = await store.getRecord(CONFIG, INITIALIZED);
-  if (install === null) throw new BatonConfigError(`The store at BATON_STORE=${redactUrl(config.store)} lost the install record (config/initialized) just written: is something deleting keys (an eviction policy, a FLUSHALL)?`);
+  if (install === null)
+    throw new BatonConfigError(
+      `The store at BATON_STORE=${redactUrl(config.store)} lost the install record (config/initialized) just written: is something deleting keys (an eviction policy, a FLUSHALL)?`,
+    );
   await store.deleteRecord(CONFIG, RESET);
   const ring = new KeyRing(await openRing(secret, (sealed ?? (await store.getRecord(CONFIG, RING))) as string));
   for (const event of await store.revocationsSince(Date.now())) if (event.kind === 'key') ring.drop(event.id, event.at);
   const warnings: string[] = [];
   const active = ring.active('sig');
   if (active !== undefined && active.alg !== config.alg) {
-    warnings.push(`BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`${BATON} keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`);
+    warnings.push(
+      `BATON_ALG is ${config.alg}, but the store's signing key is ${active.alg}: run \`${BATON} keys rotate --alg ${config.alg}\` to switch (tokens signed with ${active.alg} keep verifying until they expire).`,
+    );
   }
   return { secret, ring, warnings, install };
 }
@@ -274,7 +187,9 @@ function refuseLostDatabase(config: Pick<ServerConfig, 'store' | 'secret' | 'sec
   const file = config.secret === undefined && config.secretFile === undefined ? defaultSecretFile(config.store) : undefined;
   if (file === undefined || config.freshStart === true || !existsSync(file)) return;
   const db = config.store.slice('sqlite:'.length);
-  throw new BatonConfigError(`${db} holds no Baton data (missing, empty or never set up), but ${file} exists: this looks like an install whose database was lost. Restore it from a backup (\`${BATON} restore <file> --revoke-sessions\` or \`--keep-sessions\`, see docs/backups.md), or, to start afresh on purpose with no users, run \`${BATON} serve --fresh-start\` once (or remove ${file}).`);
+  throw new BatonConfigError(
+    `${db} holds no Baton data (missing, empty or never set up), but ${file} exists: this looks like an install whose database was lost. Restore it from a backup (\`${BATON} restore <file> --revoke-sessions\` or \`--keep-sessions\`, see docs/backups.md), or, to start afresh on purpose with no users, run \`${BATON} serve --fresh-start\` once (or remove ${file}).`,
+  );
 }
 
 /**
@@ -285,7 +200,8 @@ function refuseLostDatabase(config: Pick<ServerConfig, 'store' | 'secret' | 'sec
 export async function sealLegacyKeys(config: Pick<ServerConfig, 'store' | 'secret' | 'secretFile' | 'alg'>, store: BatonStore): Promise<number> {
   const legacy = await store.getRecord(CONFIG, LEGACY.keys);
   if (legacy === null) throw new BatonConfigError('The store holds no keys in the clear: there is nothing to seal.');
-  if ((await store.getRecord(CONFIG, RING)) !== null) throw new BatonConfigError('The store already has a sealed key ring; delete config/keys and config/refresh-secret instead.');
+  if ((await store.getRecord(CONFIG, RING)) !== null)
+    throw new BatonConfigError('The store already has a sealed key ring; delete config/keys and config/refresh-secret instead.');
   const secret = serviceSecret(config, false);
   const inputs = legacyRing(legacy, await store.getRecord(CONFIG, LEGACY.refreshSecret));
   await store.putRecord(CONFIG, RING, await seal(secret.bytes, RING, inputs), { ifAbsent: true });

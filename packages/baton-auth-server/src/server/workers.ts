@@ -19,152 +19,17 @@ import { hostname } from 'node:os';
 import pino from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { BatonError } from 'baton-auth';
-import type { Baton, BatonStore, RevocationEvent } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
 import { checkIntegrity } from './files.ts';
-import type { Metrics } from './ops.ts';
+import { isMessage, METRICS_TIMEOUT_MS, RELAY_TIMEOUT_MS } from './worker-messages.ts';
+import type { Message, MetricJson } from './worker-messages.ts';
 
-/** How long a worker waits for the others to apply its revocation before answering anyway (a stuck worker must not hold every logout). */
-const RELAY_TIMEOUT_MS = 1000;
-/** How long the primary waits for the workers' metrics. */
-const METRICS_TIMEOUT_MS = 2000;
+export { workerLink } from './worker-link.ts';
+export type { WorkerLink } from './worker-link.ts';
+
 /** A worker that ran this long before dying is not part of a crash loop: the back-off starts over. */
 const STABLE_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
-
-/** One worker's metrics, as `Registry.getMetricsAsJSON()` gives them. */
-type MetricJson = object;
-
-/** Messages between the primary and the workers (all carry `baton`, to tell them from prom-client's or Node's). */
-type Message =
-  | { baton: 'ready'; url: string; issuer: string; noUsers: boolean }
-  | { baton: 'revocation'; id: number; event: RevocationEvent }
-  | { baton: 'revocation-ack'; id: number }
-  | { baton: 'revoke'; id: number; event: RevocationEvent }
-  | { baton: 'revoke-ack'; id: number }
-  | { baton: 'metrics'; id: number }
-  | { baton: 'metrics-text'; id: number; text: string }
-  | { baton: 'metrics-json'; id: number }
-  | { baton: 'metrics-json-answer'; id: number; metrics: MetricJson[] }
-  | { baton: 'stop' };
-
-const isMessage = (m: unknown): m is Message => typeof m === 'object' && m !== null && typeof (m as { baton?: unknown }).baton === 'string';
-
-/** A worker's side of the relay. */
-export interface WorkerLink {
-  /** cluster.worker.id: 1, 2, … (a replacement gets a new one). */
-  id: number;
-  /** The store whose subscribers also hear, at once, the revocations other workers make. */
-  relayStore<S extends BatonStore>(store: S): S;
-  /** Publishes this worker's own revocations and answers the primary's metrics requests; returns the function that stops it. */
-  attach(baton: Baton, metrics: Metrics | undefined): () => void;
-  /** Resolves once every other worker has applied the revocations made here so far. */
-  flush(): Promise<void>;
-  /** The metrics of every worker, aggregated by the primary. */
-  metrics(): Promise<string>;
-}
-
-/** The link of this process, a cluster worker. */
-export function workerLink(logLevel: string): WorkerLink {
-  const id = cluster.worker?.id ?? 0;
-  const logger = pino({ level: logLevel, base: { pid: process.pid, hostname: hostname(), worker: id } });
-  const send = (m: Message): void => void process.send?.(m);
-  const listeners = new Set<(event: RevocationEvent) => void>();
-  // Set while an event heard from the store or from another worker is delivered: that one is not published again.
-  let delivering = false;
-  const deliver = (listener: (event: RevocationEvent) => void, event: RevocationEvent): void => {
-    delivering = true;
-    try {
-      listener(event);
-    } finally {
-      delivering = false;
-    }
-  };
-  let seq = 0;
-  const pending = new Map<number, () => void>();
-  const scrapes = new Map<number, { resolve: (text: string) => void; timer: NodeJS.Timeout }>();
-  let registry: Metrics['registry'] | undefined;
-  process.on('message', (m: unknown) => {
-    if (!isMessage(m)) return;
-    if (m.baton === 'revoke') {
-      for (const listener of listeners) deliver(listener, m.event);
-      send({ baton: 'revoke-ack', id: m.id });
-    } else if (m.baton === 'revocation-ack') {
-      pending.get(m.id)?.();
-    } else if (m.baton === 'metrics-json') {
-      (registry?.getMetricsAsJSON() ?? Promise.resolve([])).then(
-        (metrics) => send({ baton: 'metrics-json-answer', id: m.id, metrics }),
-        () => send({ baton: 'metrics-json-answer', id: m.id, metrics: [] }),
-      );
-    } else if (m.baton === 'metrics-text') {
-      const scrape = scrapes.get(m.id);
-      scrapes.delete(m.id);
-      clearTimeout(scrape?.timer);
-      scrape?.resolve(m.text);
-    }
-  });
-  const publish = (event: RevocationEvent): void => {
-    const n = ++seq;
-    let done!: () => void;
-    const settled = new Promise<void>((resolve) => (done = resolve));
-    const timer = setTimeout(() => {
-      logger.warn({ event: 'workers.relay_timeout', kind: event.kind }, `a revocation was not confirmed by every worker within ${RELAY_TIMEOUT_MS} ms; the others hear of it from the store`);
-      finish();
-    }, RELAY_TIMEOUT_MS);
-    const finish = (): void => {
-      clearTimeout(timer);
-      pending.delete(n);
-      inflight.delete(settled);
-      done();
-    };
-    pending.set(n, finish);
-    inflight.add(settled);
-    send({ baton: 'revocation', id: n, event });
-  };
-  const inflight = new Set<Promise<void>>();
-  return {
-    id,
-    relayStore(store) {
-      return new Proxy(store, {
-        get(target, key) {
-          if (key === 'subscribe') {
-            return async (listener: (event: RevocationEvent) => void) => {
-              const heard = (event: RevocationEvent): void => deliver(listener, event);
-              const stop = await target.subscribe(heard);
-              listeners.add(listener);
-              return () => {
-                listeners.delete(listener);
-                stop();
-              };
-            };
-          }
-          const value = Reflect.get(target, key, target) as unknown;
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    },
-    attach(baton, metrics) {
-      registry = metrics?.registry;
-      return baton.onRevocation((event) => {
-        if (!delivering) publish(event);
-      });
-    },
-    async flush() {
-      if (inflight.size > 0) await Promise.all(inflight);
-    },
-    metrics() {
-      const n = ++seq;
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          scrapes.delete(n);
-          reject(new BatonError('ERR_INTERNAL', 'the primary did not answer with the metrics', { public: true }));
-        }, METRICS_TIMEOUT_MS * 2);
-        scrapes.set(n, { resolve, timer });
-        send({ baton: 'metrics', id: n });
-      });
-    },
-  };
-}
 
 /** A free port of `host`, for PORT=0: the workers must all bind the same one, and the issuer must name it. */
 function freePort(host: string): Promise<number> {
@@ -217,20 +82,29 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
     // A send to a worker that died a moment ago (still `isConnected()` until its exit is read)
     // fails with EPIPE as an 'error' event: unheard, it would end the primary and every worker.
     // The exit that follows forgets it and replaces it.
-    worker.on('error', (err: Error) => logger.warn({ event: 'worker.send_failed', worker: worker.id, err: (err as NodeJS.ErrnoException).code ?? err.name }, `a message to worker ${worker.id} was lost (${(err as NodeJS.ErrnoException).code ?? err.name}): it is exiting`));
+    worker.on('error', (err: Error) =>
+      logger.warn(
+        { event: 'worker.send_failed', worker: worker.id, err: (err as NodeJS.ErrnoException).code ?? err.name },
+        `a message to worker ${worker.id} was lost (${(err as NodeJS.ErrnoException).code ?? err.name}): it is exiting`,
+      ),
+    );
     born.set(worker, Date.now());
-    ready.set(worker, new Promise<void>((resolve, reject) => {
-      const onMessage = (m: unknown): void => {
-        if (!isMessage(m) || m.baton !== 'ready') return;
-        first ??= m;
-        serving.add(worker);
-        worker.off('exit', onExit);
-        resolve();
-      };
-      const onExit = (code: number | null, signal: string | null): void => reject(new BatonError('ERR_INTERNAL', `worker ${worker.id} stopped before it served (${signal ?? `exit code ${code}`})`, { public: true }));
-      worker.on('message', onMessage);
-      worker.once('exit', onExit);
-    }));
+    ready.set(
+      worker,
+      new Promise<void>((resolve, reject) => {
+        const onMessage = (m: unknown): void => {
+          if (!isMessage(m) || m.baton !== 'ready') return;
+          first ??= m;
+          serving.add(worker);
+          worker.off('exit', onExit);
+          resolve();
+        };
+        const onExit = (code: number | null, signal: string | null): void =>
+          reject(new BatonError('ERR_INTERNAL', `worker ${worker.id} stopped before it served (${signal ?? `exit code ${code}`})`, { public: true }));
+        worker.on('message', onMessage);
+        worker.once('exit', onExit);
+      }),
+    );
     ready.get(worker)?.catch(() => undefined);
     return worker;
   };
@@ -268,10 +142,12 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
         clearTimeout(timer);
         answers.delete(id);
         const reply = (text: string): void => void (from.isConnected() && from.send({ baton: 'metrics-text', id: m.id, text } satisfies Message));
-        Promise.resolve().then(() => AggregatorRegistry.aggregate(entry.metrics).metrics()).then(reply, (err: unknown) => {
-          logger.warn({ event: 'workers.metrics_failed' }, (err as Error).message);
-          reply('');
-        });
+        Promise.resolve()
+          .then(() => AggregatorRegistry.aggregate(entry.metrics).metrics())
+          .then(reply, (err: unknown) => {
+            logger.warn({ event: 'workers.metrics_failed' }, (err as Error).message);
+            reply('');
+          });
       };
       const timer = setTimeout(() => entry.done(), METRICS_TIMEOUT_MS);
       answers.set(id, entry);
@@ -295,7 +171,10 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
     // A worker that died soon after it started is part of a crash loop: wait longer each time.
     crashes = lived >= STABLE_MS ? 0 : crashes + 1;
     const delay = crashes === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (crashes - 1));
-    logger.error({ event: 'worker.exit', exited: worker.id, code, signal, restartInMs: delay }, `worker ${worker.id} exited (${signal ?? `exit code ${code}`}); a new one starts in ${delay} ms`);
+    logger.error(
+      { event: 'worker.exit', exited: worker.id, code, signal, restartInMs: delay },
+      `worker ${worker.id} exited (${signal ?? `exit code ${code}`}); a new one starts in ${delay} ms`,
+    );
     const timer = setTimeout(() => {
       respawns.delete(timer);
       if (!stopping) fork();
@@ -319,12 +198,13 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
   const started = first as Extract<Message, { baton: 'ready' }>;
 
   /** Asks `worker` to drain (stop accepting, finish in-flight requests, close the store) and resolves once it exited. */
-  const drain = (worker: Worker): Promise<void> => new Promise<void>((resolve) => {
-    if (worker.isDead()) return resolve();
-    worker.once('exit', () => resolve());
-    if (worker.isConnected()) worker.send({ baton: 'stop' } satisfies Message);
-    else worker.process.kill('SIGTERM');
-  });
+  const drain = (worker: Worker): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (worker.isDead()) return resolve();
+      worker.once('exit', () => resolve());
+      if (worker.isConnected()) worker.send({ baton: 'stop' } satisfies Message);
+      else worker.process.kill('SIGTERM');
+    });
 
   let restarting: Promise<void> | undefined;
   return {
@@ -335,7 +215,11 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
       stopping = true;
       for (const timer of respawns) clearTimeout(timer);
       await restarting?.catch(() => undefined);
-      await Promise.all(Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined).map(drain));
+      await Promise.all(
+        Object.values(cluster.workers ?? {})
+          .filter((w): w is Worker => w !== undefined)
+          .map(drain),
+      );
     },
     restart() {
       restarting ??= (async () => {

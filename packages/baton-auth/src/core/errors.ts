@@ -12,7 +12,7 @@
  * }
  * ```
  */
-import type { SessionEndDetail } from './store.ts';
+import type { SessionEndDetail } from './session-record.ts';
 
 /** Why and when a session ended, as its token's holder is told (`SessionEndDetail`, with the reason and time). */
 export interface SessionEnd extends SessionEndDetail {

@@ -60,6 +60,23 @@ function cookies(options: CookieNaming): { at: string; rt: string; path: string;
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Refreshes once per refresh token, however many requests present it at the same time: they all get its pair. */
+function singleFlight(baton: Baton, clientId: string | undefined): (refreshToken: string) => Promise<TokenPair> {
+  const inflight = new Map<string, Promise<TokenPair>>();
+  return (refreshToken) => {
+    let pending = inflight.get(refreshToken);
+    if (pending === undefined) {
+      pending = baton.refresh(refreshToken, clientId ? { clientId } : {});
+      inflight.set(refreshToken, pending);
+      void pending.then(
+        () => inflight.delete(refreshToken),
+        () => inflight.delete(refreshToken),
+      );
+    }
+    return pending;
+  };
+}
+
 /**
  * Creates the transparent-refresh decision for one Baton: a valid access cookie passes; an
  * expired or missing one with a valid refresh cookie is refreshed and the request goes on; a
@@ -68,7 +85,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}): (input: CookieInput) => Promise<RefreshResult> {
   const { at, rt, ...cookie } = cookies(options);
   const allowed = new Set(checkOrigins(options.allowedOrigins ?? [], 'autoRefresh allowedOrigins'));
-  const inflight = new Map<string, Promise<TokenPair>>();
+  const refreshOnce = singleFlight(baton, options.clientId);
   const clear = [setCookie('', { name: at, ...cookie, maxAgeSec: 0 }), setCookie('', { name: rt, ...cookie, maxAgeSec: 0 })];
   const needed = neededScopes(options.scope);
   const verifyOptions: VerifyOptions = { audience: options.audience ?? baton.audience, ...(options.oneTime ? { oneTime: true } : {}) };
@@ -108,15 +125,9 @@ export function createAutoRefresh(baton: Baton, options: AutoRefreshOptions = {}
       }
     }
     if (refreshToken === undefined) return denied('Not signed in');
-    let pending = inflight.get(refreshToken);
-    if (pending === undefined) {
-      pending = baton.refresh(refreshToken, options.clientId ? { clientId: options.clientId } : {});
-      inflight.set(refreshToken, pending);
-      void pending.then(() => inflight.delete(refreshToken), () => inflight.delete(refreshToken));
-    }
     let pair: TokenPair;
     try {
-      pair = await pending;
+      pair = await refreshOnce(refreshToken);
     } catch (err) {
       const http = httpErrorOf(err);
       if (keepsCredentials(http)) return kept(refusalOf(http));

@@ -5,7 +5,7 @@
  * WAL mode; every decision runs in one `BEGIN IMMEDIATE` transaction (the write lock is taken
  * first, so two processes cannot interleave a read and a write) ending in a conditional `UPDATE`.
  * A lock another process holds is waited for by yielding to the event loop, not by SQLite's busy
- * handler, which sleeps the whole process (see `#tx`).
+ * handler, which sleeps the whole process (see `Transactions.run` in `sqlite-db.ts`).
  * The schema is versioned (`PRAGMA user_version`) and migrated when the store opens.
  * Revocations go to a table that every client polls (`pollMs`), which is also how other
  * processes on the same file hear of them.
@@ -16,18 +16,18 @@
  * const store = sqliteStore({ path: './data/baton.sqlite' });
  * ```
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import type { SQLInputValue, StatementSync } from 'node:sqlite';
-import { BatonConfigError, BatonError } from '../core/errors.ts';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import { BatonError } from '../core/errors.ts';
 import { decideRotation } from '../core/rotation.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
 import type { SessionHistoryPage } from '../core/store.ts';
 import { likePrefix } from './sql.ts';
 import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
-import { MIGRATIONS, prepareQueries, toEvent, toRecord, toRow } from './sqlite-schema.ts';
+import { migrate, openDatabase, Transactions } from './sqlite-db.ts';
+import { prepareQueries, toEvent, toRecord, toRow } from './sqlite-schema.ts';
 import type { Row } from './sqlite-schema.ts';
+
+export { SQLITE_SCHEMA_VERSION, sqliteSchemaAt, sqliteSchemaOf } from './sqlite-db.ts';
 
 /** Options of `sqliteStore`. */
 export interface SqliteStoreOptions {
@@ -39,114 +39,22 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/**
- * Creates the database file 0600 in a 0700 folder, whatever the umask (sessions and the sealed
- * keys are nobody else's business); SQLite gives its -wal and -shm files the database's mode.
- * Existing files and folders are left as they are.
- */
-function createPrivately(path: string): void {
-  const dir = dirname(path);
-  if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-  }
-  if (!existsSync(path)) {
-    closeSync(openSync(path, 'a', 0o600));
-    chmodSync(path, 0o600);
-  }
-}
-
 class SqliteStore implements BatonStore {
   readonly #db: DatabaseSync;
   readonly #pollMs: number;
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
   readonly #q: ReturnType<typeof prepareQueries>;
-  readonly #busyTimeoutMs: number;
-  /** `busy_timeout` off and back on around a write transaction's BEGIN (`#tx`), prepared once: it runs at every write. */
-  #busy: { off: StatementSync; on: StatementSync } | undefined;
+  readonly #txs: Transactions;
   #timer: NodeJS.Timeout | undefined;
   #lastSeq = 0;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') createPrivately(options.path);
-    this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-    this.#db = new DatabaseSync(options.path, { timeout: this.#busyTimeoutMs });
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.#db = openDatabase(options.path, busyTimeoutMs);
     this.#pollMs = options.pollMs ?? 100;
-    // synchronous = NORMAL in WAL mode: a commit is not synced, the WAL is at checkpoints. A
-    // committed transaction survives a crash of the process (the WAL is in the OS's page cache),
-    // and may be lost only to a power loss or an OS crash: "WAL mode is always consistent with
-    // synchronous=NORMAL, but WAL mode does lose durability. A transaction committed in WAL mode
-    // with synchronous=NORMAL might roll back following a power loss or system crash.
-    // Transactions are durable across application crashes regardless of the synchronous setting
-    // or journal mode." (https://www.sqlite.org/pragma.html#pragma_synchronous; tested with
-    // SIGKILL mid-burst in test/stores/sqlite.test.ts). FULL syncs every commit: about twenty
-    // times fewer rotations here, for the power-loss case only (docs/workers.md).
-    // journal_size_limit: a WAL that once grew large (a long reader held checkpoints back, a disk
-    // filled) is cut back to 4 MiB at its next reset, instead of holding that disk space forever.
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;');
-    this.#migrate();
+    this.#txs = new Transactions(this.#db, busyTimeoutMs);
+    migrate(this.#db, this.#txs);
     this.#q = prepareQueries(this.#db);
-  }
-
-  #migrate(): void {
-    const version = Number((this.#db.prepare('PRAGMA user_version').get() as Row).user_version);
-    if (version > MIGRATIONS.length) {
-      throw new BatonConfigError(`The SQLite database has schema version ${version}, newer than this Baton knows (${MIGRATIONS.length}); upgrade Baton.`);
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.#txNow(() => {
-        this.#db.exec(MIGRATIONS[v] as string);
-        this.#db.exec(`PRAGMA user_version = ${v + 1}`);
-      });
-    }
-  }
-
-  /** Runs `body` in one IMMEDIATE transaction, waiting for the write lock with SQLite's busy handler (at start-up only). */
-  #txNow<T>(body: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    return this.#inTx(body);
-  }
-
-  #inTx<T>(body: () => T): T {
-    try {
-      const result = body();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY): a
-      // ROLLBACK then fails with "no transaction is active" and would hide the error that says why.
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw err;
-    }
-  }
-
-  /**
-   * Runs `body` in one IMMEDIATE transaction (write lock first). When another process holds the
-   * lock, this one yields to the event loop and tries again, up to `busyTimeoutMs`: SQLite's busy
-   * handler would sleep the whole process 1, 2, 5, 10… ms between tries, whatever the holder does
-   * (a rotation holds the lock for tens of µs), and every other request of the process with it —
-   * the limit of two processes on one file (docs/workers.md). BEGIN, the body and COMMIT run in
-   * one synchronous stretch: no other call of this process can slip into the transaction.
-   */
-  async #tx<T>(body: () => T): Promise<T> {
-    const deadline = performance.now() + this.#busyTimeoutMs;
-    for (let tries = 0; ; tries++) {
-      try {
-        this.#busy ??= { off: this.#db.prepare('PRAGMA busy_timeout = 0'), on: this.#db.prepare(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`) };
-        this.#busy.off.get();
-        try {
-          this.#db.exec('BEGIN IMMEDIATE');
-        } finally {
-          this.#busy.on.get();
-        }
-      } catch (err) {
-        // SQLITE_BUSY (5): another connection holds the write lock.
-        if ((err as { errcode?: number }).errcode !== 5 || performance.now() > deadline) throw err;
-        await new Promise((resolve) => (tries < 8 ? setImmediate(resolve) : setTimeout(resolve, 1)));
-        continue;
-      }
-      return this.#inTx(body);
-    }
   }
 
   #revokeIn(id: string, r: Revocation): boolean {
@@ -161,7 +69,7 @@ class SqliteStore implements BatonStore {
   }
 
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
-    return this.#tx(() => {
+    return this.#txs.run(() => {
       this.#q.insert.run(...toRow(session));
       const evicted: string[] = [];
       if (options.maxSessionsPerUser > 0) {
@@ -187,14 +95,13 @@ class SqliteStore implements BatonStore {
 
   async sessionHistory(userId: string, _now: number, page: SessionHistoryPage = {}): Promise<SessionRecord[]> {
     const limit = Math.max(1, Math.min(page.limit ?? SESSION_HISTORY_PAGE, SESSION_HISTORY_PAGE));
-    const rows = page.before === undefined
-      ? this.#q.history.all(userId, limit)
-      : this.#q.historyBefore.all(userId, page.before.createdAt, page.before.id, limit);
+    const rows =
+      page.before === undefined ? this.#q.history.all(userId, limit) : this.#q.historyBefore.all(userId, page.before.createdAt, page.before.id, limit);
     return (rows as Row[]).map(toRecord);
   }
 
   async rotate(request: RotateRequest): Promise<RotateResult> {
-    return this.#tx(() => {
+    return this.#txs.run(() => {
       const row = this.#q.get.get(request.sessionId) as Row | undefined;
       const before = row === undefined ? null : toRecord(row);
       const decision = decideRotation(before, request);
@@ -204,7 +111,14 @@ class SqliteStore implements BatonStore {
       }
       if (decision.status === 'reused') {
         const detail = (decision.write as SessionRecord).revokeDetail ?? undefined;
-        this.#log({ kind: 'session', id: request.sessionId, at: request.now, expiresAt: request.now + request.revocationTtlMs, reason: 'reused', ...(detail ? { detail } : {}) });
+        this.#log({
+          kind: 'session',
+          id: request.sessionId,
+          at: request.now,
+          expiresAt: request.now + request.revocationTtlMs,
+          reason: 'reused',
+          ...(detail ? { detail } : {}),
+        });
       }
       const result: RotateResult = { status: decision.status };
       if (decision.session !== undefined) result.session = decision.session;
@@ -214,11 +128,11 @@ class SqliteStore implements BatonStore {
   }
 
   async revokeSession(id: string, options: Revocation): Promise<boolean> {
-    return this.#tx(() => this.#revokeIn(id, options));
+    return this.#txs.run(() => this.#revokeIn(id, options));
   }
 
   async revokeUserSessions(userId: string, options: Revocation & { except?: string }): Promise<string[]> {
-    return this.#tx(() => {
+    return this.#txs.run(() => {
       const ids = (this.#q.userIds.all(userId, options.except ?? null) as Row[]).map((r) => r.id as string);
       return ids.filter((id) => this.#revokeIn(id, options));
     });
@@ -329,7 +243,7 @@ class SqliteStore implements BatonStore {
   }
 
   async sweep(now: number): Promise<number> {
-    return this.#tx(() => {
+    return this.#txs.run(() => {
       const run = (sql: string, ...params: SQLInputValue[]): number => Number(this.#db.prepare(sql).run(...params).changes);
       return (
         run('DELETE FROM baton_sessions WHERE min(expires_at, idle_expires_at, coalesce(revoked_at, expires_at)) <= ?', now - ENDED_SESSION_RETENTION_MS) +
@@ -355,30 +269,6 @@ class SqliteStore implements BatonStore {
     this.#listeners.clear();
     if (this.#db.isOpen) this.#db.close();
   }
-}
-
-/** The schema version (`PRAGMA user_version`) this Baton writes: a database above it was written by a newer one. */
-export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
-
-/**
- * The schema objects (type, name and SQL of each table and index, SQLite's own left out) that a
- * database at `version` has, sorted: `baton restore` accepts a backup holding these and nothing
- * else (a trigger or view planted in a copy would run inside every later write of the service).
- */
-export function sqliteSchemaAt(version: number): string[] {
-  const db = new DatabaseSync(':memory:');
-  try {
-    for (const migration of MIGRATIONS.slice(0, version)) db.exec(migration);
-    return sqliteSchemaOf(db);
-  } finally {
-    db.close();
-  }
-}
-
-/** The schema objects of an open database, as `sqliteSchemaAt` lists them (whitespace collapsed: migrations were re-indented over time). */
-export function sqliteSchemaOf(db: DatabaseSync): string[] {
-  return (db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name").all() as { type: string; name: string; sql: string | null }[])
-    .map((o) => `${o.type} ${o.name}: ${(o.sql ?? '').replace(/\s+/g, ' ')}`);
 }
 
 /** Opens (and migrates) a SQLite store. */

@@ -1,0 +1,54 @@
+/** `baton users`: the users of the standalone service. */
+import { users } from '../../server/app.ts';
+import { readPassword, userNamed, withEngine, withStore } from '../support.ts';
+import { program, BATON } from '../program.ts';
+
+const usersCmd = program.command('users').description('manage the users of the standalone service');
+usersCmd
+  .command('add <name>')
+  .description('create a user (password from a prompt, or from standard input with --password-stdin)')
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--scopes <scopes>', 'the scopes the user may be granted, space-separated', '')
+  .action(async (name: string, opts: { passwordStdin?: boolean; scopes: string }) => {
+    const password = await readPassword(opts.passwordStdin === true, `${BATON} users add ${name}`);
+    const user = await withStore((store) => users.add(store, name, password, opts.scopes));
+    console.info(`Created user ${user.username} (${user.id})${user.scopes.length ? ` with scopes ${user.scopes.join(' ')}` : ''}.`);
+  });
+usersCmd
+  .command('list')
+  .description('list users')
+  .action(async () => {
+    const all = await withStore((store) => users.list(store));
+    for (const u of all) console.info(`${u.username}\t${u.id}\t${new Date(u.createdAt).toISOString()}\t${u.scopes.join(' ')}`);
+    if (all.length === 0) console.info('No users.');
+  });
+usersCmd
+  .command('scopes <name> <scopes>')
+  .description('set the scopes a user may be granted (space-separated, quoted; "" for none)')
+  .action(async (name: string, scopes: string) => {
+    const user = await withStore((store) => users.setScopes(store, name, scopes));
+    console.info(`${user.username} may be granted: ${user.scopes.join(' ') || '(no scope)'}.`);
+  });
+usersCmd
+  .command('passwd <name>')
+  .description("change a user's password; every session of theirs ends (password_changed)")
+  .option('--password-stdin', 'read the new password from standard input')
+  .action(async (name: string, opts: { passwordStdin?: boolean }) => {
+    const password = await readPassword(opts.passwordStdin === true, `${BATON} users passwd ${name}`);
+    const ended = await withEngine(async (baton, store) => {
+      const user = await users.setPassword(store, name, password);
+      return baton.passwordChanged(user.id);
+    });
+    console.info(`Changed the password of ${name}; ${ended.length} session(s) ended (password_changed).`);
+  });
+usersCmd
+  .command('remove <name>')
+  .description('delete a user and revoke their sessions')
+  .action(async (name: string) => {
+    await withEngine(async (baton, store) => {
+      const user = await userNamed(store, name);
+      await baton.revokeUserSessions(user.id, { reason: 'user removed' });
+      await users.remove(store, name);
+    });
+    console.info(`Removed ${name}.`);
+  });
