@@ -93,6 +93,35 @@ export const counterKeys = {
 const refusedFor = (limiter: StoreRateLimiter, res: RateLimitResult | null): number =>
   res !== null && res.consumedPoints > limiter.points ? Math.max(res.msBeforeNext, 1) : 0;
 
+/** A limiter of failures over `counters`: `max` in `windowMs`, then refused for `blockMs`. */
+function failureLimiter(counters: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>, now: (() => number) | undefined, keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter {
+  if (!Number.isInteger(max) || max < 1) throw new BatonConfigError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
+  for (const ms of [windowMs, blockMs]) if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new BatonConfigError(`${keyPrefix}: a window or block must be a number of milliseconds above 0, got ${ms}.`);
+  // The limiter blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
+  return new StoreRateLimiter({ store: counters, keyPrefix, points: max, blockDuration: blockMs / 1000, duration: windowMs / 1000, ...(now ? { now } : {}) });
+}
+
+/**
+ * Counts one attempt on each limiter. Resolves to how long it is refused when it crossed a limit
+ * (a burst running past a block set meanwhile), else 0, with each limiter's count.
+ */
+async function count(targets: [StoreRateLimiter, string][]): Promise<{ refused: number; counts: number[] }> {
+  const results = await Promise.allSettled(targets.map(([limiter, key]) => limiter.consume(key)));
+  let refused = 0;
+  const counts: number[] = [];
+  for (const result of results) {
+    if (result.status === 'fulfilled') {
+      counts.push(result.value.consumedPoints);
+      continue;
+    }
+    // A limiter's answer means "over the limit"; anything else is the store failing.
+    if (result.reason instanceof Error) throw result.reason;
+    refused = Math.max(refused, (result.reason as RateLimitResult).msBeforeNext, 1);
+    counts.push((result.reason as RateLimitResult).consumedPoints);
+  }
+  return { refused, counts };
+}
+
 /** Creates the protection; with `store`, its counters are shared through the store. */
 export function createLoginProtection(options: LoginProtectionOptions = {}): LoginProtection {
   const prefix = options.keyPrefix ?? 'login';
@@ -102,12 +131,7 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   // never a block, never an address's count, which bounds what the pair's forgetting is worth.
   const pairKeys = `${prefix}:pair:`;
   const counters = options.store ?? memoryCounters(MAX_MEMORY_COUNTERS, (key, c) => failures !== false && key.startsWith(pairKeys) && c.count < failures.max);
-  const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter => {
-    if (!Number.isInteger(max) || max < 1) throw new BatonConfigError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
-    for (const ms of [windowMs, blockMs]) if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new BatonConfigError(`${keyPrefix}: a window or block must be a number of milliseconds above 0, got ${ms}.`);
-    // The limiter blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
-    return new StoreRateLimiter({ store: counters, keyPrefix, points: max, blockDuration: blockMs / 1000, duration: windowMs / 1000, ...(options.now ? { now: options.now } : {}) });
-  };
+  const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter => failureLimiter(counters, options.now, keyPrefix, max, windowMs, blockMs);
   // The limiter joins its prefix and a key with ':', which gives counterKeys' shapes.
   const pair = failures ? limiter(`${prefix}:pair`, failures.max, PAIR_WINDOW_MS, failures.blockMs) : undefined;
   const address = perIp ? limiter(`${prefix}:addr`, perIp.max, perIp.windowMs, perIp.windowMs) : undefined;
@@ -116,27 +140,6 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
     ...(pair ? [[pair, pairKey] as [StoreRateLimiter, string]] : []),
     ...(address ? [[address, addressKey] as [StoreRateLimiter, string]] : []),
   ];
-  /**
-   * Counts one attempt on each limiter. Resolves to how long it is refused when it crossed a limit
-   * (a burst running past a block set meanwhile), else 0, with each limiter's count.
-   */
-  const count = async (targets: [StoreRateLimiter, string][]): Promise<{ refused: number; counts: number[] }> => {
-    const results = await Promise.allSettled(targets.map(([limiter, key]) => limiter.consume(key)));
-    let refused = 0;
-    const counts: number[] = [];
-    for (const result of results) {
-      if (result.status === 'fulfilled') {
-        counts.push(result.value.consumedPoints);
-        continue;
-      }
-      // A limiter's answer means "over the limit"; anything else is the store failing.
-      if (result.reason instanceof Error) throw result.reason;
-      refused = Math.max(refused, (result.reason as RateLimitResult).msBeforeNext, 1);
-      counts.push((result.reason as RateLimitResult).consumedPoints);
-    }
-    return { refused, counts };
-  };
-
   return {
     async check(name, ip) {
       const pairKey = `${nameId(name)}|${addressId(ip)}`;
