@@ -217,7 +217,7 @@ describe('baton backup and restore', () => {
 
     const pg = await baton(['backup', join(target, 'x')], { ...envOf(target), BATON_STORE: 'postgres://baton@127.0.0.1:5432/baton' });
     expect(pg.stderr).toContain('pg_dump --format=custom --file=baton.dump "$BATON_STORE"');
-    const redis = await baton(['backup', join(target, 'x')], { ...envOf(target), BATON_STORE: 'redis://127.0.0.1:6441' });
+    const redis = await baton(['backup', join(target, 'x')], { ...envOf(target), BATON_STORE: 'redis://127.0.0.1:1' }); // never reached: the command only says how
     expect(redis.stderr).toContain('redis-cli -u "$BATON_STORE" --rdb baton.rdb');
   }, 60_000);
 

@@ -23,8 +23,12 @@ const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.m
 const SECRET = randomBytes(32).toString('base64url');
 let redis: RedisServer;
 let raw: Redis;
+let env: Record<string, string>;
+let config: ReturnType<typeof loadConfig>;
 beforeAll(async () => {
-  redis = await startRedis(6451); // no persistence, as the SRE run's
+  redis = await startRedis(); // no persistence, as the SRE run's
+  env = { PORT: '0', BATON_STORE: redis.url, BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent', BATON_KEY_RELOAD: '1' };
+  config = loadConfig(env);
   raw = new Redis(redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
   raw.on('error', () => undefined);
 }, 30_000);
@@ -33,8 +37,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const env = { PORT: '0', BATON_STORE: 'redis://127.0.0.1:6451', BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent', BATON_KEY_RELOAD: '1' };
-const config = loadConfig(env);
 const logged: { level: number; event?: string; msg: string }[] = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; event?: string; msg: string }) });
 const call = (service: Service, path: string, init: RequestInit = {}) => service.handler(new Request(`${config.issuer}${path}`, init), { ip: '203.0.113.8' });

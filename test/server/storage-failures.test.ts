@@ -211,10 +211,10 @@ describe('storage failures', () => {
   }, 120_000);
 
   it('Redis out of memory (maxmemory, noeviction): 503, /readyz not ready with the reason, one error line; memory given back, ready again', async () => {
-    const redis = await startRedis(6441);
+    const redis = await startRedis();
     try {
       const dir = mkdtempSync(join(root, 'redis-'));
-      const env = { ...envOf(dir), BATON_STORE: 'redis://127.0.0.1:6441', BATON_SECRET: 'a-test-secret-of-at-least-32-characters' };
+      const env = { ...envOf(dir), BATON_STORE: redis.url, BATON_SECRET: 'a-test-secret-of-at-least-32-characters' };
       expect((await baton(['store', 'init'], env)).code).toBe(0); // a new Redis is set up on purpose, once
       const service = await serve(env);
       expect((await baton(['users', 'add', USER.username, '--password-stdin'], env, USER.password)).code).toBe(0);
