@@ -17,9 +17,9 @@
 /** Files that use Redis, PostgreSQL or child processes, and the floods. */
 export const INTEGRATION = [
   'test/client/client.test.ts',
-  'test/client/dpop-redteam/key-file-fifo.test.ts',
-  'test/client/dpop-redteam/withstood.test.ts',
-  'test/client/redteam.test.ts',
+  'test/client/dpop/key-file-fifo.test.ts',
+  'test/client/dpop/hostile-servers.test.ts',
+  'test/client/origins-and-storage.test.ts',
   'test/client/signed-out-elsewhere.test.ts',
   'test/client/storm.test.ts',
   'test/exports.test.ts',
@@ -28,7 +28,7 @@ export const INTEGRATION = [
   'test/http/lost-revocation-replay.test.ts',
   'test/http/rate-limit.test.ts',
   'test/interop/python.test.ts',
-  'test/interop/remote-redteam/feed-redis-rollback.test.ts',
+  'test/interop/remote/feed-redis-rollback.test.ts',
   'test/multi/**/*.test.ts',
   'test/readme.test.ts',
   'test/release.test.ts',
@@ -62,8 +62,8 @@ export const INTEGRATION = [
   'test/stores/sqlite.test.ts',
   // In-process, but floods: thousands of requests each (a third of the in-process files' CPU).
   'test/http/dpop-abuse.test.ts',
-  'test/interop/remote-redteam/login-flood.test.ts',
-  'test/interop/remote-redteam/revocation-flood.test.ts',
+  'test/interop/remote/login-flood.test.ts',
+  'test/interop/remote/revocation-flood.test.ts',
 ];
 
 /** Files that drive Chromium. */
