@@ -1,10 +1,11 @@
 /**
  * What the conformance cases share: the runner's API, the options, sample records and helpers.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { newSession } from '../../core/session-id.ts';
 import type { BatonStore, RotateRequest, SessionRecord, SessionSummary } from '../types.ts';
+
+export { eventually } from './eventually.ts';
 
 /** The parts of a test runner the suite uses. */
 export interface TestApi {
@@ -61,13 +62,4 @@ export function pick(s: Partial<SessionRecord> | null | undefined): SessionSumma
   if (!s) return undefined;
   const { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail } = s as SessionRecord;
   return { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail };
-}
-
-/** Waits until `check` holds (events cross process boundaries for remote stores). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
