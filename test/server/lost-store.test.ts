@@ -85,7 +85,7 @@ describe('a Redis that lost its data under a running service', () => {
       for (let i = 0; i < 3; i++) expect((await call(service, '/readyz')).status).toBe(503);
       const errors = logged.filter((l) => l.level >= 50);
       expect(errors.map((l) => l.event)).toEqual(['store.lost']);
-      expect(errors[0]?.msg).toMatch(/^The store at BATON_STORE=redis:\/\/127\.0\.0\.1:6451 lost its data \(was it restarted without persistence\?\): .* users, clients, keys, sessions, revocations and login limits\. .*restore the store from a backup/);
+      expect(errors[0]?.msg).toMatch(new RegExp(`^The store at BATON_STORE=redis://127\\.0\\.0\\.1:${redis.port} lost its data \\(was it restarted without persistence\\?\\): .* users, clients, keys, sessions, revocations and login limits\\. .*restore the store from a backup`));
       await raw.connect();
       expect(await raw.keys('baton:*')).toEqual([]);
       // Nor does a new instance make it a fresh install.
