@@ -27,6 +27,7 @@ runStoreConformance({ describe, it }, {
   name: 'redis',
   createStore: () => redisStore({ url: URL, keyPrefix: prefix }),
   createPeer: () => redisStore({ url: URL, keyPrefix: prefix }),
+  capabilities: { revocationHead: true, subscribed: true },
 });
 
 describe('redis store specifics', () => {
@@ -208,6 +209,7 @@ describe('redis cluster (3 masters on loopback)', () => {
     name: 'redis cluster',
     createStore: () => redisStore({ url, keyPrefix: prefix }),
     createPeer: () => redisStore({ url, keyPrefix: prefix }),
+    capabilities: { revocationHead: true, subscribed: true },
   });
 });
 

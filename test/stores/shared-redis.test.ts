@@ -88,6 +88,7 @@ describe('Baton\'s Redis store beside someone else\'s data', () => {
     createStore: () => redisStore({ url, keyPrefix: ours }),
     createPeer: () => redisStore({ url, keyPrefix: ours }),
     numRuns: 10,
+    capabilities: { revocationHead: true, subscribed: true },
   });
 
   it('left every key of someone else as it was, in every database', async () => {

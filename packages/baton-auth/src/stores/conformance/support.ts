@@ -13,6 +13,18 @@ export interface TestApi {
   it: (name: string, body: () => Promise<void>, timeoutMs?: number) => void;
 }
 
+/**
+ * What a store declares it implements of the contract's optional parts. The suite tests what is
+ * declared, and checks the declaration against the store: a method declared and missing, or
+ * present and not declared (so never tested), fails.
+ */
+export interface StoreCapabilities {
+  /** `revocationHead()`: the log says the largest seq it handed out. */
+  revocationHead: boolean;
+  /** `subscribed()`: says whether other clients' revocations reach its subscribers right now. */
+  subscribed: boolean;
+}
+
 /** How to get stores for the suite. */
 export interface ConformanceOptions {
   /** Shown in test names. */
@@ -26,6 +38,8 @@ export interface ConformanceOptions {
   createPeer?: (store: BatonStore) => BatonStore | Promise<BatonStore>;
   /** Runs of each property; default 25. */
   numRuns?: number;
+  /** The optional parts it implements; each defaults to false (not implemented, not tested). */
+  capabilities?: Partial<StoreCapabilities>;
 }
 
 
@@ -34,6 +48,8 @@ export interface Harness {
   withStore: (body: (store: BatonStore, now: number) => Promise<void>) => () => Promise<void>;
   withPeers: (body: (a: BatonStore, b: BatonStore, now: number) => Promise<void>) => () => Promise<void>;
   numRuns: number;
+  /** What the store declared (every flag resolved). */
+  can: StoreCapabilities;
 }
 
 export const HOUR = 3_600_000;
