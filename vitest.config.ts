@@ -23,9 +23,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Three projects (test/tiers.ts says which file is in which). `npm test` runs them one after
-    // the other (groupOrder): the unit files in parallel, then the integration and browser files
-    // one at a time — two cores, and suites that measure time (browser, WebSocket, storm, load):
-    // no suite's clock runs against another's worker processes.
+    // the other, never beside each other (each its own sequence.groupOrder): the unit files in
+    // parallel, the integration and browser files one at a time — two cores, and suites that
+    // measure time (browser, WebSocket, storm, load): no suite's clock runs against another's.
     projects: [
       { extends: true, test: { name: 'unit', include: ALL, exclude: [...INTEGRATION, ...E2E], fileParallelism: true, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'integration', include: INTEGRATION, fileParallelism: false, sequence: { groupOrder: 1 } } },

@@ -40,7 +40,7 @@ export interface ProofOptions {
 const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** A proof for `method` `url` (RFC 9449 §4.2), well-formed unless `claims` or `header` say otherwise. */
-export function dpopProof(key: Pick<DpopKey, 'alg' | 'privateKey' | 'jwk'>, method: string, url: string, o: ProofOptions = {}): Promise<string> {
+export function dpopProof(key: { alg: string; privateKey: CryptoKey; jwk: JWK }, method: string, url: string, o: ProofOptions = {}): Promise<string> {
   const claims = defined({
     jti: randomBytes(12).toString('base64url'),
     htm: method,
