@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { ALL, E2E, INTEGRATION } from './test/tiers.ts';
 
 // The packages are imported by name and resolved to their TypeScript sources (the `baton-source`
 // export condition), in the test files and in every process a test spawns.
@@ -19,11 +20,16 @@ export default defineConfig({
   resolve: { conditions: CONDITIONS },
   ssr: { resolve: { conditions: CONDITIONS } },
   test: {
-    include: ['test/**/*.test.ts'],
-    // Two cores, and suites that measure time (browser, WebSocket, storm, load): one file at a
-    // time, so no suite's clock runs against another's ten worker processes.
-    fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Three projects (test/tiers.ts says which file is in which). `npm test` runs them one after
+    // the other, never beside each other (each its own sequence.groupOrder): the unit files in
+    // parallel, the integration and browser files one at a time — two cores, and suites that
+    // measure time (browser, WebSocket, storm, load): no suite's clock runs against another's.
+    projects: [
+      { extends: true, test: { name: 'unit', include: ALL, exclude: [...INTEGRATION, ...E2E], fileParallelism: true, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'integration', include: INTEGRATION, fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'e2e', include: E2E, fileParallelism: false, sequence: { groupOrder: 2 } } },
+    ],
   },
 });

@@ -6,19 +6,17 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, request } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { AccessTokenClaims, BatonEvent } from 'baton-auth';
 import { createApp as expressApp } from '../../examples/express.ts';
-import { createApp as fastifyApp } from '../../examples/fastify.ts';
 import { createApp as honoApp } from '../../examples/hono.ts';
 import { demo, DEMO_API, DEMO_USER } from '../../examples/demo.ts';
 import { toWebRequest } from 'baton-auth/adapters/node';
 import { ManualClock } from '../support/clock.ts';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
+import { frameworks as startFramework } from '../support/frameworks.ts';
 
 type Started = { url: string; close: () => Promise<void> };
-type Framework = [string, (d: ReturnType<typeof demo>) => Promise<Started>];
 
 const listening = (server: Server): Promise<Started> =>
   new Promise((resolve) => {
@@ -27,15 +25,7 @@ const listening = (server: Server): Promise<Started> =>
     else server.once('listening', done);
   });
 
-const frameworks: Framework[] = [
-  ['express', async ({ baton, handler }) => listening(expressApp(baton, handler).listen(0, '127.0.0.1'))],
-  ['fastify', async ({ baton, handler }) => {
-    const app = await fastifyApp(baton, handler);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, close: () => app.close() };
-  }],
-  ['hono', async ({ baton, handler }) => listening(serve({ fetch: honoApp(baton, handler).fetch, port: 0, hostname: '127.0.0.1' }) as Server)],
-];
+const frameworks = Object.entries(startFramework);
 
 describe.each(frameworks)('%s example over HTTP', (_name, start) => {
   const clock = new ManualClock(Date.now());

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonClientError, createTokenClient, memoryStorage, NotSignedInError, SessionEndedError, TransientRefreshError } from 'baton-auth-client';
 import type { TokenClientOptions } from 'baton-auth-client';
 import { fileStorage, redisTokenStorage } from 'baton-auth-client/node';
@@ -17,6 +17,8 @@ import { createAuthHandler, Refusal } from 'baton-auth/http';
 import { createGuard } from '../../packages/baton-auth/src/http/guard.ts';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { ManualClock } from '../support/clock.ts';
+import { startRedis } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
 
 const ISSUER = 'https://auth.test';
 const dir = mkdtempSync(join(tmpdir(), 'baton-client-'));
@@ -232,9 +234,16 @@ describe('Node file storage', () => {
 });
 
 describe('encrypted Redis storage (backends holding many users\' tokens)', () => {
+  let redisServer: RedisServer | undefined;
+  beforeAll(async () => {
+    redisServer = await startRedis(); // this suite's own
+  }, 60_000);
+  afterAll(async () => {
+    await redisServer?.stop();
+  });
   it('encrypts per user, expires before the refresh token, and lets two instances refresh once', async () => {
     const s = server();
-    const redis = new Redis('redis://127.0.0.1:6379');
+    const redis = new Redis((redisServer as RedisServer).url);
     const prefix = `baton-client-test-${randomBytes(3).toString('hex')}:`;
     const key = randomBytes(32);
     const one = s.client({ storage: redisTokenStorage({ redis, key, issuer: ISSUER, userId: 'u1', prefix }) });
@@ -262,8 +271,6 @@ describe('encrypted Redis storage (backends holding many users\' tokens)', () =>
     const [a, b] = await Promise.all([one.fetch(`${ISSUER}/api/me`), two.fetch(`${ISSUER}/api/me`)]);
     expect([a.status, b.status]).toEqual([200, 200]);
     expect(s.counts.token).toBe(1);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
 });

@@ -13,7 +13,7 @@ import { Hono } from 'hono';
 import { decodeJwt, EmbeddedJWK, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createTokenClient, memoryStorage } from 'baton-auth-client';
-import type { BatonClientError, TokenClientOptions } from 'baton-auth-client';
+import type { TokenClientOptions } from 'baton-auth-client';
 import { fileStorage } from 'baton-auth-client/node';
 import { createBaton, generateKey } from 'baton-auth';
 import { createAuthHandler } from 'baton-auth/http';
@@ -22,6 +22,7 @@ import type { BatonVariables } from 'baton-auth/adapters/hono';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { startTestService } from '../support/service.ts';
 import { eventually } from '../support/eventually.ts';
+import { codeOf } from '../support/baton.ts';
 
 const ISSUER = 'https://auth.test';
 const LOGIN = `${ISSUER}/auth/login`;
@@ -53,7 +54,6 @@ function server() {
   return { baton, seen, client, fetch: fetchImpl, at: (path: string) => seen.filter((s) => s.path === path) };
 }
 
-const codeOf = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => (err as BatonClientError).code);
 
 async function proofOf(s: Seen) {
   return (await jwtVerify(s.dpop as string, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] })).payload;

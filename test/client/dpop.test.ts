@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import type { JWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatonClientError, createTokenClient, generateDpopKeyPair, memoryStorage, SignInError } from 'baton-auth-client';
+import { createTokenClient, generateDpopKeyPair, memoryStorage, SignInError } from 'baton-auth-client';
 import type { TokenClientOptions } from 'baton-auth-client';
 import { fileStorage } from 'baton-auth-client/node';
+import { codeOf } from '../support/baton.ts';
 
 const ISSUER = 'https://auth.test';
 const TOKEN = `${ISSUER}/oauth/token`;
@@ -79,7 +80,6 @@ function wantsNonce(nonce: string, extra: Record<string, string> = {}) {
 const client = (s: { fetch: typeof fetch }, extra: Partial<TokenClientOptions> = {}) =>
   createTokenClient({ issuer: ISSUER, clientId: 'cli', fetch: s.fetch, allowedOrigins: [API], retry: { attempts: 2, baseMs: 1, maxMs: 2 }, ...extra });
 
-const codeOf = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => (err as BatonClientError).code);
 
 describe('the DPoP key on Node', () => {
   it('is created 0600 beside the token file, and a new client over the same file (a restart) signs with the same key', async () => {

@@ -15,8 +15,8 @@ import { startTestService } from '../support/service.ts';
 import type { TestService } from '../support/service.ts';
 import { eventually } from '../support/eventually.ts';
 import { recordingServer as listen } from '../support/recording-server.ts';
+import { codeOf } from '../support/baton.ts';
 
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (err: unknown) => (err as BatonClientError).code);
 
 let service: TestService;
 let rotations = 0;

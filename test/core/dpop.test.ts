@@ -11,6 +11,7 @@ import { isBatonError } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { DpopVerifier } from '../../packages/baton-auth/src/dpop/proof.ts';
 import type { DpopRequest } from '../../packages/baton-auth/src/dpop/proof.ts';
+import { dpopProof } from '../support/dpop.ts';
 
 const URL_ = 'https://auth.test/oauth/token';
 const secret = randomBytes(32);
@@ -22,10 +23,9 @@ async function keyPair(alg: 'ES256' | 'EdDSA' | 'Ed25519' | 'RS256' | 'PS256' = 
 
 type Key = Awaited<ReturnType<typeof keyPair>>;
 
+/** A proof for POST URL_ (test/support/dpop.ts's); `claims` and `header` override. */
 function proof(key: { alg: string; privateKey: CryptoKey; jwk: JWK }, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT({ jti: randomBytes(12).toString('base64url'), htm: 'POST', htu: URL_, iat: Math.floor(Date.now() / 1000), ...claims })
-    .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...header })
-    .sign(key.privateKey);
+  return dpopProof(key, 'POST', URL_, { claims, header });
 }
 
 function verifier(now: () => number = Date.now, nonceSecret: Uint8Array = secret) {

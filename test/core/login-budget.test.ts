@@ -1,7 +1,7 @@
 /**
  * #21 round 3, B1: a user's login budget (`loginRateLimit`), spent before anything is written: in
  * the store's counters when it has them, else in its one-time ledger. The service-level test is
- * test/interop/remote-redteam/login-flood.test.ts.
+ * test/interop/remote/login-flood.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { TokenStore } from 'baton-auth';

@@ -6,17 +6,14 @@
  * the page's answers carry it as a header, with X-Frame-Options for browsers without CSP 3.
  * Red team rt-page, redteam/page/chromium-inject.ts.
  */
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeInChromium, launchChromium } from '../support/chromium.ts';
 import { loadConfig, startServer, users } from 'baton-auth-server';
 
-const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
-
-describe.skipIf(!existsSync(CHROMIUM))('web page framed by another origin of the same site', () => {
+describeInChromium('web page framed by another origin of the same site', 'test/e2e/page-frame.test.ts', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let framer: Server;
   let browser: Browser;
@@ -25,7 +22,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web page framed by another origin of the
     await users.add(server.service.store, 'alice', 'correct horse battery');
     framer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><title>prize</title><iframe src="${server.url}/" width="800" height="900" style="opacity:0.01"></iframe>`));
     await new Promise<void>((resolve) => framer.listen(0, '127.0.0.1', resolve));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'] });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -21,7 +21,7 @@ let a: Baton;
 let b: Baton;
 let storeA: BatonStore;
 beforeAll(async () => {
-  redis = await startRedis(6453); // no persistence: a restart forgets everything
+  redis = await startRedis(); // no persistence: a restart forgets everything
   const engine = (store: BatonStore) => createBaton({ issuer: ISSUER, keys, refreshTokenSecret, store });
   storeA = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
   [a, b] = [engine(storeA), engine(redisStore({ url: `redis://127.0.0.1:${redis.port}` }))];

@@ -27,7 +27,7 @@ let a: Baton;
 let b: Baton;
 let storeA: BatonStore;
 beforeAll(async () => {
-  redis = await startRedis(6483); // no persistence: a restart forgets everything
+  redis = await startRedis(); // no persistence: a restart forgets everything
   raw = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   raw.on('error', () => undefined);
   const engine = (store: BatonStore) => createBaton({ issuer: ISSUER, keys, refreshTokenSecret, store });

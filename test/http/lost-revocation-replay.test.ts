@@ -20,7 +20,7 @@ let redis: RedisServer;
 let a: Baton;
 let store: BatonStore;
 beforeAll(async () => {
-  redis = await startRedis(6481); // no persistence: a restart forgets everything
+  redis = await startRedis(); // no persistence: a restart forgets everything
   store = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
   a = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
   await a.ready();

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MEMORY_COUNTERS, memoryCounters, StoreRateLimiter } from '../../packages/baton-auth/src/http/rate-limit.ts';
 import { httpErrorOf } from '../../packages/baton-auth/src/http/respond.ts';
 import { isBatonError } from '../../packages/baton-auth/src/core/errors.ts';
@@ -12,15 +12,24 @@ import { memoryStore } from 'baton-auth/stores/memory';
 import { redisStore } from 'baton-auth/stores/redis';
 import { sqliteStore } from 'baton-auth/stores/sqlite';
 import type { BatonStore } from 'baton-auth';
+import { startRedis } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-rl-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let redis: RedisServer | undefined;
+beforeAll(async () => {
+  redis = await startRedis(); // this file's own
+}, 60_000);
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await redis?.stop();
+});
 const prefix = `baton-rl-${randomBytes(3).toString('hex')}:`;
 
 const backends: [string, () => [BatonStore, BatonStore]][] = [
   ['memory', () => { const s = memoryStore(); return [s, s]; }],
   ['sqlite', () => { const path = join(dir, `${randomBytes(3).toString('hex')}.sqlite`); return [sqliteStore({ path }), sqliteStore({ path })]; }],
-  ['redis', () => [redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix }), redisStore({ url: 'redis://127.0.0.1:6379', keyPrefix: prefix })]],
+  ['redis', () => [redisStore({ url: (redis as RedisServer).url, keyPrefix: prefix }), redisStore({ url: (redis as RedisServer).url, keyPrefix: prefix })]],
 ];
 
 describe.each(backends)('StoreRateLimiter on the %s store', (_name, make) => {

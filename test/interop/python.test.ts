@@ -1,18 +1,21 @@
 /**
  * The Python examples (`examples/python/`) against the running service, as a FastAPI user runs
  * them: Debian's python3-jwt, python3-fastapi, python3-uvicorn and python3-httpx under
- * /usr/bin/python3 (installed by `.ci/run`).
+ * /usr/bin/python3 (installed by `.ci/run`, which sets BATON_REQUIRE_PYTHON=1; elsewhere the
+ * suites are skipped, saying why, when the modules are missing).
  *
  * PyJWT through PyJWKClient, for each algorithm the service signs with: a token for this API
  * passes; a token for another audience, a `typ: JWT` token signed with the service's own key, and
  * no token at all are refused as RFC 6750 says. Introspection: a revoked token is refused once the
  * short cache lapses.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
+import { describeWith } from '../support/machine.ts';
+import type { MachinePackage } from '../support/machine.ts';
+import { freePort } from '../support/ports.ts';
 import { startTestService } from '../support/service.ts';
 import type { TestService } from '../support/service.ts';
 
@@ -20,20 +23,18 @@ const PYTHON = '/usr/bin/python3';
 const EXAMPLES = new URL('../../examples/python/', import.meta.url).pathname;
 const API = 'https://orders.api.test';
 const RS_SECRET = 'resource-server-secret-of-32-characters-at-least';
+const MODULES = ['jwt', 'fastapi', 'uvicorn', 'httpx'];
+/** Debian's python3-jwt, -fastapi, -uvicorn and -httpx: required under CI or BATON_REQUIRE_PYTHON=1. */
+const python: MachinePackage = {
+  found: spawnSync(PYTHON, ['-c', `import ${MODULES.join(', ')}`], { stdio: 'ignore' }).status === 0,
+  missing: `${PYTHON} cannot import ${MODULES.join(', ')}: install Debian's with \`apt-get install -y python3-jwt python3-fastapi python3-uvicorn python3-httpx\``,
+  requireVar: 'BATON_REQUIRE_PYTHON',
+};
+const FILE = 'test/interop/python.test.ts';
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.once('error', reject);
-  });
-}
 
 /** Starts `module:app` with uvicorn and resolves its URL once it answers. */
 async function uvicorn(module: string, env: Record<string, string>): Promise<string> {
@@ -80,7 +81,7 @@ async function login(s: TestService, resource?: string): Promise<{ access_token:
 
 const get = (url: string, token?: string) => fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
 
-describe('FastAPI with PyJWT (examples/python/resource_server.py)', () => {
+describeWith(python, 'FastAPI with PyJWT (examples/python/resource_server.py)', FILE, () => {
   it.each(['EdDSA', 'ES256', 'RS256'])('verifies %s tokens for its audience and refuses the others', async (alg) => {
     const s = await service({ BATON_ALG: alg });
     const api = await uvicorn('resource_server', { BATON_ISSUER: s.url, API_AUDIENCE: API });
@@ -118,7 +119,7 @@ describe('FastAPI with PyJWT (examples/python/resource_server.py)', () => {
   }, 60_000);
 });
 
-describe('FastAPI with introspection (examples/python/introspection_server.py)', () => {
+describeWith(python, 'FastAPI with introspection (examples/python/introspection_server.py)', FILE, () => {
   it('accepts an active token for its audience and refuses it once revoked', async () => {
     const s = await service();
     const api = await uvicorn('introspection_server', {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { openStore, users } from 'baton-auth-server';
-import { startCluster, startRedis } from '../support/redis-servers.ts';
+import { clusterUrl, startCluster, startRedis } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { eventually } from '../support/eventually.ts';
@@ -22,7 +22,7 @@ let cluster: RedisServer[] = [];
 let single: RedisServer | undefined;
 
 beforeAll(async () => {
-  [cluster, single] = await Promise.all([startCluster([7201, 7202, 7203]), startRedis(6421)]);
+  [cluster, single] = await Promise.all([startCluster(), startRedis()]);
 }, 60_000);
 afterAll(async () => {
   await Promise.all([...cluster, ...(single ? [single] : [])].map((n) => n.stop()));
@@ -40,9 +40,9 @@ function cli(args: string[], store: string): Promise<string> {
 }
 
 const backends: [string, () => Promise<string>][] = [
-  ['redis', async () => 'redis://127.0.0.1:6421'],
+  ['redis', async () => (single as RedisServer).url],
   // The cluster this test started, fresh: nothing to clear.
-  ['redis cluster', async () => 'redis+cluster://127.0.0.1:7201,127.0.0.1:7202,127.0.0.1:7203'],
+  ['redis cluster', async () => clusterUrl(cluster)],
   ['postgres', async () => PG_URL],
 ];
 

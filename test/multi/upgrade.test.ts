@@ -23,12 +23,12 @@ const SECRET = 'upgrade-test-service-secret-of-32-characters';
 const USER = { username: 'upgrader', password: 'upgrader password 1' };
 let dir: string;
 const started: Instance[] = [];
-// A Redis of this test's own (port 6461): it deletes nothing of whatever else answers at 6379.
+// A Redis of this test's own (on a free port): it deletes nothing of whatever else answers at 6379.
 let redis: RedisServer | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'baton-upgrade-'));
-  redis = await startRedis(6461);
+  redis = await startRedis();
 });
 afterAll(async () => {
   await Promise.all(started.map(stopInstance));
@@ -96,7 +96,7 @@ type Pair = { access_token: string; refresh_token: string; token_type: string };
 
 describe.each([
   ['SQLite, the old one killed', (): string => `sqlite:${join(dir, 'upgrade.sqlite')}`, 'SIGKILL'],
-  ['Redis, the old one silent', (): string => 'redis://127.0.0.1:6461', 'SIGSTOP'],
+  ['Redis, the old one silent', (): string => (redis as RedisServer).url, 'SIGSTOP'],
 ] as const)('a rolling upgrade from an instance without DPoP, on %s', (_name, storeOf, stop) => {
   it('binds no token while an instance without DPoP lives, then turns DPoP on for good', async () => {
     const store = storeOf();

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import type { KeyInput } from 'baton-auth';
 import { clients, createService, loadConfig, openStore, users } from 'baton-auth-server';
+import { startRedis } from '../support/redis-servers.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'baton-custody-'));
@@ -67,8 +68,13 @@ describe('a copy of the store', () => {
   });
 
   it('a networked store never starts without an explicit secret', async () => {
-    await expect(service({ BATON_STORE: 'redis://127.0.0.1:6379/7' })).rejects.toThrow(/set BATON_SECRET or BATON_SECRET_FILE .*secret generate/);
-  });
+    const redis = await startRedis(); // a Redis of this test's own, reachable: the refusal is the secret's
+    try {
+      await expect(service({ BATON_STORE: `${redis.url}/7` })).rejects.toThrow(/set BATON_SECRET or BATON_SECRET_FILE .*secret generate/);
+    } finally {
+      await redis.stop();
+    }
+  }, 30_000);
 });
 
 describe('files', () => {

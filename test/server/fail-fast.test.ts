@@ -16,7 +16,7 @@ let redis: RedisServer;
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
   // Persistent (every write synced): the restart below keeps the data, as a production Redis would.
-  redis = await startRedis(6452, ['--appendonly', 'yes', '--appendfsync', 'always']);
+  redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
   const config = loadConfig({ PORT: '0', BATON_STORE: `redis://127.0.0.1:${redis.port}`, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent' });
   await initStore(config);
   server = await startServer(config);
@@ -55,7 +55,7 @@ describe('a store known to be down', () => {
 
 describe('a partition (the connection stays open, nothing answers)', () => {
   it('the first request waits out the command timeout (503); the next ones answer 503 at once; once it heals, they succeed', async () => {
-    const behind = await startRedis(6455, ['--appendonly', 'yes', '--appendfsync', 'always']);
+    const behind = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
     const proxy = await startProxy(behind.port);
     const config = loadConfig({ PORT: '0', BATON_STORE: `redis://127.0.0.1:${proxy.port}`, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent' });
     await initStore(config);

@@ -20,14 +20,15 @@ const run = promisify(execFile);
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const SECRET = randomBytes(32).toString('base64url');
 let redis: RedisServer;
+let config: ReturnType<typeof loadConfig>;
 beforeAll(async () => {
-  redis = await startRedis(6484); // empty: new, or restarted without persistence
+  redis = await startRedis(); // empty: new, or restarted without persistence
+  config = loadConfig({ PORT: '0', BATON_STORE: redis.url, BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent' });
 }, 30_000);
 afterAll(async () => {
   await redis?.stop();
 });
 
-const config = loadConfig({ PORT: '0', BATON_STORE: 'redis://127.0.0.1:6484', BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent' });
 const baton = (args: string[]) => run(process.execPath, ['--conditions=baton-source', CLI, ...args], { env: { ...process.env, BATON_STORE: config.store, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: '/nonexistent/baton-service.json' } }).then(
   ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
   (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` }),

@@ -23,8 +23,12 @@ const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.m
 const SECRET = randomBytes(32).toString('base64url');
 let redis: RedisServer;
 let raw: Redis;
+let env: Record<string, string>;
+let config: ReturnType<typeof loadConfig>;
 beforeAll(async () => {
-  redis = await startRedis(6451); // no persistence, as the SRE run's
+  redis = await startRedis(); // no persistence, as the SRE run's
+  env = { PORT: '0', BATON_STORE: redis.url, BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent', BATON_KEY_RELOAD: '1' };
+  config = loadConfig(env);
   raw = new Redis(redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
   raw.on('error', () => undefined);
 }, 30_000);
@@ -33,8 +37,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const env = { PORT: '0', BATON_STORE: 'redis://127.0.0.1:6451', BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent', BATON_KEY_RELOAD: '1' };
-const config = loadConfig(env);
 const logged: { level: number; event?: string; msg: string }[] = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; event?: string; msg: string }) });
 const call = (service: Service, path: string, init: RequestInit = {}) => service.handler(new Request(`${config.issuer}${path}`, init), { ip: '203.0.113.8' });
@@ -83,7 +85,7 @@ describe('a Redis that lost its data under a running service', () => {
       for (let i = 0; i < 3; i++) expect((await call(service, '/readyz')).status).toBe(503);
       const errors = logged.filter((l) => l.level >= 50);
       expect(errors.map((l) => l.event)).toEqual(['store.lost']);
-      expect(errors[0]?.msg).toMatch(/^The store at BATON_STORE=redis:\/\/127\.0\.0\.1:6451 lost its data \(was it restarted without persistence\?\): .* users, clients, keys, sessions, revocations and login limits\. .*restore the store from a backup/);
+      expect(errors[0]?.msg).toMatch(new RegExp(`^The store at BATON_STORE=redis://127\\.0\\.0\\.1:${redis.port} lost its data \\(was it restarted without persistence\\?\\): .* users, clients, keys, sessions, revocations and login limits\\. .*restore the store from a backup`));
       await raw.connect();
       expect(await raw.keys('baton:*')).toEqual([]);
       // Nor does a new instance make it a fresh install.

@@ -47,9 +47,9 @@ describe('health', () => {
   });
 
   it('/readyz is 503 with the reason while Redis is down, and ready again once it is back', async () => {
-    const redis = await startRedis(6394, ['--appendonly', 'yes', '--appendfsync', 'always']); // back with its data (a restart without it is lost-store.test.ts's)
+    const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']); // back with its data (a restart without it is lost-store.test.ts's)
     try {
-      const s = await service({ BATON_STORE: 'redis://127.0.0.1:6394', BATON_SECRET: randomBytes(32).toString('base64url') });
+      const s = await service({ BATON_STORE: redis.url, BATON_SECRET: randomBytes(32).toString('base64url') });
       expect((await fetch(`${s.url}/readyz`)).status).toBe(200);
       await redis.kill();
       const down = await fetch(`${s.url}/readyz`);
@@ -172,16 +172,16 @@ describe('Redis without persistence', () => {
   });
 
   it('is said at start, with what to set; a persistent one is not', async () => {
-    const volatile = await startRedis(6395, ['--appendonly', 'no', '--save', '']);
+    const volatile = await startRedis(['--appendonly', 'no', '--save', '']);
     try {
       // What is at stake is everything, not only sessions (#22).
-      expect(await startupLog('redis://127.0.0.1:6395')).toMatch(/Redis runs without persistence \(appendonly no, no save points\): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — .*appendonly yes/);
+      expect(await startupLog(volatile.url)).toMatch(/Redis runs without persistence \(appendonly no, no save points\): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — .*appendonly yes/);
     } finally {
       await volatile.stop();
     }
-    const persistent = await startRedis(6396, ['--appendonly', 'yes']);
+    const persistent = await startRedis(['--appendonly', 'yes']);
     try {
-      const out = await startupLog('redis://127.0.0.1:6396');
+      const out = await startupLog(persistent.url);
       expect(out).toMatch(/listening on/);
       expect(out).not.toMatch(/without persistence/);
     } finally {

@@ -18,8 +18,8 @@ const SECRET = 'introspection-secret-of-32-characters!!';
 let redis: RedisServer;
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
-  redis = await startRedis(6419);
-  const config = loadConfig({ PORT: '0', BATON_STORE: 'redis://127.0.0.1:6419', BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: SECRET });
+  redis = await startRedis();
+  const config = loadConfig({ PORT: '0', BATON_STORE: redis.url, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: SECRET });
   await initStore(config); // a new Redis is set up on purpose, once
   server = await startServer(config);
   await users.add(server.service.store, 'olive', 'olive password 1');

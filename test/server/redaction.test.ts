@@ -5,7 +5,6 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsOf, redactIn, redactUrl } from '../../packages/baton-auth-server/src/server/config.ts';
 import { startRedis } from '../support/redis-servers.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
+import { freePort } from '../support/ports.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const PASSWORD = 'hunter2-redis-password';
@@ -20,16 +20,8 @@ const SECRET = 'redaction-test-service-secret-of-32-characters';
 const dir = mkdtempSync(join(tmpdir(), 'baton-redaction-'));
 let redis: RedisServer;
 
-/** A loopback port nobody listens on (yet). */
-const freePort = () => new Promise<number>((resolve) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolve(port));
-  });
-});
-
 beforeAll(async () => {
-  redis = await startRedis(await freePort());
+  redis = await startRedis();
   // Started open (the helper waits for an unauthenticated PONG), then closed with a password.
   await promisify(execFile)('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), 'config', 'set', 'requirepass', PASSWORD]);
 });

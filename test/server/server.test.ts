@@ -14,6 +14,7 @@ import { createService, loadConfig, startServer, users } from 'baton-auth-server
 import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { SETTINGS_TABLE } from '../../packages/baton-auth-server/src/server/settings.ts';
 import { userTag } from '../../packages/baton-auth/src/core/session-id.ts';
+import { freePort } from '../support/ports.ts';
 
 const run = promisify(execFile);
 const RS_SECRET = 'resource-server-secret-of-32-characters-at-least';
@@ -201,8 +202,11 @@ describe('configuration', () => {
   });
 });
 
+// The port the command's service listens on, and the commands find it at: a free one of this run.
+const CLI_PORT = String(await freePort());
+
 describe('the baton command', () => {
-  const env = { ...process.env, PORT: '34571', BATON_STORE: `sqlite:${join(dir, 'cli', 'baton.sqlite')}`, BATON_LOG_LEVEL: 'silent' };
+  const env = { ...process.env, PORT: CLI_PORT, BATON_STORE: `sqlite:${join(dir, 'cli', 'baton.sqlite')}`, BATON_LOG_LEVEL: 'silent' };
   const baton = (args: string[], input?: string) =>
     new Promise<{ code: number; stdout: string; stderr: string; store: string | undefined }>((resolve) => {
       const child = spawn(process.execPath, [CLI, ...args], { env });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, startServer } from 'baton-auth-server';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { eventually } from '../support/eventually.ts';
+import { freePort } from '../support/ports.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const PG_URL = useTestDatabase('baton_startup');
@@ -48,14 +49,6 @@ async function startGate(target: { host: string; port: number }) {
       }),
   };
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 
 describe('start-up', () => {
   it('answers 503 with Retry-After, never hangs, while the store is still connecting; then serves', async () => {
@@ -117,14 +110,15 @@ describe('an unreachable store', () => {
     });
 
   it('stops `baton serve` within seconds, non-zero, with a sentence naming BATON_STORE and no password', async () => {
+    const [closedRedis, closedPg] = [await freePort(), await freePort()]; // nothing listens there
     const [redis, pg, secret] = await Promise.all([
-      serve('redis://127.0.0.1:6390'),
-      serve('postgres://postgres@127.0.0.1:6391/x'),
-      serve('redis://user:hunter2-secret@127.0.0.1:6390/0'),
+      serve(`redis://127.0.0.1:${closedRedis}`),
+      serve(`postgres://postgres@127.0.0.1:${closedPg}/x`),
+      serve(`redis://user:hunter2-secret@127.0.0.1:${closedRedis}/0`),
     ]);
-    expect(redis.stderr).toBe('baton: Cannot reach the store at BATON_STORE=redis://127.0.0.1:6390 within 5 s: connection refused. Is it running?\n');
-    expect(pg.stderr).toBe('baton: Cannot reach the store at BATON_STORE=postgres://postgres@127.0.0.1:6391/x within 5 s: connection refused. Is it running?\n');
-    expect(secret.stderr).toContain('BATON_STORE=redis://user:***@127.0.0.1:6390/0');
+    expect(redis.stderr).toBe(`baton: Cannot reach the store at BATON_STORE=redis://127.0.0.1:${closedRedis} within 5 s: connection refused. Is it running?\n`);
+    expect(pg.stderr).toBe(`baton: Cannot reach the store at BATON_STORE=postgres://postgres@127.0.0.1:${closedPg}/x within 5 s: connection refused. Is it running?\n`);
+    expect(secret.stderr).toContain(`BATON_STORE=redis://user:***@127.0.0.1:${closedRedis}/0`);
     expect(secret.stderr).not.toContain('hunter2');
     for (const run of [redis, pg, secret]) {
       expect(run.code).toBe(1);

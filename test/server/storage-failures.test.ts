@@ -211,16 +211,16 @@ describe('storage failures', () => {
   }, 120_000);
 
   it('Redis out of memory (maxmemory, noeviction): 503, /readyz not ready with the reason, one error line; memory given back, ready again', async () => {
-    const redis = await startRedis(6441);
+    const redis = await startRedis();
     try {
       const dir = mkdtempSync(join(root, 'redis-'));
-      const env = { ...envOf(dir), BATON_STORE: 'redis://127.0.0.1:6441', BATON_SECRET: 'a-test-secret-of-at-least-32-characters' };
+      const env = { ...envOf(dir), BATON_STORE: redis.url, BATON_SECRET: 'a-test-secret-of-at-least-32-characters' };
       expect((await baton(['store', 'init'], env)).code).toBe(0); // a new Redis is set up on purpose, once
       const service = await serve(env);
       expect((await baton(['users', 'add', USER.username, '--password-stdin'], env, USER.password)).code).toBe(0);
       const pair = await login(service.url);
       expect((await readyz(service.url)).status).toBe(200);
-      execFileSync('redis-cli', ['-p', '6441', 'config', 'set', 'maxmemory', '1']);
+      execFileSync('redis-cli', ['-p', String(redis.port), 'config', 'set', 'maxmemory', '1']);
       const refused = await refresh(service.url, pair.refresh_token);
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).not.toBeNull();
@@ -231,7 +231,7 @@ describe('storage failures', () => {
       for (let i = 0; i < 3; i++) await refresh(service.url, pair.refresh_token);
       await logged(service.output, 'store.failing');
       expect(lines(service.output(), 'store.failing')).toMatchObject([{ level: 50, code: 'OOM' }]);
-      execFileSync('redis-cli', ['-p', '6441', 'config', 'set', 'maxmemory', '0']);
+      execFileSync('redis-cli', ['-p', String(redis.port), 'config', 'set', 'maxmemory', '0']);
       await eventually(async () => (await readyz(service.url)).status === 200, { what: 'ready again' });
       expect((await refresh(service.url, pair.refresh_token)).status).toBe(200);
       await logged(service.output, 'store.recovered');

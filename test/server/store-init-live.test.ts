@@ -13,14 +13,15 @@ import type { RedisServer } from '../support/redis-servers.ts';
 
 const SECRET = randomBytes(32).toString('base64url');
 let redis: RedisServer;
+let env: { BATON_STORE: string; BATON_SECRET: string; BATON_LOG_LEVEL: string };
 beforeAll(async () => {
-  redis = await startRedis(6482);
+  redis = await startRedis();
+  env = { BATON_STORE: redis.url, BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent' };
 }, 30_000);
 afterAll(async () => {
   await redis?.stop();
 });
 
-const env = { BATON_STORE: 'redis://127.0.0.1:6482', BATON_SECRET: SECRET, BATON_LOG_LEVEL: 'silent' };
 const clientRecord = async (): Promise<string | null> => {
   const store = await connectStore(env.BATON_STORE);
   try {

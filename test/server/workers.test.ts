@@ -17,6 +17,7 @@ import { useTestDatabase } from '../support/postgres-db.ts';
 import { eventually } from '../support/eventually.ts';
 import { call, METRICS_TOKEN, SECRET, startWorkers, workerOf } from '../support/workers.ts';
 import type { Workers } from '../support/workers.ts';
+import { freePort } from '../support/ports.ts';
 
 const PG_URL = useTestDatabase('baton_workers');
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
@@ -126,20 +127,22 @@ describe('two workers on one SQLite file', () => {
 
 describe('a worker that cannot start', () => {
   it('stops the start of `baton serve`, non-zero, with the worker\'s sentence', async () => {
-    const w = startWorkers({ BATON_WORKERS: '2', BATON_STORE: 'redis://127.0.0.1:6433' }, false); // nothing listens there
-    await expect(w).rejects.toThrow(/baton serve exited 1: [^]*baton: Cannot reach the store at BATON_STORE=redis:\/\/127\.0\.0\.1:6433 within 5 s: connection refused/);
+    const closed = await freePort(); // nothing listens there
+    const w = startWorkers({ BATON_WORKERS: '2', BATON_STORE: `redis://127.0.0.1:${closed}` }, false);
+    await expect(w).rejects.toThrow(new RegExp(`baton serve exited 1: [^]*baton: Cannot reach the store at BATON_STORE=redis://127\\.0\\.0\\.1:${closed} within 5 s: connection refused`));
   }, 30_000);
 });
 
 describe('graceful restarts', () => {
   it('a dead worker is replaced; SIGHUP replaces both one at a time without failing a request; SIGTERM drains and exits 0', async () => {
-    const w = await startWorkers({ BATON_WORKERS: '2', BATON_METRICS_PORT: '6432' });
+    const metricsPort = await freePort();
+    const w = await startWorkers({ BATON_WORKERS: '2', BATON_METRICS_PORT: String(metricsPort) });
     try {
       const access = (await w.login()).access_token;
       // BATON_METRICS_PORT, shared by the workers like the service's port: either answers the sum.
       for (let i = 0; i < 4; i++) expect(await w.me(access)).toBe(200);
       for (let i = 0; i < 2; i++) {
-        const text = (await call('http://127.0.0.1:6432', '/metrics')).body;
+        const text = (await call(`http://127.0.0.1:${metricsPort}`, '/metrics')).body;
         expect(text).toMatch(/^baton_verifications_total\{outcome="ok"\} 4$/m);
       }
       // A connection the primary handed to a worker as it died is lost with it (Node's cluster): probes here may fail.
@@ -251,7 +254,7 @@ describe('a worker that dies while the primary relays to it', () => {
 describe('revocations reach every worker at once on Redis and PostgreSQL', () => {
   let redis: RedisServer;
   beforeAll(async () => {
-    redis = await startRedis(6431);
+    redis = await startRedis();
     await initStore(loadConfig({ BATON_STORE: `redis://127.0.0.1:${redis.port}`, BATON_SECRET: SECRET })); // a new Redis is set up on purpose, once
   }, 30_000);
   afterAll(async () => {

@@ -5,19 +5,28 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { postgresStore } from 'baton-auth/stores/postgres';
 import { redisStore } from 'baton-auth/stores/redis';
 import { startRedis } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
+import { freePort } from '../support/ports.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
 import { useTestDatabase } from '../support/postgres-db.ts';
 import { codeOf } from '../support/baton.ts';
 import { eventually } from '../support/eventually.ts';
 
 const PG_URL = useTestDatabase('baton_faults');
-const REDIS_URL = process.env.BATON_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+// The storms' Redis: this file's own, on a free port.
+let redis: RedisServer | undefined;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await redis?.stop();
+});
 
 const shared = { issuer: 'https://faults.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), refreshRateLimit: false as const };
 
@@ -60,7 +69,7 @@ describe('ping against a store that is not there', () => {
   }
 
   it('Redis at a closed port rejects within 5 s instead of hanging', async () => {
-    expect(await rejectsIn(redisStore({ url: 'redis://127.0.0.1:6390' }))).toBeLessThan(5000);
+    expect(await rejectsIn(redisStore({ url: `redis://127.0.0.1:${await freePort()}` }))).toBeLessThan(5000);
   }, 15_000);
 
   it('Redis that accepts but never answers: the PING gives up after 3 s instead of hanging', async () => {
@@ -74,18 +83,21 @@ describe('ping against a store that is not there', () => {
   }, 15_000);
 
   it('Redis Cluster at closed ports rejects within 5 s too (its client would queue the PING)', async () => {
-    expect(await rejectsIn(redisStore({ url: 'redis+cluster://127.0.0.1:6390,127.0.0.1:6391' }))).toBeLessThan(5000);
+    const [a, b] = [await freePort(), await freePort()];
+    expect(await rejectsIn(redisStore({ url: `redis+cluster://127.0.0.1:${a},127.0.0.1:${b}` }))).toBeLessThan(5000);
   }, 15_000);
 
   it('PostgreSQL at a closed port rejects within 10 s', async () => {
-    expect(await rejectsIn(postgresStore({ url: PG_URL.replace(':5432/', ':5499/') }))).toBeLessThan(10_000);
+    const closed = new URL(PG_URL);
+    closed.port = String(await freePort());
+    expect(await rejectsIn(postgresStore({ url: closed.toString() }))).toBeLessThan(10_000);
   }, 20_000);
 });
 
 describe('the store goes away while a refresh arrives', () => {
   it('Redis with AOF killed and restarted: 503-class error, then the same token rotates exactly once', async () => {
-    const server = await startRedis(6392, ['--appendonly', 'yes', '--appendfsync', 'always']);
-    const store = redisStore({ url: 'redis://127.0.0.1:6392' });
+    const server = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+    const store = redisStore({ url: server.url });
     const { baton, events } = instance(store);
     const opaque = instance(store, { tokenFormat: 'opaque' }).baton;
     try {
@@ -113,8 +125,8 @@ describe('the store goes away while a refresh arrives', () => {
   }, 60_000);
 
   it('Redis without persistence restarts: sessions are gone, refresh says invalid_grant, nothing crashes', async () => {
-    const server = await startRedis(6393);
-    const store = redisStore({ url: 'redis://127.0.0.1:6393' });
+    const server = await startRedis();
+    const store = redisStore({ url: server.url });
     const { baton } = instance(store);
     try {
       const pair = await baton.login('carol');
@@ -155,7 +167,7 @@ describe('the store goes away while a refresh arrives', () => {
 });
 
 const backends: [string, () => BatonStore][] = [
-  ['redis', () => redisStore({ url: REDIS_URL, keyPrefix: `baton-storm-${process.pid}:` })],
+  ['redis', () => redisStore({ url: (redis as RedisServer).url, keyPrefix: `baton-storm-${process.pid}:` })],
   ['postgres', () => postgresStore({ url: PG_URL })],
 ];
 

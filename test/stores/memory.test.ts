@@ -3,7 +3,7 @@ import { memoryStore } from 'baton-auth/stores/memory';
 import { runStoreConformance } from 'baton-auth/stores/testing';
 import { seedSweepable } from '../support/sweep.ts';
 
-runStoreConformance({ describe, it }, { name: 'memory', createStore: () => memoryStore() });
+runStoreConformance({ describe, it }, { name: 'memory', createStore: () => memoryStore(), capabilities: { revocationHead: true } });
 
 describe('memory store specifics', () => {
   it('sweeps exactly what ended: sessions at their end or a day after revocation, jtis, opaque tokens, counters, revocations', async () => {

@@ -16,6 +16,7 @@ runStoreConformance({ describe, it }, {
   name: 'postgres',
   createStore: () => postgresStore({ url: URL }),
   createPeer: () => postgresStore({ url: URL }),
+  capabilities: { revocationHead: true },
 });
 
 const OLD = useTestDatabase('baton_upgrade');

@@ -13,7 +13,7 @@ import type { RedisServer } from '../support/redis-servers.ts';
 
 let redis: RedisServer;
 beforeAll(async () => {
-  redis = await startRedis(6485, ['--appendonly', 'yes', '--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru']);
+  redis = await startRedis(['--appendonly', 'yes', '--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru']);
 }, 30_000);
 afterAll(async () => {
   await redis?.stop();

@@ -5,17 +5,29 @@ import { ENDED_SESSIONS_PER_USER, createBaton, generateKey } from 'baton-auth';
 import type { RevocationEvent, SessionRecord } from 'baton-auth';
 import { redisStore } from 'baton-auth/stores/redis';
 import { runStoreConformance, sampleSession } from 'baton-auth/stores/testing';
-import { startCluster, startRedis } from '../support/redis-servers.ts';
+import { clusterUrl, startCluster, startRedis } from '../support/redis-servers.ts';
 import { eventually } from '../support/eventually.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 
-const URL = process.env.BATON_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+// A Redis of this file's own, on a free port (BATON_TEST_REDIS names another, e.g. a shared one:
+// then every key is under this run's prefix and only those are touched).
+let URL = process.env.BATON_TEST_REDIS ?? '';
+let own: RedisServer | undefined;
+beforeAll(async () => {
+  if (URL !== '') return;
+  own = await startRedis();
+  URL = own.url;
+}, 60_000);
+afterAll(async () => {
+  await own?.stop();
+});
 const prefix = `baton-test-${randomBytes(4).toString('hex')}:`;
 
 runStoreConformance({ describe, it }, {
   name: 'redis',
   createStore: () => redisStore({ url: URL, keyPrefix: prefix }),
   createPeer: () => redisStore({ url: URL, keyPrefix: prefix }),
+  capabilities: { revocationHead: true, subscribed: true },
 });
 
 describe('redis store specifics', () => {
@@ -184,10 +196,10 @@ describe('redis revocation messages', () => {
 
 describe('redis cluster (3 masters on loopback)', () => {
   let nodes: RedisServer[] = [];
-  const ports: [number, number, number] = [7101, 7102, 7103];
-  const clusterUrl = `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`;
+  let url = '';
   beforeAll(async () => {
-    nodes = await startCluster(ports);
+    nodes = await startCluster();
+    url = clusterUrl(nodes);
   }, 60_000);
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -195,8 +207,9 @@ describe('redis cluster (3 masters on loopback)', () => {
 
   runStoreConformance({ describe, it }, {
     name: 'redis cluster',
-    createStore: () => redisStore({ url: clusterUrl, keyPrefix: prefix }),
-    createPeer: () => redisStore({ url: clusterUrl, keyPrefix: prefix }),
+    createStore: () => redisStore({ url, keyPrefix: prefix }),
+    createPeer: () => redisStore({ url, keyPrefix: prefix }),
+    capabilities: { revocationHead: true, subscribed: true },
   });
 });
 
@@ -283,8 +296,8 @@ describe('redis: one user\'s flood of sessions (issue #21, finding 9)', () => {
 
 describe('redis catch-up under a step of the wall clock (issue #21, finding 17)', () => {
   it('a revocation published while the subscriber was down is delivered by the re-read after it reconnects, while the wall clock is a day ahead', async () => {
-    const server = await startRedis(6417); // its own server: the subscriber is dropped with CLIENT KILL TYPE pubsub
-    const url = 'redis://127.0.0.1:6417';
+    const server = await startRedis(); // its own server: the subscriber is dropped with CLIENT KILL TYPE pubsub
+    const { url } = server;
     const a = redisStore({ url, keyPrefix: prefix });
     const b = redisStore({ url, keyPrefix: prefix });
     const admin = new Redis(url);

@@ -24,6 +24,7 @@ runStoreConformance({ describe, it }, {
   createStore: () => sqliteStore({ path: file(), pollMs: 20 }),
   // A second client on the same file, as a second process would have.
   createPeer: () => sqliteStore({ path: join(dir, `t${n - 1}`, 'baton.sqlite'), pollMs: 20 }),
+  capabilities: { revocationHead: true },
 });
 
 describe('sqlite store specifics', () => {

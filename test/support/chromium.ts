@@ -5,12 +5,16 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
-import { describe } from 'vitest';
+import { describeWith } from './machine.ts';
+import type { MachinePackage } from './machine.ts';
 
-const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
-const FOUND = existsSync(CHROMIUM);
-const REQUIRED = !['', '0', 'false'].includes(process.env.CI ?? '') || process.env.BATON_REQUIRE_BROWSER === '1';
-const MISSING = `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or set BATON_CHROMIUM to its path)`;
+export const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
+/** Debian's Chromium, required under CI or BATON_REQUIRE_BROWSER=1. */
+export const chromiumPackage: MachinePackage = {
+  found: existsSync(CHROMIUM),
+  missing: `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get install -y chromium\` (or set BATON_CHROMIUM to its path)`,
+  requireVar: 'BATON_REQUIRE_BROWSER',
+};
 
 /**
  * `describe` for a suite that needs Chromium, with one retry: a real browser on a 2-core machine
@@ -18,13 +22,12 @@ const MISSING = `no Chromium at ${CHROMIUM}: install Debian's with \`apt-get ins
  * attempt leaves its diagnostics in the report.
  */
 export function describeInChromium(name: string, file: string, body: () => void): void {
-  if (!FOUND && !REQUIRED) console.warn(`\n*** SKIPPED: ${name} (${file}): ${MISSING}. Set BATON_REQUIRE_BROWSER=1 to fail instead. ***\n`);
-  describe.skipIf(!FOUND && !REQUIRED)(`${name}${FOUND ? '' : ` (${MISSING})`}`, { retry: 1 }, body);
+  describeWith(chromiumPackage, name, file, body, { retry: 1 });
 }
 
 /** Chromium, headless, with the flags this machine's closed network needs (no background connections). */
 export async function launchChromium(): Promise<Browser> {
-  if (!FOUND) throw new Error(`The browser test is required (CI or BATON_REQUIRE_BROWSER=1) but there is ${MISSING}.`);
+  if (!chromiumPackage.found) throw new Error(`The browser test is required (CI or BATON_REQUIRE_BROWSER=1) but there is ${chromiumPackage.missing}.`);
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],

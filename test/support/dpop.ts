@@ -14,25 +14,44 @@ export interface DpopKey {
   jkt: string;
 }
 
-export async function dpopKey(alg: DpopKey['alg'] = 'ES256'): Promise<DpopKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+/** A key pair for proofs; `modulusLength` for RSA keys of another size. */
+export async function dpopKey(alg: DpopKey['alg'] = 'ES256', options: { modulusLength?: number } = {}): Promise<DpopKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...options });
   const jwk = await exportJWK(publicKey);
   return { alg, privateKey, publicKey, jwk, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
 }
 
-/** A proof for `method` `url`; `accessToken` adds its `ath`; other claims override. */
-export function dpopProof(key: DpopKey, method: string, url: string, o: { accessToken?: string; nonce?: string; iat?: number; claims?: Record<string, unknown> } = {}): Promise<string> {
-  return new SignJWT({
+/** The `ath` of a proof: base64url of the SHA-256 of the access token (RFC 9449 §4.2). */
+export const ath = (token: string): string => createHash('sha256').update(token).digest('base64url');
+
+/** What a proof may carry beside its method and URL. */
+export interface ProofOptions {
+  /** Adds its `ath`. */
+  accessToken?: string;
+  nonce?: string;
+  /** Seconds; default now. */
+  iat?: number;
+  /** Override any claim; a member set to undefined drops it. */
+  claims?: Record<string, unknown>;
+  /** Override any header member (alg, typ, jwk, …); a member set to undefined drops it. */
+  header?: Record<string, unknown>;
+}
+
+const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+/** A proof for `method` `url` (RFC 9449 §4.2), well-formed unless `claims` or `header` say otherwise. */
+export function dpopProof(key: { alg: string; privateKey: CryptoKey; jwk: JWK }, method: string, url: string, o: ProofOptions = {}): Promise<string> {
+  const claims = defined({
     jti: randomBytes(12).toString('base64url'),
     htm: method,
     htu: url,
     iat: o.iat ?? Math.floor(Date.now() / 1000),
     ...(o.nonce === undefined ? {} : { nonce: o.nonce }),
-    ...(o.accessToken === undefined ? {} : { ath: createHash('sha256').update(o.accessToken).digest('base64url') }),
+    ...(o.accessToken === undefined ? {} : { ath: ath(o.accessToken) }),
     ...o.claims,
-  })
-    .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk })
-    .sign(key.privateKey);
+  });
+  const header = defined({ alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...o.header });
+  return new SignJWT(claims).setProtectedHeader(header as never).sign(key.privateKey);
 }
 
 /** POSTs a form or JSON body with a proof by `key`, following one use_dpop_nonce answer (RFC 9449 §8). */

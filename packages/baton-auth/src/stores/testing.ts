@@ -10,18 +10,19 @@
  * import { describe, it } from 'vitest';
  * import { runStoreConformance } from 'baton-auth/stores/testing';
  * import { memoryStore } from 'baton-auth/stores/memory';
- * runStoreConformance({ describe, it }, { name: 'memory', createStore: () => memoryStore() });
+ * runStoreConformance({ describe, it }, { name: 'memory', createStore: () => memoryStore(), capabilities: { revocationHead: true } });
  * ```
  */
+import assert from 'node:assert/strict';
 import { lawsCases } from './conformance/laws.ts';
 import { recordsCases } from './conformance/records.ts';
 import { revocationsCases } from './conformance/revocations.ts';
 import { sessionsCases } from './conformance/sessions.ts';
-import type { ConformanceOptions, Harness, TestApi } from './conformance/support.ts';
+import type { ConformanceOptions, Harness, StoreCapabilities, TestApi } from './conformance/support.ts';
 import type { BatonStore } from './types.ts';
 
 export { sampleSession } from './conformance/support.ts';
-export type { ConformanceOptions, TestApi } from './conformance/support.ts';
+export type { ConformanceOptions, StoreCapabilities, TestApi } from './conformance/support.ts';
 
 /** Registers the conformance tests of one store. */
 export function runStoreConformance(t: TestApi, options: ConformanceOptions): void {
@@ -43,8 +44,15 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
       await a.close();
     }
   };
-  const h: Harness = { withStore, withPeers, numRuns: options.numRuns ?? 25 };
+  const can: StoreCapabilities = { revocationHead: false, subscribed: false, ...options.capabilities };
+  const h: Harness = { withStore, withPeers, numRuns: options.numRuns ?? 25, can };
   t.describe(`store conformance: ${options.name}`, () => {
+    t.it(`implements exactly the optional parts it declares (${JSON.stringify(can)})`, withStore(async (store) => {
+      for (const name of Object.keys(can) as (keyof StoreCapabilities)[]) {
+        const has = typeof store[name] === 'function';
+        assert.equal(has, can[name], has ? `the store has ${name}(): declare capabilities.${name}: true, so that it is tested` : `capabilities.${name} is declared, but the store has no ${name}()`);
+      }
+    }));
     sessionsCases(t, h);
     revocationsCases(t, h);
     recordsCases(t, h);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { BatonStore, RevocationEvent, SessionRecord } from '../types.ts';
-import { CREATE, HOUR, sampleSession } from './support.ts';
+import { CREATE, eventually, HOUR, sampleSession } from './support.ts';
 import type { Harness, TestApi } from './support.ts';
 
 export function revocationCursorCases(t: TestApi, h: Harness): void {
@@ -70,13 +70,27 @@ export function revocationCursorCases(t: TestApi, h: Harness): void {
       );
       assert.deepEqual(await a.revocationsAfter(Number.MAX_SAFE_INTEGER, 10, now), []);
       // The head, where the store says it: at least every cursor handed out (a cursor above it is unknown to the feed).
-      if (a.revocationHead !== undefined) {
+      if (h.can.revocationHead) {
         const late = (await readAfter(a, seen.at(-1)?.seq as number, now)).at(-1)?.seq as number;
-        assert.ok((await a.revocationHead()) >= late, 'revocationHead is at least the last seq handed out');
-        assert.ok(((await b.revocationHead?.()) ?? late) >= late, 'and so through every client');
+        assert.ok((await (a.revocationHead as () => Promise<number>)()) >= late, 'revocationHead is at least the last seq handed out');
+        assert.ok((await (b.revocationHead as () => Promise<number>)()) >= late, 'and so through every client');
       }
     }),
   );
+
+  if (h.can.subscribed) {
+    t.it(
+      'says it is subscribed once a subscription is live, on each client',
+      withPeers(async (a, b) => {
+        const stops = [await a.subscribe(() => undefined), await b.subscribe(() => undefined)];
+        try {
+          await eventually(() => (a.subscribed as () => boolean)() && (b.subscribed as () => boolean)());
+        } finally {
+          for (const stop of stops) stop();
+        }
+      }),
+    );
+  }
 
   t.it(
     'misses no revocation for a reader that follows the cursor while two clients write at once',

@@ -1,15 +1,28 @@
 /**
  * What the conformance cases share: the runner's API, the options, sample records and helpers.
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { newSession } from '../../core/session-id.ts';
 import type { BatonStore, RotateRequest, SessionRecord, SessionSummary } from '../types.ts';
+
+export { eventually } from './eventually.ts';
 
 /** The parts of a test runner the suite uses. */
 export interface TestApi {
   describe: (name: string, body: () => void) => void;
   it: (name: string, body: () => Promise<void>, timeoutMs?: number) => void;
+}
+
+/**
+ * What a store declares it implements of the contract's optional parts. The suite tests what is
+ * declared, and checks the declaration against the store: a method declared and missing, or
+ * present and not declared (so never tested), fails.
+ */
+export interface StoreCapabilities {
+  /** `revocationHead()`: the log says the largest seq it handed out. */
+  revocationHead: boolean;
+  /** `subscribed()`: says whether other clients' revocations reach its subscribers right now. */
+  subscribed: boolean;
 }
 
 /** How to get stores for the suite. */
@@ -25,6 +38,8 @@ export interface ConformanceOptions {
   createPeer?: (store: BatonStore) => BatonStore | Promise<BatonStore>;
   /** Runs of each property; default 25. */
   numRuns?: number;
+  /** The optional parts it implements; each defaults to false (not implemented, not tested). */
+  capabilities?: Partial<StoreCapabilities>;
 }
 
 
@@ -33,6 +48,8 @@ export interface Harness {
   withStore: (body: (store: BatonStore, now: number) => Promise<void>) => () => Promise<void>;
   withPeers: (body: (a: BatonStore, b: BatonStore, now: number) => Promise<void>) => () => Promise<void>;
   numRuns: number;
+  /** What the store declared (every flag resolved). */
+  can: StoreCapabilities;
 }
 
 export const HOUR = 3_600_000;
@@ -61,13 +78,4 @@ export function pick(s: Partial<SessionRecord> | null | undefined): SessionSumma
   if (!s) return undefined;
   const { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail } = s as SessionRecord;
   return { id, userId, clientId, scope, resource, generation, expiresAt, idleExpiresAt, rotatedAt, revokedAt, revokeReason, revokeDetail };
-}
-
-/** Waits until `check` holds (events cross process boundaries for remote stores). */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

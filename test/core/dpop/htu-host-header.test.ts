@@ -18,8 +18,10 @@ import { Hono } from 'hono';
 import * as expressAdapter from 'baton-auth/adapters/express';
 import * as fastifyAdapter from 'baton-auth/adapters/fastify';
 import * as honoAdapter from 'baton-auth/adapters/hono';
-import { boundLogin, DEMO_API, frameworks, newKey, proof, raw, startDemo } from './helpers.ts';
-import type { Demo, Started } from './helpers.ts';
+import { boundLogin, raw } from './helpers.ts';
+import { dpopKey, dpopProof } from '../../support/dpop.ts';
+import { DEMO_API, frameworks, startDemo } from '../../support/frameworks.ts';
+import type { Demo, Started } from '../../support/frameworks.ts';
 
 describe.each(['express', 'fastify'] as const)('%s requireAuth: a Host header with a path and "?" rewrites htu', (name) => {
   let server: Started;
@@ -29,18 +31,18 @@ describe.each(['express', 'fastify'] as const)('%s requireAuth: a Host header wi
   afterAll(() => server.close());
 
   it('a proof made for GET /api/other is refused at GET /api/profile, whatever the Host header says', async () => {
-    const key = await newKey();
-    const pair = await boundLogin(server.base, key);
+    const key = await dpopKey();
+    const pair = await boundLogin(server.url, key);
     // Control: the same kind of proof, honest Host: refused (htu names another route).
     const honest = await raw(server.port, 'GET', '/api/profile', {
       host: `127.0.0.1:${server.port}`, authorization: `DPoP ${pair.access_token}`,
-      dpop: await proof(key, 'GET', `${server.base}/api/other`, { accessToken: pair.access_token }),
+      dpop: await dpopProof(key, 'GET', `${server.url}/api/other`, { accessToken: pair.access_token }),
     });
     expect(honest.status).toBe(401);
     // The attack: the proof for /api/other (e.g. captured unused, or made for a harmless route), Host rewritten.
     const res = await raw(server.port, 'GET', '/api/profile', {
       host: `127.0.0.1:${server.port}/api/other?`, authorization: `DPoP ${pair.access_token}`,
-      dpop: await proof(key, 'GET', `${server.base}/api/other`, { accessToken: pair.access_token }),
+      dpop: await dpopProof(key, 'GET', `${server.url}/api/other`, { accessToken: pair.access_token }),
     });
     expect(res.status, res.body).toBe(401);
     expect(JSON.parse(res.body).error).toBe('invalid_dpop_proof');
@@ -56,7 +58,7 @@ const withOrigin: Record<'express' | 'fastify' | 'hono', (d: Demo, origin: strin
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as AddressInfo).port;
-    return { name: 'express', base: `http://127.0.0.1:${port}`, port, close: () => new Promise((r) => server.close(() => r())) };
+    return { name: 'express', url: `http://127.0.0.1:${port}`, port, close: () => new Promise((r) => server.close(() => r())) };
   },
   fastify: async (d, origin) => {
     const app = Fastify();
@@ -64,7 +66,7 @@ const withOrigin: Record<'express' | 'fastify' | 'hono', (d: Demo, origin: strin
     app.get('/api/profile', { preHandler: fastifyAdapter.requireAuth(d.baton, { audience: DEMO_API, origin }) }, async (request) => ({ sub: request.auth.sub }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
-    return { name: 'fastify', base: `http://127.0.0.1:${port}`, port, close: () => app.close() };
+    return { name: 'fastify', url: `http://127.0.0.1:${port}`, port, close: () => app.close() };
   },
   hono: async (d, origin) => {
     const app = new Hono<{ Variables: honoAdapter.BatonVariables }>();
@@ -73,7 +75,7 @@ const withOrigin: Record<'express' | 'fastify' | 'hono', (d: Demo, origin: strin
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
     await new Promise((r) => (server.listening ? r(undefined) : server.once('listening', r)));
     const port = (server.address() as AddressInfo).port;
-    return { name: 'hono', base: `http://127.0.0.1:${port}`, port, close: () => new Promise((r) => server.close(() => r())) };
+    return { name: 'hono', url: `http://127.0.0.1:${port}`, port, close: () => new Promise((r) => server.close(() => r())) };
   },
 };
 
@@ -86,16 +88,16 @@ describe.each(['express', 'fastify', 'hono'] as const)('%s requireAuth with orig
   afterAll(() => server.close());
 
   it('a proof made for another origin is refused here whatever the Host header says; one for a configured origin passes', async () => {
-    const key = await newKey();
-    const pair = await boundLogin(server.base, key);
+    const key = await dpopKey();
+    const pair = await boundLogin(server.url, key);
     const forged = await raw(server.port, 'GET', '/api/profile', {
       host: 'other-api.example', authorization: `DPoP ${pair.access_token}`,
-      dpop: await proof(key, 'GET', 'http://other-api.example/api/profile', { accessToken: pair.access_token }),
+      dpop: await dpopProof(key, 'GET', 'http://other-api.example/api/profile', { accessToken: pair.access_token }),
     });
     expect(forged.status, forged.body).toBe(401);
     const right = await raw(server.port, 'GET', '/api/profile?x=1', {
       host: 'other-api.example', authorization: `DPoP ${pair.access_token}`,
-      dpop: await proof(key, 'GET', 'https://api.public.example/api/profile', { accessToken: pair.access_token }),
+      dpop: await dpopProof(key, 'GET', 'https://api.public.example/api/profile', { accessToken: pair.access_token }),
     });
     expect(right.status, right.body).toBe(200);
   });
@@ -109,11 +111,11 @@ describe('the service\'s own endpoints (bearer() in http/context.ts)', () => {
   afterAll(() => server.close());
 
   it('GET /auth/me refuses a proof whose htu names another origin, even with the Host header forged to it', async () => {
-    const key = await newKey();
-    const pair = await boundLogin(server.base, key, null); // a token for the service itself
+    const key = await dpopKey();
+    const pair = await boundLogin(server.url, key, null); // a token for the service itself
     const res = await raw(server.port, 'GET', '/auth/me', {
       host: 'evil.example', authorization: `DPoP ${pair.access_token}`,
-      dpop: await proof(key, 'GET', 'http://evil.example/auth/me', { accessToken: pair.access_token }),
+      dpop: await dpopProof(key, 'GET', 'http://evil.example/auth/me', { accessToken: pair.access_token }),
     });
     expect(res.status, res.body).toBe(401);
   });

@@ -8,21 +8,17 @@
  * the non-extractable key is there to prevent. Real Chromium (playwright-core), the SDK bundle the
  * service serves (/client.js).
  */
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeInChromium, launchChromium } from '../support/chromium.ts';
 import { loadConfig, startServer } from 'baton-auth-server';
 
-const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
-const REQUIRED = process.env.BATON_REQUIRE_BROWSER === '1' || !['', '0', 'false'].includes(process.env.CI ?? '');
-
-describe.skipIf(!existsSync(CHROMIUM) && !REQUIRED)('browserStorage key in IndexedDB', () => {
+describeInChromium('browserStorage key in IndexedDB', 'test/e2e/dpop-key-fixation.test.ts', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let browser: Browser;
   beforeAll(async () => {
     server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -78,7 +78,6 @@ export async function boundClient(s: TestService, options: Partial<TokenClientOp
   return { client: c, tokens };
 }
 
-export const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (err: unknown) => (err as { code?: string }).code);
 
 /** An allowed API whose `/go` redirects (307) to `target`'s `/catch`; anything else answers 200 `{}`. */
 export function redirectingApi(target: () => string): Promise<Hostile> {

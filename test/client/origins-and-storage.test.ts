@@ -2,7 +2,7 @@
  * What an outside review of the SDK broke (2026-12-05), each kept as a regression test that failed
  * before its fix: axios sending tokens anywhere, a refresh spent on a foreign 401 after a redirect,
  * a long Retry-After parking every request, Redis records of two partners or two Redis databases
- * crossing, and a token file written through a symbolic link planted after the check.
+ * crossing (on a Redis of this file's own), and a token file written through a symbolic link planted after the check.
  */
 import { randomBytes } from 'node:crypto';
 import { chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ import { axiosInterceptors, createTokenClient, memoryStorage } from 'baton-auth-
 import type { StoredTokens } from 'baton-auth-client';
 import { recordingServer } from '../support/recording-server.ts';
 import type { RecordingServer } from '../support/recording-server.ts';
+import { startRedis } from '../support/redis-servers.ts';
+import type { RedisServer } from '../support/redis-servers.ts';
 
 // Fault injection for the race below: run a hook right after fileStorage's lstat of the token path.
 let afterLstat: ((path: string) => void) | undefined;
@@ -101,13 +103,15 @@ describe('redisTokenStorage', () => {
   const key = randomBytes(32);
   const tokens = (tag: string, expiresIn = 3_600_000): StoredTokens => ({ accessToken: `AT-${tag}`, refreshToken: `RT-${tag}`, receivedAt: Date.now() - 100_000, expiresAt: Date.now() + expiresIn });
   const prefix = `redteam-${randomBytes(3).toString('hex')}:`;
-  const [db0, db1] = [new Redis('redis://127.0.0.1:6379/0'), new Redis('redis://127.0.0.1:6379/1')];
+  let server: RedisServer | undefined;
+  let [db0, db1] = [] as unknown as [Redis, Redis];
+  beforeAll(async () => {
+    server = await startRedis(); // this suite's own, with its databases 0 and 1
+    [db0, db1] = [new Redis(`${server.url}/0`), new Redis(`${server.url}/1`)];
+  }, 60_000);
   afterAll(async () => {
-    for (const r of [db0, db1]) {
-      const keys = await r.keys(`${prefix}*`);
-      if (keys.length > 0) await r.del(...keys);
-      r.disconnect();
-    }
+    for (const r of [db0, db1]) r?.disconnect();
+    await server?.stop();
   });
 
   it('two partners\' records of one user id live side by side', async () => {

@@ -13,8 +13,9 @@ import { calculateJwkThumbprint, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryStorage } from 'baton-auth-client';
 import { fileStorage, redisTokenStorage } from 'baton-auth-client/node';
-import { boundClient, client, codeOf, hostile, proofPayload, recordingFetch, service, USER } from './helpers.ts';
+import { boundClient, client, hostile, proofPayload, recordingFetch, service, USER } from './helpers.ts';
 import type { Hostile } from './helpers.ts';
+import { codeOf } from '../../support/baton.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'baton-dpop-redteam-'));

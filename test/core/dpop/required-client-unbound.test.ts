@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import { memoryStore } from 'baton-auth/stores/memory';
-import { newKey, proof } from './helpers.ts';
-import type { Key } from './helpers.ts';
+import { dpopKey, dpopProof } from '../../support/dpop.ts';
+import type { DpopKey } from '../../support/dpop.ts';
 
 const ISSUER = 'https://auth.test';
 const TOKEN = `${ISSUER}/oauth/token`;
@@ -21,10 +21,10 @@ describe("a client registered dpop: 'required'", () => {
   it('never receives an unbound refresh token, even for a session opened before the policy (or by baton.login)', async () => {
     const baton = createBaton({ issuer: ISSUER, keys: [generateKey('ES256')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
     const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'default' }, { id: 'strict', dpop: 'required' }]) });
-    const refresh = async (key: Key, refreshToken: string) => {
+    const refresh = async (key: DpopKey, refreshToken: string) => {
       const post = async (nonce?: string) => handler(new Request(TOKEN, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await proof(key, 'POST', TOKEN, nonce === undefined ? {} : { nonce }) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await dpopProof(key, 'POST', TOKEN, nonce === undefined ? {} : { nonce }) },
         body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'strict' }).toString(),
       }), { ip: '203.0.113.9' });
       const first = await post();
@@ -32,7 +32,7 @@ describe("a client registered dpop: 'required'", () => {
     };
     // A session of the 'strict' client that is not bound (the policy came later, or the app logged in itself).
     const opened = await baton.login('alice', { clientId: 'strict' });
-    const owner = await newKey();
+    const owner = await dpopKey();
     const res = await refresh(owner, opened.refresh_token);
     if (res.status === 200) {
       const pair = (await res.json()) as { refresh_token: string; token_type: string };
@@ -40,7 +40,7 @@ describe("a client registered dpop: 'required'", () => {
       // The promise: nothing unbound reaches a 'required' client.
       expect(pair.refresh_token.startsWith('rtd_'), `got ${pair.refresh_token.slice(0, 4)}…`).toBe(true);
       // And so a copy is useless to a thief with their own key.
-      const thief = await newKey();
+      const thief = await dpopKey();
       expect((await refresh(thief, pair.refresh_token)).status).toBe(400);
     } else {
       expect(res.status).toBe(400); // refusing the unbound session outright keeps the promise too

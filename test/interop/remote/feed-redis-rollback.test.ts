@@ -6,28 +6,34 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import { redisStore } from 'baton-auth/stores/redis';
 import { followFeed } from '../../../packages/baton-auth/src/remote/feed.ts';
 import { eventually } from '../../support/eventually.ts';
+import { startRedis } from '../../support/redis-servers.ts';
+import type { RedisServer } from '../../support/redis-servers.ts';
 
-const URL = process.env.BATON_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+let REDIS_URL = '';
+let redis: RedisServer | undefined;
+let raw: Redis;
 const PREFIX = `baton-test-rollback-${randomBytes(4).toString('hex')}:`;
 const SECRET = 'resource-server-secret-of-32-characters';
-const raw = new Redis(URL);
-
+beforeAll(async () => {
+  redis = await startRedis(); // this file's own
+  REDIS_URL = redis.url;
+  raw = new Redis(REDIS_URL);
+}, 60_000);
 afterAll(async () => {
-  const keys = await raw.keys(`${PREFIX}*`);
-  if (keys.length > 0) await raw.del(...keys);
-  raw.disconnect();
+  raw?.disconnect();
+  await redis?.stop();
 });
 
 describe('revocation feed over a Redis that lost its last writes (B2)', () => {
   it('a cursor above the log\'s head (handed out before the loss) is unknown: the answer is the whole backlog in force', async () => {
     const keyPrefix = `${PREFIX}head:`;
-    const store = redisStore({ url: URL, keyPrefix });
+    const store = redisStore({ url: REDIS_URL, keyPrefix });
     const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
     const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
     const get = async (query: string) => (await (await handler(new Request(`https://auth.test/oauth/revocations${query}`, { headers: { authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}` } }), { ip: '127.0.0.1' })).json()) as { events: { id: string }[]; cursor: number };
@@ -54,7 +60,7 @@ describe('revocation feed over a Redis that lost its last writes (B2)', () => {
   });
 
   it('a follower past the lost events still gets every revocation written after the loss', async () => {
-    const store = redisStore({ url: URL, keyPrefix: PREFIX });
+    const store = redisStore({ url: REDIS_URL, keyPrefix: PREFIX });
     const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
     const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
     const got = new Set<string>();
