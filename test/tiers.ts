@@ -51,6 +51,7 @@ export const INTEGRATION = [
   'test/server/redaction.test.ts',
   'test/server/runtime.test.ts',
   'test/server/server.test.ts',
+  'test/server/settings.test.ts',
   'test/server/slow-clients.test.ts',
   'test/server/startup.test.ts',
   'test/server/storage-failures.test.ts',
