@@ -22,7 +22,7 @@ import type { Sql } from 'postgres';
 import { BatonConfigError } from '../core/errors.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
 import type { SessionHistoryPage } from '../core/store.ts';
-import { RevocationFeed } from './feed.ts';
+import { RevocationSubscribers } from './subscribers.ts';
 import { postgresClient, toEvent, toRecord, toRow } from './postgres-codec.ts';
 import type { Row } from './postgres-codec.ts';
 import { PostgresRecords } from './postgres-records.ts';
@@ -45,7 +45,7 @@ export interface PostgresStoreOptions {
 
 class PostgresStore extends PostgresRecords implements BatonStore {
   readonly #owned: boolean;
-  readonly #feed = new RevocationFeed();
+  readonly #subscribers = new RevocationSubscribers();
   #unlisten: (() => Promise<void>) | undefined;
   readonly #pollMs: number;
   #poll: NodeJS.Timeout | undefined;
@@ -153,7 +153,7 @@ class PostgresStore extends PostgresRecords implements BatonStore {
   /** What a re-read starts after: the cursor of the last event read from the log (commit order, no clock). */
   async #cursorNow(): Promise<void> {
     const [row] = await this.sql`SELECT coalesce(max(commit_seq), 0) AS seq FROM baton_revocations`;
-    this.#feed.lastSeq = Math.max(this.#feed.lastSeq, Number(row?.seq ?? 0));
+    this.#subscribers.lastSeq = Math.max(this.#subscribers.lastSeq, Number(row?.seq ?? 0));
   }
 
   /**
@@ -165,9 +165,9 @@ class PostgresStore extends PostgresRecords implements BatonStore {
   async #reread(now = Date.now()): Promise<boolean> {
     let missed = false;
     for (;;) {
-      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, 0);
+      const events = await this.revocationsAfter(this.#subscribers.lastSeq, 1000, 0);
       for (const event of events) {
-        if (this.#feed.deliver(event) && now - event.at > 500) missed = true;
+        if (this.#subscribers.deliver(event) && now - event.at > 500) missed = true;
       }
       if (events.length < 1000) return missed;
     }
@@ -182,7 +182,7 @@ class PostgresStore extends PostgresRecords implements BatonStore {
   async #catchUp(): Promise<void> {
     const now = Date.now();
     const missed = await this.#reread(now);
-    this.#feed.prune(now - 60_000);
+    this.#subscribers.prune(now - 60_000);
     if (missed) await this.#listen();
   }
 
@@ -193,7 +193,7 @@ class PostgresStore extends PostgresRecords implements BatonStore {
       CHANNEL,
       (payload) => {
         try {
-          this.#feed.deliver(JSON.parse(payload) as RevocationEvent);
+          this.#subscribers.deliver(JSON.parse(payload) as RevocationEvent);
         } catch {
           // Not a Baton notification: ignore.
         }
@@ -215,7 +215,7 @@ class PostgresStore extends PostgresRecords implements BatonStore {
       this.#poll = setInterval(() => void this.#catchUp().catch(() => undefined), this.#pollMs);
       this.#poll.unref();
     }
-    return this.#feed.add(listener);
+    return this.#subscribers.add(listener);
   }
 
   async sweep(now: number): Promise<number> {
@@ -233,7 +233,7 @@ class PostgresStore extends PostgresRecords implements BatonStore {
   }
 
   async close(): Promise<void> {
-    this.#feed.clear();
+    this.#subscribers.clear();
     clearInterval(this.#poll);
     this.#poll = undefined;
     await this.#unlisten?.().catch(() => undefined);

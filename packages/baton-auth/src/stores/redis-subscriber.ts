@@ -4,7 +4,7 @@
  */
 import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
-import type { RevocationFeed } from './feed.ts';
+import type { RevocationSubscribers } from './subscribers.ts';
 import type { Client } from './redis-connection.ts';
 import type { RevocationEvent } from './types.ts';
 
@@ -20,23 +20,23 @@ export interface Listening {
   channel: string;
   /** The revocation log's key. */
   log: string;
-  feed: RevocationFeed;
-  /** Reads the log after the feed's cursor and delivers what it had not had. */
+  subscribers: RevocationSubscribers;
+  /** Reads the log after the subscribers' cursor and delivers what it had not had. */
   reread: () => Promise<void>;
 }
 
 /**
- * Subscribes `sub` to the channel, delivering its messages to the feed, and returns the timer that polls the log while
+ * Subscribes `sub` to the channel, delivering its messages to the subscribers, and returns the timer that polls the log while
  * the subscriber is down or behind (the caller clears it on close).
  */
-export async function listen(sub: Client, { client, channel, log, feed, reread: readLog }: Listening): Promise<NodeJS.Timeout> {
+export async function listen(sub: Client, { client, channel, log, subscribers, reread: readLog }: Listening): Promise<NodeJS.Timeout> {
   sub.on('error', () => {
     // Reconnection is ioredis's; on 'ready' below the missed revocations are re-read.
   });
   sub.on('message', (from: string, message: string) => {
     if (from !== channel) return;
     try {
-      feed.deliver(JSON.parse(message) as RevocationEvent);
+      subscribers.deliver(JSON.parse(message) as RevocationEvent);
     } catch {
       // Not a Baton message: ignore.
     }
@@ -57,7 +57,7 @@ export async function listen(sub: Client, { client, channel, log, feed, reread: 
   };
   // The cursor to re-read after: the log's, now (what was logged before is loaded by `ready`).
   const seq = await client.get(`${log}:seq`);
-  feed.lastSeq = Math.max(feed.lastSeq, Number(seq ?? 0));
+  subscribers.lastSeq = Math.max(subscribers.lastSeq, Number(seq ?? 0));
   let first = true;
   sub.on('ready', () => {
     if (first) return void (first = false);

@@ -29,7 +29,7 @@ import { BatonConfigError } from '../core/errors.ts';
 import { tagOfSession, userTag } from '../core/session-id.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
 import type { SessionHistoryPage } from '../core/store.ts';
-import { RevocationFeed } from './feed.ts';
+import { RevocationSubscribers } from './subscribers.ts';
 import { detailJson, fromHash, rotateResult, sessionEvents, toHash } from './redis-codec.ts';
 import { connect, defineScripts } from './redis-connection.ts';
 import type { Client } from './redis-connection.ts';
@@ -59,7 +59,7 @@ class RedisStore extends RedisRecords implements BatonStore {
   /** On a cluster the log is written apart from the revoking scripts (another slot). */
   readonly #cluster: boolean;
   #subscriber: Client | undefined;
-  readonly #feed = new RevocationFeed();
+  readonly #subscribers = new RevocationSubscribers();
   #poll: NodeJS.Timeout | undefined;
 
   constructor(options: RedisStoreOptions) {
@@ -235,8 +235,8 @@ class RedisStore extends RedisRecords implements BatonStore {
    */
   async #reread(): Promise<void> {
     for (;;) {
-      const events = await this.revocationsAfter(this.#feed.lastSeq, 1000, 0);
-      for (const event of events) this.#feed.deliver(event);
+      const events = await this.revocationsAfter(this.#subscribers.lastSeq, 1000, 0);
+      for (const event of events) this.#subscribers.deliver(event);
       if (events.length < 1000) return;
     }
   }
@@ -249,9 +249,9 @@ class RedisStore extends RedisRecords implements BatonStore {
     if (this.#subscriber === undefined) {
       const sub = duplicateSubscriber(this.client);
       this.#subscriber = sub;
-      this.#poll = await listen(sub, { client: this.client, channel: this.#channel, log: this.log, feed: this.#feed, reread: () => this.#reread() });
+      this.#poll = await listen(sub, { client: this.client, channel: this.#channel, log: this.log, subscribers: this.#subscribers, reread: () => this.#reread() });
     }
-    return this.#feed.add(listener);
+    return this.#subscribers.add(listener);
   }
 
   async sweep(now: number): Promise<number> {
@@ -262,7 +262,7 @@ class RedisStore extends RedisRecords implements BatonStore {
   }
 
   async close(): Promise<void> {
-    this.#feed.clear();
+    this.#subscribers.clear();
     clearInterval(this.#poll);
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;

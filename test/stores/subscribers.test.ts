@@ -4,16 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RevocationEvent } from 'baton-auth';
-import { RevocationFeed } from '../../packages/baton-auth/src/stores/feed.ts';
+import { RevocationSubscribers } from '../../packages/baton-auth/src/stores/subscribers.ts';
 import { ManualClock } from '../support/clock.ts';
 
-describe('RevocationFeed', () => {
+describe('RevocationSubscribers', () => {
   // Years before the real time: what is measured on Date.now() instead of the clock comes out wrong.
   const clock = new ManualClock(Date.UTC(2001, 0, 1));
   const event = (id: string, at: number): RevocationEvent => ({ kind: 'session', id, at, expiresAt: at + 60_000, reason: 'test' });
 
   it('delivers each event once, and resumes after the largest cursor delivered, whatever the events\' times', () => {
-    const feed = new RevocationFeed(clock.now);
+    const feed = new RevocationSubscribers(clock.now);
     const seen: string[] = [];
     feed.add((e) => seen.push(e.id));
     expect(feed.lastSeq).toBe(0);
@@ -27,7 +27,7 @@ describe('RevocationFeed', () => {
   });
 
   it('past 10 000 events, forgets those older than a minute on its clock and keeps the recent ones', () => {
-    const feed = new RevocationFeed(clock.now);
+    const feed = new RevocationSubscribers(clock.now);
     const old = event('old', clock.ms - 61_000);
     const recent = event('recent', clock.ms - 59_000);
     feed.deliver(old);

@@ -1,10 +1,10 @@
 /**
- * The listeners of a store's revocations, each event delivered once however many ways it arrives
+ * The subscribers of a store's revocations ("the feed" is only the HTTP revocation feed and its reader, remote/feed.ts), each event delivered once however many ways it arrives
  * (a message, a re-read after a reconnect, a catch-up poll).
  */
 import type { RevocationEvent } from './types.ts';
 
-export class RevocationFeed {
+export class RevocationSubscribers {
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
   readonly #delivered = new Map<string, number>();
   /**
