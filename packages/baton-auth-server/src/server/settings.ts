@@ -140,7 +140,9 @@ export function settingsHelp(): string {
 
 /** docs/configuration.md, as `npm run docs:config` writes it. */
 export function configurationReference(): string {
-  const cell = (v: string): string => v.replace(/\|/g, '\\|');
+  const code = (v: string): string => v.replace(/\|/g, '\\|');
+  // Outside code spans, `<count>` would be an HTML tag to a Markdown renderer (and an unclosed element to VitePress's Vue).
+  const cell = (v: string): string => code(v).replace(/</g, '&lt;').replace(/>/g, '&gt;');
   return [
     '# Configuration reference',
     '',
@@ -150,7 +152,7 @@ export function configurationReference(): string {
     '',
     '| variable | option | default | what it does |',
     '| --- | --- | --- | --- |',
-    ...SETTINGS_TABLE.map((s) => `| \`${s.env}\` | \`${s.option}\` | ${s.default === undefined || s.default === '' ? cell(defaultOf(s)) : `\`${cell(s.default)}\``} | ${cell(s.doc)} |`),
+    ...SETTINGS_TABLE.map((s) => `| \`${s.env}\` | \`${s.option}\` | ${s.default === undefined || s.default === '' ? cell(defaultOf(s)) : `\`${code(s.default)}\``} | ${cell(s.doc)} |`),
     '',
   ].join('\n');
 }
