@@ -48,3 +48,28 @@ describe('followFeed reads the stream', () => {
     expect(f.states).toEqual(['the revocation feed sent an oversized event']);
   });
 });
+
+describe('followFeed drops a silent stream (red team 2)', () => {
+  // Fixed: a stream that sent `ready` and then nothing (a half-open connection, a proxy holding
+  // it) passed for connected forever — no revocation arrived and `maxFeedOutageMs` never started.
+  it('drops a stream silent for idleMs, says so, and follows the feed again', async () => {
+    let fetched = 0;
+    const silentAfterReady = (async () => {
+      fetched++;
+      return new Response(new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('id: 1\nevent: ready\ndata: {}\n\n'));
+        },
+      }), { headers: { 'content-type': 'text/event-stream' } });
+    }) as typeof fetch;
+    const states: (string | true)[] = [];
+    const feed = followFeed({
+      url: 'http://127.0.0.1:1/oauth/revocations', authorization: 'Basic x', fetch: silentAfterReady, backoffMs: () => 10, idleMs: 100,
+      onEvent: () => undefined, onState: (connected, err) => states.push(connected ? true : (err?.message ?? 'down')),
+    });
+    await new Promise((r) => setTimeout(r, 180));
+    feed.close();
+    expect(states.slice(0, 3)).toEqual([true, 'the revocation feed sent nothing for 100 ms', true]);
+    expect(fetched).toBe(2);
+  });
+});

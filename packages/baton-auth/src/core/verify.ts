@@ -63,14 +63,16 @@ function refused(e: Engine, err: unknown): never {
 
 /**
  * A presented token's sender constraint (RFC 9449 §7): a bound token only with a proof by its key,
- * an unbound one only as Bearer. The proof's `jti` is spent in the store, once everywhere — only
- * once the proof is by the token's key, so a refused presentation writes nothing.
+ * an unbound one only as Bearer. The proof's key is compared with the token's before its
+ * signature is checked (§4.3: every cheap check first), so that a stolen token with a proof by
+ * another key, sent again and again, costs no signature check. The proof's `jti` is spent in the
+ * store, once everywhere — only once the proof is by the token's key, so a refused presentation writes nothing.
  */
 export async function checkPresentation(verifier: DpopVerifier, token: string, claims: Readonly<AccessTokenClaims>, dpop: DpopPresentation): Promise<Readonly<AccessTokenClaims>> {
   if (claims.cnf === undefined) throw new BatonError('ERR_TOKEN_SCHEME', 'the token is not bound to a DPoP key: send it with the Bearer scheme');
-  const proof = verifier.check(dpop.proof, { method: dpop.method, url: dpop.url, accessToken: token });
-  if (proof.jkt !== claims.cnf.jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
-  await verifier.spend(proof);
+  const pending = verifier.inspect(dpop.proof, { method: dpop.method, url: dpop.url, accessToken: token });
+  if (pending.jkt !== claims.cnf.jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
+  await verifier.spend(pending.signed());
   return claims;
 }
 

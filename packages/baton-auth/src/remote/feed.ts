@@ -26,6 +26,8 @@ export interface FeedOptions {
   onState?(connected: boolean, error?: Error): void;
   /** The wait before reconnecting after the n-th failure in a row, ms. Default 250 · 2ⁿ, at most 5 s. */
   backoffMs?(failures: number): number;
+  /** The longest silence a stream may keep before it is dropped and followed again, ms. Default 45 s (`IDLE_MS`). */
+  idleMs?: number;
 }
 
 /** The feed refused the credentials: a configuration mistake, not an outage. */
@@ -33,6 +35,12 @@ export class FeedRefusedError extends Error {}
 
 /** Longest line or event the feed may send: a stream past it is dropped (a broken or hostile issuer). */
 const MAX_LINE = 64 * 1024;
+/**
+ * The longest a stream may send nothing: the issuer writes a comment every 15 s, so three missed
+ * in a row are a half-open connection or a proxy holding the stream. Without this bound a silent
+ * stream would pass for a connected one — no revocation arrives, and `maxFeedOutageMs` never starts.
+ */
+const IDLE_MS = 45_000;
 const KINDS = new Set(['session', 'token', 'key']);
 
 /** An event of the shape the feed promises, or undefined. */
@@ -58,8 +66,25 @@ function openLine(before: number, text: string): number {
   return end === -1 ? before + text.length : text.length - end - 1;
 }
 
-/** Reads one stream to its end through `eventsource-parser`, each message to `onMessage`; throws on a line or an event past `MAX_LINE`. */
-async function readStream(body: AsyncIterable<Uint8Array>, onMessage: (message: EventSourceMessage) => void): Promise<void> {
+/** The next chunk of `chunks`, or an error once `idleMs` passed without one. */
+async function nextChunk(chunks: AsyncIterator<Uint8Array>, idleMs: number): Promise<IteratorResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the revocation feed sent nothing for ${idleMs} ms`)), idleMs);
+    timer.unref?.(); // a follower alone keeps no process alive
+  });
+  try {
+    return await Promise.race([chunks.next(), silent]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Reads one stream to its end through `eventsource-parser`, each message to `onMessage`; throws on
+ * a line or an event past `MAX_LINE`, or after `idleMs` of silence.
+ */
+async function readStream(body: AsyncIterable<Uint8Array>, onMessage: (message: EventSourceMessage) => void, idleMs: number): Promise<void> {
   let oversized = false;
   const parser = createParser({
     maxBufferSize: MAX_LINE, // the open line and the event's data so far
@@ -70,12 +95,18 @@ async function readStream(body: AsyncIterable<Uint8Array>, onMessage: (message: 
   });
   const decoder = new TextDecoder();
   let open = 0;
-  for await (const chunk of body) {
-    const text = decoder.decode(chunk, { stream: true });
-    open = openLine(open, text);
-    if (open > MAX_LINE) throw new Error('the revocation feed sent an oversized line');
-    parser.feed(text);
-    if (oversized) throw new Error('the revocation feed sent an oversized event');
+  const chunks = body[Symbol.asyncIterator]();
+  try {
+    for (let next = await nextChunk(chunks, idleMs); next.done !== true; next = await nextChunk(chunks, idleMs)) {
+      const text = decoder.decode(next.value, { stream: true });
+      open = openLine(open, text);
+      if (open > MAX_LINE) throw new Error('the revocation feed sent an oversized line');
+      parser.feed(text);
+      if (oversized) throw new Error('the revocation feed sent an oversized event');
+    }
+  } catch (err) {
+    chunks.return?.()?.catch(() => undefined); // the stream is cancelled, its connection closed
+    throw err;
   }
 }
 
@@ -110,11 +141,12 @@ export function followFeed(o: FeedOptions): { close(): void; restart(): void } {
       if (res.status === 401 || res.status === 403) throw new FeedRefusedError(`the revocation feed refused the credentials (${res.status}): use a confidential client registered to introspect`);
       if (!res.ok || res.body === null) throw new Error(`the revocation feed answered ${res.status}`);
       const opened = Date.now();
-      await readStream(res.body as unknown as AsyncIterable<Uint8Array>, onMessage);
+      await readStream(res.body as unknown as AsyncIterable<Uint8Array>, onMessage, o.idleMs ?? IDLE_MS);
       if (Date.now() - opened > 5000) failures = 0; // it held: reconnect at once, from the cursor
       return new Error('the revocation feed closed');
     } catch (err) {
-      return err as Error; // dropped, refused, oversized: try again
+      request?.abort(); // nothing more is read from this connection
+      return err as Error; // dropped, refused, oversized, silent: try again
     }
   };
   const run = async (): Promise<void> => {

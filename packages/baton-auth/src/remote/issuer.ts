@@ -23,7 +23,6 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/claims.ts';
 import { monotonic, steadyClock } from '../core/clock.ts';
 import { BatonConfigError, BatonError } from '../core/errors.ts';
@@ -39,6 +38,7 @@ import { VerifiedTokenCache } from '../protocol/token-cache.ts';
 import type { FeedEvent } from './feed.ts';
 import { basic, claimsOf, Introspection } from './introspection.ts';
 import { RemoteKeys } from './jwks.ts';
+import { memoryLedger } from './proof-ledger.ts';
 import { FeedRevocations } from './revocations.ts';
 
 /** Options of `remoteIssuer`. */
@@ -89,7 +89,8 @@ export interface RemoteIssuerOptions {
   maxFeedOutageMs?: number;
   /**
    * DPoP-bound tokens (RFC 9449 §7): where each proof's `jti` is spent once — by default this
-   * process's memory (a replay to another instance of this API within the proof's life passes);
+   * process's memory, a million proofs at most and never one still in force forgotten (past it, 503s until some
+   * expire; a replay to another instance of this API within the proof's life passes);
    * give a store shared by the API's instances (`redisStore`, `postgresStore`) to refuse it
    * everywhere — and how long a proof is accepted after its `iat`, in seconds (default 300).
    */
@@ -99,21 +100,6 @@ export interface RemoteIssuerOptions {
   now?: () => number;
   /** A clock that never steps, in ms, for how long revocations are kept. Default `performance.now`. For tests. */
   monotonic?: () => number;
-}
-
-/**
- * A ledger of spent proof `jti`s in this process: each kept until its proof could no longer be
- * accepted, at most a million (the oldest go first).
- */
-function memoryLedger(): Pick<OneTimeLedger, 'consumeJti'> {
-  const spent = new LRUCache<string, true>({ max: 1_000_000, ttlAutopurge: false });
-  return {
-    consumeJti: async (jti, expiresAt, now) => {
-      if (spent.has(jti)) return false;
-      spent.set(jti, true, { ttl: Math.max(1, expiresAt - now) });
-      return true;
-    },
-  };
 }
 
 /** The issuer's endpoints, from its metadata. */

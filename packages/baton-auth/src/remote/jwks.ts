@@ -80,8 +80,10 @@ export class RemoteKeys {
     } catch (err) {
       throw joseFailure(err);
     }
-    // Revoked while the key set was being fetched.
-    if (verified.kid !== undefined && o.isKeyRevoked(verified.kid)) throw new BatonError('ERR_TOKEN_INVALID', 'the issuer took the key out of service');
+    // Revoked while the key set was being fetched; a token naming no key, while any key revocation
+    // is in force (as before the fetch): else it would reach the verified-token cache after the
+    // revocation cleared it, and be served from there until its `exp`.
+    if (o.isKeyRevoked(verified.kid)) throw new BatonError('ERR_TOKEN_INVALID', 'the issuer took the key out of service');
     return verified;
   }
 }

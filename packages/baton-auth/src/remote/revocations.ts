@@ -63,12 +63,15 @@ export class FeedRevocations {
   #onState(connected: boolean, error: Error | undefined, ready: () => void): void {
     this.#refused = error instanceof FeedRefusedError ? error : undefined;
     if (connected || this.#refused !== undefined) ready();
-    if (connected) this.#downSince = undefined;
-    if (connected && this.#resyncing) {
-      // The backlog read again after an overflow fitted: every revocation in force is held.
-      this.#resyncing = false;
-      this.#overflowSince = undefined;
-    } else this.#downSince ??= this.#o.now();
+    if (!connected) this.#downSince ??= this.#o.now();
+    else {
+      this.#downSince = undefined; // connected: not down, however long ago it connected
+      if (this.#resyncing) {
+        // The backlog read again after an overflow fitted: every revocation in force is held.
+        this.#resyncing = false;
+        this.#overflowSince = undefined;
+      }
+    }
     this.#o.onFeedState?.(connected, error);
   }
 
