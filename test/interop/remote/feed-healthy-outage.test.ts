@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { remoteIssuer } from 'baton-auth/remote';
-import { API, mockIssuer } from '../remote-redteam/mock-issuer.ts';
+import { API, mockIssuer } from './mock-issuer.ts';
 
 let issuer: Awaited<ReturnType<typeof mockIssuer>>;
 beforeAll(async () => {
