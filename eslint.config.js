@@ -17,7 +17,6 @@ const sizeExceptions = [
   [srv('server/app.ts'), 'function', 'not split yet (serviceOn)'],
   [srv('server/workers.ts'), 'function', 'not split yet (startCluster)'],
   [srv('server/worker-link.ts'), 'function', 'not split yet (workerLink)'],
-  [lib('ws/server.ts'), 'file function', 'not split yet: attachWebSocketAuth is one 335-line closure over the connection tables'],
   [srv('server/cluster.ts'), 'function', 'not split yet (joinCluster)'],
   [srv('server/storage-health.ts'), 'function', 'not split yet (storageHealth)'],
   [lib('core/options.ts'), 'function', 'not split yet (resolveOptions; the settings table of #23 item 3 replaces it)'],
