@@ -19,7 +19,6 @@ const sizeExceptions = [
   [srv('server/worker-link.ts'), 'function', 'not split yet (workerLink)'],
   [srv('server/cluster.ts'), 'function', 'not split yet (joinCluster)'],
   [srv('server/storage-health.ts'), 'function', 'not split yet (storageHealth)'],
-  [lib('core/options.ts'), 'function', 'not split yet (resolveOptions; the settings table of #23 item 3 replaces it)'],
   [lib('http/routes/revocations.ts'), 'function', 'not split yet (the feed stream: revocations, GET, start)'],
 ];
 
