@@ -18,7 +18,6 @@ const sizeExceptions = [
   [srv('server/workers.ts'), 'function', 'not split yet (startCluster)'],
   [srv('server/worker-link.ts'), 'function', 'not split yet (workerLink)'],
   [srv('server/cluster.ts'), 'function', 'not split yet (joinCluster)'],
-  [srv('server/storage-health.ts'), 'function', 'not split yet (storageHealth)'],
   [lib('http/routes/revocations.ts'), 'function', 'not split yet (the feed stream: revocations, GET, start)'],
 ];
 
