@@ -17,7 +17,6 @@ const sizeExceptions = [
   [srv('server/app.ts'), 'function', 'not split yet (serviceOn)'],
   [srv('server/workers.ts'), 'function', 'not split yet (startCluster)'],
   [srv('server/worker-link.ts'), 'function', 'not split yet (workerLink)'],
-  [srv('server/cluster.ts'), 'function', 'not split yet (joinCluster)'],
   [lib('http/routes/revocations.ts'), 'function', 'not split yet (the feed stream: revocations, GET, start)'],
 ];
 
