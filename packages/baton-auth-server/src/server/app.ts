@@ -22,6 +22,7 @@ import type { Metrics } from './ops.ts';
 import { connectStore, outageAware } from './store.ts';
 import { lostAnswer, storeLost, watchInstall } from './install.ts';
 import { storageHealth } from './storage-health.ts';
+import type { StorageHealth } from './storage-health.ts';
 import { checkIntegrity } from './files.ts';
 import type { Custody } from './custody.ts';
 import { users } from './users.ts';
@@ -114,32 +115,18 @@ export async function createService(config: ServerConfig, logger = pino({ level:
   }
 }
 
-async function serviceOn(
-  raw: BatonStore,
-  custody: Custody,
-  member: Membership,
-  config: ServerConfig,
-  logger: pino.Logger,
-  link: WorkerLink | undefined,
-): Promise<Service> {
-  // A store that lost its data (its install record gone) makes this instance not ready, never a fresh install.
-  const install = watchInstall(raw, custody.install, config.store, logger);
-  custody.lost = install.lost;
+/** The warnings of the configuration, the key custody and the store, logged once at start; the clients and users indexes brought up to date. */
+async function prepareStore(raw: BatonStore, custody: Custody, config: ServerConfig, logger: pino.Logger): Promise<void> {
   for (const warning of [...config.warnings, ...custody.warnings]) logger.warn({ event: 'config.warning' }, warning);
   const volatile = await (raw as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.();
   if (volatile !== undefined) logger.warn({ event: 'config.warning' }, volatile);
   for (const warning of await bootstrapClients(raw, config.introspectionSecret)) logger.warn({ event: 'config.warning' }, warning);
   await users.indexNames(raw); // users added before the id → name index (`/auth/me`'s username)
-  // Metrics only when someone may read them: timing every store call is not free.
-  const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
-  // Storage that cannot write (a full disk, a corrupt page) is logged once and makes /readyz unready.
-  const health = storageHealth(logger);
-  const watched = health.watch(raw);
-  const guarded = outageAware(metrics === undefined ? watched : timedStore(watched, metrics));
-  // One of several workers: revocations the others make arrive through the primary at once.
-  const store = link === undefined ? guarded : link.relayStore(guarded);
-  // A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming.
-  const onDrift = (pendingMs: number): void => {
+}
+
+/** A step of the wall clock the engine has not taken yet (it takes one the wall clock kept a minute): an operator should see it coming. */
+function driftLog(logger: pino.Logger): (pendingMs: number) => void {
+  return (pendingMs) => {
     if (pendingMs === 0) logger.info({ event: 'clock.agrees' }, 'the engine clock agrees with the wall clock again');
     else
       logger.warn(
@@ -147,19 +134,11 @@ async function serviceOn(
         `the wall clock stepped ${pendingMs > 0 ? 'forward' : 'back'} by ${Math.abs(pendingMs)} ms: the engine clock takes the step once the wall clock has kept it for a minute`,
       );
   };
-  const baton = createEngine(
-    config,
-    store,
-    custody,
-    (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type),
-    onDrift,
-  );
-  const stopMetrics = metrics?.attach(baton);
-  if (metrics !== undefined) dpopGauge(member, metrics.registry);
-  const stopLink = link?.attach(baton, metrics);
-  await baton.ready();
-  const { reload, stopKeyEvents, sweep } = schedule(baton, custody, store, install, config, logger);
-  const endpoints = createAuthHandler({
+}
+
+/** The token service's endpoints over the store's users and clients. */
+async function endpointsOf(baton: Baton, store: BatonStore, member: Membership, config: ServerConfig, logger: pino.Logger): Promise<AuthHandler> {
+  return createAuthHandler({
     baton,
     authenticate: async (username, password) => {
       const user = await users.authenticate(store, username, password);
@@ -186,6 +165,21 @@ async function serviceOn(
     dpop: member.dpop,
     logger,
   });
+}
+
+/** What the service's handler is made of. */
+interface Parts {
+  baton: Baton;
+  raw: BatonStore;
+  endpoints: AuthHandler;
+  metrics: Metrics | undefined;
+  install: ReturnType<typeof watchInstall>;
+  health: StorageHealth;
+  link: WorkerLink | undefined;
+}
+
+/** The service's handler: the page, the operations routes (health, readiness, metrics), then the endpoints. */
+function serviceHandler(config: ServerConfig, { baton, raw, endpoints, metrics, install, health, link }: Parts): AuthHandler {
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
   const pageOf = servicePage(base);
   const ops = opsRoutes({
@@ -199,7 +193,7 @@ async function serviceOn(
     ...(link === undefined ? {} : { scrape: () => link.metrics(), worker: link.id }),
   });
   const observed = observeResponses(endpoints, metrics);
-  const handler: AuthHandler = Object.assign(
+  return Object.assign(
     async (request: Request, context?: Parameters<AuthHandler>[1]) => {
       const { pathname } = new URL(request.url);
       const serve = request.method === 'GET' || request.method === 'HEAD' ? pageOf(pathname) : undefined;
@@ -219,6 +213,42 @@ async function serviceOn(
       closeStreams: (final?: boolean) => endpoints.closeStreams?.(final),
     },
   );
+}
+
+async function serviceOn(
+  raw: BatonStore,
+  custody: Custody,
+  member: Membership,
+  config: ServerConfig,
+  logger: pino.Logger,
+  link: WorkerLink | undefined,
+): Promise<Service> {
+  // A store that lost its data (its install record gone) makes this instance not ready, never a fresh install.
+  const install = watchInstall(raw, custody.install, config.store, logger);
+  custody.lost = install.lost;
+  await prepareStore(raw, custody, config, logger);
+  // Metrics only when someone may read them: timing every store call is not free.
+  const metrics = config.metricsToken !== undefined || config.metricsPort !== undefined ? createMetrics() : undefined;
+  // Storage that cannot write (a full disk, a corrupt page) is logged once and makes /readyz unready.
+  const health = storageHealth(logger);
+  const watched = health.watch(raw);
+  const guarded = outageAware(metrics === undefined ? watched : timedStore(watched, metrics));
+  // One of several workers: revocations the others make arrive through the primary at once.
+  const store = link === undefined ? guarded : link.relayStore(guarded);
+  const baton = createEngine(
+    config,
+    store,
+    custody,
+    (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type),
+    driftLog(logger),
+  );
+  const stopMetrics = metrics?.attach(baton);
+  if (metrics !== undefined) dpopGauge(member, metrics.registry);
+  const stopLink = link?.attach(baton, metrics);
+  await baton.ready();
+  const { reload, stopKeyEvents, sweep } = schedule(baton, custody, store, install, config, logger);
+  const endpoints = await endpointsOf(baton, store, member, config, logger);
+  const handler = serviceHandler(config, { baton, raw, endpoints, metrics, install, health, link });
   return {
     baton,
     handler,

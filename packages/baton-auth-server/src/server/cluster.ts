@@ -97,113 +97,149 @@ function deadHere(r: InstanceRecord): boolean {
 
 const who = (r: InstanceRecord): string => `process ${r.pid} on ${r.host}`;
 
-/**
- * Registers this instance on `store`, checks its issuer against the live ones and decides whether
- * DPoP is on; renews every `config.heartbeatMs`. Throws a BatonConfigError (after deregistering)
- * when this instance must not start.
- */
-export async function joinCluster(store: BatonStore, config: Pick<ServerConfig, 'issuer' | 'issuerSet' | 'dpop' | 'heartbeatMs'>, logger: Logger): Promise<Membership> {
-  const key = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
-  const supports = config.dpop !== 'off';
-  const self: InstanceRecord = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: supports, host: hostname(), pid: process.pid, ...(PIDS === undefined ? {} : { pids: PIDS }), since: Date.now(), expiresAt: 0, heartbeatMs: config.heartbeatMs };
-  const register = async (): Promise<void> => {
-    self.expiresAt = Date.now() + 3 * config.heartbeatMs;
-    await store.putRecord(INSTANCE, key, JSON.stringify(self));
-  };
+type ClusterConfig = Pick<ServerConfig, 'issuer' | 'issuerSet' | 'dpop' | 'heartbeatMs'>;
+
+/** This process's registration in the store, and its view of the others'. */
+class Registration {
+  readonly key = `${hostname()}:${process.pid}:${randomBytes(6).toString('hex')}`;
+  readonly self: InstanceRecord;
   /** Each other registration as last read, and when it was first read so (this process's steady clock). */
-  const seen = new Map<string, { value: string; at: number }>();
+  readonly #seen = new Map<string, { value: string; at: number }>();
+  readonly #store: BatonStore;
+  readonly #heartbeatMs: number;
+
+  constructor(store: BatonStore, config: ClusterConfig) {
+    this.#store = store;
+    this.#heartbeatMs = config.heartbeatMs;
+    this.self = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: config.dpop !== 'off', host: hostname(), pid: process.pid, ...(PIDS === undefined ? {} : { pids: PIDS }), since: Date.now(), expiresAt: 0, heartbeatMs: config.heartbeatMs };
+  }
+
+  async register(): Promise<void> {
+    this.self.expiresAt = Date.now() + 3 * this.#heartbeatMs;
+    await this.#store.putRecord(INSTANCE, this.key, JSON.stringify(this.self));
+  }
+
   /**
    * The other instances that may be alive. Deleted: records that cannot be read, those of dead
    * processes of this machine, and those past their `expiresAt` that this process also saw
    * unchanged for three heartbeats (a writer's clock behind this one's says nothing of its life).
    */
-  const others = async (): Promise<InstanceRecord[]> => {
+  async others(): Promise<InstanceRecord[]> {
     const live: InstanceRecord[] = [];
     const now = performance.now();
     const listed = new Set<string>();
-    for (const { key: k, value } of await store.listRecords(INSTANCE)) {
-      if (k === key) continue;
+    for (const { key: k, value } of await this.#store.listRecords(INSTANCE)) {
+      if (k === this.key) continue;
       listed.add(k);
       const r = parse(value);
-      let last = seen.get(k);
-      if (last?.value !== value) seen.set(k, (last = { value, at: now }));
-      const unchanged = now - last.at >= 3 * Math.max(config.heartbeatMs, r?.heartbeatMs ?? 0);
+      let last = this.#seen.get(k);
+      if (last?.value !== value) this.#seen.set(k, (last = { value, at: now }));
+      const unchanged = now - last.at >= 3 * Math.max(this.#heartbeatMs, r?.heartbeatMs ?? 0);
       if (r === undefined || deadHere(r) || (r.expiresAt <= Date.now() && unchanged)) {
-        await store.deleteRecord(INSTANCE, k);
-        seen.delete(k);
+        await this.#store.deleteRecord(INSTANCE, k);
+        this.#seen.delete(k);
       } else live.push(r);
     }
-    for (const k of seen.keys()) if (!listed.has(k)) seen.delete(k);
+    for (const k of this.#seen.keys()) if (!listed.has(k)) this.#seen.delete(k);
     return live;
-  };
-  const leave = async (): Promise<void> => {
-    await store.deleteRecord(INSTANCE, key).catch(() => false);
-  };
-
-  // Registered first, then the others read: of two instances starting together, the later one sees the earlier.
-  await register();
-  try {
-    const earlier = (r: InstanceRecord): boolean => r.since < self.since || (r.since === self.since && r.pid < self.pid);
-    // Of another issuer and not past its own end: a crashed instance's record refuses no start.
-    const strangers = (await others()).filter((r) => r.issuer !== config.issuer && r.expiresAt > Date.now());
-    const first = strangers.find(earlier);
-    if (first !== undefined && !config.issuerSet) {
-      throw new BatonConfigError(`Another instance on this store (${who(first)}) has issuer ${first.issuer}, and this one would default to ${config.issuer}: each would refuse the other's tokens. Set BATON_ISSUER to the public URL all instances share.`);
-    }
-    for (const r of strangers) {
-      logger.warn({ event: 'config.warning' }, `Another instance on this store (${who(r)}) has issuer ${r.issuer}${r.issuerSet ? '' : ' (its default)'}, not ${config.issuer}: each refuses the other's tokens. Give every instance the same BATON_ISSUER.`);
-    }
-    if (!supports && (await store.getRecord(CLUSTER, DPOP)) !== null) {
-      throw new BatonConfigError('DPoP is on for the instances of this store (every one supported it), so some sessions are bound to keys: an instance with BATON_DPOP=off would sign those out at their next refresh. Start it with BATON_DPOP=auto (the default).');
-    }
-  } catch (err) {
-    await leave();
-    throw err;
   }
 
-  let on = false;
-  let holdout: string | undefined;
-  /** On once it is recorded, or once every live instance supports it (then recorded). */
-  const decide = async (): Promise<void> => {
-    if (on) return;
-    if (!supports) {
+  async leave(): Promise<void> {
+    await this.#store.deleteRecord(INSTANCE, this.key).catch(() => false);
+  }
+}
+
+/** Refuses this instance's start beside a live one of another issuer when its own is the default, or without DPoP once the cluster has it on. */
+async function admit(store: BatonStore, me: Registration, config: ClusterConfig, logger: Logger): Promise<void> {
+  const { self } = me;
+  const earlier = (r: InstanceRecord): boolean => r.since < self.since || (r.since === self.since && r.pid < self.pid);
+  // Of another issuer and not past its own end: a crashed instance's record refuses no start.
+  const strangers = (await me.others()).filter((r) => r.issuer !== config.issuer && r.expiresAt > Date.now());
+  const first = strangers.find(earlier);
+  if (first !== undefined && !config.issuerSet) {
+    throw new BatonConfigError(`Another instance on this store (${who(first)}) has issuer ${first.issuer}, and this one would default to ${config.issuer}: each would refuse the other's tokens. Set BATON_ISSUER to the public URL all instances share.`);
+  }
+  for (const r of strangers) {
+    logger.warn({ event: 'config.warning' }, `Another instance on this store (${who(r)}) has issuer ${r.issuer}${r.issuerSet ? '' : ' (its default)'}, not ${config.issuer}: each refuses the other's tokens. Give every instance the same BATON_ISSUER.`);
+  }
+  if (!self.dpop && (await store.getRecord(CLUSTER, DPOP)) !== null) {
+    throw new BatonConfigError('DPoP is on for the instances of this store (every one supported it), so some sessions are bound to keys: an instance with BATON_DPOP=off would sign those out at their next refresh. Start it with BATON_DPOP=auto (the default).');
+  }
+}
+
+/** Whether DPoP is on: once it is recorded, or once every live instance supports it (then recorded). */
+class DpopSwitch {
+  on = false;
+  #holdout: string | undefined;
+  readonly #store: BatonStore;
+  readonly #me: Registration;
+  readonly #logger: Logger;
+
+  constructor(store: BatonStore, me: Registration, logger: Logger) {
+    this.#store = store;
+    this.#me = me;
+    this.#logger = logger;
+  }
+
+  async decide(): Promise<void> {
+    if (this.on) return;
+    const store = this.#store;
+    if (!this.#me.self.dpop) {
       // Its registration lapsed meanwhile (the store out of its reach for three heartbeats), and the others turned DPoP on.
-      if ((await store.getRecord(CLUSTER, DPOP)) !== null) logger.error({ event: 'dpop.on_elsewhere' }, 'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.');
+      if ((await store.getRecord(CLUSTER, DPOP)) !== null) this.#logger.error({ event: 'dpop.on_elsewhere' }, 'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.');
       return;
     }
     const recorded = (await store.getRecord(CLUSTER, DPOP)) !== null;
     // The registrations are read after the record, even one another instance wrote: an instance
     // without DPoP that registered just before that write read no record and started, and the
     // writer is about to withdraw it (below). Such an instance holds DPoP back here too.
-    const without = (await others()).find((r) => !r.dpop);
+    const without = (await this.#me.others()).find((r) => !r.dpop);
     if (without !== undefined) {
-      if (holdout !== who(without)) logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
-      holdout = who(without);
+      if (this.#holdout !== who(without)) this.#logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
+      this.#holdout = who(without);
       return;
     }
     if (!recorded) {
-      await store.putRecord(CLUSTER, DPOP, JSON.stringify({ since: new Date().toISOString(), by: key }), { ifAbsent: true });
+      await store.putRecord(CLUSTER, DPOP, JSON.stringify({ since: new Date().toISOString(), by: this.#me.key }), { ifAbsent: true });
       // An instance without DPoP that registered meanwhile read no record: it wins, and DPoP waits.
       // (It checks the record after registering, this one the registrations after writing it.)
-      if ((await others()).some((r) => !r.dpop)) {
+      if ((await this.#me.others()).some((r) => !r.dpop)) {
         await store.deleteRecord(CLUSTER, DPOP);
         return;
       }
     }
-    on = true;
-    logger.info({ event: 'dpop.on' }, 'DPoP is on: every instance on this store supports it');
-  };
-  await decide();
+    this.on = true;
+    this.#logger.info({ event: 'dpop.on' }, 'DPoP is on: every instance on this store supports it');
+  }
+}
+
+/**
+ * Registers this instance on `store`, checks its issuer against the live ones and decides whether
+ * DPoP is on; renews every `config.heartbeatMs`. Throws a BatonConfigError (after deregistering)
+ * when this instance must not start.
+ */
+export async function joinCluster(store: BatonStore, config: ClusterConfig, logger: Logger): Promise<Membership> {
+  const me = new Registration(store, config);
+  // Registered first, then the others read: of two instances starting together, the later one sees the earlier.
+  await me.register();
+  try {
+    await admit(store, me, config, logger);
+  } catch (err) {
+    await me.leave();
+    throw err;
+  }
+  const dpop = new DpopSwitch(store, me, logger);
+  await dpop.decide();
   const beat = setInterval(() => {
     // Held back, `decide` reads the others; otherwise they are read only to drop the lapsed (crashed elsewhere).
-    register().then(() => (on || !supports ? others().then(() => undefined) : undefined)).then(decide).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
+    me.register().then(() => (dpop.on || !me.self.dpop ? me.others().then(() => undefined) : undefined)).then(() => dpop.decide()).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
   }, config.heartbeatMs);
   beat.unref();
   return {
-    dpop: () => on,
+    dpop: () => dpop.on,
     async leave() {
       clearInterval(beat);
-      await leave();
+      await me.leave();
     },
   };
 }

@@ -56,18 +56,63 @@ export interface StorageHealth {
   check(): Promise<string>;
 }
 
-/**
- * Observes the store. A corrupt database stays failing until restart: it does not heal, and a
- * write that lands on a sound page proves nothing about the others.
- */
-export function storageHealth(logger: pino.Logger): StorageHealth {
-  let failing: { code: string; reason: string } | undefined;
-  let watched: (BatonStore & { checkpoint?: () => Promise<void> }) | undefined;
-  let probing: Promise<void> | undefined;
+/** A failure that does not heal: a corrupt database (SQLite's, or PostgreSQL's XX001). */
+const sticky = (code: string): boolean => code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code === 'XX001';
+
+/** `store` behind a proxy that tells `wrote` of each write that succeeds and `failed` of each call that fails. */
+function observe<S extends BatonStore>(store: S, wrote: () => void, failed: (err: unknown) => void): S {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      // Called on the store itself, not the proxy: its methods use private fields.
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.then((answer: unknown) => {
+          if (typeof key === 'string' && WRITES.has(key)) wrote();
+          return answer;
+        }, (err: unknown) => {
+          failed(err);
+          throw err;
+        });
+      };
+    },
+  });
+}
+
+/** Why the store cannot write, with what to do about it. */
+function sentence(failing: { code: string; reason: string }): string {
+  return `the store cannot write: ${failing.reason}${sticky(failing.code) ? '; stop the service and restore the database from a backup (docs/backups.md)' : failing.code === 'SQLITE_FULL' || failing.code === '53100' ? '; free space on its volume' : ''}`;
+}
+
+class Health implements StorageHealth {
+  #failing: { code: string; reason: string } | undefined;
+  #watched: (BatonStore & { checkpoint?: () => Promise<void> }) | undefined;
+  #probing: Promise<void> | undefined;
   /** When a write last succeeded (0: none yet): an idle store is probed at most every PROBE_EVERY_MS. */
-  let lastWrite = 0;
-  let lastProbe = 0;
-  const sticky = (code: string): boolean => code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB' || code === 'XX001';
+  #lastWrite = 0;
+  #lastProbe = 0;
+  readonly #logger: pino.Logger;
+
+  constructor(logger: pino.Logger) {
+    this.#logger = logger;
+  }
+
+  watch<S extends BatonStore>(store: S): S {
+    const proxy = observe(store, () => this.#wrote(), (err) => this.#failed(err));
+    this.#watched = proxy;
+    return proxy;
+  }
+
+  async check(): Promise<string> {
+    // /readyz is unauthenticated: however often it is asked, at most one probe (a checkpoint and two writes) a second.
+    const due = this.#probing !== undefined || Date.now() - this.#lastProbe >= 1000;
+    if (due && (this.#failing === undefined ? Date.now() - this.#lastWrite >= PROBE_EVERY_MS : !sticky(this.#failing.code))) await this.#probe();
+    if (this.#failing === undefined) return 'ok';
+    return sentence(this.#failing);
+  }
+
   /**
    * Checkpoints (SQLite) and writes a probe record, one probe at a time. A full SQLite WAL is
    * only ever emptied by a checkpoint, which SQLite runs after a commit succeeds: once the WAL
@@ -75,79 +120,59 @@ export function storageHealth(logger: pino.Logger): StorageHealth {
    * restart that did not close cleanly too); the checkpoint folds it into the database and
    * truncates it as soon as the database has room to take it.
    */
-  const probe = (): Promise<void> => {
-    const store = watched;
+  #probe(): Promise<void> {
+    const store = this.#watched;
     if (store === undefined) return Promise.resolve();
-    lastProbe = Date.now();
-    probing ??= (async () => {
+    this.#lastProbe = Date.now();
+    this.#probing ??= (async () => {
       try {
         await store.checkpoint?.().catch(() => undefined);
         await store.putRecord(PROBE.kind, PROBE.key, PROBE.value);
         await store.deleteRecord(PROBE.kind, PROBE.key);
-        recovered();
+        this.#recovered();
       } catch {
         // still failing: `failed` saw why
       } finally {
-        probing = undefined;
+        this.#probing = undefined;
       }
     })();
-    return probing;
-  };
-  const failed = (err: unknown): void => {
+    return this.#probing;
+  }
+
+  #failed(err: unknown): void {
     const kind = storageFailure(err);
     if (kind === undefined) return;
     // A full store is probed at once, then at most every second while requests keep failing.
-    if (kind.code === 'SQLITE_FULL' && probing === undefined && Date.now() - lastProbe >= 1000) void probe();
+    if (kind.code === 'SQLITE_FULL' && this.#probing === undefined && Date.now() - this.#lastProbe >= 1000) void this.#probe();
     // While failing, the first cause stands (a full disk can also fail a write as an I/O error:
     // one change, one line); only a corrupt database, which does not heal, is news.
-    if (failing !== undefined && (sticky(failing.code) || !sticky(kind.code))) return;
-    failing = kind;
+    if (this.#failing !== undefined && (sticky(this.#failing.code) || !sticky(kind.code))) return;
+    this.#failing = kind;
     // Once per change: the code and a sentence, never the driver's message (it may name hosts, users or data).
-    logger.error({ event: 'store.failing', code: kind.code }, `the store cannot write: ${kind.reason}`);
-  };
-  const recovered = (): void => {
-    if (failing === undefined || sticky(failing.code)) return;
-    logger.info({ event: 'store.recovered', code: failing.code }, `the store writes again (it failed with ${failing.code})`);
-    failing = undefined;
-  };
+    this.#logger.error({ event: 'store.failing', code: kind.code }, `the store cannot write: ${kind.reason}`);
+  }
+
+  #recovered(): void {
+    if (this.#failing === undefined || sticky(this.#failing.code)) return;
+    this.#logger.info({ event: 'store.recovered', code: this.#failing.code }, `the store writes again (it failed with ${this.#failing.code})`);
+    this.#failing = undefined;
+  }
+
   // While failing, a request's write that succeeds proves nothing: one that changes nothing (a
   // login deleting no failure counter) commits without a page on a full disk, and the login's
   // session then fails — taken as recovery, every login logged two lines. Only the probe's own
   // write (a page's worth, as a session) says so; a success starts one, at most every second.
-  const wrote = (): void => {
-    lastWrite = Date.now();
-    if (failing === undefined || sticky(failing.code) || probing !== undefined || Date.now() - lastProbe < 1000) return;
-    void probe();
-  };
-  return {
-    watch(store) {
-      const proxy = new Proxy(store, {
-        get(target, key, receiver) {
-          const value = Reflect.get(target, key, receiver) as unknown;
-          if (typeof value !== 'function') return value;
-          // Called on the store itself, not the proxy: its methods use private fields.
-          return (...args: unknown[]) => {
-            const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-            if (!(result instanceof Promise)) return result;
-            return result.then((answer: unknown) => {
-              if (typeof key === 'string' && WRITES.has(key)) wrote();
-              return answer;
-            }, (err: unknown) => {
-              failed(err);
-              throw err;
-            });
-          };
-        },
-      });
-      watched = proxy;
-      return proxy;
-    },
-    async check() {
-      // /readyz is unauthenticated: however often it is asked, at most one probe (a checkpoint and two writes) a second.
-      const due = probing !== undefined || Date.now() - lastProbe >= 1000;
-      if (due && (failing === undefined ? Date.now() - lastWrite >= PROBE_EVERY_MS : !sticky(failing.code))) await probe();
-      if (failing === undefined) return 'ok';
-      return `the store cannot write: ${failing.reason}${sticky(failing.code) ? '; stop the service and restore the database from a backup (docs/backups.md)' : failing.code === 'SQLITE_FULL' || failing.code === '53100' ? '; free space on its volume' : ''}`;
-    },
-  };
+  #wrote(): void {
+    this.#lastWrite = Date.now();
+    if (this.#failing === undefined || sticky(this.#failing.code) || this.#probing !== undefined || Date.now() - this.#lastProbe < 1000) return;
+    void this.#probe();
+  }
+}
+
+/**
+ * Observes the store. A corrupt database stays failing until restart: it does not heal, and a
+ * write that lands on a sound page proves nothing about the others.
+ */
+export function storageHealth(logger: pino.Logger): StorageHealth {
+  return new Health(logger);
 }

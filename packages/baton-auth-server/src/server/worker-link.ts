@@ -22,51 +22,107 @@ export interface WorkerLink {
   metrics(): Promise<string>;
 }
 
-/** The link of this process, a cluster worker. */
-export function workerLink(logLevel: string): WorkerLink {
-  const id = cluster.worker?.id ?? 0;
-  const logger = pino({ level: logLevel, base: { pid: process.pid, hostname: hostname(), worker: id } });
-  const send = (m: Message): void => void process.send?.(m);
-  const listeners = new Set<(event: RevocationEvent) => void>();
+type Listener = (event: RevocationEvent) => void;
+
+/** A worker's side of the relay, over its IPC channel to the primary. */
+class Link implements WorkerLink {
+  /** cluster.worker.id: 1, 2, … (a replacement gets a new one). */
+  readonly id = cluster.worker?.id ?? 0;
+  readonly #logger: pino.Logger;
+  readonly #listeners = new Set<Listener>();
   // Set while an event heard from the store or from another worker is delivered: that one is not published again.
-  let delivering = false;
-  const deliver = (listener: (event: RevocationEvent) => void, event: RevocationEvent): void => {
-    delivering = true;
+  #delivering = false;
+  #seq = 0;
+  readonly #pending = new Map<number, () => void>();
+  readonly #scrapes = new Map<number, { resolve: (text: string) => void; timer: NodeJS.Timeout }>();
+  readonly #inflight = new Set<Promise<void>>();
+  #registry: Metrics['registry'] | undefined;
+
+  constructor(logLevel: string) {
+    this.#logger = pino({ level: logLevel, base: { pid: process.pid, hostname: hostname(), worker: this.id } });
+    process.on('message', (m: unknown) => this.#receive(m));
+  }
+
+  relayStore<S extends BatonStore>(store: S): S {
+    return new Proxy(store, {
+      get: (target, key) => {
+        if (key === 'subscribe') {
+          return async (listener: Listener) => {
+            const heard = (event: RevocationEvent): void => this.#deliver(listener, event);
+            const stop = await target.subscribe(heard);
+            this.#listeners.add(listener);
+            return () => {
+              this.#listeners.delete(listener);
+              stop();
+            };
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  attach(baton: Baton, metrics: Metrics | undefined): () => void {
+    this.#registry = metrics?.registry;
+    return baton.onRevocation((event) => {
+      if (!this.#delivering) this.#publish(event);
+    });
+  }
+
+  async flush(): Promise<void> {
+    if (this.#inflight.size > 0) await Promise.all(this.#inflight);
+  }
+
+  metrics(): Promise<string> {
+    const n = ++this.#seq;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#scrapes.delete(n);
+        reject(new BatonError('ERR_INTERNAL', 'the primary did not answer with the metrics', { public: true }));
+      }, METRICS_TIMEOUT_MS * 2);
+      this.#scrapes.set(n, { resolve, timer });
+      send({ baton: 'metrics', id: n });
+    });
+  }
+
+  #deliver(listener: Listener, event: RevocationEvent): void {
+    this.#delivering = true;
     try {
       listener(event);
     } finally {
-      delivering = false;
+      this.#delivering = false;
     }
-  };
-  let seq = 0;
-  const pending = new Map<number, () => void>();
-  const scrapes = new Map<number, { resolve: (text: string) => void; timer: NodeJS.Timeout }>();
-  let registry: Metrics['registry'] | undefined;
-  process.on('message', (m: unknown) => {
+  }
+
+  /** A message from the primary: another worker's revocation, the acknowledgement of one of ours, or metrics asked or answered. */
+  #receive(m: unknown): void {
     if (!isMessage(m)) return;
     if (m.baton === 'revoke') {
-      for (const listener of listeners) deliver(listener, m.event);
+      for (const listener of this.#listeners) this.#deliver(listener, m.event);
       send({ baton: 'revoke-ack', id: m.id });
     } else if (m.baton === 'revocation-ack') {
-      pending.get(m.id)?.();
+      this.#pending.get(m.id)?.();
     } else if (m.baton === 'metrics-json') {
-      (registry?.getMetricsAsJSON() ?? Promise.resolve([])).then(
+      (this.#registry?.getMetricsAsJSON() ?? Promise.resolve([])).then(
         (metrics) => send({ baton: 'metrics-json-answer', id: m.id, metrics }),
         () => send({ baton: 'metrics-json-answer', id: m.id, metrics: [] }),
       );
     } else if (m.baton === 'metrics-text') {
-      const scrape = scrapes.get(m.id);
-      scrapes.delete(m.id);
+      const scrape = this.#scrapes.get(m.id);
+      this.#scrapes.delete(m.id);
       clearTimeout(scrape?.timer);
       scrape?.resolve(m.text);
     }
-  });
-  const publish = (event: RevocationEvent): void => {
-    const n = ++seq;
+  }
+
+  /** Sends this worker's revocation to the others through the primary; `flush` waits for it until every one applied it, or RELAY_TIMEOUT_MS. */
+  #publish(event: RevocationEvent): void {
+    const n = ++this.#seq;
     let done!: () => void;
     const settled = new Promise<void>((resolve) => (done = resolve));
     const timer = setTimeout(() => {
-      logger.warn(
+      this.#logger.warn(
         { event: 'workers.relay_timeout', kind: event.kind },
         `a revocation was not confirmed by every worker within ${RELAY_TIMEOUT_MS} ms; the others hear of it from the store`,
       );
@@ -74,55 +130,19 @@ export function workerLink(logLevel: string): WorkerLink {
     }, RELAY_TIMEOUT_MS);
     const finish = (): void => {
       clearTimeout(timer);
-      pending.delete(n);
-      inflight.delete(settled);
+      this.#pending.delete(n);
+      this.#inflight.delete(settled);
       done();
     };
-    pending.set(n, finish);
-    inflight.add(settled);
+    this.#pending.set(n, finish);
+    this.#inflight.add(settled);
     send({ baton: 'revocation', id: n, event });
-  };
-  const inflight = new Set<Promise<void>>();
-  return {
-    id,
-    relayStore(store) {
-      return new Proxy(store, {
-        get(target, key) {
-          if (key === 'subscribe') {
-            return async (listener: (event: RevocationEvent) => void) => {
-              const heard = (event: RevocationEvent): void => deliver(listener, event);
-              const stop = await target.subscribe(heard);
-              listeners.add(listener);
-              return () => {
-                listeners.delete(listener);
-                stop();
-              };
-            };
-          }
-          const value = Reflect.get(target, key, target) as unknown;
-          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-    },
-    attach(baton, metrics) {
-      registry = metrics?.registry;
-      return baton.onRevocation((event) => {
-        if (!delivering) publish(event);
-      });
-    },
-    async flush() {
-      if (inflight.size > 0) await Promise.all(inflight);
-    },
-    metrics() {
-      const n = ++seq;
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          scrapes.delete(n);
-          reject(new BatonError('ERR_INTERNAL', 'the primary did not answer with the metrics', { public: true }));
-        }, METRICS_TIMEOUT_MS * 2);
-        scrapes.set(n, { resolve, timer });
-        send({ baton: 'metrics', id: n });
-      });
-    },
-  };
+  }
+}
+
+const send = (m: Message): void => void process.send?.(m);
+
+/** The link of this process, a cluster worker. */
+export function workerLink(logLevel: string): WorkerLink {
+  return new Link(logLevel);
 }

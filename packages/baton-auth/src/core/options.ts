@@ -10,8 +10,8 @@ import { steadyClock } from './clock.ts';
 import { toMs } from './duration.ts';
 import type { Duration } from './duration.ts';
 import { BatonConfigError } from './errors.ts';
-import { KeyRing } from './keys.ts';
-import type { KeyInput } from './keys.ts';
+import { keyRing } from './key-options.ts';
+import type { KeyInput, KeyRing } from './keys.ts';
 import type { TokenFormat } from './access-token.ts';
 import { MAX_SESSIONS_PER_USER, STORE_METHODS } from './store.ts';
 import type { TokenStore } from './store.ts';
@@ -131,28 +131,11 @@ const KNOWN = new Set([
   'loginRateLimit', 'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'persistKeys', 'dpop', 'now',
 ]);
 
-function secret(value: unknown, name: string): Uint8Array {
-  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value instanceof Uint8Array ? value : undefined;
-  if (bytes === undefined) throw new BatonConfigError(`${name} is required: a secret of at least 32 bytes (generate one with \`openssl rand -base64 32\`).`);
-  if (bytes.length < 32) throw new BatonConfigError(`${name} must be at least 32 bytes long; this one has ${bytes.length}. Generate one with \`openssl rand -base64 32\`.`);
-  return bytes;
-}
-
 function human(ms: number): string {
   for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % size === 0 && ms > 0) return `${ms / size}${unit}`;
   return `${ms / 1000}s`;
 }
 
-/** `value` if it is an array, else a BatonConfigError naming `setting`. */
-function list<T>(value: readonly T[], setting: string): readonly T[] {
-  if (!Array.isArray(value)) throw new BatonConfigError(`${setting} must be a list.`);
-  return value;
-}
-
-/**
- * The key ring of `options`, with `refreshTokenSecret` (and the previous ones) as its refresh keys.
- * Exactly one source of refresh keys: the secret options or `refresh` keys in `keys`.
- */
 /**
  * A rate limit's window in ms, above 0: a window of 0 ends at once, so every attempt would open a
  * new one and the limit would count nothing.
@@ -163,38 +146,8 @@ function windowMs(window: Duration, setting: string): number {
   return ms;
 }
 
-function keyRing(options: BatonOptions): KeyRing {
-  const given = options.refreshTokenSecret;
-  const refreshKeys: KeyInput[] = given === undefined ? [] : [
-    { kid: 'refresh-0', alg: 'HS256', use: 'refresh', status: 'active', secret: secret(given, '`refreshTokenSecret`') },
-    ...list(options.previousRefreshTokenSecrets ?? [], '`previousRefreshTokenSecrets`').map((s, i): KeyInput => (
-      { kid: `refresh-${i + 1}`, alg: 'HS256', use: 'refresh', status: 'retired', secret: secret(s, `\`previousRefreshTokenSecrets[${i}]\``) })),
-  ];
-  let ring: KeyRing;
-  if (options.keys instanceof KeyRing) {
-    ring = options.keys;
-    if (refreshKeys.length > 0 && ring.list().some((k) => k.use === 'refresh')) {
-      throw new BatonConfigError('`keys` already holds refresh-token keys: leave out `refreshTokenSecret` (or take the refresh keys out of the ring).');
-    }
-    for (const input of refreshKeys) {
-      const key = ring.add(input, 'retired');
-      if (input.status === 'active') ring.promote(key.kid, 0);
-    }
-  } else {
-    if (!Array.isArray(options.keys) || options.keys.length === 0) throw new BatonConfigError('`keys` must list at least one key, e.g. `keys: [generateKey(\'HS256\')]`.');
-    if (refreshKeys.length > 0 && options.keys.some((k) => k.use === 'refresh')) {
-      throw new BatonConfigError('`keys` already holds refresh-token keys: leave out `refreshTokenSecret`, or the refresh keys.');
-    }
-    ring = new KeyRing([...options.keys, ...refreshKeys]);
-  }
-  if (ring.active('refresh') === undefined) {
-    throw new BatonConfigError('`refreshTokenSecret` is required: a secret of at least 32 bytes (generate one with `openssl rand -base64 32`), or an active key with `use: \'refresh\'` in `keys`.');
-  }
-  return ring;
-}
-
-/** Validates `options`; throws `BatonConfigError` with a sentence that says what to fix. */
-export function resolveOptions(options: BatonOptions): ResolvedOptions {
+/** The issuer, audience, store, keys and token format: what the engine cannot start without. */
+function essentials(options: BatonOptions): Pick<ResolvedOptions, 'audience' | 'store' | 'ring' | 'tokenFormat'> {
   if (typeof options !== 'object' || options === null) throw new BatonConfigError('createBaton needs an options object: { issuer, keys, refreshTokenSecret, store }.');
   for (const name of Object.keys(options)) {
     if (!KNOWN.has(name)) throw new BatonConfigError(`Unknown option ${JSON.stringify(name)}; the options are: ${[...KNOWN].join(', ')}.`);
@@ -213,7 +166,11 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   if (tokenFormat === 'jwe' && ring.active('enc') === undefined) {
     throw new BatonConfigError("`tokenFormat: 'jwe'` needs an encryption key: add `generateKey('dir')` (a 32-byte secret) to `keys`.");
   }
+  return { audience, store, ring, tokenFormat };
+}
 
+/** The lifetimes, which must nest: an access token within a refresh token within a session; the grace and leeway short. */
+function lifetimes(options: BatonOptions): { accessTtlMs: number; refreshTtlMs: number; sessionMaxAgeMs: number; graceMs: number; leewayMs: number } {
   const accessTtlMs = toMs(options.accessTokenTtl ?? '15m', 'accessTokenTtl');
   const refreshTtlMs = toMs(options.refreshTokenTtl ?? '14d', 'refreshTokenTtl');
   const sessionMaxAgeMs = toMs(options.sessionMaxAge ?? Math.max(90 * 86_400, refreshTtlMs / 1000), 'sessionMaxAge');
@@ -230,10 +187,11 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     throw new BatonConfigError(`\`refreshGrace\` (${human(graceMs)}) must not be longer than \`refreshTokenTtl\` (${human(refreshTtlMs)}); a few seconds is enough to absorb races and lost responses.`);
   }
   if (leewayMs % 1000 !== 0 || leewayMs > 300_000) throw new BatonConfigError('`leeway` must be whole seconds, at most 5 minutes.');
+  return { accessTtlMs, refreshTtlMs, sessionMaxAgeMs, graceMs, leewayMs };
+}
 
-  // Retired keys verify for as long as a token they made can live, then nothing.
-  ring.setRetention({ sig: accessTtlMs + leewayMs, enc: accessTtlMs + leewayMs, refresh: refreshTtlMs + graceMs + leewayMs });
-
+/** The bounds: sessions per user, the refresh and login rate limits, the grace answers, the verify cache, the token length. */
+function limits(options: BatonOptions): Pick<ResolvedOptions, 'maxSessionsPerUser' | 'rateLimit' | 'loginLimit' | 'graceLimit' | 'cacheMax' | 'maxTokenLength'> {
   const maxSessionsPerUser = options.maxSessionsPerUser ?? 50;
   if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > MAX_SESSIONS_PER_USER) {
     throw new BatonConfigError(`\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`);
@@ -256,7 +214,11 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   if (cache !== false && (!Number.isInteger(cache.max) || cache.max < 1)) throw new BatonConfigError('`verifyCache.max` must be a whole number of at least 1 (or set `verifyCache: false`).');
   const maxTokenLength = options.maxTokenLength ?? 8192;
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 256) throw new BatonConfigError('`maxTokenLength` must be a whole number of at least 256.');
-  if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function') throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
+  return { maxSessionsPerUser, rateLimit, loginLimit, graceLimit, cacheMax: cache === false ? 0 : cache.max, maxTokenLength };
+}
+
+/** DPoP (RFC 9449): how long a proof and a nonce are good for, and whether a nonce is required. */
+function dpopOptions(options: BatonOptions): ResolvedOptions['dpop'] {
   const dpop = options.dpop ?? {};
   if (typeof dpop !== 'object' || dpop === null) throw new BatonConfigError('`dpop` must be an object: { proofLifetime, nonceLifetime, requireNonce }.');
   const proofLifetimeMs = toMs(dpop.proofLifetime ?? '5m', 'dpop.proofLifetime');
@@ -264,6 +226,18 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   if (proofLifetimeMs < 1000 || proofLifetimeMs % 1000 !== 0 || proofLifetimeMs > 3_600_000) throw new BatonConfigError('`dpop.proofLifetime` must be whole seconds, from 1 second to 1 hour (a few minutes is usual).');
   if (nonceLifetimeMs < 10_000 || nonceLifetimeMs % 1000 !== 0 || nonceLifetimeMs > 86_400_000) throw new BatonConfigError('`dpop.nonceLifetime` must be whole seconds, from 10 seconds to 1 day.');
   if (dpop.requireNonce !== undefined && typeof dpop.requireNonce !== 'boolean') throw new BatonConfigError('`dpop.requireNonce` must be true or false.');
+  return { proofLifetimeSec: proofLifetimeMs / 1000, nonceLifetimeSec: nonceLifetimeMs / 1000, requireNonce: dpop.requireNonce ?? true };
+}
+
+/** Validates `options`; throws `BatonConfigError` with a sentence that says what to fix. */
+export function resolveOptions(options: BatonOptions): ResolvedOptions {
+  const { audience, store, ring, tokenFormat } = essentials(options);
+  const { accessTtlMs, refreshTtlMs, sessionMaxAgeMs, graceMs, leewayMs } = lifetimes(options);
+  // Retired keys verify for as long as a token they made can live, then nothing.
+  ring.setRetention({ sig: accessTtlMs + leewayMs, enc: accessTtlMs + leewayMs, refresh: refreshTtlMs + graceMs + leewayMs });
+  const bounds = limits(options);
+  if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function') throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
+  const dpop = dpopOptions(options);
   if (options.now !== undefined && typeof options.now !== 'function') throw new BatonConfigError('`now` must be a function returning milliseconds since the epoch.');
 
   return {
@@ -276,17 +250,12 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     sessionMaxAgeMs,
     graceMs,
     leewaySec: leewayMs / 1000,
-    maxSessionsPerUser,
     tokenFormat,
-    rateLimit,
-    loginLimit,
-    graceLimit,
-    cacheMax: cache === false ? 0 : cache.max,
-    maxTokenLength,
+    ...bounds,
     defaultScope: options.defaultScope ?? '',
     onEvent: options.onEvent,
     persistKeys: options.persistKeys,
-    dpop: { proofLifetimeSec: proofLifetimeMs / 1000, nonceLifetimeSec: nonceLifetimeMs / 1000, requireNonce: dpop.requireNonce ?? true },
+    dpop,
     now: options.now ?? steadyClock(),
   };
 }

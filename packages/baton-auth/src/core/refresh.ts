@@ -110,6 +110,23 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     graceLimit: e.o.graceLimit,
     ...(options.ip === undefined ? {} : { ip: options.ip }),
   });
+  return answer(e, result, { refreshToken, parsed, now, narrowed, resources, binding, ip: options.ip });
+}
+
+/** What `refresh` was asked, for `answer`. */
+interface Asked {
+  refreshToken: string;
+  parsed: ParsedRefreshToken;
+  now: number;
+  narrowed: string[] | undefined;
+  resources: ReturnType<typeof parseResources> | undefined;
+  binding: ReturnType<typeof refreshBinding>;
+  ip: string | undefined;
+}
+
+/** The store's answer to a rotation, as new tokens (rotated, or a retry within the grace window) or the error it means. */
+async function answer(e: Engine, result: Awaited<ReturnType<Engine['store']['rotate']>>, asked: Asked): Promise<TokenPair> {
+  const { refreshToken, parsed, now, narrowed, resources, binding } = asked;
   const session = result.session as SessionSummary;
   const lineage = { at: now, sessionId: parsed.sessionId, userId: session?.userId ?? '', fingerprint: fingerprint(refreshToken) };
   switch (result.status) {
@@ -122,7 +139,7 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     case 'reused': {
       const ended = sessionEnd(session, now);
       e.applyRevocation({ kind: 'session', id: parsed.sessionId, at: now, expiresAt: now + e.revocationTtlMs, reason: 'reused', ...(session.revokeDetail ? { detail: session.revokeDetail } : {}) });
-      e.emit({ type: 'refresh.reused', ...lineage, presentedGeneration: parsed.generation, ...(options.ip === undefined ? {} : { ip: options.ip }) });
+      e.emit({ type: 'refresh.reused', ...lineage, presentedGeneration: parsed.generation, ...(asked.ip === undefined ? {} : { ip: asked.ip }) });
       e.emit({ type: 'session.revoked', at: now, sessionId: parsed.sessionId, reason: 'reused' });
       throw new BatonError('ERR_REFRESH_REUSED', `generation ${parsed.generation} was retired; the session is revoked`, ended === undefined ? undefined : { sessionEnd: ended });
     }

@@ -139,8 +139,8 @@ function openStreams(): HandlerContext['streams'] {
   };
 }
 
-/** Creates the handler of every endpoint of the token service. */
-export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
+/** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
+function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
   const given = options.issuer ?? options.baton.issuer;
   if (typeof given !== 'string' || !URL.canParse(given)) throw new BatonConfigError(`createAuthHandler: issuer must be the service's URL, e.g. https://auth.example.com, not ${JSON.stringify(given)}.`);
   const issuer = given.replace(/\/$/, '');
@@ -169,9 +169,12 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     streams: openStreams(),
     dpop: typeof options.dpop === 'function' ? options.dpop : ((on) => () => on)(options.dpop ?? true),
   };
+  return { c, base };
+}
 
-  /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
-  const routes: Record<string, Route> = {
+/** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
+function routeTable(c: HandlerContext, base: string): Record<string, Route> {
+  return {
     '/.well-known/oauth-authorization-server': metadata(c),
     // RFC 8414 §3.1: an issuer with a path has its metadata at /.well-known/oauth-authorization-server/<path>.
     ...(base === '' ? {} : { [`/.well-known/oauth-authorization-server${base}`]: metadata(c) }),
@@ -187,69 +190,82 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
   };
+}
 
-  /** The route of a path, with its table entry (`name`, what logs carry) and its parameters. */
-  function match(path: string): { route: Route; name: string; params: string[] } | undefined {
-    const exact = routes[path];
-    if (exact) return { route: exact, name: path, params: [] };
-    const slash = path.lastIndexOf('/');
-    const name = `${path.slice(0, slash)}/*`;
-    const wildcard = routes[name];
-    let param: string;
-    try {
-      param = decodeURIComponent(path.slice(slash + 1));
-    } catch {
-      return undefined;
-    }
-    return wildcard && param ? { route: wildcard, name, params: [param] } : undefined;
+type Found = { route: Route; name: string; params: string[] };
+
+/** The route of a path, with its table entry (`name`, what logs carry) and its parameters. */
+function match(routes: Record<string, Route>, path: string): Found | undefined {
+  const exact = routes[path];
+  if (exact) return { route: exact, name: path, params: [] };
+  const slash = path.lastIndexOf('/');
+  const name = `${path.slice(0, slash)}/*`;
+  const wildcard = routes[name];
+  let param: string;
+  try {
+    param = decodeURIComponent(path.slice(slash + 1));
+  } catch {
+    return undefined;
   }
+  return wildcard && param ? { route: wildcard, name, params: [param] } : undefined;
+}
 
+/** The answer of the route found (a preflight, the method's, or the OAuth error of what it threw). */
+async function serveRoute(c: HandlerContext, request: Request, context: RequestContext, found: Found | undefined, route: string): Promise<Response> {
+  const isPublic = found !== undefined && PUBLIC(found.name);
+  try {
+    if (found === undefined) throw new HttpError('ERR_NOT_FOUND', 'No such endpoint');
+    const method = request.method === 'HEAD' && found.route.GET ? 'GET' : request.method;
+    const serve = found.route[method];
+    const allow = [...Object.keys(found.route), 'OPTIONS'];
+    // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
+    if (method === 'OPTIONS') return preflight(c, request, found.name, isPublic, allow);
+    if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
+    if (!isPublic) refuseCrossSite(c, request);
+    return await serve(request, context, found.params);
+  } catch (err) {
+    const http = httpErrorOf(err);
+    // The error's name and where it was thrown, never its message: a library's message may quote its input.
+    if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', route, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
+    return oauthError(http);
+  }
+}
+
+/** The headers every answer carries: CORS for the route found, and the engine's date. */
+function finish(c: HandlerContext, request: Request, response: Response, found: Found | undefined): void {
+  // Which pages of other origins may read the answer (its errors too: a page must see invalid_grant).
+  if (found !== undefined) {
+    try {
+      for (const [name, value] of Object.entries(corsHeaders(c, request, found.name, PUBLIC(found.name)))) response.headers.set(name, value);
+    } catch {
+      // Immutable headers (a redirect): no page reads a redirect's answer anyway.
+    }
+  }
+  // Every answer is dated on the engine's clock, which a step of the wall clock does not move
+  // (core/clock.ts): clients that time their DPoP proofs by it (RFC 9449 §4.3, iat) keep agreeing with it.
+  if (!response.headers.has('date')) {
+    try {
+      response.headers.set('date', new Date(c.baton.now()).toUTCString());
+    } catch {
+      // Immutable headers (a redirect): the server's own Date stands.
+    }
+  }
+}
+
+/** Creates the handler of every endpoint of the token service. */
+export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
+  const { c, base } = handlerContext(options);
+  const routes = routeTable(c, base);
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
-    const found = match(local(new URL(request.url).pathname));
+    const found = match(routes, local(new URL(request.url).pathname));
     // Logs carry the route (its table entry), never the path: a path is the caller's to fill,
     // with a token pasted into it as easily as anything else.
     const route = found?.name ?? 'unknown route';
-    const isPublic = found !== undefined && PUBLIC(found.name);
-    let response: Response;
-    try {
-      if (found === undefined) throw new HttpError('ERR_NOT_FOUND', 'No such endpoint');
-      const method = request.method === 'HEAD' && found.route.GET ? 'GET' : request.method;
-      const serve = found.route[method];
-      const allow = [...Object.keys(found.route), 'OPTIONS'];
-      if (method === 'OPTIONS') {
-        // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
-        response = preflight(c, request, found.name, isPublic, allow);
-      } else {
-        if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
-        if (!isPublic) refuseCrossSite(c, request);
-        response = await serve(request, context, found.params);
-      }
-    } catch (err) {
-      const http = httpErrorOf(err);
-      // The error's name and where it was thrown, never its message: a library's message may quote its input.
-      if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', route, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
-      response = oauthError(http);
-    }
-    // Which pages of other origins may read the answer (its errors too: a page must see invalid_grant).
-    if (found !== undefined) {
-      try {
-        for (const [name, value] of Object.entries(corsHeaders(c, request, found.name, isPublic))) response.headers.set(name, value);
-      } catch {
-        // Immutable headers (a redirect): no page reads a redirect's answer anyway.
-      }
-    }
-    // Every answer is dated on the engine's clock, which a step of the wall clock does not move
-    // (core/clock.ts): clients that time their DPoP proofs by it (RFC 9449 §4.3, iat) keep agreeing with it.
-    if (!response.headers.has('date')) {
-      try {
-        response.headers.set('date', new Date(c.baton.now()).toUTCString());
-      } catch {
-        // Immutable headers (a redirect): the server's own Date stands.
-      }
-    }
+    const response = await serveRoute(c, request, context, found, route);
+    finish(c, request, response, found);
     c.log?.info({ method: request.method, route, status: response.status }, 'request');
     return response;
   };
-  return Object.assign(handler, { handles: (pathname: string) => match(local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes, allowedOrigins: c.allowedOrigins, closeStreams: (final?: boolean) => c.streams.closeAll(final) });
+  return Object.assign(handler, { handles: (pathname: string) => match(routes, local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes, allowedOrigins: c.allowedOrigins, closeStreams: (final?: boolean) => c.streams.closeAll(final) });
 }

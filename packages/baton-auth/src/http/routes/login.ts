@@ -6,6 +6,7 @@
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
+import type { ClientRecord } from '../clients.ts';
 import type { DpopProof } from '../../dpop/proof.ts';
 import { isBatonError } from '../../core/errors.ts';
 import { loginProof, nonceHeaders } from '../../dpop/token-endpoint.ts';
@@ -29,30 +30,7 @@ export function login(c: HandlerContext): Route {
       if (!f.username || !f.password) throw new HttpError('ERR_INVALID_REQUEST', 'username and password are required');
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       const ip = ctx.ip ?? 'unknown';
-      const username = f.username.toLowerCase();
-      // Only failures count, per username and address and per address; a refused attempt writes nothing.
-      const count = async (): Promise<LoginAttempt> => {
-        const attempt = await c.loginProtection.check(username, ip);
-        if (attempt.retryAfterMs > 0) {
-          c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
-          throw tooManyAttempts(attempt.retryAfterMs);
-        }
-        return attempt;
-      };
-      // The DPoP proof before the password: its cheap checks (the nonce round) first, its signature
-      // only once the attempt is counted, and a proof that fails then is a failed login — no hash.
-      let counted: LoginAttempt | undefined;
-      let proof: DpopProof | undefined;
-      try {
-        proof = await loginProof(c, request, client, async () => {
-          counted = await count();
-        });
-      } catch (err) {
-        if (counted === undefined || !isBatonError(err) || err.code !== 'ERR_DPOP_INVALID') throw err;
-        const blocked = await counted.failed();
-        throw blocked > 0 ? tooManyAttempts(blocked) : err;
-      }
-      const attempt = counted ?? (await count());
+      const { proof, attempt } = await countedProof(c, request, client, f.username.toLowerCase(), ip);
       const who = await c.authenticate(f.username, f.password);
       if (who === null) {
         c.log?.info({ event: 'login.failed', ip }, 'login failed');
@@ -79,4 +57,33 @@ export function login(c: HandlerContext): Route {
       return tokenResponse(c, pair, viaCookie, nonceHeaders(c, jkt));
     },
   };
+}
+
+/**
+ * The login's DPoP proof (if any) and its attempt, counted against the login budget. The proof
+ * before the password: its cheap checks (the nonce round) first, its signature only once the
+ * attempt is counted, and a proof that fails then is a failed login — no hash.
+ */
+async function countedProof(c: HandlerContext, request: Request, client: ClientRecord, username: string, ip: string): Promise<{ proof: DpopProof | undefined; attempt: LoginAttempt }> {
+  // Only failures count, per username and address and per address; a refused attempt writes nothing.
+  const count = async (): Promise<LoginAttempt> => {
+    const attempt = await c.loginProtection.check(username, ip);
+    if (attempt.retryAfterMs > 0) {
+      c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
+      throw tooManyAttempts(attempt.retryAfterMs);
+    }
+    return attempt;
+  };
+  let counted: LoginAttempt | undefined;
+  let proof: DpopProof | undefined;
+  try {
+    proof = await loginProof(c, request, client, async () => {
+      counted = await count();
+    });
+  } catch (err) {
+    if (counted === undefined || !isBatonError(err) || err.code !== 'ERR_DPOP_INVALID') throw err;
+    const blocked = await counted.failed();
+    throw blocked > 0 ? tooManyAttempts(blocked) : err;
+  }
+  return { proof, attempt: counted ?? (await count()) };
 }

@@ -17,56 +17,58 @@ import { assertBound, nonceHeaders, proofKey, refreshProof } from '../../dpop/to
 import { grantedResources } from '../grant.ts';
 import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
 
-export function token(c: HandlerContext): Route {
-  async function refreshGrant(request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
-    const fromCookie = f.refresh_token === undefined ? cookieValue(request.headers.get('cookie'), c.cookie.name) : undefined;
-    const presented = f.refresh_token ?? fromCookie;
-    if (!presented) throw new HttpError('ERR_INVALID_REQUEST', 'refresh_token is required (in the body or the cookie)');
-    if (fromCookie !== undefined) checkCsrf(c, request);
-    assertBound(client, presented);
-    let jkt: string | undefined;
-    try {
-      // Checked here — the refresh token's MAC with the proof's key before the proof's signature —
-      // and spent by the engine once the narrowing is right.
-      const proof = await refreshProof(c, request, client, presented);
-      jkt = proof?.jkt;
-      const pair = await c.baton.refresh(presented, {
-        ...(proof === undefined ? {} : { proof }),
-        clientId: client.id,
-        ...(f.scope === undefined ? {} : { scope: f.scope }),
-        // Known to the service and allowed to the client, then among the session's (checked by the engine).
-        ...(f.resource === undefined ? {} : { resource: grantedResources(c, client, f.resource) }),
-        ...(ctx.ip === undefined ? {} : { ip: ctx.ip }),
-      });
-      return tokenResponse(c, pair, fromCookie !== undefined, nonceHeaders(c, jkt));
-    } catch (err) {
-      const http = httpErrorOf(err);
-      // A dead refresh cookie is cleared; a store outage keeps it (nothing was lost).
-      if (fromCookie !== undefined && http.error === 'invalid_grant') http.headers['set-cookie'] = clearCookie(c);
-      Object.assign(http.headers, nonceHeaders(c, jkt));
-      throw http;
-    }
-  }
-
-  async function clientCredentials(request: Request, f: Record<string, string>, client: ClientRecord): Promise<Response> {
-    // RFC 6749 §4.4: confidential clients only, and only those registered for it (§5.2 unauthorized_client).
-    if (client.type !== 'confidential' || !(client.grantTypes ?? []).includes('client_credentials')) {
-      throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id} may not use the client_credentials grant`);
-    }
-    // No user: the client's own list bounds the scope, and a client with none gets none.
-    const scope = grantScope(f.scope, client.scopes ?? []);
-    const resource = grantedResources(c, client, f.resource);
-    // Last, after the client's authentication: the proof is checked and spent only for a request otherwise sound.
-    const jkt = await proofKey(c, request, client);
-    const issued = await c.baton.issueClientToken({
+/** The refresh grant (RFC 6749 §6). */
+async function refreshGrant(c: HandlerContext, request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
+  const fromCookie = f.refresh_token === undefined ? cookieValue(request.headers.get('cookie'), c.cookie.name) : undefined;
+  const presented = f.refresh_token ?? fromCookie;
+  if (!presented) throw new HttpError('ERR_INVALID_REQUEST', 'refresh_token is required (in the body or the cookie)');
+  if (fromCookie !== undefined) checkCsrf(c, request);
+  assertBound(client, presented);
+  let jkt: string | undefined;
+  try {
+    // Checked here — the refresh token's MAC with the proof's key before the proof's signature —
+    // and spent by the engine once the narrowing is right.
+    const proof = await refreshProof(c, request, client, presented);
+    jkt = proof?.jkt;
+    const pair = await c.baton.refresh(presented, {
+      ...(proof === undefined ? {} : { proof }),
       clientId: client.id,
-      ...(jkt === undefined ? {} : { jkt }),
-      scope,
-      resource,
+      ...(f.scope === undefined ? {} : { scope: f.scope }),
+      // Known to the service and allowed to the client, then among the session's (checked by the engine).
+      ...(f.resource === undefined ? {} : { resource: grantedResources(c, client, f.resource) }),
+      ...(ctx.ip === undefined ? {} : { ip: ctx.ip }),
     });
-    return json(issued, 200, nonceHeaders(c, jkt));
+    return tokenResponse(c, pair, fromCookie !== undefined, nonceHeaders(c, jkt));
+  } catch (err) {
+    const http = httpErrorOf(err);
+    // A dead refresh cookie is cleared; a store outage keeps it (nothing was lost).
+    if (fromCookie !== undefined && http.error === 'invalid_grant') http.headers['set-cookie'] = clearCookie(c);
+    Object.assign(http.headers, nonceHeaders(c, jkt));
+    throw http;
   }
+}
 
+/** The client_credentials grant (RFC 6749 §4.4). */
+async function clientCredentials(c: HandlerContext, request: Request, f: Record<string, string>, client: ClientRecord): Promise<Response> {
+  // RFC 6749 §4.4: confidential clients only, and only those registered for it (§5.2 unauthorized_client).
+  if (client.type !== 'confidential' || !(client.grantTypes ?? []).includes('client_credentials')) {
+    throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id} may not use the client_credentials grant`);
+  }
+  // No user: the client's own list bounds the scope, and a client with none gets none.
+  const scope = grantScope(f.scope, client.scopes ?? []);
+  const resource = grantedResources(c, client, f.resource);
+  // Last, after the client's authentication: the proof is checked and spent only for a request otherwise sound.
+  const jkt = await proofKey(c, request, client);
+  const issued = await c.baton.issueClientToken({
+    clientId: client.id,
+    ...(jkt === undefined ? {} : { jkt }),
+    scope,
+    resource,
+  });
+  return json(issued, 200, nonceHeaders(c, jkt));
+}
+
+export function token(c: HandlerContext): Route {
   return {
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
@@ -75,7 +77,7 @@ export function token(c: HandlerContext): Route {
         throw new HttpError('ERR_GRANT_TYPE_UNSUPPORTED', 'grant_type must be refresh_token or client_credentials');
       }
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
-      return f.grant_type === 'refresh_token' ? refreshGrant(request, f, client, ctx) : clientCredentials(request, f, client);
+      return f.grant_type === 'refresh_token' ? refreshGrant(c, request, f, client, ctx) : clientCredentials(c, request, f, client);
     },
   };
 }
