@@ -58,6 +58,7 @@ export const INTEGRATION = [
   'test/server/store-init-live.test.ts',
   'test/server/workers.test.ts',
   'test/stores/faults.test.ts',
+  'test/stores/postgres-connect.test.ts',
   'test/stores/postgres.test.ts',
   'test/stores/redis-eviction.test.ts',
   'test/stores/redis.test.ts',

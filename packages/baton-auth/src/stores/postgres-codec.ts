@@ -85,6 +85,10 @@ export function postgresClient(url: string, max = 10): Sql {
     // bigint columns hold milliseconds, well inside Number's exact range.
     types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },
     connect_timeout: 5,
+    // No array-type query at each connect: postgres.js runs it from a socket handler and drops its
+    // promise, so a connection lost during it (an outage, a flaky network) was an unhandled
+    // rejection, which ends a Node process. The one array the store reads comes back as JSON.
+    fetch_types: false,
     // Reconnect fast once the server is back (the default backoff grows to seconds), so an
     // instance is not blind to revocations for longer than the outage itself.
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),

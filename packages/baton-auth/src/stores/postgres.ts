@@ -60,7 +60,7 @@ class PostgresStore extends PostgresRecords implements BatonStore {
   async createSession(session: SessionRecord, options: Omit<Revocation, 'reason'> & { maxSessionsPerUser: number }): Promise<{ evicted: string[] }> {
     await this.ready();
     const [row] = await this.sql`
-      SELECT baton_create_session(${this.sql.json(toRow(session) as never)}, ${options.maxSessionsPerUser}, ${options.now}, ${options.now + options.revocationTtlMs}, ${ENDED_SESSIONS_PER_USER}) AS evicted`;
+      SELECT to_jsonb(baton_create_session(${this.sql.json(toRow(session) as never)}, ${options.maxSessionsPerUser}, ${options.now}, ${options.now + options.revocationTtlMs}, ${ENDED_SESSIONS_PER_USER})) AS evicted`;
     return { evicted: (row?.evicted as string[]) ?? [] };
   }
 
