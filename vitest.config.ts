@@ -29,7 +29,10 @@ export default defineConfig({
     // The unit files mostly wait (real timers, sockets, a child's answer) rather than compute: four
     // at once on two cores, where the default (cores − 1) ran them one by one (97 s → 51 s, 2026-12-07).
     projects: [
-      { extends: true, test: { name: 'unit', include: ALL, exclude: [...INTEGRATION, ...E2E], fileParallelism: true, maxWorkers: 4, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: { name: 'unit', include: ALL, exclude: [...INTEGRATION, ...E2E], fileParallelism: true, maxWorkers: 4, sequence: { groupOrder: 0 } },
+      },
       { extends: true, test: { name: 'integration', include: INTEGRATION, fileParallelism: false, sequence: { groupOrder: 1 } } },
       { extends: true, test: { name: 'e2e', include: E2E, fileParallelism: false, sequence: { groupOrder: 2 } } },
     ],

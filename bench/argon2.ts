@@ -22,7 +22,14 @@ async function nodeVerify(phc: string, password: string): Promise<boolean> {
   const [, alg, , params, salt, hash] = phc.split('$');
   const p = Object.fromEntries((params ?? '').split(',').map((kv) => kv.split('=') as [string, string]));
   const expected = Buffer.from(hash ?? '', 'base64');
-  const tag = await derive(alg as 'argon2id', { message: password, nonce: Buffer.from(salt ?? '', 'base64'), memory: Number(p.m), passes: Number(p.t), parallelism: Number(p.p), tagLength: expected.length });
+  const tag = await derive(alg as 'argon2id', {
+    message: password,
+    nonce: Buffer.from(salt ?? '', 'base64'),
+    memory: Number(p.m),
+    passes: Number(p.t),
+    parallelism: Number(p.p),
+    tagLength: expected.length,
+  });
   return timingSafeEqual(tag, expected);
 }
 

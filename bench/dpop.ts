@@ -37,25 +37,43 @@ export async function benchDpop(options: { ms?: number; rounds?: number } = {}):
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' }) as JWK;
   const jkt = await calculateJwkThumbprint(jwk, 'sha256');
-  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('ES256', 'k1')], refreshTokenSecret: randomBytes(32), store: memoryStore(), refreshRateLimit: false });
+  const baton = createBaton({
+    issuer: ISSUER,
+    keys: [generateKey('ES256', 'k1')],
+    refreshTokenSecret: randomBytes(32),
+    store: memoryStore(),
+    refreshRateLimit: false,
+  });
   await baton.ready();
   const bound = (await baton.login('user-1', { jkt, resource: 'https://api.example.com' })).access_token;
   const bearer = (await baton.login('user-2', { resource: 'https://api.example.com' })).access_token;
   const ms = options.ms ?? 400;
   const rounds = options.rounds ?? 3;
   // Enough proofs for the warm-up and every round of three candidates at 20,000 proofs a second each.
-  const pool = proofs(privateKey, jwk, Math.ceil(((Math.min(ms, 150) + ms * rounds) / 1000) * 60_000), { htm: 'GET', htu: API, ath: createHash('sha256').update(bound).digest('base64url') });
+  const pool = proofs(privateKey, jwk, Math.ceil(((Math.min(ms, 150) + ms * rounds) / 1000) * 60_000), {
+    htm: 'GET',
+    htu: API,
+    ath: createHash('sha256').update(bound).digest('base64url'),
+  });
   let next = 0;
   const floor = (): boolean => {
     const proof = pool[next++] as string;
     const dot = proof.lastIndexOf('.');
-    return cryptoVerify('sha256', Buffer.from(proof.slice(0, dot)), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(proof.slice(dot + 1), 'base64url'));
+    return cryptoVerify(
+      'sha256',
+      Buffer.from(proof.slice(0, dot)),
+      { key: publicKey, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(proof.slice(dot + 1), 'base64url'),
+    );
   };
   const audience = { audience: 'https://api.example.com' };
   const request: Candidate[] = [
     { name: 'raw node:crypto ES256 check of a proof (floor)', run: floor },
     { name: 'jose jwtVerify of a proof (EmbeddedJWK)', run: () => jwtVerify(pool[next++] as string, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] }) },
-    { name: 'Baton verify, DPoP: cached token + proof', run: () => baton.verify(bound, { ...audience, dpop: { proof: pool[next++] as string, method: 'GET', url: API } }) },
+    {
+      name: 'Baton verify, DPoP: cached token + proof',
+      run: () => baton.verify(bound, { ...audience, dpop: { proof: pool[next++] as string, method: 'GET', url: API } }),
+    },
     { name: 'Baton verify, Bearer: cached token', run: () => baton.verify(bearer, audience) },
   ];
   for (const c of request) await c.run(); // each accepts before it is timed
@@ -84,7 +102,10 @@ export async function benchDpop(options: { ms?: number; rounds?: number } = {}):
   if (nextRefresh > refreshPool.length) throw new Error(`the refresh proof pool ran out (${nextRefresh} > ${refreshPool.length}): raise it`);
 
   const rows: (string | number)[][] = [];
-  for (const [what, results] of [['request', requestResults], ['refresh', refreshResults]] as const) {
+  for (const [what, results] of [
+    ['request', requestResults],
+    ['refresh', refreshResults],
+  ] as const) {
     const floor = results[0]?.opsPerSec ?? 1;
     for (const r of results) rows.push([`${what} · ${r.name}`, fmt(r.opsPerSec), (r.opsPerSec / floor).toFixed(2), `${(1e6 / r.opsPerSec).toFixed(1)}`]);
   }

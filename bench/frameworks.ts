@@ -33,7 +33,13 @@ interface Variant {
 
 async function variants(): Promise<Variant[]> {
   const make = async (name: string, alg: 'HS256' | 'ES256' | 'EdDSA', cache: boolean): Promise<Variant> => {
-    const baton = createBaton({ issuer: 'https://bench', keys: [generateKey(alg)], refreshTokenSecret: randomBytes(32), store: memoryStore(), ...(cache ? {} : { verifyCache: false as const }) });
+    const baton = createBaton({
+      issuer: 'https://bench',
+      keys: [generateKey(alg)],
+      refreshTokenSecret: randomBytes(32),
+      store: memoryStore(),
+      ...(cache ? {} : { verifyCache: false as const }),
+    });
     await baton.ready();
     return { name, baton, token: (await baton.login('bench-user')).access_token };
   };
@@ -72,7 +78,11 @@ async function startAll(vs: Variant[]): Promise<{ name: string; url: string; clo
   const raw = rawCheck(vs[1] as Variant);
   const ex = express();
   ex.get('/bare', (_req, res) => res.json(body));
-  ex.get('/hook', (_req, _res, next) => next(), (_req, res) => res.json(body));
+  ex.get(
+    '/hook',
+    (_req, _res, next) => next(),
+    (_req, res) => res.json(body),
+  );
   ex.get('/raw', (req, res) => (raw(req.headers.authorization) ? res.json(body) : res.status(401).end()));
   for (const v of vs) ex.get(`/${slug(v.name)}`, expressAuth(v.baton, { audience: v.baton.audience }), (_req, res) => res.json(body));
   const exServer = ex.listen(0, '127.0.0.1');
@@ -81,14 +91,30 @@ async function startAll(vs: Variant[]): Promise<{ name: string; url: string; clo
   fa.decorateRequest('auth');
   fa.get('/bare', async () => body);
   fa.get('/hook', { preHandler: (_request, _reply, done) => done() }, async () => body);
-  fa.get('/raw', { preHandler: async (request, reply) => { if (!raw(request.headers.authorization)) return reply.code(401).send(); } }, async () => body);
+  fa.get(
+    '/raw',
+    {
+      preHandler: async (request, reply) => {
+        if (!raw(request.headers.authorization)) return reply.code(401).send();
+      },
+    },
+    async () => body,
+  );
   for (const v of vs) fa.get(`/${slug(v.name)}`, { preHandler: fastifyAuth(v.baton, { audience: v.baton.audience }) }, async () => body);
   await fa.listen({ port: 0, host: '127.0.0.1' });
 
   const ho = new Hono();
   ho.get('/bare', (c) => c.json(body));
-  ho.get('/hook', async (_c, next) => next(), (c) => c.json(body));
-  ho.get('/raw', async (c, next) => (raw((c.env as { incoming: { headers: { authorization?: string } } }).incoming.headers.authorization) ? next() : c.body(null, 401)), (c) => c.json(body));
+  ho.get(
+    '/hook',
+    async (_c, next) => next(),
+    (c) => c.json(body),
+  );
+  ho.get(
+    '/raw',
+    async (c, next) => (raw((c.env as { incoming: { headers: { authorization?: string } } }).incoming.headers.authorization) ? next() : c.body(null, 401)),
+    (c) => c.json(body),
+  );
   for (const v of vs) ho.get(`/${slug(v.name)}`, honoAuth(v.baton, { audience: v.baton.audience }), (c) => c.json(body));
   const hoServer = serve({ fetch: ho.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
 
@@ -134,7 +160,7 @@ export async function benchFrameworks(seconds = 2, rounds = 5): Promise<string> 
       const routes = [
         // Every route gets the same request, Authorization header included, so ratios show only the guard's work.
         { label: 'bare (no auth)', path: '/bare', token: vs[0]?.token as string | undefined },
-        { label: 'no-op hook (any guard\'s floor)', path: '/hook', token: vs[0]?.token as string | undefined },
+        { label: "no-op hook (any guard's floor)", path: '/hook', token: vs[0]?.token as string | undefined },
         { label: 'raw node:crypto HS256 check (floor)', path: '/raw', token: vs[1]?.token },
         ...vs.map((v) => ({ label: `requireAuth ${v.name}`, path: `/${slug(v.name)}`, token: v.token as string | undefined })),
       ];
@@ -143,7 +169,8 @@ export async function benchFrameworks(seconds = 2, rounds = 5): Promise<string> 
       for (let round = 0; round < rounds; round++) {
         for (const [i, r] of routes.entries()) samples[i]?.push(await rps(`${s.url}${r.path}`, seconds, r.token));
       }
-      const byRound = (i: number, f: (x: Sample, bare: Sample) => number): number => median((samples[i] ?? []).map((x, round) => f(x, samples[0]?.[round] as Sample)));
+      const byRound = (i: number, f: (x: Sample, bare: Sample) => number): number =>
+        median((samples[i] ?? []).map((x, round) => f(x, samples[0]?.[round] as Sample)));
       for (const [i, r] of routes.entries()) {
         rows.push([
           s.name,

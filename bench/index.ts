@@ -28,7 +28,9 @@ const log = (text: string): void => {
   lines.push(text);
 };
 
-log(`# Baton benchmarks — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`);
+log(
+  `# Baton benchmarks — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
+);
 log(`\`npm run bench -- ${process.argv.slice(2).join(' ')}\`\n`);
 if (want('verify')) {
   log('## Access-token verification (one process)\n');
@@ -51,7 +53,9 @@ if (want('frameworks')) {
   log(await benchFrameworks(quick ? 1 : 2, quick ? 1 : 5));
 }
 if (want('logging')) {
-  log('\n## The request log: `baton serve` at BATON_LOG_LEVEL=info against warn (autocannon, 32 connections, GET /auth/me, loopback; its log to a file; both in each round, the median of their ratios)\n');
+  log(
+    '\n## The request log: `baton serve` at BATON_LOG_LEVEL=info against warn (autocannon, 32 connections, GET /auth/me, loopback; its log to a file; both in each round, the median of their ratios)\n',
+  );
   log(await benchLogging(quick ? 2 : 3, quick ? 3 : 9));
 }
 if (want('workers')) {
@@ -59,7 +63,7 @@ if (want('workers')) {
   log(await benchWorkers(quick ? 2 : 4, quick ? 1 : 3));
 }
 if (want('sqlite-lock')) {
-  log('\n## Two processes on one SQLite file: the commit\'s sync or the write lock?\n');
+  log("\n## Two processes on one SQLite file: the commit's sync or the write lock?\n");
   log(await benchSqliteLock(quick ? 1 : 2, quick ? 1 : 3));
 }
 if (process.argv.includes('--peers')) {

@@ -65,39 +65,44 @@ async function timed(call: () => Promise<{ status: number; text: string }>): Pro
 const base = target.pathname.replace(/\/oauth\/token$/, '');
 const me = (access: string) => timed(() => send('GET', `${base}/auth/me`, { authorization: `Bearer ${access}` }));
 
-await Promise.all(input.tokens.map(async (initial, i) => {
-  let token = initial;
-  let access = input.access?.[i] ?? initial;
-  while (performance.now() < end) {
-    if (input.mode === 'me') {
-      await me(token);
-      continue;
-    }
-    if (input.mode === 'mix') {
-      const res = await timed(() => post(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, ...(input.clientId ? { client_id: input.clientId } : {}) }).toString()));
-      if (res !== false) ({ refresh_token: token, access_token: access } = JSON.parse(res.text) as { refresh_token: string; access_token: string });
-      for (let k = 0; k < 4; k++) await me(access);
-      continue;
-    }
-    const body = input.mode === 'refresh'
-      ? new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, ...(input.clientId ? { client_id: input.clientId } : {}) }).toString()
-      : new URLSearchParams({ token }).toString();
-    const t = performance.now();
-    try {
-      const res = await post(body);
-      latencies.push(performance.now() - t);
-      if (res.status !== 200) {
-        firstError ??= `${res.status} ${res.text.slice(0, 200)}`;
-        errors++;
+await Promise.all(
+  input.tokens.map(async (initial, i) => {
+    let token = initial;
+    let access = input.access?.[i] ?? initial;
+    while (performance.now() < end) {
+      if (input.mode === 'me') {
+        await me(token);
         continue;
       }
-      if (input.mode === 'refresh') token = (JSON.parse(res.text) as { refresh_token: string }).refresh_token;
-      else if (!(JSON.parse(res.text) as { active: boolean }).active) errors++;
-    } catch {
-      errors++;
+      if (input.mode === 'mix') {
+        const res = await timed(() =>
+          post(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, ...(input.clientId ? { client_id: input.clientId } : {}) }).toString()),
+        );
+        if (res !== false) ({ refresh_token: token, access_token: access } = JSON.parse(res.text) as { refresh_token: string; access_token: string });
+        for (let k = 0; k < 4; k++) await me(access);
+        continue;
+      }
+      const body =
+        input.mode === 'refresh'
+          ? new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, ...(input.clientId ? { client_id: input.clientId } : {}) }).toString()
+          : new URLSearchParams({ token }).toString();
+      const t = performance.now();
+      try {
+        const res = await post(body);
+        latencies.push(performance.now() - t);
+        if (res.status !== 200) {
+          firstError ??= `${res.status} ${res.text.slice(0, 200)}`;
+          errors++;
+          continue;
+        }
+        if (input.mode === 'refresh') token = (JSON.parse(res.text) as { refresh_token: string }).refresh_token;
+        else if (!(JSON.parse(res.text) as { active: boolean }).active) errors++;
+      } catch {
+        errors++;
+      }
     }
-  }
-}));
+  }),
+);
 latencies.sort((a, b) => a - b);
 const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 process.stdout.write(JSON.stringify({ rps: latencies.length / input.seconds, p50: q(0.5), p99: q(0.99), errors, firstError }));

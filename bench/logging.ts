@@ -18,7 +18,13 @@ const run = promisify(execFile);
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 const CLI = new URL('../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 
-interface Serve { level: string; url: string; log: string; child: ChildProcess; token: string }
+interface Serve {
+  level: string;
+  url: string;
+  log: string;
+  child: ChildProcess;
+  token: string;
+}
 
 const USER = { username: 'bench', password: 'bench password 1' };
 
@@ -30,7 +36,15 @@ async function serve(dir: string, level: string): Promise<Serve> {
   const log = join(dir, `${level}.log`);
   const out = openSync(log, 'a');
   const child = spawn(process.execPath, [CLI, 'serve'], {
-    env: { ...process.env, PORT: '0', BATON_STORE: store, BATON_SECRET: 'bench-logging-service-secret-of-32-characters', BATON_LOG_LEVEL: level, BATON_REFRESH_RATE: 'off', BATON_RUNTIME_FILE: join(dir, `${level}.json`) },
+    env: {
+      ...process.env,
+      PORT: '0',
+      BATON_STORE: store,
+      BATON_SECRET: 'bench-logging-service-secret-of-32-characters',
+      BATON_LOG_LEVEL: level,
+      BATON_REFRESH_RATE: 'off',
+      BATON_RUNTIME_FILE: join(dir, `${level}.json`),
+    },
     stdio: ['ignore', out, out],
   });
   let url: string | undefined;
@@ -45,7 +59,11 @@ async function serve(dir: string, level: string): Promise<Serve> {
 
 /** Requests per second of `GET /auth/me` for `seconds`. */
 async function rate(s: Serve, seconds: number): Promise<number> {
-  const { stdout } = await run(process.execPath, [AUTOCANNON, '-c', '32', '-d', String(seconds), '-j', '-H', `authorization=Bearer ${s.token}`, `${s.url}/auth/me`], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(
+    process.execPath,
+    [AUTOCANNON, '-c', '32', '-d', String(seconds), '-j', '-H', `authorization=Bearer ${s.token}`, `${s.url}/auth/me`],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
   const result = JSON.parse(stdout) as { requests: { average: number }; non2xx: number };
   if (result.non2xx > 0) throw new Error(`${s.level}: ${result.non2xx} answers were not 2xx`);
   return result.requests.average;
@@ -66,10 +84,18 @@ export async function benchLogging(seconds: number, rounds: number): Promise<str
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     const requests = (seen.info ?? []).reduce((a, b) => a + b * seconds, 0);
     const bytes = statSync(join(dir, 'info.log')).size;
-    return table(['BATON_LOG_LEVEL', 'GET /auth/me req/s (median)', 'vs warn (median of rounds)', 'rounds (info/warn)'], [
-      ['warn (no request lines)', fmt(median(seen.warn ?? [])), '1.00', ''],
-      [`info (a JSON line per request, ~${fmt(bytes / Math.max(1, requests))} bytes)`, fmt(median(seen.info ?? [])), median(ratios).toFixed(2), ratios.map((x) => x.toFixed(2)).join(' ')],
-    ]);
+    return table(
+      ['BATON_LOG_LEVEL', 'GET /auth/me req/s (median)', 'vs warn (median of rounds)', 'rounds (info/warn)'],
+      [
+        ['warn (no request lines)', fmt(median(seen.warn ?? [])), '1.00', ''],
+        [
+          `info (a JSON line per request, ~${fmt(bytes / Math.max(1, requests))} bytes)`,
+          fmt(median(seen.info ?? [])),
+          median(ratios).toFixed(2),
+          ratios.map((x) => x.toFixed(2)).join(' '),
+        ],
+      ],
+    );
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

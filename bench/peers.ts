@@ -50,14 +50,25 @@ async function baton(seconds: number, alg: 'EdDSA' | 'HS256', on: 'memory' | 'sq
   const secret = 'bench-introspection-secret-of-32-characters';
   const dir = on === 'sqlite' ? mkdtempSync(join(tmpdir(), 'baton-peers-')) : undefined;
   const store = dir === undefined ? 'memory:' : `sqlite:${join(dir, 'baton.sqlite')}`;
-  const service = await startServer(loadConfig({ PORT: '0', BATON_STORE: store, BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: secret, BATON_ALG: alg }));
+  const service = await startServer(
+    loadConfig({ PORT: '0', BATON_STORE: store, BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: secret, BATON_ALG: alg }),
+  );
   try {
     const b = service.service.baton;
     const tokens = await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => b.login(`bench-${i}`, { clientId: 'default' })));
-    const refresh = await load({ url: `${service.url}/oauth/token`, mode: 'refresh', tokens: tokens.map((t) => t.refresh_token), clientId: 'default', seconds });
+    const refresh = await load({
+      url: `${service.url}/oauth/token`,
+      mode: 'refresh',
+      tokens: tokens.map((t) => t.refresh_token),
+      clientId: 'default',
+      seconds,
+    });
     const access = (await b.login('bench-introspect')).access_token;
     const introspect = await load({
-      url: `${service.url}/oauth/introspect`, mode: 'introspect', tokens: Array(CONNECTIONS).fill(access), seconds,
+      url: `${service.url}/oauth/introspect`,
+      mode: 'introspect',
+      tokens: Array(CONNECTIONS).fill(access),
+      seconds,
       authorization: `Basic ${Buffer.from(`resource-server:${secret}`).toString('base64')}`,
     });
     return { refresh, introspect };
@@ -73,7 +84,13 @@ async function oidcProvider(seconds: number): Promise<Run> {
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new Provider(issuer, {
     clients: [
-      { client_id: 'cli', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['http://127.0.0.1/cb'], response_types: ['code'] },
+      {
+        client_id: 'cli',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: ['http://127.0.0.1/cb'],
+        response_types: ['code'],
+      },
       { client_id: 'resource-server', client_secret: 'bench-introspection-secret-of-32-characters', grant_types: [], redirect_uris: [], response_types: [] },
     ],
     findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
@@ -96,9 +113,18 @@ async function oidcProvider(seconds: number): Promise<Run> {
     const refresh = await load({ url: `${issuer}/token`, mode: 'refresh', tokens, clientId: 'cli', seconds });
     const grant = new provider.Grant({ accountId: 'introspected', clientId: 'cli' });
     grant.addOIDCScope('openid');
-    const access = await new provider.AccessToken({ accountId: 'introspected', client, grantId: await grant.save(), scope: 'openid', gty: 'authorization_code' } as never).save();
+    const access = await new provider.AccessToken({
+      accountId: 'introspected',
+      client,
+      grantId: await grant.save(),
+      scope: 'openid',
+      gty: 'authorization_code',
+    } as never).save();
     const introspect = await load({
-      url: `${issuer}/token/introspection`, mode: 'introspect', tokens: Array(CONNECTIONS).fill(access), seconds,
+      url: `${issuer}/token/introspection`,
+      mode: 'introspect',
+      tokens: Array(CONNECTIONS).fill(access),
+      seconds,
       authorization: `Basic ${Buffer.from('resource-server:bench-introspection-secret-of-32-characters').toString('base64')}`,
     });
     return { refresh, introspect };
@@ -127,14 +153,70 @@ export async function benchPeers(seconds = 5, rounds = 3): Promise<string> {
   const ms = (n: number) => n.toFixed(1);
   const vcpus = 2;
   const rows: (string | number)[][] = [
-    ['refresh grant · Baton, EdDSA access tokens (service default)', fmt(b.refresh.rps), fmt(b.refresh.rps / vcpus), ms(b.refresh.p50), ms(b.refresh.p99), b.refresh.errors, '—'],
+    [
+      'refresh grant · Baton, EdDSA access tokens (service default)',
+      fmt(b.refresh.rps),
+      fmt(b.refresh.rps / vcpus),
+      ms(b.refresh.p50),
+      ms(b.refresh.p99),
+      b.refresh.errors,
+      '—',
+    ],
     ['refresh grant · Baton, HS256 access tokens', fmt(h.refresh.rps), fmt(h.refresh.rps / vcpus), ms(h.refresh.p50), ms(h.refresh.p99), h.refresh.errors, '—'],
-    ['refresh grant · Baton on SQLite, EdDSA (what `npm start` ships)', fmt(q.refresh.rps), fmt(q.refresh.rps / vcpus), ms(q.refresh.p50), ms(q.refresh.p99), q.refresh.errors, '—'],
-    ['refresh grant · oidc-provider 9 (opaque access tokens)', fmt(o.refresh.rps), fmt(o.refresh.rps / vcpus), ms(o.refresh.p50), ms(o.refresh.p99), o.refresh.errors, `${(b.refresh.rps / o.refresh.rps).toFixed(2)} / ${(h.refresh.rps / o.refresh.rps).toFixed(2)} (SQLite ${(q.refresh.rps / o.refresh.rps).toFixed(2)})`],
-    ['refresh grant · Keycloak, published (~120 refreshes/s per vCPU)¹', '—', '120', '—', '—', '—', `${(b.refresh.rps / vcpus / 120).toFixed(1)} / ${(h.refresh.rps / vcpus / 120).toFixed(1)}`],
-    ['introspection · Baton (EdDSA)', fmt(b.introspect.rps), fmt(b.introspect.rps / vcpus), ms(b.introspect.p50), ms(b.introspect.p99), b.introspect.errors, '—'],
-    ['introspection · Baton on SQLite (EdDSA)', fmt(q.introspect.rps), fmt(q.introspect.rps / vcpus), ms(q.introspect.p50), ms(q.introspect.p99), q.introspect.errors, '—'],
-    ['introspection · oidc-provider 9', fmt(o.introspect.rps), fmt(o.introspect.rps / vcpus), ms(o.introspect.p50), ms(o.introspect.p99), o.introspect.errors, `${(b.introspect.rps / o.introspect.rps).toFixed(2)} (SQLite ${(q.introspect.rps / o.introspect.rps).toFixed(2)})`],
+    [
+      'refresh grant · Baton on SQLite, EdDSA (what `npm start` ships)',
+      fmt(q.refresh.rps),
+      fmt(q.refresh.rps / vcpus),
+      ms(q.refresh.p50),
+      ms(q.refresh.p99),
+      q.refresh.errors,
+      '—',
+    ],
+    [
+      'refresh grant · oidc-provider 9 (opaque access tokens)',
+      fmt(o.refresh.rps),
+      fmt(o.refresh.rps / vcpus),
+      ms(o.refresh.p50),
+      ms(o.refresh.p99),
+      o.refresh.errors,
+      `${(b.refresh.rps / o.refresh.rps).toFixed(2)} / ${(h.refresh.rps / o.refresh.rps).toFixed(2)} (SQLite ${(q.refresh.rps / o.refresh.rps).toFixed(2)})`,
+    ],
+    [
+      'refresh grant · Keycloak, published (~120 refreshes/s per vCPU)¹',
+      '—',
+      '120',
+      '—',
+      '—',
+      '—',
+      `${(b.refresh.rps / vcpus / 120).toFixed(1)} / ${(h.refresh.rps / vcpus / 120).toFixed(1)}`,
+    ],
+    [
+      'introspection · Baton (EdDSA)',
+      fmt(b.introspect.rps),
+      fmt(b.introspect.rps / vcpus),
+      ms(b.introspect.p50),
+      ms(b.introspect.p99),
+      b.introspect.errors,
+      '—',
+    ],
+    [
+      'introspection · Baton on SQLite (EdDSA)',
+      fmt(q.introspect.rps),
+      fmt(q.introspect.rps / vcpus),
+      ms(q.introspect.p50),
+      ms(q.introspect.p99),
+      q.introspect.errors,
+      '—',
+    ],
+    [
+      'introspection · oidc-provider 9',
+      fmt(o.introspect.rps),
+      fmt(o.introspect.rps / vcpus),
+      ms(o.introspect.p50),
+      ms(o.introspect.p99),
+      o.introspect.errors,
+      `${(b.introspect.rps / o.introspect.rps).toFixed(2)} (SQLite ${(q.introspect.rps / o.introspect.rps).toFixed(2)})`,
+    ],
     ['introspection · Ory Hydra, published (~5,100/s on 2 CPUs, in-memory)²', '5,100', '2,550', '—', '—', '—', (b.introspect.rps / 5100).toFixed(2)],
   ];
   return `${table(['over HTTP, 32 connections, loopback', 'req/s', 'per vCPU', 'p50 ms', 'p99 ms', 'errors', 'Baton × (EdDSA / HS256, memory)'], rows)}

@@ -10,10 +10,13 @@ import { table } from './harness.ts';
 const SECRET = 'bench-introspection-secret-of-32-characters';
 
 export async function benchRemoteRevocation(count = 300): Promise<string> {
-  const service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: SECRET, BATON_REFRESH_RATE: 'off' }));
+  const service = await startServer(
+    loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: SECRET, BATON_REFRESH_RATE: 'off' }),
+  );
   const arrived = new Map<string, () => void>();
   const verifier = remoteIssuer({
-    issuer: service.url, audience: service.url,
+    issuer: service.url,
+    audience: service.url,
     introspection: { clientId: 'resource-server', clientSecret: SECRET },
     onRevocation: (e) => arrived.get(e.id)?.(),
   });
@@ -27,10 +30,17 @@ export async function benchRemoteRevocation(count = 300): Promise<string> {
       await verifier.verify(pair.access_token); // accepted, and cached
       const heard = new Promise<void>((resolve) => arrived.set(pair.session_id, resolve));
       const started = performance.now();
-      const res = await fetch(`${service.url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}`, 'content-type': 'application/json' }, body: '{"scope":"local"}' });
+      const res = await fetch(`${service.url}/auth/logout`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${pair.access_token}`, 'content-type': 'application/json' },
+        body: '{"scope":"local"}',
+      });
       if (res.status !== 200) throw new Error(`logout answered ${res.status}`);
       await heard;
-      const refused = await verifier.verify(pair.access_token).then(() => false, () => true);
+      const refused = await verifier.verify(pair.access_token).then(
+        () => false,
+        () => true,
+      );
       latencies.push(performance.now() - started);
       if (!refused) throw new Error('the remote verifier still accepts a logged-out session');
       arrived.delete(pair.session_id);
@@ -41,5 +51,8 @@ export async function benchRemoteRevocation(count = 300): Promise<string> {
   }
   latencies.sort((a, b) => a - b);
   const q = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(1);
-  return table(['logout on the service → refused by a remote requireAuth (feed, loopback)', 'n', 'p50 ms', 'p99 ms', 'max ms'], [['remoteIssuer following the revocation feed', latencies.length, q(0.5), q(0.99), (latencies.at(-1) ?? 0).toFixed(1)]]);
+  return table(
+    ['logout on the service → refused by a remote requireAuth (feed, loopback)', 'n', 'p50 ms', 'p99 ms', 'max ms'],
+    [['remoteIssuer following the revocation feed', latencies.length, q(0.5), q(0.99), (latencies.at(-1) ?? 0).toFixed(1)]],
+  );
 }

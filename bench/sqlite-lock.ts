@@ -17,8 +17,16 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { table } from './harness.ts';
 
-interface Variant { synchronous: 'NORMAL' | 'FULL'; lock: 'busy-handler' | 'yield' }
-interface Sample { tx: number; beginMs: number; commitMs: number; ms: number }
+interface Variant {
+  synchronous: 'NORMAL' | 'FULL';
+  lock: 'busy-handler' | 'yield';
+}
+interface Sample {
+  tx: number;
+  beginMs: number;
+  commitMs: number;
+  ms: number;
+}
 
 const FLOWS = 16;
 const ROWS = 64;
@@ -50,25 +58,27 @@ async function child(path: string, v: Variant, seconds: number): Promise<Sample>
   };
   const start = performance.now();
   const end = start + seconds * 1000;
-  await Promise.all(Array.from({ length: FLOWS }, async (_, f) => {
-    while (performance.now() < end) {
-      await new Promise((r) => setImmediate(r)); // the request arrives
-      sign(null, Buffer.from(`access token ${f} ${tx}`), privateKey);
-      const id = `s${(f * 7 + tx) % ROWS}`;
-      await begin();
-      try {
-        const row = get.get(id) as { generation: number; data: string };
-        update.run(`${row.data.slice(1)}x`, id, row.generation);
-        const t = performance.now();
-        db.exec('COMMIT');
-        commitMs += performance.now() - t;
-        tx++;
-      } catch (err) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw err;
+  await Promise.all(
+    Array.from({ length: FLOWS }, async (_, f) => {
+      while (performance.now() < end) {
+        await new Promise((r) => setImmediate(r)); // the request arrives
+        sign(null, Buffer.from(`access token ${f} ${tx}`), privateKey);
+        const id = `s${(f * 7 + tx) % ROWS}`;
+        await begin();
+        try {
+          const row = get.get(id) as { generation: number; data: string };
+          update.run(`${row.data.slice(1)}x`, id, row.generation);
+          const t = performance.now();
+          db.exec('COMMIT');
+          commitMs += performance.now() - t;
+          tx++;
+        } catch (err) {
+          if (db.isTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
       }
-    }
-  }));
+    }),
+  );
   db.close();
   return { tx, beginMs, commitMs, ms: performance.now() - start };
 }
@@ -87,13 +97,23 @@ async function run(processes: number, v: Variant, seconds: number): Promise<{ ra
   for (let i = 0; i < ROWS; i++) db.prepare('INSERT INTO s VALUES (?, 0, ?)').run(`s${i}`, 'x'.repeat(300));
   db.close();
   try {
-    const samples = await Promise.all(Array.from({ length: processes }, () => new Promise<Sample>((resolve, reject) => {
-      const c = fork(new URL(import.meta.url).pathname, ['--child', path, JSON.stringify(v), String(seconds)], { execArgv: process.execArgv });
-      c.once('message', (m) => resolve(m as Sample));
-      c.once('exit', (code) => code !== 0 && reject(new Error(`child exited ${code}`)));
-    })));
+    const samples = await Promise.all(
+      Array.from(
+        { length: processes },
+        () =>
+          new Promise<Sample>((resolve, reject) => {
+            const c = fork(new URL(import.meta.url).pathname, ['--child', path, JSON.stringify(v), String(seconds)], { execArgv: process.execArgv });
+            c.once('message', (m) => resolve(m as Sample));
+            c.once('exit', (code) => code !== 0 && reject(new Error(`child exited ${code}`)));
+          }),
+      ),
+    );
     const ms = samples.reduce((a, s) => a + s.ms, 0);
-    return { rate: samples.reduce((a, s) => a + s.tx, 0) / seconds, begin: samples.reduce((a, s) => a + s.beginMs, 0) / ms, commit: samples.reduce((a, s) => a + s.commitMs, 0) / ms };
+    return {
+      rate: samples.reduce((a, s) => a + s.tx, 0) / seconds,
+      begin: samples.reduce((a, s) => a + s.beginMs, 0) / ms,
+      commit: samples.reduce((a, s) => a + s.commitMs, 0) / ms,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -116,11 +136,20 @@ export async function benchSqliteLock(seconds = 2, rounds = 3): Promise<string> 
       }
     }
   }
-  const median = (key: string) => [...(samples.get(key) ?? [])].sort((a, b) => a.rate - b.rate)[Math.floor(rounds / 2)] as { rate: number; begin: number; commit: number };
+  const median = (key: string) =>
+    [...(samples.get(key) ?? [])].sort((a, b) => a.rate - b.rate)[Math.floor(rounds / 2)] as { rate: number; begin: number; commit: number };
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
   const rows = variants.map((v) => {
     const [one, two] = [median(`${JSON.stringify(v)}1`), median(`${JSON.stringify(v)}2`)];
-    return [`synchronous=${v.synchronous}, lock: ${v.lock}`, Math.round(one.rate).toLocaleString('en-US'), Math.round(two.rate).toLocaleString('en-US'), `${(two.rate / one.rate).toFixed(2)}×`, pct(two.begin), pct(one.commit), pct(two.commit)];
+    return [
+      `synchronous=${v.synchronous}, lock: ${v.lock}`,
+      Math.round(one.rate).toLocaleString('en-US'),
+      Math.round(two.rate).toLocaleString('en-US'),
+      `${(two.rate / one.rate).toFixed(2)}×`,
+      pct(two.begin),
+      pct(one.commit),
+      pct(two.commit),
+    ];
   });
   return `${table(['WAL, rotation-shaped transactions, 16 flows per process', '1 process tx/s', '2 processes tx/s', '2 ÷ 1', 'blocked in BEGIN (2)', 'in COMMIT (1)', 'in COMMIT (2)'], rows)}
 

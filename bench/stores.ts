@@ -26,12 +26,14 @@ async function rate(op: (worker: number) => Promise<unknown>, inflight: number, 
   const end = performance.now() + ms;
   let count = 0;
   const start = performance.now();
-  await Promise.all(Array.from({ length: inflight }, async (_, w) => {
-    while (performance.now() < end) {
-      await op(w);
-      count++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: inflight }, async (_, w) => {
+      while (performance.now() < end) {
+        await op(w);
+        count++;
+      }
+    }),
+  );
   return count / ((performance.now() - start) / 1000);
 }
 
@@ -51,10 +53,14 @@ async function backends(): Promise<Backend[]> {
   const sqlite = sqliteStore({ path: join(dir, 'bench.sqlite') });
   const { DatabaseSync } = await import('node:sqlite');
   const raw = new DatabaseSync(join(dir, 'bench.sqlite'));
-  raw.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, n INTEGER); INSERT OR IGNORE INTO floor VALUES (1, 0)');
+  raw.exec(
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE IF NOT EXISTS floor (id INTEGER PRIMARY KEY, n INTEGER); INSERT OR IGNORE INTO floor VALUES (1, 0)',
+  );
   const bump = raw.prepare('UPDATE floor SET n = n + 1 WHERE id = ?');
   out.push({
-    name: 'sqlite', store: sqlite, floorName: 'one-row UPDATE',
+    name: 'sqlite',
+    store: sqlite,
+    floorName: 'one-row UPDATE',
     floor: async () => bump.run(1),
     close: async () => {
       raw.close();
@@ -68,7 +74,9 @@ async function backends(): Promise<Backend[]> {
   await client.set(`${prefix}floor`, 'x');
   const redis = redisStore({ client, keyPrefix: prefix });
   out.push({
-    name: 'redis', store: redis, floorName: 'GET, same connection',
+    name: 'redis',
+    store: redis,
+    floorName: 'GET, same connection',
     floor: () => client.get(`${prefix}floor`),
     close: async () => {
       const keys = await client.keys(`${prefix}*`);
@@ -84,7 +92,9 @@ async function backends(): Promise<Backend[]> {
   await sql`CREATE TABLE IF NOT EXISTS baton_bench_floor (id integer PRIMARY KEY, n bigint NOT NULL)`;
   await sql`INSERT INTO baton_bench_floor SELECT g, 0 FROM generate_series(1, 64) g ON CONFLICT DO NOTHING`;
   out.push({
-    name: 'postgres', store: pg, floorName: 'bare one-row UPDATE, same pool',
+    name: 'postgres',
+    store: pg,
+    floorName: 'bare one-row UPDATE, same pool',
     floor: (w) => sql`UPDATE baton_bench_floor SET n = n + 1 WHERE id = ${w + 1}`,
     close: async () => {
       await sql`DROP TABLE IF EXISTS baton_bench_floor`;
@@ -106,7 +116,15 @@ async function rotationOp(store: BatonStore, workers: number) {
   }
   return async (w: number) => {
     const s = sessions[w] as { id: string; generation: number };
-    const r = await store.rotate({ sessionId: s.id, generation: s.generation, clientId: 'web', now: Date.now(), graceMs: 10_000, idleTtlMs: 7 * DAY, revocationTtlMs: 60_000 });
+    const r = await store.rotate({
+      sessionId: s.id,
+      generation: s.generation,
+      clientId: 'web',
+      now: Date.now(),
+      graceMs: 10_000,
+      idleTtlMs: 7 * DAY,
+      revocationTtlMs: 60_000,
+    });
     if (r.status !== 'rotated') throw new Error(`rotation answered ${r.status}`);
     s.generation++;
   };
@@ -125,7 +143,13 @@ export async function benchRotation(ms = 1500): Promise<string> {
   const rows: (string | number)[][] = [];
   for (const b of await backends()) {
     try {
-      const baton = createBaton({ issuer: 'https://bench', keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: b.store, refreshRateLimit: false });
+      const baton = createBaton({
+        issuer: 'https://bench',
+        keys: [generateKey('HS256')],
+        refreshTokenSecret: randomBytes(32),
+        store: b.store,
+        refreshRateLimit: false,
+      });
       for (const inflight of [1, 50]) {
         const rotate = await rotationOp(b.store, inflight);
         const refresh = await refreshOp(baton, inflight);
@@ -140,8 +164,10 @@ export async function benchRotation(ms = 1500): Promise<string> {
         rows.push([
           `${b.name}, ${inflight === 1 ? 'sequential' : '50 in flight'}`,
           floor ? `${fmt(floor)} (${b.floorName})` : '—',
-          fmt(rot), floor ? (rot / floor).toFixed(2) : '—',
-          fmt(ref), floor ? (ref / floor).toFixed(2) : '—',
+          fmt(rot),
+          floor ? (rot / floor).toFixed(2) : '—',
+          fmt(ref),
+          floor ? (ref / floor).toFixed(2) : '—',
         ]);
       }
       await baton.close();

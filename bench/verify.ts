@@ -21,11 +21,17 @@ function rawVerifier(alg: SigningAlg, key: KeyObject): (token: string) => unknow
     const dot = token.lastIndexOf('.');
     const sig = Buffer.from(token.slice(dot + 1), 'base64url');
     const input = token.slice(0, dot);
-    const ok = alg === 'HS256'
-      ? timingSafeEqual(createHmac('sha256', key).update(input).digest(), sig)
-      : alg === 'EdDSA'
-        ? cryptoVerify(null, Buffer.from(input), key, sig)
-        : cryptoVerify('sha256', Buffer.from(input), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : alg === 'PS256' ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : key, sig);
+    const ok =
+      alg === 'HS256'
+        ? timingSafeEqual(createHmac('sha256', key).update(input).digest(), sig)
+        : alg === 'EdDSA'
+          ? cryptoVerify(null, Buffer.from(input), key, sig)
+          : cryptoVerify(
+              'sha256',
+              Buffer.from(input),
+              alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : alg === 'PS256' ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : key,
+              sig,
+            );
     if (!ok) throw new Error('bad signature');
     const claims = JSON.parse(Buffer.from(token.slice(token.indexOf('.') + 1, dot), 'base64url').toString()) as { exp: number };
     if (claims.exp * 1000 < Date.now()) throw new Error('expired');
@@ -61,7 +67,10 @@ async function setup(alg: SigningAlg) {
     { name: 'fast-jwt, cache', run: () => fastWarm(token) },
   ];
   if (alg !== 'EdDSA') {
-    candidates.push({ name: 'jsonwebtoken', run: () => jsonwebtoken.verify(token, pem as string | Buffer, { algorithms: [alg as 'HS256' | 'ES256' | 'RS256' | 'PS256'] }) });
+    candidates.push({
+      name: 'jsonwebtoken',
+      run: () => jsonwebtoken.verify(token, pem as string | Buffer, { algorithms: [alg as 'HS256' | 'ES256' | 'RS256' | 'PS256'] }),
+    });
   }
   for (const c of candidates) c.run(); // every candidate accepts the token before it is timed
   await Promise.all(candidates.map((c) => c.run()));

@@ -22,7 +22,13 @@ const USERS = Array.from({ length: CONNECTIONS }, (_, i) => ({ username: `bench-
 const MODES = ['refresh', 'me', 'mix'] as const;
 type Mode = (typeof MODES)[number];
 
-interface Load { rps: number; p50: number; p99: number; errors: number; firstError?: string }
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  firstError?: string;
+}
 
 function load(input: object): Promise<Load> {
   return new Promise((resolve, reject) => {
@@ -33,27 +39,38 @@ function load(input: object): Promise<Load> {
       if (code !== 0) return reject(new Error(`load client exited ${code}`));
       const result = JSON.parse(out) as Load;
       // A refused request is fast: a run with errors measures the refusal, not the grant.
-      if (result.errors > 0) return reject(new Error(`${JSON.stringify(input).slice(0, 80)}: ${result.errors} failed requests (${result.firstError}); the run measures nothing`));
+      if (result.errors > 0)
+        return reject(new Error(`${JSON.stringify(input).slice(0, 80)}: ${result.errors} failed requests (${result.firstError}); the run measures nothing`));
       resolve(result);
     });
     child.stdin.end(JSON.stringify(input));
   });
 }
 
-const freePort = () => new Promise<number>((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as { port: number };
-    probe.close(() => resolve(port));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
   });
-});
 
 /** `baton serve` with `workers` on a fresh SQLite file; each mode measured for `seconds`. */
 async function serve(workers: number, seconds: number): Promise<Record<Mode, Load>> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-bench-workers-'));
   const env = {
-    ...process.env, PORT: String(await freePort()), BATON_WORKERS: String(workers), BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`,
-    BATON_SECRET: 'bench-workers-service-secret-of-32-chars', BATON_RUNTIME_FILE: join(dir, 'runtime.json'), BATON_COOKIE_SECURE: 'false',
-    BATON_LOG_LEVEL: process.env.BENCH_LOG ?? 'silent', BATON_REFRESH_RATE: 'off', BATON_MAX_SESSIONS: '200', BATON_LOGIN_FAILURES: 'off', BATON_LOGIN_FAILURES_PER_IP: 'off',
+    ...process.env,
+    PORT: String(await freePort()),
+    BATON_WORKERS: String(workers),
+    BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`,
+    BATON_SECRET: 'bench-workers-service-secret-of-32-chars',
+    BATON_RUNTIME_FILE: join(dir, 'runtime.json'),
+    BATON_COOKIE_SECURE: 'false',
+    BATON_LOG_LEVEL: process.env.BENCH_LOG ?? 'silent',
+    BATON_REFRESH_RATE: 'off',
+    BATON_MAX_SESSIONS: '200',
+    BATON_LOGIN_FAILURES: 'off',
+    BATON_LOGIN_FAILURES_PER_IP: 'off',
   };
   const setup = await openStore(env.BATON_STORE);
   for (const u of USERS) await users.add(setup, u.username, u.password);
@@ -84,8 +101,12 @@ async function serve(workers: number, seconds: number): Promise<Record<Mode, Loa
     const result = {} as Record<Mode, Load>;
     for (const mode of MODES) {
       const pairs = await Promise.all(USERS.map(login));
-      result[mode] = await load({ workers,
-        url: `${url}/oauth/token`, mode, seconds, clientId: 'default',
+      result[mode] = await load({
+        workers,
+        url: `${url}/oauth/token`,
+        mode,
+        seconds,
+        clientId: 'default',
         tokens: pairs.map((p) => (mode === 'me' ? p.access_token : p.refresh_token)),
         access: pairs.map((p) => p.access_token),
       });
@@ -105,12 +126,19 @@ async function serve(workers: number, seconds: number): Promise<Record<Mode, Loa
 export async function benchWorkers(seconds = 4, rounds = 3): Promise<string> {
   const runs: Record<number, Record<Mode, Load>[]> = { 1: [], 2: [] };
   for (let r = 0; r < rounds; r++) for (const n of [1, 2]) runs[n]?.push(await serve(n, seconds));
-  const median = (n: number, mode: Mode): Load => ([...(runs[n] ?? [])].map((run) => run[mode]).sort((a, b) => a.rps - b.rps)[Math.floor(rounds / 2)] as Load);
+  const median = (n: number, mode: Mode): Load => [...(runs[n] ?? [])].map((run) => run[mode]).sort((a, b) => a.rps - b.rps)[Math.floor(rounds / 2)] as Load;
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   const label: Record<Mode, string> = { refresh: 'refresh grant', me: 'GET /auth/me', mix: 'mix: 1 refresh + 4 /auth/me (requests/s)' };
   const rows = MODES.map((mode) => {
     const [one, two] = [median(1, mode), median(2, mode)];
-    return [label[mode], fmt(one.rps), fmt(two.rps), `${(two.rps / one.rps).toFixed(2)}×`, `${one.p50.toFixed(1)} / ${two.p50.toFixed(1)}`, `${one.p99.toFixed(1)} / ${two.p99.toFixed(1)}`];
+    return [
+      label[mode],
+      fmt(one.rps),
+      fmt(two.rps),
+      `${(two.rps / one.rps).toFixed(2)}×`,
+      `${one.p50.toFixed(1)} / ${two.p50.toFixed(1)}`,
+      `${one.p99.toFixed(1)} / ${two.p99.toFixed(1)}`,
+    ];
   });
   return `${table(['SQLite (default store), 32 connections, loopback', '1 worker req/s', '2 workers req/s', '2 ÷ 1', 'p50 ms (1 / 2)', 'p99 ms (1 / 2)'], rows)}
 

@@ -11,8 +11,14 @@ import { checkDemo, demo, DEMO_API } from './demo.ts';
 export async function createApp(baton: Baton, handler: AuthHandler, cookie = { secure: true }) {
   const app = Fastify();
   await app.register(endpoints(handler));
-  app.get('/api/profile', { preHandler: requireAuth(baton, { audience: DEMO_API, scope: 'profile' }) }, async (request) => ({ user: request.auth.sub, session: request.auth.sid }));
-  app.post('/api/transfer', { preHandler: requireAuth(baton, { audience: DEMO_API, oneTime: true, scope: 'transfer' }) }, async (request) => ({ done: true, by: request.auth.sub }));
+  app.get('/api/profile', { preHandler: requireAuth(baton, { audience: DEMO_API, scope: 'profile' }) }, async (request) => ({
+    user: request.auth.sub,
+    session: request.auth.sid,
+  }));
+  app.post('/api/transfer', { preHandler: requireAuth(baton, { audience: DEMO_API, oneTime: true, scope: 'transfer' }) }, async (request) => ({
+    done: true,
+    by: request.auth.sub,
+  }));
   app.get('/api/admin', { preHandler: requireAuth(baton, { audience: DEMO_API, scope: 'admin' }) }, async () => ({ secret: 42 }));
   app.post('/bff/login', async (request, reply) => {
     const body = request.body as { username?: string; password?: string } | undefined;

@@ -36,7 +36,26 @@ const dir = mkdtempSync(join(tmpdir(), 'baton-load-'));
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startRedis(): ChildProcess {
-  return spawn('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--loglevel', 'warning'], { stdio: 'ignore' });
+  return spawn(
+    'redis-server',
+    [
+      '--port',
+      String(REDIS_PORT),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--loglevel',
+      'warning',
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 async function redisUp(): Promise<boolean> {
@@ -129,7 +148,16 @@ async function postgresBackend(): Promise<Backend> {
 
 const backend = STORE_KIND === 'postgres' ? await postgresBackend() : await redisBackend();
 const STORE = backend.url;
-const ENV = { BATON_STORE: STORE, BATON_SECRET: 'load-test-service-secret-of-32-characters', BATON_ACCESS_TTL: '5', BATON_REFRESH_TTL: '1h', BATON_REFRESH_RATE: 'off', BATON_LOGIN_FAILURES: 'off', BATON_LOGIN_FAILURES_PER_IP: 'off', BATON_ISSUER: 'https://baton.load.test' };
+const ENV = {
+  BATON_STORE: STORE,
+  BATON_SECRET: 'load-test-service-secret-of-32-characters',
+  BATON_ACCESS_TTL: '5',
+  BATON_REFRESH_TTL: '1h',
+  BATON_REFRESH_RATE: 'off',
+  BATON_LOGIN_FAILURES: 'off',
+  BATON_LOGIN_FAILURES_PER_IP: 'off',
+  BATON_ISSUER: 'https://baton.load.test',
+};
 
 const { initStore, loadConfig, openStore, users } = await import('baton-auth-server');
 await initStore(loadConfig(ENV)); // a new Redis is set up on purpose, once (`baton store init`)
@@ -161,7 +189,8 @@ async function call(path: string, init: RequestInit): Promise<Response | undefin
     return res;
   } catch (err) {
     counts.errors++;
-    if (process.env.BATON_LOAD_DEBUG && counts.errors < 5) console.error(`network error ${Date.now() - started} ms: ${(err as Error).message} ${String((err as { cause?: unknown }).cause)}`);
+    if (process.env.BATON_LOAD_DEBUG && counts.errors < 5)
+      console.error(`network error ${Date.now() - started} ms: ${(err as Error).message} ${String((err as { cause?: unknown }).cause)}`);
     return undefined;
   }
 }
@@ -174,7 +203,11 @@ interface Session {
 }
 
 async function login(): Promise<Session | undefined> {
-  const res = await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'load', password: 'load password 1' }) });
+  const res = await call('/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'load', password: 'load password 1' }),
+  });
   if (res?.status !== 200) {
     if (res) counts.errors++;
     return undefined;
@@ -195,7 +228,11 @@ async function client(): Promise<void> {
       continue;
     }
     if (s.expiresAt - Date.now() < 1000) {
-      const res = await call('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${s.refresh}` });
+      const res = await call('/oauth/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `grant_type=refresh_token&refresh_token=${s.refresh}`,
+      });
       if (res?.status === 200) {
         counts.refresh++;
         wrote();
@@ -207,7 +244,8 @@ async function client(): Promise<void> {
         s = undefined;
       } else {
         if (res) counts.outageErrors++;
-        if (res && process.env.BATON_LOAD_DEBUG && counts.outageErrors < 5) console.error(`refresh ${res.status} ${Date.now() - started} ms: ${await res.text()}`);
+        if (res && process.env.BATON_LOAD_DEBUG && counts.outageErrors < 5)
+          console.error(`refresh ${res.status} ${Date.now() - started} ms: ${await res.text()}`);
         await wait(200);
       }
       continue;
@@ -225,7 +263,8 @@ async function client(): Promise<void> {
         const probe = await call('/auth/me', { headers: { authorization: `Bearer ${stale}` } });
         if (probe?.status === 200) {
           acceptedAfterRevoke++;
-          if (process.env.BATON_LOAD_DEBUG) console.error(`accepted ${Date.now() - started} ms into the run (outage at ${outageAt - started}, back at ${backAt - started})`);
+          if (process.env.BATON_LOAD_DEBUG)
+            console.error(`accepted ${Date.now() - started} ms into the run (outage at ${outageAt - started}, back at ${backAt - started})`);
         }
       }
       continue;
@@ -272,7 +311,9 @@ const seconds = (Date.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
 const q = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(1);
 const total = counts.api + counts.refresh + counts.login + counts.logout;
-console.log(`# npm run load — ${SECONDS} s, ${CLIENTS} clients, 2 instances on ${STORE_KIND === 'redis' ? 'Redis (AOF)' : 'PostgreSQL'}, 5-second access tokens${CHAOS ? ', chaos' : ''}\n`);
+console.log(
+  `# npm run load — ${SECONDS} s, ${CLIENTS} clients, 2 instances on ${STORE_KIND === 'redis' ? 'Redis (AOF)' : 'PostgreSQL'}, 5-second access tokens${CHAOS ? ', chaos' : ''}\n`,
+);
 console.log('| measure | value |\n| --- | ---: |');
 console.log(`| requests (2xx) | ${total.toLocaleString('en-US')} (${Math.round(total / seconds).toLocaleString('en-US')}/s) |`);
 console.log(`| API calls / refreshes / logins / logouts | ${counts.api} / ${counts.refresh} / ${counts.login} / ${counts.logout} |`);
@@ -283,11 +324,14 @@ console.log(`| **sessions lost** | **${sessionsLost}** |`);
 console.log(`| revoked tokens accepted after 500 ms | ${acceptedAfterRevoke} of ${revokedAt.size} |`);
 if (SOAK && samples.length > 1) {
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-  const [first, last] = [samples[1] ?? samples[0], samples.at(-1)] as [typeof samples[0], typeof samples[0]];
+  const [first, last] = [samples[1] ?? samples[0], samples.at(-1)] as [(typeof samples)[0], (typeof samples)[0]];
   console.log(`| memory, instance 1: after 10 s → end | ${mb(first.instances[0] ?? 0)} → ${mb(last.instances[0] ?? 0)} |`);
   console.log(`| memory, store: after 10 s → end | ${mb(first.store)} → ${mb(last.store)} |`);
 }
-if (CHAOS) console.log(`| recovery: store back → first successful login, refresh or logout | ${firstWriteAfterBack ? `${firstWriteAfterBack - backAt} ms (outage ${backAt - outageAt} ms)` : 'none'} |`);
+if (CHAOS)
+  console.log(
+    `| recovery: store back → first successful login, refresh or logout | ${firstWriteAfterBack ? `${firstWriteAfterBack - backAt} ms (outage ${backAt - outageAt} ms)` : 'none'} |`,
+  );
 for (const i of instances) i.child.kill('SIGTERM');
 await backend.stop();
 await wait(300);

@@ -19,7 +19,9 @@ const AGENTS = {
   edgeWindows: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0',
 };
 
-const server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '4', BATON_REFRESH_TTL: '1h', BATON_LOG_LEVEL: 'silent', BATON_TRUST_PROXY: 'loopback' }));
+const server = await startServer(
+  loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '4', BATON_REFRESH_TTL: '1h', BATON_LOG_LEVEL: 'silent', BATON_TRUST_PROXY: 'loopback' }),
+);
 let browser: Browser | undefined;
 const stop = setTimeout(() => {
   console.error('page-screenshots: still running after 3 minutes; stopping');
@@ -28,9 +30,19 @@ const stop = setTimeout(() => {
 try {
   await users.add(server.service.store, 'alice', 'correct horse battery');
   await users.add(server.service.store, 'bob', 'bob battery staple');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
   const device = async (userAgent: string, ip: string, width = 1024): Promise<{ context: BrowserContext; page: Page }> => {
-    const context = await browser!.newContext({ userAgent, extraHTTPHeaders: { 'x-forwarded-for': ip }, viewport: { width, height: 800 }, deviceScaleFactor: 1, locale: 'en-GB', timezoneId: 'Europe/London' });
+    const context = await browser!.newContext({
+      userAgent,
+      extraHTTPHeaders: { 'x-forwarded-for': ip },
+      viewport: { width, height: 800 },
+      deviceScaleFactor: 1,
+      locale: 'en-GB',
+      timezoneId: 'Europe/London',
+    });
     return { context, page: await context.newPage() };
   };
   const signIn = async (page: Page, username = 'alice', password = 'correct horse battery') => {
@@ -54,7 +66,11 @@ try {
   await laptop.page.getByRole('button', { name: 'Sign out device' }).click();
   await edge.page.waitForSelector('#login-card:not([hidden])');
   await edge.page.screenshot({ path: shot('signed-out-kicked.png'), clip: { x: 0, y: 0, width: 1024, height: 560 } });
-  for (const [ua, ip] of [[AGENTS.firefoxWindows, '203.0.113.9'], [AGENTS.safariIphone, '192.0.2.44'], [AGENTS.chromeLinux, '198.51.100.8']] as const) {
+  for (const [ua, ip] of [
+    [AGENTS.firefoxWindows, '203.0.113.9'],
+    [AGENTS.safariIphone, '192.0.2.44'],
+    [AGENTS.chromeLinux, '198.51.100.8'],
+  ] as const) {
     const other = await device(ua, ip);
     await signIn(other.page);
     await other.page.waitForSelector('#app:not([hidden])');
@@ -72,7 +88,11 @@ try {
 
   // Ten wrong passwords lock bob out of this address for an hour; the page says so, and the way out.
   for (let i = 0; i < 10; i++) {
-    await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.30' }, body: JSON.stringify({ username: 'bob', password: `wrong ${i}` }) });
+    await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.30' },
+      body: JSON.stringify({ username: 'bob', password: `wrong ${i}` }),
+    });
   }
   const locked = await device(AGENTS.chromeLinux, '198.51.100.30');
   await signIn(locked.page, 'bob', 'bob battery staple');

@@ -39,7 +39,13 @@ const deadline = setTimeout(() => {
 }, 300_000);
 
 const login = async (username: string): Promise<number> =>
-  (await fetch(`${instance.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: 'wrong guess' }) })).status;
+  (
+    await fetch(`${instance.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: 'wrong guess' }),
+    })
+  ).status;
 
 try {
   // Block the address: failed logins until the service refuses one.
@@ -48,12 +54,14 @@ try {
   const before = measure();
   const statuses = new Map<number, number>();
   let next = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < COUNT) {
-      const status = await login(`stranger${next++}`);
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < COUNT) {
+        const status = await login(`stranger${next++}`);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      }
+    }),
+  );
   const after = measure();
   console.info(`Blocked after ${attempts + 1} failed logins; then ${COUNT} logins: ${[...statuses].map(([s, n]) => `${n} × ${s}`).join(', ')}.`);
   console.info(`before: ${before.bytes} bytes (.sqlite ${before.sqlite}, -wal ${before.wal}), ${before.counters} counter rows`);

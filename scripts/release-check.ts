@@ -27,7 +27,14 @@ const fail = (sentence: string): never => {
 };
 
 /** The children run on this process's Node (the project's 24), whatever `node` the PATH has first. */
-const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, NODE_OPTIONS: '', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+const env = {
+  ...process.env,
+  PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+  NODE_OPTIONS: '',
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+  npm_config_audit: 'false',
+};
 
 async function sh(cmd: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
   try {
@@ -87,10 +94,12 @@ export function checkContents(name: string, dir: string): void {
 /** A port free now on 127.0.0.1. */
 async function freePort(): Promise<number> {
   return new Promise((ok, ko) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    }).on('error', ko);
+    const server = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => ok(port));
+      })
+      .on('error', ko);
   });
 }
 
@@ -111,7 +120,10 @@ async function checkServe(project: string): Promise<void> {
   try {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && child.exitCode === null) {
-      status = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 0);
+      status = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 200) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -120,15 +132,26 @@ async function checkServe(project: string): Promise<void> {
   }
   const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000).unref())]);
   if (code === 'hung' && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-  if (status !== 200) fail(`The installed \`npx baton serve\` (BATON_STORE=memory:) never answered /healthz with 200 (last ${status || 'no answer'}): ${output.trim().slice(-800)}`);
+  if (status !== 200)
+    fail(
+      `The installed \`npx baton serve\` (BATON_STORE=memory:) never answered /healthz with 200 (last ${status || 'no answer'}): ${output.trim().slice(-800)}`,
+    );
   if (code === 'hung') fail('The installed `npx baton serve` did not stop within 10 s of SIGTERM.');
 }
 
 /** Every export subpath of every installed package, imported by name in a fresh Node process. */
 async function checkImports(project: string, manifests: Manifest[]): Promise<void> {
-  const specifiers = manifests.flatMap((m) => Object.keys(m.exports).filter((p) => !p.endsWith('.json')).map((p) => (p === '.' ? m.name : `${m.name}/${p.slice(2)}`)));
+  const specifiers = manifests.flatMap((m) =>
+    Object.keys(m.exports)
+      .filter((p) => !p.endsWith('.json'))
+      .map((p) => (p === '.' ? m.name : `${m.name}/${p.slice(2)}`)),
+  );
   // An optional peer an app installs for the subpath that needs it (a framework, fast-check): missing is fine.
-  const optional = manifests.flatMap((m) => Object.entries(m.peerDependenciesMeta ?? {}).filter(([, v]) => v.optional).map(([k]) => k));
+  const optional = manifests.flatMap((m) =>
+    Object.entries(m.peerDependenciesMeta ?? {})
+      .filter(([, v]) => v.optional)
+      .map(([k]) => k),
+  );
   const script = `
     const out = {};
     for (const s of ${JSON.stringify(specifiers)}) {
@@ -150,7 +173,11 @@ async function checkImports(project: string, manifests: Manifest[]): Promise<voi
 
 /** Their types, through the repository's `tsc` on a file of the empty project (nodenext, strict). */
 async function checkTypes(project: string, manifests: Manifest[]): Promise<void> {
-  const specifiers = manifests.flatMap((m) => Object.keys(m.exports).filter((p) => !p.endsWith('.json')).map((p) => (p === '.' ? m.name : `${m.name}/${p.slice(2)}`)));
+  const specifiers = manifests.flatMap((m) =>
+    Object.keys(m.exports)
+      .filter((p) => !p.endsWith('.json'))
+      .map((p) => (p === '.' ? m.name : `${m.name}/${p.slice(2)}`)),
+  );
   const lines = specifiers.map((s, i) => `import * as m${i} from '${s}';`);
   lines.push(
     `export const all = [${specifiers.map((_, i) => `m${i}`).join(', ')}];`,
@@ -165,10 +192,13 @@ async function checkTypes(project: string, manifests: Manifest[]): Promise<void>
     `export const port: number = loadConfig({ PORT: '3000', BATON_STORE: 'memory:' }).port;`,
   );
   writeFileSync(join(project, 'check.ts'), `${lines.join('\n')}\n`);
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2024', strict: true, noEmit: true, skipLibCheck: true, types: [] },
-    files: ['check.ts'],
-  }));
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2024', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+      files: ['check.ts'],
+    }),
+  );
   await sh(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project);
 }
 
@@ -188,13 +218,16 @@ export async function releaseCheck(options: { out: string; build: boolean; log?:
     const version = manifests[0]?.version as string;
     for (const m of manifests) {
       for (const [dep, range] of Object.entries(m.dependencies ?? {})) {
-        if (PACKAGES.includes(dep) && range !== `^${version}`) fail(`${m.name} depends on ${dep}@${range}: it must be ^${version}, the version released with it.`);
+        if (PACKAGES.includes(dep) && range !== `^${version}`)
+          fail(`${m.name} depends on ${dep}@${range}: it must be ^${version}, the version released with it.`);
       }
     }
     log('packing');
     const tarballs: string[] = [];
     for (const name of PACKAGES) {
-      const [packed] = JSON.parse(await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', options.out], join(root, 'packages', name))) as { filename: string }[];
+      const [packed] = JSON.parse(await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', options.out], join(root, 'packages', name))) as {
+        filename: string;
+      }[];
       const tarball = join(options.out, (packed as { filename: string }).filename);
       tarballs.push(tarball);
       const unpacked = join(work, 'unpacked', name);
@@ -205,7 +238,11 @@ export async function releaseCheck(options: { out: string; build: boolean; log?:
     // Types as TypeScript resolves them for each entry point (arethetypeswrong, offline on the
     // tarball): ESM only, so CommonJS's require and node10 resolution are not checked.
     log('checking the types of each entry point (arethetypeswrong)');
-    await Promise.all(tarballs.map((tarball) => sh(process.execPath, [join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js'), '--profile', 'esm-only', '--format', 'ascii', tarball], work)));
+    await Promise.all(
+      tarballs.map((tarball) =>
+        sh(process.execPath, [join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js'), '--profile', 'esm-only', '--format', 'ascii', tarball], work),
+      ),
+    );
     log('installing the three tarballs into an empty project');
     const project = join(work, 'project');
     mkdirSync(project);
@@ -216,7 +253,8 @@ export async function releaseCheck(options: { out: string; build: boolean; log?:
       const installed = JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')) as Manifest;
       if (installed.version !== version) fail(`${name} installed at ${installed.version}, not ${version}.`);
       for (const other of PACKAGES) {
-        if (existsSync(join(project, 'node_modules', name, 'node_modules', other))) fail(`${name} installed its own ${other} instead of the one packed with it: their versions do not resolve together.`);
+        if (existsSync(join(project, 'node_modules', name, 'node_modules', other)))
+          fail(`${name} installed its own ${other} instead of the one packed with it: their versions do not resolve together.`);
       }
     }
     await sh('npm', ['ls', '--all', '--loglevel=error'], project);
@@ -227,9 +265,11 @@ export async function releaseCheck(options: { out: string; build: boolean; log?:
     log('running the installed baton command');
     const help = await sh('npx', ['--no-install', 'baton', '--help'], project);
     if (!help.includes('npx baton')) fail(`The installed \`baton --help\` does not say how to run it (npx baton): ${help.slice(0, 300)}`);
-    if (help.includes('npm run baton')) fail('The installed `baton --help` tells its users to type `npm run baton --`, which only works in the repository: it must say `npx baton`.');
+    if (help.includes('npm run baton'))
+      fail('The installed `baton --help` tells its users to type `npm run baton --`, which only works in the repository: it must say `npx baton`.');
     const secret = (await sh('npx', ['--no-install', 'baton', 'secret', 'generate'], project)).trim();
-    if (!/^[A-Za-z0-9_-]{43,}$/.test(secret.split('\n').at(-1) ?? '')) fail('The installed `npx baton secret generate` printed no secret (43 or more base64url characters) on its last line.');
+    if (!/^[A-Za-z0-9_-]{43,}$/.test(secret.split('\n').at(-1) ?? ''))
+      fail('The installed `npx baton secret generate` printed no secret (43 or more base64url characters) on its last line.');
     await checkServe(project);
     log(`ok: ${tarballs.map((t) => relative(process.cwd(), t)).join(' ')}`);
     return { tarballs };

@@ -47,7 +47,10 @@ function codeBlocks(file: string, text: string): Block[] {
     const start = i + 1;
     let end = start;
     while (end < lines.length && !(lines[end] as string).startsWith(`${indent}\`\`\``)) end++;
-    const code = lines.slice(start, end).map((l) => l.slice(indent.length)).join('\n');
+    const code = lines
+      .slice(start, end)
+      .map((l) => l.slice(indent.length))
+      .join('\n');
     blocks.push({ file, line: start + 1, info: (open[2] ?? '').trim(), code });
     i = end;
   }

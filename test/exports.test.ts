@@ -38,7 +38,9 @@ describe('package exports', () => {
 
   it('baton-auth-client and baton-auth-server: every subpath imports by name from dist', () => {
     const client = namesOf('baton-auth-client');
-    expect(client['.']).toEqual(expect.arrayContaining(['createTokenClient', 'memoryStorage', 'browserStorage', 'axiosInterceptors', 'SessionEndedError', 'NotSignedInError']));
+    expect(client['.']).toEqual(
+      expect.arrayContaining(['createTokenClient', 'memoryStorage', 'browserStorage', 'axiosInterceptors', 'SessionEndedError', 'NotSignedInError']),
+    );
     expect(client['./node']).toEqual(['fileStorage', 'redisTokenStorage']);
     expect(namesOf('baton-auth-server')['.']).toEqual(expect.arrayContaining(['startServer', 'createService', 'loadConfig', 'users', 'clients']));
   });

@@ -31,10 +31,14 @@ describe('release check', () => {
       }
       return dir;
     };
-    expect(() => checkContents('p', make({ 'dist/index.js': '', 'dist/index.js.map': JSON.stringify({ sources: ['../src/index.ts'] }), 'src/index.ts': '' }))).not.toThrow();
+    expect(() =>
+      checkContents('p', make({ 'dist/index.js': '', 'dist/index.js.map': JSON.stringify({ sources: ['../src/index.ts'] }), 'src/index.ts': '' })),
+    ).not.toThrow();
     expect(() => checkContents('p', make({ 'dist/a.test.js': '' }))).toThrow(/a test file: dist\/a\.test\.js/);
     expect(() => checkContents('p', make({ 'data/baton.sqlite': '' }))).toThrow(/a data\/ folder/);
     expect(() => checkContents('p', make({ 'dist/baton.secret': '' }))).toThrow(/a secret or key file/);
-    expect(() => checkContents('p', make({ 'dist/index.js.map': JSON.stringify({ sources: ['../src/index.ts'] }) }))).toThrow(/points to \.\.\/src\/index\.ts, which the tarball does not hold/);
+    expect(() => checkContents('p', make({ 'dist/index.js.map': JSON.stringify({ sources: ['../src/index.ts'] }) }))).toThrow(
+      /points to \.\.\/src\/index\.ts, which the tarball does not hold/,
+    );
   });
 });

@@ -36,7 +36,11 @@ function imports(file: string, seen = new Set<string>()): string[] {
 
 describe('the tiers', () => {
   it('lists only files that exist, and leaves most of the suite in-process', () => {
-    for (const glob of [...INTEGRATION, ...E2E]) expect(files.some((f) => matchesGlob(f, glob)), glob).toBe(true);
+    for (const glob of [...INTEGRATION, ...E2E])
+      expect(
+        files.some((f) => matchesGlob(f, glob)),
+        glob,
+      ).toBe(true);
     expect(unit.length).toBeGreaterThan(files.length / 2);
   });
 
@@ -51,7 +55,12 @@ describe('isolation from what others run on this machine', () => {
   const text = (f: string) => readFileSync(join(ROOT, f), 'utf8');
   // URLs as text a test parses (redaction), the admin database (postgres-db.ts), the guard of
   // someone else's data (shared-redis.test.ts) and this file.
-  const allowed = new Set(['test/support/postgres-db.ts', 'test/server/redaction.test.ts', 'test/stores/shared-redis.test.ts', relative(ROOT, import.meta.filename)]);
+  const allowed = new Set([
+    'test/support/postgres-db.ts',
+    'test/server/redaction.test.ts',
+    'test/stores/shared-redis.test.ts',
+    relative(ROOT, import.meta.filename),
+  ]);
 
   it('no test flushes a Redis (FLUSHDB, FLUSHALL) or selects a numbered database of one it did not start', () => {
     const hits = sources.filter((f) => !allowed.has(f)).filter((f) => /\bflush(?:db|all)\b/i.test(text(f)) || /127\.0\.0\.1:6379\/\d/.test(text(f)));
@@ -60,7 +69,9 @@ describe('isolation from what others run on this machine', () => {
 
   it('no test connects to a fixed Redis or PostgreSQL port: each starts its own server or database', () => {
     // A store URL with a literal loopback port (a closed port is chosen at run time too).
-    const hits = sources.filter((f) => !allowed.has(f)).flatMap((f) => [...text(f).matchAll(/(?:redis|postgres)(?:\+cluster)?:\/\/[^'`\s]*127\.0\.0\.1:(\d{2,5})/g)].map((m) => `${f}: ${m[0]}`));
+    const hits = sources
+      .filter((f) => !allowed.has(f))
+      .flatMap((f) => [...text(f).matchAll(/(?:redis|postgres)(?:\+cluster)?:\/\/[^'`\s]*127\.0\.0\.1:(\d{2,5})/g)].map((m) => `${f}: ${m[0]}`));
     expect(hits).toEqual([]);
   });
 });

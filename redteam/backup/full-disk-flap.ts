@@ -19,15 +19,28 @@ execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m,mode=0700', 'tmpfs', disk])
 process.on('exit', () => execFileSync('umount', ['-l', disk]));
 const dir = join(disk, 'db');
 mkdirSync(dir, { mode: 0o700 });
-const env = envOf(dir, { BATON_LOG_LEVEL: 'info', BATON_LOGIN_FAILURES: 'off', BATON_LOGIN_FAILURES_PER_IP: 'off', BATON_RUNTIME_FILE: join(root, 'flap.json') });
+const env = envOf(dir, {
+  BATON_LOG_LEVEL: 'info',
+  BATON_LOGIN_FAILURES: 'off',
+  BATON_LOGIN_FAILURES_PER_IP: 'off',
+  BATON_RUNTIME_FILE: join(root, 'flap.json'),
+});
 const service = await serve(env);
 await baton(['users', 'add', 'ann', '--password-stdin'], env, 'ann password 1');
-const count = (e: string) => service.output().split('\n').filter((l) => l.includes(`"event":"${e}"`)).length;
-const post = (body: object) => fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const count = (e: string) =>
+  service
+    .output()
+    .split('\n')
+    .filter((l) => l.includes(`"event":"${e}"`)).length;
+const post = (body: object) =>
+  fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const readyz = async () => (await fetch(`${service.url}/readyz`)).status;
 const { bavail, bsize } = statfsSync(disk);
 writeFileSync(join(disk, 'filler'), Buffer.alloc(bavail * bsize));
-for (const [name, body] of [['wrong password (anyone)', { username: 'ann', password: 'wrong' }], ['right password (ann)', { username: 'ann', password: 'ann password 1' }]] as const) {
+for (const [name, body] of [
+  ['wrong password (anyone)', { username: 'ann', password: 'wrong' }],
+  ['right password (ann)', { username: 'ann', password: 'ann password 1' }],
+] as const) {
   const [f0, r0] = [count('store.failing'), count('store.recovered')];
   const statuses = new Map<string, number>();
   const ready: number[] = [];
@@ -37,7 +50,9 @@ for (const [name, body] of [['wrong password (anyone)', { username: 'ann', passw
     ready.push(await readyz());
   }
   await new Promise((r) => setTimeout(r, 300));
-  console.info(`${name} ×20: answers ${JSON.stringify(Object.fromEntries(statuses))}; log lines store.failing +${count('store.failing') - f0}, store.recovered +${count('store.recovered') - r0}; /readyz ${ready.join(' ')}`);
+  console.info(
+    `${name} ×20: answers ${JSON.stringify(Object.fromEntries(statuses))}; log lines store.failing +${count('store.failing') - f0}, store.recovered +${count('store.recovered') - r0}; /readyz ${ready.join(' ')}`,
+  );
 }
 await service.stop();
 process.exit(0);

@@ -8,11 +8,18 @@ import { join } from 'node:path';
 export const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 export const root = mkdtempSync(join(tmpdir(), 'rt-ops-'));
 const children = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
 
 export const envOf = (dir: string, extra: Record<string, string> = {}): Record<string, string> => ({
-  BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_RUNTIME_FILE: join(dir, 'baton-service.json'),
-  BATON_COOKIE_SECURE: 'false', BATON_LOG_LEVEL: 'silent', BATON_REFRESH_RATE: 'off', BATON_ISSUER: 'http://127.0.0.1:3999', ...extra,
+  BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`,
+  BATON_RUNTIME_FILE: join(dir, 'baton-service.json'),
+  BATON_COOKIE_SECURE: 'false',
+  BATON_LOG_LEVEL: 'silent',
+  BATON_REFRESH_RATE: 'off',
+  BATON_ISSUER: 'http://127.0.0.1:3999',
+  ...extra,
 });
 
 let n = 0;
@@ -34,7 +41,10 @@ export function baton(args: string[], env: Record<string, string>, input = ''): 
   });
 }
 
-export async function serve(env: Record<string, string>, args: string[] = []): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void>; output: () => string }> {
+export async function serve(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void>; output: () => string }> {
   const child = spawn(process.execPath, [CLI, 'serve', ...args], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env } });
   children.add(child);
   let out = '';
@@ -49,7 +59,9 @@ export async function serve(env: Record<string, string>, args: string[] = []): P
     void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
   });
   return {
-    url, child, output: () => out,
+    url,
+    child,
+    output: () => out,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
@@ -58,12 +70,27 @@ export async function serve(env: Record<string, string>, args: string[] = []): P
   };
 }
 
-export interface Pair { access_token: string; refresh_token: string; session_id: string }
+export interface Pair {
+  access_token: string;
+  refresh_token: string;
+  session_id: string;
+}
 export async function login(url: string, username: string): Promise<Pair> {
-  const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: `${username} password 1` }) });
+  const res = await fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: `${username} password 1` }),
+  });
   if (res.status !== 200) throw new Error(`login ${res.status} ${await res.text()}`);
   return res.json() as Promise<Pair>;
 }
-export const refresh = (url: string, token: string): Promise<Response> => fetch(`${url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }) });
-export const me = (url: string, access: string): Promise<number> => fetch(`${url}/auth/me`, { headers: { authorization: `Bearer ${access}` } }).then((r) => r.status);
-export const logout = (url: string, p: Pair): Promise<number> => fetch(`${url}/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${p.access_token}` } }).then((r) => r.status);
+export const refresh = (url: string, token: string): Promise<Response> =>
+  fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
+  });
+export const me = (url: string, access: string): Promise<number> =>
+  fetch(`${url}/auth/me`, { headers: { authorization: `Bearer ${access}` } }).then((r) => r.status);
+export const logout = (url: string, p: Pair): Promise<number> =>
+  fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${p.access_token}` } }).then((r) => r.status);

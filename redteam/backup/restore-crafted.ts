@@ -28,17 +28,33 @@ await service.stop();
 
 // A: plant the trigger in the backup.
 const db = new DatabaseSync(file);
-db.exec('CREATE TRIGGER keep_alive AFTER UPDATE OF revoked_at ON baton_sessions WHEN NEW.revoked_at IS NOT NULL BEGIN UPDATE baton_sessions SET revoked_at = NULL, revoke_reason = NULL WHERE id = NEW.id; END;');
+db.exec(
+  'CREATE TRIGGER keep_alive AFTER UPDATE OF revoked_at ON baton_sessions WHEN NEW.revoked_at IS NOT NULL BEGIN UPDATE baton_sessions SET revoked_at = NULL, revoke_reason = NULL WHERE id = NEW.id; END;',
+);
 db.close();
 
 const r = await baton(['restore', file, '--revoke-sessions'], env);
 console.info('A: restore --revoke-sessions exit', r.code, r.stdout.trim(), r.stderr.trim());
 service = await serve(env);
 const rt = await refresh(service.url, before.refresh_token);
-console.info('A: refresh with the backup session\'s refresh token after --revoke-sessions:', rt.status, rt.status === 200 ? 'BROKE (session alive)' : 'held');
-console.info('A: triggers in the restored database:', (() => { const d = new DatabaseSync(join(dir, 'baton.sqlite'), { readOnly: true }); try { return d.prepare("SELECT name FROM sqlite_master WHERE type='trigger'").all(); } finally { d.close(); } })());
+console.info("A: refresh with the backup session's refresh token after --revoke-sessions:", rt.status, rt.status === 200 ? 'BROKE (session alive)' : 'held');
+console.info(
+  'A: triggers in the restored database:',
+  (() => {
+    const d = new DatabaseSync(join(dir, 'baton.sqlite'), { readOnly: true });
+    try {
+      return d.prepare("SELECT name FROM sqlite_master WHERE type='trigger'").all();
+    } finally {
+      d.close();
+    }
+  })(),
+);
 const meB = await me(service.url, after.access_token);
-console.info('B: access token of the session made and revoked after the backup, after restore --revoke-sessions:', meB, meB === 200 ? 'BROKE (back until it expires)' : 'held');
+console.info(
+  'B: access token of the session made and revoked after the backup, after restore --revoke-sessions:',
+  meB,
+  meB === 200 ? 'BROKE (back until it expires)' : 'held',
+);
 if (rt.status === 200) {
   const p = (await rt.json()) as { access_token: string; refresh_token: string; session_id: string };
   console.info('A: logout on the restored service', await logout(service.url, p), '→ refresh again', (await refresh(service.url, p.refresh_token)).status);

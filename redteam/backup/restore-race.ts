@@ -39,10 +39,22 @@ service = await serve(env);
 console.info(`baton serve listening after ${Date.now() - t0} ms (pid ${service.child.pid})`);
 const r = await restoring;
 console.info(`restore exit ${r.code} after ${Date.now() - t0} ms: ${(r.stdout || r.stderr).trim().split('\n')[0]}`);
-const fds = readdirSync(`/proc/${service.child.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${service.child.pid}/fd/${fd}`); } catch { return ''; } }).filter((l) => l.includes('baton.sqlite'));
+const fds = readdirSync(`/proc/${service.child.pid}/fd`)
+  .map((fd) => {
+    try {
+      return readlinkSync(`/proc/${service.child.pid}/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  })
+  .filter((l) => l.includes('baton.sqlite'));
 console.info('the running service has open:', fds);
 const add = await baton(['users', 'add', 'bob', '--password-stdin'], env, 'bob password 1');
-const bob = await fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'bob password 1' }) });
+const bob = await fetch(`${service.url}/auth/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ username: 'bob', password: 'bob password 1' }),
+});
 console.info(`users add bob (CLI) exit ${add.code}; bob logs in on the running service: ${bob.status}`);
 console.info(r.code === 0 && fds.some((l) => l.includes('(deleted)')) ? 'BROKE: the restore replaced the database under a running service' : 'held');
 await service.stop();

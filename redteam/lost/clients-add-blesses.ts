@@ -18,10 +18,18 @@ try {
   console.info('start on the empty store:', (err as Error).message.slice(0, 80));
 }
 try {
-  const out = execFileSync(process.execPath, ['--conditions=baton-source', 'packages/baton-auth-server/src/cli/main.ts', 'clients', 'add', 'shop-app'], { env: { ...process.env, ...env, BATON_RUNTIME_FILE: '/nonexistent/x.json' }, stdio: 'pipe' });
+  const out = execFileSync(process.execPath, ['--conditions=baton-source', 'packages/baton-auth-server/src/cli/main.ts', 'clients', 'add', 'shop-app'], {
+    env: { ...process.env, ...env, BATON_RUNTIME_FILE: '/nonexistent/x.json' },
+    stdio: 'pipe',
+  });
   console.info('clients add:', out.toString().trim());
 } catch (err) {
-  console.info('clients add refused:', String((err as { stderr?: Buffer }).stderr).trim().slice(0, 200));
+  console.info(
+    'clients add refused:',
+    String((err as { stderr?: Buffer }).stderr)
+      .trim()
+      .slice(0, 200),
+  );
 }
 try {
   const s = await createService(loadConfig(env), pino({ level: 'silent' }));

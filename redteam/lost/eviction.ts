@@ -24,10 +24,21 @@ for (let i = 0; i < 20_000 && (await kept('baton:{records}:users')); i++) {
   await raw.set(`other:${i}`, randomBytes(1024));
   if (i % 200 === 0) await new Promise((r) => setTimeout(r, 100));
 }
-console.info('config (install record, ring):', await kept('baton:{records}:config'), 'users:', await kept('baton:{records}:users'), 'clients:', await kept('baton:{records}:clients'));
+console.info(
+  'config (install record, ring):',
+  await kept('baton:{records}:config'),
+  'users:',
+  await kept('baton:{records}:users'),
+  'clients:',
+  await kept('baton:{records}:clients'),
+);
 const ready = await fetch(`${s.url}/readyz`);
 console.info('/readyz:', ready.status, await ready.text());
-const login = await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"alice","password":"alice password 1"}' });
+const login = await fetch(`${s.url}/auth/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: '{"username":"alice","password":"alice password 1"}',
+});
 console.info('login of alice:', login.status, (await login.text()).slice(0, 120));
 await s.stop();
 raw.disconnect();

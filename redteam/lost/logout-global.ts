@@ -16,16 +16,54 @@ const redis = await startRedis(6485);
 const store = redisStore({ url: 'redis://127.0.0.1:6485' });
 const a = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
 await a.ready();
-const handler = createAuthHandler({ baton: a, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
-const login = async () => (await (await handler(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"lena","password":"lena password 1"}' }), { ip: '203.0.113.4' })).json()) as { access_token: string };
+const handler = createAuthHandler({
+  baton: a,
+  authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
+  clients: staticClients([{ id: 'default' }]),
+});
+const login = async () =>
+  (await (
+    await handler(
+      new Request(`${ISSUER}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"username":"lena","password":"lena password 1"}',
+      }),
+      { ip: '203.0.113.4' },
+    )
+  ).json()) as { access_token: string };
 const [laptop, phone, stolen] = [await login(), await login(), await login()];
 await redis.kill();
 await redis.restart();
-await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
-const res = await handler(new Request(`${ISSUER}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${laptop.access_token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'scope=global' }), { ip: '203.0.113.4' });
+await eventually(
+  () =>
+    store.ping().then(
+      () => true,
+      () => false,
+    ),
+  { what: 'the store back', timeoutMs: 10_000 },
+);
+const res = await handler(
+  new Request(`${ISSUER}/auth/logout`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${laptop.access_token}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'scope=global',
+  }),
+  { ip: '203.0.113.4' },
+);
 console.info('logout scope=global:', res.status, await res.text());
-for (const [name, t] of [['laptop', laptop], ['phone', phone], ['stolen', stolen]] as const) {
-  console.info(`  ${name}'s access token afterwards:`, await a.verify(t.access_token).then(() => 'still accepted', () => 'refused'));
+for (const [name, t] of [
+  ['laptop', laptop],
+  ['phone', phone],
+  ['stolen', stolen],
+] as const) {
+  console.info(
+    `  ${name}'s access token afterwards:`,
+    await a.verify(t.access_token).then(
+      () => 'still accepted',
+      () => 'refused',
+    ),
+  );
 }
 await a.close();
 await redis.stop();

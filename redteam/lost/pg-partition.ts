@@ -13,21 +13,40 @@ const db = `rt_lost_pg_${process.pid}`;
 const admin = postgres('postgres://postgres@127.0.0.1:5432/postgres', { onnotice: () => undefined });
 await admin.unsafe(`CREATE DATABASE ${db}`);
 const proxy = await startProxy(5432);
-const s = await startServer(loadConfig({ PORT: '0', BATON_STORE: `postgres://postgres@127.0.0.1:${proxy.port}/${db}`, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent' }));
+const s = await startServer(
+  loadConfig({
+    PORT: '0',
+    BATON_STORE: `postgres://postgres@127.0.0.1:${proxy.port}/${db}`,
+    BATON_SECRET: randomBytes(32).toString('base64url'),
+    BATON_LOG_LEVEL: 'silent',
+  }),
+);
 await users.add(s.service.store, 'paula', 'paula password 1');
 const login = async () => {
   const t = performance.now();
-  const res = await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"paula","password":"paula password 1"}', signal: AbortSignal.timeout(90_000) }).catch((err: Error) => ({ status: err.name }));
+  const res = await fetch(`${s.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"username":"paula","password":"paula password 1"}',
+    signal: AbortSignal.timeout(90_000),
+  }).catch((err: Error) => ({ status: err.name }));
   return `${res.status} after ${Math.round(performance.now() - t)} ms`;
 };
 console.info('before:', await login());
 proxy.stall();
 const t0 = performance.now();
 // 8 callers at once, each waiting up to 90 s: how long does each wait for its answer?
-const answers = await Promise.all(Array.from({ length: 8 }, async () => {
-  const res = await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"paula","password":"paula password 1"}', signal: AbortSignal.timeout(90_000) }).catch((err: Error) => ({ status: err.name }));
-  return `${res.status} after ${Math.round(performance.now() - t0)} ms`;
-}));
+const answers = await Promise.all(
+  Array.from({ length: 8 }, async () => {
+    const res = await fetch(`${s.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"username":"paula","password":"paula password 1"}',
+      signal: AbortSignal.timeout(90_000),
+    }).catch((err: Error) => ({ status: err.name }));
+    return `${res.status} after ${Math.round(performance.now() - t0)} ms`;
+  }),
+);
 console.info('stalled, 8 at once:', answers);
 console.info('stalled, then:', await login());
 proxy.resume();

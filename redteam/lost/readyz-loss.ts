@@ -22,7 +22,10 @@ const lines: string[] = [];
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
   const s = chunk.toString();
-  if (s.startsWith('{"level"')) { lines.push(...s.split('\n').filter(Boolean)); return true; }
+  if (s.startsWith('{"level"')) {
+    lines.push(...s.split('\n').filter(Boolean));
+    return true;
+  }
   return write(chunk, ...rest);
 }) as typeof process.stdout.write;
 const env = { PORT: '0', BATON_STORE: url, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'info' };
@@ -37,16 +40,27 @@ const hgets = async () => Number(/cmdstat_hget:calls=(\d+)/.exec(await raw.info(
 const leak = (body: string) => [PASS, '6483', '127.0.0.1', 'redis://'].filter((x) => body.includes(x));
 
 console.info('ready:', (await get('/readyz')).body);
-const login = await get('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'alice password 1' }) });
+const login = await get('/auth/login', {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ username: 'alice', password: 'alice password 1' }),
+});
 const pair = JSON.parse(login.body) as { access_token: string; refresh_token: string };
 const h0 = await hgets();
 const t0 = performance.now();
 const statuses = new Map<number, number>();
-await Promise.all(Array.from({ length: 8 }, async () => {
-  for (let i = 0; i < 250; i++) { const r = await get('/readyz'); statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1); }
-}));
+await Promise.all(
+  Array.from({ length: 8 }, async () => {
+    for (let i = 0; i < 250; i++) {
+      const r = await get('/readyz');
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    }
+  }),
+);
 const secs = (performance.now() - t0) / 1000;
-console.info(`2000 /readyz in ${secs.toFixed(1)} s: statuses ${JSON.stringify([...statuses])}, HGET calls ${(await hgets()) - h0} (${(((await hgets()) - h0) / secs).toFixed(1)}/s)`);
+console.info(
+  `2000 /readyz in ${secs.toFixed(1)} s: statuses ${JSON.stringify([...statuses])}, HGET calls ${(await hgets()) - h0} (${(((await hgets()) - h0) / secs).toFixed(1)}/s)`,
+);
 
 const dump = await Promise.all((await raw.keys('*')).map(async (k) => [k, await raw.dumpBuffer(k)] as const));
 await redis.kill();
@@ -57,20 +71,38 @@ await eventually(async () => (await get('/readyz')).body.includes('lost its data
 const lost = await get('/readyz');
 console.info('lost readyz:', lost.status, lost.retry, lost.body, 'leaks:', leak(lost.body));
 for (const [path, init] of [
-  ['/.well-known/openid-configuration', {}], ['/.well-known/jwks.json', {}], ['/.well-known/oauth-authorization-server', {}],
+  ['/.well-known/openid-configuration', {}],
+  ['/.well-known/jwks.json', {}],
+  ['/.well-known/oauth-authorization-server', {}],
   ['/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"alice","password":"alice password 1"}' }],
-  ['/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}&client_id=default` }],
-  ['/oauth/revoke', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${pair.refresh_token}&client_id=default` }],
+  [
+    '/oauth/token',
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}&client_id=default`,
+    },
+  ],
+  [
+    '/oauth/revoke',
+    { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${pair.refresh_token}&client_id=default` },
+  ],
   ['/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } }],
   ['/auth/sessions', { headers: { authorization: `Bearer ${pair.access_token}` } }],
-  ['/nope/.well-known/x', { method: 'POST' }], ['/auth/.well-known/../login', { method: 'POST' }],
+  ['/nope/.well-known/x', { method: 'POST' }],
+  ['/auth/.well-known/../login', { method: 'POST' }],
 ] as [string, RequestInit][]) {
   const r = await get(path, init);
   console.info(`  ${init.method ?? 'GET'} ${path}: ${r.status} retry-after=${r.retry}`);
 }
 console.info('keys in the empty store after the requests:', await raw.keys('*'));
 await new Promise((r) => setTimeout(r, 6000));
-console.info('store.lost lines:', lines.filter((l) => l.includes('"store.lost"')).length, 'lines with the password:', lines.filter((l) => l.includes(PASS)).length);
+console.info(
+  'store.lost lines:',
+  lines.filter((l) => l.includes('"store.lost"')).length,
+  'lines with the password:',
+  lines.filter((l) => l.includes(PASS)).length,
+);
 console.info(lines.find((l) => l.includes('"store.lost"')));
 for (const [k, v] of dump) await raw.restore(k, 0, v, 'REPLACE');
 await eventually(async () => (await get('/readyz')).status === 200, { what: 'restored', timeoutMs: 15_000 });

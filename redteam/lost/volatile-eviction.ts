@@ -21,18 +21,46 @@ const storeA = redisStore({ url: 'redis://127.0.0.1:6485' });
 console.info('start-up warning:', (await (storeA as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.()) ?? '(none)');
 const a = createBaton({ ...options, store: storeA });
 await a.ready();
-const handler = createAuthHandler({ baton: a, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
-const login = await handler(new Request('https://auth.test/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"lena","password":"lena password 1"}' }), { ip: '203.0.113.4' });
+const handler = createAuthHandler({
+  baton: a,
+  authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
+  clients: staticClients([{ id: 'default' }]),
+});
+const login = await handler(
+  new Request('https://auth.test/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"username":"lena","password":"lena password 1"}',
+  }),
+  { ip: '203.0.113.4' },
+);
 const pair = { accessToken: ((await login.json()) as { access_token: string }).access_token };
-const logout = await handler(new Request('https://auth.test/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${pair.accessToken}` } }), { ip: '203.0.113.4' });
-console.info('logout:', logout.status, await logout.text(), '; a refuses the token:', await a.verify(pair.accessToken).then(() => false, () => true));
+const logout = await handler(new Request('https://auth.test/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${pair.accessToken}` } }), {
+  ip: '203.0.113.4',
+});
+console.info(
+  'logout:',
+  logout.status,
+  await logout.text(),
+  '; a refuses the token:',
+  await a.verify(pair.accessToken).then(
+    () => false,
+    () => true,
+  ),
+);
 const logKeys = async () => (await raw.keys('*')).filter((k) => !k.startsWith('other:'));
 console.info('keys before pressure:', await logKeys());
 for (let i = 0; i < 6000; i++) await raw.set(`other:${i}`, randomBytes(1024), 'EX', 3600);
 console.info('keys after pressure:', await logKeys());
 const b = createBaton({ ...options, store: redisStore({ url: 'redis://127.0.0.1:6485' }) });
 await b.ready();
-console.info('an instance started afterwards accepts the revoked token:', await b.verify(pair.accessToken).then(() => true, () => false));
+console.info(
+  'an instance started afterwards accepts the revoked token:',
+  await b.verify(pair.accessToken).then(
+    () => true,
+    () => false,
+  ),
+);
 await a.close();
 await b.close();
 raw.disconnect();

@@ -24,25 +24,32 @@ await users.add(store, 'alice', 'correct horse battery');
 await users.add(store, 'bob', 'bob battery staple');
 const rows = () => {
   const d = new DatabaseSync(db, { readOnly: true });
-  const tables = d.prepare("SELECT name FROM sqlite_master WHERE type='table'").all().map((r) => String(r.name));
+  const tables = d
+    .prepare("SELECT name FROM sqlite_master WHERE type='table'")
+    .all()
+    .map((r) => String(r.name));
   const out = Object.fromEntries(tables.map((t) => [t, Number((d.prepare(`SELECT count(*) AS n FROM "${t}"`).get() as { n: number }).n)]));
   d.close();
   return JSON.stringify(out);
 };
-const login = async (username: string, password: string, headers: Record<string, string> = {}) => fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ username, password }) });
+const login = async (username: string, password: string, headers: Record<string, string> = {}) =>
+  fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ username, password }) });
 const tokens = async (u: string, p: string) => (await (await login(u, p)).json()) as { access_token: string; session_id: string };
-const get = async (path: string, at: string, init: RequestInit = {}) => { const r = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${at}`, ...(init.headers ?? {}) } }); return `${r.status} ${(await r.text()).slice(0, 160)}`; };
+const get = async (path: string, at: string, init: RequestInit = {}) => {
+  const r = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${at}`, ...(init.headers ?? {}) } });
+  return `${r.status} ${(await r.text()).slice(0, 160)}`;
+};
 
 // 1. Cross-user.
 const alice = await tokens('alice', 'correct horse battery');
 const bob = await tokens('bob', 'bob battery staple');
 console.info('bob /auth/me:', await get('/auth/me', bob.access_token));
 const bobSessions = await get('/auth/sessions', bob.access_token);
-console.info('bob /auth/sessions names alice\'s session?', bobSessions.includes(alice.session_id));
+console.info("bob /auth/sessions names alice's session?", bobSessions.includes(alice.session_id));
 const bobHistory = await get('/auth/sessions/history', bob.access_token);
-console.info('bob /auth/sessions/history names alice\'s session?', bobHistory.includes(alice.session_id));
-console.info('bob DELETE alice\'s session:', await get(`/auth/sessions/${alice.session_id}`, bob.access_token, { method: 'DELETE' }));
-console.info('bob history?before=alice\'s session id:', await get(`/auth/sessions/history?before=${encodeURIComponent(alice.session_id)}`, bob.access_token));
+console.info("bob /auth/sessions/history names alice's session?", bobHistory.includes(alice.session_id));
+console.info("bob DELETE alice's session:", await get(`/auth/sessions/${alice.session_id}`, bob.access_token, { method: 'DELETE' }));
+console.info("bob history?before=alice's session id:", await get(`/auth/sessions/history?before=${encodeURIComponent(alice.session_id)}`, bob.access_token));
 console.info('alice still signed in:', await get('/auth/me', alice.access_token));
 
 // 2. The name index: alice removed (as `baton users remove` does: sessions revoked, then the user), a new alice added.
@@ -53,7 +60,15 @@ const again = await tokens('alice', 'another password 1');
 console.info('old alice token (sessions not revoked) /auth/me:', await get('/auth/me', alice.access_token));
 console.info('new alice /auth/me:', await get('/auth/me', again.access_token), 'ids differ:', oldAlice.id !== newAlice.id);
 const d = new DatabaseSync(db, { readOnly: true });
-console.info('user_names rows:', JSON.stringify(d.prepare("SELECT * FROM sqlite_master WHERE type='table'").all().map((r) => r.name)));
+console.info(
+  'user_names rows:',
+  JSON.stringify(
+    d
+      .prepare("SELECT * FROM sqlite_master WHERE type='table'")
+      .all()
+      .map((r) => r.name),
+  ),
+);
 d.close();
 
 // 3. HEAD /auth/login: 2,000 of them (no Origin, an evil Origin, Sec-Fetch-Site cross-site).
@@ -80,10 +95,18 @@ const answers = async (name: string) => {
     const s = performance.now();
     const r = await login(name, 'wrong password');
     ms.push(performance.now() - s);
-    out.push(`${r.status}${r.headers.get('retry-after') ? `/ra=${r.headers.get('retry-after')}` : ''}:${(await r.text()).replace(/\d+ (seconds|minutes)/, 'N $1')}`);
+    out.push(
+      `${r.status}${r.headers.get('retry-after') ? `/ra=${r.headers.get('retry-after')}` : ''}:${(await r.text()).replace(/\d+ (seconds|minutes)/, 'N $1')}`,
+    );
   }
   ms.sort((a, b) => a - b);
-  return { seq: [...new Set(out)], firstMedianMs: ms.slice(0, 10).sort((a, b) => a - b)[5]!.toFixed(1) };
+  return {
+    seq: [...new Set(out)],
+    firstMedianMs: ms
+      .slice(0, 10)
+      .sort((a, b) => a - b)[5]!
+      .toFixed(1),
+  };
 };
 console.info('known "bob":', JSON.stringify(await answers('bob')));
 console.info('unknown "nobody":', JSON.stringify(await answers('nobody')));

@@ -10,11 +10,25 @@ import { loadConfig, startServer, users } from 'baton-auth-server';
 
 const service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }));
 await users.add(service.service.store, 'alice', 'correct horse battery');
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+  ],
+});
 const context = await browser.newContext();
 const page = await context.newPage();
 const requests: string[] = [];
-page.on('response', (r) => { if (!/\.(js)$|\/$/.test(new URL(r.url()).pathname)) requests.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`); });
+page.on('response', (r) => {
+  if (!/\.(js)$|\/$/.test(new URL(r.url()).pathname)) requests.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+});
 await page.goto(`${service.url}/`);
 await page.waitForTimeout(1500);
 console.info('first visit:', JSON.stringify(requests));
@@ -22,7 +36,14 @@ requests.length = 0;
 await page.evaluate(() => localStorage.setItem('baton:page:signed-in', '1'));
 await page.reload();
 await page.waitForTimeout(2500);
-console.info('planted marker, reload:', JSON.stringify(requests), 'marker after:', await page.evaluate(() => localStorage.getItem('baton:page:signed-in')), 'form shown:', await page.isVisible('#login-card'));
+console.info(
+  'planted marker, reload:',
+  JSON.stringify(requests),
+  'marker after:',
+  await page.evaluate(() => localStorage.getItem('baton:page:signed-in')),
+  'form shown:',
+  await page.isVisible('#login-card'),
+);
 requests.length = 0;
 await page.reload();
 await page.waitForTimeout(1500);
@@ -37,10 +58,18 @@ const kept = await page.evaluate(async () => {
   const keys: string[] = [];
   for (const { name } of dbs) {
     if (!name) continue;
-    const db = await new Promise<IDBDatabase>((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
+    const db = await new Promise<IDBDatabase>((res, rej) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
     for (const store of Array.from(db.objectStoreNames)) {
-      const all = await new Promise<unknown[]>((res) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); });
-      for (const v of all) keys.push(JSON.stringify(v, (_k, x) => (x instanceof CryptoKey ? `CryptoKey(${x.type}, extractable=${x.extractable})` : x)).slice(0, 200));
+      const all = await new Promise<unknown[]>((res) => {
+        const r = db.transaction(store).objectStore(store).getAll();
+        r.onsuccess = () => res(r.result);
+      });
+      for (const v of all)
+        keys.push(JSON.stringify(v, (_k, x) => (x instanceof CryptoKey ? `CryptoKey(${x.type}, extractable=${x.extractable})` : x)).slice(0, 200));
     }
   }
   return { localStorage: ls, sessionStorage: Object.keys(sessionStorage), indexedDB: keys, cookieVisible: document.cookie };

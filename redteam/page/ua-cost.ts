@@ -19,9 +19,9 @@ const shapes: Record<string, (n: number) => string> = {
   'Edg ;': (n) => `Edg/${';'.repeat(n)}`,
   'Windows NT digits': (n) => `(Windows NT ${'1'.repeat(n)}`,
   'iPhone OS _': (n) => `Mozilla/5.0 (iPhone; CPU iPhone OS ${'1_'.repeat(n)} like Mac OS X)`,
-  'slashes': (n) => `${'a/'.repeat(n)}`,
+  slashes: (n) => `${'a/'.repeat(n)}`,
   'product then junk': (n) => `curl/${'1'.repeat(n)}`,
-  'unicode': (n) => `Mozilla/5.0 ${'é'.repeat(n)}`,
+  unicode: (n) => `Mozilla/5.0 ${'é'.repeat(n)}`,
 };
 // 1. Bowser directly on 256 and on 16 KB (what a library user recording a raw header would parse).
 for (const [name, make] of Object.entries(shapes)) {
@@ -41,8 +41,16 @@ console.info(`describeDevice 5,000 distinct hostile 256-char UAs: ${((performanc
 // 3. At login: a 16 KB user agent header (Node's header limit is 16 KB in total).
 const service = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }));
 await users.add(service.service.store, 'alice', 'correct horse battery');
-const res = await fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': `Mozilla/5.0 ${'('.repeat(15_000)}` }, body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }) });
+const res = await fetch(`${service.url}/auth/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', 'user-agent': `Mozilla/5.0 ${'('.repeat(15_000)}` },
+  body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }),
+});
 const { access_token } = (await res.json()) as { access_token: string };
-const list = (await (await fetch(`${service.url}/auth/sessions`, { headers: { authorization: `Bearer ${access_token}` } })).json()) as { sessions: { device: { userAgent: string; name?: string } }[] };
-console.info(`login with a 15 KB user agent: ${res.status}; stored user agent ${list.sessions[0]?.device.userAgent.length} chars; name ${JSON.stringify(list.sessions[0]?.device.name)}`);
+const list = (await (await fetch(`${service.url}/auth/sessions`, { headers: { authorization: `Bearer ${access_token}` } })).json()) as {
+  sessions: { device: { userAgent: string; name?: string } }[];
+};
+console.info(
+  `login with a 15 KB user agent: ${res.status}; stored user agent ${list.sessions[0]?.device.userAgent.length} chars; name ${JSON.stringify(list.sessions[0]?.device.name)}`,
+);
 await service.stop();

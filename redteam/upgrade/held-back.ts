@@ -21,9 +21,21 @@ let on = true;
 const baton = createBaton({ issuer: ISSUER, keys: [generateKey('ES256', 'es')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
 const events: string[] = [];
 baton.on('*', (e) => events.push(e.type));
-const handler = createAuthHandler({ baton, dpop: () => on, authenticate: async (u, p) => (p === 'pw' ? { userId: `id-${u}` } : null), clients: staticClients([{ id: 'default' }]) });
+const handler = createAuthHandler({
+  baton,
+  dpop: () => on,
+  authenticate: async (u, p) => (p === 'pw' ? { userId: `id-${u}` } : null),
+  clients: staticClients([{ id: 'default' }]),
+});
 const post = (url: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-  handler(new Request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() }), { ip: '203.0.113.9' });
+  handler(
+    new Request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    }),
+    { ip: '203.0.113.9' },
+  );
 let nonce: string | undefined;
 const withProof = async (key: DpopKey, url: string, fields: Record<string, string>) => {
   let res = await post(url, fields, { dpop: await dpopProof(key, 'POST', url, nonce === undefined ? {} : { nonce }) });
@@ -38,23 +50,45 @@ const show = async (what: string, res: Response) => console.info(`${what}: ${res
 
 const owner = await dpopKey();
 const thief = await dpopKey();
-const bound = (await (await withProof(owner, LOGIN, { username: 'alice', password: 'pw' })).json()) as { refresh_token: string; access_token: string; token_type: string };
+const bound = (await (await withProof(owner, LOGIN, { username: 'alice', password: 'pw' })).json()) as {
+  refresh_token: string;
+  access_token: string;
+  token_type: string;
+};
 console.info('bound while on:', bound.token_type, bound.refresh_token.slice(0, 4));
 on = false; // held back from here
 events.length = 0;
 await show('held back: bound refresh token, no proof', await post(TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token }));
-await show('held back: rtd_ cut to rt_, no proof', await post(TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token.replace(/^rtd_/, 'rt_') }));
-await show('held back: rtd_ cut to rt_, a garbage DPoP header', await post(TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token.replace(/^rtd_/, 'rt_') }, { dpop: 'x' }));
-await show('held back: bound refresh token, thief\'s proof', await withProof(thief, TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token }));
-await show('held back: bound access token as Bearer at /auth/me', await handler(new Request(`${ISSUER}/auth/me`, { headers: { authorization: `Bearer ${bound.access_token}` } }), {}));
-await show('held back: bound access token as DPoP without a proof', await handler(new Request(`${ISSUER}/auth/me`, { headers: { authorization: `DPoP ${bound.access_token}` } }), {}));
-console.info('events after the thief\'s attempts:', JSON.stringify(events));
+await show(
+  'held back: rtd_ cut to rt_, no proof',
+  await post(TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token.replace(/^rtd_/, 'rt_') }),
+);
+await show(
+  'held back: rtd_ cut to rt_, a garbage DPoP header',
+  await post(TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token.replace(/^rtd_/, 'rt_') }, { dpop: 'x' }),
+);
+await show("held back: bound refresh token, thief's proof", await withProof(thief, TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token }));
+await show(
+  'held back: bound access token as Bearer at /auth/me',
+  await handler(new Request(`${ISSUER}/auth/me`, { headers: { authorization: `Bearer ${bound.access_token}` } }), {}),
+);
+await show(
+  'held back: bound access token as DPoP without a proof',
+  await handler(new Request(`${ISSUER}/auth/me`, { headers: { authorization: `DPoP ${bound.access_token}` } }), {}),
+);
+console.info("events after the thief's attempts:", JSON.stringify(events));
 const ok = await withProof(owner, TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token });
 const okBody = (await ok.json()) as { token_type: string; refresh_token: string };
 console.info('held back: owner refreshes with its proof:', ok.status, okBody.token_type);
 // An unbound session (logged in while held back), its token dressed as bound.
 const plain = (await (await post(LOGIN, { username: 'bob', password: 'pw' })).json()) as { refresh_token: string; token_type: string };
 console.info('held back login:', plain.token_type, plain.refresh_token.slice(0, 3));
-await show('held back: unbound rt_ dressed as rtd_, thief\'s proof', await withProof(thief, TOKEN, { grant_type: 'refresh_token', refresh_token: plain.refresh_token.replace(/^rt_/, 'rtd_') }));
+await show(
+  "held back: unbound rt_ dressed as rtd_, thief's proof",
+  await withProof(thief, TOKEN, { grant_type: 'refresh_token', refresh_token: plain.refresh_token.replace(/^rt_/, 'rtd_') }),
+);
 on = true;
-await show('turned on: unbound session refreshed with the thief\'s proof (binds it? RFC 9449 §5.8 says an unbound token stays unbound)', await withProof(thief, TOKEN, { grant_type: 'refresh_token', refresh_token: plain.refresh_token }));
+await show(
+  "turned on: unbound session refreshed with the thief's proof (binds it? RFC 9449 §5.8 says an unbound token stays unbound)",
+  await withProof(thief, TOKEN, { grant_type: 'refresh_token', refresh_token: plain.refresh_token }),
+);

@@ -20,7 +20,17 @@ const children: ChildProcess[] = [];
 process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 let n = 0;
 function serve(env: Record<string, string>, skew = 0): Promise<{ url: string; child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, ['--conditions=baton-source', '--import', PRELOAD, CLI, 'serve'], { env: { ...process.env, PORT: '0', BATON_SECRET: 'issuer-test-service-secret-of-32-characters', BATON_LOG_LEVEL: 'warn', BATON_RUNTIME_FILE: join(dir, `rt-${++n}.json`), BATON_TEST_SKEW_MS: String(skew), ...env } });
+  const child = spawn(process.execPath, ['--conditions=baton-source', '--import', PRELOAD, CLI, 'serve'], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      BATON_SECRET: 'issuer-test-service-secret-of-32-characters',
+      BATON_LOG_LEVEL: 'warn',
+      BATON_RUNTIME_FILE: join(dir, `rt-${++n}.json`),
+      BATON_TEST_SKEW_MS: String(skew),
+      ...env,
+    },
+  });
   children.push(child);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -28,12 +38,31 @@ function serve(env: Record<string, string>, skew = 0): Promise<{ url: string; ch
   return new Promise((resolve, reject) => {
     const t = setInterval(() => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) { clearInterval(t); resolve({ url: m[1] as string, child, out: () => out }); }
+      if (m) {
+        clearInterval(t);
+        resolve({ url: m[1] as string, child, out: () => out });
+      }
     }, 50);
-    child.once('exit', (code) => { clearInterval(t); reject(new Error(`exited ${code}: ${out.split('\n').find((l) => /instance/.test(l))?.slice(0, 220) ?? out.slice(0, 220)}`)); });
+    child.once('exit', (code) => {
+      clearInterval(t);
+      reject(
+        new Error(
+          `exited ${code}: ${
+            out
+              .split('\n')
+              .find((l) => /instance/.test(l))
+              ?.slice(0, 220) ?? out.slice(0, 220)
+          }`,
+        ),
+      );
+    });
   });
 }
-const outcome = (p: Promise<{ url: string; out: () => string }>) => p.then((s) => `started at ${s.url}${/config.warning.*Another instance/.test(s.out()) ? ' (with a warning naming the other issuer)' : ''}`, (e: Error) => `refused: ${e.message}`);
+const outcome = (p: Promise<{ url: string; out: () => string }>) =>
+  p.then(
+    (s) => `started at ${s.url}${/config.warning.*Another instance/.test(s.out()) ? ' (with a warning naming the other issuer)' : ''}`,
+    (e: Error) => `refused: ${e.message}`,
+  );
 
 // 1. kill -9, then again at once on another port.
 const s1 = `sqlite:${join(dir, 'one.sqlite')}`;

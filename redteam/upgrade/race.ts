@@ -21,18 +21,22 @@ let afterPut = false;
 let putDone: () => void = () => undefined;
 const put = new Promise<void>((r) => (putDone = r));
 /** `store` with `hook` awaited in front of each call. */
-const hooked = (hook: (prop: string | symbol, args: unknown[]) => Promise<void> | undefined) => new Proxy(store, {
-  get(target, prop, receiver) {
-    const real = Reflect.get(target, prop, receiver) as unknown;
-    if (typeof real !== 'function') return real;
-    return async (...args: unknown[]) => {
-      await hook(prop, args);
-      const r = await (real as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-      if (prop === 'putRecord' && args[0] === 'cluster') { afterPut = true; putDone(); }
-      return r;
-    };
-  },
-});
+const hooked = (hook: (prop: string | symbol, args: unknown[]) => Promise<void> | undefined) =>
+  new Proxy(store, {
+    get(target, prop, receiver) {
+      const real = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof real !== 'function') return real;
+      return async (...args: unknown[]) => {
+        await hook(prop, args);
+        const r = await (real as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (prop === 'putRecord' && args[0] === 'cluster') {
+          afterPut = true;
+          putDone();
+        }
+        return r;
+      };
+    },
+  });
 // M's heartbeat (50 ms) reads the cluster record only once N wrote it.
 let mJoined = false;
 const mStore = hooked((prop, args) => (mJoined && prop === 'getRecord' && args[0] === 'cluster' && !afterPut ? put : undefined));
@@ -49,11 +53,19 @@ await x.leave();
 const nJoin = joinCluster(nStore, config('auto'), logger);
 await new Promise((r) => setTimeout(r, 100));
 // O registers and reads no record: it starts.
-const o = await joinCluster(store, config('off'), logger).then((j) => j, (e: Error) => { console.info('O refused:', e.message.slice(0, 80)); return undefined; });
+const o = await joinCluster(store, config('off'), logger).then(
+  (j) => j,
+  (e: Error) => {
+    console.info('O refused:', e.message.slice(0, 80));
+    return undefined;
+  },
+);
 console.info('O (off) started:', o !== undefined);
 recheck.gate = new Promise((r) => setTimeout(r, 300)); // M gets heartbeats while the record is there
 release();
 const n = await nJoin;
 await new Promise((r) => setTimeout(r, 200));
-console.info(`after N's recheck: N DPoP ${n.dpop()}, M DPoP ${m.dpop()}, cluster record ${(await store.getRecord('cluster', 'dpop')) !== null ? 'present' : 'absent'}, O (off) alive: ${o !== undefined}`);
+console.info(
+  `after N's recheck: N DPoP ${n.dpop()}, M DPoP ${m.dpop()}, cluster record ${(await store.getRecord('cluster', 'dpop')) !== null ? 'present' : 'absent'}, O (off) alive: ${o !== undefined}`,
+);
 await Promise.all([n.leave(), m.leave(), o?.leave()]);

@@ -19,14 +19,34 @@ const children: ChildProcess[] = [];
 process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 let n = 0;
 function serve(env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--conditions=baton-source', CLI, 'serve'], { env: { ...process.env, PORT: '0', BATON_STORE: `sqlite:${db}`, BATON_ISSUER: 'http://localhost:3000', BATON_SECRET: 'records-test-service-secret-of-32-characters', BATON_LOG_LEVEL: 'warn', BATON_HEARTBEAT: '1s', BATON_RUNTIME_FILE: join(dir, `rt-${++n}.json`), ...env } });
+  const child = spawn(process.execPath, ['--conditions=baton-source', CLI, 'serve'], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      BATON_STORE: `sqlite:${db}`,
+      BATON_ISSUER: 'http://localhost:3000',
+      BATON_SECRET: 'records-test-service-secret-of-32-characters',
+      BATON_LOG_LEVEL: 'warn',
+      BATON_HEARTBEAT: '1s',
+      BATON_RUNTIME_FILE: join(dir, `rt-${++n}.json`),
+      ...env,
+    },
+  });
   children.push(child);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
-    const t = setInterval(() => { if (/listening on/.test(out)) { clearInterval(t); resolve(child); } }, 50);
-    child.once('exit', (code) => { clearInterval(t); reject(new Error(`exited ${code}: ${out.slice(0, 160)}`)); });
+    const t = setInterval(() => {
+      if (/listening on/.test(out)) {
+        clearInterval(t);
+        resolve(child);
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(t);
+      reject(new Error(`exited ${code}: ${out.slice(0, 160)}`));
+    });
   });
 }
 const rows = () => {
@@ -35,7 +55,11 @@ const rows = () => {
   d.close();
   return r;
 };
-const stop = async (c: ChildProcess, signal: NodeJS.Signals) => { const gone = new Promise((r) => c.once('exit', r)); c.kill(signal); await gone; };
+const stop = async (c: ChildProcess, signal: NodeJS.Signals) => {
+  const gone = new Promise((r) => c.once('exit', r));
+  c.kill(signal);
+  await gone;
+};
 await serve(); // lives throughout
 for (let i = 0; i < 10; i++) await stop(await serve(), 'SIGKILL');
 console.info('after 10 starts ended by SIGKILL: instance rows', rows());
@@ -43,5 +67,13 @@ await new Promise((r) => setTimeout(r, 2500)); // two heartbeats of the living o
 console.info('two heartbeats later:', rows());
 for (let i = 0; i < 10; i++) await stop(await serve(), 'SIGTERM');
 console.info('after 10 starts ended by SIGTERM:', rows());
-console.info('a BATON_DPOP=off start once DPoP is on:', await serve({ BATON_DPOP: 'off' }).then(() => 'started', (e: Error) => `refused (${e.message.slice(0, 60)}…)`), '; rows', rows());
+console.info(
+  'a BATON_DPOP=off start once DPoP is on:',
+  await serve({ BATON_DPOP: 'off' }).then(
+    () => 'started',
+    (e: Error) => `refused (${e.message.slice(0, 60)}…)`,
+  ),
+  '; rows',
+  rows(),
+);
 process.exit(0);

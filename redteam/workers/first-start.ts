@@ -20,7 +20,15 @@ for (let i = 0; i < ROUNDS; i++) {
     results.push(`started (users list exit ${users.code})`);
     await s.stop();
   } catch (err) {
-    results.push(`FAILED: ${(err as Error).message.split('\n').filter((l) => l.includes('baton:')).slice(0, 2).join(' | ') || (err as Error).message.slice(0, 300)}`);
+    results.push(
+      `FAILED: ${
+        (err as Error).message
+          .split('\n')
+          .filter((l) => l.includes('baton:'))
+          .slice(0, 2)
+          .join(' | ') || (err as Error).message.slice(0, 300)
+      }`,
+    );
   }
 }
 console.info(`${N} workers, first start on a fresh folder ×${ROUNDS}:\n  ${results.join('\n  ')}`);

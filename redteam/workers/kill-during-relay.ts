@@ -51,7 +51,9 @@ for (; kills < KILLS && primaryExit === undefined; kills++) {
 await sleep(1500);
 stop = true;
 await Promise.all(loops);
-console.info(`kills ${kills}, scrapes ok ${scrapes}, failed ${failed}, primary: ${primaryExit === undefined ? 'alive (held this run)' : `EXITED ${primaryExit} — BROKE`}`);
+console.info(
+  `kills ${kills}, scrapes ok ${scrapes}, failed ${failed}, primary: ${primaryExit === undefined ? 'alive (held this run)' : `EXITED ${primaryExit} — BROKE`}`,
+);
 console.info('failures by kind:', Object.fromEntries(why));
 const crash = /Unhandled 'error' event[^]*?(Error: [^\n]*)/.exec(w.stderr());
 if (crash) console.info('primary stderr:', crash[0].split('\n').slice(0, 6).join('\n'));

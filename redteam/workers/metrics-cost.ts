@@ -14,7 +14,10 @@ import { call, startWorkers } from '../../test/support/workers.ts';
 
 const PORT = 6492;
 const w = await startWorkers({ BATON_WORKERS: '2', BATON_METRICS_PORT: String(PORT), BATON_LOG_LEVEL: 'warn' });
-const cpu = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []; return (Number(f[11]) + Number(f[12])) * 10; }; // ms (USER_HZ 100)
+const cpu = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(f[11]) + Number(f[12])) * 10;
+}; // ms (USER_HZ 100)
 const probe = async (ms: number) => {
   const lat: number[] = [];
   const end = Date.now() + ms;
@@ -43,7 +46,9 @@ stop = true;
 await Promise.all(flood);
 const secs = (Date.now() - t0) / 1000;
 const primaryMs = cpu(w.child.pid as number) - c0;
-console.info(`flood: ${scrapes} scrapes in ${secs.toFixed(1)} s (${(scrapes / secs).toFixed(0)}/s), primary CPU ${primaryMs} ms (${(primaryMs / scrapes).toFixed(2)} ms per scrape, ${(primaryMs / secs / 10).toFixed(0)} % of a core)`);
+console.info(
+  `flood: ${scrapes} scrapes in ${secs.toFixed(1)} s (${(scrapes / secs).toFixed(0)}/s), primary CPU ${primaryMs} ms (${(primaryMs / scrapes).toFixed(2)} ms per scrape, ${(primaryMs / secs / 10).toFixed(0)} % of a core)`,
+);
 console.info(`healthz during the flood: ${during}`);
 console.info(`healthz after: ${await probe(2000)}`);
 await w.stop();

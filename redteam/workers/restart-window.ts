@@ -21,27 +21,31 @@ let cycles = 0;
 const stale: string[] = [];
 const loop = (async () => {
   while (!stop) {
-    const login = await call(w.url, '/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(USER) }).catch(() => undefined);
+    const login = await call(w.url, '/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(USER) }).catch(
+      () => undefined,
+    );
     if (login?.status !== 200) continue;
     const access = login.json<{ access_token: string }>().access_token;
     const out = await call(w.url, '/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${access}` } }).catch(() => undefined);
     if (out?.status !== 200) continue;
     const at = Date.now();
     cycles++;
-    await Promise.all(Array.from({ length: 3 }, async () => {
-      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      try {
-        const r = await call(w.url, '/auth/me', { headers: { authorization: `Bearer ${access}` }, agent });
-        if (r.status === 200) {
-          const worker = (await call(w.url, '/healthz', { agent })).json<{ worker: number }>().worker;
-          stale.push(`worker ${worker} accepted a logged-out token ${Date.now() - at} ms after the logout's 200`);
+    await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+        try {
+          const r = await call(w.url, '/auth/me', { headers: { authorization: `Bearer ${access}` }, agent });
+          if (r.status === 200) {
+            const worker = (await call(w.url, '/healthz', { agent })).json<{ worker: number }>().worker;
+            stale.push(`worker ${worker} accepted a logged-out token ${Date.now() - at} ms after the logout's 200`);
+          }
+        } catch {
+          // a connection lost to a draining worker
+        } finally {
+          agent.destroy();
         }
-      } catch {
-        // a connection lost to a draining worker
-      } finally {
-        agent.destroy();
-      }
-    }));
+      }),
+    );
   }
 })();
 for (let i = 0; i < RESTARTS; i++) {
@@ -51,7 +55,9 @@ for (let i = 0; i < RESTARTS; i++) {
 }
 stop = true;
 await loop;
-console.info(`${RESTARTS} rolling restarts, ${cycles} logouts checked 3 times each: ${stale.length} stale accepts${stale.length ? ' — BROKE' : ' — held this run'}`);
+console.info(
+  `${RESTARTS} rolling restarts, ${cycles} logouts checked 3 times each: ${stale.length} stale accepts${stale.length ? ' — BROKE' : ' — held this run'}`,
+);
 for (const s of stale.slice(0, 10)) console.info(`  ${s}`);
 await w.stop();
 process.exit(0);

@@ -12,14 +12,24 @@ import { call, startWorkers } from '../../test/support/workers.ts';
 const ROUNDS = Number(process.argv[2] ?? 25);
 const w = await startWorkers({ BATON_WORKERS: '2', BATON_REFRESH_GRACE: '2s', BATON_LOG_LEVEL: 'warn' });
 const [one, two] = [...(await w.pinned()).values()];
-const form = (rt: string) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt }).toString() });
+const form = (rt: string) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt }).toString(),
+});
 let same = 0;
 const broke: string[] = [];
 let reuseOk = 0;
 for (let i = 0; i < ROUNDS; i++) {
   const pair = await w.login(one);
-  const [a, b] = await Promise.all([call(w.url, '/oauth/token', { ...form(pair.refresh_token), agent: one }), call(w.url, '/oauth/token', { ...form(pair.refresh_token), agent: two })]);
-  if (a.status !== 200 || b.status !== 200) { broke.push(`round ${i}: ${a.status} ${a.body.slice(0, 80)} / ${b.status} ${b.body.slice(0, 80)}`); continue; }
+  const [a, b] = await Promise.all([
+    call(w.url, '/oauth/token', { ...form(pair.refresh_token), agent: one }),
+    call(w.url, '/oauth/token', { ...form(pair.refresh_token), agent: two }),
+  ]);
+  if (a.status !== 200 || b.status !== 200) {
+    broke.push(`round ${i}: ${a.status} ${a.body.slice(0, 80)} / ${b.status} ${b.body.slice(0, 80)}`);
+    continue;
+  }
   const ra = a.json<{ refresh_token: string }>().refresh_token;
   const rb = b.json<{ refresh_token: string }>().refresh_token;
   if (ra === rb) same++;
@@ -32,6 +42,8 @@ for (let i = 0; i < ROUNDS; i++) {
     else broke.push(`round ${i}: replay after grace ${replay.status}, child then ${child.status}`);
   }
 }
-console.info(`${ROUNDS} races: ${same} converged on one child; reuse after grace ended the session ${reuseOk}/3; ${broke.length ? `BROKE: ${broke.slice(0, 5).join('; ')}` : 'held'}`);
+console.info(
+  `${ROUNDS} races: ${same} converged on one child; reuse after grace ended the session ${reuseOk}/3; ${broke.length ? `BROKE: ${broke.slice(0, 5).join('; ')}` : 'held'}`,
+);
 await w.stop();
 process.exit(0);

@@ -19,7 +19,10 @@ if (cluster.isPrimary) {
       while (Date.now() < until); // the worker is dead; the primary has not run its loop since
       console.info('primary: isConnected() =', w.isConnected(), '— sending');
       w.send({ baton: 'revoke', id: 1 });
-      setTimeout(() => { console.info('primary: still alive after the send'); process.exit(0); }, 300);
+      setTimeout(() => {
+        console.info('primary: still alive after the send');
+        process.exit(0);
+      }, 300);
     }, 200);
   });
   process.on('exit', (code) => console.info('primary exits with', code));

@@ -39,7 +39,11 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
 
   /** A login for the demo API (RFC 8707 resource), or, with `resource: null`, for the token service itself. */
   const login = async (resource: string | null = DEMO_API) => {
-    const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_USER, ...(resource === null ? {} : { resource }) }) });
+    const res = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...DEMO_USER, ...(resource === null ? {} : { resource }) }),
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as { access_token: string; refresh_token: string; session_id: string };
   };
@@ -48,7 +52,11 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
 
   it('mounts the token endpoints (bodies reach the handler untouched)', async () => {
     const pair = await login();
-    const res = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+    const res = await fetch(`${server.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}`,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect((await get('/.well-known/jwks.json')).status).toBe(200);
@@ -87,9 +95,12 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
   it('requireAuth takes a DPoP-bound token with its proof (RFC 9449 §7), refuses it as Bearer, with a proof for another URL, or replayed', async () => {
     const key = await dpopKey();
     const body = JSON.stringify({ ...DEMO_USER, resource: DEMO_API });
-    const loginWith = async (nonce?: string) => fetch(`${server.url}/auth/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${server.url}/auth/login`, nonce === undefined ? {} : { nonce }) }, body,
-    });
+    const loginWith = async (nonce?: string) =>
+      fetch(`${server.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${server.url}/auth/login`, nonce === undefined ? {} : { nonce }) },
+        body,
+      });
     const asked = await loginWith();
     expect(asked.status).toBe(400);
     const res = await loginWith(asked.headers.get('dpop-nonce') as string);
@@ -102,14 +113,18 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     const replayed = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: proof } });
     expect(replayed.status).toBe(401);
     expect(replayed.headers.get('www-authenticate')).toMatch(/^DPoP algs="ES256 EdDSA Ed25519 RS256 PS256", error="invalid_dpop_proof"/);
-    const elsewhere = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'GET', `${server.url}/api/admin`, { accessToken: pair.access_token }) } });
+    const elsewhere = await fetch(url, {
+      headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'GET', `${server.url}/api/admin`, { accessToken: pair.access_token }) },
+    });
     expect(elsewhere.status).toBe(401);
     expect((await elsewhere.json()).error).toBe('invalid_dpop_proof');
     const bearer = await get('/api/profile', pair.access_token);
     expect(bearer.status).toBe(401);
     expect(await bearer.json()).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/bound to a DPoP key/) });
     const unbound = await login();
-    const wrongScheme = await fetch(url, { headers: { authorization: `DPoP ${unbound.access_token}`, dpop: await dpopProof(key, 'GET', url, { accessToken: unbound.access_token }) } });
+    const wrongScheme = await fetch(url, {
+      headers: { authorization: `DPoP ${unbound.access_token}`, dpop: await dpopProof(key, 'GET', url, { accessToken: unbound.access_token }) },
+    });
     expect(wrongScheme.status).toBe(401);
     expect(wrongScheme.headers.get('www-authenticate')).toMatch(/^DPoP algs="[^"]+", error="invalid_token"/);
   });
@@ -122,7 +137,7 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
     expect((await get('/api/profile', (await login()).access_token)).status).toBe(200);
   });
 
-  it('a revoked session\'s token is refused with why the session ended (session_end)', async () => {
+  it("a revoked session's token is refused with why the session ended (session_end)", async () => {
     const pair = await login();
     const other = await login();
     await app.baton.revokeSession(pair.session_id, { reason: 'kicked', by: other.session_id });
@@ -132,7 +147,11 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
   });
 
   it('no client grants itself a scope: a login asking for admin gets invalid_scope, and /api/admin stays shut', async () => {
-    const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_USER, scope: 'admin orders:write payments:*' }) });
+    const res = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...DEMO_USER, scope: 'admin orders:write payments:*' }),
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_scope' });
     const pair = await login();
@@ -141,7 +160,9 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
 
   it('oneTime: 50 parallel uses of one token, exactly one succeeds', async () => {
     const pair = await login();
-    const results = await Promise.all(Array.from({ length: 50 }, () => fetch(`${server.url}/api/transfer`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => fetch(`${server.url}/api/transfer`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } })),
+    );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     const refused = results.filter((r) => r.status === 401);
     expect(refused).toHaveLength(49);
@@ -150,7 +171,11 @@ describe.each(frameworks)('%s example over HTTP', (_name, start) => {
 
   it('autoRefresh: an expired access cookie is refreshed on the way, once for many parallel requests', async () => {
     const res = await fetch(`${server.url}/bff/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO_USER) });
-    const jar = () => res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const jar = () =>
+      res.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
     const cookies = jar();
     expect(cookies).toMatch(/^__Host-baton_at=.+; __Host-baton_rt=rt_/);
     expect(res.headers.getSetCookie()[1]).toMatch(/HttpOnly; SameSite=Strict; Secure/);
@@ -184,7 +209,11 @@ describe('hono example without node-server (app.request, as on Bun or Workers)',
 
   it('reads the bearer header and the query from the Web Request', async () => {
     expect((await app.request('/api/profile')).status).toBe(401);
-    const login = await app.request('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_USER, resource: DEMO_API }) });
+    const login = await app.request('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...DEMO_USER, resource: DEMO_API }),
+    });
     expect(login.status).toBe(200);
     const { access_token } = (await login.json()) as { access_token: string };
     const ok = await app.request('/api/profile', { headers: { authorization: `Bearer ${access_token}` } });
@@ -211,7 +240,11 @@ describe('adapters alike', () => {
     app.set('trust proxy', 1);
     const { url, close } = await listening(app.listen(0, '127.0.0.1'));
     try {
-      const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' }, body: JSON.stringify(DEMO_USER) });
+      const res = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' },
+        body: JSON.stringify(DEMO_USER),
+      });
       expect(res.status).toBe(200);
       expect((await baton.listSessions('user-demo')).map((s) => s.device.ip)).toEqual(['203.0.113.77']);
     } finally {
@@ -232,7 +265,12 @@ describe('toWebRequest on a real socket', () => {
     let settle!: (outcome: { body?: string; error?: unknown }) => void;
     const outcome = new Promise<{ body?: string; error?: unknown }>((r) => (settle = r));
     const server = createServer((req, res) => {
-      read(req).then(async (r) => settle({ body: await r.text() }), (error: unknown) => settle({ error })).finally(() => res.end());
+      read(req)
+        .then(
+          async (r) => settle({ body: await r.text() }),
+          (error: unknown) => settle({ error }),
+        )
+        .finally(() => res.end());
     });
     const { url, close } = await listening(server.listen(0, '127.0.0.1'));
     try {

@@ -60,17 +60,30 @@ describe('RFC 9728 protected resource metadata', () => {
       const url = await start();
       const res = await fetch(`${url}/.well-known/oauth-protected-resource/v1`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ resource: RESOURCE, authorization_servers: [baton.issuer], bearer_methods_supported: ['header'], scopes_supported: ['orders:read'] });
+      expect(await res.json()).toEqual({
+        resource: RESOURCE,
+        authorization_servers: [baton.issuer],
+        bearer_methods_supported: ['header'],
+        scopes_supported: ['orders:read'],
+      });
       const refused = await fetch(`${url}/v1/orders`);
       expect(refused.status).toBe(401);
-      expect(refused.headers.get('www-authenticate')).toBe(`Bearer realm="baton", resource_metadata="${DOCUMENT}", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"`);
+      expect(refused.headers.get('www-authenticate')).toBe(
+        `Bearer realm="baton", resource_metadata="${DOCUMENT}", DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"`,
+      );
     });
   }
 
-  it('RFC 9728 §3.1: the well-known path keeps a path\'s last slash and drops only the one after the host (#22)', () => {
-    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com/v1/' }).url).toBe('https://api.example.com/.well-known/oauth-protected-resource/v1/');
-    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com/' }).url).toBe('https://api.example.com/.well-known/oauth-protected-resource');
-    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com' }).url).toBe('https://api.example.com/.well-known/oauth-protected-resource');
+  it("RFC 9728 §3.1: the well-known path keeps a path's last slash and drops only the one after the host (#22)", () => {
+    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com/v1/' }).url).toBe(
+      'https://api.example.com/.well-known/oauth-protected-resource/v1/',
+    );
+    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com/' }).url).toBe(
+      'https://api.example.com/.well-known/oauth-protected-resource',
+    );
+    expect(resourceMetadataDocument({ ...options, resource: 'https://api.example.com' }).url).toBe(
+      'https://api.example.com/.well-known/oauth-protected-resource',
+    );
   });
 
   it('refuses a resource with a fragment, and no authorization server', () => {

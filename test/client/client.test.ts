@@ -27,8 +27,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A Baton server in-process: the token endpoints plus an API at /api/* that requires a token. */
 function server(options: { skewMs?: number; sessionMaxAge?: number } = {}) {
   const clock = new ManualClock(Date.now());
-  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, now: () => clock.now() + (options.skewMs ?? 0),
-    ...(options.sessionMaxAge === undefined ? {} : { sessionMaxAge: options.sessionMaxAge, refreshTokenTtl: options.sessionMaxAge }) });
+  const baton = createBaton({
+    issuer: ISSUER,
+    keys: [generateKey('HS256')],
+    refreshTokenSecret: randomBytes(32),
+    store: memoryStore(),
+    accessTokenTtl: 60,
+    refreshRateLimit: false,
+    now: () => clock.now() + (options.skewMs ?? 0),
+    ...(options.sessionMaxAge === undefined ? {} : { sessionMaxAge: options.sessionMaxAge, refreshTokenTtl: options.sessionMaxAge }),
+  });
   const handler = createAuthHandler({ baton, authenticate: async () => ({ userId: 'u1' }) });
   const counts = { token: 0, api: 0 };
   let down = 0;
@@ -50,9 +58,15 @@ function server(options: { skewMs?: number; sessionMaxAge?: number } = {}) {
     }
     return handler(request);
   };
-  const login = async () => (await (await handler(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"a","password":"b"}' }))).json()) as { access_token: string; refresh_token: string; expires_in: number };
+  const login = async () =>
+    (await (
+      await handler(
+        new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"a","password":"b"}' }),
+      )
+    ).json()) as { access_token: string; refresh_token: string; expires_in: number };
   // Bearer, as the API above checks and the counts of token requests assume (DPoP: test/client/dpop*.test.ts).
-  const client = (extra: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, now: clock.now, retry: { baseMs: 1, maxMs: 5 }, dpop: false, ...extra });
+  const client = (extra: Partial<TokenClientOptions> = {}) =>
+    createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, now: clock.now, retry: { baseMs: 1, maxMs: 5 }, dpop: false, ...extra });
   return { baton, clock, counts, login, client, failNext: (n: number) => void (down = n) };
 }
 
@@ -72,7 +86,7 @@ describe('refresh strategies', () => {
     expect(s.counts.token).toBe(1);
   });
 
-  it('near the session\'s absolute end: the token is capped at it (expires_in), and no refresh is made before it expires — one at expiry, which signs out', async () => {
+  it("near the session's absolute end: the token is capped at it (expires_in), and no refresh is made before it expires — one at expiry, which signs out", async () => {
     const s = server({ sessionMaxAge: 100 }); // access tokens 60 s, the session 100 s (idle and absolute)
     const client = s.client({ jitter: 0 });
     const expired: string[] = [];
@@ -116,7 +130,12 @@ describe('refresh strategies', () => {
     const pair = await s.login();
     await client.setTokens(pair);
     await s.baton.revoke(pair.access_token); // the server stops accepting this access token
-    const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('payload')); c.close(); } });
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('payload'));
+        c.close();
+      },
+    });
     const res = await client.fetch(`${ISSUER}/api/transfer`, { method: 'POST', body, duplex: 'half' } as RequestInit);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ body: 'payload' });
@@ -183,8 +202,17 @@ describe('refresh strategies', () => {
     const seen: string[] = [];
     const client = s.client({
       hooks: {
-        beforeRequest: [(r) => { seen.push(`before ${new URL(r.url).pathname}`); return new Request(r, { headers: { ...Object.fromEntries(r.headers), 'x-trace': '1' } }); }],
-        afterResponse: [(_r, res) => { seen.push(`after ${res.status}`); }],
+        beforeRequest: [
+          (r) => {
+            seen.push(`before ${new URL(r.url).pathname}`);
+            return new Request(r, { headers: { ...Object.fromEntries(r.headers), 'x-trace': '1' } });
+          },
+        ],
+        afterResponse: [
+          (_r, res) => {
+            seen.push(`after ${res.status}`);
+          },
+        ],
       },
     });
     await client.setTokens(await s.login());
@@ -205,7 +233,7 @@ describe('refresh strategies', () => {
 });
 
 describe('Node file storage', () => {
-  it('writes 0600 atomically; two processes on one file refresh once, the second reusing the first\'s result', async () => {
+  it("writes 0600 atomically; two processes on one file refresh once, the second reusing the first's result", async () => {
     const s = server();
     const path = join(dir, 'a', 'tokens.json');
     const one = s.client({ storage: fileStorage(path) });
@@ -233,7 +261,7 @@ describe('Node file storage', () => {
   });
 });
 
-describe('encrypted Redis storage (backends holding many users\' tokens)', () => {
+describe("encrypted Redis storage (backends holding many users' tokens)", () => {
   let redisServer: RedisServer | undefined;
   beforeAll(async () => {
     redisServer = await startRedis(); // this suite's own

@@ -38,7 +38,14 @@ interface Seen {
 
 /** A Baton service in-process, an API at /api/* behind requireAuth, every request recorded. */
 function server() {
-  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('ES256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false });
+  const baton = createBaton({
+    issuer: ISSUER,
+    keys: [generateKey('ES256')],
+    refreshTokenSecret: randomBytes(32),
+    store: memoryStore(),
+    accessTokenTtl: 60,
+    refreshRateLimit: false,
+  });
   const handler = createAuthHandler({ baton, authenticate: async (_user, password) => (password === 'right' ? { userId: 'u1' } : null) });
   const api = new Hono<{ Variables: BatonVariables }>();
   api.get('/api/me', requireAuth(baton, { audience: baton.audience }), (c) => c.json({ sub: c.get('auth').sub, cnf: c.get('auth').cnf }));
@@ -50,17 +57,17 @@ function server() {
     seen.push({ path, authorization: request.headers.get('authorization'), dpop: request.headers.get('dpop'), status: response.status });
     return response;
   };
-  const client = (extra: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, retry: { attempts: 2, baseMs: 1, maxMs: 2 }, ...extra });
+  const client = (extra: Partial<TokenClientOptions> = {}) =>
+    createTokenClient({ issuer: ISSUER, fetch: fetchImpl as typeof fetch, retry: { attempts: 2, baseMs: 1, maxMs: 2 }, ...extra });
   return { baton, seen, client, fetch: fetchImpl, at: (path: string) => seen.filter((s) => s.path === path) };
 }
-
 
 async function proofOf(s: Seen) {
   return (await jwtVerify(s.dpop as string, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] })).payload;
 }
 
 describe('DPoP against Baton', () => {
-  it('signIn binds the session to the client\'s key (nonce retry once); refreshes go over DPoP; the API gets Authorization: DPoP', async () => {
+  it("signIn binds the session to the client's key (nonce retry once); refreshes go over DPoP; the API gets Authorization: DPoP", async () => {
     const s = server();
     const client = s.client({ storage: memoryStorage() });
     const thumbprint = await client.dpopThumbprint();
@@ -127,7 +134,11 @@ describe('DPoP against Baton', () => {
   it('a wrong password is a SignInError carrying the OAuth error; dpop: false signs in unbound, with Bearer tokens', async () => {
     const s = server();
     const client = s.client({ storage: memoryStorage() });
-    await expect(client.signIn(LOGIN, { username: 'alice', password: 'wrong' })).rejects.toMatchObject({ code: 'ERR_SIGN_IN_REFUSED', status: 401, error: 'invalid_grant' });
+    await expect(client.signIn(LOGIN, { username: 'alice', password: 'wrong' })).rejects.toMatchObject({
+      code: 'ERR_SIGN_IN_REFUSED',
+      status: 401,
+      error: 'invalid_grant',
+    });
     const plain = s.client({ dpop: false });
     const tokens = await plain.signIn(LOGIN, { username: 'alice', password: 'right' });
     expect(tokens.tokenType).toBeUndefined();

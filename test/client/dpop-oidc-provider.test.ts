@@ -17,13 +17,24 @@ let issuer = '';
 const seen: { path: string; status: number; scheme: string | undefined; proof: boolean }[] = [];
 
 beforeAll(async () => {
-  op = await startProvider({
-    // oidc-provider does not rotate a sender-constrained refresh token by default (RFC 9449 §5
-    // allows that); rotated here, so that every refresh also hands the SDK a new bound one.
-    rotateRefreshToken: () => true,
-    // Nonces everywhere (§8, §9): the SDK must follow use_dpop_nonce at the token endpoint and at userinfo.
-    features: { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } },
-  }, (req, res) => res.on('finish', () => seen.push({ path: (req.url ?? '').split('?')[0] as string, status: res.statusCode, scheme: req.headers.authorization?.split(' ')[0], proof: req.headers.dpop !== undefined })));
+  op = await startProvider(
+    {
+      // oidc-provider does not rotate a sender-constrained refresh token by default (RFC 9449 §5
+      // allows that); rotated here, so that every refresh also hands the SDK a new bound one.
+      rotateRefreshToken: () => true,
+      // Nonces everywhere (§8, §9): the SDK must follow use_dpop_nonce at the token endpoint and at userinfo.
+      features: { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } },
+    },
+    (req, res) =>
+      res.on('finish', () =>
+        seen.push({
+          path: (req.url ?? '').split('?')[0] as string,
+          status: res.statusCode,
+          scheme: req.headers.authorization?.split(' ')[0],
+          proof: req.headers.dpop !== undefined,
+        }),
+      ),
+  );
   issuer = op.issuer;
 });
 afterAll(() => op.close());

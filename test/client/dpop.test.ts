@@ -44,23 +44,33 @@ interface Seen {
  * An authorization server and an API the test plays, as a `fetch`: metadata listing `algs`, a
  * token endpoint and `API`, each answering with `token`/`api`, each request recorded.
  */
-function servers(o: {
-  algs?: string[] | undefined;
-  token?: (r: Seen, n: number) => Response | Promise<Response>;
-  api?: (r: Seen, n: number) => Response | Promise<Response>;
-} = {}) {
+function servers(
+  o: {
+    algs?: string[] | undefined;
+    token?: (r: Seen, n: number) => Response | Promise<Response>;
+    api?: (r: Seen, n: number) => Response | Promise<Response>;
+  } = {},
+) {
   const token: Seen[] = [];
   const api: Seen[] = [];
   const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     const url = new URL(request.url);
-    const seen: Seen = { method: request.method, url: request.url, authorization: request.headers.get('authorization'), dpop: request.headers.get('dpop'), body: await request.text() };
+    const seen: Seen = {
+      method: request.method,
+      url: request.url,
+      authorization: request.headers.get('authorization'),
+      dpop: request.headers.get('dpop'),
+      body: await request.text(),
+    };
     if (url.pathname === '/.well-known/oauth-authorization-server') {
       return Response.json({ issuer: ISSUER, token_endpoint: TOKEN, ...(o.algs === undefined ? {} : { dpop_signing_alg_values_supported: o.algs }) });
     }
     if (request.url === TOKEN) {
       token.push(seen);
-      return (o.token ?? (() => Response.json({ access_token: `at-${token.length}`, token_type: 'DPoP', expires_in: 60, refresh_token: `rt-${token.length}` })))(seen, token.length);
+      return (
+        o.token ?? (() => Response.json({ access_token: `at-${token.length}`, token_type: 'DPoP', expires_in: 60, refresh_token: `rt-${token.length}` }))
+      )(seen, token.length);
     }
     api.push(seen);
     return (o.api ?? (() => Response.json({ ok: true })))(seen, api.length);
@@ -72,14 +82,17 @@ function servers(o: {
 function wantsNonce(nonce: string, extra: Record<string, string> = {}) {
   return async (r: Seen, n: number): Promise<Response> => {
     const { payload } = await verified(r.dpop);
-    if (payload.nonce !== nonce && payload.nonce !== `${nonce}-next`) return Response.json({ error: 'use_dpop_nonce', error_description: 'a nonce is required' }, { status: 400, headers: { 'dpop-nonce': nonce, ...extra } });
-    return Response.json({ access_token: `at-${n}`, token_type: 'DPoP', expires_in: 60, refresh_token: `rt-${n}` }, { headers: { 'dpop-nonce': `${nonce}-next`, ...extra } });
+    if (payload.nonce !== nonce && payload.nonce !== `${nonce}-next`)
+      return Response.json({ error: 'use_dpop_nonce', error_description: 'a nonce is required' }, { status: 400, headers: { 'dpop-nonce': nonce, ...extra } });
+    return Response.json(
+      { access_token: `at-${n}`, token_type: 'DPoP', expires_in: 60, refresh_token: `rt-${n}` },
+      { headers: { 'dpop-nonce': `${nonce}-next`, ...extra } },
+    );
   };
 }
 
 const client = (s: { fetch: typeof fetch }, extra: Partial<TokenClientOptions> = {}) =>
   createTokenClient({ issuer: ISSUER, clientId: 'cli', fetch: s.fetch, allowedOrigins: [API], retry: { attempts: 2, baseMs: 1, maxMs: 2 }, ...extra });
-
 
 describe('the DPoP key on Node', () => {
   it('is created 0600 beside the token file, and a new client over the same file (a restart) signs with the same key', async () => {
@@ -136,7 +149,11 @@ describe('the DPoP key on Node', () => {
     const keyPair = await generateDpopKeyPair();
     const { x, y } = await crypto.subtle.exportKey('jwk', keyPair.publicKey);
     expect(await client(s, { dpop: { keyPair } }).dpopThumbprint()).toBe(await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x, y } as JWK, 'sha256'));
-    const rsa = await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign', 'verify']);
+    const rsa = await crypto.subtle.generateKey(
+      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
     expect(() => client(s, { dpop: { keyPair: rsa } })).toThrow(/ECDSA P-256/);
   });
 
@@ -145,7 +162,12 @@ describe('the DPoP key on Node', () => {
       const m = memoryStorage(); // a storage that cannot keep a key (as redisTokenStorage)
       return { get: m.get, set: m.set, clear: m.clear };
     };
-    for (const [algs, extra] of [[undefined, {}], [['RS256', 'EdDSA'], {}], [['ES256'], { dpop: false }], [['ES256'], { storage: bare() }]] as const) {
+    for (const [algs, extra] of [
+      [undefined, {}],
+      [['RS256', 'EdDSA'], {}],
+      [['ES256'], { dpop: false }],
+      [['ES256'], { storage: bare() }],
+    ] as const) {
       const s = servers({ algs: algs as string[] | undefined });
       const c = client(s, extra as Partial<TokenClientOptions>);
       expect(await c.dpopThumbprint()).toBeUndefined();
@@ -198,7 +220,7 @@ describe('proofs at the token endpoint (§5, §8)', () => {
     expect(s.token).toHaveLength(4); // that call tried again, once more with one nonce retry
   });
 
-  it('iat is on the server\'s clock: a device 10 minutes fast corrects it from the nonce answer\'s Date', async () => {
+  it("iat is on the server's clock: a device 10 minutes fast corrects it from the nonce answer's Date", async () => {
     const serverNow = Date.now();
     const s = servers({ algs: ['ES256'], token: wantsNonce('n-1', { date: new Date(serverNow).toUTCString() }) });
     const c = client(s, { now: () => Date.now() + 600_000 });
@@ -216,7 +238,8 @@ describe('proofs at the token endpoint (§5, §8)', () => {
       algs: ['ES256'],
       api: (r) => {
         if (r.url !== login) return new Response(null, { status: 404 });
-        if (new URLSearchParams(r.body).get('password') !== 'right') return Response.json({ error: 'invalid_grant', error_description: 'Wrong username or password' }, { status: 401 });
+        if (new URLSearchParams(r.body).get('password') !== 'right')
+          return Response.json({ error: 'invalid_grant', error_description: 'Wrong username or password' }, { status: 401 });
         return r.dpop?.includes('.') && s.api.length > 1
           ? Response.json({ access_token: 'at-login', token_type: 'DPoP', expires_in: 60, refresh_token: 'rt-login' }, { headers: { 'dpop-nonce': 'n-2' } })
           : Response.json({ error: 'use_dpop_nonce' }, { status: 400, headers: { 'dpop-nonce': 'n-1' } });
@@ -244,9 +267,16 @@ describe('requests with a DPoP-bound token (§7, §9)', () => {
   it('go as Authorization: DPoP with a proof naming the method, the URL without query, and the token; a 401 use_dpop_nonce is retried once with the nonce, not refreshed', async () => {
     const s = servers({
       algs: ['ES256'],
-      api: (r, n) => n === 1
-        ? new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP algs="ES256", error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"', 'dpop-nonce': 'api-1' } })
-        : Response.json({ echo: r.body }),
+      api: (r, n) =>
+        n === 1
+          ? new Response(null, {
+              status: 401,
+              headers: {
+                'www-authenticate': 'DPoP algs="ES256", error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"',
+                'dpop-nonce': 'api-1',
+              },
+            })
+          : Response.json({ echo: r.body }),
     });
     const c = client(s);
     await c.setTokens({ access_token: 'at-bound', token_type: 'DPoP', expires_in: 60, refresh_token: 'rt-0' });
@@ -267,7 +297,10 @@ describe('requests with a DPoP-bound token (§7, §9)', () => {
   it('a 401 invalid_token still refreshes once and retries with the new token; a second nonce challenge is not chased', async () => {
     const s = servers({
       algs: ['ES256'],
-      api: (r) => r.authorization === 'DPoP at-1' ? Response.json({ ok: true }) : new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token"' } }),
+      api: (r) =>
+        r.authorization === 'DPoP at-1'
+          ? Response.json({ ok: true })
+          : new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token"' } }),
     });
     const c = client(s);
     await c.setTokens({ access_token: 'at-old', token_type: 'DPoP', expires_in: 60, refresh_token: 'rt-0' });
@@ -276,7 +309,10 @@ describe('requests with a DPoP-bound token (§7, §9)', () => {
     expect(s.api.map((r) => r.authorization)).toEqual(['DPoP at-old', 'DPoP at-1']);
     expect((await verified(s.api[1]!.dpop)).payload.ath).toBe(sha256('at-1'));
 
-    const stubborn = servers({ algs: ['ES256'], api: (_r, n) => new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': `x-${n}` } }) });
+    const stubborn = servers({
+      algs: ['ES256'],
+      api: (_r, n) => new Response(null, { status: 401, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': `x-${n}` } }),
+    });
     const d = client(stubborn);
     await d.setTokens({ access_token: 'at-0', token_type: 'DPoP', expires_in: 60, refresh_token: 'rt-0' });
     expect((await d.fetch(`${API}/me`)).status).toBe(401);

@@ -15,8 +15,17 @@ const ISSUER = 'https://auth.test';
 
 /** Every code the SDK declares (the list is checked against the type: a code added there fails to compile here until listed). */
 const CODES = [
-  'ERR_CONFIG', 'ERR_INVALID_ARGUMENT', 'ERR_NOT_SIGNED_IN', 'ERR_SESSION_ENDED', 'ERR_REFRESH_UNAVAILABLE', 'ERR_CLIENT_REJECTED',
-  'ERR_DISCOVERY', 'ERR_ORIGIN_NOT_ALLOWED', 'ERR_STORAGE_UNSAFE', 'ERR_SIGN_IN_REFUSED', 'ERR_DPOP_KEY_MISSING',
+  'ERR_CONFIG',
+  'ERR_INVALID_ARGUMENT',
+  'ERR_NOT_SIGNED_IN',
+  'ERR_SESSION_ENDED',
+  'ERR_REFRESH_UNAVAILABLE',
+  'ERR_CLIENT_REJECTED',
+  'ERR_DISCOVERY',
+  'ERR_ORIGIN_NOT_ALLOWED',
+  'ERR_STORAGE_UNSAFE',
+  'ERR_SIGN_IN_REFUSED',
+  'ERR_DPOP_KEY_MISSING',
 ] as const satisfies readonly BatonClientErrorCode[];
 type Missing = Exclude<BatonClientErrorCode, (typeof CODES)[number]>;
 const everyCodeListed: Missing extends never ? true : Missing = true;
@@ -36,7 +45,11 @@ function thrown(fn: () => unknown): BatonClientError | undefined {
 
 const fakeRedis = { get: async () => null, set: async () => 'OK', del: async () => 0, eval: async () => 0 } as never;
 const redisOptions = { redis: fakeRedis, key: new Uint8Array(32), issuer: ISSUER, userId: 'u1' };
-const rsa = await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign', 'verify']);
+const rsa = await crypto.subtle.generateKey(
+  { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+  false,
+  ['sign', 'verify'],
+);
 const bare = { get: async () => null, set: async () => undefined, clear: async () => undefined };
 
 describe('option validation: each bad option is a BatonClientError with a code and names what to change', () => {
@@ -48,11 +61,26 @@ describe('option validation: each bad option is a BatonClientError with a code a
     ['an issuer that is no URL', () => createTokenClient({ issuer: 'not a url' }), 'ERR_DISCOVERY', /issuer/],
     ['an issuer on plain http', () => createTokenClient({ issuer: 'http://auth.example.com' }), 'ERR_DISCOVERY', /not https/],
     ['endpoints without a token endpoint', () => createTokenClient({ endpoints: {} as never }), 'ERR_CONFIG', /`endpoints`/],
-    ['a revocation endpoint on plain http', () => createTokenClient({ endpoints: { token: `${ISSUER}/t`, revocation: 'http://x.example/r' } }), 'ERR_DISCOVERY', /revocation endpoint/],
+    [
+      'a revocation endpoint on plain http',
+      () => createTokenClient({ endpoints: { token: `${ISSUER}/t`, revocation: 'http://x.example/r' } }),
+      'ERR_DISCOVERY',
+      /revocation endpoint/,
+    ],
     ['clientAuthentication without clientId', () => createTokenClient({ issuer: ISSUER, clientAuthentication: { secret: 's' } }), 'ERR_CONFIG', /clientId/],
-    ['clientAuthentication without a secret', () => createTokenClient({ issuer: ISSUER, clientId: 'c', clientAuthentication: {} as never }), 'ERR_CONFIG', /`clientAuthentication`/],
+    [
+      'clientAuthentication without a secret',
+      () => createTokenClient({ issuer: ISSUER, clientId: 'c', clientAuthentication: {} as never }),
+      'ERR_CONFIG',
+      /`clientAuthentication`/,
+    ],
     ['allowedOrigins as a string', () => createTokenClient({ issuer: ISSUER, allowedOrigins: 'https://api.test' as never }), 'ERR_CONFIG', /`allowedOrigins`/],
-    ['an allowed origin on plain http', () => createTokenClient({ issuer: ISSUER, allowedOrigins: ['http://api.example.com'] }), 'ERR_DISCOVERY', /allowed origin/],
+    [
+      'an allowed origin on plain http',
+      () => createTokenClient({ issuer: ISSUER, allowedOrigins: ['http://api.example.com'] }),
+      'ERR_DISCOVERY',
+      /allowed origin/,
+    ],
     ['a storage without get/set/clear', () => createTokenClient({ issuer: ISSUER, storage: {} as never }), 'ERR_CONFIG', /`storage`/],
     ['an unknown mode', () => createTokenClient({ issuer: ISSUER, mode: 'cookies' as never }), 'ERR_CONFIG', /`mode`/],
     ['a negative refreshMargin', () => createTokenClient({ issuer: ISSUER, refreshMargin: -1 }), 'ERR_CONFIG', /`refreshMargin`/],
@@ -64,7 +92,12 @@ describe('option validation: each bad option is a BatonClientError with a code a
     ['background as a string', () => createTokenClient({ issuer: ISSUER, background: 'yes' as never }), 'ERR_CONFIG', /`background` must be a boolean/],
     ['dpop as a string', () => createTokenClient({ issuer: ISSUER, dpop: 'on' as never }), 'ERR_CONFIG', /`dpop`/],
     ['an RSA key pair for DPoP', () => createTokenClient({ issuer: ISSUER, dpop: { keyPair: rsa } }), 'ERR_CONFIG', /ECDSA P-256/],
-    ['dpop: true over a storage that keeps no key', () => createTokenClient({ issuer: ISSUER, dpop: true, storage: bare }), 'ERR_CONFIG', /needs a storage that keeps a DPoP key/],
+    [
+      'dpop: true over a storage that keeps no key',
+      () => createTokenClient({ issuer: ISSUER, dpop: true, storage: bare }),
+      'ERR_CONFIG',
+      /needs a storage that keeps a DPoP key/,
+    ],
     ['browserStorage with an empty name', () => browserStorage({ name: '' }), 'ERR_CONFIG', /`name`/],
     ['browserStorage with a negative lease', () => browserStorage({ leaseMs: -5 }), 'ERR_CONFIG', /`leaseMs`/],
     ['fileStorage without a path', () => fileStorage(undefined as never), 'ERR_CONFIG', /path/],
@@ -93,7 +126,8 @@ describe('option validation: each bad option is a BatonClientError with a code a
       () => browserStorage({ name: 'options-test', leaseMs: 1000 }),
       () => fileStorage('/tmp/never-written.json', { staleMs: 1, waitMs: 1 }),
       () => redisTokenStorage(redisOptions),
-    ]) expect(thrown(make)).toBeUndefined();
+    ])
+      expect(thrown(make)).toBeUndefined();
     const keyPair = await generateDpopKeyPair();
     expect(thrown(() => createTokenClient({ issuer: ISSUER, dpop: { keyPair } }))).toBeUndefined();
   });
@@ -106,13 +140,24 @@ const optionValues: { [K in keyof TokenClientOptions]-?: fc.Arbitrary<unknown> }
   endpoints: fc.oneof(fc.record({ token: fc.oneof(fc.webUrl(), fc.string()), revocation: fc.option(fc.webUrl(), { nil: undefined }) }), any),
   clientId: fc.oneof(fc.string(), any),
   clientAuthentication: fc.oneof(fc.record({ secret: fc.string() }), any),
-  allowedOrigins: fc.oneof(fc.array(fc.oneof(fc.webUrl(), fc.string())), fc.constant((o: string) => o.length > 0), any),
-  storage: fc.oneof(fc.constant(undefined).map(() => memoryStorage()), fc.constant(bare), any),
+  allowedOrigins: fc.oneof(
+    fc.array(fc.oneof(fc.webUrl(), fc.string())),
+    fc.constant((o: string) => o.length > 0),
+    any,
+  ),
+  storage: fc.oneof(
+    fc.constant(undefined).map(() => memoryStorage()),
+    fc.constant(bare),
+    any,
+  ),
   mode: fc.oneof(fc.constantFrom('tokens', 'cookie', 'both'), any),
   refreshMargin: fc.oneof(fc.double(), any),
   jitter: fc.oneof(fc.double(), any),
   background: fc.oneof(fc.boolean(), any),
-  retry: fc.oneof(fc.record({ attempts: fc.oneof(fc.integer(), fc.double()), baseMs: fc.double(), maxMs: any, maxRetryAfterMs: fc.nat() }, { requiredKeys: [] }), any),
+  retry: fc.oneof(
+    fc.record({ attempts: fc.oneof(fc.integer(), fc.double()), baseMs: fc.double(), maxMs: any, maxRetryAfterMs: fc.nat() }, { requiredKeys: [] }),
+    any,
+  ),
   hooks: fc.oneof(fc.record({ beforeRequest: fc.array(fc.oneof(fc.func(fc.constant(undefined)), any)), afterResponse: any }, { requiredKeys: [] }), any),
   fetch: any,
   dpop: fc.oneof(fc.boolean(), fc.record({ keyPair: fc.oneof(fc.constant(rsa), any) }), any),
@@ -124,22 +169,56 @@ describe('option validation, walked with arbitrary values', () => {
   it.each(Object.keys(optionValues))('createTokenClient, `%s` arbitrary and the other options valid: a client, or a BatonClientError with a code', (name) => {
     const base = name === 'endpoints' ? {} : { issuer: ISSUER };
     const values = optionValues[name as keyof TokenClientOptions];
-    fc.assert(fc.property(values, (value) => void thrown(() => createTokenClient({ ...base, [name]: value } as TokenClientOptions))), { numRuns: 200 });
+    fc.assert(
+      fc.property(values, (value) => void thrown(() => createTokenClient({ ...base, [name]: value } as TokenClientOptions))),
+      { numRuns: 200 },
+    );
   });
 
   it('createTokenClient: whatever the options, all arbitrary at once, it makes a client or throws a BatonClientError with a code', () => {
-    fc.assert(fc.property(fc.record(optionValues, { requiredKeys: [] }), (options) => void thrown(() => createTokenClient(options as TokenClientOptions))), { numRuns: 500 });
-    fc.assert(fc.property(any, (options) => void thrown(() => createTokenClient(options as TokenClientOptions))), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.record(optionValues, { requiredKeys: [] }), (options) => void thrown(() => createTokenClient(options as TokenClientOptions))),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(any, (options) => void thrown(() => createTokenClient(options as TokenClientOptions))),
+      { numRuns: 300 },
+    );
   });
 
   it('the storages: whatever the options, a storage or a BatonClientError with a code', () => {
-    fc.assert(fc.property(fc.record({ name: fc.oneof(fc.string(), any), leaseMs: fc.oneof(fc.double(), any) }, { requiredKeys: [] }), (o) => void thrown(() => browserStorage(o as never))), { numRuns: 300 });
-    fc.assert(fc.property(fc.oneof(fc.string(), any), fc.oneof(fc.record({ staleMs: any, waitMs: fc.double() }, { requiredKeys: [] }), any), (path, o) => void thrown(() => fileStorage(path as never, o as never))), { numRuns: 500 });
-    const redis = fc.record({
-      redis: fc.oneof(fc.constant(fakeRedis), any), key: fc.oneof(fc.uint8Array({ minLength: 31, maxLength: 33 }), any), issuer: fc.oneof(fc.constant(ISSUER), any),
-      userId: fc.oneof(fc.string(), any), prefix: any, ttlMs: fc.oneof(fc.double(), any), marginMs: any, lockMs: any,
-    }, { requiredKeys: [] });
-    fc.assert(fc.property(fc.oneof(redis, any), (o) => void thrown(() => redisTokenStorage(o as never))), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.record({ name: fc.oneof(fc.string(), any), leaseMs: fc.oneof(fc.double(), any) }, { requiredKeys: [] }),
+        (o) => void thrown(() => browserStorage(o as never)),
+      ),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), any),
+        fc.oneof(fc.record({ staleMs: any, waitMs: fc.double() }, { requiredKeys: [] }), any),
+        (path, o) => void thrown(() => fileStorage(path as never, o as never)),
+      ),
+      { numRuns: 500 },
+    );
+    const redis = fc.record(
+      {
+        redis: fc.oneof(fc.constant(fakeRedis), any),
+        key: fc.oneof(fc.uint8Array({ minLength: 31, maxLength: 33 }), any),
+        issuer: fc.oneof(fc.constant(ISSUER), any),
+        userId: fc.oneof(fc.string(), any),
+        prefix: any,
+        ttlMs: fc.oneof(fc.double(), any),
+        marginMs: any,
+        lockMs: any,
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(redis, any), (o) => void thrown(() => redisTokenStorage(o as never))),
+      { numRuns: 500 },
+    );
   });
 
   it('the methods that take a URL: one that does not parse is ERR_INVALID_ARGUMENT (or, for sign-in, ERR_DISCOVERY), never a TypeError, and client.fetch rejects rather than throws', async () => {

@@ -40,7 +40,10 @@ let minted = 0;
 beforeAll(async () => {
   evil = await recordingServer((_req, res) => res.writeHead(401, { 'www-authenticate': 'Bearer' }).end());
   auth = await recordingServer((req, res) => {
-    if (req.url === '/token') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `AT-${++minted}`, refresh_token: `RT-${minted}`, expires_in: 3600 }));
+    if (req.url === '/token')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ access_token: `AT-${++minted}`, refresh_token: `RT-${minted}`, expires_in: 3600 }));
     if (req.url?.startsWith('/go')) return void res.writeHead(302, { location: `${evil.url}/landing` }).end(); // an open redirect on the API
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
@@ -50,7 +53,8 @@ afterAll(async () => {
   await evil.close();
 });
 const tokenCalls = () => auth.seen.filter((r) => r.url === '/token').length;
-const client = () => createTokenClient({ endpoints: { token: `${auth.url}/token` }, clientId: 'app', storage: memoryStorage(), retry: { attempts: 2, baseMs: 1, maxMs: 5 } });
+const client = () =>
+  createTokenClient({ endpoints: { token: `${auth.url}/token` }, clientId: 'app', storage: memoryStorage(), retry: { attempts: 2, baseMs: 1, maxMs: 5 } });
 
 describe('origins', () => {
   it('axios: no token to, and no refresh for, an origin the client does not send tokens to', async () => {
@@ -83,7 +87,12 @@ describe('Retry-After', () => {
   it('a day-long Retry-After fails the refresh at once, and a still-valid token keeps working', async () => {
     const down = await recordingServer((_req, res) => res.writeHead(503, { 'retry-after': '86400', 'content-type': 'text/html' }).end('<h1>maintenance</h1>'));
     try {
-      const c = createTokenClient({ endpoints: { token: `${down.url}/token` }, clientId: 'app', storage: memoryStorage(), retry: { attempts: 3, baseMs: 1, maxMs: 5 } });
+      const c = createTokenClient({
+        endpoints: { token: `${down.url}/token` },
+        clientId: 'app',
+        storage: memoryStorage(),
+        retry: { attempts: 3, baseMs: 1, maxMs: 5 },
+      });
       // 10 s left of a 60 s token: inside the refresh margin, still usable.
       await c.setTokens({ access_token: 'AT-valid', refresh_token: 'RT', expires_in: 60 }, Date.now() - 50_000);
       const started = Date.now();
@@ -101,7 +110,12 @@ describe('Retry-After', () => {
 
 describe('redisTokenStorage', () => {
   const key = randomBytes(32);
-  const tokens = (tag: string, expiresIn = 3_600_000): StoredTokens => ({ accessToken: `AT-${tag}`, refreshToken: `RT-${tag}`, receivedAt: Date.now() - 100_000, expiresAt: Date.now() + expiresIn });
+  const tokens = (tag: string, expiresIn = 3_600_000): StoredTokens => ({
+    accessToken: `AT-${tag}`,
+    refreshToken: `RT-${tag}`,
+    receivedAt: Date.now() - 100_000,
+    expiresAt: Date.now() + expiresIn,
+  });
   const prefix = `redteam-${randomBytes(3).toString('hex')}:`;
   let server: RedisServer | undefined;
   let [db0, db1] = [] as unknown as [Redis, Redis];
@@ -114,7 +128,7 @@ describe('redisTokenStorage', () => {
     await server?.stop();
   });
 
-  it('two partners\' records of one user id live side by side', async () => {
+  it("two partners' records of one user id live side by side", async () => {
     const a = redisTokenStorage({ redis: db0, key, prefix, issuer: 'https://a.example', userId: 'u42' });
     const b = redisTokenStorage({ redis: db0, key, prefix, issuer: 'https://b.example', userId: 'u42' });
     await a.set(tokens('A'));
@@ -123,7 +137,7 @@ describe('redisTokenStorage', () => {
     expect((await a.get())?.accessToken).toBe('AT-A');
   });
 
-  it('a refresh over one Redis database never hands out another database\'s user\'s token', async () => {
+  it("a refresh over one Redis database never hands out another database's user's token", async () => {
     const issuer = 'https://partner.example';
     const tenantA = redisTokenStorage({ redis: db0, key: randomBytes(32), prefix, issuer, userId: '7' });
     const tenantB = redisTokenStorage({ redis: db1, key: randomBytes(32), prefix, issuer, userId: '7' });

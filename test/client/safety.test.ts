@@ -17,7 +17,6 @@ import { eventually } from '../support/eventually.ts';
 import { recordingServer as listen } from '../support/recording-server.ts';
 import { codeOf } from '../support/baton.ts';
 
-
 let service: TestService;
 let rotations = 0;
 beforeAll(async () => {
@@ -26,7 +25,8 @@ beforeAll(async () => {
 });
 afterAll(() => service.stop());
 
-const client = (options: Partial<TokenClientOptions> = {}) => createTokenClient({ issuer: service.url, clientId: 'default', storage: memoryStorage(), retry: { attempts: 2, baseMs: 1, maxMs: 2 }, ...options });
+const client = (options: Partial<TokenClientOptions> = {}) =>
+  createTokenClient({ issuer: service.url, clientId: 'default', storage: memoryStorage(), retry: { attempts: 2, baseMs: 1, maxMs: 2 }, ...options });
 
 describe('tokens only where they belong', () => {
   it('a fetch to another origin carries no token, and its 401 spends no refresh; allowedOrigins opts an API in', async () => {
@@ -63,7 +63,9 @@ describe('tokens only where they belong', () => {
   it('metadata naming another issuer is refused before any token is sent (RFC 8414 §3.3)', async () => {
     const fake = await listen((req, res) => {
       if (req.url?.startsWith('/.well-known/')) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: service.url, token_endpoint: `http://127.0.0.1:${(req.socket.address() as AddressInfo).port}/token` }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ issuer: service.url, token_endpoint: `http://127.0.0.1:${(req.socket.address() as AddressInfo).port}/token` }));
       } else res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token":"x","expires_in":60}');
     });
     try {
@@ -77,7 +79,7 @@ describe('tokens only where they belong', () => {
     }
   });
 
-  it('inserts the well-known path before an issuer\'s path (RFC 8414 §3.1), and follows no redirect', async () => {
+  it("inserts the well-known path before an issuer's path (RFC 8414 §3.1), and follows no redirect", async () => {
     const fake = await listen((req, res) => {
       if (req.url === '/.well-known/oauth-authorization-server/tenant') res.writeHead(302, { location: '/elsewhere' }).end();
       else res.writeHead(404).end();
@@ -93,14 +95,24 @@ describe('tokens only where they belong', () => {
   });
 
   it('endpoints off loopback must be https', async () => {
-    expect(() => createTokenClient({ endpoints: { token: 'http://auth.example.com/oauth/token' } })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
+    expect(() => createTokenClient({ endpoints: { token: 'http://auth.example.com/oauth/token' } })).toThrow(
+      expect.objectContaining({ code: 'ERR_DISCOVERY' }),
+    );
     expect(() => createTokenClient({ issuer: 'http://10.1.2.3' })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
     // The issuer is checked even when the endpoints are given, and so is every allowed origin.
-    expect(() => createTokenClient({ issuer: 'http://api.example.com', endpoints: { token: 'https://auth.example.com/token' } })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
-    expect(() => createTokenClient({ issuer: 'https://auth.example.com', allowedOrigins: ['http://api.example.com'] })).toThrow(expect.objectContaining({ code: 'ERR_DISCOVERY' }));
+    expect(() => createTokenClient({ issuer: 'http://api.example.com', endpoints: { token: 'https://auth.example.com/token' } })).toThrow(
+      expect.objectContaining({ code: 'ERR_DISCOVERY' }),
+    );
+    expect(() => createTokenClient({ issuer: 'https://auth.example.com', allowedOrigins: ['http://api.example.com'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_DISCOVERY' }),
+    );
     // A predicate is never asked about a plain-http origin off loopback.
     const asked: string[] = [];
-    const c = createTokenClient({ issuer: 'https://auth.example.com', allowedOrigins: (o) => (asked.push(o), true), fetch: async (input) => new Response(String(new Request(input).headers.get('authorization'))) });
+    const c = createTokenClient({
+      issuer: 'https://auth.example.com',
+      allowedOrigins: (o) => (asked.push(o), true),
+      fetch: async (input) => new Response(String(new Request(input).headers.get('authorization'))),
+    });
     await c.setTokens({ access_token: 'AT-secret', refresh_token: 'r', expires_in: 3600 });
     expect(await (await c.fetch('http://api.example.com/orders')).text()).toBe('null');
     expect(asked).toEqual([]);
@@ -113,15 +125,24 @@ describe('never a wrong logout', () => {
     return listen(async (req, res, body) => {
       const own = answer();
       if (own !== undefined) return void res.writeHead(own.status, { 'content-type': own.type }).end(own.body);
-      const upstream = await fetch(`${service.url}${req.url}`, { method: req.method ?? 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) }, body });
+      const upstream = await fetch(`${service.url}${req.url}`, {
+        method: req.method ?? 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) },
+        body,
+      });
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(await upstream.text());
     });
   }
 
-  it('a proxy\'s HTML 400, a 502 and invalid_client keep the tokens; the session refreshes once the path is clear', async () => {
+  it("a proxy's HTML 400, a 502 and invalid_client keep the tokens; the session refreshes once the path is clear", async () => {
     let mode: 'html' | 'invalid_client' | 'pass' = 'html';
-    const p = await proxy(() => mode === 'html' ? { status: 400, type: 'text/html', body: '<html><body>Bad Request</body></html>' }
-      : mode === 'invalid_client' ? { status: 401, type: 'application/json', body: '{"error":"invalid_client","error_description":"Client authentication failed"}' } : undefined);
+    const p = await proxy(() =>
+      mode === 'html'
+        ? { status: 400, type: 'text/html', body: '<html><body>Bad Request</body></html>' }
+        : mode === 'invalid_client'
+          ? { status: 401, type: 'application/json', body: '{"error":"invalid_client","error_description":"Client authentication failed"}' }
+          : undefined,
+    );
     try {
       const storage = memoryStorage();
       const c = createTokenClient({ endpoints: { token: `${p.url}/oauth/token` }, clientId: 'default', storage, retry: { attempts: 2, baseMs: 1, maxMs: 2 } });
@@ -206,7 +227,11 @@ describe('always say why', () => {
     expect(sessionEndMessage(admin)).toMatch(/^Signed out by an administrator at /);
 
     const kicked = await ended(async (pair) => {
-      const other = await fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0' }, body: JSON.stringify({ username: 'tester', password: 'tester password 1' }) });
+      const other = await fetch(`${service.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0' },
+        body: JSON.stringify({ username: 'tester', password: 'tester password 1' }),
+      });
       const { access_token } = (await other.json()) as { access_token: string };
       const res = await fetch(`${service.url}/auth/sessions/${pair.session_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${access_token}` } });
       expect(res.status).toBeLessThan(300);
@@ -220,7 +245,9 @@ describe('always say why', () => {
     const reused = await ended(async (pair) => {
       const next = await baton().refresh(pair.refresh_token);
       await new Promise((r) => setTimeout(r, 1_100)); // past the 1 s grace window
-      await baton().refresh(pair.refresh_token).catch(() => undefined); // the old token again: reuse
+      await baton()
+        .refresh(pair.refresh_token)
+        .catch(() => undefined); // the old token again: reuse
       void next;
     });
     expect(reused).toMatchObject({ reason: 'reused', generation: 0 });
@@ -276,8 +303,16 @@ describe('fileStorage', () => {
     mkdirSync(open);
     chmodSync(open, 0o777);
     writeFileSync(join(open, 't.json'), tokens, { mode: 0o600 });
-    const refused = await fileStorage(join(open, 't.json')).get().then(() => undefined, (err: unknown) => err as BatonClientError);
-    expect([refused?.code, refused?.message]).toEqual(['ERR_STORAGE_UNSAFE', `The folder ${open} of the token file is writable by others: \`chmod go-w ${open}\`.`]);
+    const refused = await fileStorage(join(open, 't.json'))
+      .get()
+      .then(
+        () => undefined,
+        (err: unknown) => err as BatonClientError,
+      );
+    expect([refused?.code, refused?.message]).toEqual([
+      'ERR_STORAGE_UNSAFE',
+      `The folder ${open} of the token file is writable by others: \`chmod go-w ${open}\`.`,
+    ]);
     if (process.getuid?.() === 0) {
       const theirs = join(dir, 'their-folder');
       mkdirSync(theirs, { mode: 0o755 });
@@ -297,9 +332,16 @@ describe('fileStorage', () => {
     for (const mode of [0o644, 0o640, 0o604, 0o660, 0o606]) {
       writeFileSync(path, JSON.stringify(tokens));
       chmodSync(path, mode);
-      const refused = await fileStorage(path).get().then(() => undefined, (err: unknown) => err as BatonClientError);
+      const refused = await fileStorage(path)
+        .get()
+        .then(
+          () => undefined,
+          (err: unknown) => err as BatonClientError,
+        );
       expect(refused?.code, mode.toString(8)).toBe('ERR_STORAGE_UNSAFE');
-      expect(refused?.message).toBe(`The token file ${path} is open to other users (mode ${mode.toString(8)}): \`chmod 600 ${path}\`, and sign in again if someone else could have read it.`);
+      expect(refused?.message).toBe(
+        `The token file ${path} is open to other users (mode ${mode.toString(8)}): \`chmod 600 ${path}\`, and sign in again if someone else could have read it.`,
+      );
       expect(refused?.message).not.toContain('open-file'); // nothing of the tokens
     }
     chmodSync(path, 0o600);

@@ -26,7 +26,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('a logout in another process ends this one\'s session with signed_out_elsewhere, once; then it is simply not signed in', async () => {
+it("a logout in another process ends this one's session with signed_out_elsewhere, once; then it is simply not signed in", async () => {
   const file = join(dir, 'tokens.json');
   const client = createTokenClient({ issuer: service.url, storage: fileStorage(file), dpop: false });
   const ends: SessionEnd[] = [];

@@ -37,7 +37,11 @@ beforeAll(async () => {
     for await (const c of req) chunks.push(c as Buffer);
     const headers: Record<string, string> = {};
     for (const h of ['authorization', 'content-type', 'dpop']) if (req.headers[h]) headers[h] = req.headers[h] as string;
-    const upstream = await fetch(`${service.url}${req.url}`, { method: req.method ?? 'GET', headers, ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}) });
+    const upstream = await fetch(`${service.url}${req.url}`, {
+      method: req.method ?? 'GET',
+      headers,
+      ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
+    });
     const body = Buffer.from(await upstream.arrayBuffer());
     stats.forwarded++;
     if (req.url?.startsWith('/oauth/token') && Math.random() < dropRate) {
@@ -53,7 +57,18 @@ beforeAll(async () => {
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   // Clients know the service by the proxy's URL, its public one: the issuer, which DPoP proofs name.
-  service = await startServer(loadConfig({ PORT: '0', BATON_ISSUER: proxyUrl, BATON_STORE: 'memory:', BATON_ACCESS_TTL: '1', BATON_REFRESH_TTL: '120', BATON_REFRESH_GRACE: '3', BATON_REFRESH_RATE: 'off', BATON_LOG_LEVEL: 'silent' }));
+  service = await startServer(
+    loadConfig({
+      PORT: '0',
+      BATON_ISSUER: proxyUrl,
+      BATON_STORE: 'memory:',
+      BATON_ACCESS_TTL: '1',
+      BATON_REFRESH_TTL: '120',
+      BATON_REFRESH_GRACE: '3',
+      BATON_REFRESH_RATE: 'off',
+      BATON_LOG_LEVEL: 'silent',
+    }),
+  );
   service.service.baton.on('*', (e) => events.push(e));
   await users.add(service.service.store, 'storm', 'storm password');
 }, 60_000);
@@ -63,32 +78,66 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runWorkers(count: number, requests: number, tokenFile: string, dpop = false): Promise<{ ok: number; unauthorized: number; sessionEnded: number; refreshed: number; errors: number }[]> {
-  return Promise.all(Array.from({ length: count }, () => new Promise<{ ok: number; unauthorized: number; sessionEnded: number; refreshed: number; errors: number }>((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER], { env: { ...process.env, PROXY: proxyUrl, TOKEN_FILE: tokenFile, REQUESTS: String(requests), DPOP: dpop ? '1' : '0' } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}: ${err}`))));
-  })));
+function runWorkers(
+  count: number,
+  requests: number,
+  tokenFile: string,
+  dpop = false,
+): Promise<{ ok: number; unauthorized: number; sessionEnded: number; refreshed: number; errors: number }[]> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<{ ok: number; unauthorized: number; sessionEnded: number; refreshed: number; errors: number }>((resolve, reject) => {
+          const child = spawn(process.execPath, [WORKER], {
+            env: { ...process.env, PROXY: proxyUrl, TOKEN_FILE: tokenFile, REQUESTS: String(requests), DPOP: dpop ? '1' : '0' },
+          });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.stderr.on('data', (d) => (err += d));
+          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker exited ${code}: ${err}`))));
+        }),
+    ),
+  );
 }
 
 describe('client storm against the real service', () => {
   it('10 processes × 1,000 requests, dropped refresh responses: zero sessionEnded, no reuse detected; then a replay kills the session everywhere', async () => {
     const tokenFile = join(dir, 'tokens.json');
-    const login = await fetch(`${service.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'storm', password: 'storm password' }) });
+    const login = await fetch(`${service.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'storm', password: 'storm password' }),
+    });
     const pair = (await login.json()) as { access_token: string; refresh_token: string; expires_in: number };
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(tokenFile, JSON.stringify({ accessToken: pair.access_token, refreshToken: pair.refresh_token, receivedAt: Date.now(), expiresAt: Date.now() + pair.expires_in * 1000 }), { mode: 0o600 });
+    writeFileSync(
+      tokenFile,
+      JSON.stringify({
+        accessToken: pair.access_token,
+        refreshToken: pair.refresh_token,
+        receivedAt: Date.now(),
+        expiresAt: Date.now() + pair.expires_in * 1000,
+      }),
+      { mode: 0o600 },
+    );
 
     const started = Date.now();
     const results = await runWorkers(10, 1000, tokenFile);
     const seconds = (Date.now() - started) / 1000;
-    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, unauthorized: a.unauthorized + r.unauthorized, sessionEnded: a.sessionEnded + r.sessionEnded, refreshed: a.refreshed + r.refreshed, errors: a.errors + r.errors }));
+    const total = results.reduce((a, r) => ({
+      ok: a.ok + r.ok,
+      unauthorized: a.unauthorized + r.unauthorized,
+      sessionEnded: a.sessionEnded + r.sessionEnded,
+      refreshed: a.refreshed + r.refreshed,
+      errors: a.errors + r.errors,
+    }));
     const rotations = events.filter((e) => e.type === 'refresh.rotated').length;
     const graceAnswers = events.filter((e) => e.type === 'refresh.grace').length;
-    console.info(`storm: ${total.ok} ok requests in ${seconds.toFixed(1)} s over ${seconds.toFixed(0)} token lifetimes; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionEnded ${total.sessionEnded}`);
+    console.info(
+      `storm: ${total.ok} ok requests in ${seconds.toFixed(1)} s over ${seconds.toFixed(0)} token lifetimes; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionEnded ${total.sessionEnded}`,
+    );
     expect(total.sessionEnded).toBe(0);
     expect(total.ok).toBe(10_000);
     expect(total.errors).toBe(0);
@@ -102,7 +151,11 @@ describe('client storm against the real service', () => {
     // The attacker: the very first refresh token, long retired, after the grace window.
     dropRate = 0;
     await new Promise((r) => setTimeout(r, 3500));
-    const replay = await fetch(`${service.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+    const replay = await fetch(`${service.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}`,
+    });
     expect(replay.status).toBe(400);
     expect(events.some((e) => e.type === 'refresh.reused')).toBe(true);
     const after = await runWorkers(10, 50, tokenFile);
@@ -124,10 +177,16 @@ describe('client storm against the real service', () => {
     const started = Date.now();
     const results = await runWorkers(10, 1000, tokenFile, true);
     const seconds = (Date.now() - started) / 1000;
-    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, sessionEnded: a.sessionEnded + r.sessionEnded, errors: a.errors + r.errors }), { ok: 0, sessionEnded: 0, errors: 0 });
+    const total = results.reduce((a, r) => ({ ok: a.ok + r.ok, sessionEnded: a.sessionEnded + r.sessionEnded, errors: a.errors + r.errors }), {
+      ok: 0,
+      sessionEnded: 0,
+      errors: 0,
+    });
     const rotations = events.filter((e) => e.type === 'refresh.rotated').length;
     const graceAnswers = events.filter((e) => e.type === 'refresh.grace').length;
-    console.info(`storm with DPoP: ${total.ok} ok requests in ${seconds.toFixed(1)} s; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionEnded ${total.sessionEnded}`);
+    console.info(
+      `storm with DPoP: ${total.ok} ok requests in ${seconds.toFixed(1)} s; ${rotations} rotations, ${graceAnswers} grace answers, ${stats.dropped} dropped refresh responses; sessionEnded ${total.sessionEnded}`,
+    );
     expect(total).toEqual({ ok: 10_000, sessionEnded: 0, errors: 0 });
     expect(events.some((e) => e.type === 'refresh.reused')).toBe(false);
     expect(rotations).toBeGreaterThanOrEqual(Math.floor(seconds) - 1);
@@ -136,7 +195,12 @@ describe('client storm against the real service', () => {
     // The attacker has the first refresh token (a copy of the token file), not the key.
     dropRate = 0;
     await new Promise((r) => setTimeout(r, 3500));
-    const refresh = (headers: Record<string, string> = {}) => fetch(`${proxyUrl}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: `grant_type=refresh_token&refresh_token=${first.refreshToken}` });
+    const refresh = (headers: Record<string, string> = {}) =>
+      fetch(`${proxyUrl}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: `grant_type=refresh_token&refresh_token=${first.refreshToken}`,
+      });
     const thief = await dpopKey();
     const bare = await refresh();
     const asked = await refresh({ dpop: await dpopProof(thief, 'POST', `${proxyUrl}/oauth/token`) });

@@ -19,7 +19,8 @@ function setup() {
   const made = makeBaton({ refreshGrace: '2s', dpop: { requireNonce: false } });
   const iat = () => Math.floor(made.clock.ms / 1000);
   /** The thumbprint a token-endpoint proof of `key` verifies to. */
-  const proofJkt = async (key: DpopKey) => (await made.baton.checkProof(await dpopProof(key, 'POST', TOKEN_URL, { iat: iat() }), { method: 'POST', url: TOKEN_URL })).jkt;
+  const proofJkt = async (key: DpopKey) =>
+    (await made.baton.checkProof(await dpopProof(key, 'POST', TOKEN_URL, { iat: iat() }), { method: 'POST', url: TOKEN_URL })).jkt;
   const present = async (token: string, key: DpopKey, method = 'GET', url = API, signedUrl = url) =>
     made.baton.verify(token, { dpop: { proof: await dpopProof(key, method, signedUrl, { accessToken: token, iat: iat() }), method, url } });
   return { ...made, iat, proofJkt, present };
@@ -67,18 +68,24 @@ describe('DPoP-bound sessions (RFC 9449 §5)', () => {
     const keys = await Promise.all([dpopKey(), dpopKey('EdDSA'), dpopKey()]);
     const bound = keys[0] as DpopKey;
     let current = (await baton.login('bob', { jkt: await proofJkt(bound) })).refresh_token;
-    await fc.assert(fc.asyncProperty(fc.integer({ min: -1, max: keys.length - 1 }), async (i) => {
-      clock.advance(2500); // past the rate limit's window share and the grace window
-      const key = keys[i];
-      const jkt = key === undefined ? undefined : await proofJkt(key);
-      const outcome = await baton.refresh(current, jkt === undefined ? {} : { jkt }).then((p) => p, (err: { code: string }) => err.code);
-      if (key === bound) {
-        expect(typeof outcome).toBe('object');
-        current = (outcome as { refresh_token: string }).refresh_token;
-      } else {
-        expect(outcome).toBe('ERR_REFRESH_INVALID');
-      }
-    }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: -1, max: keys.length - 1 }), async (i) => {
+        clock.advance(2500); // past the rate limit's window share and the grace window
+        const key = keys[i];
+        const jkt = key === undefined ? undefined : await proofJkt(key);
+        const outcome = await baton.refresh(current, jkt === undefined ? {} : { jkt }).then(
+          (p) => p,
+          (err: { code: string }) => err.code,
+        );
+        if (key === bound) {
+          expect(typeof outcome).toBe('object');
+          current = (outcome as { refresh_token: string }).refresh_token;
+        } else {
+          expect(outcome).toBe('ERR_REFRESH_INVALID');
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('an unbound session refreshed with a proof gets a bound access token; its refresh token stays unbound', async () => {
@@ -119,7 +126,9 @@ describe('DPoP-bound access tokens (RFC 9449 §7)', () => {
     expect(await codeOf(baton.verify(token, { dpop: { ...dpop, method: 'DELETE' } }))).toBe('ERR_DPOP_INVALID');
     // A proof for another token of the same key (ath).
     const { access_token: second } = await baton.login('erin', { jkt: await proofJkt(key) });
-    expect(await codeOf(baton.verify(token, { dpop: { proof: await dpopProof(key, 'GET', API, { accessToken: second, iat: iat() }), method: 'GET', url: API } }))).toBe('ERR_DPOP_INVALID');
+    expect(
+      await codeOf(baton.verify(token, { dpop: { proof: await dpopProof(key, 'GET', API, { accessToken: second, iat: iat() }), method: 'GET', url: API } })),
+    ).toBe('ERR_DPOP_INVALID');
     expect(await codeOf(baton.verify(token, { dpop: { proof: undefined, method: 'GET', url: API } }))).toBe('ERR_DPOP_INVALID');
   });
 
@@ -131,7 +140,7 @@ describe('DPoP-bound access tokens (RFC 9449 §7)', () => {
     expect(await codeOf(present(token, key))).toBe('ERR_TOKEN_SCHEME');
   });
 
-  it('client_credentials tokens bind to the proof\'s key too', async () => {
+  it("client_credentials tokens bind to the proof's key too", async () => {
     const { baton, proofJkt } = setup();
     const key = await dpopKey();
     const issued = await baton.issueClientToken({ clientId: 'reports', jkt: await proofJkt(key) });

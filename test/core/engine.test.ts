@@ -43,7 +43,11 @@ describe('login and verify', () => {
       const { access_token } = await baton.login('u');
       const jwks = createLocalJWKSet(baton.jwks());
       const { payload, protectedHeader } = await jwtVerify(access_token, jwks, {
-        issuer: ISSUER, audience: ISSUER, typ: 'at+jwt', algorithms: [alg], currentDate: new Date(clock.ms),
+        issuer: ISSUER,
+        audience: ISSUER,
+        typ: 'at+jwt',
+        algorithms: [alg],
+        currentDate: new Date(clock.ms),
       });
       expect(protectedHeader).toEqual({ alg, typ: 'at+jwt', kid: `${alg}-1` });
       expect(await baton.verify(access_token)).toEqual(payload);
@@ -138,7 +142,7 @@ describe('refresh rotation', () => {
     await baton.refresh(pair.refresh_token);
   });
 
-  it('a herd of 100 racers on one refresh token: all get the child, and the session\'s next refresh still succeeds', async () => {
+  it("a herd of 100 racers on one refresh token: all get the child, and the session's next refresh still succeeds", async () => {
     const { baton, clock, events } = makeBaton(); // the default rate limit: 30 refreshes a minute
     const first = await baton.login('u');
     clock.advance(1000);
@@ -209,7 +213,7 @@ describe('sessions and revocation', () => {
     expect(await baton.revokeUserSessions('flooder')).toHaveLength(MAX_SESSIONS_PER_USER);
   });
 
-  it('revokes one access token, one session, or all of a user\'s sessions but one', async () => {
+  it("revokes one access token, one session, or all of a user's sessions but one", async () => {
     const { baton, clock } = makeBaton();
     const a = await baton.login('u', { device: { name: 'laptop' } });
     clock.advance(1);
@@ -254,7 +258,14 @@ describe('introspection (RFC 7662)', () => {
   it('describes active tokens and says only active: false otherwise', async () => {
     const { baton } = makeBaton();
     const pair = await baton.login('u', { clientId: 'web', scope: 'read' });
-    expect(await baton.introspect(pair.access_token)).toMatchObject({ active: true, token_type: 'Bearer', sub: 'u', client_id: 'web', scope: 'read', sid: pair.session_id });
+    expect(await baton.introspect(pair.access_token)).toMatchObject({
+      active: true,
+      token_type: 'Bearer',
+      sub: 'u',
+      client_id: 'web',
+      scope: 'read',
+      sid: pair.session_id,
+    });
     const refresh = await baton.introspect(pair.refresh_token);
     expect(refresh).toMatchObject({ active: true, sub: 'u', client_id: 'web' });
     // RFC 7662 §2.2: token_type names an access token's type; username a human-readable name Baton does not know.
@@ -323,7 +334,11 @@ describe('key rotation', () => {
 
 describe('events', () => {
   it('a throwing listener never fails a token operation', async () => {
-    const { baton } = makeBaton({ onEvent: () => { throw new Error('listener bug'); } });
+    const { baton } = makeBaton({
+      onEvent: () => {
+        throw new Error('listener bug');
+      },
+    });
     const seen: string[] = [];
     const stop = baton.on('refresh.rotated', (e) => seen.push(e.type));
     const pair = await baton.login('u');
@@ -447,7 +462,10 @@ describe('steps of the clock (issue #21, finding 17)', () => {
     const store = memoryStore();
     const issuer = makeBaton({ keys, store, refreshTokenSecret: 'x'.repeat(32) });
     const token = (await issuer.baton.login('u')).access_token;
-    for (const [behindMs, expected] of [[5_000, 'resolved'], [6_000, 'ERR_TOKEN_NOT_YET_VALID']] as const) {
+    for (const [behindMs, expected] of [
+      [5_000, 'resolved'],
+      [6_000, 'ERR_TOKEN_NOT_YET_VALID'],
+    ] as const) {
       const peer = makeBaton({ keys, store, refreshTokenSecret: 'x'.repeat(32) });
       peer.clock.ms = issuer.clock.ms - behindMs;
       expect(await codeOf(peer.baton.verify(token))).toBe(expected);

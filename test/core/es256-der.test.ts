@@ -22,7 +22,10 @@ describe('ES256 signatures as DER against jose (differential)', () => {
   const header = Buffer.from(JSON.stringify({ alg: 'ES256' })).toString('base64url');
   const joseKey = importJWK(publicKey.export({ format: 'jwk' }) as never, 'ES256');
   const jose = async (payload: string, signature: Buffer): Promise<boolean> =>
-    flattenedVerify({ protected: header, payload, signature: signature.toString('base64url') }, await joseKey, { algorithms: ['ES256'] }).then(() => true, () => false);
+    flattenedVerify({ protected: header, payload, signature: signature.toString('base64url') }, await joseKey, { algorithms: ['ES256'] }).then(
+      () => true,
+      () => false,
+    );
   const ours = (payload: string, signature: Buffer): boolean => verifySignature('ES256', publicKey, `${header}.${payload}`, signature);
   const signed = (payload: string): Buffer => sign('sha256', Buffer.from(`${header}.${payload}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
 
@@ -42,16 +45,19 @@ describe('ES256 signatures as DER against jose (differential)', () => {
 
   it('valid signatures pass both, and whatever is made of r and s is refused by ours whenever by jose, and accepted whenever by jose', async () => {
     const outcomes = { 'ok/ok': 0, 'refused/refused': 0, disagree: 0 };
-    await fc.assert(fc.asyncProperty(fc.string({ minLength: 0, maxLength: 40 }), fc.constantFrom('r', 's', 'both'), bend, bend, async (text, which, f, g) => {
-      const payload = Buffer.from(text).toString('base64url');
-      const sig = signed(payload);
-      expect([ours(payload, sig), await jose(payload, sig)]).toEqual([true, true]);
-      const [r, s] = [big(sig.subarray(0, 32)), big(sig.subarray(32))];
-      const bent = Buffer.concat([hex32(which === 's' ? r : f(r) % TOP), hex32(which === 'r' ? s : (which === 'both' ? g(s) : f(s)) % TOP)]);
-      const [a, b] = [ours(payload, bent), await jose(payload, bent)];
-      outcomes[a === b ? (a ? 'ok/ok' : 'refused/refused') : 'disagree']++;
-      expect(a, `r‖s ${bent.toString('hex')}`).toBe(b);
-    }), { numRuns: 600 });
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 0, maxLength: 40 }), fc.constantFrom('r', 's', 'both'), bend, bend, async (text, which, f, g) => {
+        const payload = Buffer.from(text).toString('base64url');
+        const sig = signed(payload);
+        expect([ours(payload, sig), await jose(payload, sig)]).toEqual([true, true]);
+        const [r, s] = [big(sig.subarray(0, 32)), big(sig.subarray(32))];
+        const bent = Buffer.concat([hex32(which === 's' ? r : f(r) % TOP), hex32(which === 'r' ? s : (which === 'both' ? g(s) : f(s)) % TOP)]);
+        const [a, b] = [ours(payload, bent), await jose(payload, bent)];
+        outcomes[a === b ? (a ? 'ok/ok' : 'refused/refused') : 'disagree']++;
+        expect(a, `r‖s ${bent.toString('hex')}`).toBe(b);
+      }),
+      { numRuns: 600 },
+    );
     expect(outcomes.disagree).toBe(0);
     expect(outcomes['ok/ok']).toBeGreaterThan(0); // n − s, and the unchanged halves
     expect(outcomes['refused/refused']).toBeGreaterThan(0);
@@ -72,7 +78,13 @@ describe('ES256 signatures as DER against jose (differential)', () => {
   it('signatures of other lengths are refused by both (63, 65, 0, 72 bytes as DER would be)', async () => {
     const payload = Buffer.from('x').toString('base64url');
     const sig = signed(payload);
-    for (const bad of [sig.subarray(0, 63), Buffer.concat([sig, Buffer.from([0])]), Buffer.alloc(0), Buffer.alloc(72, 1), Buffer.concat([Buffer.from([0]), sig.subarray(0, 63)])]) {
+    for (const bad of [
+      sig.subarray(0, 63),
+      Buffer.concat([sig, Buffer.from([0])]),
+      Buffer.alloc(0),
+      Buffer.alloc(72, 1),
+      Buffer.concat([Buffer.from([0]), sig.subarray(0, 63)]),
+    ]) {
       expect([ours(payload, bad), await jose(payload, bad)]).toEqual([false, false]);
     }
   });

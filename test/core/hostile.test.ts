@@ -14,11 +14,23 @@ const hmac = (key: Uint8Array | string, input: string): string => createHmac('sh
 function setup() {
   const ed = generateKey('EdDSA', 'ed');
   const es = generateKey('ES256', 'es');
-  const keys: KeyInput[] = [{ kid: 'hs', alg: 'HS256', secret: SECRET }, { ...ed, status: 'next' }, { ...es, status: 'next' }];
+  const keys: KeyInput[] = [
+    { kid: 'hs', alg: 'HS256', secret: SECRET },
+    { ...ed, status: 'next' },
+    { ...es, status: 'next' },
+  ];
   const made = makeBaton({ keys });
   const now = Math.floor(made.clock.ms / 1000);
   const claims = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-    iss: ISSUER, sub: 'u', aud: ISSUER, exp: now + 600, iat: now, jti: randomBytes(8).toString('hex'), sid: 's1', client_id: 'web', ...extra,
+    iss: ISSUER,
+    sub: 'u',
+    aud: ISSUER,
+    exp: now + 600,
+    iat: now,
+    jti: randomBytes(8).toString('hex'),
+    sid: 's1',
+    client_id: 'web',
+    ...extra,
   });
   /** A compact JWS over raw header/payload JSON text, MACed with the real HS256 secret. */
   const hs = (header: Record<string, unknown> | string, payload: Record<string, unknown> | string = claims()): string => {
@@ -135,11 +147,28 @@ describe('hostile access tokens', () => {
     const good = hs(header);
     const [h, p, s] = good.split('.') as [string, string, string];
     const bad = [
-      `${h}.${p}.${s}=`, `${h}=.${p}.${s}`, `${h}.${p}==.${s}`,
-      `${h}.${p}.${s.slice(0, 10)}+${s.slice(11)}`, `${h}.${p}.${s.slice(0, 10)}/${s.slice(11)}`,
-      `${h}.${p}.?${s}`, `${h}.${p}.${s} `, ` ${good}`, `${h}.${p}#.${s}`, `${h}.${p}.${s.slice(0, -1)}${s.endsWith('A') ? 'B' : 'A'}`,
-      `${h}.${p}`, `${h}.${p}.${s}.x`, `${h}.${p}.${s}.`, `${h}..${s}`, `.${p}.${s}`, `${h}.${p}.`, '..', '.', '', 'x',
-      `${h}.${p}.${s}.${s}.${s}`, 'a.b.c.d.e',
+      `${h}.${p}.${s}=`,
+      `${h}=.${p}.${s}`,
+      `${h}.${p}==.${s}`,
+      `${h}.${p}.${s.slice(0, 10)}+${s.slice(11)}`,
+      `${h}.${p}.${s.slice(0, 10)}/${s.slice(11)}`,
+      `${h}.${p}.?${s}`,
+      `${h}.${p}.${s} `,
+      ` ${good}`,
+      `${h}.${p}#.${s}`,
+      `${h}.${p}.${s.slice(0, -1)}${s.endsWith('A') ? 'B' : 'A'}`,
+      `${h}.${p}`,
+      `${h}.${p}.${s}.x`,
+      `${h}.${p}.${s}.`,
+      `${h}..${s}`,
+      `.${p}.${s}`,
+      `${h}.${p}.`,
+      '..',
+      '.',
+      '',
+      'x',
+      `${h}.${p}.${s}.${s}.${s}`,
+      'a.b.c.d.e',
     ];
     for (const token of bad) expect(await codeOf(baton.verify(token)), JSON.stringify(token)).toBe('ERR_TOKEN_INVALID');
   });
@@ -153,10 +182,21 @@ describe('hostile access tokens', () => {
 
   it('deeply nested JSON and non-object claims, correctly signed', async () => {
     const { baton, hs, header } = setup();
-    for (const payload of ['['.repeat(5000) + ']'.repeat(5000), `{"a":${'['.repeat(2500)}${']'.repeat(2500)}}`, '[]', '"string"', '42', 'null', '{"sub":', '\u0000']) {
+    for (const payload of [
+      '['.repeat(5000) + ']'.repeat(5000),
+      `{"a":${'['.repeat(2500)}${']'.repeat(2500)}}`,
+      '[]',
+      '"string"',
+      '42',
+      'null',
+      '{"sub":',
+      '\u0000',
+    ]) {
       expect(await codeOf(baton.verify(hs(header, payload)))).toBe('ERR_TOKEN_INVALID');
     }
-    expect(await codeOf(baton.verify(hs('{"alg":"HS256","typ":"at+jwt","kid":"hs","x":' + '['.repeat(3000) + ']'.repeat(3000) + '}')))).toBe('ERR_TOKEN_INVALID');
+    expect(await codeOf(baton.verify(hs('{"alg":"HS256","typ":"at+jwt","kid":"hs","x":' + '['.repeat(3000) + ']'.repeat(3000) + '}')))).toBe(
+      'ERR_TOKEN_INVALID',
+    );
   });
 
   it('duplicate claim names: forged ones fail the signature; signed ones read the last value (RFC 7519 §4), as jose does', async () => {
@@ -174,7 +214,13 @@ describe('hostile access tokens', () => {
     const n = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
     const one = Buffer.alloc(32);
     one[31] = 1;
-    for (const [r, s] of [[Buffer.alloc(32), Buffer.alloc(32)], [Buffer.alloc(32), one], [n, n], [one, Buffer.alloc(32)], [n, one]] as const) {
+    for (const [r, s] of [
+      [Buffer.alloc(32), Buffer.alloc(32)],
+      [Buffer.alloc(32), one],
+      [n, n],
+      [one, Buffer.alloc(32)],
+      [n, one],
+    ] as const) {
       expect(await codeOf(baton.verify(`${input}.${Buffer.concat([r, s]).toString('base64url')}`))).toBe('ERR_TOKEN_INVALID');
     }
     expect(await codeOf(baton.verify(`${input}.${Buffer.alloc(65).toString('base64url')}`))).toBe('ERR_TOKEN_INVALID');

@@ -100,8 +100,19 @@ describe('persistKeys', () => {
     const heard: string[] = [];
     await store.subscribe((event) => heard.push(event.id));
     const baton = createBaton({
-      issuer: ISSUER, keys: [generateKey('EdDSA', 'k1')], refreshTokenSecret: 'r'.repeat(32), store,
-      persistKeys: async (ring) => { saved.push(ring.list().filter((k) => k.use === 'sig').map((k) => `${k.kid}:${k.status}`)); expect(heard).toEqual([]); },
+      issuer: ISSUER,
+      keys: [generateKey('EdDSA', 'k1')],
+      refreshTokenSecret: 'r'.repeat(32),
+      store,
+      persistKeys: async (ring) => {
+        saved.push(
+          ring
+            .list()
+            .filter((k) => k.use === 'sig')
+            .map((k) => `${k.kid}:${k.status}`),
+        );
+        expect(heard).toEqual([]);
+      },
     });
     const { active, next } = await baton.rotateKeys();
     expect(saved[0]?.sort()).toEqual(['k1:retired', `${active}:active`, `${next}:next`].sort());
@@ -116,7 +127,15 @@ describe('persistKeys', () => {
   it('is refused at creation when it is not a function', async () => {
     const { memoryStore } = await import('baton-auth/stores/memory');
     const { createBaton } = await import('baton-auth');
-    expect(() => createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'k1')], refreshTokenSecret: 'r'.repeat(32), store: memoryStore(), persistKeys: 'yes' as never })).toThrow(/persistKeys/);
+    expect(() =>
+      createBaton({
+        issuer: ISSUER,
+        keys: [generateKey('EdDSA', 'k1')],
+        refreshTokenSecret: 'r'.repeat(32),
+        store: memoryStore(),
+        persistKeys: 'yes' as never,
+      }),
+    ).toThrow(/persistKeys/);
   });
 });
 

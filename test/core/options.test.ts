@@ -59,7 +59,14 @@ describe('createBaton fails fast, saying what to fix', () => {
     const ed = generateKey('EdDSA');
     expect(failure({ keys: [{ ...ed, alg: 'ES256' }] })).toMatch(/ES256 needs an EC P-256 key, got ed25519/);
     expect(failure({ keys: [generateKey('HS256', 'a'), generateKey('HS256', 'a')] })).toMatch(/share the kid "a"/);
-    expect(failure({ keys: [{ ...generateKey('HS256', 'a'), status: 'active' }, { ...generateKey('HS256', 'b'), status: 'active' }] })).toMatch(/Only one signing key/);
+    expect(
+      failure({
+        keys: [
+          { ...generateKey('HS256', 'a'), status: 'active' },
+          { ...generateKey('HS256', 'b'), status: 'active' },
+        ],
+      }),
+    ).toMatch(/Only one signing key/);
     expect(failure({ tokenFormat: 'jwe' })).toMatch(/needs an encryption key.*generateKey\('dir'\)/);
     expect(failure({ tokenFormat: 'paseto' })).toMatch(/tokenFormat/);
     expect(failure({ keys: [{ kid: 'e', alg: 'dir', secret: 'x'.repeat(33) }] })).toMatch(/exactly 32 bytes/);
@@ -72,8 +79,11 @@ describe('createBaton fails fast, saying what to fix', () => {
     expect(failure(withJwk({ key_ops: ['verify'] }))).toMatch(/key_ops do not allow "sign" \(RFC 7517 §4\.3\)/);
     expect(failure(withJwk({ alg: 'ES256' }))).toMatch(/its JWK is for ES256, not EdDSA \(RFC 7517 §4\.4\)/);
     const { d: _d, ...publicJwk } = ed.privateKey;
-    expect(failure({ keys: [generateKey('HS256', 'h'), { kid: 'pub', alg: 'EdDSA', publicKey: { ...publicJwk, key_ops: ['encrypt'] }, status: 'next' }] })).toMatch(/key "pub": its JWK's key_ops do not allow "verify"/);
-    for (const fine of [{}, { use: 'sig', alg: 'EdDSA', key_ops: ['sign'] }, { alg: 'Ed25519' }]) expect(() => createBaton({ ...base(), ...withJwk(fine) } as BatonOptions)).not.toThrow();
+    expect(
+      failure({ keys: [generateKey('HS256', 'h'), { kid: 'pub', alg: 'EdDSA', publicKey: { ...publicJwk, key_ops: ['encrypt'] }, status: 'next' }] }),
+    ).toMatch(/key "pub": its JWK's key_ops do not allow "verify"/);
+    for (const fine of [{}, { use: 'sig', alg: 'EdDSA', key_ops: ['sign'] }, { alg: 'Ed25519' }])
+      expect(() => createBaton({ ...base(), ...withJwk(fine) } as BatonOptions)).not.toThrow();
   });
 
   it('bad durations and numbers', () => {
@@ -92,7 +102,9 @@ describe('createBaton fails fast, saying what to fix', () => {
 
   it(`maxSessionsPerUser has no unlimited setting: 0 (once "no limit") and more than MAX_SESSIONS_PER_USER (${MAX_SESSIONS_PER_USER}) are refused with a sentence naming the ceiling`, () => {
     for (const bad of [0, MAX_SESSIONS_PER_USER + 1, 100_000, -1]) {
-      expect(failure({ maxSessionsPerUser: bad })).toBe(`\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`);
+      expect(failure({ maxSessionsPerUser: bad })).toBe(
+        `\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`,
+      );
     }
     for (const fine of [1, 50, MAX_SESSIONS_PER_USER]) expect(() => createBaton({ ...base(), maxSessionsPerUser: fine })).not.toThrow();
   });

@@ -32,7 +32,10 @@ const claimsArb: fc.Arbitrary<AccessTokenClaims> = fc.record(
   {
     iss: fc.constant(ISSUER),
     sub: text,
-    aud: fc.oneof(fc.constant(ISSUER), fc.array(text, { maxLength: 3 }).map((a) => [...a, ISSUER])),
+    aud: fc.oneof(
+      fc.constant(ISSUER),
+      fc.array(text, { maxLength: 3 }).map((a) => [...a, ISSUER]),
+    ),
     exp: fc.integer({ min: NOW_S + 1, max: NOW_S + 86_400 }),
     iat: fc.integer({ min: NOW_S - 3600, max: NOW_S }),
     jti: text,
@@ -119,8 +122,13 @@ describe('laws of access tokens', () => {
         let theirs: string;
         try {
           await jwtVerify(token, key as never, {
-            algorithms: ['HS256'], typ: 'at+jwt', issuer: ISSUER, audience: ISSUER, clockTolerance: 5,
-            currentDate: new Date(NOW), requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+            algorithms: ['HS256'],
+            typ: 'at+jwt',
+            issuer: ISSUER,
+            audience: ISSUER,
+            clockTolerance: 5,
+            currentDate: new Date(NOW),
+            requiredClaims: ['exp', 'iat', 'sub', 'jti'],
           });
           theirs = 'ok';
         } catch (err) {
@@ -155,7 +163,9 @@ describe('laws of access tokens', () => {
           const mine = signJwt(claims, key);
           expect((await jwtVerify(mine, key.verifyKey, options)).payload).toEqual(claims);
           // Jose's, verified by ours, then bent: a flipped byte, or the other RSA algorithm's signature under this header.
-          let theirs = await new SignJWT(claims as never).setProtectedHeader({ alg: swapAlg ? other : alg, typ: 'at+jwt', kid: 'k' }).sign(key.signKey as never);
+          let theirs = await new SignJWT(claims as never)
+            .setProtectedHeader({ alg: swapAlg ? other : alg, typ: 'at+jwt', kid: 'k' })
+            .sign(key.signKey as never);
           if (flip !== undefined) {
             const i = flip % theirs.length;
             theirs = theirs.slice(0, i) + (theirs[i] === 'A' ? 'B' : theirs[i] === '.' ? '.' : 'A') + theirs.slice(i + 1);
@@ -168,7 +178,10 @@ describe('laws of access tokens', () => {
             expect(err).toBeInstanceOf(BatonError);
             ours = 'refused';
           }
-          const jose = await jwtVerify(theirs, key.verifyKey, options).then(() => 'ok', () => 'refused');
+          const jose = await jwtVerify(theirs, key.verifyKey, options).then(
+            () => 'ok',
+            () => 'refused',
+          );
           if (ours === 'ok') expect(jose).toBe('ok'); // never accepts what jose refuses
           if (swapAlg) expect(ours).toBe('refused'); // the algorithm is pinned to the key (RFC 8725 §3.1)
           if (flip === undefined && !swapAlg) expect(ours).toBe('ok');
@@ -192,7 +205,10 @@ describe('laws of access tokens', () => {
       fc.asyncProperty(arb, async (input) => {
         if (input === valid) return;
         for (const call of [() => baton.verify(input as string), () => baton.verify(input as string, { oneTime: true })]) {
-          const err = await call().then(() => undefined, (e: unknown) => e);
+          const err = await call().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
           expect(isBatonError(err), String(err)).toBe(true);
         }
         expect(await baton.introspect(input as string)).toEqual({ active: false });
@@ -228,7 +244,10 @@ describe('laws of access tokens', () => {
       firstMs: fc.integer({ min: -100_000, max: 100_000 }),
       // The second call: some time later, or earlier (an injected clock that stepped back), or
       // within two seconds of the end of exp + leeway (often its last and first millisecond).
-      later: fc.oneof(fc.record({ ms: fc.integer({ min: -300_000, max: 300_000 }) }), fc.record({ nearEnd: fc.oneof(fc.integer({ min: -2000, max: 2000 }), fc.constantFrom(-1, 0)) })),
+      later: fc.oneof(
+        fc.record({ ms: fc.integer({ min: -300_000, max: 300_000 }) }),
+        fc.record({ nearEnd: fc.oneof(fc.integer({ min: -2000, max: 2000 }), fc.constantFrom(-1, 0)) }),
+      ),
     });
     const seen = { hits: 0, expiredHits: 0, notYetHits: 0 };
     fc.assert(
@@ -276,50 +295,69 @@ describe('laws of encodings and refresh tokens', () => {
     );
   });
 
-  it('a refresh token parses back to its session and generation, and any change breaks it; a bound one only with its key\'s thumbprint', () => {
+  it("a refresh token parses back to its session and generation, and any change breaks it; a bound one only with its key's thumbprint", () => {
     const [current, previous, other] = [randomBytes(32), randomBytes(32), randomBytes(32)];
-    const ring = (...secrets: Buffer[]) => new KeyRing([
-      generateKey('HS256', 'sig'),
-      ...secrets.map((s, i) => ({ kid: `r${i}`, alg: 'HS256' as const, use: 'refresh' as const, status: i === 0 ? 'active' as const : 'retired' as const, secret: s })),
-    ]);
+    const ring = (...secrets: Buffer[]) =>
+      new KeyRing([
+        generateKey('HS256', 'sig'),
+        ...secrets.map((s, i) => ({
+          kid: `r${i}`,
+          alg: 'HS256' as const,
+          use: 'refresh' as const,
+          status: i === 0 ? ('active' as const) : ('retired' as const),
+          secret: s,
+        })),
+      ]);
     const codec = new RefreshTokenCodec(ring(current, previous));
     const before = new RefreshTokenCodec(ring(previous));
     const old = new RefreshTokenCodec(ring(other));
     const thumbprint = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64url'));
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat({ max: 2 ** 40 }), fc.nat(), fc.option(thumbprint, { nil: undefined }), thumbprint, (sid, gen, at, jkt, otherJkt) => {
-        const sessionId = Buffer.from(sid).toString('base64url');
-        const bound = jkt !== undefined;
-        const token = codec.mint(sessionId, gen, jkt);
-        expect(token.startsWith(bound ? 'rtd_' : 'rt_')).toBe(true);
-        expect(codec.parse(token, 0, jkt)).toEqual({ sessionId, generation: gen, bound });
-        expect(codec.parse(before.mint(sessionId, gen, jkt), 0, jkt)).toEqual({ sessionId, generation: gen, bound }); // a former secret still verifies
-        expect(old.parse(token, 0, jkt)).toBeUndefined();
-        if (bound) {
-          expect(codec.parse(token, 0)).toBeUndefined(); // no proof
-          if (otherJkt !== jkt) expect(codec.parse(token, 0, otherJkt)).toBeUndefined(); // another key's proof
-          expect(codec.parse(token.replace(/^rtd_/, 'rt_'), 0, jkt)).toBeUndefined(); // relabelled as unbound
-        } else {
-          expect(codec.parse(token, 0, otherJkt)).toEqual({ sessionId, generation: gen, bound: false }); // a proof does not matter
-          expect(codec.parse(token.replace(/^rt_/, 'rtd_'), 0, otherJkt)).toBeUndefined(); // relabelled as bound
-        }
-        const i = at % token.length;
-        const changed = token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1);
-        if (changed !== token) expect(codec.parse(changed, 0, jkt)).toBeUndefined();
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.nat({ max: 2 ** 40 }),
+        fc.nat(),
+        fc.option(thumbprint, { nil: undefined }),
+        thumbprint,
+        (sid, gen, at, jkt, otherJkt) => {
+          const sessionId = Buffer.from(sid).toString('base64url');
+          const bound = jkt !== undefined;
+          const token = codec.mint(sessionId, gen, jkt);
+          expect(token.startsWith(bound ? 'rtd_' : 'rt_')).toBe(true);
+          expect(codec.parse(token, 0, jkt)).toEqual({ sessionId, generation: gen, bound });
+          expect(codec.parse(before.mint(sessionId, gen, jkt), 0, jkt)).toEqual({ sessionId, generation: gen, bound }); // a former secret still verifies
+          expect(old.parse(token, 0, jkt)).toBeUndefined();
+          if (bound) {
+            expect(codec.parse(token, 0)).toBeUndefined(); // no proof
+            if (otherJkt !== jkt) expect(codec.parse(token, 0, otherJkt)).toBeUndefined(); // another key's proof
+            expect(codec.parse(token.replace(/^rtd_/, 'rt_'), 0, jkt)).toBeUndefined(); // relabelled as unbound
+          } else {
+            expect(codec.parse(token, 0, otherJkt)).toEqual({ sessionId, generation: gen, bound: false }); // a proof does not matter
+            expect(codec.parse(token.replace(/^rt_/, 'rtd_'), 0, otherJkt)).toBeUndefined(); // relabelled as bound
+          }
+          const i = at % token.length;
+          const changed = token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1);
+          if (changed !== token) expect(codec.parse(changed, 0, jkt)).toBeUndefined();
+        },
+      ),
       { numRuns: 500 },
     );
   });
 });
 
 describe('laws of the rotation table', () => {
-  it('a retired generation gets the current pair only when |now - retiredAt| <= grace; earlier (a clock behind the record\'s) it is refused for now with nothing changed', () => {
+  it("a retired generation gets the current pair only when |now - retiredAt| <= grace; earlier (a clock behind the record's) it is refused for now with nothing changed", () => {
     const base = Date.UTC(2026, 10, 22, 12);
     let before = 0;
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 120_000 }), fc.integer({ min: 0, max: 120_000 }),
-        fc.integer({ min: -2 * 3_600_000, max: 60_000 }), fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), fc.integer({ min: 0, max: 4 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 120_000 }),
+        fc.integer({ min: 0, max: 120_000 }),
+        fc.integer({ min: -2 * 3_600_000, max: 60_000 }),
+        fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 4 }),
         (generation, behind, sincePrev, sinceRotated, offset, graceLimit, graceCount) => {
           const prevRotatedAt = base - sinceRotated - sincePrev;
           const session = sampleSession(prevRotatedAt - 1000, { generation, prevRotatedAt, rotatedAt: base - sinceRotated, graceCount });

@@ -37,7 +37,14 @@ describe('revocation propagation', () => {
       fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), fc.scheduler(), async (commands, s) => {
         const store = memoryStore();
         const clock = new ManualClock();
-        const shared = { store, clock, keys: [generateKey('HS256', 'shared')], refreshTokenSecret: randomBytes(32), loginRateLimit: false as const, maxSessionsPerUser: 1000 };
+        const shared = {
+          store,
+          clock,
+          keys: [generateKey('HS256', 'shared')],
+          refreshTokenSecret: randomBytes(32),
+          loginRateLimit: false as const,
+          maxSessionsPerUser: 1000,
+        };
         const followers: Baton[] = [makeBaton(shared).baton, makeBaton(shared).baton];
         const pairs: TokenPair[] = [];
         const revokedSessions = new Set<string>();
@@ -76,7 +83,11 @@ describe('revocation propagation', () => {
         try {
           for (const [f, follower] of followers.entries()) {
             for (const pair of pairs) {
-              const expected = revokedSessions.has(pair.session_id) ? 'ERR_SESSION_REVOKED' : revokedTokens.has(pair.access_token) ? 'ERR_TOKEN_REVOKED' : 'resolved';
+              const expected = revokedSessions.has(pair.session_id)
+                ? 'ERR_SESSION_REVOKED'
+                : revokedTokens.has(pair.access_token)
+                  ? 'ERR_TOKEN_REVOKED'
+                  : 'resolved';
               expect(await codeOf(follower.verify(pair.access_token)), `follower ${f}, session ${pair.session_id}`).toBe(expected);
             }
           }

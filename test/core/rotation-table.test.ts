@@ -83,39 +83,207 @@ const killed = (retiredAt?: number) => (before: SessionRecord, after: SessionRec
 const rows: Row[] = [
   // The current generation.
   { state: 'live', event: 'the current token', session: session(), outcome: { status: 'rotated', writes: advanced } },
-  { state: 'live, a past rate window full', event: 'the current token', session: session({ rateWindowStart: NOW - 2 * MINUTE, rateCount: 30 }), request: { rateLimit: { max: 30, windowMs: MINUTE } }, outcome: { status: 'rotated', writes: (b, a) => { advanced(b, a); expect(a.rateCount).toBe(1); expect(a.rateWindowStart).toBe(NOW); } } },
-  { state: 'live, 29 rotations this minute', event: 'the current token', session: session({ rateCount: 29 }), request: { rateLimit: { max: 30, windowMs: MINUTE } }, outcome: { status: 'rotated', writes: (b, a) => { advanced(b, a); expect(a.rateCount).toBe(30); } } },
-  { state: 'live, 30 rotations this minute (the limit)', event: 'the current token', session: session({ rateCount: 30 }), request: { rateLimit: { max: 30, windowMs: MINUTE } }, outcome: { status: 'rate_limited', writes: false, retryAfterMs: 30 * S } },
-  { state: 'live, grace answers at the limit', event: 'the current token', session: session({ graceCount: 100 }), request: { graceLimit: 100 }, outcome: { status: 'rotated', writes: advanced } },
+  {
+    state: 'live, a past rate window full',
+    event: 'the current token',
+    session: session({ rateWindowStart: NOW - 2 * MINUTE, rateCount: 30 }),
+    request: { rateLimit: { max: 30, windowMs: MINUTE } },
+    outcome: {
+      status: 'rotated',
+      writes: (b, a) => {
+        advanced(b, a);
+        expect(a.rateCount).toBe(1);
+        expect(a.rateWindowStart).toBe(NOW);
+      },
+    },
+  },
+  {
+    state: 'live, 29 rotations this minute',
+    event: 'the current token',
+    session: session({ rateCount: 29 }),
+    request: { rateLimit: { max: 30, windowMs: MINUTE } },
+    outcome: {
+      status: 'rotated',
+      writes: (b, a) => {
+        advanced(b, a);
+        expect(a.rateCount).toBe(30);
+      },
+    },
+  },
+  {
+    state: 'live, 30 rotations this minute (the limit)',
+    event: 'the current token',
+    session: session({ rateCount: 30 }),
+    request: { rateLimit: { max: 30, windowMs: MINUTE } },
+    outcome: { status: 'rate_limited', writes: false, retryAfterMs: 30 * S },
+  },
+  {
+    state: 'live, grace answers at the limit',
+    event: 'the current token',
+    session: session({ graceCount: 100 }),
+    request: { graceLimit: 100 },
+    outcome: { status: 'rotated', writes: advanced },
+  },
   // One or two behind, inside the grace window.
-  { state: 'live', event: 'the token one behind, retired 3 s ago', session: session(), behind: 1, outcome: { status: 'replayed_in_grace', writes: graceCounted } },
-  { state: 'live', event: 'the token two behind, retired 8 s ago', session: session(), behind: 2, outcome: { status: 'replayed_in_grace', writes: graceCounted } },
-  { state: 'live', event: 'the token one behind, retired exactly the grace window ago', session: session({ rotatedAt: NOW - GRACE }), behind: 1, outcome: { status: 'replayed_in_grace', writes: graceCounted } },
-  { state: 'live, 30 rotations this minute', event: 'the token one behind, in grace (grace answers never count)', session: session({ rateCount: 30 }), behind: 1, request: { rateLimit: { max: 30, windowMs: MINUTE } }, outcome: { status: 'replayed_in_grace', writes: graceCounted } },
-  { state: 'live, 99 grace answers for this generation', event: 'the token one behind, in grace', session: session({ graceCount: 99 }), behind: 1, request: { graceLimit: 100 }, outcome: { status: 'replayed_in_grace', writes: graceCounted } },
-  { state: 'live, 100 grace answers for this generation', event: 'the token one behind, in grace', session: session({ graceCount: 100 }), behind: 1, request: { graceLimit: 100 }, outcome: { status: 'rate_limited', writes: false, retryAfterMs: GRACE_RETRY_MS } },
+  {
+    state: 'live',
+    event: 'the token one behind, retired 3 s ago',
+    session: session(),
+    behind: 1,
+    outcome: { status: 'replayed_in_grace', writes: graceCounted },
+  },
+  {
+    state: 'live',
+    event: 'the token two behind, retired 8 s ago',
+    session: session(),
+    behind: 2,
+    outcome: { status: 'replayed_in_grace', writes: graceCounted },
+  },
+  {
+    state: 'live',
+    event: 'the token one behind, retired exactly the grace window ago',
+    session: session({ rotatedAt: NOW - GRACE }),
+    behind: 1,
+    outcome: { status: 'replayed_in_grace', writes: graceCounted },
+  },
+  {
+    state: 'live, 30 rotations this minute',
+    event: 'the token one behind, in grace (grace answers never count)',
+    session: session({ rateCount: 30 }),
+    behind: 1,
+    request: { rateLimit: { max: 30, windowMs: MINUTE } },
+    outcome: { status: 'replayed_in_grace', writes: graceCounted },
+  },
+  {
+    state: 'live, 99 grace answers for this generation',
+    event: 'the token one behind, in grace',
+    session: session({ graceCount: 99 }),
+    behind: 1,
+    request: { graceLimit: 100 },
+    outcome: { status: 'replayed_in_grace', writes: graceCounted },
+  },
+  {
+    state: 'live, 100 grace answers for this generation',
+    event: 'the token one behind, in grace',
+    session: session({ graceCount: 100 }),
+    behind: 1,
+    request: { graceLimit: 100 },
+    outcome: { status: 'rate_limited', writes: false, retryAfterMs: GRACE_RETRY_MS },
+  },
   // Behind, outside the grace window: reuse (RFC 9700 §4.14.2).
-  { state: 'live', event: 'the token one behind, retired 1 ms past the grace window', session: session({ rotatedAt: NOW - GRACE - 1 }), behind: 1, outcome: { status: 'reused', writes: killed(NOW - GRACE - 1) } },
-  { state: 'live', event: 'the token two behind, retired 20 s ago', session: session({ prevRotatedAt: NOW - 20 * S }), behind: 2, outcome: { status: 'reused', writes: killed(NOW - 20 * S) } },
-  { state: 'live', event: 'the token three behind (when it retired, the record no longer says)', session: session(), behind: 3, outcome: { status: 'reused', writes: killed() } },
-  { state: 'live, 30 rotations this minute', event: 'the token one behind, outside the grace window', session: session({ rateCount: 30, rotatedAt: NOW - 20 * S }), behind: 1, request: { rateLimit: { max: 30, windowMs: MINUTE } }, outcome: { status: 'reused', writes: killed(NOW - 20 * S) } },
-  { state: 'live', event: 'the token one behind outside the window, from an address', session: session({ rotatedAt: NOW - 20 * S }), behind: 1, request: { ip: '203.0.113.9' }, outcome: { status: 'reused', writes: (b, a) => { killed(NOW - 20 * S)(b, a); expect(a.revokeDetail?.ip).toBe('203.0.113.9'); } } },
+  {
+    state: 'live',
+    event: 'the token one behind, retired 1 ms past the grace window',
+    session: session({ rotatedAt: NOW - GRACE - 1 }),
+    behind: 1,
+    outcome: { status: 'reused', writes: killed(NOW - GRACE - 1) },
+  },
+  {
+    state: 'live',
+    event: 'the token two behind, retired 20 s ago',
+    session: session({ prevRotatedAt: NOW - 20 * S }),
+    behind: 2,
+    outcome: { status: 'reused', writes: killed(NOW - 20 * S) },
+  },
+  {
+    state: 'live',
+    event: 'the token three behind (when it retired, the record no longer says)',
+    session: session(),
+    behind: 3,
+    outcome: { status: 'reused', writes: killed() },
+  },
+  {
+    state: 'live, 30 rotations this minute',
+    event: 'the token one behind, outside the grace window',
+    session: session({ rateCount: 30, rotatedAt: NOW - 20 * S }),
+    behind: 1,
+    request: { rateLimit: { max: 30, windowMs: MINUTE } },
+    outcome: { status: 'reused', writes: killed(NOW - 20 * S) },
+  },
+  {
+    state: 'live',
+    event: 'the token one behind outside the window, from an address',
+    session: session({ rotatedAt: NOW - 20 * S }),
+    behind: 1,
+    request: { ip: '203.0.113.9' },
+    outcome: {
+      status: 'reused',
+      writes: (b, a) => {
+        killed(NOW - 20 * S)(b, a);
+        expect(a.revokeDetail?.ip).toBe('203.0.113.9');
+      },
+    },
+  },
   // A clock behind the one that rotated (SECURITY.md: a step of the clock serves no grace answer and kills nothing).
-  { state: 'rotated 10 s in this clock\'s future', event: 'the token one behind', session: session({ rotatedAt: NOW + GRACE }), behind: 1, outcome: { status: 'replayed_in_grace', writes: graceCounted } },
-  { state: 'rotated 11 s in this clock\'s future', event: 'the token one behind', session: session({ rotatedAt: NOW + 11 * S }), behind: 1, outcome: { status: 'rate_limited', writes: false, retryAfterMs: GRACE_RETRY_MS } },
-  { state: 'rotated an hour in this clock\'s future', event: 'the token two behind', session: session({ rotatedAt: NOW + 60 * MINUTE, prevRotatedAt: NOW + 59 * MINUTE }), behind: 2, outcome: { status: 'rate_limited', writes: false, retryAfterMs: GRACE_RETRY_MS } },
+  {
+    state: "rotated 10 s in this clock's future",
+    event: 'the token one behind',
+    session: session({ rotatedAt: NOW + GRACE }),
+    behind: 1,
+    outcome: { status: 'replayed_in_grace', writes: graceCounted },
+  },
+  {
+    state: "rotated 11 s in this clock's future",
+    event: 'the token one behind',
+    session: session({ rotatedAt: NOW + 11 * S }),
+    behind: 1,
+    outcome: { status: 'rate_limited', writes: false, retryAfterMs: GRACE_RETRY_MS },
+  },
+  {
+    state: "rotated an hour in this clock's future",
+    event: 'the token two behind',
+    session: session({ rotatedAt: NOW + 60 * MINUTE, prevRotatedAt: NOW + 59 * MINUTE }),
+    behind: 2,
+    outcome: { status: 'rate_limited', writes: false, retryAfterMs: GRACE_RETRY_MS },
+  },
   // Unknown: no side effect whatever the state.
   { state: 'no such session', event: 'any token', session: null, outcome: { status: 'unknown', writes: false } },
   { state: 'live', event: 'a token one ahead', session: session(), behind: -1, outcome: { status: 'unknown', writes: false } },
-  { state: 'live', event: 'the current token, from another client', session: session(), request: { clientId: 'another-client' }, outcome: { status: 'unknown', writes: false } },
-  { state: 'live', event: 'an old token outside the window, from another client', session: session({ rotatedAt: NOW - 20 * S }), behind: 1, request: { clientId: 'another-client' }, outcome: { status: 'unknown', writes: false } },
-  { state: 'revoked', event: 'the current token, from another client', session: session({ revokedAt: NOW - MINUTE, revokeReason: 'logout' }), request: { clientId: 'another-client' }, outcome: { status: 'unknown', writes: false } },
+  {
+    state: 'live',
+    event: 'the current token, from another client',
+    session: session(),
+    request: { clientId: 'another-client' },
+    outcome: { status: 'unknown', writes: false },
+  },
+  {
+    state: 'live',
+    event: 'an old token outside the window, from another client',
+    session: session({ rotatedAt: NOW - 20 * S }),
+    behind: 1,
+    request: { clientId: 'another-client' },
+    outcome: { status: 'unknown', writes: false },
+  },
+  {
+    state: 'revoked',
+    event: 'the current token, from another client',
+    session: session({ revokedAt: NOW - MINUTE, revokeReason: 'logout' }),
+    request: { clientId: 'another-client' },
+    outcome: { status: 'unknown', writes: false },
+  },
   // Ended sessions: said, never rotated, never killed again.
-  { state: 'revoked', event: 'the current token', session: session({ revokedAt: NOW - MINUTE, revokeReason: 'logout' }), outcome: { status: 'revoked', writes: false } },
-  { state: 'revoked', event: 'an old token outside the window', session: session({ revokedAt: NOW - MINUTE, revokeReason: 'logout', rotatedAt: NOW - 20 * S }), behind: 1, outcome: { status: 'revoked', writes: false } },
+  {
+    state: 'revoked',
+    event: 'the current token',
+    session: session({ revokedAt: NOW - MINUTE, revokeReason: 'logout' }),
+    outcome: { status: 'revoked', writes: false },
+  },
+  {
+    state: 'revoked',
+    event: 'an old token outside the window',
+    session: session({ revokedAt: NOW - MINUTE, revokeReason: 'logout', rotatedAt: NOW - 20 * S }),
+    behind: 1,
+    outcome: { status: 'revoked', writes: false },
+  },
   { state: 'past its idle lifetime', event: 'the current token', session: session({ idleExpiresAt: NOW - 1 }), outcome: { status: 'expired', writes: false } },
   { state: 'past its absolute lifetime', event: 'the current token', session: session({ expiresAt: NOW - 1 }), outcome: { status: 'expired', writes: false } },
-  { state: 'past its idle lifetime', event: 'an old token outside the window', session: session({ idleExpiresAt: NOW - 1, rotatedAt: NOW - 20 * S }), behind: 1, outcome: { status: 'expired', writes: false } },
+  {
+    state: 'past its idle lifetime',
+    event: 'an old token outside the window',
+    session: session({ idleExpiresAt: NOW - 1, rotatedAt: NOW - 20 * S }),
+    behind: 1,
+    outcome: { status: 'expired', writes: false },
+  },
 ];
 
 describe('the rotation table (state × presented token → outcome)', () => {

@@ -31,7 +31,13 @@ describe('RSA keys', () => {
       const jwks = baton.jwks();
       expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'RSA', kid: `${alg}-1`, alg, use: 'sig', e: 'AQAB' })]);
       expect(jwks.keys[0]).not.toHaveProperty('d');
-      const { payload } = await jwtVerify(pair.access_token, createLocalJWKSet(jwks as never), { issuer: ISSUER, audience: ISSUER, typ: 'at+jwt', algorithms: [alg], currentDate: new Date(clock.ms) });
+      const { payload } = await jwtVerify(pair.access_token, createLocalJWKSet(jwks as never), {
+        issuer: ISSUER,
+        audience: ISSUER,
+        typ: 'at+jwt',
+        algorithms: [alg],
+        currentDate: new Date(clock.ms),
+      });
       expect(payload.sub).toBe('u');
       const next = await baton.refresh(pair.refresh_token);
       expect((await baton.verify(next.access_token)).sid).toBe(pair.session_id);
@@ -50,10 +56,18 @@ describe('the service with BATON_ALG=RS256', () => {
   it('issues RS256 access tokens that jose verifies from its published JWKS (RFC 9068 §2.1)', async () => {
     server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ALG: 'RS256', BATON_LOG_LEVEL: 'silent' }));
     await users.add(server.service.store, 'rsa', 'rsa password 1');
-    const login = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rsa', password: 'rsa password 1' }) });
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'rsa', password: 'rsa password 1' }),
+    });
     const { access_token } = (await login.json()) as { access_token: string };
     const metadata = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as { jwks_uri: string };
-    const { payload, protectedHeader } = await jwtVerify(access_token, createRemoteJWKSet(new URL(metadata.jwks_uri)), { issuer: server.url, audience: server.url, typ: 'at+jwt' });
+    const { payload, protectedHeader } = await jwtVerify(access_token, createRemoteJWKSet(new URL(metadata.jwks_uri)), {
+      issuer: server.url,
+      audience: server.url,
+      typ: 'at+jwt',
+    });
     expect(protectedHeader.alg).toBe('RS256');
     expect(payload.client_id).toBe('default');
   });

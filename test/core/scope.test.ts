@@ -19,17 +19,19 @@ describe('grantScope', () => {
 
   it('law: what is granted is a subset of the request and of every bound', () => {
     const scope = fc.constantFrom<string>('a', 'b', 'c', 'd', 'e');
-    fc.assert(fc.property(fc.array(scope), fc.array(scope), fc.array(scope), (asked, user, client) => {
-      let granted: string[];
-      try {
-        granted = parseScope(grantScope(asked.join(' '), user, client));
-      } catch (err) {
-        expect((err as { code?: string }).code).toBe('ERR_INVALID_SCOPE');
-        expect(asked.some((s) => !user.includes(s) || !client.includes(s))).toBe(true);
-        return;
-      }
-      for (const s of granted) expect(asked.includes(s) && user.includes(s) && client.includes(s)).toBe(true);
-    }));
+    fc.assert(
+      fc.property(fc.array(scope), fc.array(scope), fc.array(scope), (asked, user, client) => {
+        let granted: string[];
+        try {
+          granted = parseScope(grantScope(asked.join(' '), user, client));
+        } catch (err) {
+          expect((err as { code?: string }).code).toBe('ERR_INVALID_SCOPE');
+          expect(asked.some((s) => !user.includes(s) || !client.includes(s))).toBe(true);
+          return;
+        }
+        for (const s of granted) expect(asked.includes(s) && user.includes(s) && client.includes(s)).toBe(true);
+      }),
+    );
   });
 });
 

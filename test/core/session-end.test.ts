@@ -55,7 +55,7 @@ describe('why a session ended', () => {
     expect((await failure(baton.refresh(next.refresh_token))).sessionEnd).toEqual(expected);
   });
 
-  it('idle_timeout and absolute_timeout, from the session\'s times', async () => {
+  it("idle_timeout and absolute_timeout, from the session's times", async () => {
     const idle = makeBaton({ refreshTokenTtl: '1h', sessionMaxAge: '2h' });
     const a = await idle.baton.login('u');
     idle.clock.advance(3_600_000 + 1);
@@ -90,7 +90,7 @@ describe('why a session ended', () => {
     await baton.refresh((await baton.login('u')).refresh_token); // new sessions refresh under the successor
   });
 
-  it('is told only to a holder of one of the session\'s tokens: a forged MAC or another client learns nothing', async () => {
+  it("is told only to a holder of one of the session's tokens: a forged MAC or another client learns nothing", async () => {
     const { baton } = makeBaton();
     const pair = await baton.login('u', { clientId: 'web' });
     await baton.revokeSession(pair.session_id, 'admin');
@@ -131,7 +131,11 @@ describe('lineage and history', () => {
     await baton.revokeSession(laptop.session_id, { reason: 'kicked', by: phone.session_id });
     const history = await baton.sessionHistory('u');
     expect(history.map((e) => [e.type, e.sessionId === phone.session_id ? 'phone' : 'laptop'])).toEqual([
-      ['ended', 'laptop'], ['rotated', 'phone'], ['grace', 'phone'], ['login', 'phone'], ['login', 'laptop'],
+      ['ended', 'laptop'],
+      ['rotated', 'phone'],
+      ['grace', 'phone'],
+      ['login', 'phone'],
+      ['login', 'laptop'],
     ]);
     expect(history[0]).toMatchObject({ reason: 'kicked', by: phone.session_id, byDevice: PHONE, device: LAPTOP });
     expect(history[1]).toMatchObject({ count: 2 });

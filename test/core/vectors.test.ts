@@ -78,7 +78,9 @@ const BY_DESIGN = new Map([
 
 /** The algorithm a key is pinned to: its own `alg`, else the only one Baton uses for its type. */
 function pinnedAlg(jwk: Jwk): SigningAlg | undefined {
-  const alg = jwk.alg ?? (jwk.kty === 'oct' ? 'HS256' : jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? 'EdDSA' : undefined);
+  const alg =
+    jwk.alg ??
+    (jwk.kty === 'oct' ? 'HS256' : jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? 'EdDSA' : undefined);
   return alg === 'HS256' || alg === 'ES256' || alg === 'EdDSA' || alg === 'RS256' || alg === 'PS256' ? alg : undefined;
 }
 
@@ -136,7 +138,9 @@ describe('Wycheproof JWS (json_web_signature_test.json)', () => {
     expect(t.accepted + t.rejected + t.unsupported + t.defective + t.byDesign).toBe(401);
     expect(t.byDesign).toBe(4);
     expect(t.accepted).toBeGreaterThanOrEqual(8);
-    console.info(`Wycheproof JWS: ${t.accepted} valid accepted, ${t.rejected} invalid rejected, ${t.byDesign} valid JWS refused by design, ${t.unsupported} of unsupported algorithms, ${t.defective} defective`);
+    console.info(
+      `Wycheproof JWS: ${t.accepted} valid accepted, ${t.rejected} invalid rejected, ${t.byDesign} valid JWS refused by design, ${t.unsupported} of unsupported algorithms, ${t.defective} defective`,
+    );
   });
 });
 
@@ -158,21 +162,27 @@ function runPrimitiveFile(file: string, alg: SigningAlg, keyOf: (group: any) => 
 
 describe('Wycheproof primitives', () => {
   it('ECDSA P-256 SHA-256 in P1363 (r‖s) form, the JWS ES256 encoding', () => {
-    const t = runPrimitiveFile('ecdsa_secp256r1_sha256_p1363_test.json', 'ES256', (g) => createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }));
+    const t = runPrimitiveFile('ecdsa_secp256r1_sha256_p1363_test.json', 'ES256', (g) =>
+      createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }),
+    );
     expect(t.wrong).toEqual([]);
     expect(t.accepted).toBe(173);
     expect(t.rejected).toBe(89);
   });
 
   it('RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys: RS256', () => {
-    const t = runPrimitiveFile('rsa_signature_2048_sha256_test.json', 'RS256', (g) => createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }));
+    const t = runPrimitiveFile('rsa_signature_2048_sha256_test.json', 'RS256', (g) =>
+      createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }),
+    );
     expect(t.wrong).toEqual([]);
     console.info(`Wycheproof RSA PKCS#1 v1.5: ${t.accepted} valid accepted, ${t.rejected} invalid rejected`);
     expect(t.accepted + t.rejected).toBe(259);
   });
 
   it('RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt, 2048-bit keys: PS256', () => {
-    const t = runPrimitiveFile('rsa_pss_2048_sha256_mgf1_32_test.json', 'PS256', (g) => createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }));
+    const t = runPrimitiveFile('rsa_pss_2048_sha256_mgf1_32_test.json', 'PS256', (g) =>
+      createPublicKey({ key: Buffer.from(g.publicKeyDer, 'hex'), format: 'der', type: 'spki' }),
+    );
     expect(t.wrong).toEqual([]);
     console.info(`Wycheproof RSA-PSS: ${t.accepted} valid accepted, ${t.rejected} invalid rejected`);
     expect(t.accepted + t.rejected).toBe(108);
@@ -210,7 +220,10 @@ describe('Wycheproof primitives', () => {
 
 describe('RFC 7520 examples (ietf-jose/cookbook)', () => {
   it('verifies the HS256 (§4.4) and Ed25519 examples', () => {
-    for (const [file, alg] of [['4_4.hmac-sha2_integrity_protection.json', 'HS256'], ['jws.json', 'EdDSA']] as const) {
+    for (const [file, alg] of [
+      ['4_4.hmac-sha2_integrity_protection.json', 'HS256'],
+      ['jws.json', 'EdDSA'],
+    ] as const) {
       const c = load(`jose-cookbook/${file}`);
       const { key } = ringOf(c.input.key, alg);
       expect(verifyJws(c.output.compact, key).toString('utf8')).toBe(c.input.payload);

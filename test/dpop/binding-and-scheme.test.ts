@@ -31,7 +31,7 @@ describe('dpop/binding', () => {
     expect([tokenType(undefined), tokenType(JKT)]).toEqual(['Bearer', 'DPoP']);
   });
 
-  it('takes the proof\'s key before a named one, and refuses what is not a thumbprint', () => {
+  it("takes the proof's key before a named one, and refuses what is not a thumbprint", () => {
     expect(requestedKey({ jkt: OTHER, proof: { jkt: JKT, jti: 'j', iat: 1 } })).toBe(JKT);
     expect(requestedKey({ jkt: OTHER })).toBe(OTHER);
     expect(requestedKey({})).toBeUndefined();

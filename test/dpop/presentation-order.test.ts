@@ -14,7 +14,7 @@ import { dpopKey, dpopProof } from '../support/dpop.ts';
 
 const URL_ = 'https://auth.test/orders';
 
-it('refuses a proof by another key than the token\'s without checking its signature', async () => {
+it("refuses a proof by another key than the token's without checking its signature", async () => {
   const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('ES256', 'k')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
   const owner = await dpopKey();
   const thief = await dpopKey();

@@ -34,13 +34,20 @@ function problemsOf(page: Page): string[] {
   return problems;
 }
 
-
 describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let browser: Browser;
   beforeAll(async () => {
     // Behind a "proxy" (loopback): a browser context's X-Forwarded-For gives its device another address.
-    const config = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_ACCESS_TTL: '3', BATON_REFRESH_TTL: '60', BATON_LOG_LEVEL: 'silent', BATON_TRUST_PROXY: 'loopback', BATON_METRICS_TOKEN: METRICS_TOKEN });
+    const config = loadConfig({
+      PORT: '0',
+      BATON_STORE: 'memory:',
+      BATON_ACCESS_TTL: '3',
+      BATON_REFRESH_TTL: '60',
+      BATON_LOG_LEVEL: 'silent',
+      BATON_TRUST_PROXY: 'loopback',
+      BATON_METRICS_TOKEN: METRICS_TOKEN,
+    });
     server = await startServer(config);
     await users.add(server.service.store, 'alice', 'correct horse battery');
     await users.add(server.service.store, 'bob', 'bob battery staple');
@@ -69,10 +76,15 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
       await page.goto(server.url);
       await page.fill('#username', 'alice');
       await page.fill('#password', 'correct horse battery');
-      const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.request().method() === 'POST'), page.click('#login-button')]);
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.request().method() === 'POST'),
+        page.click('#login-button'),
+      ]);
       expect(response.status(), 'POST /auth/login').toBe(200);
       await page.waitForSelector('#app:not([hidden])').catch(async (err: unknown) => {
-        throw new Error(`the app did not show after a 200 login; the page said "${await page.textContent('#message')}"; console: ${logs.join(' | ')}`, { cause: err });
+        throw new Error(`the app did not show after a 200 login; the page said "${await page.textContent('#message')}"; console: ${logs.join(' | ')}`, {
+          cause: err,
+        });
       });
     };
     const seen: string[] = [];
@@ -137,7 +149,7 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     const context = await browser.newContext();
     onTestFinished(() => context.close());
     const tabs = [await context.newPage(), await context.newPage(), await context.newPage()];
-    const [first] = tabs as [typeof tabs[0]];
+    const [first] = tabs as [(typeof tabs)[0]];
     await first.goto(server.url);
     await first.fill('#username', 'alice');
     await first.fill('#password', 'correct horse battery');
@@ -187,7 +199,12 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     const warnings: string[] = [];
     other.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
     // The first tab takes the refresh lock through its storage and never lets go (a hung refresh).
-    await stuck.evaluate(() => void (window as unknown as { baton: { storage: { withLock(fn: () => Promise<void>): Promise<void> } } }).baton.storage.withLock(() => new Promise(() => undefined)));
+    await stuck.evaluate(
+      () =>
+        void (window as unknown as { baton: { storage: { withLock(fn: () => Promise<void>): Promise<void> } } }).baton.storage.withLock(
+          () => new Promise(() => undefined),
+        ),
+    );
     const holder = await stuck.evaluate(() => JSON.parse(localStorage.getItem('baton:lease') ?? 'null')?.holder as string);
     expect(holder).toMatch(/^tab \w+ \(\//);
     const rotated: string[] = [];
@@ -215,7 +232,11 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     const requests: string[] = [];
     page.on('request', (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}`));
     const refreshesBefore = await Promise.all(outcomes.map((o) => metric('baton_refreshes_total', o)));
-    const loginsBefore = { ok: await metric('baton_logins_total', 'ok'), failed: await metric('baton_logins_total', 'failed'), nonce: await metric('baton_logins_total', 'dpop_nonce') };
+    const loginsBefore = {
+      ok: await metric('baton_logins_total', 'ok'),
+      failed: await metric('baton_logins_total', 'failed'),
+      nonce: await metric('baton_logins_total', 'dpop_nonce'),
+    };
 
     await page.goto(server.url);
     await page.waitForTimeout(1_000); // the page's start-up (150 ms) and whatever it would probe
@@ -279,7 +300,7 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     const windowsContext = await browser.newContext({ userAgent: CHROME_WINDOWS, extraHTTPHeaders: { 'x-forwarded-for': '203.0.113.9' } });
     const contexts = [laptopContext, desktopContext, windowsContext];
     onTestFinished(() => Promise.all(contexts.map((c) => c.close())).then(() => undefined));
-    const [laptop, desktop, windows] = await Promise.all(contexts.map((c) => c.newPage())) as [Page, Page, Page];
+    const [laptop, desktop, windows] = (await Promise.all(contexts.map((c) => c.newPage()))) as [Page, Page, Page];
     for (const page of [laptop, desktop, windows]) {
       await page.goto(server.url);
       await page.getByLabel('Username').fill('alice');
@@ -288,17 +309,27 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
       await page.waitForSelector('#app:not([hidden])');
     }
     await laptop.waitForFunction(() => document.querySelectorAll('#sessions li').length === 3);
-    const rows = async () => laptop.$$eval('#sessions li', (lis) => lis.map((li) => ({
-      current: li.getAttribute('data-current'),
-      name: li.querySelector('.device')?.childNodes[0]?.textContent,
-      meta: li.querySelector('.muted')?.textContent,
-    })));
+    const rows = async () =>
+      laptop.$$eval('#sessions li', (lis) =>
+        lis.map((li) => ({
+          current: li.getAttribute('data-current'),
+          name: li.querySelector('.device')?.childNodes[0]?.textContent,
+          meta: li.querySelector('.muted')?.textContent,
+        })),
+      );
     // Two Chromes on two systems look different; the same Chrome twice differs by address and last activity.
-    await expect.poll(async () => (await rows()).filter((r) => r.current === 'false').every((r) => /active (just now|\d+ seconds? ago)/.test(r.meta ?? ''))).toBe(true);
+    await expect
+      .poll(async () => (await rows()).filter((r) => r.current === 'false').every((r) => /active (just now|\d+ seconds? ago)/.test(r.meta ?? '')))
+      .toBe(true);
     const listed = await rows();
     expect(listed[0]).toMatchObject({ current: 'true', name: 'Chrome 131 on Linux' });
     expect(listed[0]?.meta).toMatch(/^198\.51\.100\.7 · active now · signed in \d/);
-    expect(listed.slice(1).map((r) => r.name).sort()).toEqual(['Chrome 131 on Linux', 'Chrome 131 on Windows']);
+    expect(
+      listed
+        .slice(1)
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['Chrome 131 on Linux', 'Chrome 131 on Windows']);
     expect(listed.find((r) => r.name === 'Chrome 131 on Linux' && r.current === 'false')?.meta).toMatch(/^198\.51\.100\.8 · active /);
     expect(listed.find((r) => r.name === 'Chrome 131 on Windows')?.meta).toMatch(/^203\.0\.113\.9 · active /);
     expect(await laptop.textContent('#sessions li[data-current="true"] .tag')).toBe('This device');
@@ -323,12 +354,19 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     await laptop.waitForFunction(() => document.querySelectorAll('#sessions li').length === 2);
 
     // The activity: sign-ins, refreshes, and the Windows session signed out from this device.
-    const timeline = async () => laptop.$$eval('#timeline li', (lis) => lis.map((li) => `${li.querySelector('.what')?.textContent} | ${li.querySelector('.muted')?.textContent}`));
-    await expect.poll(async () => (await timeline()).some((t) => t.startsWith('Signed out from this device | Chrome 131 on Windows · 203.0.113.9 · ')), { timeout: 20_000 }).toBe(true);
+    const timeline = async () =>
+      laptop.$$eval('#timeline li', (lis) => lis.map((li) => `${li.querySelector('.what')?.textContent} | ${li.querySelector('.muted')?.textContent}`));
+    await expect
+      .poll(async () => (await timeline()).some((t) => t.startsWith('Signed out from this device | Chrome 131 on Windows · 203.0.113.9 · ')), {
+        timeout: 20_000,
+      })
+      .toBe(true);
     const events = await timeline();
     expect(events.filter((t) => /^Signed in \| .* · (198\.51\.100\.[78]|203\.0\.113\.9) · /.test(t))).toHaveLength(3);
     expect(events).toContainEqual(expect.stringMatching(/^Signed in \| Chrome 131 on Linux \(this device\) · 198\.51\.100\.7 · (just now|\d+ seconds? ago)$/));
-    await expect.poll(async () => (await timeline()).some((t) => /^Stayed signed in: refreshed (once|twice|\d+ times) \| /.test(t)), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(async () => (await timeline()).some((t) => /^Stayed signed in: refreshed (once|twice|\d+ times) \| /.test(t)), { timeout: 20_000 })
+      .toBe(true);
     expect(events.join('\n')).not.toMatch(/\b1 times\b/);
   }, 90_000);
 
@@ -340,7 +378,11 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     });
     // Ten wrong passwords for bob from this address (the default limit): the tenth sets a block of an hour.
     for (let i = 0; i < 10; i++) {
-      const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: `wrong password ${i}` }) });
+      const res = await fetch(`${server.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'bob', password: `wrong password ${i}` }),
+      });
       expect(res.status).toBe(i < 9 ? 401 : 429);
     }
     const context = await browser.newContext();
@@ -351,7 +393,9 @@ describeInChromium('web page in Chromium', 'test/e2e/browser.test.ts', () => {
     await page.getByLabel('Password').fill('bob battery staple');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForSelector('#message.error:not(:empty)');
-    expect(await page.textContent('#message')).toMatch(/^Too many failed sign-ins\. Try again in (59|60) minutes, or ask an administrator to run baton limits reset bob \(or, when many sign-ins failed from your network, the same with its address\)\.$/);
+    expect(await page.textContent('#message')).toMatch(
+      /^Too many failed sign-ins\. Try again in (59|60) minutes, or ask an administrator to run baton limits reset bob \(or, when many sign-ins failed from your network, the same with its address\)\.$/,
+    );
     expect(await page.textContent('#message code')).toBe('baton limits reset bob');
     expect(await page.isVisible('#login-card')).toBe(true);
   }, 60_000);

@@ -17,14 +17,15 @@ import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { loadConfig, startServer, users } from 'baton-auth-server';
 import { describeInChromium, launchChromium } from '../support/chromium.ts';
 
-
 const CLIENT_JS = readFileSync(new URL('../../packages/baton-auth-server/web/client.js', import.meta.url));
 
 /** A site on its own port: an empty page and the client SDK's bundle, served from its own origin. */
 async function site(): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {
     if (req.url === '/client.js') return void res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(CLIENT_JS);
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>app</title><script type="module">import * as sdk from "/client.js"; window.sdk = sdk;</script><p>app</p>');
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      .end('<!doctype html><title>app</title><script type="module">import * as sdk from "/client.js"; window.sdk = sdk;</script><p>app</p>');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
@@ -69,8 +70,13 @@ describeInChromium('CORS in Chromium', 'test/e2e/cors.test.ts', () => {
       const metadata = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json();
       await client.logout();
       return {
-        tokenType: signedIn.tokenType, refreshedType: refreshed.tokenType, changed: refreshed.accessToken !== signedIn.accessToken,
-        me: me.status, meBody: await me.json(), keys: jwks.keys.length, issuer: metadata.issuer,
+        tokenType: signedIn.tokenType,
+        refreshedType: refreshed.tokenType,
+        changed: refreshed.accessToken !== signedIn.accessToken,
+        me: me.status,
+        meBody: await me.json(),
+        keys: jwks.keys.length,
+        issuer: metadata.issuer,
       };
     }, service.url);
     expect(result).toMatchObject({ tokenType: 'DPoP', refreshedType: 'DPoP', changed: true, me: 200, issuer: service.url });
@@ -81,14 +87,24 @@ describeInChromium('CORS in Chromium', 'test/e2e/cors.test.ts', () => {
   it('a page of an unlisted origin reads the public documents and nothing else: its other fetches reject with TypeError', async () => {
     const page = await pageAt(other.origin);
     const result = await page.evaluate(async (issuer) => {
-      const outcome = (p: Promise<Response>) => p.then((r) => `read ${r.status}`, (e: Error) => e.name);
-      const form = (body: string, headers: Record<string, string> = {}) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+      const outcome = (p: Promise<Response>) =>
+        p.then(
+          (r) => `read ${r.status}`,
+          (e: Error) => e.name,
+        );
+      const form = (body: string, headers: Record<string, string> = {}) => ({
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body,
+      });
       return {
         metadata: await outcome(fetch(`${issuer}/.well-known/oauth-authorization-server`)),
         jwks: await outcome(fetch(`${issuer}/.well-known/jwks.json`)),
         // Simple requests (no preflight): the service refuses them (403) and the page cannot read that either.
         login: await outcome(fetch(`${issuer}/auth/login`, form('username=alice&password=correct+horse+battery'))),
-        loginWithCookie: await outcome(fetch(`${issuer}/auth/login`, { ...form('username=alice&password=correct+horse+battery&refresh_token_delivery=cookie'), credentials: 'include' })),
+        loginWithCookie: await outcome(
+          fetch(`${issuer}/auth/login`, { ...form('username=alice&password=correct+horse+battery&refresh_token_delivery=cookie'), credentials: 'include' }),
+        ),
         revoke: await outcome(fetch(`${issuer}/oauth/revoke`, form('token=x'))),
         // Preflighted (DPoP, Authorization): the preflight fails, nothing is sent.
         token: await outcome(fetch(`${issuer}/oauth/token`, form('grant_type=refresh_token', { dpop: 'x' }))),
@@ -97,8 +113,14 @@ describeInChromium('CORS in Chromium', 'test/e2e/cors.test.ts', () => {
       };
     }, service.url);
     expect(result).toEqual({
-      metadata: 'read 200', jwks: 'read 200',
-      login: 'TypeError', loginWithCookie: 'TypeError', revoke: 'TypeError', token: 'TypeError', me: 'TypeError', sessions: 'TypeError',
+      metadata: 'read 200',
+      jwks: 'read 200',
+      login: 'TypeError',
+      loginWithCookie: 'TypeError',
+      revoke: 'TypeError',
+      token: 'TypeError',
+      me: 'TypeError',
+      sessions: 'TypeError',
     });
   });
 
@@ -109,12 +131,24 @@ describeInChromium('CORS in Chromium', 'test/e2e/cors.test.ts', () => {
     const frame = page.frames().find((f) => f !== page.mainFrame());
     expect(frame).toBeDefined();
     const result = await frame?.evaluate(async (issuer) => {
-      const outcome = (p: Promise<Response>) => p.then((r) => `read ${r.status}`, (e: Error) => e.name);
+      const outcome = (p: Promise<Response>) =>
+        p.then(
+          (r) => `read ${r.status}`,
+          (e: Error) => e.name,
+        );
       return {
         origin: self.origin,
         jwks: await outcome(fetch(`${issuer}/.well-known/jwks.json`)),
-        login: await outcome(fetch(`${issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"alice","password":"correct horse battery"}' })),
-        token: await outcome(fetch(`${issuer}/oauth/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x' }) })),
+        login: await outcome(
+          fetch(`${issuer}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"username":"alice","password":"correct horse battery"}',
+          }),
+        ),
+        token: await outcome(
+          fetch(`${issuer}/oauth/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x' }) }),
+        ),
       };
     }, service.url);
     expect(result).toEqual({ origin: 'null', jwks: 'read 200', login: 'TypeError', token: 'TypeError' });

@@ -29,7 +29,7 @@ describeInChromium('browserStorage key in IndexedDB', 'test/e2e/dpop-key-fixatio
     const page = await (await browser.newContext()).newPage();
     await page.goto(server.url);
     // A string, so that vitest leaves its import() alone (it runs in the page, not here).
-    const result = await page.evaluate(`(async () => {
+    const result = (await page.evaluate(`(async () => {
       // The "XSS": plant an extractable pair under the id the storage will look up, and keep its private JWK.
       const planted = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
       const stolen = await crypto.subtle.exportKey('jwk', planted.privateKey);
@@ -50,7 +50,7 @@ describeInChromium('browserStorage key in IndexedDB', 'test/e2e/dpop-key-fixatio
       const pair = await browserStorage({ name: 'redteam' }).dpopKey('https://issuer.example\\nweb');
       const used = await crypto.subtle.exportKey('jwk', pair.publicKey);
       return { extractable: pair.privateKey.extractable, attackerHoldsIt: used.x === stolen.x && used.y === stolen.y };
-    })()`) as { extractable: boolean; attackerHoldsIt: boolean };
+    })()`)) as { extractable: boolean; attackerHoldsIt: boolean };
     expect(result).toEqual({ extractable: false, attackerHoldsIt: false }); // FAILS: { extractable: true, attackerHoldsIt: true }
   });
 });

@@ -15,7 +15,6 @@ import { describeInChromium, launchChromium } from '../support/chromium.ts';
 
 const SHOTS = new URL('../../.tmp/screenshots/', import.meta.url);
 
-
 /** What the page's SDK holds, read in the page: its key's thumbprint, its tokens, the stored key's extractability. */
 interface PageState {
   thumbprint: string | undefined;
@@ -24,31 +23,47 @@ interface PageState {
   shown: string | undefined;
 }
 
-const state = (page: Page): Promise<PageState> => page.evaluate(async () => {
-  const { client, storage } = (window as unknown as { baton: { client: { dpopThumbprint(): Promise<string | undefined> }; storage: { get(): Promise<{ accessToken: string; tokenType?: string } | null> } } }).baton;
-  const tokens = await storage.get();
-  return { thumbprint: await client.dpopThumbprint(), accessToken: tokens?.accessToken, tokenType: tokens?.tokenType, shown: document.getElementById('thumbprint')?.dataset.full };
-});
+const state = (page: Page): Promise<PageState> =>
+  page.evaluate(async () => {
+    const { client, storage } = (
+      window as unknown as {
+        baton: { client: { dpopThumbprint(): Promise<string | undefined> }; storage: { get(): Promise<{ accessToken: string; tokenType?: string } | null> } };
+      }
+    ).baton;
+    const tokens = await storage.get();
+    return {
+      thumbprint: await client.dpopThumbprint(),
+      accessToken: tokens?.accessToken,
+      tokenType: tokens?.tokenType,
+      shown: document.getElementById('thumbprint')?.dataset.full,
+    };
+  });
 
 /** The key pairs in the page's IndexedDB, as the page sees them: extractable flags and whether export is refused. */
-const storedKeys = (page: Page) => page.evaluate(async () => {
-  const db = await new Promise<IDBDatabase>((resolve, reject) => {
-    const r = indexedDB.open('baton-dpop');
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
+const storedKeys = (page: Page) =>
+  page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('baton-dpop');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const pairs = await new Promise<CryptoKeyPair[]>((resolve, reject) => {
+      const r = db.transaction('keys', 'readonly').objectStore('keys').getAll();
+      r.onsuccess = () => resolve(r.result as CryptoKeyPair[]);
+      r.onerror = () => reject(r.error);
+    });
+    db.close();
+    return Promise.all(
+      pairs.map(async (p) => ({
+        privateExtractable: p.privateKey.extractable,
+        algorithm: `${p.privateKey.algorithm.name} ${(p.privateKey.algorithm as EcKeyAlgorithm).namedCurve}`,
+        exportRefused: await crypto.subtle.exportKey('jwk', p.privateKey).then(
+          () => false,
+          (e: Error) => e.name,
+        ),
+      })),
+    );
   });
-  const pairs = await new Promise<CryptoKeyPair[]>((resolve, reject) => {
-    const r = db.transaction('keys', 'readonly').objectStore('keys').getAll();
-    r.onsuccess = () => resolve(r.result as CryptoKeyPair[]);
-    r.onerror = () => reject(r.error);
-  });
-  db.close();
-  return Promise.all(pairs.map(async (p) => ({
-    privateExtractable: p.privateKey.extractable,
-    algorithm: `${p.privateKey.algorithm.name} ${(p.privateKey.algorithm as EcKeyAlgorithm).namedCurve}`,
-    exportRefused: await crypto.subtle.exportKey('jwk', p.privateKey).then(() => false, (e: Error) => e.name),
-  })));
-});
 
 describeInChromium('DPoP in Chromium', 'test/e2e/dpop.test.ts', () => {
   let server: Awaited<ReturnType<typeof startServer>>;
@@ -126,10 +141,20 @@ describeInChromium('DPoP in Chromium', 'test/e2e/dpop.test.ts', () => {
     await elsewhere.addInitScript(() => localStorage.setItem('baton:page:signed-in', '1'));
     const thief = await elsewhere.newPage();
     const answers: string[] = [];
-    thief.on('response', (r) => void (r.url().endsWith('/oauth/token') && r.json().then((b: { error?: string }) => answers.push(`${r.status()} ${b.error ?? 'tokens'}`), () => undefined)));
+    thief.on(
+      'response',
+      (r) =>
+        void (
+          r.url().endsWith('/oauth/token') &&
+          r.json().then(
+            (b: { error?: string }) => answers.push(`${r.status()} ${b.error ?? 'tokens'}`),
+            () => undefined,
+          )
+        ),
+    );
     await thief.goto(server.url);
     // The nonce first (HEAD /auth/login), then the refresh with the cookie and a proof by this profile's key: refused.
-    await eventually(() => answers.length >= 1, { what: 'the other profile\'s refresh', timeoutMs: 5_000 });
+    await eventually(() => answers.length >= 1, { what: "the other profile's refresh", timeoutMs: 5_000 });
     await thief.waitForTimeout(500);
     expect(answers).toEqual(['400 invalid_grant']);
     expect(await thief.isVisible('#login-card')).toBe(true);
@@ -142,7 +167,7 @@ describeInChromium('DPoP in Chromium', 'test/e2e/dpop.test.ts', () => {
     expect(logs).toEqual([]);
   }, 60_000);
 
-  it('without IndexedDB (some private windows) the key lives in the tab\'s memory, the session is still bound, and the page is warned', async () => {
+  it("without IndexedDB (some private windows) the key lives in the tab's memory, the session is still bound, and the page is warned", async () => {
     await server.service.baton.revokeUserSessions(alice);
     const context = await browser.newContext();
     onTestFinished(() => context.close());
@@ -158,6 +183,8 @@ describeInChromium('DPoP in Chromium', 'test/e2e/dpop.test.ts', () => {
     const { thumbprint, tokenType, accessToken } = await state(page);
     expect(tokenType).toBe('DPoP');
     expect(decodeJwt(accessToken as string).cnf).toEqual({ jkt: thumbprint });
-    expect(warnings).toContainEqual(expect.stringMatching(/^baton: The DPoP key cannot be kept in IndexedDB \(IndexedDB is not available\); it lives in this tab's memory/));
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/^baton: The DPoP key cannot be kept in IndexedDB \(IndexedDB is not available\); it lives in this tab's memory/),
+    );
   }, 30_000);
 });

@@ -27,7 +27,9 @@ describeInChromium('the page at each loopback name', 'test/e2e/loopback.test.ts'
   beforeAll(async () => {
     port = await freePort();
     // The issuer is the default's name (127.0.0.1) while the service listens on every loopback name.
-    service = await startServer(loadConfig({ HOST: '::', PORT: String(port), BATON_ISSUER: `http://127.0.0.1:${port}`, BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }));
+    service = await startServer(
+      loadConfig({ HOST: '::', PORT: String(port), BATON_ISSUER: `http://127.0.0.1:${port}`, BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }),
+    );
     await users.add(service.service.store, 'alice', 'correct horse battery');
     browser = await launchChromium();
   }, 60_000);
@@ -36,30 +38,34 @@ describeInChromium('the page at each loopback name', 'test/e2e/loopback.test.ts'
     await service?.stop();
   });
 
-  it.each(['localhost', '127.0.0.1', '[::1]'])('at http://%s:PORT/ the page signs in with DPoP and a reload keeps it signed in', async (host) => {
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
-      const refused: string[] = [];
-      page.on('response', (r) => r.status() >= 400 && refused.push(`${r.status()} ${r.request().method()} ${r.url()}`));
-      page.on('pageerror', (e) => refused.push(`exception: ${e.message}`));
-      const login = page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.request().method() === 'POST');
-      await page.goto(`http://${host}:${port}/`);
-      await page.getByLabel('Username').fill('alice');
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      const answer = await login;
-      expect(answer.status(), await answer.text()).toBe(200);
-      expect((await answer.json()) as { token_type: string }).toMatchObject({ token_type: 'DPoP' });
-      await expect.poll(() => page.textContent('#whoami')).toBe('alice');
-      // A reload has only the refresh cookie (and the bound key in IndexedDB) to go on.
-      const refresh = page.waitForResponse((r) => r.url().endsWith('/oauth/token'));
-      await page.reload();
-      expect((await refresh).status()).toBe(200);
-      await expect.poll(() => page.textContent('#whoami')).toBe('alice');
-      expect(refused).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  }, 30_000);
+  it.each(['localhost', '127.0.0.1', '[::1]'])(
+    'at http://%s:PORT/ the page signs in with DPoP and a reload keeps it signed in',
+    async (host) => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const refused: string[] = [];
+        page.on('response', (r) => r.status() >= 400 && refused.push(`${r.status()} ${r.request().method()} ${r.url()}`));
+        page.on('pageerror', (e) => refused.push(`exception: ${e.message}`));
+        const login = page.waitForResponse((r) => r.url().endsWith('/auth/login') && r.request().method() === 'POST');
+        await page.goto(`http://${host}:${port}/`);
+        await page.getByLabel('Username').fill('alice');
+        await page.getByLabel('Password').fill('correct horse battery');
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        const answer = await login;
+        expect(answer.status(), await answer.text()).toBe(200);
+        expect((await answer.json()) as { token_type: string }).toMatchObject({ token_type: 'DPoP' });
+        await expect.poll(() => page.textContent('#whoami')).toBe('alice');
+        // A reload has only the refresh cookie (and the bound key in IndexedDB) to go on.
+        const refresh = page.waitForResponse((r) => r.url().endsWith('/oauth/token'));
+        await page.reload();
+        expect((await refresh).status()).toBe(200);
+        await expect.poll(() => page.textContent('#whoami')).toBe('alice');
+        expect(refused).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    },
+    30_000,
+  );
 });

@@ -20,7 +20,11 @@ describeInChromium('web page framed by another origin of the same site', 'test/e
   beforeAll(async () => {
     server = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }));
     await users.add(server.service.store, 'alice', 'correct horse battery');
-    framer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><title>prize</title><iframe src="${server.url}/" width="800" height="900" style="opacity:0.01"></iframe>`));
+    framer = createServer((_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(`<!doctype html><title>prize</title><iframe src="${server.url}/" width="800" height="900" style="opacity:0.01"></iframe>`),
+    );
     await new Promise<void>((resolve) => framer.listen(0, '127.0.0.1', resolve));
     browser = await launchChromium();
   }, 60_000);
@@ -47,7 +51,7 @@ describeInChromium('web page framed by another origin of the same site', 'test/e
     const frame = frames.frames().find((f) => f !== frames.mainFrame());
     // The frame holds Chromium's error page, not the service's: no sign-out button to click.
     const buttons = await frame?.evaluate(() => document.querySelectorAll('#logout-global').length).catch(() => 0);
-    expect(buttons, 'the page rendered inside another origin\'s frame').toBe(0);
+    expect(buttons, "the page rendered inside another origin's frame").toBe(0);
     expect(await server.service.baton.listSessions(aliceId)).toHaveLength(1);
     const res = await fetch(`${server.url}/`);
     expect(res.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");

@@ -33,7 +33,9 @@ function setup(issuer = ISSUER) {
     ]),
   });
   const post = (path: string, body: string | URLSearchParams, headers: Record<string, string> = {}) =>
-    handler(new Request(`${issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body }), { ip: '203.0.113.9' });
+    handler(new Request(`${issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body }), {
+      ip: '203.0.113.9',
+    });
   const login = (extra = '') => post('/auth/login', `username=alice&password=pw${extra}`);
   const refresh = (token: string, extra = '') => post('/oauth/token', `grant_type=refresh_token&refresh_token=${token}${extra}`);
   return { baton, handler, post, login, refresh };
@@ -54,7 +56,10 @@ describe('resource indicators (RFC 8707)', () => {
 
   it('a login naming two resources gets both; a refresh narrows to one, then another, never beyond', async () => {
     const { baton, login, refresh } = setup();
-    const first = (await (await login(`&resource=${encodeURIComponent(A)}&resource=${encodeURIComponent(B)}`)).json()) as { access_token: string; refresh_token: string };
+    const first = (await (await login(`&resource=${encodeURIComponent(A)}&resource=${encodeURIComponent(B)}`)).json()) as {
+      access_token: string;
+      refresh_token: string;
+    };
     expect(payload(first.access_token).aud).toEqual([A, B]);
     const toB = (await (await refresh(first.refresh_token, `&resource=${encodeURIComponent(B)}`)).json()) as { access_token: string; refresh_token: string };
     expect(payload(toB.access_token).aud).toBe(B);
@@ -98,7 +103,7 @@ describe('resource indicators (RFC 8707)', () => {
     expect(((await named.json()) as { error: string }).error).toBe('invalid_target');
   });
 
-  it('introspection and revocation reach a token of any of the issuer\'s APIs', async () => {
+  it("introspection and revocation reach a token of any of the issuer's APIs", async () => {
     const { baton, login } = setup();
     const pair = (await (await login(`&resource=${encodeURIComponent(A)}`)).json()) as { access_token: string };
     expect(await baton.introspect(pair.access_token)).toMatchObject({ active: true, aud: A });
@@ -107,15 +112,21 @@ describe('resource indicators (RFC 8707)', () => {
   });
 
   it('parseResources accepts absolute URIs and refuses anything with a fragment or no scheme (property)', () => {
-    fc.assert(fc.property(fc.webUrl({ withFragments: false, withQueryParameters: true }), (url) => {
-      expect(parseResources([url, url])).toEqual([url]);
-    }));
-    fc.assert(fc.property(fc.webUrl(), fc.string(), (url, fragment) => {
-      expect(() => parseResources(`${url}#${fragment}`.replace(/ /g, ''))).toThrow();
-    }));
-    fc.assert(fc.property(fc.stringMatching(/^[a-z0-9/._-]{0,20}$/), (relative) => {
-      expect(() => parseResources(`/${relative}`)).toThrow();
-    }));
+    fc.assert(
+      fc.property(fc.webUrl({ withFragments: false, withQueryParameters: true }), (url) => {
+        expect(parseResources([url, url])).toEqual([url]);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.webUrl(), fc.string(), (url, fragment) => {
+        expect(() => parseResources(`${url}#${fragment}`.replace(/ /g, ''))).toThrow();
+      }),
+    );
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9/._-]{0,20}$/), (relative) => {
+        expect(() => parseResources(`/${relative}`)).toThrow();
+      }),
+    );
   });
 });
 

@@ -28,8 +28,16 @@ function setup() {
     ]),
   });
   const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-    handler(new Request(`${ISSUER}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields) }), { ip: '203.0.113.9' });
-  const login = async (fields: Record<string, string>, headers: Record<string, string> = {}) => post('/auth/login', { username: 'alice', password: 'pw', ...fields }, headers);
+    handler(
+      new Request(`${ISSUER}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(fields),
+      }),
+      { ip: '203.0.113.9' },
+    );
+  const login = async (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    post('/auth/login', { username: 'alice', password: 'pw', ...fields }, headers);
   return { baton, post, login };
 }
 
@@ -68,7 +76,10 @@ describe('scope (RFC 6749 §3.3)', () => {
 describe('clients (RFC 6749 §2.3, §5.2)', () => {
   it('an unknown client is invalid_client with a challenge, at login and at the token endpoint', async () => {
     const { login, post } = setup();
-    for (const res of [await login({ client_id: 'nobody' }), await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: 'rt_x', client_id: 'nobody' })]) {
+    for (const res of [
+      await login({ client_id: 'nobody' }),
+      await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: 'rt_x', client_id: 'nobody' }),
+    ]) {
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="baton"/);
       expect(await res.json()).toMatchObject({ error: 'invalid_client' });
@@ -80,11 +91,14 @@ describe('clients (RFC 6749 §2.3, §5.2)', () => {
     expect((await login({ client_id: 'reports' })).status).toBe(401);
     expect((await login({}, { authorization: basic('reports', 'wrong-secret-wrong-secret-wrong-secret') })).status).toBe(401);
     const pair = (await (await login({}, { authorization: basic('reports', SECRET) })).json()) as { refresh_token: string };
-    const refresh = (fields: Record<string, string>, headers: Record<string, string> = {}) => post('/oauth/token', { grant_type: 'refresh_token', ...fields }, headers);
+    const refresh = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      post('/oauth/token', { grant_type: 'refresh_token', ...fields }, headers);
     expect((await refresh({ refresh_token: pair.refresh_token, client_id: 'reports' })).status).toBe(401);
     const both = await refresh({ refresh_token: pair.refresh_token, client_id: 'reports', client_secret: SECRET }, { authorization: basic('reports', SECRET) });
     expect(both.status).toBe(400);
-    const viaPost = (await (await refresh({ refresh_token: pair.refresh_token, client_id: 'reports', client_secret: SECRET })).json()) as { refresh_token: string };
+    const viaPost = (await (await refresh({ refresh_token: pair.refresh_token, client_id: 'reports', client_secret: SECRET })).json()) as {
+      refresh_token: string;
+    };
     expect((await refresh({ refresh_token: viaPost.refresh_token }, { authorization: basic('reports', SECRET) })).status).toBe(200);
     expect((await login({ client_id: 'shop', client_secret: SECRET })).status).toBe(401);
   });
@@ -99,7 +113,7 @@ describe('clients (RFC 6749 §2.3, §5.2)', () => {
     expect((await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: 'shop' })).status).toBe(200);
   });
 
-  it('RFC 7009 §2.1, §2.2: another client\'s valid token gets the answer of an unknown one (200, same body), and nothing is revoked', async () => {
+  it("RFC 7009 §2.1, §2.2: another client's valid token gets the answer of an unknown one (200, same body), and nothing is revoked", async () => {
     const { login, post, baton } = setup();
     const pair = (await (await login({ client_id: 'shop' })).json()) as { access_token: string; refresh_token: string };
     const answer = async (res: Response) => ({ status: res.status, headers: [...res.headers].filter(([h]) => h !== 'date'), body: await res.text() });

@@ -123,7 +123,9 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
     const login = await post('/auth/login', { username: 'alice', password: 'correct horse' }, { origin: APP });
     expect(login.status).toBe(200);
     expect(cors(login)).toEqual({
-      'access-control-allow-origin': APP, vary: 'Origin', 'access-control-allow-credentials': 'true',
+      'access-control-allow-origin': APP,
+      vary: 'Origin',
+      'access-control-allow-credentials': 'true',
       'access-control-expose-headers': 'DPoP-Nonce, WWW-Authenticate, Retry-After, Date',
     });
     const { access_token } = (await login.json()) as { access_token: string };
@@ -134,7 +136,11 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
     // Bearer endpoints: the origin, no credentials.
     const me = await call('/auth/me', { headers: { origin: APP, authorization: `Bearer ${access_token}` } });
     expect(me.status).toBe(200);
-    expect(cors(me)).toEqual({ 'access-control-allow-origin': APP, vary: 'Origin', 'access-control-expose-headers': 'DPoP-Nonce, WWW-Authenticate, Retry-After, Date' });
+    expect(cors(me)).toEqual({
+      'access-control-allow-origin': APP,
+      vary: 'Origin',
+      'access-control-expose-headers': 'DPoP-Nonce, WWW-Authenticate, Retry-After, Date',
+    });
     const unauthorized = await call('/auth/me', { headers: { origin: APP } });
     expect(unauthorized.status).toBe(401);
     expect(cors(unauthorized)['access-control-allow-origin']).toBe(APP);
@@ -142,7 +148,11 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
     expect(revoke.status).toBe(200);
     expect(cors(revoke)['access-control-allow-origin']).toBe(APP);
     expect(cors(revoke)['access-control-allow-credentials']).toBeUndefined();
-    const introspect = await post('/oauth/introspect', { token: access_token }, { origin: APP, authorization: `Basic ${Buffer.from(`api:${API_SECRET}`).toString('base64')}` });
+    const introspect = await post(
+      '/oauth/introspect',
+      { token: access_token },
+      { origin: APP, authorization: `Basic ${Buffer.from(`api:${API_SECRET}`).toString('base64')}` },
+    );
     expect(introspect.status).toBe(200);
     expect(cors(introspect)['access-control-allow-origin']).toBe(APP);
   });
@@ -193,12 +203,16 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
     expect(storeCalls() - before).toBe(0);
   });
 
-  it('CORS opens no door the CSRF guard closes: another site\'s form post and text/plain request are still 403 before anything is read', async () => {
+  it("CORS opens no door the CSRF guard closes: another site's form post and text/plain request are still 403 before anything is read", async () => {
     const { call, storeCalls } = setup();
     const before = storeCalls();
     for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
       for (const path of ['/auth/login', '/oauth/token', '/oauth/revoke', '/auth/logout']) {
-        const res = await call(path, { method: 'POST', headers: { origin: 'https://evil.com', 'content-type': type }, body: 'username=alice&password=correct+horse&grant_type=refresh_token&token=x' });
+        const res = await call(path, {
+          method: 'POST',
+          headers: { origin: 'https://evil.com', 'content-type': type },
+          body: 'username=alice&password=correct+horse&grant_type=refresh_token&token=x',
+        });
         expect(res.status, `${path} ${type}`).toBe(403);
         expect(res.headers.get('access-control-allow-origin')).toBeNull();
       }
@@ -243,7 +257,8 @@ describe('CORS: token, revocation, introspection and account endpoints', () => {
     for (const bad of ['http://app.example.com', 'http://192.168.1.20:5173', 'http://[fe80::1]:3000']) {
       expect(() => setup({ allowedOrigins: [bad] }), bad).toThrow(/plain-http origin off this machine/);
     }
-    for (const good of ['http://localhost:5173', 'http://127.0.0.1:5173', 'http://[::1]:5173']) expect(() => setup({ allowedOrigins: [good] }), good).not.toThrow();
+    for (const good of ['http://localhost:5173', 'http://127.0.0.1:5173', 'http://[::1]:5173'])
+      expect(() => setup({ allowedOrigins: [good] }), good).not.toThrow();
   });
 
   it("autoRefresh's allowedOrigins are checked the same way at creation", () => {

@@ -71,12 +71,18 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
     // RSA-3072 with a 3,070-bit exponent: ~24 ms a check before the fix (0.1 ms for an honest key).
     const hugeExponent = { kty: 'RSA', n: b64(number(384, 0xff)), e: b64(number(384, 0x20)) };
     const hugeModulus = { kty: 'RSA', n: b64(number(1024, 0xff)), e: 'AQAB' };
-    for (const [jwk, sentence, bytes] of [[hugeExponent, /e AQAB \(65537\).*exponent is not 65537/, 384], [hugeModulus, /modulus of 2048 to 4096 bits.*8192 bits/, 1024]] as const) {
+    for (const [jwk, sentence, bytes] of [
+      [hugeExponent, /e AQAB \(65537\).*exponent is not 65537/, 384],
+      [hugeModulus, /modulus of 2048 to 4096 bits.*8192 bits/, 1024],
+    ] as const) {
       const res = await post(TOKEN, junkGrant, { dpop: forged(jwk, 'RS256', { htu: TOKEN, nonce }, number(bytes, 0x01)), 'x-forwarded-for': '198.51.100.20' });
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({ error: 'invalid_dpop_proof', error_description: expect.stringMatching(sentence) });
       // The revocation of a junk token does not look at the proof: 200, nothing to revoke (RFC 7009 §2.2).
-      expect((await post(REVOKE, { token: 'rt_x' }, { dpop: forged(jwk, 'RS256', { htu: REVOKE }, number(bytes, 0x01)), 'x-forwarded-for': '198.51.100.20' })).status).toBe(200);
+      expect(
+        (await post(REVOKE, { token: 'rt_x' }, { dpop: forged(jwk, 'RS256', { htu: REVOKE }, number(bytes, 0x01)), 'x-forwarded-for': '198.51.100.20' }))
+          .status,
+      ).toBe(200);
     }
   });
 
@@ -100,13 +106,20 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
 
   /** Signs `tester` in with a proof by `key` from `from`: a session bound to the key. */
   const loginBound = async (key: Awaited<ReturnType<typeof dpopKey>>, from: Record<string, string>) => {
-    const res = await post(`${service.url}/auth/login`, { username: 'tester', password: 'tester password 1' }, { dpop: await dpopProof(key, 'POST', `${service.url}/auth/login`, { nonce }), ...from });
+    const res = await post(
+      `${service.url}/auth/login`,
+      { username: 'tester', password: 'tester password 1' },
+      { dpop: await dpopProof(key, 'POST', `${service.url}/auth/login`, { nonce }), ...from },
+    );
     expect(res.status).toBe(200);
     return (await res.json()) as { access_token: string; refresh_token: string; token_type: string };
   };
   /** Every row of every table of the store. */
-  const allRows = () => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[])
-    .reduce((n, { name }) => n + Number((db.prepare(`SELECT COUNT(*) AS n FROM "${name}"`).get() as { n: number }).n), 0);
+  const allRows = () =>
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).reduce(
+      (n, { name }) => n + Number((db.prepare(`SELECT COUNT(*) AS n FROM "${name}"`).get() as { n: number }).n),
+      0,
+    );
   afterEach(() => {
     vi.restoreAllMocks();
   });
@@ -138,10 +151,23 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
       await send(REVOKE, { token: pair.access_token });
     }
     // Refresh grants: invalid_grant (the MAC); revocations: 200 whatever the token, nothing revoked.
-    expect(answers.slice(0, 8)).toEqual([[400, 'invalid_grant'], [400, 'invalid_grant'], [400, 'invalid_grant'], [200, undefined], [200, undefined], [200, undefined], [200, undefined], [200, undefined]]);
+    expect(answers.slice(0, 8)).toEqual([
+      [400, 'invalid_grant'],
+      [400, 'invalid_grant'],
+      [400, 'invalid_grant'],
+      [200, undefined],
+      [200, undefined],
+      [200, undefined],
+      [200, undefined],
+      [200, undefined],
+    ]);
     expect(DpopVerifier.signaturesChecked - before).toBe(0);
     // The control: the victim's refresh with its key is checked, once.
-    const ok = await post(TOKEN, { grant_type: 'refresh_token', refresh_token: pair.refresh_token }, { dpop: await dpopProof(victim, 'POST', TOKEN, { nonce }), ...from });
+    const ok = await post(
+      TOKEN,
+      { grant_type: 'refresh_token', refresh_token: pair.refresh_token },
+      { dpop: await dpopProof(victim, 'POST', TOKEN, { nonce }), ...from },
+    );
     expect(ok.status).toBe(200);
     expect(DpopVerifier.signaturesChecked - before).toBe(1);
   }, 60_000);
@@ -150,22 +176,26 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
     const before = allRows();
     const statuses: Record<string, number> = {};
     for (let i = 0; i < 2000; i += 8) {
-      await Promise.all(Array.from({ length: 8 }, async (_, j) => {
-        const n = i + j;
-        // Half from IPv6 /64s, half from IPv4 addresses; half revocations, half refresh grants.
-        const from = { 'x-forwarded-for': n % 2 === 0 ? `2001:db8:${(n >> 8).toString(16)}:${(n & 255).toString(16)}::1` : `10.${(n >> 8) & 255}.${n & 255}.9` };
-        const url = n % 4 < 2 ? REVOKE : TOKEN;
-        const res = await post(url, url === REVOKE ? { token: 'junk' } : junkGrant, { dpop: 'a.b.c', ...from });
-        statuses[`${url === REVOKE ? 'revoke' : 'token'} ${res.status}`] = (statuses[`${url === REVOKE ? 'revoke' : 'token'} ${res.status}`] ?? 0) + 1;
-        await res.body?.cancel();
-      }));
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, j) => {
+          const n = i + j;
+          // Half from IPv6 /64s, half from IPv4 addresses; half revocations, half refresh grants.
+          const from = {
+            'x-forwarded-for': n % 2 === 0 ? `2001:db8:${(n >> 8).toString(16)}:${(n & 255).toString(16)}::1` : `10.${(n >> 8) & 255}.${n & 255}.9`,
+          };
+          const url = n % 4 < 2 ? REVOKE : TOKEN;
+          const res = await post(url, url === REVOKE ? { token: 'junk' } : junkGrant, { dpop: 'a.b.c', ...from });
+          statuses[`${url === REVOKE ? 'revoke' : 'token'} ${res.status}`] = (statuses[`${url === REVOKE ? 'revoke' : 'token'} ${res.status}`] ?? 0) + 1;
+          await res.body?.cancel();
+        }),
+      );
     }
     expect(allRows() - before).toBe(0);
     // A junk token's revocation does not read the proof; a grant's junk proof is refused for its shape.
     expect(statuses).toEqual({ 'revoke 200': 1000, 'token 400': 1000 });
   }, 60_000);
 
-  it('100 junk proofs from one address do not stop another client\'s valid refresh from that address', async () => {
+  it("100 junk proofs from one address do not stop another client's valid refresh from that address", async () => {
     const nat = { 'x-forwarded-for': '203.0.113.50' };
     const key = await dpopKey();
     const pair = await loginBound(key, nat);
@@ -174,7 +204,11 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
       await (await post(REVOKE, { token: 'junk' }, { dpop: 'a.b.c', ...nat })).body?.cancel();
       await (await post(TOKEN, junkGrant, { dpop: forged(key.jwk, 'ES256', { htu: TOKEN, nonce }, bad), ...nat })).body?.cancel();
     }
-    const res = await post(TOKEN, { grant_type: 'refresh_token', refresh_token: pair.refresh_token }, { dpop: await dpopProof(key, 'POST', TOKEN, { nonce }), ...nat });
+    const res = await post(
+      TOKEN,
+      { grant_type: 'refresh_token', refresh_token: pair.refresh_token },
+      { dpop: await dpopProof(key, 'POST', TOKEN, { nonce }), ...nat },
+    );
     expect(res.status).toBe(200);
     expect(((await res.json()) as { token_type: string }).token_type).toBe('DPoP');
   });
@@ -206,11 +240,16 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
     expect(hashes).toHaveBeenCalledTimes(1);
   });
 
-  it('a proof\'s header is at most 2,048 characters and has typ, alg and jwk only: a 2,700-level [[…]] or a 5.5 KB string in it is refused unparsed', async () => {
+  it("a proof's header is at most 2,048 characters and has typ, alg and jwk only: a 2,700-level [[…]] or a 5.5 KB string in it is refused unparsed", async () => {
     const key = await dpopKey();
-    const withHeader = (extra: Record<string, unknown>) => `${b64({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...extra })}.${b64({ jti: randomBytes(12).toString('base64url'), htm: 'POST', htu: TOKEN, iat: Math.floor(Date.now() / 1000), nonce })}.${b64(Buffer.alloc(64))}`;
+    const withHeader = (extra: Record<string, unknown>) =>
+      `${b64({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...extra })}.${b64({ jti: randomBytes(12).toString('base64url'), htm: 'POST', htu: TOKEN, iat: Math.floor(Date.now() / 1000), nonce })}.${b64(Buffer.alloc(64))}`;
     const deep = JSON.parse(`${'['.repeat(2700)}${']'.repeat(2700)}`) as unknown;
-    for (const [extra, sentence] of [[{ z: deep }, /header is longer than 2048 characters/], [{ z: 'A'.repeat(5500) }, /header is longer than 2048 characters/], [{ kid: 'k' }, /typ, alg and jwk only.*'kid'/]] as const) {
+    for (const [extra, sentence] of [
+      [{ z: deep }, /header is longer than 2048 characters/],
+      [{ z: 'A'.repeat(5500) }, /header is longer than 2048 characters/],
+      [{ kid: 'k' }, /typ, alg and jwk only.*'kid'/],
+    ] as const) {
       const res = await post(TOKEN, junkGrant, { dpop: withHeader(extra), 'x-forwarded-for': '198.51.100.70' });
       expect(await res.json()).toEqual({ error: 'invalid_dpop_proof', error_description: expect.stringMatching(sentence) });
     }
@@ -235,12 +274,14 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
     expect(dead).toEqual([200, '']);
   });
 
-  it('revocation with a proof that is not the token\'s says nothing of the token: a genuine refresh token (bound or not, live or dead) and a forged one get the same answer, and nothing is revoked', async () => {
+  it("revocation with a proof that is not the token's says nothing of the token: a genuine refresh token (bound or not, live or dead) and a forged one get the same answer, and nothing is revoked", async () => {
     const victim = await dpopKey();
     const thief = await dpopKey();
     const from = { 'x-forwarded-for': '198.51.100.90' };
     const bound = await loginBound(victim, from);
-    const plain = (await (await post(`${service.url}/auth/login`, { username: 'tester', password: 'tester password 1' }, from)).json()) as { refresh_token: string };
+    const plain = (await (await post(`${service.url}/auth/login`, { username: 'tester', password: 'tester password 1' }, from)).json()) as {
+      refresh_token: string;
+    };
     const bad = Buffer.alloc(64, 7);
     const answer = async (token: string, proof: string) => {
       const res = await post(REVOKE, { token }, { dpop: proof, ...from });
@@ -251,7 +292,12 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
       victimsKeyBadSignature: async () => forged(victim.jwk, 'ES256', { htu: REVOKE }, bad),
       thiefsKeyBadSignature: async () => forged(thief.jwk, 'ES256', { htu: REVOKE }, bad),
     };
-    const tokens = { bound: bound.refresh_token, plain: plain.refresh_token, forgedBound: `${bound.refresh_token.slice(0, -4)}AAAA`, forgedPlain: `${plain.refresh_token.slice(0, -4)}AAAA` };
+    const tokens = {
+      bound: bound.refresh_token,
+      plain: plain.refresh_token,
+      forgedBound: `${bound.refresh_token.slice(0, -4)}AAAA`,
+      forgedPlain: `${plain.refresh_token.slice(0, -4)}AAAA`,
+    };
     for (const [name, make] of Object.entries(proofs)) {
       for (const [kind, token] of Object.entries(tokens)) {
         // A valid proof by any key presents an unbound token as well as none would: that one is revoked, so not tried here.
@@ -260,7 +306,15 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
       }
     }
     // Nothing was revoked: both sessions still refresh.
-    expect((await post(TOKEN, { grant_type: 'refresh_token', refresh_token: bound.refresh_token }, { dpop: await dpopProof(victim, 'POST', TOKEN, { nonce }), ...from })).status).toBe(200);
+    expect(
+      (
+        await post(
+          TOKEN,
+          { grant_type: 'refresh_token', refresh_token: bound.refresh_token },
+          { dpop: await dpopProof(victim, 'POST', TOKEN, { nonce }), ...from },
+        )
+      ).status,
+    ).toBe(200);
     expect((await post(TOKEN, { grant_type: 'refresh_token', refresh_token: plain.refresh_token }, from)).status).toBe(200);
   });
 
@@ -272,7 +326,11 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
     const before = ledgerRows();
     const statuses: number[] = [];
     for (let i = 0; i < 40; i++) {
-      const res = await post(LOGIN, { username: 'budgeted', password: 'budgeted password 1' }, { dpop: await dpopProof(key, 'POST', LOGIN, { nonce }), ...from });
+      const res = await post(
+        LOGIN,
+        { username: 'budgeted', password: 'budgeted password 1' },
+        { dpop: await dpopProof(key, 'POST', LOGIN, { nonce }), ...from },
+      );
       statuses.push(res.status);
     }
     expect(statuses).toEqual([...Array(30).fill(200), ...Array(10).fill(429)]);
@@ -286,18 +344,30 @@ describe('DPoP proofs an attacker sends (the service over a socket)', () => {
     const send = async (n: number, one: () => Promise<Response>, expected: (res: Response) => Promise<void>) => {
       for (let i = 0; i < n; i += 8) await Promise.all(Array.from({ length: 8 }, async () => expected(await one())));
     };
-    await send(2000, async () => post(TOKEN, junkGrant, { dpop: await dpopProof(key, 'POST', TOKEN, { nonce }), ...from }), async (res) => {
-      expect(res.status).toBe(400);
-      expect((await res.json()).error).toBe('invalid_grant');
-    });
-    await send(2000, async () => post(REVOKE, { token: `junk-${randomBytes(6).toString('hex')}` }, { dpop: await dpopProof(key, 'POST', REVOKE), ...from }), async (res) => {
-      expect(res.status).toBe(200);
-      await res.body?.cancel();
-    });
+    await send(
+      2000,
+      async () => post(TOKEN, junkGrant, { dpop: await dpopProof(key, 'POST', TOKEN, { nonce }), ...from }),
+      async (res) => {
+        expect(res.status).toBe(400);
+        expect((await res.json()).error).toBe('invalid_grant');
+      },
+    );
+    await send(
+      2000,
+      async () => post(REVOKE, { token: `junk-${randomBytes(6).toString('hex')}` }, { dpop: await dpopProof(key, 'POST', REVOKE), ...from }),
+      async (res) => {
+        expect(res.status).toBe(200);
+        await res.body?.cancel();
+      },
+    );
     expect(ledgerRows() - before).toBe(0);
 
     // A sound request: the login and the refresh spend one row each, and the refresh's proof once.
-    const login = await post(`${service.url}/auth/login`, { username: 'tester', password: 'tester password 1' }, { dpop: await dpopProof(key, 'POST', `${service.url}/auth/login`, { nonce }), ...from });
+    const login = await post(
+      `${service.url}/auth/login`,
+      { username: 'tester', password: 'tester password 1' },
+      { dpop: await dpopProof(key, 'POST', `${service.url}/auth/login`, { nonce }), ...from },
+    );
     const pair = (await login.json()) as { refresh_token: string; token_type: string };
     expect(pair.token_type).toBe('DPoP');
     const proof = await dpopProof(key, 'POST', TOKEN, { nonce });

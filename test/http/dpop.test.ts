@@ -30,7 +30,14 @@ function setup(dpop?: () => boolean) {
     ]),
   });
   const post = (url: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-    handler(new Request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() }), { ip: '203.0.113.9' });
+    handler(
+      new Request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(fields).toString(),
+      }),
+      { ip: '203.0.113.9' },
+    );
   /** A proof-carrying POST that follows one use_dpop_nonce answer, as a client does (§8). */
   let nonce: string | undefined;
   const withProof = async (key: DpopKey, url: string, fields: Record<string, string>, htu = url) => {
@@ -96,7 +103,11 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
     expect(await first.json()).toMatchObject({ error: 'use_dpop_nonce' });
     const nonce = first.headers.get('dpop-nonce');
     expect(nonce).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    const stale = await post(LOGIN, { username: 'alice', password: 'pw' }, { dpop: await dpopProof(key, 'POST', LOGIN, { nonce: 'a-nonce-this-server-never-gave-out' }) });
+    const stale = await post(
+      LOGIN,
+      { username: 'alice', password: 'pw' },
+      { dpop: await dpopProof(key, 'POST', LOGIN, { nonce: 'a-nonce-this-server-never-gave-out' }) },
+    );
     expect(stale.status).toBe(400);
     expect(stale.headers.get('dpop-nonce')).toBe(nonce);
     const ok = await post(LOGIN, { username: 'alice', password: 'pw' }, { dpop: await dpopProof(key, 'POST', LOGIN, { nonce: nonce as string }) });
@@ -156,21 +167,30 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
 
   it('client_credentials with a proof is a DPoP-bound token', async () => {
     const { withProof } = setup();
-    const res = await withProof(await dpopKey(), TOKEN, { grant_type: 'client_credentials', client_id: 'machine', client_secret: 'machine-secret-of-at-least-32-characters' });
+    const res = await withProof(await dpopKey(), TOKEN, {
+      grant_type: 'client_credentials',
+      client_id: 'machine',
+      client_secret: 'machine-secret-of-at-least-32-characters',
+    });
     expect(res.status).toBe(200);
     expect((await res.json()).token_type).toBe('DPoP');
   });
 
-  it('the service\'s own endpoints take the DPoP scheme, and refuse the bound token as Bearer (§7.1)', async () => {
+  it("the service's own endpoints take the DPoP scheme, and refuse the bound token as Bearer (§7.1)", async () => {
     const { login, me } = setup();
     const key = await dpopKey();
     const pair = await login(key);
-    const ok = await me({ authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'GET', `${ISSUER}/auth/me`, { accessToken: pair.access_token }) });
+    const ok = await me({
+      authorization: `DPoP ${pair.access_token}`,
+      dpop: await dpopProof(key, 'GET', `${ISSUER}/auth/me`, { accessToken: pair.access_token }),
+    });
     expect(ok.status).toBe(200);
     expect((await ok.json()).sub).toBe('id-alice');
     const asBearer = await me({ authorization: `Bearer ${pair.access_token}` });
     expect(asBearer.status).toBe(401);
-    expect(asBearer.headers.get('www-authenticate')).toMatch(/^Bearer realm="baton", error="invalid_token", error_description="the token is bound to a DPoP key.*, DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"$/);
+    expect(asBearer.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="baton", error="invalid_token", error_description="the token is bound to a DPoP key.*, DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"$/,
+    );
   });
 
   it('introspection names the key; revocation of a bound refresh token needs no proof (RFC 7009), and one by another key revokes nothing (200, as for an unknown token)', async () => {

@@ -41,8 +41,23 @@ describe('httpErrorOf and the guards', () => {
   });
 
   it('the codes a verifier throws keep the statuses they had before the table (the wire stays the same)', () => {
-    const before = ['ERR_INVALID_ARGUMENT', 'ERR_TOKEN_INVALID', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_REVOKED', 'ERR_SESSION_REVOKED', 'ERR_TOKEN_REPLAYED', 'ERR_TOKEN_SCHEME',
-      'ERR_INVALID_SCOPE', 'ERR_INVALID_TARGET', 'ERR_DPOP_INVALID', 'ERR_DPOP_NONCE', 'ERR_REFRESH_INVALID', 'ERR_REFRESH_REUSED', 'ERR_SESSION_EXPIRED'] as const;
+    const before = [
+      'ERR_INVALID_ARGUMENT',
+      'ERR_TOKEN_INVALID',
+      'ERR_TOKEN_EXPIRED',
+      'ERR_TOKEN_NOT_YET_VALID',
+      'ERR_TOKEN_REVOKED',
+      'ERR_SESSION_REVOKED',
+      'ERR_TOKEN_REPLAYED',
+      'ERR_TOKEN_SCHEME',
+      'ERR_INVALID_SCOPE',
+      'ERR_INVALID_TARGET',
+      'ERR_DPOP_INVALID',
+      'ERR_DPOP_NONCE',
+      'ERR_REFRESH_INVALID',
+      'ERR_REFRESH_REUSED',
+      'ERR_SESSION_EXPIRED',
+    ] as const;
     for (const code of before) expect([code, httpStatusOf[code]]).toEqual([code, oauthErrorOf[code] === 'invalid_token' ? 401 : 400]);
     expect([httpStatusOf.ERR_CONFIG, httpStatusOf.ERR_STORE_UNAVAILABLE, httpStatusOf.ERR_RATE_LIMITED]).toEqual([500, 503, 429]);
   });
@@ -84,7 +99,7 @@ describe('httpErrorOf and the guards', () => {
     expect(isBatonError(new BatonError('ERR_INVALID_ARGUMENT', 'x'))).toBe(true);
   });
 
-  it('an error that is not Baton\'s says nothing of its cause', () => {
+  it("an error that is not Baton's says nothing of its cause", () => {
     const http = httpErrorOf(new Error('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2'));
     expect(http.status).toBe(500);
     expect(http.description).not.toMatch(/hunter2|10\.0\.0\.7/);

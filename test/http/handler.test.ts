@@ -24,17 +24,24 @@ function setup(overrides: Partial<AuthHandlerOptions> = {}) {
   });
   const call = (path: string, init: RequestInit = {}, ip = '203.0.113.7') => handler(new Request(`${ISSUER}${path}`, init), { ip });
   const form = (fields: Record<string, string>, headers: Record<string, string> = {}): RequestInit => ({
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString(),
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
   });
   const jsonBody = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
-    method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
   });
   const login = async (user = 'alice', extra: Record<string, string> = {}) => {
     const res = await call('/auth/login', jsonBody({ username: user, password: users[user], ...extra }));
     expect(res.status).toBe(200);
     return (await res.json()) as { access_token: string; refresh_token: string; session_id: string; expires_in: number };
   };
-  const bearer = (token: string, init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
+  const bearer = (token: string, init: RequestInit = {}): RequestInit => ({
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` },
+  });
   return { baton, handler, call, form, jsonBody, login, bearer };
 }
 
@@ -43,9 +50,13 @@ describe('discovery', () => {
     const { call } = setup();
     const meta = await (await call('/.well-known/oauth-authorization-server')).json();
     expect(meta).toMatchObject({
-      issuer: ISSUER, token_endpoint: `${ISSUER}/oauth/token`, revocation_endpoint: `${ISSUER}/oauth/revoke`,
-      introspection_endpoint: `${ISSUER}/oauth/introspect`, jwks_uri: `${ISSUER}/.well-known/jwks.json`,
-      grant_types_supported: ['refresh_token', 'client_credentials'], token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+      issuer: ISSUER,
+      token_endpoint: `${ISSUER}/oauth/token`,
+      revocation_endpoint: `${ISSUER}/oauth/revoke`,
+      introspection_endpoint: `${ISSUER}/oauth/introspect`,
+      jwks_uri: `${ISSUER}/.well-known/jwks.json`,
+      grant_types_supported: ['refresh_token', 'client_credentials'],
+      token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     });
     const jwks = (await (await call('/.well-known/jwks.json')).json()) as { keys: { kid: string; alg: string }[] };
     expect(jwks.keys).toMatchObject([{ kid: 'ed', alg: 'EdDSA', use: 'sig' }]);
@@ -60,7 +71,13 @@ describe('POST /auth/login', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(res.headers.get('pragma')).toBe('no-cache');
-      expect(await res.json()).toMatchObject({ token_type: 'Bearer', expires_in: 900, access_token: expect.any(String), refresh_token: expect.stringMatching(/^rt_/), session_id: expect.any(String) });
+      expect(await res.json()).toMatchObject({
+        token_type: 'Bearer',
+        expires_in: 900,
+        access_token: expect.any(String),
+        refresh_token: expect.stringMatching(/^rt_/),
+        session_id: expect.any(String),
+      });
     }
   });
 
@@ -118,7 +135,9 @@ describe('POST /oauth/token (RFC 6749 §6)', () => {
     expect(res.status).toBe(200);
     const next = (await res.json()) as { refresh_token: string };
     expect(next.refresh_token).not.toBe(pair.refresh_token);
-    const again = (await (await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }))).json()) as { refresh_token: string };
+    const again = (await (await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }))).json()) as {
+      refresh_token: string;
+    };
     expect(again.refresh_token).toBe(next.refresh_token);
   });
 
@@ -139,13 +158,20 @@ describe('POST /oauth/token (RFC 6749 §6)', () => {
       expect(res.status, JSON.stringify(fields)).toBe(status);
       expect(await res.json()).toMatchObject({ error, error_description: expect.any(String) });
     }
-    const repeated = await call('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token&grant_type=refresh_token' });
+    const repeated = await call('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=refresh_token&grant_type=refresh_token',
+    });
     expect(repeated.status).toBe(400);
   });
 
   it('takes the refresh token from the cookie only from an allowed origin (CSRF), clears a dead cookie, refuses two of a name', async () => {
     const { call, form, jsonBody } = setup();
-    const loginRes = await call('/auth/login', jsonBody({ username: 'alice', password: 'correct horse', refresh_token_delivery: 'cookie' }, { origin: ISSUER }));
+    const loginRes = await call(
+      '/auth/login',
+      jsonBody({ username: 'alice', password: 'correct horse', refresh_token_delivery: 'cookie' }, { origin: ISSUER }),
+    );
     const cookie = (loginRes.headers.get('set-cookie') ?? '').split(';')[0] as string;
     const attempt = (headers: Record<string, string>) => call('/oauth/token', form({ grant_type: 'refresh_token' }, { cookie, ...headers }));
     expect((await attempt({ origin: 'https://evil.test' })).status).toBe(403);
@@ -155,7 +181,10 @@ describe('POST /oauth/token (RFC 6749 §6)', () => {
     expect(ok.status).toBe(200);
     expect((await ok.json()) as object).not.toHaveProperty('refresh_token');
     expect(ok.headers.get('set-cookie')).toMatch(/^__Host-baton_rt=rt_/);
-    const sameOrigin = await call('/oauth/token', form({ grant_type: 'refresh_token' }, { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] as string, 'sec-fetch-site': 'same-origin' }));
+    const sameOrigin = await call(
+      '/oauth/token',
+      form({ grant_type: 'refresh_token' }, { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] as string, 'sec-fetch-site': 'same-origin' }),
+    );
     expect(sameOrigin.status).toBe(200);
     const dead = await attempt({ origin: ISSUER, cookie: '__Host-baton_rt=rt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
     expect(dead.status).toBe(400);
@@ -195,13 +224,16 @@ describe('revocation and introspection', () => {
 });
 
 describe('sessions, logout, me', () => {
-  it('lists the caller\'s devices with the current one marked, kicks one, refuses others\' sessions', async () => {
+  it("lists the caller's devices with the current one marked, kicks one, refuses others' sessions", async () => {
     const { call, login, bearer } = setup();
     const laptop = await login();
     const phone = await login();
     const bob = await login('bob');
     const list = (await (await call('/auth/sessions', bearer(laptop.access_token))).json()) as { sessions: { id: string; current: boolean }[] };
-    expect(list.sessions.map((s) => [s.id, s.current])).toEqual([[laptop.session_id, true], [phone.session_id, false]]);
+    expect(list.sessions.map((s) => [s.id, s.current])).toEqual([
+      [laptop.session_id, true],
+      [phone.session_id, false],
+    ]);
     expect((await call(`/auth/sessions/${bob.session_id}`, bearer(laptop.access_token, { method: 'DELETE' }))).status).toBe(404);
     expect((await call(`/auth/sessions/${phone.session_id}`, bearer(laptop.access_token, { method: 'DELETE' }))).status).toBe(204);
     expect((await call('/auth/me', bearer(phone.access_token))).status).toBe(401);
@@ -218,7 +250,9 @@ describe('sessions, logout, me', () => {
     expect(await local.json()).toEqual({ revoked: [a.session_id] });
     expect(local.headers.get('set-cookie')).toMatch(/Max-Age=0/);
     const [d, e] = [await login(), await login()];
-    expect(await (await call('/auth/logout?scope=global', bearer(d.access_token, { method: 'POST' }))).json()).toEqual({ revoked: [d.session_id, e.session_id] });
+    expect(await (await call('/auth/logout?scope=global', bearer(d.access_token, { method: 'POST' }))).json()).toEqual({
+      revoked: [d.session_id, e.session_id],
+    });
     expect((await call('/auth/logout', bearer(d.access_token, jsonBody({ scope: 'bogus' })))).status).toBe(401);
   });
 
@@ -254,12 +288,25 @@ describe('methods, paths and hostile input', () => {
 
   it('never answers 500, whatever the request', async () => {
     const { call } = setup();
-    const paths = ['/auth/login', '/oauth/token', '/oauth/revoke', '/oauth/introspect', '/auth/logout', '/auth/sessions', '/auth/sessions/x', '/auth/me', '/%E0%A4%A', '/.well-known/jwks.json'];
+    const paths = [
+      '/auth/login',
+      '/oauth/token',
+      '/oauth/revoke',
+      '/oauth/introspect',
+      '/auth/logout',
+      '/auth/sessions',
+      '/auth/sessions/x',
+      '/auth/me',
+      '/%E0%A4%A',
+      '/.well-known/jwks.json',
+    ];
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...paths), fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'),
+        fc.constantFrom(...paths),
+        fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'),
         fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', '', 'application/json; charset=utf-8'),
-        fc.string({ maxLength: 200 }), fc.option(fc.string({ maxLength: 60 }), { nil: undefined }),
+        fc.string({ maxLength: 200 }),
+        fc.option(fc.string({ maxLength: 60 }), { nil: undefined }),
         async (path, method, type, body, auth) => {
           const headers: Record<string, string> = {};
           if (type) headers['content-type'] = type;

@@ -33,14 +33,30 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const handlerOf = (baton: Baton) => createAuthHandler({ baton, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
+const handlerOf = (baton: Baton) =>
+  createAuthHandler({
+    baton,
+    authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
+    clients: staticClients([{ id: 'default' }]),
+  });
 const login = async (baton: Baton) => {
-  const res = await handlerOf(baton)(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  const res = await handlerOf(baton)(
+    new Request(`${ISSUER}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'lena', password: 'lena password 1' }),
+    }),
+    { ip: '203.0.113.4' },
+  );
   expect(res.status).toBe(200);
   return (await res.json()) as { access_token: string; refresh_token: string; session_id: string };
 };
 /** Whether `baton` refuses the access token (on any ground). */
-const refused = (baton: Baton, token: string) => baton.verify(token).then(() => false, () => true);
+const refused = (baton: Baton, token: string) =>
+  baton.verify(token).then(
+    () => false,
+    () => true,
+  );
 
 describe('a logout after the store lost the session', () => {
   it('POST /auth/logout: the access token is refused afterwards on every instance, or the logout is not 200', async () => {
@@ -49,8 +65,17 @@ describe('a logout after the store lost the session', () => {
     await redis.kill();
     await redis.restart(); // empty
     // The connections come back on their own (a command may fail while they do).
-    await eventually(() => storeA.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
-    const res = await handlerOf(a)(new Request(`${ISSUER}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } }), { ip: '203.0.113.4' });
+    await eventually(
+      () =>
+        storeA.ping().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the store back', timeoutMs: 10_000 },
+    );
+    const res = await handlerOf(a)(new Request(`${ISSUER}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${pair.access_token}` } }), {
+      ip: '203.0.113.4',
+    });
     if (res.status === 200) {
       expect(await refused(a, pair.access_token)).toBe(true);
       await eventually(() => refused(b, pair.access_token), { what: 'the other instance to refuse the token', timeoutMs: 5000 });
@@ -63,8 +88,23 @@ describe('a logout after the store lost the session', () => {
     const pair = await login(a);
     await redis.kill();
     await redis.restart();
-    await eventually(() => storeA.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
-    const revoke = (token: string) => handlerOf(a)(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: 'default' }) }), { ip: '203.0.113.4' });
+    await eventually(
+      () =>
+        storeA.ping().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the store back', timeoutMs: 10_000 },
+    );
+    const revoke = (token: string) =>
+      handlerOf(a)(
+        new Request(`${ISSUER}/oauth/revoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token, client_id: 'default' }),
+        }),
+        { ip: '203.0.113.4' },
+      );
     const forged = `${pair.refresh_token.slice(0, -4)}AAAA`;
     expect((await revoke(forged)).status).toBe(200);
     expect(await refused(b, pair.access_token)).toBe(false); // a forged token names nothing
@@ -78,10 +118,24 @@ describe('a logout after the store lost the session', () => {
     for (let i = 0; i < 18; i++) pairs.push(await login(a));
     await redis.kill();
     await redis.restart();
-    await eventually(() => storeA.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    await eventually(
+      () =>
+        storeA.ping().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the store back', timeoutMs: 10_000 },
+    );
     const statuses: number[] = [];
     for (const pair of pairs) {
-      const res = await handlerOf(a)(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: pair.refresh_token, client_id: 'default' }) }), { ip: '203.0.113.4' });
+      const res = await handlerOf(a)(
+        new Request(`${ISSUER}/oauth/revoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token: pair.refresh_token, client_id: 'default' }),
+        }),
+        { ip: '203.0.113.4' },
+      );
       statuses.push(res.status);
     }
     expect(statuses).toEqual([...Array<number>(16).fill(200), 429, 429]);

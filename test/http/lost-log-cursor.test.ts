@@ -42,14 +42,31 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const handlerOf = (baton: Baton) => createAuthHandler({ baton, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
+const handlerOf = (baton: Baton) =>
+  createAuthHandler({
+    baton,
+    authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
+    clients: staticClients([{ id: 'default' }]),
+  });
 const login = async (baton: Baton) => {
-  const res = await handlerOf(baton)(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  const res = await handlerOf(baton)(
+    new Request(`${ISSUER}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'lena', password: 'lena password 1' }),
+    }),
+    { ip: '203.0.113.4' },
+  );
   expect(res.status).toBe(200);
   return (await res.json()) as { access_token: string; refresh_token: string };
 };
-const logout = (baton: Baton, token: string) => handlerOf(baton)(new Request(`${ISSUER}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }), { ip: '203.0.113.4' });
-const refused = (baton: Baton, token: string) => baton.verify(token).then(() => false, () => true);
+const logout = (baton: Baton, token: string) =>
+  handlerOf(baton)(new Request(`${ISSUER}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }), { ip: '203.0.113.4' });
+const refused = (baton: Baton, token: string) =>
+  baton.verify(token).then(
+    () => false,
+    () => true,
+  );
 
 describe('the revocation log after the store lost its data', () => {
   it('a logout of a lost session reaches an instance whose subscriber was reconnecting, although the old log had events', async () => {
@@ -62,17 +79,37 @@ describe('the revocation log after the store lost its data', () => {
     const pair = await login(a);
     await redis.kill();
     await redis.restart(); // empty, its log's cursor back at 0
-    await eventually(() => storeA.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
-    await eventually(() => b.ready().then(() => true, () => false), { what: 'b back', timeoutMs: 10_000 });
+    await eventually(
+      () =>
+        storeA.ping().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the store back', timeoutMs: 10_000 },
+    );
+    await eventually(
+      () =>
+        b.ready().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'b back', timeoutMs: 10_000 },
+    );
     // The subscribers drop, and come back only after the logout is published (their reconnection
     // refused meanwhile, as when theirs lags behind the other connection's after a restart).
     await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-    const connected = String(await raw.client('LIST')).trim().split('\n').length;
+    const connected = String(await raw.client('LIST'))
+      .trim()
+      .split('\n').length;
     await raw.config('SET', 'maxclients', String(connected));
     try {
       expect((await logout(a, pair.access_token)).status).toBe(200);
       // No subscriber was there to hear it: b learns of it from the log alone.
-      expect(String(await raw.call('CLIENT', 'LIST')).split('\n').filter((l) => / sub=[1-9]/.test(l))).toEqual([]);
+      expect(
+        String(await raw.call('CLIENT', 'LIST'))
+          .split('\n')
+          .filter((l) => / sub=[1-9]/.test(l)),
+      ).toEqual([]);
     } finally {
       await raw.config('SET', 'maxclients', '10000');
     }

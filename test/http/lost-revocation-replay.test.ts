@@ -30,19 +30,53 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const handler = () => createAuthHandler({ baton: a, authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null), clients: staticClients([{ id: 'default' }]) });
+const handler = () =>
+  createAuthHandler({
+    baton: a,
+    authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
+    clients: staticClients([{ id: 'default' }]),
+  });
 const login = async () => {
-  const res = await handler()(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  const res = await handler()(
+    new Request(`${ISSUER}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'lena', password: 'lena password 1' }),
+    }),
+    { ip: '203.0.113.4' },
+  );
   expect(res.status).toBe(200);
   return (await res.json()) as { access_token: string; refresh_token: string };
 };
-const revoke = async (token: string) => (await handler()(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, client_id: 'default' }) }), { ip: '198.51.100.7' })).status;
-const refused = (token: string) => a.verify(token).then(() => false, () => true);
+const revoke = async (token: string) =>
+  (
+    await handler()(
+      new Request(`${ISSUER}/oauth/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, client_id: 'default' }),
+      }),
+      { ip: '198.51.100.7' },
+    )
+  ).status;
+const refused = (token: string) =>
+  a.verify(token).then(
+    () => false,
+    () => true,
+  );
 
 /** A login through the handler with a DPoP proof (following one use_dpop_nonce answer): a bound session, and its key. */
 const boundLogin = async () => {
   const key = await dpopKey();
-  const send = async (nonce?: string) => handler()(new Request(`${ISSUER}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${ISSUER}/auth/login`, nonce === undefined ? {} : { nonce }) }, body: JSON.stringify({ username: 'lena', password: 'lena password 1' }) }), { ip: '203.0.113.4' });
+  const send = async (nonce?: string) =>
+    handler()(
+      new Request(`${ISSUER}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${ISSUER}/auth/login`, nonce === undefined ? {} : { nonce }) },
+        body: JSON.stringify({ username: 'lena', password: 'lena password 1' }),
+      }),
+      { ip: '203.0.113.4' },
+    );
   let res = await send();
   if (res.status === 400 && res.headers.get('dpop-nonce') !== null) res = await send(res.headers.get('dpop-nonce') as string);
   expect(res.status).toBe(200);
@@ -51,7 +85,18 @@ const boundLogin = async () => {
 
 /** `/oauth/revoke` of `token` with a proof of `key` (following one use_dpop_nonce answer). */
 const revokeWithProof = async (token: string, key: Awaited<ReturnType<typeof dpopKey>>) => {
-  const send = async (nonce?: string) => handler()(new Request(`${ISSUER}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await dpopProof(key, 'POST', `${ISSUER}/oauth/revoke`, nonce === undefined ? {} : { nonce }) }, body: new URLSearchParams({ token, client_id: 'default' }) }), { ip: '198.51.100.7' });
+  const send = async (nonce?: string) =>
+    handler()(
+      new Request(`${ISSUER}/oauth/revoke`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          dpop: await dpopProof(key, 'POST', `${ISSUER}/oauth/revoke`, nonce === undefined ? {} : { nonce }),
+        },
+        body: new URLSearchParams({ token, client_id: 'default' }),
+      }),
+      { ip: '198.51.100.7' },
+    );
   let res = await send();
   if (res.status === 400 && res.headers.get('dpop-nonce') !== null) res = await send(res.headers.get('dpop-nonce') as string);
   return res.status;
@@ -68,7 +113,14 @@ describe('a DPoP-bound session the store lost', () => {
     expect(pair.token_type).toBe('DPoP');
     await redis.kill();
     await redis.restart();
-    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    await eventually(
+      () =>
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the store back', timeoutMs: 10_000 },
+    );
     expect(await revoke(pair.refresh_token)).toBe(200);
     // Introspection needs no proof of a bound token (its resource server's check does).
     expect((await a.introspect(pair.access_token)).active).toBe(true); // no proof: nothing revoked
@@ -83,7 +135,14 @@ describe('revocations of lost sessions, replayed', () => {
     const other = await login();
     await redis.kill();
     await redis.restart(); // empty
-    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    await eventually(
+      () =>
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the store back', timeoutMs: 10_000 },
+    );
     const replays: number[] = [];
     for (let i = 0; i < 20; i++) replays.push(await revoke(stolen.refresh_token));
     expect(replays).toEqual(Array<number>(20).fill(200));
@@ -97,7 +156,14 @@ describe('revocations of lost sessions, replayed', () => {
     const others = [await login(), await login()];
     await redis.kill();
     await redis.restart();
-    await eventually(() => store.ping().then(() => true, () => false), { what: 'the store back', timeoutMs: 10_000 });
+    await eventually(
+      () =>
+        store.ping().then(
+          () => true,
+          () => false,
+        ),
+      { what: 'the store back', timeoutMs: 10_000 },
+    );
     const burst = await Promise.all(Array.from({ length: 20 }, () => revoke(stolen.refresh_token)));
     expect(burst.filter((s) => s !== 200 && s !== 429)).toEqual([]);
     expect(burst).toContain(200);

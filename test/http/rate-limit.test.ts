@@ -27,8 +27,20 @@ afterAll(async () => {
 const prefix = `baton-rl-${randomBytes(3).toString('hex')}:`;
 
 const backends: [string, () => [BatonStore, BatonStore]][] = [
-  ['memory', () => { const s = memoryStore(); return [s, s]; }],
-  ['sqlite', () => { const path = join(dir, `${randomBytes(3).toString('hex')}.sqlite`); return [sqliteStore({ path }), sqliteStore({ path })]; }],
+  [
+    'memory',
+    () => {
+      const s = memoryStore();
+      return [s, s];
+    },
+  ],
+  [
+    'sqlite',
+    () => {
+      const path = join(dir, `${randomBytes(3).toString('hex')}.sqlite`);
+      return [sqliteStore({ path }), sqliteStore({ path })];
+    },
+  ],
   ['redis', () => [redisStore({ url: (redis as RedisServer).url, keyPrefix: prefix }), redisStore({ url: (redis as RedisServer).url, keyPrefix: prefix })]],
 ];
 
@@ -74,7 +86,10 @@ describe('on an injected clock', () => {
     const clock = new ManualClock(start);
     const limiter = new StoreRateLimiter({ store: memoryStore(), keyPrefix: 'clocked', points: 1, duration: 60, now: clock.now });
     await limiter.consume('k');
-    const refused = await limiter.consume('k').then(() => undefined, (res: { msBeforeNext: number }) => res);
+    const refused = await limiter.consume('k').then(
+      () => undefined,
+      (res: { msBeforeNext: number }) => res,
+    );
     expect(refused?.msBeforeNext).toBe(60_000);
     clock.advance(59_999);
     await expect(limiter.consume('k')).rejects.toMatchObject({ msBeforeNext: 1 });
@@ -134,7 +149,10 @@ describe('without a store', () => {
     await expect(limiter.consume('k')).rejects.toMatchObject({ remainingPoints: 0 });
     expect((await limiter.get('k'))?.msBeforeNext).toBeGreaterThan(50 * 365 * 86_400_000);
     for (const bad of [-1, Number.NaN]) {
-      const err = await limiter.block('j', bad).then(() => null, (e: unknown) => e);
+      const err = await limiter.block('j', bad).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isBatonError(err) && err.code).toBe('ERR_INVALID_ARGUMENT');
     }
     await limiter.block('j', 2);
@@ -144,7 +162,10 @@ describe('without a store', () => {
   it('memory counters are bounded: past maxKeys live ones a new key is refused as a store outage (503), none is dropped, the counted ones go on (red team)', async () => {
     const counters = memoryCounters(1000);
     for (let i = 0; i < 1000; i++) await counters.hitCounter(`k${i}`, 1, 60_000, 0);
-    const full = await counters.hitCounter('k1000', 1, 60_000, 10).then(() => null, (err: unknown) => err);
+    const full = await counters.hitCounter('k1000', 1, 60_000, 10).then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(isBatonError(full) && full.code).toBe('ERR_STORE_UNAVAILABLE');
     expect(httpErrorOf(full).status).toBe(503);
     // No live counter was dropped to make room; a counted key still counts.
@@ -174,7 +195,9 @@ describe('without a store', () => {
     let attempts = 0;
     for (let i = 0; refused === undefined && i < 2 * MAX_MEMORY_COUNTERS; i++, attempts++) {
       clock.advance(1); // the room is made at most once a second of this clock
-      const attempt = await protection.check(`user${i}`, `2001:db8:${(i >> 16) & 0xffff}:${i & 0xffff}::1`).catch((err: unknown) => { refused = err; });
+      const attempt = await protection.check(`user${i}`, `2001:db8:${(i >> 16) & 0xffff}:${i & 0xffff}::1`).catch((err: unknown) => {
+        refused = err;
+      });
       await attempt?.failed();
     }
     // Each attempt leaves its /64's count, which never gives way: the map is full of those after MAX_MEMORY_COUNTERS attempts or so.

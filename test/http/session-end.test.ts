@@ -12,18 +12,34 @@ const ISSUER = 'https://auth.test';
 
 function setup() {
   const clock = { ms: Date.now() };
-  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store: memoryStore(), now: () => clock.ms, loginRateLimit: false }); // the history tests log one user in 60 times at once
+  const baton = createBaton({
+    issuer: ISSUER,
+    keys: [generateKey('HS256', 'k')],
+    refreshTokenSecret: randomBytes(32),
+    store: memoryStore(),
+    now: () => clock.ms,
+    loginRateLimit: false,
+  }); // the history tests log one user in 60 times at once
   const handler = createAuthHandler({ baton, authenticate: async (u, p) => (p === 'pw' ? { userId: u } : null) });
   const call = (path: string, init: RequestInit, ua = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0', ip = '203.0.113.5') =>
     handler(new Request(`${ISSUER}${path}`, { ...init, headers: { 'user-agent': ua, ...(init.headers as Record<string, string>) } }), { ip });
-  const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
-  const login = async (ua?: string) => (await (await call('/auth/login', form({ username: 'alice', password: 'pw' }), ua)).json()) as { access_token: string; refresh_token: string; session_id: string };
+  const form = (fields: Record<string, string>) => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
+  const login = async (ua?: string) =>
+    (await (await call('/auth/login', form({ username: 'alice', password: 'pw' }), ua)).json()) as {
+      access_token: string;
+      refresh_token: string;
+      session_id: string;
+    };
   const bearer = (token: string, method = 'GET') => ({ method, headers: { authorization: `Bearer ${token}` } });
   return { call, form, login, bearer, clock, baton };
 }
 
 describe('session_end over HTTP', () => {
-  it('a kicked device\'s refresh gets invalid_grant with session_end naming the session and device that kicked it', async () => {
+  it("a kicked device's refresh gets invalid_grant with session_end naming the session and device that kicked it", async () => {
     const { call, form, login, bearer } = setup();
     const laptop = await login();
     const phone = await login('Mozilla/5.0 (Linux; Android 15) Chrome/140.0 Mobile');
@@ -32,7 +48,11 @@ describe('session_end over HTTP', () => {
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({
       error: 'invalid_grant',
-      session_end: { reason: 'kicked', at: expect.any(Number), by: { session_id: phone.session_id, device: { userAgent: expect.stringMatching(/Android/), ip: '203.0.113.5' } } },
+      session_end: {
+        reason: 'kicked',
+        at: expect.any(Number),
+        by: { session_id: phone.session_id, device: { userAgent: expect.stringMatching(/Android/), ip: '203.0.113.5' } },
+      },
     });
   });
 
@@ -45,7 +65,10 @@ describe('session_end over HTTP', () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(body.error).toBe('invalid_grant');
     expect(body).not.toHaveProperty('session_end');
-    const own = (await (await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }))).json()) as Record<string, unknown>;
+    const own = (await (await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }))).json()) as Record<
+      string,
+      unknown
+    >;
     expect(own.session_end).toMatchObject({ reason: 'logout' });
   });
 
@@ -56,20 +79,38 @@ describe('session_end over HTTP', () => {
     await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }));
     clock.ms += 11_000; // past the grace window
     const res = await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }), undefined, '192.0.2.66');
-    expect(await res.json()).toMatchObject({ error: 'invalid_grant', session_end: { reason: 'reused', at: clock.ms, generation: 0, retired_at: retiredAt, ip: '192.0.2.66' } });
+    expect(await res.json()).toMatchObject({
+      error: 'invalid_grant',
+      session_end: { reason: 'reused', at: clock.ms, generation: 0, retired_at: retiredAt, ip: '192.0.2.66' },
+    });
   });
 
-  it('GET /auth/sessions/history: the user\'s own events, with who ended what', async () => {
+  it("GET /auth/sessions/history: the user's own events, with who ended what", async () => {
     const { call, login, bearer, clock } = setup();
     const laptop = await login();
     clock.ms += 1000;
     const phone = await login();
     clock.ms += 1000;
-    await call('/auth/logout', { ...bearer(phone.access_token, 'POST'), headers: { authorization: `Bearer ${phone.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ scope: 'others' }) });
+    await call('/auth/logout', {
+      ...bearer(phone.access_token, 'POST'),
+      headers: { authorization: `Bearer ${phone.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'others' }),
+    });
     const res = await call('/auth/sessions/history', bearer(phone.access_token));
     const { events } = (await res.json()) as { events: { type: string; session_id: string; reason?: string; by?: { session_id: string }; current: boolean }[] };
-    expect(events[0]).toMatchObject({ type: 'ended', session_id: laptop.session_id, reason: 'logout_everywhere', by: { session_id: phone.session_id }, current: false });
-    expect(events.filter((e) => e.type === 'login').map((e) => e.current).sort()).toEqual([false, true]);
+    expect(events[0]).toMatchObject({
+      type: 'ended',
+      session_id: laptop.session_id,
+      reason: 'logout_everywhere',
+      by: { session_id: phone.session_id },
+      current: false,
+    });
+    expect(
+      events
+        .filter((e) => e.type === 'login')
+        .map((e) => e.current)
+        .sort(),
+    ).toEqual([false, true]);
     expect((await call('/auth/sessions/history', { method: 'GET' })).status).toBe(401);
   });
 

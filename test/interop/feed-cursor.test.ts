@@ -46,100 +46,118 @@ const jtiOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.'
 
 describe('revocation feed: every revocation reaches the follower (property)', () => {
   it('whatever the skew (±3 s), publication order, drops and reconnects', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: -3000, max: 3000 }),
-      fc.array(fc.integer({ min: 0, max: 120 }), { maxLength: 30 }),
-      fc.array(fc.constantFrom(0, 1), { maxLength: 30 }),
-      fc.array(opArb, { minLength: 1, maxLength: 25 }),
-      async (skew, delays, route, ops) => {
-        const shared = memoryStore();
-        const keys = [generateKey('EdDSA', 'ed')];
-        const refreshTokenSecret = randomBytes(32);
-        // Instance 0 keeps the right time; instance 1's clock is `skew` ms off. Each hears of the other's revocations late.
-        const instances = [0, skew].map((offset) => {
-          const baton = createBaton({ issuer: ISSUER, keys, refreshTokenSecret, store: lateSubscriber(shared, [...delays]), now: () => Date.now() + offset });
-          const handler: AuthHandler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
-          return { baton, handler };
-        });
-        // Each connection goes to the instance `route` says (a load balancer); `drop` cuts the open ones.
-        const drops = new Set<() => void>();
-        const connect: typeof fetch = async (input, init) => {
-          const { handler } = instances[route.shift() ?? 0] as (typeof instances)[number];
-          const res = await handler(new Request(String(input), { headers: init?.headers ?? {} }), { ip: '127.0.0.1' });
-          if (res.body === null) return res;
-          const reader = res.body.getReader();
-          let drop = (): void => undefined;
-          const body = new ReadableStream<Uint8Array>({
-            start: (c) => {
-              drop = () => {
-                drops.delete(drop);
-                try {
-                  c.error(new Error('dropped'));
-                } catch {
-                  // already closed
-                }
-                void reader.cancel().catch(() => undefined);
-              };
-              drops.add(drop);
-            },
-            pull: async (c) => {
-              const r = await reader.read().catch(() => ({ done: true as const, value: undefined }));
-              try {
-                if (r.done) c.close();
-                else c.enqueue(r.value);
-              } catch {
-                // dropped meanwhile
-              }
-            },
-            cancel: () => {
-              drops.delete(drop);
-              return reader.cancel();
-            },
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: -3000, max: 3000 }),
+        fc.array(fc.integer({ min: 0, max: 120 }), { maxLength: 30 }),
+        fc.array(fc.constantFrom(0, 1), { maxLength: 30 }),
+        fc.array(opArb, { minLength: 1, maxLength: 25 }),
+        async (skew, delays, route, ops) => {
+          const shared = memoryStore();
+          const keys = [generateKey('EdDSA', 'ed')];
+          const refreshTokenSecret = randomBytes(32);
+          // Instance 0 keeps the right time; instance 1's clock is `skew` ms off. Each hears of the other's revocations late.
+          const instances = [0, skew].map((offset) => {
+            const baton = createBaton({ issuer: ISSUER, keys, refreshTokenSecret, store: lateSubscriber(shared, [...delays]), now: () => Date.now() + offset });
+            const handler: AuthHandler = createAuthHandler({
+              baton,
+              authenticate: async () => null,
+              clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]),
+            });
+            return { baton, handler };
           });
-          return new Response(body, { status: res.status, headers: res.headers });
-        };
-        const got = new Set<string>();
-        const follower = followFeed({ url: `${ISSUER}/oauth/revocations`, authorization: BASIC, fetch: connect, backoffMs: () => 5, onEvent: (e: FeedEvent) => got.add(`${e.kind}:${e.id}`) });
-        const wanted: string[] = [];
-        try {
-          let n = 0;
-          for (const step of ops) {
-            if (step.op === 'drop') for (const drop of [...drops]) drop();
-            else if (step.op === 'wait') await new Promise((r) => setTimeout(r, step.ms));
-            else {
-              const { baton } = instances[step.on] as (typeof instances)[number];
-              const pair = await baton.login(`user-${n++}`);
-              if (step.what === 'session') {
-                await baton.revokeSession(pair.session_id, 'logout');
-                wanted.push(`session:${pair.session_id}`);
-              } else {
-                await baton.revoke(pair.access_token);
-                wanted.push(`token:${jtiOf(pair.access_token)}`);
+          // Each connection goes to the instance `route` says (a load balancer); `drop` cuts the open ones.
+          const drops = new Set<() => void>();
+          const connect: typeof fetch = async (input, init) => {
+            const { handler } = instances[route.shift() ?? 0] as (typeof instances)[number];
+            const res = await handler(new Request(String(input), { headers: init?.headers ?? {} }), { ip: '127.0.0.1' });
+            if (res.body === null) return res;
+            const reader = res.body.getReader();
+            let drop = (): void => undefined;
+            const body = new ReadableStream<Uint8Array>({
+              start: (c) => {
+                drop = () => {
+                  drops.delete(drop);
+                  try {
+                    c.error(new Error('dropped'));
+                  } catch {
+                    // already closed
+                  }
+                  void reader.cancel().catch(() => undefined);
+                };
+                drops.add(drop);
+              },
+              pull: async (c) => {
+                const r = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+                try {
+                  if (r.done) c.close();
+                  else c.enqueue(r.value);
+                } catch {
+                  // dropped meanwhile
+                }
+              },
+              cancel: () => {
+                drops.delete(drop);
+                return reader.cancel();
+              },
+            });
+            return new Response(body, { status: res.status, headers: res.headers });
+          };
+          const got = new Set<string>();
+          const follower = followFeed({
+            url: `${ISSUER}/oauth/revocations`,
+            authorization: BASIC,
+            fetch: connect,
+            backoffMs: () => 5,
+            onEvent: (e: FeedEvent) => got.add(`${e.kind}:${e.id}`),
+          });
+          const wanted: string[] = [];
+          try {
+            let n = 0;
+            for (const step of ops) {
+              if (step.op === 'drop') for (const drop of [...drops]) drop();
+              else if (step.op === 'wait') await new Promise((r) => setTimeout(r, step.ms));
+              else {
+                const { baton } = instances[step.on] as (typeof instances)[number];
+                const pair = await baton.login(`user-${n++}`);
+                if (step.what === 'session') {
+                  await baton.revokeSession(pair.session_id, 'logout');
+                  wanted.push(`session:${pair.session_id}`);
+                } else {
+                  await baton.revoke(pair.access_token);
+                  wanted.push(`token:${jtiOf(pair.access_token)}`);
+                }
               }
             }
+            await eventually(() => wanted.every((w) => got.has(w)), { timeoutMs: 3000, what: 'every revocation at the follower' }).catch(() => undefined);
+            expect(
+              wanted.filter((w) => !got.has(w)),
+              `skew ${skew} ms: revocations the follower never got`,
+            ).toEqual([]);
+          } finally {
+            follower.close();
+            for (const drop of [...drops]) drop();
+            for (const { baton } of instances) baton.close();
           }
-          await eventually(() => wanted.every((w) => got.has(w)), { timeoutMs: 3000, what: 'every revocation at the follower' }).catch(() => undefined);
-          expect(wanted.filter((w) => !got.has(w)), `skew ${skew} ms: revocations the follower never got`).toEqual([]);
-        } finally {
-          follower.close();
-          for (const drop of [...drops]) drop();
-          for (const { baton } of instances) baton.close();
-        }
-      },
-    ), { numRuns: 30 });
+        },
+      ),
+      { numRuns: 30 },
+    );
   }, 120_000);
 });
 
 describe('revocation feed: the cursor on the wire', () => {
-  it('JSON pages after a cursor; ids are the store\'s cursor, not times; a bad cursor is a 400 with a sentence', async () => {
+  it("JSON pages after a cursor; ids are the store's cursor, not times; a bad cursor is a 400 with a sentence", async () => {
     const store = memoryStore();
     const baton = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
     const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
-    const get = (query: string, headers: Record<string, string> = {}) => handler(new Request(`${ISSUER}/oauth/revocations${query}`, { headers: { authorization: BASIC, ...headers } }), { ip: '127.0.0.1' });
+    const get = (query: string, headers: Record<string, string> = {}) =>
+      handler(new Request(`${ISSUER}/oauth/revocations${query}`, { headers: { authorization: BASIC, ...headers } }), { ip: '127.0.0.1' });
     try {
       const now = Date.now();
       // Written in this order, with times going backwards (clocks that disagree).
-      for (const [i, at] of [now, now - 3000, now - 1000].entries()) await store.announce({ kind: 'token', id: `t${i}`, at, expiresAt: now + 60_000, reason: 'revoked' });
+      for (const [i, at] of [now, now - 3000, now - 1000].entries())
+        await store.announce({ kind: 'token', id: `t${i}`, at, expiresAt: now + 60_000, reason: 'revoked' });
       const all = (await (await get('')).json()) as { events: { id: string }[]; cursor: number };
       expect(all.events.map((e) => e.id)).toEqual(['t0', 't1', 't2']);
       const cursors = (await baton.revocationsAfter(0)).map((e) => e.seq as number);

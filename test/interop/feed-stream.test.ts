@@ -9,19 +9,27 @@ import type { FeedEvent } from '../../packages/baton-auth/src/remote/feed.ts';
 
 /** A fetch answering one stream of `chunks`, then holding it open. */
 function streamOf(chunks: string[]): typeof fetch {
-  return (async () => new Response(new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
-    },
-  }), { headers: { 'content-type': 'text/event-stream' } })) as typeof fetch;
+  return (async () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
+        },
+      }),
+      { headers: { 'content-type': 'text/event-stream' } },
+    )) as typeof fetch;
 }
 
 function follow(chunks: string[]) {
   const events: FeedEvent[] = [];
   const states: (string | true)[] = [];
   const feed = followFeed({
-    url: 'http://127.0.0.1:1/oauth/revocations', authorization: 'Basic x', fetch: streamOf(chunks), backoffMs: () => 60_000,
-    onEvent: (e) => events.push(e), onState: (connected, err) => states.push(connected ? true : (err?.message ?? 'down')),
+    url: 'http://127.0.0.1:1/oauth/revocations',
+    authorization: 'Basic x',
+    fetch: streamOf(chunks),
+    backoffMs: () => 60_000,
+    onEvent: (e) => events.push(e),
+    onState: (connected, err) => states.push(connected ? true : (err?.message ?? 'down')),
   });
   return { events, states, close: () => feed.close() };
 }
@@ -56,16 +64,24 @@ describe('followFeed drops a silent stream (red team 2)', () => {
     let fetched = 0;
     const silentAfterReady = (async () => {
       fetched++;
-      return new Response(new ReadableStream<Uint8Array>({
-        start(controller) {
-          controller.enqueue(new TextEncoder().encode('id: 1\nevent: ready\ndata: {}\n\n'));
-        },
-      }), { headers: { 'content-type': 'text/event-stream' } });
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode('id: 1\nevent: ready\ndata: {}\n\n'));
+          },
+        }),
+        { headers: { 'content-type': 'text/event-stream' } },
+      );
     }) as typeof fetch;
     const states: (string | true)[] = [];
     const feed = followFeed({
-      url: 'http://127.0.0.1:1/oauth/revocations', authorization: 'Basic x', fetch: silentAfterReady, backoffMs: () => 10, idleMs: 100,
-      onEvent: () => undefined, onState: (connected, err) => states.push(connected ? true : (err?.message ?? 'down')),
+      url: 'http://127.0.0.1:1/oauth/revocations',
+      authorization: 'Basic x',
+      fetch: silentAfterReady,
+      backoffMs: () => 10,
+      idleMs: 100,
+      onEvent: () => undefined,
+      onState: (connected, err) => states.push(connected ? true : (err?.message ?? 'down')),
     });
     await new Promise((r) => setTimeout(r, 180));
     feed.close();

@@ -33,7 +33,8 @@ afterAll(() => service.stop());
 
 const login = async (resource?: string) => {
   const res = await fetch(`${service.url}/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'tester', password: 'tester password 1', ...(resource ? { resource } : {}) }),
   });
   expect(res.status).toBe(200);
@@ -64,7 +65,11 @@ describe('openid-client', () => {
     const issued = await client.clientCredentialsGrant(machine, { resource: API });
     expect(issued.refresh_token).toBeUndefined();
     expect(issued.scope).toBe('orders:sync');
-    const { payload } = await jwtVerify(issued.access_token, createRemoteJWKSet(new URL(`${service.url}/.well-known/jwks.json`)), { issuer: service.url, audience: API, typ: 'at+jwt' });
+    const { payload } = await jwtVerify(issued.access_token, createRemoteJWKSet(new URL(`${service.url}/.well-known/jwks.json`)), {
+      issuer: service.url,
+      audience: API,
+      typ: 'at+jwt',
+    });
     expect(payload).toMatchObject({ sub: 'machine', client_id: 'machine', aud: API });
   });
 
@@ -89,24 +94,42 @@ describe('oauth4webapi', () => {
     const as = await server();
     const pub: oauth.Client = { client_id: 'default' };
     const pair = await login();
-    const refreshed = await oauth.processRefreshTokenResponse(as, pub, await oauth.refreshTokenGrantRequest(as, pub, oauth.None(), pair.refresh_token, insecure));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      pub,
+      await oauth.refreshTokenGrantRequest(as, pub, oauth.None(), pair.refresh_token, insecure),
+    );
     expect(refreshed.refresh_token).toMatch(/\.1\./);
     const rs: oauth.Client = { client_id: 'resource-server' };
-    const seen = await oauth.processIntrospectionResponse(as, rs, await oauth.introspectionRequest(as, rs, oauth.ClientSecretBasic(RS_SECRET), refreshed.access_token, insecure));
+    const seen = await oauth.processIntrospectionResponse(
+      as,
+      rs,
+      await oauth.introspectionRequest(as, rs, oauth.ClientSecretBasic(RS_SECRET), refreshed.access_token, insecure),
+    );
     expect(seen).toMatchObject({ active: true, sub: expect.stringMatching(/^usr_/) });
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, pub, oauth.None(), refreshed.refresh_token as string, insecure));
-    await expect(oauth.processRefreshTokenResponse(as, pub, await oauth.refreshTokenGrantRequest(as, pub, oauth.None(), refreshed.refresh_token as string, insecure)))
-      .rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(
+      oauth.processRefreshTokenResponse(as, pub, await oauth.refreshTokenGrantRequest(as, pub, oauth.None(), refreshed.refresh_token as string, insecure)),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
   it('client_credentials with client_secret_basic; an API the client may not ask for is invalid_target', async () => {
     const as = await server();
     const machine: oauth.Client = { client_id: 'machine' };
     const auth = oauth.ClientSecretBasic(machineSecret);
-    const issued = await oauth.processClientCredentialsResponse(as, machine, await oauth.clientCredentialsGrantRequest(as, machine, auth, { resource: API }, insecure));
+    const issued = await oauth.processClientCredentialsResponse(
+      as,
+      machine,
+      await oauth.clientCredentialsGrantRequest(as, machine, auth, { resource: API }, insecure),
+    );
     expect(issued.token_type).toBe('bearer');
-    await expect(oauth.processClientCredentialsResponse(as, machine, await oauth.clientCredentialsGrantRequest(as, machine, auth, { resource: 'https://other.api.test' }, insecure)))
-      .rejects.toMatchObject({ error: 'invalid_target', status: 400 });
+    await expect(
+      oauth.processClientCredentialsResponse(
+        as,
+        machine,
+        await oauth.clientCredentialsGrantRequest(as, machine, auth, { resource: 'https://other.api.test' }, insecure),
+      ),
+    ).rejects.toMatchObject({ error: 'invalid_target', status: 400 });
   });
 });
 
@@ -121,7 +144,10 @@ const boundLogin = async (key: DpopKey) => {
 
 describe('DPoP (RFC 9449) with independent clients', () => {
   it('openid-client refreshes a bound session with its key, reads a protected endpoint with the DPoP scheme, and another key gets invalid_grant', async () => {
-    const config = await client.discovery(new URL(service.url), 'default', undefined, client.None(), { algorithm: 'oauth2', execute: [client.allowInsecureRequests] });
+    const config = await client.discovery(new URL(service.url), 'default', undefined, client.None(), {
+      algorithm: 'oauth2',
+      execute: [client.allowInsecureRequests],
+    });
     expect(config.serverMetadata().dpop_signing_alg_values_supported).toContain('ES256');
     const key = await dpopKey();
     const pair = await boundLogin(key);
@@ -133,13 +159,19 @@ describe('DPoP (RFC 9449) with independent clients', () => {
     expect(me.status).toBe(200);
     const thief = await dpopKey();
     const stolen = client.getDPoPHandle(config, { privateKey: thief.privateKey, publicKey: thief.publicKey });
-    await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string, undefined, { DPoP: stolen })).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string, undefined, { DPoP: stolen })).rejects.toMatchObject({
+      error: 'invalid_grant',
+      status: 400,
+    });
     await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
     expect((await client.refreshTokenGrant(config, refreshed.refresh_token as string, undefined, { DPoP })).token_type).toBe('dpop');
   });
 
   it('openid-client and oauth4webapi revoke a DPoP-bound refresh token without a proof (RFC 7009 asks none, neither sends one): the session ends', async () => {
-    const config = await client.discovery(new URL(service.url), 'default', undefined, client.None(), { algorithm: 'oauth2', execute: [client.allowInsecureRequests] });
+    const config = await client.discovery(new URL(service.url), 'default', undefined, client.None(), {
+      algorithm: 'oauth2',
+      execute: [client.allowInsecureRequests],
+    });
     const key = await dpopKey();
     const DPoP = client.getDPoPHandle(config, { privateKey: key.privateKey, publicKey: key.publicKey });
     const first = await boundLogin(key);
@@ -160,27 +192,47 @@ describe('DPoP (RFC 9449) with independent clients', () => {
   it('oauth4webapi: client_credentials and refresh with its DPoP handle, following use_dpop_nonce as its docs say', async () => {
     const issuer = new URL(service.url);
     const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }));
-    const retryOnNonce = async <T>(request: () => Promise<T>): Promise<T> => request().catch((err: unknown) => {
-      if (oauth.isDPoPNonceError(err)) return request();
-      throw err;
-    });
+    const retryOnNonce = async <T>(request: () => Promise<T>): Promise<T> =>
+      request().catch((err: unknown) => {
+        if (oauth.isDPoPNonceError(err)) return request();
+        throw err;
+      });
     const key = await dpopKey('EdDSA');
     const machine: oauth.Client = { client_id: 'machine' };
     const DPoP = oauth.DPoP(machine, { privateKey: key.privateKey, publicKey: key.publicKey });
     const options = { DPoP, [oauth.allowInsecureRequests]: true };
-    const issued = await retryOnNonce(async () => oauth.processClientCredentialsResponse(as, machine, await oauth.clientCredentialsGrantRequest(as, machine, oauth.ClientSecretBasic(machineSecret), { resource: API }, options)));
+    const issued = await retryOnNonce(async () =>
+      oauth.processClientCredentialsResponse(
+        as,
+        machine,
+        await oauth.clientCredentialsGrantRequest(as, machine, oauth.ClientSecretBasic(machineSecret), { resource: API }, options),
+      ),
+    );
     expect(issued.token_type).toBe('dpop');
     const rs: oauth.Client = { client_id: 'resource-server' };
-    const seen = await oauth.processIntrospectionResponse(as, rs, await oauth.introspectionRequest(as, rs, oauth.ClientSecretBasic(RS_SECRET), issued.access_token, { [oauth.allowInsecureRequests]: true }));
+    const seen = await oauth.processIntrospectionResponse(
+      as,
+      rs,
+      await oauth.introspectionRequest(as, rs, oauth.ClientSecretBasic(RS_SECRET), issued.access_token, { [oauth.allowInsecureRequests]: true }),
+    );
     expect(seen).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: key.jkt } });
 
     const userKey = await dpopKey();
     const pair = await boundLogin(userKey);
     const pub: oauth.Client = { client_id: 'default' };
     const userDPoP = oauth.DPoP(pub, { privateKey: userKey.privateKey, publicKey: userKey.publicKey });
-    const refreshed = await retryOnNonce(async () => oauth.processRefreshTokenResponse(as, pub, await oauth.refreshTokenGrantRequest(as, pub, oauth.None(), pair.refresh_token, { DPoP: userDPoP, [oauth.allowInsecureRequests]: true })));
+    const refreshed = await retryOnNonce(async () =>
+      oauth.processRefreshTokenResponse(
+        as,
+        pub,
+        await oauth.refreshTokenGrantRequest(as, pub, oauth.None(), pair.refresh_token, { DPoP: userDPoP, [oauth.allowInsecureRequests]: true }),
+      ),
+    );
     expect(refreshed.token_type).toBe('dpop');
-    const me = await oauth.protectedResourceRequest(refreshed.access_token, 'GET', new URL(`${service.url}/auth/me`), undefined, undefined, { DPoP: userDPoP, [oauth.allowInsecureRequests]: true });
+    const me = await oauth.protectedResourceRequest(refreshed.access_token, 'GET', new URL(`${service.url}/auth/me`), undefined, undefined, {
+      DPoP: userDPoP,
+      [oauth.allowInsecureRequests]: true,
+    });
     expect(me.status).toBe(200);
   });
 });
@@ -191,6 +243,9 @@ describe('jose', () => {
     const jwks = createRemoteJWKSet(new URL(`${service.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(pair.access_token, jwks, { issuer: service.url, audience: API, typ: 'at+jwt' });
     expect(payload.aud).toBe(API);
-    await expect(jwtVerify(pair.access_token, jwks, { issuer: service.url, audience: 'https://reports.api.test', typ: 'at+jwt' })).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'aud' });
+    await expect(jwtVerify(pair.access_token, jwks, { issuer: service.url, audience: 'https://reports.api.test', typ: 'at+jwt' })).rejects.toMatchObject({
+      code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+      claim: 'aud',
+    });
   });
 });

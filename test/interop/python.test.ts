@@ -40,7 +40,8 @@ afterEach(async () => {
 async function uvicorn(module: string, env: Record<string, string>): Promise<string> {
   const port = await freePort();
   const child: ChildProcess = spawn(PYTHON, ['-m', 'uvicorn', `${module}:app`, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warning'], {
-    cwd: EXAMPLES, env: { PATH: process.env.PATH ?? '', PYTHONDONTWRITEBYTECODE: '1', ...env },
+    cwd: EXAMPLES,
+    env: { PATH: process.env.PATH ?? '', PYTHONDONTWRITEBYTECODE: '1', ...env },
   });
   let output = '';
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -72,7 +73,8 @@ async function service(env: Record<string, string> = {}): Promise<TestService> {
 
 async function login(s: TestService, resource?: string): Promise<{ access_token: string; refresh_token: string }> {
   const res = await fetch(`${s.url}/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'tester', password: 'tester password 1', ...(resource ? { resource } : {}) }),
   });
   expect(res.status).toBe(200);
@@ -82,53 +84,73 @@ async function login(s: TestService, resource?: string): Promise<{ access_token:
 const get = (url: string, token?: string) => fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
 
 describeWith(python, 'FastAPI with PyJWT (examples/python/resource_server.py)', FILE, () => {
-  it.each(['EdDSA', 'ES256', 'RS256'])('verifies %s tokens for its audience and refuses the others', async (alg) => {
-    const s = await service({ BATON_ALG: alg });
-    const api = await uvicorn('resource_server', { BATON_ISSUER: s.url, API_AUDIENCE: API });
+  it.each(['EdDSA', 'ES256', 'RS256'])(
+    'verifies %s tokens for its audience and refuses the others',
+    async (alg) => {
+      const s = await service({ BATON_ALG: alg });
+      const api = await uvicorn('resource_server', { BATON_ISSUER: s.url, API_AUDIENCE: API });
 
-    const ok = await get(`${api}/orders`, (await login(s, API)).access_token);
-    expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ user: expect.stringMatching(/^usr_/), client: 'default' });
+      const ok = await get(`${api}/orders`, (await login(s, API)).access_token);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ user: expect.stringMatching(/^usr_/), client: 'default' });
 
-    // A token for the token service itself (no resource) is not one for this API.
-    const other = await get(`${api}/orders`, (await login(s)).access_token);
-    expect(other.status).toBe(401);
-    expect(other.headers.get('www-authenticate')).toBe('Bearer realm="api", error="invalid_token"');
+      // A token for the token service itself (no resource) is not one for this API.
+      const other = await get(`${api}/orders`, (await login(s)).access_token);
+      expect(other.status).toBe(401);
+      expect(other.headers.get('www-authenticate')).toBe('Bearer realm="api", error="invalid_token"');
 
-    // Signed by the service's own key, but typ JWT: PyJWT alone would accept it.
-    const key = s.server.service.baton.keys.active('sig');
-    if (key?.signKey === undefined) throw new Error('no signing key');
-    const now = Math.floor(Date.now() / 1000);
-    const plain = await new SignJWT({ client_id: 'default', jti: 'j1', sid: 's1' })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setIssuer(s.url).setAudience(API).setSubject('usr_x').setIssuedAt(now).setExpirationTime(now + 60)
-      .sign(key.signKey);
-    expect((await get(`${api}/orders`, plain)).status).toBe(401);
-    const same = await new SignJWT({ client_id: 'default', jti: 'j2', sid: 's1' })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuer(s.url).setAudience(API).setSubject('usr_x').setIssuedAt(now).setExpirationTime(now + 60)
-      .sign(key.signKey);
-    expect((await get(`${api}/orders`, same)).status).toBe(200); // the control: only typ differed
+      // Signed by the service's own key, but typ JWT: PyJWT alone would accept it.
+      const key = s.server.service.baton.keys.active('sig');
+      if (key?.signKey === undefined) throw new Error('no signing key');
+      const now = Math.floor(Date.now() / 1000);
+      const plain = await new SignJWT({ client_id: 'default', jti: 'j1', sid: 's1' })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+        .setIssuer(s.url)
+        .setAudience(API)
+        .setSubject('usr_x')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(key.signKey);
+      expect((await get(`${api}/orders`, plain)).status).toBe(401);
+      const same = await new SignJWT({ client_id: 'default', jti: 'j2', sid: 's1' })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+        .setIssuer(s.url)
+        .setAudience(API)
+        .setSubject('usr_x')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(key.signKey);
+      expect((await get(`${api}/orders`, same)).status).toBe(200); // the control: only typ differed
 
-    const none = await get(`${api}/orders`);
-    expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="api"');
-    const scope = await get(`${api}/reports`, (await login(s, API)).access_token);
-    expect(scope.status).toBe(403);
-    expect(await scope.json()).toMatchObject({ error: 'insufficient_scope' });
-  }, 60_000);
+      const none = await get(`${api}/orders`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer realm="api"');
+      const scope = await get(`${api}/reports`, (await login(s, API)).access_token);
+      expect(scope.status).toBe(403);
+      expect(await scope.json()).toMatchObject({ error: 'insufficient_scope' });
+    },
+    60_000,
+  );
 });
 
 describeWith(python, 'FastAPI with introspection (examples/python/introspection_server.py)', FILE, () => {
   it('accepts an active token for its audience and refuses it once revoked', async () => {
     const s = await service();
     const api = await uvicorn('introspection_server', {
-      BATON_ISSUER: s.url, API_AUDIENCE: API, INTROSPECTION_CLIENT: 'resource-server', INTROSPECTION_SECRET: RS_SECRET, INTROSPECTION_CACHE_SECONDS: '0.2',
+      BATON_ISSUER: s.url,
+      API_AUDIENCE: API,
+      INTROSPECTION_CLIENT: 'resource-server',
+      INTROSPECTION_SECRET: RS_SECRET,
+      INTROSPECTION_CACHE_SECONDS: '0.2',
     });
     const pair = await login(s, API);
     expect((await get(`${api}/orders`, pair.access_token)).status).toBe(200);
     expect((await get(`${api}/orders`, (await login(s)).access_token)).status).toBe(401); // another audience
-    const logout = await fetch(`${s.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${pair.refresh_token}` });
+    const logout = await fetch(`${s.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${pair.refresh_token}`,
+    });
     expect(logout.status).toBe(200);
     await new Promise((r) => setTimeout(r, 300));
     const after = await get(`${api}/orders`, pair.access_token);

@@ -23,7 +23,9 @@ const API = 'https://api.test';
 /** An API on its own port, its /orders behind requireAuth with `verifier`; counts what the verifier fetched. */
 async function api(verifier: ReturnType<typeof remoteIssuer>, origin?: string): Promise<{ url: string; close: () => Promise<void> }> {
   const app = express();
-  app.get('/orders', requireAuth(verifier, { audience: API, scope: 'orders:read', ...(origin === undefined ? {} : { origin }) }), (req, res) => res.json({ sub: req.auth.sub, client: req.auth.client_id }));
+  app.get('/orders', requireAuth(verifier, { audience: API, scope: 'orders:read', ...(origin === undefined ? {} : { origin }) }), (req, res) =>
+    res.json({ sub: req.auth.sub, client: req.auth.client_id }),
+  );
   const server: Server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(() => r())) };
@@ -49,8 +51,20 @@ describe('tokens of oidc-provider (JWT access tokens, RFC 9068)', () => {
     provider = new Provider(issuer, {
       jwks: { keys: [rsa, ec] as never },
       clients: [
-        { client_id: 'machine-rs', client_secret: 'machine-secret-of-32-characters-xx', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] },
-        { client_id: 'machine-es', client_secret: 'machine-secret-of-32-characters-xx', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] },
+        {
+          client_id: 'machine-rs',
+          client_secret: 'machine-secret-of-32-characters-xx',
+          grant_types: ['client_credentials'],
+          redirect_uris: [],
+          response_types: [],
+        },
+        {
+          client_id: 'machine-es',
+          client_secret: 'machine-secret-of-32-characters-xx',
+          grant_types: ['client_credentials'],
+          redirect_uris: [],
+          response_types: [],
+        },
       ],
       scopes: ['orders:read'],
       features: {
@@ -76,7 +90,10 @@ describe('tokens of oidc-provider (JWT access tokens, RFC 9068)', () => {
   const tokenFor = async (clientId: string, resource = API): Promise<string> => {
     const res = await fetch(`${issuer}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:machine-secret-of-32-characters-xx`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${clientId}:machine-secret-of-32-characters-xx`).toString('base64')}`,
+      },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'orders:read', resource }),
     });
     const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
@@ -88,7 +105,10 @@ describe('tokens of oidc-provider (JWT access tokens, RFC 9068)', () => {
     const verifier = remoteIssuer({ issuer, audience: API, fetch: counting });
     const a = await api(verifier);
     try {
-      for (const [client, alg] of [['machine-rs', 'RS256'], ['machine-es', 'ES256']] as const) {
+      for (const [client, alg] of [
+        ['machine-rs', 'RS256'],
+        ['machine-es', 'ES256'],
+      ] as const) {
         const token = await tokenFor(client);
         expect(JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString())).toMatchObject({ alg, typ: 'at+jwt' });
         const res = await get(`${a.url}/orders`, token);
@@ -152,8 +172,26 @@ describe('tokens of another Baton service', () => {
   let opaque: Awaited<ReturnType<typeof startServer>>;
   const secret = 'introspection-secret-of-32-characters!!';
   beforeAll(async () => {
-    baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret }));
-    opaque = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_TOKEN_FORMAT: 'opaque', BATON_INTROSPECTION_SECRET: secret }));
+    baton = await startServer(
+      loadConfig({
+        PORT: '0',
+        BATON_STORE: 'memory:',
+        BATON_LOG_LEVEL: 'silent',
+        BATON_RESOURCES: API,
+        BATON_ALG: 'ES256',
+        BATON_INTROSPECTION_SECRET: secret,
+      }),
+    );
+    opaque = await startServer(
+      loadConfig({
+        PORT: '0',
+        BATON_STORE: 'memory:',
+        BATON_LOG_LEVEL: 'silent',
+        BATON_RESOURCES: API,
+        BATON_TOKEN_FORMAT: 'opaque',
+        BATON_INTROSPECTION_SECRET: secret,
+      }),
+    );
     for (const s of [baton, opaque]) {
       await users.add(s.service.store, 'ada', 'ada password 1', 'orders:read');
       await clients.setScopes(s.service.store, 'default', 'orders:read').catch(() => undefined);
@@ -164,7 +202,11 @@ describe('tokens of another Baton service', () => {
     await opaque.stop();
   });
   const login = async (s: typeof baton): Promise<string> => {
-    const res = await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' }) });
+    const res = await fetch(`${s.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' }),
+    });
     const body = (await res.json()) as { access_token?: string; error_description?: string };
     if (body.access_token === undefined) throw new Error(`login: ${body.error_description}`);
     return body.access_token;
@@ -172,7 +214,12 @@ describe('tokens of another Baton service', () => {
 
   it('accepts its JWTs for this API, and after a key rotation refetches the JWKS once for the new kid', async () => {
     let jwksFetches = 0;
-    const verifier = remoteIssuer({ issuer: baton.url, audience: API, fetch: (input, init) => ((String(input).includes('jwks') && jwksFetches++), fetch(input, init)), jwks: { cooldownMs: 0 } });
+    const verifier = remoteIssuer({
+      issuer: baton.url,
+      audience: API,
+      fetch: (input, init) => (String(input).includes('jwks') && jwksFetches++, fetch(input, init)),
+      jwks: { cooldownMs: 0 },
+    });
     const a = await api(verifier);
     try {
       expect((await get(`${a.url}/orders`, await login(baton))).status).toBe(200);
@@ -188,7 +235,12 @@ describe('tokens of another Baton service', () => {
 
   it('follows its revocation feed: a logout there is refused here within milliseconds, cached tokens included, and a dropped stream catches up', async () => {
     const heard: string[] = [];
-    const verifier = remoteIssuer({ issuer: baton.url, audience: API, introspection: { clientId: 'resource-server', clientSecret: secret }, onRevocation: (e) => heard.push(`${e.kind}:${e.id}`) });
+    const verifier = remoteIssuer({
+      issuer: baton.url,
+      audience: API,
+      introspection: { clientId: 'resource-server', clientSecret: secret },
+      onRevocation: (e) => heard.push(`${e.kind}:${e.id}`),
+    });
     const a = await api(verifier);
     const sessionOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { sid: string }).sid;
     try {
@@ -211,7 +263,7 @@ describe('tokens of another Baton service', () => {
     }
   });
 
-  it('takes its DPoP-bound tokens with the DPoP scheme and a proof for this API\'s URL; refuses them as Bearer, replayed, or for another URL (RFC 9449 §7)', async () => {
+  it("takes its DPoP-bound tokens with the DPoP scheme and a proof for this API's URL; refuses them as Bearer, replayed, or for another URL (RFC 9449 §7)", async () => {
     const key = await dpopKey();
     const res = await postWithProof(key, `${baton.url}/auth/login`, { username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' });
     const { access_token: token, token_type: type } = (await res.json()) as { access_token: string; token_type: string };
@@ -227,10 +279,14 @@ describe('tokens of another Baton service', () => {
       const asBearer = await get(url, token);
       expect(asBearer.status).toBe(401);
       expect((await asBearer.json()).error_description).toMatch(/bound to a DPoP key/);
-      const elsewhere = await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(key, 'GET', `${a.url}/admin`, { accessToken: token }) } });
+      const elsewhere = await fetch(url, {
+        headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(key, 'GET', `${a.url}/admin`, { accessToken: token }) },
+      });
       expect(elsewhere.headers.get('www-authenticate')).toMatch(/^DPoP algs="[^"]+", error="invalid_dpop_proof"/);
       const thief = await dpopKey();
-      expect((await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(thief, 'GET', url, { accessToken: token }) } })).status).toBe(401);
+      expect((await fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await dpopProof(thief, 'GET', url, { accessToken: token }) } })).status).toBe(
+        401,
+      );
     } finally {
       verifier.close();
       await a.close();
@@ -266,7 +322,10 @@ describe('tokens of another Baton service', () => {
     const sid = (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { sid: string }).sid;
     await baton.service.baton.revokeSession(sid, 'admin');
     const auth = { authorization: `Basic ${Buffer.from(`resource-server:${secret}`).toString('base64')}` };
-    const all = (await (await fetch(`${baton.url}/oauth/revocations?since=0`, { headers: auth })).json()) as { events: { kind: string; id: string; at: number }[]; cursor: number };
+    const all = (await (await fetch(`${baton.url}/oauth/revocations?since=0`, { headers: auth })).json()) as {
+      events: { kind: string; id: string; at: number }[];
+      cursor: number;
+    };
     expect(all.events).toContainEqual(expect.objectContaining({ kind: 'session', id: sid }));
     expect(all.events.every((e) => Object.keys(e).sort().join() === 'at,expiresAt,id,kind')).toBe(true); // no reason, no device
     // The last release's followers resume with since=<last id>. (A cursor above the log's head, never handed out, is unknown: the whole backlog.)
@@ -288,12 +347,13 @@ describe('tokens of another Baton service', () => {
     expect(metadata.baton_revocation_feed_endpoint).toBe(`${baton.url}/oauth/revocations`);
   });
 
-  it('introspects its opaque tokens with the API\'s credentials, caching each answer briefly', async () => {
+  it("introspects its opaque tokens with the API's credentials, caching each answer briefly", async () => {
     let introspections = 0;
     const verifier = remoteIssuer({
-      issuer: opaque.url, audience: API,
+      issuer: opaque.url,
+      audience: API,
       introspection: { clientId: 'resource-server', clientSecret: secret, cacheMs: 60_000 },
-      fetch: (input, init) => ((String(input).includes('introspect') && introspections++), fetch(input, init)),
+      fetch: (input, init) => (String(input).includes('introspect') && introspections++, fetch(input, init)),
     });
     const a = await api(verifier);
     try {

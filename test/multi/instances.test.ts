@@ -28,10 +28,11 @@ afterAll(async () => {
   await Promise.all([...cluster, ...(single ? [single] : [])].map((n) => n.stop()));
 });
 
-
 function cli(args: string[], store: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: 'https://baton.multi.test' } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: 'https://baton.multi.test' },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -53,17 +54,36 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
     const setup = await openStore(store);
     await users.add(setup, 'multi', 'multi password 1');
     await setup.close();
-    const instances = await startInstances(3, { BATON_STORE: store, BATON_SECRET: SECRET, BATON_KEY_RELOAD: '1', BATON_ISSUER: 'https://baton.multi.test', BATON_REFRESH_RATE: 'off' });
+    const instances = await startInstances(3, {
+      BATON_STORE: store,
+      BATON_SECRET: SECRET,
+      BATON_KEY_RELOAD: '1',
+      BATON_ISSUER: 'https://baton.multi.test',
+      BATON_REFRESH_RATE: 'off',
+    });
     const [a, b] = instances as [Instance, Instance, Instance];
     try {
-      const login = async (on: Instance) => (await (await fetch(`${on.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'multi', password: 'multi password 1' }) })).json()) as { access_token: string; refresh_token: string; session_id: string };
+      const login = async (on: Instance) =>
+        (await (
+          await fetch(`${on.url}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ username: 'multi', password: 'multi password 1' }),
+          })
+        ).json()) as { access_token: string; refresh_token: string; session_id: string };
       const me = (on: Instance, token: string) => fetch(`${on.url}/auth/me`, { headers: { authorization: `Bearer ${token}` } });
       const pair = await login(a);
 
       // A refresh storm spread over the instances: one rotation, one child for everyone.
-      const storm = await Promise.all(Array.from({ length: 30 }, (_, i) => fetch(`${(instances[i % 3] as Instance).url}/oauth/token`, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}`,
-      })));
+      const storm = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          fetch(`${(instances[i % 3] as Instance).url}/oauth/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}`,
+          }),
+        ),
+      );
       expect(storm.map((r) => r.status)).toEqual(Array(30).fill(200));
       const bodies = (await Promise.all(storm.map((r) => r.json()))) as { refresh_token: string; access_token: string }[];
       const children = new Set(bodies.map((p) => p.refresh_token));
@@ -74,7 +94,10 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
       // Logout on A: B's API refuses the token within the propagation bound, B's sockets close.
       expect((await me(b, access)).status).toBe(200);
       const socket = new WebSocket(`${b.url.replace('http', 'ws')}/ws`, ['baton.v1', `baton.bearer.${access}`]);
-      await new Promise((r, j) => { socket.once('open', r); socket.once('error', j); });
+      await new Promise((r, j) => {
+        socket.once('open', r);
+        socket.once('error', j);
+      });
       const closed = new Promise<number>((r) => socket.once('close', (code) => r(code)));
       const t = Date.now();
       expect((await fetch(`${a.url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${access}` } })).status).toBe(200);
@@ -85,7 +108,8 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
 
       // Key rotation from the command line while tokens are in flight.
       const before = await login(a);
-      const jwks = async (on: Instance) => ((await (await fetch(`${on.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+      const jwks = async (on: Instance) =>
+        ((await (await fetch(`${on.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
       const published = await jwks(a);
       expect(published).toHaveLength(2); // the active key and the next one, published ahead
       for (const i of instances) expect(await jwks(i)).toEqual(published);
@@ -103,10 +127,12 @@ describe.each(backends)('three instances on %s', (_name, prepare) => {
       // A compromised key revoked from the command line: refused everywhere at once, cached or not; signing goes on.
       const revoked = await cli(['keys', 'revoke', active], store);
       expect(revoked).toMatch(/^Revoked /m); // after the line on standard error naming the store
-      for (const i of instances) await eventually(async () => (await me(i, after.access_token)).status === 401, { timeoutMs: 1000, what: 'the revoked key refused everywhere' });
+      for (const i of instances)
+        await eventually(async () => (await me(i, after.access_token)).status === 401, { timeoutMs: 1000, what: 'the revoked key refused everywhere' });
       for (const i of instances) expect(await jwks(i)).not.toContain(active);
       const fresh = await login(b);
-      for (const i of instances) await eventually(async () => (await me(i, fresh.access_token)).status === 200, { timeoutMs: 2000, what: 'a fresh token accepted everywhere' });
+      for (const i of instances)
+        await eventually(async () => (await me(i, fresh.access_token)).status === 200, { timeoutMs: 2000, what: 'a fresh token accepted everywhere' });
     } finally {
       await Promise.all(instances.map(stopInstance));
     }

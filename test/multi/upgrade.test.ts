@@ -57,7 +57,9 @@ const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.m
 
 /** `baton serve` with `env` and its log at warn: what it wrote until it listened. */
 function serveLogged(env: Record<string, string>): Promise<{ instance: Instance; output: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', BATON_LOG_LEVEL: 'warn', BATON_RUNTIME_FILE: join(dir, `runtime-${++runtimes}.json`), ...env } });
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { ...process.env, PORT: '0', BATON_LOG_LEVEL: 'warn', BATON_RUNTIME_FILE: join(dir, `runtime-${++runtimes}.json`), ...env },
+  });
   return new Promise((resolve, reject) => {
     let output = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -75,19 +77,22 @@ function serveLogged(env: Record<string, string>): Promise<{ instance: Instance;
 }
 
 const METRICS = 'upgrade-test-metrics-token-of-32-characters';
-const dpopGauge = async (on: Instance): Promise<string | undefined> => /^baton_dpop_enabled (\d)$/m.exec(await (await fetch(`${on.url}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).text())?.[1];
+const dpopGauge = async (on: Instance): Promise<string | undefined> =>
+  /^baton_dpop_enabled (\d)$/m.exec(await (await fetch(`${on.url}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).text())?.[1];
 
-const metadata = async (on: Instance): Promise<Record<string, unknown>> => (await fetch(`${on.url}/.well-known/oauth-authorization-server`)).json() as Promise<Record<string, unknown>>;
+const metadata = async (on: Instance): Promise<Record<string, unknown>> =>
+  (await fetch(`${on.url}/.well-known/oauth-authorization-server`)).json() as Promise<Record<string, unknown>>;
 /** The issuer all instances share; a proof names its URLs (RFC 9449 §4.3, htu), whichever instance is asked. */
 const ISSUER = 'http://localhost:3000';
 
 /** POSTs JSON to `on` with a proof by `key`, following one use_dpop_nonce answer (RFC 9449 §8). */
 async function postWithProof(key: DpopKey, on: Instance, path: string, body: Record<string, string>): Promise<Response> {
-  const send = async (nonce?: string) => fetch(`${on.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${ISSUER}${path}`, nonce === undefined ? {} : { nonce }) },
-    body: JSON.stringify(body),
-  });
+  const send = async (nonce?: string) =>
+    fetch(`${on.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', dpop: await dpopProof(key, 'POST', `${ISSUER}${path}`, nonce === undefined ? {} : { nonce }) },
+      body: JSON.stringify(body),
+    });
   const first = await send();
   const nonce = first.headers.get('dpop-nonce');
   return first.status === 400 && nonce !== null ? send(nonce) : first;
@@ -101,7 +106,14 @@ describe.each([
   it('binds no token while an instance without DPoP lives, then turns DPoP on for good', async () => {
     const store = storeOf();
     await withUser(store);
-    const env = { BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: ISSUER, BATON_HEARTBEAT: '1s', BATON_REFRESH_RATE: 'off', BATON_METRICS_TOKEN: METRICS };
+    const env = {
+      BATON_STORE: store,
+      BATON_SECRET: SECRET,
+      BATON_ISSUER: ISSUER,
+      BATON_HEARTBEAT: '1s',
+      BATON_REFRESH_RATE: 'off',
+      BATON_METRICS_TOKEN: METRICS,
+    };
     const old = await start({ ...env, BATON_DPOP: 'off' });
     const fresh = await start(env);
     const key = await dpopKey();
@@ -128,7 +140,10 @@ describe.each([
     // Then DPoP turns on.
     const gone = new Promise((r) => old.child.once('exit', r));
     old.child.kill(stop);
-    await eventually(async () => 'dpop_signing_alg_values_supported' in (await metadata(fresh)), { timeoutMs: 10_000, what: 'the new instance to turn DPoP on' });
+    await eventually(async () => 'dpop_signing_alg_values_supported' in (await metadata(fresh)), {
+      timeoutMs: 10_000,
+      what: 'the new instance to turn DPoP on',
+    });
     old.child.kill('SIGKILL');
     await gone;
 
@@ -158,26 +173,32 @@ describe.each([
 });
 
 describe('several processes on one store', () => {
-  it('a second one whose issuer would be its own default port refuses to start, naming the first one\'s issuer', async () => {
+  it("a second one whose issuer would be its own default port refuses to start, naming the first one's issuer", async () => {
     const store = `sqlite:${join(dir, 'issuers.sqlite')}`;
     await withUser(store);
     const first = await start({ BATON_STORE: store, BATON_SECRET: SECRET });
     const issuer = (await metadata(first)).issuer as string;
     expect(issuer).toBe(first.url);
     await expect(instanceOf({ BATON_STORE: store, BATON_SECRET: SECRET })).rejects.toThrow(
-      new RegExp(`Another instance on this store \\(process \\d+ on .+\\) has issuer ${issuer.replace(/[.:/]/g, '\\$&')}, and this one would default to http://127\\.0\\.0\\.1:\\d+: each would refuse the other's tokens\\. Set BATON_ISSUER to the public URL all instances share\\.`),
+      new RegExp(
+        `Another instance on this store \\(process \\d+ on .+\\) has issuer ${issuer.replace(/[.:/]/g, '\\$&')}, and this one would default to http://127\\.0\\.0\\.1:\\d+: each would refuse the other's tokens\\. Set BATON_ISSUER to the public URL all instances share\\.`,
+      ),
     );
     // With the shared issuer set, a second one starts, and each takes the other's tokens.
     await stopInstance(first);
     const shared = { BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: 'http://localhost:3000' };
     const [a, b] = [await start(shared), await start(shared)];
-    const pair = (await (await fetch(`${a.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(USER) })).json()) as Pair;
+    const pair = (await (
+      await fetch(`${a.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(USER) })
+    ).json()) as Pair;
     expect((await fetch(`${b.url}/auth/me`, { headers: { authorization: `Bearer ${pair.access_token}` } })).status).toBe(200);
     // A process that would default to another issuer refuses beside them too; once they stop, it starts (their records are gone).
     await expect(instanceOf({ BATON_STORE: store, BATON_SECRET: SECRET })).rejects.toThrow(/has issuer http:\/\/localhost:3000.*Set BATON_ISSUER/);
     // An explicit BATON_ISSUER wins, with a warning that names the other issuer.
     const explicit = await serveLogged({ BATON_STORE: store, BATON_SECRET: SECRET, BATON_ISSUER: 'http://localhost:4000' });
-    expect(explicit.output).toMatch(/"event":"config.warning".*Another instance on this store \(process \d+ on [^)]+\) has issuer http:\/\/localhost:3000, not http:\/\/localhost:4000: each refuses the other's tokens\. Give every instance the same BATON_ISSUER\./);
+    expect(explicit.output).toMatch(
+      /"event":"config.warning".*Another instance on this store \(process \d+ on [^)]+\) has issuer http:\/\/localhost:3000, not http:\/\/localhost:4000: each refuses the other's tokens\. Give every instance the same BATON_ISSUER\./,
+    );
     await stopInstance(explicit.instance);
     await Promise.all([a, b].map(stopInstance));
     expect((await metadata(await start({ BATON_STORE: store, BATON_SECRET: SECRET }))).issuer).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

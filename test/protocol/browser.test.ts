@@ -13,7 +13,14 @@ it('every module of the toolkit bundles for the browser, without a Node built-in
   const modules = readdirSync(dir).filter((f) => f.endsWith('.ts'));
   expect(modules).toEqual(expect.arrayContaining(['index.ts', 'loopback.ts', 'discovery.ts', 'token-cache.ts', 'revocation-cache.ts']));
   const result = await build({
-    entryPoints: modules.map((f) => `${dir}${f}`), bundle: true, write: false, outdir: '/nonexistent', platform: 'browser', format: 'esm', logLevel: 'silent', metafile: true,
+    entryPoints: modules.map((f) => `${dir}${f}`),
+    bundle: true,
+    write: false,
+    outdir: '/nonexistent',
+    platform: 'browser',
+    format: 'esm',
+    logLevel: 'silent',
+    metafile: true,
   });
   expect(result.errors).toEqual([]);
   const inputs = Object.keys(result.metafile.inputs);

@@ -18,12 +18,21 @@ function fakeFetch(routes: Record<string, () => Response>): typeof fetch & { ask
   return f;
 }
 const json = (body: unknown) => () => Response.json(body);
-const reason = (p: Promise<unknown>) => p.then(() => 'resolved', (err: unknown) => (err instanceof DiscoveryError ? err.reason : String(err)));
+const reason = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (err: unknown) => (err instanceof DiscoveryError ? err.reason : String(err)),
+  );
 
 describe('fetchMetadata', () => {
   it('inserts the well-known path before the issuer path (RFC 8414 §3.1), then tries OpenID Connect Discovery', async () => {
-    expect(metadataUrls('https://a.example/tenant/')).toEqual(['https://a.example/.well-known/oauth-authorization-server/tenant', 'https://a.example/tenant/.well-known/openid-configuration']);
-    const f = fakeFetch({ 'https://a.example/tenant/.well-known/openid-configuration': json({ issuer: 'https://a.example/tenant', jwks_uri: 'https://a.example/jwks' }) });
+    expect(metadataUrls('https://a.example/tenant/')).toEqual([
+      'https://a.example/.well-known/oauth-authorization-server/tenant',
+      'https://a.example/tenant/.well-known/openid-configuration',
+    ]);
+    const f = fakeFetch({
+      'https://a.example/tenant/.well-known/openid-configuration': json({ issuer: 'https://a.example/tenant', jwks_uri: 'https://a.example/jwks' }),
+    });
     const found = await fetchMetadata('https://a.example/tenant', f);
     expect(found.url).toBe('https://a.example/tenant/.well-known/openid-configuration');
     expect(found.metadata.jwks_uri).toBe('https://a.example/jwks');
@@ -38,17 +47,25 @@ describe('fetchMetadata', () => {
     expect(await fetchMetadata('https://a.example', f)).toMatchObject({ metadata: { issuer: 'https://a.example' } });
     expect(await reason(fetchMetadata('https://a.example/', f))).toBe('wrong_issuer');
     expect(await reason(fetchMetadata('https://b.example', f))).toBe('wrong_issuer');
-    await expect(fetchMetadata('https://a.example/', f)).rejects.toThrow(/names the issuer "https:\/\/a\.example", not https:\/\/a\.example\/ \(RFC 8414 §3\.3\)/);
+    await expect(fetchMetadata('https://a.example/', f)).rejects.toThrow(
+      /names the issuer "https:\/\/a\.example", not https:\/\/a\.example\/ \(RFC 8414 §3\.3\)/,
+    );
   });
 
   it('tells a redirect, an error status, junk, no metadata and an unreachable issuer apart', async () => {
     const at = 'https://a.example/.well-known/oauth-authorization-server';
-    expect(await reason(fetchMetadata('https://a.example', fakeFetch({ [at]: () => new Response(null, { status: 302, headers: { location: 'https://evil.example/' } }) })))).toBe('redirect');
+    expect(
+      await reason(
+        fetchMetadata('https://a.example', fakeFetch({ [at]: () => new Response(null, { status: 302, headers: { location: 'https://evil.example/' } }) })),
+      ),
+    ).toBe('redirect');
     expect(await reason(fetchMetadata('https://a.example', fakeFetch({ [at]: () => new Response('', { status: 503 }) })))).toBe('status');
     expect(await reason(fetchMetadata('https://a.example', fakeFetch({ [at]: () => new Response('<html>') })))).toBe('not_json');
     expect(await reason(fetchMetadata('https://a.example', fakeFetch({ [at]: json(['https://a.example']) })))).toBe('not_json');
     expect(await reason(fetchMetadata('https://a.example', fakeFetch({})))).toBe('not_found');
-    const down = (async () => { throw new TypeError('fetch failed'); }) as unknown as typeof fetch;
+    const down = (async () => {
+      throw new TypeError('fetch failed');
+    }) as unknown as typeof fetch;
     const err = (await fetchMetadata('https://a.example', down).catch((e: unknown) => e)) as DiscoveryError;
     expect([err.reason, (err.cause as Error).message]).toEqual(['unreachable', 'fetch failed']);
   });

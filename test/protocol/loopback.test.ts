@@ -18,8 +18,31 @@ const lookAlike = fc.oneof(
   fc.tuple(loopback, label).map(([host, domain]) => `${domain}.${host}`), // evil.localhost, evil.127.0.0.1
   label.map((domain) => `localhost.${domain}`), // localhost.evil
   fc.tuple(octet, octet, octet).map(([a, b, c]) => `0x7f.${a}.${b}.${c}`),
-  fc.constantFrom('0x7f.1', '127.1', '2130706433', '0177.0.0.1', '127.0.0.01', '127.0.0.256', '127.0.0.1.', 'localhost.', 'LOCALHOST', '[::2]', '::1', '[::ffff:7f00:1]', '128.0.0.1', '126.255.255.255', ''),
-  fc.tuple(fc.integer({ min: 0, max: 255 }).filter((a) => a !== 127), octet, octet, octet).map((parts) => parts.join('.')),
+  fc.constantFrom(
+    '0x7f.1',
+    '127.1',
+    '2130706433',
+    '0177.0.0.1',
+    '127.0.0.01',
+    '127.0.0.256',
+    '127.0.0.1.',
+    'localhost.',
+    'LOCALHOST',
+    '[::2]',
+    '::1',
+    '[::ffff:7f00:1]',
+    '128.0.0.1',
+    '126.255.255.255',
+    '',
+  ),
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: 255 }).filter((a) => a !== 127),
+      octet,
+      octet,
+      octet,
+    )
+    .map((parts) => parts.join('.')),
 );
 
 describe('the loopback rule', () => {
@@ -33,17 +56,26 @@ describe('the loopback rule', () => {
 
   it('answers on the host as the URL parser writes it: a hex or short spelling of 127.0.0.1 is loopback once parsed, a look-alike domain never', () => {
     fc.assert(fc.property(loopback, fc.integer({ min: 1, max: 65_535 }), (host, port) => isSecureUrl(new URL(`http://${host}:${port}/x`))));
-    for (const spelled of ['0x7f.1', '127.1', '2130706433', '[0:0:0:0:0:0:0:1]', 'LOCALHOST']) expect(isLoopbackHost(new URL(`http://${spelled}/`).hostname), spelled).toBe(true);
-    fc.assert(fc.property(fc.tuple(fc.oneof(loopbackV4, fc.constant('localhost')), label), ([host, domain]) => !isSecureUrl(new URL(`http://${host}.${domain}.com/`))));
+    for (const spelled of ['0x7f.1', '127.1', '2130706433', '[0:0:0:0:0:0:0:1]', 'LOCALHOST'])
+      expect(isLoopbackHost(new URL(`http://${spelled}/`).hostname), spelled).toBe(true);
+    fc.assert(
+      fc.property(fc.tuple(fc.oneof(loopbackV4, fc.constant('localhost')), label), ([host, domain]) => !isSecureUrl(new URL(`http://${host}.${domain}.com/`))),
+    );
     expect(isSecureUrl(new URL('https://api.example.com/'))).toBe(true);
     expect(isSecureUrl(new URL('http://api.example.com/'))).toBe(false);
   });
 
   it('names a loopback origin under each loopback name, and any other origin alone', () => {
-    fc.assert(fc.property(loopbackV4, fc.integer({ min: 1, max: 65_535 }), (host, port) => {
-      const names = sameMachine(new URL(`http://${host}:${port}/a`));
-      return names[0] === `http://${host}:${port}` && ['localhost', '127.0.0.1', '[::1]'].every((n) => names.includes(`http://${n}:${port}`)) && new Set(names).size === names.length;
-    }));
+    fc.assert(
+      fc.property(loopbackV4, fc.integer({ min: 1, max: 65_535 }), (host, port) => {
+        const names = sameMachine(new URL(`http://${host}:${port}/a`));
+        return (
+          names[0] === `http://${host}:${port}` &&
+          ['localhost', '127.0.0.1', '[::1]'].every((n) => names.includes(`http://${n}:${port}`)) &&
+          new Set(names).size === names.length
+        );
+      }),
+    );
     expect(sameMachine(new URL('https://127.0.0.1.evil.com/'))).toEqual(['https://127.0.0.1.evil.com']);
   });
 });

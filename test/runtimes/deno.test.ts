@@ -9,5 +9,9 @@ const deno = installedBinary('deno', 'deno');
 
 runtimeSuite('Deno', {
   missing: () => deno.missing,
-  run: (bundle) => runProcess(deno.path, ['run', '--no-prompt', '--allow-net=127.0.0.1', bundle.cli], bundle, { DENO_DIR: join(bundle.dir, '.deno'), DENO_NO_UPDATE_CHECK: '1' }),
+  run: (bundle) =>
+    runProcess(deno.path, ['run', '--no-prompt', '--allow-net=127.0.0.1', bundle.cli], bundle, {
+      DENO_DIR: join(bundle.dir, '.deno'),
+      DENO_NO_UPDATE_CHECK: '1',
+    }),
 });

@@ -9,7 +9,8 @@ import { runProcess, runtimeSuite, unbundledProbe } from '../support/runtimes.ts
 const node22 = process.env.BATON_NODE22;
 
 function missing(): string | undefined {
-  if (node22 === undefined || node22 === '') return 'BATON_NODE22 is not set to a Node 22 binary (.ci/run installs node@22.11.0 from npm: npm install --prefix DIR node@22.11.0)';
+  if (node22 === undefined || node22 === '')
+    return 'BATON_NODE22 is not set to a Node 22 binary (.ci/run installs node@22.11.0 from npm: npm install --prefix DIR node@22.11.0)';
   const version = spawnSync(node22, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim() ?? '';
   return version.startsWith('v22.') ? undefined : `BATON_NODE22 (${node22}) is not Node 22 (${version || 'it does not run'})`;
 }

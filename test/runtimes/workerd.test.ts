@@ -13,15 +13,21 @@ const workerd = (() => {
     return undefined;
   }
 })();
-const binary = workerd === undefined ? { missing: `npm's workerd package is not installed (npm ci installs it, with miniflare)` } : installedBinary('workerd', 'bin/workerd');
+const binary =
+  workerd === undefined
+    ? { missing: `npm's workerd package is not installed (npm ci installs it, with miniflare)` }
+    : installedBinary('workerd', 'bin/workerd');
 
 runtimeSuite('workerd', {
   missing: () => binary.missing,
   async run(bundle, config) {
     const { Miniflare } = await import('miniflare');
     const mf = new Miniflare({
-      modules: true, scriptPath: bundle.worker, modulesRoot: bundle.dir,
-      compatibilityDate: workerd?.compatibilityDate, compatibilityFlags: ['nodejs_compat'],
+      modules: true,
+      scriptPath: bundle.worker,
+      modulesRoot: bundle.dir,
+      compatibilityDate: workerd?.compatibilityDate,
+      compatibilityFlags: ['nodejs_compat'],
     });
     try {
       const res = await mf.dispatchFetch('http://probe.test/', { method: 'POST', body: JSON.stringify(config) });

@@ -11,12 +11,19 @@ const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gec
 const CHROME_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const SAFARI_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
 
-interface Pair { access_token: string; session_id: string }
+interface Pair {
+  access_token: string;
+  session_id: string;
+}
 
-describe('the signed-in user\'s own endpoints', () => {
+describe("the signed-in user's own endpoints", () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   const login = async (username: string, password: string, userAgent = 'curl/8.5.0'): Promise<Pair> => {
-    const res = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': userAgent }, body: JSON.stringify({ username, password }) });
+    const res = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': userAgent },
+      body: JSON.stringify({ username, password }),
+    });
     expect(res.status).toBe(200);
     return res.json() as Promise<Pair>;
   };
@@ -48,7 +55,7 @@ describe('the signed-in user\'s own endpoints', () => {
     const firefox = await login('alice', 'correct horse battery', FIREFOX_WINDOWS);
     await login('alice', 'correct horse battery', CHROME_LINUX);
     await login('alice', 'correct horse battery', SAFARI_IPHONE);
-    const { sessions } = await (await get('/auth/sessions', firefox)).json() as { sessions: { current: boolean; device: Record<string, string> }[] };
+    const { sessions } = (await (await get('/auth/sessions', firefox)).json()) as { sessions: { current: boolean; device: Record<string, string> }[] };
     const devices = sessions.map((s) => s.device);
     expect(devices).toContainEqual({ userAgent: FIREFOX_WINDOWS, ip: '127.0.0.1', browser: 'Firefox 133', os: 'Windows', name: 'Firefox 133 on Windows' });
     expect(devices).toContainEqual({ userAgent: CHROME_LINUX, ip: '127.0.0.1', browser: 'Chrome 131', os: 'Linux', name: 'Chrome 131 on Linux' });
@@ -56,22 +63,27 @@ describe('the signed-in user\'s own endpoints', () => {
     expect(devices).toContainEqual(expect.objectContaining({ userAgent: 'curl/8.5.0', browser: 'curl 8', name: 'curl 8' }));
     expect(sessions.find((s) => s.current)?.device.name).toBe('Firefox 133 on Windows');
     // The history names them the same way.
-    const { events } = await (await get('/auth/sessions/history', firefox)).json() as { events: { type: string; device: Record<string, string> }[] };
-    expect(events.filter((e) => e.type === 'login').map((e) => e.device.name)).toEqual(expect.arrayContaining(['Firefox 133 on Windows', 'Chrome 131 on Linux', 'Safari 18 on iOS']));
+    const { events } = (await (await get('/auth/sessions/history', firefox)).json()) as { events: { type: string; device: Record<string, string> }[] };
+    expect(events.filter((e) => e.type === 'login').map((e) => e.device.name)).toEqual(
+      expect.arrayContaining(['Firefox 133 on Windows', 'Chrome 131 on Linux', 'Safari 18 on iOS']),
+    );
   });
 
-  it('a user never sees, nor signs out, another user\'s sessions', async () => {
+  it("a user never sees, nor signs out, another user's sessions", async () => {
     const alice = await login('alice', 'correct horse battery', CHROME_LINUX);
     const carol = await login('carol', 'carol battery staple', FIREFOX_WINDOWS);
     const aliceIds = new Set(((await (await get('/auth/sessions', alice)).json()) as { sessions: { id: string }[] }).sessions.map((s) => s.id));
     expect(aliceIds.size).toBeGreaterThan(1);
-    const { sessions } = await (await get('/auth/sessions', carol)).json() as { sessions: { id: string }[] };
+    const { sessions } = (await (await get('/auth/sessions', carol)).json()) as { sessions: { id: string }[] };
     expect(sessions.map((s) => s.id)).toEqual([carol.session_id]);
-    const { events } = await (await get('/auth/sessions/history', carol)).json() as { events: { session_id: string }[] };
+    const { events } = (await (await get('/auth/sessions/history', carol)).json()) as { events: { session_id: string }[] };
     expect(events.length).toBeGreaterThan(0);
     expect(new Set(events.map((e) => e.session_id))).toEqual(new Set([carol.session_id]));
     // Signing out one of alice's sessions with carol's token: 404, and alice's session goes on.
-    const kick = await fetch(`${server.url}/auth/sessions/${encodeURIComponent(alice.session_id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${carol.access_token}` } });
+    const kick = await fetch(`${server.url}/auth/sessions/${encodeURIComponent(alice.session_id)}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${carol.access_token}` },
+    });
     expect(kick.status).toBe(404);
     expect((await get('/auth/me', alice)).status).toBe(200);
     expect(await (await get('/auth/me', carol)).json()).toMatchObject({ username: 'carol' });

@@ -24,24 +24,37 @@ afterAll(() => {
 
 /** The environment of a case living in `dir`: its store, its runtime file, plain-http cookies. */
 const envOf = (dir: string): Record<string, string> => ({
-  BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_RUNTIME_FILE: join(dir, 'baton-service.json'),
-  BATON_COOKIE_SECURE: 'false', BATON_LOG_LEVEL: 'silent', BATON_REFRESH_RATE: 'off',
+  BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`,
+  BATON_RUNTIME_FILE: join(dir, 'baton-service.json'),
+  BATON_COOKIE_SECURE: 'false',
+  BATON_LOG_LEVEL: 'silent',
+  BATON_REFRESH_RATE: 'off',
   // One issuer across restarts on new ports: tokens name it.
   BATON_ISSUER: 'http://127.0.0.1:3999',
 });
 
-
-
-interface Pair { access_token: string; refresh_token: string; session_id: string }
+interface Pair {
+  access_token: string;
+  refresh_token: string;
+  session_id: string;
+}
 
 async function login(url: string, username: string): Promise<Pair> {
-  const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: `${username} password 1` }) });
+  const res = await fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: `${username} password 1` }),
+  });
   expect(res.status).toBe(200);
   return res.json() as Promise<Pair>;
 }
 
 function refresh(url: string, token: string): Promise<Response> {
-  return fetch(`${url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }) });
+  return fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
+  });
 }
 
 const me = (url: string, access: string): Promise<number> => fetch(`${url}/auth/me`, { headers: { authorization: `Bearer ${access}` } }).then((r) => r.status);
@@ -201,7 +214,9 @@ describe('baton backup and restore', () => {
     writeFileSync(join(target, 'baton.secret'), 'another-secret-another-secret-another-secret\n', { mode: 0o600 });
     const other = await baton(['restore', file, '--revoke-sessions'], envOf(target));
     expect(other.code).toBe(1);
-    expect(other.stderr).toContain(`${file} was sealed with another secret than ${join(target, 'baton.secret')}: put back the secret that was backed up with it`);
+    expect(other.stderr).toContain(
+      `${file} was sealed with another secret than ${join(target, 'baton.secret')}: put back the secret that was backed up with it`,
+    );
     expect(existsSync(join(target, 'baton.sqlite'))).toBe(false);
 
     const newer = join(target, 'newer.sqlite');
@@ -209,7 +224,9 @@ describe('baton backup and restore', () => {
     const db = new DatabaseSync(newer);
     db.exec('PRAGMA user_version = 99');
     db.close();
-    expect((await baton(['restore', newer, '--keep-sessions'], envOf(target))).stderr).toMatch(/newer\.sqlite has schema version 99, written by a newer Baton than this one \(\d+\)/);
+    expect((await baton(['restore', newer, '--keep-sessions'], envOf(target))).stderr).toMatch(
+      /newer\.sqlite has schema version 99, written by a newer Baton than this one \(\d+\)/,
+    );
 
     const junk = join(target, 'junk.sqlite');
     writeFileSync(junk, 'not a database at all, just some text that is long enough to be read as a header'.repeat(20));
@@ -232,10 +249,13 @@ describe('baton backup and restore', () => {
     for (const lose of [() => writeFileSync(db, ''), () => rmSync(db)]) {
       lose();
       rmSync(`${db}-wal`, { force: true });
-      const refused = await serve(env).then(async (s) => {
-        await s.stop();
-        return s.output();
-      }, (err: Error) => err.message);
+      const refused = await serve(env).then(
+        async (s) => {
+          await s.stop();
+          return s.output();
+        },
+        (err: Error) => err.message,
+      );
       expect(refused).not.toMatch(/listening on/);
       expect(refused).toContain(sentence);
       expect(refused).toContain('restore <file> --revoke-sessions` or `--keep-sessions`'); // a command that runs as written
@@ -247,7 +267,7 @@ describe('baton backup and restore', () => {
     const after = await serve(env);
     await after.stop();
   }, 60_000);
-  it('restore refuses a backup that holds anything beyond Baton\'s schema: a planted trigger would undo --revoke-sessions and every later revocation', async () => {
+  it("restore refuses a backup that holds anything beyond Baton's schema: a planted trigger would undo --revoke-sessions and every later revocation", async () => {
     // Whoever could write the backup file (not the secret) plants a trigger that un-revokes every session.
     const live = caseDir();
     const env = envOf(live);
@@ -268,7 +288,9 @@ describe('baton backup and restore', () => {
       db.exec(planted);
       db.close();
       const restored = await baton(['restore', crafted, '--revoke-sessions'], env);
-      console.info(`restore of a backup with ${planted.split(' ').slice(0, 3).join(' ')}: exit ${restored.code}: ${(restored.stderr || restored.stdout).trim()}`);
+      console.info(
+        `restore of a backup with ${planted.split(' ').slice(0, 3).join(' ')}: exit ${restored.code}: ${(restored.stderr || restored.stdout).trim()}`,
+      );
       expect(restored.code).toBe(1);
       expect(restored.stderr).toContain(`${crafted} holds what a Baton database never has`);
       rmSync(crafted);
@@ -290,7 +312,9 @@ describe('baton backup and restore', () => {
     await service.stop();
     // A large backup (20,000 sessions): staging it and revoking each user's sessions takes a while, as for a real one.
     const copy = new DatabaseSync(file);
-    const cols = (copy.prepare('PRAGMA table_info(baton_sessions)').all() as { name: string }[]).map((c) => c.name).filter((c) => c !== 'id' && c !== 'user_id');
+    const cols = (copy.prepare('PRAGMA table_info(baton_sessions)').all() as { name: string }[])
+      .map((c) => c.name)
+      .filter((c) => c !== 'id' && c !== 'user_id');
     copy.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
       INSERT INTO baton_sessions (id, user_id, ${cols.join(', ')}) SELECT 'x' || i || id, 'u' || i, ${cols.join(', ')} FROM baton_sessions, n`);
     copy.close();
@@ -298,12 +322,23 @@ describe('baton backup and restore', () => {
     const restoring = baton(['restore', file, '--revoke-sessions'], env);
     // Once the restore has made its checks and stages the copy (its temp file appears), another process opens the database.
     await eventually(() => readdirSync(dir).some((f) => f.endsWith('.tmp')), { intervalMs: 5, what: 'the restore to stage its copy' });
-    const holder = spawn(process.execPath, ['-e', `const db = new (require('node:sqlite').DatabaseSync)(${JSON.stringify(db)}); db.prepare('SELECT count(*) FROM baton_records').get(); console.log('open'); setInterval(() => {}, 1000);`]);
+    const holder = spawn(process.execPath, [
+      '-e',
+      `const db = new (require('node:sqlite').DatabaseSync)(${JSON.stringify(db)}); db.prepare('SELECT count(*) FROM baton_records').get(); console.log('open'); setInterval(() => {}, 1000);`,
+    ]);
     onTestFinished(() => void holder.kill('SIGKILL'));
     await new Promise((resolve) => holder.stdout.once('data', resolve));
     const restored = await restoring;
-    console.info(`restore while process ${holder.pid} opened the database during staging: exit ${restored.code}: ${(restored.stdout || restored.stderr).trim().split('\n').pop()}`);
-    const open = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${holder.pid}/fd/${fd}`); } catch { return ''; } });
+    console.info(
+      `restore while process ${holder.pid} opened the database during staging: exit ${restored.code}: ${(restored.stdout || restored.stderr).trim().split('\n').pop()}`,
+    );
+    const open = readdirSync(`/proc/${holder.pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${holder.pid}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    });
     holder.kill('SIGKILL');
     expect(open.filter((l) => l.includes('(deleted)'))).toEqual([]);
     expect(restored.code).toBe(1);

@@ -19,7 +19,11 @@ const PRELOAD = new URL('../support/wall-step.ts', import.meta.url).pathname;
 const HOUR = 3_600_000;
 const USER = { username: 'stepper', password: 'stepper password 1' };
 
-interface Pair { access_token: string; refresh_token: string; session_id: string }
+interface Pair {
+  access_token: string;
+  refresh_token: string;
+  session_id: string;
+}
 
 let dir: string;
 let child: ChildProcess;
@@ -48,7 +52,11 @@ async function login(): Promise<Pair> {
 }
 
 function refresh(token: string): Promise<Response> {
-  return fetch(`${url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }) });
+  return fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
+  });
 }
 
 async function me(access: string): Promise<number> {
@@ -64,8 +72,16 @@ beforeAll(async () => {
   await setup.close();
   child = spawn(process.execPath, ['--import', PRELOAD, CLI, 'serve'], {
     env: {
-      ...process.env, PORT: '0', BATON_LOG_LEVEL: 'warn', BATON_STORE: store, BATON_SECRET: 'clock-step-service-secret-of-32-characters',
-      BATON_REFRESH_GRACE: '1s', BATON_SWEEP_INTERVAL: '1s', BATON_REFRESH_RATE: 'off', BATON_LOGIN_FAILURES: '3/1h', WALL_STEP_FILE: join(dir, 'offset'),
+      ...process.env,
+      PORT: '0',
+      BATON_LOG_LEVEL: 'warn',
+      BATON_STORE: store,
+      BATON_SECRET: 'clock-step-service-secret-of-32-characters',
+      BATON_REFRESH_GRACE: '1s',
+      BATON_SWEEP_INTERVAL: '1s',
+      BATON_REFRESH_RATE: 'off',
+      BATON_LOGIN_FAILURES: '3/1h',
+      WALL_STEP_FILE: join(dir, 'offset'),
     },
   });
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -137,7 +153,7 @@ describe('baton serve under steps of its wall clock', () => {
     await setWall(0);
   });
 
-  it('a DPoP client that refreshes during a backward step of an hour keeps refreshing and calling: the answers are dated on the service\'s clock', async () => {
+  it("a DPoP client that refreshes during a backward step of an hour keeps refreshing and calling: the answers are dated on the service's clock", async () => {
     const client = createTokenClient({ issuer: url, clientId: 'default', storage: memoryStorage() });
     expect((await client.signIn(`${url}/auth/login`, USER)).tokenType).toBe('DPoP');
     await setWall(-HOUR);
@@ -148,7 +164,14 @@ describe('baton serve under steps of its wall clock', () => {
   });
 
   it('a forward step past a login block (1 h) does not lift it', async () => {
-    const attempt = async () => (await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'intruder', password: 'guess' }) })).status;
+    const attempt = async () =>
+      (
+        await fetch(`${url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'intruder', password: 'guess' }),
+        })
+      ).status;
     expect([await attempt(), await attempt(), await attempt(), await attempt()]).toEqual([401, 401, 429, 429]); // the third failure blocks
     await setWall(2 * HOUR);
     expect(await attempt()).toBe(429);

@@ -25,31 +25,40 @@ describe('DPoP turning on while an instance without it starts', () => {
     let afterWrite = false;
     const recheck: { gate?: Promise<void> } = {};
     /** `store` with `hook` awaited before each call. */
-    const hooked = (hook: (method: string | symbol, args: unknown[]) => Promise<void> | undefined): BatonStore => new Proxy(store, {
-      get(target, method, receiver) {
-        const real = Reflect.get(target, method, receiver) as unknown;
-        if (typeof real !== 'function') return real;
-        return async (...args: unknown[]) => {
-          await hook(method, args);
-          const result = await (real as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          if (method === 'putRecord' && args[0] === 'cluster') {
-            afterWrite = true;
-            written();
-          }
-          return result;
-        };
-      },
-    });
+    const hooked = (hook: (method: string | symbol, args: unknown[]) => Promise<void> | undefined): BatonStore =>
+      new Proxy(store, {
+        get(target, method, receiver) {
+          const real = Reflect.get(target, method, receiver) as unknown;
+          if (typeof real !== 'function') return real;
+          return async (...args: unknown[]) => {
+            await hook(method, args);
+            const result = await (real as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            if (method === 'putRecord' && args[0] === 'cluster') {
+              afterWrite = true;
+              written();
+            }
+            return result;
+          };
+        },
+      });
     // An old instance X; M (auto, 50 ms heartbeats) joins beside it, held back; X stops.
     const x = await joinCluster(store, config('off'), logger);
     let mJoined = false;
     // M's next reads of the record come once N wrote it.
-    const m = await joinCluster(hooked((method, args) => (mJoined && method === 'getRecord' && args[0] === 'cluster' && !afterWrite ? write : undefined)), config('auto', 50), logger);
+    const m = await joinCluster(
+      hooked((method, args) => (mJoined && method === 'getRecord' && args[0] === 'cluster' && !afterWrite ? write : undefined)),
+      config('auto', 50),
+      logger,
+    );
     mJoined = true;
     expect(m.dpop()).toBe(false);
     await x.leave();
     // N starts: nobody without DPoP; its write waits until O joined, its recheck until M had heartbeats.
-    const joining = joinCluster(hooked((method, args) => (method === 'putRecord' && args[0] === 'cluster' ? held : method === 'listRecords' && afterWrite ? recheck.gate : undefined)), config('auto'), logger);
+    const joining = joinCluster(
+      hooked((method, args) => (method === 'putRecord' && args[0] === 'cluster' ? held : method === 'listRecords' && afterWrite ? recheck.gate : undefined)),
+      config('auto'),
+      logger,
+    );
     await new Promise((r) => setTimeout(r, 100));
     const o = await joinCluster(store, config('off'), logger);
     recheck.gate = new Promise((r) => setTimeout(r, 300));

@@ -39,7 +39,9 @@ function cli(args: string[], env: Record<string, string>, input = ''): Promise<{
 
 /** Every secret of a ring, as it would appear in a file: private JWK members and base64url secrets. */
 function secretsOf(ring: KeyInput[]): string[] {
-  return ring.flatMap((k) => [typeof k.secret === 'string' ? k.secret.replace('base64url:', '') : undefined, (k.privateKey as { d?: string } | undefined)?.d]).filter((s): s is string => s !== undefined);
+  return ring
+    .flatMap((k) => [typeof k.secret === 'string' ? k.secret.replace('base64url:', '') : undefined, (k.privateKey as { d?: string } | undefined)?.d])
+    .filter((s): s is string => s !== undefined);
 }
 
 describe('a copy of the store', () => {
@@ -49,7 +51,13 @@ describe('a copy of the store', () => {
     await users.add(s.store, 'alice', 'alice password 1');
     const { secret: clientSecret } = await clients.add(s.store, 'reports', { confidential: true });
     const pair = await s.baton.login('alice', { clientId: 'reports' });
-    const secrets = [...secretsOf(s.custody.ring.export()), clientSecret as string, pair.refresh_token, pair.refresh_token.split('.')[2] as string, 'alice password 1'];
+    const secrets = [
+      ...secretsOf(s.custody.ring.export()),
+      clientSecret as string,
+      pair.refresh_token,
+      pair.refresh_token.split('.')[2] as string,
+      'alice password 1',
+    ];
     expect(secrets.length).toBeGreaterThanOrEqual(8);
     // While the database is open its journal files exist: private too.
     for (const p of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(p).mode & 0o777).toString(8), p).toBe('600');
@@ -61,10 +69,14 @@ describe('a copy of the store', () => {
     const copy = fresh();
     await cli(['users', 'list'], { BATON_STORE: `sqlite:${copy}` }); // creates the folder
     copyFileSync(path, copy);
-    await expect(service({ BATON_STORE: `sqlite:${copy}` })).rejects.toThrow(/holds keys sealed by a service secret, but .*baton\.secret is missing.*Restore it from your backup/);
+    await expect(service({ BATON_STORE: `sqlite:${copy}` })).rejects.toThrow(
+      /holds keys sealed by a service secret, but .*baton\.secret is missing.*Restore it from your backup/,
+    );
     expect(existsSync(join(copy, '..', 'baton.secret'))).toBe(false); // and no new secret was made
     // The copy with any other secret: refused as well.
-    await expect(service({ BATON_STORE: `sqlite:${copy}`, BATON_SECRET: 'x'.repeat(40) })).rejects.toThrow(/sealed with another service secret .* than BATON_SECRET/);
+    await expect(service({ BATON_STORE: `sqlite:${copy}`, BATON_SECRET: 'x'.repeat(40) })).rejects.toThrow(
+      /sealed with another service secret .* than BATON_SECRET/,
+    );
   });
 
   it('a networked store never starts without an explicit secret', async () => {
@@ -100,11 +112,31 @@ describe('files', () => {
       undo();
       await (await service({ BATON_STORE: `sqlite:${path}` })).close(); // and it starts again once mended
     };
-    await refused('a readable secret', () => chmodSync(secretFile, 0o640), () => chmodSync(secretFile, 0o600), /baton\.secret is open to other users \(mode 640\): `chmod 600 /);
-    await refused('a writable folder', () => chmodSync(dir, 0o777), () => chmodSync(dir, 0o700), /data is open to other users \(mode 777\): `chmod 700 /);
-    await refused('a writable database', () => chmodSync(path, 0o666), () => chmodSync(path, 0o600), /baton\.sqlite is open to other users \(mode 666\)/);
+    await refused(
+      'a readable secret',
+      () => chmodSync(secretFile, 0o640),
+      () => chmodSync(secretFile, 0o600),
+      /baton\.secret is open to other users \(mode 640\): `chmod 600 /,
+    );
+    await refused(
+      'a writable folder',
+      () => chmodSync(dir, 0o777),
+      () => chmodSync(dir, 0o700),
+      /data is open to other users \(mode 777\): `chmod 700 /,
+    );
+    await refused(
+      'a writable database',
+      () => chmodSync(path, 0o666),
+      () => chmodSync(path, 0o600),
+      /baton\.sqlite is open to other users \(mode 666\)/,
+    );
     if (process.getuid?.() === 0) {
-      await refused('a database of another user', () => chownSync(path, 4242, 4242), () => chownSync(path, 0, 0), /belongs to another user \(uid 4242, not 0\)/);
+      await refused(
+        'a database of another user',
+        () => chownSync(path, 4242, 4242),
+        () => chownSync(path, 0, 0),
+        /belongs to another user \(uid 4242, not 0\)/,
+      );
     }
     // A sticky folder open to all (like /tmp) is fine: no one can replace the files in it, which are checked one by one.
     chmodSync(dir, 0o1777);

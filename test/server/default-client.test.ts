@@ -23,13 +23,16 @@ async function service(file: string) {
   const s = await createService(config);
   open.push(s);
   const login = async (body: Record<string, string>) => {
-    const res = await s.handler(new Request(`${config.issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }), { ip: '203.0.113.5' });
+    const res = await s.handler(
+      new Request(`${config.issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      { ip: '203.0.113.5' },
+    );
     return { status: res.status, body: (await res.json()) as { scope?: string; error?: string } };
   };
   return { s, login };
 }
 
-describe('the default client (the service\'s own page and /auth/login naming no client)', () => {
+describe("the default client (the service's own page and /auth/login naming no client)", () => {
   it('grants a user the scopes users add gave them, all of them when none is asked for, and refuses one they lack', async () => {
     const { s, login } = await service('fresh.sqlite');
     await users.add(s.store, 'alice', 'alice password 1', 'profile orders:read');
@@ -38,7 +41,7 @@ describe('the default client (the service\'s own page and /auth/login naming no 
     expect(await login({ username: 'alice', password: 'alice password 1', scope: 'admin' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 
-  it('an existing default client is never widened at start: one earlier versions made with no scope stays so, with a warning naming the command; an administrator\'s limit is kept', async () => {
+  it("an existing default client is never widened at start: one earlier versions made with no scope stays so, with a warning naming the command; an administrator's limit is kept", async () => {
     const lines: string[] = [];
     const { default: pino } = await import('pino');
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
@@ -51,7 +54,17 @@ describe('the default client (the service\'s own page and /auth/login naming no 
     await first.close();
     const second = await createService(config, logger);
     open.push(second);
-    const login = async () => (await (await second.handler(new Request(`${config.issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: 'bob password 1' }) }), { ip: '203.0.113.5' })).json()) as { scope?: string };
+    const login = async () =>
+      (await (
+        await second.handler(
+          new Request(`${config.issuer}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ username: 'bob', password: 'bob password 1' }),
+          }),
+          { ip: '203.0.113.5' },
+        )
+      ).json()) as { scope?: string };
     expect((await login()).scope ?? '').toBe('');
     expect(lines.join('')).toContain('clients scopes default');
     // A client re-added with no scope on purpose is marked as the administrator's: no warning names it again.

@@ -13,7 +13,12 @@ const pg = postgresBehindProxy('baton_partition');
 
 const login = async () => {
   const started = performance.now();
-  const res = await fetch(`${pg.server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'paula', password: 'paula password 1' }), signal: AbortSignal.timeout(30_000) }).catch((err: Error) => ({ status: err.name, headers: new Headers() }));
+  const res = await fetch(`${pg.server.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'paula', password: 'paula password 1' }),
+    signal: AbortSignal.timeout(30_000),
+  }).catch((err: Error) => ({ status: err.name, headers: new Headers() }));
   return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: Math.round(performance.now() - started) };
 };
 

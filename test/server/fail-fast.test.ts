@@ -17,7 +17,12 @@ let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
   // Persistent (every write synced): the restart below keeps the data, as a production Redis would.
   redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
-  const config = loadConfig({ PORT: '0', BATON_STORE: `redis://127.0.0.1:${redis.port}`, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    PORT: '0',
+    BATON_STORE: `redis://127.0.0.1:${redis.port}`,
+    BATON_SECRET: randomBytes(32).toString('base64url'),
+    BATON_LOG_LEVEL: 'silent',
+  });
   await initStore(config);
   server = await startServer(config);
   await users.add(server.service.store, 'fay', 'fay password 1');
@@ -27,7 +32,12 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const login = () => fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'fay', password: 'fay password 1' }) });
+const login = () =>
+  fetch(`${server.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'fay', password: 'fay password 1' }),
+  });
 
 describe('a store known to be down', () => {
   it('answers 503 with Retry-After at once (not after the 5 s command timeout), and serves again once it is back', async () => {
@@ -57,14 +67,23 @@ describe('a partition (the connection stays open, nothing answers)', () => {
   it('the first request waits out the command timeout (503); the next ones answer 503 at once; once it heals, they succeed', async () => {
     const behind = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
     const proxy = await startProxy(behind.port);
-    const config = loadConfig({ PORT: '0', BATON_STORE: `redis://127.0.0.1:${proxy.port}`, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      PORT: '0',
+      BATON_STORE: `redis://127.0.0.1:${proxy.port}`,
+      BATON_SECRET: randomBytes(32).toString('base64url'),
+      BATON_LOG_LEVEL: 'silent',
+    });
     await initStore(config);
     const cut = await startServer(config);
     try {
       await users.add(cut.service.store, 'fay', 'fay password 1');
       const attempt = async () => {
         const started = performance.now();
-        const res = await fetch(`${cut.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'fay', password: 'fay password 1' }) });
+        const res = await fetch(`${cut.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'fay', password: 'fay password 1' }),
+        });
         return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: performance.now() - started };
       };
       expect((await attempt()).status).toBe(200);

@@ -22,14 +22,27 @@ const A = '203.0.113.7';
 const B = '198.51.100.1';
 
 async function open(file: string, env: Record<string, string> = {}) {
-  const config = loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: 'resource-server-secret-of-32-characters', ...env });
+  const config = loadConfig({
+    PORT: '0',
+    BATON_STORE: `sqlite:${file}`,
+    BATON_LOG_LEVEL: 'silent',
+    BATON_INTROSPECTION_SECRET: 'resource-server-secret-of-32-characters',
+    ...env,
+  });
   const service = await createService(config);
   const post = (path: string, body: string, headers: Record<string, string>, ip: string) =>
     service.handler(new Request(`${config.issuer}${path}`, { method: 'POST', headers, body }), { ip });
   const login = async (username: string, password: string, ip: string) =>
     (await post('/auth/login', JSON.stringify({ username, password }), { 'content-type': 'application/json' }, ip)).status;
   const introspect = async (secret: string, ip: string) =>
-    (await post('/oauth/introspect', 'token=x', { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`resource-server:${secret}`).toString('base64')}` }, ip)).status;
+    (
+      await post(
+        '/oauth/introspect',
+        'token=x',
+        { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`resource-server:${secret}`).toString('base64')}` },
+        ip,
+      )
+    ).status;
   return { service, post, login, introspect };
 }
 
@@ -37,7 +50,9 @@ const counters = (file: string): string[] => {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
     // The protection's counters; the engine's per-user login budget (`baton-login:`) counts successes by design.
-    return (db.prepare('SELECT key FROM baton_counters ORDER BY key').all() as { key: string }[]).map((r) => r.key).filter((k) => !k.startsWith('baton-login:'));
+    return (db.prepare('SELECT key FROM baton_counters ORDER BY key').all() as { key: string }[])
+      .map((r) => r.key)
+      .filter((k) => !k.startsWith('baton-login:'));
   } finally {
     db.close();
   }
@@ -74,7 +89,9 @@ describe('login protection of the service', () => {
     // The refusal says how long, in words, and the way out (#22: it said "try again later").
     const refused = await post('/auth/login', JSON.stringify({ username: 'alice', password: 'alice password' }), { 'content-type': 'application/json' }, A);
     expect(refused.headers.get('retry-after')).toMatch(/^3[56]\d\d$/);
-    expect(((await refused.json()) as { error_description: string }).error_description).toBe('Too many failed attempts: try again in 60 minutes, or ask whoever runs this service to lift the block sooner');
+    expect(((await refused.json()) as { error_description: string }).error_description).toBe(
+      'Too many failed attempts: try again in 60 minutes, or ask whoever runs this service to lift the block sooner',
+    );
     expect(await login('alice', 'alice password', B)).toBe(200);
     expect(await login('ALICE', 'alice password', A)).toBe(429);
   }, 60_000);
@@ -136,10 +153,17 @@ describe('the resource-server client of BATON_INTROSPECTION_SECRET', () => {
     const config = loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent' });
     const second = await createService(config);
     closing.push(second);
-    const res = await second.handler(new Request(`${config.issuer}/oauth/introspect`, {
-      method: 'POST', body: 'token=x',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('resource-server:resource-server-secret-of-32-characters').toString('base64')}` },
-    }), { ip: A });
+    const res = await second.handler(
+      new Request(`${config.issuer}/oauth/introspect`, {
+        method: 'POST',
+        body: 'token=x',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from('resource-server:resource-server-secret-of-32-characters').toString('base64')}`,
+        },
+      }),
+      { ip: A },
+    );
     expect(res.status).toBe(401);
   }, 60_000);
 });
@@ -148,10 +172,11 @@ describe('baton limits reset', () => {
   const baton = (file: string, ...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [CLI, ...args], { env: { ...process.env, BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent' } }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr: stderr.replace(/^baton: store .+\n/, '') }));
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr: stderr.replace(/^baton: store .+\n/, '') }),
+      );
     });
 
-  it("lets a locked-out username in again, then a blocked address, while the service runs on the same file", async () => {
+  it('lets a locked-out username in again, then a blocked address, while the service runs on the same file', async () => {
     const file = fresh();
     const { service, login, introspect } = await open(file, { BATON_LOGIN_FAILURES_PER_IP: '12/1d' });
     closing.push(service);
@@ -211,22 +236,36 @@ describe('configuration of the protection', () => {
   it('reads failures/duration or off, and explains a mistake in a sentence naming the variable', () => {
     expect(loadConfig({}).loginFailures).toEqual({ max: 10, blockMs: 3_600_000 });
     expect(loadConfig({}).loginFailuresPerIp).toEqual({ max: 100, windowMs: 86_400_000 });
-    expect(loadConfig({ BATON_LOGIN_FAILURES: '5/15m', BATON_LOGIN_FAILURES_PER_IP: 'off' })).toMatchObject({ loginFailures: { max: 5, blockMs: 900_000 }, loginFailuresPerIp: false });
+    expect(loadConfig({ BATON_LOGIN_FAILURES: '5/15m', BATON_LOGIN_FAILURES_PER_IP: 'off' })).toMatchObject({
+      loginFailures: { max: 5, blockMs: 900_000 },
+      loginFailuresPerIp: false,
+    });
     expect(() => loadConfig({ BATON_LOGIN_FAILURES: '0/1h' })).toThrow(/^Configuration error: BATON_LOGIN_FAILURES must be 'off' or failures in a row/);
     expect(() => loadConfig({ BATON_LOGIN_FAILURES_PER_IP: '100 per day' })).toThrow(/BATON_LOGIN_FAILURES_PER_IP must be 'off' or failures and the period/);
     expect(() => loadConfig({ BATON_LOGIN_RATE: '10/15m' })).toThrow(/BATON_LOGIN_RATE is gone .* use BATON_LOGIN_FAILURES/);
   });
 });
 
-describe('cross-site requests (a hostile page posting forms from its visitors\' browsers)', () => {
+describe("cross-site requests (a hostile page posting forms from its visitors' browsers)", () => {
   it('are refused before anything is counted: no lockout of a user or of the address, no client-secret failure, no row', async () => {
     const file = fresh();
-    const s = await startServer(loadConfig({ PORT: '0', BATON_STORE: `sqlite:${file}`, BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: 'resource-server-secret-of-32-characters' }));
+    const s = await startServer(
+      loadConfig({
+        PORT: '0',
+        BATON_STORE: `sqlite:${file}`,
+        BATON_LOG_LEVEL: 'silent',
+        BATON_INTROSPECTION_SECRET: 'resource-server-secret-of-32-characters',
+      }),
+    );
     try {
       await users.add(s.service.store, 'alice', 'alice password');
       // A form post is a simple request: no preflight, and the browser sends Origin (and Sec-Fetch-Site) with it.
       const post = (path: string, fields: Record<string, string>, headers: Record<string, string>) =>
-        fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields) });
+        fetch(`${s.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams(fields),
+        });
       const evil = { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' };
       for (let i = 0; i < 20; i++) {
         const res = await post('/auth/login', { username: 'alice', password: `guess ${i}` }, evil);
@@ -235,16 +274,21 @@ describe('cross-site requests (a hostile page posting forms from its visitors\' 
       }
       // 150 random names, with Origin, with Sec-Fetch-Site alone, and with Origin: null (a sandboxed frame).
       const variants = [evil, { 'sec-fetch-site': 'cross-site' }, { origin: 'null' }];
-      for (let i = 0; i < 150; i++) expect((await post('/auth/login', { username: `user${i}`, password: 'x' }, variants[i % 3] as Record<string, string>)).status).toBe(403);
+      for (let i = 0; i < 150; i++)
+        expect((await post('/auth/login', { username: `user${i}`, password: 'x' }, variants[i % 3] as Record<string, string>)).status).toBe(403);
       // Wrong client secrets by client_secret_post, the introspection and token endpoints.
       for (let i = 0; i < 12; i++) {
         expect((await post('/oauth/introspect', { token: 'x', client_id: 'resource-server', client_secret: `wrong ${i}` }, evil)).status).toBe(403);
-        expect((await post('/oauth/token', { grant_type: 'client_credentials', client_id: 'resource-server', client_secret: `wrong ${i}` }, evil)).status).toBe(403);
+        expect((await post('/oauth/token', { grant_type: 'client_credentials', client_id: 'resource-server', client_secret: `wrong ${i}` }, evil)).status).toBe(
+          403,
+        );
       }
       // A navigation to a URL with credentials: the browser answers the Basic challenge with them (GET, no Origin).
       const basic = `Basic ${Buffer.from('resource-server:wrong').toString('base64')}`;
       for (let i = 0; i < 12; i++) {
-        const res = await fetch(`${s.url}/oauth/revocations?since=${i}`, { headers: { authorization: basic, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+        const res = await fetch(`${s.url}/oauth/revocations?since=${i}`, {
+          headers: { authorization: basic, 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' },
+        });
         expect(res.status).toBe(403);
       }
       expect((await fetch(`${s.url}/oauth/revocations`, { headers: { authorization: basic, origin: 'https://evil.example' } })).status).toBe(403);
@@ -252,9 +296,13 @@ describe('cross-site requests (a hostile page posting forms from its visitors\' 
       // Public documents stay readable from anywhere.
       expect((await fetch(`${s.url}/.well-known/jwks.json`, { headers: evil })).status).toBe(200);
       // Alice, from the same address, in her own page (same origin) and from a native app (no Origin).
-      expect((await post('/auth/login', { username: 'alice', password: 'alice password' }, { origin: s.url, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+      expect((await post('/auth/login', { username: 'alice', password: 'alice password' }, { origin: s.url, 'sec-fetch-site': 'same-origin' })).status).toBe(
+        200,
+      );
       expect((await post('/auth/login', { username: 'alice', password: 'alice password' }, {})).status).toBe(200);
-      expect((await post('/oauth/introspect', { token: 'x', client_id: 'resource-server', client_secret: 'resource-server-secret-of-32-characters' }, {})).status).toBe(200);
+      expect(
+        (await post('/oauth/introspect', { token: 'x', client_id: 'resource-server', client_secret: 'resource-server-secret-of-32-characters' }, {})).status,
+      ).toBe(200);
     } finally {
       await s.stop();
     }

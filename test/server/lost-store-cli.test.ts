@@ -29,13 +29,16 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const baton = (args: string[]) => run(process.execPath, ['--conditions=baton-source', CLI, ...args], { env: { ...process.env, BATON_STORE: config.store, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: '/nonexistent/baton-service.json' } }).then(
-  ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
-  (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` }),
-);
+const baton = (args: string[]) =>
+  run(process.execPath, ['--conditions=baton-source', CLI, ...args], {
+    env: { ...process.env, BATON_STORE: config.store, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: '/nonexistent/baton-service.json' },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
+    (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` }),
+  );
 
 describe('an empty Redis, before `baton store init`', () => {
-  it('a command that writes into it is refused with the start\'s sentence, and a start still refuses it afterwards', async () => {
+  it("a command that writes into it is refused with the start's sentence, and a start still refuses it afterwards", async () => {
     const added = await baton(['clients', 'add', 'shop-app', '--scopes', 'read']);
     expect(added.code).not.toBe(0);
     expect(added.out).toMatch(/holds no Baton data\. If this is a new installation, set it up once with `.*store init`/);

@@ -40,11 +40,19 @@ afterAll(async () => {
 const logged: { level: number; event?: string; msg: string }[] = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; event?: string; msg: string }) });
 const call = (service: Service, path: string, init: RequestInit = {}) => service.handler(new Request(`${config.issuer}${path}`, init), { ip: '203.0.113.8' });
-const login = (service: Service) => call(service, '/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rosa', password: 'rosa password 1' }) });
-const baton = (args: string[]) => run(process.execPath, ['--conditions=baton-source', CLI, ...args], { env: { ...process.env, BATON_STORE: config.store, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: '/nonexistent/baton-service.json' } }).then(
-  ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
-  (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` }),
-);
+const login = (service: Service) =>
+  call(service, '/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'rosa', password: 'rosa password 1' }),
+  });
+const baton = (args: string[]) =>
+  run(process.execPath, ['--conditions=baton-source', CLI, ...args], {
+    env: { ...process.env, BATON_STORE: config.store, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: '/nonexistent/baton-service.json' },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, out: stdout + stderr }),
+    (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? 1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` }),
+  );
 
 /** Every key of the store, dumped: a backup, as an operator would have one. */
 async function backup(): Promise<[string, Buffer][]> {
@@ -71,12 +79,17 @@ describe('a Redis that lost its data under a running service', () => {
       raw.disconnect();
       await redis.kill();
       await redis.restart(); // empty: no persistence
-      const ready = await eventually(async () => {
-        const res = await call(service, '/readyz');
-        const body = res.status === 503 && ((await res.json()) as { reason: string });
-        return body && !/unreachable|not subscribed/.test(body.reason) && body; // so while the connections come back
-      }, { what: '/readyz to say why it is not ready', timeoutMs: 15_000, intervalMs: 200 });
-      expect(ready.reason).toMatch(/^store: lost its data \(was it restarted without persistence\?\): restore it from a backup, or start afresh with `baton store init`/);
+      const ready = await eventually(
+        async () => {
+          const res = await call(service, '/readyz');
+          const body = res.status === 503 && ((await res.json()) as { reason: string });
+          return body && !/unreachable|not subscribed/.test(body.reason) && body; // so while the connections come back
+        },
+        { what: '/readyz to say why it is not ready', timeoutMs: 15_000, intervalMs: 200 },
+      );
+      expect(ready.reason).toMatch(
+        /^store: lost its data \(was it restarted without persistence\?\): restore it from a backup, or start afresh with `baton store init`/,
+      );
       const res = await login(service);
       expect([res.status, res.headers.get('retry-after')]).toEqual([503, '5']);
       expect((await call(service, '/.well-known/jwks.json')).status).toBe(200); // needs no store
@@ -85,7 +98,11 @@ describe('a Redis that lost its data under a running service', () => {
       for (let i = 0; i < 3; i++) expect((await call(service, '/readyz')).status).toBe(503);
       const errors = logged.filter((l) => l.level >= 50);
       expect(errors.map((l) => l.event)).toEqual(['store.lost']);
-      expect(errors[0]?.msg).toMatch(new RegExp(`^The store at BATON_STORE=redis://127\\.0\\.0\\.1:${redis.port} lost its data \\(was it restarted without persistence\\?\\): .* users, clients, keys, sessions, revocations and login limits\\. .*restore the store from a backup`));
+      expect(errors[0]?.msg).toMatch(
+        new RegExp(
+          `^The store at BATON_STORE=redis://127\\.0\\.0\\.1:${redis.port} lost its data \\(was it restarted without persistence\\?\\): .* users, clients, keys, sessions, revocations and login limits\\. .*restore the store from a backup`,
+        ),
+      );
       await raw.connect();
       expect(await raw.keys('baton:*')).toEqual([]);
       // Nor does a new instance make it a fresh install.
@@ -110,10 +127,13 @@ describe('a Redis that lost its data under a running service', () => {
       await redis.restart();
       await eventually(async () => (await call(service, '/readyz')).status === 503, { what: 'not ready', timeoutMs: 15_000, intervalMs: 200 });
       expect((await baton(['store', 'init'])).out).toMatch(/Set up the store/);
-      const res = await eventually(async () => {
-        const r = (await (await call(service, '/readyz')).json()) as { reason?: string };
-        return r.reason?.includes('set up anew') && r.reason;
-      }, { what: 'the instance to see the new install', timeoutMs: 15_000, intervalMs: 200 });
+      const res = await eventually(
+        async () => {
+          const r = (await (await call(service, '/readyz')).json()) as { reason?: string };
+          return r.reason?.includes('set up anew') && r.reason;
+        },
+        { what: 'the instance to see the new install', timeoutMs: 15_000, intervalMs: 200 },
+      );
       expect(res).toMatch(/restart this instance/);
     } finally {
       await service.close();
@@ -134,7 +154,10 @@ describe('keys reset on purpose under a running service', () => {
     const { resetKeys } = await import('../../packages/baton-auth-server/src/server/custody.ts');
     const memory = loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' });
     const said: { event?: string; msg: string }[] = [];
-    const service = await createService(memory, pino({ level: 'info' }, { write: (line: string) => void said.push(JSON.parse(line) as { event?: string; msg: string }) }));
+    const service = await createService(
+      memory,
+      pino({ level: 'info' }, { write: (line: string) => void said.push(JSON.parse(line) as { event?: string; msg: string }) }),
+    );
     try {
       const readyz = () => service.handler(new Request(`${memory.issuer}/readyz`), { ip: '203.0.113.8' });
       expect((await readyz()).status).toBe(200);

@@ -30,7 +30,11 @@ async function service(env: Record<string, string>): Promise<Started> {
   return s;
 }
 const login = (url: string, password = 'ops password 1', headers: Record<string, string> = {}) =>
-  fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ username: 'ops', password }) });
+  fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ username: 'ops', password }),
+  });
 
 describe('health', () => {
   it('/healthz answers while the process lives; /readyz says ready, with each check', async () => {
@@ -78,15 +82,45 @@ describe('metrics', () => {
     const pair = (await (await login(s.url)).json()) as { access_token: string; refresh_token: string };
     expect((await login(s.url, 'wrong password')).status).toBe(401);
     // Another site's form post is refused before any password is checked: no failed login for an alert to fire on.
-    expect((await fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: 'username=ops&password=guess' })).status).toBe(403);
-    await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }) });
-    await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'rt_forged.0.AAAA' }) });
+    expect(
+      (
+        await fetch(`${s.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+          body: 'username=ops&password=guess',
+        })
+      ).status,
+    ).toBe(403);
+    await fetch(`${s.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }),
+    });
+    await fetch(`${s.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'rt_forged.0.AAAA' }),
+    });
     // A DPoP sign-in (its nonce round first) and a signed-out page's refresh probe (no token): neither is a failure (#22).
     const key = await dpopKey();
     const round = await login(s.url, 'ops password 1', { dpop: await dpopProof(key, 'POST', `${s.url}/auth/login`) });
     expect(round.status).toBe(400);
-    expect((await login(s.url, 'ops password 1', { dpop: await dpopProof(key, 'POST', `${s.url}/auth/login`, { nonce: round.headers.get('dpop-nonce') as string }) })).status).toBe(200);
-    expect((await fetch(`${s.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=refresh_token' })).status).toBe(400);
+    expect(
+      (
+        await login(s.url, 'ops password 1', {
+          dpop: await dpopProof(key, 'POST', `${s.url}/auth/login`, { nonce: round.headers.get('dpop-nonce') as string }),
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await fetch(`${s.url}/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=refresh_token',
+        })
+      ).status,
+    ).toBe(400);
     await fetch(`${s.url}/auth/me`, { headers: { authorization: `Bearer ${pair.access_token}` } });
     const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
@@ -109,14 +143,20 @@ describe('metrics', () => {
   it('are all the Grafana dashboard in examples/ asks for', async () => {
     const s = await service({ BATON_METRICS_TOKEN: token });
     const text = await (await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
-    const exported = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name, type]) => type === 'histogram' ? [`${name}_bucket`, `${name}_count`, `${name}_sum`] : [name as string]));
-    const dashboard = JSON.parse(readFileSync(new URL('../../examples/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const exported = new Set(
+      [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name, type]) =>
+        type === 'histogram' ? [`${name}_bucket`, `${name}_count`, `${name}_sum`] : [name as string],
+      ),
+    );
+    const dashboard = JSON.parse(readFileSync(new URL('../../examples/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+      panels: { targets: { expr: string }[] }[];
+    };
     const asked = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\b(baton_\w+)/g)].map((m) => m[1] as string)));
     expect(asked.length).toBeGreaterThan(10);
     expect(asked.filter((name) => !exported.has(name))).toEqual([]);
   });
 
-  it('on their own port, and then not on the service\'s', async () => {
+  it("on their own port, and then not on the service's", async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const s = await service({ BATON_METRICS_PORT: String(port) });
     expect((await fetch(`${s.url}/metrics`)).status).toBe(404);
@@ -136,19 +176,36 @@ describe('origins of the web page', () => {
   it('localhost and 127.0.0.1 are the same machine for a local issuer; another origin is named with the setting that allows it', async () => {
     const s = await service({});
     const port = new URL(s.url).port;
-    const asCookie = async (origin: string) => fetch(`${s.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ username: 'ops', password: 'ops password 1', refresh_token_delivery: 'cookie' }) });
+    const asCookie = async (origin: string) =>
+      fetch(`${s.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify({ username: 'ops', password: 'ops password 1', refresh_token_delivery: 'cookie' }),
+      });
     expect((await asCookie(`http://localhost:${port}`)).status).toBe(200);
     expect((await asCookie(`http://127.0.0.1:${port}`)).status).toBe(200);
     const refused = await asCookie('https://app.example.com');
     expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { error_description: string }).error_description).toMatch(/https:\/\/app\.example\.com .*BATON_ALLOWED_ORIGINS=https:\/\/app\.example\.com/);
+    expect(((await refused.json()) as { error_description: string }).error_description).toMatch(
+      /https:\/\/app\.example\.com .*BATON_ALLOWED_ORIGINS=https:\/\/app\.example\.com/,
+    );
     const allowing = await service({ BATON_ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:5173' });
-    expect((await fetch(`${allowing.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://app.example.com' }, body: JSON.stringify({ username: 'ops', password: 'ops password 1', refresh_token_delivery: 'cookie' }) })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${allowing.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin: 'https://app.example.com' },
+          body: JSON.stringify({ username: 'ops', password: 'ops password 1', refresh_token_delivery: 'cookie' }),
+        })
+      ).status,
+    ).toBe(200);
     expect(() => loadConfig({ BATON_ALLOWED_ORIGINS: 'https://app.example.com/path' })).toThrow(/BATON_ALLOWED_ORIGINS must list origins/);
   });
 
   it('BATON_ALLOWED_ORIGINS: the start-up error names the entry and the form to write; a wildcard is refused, not taken for a pattern', () => {
-    expect(() => loadConfig({ BATON_ALLOWED_ORIGINS: 'https://ok.example.com,https://App.example.com:443' })).toThrow(/"https:\/\/App\.example\.com:443".*\(write it as https:\/\/app\.example\.com\)/);
+    expect(() => loadConfig({ BATON_ALLOWED_ORIGINS: 'https://ok.example.com,https://App.example.com:443' })).toThrow(
+      /"https:\/\/App\.example\.com:443".*\(write it as https:\/\/app\.example\.com\)/,
+    );
     expect(() => loadConfig({ BATON_ALLOWED_ORIGINS: 'https://*.example.com' })).toThrow(/BATON_ALLOWED_ORIGINS .*"https:\/\/\*\.example\.com".*wildcard/);
   });
 });
@@ -160,22 +217,25 @@ describe('Redis without persistence', () => {
     await initStore(loadConfig(env)); // a new Redis is set up on purpose, once
     return serveLog(env);
   };
-  const serveLog = (env: Record<string, string>): Promise<string> => new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=baton-source', CLI, 'serve'], { env: { ...process.env, ...env } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/listening on/.test(out)) child.kill('SIGTERM');
+  const serveLog = (env: Record<string, string>): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--conditions=baton-source', CLI, 'serve'], { env: { ...process.env, ...env } });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/listening on/.test(out)) child.kill('SIGTERM');
+      });
+      child.on('exit', () => resolve(out));
+      child.on('error', reject);
     });
-    child.on('exit', () => resolve(out));
-    child.on('error', reject);
-  });
 
   it('is said at start, with what to set; a persistent one is not', async () => {
     const volatile = await startRedis(['--appendonly', 'no', '--save', '']);
     try {
       // What is at stake is everything, not only sessions (#22).
-      expect(await startupLog(volatile.url)).toMatch(/Redis runs without persistence \(appendonly no, no save points\): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — .*appendonly yes/);
+      expect(await startupLog(volatile.url)).toMatch(
+        /Redis runs without persistence \(appendonly no, no save points\): a restart loses everything kept there — users, clients, the sealed keys, sessions, revocations and login limits — .*appendonly yes/,
+      );
     } finally {
       await volatile.stop();
     }

@@ -19,7 +19,13 @@ let redis: RedisServer;
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
   redis = await startRedis();
-  const config = loadConfig({ PORT: '0', BATON_STORE: redis.url, BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', BATON_INTROSPECTION_SECRET: SECRET });
+  const config = loadConfig({
+    PORT: '0',
+    BATON_STORE: redis.url,
+    BATON_SECRET: randomBytes(32).toString('base64url'),
+    BATON_LOG_LEVEL: 'silent',
+    BATON_INTROSPECTION_SECRET: SECRET,
+  });
   await initStore(config); // a new Redis is set up on purpose, once
   server = await startServer(config);
   await users.add(server.service.store, 'olive', 'olive password 1');
@@ -31,7 +37,13 @@ afterAll(async () => {
 
 describe('every endpoint while the store is away', () => {
   it('answers 503 with Retry-After where it needs the store, and never 500', async () => {
-    const answers = await endpointsWhileAway({ url: server.url, username: 'olive', password: 'olive password 1', introspectionSecret: SECRET, cut: () => redis.kill() });
+    const answers = await endpointsWhileAway({
+      url: server.url,
+      username: 'olive',
+      password: 'olive password 1',
+      introspectionSecret: SECRET,
+      cut: () => redis.kill(),
+    });
     expect(answers).toEqual(ALL_503);
     // What needs no store still answers.
     expect((await fetch(`${server.url}/.well-known/jwks.json`)).status).toBe(200);
@@ -50,7 +62,14 @@ describe('a store that answers, wrongly', () => {
       const db = new DatabaseSync(join(dir, 'baton.sqlite'));
       db.exec('DROP TABLE baton_counters');
       db.close();
-      const res = await service.handler(new Request(`${config.issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'pat', password: 'wrong' }) }), { ip: '203.0.113.9' });
+      const res = await service.handler(
+        new Request(`${config.issuer}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'pat', password: 'wrong' }),
+        }),
+        { ip: '203.0.113.9' },
+      );
       expect(res.status).toBe(500);
       expect(res.headers.get('retry-after')).toBeNull();
       expect(lines.join('')).toMatch(/"event":"error"/);

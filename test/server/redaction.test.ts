@@ -31,25 +31,32 @@ afterAll(async () => {
 });
 
 /** `baton <args>`: its exit status and everything it printed. */
-const baton = (args: string[], env: Record<string, string>) => new Promise<{ code: number; out: string }>((resolve) => {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: join(dir, 'run', 'service.json'), ...env } });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  child.on('close', (code) => resolve({ code: code ?? -1, out }));
-  child.stdin.end('');
-});
+const baton = (args: string[], env: Record<string, string>) =>
+  new Promise<{ code: number; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: join(dir, 'run', 'service.json'), ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, out }));
+    child.stdin.end('');
+  });
 
 describe('store URLs', () => {
   it('lose the password of their user part and the value of every credential-like parameter, keeping what says which store', () => {
     expect(redactUrl(`redis://:${PASSWORD}@127.0.0.1:6379/0?password=${PASSWORD}`)).toBe('redis://:***@127.0.0.1:6379/0?password=***');
-    expect(redactUrl('postgres://app:p%40ss@db:5432/baton?sslmode=require&sslpassword=x&sslkey=/k')).toBe('postgres://app:***@db:5432/baton?sslmode=require&sslpassword=***&sslkey=***');
+    expect(redactUrl('postgres://app:p%40ss@db:5432/baton?sslmode=require&sslpassword=x&sslkey=/k')).toBe(
+      'postgres://app:***@db:5432/baton?sslmode=require&sslpassword=***&sslkey=***',
+    );
     expect(redactUrl('redis+cluster://a:7001,b:7002?auth_token=t&name=x')).toBe('redis+cluster://a:7001,b:7002?auth_token=***&name=x');
     expect(redactUrl('redis://:a@b@host/0')).toBe('redis://:***@host/0'); // an unencoded @ in the password
     expect(redactUrl('sqlite:./data/baton.sqlite')).toBe('sqlite:./data/baton.sqlite');
     expect(redactUrl('sqlite:/home/a@b/baton.sqlite')).toBe('sqlite:/home/a@b/baton.sqlite');
     expect(credentialsOf('redis://u:p%40ss@h/?Password=x%2By')).toEqual(['p%40ss', 'p@ss', 'x%2By', 'x+y']);
-    expect(redactIn('WRONGPASS for p@ss at redis://u:p%40ss@h/?Password=x%2By', 'redis://u:p%40ss@h/?Password=x%2By')).toBe('WRONGPASS for *** at redis://u:***@h/?Password=***');
+    expect(redactIn('WRONGPASS for p@ss at redis://u:p%40ss@h/?Password=x%2By', 'redis://u:p%40ss@h/?Password=x%2By')).toBe(
+      'WRONGPASS for *** at redis://u:***@h/?Password=***',
+    );
   });
 });
 
@@ -78,7 +85,8 @@ describe('store URLs whose user part is not where a parser looks', () => {
 
   it('are refused at start and by a command with a sentence that does not print the password (raw /)', async () => {
     const store = `redis://:pa/ss${PASSWORD}@127.0.0.1:${redis.port}`;
-    const sentence = 'baton: BATON_STORE redis://<redacted> has an @ after its host, or no // before its user part: percent-encode /, ?, #, @ and : in the user name and password (%2F, %3F, %23, %40, %3A), as in redis://:p%2Fss@host:6379.\n';
+    const sentence =
+      'baton: BATON_STORE redis://<redacted> has an @ after its host, or no // before its user part: percent-encode /, ?, #, @ and : in the user name and password (%2F, %3F, %23, %40, %3A), as in redis://:p%2Fss@host:6379.\n';
     const served = await baton(['serve'], { BATON_STORE: store, PORT: '0', HOST: '127.0.0.1' });
     expect([served.code, served.out]).toEqual([1, sentence]);
     const listed = await baton(['users', 'list'], { BATON_STORE: store, BATON_RUNTIME_FILE: join(dir, 'none.json') });
@@ -93,7 +101,15 @@ describe('a Redis password in BATON_STORE', () => {
     const init = await baton(['store', 'init'], { BATON_STORE: store, BATON_RUNTIME_FILE: join(dir, 'none.json') });
     expect(init.code, init.out).toBe(0);
     const child = spawn(process.execPath, [CLI, 'serve'], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: store, BATON_SECRET: SECRET, BATON_RUNTIME_FILE: join(dir, 'run', 'service.json'), BATON_LOG_LEVEL: 'debug' },
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        BATON_STORE: store,
+        BATON_SECRET: SECRET,
+        BATON_RUNTIME_FILE: join(dir, 'run', 'service.json'),
+        BATON_LOG_LEVEL: 'debug',
+      },
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -119,7 +135,10 @@ describe('a Redis password in BATON_STORE', () => {
       expect(refused.out).toContain(`redis://:***@127.0.0.1:${redis.port}/0?password=***`);
       outputs.push(refused.out);
       // Unreachable: the sentence names the store, not its password.
-      const away = await baton(['users', 'list'], { BATON_STORE: `redis://:${PASSWORD}@127.0.0.1:${await freePort()}/0?password=${PASSWORD}`, BATON_RUNTIME_FILE: join(dir, 'none.json') });
+      const away = await baton(['users', 'list'], {
+        BATON_STORE: `redis://:${PASSWORD}@127.0.0.1:${await freePort()}/0?password=${PASSWORD}`,
+        BATON_RUNTIME_FILE: join(dir, 'none.json'),
+      });
       expect(away.out).toMatch(/Cannot reach the store at BATON_STORE=redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0\?password=\*\*\* within 5 s: connection refused/);
       outputs.push(away.out);
       // A token pasted into a path: the log line names the route, not the path.

@@ -78,19 +78,33 @@ function plant(store: string, pid = process.pid) {
   const dir = join(root, `case-${++n}`);
   mkdirSync(dir, { mode: 0o700 });
   const file = join(dir, 'baton-service.json');
-  writeFileSync(file, JSON.stringify({ pid, uid: process.getuid?.(), started: startOf(pid), nonce: 'planted', url: 'http://127.0.0.1:1', issuer: 'https://attacker.example', store }), { mode: 0o600 });
+  writeFileSync(
+    file,
+    JSON.stringify({
+      pid,
+      uid: process.getuid?.(),
+      started: startOf(pid),
+      nonce: 'planted',
+      url: 'http://127.0.0.1:1',
+      issuer: 'https://attacker.example',
+      store,
+    }),
+    { mode: 0o600 },
+  );
   return { dir, file };
 }
 
 /** Whether this test may choose the next pid (root, Linux: /proc/sys/kernel/ns_last_pid). */
-const choosesPids = asRoot && (() => {
-  try {
-    writeFileSync('/proc/sys/kernel/ns_last_pid', readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const choosesPids =
+  asRoot &&
+  (() => {
+    try {
+      writeFileSync('/proc/sys/kernel/ns_last_pid', readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
 /** A `sleep` that holds `pid` (freed before), run as `uid`: the next pid is chosen through ns_last_pid, retried while other processes of the machine take it first. */
 function sleepAt(pid: number, uid?: number): ChildProcess {
@@ -141,10 +155,16 @@ describe('a runtime file another user could have planted or read', () => {
   it.runIf(asRoot)('is refused when another user owns it or its folder, naming the chown', async () => {
     const { dir, file } = plant(attackerStore);
     chownSync(file, NOBODY, NOBODY);
-    await refused({ BATON_RUNTIME_FILE: file }, `${file} belongs to another user (uid ${NOBODY}, not 0): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown 0 ${file}\`.`);
+    await refused(
+      { BATON_RUNTIME_FILE: file },
+      `${file} belongs to another user (uid ${NOBODY}, not 0): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown 0 ${file}\`.`,
+    );
     chownSync(file, 0, 0);
     chownSync(dir, NOBODY, NOBODY);
-    await refused({ BATON_RUNTIME_FILE: file }, `${dir} belongs to another user (uid ${NOBODY}, not 0): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown 0 ${dir}\`.`);
+    await refused(
+      { BATON_RUNTIME_FILE: file },
+      `${dir} belongs to another user (uid ${NOBODY}, not 0): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown 0 ${dir}\`.`,
+    );
   });
 
   it.runIf(asRoot)('is refused when it names a process of another user (EPERM is not ours): stale or planted', async () => {
@@ -153,7 +173,11 @@ describe('a runtime file another user could have planted or read', () => {
     chownSync(dir, NOBODY, NOBODY);
     chownSync(file, NOBODY, NOBODY);
     chownSync(attacker, NOBODY, NOBODY);
-    await refused({ BATON_RUNTIME_FILE: file }, `${file} names process 1, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${file}\`), or point BATON_RUNTIME_FILE elsewhere.`, { uid: NOBODY });
+    await refused(
+      { BATON_RUNTIME_FILE: file },
+      `${file} names process 1, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${file}\`), or point BATON_RUNTIME_FILE elsewhere.`,
+      { uid: NOBODY },
+    );
   });
 
   it('is used when private to this user, and every command says on standard error which store it acts on', async () => {
@@ -164,7 +188,14 @@ describe('a runtime file another user could have planted or read', () => {
     const added = await baton(['users', 'add', 'carol', '--password-stdin'], { BATON_RUNTIME_FILE: file }, { input: 'carol password 1\n' });
     expect([added.code, added.stderr]).toEqual([0, line]);
     expect(added.stdout).toMatch(/^Created user carol/); // standard output stays the answer
-    for (const args of [['users', 'list'], ['clients', 'list'], ['keys', 'list'], ['sessions', 'list', 'carol'], ['sessions', 'revoke', '--user', 'carol'], ['limits', 'reset', 'carol']]) {
+    for (const args of [
+      ['users', 'list'],
+      ['clients', 'list'],
+      ['keys', 'list'],
+      ['sessions', 'list', 'carol'],
+      ['sessions', 'revoke', '--user', 'carol'],
+      ['limits', 'reset', 'carol'],
+    ]) {
       const run = await baton(args, { BATON_RUNTIME_FILE: file });
       expect([args.join(' '), run.code, run.stderr]).toEqual([args.join(' '), 0, line]);
     }
@@ -174,39 +205,47 @@ describe('a runtime file another user could have planted or read', () => {
 });
 
 describe('a leftover runtime file whose pid another process now holds', () => {
-  it.runIf(choosesPids)('is not the service: another user\'s process is refused even for root (no EPERM), one of ours started later is a stale file', async () => {
-    const dir = join(root, 'reused');
-    const file = join(dir, 'baton-service.json');
-    const store = `sqlite:${join(dir, 'baton.sqlite')}`;
-    // The service dies uncleanly (kill -9): its file stays, naming its pid.
-    const service = serve({ BATON_STORE: store, BATON_RUNTIME_FILE: file });
-    await service.listening;
-    const pid = service.child.pid as number;
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ pid, uid: process.getuid?.(), started: expect.stringMatching(/^\d+$/) });
-    service.child.kill('SIGKILL');
-    await service.exited;
+  it.runIf(choosesPids)(
+    "is not the service: another user's process is refused even for root (no EPERM), one of ours started later is a stale file",
+    async () => {
+      const dir = join(root, 'reused');
+      const file = join(dir, 'baton-service.json');
+      const store = `sqlite:${join(dir, 'baton.sqlite')}`;
+      // The service dies uncleanly (kill -9): its file stays, naming its pid.
+      const service = serve({ BATON_STORE: store, BATON_RUNTIME_FILE: file });
+      await service.listening;
+      const pid = service.child.pid as number;
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ pid, uid: process.getuid?.(), started: expect.stringMatching(/^\d+$/) });
+      service.child.kill('SIGKILL');
+      await service.exited;
 
-    // Another user's process now holds the pid: refused, nothing written to the store the file names.
-    const theirs = sleepAt(pid, NOBODY);
-    try {
-      const run = await baton(['users', 'add', 'carol', '--password-stdin'], { BATON_RUNTIME_FILE: file }, { input: 'carol password 1\n' });
-      expect([run.code, run.stdout, run.stderr]).toEqual([1, '', `baton: ${file} names process ${pid}, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${file}\`), or point BATON_RUNTIME_FILE elsewhere.\n`]);
-    } finally {
-      theirs.kill('SIGKILL');
-      await new Promise((r) => theirs.once('exit', r));
-    }
+      // Another user's process now holds the pid: refused, nothing written to the store the file names.
+      const theirs = sleepAt(pid, NOBODY);
+      try {
+        const run = await baton(['users', 'add', 'carol', '--password-stdin'], { BATON_RUNTIME_FILE: file }, { input: 'carol password 1\n' });
+        expect([run.code, run.stdout, run.stderr]).toEqual([
+          1,
+          '',
+          `baton: ${file} names process ${pid}, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${file}\`), or point BATON_RUNTIME_FILE elsewhere.\n`,
+        ]);
+      } finally {
+        theirs.kill('SIGKILL');
+        await new Promise((r) => theirs.once('exit', r));
+      }
 
-    // A process of this user that started later holds it: the file is stale, no service is announced.
-    const later = sleepAt(pid);
-    try {
-      const elsewhere = `sqlite:${join(dir, 'elsewhere.sqlite')}`;
-      const run = await baton(['users', 'list'], { BATON_RUNTIME_FILE: file, BATON_STORE: elsewhere });
-      expect([run.code, run.stderr]).toEqual([0, `baton: store ${elsewhere} (BATON_STORE)\n`]);
-    } finally {
-      later.kill('SIGKILL');
-      await new Promise((r) => later.once('exit', r));
-    }
-  }, 60_000);
+      // A process of this user that started later holds it: the file is stale, no service is announced.
+      const later = sleepAt(pid);
+      try {
+        const elsewhere = `sqlite:${join(dir, 'elsewhere.sqlite')}`;
+        const run = await baton(['users', 'list'], { BATON_RUNTIME_FILE: file, BATON_STORE: elsewhere });
+        expect([run.code, run.stderr]).toEqual([0, `baton: store ${elsewhere} (BATON_STORE)\n`]);
+      } finally {
+        later.kill('SIGKILL');
+        await new Promise((r) => later.once('exit', r));
+      }
+    },
+    60_000,
+  );
 });
 
 describe('a runtime file in a shared (sticky) folder', () => {
@@ -221,13 +260,15 @@ describe('a runtime file in a shared (sticky) folder', () => {
     } finally {
       await stop(service);
     }
-    expect(service.output()).toBe(`baton: ${dir} is a shared folder (sticky, like /tmp): another user could create baton-service.json there first. Point BATON_RUNTIME_FILE to a private folder (the default ./data is one).\n`);
+    expect(service.output()).toBe(
+      `baton: ${dir} is a shared folder (sticky, like /tmp): another user could create baton-service.json there first. Point BATON_RUNTIME_FILE to a private folder (the default ./data is one).\n`,
+    );
     expect(existsSync(file)).toBe(false);
   }, 30_000);
 });
 
 describe('two services with one runtime file', () => {
-  it('the second never takes the first\'s file: it refuses to start for another store or issuer, runs unannounced for the same, and leaves the file to the first', async () => {
+  it("the second never takes the first's file: it refuses to start for another store or issuer, runs unannounced for the same, and leaves the file to the first", async () => {
     const dir = join(root, 'shared');
     const file = join(dir, 'baton-service.json');
     const store = `sqlite:${join(dir, 'baton.sqlite')}`;
@@ -241,13 +282,20 @@ describe('two services with one runtime file', () => {
       // (On the same store, the default issuer is refused before: test/multi/upgrade.test.ts.)
       const other = serve({ BATON_STORE: `sqlite:${join(dir, 'other.sqlite')}`, BATON_RUNTIME_FILE: file });
       expect(await other.exited).toBe(1);
-      expect(other.output()).toMatch(new RegExp(`^baton: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} already names the Baton service running as process ${first.child.pid} \\(store ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, issuer https://first\\.runtime\\.test\\); this one serves .* as http://127\\.0\\.0\\.1:\\d+, and \`baton\` commands would not know which to act on\\. Give this one its own BATON_RUNTIME_FILE, or stop process ${first.child.pid} first\\.\\n$`));
+      expect(other.output()).toMatch(
+        new RegExp(
+          `^baton: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} already names the Baton service running as process ${first.child.pid} \\(store ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, issuer https://first\\.runtime\\.test\\); this one serves .* as http://127\\.0\\.0\\.1:\\d+, and \`baton\` commands would not know which to act on\\. Give this one its own BATON_RUNTIME_FILE, or stop process ${first.child.pid} first\\.\\n$`,
+        ),
+      );
       expect(readFileSync(file, 'utf8')).toBe(announced);
 
       // Another instance of the same store and issuer: it runs, unannounced, and its exit leaves the first's file.
       const twin = serve({ BATON_STORE: store, BATON_RUNTIME_FILE: file, BATON_ISSUER: 'https://first.runtime.test' });
       await twin.listening;
-      await eventually(() => twin.output().includes(`Process ${first.child.pid}, an instance of the same store and issuer, is the one announced in ${file}`), { timeoutMs: 5000, what: 'the twin saying which instance is announced' });
+      await eventually(() => twin.output().includes(`Process ${first.child.pid}, an instance of the same store and issuer, is the one announced in ${file}`), {
+        timeoutMs: 5000,
+        what: 'the twin saying which instance is announced',
+      });
       await stop(twin);
       expect(readFileSync(file, 'utf8')).toBe(announced);
       const run = await baton(['users', 'list'], { BATON_RUNTIME_FILE: file });
@@ -258,7 +306,11 @@ describe('two services with one runtime file', () => {
     expect(existsSync(file)).toBe(false); // the first removes its own on exit
 
     // A stale file (its process gone) is replaced by the next start.
-    writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 12345, nonce: 'old', url: 'http://127.0.0.1:1', issuer: 'https://old.example', store: 'sqlite:/elsewhere.sqlite' }), { mode: 0o600 });
+    writeFileSync(
+      file,
+      JSON.stringify({ pid: 2 ** 22 + 12345, nonce: 'old', url: 'http://127.0.0.1:1', issuer: 'https://old.example', store: 'sqlite:/elsewhere.sqlite' }),
+      { mode: 0o600 },
+    );
     const next = serve({ BATON_STORE: store, BATON_RUNTIME_FILE: file });
     try {
       await next.listening;

@@ -38,7 +38,11 @@ describe('a standard OAuth 2.0 client against the running service', () => {
   it('discovers the endpoints, refreshes, introspects and revokes using only the metadata', async () => {
     const base = server.url;
     const meta = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as Record<string, string>;
-    const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }) });
+    const login = await fetch(`${base}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }),
+    });
     expect(login.status).toBe(200);
     const pair = (await login.json()) as { access_token: string; refresh_token: string };
 
@@ -46,7 +50,11 @@ describe('a standard OAuth 2.0 client against the running service', () => {
     const { payload } = await jwtVerify(pair.access_token, jwks, { issuer: meta.issuer as string, typ: 'at+jwt' });
     expect(payload.sub).toMatch(/^usr_/);
 
-    const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+    const form = (fields: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields),
+    });
     const refreshed = await fetch(meta.token_endpoint as string, form({ grant_type: 'refresh_token', refresh_token: pair.refresh_token }));
     expect(refreshed.status).toBe(200);
     expect(refreshed.headers.get('cache-control')).toBe('no-store');
@@ -54,7 +62,12 @@ describe('a standard OAuth 2.0 client against the running service', () => {
 
     const basic = `Basic ${Buffer.from(`resource-server:${RS_SECRET}`).toString('base64')}`;
     const introspect = async (token: string) =>
-      (await (await fetch(meta.introspection_endpoint as string, { ...form({ token }), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } })).json()) as { active: boolean };
+      (await (
+        await fetch(meta.introspection_endpoint as string, {
+          ...form({ token }),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+        })
+      ).json()) as { active: boolean };
     expect(await introspect(next.access_token)).toMatchObject({ active: true, sub: payload.sub });
     expect(await introspect(next.refresh_token)).toMatchObject({ active: true, sub: expect.any(String) });
 
@@ -68,10 +81,17 @@ describe('a standard OAuth 2.0 client against the running service', () => {
   it('answers 413 to an oversized body, declared or streamed without a length, and keeps serving', async () => {
     const send = (headers: Record<string, string>) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
+        const req = request(
+          `${server.url}/oauth/token`,
+          { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } },
+          (res) => {
+            let body = '';
+            res
+              .setEncoding('utf8')
+              .on('data', (d: string) => (body += d))
+              .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
         req.on('error', reject);
         const chunk = `grant_type=refresh_token&refresh_token=${'x'.repeat(64 * 1024)}`;
         for (let i = 0; i < 16; i++) req.write(chunk); // 1 MiB
@@ -99,7 +119,11 @@ describe('key reload', () => {
     try {
       const pair = await server.service.baton.login('u');
       await new Promise((r) => setTimeout(r, 1300));
-      const res = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+      const res = await fetch(`${server.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}`,
+      });
       expect(res.status).toBe(200);
       await server.service.baton.verify(((await res.json()) as { access_token: string }).access_token);
     } finally {
@@ -117,9 +141,23 @@ describe('logs', () => {
     const service = await createService(config, logger);
     await users.add(service.store, 'erin', 'erin password 1');
     const call = (path: string, init: RequestInit) => service.handler(new Request(`${config.issuer}${path}`, init), { ip: '127.0.0.1' });
-    const login = (await (await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1' }) })).json()) as { access_token: string; refresh_token: string };
-    await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'wrong password 2' }) });
-    const form = (f: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${login.access_token}` }, body: new URLSearchParams(f) });
+    const login = (await (
+      await call('/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'erin', password: 'erin password 1' }),
+      })
+    ).json()) as { access_token: string; refresh_token: string };
+    await call('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'erin', password: 'wrong password 2' }),
+    });
+    const form = (f: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${login.access_token}` },
+      body: new URLSearchParams(f),
+    });
     await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: login.refresh_token }));
     await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: 'rt_forged' }));
     await call('/oauth/revoke', form({ token: login.access_token }));
@@ -135,18 +173,49 @@ describe('logs', () => {
       proofs.push(proof);
       return call(path, { ...init, headers: { ...(init.headers as Record<string, string>), dpop: proof } });
     };
-    const loginInit = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1' }) };
+    const loginInit = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'erin', password: 'erin password 1' }),
+    };
     const nonce = (await withProof('/auth/login', loginInit)).headers.get('dpop-nonce') as string;
     const bound = (await (await withProof('/auth/login', loginInit, nonce)).json()) as { refresh_token: string; token_type: string };
     expect(bound.token_type).toBe('DPoP');
-    await withProof('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }) }, nonce);
-    await call('/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: 'not.a.proof' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }) });
+    await withProof(
+      '/oauth/token',
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }),
+      },
+      nonce,
+    );
+    await call('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: 'not.a.proof' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: bound.refresh_token }),
+    });
     // An unknown client: the caller hears "Client authentication failed", the operator why (#22: nothing was logged).
-    await call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1', client_id: 'mobile-typo' }) });
+    await call('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'erin', password: 'erin password 1', client_id: 'mobile-typo' }),
+    });
     const all = lines.join('');
     expect(all).toMatch(/"event":"client\.auth_failed","client":"mobile-typo","ip":"127\.0\.0\.1","why":"unknown client"/);
     expect(lines.length).toBeGreaterThan(5);
-    for (const secret of [login.access_token, login.refresh_token, login.refresh_token.split('.')[2], 'erin password 1', 'wrong password 2', 'introspection-secret-1234', 'rt_forged', bound.refresh_token, ...proofs, 'not.a.proof']) {
+    for (const secret of [
+      login.access_token,
+      login.refresh_token,
+      login.refresh_token.split('.')[2],
+      'erin password 1',
+      'wrong password 2',
+      'introspection-secret-1234',
+      'rt_forged',
+      bound.refresh_token,
+      ...proofs,
+      'not.a.proof',
+    ]) {
       expect(all).not.toContain(secret);
     }
     expect(all).toContain('"event":"refresh.rotated"');
@@ -165,7 +234,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ BATON_COOKIE_SECURE: 'false', BATON_ISSUER: 'https://auth.example.com' })).toThrow(/only allowed for a plain-http localhost/);
     expect(loadConfig({ BATON_COOKIE_SECURE: 'false' }).cookieSecure).toBe(false);
     expect(loadConfig({}).store).toBe('sqlite:./data/baton.sqlite');
-    expect(() => loadConfig({ BATON_RESOURCES: 'https://api.example.com,api.example.com' })).toThrow(/BATON_RESOURCES must list absolute URIs without a fragment/);
+    expect(() => loadConfig({ BATON_RESOURCES: 'https://api.example.com,api.example.com' })).toThrow(
+      /BATON_RESOURCES must list absolute URIs without a fragment/,
+    );
     expect(loadConfig({ BATON_RESOURCES: 'https://a.example.com, urn:example:b' }).resources).toEqual(['https://a.example.com', 'urn:example:b']);
     expect(() => loadConfig({ BATON_DPOP: 'on' })).toThrow(/BATON_DPOP must be 'auto' \(DPoP once every instance on the store supports it\) or 'off'/);
     expect(() => loadConfig({ BATON_HEARTBEAT: '0' })).toThrow(/BATON_HEARTBEAT must be a duration from 1s to 5m/);
@@ -235,7 +306,11 @@ describe('the baton command', () => {
     // A session made by the service on the same store, seen and revoked from the command line.
     const config = loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent' });
     const server = await startServer(config);
-    const login = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'a long password' }) });
+    const login = await fetch(`${server.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'carol', password: 'a long password' }),
+    });
     const pair = (await login.json()) as { access_token: string; session_id: string };
     await server.stop();
     expect((await baton(['sessions', 'list', 'carol'])).stdout).toContain(pair.session_id);
@@ -256,26 +331,47 @@ describe('the baton command', () => {
 
     // A new password ends every session of the user, and says why to their clients.
     const server2 = await startServer(config);
-    const again = await fetch(`${server2.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'a long password' }) });
+    const again = await fetch(`${server2.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'carol', password: 'a long password' }),
+    });
     const { refresh_token } = (await again.json()) as { refresh_token: string };
     await server2.stop();
-    expect((await baton(['users', 'passwd', 'carol', '--password-stdin'], 'a newer password\n')).stdout).toBe('Changed the password of carol; 1 session(s) ended (password_changed).\n');
+    expect((await baton(['users', 'passwd', 'carol', '--password-stdin'], 'a newer password\n')).stdout).toBe(
+      'Changed the password of carol; 1 session(s) ended (password_changed).\n',
+    );
     const server3 = await startServer(config);
     try {
-      const refused = await fetch(`${server3.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token }) });
+      const refused = await fetch(`${server3.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token }),
+      });
       expect(await refused.json()).toMatchObject({ error: 'invalid_grant', session_end: { reason: 'password_changed' } });
-      const old = await fetch(`${server3.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'a long password' }) });
+      const old = await fetch(`${server3.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'carol', password: 'a long password' }),
+      });
       expect(old.status).toBe(401);
     } finally {
       await server3.stop();
     }
     const piped = await baton(['users', 'passwd', 'carol'], 'no terminal here\n');
-    expect([piped.code, piped.stderr]).toEqual([1, expect.stringMatching(/^baton: There is no terminal to ask for the password: pipe it with --password-stdin \(e\.g\. `printf %s "\$PASSWORD" \| (npm run baton --|npx baton) users passwd carol --password-stdin`\)\.\n$/)]);
+    expect([piped.code, piped.stderr]).toEqual([
+      1,
+      expect.stringMatching(
+        /^baton: There is no terminal to ask for the password: pipe it with --password-stdin \(e\.g\. `printf %s "\$PASSWORD" \| (npm run baton --|npx baton) users passwd carol --password-stdin`\)\.\n$/,
+      ),
+    ]);
     expect((await baton(['users', 'remove', 'carol'])).stdout).toBe('Removed carol.\n');
   }, 60_000);
 
   it('registers clients and user scopes that the running service enforces; reads tokens from standard input', async () => {
-    expect((await baton(['clients', 'add', 'shop', '--scopes', 'profile orders:read'])).stdout).toBe('Registered public client shop (scopes: profile orders:read).\n');
+    expect((await baton(['clients', 'add', 'shop', '--scopes', 'profile orders:read'])).stdout).toBe(
+      'Registered public client shop (scopes: profile orders:read).\n',
+    );
     const confidential = await baton(['clients', 'add', 'reports', '--introspect']);
     const secret = /shown only now:\n(\S+)/.exec(confidential.stdout)?.[1] as string;
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -284,19 +380,35 @@ describe('the baton command', () => {
     expect(list).not.toContain(secret);
     expect((await baton(['clients', 'add', 'kiosk', '--dpop', 'required'])).stdout).toBe('Registered public client kiosk, DPoP required.\n');
     expect((await baton(['clients', 'list'])).stdout).toMatch(/^kiosk\tpublic, DPoP required\t/m);
-    expect(await baton(['clients', 'add', 'kiosk2', '--dpop', 'sometimes'])).toMatchObject({ code: 1, stderr: 'baton: --dpop is required or allowed, not "sometimes".\n' });
+    expect(await baton(['clients', 'add', 'kiosk2', '--dpop', 'sometimes'])).toMatchObject({
+      code: 1,
+      stderr: 'baton: --dpop is required or allowed, not "sometimes".\n',
+    });
     expect((await baton(['users', 'add', 'dave', '--password-stdin', '--scopes', 'profile'], 'dave password 1\n')).stdout).toMatch(/with scopes profile\.$/m);
 
     const server = await startServer(loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent' }));
     try {
-      const login = (scope: string) => fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dave', password: 'dave password 1', client_id: 'shop', scope }) });
+      const login = (scope: string) =>
+        fetch(`${server.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'dave', password: 'dave password 1', client_id: 'shop', scope }),
+        });
       expect(await (await login('orders:read')).json()).toMatchObject({ error: 'invalid_scope' });
       expect((await baton(['users', 'scopes', 'dave', 'profile orders:read'])).stdout).toBe('dave may be granted: profile orders:read.\n');
       const pair = (await (await login('orders:read')).json()) as { access_token: string; scope: string };
       expect(pair.scope).toBe('orders:read');
-      const introspected = await fetch(`${server.url}/oauth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`reports:${secret}`).toString('base64')}` }, body: new URLSearchParams({ token: pair.access_token }) });
+      const introspected = await fetch(`${server.url}/oauth/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`reports:${secret}`).toString('base64')}` },
+        body: new URLSearchParams({ token: pair.access_token }),
+      });
       expect(await introspected.json()).toMatchObject({ active: true, client_id: 'shop', scope: 'orders:read' });
-      const kiosk = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dave', password: 'dave password 1', client_id: 'kiosk' }) });
+      const kiosk = await fetch(`${server.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'dave', password: 'dave password 1', client_id: 'kiosk' }),
+      });
       expect([kiosk.status, (await kiosk.json()).error]).toEqual([400, 'invalid_dpop_proof']); // the service enforces the CLI's policy
       const inspect = await baton(['token', 'inspect', '-'], `${pair.access_token}\n`);
       expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'valid', claims: { scope: 'orders:read', client_id: 'shop' } });
@@ -307,10 +419,12 @@ describe('the baton command', () => {
     expect((await baton(['clients', 'remove', 'shop'])).stderr).toBe('baton: There is no client shop.\n');
   }, 60_000);
 
-  it('acts on the running service\'s store and issuer when the environment names none, and warns when it names another', async () => {
+  it("acts on the running service's store and issuer when the environment names none, and warns when it names another", async () => {
     const runtime = join(dir, 'runtime', 'service.json');
     const store = `sqlite:${join(dir, 'shared', 'baton.sqlite')}`;
-    const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: store, BATON_RUNTIME_FILE: runtime, BATON_LOG_LEVEL: 'silent' } });
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: store, BATON_RUNTIME_FILE: runtime, BATON_LOG_LEVEL: 'silent' },
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.on('data', (d: Buffer) => {
@@ -322,25 +436,34 @@ describe('the baton command', () => {
       expect(JSON.parse(readFileSync(runtime, 'utf8'))).toMatchObject({ url, issuer: url, store, pid: child.pid });
       expect(statSync(runtime).mode & 0o777).toBe(0o600);
       const { BATON_STORE: _unused, ...withoutStore } = env;
-      const cli = (args: string[], extra: Record<string, string> = {}, input = '') => new Promise<{ code: number; stdout: string; stderr: string; store: string | undefined }>((resolve) => {
-        const c = spawn(process.execPath, [CLI, ...args], { env: { ...withoutStore, BATON_RUNTIME_FILE: runtime, ...extra } });
-        let stdout = '';
-        let stderr = '';
-        c.stdout.on('data', (d) => (stdout += d));
-        c.stderr.on('data', (d) => (stderr += d));
-        c.on('close', (code) => resolve({ code: code ?? -1, stdout, ...split(stderr) }));
-        c.stdin.end(input);
-      });
+      const cli = (args: string[], extra: Record<string, string> = {}, input = '') =>
+        new Promise<{ code: number; stdout: string; stderr: string; store: string | undefined }>((resolve) => {
+          const c = spawn(process.execPath, [CLI, ...args], { env: { ...withoutStore, BATON_RUNTIME_FILE: runtime, ...extra } });
+          let stdout = '';
+          let stderr = '';
+          c.stdout.on('data', (d) => (stdout += d));
+          c.stderr.on('data', (d) => (stderr += d));
+          c.on('close', (code) => resolve({ code: code ?? -1, stdout, ...split(stderr) }));
+          c.stdin.end(input);
+        });
       const added = await cli(['users', 'add', 'dana', '--password-stdin'], {}, 'dana password 1\n');
       expect(added.stderr).toBe('');
       expect(added.store).toBe(`${store} (announced in ${runtime} by the service running as process ${child.pid})`);
-      const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dana', password: 'dana password 1' }) });
+      const login = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'dana', password: 'dana password 1' }),
+      });
       expect(login.status).toBe(200); // the user the command made is the running service's
       const { access_token } = (await login.json()) as { access_token: string };
       const inspect = await cli(['token', 'inspect', '-'], {}, access_token);
       expect([inspect.code, JSON.parse(inspect.stdout).verdict]).toEqual([0, 'valid']); // its issuer, with the port it picked
       const elsewhere = await cli(['users', 'list'], { BATON_STORE: `sqlite:${join(dir, 'other', 'baton.sqlite')}` });
-      expect(elsewhere.stderr).toMatch(new RegExp(`^baton: warning: this command uses BATON_STORE=sqlite:.*other.*, but the service running as process ${child.pid} uses ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      expect(elsewhere.stderr).toMatch(
+        new RegExp(
+          `^baton: warning: this command uses BATON_STORE=sqlite:.*other.*, but the service running as process ${child.pid} uses ${store.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`,
+        ),
+      );
     } finally {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -350,10 +473,16 @@ describe('the baton command', () => {
   }, 60_000);
 
   it('inspects a token issued for an API (RFC 8707 resource) as valid', async () => {
-    const server = await startServer(loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: 'https://orders.example.com' }));
+    const server = await startServer(
+      loadConfig({ PORT: env.PORT, BATON_STORE: env.BATON_STORE, BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: 'https://orders.example.com' }),
+    );
     try {
       await users.add(server.service.store, 'erin', 'erin password 1').catch(() => undefined);
-      const login = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'erin', password: 'erin password 1', resource: 'https://orders.example.com' }) });
+      const login = await fetch(`${server.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'erin', password: 'erin password 1', resource: 'https://orders.example.com' }),
+      });
       const { access_token } = (await login.json()) as { access_token: string };
       const inspect = await baton(['token', 'inspect', '-'], access_token);
       expect([inspect.code, JSON.parse(inspect.stdout).verdict, JSON.parse(inspect.stdout).claims.aud]).toEqual([0, 'valid', 'https://orders.example.com']);
@@ -364,7 +493,9 @@ describe('the baton command', () => {
 
   it('says its version, and every setting in serve --help', async () => {
     const version = await run(process.execPath, [CLI, '--version']);
-    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(new URL('../../packages/baton-auth-server/package.json', import.meta.url), 'utf8')) as { version: string }).version);
+    expect(version.stdout.trim()).toBe(
+      (JSON.parse(readFileSync(new URL('../../packages/baton-auth-server/package.json', import.meta.url), 'utf8')) as { version: string }).version,
+    );
     const help = (await run(process.execPath, [CLI, 'serve', '--help'])).stdout;
     for (const { env: name } of SETTINGS_TABLE) expect(help).toMatch(new RegExp(`^  ${name} `, 'm'));
     expect(help).toContain('BATON_RUNTIME_FILE');
@@ -372,7 +503,9 @@ describe('the baton command', () => {
 
   it('names the variables a mistake is about, and warns of a long grace window', async () => {
     const store = `sqlite:${join(dir, 'ttl', 'baton.sqlite')}`;
-    await expect(startServer(loadConfig({ PORT: '0', BATON_STORE: store, BATON_ACCESS_TTL: '1h', BATON_REFRESH_TTL: '5m', BATON_LOG_LEVEL: 'silent' }))).rejects.toThrow(/BATON_REFRESH_TTL .*BATON_ACCESS_TTL/);
+    await expect(
+      startServer(loadConfig({ PORT: '0', BATON_STORE: store, BATON_ACCESS_TTL: '1h', BATON_REFRESH_TTL: '5m', BATON_LOG_LEVEL: 'silent' })),
+    ).rejects.toThrow(/BATON_REFRESH_TTL .*BATON_ACCESS_TTL/);
     expect(loadConfig({ BATON_REFRESH_GRACE: '1h' }).warnings).toEqual([expect.stringMatching(/^BATON_REFRESH_GRACE=1h is long/)]);
     expect(loadConfig({}).warnings).toEqual([]);
     const memory = await new Promise<string>((resolve) => {
@@ -388,7 +521,10 @@ describe('the baton command', () => {
     const userWhoseTagStarts = (prefix: string) => {
       for (let i = 0; ; i++) if (userTag(`usr_dash${i}`).startsWith(prefix)) return `usr_dash${i}`;
     };
-    const ids = [(await server.service.baton.login(userWhoseTagStarts('-'))).session_id, (await server.service.baton.login(userWhoseTagStarts('-h'))).session_id];
+    const ids = [
+      (await server.service.baton.login(userWhoseTagStarts('-'))).session_id,
+      (await server.service.baton.login(userWhoseTagStarts('-h'))).session_id,
+    ];
     await server.stop();
     for (const id of ids) {
       expect(id).toMatch(/^-/);
@@ -404,7 +540,9 @@ describe('the baton command', () => {
     const both = await baton(['sessions', 'revoke']);
     expect(both.stderr).toBe('baton: Give a session id or --user <name>, not both.\n');
     const badStore = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(process.execPath, [CLI, 'users', 'list'], { env: { ...env, BATON_STORE: 'mysql://x' } }, (err, _out, stderr) => resolve({ code: err ? (err as { code: number }).code : 0, stderr }));
+      execFile(process.execPath, [CLI, 'users', 'list'], { env: { ...env, BATON_STORE: 'mysql://x' } }, (err, _out, stderr) =>
+        resolve({ code: err ? (err as { code: number }).code : 0, stderr }),
+      );
     });
     expect(badStore.code).toBe(1);
     expect(badStore.stderr).toMatch(/^baton: Configuration error: BATON_STORE must be/);
@@ -415,7 +553,9 @@ describe('the baton command', () => {
 
 describe('graceful shutdown', () => {
   it('SIGTERM finishes the request in flight, then exits 0', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' } });
+    const child = spawn(process.execPath, [CLI, 'serve'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' },
+    });
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         const m = /listening on (http:\/\/\S+)/.exec(d.toString());

@@ -57,13 +57,15 @@ describe('the settings table', () => {
   });
 
   it('BATON_KEY_RELOAD of 0 or past 24d is refused: Node runs such a timer every millisecond, a store read each (red team)', () => {
-    for (const v of ['0', '0s', '25d', '30d', '1y']) expect(() => loadConfig({ BATON_KEY_RELOAD: v }), v).toThrow(/BATON_KEY_RELOAD must be a duration from 1s to 24d/);
+    for (const v of ['0', '0s', '25d', '30d', '1y'])
+      expect(() => loadConfig({ BATON_KEY_RELOAD: v }), v).toThrow(/BATON_KEY_RELOAD must be a duration from 1s to 24d/);
     for (const v of ['1', '30s', '24d']) expect(loadConfig({ BATON_KEY_RELOAD: v }).keyReload).toBe(v === '1' ? '1s' : v);
   });
 
-  it("a per-window setting with a window of 0 is refused: BATON_REFRESH_RATE=30/0 turned the refresh rate limit off (red team)", () => {
+  it('a per-window setting with a window of 0 is refused: BATON_REFRESH_RATE=30/0 turned the refresh rate limit off (red team)', () => {
     for (const name of ['BATON_REFRESH_RATE', 'BATON_LOGIN_FAILURES', 'BATON_LOGIN_FAILURES_PER_IP']) {
-      for (const v of ['30/0', '30/0s', '30/0m']) expect(() => loadConfig({ [name]: v }), `${name}=${v}`).toThrow(new RegExp(`${name} must be 'off' or .*, with a duration of at least 1s`));
+      for (const v of ['30/0', '30/0s', '30/0m'])
+        expect(() => loadConfig({ [name]: v }), `${name}=${v}`).toThrow(new RegExp(`${name} must be 'off' or .*, with a duration of at least 1s`));
     }
     expect(loadConfig({ BATON_REFRESH_RATE: '30/1' }).refreshRateLimit).toEqual({ max: 30, window: '1s' });
   });
@@ -75,11 +77,23 @@ describe('the settings table', () => {
       expect(service).toBe(`Configuration error: ${library.replace(libraryName, serviceName)} (${serviceName}).`);
     };
     for (const scope of ['a"b', 'caf\u00e9', 'x\\y']) {
-      same(refusal(() => handler({ scopes: [scope] })), 'createAuthHandler: scopes', refusal(() => loadConfig({ BATON_SCOPES: scope })), 'BATON_SCOPES');
-      expect(refusal(() => staticClients([{ id: 'web', scopes: [scope] }]))).toBe(refusal(() => handler({ scopes: [scope] })).replace('createAuthHandler: scopes', 'The scopes of client web'));
+      same(
+        refusal(() => handler({ scopes: [scope] })),
+        'createAuthHandler: scopes',
+        refusal(() => loadConfig({ BATON_SCOPES: scope })),
+        'BATON_SCOPES',
+      );
+      expect(refusal(() => staticClients([{ id: 'web', scopes: [scope] }]))).toBe(
+        refusal(() => handler({ scopes: [scope] })).replace('createAuthHandler: scopes', 'The scopes of client web'),
+      );
     }
     for (const resource of ['api.example.com', 'https://api.example.com/#x', '/relative']) {
-      same(refusal(() => handler({ resources: [resource] })), 'createAuthHandler: resources', refusal(() => loadConfig({ BATON_RESOURCES: resource })), 'BATON_RESOURCES');
+      same(
+        refusal(() => handler({ resources: [resource] })),
+        'createAuthHandler: resources',
+        refusal(() => loadConfig({ BATON_RESOURCES: resource })),
+        'BATON_RESOURCES',
+      );
     }
     for (const issuer of ['https://auth.example.com', 'http://auth.example.com', 'http://10.0.0.1:3000']) {
       const library = refusal(() => handler({ issuer, cookie: { secure: false } }));
@@ -92,13 +106,35 @@ describe('the settings table', () => {
   });
 
   it('a bad value of any variable is a BatonError with a sentence, never a plain Error', () => {
-    const values = fc.constantFrom('', ' ', 'x', '-1', '0', '1.5', 'NaN', '1d', '-5m', 'off', '0/1m', '1/0', 'auto', 'false', '65536', 'http://a#b', 'redis://a@b@c', '9'.repeat(20));
-    fc.assert(fc.property(fc.constantFrom(...SETTINGS_TABLE.filter((s) => s.parse !== undefined).map((s) => s.env)), values, (name, value) => {
-      try {
-        loadConfig({ BATON_STORE: 'memory:', [name]: value });
-      } catch (err) {
-        expect(isBatonError(err), `${name}=${value}: ${(err as Error).message}`).toBe(true);
-      }
-    }), { numRuns: 500 });
+    const values = fc.constantFrom(
+      '',
+      ' ',
+      'x',
+      '-1',
+      '0',
+      '1.5',
+      'NaN',
+      '1d',
+      '-5m',
+      'off',
+      '0/1m',
+      '1/0',
+      'auto',
+      'false',
+      '65536',
+      'http://a#b',
+      'redis://a@b@c',
+      '9'.repeat(20),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...SETTINGS_TABLE.filter((s) => s.parse !== undefined).map((s) => s.env)), values, (name, value) => {
+        try {
+          loadConfig({ BATON_STORE: 'memory:', [name]: value });
+        } catch (err) {
+          expect(isBatonError(err), `${name}=${value}: ${(err as Error).message}`).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

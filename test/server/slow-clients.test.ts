@@ -30,7 +30,10 @@ function open(port: number, from?: string): Promise<{ socket: Socket; received: 
     const socket = connect({ port, host: '127.0.0.1', ...(from === undefined ? {} : { localAddress: from }) });
     sockets.push(socket);
     let data = '';
-    socket.setEncoding('utf8').on('data', (d: string) => (data += d)).on('error', () => undefined);
+    socket
+      .setEncoding('utf8')
+      .on('data', (d: string) => (data += d))
+      .on('error', () => undefined);
     socket.once('connect', () => {
       const at = Date.now();
       const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - at)));
@@ -96,12 +99,15 @@ describe('slow clients', () => {
     held.forEach(({ closed: c }, i) => void c.then(() => closed.push(i)));
     await eventually(() => closed.length === 48, { timeoutMs: 5000, what: 'the 48 connections past the cap closed' });
     // Another address (loopback is 127.0.0.0/8) gets its health checks and its requests served meanwhile.
-    const get = (path: string) => new Promise<number>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', reject).end();
-    });
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
     expect(await Promise.all(Array.from({ length: 20 }, (_, i) => get(i % 2 ? '/healthz' : '/.well-known/jwks.json')))).toEqual(Array(20).fill(200));
     // The 16 the first address holds stay open and served; nothing else of its got through.
     const kept = held.filter(({ socket }) => !socket.destroyed);
@@ -122,7 +128,10 @@ describe('slow clients', () => {
     const port = await start({ BATON_MAX_CONNECTIONS: '30', BATON_MAX_CONNECTIONS_PER_ADDRESS: '4', BATON_TRUST_PROXY: '127.0.0.1' });
     const proxy = await Promise.all(Array.from({ length: 12 }, () => open(port, '127.0.0.1')));
     const client = await Promise.all(Array.from({ length: 6 }, () => open(port, '127.0.0.3')));
-    await eventually(() => client.filter(({ socket }) => socket.destroyed).length === 2, { timeoutMs: 5000, what: "the direct client's 2 extra connections closed" });
+    await eventually(() => client.filter(({ socket }) => socket.destroyed).length === 2, {
+      timeoutMs: 5000,
+      what: "the direct client's 2 extra connections closed",
+    });
     for (const { socket, received } of proxy.slice(0, 12)) {
       socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
       await eventually(() => /^HTTP\/1\.1 200 /.test(received()), { timeoutMs: 5000, what: "the proxy's connections served" });
@@ -131,25 +140,31 @@ describe('slow clients', () => {
   });
 
   // IPv6 addresses of one /64 on the loopback interface (root, Linux `ip`): one host holds its whole /64.
-  const addsAddresses = process.getuid?.() === 0 && (() => {
-    try {
-      execFileSync('ip', ['-6', 'addr', 'show', 'dev', 'lo'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const addsAddresses =
+    process.getuid?.() === 0 &&
+    (() => {
+      try {
+        execFileSync('ip', ['-6', 'addr', 'show', 'dev', 'lo'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
   it.runIf(addsAddresses)('counts an IPv6 client per /64, as login protection does: addresses of one /64 share one share of the connections', async () => {
     const net = `2001:db8:${(0x1000 + (process.pid % 0xe000)).toString(16)}:7`; // a /64 of the documentation prefix, this run's
     const [a, b, c] = [`${net}::a`, `${net}::b`, `2001:db8:ffff:${(process.pid % 0xffff).toString(16)}::c`];
     for (const address of [a, b, c]) execFileSync('ip', ['-6', 'addr', 'add', `${address}/128`, 'dev', 'lo', 'nodad']);
     try {
       const port = await start({ BATON_MAX_CONNECTIONS: '30', BATON_MAX_CONNECTIONS_PER_ADDRESS: '4', HOST: '::' });
-      const from = (local: string) => new Promise<{ socket: Socket; closed: Promise<void> }>((resolve, reject) => {
-        const socket = connect({ port, host: '::1', localAddress: local });
-        sockets.push(socket);
-        socket.on('error', () => undefined).once('connect', () => resolve({ socket, closed: new Promise((r) => socket.once('close', () => r())) })).once('error', reject);
-      });
+      const from = (local: string) =>
+        new Promise<{ socket: Socket; closed: Promise<void> }>((resolve, reject) => {
+          const socket = connect({ port, host: '::1', localAddress: local });
+          sockets.push(socket);
+          socket
+            .on('error', () => undefined)
+            .once('connect', () => resolve({ socket, closed: new Promise((r) => socket.once('close', () => r())) }))
+            .once('error', reject);
+        });
       const first = await Promise.all(Array.from({ length: 4 }, () => from(a)));
       const second = await Promise.all(Array.from({ length: 4 }, () => from(b)));
       // Another address of the same /64: past the share, closed on arrival.
@@ -172,9 +187,13 @@ describe('slow clients', () => {
     expect(loadConfig({}).maxConnectionsPerAddress).toBe(125);
     expect(loadConfig({ BATON_MAX_CONNECTIONS: '10' }).maxConnectionsPerAddress).toBe(10);
     expect(loadConfig({ BATON_MAX_CONNECTIONS: '100' }).maxConnectionsPerAddress).toBe(16);
-    expect(() => loadConfig({ BATON_MAX_CONNECTIONS_PER_ADDRESS: 'some' })).toThrow(/BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1/);
+    expect(() => loadConfig({ BATON_MAX_CONNECTIONS_PER_ADDRESS: 'some' })).toThrow(
+      /BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number of connections, at least 1/,
+    );
     expect(() => loadConfig({ BATON_MAX_CONNECTIONS_PER_ADDRESS: '0' })).toThrow(/BATON_MAX_CONNECTIONS_PER_ADDRESS must be a whole number/);
-    expect(() => loadConfig({ BATON_MAX_CONNECTIONS: '50', BATON_MAX_CONNECTIONS_PER_ADDRESS: '51' })).toThrow('BATON_MAX_CONNECTIONS_PER_ADDRESS (51) must not exceed BATON_MAX_CONNECTIONS (50): one address could then hold every connection.');
+    expect(() => loadConfig({ BATON_MAX_CONNECTIONS: '50', BATON_MAX_CONNECTIONS_PER_ADDRESS: '51' })).toThrow(
+      'BATON_MAX_CONNECTIONS_PER_ADDRESS (51) must not exceed BATON_MAX_CONNECTIONS (50): one address could then hold every connection.',
+    );
     expect(loadConfig({})).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1000 });
     expect(() => loadConfig({ BATON_HEADERS_TIMEOUT: '40s' })).toThrow('BATON_HEADERS_TIMEOUT (40s) must not exceed BATON_REQUEST_TIMEOUT (30s)');
     expect(() => loadConfig({ BATON_REQUEST_TIMEOUT: '0' })).toThrow(/must be above 0/);

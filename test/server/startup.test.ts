@@ -56,15 +56,21 @@ describe('start-up', () => {
     const gate = await startGate({ host: pg.hostname, port: Number(pg.port || 5432) });
     const port = await freePort();
     const store = PG_URL.replace(`@${pg.host}/`, `@127.0.0.1:${gate.port}/`);
-    const starting = startServer(loadConfig({ PORT: String(port), BATON_STORE: store, BATON_SECRET: 'startup-test-service-secret-of-32-chars', BATON_LOG_LEVEL: 'silent' }));
+    const starting = startServer(
+      loadConfig({ PORT: String(port), BATON_STORE: store, BATON_SECRET: 'startup-test-service-secret-of-32-chars', BATON_LOG_LEVEL: 'silent' }),
+    );
     starting.catch(() => undefined);
     try {
       const url = `http://127.0.0.1:${port}/.well-known/oauth-authorization-server`;
       // The bound on a hang: the old service accepted the connection and never answered.
-      const early = await eventually(() => fetch(url, { signal: AbortSignal.timeout(2000) }).catch((err: Error) => {
-        if (err.name === 'TimeoutError') throw new Error('the request hung while the service was starting');
-        return undefined; // not listening yet
-      }), { timeoutMs: 5000, what: 'the service to listen' });
+      const early = await eventually(
+        () =>
+          fetch(url, { signal: AbortSignal.timeout(2000) }).catch((err: Error) => {
+            if (err.name === 'TimeoutError') throw new Error('the request hung while the service was starting');
+            return undefined; // not listening yet
+          }),
+        { timeoutMs: 5000, what: 'the service to listen' },
+      );
       expect(early.status).toBe(503);
       expect(early.headers.get('retry-after')).toBe('1');
       expect(await early.json()).toMatchObject({ error: 'temporarily_unavailable' });
@@ -117,7 +123,9 @@ describe('an unreachable store', () => {
       serve(`redis://user:hunter2-secret@127.0.0.1:${closedRedis}/0`),
     ]);
     expect(redis.stderr).toBe(`baton: Cannot reach the store at BATON_STORE=redis://127.0.0.1:${closedRedis} within 5 s: connection refused. Is it running?\n`);
-    expect(pg.stderr).toBe(`baton: Cannot reach the store at BATON_STORE=postgres://postgres@127.0.0.1:${closedPg}/x within 5 s: connection refused. Is it running?\n`);
+    expect(pg.stderr).toBe(
+      `baton: Cannot reach the store at BATON_STORE=postgres://postgres@127.0.0.1:${closedPg}/x within 5 s: connection refused. Is it running?\n`,
+    );
     expect(secret.stderr).toContain(`BATON_STORE=redis://user:***@127.0.0.1:${closedRedis}/0`);
     expect(secret.stderr).not.toContain('hunter2');
     for (const run of [redis, pg, secret]) {
@@ -134,7 +142,9 @@ describe('mistakes at start-up, as sentences (#22)', () => {
     const first = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }));
     try {
       const port = new URL(first.url).port;
-      await expect(startServer(loadConfig({ PORT: port, BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }))).rejects.toThrow(new RegExp(`^Port ${port} on 127\\.0\\.0\\.1 is already in use .*choose another with PORT\\.$`));
+      await expect(startServer(loadConfig({ PORT: port, BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent' }))).rejects.toThrow(
+        new RegExp(`^Port ${port} on 127\\.0\\.0\\.1 is already in use .*choose another with PORT\\.$`),
+      );
     } finally {
       await first.stop();
     }
@@ -142,7 +152,7 @@ describe('mistakes at start-up, as sentences (#22)', () => {
 });
 
 describe('the command a message tells a person to type (#22)', () => {
-  it('is `npm run baton --` through the repository\'s npm scripts, and `npx baton` wherever the package is installed', async () => {
+  it("is `npm run baton --` through the repository's npm scripts, and `npx baton` wherever the package is installed", async () => {
     const { batonCommand } = await import('../../packages/baton-auth-server/src/cli/command.ts');
     expect(batonCommand({ npm_lifecycle_event: 'baton', npm_package_name: 'baton-monorepo' })).toBe('npm run baton --');
     expect(batonCommand({ npm_lifecycle_event: 'start', npm_package_name: 'baton-monorepo' })).toBe('npm run baton --');
@@ -168,7 +178,14 @@ describe('npm start', () => {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       npm.kill('SIGTERM');
       await exited;
-      await eventually(() => fetch(`${url}/healthz`).then(() => false, () => true), { what: 'the service to stop listening', timeoutMs: 10_000 });
+      await eventually(
+        () =>
+          fetch(`${url}/healthz`).then(
+            () => false,
+            () => true,
+          ),
+        { what: 'the service to stop listening', timeoutMs: 10_000 },
+      );
     } finally {
       npm.kill('SIGKILL');
     }

@@ -32,13 +32,15 @@ const clientRecord = async (): Promise<string | null> => {
 };
 
 describe('baton store init on a store already set up', () => {
-  it('leaves the service\'s clients as they are, whatever BATON_INTROSPECTION_SECRET the command sees', async () => {
+  it("leaves the service's clients as they are, whatever BATON_INTROSPECTION_SECRET the command sees", async () => {
     expect(await initStore(loadConfig({ ...env, BATON_INTROSPECTION_SECRET: 'introspection secret of the service 1' }))).toMatchObject({ created: true });
     const before = await clientRecord();
     expect(before).not.toBeNull();
     expect(await initStore(loadConfig(env))).toMatchObject({ created: false });
     expect(await clientRecord()).toBe(before);
-    expect(await initStore(loadConfig({ ...env, BATON_INTROSPECTION_SECRET: 'another secret typed by hand, long enough 2' }))).toMatchObject({ created: false });
+    expect(await initStore(loadConfig({ ...env, BATON_INTROSPECTION_SECRET: 'another secret typed by hand, long enough 2' }))).toMatchObject({
+      created: false,
+    });
     expect(await clientRecord()).toBe(before);
   }, 30_000);
 });

@@ -63,7 +63,9 @@ describe('BATON_TRUST_PROXY', () => {
     expect(loadConfig({}).trustProxy).toBe(0);
     expect(loadConfig({ BATON_TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadConfig({ BATON_TRUST_PROXY: '10.0.0.0/8, ::1' }).trustProxy).toEqual(['10.0.0.0/8', '::1']);
-    expect(() => loadConfig({ BATON_TRUST_PROXY: 'true' })).toThrow(/^BATON_TRUST_PROXY must be a hop count \(e\.g\. 1\) or a comma-separated list .*invalid IP address: true/);
+    expect(() => loadConfig({ BATON_TRUST_PROXY: 'true' })).toThrow(
+      /^BATON_TRUST_PROXY must be a hop count \(e\.g\. 1\) or a comma-separated list .*invalid IP address: true/,
+    );
     expect(() => loadConfig({ BATON_TRUST_PROXY: '10.0.0.0/99' })).toThrow(/BATON_TRUST_PROXY must be .*invalid range on address/);
   });
 });

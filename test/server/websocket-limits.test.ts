@@ -75,7 +75,9 @@ describe('GET /ws: sockets per client address', () => {
   async function fill(running: NonNullable<typeof server>, ws: string): Promise<void> {
     for (let s = 0; s < 16; s++) {
       const token = (await running.service.baton.login(`user-${s}`)).access_token;
-      const batch = await Promise.all(Array.from({ length: 16 }, () => connect(ws, ['baton.v1', `baton.bearer.${token}`], { 'x-forwarded-for': '203.0.113.9' })));
+      const batch = await Promise.all(
+        Array.from({ length: 16 }, () => connect(ws, ['baton.v1', `baton.bearer.${token}`], { 'x-forwarded-for': '203.0.113.9' })),
+      );
       await eventually(() => batch.every((c) => c.received.some((m) => m.includes('"authenticated"'))), { what: 'the batch authenticated' });
     }
   }
@@ -84,11 +86,13 @@ describe('GET /ws: sockets per client address', () => {
     const { running, ws } = await start({ BATON_TRUST_PROXY: 'loopback' });
     await fill(running, ws);
     await expect(connect(ws, ['baton.v1'], { 'x-forwarded-for': '203.0.113.9' })).rejects.toThrow(/429/);
-    const other = await connect(ws, ['baton.v1', `baton.bearer.${(await running.service.baton.login('carl')).access_token}`], { 'x-forwarded-for': '198.51.100.4' });
+    const other = await connect(ws, ['baton.v1', `baton.bearer.${(await running.service.baton.login('carl')).access_token}`], {
+      'x-forwarded-for': '198.51.100.4',
+    });
     await eventually(() => other.received.some((m) => m.includes('"authenticated"')), { what: 'the other address authenticated' });
   });
 
-  it('without BATON_TRUST_PROXY, a peer\'s X-Forwarded-For is ignored: its sockets count against its own address', async () => {
+  it("without BATON_TRUST_PROXY, a peer's X-Forwarded-For is ignored: its sockets count against its own address", async () => {
     // Room for 256 sockets from one address on the HTTP side, so that the socket cap is what refuses.
     const { running, ws } = await start({ BATON_MAX_CONNECTIONS_PER_ADDRESS: '400' });
     await fill(running, ws);
@@ -98,23 +102,26 @@ describe('GET /ws: sockets per client address', () => {
 
 describe('GET /ws: sockets without a token from many addresses', () => {
   /** GET /healthz from `localAddress`: its status, or the error that ended it. */
-  const healthz = (port: number, localAddress: string): Promise<string> => new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/healthz', localAddress, agent: false }, (res) => {
-      res.resume();
-      resolve(String(res.statusCode));
+  const healthz = (port: number, localAddress: string): Promise<string> =>
+    new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/healthz', localAddress, agent: false }, (res) => {
+        res.resume();
+        resolve(String(res.statusCode));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      req.end();
     });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-    req.end();
-  });
 
   it('hold at most a quarter of the sockets (half of BATON_MAX_CONNECTIONS), the oldest cut off for the newest: /healthz from another address answers, and a client with a token gets in while they flood', async () => {
     // 64 connection slots: 32 sockets at most, 8 of them without a token; 8 addresses each try 16 sockets that never authenticate.
     const { running, port } = await start({ BATON_MAX_CONNECTIONS: '64' });
-    const flood = await Promise.all(Array.from({ length: 8 * 16 }, async (_, i) => {
-      const client = await rawClient(port, ['baton.v1'], {}, '/ws', `127.0.3.${1 + (i % 8)}`);
-      open.push({ close: () => client.socket.destroy() });
-      return client;
-    }));
+    const flood = await Promise.all(
+      Array.from({ length: 8 * 16 }, async (_, i) => {
+        const client = await rawClient(port, ['baton.v1'], {}, '/ws', `127.0.3.${1 + (i % 8)}`);
+        open.push({ close: () => client.socket.destroy() });
+        return client;
+      }),
+    );
     await Promise.all(flood.map((c) => eventually(() => c.status() ?? (c.closed() && 'closed'), { what: 'an answer to the upgrade' })));
     await eventually(() => flood.filter((c) => c.status()?.includes(' 101 ') && !c.closed()).length <= 8, { what: 'at most 8 token-less sockets left open' });
     expect(await healthz(port, '127.0.3.99')).toBe('200');
@@ -125,12 +132,14 @@ describe('GET /ws: sockets without a token from many addresses', () => {
 });
 
 describe('GET /ws: origins', () => {
-  it('a page of another site is refused at the upgrade (403) and takes no place of its visitors\' address; the service\'s own page and clients without Origin connect', async () => {
+  it("a page of another site is refused at the upgrade (403) and takes no place of its visitors' address; the service's own page and clients without Origin connect", async () => {
     const { running, ws } = await start({ BATON_ALLOWED_ORIGINS: 'https://app.example.com' });
     const token = (await running.service.baton.login('olga')).access_token;
     // More refused upgrades from one address than its cap of 256: none counts.
     for (let i = 0; i < 300; i += 50) {
-      const refused = await Promise.allSettled(Array.from({ length: 50 }, () => connect(ws, ['baton.v1', `baton.bearer.${token}`], { origin: 'https://evil.example' })));
+      const refused = await Promise.allSettled(
+        Array.from({ length: 50 }, () => connect(ws, ['baton.v1', `baton.bearer.${token}`], { origin: 'https://evil.example' })),
+      );
       expect(refused.every((r) => r.status === 'rejected' && /403/.test(String(r.reason)))).toBe(true);
     }
     for (const origin of [new URL(running.url).origin, `http://localhost:${new URL(running.url).port}`, 'https://app.example.com', undefined]) {
@@ -141,7 +150,7 @@ describe('GET /ws: origins', () => {
 });
 
 describe('GET /ws: DPoP', () => {
-  it('proofs name the issuer\'s wss: URL, not one made of the Host the client sent', async () => {
+  it("proofs name the issuer's wss: URL, not one made of the Host the client sent", async () => {
     const { running, ws } = await start({ BATON_ISSUER: 'https://auth.example.test' });
     const key = await dpopKey();
     const bound = async (htu: string) => {

@@ -22,7 +22,11 @@ import { freePort } from '../support/ports.ts';
 const PG_URL = useTestDatabase('baton_workers');
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
 
 describe('BATON_WORKERS in the configuration', () => {
   it('is 1 by default, a whole number up to 64 or auto, and refused with memory: beyond 1', () => {
@@ -30,9 +34,13 @@ describe('BATON_WORKERS in the configuration', () => {
     expect(loadConfig({ BATON_WORKERS: '3' }).workers).toBe(3);
     expect(loadConfig({ BATON_WORKERS: 'auto' }).workers).toBe(Math.min(64, availableParallelism()));
     for (const bad of ['0', '65', 'two', '1.5', '-2']) {
-      expect(() => loadConfig({ BATON_WORKERS: bad })).toThrow(/BATON_WORKERS must be 'auto' \(one per core: \d+ here\) or a whole number of processes from 1 to 64/);
+      expect(() => loadConfig({ BATON_WORKERS: bad })).toThrow(
+        /BATON_WORKERS must be 'auto' \(one per core: \d+ here\) or a whole number of processes from 1 to 64/,
+      );
     }
-    expect(() => loadConfig({ BATON_WORKERS: '2', BATON_STORE: 'memory:' })).toThrow(/BATON_WORKERS=2 needs a store the workers share: with memory: each worker would keep its own users, keys and sessions/);
+    expect(() => loadConfig({ BATON_WORKERS: '2', BATON_STORE: 'memory:' })).toThrow(
+      /BATON_WORKERS=2 needs a store the workers share: with memory: each worker would keep its own users, keys and sessions/,
+    );
     expect(() => loadConfig({ BATON_WORKERS: '2', BATON_STORE: 'sqlite::memory:' })).toThrow(/needs a store the workers share/);
     expect(loadConfig({ BATON_WORKERS: '1', BATON_STORE: 'memory:' }).workers).toBe(1);
   });
@@ -63,14 +71,22 @@ describe('two workers on one SQLite file', () => {
     const access = (await w.login(one)).access_token;
     expect(await w.me(access, two)).toBe(200);
     // The workers' log lines reach the primary's output through pipes: a moment after the answers.
-    const lines = () => w.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { worker?: number; event?: string; route?: string });
+    const lines = () =>
+      w
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { worker?: number; event?: string; route?: string });
     await eventually(() => lines().some((l) => l.worker === 1 && l.event === 'login'), { what: "worker 1's login line", timeoutMs: 5_000 });
     await eventually(() => lines().some((l) => l.worker === 2 && l.route === '/auth/me'), { what: "worker 2's /auth/me line", timeoutMs: 5_000 });
     for (const agent of [one, two]) expect((await call(w.url, '/readyz', { agent })).status).toBe(200);
   });
 
   it('a logout through one worker is refused by the other at its very next request, both ways', async () => {
-    for (const [by, other] of [[one, two], [two, one]] as const) {
+    for (const [by, other] of [
+      [one, two],
+      [two, one],
+    ] as const) {
       const access = (await w.login(by)).access_token;
       expect(await w.me(access, other)).toBe(200);
       const out = await call(w.url, '/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${access}` }, agent: by });
@@ -81,19 +97,30 @@ describe('two workers on one SQLite file', () => {
   });
 
   it('every revocation reaches every worker at once, whatever the interleaving (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.record({ loginOn: fc.constantFrom(1, 2), logoutOn: fc.constantFrom(1, 2), keep: fc.boolean() }), { minLength: 1, maxLength: 4 }),
-      async (plan) => {
-        const sessions = await Promise.all(plan.map(async (step) => ({ ...step, access: (await w.login(agents.get(step.loginOn))).access_token })));
-        // Logouts interleaved with verifications on both workers, concurrently.
-        await Promise.all(sessions.filter((s) => !s.keep).map(async (s) => {
-          const out = await call(w.url, '/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${s.access}` }, agent: agents.get(s.logoutOn) });
-          expect(out.status).toBe(200);
-          for (const id of [1, 2]) expect(await w.me(s.access, agents.get(id))).toBe(401);
-        }));
-        for (const s of sessions) for (const id of [1, 2]) expect(await w.me(s.access, agents.get(id))).toBe(s.keep ? 200 : 401);
-      },
-    ), { numRuns: 8 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ loginOn: fc.constantFrom(1, 2), logoutOn: fc.constantFrom(1, 2), keep: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+        async (plan) => {
+          const sessions = await Promise.all(plan.map(async (step) => ({ ...step, access: (await w.login(agents.get(step.loginOn))).access_token })));
+          // Logouts interleaved with verifications on both workers, concurrently.
+          await Promise.all(
+            sessions
+              .filter((s) => !s.keep)
+              .map(async (s) => {
+                const out = await call(w.url, '/auth/logout', {
+                  method: 'POST',
+                  headers: { authorization: `Bearer ${s.access}` },
+                  agent: agents.get(s.logoutOn),
+                });
+                expect(out.status).toBe(200);
+                for (const id of [1, 2]) expect(await w.me(s.access, agents.get(id))).toBe(401);
+              }),
+          );
+          for (const s of sessions) for (const id of [1, 2]) expect(await w.me(s.access, agents.get(id))).toBe(s.keep ? 200 : 401);
+        },
+      ),
+      { numRuns: 8 },
+    );
   }, 60_000);
 
   it('a rotated refresh token replayed on the other worker after the grace window is reuse: the session ends on both', async () => {
@@ -126,10 +153,12 @@ describe('two workers on one SQLite file', () => {
 });
 
 describe('a worker that cannot start', () => {
-  it('stops the start of `baton serve`, non-zero, with the worker\'s sentence', async () => {
+  it("stops the start of `baton serve`, non-zero, with the worker's sentence", async () => {
     const closed = await freePort(); // nothing listens there
     const w = startWorkers({ BATON_WORKERS: '2', BATON_STORE: `redis://127.0.0.1:${closed}` }, false);
-    await expect(w).rejects.toThrow(new RegExp(`baton serve exited 1: [^]*baton: Cannot reach the store at BATON_STORE=redis://127\\.0\\.0\\.1:${closed} within 5 s: connection refused`));
+    await expect(w).rejects.toThrow(
+      new RegExp(`baton serve exited 1: [^]*baton: Cannot reach the store at BATON_STORE=redis://127\\.0\\.0\\.1:${closed} within 5 s: connection refused`),
+    );
   }, 30_000);
 });
 
@@ -146,7 +175,17 @@ describe('graceful restarts', () => {
         expect(text).toMatch(/^baton_verifications_total\{outcome="ok"\} 4$/m);
       }
       // A connection the primary handed to a worker as it died is lost with it (Node's cluster): probes here may fail.
-      const seen = async () => new Set(await Promise.all(Array.from({ length: 4 }, () => call(w.url, '/healthz', { timeoutMs: 2000 }).then((r) => r.json<{ worker: number }>().worker, () => 0))));
+      const seen = async () =>
+        new Set(
+          await Promise.all(
+            Array.from({ length: 4 }, () =>
+              call(w.url, '/healthz', { timeoutMs: 2000 }).then(
+                (r) => r.json<{ worker: number }>().worker,
+                () => 0,
+              ),
+            ),
+          ),
+        );
       expect([...(await seen())].sort()).toEqual([1, 2]);
       // The workers are the primary's children (their pids, read from /proc): one of them dies.
       const children = readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8').trim().split(' ').map(Number);
@@ -157,7 +196,11 @@ describe('graceful restarts', () => {
       const first = Number(/worker [12] exited \(SIGKILL\); a new one starts in (\d+) ms/.exec(w.stdout())?.[1]);
       expect([0, 250]).toContain(first);
       // Dying again soon after: a crash loop, so the next start waits twice as long.
-      const replacement = readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8').trim().split(' ').map(Number).filter((pid) => !children.includes(pid));
+      const replacement = readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8')
+        .trim()
+        .split(' ')
+        .map(Number)
+        .filter((pid) => !children.includes(pid));
       expect(replacement).toHaveLength(1);
       process.kill(replacement[0] as number, 'SIGKILL');
       await eventually(async () => (await seen()).has(4), { timeoutMs: 20_000, intervalMs: 100, what: 'worker 4 to replace worker 3' });
@@ -168,7 +211,10 @@ describe('graceful restarts', () => {
       let served = 0;
       const load = (async () => {
         while (!stop) {
-          const res = await call(w.url, '/auth/me', { headers: { authorization: `Bearer ${access}` } }).catch((err: Error) => ({ status: 0, body: err.message }));
+          const res = await call(w.url, '/auth/me', { headers: { authorization: `Bearer ${access}` } }).catch((err: Error) => ({
+            status: 0,
+            body: err.message,
+          }));
           if (res.status === 200) served++;
           else failures.push(`${res.status} ${res.body}`);
         }
@@ -201,7 +247,16 @@ describe('the first start on a fresh folder', () => {
       const dir = mkdtempSync(join(tmpdir(), 'baton-workers-first-'));
       try {
         const child = spawn(process.execPath, [CLI, 'serve'], {
-          env: { ...process.env, BATON_WORKERS: '4', BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_RUNTIME_FILE: join(dir, 'runtime.json'), BATON_COOKIE_SECURE: 'false', BATON_LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' },
+          env: {
+            ...process.env,
+            BATON_WORKERS: '4',
+            BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`,
+            BATON_RUNTIME_FILE: join(dir, 'runtime.json'),
+            BATON_COOKIE_SECURE: 'false',
+            BATON_LOG_LEVEL: 'warn',
+            PORT: '0',
+            HOST: '127.0.0.1',
+          },
         });
         let out = '';
         child.stdout.on('data', (d) => (out += d));
@@ -234,16 +289,23 @@ describe('a worker that dies while the primary relays to it', () => {
       const children = readFileSync(`/proc/${w.child.pid}/task/${w.child.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
       expect(children).toHaveLength(3);
       process.kill(w.child.pid as number, 'SIGSTOP');
-      const scrapes = [...agents.values()].map((agent) => call(w.url, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, agent, timeoutMs: 8000 }).catch((err: Error) => err));
+      const scrapes = [...agents.values()].map((agent) =>
+        call(w.url, '/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` }, agent, timeoutMs: 8000 }).catch((err: Error) => err),
+      );
       await sleep(300); // each worker has sent its request to the stopped primary
       process.kill(children[0] as number, 'SIGKILL');
       await sleep(300);
       process.kill(w.child.pid as number, 'SIGCONT');
       await Promise.all(scrapes);
       await sleep(500);
-      console.info(`a worker killed while 3 scrapes waited for the primary: the primary ${exited === undefined ? 'serves on' : `exited (${exited}): ${/Error: write EPIPE|Unhandled 'error' event/.exec(w.stderr())?.[0] ?? w.stderr().slice(-300)}`}`);
+      console.info(
+        `a worker killed while 3 scrapes waited for the primary: the primary ${exited === undefined ? 'serves on' : `exited (${exited}): ${/Error: write EPIPE|Unhandled 'error' event/.exec(w.stderr())?.[0] ?? w.stderr().slice(-300)}`}`,
+      );
       expect(exited).toBeUndefined();
-      await eventually(async () => (await call(w.url, '/healthz', { timeoutMs: 2000 }).catch(() => undefined))?.json<{ worker: number }>().worker === 4, { timeoutMs: 20_000, what: 'worker 4 to replace the one that died' });
+      await eventually(async () => (await call(w.url, '/healthz', { timeoutMs: 2000 }).catch(() => undefined))?.json<{ worker: number }>().worker === 4, {
+        timeoutMs: 20_000,
+        what: 'worker 4 to replace the one that died',
+      });
     } finally {
       for (const agent of agents.values()) agent.destroy();
       if (exited === undefined) expect(await w.stop()).toBe(0);
@@ -261,15 +323,23 @@ describe('revocations reach every worker at once on Redis and PostgreSQL', () =>
     await redis?.stop();
   });
 
-  for (const [name, store] of [['Redis', () => `redis://127.0.0.1:${redis.port}`], ['PostgreSQL', () => PG_URL]] as const) {
+  for (const [name, store] of [
+    ['Redis', () => `redis://127.0.0.1:${redis.port}`],
+    ['PostgreSQL', () => PG_URL],
+  ] as const) {
     it(`${name}: a logout through one worker is refused by the other at once`, async () => {
       const w = await startWorkers({ BATON_WORKERS: '2', BATON_STORE: store() });
       const agents = await w.pinned();
       try {
-        for (const [by, other] of [[1, 2], [2, 1]] as const) {
+        for (const [by, other] of [
+          [1, 2],
+          [2, 1],
+        ] as const) {
           const access = (await w.login(agents.get(by))).access_token;
           expect(await w.me(access, agents.get(other))).toBe(200);
-          expect((await call(w.url, '/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${access}` }, agent: agents.get(by) })).status).toBe(200);
+          expect((await call(w.url, '/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${access}` }, agent: agents.get(by) })).status).toBe(
+            200,
+          );
           expect(await w.me(access, agents.get(other))).toBe(401);
         }
         expect(await workerOf(w.url, agents.get(1) as Agent)).toBe(1);

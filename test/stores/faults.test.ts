@@ -37,10 +37,14 @@ function instance(store: BatonStore, extra: Record<string, unknown> = {}): { bat
 
 /** Retries `fn` while the store is unavailable (each failed attempt must have changed nothing). */
 async function whenBack<T>(fn: () => Promise<T>): Promise<T> {
-  const attempt = () => fn().then((value) => ({ value }), (err: { code?: string }) => {
-    if (err.code !== 'ERR_STORE_UNAVAILABLE') throw err;
-    return undefined;
-  });
+  const attempt = () =>
+    fn().then(
+      (value) => ({ value }),
+      (err: { code?: string }) => {
+        if (err.code !== 'ERR_STORE_UNAVAILABLE') throw err;
+        return undefined;
+      },
+    );
   return (await eventually(attempt, { timeoutMs: 15_000, intervalMs: 100, what: 'the store to be back' })).value;
 }
 
@@ -172,7 +176,10 @@ const backends: [string, () => BatonStore][] = [
 ];
 
 /** Two engines on two clients of one store, as two instances would be; closed afterwards. */
-async function twoInstances(makeStore: () => BatonStore, body: (a: ReturnType<typeof instance>, b: ReturnType<typeof instance>) => Promise<void>): Promise<void> {
+async function twoInstances(
+  makeStore: () => BatonStore,
+  body: (a: ReturnType<typeof instance>, b: ReturnType<typeof instance>) => Promise<void>,
+): Promise<void> {
   const [s1, s2] = [makeStore(), makeStore()];
   const a = instance(s1);
   const b = instance(s2);

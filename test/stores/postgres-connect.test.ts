@@ -41,7 +41,11 @@ async function typeQueryCutter(): Promise<{ port: number; cuts: () => number; cl
   return {
     port: (server.address() as AddressInfo).port,
     cuts: () => cuts,
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -12,17 +12,19 @@ import { eventually } from '../support/eventually.ts';
 
 const URL = useTestDatabase('baton_test');
 
-runStoreConformance({ describe, it }, {
-  name: 'postgres',
-  createStore: () => postgresStore({ url: URL }),
-  createPeer: () => postgresStore({ url: URL }),
-  capabilities: { revocationHead: true },
-});
+runStoreConformance(
+  { describe, it },
+  {
+    name: 'postgres',
+    createStore: () => postgresStore({ url: URL }),
+    createPeer: () => postgresStore({ url: URL }),
+    capabilities: { revocationHead: true },
+  },
+);
 
 const OLD = useTestDatabase('baton_upgrade');
 const BEFORE_JKT = useTestDatabase('baton_upgrade_jkt');
 const BEFORE_PRUNE = useTestDatabase('baton_upgrade_prune');
-
 
 /** A database as an instance of schema version `version` left it: the first `version` migrations applied. */
 async function migrateTo(sql: ReturnType<typeof postgres>, version: number): Promise<void> {
@@ -61,10 +63,22 @@ describe('postgres store specifics', () => {
       const old = sampleSession(now - 60_000);
       const { graceCount: _absent, ...row } = old;
       const columns = {
-        id: row.id, user_id: row.userId, client_id: row.clientId, scope: row.scope, device: row.device, created_at: row.createdAt,
-        last_used_at: row.lastUsedAt, expires_at: row.expiresAt, idle_expires_at: row.idleExpiresAt, generation: row.generation,
-        rotated_at: row.rotatedAt, prev_rotated_at: row.prevRotatedAt, rate_window_start: row.rateWindowStart, rate_count: row.rateCount,
-        revoked_at: null, revoke_reason: null,
+        id: row.id,
+        user_id: row.userId,
+        client_id: row.clientId,
+        scope: row.scope,
+        device: row.device,
+        created_at: row.createdAt,
+        last_used_at: row.lastUsedAt,
+        expires_at: row.expiresAt,
+        idle_expires_at: row.idleExpiresAt,
+        generation: row.generation,
+        rotated_at: row.rotatedAt,
+        prev_rotated_at: row.prevRotatedAt,
+        rate_window_start: row.rateWindowStart,
+        rate_count: row.rateCount,
+        revoked_at: null,
+        revoke_reason: null,
       };
       const createOld = (c: typeof columns) => sql`SELECT baton_create_session(${sql.json(c as never)}, 0, ${now}, ${now + 1000})`;
       await createOld(columns); // written by the version-3 schema
@@ -98,10 +112,26 @@ describe('postgres store specifics', () => {
       const old = sampleSession(now - 60_000);
       // A login as an instance of version 6 sends it: every column but jkt.
       const columns = (s: SessionRecord) => ({
-        id: s.id, user_id: s.userId, client_id: s.clientId, scope: s.scope, resource: s.resource, device: s.device, created_at: s.createdAt,
-        last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, generation: s.generation,
-        rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt, rate_window_start: s.rateWindowStart, rate_count: s.rateCount,
-        grace_count: s.graceCount, grace_total: s.graceTotal, revoked_at: s.revokedAt, revoke_reason: s.revokeReason, revoke_detail: s.revokeDetail,
+        id: s.id,
+        user_id: s.userId,
+        client_id: s.clientId,
+        scope: s.scope,
+        resource: s.resource,
+        device: s.device,
+        created_at: s.createdAt,
+        last_used_at: s.lastUsedAt,
+        expires_at: s.expiresAt,
+        idle_expires_at: s.idleExpiresAt,
+        generation: s.generation,
+        rotated_at: s.rotatedAt,
+        prev_rotated_at: s.prevRotatedAt,
+        rate_window_start: s.rateWindowStart,
+        rate_count: s.rateCount,
+        grace_count: s.graceCount,
+        grace_total: s.graceTotal,
+        revoked_at: s.revokedAt,
+        revoke_reason: s.revokeReason,
+        revoke_detail: s.revokeDetail,
       });
       const createOld = (s: SessionRecord) => sql`SELECT baton_create_session(${sql.json(columns(s) as never)}, 0, ${now}, ${now + 1000})`;
       await createOld(old); // written by the version-6 schema
@@ -114,14 +144,23 @@ describe('postgres store specifics', () => {
         // An instance still on the old code: its login (no jkt) and its rotation keep working, unbound.
         const second = sampleSession(now, { userId: old.userId });
         await createOld(second);
-        const [rotated] = await sql`SELECT o_status FROM baton_rotate(${second.id}, 0, ${second.clientId}, ${now}, 10000, 86400000, 0, 0, 1000, NULL::integer, NULL::text)`;
+        const [rotated] =
+          await sql`SELECT o_status FROM baton_rotate(${second.id}, 0, ${second.clientId}, ${now}, 10000, 86400000, 0, 0, 1000, NULL::integer, NULL::text)`;
         expect(rotated?.o_status).toBe('rotated');
         expect(await store.getSession(second.id)).not.toHaveProperty('jkt');
         // This instance binds its logins, and its rotations keep the binding.
         const bound = sampleSession(now, { userId: old.userId, jkt: 'x'.repeat(43) });
         await store.createSession(bound, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
         expect(await store.getSession(bound.id)).toStrictEqual(bound);
-        const r = await store.rotate({ sessionId: bound.id, generation: 0, clientId: bound.clientId, now, graceMs: 10_000, idleTtlMs: 86_400_000, revocationTtlMs: 1000 });
+        const r = await store.rotate({
+          sessionId: bound.id,
+          generation: 0,
+          clientId: bound.clientId,
+          now,
+          graceMs: 10_000,
+          idleTtlMs: 86_400_000,
+          revocationTtlMs: 1000,
+        });
         expect(r.status).toBe('rotated');
         expect((await store.getSession(bound.id))?.jkt).toBe(bound.jkt);
         const history = Object.fromEntries((await store.sessionHistory(old.userId, now)).map((s) => [s.id, 'jkt' in s ? s.jkt : 'absent']));
@@ -145,7 +184,8 @@ describe('postgres store specifics', () => {
       const now = Date.now();
       const userId = `flood-${randomBytes(4).toString('hex')}`;
       // A login as an instance before the migration sends it, through the function of the old shape.
-      const createOld = (s: SessionRecord, max: number, at: number) => sql`SELECT baton_create_session(${sql.json({ ...s, user_id: s.userId, client_id: s.clientId, created_at: s.createdAt, last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt, rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, grace_total: s.graceTotal } as never)}, ${max}, ${at}, ${at + 1000})`;
+      const createOld = (s: SessionRecord, max: number, at: number) =>
+        sql`SELECT baton_create_session(${sql.json({ ...s, user_id: s.userId, client_id: s.clientId, created_at: s.createdAt, last_used_at: s.lastUsedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, rotated_at: s.rotatedAt, prev_rotated_at: s.prevRotatedAt, rate_window_start: s.rateWindowStart, rate_count: s.rateCount, grace_count: s.graceCount, grace_total: s.graceTotal } as never)}, ${max}, ${at}, ${at + 1000})`;
       for (let i = 0; i < 300; i++) await createOld(sampleSession(now - 1000 + i, { userId }), 1, now - 1000 + i);
       expect(await rowsOf(userId)).toBe(300); // each login evicted the one before: 299 ended, all kept
       const store = postgresStore({ url: BEFORE_PRUNE });
@@ -157,12 +197,21 @@ describe('postgres store specifics', () => {
         expect(await rowsOf(userId)).toBe(ENDED_SESSIONS_PER_USER + 1);
         expect((await store.sessionHistory(userId, now + 100)).length).toBe(50);
         // The per-user statements can search the indexes (sequential scans off: the table is small).
-        const plan = async (query: string): Promise<string> => sql.begin(async (tx) => {
-          await tx`SET LOCAL enable_seqscan = off`;
-          return (await tx.unsafe(`EXPLAIN ${query}`)).map((r) => String(r['QUERY PLAN'])).join('\n');
-        });
-        expect(await plan(`SELECT * FROM baton_sessions WHERE user_id = 'u' AND revoked_at IS NULL AND expires_at > 1 AND idle_expires_at > 1 ORDER BY created_at, id`)).toMatch(/baton_sessions_active/);
-        expect(await plan(`SELECT * FROM baton_sessions WHERE user_id = 'u' AND (created_at, id COLLATE "C") < (1, 'x') ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT 50`)).toMatch(/Index Scan Backward using baton_sessions_history/);
+        const plan = async (query: string): Promise<string> =>
+          sql.begin(async (tx) => {
+            await tx`SET LOCAL enable_seqscan = off`;
+            return (await tx.unsafe(`EXPLAIN ${query}`)).map((r) => String(r['QUERY PLAN'])).join('\n');
+          });
+        expect(
+          await plan(
+            `SELECT * FROM baton_sessions WHERE user_id = 'u' AND revoked_at IS NULL AND expires_at > 1 AND idle_expires_at > 1 ORDER BY created_at, id`,
+          ),
+        ).toMatch(/baton_sessions_active/);
+        expect(
+          await plan(
+            `SELECT * FROM baton_sessions WHERE user_id = 'u' AND (created_at, id COLLATE "C") < (1, 'x') ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT 50`,
+          ),
+        ).toMatch(/Index Scan Backward using baton_sessions_history/);
       } finally {
         await store.close();
       }

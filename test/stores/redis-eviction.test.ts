@@ -23,7 +23,9 @@ describe('the start-up warning on Redis eviction', () => {
   it('names volatile-* eviction: it drops sessions, revocations and one-time records', async () => {
     const store = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
     try {
-      expect(await (store as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.()).toMatch(/maxmemory-policy volatile-lru.*revocation.*noeviction/);
+      expect(await (store as { persistenceWarning?: () => Promise<string | undefined> }).persistenceWarning?.()).toMatch(
+        /maxmemory-policy volatile-lru.*revocation.*noeviction/,
+      );
     } finally {
       await store.close();
     }

@@ -23,12 +23,15 @@ afterAll(async () => {
 });
 const prefix = `baton-test-${randomBytes(4).toString('hex')}:`;
 
-runStoreConformance({ describe, it }, {
-  name: 'redis',
-  createStore: () => redisStore({ url: URL, keyPrefix: prefix }),
-  createPeer: () => redisStore({ url: URL, keyPrefix: prefix }),
-  capabilities: { revocationHead: true, subscribed: true },
-});
+runStoreConformance(
+  { describe, it },
+  {
+    name: 'redis',
+    createStore: () => redisStore({ url: URL, keyPrefix: prefix }),
+    createPeer: () => redisStore({ url: URL, keyPrefix: prefix }),
+    capabilities: { revocationHead: true, subscribed: true },
+  },
+);
 
 describe('redis store specifics', () => {
   it('puts TTLs on every key and stores no refresh token', async () => {
@@ -72,14 +75,22 @@ describe('redis expiry', () => {
       await store.revokeSession(gone.id, { now, reason: 'bye', revocationTtlMs: 2 * HOUR });
       await store.consumeJti('c1', now + 60_000, now);
       await store.denyJti('d1', now + 60_000, now);
-      await store.saveOpaqueToken('o1', { claims: { iss: 'i', sub: 's', aud: 'a', exp: 1, iat: 0, jti: 'j', sid: s.id, client_id: 'web' }, expiresAt: now + 60_000 }, now);
+      await store.saveOpaqueToken(
+        'o1',
+        { claims: { iss: 'i', sub: 's', aud: 'a', exp: 1, iat: 0, jti: 'j', sid: s.id, client_id: 'web' }, expiresAt: now + 60_000 },
+        now,
+      );
       await store.hitCounter('n1', 1, 30_000, now);
       const bound: [RegExp, number][] = [
         [/:s:/, HOUR + HOUR], // s: its absolute end (1 h) + retainMs; gone: max(retainMs, revocation lifetime) = 2 h
         [/:u:/, 30 * 24 * HOUR + HOUR], // the user index: its longest session's absolute end + retainMs
         // The spent jti: its expiry is decided on the engine's clock, the TTL only cleans up (twice the time left and a minute).
-        [/:c:c1$/, 2 * 60_000 + 60_000], [/:o:o1$/, 60_000], [/:n:n1$/, 30_000],
-        [/\{revocations\}:log$/, 2 * HOUR], [/\{revocations\}:log:order$/, 2 * HOUR], [/\{revocations\}:log:seq$/, 2 * HOUR],
+        [/:c:c1$/, 2 * 60_000 + 60_000],
+        [/:o:o1$/, 60_000],
+        [/:n:n1$/, 30_000],
+        [/\{revocations\}:log$/, 2 * HOUR],
+        [/\{revocations\}:log:order$/, 2 * HOUR],
+        [/\{revocations\}:log:seq$/, 2 * HOUR],
       ];
       const keys = await raw.keys(`${keyPrefix}*`);
       expect(keys).toHaveLength(9);
@@ -99,7 +110,7 @@ describe('redis expiry', () => {
 });
 
 describe('redis revocation log', () => {
-  it('the cursor\'s counter lives as long as the longest event in the log, whatever the last one written (round 3 red team: it took a short event\'s TTL, and the head fell to 0)', async () => {
+  it("the cursor's counter lives as long as the longest event in the log, whatever the last one written (round 3 red team: it took a short event's TTL, and the head fell to 0)", async () => {
     const keyPrefix = `${prefix}seq-${randomBytes(3).toString('hex')}:`;
     const store = redisStore({ url: URL, keyPrefix });
     const raw = new Redis(URL);
@@ -132,7 +143,12 @@ describe('redis revocation log', () => {
       await raw.ping(); // MONITOR is live before the store's first command
       const now = Date.now();
       const userId = `log-${randomBytes(4).toString('hex')}`;
-      const [a, b, c, d] = [0, 1, 2, 3].map((i) => sampleSession(now - 60_000 + i, { userId })) as SessionRecord[] as [SessionRecord, SessionRecord, SessionRecord, SessionRecord];
+      const [a, b, c, d] = [0, 1, 2, 3].map((i) => sampleSession(now - 60_000 + i, { userId })) as SessionRecord[] as [
+        SessionRecord,
+        SessionRecord,
+        SessionRecord,
+        SessionRecord,
+      ];
       await store.createSession(a, { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
       await store.createSession(b, { maxSessionsPerUser: 1, now, revocationTtlMs: 60_000 }); // evicts a
       expect(await logged(a.id)).toMatchObject({ kind: 'session', reason: 'evicted', expiresAt: now + 60_000 });
@@ -160,7 +176,7 @@ describe('redis revocation log', () => {
 });
 
 describe('redis revocation messages', () => {
-  it('a reason with quotes and a backslash reaches another client\'s subscriber exactly', async () => {
+  it("a reason with quotes and a backslash reaches another client's subscriber exactly", async () => {
     const a = redisStore({ url: URL, keyPrefix: prefix });
     const b = redisStore({ url: URL, keyPrefix: prefix });
     try {
@@ -170,7 +186,9 @@ describe('redis revocation messages', () => {
       const seen: RevocationEvent[] = [];
       const stop = await b.subscribe((e) => seen.push(e));
       expect(await a.revokeSession(s.id, { now, reason: 'he said "stop"\\', revocationTtlMs: 60_000 })).toBe(true);
-      await expect.poll(() => seen.find((e) => e.id === s.id), { timeout: 2000 }).toEqual({ seq: expect.any(Number), kind: 'session', id: s.id, at: now, expiresAt: now + 60_000, reason: 'he said "stop"\\' });
+      await expect
+        .poll(() => seen.find((e) => e.id === s.id), { timeout: 2000 })
+        .toEqual({ seq: expect.any(Number), kind: 'session', id: s.id, at: now, expiresAt: now + 60_000, reason: 'he said "stop"\\' });
       stop();
     } finally {
       await Promise.all([a.close(), b.close()]);
@@ -186,7 +204,16 @@ describe('redis revocation messages', () => {
       const pair = await a.login(`quoted-${randomBytes(4).toString('hex')}`);
       expect((await b.verify(pair.access_token)).sid).toBe(pair.session_id); // B is listening, and has the token cached
       expect(await a.revokeSession(pair.session_id, 'a "quoted" reason')).toBe(true);
-      await expect.poll(() => b.verify(pair.access_token).then(() => 'ok', (e: { code?: string }) => e.code), { timeout: 2000 }).toBe('ERR_SESSION_REVOKED');
+      await expect
+        .poll(
+          () =>
+            b.verify(pair.access_token).then(
+              () => 'ok',
+              (e: { code?: string }) => e.code,
+            ),
+          { timeout: 2000 },
+        )
+        .toBe('ERR_SESSION_REVOKED');
     } finally {
       await Promise.all([a.close(), b.close()]);
       await Promise.all([s1.close(), s2.close()]);
@@ -205,16 +232,19 @@ describe('redis cluster (3 masters on loopback)', () => {
     await Promise.all(nodes.map((n) => n.stop()));
   });
 
-  runStoreConformance({ describe, it }, {
-    name: 'redis cluster',
-    createStore: () => redisStore({ url, keyPrefix: prefix }),
-    createPeer: () => redisStore({ url, keyPrefix: prefix }),
-    capabilities: { revocationHead: true, subscribed: true },
-  });
+  runStoreConformance(
+    { describe, it },
+    {
+      name: 'redis cluster',
+      createStore: () => redisStore({ url, keyPrefix: prefix }),
+      createPeer: () => redisStore({ url, keyPrefix: prefix }),
+      capabilities: { revocationHead: true, subscribed: true },
+    },
+  );
 });
 
-describe('redis: one user\'s flood of sessions (issue #21, finding 9)', () => {
-  it('a login sets apart what ended (the index walked by logins and the device list holds active sessions) and keeps the 100 most recently ended; another user\'s keys are his own', async () => {
+describe("redis: one user's flood of sessions (issue #21, finding 9)", () => {
+  it("a login sets apart what ended (the index walked by logins and the device list holds active sessions) and keeps the 100 most recently ended; another user's keys are his own", async () => {
     const keyPrefix = `${prefix}flood-${randomBytes(3).toString('hex')}:`;
     const store = redisStore({ url: URL, keyPrefix });
     const raw = new Redis(URL);
@@ -244,11 +274,17 @@ describe('redis: one user\'s flood of sessions (issue #21, finding 9)', () => {
       await store.createSession(fresh, { maxSessionsPerUser: 50, now, revocationTtlMs: 60_000 });
       expect(await raw.zrange(index, '0', '-1')).toEqual([fresh.id]);
       expect(await raw.zcard(ended)).toBe(ENDED_SESSIONS_PER_USER);
-      expect((await raw.zrange(ended, '0', '-1')).sort()).toEqual(old.slice(-ENDED_SESSIONS_PER_USER).map((s) => s.id).sort());
+      expect((await raw.zrange(ended, '0', '-1')).sort()).toEqual(
+        old
+          .slice(-ENDED_SESSIONS_PER_USER)
+          .map((s) => s.id)
+          .sort(),
+      );
       expect(await sessionKeys()).toBe(ENDED_SESSIONS_PER_USER + 1);
       expect(await raw.pttl(ended)).toBeGreaterThan(0);
       // A flood of single-session logins: each evicts the one before; the sets stay bounded.
-      for (let i = 1; i <= 150; i++) await store.createSession(sampleSession(now + i, { userId }), { maxSessionsPerUser: 1, now: now + i, revocationTtlMs: 60_000 });
+      for (let i = 1; i <= 150; i++)
+        await store.createSession(sampleSession(now + i, { userId }), { maxSessionsPerUser: 1, now: now + i, revocationTtlMs: 60_000 });
       expect(await raw.zcard(index)).toBe(1);
       expect(await raw.zcard(ended)).toBe(ENDED_SESSIONS_PER_USER);
       expect(await sessionKeys()).toBe(ENDED_SESSIONS_PER_USER + 1);
@@ -270,8 +306,17 @@ describe('redis: one user\'s flood of sessions (issue #21, finding 9)', () => {
     const store = redisStore({ url: URL, keyPrefix });
     const raw = new Redis(URL);
     let now = Date.now();
-    const baton = createBaton({ issuer: 'https://redis.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store, now: () => now,
-      accessTokenTtl: '15m', refreshTokenTtl: '1h', sessionMaxAge: '1h', refreshRateLimit: false });
+    const baton = createBaton({
+      issuer: 'https://redis.test',
+      keys: [generateKey('HS256', 'k')],
+      refreshTokenSecret: randomBytes(32),
+      store,
+      now: () => now,
+      accessTokenTtl: '15m',
+      refreshTokenTtl: '1h',
+      sessionMaxAge: '1h',
+      refreshRateLimit: false,
+    });
     const userId = `upgrade-${randomBytes(4).toString('hex')}`;
     try {
       const v = await baton.login(userId);

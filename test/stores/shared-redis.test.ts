@@ -82,14 +82,17 @@ afterAll(async () => {
   await standIn?.stop();
 });
 
-describe('Baton\'s Redis store beside someone else\'s data', () => {
-  runStoreConformance({ describe, it }, {
-    name: 'redis shared with someone else',
-    createStore: () => redisStore({ url, keyPrefix: ours }),
-    createPeer: () => redisStore({ url, keyPrefix: ours }),
-    numRuns: 10,
-    capabilities: { revocationHead: true, subscribed: true },
-  });
+describe("Baton's Redis store beside someone else's data", () => {
+  runStoreConformance(
+    { describe, it },
+    {
+      name: 'redis shared with someone else',
+      createStore: () => redisStore({ url, keyPrefix: ours }),
+      createPeer: () => redisStore({ url, keyPrefix: ours }),
+      numRuns: 10,
+      capabilities: { revocationHead: true, subscribed: true },
+    },
+  );
 
   it('left every key of someone else as it was, in every database', async () => {
     for (const db of DATABASES) {

@@ -19,13 +19,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const file = (): string => join(dir, `t${n++}`, 'baton.sqlite');
 
-runStoreConformance({ describe, it }, {
-  name: 'sqlite',
-  createStore: () => sqliteStore({ path: file(), pollMs: 20 }),
-  // A second client on the same file, as a second process would have.
-  createPeer: () => sqliteStore({ path: join(dir, `t${n - 1}`, 'baton.sqlite'), pollMs: 20 }),
-  capabilities: { revocationHead: true },
-});
+runStoreConformance(
+  { describe, it },
+  {
+    name: 'sqlite',
+    createStore: () => sqliteStore({ path: file(), pollMs: 20 }),
+    // A second client on the same file, as a second process would have.
+    createPeer: () => sqliteStore({ path: join(dir, `t${n - 1}`, 'baton.sqlite'), pollMs: 20 }),
+    capabilities: { revocationHead: true },
+  },
+);
 
 describe('sqlite store specifics', () => {
   it('creates its directory, runs in WAL mode and records the schema version', async () => {
@@ -75,11 +78,14 @@ describe('sqlite store specifics', () => {
     const path = file();
     await sqliteStore({ path }).close();
     const db = new DatabaseSync(path); // back to the schema of version 6, as an instance of it left it
-    db.exec('DROP INDEX baton_sessions_active; DROP INDEX baton_sessions_history; CREATE INDEX baton_sessions_user ON baton_sessions (user_id, created_at); PRAGMA user_version = 6');
+    db.exec(
+      'DROP INDEX baton_sessions_active; DROP INDEX baton_sessions_history; CREATE INDEX baton_sessions_user ON baton_sessions (user_id, created_at); PRAGMA user_version = 6',
+    );
     const now = Date.now();
     const insert = db.prepare(`INSERT INTO baton_sessions (${schema.COLUMNS.join(', ')}) VALUES (${schema.COLUMNS.map(() => '?').join(', ')})`);
     db.exec('BEGIN');
-    for (let i = 0; i < 300; i++) insert.run(...schema.toRow(sampleSession(now - 1000 + i, { userId: 'mallory', revokedAt: now - 500 + i, revokeReason: 'evicted' })));
+    for (let i = 0; i < 300; i++)
+      insert.run(...schema.toRow(sampleSession(now - 1000 + i, { userId: 'mallory', revokedAt: now - 500 + i, revokeReason: 'evicted' })));
     db.exec('COMMIT');
     const rows = (): number => Number((db.prepare("SELECT count(*) AS n FROM baton_sessions WHERE user_id = 'mallory'").get() as { n: number }).n);
     expect(rows()).toBe(300);
@@ -90,8 +96,16 @@ describe('sqlite store specifics', () => {
       expect(rows()).toBe(ENDED_SESSIONS_PER_USER + 1);
       expect((await store.sessionHistory('mallory', now)).map((s) => s.id)[0]).toBe(login.id);
       // What an instance of version 6 runs: its history and its user's active sessions.
-      expect(db.prepare("SELECT * FROM baton_sessions WHERE user_id = 'mallory' ORDER BY created_at DESC, id DESC").all()).toHaveLength(ENDED_SESSIONS_PER_USER + 1);
-      expect(db.prepare("SELECT id FROM baton_sessions WHERE user_id = 'mallory' AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? ORDER BY created_at, id").all(now, now)).toEqual([{ id: login.id }]);
+      expect(db.prepare("SELECT * FROM baton_sessions WHERE user_id = 'mallory' ORDER BY created_at DESC, id DESC").all()).toHaveLength(
+        ENDED_SESSIONS_PER_USER + 1,
+      );
+      expect(
+        db
+          .prepare(
+            "SELECT id FROM baton_sessions WHERE user_id = 'mallory' AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? ORDER BY created_at, id",
+          )
+          .all(now, now),
+      ).toEqual([{ id: login.id }]);
     } finally {
       db.close();
       await store.close();
@@ -164,13 +178,17 @@ describe('sqlite store specifics', () => {
     const store = sqliteStore({ path });
     const s = sampleSession(now - 1000, { generation: 3 });
     await store.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
-    const runs = Array.from({ length: 4 }, () => new Promise<string[]>((resolve, reject) => {
-      const worker = new Worker(new URL('../fixtures/sqlite-rotator.ts', import.meta.url), {
-        workerData: { path, sessionId: s.id, generation: 3, attempts: 25, now },
-      });
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    }));
+    const runs = Array.from(
+      { length: 4 },
+      () =>
+        new Promise<string[]>((resolve, reject) => {
+          const worker = new Worker(new URL('../fixtures/sqlite-rotator.ts', import.meta.url), {
+            workerData: { path, sessionId: s.id, generation: 3, attempts: 25, now },
+          });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    );
     const statuses = (await Promise.all(runs)).flat();
     expect(statuses).toHaveLength(100);
     expect(statuses.filter((x) => x === 'rotated')).toHaveLength(1);
@@ -180,13 +198,14 @@ describe('sqlite store specifics', () => {
   });
 });
 
-describe('one user\'s flood of sessions (issue #21, finding 9)', () => {
-  it('100,000 ended sessions of one user: at most 100 kept, history a page, every per-user query an index search, another user\'s login and the event loop as they were', async () => {
+describe("one user's flood of sessions (issue #21, finding 9)", () => {
+  it("100,000 ended sessions of one user: at most 100 kept, history a page, every per-user query an index search, another user's login and the event loop as they were", async () => {
     const path = file();
     const store = sqliteStore({ path });
     const db = new DatabaseSync(path);
     const { baton } = makeBaton({ store, now: () => Date.now(), maxSessionsPerUser: 50 });
-    const rowsOf = (userId: string): number => Number((db.prepare('SELECT count(*) AS n FROM baton_sessions WHERE user_id = ?').get(userId) as { n: number }).n);
+    const rowsOf = (userId: string): number =>
+      Number((db.prepare('SELECT count(*) AS n FROM baton_sessions WHERE user_id = ?').get(userId) as { n: number }).n);
     // How long the event loop waited (ms) while a user reads their history and logs in: the worst
     // wait of each of five rounds, and of those the median (a pause of the machine's own, a GC or
     // another process on the cores, spoils one round, not three).
@@ -214,7 +233,11 @@ describe('one user\'s flood of sessions (issue #21, finding 9)', () => {
       const FLOOD = 100_000;
       for (let i = 0; i < FLOOD; i++) {
         const at = now - FLOOD + i;
-        await store.createSession(sampleSession(at, { userId: 'mallory', revokedAt: at + 1, revokeReason: 'evicted' }), { maxSessionsPerUser: 0, now, revocationTtlMs: 60_000 });
+        await store.createSession(sampleSession(at, { userId: 'mallory', revokedAt: at + 1, revokeReason: 'evicted' }), {
+          maxSessionsPerUser: 0,
+          now,
+          revocationTtlMs: 60_000,
+        });
       }
       // (a) Rows kept for her: the most recently ended, at most the cap.
       expect(rowsOf('mallory')).toBeLessThanOrEqual(ENDED_SESSIONS_PER_USER);
@@ -230,8 +253,14 @@ describe('one user\'s flood of sessions (issue #21, finding 9)', () => {
         const arity = Math.max((sql.match(/\?(?!\d)/g) ?? []).length, ...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
         const params = Array.from({ length: arity }, (_, i) => (i === 0 ? 'mallory' : 1));
         const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
-        expect(plan.filter((d) => /baton_sessions USING (COVERING )?INDEX baton_sessions_(active|history) \(user_id=\?/.test(d)), `${name}: ${plan.join('; ')}`).toHaveLength(1);
-        expect(plan.filter((d) => /^SCAN baton_sessions/.test(d)), `${name}: ${plan.join('; ')}`).toEqual([]);
+        expect(
+          plan.filter((d) => /baton_sessions USING (COVERING )?INDEX baton_sessions_(active|history) \(user_id=\?/.test(d)),
+          `${name}: ${plan.join('; ')}`,
+        ).toHaveLength(1);
+        expect(
+          plan.filter((d) => /^SCAN baton_sessions/.test(d)),
+          `${name}: ${plan.join('; ')}`,
+        ).toEqual([]);
       }
       // Bob's login and history read his own rows: the same as before her flood.
       const bob = await baton.login('bob');
@@ -249,7 +278,7 @@ describe('one user\'s flood of sessions (issue #21, finding 9)', () => {
   }, 180_000);
 });
 
-describe('waiting for another process\'s write lock (#22, BATON_WORKERS)', () => {
+describe("waiting for another process's write lock (#22, BATON_WORKERS)", () => {
   it('yields to the event loop while another connection holds the lock, and decides once it is released', async () => {
     const path = file();
     const store = sqliteStore({ path });
@@ -257,14 +286,17 @@ describe('waiting for another process\'s write lock (#22, BATON_WORKERS)', () =>
     const s = sampleSession(now - 1000);
     await store.createSession(s, { maxSessionsPerUser: 0, now, revocationTtlMs: 1000 });
     // Another connection (a thread: the lock is the file's, as another process's would be) holds the write lock 400 ms.
-    const holder = new Worker(`
+    const holder = new Worker(
+      `
       const { parentPort, workerData } = require('node:worker_threads');
       const { DatabaseSync } = require('node:sqlite');
       const db = new DatabaseSync(workerData.path);
       db.exec('BEGIN IMMEDIATE');
       parentPort.postMessage('held');
       setTimeout(() => { db.exec('COMMIT'); db.close(); parentPort.postMessage('released'); }, 400);
-    `, { eval: true, workerData: { path } });
+    `,
+      { eval: true, workerData: { path } },
+    );
     await new Promise((resolve) => holder.once('message', resolve));
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);

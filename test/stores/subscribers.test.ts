@@ -12,7 +12,7 @@ describe('RevocationSubscribers', () => {
   const clock = new ManualClock(Date.UTC(2001, 0, 1));
   const event = (id: string, at: number): RevocationEvent => ({ kind: 'session', id, at, expiresAt: at + 60_000, reason: 'test' });
 
-  it('delivers each event once, and resumes after the largest cursor delivered, whatever the events\' times', () => {
+  it("delivers each event once, and resumes after the largest cursor delivered, whatever the events' times", () => {
     const feed = new RevocationSubscribers(clock.now);
     const seen: string[] = [];
     feed.add((e) => seen.push(e.id));

@@ -13,7 +13,11 @@ afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-export interface Run { code: number; stdout: string; stderr: string }
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** `baton <args>` with `env` over this process's environment and `input` on its standard input. */
 export function baton(args: string[], env: Record<string, string>, input = ''): Promise<Run> {

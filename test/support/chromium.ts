@@ -30,6 +30,15 @@ export async function launchChromium(): Promise<Browser> {
   if (!chromiumPackage.found) throw new Error(`The browser test is required (CI or BATON_REQUIRE_BROWSER=1) but there is ${chromiumPackage.missing}.`);
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
 }

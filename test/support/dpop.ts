@@ -56,11 +56,12 @@ export function dpopProof(key: { alg: string; privateKey: CryptoKey; jwk: JWK },
 
 /** POSTs a form or JSON body with a proof by `key`, following one use_dpop_nonce answer (RFC 9449 §8). */
 export async function postWithProof(key: DpopKey, url: string, body: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
-  const send = async (nonce?: string) => fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers, dpop: await dpopProof(key, 'POST', url, nonce === undefined ? {} : { nonce }) },
-    body: JSON.stringify(body),
-  });
+  const send = async (nonce?: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers, dpop: await dpopProof(key, 'POST', url, nonce === undefined ? {} : { nonce }) },
+      body: JSON.stringify(body),
+    });
   const first = await send();
   const nonce = first.headers.get('dpop-nonce');
   return first.status === 400 && nonce !== null ? send(nonce) : first;

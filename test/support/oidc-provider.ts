@@ -18,12 +18,23 @@ export interface StartedProvider {
   close(): Promise<void>;
 }
 
-export async function startProvider(configure: Partial<Configuration> = {}, onRequest?: (req: IncomingMessage, res: ServerResponse) => void): Promise<StartedProvider> {
+export async function startProvider(
+  configure: Partial<Configuration> = {},
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<StartedProvider> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new Provider(issuer, {
-    clients: [{ client_id: 'cli', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['http://127.0.0.1/cb'], response_types: ['code'] }],
+    clients: [
+      {
+        client_id: 'cli',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: ['http://127.0.0.1/cb'],
+        response_types: ['code'],
+      },
+    ],
     findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
     ttl: { AccessToken: 2, RefreshToken: 3600, Grant: 3600, Session: 3600, IdToken: 3600, Interaction: 3600 },
     scopes: ['openid', 'offline_access'],
@@ -44,7 +55,14 @@ export async function startProvider(configure: Partial<Configuration> = {}, onRe
       grant.addOIDCScope('openid offline_access');
       const grantId = await grant.save();
       const client = await provider.Client.find('cli');
-      const token = new provider.RefreshToken({ accountId, client, grantId, scope: 'openid offline_access', gty: 'authorization_code', ...(jkt === undefined ? {} : { jkt }) } as never);
+      const token = new provider.RefreshToken({
+        accountId,
+        client,
+        grantId,
+        scope: 'openid offline_access',
+        gty: 'authorization_code',
+        ...(jkt === undefined ? {} : { jkt }),
+      } as never);
       return token.save();
     },
     close: () => new Promise((r) => server.close(() => r())),

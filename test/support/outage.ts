@@ -22,7 +22,9 @@ export function postgresBehindProxy(name: string, env: Record<string, string> = 
     it.proxy = await startProxy(5432);
     const url = new URL(database);
     url.port = String(it.proxy.port);
-    it.server = await startServer(loadConfig({ PORT: '0', BATON_STORE: url.toString(), BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', ...env }));
+    it.server = await startServer(
+      loadConfig({ PORT: '0', BATON_STORE: url.toString(), BATON_SECRET: randomBytes(32).toString('base64url'), BATON_LOG_LEVEL: 'silent', ...env }),
+    );
     await users.add(it.server.service.store, 'paula', 'paula password 1');
   }, 60_000);
   afterAll(async () => {
@@ -34,8 +36,18 @@ export function postgresBehindProxy(name: string, env: Record<string, string> = 
 }
 
 /** Signs `username` in, cuts the store off with `cut`, then calls every endpoint that needs the store once. */
-export async function endpointsWhileAway(o: { url: string; username: string; password: string; introspectionSecret: string; cut: () => Promise<void> }): Promise<Record<string, string>> {
-  const form = (fields: Record<string, string>, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields) });
+export async function endpointsWhileAway(o: {
+  url: string;
+  username: string;
+  password: string;
+  introspectionSecret: string;
+  cut: () => Promise<void>;
+}): Promise<Record<string, string>> {
+  const form = (fields: Record<string, string>, headers: Record<string, string> = {}): RequestInit => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields),
+  });
   const login = (password: string) => fetch(`${o.url}/auth/login`, form({ username: o.username, password }));
   const pair = (await (await login(o.password)).json()) as { access_token: string; refresh_token: string };
   const bearer = { authorization: `Bearer ${pair.access_token}` };
@@ -61,4 +73,9 @@ export async function endpointsWhileAway(o: { url: string; username: string; pas
 }
 
 /** What `endpointsWhileAway` answers when every endpoint is right: 503 with Retry-After, never 500. */
-export const ALL_503 = Object.fromEntries(['login', 'login, wrong password', 'refresh', 'revoke', 'introspect', 'logout', 'sessions', 'history', 'revocation feed'].map((name) => [name, '503 Retry-After']));
+export const ALL_503 = Object.fromEntries(
+  ['login', 'login, wrong password', 'refresh', 'revoke', 'introspect', 'logout', 'sessions', 'history', 'revocation feed'].map((name) => [
+    name,
+    '503 Retry-After',
+  ]),
+);

@@ -32,7 +32,11 @@ const SLOW_START = { timeoutMs: 15_000, intervalMs: 50 };
 
 /** Resolves once the server on `port` answers PING (a refused connection counts as "not yet"). */
 async function answering(port: number): Promise<void> {
-  const ping = () => run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping']).then(({ stdout }) => stdout.trim() === 'PONG', () => false);
+  const ping = () =>
+    run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping']).then(
+      ({ stdout }) => stdout.trim() === 'PONG',
+      () => false,
+    );
   await eventually(ping, { ...SLOW_START, what: `redis on ${port}` });
 }
 
@@ -71,7 +75,9 @@ async function startRedisOn(port: number, extra: string[]): Promise<RedisServer>
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  const exited = new Promise<never>((_, reject) => server.process.once('exit', (code) => reject(new Error(`redis-server on ${port} exited (${code}) before answering`))));
+  const exited = new Promise<never>((_, reject) =>
+    server.process.once('exit', (code) => reject(new Error(`redis-server on ${port} exited (${code}) before answering`))),
+  );
   exited.catch(() => undefined);
   try {
     await Promise.race([answering(port), exited]);
@@ -85,14 +91,28 @@ async function startRedisOn(port: number, extra: string[]): Promise<RedisServer>
 /** Starts three masters with cluster mode on (data and bus ports all free ones) and joins them into one cluster. */
 export async function startCluster(): Promise<RedisServer[]> {
   const busPorts = [await freePort(), await freePort(), await freePort()];
-  const nodes = await Promise.all(busPorts.map((bus) => startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${bus}.conf`, '--cluster-node-timeout', '2000', '--cluster-port', String(bus)])));
+  const nodes = await Promise.all(
+    busPorts.map((bus) =>
+      startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${bus}.conf`, '--cluster-node-timeout', '2000', '--cluster-port', String(bus)]),
+    ),
+  );
   const ports = nodes.map((n) => n.port);
   try {
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-    await eventually(async () => {
-      const states = await Promise.all(ports.map((p) => run('redis-cli', ['-p', String(p), 'cluster', 'info']).then((r) => r.stdout, () => '')));
-      return states.every((s) => s.includes('cluster_state:ok'));
-    }, { ...SLOW_START, what: 'the cluster to be ok' });
+    await eventually(
+      async () => {
+        const states = await Promise.all(
+          ports.map((p) =>
+            run('redis-cli', ['-p', String(p), 'cluster', 'info']).then(
+              (r) => r.stdout,
+              () => '',
+            ),
+          ),
+        );
+        return states.every((s) => s.includes('cluster_state:ok'));
+      },
+      { ...SLOW_START, what: 'the cluster to be ok' },
+    );
   } catch (err) {
     await Promise.all(nodes.map((n) => n.stop()));
     throw err;

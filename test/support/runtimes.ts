@@ -46,16 +46,24 @@ export function installedBinary(pkg: string, file: string): { path: string; miss
     return { path: '', missing: `npm's ${pkg} package is not installed (npm ci installs it, a devDependency)` };
   }
   const version = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  if (version.status !== 0) return { path, missing: `${path} does not run (${version.error?.message ?? version.stderr.trim().split('\n')[0]}): was its install script allowed?` };
+  if (version.status !== 0)
+    return { path, missing: `${path} does not run (${version.error?.message ?? version.stderr.trim().split('\n')[0]}): was its install script allowed?` };
   return { path, missing: undefined };
 }
 
 /** A Baton service on 127.0.0.1 with a user allowed `orders:read` on the API and a `resource-server` client. */
 async function startIssuer(): Promise<{ config: ProbeConfig; sub: string; stop: () => Promise<void> }> {
   const introspectionSecret = 'runtime-matrix-secret-of-32-characters';
-  const server = await startServer(loadConfig({
-    PORT: '0', HOST: '127.0.0.1', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_INTROSPECTION_SECRET: introspectionSecret,
-  }));
+  const server = await startServer(
+    loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BATON_STORE: 'memory:',
+      BATON_LOG_LEVEL: 'silent',
+      BATON_RESOURCES: API,
+      BATON_INTROSPECTION_SECRET: introspectionSecret,
+    }),
+  );
   const user = await users.add(server.service.store, 'ada', 'ada password 1', 'orders:read');
   await clients.setScopes(server.service.store, 'default', 'orders:read');
   const config = { issuer: server.url, api: API, username: 'ada', password: 'ada password 1', introspectionSecret };
@@ -67,9 +75,17 @@ async function bundleProbe(): Promise<ProbeBundle> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-runtime-'));
   // For the Web platform (`neutral`): `node:` modules stay imports, for the runtime to provide or refuse.
   await build({
-    entryPoints: { probe: join(PROBE, 'probe.ts'), worker: join(PROBE, 'worker.ts') }, outdir: dir, outExtension: { '.js': '.mjs' },
-    bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', conditions: ['baton-source'], mainFields: ['module', 'main'],
-    external: ['node:*'], logLevel: 'warning',
+    entryPoints: { probe: join(PROBE, 'probe.ts'), worker: join(PROBE, 'worker.ts') },
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['baton-source'],
+    mainFields: ['module', 'main'],
+    external: ['node:*'],
+    logLevel: 'warning',
   });
   return { dir, cli: join(dir, 'cli.mjs'), worker: join(dir, 'worker.mjs') };
 }
@@ -89,7 +105,14 @@ export async function unbundledProbe(config: ProbeConfig): Promise<{ file: strin
   const root = new URL('../../.tmp/', import.meta.url).pathname;
   await mkdir(root, { recursive: true });
   const dir = await mkdtemp(join(root, 'runtime-'));
-  await build({ entryPoints: [join(PROBE, 'probe.ts')], outfile: join(dir, 'probe.mjs'), format: 'esm', platform: 'node', target: 'esnext', logLevel: 'warning' });
+  await build({
+    entryPoints: [join(PROBE, 'probe.ts')],
+    outfile: join(dir, 'probe.mjs'),
+    format: 'esm',
+    platform: 'node',
+    target: 'esnext',
+    logLevel: 'warning',
+  });
   const file = join(dir, 'cli.mjs');
   await writeFile(file, cliSource(config));
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
@@ -116,14 +139,22 @@ export function runProcess(command: string, args: string[], bundle: ProbeBundle,
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(stdout);
-      else reject(new Error(`${command} ${args.join(' ')} ended with ${signal ?? code}${signal === 'SIGKILL' ? ` (past ${timeoutMs} ms)` : ''}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} ended with ${signal ?? code}${signal === 'SIGKILL' ? ` (past ${timeoutMs} ms)` : ''}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
+          ),
+        );
     });
   });
 }
 
 /** The probe's JSON lines in `output`; anything else the runtime printed is ignored. */
 function linesOf(output: string): Line[] {
-  return output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Line);
 }
 
 /** What every runtime must print: the same as Node. */
@@ -161,7 +192,7 @@ export function runtimeSuite(name: string, driver: RuntimeDriver): void {
       await issuer?.stop();
       if (bundle) await rm(bundle.dir, { recursive: true, force: true });
     });
-    it('verifies the issuer\'s tokens by its JWKS, refuses tampered, expired and revoked ones, and runs the client SDK', async () => {
+    it("verifies the issuer's tokens by its JWKS, refuses tampered, expired and revoked ones, and runs the client SDK", async () => {
       if (missing !== undefined) throw new Error(`${name} is required (BATON_REQUIRE_RUNTIMES=1) and missing: ${missing}`);
       const { config, sub } = issuer as NonNullable<typeof issuer>;
       expectProbe(linesOf(await driver.run(bundle as ProbeBundle, config)), config, sub);

@@ -47,12 +47,16 @@ export async function seedSweepable(store: BatonStore, now: number): Promise<Swe
   return {
     gone: {
       sessions: [idle.id, absolute.id, revokedLongAgo.id],
-      consumed: [consumedOld], opaque: [opaqueOld], counters: [counterOld],
+      consumed: [consumedOld],
+      opaque: [opaqueOld],
+      counters: [counterOld],
       revocations: [revokedLongAgo.id, deniedOld], // expired at now - WEEK - 1 + HOUR, and at now
     },
     kept: {
       sessions: [endedLately.id, revokedLately.id, live.id],
-      consumed: [consumedLive], opaque: [opaqueLive], counters: [counterLive],
+      consumed: [consumedLive],
+      opaque: [opaqueLive],
+      counters: [counterLive],
       revocations: [revokedLately.id, deniedLive],
     },
     removed: 3 + 1 + 1 + 1 + 2,
@@ -72,7 +76,11 @@ const TABLES: Record<Tables, [table: string, column: string]> = {
  * The row counts of a SQL store (SQLite and PostgreSQL share table names) for the seeded ids:
  * `query(sql, ids)` runs `SELECT count(*) AS n … WHERE column IN (…)` and answers `n`.
  */
-export async function countRows(seeded: Sweepable, which: 'gone' | 'kept', query: (table: string, column: string, ids: string[]) => Promise<number>): Promise<Record<Tables, number>> {
+export async function countRows(
+  seeded: Sweepable,
+  which: 'gone' | 'kept',
+  query: (table: string, column: string, ids: string[]) => Promise<number>,
+): Promise<Record<Tables, number>> {
   const out = {} as Record<Tables, number>;
   for (const [name, [table, column]] of Object.entries(TABLES) as [Tables, [string, string]][]) out[name] = await query(table, column, seeded[which][name]);
   return out;

@@ -18,23 +18,36 @@ const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.m
 export const USER = { username: 'tester', password: 'tester password 1' };
 export const METRICS_TOKEN = 'workers-test-metrics-token-of-32-characters';
 
-export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string; json: <T = Record<string, unknown>>() => T }
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json: <T = Record<string, unknown>>() => T;
+}
 
 /** One HTTP request on `agent` (or on a fresh connection, closed after it, when none). */
-export function call(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent | undefined; timeoutMs?: number } = {}): Promise<Answer> {
+export function call(
+  url: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent | undefined; timeoutMs?: number } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, {
-      method: init.method ?? 'GET',
-      headers: { ...(init.agent ? {} : { connection: 'close' }), ...init.headers },
-      agent: init.agent ?? false,
-      timeout: init.timeoutMs ?? 10_000,
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }));
-      res.on('error', reject);
-    });
+    const req = request(
+      `${url}${path}`,
+      {
+        method: init.method ?? 'GET',
+        headers: { ...(init.agent ? {} : { connection: 'close' }), ...init.headers },
+        agent: init.agent ?? false,
+        timeout: init.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${path} timed out`)));
     req.on('error', reject);
     req.end(init.body);
@@ -76,17 +89,22 @@ export async function startWorkers(env: Record<string, string>, withUser = true)
     PORT: '0',
     ...env,
   };
-  const add = !withUser ? undefined : spawnSync(process.execPath, [CLI, 'users', 'add', USER.username, '--password-stdin'], { env: full, input: `${USER.password}\n`, encoding: 'utf8' });
+  const add = !withUser
+    ? undefined
+    : spawnSync(process.execPath, [CLI, 'users', 'add', USER.username, '--password-stdin'], { env: full, input: `${USER.password}\n`, encoding: 'utf8' });
   if (add !== undefined && add.status !== 0) throw new Error(`users add failed: ${add.stderr}`);
   const child = spawn(process.execPath, [CLI, 'serve'], { env: full });
   let out = '';
   let err = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (err += d));
-  const url = await eventually(() => {
-    if (child.exitCode !== null) throw new Error(`baton serve exited ${child.exitCode}: ${err}`);
-    return /Baton listening on (\S+)/.exec(out)?.[1];
-  }, { timeoutMs: 30_000, intervalMs: 50, what: 'baton serve with workers to listen' });
+  const url = await eventually(
+    () => {
+      if (child.exitCode !== null) throw new Error(`baton serve exited ${child.exitCode}: ${err}`);
+      return /Baton listening on (\S+)/.exec(out)?.[1];
+    },
+    { timeoutMs: 30_000, intervalMs: 50, what: 'baton serve with workers to listen' },
+  );
   const workers: Workers = {
     url,
     dir,
@@ -106,7 +124,12 @@ export async function startWorkers(env: Record<string, string>, withUser = true)
       return agents;
     },
     async login(agent) {
-      const res = await call(url, '/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(USER), ...(agent ? { agent } : {}) });
+      const res = await call(url, '/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(USER),
+        ...(agent ? { agent } : {}),
+      });
       if (res.status !== 200) throw new Error(`login failed with ${res.status}: ${res.body}`);
       return res.json();
     },

@@ -26,7 +26,15 @@ afterEach(async () => {
 
 /** A server with the helper attached (`options` over its defaults); `delivered` lists what reached onMessage. */
 async function serve(options: Partial<WebSocketAuthOptions> = {}, now?: () => number) {
-  const baton = createBaton({ issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store: memoryStore(), accessTokenTtl: 60, refreshRateLimit: false, ...(now ? { now } : {}) });
+  const baton = createBaton({
+    issuer: 'https://ws.test',
+    keys: [generateKey('HS256', 'k')],
+    refreshTokenSecret: randomBytes(32),
+    store: memoryStore(),
+    accessTokenTtl: 60,
+    refreshRateLimit: false,
+    ...(now ? { now } : {}),
+  });
   await baton.ready();
   const http = createServer();
   // The server's side of each socket, to see when it is gone.
@@ -100,19 +108,26 @@ describe('a client that does not read (bufferedAmount)', () => {
       expect(Math.max(...after)).toBeLessThanOrEqual(c.most + frameOf(c.reply) + CLOSE_FRAME);
       // Nothing of it is kept: the address's one place is free again.
       const token = (await baton.login('nora')).access_token;
-      const again = await eventually(async () => {
-        const next = await rawClient(port, ['baton.v1', `baton.bearer.${token}`]);
-        cleanups.push(async () => void next.socket.destroy());
-        return (await eventually(() => next.status(), { what: 'an answer' })).includes(' 101 ') && next;
-      }, { what: "the address's place back" });
+      const again = await eventually(
+        async () => {
+          const next = await rawClient(port, ['baton.v1', `baton.bearer.${token}`]);
+          cleanups.push(async () => void next.socket.destroy());
+          return (await eventually(() => next.status(), { what: 'an answer' })).includes(' 101 ') && next;
+        },
+        { what: "the address's place back" },
+      );
       await eventually(() => again.messages().some((m) => m.type === 'authenticated'), { what: 'authenticated again' });
     });
   }
 
   it('a client that reads is not closed however many messages a tick sends it', async () => {
-    const { baton, url } = await serve({ maxBufferedMessages: 8, maxMessagesPerSecond: 1e9, onMessage: ({ socket }) => {
-      for (let i = 0; i < 100; i++) socket.send(`${i}`);
-    } });
+    const { baton, url } = await serve({
+      maxBufferedMessages: 8,
+      maxMessagesPerSecond: 1e9,
+      onMessage: ({ socket }) => {
+        for (let i = 0; i < 100; i++) socket.send(`${i}`);
+      },
+    });
     const socket = new WebSocket(url, ['baton.v1', `baton.bearer.${(await baton.login('olga')).access_token}`]);
     let received = 0;
     let closed = false;
@@ -132,7 +147,9 @@ describe('a client that sends too much', () => {
   it('past maxMessagesPerSecond, is closed with 1008 before its next message is delivered', async () => {
     const { baton, url, delivered } = await serve();
     const socket = new WebSocket(url, ['baton.v1', `baton.bearer.${(await baton.login('paul')).access_token}`]);
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
     await new Promise((resolve) => socket.once('message', resolve)); // authenticated
     const start = performance.now();
     for (let i = 0; i < 1000; i++) socket.send(`m${i}`);
@@ -158,7 +175,9 @@ describe('a client that sends too much', () => {
   it('refuses a limit that is not a whole number in range with a sentence', () => {
     const http = createServer();
     const baton = createBaton({ issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
-    expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedBytes: 0 })).toThrow('attachWebSocketAuth: `maxBufferedBytes` must be a whole number from 1024 to 2147483648 (default 262144); it is 0.');
+    expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedBytes: 0 })).toThrow(
+      'attachWebSocketAuth: `maxBufferedBytes` must be a whole number from 1024 to 2147483648 (default 262144); it is 0.',
+    );
     expect(() => attachWebSocketAuth({ baton, server: http, maxMessagesPerSecond: 0.5 })).toThrow(/`maxMessagesPerSecond` must be a whole number from 1 /);
     expect(() => attachWebSocketAuth({ baton, server: http, maxPayload: Number.NaN })).toThrow(/`maxPayload` must be a whole number/);
     expect(() => attachWebSocketAuth({ baton, server: http, maxBufferedMessages: -1 })).toThrow(/`maxBufferedMessages` must be a whole number/);
@@ -167,8 +186,12 @@ describe('a client that sends too much', () => {
     expect(() => attachWebSocketAuth({ baton, server: http, allowedOrigins: ['https://*.example.com'] })).toThrow(/wildcard/);
     expect(() => attachWebSocketAuth({ baton, server: http, allowedOrigins: ['https://App.example.com'] })).toThrow('(write it as https://app.example.com)');
     expect(() => attachWebSocketAuth({ baton, server: http, maxSockets: 0 })).toThrow(/`maxSockets` must be a whole number from 1 /);
-    expect(() => attachWebSocketAuth({ baton, server: http, maxUnauthenticatedPerAddress: 1.5 })).toThrow(/`maxUnauthenticatedPerAddress` must be a whole number/);
-    expect(() => attachWebSocketAuth({ baton, server: http, authTimeoutMs: 0 })).toThrow(/`authTimeoutMs` must be a whole number from 1 to 60000 \(default 2000\)/);
+    expect(() => attachWebSocketAuth({ baton, server: http, maxUnauthenticatedPerAddress: 1.5 })).toThrow(
+      /`maxUnauthenticatedPerAddress` must be a whole number/,
+    );
+    expect(() => attachWebSocketAuth({ baton, server: http, authTimeoutMs: 0 })).toThrow(
+      /`authTimeoutMs` must be a whole number from 1 to 60000 \(default 2000\)/,
+    );
     expect(http.listenerCount('upgrade')).toBe(0);
   });
 });
@@ -235,7 +258,12 @@ describe('sockets without a token from many addresses', () => {
     };
     const second = () => new Promise((resolve) => setTimeout(resolve, 1100));
     // A flood from two addresses, two token-less sockets each: the places are taken.
-    const flood = [await open(['baton.v1'], '127.0.9.1'), await open(['baton.v1'], '127.0.9.1'), await open(['baton.v1'], '127.0.9.2'), await open(['baton.v1'], '127.0.9.2')];
+    const flood = [
+      await open(['baton.v1'], '127.0.9.1'),
+      await open(['baton.v1'], '127.0.9.1'),
+      await open(['baton.v1'], '127.0.9.2'),
+      await open(['baton.v1'], '127.0.9.2'),
+    ];
     // While they are younger than a second, a newcomer is refused and nobody is cut off.
     expect((await open(['baton.v1'], '127.0.9.3')).status()).toBe('HTTP/1.1 503 Service Unavailable');
     expect(flood.some((c) => c.closed())).toBe(false);
@@ -267,11 +295,16 @@ describe('sockets of one user', () => {
     expect(await eventually(() => fourth.closeFrame(), { what: 'the close' })).toEqual({ code: 4429, reason: 'at most 3 sockets per user' });
     await authenticated(port, () => baton.login('zoe'));
     (sockets[0] as RawClient).socket.destroy();
-    await eventually(async () => {
-      const again = await rawClient(port, ['baton.v1', `baton.bearer.${(await baton.login('yuri')).access_token}`]);
-      cleanups.push(async () => void again.socket.destroy());
-      return eventually(() => (again.messages().some((m) => m.type === 'authenticated') ? 'in' : again.closeFrame() && 'refused'), { what: 'an answer' }).then((a) => a === 'in');
-    }, { what: 'the place the closed socket freed' });
+    await eventually(
+      async () => {
+        const again = await rawClient(port, ['baton.v1', `baton.bearer.${(await baton.login('yuri')).access_token}`]);
+        cleanups.push(async () => void again.socket.destroy());
+        return eventually(() => (again.messages().some((m) => m.type === 'authenticated') ? 'in' : again.closeFrame() && 'refused'), {
+          what: 'an answer',
+        }).then((a) => a === 'in');
+      },
+      { what: 'the place the closed socket freed' },
+    );
   });
 });
 
@@ -338,12 +371,17 @@ describe('two auth messages in one write', () => {
     // Once all are closed, each session has its two places again (none leaked).
     for (const client of opened.splice(0)) client.socket.destroy();
     for (const token of [a, a, b, b]) {
-      expect(await eventually(async () => {
-        const result = await connect(token);
-        if (result === 'authenticated') return result;
-        opened.pop()?.socket.destroy();
-        return false;
-      }, { what: 'a place of the session back' })).toBe('authenticated');
+      expect(
+        await eventually(
+          async () => {
+            const result = await connect(token);
+            if (result === 'authenticated') return result;
+            opened.pop()?.socket.destroy();
+            return false;
+          },
+          { what: 'a place of the session back' },
+        ),
+      ).toBe('authenticated');
     }
   });
 });

@@ -35,7 +35,8 @@ export interface RawClient {
 export function clientFrame(text: string, opcode = 0x1, fin = true): Buffer {
   const payload = Buffer.from(text);
   const first = (fin ? 0x80 : 0) | opcode;
-  const length = payload.length < 126 ? Buffer.from([first, 0x80 | payload.length]) : Buffer.from([first, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const length =
+    payload.length < 126 ? Buffer.from([first, 0x80 | payload.length]) : Buffer.from([first, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([length, Buffer.alloc(4), payload]);
 }
 
@@ -67,8 +68,12 @@ export function rawClient(port: number, protocols: string[], headers: Record<str
       pending = pending.subarray(start + length);
     }
   });
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${protocols.join(', ')}\r\n${extra}\r\n`);
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${protocols.join(', ')}\r\n${extra}\r\n`,
+  );
   const client: RawClient = {
     socket,
     status: () => status,

@@ -23,7 +23,15 @@ const AUTH_TIMEOUT_MS = 5000;
 // Years away from the real time: a timer computed from Date.now() instead of the clock goes off at once.
 const clock = new ManualClock(Date.UTC(2040, 0, 1));
 const store = memoryStore();
-const common = { issuer: 'https://ws.test', keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store, accessTokenTtl: TTL_S, refreshRateLimit: false as const, now: clock.now };
+const common = {
+  issuer: 'https://ws.test',
+  keys: [generateKey('HS256', 'k')],
+  refreshTokenSecret: randomBytes(32),
+  store,
+  accessTokenTtl: TTL_S,
+  refreshRateLimit: false as const,
+  now: clock.now,
+};
 const a = createBaton(common);
 const b = createBaton(common);
 const server = createServer();
@@ -32,7 +40,13 @@ let ws: ReturnType<typeof attachWebSocketAuth>;
 
 beforeAll(async () => {
   await b.ready();
-  ws = attachWebSocketAuth({ baton: b, server, noticeMs: NOTICE_MS, authTimeoutMs: AUTH_TIMEOUT_MS, onMessage: ({ socket, claims }, data) => socket.send(JSON.stringify({ type: 'echo', sub: claims.sub, data: data.toString() })) });
+  ws = attachWebSocketAuth({
+    baton: b,
+    server,
+    noticeMs: NOTICE_MS,
+    authTimeoutMs: AUTH_TIMEOUT_MS,
+    onMessage: ({ socket, claims }, data) => socket.send(JSON.stringify({ type: 'echo', sub: claims.sub, data: data.toString() })),
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
 });
@@ -77,7 +91,8 @@ function open(protocols: string[], at = url): Promise<Client> {
 }
 
 const types = (client: Client): string[] => client.messages.map((m) => m.type);
-const received = (client: Client, type: string, count = 1) => eventually(() => client.messages.filter((m) => m.type === type).length >= count, { what: `${count} ${type}` });
+const received = (client: Client, type: string, count = 1) =>
+  eventually(() => client.messages.filter((m) => m.type === type).length >= count, { what: `${count} ${type}` });
 const closeOf = (client: Client) => eventually(() => client.closed, { what: 'the socket to close' });
 
 /**
@@ -169,7 +184,7 @@ describe('WebSocket re-authentication', () => {
 
 describe('DPoP-bound tokens (RFC 9449)', () => {
   const iat = () => Math.floor(clock.ms / 1000);
-  it('connects with a proof by the token\'s key for GET and the socket URL, re-authenticates with one, and refuses the token as Bearer, a replayed proof, or another URL\'s', async () => {
+  it("connects with a proof by the token's key for GET and the socket URL, re-authenticates with one, and refuses the token as Bearer, a replayed proof, or another URL's", async () => {
     const key = await dpopKey();
     let pair = await a.login('dora', { jkt: key.jkt });
     const proof = await dpopProof(key, 'GET', url, { accessToken: pair.access_token, iat: iat() });
@@ -179,7 +194,11 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     expect(await closeOf(replayed)).toEqual({ code: 4401, reason: 'the DPoP proof was already used' });
     const asBearer = await connect(pair.access_token);
     expect((await closeOf(asBearer)).reason).toMatch(/^the token is bound to a DPoP key/);
-    const elsewhere = await open(['baton.v1', `baton.dpop.${pair.access_token}`, `baton.proof.${await dpopProof(key, 'GET', `${url}/other`, { accessToken: pair.access_token, iat: iat() })}`]);
+    const elsewhere = await open([
+      'baton.v1',
+      `baton.dpop.${pair.access_token}`,
+      `baton.proof.${await dpopProof(key, 'GET', `${url}/other`, { accessToken: pair.access_token, iat: iat() })}`,
+    ]);
     expect(await closeOf(elsewhere)).toEqual({ code: 4401, reason: 'htu does not match the request URL' });
     // Re-authentication: the new token with a proof for it; without one it fails and the socket stays up until exp.
     await advance(TTL_S * 1000 - NOTICE_MS);
@@ -187,7 +206,13 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     pair = await a.refresh(pair.refresh_token, { jkt: key.jkt });
     client.socket.send(JSON.stringify({ type: 'reauth', access_token: pair.access_token }));
     await received(client, 'reauth_failed');
-    client.socket.send(JSON.stringify({ type: 'reauth', access_token: pair.access_token, dpop: await dpopProof(key, 'GET', url, { accessToken: pair.access_token, iat: iat() }) }));
+    client.socket.send(
+      JSON.stringify({
+        type: 'reauth',
+        access_token: pair.access_token,
+        dpop: await dpopProof(key, 'GET', url, { accessToken: pair.access_token, iat: iat() }),
+      }),
+    );
     await received(client, 'reauth_ok');
     await advance(NOTICE_MS);
     await roundTrip(client);
@@ -199,7 +224,13 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     const key = await dpopKey('EdDSA');
     const pair = await a.login('ed', { jkt: key.jkt });
     const client = await connect();
-    client.socket.send(JSON.stringify({ type: 'auth', access_token: pair.access_token, dpop: await dpopProof(key, 'GET', url.replace(/^ws/, 'http'), { accessToken: pair.access_token, iat: iat() }) }));
+    client.socket.send(
+      JSON.stringify({
+        type: 'auth',
+        access_token: pair.access_token,
+        dpop: await dpopProof(key, 'GET', url.replace(/^ws/, 'http'), { accessToken: pair.access_token, iat: iat() }),
+      }),
+    );
     await received(client, 'authenticated');
     client.socket.close();
   });

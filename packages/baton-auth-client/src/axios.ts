@@ -60,7 +60,10 @@ function setHeaders(config: AxiosLikeConfig, values: Record<string, string>): vo
 /** A response header, from axios's `AxiosHeaders` or a plain object of lower-case names. */
 function header(error: AxiosLikeError, name: string): string | undefined {
   const headers = error.response?.headers;
-  const value = headers && typeof (headers as { get?: unknown }).get === 'function' ? (headers as { get(n: string): unknown }).get(name) : (headers as Record<string, unknown> | undefined)?.[name];
+  const value =
+    headers && typeof (headers as { get?: unknown }).get === 'function'
+      ? (headers as { get(n: string): unknown }).get(name)
+      : (headers as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : undefined;
 }
 
@@ -75,9 +78,12 @@ function target(config: AxiosLikeConfig): string | undefined {
   try {
     if (url !== undefined && typeof url !== 'string') return baseURL ? undefined : absolute(String(url)).href;
     const isAbsolute = url !== undefined && /^([a-z][a-z\d+\-.]*:)?\/\//i.test(url);
-    const full = baseURL && (!isAbsolute || config.allowAbsoluteUrls === false)
-      ? (url ? `${String(baseURL).replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}` : String(baseURL))
-      : url;
+    const full =
+      baseURL && (!isAbsolute || config.allowAbsoluteUrls === false)
+        ? url
+          ? `${String(baseURL).replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`
+          : String(baseURL)
+        : url;
     return full === undefined ? undefined : absolute(full).href;
   } catch {
     return undefined;
@@ -89,7 +95,7 @@ function target(config: AxiosLikeConfig): string | undefined {
  * runtime has: no XMLHttpRequest, not Node), which follows redirects out of reach of the hook below.
  */
 function fetchAdapter(config: AxiosLikeConfig): boolean {
-  const list = typeof config.adapter === 'string' ? [config.adapter] : Array.isArray(config.adapter) ? config.adapter as unknown[] : [];
+  const list = typeof config.adapter === 'string' ? [config.adapter] : Array.isArray(config.adapter) ? (config.adapter as unknown[]) : [];
   const g = globalThis as { XMLHttpRequest?: unknown; process?: { versions?: { node?: string } } };
   const first = list.find((a) => (a === 'xhr' && g.XMLHttpRequest !== undefined) || (a === 'http' && g.process?.versions?.node !== undefined) || a === 'fetch');
   return first === 'fetch';

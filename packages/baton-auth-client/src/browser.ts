@@ -82,7 +82,7 @@ async function storedKey(id: string, replaced: (reason: string) => void): Promis
   };
   try {
     const found: unknown = await done(store('readonly').get(id));
-    if (found !== undefined) return foreignKeyReason(found) === undefined ? found as CryptoKeyPair : await replace(found);
+    if (found !== undefined) return foreignKeyReason(found) === undefined ? (found as CryptoKeyPair) : await replace(found);
     const pair = await generateDpopKeyPair();
     try {
       await done(store('readwrite').add(pair, id));
@@ -90,7 +90,7 @@ async function storedKey(id: string, replaced: (reason: string) => void): Promis
     } catch (err) {
       if ((err as Error).name !== 'ConstraintError') throw err;
       const theirs: unknown = await done(store('readonly').get(id)); // made meanwhile without a lock
-      return foreignKeyReason(theirs) === undefined ? theirs as CryptoKeyPair : await replace(theirs);
+      return foreignKeyReason(theirs) === undefined ? (theirs as CryptoKeyPair) : await replace(theirs);
     }
   } finally {
     db.close();
@@ -111,7 +111,7 @@ function localStorageOf(): Shared {
 /** Who holds the refresh lease, as its holder wrote it under `key`. */
 function readLease(shared: Shared, key: string): Lease | undefined {
   try {
-    return JSON.parse(shared?.getItem(key) ?? 'null') as Lease | undefined ?? undefined;
+    return (JSON.parse(shared?.getItem(key) ?? 'null') as Lease | undefined) ?? undefined;
   } catch {
     return undefined;
   }
@@ -135,15 +135,21 @@ interface Parts {
  */
 async function loadKey(p: Parts, scope: string): Promise<CryptoKeyPair> {
   const id = `${p.name}\n${scope}`;
-  const replaced = (reason: string) => p.warn({
-    kind: 'dpop_key_replaced', reason,
-    message: `The DPoP key stored for this page was not one the SDK makes (${reason}): a script may hold it, so it was replaced by a new non-extractable key. A session bound to the old key must sign in again.`,
-  });
+  const replaced = (reason: string) =>
+    p.warn({
+      kind: 'dpop_key_replaced',
+      reason,
+      message: `The DPoP key stored for this page was not one the SDK makes (${reason}): a script may hold it, so it was replaced by a new non-extractable key. A session bound to the old key must sign in again.`,
+    });
   try {
     return await (p.locks === undefined ? storedKey(id, replaced) : p.locks.request(`${p.name}:dpop-key`, {}, () => storedKey(id, replaced)));
   } catch (err) {
     const reason = (err as Error).message;
-    p.warn({ kind: 'dpop_key_in_memory', reason, message: `The DPoP key cannot be kept in IndexedDB (${reason}); it lives in this tab's memory, so a reload or another tab must sign in again.` });
+    p.warn({
+      kind: 'dpop_key_in_memory',
+      reason,
+      message: `The DPoP key cannot be kept in IndexedDB (${reason}); it lives in this tab's memory, so a reload or another tab must sign in again.`,
+    });
     return generateDpopKeyPair();
   }
 }
@@ -169,7 +175,9 @@ async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promis
   // The holder kept the lease too long (a frozen tab, a hung request): take it over, and say from whom.
   const lease = readLease(p.shared, leaseKey);
   p.warn({
-    kind: 'lease_stolen', holder: lease?.holder ?? 'another tab', heldForMs: lease ? Date.now() - lease.since : p.leaseMs,
+    kind: 'lease_stolen',
+    holder: lease?.holder ?? 'another tab',
+    heldForMs: lease ? Date.now() - lease.since : p.leaseMs,
     message: `The refresh lock was held by ${lease?.holder ?? 'another tab'} for more than ${p.leaseMs} ms; this tab took it over.`,
   });
   return p.locks.request(`${p.name}:refresh`, { steal: true }, run);
@@ -178,7 +186,8 @@ async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promis
 /** Throws `ERR_CONFIG` unless `options` are `{ name?, leaseMs? }` as documented. */
 function checkOptions(options: BrowserStorageOptions): void {
   if (typeof options !== 'object' || options === null) throw configError('browserStorage: `options` must be an object: `{ name, leaseMs }`.');
-  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) throw configError('browserStorage: `name` must be a non-empty string (one per application).');
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === ''))
+    throw configError('browserStorage: `name` must be a non-empty string (one per application).');
   checkNumbers('browserStorage', options, ['leaseMs'], 1);
 }
 
@@ -202,7 +211,10 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
   const listeners = new Set<(tokens: StoredTokens | null) => void>();
   const warnings = new Set<(warning: ClientWarning) => void>();
   const parts: Parts = {
-    name, leaseMs: options.leaseMs ?? 5000, shared: localStorageOf(), warn: (w) => warnings.forEach((l) => l(w)),
+    name,
+    leaseMs: options.leaseMs ?? 5000,
+    shared: localStorageOf(),
+    warn: (w) => warnings.forEach((l) => l(w)),
     locks: (globalThis.navigator as { locks?: LockManager } | undefined)?.locks,
     self: tabName(),
   };

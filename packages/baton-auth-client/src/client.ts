@@ -78,15 +78,29 @@ export class TokenClient {
     this.#allowed = originPolicy(o);
     const server = `${o.issuer ?? o.endpoints?.token}\n${o.clientId ?? ''}`;
     this.#dpop = new DpopKeeper({
-      option: o.dpop, storage: this.#storage, scope: server, now: this.#now,
-      algorithms: async () => (await this.#endpointsOf()).dpopAlgs, warn: (w) => this.#events.emit('warning', w),
+      option: o.dpop,
+      storage: this.#storage,
+      scope: server,
+      now: this.#now,
+      algorithms: async () => (await this.#endpointsOf()).dpopAlgs,
+      warn: (w) => this.#events.emit('warning', w),
     });
-    this.#scheduler = new Scheduler({ now: this.#now, monotonic: o.monotonic ?? (() => performance.now()) }, (t) => refreshMargin(t, o), () => this.#check());
+    this.#scheduler = new Scheduler(
+      { now: this.#now, monotonic: o.monotonic ?? (() => performance.now()) },
+      (t) => refreshMargin(t, o),
+      () => this.#check(),
+    );
     this.#session = new ClientSession({
-      options: o, storage: this.#storage, fetch: this.#fetch, now: this.#now, endpoints: () => this.#endpointsOf(), dpop: this.#dpop, events: this.#events,
+      options: o,
+      storage: this.#storage,
+      fetch: this.#fetch,
+      now: this.#now,
+      endpoints: () => this.#endpointsOf(),
+      dpop: this.#dpop,
+      events: this.#events,
       // Refreshes are shared by the clients of one storage for one server and client id.
       sharingKey: this.#storage.id === undefined ? this.#storage : `${this.#storage.id}\n${server}`,
-      schedule: (tokens) => tokens === null ? this.#scheduler.unschedule() : this.#schedule(tokens),
+      schedule: (tokens) => (tokens === null ? this.#scheduler.unschedule() : this.#schedule(tokens)),
     });
     if (o.background) {
       this.#scheduler.watch(() => this.#check());
@@ -147,8 +161,14 @@ export class TokenClient {
     // backend) does not date the proofs the server checks.
     const ours = absolute(endpoint).origin === absolute((await this.#endpointsOf()).token).origin;
     const answer = await signInRequest({
-      endpoint, fields, clientId: this.#o.clientId, clientSecret: this.#o.clientAuthentication?.secret,
-      cookie: this.#o.mode === 'cookie', fetch: this.#fetch, now: this.#now, dpop: await this.#dpop.forTokenRequests(false, ours),
+      endpoint,
+      fields,
+      clientId: this.#o.clientId,
+      clientSecret: this.#o.clientAuthentication?.secret,
+      cookie: this.#o.mode === 'cookie',
+      fetch: this.#fetch,
+      now: this.#now,
+      dpop: await this.#dpop.forTokenRequests(false, ours),
     });
     if (ours) this.#dpop.noteServerDate(answer.serverDate, answer.receivedAt);
     return this.setTokens(answer.response, answer.receivedAt);
@@ -174,7 +194,11 @@ export class TokenClient {
    */
   async authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>> {
     const target = urlOf(url, 'authorizationHeaders');
-    if (!this.sendsTokenTo(target.href)) throw new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${target.origin}: add it to the client's allowedOrigins if it is your API.`);
+    if (!this.sendsTokenTo(target.href))
+      throw new BatonClientError(
+        'ERR_ORIGIN_NOT_ALLOWED',
+        `Access tokens are not sent to ${target.origin}: add it to the client's allowedOrigins if it is your API.`,
+      );
     return this.#dpop.authorization(method, target.href, await this.#session.valid());
   }
 
@@ -188,11 +212,14 @@ export class TokenClient {
 
   /** The background check: refresh if due, else set the timer again; failures are reported as events, never thrown. */
   #check(): void {
-    void this.#storage.get().then(async (t) => {
-      if (t === null) return;
-      if (this.#session.needsRefresh(t)) await this.getAccessToken();
-      else this.#schedule(t);
-    }).catch(() => undefined);
+    void this.#storage
+      .get()
+      .then(async (t) => {
+        if (t === null) return;
+        if (this.#session.needsRefresh(t)) await this.getAccessToken();
+        else this.#schedule(t);
+      })
+      .catch(() => undefined);
   }
 
   /**
@@ -222,12 +249,17 @@ export class TokenClient {
     } catch (err) {
       return Promise.reject(new BatonClientError('ERR_INVALID_ARGUMENT', `fetch: the request cannot be made (${(err as Error).message}).`, { cause: err }));
     }
-    return authorizedFetch({
-      tokens: () => this.#session.valid(),
-      refresh: (seen) => this.refresh(seen),
-      sendsTokenTo: (url) => this.sendsTokenTo(url),
-      dpop: this.#dpop,
-    }, this.#fetch, this.#o.hooks, request);
+    return authorizedFetch(
+      {
+        tokens: () => this.#session.valid(),
+        refresh: (seen) => this.refresh(seen),
+        sendsTokenTo: (url) => this.sendsTokenTo(url),
+        dpop: this.#dpop,
+      },
+      this.#fetch,
+      this.#o.hooks,
+      request,
+    );
   }
 
   /** Whether this client sends its access token to `url`: the issuer's origin and `allowedOrigins` only. */
@@ -251,7 +283,11 @@ export class TokenClient {
     const { revocation } = await this.#endpointsOf().catch(() => ({ revocation: undefined }));
     const token = tokens?.refreshToken ?? tokens?.accessToken;
     if (revocation && token) {
-      const { body, headers } = clientRequest({ token, token_type_hint: tokens?.refreshToken ? 'refresh_token' : 'access_token' }, this.#o.clientId, this.#o.clientAuthentication?.secret);
+      const { body, headers } = clientRequest(
+        { token, token_type_hint: tokens?.refreshToken ? 'refresh_token' : 'access_token' },
+        this.#o.clientId,
+        this.#o.clientAuthentication?.secret,
+      );
       const dpop = await this.#dpop.forTokenRequests(tokens?.tokenType === 'DPoP').catch(() => undefined);
       await postToken(this.#fetch, revocation, body, headers, { cookie: false, dpop, now: this.#now }).catch(() => undefined);
     }
@@ -270,7 +306,13 @@ export class TokenClient {
    */
   websocket(url: string, options: WebSocketOptions = {}): AuthenticatedSocket {
     const source = { tokens: () => this.#session.valid(), refresh: (seen?: string) => this.refresh(seen), dpop: this.#dpop };
-    return authenticatedSocket(source, urlOf(url, 'websocket').href, options, (origin) => this.#allowed(origin), (err) => this.#events.emit('error', err));
+    return authenticatedSocket(
+      source,
+      urlOf(url, 'websocket').href,
+      options,
+      (origin) => this.#allowed(origin),
+      (err) => this.#events.emit('error', err),
+    );
   }
 
   /** Stops background work (timers, listeners, the storage subscription). */

@@ -21,11 +21,16 @@ export interface Endpoints {
 function clientError(err: unknown): Error {
   if (!(err instanceof DiscoveryError)) return err as Error;
   switch (err.reason) {
-    case 'unreachable': return err.cause as Error; // the fetch's own failure, as it came
-    case 'redirect': return new BatonClientError('ERR_DISCOVERY', `The issuer's metadata redirects elsewhere (HTTP ${err.status}); discovery does not follow redirects.`);
-    case 'wrong_issuer': return new BatonClientError('ERR_DISCOVERY', `${err.message}; no token is sent to it.`);
-    case 'not_json': return new TransientRefreshError('The issuer\'s metadata is not JSON', { cause: err });
-    default: return new TransientRefreshError(`Discovery failed with HTTP ${err.status}`);
+    case 'unreachable':
+      return err.cause as Error; // the fetch's own failure, as it came
+    case 'redirect':
+      return new BatonClientError('ERR_DISCOVERY', `The issuer's metadata redirects elsewhere (HTTP ${err.status}); discovery does not follow redirects.`);
+    case 'wrong_issuer':
+      return new BatonClientError('ERR_DISCOVERY', `${err.message}; no token is sent to it.`);
+    case 'not_json':
+      return new TransientRefreshError("The issuer's metadata is not JSON", { cause: err });
+    default:
+      return new TransientRefreshError(`Discovery failed with HTTP ${err.status}`);
   }
 }
 

@@ -51,7 +51,11 @@ export class DpopKeeper {
     const offset = serverDate - receivedAt;
     if (Math.abs(offset) > SKEW_WARNING_MS && Math.abs(this.#offset) <= SKEW_WARNING_MS) {
       const minutes = Math.round(Math.abs(offset) / 60_000);
-      this.#o.warn({ kind: 'clock_skew', offsetMs: offset, message: `This device's clock is ${minutes} min ${offset > 0 ? 'behind' : 'ahead of'} the server's; tokens are timed from the server's lifetimes, so sessions still refresh on time.` });
+      this.#o.warn({
+        kind: 'clock_skew',
+        offsetMs: offset,
+        message: `This device's clock is ${minutes} min ${offset > 0 ? 'behind' : 'ahead of'} the server's; tokens are timed from the server's lifetimes, so sessions still refresh on time.`,
+      });
     }
     this.#offset = offset;
   }
@@ -91,7 +95,11 @@ export class DpopKeeper {
     const option = this.#o.option;
     const offered = bound || typeof option === 'object' || option === true || (option !== false && (await this.#o.algorithms())?.includes(DPOP_ALG) === true);
     const signer = offered ? await this.#keyed() : undefined;
-    if (bound && signer === undefined) throw new BatonClientError('ERR_DPOP_KEY_MISSING', 'The session is bound to a DPoP key and this client has none (dpop: false, or a storage that keeps no key): give it the storage that holds the key, or dpop: { keyPair }.');
+    if (bound && signer === undefined)
+      throw new BatonClientError(
+        'ERR_DPOP_KEY_MISSING',
+        'The session is bound to a DPoP key and this client has none (dpop: false, or a storage that keeps no key): give it the storage that holds the key, or dpop: { keyPair }.',
+      );
     return signer;
   }
 
@@ -103,7 +111,7 @@ export class DpopKeeper {
   /** The headers that carry `tokens` on a `method` request to `url`: Bearer, or DPoP with a fresh proof (§7) for a bound token. */
   async authorization(method: string, url: string, tokens: StoredTokens): Promise<Record<string, string>> {
     if (tokens.tokenType !== 'DPoP') return { authorization: `Bearer ${tokens.accessToken}` };
-    const signer = await this.signer(true) as DpopSigner;
+    const signer = (await this.signer(true)) as DpopSigner;
     return {
       authorization: `DPoP ${tokens.accessToken}`,
       dpop: await signer.proof(method, url, { nonce: this.#nonces.get(url), accessToken: tokens.accessToken }),

@@ -135,7 +135,8 @@ export class NonceBook {
   /** Keeps `nonce` (a `DPoP-Nonce` header's value) for `url`'s origin, if it is one. */
   set(url: string, nonce: string | null | undefined): void {
     // A nonce is an opaque token of NQCHAR (§8.1); anything else is not one.
-    if (typeof nonce === 'string' && nonce !== '' && nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce)) this.#nonces.set(this.#origin(url), nonce);
+    if (typeof nonce === 'string' && nonce !== '' && nonce.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(nonce))
+      this.#nonces.set(this.#origin(url), nonce);
   }
 }
 

@@ -29,7 +29,6 @@ export type BatonClientErrorCode =
   /** The stored session is bound to a DPoP key (RFC 9449) and this client has none to sign with (`dpop: false`, a storage without a key): nothing is sent as Bearer. */
   | 'ERR_DPOP_KEY_MISSING';
 
-
 /** Base class of the client's errors. */
 export class BatonClientError extends Error {
   override name = 'BatonClientError';
@@ -78,7 +77,8 @@ export function configError(message: string): BatonClientError {
 export function checkNumbers(factory: string, options: object, names: readonly string[], min: number): void {
   for (const name of names) {
     const v = (options as Record<string, unknown>)[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min)) throw configError(`${factory}: \`${name}\` must be a number of at least ${min}; it is ${String(v)}.`);
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min))
+      throw configError(`${factory}: \`${name}\` must be a number of at least ${min}; it is ${String(v)}.`);
   }
 }
 
@@ -107,7 +107,10 @@ export class SignInError extends BatonClientError {
   /** How long the server asked to wait (`Retry-After`), in ms, when it said (429). */
   readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, details: { status: number; error?: string | undefined; errorDescription?: string | undefined; retryAfterMs?: number | undefined }) {
+  constructor(
+    message: string,
+    details: { status: number; error?: string | undefined; errorDescription?: string | undefined; retryAfterMs?: number | undefined },
+  ) {
     super('ERR_SIGN_IN_REFUSED', message);
     this.status = details.status;
     this.error = details.error;

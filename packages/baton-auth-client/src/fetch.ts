@@ -35,7 +35,9 @@ interface Answer {
  * target of one may see a proof for the first URL, never the token. Asked once, before any
  * request, so that no request is ever sent twice to find out.
  */
-const OPAQUE_REDIRECTS = typeof (globalThis as { document?: unknown }).document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+const OPAQUE_REDIRECTS =
+  typeof (globalThis as { document?: unknown }).document !== 'undefined' ||
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 
 /**
  * Sends a request with the token's headers, following redirects itself where the runtime shows
@@ -89,7 +91,12 @@ export async function authorizedFetch(client: FetchSource, fetcher: typeof fetch
     // A 401 is the API's word only if it came from an origin that got the token (not after a
     // redirect elsewhere), and asks for a new token only if it is not a nonce challenge (that
     // had its one retry).
-    if (response.status === 401 && client.sendsTokenTo(answer.url) && (!response.redirected || client.sendsTokenTo(response.url)) && !isResourceNonceChallenge(response)) {
+    if (
+      response.status === 401 &&
+      client.sendsTokenTo(answer.url) &&
+      (!response.redirected || client.sendsTokenTo(response.url)) &&
+      !isResourceNonceChallenge(response)
+    ) {
       const fresh = await client.refresh(tokens.accessToken).catch((err: unknown) => {
         if (isSignedOut(err)) return null;
         throw err;

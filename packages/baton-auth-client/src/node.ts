@@ -45,11 +45,14 @@ const uid = process.getuid?.();
 async function checkHandle(handle: FileHandle, path: string, what = 'token file'): Promise<void> {
   const s = await handle.stat();
   if (!s.isFile()) throw unsafe(`The ${what} path ${path} is not a regular file.`);
-  if (uid !== undefined && s.uid !== uid) throw unsafe(`The ${what} ${path} belongs to uid ${s.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+  if (uid !== undefined && s.uid !== uid)
+    throw unsafe(`The ${what} ${path} belongs to uid ${s.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
   // Group or others may read or write it: refused, the tokens as the key (a file this storage
   // writes is always 0600, so only a hand-made or chmod-ed one is ever refused).
   if ((s.mode & 0o077) !== 0) {
-    throw unsafe(`The ${what} ${path} is open to other users (mode ${(s.mode & 0o777).toString(8)}): \`chmod 600 ${path}\`${what === KEY_FILE ? '' : ', and sign in again if someone else could have read it'}.`);
+    throw unsafe(
+      `The ${what} ${path} is open to other users (mode ${(s.mode & 0o777).toString(8)}): \`chmod 600 ${path}\`${what === KEY_FILE ? '' : ', and sign in again if someone else could have read it'}.`,
+    );
   }
 }
 
@@ -73,7 +76,8 @@ async function openNoFollow(path: string, flags: number, mode?: number, what = '
   try {
     return await open(path, flags | constants.O_NOFOLLOW, mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw unsafe(`The ${what} ${path} is a symbolic link; it is never read or written through one. Remove the link.`);
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+      throw unsafe(`The ${what} ${path} is a symbolic link; it is never read or written through one. Remove the link.`);
     throw err;
   }
 }
@@ -171,7 +175,7 @@ async function fileKey(tokenPath: string): Promise<CryptoKeyPair> {
   const existing = await readKeyFile(path);
   if (existing !== null) return importPair(existing);
   const pair = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
-  const jwk = await crypto.subtle.exportKey('jwk', pair.privateKey) as PrivateJwk;
+  const jwk = (await crypto.subtle.exportKey('jwk', pair.privateKey)) as PrivateJwk;
   if (await createKeyFile(path, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d })) return importPair(jwk);
   const theirs = await readKeyFile(path); // another process created it first: its key it is
   if (theirs === null) throw unsafe(`The ${KEY_FILE} ${path} vanished while it was being created.`);
@@ -187,7 +191,8 @@ async function writePrivately(path: string, data: string): Promise<void> {
   await checkFolder(dirname(path));
   const existing = await lstat(path).catch(() => undefined);
   if (existing?.isSymbolicLink()) throw unsafe(`The token file ${path} is a symbolic link; tokens are never written through one. Remove the link.`);
-  if (existing !== undefined && uid !== undefined && existing.uid !== uid) throw unsafe(`The token file ${path} belongs to uid ${existing.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
+  if (existing !== undefined && uid !== undefined && existing.uid !== uid)
+    throw unsafe(`The token file ${path} belongs to uid ${existing.uid}, not to this user (uid ${uid}); it could read the tokens. Remove the file.`);
   const temp = await writeTemp(path, data);
   try {
     await rename(temp, path); // replaces a link or file at `path` itself, never its target
@@ -221,7 +226,7 @@ async function readTokenFile(path: string): Promise<StoredTokens | null> {
 
 /** A token file shared by the processes of one user. */
 export function fileStorage(path: string, options: FileStorageOptions = {}): TokenStorage {
-  if (typeof path !== 'string' || path === '') throw configError('fileStorage needs the token file\'s path, a non-empty string.');
+  if (typeof path !== 'string' || path === '') throw configError("fileStorage needs the token file's path, a non-empty string.");
   if (typeof options !== 'object' || options === null) throw configError('fileStorage: `options` must be an object: `{ staleMs, waitMs }`.');
   checkNumbers('fileStorage', options, ['staleMs', 'waitMs'], 1);
   const stale = options.staleMs ?? 10_000;
@@ -232,10 +237,12 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
     id: `file:${resolve(path)}`,
     /** One key per token file (`<path>.dpop.json`), whatever the scope: the file holds one session. */
     dpopKey() {
-      key ??= ensureDir().then(() => fileKey(path)).catch((err: unknown) => {
-        key = undefined;
-        throw err;
-      });
+      key ??= ensureDir()
+        .then(() => fileKey(path))
+        .catch((err: unknown) => {
+          key = undefined;
+          throw err;
+        });
       return key;
     },
     get: () => readTokenFile(path),

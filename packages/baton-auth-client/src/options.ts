@@ -16,7 +16,8 @@ const isObject = (v: unknown): v is Options => typeof v === 'object' && v !== nu
 
 /** Throws `ERR_CONFIG` unless each named option is absent or of `type`. */
 function ofType(o: Options, type: 'string' | 'function' | 'boolean', names: readonly string[]): void {
-  for (const name of names) if (has(o, name) && typeof o[name] !== type) throw configError(`createTokenClient: \`${name}\` must be a ${type}; it is ${typeof o[name]}.`);
+  for (const name of names)
+    if (has(o, name) && typeof o[name] !== type) throw configError(`createTokenClient: \`${name}\` must be a ${type}; it is ${typeof o[name]}.`);
 }
 
 /** Throws `ERR_CONFIG` unless each named member of `o` is absent or a finite number of at least `min` (a whole one when `whole`). */
@@ -34,7 +35,7 @@ function numbers(o: Options, where: string, names: readonly string[], min: numbe
 function checkShapes(o: Options): void {
   const origins = o.allowedOrigins;
   if (has(o, 'allowedOrigins') && typeof origins !== 'function' && !(Array.isArray(origins) && origins.every((x) => typeof x === 'string'))) {
-    throw configError('createTokenClient: `allowedOrigins` must be an array of origins (`[\'https://api.example.com\']`) or a function of an origin.');
+    throw configError("createTokenClient: `allowedOrigins` must be an array of origins (`['https://api.example.com']`) or a function of an origin.");
   }
   if (has(o, 'retry')) {
     if (!isObject(o.retry)) throw configError('createTokenClient: `retry` must be an object: `{ attempts, baseMs, maxMs, maxRetryAfterMs }`.');
@@ -44,12 +45,15 @@ function checkShapes(o: Options): void {
   if (has(o, 'hooks')) {
     const hooks = o.hooks;
     const fns = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((f) => typeof f === 'function'));
-    if (!isObject(hooks) || !fns(hooks.beforeRequest) || !fns(hooks.afterResponse)) throw configError('createTokenClient: `hooks` must be `{ beforeRequest?: [functions], afterResponse?: [functions] }`.');
+    if (!isObject(hooks) || !fns(hooks.beforeRequest) || !fns(hooks.afterResponse))
+      throw configError('createTokenClient: `hooks` must be `{ beforeRequest?: [functions], afterResponse?: [functions] }`.');
   }
   if (has(o, 'storage')) {
     const s = o.storage;
     if (!isObject(s) || typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.clear !== 'function') {
-      throw configError('createTokenClient: `storage` must be a TokenStorage (`get`, `set`, `clear`): memoryStorage(), browserStorage(), fileStorage(path), or your own.');
+      throw configError(
+        'createTokenClient: `storage` must be a TokenStorage (`get`, `set`, `clear`): memoryStorage(), browserStorage(), fileStorage(path), or your own.',
+      );
     }
   }
 }
@@ -59,12 +63,16 @@ function checkDpop(o: Options): void {
   const dpop = o.dpop;
   if (!has(o, 'dpop') || typeof dpop === 'boolean') {
     if (dpop === true && has(o, 'storage') && (o.storage as Options).dpopKey === undefined) {
-      throw configError('`dpop: true` needs a storage that keeps a DPoP key (memoryStorage, browserStorage, fileStorage), or the key pair itself: `dpop: { keyPair }`.');
+      throw configError(
+        '`dpop: true` needs a storage that keeps a DPoP key (memoryStorage, browserStorage, fileStorage), or the key pair itself: `dpop: { keyPair }`.',
+      );
     }
     return;
   }
   if (!isObject(dpop) || !isDpopKeyPair(dpop.keyPair)) {
-    throw configError('`dpop` must be a boolean or `{ keyPair }`, and `dpop.keyPair` an ECDSA P-256 CryptoKeyPair (crypto.subtle.generateKey({ name: \'ECDSA\', namedCurve: \'P-256\' }, false, [\'sign\', \'verify\'])).');
+    throw configError(
+      "`dpop` must be a boolean or `{ keyPair }`, and `dpop.keyPair` an ECDSA P-256 CryptoKeyPair (crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])).",
+    );
   }
 }
 
@@ -81,14 +89,17 @@ export function checkOptions(given: unknown): TokenClientOptions {
   ofType(options, 'function', ['fetch', 'now', 'monotonic']);
   ofType(options, 'boolean', ['background']);
   numbers(options, '', ['refreshMargin', 'jitter'], 0);
-  if (has(options, 'mode') && options.mode !== 'tokens' && options.mode !== 'cookie') throw configError(`createTokenClient: \`mode\` is 'tokens' or 'cookie'; it is ${JSON.stringify(options.mode)}.`);
+  if (has(options, 'mode') && options.mode !== 'tokens' && options.mode !== 'cookie')
+    throw configError(`createTokenClient: \`mode\` is 'tokens' or 'cookie'; it is ${JSON.stringify(options.mode)}.`);
   checkShapes(options);
   checkDpop(options);
   const auth = options.clientAuthentication;
-  if (has(options, 'clientAuthentication') && (!isObject(auth) || typeof auth.secret !== 'string')) throw configError('createTokenClient: `clientAuthentication` must be `{ secret }`, the client secret as a string.');
+  if (has(options, 'clientAuthentication') && (!isObject(auth) || typeof auth.secret !== 'string'))
+    throw configError('createTokenClient: `clientAuthentication` must be `{ secret }`, the client secret as a string.');
   if (has(options, 'clientAuthentication') && !has(options, 'clientId')) throw configError('`clientAuthentication` needs the `clientId` it authenticates.');
   if (!has(options, 'endpoints')) {
-    if (!has(options, 'issuer') || options.issuer === '') throw configError('createTokenClient needs `issuer` (for RFC 8414 discovery) or `endpoints: { token }`.');
+    if (!has(options, 'issuer') || options.issuer === '')
+      throw configError('createTokenClient needs `issuer` (for RFC 8414 discovery) or `endpoints: { token }`.');
     return options as TokenClientOptions;
   }
   const endpoints = options.endpoints;

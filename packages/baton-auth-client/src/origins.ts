@@ -22,7 +22,10 @@ export function requireSecure(url: string, what: string): URL {
     throw new BatonClientError('ERR_DISCOVERY', `The ${what} ${JSON.stringify(url)} is not a URL.`);
   }
   if (!isSecureUrl(parsed)) {
-    throw new BatonClientError('ERR_DISCOVERY', `The ${what} ${parsed.origin} is not https: tokens only travel encrypted (plain http is allowed on loopback only).`);
+    throw new BatonClientError(
+      'ERR_DISCOVERY',
+      `The ${what} ${parsed.origin} is not https: tokens only travel encrypted (plain http is allowed on loopback only).`,
+    );
   }
   return parsed;
 }

@@ -44,8 +44,10 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 
 /** Throws `ERR_CONFIG` unless the options are whole: a Redis client, a 32-byte key, the issuer and the user. */
 function checkOptions(o: RedisTokenStorageOptions): void {
-  if (typeof o !== 'object' || o === null || typeof o.redis?.get !== 'function') throw configError('redisTokenStorage needs `redis`, an ioredis client (Redis or Cluster).');
-  if (!(o.key instanceof Uint8Array) || o.key.length !== 32) throw configError('redisTokenStorage needs a 32-byte key (AES-256-GCM): `key: Buffer.from(process.env.TOKEN_KEY, \'base64\')`.');
+  if (typeof o !== 'object' || o === null || typeof o.redis?.get !== 'function')
+    throw configError('redisTokenStorage needs `redis`, an ioredis client (Redis or Cluster).');
+  if (!(o.key instanceof Uint8Array) || o.key.length !== 32)
+    throw configError("redisTokenStorage needs a 32-byte key (AES-256-GCM): `key: Buffer.from(process.env.TOKEN_KEY, 'base64')`.");
   if (typeof o.issuer !== 'string' || o.issuer === '') throw configError('redisTokenStorage needs the `issuer` whose tokens it keeps.');
   if (typeof o.userId !== 'string' || o.userId === '') throw configError('redisTokenStorage needs the `userId` whose tokens it keeps, a non-empty string.');
   if (o.prefix !== undefined && typeof o.prefix !== 'string') throw configError('redisTokenStorage: `prefix` must be a string.');

@@ -15,9 +15,7 @@ import { isRedirect } from './discovery.ts';
 import type { SessionEnd, TokenClientOptions, TokenResponse } from './types.ts';
 
 /** What the token endpoint answered: tokens (with its `Date`, for the clock offset), or the end of the session. */
-export type GrantResult =
-  | { ok: true; response: TokenResponse; receivedAt: number; serverDate: number | undefined }
-  | { ok: false; end: SessionEnd };
+export type GrantResult = { ok: true; response: TokenResponse; receivedAt: number; serverDate: number | undefined } | { ok: false; end: SessionEnd };
 
 /** One refresh: where, with what, and how to retry. */
 export interface GrantRequest {
@@ -62,12 +60,24 @@ export interface TokenAnswer {
  * next proof; a `use_dpop_nonce` answer (RFC 9449 §8) is followed by exactly one more request
  * signed with the nonce it gave. Network errors are thrown as they are.
  */
-export async function postToken(fetcher: typeof fetch, endpoint: string, body: URLSearchParams, headers: Record<string, string>, options: { cookie: boolean; dpop: TokenProofs | undefined; now: () => number }): Promise<TokenAnswer> {
+export async function postToken(
+  fetcher: typeof fetch,
+  endpoint: string,
+  body: URLSearchParams,
+  headers: Record<string, string>,
+  options: { cookie: boolean; dpop: TokenProofs | undefined; now: () => number },
+): Promise<TokenAnswer> {
   const now = options.now;
   const send = async (): Promise<TokenAnswer> => {
     const h = { ...headers };
     if (options.dpop !== undefined) h.dpop = await options.dpop.proof(endpoint);
-    const res = await fetcher(endpoint, { method: 'POST', headers: h, body, redirect: 'manual', ...(options.cookie ? { credentials: 'include' as const } : {}) });
+    const res = await fetcher(endpoint, {
+      method: 'POST',
+      headers: h,
+      body,
+      redirect: 'manual',
+      ...(options.cookie ? { credentials: 'include' as const } : {}),
+    });
     options.dpop?.noteResponse(endpoint, res);
     const text = await res.text().catch(() => '');
     let json: unknown;
@@ -79,7 +89,11 @@ export async function postToken(fetcher: typeof fetch, endpoint: string, body: U
     return { res, text, json };
   };
   const first = await send();
-  const asksNonce = options.dpop !== undefined && first.res.status === 400 && first.res.headers.has('dpop-nonce') && (first.json as OAuthErrorBody | undefined)?.error === 'use_dpop_nonce';
+  const asksNonce =
+    options.dpop !== undefined &&
+    first.res.status === 400 &&
+    first.res.headers.has('dpop-nonce') &&
+    (first.json as OAuthErrorBody | undefined)?.error === 'use_dpop_nonce';
   if (!asksNonce) return first;
   // The proof sent again must carry an iat on the server's clock: a use_dpop_nonce answer is its
   // word on our proof (other answers' Date is not listened to here, and successes go through
@@ -96,7 +110,11 @@ export function basicAuthorization(clientId: string, secret: string): string {
 }
 
 /** The form and headers of a request a client authenticates (refresh, revocation). */
-export function clientRequest(fields: Record<string, string>, clientId: string | undefined, clientSecret: string | undefined): { body: URLSearchParams; headers: Record<string, string> } {
+export function clientRequest(
+  fields: Record<string, string>,
+  clientId: string | undefined,
+  clientSecret: string | undefined,
+): { body: URLSearchParams; headers: Record<string, string> } {
   const body = new URLSearchParams(fields);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   if (clientId !== undefined && clientSecret !== undefined) headers.authorization = basicAuthorization(clientId, clientSecret);
@@ -115,7 +133,14 @@ export function retryAfterMs(value: string | null, now: number): number | undefi
 interface OAuthErrorBody {
   error?: unknown;
   error_description?: unknown;
-  session_end?: { reason?: unknown; at?: unknown; by?: { session_id?: unknown; device?: Record<string, unknown> }; generation?: unknown; retired_at?: unknown; ip?: unknown };
+  session_end?: {
+    reason?: unknown;
+    at?: unknown;
+    by?: { session_id?: unknown; device?: Record<string, unknown> };
+    generation?: unknown;
+    retired_at?: unknown;
+    ip?: unknown;
+  };
 }
 
 /** The `sessionEnded` payload of an `invalid_grant` body. */
@@ -159,7 +184,11 @@ export async function refreshGrant(r: GrantRequest): Promise<GrantResult> {
     }
     const { res, json } = answer;
     const receivedAt = r.now();
-    if (isRedirect(res)) throw new BatonClientError('ERR_CLIENT_REJECTED', `The token endpoint ${r.endpoint} redirects (HTTP ${res.status}); refresh tokens are never sent after a redirect.`);
+    if (isRedirect(res))
+      throw new BatonClientError(
+        'ERR_CLIENT_REJECTED',
+        `The token endpoint ${r.endpoint} redirects (HTTP ${res.status}); refresh tokens are never sent after a redirect.`,
+      );
     if (res.ok && typeof (json as TokenResponse | undefined)?.access_token === 'string') {
       const date = Date.parse(res.headers.get('date') ?? '');
       return { ok: true, response: json as TokenResponse, receivedAt, serverDate: Number.isNaN(date) ? undefined : date };
@@ -167,15 +196,21 @@ export async function refreshGrant(r: GrantRequest): Promise<GrantResult> {
     const error = (json as OAuthErrorBody | undefined)?.error;
     if (res.status === 429 || res.status >= 500 || res.ok || typeof error !== 'string') {
       // Not the authorization server's word on this token: a proxy's page, an outage, a rate limit.
-      lastError = new TransientRefreshError(`The token endpoint answered ${res.status}${typeof error === 'string' ? ` (${error})` : res.ok ? ' without tokens' : ' without an OAuth error'}`);
+      lastError = new TransientRefreshError(
+        `The token endpoint answered ${res.status}${typeof error === 'string' ? ` (${error})` : res.ok ? ' without tokens' : ' without an OAuth error'}`,
+      );
       wait = retryAfterMs(res.headers.get('retry-after'), r.now());
       // Never parked behind a long Retry-After: past the cap, give up now and say when to come back.
-      if (wait !== undefined && wait > (r.retry?.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS)) throw new TransientRefreshError(`${lastError.message}; it asks to wait ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait });
+      if (wait !== undefined && wait > (r.retry?.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS))
+        throw new TransientRefreshError(`${lastError.message}; it asks to wait ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait });
       continue;
     }
     if (error === 'invalid_grant') return { ok: false, end: endOf(json as OAuthErrorBody) };
     const description = (json as OAuthErrorBody).error_description;
-    throw new BatonClientError('ERR_CLIENT_REJECTED', `The token endpoint refused this client: ${error}${typeof description === 'string' ? ` (${description})` : ''}. Check the client's configuration; the session is kept.`);
+    throw new BatonClientError(
+      'ERR_CLIENT_REJECTED',
+      `The token endpoint refused this client: ${error}${typeof description === 'string' ? ` (${description})` : ''}. Check the client's configuration; the session is kept.`,
+    );
   }
   throw lastError;
 }

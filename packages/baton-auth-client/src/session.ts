@@ -114,13 +114,16 @@ export class ClientSession {
       shared = (storage.withLock ? storage.withLock(run) : run()).finally(() => inflight.delete(key));
       inflight.set(key, shared);
     }
-    return shared.then((r) => this.#refreshed(r), (err: unknown) => {
-      if (isSignedOut(err)) {
-        this.forget();
-        if (err instanceof SessionEndedError) events.emit('sessionEnded', err.sessionEnd);
-      } else events.emit('error', err as Error);
-      throw err;
-    });
+    return shared.then(
+      (r) => this.#refreshed(r),
+      (err: unknown) => {
+        if (isSignedOut(err)) {
+          this.forget();
+          if (err instanceof SessionEndedError) events.emit('sessionEnded', err.sessionEnd);
+        } else events.emit('error', err as Error);
+        throw err;
+      },
+    );
   }
 
   #refreshed({ tokens, fresh, serverDate }: Refreshed): StoredTokens {
@@ -143,8 +146,15 @@ export class ClientSession {
     const { token } = await this.#p.endpoints();
     const dpop = await this.#p.dpop.forTokenRequests(current.tokenType === 'DPoP');
     const result = await refreshGrant({
-      endpoint: token, refreshToken: current.refreshToken, clientId: o.clientId, clientSecret: o.clientAuthentication?.secret,
-      cookie: o.mode === 'cookie', retry: o.retry, fetch: this.#p.fetch, now: this.#p.now, dpop,
+      endpoint: token,
+      refreshToken: current.refreshToken,
+      clientId: o.clientId,
+      clientSecret: o.clientAuthentication?.secret,
+      cookie: o.mode === 'cookie',
+      retry: o.retry,
+      fetch: this.#p.fetch,
+      now: this.#p.now,
+      dpop,
     });
     if (result.ok) {
       const tokens = tokensFrom(result.response, result.receivedAt, current, o.mode, dpop !== undefined);
@@ -154,7 +164,8 @@ export class ClientSession {
     }
     // invalid_grant: maybe another tab or process rotated meanwhile.
     const again = await storage.get();
-    if (again !== null && again.refreshToken !== current.refreshToken && again.accessToken !== current.accessToken) return { tokens: again, fresh: false, serverDate: undefined };
+    if (again !== null && again.refreshToken !== current.refreshToken && again.accessToken !== current.accessToken)
+      return { tokens: again, fresh: false, serverDate: undefined };
     await storage.clear();
     this.#held = false;
     throw new SessionEndedError(`The session ended (${result.end.reason})`, result.end);

@@ -44,12 +44,21 @@ export async function signInRequest(r: SignInRequest): Promise<SignedIn> {
   }
   const receivedAt = r.now();
   const { res, json } = answer;
-  if (isRedirect(res)) throw new SignInError(`The sign-in endpoint ${r.endpoint} redirects (HTTP ${res.status}); credentials are never sent after a redirect.`, { status: res.status });
+  if (isRedirect(res))
+    throw new SignInError(`The sign-in endpoint ${r.endpoint} redirects (HTTP ${res.status}); credentials are never sent after a redirect.`, {
+      status: res.status,
+    });
   const answered = json as (TokenResponse & { error?: unknown; error_description?: unknown }) | undefined;
   if (res.ok && typeof answered?.access_token === 'string') return { response: answered, receivedAt, serverDate: Date.parse(res.headers.get('date') ?? '') };
   const error = typeof answered?.error === 'string' ? answered.error : undefined;
   const description = typeof answered?.error_description === 'string' ? answered.error_description : undefined;
-  throw new SignInError(`Sign-in refused (HTTP ${res.status}${error === undefined ? '' : `, ${error}`})${description === undefined ? '' : `: ${description}`}`, {
-    status: res.status, error, errorDescription: description, retryAfterMs: retryAfterMs(res.headers.get('retry-after'), r.now()),
-  });
+  throw new SignInError(
+    `Sign-in refused (HTTP ${res.status}${error === undefined ? '' : `, ${error}`})${description === undefined ? '' : `: ${description}`}`,
+    {
+      status: res.status,
+      error,
+      errorDescription: description,
+      retryAfterMs: retryAfterMs(res.headers.get('retry-after'), r.now()),
+    },
+  );
 }

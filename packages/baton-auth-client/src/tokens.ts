@@ -6,7 +6,13 @@ import { TransientRefreshError } from './errors.ts';
 import type { StoredTokens, TokenClientOptions, TokenResponse } from './types.ts';
 
 /** The tokens a response (RFC 6749 §5.1) gives; a server that does not rotate keeps the previous refresh token (§6). */
-export function tokensFrom(r: TokenResponse, receivedAt: number, previous: StoredTokens | undefined, mode: TokenClientOptions['mode'], proved = true): StoredTokens {
+export function tokensFrom(
+  r: TokenResponse,
+  receivedAt: number,
+  previous: StoredTokens | undefined,
+  mode: TokenClientOptions['mode'],
+  proved = true,
+): StoredTokens {
   if (typeof r.access_token !== 'string') throw new TransientRefreshError('The token response has no access_token');
   const tokens: StoredTokens = { accessToken: r.access_token, receivedAt, expiresAt: receivedAt + (r.expires_in ?? 3600) * 1000 };
   const refreshToken = r.refresh_token ?? previous?.refreshToken;

@@ -57,11 +57,18 @@ function parse(data: unknown): { type?: string } | undefined {
  * Opens the socket and keeps it authenticated; `onError` hears of failed re-authentications. A URL
  * of an origin the client does not send tokens to is refused at once (`ERR_ORIGIN_NOT_ALLOWED`).
  */
-export function authenticatedSocket(source: TokenSource, url: string, options: WebSocketOptions, allowed: (origin: string) => boolean, onError: (err: Error) => void): AuthenticatedSocket {
+export function authenticatedSocket(
+  source: TokenSource,
+  url: string,
+  options: WebSocketOptions,
+  allowed: (origin: string) => boolean,
+  onError: (err: Error) => void,
+): AuthenticatedSocket {
   // Resolved once (a relative URL, against the document's base URL): the socket opens where the check looked.
   const resolved = absolute(url);
   const origin = socketOrigin(resolved.href);
-  if (!allowed(origin)) throw new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${origin}: add it to the client's allowedOrigins if it is your API.`);
+  if (!allowed(origin))
+    throw new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${origin}: add it to the client's allowedOrigins if it is your API.`);
   const Impl = options.WebSocket ?? globalThis.WebSocket;
   let socket: WebSocket | undefined;
   let closed = false;
@@ -82,11 +89,14 @@ export function authenticatedSocket(source: TokenSource, url: string, options: W
     ws.onmessage = (event: MessageEvent) => {
       const message = parse(event.data);
       if (message?.type === 'token_expiring') {
-        void source.refresh(token).then(async (t) => {
-          const proof = await source.dpop.socketProof(resolved.href, t);
-          token = t.accessToken;
-          ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken, ...(proof === undefined ? {} : { dpop: proof }) }));
-        }).catch((err: unknown) => onError(err as Error));
+        void source
+          .refresh(token)
+          .then(async (t) => {
+            const proof = await source.dpop.socketProof(resolved.href, t);
+            token = t.accessToken;
+            ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken, ...(proof === undefined ? {} : { dpop: proof }) }));
+          })
+          .catch((err: unknown) => onError(err as Error));
       } else if (message?.type === 'authenticated' || message?.type === 'reauth_ok') {
         failures = 0;
       } else if (message?.type !== 'reauth_failed') {

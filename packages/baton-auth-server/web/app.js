@@ -30,8 +30,21 @@ let timelineLoading = Promise.resolve();
  */
 const HINT = 'baton:page:signed-in';
 const hint = {
-  get: () => { try { return localStorage.getItem(HINT) === '1'; } catch { return true; } },
-  set: (on) => { try { if (on) localStorage.setItem(HINT, '1'); else localStorage.removeItem(HINT); } catch { /* storage off: probe always */ } },
+  get: () => {
+    try {
+      return localStorage.getItem(HINT) === '1';
+    } catch {
+      return true;
+    }
+  },
+  set: (on) => {
+    try {
+      if (on) localStorage.setItem(HINT, '1');
+      else localStorage.removeItem(HINT);
+    } catch {
+      /* storage off: probe always */
+    }
+  },
 };
 
 // Words ---------------------------------------------------------------------------------------
@@ -40,13 +53,21 @@ const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const times = (n) => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
 const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-const day = (ms) => (new Date(ms).toDateString() === new Date().toDateString() ? clock(ms) : new Date(ms).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }));
+const day = (ms) =>
+  new Date(ms).toDateString() === new Date().toDateString()
+    ? clock(ms)
+    : new Date(ms).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 /** "just now", "2 minutes ago", "yesterday": how long ago `ms` was. */
 function ago(ms) {
   const s = Math.round((Date.now() - ms) / 1000);
   if (s < 10) return 'just now';
-  for (const [unit, size, below] of [['second', 1, 60], ['minute', 60, 3600], ['hour', 3600, 86400], ['day', 86400, Infinity]]) {
+  for (const [unit, size, below] of [
+    ['second', 1, 60],
+    ['minute', 60, 3600],
+    ['hour', 3600, 86400],
+    ['day', 86400, Infinity],
+  ]) {
     if (s < below) return relative.format(-Math.floor(s / size), unit);
   }
   return '';
@@ -74,12 +95,14 @@ const deviceName = (device) => device?.name || 'Unknown device';
 function say(kind, ...parts) {
   const m = $('message');
   m.className = `message ${kind}`;
-  m.replaceChildren(...parts.map((p) => {
-    if (typeof p === 'string') return p;
-    const code = document.createElement('code');
-    code.textContent = p[0];
-    return code;
-  }));
+  m.replaceChildren(
+    ...parts.map((p) => {
+      if (typeof p === 'string') return p;
+      const code = document.createElement('code');
+      code.textContent = p[0];
+      return code;
+    }),
+  );
 }
 
 function show(loggedIn, message = '', kind = 'info') {
@@ -123,9 +146,16 @@ async function fetchNonce() {
 function refusal(err, username) {
   if (err.status === 429) {
     const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 60_000) / 1000));
-    const wait = seconds < 90 ? plural(seconds, 'second') : seconds < 5400 ? plural(Math.ceil(seconds / 60), 'minute') : plural(Math.round(seconds / 3600), 'hour');
+    const wait =
+      seconds < 90 ? plural(seconds, 'second') : seconds < 5400 ? plural(Math.ceil(seconds / 60), 'minute') : plural(Math.round(seconds / 3600), 'hour');
     // The answer does not say whether the username or the address is blocked (the same 429 for both): the way out names both.
-    return ['Too many failed sign-ins. Try again in ', wait, ', or ask an administrator to run ', [`baton limits reset ${username}`], ' (or, when many sign-ins failed from your network, the same with its address).'];
+    return [
+      'Too many failed sign-ins. Try again in ',
+      wait,
+      ', or ask an administrator to run ',
+      [`baton limits reset ${username}`],
+      ' (or, when many sign-ins failed from your network, the same with its address).',
+    ];
   }
   if (err.status === 401) return ['Wrong username or password.'];
   if (err.status === 503) return ['The service is unavailable for a moment. Please try again shortly.'];
@@ -228,7 +258,8 @@ function sessionItem(s) {
 /** Asks first ("Sign out this device?"); signs the device out only on "Sign out device". */
 async function kickDevice(s) {
   const dialog = $('confirm-kick');
-  $('confirm-text').textContent = `${deviceName(s.device)}${s.device.ip ? ` at ${s.device.ip}` : ''}, active ${ago(s.lastUsedAt)}, will be signed out and will need to sign in again.`;
+  $('confirm-text').textContent =
+    `${deviceName(s.device)}${s.device.ip ? ` at ${s.device.ip}` : ''}, active ${ago(s.lastUsedAt)}, will be signed out and will need to sign in again.`;
   dialog.returnValue = '';
   dialog.showModal();
   const answer = await new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true }));
@@ -251,23 +282,41 @@ const byWhom = (by) => (by === undefined ? 'another device' : by.session_id === 
 /** An event of the history as a sentence, and how it looks (`ended`, `alert`). */
 function describe(e) {
   switch (e.type) {
-    case 'login': return ['Signed in'];
-    case 'rotated': return [`Stayed signed in: refreshed ${times(e.count)}`];
-    case 'grace': return [e.count === 1 ? 'Two tabs refreshed at the same moment; both were answered' : `Tabs refreshed at the same moment ${times(e.count)}; all were answered`];
-    case 'reused': return [`An old sign-in token was used again${e.ip ? ` from ${e.ip}` : ''}: signed out for safety`, 'alert'];
-    case 'ended': switch (e.reason) {
-      case 'logout': return ['Signed out', 'ended'];
-      case 'logout_everywhere': return [`Signed out everywhere from ${byWhom(e.by)}`, 'ended'];
-      case 'kicked': return [`Signed out from ${byWhom(e.by)}`, 'ended'];
-      case 'evicted': return [`Signed out: a newer sign-in on ${byWhom(e.by)} took its place`, 'ended'];
-      case 'idle_timeout': return ['Signed out after a long time without activity', 'ended'];
-      case 'absolute_timeout': return ['Signed out: the session reached its maximum age', 'ended'];
-      case 'key_revoked': return ['Signed out: the service replaced one of its keys', 'ended'];
-      case 'password_changed': return ['Signed out: the password was changed', 'alert'];
-      case 'admin': return ['Signed out by an administrator', 'alert'];
-      default: return ['Session ended', 'ended'];
-    }
-    default: return [e.type];
+    case 'login':
+      return ['Signed in'];
+    case 'rotated':
+      return [`Stayed signed in: refreshed ${times(e.count)}`];
+    case 'grace':
+      return [
+        e.count === 1 ? 'Two tabs refreshed at the same moment; both were answered' : `Tabs refreshed at the same moment ${times(e.count)}; all were answered`,
+      ];
+    case 'reused':
+      return [`An old sign-in token was used again${e.ip ? ` from ${e.ip}` : ''}: signed out for safety`, 'alert'];
+    case 'ended':
+      switch (e.reason) {
+        case 'logout':
+          return ['Signed out', 'ended'];
+        case 'logout_everywhere':
+          return [`Signed out everywhere from ${byWhom(e.by)}`, 'ended'];
+        case 'kicked':
+          return [`Signed out from ${byWhom(e.by)}`, 'ended'];
+        case 'evicted':
+          return [`Signed out: a newer sign-in on ${byWhom(e.by)} took its place`, 'ended'];
+        case 'idle_timeout':
+          return ['Signed out after a long time without activity', 'ended'];
+        case 'absolute_timeout':
+          return ['Signed out: the session reached its maximum age', 'ended'];
+        case 'key_revoked':
+          return ['Signed out: the service replaced one of its keys', 'ended'];
+        case 'password_changed':
+          return ['Signed out: the password was changed', 'alert'];
+        case 'admin':
+          return ['Signed out by an administrator', 'alert'];
+        default:
+          return ['Session ended', 'ended'];
+      }
+    default:
+      return [e.type];
   }
 }
 
@@ -354,8 +403,12 @@ $('logout-others').onclick = () => logout('others');
 $('logout-global').onclick = () => logout('global');
 setInterval(() => void tick(), 100);
 // Notice a kick or a logout elsewhere within a couple of seconds; the activity now and then.
-setInterval(() => { if (signedIn && polling) sessionsLoading = loadSessions().catch(() => undefined); }, 1500);
-setInterval(() => { if (signedIn && polling) timelineLoading = loadTimeline().catch(() => undefined); }, 15_000);
+setInterval(() => {
+  if (signedIn && polling) sessionsLoading = loadSessions().catch(() => undefined);
+}, 1500);
+setInterval(() => {
+  if (signedIn && polling) timelineLoading = loadTimeline().catch(() => undefined);
+}, 15_000);
 // A reload keeps the session: another tab has the tokens, or the refresh cookie is still there —
 // asked for only when this browser signed in here before (the marker), with a nonce first.
 const resuming = hint.get();

@@ -4,7 +4,19 @@
  */
 export { Baton, createBaton } from './core/baton.ts';
 export type {
-  ClientTokenOptions, ClientTokenResponse, IntrospectionResponse, LoginOptions, RefreshOptions, RevokeOptions, SessionHistoryEvent, SessionHistoryEvents, SessionInfo, SessionRevocation, TokenPair, VerifyOptions, VerifyStats,
+  ClientTokenOptions,
+  ClientTokenResponse,
+  IntrospectionResponse,
+  LoginOptions,
+  RefreshOptions,
+  RevokeOptions,
+  SessionHistoryEvent,
+  SessionHistoryEvents,
+  SessionInfo,
+  SessionRevocation,
+  TokenPair,
+  VerifyOptions,
+  VerifyStats,
 } from './core/baton.ts';
 export type { BatonOptions } from './core/options.ts';
 export { steadyClock, STEP_SETTLE_MS, STEP_TOLERANCE_MS } from './core/clock.ts';
@@ -24,8 +36,24 @@ export { parseResources } from './core/resource.ts';
 export { BatonConfigError, BatonError, isBatonError } from './core/errors.ts';
 export type { BatonErrorCode, SessionEnd } from './core/errors.ts';
 export type {
-  DeviceInfo, OneTimeLedger, SessionEndDetail, SessionEndReason, OpaqueTokenRecord, OpaqueTokenStore, Revocation, RevocationEvent, RevocationLog, RotateRequest, RotateResult,
-  RotateStatus, SessionHistoryPage, SessionRecord, SessionStore, SessionSummary, StoreLifecycle, TokenStore,
+  DeviceInfo,
+  OneTimeLedger,
+  SessionEndDetail,
+  SessionEndReason,
+  OpaqueTokenRecord,
+  OpaqueTokenStore,
+  Revocation,
+  RevocationEvent,
+  RevocationLog,
+  RotateRequest,
+  RotateResult,
+  RotateStatus,
+  SessionHistoryPage,
+  SessionRecord,
+  SessionStore,
+  SessionSummary,
+  StoreLifecycle,
+  TokenStore,
 } from './core/store.ts';
 export type { BatonStore, CounterStore, RecordStore } from './stores/types.ts';
 export { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, MAX_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from './core/store.ts';

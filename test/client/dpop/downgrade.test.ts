@@ -21,7 +21,7 @@ const withoutDpopMetadata: typeof fetch = async (input, init) => {
   const request = new Request(input, init);
   const res = await fetch(request);
   if (!new URL(request.url).pathname.startsWith('/.well-known/')) return res;
-  const meta = await res.json() as Record<string, unknown>;
+  const meta = (await res.json()) as Record<string, unknown>;
   delete meta.dpop_signing_alg_values_supported;
   return Response.json(meta, { status: res.status });
 };
@@ -31,7 +31,7 @@ const bearerTokenType: typeof fetch = async (input, init) => {
   const request = new Request(input, init);
   const res = await fetch(request);
   if (new URL(request.url).pathname !== '/oauth/token' || res.status !== 200) return res;
-  const body = await res.json() as Record<string, unknown>;
+  const body = (await res.json()) as Record<string, unknown>;
   return Response.json({ ...body, token_type: 'Bearer' }, { status: 200, headers: res.headers });
 };
 

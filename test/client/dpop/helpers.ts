@@ -46,7 +46,14 @@ export function recordingFetch(inner: typeof fetch = fetch): { fetch: typeof fet
     const request = new Request(input, init);
     const body = request.body === null ? '' : await request.clone().text();
     const response = await inner(request);
-    sent.push({ method: request.method, url: request.url, authorization: request.headers.get('authorization'), dpop: request.headers.get('dpop'), body, status: response.status });
+    sent.push({
+      method: request.method,
+      url: request.url,
+      authorization: request.headers.get('authorization'),
+      dpop: request.headers.get('dpop'),
+      body,
+      status: response.status,
+    });
     return response;
   };
   return { fetch: f as typeof fetch, sent };
@@ -77,7 +84,6 @@ export async function boundClient(s: TestService, options: Partial<TokenClientOp
   if (tokens.tokenType !== 'DPoP') throw new Error('expected a bound session');
   return { client: c, tokens };
 }
-
 
 /** An allowed API whose `/go` redirects (307) to `target`'s `/catch`; anything else answers 200 `{}`. */
 export function redirectingApi(target: () => string): Promise<Hostile> {

@@ -5,7 +5,20 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,7 +72,7 @@ describe('proofs and tokens stay home', () => {
     expect(() => c.websocket('ws://127.0.0.1:9/ws')).toThrow(expect.objectContaining({ code: 'ERR_ORIGIN_NOT_ALLOWED' }));
   });
 
-  it('nonces are per origin: the issuer\'s nonce is not sent to an allowed API, noteDpopNonce of a foreign URL does not touch the issuer\'s', async () => {
+  it("nonces are per origin: the issuer's nonce is not sent to an allowed API, noteDpopNonce of a foreign URL does not touch the issuer's", async () => {
     const api = await serve((_req, res) => res.writeHead(200).end('{}'));
     const rec = recordingFetch();
     const { client: c } = await boundClient(s, { fetch: rec.fetch, allowedOrigins: [api.url] });
@@ -84,7 +97,7 @@ describe('proofs and tokens stay home', () => {
     expect(foreign.hits).toEqual([]);
   });
 
-  it('a resource server\'s Date does not move the clock proofs are dated by', async () => {
+  it("a resource server's Date does not move the clock proofs are dated by", async () => {
     const api = await serve((_req, res) => res.writeHead(200, { date: 'Fri, 01 Jan 2100 00:00:00 GMT' }).end('{}'));
     const { client: c } = await boundClient(s, { allowedOrigins: [api.url] });
     const offset = c.clockOffset;
@@ -98,7 +111,9 @@ describe('proofs and tokens stay home', () => {
 describe('nonce rounds are bounded', () => {
   it('a token endpoint answering use_dpop_nonce forever: exactly two requests per attempt, each with a proof, then an error (refresh and sign-in)', async () => {
     let n = 0;
-    const as = await serve((_req, res) => res.writeHead(400, { 'content-type': 'application/json', 'dpop-nonce': `n${++n}` }).end('{"error":"use_dpop_nonce"}'));
+    const as = await serve((_req, res) =>
+      res.writeHead(400, { 'content-type': 'application/json', 'dpop-nonce': `n${++n}` }).end('{"error":"use_dpop_nonce"}'),
+    );
     const rec = recordingFetch();
     const c = client(as.url, { endpoints: { token: `${as.url}/token` }, dpop: true, fetch: rec.fetch });
     await c.setTokens({ access_token: 'a', refresh_token: 'r', expires_in: 0, token_type: 'DPoP' });
@@ -127,9 +142,12 @@ describe('nonce rounds are bounded', () => {
 describe('malformed answers neither crash nor hang', () => {
   it('a huge DPoP-Nonce, a nonce with spaces, an HTML body: the token request fails as transient, quickly, and the nonce is never used', async () => {
     const answers = [
-      (res: import('node:http').ServerResponse) => res.writeHead(400, { 'content-type': 'application/json', 'dpop-nonce': 'N'.repeat(60_000) }).end('{"error":"use_dpop_nonce"}'),
-      (res: import('node:http').ServerResponse) => res.writeHead(400, { 'content-type': 'application/json', 'dpop-nonce': 'a "b" c' }).end('{"error":"use_dpop_nonce"}'),
-      (res: import('node:http').ServerResponse) => res.writeHead(502, { 'content-type': 'text/html', 'dpop-nonce': 'html' }).end('<html><body>Bad gateway</body></html>'),
+      (res: import('node:http').ServerResponse) =>
+        res.writeHead(400, { 'content-type': 'application/json', 'dpop-nonce': 'N'.repeat(60_000) }).end('{"error":"use_dpop_nonce"}'),
+      (res: import('node:http').ServerResponse) =>
+        res.writeHead(400, { 'content-type': 'application/json', 'dpop-nonce': 'a "b" c' }).end('{"error":"use_dpop_nonce"}'),
+      (res: import('node:http').ServerResponse) =>
+        res.writeHead(502, { 'content-type': 'text/html', 'dpop-nonce': 'html' }).end('<html><body>Bad gateway</body></html>'),
       (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token":42,"token_type":{"x":1}}'),
     ];
     for (const answer of answers) {
@@ -147,7 +165,7 @@ describe('malformed answers neither crash nor hang', () => {
     }
   });
 
-  it('a resource server\'s use_dpop_nonce with an oversized nonce (8 KB, under the HTTP header limit): retried without it, no crash', async () => {
+  it("a resource server's use_dpop_nonce with an oversized nonce (8 KB, under the HTTP header limit): retried without it, no crash", async () => {
     const api = await serve((_req, res) => res.writeHead(401, nonceChallenge('Z'.repeat(8_000))).end());
     const { client: c } = await boundClient(s, { allowedOrigins: [api.url] });
     expect((await c.fetch(`${api.url}/x`)).status).toBe(401);
@@ -173,7 +191,7 @@ describe('proof contents (verified with jose)', () => {
     expect((await proofPayload((await c.authorizationHeaders('delete', `${s.url}/x`)).dpop)).htm).toBe('DELETE');
   });
 
-  it('a bound session\'s refresh token never travels without a proof, and the refresh proof names the token endpoint without ath', async () => {
+  it("a bound session's refresh token never travels without a proof, and the refresh proof names the token endpoint without ath", async () => {
     const rec = recordingFetch();
     const { client: c } = await boundClient(s, { fetch: rec.fetch });
     await c.refresh();
@@ -190,9 +208,9 @@ describe('proof contents (verified with jose)', () => {
 
 describe('the key never leaves', () => {
   it('memoryStorage and fileStorage hand out a private key that cannot be exported', async () => {
-    const memory = await memoryStorage().dpopKey?.('x') as CryptoKeyPair;
+    const memory = (await memoryStorage().dpopKey?.('x')) as CryptoKeyPair;
     await expect(crypto.subtle.exportKey('jwk', memory.privateKey)).rejects.toThrow();
-    const file = await fileStorage(join(dir, 'nx', 'tokens.json')).dpopKey?.('x') as CryptoKeyPair;
+    const file = (await fileStorage(join(dir, 'nx', 'tokens.json')).dpopKey?.('x')) as CryptoKeyPair;
     expect(file.privateKey.extractable).toBe(false);
     await expect(crypto.subtle.exportKey('jwk', file.privateKey)).rejects.toThrow();
     expect(statSync(join(dir, 'nx', 'tokens.json.dpop.json')).mode & 0o777).toBe(0o600);
@@ -230,7 +248,11 @@ describe('the key never leaves', () => {
   it('six processes racing to create the key file end up with ONE key, and no temp file is left', async () => {
     const path = join(dir, 'race', 'tokens.json');
     const startAt = Date.now() + 1500;
-    const outs = await Promise.all(Array.from({ length: 6 }, () => run(process.execPath, [new URL('./key-race-worker.ts', import.meta.url).pathname, path, String(startAt)], { env: process.env })));
+    const outs = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        run(process.execPath, [new URL('./key-race-worker.ts', import.meta.url).pathname, path, String(startAt)], { env: process.env }),
+      ),
+    );
     const keys = new Set(outs.map((o) => o.stdout.trim()));
     expect(keys.size).toBe(1);
     expect((JSON.parse(readFileSync(`${path}.dpop.json`, 'utf8')) as { x: string }).x).toBe([...keys][0]);

@@ -29,7 +29,12 @@ describe('fileStorage and a FIFO at the key path', () => {
     const path = join(dir, 'tokens.json');
     execFileSync('mkfifo', [`${path}.dpop.json`]);
     const outcome = await Promise.race([
-      fileStorage(path).dpopKey?.('x').then(() => 'resolved', (err: { code?: string }) => err.code ?? 'rejected'),
+      fileStorage(path)
+        .dpopKey?.('x')
+        .then(
+          () => 'resolved',
+          (err: { code?: string }) => err.code ?? 'rejected',
+        ),
       new Promise<string>((r) => setTimeout(() => r('still pending after 2 s'), 2000)),
     ]);
     unblock(`${path}.dpop.json`);

@@ -13,15 +13,17 @@ let s: Awaited<ReturnType<typeof service>>;
 let login: Hostile;
 beforeAll(async () => {
   s = await service();
-  login = await hostile((_req, res) => res.writeHead(400, { 'content-type': 'application/json', date: 'Fri, 01 Jan 2100 00:00:00 GMT' }).end('{"error":"invalid_request"}'));
+  login = await hostile((_req, res) =>
+    res.writeHead(400, { 'content-type': 'application/json', date: 'Fri, 01 Jan 2100 00:00:00 GMT' }).end('{"error":"invalid_request"}'),
+  );
 });
 afterAll(async () => {
   await login.close();
   await s.stop();
 });
 
-describe('iat is on the issuer\'s clock, not on any server\'s', () => {
-  it('a non-issuer sign-in endpoint\'s Date does not move the iat of proofs to the issuer', async () => {
+describe("iat is on the issuer's clock, not on any server's", () => {
+  it("a non-issuer sign-in endpoint's Date does not move the iat of proofs to the issuer", async () => {
     const rec = recordingFetch();
     const { client } = await boundClient(s, { fetch: rec.fetch });
     await client.signIn(`${login.url}/login`, { username: 'x', password: 'y' }).catch(() => undefined);

@@ -35,13 +35,15 @@ describe.each(['express', 'fastify'] as const)('%s requireAuth: a Host header wi
     const pair = await boundLogin(server.url, key);
     // Control: the same kind of proof, honest Host: refused (htu names another route).
     const honest = await raw(server.port, 'GET', '/api/profile', {
-      host: `127.0.0.1:${server.port}`, authorization: `DPoP ${pair.access_token}`,
+      host: `127.0.0.1:${server.port}`,
+      authorization: `DPoP ${pair.access_token}`,
       dpop: await dpopProof(key, 'GET', `${server.url}/api/other`, { accessToken: pair.access_token }),
     });
     expect(honest.status).toBe(401);
     // The attack: the proof for /api/other (e.g. captured unused, or made for a harmless route), Host rewritten.
     const res = await raw(server.port, 'GET', '/api/profile', {
-      host: `127.0.0.1:${server.port}/api/other?`, authorization: `DPoP ${pair.access_token}`,
+      host: `127.0.0.1:${server.port}/api/other?`,
+      authorization: `DPoP ${pair.access_token}`,
       dpop: await dpopProof(key, 'GET', `${server.url}/api/other`, { accessToken: pair.access_token }),
     });
     expect(res.status, res.body).toBe(401);
@@ -63,7 +65,9 @@ const withOrigin: Record<'express' | 'fastify' | 'hono', (d: Demo, origin: strin
   fastify: async (d, origin) => {
     const app = Fastify();
     await app.register(fastifyAdapter.endpoints(d.handler));
-    app.get('/api/profile', { preHandler: fastifyAdapter.requireAuth(d.baton, { audience: DEMO_API, origin }) }, async (request) => ({ sub: request.auth.sub }));
+    app.get('/api/profile', { preHandler: fastifyAdapter.requireAuth(d.baton, { audience: DEMO_API, origin }) }, async (request) => ({
+      sub: request.auth.sub,
+    }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as AddressInfo).port;
     return { name: 'fastify', url: `http://127.0.0.1:${port}`, port, close: () => app.close() };
@@ -91,19 +95,21 @@ describe.each(['express', 'fastify', 'hono'] as const)('%s requireAuth with orig
     const key = await dpopKey();
     const pair = await boundLogin(server.url, key);
     const forged = await raw(server.port, 'GET', '/api/profile', {
-      host: 'other-api.example', authorization: `DPoP ${pair.access_token}`,
+      host: 'other-api.example',
+      authorization: `DPoP ${pair.access_token}`,
       dpop: await dpopProof(key, 'GET', 'http://other-api.example/api/profile', { accessToken: pair.access_token }),
     });
     expect(forged.status, forged.body).toBe(401);
     const right = await raw(server.port, 'GET', '/api/profile?x=1', {
-      host: 'other-api.example', authorization: `DPoP ${pair.access_token}`,
+      host: 'other-api.example',
+      authorization: `DPoP ${pair.access_token}`,
       dpop: await dpopProof(key, 'GET', 'https://api.public.example/api/profile', { accessToken: pair.access_token }),
     });
     expect(right.status, right.body).toBe(200);
   });
 });
 
-describe('the service\'s own endpoints (bearer() in http/context.ts)', () => {
+describe("the service's own endpoints (bearer() in http/context.ts)", () => {
   let server: Started;
   beforeAll(async () => {
     server = await frameworks.express(startDemo());
@@ -114,7 +120,8 @@ describe('the service\'s own endpoints (bearer() in http/context.ts)', () => {
     const key = await dpopKey();
     const pair = await boundLogin(server.url, key, null); // a token for the service itself
     const res = await raw(server.port, 'GET', '/auth/me', {
-      host: 'evil.example', authorization: `DPoP ${pair.access_token}`,
+      host: 'evil.example',
+      authorization: `DPoP ${pair.access_token}`,
       dpop: await dpopProof(key, 'GET', 'http://evil.example/auth/me', { accessToken: pair.access_token }),
     });
     expect(res.status, res.body).toBe(401);

@@ -17,19 +17,42 @@ import type { Started } from '../../support/frameworks.ts';
 
 describe('the engine: an unparsable request URL', () => {
   it('checkProof refuses a proof whose htu is not a URL when the request URL is not one either', async () => {
-    const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('ES256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), dpop: { requireNonce: false } });
+    const baton = createBaton({
+      issuer: 'https://auth.test',
+      keys: [generateKey('ES256')],
+      refreshTokenSecret: randomBytes(32),
+      store: memoryStore(),
+      dpop: { requireNonce: false },
+    });
     const key = await dpopKey();
-    const outcome = await baton.checkProof(await dpopProof(key, 'POST', 'not a url'), { method: 'POST', url: 'http://host:port-is-not-a-number/oauth/token' }).then(() => 'accepted', (e: { code?: string }) => e.code);
+    const outcome = await baton
+      .checkProof(await dpopProof(key, 'POST', 'not a url'), { method: 'POST', url: 'http://host:port-is-not-a-number/oauth/token' })
+      .then(
+        () => 'accepted',
+        (e: { code?: string }) => e.code,
+      );
     expect(outcome).toBe('ERR_DPOP_INVALID');
   });
 
   it('verify refuses a bound token whose proof names no URL, presented with an unparsable request URL', async () => {
-    const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('ES256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), dpop: { requireNonce: false } });
+    const baton = createBaton({
+      issuer: 'https://auth.test',
+      keys: [generateKey('ES256')],
+      refreshTokenSecret: randomBytes(32),
+      store: memoryStore(),
+      dpop: { requireNonce: false },
+    });
     const key = await dpopKey();
-    const jkt = (await baton.checkProof(await dpopProof(key, 'POST', 'https://auth.test/oauth/token'), { method: 'POST', url: 'https://auth.test/oauth/token' })).jkt;
+    const jkt = (
+      await baton.checkProof(await dpopProof(key, 'POST', 'https://auth.test/oauth/token'), { method: 'POST', url: 'https://auth.test/oauth/token' })
+    ).jkt;
     const { access_token } = await baton.login('alice', { jkt });
-    const outcome = await baton.verify(access_token, { dpop: { proof: await dpopProof(key, 'GET', '%%%', { accessToken: access_token }), method: 'GET', url: 'http://[/x' } })
-      .then(() => 'accepted', (e: { code?: string }) => e.code);
+    const outcome = await baton
+      .verify(access_token, { dpop: { proof: await dpopProof(key, 'GET', '%%%', { accessToken: access_token }), method: 'GET', url: 'http://[/x' } })
+      .then(
+        () => 'accepted',
+        (e: { code?: string }) => e.code,
+      );
     expect(outcome).toBe('ERR_DPOP_INVALID');
   });
 });
@@ -45,7 +68,8 @@ describe.each(['express', 'fastify'] as const)('%s requireAuth: absolute-form re
     const key = await dpopKey();
     const pair = await boundLogin(server.url, key);
     const res = await raw(server.port, 'GET', 'http://x/api/profile', {
-      host: `127.0.0.1:${server.port}`, authorization: `DPoP ${pair.access_token}`,
+      host: `127.0.0.1:${server.port}`,
+      authorization: `DPoP ${pair.access_token}`,
       dpop: await dpopProof(key, 'GET', 'x', { accessToken: pair.access_token }),
     });
     expect(res.status, res.body).toBe(401);
@@ -55,7 +79,8 @@ describe.each(['express', 'fastify'] as const)('%s requireAuth: absolute-form re
     const key = await dpopKey();
     const pair = await boundLogin(server.url, key);
     const res = await raw(server.port, 'GET', '/api/profile', {
-      host: '[', authorization: `DPoP ${pair.access_token}`,
+      host: '[',
+      authorization: `DPoP ${pair.access_token}`,
       dpop: await dpopProof(key, 'GET', 'x', { accessToken: pair.access_token }),
     });
     expect(res.status, res.body).toBe(401);

@@ -33,7 +33,10 @@ describe.each(['express', 'fastify', 'hono'] as const)('%s: a one-time route (PO
       const url = `${server.url}/api/transfer`;
       const stolen = await fetch(url, { method: 'POST', headers: attack(pair.access_token) });
       expect(stolen.status).toBe(401);
-      const rightful = await fetch(url, { method: 'POST', headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'POST', url, { accessToken: pair.access_token }) } });
+      const rightful = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'POST', url, { accessToken: pair.access_token }) },
+      });
       expect(rightful.status, await rightful.text()).toBe(200);
     });
   }
@@ -41,14 +44,26 @@ describe.each(['express', 'fastify', 'hono'] as const)('%s: a one-time route (PO
 
 describe('the engine', () => {
   it('verify(boundToken, { oneTime: true }) without a proof leaves the token for its key holder', async () => {
-    const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('ES256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), dpop: { requireNonce: false } });
+    const baton = createBaton({
+      issuer: 'https://auth.test',
+      keys: [generateKey('ES256')],
+      refreshTokenSecret: randomBytes(32),
+      store: memoryStore(),
+      dpop: { requireNonce: false },
+    });
     const key = await dpopKey();
-    const jkt = (await baton.checkProof(await dpopProof(key, 'POST', 'https://auth.test/oauth/token'), { method: 'POST', url: 'https://auth.test/oauth/token' })).jkt;
+    const jkt = (
+      await baton.checkProof(await dpopProof(key, 'POST', 'https://auth.test/oauth/token'), { method: 'POST', url: 'https://auth.test/oauth/token' })
+    ).jkt;
     const { access_token } = await baton.login('alice', { jkt });
     await expect(baton.verify(access_token, { oneTime: true })).rejects.toMatchObject({ code: 'ERR_TOKEN_SCHEME' });
     const url = 'https://auth.test/api';
-    const claims = await baton.verify(access_token, { oneTime: true, dpop: { proof: await dpopProof(key, 'GET', url, { accessToken: access_token }), method: 'GET', url } })
-      .then(() => 'accepted', (e: { code?: string }) => e.code);
+    const claims = await baton
+      .verify(access_token, { oneTime: true, dpop: { proof: await dpopProof(key, 'GET', url, { accessToken: access_token }), method: 'GET', url } })
+      .then(
+        () => 'accepted',
+        (e: { code?: string }) => e.code,
+      );
     expect(claims).toBe('accepted');
   });
 });

@@ -20,13 +20,31 @@ const API = 'https://api.test/orders';
 
 function engine(): { baton: Baton; events: BatonEvent[] } {
   const events: BatonEvent[] = [];
-  const baton = createBaton({ issuer: ISSUER, keys: [generateKey('ES256')], refreshTokenSecret: randomBytes(32), store: memoryStore(), dpop: { requireNonce: false }, onEvent: (e) => events.push(e) });
+  const baton = createBaton({
+    issuer: ISSUER,
+    keys: [generateKey('ES256')],
+    refreshTokenSecret: randomBytes(32),
+    store: memoryStore(),
+    dpop: { requireNonce: false },
+    onEvent: (e) => events.push(e),
+  });
   return { baton, events };
 }
-const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'accepted', (e: { code?: string }) => e.code ?? String(e));
+const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'accepted',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 const check = (baton: Baton, p: string, method = 'POST', url: string | string[] = TOKEN) => outcome(baton.checkProof(p, { method, url }));
-const unsigned = (header: object, payload: object, sig = '') => `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.${sig}`;
-const claims = (o: Record<string, unknown> = {}) => ({ jti: randomBytes(8).toString('hex'), htm: 'POST', htu: TOKEN, iat: Math.floor(Date.now() / 1000), ...o });
+const unsigned = (header: object, payload: object, sig = '') =>
+  `${base64url.encode(JSON.stringify(header))}.${base64url.encode(JSON.stringify(payload))}.${sig}`;
+const claims = (o: Record<string, unknown> = {}) => ({
+  jti: randomBytes(8).toString('hex'),
+  htm: 'POST',
+  htu: TOKEN,
+  iat: Math.floor(Date.now() / 1000),
+  ...o,
+});
 
 describe('proof format (RFC 9449 §4.3)', () => {
   it('alg none, HS256 with the jwk as secret, an oct jwk, a private jwk: refused', async () => {
@@ -41,7 +59,14 @@ describe('proof format (RFC 9449 §4.3)', () => {
     const priv = await exportJWK(privateKey);
     const withD = await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: priv } as never).sign(privateKey);
     expect(await check(baton, withD)).toBe('ERR_DPOP_INVALID');
-    expect(await check(baton, await dpopProof(key, 'POST', TOKEN, { header: { alg: '__proto__' } }).catch(() => unsigned({ alg: '__proto__', typ: 'dpop+jwt', jwk: key.jwk }, claims(), 'AAAA')))).toBe('ERR_DPOP_INVALID');
+    expect(
+      await check(
+        baton,
+        await dpopProof(key, 'POST', TOKEN, { header: { alg: '__proto__' } }).catch(() =>
+          unsigned({ alg: '__proto__', typ: 'dpop+jwt', jwk: key.jwk }, claims(), 'AAAA'),
+        ),
+      ),
+    ).toBe('ERR_DPOP_INVALID');
   });
 
   it('typ JWT or missing, crit, an RSA key under 2048 bits, a DER ES256 signature: refused', async () => {
@@ -56,7 +81,11 @@ describe('proof format (RFC 9449 §4.3)', () => {
     const good = await dpopProof(key, 'POST', TOKEN);
     const [h, p, s] = good.split('.') as [string, string, string];
     const sig = Buffer.from(s, 'base64url');
-    const int = (b: Buffer) => { let x = b; while (x.length > 1 && x[0] === 0 && !((x[1] as number) & 0x80)) x = x.subarray(1); return (x[0] as number) & 0x80 ? Buffer.concat([Buffer.from([0]), x]) : x; };
+    const int = (b: Buffer) => {
+      let x = b;
+      while (x.length > 1 && x[0] === 0 && !((x[1] as number) & 0x80)) x = x.subarray(1);
+      return (x[0] as number) & 0x80 ? Buffer.concat([Buffer.from([0]), x]) : x;
+    };
     const r = int(sig.subarray(0, 32));
     const s2 = int(sig.subarray(32));
     const der = Buffer.concat([Buffer.from([0x30, r.length + s2.length + 4, 0x02, r.length]), r, Buffer.from([0x02, s2.length]), s2]);
@@ -91,9 +120,14 @@ describe('proof format (RFC 9449 §4.3)', () => {
     const p = await dpopProof(key, 'POST', TOKEN);
     expect(await check(baton, p)).toBe('accepted');
     expect(await check(baton, p)).toBe('ERR_DPOP_INVALID');
-    const extra = await baton.checkProof(await dpopProof(key, 'POST', TOKEN, { header: { jwk: { ...key.jwk, kid: 'x', x5c: ['AAAA'] } } }), { method: 'POST', url: TOKEN });
+    const extra = await baton.checkProof(await dpopProof(key, 'POST', TOKEN, { header: { jwk: { ...key.jwk, kid: 'x', x5c: ['AAAA'] } } }), {
+      method: 'POST',
+      url: TOKEN,
+    });
     expect(extra.jkt).toBe(key.jkt);
-    await expect(baton.checkProof(await dpopProof(key, 'POST', TOKEN, { header: { kid: 'other' } }), { method: 'POST', url: TOKEN })).rejects.toThrow(/typ, alg and jwk only.*"kid"/);
+    await expect(baton.checkProof(await dpopProof(key, 'POST', TOKEN, { header: { kid: 'other' } }), { method: 'POST', url: TOKEN })).rejects.toThrow(
+      /typ, alg and jwk only.*"kid"/,
+    );
   });
 
   it('a nonce from another Baton (another refresh key) is answered with use_dpop_nonce', async () => {
@@ -110,7 +144,15 @@ describe('proof format (RFC 9449 §4.3)', () => {
     const p = await dpopProof(key, 'POST', TOKEN);
     expect(await check(baton, `${p}, ${p}`)).toBe('ERR_DPOP_INVALID');
     expect(await check(baton, 'a'.repeat(9000))).toBe('ERR_DPOP_INVALID');
-    for (const body of [[1], 'str', null, 12, { jti: 1 }, { jti: 'x', htm: 'POST', htu: 5, iat: 1 }, { jti: 'x'.repeat(300), htm: 'POST', htu: TOKEN, iat: 1 }]) {
+    for (const body of [
+      [1],
+      'str',
+      null,
+      12,
+      { jti: 1 },
+      { jti: 'x', htm: 'POST', htu: 5, iat: 1 },
+      { jti: 'x'.repeat(300), htm: 'POST', htu: TOKEN, iat: 1 },
+    ]) {
       const jws = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk } as never).sign(key.privateKey);
       const [h] = jws.split('.') as [string];
       const input = `${h}.${base64url.encode(JSON.stringify(body))}`;
@@ -145,7 +187,7 @@ describe('bound tokens in the engine', () => {
     expect(await outcome(baton.verify(pair.access_token, { dpop: { proof: tokenProof, method: 'POST', url: TOKEN } }))).toBe('ERR_DPOP_INVALID');
   });
 
-  it('an rtd_ token renamed rt_ (or rt_ renamed rtd_) is refused with nothing changed; revocation with another key\'s proof is refused; introspection names cnf', async () => {
+  it("an rtd_ token renamed rt_ (or rt_ renamed rtd_) is refused with nothing changed; revocation with another key's proof is refused; introspection names cnf", async () => {
     const { baton, events } = engine();
     const key = await dpopKey();
     const thief = await dpopKey();
@@ -161,7 +203,7 @@ describe('bound tokens in the engine', () => {
     await baton.revoke(renamed);
     expect(events.some((e) => e.type === 'session.revoked' || e.type === 'refresh.reused' || e.type === 'refresh.rotated')).toBe(false);
     expect((await baton.introspect(pair.refresh_token)).cnf).toEqual({ jkt: key.jkt });
-    expect((await baton.introspect(pair.access_token))).toMatchObject({ token_type: 'DPoP', cnf: { jkt: key.jkt } });
+    expect(await baton.introspect(pair.access_token)).toMatchObject({ token_type: 'DPoP', cnf: { jkt: key.jkt } });
     expect((await baton.refresh(pair.refresh_token, { jkt: await jktOf(key) })).token_type).toBe('DPoP');
   });
 });
@@ -179,7 +221,12 @@ describe('over HTTP (express example)', () => {
     const pair = await boundLogin(server.url, key);
     const url = `${server.url}/oauth/token`;
     const p = await dpopProof(key, 'POST', url, { nonce: pair.nonce });
-    const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: p }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+    const send = () =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: p },
+        body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}`,
+      });
     const results = await Promise.all([send(), send(), send()]);
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     expect((await d.baton.listSessions('user-demo')).some((s) => s.id === pair.session_id)).toBe(true);
@@ -193,7 +240,14 @@ describe('over HTTP (express example)', () => {
     const p2 = await dpopProof(key, 'GET', url, { accessToken: pair.access_token });
     const dup = await new Promise<number>((resolve, reject) => {
       import('node:http').then(({ request }) => {
-        const req = request(url, { headers: ['host', `127.0.0.1:${server.port}`, 'authorization', `DPoP ${pair.access_token}`, 'dpop', p1, 'dpop', p2] as never }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+        const req = request(
+          url,
+          { headers: ['host', `127.0.0.1:${server.port}`, 'authorization', `DPoP ${pair.access_token}`, 'dpop', p1, 'dpop', p2] as never },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end();
       }, reject);
@@ -201,13 +255,27 @@ describe('over HTTP (express example)', () => {
     expect(dup).toBe(401);
     // RFC 9110 §11.4: credentials follow the scheme after 1*SP — two spaces are as good as one (#22).
     expect((await fetch(url, { headers: { authorization: `DPoP  ${pair.access_token}`, dpop: p2 } })).status).toBe(200);
-    const huge = await raw(server.port, 'GET', '/api/profile', { host: `127.0.0.1:${server.port}`, authorization: `DPoP ${'a'.repeat(15000)}`, dpop: 'b'.repeat(300) });
+    const huge = await raw(server.port, 'GET', '/api/profile', {
+      host: `127.0.0.1:${server.port}`,
+      authorization: `DPoP ${'a'.repeat(15000)}`,
+      dpop: 'b'.repeat(300),
+    });
     expect(huge.status).toBeGreaterThanOrEqual(400);
     expect(huge.status).toBeLessThan(500);
-    const tok = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { authorization: `DPoP ${pair.access_token}`, 'content-type': 'application/x-www-form-urlencoded', dpop: await dpopProof(key, 'POST', `${server.url}/oauth/token`, { nonce: pair.nonce }) }, body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}` });
+    const tok = await fetch(`${server.url}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `DPoP ${pair.access_token}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: await dpopProof(key, 'POST', `${server.url}/oauth/token`, { nonce: pair.nonce }),
+      },
+      body: `grant_type=refresh_token&refresh_token=${pair.refresh_token}`,
+    });
     expect(tok.status).toBeLessThan(500);
     // The session lives on and the right proof still works.
-    const ok = await fetch(url, { headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'GET', url, { accessToken: pair.access_token }) } });
+    const ok = await fetch(url, {
+      headers: { authorization: `DPoP ${pair.access_token}`, dpop: await dpopProof(key, 'GET', url, { accessToken: pair.access_token }) },
+    });
     expect(ok.status).toBe(200);
   });
 

@@ -20,13 +20,21 @@ const TOKEN = `${ISSUER}/oauth/token`;
 describe("a client registered dpop: 'required'", () => {
   it('never receives an unbound refresh token, even for a session opened before the policy (or by baton.login)', async () => {
     const baton = createBaton({ issuer: ISSUER, keys: [generateKey('ES256')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
-    const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'default' }, { id: 'strict', dpop: 'required' }]) });
+    const handler = createAuthHandler({
+      baton,
+      authenticate: async () => null,
+      clients: staticClients([{ id: 'default' }, { id: 'strict', dpop: 'required' }]),
+    });
     const refresh = async (key: DpopKey, refreshToken: string) => {
-      const post = async (nonce?: string) => handler(new Request(TOKEN, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await dpopProof(key, 'POST', TOKEN, nonce === undefined ? {} : { nonce }) },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'strict' }).toString(),
-      }), { ip: '203.0.113.9' });
+      const post = async (nonce?: string) =>
+        handler(
+          new Request(TOKEN, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: await dpopProof(key, 'POST', TOKEN, nonce === undefined ? {} : { nonce }) },
+            body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'strict' }).toString(),
+          }),
+          { ip: '203.0.113.9' },
+        );
       const first = await post();
       return first.status === 400 && first.headers.get('dpop-nonce') !== null ? post(first.headers.get('dpop-nonce') as string) : first;
     };

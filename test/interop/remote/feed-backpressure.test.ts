@@ -43,19 +43,24 @@ it('holds at most its bound for a follower that never reads, then drops the stre
   stalled.on('error', () => undefined);
   try {
     // The request, then nothing read: no 'data' listener, so Node stops reading past its small buffer.
-    stalled.write(`GET /oauth/revocations HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}\r\n\r\n`);
+    stalled.write(
+      `GET /oauth/revocations HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}\r\n\r\n`,
+    );
     const res = await eventually(() => responses[0]?.headersSent === true && responses[0], { what: 'the stream open' });
     let maxBuffered = 0;
     let sent = 0;
     const now = Date.now();
     // Up to 50,000 revocations (about 9 MB of events): far more than the socket's buffers take.
     for (let batch = 0; batch < 50 && !res.destroyed; batch++) {
-      for (let i = 0; i < 1000; i++) await store.announce({ kind: 'token', id: `jti-${batch}-${i}-${'x'.repeat(64)}`, at: now, expiresAt: now + 600_000, reason: 'revoked' });
+      for (let i = 0; i < 1000; i++)
+        await store.announce({ kind: 'token', id: `jti-${batch}-${i}-${'x'.repeat(64)}`, at: now, expiresAt: now + 600_000, reason: 'revoked' });
       sent += 1000;
       await new Promise((r) => setTimeout(r, 1));
       maxBuffered = Math.max(maxBuffered, res.writableLength);
     }
-    console.info(`feed back-pressure: ${sent} revocations sent; the server held at most ${maxBuffered} bytes in the response; stream destroyed: ${res.destroyed}`);
+    console.info(
+      `feed back-pressure: ${sent} revocations sent; the server held at most ${maxBuffered} bytes in the response; stream destroyed: ${res.destroyed}`,
+    );
     expect(maxBuffered, 'bytes the server buffered for the stalled stream').toBeLessThan(BOUND);
     await eventually(() => res.destroyed, { timeoutMs: 2000, what: 'the stalled stream dropped' });
   } finally {
@@ -79,7 +84,10 @@ it('Fastify serves the feed as a stream paced by its reader (before: it buffered
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const abort = new AbortController();
   try {
-    const res = await fetch(`${url}/oauth/revocations`, { headers: { accept: 'text/event-stream', authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}` }, signal: abort.signal });
+    const res = await fetch(`${url}/oauth/revocations`, {
+      headers: { accept: 'text/event-stream', authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}` },
+      signal: abort.signal,
+    });
     expect(res.status).toBe(200);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();

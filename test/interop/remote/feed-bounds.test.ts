@@ -15,7 +15,9 @@ beforeAll(async () => {
   issuer = await mockIssuer({
     feed: (req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      req.socket.on('close', () => { if (sent < LIMIT) clientGaveUp = true; });
+      req.socket.on('close', () => {
+        if (sent < LIMIT) clientGaveUp = true;
+      });
       const chunk = Buffer.alloc(1024 * 1024, 'a'); // 1 MiB, no newline, ever
       const pump = () => {
         while (sent < LIMIT) {

@@ -73,7 +73,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const refused = (v: ReturnType<typeof remoteIssuer>, token: string) => v.verify(token).then(() => false, () => true);
+const refused = (v: ReturnType<typeof remoteIssuer>, token: string) =>
+  v.verify(token).then(
+    () => false,
+    () => true,
+  );
 
 it('refuses a token revoked by an instance whose clock is 3 s behind, committed while the stream was down', async () => {
   const [a, b] = batons as [Baton, Baton];
@@ -93,7 +97,14 @@ it('refuses a token revoked by an instance whose clock is 3 s behind, committed 
     for (const s of sockets) s.destroy();
     await eventually(() => !connected, { what: 'the feed down' });
     await b.revokeSession(second.session_id, 'logout');
-    await eventually(() => a.verify(second.access_token).then(() => false, (e: { code?: string }) => e.code === 'ERR_SESSION_REVOKED'), { what: 'the issuer refusing it' });
+    await eventually(
+      () =>
+        a.verify(second.access_token).then(
+          () => false,
+          (e: { code?: string }) => e.code === 'ERR_SESSION_REVOKED',
+        ),
+      { what: 'the issuer refusing it' },
+    );
     target = 1; // the follower comes back through the other instance
     accepting = true;
     await eventually(() => connected, { what: 'the feed back' });

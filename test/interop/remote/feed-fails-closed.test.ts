@@ -13,13 +13,19 @@ const API = 'https://api.test';
 const secret = 'introspection-secret-of-32-characters!!';
 let baton: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
-  baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret }));
+  baton = await startServer(
+    loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret }),
+  );
   await users.add(baton.service.store, 'ada', 'ada password 1', 'orders:read');
   await clients.setScopes(baton.service.store, 'default', 'orders:read').catch(() => undefined);
 });
 afterAll(() => baton.stop());
 const login = async (): Promise<string> => {
-  const res = await fetch(`${baton.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' }) });
+  const res = await fetch(`${baton.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'ada', password: 'ada password 1', resource: API, scope: 'orders:read' }),
+  });
   return ((await res.json()) as { access_token: string }).access_token;
 };
 const sidOf = (t: string) => (JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { sid: string }).sid;

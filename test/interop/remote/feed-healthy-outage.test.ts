@@ -22,7 +22,14 @@ afterAll(() => issuer.close());
 it('accepts tokens while the feed is connected, however long past maxFeedOutageMs', async () => {
   let clock = Date.now();
   const states: boolean[] = [];
-  const v = remoteIssuer({ issuer: issuer.url, audience: API, introspection: { clientId: 'rs', clientSecret: 's' }, maxFeedOutageMs: 10_000, now: () => clock, onFeedState: (up) => states.push(up) });
+  const v = remoteIssuer({
+    issuer: issuer.url,
+    audience: API,
+    introspection: { clientId: 'rs', clientSecret: 's' },
+    maxFeedOutageMs: 10_000,
+    now: () => clock,
+    onFeedState: (up) => states.push(up),
+  });
   try {
     expect((await v.verify(await issuer.sign({ jti: 'a' }))).sub).toBe('ada');
     expect(states).toEqual([true]);

@@ -14,7 +14,12 @@ afterAll(() => issuer.close());
 
 it('reports the outage, accepts tokens by default, and refuses them past maxFeedOutageMs', async () => {
   const states: string[] = [];
-  const open = remoteIssuer({ issuer: issuer.url, audience: API, introspection: { clientId: 'rs', clientSecret: 's' }, onFeedState: (up, err) => states.push(`${up}:${err?.message ?? ''}`) });
+  const open = remoteIssuer({
+    issuer: issuer.url,
+    audience: API,
+    introspection: { clientId: 'rs', clientSecret: 's' },
+    onFeedState: (up, err) => states.push(`${up}:${err?.message ?? ''}`),
+  });
   const strict = remoteIssuer({ issuer: issuer.url, audience: API, introspection: { clientId: 'rs', clientSecret: 's' }, maxFeedOutageMs: 0 });
   try {
     expect((await open.verify(await issuer.sign({ jti: 'a' }))).sub).toBe('ada');

@@ -19,7 +19,8 @@ it('events past maxRevocations do not each scan the full map of revocations', as
     feed: (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const parts: string[] = [];
-      for (let n = 0; n < CAP + PAST; n++) parts.push(`id: ${n + 1}\nevent: revocation\ndata: {"kind":"session","id":"s-${n}","at":${t},"expiresAt":${t + 900_000}}\n\n`);
+      for (let n = 0; n < CAP + PAST; n++)
+        parts.push(`id: ${n + 1}\nevent: revocation\ndata: {"kind":"session","id":"s-${n}","at":${t},"expiresAt":${t + 900_000}}\n\n`);
       res.write(`${parts.join('')}id: ${CAP + PAST}\nevent: ready\ndata: {}\n\n`);
     },
   });
@@ -30,7 +31,14 @@ it('events past maxRevocations do not each scan the full map of revocations', as
     return iterate.call(this);
   });
   let got = 0;
-  const v = remoteIssuer({ issuer: issuer.url, audience: API, maxRevocations: CAP, now: () => t, introspection: { clientId: 'rs', clientSecret: 'x' }, onRevocation: () => void got++ });
+  const v = remoteIssuer({
+    issuer: issuer.url,
+    audience: API,
+    maxRevocations: CAP,
+    now: () => t,
+    introspection: { clientId: 'rs', clientSecret: 'x' },
+    onRevocation: () => void got++,
+  });
   try {
     const token = await issuer.sign({ sid: 'other-user', jti: 'j-other' });
     await expect(v.verify(token)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' }); // past the cap: fail closed

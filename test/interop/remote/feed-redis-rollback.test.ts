@@ -31,12 +31,18 @@ afterAll(async () => {
 });
 
 describe('revocation feed over a Redis that lost its last writes (B2)', () => {
-  it('a cursor above the log\'s head (handed out before the loss) is unknown: the answer is the whole backlog in force', async () => {
+  it("a cursor above the log's head (handed out before the loss) is unknown: the answer is the whole backlog in force", async () => {
     const keyPrefix = `${PREFIX}head:`;
     const store = redisStore({ url: REDIS_URL, keyPrefix });
     const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
     const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
-    const get = async (query: string) => (await (await handler(new Request(`https://auth.test/oauth/revocations${query}`, { headers: { authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}` } }), { ip: '127.0.0.1' })).json()) as { events: { id: string }[]; cursor: number };
+    const get = async (query: string) =>
+      (await (
+        await handler(
+          new Request(`https://auth.test/oauth/revocations${query}`, { headers: { authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}` } }),
+          { ip: '127.0.0.1' },
+        )
+      ).json()) as { events: { id: string }[]; cursor: number };
     const announce = (id: string) => store.announce({ kind: 'session', id, at: Date.now(), expiresAt: Date.now() + 900_000, reason: 'revoked' });
     try {
       await announce('kept');
@@ -65,8 +71,11 @@ describe('revocation feed over a Redis that lost its last writes (B2)', () => {
     const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
     const got = new Set<string>();
     const follower = followFeed({
-      url: 'https://auth.test/oauth/revocations', authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}`, backoffMs: () => 50,
-      fetch: (async (input: RequestInfo | URL, init?: RequestInit) => handler(new Request(String(input), { headers: init?.headers ?? {}, signal: init?.signal ?? null }), { ip: '127.0.0.1' })) as typeof fetch,
+      url: 'https://auth.test/oauth/revocations',
+      authorization: `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}`,
+      backoffMs: () => 50,
+      fetch: (async (input: RequestInfo | URL, init?: RequestInit) =>
+        handler(new Request(String(input), { headers: init?.headers ?? {}, signal: init?.signal ?? null }), { ip: '127.0.0.1' })) as typeof fetch,
       onEvent: (e) => got.add(e.id),
     });
     const announce = (id: string) => store.announce({ kind: 'session', id, at: Date.now(), expiresAt: Date.now() + 900_000, reason: 'revoked' });

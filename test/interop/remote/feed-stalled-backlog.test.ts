@@ -25,7 +25,8 @@ afterEach(() => vi.useRealTimers());
 async function setup() {
   const inner = memoryStore();
   const now = Date.now();
-  for (let i = 0; i < BACKLOG; i++) await inner.announce({ kind: 'token', id: `jti-${i}-${'x'.repeat(64)}`, at: now, expiresAt: now + 600_000, reason: 'revoked' });
+  for (let i = 0; i < BACKLOG; i++)
+    await inner.announce({ kind: 'token', id: `jti-${i}-${'x'.repeat(64)}`, at: now, expiresAt: now + 600_000, reason: 'revoked' });
   const read = { events: 0 };
   const store = new Proxy(inner, {
     get(target, prop) {
@@ -33,7 +34,7 @@ async function setup() {
       if (typeof value !== 'function') return value;
       if (prop === 'revocationsSince' || prop === 'revocationsAfter') {
         return async (...args: unknown[]) => {
-          const events = (await (value as (...a: unknown[]) => Promise<unknown[]>).apply(target, args));
+          const events = await (value as (...a: unknown[]) => Promise<unknown[]>).apply(target, args);
           read.events += events.length;
           return events;
         };
@@ -45,7 +46,9 @@ async function setup() {
   await baton.revocationsAfter(Number.MAX_SAFE_INTEGER, 1); // the engine started (it reads what is in force once)
   const handler = createAuthHandler({ baton, authenticate: async () => null, clients: staticClients([{ id: 'rs', secret: SECRET, introspect: true }]) });
   const get = (query: string, accept?: string) =>
-    handler(new Request(`https://auth.test/oauth/revocations${query}`, { headers: { authorization: BASIC, ...(accept === undefined ? {} : { accept }) } }), { ip: '127.0.0.1' });
+    handler(new Request(`https://auth.test/oauth/revocations${query}`, { headers: { authorization: BASIC, ...(accept === undefined ? {} : { accept }) } }), {
+      ip: '127.0.0.1',
+    });
   read.events = 0;
   return { read, get };
 }

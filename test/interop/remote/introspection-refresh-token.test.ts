@@ -12,7 +12,18 @@ beforeAll(async () => {
   issuer = await mockIssuer({
     introspect: (_req, res) => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ active: true, iss: issuer.url, aud: [API], sub: 'ada', client_id: 'c', token_use: 'refresh_token', token_type: 'refresh_token', exp: Math.floor(Date.now() / 1000) + 86_400 * 30 }));
+      res.end(
+        JSON.stringify({
+          active: true,
+          iss: issuer.url,
+          aud: [API],
+          sub: 'ada',
+          client_id: 'c',
+          token_use: 'refresh_token',
+          token_type: 'refresh_token',
+          exp: Math.floor(Date.now() / 1000) + 86_400 * 30,
+        }),
+      );
     },
   });
 });

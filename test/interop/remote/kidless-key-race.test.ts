@@ -16,13 +16,17 @@ let url = '';
 let feed: ServerResponse | undefined;
 let releaseJwks: () => void = () => undefined;
 let jwksAsked: () => void = () => undefined;
-const jwksAskedOnce = new Promise<void>((r) => { jwksAsked = r; });
+const jwksAskedOnce = new Promise<void>((r) => {
+  jwksAsked = r;
+});
 let key: Awaited<ReturnType<typeof generateKeyPair>>;
 const server = createServer((req, res) => {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   if (path === '/.well-known/oauth-authorization-server') {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks`, introspection_endpoint: `${url}/introspect`, baton_revocation_feed_endpoint: `${url}/feed` }));
+    res.end(
+      JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks`, introspection_endpoint: `${url}/introspect`, baton_revocation_feed_endpoint: `${url}/feed` }),
+    );
   } else if (path === '/jwks') {
     jwksAsked();
     void exportJWK(key.publicKey).then((jwk) => {
@@ -40,14 +44,25 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+afterAll(
+  () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+);
 
 it('refuses a kid-less token whose key was revoked while its key set was being fetched, then and from the cache', async () => {
   const heard: string[] = [];
   const v = remoteIssuer({ issuer: url, audience: API, introspection: { clientId: 'rs', clientSecret: 's' }, onRevocation: (e) => heard.push(e.kind) });
   try {
-    const kidless = await new SignJWT({ sub: 'ada', client_id: 'c', jti: 'j1', sid: 's1' }).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt' })
-      .setIssuer(url).setAudience(API).setIssuedAt().setExpirationTime('5m').sign(key.privateKey);
+    const kidless = await new SignJWT({ sub: 'ada', client_id: 'c', jti: 'j1', sid: 's1' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt' })
+      .setIssuer(url)
+      .setAudience(API)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key.privateKey);
     const first = v.verify(kidless);
     await jwksAskedOnce; // the verification waits for the key set
     const now = Date.now();

@@ -21,7 +21,12 @@ afterAll(() => issuer.close());
 
 it('refuses every token of a revoked key, with or without a kid', async () => {
   const heard: string[] = [];
-  const v = remoteIssuer({ issuer: issuer.url, audience: API, introspection: { clientId: 'rs', clientSecret: 's' }, onRevocation: (e) => heard.push(`${e.kind}:${e.id}`) });
+  const v = remoteIssuer({
+    issuer: issuer.url,
+    audience: API,
+    introspection: { clientId: 'rs', clientSecret: 's' },
+    onRevocation: (e) => heard.push(`${e.kind}:${e.id}`),
+  });
   try {
     // Prime metadata + JWKS (the token is valid before the revocation arrives or not, irrelevant).
     await v.verify(await issuer.sign({ jti: 'prime' })).catch(() => undefined);

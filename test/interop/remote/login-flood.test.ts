@@ -17,16 +17,28 @@ const secret = 'introspection-secret-of-32-characters!!';
 let baton: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
   // One session per user: each login past the first evicts one, as the 51st does by default.
-  baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret, BATON_MAX_SESSIONS: '1' }));
+  baton = await startServer(
+    loadConfig({
+      PORT: '0',
+      BATON_STORE: 'memory:',
+      BATON_LOG_LEVEL: 'silent',
+      BATON_RESOURCES: API,
+      BATON_ALG: 'ES256',
+      BATON_INTROSPECTION_SECRET: secret,
+      BATON_MAX_SESSIONS: '1',
+    }),
+  );
   for (const name of ['ada', 'mallory', 'eve']) await users.add(baton.service.store, name, `${name} password 1`, 'orders:read');
   await clients.setScopes(baton.service.store, 'default', 'orders:read').catch(() => undefined);
 });
 afterAll(() => baton.stop());
 
-const login = (username: string) => fetch(`${baton.url}/auth/login`, {
-  method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ username, password: `${username} password 1`, resource: API, scope: 'orders:read' }),
-});
+const login = (username: string) =>
+  fetch(`${baton.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: `${username} password 1`, resource: API, scope: 'orders:read' }),
+  });
 const userOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { sub: string }).sub;
 
 it('one user logging in 120 times in a row is refused (429 slow_down, Retry-After) past 30, and causes at most 30 revocation events; another user still logs in', async () => {
@@ -56,13 +68,21 @@ it('one user logging in 120 times in a row is refused (429 slow_down, Retry-Afte
 });
 
 it('one user revoking 8 tokens in each of 3 sessions causes at most 16 token revocation events (then their session is revoked), and every token is refused', async () => {
-  const post = (path: string, body: Record<string, string>) => fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+  const post = (path: string, body: Record<string, string>) =>
+    fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
   const jtiOf = (t: string) => (JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { jti: string }).jti;
   const tokens: string[] = [];
   for (let s = 0; s < 3; s++) {
     const first = (await (await login('eve')).json()) as { access_token: string; refresh_token: string };
     const mine = [first.access_token];
-    for (let i = 0; i < 7; i++) mine.push(((await (await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token, client_id: 'default' })).json()) as { access_token: string }).access_token);
+    for (let i = 0; i < 7; i++)
+      mine.push(
+        (
+          (await (await post('/oauth/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token, client_id: 'default' })).json()) as {
+            access_token: string;
+          }
+        ).access_token,
+      );
     for (const token of mine) expect((await post('/oauth/revoke', { token, client_id: 'default' })).status).toBe(200);
     tokens.push(...mine);
   }
@@ -75,7 +95,13 @@ it('one user revoking 8 tokens in each of 3 sessions causes at most 16 token rev
 
 it('a resource server says when its revocations in force reach 80% of maxRevocations', async () => {
   const near: { kind: string; held: number; max: number }[] = [];
-  const v = remoteIssuer({ issuer: baton.url, audience: API, maxRevocations: 10, introspection: { clientId: 'resource-server', clientSecret: secret }, onNearCap: (s) => near.push(s) });
+  const v = remoteIssuer({
+    issuer: baton.url,
+    audience: API,
+    maxRevocations: 10,
+    introspection: { clientId: 'resource-server', clientSecret: secret },
+    onNearCap: (s) => near.push(s),
+  });
   try {
     const ada = (await (await login('ada')).json()) as { access_token: string };
     await v.verify(ada.access_token).catch(() => undefined); // starts following the feed
@@ -83,16 +109,29 @@ it('a resource server says when its revocations in force reach 80% of maxRevocat
     for (let i = 0; i < 8; i++) await baton.service.store.announce({ kind: 'token', id: `near-${i}`, at: now, expiresAt: now + 600_000, reason: 'revoked' });
     await eventually(() => near.some((s) => s.kind === 'token'), { what: 'the warning near the cap' });
     // The sessions the first test evicted are past it too: told once for each kind.
-    expect(near).toEqual([{ kind: 'session', held: 8, max: 10 }, { kind: 'token', held: 8, max: 10 }]);
+    expect(near).toEqual([
+      { kind: 'session', held: 8, max: 10 },
+      { kind: 'token', held: 8, max: 10 },
+    ]);
   } finally {
     v.close();
   }
 });
 
 it('a client revoking its own client_credentials tokens one by one causes at most 16 token revocation events per revocation lifetime; past it 429 (round 3 red team: 2,000 tokens → 2,000 events)', async () => {
-  const { secret: clientSecret } = await clients.add(baton.service.store, 'reports', { confidential: true, clientCredentials: true, resources: [API], scopes: 'orders:read' });
+  const { secret: clientSecret } = await clients.add(baton.service.store, 'reports', {
+    confidential: true,
+    clientCredentials: true,
+    resources: [API],
+    scopes: 'orders:read',
+  });
   const basic = `Basic ${Buffer.from(`reports:${clientSecret as string}`).toString('base64')}`;
-  const post = (path: string, body: Record<string, string>) => fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: new URLSearchParams(body) });
+  const post = (path: string, body: Record<string, string>) =>
+    fetch(`${baton.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+      body: new URLSearchParams(body),
+    });
   const statuses: number[] = [];
   const jtis = new Set<string>();
   for (let i = 0; i < 20; i++) {

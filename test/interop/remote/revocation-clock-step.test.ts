@@ -37,15 +37,25 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-const outcome = (p: Promise<unknown>) => p.then(() => 'accepted', (e: { code?: string }) => e.code ?? String(e));
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: { code?: string }) => e.code ?? String(e),
+  );
 
-it('a revocation that arrives while the resource server\'s clock is an hour ahead still refuses the token once the clock is back', async () => {
+it("a revocation that arrives while the resource server's clock is an hour ahead still refuses the token once the clock is back", async () => {
   let step = 0;
   const heard: string[] = [];
   let told: (() => void) | undefined;
   const rs = remoteIssuer({
-    issuer, audience: issuer, introspection: { clientId: 'rs', clientSecret: SECRET }, now: () => Date.now() + step,
-    onRevocation: (event) => { heard.push(event.kind); told?.(); },
+    issuer,
+    audience: issuer,
+    introspection: { clientId: 'rs', clientSecret: SECRET },
+    now: () => Date.now() + step,
+    onRevocation: (event) => {
+      heard.push(event.kind);
+      told?.();
+    },
   });
   try {
     const pair = await baton.login('ada');

@@ -18,15 +18,22 @@ import { API, mockIssuer } from './mock-issuer.ts';
 const secret = 'introspection-secret-of-32-characters!!';
 let baton: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
-  baton = await startServer(loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret }));
+  baton = await startServer(
+    loadConfig({ PORT: '0', BATON_STORE: 'memory:', BATON_LOG_LEVEL: 'silent', BATON_RESOURCES: API, BATON_ALG: 'ES256', BATON_INTROSPECTION_SECRET: secret }),
+  );
   for (const name of ['ada', 'mallory']) await users.add(baton.service.store, name, `${name} password 1`, 'orders:read');
   await clients.setScopes(baton.service.store, 'default', 'orders:read').catch(() => undefined);
 });
 afterAll(() => baton.stop());
 
-const post = (path: string, body: Record<string, string>) => fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+const post = (path: string, body: Record<string, string>) =>
+  fetch(`${baton.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
 const login = async (username: string): Promise<{ access_token: string; refresh_token: string }> => {
-  const res = await fetch(`${baton.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: `${username} password 1`, resource: API, scope: 'orders:read' }) });
+  const res = await fetch(`${baton.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: `${username} password 1`, resource: API, scope: 'orders:read' }),
+  });
   return (await res.json()) as { access_token: string; refresh_token: string };
 };
 const claimsOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[1] as string, 'base64url').toString()) as { sid: string; jti: string };
@@ -46,13 +53,17 @@ async function flood(count: number): Promise<{ sid: string; jtis: string[]; toke
 
 it('one user revoking 40 of their own access tokens causes at most 9 revocation events, and every token is refused', async () => {
   const { sid, jtis, tokens } = await flood(40);
-  const events = (await baton.service.baton.revocationsSince(0)).filter((e) => (e.kind === 'session' && e.id === sid) || (e.kind === 'token' && jtis.includes(e.id)));
-  console.info(`revocation flood: 40 tokens revoked by one user → ${events.length} events in the log (${events.filter((e) => e.kind === 'token').length} token, ${events.filter((e) => e.kind === 'session').length} session)`);
+  const events = (await baton.service.baton.revocationsSince(0)).filter(
+    (e) => (e.kind === 'session' && e.id === sid) || (e.kind === 'token' && jtis.includes(e.id)),
+  );
+  console.info(
+    `revocation flood: 40 tokens revoked by one user → ${events.length} events in the log (${events.filter((e) => e.kind === 'token').length} token, ${events.filter((e) => e.kind === 'session').length} session)`,
+  );
   expect(events.length).toBeLessThanOrEqual(8 + 1); // TOKEN_REVOCATIONS_PER_SESSION, then the session
   for (const token of tokens) await expect(baton.service.baton.verify(token, { audience: API })).rejects.toThrow();
 });
 
-it('a resource server past maxRevocations refuses every token (503) rather than forget the victim\'s revocation', async () => {
+it("a resource server past maxRevocations refuses every token (503) rather than forget the victim's revocation", async () => {
   const victim = await login('ada');
   expect((await post('/oauth/revoke', { token: victim.access_token, client_id: 'default' })).status).toBe(200); // the victim revokes its token
   // Room for the token revocations in force now and 2 more: the flood's 8 go past it.
@@ -62,7 +73,14 @@ it('a resource server past maxRevocations refuses every token (503) rather than 
     await expect(v.verify(victim.access_token)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
     await flood(12); // more token revocations in force than the resource server keeps
     const fresh = await login('ada');
-    await eventually(() => v.verify(fresh.access_token).then(() => false, (e: { code?: string }) => e.code === 'ERR_STORE_UNAVAILABLE'), { what: 'the resource server failing closed' });
+    await eventually(
+      () =>
+        v.verify(fresh.access_token).then(
+          () => false,
+          (e: { code?: string }) => e.code === 'ERR_STORE_UNAVAILABLE',
+        ),
+      { what: 'the resource server failing closed' },
+    );
     // Before: the oldest (the victim's logout) was dropped and the victim's token accepted again.
     await expect(v.verify(victim.access_token)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
     expect(() => remoteIssuer({ issuer: baton.url, audience: API, maxRevocations: 0 })).toThrow(/maxRevocations must be a whole number of at least 1/);
@@ -72,16 +90,22 @@ it('a resource server past maxRevocations refuses every token (503) rather than 
   }
 });
 
-it('at the default cap (100,000 per kind), the victim\'s revoked token stays refused after 100,000 more revocations', async () => {
+it("at the default cap (100,000 per kind), the victim's revoked token stays refused after 100,000 more revocations", async () => {
   const victim = await login('ada');
   expect((await post('/oauth/revoke', { token: victim.access_token, client_id: 'default' })).status).toBe(200);
   let flooded = 0;
-  const v = remoteIssuer({ issuer: baton.url, audience: API, introspection: { clientId: 'resource-server', clientSecret: secret }, onRevocation: (e) => void (e.id.startsWith('flood-') && flooded++) });
+  const v = remoteIssuer({
+    issuer: baton.url,
+    audience: API,
+    introspection: { clientId: 'resource-server', clientSecret: secret },
+    onRevocation: (e) => void (e.id.startsWith('flood-') && flooded++),
+  });
   try {
     await expect(v.verify(victim.access_token)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
     // As many users' revocations would be (one user causes at most 9): straight into the issuer's log.
     const now = Date.now();
-    for (let i = 0; i < 100_000; i++) await baton.service.store.announce({ kind: 'token', id: `flood-${i}`, at: now, expiresAt: now + 600_000, reason: 'revoked' });
+    for (let i = 0; i < 100_000; i++)
+      await baton.service.store.announce({ kind: 'token', id: `flood-${i}`, at: now, expiresAt: now + 600_000, reason: 'revoked' });
     await eventually(() => flooded === 100_000, { timeoutMs: 30_000, what: 'the flood at the resource server' });
     // Before: the victim's revocation, the oldest, was dropped to make room, and its token accepted again.
     await expect(v.verify(victim.access_token)).rejects.toThrow();
@@ -98,7 +122,8 @@ it('once enough revocations expired, it reads the backlog again and decides toke
       connections++;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const t = Date.now();
-      const event = (n: number, expiresAt: number) => `id: ${n}\nevent: revocation\ndata: ${JSON.stringify({ kind: 'session', id: `s-${n}`, at: t, expiresAt })}\n\n`;
+      const event = (n: number, expiresAt: number) =>
+        `id: ${n}\nevent: revocation\ndata: ${JSON.stringify({ kind: 'session', id: `s-${n}`, at: t, expiresAt })}\n\n`;
       if (connections === 1) res.write([1, 2, 3, 4].map((n) => event(n, t + 1500)).join('') + event(5, t + 600_000));
       else res.write(event(5, t + 600_000));
       res.write('id: 5\nevent: ready\ndata: {}\n\n');
@@ -108,7 +133,14 @@ it('once enough revocations expired, it reads the backlog again and decides toke
   try {
     const good = await issuer.sign({ sid: 'live', jti: 'j-live' });
     await expect(v.verify(good)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' }); // 5 in force, 3 kept: fail closed
-    await eventually(() => v.verify(good).then(() => true, () => false), { what: 'tokens decided again once 4 expired' });
+    await eventually(
+      () =>
+        v.verify(good).then(
+          () => true,
+          () => false,
+        ),
+      { what: 'tokens decided again once 4 expired' },
+    );
     expect(connections).toBe(2); // the backlog read again
     await expect(v.verify(await issuer.sign({ sid: 's-5', jti: 'j-5' }))).rejects.toMatchObject({ code: 'ERR_SESSION_REVOKED' });
   } finally {

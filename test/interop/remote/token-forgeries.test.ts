@@ -7,7 +7,9 @@ import { API, mockIssuer } from './mock-issuer.ts';
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 let issuer: Awaited<ReturnType<typeof mockIssuer>>;
-beforeAll(async () => { issuer = await mockIssuer({ introspect: (_q, r) => r.end(JSON.stringify({ active: true, iss: 'https://other', aud: API, sub: 'x' })) }); });
+beforeAll(async () => {
+  issuer = await mockIssuer({ introspect: (_q, r) => r.end(JSON.stringify({ active: true, iss: 'https://other', aud: API, sub: 'x' })) });
+});
 afterAll(() => issuer.close());
 
 it('refuses forged tokens and cache confusion', async () => {
@@ -22,7 +24,9 @@ it('refuses forged tokens and cache confusion', async () => {
   await expect(v.verify(hs)).rejects.toThrow();
   await expect(v.verify(`${b64({ alg: 'none', typ: 'at+jwt' })}.${p}.`)).rejects.toThrow();
   const evil = generateKeyPairSync('ed25519');
-  const emb = await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', jwk: await exportJWK(evil.publicKey), jku: `${issuer.url}/jwks` } as never).sign(evil.privateKey);
+  const emb = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', jwk: await exportJWK(evil.publicKey), jku: `${issuer.url}/jwks` } as never)
+    .sign(evil.privateKey);
   await expect(v.verify(emb)).rejects.toThrow();
   // same last segment, other payload; typ JWT; cached token for another audience
   await expect(v.verify(`${h}.${b64({ ...claims, scope: 'admin' })}.${s}`)).rejects.toThrow();
@@ -35,10 +39,11 @@ it('refuses forged tokens and cache confusion', async () => {
   // introspection answer naming another issuer
   await expect(v.verify('opaque-token')).rejects.toThrow();
   expect(() => remoteIssuer({ issuer: 'http://auth.example.com', audience: API })).toThrow(/https/);
-  v.close(); es.close();
+  v.close();
+  es.close();
 });
 
-it('RFC 9068 §2.2: a token without client_id or jti is refused, signed by the issuer\'s own key (#22: both were accepted)', async () => {
+it("RFC 9068 §2.2: a token without client_id or jti is refused, signed by the issuer's own key (#22: both were accepted)", async () => {
   const v = remoteIssuer({ issuer: issuer.url, audience: API, revocations: false });
   try {
     await v.verify(await issuer.sign());

@@ -25,13 +25,17 @@ export interface ProbeConfig {
 
 export type Line = Record<string, unknown> & { step: string };
 
-const codeOf = (err: unknown): string => (err as { code?: unknown }).code as string ?? `no code: ${String(err)}`;
-const claimsOf = (jwt: string): Record<string, unknown> => JSON.parse(atob((jwt.split('.')[1] as string).replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
+const codeOf = (err: unknown): string => ((err as { code?: unknown }).code as string) ?? `no code: ${String(err)}`;
+const claimsOf = (jwt: string): Record<string, unknown> =>
+  JSON.parse(atob((jwt.split('.')[1] as string).replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
 
 /** The same token with its payload changed (a wider scope) and the signature kept. */
 function tamper(jwt: string): string {
   const [h, , s] = jwt.split('.') as [string, string, string];
-  const widened = btoa(JSON.stringify({ ...claimsOf(jwt), scope: 'orders:read admin' })).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const widened = btoa(JSON.stringify({ ...claimsOf(jwt), scope: 'orders:read admin' }))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
   return `${h}.${widened}.${s}`;
 }
 
@@ -43,7 +47,8 @@ async function until(done: () => boolean, ms: number): Promise<boolean> {
 /** A Bearer access token for the API, by a plain login (no DPoP proof). */
 async function bearerLogin(c: ProbeConfig): Promise<string> {
   const res = await fetch(`${c.issuer}/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: c.username, password: c.password, resource: c.api, scope: 'orders:read' }),
   });
   const body = (await res.json()) as { access_token?: string; error_description?: string };
@@ -60,7 +65,8 @@ function resourceServer(c: ProbeConfig) {
   const feed: boolean[] = [];
   const fetched: string[] = [];
   const verifier = remoteIssuer({
-    issuer: c.issuer, audience: c.api,
+    issuer: c.issuer,
+    audience: c.api,
     introspection: { clientId: 'resource-server', clientSecret: c.introspectionSecret },
     fetch: (input, init) => (fetched.push(new URL(input instanceof Request ? input.url : input).pathname), fetch(input, init)),
     onRevocation: (e) => revoked.push(`${e.kind}:${e.id}`),
@@ -87,7 +93,12 @@ async function resourceServerSteps(c: ProbeConfig, rs: ResourceServer, step: Ste
   await step('guard', async () => {
     const ok = await rs.app.request(`${c.api}/orders`, { headers: { authorization: `Bearer ${bearer}` } });
     const forged = await rs.app.request(`${c.api}/orders`, { headers: { authorization: `Bearer ${tamper(bearer)}` } });
-    return { status: ok.status, body: await ok.json(), forged: forged.status, challenge: forged.headers.get('www-authenticate')?.match(/error="([a-z_]+)"/)?.[1] };
+    return {
+      status: ok.status,
+      body: await ok.json(),
+      forged: forged.status,
+      challenge: forged.headers.get('www-authenticate')?.match(/error="([a-z_]+)"/)?.[1],
+    };
   });
 }
 

@@ -12,7 +12,9 @@ const needed = engines.node.replace(/^>=\s*/, '');
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const [needMajor = 0, needMinor = 0] = needed.split('.').map(Number);
 if (major < needMajor || (major === needMajor && minor < needMinor)) {
-  console.error(`baton: this is Node.js ${process.versions.node}, and baton needs Node.js ${needed} or later. Install Node.js ${needed} or later (https://nodejs.org/).`);
+  console.error(
+    `baton: this is Node.js ${process.versions.node}, and baton needs Node.js ${needed} or later. Install Node.js ${needed} or later (https://nodejs.org/).`,
+  );
   process.exit(1);
 }
 await import('./main.ts');

@@ -36,19 +36,26 @@ function configOfCommand(): ServerConfig {
   const env = { ...process.env };
   const file = runtimeFile(env);
   const running = readRuntime(file);
-  let source = env.BATON_STORE === undefined ? `${env.BATON_CONFIG ? `BATON_CONFIG ${env.BATON_CONFIG} or the default` : 'the default'}: BATON_STORE is unset and no service is announced in ${file}` : 'BATON_STORE';
+  let source =
+    env.BATON_STORE === undefined
+      ? `${env.BATON_CONFIG ? `BATON_CONFIG ${env.BATON_CONFIG} or the default` : 'the default'}: BATON_STORE is unset and no service is announced in ${file}`
+      : 'BATON_STORE';
   if (running !== undefined) {
     if (env.BATON_STORE === undefined) {
       env.BATON_STORE = running.store;
       source = `announced in ${file} by the service running as process ${running.pid}`;
     } else if (canonicalStore(env.BATON_STORE) !== running.store) {
-      console.warn(`baton: warning: this command uses BATON_STORE=${redactUrl(env.BATON_STORE)}, but the service running as process ${running.pid} uses ${redactUrl(running.store)}: what it changes will not reach that service.`);
+      console.warn(
+        `baton: warning: this command uses BATON_STORE=${redactUrl(env.BATON_STORE)}, but the service running as process ${running.pid} uses ${redactUrl(running.store)}: what it changes will not reach that service.`,
+      );
     }
     if (env.BATON_ISSUER === undefined && canonicalStore(env.BATON_STORE) === running.store) env.BATON_ISSUER = running.issuer;
   }
   const config = loadConfig(env);
   if (config.store === 'memory:') {
-    throw new CliError('The store is memory: (BATON_STORE=memory:), which lives inside one process: no command can reach its users, clients or keys. Run the service on sqlite:, Redis or PostgreSQL to manage it from the command line.');
+    throw new CliError(
+      'The store is memory: (BATON_STORE=memory:), which lives inside one process: no command can reach its users, clients or keys. Run the service on sqlite:, Redis or PostgreSQL to manage it from the command line.',
+    );
   }
   console.error(`baton: store ${redactUrl(canonicalStore(config.store))} (${source})`);
   return config;
@@ -82,13 +89,15 @@ export function withEngine<T>(body: (baton: Baton, store: BatonStore) => Promise
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Asks once without echo. */
 async function ask(prompt: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
-  const write = (rl as unknown as { _writeToOutput: (s: string) => void });
+  const write = rl as unknown as { _writeToOutput: (s: string) => void };
   process.stdout.write(prompt);
   write._writeToOutput = () => undefined; // do not echo
   const answer = await new Promise<string>((resolve) => rl.question('', resolve));
@@ -100,7 +109,10 @@ async function ask(prompt: string): Promise<string> {
 /** A new password: typed twice at a terminal, or piped with --password-stdin (to `command`, as the hint shows it). */
 export async function readPassword(fromStdin: boolean, command: string): Promise<string> {
   if (fromStdin) return readStdin();
-  if (!process.stdin.isTTY) throw new CliError(`There is no terminal to ask for the password: pipe it with --password-stdin (e.g. \`printf %s "$PASSWORD" | ${command} --password-stdin\`).`);
+  if (!process.stdin.isTTY)
+    throw new CliError(
+      `There is no terminal to ask for the password: pipe it with --password-stdin (e.g. \`printf %s "$PASSWORD" | ${command} --password-stdin\`).`,
+    );
   const first = await ask('Password: ');
   if ((await ask('Again: ')) !== first) throw new CliError('The two passwords differ; nothing was changed.');
   return first;

@@ -38,7 +38,19 @@ export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
 /** Managing the clients (the CLI). */
 export const clients = {
   /** Registers a client; a confidential one gets a secret, returned here once and stored only hashed. */
-  async add(store: BatonStore, id: string, options: { scopes?: string; confidential?: boolean; introspect?: boolean; secret?: string; resources?: string[]; clientCredentials?: boolean; dpop?: string } = {}): Promise<{ client: ClientRecord; secret?: string }> {
+  async add(
+    store: BatonStore,
+    id: string,
+    options: {
+      scopes?: string;
+      confidential?: boolean;
+      introspect?: boolean;
+      secret?: string;
+      resources?: string[];
+      clientCredentials?: boolean;
+      dpop?: string;
+    } = {},
+  ): Promise<{ client: ClientRecord; secret?: string }> {
     if (!CLIENT_ID.test(id)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client id is 1 to 64 letters, digits or . _ : -.');
     const secret = options.secret ?? (options.confidential || options.introspect || options.clientCredentials ? generateClientSecret() : undefined);
     if (secret !== undefined && secret.length < 32) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client secret must be at least 32 characters.');
@@ -48,7 +60,8 @@ export const clients = {
     if (options.introspect) client.introspect = true;
     if (options.clientCredentials) client.grantTypes = ['client_credentials'];
     if (options.dpop !== undefined) {
-      if (options.dpop !== 'required' && options.dpop !== 'allowed') throw new BatonError('ERR_INVALID_ARGUMENT', `--dpop is required or allowed, not ${JSON.stringify(options.dpop)}.`);
+      if (options.dpop !== 'required' && options.dpop !== 'allowed')
+        throw new BatonError('ERR_INVALID_ARGUMENT', `--dpop is required or allowed, not ${JSON.stringify(options.dpop)}.`);
       if (options.dpop === 'required') client.dpop = 'required';
     }
     if (options.resources !== undefined) {
@@ -58,7 +71,8 @@ export const clients = {
         throw new BatonError('ERR_INVALID_ARGUMENT', (err as Error).message);
       }
     }
-    if (!(await store.putRecord(CLIENTS, id, JSON.stringify(client), { ifAbsent: true }))) throw new BatonError('ERR_INVALID_ARGUMENT', `The client ${id} already exists.`);
+    if (!(await store.putRecord(CLIENTS, id, JSON.stringify(client), { ifAbsent: true })))
+      throw new BatonError('ERR_INVALID_ARGUMENT', `The client ${id} already exists.`);
     return secret === undefined ? { client } : { client, secret };
   },
   async list(store: BatonStore): Promise<ClientRecord[]> {
@@ -98,11 +112,14 @@ export async function bootstrapClients(store: BatonStore, introspectionSecret: s
   // that earlier versions made with no scope at all, which granted nothing, is named in a warning.
   const warnings: string[] = [];
   const made = await store.getRecord(CLIENTS, DEFAULT_CLIENT);
-  if (made === null) await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify({ id: DEFAULT_CLIENT, type: 'public' } satisfies ClientRecord), { ifAbsent: true });
+  if (made === null)
+    await store.putRecord(CLIENTS, DEFAULT_CLIENT, JSON.stringify({ id: DEFAULT_CLIENT, type: 'public' } satisfies ClientRecord), { ifAbsent: true });
   else {
     const current = JSON.parse(made) as StoredClient;
     if (current.scopesSet !== true && current.scopes?.length === 0) {
-      warnings.push(`The default client may ask for no scope, so logins through the page or naming no client get tokens without any (earlier versions made it so). Let it ask for what users have: ${BATON} clients scopes default "<the scopes>".`);
+      warnings.push(
+        `The default client may ask for no scope, so logins through the page or naming no client get tokens without any (earlier versions made it so). Let it ask for what users have: ${BATON} clients scopes default "<the scopes>".`,
+      );
     }
   }
   const raw = await store.getRecord(CLIENTS, RESOURCE_SERVER_CLIENT);
@@ -112,7 +129,14 @@ export async function bootstrapClients(store: BatonStore, introspectionSecret: s
     return warnings;
   }
   if (known !== null && checkClientSecret(introspectionSecret, known.secretHash)) return warnings;
-  const client: StoredClient = { id: RESOURCE_SERVER_CLIENT, type: 'confidential', secretHash: hashClientSecret(introspectionSecret), scopes: [], introspect: true, managedBy: 'BATON_INTROSPECTION_SECRET' };
+  const client: StoredClient = {
+    id: RESOURCE_SERVER_CLIENT,
+    type: 'confidential',
+    secretHash: hashClientSecret(introspectionSecret),
+    scopes: [],
+    introspect: true,
+    managedBy: 'BATON_INTROSPECTION_SECRET',
+  };
   await store.putRecord(CLIENTS, RESOURCE_SERVER_CLIENT, JSON.stringify(client));
   return warnings;
 }

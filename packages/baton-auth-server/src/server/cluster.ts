@@ -111,7 +111,17 @@ class Registration {
   constructor(store: BatonStore, config: ClusterConfig) {
     this.#store = store;
     this.#heartbeatMs = config.heartbeatMs;
-    this.self = { issuer: config.issuer, issuerSet: config.issuerSet, dpop: config.dpop !== 'off', host: hostname(), pid: process.pid, ...(PIDS === undefined ? {} : { pids: PIDS }), since: Date.now(), expiresAt: 0, heartbeatMs: config.heartbeatMs };
+    this.self = {
+      issuer: config.issuer,
+      issuerSet: config.issuerSet,
+      dpop: config.dpop !== 'off',
+      host: hostname(),
+      pid: process.pid,
+      ...(PIDS === undefined ? {} : { pids: PIDS }),
+      since: Date.now(),
+      expiresAt: 0,
+      heartbeatMs: config.heartbeatMs,
+    };
   }
 
   async register(): Promise<void> {
@@ -157,13 +167,20 @@ async function admit(store: BatonStore, me: Registration, config: ClusterConfig,
   const strangers = (await me.others()).filter((r) => r.issuer !== config.issuer && r.expiresAt > Date.now());
   const first = strangers.find(earlier);
   if (first !== undefined && !config.issuerSet) {
-    throw new BatonConfigError(`Another instance on this store (${who(first)}) has issuer ${first.issuer}, and this one would default to ${config.issuer}: each would refuse the other's tokens. Set BATON_ISSUER to the public URL all instances share.`);
+    throw new BatonConfigError(
+      `Another instance on this store (${who(first)}) has issuer ${first.issuer}, and this one would default to ${config.issuer}: each would refuse the other's tokens. Set BATON_ISSUER to the public URL all instances share.`,
+    );
   }
   for (const r of strangers) {
-    logger.warn({ event: 'config.warning' }, `Another instance on this store (${who(r)}) has issuer ${r.issuer}${r.issuerSet ? '' : ' (its default)'}, not ${config.issuer}: each refuses the other's tokens. Give every instance the same BATON_ISSUER.`);
+    logger.warn(
+      { event: 'config.warning' },
+      `Another instance on this store (${who(r)}) has issuer ${r.issuer}${r.issuerSet ? '' : ' (its default)'}, not ${config.issuer}: each refuses the other's tokens. Give every instance the same BATON_ISSUER.`,
+    );
   }
   if (!self.dpop && (await store.getRecord(CLUSTER, DPOP)) !== null) {
-    throw new BatonConfigError('DPoP is on for the instances of this store (every one supported it), so some sessions are bound to keys: an instance with BATON_DPOP=off would sign those out at their next refresh. Start it with BATON_DPOP=auto (the default).');
+    throw new BatonConfigError(
+      'DPoP is on for the instances of this store (every one supported it), so some sessions are bound to keys: an instance with BATON_DPOP=off would sign those out at their next refresh. Start it with BATON_DPOP=auto (the default).',
+    );
   }
 }
 
@@ -186,7 +203,11 @@ class DpopSwitch {
     const store = this.#store;
     if (!this.#me.self.dpop) {
       // Its registration lapsed meanwhile (the store out of its reach for three heartbeats), and the others turned DPoP on.
-      if ((await store.getRecord(CLUSTER, DPOP)) !== null) this.#logger.error({ event: 'dpop.on_elsewhere' }, 'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.');
+      if ((await store.getRecord(CLUSTER, DPOP)) !== null)
+        this.#logger.error(
+          { event: 'dpop.on_elsewhere' },
+          'DPoP was turned on by the other instances of this store while this one could not renew its registration: this instance (BATON_DPOP=off) refuses the bound sessions they open. Restart it with BATON_DPOP=auto.',
+        );
       return;
     }
     const recorded = (await store.getRecord(CLUSTER, DPOP)) !== null;
@@ -195,7 +216,11 @@ class DpopSwitch {
     // writer is about to withdraw it (below). Such an instance holds DPoP back here too.
     const without = (await this.#me.others()).find((r) => !r.dpop);
     if (without !== undefined) {
-      if (this.#holdout !== who(without)) this.#logger.info({ event: 'dpop.held_back' }, `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`);
+      if (this.#holdout !== who(without))
+        this.#logger.info(
+          { event: 'dpop.held_back' },
+          `DPoP is held back: ${who(without)} on this store does not support it (BATON_DPOP=off, or an older release)`,
+        );
       this.#holdout = who(without);
       return;
     }
@@ -232,7 +257,12 @@ export async function joinCluster(store: BatonStore, config: ClusterConfig, logg
   await dpop.decide();
   const beat = setInterval(() => {
     // Held back, `decide` reads the others; otherwise they are read only to drop the lapsed (crashed elsewhere).
-    me.register().then(() => (dpop.on || !me.self.dpop ? me.others().then(() => undefined) : undefined)).then(() => dpop.decide()).catch((err: unknown) => logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`));
+    me.register()
+      .then(() => (dpop.on || !me.self.dpop ? me.others().then(() => undefined) : undefined))
+      .then(() => dpop.decide())
+      .catch((err: unknown) =>
+        logger.warn({ event: 'cluster.heartbeat_failed' }, `this instance could not renew its registration in the store: ${(err as Error).message}`),
+      );
   }, config.heartbeatMs);
   beat.unref();
   return {
@@ -246,5 +276,13 @@ export async function joinCluster(store: BatonStore, config: ClusterConfig, logg
 
 /** `baton_dpop_enabled` on `registry`: 0 while DPoP is held back, 1 once on (workers aggregated by their minimum). */
 export function dpopGauge(member: Membership, registry: Registry): void {
-  new Gauge({ name: 'baton_dpop_enabled', help: 'DPoP (RFC 9449) at the token endpoints: 1 on, 0 held back until every instance on the store supports it', registers: [registry], aggregator: 'min', collect() { this.set(member.dpop() ? 1 : 0); } });
+  new Gauge({
+    name: 'baton_dpop_enabled',
+    help: 'DPoP (RFC 9449) at the token endpoints: 1 on, 0 held back until every instance on the store supports it',
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      this.set(member.dpop() ? 1 : 0);
+    },
+  });
 }

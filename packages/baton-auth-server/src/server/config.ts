@@ -89,7 +89,9 @@ const schema = z.object(Object.fromEntries(SCHEMA_SETTINGS.map((s) => [s.env, s.
 
 /** `off`, or `<count>/<duration>` (checked by the schema): the count and the duration, ms and as written. */
 const perWindow = (v: string, name: string): { max: number; ms: number; window: string } | false =>
-  v === 'off' ? false : { max: Number(v.slice(0, v.indexOf('/'))), ms: durationMs(v.slice(v.indexOf('/') + 1), name), window: durationText(v.slice(v.indexOf('/') + 1)) };
+  v === 'off'
+    ? false
+    : { max: Number(v.slice(0, v.indexOf('/'))), ms: durationMs(v.slice(v.indexOf('/') + 1), name), window: durationText(v.slice(v.indexOf('/') + 1)) };
 
 /** BATON_TRUST_PROXY: a hop count, or proxy-addr's list of addresses, CIDR ranges and names. */
 function trusted(value: string | undefined): number | string[] {
@@ -100,7 +102,9 @@ function trusted(value: string | undefined): number | string[] {
   try {
     proxyaddr.compile(list);
   } catch (err) {
-    throw new BatonConfigError(`BATON_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1, or loopback): ${(err as Error).message}.`);
+    throw new BatonConfigError(
+      `BATON_TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of proxy addresses or CIDR ranges (e.g. 10.0.0.0/8,::1, or loopback): ${(err as Error).message}.`,
+    );
   }
   return list;
 }
@@ -111,7 +115,8 @@ function closest(key: string, names: string[]): string | undefined {
     let row = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {
       const next = [i];
-      for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++)
+        next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
       row = next;
     }
     return row[b.length] as number;
@@ -133,15 +138,20 @@ function readInput(env: Record<string, string | undefined>): Record<string, unkn
       throw new BatonConfigError(`Cannot read the config file ${env.BATON_CONFIG}: ${why}.`);
     }
   }
-  if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new BatonConfigError(`The config file ${env.BATON_CONFIG} must hold one JSON object of settings, e.g. {"PORT": 8080}.`);
+  if (typeof file !== 'object' || file === null || Array.isArray(file))
+    throw new BatonConfigError(`The config file ${env.BATON_CONFIG} must hold one JSON object of settings, e.g. {"PORT": 8080}.`);
   // A misspelled key would be ignored, and its setting silently left at its default (#22).
   for (const key of Object.keys(file)) {
     if (Object.hasOwn(schema.shape, key) || key === 'BATON_LOGIN_RATE') continue;
     const near = closest(key, Object.keys(schema.shape));
-    throw new BatonConfigError(`The config file ${env.BATON_CONFIG} names ${JSON.stringify(key.slice(0, 64))}, which is no setting${near === undefined ? '' : `: did you mean ${near}?`} (every setting: \`${BATON} serve --help\`).`);
+    throw new BatonConfigError(
+      `The config file ${env.BATON_CONFIG} names ${JSON.stringify(key.slice(0, 64))}, which is no setting${near === undefined ? '' : `: did you mean ${near}?`} (every setting: \`${BATON} serve --help\`).`,
+    );
   }
   if (env.BATON_LOGIN_RATE || 'BATON_LOGIN_RATE' in file) {
-    throw new BatonConfigError("BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').");
+    throw new BatonConfigError(
+      "BATON_LOGIN_RATE is gone (it counted successful logins too): use BATON_LOGIN_FAILURES (e.g. '10/1h') and BATON_LOGIN_FAILURES_PER_IP (e.g. '100/1d').",
+    );
   }
   const input: Record<string, unknown> = { ...file };
   for (const key of Object.keys(schema.shape)) if (env[key] !== undefined && env[key] !== '') input[key] = env[key];
@@ -159,14 +169,20 @@ interface Parsed {
 function connectionLimits(p: Parsed): Pick<ServerConfig, 'headersTimeoutMs' | 'requestTimeoutMs' | 'maxConnections' | 'maxConnectionsPerAddress'> {
   const headersTimeoutMs = durationMs(p.text('BATON_HEADERS_TIMEOUT'), 'BATON_HEADERS_TIMEOUT');
   const requestTimeoutMs = durationMs(p.text('BATON_REQUEST_TIMEOUT'), 'BATON_REQUEST_TIMEOUT');
-  if (headersTimeoutMs === 0 || requestTimeoutMs === 0) throw new BatonConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
-  if (headersTimeoutMs > requestTimeoutMs) throw new BatonConfigError(`BATON_HEADERS_TIMEOUT (${p.text('BATON_HEADERS_TIMEOUT')}) must not exceed BATON_REQUEST_TIMEOUT (${p.text('BATON_REQUEST_TIMEOUT')}): the headers are part of the request.`);
+  if (headersTimeoutMs === 0 || requestTimeoutMs === 0)
+    throw new BatonConfigError('BATON_HEADERS_TIMEOUT and BATON_REQUEST_TIMEOUT must be above 0: a slow client would hold its connection forever.');
+  if (headersTimeoutMs > requestTimeoutMs)
+    throw new BatonConfigError(
+      `BATON_HEADERS_TIMEOUT (${p.text('BATON_HEADERS_TIMEOUT')}) must not exceed BATON_REQUEST_TIMEOUT (${p.text('BATON_REQUEST_TIMEOUT')}): the headers are part of the request.`,
+    );
   const maxConnections = p.count('BATON_MAX_CONNECTIONS');
   // One address may hold an eighth of the slots: filling them all takes eight addresses at least.
   const given = p.maybe('BATON_MAX_CONNECTIONS_PER_ADDRESS');
   const maxConnectionsPerAddress = given !== undefined ? Number(given) : Math.min(maxConnections, Math.max(16, Math.floor(maxConnections / 8)));
   if (maxConnectionsPerAddress > maxConnections) {
-    throw new BatonConfigError(`BATON_MAX_CONNECTIONS_PER_ADDRESS (${maxConnectionsPerAddress}) must not exceed BATON_MAX_CONNECTIONS (${maxConnections}): one address could then hold every connection.`);
+    throw new BatonConfigError(
+      `BATON_MAX_CONNECTIONS_PER_ADDRESS (${maxConnectionsPerAddress}) must not exceed BATON_MAX_CONNECTIONS (${maxConnections}): one address could then hold every connection.`,
+    );
   }
   return { headersTimeoutMs, requestTimeoutMs, maxConnections, maxConnectionsPerAddress };
 }
@@ -187,19 +203,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const workers = c.BATON_WORKERS === 'auto' ? Math.min(MAX_WORKERS, availableParallelism()) : p.count('BATON_WORKERS');
   // Each worker would hold its own private database: a session made on one would be unknown to the others.
   if (workers > 1 && (store === 'memory:' || store === 'sqlite::memory:')) {
-    throw new BatonConfigError(`BATON_WORKERS=${p.text('BATON_WORKERS')} needs a store the workers share: with ${store} each worker would keep its own users, keys and sessions. Use sqlite:<path>, Redis or PostgreSQL, or BATON_WORKERS=1.`);
+    throw new BatonConfigError(
+      `BATON_WORKERS=${p.text('BATON_WORKERS')} needs a store the workers share: with ${store} each worker would keep its own users, keys and sessions. Use sqlite:<path>, Redis or PostgreSQL, or BATON_WORKERS=1.`,
+    );
   }
   const warnings: string[] = [];
   // A grace window hands the current pair to whoever presents the previous token: seconds absorb races, more is a gift to a thief.
   if (durationMs(p.text('BATON_REFRESH_GRACE'), 'BATON_REFRESH_GRACE') > 60_000) {
-    warnings.push(`BATON_REFRESH_GRACE=${p.text('BATON_REFRESH_GRACE')} is long: for that long after each rotation, whoever holds the previous refresh token gets the current pair. A few seconds (the default, 10s) absorb racing tabs and lost responses.`);
+    warnings.push(
+      `BATON_REFRESH_GRACE=${p.text('BATON_REFRESH_GRACE')} is long: for that long after each rotation, whoever holds the previous refresh token gets the current pair. A few seconds (the default, 10s) absorb racing tabs and lost responses.`,
+    );
   }
   const loginFailures = perWindow(p.text('BATON_LOGIN_FAILURES'), 'BATON_LOGIN_FAILURES');
   const loginFailuresPerIp = perWindow(p.text('BATON_LOGIN_FAILURES_PER_IP'), 'BATON_LOGIN_FAILURES_PER_IP');
   const refreshRate = perWindow(p.text('BATON_REFRESH_RATE'), 'BATON_REFRESH_RATE');
   const scopes = p.maybe('BATON_SCOPES');
   return {
-    warnings, host, issuer, store, cookieSecure, workers, ...connectionLimits(p),
+    warnings,
+    host,
+    issuer,
+    store,
+    cookieSecure,
+    workers,
+    ...connectionLimits(p),
     port: p.count('PORT'),
     issuerSet: c.BATON_ISSUER !== undefined,
     dpop: p.text('BATON_DPOP') as ServerConfig['dpop'],

@@ -38,7 +38,9 @@ function checkStats(path: string, { mode, uid: owner }: { mode: number; uid: num
   // A sticky folder (/tmp): others may add files but not rename or replace ours, checked one by one.
   if (kind === 'folder' && (mode & 0o1000) !== 0) return;
   if (owner !== uid) {
-    throw new BatonConfigError(`${path} belongs to another user (uid ${owner}, not ${uid}): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown ${uid} ${path}\`.`);
+    throw new BatonConfigError(
+      `${path} belongs to another user (uid ${owner}, not ${uid}): whoever owns it can read or replace what Baton keeps there. Run Baton as its owner, or \`chown ${uid} ${path}\`.`,
+    );
   }
   if ((mode & (kind === 'secret' ? 0o077 : 0o022)) !== 0) {
     throw new BatonConfigError(`${path} is open to other users (mode ${(mode & 0o777).toString(8)}): \`chmod ${kind === 'folder' ? 700 : 600} ${path}\`.`);

@@ -59,13 +59,23 @@ export function watchInstall(store: BatonStore, install: string, storeUrl: strin
     } else if (now === null && (await store.getRecord(CONFIG_KIND, RESET).catch(() => null)) !== null) {
       // `baton keys reset` on purpose, not a loss: the next start makes new keys.
       reason = 'its keys were reset on purpose (`baton keys reset`): restart this instance';
-      logger.error({ event: 'store.keys_reset' }, `The store at ${where} had its keys reset on purpose (\`${BATON} keys reset\`): this instance holds the old keys and answers 503; restart it.`);
+      logger.error(
+        { event: 'store.keys_reset' },
+        `The store at ${where} had its keys reset on purpose (\`${BATON} keys reset\`): this instance holds the old keys and answers 503; restart it.`,
+      );
     } else if (now === null) {
-      reason = 'lost its data (was it restarted without persistence?): restore it from a backup, or start afresh with `baton store init` and restart every instance; the log says more';
-      logger.error({ event: 'store.lost' }, `The store at ${where} lost its data (was it restarted without persistence?): its install record of ${installedAt(install)} is gone, and with it users, clients, keys, sessions, revocations and login limits. This instance answers 503 and writes no keys there until it is back: restore the store from a backup (the instance becomes ready again by itself), or start afresh on purpose with \`${BATON} store init\` and restart every instance (users and clients must then be added again).`);
+      reason =
+        'lost its data (was it restarted without persistence?): restore it from a backup, or start afresh with `baton store init` and restart every instance; the log says more';
+      logger.error(
+        { event: 'store.lost' },
+        `The store at ${where} lost its data (was it restarted without persistence?): its install record of ${installedAt(install)} is gone, and with it users, clients, keys, sessions, revocations and login limits. This instance answers 503 and writes no keys there until it is back: restore the store from a backup (the instance becomes ready again by itself), or start afresh on purpose with \`${BATON} store init\` and restart every instance (users and clients must then be added again).`,
+      );
     } else {
       reason = 'set up anew after this instance started (`baton store init`): restart this instance';
-      logger.error({ event: 'store.reinitialized' }, `The store at ${where} was set up anew (install record of ${installedAt(now)}, not the one of ${installedAt(install)} this instance started with): this instance holds the old keys and answers 503; restart it.`);
+      logger.error(
+        { event: 'store.reinitialized' },
+        `The store at ${where} was set up anew (install record of ${installedAt(now)}, not the one of ${installedAt(install)} this instance started with): this instance holds the old keys and answers 503; restart it.`,
+      );
     }
   };
   // At most one read at a time and one a second, however often /readyz (unauthenticated) is asked.

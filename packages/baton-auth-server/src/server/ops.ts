@@ -39,7 +39,13 @@ export async function readiness(
   try {
     await Promise.race([
       store.ping(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new BatonError('ERR_STORE_UNAVAILABLE', `no answer within ${READY_TIMEOUT_MS} ms`, { public: true })), READY_TIMEOUT_MS))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(
+            () => reject(new BatonError('ERR_STORE_UNAVAILABLE', `no answer within ${READY_TIMEOUT_MS} ms`, { public: true })),
+            READY_TIMEOUT_MS,
+          )),
+      ),
     ]);
     checks.store = (await o.lost?.()) ?? 'ok';
   } catch (err) {
@@ -96,10 +102,13 @@ export function opsRoutes(o: {
     routes['/metrics'] = async (request) =>
       metricsAuthorized(request.headers.get('authorization'), token)
         ? new Response(await scrape(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } })
-        : new Response(JSON.stringify({ error: errorTable.ERR_TOKEN_INVALID.error, error_description: 'GET /metrics needs Authorization: Bearer <BATON_METRICS_TOKEN>' }), {
-            status: errorTable.ERR_TOKEN_INVALID.status,
-            headers: { ...NO_STORE, 'www-authenticate': 'Bearer realm="baton-metrics"' },
-          });
+        : new Response(
+            JSON.stringify({ error: errorTable.ERR_TOKEN_INVALID.error, error_description: 'GET /metrics needs Authorization: Bearer <BATON_METRICS_TOKEN>' }),
+            {
+              status: errorTable.ERR_TOKEN_INVALID.status,
+              headers: { ...NO_STORE, 'www-authenticate': 'Bearer realm="baton-metrics"' },
+            },
+          );
   }
   return (request, pathname) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;

@@ -20,7 +20,7 @@ function urlParts(url: string): { scheme: string; user: string | undefined; rest
   const mark = rest.indexOf('?');
   const query = mark === -1 ? '' : rest.slice(mark);
   if (mark !== -1) rest = rest.slice(0, mark);
-  const authority = scheme.endsWith('//') ? rest.split('/')[0] as string : '';
+  const authority = scheme.endsWith('//') ? (rest.split('/')[0] as string) : '';
   const at = authority.lastIndexOf('@');
   return at === -1 ? { scheme, user: undefined, rest, query, fragment } : { scheme, user: rest.slice(0, at), rest: rest.slice(at + 1), query, fragment };
 }
@@ -48,7 +48,8 @@ const decoded = (v: string): string => {
 
 /** A `name=value` pair (in the query, or `;`-separated in the path) that carries a credential: its name says so, or its value sets one (`options=-c password=…`). */
 const PAIR = /([?&;])([^=&;?#]*)=([^&;#]*)/g;
-const holdsCredential = (name: string, value: string): boolean => CREDENTIAL_PARAM.test(decoded(name)) || /(?:pass|pwd|secret|token|key|auth|cred)[^=]*=/i.test(decoded(value));
+const holdsCredential = (name: string, value: string): boolean =>
+  CREDENTIAL_PARAM.test(decoded(name)) || /(?:pass|pwd|secret|token|key|auth|cred)[^=]*=/i.test(decoded(value));
 
 /** The password of a user part, raw or percent-encoded (`%3A` spelling the colon). */
 function passwordOf(user: string): string | undefined {
@@ -70,7 +71,8 @@ export function credentialsOf(url: string): string[] {
   const password = user === undefined ? undefined : passwordOf(user);
   if (password !== undefined) found.push(password, ...(user?.includes(':') ? [] : [user as string]));
   for (const [, , name, value] of `${rest}${query}`.matchAll(PAIR)) {
-    if (holdsCredential(name as string, value as string)) found.push(value as string, ...[...decoded(value as string).matchAll(/=(\S+)/g)].map((m) => m[1] as string));
+    if (holdsCredential(name as string, value as string))
+      found.push(value as string, ...[...decoded(value as string).matchAll(/=(\S+)/g)].map((m) => m[1] as string));
   }
   return [...new Set(found.flatMap((v) => [v, decoded(v)]))].filter((v) => v !== '');
 }
@@ -85,7 +87,9 @@ export function redactUrl(url: string): string {
   const { scheme, user, rest, query, fragment } = urlParts(url);
   if (ambiguousUser(url) !== undefined) return `${scheme}<redacted>`;
   const who = user === undefined ? '' : `${passwordOf(user) === undefined ? user : user.includes(':') ? `${user.slice(0, user.indexOf(':'))}:***` : '***'}@`;
-  const masked = `${rest}${query}`.replace(PAIR, (pair, sep: string, name: string, value: string) => (holdsCredential(name, value) ? `${sep}${name}=***` : pair));
+  const masked = `${rest}${query}`.replace(PAIR, (pair, sep: string, name: string, value: string) =>
+    holdsCredential(name, value) ? `${sep}${name}=***` : pair,
+  );
   return `${scheme}${who}${masked}${fragment}`;
 }
 
@@ -95,7 +99,9 @@ export function redactUrl(url: string): string {
  */
 export function checkStoreUrl(url: string): void {
   if (!/^(rediss?|redis\+cluster|postgres(ql)?):/i.test(url) || ambiguousUser(url) === undefined) return;
-  throw new BatonConfigError(`BATON_STORE ${redactUrl(url)} has an @ after its host, or no // before its user part: percent-encode /, ?, #, @ and : in the user name and password (%2F, %3F, %23, %40, %3A), as in redis://:p%2Fss@host:6379.`);
+  throw new BatonConfigError(
+    `BATON_STORE ${redactUrl(url)} has an @ after its host, or no // before its user part: percent-encode /, ?, #, @ and : in the user name and password (%2F, %3F, %23, %40, %3A), as in redis://:p%2Fss@host:6379.`,
+  );
 }
 
 /** `text` (a driver's error message, say) with the URL and each credential it holds replaced by their redacted forms. */

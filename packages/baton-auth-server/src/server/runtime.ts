@@ -100,12 +100,23 @@ function readChecked(path: string): RuntimeInfo | undefined {
   } catch {
     // refused below
   }
-  if (!Number.isSafeInteger(info?.pid) || (info?.pid as number) <= 0 || typeof info?.store !== 'string' || typeof info.issuer !== 'string' || typeof info.url !== 'string') {
+  if (
+    !Number.isSafeInteger(info?.pid) ||
+    (info?.pid as number) <= 0 ||
+    typeof info?.store !== 'string' ||
+    typeof info.issuer !== 'string' ||
+    typeof info.url !== 'string'
+  ) {
     throw new BatonConfigError(`${path} is not a runtime file a Baton service wrote: remove it (\`rm ${path}\`).`);
   }
   return {
-    pid: info.pid as number, nonce: typeof info.nonce === 'string' ? info.nonce : '', url: info.url, issuer: info.issuer, store: info.store,
-    ...(Number.isSafeInteger(info.uid) ? { uid: info.uid as number } : {}), ...(typeof info.started === 'string' ? { started: info.started } : {}),
+    pid: info.pid as number,
+    nonce: typeof info.nonce === 'string' ? info.nonce : '',
+    url: info.url,
+    issuer: info.issuer,
+    store: info.store,
+    ...(Number.isSafeInteger(info.uid) ? { uid: info.uid as number } : {}),
+    ...(typeof info.started === 'string' ? { started: info.started } : {}),
   };
 }
 
@@ -115,7 +126,9 @@ export function readRuntime(path: string): RuntimeInfo | undefined {
   if (info === undefined) return undefined;
   const state = ours(info);
   if (state === 'another user') {
-    throw new BatonConfigError(`${path} names process ${info.pid}, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${path}\`), or point BATON_RUNTIME_FILE elsewhere.`);
+    throw new BatonConfigError(
+      `${path} names process ${info.pid}, which belongs to another user, not to a Baton service of yours: the file is stale or planted, and is not used. Remove it (\`rm ${path}\`), or point BATON_RUNTIME_FILE elsewhere.`,
+    );
   }
   return state === 'alive' ? info : undefined;
 }
@@ -139,10 +152,19 @@ export function announceRuntime(path: string, info: Omit<RuntimeInfo, 'pid' | 'n
   checkPrivate(dir, 'folder');
   // A shared folder (sticky, like /tmp): anyone may create the name first and keep this service from announcing itself.
   if (uid !== undefined && (statSync(dir).mode & 0o1000) !== 0) {
-    throw new BatonConfigError(`${dir} is a shared folder (sticky, like /tmp): another user could create ${basename(path)} there first. Point BATON_RUNTIME_FILE to a private folder (the default ./data is one).`);
+    throw new BatonConfigError(
+      `${dir} is a shared folder (sticky, like /tmp): another user could create ${basename(path)} there first. Point BATON_RUNTIME_FILE to a private folder (the default ./data is one).`,
+    );
   }
   const started = processStart(process.pid);
-  const mine: RuntimeInfo = { pid: process.pid, ...(uid === undefined ? {} : { uid }), ...(started === undefined ? {} : { started }), nonce: randomUUID(), ...info, store: canonicalStore(info.store) };
+  const mine: RuntimeInfo = {
+    pid: process.pid,
+    ...(uid === undefined ? {} : { uid }),
+    ...(started === undefined ? {} : { started }),
+    nonce: randomUUID(),
+    ...info,
+    store: canonicalStore(info.store),
+  };
   const remove = () => {
     try {
       if (readChecked(path)?.nonce === mine.nonce) rmSync(path, { force: true });
@@ -168,11 +190,15 @@ export function announceRuntime(path: string, info: Omit<RuntimeInfo, 'pid' | 'n
     if (theirs === undefined) continue; // removed meanwhile
     if (theirs.pid !== process.pid && ours(theirs) === 'alive') {
       if (theirs.store === mine.store && theirs.issuer === mine.issuer) return { sharedWith: theirs.pid, remove: () => undefined };
-      throw new BatonConfigError(`${path} already names the Baton service running as process ${theirs.pid} (store ${redactUrl(theirs.store)}, issuer ${theirs.issuer}); this one serves ${redactUrl(mine.store)} as ${mine.issuer}, and \`baton\` commands would not know which to act on. Give this one its own BATON_RUNTIME_FILE, or stop process ${theirs.pid} first.`);
+      throw new BatonConfigError(
+        `${path} already names the Baton service running as process ${theirs.pid} (store ${redactUrl(theirs.store)}, issuer ${theirs.issuer}); this one serves ${redactUrl(mine.store)} as ${mine.issuer}, and \`baton\` commands would not know which to act on. Give this one its own BATON_RUNTIME_FILE, or stop process ${theirs.pid} first.`,
+      );
     }
     // Stale: removed only if it is still the file just read (another start may have replaced it).
     const now = statSync(path, { throwIfNoEntry: false });
     if (before !== undefined && now !== undefined && now.ino === before.ino && now.dev === before.dev) rmSync(path, { force: true });
   }
-  throw new BatonConfigError(`${path} kept changing while this service tried to announce itself: is another Baton service starting with the same BATON_RUNTIME_FILE?`);
+  throw new BatonConfigError(
+    `${path} kept changing while this service tried to announce itself: is another Baton service starting with the same BATON_RUNTIME_FILE?`,
+  );
 }

@@ -45,7 +45,9 @@ export function checkIntegrity(path: string): void {
     problems = [said(err)];
   }
   if (problems.length > 0) {
-    throw new BatonConfigError(`${path} is damaged (SQLite's quick_check: ${problems.join('; ').slice(0, 300)}). Stop here and restore it from a backup (\`${batonCommand()} restore <file> --revoke-sessions\` or \`--keep-sessions\`, docs/backups.md); the damaged file stays as it is.`);
+    throw new BatonConfigError(
+      `${path} is damaged (SQLite's quick_check: ${problems.join('; ').slice(0, 300)}). Stop here and restore it from a backup (\`${batonCommand()} restore <file> --revoke-sessions\` or \`--keep-sessions\`, docs/backups.md); the damaged file stays as it is.`,
+    );
   }
 }
 
@@ -83,15 +85,21 @@ export function backupFacts(file: string): BackupFacts {
       throw new BatonConfigError(`${file} is not a SQLite database Baton can read (${said(err)}).`);
     }
     const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
-    if (version === 0 || !tables.has('baton_records') || !tables.has('baton_sessions')) throw new BatonConfigError(`${file} is a SQLite database, but not a Baton one (no Baton tables).`);
-    if (version > SQLITE_SCHEMA_VERSION) throw new BatonConfigError(`${file} has schema version ${version}, written by a newer Baton than this one (${SQLITE_SCHEMA_VERSION}): restore it with that version, or upgrade Baton first.`);
+    if (version === 0 || !tables.has('baton_records') || !tables.has('baton_sessions'))
+      throw new BatonConfigError(`${file} is a SQLite database, but not a Baton one (no Baton tables).`);
+    if (version > SQLITE_SCHEMA_VERSION)
+      throw new BatonConfigError(
+        `${file} has schema version ${version}, written by a newer Baton than this one (${SQLITE_SCHEMA_VERSION}): restore it with that version, or upgrade Baton first.`,
+      );
     // Only what Baton's migrations make at that version: a trigger planted in a copy would run in
     // every later write (one that un-revokes sessions makes --revoke-sessions and every logout a no-op).
     const expected = new Set(sqliteSchemaAt(version));
     const extra = sqliteSchemaOf(db).filter((o) => !expected.delete(o));
     if (extra.length > 0 || expected.size > 0) {
       const named = [...extra, ...expected].map((o) => o.slice(0, o.indexOf(':'))).join(', ');
-      throw new BatonConfigError(`${file} holds what a Baton database never has, or lacks what it has, at schema version ${version} (${named.slice(0, 300)}): it was changed after it was written; use another backup.`);
+      throw new BatonConfigError(
+        `${file} holds what a Baton database never has, or lacks what it has, at schema version ${version} (${named.slice(0, 300)}): it was changed after it was written; use another backup.`,
+      );
     }
     const check = quickCheck(db);
     if (check.length > 0) throw new BatonConfigError(`${file} is damaged (SQLite's quick_check: ${check.join('; ').slice(0, 300)}): use another backup.`);
@@ -174,7 +182,8 @@ export async function backupDatabase(source: string, target: string, force = fal
     sync(target);
     return { ...facts, bytes: statSync(target).size };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new BatonConfigError(`${target} exists already: choose a new name, or add --force to replace it.`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new BatonConfigError(`${target} exists already: choose a new name, or add --force to replace it.`);
     throw err;
   } finally {
     rmSync(temp, { force: true });

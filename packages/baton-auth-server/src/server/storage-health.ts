@@ -32,15 +32,28 @@ export function storageFailure(err: unknown): { code: string; reason: string } |
     if (typeof code === 'string' && POSTGRES[code] !== undefined) return { code, reason: `${POSTGRES[code]} (SQLSTATE ${code})` };
     // Redis answers writes with these when it is out of memory or cannot persist.
     const redis = typeof message === 'string' ? /^(OOM|MISCONF)\b/.exec(message)?.[1] : undefined;
-    if (redis !== undefined) return { code: redis, reason: redis === 'OOM' ? 'Redis is out of memory (OOM, maxmemory)' : 'Redis cannot persist to disk and refuses writes (MISCONF)' };
+    if (redis !== undefined)
+      return { code: redis, reason: redis === 'OOM' ? 'Redis is out of memory (OOM, maxmemory)' : 'Redis cannot persist to disk and refuses writes (MISCONF)' };
   }
   return undefined;
 }
 
 /** The store methods that write: one of them succeeding proves the store writes again. */
 const WRITES = new Set([
-  'createSession', 'rotate', 'revokeSession', 'revokeUserSessions', 'consumeJti', 'denyJti', 'announce', 'saveOpaqueToken',
-  'deleteOpaqueToken', 'putRecord', 'deleteRecord', 'hitCounter', 'deleteCounter', 'sweep',
+  'createSession',
+  'rotate',
+  'revokeSession',
+  'revokeUserSessions',
+  'consumeJti',
+  'denyJti',
+  'announce',
+  'saveOpaqueToken',
+  'deleteOpaqueToken',
+  'putRecord',
+  'deleteRecord',
+  'hitCounter',
+  'deleteCounter',
+  'sweep',
 ]);
 
 /** The record the write probe writes (and deletes): about a page, so it needs room as a session would. */
@@ -69,13 +82,16 @@ function observe<S extends BatonStore>(store: S, wrote: () => void, failed: (err
       return (...args: unknown[]) => {
         const result = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (!(result instanceof Promise)) return result;
-        return result.then((answer: unknown) => {
-          if (typeof key === 'string' && WRITES.has(key)) wrote();
-          return answer;
-        }, (err: unknown) => {
-          failed(err);
-          throw err;
-        });
+        return result.then(
+          (answer: unknown) => {
+            if (typeof key === 'string' && WRITES.has(key)) wrote();
+            return answer;
+          },
+          (err: unknown) => {
+            failed(err);
+            throw err;
+          },
+        );
       };
     },
   });
@@ -100,7 +116,11 @@ class Health implements StorageHealth {
   }
 
   watch<S extends BatonStore>(store: S): S {
-    const proxy = observe(store, () => this.#wrote(), (err) => this.#failed(err));
+    const proxy = observe(
+      store,
+      () => this.#wrote(),
+      (err) => this.#failed(err),
+    );
     this.#watched = proxy;
     return proxy;
   }

@@ -17,15 +17,22 @@ export async function openStore(url: string): Promise<BatonStore> {
   }
   if (/^(rediss?|redis\+cluster):\/\//.test(url)) return (await import('baton-auth/stores/redis')).redisStore({ url });
   if (/^postgres(ql)?:\/\//.test(url)) return (await import('baton-auth/stores/postgres')).postgresStore({ url });
-  throw new BatonConfigError(`BATON_STORE ${redactUrl(url)} is no store Baton knows: use sqlite:<path>, memory:, redis://…, rediss://…, redis+cluster://… or postgres://….`);
+  throw new BatonConfigError(
+    `BATON_STORE ${redactUrl(url)} is no store Baton knows: use sqlite:<path>, memory:, redis://…, rediss://…, redis+cluster://… or postgres://….`,
+  );
 }
 
 /** How long the store has to answer its first round trip at start-up. */
 const STORE_TIMEOUT_MS = 5000;
 
 const NETWORK_ERRORS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused', ENOTFOUND: 'host not found', EAI_AGAIN: 'host not found (DNS)', ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ECONNRESET: 'connection reset',
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found (DNS)',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
 };
 
 /** What a network error (or its cause) says, in words, if it is one. */
@@ -49,7 +56,10 @@ function probe(url: string): Promise<string | undefined> {
       socket.destroy();
       resolve(why);
     };
-    socket.once('connect', () => done(undefined)).once('timeout', () => done('no answer')).once('error', (err) => done(networkError(err) ?? 'connection failed'));
+    socket
+      .once('connect', () => done(undefined))
+      .once('timeout', () => done('no answer'))
+      .once('error', (err) => done(networkError(err) ?? 'connection failed'));
   });
 }
 
@@ -70,7 +80,9 @@ export async function connectStore(url: string): Promise<BatonStore> {
   let last: unknown;
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new BatonError('ERR_STORE_UNAVAILABLE', 'no answer', { public: true }))));
+    const timeout = new Promise<never>(
+      (_, reject) => (timer = setTimeout(reject, Math.max(deadline - Date.now(), 0), new BatonError('ERR_STORE_UNAVAILABLE', 'no answer', { public: true }))),
+    );
     const answer = store.ping();
     answer.catch(() => undefined); // it may still fail after the timeout: never unhandled
     try {
@@ -86,9 +98,12 @@ export async function connectStore(url: string): Promise<BatonStore> {
   }
   await Promise.race([store.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
   const unreachable = networkError(last) ?? (await probe(url));
-  if (unreachable !== undefined) throw new BatonConfigError(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
+  if (unreachable !== undefined)
+    throw new BatonConfigError(`Cannot reach the store at ${where} within ${STORE_TIMEOUT_MS / 1000} s: ${unreachable}. Is it running?`, { cause: last });
   // It answered, with an error (a missing database, a wrong password): what it said, secrets out.
-  throw new BatonConfigError(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, { cause: last });
+  throw new BatonConfigError(`The store at ${where} kept failing for ${STORE_TIMEOUT_MS / 1000} s: ${safe((last as Error).message ?? String(last))}`, {
+    cause: last,
+  });
 }
 
 /** postgres.js's connection codes, and the SQLSTATE classes of a connection lost or a server shutting down. */
@@ -96,7 +111,8 @@ const PG_AWAY = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTIO
 /** SQLite's result codes for a database that is busy, locked, failing to read or write, or full. */
 const SQLITE_AWAY = new Set([5, 6, 10, 13]);
 /** ioredis's words for a connection that is not there (it gives them no code). */
-const REDIS_AWAY = /^(Connection is closed\.|Command timed out|Reached the max retries per request limit|Stream isn't writeable|CLUSTERDOWN|LOADING|TRYAGAIN|MASTERDOWN|READONLY)/;
+const REDIS_AWAY =
+  /^(Connection is closed\.|Command timed out|Reached the max retries per request limit|Stream isn't writeable|CLUSTERDOWN|LOADING|TRYAGAIN|MASTERDOWN|READONLY)/;
 
 /** Whether `err` (or a cause of it) says the store is away, rather than that something is wrong with it. */
 export function storeAway(err: unknown): boolean {
@@ -152,7 +168,8 @@ export function outageAware<S extends BatonStore>(store: S): S {
   // Only a store that is away (a connection refused or lost, a timeout, a busy or full database)
   // is a 503: any other failure (a missing table, a bug) stays a 500 the handler logs, never a
   // silent "try again" while /readyz says ready.
-  const unavailable = (cause: unknown): unknown => (isBatonError(cause) || !storeAway(cause) ? cause : new BatonError('ERR_STORE_UNAVAILABLE', 'the store did not answer', { cause }));
+  const unavailable = (cause: unknown): unknown =>
+    isBatonError(cause) || !storeAway(cause) ? cause : new BatonError('ERR_STORE_UNAVAILABLE', 'the store did not answer', { cause });
   let probe: NodeJS.Timeout | undefined;
   let probing = false;
   const markDown = (): void => {
@@ -160,14 +177,21 @@ export function outageAware<S extends BatonStore>(store: S): S {
     probe = setInterval(() => {
       if (probing) return;
       probing = true;
-      store.ping().then(() => {
-        clearInterval(probe);
-        probe = undefined;
-      }, () => undefined).finally(() => (probing = false));
+      store
+        .ping()
+        .then(
+          () => {
+            clearInterval(probe);
+            probe = undefined;
+          },
+          () => undefined,
+        )
+        .finally(() => (probing = false));
     }, REPROBE_MS);
     probe.unref();
   };
-  const down = (): Promise<never> => Promise.reject(new BatonError('ERR_STORE_UNAVAILABLE', 'the store is known to be down (a call timed out); retrying in the background'));
+  const down = (): Promise<never> =>
+    Promise.reject(new BatonError('ERR_STORE_UNAVAILABLE', 'the store is known to be down (a call timed out); retrying in the background'));
   /** `call`, or a 503 once it has waited CALL_DEADLINE_MS (the store then marked down). */
   const deadline = <T>(call: Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;

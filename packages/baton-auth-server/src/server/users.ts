@@ -40,7 +40,13 @@ export const users = {
   async add(store: BatonStore, username: string, password: string, scopes = ''): Promise<User> {
     if (!USERNAME.test(username)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A username is 1 to 64 letters, digits or . _ @ -.');
     if (password.length < 8) throw new BatonError('ERR_INVALID_ARGUMENT', 'A password needs at least 8 characters.');
-    const user: User = { id: `usr_${randomBytes(9).toString('base64url')}`, username, passwordHash: await hash(password), createdAt: Date.now(), scopes: parseScope(scopes) };
+    const user: User = {
+      id: `usr_${randomBytes(9).toString('base64url')}`,
+      username,
+      passwordHash: await hash(password),
+      createdAt: Date.now(),
+      scopes: parseScope(scopes),
+    };
     if (!(await store.putRecord(USERS, username.toLowerCase(), JSON.stringify(user), { ifAbsent: true }))) {
       throw new BatonError('ERR_INVALID_ARGUMENT', `The user ${username} already exists.`);
     }

@@ -66,7 +66,11 @@ export function endpoints(handler: AuthHandler): RequestHandler {
  * tokens); the claims land on `req.auth`.
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): RequestHandler {
-  const guard = createGuard<Request>(verifier, options, (req) => ({ proof: req.get('dpop'), method: req.method, url: requestUrls(options.origin, req.protocol, req.host, req.originalUrl) }));
+  const guard = createGuard<Request>(verifier, options, (req) => ({
+    proof: req.get('dpop'),
+    method: req.method,
+    url: requestUrls(options.origin, req.protocol, req.host, req.originalUrl),
+  }));
   const pass = (req: Request, res: Response, next: NextFunction, outcome: GuardOutcome): void => {
     if (outcome instanceof Refusal) return send(res, outcome);
     req.auth = outcome;
@@ -100,4 +104,3 @@ export function resourceMetadata(options: ResourceMetadataOptions): RequestHandl
   const { path, body } = resourceMetadataDocument(options);
   return (req, res, next) => (req.method === 'GET' && req.path === path ? void res.set('cache-control', 'public, max-age=300').json(body) : next());
 }
-

@@ -92,7 +92,9 @@ export function endpoints(handler: AuthHandler): FastifyPluginAsync {
  */
 export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions): preHandlerHookHandler {
   const guard = createGuard<FastifyRequest>(verifier, options, (request) => ({
-    proof: request.headers.dpop as string | undefined, method: request.method, url: requestUrls(options.origin, request.protocol, request.host, request.url),
+    proof: request.headers.dpop as string | undefined,
+    method: request.method,
+    url: requestUrls(options.origin, request.protocol, request.host, request.url),
   }));
   const pass = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, outcome: GuardOutcome): void => {
     if (outcome instanceof Refusal) return void send(reply, outcome);
@@ -121,8 +123,10 @@ export function autoRefresh(baton: Baton, options: AutoRefreshOptions = {}): pre
 /** Serves this API's RFC 9728 metadata at its well-known path: `app.register(resourceMetadata({ resource, authorizationServers }))`. */
 export function resourceMetadata(options: ResourceMetadataOptions): FastifyPluginAsync {
   const { path, body } = resourceMetadataDocument(options);
-  return unencapsulated(async (fastify: FastifyInstance) => {
-    fastify.get(path, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(body));
-  }, { ...META, name: 'baton-auth-resource-metadata' });
+  return unencapsulated(
+    async (fastify: FastifyInstance) => {
+      fastify.get(path, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(body));
+    },
+    { ...META, name: 'baton-auth-resource-metadata' },
+  );
 }
-

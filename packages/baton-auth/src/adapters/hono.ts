@@ -53,7 +53,10 @@ let nodeServerConnInfo: Promise<GetConnInfo | undefined> | undefined;
 
 /** @hono/node-server's `getConnInfo`, loaded on first use (an optional peer: absent on Bun or Workers). */
 function nodeConnInfo(): Promise<GetConnInfo | undefined> {
-  nodeServerConnInfo ??= import('@hono/node-server/conninfo').then((m) => m.getConnInfo, () => undefined);
+  nodeServerConnInfo ??= import('@hono/node-server/conninfo').then(
+    (m) => m.getConnInfo,
+    () => undefined,
+  );
   return nodeServerConnInfo;
 }
 
@@ -115,4 +118,3 @@ export function resourceMetadata(options: ResourceMetadataOptions): MiddlewareHa
   const { path, body } = resourceMetadataDocument(options);
   return async (c, next) => (c.req.method === 'GET' && c.req.path === path ? c.json(body, 200, { 'cache-control': 'public, max-age=300' }) : next());
 }
-

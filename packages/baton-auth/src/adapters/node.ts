@@ -79,13 +79,14 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
     // never this buffer grow — and cancelled when the client goes.
     const reader = response.body.getReader();
     let gone = false;
-    const drained = (): Promise<void> => new Promise((resolve) => {
-      const done = (): void => {
-        res.off('drain', done).off('close', done);
-        resolve();
-      };
-      res.on('drain', done).on('close', done);
-    });
+    const drained = (): Promise<void> =>
+      new Promise((resolve) => {
+        const done = (): void => {
+          res.off('drain', done).off('close', done);
+          resolve();
+        };
+        res.on('drain', done).on('close', done);
+      });
     res.once('close', () => {
       gone = true;
       void reader.cancel().catch(() => undefined);

@@ -45,7 +45,13 @@ function isAtJwt(typ: string | undefined): boolean {
 
 /** RFC 9449 §6.1: `cnf` is `{ jkt }`, the base64url SHA-256 thumbprint (43 characters) of the key. */
 function isJktConfirmation(cnf: unknown): boolean {
-  return typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf) && typeof (cnf as { jkt?: unknown }).jkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test((cnf as { jkt: string }).jkt);
+  return (
+    typeof cnf === 'object' &&
+    cnf !== null &&
+    !Array.isArray(cnf) &&
+    typeof (cnf as { jkt?: unknown }).jkt === 'string' &&
+    /^[A-Za-z0-9_-]{43}$/.test((cnf as { jkt: string }).jkt)
+  );
 }
 
 /** Checks the claims of a decoded access token; returns them typed or throws a typed error. */

@@ -181,7 +181,14 @@ export class Baton {
    * signature checked; `beforeSignature` is called with the proof's key thumbprint once every
    * cheap check passed, and what it throws refuses the request likewise.
    */
-  checkProof(proof: string | null | undefined, request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'> & { spend?: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => void | Promise<void> }): Promise<DpopProof> {
+  checkProof(
+    proof: string | null | undefined,
+    request: Pick<DpopRequest, 'method' | 'url' | 'requireNonce'> & {
+      spend?: boolean;
+      refreshToken?: string;
+      beforeSignature?: (jkt: string) => void | Promise<void>;
+    },
+  ): Promise<DpopProof> {
     return checkRequestProof(this.#e, proof, request);
   }
 

@@ -99,7 +99,8 @@ export class Engine {
   }
 
   #apply(event: RevocationEvent): void {
-    if (event.kind === 'key') this.o.ring.drop(event.id, event.at); // the key ring drops the key itself
+    if (event.kind === 'key')
+      this.o.ring.drop(event.id, event.at); // the key ring drops the key itself
     else this.revoked.apply(event, this.now()); // unbounded: the store is this engine's own
   }
 

@@ -68,7 +68,12 @@ export const errorTable = {
   ERR_TOKEN_SCHEME: { status: 401, error: 'invalid_token', message: 'The access token was sent with the wrong scheme', public: true },
   ERR_INVALID_SCOPE: { status: 400, error: 'invalid_scope', message: 'The requested scope is invalid, unknown, or more than was granted', public: true },
   // RFC 8707 §2.
-  ERR_INVALID_TARGET: { status: 400, error: 'invalid_target', message: 'The requested resource is invalid, unknown, or not allowed for this client or session', public: true },
+  ERR_INVALID_TARGET: {
+    status: 400,
+    error: 'invalid_target',
+    message: 'The requested resource is invalid, unknown, or not allowed for this client or session',
+    public: true,
+  },
   // RFC 9449 §5 (a token request) and §8 (the nonce to use comes with the refusal).
   ERR_DPOP_INVALID: { status: 400, error: 'invalid_dpop_proof', message: 'The DPoP proof is invalid', public: true },
   ERR_DPOP_NONCE: { status: 400, error: 'use_dpop_nonce', message: 'Use the DPoP nonce the server provides', public: true },
@@ -110,7 +115,10 @@ export class BatonError extends Error {
 
   /** `options.public`: the detail names only what the caller sent, so it is the message too. */
   constructor(code: BatonErrorCode, detail?: string, options?: { cause?: unknown; retryAfterMs?: number; sessionEnd?: SessionEnd; public?: boolean }) {
-    super(((errorTable[code] as ErrorRow).public === true || options?.public === true) && detail ? detail : errorTable[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      ((errorTable[code] as ErrorRow).public === true || options?.public === true) && detail ? detail : errorTable[code].message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.detail = detail;
     this.retryAfterMs = options?.retryAfterMs;
@@ -142,5 +150,11 @@ export function isBatonError(value: unknown): value is BatonError {
   const v = value as { name?: unknown; code?: unknown } | null;
   // The client SDK's BatonClientError shares two codes (ERR_CONFIG, ERR_INVALID_ARGUMENT) but is no
   // server's decision: thrown in an `authenticate` callback, it would be answered with its sentence.
-  return typeof v?.name === 'string' && v.name.startsWith('Baton') && !v.name.startsWith('BatonClient') && typeof v.code === 'string' && Object.hasOwn(errorTable, v.code);
+  return (
+    typeof v?.name === 'string' &&
+    v.name.startsWith('Baton') &&
+    !v.name.startsWith('BatonClient') &&
+    typeof v.code === 'string' &&
+    Object.hasOwn(errorTable, v.code)
+  );
 }

@@ -52,7 +52,17 @@ async function refreshToken(e: Engine, token: string): Promise<IntrospectionResp
 }
 
 function accessToken(c: Readonly<AccessTokenClaims>): IntrospectionResponse {
-  const out: IntrospectionResponse = { active: true, token_type: c.cnf === undefined ? 'Bearer' : 'DPoP', client_id: c.client_id, sub: c.sub, aud: c.aud, iss: c.iss, exp: c.exp, iat: c.iat, jti: c.jti };
+  const out: IntrospectionResponse = {
+    active: true,
+    token_type: c.cnf === undefined ? 'Bearer' : 'DPoP',
+    client_id: c.client_id,
+    sub: c.sub,
+    aud: c.aud,
+    iss: c.iss,
+    exp: c.exp,
+    iat: c.iat,
+    jti: c.jti,
+  };
   if (c.sid !== undefined) out.sid = c.sid;
   if (c.scope !== undefined) out.scope = c.scope;
   if (c.nbf !== undefined) out.nbf = c.nbf;

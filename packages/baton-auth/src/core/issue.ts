@@ -85,7 +85,8 @@ export interface ClientTokenResponse {
 
 function key(e: Engine, use: 'sig' | 'enc'): RingKey {
   const active = e.o.ring.active(use);
-  if (active === undefined) throw new BatonError('ERR_STORE_UNAVAILABLE', `no active ${use === 'sig' ? 'signing' : 'encryption'} key: the key ring is being reloaded`);
+  if (active === undefined)
+    throw new BatonError('ERR_STORE_UNAVAILABLE', `no active ${use === 'sig' ? 'signing' : 'encryption'} key: the key ring is being reloaded`);
   return active;
 }
 
@@ -105,13 +106,26 @@ export function assertCanIssue(e: Engine): void {
  * time holds no live token, so forgetting it (the per-user pruning of ended sessions, or a "log
  * out everywhere" that no longer finds it) leaves nothing to revoke.
  */
-async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; sid?: string; endsAt?: number; scope: string; aud: string | string[]; jkt: string | undefined }, now: number): Promise<{ token: string; claims: AccessTokenClaims }> {
+async function mintAccessToken(
+  e: Engine,
+  t: { sub: string; clientId: string; sid?: string; endsAt?: number; scope: string; aud: string | string[]; jkt: string | undefined },
+  now: number,
+): Promise<{ token: string; claims: AccessTokenClaims }> {
   const iat = Math.floor(now / 1000);
   // Rounded down: `exp * 1000` is never past the end. Never below `iat`: a session is issued for only while it lasts (`now` < its end).
-  const exp = Math.min(iat + Math.floor(e.o.accessTtlMs / 1000), t.endsAt === undefined ? Number.POSITIVE_INFINITY : Math.max(iat, Math.floor(t.endsAt / 1000)));
+  const exp = Math.min(
+    iat + Math.floor(e.o.accessTtlMs / 1000),
+    t.endsAt === undefined ? Number.POSITIVE_INFINITY : Math.max(iat, Math.floor(t.endsAt / 1000)),
+  );
   const claims: AccessTokenClaims = {
-    iss: e.o.issuer, sub: t.sub, aud: t.aud, exp, iat, jti: randomUUID(),
-    ...(t.sid === undefined ? {} : { sid: t.sid }), client_id: t.clientId,
+    iss: e.o.issuer,
+    sub: t.sub,
+    aud: t.aud,
+    exp,
+    iat,
+    jti: randomUUID(),
+    ...(t.sid === undefined ? {} : { sid: t.sid }),
+    client_id: t.clientId,
   };
   if (t.scope !== '') claims.scope = t.scope;
   confirm(claims, t.jkt);
@@ -127,10 +141,21 @@ async function mintAccessToken(e: Engine, t: { sub: string; clientId: string; si
  * The pair of `session`'s current generation, the access token carrying `scope` and, as `aud`,
  * `resources` (among the session's) or all the session's resources; bound as `binding` says.
  */
-export async function issuePair(e: Engine, session: SessionSummary, scope: string, now: number, resources: readonly string[] | undefined, binding: PairBinding): Promise<TokenPair> {
+export async function issuePair(
+  e: Engine,
+  session: SessionSummary,
+  scope: string,
+  now: number,
+  resources: readonly string[] | undefined,
+  binding: PairBinding,
+): Promise<TokenPair> {
   const aud = audienceOf(session.resource, resources, e.o.audience);
   const endsAt = Math.min(session.expiresAt, session.idleExpiresAt);
-  const { token, claims } = await mintAccessToken(e, { sub: session.userId, clientId: session.clientId, sid: session.id, endsAt, scope, aud, jkt: binding.access }, now);
+  const { token, claims } = await mintAccessToken(
+    e,
+    { sub: session.userId, clientId: session.clientId, sid: session.id, endsAt, scope, aud, jkt: binding.access },
+    now,
+  );
   const pair: TokenPair = {
     access_token: token,
     token_type: tokenType(binding.access),
@@ -155,7 +180,17 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   const now = e.now();
   await spendLogin(e, userId, now); // before anything is written
   await spendProof(e.dpop, options);
-  const session = newSession({ userId, clientId, scope, resource, ...(jkt === undefined ? {} : { jkt }), device: options.device ?? {}, now, maxAgeMs: e.o.sessionMaxAgeMs, idleMs: e.o.refreshTtlMs });
+  const session = newSession({
+    userId,
+    clientId,
+    scope,
+    resource,
+    ...(jkt === undefined ? {} : { jkt }),
+    device: options.device ?? {},
+    now,
+    maxAgeMs: e.o.sessionMaxAgeMs,
+    idleMs: e.o.refreshTtlMs,
+  });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });
   for (const id of evicted) {
@@ -168,7 +203,10 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
 /** A token for a client acting for itself (RFC 6749 §4.4): see `Baton.issueClientToken`. */
 export async function issueClientToken(e: Engine, options: ClientTokenOptions): Promise<ClientTokenResponse> {
   const clientId = options.clientId;
-  argument(typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256, 'issueClientToken needs the clientId: a string of 1 to 256 characters.');
+  argument(
+    typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 256,
+    'issueClientToken needs the clientId: a string of 1 to 256 characters.',
+  );
   const scope = parseScope(options.scope ?? '').join(' ');
   const aud = audienceOf(parseResources(options.resource).join(' '), undefined, e.o.audience);
   const jkt = thumbprint(options.jkt);

@@ -22,7 +22,8 @@ export interface Jwk extends NodeJwk {
 export function checkJwkMembers(value: NodeJwk | string | KeyObject | undefined, op: 'sign' | 'verify', alg: string, where: string): void {
   if (value === undefined || typeof value === 'string' || value instanceof KeyObject) return;
   const jwk = value as Jwk;
-  if (jwk.use !== undefined && jwk.use !== 'sig') throw new BatonConfigError(`${where}: its JWK is for use ${JSON.stringify(jwk.use)}, not signatures (RFC 7517 §4.2).`);
+  if (jwk.use !== undefined && jwk.use !== 'sig')
+    throw new BatonConfigError(`${where}: its JWK is for use ${JSON.stringify(jwk.use)}, not signatures (RFC 7517 §4.2).`);
   if (jwk.key_ops !== undefined && !jwk.key_ops.includes(op)) throw new BatonConfigError(`${where}: its JWK's key_ops do not allow "${op}" (RFC 7517 §4.3).`);
   if (jwk.alg !== undefined && jwk.alg !== alg && !(alg === 'EdDSA' && jwk.alg === 'Ed25519')) {
     throw new BatonConfigError(`${where}: its JWK is for ${jwk.alg}, not ${alg} (RFC 7517 §4.4).`);

@@ -90,7 +90,9 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
   }
   const use = input.use ?? (input.alg === 'dir' ? 'enc' : 'sig');
   if ((use === 'enc') !== (input.alg === 'dir') || (use === 'refresh' && input.alg !== 'HS256') || !['sig', 'enc', 'refresh'].includes(use)) {
-    throw new BatonConfigError(`${where}: use ${JSON.stringify(use)} does not go with ${input.alg}; signing keys are HS256, ES256, EdDSA, RS256 or PS256, encryption keys 'dir', refresh-token keys HS256 with use 'refresh'.`);
+    throw new BatonConfigError(
+      `${where}: use ${JSON.stringify(use)} does not go with ${input.alg}; signing keys are HS256, ES256, EdDSA, RS256 or PS256, encryption keys 'dir', refresh-token keys HS256 with use 'refresh'.`,
+    );
   }
   const base = { kid: input.kid, alg: input.alg, use, status, retiredAt: input.retiredAt };
   if (input.alg === 'HS256' || input.alg === 'dir') {
@@ -108,7 +110,9 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
     return { ...base, verifyKey: key, signKey: key };
   }
   if (!(input.alg in CURVE)) {
-    throw new BatonConfigError(`${where}: unknown algorithm ${JSON.stringify(input.alg)}; use one of HS256, ES256, EdDSA, RS256, PS256 (or 'dir' for encryption).`);
+    throw new BatonConfigError(
+      `${where}: unknown algorithm ${JSON.stringify(input.alg)}; use one of HS256, ES256, EdDSA, RS256, PS256 (or 'dir' for encryption).`,
+    );
   }
   if (input.privateKey === undefined && input.publicKey === undefined) {
     throw new BatonConfigError(`${where} (${input.alg}) needs a \`privateKey\` (or a \`publicKey\` for a key that only verifies).`);
@@ -127,7 +131,9 @@ export function importKey(input: KeyInput, status: KeyStatus): RingKey {
   }
   const bits = verifyKey.asymmetricKeyDetails?.modulusLength;
   if (curve === 'rsa' && (bits === undefined || bits < MIN_RSA_BITS)) {
-    throw new BatonConfigError(`${where}: an ${input.alg} key must have at least ${MIN_RSA_BITS} bits (RFC 7518 §3.3); this one has ${bits ?? 'an unknown number of'} bits. Generate one with \`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048\`.`);
+    throw new BatonConfigError(
+      `${where}: an ${input.alg} key must have at least ${MIN_RSA_BITS} bits (RFC 7518 §3.3); this one has ${bits ?? 'an unknown number of'} bits. Generate one with \`openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048\`.`,
+    );
   }
   checkJwkMembers(input.privateKey, 'sign', input.alg, where);
   checkJwkMembers(input.publicKey, 'verify', input.alg, where);
@@ -149,7 +155,8 @@ export function generateKey(alg: KeyAlg, kid: string = randomUUID(), use?: KeyUs
     return { kid, alg, privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) };
   }
   if (alg === 'EdDSA') return { kid, alg, privateKey: generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) };
-  if (alg === 'RS256' || alg === 'PS256') return { kid, alg, privateKey: generateKeyPairSync('rsa', { modulusLength: MIN_RSA_BITS }).privateKey.export({ format: 'jwk' }) };
+  if (alg === 'RS256' || alg === 'PS256')
+    return { kid, alg, privateKey: generateKeyPairSync('rsa', { modulusLength: MIN_RSA_BITS }).privateKey.export({ format: 'jwk' }) };
   throw new BatonConfigError(`Cannot generate a key for unknown algorithm ${JSON.stringify(alg)}; use HS256, ES256, EdDSA, RS256, PS256 or dir.`);
 }
 

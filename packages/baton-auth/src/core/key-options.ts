@@ -16,7 +16,8 @@ export interface KeyOptions {
 function secret(value: unknown, name: string): Uint8Array {
   const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value instanceof Uint8Array ? value : undefined;
   if (bytes === undefined) throw new BatonConfigError(`${name} is required: a secret of at least 32 bytes (generate one with \`openssl rand -base64 32\`).`);
-  if (bytes.length < 32) throw new BatonConfigError(`${name} must be at least 32 bytes long; this one has ${bytes.length}. Generate one with \`openssl rand -base64 32\`.`);
+  if (bytes.length < 32)
+    throw new BatonConfigError(`${name} must be at least 32 bytes long; this one has ${bytes.length}. Generate one with \`openssl rand -base64 32\`.`);
   return bytes;
 }
 
@@ -32,11 +33,19 @@ function list<T>(value: readonly T[], setting: string): readonly T[] {
  */
 export function keyRing(options: KeyOptions): KeyRing {
   const given = options.refreshTokenSecret;
-  const refreshKeys: KeyInput[] = given === undefined ? [] : [
-    { kid: 'refresh-0', alg: 'HS256', use: 'refresh', status: 'active', secret: secret(given, '`refreshTokenSecret`') },
-    ...list(options.previousRefreshTokenSecrets ?? [], '`previousRefreshTokenSecrets`').map((s, i): KeyInput => (
-      { kid: `refresh-${i + 1}`, alg: 'HS256', use: 'refresh', status: 'retired', secret: secret(s, `\`previousRefreshTokenSecrets[${i}]\``) })),
-  ];
+  const refreshKeys: KeyInput[] =
+    given === undefined
+      ? []
+      : [
+          { kid: 'refresh-0', alg: 'HS256', use: 'refresh', status: 'active', secret: secret(given, '`refreshTokenSecret`') },
+          ...list(options.previousRefreshTokenSecrets ?? [], '`previousRefreshTokenSecrets`').map((s, i): KeyInput => ({
+            kid: `refresh-${i + 1}`,
+            alg: 'HS256',
+            use: 'refresh',
+            status: 'retired',
+            secret: secret(s, `\`previousRefreshTokenSecrets[${i}]\``),
+          })),
+        ];
   let ring: KeyRing;
   if (options.keys instanceof KeyRing) {
     ring = options.keys;
@@ -48,14 +57,17 @@ export function keyRing(options: KeyOptions): KeyRing {
       if (input.status === 'active') ring.promote(key.kid, 0);
     }
   } else {
-    if (!Array.isArray(options.keys) || options.keys.length === 0) throw new BatonConfigError('`keys` must list at least one key, e.g. `keys: [generateKey(\'HS256\')]`.');
+    if (!Array.isArray(options.keys) || options.keys.length === 0)
+      throw new BatonConfigError("`keys` must list at least one key, e.g. `keys: [generateKey('HS256')]`.");
     if (refreshKeys.length > 0 && options.keys.some((k) => k.use === 'refresh')) {
       throw new BatonConfigError('`keys` already holds refresh-token keys: leave out `refreshTokenSecret`, or the refresh keys.');
     }
     ring = new KeyRing([...options.keys, ...refreshKeys]);
   }
   if (ring.active('refresh') === undefined) {
-    throw new BatonConfigError('`refreshTokenSecret` is required: a secret of at least 32 bytes (generate one with `openssl rand -base64 32`), or an active key with `use: \'refresh\'` in `keys`.');
+    throw new BatonConfigError(
+      "`refreshTokenSecret` is required: a secret of at least 32 bytes (generate one with `openssl rand -base64 32`), or an active key with `use: 'refresh'` in `keys`.",
+    );
   }
   return ring;
 }

@@ -34,7 +34,7 @@ export class KeyRing {
 
   constructor(keys: readonly KeyInput[]) {
     if (!Array.isArray(keys) || keys.length === 0) {
-      throw new BatonConfigError('`keys` must list at least one key, e.g. `keys: [generateKey(\'HS256\')]`.');
+      throw new BatonConfigError("`keys` must list at least one key, e.g. `keys: [generateKey('HS256')]`.");
     }
     const statuses = KeyRing.#statuses(keys);
     keys.forEach((input, i) => {
@@ -42,7 +42,7 @@ export class KeyRing {
       this.#keys.set(input.kid, importKey(input, statuses[i] as KeyStatus));
     });
     const signer = this.active('sig');
-    if (signer === undefined) throw new BatonConfigError('No signing key is active: mark one HS256, ES256, EdDSA, RS256 or PS256 key `status: \'active\'`.');
+    if (signer === undefined) throw new BatonConfigError("No signing key is active: mark one HS256, ES256, EdDSA, RS256 or PS256 key `status: 'active'`.");
     if (signer.signKey === undefined) throw new BatonConfigError(`The active key ${JSON.stringify(signer.kid)} has no private key, so it cannot sign.`);
   }
 
@@ -81,7 +81,8 @@ export class KeyRing {
       const use = useOf(input);
       const status = input.status ?? (seenActive.has(use) ? 'retired' : 'active');
       if (status === 'active') {
-        if (seenActive.has(use)) throw new BatonConfigError(`Only one ${USE_NAME[use] ?? use} key may be active; key ${JSON.stringify(input.kid)} is a second one.`);
+        if (seenActive.has(use))
+          throw new BatonConfigError(`Only one ${USE_NAME[use] ?? use} key may be active; key ${JSON.stringify(input.kid)} is a second one.`);
         seenActive.add(use);
       }
       return status;
@@ -153,7 +154,9 @@ export class KeyRing {
     const key = this.#keys.get(kid);
     if (key === undefined) return false;
     if (key.status === 'active') {
-      const next = this.list().find((k) => k.status === 'next' && k.use === key.use && k.alg === key.alg) ?? this.list().find((k) => k.status === 'next' && k.use === key.use);
+      const next =
+        this.list().find((k) => k.status === 'next' && k.use === key.use && k.alg === key.alg) ??
+        this.list().find((k) => k.status === 'next' && k.use === key.use);
       if (next !== undefined) this.promote(next.kid, at);
     }
     this.#keys.delete(kid);
@@ -221,7 +224,9 @@ export class KeyRing {
 
   /** Drops retired keys past their retention: no token they made can still be valid. Returns their kids. */
   prune(now: number): string[] {
-    const dropped = this.list().filter((key) => !this.usable(key, now)).map((key) => key.kid);
+    const dropped = this.list()
+      .filter((key) => !this.usable(key, now))
+      .map((key) => key.kid);
     for (const kid of dropped) this.#keys.delete(kid);
     this.#notifyRemoved(dropped);
     return dropped;

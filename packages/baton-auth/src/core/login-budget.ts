@@ -29,7 +29,10 @@ export async function spendLogin(e: Engine, userId: string, now: number): Promis
   if (limit === undefined) return;
   const user = userKey(userId);
   const refuse = (retryAfterMs: number): never => {
-    throw new BatonError('ERR_RATE_LIMITED', `too many logins of this user: at most ${limit.max} per ${Math.ceil(limit.windowMs / 1000)} s`, { retryAfterMs: Math.max(1, retryAfterMs), public: true });
+    throw new BatonError('ERR_RATE_LIMITED', `too many logins of this user: at most ${limit.max} per ${Math.ceil(limit.windowMs / 1000)} s`, {
+      retryAfterMs: Math.max(1, retryAfterMs),
+      public: true,
+    });
   };
   const store = e.store;
   if (hasCounters(store)) {

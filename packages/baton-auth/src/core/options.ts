@@ -126,13 +126,38 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = new Set([
-  'issuer', 'audience', 'keys', 'refreshTokenSecret', 'previousRefreshTokenSecrets', 'store', 'accessTokenTtl',
-  'refreshTokenTtl', 'sessionMaxAge', 'refreshGrace', 'leeway', 'maxSessionsPerUser', 'tokenFormat',
-  'loginRateLimit', 'refreshRateLimit', 'refreshGraceLimit', 'verifyCache', 'maxTokenLength', 'defaultScope', 'onEvent', 'persistKeys', 'dpop', 'now',
+  'issuer',
+  'audience',
+  'keys',
+  'refreshTokenSecret',
+  'previousRefreshTokenSecrets',
+  'store',
+  'accessTokenTtl',
+  'refreshTokenTtl',
+  'sessionMaxAge',
+  'refreshGrace',
+  'leeway',
+  'maxSessionsPerUser',
+  'tokenFormat',
+  'loginRateLimit',
+  'refreshRateLimit',
+  'refreshGraceLimit',
+  'verifyCache',
+  'maxTokenLength',
+  'defaultScope',
+  'onEvent',
+  'persistKeys',
+  'dpop',
+  'now',
 ]);
 
 function human(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % size === 0 && ms > 0) return `${ms / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const)
+    if (ms % size === 0 && ms > 0) return `${ms / size}${unit}`;
   return `${ms / 1000}s`;
 }
 
@@ -142,27 +167,34 @@ function human(ms: number): string {
  */
 function windowMs(window: Duration, setting: string): number {
   const ms = toMs(window, `${setting}.window`);
-  if (ms <= 0) throw new BatonConfigError(`\`${setting}.window\` must be longer than 0 (a window of 0 limits nothing), e.g. '1m'; or set \`${setting}: false\`.`);
+  if (ms <= 0)
+    throw new BatonConfigError(`\`${setting}.window\` must be longer than 0 (a window of 0 limits nothing), e.g. '1m'; or set \`${setting}: false\`.`);
   return ms;
 }
 
 /** The issuer, audience, store, keys and token format: what the engine cannot start without. */
 function essentials(options: BatonOptions): Pick<ResolvedOptions, 'audience' | 'store' | 'ring' | 'tokenFormat'> {
-  if (typeof options !== 'object' || options === null) throw new BatonConfigError('createBaton needs an options object: { issuer, keys, refreshTokenSecret, store }.');
+  if (typeof options !== 'object' || options === null)
+    throw new BatonConfigError('createBaton needs an options object: { issuer, keys, refreshTokenSecret, store }.');
   for (const name of Object.keys(options)) {
     if (!KNOWN.has(name)) throw new BatonConfigError(`Unknown option ${JSON.stringify(name)}; the options are: ${[...KNOWN].join(', ')}.`);
   }
-  if (typeof options.issuer !== 'string' || options.issuer === '') throw new BatonConfigError('`issuer` is required: the URL of this token service, e.g. "https://auth.example.com".');
+  if (typeof options.issuer !== 'string' || options.issuer === '')
+    throw new BatonConfigError('`issuer` is required: the URL of this token service, e.g. "https://auth.example.com".');
   const audience = options.audience ?? options.issuer;
   if (typeof audience !== 'string' || audience === '') throw new BatonConfigError('`audience` must be a non-empty string.');
   const store = options.store;
   const missing = (names: readonly string[]) => names.filter((m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function');
-  if (typeof store !== 'object' || store === null) throw new BatonConfigError('`store` is required: e.g. `store: memoryStore()` from "baton-auth/stores/memory".');
-  if (missing(STORE_METHODS.required).length > 0) throw new BatonConfigError(`\`store\` lacks ${missing(STORE_METHODS.required).join(', ')} of the store contract (baton-auth's TokenStore).`);
+  if (typeof store !== 'object' || store === null)
+    throw new BatonConfigError('`store` is required: e.g. `store: memoryStore()` from "baton-auth/stores/memory".');
+  if (missing(STORE_METHODS.required).length > 0)
+    throw new BatonConfigError(`\`store\` lacks ${missing(STORE_METHODS.required).join(', ')} of the store contract (baton-auth's TokenStore).`);
   const ring = keyRing(options);
   const tokenFormat = options.tokenFormat ?? 'jwt';
-  if (!['jwt', 'jwe', 'opaque'].includes(tokenFormat)) throw new BatonConfigError(`\`tokenFormat\` must be 'jwt', 'jwe' or 'opaque', got ${JSON.stringify(tokenFormat)}.`);
-  if (tokenFormat === 'opaque' && missing(STORE_METHODS.opaque).length > 0) throw new BatonConfigError("`tokenFormat: 'opaque'` needs a store that keeps opaque tokens (saveOpaqueToken, findOpaqueToken, deleteOpaqueToken).");
+  if (!['jwt', 'jwe', 'opaque'].includes(tokenFormat))
+    throw new BatonConfigError(`\`tokenFormat\` must be 'jwt', 'jwe' or 'opaque', got ${JSON.stringify(tokenFormat)}.`);
+  if (tokenFormat === 'opaque' && missing(STORE_METHODS.opaque).length > 0)
+    throw new BatonConfigError("`tokenFormat: 'opaque'` needs a store that keeps opaque tokens (saveOpaqueToken, findOpaqueToken, deleteOpaqueToken).");
   if (tokenFormat === 'jwe' && ring.active('enc') === undefined) {
     throw new BatonConfigError("`tokenFormat: 'jwe'` needs an encryption key: add `generateKey('dir')` (a 32-byte secret) to `keys`.");
   }
@@ -178,40 +210,51 @@ function lifetimes(options: BatonOptions): { accessTtlMs: number; refreshTtlMs: 
   const leewayMs = toMs(options.leeway ?? '5s', 'leeway');
   if (accessTtlMs < 1000) throw new BatonConfigError('`accessTokenTtl` must be at least 1 second.');
   if (refreshTtlMs <= accessTtlMs) {
-    throw new BatonConfigError(`\`refreshTokenTtl\` (${human(refreshTtlMs)}) must be longer than \`accessTokenTtl\` (${human(accessTtlMs)}): a session would end before its first refresh. Raise refreshTokenTtl or lower accessTokenTtl.`);
+    throw new BatonConfigError(
+      `\`refreshTokenTtl\` (${human(refreshTtlMs)}) must be longer than \`accessTokenTtl\` (${human(accessTtlMs)}): a session would end before its first refresh. Raise refreshTokenTtl or lower accessTokenTtl.`,
+    );
   }
   if (sessionMaxAgeMs < refreshTtlMs) {
     throw new BatonConfigError(`\`sessionMaxAge\` (${human(sessionMaxAgeMs)}) must be at least \`refreshTokenTtl\` (${human(refreshTtlMs)}).`);
   }
   if (graceMs > refreshTtlMs) {
-    throw new BatonConfigError(`\`refreshGrace\` (${human(graceMs)}) must not be longer than \`refreshTokenTtl\` (${human(refreshTtlMs)}); a few seconds is enough to absorb races and lost responses.`);
+    throw new BatonConfigError(
+      `\`refreshGrace\` (${human(graceMs)}) must not be longer than \`refreshTokenTtl\` (${human(refreshTtlMs)}); a few seconds is enough to absorb races and lost responses.`,
+    );
   }
   if (leewayMs % 1000 !== 0 || leewayMs > 300_000) throw new BatonConfigError('`leeway` must be whole seconds, at most 5 minutes.');
   return { accessTtlMs, refreshTtlMs, sessionMaxAgeMs, graceMs, leewayMs };
 }
 
 /** The bounds: sessions per user, the refresh and login rate limits, the grace answers, the verify cache, the token length. */
-function limits(options: BatonOptions): Pick<ResolvedOptions, 'maxSessionsPerUser' | 'rateLimit' | 'loginLimit' | 'graceLimit' | 'cacheMax' | 'maxTokenLength'> {
+function limits(
+  options: BatonOptions,
+): Pick<ResolvedOptions, 'maxSessionsPerUser' | 'rateLimit' | 'loginLimit' | 'graceLimit' | 'cacheMax' | 'maxTokenLength'> {
   const maxSessionsPerUser = options.maxSessionsPerUser ?? 50;
   if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > MAX_SESSIONS_PER_USER) {
-    throw new BatonConfigError(`\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`);
+    throw new BatonConfigError(
+      `\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`,
+    );
   }
   let rateLimit: ResolvedOptions['rateLimit'];
   const rl = options.refreshRateLimit ?? { max: 30, window: '1m' };
   if (rl !== false) {
-    if (!Number.isInteger(rl.max) || rl.max < 1) throw new BatonConfigError('`refreshRateLimit.max` must be a whole number of at least 1 (or set `refreshRateLimit: false`).');
+    if (!Number.isInteger(rl.max) || rl.max < 1)
+      throw new BatonConfigError('`refreshRateLimit.max` must be a whole number of at least 1 (or set `refreshRateLimit: false`).');
     rateLimit = { max: rl.max, windowMs: windowMs(rl.window, 'refreshRateLimit') };
   }
   let loginLimit: ResolvedOptions['loginLimit'];
   const ll = options.loginRateLimit ?? { max: 30, window: '1m' };
   if (ll !== false) {
-    if (!Number.isInteger(ll.max) || ll.max < 1) throw new BatonConfigError('`loginRateLimit.max` must be a whole number of at least 1 (or set `loginRateLimit: false`).');
+    if (!Number.isInteger(ll.max) || ll.max < 1)
+      throw new BatonConfigError('`loginRateLimit.max` must be a whole number of at least 1 (or set `loginRateLimit: false`).');
     loginLimit = { max: ll.max, windowMs: windowMs(ll.window, 'loginRateLimit') };
   }
   const graceLimit = options.refreshGraceLimit ?? 100;
   if (!Number.isInteger(graceLimit) || graceLimit < 1) throw new BatonConfigError('`refreshGraceLimit` must be a whole number of at least 1.');
   const cache = options.verifyCache ?? { max: 10_000 };
-  if (cache !== false && (!Number.isInteger(cache.max) || cache.max < 1)) throw new BatonConfigError('`verifyCache.max` must be a whole number of at least 1 (or set `verifyCache: false`).');
+  if (cache !== false && (!Number.isInteger(cache.max) || cache.max < 1))
+    throw new BatonConfigError('`verifyCache.max` must be a whole number of at least 1 (or set `verifyCache: false`).');
   const maxTokenLength = options.maxTokenLength ?? 8192;
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 256) throw new BatonConfigError('`maxTokenLength` must be a whole number of at least 256.');
   return { maxSessionsPerUser, rateLimit, loginLimit, graceLimit, cacheMax: cache === false ? 0 : cache.max, maxTokenLength };
@@ -223,8 +266,10 @@ function dpopOptions(options: BatonOptions): ResolvedOptions['dpop'] {
   if (typeof dpop !== 'object' || dpop === null) throw new BatonConfigError('`dpop` must be an object: { proofLifetime, nonceLifetime, requireNonce }.');
   const proofLifetimeMs = toMs(dpop.proofLifetime ?? '5m', 'dpop.proofLifetime');
   const nonceLifetimeMs = toMs(dpop.nonceLifetime ?? '5m', 'dpop.nonceLifetime');
-  if (proofLifetimeMs < 1000 || proofLifetimeMs % 1000 !== 0 || proofLifetimeMs > 3_600_000) throw new BatonConfigError('`dpop.proofLifetime` must be whole seconds, from 1 second to 1 hour (a few minutes is usual).');
-  if (nonceLifetimeMs < 10_000 || nonceLifetimeMs % 1000 !== 0 || nonceLifetimeMs > 86_400_000) throw new BatonConfigError('`dpop.nonceLifetime` must be whole seconds, from 10 seconds to 1 day.');
+  if (proofLifetimeMs < 1000 || proofLifetimeMs % 1000 !== 0 || proofLifetimeMs > 3_600_000)
+    throw new BatonConfigError('`dpop.proofLifetime` must be whole seconds, from 1 second to 1 hour (a few minutes is usual).');
+  if (nonceLifetimeMs < 10_000 || nonceLifetimeMs % 1000 !== 0 || nonceLifetimeMs > 86_400_000)
+    throw new BatonConfigError('`dpop.nonceLifetime` must be whole seconds, from 10 seconds to 1 day.');
   if (dpop.requireNonce !== undefined && typeof dpop.requireNonce !== 'boolean') throw new BatonConfigError('`dpop.requireNonce` must be true or false.');
   return { proofLifetimeSec: proofLifetimeMs / 1000, nonceLifetimeSec: nonceLifetimeMs / 1000, requireNonce: dpop.requireNonce ?? true };
 }
@@ -236,9 +281,11 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   // Retired keys verify for as long as a token they made can live, then nothing.
   ring.setRetention({ sig: accessTtlMs + leewayMs, enc: accessTtlMs + leewayMs, refresh: refreshTtlMs + graceMs + leewayMs });
   const bounds = limits(options);
-  if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function') throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
+  if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function')
+    throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
   const dpop = dpopOptions(options);
-  if (options.now !== undefined && typeof options.now !== 'function') throw new BatonConfigError('`now` must be a function returning milliseconds since the epoch.');
+  if (options.now !== undefined && typeof options.now !== 'function')
+    throw new BatonConfigError('`now` must be a function returning milliseconds since the epoch.');
 
   return {
     issuer: options.issuer,

@@ -29,7 +29,9 @@ export interface ParsedRefreshToken {
 }
 
 function mac(key: KeyObject, sessionId: string, generation: number, jkt: string | undefined): Buffer {
-  return createHmac('sha256', key).update(jkt === undefined ? `baton-rt1.${sessionId}.${generation}` : `baton-rt1.${sessionId}.${generation}.dpop.${jkt}`).digest();
+  return createHmac('sha256', key)
+    .update(jkt === undefined ? `baton-rt1.${sessionId}.${generation}` : `baton-rt1.${sessionId}.${generation}.dpop.${jkt}`)
+    .digest();
 }
 
 /** The parts of a token of the right shape (nothing checked), with its MAC. */
@@ -100,7 +102,8 @@ export class RefreshTokenCodec {
     if (parts.bound && jkt === undefined) return undefined;
     const bound = parts.bound ? jkt : undefined;
     let ok = false;
-    for (const key of this.#refreshKeys()) ok = (timingSafeEqual(mac(key.verifyKey, parts.sessionId, parts.generation, bound), parts.presented) && this.#ring.usable(key, now)) || ok;
+    for (const key of this.#refreshKeys())
+      ok = (timingSafeEqual(mac(key.verifyKey, parts.sessionId, parts.generation, bound), parts.presented) && this.#ring.usable(key, now)) || ok;
     return ok ? { sessionId: parts.sessionId, generation: parts.generation, bound: parts.bound } : undefined;
   }
 }

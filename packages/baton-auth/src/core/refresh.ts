@@ -65,12 +65,20 @@ export function parseRefreshToken(e: Engine, refreshToken: string, jkt: string |
   if (parsed === undefined) {
     if (RefreshTokenCodec.sessionOf(refreshToken)?.bound === true) {
       // Its prefix says it is bound: telling the caller so reveals nothing.
-      throw new BatonError('ERR_REFRESH_INVALID', jkt === undefined
-        ? 'the refresh token is bound to a DPoP key: send a DPoP proof by that key (RFC 9449 §5)'
-        : 'the refresh token is bound to another DPoP key, or forged', { public: true });
+      throw new BatonError(
+        'ERR_REFRESH_INVALID',
+        jkt === undefined
+          ? 'the refresh token is bound to a DPoP key: send a DPoP proof by that key (RFC 9449 §5)'
+          : 'the refresh token is bound to another DPoP key, or forged',
+        { public: true },
+      );
     }
     const revokedAt = e.refreshCodec.revokedKeyOf(refreshToken, now);
-    throw new BatonError('ERR_REFRESH_INVALID', 'malformed or forged refresh token', revokedAt === undefined ? undefined : { sessionEnd: { reason: 'key_revoked', at: revokedAt } });
+    throw new BatonError(
+      'ERR_REFRESH_INVALID',
+      'malformed or forged refresh token',
+      revokedAt === undefined ? undefined : { sessionEnd: { reason: 'key_revoked', at: revokedAt } },
+    );
   }
   return parsed;
 }
@@ -94,7 +102,8 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
   // failed refresh leaves the session as it was (RFC 6749 §6, RFC 8707 §2.2: nothing beyond the original grant).
   if (narrowed !== undefined || resources !== undefined) {
     const session = await e.store.getSession(parsed.sessionId);
-    if (session !== null && narrowed !== undefined && outside(narrowed, parseScope(session.scope)).length > 0) throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
+    if (session !== null && narrowed !== undefined && outside(narrowed, parseScope(session.scope)).length > 0)
+      throw new BatonError('ERR_INVALID_SCOPE', 'scope wider than the session');
     if (session !== null) audienceOf(session.resource, resources, e.o.audience);
   }
   await spendProof(e.dpop, options);
@@ -138,10 +147,21 @@ async function answer(e: Engine, result: Awaited<ReturnType<Engine['store']['rot
       return issuePair(e, session, narrowed === undefined ? session.scope : narrowed.join(' '), now, resources, binding);
     case 'reused': {
       const ended = sessionEnd(session, now);
-      e.applyRevocation({ kind: 'session', id: parsed.sessionId, at: now, expiresAt: now + e.revocationTtlMs, reason: 'reused', ...(session.revokeDetail ? { detail: session.revokeDetail } : {}) });
+      e.applyRevocation({
+        kind: 'session',
+        id: parsed.sessionId,
+        at: now,
+        expiresAt: now + e.revocationTtlMs,
+        reason: 'reused',
+        ...(session.revokeDetail ? { detail: session.revokeDetail } : {}),
+      });
       e.emit({ type: 'refresh.reused', ...lineage, presentedGeneration: parsed.generation, ...(asked.ip === undefined ? {} : { ip: asked.ip }) });
       e.emit({ type: 'session.revoked', at: now, sessionId: parsed.sessionId, reason: 'reused' });
-      throw new BatonError('ERR_REFRESH_REUSED', `generation ${parsed.generation} was retired; the session is revoked`, ended === undefined ? undefined : { sessionEnd: ended });
+      throw new BatonError(
+        'ERR_REFRESH_REUSED',
+        `generation ${parsed.generation} was retired; the session is revoked`,
+        ended === undefined ? undefined : { sessionEnd: ended },
+      );
     }
     case 'expired':
     case 'revoked': {
@@ -150,9 +170,13 @@ async function answer(e: Engine, result: Awaited<ReturnType<Engine['store']['rot
       throw new BatonError(code, `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });
     }
     case 'rate_limited':
-      throw new BatonError('ERR_RATE_LIMITED', session !== undefined && parsed.generation < session.generation
-        ? `generation ${parsed.generation} is retired: no grace answer now (its grace limit is spent, or this clock is behind its retirement by more than the grace window: a clock step back, or another instance's clock ahead)`
-        : 'refresh rate limit of the session', { retryAfterMs: result.retryAfterMs ?? 1000 });
+      throw new BatonError(
+        'ERR_RATE_LIMITED',
+        session !== undefined && parsed.generation < session.generation
+          ? `generation ${parsed.generation} is retired: no grace answer now (its grace limit is spent, or this clock is behind its retirement by more than the grace window: a clock step back, or another instance's clock ahead)`
+          : 'refresh rate limit of the session',
+        { retryAfterMs: result.retryAfterMs ?? 1000 },
+      );
     default:
       throw new BatonError('ERR_REFRESH_INVALID', 'no such session for this client, or a generation ahead of it');
   }

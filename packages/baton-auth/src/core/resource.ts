@@ -21,7 +21,8 @@ export function parseResources(value: string | readonly string[] | undefined): s
   for (const r of list) {
     if (typeof r !== 'string') throw target('resource is not a string');
     if (r === '') continue;
-    if (r.length > 2048 || r.includes('#') || !URL.canParse(r)) throw target(`resource ${JSON.stringify(r.slice(0, 100))} is not an absolute URI without a fragment (RFC 8707 §2)`);
+    if (r.length > 2048 || r.includes('#') || !URL.canParse(r))
+      throw target(`resource ${JSON.stringify(r.slice(0, 100))} is not an absolute URI without a fragment (RFC 8707 §2)`);
     out.add(r);
   }
   return [...out];

@@ -153,7 +153,11 @@ export async function revoke(e: Engine, token: string, options: RevokeOptions): 
   // budget per client, a revocation is refused for now (the token is short-lived), so that one
   // client cannot flood the log either.
   if (claims.sid === undefined && !(await userTokenRevocation(e, `client\u0000${claims.client_id}`, now))) {
-    throw new BatonError('ERR_RATE_LIMITED', `too many token revocations by this client: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`, { retryAfterMs: e.revocationTtlMs, public: true });
+    throw new BatonError(
+      'ERR_RATE_LIMITED',
+      `too many token revocations by this client: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`,
+      { retryAfterMs: e.revocationTtlMs, public: true },
+    );
   }
   const until = (claims.exp + e.o.leewaySec) * 1000;
   if (isOpaqueToken(token)) await e.store.deleteOpaqueToken?.(hashToken(token));
@@ -196,7 +200,12 @@ export async function revokeSession(e: Engine, sessionId: string, options: Sessi
     // sessions swept long ago cannot flood the log either: past it, 429 rather than a 200 that
     // revoked nothing. The same session revoked again (a replay, by its user or by a thief) counts
     // once: already in force here, it is done; its slot taken by a call still at work or refused, 429.
-    const tooMany = () => new BatonError('ERR_RATE_LIMITED', `too many revocations of sessions the store no longer has: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`, { retryAfterMs: e.revocationTtlMs, public: true });
+    const tooMany = () =>
+      new BatonError(
+        'ERR_RATE_LIMITED',
+        `too many revocations of sessions the store no longer has: at most ${TOKEN_REVOCATIONS_PER_USER} per ${Math.ceil(e.revocationTtlMs / 1000)} s`,
+        { retryAfterMs: e.revocationTtlMs, public: true },
+      );
     if (e.revoked.sessionRevocation(sessionId, r.now) !== undefined) return true;
     if (!(await e.store.consumeJti(`~lost:${sessionId}`, r.now + r.revocationTtlMs, r.now))) throw tooMany();
     if (hasCounters(e.store)) {

@@ -25,7 +25,9 @@ export function checkScopes(scopes: unknown, setting: string): string[] {
   if (!Array.isArray(scopes)) throw new BatonConfigError(`${setting} must be a list of scope names (RFC 6749 §3.3), e.g. ['profile', 'orders:read'].`);
   for (const s of scopes as unknown[]) {
     if (typeof s !== 'string' || !TOKEN.test(s)) {
-      throw new BatonConfigError(`${setting} must list scope names (RFC 6749 §3.3: printable ASCII without spaces, " or \\), and ${JSON.stringify(typeof s === 'string' ? s.slice(0, 64) : s)} is not one.`);
+      throw new BatonConfigError(
+        `${setting} must list scope names (RFC 6749 §3.3: printable ASCII without spaces, " or \\), and ${JSON.stringify(typeof s === 'string' ? s.slice(0, 64) : s)} is not one.`,
+      );
     }
   }
   return [...(scopes as string[])];

@@ -24,7 +24,17 @@ export function newSessionId(userId: string): string {
 }
 
 /** A new session record: generation 0, nothing used or revoked yet. */
-export function newSession(o: { userId: string; clientId: string; scope: string; resource?: string; jkt?: string; device: DeviceInfo; now: number; maxAgeMs: number; idleMs: number }): SessionRecord {
+export function newSession(o: {
+  userId: string;
+  clientId: string;
+  scope: string;
+  resource?: string;
+  jkt?: string;
+  device: DeviceInfo;
+  now: number;
+  maxAgeMs: number;
+  idleMs: number;
+}): SessionRecord {
   const { now } = o;
   return {
     id: newSessionId(o.userId),

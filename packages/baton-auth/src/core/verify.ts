@@ -68,7 +68,12 @@ function refused(e: Engine, err: unknown): never {
  * another key, sent again and again, costs no signature check. The proof's `jti` is spent in the
  * store, once everywhere — only once the proof is by the token's key, so a refused presentation writes nothing.
  */
-export async function checkPresentation(verifier: DpopVerifier, token: string, claims: Readonly<AccessTokenClaims>, dpop: DpopPresentation): Promise<Readonly<AccessTokenClaims>> {
+export async function checkPresentation(
+  verifier: DpopVerifier,
+  token: string,
+  claims: Readonly<AccessTokenClaims>,
+  dpop: DpopPresentation,
+): Promise<Readonly<AccessTokenClaims>> {
   if (claims.cnf === undefined) throw new BatonError('ERR_TOKEN_SCHEME', 'the token is not bound to a DPoP key: send it with the Bearer scheme');
   const pending = verifier.inspect(dpop.proof, { method: dpop.method, url: dpop.url, accessToken: token });
   if (pending.jkt !== claims.cnf.jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
@@ -78,7 +83,8 @@ export async function checkPresentation(verifier: DpopVerifier, token: string, c
 
 /** A bound token sent as Bearer: refused (RFC 9449 §7.1), what else it is. */
 export function bearerOnly(claims: Readonly<AccessTokenClaims>): Readonly<AccessTokenClaims> {
-  if (claims.cnf !== undefined) throw new BatonError('ERR_TOKEN_SCHEME', 'the token is bound to a DPoP key: send it with the DPoP scheme and a proof by that key (RFC 9449 §7.1)');
+  if (claims.cnf !== undefined)
+    throw new BatonError('ERR_TOKEN_SCHEME', 'the token is bound to a DPoP key: send it with the DPoP scheme and a proof by that key (RFC 9449 §7.1)');
   return claims;
 }
 
@@ -105,7 +111,13 @@ async function verifyGuarded(e: Engine, token: string, options: VerifyOptions): 
  * the proof and the replay guard): no promise beyond the one returned when nothing asynchronous
  * is needed.
  */
-export function verify(e: Engine, token: string, options?: VerifyOptions, audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience, accept?: (claims: Readonly<AccessTokenClaims>) => Readonly<AccessTokenClaims>): Promise<Readonly<AccessTokenClaims>> {
+export function verify(
+  e: Engine,
+  token: string,
+  options?: VerifyOptions,
+  audience: string | typeof ANY_AUDIENCE = options?.audience ?? e.o.audience,
+  accept?: (claims: Readonly<AccessTokenClaims>) => Readonly<AccessTokenClaims>,
+): Promise<Readonly<AccessTokenClaims>> {
   if (canVerifySync(e, token)) {
     try {
       const claims = verifyLocal(e, token, audience);
@@ -124,7 +136,9 @@ function canVerifySync(e: Engine, token: string): boolean {
 
 /** See `Baton.verifySync`: a proof to check is asynchronous. */
 export function verifySync(e: Engine, token: string, options?: VerifyOptions): Readonly<AccessTokenClaims> | undefined {
-  return options?.dpop === undefined && options?.oneTime !== true && canVerifySync(e, token) ? bearerOnly(verifyLocal(e, token, options?.audience ?? e.o.audience)) : undefined;
+  return options?.dpop === undefined && options?.oneTime !== true && canVerifySync(e, token)
+    ? bearerOnly(verifyLocal(e, token, options?.audience ?? e.o.audience))
+    : undefined;
 }
 
 async function verifySlow(e: Engine, token: string, audience: string | typeof ANY_AUDIENCE): Promise<Readonly<AccessTokenClaims>> {

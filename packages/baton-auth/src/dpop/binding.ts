@@ -23,7 +23,10 @@ export interface PairBinding {
 /** A DPoP key thumbprint given as an option: absent, or 43 base64url characters (RFC 7638 with SHA-256). */
 export function thumbprint(jkt: string | undefined): string | undefined {
   if (jkt === undefined || (typeof jkt === 'string' && /^[A-Za-z0-9_-]{43}$/.test(jkt))) return jkt;
-  throw new BatonError('ERR_INVALID_ARGUMENT', 'jkt must be the RFC 7638 SHA-256 thumbprint of a DPoP key (43 base64url characters), as checkProof returns it.');
+  throw new BatonError(
+    'ERR_INVALID_ARGUMENT',
+    'jkt must be the RFC 7638 SHA-256 thumbprint of a DPoP key (43 base64url characters), as checkProof returns it.',
+  );
 }
 
 /** The key a request binds to: its proof's, else the thumbprint it names (checked). */

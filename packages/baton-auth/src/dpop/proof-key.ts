@@ -63,7 +63,7 @@ function rsaOutOfBounds(jwk: Record<string, unknown>): string | undefined {
   try {
     n = decodeBase64url(typeof jwk.n === 'string' ? jwk.n : '', 'n');
   } catch {
-    return 'the proof\'s jwk is not a valid public key';
+    return "the proof's jwk is not a valid public key";
   }
   const bits = n.length === 0 || n[0] === 0 ? 0 : (n.length - 1) * 8 + (32 - Math.clz32(n[0] as number));
   if (bits < DPOP_RSA.minBits || bits > DPOP_RSA.maxBits) return `the proof's RSA jwk must have ${RSA_BOUNDS}: its modulus has ${bits} bits`;
@@ -88,15 +88,15 @@ export function headerOf(segment: string): { alg: (typeof DPOP_ALGS)[number]; jw
   if (new Set(names).size !== names.length) return 'the proof header has duplicate member names';
   const extra = names.find((n) => !HEADER_MEMBERS.has(n));
   if (extra !== undefined) return `the proof header may have typ, alg and jwk only (RFC 9449 §4.2), not ${JSON.stringify(extra.slice(0, 32))}`;
-  if (!isDpopJwt(h.typ)) return 'the proof\'s typ is not dpop+jwt';
+  if (!isDpopJwt(h.typ)) return "the proof's typ is not dpop+jwt";
   const wanted = typeof h.alg === 'string' && Object.hasOwn(KEY_OF, h.alg) ? KEY_OF[h.alg as (typeof DPOP_ALGS)[number]] : undefined;
   if (wanted === undefined) return `the proof's alg must be one of ${DPOP_ALGS.join(', ')}`;
   const jwk = h.jwk as Record<string, unknown> | undefined;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return 'the proof header has no jwk';
-  if (PRIVATE_MEMBERS.some((m) => m in jwk) || jwk.kty === 'oct') return 'the proof\'s jwk must be a public key';
+  if (PRIVATE_MEMBERS.some((m) => m in jwk) || jwk.kty === 'oct') return "the proof's jwk must be a public key";
   if (jwk.kty !== wanted.kty) return `the proof's jwk is not a key for ${h.alg as string}`;
   const members = THUMBPRINT_MEMBERS[wanted.kty] as readonly string[];
-  if (members.some((m) => typeof jwk[m] !== 'string')) return 'the proof\'s jwk is not a valid public key';
+  if (members.some((m) => typeof jwk[m] !== 'string')) return "the proof's jwk is not a valid public key";
   // The key is what its thumbprint's members say: the cache holds one entry per (alg, key), whatever else the header carries.
   return { alg: h.alg as (typeof DPOP_ALGS)[number], jwk, cacheKey: `${h.alg as string}.${members.map((m) => jwk[m] as string).join('.')}` };
 }
@@ -112,7 +112,7 @@ export function keyOf(alg: (typeof DPOP_ALGS)[number], jwk: Record<string, unkno
     // Only the members the thumbprint covers: the key imported is the one its cache entry names.
     key = createPublicKey({ key: Object.fromEntries(members.map((m) => [m, jwk[m]])) as JsonWebKey, format: 'jwk' });
   } catch {
-    return 'the proof\'s jwk is not a valid public key';
+    return "the proof's jwk is not a valid public key";
   }
   const details = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType !== wanted.type || (wanted.type === 'ec' && details?.namedCurve !== 'prime256v1')) {

@@ -189,7 +189,7 @@ export class DpopVerifier {
 
   /** The claims' checks (§4.3 items 8–12, §8), read before the signature is checked and trusted only once it was. */
   #claimsOf(payload: unknown, request: DpopRequest): { jti: string; iat: number } {
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('the DPoP proof\'s payload is not a JSON object');
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid("the DPoP proof's payload is not a JSON object");
     const { jti, htm, iat, nonce, ath } = payload as Record<string, unknown>;
     if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw invalid('jti is missing');
     if (htm !== request.method.toUpperCase()) throw invalid('htm does not match the request method');
@@ -201,7 +201,8 @@ export class DpopVerifier {
     if (request.accessToken !== undefined && ath !== sha256(request.accessToken)) throw invalid('ath does not match the access token');
     if (request.accessToken === undefined && ath !== undefined) throw invalid('ath names an access token the request does not carry');
     // §8: a missing, stale or foreign nonce is answered with the one to use.
-    if (nonce !== undefined && (typeof nonce !== 'string' || !this.#nonces.isFresh(nonce))) throw new DpopError('ERR_DPOP_NONCE', 'the nonce is not current', this.nonce());
+    if (nonce !== undefined && (typeof nonce !== 'string' || !this.#nonces.isFresh(nonce)))
+      throw new DpopError('ERR_DPOP_NONCE', 'the nonce is not current', this.nonce());
     if (nonce === undefined && request.requireNonce === true) throw new DpopError('ERR_DPOP_NONCE', 'a nonce is required', this.nonce());
     // Item 11: iat within the window, both sides.
     if (Math.abs(this.#now() / 1000 - iat) > this.#window) throw invalid('iat is too far from now');

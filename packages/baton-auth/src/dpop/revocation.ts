@@ -92,5 +92,6 @@ export function liveTokenProofKey(e: Engine, claims: Readonly<AccessTokenClaims>
 
 /** Refuses a proof, given as a thumbprint (`RevokeOptions.jkt`), by another key than the token's. */
 export function assertTokenKey(claims: Readonly<AccessTokenClaims>, jkt: string | undefined): void {
-  if (jkt !== undefined && claims.cnf !== undefined && claims.cnf.jkt !== jkt) throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
+  if (jkt !== undefined && claims.cnf !== undefined && claims.cnf.jkt !== jkt)
+    throw new BatonError('ERR_DPOP_INVALID', 'the DPoP proof is not by the key the token is bound to');
 }

@@ -21,10 +21,20 @@ function assertPolicy(request: Request, client: ClientRecord): void {
 }
 
 /** The request's proof, checked (the signature after `o.beforeSignature`), or undefined when it carries none and its client allows that. */
-async function checkedProof(c: HandlerContext, request: Request, client: ClientRecord, o: { spend: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => Promise<void> }, bound = false): Promise<DpopProof | undefined> {
+async function checkedProof(
+  c: HandlerContext,
+  request: Request,
+  client: ClientRecord,
+  o: { spend: boolean; refreshToken?: string; beforeSignature?: (jkt: string) => Promise<void> },
+  bound = false,
+): Promise<DpopProof | undefined> {
   if (!bound && !c.dpop()) {
     // DPoP held back: the proof is ignored, as by a server without DPoP, and the tokens are Bearer (RFC 9449 §5).
-    if (client.dpop === 'required') throw new HttpError('ERR_DPOP_INVALID', `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`);
+    if (client.dpop === 'required')
+      throw new HttpError(
+        'ERR_DPOP_INVALID',
+        `Client ${client.id} requires DPoP, which this service does not offer yet (it waits until every instance supports it)`,
+      );
     return undefined;
   }
   assertPolicy(request, client);
@@ -57,7 +67,12 @@ export async function refreshProof(c: HandlerContext, request: Request, client: 
  * The proof of a login, not spent (the login spends it once the password is right): checked before
  * the password, its signature only once `beforeSignature` (the login protection's count) let it.
  */
-export async function loginProof(c: HandlerContext, request: Request, client: ClientRecord, beforeSignature: (jkt: string) => Promise<void>): Promise<DpopProof | undefined> {
+export async function loginProof(
+  c: HandlerContext,
+  request: Request,
+  client: ClientRecord,
+  beforeSignature: (jkt: string) => Promise<void>,
+): Promise<DpopProof | undefined> {
   return checkedProof(c, request, client, { spend: false, beforeSignature });
 }
 

@@ -20,7 +20,12 @@ export interface ClientAuthContext {
 }
 
 /** Why a client authentication failed, for the operator's log (never the secret). */
-function refused(c: ClientAuthContext, id: string, ip: string, why: 'unknown client' | 'missing secret' | 'wrong secret' | 'secret from a public client'): HttpError {
+function refused(
+  c: ClientAuthContext,
+  id: string,
+  ip: string,
+  why: 'unknown client' | 'missing secret' | 'wrong secret' | 'secret from a public client',
+): HttpError {
   c.log?.info({ event: 'client.auth_failed', client: id.slice(0, 64), ip, why }, `client authentication failed: ${why}`);
   return invalidClient('Client authentication failed');
 }

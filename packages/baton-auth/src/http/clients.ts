@@ -96,7 +96,8 @@ export interface StaticClient {
  * configured resource list: `createAuthHandler`'s `resources`, a client's, `BATON_RESOURCES`.
  */
 export function checkResources(resources: readonly string[], setting: string): string[] {
-  if (!Array.isArray(resources)) throw new BatonConfigError(`${setting} must be a list of absolute URIs without a fragment (RFC 8707 §2), e.g. ["https://api.example.com"].`);
+  if (!Array.isArray(resources))
+    throw new BatonConfigError(`${setting} must be a list of absolute URIs without a fragment (RFC 8707 §2), e.g. ["https://api.example.com"].`);
   for (const r of resources as unknown[]) {
     let ok = typeof r === 'string';
     try {
@@ -104,7 +105,10 @@ export function checkResources(resources: readonly string[], setting: string): s
     } catch {
       ok = false;
     }
-    if (!ok) throw new BatonConfigError(`${setting} must list absolute URIs without a fragment (RFC 8707 §2), e.g. https://api.example.com, and ${JSON.stringify(typeof r === 'string' ? r.slice(0, 100) : r)} is not one.`);
+    if (!ok)
+      throw new BatonConfigError(
+        `${setting} must list absolute URIs without a fragment (RFC 8707 §2), e.g. https://api.example.com, and ${JSON.stringify(typeof r === 'string' ? r.slice(0, 100) : r)} is not one.`,
+      );
   }
   return parseResources(resources);
 }
@@ -122,8 +126,10 @@ export function checkResources(resources: readonly string[], setting: string): s
 export function staticClients(clients: readonly StaticClient[]): ClientRegistry {
   const byId = new Map<string, ClientRecord>();
   for (const c of clients) {
-    if (typeof c.id !== 'string' || c.id === '' || byId.has(c.id)) throw new BatonConfigError(`Client ids must be unique, non-empty strings (${JSON.stringify(c.id)}).`);
-    if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 32)) throw new BatonConfigError(`The secret of client ${c.id} must be at least 32 characters (generate one with \`openssl rand -base64 32\`).`);
+    if (typeof c.id !== 'string' || c.id === '' || byId.has(c.id))
+      throw new BatonConfigError(`Client ids must be unique, non-empty strings (${JSON.stringify(c.id)}).`);
+    if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 32))
+      throw new BatonConfigError(`The secret of client ${c.id} must be at least 32 characters (generate one with \`openssl rand -base64 32\`).`);
     const record: ClientRecord = { id: c.id, type: c.secret === undefined ? 'public' : 'confidential' };
     if (c.secret !== undefined) record.secretHash = hashClientSecret(c.secret);
     if (c.scopes !== undefined) record.scopes = checkScopes(c.scopes, `The scopes of client ${c.id}`);
@@ -133,8 +139,10 @@ export function staticClients(clients: readonly StaticClient[]): ClientRegistry 
     }
     if (c.resources !== undefined) record.resources = checkResources(c.resources, `The resources of client ${c.id}`);
     if (c.grantTypes !== undefined) {
-      if (!Array.isArray(c.grantTypes) || c.grantTypes.some((g) => g !== 'client_credentials')) throw new BatonConfigError(`Client ${c.id}: grantTypes may only list 'client_credentials'.`);
-      if (c.grantTypes.length > 0 && c.secret === undefined) throw new BatonConfigError(`Client ${c.id} uses client_credentials, so it must be confidential (give it a secret; RFC 6749 §4.4).`);
+      if (!Array.isArray(c.grantTypes) || c.grantTypes.some((g) => g !== 'client_credentials'))
+        throw new BatonConfigError(`Client ${c.id}: grantTypes may only list 'client_credentials'.`);
+      if (c.grantTypes.length > 0 && c.secret === undefined)
+        throw new BatonConfigError(`Client ${c.id} uses client_credentials, so it must be confidential (give it a secret; RFC 6749 §4.4).`);
       record.grantTypes = [...c.grantTypes];
     }
     if (c.dpop !== undefined) {

@@ -59,7 +59,10 @@ export interface HandlerContext {
 }
 
 const notAllowed = (what: string, origin: string): HttpError =>
-  new HttpError('ERR_ORIGIN_REFUSED', `${what} from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`);
+  new HttpError(
+    'ERR_ORIGIN_REFUSED',
+    `${what} from ${origin.slice(0, 100)} are refused: it is not an allowed origin. Allow it with the handler's allowedOrigins (the service: BATON_ALLOWED_ORIGINS=${origin.slice(0, 100)})`,
+  );
 
 /**
  * CSRF guard of cookie-authenticated requests: the browser must say it comes from an allowed
@@ -100,13 +103,21 @@ export type SessionClaims = Readonly<AccessTokenClaims> & { readonly sid: string
  */
 export async function bearer(c: HandlerContext, request: Request): Promise<SessionClaims | Response> {
   const url = new URL(request.url);
-  const guard = createGuard<Request>(c.baton, { audience: c.baton.audience }, (r) => ({ proof: r.headers.get('dpop'), method: r.method, url: serviceUrls(c, r) }));
+  const guard = createGuard<Request>(c.baton, { audience: c.baton.audience }, (r) => ({
+    proof: r.headers.get('dpop'),
+    method: r.method,
+    url: serviceUrls(c, r),
+  }));
   const claims = await guard(request.headers.get('authorization'), url.search, request);
   if (claims instanceof Refusal) return json(claims.body, claims.status, claims.headers);
   if (claims.sid === undefined) {
-    return json({ error: 'insufficient_scope', error_description: 'This endpoint serves signed-in users; a client_credentials token belongs to no session' }, 403, {
-      'www-authenticate': 'Bearer realm="baton", error="insufficient_scope"',
-    });
+    return json(
+      { error: 'insufficient_scope', error_description: 'This endpoint serves signed-in users; a client_credentials token belongs to no session' },
+      403,
+      {
+        'www-authenticate': 'Bearer realm="baton", error="insufficient_scope"',
+      },
+    );
   }
   return claims as SessionClaims;
 }

@@ -67,19 +67,35 @@ export function corsHeaders(c: HandlerContext, request: Request, route: string, 
 export function preflight(c: HandlerContext, request: Request, route: string, isPublic: boolean, methods: string[]): Response {
   const allow = methods.join(', ');
   const headers: Record<string, string> = { allow, 'cache-control': 'no-store' };
-  if (request.headers.get('origin') === null || request.headers.get('access-control-request-method') === null) return new Response(null, { status: 204, headers });
+  if (request.headers.get('origin') === null || request.headers.get('access-control-request-method') === null)
+    return new Response(null, { status: 204, headers });
   if (isPublic) {
-    return new Response(null, { status: 204, headers: { ...headers, 'access-control-allow-origin': '*', 'access-control-allow-methods': allow, 'access-control-max-age': MAX_AGE_SECONDS } });
+    return new Response(null, {
+      status: 204,
+      headers: { ...headers, 'access-control-allow-origin': '*', 'access-control-allow-methods': allow, 'access-control-max-age': MAX_AGE_SECONDS },
+    });
   }
   const cors = corsHeaders(c, request, route, false);
   if (cors['access-control-allow-origin'] === undefined) {
-    return new Response(JSON.stringify({ error: 'invalid_request', error_description: 'Preflight refused: this origin is not an allowed origin (the service: BATON_ALLOWED_ORIGINS)' }), {
-      status: 403,
-      headers: { ...headers, ...cors, 'content-type': 'application/json; charset=utf-8' },
-    });
+    return new Response(
+      JSON.stringify({
+        error: 'invalid_request',
+        error_description: 'Preflight refused: this origin is not an allowed origin (the service: BATON_ALLOWED_ORIGINS)',
+      }),
+      {
+        status: 403,
+        headers: { ...headers, ...cors, 'content-type': 'application/json; charset=utf-8' },
+      },
+    );
   }
   return new Response(null, {
     status: 204,
-    headers: { ...headers, ...cors, 'access-control-allow-methods': allow, 'access-control-allow-headers': ALLOW_HEADERS, 'access-control-max-age': MAX_AGE_SECONDS },
+    headers: {
+      ...headers,
+      ...cors,
+      'access-control-allow-methods': allow,
+      'access-control-allow-headers': ALLOW_HEADERS,
+      'access-control-max-age': MAX_AGE_SECONDS,
+    },
   });
 }

@@ -18,7 +18,8 @@ export function grantedResources(c: HandlerContext, client: ClientRecord, reques
   }
   for (const r of asked) {
     if (!c.resources.has(r)) throw new HttpError('ERR_INVALID_TARGET', `${r.slice(0, 200)} is not a resource this service issues tokens for`);
-    if (client.resources !== undefined && !client.resources.includes(r)) throw new HttpError('ERR_INVALID_TARGET', `Client ${client.id} may not ask for tokens for ${r.slice(0, 200)}`);
+    if (client.resources !== undefined && !client.resources.includes(r))
+      throw new HttpError('ERR_INVALID_TARGET', `Client ${client.id} may not ask for tokens for ${r.slice(0, 200)}`);
   }
   return asked;
 }

@@ -77,7 +77,8 @@ function presentedToken(authorization: string | null | undefined, target: string
   if (!authorization) return challenge(401, undefined, 'An access token is required', params);
   const space = authorization.indexOf(' ');
   const scheme = space < 0 ? authorization : authorization.slice(0, space);
-  if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') return space === 6 ? credentials(authorization, 7) : challenge(400, 'invalid_request', MALFORMED, params);
+  if (scheme.length === 6 && scheme.toLowerCase() === 'bearer')
+    return space === 6 ? credentials(authorization, 7) : challenge(400, 'invalid_request', MALFORMED, params);
   if (isDpopScheme(scheme)) return space === 4 ? new DpopToken(credentials(authorization, 5)) : malformedDpop(params);
   return challenge(401, undefined, `An access token is required, with the Bearer${params.dpopAlgs === undefined ? '' : ' or DPoP'} scheme`, params);
 }
@@ -131,7 +132,9 @@ function holds(granted: string, scope: string): boolean {
 export function scopeRefusal(claims: Readonly<AccessTokenClaims>, needed: string[], params: ChallengeParams = {}): Refusal | undefined {
   if (needed.length === 0) return undefined;
   const missing = needed.filter((s) => !holds(claims.scope ?? '', s));
-  return missing.length === 0 ? undefined : challenge(403, 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`, { ...params, scope: needed.join(' ') });
+  return missing.length === 0
+    ? undefined
+    : challenge(403, 'insufficient_scope', `The token lacks the scope ${missing.join(' ')}`, { ...params, scope: needed.join(' ') });
 }
 
 /** What a guard decides: the claims, or the refusal to send. */
@@ -152,7 +155,9 @@ export type Guard<R = undefined> = (authorization: string | null | undefined, ta
  */
 export function createGuard<R = undefined>(verifier: TokenVerifier, options: RequireAuthOptions, dpop?: DpopReader<R>): Guard<R> {
   if (typeof options?.audience !== 'string' || options.audience === '') {
-    throw new BatonConfigError("requireAuth needs the audience this API serves, e.g. requireAuth(baton, { audience: 'https://api.example.com' }): the resource URI clients ask tokens for (RFC 8707). For the token service's own tokens, pass { audience: baton.audience }.");
+    throw new BatonConfigError(
+      "requireAuth needs the audience this API serves, e.g. requireAuth(baton, { audience: 'https://api.example.com' }): the resource URI clients ask tokens for (RFC 8707). For the token service's own tokens, pass { audience: baton.audience }.",
+    );
   }
   const needed = neededScopes(options.scope);
   const bound = guardDpop(verifier.verifiesDpop === true, dpop, options.resourceMetadata === undefined ? {} : { resourceMetadata: options.resourceMetadata });
@@ -175,7 +180,9 @@ export function createGuard<R = undefined>(verifier: TokenVerifier, options: Req
     if (token instanceof Refusal) return token;
     if (token instanceof DpopToken) {
       if (!bound.accepts(request)) return bound.notAccepted();
-      return malformed(token.token, boundParams) ?? verifier.verify(token.token, { ...verifyOptions, dpop: bound.read(request) }).then(acceptBound, refuseBound);
+      return (
+        malformed(token.token, boundParams) ?? verifier.verify(token.token, { ...verifyOptions, dpop: bound.read(request) }).then(acceptBound, refuseBound)
+      );
     }
     if (sync !== undefined) {
       // A token the engine verifies is one it issued, a b64token: its characters are checked

@@ -40,7 +40,6 @@ export type { Authenticate, Logger, RequestContext } from './context.ts';
 /** Public documents any site may read (RFC 8414 metadata, the JWKS): the only routes without a cross-site check. */
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 
-
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
   baton: Baton;
@@ -142,7 +141,8 @@ function openStreams(): HandlerContext['streams'] {
 /** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
 function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
   const given = options.issuer ?? options.baton.issuer;
-  if (typeof given !== 'string' || !URL.canParse(given)) throw new BatonConfigError(`createAuthHandler: issuer must be the service's URL, e.g. https://auth.example.com, not ${JSON.stringify(given)}.`);
+  if (typeof given !== 'string' || !URL.canParse(given))
+    throw new BatonConfigError(`createAuthHandler: issuer must be the service's URL, e.g. https://auth.example.com, not ${JSON.stringify(given)}.`);
   const issuer = given.replace(/\/$/, '');
   const base = new URL(issuer).pathname.replace(/\/$/, '');
   const secure = checkCookieSecure(issuer, options.cookie?.secure ?? true, 'createAuthHandler: cookie.secure');
@@ -167,7 +167,13 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
-    dpop: typeof options.dpop === 'function' ? options.dpop : ((on) => () => on)(options.dpop ?? true),
+    dpop:
+      typeof options.dpop === 'function'
+        ? options.dpop
+        : (
+            (on) => () =>
+              on
+          )(options.dpop ?? true),
   };
   return { c, base };
 }
@@ -226,7 +232,11 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
   } catch (err) {
     const http = httpErrorOf(err);
     // The error's name and where it was thrown, never its message: a library's message may quote its input.
-    if (http.status >= 500 && http.status !== 503) c.log?.error({ event: 'error', route, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err }, 'request failed');
+    if (http.status >= 500 && http.status !== 503)
+      c.log?.error(
+        { event: 'error', route, err: err instanceof Error ? `${err.name} ${err.stack?.split('\n')[1]?.trim() ?? ''}` : typeof err },
+        'request failed',
+      );
     return oauthError(http);
   }
 }
@@ -267,5 +277,10 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     c.log?.info({ method: request.method, route, status: response.status }, 'request');
     return response;
   };
-  return Object.assign(handler, { handles: (pathname: string) => match(routes, local(pathname)) !== undefined, maxBodyBytes: c.maxBodyBytes, allowedOrigins: c.allowedOrigins, closeStreams: (final?: boolean) => c.streams.closeAll(final) });
+  return Object.assign(handler, {
+    handles: (pathname: string) => match(routes, local(pathname)) !== undefined,
+    maxBodyBytes: c.maxBodyBytes,
+    allowedOrigins: c.allowedOrigins,
+    closeStreams: (final?: boolean) => c.streams.closeAll(final),
+  });
 }

@@ -73,7 +73,10 @@ export function budgetAddress(ip: string): string {
   const head = left === '' ? [] : left.split(':');
   const tail = right === '' ? [] : right.split(':');
   const groups = address.includes('::') ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 // Lone surrogates (possible in JSON) would make encodeURIComponent throw.
@@ -94,9 +97,18 @@ const refusedFor = (limiter: StoreRateLimiter, res: RateLimitResult | null): num
   res !== null && res.consumedPoints > limiter.points ? Math.max(res.msBeforeNext, 1) : 0;
 
 /** A limiter of failures over `counters`: `max` in `windowMs`, then refused for `blockMs`. */
-function failureLimiter(counters: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>, now: (() => number) | undefined, keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter {
+function failureLimiter(
+  counters: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>,
+  now: (() => number) | undefined,
+  keyPrefix: string,
+  max: number,
+  windowMs: number,
+  blockMs: number,
+): StoreRateLimiter {
   if (!Number.isInteger(max) || max < 1) throw new BatonConfigError(`${keyPrefix}: at least one failure must be allowed, got ${max}.`);
-  for (const ms of [windowMs, blockMs]) if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) throw new BatonConfigError(`${keyPrefix}: a window or block must be a number of milliseconds above 0, got ${ms}.`);
+  for (const ms of [windowMs, blockMs])
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)
+      throw new BatonConfigError(`${keyPrefix}: a window or block must be a number of milliseconds above 0, got ${ms}.`);
   // The limiter blocks on the consume that exceeds `points`: after `max` failures, the next attempt.
   return new StoreRateLimiter({ store: counters, keyPrefix, points: max, blockDuration: blockMs / 1000, duration: windowMs / 1000, ...(now ? { now } : {}) });
 }
@@ -131,7 +143,8 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   // never a block, never an address's count, which bounds what the pair's forgetting is worth.
   const pairKeys = `${prefix}:pair:`;
   const counters = options.store ?? memoryCounters(MAX_MEMORY_COUNTERS, (key, c) => failures !== false && key.startsWith(pairKeys) && c.count < failures.max);
-  const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter => failureLimiter(counters, options.now, keyPrefix, max, windowMs, blockMs);
+  const limiter = (keyPrefix: string, max: number, windowMs: number, blockMs: number): StoreRateLimiter =>
+    failureLimiter(counters, options.now, keyPrefix, max, windowMs, blockMs);
   // The limiter joins its prefix and a key with ':', which gives counterKeys' shapes.
   const pair = failures ? limiter(`${prefix}:pair`, failures.max, PAIR_WINDOW_MS, failures.blockMs) : undefined;
   const address = perIp ? limiter(`${prefix}:addr`, perIp.max, perIp.windowMs, perIp.windowMs) : undefined;
@@ -157,7 +170,7 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
           let blocked = 0;
           for (const [i, [limiter, key]] of targets.entries()) {
             if ((counts[i] ?? 0) < limiter.points) continue;
-            const ms = (limiter === pair ? (failures as { blockMs: number }).blockMs : (perIp as { windowMs: number }).windowMs);
+            const ms = limiter === pair ? (failures as { blockMs: number }).blockMs : (perIp as { windowMs: number }).windowMs;
             await limiter.block(key, ms / 1000);
             blocked = Math.max(blocked, ms);
           }
@@ -183,7 +196,9 @@ export function tooManyAttempts(retryAfterMs: number): HttpError {
   const seconds = Math.ceil(retryAfterMs / 1000);
   // How long, in words a person reads (the header says it in seconds), and the way out sooner.
   const wait = seconds < 90 ? `${seconds} seconds` : seconds < 5400 ? `${Math.round(seconds / 60)} minutes` : `${Math.round(seconds / 3600)} hours`;
-  return new HttpError('ERR_RATE_LIMITED', `Too many failed attempts: try again in ${wait}, or ask whoever runs this service to lift the block sooner`, { headers: { 'retry-after': String(seconds) } });
+  return new HttpError('ERR_RATE_LIMITED', `Too many failed attempts: try again in ${wait}, or ask whoever runs this service to lift the block sooner`, {
+    headers: { 'retry-after': String(seconds) },
+  });
 }
 
 /** The client id of an `Authorization: Basic` header (RFC 6749 §2.3.1), or '' (still counted per address). */

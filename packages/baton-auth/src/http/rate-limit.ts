@@ -39,7 +39,10 @@ export type Evictable = (key: string, counter: { count: number; resetAt: number 
  * `ERR_STORE_UNAVAILABLE` (503 with Retry-After), as a full store would be: a block and an
  * address's count are never pushed out, and the keys already counted go on counting.
  */
-export function memoryCounters(maxKeys = MAX_MEMORY_COUNTERS, evictable: Evictable = () => false): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
+export function memoryCounters(
+  maxKeys = MAX_MEMORY_COUNTERS,
+  evictable: Evictable = () => false,
+): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
   const counters = new Map<string, { count: number; resetAt: number }>();
   let sweepAt = 1024;
   let roomMadeAt = -Infinity;
@@ -65,9 +68,13 @@ export function memoryCounters(maxKeys = MAX_MEMORY_COUNTERS, evictable: Evictab
       const current = counters.get(key);
       if (current === undefined && counters.size >= maxKeys) {
         makeRoom(now);
-        if (counters.size >= maxKeys) throw new BatonError('ERR_STORE_UNAVAILABLE', `the ${maxKeys} in-memory rate-limit counters are all live: give createLoginProtection a store`);
+        if (counters.size >= maxKeys)
+          throw new BatonError('ERR_STORE_UNAVAILABLE', `the ${maxKeys} in-memory rate-limit counters are all live: give createLoginProtection a store`);
       }
-      const next = force || current === undefined || current.resetAt <= now ? { count: points, resetAt: now + windowMs } : { count: current.count + points, resetAt: current.resetAt };
+      const next =
+        force || current === undefined || current.resetAt <= now
+          ? { count: points, resetAt: now + windowMs }
+          : { count: current.count + points, resetAt: current.resetAt };
       counters.set(key, next);
       if (counters.size >= sweepAt) {
         sweep(now);
@@ -100,7 +107,14 @@ export class StoreRateLimiter {
    * the attempt that went over; 0: until the window ends) are in seconds; `now` is the clock the
    * windows are measured on, in ms since the epoch (default `Date.now`).
    */
-  constructor(options: { store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>; keyPrefix: string; points: number; duration: number; blockDuration?: number; now?: () => number }) {
+  constructor(options: {
+    store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>;
+    keyPrefix: string;
+    points: number;
+    duration: number;
+    blockDuration?: number;
+    now?: () => number;
+  }) {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.#prefix = options.keyPrefix === '' ? '' : `${options.keyPrefix}:`;
@@ -110,7 +124,11 @@ export class StoreRateLimiter {
   }
 
   #result(counter: { count: number; resetAt: number }): RateLimitResult {
-    return { consumedPoints: counter.count, remainingPoints: Math.max(this.points - counter.count, 0), msBeforeNext: Math.max(counter.resetAt - this.#now(), 0) };
+    return {
+      consumedPoints: counter.count,
+      remainingPoints: Math.max(this.points - counter.count, 0),
+      msBeforeNext: Math.max(counter.resetAt - this.#now(), 0),
+    };
   }
 
   /**
@@ -139,7 +157,10 @@ export class StoreRateLimiter {
    * as rate-limiter-flexible's `block` — a block of 0 ms would have ended at once, refusing nothing.
    */
   async block(key: string, seconds: number): Promise<RateLimitResult> {
-    if (typeof seconds !== 'number' || !(seconds >= 0)) throw new BatonError('ERR_INVALID_ARGUMENT', `StoreRateLimiter.block: seconds must be a number of at least 0 (0: for good), got ${String(seconds)}`, { public: true });
+    if (typeof seconds !== 'number' || !(seconds >= 0))
+      throw new BatonError('ERR_INVALID_ARGUMENT', `StoreRateLimiter.block: seconds must be a number of at least 0 (0: for good), got ${String(seconds)}`, {
+        public: true,
+      });
     const ms = seconds === 0 || seconds === Infinity ? FOREVER_MS : seconds * 1000;
     return this.#result(await this.#store.hitCounter(this.#prefix + key, this.points + 1, ms, this.#now(), true));
   }

@@ -27,7 +27,8 @@ export function resourceMetadataDocument(o: ResourceMetadataOptions): { path: st
     throw new BatonConfigError(`resourceMetadata: the resource ${JSON.stringify(o.resource)} is not a URL.`);
   }
   if (u.hash !== '' || u.search !== '') throw new BatonConfigError('resourceMetadata: the resource identifier has no query or fragment (RFC 9728 §1.2).');
-  if (!Array.isArray(o.authorizationServers) || o.authorizationServers.length === 0) throw new BatonConfigError('resourceMetadata needs the authorization servers whose tokens this API accepts.');
+  if (!Array.isArray(o.authorizationServers) || o.authorizationServers.length === 0)
+    throw new BatonConfigError('resourceMetadata needs the authorization servers whose tokens this API accepts.');
   // §3.1: only a slash that follows the host alone is dropped; a path keeps its own last slash.
   const path = `/.well-known/oauth-protected-resource${u.pathname === '/' ? '' : u.pathname}`;
   const body: Record<string, unknown> = { resource: o.resource, authorization_servers: o.authorizationServers, bearer_methods_supported: ['header'] };

@@ -18,7 +18,11 @@ export class HttpError extends BatonError {
   /** Extension members of the error body (RFC 6749 §5.2 lets a server add them), e.g. `session_end`. */
   readonly members: Record<string, unknown>;
 
-  constructor(code: BatonErrorCode, description: string, options: { headers?: Record<string, string>; members?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: BatonErrorCode,
+    description: string,
+    options: { headers?: Record<string, string>; members?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(code, description, { public: true, ...(options.cause === undefined ? {} : { cause: options.cause }) });
     this.headers = options.headers ?? {};
     this.members = options.members ?? {};
@@ -151,5 +155,8 @@ export async function readFields(request: Request, limit: number, allowJson = tr
     }
     return fields;
   }
-  throw new HttpError('ERR_INVALID_REQUEST', allowJson ? 'Send application/json or application/x-www-form-urlencoded' : 'Send application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
+  throw new HttpError(
+    'ERR_INVALID_REQUEST',
+    allowJson ? 'Send application/json or application/x-www-form-urlencoded' : 'Send application/x-www-form-urlencoded (RFC 6749 §4.1.3)',
+  );
 }

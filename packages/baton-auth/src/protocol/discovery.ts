@@ -60,7 +60,10 @@ export async function fetchMetadata(issuer: string, fetcher: typeof fetch): Prom
   for (const url of metadataUrls(issuer)) {
     const res = await fetchJson(url, fetcher);
     if (res.status === 404) continue;
-    if (isRedirect(res)) throw new DiscoveryError('redirect', `the issuer's metadata redirects elsewhere (HTTP ${res.status}); discovery does not follow redirects`, { status: res.status });
+    if (isRedirect(res))
+      throw new DiscoveryError('redirect', `the issuer's metadata redirects elsewhere (HTTP ${res.status}); discovery does not follow redirects`, {
+        status: res.status,
+      });
     if (!res.ok) throw new DiscoveryError('status', `the issuer's metadata answered ${res.status}`, { status: res.status });
     let metadata: unknown;
     try {
@@ -68,10 +71,14 @@ export async function fetchMetadata(issuer: string, fetcher: typeof fetch): Prom
     } catch (err) {
       throw new DiscoveryError('not_json', `the issuer's metadata is not JSON`, { status: res.status, cause: err });
     }
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new DiscoveryError('not_json', `the issuer's metadata is not a JSON object`, { status: res.status });
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+      throw new DiscoveryError('not_json', `the issuer's metadata is not a JSON object`, { status: res.status });
     const named = (metadata as { issuer?: unknown }).issuer;
     // RFC 8414 §3.3: identical, or another server is speaking for this issuer.
-    if (named !== issuer) throw new DiscoveryError('wrong_issuer', `The metadata at ${url} names the issuer ${JSON.stringify(named)}, not ${issuer} (RFC 8414 §3.3)`, { status: res.status });
+    if (named !== issuer)
+      throw new DiscoveryError('wrong_issuer', `The metadata at ${url} names the issuer ${JSON.stringify(named)}, not ${issuer} (RFC 8414 §3.3)`, {
+        status: res.status,
+      });
     return { url, metadata: metadata as Record<string, unknown> };
   }
   throw new DiscoveryError('not_found', `${issuer} publishes no metadata (RFC 8414 or OpenID Connect Discovery)`, { status: 404 });

@@ -6,5 +6,11 @@
  * header value: `§` reads "section", quotes become `'`, dashes and ellipses ASCII, anything else `?`.
  */
 export function oauthDescription(text: string): string {
-  return text.replace(/§ ?/g, 'section ').replace(/"/g, "'").replace(/\\/g, '/').replace(/[—–]/g, '-').replace(/…/g, '...').replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
+  return text
+    .replace(/§ ?/g, 'section ')
+    .replace(/"/g, "'")
+    .replace(/\\/g, '/')
+    .replace(/[—–]/g, '-')
+    .replace(/…/g, '...')
+    .replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
 }

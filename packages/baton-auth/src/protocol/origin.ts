@@ -26,20 +26,27 @@ export function isPlainHttpOffLoopback(url: URL): boolean {
 export function checkOrigins(origins: readonly string[], setting: string, options: { plainHttp?: 'loopback' | 'any' } = {}): string[] {
   if (!Array.isArray(origins)) throw new BatonConfigError(`${setting} must be a list of origins, e.g. ['https://app.example.com'].`);
   for (const origin of origins) {
-    if (typeof origin !== 'string') throw new BatonConfigError(`${setting} must list origins as strings, e.g. https://app.example.com, and ${JSON.stringify(origin)} is not one.`);
+    if (typeof origin !== 'string')
+      throw new BatonConfigError(`${setting} must list origins as strings, e.g. https://app.example.com, and ${JSON.stringify(origin)} is not one.`);
     const shown = JSON.stringify(origin.slice(0, 100));
     const url = URL.canParse(origin) ? new URL(origin) : undefined;
     if (url?.hostname.includes('*')) {
-      throw new BatonConfigError(`${setting} must list origins, and ${shown} holds a wildcard, which matches no page: an Origin is compared whole. List each origin, e.g. https://app.example.com,https://admin.example.com`);
+      throw new BatonConfigError(
+        `${setting} must list origins, and ${shown} holds a wildcard, which matches no page: an Origin is compared whole. List each origin, e.g. https://app.example.com,https://admin.example.com`,
+      );
     }
     if (url === undefined || url.origin !== origin) {
       const write = url !== undefined && url.origin !== 'null' ? ` (write it as ${url.origin})` : ', e.g. https://app.example.com';
-      throw new BatonConfigError(`${setting} must list origins, and ${shown} is not an origin: give scheme, host and port only, as a browser sends them${write}`);
+      throw new BatonConfigError(
+        `${setting} must list origins, and ${shown} is not an origin: give scheme, host and port only, as a browser sends them${write}`,
+      );
     }
     // Anyone on the network path speaks for a plain-http origin: trusting one with the refresh
     // cookie's answers is trusting the network (as the client SDK refuses such origins off loopback).
     if (isPlainHttpOffLoopback(url) && options.plainHttp !== 'any') {
-      throw new BatonConfigError(`${setting} lists ${shown}, a plain-http origin off this machine: anyone on the network path could speak for it. Use https (plain http only for localhost, 127.0.0.1 or [::1])`);
+      throw new BatonConfigError(
+        `${setting} lists ${shown}, a plain-http origin off this machine: anyone on the network path could speak for it. Use https (plain http only for localhost, 127.0.0.1 or [::1])`,
+      );
     }
   }
   return [...origins];

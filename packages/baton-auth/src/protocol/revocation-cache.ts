@@ -76,11 +76,16 @@ export class RevocationCache<E extends Revocation = Revocation> {
     const life = Math.min(Math.max(0, event.expiresAt - now, event.expiresAt - event.at), this.#maxLifetimeMs);
     const until = Math.min(event.expiresAt, now + this.#maxLifetimeMs);
     const deadline = this.#monotonic() + life;
-    map.set(event.id, known === undefined ? { value: event, until, deadline } : {
-      value: known.until < until ? event : known.value,
-      until: Math.max(known.until, until),
-      deadline: Math.max(known.deadline, deadline),
-    });
+    map.set(
+      event.id,
+      known === undefined
+        ? { value: event, until, deadline }
+        : {
+            value: known.until < until ? event : known.value,
+            until: Math.max(known.until, until),
+            deadline: Math.max(known.deadline, deadline),
+          },
+    );
     if (known === undefined && map.size === Math.ceil(this.#max * 0.8)) this.#onNearCap?.({ kind: event.kind, held: map.size, max: this.#max });
     return true;
   }

@@ -51,8 +51,15 @@ function feedEvent(data: string): FeedEvent | undefined {
   } catch {
     return undefined;
   }
-  const ok = typeof e === 'object' && e !== null && KINDS.has(e.kind as string) && typeof e.id === 'string' && e.id.length > 0 && e.id.length <= 512
-    && Number.isFinite(e.at) && Number.isFinite(e.expiresAt);
+  const ok =
+    typeof e === 'object' &&
+    e !== null &&
+    KINDS.has(e.kind as string) &&
+    typeof e.id === 'string' &&
+    e.id.length > 0 &&
+    e.id.length <= 512 &&
+    Number.isFinite(e.at) &&
+    Number.isFinite(e.expiresAt);
   return ok ? (e as FeedEvent) : undefined;
 }
 
@@ -138,7 +145,8 @@ export function followFeed(o: FeedOptions): { close(): void; restart(): void } {
       request = new AbortController();
       const signal = AbortSignal.any([abort.signal, request.signal]);
       const res = await o.fetch(url, { headers: { accept: 'text/event-stream', authorization: o.authorization }, signal, redirect: 'manual' });
-      if (res.status === 401 || res.status === 403) throw new FeedRefusedError(`the revocation feed refused the credentials (${res.status}): use a confidential client registered to introspect`);
+      if (res.status === 401 || res.status === 403)
+        throw new FeedRefusedError(`the revocation feed refused the credentials (${res.status}): use a confidential client registered to introspect`);
       if (!res.ok || res.body === null) throw new Error(`the revocation feed answered ${res.status}`);
       const opened = Date.now();
       await readStream(res.body as unknown as AsyncIterable<Uint8Array>, onMessage, o.idleMs ?? IDLE_MS);

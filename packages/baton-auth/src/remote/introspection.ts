@@ -45,12 +45,18 @@ export class Introspection {
 
   async #ask(endpoint: string, token: string): Promise<Answer> {
     const o = this.#o;
-    const res = await o.fetch(endpoint, {
-      method: 'POST', redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: basic(o.clientId, o.clientSecret) },
-      body: new URLSearchParams({ token }),
-    }).catch((err: unknown) => { throw new BatonError('ERR_STORE_UNAVAILABLE', 'the introspection endpoint could not be reached', { cause: err }); });
-    if (!res.ok) throw new BatonError(res.status >= 500 || res.status === 429 ? 'ERR_STORE_UNAVAILABLE' : 'ERR_TOKEN_INVALID', `introspection answered ${res.status}`);
+    const res = await o
+      .fetch(endpoint, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: basic(o.clientId, o.clientSecret) },
+        body: new URLSearchParams({ token }),
+      })
+      .catch((err: unknown) => {
+        throw new BatonError('ERR_STORE_UNAVAILABLE', 'the introspection endpoint could not be reached', { cause: err });
+      });
+    if (!res.ok)
+      throw new BatonError(res.status >= 500 || res.status === 429 ? 'ERR_STORE_UNAVAILABLE' : 'ERR_TOKEN_INVALID', `introspection answered ${res.status}`);
     return (await res.json()) as Answer;
   }
 

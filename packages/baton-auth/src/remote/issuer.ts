@@ -124,10 +124,15 @@ function secure(url: string, what: string): string {
 function discoveryFailure(err: unknown): Error {
   if (!(err instanceof DiscoveryError)) return err as Error;
   switch (err.reason) {
-    case 'unreachable': return new BatonError('ERR_STORE_UNAVAILABLE', err.message, { cause: err.cause });
-    case 'wrong_issuer': case 'not_found': return new BatonConfigError(`${err.message}.`);
-    case 'not_json': return new BatonError('ERR_STORE_UNAVAILABLE', err.message, { cause: err });
-    default: return new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata answered ${err.status}`);
+    case 'unreachable':
+      return new BatonError('ERR_STORE_UNAVAILABLE', err.message, { cause: err.cause });
+    case 'wrong_issuer':
+    case 'not_found':
+      return new BatonConfigError(`${err.message}.`);
+    case 'not_json':
+      return new BatonError('ERR_STORE_UNAVAILABLE', err.message, { cause: err });
+    default:
+      return new BatonError('ERR_STORE_UNAVAILABLE', `the issuer's metadata answered ${err.status}`);
   }
 }
 
@@ -141,7 +146,11 @@ async function discover(issuer: string, fetcher: typeof fetch): Promise<Metadata
   }
   if (typeof meta.jwks_uri !== 'string') throw new BatonConfigError(`The metadata of ${issuer} has no jwks_uri.`);
   const optional = (v: unknown, what: string) => (typeof v === 'string' ? secure(v, what) : undefined);
-  return { jwksUri: secure(meta.jwks_uri, 'jwks_uri'), introspection: optional(meta.introspection_endpoint, 'introspection endpoint'), feed: optional(meta.baton_revocation_feed_endpoint, 'revocation feed') };
+  return {
+    jwksUri: secure(meta.jwks_uri, 'jwks_uri'),
+    introspection: optional(meta.introspection_endpoint, 'introspection endpoint'),
+    feed: optional(meta.baton_revocation_feed_endpoint, 'revocation feed'),
+  };
 }
 
 /** The options checked, with their defaults. */
@@ -149,10 +158,13 @@ function settings(options: RemoteIssuerOptions) {
   if (!options.issuer || !options.audience) throw new BatonConfigError('remoteIssuer needs the `issuer` it trusts and the `audience` this API serves.');
   secure(options.issuer, 'URL');
   const algorithms = options.algorithms ?? ASYMMETRIC;
-  if (algorithms.some((a) => /^(HS|none)/i.test(a))) throw new BatonConfigError('remoteIssuer verifies asymmetric signatures only: a shared secret (HS*) would let every resource server mint tokens.');
+  if (algorithms.some((a) => /^(HS|none)/i.test(a)))
+    throw new BatonConfigError('remoteIssuer verifies asymmetric signatures only: a shared secret (HS*) would let every resource server mint tokens.');
   const maxRevocations = options.maxRevocations ?? MAX_REVOCATIONS;
   if (!Number.isSafeInteger(maxRevocations) || maxRevocations < 1) {
-    throw new BatonConfigError(`remoteIssuer's maxRevocations must be a whole number of at least 1 (revocations kept per kind), not ${String(maxRevocations)}.`);
+    throw new BatonConfigError(
+      `remoteIssuer's maxRevocations must be a whole number of at least 1 (revocations kept per kind), not ${String(maxRevocations)}.`,
+    );
   }
   return {
     fetcher: options.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args)),
@@ -175,23 +187,43 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   const verified = new VerifiedTokenCache<Readonly<AccessTokenClaims>>(options.cacheMax ?? 10_000);
   let keys: RemoteKeys | undefined;
   const revocations = new FeedRevocations({
-    maxRevocations, maxFeedOutageMs: options.maxFeedOutageMs, onNearCap: options.onNearCap, onRevocation: options.onRevocation, onFeedState: options.onFeedState, now, monotonic: mono,
+    maxRevocations,
+    maxFeedOutageMs: options.maxFeedOutageMs,
+    onNearCap: options.onNearCap,
+    onRevocation: options.onRevocation,
+    onFeedState: options.onFeedState,
+    now,
+    monotonic: mono,
     onKeyRevoked: () => {
       verified.clear(); // tokens of that key leave the cache
       keys?.reload(); // and the key leaves the set, for tokens that name no kid
     },
   });
   const credentials = options.introspection;
-  const introspection = credentials && new Introspection({ issuer: options.issuer, clientId: credentials.clientId, clientSecret: credentials.clientSecret, cacheMs: credentials.cacheMs ?? 30_000, cacheMax: options.cacheMax ?? 10_000, fetch: fetcher, now });
+  const introspection =
+    credentials &&
+    new Introspection({
+      issuer: options.issuer,
+      clientId: credentials.clientId,
+      clientSecret: credentials.clientSecret,
+      cacheMs: credentials.cacheMs ?? 30_000,
+      cacheMax: options.cacheMax ?? 10_000,
+      fetch: fetcher,
+      now,
+    });
   let metadata: Promise<Metadata> | undefined;
   const meta = (): Promise<Metadata> => {
-    metadata ??= discover(options.issuer, fetcher).then(async (m) => {
-      if (m.feed !== undefined && credentials !== undefined && options.revocations !== false) await revocations.follow(m.feed, fetcher, basic(credentials.clientId, credentials.clientSecret));
-      return m;
-    }, (err: unknown) => {
-      metadata = undefined; // try again on the next request
-      throw err;
-    });
+    metadata ??= discover(options.issuer, fetcher).then(
+      async (m) => {
+        if (m.feed !== undefined && credentials !== undefined && options.revocations !== false)
+          await revocations.follow(m.feed, fetcher, basic(credentials.clientId, credentials.clientSecret));
+        return m;
+      },
+      (err: unknown) => {
+        metadata = undefined; // try again on the next request
+        throw err;
+      },
+    );
     return metadata;
   };
   /** The pipeline's last steps, for claims from any source: the audience (RFC 9068 §4), then the revocations. */
@@ -206,14 +238,21 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
   const source = async (token: string, audience: string): Promise<Readonly<AccessTokenClaims>> => {
     const m = await meta();
     if (!isThreeSegments(token)) {
-      if (introspection === undefined || m.introspection === undefined) throw new BatonError('ERR_TOKEN_INVALID', 'an opaque token, and no introspection configured');
+      if (introspection === undefined || m.introspection === undefined)
+        throw new BatonError('ERR_TOKEN_INVALID', 'an opaque token, and no introspection configured');
       const claims = await introspection.claims(m.introspection, token);
       if (typeof claims.exp === 'number' && now() >= (claims.exp + leeway) * 1000) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
       return claims;
     }
     keys ??= new RemoteKeys(m.jwksUri, {
-      issuer: options.issuer, algorithms, leewaySec: leeway, allowJwtTyp: options.allowJwtTyp === true, fetch: options.fetch, now,
-      cacheMaxAgeMs: options.jwks?.cacheMaxAgeMs ?? 600_000, cooldownMs: options.jwks?.cooldownMs ?? 30_000,
+      issuer: options.issuer,
+      algorithms,
+      leewaySec: leeway,
+      allowJwtTyp: options.allowJwtTyp === true,
+      fetch: options.fetch,
+      now,
+      cacheMaxAgeMs: options.jwks?.cacheMaxAgeMs ?? 600_000,
+      cooldownMs: options.jwks?.cooldownMs ?? 30_000,
       isKeyRevoked: (kid) => revocations.isKeyRevoked(kid),
     });
     const { payload } = await keys.verify(token, audience);
@@ -221,11 +260,17 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     verified.set(token, claims, ((payload.exp as number) + leeway) * 1000);
     return claims;
   };
-  return presenting(options, now, (token, audience) => fromCache(token, audience), (token, audience) => source(token, audience).then((claims) => accept(claims, audience)), () => {
-    revocations.close();
-    verified.clear();
-    introspection?.clear();
-  });
+  return presenting(
+    options,
+    now,
+    (token, audience) => fromCache(token, audience),
+    (token, audience) => source(token, audience).then((claims) => accept(claims, audience)),
+    () => {
+      revocations.close();
+      verified.clear();
+      introspection?.clear();
+    },
+  );
 }
 
 /**
@@ -233,11 +278,22 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
  * for, the cache without a promise when it can, and the presentation (RFC 9449 §7: Bearer, or a
  * DPoP proof; nonces are not asked for here — one this verifier did not make is answered with one it did, §9).
  */
-function presenting(options: RemoteIssuerOptions, now: () => number, cached: (token: string, audience: string) => Readonly<AccessTokenClaims> | undefined, verify: (token: string, audience: string) => Promise<Readonly<AccessTokenClaims>>, close: () => void): TokenVerifier & { close(): void } {
-  const proofs = new DpopVerifier({ nonceSecret: randomBytes(32), ledger: options.dpop?.ledger ?? memoryLedger(), now, iatWindowSec: options.dpop?.proofLifetimeSec ?? 300 });
+function presenting(
+  options: RemoteIssuerOptions,
+  now: () => number,
+  cached: (token: string, audience: string) => Readonly<AccessTokenClaims> | undefined,
+  verify: (token: string, audience: string) => Promise<Readonly<AccessTokenClaims>>,
+  close: () => void,
+): TokenVerifier & { close(): void } {
+  const proofs = new DpopVerifier({
+    nonceSecret: randomBytes(32),
+    ledger: options.dpop?.ledger ?? memoryLedger(),
+    now,
+    iatWindowSec: options.dpop?.proofLifetimeSec ?? 300,
+  });
   const audienceOf = (o: VerifyOptions | undefined): string => (typeof o?.audience === 'string' ? o.audience : options.audience);
   const verifyToken = (token: string, o: VerifyOptions | undefined): Promise<Readonly<AccessTokenClaims>> => {
-    if (o?.oneTime) return Promise.reject(new BatonError('ERR_INVALID_ARGUMENT', 'oneTime needs the issuer\'s store: a remote issuer cannot guard replays'));
+    if (o?.oneTime) return Promise.reject(new BatonError('ERR_INVALID_ARGUMENT', "oneTime needs the issuer's store: a remote issuer cannot guard replays"));
     if (typeof token !== 'string' || token.length > 16_384) return Promise.reject(new BatonError('ERR_TOKEN_INVALID', 'not a token'));
     const audience = audienceOf(o);
     try {

@@ -32,7 +32,7 @@ function joseFailure(err: unknown): BatonError {
   if (err instanceof joseErrors.JWTExpired) return new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
   // Not jose's word on the token (a refused connection, a timeout): the issuer is unreachable, try later.
   if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
-    return new BatonError('ERR_STORE_UNAVAILABLE', 'the issuer\'s keys could not be fetched', { cause: err });
+    return new BatonError('ERR_STORE_UNAVAILABLE', "the issuer's keys could not be fetched", { cause: err });
   }
   return new BatonError('ERR_TOKEN_INVALID', err.code, { cause: err });
 }
@@ -63,13 +63,20 @@ export class RemoteKeys {
     // A key the feed revoked is refused before jose picks it, whatever the token names; without a
     // kid the key cannot be told from a revoked one: refused while any key revocation is in force.
     const resolve = (header: JWTHeaderParameters, t: Parameters<typeof keys>[1]) => {
-      if (o.isKeyRevoked(header.kid)) throw new joseErrors.JWKSNoMatchingKey(header.kid === undefined ? 'a token without kid, while a key is revoked' : 'the issuer took the key out of service');
+      if (o.isKeyRevoked(header.kid))
+        throw new joseErrors.JWKSNoMatchingKey(
+          header.kid === undefined ? 'a token without kid, while a key is revoked' : 'the issuer took the key out of service',
+        );
       return keys(header, t);
     };
     let verified: VerifiedJwt;
     try {
       const { payload, protectedHeader } = await jwtVerify(token, resolve, {
-        issuer: o.issuer, audience, algorithms: o.algorithms, clockTolerance: o.leewaySec, currentDate: new Date(o.now()),
+        issuer: o.issuer,
+        audience,
+        algorithms: o.algorithms,
+        clockTolerance: o.leewaySec,
+        currentDate: new Date(o.now()),
         // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti (iss and aud by the options above);
         // a `JWT`-typed token of another kind of issuer (allowJwtTyp) may lack client_id, never the
         // jti that its revocation names. §4: typ at+jwt (or application/at+jwt), unless allowed otherwise.

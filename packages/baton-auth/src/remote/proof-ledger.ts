@@ -29,7 +29,10 @@ export function memoryLedger(max = MAX_SPENT_PROOFS, clock: () => number = monot
       if (until !== undefined && until > m) return false;
       if (until === undefined && spent.size >= max) prune(m);
       if (until === undefined && spent.size >= max) {
-        throw new BatonError('ERR_STORE_UNAVAILABLE', `this verifier holds ${max} DPoP proofs spent and still in force: proofs are refused until some expire (give remoteIssuer a shared dpop.ledger)`);
+        throw new BatonError(
+          'ERR_STORE_UNAVAILABLE',
+          `this verifier holds ${max} DPoP proofs spent and still in force: proofs are refused until some expire (give remoteIssuer a shared dpop.ledger)`,
+        );
       }
       spent.set(jti, m + Math.max(1, expiresAt - now));
       return true;

@@ -43,7 +43,12 @@ export class FeedRevocations {
 
   constructor(o: FeedRevocationsOptions) {
     this.#o = o;
-    this.#held = new RevocationCache<FeedEvent>({ monotonic: o.monotonic, max: o.maxRevocations, maxLifetimeMs: MAX_REVOCATION_MS, ...(o.onNearCap ? { onNearCap: o.onNearCap } : {}) });
+    this.#held = new RevocationCache<FeedEvent>({
+      monotonic: o.monotonic,
+      max: o.maxRevocations,
+      maxLifetimeMs: MAX_REVOCATION_MS,
+      ...(o.onNearCap ? { onNearCap: o.onNearCap } : {}),
+    });
   }
 
   #remember(event: FeedEvent): void {
@@ -84,7 +89,13 @@ export class FeedRevocations {
         clearTimeout(timer);
         resolve();
       };
-      this.#feed ??= followFeed({ url, fetch: fetcher, authorization, onEvent: (e) => this.#remember(e), onState: (connected, error) => this.#onState(connected, error, ready) });
+      this.#feed ??= followFeed({
+        url,
+        fetch: fetcher,
+        authorization,
+        onEvent: (e) => this.#remember(e),
+        onState: (connected, error) => this.#onState(connected, error, ready),
+      });
     });
   }
 
@@ -105,7 +116,10 @@ export class FeedRevocations {
         this.#feed?.restart();
       }
     }
-    throw new BatonError('ERR_STORE_UNAVAILABLE', `the issuer has more revocations in force than this verifier keeps (maxRevocations ${this.#o.maxRevocations}): tokens are refused until it holds them all again`);
+    throw new BatonError(
+      'ERR_STORE_UNAVAILABLE',
+      `the issuer has more revocations in force than this verifier keeps (maxRevocations ${this.#o.maxRevocations}): tokens are refused until it holds them all again`,
+    );
   }
 
   /** `claims`, unless the feed revoked their session or token, or this verifier cannot tell. */
@@ -115,7 +129,7 @@ export class FeedRevocations {
     if (this.#overflowSince !== undefined) this.#overflowed();
     const now = this.#o.now();
     if (this.#o.maxFeedOutageMs !== undefined && this.#downSince !== undefined && now - this.#downSince > this.#o.maxFeedOutageMs) {
-      throw new BatonError('ERR_STORE_UNAVAILABLE', 'the issuer\'s revocation feed is down: tokens are refused until it is back (maxFeedOutageMs)');
+      throw new BatonError('ERR_STORE_UNAVAILABLE', "the issuer's revocation feed is down: tokens are refused until it is back (maxFeedOutageMs)");
     }
     if (this.#held.isRevoked('session', claims.sid, now)) throw new BatonError('ERR_SESSION_REVOKED', 'the issuer revoked the session');
     if (this.#held.isRevoked('token', claims.jti, now)) throw new BatonError('ERR_TOKEN_REVOKED', 'the issuer revoked the token');

@@ -204,7 +204,7 @@ class MemoryStore implements BatonStore {
     let hi = this.#revocations.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.#revocations[mid] as RevocationEvent).seq as number <= after) lo = mid + 1;
+      if (((this.#revocations[mid] as RevocationEvent).seq as number) <= after) lo = mid + 1;
       else hi = mid;
     }
     for (let i = lo; i < this.#revocations.length && out.length < limit; i++) {
@@ -241,7 +241,10 @@ class MemoryStore implements BatonStore {
 
   async hitCounter(key: string, points: number, windowMs: number, now: number, force = false): Promise<{ count: number; resetAt: number }> {
     const current = this.#counters.get(key);
-    const next = force || current === undefined || current.resetAt <= now ? { count: points, resetAt: now + windowMs } : { count: current.count + points, resetAt: current.resetAt };
+    const next =
+      force || current === undefined || current.resetAt <= now
+        ? { count: points, resetAt: now + windowMs }
+        : { count: current.count + points, resetAt: current.resetAt };
     this.#counters.set(key, next);
     return { ...next };
   }
@@ -256,7 +259,10 @@ class MemoryStore implements BatonStore {
   }
 
   async counterKeys(prefix: string, now: number): Promise<string[]> {
-    return [...this.#counters].filter(([key, c]) => key.startsWith(prefix) && c.resetAt > now).map(([key]) => key).sort();
+    return [...this.#counters]
+      .filter(([key, c]) => key.startsWith(prefix) && c.resetAt > now)
+      .map(([key]) => key)
+      .sort();
   }
 
   async ping(): Promise<void> {}

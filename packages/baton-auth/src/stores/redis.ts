@@ -249,7 +249,13 @@ class RedisStore extends RedisRecords implements BatonStore {
     if (this.#subscriber === undefined) {
       const sub = duplicateSubscriber(this.client);
       this.#subscriber = sub;
-      this.#poll = await listen(sub, { client: this.client, channel: this.#channel, log: this.log, subscribers: this.#subscribers, reread: () => this.#reread() });
+      this.#poll = await listen(sub, {
+        client: this.client,
+        channel: this.#channel,
+        log: this.log,
+        subscribers: this.#subscribers,
+        reread: () => this.#reread(),
+      });
     }
     return this.#subscribers.add(listener);
   }

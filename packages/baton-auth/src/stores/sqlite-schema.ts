@@ -46,9 +46,27 @@ export const MIGRATIONS: string[] = [
 
 /** The columns of a session row, in the order of `toRow`. */
 export const COLUMNS = [
-  'id', 'user_id', 'client_id', 'scope', 'device', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at',
-  'generation', 'rotated_at', 'prev_rotated_at', 'rate_window_start', 'rate_count', 'grace_count', 'grace_total', 'revoked_at', 'revoke_reason',
-  'revoke_detail', 'resource', 'jkt',
+  'id',
+  'user_id',
+  'client_id',
+  'scope',
+  'device',
+  'created_at',
+  'last_used_at',
+  'expires_at',
+  'idle_expires_at',
+  'generation',
+  'rotated_at',
+  'prev_rotated_at',
+  'rate_window_start',
+  'rate_count',
+  'grace_count',
+  'grace_total',
+  'revoked_at',
+  'revoke_reason',
+  'revoke_detail',
+  'resource',
+  'jkt',
 ] as const;
 
 /** A row as node:sqlite returns it. */
@@ -82,14 +100,38 @@ export function toRecord(row: Row): SessionRecord {
 
 export function toRow(s: SessionRecord): SQLInputValue[] {
   return [
-    s.id, s.userId, s.clientId, s.scope, JSON.stringify(s.device), s.createdAt, s.lastUsedAt, s.expiresAt, s.idleExpiresAt,
-    s.generation, s.rotatedAt, s.prevRotatedAt, s.rateWindowStart, s.rateCount, s.graceCount, s.graceTotal, s.revokedAt, s.revokeReason,
-    s.revokeDetail === null ? null : JSON.stringify(s.revokeDetail), s.resource, s.jkt ?? null,
+    s.id,
+    s.userId,
+    s.clientId,
+    s.scope,
+    JSON.stringify(s.device),
+    s.createdAt,
+    s.lastUsedAt,
+    s.expiresAt,
+    s.idleExpiresAt,
+    s.generation,
+    s.rotatedAt,
+    s.prevRotatedAt,
+    s.rateWindowStart,
+    s.rateCount,
+    s.graceCount,
+    s.graceTotal,
+    s.revokedAt,
+    s.revokeReason,
+    s.revokeDetail === null ? null : JSON.stringify(s.revokeDetail),
+    s.resource,
+    s.jkt ?? null,
   ];
 }
 
 export function toEvent(row: Row): RevocationEvent {
-  const event: RevocationEvent = { kind: row.kind as RevocationEvent['kind'], id: row.id as string, at: Number(row.at), expiresAt: Number(row.expires_at), reason: row.reason as string };
+  const event: RevocationEvent = {
+    kind: row.kind as RevocationEvent['kind'],
+    id: row.id as string,
+    at: Number(row.at),
+    expiresAt: Number(row.expires_at),
+    reason: row.reason as string,
+  };
   if (row.detail !== null && row.detail !== undefined) event.detail = JSON.parse(row.detail as string) as SessionEndDetail;
   if (row.seq !== undefined && row.seq !== null) event.seq = Number(row.seq);
   return event;
@@ -122,13 +164,19 @@ export function prepareQueries(db: DatabaseSync) {
     get: prepare('SELECT * FROM baton_sessions WHERE id = ?'),
     listActive: prepare(USER_QUERIES.listActive),
     // The conditional UPDATE: it only applies to the generation and counters the decision was made on.
-    update: prepare(`UPDATE baton_sessions SET ${COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND generation = ? AND rate_count = ? AND grace_count = ?`),
+    update: prepare(
+      `UPDATE baton_sessions SET ${COLUMNS.slice(1)
+        .map((c) => `${c} = ?`)
+        .join(', ')} WHERE id = ? AND generation = ? AND rate_count = ? AND grace_count = ?`,
+    ),
     revoke: prepare(`UPDATE baton_sessions SET revoked_at = ?, revoke_reason = ?, revoke_detail = ? WHERE id = ? AND revoked_at IS NULL`),
     history: prepare(USER_QUERIES.history),
     historyBefore: prepare(USER_QUERIES.historyBefore),
     pruneEnded: prepare(USER_QUERIES.pruneEnded),
     userIds: prepare(USER_QUERIES.userIds),
-    consumed: prepare('INSERT INTO baton_consumed_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE baton_consumed_jti.expires_at <= ?'),
+    consumed: prepare(
+      'INSERT INTO baton_consumed_jti (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE baton_consumed_jti.expires_at <= ?',
+    ),
     saveOpaque: prepare('INSERT OR REPLACE INTO baton_opaque_tokens (hash, claims, expires_at) VALUES (?, ?, ?)'),
     findOpaque: prepare('SELECT claims, expires_at FROM baton_opaque_tokens WHERE hash = ? AND expires_at > ?'),
     deleteOpaque: prepare('DELETE FROM baton_opaque_tokens WHERE hash = ?'),

@@ -47,12 +47,21 @@ export function runStoreConformance(t: TestApi, options: ConformanceOptions): vo
   const can: StoreCapabilities = { revocationHead: false, subscribed: false, ...options.capabilities };
   const h: Harness = { withStore, withPeers, numRuns: options.numRuns ?? 25, can };
   t.describe(`store conformance: ${options.name}`, () => {
-    t.it(`implements exactly the optional parts it declares (${JSON.stringify(can)})`, withStore(async (store) => {
-      for (const name of Object.keys(can) as (keyof StoreCapabilities)[]) {
-        const has = typeof store[name] === 'function';
-        assert.equal(has, can[name], has ? `the store has ${name}(): declare capabilities.${name}: true, so that it is tested` : `capabilities.${name} is declared, but the store has no ${name}()`);
-      }
-    }));
+    t.it(
+      `implements exactly the optional parts it declares (${JSON.stringify(can)})`,
+      withStore(async (store) => {
+        for (const name of Object.keys(can) as (keyof StoreCapabilities)[]) {
+          const has = typeof store[name] === 'function';
+          assert.equal(
+            has,
+            can[name],
+            has
+              ? `the store has ${name}(): declare capabilities.${name}: true, so that it is tested`
+              : `capabilities.${name} is declared, but the store has no ${name}()`,
+          );
+        }
+      }),
+    );
     sessionsCases(t, h);
     revocationsCases(t, h);
     recordsCases(t, h);

@@ -9,8 +9,22 @@ import type { OpaqueTokenStore, TokenStore } from '../core/store.ts';
 export type { CounterStore } from '../core/counter-store.ts';
 
 export type {
-  DeviceInfo, OneTimeLedger, OpaqueTokenRecord, OpaqueTokenStore, Revocation, RevocationEvent, RevocationLog, RotateRequest, RotateResult,
-  RotateStatus, SessionHistoryPage, SessionRecord, SessionStore, SessionSummary, StoreLifecycle, TokenStore,
+  DeviceInfo,
+  OneTimeLedger,
+  OpaqueTokenRecord,
+  OpaqueTokenStore,
+  Revocation,
+  RevocationEvent,
+  RevocationLog,
+  RotateRequest,
+  RotateResult,
+  RotateStatus,
+  SessionHistoryPage,
+  SessionRecord,
+  SessionStore,
+  SessionSummary,
+  StoreLifecycle,
+  TokenStore,
 } from '../core/store.ts';
 
 /**

@@ -15,7 +15,14 @@ import { CLOSE, send } from './wire.ts';
  * came with the token (for `GET` and the socket's URLs). At connect a failure closes the socket
  * (4401); on re-authentication it is told (`reauth_failed`) and keeps its identity until `exp`.
  */
-export async function authenticate(baton: Baton, tables: Tables<Connection>, connection: Connection, token: unknown, reauth: boolean, proof?: unknown): Promise<void> {
+export async function authenticate(
+  baton: Baton,
+  tables: Tables<Connection>,
+  connection: Connection,
+  token: unknown,
+  reauth: boolean,
+  proof?: unknown,
+): Promise<void> {
   let claims: Readonly<AccessTokenClaims>;
   try {
     if (typeof token !== 'string') throw new BatonError('ERR_TOKEN_INVALID', 'no token');
@@ -47,7 +54,10 @@ export function closeOnRevocation(baton: Baton, live: ReadonlySet<Connection>): 
       } else if (event.kind === 'key' && c.token !== undefined) {
         // The engine dropped the key before telling us: a token it signed no longer verifies
         // (asked of the token alone: a bound one's proof was spent at connect).
-        baton.introspect(c.token).then((seen) => seen.active || c.shut(CLOSE.UNAUTHORIZED, 'signing key revoked'), () => undefined);
+        baton.introspect(c.token).then(
+          (seen) => seen.active || c.shut(CLOSE.UNAUTHORIZED, 'signing key revoked'),
+          () => undefined,
+        );
       }
     }
   });

@@ -26,7 +26,9 @@ export interface Context {
 /** The URLs a DPoP proof may name for the socket: its public `ws:`/`wss:` URL, or the `http:`/`https:` one. */
 function socketUrls(settings: Settings, request: IncomingMessage): string[] {
   const host = validHost(request.headers.host);
-  const ws = settings.configured ?? (host === undefined ? [] : [`${(request.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws'}://${host}${settings.path}`]);
+  const ws =
+    settings.configured ??
+    (host === undefined ? [] : [`${(request.socket as { encrypted?: boolean }).encrypted === true ? 'wss' : 'ws'}://${host}${settings.path}`]);
   return ws.flatMap((u) => [u, u.replace(/^ws/, 'http')]);
 }
 

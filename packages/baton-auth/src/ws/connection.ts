@@ -83,7 +83,10 @@ export class Connection implements Counted {
     const left = claims.exp * 1000 - now();
     // The notice leaves the client noticeMs, or a fifth of a short token's life, to re-authenticate.
     const notice = Math.min(noticeMs, ((claims.exp - claims.iat) * 1000) / 5);
-    this.#notice = setTimeout(() => send(this.socket, { type: 'token_expiring', expires_in: Math.max(0, Math.round((claims.exp * 1000 - now()) / 1000)) }), Math.max(0, left - notice));
+    this.#notice = setTimeout(
+      () => send(this.socket, { type: 'token_expiring', expires_in: Math.max(0, Math.round((claims.exp * 1000 - now()) / 1000)) }),
+      Math.max(0, left - notice),
+    );
     this.#expiry = setTimeout(() => this.shut(CLOSE.UNAUTHORIZED, 'access token expired'), Math.max(0, left));
     send(this.socket, { type, expires_in: Math.max(0, Math.round(left / 1000)) });
   }

@@ -39,7 +39,11 @@ export function boundedSocket(maxBufferedBytes: number, maxBufferedMessages: num
     /** Called once a bound is passed. */
     overflow: (() => void) | undefined;
 
-    override send(data: Parameters<WebSocket['send']>[0], options?: Parameters<WebSocket['send']>[1] | ((err?: Error) => void), cb?: (err?: Error) => void): void {
+    override send(
+      data: Parameters<WebSocket['send']>[0],
+      options?: Parameters<WebSocket['send']>[1] | ((err?: Error) => void),
+      cb?: (err?: Error) => void,
+    ): void {
       const done = typeof options === 'function' ? options : cb;
       const sendOptions = typeof options === 'function' ? {} : (options ?? {});
       if (this.readyState !== WebSocket.OPEN) return super.send(data, sendOptions, done);

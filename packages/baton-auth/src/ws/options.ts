@@ -98,13 +98,35 @@ export interface WebSocketAuthOptions {
 function sameMachine(url: string): string[] {
   const parsed = URL.parse(url);
   if (parsed === null || !/^(ws|wss|http|https):$/.test(parsed.protocol)) {
-    throw new BatonConfigError(`attachWebSocketAuth: \`url\` must be the socket's public ws: or wss: URL, e.g. wss://api.example.com/ws; it is ${JSON.stringify(url)}.`);
+    throw new BatonConfigError(
+      `attachWebSocketAuth: \`url\` must be the socket's public ws: or wss: URL, e.g. wss://api.example.com/ws; it is ${JSON.stringify(url)}.`,
+    );
   }
-  return [url, ...loopbackNames(parsed).slice(1).map((origin) => `${origin}${parsed.pathname}`)];
+  return [
+    url,
+    ...loopbackNames(parsed)
+      .slice(1)
+      .map((origin) => `${origin}${parsed.pathname}`),
+  ];
 }
 
 /** The option's value, or its default; anything but a whole number within [min, max] is refused with a sentence. */
-function whole(options: WebSocketAuthOptions, name: 'maxMessagesPerSecond' | 'maxPayload' | 'maxBufferedBytes' | 'maxBufferedMessages' | 'closeGraceMs' | 'maxSockets' | 'maxUnauthenticated' | 'maxUnauthenticatedPerAddress' | 'authTimeoutMs', fallback: number, min: number, max: number): number {
+function whole(
+  options: WebSocketAuthOptions,
+  name:
+    | 'maxMessagesPerSecond'
+    | 'maxPayload'
+    | 'maxBufferedBytes'
+    | 'maxBufferedMessages'
+    | 'closeGraceMs'
+    | 'maxSockets'
+    | 'maxUnauthenticated'
+    | 'maxUnauthenticatedPerAddress'
+    | 'authTimeoutMs',
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const value = options[name] ?? fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new BatonConfigError(`attachWebSocketAuth: \`${name}\` must be a whole number from ${min} to ${max} (default ${fallback}); it is ${String(value)}.`);
@@ -170,6 +192,9 @@ export function resolveSettings(options: WebSocketAuthOptions): Settings {
     maxPerAddress: options.maxPerAddress ?? 256,
     addressOf: options.addressOf ?? ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown'),
     // The form checked, not the scheme: the list may hold a plain-http issuer's own origin (the service passes its handler's).
-    allowedOrigins: options.allowedOrigins === undefined ? undefined : new Set(checkOrigins(options.allowedOrigins, 'attachWebSocketAuth allowedOrigins', { plainHttp: 'any' })),
+    allowedOrigins:
+      options.allowedOrigins === undefined
+        ? undefined
+        : new Set(checkOrigins(options.allowedOrigins, 'attachWebSocketAuth allowedOrigins', { plainHttp: 'any' })),
   };
 }

@@ -82,7 +82,9 @@ export class Tables<C extends Counted> {
 
   /** Whether `address` has as many sockets open, or waiting, as it may. */
   overAddress(address: string): boolean {
-    return (this.perAddress.get(address) ?? 0) >= this.#settings.maxPerAddress || (this.waitingPerAddress.get(address) ?? 0) >= this.#settings.maxUnauthenticated;
+    return (
+      (this.perAddress.get(address) ?? 0) >= this.#settings.maxPerAddress || (this.waitingPerAddress.get(address) ?? 0) >= this.#settings.maxUnauthenticated
+    );
   }
 
   /**

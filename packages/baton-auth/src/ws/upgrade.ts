@@ -31,7 +31,11 @@ function refusal(settings: Settings, tables: Tables<Connection>, request: Incomi
 }
 
 /** The handler of the HTTP server's `upgrade` event for `settings.path`. */
-export function onUpgrade(settings: Settings, tables: Tables<Connection>, wss: WebSocketServer): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function onUpgrade(
+  settings: Settings,
+  tables: Tables<Connection>,
+  wss: WebSocketServer,
+): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://x').pathname !== settings.path) return;
     const refused = refusal(settings, tables, request);

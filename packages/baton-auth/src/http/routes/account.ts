@@ -70,7 +70,12 @@ export function history(c: HandlerContext): Route {
       return json({
         ...(next === undefined ? {} : { next }),
         events: events.map((e) => ({
-          type: e.type, at: e.at, session_id: e.sessionId, client_id: e.clientId, device: describeDevice(e.device), current: e.sessionId === claims.sid,
+          type: e.type,
+          at: e.at,
+          session_id: e.sessionId,
+          client_id: e.clientId,
+          device: describeDevice(e.device),
+          current: e.sessionId === claims.sid,
           ...(e.count === undefined ? {} : { count: e.count }),
           ...(e.reason === undefined ? {} : { reason: e.reason }),
           ...(e.by === undefined ? {} : { by: { session_id: e.by, ...(e.byDevice ? { device: describeDevice(e.byDevice) } : {}) } }),
@@ -90,7 +95,14 @@ export function me(c: HandlerContext): Route {
       if (claims instanceof Response) return claims;
       // `username` (RFC 7662 §2.2 names it so): the name the user signs in with, when the handler can say it.
       const username = await c.username?.(claims.sub);
-      return json({ sub: claims.sub, ...(username === undefined ? {} : { username }), sid: claims.sid, client_id: claims.client_id, scope: claims.scope ?? '', exp: claims.exp });
+      return json({
+        sub: claims.sub,
+        ...(username === undefined ? {} : { username }),
+        sid: claims.sid,
+        client_id: claims.client_id,
+        scope: claims.scope ?? '',
+        exp: claims.exp,
+      });
     },
   };
 }

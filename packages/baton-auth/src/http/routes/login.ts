@@ -64,7 +64,13 @@ export function login(c: HandlerContext): Route {
  * before the password: its cheap checks (the nonce round) first, its signature only once the
  * attempt is counted, and a proof that fails then is a failed login — no hash.
  */
-async function countedProof(c: HandlerContext, request: Request, client: ClientRecord, username: string, ip: string): Promise<{ proof: DpopProof | undefined; attempt: LoginAttempt }> {
+async function countedProof(
+  c: HandlerContext,
+  request: Request,
+  client: ClientRecord,
+  username: string,
+  ip: string,
+): Promise<{ proof: DpopProof | undefined; attempt: LoginAttempt }> {
   // Only failures count, per username and address and per address; a refused attempt writes nothing.
   const count = async (): Promise<LoginAttempt> => {
     const attempt = await c.loginProtection.check(username, ip);

@@ -91,7 +91,8 @@ class Feed {
       // A reader that takes nothing while revocations keep coming is dropped past the bound.
       if (this.#desired <= 0) {
         this.#behind += sse(e).length;
-        if (HIGH_WATER_BYTES + this.#behind > MAX_BEHIND_BYTES) return this.#drop('the follower does not read the revocation feed: dropped, it resumes from its cursor');
+        if (HIGH_WATER_BYTES + this.#behind > MAX_BEHIND_BYTES)
+          return this.#drop('the follower does not read the revocation feed: dropped, it resumes from its cursor');
       }
       this.#wake(); // the event itself is read from the log, in commit order, after the cursor
     });
@@ -182,10 +183,13 @@ class Feed {
 /** The feed's answer as Server-Sent Events for `clientId`, from `after` (or the backlog in force at or after `since`). */
 export function feedStream(c: HandlerContext, clientId: string, after: number | undefined, since: number): Response {
   const feed = new Feed(c, clientId, after, since);
-  const body = new ReadableStream<Uint8Array>({
-    start: (controller) => feed.start(controller),
-    pull: () => feed.pull(),
-    cancel: () => feed.cancel(),
-  }, { highWaterMark: HIGH_WATER_BYTES, size: (chunk) => chunk.byteLength });
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start: (controller) => feed.start(controller),
+      pull: () => feed.pull(),
+      cancel: () => feed.cancel(),
+    },
+    { highWaterMark: HIGH_WATER_BYTES, size: (chunk) => chunk.byteLength },
+  );
   return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' } });
 }

@@ -101,7 +101,9 @@ export function revocations(c: HandlerContext): Route {
       // Stopping: no new stream (a client reconnecting on a kept-alive socket would hold the server open).
       if (c.streams.closed) throw new HttpError('ERR_SHUTTING_DOWN', 'The service is stopping', { headers: { 'retry-after': '1', connection: 'close' } });
       if (c.streams.count(client.id) >= MAX_STREAMS_PER_CLIENT) {
-        throw new HttpError('ERR_RATE_LIMITED', `Client ${client.id} already has ${MAX_STREAMS_PER_CLIENT} feed streams open; one per instance is enough`, { headers: { 'retry-after': '5' } });
+        throw new HttpError('ERR_RATE_LIMITED', `Client ${client.id} already has ${MAX_STREAMS_PER_CLIENT} feed streams open; one per instance is enough`, {
+          headers: { 'retry-after': '5' },
+        });
       }
       return feedStream(c, client.id, after, since);
     },

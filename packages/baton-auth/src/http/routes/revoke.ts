@@ -23,7 +23,10 @@ export function revoke(c: HandlerContext): Route {
       // The engine looks at a proof only for a token worth it, and at its signature last.
       const proof = request.headers.get('dpop');
       try {
-        await c.baton.revoke(f.token, { clientId: client.id, ...(proof === null ? {} : { dpop: { proof, method: request.method, url: serviceUrls(c, request) } }) });
+        await c.baton.revoke(f.token, {
+          clientId: client.id,
+          ...(proof === null ? {} : { dpop: { proof, method: request.method, url: serviceUrls(c, request) } }),
+        });
       } catch (err) {
         // Another client's token (ERR_INVALID_ARGUMENT) and a proof that is not the token's
         // (ERR_DPOP_INVALID) revoke nothing and are answered as an unknown token (§2.2).

@@ -42,7 +42,6 @@ export interface ConformanceOptions {
   capabilities?: Partial<StoreCapabilities>;
 }
 
-
 /** How a case gets its stores: one client, or two of the same backing store (two instances). */
 export interface Harness {
   withStore: (body: (store: BatonStore, now: number) => Promise<void>) => () => Promise<void>;
@@ -59,7 +58,19 @@ export const DAY = 24 * HOUR;
 export function sampleSession(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
   const userId = overrides.userId ?? `user-${randomBytes(6).toString('hex')}`;
   const device = { userAgent: 'conformance', ip: '127.0.0.1' };
-  return { ...newSession({ userId, clientId: 'web', scope: 'read write', resource: 'https://api.example.com/ urn:example:reports', device, now, maxAgeMs: 30 * DAY, idleMs: 7 * DAY }), ...overrides };
+  return {
+    ...newSession({
+      userId,
+      clientId: 'web',
+      scope: 'read write',
+      resource: 'https://api.example.com/ urn:example:reports',
+      device,
+      now,
+      maxAgeMs: 30 * DAY,
+      idleMs: 7 * DAY,
+    }),
+    ...overrides,
+  };
 }
 
 /** A DPoP key thumbprint as a bound session carries it (RFC 7638: base64url of a SHA-256, 43 characters). */
