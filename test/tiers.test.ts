@@ -62,7 +62,7 @@ describe('isolation from what others run on this machine', () => {
     relative(ROOT, import.meta.filename),
   ]);
 
-  it('no test flushes a Redis (FLUSHDB, FLUSHALL) or selects a numbered database of one it did not start', () => {
+  it('no test empties a Redis database (the flush commands) or selects a numbered database of one it did not start', () => {
     const hits = sources.filter((f) => !allowed.has(f)).filter((f) => /\bflush(?:db|all)\b/i.test(text(f)) || /127\.0\.0\.1:6379\/\d/.test(text(f)));
     expect(hits).toEqual([]);
   });
