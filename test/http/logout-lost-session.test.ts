@@ -3,54 +3,22 @@
  * answered 200 while the access token kept working. Now what the token names is revoked in the
  * revocation log, so every instance refuses it, or the caller is told (not 200).
  */
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from 'baton-auth';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Baton, BatonStore } from 'baton-auth';
-import { createAuthHandler, staticClients } from 'baton-auth/http';
-import { redisStore } from 'baton-auth/stores/redis';
 import { eventually } from '../support/eventually.ts';
-import { startRedis } from '../support/redis-servers.ts';
+import { instancesOnOwnRedis, ISSUER, lenaHandler, lenaLogin } from '../support/lost-redis.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 
-const ISSUER = 'https://auth.test';
-const keys = [generateKey('EdDSA', 'ed')];
-const refreshTokenSecret = randomBytes(32);
+const env = instancesOnOwnRedis(2);
 let redis: RedisServer;
 let a: Baton;
 let b: Baton;
 let storeA: BatonStore;
-beforeAll(async () => {
-  redis = await startRedis(); // no persistence: a restart forgets everything
-  const engine = (store: BatonStore) => createBaton({ issuer: ISSUER, keys, refreshTokenSecret, store });
-  storeA = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
-  [a, b] = [engine(storeA), engine(redisStore({ url: `redis://127.0.0.1:${redis.port}` }))];
-  await Promise.all([a.ready(), b.ready()]);
-}, 30_000);
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await redis?.stop();
+beforeAll(() => {
+  [redis, [a, b], [storeA]] = [env.redis, env.batons as [Baton, Baton], env.stores as [BatonStore]];
 });
-
-const handlerOf = (baton: Baton) =>
-  createAuthHandler({
-    baton,
-    authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
-    clients: staticClients([{ id: 'default' }]),
-  });
-const login = async (baton: Baton) => {
-  const res = await handlerOf(baton)(
-    new Request(`${ISSUER}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'lena', password: 'lena password 1' }),
-    }),
-    { ip: '203.0.113.4' },
-  );
-  expect(res.status).toBe(200);
-  return (await res.json()) as { access_token: string; refresh_token: string; session_id: string };
-};
+const handlerOf = lenaHandler;
+const login = lenaLogin;
 /** Whether `baton` refuses the access token (on any ground). */
 const refused = (baton: Baton, token: string) =>
   baton.verify(token).then(

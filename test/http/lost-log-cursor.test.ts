@@ -7,59 +7,27 @@
  * Held on main: the log's cursor is never below Redis's clock in µs (#21 round 3), so a new log's
  * first event is past every cursor the old one handed out. Kept as a regression test.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from 'baton-auth';
 import type { Baton, BatonStore } from 'baton-auth';
-import { createAuthHandler, staticClients } from 'baton-auth/http';
-import { redisStore } from 'baton-auth/stores/redis';
 import { eventually } from '../support/eventually.ts';
-import { startRedis } from '../support/redis-servers.ts';
+import { instancesOnOwnRedis, ISSUER, lenaHandler, lenaLogin } from '../support/lost-redis.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 
-const ISSUER = 'https://auth.test';
-const keys = [generateKey('EdDSA', 'ed')];
-const refreshTokenSecret = randomBytes(32);
+const env = instancesOnOwnRedis(2);
 let redis: RedisServer;
 let raw: Redis;
 let a: Baton;
 let b: Baton;
 let storeA: BatonStore;
-beforeAll(async () => {
-  redis = await startRedis(); // no persistence: a restart forgets everything
+beforeAll(() => {
+  [redis, [a, b], [storeA]] = [env.redis, env.batons as [Baton, Baton], env.stores as [BatonStore]];
   raw = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   raw.on('error', () => undefined);
-  const engine = (store: BatonStore) => createBaton({ issuer: ISSUER, keys, refreshTokenSecret, store });
-  storeA = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
-  [a, b] = [engine(storeA), engine(redisStore({ url: `redis://127.0.0.1:${redis.port}` }))];
-  await Promise.all([a.ready(), b.ready()]);
-}, 30_000);
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  raw?.disconnect();
-  await redis?.stop();
 });
-
-const handlerOf = (baton: Baton) =>
-  createAuthHandler({
-    baton,
-    authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
-    clients: staticClients([{ id: 'default' }]),
-  });
-const login = async (baton: Baton) => {
-  const res = await handlerOf(baton)(
-    new Request(`${ISSUER}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'lena', password: 'lena password 1' }),
-    }),
-    { ip: '203.0.113.4' },
-  );
-  expect(res.status).toBe(200);
-  return (await res.json()) as { access_token: string; refresh_token: string };
-};
+afterAll(() => raw?.disconnect());
+const handlerOf = lenaHandler;
+const login = lenaLogin;
 const logout = (baton: Baton, token: string) =>
   handlerOf(baton)(new Request(`${ISSUER}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }), { ip: '203.0.113.4' });
 const refused = (baton: Baton, token: string) =>

@@ -4,50 +4,22 @@
  * one refresh token of a lost session, revoked 17 times (by its user, or by whoever stole it),
  * spent the user's whole budget, and the user's other lost sessions could then not be revoked (429).
  */
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBaton, generateKey } from 'baton-auth';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Baton, BatonStore } from 'baton-auth';
-import { createAuthHandler, staticClients } from 'baton-auth/http';
-import { redisStore } from 'baton-auth/stores/redis';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { eventually } from '../support/eventually.ts';
-import { startRedis } from '../support/redis-servers.ts';
+import { instancesOnOwnRedis, ISSUER, lenaHandler, lenaLogin } from '../support/lost-redis.ts';
 import type { RedisServer } from '../support/redis-servers.ts';
 
-const ISSUER = 'https://auth.test';
+const env = instancesOnOwnRedis(1);
 let redis: RedisServer;
 let a: Baton;
 let store: BatonStore;
-beforeAll(async () => {
-  redis = await startRedis(); // no persistence: a restart forgets everything
-  store = redisStore({ url: `redis://127.0.0.1:${redis.port}` });
-  a = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'ed')], refreshTokenSecret: randomBytes(32), store });
-  await a.ready();
-}, 30_000);
-afterAll(async () => {
-  await a?.close();
-  await redis?.stop();
+beforeAll(() => {
+  [redis, [a], [store]] = [env.redis, env.batons as [Baton], env.stores as [BatonStore]];
 });
-
-const handler = () =>
-  createAuthHandler({
-    baton: a,
-    authenticate: async (u, p) => (u === 'lena' && p === 'lena password 1' ? { userId: 'usr-lena' } : null),
-    clients: staticClients([{ id: 'default' }]),
-  });
-const login = async () => {
-  const res = await handler()(
-    new Request(`${ISSUER}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'lena', password: 'lena password 1' }),
-    }),
-    { ip: '203.0.113.4' },
-  );
-  expect(res.status).toBe(200);
-  return (await res.json()) as { access_token: string; refresh_token: string };
-};
+const handler = () => lenaHandler(a);
+const login = () => lenaLogin(a);
 const revoke = async (token: string) =>
   (
     await handler()(
