@@ -12,7 +12,10 @@ import type { ServerDpopKey } from './types.ts';
 
 /** The server's proofs. */
 export interface ServerProofs {
-  /** A proof for `method` `url` (no query, no fragment: §4.2 `htu`), with the access token's hash (`ath`) when it presents one. */
+  /**
+   * A proof for `method` `url` (no query, no fragment: §4.2 `htu`): to the service with the nonce it
+   * gave last; presenting `accessToken` (checked here, where no nonce is asked) with its hash (`ath`) and no nonce.
+   */
   proof(method: string, url: string, accessToken?: string): Promise<string>;
   /** Keeps an answer's `DPoP-Nonce` for the next proof. */
   noteNonce(headers: Headers): void;
@@ -38,7 +41,7 @@ export function serverProofs(key: ServerDpopKey): ServerProofs {
     async proof(method, url, accessToken) {
       const u = new URL(url);
       const claims: Record<string, unknown> = { jti: randomUUID(), htm: method, htu: `${u.origin}${u.pathname}` };
-      if (nonce !== undefined) claims.nonce = nonce;
+      if (nonce !== undefined && accessToken === undefined) claims.nonce = nonce;
       if (accessToken !== undefined) claims.ath = createHash('sha256').update(accessToken).digest('base64url');
       return new SignJWT(claims)
         .setProtectedHeader({ typ: 'dpop+jwt', alg: key.alg, jwk: await publicJwk() })
