@@ -50,8 +50,12 @@ export interface BatonNext {
   session(): Promise<SessionSnapshot>;
   /** Mount at `app/api/auth/[...baton]/route.ts`: `export const { GET, POST } = baton.handlers;`. */
   handlers: { GET(request: Request): Promise<Response>; POST(request: Request): Promise<Response> };
-  /** Server action: signs in with the form's `username` and `password`, writing the cookies. */
-  signIn(formData: FormData): Promise<SessionState>;
+  /**
+   * Server action: signs in with the form's `username` and `password`, writing the cookies. `ip`: the
+   * user's address as your platform tells it (never a header a browser can set), for the service's
+   * login protection — without it every sign-in counts against this server's own address.
+   */
+  signIn(formData: FormData, options?: { ip?: string }): Promise<SessionState>;
   /** Server action: revokes the session at the service and clears the cookies. */
   signOut(): Promise<void>;
   /** Route handlers and actions without the proxy: refreshes through the same single flight, writes the cookies, then runs `fn`. */
@@ -68,7 +72,7 @@ async function nextCookies(): Promise<NextCookieStore> {
 }
 
 /** The proxy's response: the request forwarded with its Cookie header rewritten, the cookies set on the response. */
-export function forward(request: NextRequest, requestCookie: string | null, setCookies: string[]): NextResponse {
+function forward(request: NextRequest, requestCookie: string | null, setCookies: string[]): NextResponse {
   if (setCookies.length === 0 && requestCookie === request.headers.get('cookie')) return NextResponse.next();
   const headers = new Headers(request.headers);
   if (requestCookie === null) headers.delete('cookie');
@@ -105,12 +109,13 @@ export function createBatonNext(options: BatonNextOptions): BatonNext {
     auth,
     session: async () => core.snapshot(await auth()),
     handlers: routeHandlers(core, { basePath, allowedOrigins, now }),
-    async signIn(formData) {
+    async signIn(formData, signInOptions = {}) {
       const field = (name: string) => {
         const v = formData.get(name);
         return typeof v === 'string' ? v : '';
       };
-      const { state, setCookies } = await core.signIn({ username: field('username'), password: field('password') });
+      const ip = signInOptions.ip;
+      const { state, setCookies } = await core.signIn({ username: field('username'), password: field('password'), ...(ip === undefined ? {} : { ip }) });
       writeCookies(await store(), setCookies);
       return state;
     },
