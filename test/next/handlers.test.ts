@@ -76,7 +76,13 @@ describe('route handlers', () => {
       const refused = await next.handlers.POST(post('signout', cookie, h));
       expect([refused.status, refused.headers.getSetCookie()]).toEqual([403, []]);
     }
+    // The host the browser addressed counts as ours even when Next rebuilt request.url with another name; another host does not.
+    const renamed = (origin: string, host: string) =>
+      new Request('http://localhost:3001/api/auth/signout', { method: 'POST', headers: { cookie, origin, host } });
+    expect((await next.handlers.POST(renamed('http://evil.example:3001', 'app.example:3001'))).status).toBe(403);
     expect((await next.core.read(cookie)).status).toBe('signed-in');
+    const viaHost = await next.handlers.POST(renamed('http://127.0.0.1:3001', '127.0.0.1:3001'));
+    expect(viaHost.status).toBe(200);
     const res = await next.handlers.POST(post('signout', cookie, { origin: ORIGIN }));
     expect([res.status, res.headers.get('cache-control')]).toEqual([200, 'private, no-store']);
     expect(jar(res.headers.getSetCookie())).toEqual({ baton_at: '', baton_rt: '', baton_end: 'logout' });

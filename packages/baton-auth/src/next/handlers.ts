@@ -21,14 +21,17 @@ function answer(body: unknown, status: number, setCookies: string[] = [], extra:
 
 /**
  * Whether the browser says the request comes from our own pages: `Sec-Fetch-Site: same-origin`
- * (which no other site's page can make it send), or else an `Origin` that is ours or allowed. A
- * request marked `cross-site` or `same-site`, or with neither header, is refused.
+ * (which no other site's page can make it send), or else an `Origin` that is ours — the host the
+ * browser addressed (its `Host` header; Next may rebuild `request.url` with another name for the
+ * same server) — or allowed. A request marked `cross-site` or `same-site`, or with neither header, is refused.
  */
 export function fromOurPages(request: Request, allowed: ReadonlySet<string>): boolean {
   const site = request.headers.get('sec-fetch-site');
   if (site !== null) return site === 'same-origin';
   const origin = request.headers.get('origin');
-  return origin !== null && (origin === new URL(request.url).origin || allowed.has(origin));
+  if (origin === null || !URL.canParse(origin)) return false;
+  const host = request.headers.get('host');
+  return origin === new URL(request.url).origin || (host !== null && new URL(origin).host === host) || allowed.has(origin);
 }
 
 const crossSite = () => answer({ error: 'invalid_request', error_description: 'Cross-site request refused' }, 403);
