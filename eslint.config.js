@@ -11,7 +11,6 @@ const lib = (path) => `packages/baton-auth/src/${path}`;
 // The one list of exceptions: [files, limits lifted ('file' = max-lines, 'function' = max-lines-per-function), reason].
 const sizeExceptions = [
   // Kept whole on purpose.
-  [lib('stores/conformance/*.ts'), 'function', 'a conformance suite is one function of t.it cases over one harness, each case its own closure'],
   [lib('core/baton.ts'), 'file', 'the public facade: one documented one-line delegation per method, read as one class in the API reference'],
   // Pushed past a limit by the formatter's first run (Prettier at 160 columns, 2026-12-07), which wraps long calls and
   // object literals; each is within 10 % of it: the next change to the file splits it.
