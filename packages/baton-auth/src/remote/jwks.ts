@@ -57,7 +57,7 @@ export class RemoteKeys {
   }
 
   /** `token`'s payload, its signature by a key of the set and its claims checked for `audience` (RFC 9068 §4). */
-  async verify(token: string, audience: string): Promise<VerifiedJwt> {
+  async verify(token: string, audience: string | undefined): Promise<VerifiedJwt> {
     const o = this.#o;
     const keys = this.#jwks;
     // A key the feed revoked is refused before jose picks it, whatever the token names; without a
@@ -73,7 +73,7 @@ export class RemoteKeys {
     try {
       const { payload, protectedHeader } = await jwtVerify(token, resolve, {
         issuer: o.issuer,
-        audience,
+        ...(audience === undefined ? {} : { audience }),
         algorithms: o.algorithms,
         clockTolerance: o.leewaySec,
         currentDate: new Date(o.now()),
