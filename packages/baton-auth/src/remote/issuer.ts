@@ -77,7 +77,12 @@ export function remoteIssuer(options: RemoteIssuerOptions): TokenVerifier & { cl
     maxTokenLength: MAX_TOKEN_LENGTH,
     cache,
     stats: { ok: 0, cacheHits: 0, byError: {} },
-    dpop: new DpopVerifier({ nonceSecret: randomBytes(32), ledger: options.dpop?.ledger ?? memoryLedger(), now: s.now, iatWindowSec: options.dpop?.proofLifetimeSec ?? 300 }),
+    dpop: new DpopVerifier({
+      nonceSecret: randomBytes(32),
+      ledger: options.dpop?.ledger ?? memoryLedger(),
+      now: s.now,
+      iatWindowSec: options.dpop?.proofLifetimeSec ?? 300,
+    }),
     replayRefusal: "oneTime needs the issuer's store: a remote issuer cannot guard replays",
   });
   return {

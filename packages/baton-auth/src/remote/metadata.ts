@@ -49,4 +49,3 @@ export async function discover(issuer: string, fetcher: typeof fetch): Promise<M
     feed: optional(meta.baton_revocation_feed_endpoint, 'revocation feed'),
   };
 }
-
