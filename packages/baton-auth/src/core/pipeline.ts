@@ -40,8 +40,8 @@ export type Audience = string | typeof ANY_AUDIENCE;
 export interface KeySource {
   /** Synchronously (the engine's key ring on `node:crypto`). */
   verifySync?(token: string, now: number): AccessTokenClaims;
-  /** Asynchronously (a remote JWKS), when there is no `verifySync`: `audience` may be checked on the way too. */
-  verify?(token: string, audience: Audience, now: number): Promise<AccessTokenClaims>;
+  /** Asynchronously (a remote JWKS), when there is no `verifySync`. */
+  verify?(token: string, now: number): Promise<AccessTokenClaims>;
   /** On a cache hit: what the source checks against the clock besides `exp` (the cache's), for a clock that went back. */
   recheck?(claims: Claims, now: number): void;
 }
@@ -199,7 +199,7 @@ export class VerificationPipeline implements TokenMemory {
     if (!isThreeSegments(token)) return formats.verify(token, audience, now, this);
     const hit = this.#hit(token, now);
     if (hit !== undefined) return hit;
-    return this.remember(token, keys.verifySync === undefined ? await keys.verify!(token, audience, now) : keys.verifySync(token, now));
+    return this.remember(token, keys.verifySync === undefined ? await keys.verify!(token, now) : keys.verifySync(token, now));
   }
 
   /** The checks every token gets whatever its source: the audience (RFC 9068 §4), then the revocations. */

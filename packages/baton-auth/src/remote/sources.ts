@@ -4,7 +4,7 @@
  * JWKS through jose, `jwks.ts`) and its opaque tokens (introspection, `introspection.ts`). The
  * revocation source is the feed's (`revocations.ts`).
  */
-import type { Audience, KeySource, OtherFormats, Readiness } from '../core/pipeline.ts';
+import type { KeySource, OtherFormats, Readiness } from '../core/pipeline.ts';
 import type { Claims } from '../core/presentation.ts';
 import { BatonError } from '../core/errors.ts';
 import { basic, claimsOf, Introspection } from './introspection.ts';
@@ -61,7 +61,7 @@ export class JwksSource implements KeySource {
     this.meta = meta;
   }
 
-  async verify(token: string, audience: Audience): Promise<Claims> {
+  async verify(token: string): Promise<Claims> {
     const { options, s, revocations } = this.meta;
     const m = await this.meta.ready();
     this.#keys ??= new RemoteKeys(m.jwksUri, {
@@ -75,7 +75,7 @@ export class JwksSource implements KeySource {
       cooldownMs: options.jwks?.cooldownMs ?? 30_000,
       isKeyRevoked: (kid) => revocations.isKeyRevoked(kid),
     });
-    const { payload } = await this.#keys.verify(token, typeof audience === 'string' ? audience : undefined);
+    const { payload } = await this.#keys.verify(token);
     return claimsOf(payload);
   }
 
