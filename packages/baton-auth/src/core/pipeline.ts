@@ -138,13 +138,18 @@ export class VerificationPipeline implements TokenMemory {
   /** A DPoP presentation or the replay guard: the token, then its scheme and proof, then its single use. */
   async #guarded(token: string, options: VerifyOptions): Promise<Claims> {
     const p = this.#p;
-    if (options.oneTime === true && p.consume === undefined) throw new BatonError('ERR_INVALID_ARGUMENT', p.replayRefusal ?? 'oneTime needs a replay guard');
+    const consume = options.oneTime === true ? (p.consume ?? this.#noReplayGuard()) : undefined;
     const claims = await this.decide(token, options.audience ?? p.audience);
     const presented = options.dpop === undefined ? bearerOnly(claims) : await checkPresentation(p.dpop, token, claims, options.dpop);
     // The replay guard spends the token only once it was presented as it must be: a copy sent
     // without its key, or with a bad proof, burns nothing of its owner's.
-    if (options.oneTime === true && !(await p.consume!(presented))) this.#refused(new BatonError('ERR_TOKEN_REPLAYED', 'the jti was already consumed'));
+    if (consume !== undefined && !(await consume(presented))) this.#refused(new BatonError('ERR_TOKEN_REPLAYED', 'the jti was already consumed'));
     return presented;
+  }
+
+  /** `oneTime` asked of a pipeline without a replay guard (another issuer's tokens: their store is not ours). */
+  #noReplayGuard(): never {
+    throw new BatonError('ERR_INVALID_ARGUMENT', this.#p.replayRefusal ?? 'oneTime needs a replay guard');
   }
 
   /** Decided without a promise when the sources are ready and the token is a compact JWS in the cache or for the synchronous key source; else undefined. */
@@ -171,7 +176,7 @@ export class VerificationPipeline implements TokenMemory {
     let claims: Claims;
     try {
       const shaped = this.#shaped(token);
-      claims = this.#accept(this.#hit(shaped, now) ?? this.remember(shaped, this.#p.keys.verifySync!(shaped, now)), audience, now);
+      claims = this.#accept(this.#hit(shaped, now) ?? this.remember(shaped, this.#fromKeysSync(shaped, now)), audience, now);
     } catch (err) {
       return this.#refused(err);
     }
@@ -199,7 +204,21 @@ export class VerificationPipeline implements TokenMemory {
     if (!isThreeSegments(token)) return formats.verify(token, audience, now, this);
     const hit = this.#hit(token, now);
     if (hit !== undefined) return hit;
-    return this.remember(token, keys.verifySync === undefined ? await keys.verify!(token, now) : keys.verifySync(token, now));
+    return this.remember(token, keys.verifySync === undefined ? await this.#fromKeys(token, now) : keys.verifySync(token, now));
+  }
+
+  /** The synchronous key source (the engine's `verifyLocal`). */
+  #fromKeysSync(token: string, now: number): AccessTokenClaims {
+    const { keys } = this.#p;
+    if (keys.verifySync === undefined) throw new BatonError('ERR_INVALID_ARGUMENT', 'this verifier checks no signature synchronously: use verify');
+    return keys.verifySync(token, now);
+  }
+
+  /** The asynchronous key source (a remote JWKS). */
+  async #fromKeys(token: string, now: number): Promise<AccessTokenClaims> {
+    const { keys } = this.#p;
+    if (keys.verify === undefined) throw new BatonError('ERR_INVALID_ARGUMENT', 'the key source verifies nothing');
+    return keys.verify(token, now);
   }
 
   /** The checks every token gets whatever its source: the audience (RFC 9068 §4), then the revocations. */
