@@ -76,7 +76,9 @@ interface Parts extends KeyParts {
  */
 async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
   const leaseKey = `${p.name}:lease`;
+  let granted = false;
   const run = async () => {
+    granted = true;
     p.shared?.setItem(leaseKey, JSON.stringify({ holder: p.self, since: Date.now() } satisfies Lease));
     await settle();
     return fn();
@@ -85,7 +87,9 @@ async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promis
   try {
     return await p.locks.request(`${p.name}:refresh`, { signal: AbortSignal.timeout(p.leaseMs) }, run);
   } catch (err) {
-    if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
+    // Only a wait that timed out takes the lock over. A lock this tab held and another took from it rejects with an
+    // AbortError too (Web Locks §3.3): that tab took over, and taking it back would run `fn` again and fail theirs.
+    if (granted || ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError')) throw err;
   }
   // The holder kept the lease too long (a frozen tab, a hung request): take it over, and say from whom.
   const lease = readLease(p.shared, leaseKey);
