@@ -88,7 +88,8 @@ async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promis
     return await p.locks.request(`${p.name}:refresh`, { signal: AbortSignal.timeout(p.leaseMs) }, run);
   } catch (err) {
     // Only a wait that timed out takes the lock over. A lock this tab held and another took from it rejects with an
-    // AbortError too (Web Locks §3.3): that tab took over, and taking it back would run `fn` again and fail theirs.
+    // AbortError too (the Web Locks API on a steal): that tab took over, and taking it back would run `fn` again and
+    // fail theirs.
     if (granted || ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError')) throw err;
   }
   // The holder kept the lease too long (a frozen tab, a hung request): take it over, and say from whom.

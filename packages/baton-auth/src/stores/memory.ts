@@ -3,7 +3,8 @@
  * `baton-auth/stores/memory`. Several Baton instances in one process may share one store (their
  * revocations reach each other through `subscribe`), which is what the tests of many instances use.
  *
- * Every operation runs to completion without awaiting in between, so each is atomic.
+ * Every operation runs to completion without awaiting in between, so each is atomic. Sessions and revocations are here;
+ * the plain maps (one-time jtis, opaque tokens, records, counters) are `MemoryRecords`, in `memory-records.ts`.
  *
  * @example
  * ```ts
