@@ -11,13 +11,9 @@ const lib = (path) => `packages/baton-auth/src/${path}`;
 // The one list of exceptions: [files, limits lifted ('file' = max-lines, 'function' = max-lines-per-function), reason].
 const sizeExceptions = [
   // Kept whole on purpose.
-  [lib('stores/conformance/*.ts'), 'function', 'a conformance suite is one function of t.it cases over one harness, each case its own closure'],
   [lib('core/baton.ts'), 'file', 'the public facade: one documented one-line delegation per method, read as one class in the API reference'],
   // Pushed past a limit by the formatter's first run (Prettier at 160 columns, 2026-12-07), which wraps long calls and
   // object literals; each is within 10 % of it: the next change to the file splits it.
-  [pkg('baton-auth-server/src/server/config.ts'), 'function', 'formatted: loadConfig 65 lines'],
-  [pkg('baton-auth-server/src/server/settings.ts'), 'file', 'formatted: the settings table, 368 lines of one entry per setting'],
-  [pkg('baton-auth-server/src/server/store.ts'), 'function', 'formatted: outageAware 66 lines'],
   [lib('remote/issuer.ts'), 'file function', 'formatted: remoteIssuer 90 lines of option checks and wiring, the file 319'],
 ];
 
