@@ -2,7 +2,6 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const src = 'packages/*/src/**/*.ts';
-const pkg = (path) => `packages/${path}`;
 const lib = (path) => `packages/baton-auth/src/${path}`;
 
 // Size limits (issue #23): a source file at most 300 lines, a function at most 60. Every line counts — blank lines and
