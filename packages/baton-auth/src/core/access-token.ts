@@ -54,6 +54,17 @@ function isJktConfirmation(cnf: unknown): boolean {
   );
 }
 
+/**
+ * `ERR_TOKEN_NOT_YET_VALID` for a token whose `nbf` or `iat` is ahead of `nowMs` by more than the
+ * leeway (RFC 7519 §4.1.5, §4.1.6; whole seconds, as jose): every key source's, and on a cache hit
+ * (a clock that went back), so that the engine and `remoteIssuer` decide alike.
+ */
+export function checkNotYetValid(c: { readonly nbf?: number | undefined; readonly iat: number }, nowMs: number, leewaySec: number): void {
+  const later = Math.floor(nowMs / 1000) + leewaySec;
+  if (c.nbf !== undefined && c.nbf > later) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
+  if (c.iat > later) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
+}
+
 /** Checks the claims of a decoded access token; returns them typed or throws a typed error. */
 export function checkClaims(payload: unknown, policy: ClaimPolicy, nowMs: number): AccessTokenClaims {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid('claims are not a JSON object');
@@ -74,8 +85,7 @@ export function checkClaims(payload: unknown, policy: ClaimPolicy, nowMs: number
   // Same arithmetic as jose (RFC 7519 §4.1.4, §4.1.5): whole seconds, tolerance on both sides.
   const now = Math.floor(nowMs / 1000);
   if (c.exp <= now - policy.leewaySec) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
-  if (c.nbf !== undefined && c.nbf > now + policy.leewaySec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
-  if (c.iat > now + policy.leewaySec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
+  checkNotYetValid(c as { nbf?: number; iat: number }, nowMs, policy.leewaySec);
   if (policy.maxLifetimeSec !== undefined && c.exp - c.iat > policy.maxLifetimeSec) throw invalid('the token claims a longer life than this issuer gives');
   return c as unknown as AccessTokenClaims;
 }
