@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { remoteIssuer } from 'baton-auth/remote';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { API, b64, decision, sec, setup, sign, verifiers, verifyWith } from './pipeline-harness.ts';
 
@@ -68,6 +69,29 @@ describe('a hostile DPoP proof beside a token refused anyway', () => {
       });
       expect({ v, d: await decision(verifyWith(h, v, forged, await proofFor(forged))) }).toEqual({ v, d: 'ERR_TOKEN_INVALID' });
       expect({ v, d: await decision(verifyWith(h, v, stolen, await proofFor(stolen))) }).toEqual({ v, d: 'ERR_DPOP_INVALID' });
+    }
+  });
+});
+
+describe('junk before the issuer is known', () => {
+  it('an over-long or non-string token is refused for itself, before any discovery: no request, not a 503 while the issuer is away', async () => {
+    let requests = 0;
+    const away = remoteIssuer({
+      issuer: 'https://away.test',
+      audience: API,
+      fetch: () => {
+        requests++;
+        return Promise.reject(new TypeError('fetch failed'));
+      },
+    });
+    try {
+      for (const token of ['x'.repeat(16_385), `at_${'z'.repeat(20_000)}`, 42 as unknown as string, null as unknown as string])
+        for (let i = 0; i < 50; i++) expect(await decision(away.verify(token, { audience: API }))).toBe('ERR_TOKEN_INVALID');
+      expect(requests).toBe(0);
+      expect(await decision(away.verify('at_short', { audience: API }))).toBe('ERR_STORE_UNAVAILABLE'); // a token worth asking about: the issuer is away
+      expect(requests).toBeGreaterThan(0);
+    } finally {
+      away.close();
     }
   });
 });
