@@ -27,7 +27,10 @@ describe('opaque tokens', () => {
     await h.baton.revokeSession(pair.session_id);
     await eventually(async () => (await decision(verifyWith(h, 'remote', pair.access_token, { audience: SELF }))) !== 'accepted');
     for (const v of verifiers)
-      expect({ v, d: await decision(verifyWith(h, v, pair.access_token, { audience: SELF })) }).toEqual({ v, d: expect.stringMatching(/^ERR_(SESSION_REVOKED|TOKEN_INVALID)$/) });
+      expect({ v, d: await decision(verifyWith(h, v, pair.access_token, { audience: SELF })) }).toEqual({
+        v,
+        d: expect.stringMatching(/^ERR_(SESSION_REVOKED|TOKEN_INVALID)$/),
+      });
   });
 
   it('a token revoked by itself (not its session) is refused by both, past the introspection cache', async () => {
@@ -45,7 +48,10 @@ describe('opaque tokens', () => {
     const url = 'https://auth.test/userinfo';
     for (const v of verifiers) {
       expect({ v, d: await decision(verifyWith(h, v, pair.access_token, { audience: SELF })) }).toEqual({ v, d: 'ERR_TOKEN_SCHEME' });
-      const by = async (k: typeof holder) => ({ audience: SELF, dpop: { proof: await dpopProof(k, 'GET', url, { accessToken: pair.access_token }), method: 'GET', url } });
+      const by = async (k: typeof holder) => ({
+        audience: SELF,
+        dpop: { proof: await dpopProof(k, 'GET', url, { accessToken: pair.access_token }), method: 'GET', url },
+      });
       expect({ v, d: await decision(verifyWith(h, v, pair.access_token, await by(thief))) }).toEqual({ v, d: 'ERR_DPOP_INVALID' });
       expect({ v, d: await decision(verifyWith(h, v, pair.access_token, await by(holder))) }).toEqual({ v, d: 'accepted' });
     }

@@ -188,16 +188,22 @@ export async function decryptJwe(token: string, ring: KeyRing, policy: ClaimPoli
     if (parts.length !== 5 || parts.some((p, i) => i !== 1 && p === '') || parts.some((p) => p !== '' && !isCanonicalBase64url(p))) {
       throw invalid('a compact JWE has five base64url segments');
     }
+    let kid = '';
     const result = await compactDecrypt(
       token,
       (header) => {
         const key = typeof header.kid === 'string' ? ring.get(header.kid) : undefined;
         if (key === undefined || key.use !== 'enc' || !ring.usable(key, nowMs)) throw invalid('kid names no encryption key of this issuer');
         if (!isAtJwt(header.typ)) throw invalid('typ is not at+jwt');
+        kid = key.kid;
         return key.verifyKey;
       },
       { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] },
     );
+    // The key left the ring while the token was being decrypted (revoked: the verified-token cache
+    // was cleared then): refused, else it would reach the cache after the clear and be served from
+    // there without its key until its `exp`.
+    if (ring.get(kid) === undefined) throw invalid('the key was taken out of service during decryption');
     plaintext = result.plaintext;
   } catch (err) {
     if (err instanceof BatonError) throw err;
