@@ -27,6 +27,15 @@ describe('requests to the issuer per junk token', () => {
     const junk = `at_${randomBytes(32).toString('base64url').slice(0, 43)}`;
     for (let i = 0; i < N; i++) expect(await decision(h.rs.verify(junk))).toBe('ERR_TOKEN_INVALID');
     expect(total('/oauth/introspect') - introspections).toBe(1);
+    // Distinct junk: one introspection each (the issuer decides what is active), never more, by Bearer or under DPoP.
+    const before = total('/oauth/introspect');
+    for (let i = 0; i < N / 4; i++) {
+      const other = `at_${randomBytes(32).toString('base64url').slice(0, 43)}`;
+      const dpop = { audience: API, dpop: { proof: 'x', method: 'GET', url: 'https://api.test/x' } };
+      expect(await decision(i % 2 === 0 ? h.rs.verify(other) : h.rs.verify(other, dpop))).toBe('ERR_TOKEN_INVALID');
+      expect(h.rs.verifySync?.(other, { audience: API })).toBeUndefined();
+    }
+    expect(total('/oauth/introspect') - before).toBe(N / 4);
     const jwks = [...h.asked].filter(([p]) => p.includes('jwks')).reduce((n, [, c]) => n + c, 0);
     const header = (kid: string) => b64({ alg: 'ES256', typ: 'at+jwt', kid });
     for (let i = 0; i < N; i++) {
