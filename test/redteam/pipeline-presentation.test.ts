@@ -86,6 +86,23 @@ describe('DPoP binding, from the cache too', () => {
   });
 });
 
+describe('a confirmation that is not a DPoP key thumbprint (cnf null, a number, an mTLS x5t#S256)', () => {
+  it('is refused by both verifiers as a token error (never a crash, never a bearer token), Bearer or DPoP', async () => {
+    for (const cnf of [null, 7, 'jkt', { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }, { jkt: 12 }]) {
+      const token = await sign({ cnf });
+      const proof = await dpopProof(holder, 'GET', URL_, { accessToken: token });
+      for (const v of verifiers) {
+        expect({ cnf, v, bearer: await decision(verifyWith(h, v, token)) }).toEqual({ cnf, v, bearer: expect.stringMatching(/^ERR_TOKEN_/) });
+        expect({ cnf, v, dpop: await decision(verifyWith(h, v, token, presented(proof))) }).toEqual({
+          cnf,
+          v,
+          dpop: expect.stringMatching(/^ERR_(TOKEN|DPOP)_/),
+        });
+      }
+    }
+  });
+});
+
 describe('oneTime (the replay guard)', () => {
   it('the engine: a second use is refused; a use refused for its scheme or audience spends nothing', async () => {
     const bound = await sign({ cnf: { jkt: holder.jkt } });

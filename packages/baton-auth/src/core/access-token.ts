@@ -44,7 +44,7 @@ function isAtJwt(typ: string | undefined): boolean {
 }
 
 /** RFC 9449 §6.1: `cnf` is `{ jkt }`, the base64url SHA-256 thumbprint (43 characters) of the key. */
-function isJktConfirmation(cnf: unknown): boolean {
+export function isJktConfirmation(cnf: unknown): boolean {
   return (
     typeof cnf === 'object' &&
     cnf !== null &&
