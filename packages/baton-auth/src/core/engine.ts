@@ -52,7 +52,7 @@ export class Engine {
     this.o = resolveOptions(options);
     this.store = guardStore(this.o.store);
     // `aud` is checked per call (`verify`'s `audience`): one verified-token cache serves every API.
-    this.policy = { issuer: this.o.issuer, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTtlMs / 1000) + this.o.leewaySec };
+    this.policy = { issuer: this.o.issuer, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTokenTtlMs / 1000) + this.o.leewaySec };
     this.jwt = new JwtVerifier(this.o.ring);
     this.refreshCodec = new RefreshTokenCodec(this.o.ring);
     this.dpop = new DpopVerifier({
@@ -62,7 +62,7 @@ export class Engine {
       iatWindowSec: this.o.dpop.proofLifetimeSec,
       nonceStepSec: this.o.dpop.nonceLifetimeSec,
     });
-    this.cache = this.o.cacheMax > 0 ? new VerifiedTokenCache(this.o.cacheMax) : undefined;
+    this.cache = this.o.verifyCacheMax > 0 ? new VerifiedTokenCache(this.o.verifyCacheMax) : undefined;
     // A key that leaves the ring takes its verified tokens with it.
     this.o.ring.onRemove(() => this.cache?.clear());
     if (this.o.onEvent) this.listeners.add(this.o.onEvent);
@@ -94,7 +94,7 @@ export class Engine {
 
   /** How long verifiers must remember a revocation: no token issued before it outlives this. */
   get revocationTtlMs(): number {
-    return this.o.accessTtlMs + this.o.leewaySec * 1000 + 60_000;
+    return this.o.accessTokenTtlMs + this.o.leewaySec * 1000 + 60_000;
   }
 
   /** Subscribes to the store's revocations and loads the ones in force, once. */
