@@ -10,3 +10,4 @@ export { DiscoveryError, fetchMetadata, isRedirect, metadataUrls } from './disco
 export type { DiscoveryFailure, Metadata } from './discovery.ts';
 export { namesAudience } from './audience.ts';
 export { oauthDescription } from './oauth-error.ts';
+export type { SessionSnapshot } from './session-snapshot.ts';
