@@ -61,7 +61,8 @@ export function BatonSessionProvider(props: BatonSessionProviderProps): ReactNod
 
 function useStore(hook: string): SessionStore {
   const store = useContext(SessionContext);
-  if (store === null) throw new BatonClientError('ERR_CONFIG', `${hook} is used outside <BatonSessionProvider>: put the provider at the root of the client tree.`);
+  if (store === null)
+    throw new BatonClientError('ERR_CONFIG', `${hook} is used outside <BatonSessionProvider>: put the provider at the root of the client tree.`);
   return store;
 }
 
@@ -75,7 +76,11 @@ export function useSession(): SessionValue {
 export function useAccessToken(): AccessToken {
   const store = useStore('useAccessToken()');
   const token = useSyncExternalStore(store.subscribe, store.getTokenValue, () => null);
-  const status = useSyncExternalStore(store.subscribe, () => store.getValue().status, () => store.getServerValue().status);
+  const status = useSyncExternalStore(
+    store.subscribe,
+    () => store.getValue().status,
+    () => store.getServerValue().status,
+  );
   useEffect(() => {
     // Strict Mode runs this twice: the second call shares the first's fetch.
     if (status === 'signed-in' && store.tokens.token === null) store.getToken().catch(() => undefined);

@@ -50,7 +50,11 @@ function valueOf(s: SessionSnapshot | undefined, actions: Pick<SessionValue, 're
 
 /** What a render shows of a snapshot: two snapshots with the same key render the same. */
 export function snapshotKey(s: SessionSnapshot | undefined): string {
-  return s === undefined ? 'loading' : s.status === 'signed-in' ? JSON.stringify([s.status, s.sub, s.name ?? null]) : JSON.stringify([s.status, s.reason, s.description]);
+  return s === undefined
+    ? 'loading'
+    : s.status === 'signed-in'
+      ? JSON.stringify([s.status, s.sub, s.name ?? null])
+      : JSON.stringify([s.status, s.reason, s.description]);
 }
 
 /** A failure of `fetch` itself (offline, refused) as the SDK's error for it. */
@@ -122,7 +126,9 @@ export class SessionStore {
   getToken = (): Promise<string> => {
     if (this.#snapshot?.status === 'signed-out') return Promise.reject(signedOutError(this.#snapshot));
     if (typeof document === 'undefined')
-      return Promise.reject(new BatonClientError('ERR_CONFIG', 'getToken() runs in the browser: call it from an effect or an event handler, not in a server render.'));
+      return Promise.reject(
+        new BatonClientError('ERR_CONFIG', 'getToken() runs in the browser: call it from an effect or an event handler, not in a server render.'),
+      );
     this.tokens.open(); // a first render's use(getToken()) comes before the provider's effect; stop() closes it
     return this.tokens.getToken();
   };
