@@ -96,7 +96,9 @@ export class SessionStore {
     this.#base = options.basePath.replace(/\/+$/, '');
     this.#snapshot = options.session;
     this.#value = this.#initial = valueOf(options.session, this);
-    this.tokens = new TokenSource(options.name, { fetch: () => this.#fetchToken(), unauthorized: () => this.#unauthorized() }, () => this.#tokenChanged());
+    this.tokens = new TokenSource(options.name, { fetch: () => this.#fetchToken(), unauthorized: () => this.#unauthorized(), settled: () => this.#arm() }, () =>
+      this.#tokenChanged(),
+    );
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -265,10 +267,7 @@ export class SessionStore {
     if (session !== undefined && now >= session) void this.#read().catch(() => undefined);
     if (token !== undefined && now >= token) {
       this.#tokenTriedAt = now;
-      void this.tokens
-        .renew()
-        .catch(() => undefined)
-        .finally(() => this.#arm());
+      void this.tokens.renew().catch(() => undefined); // its end re-arms the timer
     }
     this.#arm();
   }

@@ -24,6 +24,8 @@ export interface TokenRoute {
   fetch(): Promise<StoredTokens | 'unauthorized'>;
   /** After a 401: re-reads the session; resolves when it is still signed in, rejects with why it is not. */
   unauthorized(): Promise<void>;
+  /** A renewal ended (with a token or not): the next one can be planned. */
+  settled(): void;
 }
 
 /** A token is used only while it has this much life left (a request takes time to arrive). */
@@ -94,7 +96,10 @@ export class TokenSource {
 
   /** A new token unless one fresh enough arrived meanwhile (from this tab or another); one at a time. */
   renew(): Promise<StoredTokens> {
-    this.#pending ??= this.#locked().finally(() => (this.#pending = undefined));
+    this.#pending ??= this.#locked().finally(() => {
+      this.#pending = undefined;
+      this.#route.settled();
+    });
     return this.#pending;
   }
 
