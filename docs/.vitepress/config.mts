@@ -15,6 +15,7 @@ const guides: DefaultTheme.SidebarItem[] = [
   { text: 'The library', link: '/library' },
   { text: 'Frameworks and WebSockets', link: '/frameworks' },
   { text: 'The client SDK', link: '/client' },
+  { text: 'React', link: '/guides/react' },
   { text: 'DPoP', link: '/dpop' },
   { text: 'Resource servers', link: '/resource-servers' },
   { text: 'Stores', link: '/stores' },

@@ -86,6 +86,32 @@ describeInChromium('React provider across tabs', 'test/e2e/react-tabs.test.ts', 
     expect(await tokenOf(page2)).toBe('none');
   });
 
+  it("useAccessToken().fetch: an API's 401 re-reads the session; signed in, a new token and one retry; signed out, the 401 and the reason", async () => {
+    const page = await open({ session: harness.snapshot(), accessToken: true });
+    await hasToken(page);
+    const first = (await tokenOf(page)) as string;
+    const call = () =>
+      page.evaluate(() =>
+        (window.__fetch as (u: string, i?: RequestInit) => Promise<Response>)('/api/data', { method: 'POST', body: 'x' }).then((r) => r.status),
+      );
+    expect(await call()).toBe(200);
+    harness.control.refused.add(first); // the API refuses the token (revoked, say); the session still stands
+    harness.seen.length = 0;
+    expect(await call()).toBe(200);
+    expect(harness.seen.map((s) => `${s.route} ${s.status}`)).toEqual(['data 401', 'session 200', 'token 200', 'data 200']);
+    const second = harness.seen.at(-1)?.token as string;
+    expect(second).not.toBe(first);
+    expect(await tokenOf(page)).toBe(second);
+    // Now the session ends too: the 401 is answered, once, and the page says why.
+    Object.assign(harness.control, { signedIn: false, reason: 'revoked' });
+    harness.control.refused.add(second);
+    harness.seen.length = 0;
+    expect(await call()).toBe(401);
+    expect(harness.seen.map((s) => `${s.route} ${s.status}`)).toEqual(['data 401', 'session 200']);
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Signed out: revoked');
+    expect(await tokenOf(page)).toBe('none');
+  });
+
   it('focus and visibilitychange re-read the session (at most one read a second)', async () => {
     const page = await open({ session: harness.snapshot() });
     Object.assign(harness.control, { signedIn: false, reason: 'idle_timeout' });

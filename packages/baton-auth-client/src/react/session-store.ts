@@ -8,7 +8,7 @@
 import type { SessionSnapshot } from 'baton-auth/protocol';
 import { BatonClientError, TransientRefreshError } from '../errors.ts';
 import { TokenSource } from './token-source.ts';
-import { boundedText, parseJson, parseSnapshot, readSnapshot, readToken, signedOutError, SIGNED_OUT_HERE } from './wire.ts';
+import { boundedText, OneAtATime, parseJson, parseSnapshot, readSnapshot, readToken, request, signedOutError, SIGNED_OUT_HERE } from './wire.ts';
 
 /** What `useSession()` returns. */
 export interface SessionValue {
@@ -30,16 +30,6 @@ const STEP_MS = 15_000;
 /** The least time between two reads of the session that nothing but the page's coming back asked for. */
 const MIN_GAP_MS = 1000;
 
-/** Runs one request at a time, in the order asked. */
-class OneAtATime {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 function valueOf(s: SessionSnapshot | undefined, actions: Pick<SessionValue, 'refresh' | 'signOut'>): SessionValue {
   const { refresh, signOut } = actions;
   if (s === undefined) return { status: 'loading', user: null, reason: null, description: null, refresh, signOut };
@@ -55,15 +45,6 @@ export function snapshotKey(s: SessionSnapshot | undefined): string {
     : s.status === 'signed-in'
       ? JSON.stringify([s.status, s.sub, s.name ?? null])
       : JSON.stringify([s.status, s.reason, s.description]);
-}
-
-/** A failure of `fetch` itself (offline, refused) as the SDK's error for it. */
-async function request(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, { credentials: 'same-origin', cache: 'no-store', ...init, headers: { accept: 'application/json' } });
-  } catch (err) {
-    throw new TransientRefreshError(`${url} could not be reached`, { cause: err });
-  }
 }
 
 export interface SessionStoreOptions {
@@ -133,6 +114,29 @@ export class SessionStore {
       );
     this.tokens.open(); // a first render's use(getToken()) comes before the provider's effect; stop() closes it
     return this.tokens.getToken();
+  };
+
+  /**
+   * `fetch` with the access token (`Authorization: Bearer`). A 401 re-reads the session: signed
+   * out, the 401 is answered and the state says why; still signed in, the refused token is dropped
+   * (here and in the other tabs) and the request sent once more with a new one.
+   */
+  fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const again = request.clone(); // a body can be sent once
+    const send = async (r: Request): Promise<Response> => {
+      const token = await this.getToken();
+      r.headers.set('authorization', `Bearer ${token}`);
+      const res = await fetch(r);
+      if (res.status === 401) this.tokens.drop(token);
+      return res;
+    };
+    const res = await send(request);
+    if (res.status !== 401) return res;
+    const s = await this.#read().catch(() => undefined);
+    if (s?.status !== 'signed-in') return res;
+    await res.body?.cancel();
+    return send(again);
   };
 
   /** Starts the timer, the listeners and the tabs' channel; reads the session if the server gave none. Idempotent. */

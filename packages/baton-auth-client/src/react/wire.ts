@@ -109,3 +109,22 @@ export async function readToken(res: Response, receivedAt: number): Promise<Stor
 export function signedOutError(snapshot: Extract<SessionSnapshot, { status: 'signed-out' }>): BatonClientError {
   return snapshot.reason === null ? new NotSignedInError(snapshot.description) : new SessionEndedError(snapshot.description, { reason: snapshot.reason });
 }
+
+/** Runs one request at a time, in the order asked. */
+export class OneAtATime {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn);
+    this.#tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** A failure of `fetch` itself (offline, refused) as the SDK's error for it. */
+export async function request(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, { credentials: 'same-origin', cache: 'no-store', ...init, headers: { accept: 'application/json' } });
+  } catch (err) {
+    throw new TransientRefreshError(`${url} could not be reached`, { cause: err });
+  }
+}
