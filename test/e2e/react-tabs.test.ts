@@ -112,6 +112,24 @@ describeInChromium('React provider across tabs', 'test/e2e/react-tabs.test.ts', 
     expect(await tokenOf(page)).toBe('none');
   });
 
+  it("re-reads the session before each expiresAt, on the server's clock even an hour off this one", async () => {
+    harness.control.sessionTtlMs = 3_000;
+    for (const offset of [0, -3_600_000]) {
+      harness.reset();
+      Object.assign(harness.control, { sessionTtlMs: 3_000, clockOffsetMs: offset });
+      const start = Date.now();
+      const page = await open({ session: harness.snapshot() });
+      await page.waitForTimeout(7_000);
+      const elapsed = Date.now() - start;
+      const reads = harness.seen.filter((s) => s.route === 'session').map((s) => s.at - start);
+      // One read a second before each end (3 s lifetimes: every 2 s) — and, off by an hour, one more that learns the
+      // server's clock. Taken on this clock, every end is long past: a read every second (the floor).
+      expect(reads.length, `offset ${offset}: ${reads.join(', ')} in ${elapsed} ms`).toBeGreaterThanOrEqual(3);
+      expect(reads.length, `offset ${offset}: ${reads.join(', ')} in ${elapsed} ms`).toBeLessThanOrEqual(Math.ceil(elapsed / 2000) + (offset === 0 ? 0 : 1));
+      await page.close();
+    }
+  });
+
   it('focus and visibilitychange re-read the session (at most one read a second)', async () => {
     const page = await open({ session: harness.snapshot() });
     Object.assign(harness.control, { signedIn: false, reason: 'idle_timeout' });

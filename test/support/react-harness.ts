@@ -28,6 +28,8 @@ export interface Control {
   tokenDelayMs: number;
   /** The snapshot's `expiresAt`, from now. */
   sessionTtlMs: number;
+  /** The server's clock less the real one, ms: its snapshots' `expiresAt` and its `Date` headers. */
+  clockOffsetMs: number;
   /** Tokens the API (`/api/data`) refuses with a 401, as a revoked token would be. */
   refused: Set<string>;
 }
@@ -100,6 +102,7 @@ export async function startReactHarness() {
     tokenTtlSec: 60,
     tokenDelayMs: 0,
     sessionTtlMs: 60_000,
+    clockOffsetMs: 0,
     refused: new Set(),
   };
   const seen: Seen[] = [];
@@ -111,7 +114,7 @@ export async function startReactHarness() {
 
   const snapshot = (): SessionSnapshot =>
     control.signedIn
-      ? { status: 'signed-in', sub: control.sub, name: control.name, scope: 'read', expiresAt: Date.now() + control.sessionTtlMs }
+      ? { status: 'signed-in', sub: control.sub, name: control.name, scope: 'read', expiresAt: Date.now() + control.clockOffsetMs + control.sessionTtlMs }
       : { status: 'signed-out', reason: control.reason, description: control.reason === null ? 'Not signed in.' : `Signed out (${control.reason}).` };
 
   const html = (options: PageOptions): string => {
@@ -122,7 +125,8 @@ export async function startReactHarness() {
   };
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    const date = new Date(Date.now() + control.clockOffsetMs).toUTCString();
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', date }).end(JSON.stringify(body));
   };
 
   async function route(req: IncomingMessage, res: ServerResponse, name: Seen['route']): Promise<void> {
@@ -185,7 +189,7 @@ export async function startReactHarness() {
     reset(): void {
       seen.length = 0;
       mostInFlight = 0;
-      Object.assign(control, { signedIn: true, reason: null, tokenTtlSec: 60, tokenDelayMs: 0, sessionTtlMs: 60_000, refused: new Set() });
+      Object.assign(control, { signedIn: true, reason: null, tokenTtlSec: 60, tokenDelayMs: 0, sessionTtlMs: 60_000, clockOffsetMs: 0, refused: new Set() });
     },
     close: () =>
       new Promise<void>((resolve) => {

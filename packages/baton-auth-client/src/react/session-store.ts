@@ -29,6 +29,8 @@ export interface SessionValue {
 const STEP_MS = 15_000;
 /** The least time between two reads of the session that nothing but the page's coming back asked for. */
 const MIN_GAP_MS = 1000;
+/** A `Date` header is whole seconds and a request takes time: clocks closer than this are taken as one. */
+const CLOCK_SLACK_MS = 5000;
 
 function valueOf(s: SessionSnapshot | undefined, actions: Pick<SessionValue, 'refresh' | 'signOut'>): SessionValue {
   const { refresh, signOut } = actions;
@@ -70,6 +72,8 @@ export class SessionStore {
   #failures = 0;
   /** The last read answered the expiry the one before did: the server refreshes only nearer the end. */
   #sameEnd = false;
+  /** The server's clock less this one's, ms, from the `Date` of its answers when they are more than CLOCK_SLACK_MS apart (`expiresAt` is on the server's clock). */
+  #offset = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unwatch: (() => void) | undefined;
 
@@ -179,7 +183,11 @@ export class SessionStore {
     this.#reading ??= this.#oneAtATime
       .run(() => {
         this.#readAt = Date.now();
-        return request(`${this.#base}/session`, {}).then(readSnapshot);
+        return request(`${this.#base}/session`, {}).then((res) => {
+          const date = Date.parse(res.headers.get('date') ?? '');
+          if (Number.isFinite(date)) this.#offset = Math.abs(date - Date.now()) > CLOCK_SLACK_MS ? date - Date.now() : 0;
+          return readSnapshot(res);
+        });
       })
       .then(
         (s) => {
@@ -244,8 +252,9 @@ export class SessionStore {
     const s = this.#snapshot;
     if (s === undefined) return floor; // the first read failed: again, backing off
     if (s.status !== 'signed-in') return undefined;
-    const margin = Math.min(60_000, Math.max(MIN_GAP_MS, (s.expiresAt - this.#snapshotAt) / 5));
-    return Math.max(floor, this.#sameEnd ? s.expiresAt + 500 : s.expiresAt - margin);
+    const end = s.expiresAt - this.#offset; // on this machine's clock
+    const margin = Math.min(60_000, Math.max(MIN_GAP_MS, (end - this.#snapshotAt) / 5));
+    return Math.max(floor, this.#sameEnd ? end + 500 : end - margin);
   }
 
   #tokenDue(): number | undefined {
