@@ -130,6 +130,29 @@ describeInChromium('React provider across tabs', 'test/e2e/react-tabs.test.ts', 
     }
   });
 
+  it("an 'unavailable' session route keeps what the page shows; without a snapshot, it is asked again with a backoff", async () => {
+    const page = await open({ session: harness.snapshot() });
+    harness.control.unavailable = true;
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await page.waitForTimeout(2_000);
+    expect(await page.textContent('#status')).toBe('Signed in as Lena');
+    expect(harness.count('session')).toBe(1); // the next read is the one before expiresAt, not a retry loop
+    // A page rendered without a snapshot stays "Loading" and asks again 1, 2, 4 s apart.
+    harness.seen.length = 0;
+    const loading = await open({});
+    await loading.waitForTimeout(5_000);
+    expect(await loading.textContent('#status')).toBe('Loading');
+    const reads = harness.seen.filter((s) => s.route === 'session').map((s) => s.at);
+    expect(reads.length).toBeGreaterThanOrEqual(3);
+    expect(reads.length).toBeLessThanOrEqual(4);
+    for (let i = 2; i < reads.length; i++)
+      expect((reads[i] as number) - (reads[i - 1] as number)).toBeGreaterThan((reads[i - 1] as number) - (reads[i - 2] as number));
+    Object.assign(harness.control, { unavailable: false, signedIn: false, reason: 'revoked' });
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Signed out: revoked');
+    await loading.waitForFunction(() => document.querySelector('#status')?.textContent === 'Signed out: revoked', undefined, { timeout: 10_000 });
+  });
+
   it('focus and visibilitychange re-read the session (at most one read a second)', async () => {
     const page = await open({ session: harness.snapshot() });
     Object.assign(harness.control, { signedIn: false, reason: 'idle_timeout' });

@@ -30,6 +30,8 @@ export interface Control {
   sessionTtlMs: number;
   /** The server's clock less the real one, ms: its snapshots' `expiresAt` and its `Date` headers. */
   clockOffsetMs: number;
+  /** The session route answers `unavailable` (the server could not reach the token service). */
+  unavailable: boolean;
   /** Tokens the API (`/api/data`) refuses with a 401, as a revoked token would be. */
   refused: Set<string>;
 }
@@ -103,6 +105,7 @@ export async function startReactHarness() {
     tokenDelayMs: 0,
     sessionTtlMs: 60_000,
     clockOffsetMs: 0,
+    unavailable: false,
     refused: new Set(),
   };
   const seen: Seen[] = [];
@@ -136,6 +139,7 @@ export async function startReactHarness() {
     const record: Seen = { route: name, at: Date.now(), page, status: 200, origin: req.headers.origin, cookie: req.headers.cookie };
     seen.push(record);
     try {
+      if (name === 'session' && control.unavailable) return json(res, 200, { status: 'unavailable', reason: 'unavailable', description: 'Try again.' });
       if (name === 'session') return json(res, 200, snapshot());
       if (name === 'data') {
         record.token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -189,7 +193,16 @@ export async function startReactHarness() {
     reset(): void {
       seen.length = 0;
       mostInFlight = 0;
-      Object.assign(control, { signedIn: true, reason: null, tokenTtlSec: 60, tokenDelayMs: 0, sessionTtlMs: 60_000, clockOffsetMs: 0, refused: new Set() });
+      Object.assign(control, {
+        signedIn: true,
+        reason: null,
+        tokenTtlSec: 60,
+        tokenDelayMs: 0,
+        sessionTtlMs: 60_000,
+        clockOffsetMs: 0,
+        unavailable: false,
+        refused: new Set(),
+      });
     },
     close: () =>
       new Promise<void>((resolve) => {

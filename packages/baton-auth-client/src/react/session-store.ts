@@ -5,10 +5,12 @@
  * React may make it twice and keep one (Strict Mode) — only between `start()` and `stop()`, which
  * add and remove exactly what they own: the timer, three event listeners, the tabs' channel.
  */
+import { parseSessionSnapshot } from 'baton-auth/protocol';
 import type { SessionSnapshot } from 'baton-auth/protocol';
 import { BatonClientError, TransientRefreshError } from '../errors.ts';
 import { TokenSource } from './token-source.ts';
-import { boundedText, OneAtATime, parseJson, parseSnapshot, readSnapshot, readToken, request, signedOutError, SIGNED_OUT_HERE } from './wire.ts';
+import type { KnownSnapshot } from './wire.ts';
+import { boundedText, OneAtATime, parseJson, readSnapshot, readToken, request, signedOutError, SIGNED_OUT_HERE } from './wire.ts';
 
 /** What `useSession()` returns. */
 export interface SessionValue {
@@ -32,7 +34,7 @@ const MIN_GAP_MS = 1000;
 /** A `Date` header is whole seconds and a request takes time: clocks closer than this are taken as one. */
 const CLOCK_SLACK_MS = 5000;
 
-function valueOf(s: SessionSnapshot | undefined, actions: Pick<SessionValue, 'refresh' | 'signOut'>): SessionValue {
+function valueOf(s: KnownSnapshot | undefined, actions: Pick<SessionValue, 'refresh' | 'signOut'>): SessionValue {
   const { refresh, signOut } = actions;
   if (s === undefined) return { status: 'loading', user: null, reason: null, description: null, refresh, signOut };
   const user = s.status === 'signed-in' ? (s.name === undefined ? { sub: s.sub } : { sub: s.sub, name: s.name }) : null;
@@ -41,7 +43,7 @@ function valueOf(s: SessionSnapshot | undefined, actions: Pick<SessionValue, 're
 }
 
 /** What a render shows of a snapshot: two snapshots with the same key render the same. */
-export function snapshotKey(s: SessionSnapshot | undefined): string {
+export function snapshotKey(s: KnownSnapshot | undefined): string {
   return s === undefined
     ? 'loading'
     : s.status === 'signed-in'
@@ -62,10 +64,10 @@ export class SessionStore {
   readonly #initial: SessionValue;
   readonly #listeners = new Set<() => void>();
   readonly #oneAtATime = new OneAtATime();
-  #snapshot: SessionSnapshot | undefined;
+  #snapshot: KnownSnapshot | undefined;
   #snapshotAt = Date.now();
   #value: SessionValue;
-  #reading: Promise<SessionSnapshot> | undefined;
+  #reading: Promise<KnownSnapshot> | undefined;
   #signingOut: Promise<void> | undefined;
   #readAt = 0;
   #tokenTriedAt = 0;
@@ -79,8 +81,9 @@ export class SessionStore {
 
   constructor(options: SessionStoreOptions) {
     this.#base = options.basePath.replace(/\/+$/, '');
-    this.#snapshot = options.session;
-    this.#value = this.#initial = valueOf(options.session, this);
+    // `unavailable` (the server could not reach the token service): nothing known yet, as without a snapshot.
+    this.#snapshot = options.session?.status === 'unavailable' ? undefined : options.session;
+    this.#value = this.#initial = valueOf(this.#snapshot, this);
     this.tokens = new TokenSource(options.name, { fetch: () => this.#fetchToken(), unauthorized: () => this.#unauthorized(), settled: () => this.#arm() }, () =>
       this.#tokenChanged(),
     );
@@ -103,7 +106,7 @@ export class SessionStore {
       .then(async (res) => {
         if (res.status >= 500 || res.status === 429) throw new TransientRefreshError(`The sign-out route answered ${res.status}`);
         if (!res.ok) throw new BatonClientError('ERR_CLIENT_REJECTED', `The sign-out route refused this page (${res.status})`);
-        const said = parseSnapshot(await boundedText(res).then(parseJson));
+        const said = parseSessionSnapshot(await boundedText(res).then(parseJson));
         this.#apply(said?.status === 'signed-out' ? said : SIGNED_OUT_HERE);
       })
       .finally(() => (this.#signingOut = undefined));
@@ -175,11 +178,11 @@ export class SessionStore {
 
   /** A snapshot a newer server render gave the provider. */
   adopt(snapshot: SessionSnapshot): void {
-    if (JSON.stringify(snapshot) !== JSON.stringify(this.#snapshot)) this.#apply(snapshot);
+    if (snapshot.status !== 'unavailable' && JSON.stringify(snapshot) !== JSON.stringify(this.#snapshot)) this.#apply(snapshot);
   }
 
   /** Reads `{basePath}/session`; one read at a time (callers meanwhile share it). */
-  #read(): Promise<SessionSnapshot> {
+  #read(): Promise<KnownSnapshot> {
     this.#reading ??= this.#oneAtATime
       .run(() => {
         this.#readAt = Date.now();
@@ -212,12 +215,12 @@ export class SessionStore {
     if (Date.now() - this.#readAt >= MIN_GAP_MS) void this.#read().catch(() => undefined);
   }
 
-  #apply(s: SessionSnapshot): void {
+  #apply(s: KnownSnapshot): void {
     const before = this.#snapshot;
     this.#sameEnd = before?.status === 'signed-in' && s.status === 'signed-in' && before.expiresAt === s.expiresAt;
     this.#snapshot = s;
     this.#snapshotAt = Date.now();
-    if (s.status === 'signed-out' || (before?.status === 'signed-in' && before.sub !== s.sub)) this.tokens.clear();
+    if (s.status === 'signed-out' || (before?.status === 'signed-in' && s.status === 'signed-in' && before.sub !== s.sub)) this.tokens.clear();
     if (snapshotKey(before) !== snapshotKey(s)) {
       this.#value = valueOf(s, this);
       this.#emit();
@@ -248,7 +251,7 @@ export class SessionStore {
   /** When the session should be read again: before its access token ends (the server refreshes it then), later after failures. */
   #sessionDue(): number | undefined {
     if (this.#reading !== undefined) return undefined;
-    const floor = this.#readAt + Math.min(30_000, MIN_GAP_MS * 2 ** this.#failures);
+    const floor = this.#readAt + Math.min(30_000, MIN_GAP_MS * 2 ** Math.max(0, this.#failures - 1)); // after failures: 1, 2, 4 … 30 s
     const s = this.#snapshot;
     if (s === undefined) return floor; // the first read failed: again, backing off
     if (s.status !== 'signed-in') return undefined;
