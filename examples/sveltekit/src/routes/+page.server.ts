@@ -6,14 +6,16 @@ import type { Actions, PageServerLoad } from './$types';
 const PARTS = 20;
 const touches = new Map<string, number>();
 
-export const load: PageServerLoad = async ({ locals, fetch }) => {
-  if (locals.baton.state.status !== 'signed-in') return { parts: [], name: null };
+export const load: PageServerLoad = async ({ locals, fetch, url }) => {
+  // Read, so that a client-side navigation to `/?again=…` runs this load again (SvelteKit tracks what a load reads).
+  const rendered = Number(url.searchParams.get('again') ?? 0) + 1;
+  if (locals.baton.state.status !== 'signed-in') return { parts: [], name: null, rendered };
   // event.fetch: the handle's new cookies (if it just refreshed) go with each call, which then only verifies.
   const [me, ...parts] = await Promise.all([
     fetch('/api/me').then((r) => r.json() as Promise<{ name?: string }>),
     ...Array.from({ length: PARTS }, (_, part) => fetch(`/api/data?part=${part}`).then((r) => r.json() as Promise<{ part?: number; error?: string }>)),
   ]);
-  return { name: me.name ?? null, parts };
+  return { name: me.name ?? null, parts, rendered };
 };
 
 export const actions: Actions = {

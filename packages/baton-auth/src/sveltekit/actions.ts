@@ -5,7 +5,7 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import type { SessionSnapshot } from '../protocol/session-snapshot.ts';
 import type { SessionState } from '../ssr/index.ts';
-import { applyCookies, currentCookie, linkSession, sessionOf, setLocals } from './locals.ts';
+import { applyCookies, currentCookie, linkOf, linkSession, sessionOf, setLocals } from './locals.ts';
 
 /**
  * The session's snapshot for a layout's `load` (`src/routes/+layout.server.ts`): who is signed in
@@ -77,9 +77,9 @@ export async function batonSignIn(event: RequestEvent, form?: FormData): Promise
  * checks the origin itself.
  */
 export async function batonSignOut(event: RequestEvent): Promise<void> {
-  const session = sessionOf(event, 'batonSignOut');
+  const { session, now } = linkOf(event, 'batonSignOut');
   const { setCookies } = await session.signOut(currentCookie(event));
   applyCookies(event.cookies, setCookies);
-  linkSession(event.locals, session, null);
+  linkSession(event.locals, session, null, now);
   setLocals(event, session, { status: 'signed-out', reason: 'logout', description: 'Signed out' });
 }

@@ -8,7 +8,7 @@ import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
 import { BatonConfigError } from '../core/errors.ts';
 import { noStore } from '../ssr/index.ts';
 import { batonSignOut } from './actions.ts';
-import { sessionOf } from './locals.ts';
+import { linkOf, sessionOf } from './locals.ts';
 
 /** Options of `batonEndpoints`. */
 export interface EndpointsOptions {
@@ -42,7 +42,7 @@ function token(event: RequestEvent): Response {
   const { state } = event.locals.baton;
   if (state.status === 'unavailable') return refused(503, 'temporarily_unavailable', state.description, { 'retry-after': String(state.retryAfterSec) });
   if (state.status !== 'signed-in') return refused(401, 'invalid_token', state.description);
-  const expiresIn = Math.max(0, Math.floor((state.expiresAt - Date.now()) / 1000));
+  const expiresIn = Math.max(0, Math.floor((state.expiresAt - linkOf(event, 'batonEndpoints').now()) / 1000));
   return json({ access_token: state.accessToken, token_type: 'Bearer', expires_in: expiresIn }, 200);
 }
 

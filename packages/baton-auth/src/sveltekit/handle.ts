@@ -57,9 +57,10 @@ function privately(response: Response): Response {
  */
 export function createBatonHandle(options: ServerSessionOptions): BatonHandle {
   const session = createServerSession(options);
+  const now = options.now ?? Date.now;
   const handle: Handle = async ({ event, resolve }) => {
     const { state, setCookies, requestCookie } = await session.refresh(event.request.headers.get('cookie'));
-    linkSession(event.locals, session, requestCookie);
+    linkSession(event.locals, session, requestCookie, now);
     applyCookies(event.cookies, setCookies);
     setLocals(event, session, state);
     const response = await resolve(event);

@@ -31,14 +31,16 @@ declare global {
 interface Link {
   session: ServerSession;
   cookie: string | null;
+  /** The session's clock (its `now` option), ms. */
+  now: () => number;
 }
 
 /** Each request's link, by its `locals` (a request's `locals` is its own object; sub-requests get theirs). */
 const links = new WeakMap<object, Link>();
 
 /** Links a request to its session and its current `Cookie` header (the handle does, first thing, and again after a refresh). */
-export function linkSession(locals: object, session: ServerSession, cookie: string | null): void {
-  links.set(locals, { session, cookie });
+export function linkSession(locals: object, session: ServerSession, cookie: string | null, now: () => number): void {
+  links.set(locals, { session, cookie, now });
 }
 
 /**
@@ -50,15 +52,20 @@ export function currentCookie(event: Pick<RequestEvent, 'locals'>): string | nul
   return links.get(event.locals)?.cookie ?? null;
 }
 
-/** The session the handle linked to this request; a sentence to fix the app when there is none. */
-export function sessionOf(event: Pick<RequestEvent, 'locals'>, helper: string): ServerSession {
-  const session = links.get(event.locals)?.session;
-  if (session === undefined) {
+/** The session the handle linked to this request (with its clock); a sentence to fix the app when there is none. */
+export function linkOf(event: Pick<RequestEvent, 'locals'>, helper: string): Link {
+  const link = links.get(event.locals);
+  if (link === undefined) {
     throw new BatonConfigError(
       `${helper} needs the Baton handle: export const handle = createBatonHandle(…) from src/hooks.server.ts (in sequence() if you have other handles).`,
     );
   }
-  return session;
+  return link;
+}
+
+/** The session the handle linked to this request; a sentence to fix the app when there is none. */
+export function sessionOf(event: Pick<RequestEvent, 'locals'>, helper: string): ServerSession {
+  return linkOf(event, helper).session;
 }
 
 /** Sets the state on `locals`, with its snapshot. */

@@ -14,4 +14,6 @@ export const handle = createBatonHandle({
   ...(env.BATON_INTROSPECTION_SECRET ? { introspection: { clientId: 'resource-server', clientSecret: env.BATON_INTROSPECTION_SECRET } } : {}),
   // Secure cookies (named __Host-…) once the app is served over https; plain http on loopback for the example.
   cookies: { secure: (env.ORIGIN ?? '').startsWith('https:') },
+  // Refresh this many seconds before the access token ends (default 10, at most half its life).
+  ...(env.BATON_REFRESH_LEEWAY ? { refreshLeewaySec: Number(env.BATON_REFRESH_LEEWAY) } : {}),
 });
