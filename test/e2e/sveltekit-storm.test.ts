@@ -125,7 +125,7 @@ describeInChromium('SvelteKit: the server-rendering storm', 'test/e2e/sveltekit-
     app = await startApp(
       [process.execPath, 'start.ts'],
       EXAMPLE,
-      { BATON_ISSUER: service.url, BATON_INTROSPECTION_SECRET: INTROSPECTION_SECRET, BATON_REFRESH_LEEWAY: '0' },
+      { BATON_ISSUER: service.url, BATON_INTROSPECTION_SECRET: INTROSPECTION_SECRET, BATON_REFRESH_LEEWAY: '0', SHUTDOWN_TIMEOUT: '2' },
       '/login',
     );
     browser = await launchChromium();

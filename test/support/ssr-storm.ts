@@ -180,9 +180,12 @@ export async function startApp(
   return {
     url,
     output: () => out,
+    // SIGTERM (a server that drains its connections), and SIGKILL if it is still there after 5 s.
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
+      clearTimeout(killer);
       apps.delete(child);
     },
   };
