@@ -154,14 +154,15 @@ export function run(command: string[], cwd: string, env: Record<string, string> 
   });
 }
 
-/** An app server (`command` in `cwd`) on a free loopback port, once `GET {readyPath}` answers. */
+/** An app server (`command` in `cwd`) on `port` (default a free one) on loopback, once `GET {readyPath}` answers. */
 export async function startApp(
   command: string[],
   cwd: string,
   env: Record<string, string>,
   readyPath = '/',
+  port?: number,
 ): Promise<{ url: string; output: () => string; stop: () => Promise<void> }> {
-  const port = await freePort();
+  port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
   const [file, ...args] = command as [string, ...string[]];
   const child = spawn(file, args, { cwd, env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' } });

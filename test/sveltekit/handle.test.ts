@@ -89,12 +89,21 @@ describe('createBatonHandle', () => {
     expect(rotations()).toBe(0);
   });
 
-  it('no cookie at all: signed out with no reason, and a public page stays cacheable', async () => {
+  it('no cookie at all: signed out with no reason; the page may be shared, but only with requests without cookies (Vary: Cookie)', async () => {
     const { handle } = await setup();
-    const { response, event } = await serveKit(handle, get('/', null), () => new Response('hello'));
+    const { response, event } = await serveKit(handle, get('/', null), () => new Response('hello', { headers: { vary: 'Accept' } }));
     expect(event.locals.baton.state).toMatchObject({ status: 'signed-out', reason: null });
     expect(batonLoad(event)).toMatchObject({ status: 'signed-out', reason: null });
     expect(cacheControl(response)).toBeNull();
+    expect(response.headers.get('vary')).toBe('Accept, Cookie');
+  });
+
+  it("a page that says why someone's session ended is theirs: private, no-store, though it sets no cookie", async () => {
+    const { handle } = await setup();
+    const { response, event } = await serveKit(handle, get('/', 'baton_end=admin'), () => new Response('Signed out: admin'));
+    expect(event.locals.baton.state).toMatchObject({ status: 'signed-out', reason: 'admin' });
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(cacheControl(response)).toBe('private, no-store');
   });
 
   it('concurrent requests with the same expired access cookie refresh once: each answer carries the same new pair, private, no-store (property: any number of racers)', async () => {

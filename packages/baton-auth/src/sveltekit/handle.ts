@@ -12,26 +12,38 @@ import { applyCookies, linkSession, setLocals } from './locals.ts';
 export type BatonHandle = Handle & { readonly session: ServerSession };
 
 /**
- * Whether a response must stay out of shared caches: it sets a cookie (a token: RFC 9111 §5.2.2.7
- * `private` keeps it from a shared cache, §5.2.2.5 `no-store` from every cache), or it was made for a
- * request that carried the session's cookies and says nothing of caching itself (a page rendered
- * for one user must never be served to another).
+ * How a response may be cached, for shared caches (a CDN, a caching proxy) in front of the app:
+ * - `private`: it sets a cookie (a token: RFC 9111 §5.2.2.7 `private` keeps it out of a shared
+ *   cache, §5.2.2.5 `no-store` out of every cache), or it was made for someone — signed in, or
+ *   signed out with the reason their session ended, or the token service away — and says nothing
+ *   of caching itself: a page rendered for one user is never served to another;
+ * - `vary`: made for no one (no session, no reason), it may be shared, but only with requests that
+ *   carry the same cookies (`Vary: Cookie`, §4.1): never in place of a signed-in user's page.
  */
-function mustBePrivate(event: RequestEvent, response: Response): boolean {
-  if (response.headers.getSetCookie().length > 0) return true;
-  return !response.headers.has('cache-control') && event.locals.baton.state.status !== 'signed-out';
+function cachingOf(event: RequestEvent, response: Response): 'private' | 'vary' | 'as-is' {
+  if (response.headers.getSetCookie().length > 0) return 'private';
+  if (response.headers.has('cache-control')) return 'as-is';
+  const { state } = event.locals.baton;
+  return state.status === 'signed-out' && state.reason === null ? 'vary' : 'private';
 }
 
-/** `Cache-Control: private, no-store` on `response`, copied first when its headers are immutable (a `fetch` answer passed through). */
-function privately(response: Response): Response {
+/** `response` with its headers changed by `change`, copied first when they are immutable (a `fetch` answer passed through). */
+function withHeaders(response: Response, change: (headers: Headers) => void): Response {
   try {
-    noStore(response.headers);
+    change(response.headers);
     return response;
   } catch {
     const copy = new Response(response.body, response);
-    noStore(copy.headers);
+    change(copy.headers);
     return copy;
   }
+}
+
+/** `Vary: Cookie` added to what the response varies by already. */
+function varyByCookie(headers: Headers): void {
+  const vary = headers.get('vary');
+  if (vary === null) headers.set('vary', 'Cookie');
+  else if (!vary.split(',').some((v) => ['cookie', '*'].includes(v.trim().toLowerCase()))) headers.set('vary', `${vary}, Cookie`);
 }
 
 /**
@@ -42,17 +54,17 @@ function privately(response: Response): Response {
  * racers) — and the new cookies are set through `event.cookies`, so that the response carries them
  * and every `event.fetch` the render makes to the app's own endpoints sends them (those sub-requests
  * then only verify). `event.locals.baton` holds the state and its snapshot. Every response that sets
- * a cookie gets `Cache-Control: private, no-store`, whoever set it (this hook, a form action's
- * `batonSignIn`, the app). Read the session from `event.locals.baton` or `event.cookies`, not from
- * `event.request`'s `Cookie` header, which stays the one the browser sent.
+ * a cookie, whoever set it (this hook, a form action's `batonSignIn`, the app), gets
+ * `Cache-Control: private, no-store`, and so does one made for someone that says nothing of caching
+ * itself; one made for no one gets `Vary: Cookie`. Read the session from `event.locals.baton` or
+ * `event.cookies`, not from `event.request`'s `Cookie` header, which stays the one the browser sent.
  *
  * @example
  * ```ts
  * // src/hooks.server.ts
- * import { env } from '$env/dynamic/private';
  * import { createBatonHandle } from 'baton-auth/sveltekit';
  *
- * export const handle = createBatonHandle({ issuer: env.BATON_ISSUER, clientId: 'web' });
+ * export const handle = createBatonHandle({ issuer: 'https://auth.example.com', clientId: 'web' });
  * ```
  */
 export function createBatonHandle(options: ServerSessionOptions): BatonHandle {
@@ -64,7 +76,8 @@ export function createBatonHandle(options: ServerSessionOptions): BatonHandle {
     applyCookies(event.cookies, setCookies);
     setLocals(event, session, state);
     const response = await resolve(event);
-    return mustBePrivate(event, response) ? privately(response) : response;
+    const caching = cachingOf(event, response);
+    return caching === 'private' ? withHeaders(response, noStore) : caching === 'vary' ? withHeaders(response, varyByCookie) : response;
   };
   return Object.assign(handle, { session });
 }
