@@ -56,8 +56,11 @@ export class RemoteKeys {
     void this.#jwks.reload().catch(() => undefined);
   }
 
-  /** `token`'s payload, its signature by a key of the set and its claims checked for `audience` (RFC 9068 §4). */
-  async verify(token: string, audience: string): Promise<VerifiedJwt> {
+  /**
+   * `token`'s payload, its signature by a key of the set and its claims checked, but for `aud`'s
+   * value: the verification pipeline checks it per call, after the key source, for every source alike.
+   */
+  async verify(token: string): Promise<VerifiedJwt> {
     const o = this.#o;
     const keys = this.#jwks;
     // A key the feed revoked is refused before jose picks it, whatever the token names; without a
@@ -73,14 +76,13 @@ export class RemoteKeys {
     try {
       const { payload, protectedHeader } = await jwtVerify(token, resolve, {
         issuer: o.issuer,
-        audience,
         algorithms: o.algorithms,
         clockTolerance: o.leewaySec,
         currentDate: new Date(o.now()),
-        // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti (iss and aud by the options above);
+        // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti (iss by the option above, aud's value by the pipeline);
         // a `JWT`-typed token of another kind of issuer (allowJwtTyp) may lack client_id, never the
         // jti that its revocation names. §4: typ at+jwt (or application/at+jwt), unless allowed otherwise.
-        requiredClaims: o.allowJwtTyp ? ['exp', 'iat', 'sub', 'jti'] : ['exp', 'iat', 'sub', 'jti', 'client_id'],
+        requiredClaims: o.allowJwtTyp ? ['aud', 'exp', 'iat', 'sub', 'jti'] : ['aud', 'exp', 'iat', 'sub', 'jti', 'client_id'],
         ...(o.allowJwtTyp ? {} : { typ: 'at+jwt' }),
       });
       verified = { payload: payload as VerifiedJwt['payload'], kid: protectedHeader.kid };

@@ -5,6 +5,7 @@
  * feed when given the introspection credentials, so a session revoked at the service is refused
  * here within a second).
  */
+import { isIP } from 'node:net';
 import type { TokenPair } from '../core/baton.ts';
 import { BatonConfigError } from '../core/errors.ts';
 import { isSecureUrl } from '../protocol/origin.ts';
@@ -33,6 +34,19 @@ function checked(o: RemoteSessionOptions): { issuer: string; timeoutMs: number }
   return { issuer: o.issuer.replace(/\/+$/, ''), timeoutMs };
 }
 
+/**
+ * `remoteIssuer`'s requests (discovery, the JWKS, introspection) within `timeoutMs` too, so that a
+ * service that hangs makes a render `unavailable` instead of hanging it; the revocation feed's
+ * stream is long-lived by design and has its own idle limit.
+ */
+function bounded(fetcher: typeof fetch, timeoutMs: number): typeof fetch {
+  return (input, init) => {
+    if (new Headers(init?.headers).get('accept') === 'text/event-stream') return fetcher(input, init);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    return fetcher(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+  };
+}
+
 /** The backend of remote mode. */
 export function remoteBackend(o: RemoteSessionOptions): Backend {
   const { issuer, timeoutMs } = checked(o);
@@ -41,7 +55,7 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
   const verifier = remoteIssuer({
     issuer: o.issuer,
     audience: o.audience ?? o.issuer,
-    fetch: fetcher,
+    fetch: bounded(fetcher, timeoutMs),
     ...(o.introspection === undefined ? {} : { introspection: o.introspection }),
   });
   const auth = (fields: Record<string, string>): { body: URLSearchParams; headers: Record<string, string> } => {
@@ -52,9 +66,10 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     return { body, headers };
   };
   // One call, with a DPoP proof when bound; a `use_dpop_nonce` answer (RFC 9449 §8) gets the same call once more with its nonce.
-  const call = async (path: string, fields: Record<string, string>): Promise<Answer> => {
+  const call = async (path: string, fields: Record<string, string>, extra: Record<string, string> = {}): Promise<Answer> => {
     const url = `${issuer}${path}`;
-    const { body, headers } = auth(fields);
+    const { body, headers: base } = auth(fields);
+    const headers = { ...base, ...extra };
     const send = async () => {
       const h = proofs === undefined ? headers : { ...headers, dpop: await proofs.proof('POST', url) };
       const answer = await postForm(fetcher, url, body, h, timeoutMs);
@@ -65,8 +80,8 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     const askedNonce = proofs !== undefined && first.status === 400 && (first.json as { error?: unknown } | undefined)?.error === 'use_dpop_nonce';
     return askedNonce ? send() : first;
   };
-  const pair = async (path: string, fields: Record<string, string>, login: boolean): Promise<TokenPair> => {
-    const answer = await call(path, fields);
+  const pair = async (path: string, fields: Record<string, string>, login: boolean, extra?: Record<string, string>): Promise<TokenPair> => {
+    const answer = await call(path, fields, extra);
     if (answer.status !== 200) throw errorOf(answer, login);
     return tokenPairOf(answer.json);
   };
@@ -77,7 +92,8 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
       const url = `${issuer}/.well-known/baton-ssr`;
       return verifier.verify(token, { dpop: { proof: await proofs.proof('GET', url, token), method: 'GET', url } });
     },
-    login: (username, password) => pair('/auth/login', { username, password }, true),
+    // The user's address, for the service's login protection: it believes it only from the proxies BATON_TRUST_PROXY names (this app's server).
+    login: (username, password, ip) => pair('/auth/login', { username, password }, true, ip !== undefined && isIP(ip) !== 0 ? { 'x-forwarded-for': ip } : {}),
     refresh: (refreshToken) => pair('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, false),
     async revoke(refreshToken) {
       const answer = await call('/oauth/revoke', { token: refreshToken, token_type_hint: 'refresh_token' });
