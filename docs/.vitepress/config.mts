@@ -17,6 +17,7 @@ const guides: DefaultTheme.SidebarItem[] = [
   { text: 'Next.js and server rendering', link: '/nextjs' },
   { text: 'SvelteKit', link: '/guides/sveltekit' },
   { text: 'The client SDK', link: '/client' },
+  { text: 'React', link: '/guides/react' },
   { text: 'DPoP', link: '/dpop' },
   { text: 'Resource servers', link: '/resource-servers' },
   { text: 'Stores', link: '/stores' },

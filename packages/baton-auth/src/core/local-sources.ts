@@ -4,7 +4,7 @@
  * the in-process cache (`Engine.ready()` loads those in force); and its other formats — JWEs
  * decrypted with jose (cached as JWTs are), opaque tokens looked up in the store.
  */
-import { checkClaims, decryptJwe, hashToken, isOpaqueToken } from './access-token.ts';
+import { checkClaims, checkNotYetValid, decryptJwe, hashToken, isOpaqueToken } from './access-token.ts';
 import type { ClaimPolicy, JwtVerifier } from './access-token.ts';
 import { BatonError } from './errors.ts';
 import type { KeyRing } from './keys.ts';
@@ -21,9 +21,7 @@ export function ringKeys(jwt: JwtVerifier, policy: ClaimPolicy): KeySource {
     recheck(claims: Claims, now: number): void {
       // A clock that went back (a step the steady clock took, or an injected clock) answers as a
       // verification without the cache would: what was valid then may not be valid yet now.
-      const nowSec = Math.floor(now / 1000) + policy.leewaySec;
-      if (claims.nbf !== undefined && claims.nbf > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
-      if (claims.iat > nowSec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
+      checkNotYetValid(claims, now, policy.leewaySec);
     },
   };
 }

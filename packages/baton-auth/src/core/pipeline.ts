@@ -189,9 +189,12 @@ export class VerificationPipeline implements TokenMemory {
     const p = this.#p;
     let claims: Claims;
     try {
+      // Its type and length before the sources are made ready: junk waits for no discovery and
+      // is refused for itself, not with the issuer's outage (a 503).
+      const shaped = this.#shaped(token);
       await p.readiness.ready();
       const now = p.now();
-      claims = this.#accept(await this.#claims(this.#shaped(token), audience, now), audience, now);
+      claims = this.#accept(await this.#claims(shaped, audience, now), audience, now);
     } catch (err) {
       this.#refused(isBatonError(err) ? err : new BatonError('ERR_TOKEN_INVALID', 'verification failed', { cause: err }));
     }

@@ -30,6 +30,8 @@ export interface VerifiedJwt {
 /** jose's failure as a Baton error: expired, invalid, or the issuer's keys unreachable (a 503). */
 function joseFailure(err: unknown): BatonError {
   if (err instanceof joseErrors.JWTExpired) return new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf' && err.reason === 'check_failed')
+    return new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future'); // as the engine's key ring says it
   // Not jose's word on the token (a refused connection, a timeout): the issuer is unreachable, try later.
   if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
     return new BatonError('ERR_STORE_UNAVAILABLE', "the issuer's keys could not be fetched", { cause: err });

@@ -6,6 +6,7 @@
  */
 import type { KeySource, OtherFormats, Readiness } from '../core/pipeline.ts';
 import type { Claims } from '../core/presentation.ts';
+import { checkNotYetValid } from '../core/access-token.ts';
 import { BatonError } from '../core/errors.ts';
 import { basic, claimsOf, Introspection } from './introspection.ts';
 import { RemoteKeys } from './jwks.ts';
@@ -75,8 +76,17 @@ export class JwksSource implements KeySource {
       cooldownMs: options.jwks?.cooldownMs ?? 30_000,
       isKeyRevoked: (kid) => revocations.isKeyRevoked(kid),
     });
-    const { payload } = await this.#keys.verify(token);
-    return claimsOf(payload);
+    const claims = claimsOf((await this.#keys.verify(token)).payload);
+    this.recheck(claims, s.now());
+    return claims;
+  }
+
+  /**
+   * `iat` ahead of the clock (jose checks it only with a maximum age) and, on a cache hit, `nbf`
+   * too: refused as the engine's key ring refuses them (`ERR_TOKEN_NOT_YET_VALID`).
+   */
+  recheck(claims: Claims, now: number): void {
+    checkNotYetValid(claims, now, this.meta.s.leeway);
   }
 
   /** A key was revoked: it leaves the set, for tokens that name no kid. */
