@@ -254,4 +254,18 @@ describeInChromium('SvelteKit: the server-rendering storm', 'test/e2e/sveltekit-
       expect(await page.textContent('#who')).toBe('Signed in as bob');
     }
   }, 30_000);
+
+  it("the sign-out button: the session revoked at the service, and every tab's next render says Signed out: logout", async () => {
+    const bob = tabs.get('bob') as Page[];
+    const [first, ...others] = bob as [Page, ...Page[]];
+    await Promise.all([first.waitForURL(`${cache.url}/?/signout`), first.click('#signout')]);
+    expect(await first.textContent('#who')).toBe('Signed out: logout');
+    for (const page of others) {
+      await page.reload();
+      expect(await page.textContent('#who')).toBe('Signed out: logout');
+    }
+    const ended = (await service.history('bob')).filter((s) => s.ended !== null);
+    expect(ended.map((s) => s.ended)).toContain('logout');
+    expect((await service.history('bob')).filter((s) => s.ended === null)).toEqual([]);
+  }, 30_000);
 });
