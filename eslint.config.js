@@ -16,7 +16,19 @@ const sizeExceptions = [
 const sizeRules = { file: 'max-lines', function: 'max-lines-per-function' };
 
 export default tseslint.config(
-  { ignores: ['**/dist/', 'node_modules/', 'coverage/', '.tmp/', 'packages/baton-auth-server/web/client.js', 'docs/api/', 'docs/.vitepress/cache/'] },
+  {
+    ignores: [
+      '**/dist/',
+      'node_modules/',
+      'coverage/',
+      '.tmp/',
+      'packages/baton-auth-server/web/client.js',
+      'docs/api/',
+      'docs/.vitepress/cache/',
+      'examples/sveltekit/.svelte-kit/',
+      'examples/sveltekit/build/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
