@@ -29,7 +29,20 @@ const sizeExceptions = [
 const sizeRules = { file: 'max-lines', function: 'max-lines-per-function' };
 
 export default tseslint.config(
-  { ignores: ['**/dist/', 'node_modules/', 'coverage/', '.tmp/', 'packages/baton-auth-server/web/client.js', 'docs/api/', 'docs/.vitepress/cache/'] },
+  {
+    ignores: [
+      '**/dist/',
+      'node_modules/',
+      'coverage/',
+      '.tmp/',
+      'packages/baton-auth-server/web/client.js',
+      'docs/api/',
+      'docs/.vitepress/cache/',
+      '**/.next/',
+      '**/.next-*/',
+      '**/next-env.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
