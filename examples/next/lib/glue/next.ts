@@ -51,7 +51,11 @@ export function createBatonNext(options: RemoteSessionOptions) {
   return {
     async proxy(request: NextRequest): Promise<NextResponse> {
       const { setCookies, requestCookie } = await core.refresh(request.headers.get('cookie'));
-      if (setCookies.length === 0) return NextResponse.next();
+      if (setCookies.length === 0) {
+        // A server action may set cookies (sign-in, sign-out, a refresh through withRefresh): its answer is never a shared cache's.
+        if (!request.headers.has('next-action')) return NextResponse.next();
+        return NextResponse.next({ headers: { 'cache-control': NO_STORE } });
+      }
       // The new cookies on the request forwarded to the render too, so that every server component reads them.
       const forwarded = new Headers(request.headers);
       if (requestCookie === null) forwarded.delete('cookie');

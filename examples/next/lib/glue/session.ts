@@ -66,7 +66,7 @@ function reasonOf(err: unknown): { reason: string; description: string } {
 
 export function createServerSession(options: RemoteSessionOptions) {
   const { issuer, clientId, clientSecret } = options;
-  const leewayMs = (options.refreshLeewaySec ?? 2) * 1000;
+  const leewayMs = (options.refreshLeewaySec ?? 0) * 1000;
   const verifier = remoteIssuer({ issuer, audience: issuer, ...(clientSecret === undefined ? {} : { introspection: { clientId, clientSecret } }) });
   const flights = new Map<string, { result: Promise<Refreshed>; until: number }>();
   const clientAuth = (): Record<string, string> =>
