@@ -1,0 +1,54 @@
+/**
+ * One refresh per refresh token in this process, however many requests present it: the first
+ * starts it, the others wait for its result. The result is then remembered for a short while
+ * (`memoMs`, within the service's grace window) under a hash of the old token, so that a request
+ * that set out with the old cookie before the new one reached the browser gets the same pair — not
+ * a second rotation, and never a reuse detection. Failures that end the session are remembered as
+ * well; a transient failure is not (the next request tries again).
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { TokenPair } from '../core/baton.ts';
+import { isBatonError } from '../core/errors.ts';
+
+/** Codes by which the token service says the session is over (its `invalid_grant`). Every other failure keeps the session. */
+const ENDS_SESSION = new Set(['ERR_REFRESH_INVALID', 'ERR_REFRESH_REUSED', 'ERR_SESSION_EXPIRED', 'ERR_SESSION_REVOKED']);
+
+/** Whether `err` ends the session (clear the cookies) rather than leaving it as it is (the service away, slow, misconfigured). */
+export function endsSession(err: unknown): boolean {
+  return isBatonError(err) && ENDS_SESSION.has(err.code);
+}
+
+/** Refreshed pairs remembered at most, by count. */
+const MEMO_MAX = 10_000;
+
+type Settled = { ok: true; pair: TokenPair } | { ok: false; error: unknown };
+
+/** `refresh` made single-flight per token, with the memo. */
+export function refreshOnce(refresh: (refreshToken: string) => Promise<TokenPair>, memoMs: number): (refreshToken: string) => Promise<TokenPair> {
+  const inflight = new Map<string, Promise<TokenPair>>();
+  const memo = new LRUCache<string, Settled>({ max: MEMO_MAX, ttl: Math.max(1, memoMs), ttlAutopurge: false });
+  return (refreshToken) => {
+    // Keyed by a hash: neither map holds the old refresh token itself.
+    const key = createHash('sha256').update(refreshToken).digest('base64url');
+    const known = memo.get(key);
+    if (known !== undefined) return known.ok ? Promise.resolve(known.pair) : Promise.reject(known.error as Error);
+    let pending = inflight.get(key);
+    if (pending === undefined) {
+      pending = refresh(refreshToken);
+      inflight.set(key, pending);
+      pending.then(
+        (pair) => {
+          // Never past the new access token's own end.
+          memo.set(key, { ok: true, pair }, { ttl: Math.max(1, Math.min(memoMs, pair.expires_in * 1000)) });
+          inflight.delete(key);
+        },
+        (error: unknown) => {
+          if (endsSession(error)) memo.set(key, { ok: false, error });
+          inflight.delete(key);
+        },
+      );
+    }
+    return pending;
+  };
+}

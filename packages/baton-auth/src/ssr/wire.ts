@@ -1,0 +1,125 @@
+/**
+ * Calls to the standalone service, bounded: each within a timeout (`AbortSignal.timeout`, the
+ * body included), no redirect followed, an answer of at most 64 KiB; every answer checked before it
+ * is used. What the service said is turned into a `BatonError` of the library's table: only its
+ * `invalid_grant` ends a session; the service away, slow, failing or answering nonsense keeps it.
+ */
+import type { TokenPair } from '../core/baton.ts';
+import { BatonError } from '../core/errors.ts';
+import type { SessionEnd } from '../core/errors.ts';
+
+/** The largest answer read from the service. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+const REASON = /^[a-z][a-z0-9_]{0,39}$/;
+
+/** The service's answer, read within the bounds. */
+export interface Answer {
+  status: number;
+  headers: Headers;
+  json: unknown;
+}
+
+const away = (what: string, cause?: unknown) => new BatonError('ERR_STORE_UNAVAILABLE', `the token service ${what}`, cause === undefined ? {} : { cause });
+
+/** The body as text, refusing one past `max` bytes (the stream cancelled there, never buffered whole). */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw away(`answered more than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/** POSTs a form to the service within `timeoutMs`; the network failing, the timeout, a redirect or an oversized body are the service away. */
+export async function postForm(fetcher: typeof fetch, url: string, body: URLSearchParams, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetcher(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    text = await readCapped(res, MAX_ANSWER_BYTES);
+  } catch (err) {
+    if (err instanceof BatonError) throw err;
+    throw away(`at ${new URL(url).origin} did not answer within ${timeoutMs} ms`, err);
+  }
+  if (res.status >= 300 && res.status < 400) throw away(`answered a redirect (${res.status})`);
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json };
+}
+
+const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[\s;,]/.test(v);
+
+/** A token answer (RFC 6749 §5.1), strictly: anything missing or out of shape is the service failing, never a session. */
+export function tokenPairOf(json: unknown): TokenPair {
+  const b = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const type = typeof b.token_type === 'string' ? b.token_type.toLowerCase() : '';
+  const ok =
+    isText(b.access_token, 16_384) &&
+    isText(b.refresh_token, 4096) &&
+    (type === 'bearer' || type === 'dpop') &&
+    isInt(b.expires_in, 1, 31_536_000) &&
+    (b.refresh_expires_in === undefined || isInt(b.refresh_expires_in, 1, 31_536_000 * 10)) &&
+    (b.scope === undefined || (typeof b.scope === 'string' && b.scope.length <= 4096)) &&
+    (b.session_id === undefined || isText(b.session_id, 256));
+  if (!ok) throw away('answered a token response that is not one (RFC 6749 §5.1)');
+  return {
+    access_token: b.access_token as string,
+    token_type: type === 'dpop' ? 'DPoP' : 'Bearer',
+    expires_in: b.expires_in as number,
+    refresh_token: b.refresh_token as string,
+    // Without the refresh token's life, the cookie lives as a session cookie would: a day at most.
+    refresh_expires_in: (b.refresh_expires_in as number | undefined) ?? 86_400,
+    ...(b.scope === undefined ? {} : { scope: b.scope as string }),
+    session_id: (b.session_id as string | undefined) ?? '',
+  };
+}
+
+/** The `session_end` member of an `invalid_grant` answer, checked: a reason in our words and a time, or nothing. */
+function sessionEndOf(member: unknown): SessionEnd | undefined {
+  if (typeof member !== 'object' || member === null) return undefined;
+  const m = member as Record<string, unknown>;
+  if (typeof m.reason !== 'string' || !REASON.test(m.reason)) return undefined;
+  return { reason: m.reason, at: isInt(m.at, 0, Number.MAX_SAFE_INTEGER) ? m.at : 0 };
+}
+
+/** The service's error answer (RFC 6749 §5.2) as the library's error. `login` says whether it answered a sign-in. */
+export function errorOf(answer: Answer, login = false): BatonError {
+  const body = (typeof answer.json === 'object' && answer.json !== null ? answer.json : {}) as Record<string, unknown>;
+  const error = typeof body.error === 'string' ? body.error : undefined;
+  const retry = Number(answer.headers.get('retry-after') ?? '1');
+  const retryAfterMs = Number.isFinite(retry) && retry >= 0 ? Math.min(retry, 3600) * 1000 : 1000;
+  if (answer.status === 429 || error === 'slow_down') return new BatonError('ERR_RATE_LIMITED', 'the token service asks to slow down', { retryAfterMs });
+  if (answer.status >= 500 || error === undefined || error === 'temporarily_unavailable') return away(`answered ${answer.status}`);
+  switch (error) {
+    case 'invalid_grant': {
+      if (login) return new BatonError('ERR_LOGIN_FAILED', 'Wrong username or password', { public: true });
+      const end = sessionEndOf(body.session_end);
+      return new BatonError('ERR_REFRESH_INVALID', 'the service ended the session', end === undefined ? {} : { sessionEnd: end });
+    }
+    case 'invalid_client':
+      return new BatonError('ERR_CLIENT_INVALID', "the token service refused this app's client credentials");
+    case 'unauthorized_client':
+      return new BatonError('ERR_CLIENT_UNAUTHORIZED', 'the token service does not let this app use the grant');
+    case 'use_dpop_nonce':
+      return new BatonError('ERR_DPOP_NONCE', 'the token service asks for a DPoP nonce');
+    case 'invalid_dpop_proof':
+      return new BatonError('ERR_DPOP_INVALID', "the token service refused this server's DPoP proof");
+    default:
+      return new BatonError('ERR_INVALID_REQUEST', `the token service refused the request (${error.slice(0, 40)})`);
+  }
+}
