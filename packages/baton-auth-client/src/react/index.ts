@@ -1,0 +1,10 @@
+/**
+ * React 19 bindings for a server-rendered app (Next.js, or any server that renders a
+ * `SessionSnapshot`): `BatonSessionProvider`, `useSession()`, `useAccessToken()`. Import from
+ * `baton-auth-client/react`; `react` is an optional peer dependency of `baton-auth-client`.
+ * @packageDocumentation
+ */
+export { BatonSessionProvider, useAccessToken, useSession } from './provider.ts';
+export type { AccessToken, BatonSessionProviderProps } from './provider.ts';
+export type { SessionValue } from './session-store.ts';
+export type { SessionSnapshot } from 'baton-auth/protocol';

@@ -1,0 +1,111 @@
+/**
+ * The three endpoints of a server-rendered app's auth routes (`{basePath}/session`, `/token`,
+ * `/signout`) as the React provider reads them: answers checked for their shape and read to a
+ * bounded size, so a broken or hostile answer is an error the provider keeps its state through,
+ * never a state it takes.
+ */
+import type { SessionSnapshot } from 'baton-auth/protocol';
+import { BatonClientError, NotSignedInError, SessionEndedError, TransientRefreshError } from '../errors.ts';
+import { sessionEndMessage } from '../session-end.ts';
+import { tokensFrom } from '../tokens.ts';
+import type { StoredTokens } from '../types.ts';
+
+/** The most of an answer read: a snapshot or a token answer is well under it (a JWT of a few kB). */
+export const MAX_ANSWER_BYTES = 16 * 1024;
+
+/** The body of `res` as text, refusing one past `max` bytes without reading further. */
+export async function boundedText(res: Response, max = MAX_ANSWER_BYTES): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > max) throw new TransientRefreshError(`The answer of ${res.url || 'the auth route'} is larger than ${max} bytes`);
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw new TransientRefreshError(`The answer of ${res.url || 'the auth route'} is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/** `text` as JSON, or undefined when it is not JSON. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** `value` as a `SessionSnapshot`, or undefined when it is not one (a field missing, of the wrong type, a token where none belongs). */
+export function parseSnapshot(value: unknown): SessionSnapshot | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (v.status === 'signed-in') {
+    if (!isString(v.sub) || v.sub === '' || !isString(v.scope) || typeof v.expiresAt !== 'number' || !Number.isFinite(v.expiresAt)) return undefined;
+    if (v.name !== undefined && !isString(v.name)) return undefined;
+    const snapshot: SessionSnapshot = { status: 'signed-in', sub: v.sub, scope: v.scope, expiresAt: v.expiresAt };
+    if (v.name !== undefined) snapshot.name = v.name;
+    return snapshot;
+  }
+  if (v.status === 'signed-out') {
+    if (!(v.reason === null || isString(v.reason)) || !isString(v.description)) return undefined;
+    return { status: 'signed-out', reason: v.reason, description: v.description };
+  }
+  return undefined;
+}
+
+/** The snapshot after this tab signed out, when the server's answer does not carry one. */
+export const SIGNED_OUT_HERE: SessionSnapshot = { status: 'signed-out', reason: 'logout', description: sessionEndMessage({ reason: 'logout' }) };
+
+/** The snapshot of an answer that is not one: a 401 without a body means nobody is signed in. */
+const NOT_SIGNED_IN: SessionSnapshot = { status: 'signed-out', reason: null, description: 'Not signed in.' };
+
+/** What `{basePath}/session` answered, or a `TransientRefreshError` (the state is kept). */
+export async function readSnapshot(res: Response): Promise<SessionSnapshot> {
+  if (res.status >= 500 || res.status === 429) throw new TransientRefreshError(`The session route answered ${res.status}`);
+  const snapshot = parseSnapshot(parseJson(await boundedText(res)));
+  if (snapshot !== undefined && (res.ok || res.status === 401)) return snapshot;
+  if (res.status === 401) return NOT_SIGNED_IN;
+  throw new TransientRefreshError(`The session route answered ${res.status} without a session snapshot`);
+}
+
+/** What `{basePath}/token` answered: tokens, `unauthorized` (a 401), or a `BatonClientError`. */
+export async function readToken(res: Response, receivedAt: number): Promise<StoredTokens | 'unauthorized'> {
+  if (res.status === 401) {
+    await res.body?.cancel();
+    return 'unauthorized';
+  }
+  if (res.status >= 500 || res.status === 429) throw new TransientRefreshError(`The token route answered ${res.status}`);
+  if (!res.ok) throw new BatonClientError('ERR_CLIENT_REJECTED', `The token route refused this page (${res.status}): it serves same-origin callers only`);
+  let json: { access_token?: unknown; expires_in?: unknown };
+  try {
+    json = JSON.parse(await boundedText(res)) as typeof json;
+  } catch (err) {
+    if (err instanceof BatonClientError) throw err;
+    throw new TransientRefreshError('The token route answered something that is not JSON');
+  }
+  const ttl = json?.expires_in;
+  if (!isString(json?.access_token) || json.access_token === '' || typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0)
+    throw new TransientRefreshError('The token route answered without `access_token` and a positive `expires_in`');
+  return tokensFrom({ access_token: json.access_token, expires_in: ttl }, receivedAt, undefined, 'cookie');
+}
+
+/** The error a caller of `getToken` gets once the session says nobody is signed in. */
+export function signedOutError(snapshot: Extract<SessionSnapshot, { status: 'signed-out' }>): BatonClientError {
+  return snapshot.reason === null ? new NotSignedInError(snapshot.description) : new SessionEndedError(snapshot.description, { reason: snapshot.reason });
+}
