@@ -24,7 +24,7 @@ import { startSharedCache } from '../support/shared-cache.ts';
 import type { SharedCache } from '../support/shared-cache.ts';
 
 const TTL_S = 5;
-const STORM_MS = 20_000; // 21 token lifetimes
+const STORM_MS = 100_000; // 20 token lifetimes
 const DIST = '.next-storm';
 const METRICS_TOKEN = 'next-storm-metrics-token-0123456789abcdef';
 const USERS = { alice: 'alice storm password', bob: 'bob storm password' } as const;
@@ -38,7 +38,16 @@ let cache: SharedCache;
 let browser: Browser;
 
 /** What the tabs saw. */
-const seen = { renders: 0, signedOut: [] as string[], wrongUser: [] as string[], failedItems: 0, refused: [] as string[], polls: 0, actions: 0, navigations: 0 };
+const seen = {
+  renders: 0,
+  signedOut: [] as string[],
+  wrongUser: [] as string[],
+  failedItems: 0,
+  refused: [] as string[],
+  polls: 0,
+  actions: 0,
+  navigations: 0,
+};
 
 async function cli(args: string[], input = ''): Promise<string> {
   const run = await baton(args, env, input);

@@ -22,7 +22,11 @@ function appEnv(distDir: string, env: Record<string, string>): NodeJS.ProcessEnv
   return { ...process.env, NODE_OPTIONS: '', NEXT_TELEMETRY_DISABLED: '1', NEXT_DIST_DIR: distDir, ...env };
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv, ready?: RegExp): { child: ChildProcess; output: () => string; done: Promise<number | null>; up: Promise<void> } {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready?: RegExp,
+): { child: ChildProcess; output: () => string; done: Promise<number | null>; up: Promise<void> } {
   const child = spawn(process.execPath, [NEXT, ...args], { cwd: APP, env });
   children.add(child);
   let out = '';

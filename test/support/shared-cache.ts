@@ -85,7 +85,15 @@ export async function startSharedCache(upstream: string, names: string[]): Promi
   const target = new URL(upstream);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const store = new Map<string, Entry[]>();
-  const report: CacheReport = { cookieWithoutNoStore: [], postCookieNoStoreOnly: 0, setCookieAnswers: 0, stored: 0, storedWithCookie: [], hits: 0, crossUser: [] };
+  const report: CacheReport = {
+    cookieWithoutNoStore: [],
+    postCookieNoStoreOnly: 0,
+    setCookieAnswers: 0,
+    stored: 0,
+    storedWithCookie: [],
+    hits: 0,
+    crossUser: [],
+  };
   const server: Server = createServer((req, res) => {
     const user = String(req.headers['x-test-user'] ?? 'anonymous');
     const key = `${req.method} ${req.url}`;
@@ -116,7 +124,8 @@ export async function startSharedCache(upstream: string, names: string[]): Promi
           report.setCookieAnswers++;
           const cc = directives(out);
           if (req.method === 'POST' && cc.has('no-store') && !cc.has('private')) report.postCookieNoStoreOnly++;
-          else if (!cc.has('private') || !cc.has('no-store')) report.cookieWithoutNoStore.push(`${req.method} ${req.url} → ${status}, cache-control: ${out['cache-control'] ?? '(none)'}`);
+          else if (!cc.has('private') || !cc.has('no-store'))
+            report.cookieWithoutNoStore.push(`${req.method} ${req.url} → ${status}, cache-control: ${out['cache-control'] ?? '(none)'}`);
         }
         const ttl = freshness(req.method ?? 'GET', status, out);
         if (ttl > 0) {

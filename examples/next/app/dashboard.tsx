@@ -27,6 +27,14 @@ async function Item({ n }: { n: number }) {
 
 export async function Dashboard({ page }: { page: string }) {
   const state = await baton.auth();
+  if (state.status === 'unavailable') {
+    return (
+      <main>
+        <h1 data-unavailable>Still signed in, but the sign-in service cannot be reached</h1>
+        <p>{state.description}</p>
+      </main>
+    );
+  }
   if (state.status === 'signed-out') {
     return (
       <main>

@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import Link from 'next/link';
 import { baton } from '../lib/baton';
-import { BatonSessionProvider } from '../lib/glue/react';
+import { BatonSessionProvider } from './session-provider';
 
 export const metadata = { title: 'Baton × Next.js' };
 

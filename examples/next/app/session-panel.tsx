@@ -1,7 +1,7 @@
 'use client';
 /** What the browser sees of the session (useSession), a route handler called every second, the server action, sign-out. */
 import { useActionState, useEffect, useState } from 'react';
-import { useSession } from '../lib/glue/react';
+import { useSession } from 'baton-auth-client/react';
 import { recordActivity, signOut } from './actions';
 
 export function SessionPanel() {
@@ -14,7 +14,7 @@ export function SessionPanel() {
       const body = res?.ok ? ((await res.json()) as { name: string }) : undefined;
       setPolls((p) => (body ? { ok: p.ok + 1, failed: p.failed, last: body.name } : { ...p, failed: p.failed + 1 }));
       // A refused call: the session may have ended; ask the server why.
-      if (!body) await refresh();
+      if (!body) await refresh().catch(() => undefined);
     }, 1_000);
     return () => clearInterval(timer);
   }, [refresh]);

@@ -7,10 +7,17 @@ import { createBatonNext } from './glue/next';
 
 export const issuer = process.env.BATON_ISSUER ?? 'http://127.0.0.1:3000';
 
+const clientId = process.env.BATON_CLIENT_ID ?? 'next-example';
+const clientSecret = process.env.BATON_CLIENT_SECRET;
+
 export const baton = createBatonNext({
   issuer,
-  clientId: process.env.BATON_CLIENT_ID ?? 'next-example',
-  ...(process.env.BATON_CLIENT_SECRET === undefined ? {} : { clientSecret: process.env.BATON_CLIENT_SECRET }),
+  clientId,
+  // The same confidential client (registered with --introspect) reads the service's revocation feed.
+  ...(clientSecret === undefined ? {} : { clientSecret, introspection: { clientId, clientSecret } }),
+  // Refresh when the access token ends, not before: one rotation per token lifetime (the token is still
+  // accepted for the verifier's 5 s of clock leeway, so a render that began just before its end completes).
+  refreshLeewaySec: Number(process.env.BATON_REFRESH_LEEWAY ?? 0),
 });
 
 /** This app's own origin for the fetches its server components make to its route handlers. */

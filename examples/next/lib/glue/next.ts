@@ -1,68 +1,64 @@
 /**
- * The thinnest `createBatonNext` the SSR contract describes, over ./session.ts, for this example
- * while `baton-auth/next` is not there. Same names and shapes: swap the import for the library's.
+ * The thinnest `createBatonNext` of the SSR contract, over `baton-auth/ssr`, for this example
+ * while `baton-auth/next` is not there: the same names and shapes, so that the switch is one import.
  */
-import { cookies, headers } from 'next/headers';
+import { cookies } from 'next/headers';
 import { NextResponse } from 'next/server';
 import type { NextRequest } from 'next/server';
-import { createServerSession } from './session';
-import type { RemoteSessionOptions, SessionSnapshot, SessionState } from './session';
+import { createServerSession, noStore } from 'baton-auth/ssr';
+import type { ServerSessionOptions, SessionSnapshot, SessionState } from 'baton-auth/ssr';
 
-export type { SessionSnapshot, SessionState };
-
-const NO_STORE = 'private, no-store';
-
-/** Writes `Set-Cookie` strings through next/headers (route handlers and server actions only). */
+/** One of the session's own `Set-Cookie` strings written through next/headers (route handlers and server actions only). */
 async function writeCookies(setCookies: string[]): Promise<void> {
   const jar = await cookies();
   for (const line of setCookies) {
-    const [pair = '', ...attrs] = line.split(';').map((s) => s.trim());
+    const [pair = '', ...attributes] = line.split(';').map((s) => s.trim());
     const eq = pair.indexOf('=');
-    const maxAge = Number(attrs.find((a) => a.startsWith('Max-Age='))?.slice(8) ?? '0');
-    jar.set(pair.slice(0, eq), pair.slice(eq + 1), { httpOnly: true, sameSite: 'lax', path: '/', maxAge });
+    const has = (name: string) => attributes.some((a) => a.toLowerCase() === name);
+    const maxAge = attributes.find((a) => a.toLowerCase().startsWith('max-age='));
+    const path = attributes.find((a) => a.toLowerCase().startsWith('path='));
+    jar.set(pair.slice(0, eq), pair.slice(eq + 1), {
+      httpOnly: has('httponly'),
+      secure: has('secure'),
+      sameSite: 'strict',
+      path: path?.slice(5) ?? '/',
+      ...(maxAge === undefined ? {} : { maxAge: Number(maxAge.slice(8)) }),
+    });
   }
 }
 
+const cookieHeader = async (): Promise<string | null> => {
+  const all = (await cookies()).getAll();
+  return all.length === 0 ? null : all.map((c) => `${c.name}=${c.value}`).join('; ');
+};
+
 function json(body: unknown, setCookies: string[], status = 200): Response {
-  const res = new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': NO_STORE } });
-  for (const c of setCookies) res.headers.append('set-cookie', c);
-  return res;
+  const headers = noStore(new Headers({ 'content-type': 'application/json' }));
+  for (const c of setCookies) headers.append('set-cookie', c);
+  return new Response(JSON.stringify(body), { status, headers });
 }
 
 /** A same-origin request (the browser says so by Sec-Fetch-Site, or by an Origin equal to the request's). */
 function sameOrigin(req: Request): boolean {
   const site = req.headers.get('sec-fetch-site');
   if (site !== null) return site === 'same-origin';
-  const origin = req.headers.get('origin');
-  return origin !== null && origin === new URL(req.url).origin;
+  return req.headers.get('origin') === new URL(req.url).origin;
 }
 
-export function createBatonNext(options: RemoteSessionOptions) {
+export function createBatonNext(options: ServerSessionOptions) {
   const core = createServerSession(options);
-  const cookieHeader = async (): Promise<string | null> => (await headers()).get('cookie');
   const auth = async (): Promise<SessionState> => core.read(await cookieHeader());
-
-  async function withRefresh<T>(fn: (state: SessionState) => Promise<T>): Promise<T> {
-    const { state, setCookies } = await core.refresh(await cookieHeader());
-    if (setCookies.length > 0) await writeCookies(setCookies);
-    return fn(state);
-  }
-
   return {
     async proxy(request: NextRequest): Promise<NextResponse> {
       const { setCookies, requestCookie } = await core.refresh(request.headers.get('cookie'));
-      if (setCookies.length === 0) {
-        // A server action may set cookies (sign-in, sign-out, a refresh through withRefresh): its answer is never a shared cache's.
-        if (!request.headers.has('next-action')) return NextResponse.next();
-        return NextResponse.next({ headers: { 'cache-control': NO_STORE } });
-      }
+      if (setCookies.length === 0 && requestCookie === request.headers.get('cookie')) return NextResponse.next();
       // The new cookies on the request forwarded to the render too, so that every server component reads them.
       const forwarded = new Headers(request.headers);
       if (requestCookie === null) forwarded.delete('cookie');
       else forwarded.set('cookie', requestCookie);
       const res = NextResponse.next({ request: { headers: forwarded } });
       for (const c of setCookies) res.headers.append('set-cookie', c);
-      res.headers.set('cache-control', NO_STORE);
+      if (setCookies.length > 0) noStore(res.headers);
       return res;
     },
     auth,
@@ -77,7 +73,7 @@ export function createBatonNext(options: RemoteSessionOptions) {
         if (path.endsWith('/token')) {
           if (!sameOrigin(req)) return json({ error: 'forbidden' }, [], 403);
           const { state, setCookies } = await core.refresh(req.headers.get('cookie'));
-          if (state.status === 'signed-out') return json({ error: 'unauthorized', reason: state.reason }, setCookies, 401);
+          if (state.status !== 'signed-in') return json({ error: 'unauthorized', reason: state.reason }, setCookies, 401);
           return json({ access_token: state.accessToken, expires_in: Math.floor((state.expiresAt - Date.now()) / 1000) }, setCookies);
         }
         return json({ error: 'not_found' }, [], 404);
@@ -85,8 +81,7 @@ export function createBatonNext(options: RemoteSessionOptions) {
       async POST(req: Request): Promise<Response> {
         if (!new URL(req.url).pathname.endsWith('/signout')) return json({ error: 'not_found' }, [], 404);
         if (!sameOrigin(req)) return json({ error: 'forbidden' }, [], 403);
-        const { setCookies } = await core.signOut(req.headers.get('cookie'));
-        return json({ status: 'signed-out' }, setCookies);
+        return json({ status: 'signed-out' }, (await core.signOut(req.headers.get('cookie'))).setCookies);
       },
     },
     async signIn(formData: FormData): Promise<SessionState> {
@@ -97,8 +92,10 @@ export function createBatonNext(options: RemoteSessionOptions) {
     async signOut(): Promise<void> {
       await writeCookies((await core.signOut(await cookieHeader())).setCookies);
     },
-    withRefresh,
+    async withRefresh<T>(fn: (state: SessionState) => Promise<T>): Promise<T> {
+      const { state, setCookies } = await core.refresh(await cookieHeader());
+      await writeCookies(setCookies);
+      return fn(state);
+    },
   };
 }
-
-export type BatonNext = ReturnType<typeof createBatonNext>;
