@@ -170,7 +170,7 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
 
   it(`two users × three tabs for ${STORM_MS / 1000} s of ${TTL_S}-second tokens: never signed out, no reuse, no invalid_grant, one rotation per lifetime`, async () => {
     const signedIn = Date.now();
-    for (const user of Object.keys(USERS) as User[]) browsers[user] = await userTabs(user);
+    await Promise.all((Object.keys(USERS) as User[]).map(async (user) => (browsers[user] = await userTabs(user))));
     const until = Date.now() + STORM_MS;
     await Promise.all(Object.entries(browsers).flatMap(([user, b]) => b.tabs.map((tab, i) => storm(tab, user as User, until, i * 1_000))));
 
@@ -200,6 +200,7 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
     expect(cache.report.cookieWithoutNoStore).toEqual([]);
     expect(cache.report.storedWithCookie).toEqual([]);
     expect(cache.report.crossUser).toEqual([]);
+    expect(cache.report.upstreamErrors).toEqual([]);
     expect(cache.report.setCookieAnswers).toBeGreaterThan(sessions.size * 5); // refreshed cookies did go through the cache
     // The storm was one: renders, actions and polls in every token lifetime (bounds a loaded 2-core machine meets).
     expect(seen.renders).toBeGreaterThan((2 * STORM_MS) / 1000 / TTL_S);

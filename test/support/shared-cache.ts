@@ -11,7 +11,7 @@
  * stored answer it served to another user than the one it was made for.
  */
 import { Agent, createServer, request } from 'node:http';
-import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
@@ -49,6 +49,8 @@ export interface CacheReport {
   hits: number;
   /** Stored answers served to another user than the one whose request made them, and that were that user's (a cookie, or a page naming them). */
   crossUser: string[];
+  /** Requests the app did not answer (502 to the browser). */
+  upstreamErrors: string[];
 }
 
 export interface SharedCache {
@@ -77,6 +79,35 @@ function freshness(method: string, status: number, headers: IncomingHttpHeaders)
   return HEURISTIC.has(status) ? HEURISTIC_MS : 0;
 }
 
+/** Records, stores (when a shared cache may) and forwards the app's answer. */
+function answer(store: Map<string, Entry[]>, report: CacheReport) {
+  return (req: IncomingMessage, res: ServerResponse, key: string, user: string, status: number, headers: IncomingHttpHeaders, body: Buffer): void => {
+    const out: IncomingHttpHeaders = {};
+    for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
+    out['content-length'] = String(body.length);
+    if (out['set-cookie'] !== undefined) {
+      report.setCookieAnswers++;
+      const cc = directives(out);
+      if (req.method === 'POST' && cc.has('no-store') && !cc.has('private')) report.postCookieNoStoreOnly++;
+      else if (!cc.has('private') || !cc.has('no-store'))
+        report.cookieWithoutNoStore.push(`${req.method} ${req.url} → ${status}, cache-control: ${out['cache-control'] ?? '(none)'}`);
+    }
+    const ttl = freshness(req.method ?? 'GET', status, out);
+    if (ttl > 0) {
+      report.stored++;
+      if (out['set-cookie'] !== undefined) report.storedWithCookie.push(key);
+      const vary = String(out.vary ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h !== '');
+      const entry = { status, headers: out, body, vary, varyValues: vary.map((h) => String(req.headers[h] ?? '')), freshUntil: Date.now() + ttl, user };
+      store.set(key, [entry, ...(store.get(key) ?? []).filter((e) => e.freshUntil > Date.now())].slice(0, 16));
+    }
+    res.writeHead(status, out);
+    res.end(body);
+  };
+}
+
 /**
  * Starts the cache on a free loopback port in front of `upstream` (http://127.0.0.1:port). An
  * answer is a user's when it sets a cookie or says "Signed in as" one of `names`.
@@ -93,7 +124,9 @@ export async function startSharedCache(upstream: string, names: string[]): Promi
     storedWithCookie: [],
     hits: 0,
     crossUser: [],
+    upstreamErrors: [],
   };
+  const respond = answer(store, report);
   const server: Server = createServer((req, res) => {
     const user = String(req.headers['x-test-user'] ?? 'anonymous');
     const key = `${req.method} ${req.url}`;
@@ -111,43 +144,29 @@ export async function startSharedCache(upstream: string, names: string[]): Promi
     // The Host the browser asked for goes on, as a reverse proxy's does (the app checks server actions' Origin against it).
     const headers = { ...req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
-    const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c));
-      answer.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const out: IncomingHttpHeaders = {};
-        for (const [name, value] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
-        out['content-length'] = String(body.length);
-        const status = answer.statusCode ?? 502;
-        if (out['set-cookie'] !== undefined) {
-          report.setCookieAnswers++;
-          const cc = directives(out);
-          if (req.method === 'POST' && cc.has('no-store') && !cc.has('private')) report.postCookieNoStoreOnly++;
-          else if (!cc.has('private') || !cc.has('no-store'))
-            report.cookieWithoutNoStore.push(`${req.method} ${req.url} → ${status}, cache-control: ${out['cache-control'] ?? '(none)'}`);
-        }
-        const ttl = freshness(req.method ?? 'GET', status, out);
-        if (ttl > 0) {
-          report.stored++;
-          if (out['set-cookie'] !== undefined) report.storedWithCookie.push(key);
-          const vary = String(out.vary ?? '')
-            .split(',')
-            .map((h) => h.trim().toLowerCase())
-            .filter((h) => h !== '');
-          const entry = { status, headers: out, body, vary, varyValues: vary.map((h) => String(req.headers[h] ?? '')), freshUntil: Date.now() + ttl, user };
-          store.set(key, [entry, ...(store.get(key) ?? []).filter((e) => e.freshUntil > Date.now())].slice(0, 16));
-        }
-        res.writeHead(status, out);
-        res.end(body);
-      });
-      answer.on('error', () => res.destroy());
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const send = (attempt: number): void => {
+        const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (answer) => {
+          const parts: Buffer[] = [];
+          answer.on('data', (c: Buffer) => parts.push(c));
+          answer.on('end', () => respond(req, res, key, user, answer.statusCode ?? 502, answer.headers, Buffer.concat(parts)));
+          answer.on('error', () => res.destroy());
+        });
+        up.on('error', (err: NodeJS.ErrnoException) => {
+          // A kept-alive connection the app closed just as it was reused: sent again once, as Node's documentation
+          // advises for a reused socket (what a proxy does for it); anything else is the app's failure, a 502.
+          if (up.reusedSocket && err.code === 'ECONNRESET' && attempt === 0) return send(1);
+          report.upstreamErrors.push(`${req.method} ${req.url}: ${err.code ?? err.message}`);
+          if (!res.headersSent) res.writeHead(502);
+          res.end();
+        });
+        up.end(body);
+      };
+      send(0);
     });
-    up.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    req.pipe(up);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
