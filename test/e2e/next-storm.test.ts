@@ -11,6 +11,8 @@
  * Then a session revoked from the CLI: every one of its tabs' next renders says why, within a second.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -30,8 +32,8 @@ const METRICS_TOKEN = 'next-storm-metrics-token-0123456789abcdef';
 const USERS = { alice: 'alice storm password', bob: 'bob storm password' } as const;
 type User = keyof typeof USERS;
 
-const dir = mkdtempSync(join(tmpdir(), 'baton-next-storm-'));
-const env = { BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_LOG_LEVEL: 'warn' };
+let dir = '';
+let env: Record<string, string> = {};
 let service: Awaited<ReturnType<typeof serve>>;
 let app: NextApp;
 let cache: SharedCache;
@@ -146,9 +148,28 @@ async function userTabs(user: User): Promise<{ context: BrowserContext; tabs: Pa
   return { context, tabs };
 }
 
+it('the cache in front is no kinder than RFC 9111: a page without Cache-Control and its cookie reach the next user who asks', async () => {
+  // The control for the storm's cache counts: the same cache in front of a careless app serves alice's page and cookie to bob.
+  const careless = createServer((_req, res) =>
+    res.writeHead(200, { 'set-cookie': 'sid=alice-session', 'content-type': 'text/html' }).end('<h1>Signed in as alice</h1>'),
+  );
+  await new Promise<void>((resolve) => careless.listen(0, '127.0.0.1', resolve));
+  const front = await startSharedCache(`http://127.0.0.1:${(careless.address() as AddressInfo).port}`, Object.keys(USERS));
+  try {
+    for (const user of ['alice', 'bob']) await (await fetch(`${front.url}/`, { headers: { 'x-test-user': user } })).text();
+    expect(front.report.crossUser).toEqual(["GET /: alice's answer to bob"]);
+    expect(front.report.cookieWithoutNoStore).toHaveLength(1);
+  } finally {
+    await front.close();
+    careless.close();
+  }
+});
+
 describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/next-storm.test.ts', () => {
   const browsers: Record<string, { context: BrowserContext; tabs: Page[] }> = {};
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'baton-next-storm-'));
+    env = { BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_LOG_LEVEL: 'warn' };
     const built = buildNextApp(DIST);
     for (const user of Object.keys(USERS)) await cli(['users', 'add', user, '--password-stdin'], USERS[user as User]);
     const secret = /secret, shown only now:\n(\S+)/.exec(await cli(['clients', 'add', 'next-example', '--confidential', '--introspect']))?.[1] as string;
@@ -165,7 +186,7 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
     await app?.stop();
     await service?.stop();
     removeNextBuild(DIST);
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
   it(`two users × three tabs for ${STORM_MS / 1000} s of ${TTL_S}-second tokens: never signed out, no reuse, no invalid_grant, one rotation per lifetime`, async () => {
