@@ -14,6 +14,7 @@ const guides: DefaultTheme.SidebarItem[] = [
   { text: 'The service', link: '/service' },
   { text: 'The library', link: '/library' },
   { text: 'Frameworks and WebSockets', link: '/frameworks' },
+  { text: 'Next.js and server rendering', link: '/nextjs' },
   { text: 'The client SDK', link: '/client' },
   { text: 'DPoP', link: '/dpop' },
   { text: 'Resource servers', link: '/resource-servers' },

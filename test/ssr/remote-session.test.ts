@@ -34,7 +34,7 @@ async function signedIn(): Promise<Record<string, string>> {
 }
 
 beforeAll(async () => {
-  service = await startTestService({ BATON_INTROSPECTION_SECRET: SECRET }, USER);
+  service = await startTestService({ BATON_INTROSPECTION_SECRET: SECRET, BATON_TRUST_PROXY: 'loopback' }, USER);
   service.server.service.baton.on('refresh.rotated', (e) => rotations.push(e.type));
   service.server.service.baton.on('session.revoked', (e) => revoked.push(e.type === 'session.revoked' ? e.reason : ''));
   session = createServerSession({ issuer: service.url, clientId: 'default', introspection: { clientId: 'resource-server', clientSecret: SECRET } });
@@ -124,6 +124,17 @@ describe('createServerSession against the service', () => {
     expect(revoked.at(-1)).toBe('logout');
     expect(jar(setCookies)).toEqual({ '__Host-baton_at': '', '__Host-baton_rt': '', '__Host-baton_end': 'logout' });
     expect((await session.refresh(header({ '__Host-baton_rt': cookies['__Host-baton_rt'] as string }))).state.status).toBe('signed-out');
+  });
+
+  it("signIn passes the user's address on (X-Forwarded-For), for the service's login protection behind BATON_TRUST_PROXY", async () => {
+    const { state } = await session.signIn({ ...USER, ip: '203.0.113.7' });
+    const sub = state.status === 'signed-in' ? state.claims.sub : '';
+    const sid = state.status === 'signed-in' ? state.claims.sid : '';
+    const sessions = await service.server.service.baton.listSessions(sub);
+    expect(sessions.find((s) => s.id === sid)?.device.ip).toBe('203.0.113.7');
+    const { state: plain } = await session.signIn({ ...USER, ip: 'not an address' });
+    const again = await service.server.service.baton.listSessions(sub);
+    expect(again.find((s) => s.id === (plain.status === 'signed-in' ? plain.claims.sid : ''))?.device.ip).toBe('127.0.0.1');
   });
 
   it('a wrong password is a signed-out state saying so, with no cookie', async () => {

@@ -36,8 +36,10 @@ export function sessionCookieNames(o: CookieSettings = {}): SessionCookies {
 
 /** The tokens in a Cookie header (two of one name is a 400 `BatonError`, never the first of them). */
 export function readCookies(c: SessionCookies, header: string | null): { access: string | undefined; refresh: string | undefined; end: string | undefined } {
-  const end = cookieValue(header, c.end);
-  return { access: cookieValue(header, c.at), refresh: cookieValue(header, c.rt), end: end !== undefined && REASON_WORD.test(end) ? end : undefined };
+  // An empty value is a cookie being cleared (a store that shows its own writes): none.
+  const read = (name: string) => cookieValue(header, name) || undefined;
+  const end = read(c.end);
+  return { access: read(c.at), refresh: read(c.rt), end: end !== undefined && REASON_WORD.test(end) ? end : undefined };
 }
 
 /** `Set-Cookie` of a new pair (and the end reason cleared). */

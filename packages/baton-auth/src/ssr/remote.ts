@@ -5,6 +5,7 @@
  * feed when given the introspection credentials, so a session revoked at the service is refused
  * here within a second).
  */
+import { isIP } from 'node:net';
 import type { TokenPair } from '../core/baton.ts';
 import { BatonConfigError } from '../core/errors.ts';
 import { isSecureUrl } from '../protocol/origin.ts';
@@ -52,9 +53,10 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     return { body, headers };
   };
   // One call, with a DPoP proof when bound; a `use_dpop_nonce` answer (RFC 9449 §8) gets the same call once more with its nonce.
-  const call = async (path: string, fields: Record<string, string>): Promise<Answer> => {
+  const call = async (path: string, fields: Record<string, string>, extra: Record<string, string> = {}): Promise<Answer> => {
     const url = `${issuer}${path}`;
-    const { body, headers } = auth(fields);
+    const { body, headers: base } = auth(fields);
+    const headers = { ...base, ...extra };
     const send = async () => {
       const h = proofs === undefined ? headers : { ...headers, dpop: await proofs.proof('POST', url) };
       const answer = await postForm(fetcher, url, body, h, timeoutMs);
@@ -65,8 +67,8 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     const askedNonce = proofs !== undefined && first.status === 400 && (first.json as { error?: unknown } | undefined)?.error === 'use_dpop_nonce';
     return askedNonce ? send() : first;
   };
-  const pair = async (path: string, fields: Record<string, string>, login: boolean): Promise<TokenPair> => {
-    const answer = await call(path, fields);
+  const pair = async (path: string, fields: Record<string, string>, login: boolean, extra?: Record<string, string>): Promise<TokenPair> => {
+    const answer = await call(path, fields, extra);
     if (answer.status !== 200) throw errorOf(answer, login);
     return tokenPairOf(answer.json);
   };
@@ -77,7 +79,8 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
       const url = `${issuer}/.well-known/baton-ssr`;
       return verifier.verify(token, { dpop: { proof: await proofs.proof('GET', url, token), method: 'GET', url } });
     },
-    login: (username, password) => pair('/auth/login', { username, password }, true),
+    // The user's address, for the service's login protection: it believes it only from the proxies BATON_TRUST_PROXY names (this app's server).
+    login: (username, password, ip) => pair('/auth/login', { username, password }, true, ip !== undefined && isIP(ip) !== 0 ? { 'x-forwarded-for': ip } : {}),
     refresh: (refreshToken) => pair('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, false),
     async revoke(refreshToken) {
       const answer = await call('/oauth/revoke', { token: refreshToken, token_type_hint: 'refresh_token' });
