@@ -1,5 +1,5 @@
 /**
- * Every TypeScript code block of the README and docs/ (```ts or ```typescript) typechecks against
+ * Every TypeScript code block of the README and docs/ (```ts, ```tsx or ```typescript) typechecks against
  * the packages as an application imports them (`baton-auth`, `baton-auth/http`,
  * `baton-auth-client`, …, resolved to their sources by the `baton-source` condition), so a guide
  * cannot name an export that does not exist or call it with the wrong options. Blocks are written
@@ -57,7 +57,7 @@ function codeBlocks(file: string, text: string): Block[] {
   return blocks;
 }
 
-const isTypeScript = (info: string): boolean => /^(ts|typescript)\b/.test(info);
+const isTypeScript = (info: string): boolean => /^(ts|tsx|typescript)\b/.test(info);
 const noCheck = (info: string): boolean => /\bno-check\b/.test(info);
 
 const blocks = markdownFiles().flatMap((file) => codeBlocks(file, readFileSync(join(root, file), 'utf8')));
@@ -79,7 +79,7 @@ function typecheck(all: Block[]): Map<Block, string[]> {
   mkdirSync(dir, { recursive: true });
   const byName = new Map<string, Block>();
   all.forEach((block, i) => {
-    const name = `block-${String(i).padStart(3, '0')}.ts`;
+    const name = `block-${String(i).padStart(3, '0')}.${block.info.startsWith('tsx') ? 'tsx' : 'ts'}`;
     // `export {}` makes a block without imports a module too: its names stay its own, top-level await works.
     writeFileSync(join(dir, name), `${block.code}\nexport {};\n`);
     byName.set(name, block);
@@ -87,7 +87,7 @@ function typecheck(all: Block[]): Map<Block, string[]> {
   const base = JSON.parse(readFileSync(join(root, 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, unknown> };
   const tsconfig = {
     // The project's own settings, less the two that a snippet showing one call cannot meet.
-    compilerOptions: { ...base.compilerOptions, noUnusedLocals: false, noUnusedParameters: false, noEmit: true },
+    compilerOptions: { ...base.compilerOptions, noUnusedLocals: false, noUnusedParameters: false, noEmit: true, jsx: 'react-jsx' },
     files: [...byName.keys(), relative(dir, join(root, 'docs/.vitepress/config.mts'))],
   };
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
@@ -99,7 +99,7 @@ function typecheck(all: Block[]): Map<Block, string[]> {
   }
   const found = new Map<Block, string[]>();
   for (const line of output.split('\n').filter(Boolean)) {
-    const at = /^(block-\d+\.ts)\((\d+),(\d+)\): (.*)$/.exec(line);
+    const at = /^(block-\d+\.tsx?)\((\d+),(\d+)\): (.*)$/.exec(line);
     const block = at && byName.get(at[1] as string);
     // Other files' errors (the site's configuration, or a source file) are reported as they are.
     const key = block ?? { file: 'other', line: 0, info: '', code: '' };
@@ -113,6 +113,7 @@ describe('docs: TypeScript code blocks', () => {
   it('finds the blocks and keeps deliberately partial ones rare', () => {
     expect(checked.length).toBeGreaterThan(10);
     expect(checked.some((b) => b.file === 'README.md')).toBe(true);
+    expect(checked.some((b) => b.info.startsWith('tsx'))).toBe(true); // React's components, as JSX
     const partial = typescript.filter((b) => noCheck(b.info)).map((b) => `${b.file}:${b.line}`);
     expect(partial.length, `no-check blocks: ${partial.join(', ')}`).toBeLessThanOrEqual(3);
   });

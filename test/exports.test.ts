@@ -45,6 +45,7 @@ describe('package exports', () => {
       expect.arrayContaining(['createTokenClient', 'memoryStorage', 'browserStorage', 'axiosInterceptors', 'SessionEndedError', 'NotSignedInError']),
     );
     expect(client['./node']).toEqual(['fileStorage', 'redisTokenStorage']);
+    expect(client['./react']).toEqual(['BatonSessionProvider', 'useAccessToken', 'useSession']);
     expect(namesOf('baton-auth-server')['.']).toEqual(expect.arrayContaining(['startServer', 'createService', 'loadConfig', 'users', 'clients']));
   });
 

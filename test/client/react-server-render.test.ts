@@ -10,7 +10,8 @@ import { renderToString } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import { BatonSessionProvider, useAccessToken, useSession } from 'baton-auth-client/react';
 import type { SessionSnapshot } from 'baton-auth-client/react';
-import { MAX_ANSWER_BYTES, parseSnapshot, readSnapshot, readToken } from '../../packages/baton-auth-client/src/react/wire.ts';
+import { parseSessionSnapshot as parseSnapshot } from 'baton-auth/protocol';
+import { MAX_ANSWER_BYTES, readSnapshot, readToken } from '../../packages/baton-auth-client/src/react/wire.ts';
 import { App } from '../fixtures/react-app.ts';
 
 const signedIn: SessionSnapshot = { status: 'signed-in', sub: 'u-1', name: 'Lena', scope: 'read', expiresAt: Date.now() + 60_000 };
@@ -22,6 +23,8 @@ describe('server render', () => {
     [{ status: 'signed-out', reason: 'reuse_detected', description: 'Signed out for your safety.' } as SessionSnapshot, 'Signed out: reuse_detected'],
     [{ status: 'signed-out', reason: null, description: 'Not signed in.' } as SessionSnapshot, 'Signed out: never signed in'],
     [undefined, 'Loading'],
+    // The server could not reach the token service (baton-auth/ssr keeps the session): nothing known yet.
+    [{ status: 'unavailable', reason: 'unavailable', description: 'Try again.' } as SessionSnapshot, 'Loading'],
   ])('renders the snapshot it is given: %j', (session, text) => {
     const html = renderToString(h(App, { session, accessToken: true }));
     expect(html).toContain(`<p id="status">${text}</p>`);
@@ -65,7 +68,11 @@ const snapshotArb: fc.Arbitrary<SessionSnapshot> = fc.oneof(
     { status: fc.constant('signed-in' as const), sub: fc.string({ minLength: 1 }), name: fc.string(), scope: fc.string(), expiresAt: fc.integer() },
     { requiredKeys: ['status', 'sub', 'scope', 'expiresAt'] },
   ),
-  fc.record({ status: fc.constant('signed-out' as const), reason: fc.option(fc.string(), { nil: null }), description: fc.string() }),
+  fc.record({
+    status: fc.constant('signed-out' as const),
+    reason: fc.option(fc.stringMatching(/^[a-z][a-z0-9_]{0,39}$/), { nil: null }),
+    description: fc.string({ maxLength: 512 }),
+  }),
 );
 
 describe('session snapshots from the wire', () => {
@@ -90,12 +97,19 @@ describe('session snapshots from the wire', () => {
     );
   });
 
+  it('a snapshot that carries anything else (a token) is refused', () => {
+    expect(parseSnapshot({ ...signedIn, access_token: 'at.secret' })).toBeUndefined();
+  });
+
   it('the session route: a snapshot is taken; a 401 without one means nobody is signed in; anything else keeps the state', async () => {
     await expect(readSnapshot(Response.json(signedIn))).resolves.toEqual(signedIn);
     await expect(readSnapshot(new Response(null, { status: 401 }))).resolves.toMatchObject({ status: 'signed-out', reason: null });
     await expect(readSnapshot(Response.json({ status: 'signed-in' }))).rejects.toMatchObject({ code: 'ERR_REFRESH_UNAVAILABLE' });
     await expect(readSnapshot(new Response('<html>', { status: 200 }))).rejects.toMatchObject({ code: 'ERR_REFRESH_UNAVAILABLE' });
     await expect(readSnapshot(Response.json(signedIn, { status: 503 }))).rejects.toMatchObject({ code: 'ERR_REFRESH_UNAVAILABLE' });
+    // The server could not reach the token service: the page keeps what it shows.
+    const unavailable = { status: 'unavailable', reason: 'unavailable', description: 'Try again.' };
+    await expect(readSnapshot(Response.json(unavailable))).rejects.toMatchObject({ code: 'ERR_REFRESH_UNAVAILABLE' });
   });
 });
 

@@ -86,6 +86,73 @@ describeInChromium('React provider across tabs', 'test/e2e/react-tabs.test.ts', 
     expect(await tokenOf(page2)).toBe('none');
   });
 
+  it("useAccessToken().fetch: an API's 401 re-reads the session; signed in, a new token and one retry; signed out, the 401 and the reason", async () => {
+    const page = await open({ session: harness.snapshot(), accessToken: true });
+    await hasToken(page);
+    const first = (await tokenOf(page)) as string;
+    const call = () =>
+      page.evaluate(() =>
+        (window.__fetch as (u: string, i?: RequestInit) => Promise<Response>)('/api/data', { method: 'POST', body: 'x' }).then((r) => r.status),
+      );
+    expect(await call()).toBe(200);
+    harness.control.refused.add(first); // the API refuses the token (revoked, say); the session still stands
+    harness.seen.length = 0;
+    expect(await call()).toBe(200);
+    expect(harness.seen.map((s) => `${s.route} ${s.status}`)).toEqual(['data 401', 'session 200', 'token 200', 'data 200']);
+    const second = harness.seen.at(-1)?.token as string;
+    expect(second).not.toBe(first);
+    expect(await tokenOf(page)).toBe(second);
+    // Now the session ends too: the 401 is answered, once, and the page says why.
+    Object.assign(harness.control, { signedIn: false, reason: 'revoked' });
+    harness.control.refused.add(second);
+    harness.seen.length = 0;
+    expect(await call()).toBe(401);
+    expect(harness.seen.map((s) => `${s.route} ${s.status}`)).toEqual(['data 401', 'session 200']);
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Signed out: revoked');
+    expect(await tokenOf(page)).toBe('none');
+  });
+
+  it("re-reads the session before each expiresAt, on the server's clock even an hour off this one", async () => {
+    harness.control.sessionTtlMs = 3_000;
+    for (const offset of [0, -3_600_000]) {
+      harness.reset();
+      Object.assign(harness.control, { sessionTtlMs: 3_000, clockOffsetMs: offset });
+      const start = Date.now();
+      const page = await open({ session: harness.snapshot() });
+      await page.waitForTimeout(7_000);
+      const elapsed = Date.now() - start;
+      const reads = harness.seen.filter((s) => s.route === 'session').map((s) => s.at - start);
+      // One read a second before each end (3 s lifetimes: every 2 s) — and, off by an hour, one more that learns the
+      // server's clock. Taken on this clock, every end is long past: a read every second (the floor).
+      expect(reads.length, `offset ${offset}: ${reads.join(', ')} in ${elapsed} ms`).toBeGreaterThanOrEqual(3);
+      expect(reads.length, `offset ${offset}: ${reads.join(', ')} in ${elapsed} ms`).toBeLessThanOrEqual(Math.ceil(elapsed / 2000) + (offset === 0 ? 0 : 1));
+      await page.close();
+    }
+  });
+
+  it("an 'unavailable' session route keeps what the page shows; without a snapshot, it is asked again with a backoff", async () => {
+    const page = await open({ session: harness.snapshot() });
+    harness.control.unavailable = true;
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await page.waitForTimeout(2_000);
+    expect(await page.textContent('#status')).toBe('Signed in as Lena');
+    expect(harness.count('session')).toBe(1); // the next read is the one before expiresAt, not a retry loop
+    // A page rendered without a snapshot stays "Loading" and asks again 1, 2, 4 s apart.
+    harness.seen.length = 0;
+    const loading = await open({});
+    await loading.waitForTimeout(5_000);
+    expect(await loading.textContent('#status')).toBe('Loading');
+    const reads = harness.seen.filter((s) => s.route === 'session').map((s) => s.at);
+    expect(reads.length).toBeGreaterThanOrEqual(3);
+    expect(reads.length).toBeLessThanOrEqual(4);
+    for (let i = 2; i < reads.length; i++)
+      expect((reads[i] as number) - (reads[i - 1] as number)).toBeGreaterThan((reads[i - 1] as number) - (reads[i - 2] as number));
+    Object.assign(harness.control, { unavailable: false, signedIn: false, reason: 'revoked' });
+    await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'Signed out: revoked');
+    await loading.waitForFunction(() => document.querySelector('#status')?.textContent === 'Signed out: revoked', undefined, { timeout: 10_000 });
+  });
+
   it('focus and visibilitychange re-read the session (at most one read a second)', async () => {
     const page = await open({ session: harness.snapshot() });
     Object.assign(harness.control, { signedIn: false, reason: 'idle_timeout' });

@@ -28,19 +28,25 @@ export interface Control {
   tokenDelayMs: number;
   /** The snapshot's `expiresAt`, from now. */
   sessionTtlMs: number;
+  /** The server's clock less the real one, ms: its snapshots' `expiresAt` and its `Date` headers. */
+  clockOffsetMs: number;
+  /** The session route answers `unavailable` (the server could not reach the token service). */
+  unavailable: boolean;
+  /** Tokens the API (`/api/data`) refuses with a 401, as a revoked token would be. */
+  refused: Set<string>;
 }
 
 /** A request the routes saw. */
 export interface Seen {
-  route: 'session' | 'token' | 'signout';
+  route: 'session' | 'token' | 'signout' | 'data';
   at: number;
   /** The page that made it (its `Referer`). */
   page: string;
   status: number;
   origin: string | undefined;
   cookie: string | undefined;
-  /** The token answered (the token route). */
-  token?: string;
+  /** The token answered (the token route), or presented (the API). */
+  token?: string | undefined;
 }
 
 /** The instrumentation every page runs first: event listeners, timers and channels as counts the test reads. */
@@ -90,7 +96,18 @@ export async function startReactHarness() {
     logLevel: 'silent',
   });
   const script = bundle.outputFiles[0]?.text as string;
-  const control: Control = { signedIn: true, sub: 'u-1', name: 'Lena', reason: null, tokenTtlSec: 60, tokenDelayMs: 0, sessionTtlMs: 60_000 };
+  const control: Control = {
+    signedIn: true,
+    sub: 'u-1',
+    name: 'Lena',
+    reason: null,
+    tokenTtlSec: 60,
+    tokenDelayMs: 0,
+    sessionTtlMs: 60_000,
+    clockOffsetMs: 0,
+    unavailable: false,
+    refused: new Set(),
+  };
   const seen: Seen[] = [];
   const inFlight = new Map<string, number>();
   /** The most requests one page had in flight at once. */
@@ -100,7 +117,7 @@ export async function startReactHarness() {
 
   const snapshot = (): SessionSnapshot =>
     control.signedIn
-      ? { status: 'signed-in', sub: control.sub, name: control.name, scope: 'read', expiresAt: Date.now() + control.sessionTtlMs }
+      ? { status: 'signed-in', sub: control.sub, name: control.name, scope: 'read', expiresAt: Date.now() + control.clockOffsetMs + control.sessionTtlMs }
       : { status: 'signed-out', reason: control.reason, description: control.reason === null ? 'Not signed in.' : `Signed out (${control.reason}).` };
 
   const html = (options: PageOptions): string => {
@@ -111,7 +128,8 @@ export async function startReactHarness() {
   };
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    const date = new Date(Date.now() + control.clockOffsetMs).toUTCString();
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', date }).end(JSON.stringify(body));
   };
 
   async function route(req: IncomingMessage, res: ServerResponse, name: Seen['route']): Promise<void> {
@@ -121,7 +139,13 @@ export async function startReactHarness() {
     const record: Seen = { route: name, at: Date.now(), page, status: 200, origin: req.headers.origin, cookie: req.headers.cookie };
     seen.push(record);
     try {
+      if (name === 'session' && control.unavailable) return json(res, 200, { status: 'unavailable', reason: 'unavailable', description: 'Try again.' });
       if (name === 'session') return json(res, 200, snapshot());
+      if (name === 'data') {
+        record.token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+        const ok = record.token !== undefined && record.token.startsWith('at.') && !control.refused.has(record.token);
+        return json(res, (record.status = ok ? 200 : 401), ok ? { orders: [1, 2] } : { error: 'invalid_token' });
+      }
       if (name === 'signout') {
         control.signedIn = false;
         control.reason = 'logout';
@@ -143,6 +167,7 @@ export async function startReactHarness() {
       return void res.writeHead(200, { 'content-type': 'text/html' }).end(html(pages.get(page[1] as string) as PageOptions));
     if (url.pathname === '/favicon.ico') return void res.writeHead(204).end();
     if (url.pathname === '/app.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    if (url.pathname === '/api/data') return void route(req, res, 'data');
     const auth = /^\/api\/auth\/(session|token|signout)$/.exec(url.pathname);
     const method = auth?.[1] === 'signout' ? 'POST' : 'GET';
     if (auth && req.method === method) return void route(req, res, auth[1] as Seen['route']);
@@ -168,7 +193,16 @@ export async function startReactHarness() {
     reset(): void {
       seen.length = 0;
       mostInFlight = 0;
-      Object.assign(control, { signedIn: true, reason: null, tokenTtlSec: 60, tokenDelayMs: 0, sessionTtlMs: 60_000 });
+      Object.assign(control, {
+        signedIn: true,
+        reason: null,
+        tokenTtlSec: 60,
+        tokenDelayMs: 0,
+        sessionTtlMs: 60_000,
+        clockOffsetMs: 0,
+        unavailable: false,
+        refused: new Set(),
+      });
     },
     close: () =>
       new Promise<void>((resolve) => {

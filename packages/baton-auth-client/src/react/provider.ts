@@ -38,6 +38,13 @@ export interface AccessToken {
   getToken(): Promise<string>;
   /** The token held now (renewed before it ends while the provider is mounted), or null; always null on the server and while hydrating. */
   token: string | null;
+  /**
+   * `fetch` with the token as `Authorization: Bearer` — for your APIs only: the token goes to the
+   * URL given. A 401 re-reads the session: signed out, the 401 is answered and `useSession()` says
+   * why; still signed in, the refused token is dropped in every tab and the request sent once more
+   * with a new one.
+   */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
 }
 
 const SessionContext = createContext<SessionStore | null>(null);
@@ -85,5 +92,5 @@ export function useAccessToken(): AccessToken {
     // Strict Mode runs this twice: the second call shares the first's fetch.
     if (status === 'signed-in' && store.tokens.token === null) store.getToken().catch(() => undefined);
   }, [store, status]);
-  return { getToken: store.getToken, token };
+  return { getToken: store.getToken, token, fetch: store.fetch };
 }

@@ -5,10 +5,12 @@
  * React may make it twice and keep one (Strict Mode) — only between `start()` and `stop()`, which
  * add and remove exactly what they own: the timer, three event listeners, the tabs' channel.
  */
+import { parseSessionSnapshot } from 'baton-auth/protocol';
 import type { SessionSnapshot } from 'baton-auth/protocol';
 import { BatonClientError, TransientRefreshError } from '../errors.ts';
 import { TokenSource } from './token-source.ts';
-import { boundedText, parseJson, parseSnapshot, readSnapshot, readToken, signedOutError, SIGNED_OUT_HERE } from './wire.ts';
+import type { KnownSnapshot } from './wire.ts';
+import { boundedText, OneAtATime, parseJson, readSnapshot, readToken, request, signedOutError, SIGNED_OUT_HERE } from './wire.ts';
 
 /** What `useSession()` returns. */
 export interface SessionValue {
@@ -29,42 +31,24 @@ export interface SessionValue {
 const STEP_MS = 15_000;
 /** The least time between two reads of the session that nothing but the page's coming back asked for. */
 const MIN_GAP_MS = 1000;
+/** A `Date` header is whole seconds and a request takes time: clocks closer than this are taken as one. */
+const CLOCK_SLACK_MS = 5000;
 
-/** Runs one request at a time, in the order asked. */
-class OneAtATime {
-  #tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(fn);
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
-function valueOf(s: SessionSnapshot | undefined, actions: Pick<SessionValue, 'refresh' | 'signOut'>): SessionValue {
+function valueOf(s: KnownSnapshot | undefined, actions: Pick<SessionValue, 'refresh' | 'signOut'>): SessionValue {
   const { refresh, signOut } = actions;
-  // 'unavailable' (baton-auth/ssr: the token service could not be reached, the session is kept): nothing known yet.
-  if (s === undefined || s.status === 'unavailable') return { status: 'loading', user: null, reason: null, description: null, refresh, signOut };
+  if (s === undefined) return { status: 'loading', user: null, reason: null, description: null, refresh, signOut };
   const user = s.status === 'signed-in' ? (s.name === undefined ? { sub: s.sub } : { sub: s.sub, name: s.name }) : null;
   if (s.status === 'signed-in') return { status: s.status, user, reason: null, description: null, refresh, signOut };
   return { status: s.status, user, reason: s.reason, description: s.description, refresh, signOut };
 }
 
 /** What a render shows of a snapshot: two snapshots with the same key render the same. */
-export function snapshotKey(s: SessionSnapshot | undefined): string {
+export function snapshotKey(s: KnownSnapshot | undefined): string {
   return s === undefined
     ? 'loading'
     : s.status === 'signed-in'
       ? JSON.stringify([s.status, s.sub, s.name ?? null])
       : JSON.stringify([s.status, s.reason, s.description]);
-}
-
-/** A failure of `fetch` itself (offline, refused) as the SDK's error for it. */
-async function request(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, { credentials: 'same-origin', cache: 'no-store', ...init, headers: { accept: 'application/json' } });
-  } catch (err) {
-    throw new TransientRefreshError(`${url} could not be reached`, { cause: err });
-  }
 }
 
 export interface SessionStoreOptions {
@@ -80,23 +64,26 @@ export class SessionStore {
   readonly #initial: SessionValue;
   readonly #listeners = new Set<() => void>();
   readonly #oneAtATime = new OneAtATime();
-  #snapshot: SessionSnapshot | undefined;
+  #snapshot: KnownSnapshot | undefined;
   #snapshotAt = Date.now();
   #value: SessionValue;
-  #reading: Promise<SessionSnapshot> | undefined;
+  #reading: Promise<KnownSnapshot> | undefined;
   #signingOut: Promise<void> | undefined;
   #readAt = 0;
   #tokenTriedAt = 0;
   #failures = 0;
   /** The last read answered the expiry the one before did: the server refreshes only nearer the end. */
   #sameEnd = false;
+  /** The server's clock less this one's, ms, from the `Date` of its answers when they are more than CLOCK_SLACK_MS apart (`expiresAt` is on the server's clock). */
+  #offset = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unwatch: (() => void) | undefined;
 
   constructor(options: SessionStoreOptions) {
     this.#base = options.basePath.replace(/\/+$/, '');
-    this.#snapshot = options.session;
-    this.#value = this.#initial = valueOf(options.session, this);
+    // `unavailable` (the server could not reach the token service): nothing known yet, as without a snapshot.
+    this.#snapshot = options.session?.status === 'unavailable' ? undefined : options.session;
+    this.#value = this.#initial = valueOf(this.#snapshot, this);
     this.tokens = new TokenSource(options.name, { fetch: () => this.#fetchToken(), unauthorized: () => this.#unauthorized(), settled: () => this.#arm() }, () =>
       this.#tokenChanged(),
     );
@@ -119,7 +106,7 @@ export class SessionStore {
       .then(async (res) => {
         if (res.status >= 500 || res.status === 429) throw new TransientRefreshError(`The sign-out route answered ${res.status}`);
         if (!res.ok) throw new BatonClientError('ERR_CLIENT_REJECTED', `The sign-out route refused this page (${res.status})`);
-        const said = parseSnapshot(await boundedText(res).then(parseJson));
+        const said = parseSessionSnapshot(await boundedText(res).then(parseJson));
         this.#apply(said?.status === 'signed-out' ? said : SIGNED_OUT_HERE);
       })
       .finally(() => (this.#signingOut = undefined));
@@ -134,6 +121,29 @@ export class SessionStore {
       );
     this.tokens.open(); // a first render's use(getToken()) comes before the provider's effect; stop() closes it
     return this.tokens.getToken();
+  };
+
+  /**
+   * `fetch` with the access token (`Authorization: Bearer`). A 401 re-reads the session: signed
+   * out, the 401 is answered and the state says why; still signed in, the refused token is dropped
+   * (here and in the other tabs) and the request sent once more with a new one.
+   */
+  fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const again = request.clone(); // a body can be sent once
+    const send = async (r: Request): Promise<Response> => {
+      const token = await this.getToken();
+      r.headers.set('authorization', `Bearer ${token}`);
+      const res = await fetch(r);
+      if (res.status === 401) this.tokens.drop(token);
+      return res;
+    };
+    const res = await send(request);
+    if (res.status !== 401) return res;
+    const s = await this.#read().catch(() => undefined);
+    if (s?.status !== 'signed-in') return res;
+    await res.body?.cancel();
+    return send(again);
   };
 
   /** Starts the timer, the listeners and the tabs' channel; reads the session if the server gave none. Idempotent. */
@@ -168,15 +178,19 @@ export class SessionStore {
 
   /** A snapshot a newer server render gave the provider. */
   adopt(snapshot: SessionSnapshot): void {
-    if (JSON.stringify(snapshot) !== JSON.stringify(this.#snapshot)) this.#apply(snapshot);
+    if (snapshot.status !== 'unavailable' && JSON.stringify(snapshot) !== JSON.stringify(this.#snapshot)) this.#apply(snapshot);
   }
 
   /** Reads `{basePath}/session`; one read at a time (callers meanwhile share it). */
-  #read(): Promise<SessionSnapshot> {
+  #read(): Promise<KnownSnapshot> {
     this.#reading ??= this.#oneAtATime
       .run(() => {
         this.#readAt = Date.now();
-        return request(`${this.#base}/session`, {}).then(readSnapshot);
+        return request(`${this.#base}/session`, {}).then((res) => {
+          const date = Date.parse(res.headers.get('date') ?? '');
+          if (Number.isFinite(date)) this.#offset = Math.abs(date - Date.now()) > CLOCK_SLACK_MS ? date - Date.now() : 0;
+          return readSnapshot(res);
+        });
       })
       .then(
         (s) => {
@@ -201,8 +215,7 @@ export class SessionStore {
     if (Date.now() - this.#readAt >= MIN_GAP_MS) void this.#read().catch(() => undefined);
   }
 
-  #apply(s: SessionSnapshot): void {
-    if (s.status === 'unavailable' && this.#snapshot !== undefined) return; // the session is kept: so is what the page shows of it
+  #apply(s: KnownSnapshot): void {
     const before = this.#snapshot;
     this.#sameEnd = before?.status === 'signed-in' && s.status === 'signed-in' && before.expiresAt === s.expiresAt;
     this.#snapshot = s;
@@ -238,12 +251,13 @@ export class SessionStore {
   /** When the session should be read again: before its access token ends (the server refreshes it then), later after failures. */
   #sessionDue(): number | undefined {
     if (this.#reading !== undefined) return undefined;
-    const floor = this.#readAt + Math.min(30_000, MIN_GAP_MS * 2 ** this.#failures);
+    const floor = this.#readAt + Math.min(30_000, MIN_GAP_MS * 2 ** Math.max(0, this.#failures - 1)); // after failures: 1, 2, 4 … 30 s
     const s = this.#snapshot;
     if (s === undefined) return floor; // the first read failed: again, backing off
     if (s.status !== 'signed-in') return undefined;
-    const margin = Math.min(60_000, Math.max(MIN_GAP_MS, (s.expiresAt - this.#snapshotAt) / 5));
-    return Math.max(floor, this.#sameEnd ? s.expiresAt + 500 : s.expiresAt - margin);
+    const end = s.expiresAt - this.#offset; // on this machine's clock
+    const margin = Math.min(60_000, Math.max(MIN_GAP_MS, (end - this.#snapshotAt) / 5));
+    return Math.max(floor, this.#sameEnd ? end + 500 : end - margin);
   }
 
   #tokenDue(): number | undefined {

@@ -103,6 +103,11 @@ export class TokenSource {
     return this.#pending;
   }
 
+  /** Forgets `token` here and in the other tabs if it is the one held (an API refused it). */
+  drop(token: string): void {
+    if (this.#tokens?.accessToken === token) this.clear();
+  }
+
   /** Forgets the token here and in the other tabs (the session ended). */
   clear(): void {
     if (this.#tokens === null) return;

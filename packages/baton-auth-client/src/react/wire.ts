@@ -4,6 +4,7 @@
  * bounded size, so a broken or hostile answer is an error the provider keeps its state through,
  * never a state it takes.
  */
+import { parseSessionSnapshot } from 'baton-auth/protocol';
 import type { SessionSnapshot } from 'baton-auth/protocol';
 import { BatonClientError, NotSignedInError, SessionEndedError, TransientRefreshError } from '../errors.ts';
 import { sessionEndMessage } from '../session-end.ts';
@@ -49,36 +50,20 @@ export function parseJson(text: string): unknown {
   }
 }
 
-const isString = (v: unknown): v is string => typeof v === 'string';
-
-/** `value` as a `SessionSnapshot`, or undefined when it is not one (a field missing, of the wrong type, a token where none belongs). */
-export function parseSnapshot(value: unknown): SessionSnapshot | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  if (v.status === 'signed-in') {
-    if (!isString(v.sub) || v.sub === '' || !isString(v.scope) || typeof v.expiresAt !== 'number' || !Number.isFinite(v.expiresAt)) return undefined;
-    if (v.name !== undefined && !isString(v.name)) return undefined;
-    const snapshot: SessionSnapshot = { status: 'signed-in', sub: v.sub, scope: v.scope, expiresAt: v.expiresAt };
-    if (v.name !== undefined) snapshot.name = v.name;
-    return snapshot;
-  }
-  if (v.status === 'signed-out') {
-    if (!(v.reason === null || isString(v.reason)) || !isString(v.description)) return undefined;
-    return { status: 'signed-out', reason: v.reason, description: v.description };
-  }
-  return undefined;
-}
-
 /** The snapshot after this tab signed out, when the server's answer does not carry one. */
-export const SIGNED_OUT_HERE: SessionSnapshot = { status: 'signed-out', reason: 'logout', description: sessionEndMessage({ reason: 'logout' }) };
+export const SIGNED_OUT_HERE: KnownSnapshot = { status: 'signed-out', reason: 'logout', description: sessionEndMessage({ reason: 'logout' }) };
 
 /** The snapshot of an answer that is not one: a 401 without a body means nobody is signed in. */
-const NOT_SIGNED_IN: SessionSnapshot = { status: 'signed-out', reason: null, description: 'Not signed in.' };
+const NOT_SIGNED_IN: KnownSnapshot = { status: 'signed-out', reason: null, description: 'Not signed in.' };
 
-/** What `{basePath}/session` answered, or a `TransientRefreshError` (the state is kept). */
-export async function readSnapshot(res: Response): Promise<SessionSnapshot> {
+/** A snapshot the page can take: signed in or out (`unavailable` says nothing new: the session is kept). */
+export type KnownSnapshot = Exclude<SessionSnapshot, { status: 'unavailable' }>;
+
+/** What `{basePath}/session` answered, or a `TransientRefreshError` (the state is kept): an `unavailable` snapshot is one. */
+export async function readSnapshot(res: Response): Promise<KnownSnapshot> {
   if (res.status >= 500 || res.status === 429) throw new TransientRefreshError(`The session route answered ${res.status}`);
-  const snapshot = parseSnapshot(parseJson(await boundedText(res)));
+  const snapshot = parseSessionSnapshot(parseJson(await boundedText(res)));
+  if (snapshot?.status === 'unavailable') throw new TransientRefreshError('The session route could not reach the token service; the session is kept');
   if (snapshot !== undefined && (res.ok || res.status === 401)) return snapshot;
   if (res.status === 401) return NOT_SIGNED_IN;
   throw new TransientRefreshError(`The session route answered ${res.status} without a session snapshot`);
@@ -100,7 +85,7 @@ export async function readToken(res: Response, receivedAt: number): Promise<Stor
     throw new TransientRefreshError('The token route answered something that is not JSON');
   }
   const ttl = json?.expires_in;
-  if (!isString(json?.access_token) || json.access_token === '' || typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0)
+  if (typeof json?.access_token !== 'string' || json.access_token === '' || typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0)
     throw new TransientRefreshError('The token route answered without `access_token` and a positive `expires_in`');
   return tokensFrom({ access_token: json.access_token, expires_in: ttl }, receivedAt, undefined, 'cookie');
 }
@@ -108,4 +93,23 @@ export async function readToken(res: Response, receivedAt: number): Promise<Stor
 /** The error a caller of `getToken` gets once the session says nobody is signed in. */
 export function signedOutError(snapshot: Extract<SessionSnapshot, { status: 'signed-out' }>): BatonClientError {
   return snapshot.reason === null ? new NotSignedInError(snapshot.description) : new SessionEndedError(snapshot.description, { reason: snapshot.reason });
+}
+
+/** Runs one request at a time, in the order asked. */
+export class OneAtATime {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn);
+    this.#tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** A failure of `fetch` itself (offline, refused) as the SDK's error for it. */
+export async function request(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, { credentials: 'same-origin', cache: 'no-store', ...init, headers: { accept: 'application/json' } });
+  } catch (err) {
+    throw new TransientRefreshError(`${url} could not be reached`, { cause: err });
+  }
 }
