@@ -3,7 +3,7 @@
  * confidential client of it (`npm run baton -- clients add next-example --confidential --introspect`):
  * its secret also opens the service's revocation feed, so a session revoked there is refused here within a second.
  */
-import { createBatonNext } from './glue/next';
+import { createBatonNext } from 'baton-auth/next';
 
 export const issuer = process.env.BATON_ISSUER ?? 'http://127.0.0.1:3000';
 
