@@ -229,7 +229,7 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
     expect(seen.polls).toBeGreaterThan(STORM_MS / 1000);
   }, 200_000);
 
-  it("a session revoked from the CLI: every one of its tabs' next render says it is signed out, and why, within a second", async () => {
+  it("a session revoked from the CLI: every one of its tabs' next render says it is signed out, and why, within a second; sign-out says so too", async () => {
     const alice = browsers.alice as { tabs: Page[] };
     const sid = (await cli(['sessions', 'list', 'alice'])).split('\t')[0] as string;
     expect(sid).toMatch(/\S/);
@@ -248,5 +248,10 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
     const bob = (browsers.bob as { tabs: Page[] }).tabs[0] as Page;
     await bob.reload();
     expect(await bob.getAttribute('h1[data-user]', 'data-user')).toBe('bob');
+    // Bob signs out with the button (a server action): his page says so, and the service ended his session for that reason.
+    await bob.getByRole('button', { name: 'Sign out' }).click();
+    await bob.waitForSelector('h1[data-signed-out]');
+    expect(await bob.textContent('main h1')).toBe('Signed out: logout');
+    expect(await cli(['sessions', 'history', 'bob'])).toMatch(/\tended\t\S+\tnext-example\tlogout/);
   }, 30_000);
 });
