@@ -7,8 +7,9 @@
  * seconds; a client component polls a route handler every second. Counted from the service (its
  * metrics and each session's history): no reuse detected, no invalid_grant, at most one rotation
  * per token lifetime per session; from the browser: no render signed out; from the cache: every
- * answer that sets a cookie says `private, no-store`, and none of a user's answers reaches the other.
- * Then a session revoked from the CLI: every one of its tabs' next renders says why, within a second.
+ * answer that sets a cookie says `private, no-store` (a server action's says `no-store`: Next.js
+ * writes that header itself), and none of a user's answers reaches the other. Then a session
+ * revoked from the CLI: every one of its tabs' next renders says why, within a second.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -49,6 +50,7 @@ const seen = {
   polls: 0,
   actions: 0,
   navigations: 0,
+  prefetches: 0,
 };
 
 async function cli(args: string[], input = ''): Promise<string> {
@@ -140,6 +142,7 @@ async function userTabs(user: User): Promise<{ context: BrowserContext; tabs: Pa
     tab.on('response', (r) => {
       const path = new URL(r.url()).pathname;
       if (path === '/api/data/poll') seen.polls++;
+      if (r.request().headers()['next-router-prefetch'] !== undefined) seen.prefetches++;
       if (r.status() === 401 || r.status() >= 500) seen.refused.push(`${user}: ${r.status()} ${r.request().method()} ${path}`);
     });
   }
@@ -202,7 +205,7 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
     ]);
     const seconds = (Date.now() - signedIn) / 1000;
     console.info(
-      `next storm: ${seconds.toFixed(0)} s; ${seen.renders} renders (${seen.navigations} navigations) × 20 fetches, ${seen.actions} server actions, ${seen.polls} polls; ` +
+      `next storm: ${seconds.toFixed(0)} s; ${seen.renders} renders (${seen.navigations} navigations) × 20 fetches, ${seen.prefetches} prefetches, ${seen.actions} server actions, ${seen.polls} polls; ` +
         `service: refreshes ${JSON.stringify(refreshes)}, rotations per session ${JSON.stringify([...sessions.values()])}; ` +
         `cache: ${cache.report.setCookieAnswers} answers set a cookie (${cache.report.postCookieNoStoreOnly} server actions' with Next's no-store only), ${cache.report.stored} stored, ${cache.report.hits} hits; ` +
         `signed-out renders ${seen.signedOut.length}, failed items ${seen.failedItems}, refused ${seen.refused.length}`,
@@ -227,6 +230,7 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
     expect(seen.renders).toBeGreaterThan((2 * STORM_MS) / 1000 / TTL_S);
     expect(seen.actions).toBeGreaterThan(STORM_MS / 1000 / TTL_S);
     expect(seen.polls).toBeGreaterThan(STORM_MS / 1000);
+    expect(seen.prefetches).toBeGreaterThan(0);
   }, 200_000);
 
   it("a session revoked from the CLI: every one of its tabs' next render says it is signed out, and why, within a second; sign-out says so too", async () => {
