@@ -118,7 +118,7 @@ describe('refresh rotation', () => {
     const idle = makeBaton({ accessTokenTtl: '1m', refreshTokenTtl: '1h', sessionMaxAge: '3h' });
     const a = await idle.baton.login('u');
     idle.clock.advance(3_600_000);
-    expect(await codeOf(idle.baton.refresh(a.refresh_token))).toBe('ERR_SESSION_EXPIRED');
+    expect(await codeOf(idle.baton.refresh(a.refresh_token))).toBe('ERR_SESSION_ENDED');
 
     const absolute = makeBaton({ accessTokenTtl: '1m', refreshTokenTtl: '1h', sessionMaxAge: '3h' });
     let pair = await absolute.baton.login('u');
@@ -128,7 +128,7 @@ describe('refresh rotation', () => {
     }
     expect(pair.refresh_expires_in).toBe(30 * 60); // the absolute limit, sooner than the idle one
     absolute.clock.advance(30 * 60_000);
-    expect(await codeOf(absolute.baton.refresh(pair.refresh_token))).toBe('ERR_SESSION_EXPIRED');
+    expect(await codeOf(absolute.baton.refresh(pair.refresh_token))).toBe('ERR_SESSION_ENDED');
   });
 
   it('rate-limits refreshes per session', async () => {
@@ -443,7 +443,7 @@ describe('steps of the clock (issue #21, finding 17)', () => {
     const injected = makeBaton({ refreshTokenTtl: '14d' });
     const other = await injected.baton.login('u');
     injected.clock.advance(15 * 24 * HOUR);
-    expect(await codeOf(injected.baton.refresh(other.refresh_token))).toBe('ERR_SESSION_EXPIRED');
+    expect(await codeOf(injected.baton.refresh(other.refresh_token))).toBe('ERR_SESSION_ENDED');
   });
 
   it('a backward step of an hour: access tokens stay valid with the default clock; across instances, a clock behind by more than the leeway refuses them as not yet valid', async () => {

@@ -56,7 +56,7 @@ describe('httpErrorOf and the guards', () => {
       'ERR_DPOP_NONCE',
       'ERR_REFRESH_INVALID',
       'ERR_REFRESH_REUSED',
-      'ERR_SESSION_EXPIRED',
+      'ERR_SESSION_ENDED',
     ] as const;
     for (const code of before) expect([code, httpStatusOf[code]]).toEqual([code, oauthErrorOf[code] === 'invalid_token' ? 401 : 400]);
     expect([httpStatusOf.ERR_CONFIG, httpStatusOf.ERR_STORE_UNAVAILABLE, httpStatusOf.ERR_RATE_LIMITED]).toEqual([500, 503, 429]);

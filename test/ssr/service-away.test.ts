@@ -71,6 +71,21 @@ describe('the service away keeps the session', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
+  it('a service that hangs while the access token is verified (discovery, JWKS): unavailable at timeoutMs, the cookies kept', async () => {
+    const url = await issuer(() => undefined);
+    const session = createServerSession({ issuer: url, clientId: 'web', timeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const token = '__Host-baton_at=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln';
+      expect(await session.read(token)).toMatchObject({ status: 'unavailable' });
+      const outcome = await session.refresh(`${token}; __Host-baton_rt=rt_x.1.mac`);
+      expect([outcome.state.status, outcome.setCookies]).toEqual(['unavailable', []]);
+      expect(performance.now() - started).toBeLessThan(2000);
+    } finally {
+      session.close();
+    }
+  });
+
   it('an answer past 64 KiB is cut off, not buffered, and keeps the session', async () => {
     const TOTAL = 32 * 1024 * 1024;
     let written = 0;

@@ -16,10 +16,14 @@
  * (a session bound to the planted key must sign in again). Where IndexedDB is unavailable
  * (some private windows), the key lives in this tab's memory and a `dpop_key_in_memory` warning
  * says so: the session is then bound to this tab, and a reload or another tab must sign in again.
+ * The key's keeping is `browser-dpop-key.ts`; this file, the tokens shared between tabs and the refresh lease.
  */
-import { foreignKeyReason, generateDpopKeyPair } from './dpop.ts';
+import { loadKey } from './browser-dpop-key.ts';
+import type { KeyParts, LockManager } from './browser-dpop-key.ts';
 import { checkNumbers, configError } from './errors.ts';
 import type { ClientWarning, StoredTokens, TokenStorage } from './types.ts';
+
+export { DPOP_KEY_DB, DPOP_KEY_STORE } from './browser-dpop-key.ts';
 
 /** Options of `browserStorage`. */
 export interface BrowserStorageOptions {
@@ -31,70 +35,10 @@ export interface BrowserStorageOptions {
 
 type Message = { type: 'hello' } | { type: 'tokens'; tokens: StoredTokens } | { type: 'clear' };
 
-interface LockManager {
-  request<T>(name: string, options: { signal?: AbortSignal; steal?: boolean }, fn: () => Promise<T>): Promise<T>;
-}
-
 /** Who holds the refresh lease, as its holder wrote it. */
 interface Lease {
   holder: string;
   since: number;
-}
-
-/** The IndexedDB database and object store of DPoP keys. */
-export const DPOP_KEY_DB = 'baton-dpop';
-export const DPOP_KEY_STORE = 'keys';
-
-/** A request's result as a promise. */
-function done<T>(request: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error ?? new Error('IndexedDB request failed'));
-  });
-}
-
-/** Opens the key database, creating its store on first use. */
-function openKeyDb(): Promise<IDBDatabase> {
-  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-  if (idb === undefined) return Promise.reject(new Error('IndexedDB is not available'));
-  const request = idb.open(DPOP_KEY_DB, 1);
-  request.onupgradeneeded = () => {
-    if (!request.result.objectStoreNames.contains(DPOP_KEY_STORE)) request.result.createObjectStore(DPOP_KEY_STORE);
-  };
-  return done(request);
-}
-
-/**
- * The key pair stored under `id`, or a new non-extractable one stored there — `add`, so a key
- * another tab stored meanwhile is never replaced. A stored record that is not a pair this SDK makes
- * (non-extractable, signing only: `foreignKeyReason`) was planted by a script on the origin that may
- * hold its private key: it is overwritten with a new pair, and `replaced` says why. The caller holds
- * the key's Web Lock where there is one.
- */
-async function storedKey(id: string, replaced: (reason: string) => void): Promise<CryptoKeyPair> {
-  const db = await openKeyDb();
-  const store = (mode: IDBTransactionMode) => db.transaction(DPOP_KEY_STORE, mode).objectStore(DPOP_KEY_STORE);
-  const replace = async (found: unknown): Promise<CryptoKeyPair> => {
-    const pair = await generateDpopKeyPair();
-    await done(store('readwrite').put(pair, id));
-    replaced(foreignKeyReason(found) as string);
-    return pair;
-  };
-  try {
-    const found: unknown = await done(store('readonly').get(id));
-    if (found !== undefined) return foreignKeyReason(found) === undefined ? (found as CryptoKeyPair) : await replace(found);
-    const pair = await generateDpopKeyPair();
-    try {
-      await done(store('readwrite').add(pair, id));
-      return pair;
-    } catch (err) {
-      if ((err as Error).name !== 'ConstraintError') throw err;
-      const theirs: unknown = await done(store('readonly').get(id)); // made meanwhile without a lock
-      return foreignKeyReason(theirs) === undefined ? (theirs as CryptoKeyPair) : await replace(theirs);
-    }
-  } finally {
-    db.close();
-  }
 }
 
 /** `localStorage`, where the page may use it: every tab reads it synchronously. */
@@ -118,40 +62,11 @@ function readLease(shared: Shared, key: string): Lease | undefined {
 }
 
 /** What one storage's locks and keys need: its name, the Web Locks, localStorage, this tab's name, and its warning listeners. */
-interface Parts {
-  name: string;
+interface Parts extends KeyParts {
   leaseMs: number;
-  locks: LockManager | undefined;
   shared: Shared;
   /** This tab, as other tabs will name it in a warning. */
   self: string;
-  warn: (warning: ClientWarning) => void;
-}
-
-/**
- * The DPoP key of `scope` (see the file's comment): from IndexedDB under a Web Lock of its own —
- * not the refresh lock, which a refresh holds while it asks for the key — or, where IndexedDB is
- * unavailable, a new key in this tab's memory, with a warning.
- */
-async function loadKey(p: Parts, scope: string): Promise<CryptoKeyPair> {
-  const id = `${p.name}\n${scope}`;
-  const replaced = (reason: string) =>
-    p.warn({
-      kind: 'dpop_key_replaced',
-      reason,
-      message: `The DPoP key stored for this page was not one the SDK makes (${reason}): a script may hold it, so it was replaced by a new non-extractable key. A session bound to the old key must sign in again.`,
-    });
-  try {
-    return await (p.locks === undefined ? storedKey(id, replaced) : p.locks.request(`${p.name}:dpop-key`, {}, () => storedKey(id, replaced)));
-  } catch (err) {
-    const reason = (err as Error).message;
-    p.warn({
-      kind: 'dpop_key_in_memory',
-      reason,
-      message: `The DPoP key cannot be kept in IndexedDB (${reason}); it lives in this tab's memory, so a reload or another tab must sign in again.`,
-    });
-    return generateDpopKeyPair();
-  }
 }
 
 /**
@@ -161,7 +76,9 @@ async function loadKey(p: Parts, scope: string): Promise<CryptoKeyPair> {
  */
 async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
   const leaseKey = `${p.name}:lease`;
+  let granted = false;
   const run = async () => {
+    granted = true;
     p.shared?.setItem(leaseKey, JSON.stringify({ holder: p.self, since: Date.now() } satisfies Lease));
     await settle();
     return fn();
@@ -170,7 +87,10 @@ async function leased<T>(p: Parts, settle: () => Promise<void>, fn: () => Promis
   try {
     return await p.locks.request(`${p.name}:refresh`, { signal: AbortSignal.timeout(p.leaseMs) }, run);
   } catch (err) {
-    if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err;
+    // Only a wait that timed out takes the lock over. A lock this tab held and another took from it rejects with an
+    // AbortError too (the Web Locks API on a steal): that tab took over, and taking it back would run `fn` again and
+    // fail theirs.
+    if (granted || ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError')) throw err;
   }
   // The holder kept the lease too long (a frozen tab, a hung request): take it over, and say from whom.
   const lease = readLease(p.shared, leaseKey);
@@ -203,21 +123,14 @@ async function awaitRefreshed(shared: Shared, marker: string, tokens: () => Stor
   while ((tokens()?.receivedAt ?? 0) < last && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
 }
 
-/** Tokens shared by the tabs of this origin. */
-export function browserStorage(options: BrowserStorageOptions = {}): TokenStorage & { close(): void } {
-  checkOptions(options);
-  const name = options.name ?? 'baton';
+/**
+ * This tab's tokens, kept the same as the other tabs' of the origin through the `BroadcastChannel` `<name>:tokens`: a
+ * new tab asks for them (`hello`), a newer set replaces an older one, a `clear` clears; `subscribe` hears what came
+ * from other tabs. `written` runs between keeping new tokens and telling the other tabs of them.
+ */
+function tabTokens(name: string, written: (tokens: StoredTokens) => void) {
   let tokens: StoredTokens | null = null;
   const listeners = new Set<(tokens: StoredTokens | null) => void>();
-  const warnings = new Set<(warning: ClientWarning) => void>();
-  const parts: Parts = {
-    name,
-    leaseMs: options.leaseMs ?? 5000,
-    shared: localStorageOf(),
-    warn: (w) => warnings.forEach((l) => l(w)),
-    locks: (globalThis.navigator as { locks?: LockManager } | undefined)?.locks,
-    self: tabName(),
-  };
   const channel = new BroadcastChannel(`${name}:tokens`);
   const notify = () => listeners.forEach((l) => l(tokens));
   channel.onmessage = (event: MessageEvent<Message>) => {
@@ -232,24 +145,50 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
     }
   };
   channel.postMessage({ type: 'hello' } satisfies Message); // a new tab asks the others for the tokens
+  return {
+    get: () => tokens,
+    set(t: StoredTokens) {
+      tokens = t;
+      written(t);
+      channel.postMessage({ type: 'tokens', tokens: t } satisfies Message);
+    },
+    clear() {
+      tokens = null;
+      channel.postMessage({ type: 'clear' } satisfies Message);
+    },
+    subscribe(listener: (tokens: StoredTokens | null) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => channel.close(),
+  };
+}
+
+/** Tokens shared by the tabs of this origin. */
+export function browserStorage(options: BrowserStorageOptions = {}): TokenStorage & { close(): void } {
+  checkOptions(options);
+  const name = options.name ?? 'baton';
+  const warnings = new Set<(warning: ClientWarning) => void>();
+  const parts: Parts = {
+    name,
+    leaseMs: options.leaseMs ?? 5000,
+    shared: localStorageOf(),
+    warn: (w) => warnings.forEach((l) => l(w)),
+    locks: (globalThis.navigator as { locks?: LockManager } | undefined)?.locks,
+    self: tabName(),
+  };
   // When the last refresh finished, in a place every tab reads synchronously (a time, not a
   // token): a tab that gets the lock right after another tab's refresh waits the few ms its
   // BroadcastChannel message takes, instead of refreshing again.
   const marker = `${name}:refreshed-at`;
-  const settle = () => awaitRefreshed(parts.shared, marker, () => tokens);
+  const tabs = tabTokens(name, (t) => parts.shared?.setItem(marker, String(t.receivedAt)));
+  const settle = () => awaitRefreshed(parts.shared, marker, tabs.get);
   const keys = new Map<string, Promise<CryptoKeyPair>>();
   return {
     id: `browser:${name}`,
-    get: async () => tokens,
-    async set(t) {
-      tokens = t;
-      parts.shared?.setItem(marker, String(t.receivedAt));
-      channel.postMessage({ type: 'tokens', tokens: t } satisfies Message);
-    },
-    async clear() {
-      tokens = null;
-      channel.postMessage({ type: 'clear' } satisfies Message);
-    },
+    get: async () => tabs.get(),
+    set: async (t) => tabs.set(t),
+    clear: async () => tabs.clear(),
     withLock: (fn) => leased(parts, settle, fn),
     dpopKey(scope) {
       let key = keys.get(scope);
@@ -260,10 +199,7 @@ export function browserStorage(options: BrowserStorageOptions = {}): TokenStorag
       warnings.add(listener);
       return () => warnings.delete(listener);
     },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    close: () => channel.close(),
+    subscribe: tabs.subscribe,
+    close: tabs.close,
   };
 }

@@ -27,16 +27,16 @@
  * ```
  */
 
-import { discover } from './discovery.ts';
+import { endpointsOnce } from './discovery.ts';
 import type { Endpoints } from './discovery.ts';
 import { DpopKeeper } from './dpop-keeper.ts';
-import { BatonClientError } from './errors.ts';
 import { Emitter } from './events.ts';
 import type { Listener } from './events.ts';
-import { authorizedFetch } from './fetch.ts';
+import { authorizedFetch, requestOf } from './fetch.ts';
+import type { FetchSource } from './fetch.ts';
 import { checkOptions } from './options.ts';
-import { absolute, originPolicy, requireSecure } from './origins.ts';
-import { clientRequest, postToken } from './refresher.ts';
+import { absolute, originNotAllowed, originPolicy, requireSecure, urlOf } from './origins.ts';
+import { revokeTokens } from './revocation.ts';
 import { Scheduler } from './schedule.ts';
 import { ClientSession } from './session.ts';
 import { signInRequest } from './sign-in.ts';
@@ -44,16 +44,7 @@ import { memoryStorage } from './storage.ts';
 import { refreshMargin, tokensFrom } from './tokens.ts';
 import type { StoredTokens, TokenClientEvents, TokenClientOptions, TokenResponse, TokenStorage } from './types.ts';
 import { authenticatedSocket } from './websocket.ts';
-import type { AuthenticatedSocket, WebSocketOptions } from './websocket.ts';
-
-/** `url` resolved as the page resolves it, or `ERR_INVALID_ARGUMENT`. */
-function urlOf(url: string | URL, what: string): URL {
-  try {
-    return absolute(String(url));
-  } catch {
-    throw new BatonClientError('ERR_INVALID_ARGUMENT', `${what}: ${JSON.stringify(String(url))} is not a URL.`);
-  }
-}
+import type { AuthenticatedSocket, TokenSource, WebSocketOptions } from './websocket.ts';
 
 /** The client. Create it with `createTokenClient`. */
 export class TokenClient {
@@ -66,8 +57,10 @@ export class TokenClient {
   readonly #events = new Emitter();
   readonly #dpop: DpopKeeper;
   readonly #session: ClientSession;
+  /** What the transports (`fetch`, the WebSocket) ask of the client: valid tokens, the shared refresh, where tokens go, DPoP. */
+  readonly #transport: FetchSource & TokenSource;
   readonly #stops: (() => void)[] = [];
-  #endpoints: Promise<Endpoints> | undefined;
+  readonly #endpointsOf: () => Promise<Endpoints>;
 
   constructor(options: TokenClientOptions) {
     const o = checkOptions(options);
@@ -76,6 +69,7 @@ export class TokenClient {
     this.#fetch = o.fetch ?? ((...args) => fetch(...args));
     this.#now = o.now ?? Date.now;
     this.#allowed = originPolicy(o);
+    this.#endpointsOf = endpointsOnce(o, this.#fetch);
     const server = `${o.issuer ?? o.endpoints?.token}\n${o.clientId ?? ''}`;
     this.#dpop = new DpopKeeper({
       option: o.dpop,
@@ -102,6 +96,8 @@ export class TokenClient {
       sharingKey: this.#storage.id === undefined ? this.#storage : `${this.#storage.id}\n${server}`,
       schedule: (tokens) => (tokens === null ? this.#scheduler.unschedule() : this.#schedule(tokens)),
     });
+    const sendsTokenTo = (url: string | URL) => this.sendsTokenTo(url);
+    this.#transport = { tokens: () => this.#session.valid(), refresh: (seen) => this.refresh(seen), sendsTokenTo, dpop: this.#dpop };
     if (o.background) {
       this.#scheduler.watch(() => this.#check());
       void this.#storage.get().then((t) => t && this.#schedule(t));
@@ -123,14 +119,6 @@ export class TokenClient {
   /** The server's clock minus this device's, in ms, as the `Date` of the last token response said (to a second). */
   get clockOffset(): number {
     return this.#dpop.clockOffset;
-  }
-
-  #endpointsOf(): Promise<Endpoints> {
-    this.#endpoints ??= (this.#o.endpoints ? Promise.resolve(this.#o.endpoints) : discover(this.#o.issuer as string, this.#fetch)).catch((err: unknown) => {
-      this.#endpoints = undefined;
-      throw err;
-    });
-    return this.#endpoints;
   }
 
   /**
@@ -194,11 +182,7 @@ export class TokenClient {
    */
   async authorizationHeaders(method: string, url: string | URL): Promise<Record<string, string>> {
     const target = urlOf(url, 'authorizationHeaders');
-    if (!this.sendsTokenTo(target.href))
-      throw new BatonClientError(
-        'ERR_ORIGIN_NOT_ALLOWED',
-        `Access tokens are not sent to ${target.origin}: add it to the client's allowedOrigins if it is your API.`,
-      );
+    if (!this.sendsTokenTo(target.href)) throw originNotAllowed(target.origin);
     return this.#dpop.authorization(method, target.href, await this.#session.valid());
   }
 
@@ -242,24 +226,8 @@ export class TokenClient {
    * cannot be made (a URL that does not parse) rejects with `ERR_INVALID_ARGUMENT`; the network's
    * own failures reject as the platform's `fetch` rejects.
    */
-  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    let request: Request;
-    try {
-      request = new Request(input, init);
-    } catch (err) {
-      return Promise.reject(new BatonClientError('ERR_INVALID_ARGUMENT', `fetch: the request cannot be made (${(err as Error).message}).`, { cause: err }));
-    }
-    return authorizedFetch(
-      {
-        tokens: () => this.#session.valid(),
-        refresh: (seen) => this.refresh(seen),
-        sendsTokenTo: (url) => this.sendsTokenTo(url),
-        dpop: this.#dpop,
-      },
-      this.#fetch,
-      this.#o.hooks,
-      request,
-    );
+  async fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    return authorizedFetch(this.#transport, this.#fetch, this.#o.hooks, requestOf(input, init));
   }
 
   /** Whether this client sends its access token to `url`: the issuer's origin and `allowedOrigins` only. */
@@ -281,16 +249,16 @@ export class TokenClient {
     this.#session.forget();
     await this.#storage.clear();
     const { revocation } = await this.#endpointsOf().catch(() => ({ revocation: undefined }));
-    const token = tokens?.refreshToken ?? tokens?.accessToken;
-    if (revocation && token) {
-      const { body, headers } = clientRequest(
-        { token, token_type_hint: tokens?.refreshToken ? 'refresh_token' : 'access_token' },
-        this.#o.clientId,
-        this.#o.clientAuthentication?.secret,
-      );
-      const dpop = await this.#dpop.forTokenRequests(tokens?.tokenType === 'DPoP').catch(() => undefined);
-      await postToken(this.#fetch, revocation, body, headers, { cookie: false, dpop, now: this.#now }).catch(() => undefined);
-    }
+    const { clientId, clientAuthentication } = this.#o;
+    await revokeTokens({
+      endpoint: revocation,
+      tokens,
+      clientId,
+      clientSecret: clientAuthentication?.secret,
+      fetch: this.#fetch,
+      now: this.#now,
+      dpop: this.#dpop,
+    });
   }
 
   #schedule(tokens: StoredTokens): void {
@@ -305,14 +273,8 @@ export class TokenClient {
    * `allowedOrigins` (`ERR_ORIGIN_NOT_ALLOWED` otherwise).
    */
   websocket(url: string, options: WebSocketOptions = {}): AuthenticatedSocket {
-    const source = { tokens: () => this.#session.valid(), refresh: (seen?: string) => this.refresh(seen), dpop: this.#dpop };
-    return authenticatedSocket(
-      source,
-      urlOf(url, 'websocket').href,
-      options,
-      (origin) => this.#allowed(origin),
-      (err) => this.#events.emit('error', err),
-    );
+    const onError = (err: Error) => this.#events.emit('error', err);
+    return authenticatedSocket(this.#transport, urlOf(url, 'websocket').href, options, (origin) => this.#allowed(origin), onError);
   }
 
   /** Stops background work (timers, listeners, the storage subscription). */

@@ -53,4 +53,19 @@ export async function discover(issuer: string, fetcher: typeof fetch): Promise<E
   return endpoints;
 }
 
+/**
+ * The endpoints of one client, asked for once: those given, or the issuer's discovered on first use and kept. A failed
+ * discovery is not kept, so the next call asks again.
+ */
+export function endpointsOnce(options: { issuer?: string | undefined; endpoints?: Endpoints | undefined }, fetcher: typeof fetch): () => Promise<Endpoints> {
+  let endpoints: Promise<Endpoints> | undefined;
+  return () => {
+    endpoints ??= (options.endpoints ? Promise.resolve(options.endpoints) : discover(options.issuer as string, fetcher)).catch((err: unknown) => {
+      endpoints = undefined;
+      throw err;
+    });
+    return endpoints;
+  };
+}
+
 export { isRedirect } from 'baton-auth/protocol';

@@ -8,7 +8,7 @@
  */
 import { isResourceNonceChallenge } from './dpop.ts';
 import type { DpopKeeper } from './dpop-keeper.ts';
-import { isSignedOut } from './errors.ts';
+import { BatonClientError, isSignedOut } from './errors.ts';
 import type { StoredTokens, TokenClientOptions } from './types.ts';
 
 /** What the fetch needs of the client. */
@@ -74,6 +74,15 @@ async function attempt(client: FetchSource, fetcher: typeof fetch, template: Req
   if (tokens.tokenType !== 'DPoP' || !isResourceNonceChallenge(answer.response) || !client.sendsTokenTo(answer.url)) return answer;
   await answer.response.body?.cancel().catch(() => undefined);
   return send(client, fetcher, () => template.clone(), tokens);
+}
+
+/** `fetch`'s arguments as one `Request`, or `ERR_INVALID_ARGUMENT` with the platform's reason (a URL that does not parse). */
+export function requestOf(input: RequestInfo | URL, init: RequestInit | undefined): Request {
+  try {
+    return new Request(input, init);
+  } catch (err) {
+    throw new BatonClientError('ERR_INVALID_ARGUMENT', `fetch: the request cannot be made (${(err as Error).message}).`, { cause: err });
+  }
 }
 
 /** Sends `request` through `fetcher`, with the hooks, as `client.fetch` documents. */

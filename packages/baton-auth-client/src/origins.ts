@@ -13,6 +13,15 @@ export function absolute(url: string): URL {
   return new URL(url, g.document?.baseURI ?? g.location?.href);
 }
 
+/** `url`, an argument of a client method, resolved as the page resolves it, or `ERR_INVALID_ARGUMENT` naming the method. */
+export function urlOf(url: string | URL, what: string): URL {
+  try {
+    return absolute(String(url));
+  } catch {
+    throw new BatonClientError('ERR_INVALID_ARGUMENT', `${what}: ${JSON.stringify(String(url))} is not a URL.`);
+  }
+}
+
 /** Throws `ERR_DISCOVERY` unless `url` is https, or http on loopback (RFC 8414 §2 asks https of every endpoint). */
 export function requireSecure(url: string, what: string): URL {
   let parsed: URL;
@@ -46,6 +55,11 @@ export function originPolicy(options: Pick<TokenClientOptions, 'issuer' | 'endpo
   for (const origin of allowed ?? []) requireSecure(origin, 'allowed origin');
   const set = new Set([home, ...(allowed ?? []).map((o) => new URL(o).origin)]);
   return (origin) => set.has(origin);
+}
+
+/** The refusal of a token for `origin`, one the client does not send tokens to (`ERR_ORIGIN_NOT_ALLOWED`). */
+export function originNotAllowed(origin: string): BatonClientError {
+  return new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${origin}: add it to the client's allowedOrigins if it is your API.`);
 }
 
 /** The origin a WebSocket URL reaches, in the http form an origin list uses (`wss://a` → `https://a`). */

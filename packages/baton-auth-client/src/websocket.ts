@@ -9,8 +9,8 @@
  * carries a new proof for the new token in `dpop`.
  */
 import type { DpopKeeper } from './dpop-keeper.ts';
-import { BatonClientError, isSignedOut } from './errors.ts';
-import { absolute, socketOrigin } from './origins.ts';
+import { isSignedOut } from './errors.ts';
+import { absolute, originNotAllowed, socketOrigin } from './origins.ts';
 import type { StoredTokens } from './types.ts';
 
 /** What the socket needs of the client. */
@@ -53,6 +53,21 @@ function parse(data: unknown): { type?: string } | undefined {
   }
 }
 
+/** The wait before the next attempt to open: `stepMs`, doubled with each failure in a row, at most 10 s. */
+const backoff = (stepMs: number, failures: number): number => Math.min(10_000, stepMs * 2 ** failures);
+
+/**
+ * Answers the server's `token_expiring` on `ws`: a `reauth` carrying a token from the client's single-flight refresh
+ * (and, for a bound token, a new proof for it in `dpop`). `state.token` is the token the socket holds: the one the
+ * refresh starts from, then the new one.
+ */
+async function reauthenticate(source: TokenSource, href: string, ws: WebSocket, state: { token: string }): Promise<void> {
+  const t = await source.refresh(state.token);
+  const proof = await source.dpop.socketProof(href, t);
+  state.token = t.accessToken;
+  ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken, ...(proof === undefined ? {} : { dpop: proof }) }));
+}
+
 /**
  * Opens the socket and keeps it authenticated; `onError` hears of failed re-authentications. A URL
  * of an origin the client does not send tokens to is refused at once (`ERR_ORIGIN_NOT_ALLOWED`).
@@ -67,49 +82,36 @@ export function authenticatedSocket(
   // Resolved once (a relative URL, against the document's base URL): the socket opens where the check looked.
   const resolved = absolute(url);
   const origin = socketOrigin(resolved.href);
-  if (!allowed(origin))
-    throw new BatonClientError('ERR_ORIGIN_NOT_ALLOWED', `Access tokens are not sent to ${origin}: add it to the client's allowedOrigins if it is your API.`);
+  if (!allowed(origin)) throw originNotAllowed(origin);
   const Impl = options.WebSocket ?? globalThis.WebSocket;
   let socket: WebSocket | undefined;
   let closed = false;
   let failures = 0;
   const open = async (): Promise<void> => {
     if (closed) return;
-    let token: string;
-    let protocols: string[];
+    let state: { token: string; protocols: string[] };
     try {
-      ({ token, protocols } = await subprotocols(source, resolved.href));
+      state = await subprotocols(source, resolved.href);
     } catch (err) {
       if (isSignedOut(err)) return;
-      setTimeout(() => void open(), Math.min(10_000, 250 * 2 ** failures++));
+      setTimeout(() => void open(), backoff(250, failures++));
       return;
     }
-    const ws = new Impl(resolved.href, protocols);
+    const ws = new Impl(resolved.href, state.protocols);
     socket = ws;
     ws.onmessage = (event: MessageEvent) => {
       const message = parse(event.data);
-      if (message?.type === 'token_expiring') {
-        void source
-          .refresh(token)
-          .then(async (t) => {
-            const proof = await source.dpop.socketProof(resolved.href, t);
-            token = t.accessToken;
-            ws.send(JSON.stringify({ type: 'reauth', access_token: t.accessToken, ...(proof === undefined ? {} : { dpop: proof }) }));
-          })
-          .catch((err: unknown) => onError(err as Error));
-      } else if (message?.type === 'authenticated' || message?.type === 'reauth_ok') {
-        failures = 0;
-      } else if (message?.type !== 'reauth_failed') {
-        options.onMessage?.(event.data);
-      }
+      if (message?.type === 'token_expiring') void reauthenticate(source, resolved.href, ws, state).catch((err: unknown) => onError(err as Error));
+      else if (message?.type === 'authenticated' || message?.type === 'reauth_ok') failures = 0;
+      else if (message?.type !== 'reauth_failed') options.onMessage?.(event.data);
     };
     ws.onclose = (event: CloseEvent) => {
       if (closed) return;
       // 4401: the token ran out or the session was revoked; a fresh token decides which.
-      const retry = event.code === 4401 ? source.refresh(token).then(() => undefined) : Promise.resolve();
+      const retry = event.code === 4401 ? source.refresh(state.token).then(() => undefined) : Promise.resolve();
       retry.then(
-        () => setTimeout(() => void open(), Math.min(10_000, 100 * 2 ** failures++)),
-        () => undefined, // session expired: stay closed
+        () => setTimeout(() => void open(), backoff(100, failures++)),
+        () => undefined, // the session ended: stay closed
       );
     };
   };

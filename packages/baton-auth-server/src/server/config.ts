@@ -187,6 +187,30 @@ function connectionLimits(p: Parsed): Pick<ServerConfig, 'headersTimeoutMs' | 'r
   return { headersTimeoutMs, requestTimeoutMs, maxConnections, maxConnectionsPerAddress };
 }
 
+/** The limits written `<count>/<duration>` or `off`: failed logins (per username and address, per address) and refreshes per session. */
+function rateLimits(p: Parsed): Pick<ServerConfig, 'loginFailures' | 'loginFailuresPerIp' | 'refreshRateLimit'> {
+  const loginFailures = perWindow(p.text('BATON_LOGIN_FAILURES'), 'BATON_LOGIN_FAILURES');
+  const loginFailuresPerIp = perWindow(p.text('BATON_LOGIN_FAILURES_PER_IP'), 'BATON_LOGIN_FAILURES_PER_IP');
+  const refreshRate = perWindow(p.text('BATON_REFRESH_RATE'), 'BATON_REFRESH_RATE');
+  return {
+    loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
+    loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
+    refreshRateLimit: refreshRate && { max: refreshRate.max, window: refreshRate.window },
+  };
+}
+
+/** Settings that work but are probably not what was meant, each a sentence (`ServerConfig.warnings`). */
+function warningsOf(p: Parsed): string[] {
+  const warnings: string[] = [];
+  // A grace window hands the current pair to whoever presents the previous token: seconds absorb races, more is a gift to a thief.
+  if (durationMs(p.text('BATON_REFRESH_GRACE'), 'BATON_REFRESH_GRACE') > 60_000) {
+    warnings.push(
+      `BATON_REFRESH_GRACE=${p.text('BATON_REFRESH_GRACE')} is long: for that long after each rotation, whoever holds the previous refresh token gets the current pair. A few seconds (the default, 10s) absorb racing tabs and lost responses.`,
+    );
+  }
+  return warnings;
+}
+
 /** Reads and validates the configuration from `env` (and the file `BATON_CONFIG` names). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
   const parsed = schema.safeParse(readInput(env));
@@ -207,19 +231,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `BATON_WORKERS=${p.text('BATON_WORKERS')} needs a store the workers share: with ${store} each worker would keep its own users, keys and sessions. Use sqlite:<path>, Redis or PostgreSQL, or BATON_WORKERS=1.`,
     );
   }
-  const warnings: string[] = [];
-  // A grace window hands the current pair to whoever presents the previous token: seconds absorb races, more is a gift to a thief.
-  if (durationMs(p.text('BATON_REFRESH_GRACE'), 'BATON_REFRESH_GRACE') > 60_000) {
-    warnings.push(
-      `BATON_REFRESH_GRACE=${p.text('BATON_REFRESH_GRACE')} is long: for that long after each rotation, whoever holds the previous refresh token gets the current pair. A few seconds (the default, 10s) absorb racing tabs and lost responses.`,
-    );
-  }
-  const loginFailures = perWindow(p.text('BATON_LOGIN_FAILURES'), 'BATON_LOGIN_FAILURES');
-  const loginFailuresPerIp = perWindow(p.text('BATON_LOGIN_FAILURES_PER_IP'), 'BATON_LOGIN_FAILURES_PER_IP');
-  const refreshRate = perWindow(p.text('BATON_REFRESH_RATE'), 'BATON_REFRESH_RATE');
   const scopes = p.maybe('BATON_SCOPES');
   return {
-    warnings,
+    warnings: warningsOf(p),
     host,
     issuer,
     store,
@@ -243,13 +257,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keyReload: durationText(p.text('BATON_KEY_RELOAD')),
     trustProxy: trusted(p.maybe('BATON_TRUST_PROXY')),
     sweepIntervalMs: c.BATON_SWEEP_INTERVAL === 'off' ? false : durationMs(p.text('BATON_SWEEP_INTERVAL'), 'BATON_SWEEP_INTERVAL'),
-    refreshRateLimit: refreshRate && { max: refreshRate.max, window: refreshRate.window },
     resources: list(p.text('BATON_RESOURCES')),
     scopes: scopes === undefined ? undefined : list(scopes),
     allowedOrigins: list(p.text('BATON_ALLOWED_ORIGINS')),
     metricsToken: p.maybe('BATON_METRICS_TOKEN'),
     metricsPort: c.BATON_METRICS_PORT === undefined ? undefined : p.count('BATON_METRICS_PORT'),
-    loginFailures: loginFailures && { max: loginFailures.max, blockMs: loginFailures.ms },
-    loginFailuresPerIp: loginFailuresPerIp && { max: loginFailuresPerIp.max, windowMs: loginFailuresPerIp.ms },
+    ...rateLimits(p),
   };
 }

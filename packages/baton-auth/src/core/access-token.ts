@@ -44,7 +44,7 @@ function isAtJwt(typ: string | undefined): boolean {
 }
 
 /** RFC 9449 §6.1: `cnf` is `{ jkt }`, the base64url SHA-256 thumbprint (43 characters) of the key. */
-function isJktConfirmation(cnf: unknown): boolean {
+export function isJktConfirmation(cnf: unknown): boolean {
   return (
     typeof cnf === 'object' &&
     cnf !== null &&
@@ -52,6 +52,17 @@ function isJktConfirmation(cnf: unknown): boolean {
     typeof (cnf as { jkt?: unknown }).jkt === 'string' &&
     /^[A-Za-z0-9_-]{43}$/.test((cnf as { jkt: string }).jkt)
   );
+}
+
+/**
+ * `ERR_TOKEN_NOT_YET_VALID` for a token whose `nbf` or `iat` is ahead of `nowMs` by more than the
+ * leeway (RFC 7519 §4.1.5, §4.1.6; whole seconds, as jose): every key source's, and on a cache hit
+ * (a clock that went back), so that the engine and `remoteIssuer` decide alike.
+ */
+export function checkNotYetValid(c: { readonly nbf?: number | undefined; readonly iat: number }, nowMs: number, leewaySec: number): void {
+  const later = Math.floor(nowMs / 1000) + leewaySec;
+  if (c.nbf !== undefined && c.nbf > later) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
+  if (c.iat > later) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
 }
 
 /** Checks the claims of a decoded access token; returns them typed or throws a typed error. */
@@ -74,8 +85,7 @@ export function checkClaims(payload: unknown, policy: ClaimPolicy, nowMs: number
   // Same arithmetic as jose (RFC 7519 §4.1.4, §4.1.5): whole seconds, tolerance on both sides.
   const now = Math.floor(nowMs / 1000);
   if (c.exp <= now - policy.leewaySec) throw new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
-  if (c.nbf !== undefined && c.nbf > now + policy.leewaySec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future');
-  if (c.iat > now + policy.leewaySec) throw new BatonError('ERR_TOKEN_NOT_YET_VALID', 'iat is in the future');
+  checkNotYetValid(c as { nbf?: number; iat: number }, nowMs, policy.leewaySec);
   if (policy.maxLifetimeSec !== undefined && c.exp - c.iat > policy.maxLifetimeSec) throw invalid('the token claims a longer life than this issuer gives');
   return c as unknown as AccessTokenClaims;
 }
@@ -178,16 +188,22 @@ export async function decryptJwe(token: string, ring: KeyRing, policy: ClaimPoli
     if (parts.length !== 5 || parts.some((p, i) => i !== 1 && p === '') || parts.some((p) => p !== '' && !isCanonicalBase64url(p))) {
       throw invalid('a compact JWE has five base64url segments');
     }
+    let kid = '';
     const result = await compactDecrypt(
       token,
       (header) => {
         const key = typeof header.kid === 'string' ? ring.get(header.kid) : undefined;
         if (key === undefined || key.use !== 'enc' || !ring.usable(key, nowMs)) throw invalid('kid names no encryption key of this issuer');
         if (!isAtJwt(header.typ)) throw invalid('typ is not at+jwt');
+        kid = key.kid;
         return key.verifyKey;
       },
       { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] },
     );
+    // The key left the ring while the token was being decrypted (revoked: the verified-token cache
+    // was cleared then): refused, else it would reach the cache after the clear and be served from
+    // there without its key until its `exp`.
+    if (ring.get(kid) === undefined) throw invalid('the key was taken out of service during decryption');
     plaintext = result.plaintext;
   } catch (err) {
     if (err instanceof BatonError) throw err;

@@ -225,7 +225,7 @@ export class Baton {
    * generation advances the session; a retired one inside the grace window gets the current
    * pair (racing tabs, lost responses); a retired one outside it revokes the whole session
    * (`ERR_REFRESH_REUSED`, event `refresh.reused`). Other failures: `ERR_REFRESH_INVALID`,
-   * `ERR_INVALID_SCOPE`, `ERR_SESSION_EXPIRED`, `ERR_RATE_LIMITED`, `ERR_STORE_UNAVAILABLE`
+   * `ERR_INVALID_SCOPE`, `ERR_SESSION_ENDED`, `ERR_RATE_LIMITED`, `ERR_STORE_UNAVAILABLE`
    * (nothing changed).
    */
   refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {

@@ -8,26 +8,19 @@ import { DpopVerifier } from '../dpop/proof.ts';
 import { JwtVerifier } from './access-token.ts';
 import type { AccessTokenClaims, ClaimPolicy } from './access-token.ts';
 import { BatonError } from './errors.ts';
-import type { BatonErrorCode } from './errors.ts';
 import type { BatonEvent } from './events.ts';
 import { guardStore, unavailable } from './guarded-store.ts';
 import { resolveOptions } from './options.ts';
 import type { BatonOptions, ResolvedOptions } from './options.ts';
 import { RefreshTokenCodec } from './refresh-token.ts';
+import { ringKeys, storeFormats, storeRevocations } from './local-sources.ts';
+import { VerificationPipeline } from './pipeline.ts';
+import type { VerifyStats } from './pipeline.ts';
 import { RevocationCache } from '../protocol/revocation-cache.ts';
 import { VerifiedTokenCache } from '../protocol/token-cache.ts';
 import type { RevocationEvent, TokenStore } from './store.ts';
 
-/** A verified token, its claims and the instant (ms) from which `exp` refuses it. */
-/** What `Baton.stats()` counts since the engine started: verifications by outcome, and the verified-token cache. */
-export interface VerifyStats {
-  /** Tokens that verified. */
-  ok: number;
-  /** Of those, how many the verified-token cache answered. */
-  cacheHits: number;
-  /** Refusals by error code. */
-  byError: Partial<Record<BatonErrorCode, number>>;
-}
+export type { VerifyStats } from './pipeline.ts';
 
 /** Throws `ERR_INVALID_ARGUMENT` with `message` unless `ok`. */
 export function argument(ok: boolean, message: string): void {
@@ -49,6 +42,8 @@ export class Engine {
   readonly listeners = new Set<(event: BatonEvent) => void>();
   readonly revocationListeners = new Set<(event: RevocationEvent) => void>();
   readonly stats: VerifyStats = { ok: 0, cacheHits: 0, byError: {} };
+  /** Every verification: `verify.ts`'s verbs run it. */
+  readonly pipeline: VerificationPipeline;
   isReady = false;
   #starting: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -57,7 +52,7 @@ export class Engine {
     this.o = resolveOptions(options);
     this.store = guardStore(this.o.store);
     // `aud` is checked per call (`verify`'s `audience`): one verified-token cache serves every API.
-    this.policy = { issuer: this.o.issuer, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTtlMs / 1000) + this.o.leewaySec };
+    this.policy = { issuer: this.o.issuer, leewaySec: this.o.leewaySec, maxLifetimeSec: Math.ceil(this.o.accessTokenTtlMs / 1000) + this.o.leewaySec };
     this.jwt = new JwtVerifier(this.o.ring);
     this.refreshCodec = new RefreshTokenCodec(this.o.ring);
     this.dpop = new DpopVerifier({
@@ -67,10 +62,30 @@ export class Engine {
       iatWindowSec: this.o.dpop.proofLifetimeSec,
       nonceStepSec: this.o.dpop.nonceLifetimeSec,
     });
-    this.cache = this.o.cacheMax > 0 ? new VerifiedTokenCache(this.o.cacheMax) : undefined;
+    this.cache = this.o.verifyCacheMax > 0 ? new VerifiedTokenCache(this.o.verifyCacheMax) : undefined;
     // A key that leaves the ring takes its verified tokens with it.
     this.o.ring.onRemove(() => this.cache?.clear());
     if (this.o.onEvent) this.listeners.add(this.o.onEvent);
+    this.pipeline = this.#pipeline();
+  }
+
+  /** The verification pipeline on the engine's own sources: the key ring, the store's revocations, JWE and opaque tokens. */
+  #pipeline(): VerificationPipeline {
+    const { o, store, policy, jwt } = this;
+    return new VerificationPipeline({
+      keys: ringKeys(jwt, policy),
+      revocations: storeRevocations(this.revoked),
+      formats: storeFormats(store, o.ring, jwt, policy),
+      readiness: this,
+      now: () => this.now(),
+      audience: o.audience,
+      leewaySec: o.leewaySec,
+      maxTokenLength: o.maxTokenLength,
+      cache: this.cache,
+      stats: this.stats,
+      dpop: this.dpop,
+      consume: (claims) => store.consumeJti(claims.jti, (claims.exp + o.leewaySec) * 1000, this.now()),
+    });
   }
 
   now(): number {
@@ -79,7 +94,7 @@ export class Engine {
 
   /** How long verifiers must remember a revocation: no token issued before it outlives this. */
   get revocationTtlMs(): number {
-    return this.o.accessTtlMs + this.o.leewaySec * 1000 + 60_000;
+    return this.o.accessTokenTtlMs + this.o.leewaySec * 1000 + 60_000;
   }
 
   /** Subscribes to the store's revocations and loads the ones in force, once. */

@@ -114,7 +114,7 @@ async function mintAccessToken(
   const iat = Math.floor(now / 1000);
   // Rounded down: `exp * 1000` is never past the end. Never below `iat`: a session is issued for only while it lasts (`now` < its end).
   const exp = Math.min(
-    iat + Math.floor(e.o.accessTtlMs / 1000),
+    iat + Math.floor(e.o.accessTokenTtlMs / 1000),
     t.endsAt === undefined ? Number.POSITIVE_INFINITY : Math.max(iat, Math.floor(t.endsAt / 1000)),
   );
   const claims: AccessTokenClaims = {
@@ -189,7 +189,7 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
     device: options.device ?? {},
     now,
     maxAgeMs: e.o.sessionMaxAgeMs,
-    idleMs: e.o.refreshTtlMs,
+    idleMs: e.o.refreshTokenTtlMs,
   });
   const { evicted } = await e.store.createSession(session, { maxSessionsPerUser: e.o.maxSessionsPerUser, now, revocationTtlMs: e.revocationTtlMs });
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });

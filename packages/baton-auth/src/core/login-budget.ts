@@ -25,7 +25,7 @@ export const userKey = (userId: string): string => createHash('sha256').update(u
 
 /** Spends one of the user's logins; throws `ERR_RATE_LIMITED` (with when to come back) when none is left. */
 export async function spendLogin(e: Engine, userId: string, now: number): Promise<void> {
-  const limit = e.o.loginLimit;
+  const limit = e.o.loginRateLimit;
   if (limit === undefined) return;
   const user = userKey(userId);
   const refuse = (retryAfterMs: number): never => {

@@ -11,9 +11,11 @@ import { toMs } from './duration.ts';
 import type { Duration } from './duration.ts';
 import { BatonConfigError } from './errors.ts';
 import { keyRing } from './key-options.ts';
+import { limits } from './limit-options.ts';
+import type { Limits } from './limit-options.ts';
 import type { KeyInput, KeyRing } from './keys.ts';
 import type { TokenFormat } from './access-token.ts';
-import { MAX_SESSIONS_PER_USER, STORE_METHODS } from './store.ts';
+import { STORE_METHODS } from './store.ts';
 import type { TokenStore } from './store.ts';
 import type { BatonEvent } from './events.ts';
 
@@ -99,25 +101,18 @@ export interface BatonOptions {
   now?: () => number;
 }
 
-/** Options after validation, in milliseconds. */
-export interface ResolvedOptions {
+/** Options after validation, each named for its option, durations in milliseconds (the leeway in seconds, as `exp` counts). */
+export interface ResolvedOptions extends Limits {
   issuer: string;
   audience: string;
   ring: KeyRing;
   store: TokenStore;
-  accessTtlMs: number;
-  refreshTtlMs: number;
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
   sessionMaxAgeMs: number;
-  graceMs: number;
+  refreshGraceMs: number;
   leewaySec: number;
-  maxSessionsPerUser: number;
   tokenFormat: TokenFormat;
-  rateLimit: { max: number; windowMs: number } | undefined;
-  /** A user's login budget (`loginRateLimit`). */
-  loginLimit: { max: number; windowMs: number } | undefined;
-  graceLimit: number;
-  cacheMax: number;
-  maxTokenLength: number;
   defaultScope: string;
   onEvent: ((event: BatonEvent) => void) | undefined;
   persistKeys: ((ring: KeyRing) => Promise<void>) | undefined;
@@ -161,17 +156,6 @@ function human(ms: number): string {
   return `${ms / 1000}s`;
 }
 
-/**
- * A rate limit's window in ms, above 0: a window of 0 ends at once, so every attempt would open a
- * new one and the limit would count nothing.
- */
-function windowMs(window: Duration, setting: string): number {
-  const ms = toMs(window, `${setting}.window`);
-  if (ms <= 0)
-    throw new BatonConfigError(`\`${setting}.window\` must be longer than 0 (a window of 0 limits nothing), e.g. '1m'; or set \`${setting}: false\`.`);
-  return ms;
-}
-
 /** The issuer, audience, store, keys and token format: what the engine cannot start without. */
 function essentials(options: BatonOptions): Pick<ResolvedOptions, 'audience' | 'store' | 'ring' | 'tokenFormat'> {
   if (typeof options !== 'object' || options === null)
@@ -202,62 +186,34 @@ function essentials(options: BatonOptions): Pick<ResolvedOptions, 'audience' | '
 }
 
 /** The lifetimes, which must nest: an access token within a refresh token within a session; the grace and leeway short. */
-function lifetimes(options: BatonOptions): { accessTtlMs: number; refreshTtlMs: number; sessionMaxAgeMs: number; graceMs: number; leewayMs: number } {
-  const accessTtlMs = toMs(options.accessTokenTtl ?? '15m', 'accessTokenTtl');
-  const refreshTtlMs = toMs(options.refreshTokenTtl ?? '14d', 'refreshTokenTtl');
-  const sessionMaxAgeMs = toMs(options.sessionMaxAge ?? Math.max(90 * 86_400, refreshTtlMs / 1000), 'sessionMaxAge');
-  const graceMs = toMs(options.refreshGrace ?? '10s', 'refreshGrace');
+function lifetimes(options: BatonOptions): {
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  sessionMaxAgeMs: number;
+  refreshGraceMs: number;
+  leewayMs: number;
+} {
+  const accessTokenTtlMs = toMs(options.accessTokenTtl ?? '15m', 'accessTokenTtl');
+  const refreshTokenTtlMs = toMs(options.refreshTokenTtl ?? '14d', 'refreshTokenTtl');
+  const sessionMaxAgeMs = toMs(options.sessionMaxAge ?? Math.max(90 * 86_400, refreshTokenTtlMs / 1000), 'sessionMaxAge');
+  const refreshGraceMs = toMs(options.refreshGrace ?? '10s', 'refreshGrace');
   const leewayMs = toMs(options.leeway ?? '5s', 'leeway');
-  if (accessTtlMs < 1000) throw new BatonConfigError('`accessTokenTtl` must be at least 1 second.');
-  if (refreshTtlMs <= accessTtlMs) {
+  if (accessTokenTtlMs < 1000) throw new BatonConfigError('`accessTokenTtl` must be at least 1 second.');
+  if (refreshTokenTtlMs <= accessTokenTtlMs) {
     throw new BatonConfigError(
-      `\`refreshTokenTtl\` (${human(refreshTtlMs)}) must be longer than \`accessTokenTtl\` (${human(accessTtlMs)}): a session would end before its first refresh. Raise refreshTokenTtl or lower accessTokenTtl.`,
+      `\`refreshTokenTtl\` (${human(refreshTokenTtlMs)}) must be longer than \`accessTokenTtl\` (${human(accessTokenTtlMs)}): a session would end before its first refresh. Raise refreshTokenTtl or lower accessTokenTtl.`,
     );
   }
-  if (sessionMaxAgeMs < refreshTtlMs) {
-    throw new BatonConfigError(`\`sessionMaxAge\` (${human(sessionMaxAgeMs)}) must be at least \`refreshTokenTtl\` (${human(refreshTtlMs)}).`);
+  if (sessionMaxAgeMs < refreshTokenTtlMs) {
+    throw new BatonConfigError(`\`sessionMaxAge\` (${human(sessionMaxAgeMs)}) must be at least \`refreshTokenTtl\` (${human(refreshTokenTtlMs)}).`);
   }
-  if (graceMs > refreshTtlMs) {
+  if (refreshGraceMs > refreshTokenTtlMs) {
     throw new BatonConfigError(
-      `\`refreshGrace\` (${human(graceMs)}) must not be longer than \`refreshTokenTtl\` (${human(refreshTtlMs)}); a few seconds is enough to absorb races and lost responses.`,
+      `\`refreshGrace\` (${human(refreshGraceMs)}) must not be longer than \`refreshTokenTtl\` (${human(refreshTokenTtlMs)}); a few seconds is enough to absorb races and lost responses.`,
     );
   }
   if (leewayMs % 1000 !== 0 || leewayMs > 300_000) throw new BatonConfigError('`leeway` must be whole seconds, at most 5 minutes.');
-  return { accessTtlMs, refreshTtlMs, sessionMaxAgeMs, graceMs, leewayMs };
-}
-
-/** The bounds: sessions per user, the refresh and login rate limits, the grace answers, the verify cache, the token length. */
-function limits(
-  options: BatonOptions,
-): Pick<ResolvedOptions, 'maxSessionsPerUser' | 'rateLimit' | 'loginLimit' | 'graceLimit' | 'cacheMax' | 'maxTokenLength'> {
-  const maxSessionsPerUser = options.maxSessionsPerUser ?? 50;
-  if (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1 || maxSessionsPerUser > MAX_SESSIONS_PER_USER) {
-    throw new BatonConfigError(
-      `\`maxSessionsPerUser\` must be a whole number from 1 (a single session per user) to ${MAX_SESSIONS_PER_USER}: a login, the device list and "log out everywhere" read all of a user's active sessions, so there is no unlimited setting (0 no longer means no limit).`,
-    );
-  }
-  let rateLimit: ResolvedOptions['rateLimit'];
-  const rl = options.refreshRateLimit ?? { max: 30, window: '1m' };
-  if (rl !== false) {
-    if (!Number.isInteger(rl.max) || rl.max < 1)
-      throw new BatonConfigError('`refreshRateLimit.max` must be a whole number of at least 1 (or set `refreshRateLimit: false`).');
-    rateLimit = { max: rl.max, windowMs: windowMs(rl.window, 'refreshRateLimit') };
-  }
-  let loginLimit: ResolvedOptions['loginLimit'];
-  const ll = options.loginRateLimit ?? { max: 30, window: '1m' };
-  if (ll !== false) {
-    if (!Number.isInteger(ll.max) || ll.max < 1)
-      throw new BatonConfigError('`loginRateLimit.max` must be a whole number of at least 1 (or set `loginRateLimit: false`).');
-    loginLimit = { max: ll.max, windowMs: windowMs(ll.window, 'loginRateLimit') };
-  }
-  const graceLimit = options.refreshGraceLimit ?? 100;
-  if (!Number.isInteger(graceLimit) || graceLimit < 1) throw new BatonConfigError('`refreshGraceLimit` must be a whole number of at least 1.');
-  const cache = options.verifyCache ?? { max: 10_000 };
-  if (cache !== false && (!Number.isInteger(cache.max) || cache.max < 1))
-    throw new BatonConfigError('`verifyCache.max` must be a whole number of at least 1 (or set `verifyCache: false`).');
-  const maxTokenLength = options.maxTokenLength ?? 8192;
-  if (!Number.isInteger(maxTokenLength) || maxTokenLength < 256) throw new BatonConfigError('`maxTokenLength` must be a whole number of at least 256.');
-  return { maxSessionsPerUser, rateLimit, loginLimit, graceLimit, cacheMax: cache === false ? 0 : cache.max, maxTokenLength };
+  return { accessTokenTtlMs, refreshTokenTtlMs, sessionMaxAgeMs, refreshGraceMs, leewayMs };
 }
 
 /** DPoP (RFC 9449): how long a proof and a nonce are good for, and whether a nonce is required. */
@@ -277,9 +233,9 @@ function dpopOptions(options: BatonOptions): ResolvedOptions['dpop'] {
 /** Validates `options`; throws `BatonConfigError` with a sentence that says what to fix. */
 export function resolveOptions(options: BatonOptions): ResolvedOptions {
   const { audience, store, ring, tokenFormat } = essentials(options);
-  const { accessTtlMs, refreshTtlMs, sessionMaxAgeMs, graceMs, leewayMs } = lifetimes(options);
+  const { accessTokenTtlMs, refreshTokenTtlMs, sessionMaxAgeMs, refreshGraceMs, leewayMs } = lifetimes(options);
   // Retired keys verify for as long as a token they made can live, then nothing.
-  ring.setRetention({ sig: accessTtlMs + leewayMs, enc: accessTtlMs + leewayMs, refresh: refreshTtlMs + graceMs + leewayMs });
+  ring.setRetention({ sig: accessTokenTtlMs + leewayMs, enc: accessTokenTtlMs + leewayMs, refresh: refreshTokenTtlMs + refreshGraceMs + leewayMs });
   const bounds = limits(options);
   if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function')
     throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
@@ -292,10 +248,10 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     audience,
     ring,
     store,
-    accessTtlMs,
-    refreshTtlMs,
+    accessTokenTtlMs,
+    refreshTokenTtlMs,
     sessionMaxAgeMs,
-    graceMs,
+    refreshGraceMs,
     leewaySec: leewayMs / 1000,
     tokenFormat,
     ...bounds,

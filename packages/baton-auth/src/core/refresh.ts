@@ -112,11 +112,11 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     generation: parsed.generation,
     clientId,
     now,
-    graceMs: e.o.graceMs,
-    idleTtlMs: e.o.refreshTtlMs,
+    graceMs: e.o.refreshGraceMs,
+    idleTtlMs: e.o.refreshTokenTtlMs,
     revocationTtlMs: e.revocationTtlMs,
-    ...(e.o.rateLimit === undefined ? {} : { rateLimit: e.o.rateLimit }),
-    graceLimit: e.o.graceLimit,
+    ...(e.o.refreshRateLimit === undefined ? {} : { rateLimit: e.o.refreshRateLimit }),
+    graceLimit: e.o.refreshGraceLimit,
     ...(options.ip === undefined ? {} : { ip: options.ip }),
   });
   return answer(e, result, { refreshToken, parsed, now, narrowed, resources, binding, ip: options.ip });
@@ -166,7 +166,7 @@ async function answer(e: Engine, result: Awaited<ReturnType<Engine['store']['rot
     case 'expired':
     case 'revoked': {
       const ended = sessionEnd(session, now);
-      const code = result.status === 'expired' ? 'ERR_SESSION_EXPIRED' : 'ERR_REFRESH_INVALID';
+      const code = result.status === 'expired' ? 'ERR_SESSION_ENDED' : 'ERR_REFRESH_INVALID';
       throw new BatonError(code, `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });
     }
     case 'rate_limited':

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { AccessTokenClaims } from '../core/claims.ts';
+import { isJktConfirmation } from '../core/access-token.ts';
 import { BatonError } from '../core/errors.ts';
 
 /** `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then Basic. */
@@ -16,8 +17,13 @@ export function basic(clientId: string, secret: string): string {
   return `Basic ${btoa(`${form(clientId)}:${form(secret)}`)}`;
 }
 
-/** The claims a resource server reads, from a verified payload or an introspection answer. */
+/**
+ * The claims a resource server reads, from a verified payload or an introspection answer. A `cnf`
+ * that is not a DPoP key's thumbprint (RFC 9449 §6.1) is refused, as the engine refuses it: the
+ * presentation reads `cnf.jkt`, and a token bound otherwise (null, mTLS) is no bearer token either.
+ */
 export function claimsOf(p: JWTPayload & Record<string, unknown>): Readonly<AccessTokenClaims> {
+  if (p.cnf !== undefined && !isJktConfirmation(p.cnf)) throw new BatonError('ERR_TOKEN_INVALID', 'cnf is not a DPoP key confirmation');
   return Object.freeze({ ...p } as unknown as AccessTokenClaims);
 }
 

@@ -30,6 +30,8 @@ export interface VerifiedJwt {
 /** jose's failure as a Baton error: expired, invalid, or the issuer's keys unreachable (a 503). */
 function joseFailure(err: unknown): BatonError {
   if (err instanceof joseErrors.JWTExpired) return new BatonError('ERR_TOKEN_EXPIRED', 'exp is in the past');
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf' && err.reason === 'check_failed')
+    return new BatonError('ERR_TOKEN_NOT_YET_VALID', 'nbf is in the future'); // as the engine's key ring says it
   // Not jose's word on the token (a refused connection, a timeout): the issuer is unreachable, try later.
   if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
     return new BatonError('ERR_STORE_UNAVAILABLE', "the issuer's keys could not be fetched", { cause: err });
@@ -56,8 +58,11 @@ export class RemoteKeys {
     void this.#jwks.reload().catch(() => undefined);
   }
 
-  /** `token`'s payload, its signature by a key of the set and its claims checked for `audience` (RFC 9068 §4). */
-  async verify(token: string, audience: string): Promise<VerifiedJwt> {
+  /**
+   * `token`'s payload, its signature by a key of the set and its claims checked, but for `aud`'s
+   * value: the verification pipeline checks it per call, after the key source, for every source alike.
+   */
+  async verify(token: string): Promise<VerifiedJwt> {
     const o = this.#o;
     const keys = this.#jwks;
     // A key the feed revoked is refused before jose picks it, whatever the token names; without a
@@ -73,14 +78,13 @@ export class RemoteKeys {
     try {
       const { payload, protectedHeader } = await jwtVerify(token, resolve, {
         issuer: o.issuer,
-        audience,
         algorithms: o.algorithms,
         clockTolerance: o.leewaySec,
         currentDate: new Date(o.now()),
-        // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti (iss and aud by the options above);
+        // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti (iss by the option above, aud's value by the pipeline);
         // a `JWT`-typed token of another kind of issuer (allowJwtTyp) may lack client_id, never the
         // jti that its revocation names. §4: typ at+jwt (or application/at+jwt), unless allowed otherwise.
-        requiredClaims: o.allowJwtTyp ? ['exp', 'iat', 'sub', 'jti'] : ['exp', 'iat', 'sub', 'jti', 'client_id'],
+        requiredClaims: o.allowJwtTyp ? ['aud', 'exp', 'iat', 'sub', 'jti'] : ['aud', 'exp', 'iat', 'sub', 'jti', 'client_id'],
         ...(o.allowJwtTyp ? {} : { typ: 'at+jwt' }),
       });
       verified = { payload: payload as VerifiedJwt['payload'], kid: protectedHeader.kid };

@@ -34,6 +34,19 @@ function checked(o: RemoteSessionOptions): { issuer: string; timeoutMs: number }
   return { issuer: o.issuer.replace(/\/+$/, ''), timeoutMs };
 }
 
+/**
+ * `remoteIssuer`'s requests (discovery, the JWKS, introspection) within `timeoutMs` too, so that a
+ * service that hangs makes a render `unavailable` instead of hanging it; the revocation feed's
+ * stream is long-lived by design and has its own idle limit.
+ */
+function bounded(fetcher: typeof fetch, timeoutMs: number): typeof fetch {
+  return (input, init) => {
+    if (new Headers(init?.headers).get('accept') === 'text/event-stream') return fetcher(input, init);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    return fetcher(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+  };
+}
+
 /** The backend of remote mode. */
 export function remoteBackend(o: RemoteSessionOptions): Backend {
   const { issuer, timeoutMs } = checked(o);
@@ -42,7 +55,7 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
   const verifier = remoteIssuer({
     issuer: o.issuer,
     audience: o.audience ?? o.issuer,
-    fetch: fetcher,
+    fetch: bounded(fetcher, timeoutMs),
     ...(o.introspection === undefined ? {} : { introspection: o.introspection }),
   });
   const auth = (fields: Record<string, string>): { body: URLSearchParams; headers: Record<string, string> } => {

@@ -3,7 +3,8 @@
  * `baton-auth/stores/memory`. Several Baton instances in one process may share one store (their
  * revocations reach each other through `subscribe`), which is what the tests of many instances use.
  *
- * Every operation runs to completion without awaiting in between, so each is atomic.
+ * Every operation runs to completion without awaiting in between, so each is atomic. Sessions and revocations are here;
+ * the plain maps (one-time jtis, opaque tokens, records, counters) are `MemoryRecords`, in `memory-records.ts`.
  *
  * @example
  * ```ts
@@ -14,10 +15,9 @@
 import { decideRotation, endOf, isActive } from '../core/rotation.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
 import type { SessionHistoryPage } from '../core/store.ts';
-import type { OpaqueTokenRecord, RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
+import { copy, MemoryRecords } from './memory-records.ts';
+import type { RevocationEvent, RotateRequest, RotateResult, SessionRecord, BatonStore, Revocation } from './types.ts';
 
-/** Values are copied in and out, so callers never share the store's objects (opaque-token claims may nest). */
-const copy = <T>(value: T): T => structuredClone(value);
 /** Sessions are flat but for `device` and `revokeDetail`: spreads copy them at a fraction of structuredClone's cost. */
 const copySession = <T extends Partial<SessionRecord>>(s: T): T => {
   const out = { ...s };
@@ -26,17 +26,13 @@ const copySession = <T extends Partial<SessionRecord>>(s: T): T => {
   return out;
 };
 
-class MemoryStore implements BatonStore {
+class MemoryStore extends MemoryRecords implements BatonStore {
   readonly #sessions = new Map<string, SessionRecord>();
   /** Per user: the sessions not known to have ended (the active ones, and those that ended since the last login). */
   readonly #byUser = new Map<string, Set<string>>();
   /** Per user: the ended sessions kept, at most `ENDED_SESSIONS_PER_USER` after each login. */
   readonly #ended = new Map<string, Set<string>>();
-  readonly #consumed = new Map<string, number>();
-  readonly #opaque = new Map<string, OpaqueTokenRecord>();
   #revocations: RevocationEvent[] = [];
-  readonly #records = new Map<string, Map<string, string>>();
-  readonly #counters = new Map<string, { count: number; resetAt: number }>();
   readonly #listeners = new Set<(event: RevocationEvent) => void>();
   /** The log's cursor: from the time in µs, so that a new process never goes below an old one's cursors. */
   #seq = Date.now() * 1000;
@@ -161,32 +157,12 @@ class MemoryStore implements BatonStore {
     return revoked;
   }
 
-  async consumeJti(jti: string, expiresAt: number, now: number): Promise<boolean> {
-    const until = this.#consumed.get(jti);
-    if (until !== undefined && until > now) return false;
-    this.#consumed.set(jti, expiresAt);
-    return true;
-  }
-
   async denyJti(jti: string, expiresAt: number, now: number): Promise<void> {
     this.#publish({ kind: 'token', id: jti, at: now, expiresAt, reason: 'revoked' });
   }
 
   async announce(event: RevocationEvent): Promise<void> {
     this.#publish({ ...event });
-  }
-
-  async saveOpaqueToken(hash: string, record: OpaqueTokenRecord): Promise<void> {
-    this.#opaque.set(hash, copy(record));
-  }
-
-  async findOpaqueToken(hash: string, now: number): Promise<OpaqueTokenRecord | null> {
-    const record = this.#opaque.get(hash);
-    return record === undefined || record.expiresAt <= now ? null : copy(record);
-  }
-
-  async deleteOpaqueToken(hash: string): Promise<void> {
-    this.#opaque.delete(hash);
   }
 
   async revocationsSince(since: number): Promise<RevocationEvent[]> {
@@ -219,54 +195,6 @@ class MemoryStore implements BatonStore {
     return () => this.#listeners.delete(listener);
   }
 
-  async putRecord(kind: string, key: string, value: string, options?: { ifAbsent?: boolean }): Promise<boolean> {
-    let records = this.#records.get(kind);
-    if (records === undefined) this.#records.set(kind, (records = new Map()));
-    if (options?.ifAbsent && records.has(key)) return false;
-    records.set(key, value);
-    return true;
-  }
-
-  async getRecord(kind: string, key: string): Promise<string | null> {
-    return this.#records.get(kind)?.get(key) ?? null;
-  }
-
-  async deleteRecord(kind: string, key: string): Promise<boolean> {
-    return this.#records.get(kind)?.delete(key) ?? false;
-  }
-
-  async listRecords(kind: string): Promise<{ key: string; value: string }[]> {
-    return [...(this.#records.get(kind) ?? [])].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }));
-  }
-
-  async hitCounter(key: string, points: number, windowMs: number, now: number, force = false): Promise<{ count: number; resetAt: number }> {
-    const current = this.#counters.get(key);
-    const next =
-      force || current === undefined || current.resetAt <= now
-        ? { count: points, resetAt: now + windowMs }
-        : { count: current.count + points, resetAt: current.resetAt };
-    this.#counters.set(key, next);
-    return { ...next };
-  }
-
-  async getCounter(key: string, now: number): Promise<{ count: number; resetAt: number } | null> {
-    const current = this.#counters.get(key);
-    return current === undefined || current.resetAt <= now ? null : { ...current };
-  }
-
-  async deleteCounter(key: string): Promise<boolean> {
-    return this.#counters.delete(key);
-  }
-
-  async counterKeys(prefix: string, now: number): Promise<string[]> {
-    return [...this.#counters]
-      .filter(([key, c]) => key.startsWith(prefix) && c.resetAt > now)
-      .map(([key]) => key)
-      .sort();
-  }
-
-  async ping(): Promise<void> {}
-
   async sweep(now: number): Promise<number> {
     let removed = 0;
     for (const [id, session] of this.#sessions) {
@@ -280,11 +208,7 @@ class MemoryStore implements BatonStore {
         removed++;
       }
     }
-    for (const map of [this.#consumed]) {
-      for (const [key, until] of map) if (until <= now && map.delete(key)) removed++;
-    }
-    for (const [hash, record] of this.#opaque) if (record.expiresAt <= now && this.#opaque.delete(hash)) removed++;
-    for (const [key, counter] of this.#counters) if (counter.resetAt <= now && this.#counters.delete(key)) removed++;
+    removed += this.sweepRecords(now);
     const before = this.#revocations.length;
     this.#revocations = this.#revocations.filter((e) => e.expiresAt > now);
     return removed + before - this.#revocations.length;

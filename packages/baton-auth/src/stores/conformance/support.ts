@@ -51,6 +51,26 @@ export interface Harness {
   can: StoreCapabilities;
 }
 
+/** One case of the suite: its name, its test over the harness, and what it needs. */
+export interface Case {
+  name: string;
+  /** The test, made from the harness (`withStore` or `withPeers`, and `numRuns`, `can` where it needs them). */
+  run: (h: Harness) => () => Promise<void>;
+  /** The runner's timeout, where the case needs more than its default. */
+  timeoutMs?: number;
+  /** A capability the store must declare for the case to run (`capabilities`). */
+  needs?: keyof StoreCapabilities;
+}
+
+/** Registers `cases`, in order, with the runner (inside the suite's `describe`). */
+export function register(t: TestApi, h: Harness, cases: readonly Case[]): void {
+  for (const c of cases) {
+    if (c.needs !== undefined && !h.can[c.needs]) continue;
+    if (c.timeoutMs === undefined) t.it(c.name, c.run(h));
+    else t.it(c.name, c.run(h), c.timeoutMs);
+  }
+}
+
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 
