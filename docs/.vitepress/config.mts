@@ -16,7 +16,7 @@ const guides: DefaultTheme.SidebarItem[] = [
   { text: 'Frameworks and WebSockets', link: '/frameworks' },
   { text: 'Next.js and server rendering', link: '/nextjs' },
   { text: 'The client SDK', link: '/client' },
-  { text: 'React', link: '/guides/react' },
+  { text: 'React', link: '/react' },
   { text: 'DPoP', link: '/dpop' },
   { text: 'Resource servers', link: '/resource-servers' },
   { text: 'Stores', link: '/stores' },
