@@ -24,11 +24,14 @@ export const baton = createBatonNext({
 export const self = `http://127.0.0.1:${process.env.PORT ?? '3001'}`;
 
 const names = new Map<string, Promise<string>>();
+/** Users whose names this process remembers, at most (then it forgets them all and asks again). */
+const MAX_NAMES = 10_000;
 
 /** The name a user signs in with (the service's `GET /auth/me`), asked once per user by this process. */
 export function userName(sub: string, accessToken: string): Promise<string> {
   let name = names.get(sub);
   if (name === undefined) {
+    if (names.size >= MAX_NAMES) names.clear();
     name = fetch(new URL('/auth/me', issuer), { headers: { authorization: `Bearer ${accessToken}` } })
       .then(async (r) => (r.ok ? ((await r.json()) as { username?: string }) : {}))
       .then((me: { username?: string }) => me.username ?? sub);
