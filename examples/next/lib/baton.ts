@@ -17,7 +17,8 @@ export const baton = createBatonNext({
   ...(clientSecret === undefined ? {} : { clientSecret, introspection: { clientId, clientSecret } }),
   // Refresh when the access token ends, not before: one rotation per token lifetime (the token is still
   // accepted for the verifier's 5 s of clock leeway, so a render that began just before its end completes).
-  refreshLeewaySec: Number(process.env.BATON_REFRESH_LEEWAY ?? 0),
+  // (The library's default, 10 s capped at half the token's life, rotates about twice per lifetime of 5-second tokens.)
+  refreshLeewaySec: 0,
 });
 
 /** This app's own origin for the fetches its server components make to its route handlers. */
@@ -33,8 +34,11 @@ export function userName(sub: string, accessToken: string): Promise<string> {
   if (name === undefined) {
     if (names.size >= MAX_NAMES) names.clear();
     name = fetch(new URL('/auth/me', issuer), { headers: { authorization: `Bearer ${accessToken}` } })
-      .then(async (r) => (r.ok ? ((await r.json()) as { username?: string }) : {}))
-      .then((me: { username?: string }) => me.username ?? sub);
+      .then(async (r) => (r.ok ? ((await r.json()) as { username?: string }).username : undefined))
+      .then((username) => {
+        if (username === undefined) names.delete(sub); // asked again next time
+        return username ?? sub;
+      });
     name.catch(() => names.delete(sub));
     names.set(sub, name);
   }
