@@ -5,12 +5,16 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { afterAll } from 'vitest';
 import { freePort } from './ports.ts';
 
 const APP = new URL('../../examples/next/', import.meta.url).pathname;
 const NEXT = new URL('../../node_modules/next/dist/bin/next', import.meta.url).pathname;
+
+/** An empty `cache` folder `next start` leaves in the app's folder (not in the build's): removed after the run when it was not there before. */
+const CACHE = new URL('cache', `file://${APP}`);
+const hadCache = existsSync(CACHE);
 
 const children = new Set<ChildProcess>();
 afterAll(() => {
@@ -71,7 +75,14 @@ export async function startNextApp(distDir: string, env: Record<string, string>)
   };
 }
 
-/** Deletes the build folder. */
+/** Deletes the build folder (and the empty `cache` folder the run left). */
 export function removeNextBuild(distDir: string): void {
   rmSync(new URL(distDir, `file://${APP}`), { recursive: true, force: true });
+  if (!hadCache && existsSync(CACHE)) {
+    try {
+      rmdirSync(CACHE); // only when empty
+    } catch {
+      // something was put in it: not ours to delete
+    }
+  }
 }
