@@ -25,6 +25,8 @@ export default tseslint.config(
       'packages/baton-auth-server/web/client.js',
       'docs/api/',
       'docs/.vitepress/cache/',
+      'examples/sveltekit/.svelte-kit/',
+      'examples/sveltekit/build/',
       '**/.next/',
       '**/.next-*/',
       '**/next-env.d.ts',

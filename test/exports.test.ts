@@ -36,6 +36,7 @@ describe('package exports', () => {
     expect(out['./adapters/node']).toEqual(['toNodeListener', 'toWebRequest', 'writeResponse']);
     // Exactly these: the 0.x aliases `batonRouter`, `batonPlugin` and `batonRoutes` are gone and stay gone.
     for (const f of ['express', 'fastify', 'hono']) expect(out[`./adapters/${f}`], f).toEqual(['autoRefresh', 'endpoints', 'requireAuth', 'resourceMetadata']);
+    expect(out['./sveltekit']).toEqual(['batonEndpoints', 'batonLoad', 'batonSignIn', 'batonSignOut', 'createBatonHandle']);
     for (const [p, names] of Object.entries(out)) expect(names.length, p).toBeGreaterThan(0);
   });
 

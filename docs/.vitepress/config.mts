@@ -15,6 +15,7 @@ const guides: DefaultTheme.SidebarItem[] = [
   { text: 'The library', link: '/library' },
   { text: 'Frameworks and WebSockets', link: '/frameworks' },
   { text: 'Next.js and server rendering', link: '/nextjs' },
+  { text: 'SvelteKit', link: '/sveltekit' },
   { text: 'The client SDK', link: '/client' },
   { text: 'React', link: '/react' },
   { text: 'DPoP', link: '/dpop' },
