@@ -69,7 +69,7 @@ export function createServerSession(options: ServerSessionOptions): ServerSessio
   const backend = backendOf(options);
   const c = sessionCookieNames(options.cookies);
   const leewaySec = numberOption(options.refreshLeewaySec, 10, 0, 3600, 'refreshLeewaySec');
-  const refreshPair = refreshOnce((rt) => backend.refresh(rt), numberOption(options.memoMs, 5000, 0, 60_000, 'memoMs'));
+  const { refresh: refreshPair, forget } = refreshOnce((rt) => backend.refresh(rt), numberOption(options.memoMs, 5000, 0, 60_000, 'memoMs'));
   const inspect = (token: string): Promise<Inspection> =>
     backend.verify(token).then(
       (claims) => ({ kind: 'valid', claims }) as const,
@@ -103,6 +103,7 @@ export function createServerSession(options: ServerSessionOptions): ServerSessio
         refresh = undefined; // two cookies of one name: clear them all the same
       }
       let revoked = refresh === undefined;
+      if (refresh !== undefined) forget(refresh);
       if (refresh !== undefined)
         revoked = await backend.revoke(refresh).then(
           () => true,
