@@ -62,7 +62,9 @@ export async function postForm(fetcher: typeof fetch, url: string, body: URLSear
 }
 
 const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[\s;,]/.test(v);
+/** RFC 6265 §4.1.1 cookie-octets: what a token must be made of to be written as a cookie as it is (no `;`, `,`, `"`, `\`, space, control, non-ASCII). */
+const COOKIE_OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/;
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && COOKIE_OCTETS.test(v);
 
 /** A token answer (RFC 6749 §5.1), strictly: anything missing or out of shape is the service failing, never a session. */
 export function tokenPairOf(json: unknown): TokenPair {
