@@ -7,13 +7,13 @@
  */
 import { isIP } from 'node:net';
 import type { TokenPair } from '../core/baton.ts';
-import { BatonConfigError } from '../core/errors.ts';
+import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { isSecureUrl } from '../protocol/origin.ts';
 import { remoteIssuer } from '../remote/issuer.ts';
 import { serverProofs } from './dpop.ts';
 import type { ServerProofs } from './dpop.ts';
 import type { Backend, RemoteSessionOptions } from './types.ts';
-import { errorOf, postForm, tokenPairOf } from './wire.ts';
+import { errorOf, MAX_REFRESH_TOKEN, postForm, tokenPairOf } from './wire.ts';
 import type { Answer } from './wire.ts';
 
 /** `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then Basic. */
@@ -98,7 +98,11 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     },
     // The user's address, for the service's login protection: it believes it only from the proxies BATON_TRUST_PROXY names (this app's server).
     login: (username, password, ip) => pair('/auth/login', { username, password }, true, ip !== undefined && isIP(ip) !== 0 ? { 'x-forwarded-for': ip } : {}),
-    refresh: (refreshToken) => pair('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, false),
+    // A cookie longer than any refresh token the service's answer may carry is none it gave: refused here, without a call.
+    refresh: (refreshToken) =>
+      refreshToken.length > MAX_REFRESH_TOKEN
+        ? Promise.reject(new BatonError('ERR_REFRESH_INVALID', `the refresh cookie is longer than ${MAX_REFRESH_TOKEN} characters: not a refresh token`))
+        : pair('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, false),
     async revoke(refreshToken) {
       const answer = await call('/oauth/revoke', { token: refreshToken, token_type_hint: 'refresh_token' });
       // RFC 7009 §2.2: 200 whether or not the token was valid; anything else is the service's trouble.

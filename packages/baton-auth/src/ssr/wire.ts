@@ -10,6 +10,8 @@ import type { SessionEnd } from '../core/errors.ts';
 
 /** The largest answer read from the service. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
+/** The longest refresh token taken from the service's answer: a refresh cookie longer than it is none of ours. */
+export const MAX_REFRESH_TOKEN = 4096;
 const REASON = /^[a-z][a-z0-9_]{0,39}$/;
 
 /** The service's answer, read within the bounds. */
@@ -72,7 +74,7 @@ export function tokenPairOf(json: unknown): TokenPair {
   const type = typeof b.token_type === 'string' ? b.token_type.toLowerCase() : '';
   const ok =
     isText(b.access_token, 16_384) &&
-    isText(b.refresh_token, 4096) &&
+    isText(b.refresh_token, MAX_REFRESH_TOKEN) &&
     (type === 'bearer' || type === 'dpop') &&
     isInt(b.expires_in, 1, 31_536_000) &&
     (b.refresh_expires_in === undefined || isInt(b.refresh_expires_in, 1, 31_536_000 * 10)) &&
