@@ -47,6 +47,13 @@ function bounded(fetcher: typeof fetch, timeoutMs: number): typeof fetch {
   };
 }
 
+/**
+ * The proofs `verify` checks are made here, one per check, and never leave the process: nothing can
+ * replay them (RFC 9449 §11.1), so none is spent — a ledger of every render's proof (5 min each,
+ * bounded, then 503s) would let page views alone make every user `unavailable`.
+ */
+const OWN_PROOFS = { dpop: { ledger: { consumeJti: async () => true } } };
+
 /** The backend of remote mode. */
 export function remoteBackend(o: RemoteSessionOptions): Backend {
   const { issuer, timeoutMs } = checked(o);
@@ -57,10 +64,7 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     audience: o.audience ?? o.issuer,
     fetch: bounded(fetcher, timeoutMs),
     ...(o.introspection === undefined ? {} : { introspection: o.introspection }),
-    // The proofs checked here are made here, one per check, and never leave the process: nothing can
-    // replay them (RFC 9449 §11.1), so none is spent — a ledger of every render's proof (5 min each,
-    // bounded, then 503s) would let page views alone make every user `unavailable`.
-    ...(proofs === undefined ? {} : { dpop: { ledger: { consumeJti: async () => true } } }),
+    ...(proofs === undefined ? {} : OWN_PROOFS),
   });
   const auth = (fields: Record<string, string>): { body: URLSearchParams; headers: Record<string, string> } => {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
