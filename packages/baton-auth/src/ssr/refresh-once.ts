@@ -10,9 +10,11 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { TokenPair } from '../core/baton.ts';
 import { isBatonError } from '../core/errors.ts';
+import type { BatonErrorCode } from '../core/errors.ts';
 
 /** Codes by which the token service says the session is over (its `invalid_grant`). Every other failure keeps the session. */
-const ENDS_SESSION = new Set(['ERR_REFRESH_INVALID', 'ERR_REFRESH_REUSED', 'ERR_SESSION_EXPIRED', 'ERR_SESSION_REVOKED']);
+// Typed by the error table, so that a code renamed there (ERR_SESSION_EXPIRED → ERR_SESSION_ENDED) fails to compile here.
+const ENDS_SESSION: ReadonlySet<string> = new Set<BatonErrorCode>(['ERR_REFRESH_INVALID', 'ERR_REFRESH_REUSED', 'ERR_SESSION_ENDED', 'ERR_SESSION_REVOKED']);
 
 /** Whether `err` ends the session (clear the cookies) rather than leaving it as it is (the service away, slow, misconfigured). */
 export function endsSession(err: unknown): boolean {

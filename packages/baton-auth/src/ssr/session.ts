@@ -5,6 +5,7 @@
  */
 import type { TokenPair } from '../core/baton.ts';
 import { BatonConfigError, BatonError, isBatonError } from '../core/errors.ts';
+import type { BatonErrorCode } from '../core/errors.ts';
 import type { SessionSnapshot } from '../protocol/session-snapshot.ts';
 import { clearEndCookie, endCookies, pairCookies, readCookies, rewriteCookieHeader, sessionCookieNames } from './cookies.ts';
 import type { SessionCookies } from './cookies.ts';
@@ -169,7 +170,7 @@ async function refreshSession(
   return { state, setCookies, requestCookie };
 }
 
-const LOGIN_KEEPS = new Set(['ERR_LOGIN_FAILED', 'ERR_RATE_LIMITED', 'ERR_INVALID_REQUEST', 'ERR_INVALID_SCOPE']);
+const LOGIN_KEEPS: ReadonlySet<string> = new Set<BatonErrorCode>(['ERR_LOGIN_FAILED', 'ERR_RATE_LIMITED', 'ERR_INVALID_REQUEST', 'ERR_INVALID_SCOPE']);
 
 async function signIn(
   c: SessionCookies,
