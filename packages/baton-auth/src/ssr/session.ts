@@ -162,12 +162,13 @@ async function refreshSession(
     if (seen.kind === 'valid') return unchanged(signedIn(seen.claims, cookies.access as string));
     return { state: unavailable(err), setCookies: [], requestCookie: rewriteCookieHeader(header, { [c.end]: 'unavailable' }) };
   }
-  // The new pair is written whatever comes next: the rotation happened, and the old cookie would soon be a reuse.
+  const fresh = await inspect(pair.access_token);
+  // A pair of a session already revoked (another instance's memo after a sign-out there) is not written back: the session is over.
+  if (fresh.kind === 'ended') return ended(fresh.reason);
+  // Otherwise the new pair is written whatever comes next: the rotation happened, and the old cookie would soon be a reuse.
   const setCookies = cookies.end === undefined ? pairCookies(c, pair) : [...pairCookies(c, pair), clearEndCookie(c)];
   const requestCookie = rewriteCookieHeader(header, { [c.at]: pair.access_token, [c.rt]: pair.refresh_token, [c.end]: undefined });
-  const fresh = await inspect(pair.access_token);
-  const state = fresh.kind === 'valid' ? signedIn(fresh.claims, pair.access_token) : fresh.kind === 'ended' ? signedOut(fresh.reason) : unavailable();
-  return { state, setCookies, requestCookie };
+  return { state: fresh.kind === 'valid' ? signedIn(fresh.claims, pair.access_token) : unavailable(), setCookies, requestCookie };
 }
 
 const LOGIN_KEEPS: ReadonlySet<string> = new Set<BatonErrorCode>(['ERR_LOGIN_FAILED', 'ERR_RATE_LIMITED', 'ERR_INVALID_REQUEST', 'ERR_INVALID_SCOPE']);
