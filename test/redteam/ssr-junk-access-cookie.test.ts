@@ -1,7 +1,8 @@
 /**
  * Red team, `baton-auth/ssr` remote mode: the cost of junk access cookies. Each render verifies the
  * access cookie locally; a forged JWT naming an unknown `kid` must not make the app fetch the
- * service's key set once per request (a stranger's page views turned into load on the service).
+ * service's key set once per request (a stranger's page views turned into load on the service), and
+ * junk refresh cookies cost one call each and must not get the app's own address throttled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerSession } from 'baton-auth/ssr';
@@ -44,5 +45,19 @@ describe('forged access cookies', () => {
     );
     expect(states.every((s) => s.status === 'signed-out')).toBe(true);
     expect(fetched.length - before).toBeLessThanOrEqual(2);
+  });
+
+  it("300 distinct junk refresh cookies from a stranger: one call each, and no throttle of the app's address stops a real user's refresh", async () => {
+    const before = fetched.filter((p) => p === '/oauth/token').length;
+    // In waves of 50: 300 at once pass the service's connections per address (BATON_MAX_CONNECTIONS_PER_ADDRESS, 125), and
+    // the app is one address — a flood through the app resets its calls for every user (unavailable, never signed out; see the report).
+    const junk: Awaited<ReturnType<ServerSession['refresh']>>[] = [];
+    for (let wave = 0; wave < 6; wave++)
+      junk.push(...(await Promise.all(Array.from({ length: 50 }, (_, i) => session.refresh(`__Host-baton_rt=junk-${wave}-${i}`)))));
+    expect([...new Set(junk.map((o) => o.state.status))]).toEqual(['signed-out']);
+    expect(fetched.filter((p) => p === '/oauth/token').length - before).toBe(300);
+    const ok = await session.signIn({ username: 'ada', password: 'ada password 1' });
+    const rt = ok.setCookies.find((c) => c.startsWith('__Host-baton_rt='))?.split(';')[0] as string;
+    expect((await session.refresh(rt)).state.status).toBe('signed-in');
   });
 });
