@@ -49,8 +49,7 @@ describe('forged access cookies', () => {
 
   it("300 distinct junk refresh cookies from a stranger: one call each, and no throttle of the app's address stops a real user's refresh", async () => {
     const before = fetched.filter((p) => p === '/oauth/token').length;
-    // In waves of 50: 300 at once pass the service's connections per address (BATON_MAX_CONNECTIONS_PER_ADDRESS, 125), and
-    // the app is one address — a flood through the app resets its calls for every user (unavailable, never signed out; see the report).
+    // In waves of 50 (all at once: test/redteam/ssr-outgoing-calls.test.ts).
     const junk: Awaited<ReturnType<ServerSession['refresh']>>[] = [];
     for (let wave = 0; wave < 6; wave++)
       junk.push(...(await Promise.all(Array.from({ length: 50 }, (_, i) => session.refresh(`__Host-baton_rt=junk-${wave}-${i}`)))));

@@ -13,7 +13,7 @@ import { remoteIssuer } from '../remote/issuer.ts';
 import { serverProofs } from './dpop.ts';
 import type { ServerProofs } from './dpop.ts';
 import type { Backend, RemoteSessionOptions } from './types.ts';
-import { errorOf, MAX_REFRESH_TOKEN, postForm, tokenPairOf } from './wire.ts';
+import { callSlots, errorOf, MAX_CALLS_IN_FLIGHT, MAX_REFRESH_TOKEN, postForm, tokenPairOf } from './wire.ts';
 import type { Answer } from './wire.ts';
 
 /** `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then Basic. */
@@ -54,10 +54,20 @@ function bounded(fetcher: typeof fetch, timeoutMs: number): typeof fetch {
  */
 const OWN_PROOFS = { dpop: { ledger: { consumeJti: async () => true } } };
 
+/** A form to the service with this app's client authentication (RFC 6749 §2.3). */
+function clientForm(o: RemoteSessionOptions, fields: Record<string, string>): { body: URLSearchParams; headers: Record<string, string> } {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  const body = new URLSearchParams(fields);
+  if (o.clientSecret !== undefined) headers.authorization = basic(o.clientId, o.clientSecret);
+  else body.set('client_id', o.clientId);
+  return { body, headers };
+}
+
 /** The backend of remote mode. */
 export function remoteBackend(o: RemoteSessionOptions): Backend {
   const { issuer, timeoutMs } = checked(o);
   const fetcher = o.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  const inTurn = callSlots(MAX_CALLS_IN_FLIGHT, timeoutMs);
   const proofs: ServerProofs | undefined = o.dpop === undefined ? undefined : serverProofs(o.dpop);
   const verifier = remoteIssuer({
     issuer: o.issuer,
@@ -66,17 +76,10 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     ...(o.introspection === undefined ? {} : { introspection: o.introspection }),
     ...(proofs === undefined ? {} : OWN_PROOFS),
   });
-  const auth = (fields: Record<string, string>): { body: URLSearchParams; headers: Record<string, string> } => {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    const body = new URLSearchParams(fields);
-    if (o.clientSecret !== undefined) headers.authorization = basic(o.clientId, o.clientSecret);
-    else body.set('client_id', o.clientId);
-    return { body, headers };
-  };
   // One call, with a DPoP proof when bound; a `use_dpop_nonce` answer (RFC 9449 §8) gets the same call once more with its nonce.
   const call = async (path: string, fields: Record<string, string>, extra: Record<string, string> = {}): Promise<Answer> => {
     const url = `${issuer}${path}`;
-    const { body, headers: base } = auth(fields);
+    const { body, headers: base } = clientForm(o, fields);
     const headers = { ...base, ...extra };
     const send = async () => {
       const h = proofs === undefined ? headers : { ...headers, dpop: await proofs.proof('POST', url) };
@@ -84,9 +87,11 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
       proofs?.noteNonce(answer.headers);
       return answer;
     };
-    const first = await send();
-    const askedNonce = proofs !== undefined && first.status === 400 && (first.json as { error?: unknown } | undefined)?.error === 'use_dpop_nonce';
-    return askedNonce ? send() : first;
+    return inTurn(async () => {
+      const first = await send();
+      const askedNonce = proofs !== undefined && first.status === 400 && (first.json as { error?: unknown } | undefined)?.error === 'use_dpop_nonce';
+      return askedNonce ? send() : first;
+    });
   };
   const pair = async (path: string, fields: Record<string, string>, login: boolean, extra?: Record<string, string>): Promise<TokenPair> => {
     const answer = await call(path, fields, extra);

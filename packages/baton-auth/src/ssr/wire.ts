@@ -42,6 +42,49 @@ async function readCapped(res: Response, max: number): Promise<string> {
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
+/** Calls to the service in flight at once from this app at most: below the service's connections per address (`BATON_MAX_CONNECTIONS_PER_ADDRESS`, 125 by default), which every user of the app shares. */
+export const MAX_CALLS_IN_FLIGHT = 32;
+
+/**
+ * At most `max` calls at once; the others wait their turn, each for `timeoutMs` at most (then the
+ * service is away: `unavailable`, the session kept). A flood of junk refresh cookies then costs a
+ * bounded number of sockets, and never passes the service's cap for this app's address, where the
+ * service would reset every user's calls.
+ */
+export function callSlots(max: number, timeoutMs: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let busy = 0;
+  const waiting = new Set<() => void>();
+  const release = () => {
+    const next = waiting.values().next();
+    if (next.done === true) busy--;
+    else {
+      waiting.delete(next.value);
+      next.value();
+    }
+  };
+  const turn = () =>
+    new Promise<void>((resolve, reject) => {
+      const go = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiting.delete(go);
+        reject(away(`is busy: ${max} calls of this app are in flight and this one waited ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.add(go);
+    });
+  return async (fn) => {
+    if (busy < max) busy++;
+    else await turn();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  };
+}
+
 /** POSTs a form to the service within `timeoutMs`; the network failing, the timeout, a redirect or an oversized body are the service away. */
 export async function postForm(fetcher: typeof fetch, url: string, body: URLSearchParams, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
   let res: Response;
