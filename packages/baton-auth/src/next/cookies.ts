@@ -34,8 +34,13 @@ export function writeCookies(store: NextCookieStore, setCookies: string[]): void
   }
 }
 
-/** The store's cookies as a Cookie header (what the proxy forwarded, with this action's own writes). */
+/**
+ * The store's cookies as a Cookie header (what the proxy forwarded, with this action's own writes).
+ * Next's store holds values percent-decoded, so each is encoded again: a cookie planted by a sibling
+ * subdomain with the value `x%3B%20__Host-baton_rt%3D…` must stay one cookie, never become a
+ * `__Host-` token cookie the browser does not have. Our tokens and reason words encode to themselves.
+ */
 export function cookieHeaderOf(store: NextCookieStore): string | null {
   const all = store.getAll();
-  return all.length === 0 ? null : all.map((c) => `${c.name}=${c.value}`).join('; ');
+  return all.length === 0 ? null : all.map((c) => `${c.name}=${encodeURIComponent(c.value)}`).join('; ');
 }

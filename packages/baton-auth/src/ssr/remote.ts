@@ -7,13 +7,13 @@
  */
 import { isIP } from 'node:net';
 import type { TokenPair } from '../core/baton.ts';
-import { BatonConfigError } from '../core/errors.ts';
+import { BatonConfigError, BatonError } from '../core/errors.ts';
 import { isSecureUrl } from '../protocol/origin.ts';
 import { remoteIssuer } from '../remote/issuer.ts';
 import { serverProofs } from './dpop.ts';
 import type { ServerProofs } from './dpop.ts';
 import type { Backend, RemoteSessionOptions } from './types.ts';
-import { errorOf, postForm, tokenPairOf } from './wire.ts';
+import { callSlots, errorOf, MAX_CALLS_IN_FLIGHT, MAX_REFRESH_TOKEN, postForm, tokenPairOf } from './wire.ts';
 import type { Answer } from './wire.ts';
 
 /** `client_secret_basic` (RFC 6749 §2.3.1): id and secret form-encoded, then Basic. */
@@ -47,28 +47,39 @@ function bounded(fetcher: typeof fetch, timeoutMs: number): typeof fetch {
   };
 }
 
+/**
+ * The proofs `verify` checks are made here, one per check, and never leave the process: nothing can
+ * replay them (RFC 9449 §11.1), so none is spent — a ledger of every render's proof (5 min each,
+ * bounded, then 503s) would let page views alone make every user `unavailable`.
+ */
+const OWN_PROOFS = { dpop: { ledger: { consumeJti: async () => true } } };
+
+/** A form to the service with this app's client authentication (RFC 6749 §2.3). */
+function clientForm(o: RemoteSessionOptions, fields: Record<string, string>): { body: URLSearchParams; headers: Record<string, string> } {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  const body = new URLSearchParams(fields);
+  if (o.clientSecret !== undefined) headers.authorization = basic(o.clientId, o.clientSecret);
+  else body.set('client_id', o.clientId);
+  return { body, headers };
+}
+
 /** The backend of remote mode. */
 export function remoteBackend(o: RemoteSessionOptions): Backend {
   const { issuer, timeoutMs } = checked(o);
   const fetcher = o.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  const inTurn = callSlots(MAX_CALLS_IN_FLIGHT, timeoutMs);
   const proofs: ServerProofs | undefined = o.dpop === undefined ? undefined : serverProofs(o.dpop);
   const verifier = remoteIssuer({
     issuer: o.issuer,
     audience: o.audience ?? o.issuer,
     fetch: bounded(fetcher, timeoutMs),
     ...(o.introspection === undefined ? {} : { introspection: o.introspection }),
+    ...(proofs === undefined ? {} : OWN_PROOFS),
   });
-  const auth = (fields: Record<string, string>): { body: URLSearchParams; headers: Record<string, string> } => {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-    const body = new URLSearchParams(fields);
-    if (o.clientSecret !== undefined) headers.authorization = basic(o.clientId, o.clientSecret);
-    else body.set('client_id', o.clientId);
-    return { body, headers };
-  };
   // One call, with a DPoP proof when bound; a `use_dpop_nonce` answer (RFC 9449 §8) gets the same call once more with its nonce.
   const call = async (path: string, fields: Record<string, string>, extra: Record<string, string> = {}): Promise<Answer> => {
     const url = `${issuer}${path}`;
-    const { body, headers: base } = auth(fields);
+    const { body, headers: base } = clientForm(o, fields);
     const headers = { ...base, ...extra };
     const send = async () => {
       const h = proofs === undefined ? headers : { ...headers, dpop: await proofs.proof('POST', url) };
@@ -76,9 +87,11 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
       proofs?.noteNonce(answer.headers);
       return answer;
     };
-    const first = await send();
-    const askedNonce = proofs !== undefined && first.status === 400 && (first.json as { error?: unknown } | undefined)?.error === 'use_dpop_nonce';
-    return askedNonce ? send() : first;
+    return inTurn(async () => {
+      const first = await send();
+      const askedNonce = proofs !== undefined && first.status === 400 && (first.json as { error?: unknown } | undefined)?.error === 'use_dpop_nonce';
+      return askedNonce ? send() : first;
+    });
   };
   const pair = async (path: string, fields: Record<string, string>, login: boolean, extra?: Record<string, string>): Promise<TokenPair> => {
     const answer = await call(path, fields, extra);
@@ -94,7 +107,11 @@ export function remoteBackend(o: RemoteSessionOptions): Backend {
     },
     // The user's address, for the service's login protection: it believes it only from the proxies BATON_TRUST_PROXY names (this app's server).
     login: (username, password, ip) => pair('/auth/login', { username, password }, true, ip !== undefined && isIP(ip) !== 0 ? { 'x-forwarded-for': ip } : {}),
-    refresh: (refreshToken) => pair('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, false),
+    // A cookie longer than any refresh token the service's answer may carry is none it gave: refused here, without a call.
+    refresh: (refreshToken) =>
+      refreshToken.length > MAX_REFRESH_TOKEN
+        ? Promise.reject(new BatonError('ERR_REFRESH_INVALID', `the refresh cookie is longer than ${MAX_REFRESH_TOKEN} characters: not a refresh token`))
+        : pair('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, false),
     async revoke(refreshToken) {
       const answer = await call('/oauth/revoke', { token: refreshToken, token_type_hint: 'refresh_token' });
       // RFC 7009 §2.2: 200 whether or not the token was valid; anything else is the service's trouble.

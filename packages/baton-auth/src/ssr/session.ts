@@ -5,6 +5,7 @@
  */
 import type { TokenPair } from '../core/baton.ts';
 import { BatonConfigError, BatonError, isBatonError } from '../core/errors.ts';
+import type { BatonErrorCode } from '../core/errors.ts';
 import type { SessionSnapshot } from '../protocol/session-snapshot.ts';
 import { clearEndCookie, endCookies, pairCookies, readCookies, rewriteCookieHeader, sessionCookieNames } from './cookies.ts';
 import type { SessionCookies } from './cookies.ts';
@@ -69,7 +70,7 @@ export function createServerSession(options: ServerSessionOptions): ServerSessio
   const backend = backendOf(options);
   const c = sessionCookieNames(options.cookies);
   const leewaySec = numberOption(options.refreshLeewaySec, 10, 0, 3600, 'refreshLeewaySec');
-  const refreshPair = refreshOnce((rt) => backend.refresh(rt), numberOption(options.memoMs, 5000, 0, 60_000, 'memoMs'));
+  const { refresh: refreshPair, forget } = refreshOnce((rt) => backend.refresh(rt), numberOption(options.memoMs, 5000, 0, 60_000, 'memoMs'));
   const inspect = (token: string): Promise<Inspection> =>
     backend.verify(token).then(
       (claims) => ({ kind: 'valid', claims }) as const,
@@ -103,6 +104,7 @@ export function createServerSession(options: ServerSessionOptions): ServerSessio
         refresh = undefined; // two cookies of one name: clear them all the same
       }
       let revoked = refresh === undefined;
+      if (refresh !== undefined) forget(refresh);
       if (refresh !== undefined)
         revoked = await backend.revoke(refresh).then(
           () => true,
@@ -160,15 +162,16 @@ async function refreshSession(
     if (seen.kind === 'valid') return unchanged(signedIn(seen.claims, cookies.access as string));
     return { state: unavailable(err), setCookies: [], requestCookie: rewriteCookieHeader(header, { [c.end]: 'unavailable' }) };
   }
-  // The new pair is written whatever comes next: the rotation happened, and the old cookie would soon be a reuse.
+  const fresh = await inspect(pair.access_token);
+  // A pair of a session already revoked (another instance's memo after a sign-out there) is not written back: the session is over.
+  if (fresh.kind === 'ended') return ended(fresh.reason);
+  // Otherwise the new pair is written whatever comes next: the rotation happened, and the old cookie would soon be a reuse.
   const setCookies = cookies.end === undefined ? pairCookies(c, pair) : [...pairCookies(c, pair), clearEndCookie(c)];
   const requestCookie = rewriteCookieHeader(header, { [c.at]: pair.access_token, [c.rt]: pair.refresh_token, [c.end]: undefined });
-  const fresh = await inspect(pair.access_token);
-  const state = fresh.kind === 'valid' ? signedIn(fresh.claims, pair.access_token) : fresh.kind === 'ended' ? signedOut(fresh.reason) : unavailable();
-  return { state, setCookies, requestCookie };
+  return { state: fresh.kind === 'valid' ? signedIn(fresh.claims, pair.access_token) : unavailable(), setCookies, requestCookie };
 }
 
-const LOGIN_KEEPS = new Set(['ERR_LOGIN_FAILED', 'ERR_RATE_LIMITED', 'ERR_INVALID_REQUEST', 'ERR_INVALID_SCOPE']);
+const LOGIN_KEEPS: ReadonlySet<string> = new Set<BatonErrorCode>(['ERR_LOGIN_FAILED', 'ERR_RATE_LIMITED', 'ERR_INVALID_REQUEST', 'ERR_INVALID_SCOPE']);
 
 async function signIn(
   c: SessionCookies,

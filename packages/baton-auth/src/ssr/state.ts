@@ -3,6 +3,7 @@
  */
 import type { AccessTokenClaims } from '../core/claims.ts';
 import { isBatonError } from '../core/errors.ts';
+import type { BatonErrorCode } from '../core/errors.ts';
 import { httpErrorOf } from '../http/respond.ts';
 import { keepsCredentials } from '../http/refusal.ts';
 import type { SessionSnapshot } from '../protocol/session-snapshot.ts';
@@ -18,7 +19,7 @@ export type Inspection =
   /** Revoked: the session is over, for this reason. */
   | { kind: 'ended'; reason: string };
 
-const STALE = new Set(['ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_SCHEME']);
+const STALE: ReadonlySet<string> = new Set<BatonErrorCode>(['ERR_TOKEN_EXPIRED', 'ERR_TOKEN_INVALID', 'ERR_TOKEN_NOT_YET_VALID', 'ERR_TOKEN_SCHEME']);
 
 /** An access token's check failing, read. */
 export function inspectionOf(err: unknown): Inspection {

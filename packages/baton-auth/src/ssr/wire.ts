@@ -10,6 +10,8 @@ import type { SessionEnd } from '../core/errors.ts';
 
 /** The largest answer read from the service. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
+/** The longest refresh token taken from the service's answer: a refresh cookie longer than it is none of ours. */
+export const MAX_REFRESH_TOKEN = 4096;
 const REASON = /^[a-z][a-z0-9_]{0,39}$/;
 
 /** The service's answer, read within the bounds. */
@@ -40,6 +42,49 @@ async function readCapped(res: Response, max: number): Promise<string> {
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
+/** Calls to the service in flight at once from this app at most: below the service's connections per address (`BATON_MAX_CONNECTIONS_PER_ADDRESS`, 125 by default), which every user of the app shares. */
+export const MAX_CALLS_IN_FLIGHT = 32;
+
+/**
+ * At most `max` calls at once; the others wait their turn, each for `timeoutMs` at most (then the
+ * service is away: `unavailable`, the session kept). A flood of junk refresh cookies then costs a
+ * bounded number of sockets, and never passes the service's cap for this app's address, where the
+ * service would reset every user's calls.
+ */
+export function callSlots(max: number, timeoutMs: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let busy = 0;
+  const waiting = new Set<() => void>();
+  const release = () => {
+    const next = waiting.values().next();
+    if (next.done === true) busy--;
+    else {
+      waiting.delete(next.value);
+      next.value();
+    }
+  };
+  const turn = () =>
+    new Promise<void>((resolve, reject) => {
+      const go = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiting.delete(go);
+        reject(away(`is busy: ${max} calls of this app are in flight and this one waited ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.add(go);
+    });
+  return async (fn) => {
+    if (busy < max) busy++;
+    else await turn();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  };
+}
+
 /** POSTs a form to the service within `timeoutMs`; the network failing, the timeout, a redirect or an oversized body are the service away. */
 export async function postForm(fetcher: typeof fetch, url: string, body: URLSearchParams, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
   let res: Response;
@@ -62,7 +107,9 @@ export async function postForm(fetcher: typeof fetch, url: string, body: URLSear
 }
 
 const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[\s;,]/.test(v);
+/** RFC 6265 §4.1.1 cookie-octets: what a token must be made of to be written as a cookie as it is (no `;`, `,`, `"`, `\`, space, control, non-ASCII). */
+const COOKIE_OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/;
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && COOKIE_OCTETS.test(v);
 
 /** A token answer (RFC 6749 §5.1), strictly: anything missing or out of shape is the service failing, never a session. */
 export function tokenPairOf(json: unknown): TokenPair {
@@ -70,7 +117,7 @@ export function tokenPairOf(json: unknown): TokenPair {
   const type = typeof b.token_type === 'string' ? b.token_type.toLowerCase() : '';
   const ok =
     isText(b.access_token, 16_384) &&
-    isText(b.refresh_token, 4096) &&
+    isText(b.refresh_token, MAX_REFRESH_TOKEN) &&
     (type === 'bearer' || type === 'dpop') &&
     isInt(b.expires_in, 1, 31_536_000) &&
     (b.refresh_expires_in === undefined || isInt(b.refresh_expires_in, 1, 31_536_000 * 10)) &&
