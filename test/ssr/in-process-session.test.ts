@@ -23,14 +23,16 @@ function setup() {
 }
 
 describe('createServerSession with a Baton in process', () => {
-  it('refreshes only within refreshLeewaySec of the end, once for 30 racing requests', async () => {
+  it('refreshes only within refreshLeewaySec of the end (at most a 25th of its life), once for 30 racing requests', async () => {
     const { clock, session, rotations } = setup();
     const signed = await session.signIn({ username: 'ada', password: 'ada password 1' });
     const cookies = header(jar(signed.setCookies));
     expect((await session.refresh(cookies)).setCookies).toEqual([]); // 60 s left
     clock.advance(45_000);
     expect((await session.refresh(cookies)).setCookies).toEqual([]); // 15 s left
-    clock.advance(6_000); // 9 s left: within the leeway
+    clock.advance(6_000); // 9 s left: within refreshLeewaySec, but past a 25th of the token's life (2.4 s of 60)
+    expect((await session.refresh(cookies)).setCookies).toEqual([]);
+    clock.advance(7_000); // 2 s left: within both
     const outcomes = await Promise.all(Array.from({ length: 30 }, () => session.refresh(cookies)));
     expect(rotations()).toBe(1);
     expect(new Set(outcomes.map((o) => jar(o.setCookies).baton_at)).size).toBe(1);

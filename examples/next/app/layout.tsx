@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import Link from 'next/link';
 import { baton } from '../lib/baton';
-import { BatonSessionProvider } from './session-provider';
+import { BatonSessionProvider } from 'baton-auth-client/react';
 
 export const metadata = { title: 'Baton × Next.js' };
 

@@ -15,10 +15,6 @@ export const baton = createBatonNext({
   clientId,
   // The same confidential client (registered with --introspect) reads the service's revocation feed.
   ...(clientSecret === undefined ? {} : { clientSecret, introspection: { clientId, clientSecret } }),
-  // Refresh when the access token ends, not before: one rotation per token lifetime (the token is still
-  // accepted for the verifier's 5 s of clock leeway, so a render that began just before its end completes).
-  // (The library's default, 10 s capped at half the token's life, rotates about twice per lifetime of 5-second tokens.)
-  refreshLeewaySec: 0,
 });
 
 /** This app's own origin for the fetches its server components make to its route handlers. */

@@ -4,6 +4,9 @@
  * `baton-auth-client/react`; `react` is an optional peer dependency of `baton-auth-client`.
  * @packageDocumentation
  */
+// A client module (the React Server Components boundary): a server layout renders the provider with the session it read.
+'use client';
+
 export { BatonSessionProvider, useAccessToken, useSession } from './provider.ts';
 export type { AccessToken, BatonSessionProviderProps } from './provider.ts';
 export type { SessionValue } from './session-store.ts';

@@ -117,9 +117,15 @@ export function createServerSession(options: ServerSessionOptions): ServerSessio
   };
 }
 
-/** Whether an access token valid until `exp` is near enough its end to be refreshed now: within the leeway, at most half its life. */
+/**
+ * Whether an access token valid until `exp` is near enough its end to be refreshed now: within the
+ * leeway, and at most a 25th of its life — each early refresh shortens a token's use by the leeway,
+ * so the cap keeps a session at one rotation per token lifetime, plus one every 25 (15-minute
+ * tokens keep the whole 10 s; 5-second ones refresh 0.2 s before their end, the verifiers'
+ * clock leeway covering requests already on their way).
+ */
 function nearEnd(claims: { exp: number; iat: number }, leewaySec: number, now: number): boolean {
-  const leeway = Math.min(leewaySec, Math.max(0, (claims.exp - claims.iat) / 2));
+  const leeway = Math.min(leewaySec, Math.max(0, (claims.exp - claims.iat) / 25));
   return claims.exp * 1000 - now <= leeway * 1000;
 }
 

@@ -21,7 +21,7 @@ interface CommonOptions {
   /** The audience the cookies' tokens are for. Default the issuer's own (`issuer`, or `baton.audience`). */
   audience?: string;
   cookies?: CookieSettings;
-  /** Refresh when the access token has fewer than this many seconds left. Default 10 (capped at half its life). */
+  /** Refresh when the access token has fewer than this many seconds left. Default 10, at most a 25th of its life (one rotation per lifetime, plus one every 25). */
   refreshLeewaySec?: number;
   /**
    * How long a refresh's result is remembered under the old refresh token, ms: a request that was
