@@ -4,6 +4,7 @@
  */
 import type { RequestEvent } from '@sveltejs/kit';
 import type { Handle } from '@sveltejs/kit/hooks';
+import { sessionCookieNames } from '../ssr/cookies.ts';
 import { createServerSession, noStore } from '../ssr/index.ts';
 import type { ServerSession, ServerSessionOptions } from '../ssr/index.ts';
 import { applyCookies, linkSession, setLocals } from './locals.ts';
@@ -47,6 +48,32 @@ function varyByCookie(headers: Headers): void {
 }
 
 /**
+ * `event.fetch` that never carries Baton's cookies off the app's origin. SvelteKit's own sends the
+ * request's cookies to every subdomain of the app's host (`api.app.example` of `app.example`), though
+ * a browser sends a host-only cookie — and a `__Host-` one — to that host alone (RFC 6265 §5.4):
+ * the tokens would reach another service, the refresh token a long-lived credential. Such a call
+ * goes with the app's other cookies, as SvelteKit would send them, without Baton's.
+ */
+function keepCookiesHome(event: RequestEvent, names: ReadonlySet<string>): void {
+  const kitFetch = event.fetch;
+  event.fetch = (input, init) => {
+    const request = input instanceof Request ? input : undefined;
+    const url = new URL(request?.url ?? (input as string | URL), event.url);
+    const credentials = init?.credentials ?? request?.credentials ?? 'same-origin';
+    if (url.origin === event.url.origin || credentials === 'omit' || !`.${url.hostname}`.endsWith(`.${event.url.hostname}`)) return kitFetch(input, init);
+    const headers = new Headers(init?.headers ?? request?.headers);
+    const cookies = event.cookies
+      .getAll({ decode: (v) => v })
+      .filter((c) => !names.has(c.name))
+      .map((c) => `${c.name}=${c.value}`);
+    const own = headers.get('cookie');
+    if (own !== null) cookies.push(own);
+    if (cookies.length > 0) headers.set('cookie', cookies.join('; '));
+    return kitFetch(new Request(request ?? url, { ...init, headers, credentials: 'omit' }));
+  };
+}
+
+/**
  * SvelteKit's `handle` for Baton sessions (`src/hooks.server.ts`). On every request, before any
  * `load`, action or endpoint runs: the access cookie is verified; when it is missing or near its end
  * and a refresh cookie is there, the session is refreshed — once, however many requests of the same
@@ -70,7 +97,10 @@ function varyByCookie(headers: Headers): void {
 export function createBatonHandle(options: ServerSessionOptions): BatonHandle {
   const session = createServerSession(options);
   const now = options.now ?? Date.now;
+  const { at, rt, end } = sessionCookieNames(options.cookies);
+  const names = new Set([at, rt, end]);
   const handle: Handle = async ({ event, resolve }) => {
+    keepCookiesHome(event, names);
     const { state, setCookies, requestCookie } = await session.refresh(event.request.headers.get('cookie'));
     linkSession(event.locals, session, requestCookie, now);
     applyCookies(event.cookies, setCookies);
