@@ -13,19 +13,32 @@ import { applyCookies, linkSession, setLocals } from './locals.ts';
 export type BatonHandle = Handle & { readonly session: ServerSession };
 
 /**
+ * Whether a `Cache-Control` keeps the response out of every shared cache: `no-store` (RFC 9111
+ * §5.2.2.5), or `private` unqualified (§5.2.2.7: `private="field"` leaves the rest shareable).
+ */
+function keptFromSharedCaches(cacheControl: string): boolean {
+  return cacheControl.split(',').some((d) => ['private', 'no-store'].includes(d.trim().toLowerCase()));
+}
+
+/**
  * How a response may be cached, for shared caches (a CDN, a caching proxy) in front of the app:
  * - `private`: it sets a cookie (a token: RFC 9111 §5.2.2.7 `private` keeps it out of a shared
  *   cache, §5.2.2.5 `no-store` out of every cache), or it was made for someone — signed in, or
  *   signed out with the reason their session ended, or the token service away — and says nothing
- *   of caching itself: a page rendered for one user is never served to another;
+ *   of caching itself, or says what would let a shared cache keep it (`public`, `max-age`,
+ *   `s-maxage`: the layout's session is in every page): a page rendered for one user is never
+ *   served to another;
  * - `vary`: made for no one (no session, no reason), it may be shared, but only with requests that
- *   carry the same cookies (`Vary: Cookie`, §4.1): never in place of a signed-in user's page.
+ *   carry the same cookies (`Vary: Cookie`, §4.1): never in place of a signed-in user's page;
+ * - `as-is`: the app's own `Cache-Control`, made for no one or kept from shared caches already.
  */
 function cachingOf(event: RequestEvent, response: Response): 'private' | 'vary' | 'as-is' {
   if (response.headers.getSetCookie().length > 0) return 'private';
-  if (response.headers.has('cache-control')) return 'as-is';
   const { state } = event.locals.baton;
-  return state.status === 'signed-out' && state.reason === null ? 'vary' : 'private';
+  const forSomeone = !(state.status === 'signed-out' && state.reason === null);
+  const own = response.headers.get('cache-control');
+  if (own === null) return forSomeone ? 'private' : 'vary';
+  return forSomeone && !keptFromSharedCaches(own) ? 'private' : 'as-is';
 }
 
 /** `response` with its headers changed by `change`, copied first when they are immutable (a `fetch` answer passed through). */
@@ -83,7 +96,8 @@ function keepCookiesHome(event: RequestEvent, names: ReadonlySet<string>): void 
  * then only verify). `event.locals.baton` holds the state and its snapshot. Every response that sets
  * a cookie, whoever set it (this hook, a form action's `batonSignIn`, the app), gets
  * `Cache-Control: private, no-store`, and so does one made for someone that says nothing of caching
- * itself; one made for no one gets `Vary: Cookie`. Read the session from `event.locals.baton` or
+ * itself or lets a shared cache keep it; one made for no one gets `Vary: Cookie`. `event.fetch` to
+ * another origin never carries Baton's cookies. Read the session from `event.locals.baton` or
  * `event.cookies`, not from `event.request`'s `Cookie` header, which stays the one the browser sent.
  *
  * @example
