@@ -69,7 +69,8 @@ function varyByCookie(headers: Headers): void {
  */
 function keepCookiesHome(event: RequestEvent, names: ReadonlySet<string>): void {
   const kitFetch = event.fetch;
-  event.fetch = (input, init) => {
+  // `fetch` is read-only in SvelteKit's types; its runtime event is a plain object (it assigns `fetch` itself) that `resolve` copies.
+  (event as { fetch: typeof fetch }).fetch = (input: string | URL | Request, init?: RequestInit) => {
     const request = input instanceof Request ? input : undefined;
     const url = new URL(request?.url ?? (input as string | URL), event.url);
     const credentials = init?.credentials ?? request?.credentials ?? 'same-origin';
