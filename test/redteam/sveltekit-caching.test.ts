@@ -34,10 +34,11 @@ const get = (path: string, cookie: string | null) => new Request(`${APP}${path}`
 
 /** Whether a shared cache (RFC 9111 §3) may store the response for anyone: no `private`, no `no-store`, and nothing that keys it by cookie. */
 function shareable(response: Response): boolean {
-  const cc = (response.headers.get('cache-control') ?? '').toLowerCase();
+  const directives = (response.headers.get('cache-control') ?? '').split(',').map((d) => d.trim().toLowerCase());
   const vary = (response.headers.get('vary') ?? '').toLowerCase();
-  if (/\b(private|no-store)\b/.test(cc) || /\b(cookie|\*)/.test(vary)) return false;
-  return /\b(public|s-maxage|max-age)\b/.test(cc);
+  // `private="field"` (§5.2.2.7, qualified) keeps only that field out: the rest may be shared.
+  if (directives.includes('private') || directives.includes('no-store') || /\b(cookie|\*)/.test(vary)) return false;
+  return directives.some((d) => /^(public|s-maxage=|max-age=)/.test(d));
 }
 
 /** A page rendered with the layout's session in it, marked cacheable by the app. */
