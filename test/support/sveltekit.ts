@@ -92,11 +92,35 @@ function kitCookies(request: Request, url: URL) {
   };
 }
 
+/** Where `event.fetch` to another origin goes (a server of its own; `fetch` by default). */
+export type Upstream = (request: Request) => Promise<Response>;
+
+/**
+ * SvelteKit's `event.fetch` to another origin (runtime/server/fetch.js): unless `credentials: 'omit'`,
+ * a destination on this host or one of its subdomains gets the cookie header of this request
+ * (the browser's cookies, this request's new ones, the call's own), whatever origin it is.
+ */
+function otherOrigin(request: Request, self: URL, cookieHeader: (destination: URL, own: string | null) => string, upstream: Upstream): Promise<Response> {
+  const target = new URL(request.url);
+  if (!request.headers.has('origin')) request.headers.set('origin', self.origin);
+  if (`.${target.hostname}`.endsWith(`.${self.hostname}`) && request.credentials !== 'omit') {
+    const cookie = cookieHeader(target, request.headers.get('cookie'));
+    if (cookie) request.headers.set('cookie', cookie);
+  }
+  return upstream(request);
+}
+
 /** A route: what runs after the handle (a page's `load`, an action, a `+server.ts`). */
 export type Route = (event: RequestEvent) => Response | Promise<Response>;
 
 /** One request through `handle` to `route`, with SvelteKit's cookies; the response and the event the route saw. */
-export async function serveKit(handle: Handle, request: Request, route: Route, isSubRequest = false): Promise<{ response: Response; event: RequestEvent }> {
+export async function serveKit(
+  handle: Handle,
+  request: Request,
+  route: Route,
+  isSubRequest = false,
+  upstream: Upstream = fetch,
+): Promise<{ response: Response; event: RequestEvent }> {
   const url = new URL(request.url);
   const { cookies, cookieHeader, write } = kitCookies(request, url);
   let seen: RequestEvent | undefined;
@@ -114,11 +138,12 @@ export async function serveKit(handle: Handle, request: Request, route: Route, i
     getClientAddress: () => '127.0.0.1',
     setHeaders: () => undefined,
     // SvelteKit's server-side fetch to its own origin: the cookie header it builds, the sub-request's cookies taken back.
-    fetch: async (input: string | URL, init?: RequestInit) => {
-      const target = new URL(input, url);
+    fetch: async (input: string | URL | Request, init?: RequestInit) => {
+      const target = new URL(input instanceof Request ? input.url : input, url);
+      if (target.origin !== url.origin) return otherOrigin(new Request(input instanceof Request ? input : target, init), url, cookieHeader, upstream);
       const headers = new Headers(init?.headers);
       headers.set('cookie', cookieHeader(target, headers.get('cookie')));
-      const { response } = await serveKit(handle, new Request(target, { ...init, headers }), route, true);
+      const { response } = await serveKit(handle, new Request(target, { ...init, headers }), route, true, upstream);
       for (const header of response.headers.getSetCookie()) {
         const { name, value, ...options } = cookies.parse(header, { decode: (v) => v });
         cookies.set(name, value ?? '', { ...options, path: options.path ?? '/', encode: (v: string) => v });

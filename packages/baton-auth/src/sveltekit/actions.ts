@@ -3,9 +3,10 @@
  * on the session the handle linked to the request, each writing its cookies through `event.cookies`.
  */
 import type { RequestEvent } from '@sveltejs/kit';
+import { BatonError } from '../core/errors.ts';
 import type { SessionSnapshot } from '../protocol/session-snapshot.ts';
 import type { SessionState } from '../ssr/index.ts';
-import { applyCookies, currentCookie, linkOf, linkSession, sessionOf, setLocals } from './locals.ts';
+import { applyCookies, crossSite, currentCookie, linkOf, linkSession, sessionOf, setLocals } from './locals.ts';
 
 /**
  * The session's snapshot for a layout's `load` (`src/routes/+layout.server.ts`): who is signed in
@@ -34,7 +35,9 @@ function field(form: FormData, name: string): string {
  * Signs in from a form action with the form's `username` and `password` (or `form`, when the
  * action read the body already): the session's cookies go on the response, `event.locals.baton`
  * is the new state. A wrong password is the state `signed-out` with the service's sentence;
- * the token service away is `unavailable` (show it, and keep the form).
+ * the token service away is `unavailable` (show it, and keep the form). A form posted from another
+ * site is `signed-out` and calls nothing (login CSRF), even where SvelteKit's own origin check is
+ * off (`vite dev`, `csrf.trustedOrigins`).
  *
  * @example
  * ```ts
@@ -53,6 +56,7 @@ function field(form: FormData, name: string): string {
  */
 export async function batonSignIn(event: RequestEvent, form?: FormData): Promise<SessionState> {
   const session = sessionOf(event, 'batonSignIn');
+  if (crossSite(event)) return setLocals(event, session, { status: 'signed-out', reason: null, description: 'A sign-in from another site is refused.' }).state;
   const data = form ?? (await event.request.formData());
   let ip: string | undefined;
   try {
@@ -73,11 +77,12 @@ export async function batonSignIn(event: RequestEvent, form?: FormData): Promise
 /**
  * Signs out from a form action or an endpoint: the refresh token is revoked at the token service
  * (RFC 7009), both cookies are cleared, and `event.locals.baton` is `signed-out` with the reason
- * `logout`. SvelteKit's origin check guards a form action; `batonEndpoints`' `POST …/signout`
- * checks the origin itself.
+ * `logout`. A request from another site's page is refused (`ERR_ORIGIN_REFUSED`, 403) and changes
+ * nothing, even where SvelteKit's own origin check is off (`vite dev`, `csrf.trustedOrigins`).
  */
 export async function batonSignOut(event: RequestEvent): Promise<void> {
   const { session, now } = linkOf(event, 'batonSignOut');
+  if (crossSite(event)) throw new BatonError('ERR_ORIGIN_REFUSED', 'A sign-out from another site is refused', { public: true });
   const { setCookies } = await session.signOut(currentCookie(event));
   applyCookies(event.cookies, setCookies);
   linkSession(event.locals, session, null, now);

@@ -68,6 +68,19 @@ export function sessionOf(event: Pick<RequestEvent, 'locals'>, helper: string): 
   return linkOf(event, helper).session;
 }
 
+/**
+ * Whether a browser sent this request from another site's page: its Fetch Metadata says so (a
+ * `Sec-Fetch-Site` other than `same-origin`, which every current browser sends), or, from a browser
+ * that sends none, its `Origin` is not this app's (`null` included). With neither header it is no
+ * browser's form, so nothing a visitor's cookies could be forged with.
+ */
+export function crossSite(event: Pick<RequestEvent, 'request' | 'url'>): boolean {
+  const site = event.request.headers.get('sec-fetch-site');
+  if (site !== null) return site !== 'same-origin';
+  const origin = event.request.headers.get('origin');
+  return origin !== null && origin !== event.url.origin;
+}
+
 /** Sets the state on `locals`, with its snapshot. */
 export function setLocals(event: Pick<RequestEvent, 'locals'>, session: ServerSession, state: SessionState): BatonLocals {
   const baton = { state, snapshot: session.snapshot(state) };
