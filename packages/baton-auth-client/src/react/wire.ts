@@ -4,7 +4,7 @@
  * bounded size, so a broken or hostile answer is an error the provider keeps its state through,
  * never a state it takes.
  */
-import { parseSessionSnapshot } from 'baton-auth/protocol';
+import { boundedText as readBounded, parseSessionSnapshot } from 'baton-auth/protocol';
 import type { SessionSnapshot } from 'baton-auth/protocol';
 import { BatonClientError, NotSignedInError, SessionEndedError, TransientRefreshError } from '../errors.ts';
 import { sessionEndMessage } from '../session-end.ts';
@@ -16,29 +16,9 @@ export const MAX_ANSWER_BYTES = 16 * 1024;
 
 /** The body of `res` as text, refusing one past `max` bytes without reading further. */
 export async function boundedText(res: Response, max = MAX_ANSWER_BYTES): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > max) throw new TransientRefreshError(`The answer of ${res.url || 'the auth route'} is larger than ${max} bytes`);
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw new TransientRefreshError(`The answer of ${res.url || 'the auth route'} is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  const text = await readBounded(res.body, max, res.headers.get('content-length'));
+  if (text === undefined) throw new TransientRefreshError(`The answer of ${res.url || 'the auth route'} is larger than ${max} bytes`);
+  return text;
 }
 
 /** `text` as JSON, or undefined when it is not JSON. */

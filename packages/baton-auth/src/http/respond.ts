@@ -5,6 +5,7 @@
 import type { DpopError } from '../dpop/proof.ts';
 import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
 import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
+import { boundedText } from '../protocol/bounded-text.ts';
 import { oauthDescription } from '../protocol/oauth-error.ts';
 
 /**
@@ -101,23 +102,9 @@ function headersOf(e: BatonError): Record<string, string> {
 
 /** Reads a body of at most `limit` bytes: 413 beyond it, whatever Content-Length says. */
 export async function readBody(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) throw new HttpError('ERR_BODY_TOO_LARGE', `The request body is larger than ${limit} bytes`);
-  if (request.body === null) return '';
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new HttpError('ERR_BODY_TOO_LARGE', `The request body is larger than ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const text = await boundedText(request.body, limit, request.headers.get('content-length'));
+  if (text === undefined) throw new HttpError('ERR_BODY_TOO_LARGE', `The request body is larger than ${limit} bytes`);
+  return text;
 }
 
 /** Parameters that may be given more than once (RFC 8707 §2: `resource`); read space-joined (a URI holds no space). */

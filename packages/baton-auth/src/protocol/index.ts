@@ -9,6 +9,7 @@ export { checkOrigins, isPlainHttpOffLoopback, isSecureUrl } from './origin.ts';
 export { DiscoveryError, fetchMetadata, isRedirect, metadataUrls } from './discovery.ts';
 export type { DiscoveryFailure, Metadata } from './discovery.ts';
 export { namesAudience } from './audience.ts';
+export { boundedText } from './bounded-text.ts';
 export { oauthDescription } from './oauth-error.ts';
 export { parseSessionSnapshot } from './session-snapshot.ts';
 export type { SessionSnapshot } from './session-snapshot.ts';

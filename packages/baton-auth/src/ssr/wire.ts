@@ -7,6 +7,7 @@
 import type { TokenPair } from '../core/baton.ts';
 import { BatonError } from '../core/errors.ts';
 import type { SessionEnd } from '../core/errors.ts';
+import { boundedText } from '../protocol/bounded-text.ts';
 
 /** The largest answer read from the service. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
@@ -25,21 +26,9 @@ const away = (what: string, cause?: unknown) => new BatonError('ERR_STORE_UNAVAI
 
 /** The body as text, refusing one past `max` bytes (the stream cancelled there, never buffered whole). */
 async function readCapped(res: Response, max: number): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw away(`answered more than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  const text = await boundedText(res.body, max);
+  if (text === undefined) throw away(`answered more than ${max} bytes`);
+  return text;
 }
 
 /** Calls to the service in flight at once from this app at most: below the service's connections per address (`BATON_MAX_CONNECTIONS_PER_ADDRESS`, 125 by default), which every user of the app shares. */
