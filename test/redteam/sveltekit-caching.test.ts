@@ -6,29 +6,13 @@
  * signed in.
  */
 import { describe, expect, it } from 'vitest';
-import { batonEndpoints, batonLoad, batonSignIn, batonSignOut, createBatonHandle } from 'baton-auth/sveltekit';
-import { makeBaton } from '../support/baton.ts';
-import { cookieJar, serveKit } from '../support/sveltekit.ts';
+import { batonEndpoints, batonLoad, batonSignOut } from 'baton-auth/sveltekit';
+import { serveKit, signedInKit } from '../support/sveltekit.ts';
 import type { Route } from '../support/sveltekit.ts';
 
 const APP = 'http://127.0.0.1:5173';
-const PASSWORD = 'correct horse battery';
 
-async function setup() {
-  const { baton, clock } = makeBaton({ accessTokenTtl: 60 });
-  const handle = createBatonHandle({
-    baton,
-    now: clock.now,
-    cookies: { secure: false },
-    authenticate: async (username, password) => (username === 'alice' && password === PASSWORD ? { userId: 'usr_alice' } : null),
-  });
-  const body = new URLSearchParams({ username: 'alice', password: PASSWORD });
-  const { response } = await serveKit(handle, new Request(`${APP}/login`, { method: 'POST', body, headers: { origin: APP } }), async (event) => {
-    await batonSignIn(event);
-    return new Response(null, { status: 303, headers: { location: '/' } });
-  });
-  return { baton, handle, clock, cookie: cookieJar(null, response) };
-}
+const setup = () => signedInKit(APP);
 
 const get = (path: string, cookie: string | null) => new Request(`${APP}${path}`, cookie === null ? {} : { headers: { cookie } });
 

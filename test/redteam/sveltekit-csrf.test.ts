@@ -6,29 +6,14 @@
  * helpers must refuse a cross-site form themselves.
  */
 import { describe, expect, it } from 'vitest';
-import { batonEndpoints, batonSignIn, batonSignOut, createBatonHandle } from 'baton-auth/sveltekit';
-import { makeBaton } from '../support/baton.ts';
-import { cookieJar, serveKit } from '../support/sveltekit.ts';
+import { batonEndpoints, batonSignIn, batonSignOut } from 'baton-auth/sveltekit';
+import { KIT_PASSWORD, serveKit, signedInKit } from '../support/sveltekit.ts';
 import type { Route } from '../support/sveltekit.ts';
 
 const APP = 'http://127.0.0.1:5173';
-const PASSWORD = 'correct horse battery';
+const PASSWORD = KIT_PASSWORD;
 
-async function setup() {
-  const { baton, clock } = makeBaton({ accessTokenTtl: 60 });
-  const handle = createBatonHandle({
-    baton,
-    now: clock.now,
-    cookies: { secure: false },
-    authenticate: async (username, password) => (['alice', 'mallory'].includes(username) && password === PASSWORD ? { userId: `usr_${username}` } : null),
-  });
-  const body = new URLSearchParams({ username: 'alice', password: PASSWORD });
-  const { response } = await serveKit(handle, new Request(`${APP}/login`, { method: 'POST', body, headers: { origin: APP } }), async (event) => {
-    await batonSignIn(event);
-    return new Response(null, { status: 303, headers: { location: '/' } });
-  });
-  return { baton, handle, cookie: cookieJar(null, response) };
-}
+const setup = () => signedInKit(APP, ['alice', 'mallory']);
 
 const { GET, POST } = batonEndpoints();
 const endpointGet: Route = (event) => GET(event as never);

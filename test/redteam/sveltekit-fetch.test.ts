@@ -6,28 +6,12 @@
  * stay on the app's own origin: the refresh token is a long-lived credential.
  */
 import { describe, expect, it } from 'vitest';
-import { batonSignIn, createBatonHandle } from 'baton-auth/sveltekit';
-import { makeBaton } from '../support/baton.ts';
-import { cookieJar, serveKit } from '../support/sveltekit.ts';
+import { serveKit, signedInKit } from '../support/sveltekit.ts';
 import type { Route } from '../support/sveltekit.ts';
 
 const APP = 'https://app.example';
-const PASSWORD = 'correct horse battery';
 
-async function setup() {
-  const { baton, clock } = makeBaton({ accessTokenTtl: 60 });
-  const handle = createBatonHandle({
-    baton,
-    now: clock.now,
-    authenticate: async (username, password) => (username === 'alice' && password === PASSWORD ? { userId: 'usr_alice' } : null),
-  });
-  const body = new URLSearchParams({ username: 'alice', password: PASSWORD });
-  const { response } = await serveKit(handle, new Request(`${APP}/login`, { method: 'POST', body, headers: { origin: APP } }), async (event) => {
-    await batonSignIn(event);
-    return new Response(null, { status: 303, headers: { location: '/' } });
-  });
-  return { handle, clock, cookie: cookieJar(null, response) };
-}
+const setup = () => signedInKit(APP);
 
 /** A page whose load calls `url` with `init`, recording the cookie header each other origin received. */
 function pageCalling(url: string, init: RequestInit = {}): { route: Route; seen: string[] } {

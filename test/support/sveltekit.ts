@@ -12,6 +12,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Cookies, RequestEvent } from '@sveltejs/kit';
 import type { Handle } from '@sveltejs/kit/hooks';
+import { batonSignIn, createBatonHandle } from 'baton-auth/sveltekit';
+import { makeBaton } from './baton.ts';
 
 interface SetCookie {
   name: string;
@@ -183,4 +185,28 @@ export function cookieJar(previous: string | null, response: Response): string {
     else jar.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
   return [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+}
+
+/** The password every user of `signedInKit` has. */
+export const KIT_PASSWORD = 'correct horse battery';
+
+/**
+ * A handle over an in-process Baton (60-second tokens, the given users with `KIT_PASSWORD`) and
+ * the cookie of `alice` signed in through `batonSignIn` from a page of `app`: the set-up the
+ * red-team tests of the SvelteKit handle share. Plain-http apps get cookies without `Secure`.
+ */
+export async function signedInKit(app: string, users: string[] = ['alice']) {
+  const { baton, clock } = makeBaton({ accessTokenTtl: 60 });
+  const handle = createBatonHandle({
+    baton,
+    now: clock.now,
+    ...(app.startsWith('http:') ? { cookies: { secure: false } } : {}),
+    authenticate: async (username, password) => (users.includes(username) && password === KIT_PASSWORD ? { userId: `usr_${username}` } : null),
+  });
+  const body = new URLSearchParams({ username: 'alice', password: KIT_PASSWORD });
+  const { response } = await serveKit(handle, new Request(`${app}/login`, { method: 'POST', body, headers: { origin: app } }), async (event) => {
+    await batonSignIn(event);
+    return new Response(null, { status: 303, headers: { location: '/' } });
+  });
+  return { baton, handle, clock, cookie: cookieJar(null, response) };
 }
