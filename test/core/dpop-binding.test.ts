@@ -184,7 +184,7 @@ describe('introspection and revocation of bound tokens', () => {
     const second = await baton.login('ivan', { jkt: await proofJkt(key) });
     await baton.revoke(second.refresh_token);
     expect(await baton.listSessions('ivan')).toHaveLength(0);
-    expect(await codeOf(baton.refresh(second.refresh_token, { jkt: await proofJkt(key) }))).toBe('ERR_REFRESH_INVALID');
+    expect(await codeOf(baton.refresh(second.refresh_token, { jkt: await proofJkt(key) }))).toBe('ERR_SESSION_ENDED');
   });
 
   it('a bound access token is revoked without a proof or with one by its key; a proof by another key is refused and it stays valid', async () => {

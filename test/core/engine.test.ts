@@ -85,7 +85,7 @@ describe('refresh rotation', () => {
     clock.advance(1_001);
     expect(await codeOf(baton.refresh(first.refresh_token))).toBe('ERR_REFRESH_REUSED');
     expect(events.map((e) => e.type).slice(-2)).toEqual(['refresh.reused', 'session.revoked']);
-    expect(await codeOf(baton.refresh(child.refresh_token))).toBe('ERR_REFRESH_INVALID');
+    expect(await codeOf(baton.refresh(child.refresh_token))).toBe('ERR_SESSION_ENDED');
     expect(await codeOf(baton.verify(child.access_token))).toBe('ERR_SESSION_REVOKED');
   });
 
@@ -195,7 +195,7 @@ describe('sessions and revocation', () => {
     const phone = await baton.login('u');
     expect(events.filter((e) => e.type === 'session.evicted')).toMatchObject([{ sessionId: laptop.session_id, userId: 'u' }]);
     expect(await codeOf(baton.verify(laptop.access_token))).toBe('ERR_SESSION_REVOKED');
-    expect(await codeOf(baton.refresh(laptop.refresh_token))).toBe('ERR_REFRESH_INVALID');
+    expect(await codeOf(baton.refresh(laptop.refresh_token))).toBe('ERR_SESSION_ENDED');
     await baton.verify(phone.access_token);
     expect((await baton.listSessions('u')).map((s) => s.id)).toEqual([phone.session_id]);
   });

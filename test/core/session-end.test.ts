@@ -28,7 +28,7 @@ describe('why a session ended', () => {
     clock.advance(1000);
     await baton.revokeSession(laptop.session_id, { reason: 'kicked', by: phone.session_id });
     const refused = await failure(baton.refresh(laptop.refresh_token));
-    expect(refused.code).toBe('ERR_REFRESH_INVALID');
+    expect(refused.code).toBe('ERR_SESSION_ENDED');
     expect(refused.sessionEnd).toEqual({ reason: 'kicked', at: clock.ms, by: phone.session_id, byDevice: PHONE });
     const denied = await failure(baton.verify(laptop.access_token));
     expect(denied.code).toBe('ERR_SESSION_REVOKED');

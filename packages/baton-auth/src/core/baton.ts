@@ -224,9 +224,10 @@ export class Baton {
    * Exchanges a refresh token for a new pair (RFC 6749 §6), rotating it. A token of the current
    * generation advances the session; a retired one inside the grace window gets the current
    * pair (racing tabs, lost responses); a retired one outside it revokes the whole session
-   * (`ERR_REFRESH_REUSED`, event `refresh.reused`). Other failures: `ERR_REFRESH_INVALID`,
-   * `ERR_INVALID_SCOPE`, `ERR_SESSION_ENDED`, `ERR_RATE_LIMITED`, `ERR_STORE_UNAVAILABLE`
-   * (nothing changed).
+   * (`ERR_REFRESH_REUSED`, event `refresh.reused`). A session that ended — signed out, revoked,
+   * kicked, timed out — is `ERR_SESSION_ENDED` with its `sessionEnd`. Other failures:
+   * `ERR_REFRESH_INVALID` (not a token of a session here), `ERR_INVALID_SCOPE`, `ERR_RATE_LIMITED`,
+   * `ERR_STORE_UNAVAILABLE` (nothing changed).
    */
   refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
     return refresh(this.#e, refreshToken, options);

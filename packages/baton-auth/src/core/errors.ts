@@ -81,8 +81,9 @@ export const errorTable = {
   ERR_REFRESH_INVALID: { status: 400, error: 'invalid_grant', message: 'The refresh token is invalid' },
   ERR_REFRESH_REUSED: { status: 400, error: 'invalid_grant', message: 'The refresh token was already used' },
   // A session that ended, named as the client names it (`SessionEndedError`): here, its idle or absolute lifetime ran out.
-  // A revoked session's refresh token is ERR_REFRESH_INVALID, a reused one ERR_REFRESH_REUSED; each carries its `sessionEnd`.
-  ERR_SESSION_ENDED: { status: 400, error: 'invalid_grant', message: 'The session expired' },
+  // The refresh token of a session that ended — signed out, revoked, kicked, past its idle or absolute end — carrying its
+  // `sessionEnd`; a reused one is ERR_REFRESH_REUSED (the session ends with it, reason `reused`).
+  ERR_SESSION_ENDED: { status: 400, error: 'invalid_grant', message: 'The session ended' },
   // RFC 8628 §3.5 slow_down, with Retry-After (RFC 9110 §10.2.3), as a 429 (RFC 6585 §4).
   ERR_RATE_LIMITED: { status: 429, error: 'slow_down', message: 'Too many refreshes; try again later' },
   // RFC 6749 §4.1.2.1 temporarily_unavailable, as a 503 with Retry-After: nothing was lost, try again.

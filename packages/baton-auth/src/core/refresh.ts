@@ -166,8 +166,8 @@ async function answer(e: Engine, result: Awaited<ReturnType<Engine['store']['rot
     case 'expired':
     case 'revoked': {
       const ended = sessionEnd(session, now);
-      const code = result.status === 'expired' ? 'ERR_SESSION_ENDED' : 'ERR_REFRESH_INVALID';
-      throw new BatonError(code, `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });
+      // One code for a session that ended (signed out, revoked, kicked, timed out); its `sessionEnd` says how.
+      throw new BatonError('ERR_SESSION_ENDED', `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });
     }
     case 'rate_limited':
       throw new BatonError(

@@ -145,7 +145,9 @@ export function errorOf(answer: Answer, login = false): BatonError {
     case 'invalid_grant': {
       if (login) return new BatonError('ERR_LOGIN_FAILED', 'Wrong username or password', { public: true });
       const end = sessionEndOf(body.session_end);
-      return new BatonError('ERR_REFRESH_INVALID', 'the service ended the session', end === undefined ? {} : { sessionEnd: end });
+      return end === undefined
+        ? new BatonError('ERR_REFRESH_INVALID', 'the service does not know the refresh token')
+        : new BatonError('ERR_SESSION_ENDED', 'the service ended the session', { sessionEnd: end });
     }
     case 'invalid_client':
       return new BatonError('ERR_CLIENT_INVALID', "the token service refused this app's client credentials");
