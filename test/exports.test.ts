@@ -30,7 +30,7 @@ describe('package exports', () => {
     expect(out['./stores/postgres']).toEqual(['postgresClient', 'postgresStore']);
     expect(out['./stores/testing']).toEqual(expect.arrayContaining(['runStoreConformance']));
     expect(out['./http']).toEqual(expect.arrayContaining(['createAuthHandler', 'createLoginProtection', 'sessionCookies', 'staticClients']));
-    expect(out['./ssr']).toEqual(['createServerSession', 'noStore']);
+    expect(out['./ssr']).toEqual(['createServerSession', 'fromOurPages', 'noStore']);
     expect(out['./next']).toEqual(['createBatonNext', 'noStore']);
     expect(out['./protocol']).toEqual(expect.arrayContaining(['parseSessionSnapshot']));
     expect(out['./adapters/node']).toEqual(['toNodeListener', 'toWebRequest', 'writeResponse']);

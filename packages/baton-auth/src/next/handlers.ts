@@ -5,6 +5,7 @@
  * answer is `Cache-Control: private, no-store`.
  */
 import type { RefreshOutcome, ServerSession } from '../ssr/session.ts';
+import { fromOurPages } from '../ssr/our-pages.ts';
 import { noStore } from '../ssr/state.ts';
 
 export interface HandlerSettings {
@@ -25,13 +26,11 @@ function answer(body: unknown, status: number, setCookies: string[] = [], extra:
  * browser addressed (its `Host` header; Next may rebuild `request.url` with another name for the
  * same server) — or allowed. A request marked `cross-site` or `same-site`, or with neither header, is refused.
  */
-export function fromOurPages(request: Request, allowed: ReadonlySet<string>): boolean {
-  const site = request.headers.get('sec-fetch-site');
-  if (site !== null) return site === 'same-origin';
-  const origin = request.headers.get('origin');
-  if (origin === null || !URL.canParse(origin)) return false;
+export function ourPage(request: Request, allowed: ReadonlySet<string>): boolean {
   const host = request.headers.get('host');
-  return origin === new URL(request.url).origin || (host !== null && new URL(origin).host === host) || allowed.has(origin);
+  const ours = (origin: string) =>
+    URL.canParse(origin) && (origin === new URL(request.url).origin || (host !== null && new URL(origin).host === host) || allowed.has(origin));
+  return fromOurPages(request.headers, ours, false);
 }
 
 const crossSite = () => answer({ error: 'invalid_request', error_description: 'Cross-site request refused' }, 403);
@@ -61,7 +60,7 @@ export function routeHandlers(
     async GET(request) {
       const name = endpoint(request);
       if (name !== 'session' && name !== 'token') return notFound();
-      if (name === 'token' && !fromOurPages(request, s.allowedOrigins)) return crossSite();
+      if (name === 'token' && !ourPage(request, s.allowedOrigins)) return crossSite();
       const outcome = await session.refresh(request.headers.get('cookie'));
       if (name === 'session') return answer(session.snapshot(outcome.state), 200, outcome.setCookies);
       const { state } = outcome;
@@ -78,7 +77,7 @@ export function routeHandlers(
     },
     async POST(request) {
       if (endpoint(request) !== 'signout') return notFound();
-      if (!fromOurPages(request, s.allowedOrigins)) return crossSite();
+      if (!ourPage(request, s.allowedOrigins)) return crossSite();
       const { setCookies } = await session.signOut(request.headers.get('cookie'));
       return answer({ status: 'signed-out', reason: 'logout', description: 'You signed out.' }, 200, setCookies);
     },

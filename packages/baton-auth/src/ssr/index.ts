@@ -5,6 +5,7 @@
  */
 export { createServerSession } from './session.ts';
 export type { RefreshOutcome, ServerSession } from './session.ts';
+export { fromOurPages } from './our-pages.ts';
 export { noStore } from './state.ts';
 export type { CookieSettings, InProcessSessionOptions, RemoteSessionOptions, ServerDpopKey, ServerSessionOptions, SessionState } from './types.ts';
 export type { SessionSnapshot } from '../protocol/session-snapshot.ts';

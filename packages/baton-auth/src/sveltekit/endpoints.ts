@@ -6,7 +6,7 @@
  */
 import type { RequestEvent, RequestHandler } from '@sveltejs/kit';
 import { BatonConfigError } from '../core/errors.ts';
-import { noStore } from '../ssr/index.ts';
+import { fromOurPages, noStore } from '../ssr/index.ts';
 import { batonSignOut } from './actions.ts';
 import { linkOf, sessionOf } from './locals.ts';
 
@@ -31,9 +31,7 @@ const refused = (status: number, error: string, description: string, headers: Re
  * app's. A request with neither is refused: whatever sent it is not one of our pages.
  */
 function sameOrigin(event: RequestEvent): boolean {
-  const site = event.request.headers.get('sec-fetch-site');
-  if (site !== null) return site === 'same-origin';
-  return event.request.headers.get('origin') === event.url.origin;
+  return fromOurPages(event.request.headers, (origin) => origin === event.url.origin, false);
 }
 
 /** `GET …/token`: the access token for the page's calls to other APIs, never to another site's page. */

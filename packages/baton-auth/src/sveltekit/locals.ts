@@ -7,6 +7,7 @@
 import type { Cookies, RequestEvent } from '@sveltejs/kit';
 import { BatonConfigError } from '../core/errors.ts';
 import type { SessionSnapshot } from '../protocol/session-snapshot.ts';
+import { fromOurPages } from '../ssr/index.ts';
 import type { ServerSession, SessionState } from '../ssr/index.ts';
 
 /** `event.locals.baton`: the session of this request, as the handle found it (refreshed if it had to be). */
@@ -75,10 +76,7 @@ export function sessionOf(event: Pick<RequestEvent, 'locals'>, helper: string): 
  * browser's form, so nothing a visitor's cookies could be forged with.
  */
 export function crossSite(event: Pick<RequestEvent, 'request' | 'url'>): boolean {
-  const site = event.request.headers.get('sec-fetch-site');
-  if (site !== null) return site !== 'same-origin';
-  const origin = event.request.headers.get('origin');
-  return origin !== null && origin !== event.url.origin;
+  return !fromOurPages(event.request.headers, (origin) => origin === event.url.origin, true);
 }
 
 /** Sets the state on `locals`, with its snapshot. */
