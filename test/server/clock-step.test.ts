@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenClient, memoryStorage } from 'baton-auth-client';
 import { openStore, users } from 'baton-auth-server';
+import { eventually } from '../support/eventually.ts';
 
 const CLI = new URL('../../packages/baton-auth-server/src/cli/main.ts', import.meta.url).pathname;
 const PRELOAD = new URL('../support/wall-step.ts', import.meta.url).pathname;
@@ -118,7 +119,8 @@ describe('baton serve under steps of its wall clock', () => {
     await setWall(2 * HOUR); // past the revocation's lifetime (the access lifetime, the leeway and a minute)
     // The operator is told a step is pending, in the log.
     await me(pair.access_token);
-    expect(stdout).toMatch(/"event":"clock\.step_pending"/);
+    // The log is written asynchronously: wait for the line rather than read stdout at once.
+    await eventually(() => /"event":"clock\.step_pending"/.test(stdout), { what: 'the clock.step_pending log line' });
     await sleep(1500); // a sweep runs
     const other = await login(); // a revocation prunes the in-process view
     expect((await fetch(`${url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${other.access_token}` } })).status).toBe(200);

@@ -164,7 +164,7 @@ const LAW_CASES: readonly Case[] = [
               now += 11_000;
               const next = await one.refresh(child);
               await assert.rejects(two.refresh(login.refresh_token), { code: 'ERR_REFRESH_REUSED' });
-              await assert.rejects(one.refresh(next.refresh_token), { code: 'ERR_REFRESH_INVALID' });
+              await assert.rejects(one.refresh(next.refresh_token), { code: 'ERR_SESSION_ENDED' });
               await eventually(async () => {
                 try {
                   await one.verify(next.access_token);
