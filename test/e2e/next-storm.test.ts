@@ -141,7 +141,7 @@ async function userTabs(user: User): Promise<{ context: BrowserContext; tabs: Pa
   for (const tab of tabs) {
     tab.on('response', (r) => {
       const path = new URL(r.url()).pathname;
-      if (path === '/api/data/poll') seen.polls++;
+      if (path === '/api/items/poll') seen.polls++;
       if (r.request().headers()['next-router-prefetch'] !== undefined) seen.prefetches++;
       if (r.status() === 401 || r.status() >= 500) seen.refused.push(`${user}: ${r.status()} ${r.request().method()} ${path}`);
     });

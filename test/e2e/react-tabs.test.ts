@@ -92,7 +92,7 @@ describeInChromium('React provider across tabs', 'test/e2e/react-tabs.test.ts', 
     const first = (await tokenOf(page)) as string;
     const call = () =>
       page.evaluate(() =>
-        (window.__fetch as (u: string, i?: RequestInit) => Promise<Response>)('/api/data', { method: 'POST', body: 'x' }).then((r) => r.status),
+        (window.__fetch as (u: string, i?: RequestInit) => Promise<Response>)('/api/items', { method: 'POST', body: 'x' }).then((r) => r.status),
       );
     expect(await call()).toBe(200);
     harness.control.refused.add(first); // the API refuses the token (revoked, say); the session still stands

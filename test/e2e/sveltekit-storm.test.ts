@@ -67,7 +67,7 @@ function watch(page: Page, seen: Seen): void {
         if (!/\bprivate\b/.test(cc) || !/\bno-store\b/.test(cc))
           seen.cacheableSetCookies.push(`${r.request().method()} ${url.pathname}: ${cc || 'no Cache-Control'}`);
       }
-      if (url.pathname === '/api/auth/session' || (url.pathname === '/api/data' && url.searchParams.get('part') === 'poll')) {
+      if (url.pathname === '/api/auth/session' || (url.pathname === '/api/items' && url.searchParams.get('part') === 'poll')) {
         seen.polls += 1;
         // A body the page no longer holds (it reloaded meanwhile) cannot be read: only the status counts then.
         const body = await r.text().catch(() => undefined);

@@ -103,7 +103,7 @@ describe('route handlers', () => {
       Response.json({ who: state.status === 'signed-in' ? state.claims.sub : null }, { headers: { 'x-app': '1' } }),
     );
     clock.advance(61_000);
-    const responses = await Promise.all(Array.from({ length: 10 }, () => handler(new Request(`${ORIGIN}/api/data`, { headers: { cookie } }))));
+    const responses = await Promise.all(Array.from({ length: 10 }, () => handler(new Request(`${ORIGIN}/api/items`, { headers: { cookie } }))));
     expect(rotations()).toBe(1);
     for (const res of responses) {
       expect([await res.json(), res.headers.get('x-app'), res.headers.get('cache-control')]).toEqual([{ who: 'user-ada' }, '1', 'private, no-store']);

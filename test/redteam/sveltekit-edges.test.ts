@@ -93,7 +93,7 @@ describe('sveltekit edges that held', () => {
         subStates.push(event.locals.baton.state.status);
         return new Response('{}');
       }
-      await Promise.all(Array.from({ length: 5 }, () => event.fetch('/api/data', { headers: { cookie: event.request.headers.get('cookie') ?? '' } })));
+      await Promise.all(Array.from({ length: 5 }, () => event.fetch('/api/items', { headers: { cookie: event.request.headers.get('cookie') ?? '' } })));
       return new Response('page');
     };
     const { response } = await serveKit(handle, get('/', jar), page);

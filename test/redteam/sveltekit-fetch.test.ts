@@ -66,7 +66,7 @@ describe('event.fetch to another origin', () => {
         sub = event.request.headers.get('cookie');
         return new Response('{}');
       }
-      await event.fetch('/api/data');
+      await event.fetch('/api/items');
       return new Response('page');
     };
     await serveKit(handle, new Request(`${APP}/`, { headers: { cookie } }), route);

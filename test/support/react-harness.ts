@@ -32,7 +32,7 @@ export interface Control {
   clockOffsetMs: number;
   /** The session route answers `unavailable` (the server could not reach the token service). */
   unavailable: boolean;
-  /** Tokens the API (`/api/data`) refuses with a 401, as a revoked token would be. */
+  /** Tokens the API (`/api/items`) refuses with a 401, as a revoked token would be. */
   refused: Set<string>;
 }
 
@@ -167,7 +167,7 @@ export async function startReactHarness() {
       return void res.writeHead(200, { 'content-type': 'text/html' }).end(html(pages.get(page[1] as string) as PageOptions));
     if (url.pathname === '/favicon.ico') return void res.writeHead(204).end();
     if (url.pathname === '/app.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    if (url.pathname === '/api/data') return void route(req, res, 'data');
+    if (url.pathname === '/api/items') return void route(req, res, 'data');
     const auth = /^\/api\/auth\/(session|token|signout)$/.exec(url.pathname);
     const method = auth?.[1] === 'signout' ? 'POST' : 'GET';
     if (auth && req.method === method) return void route(req, res, auth[1] as Seen['route']);

@@ -135,7 +135,7 @@ describe('createBatonHandle', () => {
         const r = await echo(event);
         return r;
       }
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => event.fetch(`/api/data?part=${i}`)));
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => event.fetch(`/api/items?part=${i}`)));
       for (const a of answers) {
         subCookies.push(a.headers.getSetCookie());
         subTokens.push(((await a.json()) as { token: string | null }).token);

@@ -12,7 +12,7 @@ const ITEMS = 20;
 
 async function Item({ n }: { n: number }) {
   const cookie = (await headers()).get('cookie') ?? '';
-  const res = await fetch(`${self}/api/data/${n}`, { headers: { cookie }, cache: 'no-store' });
+  const res = await fetch(`${self}/api/items/${n}`, { headers: { cookie }, cache: 'no-store' });
   const body = (await res.json()) as { name?: string; reason?: string | null };
   return res.ok ? (
     <li data-item={n} data-ok="true">

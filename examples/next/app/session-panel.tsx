@@ -10,7 +10,7 @@ export function SessionPanel() {
   const { refresh } = session;
   useEffect(() => {
     const timer = setInterval(async () => {
-      const res = await fetch('/api/data/poll', { cache: 'no-store' }).catch(() => undefined);
+      const res = await fetch('/api/items/poll', { cache: 'no-store' }).catch(() => undefined);
       const body = res?.ok ? ((await res.json()) as { name: string }) : undefined;
       setPolls((p) => (body ? { ok: p.ok + 1, failed: p.failed, last: body.name } : { ...p, failed: p.failed + 1 }));
       // A refused call: the session may have ended; ask the server why.

@@ -13,7 +13,7 @@ export const load: PageServerLoad = async ({ locals, fetch, url }) => {
   // event.fetch: the handle's new cookies (if it just refreshed) go with each call, which then only verifies.
   const [me, ...parts] = await Promise.all([
     fetch('/api/me').then((r) => r.json() as Promise<{ name?: string }>),
-    ...Array.from({ length: PARTS }, (_, part) => fetch(`/api/data?part=${part}`).then((r) => r.json() as Promise<{ part?: number; error?: string }>)),
+    ...Array.from({ length: PARTS }, (_, part) => fetch(`/api/items?part=${part}`).then((r) => r.json() as Promise<{ part?: number; error?: string }>)),
   ]);
   return { name: me.name ?? null, parts, rendered };
 };
