@@ -28,6 +28,7 @@ export const INTEGRATION = [
   'test/http/lost-log-cursor.test.ts',
   'test/http/lost-revocation-replay.test.ts',
   'test/http/rate-limit.test.ts',
+  'test/interop/oauth/**/*.test.ts',
   'test/interop/python.test.ts',
   'test/interop/remote/feed-redis-rollback.test.ts',
   'test/multi/**/*.test.ts',
