@@ -84,7 +84,7 @@ describe('the hostile redirect_uri corpus against the live authorization endpoin
         else pages++;
       }
     }
-    console.log(
+    console.info(
       `redirect corpus (live endpoint): ${corpus.length} hostile redirect_uri values, ${pages} requests answered with an error page, ${redirected.length} otherwise`,
     );
     expect(redirected).toEqual([]);

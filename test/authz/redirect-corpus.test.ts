@@ -32,7 +32,7 @@ describe('the hostile redirect_uri corpus against matchRedirectUri', () => {
       if (matchRedirectUri(REGISTERED, presented) !== undefined) matched.push(show(presented));
       for (const r of REGISTERED) if (matchRedirectUri([r], presented) !== undefined) matched.push(`${show(presented)} (registered ${r} alone)`);
     }
-    console.log(
+    console.info(
       `redirect corpus: ${corpus.length} hostile redirect_uri values, each checked against ${REGISTERED.length + 1} registrations; ${matched.length} matched`,
     );
     expect(matched).toEqual([]);
