@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { REGISTERED, hostileRedirectUris, show } from './redirect-corpus.ts';
 
 const SOURCE = '../../packages/baton-auth/src/authz/redirect-uri.ts';
-const { matchRedirectUri } = (await import(SOURCE).catch((cause: unknown) => {
+const { matchRedirectUri } = (await import(new URL(SOURCE, import.meta.url).href).catch((cause: unknown) => {
   throw new Error(`matchRedirectUri is missing: ${SOURCE} (H1b, branch codes) could not be imported`, { cause });
 })) as { matchRedirectUri: (registered: readonly string[], presented: string) => string | undefined };
+if (typeof matchRedirectUri !== 'function') throw new Error(`${SOURCE} exports no matchRedirectUri function`);
 
 const corpus = hostileRedirectUris();
 
