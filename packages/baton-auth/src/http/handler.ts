@@ -34,6 +34,10 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import type { ClaimsSource } from '../authz/userinfo.ts';
+import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -94,6 +98,8 @@ export interface AuthHandlerOptions {
    */
   dpop?: boolean | (() => boolean);
   logger?: Logger;
+  /** The authorization server (authz/): here only the OIDC claims of `/oauth/userinfo` until `AuthorizationOptions` lands (H1a). */
+  authorization?: { claims?: ClaimsSource };
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -179,7 +185,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
 }
 
 /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
-function routeTable(c: HandlerContext, base: string): Record<string, Route> {
+function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | undefined): Record<string, Route> {
   return {
     '/.well-known/oauth-authorization-server': metadata(c),
     // RFC 8414 §3.1: an issuer with a path has its metadata at /.well-known/oauth-authorization-server/<path>.
@@ -195,6 +201,9 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
+    '/oauth/userinfo': userinfo(c, claims),
   };
 }
 
@@ -265,7 +274,7 @@ function finish(c: HandlerContext, request: Request, response: Response, found: 
 /** Creates the handler of every endpoint of the token service. */
 export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const { c, base } = handlerContext(options);
-  const routes = routeTable(c, base);
+  const routes = routeTable(c, base, options.authorization?.claims);
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
     const found = match(routes, local(new URL(request.url).pathname));
