@@ -39,12 +39,27 @@ export interface ClientRecord {
    * sessions and tokens are bound to a key; `allowed` (absent) binds those that carry one.
    */
   dpop?: 'required' | 'allowed';
+  /** Exact redirect URIs (RFC 6749 §3.1.2); none: no authorization code flow for this client. */
+  redirectUris?: string[];
+  /** Where OpenID Connect RP-initiated logout may send the browser back to. */
+  postLogoutRedirectUris?: string[];
+  /** Skips the consent page (the service's own apps). */
+  firstParty?: boolean;
+  /** `require_pushed_authorization_requests` (RFC 9126 §6). */
+  requirePar?: boolean;
+  /** Shown on the consent page. */
+  name?: string;
 }
 
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
 export interface ClientRegistry {
   /** The client with this id, or null. */
   get(id: string): Promise<ClientRecord | null>;
+  /**
+   * Keeps a client registered through RFC 7591 dynamic registration (`POST /oauth/register`);
+   * resolves to false when the id is taken. Registries without it take no registrations.
+   */
+  register?(record: ClientRecord): Promise<boolean>;
 }
 
 /**
