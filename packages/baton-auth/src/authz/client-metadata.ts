@@ -240,3 +240,8 @@ export function withClientMetadataDocuments(registry: ClientRegistry, options: C
   if (registry.register) wrapped.register = registry.register.bind(registry);
   return wrapped;
 }
+
+/** `registry` with the documents of `options` when given (`AuthorizationOptions.clientMetadataDocuments`), else itself. */
+export function withDocuments(registry: ClientRegistry, options: ClientMetadataOptions | undefined, logger: Logger | undefined): ClientRegistry {
+  return options === undefined ? registry : withClientMetadataDocuments(registry, { ...options, ...(logger && !options.logger ? { logger } : {}) });
+}

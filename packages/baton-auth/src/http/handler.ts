@@ -34,6 +34,10 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
+import { withDocuments } from '../authz/client-metadata.ts';
+import type { ClientMetadataOptions } from '../authz/client-metadata.ts';
+import { checkRegistration, registration } from '../authz/registration.ts';
+import type { RegistrationOptions } from '../authz/registration.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -94,6 +98,8 @@ export interface AuthHandlerOptions {
    */
   dpop?: boolean | (() => boolean);
   logger?: Logger;
+  /** H3's part of `AuthorizationOptions` (H1a's authz/context.ts holds the whole once merged): registration, metadata documents. */
+  authorization?: { registration?: RegistrationOptions; clientMetadataDocuments?: ClientMetadataOptions };
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -156,7 +162,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     issuer,
     authenticate: options.authenticate,
     username: options.username,
-    clients: options.clients ?? staticClients([{ id: defaultClientId }]),
+    clients: withDocuments(options.clients ?? staticClients([{ id: defaultClientId }]), options.authorization?.clientMetadataDocuments, options.logger),
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler: resources')),
     scopes: options.scopes === undefined ? undefined : checkScopes(options.scopes, 'createAuthHandler: scopes'),
@@ -175,6 +181,8 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
+  const reg = options.authorization?.registration;
+  if (reg !== undefined) c.registration = checkRegistration(reg, c.clients);
   return { c, base };
 }
 
@@ -195,6 +203,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
+    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
 

@@ -25,6 +25,8 @@ export function metadata(c: HandlerContext): Route {
     code_challenge_methods_supported: [],
   };
   if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
+  // RFC 8414 §2 (RFC 7591 §3): only while registration is on.
+  if (c.registration !== undefined) body.registration_endpoint = `${c.issuer}/oauth/register`;
   // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
   const withDpop = { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] };
   return { GET: async () => json(c.dpop() ? withDpop : body, 200, PUBLIC) };
