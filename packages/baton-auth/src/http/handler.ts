@@ -38,6 +38,10 @@ import { withDocuments } from '../authz/client-metadata.ts';
 import type { ClientMetadataOptions } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
 import type { RegistrationOptions } from '../authz/registration.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import type { ClaimsSource } from '../authz/userinfo.ts';
+import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -98,8 +102,8 @@ export interface AuthHandlerOptions {
    */
   dpop?: boolean | (() => boolean);
   logger?: Logger;
-  /** H3's part of `AuthorizationOptions` (H1a's authz/context.ts holds the whole once merged): registration, metadata documents. */
-  authorization?: { registration?: RegistrationOptions; clientMetadataDocuments?: ClientMetadataOptions };
+  /** The authorization server (authz/) until `AuthorizationOptions` lands (H1a): OIDC claims, registration, metadata documents. */
+  authorization?: { claims?: ClaimsSource; registration?: RegistrationOptions; clientMetadataDocuments?: ClientMetadataOptions };
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -187,7 +191,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
 }
 
 /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
-function routeTable(c: HandlerContext, base: string): Record<string, Route> {
+function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | undefined): Record<string, Route> {
   return {
     '/.well-known/oauth-authorization-server': metadata(c),
     // RFC 8414 §3.1: an issuer with a path has its metadata at /.well-known/oauth-authorization-server/<path>.
@@ -204,6 +208,9 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
+    '/oauth/userinfo': userinfo(c, claims),
   };
 }
 
@@ -274,7 +281,7 @@ function finish(c: HandlerContext, request: Request, response: Response, found: 
 /** Creates the handler of every endpoint of the token service. */
 export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const { c, base } = handlerContext(options);
-  const routes = routeTable(c, base);
+  const routes = routeTable(c, base, options.authorization?.claims);
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
     const found = match(routes, local(new URL(request.url).pathname));

@@ -8,7 +8,8 @@ import { json } from '../respond.ts';
 
 const PUBLIC = { 'cache-control': 'public, max-age=300' };
 
-export function metadata(c: HandlerContext): Route {
+/** The RFC 8414 document, as answered now (DPoP advertised while it is on). */
+export function serverMetadata(c: HandlerContext): Record<string, unknown> {
   const body: Record<string, unknown> = {
     issuer: c.issuer,
     token_endpoint: `${c.issuer}/oauth/token`,
@@ -28,8 +29,11 @@ export function metadata(c: HandlerContext): Route {
   // RFC 8414 §2 (RFC 7591 §3): only while registration is on.
   if (c.registration !== undefined) body.registration_endpoint = `${c.issuer}/oauth/register`;
   // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
-  const withDpop = { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] };
-  return { GET: async () => json(c.dpop() ? withDpop : body, 200, PUBLIC) };
+  return c.dpop() ? { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] } : body;
+}
+
+export function metadata(c: HandlerContext): Route {
+  return { GET: async () => json(serverMetadata(c), 200, PUBLIC) };
 }
 
 export function jwks(c: HandlerContext): Route {
