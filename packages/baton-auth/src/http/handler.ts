@@ -34,11 +34,23 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
+import { openStreams } from './streams.ts';
+import { authzContext } from '../authz/context.ts';
+import type { AuthorizationOptions } from '../authz/context.ts';
+import { authorizeRoute } from '../authz/authorize.ts';
+import { consent, consentRoute, consents } from '../authz/consent.ts';
+import { signInRoute } from '../authz/hosted.ts';
+import { parRoute } from '../authz/par.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
 /** Public documents any site may read (RFC 8414 metadata, the JWKS): the only routes without a cross-site check. */
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
+/**
+ * The authorization endpoint: a top-level navigation from the client's site, which changes nothing
+ * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site.
+ */
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -94,6 +106,12 @@ export interface AuthHandlerOptions {
    */
   dpop?: boolean | (() => boolean);
   logger?: Logger;
+  /**
+   * The authorization endpoint (`/oauth/authorize`, PAR, the hosted sign-in and consent pages):
+   * always on; by default with the hosted sign-in page, checking passwords with `authenticate`.
+   * With `currentUser` and `signInUrl`, your app signs users in instead (library-first).
+   */
+  authorization?: AuthorizationOptions;
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -109,34 +127,6 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
    */
   closeStreams?(final?: boolean): void;
 };
-
-/**
- * The streaming responses open now, each with the function that ends it. Once they were all
- * ended (the server is stopping), a stream opened later ends at once: a client reconnecting on a
- * kept-alive socket must not hold the server open.
- */
-function openStreams(): HandlerContext['streams'] {
-  const open = new Map<() => void, string>();
-  let closed = false;
-  return {
-    get closed() {
-      return closed;
-    },
-    count: (owner) => [...open.values()].filter((o) => o === owner).length,
-    add: (close, owner) => {
-      if (closed) {
-        queueMicrotask(close);
-        return () => undefined;
-      }
-      open.set(close, owner);
-      return () => open.delete(close);
-    },
-    closeAll: (final) => {
-      if (final) closed = true;
-      [...open.keys()].forEach((close) => close());
-    },
-  };
-}
 
 /** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
 function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
@@ -167,6 +157,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
+    authz: authzContext(options.baton, options.authorization),
     dpop:
       typeof options.dpop === 'function'
         ? options.dpop
@@ -195,6 +186,14 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
+    '/oauth/authorize': authorizeRoute(c),
+    '/oauth/authorize/sign-in': signInRoute(c),
+    '/oauth/authorize/consent': consentRoute(c),
+    '/oauth/par': parRoute(c),
+    '/auth/consents': consents(c),
+    '/auth/consents/*': consent(c),
+    // H2 (oidc): '/oauth/userinfo', '/oauth/end-session', '/.well-known/openid-configuration' (after the issuer's path, OIDC Discovery §4).
+    // H3 (service): '/oauth/register' (only when authorization.registration is on).
   };
 }
 
@@ -227,7 +226,7 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
     // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
     if (method === 'OPTIONS') return preflight(c, request, found.name, isPublic, allow);
     if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
-    if (!isPublic) refuseCrossSite(c, request);
+    if (!isPublic && !NAVIGATION(found.name)) refuseCrossSite(c, request);
     return await serve(request, context, found.params);
   } catch (err) {
     const http = httpErrorOf(err);
