@@ -92,13 +92,13 @@ describe('openid-client discovery() with its defaults', () => {
 
   /** A loopback http server serving a handler whose issuer is its own URL (plus `path`). */
   async function serve(path: string): Promise<{ issuer: string; handler: AuthHandler; baton: ReturnType<typeof createBaton> }> {
-    let handler: AuthHandler | undefined;
-    const server = createServer((req, res) => toNodeListener(handler as AuthHandler)(req, res));
+    const box: { handler?: AuthHandler } = {};
+    const server = createServer((req, res) => toNodeListener(box.handler as AuthHandler)(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     close = () => new Promise((resolve) => server.close(() => resolve()));
     const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
     const baton = createBaton({ issuer, keys: [generateKey('EdDSA')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
-    handler = createAuthHandler({
+    const handler = createAuthHandler({
       baton,
       authenticate: async () => null,
       clients: staticClients([{ id: 'web' }]),
@@ -106,6 +106,7 @@ describe('openid-client discovery() with its defaults', () => {
       cookie: { secure: false },
       authorization: { claims: async (userId) => ({ preferred_username: userId }) },
     });
+    box.handler = handler;
     return { issuer, handler, baton };
   }
 
