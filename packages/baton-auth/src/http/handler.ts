@@ -38,7 +38,6 @@ import { withDocuments } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
 import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
-import type { ClaimsSource } from '../authz/userinfo.ts';
 import { serverMetadata } from './routes/metadata.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
@@ -178,7 +177,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
 }
 
 /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
-function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | undefined): Record<string, Route> {
+function routeTable(c: HandlerContext, base: string): Record<string, Route> {
   return {
     '/.well-known/oauth-authorization-server': metadata(c),
     // RFC 8414 §3.1: an issuer with a path has its metadata at /.well-known/oauth-authorization-server/<path>.
@@ -195,15 +194,15 @@ function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | unde
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
-    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
-    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
-    '/oauth/userinfo': userinfo(c, claims),
     '/oauth/authorize': authorizeRoute(c),
     '/oauth/authorize/sign-in': signInRoute(c),
     '/oauth/authorize/consent': consentRoute(c),
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
+    // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
+    '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
   };
 }
 
@@ -274,7 +273,7 @@ function finish(c: HandlerContext, request: Request, response: Response, found: 
 /** Creates the handler of every endpoint of the token service. */
 export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const { c, base } = handlerContext(options);
-  const routes = routeTable(c, base, options.authorization?.claims);
+  const routes = routeTable(c, base);
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
     const found = match(routes, local(new URL(request.url).pathname));
