@@ -92,7 +92,8 @@ describe('the hostile redirect_uri corpus against the live authorization endpoin
 
   it('logs none of the values it refused (the request is never logged with its query)', () => {
     const text = logged.join('\n');
-    const leaked = corpus.filter((v) => v.length >= 12 && /evil/.test(v) && text.includes(v));
+    const leaked = corpus.filter((v) => v.trim().length >= 10 && text.includes(v));
+    console.info(`redirect corpus (live endpoint): ${logged.length} log lines written, ${leaked.length} with a refused value`);
     expect(leaked.map(show)).toEqual([]);
   });
 });
