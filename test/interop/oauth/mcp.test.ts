@@ -87,7 +87,7 @@ describeInChromium('the MCP SDK client against an MCP server guarded by requireA
     mcp = await startMcpServer(certificates);
     [service, rp] = await Promise.all([startAuthzService({ BATON_RESOURCES: mcp.resource }, certificates), startRelyingParty()]);
     mcp.trust(service.issuer, service.fetch);
-    await service.cli(['clients', 'add', 'mcp-client', '--redirect-uri', 'http://127.0.0.1/callback', '--name', 'MCP interop client']);
+    await service.addClient('mcp-client', { redirectUris: ['http://127.0.0.1/callback'], name: 'MCP interop client' });
     browser = await launchChromium();
     context = await httpsContext(browser);
   }, 60_000);

@@ -39,19 +39,12 @@ describeInChromium('oauth4webapi (defaults) with DPoP against the service behind
   let options: { [oauth.customFetch]: AuthzService['customFetch'] };
   beforeAll(async () => {
     [service, rp] = await Promise.all([startAuthzService(), startRelyingParty()]);
-    await service.cli([
-      'clients',
-      'add',
-      'native',
-      '--redirect-uri',
-      'http://127.0.0.1/callback',
-      '--post-logout-redirect-uri',
-      `${rp.origin}/signed-out`,
-      '--scopes',
-      'openid profile',
-      '--name',
-      'Native app',
-    ]);
+    await service.addClient('native', {
+      redirectUris: ['http://127.0.0.1/callback'],
+      postLogoutRedirectUris: [`${rp.origin}/signed-out`],
+      scopes: 'openid profile',
+      name: 'Native app',
+    });
     options = { [oauth.customFetch]: service.customFetch };
     const issuer = new URL(service.issuer);
     as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, options));

@@ -24,18 +24,12 @@ describeInChromium('openid-client (defaults) against the service behind TLS', 't
   let browser: Browser;
   beforeAll(async () => {
     [service, rp] = await Promise.all([startAuthzService(), startRelyingParty()]);
-    await service.cli([
-      'clients',
-      'add',
-      'rp',
-      '--redirect-uri',
-      `${rp.origin}/callback`,
-      '--post-logout-redirect-uri',
-      `${rp.origin}/signed-out`,
-      '--first-party',
-      '--scopes',
-      'openid profile',
-    ]);
+    await service.addClient('rp', {
+      redirectUris: [`${rp.origin}/callback`],
+      postLogoutRedirectUris: [`${rp.origin}/signed-out`],
+      firstParty: true,
+      scopes: 'openid profile',
+    });
     browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
