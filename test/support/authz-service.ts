@@ -89,7 +89,7 @@ export async function startAuthzService(env: Record<string, string> = {}, certif
     if (run.code !== 0) throw new Error(`baton ${args.join(' ')} failed (${run.code}): ${run.stderr || run.stdout}`);
     return run.stdout;
   };
-  await cli(['users', 'add', USER.username, '--password-stdin'], `${USER.password}\n`);
+  await cli(['users', 'add', USER.username, '--scopes', 'profile', '--password-stdin'], `${USER.password}\n`);
   const service = await serve(settings);
   proxy.target = service.url;
   const trusting = trustingFetch(proxy.certificates.ca);

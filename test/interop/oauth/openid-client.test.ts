@@ -73,7 +73,7 @@ describeInChromium('openid-client (defaults) against the service behind TLS', 't
     const page = await context.newPage();
     try {
       const callback = await signInOnHostedPage(page, url.href, rp);
-      expect(callback.searchParams.get('iss')).toBe(service.issuer); // RFC 9207
+      expect(Object.fromEntries(callback.searchParams)).toMatchObject({ code: expect.any(String), state, iss: service.issuer }); // RFC 9207 iss
       const tokens = await client.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: verifier,
         expectedState: state,
