@@ -19,7 +19,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAuthzService, startRelyingParty } from '../../support/authz-service.ts';
 import type { AuthzService, RelyingParty } from '../../support/authz-service.ts';
 import { describeInChromium, launchChromium } from '../../support/chromium.ts';
-import { httpsContext, signInOnHostedPage } from '../../support/hosted-sign-in.ts';
+import { explained, httpsContext, signInOnHostedPage } from '../../support/hosted-sign-in.ts';
 
 const client: oauth.Client = { client_id: 'native' };
 
@@ -138,7 +138,10 @@ describeInChromium('oauth4webapi (defaults) with DPoP against the service behind
       state: 'bye',
     }).toString();
     const page = await context.newPage();
-    await page.goto(end.href);
+    await explained(page, 'logout', async () => {
+      await page.goto(end.href);
+      return out;
+    });
     expect((await out).searchParams.get('state')).toBe('bye');
     await page.close();
   }, 60_000);
