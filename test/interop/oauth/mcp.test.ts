@@ -115,7 +115,10 @@ describeInChromium('the MCP SDK client against an MCP server guarded by requireA
     expect(metadata).toMatchObject({ resource: mcp.resource, authorization_servers: [service.issuer] });
     // The SDK's client without an auth provider gets no further.
     const anonymous = new Client({ name: 'anonymous', version: '1.0.0' });
-    await expect(anonymous.connect(new StreamableHTTPClientTransport(new URL(mcp.resource), { fetch: service.fetch }))).rejects.toThrow(/401|Unauthorized/i);
+    await expect(anonymous.connect(new StreamableHTTPClientTransport(new URL(mcp.resource), { fetch: service.fetch }))).rejects.toMatchObject({
+      code: 401,
+      message: expect.stringContaining('An access token is required'),
+    });
   });
 
   it('signs in (redirectToAuthorization in Chromium, finishAuth) and calls a tool with a token for this resource', async () => {
