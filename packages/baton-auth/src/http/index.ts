@@ -23,4 +23,6 @@ export type { RegistrationOptions } from '../authz/registration.ts';
 export { serverMetadata } from './routes/metadata.ts';
 export { memoryConsents } from '../authz/consent-store.ts';
 export type { Consent, ConsentStore, MemoryConsentsOptions } from '../authz/consent-store.ts';
+export { checkPage } from '../authz/context.ts';
 export type { AuthorizationOptions, AuthorizationUser, PageOptions } from '../authz/context.ts';
+export { checkRedirectUri } from '../authz/redirect-uri.ts';
