@@ -9,6 +9,7 @@ import { createServer, request as httpsRequest } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonConfigError } from '../../packages/baton-auth/src/core/errors.ts';
 import { staticClients } from '../../packages/baton-auth/src/http/clients.ts';
@@ -239,5 +240,37 @@ describe('bounds under many ids', () => {
     expect(r.cached).toBeLessThanOrEqual(50);
     await r.get(`${base}/seq/999`); // still cached
     expect(seen.length - before).toBe(1000);
+  });
+});
+
+describe('law: only an https URL on a listed host, as the parser writes it, is ever fetched', () => {
+  it('holds for any string, any web URL and any path on the listed host', async () => {
+    const fetched: string[] = [];
+    const counting: typeof fetch = async (input) => {
+      fetched.push(String(input));
+      return new Response('{}', { status: 404 });
+    };
+    const r = clientMetadataDocuments({ hosts: ['apps.example'], fetch: counting, cacheSize: 10 });
+    const onHost = fc.string({ maxLength: 40 }).map((path) => `https://apps.example/${path}`);
+    const near = fc.constantFrom(
+      'https://apps.example',
+      'https://APPS.example/x',
+      'https://apps.example:443/x',
+      'https://apps.example.evil/x',
+      'http://apps.example/x',
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.webUrl({ withQueryParameters: true, withFragments: true }), onHost, near), async (id) => {
+        fetched.length = 0;
+        await r.get(id);
+        for (const f of fetched) {
+          const url = new URL(f);
+          expect(f).toBe(id);
+          expect([url.protocol, url.host, url.href, url.search, url.hash, url.username]).toEqual(['https:', 'apps.example', id, '', '', '']);
+          expect(url.pathname).not.toMatch(/\/\.\.?(\/|$)/);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
