@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { sealerOf } from '../../packages/baton-auth/src/authz/codes.ts';
 import { CB, ISSUER, redirectedTo, SECRET, setup } from '../support/authz.ts';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 
 const PREFIX = 'urn:ietf:params:oauth:request_uri:';
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -110,5 +111,29 @@ describe('POST /oauth/par', () => {
     const res = await pushWith(s)({ client_id: 'par-only' });
     const { request_uri } = (await res.json()) as { request_uri: string };
     expect((await s.call(`/oauth/authorize?${new URLSearchParams({ client_id: 'par-only', request_uri })}`)).status).toBe(200);
+  });
+
+  it('a DPoP proof on the PAR binds the code to its key (RFC 9449 §10.1); a different dpop_jkt is refused', async () => {
+    const s = setup();
+    const key = await dpopKey();
+    const proof = async () => dpopProof(key, 'POST', `${ISSUER}/oauth/par`, { nonce: s.baton.dpopNonce(), iat: Math.floor(s.clock.ms / 1000) });
+    const res = await pushWith(s)({}, { authorization: basic('conf', SECRET), dpop: await proof() });
+    expect(res.status).toBe(201);
+    const { request_uri } = (await res.json()) as { request_uri: string };
+    const b = s.browser();
+    const page = await b.get(`/oauth/authorize?${new URLSearchParams({ client_id: 'conf', request_uri })}`);
+    expect((await s.codeOf(redirectedTo(await s.signIn(b, page))))?.grant.dpopJkt).toBe(key.jkt);
+    const other = await dpopKey();
+    const mismatch = await pushWith(s)({ dpop_jkt: other.jkt }, { authorization: basic('conf', SECRET), dpop: await proof() });
+    expect(mismatch.status).toBe(400);
+    expect(((await mismatch.json()) as { error: string }).error).toBe('invalid_dpop_proof');
+  });
+
+  it('dpop_jkt in the query binds the code too', async () => {
+    const s = setup();
+    const key = await dpopKey();
+    const b = s.browser();
+    const q = redirectedTo(await s.signIn(b, await b.get(s.authorizePath({ dpop_jkt: key.jkt }))));
+    expect((await s.codeOf(q))?.grant.dpopJkt).toBe(key.jkt);
   });
 });
