@@ -41,6 +41,9 @@ import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -192,7 +195,10 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
-    // H2 (oidc): '/oauth/userinfo', '/oauth/end-session', '/.well-known/openid-configuration' (after the issuer's path, OIDC Discovery §4).
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
+    '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // H2 (oidc): '/oauth/end-session'.
     // H3 (service): '/oauth/register' (only when authorization.registration is on).
   };
 }
