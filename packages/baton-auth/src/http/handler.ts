@@ -36,10 +36,6 @@ import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
 import { withDocuments } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
-import { openidConfiguration } from '../authz/oidc-metadata.ts';
-import { userinfo } from '../authz/userinfo.ts';
-import type { ClaimsSource } from '../authz/userinfo.ts';
-import { serverMetadata } from './routes/metadata.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -47,6 +43,9 @@ import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -178,7 +177,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
 }
 
 /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
-function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | undefined): Record<string, Route> {
+function routeTable(c: HandlerContext, base: string): Record<string, Route> {
   return {
     '/.well-known/oauth-authorization-server': metadata(c),
     // RFC 8414 §3.1: an issuer with a path has its metadata at /.well-known/oauth-authorization-server/<path>.
@@ -194,16 +193,17 @@ function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | unde
     '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
-    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
-    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
-    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
-    '/oauth/userinfo': userinfo(c, claims),
     '/oauth/authorize': authorizeRoute(c),
     '/oauth/authorize/sign-in': signInRoute(c),
     '/oauth/authorize/consent': consentRoute(c),
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
+    '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // H2 (oidc): '/oauth/end-session'.
+    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
 
@@ -274,7 +274,7 @@ function finish(c: HandlerContext, request: Request, response: Response, found: 
 /** Creates the handler of every endpoint of the token service. */
 export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const { c, base } = handlerContext(options);
-  const routes = routeTable(c, base, options.authorization?.claims);
+  const routes = routeTable(c, base);
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
     const found = match(routes, local(new URL(request.url).pathname));

@@ -20,7 +20,6 @@ export type { ResourceMetadataOptions } from './resource-metadata.ts';
 export { clientMetadataDocuments, withClientMetadataDocuments } from '../authz/client-metadata.ts';
 export type { ClientMetadataOptions, ClientMetadataResolver } from '../authz/client-metadata.ts';
 export type { RegistrationOptions } from '../authz/registration.ts';
-export { serverMetadata } from './routes/metadata.ts';
 export { memoryConsents } from '../authz/consent-store.ts';
 export type { Consent, ConsentStore, MemoryConsentsOptions } from '../authz/consent-store.ts';
 export { checkPage } from '../authz/context.ts';
