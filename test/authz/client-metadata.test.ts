@@ -13,6 +13,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonConfigError } from '../../packages/baton-auth/src/core/errors.ts';
 import { staticClients } from '../../packages/baton-auth/src/http/clients.ts';
+import { createAuthHandler } from '../../packages/baton-auth/src/http/handler.ts';
+import { ISSUER, makeBaton } from '../support/baton.ts';
 import { clientMetadataDocuments, withClientMetadataDocuments } from '../../packages/baton-auth/src/authz/client-metadata.ts';
 
 const TLS = new URL('../fixtures/tls/', import.meta.url);
@@ -272,5 +274,41 @@ describe('law: only an https URL on a listed host, as the parser writes it, is e
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('through the authorization endpoint', () => {
+  const authorize = async (clientId: string, redirectUri: string) => {
+    const { baton } = makeBaton();
+    const handler = createAuthHandler({
+      baton,
+      authenticate: async () => null,
+      authorization: { clientMetadataDocuments: { hosts: [host], fetch: trusting } },
+    });
+    const q = new URLSearchParams({
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSKxwrR0',
+      code_challenge_method: 'S256',
+      state: 's',
+    });
+    return handler(new Request(`${ISSUER}/oauth/authorize?${q}`));
+  };
+
+  it('an https client id on a listed host is a client: its document’s redirect URI gets the sign-in page', async () => {
+    const id = serve('/authorize-doc');
+    expect((await authorize(id, 'https://notes.example/cb')).status).toBe(200);
+    expect(count('/authorize-doc')).toBe(1);
+  });
+
+  it('a redirect URI outside the document, or a host not listed, is the error page, never a redirect', async () => {
+    const id = serve('/authorize-doc-2');
+    const wrongUri = await authorize(id, 'https://evil.example/cb');
+    expect(wrongUri.status).toBe(400);
+    expect(wrongUri.headers.get('location')).toBeNull();
+    const unlisted = await authorize(`https://localhost:${host.split(':')[1]}/authorize-doc-2`, 'https://notes.example/cb');
+    expect(unlisted.status).toBe(400);
+    expect(count('/authorize-doc-2')).toBe(1);
   });
 });
