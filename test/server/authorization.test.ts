@@ -128,6 +128,21 @@ describe('consents in the store', () => {
     expect(await consents.list('usr_b')).toHaveLength(1);
   });
 
+  it('a user’s listing reads only that user’s kind of record (the stores key records by kind: a map, a hash, the primary key)', async () => {
+    const store = memoryStore();
+    const kinds: string[] = [];
+    const listRecords = store.listRecords.bind(store);
+    store.listRecords = async (kind) => {
+      kinds.push(kind);
+      return listRecords(kind);
+    };
+    const consents = storeConsents(store);
+    for (let u = 0; u < 50; u++) await consents.put(`usr_${u}`, 'notes', ['profile'], u);
+    kinds.length = 0;
+    expect(await consents.list('usr_7')).toEqual([{ clientId: 'notes', scope: ['profile'], at: 7 }]);
+    expect(kinds).toEqual(['consents:usr_7']);
+  });
+
   it('a user keeps at most 100 (the oldest forgotten: asked again, never granted more)', async () => {
     const consents = storeConsents(memoryStore());
     for (let i = 0; i < 105; i++) await consents.put('usr_a', `c${i}`, ['profile'], i);
