@@ -9,9 +9,12 @@ import { createServer, request as httpsRequest } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonConfigError } from '../../packages/baton-auth/src/core/errors.ts';
 import { staticClients } from '../../packages/baton-auth/src/http/clients.ts';
+import { createAuthHandler } from '../../packages/baton-auth/src/http/handler.ts';
+import { ISSUER, makeBaton } from '../support/baton.ts';
 import { clientMetadataDocuments, withClientMetadataDocuments } from '../../packages/baton-auth/src/authz/client-metadata.ts';
 
 const TLS = new URL('../fixtures/tls/', import.meta.url);
@@ -239,5 +242,73 @@ describe('bounds under many ids', () => {
     expect(r.cached).toBeLessThanOrEqual(50);
     await r.get(`${base}/seq/999`); // still cached
     expect(seen.length - before).toBe(1000);
+  });
+});
+
+describe('law: only an https URL on a listed host, as the parser writes it, is ever fetched', () => {
+  it('holds for any string, any web URL and any path on the listed host', async () => {
+    const fetched: string[] = [];
+    const counting: typeof fetch = async (input) => {
+      fetched.push(String(input));
+      return new Response('{}', { status: 404 });
+    };
+    const r = clientMetadataDocuments({ hosts: ['apps.example'], fetch: counting, cacheSize: 10 });
+    const onHost = fc.string({ maxLength: 40 }).map((path) => `https://apps.example/${path}`);
+    const near = fc.constantFrom(
+      'https://apps.example',
+      'https://APPS.example/x',
+      'https://apps.example:443/x',
+      'https://apps.example.evil/x',
+      'http://apps.example/x',
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.webUrl({ withQueryParameters: true, withFragments: true }), onHost, near), async (id) => {
+        fetched.length = 0;
+        await r.get(id);
+        for (const f of fetched) {
+          const url = new URL(f);
+          expect(f).toBe(id);
+          expect([url.protocol, url.host, url.href, url.search, url.hash, url.username]).toEqual(['https:', 'apps.example', id, '', '', '']);
+          expect(url.pathname).not.toMatch(/\/\.\.?(\/|$)/);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('through the authorization endpoint', () => {
+  const authorize = async (clientId: string, redirectUri: string) => {
+    const { baton } = makeBaton();
+    const handler = createAuthHandler({
+      baton,
+      authenticate: async () => null,
+      authorization: { clientMetadataDocuments: { hosts: [host], fetch: trusting } },
+    });
+    const q = new URLSearchParams({
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSKxwrR0',
+      code_challenge_method: 'S256',
+      state: 's',
+    });
+    return handler(new Request(`${ISSUER}/oauth/authorize?${q}`));
+  };
+
+  it('an https client id on a listed host is a client: its document’s redirect URI gets the sign-in page', async () => {
+    const id = serve('/authorize-doc');
+    expect((await authorize(id, 'https://notes.example/cb')).status).toBe(200);
+    expect(count('/authorize-doc')).toBe(1);
+  });
+
+  it('a redirect URI outside the document, or a host not listed, is the error page, never a redirect', async () => {
+    const id = serve('/authorize-doc-2');
+    const wrongUri = await authorize(id, 'https://evil.example/cb');
+    expect(wrongUri.status).toBe(400);
+    expect(wrongUri.headers.get('location')).toBeNull();
+    const unlisted = await authorize(`https://localhost:${host.split(':')[1]}/authorize-doc-2`, 'https://notes.example/cb');
+    expect(unlisted.status).toBe(400);
+    expect(count('/authorize-doc-2')).toBe(1);
   });
 });

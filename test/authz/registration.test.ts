@@ -4,6 +4,7 @@
  * first-party from outside, the §3.2.2 errors, and every cost bounded (clients kept, registrations
  * per address, the body).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BatonConfigError } from 'baton-auth';
 import { checkClientSecret, createAuthHandler, staticClients } from 'baton-auth/http';
@@ -186,5 +187,36 @@ describe('bounds', () => {
     expect((await register({ ...WEB, client_uri: 'x'.repeat(20_000) })).status).toBe(413);
     expect((await register(WEB, { headers: { origin: 'https://evil.example' } })).status).toBe(403);
     expect(clients.kept.size).toBe(0);
+  });
+});
+
+describe('law: nothing in the body makes a client first-party or widens what it may do', () => {
+  it('holds for any extra members', async () => {
+    const { register, clients } = setup({ maxClients: 100_000, perAddress: { max: 100_000, windowMs: 60_000 } });
+    const names = fc.constantFrom(
+      'firstParty',
+      'first_party',
+      'introspect',
+      'grantTypes',
+      'requirePar',
+      'dpop',
+      'secretHash',
+      'type',
+      'id',
+      'scopes',
+      'resources',
+      'client_id',
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.oneof(names, fc.string({ maxLength: 12 })), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }), async (extra) => {
+        const res = await register({ ...extra, ...WEB });
+        expect(res.status).toBe(201);
+        const body = await res.json();
+        const kept = clients.kept.get(body.client_id) as ClientRecord;
+        expect(kept.id).toMatch(/^dyn_/);
+        expect(kept).toEqual({ id: body.client_id, type: 'public', firstParty: false, redirectUris: WEB.redirect_uris, name: 'Notes' });
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -38,7 +38,10 @@ export function pkce(): { verifier: string; challenge: string } {
 /** A browser: keeps the cookies it is given and sends them back; its form posts carry `Origin`. */
 export class Browser {
   readonly jar = new Map<string, string>();
-  constructor(readonly call: (path: string, init?: RequestInit) => Promise<Response>) {}
+  readonly call: (path: string, init?: RequestInit) => Promise<Response>;
+  constructor(call: (path: string, init?: RequestInit) => Promise<Response>) {
+    this.call = call;
+  }
 
   private keep(res: Response): Response {
     for (const line of res.headers.getSetCookie()) {

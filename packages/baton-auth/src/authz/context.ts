@@ -70,7 +70,7 @@ export interface AuthzContext {
 const VAR_NAME = /^--[A-Za-z0-9-]{1,64}$/;
 const VAR_VALUE = /^[^;{}<>"'\\\n\r]{1,200}$/;
 
-function checkPage(page: PageOptions = {}): AuthzContext['page'] {
+export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
   const theme: Record<string, string> = {};
   for (const [name, value] of Object.entries(page.theme ?? {})) {
     if (!VAR_NAME.test(name) || typeof value !== 'string' || !VAR_VALUE.test(value))

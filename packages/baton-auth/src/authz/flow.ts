@@ -8,10 +8,11 @@ import { grantScope, outside, parseScope } from '../core/scope.ts';
 import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 import { issueCode } from './codes.ts';
+import { matchRedirectUri } from './redirect-uri.ts';
 import { consentHtml, htmlPage, signInHtml } from './html.ts';
 import { AuthzPageError, AuthzRedirectError } from './request.ts';
 import { authorizationResponse, errorRedirect, seeOther } from './response.ts';
-import { asSession, csrfFor, nowSec, sealTxn } from './transaction.ts';
+import { asSession, csrfFor, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import type { AuthorizationUser } from './context.ts';
 
@@ -23,10 +24,11 @@ export async function browserUser(c: HandlerContext, request: Request): Promise<
 }
 
 /** Whether `user` signed in recently enough for `txn`: after it started with `prompt=login`, within `max_age` (OIDC Core §3.1.2.1). */
-export function fresh(c: HandlerContext, txn: Txn, user: AuthorizationUser | null): user is AuthorizationUser {
+export function fresh(txn: Txn, user: AuthorizationUser | null): user is AuthorizationUser {
   if (user === null) return false;
   if (txn.r.prompt.includes('login') && user.authTime < txn.t) return false;
-  return txn.r.maxAge === undefined || nowSec(c) - user.authTime <= txn.r.maxAge;
+  // Elapsed at the request: a sign-in made after it (your page, library-first) is always recent enough, so max_age=0 cannot loop.
+  return txn.r.maxAge === undefined || txn.t - user.authTime <= txn.r.maxAge;
 }
 
 /** A redirected error of the transaction's request. */
@@ -37,6 +39,9 @@ export const failTxn = (txn: Txn, error: string, description: string): AuthzRedi
 export async function txnClient(c: HandlerContext, txn: Txn): Promise<ClientRecord> {
   const client = await c.clients.get(txn.r.clientId);
   if (client === null) throw new AuthzPageError(400, 'The application that sent you here is no longer registered with this service.');
+  // A transaction lives 10 minutes: its redirect URI must still be one of the client's.
+  if (matchRedirectUri(client.redirectUris ?? [], txn.r.redirectUri) === undefined)
+    throw new AuthzPageError(400, `The redirect_uri is no longer registered for the application ${client.id}.`);
   return client;
 }
 

@@ -36,9 +36,6 @@ import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
 import { withDocuments } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
-import { openidConfiguration } from '../authz/oidc-metadata.ts';
-import { userinfo } from '../authz/userinfo.ts';
-import { serverMetadata } from './routes/metadata.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -46,6 +43,9 @@ import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -193,16 +193,17 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
-    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
     '/oauth/authorize': authorizeRoute(c),
     '/oauth/authorize/sign-in': signInRoute(c),
     '/oauth/authorize/consent': consentRoute(c),
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
-    // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
-    '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
     '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
+    '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // H2 (oidc): '/oauth/end-session'.
+    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
 
