@@ -36,6 +36,7 @@ import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
 import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
+import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
@@ -51,9 +52,11 @@ export type { Authenticate, Logger, RequestContext } from './context.ts';
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 /**
  * The authorization endpoint: a top-level navigation from the client's site, which changes nothing
- * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site.
+ * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site. The same
+ * for RP-initiated logout (`authz/end-session.ts`): it signs out at once only with an ID token of
+ * the browser's own user, and asks otherwise.
  */
-const NAVIGATION = (path: string): boolean => path === '/oauth/authorize';
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -197,6 +200,8 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/auth/consents/*': consent(c),
     // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
     '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    '/oauth/end-session': endSessionRoute(c),
+    '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     // H3 (service): '/oauth/register' (only when authorization.registration is on).
   };
