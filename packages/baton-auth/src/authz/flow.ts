@@ -8,6 +8,7 @@ import { grantScope, outside, parseScope } from '../core/scope.ts';
 import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 import { issueCode } from './codes.ts';
+import { matchRedirectUri } from './redirect-uri.ts';
 import { consentHtml, htmlPage, signInHtml } from './html.ts';
 import { AuthzPageError, AuthzRedirectError } from './request.ts';
 import { authorizationResponse, errorRedirect, seeOther } from './response.ts';
@@ -37,6 +38,9 @@ export const failTxn = (txn: Txn, error: string, description: string): AuthzRedi
 export async function txnClient(c: HandlerContext, txn: Txn): Promise<ClientRecord> {
   const client = await c.clients.get(txn.r.clientId);
   if (client === null) throw new AuthzPageError(400, 'The application that sent you here is no longer registered with this service.');
+  // A transaction lives 10 minutes: its redirect URI must still be one of the client's.
+  if (matchRedirectUri(client.redirectUris ?? [], txn.r.redirectUri) === undefined)
+    throw new AuthzPageError(400, `The redirect_uri is no longer registered for the application ${client.id}.`);
   return client;
 }
 

@@ -87,10 +87,10 @@ export async function trustedClient(c: HandlerContext, p: Params, repeated: read
     throw new AuthzPageError(400, `The application ${client.id} is not registered for sign-in through this page (it has no redirect URI).`);
   if (!p.redirect_uri) throw new AuthzPageError(400, 'The request names no redirect_uri. Go back to the application and try again.');
   // Exact string comparison (RFC 9700 §4.1.3), loopback ports aside (RFC 8252 §7.3): redirect-uri.ts.
-  const redirectUri = matchRedirectUri(client.redirectUris, p.redirect_uri);
-  if (redirectUri === undefined)
+  if (matchRedirectUri(client.redirectUris, p.redirect_uri) === undefined)
     throw new AuthzPageError(400, `The redirect_uri is not one registered for the application ${client.id}, so you are not sent back to it.`);
-  return { client, redirectUri };
+  // The presented URI, which matched (a loopback one with its own port): the code goes where the client listens.
+  return { client, redirectUri: p.redirect_uri };
 }
 
 /** The `prompt` values (OIDC Core §3.1.2.1): `none` alone, the others together; `select_account` asks nothing more here. */
