@@ -51,3 +51,17 @@ describe('issueCode', () => {
     await expect(issueCode(c, GRANT, 60_001)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
 });
+
+describe('LoginOptions.sessionId (internal: the code grant opens its session under the id the code carries)', () => {
+  it('must be a session id of the user: the format and the user tag', async () => {
+    const { baton } = makeBaton();
+    const opened = await openCode({ baton } as HandlerContext, await issueCode({ baton } as HandlerContext, GRANT));
+    const sid = opened?.sid as string;
+    expect((await baton.login('user-1', { sessionId: sid })).session_id).toBe(sid);
+    for (const bad of ['short', `${sid}x`, `${sid.slice(0, -1)}!`, `${sid.slice(0, -1)}B`]) {
+      await expect(baton.login('user-1', { sessionId: bad })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    }
+    // Another user's session id space: refused (the tag is of user-1).
+    await expect(baton.login('user-2', { sessionId: sid })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+  });
+});

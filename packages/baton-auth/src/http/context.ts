@@ -127,10 +127,16 @@ export async function bearer(c: HandlerContext, request: Request): Promise<Sessi
 
 /**
  * A token response (RFC 6749 §5.1); browsers that asked for it get the refresh token only as a
- * cookie. `extra` headers: the next DPoP nonce.
+ * cookie. `extra` headers: the next DPoP nonce; `fields`: members beyond the pair's (`id_token`).
  */
-export function tokenResponse(c: HandlerContext, pair: TokenPair, viaCookie: boolean, extra: Record<string, string> = {}): Response {
-  const body: Record<string, unknown> = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in };
+export function tokenResponse(
+  c: HandlerContext,
+  pair: TokenPair,
+  viaCookie: boolean,
+  extra: Record<string, string> = {},
+  fields: Record<string, unknown> = {},
+): Response {
+  const body: Record<string, unknown> = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in, ...fields };
   if (pair.scope !== undefined) body.scope = pair.scope;
   body.session_id = pair.session_id;
   const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache', ...extra });
