@@ -51,8 +51,14 @@ const pair = (header: string | undefined): string => (header ?? '').split(';')[0
  * Signs `user` in on the hosted page as a browser does: the authorization request (PKCE, client
  * `web`), the sign-in form posted back with its CSRF cookie. Returns the browser's cookies after
  * it (`Cookie` header: the CSRF cookie and the authorization-server session's) and the redirect.
+ * `request`: the authorization request's URL, when the test built it (a client library did).
  */
-export async function hostedSignIn(s: ReturnType<typeof oidcSetup>, user: 'alice' | 'bob', password = user === 'alice' ? 'correct horse' : 'battery staple') {
+export async function hostedSignIn(
+  s: ReturnType<typeof oidcSetup>,
+  user: 'alice' | 'bob',
+  password = user === 'alice' ? 'correct horse' : 'battery staple',
+  request?: URL,
+) {
   const challenge = createHash('sha256').update('v'.repeat(43)).digest('base64url');
   const query = new URLSearchParams({
     response_type: 'code',
@@ -64,7 +70,7 @@ export async function hostedSignIn(s: ReturnType<typeof oidcSetup>, user: 'alice
     code_challenge: challenge,
     code_challenge_method: 'S256',
   });
-  const page = await s.call(`/oauth/authorize?${query}`);
+  const page = request === undefined ? await s.call(`/oauth/authorize?${query}`) : await s.handler(new Request(request));
   const html = await page.text();
   const txn = /name="txn" value="([^"]+)"/.exec(html)?.[1];
   if (page.status !== 200 || txn === undefined) throw new Error(`no sign-in page: ${page.status}`);
