@@ -210,6 +210,13 @@ describe('the confirmation', () => {
     expect(await sessionIds(s, 'id-alice')).toHaveLength(2);
   });
 
+  it('HEAD only looks: nobody is signed out', async () => {
+    const s = await signedIn();
+    const res = await s.call(`/oauth/end-session?id_token_hint=${s.hint}`, { method: 'HEAD', headers: { cookie: s.browser.cookie } });
+    expect(res.status).toBe(200);
+    expect(await sessionIds(s, 'id-alice')).toHaveLength(2);
+  });
+
   it('oversized or repeated parameters: an error page', async () => {
     const s = await signedIn();
     expect((await s.call(`/oauth/end-session?state=${'s'.repeat(1025)}`)).status).toBe(400);

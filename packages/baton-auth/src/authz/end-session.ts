@@ -119,7 +119,8 @@ async function endSession(c: HandlerContext, request: Request): Promise<Response
   const r = await checkRequest(c, f);
   if (typeof r === 'string') return errorPage(c, 400, r);
   const user = await browserSession(c, request);
-  if (r.sub !== undefined && user !== undefined && r.sub === user.userId) return signOut(c, request, r);
+  // HEAD (answered as GET by the handler) only looks: it never signs anyone out.
+  if (request.method !== 'HEAD' && r.sub !== undefined && user !== undefined && r.sub === user.userId) return signOut(c, request, r);
   const csrf = csrfFor(c, request);
   const sealed = await c.authz.sealer.seal('csrf', { k: 'end-session', r, csrf: csrf.hash } satisfies SealedLogout, FORM_TTL_MS);
   const client = r.clientId === undefined ? null : await c.clients.get(r.clientId);
