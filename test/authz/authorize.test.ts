@@ -159,3 +159,42 @@ describe('metadata (RFC 8414)', () => {
     });
   });
 });
+
+describe('bounded costs', () => {
+  it('a query longer than the handler body limit is a page (414); a form body beyond it is 413', async () => {
+    const { call, authorizePath, browser } = setup({ maxBodyBytes: 2048 });
+    const long = await call(authorizePath({ state: 's'.repeat(3000) }));
+    expect(long.status).toBe(414);
+    expect(long.headers.get('location')).toBeNull();
+    const b = browser();
+    await b.get(authorizePath());
+    const big = await b.post('/oauth/authorize/sign-in', { txn: 'x', username: 'alice', password: 'p'.repeat(4000) });
+    expect(big.status).toBe(413);
+  });
+
+  it('a state longer than 1024 characters is refused, and not echoed', async () => {
+    const { call, authorizePath } = setup();
+    const q = redirectedTo(await call(authorizePath({ state: 's'.repeat(1025) })));
+    expect(q.get('error')).toBe('invalid_request');
+    expect(q.has('state')).toBe(false);
+  });
+});
+
+describe('staticClients: the code flow fields', () => {
+  it('checks redirect URIs and flags when the handler is created', async () => {
+    const { staticClients } = await import('baton-auth/http');
+    expect(() => staticClients([{ id: 'a', redirectUris: ['javascript:alert(1)'] }])).toThrow();
+    expect(() => staticClients([{ id: 'a', redirectUris: ['https://app.example/cb#frag'] }])).toThrow();
+    expect(() => staticClients([{ id: 'a', redirectUris: ['http://app.example/cb'] }])).toThrow();
+    expect(() => staticClients([{ id: 'a', firstParty: 'yes' as unknown as boolean }])).toThrow(/firstParty/);
+    expect(() => staticClients([{ id: 'a', name: '' }])).toThrow(/name/);
+    const registry = staticClients([
+      { id: 'a', redirectUris: ['https://app.example/cb', 'http://127.0.0.1/cb', 'com.example.app:/cb'], requirePar: true, name: 'A' },
+    ]);
+    expect(await registry.get('a')).toMatchObject({
+      redirectUris: ['https://app.example/cb', 'http://127.0.0.1/cb', 'com.example.app:/cb'],
+      requirePar: true,
+      name: 'A',
+    });
+  });
+});

@@ -93,6 +93,18 @@ describe('library-first (currentUser + signInUrl)', () => {
     expect(none.get('iss')).toBe(ISSUER);
   });
 
+  it('max_age=0 asks for a sign-in after the request, and one made after it (seconds later) finishes', async () => {
+    const s = app();
+    const b = s.browser();
+    b.jar.set('app_user', `user-7.${s.now() - 1}`);
+    const res = await b.get(s.authorizePath({ max_age: '0' }));
+    expect(res.headers.get('location')?.startsWith(LOGIN)).toBe(true);
+    const returnTo = new URL(res.headers.get('location') as string).searchParams.get('return_to') as string;
+    s.clock.advance(5000);
+    b.jar.set('app_user', `user-7.${s.now()}`);
+    expect(redirectedTo(await b.get(returnTo)).get('code')).toBeTruthy();
+  });
+
   it('a tampered or expired returnTo is an error page', async () => {
     const s = app();
     const b = s.browser();

@@ -46,7 +46,7 @@ async function authorize(c: HandlerContext, request: Request): Promise<Response>
     const txn = await transactionOf(c, request);
     const client = await txnClient(c, txn);
     const user = await browserUser(c, request);
-    if (!fresh(c, txn, user)) return await signIn(c, request, txn, client);
+    if (!fresh(txn, user)) return await signIn(c, request, txn, client);
     return await afterSignIn(c, request, txn, user);
   } catch (err) {
     return authzErrorResponse(c, err);

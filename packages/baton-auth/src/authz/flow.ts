@@ -12,7 +12,7 @@ import { matchRedirectUri } from './redirect-uri.ts';
 import { consentHtml, htmlPage, signInHtml } from './html.ts';
 import { AuthzPageError, AuthzRedirectError } from './request.ts';
 import { authorizationResponse, errorRedirect, seeOther } from './response.ts';
-import { asSession, csrfFor, nowSec, sealTxn } from './transaction.ts';
+import { asSession, csrfFor, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import type { AuthorizationUser } from './context.ts';
 
@@ -24,10 +24,11 @@ export async function browserUser(c: HandlerContext, request: Request): Promise<
 }
 
 /** Whether `user` signed in recently enough for `txn`: after it started with `prompt=login`, within `max_age` (OIDC Core §3.1.2.1). */
-export function fresh(c: HandlerContext, txn: Txn, user: AuthorizationUser | null): user is AuthorizationUser {
+export function fresh(txn: Txn, user: AuthorizationUser | null): user is AuthorizationUser {
   if (user === null) return false;
   if (txn.r.prompt.includes('login') && user.authTime < txn.t) return false;
-  return txn.r.maxAge === undefined || nowSec(c) - user.authTime <= txn.r.maxAge;
+  // Elapsed at the request: a sign-in made after it (your page, library-first) is always recent enough, so max_age=0 cannot loop.
+  return txn.r.maxAge === undefined || txn.t - user.authTime <= txn.r.maxAge;
 }
 
 /** A redirected error of the transaction's request. */
