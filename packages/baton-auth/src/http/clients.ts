@@ -39,6 +39,16 @@ export interface ClientRecord {
    * sessions and tokens are bound to a key; `allowed` (absent) binds those that carry one.
    */
   dpop?: 'required' | 'allowed';
+  /** The exact redirect URIs of the authorization code flow (RFC 6749 §3.1.2); none: no code flow for this client. */
+  redirectUris?: string[];
+  /** Where OIDC RP-initiated logout may send the browser back to. */
+  postLogoutRedirectUris?: string[];
+  /** The service's own application: no consent page. */
+  firstParty?: boolean;
+  /** Its authorization requests must come through PAR (RFC 9126 §6, `require_pushed_authorization_requests`). */
+  requirePar?: boolean;
+  /** The name shown on the consent page. */
+  name?: string;
 }
 
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
