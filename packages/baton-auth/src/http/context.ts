@@ -3,6 +3,7 @@
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton, TokenPair } from '../core/baton.ts';
+import type { AuthzContext } from '../authz/context.ts';
 import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
@@ -55,6 +56,8 @@ export interface HandlerContext {
   /** Whether the token endpoints take DPoP proofs now (`AuthHandlerOptions.dpop`). */
   dpop: () => boolean;
   /** Responses that stream (the revocation feed): registered so that the handler can end them. */
+  /** The authorization endpoint's options, resolved (`authz/context.ts`). */
+  authz: AuthzContext;
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
 }
 

@@ -34,15 +34,26 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
+import { openStreams } from './streams.ts';
+import { authzContext } from '../authz/context.ts';
+import type { AuthorizationOptions } from '../authz/context.ts';
+import { authorizeRoute } from '../authz/authorize.ts';
+import { consent, consentRoute, consents } from '../authz/consent.ts';
+import { signInRoute } from '../authz/hosted.ts';
+import { parRoute } from '../authz/par.ts';
 import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
-import type { ClaimsSource } from '../authz/userinfo.ts';
 import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
 /** Public documents any site may read (RFC 8414 metadata, the JWKS): the only routes without a cross-site check. */
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
+/**
+ * The authorization endpoint: a top-level navigation from the client's site, which changes nothing
+ * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site.
+ */
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -98,8 +109,12 @@ export interface AuthHandlerOptions {
    */
   dpop?: boolean | (() => boolean);
   logger?: Logger;
-  /** The authorization server (authz/): here only the OIDC claims of `/oauth/userinfo` until `AuthorizationOptions` lands (H1a). */
-  authorization?: { claims?: ClaimsSource };
+  /**
+   * The authorization endpoint (`/oauth/authorize`, PAR, the hosted sign-in and consent pages):
+   * always on; by default with the hosted sign-in page, checking passwords with `authenticate`.
+   * With `currentUser` and `signInUrl`, your app signs users in instead (library-first).
+   */
+  authorization?: AuthorizationOptions;
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -115,34 +130,6 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
    */
   closeStreams?(final?: boolean): void;
 };
-
-/**
- * The streaming responses open now, each with the function that ends it. Once they were all
- * ended (the server is stopping), a stream opened later ends at once: a client reconnecting on a
- * kept-alive socket must not hold the server open.
- */
-function openStreams(): HandlerContext['streams'] {
-  const open = new Map<() => void, string>();
-  let closed = false;
-  return {
-    get closed() {
-      return closed;
-    },
-    count: (owner) => [...open.values()].filter((o) => o === owner).length,
-    add: (close, owner) => {
-      if (closed) {
-        queueMicrotask(close);
-        return () => undefined;
-      }
-      open.set(close, owner);
-      return () => open.delete(close);
-    },
-    closeAll: (final) => {
-      if (final) closed = true;
-      [...open.keys()].forEach((close) => close());
-    },
-  };
-}
 
 /** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
 function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
@@ -173,6 +160,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
+    authz: authzContext(options.baton, options.authorization),
     dpop:
       typeof options.dpop === 'function'
         ? options.dpop
@@ -185,7 +173,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
 }
 
 /** The route table: one file per endpoint under `routes/`; `*` matches one path segment. */
-function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | undefined): Record<string, Route> {
+function routeTable(c: HandlerContext, base: string): Record<string, Route> {
   return {
     '/.well-known/oauth-authorization-server': metadata(c),
     // RFC 8414 §3.1: an issuer with a path has its metadata at /.well-known/oauth-authorization-server/<path>.
@@ -201,9 +189,17 @@ function routeTable(c: HandlerContext, base: string, claims: ClaimsSource | unde
     '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
+    '/oauth/authorize': authorizeRoute(c),
+    '/oauth/authorize/sign-in': signInRoute(c),
+    '/oauth/authorize/consent': consentRoute(c),
+    '/oauth/par': parRoute(c),
+    '/auth/consents': consents(c),
+    '/auth/consents/*': consent(c),
     // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
     '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
-    '/oauth/userinfo': userinfo(c, claims),
+    '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // H2 (oidc): '/oauth/end-session'.
+    // H3 (service): '/oauth/register' (only when authorization.registration is on).
   };
 }
 
@@ -237,7 +233,7 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
     if (method === 'OPTIONS') return preflight(c, request, found.name, isPublic, allow);
     if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
     // Token and revocation: checked by the route with the client it names (authz/client-origin.ts).
-    if (!isPublic && !CLIENT_ORIGIN_ROUTES.has(found.name)) refuseCrossSite(c, request);
+    if (!isPublic && !NAVIGATION(found.name) && !CLIENT_ORIGIN_ROUTES.has(found.name)) refuseCrossSite(c, request);
     return await serve(request, context, found.params);
   } catch (err) {
     const http = httpErrorOf(err);
@@ -275,7 +271,7 @@ function finish(c: HandlerContext, request: Request, response: Response, found: 
 /** Creates the handler of every endpoint of the token service. */
 export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const { c, base } = handlerContext(options);
-  const routes = routeTable(c, base, options.authorization?.claims);
+  const routes = routeTable(c, base);
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
     const found = match(routes, local(new URL(request.url).pathname));
