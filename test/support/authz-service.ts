@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore } from 'baton-auth-server';
 import { baton, serve } from './baton-cli.ts';
 import { makeCertificates, startTlsProxy, trustingFetch } from './tls-proxy.ts';
 import type { Certificates } from './tls-proxy.ts';
@@ -52,28 +51,6 @@ const clientArgs = (id: string, o: ClientOptions): string[] => [
   ...(o.name === undefined ? [] : ['--name', o.name]),
 ];
 
-/**
- * TEMPORARY, until branch service's `clients add --redirect-uri` lands: the same record written
- * into the store (what the command writes), said on stderr.
- */
-async function writeClient(storeUrl: string, id: string, o: ClientOptions): Promise<void> {
-  console.warn(`baton clients add has no --redirect-uri yet: client ${id} written into the store directly`);
-  const store = await openStore(storeUrl);
-  const { redirectUris, postLogoutRedirectUris, firstParty, scopes, name } = o;
-  const record = {
-    id,
-    type: 'public',
-    scopes: (scopes ?? '').split(' ').filter(Boolean),
-    scopesSet: true,
-    redirectUris,
-    postLogoutRedirectUris,
-    firstParty,
-    name,
-  };
-  await store.putRecord('clients', id, JSON.stringify(record), { ifAbsent: true });
-  await store.close?.();
-}
-
 export const USER = { username: 'alice', password: 'correct horse battery staple' };
 
 /**
@@ -101,9 +78,7 @@ export async function startAuthzService(env: Record<string, string> = {}, certif
     cli,
     async addClient(id, o) {
       const run = await baton(clientArgs(id, o), settings);
-      if (run.code === 0) return;
-      if (/unknown option '--redirect-uri'/.test(run.stderr)) return writeClient(settings.BATON_STORE, id, o);
-      throw new Error(`baton clients add ${id} failed (${run.code}): ${run.stderr || run.stdout}`);
+      if (run.code !== 0) throw new Error(`baton clients add ${id} failed (${run.code}): ${run.stderr || run.stdout}`);
     },
     output: service.output,
     async stop() {
