@@ -5,7 +5,7 @@
  * (./tls-proxy.ts); users and clients added with the `baton` command; and a relying party's
  * redirect endpoint on loopback that records what the browser brings it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +60,15 @@ export const USER = { username: 'alice', password: 'correct horse battery staple
 export async function startAuthzService(env: Record<string, string> = {}, certificates: Certificates = makeCertificates()): Promise<AuthzService> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-authz-'));
   const proxy = await startTlsProxy(certificates);
-  const settings = { BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`, BATON_ISSUER: proxy.url, BATON_LOG_LEVEL: 'warn', ...env };
+  // The service trusts the test's authority too, for what it fetches itself (client ID metadata documents).
+  writeFileSync(join(dir, 'ca.pem'), certificates.ca);
+  const settings = {
+    BATON_STORE: `sqlite:${join(dir, 'baton.sqlite')}`,
+    BATON_ISSUER: proxy.url,
+    BATON_LOG_LEVEL: 'warn',
+    NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+    ...env,
+  };
   const cli = async (args: string[], input = '') => {
     const run = await baton(args, settings, input);
     if (run.code !== 0) throw new Error(`baton ${args.join(' ')} failed (${run.code}): ${run.stderr || run.stdout}`);

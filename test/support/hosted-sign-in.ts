@@ -37,27 +37,24 @@ export async function signInOnHostedPage(page: Page, url: string, rp: RelyingPar
   const back = rp.next(path);
   back.catch(() => {}); // awaited below; a timeout here is reported there
   const form = page.getByLabel('Username');
-  const first = await explained(page, 'opening the authorization request', async () => {
-    await page.goto(url);
-    // Signed in there already (the authorization server's session cookie): straight back.
-    return Promise.race([back.then(() => 'back' as const), form.waitFor({ state: 'visible' }).then(() => 'form' as const)]);
-  });
-  if (first === 'back') return back;
-  await form.fill(user.username);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
   const allow = page.getByRole('button', { name: 'Allow' });
-  const consent = allow.waitFor({ state: 'visible', timeout: 20_000 }).then(
-    () => 'consent' as const,
-    () => 'none' as const,
-  );
-  const next = await Promise.race([
-    back.then(
-      () => 'back' as const,
-      () => 'none' as const,
-    ),
-    consent,
-  ]);
-  if (next === 'consent') await allow.click();
+  /** The next of: back at the relying party, the sign-in form, the consent page (waited for `ms`). */
+  const next = (ms: number) =>
+    Promise.race([
+      back.then(() => 'back' as const),
+      form.waitFor({ state: 'visible', timeout: ms }).then(() => 'form' as const),
+      allow.waitFor({ state: 'visible', timeout: ms }).then(() => 'consent' as const),
+    ]).catch(() => 'none' as const);
+  await explained(page, 'opening the authorization request', () => page.goto(url));
+  // Signed in there already (the authorization server's session cookie): straight back, or to the consent page.
+  let step = await next(15_000);
+  if (step === 'form') {
+    await form.fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await form.waitFor({ state: 'detached', timeout: 20_000 }).catch(() => {}); // the form's page gone before looking again
+    step = await next(20_000);
+  }
+  if (step === 'consent') await allow.click();
   return explained(page, 'coming back to the relying party', () => back);
 }

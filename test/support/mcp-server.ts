@@ -24,6 +24,8 @@ export interface McpTestServer {
   resource: string;
   /** Where its RFC 9728 metadata is. */
   metadataUrl: string;
+  /** Serves `body` as JSON at `path` of this origin (a client ID metadata document, say); returns its URL. */
+  serveJson(path: string, body: unknown): string;
   /** Starts answering: tokens of `issuer` (its JWKS fetched with `fetch`) for `resource`. */
   trust(issuer: string, fetchFn: typeof fetch): void;
   close(): Promise<void>;
@@ -62,6 +64,7 @@ async function answer(req: express.Request, res: express.Response): Promise<void
 /** The server on a free loopback port with the test's `localhost` certificate; it answers 503 until `trust` is called. */
 export async function startMcpServer(certificates: Certificates): Promise<McpTestServer> {
   let app: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => void res.writeHead(503).end();
+  const documents = new Map<string, unknown>();
   const https = createServer({ key: certificates.key, cert: certificates.cert }, (req, res) => app(req, res));
   await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
   const origin = `https://localhost:${(https.address() as { port: number }).port}`;
@@ -72,9 +75,14 @@ export async function startMcpServer(certificates: Certificates): Promise<McpTes
     origin,
     resource,
     metadataUrl,
+    serveJson(path, body) {
+      documents.set(path, body);
+      return `${origin}${path}`;
+    },
     trust(issuer, fetchFn) {
       verifier = remoteIssuer({ issuer, audience: resource, fetch: fetchFn });
       const guarded = express();
+      guarded.get(/^\/clients\//, (req, res, next) => (documents.has(req.path) ? void res.json(documents.get(req.path)) : next()));
       guarded.use(resourceMetadata({ resource, authorizationServers: [issuer], name: 'Baton interop MCP server' }));
       guarded.all('/mcp', requireAuth(verifier, { audience: resource, resourceMetadata: metadataUrl, origin }), express.json(), (req, res, next) => {
         answer(req, res).catch(next);

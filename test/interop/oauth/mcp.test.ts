@@ -29,27 +29,43 @@ import { startMcpServer } from '../../support/mcp-server.ts';
 import type { McpTestServer } from '../../support/mcp-server.ts';
 import { makeCertificates } from '../../support/tls-proxy.ts';
 
-/** A pre-registered public client whose "redirect" is a person signing in in Chromium. */
+/** How the client names itself: registered with `baton clients add`, registered by the SDK (RFC 7591), or a client ID metadata document. */
+type Identity = { clientId: string } | { clientMetadataUrl: string } | 'register';
+
+/** An MCP client's OAuth side whose "redirect" is a person signing in in Chromium. */
 class BrowserProvider implements OAuthClientProvider {
   saved: OAuthTokens | undefined;
+  info: OAuthClientInformationMixed | undefined;
+  clientMetadataUrl?: string;
   verifier = '';
   code: string | undefined;
   authorizationUrl: URL | undefined;
   readonly sent = 'mcp-state-' + Math.random().toString(36).slice(2);
   private readonly rp: RelyingParty;
   private readonly context: BrowserContext;
-  constructor(rp: RelyingParty, context: BrowserContext) {
+  constructor(rp: RelyingParty, context: BrowserContext, identity: Identity) {
     this.rp = rp;
     this.context = context;
+    if (typeof identity === 'object' && 'clientId' in identity) this.info = { client_id: identity.clientId };
+    if (typeof identity === 'object' && 'clientMetadataUrl' in identity) this.clientMetadataUrl = identity.clientMetadataUrl;
   }
   get redirectUrl() {
     return `${this.rp.origin}/callback`;
   }
   get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'MCP interop client', redirect_uris: [this.redirectUrl], token_endpoint_auth_method: 'none' };
+    return {
+      client_name: 'MCP interop client',
+      redirect_uris: [this.redirectUrl],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+    };
   }
-  clientInformation(): OAuthClientInformationMixed {
-    return { client_id: 'mcp-client' };
+  clientInformation() {
+    return this.info;
+  }
+  saveClientInformation(info: OAuthClientInformationMixed) {
+    this.info = info;
   }
   state() {
     return this.sent;
@@ -85,7 +101,14 @@ describeInChromium('the MCP SDK client against an MCP server guarded by requireA
   beforeAll(async () => {
     const certificates = makeCertificates();
     mcp = await startMcpServer(certificates);
-    [service, rp] = await Promise.all([startAuthzService({ BATON_RESOURCES: mcp.resource }, certificates), startRelyingParty()]);
+    [service, rp] = await Promise.all([
+      startAuthzService(
+        // Registration open and the MCP server's host listed for client ID metadata documents: the three ways an MCP client names itself.
+        { BATON_RESOURCES: mcp.resource, BATON_CLIENT_REGISTRATION: 'open', BATON_CLIENT_METADATA_HOSTS: new URL(mcp.origin).host },
+        certificates,
+      ),
+      startRelyingParty(),
+    ]);
     mcp.trust(service.issuer, service.fetch);
     await service.addClient('mcp-client', { redirectUris: ['http://127.0.0.1/callback'], name: 'MCP interop client' });
     browser = await launchChromium();
@@ -121,38 +144,62 @@ describeInChromium('the MCP SDK client against an MCP server guarded by requireA
     });
   });
 
-  it('signs in (redirectToAuthorization in Chromium, finishAuth) and calls a tool with a token for this resource', async () => {
-    const provider = new BrowserProvider(rp, context);
-    const first = new Client({ name: 'interop', version: '1.0.0' });
-    await expect(
-      first.connect(new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider, fetch: service.fetch })),
-    ).rejects.toBeInstanceOf(UnauthorizedError);
+  /** The SDK's whole dance: refused, redirected (signed in in Chromium), finishAuth, then a tool called. */
+  const signInAndCall = async (provider: BrowserProvider) => {
+    const transport = () => new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider, fetch: service.fetch });
+    // Refused, after the redirect: UnauthorizedError; anything else on the way is the failure itself.
+    const refused = await new Client({ name: 'interop', version: '1.0.0' }).connect(transport()).then(
+      () => new Error('connected without signing in'),
+      (err: unknown) => err,
+    );
+    if (!(refused instanceof UnauthorizedError)) throw refused;
     const asked = provider.authorizationUrl as URL;
     expect(asked.origin).toBe(service.issuer);
-    expect(Object.fromEntries(asked.searchParams)).toMatchObject({
-      client_id: 'mcp-client',
-      response_type: 'code',
-      code_challenge_method: 'S256',
-      resource: mcp.resource,
-    });
+    expect(Object.fromEntries(asked.searchParams)).toMatchObject({ response_type: 'code', code_challenge_method: 'S256', resource: mcp.resource });
     expect(provider.code, 'the hosted sign-in brought back a code').toBeTruthy();
-
-    const transport = new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider, fetch: service.fetch });
-    await transport.finishAuth(provider.code as string);
+    await transport().finishAuth(provider.code as string);
     const token = provider.saved?.access_token as string;
-    expect(decodeJwt(token)).toMatchObject({ aud: mcp.resource, client_id: 'mcp-client', iss: service.issuer });
-
     const client = new Client({ name: 'interop', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(mcp.resource), { authProvider: provider, fetch: service.fetch }));
+    await client.connect(transport());
     try {
       expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['whoami']);
-      const result = await client.callTool({ name: 'whoami', arguments: {} });
-      const [content] = result.content as { type: string; text: string }[];
-      expect(JSON.parse(content!.text)).toEqual({ sub: decodeJwt(token).sub, client_id: 'mcp-client' });
+      const [content] = (await client.callTool({ name: 'whoami', arguments: {} })).content as { text: string }[];
+      return { asked, claims: decodeJwt(token), whoami: JSON.parse(content!.text) as { sub: string; client_id: string } };
     } finally {
       await client.close();
     }
-  }, 90_000);
+  };
+
+  it('a client registered with `baton clients add` signs in (redirectToAuthorization in Chromium, finishAuth) and calls a tool with a token for this resource', async () => {
+    const { asked, claims, whoami } = await signInAndCall(new BrowserProvider(rp, context, { clientId: 'mcp-client' }));
+    expect(asked.searchParams.get('client_id')).toBe('mcp-client');
+    expect(claims).toMatchObject({ aud: mcp.resource, client_id: 'mcp-client', iss: service.issuer });
+    expect(whoami).toEqual({ sub: claims.sub, client_id: 'mcp-client' });
+  }, 60_000);
+
+  it('a client the SDK registers itself (RFC 7591, the registration endpoint of the metadata) signs in and calls a tool', async () => {
+    const provider = new BrowserProvider(rp, context, 'register');
+    const { asked, claims, whoami } = await signInAndCall(provider);
+    const id = provider.info?.client_id as string;
+    expect(id).toBeTruthy();
+    expect(asked.searchParams.get('client_id')).toBe(id);
+    expect(whoami).toEqual({ sub: claims.sub, client_id: id });
+  }, 60_000);
+
+  it('a client named by its client ID metadata document (an https client_id on a listed host) signs in and calls a tool', async () => {
+    const url = `${mcp.origin}/clients/interop.json`;
+    mcp.serveJson('/clients/interop.json', {
+      client_id: url,
+      client_name: 'MCP interop client (metadata document)',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    });
+    const { asked, claims, whoami } = await signInAndCall(new BrowserProvider(rp, context, { clientMetadataUrl: url }));
+    expect(asked.searchParams.get('client_id')).toBe(url);
+    expect(whoami).toEqual({ sub: claims.sub, client_id: url });
+  }, 60_000);
 
   it("refuses the service's own tokens (another audience) at the MCP server", async () => {
     const login = await service.fetch(`${service.issuer}/auth/login`, {
