@@ -30,10 +30,14 @@ export async function explained<T>(page: Page, step: string, run: () => Promise<
 
 /**
  * Opens the authorization request `url`, signs in on the hosted page (consenting if asked) and
- * returns the URL the browser brought back to the relying party's `path`.
+ * returns the URL the browser brought back to the relying party's `path`; fails if the pages
+ * logged an error on the way (a Content-Security-Policy violation, a script error).
  */
 export async function signInOnHostedPage(page: Page, url: string, rp: RelyingParty, path = '/callback', user = USER): Promise<URL> {
   page.setDefaultTimeout(15_000);
+  const errors: string[] = [];
+  page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+  page.on('pageerror', (e) => void errors.push(e.message));
   const back = rp.next(path);
   back.catch(() => {}); // awaited below; a timeout here is reported there
   const form = page.getByLabel('Username');
@@ -56,5 +60,9 @@ export async function signInOnHostedPage(page: Page, url: string, rp: RelyingPar
     step = await next(20_000);
   }
   if (step === 'consent') await allow.click();
-  return explained(page, 'coming back to the relying party', () => back);
+  const arrived = await explained(page, 'coming back to the relying party', () => back);
+  // The pages work under their own Content-Security-Policy: a violation is a console error (the favicon's 404 is not ours to judge).
+  const logged = errors.filter((e) => !/^Failed to load resource: .*\b404\b/.test(e));
+  if (logged.length > 0) throw new Error(`the hosted pages logged errors in Chromium: ${logged.join('; ')}`);
+  return arrived;
 }

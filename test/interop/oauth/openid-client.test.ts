@@ -10,6 +10,7 @@
  * No insecure option anywhere: the issuer is https (./../../support/tls-proxy.ts), and the only
  * thing handed to the library is a fetch that trusts the test's own certificate authority.
  */
+import { createRemoteJWKSet, customFetch, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -52,8 +53,9 @@ describeInChromium('openid-client (defaults) against the service behind TLS', 't
     });
     expect(meta.userinfo_endpoint).toMatch(new RegExp(`^${service.issuer}/`));
     expect(meta.end_session_endpoint).toMatch(new RegExp(`^${service.issuer}/`));
-    // Without the test's authority the library's default fetch refuses the certificate.
+    // Without the test's authority the library's default fetch refuses the certificate, and plain http it refuses itself.
     await expect(client.discovery(new URL(service.issuer), 'rp')).rejects.toThrow();
+    await expect(client.discovery(new URL(service.issuer.replace('https:', 'http:')), 'rp')).rejects.toThrow(/only requests to HTTPS are allowed/);
   });
 
   it('signs in with the code flow in Chromium, checks the ID token, reads userinfo, refreshes, and signs out (RP-initiated logout)', async () => {
@@ -85,6 +87,10 @@ describeInChromium('openid-client (defaults) against the service behind TLS', 't
       expect(claims?.auth_time).toBeGreaterThan(Date.now() / 1000 - 120);
       expect(typeof claims?.sid).toBe('string');
       expect(tokens.scope?.split(' ').sort()).toEqual(['openid', 'profile']);
+      // openid-client trusts the token endpoint's TLS for the ID token's signature (OIDC Core §3.1.3.7 allows it); checked here too, on the published keys.
+      const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri as string), { [customFetch]: service.customFetch });
+      const { protectedHeader } = await jwtVerify(tokens.id_token as string, jwks, { issuer: service.issuer, audience: 'rp', typ: 'JWT' });
+      expect(protectedHeader.kid).toBeTruthy();
 
       const info = await client.fetchUserInfo(config, tokens.access_token, claims!.sub);
       expect(info).toMatchObject({ sub: claims!.sub, preferred_username: 'alice' });
