@@ -43,7 +43,7 @@ button.secondary{background:transparent;color:inherit;border:1px solid #8a939e;m
 .error{color:var(--baton-error,#b00020)}ul{padding-left:1.2rem}`;
 
 /** A whole page around `body`. */
-function layout(c: HandlerContext, heading: string, body: string): string {
+export function layout(c: HandlerContext, heading: string, body: string): string {
   const { page } = c.authz;
   const vars = Object.entries(page.theme)
     .map(([k, v]) => `${k}:${v}`)

@@ -36,6 +36,10 @@ import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
 import { withDocuments } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
+import { serverMetadata } from './routes/metadata.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -43,9 +47,6 @@ import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
-import { openidConfiguration } from '../authz/oidc-metadata.ts';
-import { userinfo } from '../authz/userinfo.ts';
-import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -53,9 +54,11 @@ export type { Authenticate, Logger, RequestContext } from './context.ts';
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 /**
  * The authorization endpoint: a top-level navigation from the client's site, which changes nothing
- * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site.
+ * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site. The same
+ * for RP-initiated logout (`authz/end-session.ts`): it signs out at once only with an ID token of
+ * the browser's own user, and asks otherwise.
  */
-const NAVIGATION = (path: string): boolean => path === '/oauth/authorize';
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -199,10 +202,11 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
-    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
-    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
+    // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
     '/oauth/userinfo': userinfo(c, c.authz.options.claims),
-    // H2 (oidc): '/oauth/end-session'.
+    '/oauth/end-session': endSessionRoute(c),
+    '/oauth/end-session/confirm': endSessionConfirmRoute(c),
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
