@@ -39,8 +39,11 @@ export function serverMetadata(c: HandlerContext): Record<string, unknown> {
   // RFC 8414 §2 (RFC 7591 §3): only while registration is on.
   if (c.registration !== undefined) body.registration_endpoint = `${c.issuer}/oauth/register`;
   // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
-  const withDpop = { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] };
-  return { GET: async () => json(c.dpop() ? withDpop : body, 200, PUBLIC) };
+  return c.dpop() ? { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] } : body;
+}
+
+export function metadata(c: HandlerContext): Route {
+  return { GET: async () => json(serverMetadata(c), 200, PUBLIC) };
 }
 
 export function jwks(c: HandlerContext): Route {
