@@ -62,6 +62,34 @@ describe('settings', () => {
   });
 });
 
+describe('the hosted pages in the service', () => {
+  it('carry BATON_PAGE_TITLE, BATON_PAGE_LOGO and BATON_PAGE_THEME', async () => {
+    const s = await startTestService({
+      BATON_PAGE_TITLE: 'Acme sign-in',
+      BATON_PAGE_LOGO: 'https://cdn.acme.example/logo.svg',
+      BATON_PAGE_THEME: '--baton-accent:#0a7',
+    });
+    try {
+      await clients.add(s.server.service.store, 'web', { redirectUris: ['https://app.acme.example/cb'], firstParty: true });
+      const q = new URLSearchParams({
+        client_id: 'web',
+        redirect_uri: 'https://app.acme.example/cb',
+        response_type: 'code',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSKxwrR0',
+        code_challenge_method: 'S256',
+      });
+      const page = await fetch(`${s.url}/oauth/authorize?${q}`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('Acme sign-in');
+      expect(html).toContain('https://cdn.acme.example/logo.svg');
+      expect(html).toMatch(/--baton-accent:\s*#0a7/);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('registration in the service', () => {
   const WEB = { redirect_uris: ['https://notes.example/cb'], token_endpoint_auth_method: 'none' };
   const register = (url: string) =>
