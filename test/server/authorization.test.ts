@@ -116,6 +116,15 @@ describe('registration in the service', () => {
       const store = s.server.service.store;
       const kept = await clients.list(store);
       for (const id of ids) expect(kept.find((c) => c.id === id)).toMatchObject({ type: 'public', firstParty: false, redirectUris: WEB.redirect_uris });
+      // A registered client is a client of the authorization endpoint at once.
+      const q = new URLSearchParams({
+        client_id: ids[1] as string,
+        redirect_uri: WEB.redirect_uris[0] as string,
+        response_type: 'code',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSKxwrR0',
+        code_challenge_method: 'S256',
+      });
+      expect((await fetch(`${s.url}/oauth/authorize?${q}`)).status).toBe(200);
       expect(await clients.remove(store, ids[0] as string)).toBe(true);
       expect((await register(s.url)).status).toBe(201);
       expect((await register(s.url)).status).toBe(400);
