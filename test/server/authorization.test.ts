@@ -3,9 +3,14 @@
  * settings (a mistake is a sentence naming the variable), registration kept in the store under its
  * cap, consents as records per user, the `preferred_username` claim.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { isBatonError } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { sqliteStore } from 'baton-auth/stores/sqlite';
 import { loadConfig, users } from 'baton-auth-server';
 import { clients, storeClients } from '../../packages/baton-auth-server/src/server/clients.ts';
 import { forgetConsents, storeConsents } from '../../packages/baton-auth-server/src/server/consents.ts';
@@ -178,6 +183,24 @@ describe('consents in the store', () => {
     kinds.length = 0;
     expect(await consents.list('usr_7')).toEqual([{ clientId: 'notes', scope: ['profile'], at: 7 }]);
     expect(kinds).toEqual(['consents:usr_7']);
+  });
+
+  it('in SQLite, a user’s listing is a search of the (kind, key) primary key, never a scan of every record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-consents-'));
+    const path = join(dir, 'baton.sqlite');
+    const store = sqliteStore({ path });
+    try {
+      const consents = storeConsents(store);
+      for (let u = 0; u < 20; u++) await consents.put(`usr_${u}`, 'notes', ['profile'], u);
+      expect(await consents.list('usr_3')).toEqual([{ clientId: 'notes', scope: ['profile'], at: 3 }]);
+      const db = new DatabaseSync(path, { readOnly: true });
+      const plan = db.prepare('EXPLAIN QUERY PLAN SELECT key, value FROM baton_records WHERE kind = ? ORDER BY key').all('consents:usr_3');
+      db.close();
+      expect(JSON.stringify(plan)).toMatch(/SEARCH baton_records USING (PRIMARY KEY|INDEX sqlite_autoindex_baton_records_1) \(kind=\?\)/);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a user keeps at most 100 (the oldest forgotten: asked again, never granted more)', async () => {
