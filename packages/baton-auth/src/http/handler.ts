@@ -34,10 +34,6 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
-import { openidConfiguration } from '../authz/oidc-metadata.ts';
-import { userinfo } from '../authz/userinfo.ts';
-import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
-import { serverMetadata } from './routes/metadata.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -45,6 +41,10 @@ import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
+import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -198,11 +198,12 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
-    // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // RP-Initiated Logout 1.0, and its confirmation form (same-origin only).
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
-    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     // H3 (service): '/oauth/register' (only when authorization.registration is on).
   };
 }
