@@ -211,6 +211,17 @@ describe('the confirmation', () => {
     expect(await sessionIds(s, 'id-alice')).toHaveLength(2);
   });
 
+  it('under an issuer with a path, the form posts to <issuer>/oauth/end-session/confirm', async () => {
+    const s = oidcSetup('EdDSA', { issuer: 'https://auth.test/tenant' });
+    const browser = await hostedSignIn(s, 'alice');
+    const page = await s.call('/oauth/end-session?client_id=web&post_logout_redirect_uri=https://app.test/bye', { headers: { cookie: browser.cookie } });
+    const html = await page.text();
+    expect(html).toContain('action="/tenant/oauth/end-session/confirm"');
+    const ok = await s.call('/oauth/end-session/confirm', confirmInit(browser.cookie, sealedOf(html)));
+    expect(ok.headers.get('location')).toBe('https://app.test/bye');
+    expect(await s.baton.listSessions('id-alice')).toEqual([]);
+  });
+
   it('HEAD only looks: nobody is signed out', async () => {
     const s = await signedIn();
     const res = await s.call(`/oauth/end-session?id_token_hint=${s.hint}`, { method: 'HEAD', headers: { cookie: s.browser.cookie } });
