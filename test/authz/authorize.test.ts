@@ -43,6 +43,7 @@ describe('after them, every error redirects with error, state and iss (RFC 6749 
     ['a challenge with a character outside base64url', { code_challenge: `${'a'.repeat(42)}+` }, 'invalid_request'],
     ['a scope outside the client list', { scope: 'openid admin' }, 'invalid_scope'],
     ['an unknown resource', { resource: 'https://api.other' }, 'invalid_target'],
+    ['a scope of 2049 characters', { scope: `openid ${'x'.repeat(2042)}` }, 'invalid_scope'],
     ['a nonce of 257 characters', { nonce: 'n'.repeat(257) }, 'invalid_request'],
     ['prompt=none login', { prompt: 'none login' }, 'invalid_request'],
     ['an unknown prompt', { prompt: 'maybe' }, 'invalid_request'],

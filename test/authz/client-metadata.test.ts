@@ -15,7 +15,7 @@ import { BatonConfigError } from '../../packages/baton-auth/src/core/errors.ts';
 import { staticClients } from '../../packages/baton-auth/src/http/clients.ts';
 import { createAuthHandler } from '../../packages/baton-auth/src/http/handler.ts';
 import { ISSUER, makeBaton } from '../support/baton.ts';
-import { clientMetadataDocuments, withClientMetadataDocuments } from '../../packages/baton-auth/src/authz/client-metadata.ts';
+import { clientMetadataDocuments, freshFor, withClientMetadataDocuments } from '../../packages/baton-auth/src/authz/client-metadata.ts';
 
 const TLS = new URL('../fixtures/tls/', import.meta.url);
 const cert = readFileSync(new URL('loopback-cert.pem', TLS));
@@ -45,9 +45,9 @@ const doc = (id: string, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({ client_id: id, client_name: 'Notes', redirect_uris: ['https://notes.example/cb', 'http://127.0.0.1/cb'], ...extra });
 
 /** A page at `path` answering the document `body` (a function of its URL) as application/json. */
-function serve(path: string, body: (url: string) => string = (url) => doc(url), type = 'application/json'): string {
+function serve(path: string, body: (url: string) => string = (url) => doc(url), type = 'application/json', cacheControl?: string): string {
   pages.set(path, (_req, res, url) => {
-    res.writeHead(200, { 'content-type': type });
+    res.writeHead(200, { 'content-type': type, ...(cacheControl ? { 'cache-control': cacheControl } : {}) });
     res.end(body(url));
   });
   return `${base}${path}`;
@@ -94,13 +94,37 @@ describe('a good document', () => {
     expect(count('/once')).toBe(1);
   });
 
-  it('is fetched again once its time in the cache is over', async () => {
-    const id = serve('/ttl');
+  it('is fetched again once its time in the cache is over, a longer max-age notwithstanding', async () => {
+    const id = serve('/ttl', undefined, undefined, 'max-age=3600');
     const r = resolver({ ttlMs: 1000 });
     await r.get(id);
     await new Promise((s) => setTimeout(s, 1100));
     expect((await r.get(id))?.id).toBe(id);
     expect(count('/ttl')).toBe(2);
+  });
+
+  it('no-store or max-age=0 still keeps it 10 s: never a fetch at every request', async () => {
+    const r = resolver();
+    for (const [path, cc] of [
+      ['/no-store', 'no-store'],
+      ['/max-age-0', 'max-age=0'],
+    ] as const) {
+      const id = serve(path, undefined, undefined, cc);
+      await r.get(id);
+      await r.get(id);
+      expect(count(path)).toBe(1);
+    }
+  });
+
+  it('freshFor reads Cache-Control within [10 s, ttlMs]', () => {
+    expect(freshFor(null, 300_000)).toBe(300_000);
+    expect(freshFor('public, max-age=60', 300_000)).toBe(60_000);
+    expect(freshFor('max-age=86400', 300_000)).toBe(300_000);
+    expect(freshFor('max-age=1', 300_000)).toBe(10_000);
+    expect(freshFor('no-cache', 300_000)).toBe(10_000);
+    expect(freshFor('No-Store', 300_000)).toBe(10_000);
+    expect(freshFor('max-age=60', 5_000)).toBe(5_000);
+    expect(freshFor('max-age=nonsense', 300_000)).toBe(300_000);
   });
 
   it('goes through withClientMetadataDocuments; other ids go to the registry', async () => {

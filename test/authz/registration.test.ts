@@ -137,6 +137,8 @@ describe('refusals (RFC 7591 §3.2.2)', () => {
     ['private_key_jwt', { token_endpoint_auth_method: 'private_key_jwt' }],
     ['the token response type', { response_types: ['token'] }],
     ['the password grant', { grant_types: ['password'] }],
+    ['no grant at all', { grant_types: [] }],
+    ['grant_types not a list', { grant_types: 'authorization_code' }],
     ['a long client_name', { client_name: 'n'.repeat(101) }],
     ['a client_name that is not a string', { client_name: 7 }],
     ['a scope with a quote', { scope: 'profile "x' }],

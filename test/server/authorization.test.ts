@@ -3,9 +3,14 @@
  * settings (a mistake is a sentence naming the variable), registration kept in the store under its
  * cap, consents as records per user, the `preferred_username` claim.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { isBatonError } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { sqliteStore } from 'baton-auth/stores/sqlite';
 import { loadConfig, users } from 'baton-auth-server';
 import { clients, storeClients } from '../../packages/baton-auth-server/src/server/clients.ts';
 import { forgetConsents, storeConsents } from '../../packages/baton-auth-server/src/server/consents.ts';
@@ -62,6 +67,34 @@ describe('settings', () => {
   });
 });
 
+describe('the hosted pages in the service', () => {
+  it('carry BATON_PAGE_TITLE, BATON_PAGE_LOGO and BATON_PAGE_THEME', async () => {
+    const s = await startTestService({
+      BATON_PAGE_TITLE: 'Acme sign-in',
+      BATON_PAGE_LOGO: 'https://cdn.acme.example/logo.svg',
+      BATON_PAGE_THEME: '--baton-accent:#0a7',
+    });
+    try {
+      await clients.add(s.server.service.store, 'web', { redirectUris: ['https://app.acme.example/cb'], firstParty: true });
+      const q = new URLSearchParams({
+        client_id: 'web',
+        redirect_uri: 'https://app.acme.example/cb',
+        response_type: 'code',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSKxwrR0',
+        code_challenge_method: 'S256',
+      });
+      const page = await fetch(`${s.url}/oauth/authorize?${q}`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('Acme sign-in');
+      expect(html).toContain('https://cdn.acme.example/logo.svg');
+      expect(html).toMatch(/--baton-accent:\s*#0a7/);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('registration in the service', () => {
   const WEB = { redirect_uris: ['https://notes.example/cb'], token_endpoint_auth_method: 'none' };
   const register = (url: string) =>
@@ -88,6 +121,15 @@ describe('registration in the service', () => {
       const store = s.server.service.store;
       const kept = await clients.list(store);
       for (const id of ids) expect(kept.find((c) => c.id === id)).toMatchObject({ type: 'public', firstParty: false, redirectUris: WEB.redirect_uris });
+      // A registered client is a client of the authorization endpoint at once.
+      const q = new URLSearchParams({
+        client_id: ids[1] as string,
+        redirect_uri: WEB.redirect_uris[0] as string,
+        response_type: 'code',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSKxwrR0',
+        code_challenge_method: 'S256',
+      });
+      expect((await fetch(`${s.url}/oauth/authorize?${q}`)).status).toBe(200);
       expect(await clients.remove(store, ids[0] as string)).toBe(true);
       expect((await register(s.url)).status).toBe(201);
       expect((await register(s.url)).status).toBe(400);
@@ -141,6 +183,24 @@ describe('consents in the store', () => {
     kinds.length = 0;
     expect(await consents.list('usr_7')).toEqual([{ clientId: 'notes', scope: ['profile'], at: 7 }]);
     expect(kinds).toEqual(['consents:usr_7']);
+  });
+
+  it('in SQLite, a user’s listing is a search of the (kind, key) primary key, never a scan of every record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-consents-'));
+    const path = join(dir, 'baton.sqlite');
+    const store = sqliteStore({ path });
+    try {
+      const consents = storeConsents(store);
+      for (let u = 0; u < 20; u++) await consents.put(`usr_${u}`, 'notes', ['profile'], u);
+      expect(await consents.list('usr_3')).toEqual([{ clientId: 'notes', scope: ['profile'], at: 3 }]);
+      const db = new DatabaseSync(path, { readOnly: true });
+      const plan = db.prepare('EXPLAIN QUERY PLAN SELECT key, value FROM baton_records WHERE kind = ? ORDER BY key').all('consents:usr_3');
+      db.close();
+      expect(JSON.stringify(plan)).toMatch(/SEARCH baton_records USING (PRIMARY KEY|INDEX sqlite_autoindex_baton_records_1) \(kind=\?\)/);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a user keeps at most 100 (the oldest forgotten: asked again, never granted more)', async () => {

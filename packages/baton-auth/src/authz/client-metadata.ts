@@ -30,7 +30,11 @@ export interface ClientMetadataOptions {
   maxBytes?: number;
   /** How many documents (and refusals) are remembered. Default 1,000; at most 100,000. */
   cacheSize?: number;
-  /** How long a document is remembered, in ms. Default 5 min; at most 1 day. A refusal: a tenth of it, at least 10 s. */
+  /**
+   * How long a document is remembered at most, in ms. Default 5 min; at most 1 day. Its
+   * `Cache-Control` (`max-age`, `no-store`, `no-cache`) may shorten it, never below 10 s (or `ttlMs`
+   * if shorter): a document is never fetched more often than that. A refusal: a tenth of it, at least 10 s.
+   */
   ttlMs?: number;
   /** Fetches in flight at once, across every URL. Default 8; at most 256. */
   maxInFlight?: number;
@@ -44,7 +48,25 @@ export interface ClientMetadataOptions {
 }
 
 /** One document: the client it describes, or the reason it was refused. */
-type Outcome = { client: ClientRecord } | { refused: string };
+type Outcome = { client: ClientRecord; freshMs?: number } | { refused: string };
+
+/** The shortest time a document is remembered, whatever its headers say. */
+const MIN_FRESH_MS = 10_000;
+
+/**
+ * How long a document may be remembered by its `Cache-Control` (RFC 9111 §5.2.2: `no-store`,
+ * `no-cache`, `max-age`), within [10 s, `ttlMs`]; `ttlMs` without one.
+ */
+export function freshFor(cacheControl: string | null, ttlMs: number): number {
+  const floor = Math.min(MIN_FRESH_MS, ttlMs);
+  const directives = (cacheControl ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((d) => d.trim());
+  if (directives.includes('no-store') || directives.includes('no-cache')) return floor;
+  const maxAge = directives.map((d) => /^max-age\s*=\s*"?(\d{1,10})"?$/.exec(d)).find((m) => m !== null);
+  return maxAge ? Math.min(ttlMs, Math.max(floor, Number(maxAge[1]) * 1000)) : ttlMs;
+}
 
 const CLIENT_NAME_MAX = 100;
 const URIS_MAX = 20;
@@ -192,8 +214,9 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
     if (pending.size >= maxInFlight) return Promise.resolve({ refused: 'too many documents are being fetched' });
     const p = load(id).then((outcome) => {
       pending.delete(id);
-      if ('refused' in outcome) options.logger?.warn({ event: 'client_metadata.refused', reason: outcome.refused }, 'client metadata document refused');
-      cache.set(id, outcome, { ttl: 'client' in outcome ? ttlMs : Math.max(10_000, Math.floor(ttlMs / 10)) });
+      if ('refused' in outcome)
+        options.logger?.warn({ event: 'client_metadata.refused', client: id.slice(0, 200), reason: outcome.refused }, 'client metadata document refused');
+      cache.set(id, outcome, { ttl: 'client' in outcome ? Math.min(ttlMs, outcome.freshMs ?? ttlMs) : Math.max(MIN_FRESH_MS, Math.floor(ttlMs / 10)) });
       return outcome;
     });
     pending.set(id, p);
@@ -222,7 +245,7 @@ async function fetchDocument(id: string, doFetch: typeof fetch, signal: AbortSig
   } catch {
     throw new Error('the document is not JSON');
   }
-  return { client: clientOfDocument(id, doc) };
+  return { client: clientOfDocument(id, doc), freshMs: freshFor(response.headers.get('cache-control'), Number.MAX_SAFE_INTEGER) };
 }
 
 /**

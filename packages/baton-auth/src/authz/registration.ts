@@ -94,7 +94,7 @@ export function clientOfRegistration(m: Record<string, unknown>, id: string): { 
   const method = (m.token_endpoint_auth_method ?? 'client_secret_basic') as (typeof METHODS)[number];
   if (!METHODS.includes(method)) throw new Invalid('invalid_client_metadata', `token_endpoint_auth_method must be one of ${METHODS.join(', ')}`);
   const grants = m.grant_types ?? ['authorization_code'];
-  if (!Array.isArray(grants) || grants.length > 2 || grants.some((g) => !GRANTS.has(g as string)))
+  if (!Array.isArray(grants) || grants.length === 0 || grants.length > 2 || grants.some((g) => !GRANTS.has(g as string)))
     throw new Invalid('invalid_client_metadata', 'grant_types may list authorization_code and refresh_token only');
   const types = m.response_types ?? ['code'];
   if (!Array.isArray(types) || types.length !== 1 || types[0] !== 'code') throw new Invalid('invalid_client_metadata', 'response_types may list code only');

@@ -36,7 +36,6 @@ import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
 import { withDocuments } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
-import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -46,6 +45,7 @@ import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
 import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
+import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
@@ -174,8 +174,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
-  const reg = options.authorization?.registration;
-  if (reg !== undefined) c.registration = checkRegistration(reg, c.clients);
+  if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
 
@@ -202,11 +201,12 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
-    // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // RP-Initiated Logout 1.0, and its confirmation form (same-origin only).
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
-    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
