@@ -35,6 +35,8 @@ export interface ClientOptions {
   redirectUris: string[];
   postLogoutRedirectUris?: string[];
   firstParty?: boolean;
+  /** Its authorization requests must come through PAR (RFC 9126). */
+  par?: boolean;
   scopes?: string;
   name?: string;
 }
@@ -47,6 +49,7 @@ const clientArgs = (id: string, o: ClientOptions): string[] => [
   ...o.redirectUris.flatMap((u) => ['--redirect-uri', u]),
   ...(o.postLogoutRedirectUris ?? []).flatMap((u) => ['--post-logout-redirect-uri', u]),
   ...(o.firstParty ? ['--first-party'] : []),
+  ...(o.par ? ['--par'] : []),
   ...(o.scopes === undefined ? [] : ['--scopes', o.scopes]),
   ...(o.name === undefined ? [] : ['--name', o.name]),
 ];

@@ -31,6 +31,7 @@ describeInChromium('openid-client (defaults) against the service behind TLS', 't
       firstParty: true,
       scopes: 'openid profile',
     });
+    await service.addClient('rp-par', { redirectUris: [`${rp.origin}/callback`], firstParty: true, scopes: 'openid', par: true });
     browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
@@ -132,6 +133,37 @@ describeInChromium('openid-client (defaults) against the service behind TLS', 't
       const again = rp.next('/callback');
       await page.goto(silent.href);
       expect(Object.fromEntries((await again).searchParams)).toMatchObject({ error: 'login_required', state: 'silent', iss: service.issuer });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  it('a client that must use PAR (RFC 9126, `clients add --par`): refused without it, signed in with buildAuthorizationUrlWithPAR', async () => {
+    const config = await client.discovery(new URL(service.issuer), 'rp-par', undefined, client.None(), { [client.customFetch]: service.customFetch });
+    expect(config.serverMetadata().pushed_authorization_request_endpoint).toBe(`${service.issuer}/oauth/par`);
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const params = {
+      redirect_uri: `${rp.origin}/callback`,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    };
+    const context = await httpsContext(browser);
+    const page = await context.newPage();
+    try {
+      // Without PAR the request is refused (§6), back at the registered redirect URI.
+      const refused = rp.next('/callback');
+      await page.goto(client.buildAuthorizationUrl(config, params).href);
+      expect(Object.fromEntries((await refused).searchParams)).toMatchObject({ error: 'invalid_request', state, iss: service.issuer });
+      // With it, the browser carries only the client and the request_uri (§4).
+      const url = await client.buildAuthorizationUrlWithPAR(config, params);
+      expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+      expect(url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+      const callback = await signInOnHostedPage(page, url.href, rp);
+      const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true });
+      expect(tokens.claims()).toMatchObject({ iss: service.issuer, aud: 'rp-par' });
     } finally {
       await context.close();
     }
