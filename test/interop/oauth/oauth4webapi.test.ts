@@ -58,14 +58,17 @@ describeInChromium('oauth4webapi (defaults) with DPoP against the service behind
     await service?.stop();
   });
 
-  /** An authorization request bound to `key` through `dpop_jkt`, signed in in the browser: the callback's parameters and what to redeem them with. */
-  const authorize = async (key: CryptoKeyPair) => {
+  /**
+   * An authorization request bound to `key` — by `dpop_jkt` in the request, or (`par`) by a DPoP
+   * proof on the pushed request (RFC 9449 §10.1) — signed in in the browser: the callback's
+   * parameters and what to redeem them with.
+   */
+  const authorize = async (key: CryptoKeyPair, via: 'dpop_jkt' | 'par' = 'dpop_jkt') => {
     const verifier = oauth.generateRandomCodeVerifier();
     const state = oauth.generateRandomState();
     const nonce = oauth.generateRandomNonce();
-    const url = new URL(as.authorization_endpoint as string);
     const redirectUri = `${rp.origin}/callback`;
-    url.search = new URLSearchParams({
+    const request = {
       client_id: client.client_id,
       response_type: 'code',
       redirect_uri: redirectUri,
@@ -74,8 +77,17 @@ describeInChromium('oauth4webapi (defaults) with DPoP against the service behind
       code_challenge_method: 'S256',
       state,
       nonce,
-      dpop_jkt: await calculateJwkThumbprint(await exportJWK(key.publicKey)),
-    }).toString();
+    };
+    const url = new URL(as.authorization_endpoint as string);
+    if (via === 'par') {
+      const DPoP = oauth.DPoP(client, key);
+      const pushed = await retryOnNonce(async () =>
+        oauth.processPushedAuthorizationResponse(as, client, await oauth.pushedAuthorizationRequest(as, client, oauth.None(), request, { DPoP, ...options })),
+      );
+      url.search = new URLSearchParams({ client_id: client.client_id, request_uri: pushed.request_uri }).toString();
+    } else {
+      url.search = new URLSearchParams({ ...request, dpop_jkt: await calculateJwkThumbprint(await exportJWK(key.publicKey)) }).toString();
+    }
     const page = await context.newPage();
     const callback = await signInOnHostedPage(page, url.href, rp);
     await page.close();
@@ -158,5 +170,23 @@ describeInChromium('oauth4webapi (defaults) with DPoP against the service behind
       ),
     );
     await expect(redeem).rejects.toMatchObject({ error: 'invalid_grant' });
+  }, 60_000);
+
+  it('PAR with a DPoP proof binds the code to that key (RFC 9449 §10.1): another key is refused without spending the code, the key redeems it', async () => {
+    const key = await oauth.generateKeyPair('ES256');
+    const { params, verifier, nonce, redirectUri } = await authorize(key, 'par');
+    const redeem = (handle: oauth.DPoPHandle) =>
+      retryOnNonce(async () =>
+        oauth.processAuthorizationCodeResponse(
+          as,
+          client,
+          await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, { DPoP: handle, ...options }),
+          { expectedNonce: nonce, requireIdToken: true },
+        ),
+      );
+    await expect(redeem(oauth.DPoP(client, await oauth.generateKeyPair('ES256')))).rejects.toMatchObject({ error: 'invalid_grant' });
+    const tokens = await redeem(oauth.DPoP(client, key));
+    expect(tokens.token_type).toBe('dpop');
+    expect(decodeJwt(tokens.access_token).cnf).toEqual({ jkt: await calculateJwkThumbprint(await exportJWK(key.publicKey)) });
   }, 60_000);
 });
