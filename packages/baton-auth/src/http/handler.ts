@@ -34,6 +34,8 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
+import { withDocuments } from '../authz/client-metadata.ts';
+import { checkRegistration, registration } from '../authz/registration.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -152,7 +154,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     issuer,
     authenticate: options.authenticate,
     username: options.username,
-    clients: options.clients ?? staticClients([{ id: defaultClientId }]),
+    clients: withDocuments(options.clients ?? staticClients([{ id: defaultClientId }]), options.authorization?.clientMetadataDocuments, options.logger),
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler: resources')),
     scopes: options.scopes === undefined ? undefined : checkScopes(options.scopes, 'createAuthHandler: scopes'),
@@ -172,6 +174,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
+  if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
 
@@ -204,7 +207,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     // RP-Initiated Logout 1.0, and its confirmation form (same-origin only).
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
-    // H3 (service): '/oauth/register' (only when authorization.registration is on).
+    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
 
