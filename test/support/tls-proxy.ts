@@ -6,8 +6,9 @@
  * (openid-client, oauth4webapi: https only) are tested as they ship.
  *
  * The fetch is node:https with the authority as its only `ca`, answering with the global
- * `Response` (the libraries check `instanceof Response`); no undici `Agent`, which would be a
- * dependency of its own (Node's fetch takes undici's dispatcher only from the same major version).
+ * `Response` (the libraries check `instanceof Response`): an undici `Agent({ connect: { ca } })`
+ * would do the same, but undici is no dependency of this repository (only of others' packages),
+ * and Node's own fetch takes a dispatcher only from a compatible undici.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
