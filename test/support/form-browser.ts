@@ -72,7 +72,7 @@ export async function playBrowser(start: string, user: FormUser, isRedirectUri: 
     if (next.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
     const origin = new URL(next.url).origin;
     if (next.body !== undefined) headers.origin = origin;
-    const res = await fetch(next.url, { method: next.body === undefined ? 'GET' : 'POST', headers, body: next.body, redirect: 'manual' });
+    const res = await fetch(next.url, { method: next.body === undefined ? 'GET' : 'POST', headers, body: next.body ?? null, redirect: 'manual' });
     for (const cookie of res.headers.getSetCookie()) {
       const [pair] = cookie.split(';');
       const at = (pair as string).indexOf('=');
