@@ -1,0 +1,161 @@
+/**
+ * The SDK's authorization code flow from a web page, in real Chromium (Debian's, driven by
+ * playwright-core), against each of `CODE_FLOW_SERVERS` (oidc-provider now; Baton once its
+ * authorization endpoint lands): a page on its own origin loads the SDK's bundle (esbuild, from
+ * the package's sources, as the service's page is built), calls `signInWithRedirect`, the user
+ * signs in and consents on the server's own pages, and the page at the redirect URI calls
+ * `completeSignIn`. Proved: the code redeemed with a DPoP proof by the key kept in IndexedDB across
+ * the round trip (the answer's `token_type` DPoP, the server's token bound to that key); the code,
+ * state and iss gone from the address bar; the pending sign-in used once; the client's `fetch`
+ * working after. And before anything is sent: an answer with another `state` refused (the sign-in
+ * keeps waiting), an answer with another `iss` refused (and the sign-in spent), no token request.
+ */
+import { build } from 'esbuild';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
+import { describeInChromium, launchChromium } from '../support/chromium.ts';
+import { CODE_FLOW_SERVERS } from '../support/code-flow-servers.ts';
+import type { CodeFlowServer } from '../support/code-flow-servers.ts';
+
+/** The SDK bundled for the browser, as `packages/baton-auth-server/scripts/build-web.ts` bundles it. */
+async function sdkBundle(): Promise<string> {
+  const out = await build({
+    stdin: { contents: "export * from 'baton-auth-client';", resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
+    conditions: ['baton-source'],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    logLevel: 'warning',
+  });
+  return out.outputFiles[0]?.text as string;
+}
+
+/** The app: its own origin, the SDK's bundle, and one page (at `/` and at `/callback`) that loads it. */
+async function site(bundle: string): Promise<{ server: Server; origin: string }> {
+  const server = createServer((req, res) => {
+    if (req.url === '/client.js') return void res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(bundle);
+    res
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'referrer-policy': 'no-referrer' })
+      .end('<!doctype html><title>app</title><script type="module">import * as sdk from "/client.js"; window.sdk = sdk;</script><p>app</p>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+type Sdk = typeof import('baton-auth-client');
+interface Where {
+  issuer: string;
+  clientId: string;
+  userinfo: string;
+}
+
+/** Starts a sign-in from the app's page; the page's DPoP key thumbprint. The page then leaves for the server. */
+const startSignIn = (page: Page, where: Where): Promise<string | undefined> =>
+  page.evaluate(async ({ issuer, clientId }) => {
+    const sdk = (window as unknown as { sdk: Sdk }).sdk;
+    const client = sdk.createTokenClient({ issuer, clientId, storage: sdk.browserStorage() });
+    const jkt = await client.dpopThumbprint();
+    void sdk.signInWithRedirect(client, { redirectUri: '/callback', scope: 'openid offline_access' });
+    return jkt;
+  }, where);
+
+/** `completeSignIn` on the page at the redirect URI: what came of it, and what the page holds after. */
+const completeOnPage = (page: Page, where: Where) =>
+  page.evaluate(async ({ issuer, clientId, userinfo }) => {
+    const sdk = (window as unknown as { sdk: Sdk }).sdk;
+    const client = sdk.createTokenClient({ issuer, clientId, storage: sdk.browserStorage() });
+    const outcome = await sdk.completeSignIn(client).then(
+      async (r) => ({ tokenType: r.tokens.tokenType, accessToken: r.tokens.accessToken, sub: r.claims?.sub, me: (await client.fetch(userinfo)).status }),
+      (err: { code?: string; name: string }) => ({ error: err.code ?? err.name }),
+    );
+    return { ...outcome, href: location.href, pending: sessionStorage.getItem(sdk.PENDING_SIGN_IN_KEY), jkt: await client.dpopThumbprint() };
+  }, where);
+
+for (const [name, start] of Object.entries(CODE_FLOW_SERVERS)) {
+  describeInChromium(`the code flow in Chromium against ${name}`, 'test/e2e/code-flow.test.ts', () => {
+    let server: CodeFlowServer;
+    let app: Awaited<ReturnType<typeof site>>;
+    let browser: Browser;
+    let where: Where;
+    beforeAll(async () => {
+      app = await site(await sdkBundle());
+      server = await start();
+      where = { issuer: server.issuer, clientId: server.clientId, userinfo: server.userinfo };
+      browser = await launchChromium();
+    }, 60_000);
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+      await new Promise((resolve) => app?.server.close(resolve));
+    });
+
+    /** A new browser profile's page on the app, the SDK loaded; and the code exchanges it makes (DPoP header, answer). */
+    async function appPage(): Promise<{ page: Page; exchanges: { dpop: boolean; tokenType: unknown }[] }> {
+      const context = await browser.newContext();
+      onTestFinished(() => context.close());
+      const page = await context.newPage();
+      const exchanges: { dpop: boolean; tokenType: unknown }[] = [];
+      page.on('response', async (r) => {
+        if (r.request().method() !== 'POST' || !(r.request().postData() ?? '').includes('grant_type=authorization_code')) return;
+        exchanges.push({ dpop: r.request().headers().dpop !== undefined, tokenType: ((await r.json()) as { token_type?: unknown }).token_type });
+      });
+      await page.goto(`${app.origin}/`);
+      await page.waitForFunction(() => 'sdk' in window);
+      return { page, exchanges };
+    }
+
+    /** Runs the sign-in to the redirect URI; the page is then at `/callback?code=…`, the SDK loaded, nothing redeemed. */
+    async function toCallback(page: Page): Promise<string | undefined> {
+      const jkt = await startSignIn(page, where);
+      await page.waitForURL((u) => u.origin === new URL(server.issuer).origin);
+      await server.signInInPage(page);
+      await page.waitForURL((u) => u.origin === app.origin && u.pathname === '/callback');
+      await page.waitForFunction(() => 'sdk' in window);
+      return jkt;
+    }
+
+    it('signs in with a redirect: a DPoP-bound code redeemed with the key kept across the round trip, the address bar cleaned', async () => {
+      const { page, exchanges } = await appPage();
+      const jkt = await toCallback(page);
+      const answer = new URL(page.url());
+      expect(answer.searchParams.get('state')).toMatch(/^[\w-]{43}$/);
+      expect(answer.searchParams.get('iss')).toBe(server.issuer);
+      const done = await completeOnPage(page, where);
+      expect(done).toMatchObject({ tokenType: 'DPoP', sub: server.subject, me: 200, pending: null, jkt });
+      expect(new URL(done.href).search).toBe(''); // code, state and iss left the address bar
+      expect(exchanges.length).toBeGreaterThanOrEqual(1); // a use_dpop_nonce round makes two
+      expect(exchanges.every((e) => e.dpop)).toBe(true);
+      expect(String(exchanges.at(-1)?.tokenType).toLowerCase()).toBe('dpop');
+      expect(await server.boundKey((done as { accessToken: string }).accessToken)).toBe(jkt);
+    });
+
+    it('refuses an answer with another state (the sign-in keeps waiting) and one with another iss (spent), sending nothing', async () => {
+      const { page, exchanges } = await appPage();
+      await toCallback(page);
+      const real = new URL(page.url());
+      const tampered = (name: string, value: string) => {
+        const u = new URL(real.href);
+        u.searchParams.set(name, value);
+        return u.href;
+      };
+      await page.goto(tampered('state', 'forged-state'));
+      await page.waitForFunction(() => 'sdk' in window);
+      const forged = await completeOnPage(page, where);
+      expect(forged).toMatchObject({ error: 'ERR_STATE_MISMATCH' });
+      expect(forged.pending).not.toBeNull(); // still waiting for its own answer
+      expect(new URL(forged.href).search).toBe('');
+      await page.goto(tampered('iss', 'https://attacker.example'));
+      await page.waitForFunction(() => 'sdk' in window);
+      expect(await completeOnPage(page, where)).toMatchObject({ error: 'ERR_ISSUER_MISMATCH', pending: null });
+      await page.goto(real.href);
+      await page.waitForFunction(() => 'sdk' in window);
+      expect(await completeOnPage(page, where)).toMatchObject({ error: 'ERR_NO_PENDING_SIGN_IN' }); // used once
+      expect(exchanges).toEqual([]);
+    });
+  });
+}
