@@ -8,10 +8,18 @@
  * test's web page (another port on 127.0.0.1) both use; DPoP, PAR and RFC 9207 `iss` on; one user.
  */
 import { randomBytes } from 'node:crypto';
-import type { Page } from 'playwright-core';
 import { playBrowser } from './form-browser.ts';
 import type { FormUser } from './form-browser.ts';
 import { startProvider } from './oidc-provider.ts';
+
+/** What `signInInPage` uses of a Playwright page: structural, so that the Node tests (unit tier) import no browser. */
+export interface BrowserPage {
+  url(): string;
+  locator(selector: string): { count(): Promise<number> };
+  fill(selector: string, value: string): Promise<void>;
+  click(selector: string): Promise<void>;
+  waitForNavigation(options: { waitUntil: 'commit' }): Promise<unknown>;
+}
 
 export interface CodeFlowServer {
   name: string;
@@ -28,7 +36,7 @@ export interface CodeFlowServer {
    */
   authorize(url: string): Promise<string>;
   /** The same in Chromium: the user's part on the server's pages, until the page leaves the server's origin. */
-  signInInPage(page: Page): Promise<void>;
+  signInInPage(page: BrowserPage): Promise<void>;
   /** The thumbprint of the DPoP key the server bound `accessToken` to, as it records it (undefined: Bearer). */
   boundKey(accessToken: string): Promise<string | undefined>;
   close(): Promise<void>;
