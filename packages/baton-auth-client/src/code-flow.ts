@@ -75,8 +75,8 @@ const MAX_PAR_ANSWER = 16 * 1024;
 /** 256 random bits, base64url: a `state`, a `nonce`, a PKCE verifier (43 characters, RFC 7636 §4.1). */
 const random = (): string => base64url(crypto.getRandomValues(new Uint8Array(32)));
 
-/** Throws `ERR_CONFIG` naming `fn` unless the options are as documented. */
-function checkFlowOptions(o: CodeFlowOptions, fn: string): void {
+/** Throws `ERR_CONFIG` naming `fn` unless the options are as documented; called by each entry point before it does anything. */
+export function checkFlowOptions(o: CodeFlowOptions, fn: string): void {
   for (const name of ['scope', 'prompt', 'loginHint'] as const)
     if (o[name] !== undefined && typeof o[name] !== 'string') throw configError(`${fn}: \`${name}\` must be a string.`);
   const resources = o.resource === undefined ? [] : typeof o.resource === 'string' ? [o.resource] : o.resource;
@@ -124,7 +124,6 @@ export async function authorizationRequest(
   o: CodeFlowOptions & { redirectUri: string },
   fn: string,
 ): Promise<{ url: string; pending: PendingSignIn }> {
-  checkFlowOptions(o, fn);
   const endpoints = await p.endpoints();
   if (endpoints.authorization === undefined)
     throw new BatonClientError(

@@ -19,7 +19,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TokenClient } from './client.ts';
-import { authorizationRequest, codeOf, redeemCode, stateMatches } from './code-flow.ts';
+import { authorizationRequest, checkFlowOptions, codeOf, redeemCode, stateMatches } from './code-flow.ts';
 import type { CodeFlowOptions, CodeSignIn, PendingSignIn } from './code-flow.ts';
 import { BatonClientError, checkNumbers, configError } from './errors.ts';
 import { partsOf } from './internals.ts';
@@ -117,6 +117,7 @@ function checkOptions(o: BrowserSignInOptions): void {
   if (o.open !== undefined && typeof o.open !== 'function') throw configError('signInWithBrowser: `open` must be a function of the URL.');
   checkNumbers('signInWithBrowser', o, ['timeoutMs'], 1);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw configError('signInWithBrowser: `signal` must be an AbortSignal.');
+  checkFlowOptions(o, 'signInWithBrowser');
 }
 
 /**

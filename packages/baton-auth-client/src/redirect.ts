@@ -22,7 +22,7 @@
  * const { claims } = await completeSignIn(client);
  * ```
  */
-import { authorizationRequest, codeOf, redeemCode, stateMatches } from './code-flow.ts';
+import { authorizationRequest, checkFlowOptions, codeOf, redeemCode, stateMatches } from './code-flow.ts';
 import type { CodeFlowOptions, CodeSignIn, PendingSignIn } from './code-flow.ts';
 import { BatonClientError, configError } from './errors.ts';
 import { partsOf } from './internals.ts';
@@ -69,6 +69,7 @@ export async function signInWithRedirect(client: TokenClient, options: RedirectS
     throw configError('signInWithRedirect needs `{ redirectUri }`: the page that calls completeSignIn.');
   if (options.navigate !== undefined && typeof options.navigate !== 'function')
     throw configError('signInWithRedirect: `navigate` must be a function of the URL.');
+  checkFlowOptions(options, 'signInWithRedirect');
   const store = sessionStore('signInWithRedirect');
   const redirectUri = urlOf(options.redirectUri, 'signInWithRedirect').href;
   const { url, pending } = await authorizationRequest(p, { ...options, redirectUri }, 'signInWithRedirect');
