@@ -191,7 +191,7 @@ describe('conformance details', () => {
       expect(await res.json()).toMatchObject({
         issuer: 'https://host.test/auth',
         token_endpoint: 'https://host.test/auth/oauth/token',
-        grant_types_supported: ['refresh_token', 'client_credentials'],
+        grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
         scopes_supported: ['orders:read', 'reports:run'],
       });
     }

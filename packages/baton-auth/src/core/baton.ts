@@ -7,7 +7,7 @@
  * store operation.
  */
 import type { AccessTokenClaims } from './access-token.ts';
-import { Engine } from './engine.ts';
+import { argument, Engine } from './engine.ts';
 import type { VerifyStats } from './engine.ts';
 import type { BatonEvent, BatonEventType } from './events.ts';
 import { introspect } from './introspect.ts';
@@ -195,6 +195,17 @@ export class Baton {
   /** Spends a proof `checkProof` checked with `spend: false`, once the request it came with is otherwise sound; `ERR_DPOP_INVALID` if it was spent already. */
   spendProof(proof: DpopProof): Promise<void> {
     return this.#e.dpop.spend(proof);
+  }
+
+  /**
+   * Spends the one-time id `id` until `expiresAt` (ms since the epoch) in the store's ledger, the
+   * one DPoP proofs are spent in: true for the first caller on any instance, false for every later
+   * one until then. The authorization-code grant spends each code with it (RFC 6749 §4.1.2).
+   */
+  async spendOnce(id: string, expiresAt: number): Promise<boolean> {
+    argument(typeof id === 'string' && id.length > 0 && id.length <= 200, 'spendOnce needs an id of 1 to 200 characters.');
+    await this.#e.ready();
+    return this.#e.store.consumeJti(`once:${id}`, expiresAt, this.#e.now());
   }
 
   /** The DPoP nonce clients should use now (the `DPoP-Nonce` header, RFC 9449 §8), the same on every instance. */

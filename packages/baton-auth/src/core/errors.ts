@@ -80,6 +80,8 @@ export const errorTable = {
   // RFC 6749 §5.2 invalid_grant.
   ERR_REFRESH_INVALID: { status: 400, error: 'invalid_grant', message: 'The refresh token is invalid' },
   ERR_REFRESH_REUSED: { status: 400, error: 'invalid_grant', message: 'The refresh token was already used' },
+  // An authorization code that is not ours, expired, spent, or presented by another client, redirect URI, verifier or key (RFC 6749 §4.1.3, RFC 7636 §4.6).
+  ERR_CODE_INVALID: { status: 400, error: 'invalid_grant', message: 'The authorization code is invalid', public: true },
   // A session that ended, named as the client names it (`SessionEndedError`): here, its idle or absolute lifetime ran out.
   // The refresh token of a session that ended — signed out, revoked, kicked, past its idle or absolute end — carrying its
   // `sessionEnd`; a reused one is ERR_REFRESH_REUSED (the session ends with it, reason `reused`).

@@ -15,7 +15,7 @@ import type { DpopProof } from '../dpop/proof.ts';
 import type { RingKey } from './keys.ts';
 import { audienceOf, parseResources } from './resource.ts';
 import { parseScope } from './scope.ts';
-import { newSession } from './session-id.ts';
+import { isSessionIdOf, newSession } from './session-id.ts';
 import type { DeviceInfo, SessionSummary } from './store.ts';
 
 /** A token response, shaped as RFC 6749 §5.1, plus the session id. */
@@ -61,6 +61,13 @@ export interface LoginOptions {
    * that a refused login spends nothing; its thumbprint binds the session.
    */
   proof?: DpopProof;
+  /**
+   * @internal The session's id, chosen by the caller: the authorization-code grant derives it
+   * from the code, so that a second presentation of the code can revoke the session the first
+   * one opened (RFC 6749 §4.1.2). It must have the session-id format and the user's tag
+   * (`core/session-id.ts`), and be used once: a session of that id is replaced. Default: a new id.
+   */
+  sessionId?: string;
 }
 
 /** Options of `issueClientToken`. */
@@ -176,11 +183,16 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   const scope = parseScope(options.scope ?? e.o.defaultScope).join(' ');
   const resource = parseResources(options.resource).join(' ');
   const jkt = requestedKey(options);
+  argument(
+    options.sessionId === undefined || isSessionIdOf(options.sessionId, userId),
+    "sessionId must be a session id of this user: 22 base64url characters starting with the user's tag.",
+  );
   await e.ready();
   const now = e.now();
   await spendLogin(e, userId, now); // before anything is written
   await spendProof(e.dpop, options);
   const session = newSession({
+    ...(options.sessionId === undefined ? {} : { id: options.sessionId }),
     userId,
     clientId,
     scope,

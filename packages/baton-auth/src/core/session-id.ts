@@ -23,8 +23,23 @@ export function newSessionId(userId: string): string {
   return userTag(userId) + randomBytes(13).toString('base64url');
 }
 
+/**
+ * Whether `sessionId` has the session-id format (22 base64url characters, the one encoding of 16
+ * bytes) and `userId`'s tag: what an id chosen by the caller (`LoginOptions.sessionId`) must be.
+ */
+export function isSessionIdOf(sessionId: unknown, userId: string): boolean {
+  return (
+    typeof sessionId === 'string' &&
+    /^[A-Za-z0-9_-]{22}$/.test(sessionId) &&
+    Buffer.from(sessionId.slice(4), 'base64url').toString('base64url') === sessionId.slice(4) &&
+    tagOfSession(sessionId) === userTag(userId)
+  );
+}
+
 /** A new session record: generation 0, nothing used or revoked yet. */
 export function newSession(o: {
+  /** The id, when the caller chose it (checked by `isSessionIdOf`); default a new one. */
+  id?: string;
   userId: string;
   clientId: string;
   scope: string;
@@ -37,7 +52,7 @@ export function newSession(o: {
 }): SessionRecord {
   const { now } = o;
   return {
-    id: newSessionId(o.userId),
+    id: o.id ?? newSessionId(o.userId),
     userId: o.userId,
     clientId: o.clientId,
     scope: o.scope,

@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseResources } from '../core/resource.ts';
 import { checkScopes } from '../core/scope.ts';
 import { BatonConfigError } from '../core/errors.ts';
+import { checkRedirectUri } from '../authz/redirect-uri.ts';
 
 /** A registered client. */
 export interface ClientRecord {
@@ -39,6 +40,16 @@ export interface ClientRecord {
    * sessions and tokens are bound to a key; `allowed` (absent) binds those that carry one.
    */
   dpop?: 'required' | 'allowed';
+  /** The exact redirect URIs of the authorization code flow (RFC 6749 §3.1.2); none: no code flow for this client. */
+  redirectUris?: string[];
+  /** Where OIDC RP-initiated logout may send the browser back to. */
+  postLogoutRedirectUris?: string[];
+  /** The service's own application: no consent page. */
+  firstParty?: boolean;
+  /** Its authorization requests must come through PAR (RFC 9126 §6, `require_pushed_authorization_requests`). */
+  requirePar?: boolean;
+  /** The name shown on the consent page. */
+  name?: string;
 }
 
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
@@ -88,6 +99,16 @@ export interface StaticClient {
   grantTypes?: 'client_credentials'[];
   /** `required`: every token request carries a DPoP proof (RFC 9449); default `allowed`. */
   dpop?: 'required' | 'allowed';
+  /** The exact redirect URIs of the authorization code flow (https, http on loopback, or a private-use scheme, RFC 8252 §7). */
+  redirectUris?: string[];
+  /** Where OIDC RP-initiated logout may send the browser back to. */
+  postLogoutRedirectUris?: string[];
+  /** The service's own application: no consent page. */
+  firstParty?: boolean;
+  /** Its authorization requests must come through PAR (RFC 9126 §6). */
+  requirePar?: boolean;
+  /** The name shown on the consent page (at most 100 characters). */
+  name?: string;
 }
 
 /**
@@ -111,6 +132,31 @@ export function checkResources(resources: readonly string[], setting: string): s
       );
   }
   return parseResources(resources);
+}
+
+/** A list of redirect URIs, each checked (`checkRedirectUri`). */
+function redirectList(uris: unknown, what: string): string[] {
+  if (!Array.isArray(uris) || uris.some((u) => typeof u !== 'string')) throw new BatonConfigError(`${what} must be a list of URIs.`);
+  return (uris as string[]).map((u) => checkRedirectUri(u, what));
+}
+
+/** The authorization code flow's fields of a static client, checked. */
+function codeFlowFields(c: StaticClient): Partial<ClientRecord> {
+  const out: Partial<ClientRecord> = {};
+  if (c.redirectUris !== undefined) out.redirectUris = redirectList(c.redirectUris, `The redirectUris of client ${c.id}`);
+  if (c.postLogoutRedirectUris !== undefined)
+    out.postLogoutRedirectUris = redirectList(c.postLogoutRedirectUris, `The postLogoutRedirectUris of client ${c.id}`);
+  for (const flag of ['firstParty', 'requirePar'] as const) {
+    if (c[flag] === undefined) continue;
+    if (typeof c[flag] !== 'boolean') throw new BatonConfigError(`Client ${c.id}: ${flag} must be true or false.`);
+    if (c[flag]) out[flag] = true;
+  }
+  if (c.name !== undefined) {
+    if (typeof c.name !== 'string' || c.name.trim() === '' || c.name.length > 100)
+      throw new BatonConfigError(`Client ${c.id}: name must be 1 to 100 characters.`);
+    out.name = c.name;
+  }
+  return out;
 }
 
 /**
@@ -149,6 +195,7 @@ export function staticClients(clients: readonly StaticClient[]): ClientRegistry 
       if (c.dpop !== 'required' && c.dpop !== 'allowed') throw new BatonConfigError(`Client ${c.id}: dpop must be 'required' or 'allowed'.`);
       record.dpop = c.dpop;
     }
+    Object.assign(record, codeFlowFields(c));
     byId.set(c.id, record);
   }
   return { get: async (id) => byId.get(id) ?? null };

@@ -3,6 +3,7 @@
  */
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton, TokenPair } from '../core/baton.ts';
+import type { AuthzContext } from '../authz/context.ts';
 import type { ClientRegistry } from './clients.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
@@ -55,6 +56,8 @@ export interface HandlerContext {
   /** Whether the token endpoints take DPoP proofs now (`AuthHandlerOptions.dpop`). */
   dpop: () => boolean;
   /** Responses that stream (the revocation feed): registered so that the handler can end them. */
+  /** The authorization endpoint's options, resolved (`authz/context.ts`). */
+  authz: AuthzContext;
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
 }
 
@@ -124,10 +127,16 @@ export async function bearer(c: HandlerContext, request: Request): Promise<Sessi
 
 /**
  * A token response (RFC 6749 §5.1); browsers that asked for it get the refresh token only as a
- * cookie. `extra` headers: the next DPoP nonce.
+ * cookie. `extra` headers: the next DPoP nonce; `fields`: members beyond the pair's (`id_token`).
  */
-export function tokenResponse(c: HandlerContext, pair: TokenPair, viaCookie: boolean, extra: Record<string, string> = {}): Response {
-  const body: Record<string, unknown> = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in };
+export function tokenResponse(
+  c: HandlerContext,
+  pair: TokenPair,
+  viaCookie: boolean,
+  extra: Record<string, string> = {},
+  fields: Record<string, unknown> = {},
+): Response {
+  const body: Record<string, unknown> = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in, ...fields };
   if (pair.scope !== undefined) body.scope = pair.scope;
   body.session_id = pair.session_id;
   const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache', ...extra });

@@ -34,11 +34,29 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
+import { serverMetadata } from './routes/metadata.ts';
+import { openStreams } from './streams.ts';
+import { authzContext } from '../authz/context.ts';
+import type { AuthorizationOptions } from '../authz/context.ts';
+import { authorizeRoute } from '../authz/authorize.ts';
+import { consent, consentRoute, consents } from '../authz/consent.ts';
+import { signInRoute } from '../authz/hosted.ts';
+import { parRoute } from '../authz/par.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
 /** Public documents any site may read (RFC 8414 metadata, the JWKS): the only routes without a cross-site check. */
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
+/**
+ * The authorization endpoint: a top-level navigation from the client's site, which changes nothing
+ * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site. The same
+ * for RP-initiated logout (`authz/end-session.ts`): it signs out at once only with an ID token of
+ * the browser's own user, and asks otherwise.
+ */
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -94,6 +112,12 @@ export interface AuthHandlerOptions {
    */
   dpop?: boolean | (() => boolean);
   logger?: Logger;
+  /**
+   * The authorization endpoint (`/oauth/authorize`, PAR, the hosted sign-in and consent pages):
+   * always on; by default with the hosted sign-in page, checking passwords with `authenticate`.
+   * With `currentUser` and `signInUrl`, your app signs users in instead (library-first).
+   */
+  authorization?: AuthorizationOptions;
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -109,34 +133,6 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
    */
   closeStreams?(final?: boolean): void;
 };
-
-/**
- * The streaming responses open now, each with the function that ends it. Once they were all
- * ended (the server is stopping), a stream opened later ends at once: a client reconnecting on a
- * kept-alive socket must not hold the server open.
- */
-function openStreams(): HandlerContext['streams'] {
-  const open = new Map<() => void, string>();
-  let closed = false;
-  return {
-    get closed() {
-      return closed;
-    },
-    count: (owner) => [...open.values()].filter((o) => o === owner).length,
-    add: (close, owner) => {
-      if (closed) {
-        queueMicrotask(close);
-        return () => undefined;
-      }
-      open.set(close, owner);
-      return () => open.delete(close);
-    },
-    closeAll: (final) => {
-      if (final) closed = true;
-      [...open.keys()].forEach((close) => close());
-    },
-  };
-}
 
 /** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
 function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
@@ -167,6 +163,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
+    authz: authzContext(options.baton, options.authorization),
     dpop:
       typeof options.dpop === 'function'
         ? options.dpop
@@ -195,6 +192,18 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/auth/sessions/history': history(c),
     '/auth/sessions/*': session(c),
     '/auth/me': me(c),
+    '/oauth/authorize': authorizeRoute(c),
+    '/oauth/authorize/sign-in': signInRoute(c),
+    '/oauth/authorize/consent': consentRoute(c),
+    '/oauth/par': parRoute(c),
+    '/auth/consents': consents(c),
+    '/auth/consents/*': consent(c),
+    // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
+    '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    '/oauth/end-session': endSessionRoute(c),
+    '/oauth/end-session/confirm': endSessionConfirmRoute(c),
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
+    // H3 (service): '/oauth/register' (only when authorization.registration is on).
   };
 }
 
@@ -227,7 +236,7 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
     // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
     if (method === 'OPTIONS') return preflight(c, request, found.name, isPublic, allow);
     if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
-    if (!isPublic) refuseCrossSite(c, request);
+    if (!isPublic && !NAVIGATION(found.name)) refuseCrossSite(c, request);
     return await serve(request, context, found.params);
   } catch (err) {
     const http = httpErrorOf(err);

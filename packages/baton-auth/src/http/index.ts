@@ -17,3 +17,6 @@ export { budgetAddress, canonicalAddress, createLoginProtection, resetFailures }
 export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';
 export { resourceMetadataDocument } from './resource-metadata.ts';
 export type { ResourceMetadataOptions } from './resource-metadata.ts';
+export { memoryConsents } from '../authz/consent-store.ts';
+export type { Consent, ConsentStore, MemoryConsentsOptions } from '../authz/consent-store.ts';
+export type { AuthorizationOptions, AuthorizationUser, PageOptions } from '../authz/context.ts';

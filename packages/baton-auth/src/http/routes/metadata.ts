@@ -8,23 +8,40 @@ import { json } from '../respond.ts';
 
 const PUBLIC = { 'cache-control': 'public, max-age=300' };
 
-export function metadata(c: HandlerContext): Route {
+/**
+ * The RFC 8414 §2 document (without the DPoP algorithms, which depend on `c.dpop()` at each
+ * request): what `/.well-known/oauth-authorization-server` answers and OpenID Connect Discovery
+ * builds on.
+ */
+export function serverMetadata(c: HandlerContext): Record<string, unknown> {
   const body: Record<string, unknown> = {
     issuer: c.issuer,
+    authorization_endpoint: `${c.issuer}/oauth/authorize`,
     token_endpoint: `${c.issuer}/oauth/token`,
+    // RFC 9126 §5.
+    pushed_authorization_request_endpoint: `${c.issuer}/oauth/par`,
     revocation_endpoint: `${c.issuer}/oauth/revoke`,
     introspection_endpoint: `${c.issuer}/oauth/introspect`,
     jwks_uri: `${c.issuer}/.well-known/jwks.json`,
     // An extension (RFC 8414 §2 allows them): where resource servers follow revocations.
     baton_revocation_feed_endpoint: `${c.issuer}/oauth/revocations`,
-    grant_types_supported: ['refresh_token', 'client_credentials'],
-    response_types_supported: [],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    code_challenge_methods_supported: [],
+    // RFC 7636 §4.2: S256 only, for every client (OAuth 2.1 §4.1.1).
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207 §3: every authorization response carries iss.
+    authorization_response_iss_parameter_supported: true,
   };
   if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
+  return body;
+}
+
+export function metadata(c: HandlerContext): Route {
+  const body = serverMetadata(c);
   // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
   const withDpop = { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] };
   return { GET: async () => json(c.dpop() ? withDpop : body, 200, PUBLIC) };

@@ -1,5 +1,6 @@
 /**
- * `POST /oauth/token`: the refresh grant (RFC 6749 §6) and `client_credentials` (§4.4).
+ * `POST /oauth/token`: the authorization code (RFC 6749 §4.1.3, `authz/code-grant.ts`), the refresh
+ * grant (§6) and `client_credentials` (§4.4).
  *
  * Refresh: the refresh token from the body, or from the HttpOnly cookie of a browser (then only
  * from an allowed origin), bound to the client that presents it; `scope` may narrow the new
@@ -7,6 +8,7 @@
  * `client_credentials`: a confidential client registered for it gets an access token for itself,
  * without a refresh token (§4.4.3).
  */
+import { codeGrant } from '../../authz/code-grant.ts';
 import { grantScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { ClientRecord } from '../clients.ts';
@@ -68,15 +70,18 @@ async function clientCredentials(c: HandlerContext, request: Request, f: Record<
   return json(issued, 200, nonceHeaders(c, jkt));
 }
 
+const GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+
 export function token(c: HandlerContext): Route {
   return {
     POST: async (request, ctx) => {
       const f = await readFields(request, c.maxBodyBytes);
       if (f.grant_type === undefined) throw new HttpError('ERR_INVALID_REQUEST', 'grant_type is required');
-      if (f.grant_type !== 'refresh_token' && f.grant_type !== 'client_credentials') {
-        throw new HttpError('ERR_GRANT_TYPE_UNSUPPORTED', 'grant_type must be refresh_token or client_credentials');
+      if (!GRANTS.has(f.grant_type)) {
+        throw new HttpError('ERR_GRANT_TYPE_UNSUPPORTED', 'grant_type must be authorization_code, refresh_token or client_credentials');
       }
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
+      if (f.grant_type === 'authorization_code') return codeGrant(c, request, f, client, ctx);
       return f.grant_type === 'refresh_token' ? refreshGrant(c, request, f, client, ctx) : clientCredentials(c, request, f, client);
     },
   };

@@ -1,0 +1,105 @@
+/**
+ * The authorization endpoint's options (`AuthHandlerOptions.authorization`), resolved once when the
+ * handler is created into the `AuthzContext` every `authz/` route works with. Import the types
+ * from `baton-auth/http`.
+ */
+import { BatonConfigError } from '../core/errors.ts';
+import { toMs } from '../core/duration.ts';
+import type { Duration } from '../core/duration.ts';
+import type { Baton } from '../core/baton.ts';
+import { memoryConsents } from './consent-store.ts';
+import type { ConsentStore } from './consent-store.ts';
+import { sealerOf } from './codes.ts';
+import type { Sealer } from './seal.ts';
+
+export type { ConsentStore } from './consent-store.ts';
+
+/** The signed-in user of a browser, as your application knows it (library-first mode). */
+export interface AuthorizationUser {
+  userId: string;
+  /** When the user last entered their credentials, in seconds since the epoch (OIDC `auth_time`). */
+  authTime: number;
+  /** The scopes the user may have, space-separated; absent: none beyond `openid`. */
+  scope?: string;
+}
+
+/** The look of the hosted pages. */
+export interface PageOptions {
+  /** The page title and heading. Default "Sign in". */
+  title?: string;
+  /** An https (or same-origin path) URL of a logo shown above the form. */
+  logoUrl?: string;
+  /** CSS variables, e.g. `{ '--baton-accent': '#0a7', '--baton-radius': '8px' }`. */
+  theme?: Record<`--${string}`, string>;
+}
+
+/** Options of the authorization endpoint (`GET|POST /oauth/authorize`, `POST /oauth/par`). */
+export interface AuthorizationOptions {
+  /** Library-first: the signed-in user of this browser in YOUR app, or null. With it, no hosted sign-in page is served. */
+  currentUser?: (request: Request) => Promise<AuthorizationUser | null>;
+  /** With currentUser: your sign-in page's URL, given the URL to come back to afterwards (an `/oauth/authorize?txn=…` URL). */
+  signInUrl?: (returnTo: string) => string;
+  /** The hosted pages' look. */
+  page?: PageOptions;
+  /** Where consents are remembered. Default `memoryConsents()` (this process only). */
+  consents?: ConsentStore;
+  /** How long an authorization code lives: at most 60 s (the default). Seconds or a duration string. */
+  codeTtl?: Duration;
+  /** OIDC claims of /userinfo for the granted scopes. Default: none beyond `sub`. */
+  claims?: (userId: string, scope: readonly string[]) => Promise<Record<string, unknown>>;
+  /** RFC 7591 registration (off when absent). */
+  registration?: { maxClients: number };
+  /** Client ID metadata documents (off when absent): https client ids on these hosts. */
+  clientMetadataDocuments?: { hosts: string[] };
+}
+
+/** The authorization endpoint's resolved options, on `HandlerContext.authz`. */
+export interface AuthzContext {
+  readonly options: AuthorizationOptions;
+  readonly currentUser: AuthorizationOptions['currentUser'];
+  readonly signInUrl: AuthorizationOptions['signInUrl'];
+  readonly page: { title: string; logoUrl: string | undefined; theme: Record<string, string> };
+  readonly consents: ConsentStore;
+  readonly codeTtlMs: number;
+  readonly sealer: Sealer;
+}
+
+/** A CSS custom property and a value that cannot leave its declaration (no `;`, braces, `<`, quotes or backslashes). */
+const VAR_NAME = /^--[A-Za-z0-9-]{1,64}$/;
+const VAR_VALUE = /^[^;{}<>"'\\\n\r]{1,200}$/;
+
+function checkPage(page: PageOptions = {}): AuthzContext['page'] {
+  const theme: Record<string, string> = {};
+  for (const [name, value] of Object.entries(page.theme ?? {})) {
+    if (!VAR_NAME.test(name) || typeof value !== 'string' || !VAR_VALUE.test(value))
+      throw new BatonConfigError(
+        `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes).`,
+      );
+    theme[name] = value;
+  }
+  const logo = page.logoUrl;
+  if (logo !== undefined && !(typeof logo === 'string' && (/^https:\/\/[^\s"'<>]+$/.test(logo) || /^\/[^/\\\s"'<>][^\s"'<>]*$/.test(logo))))
+    throw new BatonConfigError('authorization.page.logoUrl must be an https URL or a path on this site, e.g. https://cdn.example.com/logo.svg.');
+  if (page.title !== undefined && (typeof page.title !== 'string' || page.title.length > 100))
+    throw new BatonConfigError('authorization.page.title must be a string of at most 100 characters.');
+  return { title: page.title ?? 'Sign in', logoUrl: logo, theme };
+}
+
+/** Resolves and checks `AuthHandlerOptions.authorization` (a `BatonConfigError` with a sentence otherwise). */
+export function authzContext(baton: Baton, options: AuthorizationOptions = {}): AuthzContext {
+  if ((options.currentUser === undefined) !== (options.signInUrl === undefined))
+    throw new BatonConfigError('authorization: give currentUser and signInUrl together (library-first), or neither (the hosted sign-in page).');
+  const codeTtlMs = toMs(options.codeTtl ?? 60, 'authorization.codeTtl');
+  // OAuth 2.1 §4.1.2 and RFC 6749 §4.1.2: a code lives a short time, 10 minutes at most; Baton allows 60 s.
+  if (codeTtlMs < 1000 || codeTtlMs > 60_000) throw new BatonConfigError('authorization.codeTtl must be between 1 s and 60 s.');
+  return {
+    options,
+    currentUser: options.currentUser,
+    signInUrl: options.signInUrl,
+    page: checkPage(options.page),
+    consents: options.consents ?? memoryConsents(),
+    codeTtlMs,
+    // The one sealer of the engine, shared with the token endpoint's code grant (codes.ts).
+    sealer: sealerOf(baton),
+  };
+}

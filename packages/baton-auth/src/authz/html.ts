@@ -1,0 +1,100 @@
+/**
+ * The hosted pages, rendered on the server: plain HTML forms that work without JavaScript,
+ * labelled fields, themed by CSS variables and a logo. Every page forbids framing
+ * (`frame-ancestors 'none'`, `X-Frame-Options: DENY`: clickjacking), caching and referrers, and lets
+ * its form go only to this site and the client's redirect URI (CSP `form-action`, which Chrome
+ * applies to the redirect after a POST too).
+ */
+import type { HandlerContext } from '../http/context.ts';
+
+/** Escapes text for an HTML text node or a double-quoted attribute. */
+export function esc(value: string): string {
+  return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** A CSP source for a redirect URI: its origin, or its scheme for a private-use one (RFC 8252 §7.1). */
+export function formTarget(redirectUri: string | undefined): string {
+  if (redirectUri === undefined) return '';
+  const url = URL.parse(redirectUri);
+  if (url === null) return '';
+  if (url.protocol === 'https:' || url.protocol === 'http:') return ` ${url.origin}`;
+  return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? ` ${url.protocol}` : '';
+}
+
+/** The headers of every page. */
+export function pageHeaders(redirectUri?: string): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; img-src https: 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'${formTarget(redirectUri)}`,
+    'x-frame-options': 'DENY',
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+  };
+}
+
+const STYLE = `body{margin:0;font-family:var(--baton-font,system-ui,sans-serif);background:var(--baton-background,#f6f7f9);color:var(--baton-text,#1b1f24)}
+main{max-width:22rem;margin:10vh auto;padding:2rem;background:var(--baton-surface,#fff);border-radius:var(--baton-radius,8px);box-shadow:0 1px 4px #0002}
+h1{font-size:1.4rem;margin:0 0 1rem}img{display:block;max-height:48px;margin:0 auto 1rem}
+label{display:block;margin:.8rem 0 .3rem}input{box-sizing:border-box;width:100%;padding:.55rem;font:inherit;border:1px solid #8a939e;border-radius:var(--baton-radius,8px)}
+button{margin-top:1.2rem;padding:.6rem 1.2rem;font:inherit;border:0;border-radius:var(--baton-radius,8px);background:var(--baton-accent,#0b63ce);color:var(--baton-accent-text,#fff);cursor:pointer}
+button.secondary{background:transparent;color:inherit;border:1px solid #8a939e;margin-left:.5rem}
+.error{color:var(--baton-error,#b00020)}ul{padding-left:1.2rem}`;
+
+/** A whole page around `body`. */
+export function layout(c: HandlerContext, heading: string, body: string): string {
+  const { page } = c.authz;
+  const vars = Object.entries(page.theme)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(';');
+  const logo = page.logoUrl === undefined ? '' : `<img src="${esc(page.logoUrl)}" alt="">`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>${esc(heading)}</title><style>${vars ? `:root{${vars}}` : ''}${STYLE}</style></head>
+<body><main>${logo}<h1>${esc(heading)}</h1>${body}</main></body></html>`;
+}
+
+/** A page response, with its cookies and any other headers. */
+export function htmlPage(
+  html: string,
+  status: number,
+  o: { cookies?: readonly string[]; redirectUri?: string | undefined; headers?: Record<string, string> } = {},
+): Response {
+  const h = new Headers({ ...pageHeaders(o.redirectUri), ...o.headers });
+  for (const cookie of o.cookies ?? []) h.append('set-cookie', cookie);
+  return new Response(html, { status, headers: h });
+}
+
+/** The hosted sign-in form. `txn` is the sealed transaction; `error` a sentence shown above the form. */
+export function signInHtml(c: HandlerContext, o: { txn: string; clientName: string; username?: string; error?: string }): string {
+  const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/sign-in`;
+  return layout(
+    c,
+    c.authz.page.title,
+    `<p>to continue to ${esc(o.clientName)}</p>${o.error ? `<p class="error" role="alert">${esc(o.error)}</p>` : ''}
+<form method="post" action="${esc(action)}"><input type="hidden" name="txn" value="${esc(o.txn)}">
+<label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus value="${esc(o.username ?? '')}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form>`,
+  );
+}
+
+/** The consent form: the client's name and the scopes it asks for, "Allow" and "Deny". */
+export function consentHtml(c: HandlerContext, o: { txn: string; clientName: string; scope: readonly string[] }): string {
+  const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/consent`;
+  const scopes = o.scope.length === 0 ? '<p>It asks for no particular permission.</p>' : `<ul>${o.scope.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
+  return layout(
+    c,
+    'Allow access?',
+    `<p><strong>${esc(o.clientName)}</strong> wants to access your account.</p>${scopes}
+<form method="post" action="${esc(action)}"><input type="hidden" name="txn" value="${esc(o.txn)}">
+<button type="submit" name="decision" value="allow">Allow</button><button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>`,
+  );
+}
+
+/** An error page: a sentence and no link anywhere (the redirect URI could not be trusted). */
+export function errorPage(c: HandlerContext, status: number, sentence: string, headers: Record<string, string> = {}): Response {
+  return htmlPage(layout(c, status === 429 ? 'Too many attempts' : 'Something went wrong', `<p class="error" role="alert">${esc(sentence)}</p>`), status, {
+    headers,
+  });
+}
