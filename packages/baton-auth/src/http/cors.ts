@@ -14,7 +14,32 @@
  *   never by prefix or suffix, and `null` (a sandboxed or opaque origin) is never echoed.
  */
 import type { HandlerContext } from './context.ts';
+import { isSecureUrl } from '../protocol/origin.ts';
 export { checkOrigins } from '../protocol/origin.ts';
+
+/**
+ * The endpoints a public client's single-page app calls from the origin of one of its redirect
+ * URIs (`authz/client-origin.ts`): their cross-site check is made by the route, which knows the client.
+ */
+export const CLIENT_ORIGIN_ROUTES: ReadonlySet<string> = new Set(['/oauth/token', '/oauth/revoke']);
+
+/** What a page of a client's origin may send in a preflighted request: no `Authorization` (a public client has no secret). */
+const CLIENT_ALLOW_HEADERS = 'Content-Type, DPoP';
+
+/** Requests let through as their public client's origin (`allowClientOrigin`): their answers carry CORS headers for it. */
+const clientOrigins = new WeakMap<Request, string>();
+
+/** Marks `request` as coming from its public client's origin `origin` (checked by the caller): its answer may be read there. */
+export function allowClientOrigin(request: Request, origin: string): void {
+  clientOrigins.set(request, origin);
+}
+
+/** Whether `origin` is one a client's page may have: a serialised https origin, or http on loopback (never `null`, a path or a list). */
+export function isClientOriginShape(origin: string): boolean {
+  if (!URL.canParse(origin)) return false;
+  const url = new URL(origin);
+  return url.origin === origin && isSecureUrl(url);
+}
 
 /** The endpoints where the refresh cookie is set, read or cleared: credentialed requests. */
 const COOKIE_ROUTES = new Set(['/oauth/token', '/auth/login', '/auth/logout']);
@@ -47,6 +72,9 @@ function listed(c: HandlerContext, request: Request): string | undefined {
 export function corsHeaders(c: HandlerContext, request: Request, route: string, isPublic: boolean): Record<string, string> {
   if (isPublic) return { 'access-control-allow-origin': '*' };
   const origin = listed(c, request);
+  const client = origin === undefined ? clientOrigins.get(request) : undefined;
+  // A public client's page: its origin, no credentials (the refresh cookie is not for it).
+  if (client !== undefined) return { vary: 'Origin', 'access-control-allow-origin': client, 'access-control-expose-headers': EXPOSE_HEADERS };
   // Vary: Origin on every answer of these routes: one for a listed origin must not be reused for another.
   if (origin === undefined) return { vary: 'Origin' };
   return {
@@ -76,6 +104,23 @@ export function preflight(c: HandlerContext, request: Request, route: string, is
     });
   }
   const cors = corsHeaders(c, request, route, false);
+  const origin = request.headers.get('origin') as string;
+  if (cors['access-control-allow-origin'] === undefined && CLIENT_ORIGIN_ROUTES.has(route) && isClientOriginShape(origin)) {
+    // Which client a preflight is for is in the body it does not carry: it may send, and the
+    // request itself is refused (403, nothing counted) unless its client is a public one with a
+    // redirect URI of this origin. No credentials, no Authorization.
+    return new Response(null, {
+      status: 204,
+      headers: {
+        ...headers,
+        vary: 'Origin',
+        'access-control-allow-origin': origin,
+        'access-control-allow-methods': allow,
+        'access-control-allow-headers': CLIENT_ALLOW_HEADERS,
+        'access-control-max-age': MAX_AGE_SECONDS,
+      },
+    });
+  }
   if (cors['access-control-allow-origin'] === undefined) {
     return new Response(
       JSON.stringify({

@@ -22,7 +22,7 @@ import type { ClientRegistry } from './clients.ts';
 import { refuseCrossSite } from './context.ts';
 import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from './context.ts';
 import { checkCookieSecure, cookieName } from './cookies.ts';
-import { checkOrigins, corsHeaders, preflight } from './cors.ts';
+import { checkOrigins, CLIENT_ORIGIN_ROUTES, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from '../protocol/loopback.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
@@ -236,7 +236,9 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
     // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
     if (method === 'OPTIONS') return preflight(c, request, found.name, isPublic, allow);
     if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
-    if (!isPublic && !NAVIGATION(found.name)) refuseCrossSite(c, request);
+    // Token and revocation: checked by the route with the client it names (authz/client-origin.ts); the authorization
+    // endpoint is a top-level navigation from the client's site.
+    if (!isPublic && !NAVIGATION(found.name) && !CLIENT_ORIGIN_ROUTES.has(found.name)) refuseCrossSite(c, request);
     return await serve(request, context, found.params);
   } catch (err) {
     const http = httpErrorOf(err);

@@ -9,15 +9,16 @@
  * learns nothing it needs from it (a client with its key always succeeds).
  */
 import { isBatonError } from '../../core/errors.ts';
+import { readClientFields } from '../../authz/client-origin.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { serviceUrls } from '../urls.ts';
-import { HttpError, readFields } from '../respond.ts';
+import { HttpError } from '../respond.ts';
 
 export function revoke(c: HandlerContext): Route {
   return {
     POST: async (request, ctx) => {
-      const f = await readFields(request, c.maxBodyBytes);
+      const f = await readClientFields(c, request);
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
       if (!f.token) throw new HttpError('ERR_INVALID_REQUEST', 'token is required');
       // The engine looks at a proof only for a token worth it, and at its signature last.

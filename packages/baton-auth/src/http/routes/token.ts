@@ -10,6 +10,7 @@
  */
 import { codeGrant } from '../../authz/code-grant.ts';
 import { grantScope } from '../../core/scope.ts';
+import { readClientFields } from '../../authz/client-origin.ts';
 import { authenticateClient } from '../client-auth.ts';
 import type { ClientRecord } from '../clients.ts';
 import { checkCsrf, clearCookie, tokenResponse } from '../context.ts';
@@ -17,7 +18,7 @@ import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
 import { assertBound, nonceHeaders, proofKey, refreshProof } from '../../dpop/token-endpoint.ts';
 import { grantedResources } from '../grant.ts';
-import { httpErrorOf, HttpError, json, readFields } from '../respond.ts';
+import { httpErrorOf, HttpError, json } from '../respond.ts';
 
 /** The refresh grant (RFC 6749 §6). */
 async function refreshGrant(c: HandlerContext, request: Request, f: Record<string, string>, client: ClientRecord, ctx: RequestContext): Promise<Response> {
@@ -75,7 +76,7 @@ const GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentia
 export function token(c: HandlerContext): Route {
   return {
     POST: async (request, ctx) => {
-      const f = await readFields(request, c.maxBodyBytes);
+      const f = await readClientFields(c, request);
       if (f.grant_type === undefined) throw new HttpError('ERR_INVALID_REQUEST', 'grant_type is required');
       if (!GRANTS.has(f.grant_type)) {
         throw new HttpError('ERR_GRANT_TYPE_UNSUPPORTED', 'grant_type must be authorization_code, refresh_token or client_credentials');
