@@ -29,7 +29,10 @@ export function pageHeaders(redirectUri?: string): Record<string, string> {
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
     pragma: 'no-cache',
-    'referrer-policy': 'no-referrer',
+    // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the page's
+    // own form posts (Fetch §3.2.5, serializing a request origin), which the cross-site check refuses —
+    // Chromium could not sign in. same-origin still sends no Referer to any other site.
+    'referrer-policy': 'same-origin',
     'x-content-type-options': 'nosniff',
   };
 }
@@ -50,7 +53,7 @@ export function layout(c: HandlerContext, heading: string, body: string): string
     .join(';');
   const logo = page.logoUrl === undefined ? '' : `<img src="${esc(page.logoUrl)}" alt="">`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${esc(heading)}</title><style>${vars ? `:root{${vars}}` : ''}${STYLE}</style></head>
+<meta name="referrer" content="same-origin"><title>${esc(heading)}</title><style>${vars ? `:root{${vars}}` : ''}${STYLE}</style></head>
 <body><main>${logo}<h1>${esc(heading)}</h1>${body}</main></body></html>`;
 }
 
