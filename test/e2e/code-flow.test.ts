@@ -1,7 +1,7 @@
 /**
  * The SDK's authorization code flow from a web page, in real Chromium (Debian's, driven by
- * playwright-core), against each of `CODE_FLOW_SERVERS` (oidc-provider now; Baton once its
- * authorization endpoint lands): a page on its own origin loads the SDK's bundle (esbuild, from
+ * playwright-core), against each of `CODE_FLOW_SERVERS` (oidc-provider, and Baton's handler with
+ * its hosted sign-in page): a page on its own origin loads the SDK's bundle (esbuild, from
  * the package's sources, as the service's page is built), calls `signInWithRedirect`, the user
  * signs in and consents on the server's own pages, and the page at the redirect URI calls
  * `completeSignIn`. Proved: the code redeemed with a DPoP proof by the key kept in IndexedDB across
@@ -84,7 +84,7 @@ for (const [name, start] of Object.entries(CODE_FLOW_SERVERS)) {
     let where: Where;
     beforeAll(async () => {
       app = await site(await sdkBundle());
-      server = await start();
+      server = await start({ webOrigin: app.origin });
       where = { issuer: server.issuer, clientId: server.clientId, userinfo: server.userinfo };
       browser = await launchChromium();
     }, 60_000);
@@ -112,9 +112,16 @@ for (const [name, start] of Object.entries(CODE_FLOW_SERVERS)) {
     /** Runs the sign-in to the redirect URI; the page is then at `/callback?code=…`, the SDK loaded, nothing redeemed. */
     async function toCallback(page: Page): Promise<string | undefined> {
       const jkt = await startSignIn(page, where);
-      await page.waitForURL((u) => u.origin === new URL(server.issuer).origin);
+      await page.waitForURL((u) => u.origin === new URL(server.issuer).origin, { timeout: 10_000 });
       await server.signInInPage(page);
-      await page.waitForURL((u) => u.origin === app.origin && u.pathname === '/callback');
+      await page
+        .waitForURL((u) => u.origin === app.origin && u.pathname === '/callback', { timeout: 10_000 })
+        .catch(async (err: unknown) => {
+          throw new Error(
+            `the browser did not come back to the app: at ${page.url()}, the page says "${(await page.textContent('body'))?.trim().slice(0, 300)}"`,
+            { cause: err },
+          );
+        });
       await page.waitForFunction(() => 'sdk' in window);
       return jkt;
     }
