@@ -10,6 +10,7 @@
  * code is sent; the server's `error` as an `AuthorizationError`; PAR when asked or required; the
  * loopback server closed after success, timeout and abort; and the SDK's refresh and `fetch` after.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationError, BatonClientError, createTokenClient, memoryStorage } from 'baton-auth-client';
 import { signInWithBrowser } from 'baton-auth-client/node';
@@ -46,6 +47,18 @@ const listening = (origin: string) =>
 
 /** The callback's origin, from the authorization URL's `redirect_uri` (not pushed). */
 const callbackOrigin = (url: string) => new URL(new URL(url).searchParams.get('redirect_uri') as string).origin;
+
+/** The status of a GET of `url` sent with another `Host` header (fetch cannot set one). */
+function getWithHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** `back` with its parameter `name` set to `value`. */
 function withParam(back: string, name: string, value: string): string {
@@ -103,7 +116,7 @@ describe.each(Object.entries(CODE_FLOW_SERVERS))('the code flow from a CLI again
     expect(await me.json()).toMatchObject({ sub: server.subject });
   });
 
-  it("answers 400 to a callback with another state and goes on waiting for this sign-in's own", async () => {
+  it("answers 400 to a callback with another state (or under another Host) and goes on waiting for this sign-in's own", async () => {
     const { client } = clientOf(server);
     const statuses: number[] = [];
     let browser: Promise<void> | undefined;
@@ -113,6 +126,8 @@ describe.each(Object.entries(CODE_FLOW_SERVERS))('the code flow from a CLI again
         browser = (async () => {
           const back = await server.authorize(url);
           for (const forged of [withParam(back, 'state', 'forged-state'), back.replace(/state=[^&]*/, '')]) statuses.push((await fetch(forged)).status);
+          // The right answer under another name (a page's request through DNS rebinding): 400, and not taken.
+          statuses.push(await getWithHost(back, 'rebound.example'));
           statuses.push((await fetch(back)).status);
           // The one answer was taken: 400, or the server is gone.
           statuses.push(
@@ -125,8 +140,8 @@ describe.each(Object.entries(CODE_FLOW_SERVERS))('the code flow from a CLI again
       },
     });
     await browser;
-    expect(statuses.slice(0, 3)).toEqual([400, 400, 200]);
-    expect([0, 400]).toContain(statuses[3]);
+    expect(statuses.slice(0, 4)).toEqual([400, 400, 400, 200]);
+    expect([0, 400]).toContain(statuses[4]);
     expect(signedIn.tokens.accessToken).toEqual(expect.any(String));
   });
 
