@@ -8,7 +8,9 @@
  * the round trip (the answer's `token_type` DPoP, the server's token bound to that key); the code,
  * state and iss gone from the address bar; the pending sign-in used once; the client's `fetch`
  * working after. And before anything is sent: an answer with another `state` refused (the sign-in
- * keeps waiting), an answer with another `iss` refused (and the sign-in spent), no token request.
+ * keeps waiting), an answer with another `iss` refused (and the sign-in spent), no token request;
+ * a second sign-in started in the tab replaces the first, whose answer is then refused; a DPoP key
+ * lost between the request and the answer (site data cleared) refused with `ERR_DPOP_KEY_MISSING`.
  */
 import { build } from 'esbuild';
 import { createServer } from 'node:http';
@@ -162,6 +164,39 @@ for (const [name, start] of Object.entries(CODE_FLOW_SERVERS)) {
       await page.goto(real.href);
       await page.waitForFunction(() => 'sdk' in window);
       expect(await completeOnPage(page, where)).toMatchObject({ error: 'ERR_NO_PENDING_SIGN_IN' }); // used once
+      expect(exchanges).toEqual([]);
+    });
+
+    it('a second sign-in in the tab replaces the first (whose answer is then refused); a DPoP key lost on the way is said, nothing sent', async () => {
+      const { page, exchanges } = await appPage();
+      // Two sign-ins started in one tab: the second one's pending state replaces the first's.
+      const urls = await page.evaluate(async ({ issuer, clientId }) => {
+        const sdk = (window as unknown as { sdk: Sdk }).sdk;
+        const client = sdk.createTokenClient({ issuer, clientId, storage: sdk.browserStorage() });
+        const seen: string[] = [];
+        for (let i = 0; i < 2; i++) await sdk.signInWithRedirect(client, { redirectUri: '/callback', scope: 'openid', navigate: (u) => seen.push(u) });
+        return seen;
+      }, where);
+      expect(urls).toHaveLength(2);
+      await page.goto(urls[0] as string);
+      await server.signInInPage(page);
+      await page.waitForURL((u) => u.origin === app.origin && u.pathname === '/callback', { timeout: 10_000 });
+      await page.waitForFunction(() => 'sdk' in window);
+      expect(await completeOnPage(page, where)).toMatchObject({ error: 'ERR_STATE_MISMATCH' });
+      // The second one's answer, with the page's DPoP key gone meanwhile (site data cleared): refused before the code is sent.
+      await page.goto(urls[1] as string);
+      await server.signInInPage(page);
+      await page.waitForURL((u) => u.origin === app.origin && u.pathname === '/callback', { timeout: 10_000 });
+      await page.waitForFunction(() => 'sdk' in window);
+      await page.evaluate(
+        () =>
+          new Promise((resolve, reject) => {
+            const r = indexedDB.deleteDatabase('baton-dpop');
+            r.onsuccess = resolve;
+            r.onerror = reject;
+          }),
+      );
+      expect(await completeOnPage(page, where)).toMatchObject({ error: 'ERR_DPOP_KEY_MISSING', pending: null });
       expect(exchanges).toEqual([]);
     });
   });
