@@ -10,7 +10,8 @@
  * code is sent; the server's `error` as an `AuthorizationError`; PAR when asked or required; the
  * loopback server closed after success, timeout and abort; and the SDK's refresh and `fetch` after.
  */
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizationError, BatonClientError, createTokenClient, memoryStorage } from 'baton-auth-client';
 import { signInWithBrowser } from 'baton-auth-client/node';
@@ -243,5 +244,24 @@ describe.each(Object.entries(CODE_FLOW_SERVERS))('a server that requires PAR (%s
     expect(asked.searchParams.get('request_uri')).toMatch(/^urn:/);
     expect(asked.searchParams.has('code_challenge')).toBe(false);
     expect(signedIn.tokens.tokenType).toBe('DPoP');
+  });
+});
+
+describe('a server that never answers', () => {
+  it('bounds the whole sign-in, discovery included: ERR_SIGN_IN_TIMEOUT after timeoutMs', async () => {
+    const mute = createServer(() => undefined); // takes every request, answers none
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = createTokenClient({ issuer: `http://127.0.0.1:${(mute.address() as AddressInfo).port}`, clientId: 'app', storage: memoryStorage() });
+      let opened = false;
+      const started = Date.now();
+      const err = await signInWithBrowser(client, { timeoutMs: 300, open: () => void (opened = true) }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_SIGN_IN_TIMEOUT' });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(opened).toBe(false);
+    } finally {
+      mute.closeAllConnections();
+      await new Promise((resolve) => mute.close(resolve));
+    }
   });
 });

@@ -133,36 +133,33 @@ export async function signInWithBrowser(client: TokenClient, options: BrowserSig
   options.signal?.throwIfAborted();
   const stop = new AbortController(); // ends the code's redemption when the wait ends first
   const server = createServer();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
+  // The whole sign-in is bounded, discovery and PAR included: every step races this.
+  const ended = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new BatonClientError('ERR_SIGN_IN_TIMEOUT', `The sign-in did not complete within ${Math.round(timeoutMs / 1000)} s; sign in again.`)),
+      timeoutMs,
+    );
+    onAbort = () => reject(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  ended.catch((err: unknown) => stop.abort(err));
   try {
-    const origin = `http://127.0.0.1:${await listen(server)}`;
-    const { url, pending } = await authorizationRequest(p, { ...options, redirectUri: `${origin}/callback` }, 'signInWithBrowser');
-    return await new Promise<CodeSignIn>((resolve, reject) => {
-      const fail = (err: unknown) => {
-        stop.abort(err);
-        reject(err);
-      };
-      timer = setTimeout(
-        () =>
-          fail(
-            new BatonClientError(
-              'ERR_SIGN_IN_TIMEOUT',
-              `The browser did not come back within ${Math.round((options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} s; sign in again.`,
-            ),
-          ),
-        options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      );
-      onAbort = () => fail(options.signal?.reason);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+    const origin = `http://127.0.0.1:${await Promise.race([listen(server), ended])}`;
+    const request = authorizationRequest(p, { ...options, redirectUri: `${origin}/callback` }, 'signInWithBrowser');
+    const { url, pending } = await Promise.race([request, ended]);
+    const answered = new Promise<CodeSignIn>((resolve, reject) => {
       server.on(
         'request',
-        answerHandler(p, pending, origin, stop.signal, (done) => done.then(resolve, fail)),
+        answerHandler(p, pending, origin, stop.signal, (done) => done.then(resolve, reject)),
       );
       Promise.resolve()
         .then(() => (options.open ?? openInSystemBrowser)(url))
-        .catch(fail);
+        .catch(reject);
     });
+    return await Promise.race([answered, ended]);
   } finally {
     clearTimeout(timer);
     if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
