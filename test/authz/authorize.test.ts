@@ -43,6 +43,7 @@ describe('after them, every error redirects with error, state and iss (RFC 6749 
     ['a challenge with a character outside base64url', { code_challenge: `${'a'.repeat(42)}+` }, 'invalid_request'],
     ['a scope outside the client list', { scope: 'openid admin' }, 'invalid_scope'],
     ['an unknown resource', { resource: 'https://api.other' }, 'invalid_target'],
+    ['a scope of 2049 characters', { scope: `openid ${'x'.repeat(2042)}` }, 'invalid_scope'],
     ['a nonce of 257 characters', { nonce: 'n'.repeat(257) }, 'invalid_request'],
     ['prompt=none login', { prompt: 'none login' }, 'invalid_request'],
     ['an unknown prompt', { prompt: 'maybe' }, 'invalid_request'],
@@ -196,5 +197,40 @@ describe('staticClients: the code flow fields', () => {
       requirePar: true,
       name: 'A',
     });
+  });
+});
+
+describe('law: the endpoint redirects only to a registered URI', () => {
+  it('for any presented redirect_uri and any other parameters, a Location is only ever the registered URI (or a loopback one with a port)', async () => {
+    const { default: fc } = await import('fast-check');
+    const { call, authorizePath } = setup();
+    const near = fc.constantFrom(
+      CB,
+      `${CB}/`,
+      `${CB}?x=1`,
+      `${CB}#f`,
+      'https://app.example.evil/cb',
+      'https://app.example@evil.example/cb',
+      'HTTPS://APP.EXAMPLE/cb',
+      'https://app.example/cb/../cb',
+      'https://app.example/%63b',
+      'http://127.0.0.1:8080/callback',
+      'http://127.0.0.1:8080/callback/',
+    );
+    const uri = fc.oneof(near, fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string());
+    await fc.assert(
+      fc.asyncProperty(uri, fc.constantFrom('first', 'native', 'app'), fc.constantFrom('code', 'token', ''), async (redirectUri, clientId, responseType) => {
+        const res = await call(authorizePath({ client_id: clientId, redirect_uri: redirectUri, response_type: responseType }));
+        const location = res.headers.get('location');
+        if (location === null) return;
+        const registered =
+          clientId === 'native'
+            ? /^http:\/\/127\.0\.0\.1:\d+\/callback\?/.test(location) && location.startsWith(`${redirectUri}?`)
+            : redirectUri === CB || (clientId === 'app' && redirectUri === `${APP}/other?keep=1`);
+        expect(registered).toBe(true);
+        expect(location.startsWith(`${redirectUri}?`)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -5,6 +5,7 @@
  * is CSRF-protected; another user's hint revokes nothing of theirs; signing out clears the cookie
  * and revokes the session.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { idToken } from '../../packages/baton-auth/src/authz/id-token.ts';
 import { idTokenKey, signIdToken } from '../../packages/baton-auth/src/core/id-token.ts';
@@ -210,6 +211,17 @@ describe('the confirmation', () => {
     expect(await sessionIds(s, 'id-alice')).toHaveLength(2);
   });
 
+  it('under an issuer with a path, the form posts to <issuer>/oauth/end-session/confirm', async () => {
+    const s = oidcSetup('EdDSA', { issuer: 'https://auth.test/tenant' });
+    const browser = await hostedSignIn(s, 'alice');
+    const page = await s.call('/oauth/end-session?client_id=web&post_logout_redirect_uri=https://app.test/bye', { headers: { cookie: browser.cookie } });
+    const html = await page.text();
+    expect(html).toContain('action="/tenant/oauth/end-session/confirm"');
+    const ok = await s.call('/oauth/end-session/confirm', confirmInit(browser.cookie, sealedOf(html)));
+    expect(ok.headers.get('location')).toBe('https://app.test/bye');
+    expect(await s.baton.listSessions('id-alice')).toEqual([]);
+  });
+
   it('HEAD only looks: nobody is signed out', async () => {
     const s = await signedIn();
     const res = await s.call(`/oauth/end-session?id_token_hint=${s.hint}`, { method: 'HEAD', headers: { cookie: s.browser.cookie } });
@@ -221,5 +233,90 @@ describe('the confirmation', () => {
     const s = await signedIn();
     expect((await s.call(`/oauth/end-session?state=${'s'.repeat(1025)}`)).status).toBe(400);
     expect((await s.call('/oauth/end-session?client_id=web&client_id=other')).status).toBe(400);
+  });
+});
+
+describe('laws', () => {
+  const REGISTERED = ['https://app.test/bye', 'https://app.test/bye?from=idp', 'https://other.test/bye'];
+  const redirectsTo = (location: string, uri: string): boolean => location === uri || location.startsWith(`${uri}${uri.includes('?') ? '&' : '?'}state=`);
+
+  it('whatever the parameters, no 500, and a Location is only ever a registered URI of the hint’s or client_id’s client', async () => {
+    const s = await signedIn();
+    const bobHint = await idToken(s.context, { userId: 'id-bob', clientId: 'other', authTime: 1, sid: 'x', scope: ['openid'] });
+    let redirected = 0;
+    const junk = fc.string({ maxLength: 80 });
+    const params = fc.record(
+      {
+        id_token_hint: fc.oneof({ arbitrary: fc.constantFrom(s.hint, bobHint, ''), weight: 4 }, junk),
+        client_id: fc.oneof({ arbitrary: fc.constantFrom('web', 'other', 'nobody', ''), weight: 4 }, junk),
+        post_logout_redirect_uri: fc.oneof(
+          {
+            arbitrary: fc.constantFrom(
+              ...REGISTERED,
+              'https://evil.test/bye',
+              'https://app.test/bye/',
+              'https://APP.test/bye',
+              'https://app.test/bye?from=idp&x',
+            ),
+            weight: 4,
+          },
+          junk,
+        ),
+        state: junk,
+        logout_hint: junk,
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(params, fc.constantFrom('GET', 'POST'), fc.boolean(), async (p, method, withCookie) => {
+        const query = new URLSearchParams(p).toString();
+        const headers: Record<string, string> = withCookie ? { cookie: s.browser.cookie } : {};
+        const res =
+          method === 'GET'
+            ? await s.call(`/oauth/end-session?${query}`, { headers })
+            : await s.call('/oauth/end-session', { method, headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: query });
+        expect(res.status).toBeLessThan(500);
+        let location = res.headers.get('location');
+        // Asked: confirm, as the user would, and look where that goes.
+        const sealed = res.status === 200 ? sealedOf(await res.text()) : '';
+        if (withCookie && sealed !== '') location = (await s.call('/oauth/end-session/confirm', confirmInit(s.browser.cookie, sealed))).headers.get('location');
+        if (location === null) return;
+        redirected++;
+        const client = p.client_id || (p.id_token_hint === bobHint ? 'other' : p.id_token_hint === s.hint ? 'web' : undefined);
+        const allowed = client === 'web' ? REGISTERED.slice(0, 2) : client === 'other' ? REGISTERED.slice(2) : [];
+        expect(allowed.some((uri) => uri === p.post_logout_redirect_uri && redirectsTo(location, uri))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    expect(redirected).toBeGreaterThan(5); // the law was put to the test (about 3% of runs redirect)
+  });
+
+  it('the OIDC endpoints never answer 500, whatever the request', async () => {
+    const s = await signedIn();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('/oauth/userinfo', '/oauth/end-session', '/oauth/end-session/confirm', '/.well-known/openid-configuration'),
+        fc.constantFrom('GET', 'POST', 'HEAD', 'PUT'),
+        fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', ''),
+        fc.string({ maxLength: 200 }),
+        fc.option(fc.string({ maxLength: 60 }), { nil: undefined }),
+        fc.boolean(),
+        async (path, method, type, body, auth, withCookie) => {
+          const headers: Record<string, string> = { origin: ORIGIN };
+          if (type) headers['content-type'] = type;
+          if (auth !== undefined) headers.authorization = auth.replace(/[\r\n]/g, '');
+          if (withCookie) headers.cookie = s.browser.cookie;
+          let res: Response;
+          try {
+            res = await s.call(path, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body }) });
+          } catch (err) {
+            if (err instanceof TypeError) return; // a header the Fetch API itself refuses to build
+            throw err;
+          }
+          expect(res.status).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -105,6 +105,26 @@ describe('library-first (currentUser + signInUrl)', () => {
     expect(redirectedTo(await b.get(returnTo)).get('code')).toBeTruthy();
   });
 
+  it('a request with every field at its bound still fits its sealed transaction', async () => {
+    const s = app();
+    const b = s.browser();
+    const big = {
+      client_id: 'conf',
+      state: 's'.repeat(1024),
+      nonce: 'n'.repeat(256),
+      scope: Array.from({ length: 400 }, (_, i) => `s${i}`)
+        .join(' ')
+        .slice(0, 2048)
+        .trim(),
+    };
+    const res = await b.get(s.authorizePath(big));
+    const returnTo = new URL(res.headers.get('location') as string).searchParams.get('return_to') as string;
+    b.jar.set('app_user', `user-7.${s.now()}`);
+    const q = await b.get(returnTo);
+    expect(q.status).toBe(303);
+    expect(new URL(q.headers.get('location') as string).searchParams.get('state')).toBe(big.state);
+  });
+
   it('a tampered or expired returnTo is an error page', async () => {
     const s = app();
     const b = s.browser();

@@ -89,8 +89,8 @@ export function redirectedTo(res: Response, prefix = CB): URLSearchParams {
   return new URL(location).searchParams;
 }
 
-export function setup(overrides: Partial<AuthHandlerOptions> = {}, clients: StaticClient[] = CLIENTS) {
-  const { baton, clock } = makeBaton();
+export function setup(overrides: Partial<AuthHandlerOptions> = {}, clients: StaticClient[] = CLIENTS, engine: Parameters<typeof makeBaton>[0] = {}) {
+  const { baton, clock } = makeBaton(engine);
   const logs: string[] = [];
   const logger = {
     info: (o: object, m?: string) => logs.push(JSON.stringify([o, m])),

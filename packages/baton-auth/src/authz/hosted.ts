@@ -57,8 +57,8 @@ async function signInPost(c: HandlerContext, request: Request, ip: string): Prom
   const f = await readFields(request, c.maxBodyBytes, false);
   const txn = await formTxn(c, request, f);
   if (txn instanceof Response) return txn;
-  const username = (f.username ?? '').slice(0, 256);
-  if (!username || !f.password) return again(c, request, txn, username, 'Enter your username and password.', 400);
+  const username = f.username ?? '';
+  if (!username || !f.password || username.length > 256) return again(c, request, txn, username.slice(0, 256), 'Enter your username and password.', 400);
   // Counted before the password is checked (login-protection.ts); a refused attempt writes nothing.
   const attempt = await c.loginProtection.check(username.toLowerCase(), ip);
   const blocked = (ms: number) => errorPage(c, 429, tooManyAttempts(ms).description, { 'retry-after': String(Math.ceil(ms / 1000)) });

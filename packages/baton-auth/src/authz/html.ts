@@ -29,9 +29,9 @@ export function pageHeaders(redirectUri?: string): Record<string, string> {
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
     pragma: 'no-cache',
-    // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the page's
-    // own form posts (Fetch §3.2.5, serializing a request origin), which the cross-site check refuses —
-    // Chromium could not sign in. same-origin still sends no Referer to any other site.
+    // same-origin, not no-referrer: Fetch §3.2.5 ("serializing a request origin") makes a form post's
+    // Origin `null` under no-referrer, and the same-origin check then refuses the page's own form
+    // (seen in Chromium). same-origin still sends no Referer to any other origin (the logo, the client).
     'referrer-policy': 'same-origin',
     'x-content-type-options': 'nosniff',
   };

@@ -5,7 +5,6 @@
  * inserted well-known segment); the handler strips the issuer's path before it matches a route.
  */
 import type { KeyRing } from '../core/keys.ts';
-import { DPOP_ALGS } from '../dpop/proof-key.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { HttpError, json } from '../http/respond.ts';
 
@@ -62,8 +61,6 @@ export function openidMetadata(c: HandlerContext, server: Record<string, unknown
   const scopes = ['openid', ...advertised.filter((s) => s !== 'openid')];
   return {
     ...server,
-    // RFC 9449 §5.1, as in RFC 8414's document: while DPoP is on.
-    ...(c.dpop() ? { dpop_signing_alg_values_supported: [...DPOP_ALGS] } : {}),
     userinfo_endpoint: `${c.issuer}/oauth/userinfo`,
     end_session_endpoint: `${c.issuer}/oauth/end-session`,
     scopes_supported: scopes,

@@ -74,6 +74,7 @@ export function paramsOf(search: URLSearchParams): { params: Params; repeated: s
 
 const MAX_STATE = 1024;
 const MAX_NONCE = 256;
+const MAX_SCOPE = 2048;
 const JKT = /^[A-Za-z0-9_-]{43}$/;
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 
@@ -118,6 +119,8 @@ function rest(c: HandlerContext, client: ClientRecord, p: Params, pushed: boolea
   } catch {
     return ['invalid_request', 'code_challenge must be 43 base64url characters (RFC 7636 §4.2)'];
   }
+  // Bounded, so that the sealed transaction stays small whatever the client's list allows.
+  if (p.scope !== undefined && p.scope.length > MAX_SCOPE) return ['invalid_scope', `scope must be at most ${MAX_SCOPE} characters`];
   let scope: string[] | undefined;
   try {
     scope = p.scope === undefined ? undefined : parseScope(p.scope);

@@ -34,10 +34,8 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
-import { openidConfiguration } from '../authz/oidc-metadata.ts';
-import { userinfo } from '../authz/userinfo.ts';
-import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
-import { serverMetadata } from './routes/metadata.ts';
+import { withDocuments } from '../authz/client-metadata.ts';
+import { checkRegistration, registration } from '../authz/registration.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -45,6 +43,10 @@ import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
+import { openidConfiguration } from '../authz/oidc-metadata.ts';
+import { userinfo } from '../authz/userinfo.ts';
+import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
+import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -152,7 +154,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     issuer,
     authenticate: options.authenticate,
     username: options.username,
-    clients: options.clients ?? staticClients([{ id: defaultClientId }]),
+    clients: withDocuments(options.clients ?? staticClients([{ id: defaultClientId }]), options.authorization?.clientMetadataDocuments, options.logger),
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler: resources')),
     scopes: options.scopes === undefined ? undefined : checkScopes(options.scopes, 'createAuthHandler: scopes'),
@@ -172,6 +174,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
+  if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
 
@@ -198,12 +201,13 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/par': parRoute(c),
     '/auth/consents': consents(c),
     '/auth/consents/*': consent(c),
-    // OpenID Connect (H2): UserInfo (Core §5.3), RP-Initiated Logout, Discovery §4 (appended to an issuer's path).
+    // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
+    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     '/oauth/userinfo': userinfo(c, c.authz.options.claims),
+    // RP-Initiated Logout 1.0, and its confirmation form (same-origin only).
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
-    '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
-    // H3 (service): '/oauth/register' (only when authorization.registration is on).
+    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
 
@@ -236,8 +240,7 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
     // A CORS preflight is answered from the route table alone: no store, no counter (cors.ts).
     if (method === 'OPTIONS') return preflight(c, request, found.name, isPublic, allow);
     if (serve === undefined) throw new HttpError('ERR_METHOD_NOT_ALLOWED', `Use ${allow.join(', ')}`, { headers: { allow: allow.join(', ') } });
-    // Token and revocation: checked by the route with the client it names (authz/client-origin.ts); the authorization
-    // endpoint is a top-level navigation from the client's site.
+    // Token and revocation: checked by the route with the client it names (authz/client-origin.ts).
     if (!isPublic && !NAVIGATION(found.name) && !CLIENT_ORIGIN_ROUTES.has(found.name)) refuseCrossSite(c, request);
     return await serve(request, context, found.params);
   } catch (err) {

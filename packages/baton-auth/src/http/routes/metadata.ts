@@ -9,9 +9,8 @@ import { json } from '../respond.ts';
 const PUBLIC = { 'cache-control': 'public, max-age=300' };
 
 /**
- * The RFC 8414 §2 document (without the DPoP algorithms, which depend on `c.dpop()` at each
- * request): what `/.well-known/oauth-authorization-server` answers and OpenID Connect Discovery
- * builds on.
+ * The RFC 8414 §2 document as answered now (the DPoP algorithms while DPoP is on): what
+ * `/.well-known/oauth-authorization-server` answers and OpenID Connect Discovery builds on.
  */
 export function serverMetadata(c: HandlerContext): Record<string, unknown> {
   const body: Record<string, unknown> = {
@@ -37,14 +36,14 @@ export function serverMetadata(c: HandlerContext): Record<string, unknown> {
     authorization_response_iss_parameter_supported: true,
   };
   if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
-  return body;
+  // RFC 8414 §2 (RFC 7591 §3): only while registration is on.
+  if (c.registration !== undefined) body.registration_endpoint = `${c.issuer}/oauth/register`;
+  // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
+  return c.dpop() ? { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] } : body;
 }
 
 export function metadata(c: HandlerContext): Route {
-  const body = serverMetadata(c);
-  // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
-  const withDpop = { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] };
-  return { GET: async () => json(c.dpop() ? withDpop : body, 200, PUBLIC) };
+  return { GET: async () => json(serverMetadata(c), 200, PUBLIC) };
 }
 
 export function jwks(c: HandlerContext): Route {
