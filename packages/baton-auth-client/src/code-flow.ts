@@ -187,6 +187,14 @@ export function stateMatches(query: URLSearchParams, pending: PendingSignIn): bo
   return typeof state === 'string' && sameText(state, pending.state);
 }
 
+/** The refusal of an answer to another request than the pending one (`ERR_STATE_MISMATCH`). */
+export function stateMismatch(): BatonClientError {
+  return new BatonClientError(
+    'ERR_STATE_MISMATCH',
+    'The answer at the redirect URI is not the one this sign-in waits for (its state differs): nothing was sent. Sign in again.',
+  );
+}
+
 /**
  * The code of the answer at the redirect URI, checked before anything is sent: `state` first
  * (RFC 6749 §10.12: an answer to another request is a forgery), then `iss` (RFC 9207 §2.4: equal
@@ -194,11 +202,7 @@ export function stateMatches(query: URLSearchParams, pending: PendingSignIn): bo
  * §4.1.2.1) as an `AuthorizationError`.
  */
 export function codeOf(query: URLSearchParams, pending: PendingSignIn): string {
-  if (!stateMatches(query, pending))
-    throw new BatonClientError(
-      'ERR_STATE_MISMATCH',
-      'The answer at the redirect URI is not the one this sign-in waits for (its state differs): nothing was sent. Sign in again.',
-    );
+  if (!stateMatches(query, pending)) throw stateMismatch();
   const iss = one(query, 'iss');
   if (iss === null || (iss === undefined ? pending.issInResponse : iss !== pending.issuer)) {
     const said =

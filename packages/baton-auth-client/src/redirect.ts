@@ -22,7 +22,7 @@
  * const { claims } = await completeSignIn(client);
  * ```
  */
-import { authorizationRequest, checkFlowOptions, codeOf, redeemCode, stateMatches } from './code-flow.ts';
+import { authorizationRequest, checkFlowOptions, codeOf, redeemCode, stateMatches, stateMismatch } from './code-flow.ts';
 import type { CodeFlowOptions, CodeSignIn, PendingSignIn } from './code-flow.ts';
 import { BatonClientError, configError } from './errors.ts';
 import { partsOf } from './internals.ts';
@@ -115,7 +115,9 @@ function pendingFor(store: SessionStore, p: ClientParts): PendingSignIn {
  * (`AuthorizationError`) — then the code redeemed with the verifier and a DPoP proof
  * (`SignInError` when refused), the ID token's claims checked with `openid`
  * (`ERR_ID_TOKEN_INVALID`), the tokens stored. The answer's parameters leave the address bar
- * (`history.replaceState`) whatever happens; a pending sign-in is used once.
+ * (`history.replaceState`) whatever happens; a pending sign-in is used once. Called again on the
+ * same page with the same client once its answer was taken (React's Strict Mode runs an effect
+ * twice), it gives the same outcome rather than `ERR_NO_PENDING_SIGN_IN`.
  */
 export async function completeSignIn(
   client: TokenClient,
@@ -125,9 +127,16 @@ export async function completeSignIn(
   const answer = urlOf(url, 'completeSignIn');
   cleanAddressBar(answer);
   const store = sessionStore('completeSignIn');
+  // Called again once the answer was taken (React's Strict Mode runs an effect twice): the same outcome.
+  if (store.getItem(PENDING_SIGN_IN_KEY) === null && taken?.client === client) return taken.outcome;
   const pending = pendingFor(store, p);
   // The pending sign-in is spent by its own answer only: a forged one (another state) leaves it waiting.
-  if (stateMatches(answer.searchParams, pending)) store.removeItem(PENDING_SIGN_IN_KEY);
-  const code = codeOf(answer.searchParams, pending);
-  return redeemCode(p, pending, code);
+  if (!stateMatches(answer.searchParams, pending)) throw stateMismatch();
+  store.removeItem(PENDING_SIGN_IN_KEY);
+  const outcome = (async () => redeemCode(p, pending, codeOf(answer.searchParams, pending)))();
+  taken = { client, outcome };
+  return outcome;
 }
+
+/** The answer this page took last, and what came of it. */
+let taken: { client: TokenClient; outcome: Promise<CodeSignIn> } | undefined;
