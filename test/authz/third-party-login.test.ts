@@ -25,7 +25,7 @@ function setup() {
       checked += 1;
       return u === 'alice' && p === 'pw' ? { userId: 'alice' } : null;
     },
-    loginProtection: createLoginProtection({ maxFailures: 2 }),
+    loginProtection: createLoginProtection({ failures: { max: 2, blockMs: 3_600_000 } }),
     clients: {
       get: async (id) => registered.get(id) ?? (await fixed.get(id)),
       register: async (record) => (registered.set(record.id, record), true),
