@@ -19,6 +19,7 @@ export const INTEGRATION = [
   'test/client/client.test.ts',
   'test/docs.test.ts',
   'test/client/dpop/key-file-fifo.test.ts',
+  'test/client/open-browser.test.ts',
   'test/client/dpop/hostile-servers.test.ts',
   'test/client/origins-and-storage.test.ts',
   'test/client/signed-out-elsewhere.test.ts',

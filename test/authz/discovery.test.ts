@@ -3,7 +3,9 @@
  * issuer with a path (appended to it, §4.1), and openid-client's `discovery()` with its defaults
  * (OpenID Connect discovery, not `algorithm: 'oauth2'`) over a real socket. openid-client refuses
  * plain http, so this unit test serves the handler on a loopback http server and passes
- * `allowInsecureRequests`; the TLS run of the whole flow is the interop tier's.
+ * `allowInsecureRequests`; the TLS run of the whole flow is the interop tier's. On that server,
+ * openid-client also runs the code flow (`authorizationCodeGrant`, its ID token checks) and builds
+ * the end-session URL that signs the user out.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -100,8 +102,10 @@ describe('openid-client discovery() with its defaults', () => {
     const baton = createBaton({ issuer, keys: [generateKey('EdDSA')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
     const handler = createAuthHandler({
       baton,
-      authenticate: async () => null,
-      clients: staticClients([{ id: 'web' }]),
+      authenticate: async (u, p) => (u === 'alice' && p === 'correct horse' ? { userId: 'id-alice', scope: 'profile' } : null),
+      clients: staticClients([
+        { id: 'web', scopes: ['openid', 'profile'], redirectUris: ['http://127.0.0.1/cb'], postLogoutRedirectUris: ['http://127.0.0.1/bye'], firstParty: true },
+      ]),
       scopes: ['openid', 'profile'],
       cookie: { secure: false },
       authorization: { claims: async (userId) => ({ preferred_username: userId }) },
@@ -124,4 +128,44 @@ describe('openid-client discovery() with its defaults', () => {
       await expect(client.fetchUserInfo(config, access_token, 'id-bob')).rejects.toThrow(/unexpected JSON attribute value/);
     });
   }
+
+  it('runs the code flow with the ID token checked by its defaults (state, PKCE, nonce, iss, aud, alg from the metadata), then builds the end-session URL', async () => {
+    const { issuer, baton } = await serve('');
+    const config = await client.discovery(new URL(issuer), 'web', undefined, client.None(), { execute: [client.allowInsecureRequests] });
+    const verifier = client.randomPKCECodeVerifier();
+    const [state, nonce] = [client.randomState(), client.randomNonce()];
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: 'http://127.0.0.1/cb',
+      scope: 'openid profile',
+      state,
+      nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    // The browser: the sign-in page, then its form posted back with the CSRF cookie and this site's Origin.
+    const page = await fetch(url);
+    const txn = /name="txn" value="([^"]+)"/.exec(await page.text())?.[1] as string;
+    const csrf = (page.headers.getSetCookie().find((h) => h.startsWith('baton_csrf=')) ?? '').split(';')[0] as string;
+    const signedIn = await fetch(`${issuer}/oauth/authorize/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: issuer, cookie: csrf },
+      body: new URLSearchParams({ txn, username: 'alice', password: 'correct horse' }),
+    });
+    expect(signedIn.status).toBe(303);
+    const tokens = await client.authorizationCodeGrant(config, new URL(signedIn.headers.get('location') as string), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
+    expect(tokens.claims()).toMatchObject({ iss: issuer, sub: 'id-alice', aud: 'web', nonce });
+    const end = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token as string, post_logout_redirect_uri: 'http://127.0.0.1/bye', state: 'x' });
+    expect(end.href.startsWith(`${issuer}/oauth/end-session?`)).toBe(true);
+    const as = (signedIn.headers.getSetCookie().find((h) => h.startsWith('baton_as=')) ?? '').split(';')[0] as string;
+    const out = await fetch(end, { redirect: 'manual', headers: { cookie: `${csrf}; ${as}` } });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toBe('http://127.0.0.1/bye?state=x');
+    expect(await baton.listSessions('id-alice')).toEqual([]);
+  });
 });
