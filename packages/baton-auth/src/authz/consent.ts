@@ -4,7 +4,7 @@
  * `GET /auth/consents`, `DELETE /auth/consents/{client_id}` (Bearer, like `/auth/sessions`);
  * revoking a consent also ends that user's sessions of that client.
  */
-import { bearer } from '../http/context.ts';
+import { accountBearer } from '../http/context.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { HttpError, json, readFields } from '../http/respond.ts';
 import { browserUser, failTxn, grantedScope, issue } from './flow.ts';
@@ -51,7 +51,7 @@ export function consentRoute(c: HandlerContext): Route {
 export function consents(c: HandlerContext): Route {
   return {
     GET: async (request) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const list = await c.authz.consents.list(claims.sub);
       const named = await Promise.all(
@@ -69,7 +69,7 @@ export function consents(c: HandlerContext): Route {
 export function consent(c: HandlerContext): Route {
   return {
     DELETE: async (request, _ctx, [clientId]) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const id = clientId as string;
       const had = await c.authz.consents.delete(claims.sub, id);
