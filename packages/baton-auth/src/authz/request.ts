@@ -83,9 +83,10 @@ export async function trustedClient(c: HandlerContext, p: Params, repeated: read
   if (repeated.includes('client_id') || repeated.includes('redirect_uri')) throw new AuthzPageError(400, 'client_id and redirect_uri must each be sent once.');
   if (!p.client_id) throw new AuthzPageError(400, 'The request names no client (client_id is missing). Go back to the application and try again.');
   const client = p.client_id.length > 512 ? null : await c.clients.get(p.client_id);
-  if (client === null) throw new AuthzPageError(400, 'The application that sent you here is not registered with this service (unknown client_id).');
-  if (!client.redirectUris?.length)
-    throw new AuthzPageError(400, `The application ${client.id} is not registered for sign-in through this page (it has no redirect URI).`);
+  // A client without a redirect URI (a backend, a resource server) is answered as an unknown one: the
+  // page does not tell which client ids exist, as client authentication does not (client-auth.ts).
+  if (client === null || !client.redirectUris?.length)
+    throw new AuthzPageError(400, 'The application that sent you here is not registered with this service for sign-in (unknown client_id).');
   if (!p.redirect_uri) throw new AuthzPageError(400, 'The request names no redirect_uri. Go back to the application and try again.');
   // Exact string comparison (RFC 9700 §4.1.3), loopback ports aside (RFC 8252 §7.3): redirect-uri.ts.
   if (matchRedirectUri(client.redirectUris, p.redirect_uri) === undefined)
