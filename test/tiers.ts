@@ -34,6 +34,7 @@ export const INTEGRATION = [
   'test/readme.test.ts',
   'test/runtimes/**/*.test.ts',
   'test/release.test.ts',
+  'test/server/authorization-cli.test.ts',
   'test/server/backup.test.ts',
   'test/server/clock-step.test.ts',
   'test/server/cluster-race.test.ts',

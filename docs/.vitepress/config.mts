@@ -19,6 +19,7 @@ const guides: DefaultTheme.SidebarItem[] = [
   { text: 'The client SDK', link: '/client' },
   { text: 'React', link: '/react' },
   { text: 'DPoP', link: '/dpop' },
+  { text: 'Clients that name themselves', link: '/client-registration' },
   { text: 'Resource servers', link: '/resource-servers' },
   { text: 'Stores', link: '/stores' },
   { text: 'Configuration', link: '/configuration' },

@@ -36,7 +36,7 @@ describe('the page', () => {
     expect(csp).not.toContain('script-src');
     expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('referrer-policy')).toBe('same-origin');
     // The error pages and the 429 page too.
     const { call } = setup();
     const error = await call('/oauth/authorize?client_id=nobody');

@@ -102,6 +102,14 @@ describe('/oauth/userinfo', () => {
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/Authorization.*DPoP/);
   });
 
+  it('a token for an API (RFC 8707 resource) is not one for the UserInfo endpoint: 401, as at /auth/me', async () => {
+    const { baton, call } = oidcSetup('EdDSA', { resources: ['https://api.test'] });
+    const { access_token } = await baton.login('id-alice', { clientId: 'web', scope: 'openid', resource: 'https://api.test' });
+    const res = await call('/oauth/userinfo', { headers: { authorization: `Bearer ${access_token}` } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
   it('without a claims function: only sub', async () => {
     const { baton, call } = oidcSetup('EdDSA');
     const { access_token } = await baton.login('id-alice', { clientId: 'web', scope: 'openid profile' });

@@ -3,6 +3,7 @@
 // session is bound to this browser with DPoP (RFC 9449): a key made here, kept in IndexedDB, that
 // no script can read — a copied refresh cookie or access token is useless without it.
 import { browserStorage, createTokenClient, sessionEndMessage, SignInError } from './client.js';
+import { consentsView } from './consents.js';
 
 const $ = (id) => document.getElementById(id);
 const storage = browserStorage();
@@ -14,6 +15,7 @@ const client = createTokenClient({
   background: true, // refresh before expiry even while the page makes no request
   dpop: true, // the endpoints are given, not discovered: say that this service binds sessions
 });
+const apps = consentsView(client, $);
 let refreshes = 0;
 let signedIn = false;
 /** This tab's session id, as the service's lists mark it (`current`). */
@@ -202,6 +204,7 @@ async function enter() {
   }
   await loadSessions();
   await loadTimeline();
+  await apps.load();
 }
 
 // Devices -------------------------------------------------------------------------------------
@@ -408,6 +411,7 @@ setInterval(() => {
 }, 1500);
 setInterval(() => {
   if (signedIn && polling) timelineLoading = loadTimeline().catch(() => undefined);
+  if (signedIn && polling) void apps.load().catch(() => undefined);
 }, 15_000);
 // A reload keeps the session: another tab has the tokens, or the refresh cookie is still there —
 // asked for only when this browser signed in here before (the marker), with a nonce first.

@@ -8,6 +8,7 @@ import { BatonConfigError, createBaton, steadyClock } from 'baton-auth';
 import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
+import { authorizationOf } from './authorization.ts';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import { dpopGauge, joinCluster } from './cluster.ts';
 import type { Membership } from './cluster.ts';
@@ -165,6 +166,7 @@ async function endpointsOf(baton: Baton, store: BatonStore, member: Membership, 
     // DPoP once every instance on the store supports it (cluster.ts).
     dpop: member.dpop,
     logger,
+    authorization: authorizationOf(config, store, baton),
   });
 }
 

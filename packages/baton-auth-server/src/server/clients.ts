@@ -5,7 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { BatonError, parseScope } from 'baton-auth';
-import { checkClientSecret, checkResources, generateClientSecret, hashClientSecret } from 'baton-auth/http';
+import { checkClientSecret, checkRedirectUri, checkResources, generateClientSecret, hashClientSecret } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
 import type { BatonStore } from 'baton-auth';
 import { batonCommand } from '../cli/command.ts';
@@ -20,10 +20,32 @@ export const DEFAULT_CLIENT = 'default';
 /** The confidential client `BATON_INTROSPECTION_SECRET` creates for resource servers. */
 export const RESOURCE_SERVER_CLIENT = 'resource-server';
 
+/** The counter of clients kept through RFC 7591 registration (atomic in every store, shared by instances). */
+const REGISTERED = 'clients:registered';
+const FOREVER_MS = 100 * 365 * 86_400_000;
+
+/**
+ * Keeps a registered client unless `maxClients` are kept already: a place is taken on the store's
+ * atomic counter first (parallel registrations on any instance cannot pass the cap together), and
+ * given back when the client is not kept.
+ */
+async function registerClient(store: BatonStore, record: ClientRecord, maxClients: number): Promise<boolean> {
+  const { count } = await store.hitCounter(REGISTERED, 1, FOREVER_MS, Date.now());
+  let kept = false;
+  try {
+    if (count <= maxClients)
+      kept = await store.putRecord(CLIENTS, record.id, JSON.stringify({ ...record, registered: true } satisfies StoredClient), { ifAbsent: true });
+  } finally {
+    if (!kept) await store.hitCounter(REGISTERED, -1, FOREVER_MS, Date.now());
+  }
+  return kept;
+}
+
 /** The clients of `store`, each read at most once per `ttlMs` (a removal reaches every instance within it). */
 export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
   const cache = new LRUCache<string, { client: ClientRecord | null }>({ max: 1000, ttl: ttlMs });
   return {
+    register: (record, { maxClients }) => registerClient(store, record, maxClients),
     async get(id) {
       const hit = cache.get(id);
       if (hit !== undefined) return hit.client;
@@ -33,6 +55,37 @@ export function storeClients(store: BatonStore, ttlMs = 5000): ClientRegistry {
       return client;
     },
   };
+}
+
+/** The authorization code flow's options of `clients add`. */
+export interface CodeFlowOptions {
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  firstParty?: boolean;
+  requirePar?: boolean;
+  name?: string;
+}
+
+/** The code flow fields of a client, each redirect URI checked (`checkRedirectUri`); a mistake is a sentence. */
+function codeFlowFields(o: CodeFlowOptions): Partial<ClientRecord> {
+  const fields: Partial<ClientRecord> = {};
+  const check = (uris: string[], flag: string): string[] =>
+    uris.map((u) => {
+      try {
+        return checkRedirectUri(u, flag);
+      } catch (err) {
+        throw new BatonError('ERR_INVALID_ARGUMENT', (err as Error).message);
+      }
+    });
+  if (o.redirectUris?.length) fields.redirectUris = check(o.redirectUris, '--redirect-uri');
+  if (o.postLogoutRedirectUris?.length) fields.postLogoutRedirectUris = check(o.postLogoutRedirectUris, '--post-logout-redirect-uri');
+  if (o.firstParty) fields.firstParty = true;
+  if (o.requirePar) fields.requirePar = true;
+  if (o.name !== undefined) {
+    if (o.name.trim() === '' || o.name.length > 100) throw new BatonError('ERR_INVALID_ARGUMENT', '--name is 1 to 100 characters.');
+    fields.name = o.name.trim();
+  }
+  return fields;
 }
 
 /** Managing the clients (the CLI). */
@@ -49,7 +102,7 @@ export const clients = {
       resources?: string[];
       clientCredentials?: boolean;
       dpop?: string;
-    } = {},
+    } & CodeFlowOptions = {},
   ): Promise<{ client: ClientRecord; secret?: string }> {
     if (!CLIENT_ID.test(id)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A client id is 1 to 64 letters, digits or . _ : -.');
     const secret = options.secret ?? (options.confidential || options.introspect || options.clientCredentials ? generateClientSecret() : undefined);
@@ -64,6 +117,7 @@ export const clients = {
         throw new BatonError('ERR_INVALID_ARGUMENT', `--dpop is required or allowed, not ${JSON.stringify(options.dpop)}.`);
       if (options.dpop === 'required') client.dpop = 'required';
     }
+    Object.assign(client, codeFlowFields(options));
     if (options.resources !== undefined) {
       try {
         client.resources = checkResources(options.resources, `The resources of client ${id}`);
@@ -79,7 +133,11 @@ export const clients = {
     return (await store.listRecords(CLIENTS)).map((r) => JSON.parse(r.value) as ClientRecord);
   },
   async remove(store: BatonStore, id: string): Promise<boolean> {
-    return store.deleteRecord(CLIENTS, id);
+    const raw = await store.getRecord(CLIENTS, id);
+    const removed = await store.deleteRecord(CLIENTS, id);
+    // A registered client gives its place back (BATON_CLIENT_REGISTRATION_MAX).
+    if (removed && raw !== null && (JSON.parse(raw) as StoredClient).registered === true) await store.hitCounter(REGISTERED, -1, FOREVER_MS, Date.now());
+    return removed;
   },
   /** Sets the scopes a client may ask for. */
   async setScopes(store: BatonStore, id: string, scopes: string): Promise<ClientRecord> {
@@ -98,6 +156,8 @@ export const clients = {
 interface StoredClient extends ClientRecord {
   managedBy?: 'BATON_INTROSPECTION_SECRET';
   scopesSet?: true;
+  /** Came through RFC 7591 registration (counts against BATON_CLIENT_REGISTRATION_MAX). */
+  registered?: true;
 }
 
 /**

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { BatonConfigError } from 'baton-auth';
 import type { SigningAlg, TokenFormat } from 'baton-auth';
 import { checkCookieSecure } from 'baton-auth/http';
+import type { PageOptions } from 'baton-auth/http';
+import { pageOf } from './settings/authorization.ts';
 import { batonCommand } from '../cli/command.ts';
 import { checkStoreUrl } from './redact.ts';
 import { configError, durationMs, durationText, list, MAX_WORKERS, SCHEMA_SETTINGS } from './settings.ts';
@@ -77,6 +79,12 @@ export interface ServerConfig {
   freshStart?: boolean;
   /** Worker processes sharing the port (`BATON_WORKERS`, node:cluster); 1: the service runs in this process. */
   workers: number;
+  /** The hosted pages' look (`BATON_PAGE_*`). */
+  page: PageOptions;
+  /** RFC 7591 registration (`BATON_CLIENT_REGISTRATION=open`), or undefined. */
+  registration: { maxClients: number } | undefined;
+  /** Hosts of trusted client ID metadata documents (`BATON_CLIENT_METADATA_HOSTS`); empty: off. */
+  clientMetadataHosts: string[];
   /** Settings that work but are probably not what was meant, each a sentence (logged at start). */
   warnings: string[];
 }
@@ -263,5 +271,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: p.maybe('BATON_METRICS_TOKEN'),
     metricsPort: c.BATON_METRICS_PORT === undefined ? undefined : p.count('BATON_METRICS_PORT'),
     ...rateLimits(p),
+    page: pageOf(p.maybe('BATON_PAGE_TITLE'), p.maybe('BATON_PAGE_LOGO'), p.maybe('BATON_PAGE_THEME')),
+    registration: c.BATON_CLIENT_REGISTRATION === 'open' ? { maxClients: p.count('BATON_CLIENT_REGISTRATION_MAX') } : undefined,
+    clientMetadataHosts: list(p.text('BATON_CLIENT_METADATA_HOSTS')),
   };
 }

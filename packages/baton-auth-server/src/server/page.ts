@@ -33,6 +33,7 @@ export function servicePage(base: string): (pathname: string) => (() => Response
     '/': file('index.html', 'text/html; charset=utf-8'),
     '/app.js': file('app.js', 'text/javascript; charset=utf-8'),
     '/client.js': file('client.js', 'text/javascript; charset=utf-8'),
+    '/consents.js': file('consents.js', 'text/javascript; charset=utf-8'),
   };
   return (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
 }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { BatonConfigError } from 'baton-auth';
 import { ADDRESS_SETTINGS } from './settings/address.ts';
+import { AUTHORIZATION_SETTINGS } from './settings/authorization.ts';
 import { CALLER_SETTINGS } from './settings/callers.ts';
 import { LIMIT_SETTINGS } from './settings/limits.ts';
 import { OPERATION_SETTINGS } from './settings/operations.ts';
@@ -25,6 +26,7 @@ export const SETTINGS_TABLE: readonly Setting[] = [
   ...STORE_SETTINGS,
   ...TOKEN_SETTINGS,
   ...CALLER_SETTINGS,
+  ...AUTHORIZATION_SETTINGS,
   ...LIMIT_SETTINGS,
   ...OPERATION_SETTINGS,
 ];

@@ -7,6 +7,7 @@ import { hash, verify } from '@node-rs/argon2';
 import { BatonError, parseScope } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 import { LRUCache } from 'lru-cache';
+import { forgetConsents } from './consents.ts';
 
 /** A user of the standalone service. */
 export interface User {
@@ -63,6 +64,7 @@ export const users = {
   async remove(store: BatonStore, username: string): Promise<boolean> {
     const user = await users.get(store, username);
     if (user !== null) await store.deleteRecord(NAMES, user.id);
+    if (user !== null) await forgetConsents(store, user.id);
     return store.deleteRecord(USERS, username.toLowerCase());
   },
   /**

@@ -11,6 +11,8 @@ import { memoryConsents } from './consent-store.ts';
 import type { ConsentStore } from './consent-store.ts';
 import { sealerOf } from './codes.ts';
 import type { Sealer } from './seal.ts';
+import type { ClientMetadataOptions } from './client-metadata.ts';
+import type { RegistrationOptions } from './registration.ts';
 
 export type { ConsentStore } from './consent-store.ts';
 
@@ -47,10 +49,10 @@ export interface AuthorizationOptions {
   codeTtl?: Duration;
   /** OIDC claims of /userinfo for the granted scopes. Default: none beyond `sub`. */
   claims?: (userId: string, scope: readonly string[]) => Promise<Record<string, unknown>>;
-  /** RFC 7591 registration (off when absent). */
-  registration?: { maxClients: number };
+  /** RFC 7591 registration at `POST /oauth/register` (off when absent; needs a registry with `register`). */
+  registration?: RegistrationOptions;
   /** Client ID metadata documents (off when absent): https client ids on these hosts. */
-  clientMetadataDocuments?: { hosts: string[] };
+  clientMetadataDocuments?: ClientMetadataOptions;
 }
 
 /** The authorization endpoint's resolved options, on `HandlerContext.authz`. */
@@ -68,7 +70,7 @@ export interface AuthzContext {
 const VAR_NAME = /^--[A-Za-z0-9-]{1,64}$/;
 const VAR_VALUE = /^[^;{}<>"'\\\n\r]{1,200}$/;
 
-function checkPage(page: PageOptions = {}): AuthzContext['page'] {
+export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
   const theme: Record<string, string> = {};
   for (const [name, value] of Object.entries(page.theme ?? {})) {
     if (!VAR_NAME.test(name) || typeof value !== 'string' || !VAR_VALUE.test(value))

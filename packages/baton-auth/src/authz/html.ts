@@ -29,7 +29,10 @@ export function pageHeaders(redirectUri?: string): Record<string, string> {
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
     pragma: 'no-cache',
-    'referrer-policy': 'no-referrer',
+    // same-origin, not no-referrer: Fetch §3.2.5 ("serializing a request origin") makes a form post's
+    // Origin `null` under no-referrer, and the same-origin check then refuses the page's own form
+    // (seen in Chromium). same-origin still sends no Referer to any other origin (the logo, the client).
+    'referrer-policy': 'same-origin',
     'x-content-type-options': 'nosniff',
   };
 }
@@ -43,14 +46,14 @@ button.secondary{background:transparent;color:inherit;border:1px solid #8a939e;m
 .error{color:var(--baton-error,#b00020)}ul{padding-left:1.2rem}`;
 
 /** A whole page around `body`. */
-function layout(c: HandlerContext, heading: string, body: string): string {
+export function layout(c: HandlerContext, heading: string, body: string): string {
   const { page } = c.authz;
   const vars = Object.entries(page.theme)
     .map(([k, v]) => `${k}:${v}`)
     .join(';');
   const logo = page.logoUrl === undefined ? '' : `<img src="${esc(page.logoUrl)}" alt="">`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${esc(heading)}</title><style>${vars ? `:root{${vars}}` : ''}${STYLE}</style></head>
+<meta name="referrer" content="same-origin"><title>${esc(heading)}</title><style>${vars ? `:root{${vars}}` : ''}${STYLE}</style></head>
 <body><main>${logo}<h1>${esc(heading)}</h1>${body}</main></body></html>`;
 }
 

@@ -70,7 +70,7 @@ export function csrfFor(c: HandlerContext, request: Request): { hash: string; se
 }
 
 /** Whether the request carries the CSRF cookie whose hash the form's transaction holds (compared in constant time). */
-export function csrfMatches(c: HandlerContext, request: Request, txn: Txn): boolean {
+export function csrfMatches(c: HandlerContext, request: Request, txn: Pick<Txn, 'csrf'>): boolean {
   const present = cookieValue(request.headers.get('cookie'), pageCookieName(c, 'baton_csrf'));
   if (present === undefined || txn.csrf === undefined || !CSRF.test(present)) return false;
   const [a, b] = [Buffer.from(sha256(present)), Buffer.from(txn.csrf)];

@@ -64,6 +64,13 @@ export function isThirdParty(client: ClientRecord): boolean {
 export interface ClientRegistry {
   /** The client with this id, or null. */
   get(id: string): Promise<ClientRecord | null>;
+  /**
+   * Keeps a client registered through RFC 7591 dynamic registration (`POST /oauth/register`).
+   * Resolves to false, keeping nothing, when `maxClients` registered clients are kept already
+   * (counted atomically, so that parallel registrations cannot pass the cap together).
+   * Registries without it take no registrations.
+   */
+  register?(record: ClientRecord, limits: { maxClients: number }): Promise<boolean>;
 }
 
 /**

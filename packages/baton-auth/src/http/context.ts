@@ -6,6 +6,7 @@ import type { Baton, TokenPair } from '../core/baton.ts';
 import type { AuthzContext } from '../authz/context.ts';
 import { isThirdParty } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
+import type { Registration } from '../authz/registration.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
 import { createGuard } from './guard.ts';
@@ -60,6 +61,8 @@ export interface HandlerContext {
   /** The authorization endpoint's options, resolved (`authz/context.ts`). */
   authz: AuthzContext;
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
+  /** RFC 7591 registration, when on (`authorization.registration`). */
+  registration?: Registration;
 }
 
 const notAllowed = (what: string, origin: string): HttpError =>

@@ -34,6 +34,8 @@ import { history, logout, me, session, sessions } from './routes/account.ts';
 import { jwks, metadata } from './routes/metadata.ts';
 import { revoke } from './routes/revoke.ts';
 import { token } from './routes/token.ts';
+import { withDocuments } from '../authz/client-metadata.ts';
+import { checkRegistration, registration } from '../authz/registration.ts';
 import { openStreams } from './streams.ts';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
@@ -43,6 +45,7 @@ import { signInRoute } from '../authz/hosted.ts';
 import { parRoute } from '../authz/par.ts';
 import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
+import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
@@ -51,9 +54,11 @@ export type { Authenticate, Logger, RequestContext } from './context.ts';
 const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 /**
  * The authorization endpoint: a top-level navigation from the client's site, which changes nothing
- * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site.
+ * by itself (its forms post same-origin with a CSRF cookie), so not refused as cross-site. The same
+ * for RP-initiated logout (`authz/end-session.ts`): it signs out at once only with an ID token of
+ * the browser's own user, and asks otherwise.
  */
-const NAVIGATION = (path: string): boolean => path === '/oauth/authorize';
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -149,7 +154,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     issuer,
     authenticate: options.authenticate,
     username: options.username,
-    clients: options.clients ?? staticClients([{ id: defaultClientId }]),
+    clients: withDocuments(options.clients ?? staticClients([{ id: defaultClientId }]), options.authorization?.clientMetadataDocuments, options.logger),
     defaultClientId,
     resources: new Set(checkResources(options.resources ?? [], 'createAuthHandler: resources')),
     scopes: options.scopes === undefined ? undefined : checkScopes(options.scopes, 'createAuthHandler: scopes'),
@@ -169,6 +174,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
+  if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
 
@@ -198,8 +204,10 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     // OpenID Connect (authz/, H2): Discovery §4 (appended to an issuer's path), UserInfo (Core §5.3).
     '/.well-known/openid-configuration': openidConfiguration(c, () => serverMetadata(c)),
     '/oauth/userinfo': userinfo(c, c.authz.options.claims),
-    // H2 (oidc): '/oauth/end-session'.
-    // H3 (service): '/oauth/register' (only when authorization.registration is on).
+    // RP-Initiated Logout 1.0, and its confirmation form (same-origin only).
+    '/oauth/end-session': endSessionRoute(c),
+    '/oauth/end-session/confirm': endSessionConfirmRoute(c),
+    ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
   };
 }
 

@@ -17,6 +17,11 @@ export { budgetAddress, canonicalAddress, createLoginProtection, resetFailures }
 export type { LoginAttempt, LoginProtection, LoginProtectionOptions } from './login-protection.ts';
 export { resourceMetadataDocument } from './resource-metadata.ts';
 export type { ResourceMetadataOptions } from './resource-metadata.ts';
+export { clientMetadataDocuments, withClientMetadataDocuments } from '../authz/client-metadata.ts';
+export type { ClientMetadataOptions, ClientMetadataResolver } from '../authz/client-metadata.ts';
+export type { RegistrationOptions } from '../authz/registration.ts';
 export { memoryConsents } from '../authz/consent-store.ts';
 export type { Consent, ConsentStore, MemoryConsentsOptions } from '../authz/consent-store.ts';
+export { checkPage } from '../authz/context.ts';
 export type { AuthorizationOptions, AuthorizationUser, PageOptions } from '../authz/context.ts';
+export { checkRedirectUri } from '../authz/redirect-uri.ts';

@@ -3,6 +3,23 @@ import { clients } from '../../server/clients.ts';
 import { CliError, withStore } from '../support.ts';
 import { program } from '../program.ts';
 
+/** Options that may be given more than once collect into a list. */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+interface AddOptions {
+  scopes: string;
+  confidential?: boolean;
+  introspect?: boolean;
+  resource?: string[];
+  clientCredentials?: boolean;
+  dpop: string;
+  redirectUri: string[];
+  postLogoutRedirectUri: string[];
+  firstParty?: boolean;
+  par?: boolean;
+  name?: string;
+}
+
 const clientsCmd = program.command('clients').description('OAuth clients: who may ask for tokens, with which scopes');
 clientsCmd
   .command('add <id>')
@@ -17,35 +34,63 @@ clientsCmd
     'required: every token request must carry a DPoP proof (RFC 9449), so every session and token is bound to a key; allowed: bind when a proof comes',
     'allowed',
   )
-  .action(
-    async (
-      id: string,
-      opts: { scopes: string; confidential?: boolean; introspect?: boolean; resource?: string[]; clientCredentials?: boolean; dpop: string },
-    ) => {
-      const { client, secret } = await withStore((store) =>
-        clients.add(store, id, {
-          scopes: opts.scopes,
-          confidential: opts.confidential === true,
-          introspect: opts.introspect === true,
-          clientCredentials: opts.clientCredentials === true,
-          dpop: opts.dpop,
-          ...(opts.resource === undefined ? {} : { resources: opts.resource }),
-        }),
-      );
-      console.info(
-        `Registered ${client.type} client ${client.id}${client.scopes?.length ? ` (scopes: ${client.scopes.join(' ')})` : ''}${client.resources ? ` for ${client.resources.join(' ')}` : ''}${client.dpop === 'required' ? ', DPoP required' : ''}.`,
-      );
-      if (secret !== undefined) console.info(`Its secret, shown only now:\n${secret}`);
-    },
-  );
+  .option(
+    '--redirect-uri <uri>',
+    'an exact redirect URI of the authorization code flow (https, http on loopback, or com.example.app:/cb); repeat for more',
+    collect,
+    [],
+  )
+  .option('--post-logout-redirect-uri <uri>', 'where OpenID Connect logout may send the browser back to; repeat for more', collect, [])
+  .option('--first-party', "the service's own application: users are not asked to consent")
+  .option('--par', 'its authorization requests must come through PAR (RFC 9126)')
+  .option('--name <name>', 'the name users see on the consent page')
+  .action(async (id: string, opts: AddOptions) => {
+    const { client, secret } = await withStore((store) =>
+      clients.add(store, id, {
+        scopes: opts.scopes,
+        confidential: opts.confidential === true,
+        introspect: opts.introspect === true,
+        clientCredentials: opts.clientCredentials === true,
+        dpop: opts.dpop,
+        ...(opts.resource === undefined ? {} : { resources: opts.resource }),
+        redirectUris: opts.redirectUri,
+        postLogoutRedirectUris: opts.postLogoutRedirectUri,
+        firstParty: opts.firstParty === true,
+        requirePar: opts.par === true,
+        ...(opts.name === undefined ? {} : { name: opts.name }),
+      }),
+    );
+    console.info(
+      `Registered ${client.type} client ${client.id}${client.scopes?.length ? ` (scopes: ${client.scopes.join(' ')})` : ''}${client.resources ? ` for ${client.resources.join(' ')}` : ''}${client.dpop === 'required' ? ', DPoP required' : ''}.`,
+    );
+    if (client.redirectUris?.length) console.info(`Redirect URIs: ${client.redirectUris.join(' ')}`);
+    if (secret !== undefined) console.info(`Its secret, shown only now:\n${secret}`);
+  });
 clientsCmd
   .command('list')
   .description('list clients (never their secrets)')
   .action(async () => {
     for (const c of await withStore((store) => clients.list(store)))
       console.info(
-        `${c.id}\t${c.type}${c.introspect ? ', introspects' : ''}${c.grantTypes?.length ? `, ${c.grantTypes.join(', ')}` : ''}${c.dpop === 'required' ? ', DPoP required' : ''}\t${c.scopes === undefined ? '(no limit)' : c.scopes.join(' ') || '(no scope)'}\t${c.resources?.join(' ') ?? '(every resource)'}`,
+        `${c.id}\t${c.type}${c.introspect ? ', introspects' : ''}${c.grantTypes?.length ? `, ${c.grantTypes.join(', ')}` : ''}${c.dpop === 'required' ? ', DPoP required' : ''}${c.firstParty ? ', first-party' : ''}${c.requirePar ? ', PAR required' : ''}\t${c.scopes === undefined ? '(no limit)' : c.scopes.join(' ') || '(no scope)'}\t${c.resources?.join(' ') ?? '(every resource)'}\t${c.redirectUris?.join(' ') || '(no redirect URI)'}`,
       );
+  });
+clientsCmd
+  .command('show <id>')
+  .description('one client in full (never its secret)')
+  .action(async (id: string) => {
+    const c = (await withStore((store) => clients.list(store))).find((x) => x.id === id);
+    if (c === undefined) throw new CliError(`There is no client ${id}.`);
+    const lines: [string, string | undefined][] = [
+      ['client', c.id],
+      ['name', c.name],
+      ['type', `${c.type}${c.firstParty ? ', first-party' : ''}${c.requirePar ? ', PAR required' : ''}${c.dpop === 'required' ? ', DPoP required' : ''}`],
+      ['scopes', c.scopes === undefined ? '(no limit)' : c.scopes.join(' ') || '(no scope)'],
+      ['resources', c.resources?.join(' ') ?? '(every resource)'],
+      ['redirect URIs', c.redirectUris?.join('\n               ') || '(none: no authorization code flow)'],
+      ['logout URIs', c.postLogoutRedirectUris?.join('\n               ')],
+    ];
+    for (const [k, v] of lines) if (v !== undefined) console.info(`${`${k}:`.padEnd(15)}${v}`);
   });
 clientsCmd
   .command('scopes <id> <scopes>')

@@ -9,7 +9,7 @@ import { json } from '../respond.ts';
 const PUBLIC = { 'cache-control': 'public, max-age=300' };
 
 /**
- * The RFC 8414 §2 document as answered now (DPoP advertised while it is on): what
+ * The RFC 8414 §2 document as answered now (the DPoP algorithms while DPoP is on): what
  * `/.well-known/oauth-authorization-server` answers and OpenID Connect Discovery builds on.
  */
 export function serverMetadata(c: HandlerContext): Record<string, unknown> {
@@ -36,6 +36,8 @@ export function serverMetadata(c: HandlerContext): Record<string, unknown> {
     authorization_response_iss_parameter_supported: true,
   };
   if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
+  // RFC 8414 §2 (RFC 7591 §3): only while registration is on.
+  if (c.registration !== undefined) body.registration_endpoint = `${c.issuer}/oauth/register`;
   // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
   return c.dpop() ? { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] } : body;
 }
