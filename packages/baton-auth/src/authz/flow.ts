@@ -33,7 +33,7 @@ export function fresh(txn: Txn, user: AuthorizationUser | null): user is Authori
 
 /** A redirected error of the transaction's request. */
 export const failTxn = (txn: Txn, error: string, description: string): AuthzRedirectError =>
-  new AuthzRedirectError(txn.r.redirectUri, txn.r.state, error, description);
+  new AuthzRedirectError(txn.r.redirectUri, txn.r.state, error, description, txn.r.clientId);
 
 /** The client of a transaction, still registered (it may have been removed since the request). */
 export async function txnClient(c: HandlerContext, txn: Txn): Promise<ClientRecord> {

@@ -48,12 +48,15 @@ export class AuthzRedirectError extends Error {
   readonly state: string | undefined;
   readonly error: string;
   readonly description: string;
-  constructor(redirectUri: string, state: string | undefined, error: string, description: string) {
+  /** The client whose redirect URI it is. */
+  readonly clientId: string;
+  constructor(redirectUri: string, state: string | undefined, error: string, description: string, clientId: string) {
     super(description);
     this.redirectUri = redirectUri;
     this.state = state;
     this.error = error;
     this.description = description;
+    this.clientId = clientId;
   }
 }
 
@@ -163,7 +166,7 @@ export async function checkRequest(c: HandlerContext, p: Params, repeated: reado
   const { client, redirectUri } = await trustedClient(c, p, repeated);
   // The state is echoed as sent (RFC 6749 §4.1.2); one longer than any client needs is not.
   const state = p.state !== undefined && p.state.length <= MAX_STATE && !repeated.includes('state') ? p.state : undefined;
-  const fail = (error: string, description: string) => new AuthzRedirectError(redirectUri, state, error, description);
+  const fail = (error: string, description: string) => new AuthzRedirectError(redirectUri, state, error, description, client.id);
   if (repeated.length > 0) throw fail('invalid_request', `The parameter ${repeated[0]} is repeated (RFC 6749 §3.1)`);
   if (p.state !== undefined && state === undefined) throw fail('invalid_request', `state must be at most ${MAX_STATE} characters`);
   const checked = rest(c, client, p, pushed);
