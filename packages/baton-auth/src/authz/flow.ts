@@ -103,7 +103,7 @@ export async function afterSignIn(c: HandlerContext, request: Request, txn: Txn,
         if (txn.r.prompt.includes('none')) throw failTxn(txn, 'consent_required', 'The user has not allowed this application yet');
         const csrf = csrfFor(c, request);
         const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash, u: user.userId });
-        const html = consentHtml(c, { txn: sealed, clientName: client.name ?? client.id, scope });
+        const html = consentHtml(c, { txn: sealed, clientName: client.name ?? client.id, redirectUri: txn.r.redirectUri, scope });
         return htmlPage(html, 200, { cookies: [...cookies, csrf.setCookie], redirectUri: txn.r.redirectUri });
       }
     }
