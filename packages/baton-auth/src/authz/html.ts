@@ -82,14 +82,27 @@ export function signInHtml(c: HandlerContext, o: { txn: string; clientName: stri
   );
 }
 
-/** The consent form: the client's name and the scopes it asks for, "Allow" and "Deny". */
-export function consentHtml(c: HandlerContext, o: { txn: string; clientName: string; scope: readonly string[] }): string {
+/**
+ * Where "Allow" sends the user, as HTML: the redirect URI's host (a web app), its scheme (a native
+ * app, RFC 8252 §7.1), or "an app on this device" (loopback, §7.3). A client's name is whatever its
+ * registrant wrote (RFC 7591 `client_name`); the host is where the code goes, not theirs to choose.
+ */
+export function destination(redirectUri: string): string {
+  const url = URL.parse(redirectUri);
+  if (url === null) return 'the application';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `the app <strong>${esc(url.protocol.slice(0, -1))}</strong>`;
+  if (/^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname)) return 'an app on this device';
+  return `<strong>${esc(url.hostname)}</strong>`;
+}
+
+/** The consent form: the client's name, where it sends the user and the scopes it asks for, "Allow" and "Deny". */
+export function consentHtml(c: HandlerContext, o: { txn: string; clientName: string; redirectUri: string; scope: readonly string[] }): string {
   const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/consent`;
   const scopes = o.scope.length === 0 ? '<p>It asks for no particular permission.</p>' : `<ul>${o.scope.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
   return layout(
     c,
     'Allow access?',
-    `<p><strong>${esc(o.clientName)}</strong> wants to access your account.</p>${scopes}
+    `<p><strong>${esc(o.clientName)}</strong> wants to access your account.</p><p>Allowing sends you to ${destination(o.redirectUri)}.</p>${scopes}
 <form method="post" action="${esc(action)}"><input type="hidden" name="txn" value="${esc(o.txn)}">
 <button type="submit" name="decision" value="allow">Allow</button><button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>`,
   );
