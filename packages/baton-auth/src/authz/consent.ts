@@ -30,7 +30,8 @@ async function decide(c: HandlerContext, request: Request): Promise<Response> {
   // The scope is decided again as on the page (the user's scopes may have changed since).
   const scope = grantedScope(txn, user, client);
   const before = await c.authz.consents.get(user.userId, client.id);
-  await c.authz.consents.put(user.userId, client.id, [...new Set([...(before?.scope ?? []), ...scope])], c.baton.now());
+  const union = (a: readonly string[] = [], b: readonly string[] = []): string[] => [...new Set([...a, ...b])];
+  await c.authz.consents.put(user.userId, client.id, union(before?.scope, scope), c.baton.now(), union(before?.resource, txn.r.resource));
   c.log?.info({ event: 'authorize.consented', client: client.id }, 'consent given');
   return issue(c, txn, user, scope);
 }
@@ -57,7 +58,13 @@ export function consents(c: HandlerContext): Route {
       const named = await Promise.all(
         list.map(async (x) => {
           const client = await c.clients.get(x.clientId);
-          return { client_id: x.clientId, ...(client?.name === undefined ? {} : { client_name: client.name }), scope: x.scope.join(' '), at: x.at };
+          return {
+            client_id: x.clientId,
+            ...(client?.name === undefined ? {} : { client_name: client.name }),
+            scope: x.scope.join(' '),
+            ...(x.resource === undefined || x.resource.length === 0 ? {} : { resource: x.resource }),
+            at: x.at,
+          };
         }),
       );
       return json({ consents: named });

@@ -4,7 +4,7 @@
  * `max_age`), the consent of a third-party client, and the code.
  */
 import { isBatonError } from '../core/errors.ts';
-import { grantScope, outside, parseScope } from '../core/scope.ts';
+import { grantScope, parseScope } from '../core/scope.ts';
 import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 import { issueCode } from './codes.ts';
@@ -15,6 +15,7 @@ import { authorizationResponse, errorRedirect, seeOther } from './response.ts';
 import { asSession, csrfFor, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import type { AuthorizationUser } from './context.ts';
+import { covers } from './consent-store.ts';
 
 /** The user of this browser: your app's (`currentUser`), or the hosted sign-in's while its Baton session lives. */
 export async function browserUser(c: HandlerContext, request: Request): Promise<AuthorizationUser | null> {
@@ -107,11 +108,11 @@ export async function afterSignIn(c: HandlerContext, request: Request, txn: Txn,
     const scope = grantedScope(txn, user, client);
     if (!client.firstParty) {
       const given = await c.authz.consents.get(user.userId, client.id);
-      if (given === null || txn.r.prompt.includes('consent') || outside(scope, given.scope).length > 0 || !assured(client, txn.r.redirectUri)) {
+      if (given === null || txn.r.prompt.includes('consent') || !covers(given, scope, txn.r.resource) || !assured(client, txn.r.redirectUri)) {
         if (txn.r.prompt.includes('none')) throw failTxn(txn, 'consent_required', 'The user has not allowed this application yet');
         const csrf = csrfFor(c, request);
         const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash, u: user.userId });
-        const html = consentHtml(c, { txn: sealed, clientName: client.name ?? client.id, redirectUri: txn.r.redirectUri, scope });
+        const html = consentHtml(c, { txn: sealed, clientName: client.name ?? client.id, redirectUri: txn.r.redirectUri, scope, resource: txn.r.resource });
         return htmlPage(html, 200, { cookies: [...cookies, csrf.setCookie], redirectUri: txn.r.redirectUri });
       }
     }

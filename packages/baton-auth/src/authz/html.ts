@@ -96,9 +96,14 @@ export function destination(redirectUri: string): string {
 }
 
 /** The consent form: the client's name, where it sends the user and the scopes it asks for, "Allow" and "Deny". */
-export function consentHtml(c: HandlerContext, o: { txn: string; clientName: string; redirectUri: string; scope: readonly string[] }): string {
+export function consentHtml(
+  c: HandlerContext,
+  o: { txn: string; clientName: string; redirectUri: string; scope: readonly string[]; resource: readonly string[] },
+): string {
   const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/consent`;
-  const scopes = o.scope.length === 0 ? '<p>It asks for no particular permission.</p>' : `<ul>${o.scope.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
+  const list = (items: readonly string[]) => `<ul>${items.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
+  const apis = o.resource.length === 0 ? '' : `<p>Its access works at:</p>${list(o.resource)}`;
+  const scopes = (o.scope.length === 0 ? '<p>It asks for no particular permission.</p>' : list(o.scope)) + apis;
   return layout(
     c,
     'Allow access?',
