@@ -19,6 +19,7 @@ import type { ClientRecord, ClientRegistry } from '../http/clients.ts';
 import type { Logger } from '../http/context.ts';
 import { boundedText } from '../protocol/bounded-text.ts';
 import { checkRedirectUri } from './redirect-uri.ts';
+import { displayableName } from './registration.ts';
 
 /** Options of `clientMetadataDocuments` (`AuthorizationOptions.clientMetadataDocuments`). */
 export interface ClientMetadataOptions {
@@ -142,8 +143,8 @@ export function clientOfDocument(id: string, doc: unknown): ClientRecord {
   const logout = uriList(d, 'post_logout_redirect_uris', false);
   if (logout !== undefined) client.postLogoutRedirectUris = logout;
   if (d.client_name !== undefined) {
-    if (typeof d.client_name !== 'string' || d.client_name.trim() === '' || d.client_name.length > CLIENT_NAME_MAX)
-      throw new Error(`client_name must be a string of 1 to ${CLIENT_NAME_MAX} characters`);
+    if (!displayableName(d.client_name, CLIENT_NAME_MAX))
+      throw new Error(`client_name must be a string of 1 to ${CLIENT_NAME_MAX} characters, without control or format characters`);
     client.name = d.client_name.trim();
   }
   if (d.scope !== undefined) {

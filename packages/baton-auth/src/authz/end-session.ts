@@ -27,7 +27,7 @@ import type { HandlerContext, Route } from '../http/context.ts';
 import { readFields } from '../http/respond.ts';
 import { verifyIdTokenHint } from '../core/id-token.ts';
 import { confirmPage, signedOutPage } from './end-session-page.ts';
-import { errorPage } from './html.ts';
+import { clientLabel, errorPage } from './html.ts';
 import { seeOther } from './response.ts';
 import { asSession, csrfFor, csrfMatches, pageCookie } from './transaction.ts';
 
@@ -124,7 +124,12 @@ async function endSession(c: HandlerContext, request: Request): Promise<Response
   const csrf = csrfFor(c, request);
   const sealed = await c.authz.sealer.seal('csrf', { k: 'end-session', r, csrf: csrf.hash } satisfies SealedLogout, FORM_TTL_MS);
   const client = r.clientId === undefined ? null : await c.clients.get(r.clientId);
-  return confirmPage(c, { sealed, clientName: client === null ? undefined : (client.name ?? client.id), redirect: r.redirect, csrfCookie: csrf.setCookie });
+  return confirmPage(c, {
+    sealed,
+    clientName: client === null ? undefined : clientLabel(client, r.redirect),
+    redirect: r.redirect,
+    csrfCookie: csrf.setCookie,
+  });
 }
 
 /** `POST /oauth/end-session/confirm`: the confirmation form, from this site and this browser only. */

@@ -5,11 +5,29 @@
  * its form go only to this site and the client's redirect URI (CSP `form-action`, which Chrome
  * applies to the redirect after a POST too).
  */
+import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 
 /** Escapes text for an HTML text node or a double-quoted attribute. */
 export function esc(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/**
+ * How a page names a client. A first-party client: its name (the operator's word). Any other: its
+ * name — its own word when it registered itself or published a document (RFC 7591 §5: metadata
+ * the server did not verify), so anyone may call themselves "Your bank" — beside the host that
+ * vouches for it: a metadata document's client id's host, the one identity such a client has
+ * (client-metadata.ts), else where it sends the user back (`redirectUri`'s host, or its scheme
+ * for a private-use one, RFC 8252 §7.1).
+ */
+export function clientLabel(client: ClientRecord, redirectUri?: string): string {
+  if (client.firstParty === true) return client.name ?? client.id;
+  const id = URL.parse(client.id);
+  const url = id?.protocol === 'https:' ? id : URL.parse(redirectUri ?? '');
+  const host = url === null ? '' : url.host || url.protocol.slice(0, -1);
+  if (client.name === undefined) return id?.protocol === 'https:' ? host : client.id;
+  return host === '' ? client.name : `${client.name} (${host})`;
 }
 
 /** A CSP source for a redirect URI: its origin, or its scheme for a private-use one (RFC 8252 §7.1). */

@@ -42,6 +42,15 @@ const NAME_MAX = 100;
 const METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
 const GRANTS = new Set(['authorization_code', 'refresh_token']);
 
+/**
+ * Whether `name` is fit to be shown as a client's name: 1 to `max` characters, not blank, and
+ * without control or format characters (Unicode Cc, Cf: bidirectional overrides, zero-width
+ * joiners), which would let a name reorder or hide the page's own words around it.
+ */
+export function displayableName(name: unknown, max: number): name is string {
+  return typeof name === 'string' && name.trim() !== '' && name.length <= max && !/[\p{Cc}\p{Cf}]/u.test(name);
+}
+
 /** Checks the options against the registry; a mistake is a BatonConfigError with a sentence. */
 export function checkRegistration(options: RegistrationOptions, clients: ClientRegistry): Registration {
   const { maxClients } = options;
@@ -103,8 +112,8 @@ export function clientOfRegistration(m: Record<string, unknown>, id: string): { 
   const logout = uris(m.post_logout_redirect_uris, 'post_logout_redirect_uris', false);
   if (logout !== undefined) client.postLogoutRedirectUris = logout;
   if (m.client_name !== undefined) {
-    if (typeof m.client_name !== 'string' || m.client_name.trim() === '' || m.client_name.length > NAME_MAX)
-      throw new Invalid('invalid_client_metadata', `client_name must be a string of 1 to ${NAME_MAX} characters`);
+    if (!displayableName(m.client_name, NAME_MAX))
+      throw new Invalid('invalid_client_metadata', `client_name must be a string of 1 to ${NAME_MAX} characters, without control or format characters`);
     client.name = m.client_name.trim();
   }
   if (m.scope !== undefined) {
