@@ -29,7 +29,7 @@ export interface ClientMetadataOptions {
   timeoutMs?: number;
   /** The largest document in bytes. Default 5,120 (the draft suggests 5 KB); at most 65,536. */
   maxBytes?: number;
-  /** How many documents (and refusals) are remembered. Default 1,000; at most 100,000. */
+  /** How many documents are remembered, and as many refusals apart (a flood of refusals never pushes a document out). Default 1,000; at most 100,000. */
   cacheSize?: number;
   /**
    * How long a document is remembered at most, in ms. Default 5 min; at most 1 day. Its
@@ -172,7 +172,12 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
   const maxBytes = bounded(options.maxBytes, 5120, 256, 65_536, 'maxBytes');
   const ttlMs = bounded(options.ttlMs, 300_000, 1000, 86_400_000, 'ttlMs');
   const maxInFlight = bounded(options.maxInFlight, 8, 1, 256, 'maxInFlight');
-  const cache = new LRUCache<string, Outcome>({ max: bounded(options.cacheSize, 1000, 1, 100_000, 'cacheSize') });
+  const max = bounded(options.cacheSize, 1000, 1, 100_000, 'cacheSize');
+  // Refusals apart from documents: any caller can name ids that are not documents, and those must
+  // not push a client's document out (its next request, a flow's token exchange, would need a fetch
+  // that a flood keeping every fetch slot busy gets refused).
+  const cache = new LRUCache<string, Outcome>({ max });
+  const refusals = new LRUCache<string, Outcome>({ max });
   const pending = new Map<string, Promise<Outcome>>();
   const doFetch = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
 
@@ -201,11 +206,11 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
       return pending.size;
     },
     get cached() {
-      return cache.size;
+      return cache.size + refusals.size;
     },
     async get(id) {
       if (metadataUrlProblem(id, hosts) !== undefined) return null; // never fetched
-      const known = cache.get(id) ?? (await (pending.get(id) ?? start(id)));
+      const known = cache.get(id) ?? refusals.get(id) ?? (await (pending.get(id) ?? start(id)));
       return 'client' in known ? known.client : null;
     },
   };
@@ -217,7 +222,8 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
       pending.delete(id);
       if ('refused' in outcome)
         options.logger?.warn({ event: 'client_metadata.refused', client: id.slice(0, 200), reason: outcome.refused }, 'client metadata document refused');
-      cache.set(id, outcome, { ttl: 'client' in outcome ? Math.min(ttlMs, outcome.freshMs ?? ttlMs) : Math.max(MIN_FRESH_MS, Math.floor(ttlMs / 10)) });
+      if ('client' in outcome) cache.set(id, outcome, { ttl: Math.min(ttlMs, outcome.freshMs ?? ttlMs) });
+      else refusals.set(id, outcome, { ttl: Math.max(MIN_FRESH_MS, Math.floor(ttlMs / 10)) });
       return outcome;
     });
     pending.set(id, p);
