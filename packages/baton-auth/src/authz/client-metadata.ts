@@ -165,6 +165,26 @@ export interface ClientMetadataResolver {
   readonly cached: number;
 }
 
+/** One document fetched within `timeoutMs` (headers and body), or the reason it was refused. */
+async function loadDocument(id: string, doFetch: typeof fetch, timeoutMs: number, maxBytes: number): Promise<Outcome> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([deadline, fetchDocument(id, doFetch, controller.signal, maxBytes)]);
+  } catch (err) {
+    return { refused: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+    controller.abort(); // a body left unread is not kept open
+  }
+}
+
 /** Creates the resolver; every option is checked here, with a sentence. */
 export function clientMetadataDocuments(options: ClientMetadataOptions): ClientMetadataResolver {
   const hosts = checkHosts(options.hosts);
@@ -180,25 +200,6 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
   const refusals = new LRUCache<string, Outcome>({ max });
   const pending = new Map<string, Promise<Outcome>>();
   const doFetch = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
-
-  const load = async (id: string): Promise<Outcome> => {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-    });
-    try {
-      return await Promise.race([deadline, fetchDocument(id, doFetch, controller.signal, maxBytes)]);
-    } catch (err) {
-      return { refused: (err as Error).message };
-    } finally {
-      clearTimeout(timer);
-      controller.abort(); // a body left unread is not kept open
-    }
-  };
 
   return {
     handles: (id) => metadataUrlProblem(id, hosts) === undefined,
@@ -218,7 +219,7 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
   function start(id: string): Promise<Outcome> {
     // Past the cap, refused at once and not remembered: a burst of new ids cannot queue work.
     if (pending.size >= maxInFlight) return Promise.resolve({ refused: 'too many documents are being fetched' });
-    const p = load(id).then((outcome) => {
+    const p = loadDocument(id, doFetch, timeoutMs, maxBytes).then((outcome) => {
       pending.delete(id);
       if ('refused' in outcome)
         options.logger?.warn({ event: 'client_metadata.refused', client: id.slice(0, 200), reason: outcome.refused }, 'client metadata document refused');
