@@ -22,7 +22,7 @@ import { checkRedirectUri } from './redirect-uri.ts';
 export interface RegistrationOptions {
   /** At most this many clients registered this way (1 to 1,000,000); a registration past it gets 400 `invalid_client_metadata`. */
   maxClients: number;
-  /** Registrations from one address (an IPv6 /64 counts as one) within `windowMs`. Default 10 an hour. */
+  /** Registrations from one address (an IPv6 /48 counts as one: a site's allocation) within `windowMs`. Default 10 an hour. */
   perAddress?: { max: number; windowMs: number };
   /** Where the per-address counters live, shared by every instance on it. Default this process's memory. */
   store?: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>;
@@ -69,6 +69,16 @@ export function checkRegistration(options: RegistrationOptions, clients: ClientR
     ...(options.now ? { now: options.now } : {}),
   });
   return { maxClients, limiter, register: clients.register.bind(clients) };
+}
+
+/**
+ * What registrations are counted by: an IPv4 address, or the /48 of an IPv6 one. Not the /64 of
+ * login protection: an ISP gives a site a /56 or a /48 (RIPE-690), so one home connection would
+ * have 256 budgets (a tunnel broker's /48, 65,536) and fill `maxClients`, kept forever, alone.
+ */
+export function registrationAddress(ip: string): string {
+  const address = budgetAddress(ip);
+  return address.endsWith('::/64') ? `${address.split(':').slice(0, 3).join(':')}::/48` : address;
 }
 
 /** The RFC 7591 §3.2.2 error answer. */
@@ -152,7 +162,7 @@ export function registration(c: HandlerContext, r: Registration): Route {
       if ((request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json')
         throw new HttpError('ERR_INVALID_REQUEST', 'Send the client metadata as application/json (RFC 7591 §3.1)');
       try {
-        await r.limiter.consume(budgetAddress(ctx.ip ?? 'unknown'));
+        await r.limiter.consume(registrationAddress(ctx.ip ?? 'unknown'));
       } catch (res) {
         if (res instanceof Error) throw res;
         const seconds = Math.max(1, Math.ceil((res as { msBeforeNext: number }).msBeforeNext / 1000));
