@@ -62,3 +62,21 @@ describe('a flood of ids that are not documents', () => {
     expect(h.fetched).toHaveLength(500);
   });
 });
+
+describe('a flood that keeps every fetch slot busy', () => {
+  it('does not refuse the fetch of a known client whose document went stale: it is fetched again past the cap', async () => {
+    const h = host();
+    const r = clientMetadataDocuments({ hosts: ['apps.example'], fetch: h.fetch, ttlMs: 1000, maxInFlight: 4 });
+    expect(await r.get(GOOD)).not.toBeNull();
+    await new Promise((s) => setTimeout(s, 1100)); // its time in the cache is over
+    h.holdFetches();
+    const flood = Array.from({ length: 4 }, (_, i) => r.get(`https://apps.example/slow/${i}`));
+    await new Promise((s) => setTimeout(s, 20));
+    expect(r.inFlight).toBe(4);
+    expect(await r.get('https://apps.example/new-junk')).toBeNull(); // a new id: refused at once, as before
+    expect((await r.get(GOOD))?.name).toBe('Notes'); // the known client: fetched again
+    expect(h.fetched.filter((u) => u === GOOD)).toHaveLength(2);
+    for (const release of h.held) release();
+    await Promise.all(flood);
+  });
+});

@@ -37,7 +37,7 @@ export interface ClientMetadataOptions {
    * if shorter): a document is never fetched more often than that. A refusal: a tenth of it, at least 10 s.
    */
   ttlMs?: number;
-  /** Fetches in flight at once, across every URL. Default 8; at most 256. */
+  /** Fetches of new ids in flight at once, across every URL (a known client's document fetched again is not held back by it). Default 8; at most 256. */
   maxInFlight?: number;
   /**
    * The fetch to use (default the global one). For a proxy, or a test's own trust store: the
@@ -195,8 +195,9 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
   const max = bounded(options.cacheSize, 1000, 1, 100_000, 'cacheSize');
   // Refusals apart from documents: any caller can name ids that are not documents, and those must
   // not push a client's document out (its next request, a flow's token exchange, would need a fetch
-  // that a flood keeping every fetch slot busy gets refused).
-  const cache = new LRUCache<string, Outcome>({ max });
+  // that a flood keeping every fetch slot busy gets refused). A stale document stays (never served):
+  // it marks a known client, whose fetch again is not refused by the cap (at most `max` of them).
+  const cache = new LRUCache<string, Outcome>({ max, noDeleteOnStaleGet: true });
   const refusals = new LRUCache<string, Outcome>({ max });
   const pending = new Map<string, Promise<Outcome>>();
   const doFetch = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
@@ -217,8 +218,9 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
   };
 
   function start(id: string): Promise<Outcome> {
-    // Past the cap, refused at once and not remembered: a burst of new ids cannot queue work.
-    if (pending.size >= maxInFlight) return Promise.resolve({ refused: 'too many documents are being fetched' });
+    // Past the cap, a new id is refused at once and not remembered: a burst of new ids cannot queue work.
+    if (pending.size >= maxInFlight && cache.peek(id, { allowStale: true }) === undefined)
+      return Promise.resolve({ refused: 'too many documents are being fetched' });
     const p = loadDocument(id, doFetch, timeoutMs, maxBytes).then((outcome) => {
       pending.delete(id);
       if ('refused' in outcome)
