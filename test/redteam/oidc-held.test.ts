@@ -6,6 +6,9 @@
  * page settings, one user's consents reached by another.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +20,7 @@ import { createAuthHandler, staticClients } from 'baton-auth/http';
 import { remoteIssuer } from 'baton-auth/remote';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { sqliteStore } from 'baton-auth/stores/sqlite';
+import { clientMetadataDocuments } from '../../packages/baton-auth/src/authz/client-metadata.ts';
 import { idToken } from '../../packages/baton-auth/src/authz/id-token.ts';
 import { verifyIdTokenHint } from '../../packages/baton-auth/src/core/id-token.ts';
 import { storeClients } from '../../packages/baton-auth-server/src/server/clients.ts';
@@ -284,5 +288,30 @@ describe('service settings and consents', () => {
     });
     expect(own.status).toBe(200); // an https client id (a metadata document's) is revocable through its encoded path
     expect(await consents.get('id-alice', 'https://apps.example/notes')).toBeNull();
+  });
+});
+
+describe('client ID metadata documents: what a listed host can make the service spend', () => {
+  it('a gzip bomb (200 KB on the wire, 200 MB inflated) through the real fetch: refused at the bound, memory back', async () => {
+    const bomb = gzipSync(Buffer.alloc(200 * 1024 * 1024), { level: 9 });
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(bomb.length) });
+      res.end(bomb);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    // The global fetch (undici, which inflates gzip), reaching the loopback server in place of https://apps.example.
+    const viaLoopback: typeof fetch = (input, init) => fetch(String(input).replace('https://apps.example', `http://127.0.0.1:${port}`), init);
+    const reasons: string[] = [];
+    const logger = { info: () => {}, warn: (o: object) => void reasons.push((o as { reason: string }).reason), error: () => {} };
+    const r = clientMetadataDocuments({ hosts: ['apps.example'], fetch: viaLoopback, logger });
+    const before = process.memoryUsage().rss;
+    const started = performance.now();
+    expect(await r.get('https://apps.example/bomb')).toBeNull();
+    expect(reasons).toEqual(['the document is larger than 5120 bytes']);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+    server.closeAllConnections();
+    server.close();
   });
 });
