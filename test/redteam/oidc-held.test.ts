@@ -27,6 +27,7 @@ import { storeClients } from '../../packages/baton-auth-server/src/server/client
 import { storeConsents } from '../../packages/baton-auth-server/src/server/consents.ts';
 import { pageOf } from '../../packages/baton-auth-server/src/server/settings/authorization.ts';
 import { codeOf } from '../support/baton.ts';
+import { startTestService } from '../support/service.ts';
 import { hostedSignIn, oidcSetup } from '../support/oidc.ts';
 
 const SECRET = 'resource-server-secret-of-32-characters';
@@ -313,5 +314,32 @@ describe('client ID metadata documents: what a listed host can make the service 
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
     server.closeAllConnections();
     server.close();
+  });
+});
+
+describe('the service: open registration per address', () => {
+  it('X-Forwarded-For without BATON_TRUST_PROXY changes nothing: the 11th registration of the hour is 429', async () => {
+    const service = await startTestService({ BATON_CLIENT_REGISTRATION: 'open' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) {
+        const res = await fetch(`${service.url}/oauth/register`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.${i + 1}` },
+          body: JSON.stringify({ redirect_uris: ['https://notes.example/cb'], token_endpoint_auth_method: 'none', first_party: true, firstParty: true }),
+        });
+        statuses.push(res.status);
+        if (res.status === 201) {
+          const { client_id } = (await res.json()) as { client_id: string };
+          expect(JSON.parse((await service.server.service.store.getRecord('clients', client_id)) ?? '{}')).toMatchObject({
+            firstParty: false,
+            registered: true,
+          });
+        } else await res.body?.cancel();
+      }
+      expect(statuses).toEqual([...Array(10).fill(201), 429]);
+    } finally {
+      await service.stop();
+    }
   });
 });
