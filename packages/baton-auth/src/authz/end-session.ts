@@ -14,9 +14,10 @@
  *   otherwise the user is asked (§2: the OP SHOULD ask the user whether to log out): a page whose
  *   form posts back to this site only (the handler's cross-site check, `Origin`/`Sec-Fetch-Site`,
  *   and the double-submit CSRF cookie whose hash the sealed form holds).
- * - Signing out revokes the authorization-server session (the Baton session behind the cookie),
- *   and the session named by the hint's `sid` when the hint's `sub` is that user (another user's
- *   hint revokes nothing of theirs), clears the cookie, then redirects or shows the page.
+ * - Signing out revokes the authorization-server session (the Baton session behind the cookie;
+ *   with `currentUser`, your app's, through `authorization.signOut`), and the session named by the
+ *   hint's `sid` when the hint's `sub` is that user (another user's hint revokes nothing of
+ *   theirs), clears the cookie, then redirects or shows the page.
  *
  * The endpoint is a top-level navigation from the client's site (exempt from the handler's
  * cross-site refusal, like `/oauth/authorize`): a cross-site POST carries no SameSite=Lax cookie,
@@ -106,7 +107,9 @@ async function signOut(c: HandlerContext, request: Request, r: Logout): Promise<
     if (own.some((s) => s.id === r.sid)) await c.baton.revokeSession(r.sid, { reason: 'logout', ...(user.asSid === undefined ? {} : { by: user.asSid }) });
   }
   c.log?.info({ event: 'end_session', client: r.clientId, signedIn: user !== undefined }, 'signed out');
-  const cookies = [pageCookie(c, 'baton_as', '', { sameSite: 'Lax', maxAgeSec: 0 })];
+  // Library-first: the browser's session here is the app's; its own signOut ends it.
+  const ended = user !== undefined && c.authz.options.signOut !== undefined ? await c.authz.options.signOut(request) : [];
+  const cookies = [pageCookie(c, 'baton_as', '', { sameSite: 'Lax', maxAgeSec: 0 }), ...ended];
   if (r.redirect === undefined) return signedOutPage(c, cookies);
   const query = r.state === undefined ? '' : `${r.redirect.includes('?') ? '&' : '?'}${new URLSearchParams({ state: r.state }).toString()}`;
   return seeOther(`${r.redirect}${query}`, cookies);
