@@ -343,3 +343,61 @@ describe('the service: open registration per address', () => {
     }
   });
 });
+
+describe('cost of refused requests (2,000 of each, no credentials)', () => {
+  it('end-session with a forged hint naming our key, UserInfo with a junk token, a forged confirmation, a non-JSON registration: no store write, under 2 ms each', async () => {
+    const calls: string[] = [];
+    let recording = false;
+    const inner = memoryStore();
+    const store = new Proxy(inner, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (recording) calls.push(String(name));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const baton = createBaton({ issuer: 'https://auth.test', keys: [generateKey('RS256', 'rs-1')], refreshTokenSecret: randomBytes(32), store });
+    await baton.ready();
+    const handler = createAuthHandler({
+      baton,
+      authenticate: async () => null,
+      authorization: { registration: { maxClients: 10 } },
+      clients: storeClients(store),
+    });
+    const forged = `${b64({ alg: 'RS256', typ: 'JWT', kid: 'rs-1' })}.${b64({ iss: 'https://auth.test', sub: 'u', aud: 'default', sid: 's' })}.${randomBytes(256).toString('base64url')}`;
+    const kinds: [string, () => Request][] = [
+      ['end-session', () => new Request(`https://auth.test/oauth/end-session?${new URLSearchParams({ id_token_hint: forged, client_id: 'nobody' })}`)],
+      ['userinfo', () => new Request('https://auth.test/oauth/userinfo', { headers: { authorization: `Bearer ${forged}` } })],
+      [
+        'confirm',
+        () =>
+          new Request('https://auth.test/oauth/end-session/confirm', {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://auth.test' },
+            body: 'logout=junk',
+          }),
+      ],
+      ['register', () => new Request('https://auth.test/oauth/register', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })],
+    ];
+    for (const [kind, make] of kinds) {
+      calls.length = 0;
+      recording = true;
+      const started = performance.now();
+      for (let i = 0; i < 2000; i++) {
+        const res = await handler(make(), { ip: '203.0.113.5' });
+        expect(res.status, kind).toBeGreaterThanOrEqual(kind === 'end-session' ? 200 : 400);
+        await res.body?.cancel();
+      }
+      const perRequest = (performance.now() - started) / 2000;
+      recording = false;
+      const writes = calls.filter((n) => !/^(get|list|read|has|ready|peek|is|counterKeys|revocationHead)/i.test(n));
+      expect(writes, kind).toEqual([]);
+      if (kind === 'end-session') expect(calls).toContain('getRecord'); // the control: the proxy sees the store's calls
+      expect(perRequest, kind).toBeLessThan(2);
+    }
+    await baton.close();
+  });
+});
