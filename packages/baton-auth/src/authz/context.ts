@@ -72,16 +72,29 @@ export interface AuthzContext {
   readonly sealer: Sealer;
 }
 
-/** A CSS custom property and a value that cannot leave its declaration (no `;`, braces, `<`, quotes or backslashes). */
+/**
+ * A CSS custom property and a value that cannot leave its declaration: no `;`, braces, `<`, quotes
+ * or backslashes, no comment (`/*` would swallow the rest of the stylesheet), and parentheses closed
+ * in order (an open function swallows every rule after it: CSS Syntax 3, "consume a function").
+ */
 const VAR_NAME = /^--[A-Za-z0-9-]{1,64}$/;
 const VAR_VALUE = /^[^;{}<>"'\\\n\r]{1,200}$/;
+function plainValue(value: string): boolean {
+  if (!VAR_VALUE.test(value) || value.includes('/*') || value.includes('*/')) return false;
+  let depth = 0;
+  for (const ch of value) {
+    if (ch === '(') depth++;
+    if (ch === ')' && --depth < 0) return false;
+  }
+  return depth === 0;
+}
 
 export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
   const theme: Record<string, string> = {};
   for (const [name, value] of Object.entries(page.theme ?? {})) {
-    if (!VAR_NAME.test(name) || typeof value !== 'string' || !VAR_VALUE.test(value))
+    if (!VAR_NAME.test(name) || typeof value !== 'string' || !plainValue(value))
       throw new BatonConfigError(
-        `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes).`,
+        `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes or comments, parentheses closed).`,
       );
     theme[name] = value;
   }
