@@ -43,9 +43,19 @@ describe('package exports', () => {
   it('baton-auth-client and baton-auth-server: every subpath imports by name from dist', () => {
     const client = namesOf('baton-auth-client');
     expect(client['.']).toEqual(
-      expect.arrayContaining(['createTokenClient', 'memoryStorage', 'browserStorage', 'axiosInterceptors', 'SessionEndedError', 'NotSignedInError']),
+      expect.arrayContaining([
+        'createTokenClient',
+        'memoryStorage',
+        'browserStorage',
+        'axiosInterceptors',
+        'SessionEndedError',
+        'NotSignedInError',
+        'signInWithRedirect',
+        'completeSignIn',
+        'AuthorizationError',
+      ]),
     );
-    expect(client['./node']).toEqual(['fileStorage', 'redisTokenStorage']);
+    expect(client['./node']).toEqual(['fileStorage', 'openInSystemBrowser', 'redisTokenStorage', 'signInWithBrowser']);
     expect(client['./react']).toEqual(['BatonSessionProvider', 'useAccessToken', 'useSession']);
     expect(namesOf('baton-auth-server')['.']).toEqual(expect.arrayContaining(['startServer', 'createService', 'loadConfig', 'users', 'clients']));
   });

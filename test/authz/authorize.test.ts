@@ -70,8 +70,11 @@ describe('after them, every error redirects with error, state and iss (RFC 6749 
   });
 
   it('keeps a registered query and adds to it; the error never goes to an unregistered URI', async () => {
-    const { call, authorizePath } = setup();
-    const res = await call(authorizePath({ client_id: 'app', redirect_uri: `${APP}/other?keep=1`, response_type: 'token' }));
+    const { browser, authorizePath, signIn } = setup();
+    // Signed in first: a third-party client's errors wait for it (RFC 9700 §4.11.2, test/redteam/authz-registered-redirector.test.ts).
+    const b = browser();
+    await signIn(b, await b.get(authorizePath()));
+    const res = await b.get(authorizePath({ client_id: 'app', redirect_uri: `${APP}/other?keep=1`, response_type: 'token' }));
     expect(res.headers.get('location')).toMatch(/^https:\/\/app\.example\/other\?keep=1&error=unsupported_response_type&/);
   });
 

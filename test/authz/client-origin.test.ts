@@ -160,3 +160,23 @@ describe("a public client's page on the origin of its redirect URI", () => {
     expect((await redeem(await code(), ISSUER)).status).toBe(200);
   });
 });
+
+describe('UserInfo from a public client’s page (OIDC Core §5.3)', () => {
+  it('is readable from the origin of a redirect URI of the client the token was issued to, and from no other', async () => {
+    const { baton, handler } = setup();
+    const pair = await baton.login('alice', { clientId: 'spa', scope: 'openid' });
+    const info = (origin: string) =>
+      handler(new Request(`${ISSUER}/oauth/userinfo`, { headers: { origin, authorization: `Bearer ${pair.access_token}` } }), {});
+    const mine = await info(SPA);
+    expect(mine.status).toBe(200);
+    expect(cors(mine)).toMatchObject({ 'access-control-allow-origin': SPA });
+    expect(cors(mine)['access-control-allow-credentials']).toBeUndefined();
+    expect(await mine.json()).toEqual({ sub: 'alice' });
+    // Another client's page, a look-alike, and an origin no page can have: refused, no CORS header.
+    for (const origin of ['https://other.test', 'https://spa.test.evil', 'null']) {
+      const res = await info(origin);
+      expect(res.status, origin).toBe(403);
+      expect(cors(res)['access-control-allow-origin'], origin).toBeUndefined();
+    }
+  });
+});

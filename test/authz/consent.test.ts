@@ -21,7 +21,7 @@ describe('the consent page', () => {
     const { page } = await toConsent(s);
     expect(page.status).toBe(200);
     const html = await page.text();
-    expect(html).toContain('<strong>Shop &#60;App&#62; (app.example)</strong> wants to access your account.');
+    expect(html).toContain('<strong>Shop &#60;App&#62;</strong> wants to access your account.');
     expect(html).toContain('<li>openid</li><li>profile</li>');
     expect(html).toContain('value="allow">Allow</button>');
     expect(html).toContain('value="deny" class="secondary">Deny</button>');

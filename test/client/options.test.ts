@@ -26,6 +26,13 @@ const CODES = [
   'ERR_STORAGE_UNSAFE',
   'ERR_SIGN_IN_REFUSED',
   'ERR_DPOP_KEY_MISSING',
+  'ERR_NO_PENDING_SIGN_IN',
+  'ERR_STATE_MISMATCH',
+  'ERR_ISSUER_MISMATCH',
+  'ERR_AUTHORIZATION_REFUSED',
+  'ERR_ID_TOKEN_INVALID',
+  'ERR_SIGN_IN_TIMEOUT',
+  'ERR_BROWSER_NOT_OPENED',
 ] as const satisfies readonly BatonClientErrorCode[];
 type Missing = Exclude<BatonClientErrorCode, (typeof CODES)[number]>;
 const everyCodeListed: Missing extends never ? true : Missing = true;

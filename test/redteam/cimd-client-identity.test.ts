@@ -1,10 +1,11 @@
 /**
- * Red team: a client that names itself. A client ID metadata document, or an RFC 7591
- * registration, says `client_name: "Baton Account"`; the hosted pages showed that name and nothing
- * else, so the user could not tell it from the service's own app. They now show, beside a
- * third party's name, the host that vouches for it (a document's client id host; else the host
- * its answer goes to), and a name with control or format characters (a bidirectional override
- * that reverses the page's own words after it) is refused where it comes in.
+ * Red team: a client that names itself. A client ID metadata document says
+ * `client_name: "Baton Account"`; the sign-in, consent and sign-out pages showed that name alone,
+ * so the user could not tell it from the service's own app (the consent page now also says where
+ * "Allow" sends the user — redteam-authz — but that is the redirect URI's host, which a document
+ * may put anywhere). They now show its client id's host beside the name: the one identity such a
+ * client has. And a name with control or format characters (a bidirectional override reversing
+ * the page's own words after it, a zero-width space) is refused at registration and in documents.
  */
 import { describe, expect, it } from 'vitest';
 import { createAuthHandler } from 'baton-auth/http';
@@ -40,11 +41,11 @@ describe('the hosted pages name a third party with the host that vouches for it'
     expect(html).toContain('<strong>Baton Account (apps.example)</strong>');
   });
 
-  it('a third-party client of the registry: its name beside the host of its redirect URI, escaped', async () => {
+  it('a client of the registry keeps its name (where it sends the user is shown apart)', async () => {
     const s = setup();
     const b = s.browser();
     const consent = await s.signIn(b, await b.get(s.authorizePath({ client_id: 'app', redirect_uri: CB })));
-    expect(await consent.text()).toContain('<strong>Shop &#60;App&#62; (app.example)</strong>');
+    expect(await consent.text()).toContain('<strong>Shop &#60;App&#62;</strong> wants to access your account.');
   });
 
   it('a first-party client keeps its name alone', async () => {

@@ -31,6 +31,7 @@ import { endpointsOnce } from './discovery.ts';
 import type { Endpoints } from './discovery.ts';
 import { DpopKeeper } from './dpop-keeper.ts';
 import { Emitter } from './events.ts';
+import { linkParts } from './internals.ts';
 import type { Listener } from './events.ts';
 import { authorizedFetch, requestOf } from './fetch.ts';
 import type { FetchSource } from './fetch.ts';
@@ -109,6 +110,8 @@ export class TokenClient {
     });
     const unwarn = this.#storage.onWarning?.((warning) => this.#events.emit('warning', warning));
     for (const stop of [unsubscribe, unwarn]) if (stop) this.#stops.push(stop);
+    const setTokens = (r: TokenResponse, at: number) => this.setTokens(r, at);
+    linkParts(this, { options: o, fetch: this.#fetch, now: this.#now, endpoints: this.#endpointsOf, dpop: this.#dpop, setTokens });
   }
 
   /** Listens to an event; returns a function that stops listening. */

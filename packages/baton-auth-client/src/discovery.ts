@@ -15,6 +15,13 @@ export interface Endpoints {
   revocation?: string;
   /** The metadata's `dpop_signing_alg_values_supported` (RFC 9449 §5.1), when discovered. */
   dpopAlgs?: readonly string[];
+  /** The code flow's, when discovered: `authorization_endpoint` (RFC 8414 §2), `pushed_authorization_request_endpoint` (RFC 9126 §5). */
+  authorization?: string;
+  par?: string;
+  /** `require_pushed_authorization_requests` (RFC 9126 §5): every authorization request goes through PAR. */
+  requirePar?: boolean;
+  /** `authorization_response_iss_parameter_supported` (RFC 9207 §3): every authorization answer carries `iss`. */
+  issInResponse?: boolean;
 }
 
 /** Each failure of discovery as the client reports it: a configuration mistake or a redirect is `ERR_DISCOVERY`; the rest may pass. */
@@ -37,7 +44,7 @@ function clientError(err: unknown): Error {
 /** The endpoints named in the issuer's metadata. A failed fetch is transient; unusable metadata is `ERR_DISCOVERY`. */
 export async function discover(issuer: string, fetcher: typeof fetch): Promise<Endpoints> {
   requireSecure(issuer, 'issuer');
-  let meta: { token_endpoint?: unknown; revocation_endpoint?: unknown; dpop_signing_alg_values_supported?: unknown };
+  let meta: Record<string, unknown>;
   try {
     ({ metadata: meta } = await fetchMetadata(issuer, fetcher));
   } catch (err) {
@@ -50,6 +57,11 @@ export async function discover(issuer: string, fetcher: typeof fetch): Promise<E
   if (typeof meta.revocation_endpoint === 'string') endpoints.revocation = meta.revocation_endpoint;
   const algs = meta.dpop_signing_alg_values_supported;
   if (Array.isArray(algs)) endpoints.dpopAlgs = algs.filter((a): a is string => typeof a === 'string');
+  // Checked (https) when the code flow uses them, so that a client that never does is not refused for them.
+  if (typeof meta.authorization_endpoint === 'string') endpoints.authorization = meta.authorization_endpoint;
+  if (typeof meta.pushed_authorization_request_endpoint === 'string') endpoints.par = meta.pushed_authorization_request_endpoint;
+  endpoints.requirePar = meta.require_pushed_authorization_requests === true;
+  endpoints.issInResponse = meta.authorization_response_iss_parameter_supported === true;
   return endpoints;
 }
 

@@ -27,7 +27,21 @@ export type BatonClientErrorCode =
   /** `client.signIn` was refused (`SignInError`, with the server's OAuth `error`): wrong password, too many attempts, a redirect. */
   | 'ERR_SIGN_IN_REFUSED'
   /** The stored session is bound to a DPoP key (RFC 9449) and this client has none to sign with (`dpop: false`, a storage without a key): nothing is sent as Bearer. */
-  | 'ERR_DPOP_KEY_MISSING';
+  | 'ERR_DPOP_KEY_MISSING'
+  /** `completeSignIn` found no sign-in of this tab waiting for an answer (never started here, already completed, or started for another issuer or client). */
+  | 'ERR_NO_PENDING_SIGN_IN'
+  /** The answer at the redirect URI carries another `state` than the sign-in waiting (a forged or stale answer, RFC 6749 §10.12): nothing was sent. */
+  | 'ERR_STATE_MISMATCH'
+  /** The answer's `iss` is not the issuer (RFC 9207 §2.4: a mix-up), or it is missing where the server promised it: nothing was sent. */
+  | 'ERR_ISSUER_MISMATCH'
+  /** The authorization server answered an error (`AuthorizationError`, with its OAuth `error`: `access_denied`, `login_required`, …). */
+  | 'ERR_AUTHORIZATION_REFUSED'
+  /** The ID token of the answer is not for this sign-in (issuer, audience, expiry or `nonce`, OpenID Connect Core §3.1.3.7): no token was kept. */
+  | 'ERR_ID_TOKEN_INVALID'
+  /** `signInWithBrowser` waited its whole `timeoutMs` for the browser to come back. */
+  | 'ERR_SIGN_IN_TIMEOUT'
+  /** `signInWithBrowser` could not start the system browser (`xdg-open`, `open`, `rundll32`): pass `open` to show the URL yourself. */
+  | 'ERR_BROWSER_NOT_OPENED';
 
 /** Base class of the client's errors. */
 export class BatonClientError extends Error {
@@ -116,5 +130,23 @@ export class SignInError extends BatonClientError {
     this.error = details.error;
     this.errorDescription = details.errorDescription;
     this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/**
+ * `ERR_AUTHORIZATION_REFUSED`: the authorization server refused the sign-in (RFC 6749 §4.1.2.1 at
+ * the redirect URI, or RFC 9126 §2.3 at its PAR endpoint): `error` is its OAuth error code
+ * (`access_denied` when the user said no, `login_required` for `prompt=none`, …), undefined when
+ * the answer carried neither code nor error.
+ */
+export class AuthorizationError extends BatonClientError {
+  override name = 'AuthorizationError';
+  readonly error: string | undefined;
+  readonly errorDescription: string | undefined;
+
+  constructor(message: string, details: { error?: string | undefined; errorDescription?: string | undefined } = {}) {
+    super('ERR_AUTHORIZATION_REFUSED', message);
+    this.error = details.error;
+    this.errorDescription = details.errorDescription;
   }
 }

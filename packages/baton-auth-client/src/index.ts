@@ -14,3 +14,7 @@ export { browserStorage, DPOP_KEY_DB, DPOP_KEY_STORE } from './browser.ts';
 export { generateDpopKeyPair } from './dpop.ts';
 export type { BrowserStorageOptions } from './browser.ts';
 export { axiosInterceptors } from './axios.ts';
+export { completeSignIn, PENDING_SIGN_IN_KEY, signInWithRedirect } from './redirect.ts';
+export type { RedirectSignInOptions } from './redirect.ts';
+export type { CodeFlowOptions, CodeSignIn } from './code-flow.ts';
+export { AuthorizationError } from './errors.ts';

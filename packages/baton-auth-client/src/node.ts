@@ -272,3 +272,5 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
 }
 export { redisTokenStorage } from './redis-storage.ts';
 export type { RedisTokenStorageOptions } from './redis-storage.ts';
+export { openInSystemBrowser, signInWithBrowser } from './loopback.ts';
+export type { BrowserSignInOptions } from './loopback.ts';

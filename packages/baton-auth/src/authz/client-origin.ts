@@ -59,3 +59,21 @@ export async function readClientFields(c: HandlerContext, request: Request): Pro
   allowClientOrigin(request, origin);
   return f;
 }
+
+/**
+ * UserInfo from a public client's page (OIDC Core §5.3): once the access token verified, a request
+ * from an origin the handler does not list passes only when it is the origin of a redirect URI of
+ * the public client the token was issued to; its answer then carries CORS headers for it.
+ */
+export async function checkTokenClientOrigin(c: HandlerContext, request: Request, clientId: string): Promise<void> {
+  const origin = request.headers.get('origin');
+  if (origin === null || c.allowedOrigins.has(origin) || !isClientOriginShape(origin)) return refuseCrossSite(c, request);
+  if (!isClientOrigin(await c.clients.get(clientId), origin)) crossSite(c, request);
+  allowClientOrigin(request, origin);
+}
+
+/** Before the token is read: a request from an origin no client's page can have is refused as at every endpoint. */
+export function refuseNonClientOrigin(c: HandlerContext, request: Request): void {
+  const origin = request.headers.get('origin');
+  if (origin !== null && !c.allowedOrigins.has(origin) && !isClientOriginShape(origin)) refuseCrossSite(c, request);
+}

@@ -129,7 +129,7 @@ async function endSession(c: HandlerContext, request: Request): Promise<Response
   const client = r.clientId === undefined ? null : await c.clients.get(r.clientId);
   return confirmPage(c, {
     sealed,
-    clientName: client === null ? undefined : clientLabel(client, r.redirect),
+    clientName: client === null ? undefined : clientLabel(client),
     redirect: r.redirect,
     csrfCookie: csrf.setCookie,
   });

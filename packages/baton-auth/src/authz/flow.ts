@@ -33,7 +33,7 @@ export function fresh(txn: Txn, user: AuthorizationUser | null): user is Authori
 
 /** A redirected error of the transaction's request. */
 export const failTxn = (txn: Txn, error: string, description: string): AuthzRedirectError =>
-  new AuthzRedirectError(txn.r.redirectUri, txn.r.state, error, description);
+  new AuthzRedirectError(txn.r.redirectUri, txn.r.state, error, description, txn.r.clientId);
 
 /** The client of a transaction, still registered (it may have been removed since the request). */
 export async function txnClient(c: HandlerContext, txn: Txn): Promise<ClientRecord> {
@@ -54,7 +54,7 @@ export async function signIn(c: HandlerContext, request: Request, txn: Txn, clie
   }
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
-  return htmlPage(signInHtml(c, { txn: sealed, clientName: clientLabel(client, txn.r.redirectUri) }), 200, {
+  return htmlPage(signInHtml(c, { txn: sealed, clientName: clientLabel(client) }), 200, {
     cookies: [csrf.setCookie],
     redirectUri: txn.r.redirectUri,
   });
@@ -93,8 +93,16 @@ export async function issue(c: HandlerContext, txn: Txn, user: AuthorizationUser
 }
 
 /**
+ * Whether the client's identity is assured, so that a remembered consent may answer for the user
+ * (RFC 8252 §8.6): a confidential client, or a redirect URI of https (the code goes to that origin).
+ * Any program on the device can listen on a loopback port or claim a private-use scheme under a
+ * public native client's id: such a client is asked every time.
+ */
+const assured = (client: ClientRecord, redirectUri: string): boolean => client.type === 'confidential' || redirectUri.startsWith('https://');
+
+/**
  * After the user is known: consent for a client that is not first-party (remembered per user,
- * client and scope; a wider scope asks again; `prompt=consent` always asks), then the code.
+ * client and scope; a wider scope asks again; `prompt=consent` always asks, and so does a public native client), then the code.
  */
 export async function afterSignIn(c: HandlerContext, request: Request, txn: Txn, user: AuthorizationUser, cookies: readonly string[] = []): Promise<Response> {
   try {
@@ -102,11 +110,11 @@ export async function afterSignIn(c: HandlerContext, request: Request, txn: Txn,
     const scope = grantedScope(txn, user, client);
     if (!client.firstParty) {
       const given = await c.authz.consents.get(user.userId, client.id);
-      if (given === null || txn.r.prompt.includes('consent') || outside(scope, given.scope).length > 0) {
+      if (given === null || txn.r.prompt.includes('consent') || outside(scope, given.scope).length > 0 || !assured(client, txn.r.redirectUri)) {
         if (txn.r.prompt.includes('none')) throw failTxn(txn, 'consent_required', 'The user has not allowed this application yet');
         const csrf = csrfFor(c, request);
         const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash, u: user.userId });
-        const html = consentHtml(c, { txn: sealed, clientName: clientLabel(client, txn.r.redirectUri), scope });
+        const html = consentHtml(c, { txn: sealed, clientName: clientLabel(client), redirectUri: txn.r.redirectUri, scope });
         return htmlPage(html, 200, { cookies: [...cookies, csrf.setCookie], redirectUri: txn.r.redirectUri });
       }
     }

@@ -48,7 +48,7 @@ async function again(
   const client = await txnClient(c, txn);
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
-  const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client, txn.r.redirectUri), username, error });
+  const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client), username, error });
   return htmlPage(html, status, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri, headers });
 }
 

@@ -14,20 +14,15 @@ export function esc(value: string): string {
 }
 
 /**
- * How a page names a client. A first-party client: its name (the operator's word). Any other: its
- * name — its own word when it registered itself or published a document (RFC 7591 §5: metadata
- * the server did not verify), so anyone may call themselves "Your bank" — beside the host that
- * vouches for it: a metadata document's client id's host, the one identity such a client has
- * (client-metadata.ts), else where it sends the user back (`redirectUri`'s host, or its scheme
- * for a private-use one, RFC 8252 §7.1).
+ * How a page names a client: its name, or its id; for a client of a metadata document (an https
+ * client id), beside the client id's host — the one identity such a client has (client-metadata.ts),
+ * while its `client_name` is its own word, "Baton Account" as easily as anything (RFC 7591 §5:
+ * metadata the server did not verify). Where the browser goes next is shown apart (`destination`).
  */
-export function clientLabel(client: ClientRecord, redirectUri?: string): string {
-  if (client.firstParty === true) return client.name ?? client.id;
+export function clientLabel(client: ClientRecord): string {
   const id = URL.parse(client.id);
-  const url = id?.protocol === 'https:' ? id : URL.parse(redirectUri ?? '');
-  const host = url === null ? '' : url.host || url.protocol.slice(0, -1);
-  if (client.name === undefined) return id?.protocol === 'https:' ? host : client.id;
-  return host === '' ? client.name : `${client.name} (${host})`;
+  if (id?.protocol !== 'https:') return client.name ?? client.id;
+  return client.name === undefined ? id.host : `${client.name} (${id.host})`;
 }
 
 /** A CSP source for a redirect URI: its origin, or its scheme for a private-use one (RFC 8252 §7.1). */
@@ -100,14 +95,27 @@ export function signInHtml(c: HandlerContext, o: { txn: string; clientName: stri
   );
 }
 
-/** The consent form: the client's name and the scopes it asks for, "Allow" and "Deny". */
-export function consentHtml(c: HandlerContext, o: { txn: string; clientName: string; scope: readonly string[] }): string {
+/**
+ * Where "Allow" sends the user, as HTML: the redirect URI's host (a web app), its scheme (a native
+ * app, RFC 8252 §7.1), or "an app on this device" (loopback, §7.3). A client's name is whatever its
+ * registrant wrote (RFC 7591 `client_name`); the host is where the code goes, not theirs to choose.
+ */
+export function destination(redirectUri: string): string {
+  const url = URL.parse(redirectUri);
+  if (url === null) return 'the application';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `the app <strong>${esc(url.protocol.slice(0, -1))}</strong>`;
+  if (/^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname)) return 'an app on this device';
+  return `<strong>${esc(url.hostname)}</strong>`;
+}
+
+/** The consent form: the client's name, where it sends the user and the scopes it asks for, "Allow" and "Deny". */
+export function consentHtml(c: HandlerContext, o: { txn: string; clientName: string; redirectUri: string; scope: readonly string[] }): string {
   const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/consent`;
   const scopes = o.scope.length === 0 ? '<p>It asks for no particular permission.</p>' : `<ul>${o.scope.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
   return layout(
     c,
     'Allow access?',
-    `<p><strong>${esc(o.clientName)}</strong> wants to access your account.</p>${scopes}
+    `<p><strong>${esc(o.clientName)}</strong> wants to access your account.</p><p>Allowing sends you to ${destination(o.redirectUri)}.</p>${scopes}
 <form method="post" action="${esc(action)}"><input type="hidden" name="txn" value="${esc(o.txn)}">
 <button type="submit" name="decision" value="allow">Allow</button><button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>`,
   );

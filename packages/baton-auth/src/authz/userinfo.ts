@@ -3,6 +3,7 @@
  * access token's scope grants, to the client that holds the token.
  */
 import { bearer } from '../http/context.ts';
+import { checkTokenClientOrigin, refuseNonClientOrigin } from './client-origin.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { isDpopScheme } from '../dpop/scheme.ts';
 import { challenge } from '../http/refusal.ts';
@@ -28,8 +29,10 @@ function schemeOf(request: Request): { scheme?: 'DPoP' } {
  */
 export function userinfo(c: HandlerContext, claims: ClaimsSource | undefined): Route {
   const serve = async (request: Request): Promise<Response> => {
+    refuseNonClientOrigin(c, request);
     const token = await bearer(c, request);
     if (token instanceof Response) return token;
+    await checkTokenClientOrigin(c, request, token.client_id);
     const scope = (token.scope ?? '').split(' ').filter((s) => s !== '');
     if (!scope.includes('openid')) {
       const refusal = challenge(403, 'insufficient_scope', 'The UserInfo endpoint needs an access token with the scope openid', {

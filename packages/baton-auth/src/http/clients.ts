@@ -44,12 +44,24 @@ export interface ClientRecord {
   redirectUris?: string[];
   /** Where OIDC RP-initiated logout may send the browser back to. */
   postLogoutRedirectUris?: string[];
-  /** The service's own application: no consent page. */
+  /**
+   * `true`: the service's own application, no consent page. `false`: third-party, said out loud
+   * (registered clients, metadata documents): the consent page, and no password login at
+   * `/auth/login` (RFC 9700 §2.4). Absent: the consent page, and the password login as before.
+   */
   firstParty?: boolean;
   /** Its authorization requests must come through PAR (RFC 9126 §6, `require_pushed_authorization_requests`). */
   requirePar?: boolean;
   /** The name shown on the consent page. */
   name?: string;
+}
+
+/**
+ * Whether `client` is a third party: it signs users in through the authorization endpoint
+ * (`redirectUris`) and is not `firstParty`, so the user allows it scopes on the consent page.
+ */
+export function isThirdParty(client: ClientRecord): boolean {
+  return client.firstParty !== true && (client.redirectUris?.length ?? 0) > 0;
 }
 
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
@@ -110,7 +122,11 @@ export interface StaticClient {
   redirectUris?: string[];
   /** Where OIDC RP-initiated logout may send the browser back to. */
   postLogoutRedirectUris?: string[];
-  /** The service's own application: no consent page. */
+  /**
+   * `true`: the service's own application, no consent page. `false`: third-party, said out loud
+   * (registered clients, metadata documents): the consent page, and no password login at
+   * `/auth/login` (RFC 9700 §2.4). Absent: the consent page, and the password login as before.
+   */
   firstParty?: boolean;
   /** Its authorization requests must come through PAR (RFC 9126 §6). */
   requirePar?: boolean;
@@ -158,6 +174,8 @@ function codeFlowFields(c: StaticClient): Partial<ClientRecord> {
     if (typeof c[flag] !== 'boolean') throw new BatonConfigError(`Client ${c.id}: ${flag} must be true or false.`);
     if (c[flag]) out[flag] = true;
   }
+  // Said out loud, third-party: also kept from the password login (`/auth/login`, RFC 9700 §2.4).
+  if (c.firstParty === false) out.firstParty = false;
   if (c.name !== undefined) {
     if (typeof c.name !== 'string' || c.name.trim() === '' || c.name.length > 100)
       throw new BatonConfigError(`Client ${c.id}: name must be 1 to 100 characters.`);

@@ -19,12 +19,16 @@ export { checkOrigins } from '../protocol/origin.ts';
 
 /**
  * The endpoints a public client's single-page app calls from the origin of one of its redirect
- * URIs (`authz/client-origin.ts`): their cross-site check is made by the route, which knows the client.
+ * URIs (`authz/client-origin.ts`): their cross-site check is made by the route, which knows the
+ * client — by the `client_id` of the body, or at UserInfo by the access token's.
  */
-export const CLIENT_ORIGIN_ROUTES: ReadonlySet<string> = new Set(['/oauth/token', '/oauth/revoke']);
+export const CLIENT_ORIGIN_ROUTES: ReadonlySet<string> = new Set(['/oauth/token', '/oauth/revoke', '/oauth/userinfo']);
 
-/** What a page of a client's origin may send in a preflighted request: no `Authorization` (a public client has no secret). */
-const CLIENT_ALLOW_HEADERS = 'Content-Type, DPoP';
+/**
+ * What a page of a client's origin may send in a preflighted request: no `Authorization` where a
+ * client authenticates (a public client has no secret), the access token where it is the credential.
+ */
+const clientAllowHeaders = (route: string): string => (route === '/oauth/userinfo' ? 'Authorization, DPoP' : 'Content-Type, DPoP');
 
 /** Requests let through as their public client's origin (`allowClientOrigin`): their answers carry CORS headers for it. */
 const clientOrigins = new WeakMap<Request, string>();
@@ -116,7 +120,7 @@ export function preflight(c: HandlerContext, request: Request, route: string, is
         vary: 'Origin',
         'access-control-allow-origin': origin,
         'access-control-allow-methods': allow,
-        'access-control-allow-headers': CLIENT_ALLOW_HEADERS,
+        'access-control-allow-headers': clientAllowHeaders(route),
         'access-control-max-age': MAX_AGE_SECONDS,
       },
     });

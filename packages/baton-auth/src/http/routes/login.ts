@@ -29,6 +29,11 @@ export function login(c: HandlerContext): Route {
       const f = await readFields(request, c.maxBodyBytes);
       if (!f.username || !f.password) throw new HttpError('ERR_INVALID_REQUEST', 'username and password are required');
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
+      // RFC 9700 §2.4: a password is never handed to a third-party app. A client registered as one
+      // (dynamic registration, a client ID metadata document, or an operator's `firstParty: false`)
+      // signs users in with the authorization code flow, on this service's own page.
+      if (client.firstParty === false)
+        throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id.slice(0, 100)} is a third-party client: it signs users in through /oauth/authorize`);
       const ip = ctx.ip ?? 'unknown';
       const { proof, attempt } = await countedProof(c, request, client, f.username.toLowerCase(), ip);
       const who = await c.authenticate(f.username, f.password);

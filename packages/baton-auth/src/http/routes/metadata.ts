@@ -38,6 +38,9 @@ export function serverMetadata(c: HandlerContext): Record<string, unknown> {
   if (c.scopes !== undefined) body.scopes_supported = [...c.scopes];
   // RFC 8414 §2 (RFC 7591 §3): only while registration is on.
   if (c.registration !== undefined) body.registration_endpoint = `${c.issuer}/oauth/register`;
+  // draft-ietf-oauth-client-id-metadata-document (its authorization server metadata): an https
+  // client_id is a document here. Clients look for it: the MCP SDK registers (RFC 7591) without it.
+  if ((c.authz.options.clientMetadataDocuments?.hosts.length ?? 0) > 0) body.client_id_metadata_document_supported = true;
   // RFC 9449 §5.1: the token endpoint accepts DPoP proofs with these algorithms (while DPoP is on).
   return c.dpop() ? { ...body, dpop_signing_alg_values_supported: [...DPOP_ALGS] } : body;
 }
