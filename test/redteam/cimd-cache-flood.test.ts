@@ -6,7 +6,10 @@
  * legitimate client's document out, so its next request — the token exchange of a flow in
  * progress — needed a fetch again, and while the flood kept `maxInFlight` fetches busy that fetch
  * was refused at once: the user's code was lost with `invalid_client`. Refusals now have a cache
- * of their own: they cannot push a document out.
+ * of their own: they cannot push a document out. And once a document's time is over, a flood of
+ * new ids holding every fetch slot (80 requests a second at 100 ms a fetch) refused its fetch again
+ * the same way: a known client's document is now fetched again past the cap (at most the cache's
+ * size of them), new ids are still refused at once.
  */
 import { describe, expect, it } from 'vitest';
 import { clientMetadataDocuments } from '../../packages/baton-auth/src/authz/client-metadata.ts';
