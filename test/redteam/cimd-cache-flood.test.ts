@@ -83,3 +83,18 @@ describe('a flood that keeps every fetch slot busy', () => {
     await Promise.all(flood);
   });
 });
+
+describe('poisoning a client’s id with a refusal', () => {
+  it('a new client refused because every slot is busy is not remembered as refused: fetched once the slots free', async () => {
+    const h = host();
+    const r = clientMetadataDocuments({ hosts: ['apps.example'], fetch: h.fetch, maxInFlight: 2 });
+    h.holdFetches();
+    const flood = [r.get('https://apps.example/slow/1'), r.get('https://apps.example/slow/2')];
+    await new Promise((s) => setTimeout(s, 20));
+    expect(await r.get(GOOD)).toBeNull(); // refused at once, not fetched
+    expect(h.fetched.filter((u) => u === GOOD)).toHaveLength(0);
+    for (const release of h.held) release();
+    await Promise.all(flood);
+    expect((await r.get(GOOD))?.name).toBe('Notes');
+  });
+});
