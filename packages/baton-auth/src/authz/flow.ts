@@ -9,7 +9,7 @@ import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 import { issueCode } from './codes.ts';
 import { matchRedirectUri } from './redirect-uri.ts';
-import { consentHtml, htmlPage, signInHtml } from './html.ts';
+import { clientLabel, consentHtml, htmlPage, signInHtml } from './html.ts';
 import { AuthzPageError, AuthzRedirectError } from './request.ts';
 import { authorizationResponse, errorRedirect, seeOther } from './response.ts';
 import { asSession, csrfFor, sealTxn } from './transaction.ts';
@@ -55,7 +55,10 @@ export async function signIn(c: HandlerContext, request: Request, txn: Txn, clie
   }
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
-  return htmlPage(signInHtml(c, { txn: sealed, clientName: client.name ?? client.id }), 200, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri });
+  return htmlPage(signInHtml(c, { txn: sealed, clientName: clientLabel(client) }), 200, {
+    cookies: [csrf.setCookie],
+    redirectUri: txn.r.redirectUri,
+  });
 }
 
 /** The scope granted: what was asked (or everything allowed), within the user's scopes, `openid`, and the client's list. */
@@ -112,7 +115,7 @@ export async function afterSignIn(c: HandlerContext, request: Request, txn: Txn,
         if (txn.r.prompt.includes('none')) throw failTxn(txn, 'consent_required', 'The user has not allowed this application yet');
         const csrf = csrfFor(c, request);
         const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash, u: user.userId });
-        const html = consentHtml(c, { txn: sealed, clientName: client.name ?? client.id, redirectUri: txn.r.redirectUri, scope, resource: txn.r.resource });
+        const html = consentHtml(c, { txn: sealed, clientName: clientLabel(client), redirectUri: txn.r.redirectUri, scope, resource: txn.r.resource });
         return htmlPage(html, 200, { cookies: [...cookies, csrf.setCookie], redirectUri: txn.r.redirectUri });
       }
     }

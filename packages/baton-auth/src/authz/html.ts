@@ -5,11 +5,24 @@
  * its form go only to this site and the client's redirect URI (CSP `form-action`, which Chrome
  * applies to the redirect after a POST too).
  */
+import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 
 /** Escapes text for an HTML text node or a double-quoted attribute. */
 export function esc(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/**
+ * How a page names a client: its name, or its id; for a client of a metadata document (an https
+ * client id), beside the client id's host — the one identity such a client has (client-metadata.ts),
+ * while its `client_name` is its own word, "Baton Account" as easily as anything (RFC 7591 §5:
+ * metadata the server did not verify). Where the browser goes next is shown apart (`destination`).
+ */
+export function clientLabel(client: ClientRecord): string {
+  const id = URL.parse(client.id);
+  if (id?.protocol !== 'https:') return client.name ?? client.id;
+  return client.name === undefined ? id.host : `${client.name} (${id.host})`;
 }
 
 /** A CSP source for a redirect URI: its origin, or its scheme for a private-use one (RFC 8252 §7.1). */
