@@ -4,7 +4,8 @@
  * client, the code's redirect, and what every answer carries.
  */
 import { describe, expect, it } from 'vitest';
-import { APP, CB, ISSUER, redirectedTo, setup } from '../support/authz.ts';
+import { generateKey } from 'baton-auth';
+import { APP, CB, CLIENTS, ISSUER, redirectedTo, setup } from '../support/authz.ts';
 
 describe('the client and redirect URI come first: never a redirect before both are verified', () => {
   it.each([
@@ -235,5 +236,18 @@ describe('law: the endpoint redirects only to a registered URI', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('openid on a ring that cannot sign ID tokens', () => {
+  it('is invalid_scope at the authorization request, no code issued (an HS256 ring signs no ID token)', async () => {
+    const s = setup({}, CLIENTS, { keys: [generateKey('HS256', 'hs-1')] });
+    const b = s.browser();
+    const q = redirectedTo(await s.signIn(b, await b.get(s.authorizePath({ scope: 'openid profile' }))));
+    expect(q.get('error')).toBe('invalid_scope');
+    expect(q.get('error_description')).toMatch(/no ID tokens.*without openid/);
+    expect(q.get('code')).toBeNull();
+    // Without openid, the same ring serves the flow.
+    expect(redirectedTo(await b.get(s.authorizePath({ scope: 'profile' }))).get('code')).toBeTruthy();
   });
 });

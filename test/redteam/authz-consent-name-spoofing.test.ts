@@ -4,6 +4,7 @@
  * the service's own name. The page must also say where "Allow" sends the user — the redirect URI's
  * host, which the registrant cannot choose to be someone else's, since the code goes there.
  */
+import { generateKey } from 'baton-auth';
 import { describe, expect, it } from 'vitest';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
@@ -11,7 +12,7 @@ import { ISSUER, makeBaton } from '../support/baton.ts';
 import { Browser, CLIENTS, pkce, txnOf } from '../support/authz.ts';
 
 async function consentPage(redirectUri: string): Promise<string> {
-  const { baton } = makeBaton();
+  const { baton } = makeBaton({ keys: [generateKey('EdDSA', 'ed-1')] }); // asymmetric: openid gets an ID token
   const fixed = staticClients(CLIENTS);
   const kept = new Map<string, ClientRecord>();
   const clients: ClientRegistry = {

@@ -8,6 +8,7 @@
  * a third-party client (not `firstParty`: the registered ones always are) is the error page until
  * the browser's user is signed in; a first-party client's errors are redirected as before.
  */
+import { generateKey } from 'baton-auth';
 import { describe, expect, it } from 'vitest';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
@@ -17,7 +18,7 @@ import { Browser, CB, CLIENTS, pkce, txnOf } from '../support/authz.ts';
 const PHISH = 'https://phish.example/login';
 
 function setup() {
-  const { baton } = makeBaton();
+  const { baton } = makeBaton({ keys: [generateKey('EdDSA', 'ed-1')] }); // asymmetric: openid gets an ID token
   const fixed = staticClients(CLIENTS);
   const kept = new Map<string, ClientRecord>();
   const clients: ClientRegistry = {

@@ -28,7 +28,7 @@ async function decide(c: HandlerContext, request: Request): Promise<Response> {
     return errorRedirect(c, failTxn(txn, 'access_denied', 'The user denied access'));
   }
   // The scope is decided again as on the page (the user's scopes may have changed since).
-  const scope = grantedScope(txn, user, client);
+  const scope = grantedScope(c, txn, user, client);
   const before = await c.authz.consents.get(user.userId, client.id);
   const union = (a: readonly string[] = [], b: readonly string[] = []): string[] => [...new Set([...a, ...b])];
   await c.authz.consents.put(user.userId, client.id, union(before?.scope, scope), c.baton.now(), union(before?.resource, txn.r.resource));

@@ -4,6 +4,7 @@
  * `max_age`), the consent of a third-party client, and the code.
  */
 import { isBatonError } from '../core/errors.ts';
+import { idTokenKey } from '../core/id-token.ts';
 import { grantScope, parseScope } from '../core/scope.ts';
 import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
@@ -62,14 +63,26 @@ export async function signIn(c: HandlerContext, request: Request, txn: Txn, clie
 }
 
 /** The scope granted: what was asked (or everything allowed), within the user's scopes, `openid`, and the client's list. */
-export function grantedScope(txn: Txn, user: AuthorizationUser, client: ClientRecord): string[] {
+export function grantedScope(c: HandlerContext, txn: Txn, user: AuthorizationUser, client: ClientRecord): string[] {
+  let scope: string[];
   try {
     const mine = [...parseScope(user.scope ?? ''), 'openid'];
-    return parseScope(grantScope(txn.r.scope, mine, client.scopes));
+    scope = parseScope(grantScope(txn.r.scope, mine, client.scopes));
   } catch (err) {
     if (isBatonError(err) && err.code === 'ERR_INVALID_SCOPE') throw failTxn(txn, 'invalid_scope', err.message);
     throw err;
   }
+  // No ID token can be signed with an HS256 ring: said here, before a code is issued, not at its redemption.
+  if (scope.includes('openid')) {
+    try {
+      idTokenKey(c.baton.keys);
+    } catch (err) {
+      if (isBatonError(err) && err.code === 'ERR_CONFIG')
+        throw failTxn(txn, 'invalid_scope', 'This server issues no ID tokens (its signing key is HS256): ask without openid');
+      throw err;
+    }
+  }
+  return scope;
 }
 
 /** The code, redirected to the client with `state` and `iss` (RFC 6749 §4.1.2, RFC 9207). */
@@ -108,7 +121,7 @@ const assured = (client: ClientRecord, redirectUri: string): boolean => client.t
 export async function afterSignIn(c: HandlerContext, request: Request, txn: Txn, user: AuthorizationUser, cookies: readonly string[] = []): Promise<Response> {
   try {
     const client = await txnClient(c, txn);
-    const scope = grantedScope(txn, user, client);
+    const scope = grantedScope(c, txn, user, client);
     if (!client.firstParty) {
       const given = await c.authz.consents.get(user.userId, client.id);
       if (given === null || txn.r.prompt.includes('consent') || !covers(given, scope, txn.r.resource) || !assured(client, txn.r.redirectUri)) {
