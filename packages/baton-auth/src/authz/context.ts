@@ -53,6 +53,8 @@ export interface AuthorizationOptions {
   consents?: ConsentStore;
   /** How long an authorization code lives: at most 60 s (the default). Seconds or a duration string. */
   codeTtl?: Duration;
+  /** The claims `claims` may return (`preferred_username`, `email`, …), advertised as `claims_supported` (OIDC Discovery §3). Default none. */
+  claimsSupported?: readonly string[];
   /** OIDC claims of /userinfo for the granted scopes. Default: none beyond `sub`. */
   claims?: (userId: string, scope: readonly string[]) => Promise<Record<string, unknown>>;
   /** RFC 7591 registration at `POST /oauth/register` (off when absent; needs a registry with `register`). */
