@@ -10,6 +10,7 @@ import type { Baton } from '../core/baton.ts';
 import { memoryConsents } from './consent-store.ts';
 import type { ConsentStore } from './consent-store.ts';
 import { sealerOf } from './codes.ts';
+import { THEME_VARIABLES } from './html.ts';
 import type { Sealer } from './seal.ts';
 import type { ClientMetadataOptions } from './client-metadata.ts';
 import type { RegistrationOptions } from './registration.ts';
@@ -98,6 +99,8 @@ export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
       throw new BatonConfigError(
         `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes or comments, parentheses closed).`,
       );
+    if (!(THEME_VARIABLES as readonly string[]).includes(name))
+      throw new BatonConfigError(`authorization.page.theme: the pages read no ${name.slice(0, 70)}; they read ${THEME_VARIABLES.join(', ')}.`);
     theme[name] = value;
   }
   const logo = page.logoUrl;

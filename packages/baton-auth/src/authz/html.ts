@@ -8,6 +8,20 @@
 import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 
+/** The CSS variables the pages read (`authorization.page.theme`, `BATON_PAGE_THEME`): any other name is a mistake. */
+export const THEME_VARIABLES = [
+  '--baton-accent',
+  '--baton-accent-text',
+  '--baton-background',
+  '--baton-surface',
+  '--baton-text',
+  '--baton-error',
+  '--baton-border',
+  '--baton-input-background',
+  '--baton-radius',
+  '--baton-font',
+] as const;
+
 /** Escapes text for an HTML text node or a double-quoted attribute. */
 export function esc(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -53,9 +67,9 @@ export function pageHeaders(redirectUri?: string): Record<string, string> {
 const STYLE = `body{margin:0;font-family:var(--baton-font,system-ui,sans-serif);background:var(--baton-background,#f6f7f9);color:var(--baton-text,#1b1f24)}
 main{max-width:22rem;margin:10vh auto;padding:2rem;background:var(--baton-surface,#fff);border-radius:var(--baton-radius,8px);box-shadow:0 1px 4px #0002}
 h1{font-size:1.4rem;margin:0 0 1rem}img{display:block;max-height:48px;margin:0 auto 1rem}
-label{display:block;margin:.8rem 0 .3rem}input{box-sizing:border-box;width:100%;padding:.55rem;font:inherit;border:1px solid #8a939e;border-radius:var(--baton-radius,8px)}
+label{display:block;margin:.8rem 0 .3rem}input{box-sizing:border-box;width:100%;padding:.55rem;font:inherit;color:inherit;background:var(--baton-input-background,#fff);border:1px solid var(--baton-border,#8a939e);border-radius:var(--baton-radius,8px)}
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font:inherit;border:0;border-radius:var(--baton-radius,8px);background:var(--baton-accent,#0b63ce);color:var(--baton-accent-text,#fff);cursor:pointer}
-button.secondary{background:transparent;color:inherit;border:1px solid #8a939e;margin-left:.5rem}
+button.secondary{background:transparent;color:inherit;border:1px solid var(--baton-border,#8a939e);margin-left:.5rem}
 .error{color:var(--baton-error,#b00020)}ul{padding-left:1.2rem}`;
 
 /** A whole page around `body`. */
