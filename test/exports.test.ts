@@ -55,7 +55,7 @@ describe('package exports', () => {
         'AuthorizationError',
       ]),
     );
-    expect(client['./node']).toEqual(['fileStorage', 'openInSystemBrowser', 'redisTokenStorage', 'signInWithBrowser']);
+    expect(client['./node']).toEqual(['fileStorage', 'openInSystemBrowser', 'redisTokenStorage', 'showAndOpen', 'signInWithBrowser']);
     expect(client['./react']).toEqual(['BatonSessionProvider', 'useAccessToken', 'useSession']);
     expect(namesOf('baton-auth-server')['.']).toEqual(expect.arrayContaining(['startServer', 'createService', 'loadConfig', 'users', 'clients']));
   });

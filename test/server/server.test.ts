@@ -376,7 +376,7 @@ describe('the baton command', () => {
     const secret = /shown only now:\n(\S+)/.exec(confidential.stdout)?.[1] as string;
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const list = (await baton(['clients', 'list'])).stdout;
-    expect(list).toMatch(/^reports\tconfidential, introspects\t\(no scope\)\t\(every resource\)$/m);
+    expect(list).toMatch(/^reports\tconfidential, introspects\t\(no scope\)\t\(every resource\)\t\(no redirect URI\)$/m);
     expect(list).not.toContain(secret);
     expect((await baton(['clients', 'add', 'kiosk', '--dpop', 'required'])).stdout).toBe('Registered public client kiosk, DPoP required.\n');
     expect((await baton(['clients', 'list'])).stdout).toMatch(/^kiosk\tpublic, DPoP required\t/m);
