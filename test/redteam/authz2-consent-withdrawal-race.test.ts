@@ -50,7 +50,7 @@ describe('a consent withdrawn while the code is redeemed', () => {
     });
     expect(withdrawn).toBe(200); // the user's withdrawal was answered "done"
     const live = (await s.baton.listSessions('id-alice')).filter((x) => x.clientId === 'app');
-    console.log(`[authz2-withdrawal-race] redemption ${redeemed.status}, live sessions of the app after withdrawal: ${live.length}`);
+    console.info(`[authz2-withdrawal-race] redemption ${redeemed.status}, live sessions of the app after withdrawal: ${live.length}`);
     expect(live).toHaveLength(0);
     expect(redeemed.status).toBe(400);
     expect(((await redeemed.json()) as { error: string }).error).toBe('invalid_grant');

@@ -14,7 +14,7 @@ describe('an HS256 ring and a request that names no scope', () => {
     const s = setup({}, CLIENTS, { keys: [generateKey('HS256', 'hs-1')] });
     const b = s.browser();
     const q = redirectedTo(await s.signIn(b, await b.get(s.authorizePath({ scope: undefined }))));
-    console.log(`[authz2-hs256-unscoped] answer: ${q.get('error') ?? 'code'} ${q.get('error_description') ?? ''}`);
+    console.info(`[authz2-hs256-unscoped] answer: ${q.get('error') ?? 'code'} ${q.get('error_description') ?? ''}`);
     expect(q.get('error')).toBeNull();
     const code = await s.codeOf(q);
     expect(code?.grant.scope).not.toContain('openid');
