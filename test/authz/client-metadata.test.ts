@@ -307,7 +307,10 @@ describe('through the authorization endpoint', () => {
     const handler = createAuthHandler({
       baton,
       authenticate: async () => null,
-      authorization: { clientMetadataDocuments: { hosts: [host], fetch: trusting } },
+      // The longest fetch allowed: this describe tests the route, not the fetch's timeout (tested
+      // above with its own). The default 5 s was once passed on a machine loaded by a full test run:
+      // the document refused (and that refusal remembered), the sign-in page a 400.
+      authorization: { clientMetadataDocuments: { hosts: [host], fetch: trusting, timeoutMs: 30_000 } },
     });
     const q = new URLSearchParams({
       client_id: clientId,

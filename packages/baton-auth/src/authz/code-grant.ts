@@ -91,6 +91,13 @@ async function replayed(c: HandlerContext, code: OpenedCode): Promise<void> {
   await c.baton.revokeSession(code.sid, { reason: 'reused' });
 }
 
+/** Whether the user still allows a third-party client what its code grants (a first-party client needs no consent). */
+async function consented(c: HandlerContext, client: ClientRecord, code: OpenedCode): Promise<boolean> {
+  if (client.firstParty) return true;
+  const given = await c.authz.consents.get(code.grant.userId, client.id);
+  return given !== null && covers(given, code.grant.scope, code.grant.resource);
+}
+
 /** After the session was opened: false when a replay came first (then the session is ended here). */
 async function confirmFirst(c: HandlerContext, code: OpenedCode): Promise<boolean> {
   if (await c.baton.spendOnce(`code-done:${code.jti}`, code.exp)) return true;
@@ -110,11 +117,7 @@ export async function codeGrant(c: HandlerContext, request: Request, f: Record<s
     const proof = await codeProof(c, request, client, code, ctx.ip);
     jkt = proof?.jkt;
     // A third-party client's code lives up to 60 s: a consent withdrawn meanwhile ("Apps with access") stops it.
-    if (!client.firstParty) {
-      const given = await c.authz.consents.get(code.grant.userId, client.id);
-      if (given === null || !covers(given, code.grant.scope, code.grant.resource))
-        throw refused(c, client, 'the user withdrew consent since it was issued', ctx.ip);
-    }
+    if (!(await consented(c, client, code))) throw refused(c, client, 'the user withdrew consent since it was issued', ctx.ip);
     // The first write: the code spent, on every instance at once.
     if (!(await c.baton.spendOnce(`code:${code.jti}`, code.exp))) {
       await replayed(c, code);
@@ -130,6 +133,12 @@ export async function codeGrant(c: HandlerContext, request: Request, f: Record<s
       device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ...(ctx.ip === undefined ? {} : { ip: ctx.ip }) },
     });
     if (!(await confirmFirst(c, code))) throw refused(c, client, 'presented again: its session revoked', ctx.ip);
+    // Asked again once the session exists: a withdrawal that read the sessions before it was written
+    // (DELETE /auth/consents forgets, then ends what it finds) is seen here, and the session ended.
+    if (!(await consented(c, client, code))) {
+      await c.baton.revokeSession(code.sid, { reason: 'kicked' });
+      throw refused(c, client, 'the user withdrew consent since it was issued', ctx.ip);
+    }
     const fields: Record<string, unknown> = {};
     if (g.scope.includes('openid')) {
       fields.id_token = await idToken(c, {

@@ -77,19 +77,21 @@ export interface AuthzContext {
 
 /**
  * A CSS custom property and a value that cannot leave its declaration: no `;`, braces, `<`, quotes
- * or backslashes, no comment (`/*` would swallow the rest of the stylesheet), and parentheses closed
- * in order (an open function swallows every rule after it: CSS Syntax 3, "consume a function").
+ * or backslashes, no comment (`/*` would swallow the rest of the stylesheet), and parentheses and
+ * square brackets closed in order (an open function or block swallows every rule after it: CSS Syntax 3).
  */
 const VAR_NAME = /^--[A-Za-z0-9-]{1,64}$/;
 const VAR_VALUE = /^[^;{}<>"'\\\n\r]{1,200}$/;
 function plainValue(value: string): boolean {
   if (!VAR_VALUE.test(value) || value.includes('/*') || value.includes('*/')) return false;
-  let depth = 0;
+  // `(` and `[` each open a block that runs to its own closer (CSS Syntax 3, "consume a function",
+  // "consume a simple block"): each must be closed, in order, or the rest of the stylesheet is swallowed.
+  const open: string[] = [];
   for (const ch of value) {
-    if (ch === '(') depth++;
-    if (ch === ')' && --depth < 0) return false;
+    if (ch === '(' || ch === '[') open.push(ch === '(' ? ')' : ']');
+    if ((ch === ')' || ch === ']') && open.pop() !== ch) return false;
   }
-  return depth === 0;
+  return open.length === 0;
 }
 
 export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
@@ -97,7 +99,7 @@ export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
   for (const [name, value] of Object.entries(page.theme ?? {})) {
     if (!VAR_NAME.test(name) || typeof value !== 'string' || !plainValue(value))
       throw new BatonConfigError(
-        `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes or comments, parentheses closed).`,
+        `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes or comments, parentheses and brackets closed).`,
       );
     if (!(THEME_VARIABLES as readonly string[]).includes(name))
       throw new BatonConfigError(`authorization.page.theme: the pages read no ${name.slice(0, 70)}; they read ${THEME_VARIABLES.join(', ')}.`);
