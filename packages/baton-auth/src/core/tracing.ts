@@ -9,7 +9,7 @@
  * No token, proof, code, password or secret goes into a span: names and attributes are built
  * from route-table entries, operation names, error codes and identifiers, never from what the
  * caller sent; an error is named by its code or class, never by its message (a library's message
- * may quote its input). `test/core/trace-leaks.test.ts` scans every span of a whole flow.
+ * may quote its input). `test/http/trace-leaks.test.ts` scans every span of a whole flow.
  */
 import { context, isSpanContextValid, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
