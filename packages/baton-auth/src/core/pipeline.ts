@@ -207,13 +207,16 @@ export class VerificationPipeline implements TokenMemory {
       const now = p.now();
       // A JWE is cached as a JWS is; an opaque token never is (its store's record is its state).
       const hit = isThreeSegments(shaped) ? this.#hit(shaped, now) : this.cached(shaped, now);
-      claims = hit === undefined ? await traced(VERIFY, formatOf(shaped), () => this.#missed(shaped, audience, now)) : this.#accept(hit, audience, now);
+      claims = hit === undefined ? await traced(VERIFY, formatOf(shaped), this.#missedIn, shaped, audience, now) : this.#accept(hit, audience, now);
     } catch (err) {
       this.#refused(isBatonError(err) ? err : new BatonError('ERR_TOKEN_INVALID', 'verification failed', { cause: err }));
     }
     p.stats.ok++;
     return claims;
   }
+
+  /** `#missed` as `traced` calls it: one function for the pipeline, not one per call. */
+  readonly #missedIn = (_span: unknown, token: string, audience: Audience, now: number): Promise<Claims> => this.#missed(token, audience, now);
 
   /** A token the cache did not hold, from its source, then accepted: the span `traced` gave it is active (an opaque token's store call is its child). */
   async #missed(token: string, audience: Audience, now: number): Promise<Claims> {

@@ -102,18 +102,18 @@ const OUTCOME: Record<string, string> = {
 
 /** See `Baton.refresh`: in a span of its own with its outcome; the store's calls are its children. */
 export function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
-  return traced('baton.refresh', INTERNAL, (span) => refreshIn(e, refreshToken, options, span));
+  return traced('baton.refresh', INTERNAL, refreshIn, e, refreshToken, options);
 }
 
-async function refreshIn(e: Engine, refreshToken: string, options: RefreshOptions, span: Span): Promise<TokenPair> {
-  let rotated: Awaited<ReturnType<typeof rotation>>;
+async function refreshIn(span: Span, e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
+  let asked: Asked;
   try {
-    rotated = await rotation(e, refreshToken, options);
+    asked = await rotation(e, refreshToken, options);
   } catch (err) {
     if (span.isRecording()) span.setAttribute('baton.refresh.outcome', OUTCOME[errorType(err)] ?? 'refused');
     throw err;
   }
-  const { result, asked } = rotated;
+  const { result } = asked;
   if (span.isRecording()) {
     span.setAttributes({
       'baton.refresh.outcome': OUTCOME[result.status] ?? 'invalid',
@@ -123,11 +123,11 @@ async function refreshIn(e: Engine, refreshToken: string, options: RefreshOption
     // The store revoked the session in the same operation (`rotation.ts`).
     if (result.status === 'reused') span.addEvent('baton.session.revoked', { 'baton.session.end_reason': 'reused' });
   }
-  return answer(e, result, asked);
+  return answer(e, asked);
 }
 
 /** The checks that change nothing (the MAC, the client, the narrowing, the proof), then the one atomic rotation. */
-async function rotation(e: Engine, refreshToken: string, options: RefreshOptions): Promise<{ result: Rotated; asked: Asked }> {
+async function rotation(e: Engine, refreshToken: string, options: RefreshOptions): Promise<Asked> {
   const now = e.now();
   const jkt = requestedKey(options);
   // A bound token's MAC covers its key's thumbprint: without a proof by that key it is refused
@@ -162,13 +162,14 @@ async function rotation(e: Engine, refreshToken: string, options: RefreshOptions
     graceLimit: e.o.refreshGraceLimit,
     ...(options.ip === undefined ? {} : { ip: options.ip }),
   });
-  return { result, asked: { refreshToken, parsed, now, narrowed, resources, binding, ip: options.ip, clientId } };
+  return { result, refreshToken, parsed, now, narrowed, resources, binding, ip: options.ip, clientId };
 }
 
 type Rotated = Awaited<ReturnType<Engine['store']['rotate']>>;
 
-/** What `refresh` was asked, for `answer`. */
+/** What `refresh` was asked, and the store's answer, for `answer`. */
 interface Asked {
+  result: Rotated;
   refreshToken: string;
   parsed: ParsedRefreshToken;
   now: number;
@@ -180,8 +181,8 @@ interface Asked {
 }
 
 /** The store's answer to a rotation, as new tokens (rotated, or a retry within the grace window) or the error it means. */
-async function answer(e: Engine, result: Rotated, asked: Asked): Promise<TokenPair> {
-  const { refreshToken, parsed, now, narrowed, resources, binding } = asked;
+async function answer(e: Engine, asked: Asked): Promise<TokenPair> {
+  const { result, refreshToken, parsed, now, narrowed, resources, binding } = asked;
   const session = result.session as SessionSummary;
   const lineage = { at: now, sessionId: parsed.sessionId, userId: session?.userId ?? '', fingerprint: fingerprint(refreshToken) };
   switch (result.status) {

@@ -53,29 +53,26 @@ export function failed(span: Span, err: unknown): void {
 }
 
 /**
- * `fn(arg)` with `span` active, so that the spans it starts (store calls) are its children. A
- * span that neither records nor carries a trace (the no-op API's, with no incoming trace) is not
- * made active: nothing is allocated for it. One that carries a trace but does not record (sampled
- * out) is, so that its children are sampled out with it rather than starting traces of their own.
+ * The active context with `span` in it, so that the spans started under it are its children; or
+ * undefined for a span that neither records nor carries a trace (the no-op API's, with no
+ * incoming trace): nothing is allocated for it. One that carries a trace but does not record
+ * (sampled out) is made active, so that its children are sampled out with it rather than
+ * starting traces of their own.
  */
-export function within<A, T>(span: Span, fn: (arg: A) => T, arg: A): T {
-  const active = activeWith(span);
-  return active === undefined ? fn(arg) : context.with(active, fn, undefined, arg);
-}
-
-/** The active context with `span` in it, or undefined for a span that neither records nor carries a trace (see `within`). */
 export function activeWith(span: Span, parent: Context = context.active()): Context | undefined {
   return span.isRecording() || isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : undefined;
 }
 
 /**
- * `fn(span)` in a span started now under the active context, ended when it settles; a rejection
- * marks it failed (`failed`) and passes through.
+ * `fn(span, a, b, c)` in a span started now under the active context and active while it runs,
+ * ended when it settles; a rejection marks it failed (`failed`) and passes through. Its arguments
+ * are passed along rather than closed over: a call allocates nothing the no-op API would not.
  */
-export async function traced<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function traced<A, B, C, T>(name: string, options: SpanOptions, fn: (span: Span, a: A, b: B, c: C) => Promise<T>, a: A, b: B, c: C): Promise<T> {
   const span = tracer.startSpan(name, options);
   try {
-    return await within(span, fn, span);
+    const active = activeWith(span);
+    return await (active === undefined ? fn(span, a, b, c) : context.with(active, fn, undefined, span, a, b, c));
   } catch (err) {
     failed(span, err);
     throw err;

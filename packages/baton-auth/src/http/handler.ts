@@ -38,6 +38,7 @@ import { withDocuments } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
 import { openStreams } from './streams.ts';
 import { RequestSpans } from './trace.ts';
+import { activeWith } from '../core/tracing.ts';
 import { match } from './match.ts';
 import type { Found } from './match.ts';
 import { context as otel } from '@opentelemetry/api';
@@ -273,7 +274,9 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
     const found = match(routes, local(new URL(request.url).pathname));
-    const { span, active } = c.spans.start(request, found?.name);
+    const parent = c.spans.parent(request);
+    const span = c.spans.start(request, found?.name, parent);
+    const active = activeWith(span, parent);
     // Made the active span only when it records or carries a trace (core/tracing.ts): the no-op API's costs nothing more.
     const response = await (active === undefined
       ? serveRoute(c, request, context, found, span)

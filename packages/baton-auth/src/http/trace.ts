@@ -10,7 +10,7 @@
  */
 import { context, propagation, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Context, Span, SpanOptions, TextMapGetter } from '@opentelemetry/api';
-import { activeWith, tracer } from '../core/tracing.ts';
+import { tracer } from '../core/tracing.ts';
 
 /** The methods the conventions name; any other is `_OTHER` (its text is the caller's). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
@@ -31,11 +31,14 @@ export class RequestSpans {
   /** The error code of a refused request, kept only for a span that records. */
   readonly #codes = new WeakMap<Span, string>();
 
-  /** The span of `request` to the route found (its table entry), under the caller's trace. */
-  start(request: Request, route: string | undefined): { span: Span; active: Context | undefined } {
-    const parent = propagation.extract(context.active(), request.headers, HEADERS);
-    const span = tracer.startSpan(this.#name(methodOf(request), route), SERVER, parent);
-    return { span, active: activeWith(span, parent) };
+  /** The caller's trace (`traceparent`), read by the propagator the app registered: the active context itself without one. */
+  parent(request: Request): Context {
+    return propagation.extract(context.active(), request.headers, HEADERS);
+  }
+
+  /** The span of `request` to the route found (its table entry), under `parent`. */
+  start(request: Request, route: string | undefined, parent: Context): Span {
+    return tracer.startSpan(this.#name(methodOf(request), route), SERVER, parent);
   }
 
   /** What refused the request: its Baton error code, for `error.type`. */
