@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { generateKey } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { sqliteStore } from 'baton-auth/stores/sqlite';
 import { setup } from '../support/authz.ts';
@@ -162,6 +163,24 @@ describe('the spans of a request', () => {
     const verify = only(spans(), 'baton.verify'); // the first request's
     expect(verify.attributes).toEqual({ 'baton.token.format': 'jws' });
     expect(verify.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('an opaque token: its verification a span whose child is the store lookup; a JWE: one span, then the cache', async () => {
+    const s = setup({}, undefined, { tokenFormat: 'opaque' });
+    const pair = await loggedIn(s);
+    expect((await s.call('/auth/me', { headers: { authorization: `Bearer ${pair.access_token}` } })).status).toBe(200);
+    const verify = only(spans(), 'baton.verify');
+    expect(verify.attributes).toEqual({ 'baton.token.format': 'opaque' });
+    expect(verify.parentSpanContext?.spanId).toBe(only(spans(), 'GET /auth/me').spanContext().spanId);
+    expect(childrenOf(spans(), verify).map((x) => x.name)).toEqual(['findOpaqueToken']);
+    const j = setup({}, undefined, { keys: [generateKey('HS256', 's'), generateKey('dir', 'e')], tokenFormat: 'jwe' });
+    const jwe = await loggedIn(j);
+    for (let i = 0; i < 2; i++) expect((await j.call('/auth/me', { headers: { authorization: `Bearer ${jwe.access_token}` } })).status).toBe(200);
+    expect(
+      spans()
+        .filter((x) => x.name === 'baton.verify')
+        .map((x) => x.attributes['baton.token.format']),
+    ).toEqual(['opaque', 'jwe']);
   });
 
   it('a forged refresh token: outcome invalid, nothing asked of the store', async () => {

@@ -29,8 +29,11 @@ import { failed, traced, tracer } from './tracing.ts';
 const VERIFY = 'baton.verify';
 const spanOf = (format: string): SpanOptions => Object.freeze({ kind: SpanKind.INTERNAL, attributes: Object.freeze({ 'baton.token.format': format }) });
 const [JWS, JWE, OPAQUE] = [spanOf('jws'), spanOf('jwe'), spanOf('opaque')] as const;
-/** The span options of a token's format, by its shape alone. */
-const formatOf = (token: string): SpanOptions => (isThreeSegments(token) ? JWS : String(token).split('.').length === 5 ? JWE : OPAQUE);
+/** The span options of a token's format, by its segments alone (asked only on a miss). */
+function formatOf(token: string): SpanOptions {
+  const segments = token.split('.').length;
+  return segments === 3 ? JWS : segments === 5 ? JWE : OPAQUE;
+}
 
 /** What `Baton.stats()` counts since the engine started: verifications by outcome, and the verified-token cache. */
 export interface VerifyStats {
