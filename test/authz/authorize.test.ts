@@ -4,7 +4,8 @@
  * client, the code's redirect, and what every answer carries.
  */
 import { describe, expect, it } from 'vitest';
-import { APP, CB, ISSUER, redirectedTo, setup } from '../support/authz.ts';
+import { generateKey } from 'baton-auth';
+import { APP, CB, CLIENTS, ISSUER, redirectedTo, setup } from '../support/authz.ts';
 
 describe('the client and redirect URI come first: never a redirect before both are verified', () => {
   it.each([
@@ -70,8 +71,11 @@ describe('after them, every error redirects with error, state and iss (RFC 6749 
   });
 
   it('keeps a registered query and adds to it; the error never goes to an unregistered URI', async () => {
-    const { call, authorizePath } = setup();
-    const res = await call(authorizePath({ client_id: 'app', redirect_uri: `${APP}/other?keep=1`, response_type: 'token' }));
+    const { browser, authorizePath, signIn } = setup();
+    // Signed in first: a third-party client's errors wait for it (RFC 9700 §4.11.2, test/redteam/authz-registered-redirector.test.ts).
+    const b = browser();
+    await signIn(b, await b.get(authorizePath()));
+    const res = await b.get(authorizePath({ client_id: 'app', redirect_uri: `${APP}/other?keep=1`, response_type: 'token' }));
     expect(res.headers.get('location')).toMatch(/^https:\/\/app\.example\/other\?keep=1&error=unsupported_response_type&/);
   });
 
@@ -232,5 +236,18 @@ describe('law: the endpoint redirects only to a registered URI', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('openid on a ring that cannot sign ID tokens', () => {
+  it('is invalid_scope at the authorization request, no code issued (an HS256 ring signs no ID token)', async () => {
+    const s = setup({}, CLIENTS, { keys: [generateKey('HS256', 'hs-1')] });
+    const b = s.browser();
+    const q = redirectedTo(await s.signIn(b, await b.get(s.authorizePath({ scope: 'openid profile' }))));
+    expect(q.get('error')).toBe('invalid_scope');
+    expect(q.get('error_description')).toMatch(/no ID tokens.*without openid/);
+    expect(q.get('code')).toBeNull();
+    // Without openid, the same ring serves the flow.
+    expect(redirectedTo(await b.get(s.authorizePath({ scope: 'profile' }))).get('code')).toBeTruthy();
   });
 });

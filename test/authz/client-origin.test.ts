@@ -23,9 +23,9 @@ function setup() {
   const baton = createBaton({ issuer: ISSUER, keys: [generateKey('EdDSA', 'k1')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
   const records: Record<string, ClientRecord> = {
     default: { id: 'default', type: 'public' },
-    spa: { id: 'spa', type: 'public', redirectUris: [`${SPA}/cb`, 'com.example.app:/cb'] },
-    other: { id: 'other', type: 'public', redirectUris: ['https://other.test/cb'] },
-    conf: { id: 'conf', type: 'confidential', secretHash: hashClientSecret(SECRET), redirectUris: ['https://conf.test/cb'] },
+    spa: { id: 'spa', type: 'public', redirectUris: [`${SPA}/cb`, 'com.example.app:/cb'], firstParty: true },
+    other: { id: 'other', type: 'public', redirectUris: ['https://other.test/cb'], firstParty: true },
+    conf: { id: 'conf', type: 'confidential', secretHash: hashClientSecret(SECRET), redirectUris: ['https://conf.test/cb'], firstParty: true },
   };
   let lookups = 0;
   const handler = createAuthHandler({

@@ -52,7 +52,14 @@ function setup(signing: 'EdDSA' | 'HS256' = 'EdDSA') {
   const handler = createAuthHandler({
     baton,
     authenticate: async () => null,
-    clients: staticClients([{ id: 'default' }, { id: 'spa' }, { id: 'other' }, { id: 'backend', secret: BACKEND_SECRET }, { id: 'strict', dpop: 'required' }]),
+    // First-party: these codes are issued here directly, with no consent page (third-party redemption: test/authz/consent.test.ts).
+    clients: staticClients([
+      { id: 'default' },
+      { id: 'spa', firstParty: true },
+      { id: 'other', firstParty: true },
+      { id: 'backend', secret: BACKEND_SECRET, firstParty: true },
+      { id: 'strict', dpop: 'required', firstParty: true },
+    ]),
     logger: { info: log, warn: log, error: log },
   });
   const c = { baton, issuer: ISSUER } as HandlerContext;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memoryConsents } from 'baton-auth/http';
-import { ISSUER, redirectedTo, setup, txnOf } from '../support/authz.ts';
+import { CB, ISSUER, redirectedTo, setup, txnOf } from '../support/authz.ts';
 
 const APP_REQ = { client_id: 'app', scope: 'openid profile' };
 
@@ -165,5 +165,48 @@ describe('memoryConsents', () => {
     for (const u of ['a', 'b', 'c']) await store.put(u, 'x', [], 1);
     expect(await store.get('a', 'x')).toBeNull();
     expect(await store.get('c', 'x')).not.toBeNull();
+  });
+});
+
+describe('what a consent covers', () => {
+  const API = 'https://api.example';
+  const OTHER_API = 'https://billing.example';
+
+  it('the APIs (RFC 8707 resources) too: the page names them, and a new one asks again', async () => {
+    const s = setup({ resources: [API, OTHER_API] });
+    const { b, page } = await toConsent(s, { ...APP_REQ, resource: API });
+    const html = await page.text();
+    expect(html).toContain(`<li>${API}</li>`);
+    const q = redirectedTo(await b.post('/oauth/authorize/consent', { txn: txnOf(html), decision: 'allow' }));
+    expect((await s.codeOf(q))?.grant.resource).toEqual([API]);
+    expect(redirectedTo(await b.get(s.authorizePath({ ...APP_REQ, resource: API }))).get('code')).toBeTruthy();
+    const other = await b.get(s.authorizePath({ ...APP_REQ, resource: OTHER_API }));
+    expect(other.status).toBe(200);
+    expect(await other.text()).toContain(`<li>${OTHER_API}</li>`);
+    expect(redirectedTo(await b.get(s.authorizePath({ ...APP_REQ, resource: OTHER_API, prompt: 'none' }))).get('error')).toBe('consent_required');
+  });
+
+  it('a code issued before the user withdrew consent is not redeemed after it (invalid_grant); one issued after a new Allow is', async () => {
+    const s = setup();
+    const REQ = { client_id: 'app', scope: 'profile' }; // no openid: this engine's ring is HS256, which signs no ID token
+    const { b, page } = await toConsent(s, REQ);
+    const q = redirectedTo(await b.post('/oauth/authorize/consent', { txn: txnOf(await page.text()), decision: 'allow' }));
+    const redeem = (code: string) =>
+      s.call('/oauth/token', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: CB, code_verifier: s.verifier, client_id: 'app' }).toString(),
+      });
+    const login = await s.call('/auth/login', { method: 'POST', body: new URLSearchParams({ username: 'alice', password: 'correct horse' }) });
+    const { access_token } = (await login.json()) as { access_token: string };
+    expect((await s.call('/auth/consents/app', { method: 'DELETE', headers: { authorization: `Bearer ${access_token}` } })).status).toBe(200);
+    const late = await redeem(q.get('code') as string);
+    expect(late.status).toBe(400);
+    expect(await late.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(s.logs.some((l) => l.includes('withdrew consent'))).toBe(true);
+    // Allowed again: a new code redeems.
+    const again = await b.get(s.authorizePath(REQ));
+    const q2 = redirectedTo(await b.post('/oauth/authorize/consent', { txn: txnOf(await again.text()), decision: 'allow' }));
+    expect((await redeem(q2.get('code') as string)).status).toBe(200);
   });
 });

@@ -41,10 +41,15 @@ describe('the OpenID Provider metadata', () => {
       request_parameter_supported: false,
       request_uri_parameter_supported: false,
     });
-    expect(meta.claims_supported).toEqual(
-      expect.arrayContaining(['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'preferred_username', 'email']),
-    );
-    expect(meta.claims_supported).not.toContain('phone_number'); // no phone scope here
+    // The ID token's claims only: this handler's application says of no other claim that it returns it.
+    expect(meta.claims_supported).toEqual(['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid']);
+  });
+
+  it('claims_supported adds the claims the application says its claims function returns, never one of a scope alone', async () => {
+    const { call } = oidcSetup('EdDSA', { authorization: { claims: async () => ({ email: 'a@example.com' }), claimsSupported: ['email', 'email_verified'] } });
+    const meta = (await (await call('/.well-known/openid-configuration')).json()) as Record<string, unknown>;
+    expect(meta.claims_supported).toEqual(['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'email', 'email_verified']);
+    expect(meta.claims_supported).not.toContain('name'); // profile is a scope here, and no answer carries name
   });
 
   it('scopes_supported holds openid even when the handler advertises no scopes', async () => {

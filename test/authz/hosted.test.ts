@@ -55,6 +55,15 @@ describe('the page', () => {
     expect(() => setup({ authorization: { page: { logoUrl: 'javascript:alert(1)' } } })).toThrow(/logoUrl/);
     expect(() => setup({ authorization: { page: { logoUrl: 'http://cdn.example/x.png' } } })).toThrow(/logoUrl/);
   });
+
+  it('refuses a variable the pages do not read (a typo would be silently ignored), naming those they read', async () => {
+    expect(() => setup({ authorization: { page: { theme: { '--baton-acent': '#0a7' } } } })).toThrow(/no --baton-acent; they read --baton-accent, /);
+    // The inputs follow the theme too (a dark page keeps readable fields).
+    const { browser, authorizePath } = setup({ authorization: { page: { theme: { '--baton-input-background': '#222', '--baton-border': '#555' } } } });
+    const html = await (await browser().get(authorizePath())).text();
+    expect(html).toContain('--baton-input-background:#222;--baton-border:#555');
+    expect(html).toContain('background:var(--baton-input-background,#fff);border:1px solid var(--baton-border,#8a939e)');
+  });
 });
 
 describe('signing in', () => {

@@ -184,6 +184,17 @@ describe('bounds', () => {
     expect((await register(WEB, { ip: '2001:db8::3' })).status).toBe(429);
   });
 
+  it('known limit: one holder of many networks (many IPv6 /48s) fills the cap, and then no one registers (SECURITY.md)', async () => {
+    const { register, clients } = setup({ maxClients: 100, perAddress: { max: 10, windowMs: 3_600_000 } });
+    for (let net = 0; net < 10; net++) {
+      for (let i = 0; i < 10; i++) expect((await register(WEB, { ip: `2001:db8:${(net + 0x70).toString(16)}::${i + 1}` })).status).toBe(201);
+    }
+    expect(clients.kept.size).toBe(100);
+    const latecomer = await register(WEB, { ip: '198.51.100.77' });
+    expect(latecomer.status).toBe(400);
+    expect(await latecomer.json()).toMatchObject({ error: 'invalid_client_metadata' });
+  });
+
   it('a body past the handler bound is 413, and a cross-site page is refused before anything', async () => {
     const { register, clients } = setup();
     expect((await register({ ...WEB, client_uri: 'x'.repeat(20_000) })).status).toBe(413);

@@ -16,8 +16,9 @@ function setup() {
   const fixed = staticClients([
     { id: 'default' },
     { id: 'legacy' },
-    { id: 'mine', firstParty: true },
-    { id: 'partner', firstParty: false, redirectUris: ['https://partner.example/cb'] },
+    { id: 'mine', firstParty: true, redirectUris: ['https://mine.example/cb'] },
+    { id: 'partner', firstParty: false },
+    { id: 'shop', redirectUris: ['https://shop.example/cb'] }, // redirect URIs, not first-party: gets the consent page
   ]);
   const handler = createAuthHandler({
     baton,
@@ -47,8 +48,9 @@ describe('/auth/login and third-party clients', () => {
 
   it('a client registered as third-party is unauthorized_client, its password never checked and no failure counted', async () => {
     const { login, checked } = setup();
-    for (let i = 0; i < 5; i++) {
-      const res = await login('partner', 'wrong');
+    // A code-flow client that is not first-party would skip its consent page here.
+    for (let i = 0; i < 6; i++) {
+      const res = await login(i % 2 === 0 ? 'partner' : 'shop', 'wrong');
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ error: 'unauthorized_client', error_description: expect.stringMatching(/third-party.*\/oauth\/authorize/) });
     }

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openInSystemBrowser } from 'baton-auth-client/node';
+import { openInSystemBrowser, showAndOpen } from 'baton-auth-client/node';
 import { eventually } from '../support/eventually.ts';
 
 describe.runIf(process.platform === 'linux')('openInSystemBrowser (Linux: xdg-open)', () => {
@@ -44,6 +44,16 @@ describe.runIf(process.platform === 'linux')('openInSystemBrowser (Linux: xdg-op
     process.env.PATH = join(dir, 'empty');
     await expect(openInSystemBrowser('https://auth.example.com/authorize')).rejects.toMatchObject({ code: 'ERR_BROWSER_NOT_OPENED' });
     process.env.PATH = path;
+  });
+
+  it("signInWithBrowser's default open shows the URL first, and without a browser says so and keeps waiting (SSH, containers)", async () => {
+    process.env.PATH = join(dir, 'empty');
+    const lines: string[] = [];
+    const url = 'https://auth.example.com/authorize?client_id=cli&state=s';
+    await expect(showAndOpen(url, { write: (line) => lines.push(line) })).resolves.toBeUndefined();
+    process.env.PATH = path;
+    expect(lines[0]).toBe(`To sign in, open this URL in a browser on this machine:\n  ${url}\n`);
+    expect(lines[1]).toMatch(/^\(No browser could be opened: .*xdg-open.* Open the URL above yourself\.\)\n$/);
   });
 
   it('opens nothing but an http(s) URL (an argument starting with - would be an option)', async () => {

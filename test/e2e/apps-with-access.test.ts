@@ -34,6 +34,8 @@ describeInChromium('apps with access in Chromium', 'test/e2e/apps-with-access.te
     await consents.put(alice.id, 'notes', ['profile'], Date.UTC(2026, 0, 5));
     await consents.put(alice.id, 'mail', ['email', 'profile'], Date.UTC(2026, 0, 6));
     await consents.put(bob.id, 'bobs-app', ['profile'], Date.UTC(2026, 0, 7));
+    // A session Mail opened through the code flow (no device name: an SDK, a CLI) is named by its app.
+    await server.service.baton.login(alice.id, { clientId: 'mail' });
 
     const context = await browser.newContext();
     onTestFinished(() => context.close());
@@ -45,6 +47,8 @@ describeInChromium('apps with access in Chromium', 'test/e2e/apps-with-access.te
     await page.waitForSelector('#app:not([hidden])');
     await page.waitForSelector('#consents li');
 
+    await page.waitForSelector('#sessions li');
+    expect(await page.locator('#sessions li').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('An app: mail')]));
     const names = await page.locator('#consents li .device').allTextContents();
     expect(names).toEqual(['Mail', HOSTILE]); // newest first; bob's app not among them
     expect(await page.locator('#consents img').count()).toBe(0);

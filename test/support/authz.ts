@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
+import { generateKey } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import type { AuthHandlerOptions, StaticClient } from 'baton-auth/http';
 import { openCode } from '../../packages/baton-auth/src/authz/codes.ts';
@@ -90,7 +91,8 @@ export function redirectedTo(res: Response, prefix = CB): URLSearchParams {
 }
 
 export function setup(overrides: Partial<AuthHandlerOptions> = {}, clients: StaticClient[] = CLIENTS, engine: Parameters<typeof makeBaton>[0] = {}) {
-  const { baton, clock } = makeBaton(engine);
+  // An asymmetric ring: the ID tokens of `openid` are signed with it (an HS256 ring issues none).
+  const { baton, clock } = makeBaton({ keys: [generateKey('EdDSA', 'ed-1')], ...engine });
   const logs: string[] = [];
   const logger = {
     info: (o: object, m?: string) => logs.push(JSON.stringify([o, m])),

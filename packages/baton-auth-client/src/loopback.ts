@@ -27,7 +27,11 @@ import type { ClientParts } from './internals.ts';
 
 /** Options of `signInWithBrowser`. */
 export interface BrowserSignInOptions extends CodeFlowOptions {
-  /** Opens the authorization URL. Default: the system browser (`xdg-open`, `open`, or on Windows `rundll32 url.dll,FileProtocolHandler`). */
+  /**
+   * Opens the authorization URL. Default (`showAndOpen`): the URL on standard error, then the system
+   * browser (`xdg-open`, `open`, or on Windows `rundll32 url.dll,FileProtocolHandler`); on a machine
+   * with no browser (SSH, a container) the user opens the printed URL elsewhere.
+   */
   open?: (url: string) => void | Promise<void>;
   /** How long to wait for the browser to come back, ms. Default 5 minutes. */
   timeoutMs?: number;
@@ -36,6 +40,22 @@ export interface BrowserSignInOptions extends CodeFlowOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * `signInWithBrowser`'s default `open`: `url` on standard error, then the system browser. A
+ * browser that cannot be started is said on the same line and the sign-in keeps waiting: on a
+ * machine without one (over SSH, in a container) the user opens the URL on another — RFC 8252 §7.3's
+ * loopback redirect then needs that browser on this machine, so the sentence says so.
+ */
+export async function showAndOpen(url: string, o: { write?: (line: string) => void; open?: (url: string) => Promise<void> } = {}): Promise<void> {
+  const write = o.write ?? ((line: string) => void process.stderr.write(line));
+  write(`To sign in, open this URL in a browser on this machine:\n  ${url}\n`);
+  try {
+    await (o.open ?? openInSystemBrowser)(url);
+  } catch (err) {
+    write(`(No browser could be opened: ${(err as Error).message.slice(0, 200)} Open the URL above yourself.)\n`);
+  }
+}
 
 /**
  * The system browser on `url`, started without a shell (the URL is one argument, never parsed by
@@ -156,7 +176,7 @@ export async function signInWithBrowser(client: TokenClient, options: BrowserSig
         answerHandler(p, pending, origin, stop.signal, (done) => done.then(resolve, reject)),
       );
       Promise.resolve()
-        .then(() => (options.open ?? openInSystemBrowser)(url))
+        .then(() => (options.open ?? ((u: string) => showAndOpen(u)))(url))
         .catch(reject);
     });
     return await Promise.race([answered, ended]);

@@ -272,5 +272,5 @@ export function fileStorage(path: string, options: FileStorageOptions = {}): Tok
 }
 export { redisTokenStorage } from './redis-storage.ts';
 export type { RedisTokenStorageOptions } from './redis-storage.ts';
-export { openInSystemBrowser, signInWithBrowser } from './loopback.ts';
+export { openInSystemBrowser, showAndOpen, signInWithBrowser } from './loopback.ts';
 export type { BrowserSignInOptions } from './loopback.ts';

@@ -91,7 +91,8 @@ function refreshTimes() {
 }
 
 /** A device as a person names it: the service's parsed name (`device.name`), else "Unknown device". */
-const deviceName = (device) => device?.name || 'Unknown device';
+/** A device by its name; a session without one (an SDK, a CLI) by the app it signed in to. */
+const deviceName = (device, clientId) => device?.name || (clientId && clientId !== 'default' ? `An app: ${clientId}` : 'Unknown device');
 
 /** Shows a message: `info` (neutral: a sign-out) or `error` (something to act on). `parts` are strings, or [text] for code. */
 function say(kind, ...parts) {
@@ -234,7 +235,7 @@ function sessionItem(s) {
   const label = document.createElement('div');
   const title = document.createElement('div');
   title.className = 'device';
-  title.textContent = deviceName(s.device);
+  title.textContent = deviceName(s.device, s.clientId);
   if (s.current) {
     const tag = document.createElement('span');
     tag.className = 'tag';
@@ -251,7 +252,7 @@ function sessionItem(s) {
     const kick = document.createElement('button');
     kick.className = 'danger kick';
     kick.textContent = 'Sign out';
-    kick.setAttribute('aria-label', `Sign out ${deviceName(s.device)}${s.device.ip ? ` at ${s.device.ip}` : ''}`);
+    kick.setAttribute('aria-label', `Sign out ${deviceName(s.device, s.clientId)}${s.device.ip ? ` at ${s.device.ip}` : ''}`);
     kick.onclick = () => void kickDevice(s);
     li.append(kick);
   }
@@ -262,7 +263,7 @@ function sessionItem(s) {
 async function kickDevice(s) {
   const dialog = $('confirm-kick');
   $('confirm-text').textContent =
-    `${deviceName(s.device)}${s.device.ip ? ` at ${s.device.ip}` : ''}, active ${ago(s.lastUsedAt)}, will be signed out and will need to sign in again.`;
+    `${deviceName(s.device, s.clientId)}${s.device.ip ? ` at ${s.device.ip}` : ''}, active ${ago(s.lastUsedAt)}, will be signed out and will need to sign in again.`;
   dialog.returnValue = '';
   dialog.showModal();
   const answer = await new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true }));
@@ -334,7 +335,7 @@ function eventItem(e) {
   head.textContent = what;
   const meta = document.createElement('div');
   meta.className = 'muted';
-  meta.append(`${deviceName(e.device)}${e.current ? ' (this device)' : ''}${e.device.ip ? ` · ${e.device.ip}` : ''} · `, since(e.at));
+  meta.append(`${deviceName(e.device, e.client_id)}${e.current ? ' (this device)' : ''}${e.device.ip ? ` · ${e.device.ip}` : ''} · `, since(e.at));
   li.append(head, meta);
   return li;
 }

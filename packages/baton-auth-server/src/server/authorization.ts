@@ -20,7 +20,12 @@ export function serviceClaims(store: BatonStore): NonNullable<AuthorizationOptio
 
 /** The `authorization` option of the service's handler. */
 export function authorizationOf(config: ServerConfig, store: BatonStore, baton: Baton): AuthorizationOptions {
-  const options: AuthorizationOptions = { page: config.page, consents: storeConsents(store), claims: serviceClaims(store) };
+  const options: AuthorizationOptions = {
+    page: config.page,
+    consents: storeConsents(store),
+    claims: serviceClaims(store),
+    claimsSupported: ['preferred_username'],
+  };
   // Registrations per address counted in the store, on the engine's clock (shared by instances).
   if (config.registration !== undefined) options.registration = { maxClients: config.registration.maxClients, store, now: () => baton.now() };
   if (config.clientMetadataHosts.length > 0) options.clientMetadataDocuments = { hosts: config.clientMetadataHosts };

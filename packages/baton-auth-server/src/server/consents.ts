@@ -4,7 +4,7 @@
  * kind; SQLite and PostgreSQL: the (kind, key) primary key; Redis: one hash per kind).
  */
 import type { BatonStore } from 'baton-auth';
-import type { ConsentStore } from 'baton-auth/http';
+import type { ConsentStore, Granted } from 'baton-auth/http';
 
 /** A user's consents are one kind of record each (`consents:<user id>`), so listing a user's reads only theirs in every store. */
 export const consentKind = (userId: string): string => `consents:${userId}`;
@@ -14,9 +14,9 @@ const MAX_PER_USER = 100;
 
 /** The `ConsentStore` of the service, on its store's records. */
 export function storeConsents(store: BatonStore): ConsentStore {
-  const read = (value: string): { scope: string[]; at: number } => {
-    const v = JSON.parse(value) as { scope: string[]; at: number };
-    return { scope: v.scope, at: v.at };
+  const read = (value: string): Granted => {
+    const v = JSON.parse(value) as Granted;
+    return { scope: v.scope, ...(Array.isArray(v.resource) ? { resource: v.resource } : {}), at: v.at };
   };
   const list = async (userId: string) =>
     (await store.listRecords(consentKind(userId))).map((r) => ({ clientId: r.key, ...read(r.value) })).sort((a, b) => b.at - a.at);
@@ -25,8 +25,8 @@ export function storeConsents(store: BatonStore): ConsentStore {
       const raw = await store.getRecord(consentKind(userId), clientId);
       return raw === null ? null : read(raw);
     },
-    async put(userId, clientId, scope, at) {
-      await store.putRecord(consentKind(userId), clientId, JSON.stringify({ scope, at }));
+    async put(userId, clientId, scope, at, resource) {
+      await store.putRecord(consentKind(userId), clientId, JSON.stringify({ scope, ...(resource === undefined ? {} : { resource }), at }));
       const mine = await list(userId);
       for (const old of mine.slice(MAX_PER_USER)) await store.deleteRecord(consentKind(userId), old.clientId);
     },

@@ -9,7 +9,9 @@ import type { HandlerContext, Route } from '../http/context.ts';
 import { readBody } from '../http/respond.ts';
 import { afterSignIn, browserUser, fresh, signIn, txnClient } from './flow.ts';
 import { openPushed } from './par.ts';
-import { AuthzPageError, checkRequest, paramsOf } from './request.ts';
+import { isThirdParty } from '../http/clients.ts';
+import { errorPage } from './html.ts';
+import { AuthzPageError, AuthzRedirectError, checkRequest, paramsOf } from './request.ts';
 import type { Params } from './request.ts';
 import { authzErrorResponse } from './response.ts';
 import { nowSec, openTxn } from './transaction.ts';
@@ -41,6 +43,19 @@ async function transactionOf(c: HandlerContext, request: Request): Promise<Txn> 
   return { r: await checkRequest(c, params, repeated), t: nowSec(c) };
 }
 
+/**
+ * Whether an error may go to its client's redirect URI now. RFC 9700 §4.11.2: "The authorization
+ * server MUST always authenticate the user first ... before redirecting the user" — else anyone who
+ * registers a client (RFC 7591) makes this issuer's URL an open redirector to their page, with a
+ * deliberate error or `prompt=none`. A first-party client's URIs are the operator's own; a third
+ * party's are reached only once this browser's user is signed in here.
+ */
+async function redirectable(c: HandlerContext, request: Request, err: AuthzRedirectError): Promise<boolean> {
+  const client = await c.clients.get(err.clientId);
+  if (client !== null && !isThirdParty(client)) return true;
+  return (await browserUser(c, request)) !== null;
+}
+
 async function authorize(c: HandlerContext, request: Request): Promise<Response> {
   try {
     const txn = await transactionOf(c, request);
@@ -49,6 +64,8 @@ async function authorize(c: HandlerContext, request: Request): Promise<Response>
     if (!fresh(txn, user)) return await signIn(c, request, txn, client);
     return await afterSignIn(c, request, txn, user);
   } catch (err) {
+    if (err instanceof AuthzRedirectError && !(await redirectable(c, request, err)))
+      return errorPage(c, 400, `This sign-in request cannot go on (${err.error}: ${err.description}). Go back to the application and try again.`);
     return authzErrorResponse(c, err);
   }
 }

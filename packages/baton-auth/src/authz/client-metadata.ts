@@ -19,6 +19,7 @@ import type { ClientRecord, ClientRegistry } from '../http/clients.ts';
 import type { Logger } from '../http/context.ts';
 import { boundedText } from '../protocol/bounded-text.ts';
 import { checkRedirectUri } from './redirect-uri.ts';
+import { displayableName } from './registration.ts';
 
 /** Options of `clientMetadataDocuments` (`AuthorizationOptions.clientMetadataDocuments`). */
 export interface ClientMetadataOptions {
@@ -28,7 +29,7 @@ export interface ClientMetadataOptions {
   timeoutMs?: number;
   /** The largest document in bytes. Default 5,120 (the draft suggests 5 KB); at most 65,536. */
   maxBytes?: number;
-  /** How many documents (and refusals) are remembered. Default 1,000; at most 100,000. */
+  /** How many documents are remembered, and as many refusals apart (a flood of refusals never pushes a document out). Default 1,000; at most 100,000. */
   cacheSize?: number;
   /**
    * How long a document is remembered at most, in ms. Default 5 min; at most 1 day. Its
@@ -36,7 +37,7 @@ export interface ClientMetadataOptions {
    * if shorter): a document is never fetched more often than that. A refusal: a tenth of it, at least 10 s.
    */
   ttlMs?: number;
-  /** Fetches in flight at once, across every URL. Default 8; at most 256. */
+  /** Fetches of new ids in flight at once, across every URL (a known client's document fetched again is not held back by it). Default 8; at most 256. */
   maxInFlight?: number;
   /**
    * The fetch to use (default the global one). For a proxy, or a test's own trust store: the
@@ -105,7 +106,10 @@ function checkHosts(hosts: readonly string[]): Set<string> {
  * document has one client id.
  */
 export function metadataUrlProblem(id: string, hosts: ReadonlySet<string>): string | undefined {
-  if (id.length > 2000 || !id.startsWith('https://')) return 'is not an https URL';
+  // 256: the longest client id the engine keeps (`baton.login`, the ID token's `aud`); a longer one
+  // would pass the sign-in and consent pages and then fail at the code exchange, every time.
+  if (id.length > 256) return 'is longer than 256 characters';
+  if (!id.startsWith('https://')) return 'is not an https URL';
   if (!URL.canParse(id)) return 'is not a URL';
   const url = new URL(id);
   if (!hosts.has(url.host)) return 'is not on a listed host';
@@ -142,8 +146,8 @@ export function clientOfDocument(id: string, doc: unknown): ClientRecord {
   const logout = uriList(d, 'post_logout_redirect_uris', false);
   if (logout !== undefined) client.postLogoutRedirectUris = logout;
   if (d.client_name !== undefined) {
-    if (typeof d.client_name !== 'string' || d.client_name.trim() === '' || d.client_name.length > CLIENT_NAME_MAX)
-      throw new Error(`client_name must be a string of 1 to ${CLIENT_NAME_MAX} characters`);
+    if (!displayableName(d.client_name, CLIENT_NAME_MAX))
+      throw new Error(`client_name must be a string of 1 to ${CLIENT_NAME_MAX} characters, without control or format characters`);
     client.name = d.client_name.trim();
   }
   if (d.scope !== undefined) {
@@ -164,6 +168,26 @@ export interface ClientMetadataResolver {
   readonly cached: number;
 }
 
+/** One document fetched within `timeoutMs` (headers and body), or the reason it was refused. */
+async function loadDocument(id: string, doFetch: typeof fetch, timeoutMs: number, maxBytes: number): Promise<Outcome> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([deadline, fetchDocument(id, doFetch, controller.signal, maxBytes)]);
+  } catch (err) {
+    return { refused: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+    controller.abort(); // a body left unread is not kept open
+  }
+}
+
 /** Creates the resolver; every option is checked here, with a sentence. */
 export function clientMetadataDocuments(options: ClientMetadataOptions): ClientMetadataResolver {
   const hosts = checkHosts(options.hosts);
@@ -171,28 +195,15 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
   const maxBytes = bounded(options.maxBytes, 5120, 256, 65_536, 'maxBytes');
   const ttlMs = bounded(options.ttlMs, 300_000, 1000, 86_400_000, 'ttlMs');
   const maxInFlight = bounded(options.maxInFlight, 8, 1, 256, 'maxInFlight');
-  const cache = new LRUCache<string, Outcome>({ max: bounded(options.cacheSize, 1000, 1, 100_000, 'cacheSize') });
+  const max = bounded(options.cacheSize, 1000, 1, 100_000, 'cacheSize');
+  // Refusals apart from documents: any caller can name ids that are not documents, and those must
+  // not push a client's document out (its next request, a flow's token exchange, would need a fetch
+  // that a flood keeping every fetch slot busy gets refused). A stale document stays (never served):
+  // it marks a known client, whose fetch again is not refused by the cap (at most `max` of them).
+  const cache = new LRUCache<string, Outcome>({ max, noDeleteOnStaleGet: true });
+  const refusals = new LRUCache<string, Outcome>({ max });
   const pending = new Map<string, Promise<Outcome>>();
   const doFetch = options.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
-
-  const load = async (id: string): Promise<Outcome> => {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-    });
-    try {
-      return await Promise.race([deadline, fetchDocument(id, doFetch, controller.signal, maxBytes)]);
-    } catch (err) {
-      return { refused: (err as Error).message };
-    } finally {
-      clearTimeout(timer);
-      controller.abort(); // a body left unread is not kept open
-    }
-  };
 
   return {
     handles: (id) => metadataUrlProblem(id, hosts) === undefined,
@@ -200,23 +211,25 @@ export function clientMetadataDocuments(options: ClientMetadataOptions): ClientM
       return pending.size;
     },
     get cached() {
-      return cache.size;
+      return cache.size + refusals.size;
     },
     async get(id) {
       if (metadataUrlProblem(id, hosts) !== undefined) return null; // never fetched
-      const known = cache.get(id) ?? (await (pending.get(id) ?? start(id)));
+      const known = cache.get(id) ?? refusals.get(id) ?? (await (pending.get(id) ?? start(id)));
       return 'client' in known ? known.client : null;
     },
   };
 
   function start(id: string): Promise<Outcome> {
-    // Past the cap, refused at once and not remembered: a burst of new ids cannot queue work.
-    if (pending.size >= maxInFlight) return Promise.resolve({ refused: 'too many documents are being fetched' });
-    const p = load(id).then((outcome) => {
+    // Past the cap, a new id is refused at once and not remembered: a burst of new ids cannot queue work.
+    if (pending.size >= maxInFlight && cache.peek(id, { allowStale: true }) === undefined)
+      return Promise.resolve({ refused: 'too many documents are being fetched' });
+    const p = loadDocument(id, doFetch, timeoutMs, maxBytes).then((outcome) => {
       pending.delete(id);
       if ('refused' in outcome)
         options.logger?.warn({ event: 'client_metadata.refused', client: id.slice(0, 200), reason: outcome.refused }, 'client metadata document refused');
-      cache.set(id, outcome, { ttl: 'client' in outcome ? Math.min(ttlMs, outcome.freshMs ?? ttlMs) : Math.max(MIN_FRESH_MS, Math.floor(ttlMs / 10)) });
+      if ('client' in outcome) cache.set(id, outcome, { ttl: Math.min(ttlMs, outcome.freshMs ?? ttlMs) });
+      else refusals.set(id, outcome, { ttl: Math.max(MIN_FRESH_MS, Math.floor(ttlMs / 10)) });
       return outcome;
     });
     pending.set(id, p);

@@ -18,6 +18,7 @@ import type { HandlerContext, RequestContext } from '../http/context.ts';
 import { loginProof, nonceHeaders } from '../dpop/token-endpoint.ts';
 import type { DpopProof } from '../dpop/proof.ts';
 import { httpErrorOf, HttpError } from '../http/respond.ts';
+import { covers } from './consent-store.ts';
 import { openCode } from './codes.ts';
 import type { OpenedCode } from './codes.ts';
 import { idToken } from './id-token.ts';
@@ -31,7 +32,8 @@ type Why =
   | 'PKCE verifier missing or wrong'
   | 'no DPoP proof for a code bound to a key'
   | 'DPoP proof by another key'
-  | 'presented again: its session revoked';
+  | 'presented again: its session revoked'
+  | 'the user withdrew consent since it was issued';
 
 const SENTENCE = 'The authorization code is invalid, expired or already used, or was issued for another client, redirect_uri or code_verifier';
 
@@ -107,6 +109,12 @@ export async function codeGrant(c: HandlerContext, request: Request, f: Record<s
   try {
     const proof = await codeProof(c, request, client, code, ctx.ip);
     jkt = proof?.jkt;
+    // A third-party client's code lives up to 60 s: a consent withdrawn meanwhile ("Apps with access") stops it.
+    if (!client.firstParty) {
+      const given = await c.authz.consents.get(code.grant.userId, client.id);
+      if (given === null || !covers(given, code.grant.scope, code.grant.resource))
+        throw refused(c, client, 'the user withdrew consent since it was issued', ctx.ip);
+    }
     // The first write: the code spent, on every instance at once.
     if (!(await c.baton.spendOnce(`code:${code.jti}`, code.exp))) {
       await replayed(c, code);

@@ -4,10 +4,10 @@
  * `GET /auth/consents`, `DELETE /auth/consents/{client_id}` (Bearer, like `/auth/sessions`);
  * revoking a consent also ends that user's sessions of that client.
  */
-import { bearer } from '../http/context.ts';
+import { accountBearer } from '../http/context.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { HttpError, json, readFields } from '../http/respond.ts';
-import { browserUser, failTxn, grantedScope, issue } from './flow.ts';
+import { browserUser, failTxn, grantedScope, issue, txnClient } from './flow.ts';
 import { errorPage } from './html.ts';
 import { formTxn } from './hosted.ts';
 import { authzErrorResponse, errorRedirect } from './response.ts';
@@ -20,17 +20,18 @@ async function decide(c: HandlerContext, request: Request): Promise<Response> {
   // The page was shown to one user; only that user, still signed in here, answers it.
   if (txn.u === undefined || user === null || user.userId !== txn.u)
     return errorPage(c, 403, 'You are no longer signed in as the user this page was shown to. Start again from the application.');
+  if (f.decision !== 'allow' && f.decision !== 'deny') return errorPage(c, 400, 'Choose Allow or Deny.');
+  // The client and its redirect URI, still registered (the page may be 10 minutes old): before either answer goes there.
+  const client = await txnClient(c, txn);
   if (f.decision === 'deny') {
     c.log?.info({ event: 'authorize.denied', client: txn.r.clientId }, 'consent denied');
     return errorRedirect(c, failTxn(txn, 'access_denied', 'The user denied access'));
   }
-  if (f.decision !== 'allow') return errorPage(c, 400, 'Choose Allow or Deny.');
-  const client = await c.clients.get(txn.r.clientId);
-  if (client === null) return errorPage(c, 400, 'The application that sent you here is no longer registered with this service.');
   // The scope is decided again as on the page (the user's scopes may have changed since).
-  const scope = grantedScope(txn, user, client);
+  const scope = grantedScope(c, txn, user, client);
   const before = await c.authz.consents.get(user.userId, client.id);
-  await c.authz.consents.put(user.userId, client.id, [...new Set([...(before?.scope ?? []), ...scope])], c.baton.now());
+  const union = (a: readonly string[] = [], b: readonly string[] = []): string[] => [...new Set([...a, ...b])];
+  await c.authz.consents.put(user.userId, client.id, union(before?.scope, scope), c.baton.now(), union(before?.resource, txn.r.resource));
   c.log?.info({ event: 'authorize.consented', client: client.id }, 'consent given');
   return issue(c, txn, user, scope);
 }
@@ -51,13 +52,19 @@ export function consentRoute(c: HandlerContext): Route {
 export function consents(c: HandlerContext): Route {
   return {
     GET: async (request) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const list = await c.authz.consents.list(claims.sub);
       const named = await Promise.all(
         list.map(async (x) => {
           const client = await c.clients.get(x.clientId);
-          return { client_id: x.clientId, ...(client?.name === undefined ? {} : { client_name: client.name }), scope: x.scope.join(' '), at: x.at };
+          return {
+            client_id: x.clientId,
+            ...(client?.name === undefined ? {} : { client_name: client.name }),
+            scope: x.scope.join(' '),
+            ...(x.resource === undefined || x.resource.length === 0 ? {} : { resource: x.resource }),
+            at: x.at,
+          };
         }),
       );
       return json({ consents: named });
@@ -69,7 +76,7 @@ export function consents(c: HandlerContext): Route {
 export function consent(c: HandlerContext): Route {
   return {
     DELETE: async (request, _ctx, [clientId]) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const id = clientId as string;
       const had = await c.authz.consents.delete(claims.sub, id);

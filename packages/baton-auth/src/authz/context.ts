@@ -10,6 +10,7 @@ import type { Baton } from '../core/baton.ts';
 import { memoryConsents } from './consent-store.ts';
 import type { ConsentStore } from './consent-store.ts';
 import { sealerOf } from './codes.ts';
+import { THEME_VARIABLES } from './html.ts';
 import type { Sealer } from './seal.ts';
 import type { ClientMetadataOptions } from './client-metadata.ts';
 import type { RegistrationOptions } from './registration.ts';
@@ -41,12 +42,20 @@ export interface AuthorizationOptions {
   currentUser?: (request: Request) => Promise<AuthorizationUser | null>;
   /** With currentUser: your sign-in page's URL, given the URL to come back to afterwards (an `/oauth/authorize?txn=…` URL). */
   signInUrl?: (returnTo: string) => string;
+  /**
+   * With currentUser: ends your app's session of this browser when RP-initiated logout
+   * (`/oauth/end-session`) signs its user out — the browser's session here is yours, and left alone
+   * the next sign-in at any client would be silent. Returns the `Set-Cookie` values to answer with.
+   */
+  signOut?: (request: Request) => Promise<readonly string[]>;
   /** The hosted pages' look. */
   page?: PageOptions;
   /** Where consents are remembered. Default `memoryConsents()` (this process only). */
   consents?: ConsentStore;
   /** How long an authorization code lives: at most 60 s (the default). Seconds or a duration string. */
   codeTtl?: Duration;
+  /** The claims `claims` may return (`preferred_username`, `email`, …), advertised as `claims_supported` (OIDC Discovery §3). Default none. */
+  claimsSupported?: readonly string[];
   /** OIDC claims of /userinfo for the granted scopes. Default: none beyond `sub`. */
   claims?: (userId: string, scope: readonly string[]) => Promise<Record<string, unknown>>;
   /** RFC 7591 registration at `POST /oauth/register` (off when absent; needs a registry with `register`). */
@@ -66,17 +75,32 @@ export interface AuthzContext {
   readonly sealer: Sealer;
 }
 
-/** A CSS custom property and a value that cannot leave its declaration (no `;`, braces, `<`, quotes or backslashes). */
+/**
+ * A CSS custom property and a value that cannot leave its declaration: no `;`, braces, `<`, quotes
+ * or backslashes, no comment (`/*` would swallow the rest of the stylesheet), and parentheses closed
+ * in order (an open function swallows every rule after it: CSS Syntax 3, "consume a function").
+ */
 const VAR_NAME = /^--[A-Za-z0-9-]{1,64}$/;
 const VAR_VALUE = /^[^;{}<>"'\\\n\r]{1,200}$/;
+function plainValue(value: string): boolean {
+  if (!VAR_VALUE.test(value) || value.includes('/*') || value.includes('*/')) return false;
+  let depth = 0;
+  for (const ch of value) {
+    if (ch === '(') depth++;
+    if (ch === ')' && --depth < 0) return false;
+  }
+  return depth === 0;
+}
 
 export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
   const theme: Record<string, string> = {};
   for (const [name, value] of Object.entries(page.theme ?? {})) {
-    if (!VAR_NAME.test(name) || typeof value !== 'string' || !VAR_VALUE.test(value))
+    if (!VAR_NAME.test(name) || typeof value !== 'string' || !plainValue(value))
       throw new BatonConfigError(
-        `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes).`,
+        `authorization.page.theme: ${JSON.stringify(name.slice(0, 70))} must be a CSS variable (--name) with a plain value (no ; { } < > quotes or comments, parentheses closed).`,
       );
+    if (!(THEME_VARIABLES as readonly string[]).includes(name))
+      throw new BatonConfigError(`authorization.page.theme: the pages read no ${name.slice(0, 70)}; they read ${THEME_VARIABLES.join(', ')}.`);
     theme[name] = value;
   }
   const logo = page.logoUrl;
@@ -91,6 +115,8 @@ export function checkPage(page: PageOptions = {}): AuthzContext['page'] {
 export function authzContext(baton: Baton, options: AuthorizationOptions = {}): AuthzContext {
   if ((options.currentUser === undefined) !== (options.signInUrl === undefined))
     throw new BatonConfigError('authorization: give currentUser and signInUrl together (library-first), or neither (the hosted sign-in page).');
+  if (options.signOut !== undefined && options.currentUser === undefined)
+    throw new BatonConfigError('authorization.signOut ends your app’s session, so it goes with currentUser (library-first).');
   const codeTtlMs = toMs(options.codeTtl ?? 60, 'authorization.codeTtl');
   // OAuth 2.1 §4.1.2 and RFC 6749 §4.1.2: a code lives a short time, 10 minutes at most; Baton allows 60 s.
   if (codeTtlMs < 1000 || codeTtlMs > 60_000) throw new BatonConfigError('authorization.codeTtl must be between 1 s and 60 s.');

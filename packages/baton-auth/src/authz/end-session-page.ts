@@ -5,12 +5,12 @@
  * post-logout redirect URI's origin, which Chrome applies to the redirect after the POST).
  */
 import type { HandlerContext } from '../http/context.ts';
-import { esc, htmlPage, layout } from './html.ts';
+import { destination, esc, htmlPage, layout } from './html.ts';
 
 /** The path of the confirmation form's POST, under the issuer's path. */
 export const confirmPath = (c: HandlerContext): string => `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/end-session/confirm`;
 
-/** "Sign out?": one button that posts the sealed request back to this site. */
+/** "Sign out?": one button that posts the sealed request back to this site, and where the browser goes after (the client chose its name, not that host). */
 export function confirmPage(
   c: HandlerContext,
   o: { sealed: string; clientName: string | undefined; redirect: string | undefined; csrfCookie: string },
@@ -19,7 +19,7 @@ export function confirmPage(
   const html = layout(
     c,
     'Sign out?',
-    `<p>${of} Do you want to sign out of this service?</p>
+    `<p>${of} Do you want to sign out of this service?</p>${o.redirect === undefined ? '' : `<p>Then you go to ${destination(o.redirect)}.</p>`}
 <form method="post" action="${esc(confirmPath(c))}"><input type="hidden" name="logout" value="${esc(o.sealed)}">
 <button type="submit">Sign out</button></form>`,
   );

@@ -14,9 +14,10 @@
  *   otherwise the user is asked (§2: the OP SHOULD ask the user whether to log out): a page whose
  *   form posts back to this site only (the handler's cross-site check, `Origin`/`Sec-Fetch-Site`,
  *   and the double-submit CSRF cookie whose hash the sealed form holds).
- * - Signing out revokes the authorization-server session (the Baton session behind the cookie),
- *   and the session named by the hint's `sid` when the hint's `sub` is that user (another user's
- *   hint revokes nothing of theirs), clears the cookie, then redirects or shows the page.
+ * - Signing out revokes the authorization-server session (the Baton session behind the cookie;
+ *   with `currentUser`, your app's, through `authorization.signOut`), and the session named by the
+ *   hint's `sid` when the hint's `sub` is that user (another user's hint revokes nothing of
+ *   theirs), clears the cookie, then redirects or shows the page.
  *
  * The endpoint is a top-level navigation from the client's site (exempt from the handler's
  * cross-site refusal, like `/oauth/authorize`): a cross-site POST carries no SameSite=Lax cookie,
@@ -27,7 +28,7 @@ import type { HandlerContext, Route } from '../http/context.ts';
 import { readFields } from '../http/respond.ts';
 import { verifyIdTokenHint } from '../core/id-token.ts';
 import { confirmPage, signedOutPage } from './end-session-page.ts';
-import { errorPage } from './html.ts';
+import { clientLabel, errorPage } from './html.ts';
 import { seeOther } from './response.ts';
 import { asSession, csrfFor, csrfMatches, pageCookie } from './transaction.ts';
 
@@ -106,7 +107,9 @@ async function signOut(c: HandlerContext, request: Request, r: Logout): Promise<
     if (own.some((s) => s.id === r.sid)) await c.baton.revokeSession(r.sid, { reason: 'logout', ...(user.asSid === undefined ? {} : { by: user.asSid }) });
   }
   c.log?.info({ event: 'end_session', client: r.clientId, signedIn: user !== undefined }, 'signed out');
-  const cookies = [pageCookie(c, 'baton_as', '', { sameSite: 'Lax', maxAgeSec: 0 })];
+  // Library-first: the browser's session here is the app's; its own signOut ends it.
+  const ended = user !== undefined && c.authz.options.signOut !== undefined ? await c.authz.options.signOut(request) : [];
+  const cookies = [pageCookie(c, 'baton_as', '', { sameSite: 'Lax', maxAgeSec: 0 }), ...ended];
   if (r.redirect === undefined) return signedOutPage(c, cookies);
   const query = r.state === undefined ? '' : `${r.redirect.includes('?') ? '&' : '?'}${new URLSearchParams({ state: r.state }).toString()}`;
   return seeOther(`${r.redirect}${query}`, cookies);
@@ -124,7 +127,12 @@ async function endSession(c: HandlerContext, request: Request): Promise<Response
   const csrf = csrfFor(c, request);
   const sealed = await c.authz.sealer.seal('csrf', { k: 'end-session', r, csrf: csrf.hash } satisfies SealedLogout, FORM_TTL_MS);
   const client = r.clientId === undefined ? null : await c.clients.get(r.clientId);
-  return confirmPage(c, { sealed, clientName: client === null ? undefined : (client.name ?? client.id), redirect: r.redirect, csrfCookie: csrf.setCookie });
+  return confirmPage(c, {
+    sealed,
+    clientName: client === null ? undefined : clientLabel(client),
+    redirect: r.redirect,
+    csrfCookie: csrf.setCookie,
+  });
 }
 
 /** `POST /oauth/end-session/confirm`: the confirmation form, from this site and this browser only. */

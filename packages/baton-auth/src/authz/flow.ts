@@ -4,17 +4,19 @@
  * `max_age`), the consent of a third-party client, and the code.
  */
 import { isBatonError } from '../core/errors.ts';
-import { grantScope, outside, parseScope } from '../core/scope.ts';
+import { idTokenKey } from '../core/id-token.ts';
+import { grantScope, parseScope } from '../core/scope.ts';
 import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 import { issueCode } from './codes.ts';
 import { matchRedirectUri } from './redirect-uri.ts';
-import { consentHtml, htmlPage, signInHtml } from './html.ts';
+import { clientLabel, consentHtml, htmlPage, signInHtml } from './html.ts';
 import { AuthzPageError, AuthzRedirectError } from './request.ts';
 import { authorizationResponse, errorRedirect, seeOther } from './response.ts';
 import { asSession, csrfFor, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import type { AuthorizationUser } from './context.ts';
+import { covers } from './consent-store.ts';
 
 /** The user of this browser: your app's (`currentUser`), or the hosted sign-in's while its Baton session lives. */
 export async function browserUser(c: HandlerContext, request: Request): Promise<AuthorizationUser | null> {
@@ -33,7 +35,7 @@ export function fresh(txn: Txn, user: AuthorizationUser | null): user is Authori
 
 /** A redirected error of the transaction's request. */
 export const failTxn = (txn: Txn, error: string, description: string): AuthzRedirectError =>
-  new AuthzRedirectError(txn.r.redirectUri, txn.r.state, error, description);
+  new AuthzRedirectError(txn.r.redirectUri, txn.r.state, error, description, txn.r.clientId);
 
 /** The client of a transaction, still registered (it may have been removed since the request). */
 export async function txnClient(c: HandlerContext, txn: Txn): Promise<ClientRecord> {
@@ -54,18 +56,33 @@ export async function signIn(c: HandlerContext, request: Request, txn: Txn, clie
   }
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
-  return htmlPage(signInHtml(c, { txn: sealed, clientName: client.name ?? client.id }), 200, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri });
+  return htmlPage(signInHtml(c, { txn: sealed, clientName: clientLabel(client) }), 200, {
+    cookies: [csrf.setCookie],
+    redirectUri: txn.r.redirectUri,
+  });
 }
 
 /** The scope granted: what was asked (or everything allowed), within the user's scopes, `openid`, and the client's list. */
-export function grantedScope(txn: Txn, user: AuthorizationUser, client: ClientRecord): string[] {
+export function grantedScope(c: HandlerContext, txn: Txn, user: AuthorizationUser, client: ClientRecord): string[] {
+  let scope: string[];
   try {
     const mine = [...parseScope(user.scope ?? ''), 'openid'];
-    return parseScope(grantScope(txn.r.scope, mine, client.scopes));
+    scope = parseScope(grantScope(txn.r.scope, mine, client.scopes));
   } catch (err) {
     if (isBatonError(err) && err.code === 'ERR_INVALID_SCOPE') throw failTxn(txn, 'invalid_scope', err.message);
     throw err;
   }
+  // No ID token can be signed with an HS256 ring: said here, before a code is issued, not at its redemption.
+  if (scope.includes('openid')) {
+    try {
+      idTokenKey(c.baton.keys);
+    } catch (err) {
+      if (isBatonError(err) && err.code === 'ERR_CONFIG')
+        throw failTxn(txn, 'invalid_scope', 'This server issues no ID tokens (its signing key is HS256): ask without openid');
+      throw err;
+    }
+  }
+  return scope;
 }
 
 /** The code, redirected to the client with `state` and `iss` (RFC 6749 §4.1.2, RFC 9207). */
@@ -90,20 +107,28 @@ export async function issue(c: HandlerContext, txn: Txn, user: AuthorizationUser
 }
 
 /**
+ * Whether the client's identity is assured, so that a remembered consent may answer for the user
+ * (RFC 8252 §8.6): a confidential client, or a redirect URI of https (the code goes to that origin).
+ * Any program on the device can listen on a loopback port or claim a private-use scheme under a
+ * public native client's id: such a client is asked every time.
+ */
+const assured = (client: ClientRecord, redirectUri: string): boolean => client.type === 'confidential' || redirectUri.startsWith('https://');
+
+/**
  * After the user is known: consent for a client that is not first-party (remembered per user,
- * client and scope; a wider scope asks again; `prompt=consent` always asks), then the code.
+ * client and scope; a wider scope asks again; `prompt=consent` always asks, and so does a public native client), then the code.
  */
 export async function afterSignIn(c: HandlerContext, request: Request, txn: Txn, user: AuthorizationUser, cookies: readonly string[] = []): Promise<Response> {
   try {
     const client = await txnClient(c, txn);
-    const scope = grantedScope(txn, user, client);
+    const scope = grantedScope(c, txn, user, client);
     if (!client.firstParty) {
       const given = await c.authz.consents.get(user.userId, client.id);
-      if (given === null || txn.r.prompt.includes('consent') || outside(scope, given.scope).length > 0) {
+      if (given === null || txn.r.prompt.includes('consent') || !covers(given, scope, txn.r.resource) || !assured(client, txn.r.redirectUri)) {
         if (txn.r.prompt.includes('none')) throw failTxn(txn, 'consent_required', 'The user has not allowed this application yet');
         const csrf = csrfFor(c, request);
         const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash, u: user.userId });
-        const html = consentHtml(c, { txn: sealed, clientName: client.name ?? client.id, scope });
+        const html = consentHtml(c, { txn: sealed, clientName: clientLabel(client), redirectUri: txn.r.redirectUri, scope, resource: txn.r.resource });
         return htmlPage(html, 200, { cookies: [...cookies, csrf.setCookie], redirectUri: txn.r.redirectUri });
       }
     }

@@ -12,7 +12,7 @@ import { checkCsrf } from '../http/context.ts';
 import { tooManyAttempts } from '../http/login-protection.ts';
 import { HttpError, readFields } from '../http/respond.ts';
 import { afterSignIn, txnClient } from './flow.ts';
-import { errorPage, htmlPage, signInHtml } from './html.ts';
+import { clientLabel, errorPage, htmlPage, signInHtml } from './html.ts';
 import { asCookie, csrfFor, csrfMatches, nowSec, openTxn, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import { authzErrorResponse } from './response.ts';
@@ -48,7 +48,7 @@ async function again(
   const client = await txnClient(c, txn);
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
-  const html = signInHtml(c, { txn: sealed, clientName: client.name ?? client.id, username, error });
+  const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client), username, error });
   return htmlPage(html, status, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri, headers });
 }
 

@@ -5,11 +5,38 @@
  * its form go only to this site and the client's redirect URI (CSP `form-action`, which Chrome
  * applies to the redirect after a POST too).
  */
+import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
+
+/** The CSS variables the pages read (`authorization.page.theme`, `BATON_PAGE_THEME`): any other name is a mistake. */
+export const THEME_VARIABLES = [
+  '--baton-accent',
+  '--baton-accent-text',
+  '--baton-background',
+  '--baton-surface',
+  '--baton-text',
+  '--baton-error',
+  '--baton-border',
+  '--baton-input-background',
+  '--baton-radius',
+  '--baton-font',
+] as const;
 
 /** Escapes text for an HTML text node or a double-quoted attribute. */
 export function esc(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/**
+ * How a page names a client: its name, or its id; for a client of a metadata document (an https
+ * client id), beside the client id's host — the one identity such a client has (client-metadata.ts),
+ * while its `client_name` is its own word, "Baton Account" as easily as anything (RFC 7591 §5:
+ * metadata the server did not verify). Where the browser goes next is shown apart (`destination`).
+ */
+export function clientLabel(client: ClientRecord): string {
+  const id = URL.parse(client.id);
+  if (id?.protocol !== 'https:') return client.name ?? client.id;
+  return client.name === undefined ? id.host : `${client.name} (${id.host})`;
 }
 
 /** A CSP source for a redirect URI: its origin, or its scheme for a private-use one (RFC 8252 §7.1). */
@@ -40,9 +67,9 @@ export function pageHeaders(redirectUri?: string): Record<string, string> {
 const STYLE = `body{margin:0;font-family:var(--baton-font,system-ui,sans-serif);background:var(--baton-background,#f6f7f9);color:var(--baton-text,#1b1f24)}
 main{max-width:22rem;margin:10vh auto;padding:2rem;background:var(--baton-surface,#fff);border-radius:var(--baton-radius,8px);box-shadow:0 1px 4px #0002}
 h1{font-size:1.4rem;margin:0 0 1rem}img{display:block;max-height:48px;margin:0 auto 1rem}
-label{display:block;margin:.8rem 0 .3rem}input{box-sizing:border-box;width:100%;padding:.55rem;font:inherit;border:1px solid #8a939e;border-radius:var(--baton-radius,8px)}
+label{display:block;margin:.8rem 0 .3rem}input{box-sizing:border-box;width:100%;padding:.55rem;font:inherit;color:inherit;background:var(--baton-input-background,#fff);border:1px solid var(--baton-border,#8a939e);border-radius:var(--baton-radius,8px)}
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font:inherit;border:0;border-radius:var(--baton-radius,8px);background:var(--baton-accent,#0b63ce);color:var(--baton-accent-text,#fff);cursor:pointer}
-button.secondary{background:transparent;color:inherit;border:1px solid #8a939e;margin-left:.5rem}
+button.secondary{background:transparent;color:inherit;border:1px solid var(--baton-border,#8a939e);margin-left:.5rem}
 .error{color:var(--baton-error,#b00020)}ul{padding-left:1.2rem}`;
 
 /** A whole page around `body`. */
@@ -82,14 +109,32 @@ export function signInHtml(c: HandlerContext, o: { txn: string; clientName: stri
   );
 }
 
-/** The consent form: the client's name and the scopes it asks for, "Allow" and "Deny". */
-export function consentHtml(c: HandlerContext, o: { txn: string; clientName: string; scope: readonly string[] }): string {
+/**
+ * Where "Allow" sends the user, as HTML: the redirect URI's host (a web app), its scheme (a native
+ * app, RFC 8252 §7.1), or "an app on this device" (loopback, §7.3). A client's name is whatever its
+ * registrant wrote (RFC 7591 `client_name`); the host is where the code goes, not theirs to choose.
+ */
+export function destination(redirectUri: string): string {
+  const url = URL.parse(redirectUri);
+  if (url === null) return 'the application';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `the app <strong>${esc(url.protocol.slice(0, -1))}</strong>`;
+  if (/^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname)) return 'an app on this device';
+  return `<strong>${esc(url.hostname)}</strong>`;
+}
+
+/** The consent form: the client's name, where it sends the user and the scopes it asks for, "Allow" and "Deny". */
+export function consentHtml(
+  c: HandlerContext,
+  o: { txn: string; clientName: string; redirectUri: string; scope: readonly string[]; resource: readonly string[] },
+): string {
   const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/consent`;
-  const scopes = o.scope.length === 0 ? '<p>It asks for no particular permission.</p>' : `<ul>${o.scope.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
+  const list = (items: readonly string[]) => `<ul>${items.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`;
+  const apis = o.resource.length === 0 ? '' : `<p>Its access works at:</p>${list(o.resource)}`;
+  const scopes = (o.scope.length === 0 ? '<p>It asks for no particular permission.</p>' : list(o.scope)) + apis;
   return layout(
     c,
     'Allow access?',
-    `<p><strong>${esc(o.clientName)}</strong> wants to access your account.</p>${scopes}
+    `<p><strong>${esc(o.clientName)}</strong> wants to access your account.</p><p>Allowing sends you to ${destination(o.redirectUri)}.</p>${scopes}
 <form method="post" action="${esc(action)}"><input type="hidden" name="txn" value="${esc(o.txn)}">
 <button type="submit" name="decision" value="allow">Allow</button><button type="submit" name="decision" value="deny" class="secondary">Deny</button></form>`,
   );

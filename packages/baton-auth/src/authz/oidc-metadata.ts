@@ -11,29 +11,6 @@ import { HttpError, json } from '../http/respond.ts';
 /** The claims of Baton's ID tokens (`id-token.ts`). */
 const ID_TOKEN_CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid'];
 
-/** The standard claims each standard scope asks for (OIDC Core §5.4). */
-const SCOPE_CLAIMS: Record<string, readonly string[]> = {
-  profile: [
-    'name',
-    'family_name',
-    'given_name',
-    'middle_name',
-    'nickname',
-    'preferred_username',
-    'profile',
-    'picture',
-    'website',
-    'gender',
-    'birthdate',
-    'zoneinfo',
-    'locale',
-    'updated_at',
-  ],
-  email: ['email', 'email_verified'],
-  address: ['address'],
-  phone: ['phone_number', 'phone_number_verified'],
-};
-
 /**
  * The algorithms ID tokens are signed with: the active signing key's, then those of the signing
  * keys published for the next rotation (a client that cached this document then accepts their
@@ -66,7 +43,8 @@ export function openidMetadata(c: HandlerContext, server: Record<string, unknown
     scopes_supported: scopes,
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algorithms,
-    claims_supported: [...new Set([...ID_TOKEN_CLAIMS, ...scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? [])])],
+    // What the ID token carries and what the application's `claims` says it returns: never a claim no answer holds.
+    claims_supported: [...new Set([...ID_TOKEN_CLAIMS, ...(c.authz.options.claimsSupported ?? [])])],
     // Request objects (OIDC Core §6) and the claims parameter (§5.5) are not supported. PAR's
     // request_uri (RFC 9126) is another thing: it names a pushed request, not a request object.
     claims_parameter_supported: false,

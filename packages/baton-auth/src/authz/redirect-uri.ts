@@ -51,6 +51,8 @@ export function checkRedirectUri(uri: string, what: string): string {
   if (uri.length > MAX_REDIRECT_URI) refuse(what, uri, `it is longer than ${MAX_REDIRECT_URI} characters`);
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0020\u007f-\u009f\\]/.test(uri)) refuse(what, uri, 'it contains white space, a control character or a backslash');
+  // RFC 3986 §2: a URI is ASCII (an IRI is mapped to one first, RFC 3987 §3.1); a Location header carries nothing past U+00FF.
+  if (/[^\u0021-\u007e]/.test(uri)) refuse(what, uri, 'it has a character outside ASCII: percent-encode it, and write a host in its ASCII (xn--) form');
   if (uri.includes('#')) refuse(what, uri, 'it has a fragment (RFC 6749 §3.1.2)');
   if (!URL.canParse(uri)) refuse(what, uri, 'it is not an absolute URI');
   const url = new URL(uri);
@@ -97,7 +99,8 @@ function loopbackMatch(registered: string, presented: string): boolean {
  * is another URI.
  */
 export function matchRedirectUri(registered: readonly string[], presented: string): string | undefined {
-  if (typeof presented !== 'string' || presented.length === 0 || presented.length > MAX_REDIRECT_URI) return undefined;
+  // Outside ASCII never matches (checkRedirectUri refuses it; a record kept from before must not become a 500).
+  if (typeof presented !== 'string' || presented.length === 0 || presented.length > MAX_REDIRECT_URI || !/^[\u0021-\u007e]+$/.test(presented)) return undefined;
   for (const r of registered) if (r === presented) return r;
   for (const r of registered) if (loopbackMatch(r, presented)) return r;
   return undefined;

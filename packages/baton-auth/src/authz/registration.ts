@@ -22,7 +22,7 @@ import { checkRedirectUri } from './redirect-uri.ts';
 export interface RegistrationOptions {
   /** At most this many clients registered this way (1 to 1,000,000); a registration past it gets 400 `invalid_client_metadata`. */
   maxClients: number;
-  /** Registrations from one address (an IPv6 /64 counts as one) within `windowMs`. Default 10 an hour. */
+  /** Registrations from one address (an IPv6 /48 counts as one: a site's allocation) within `windowMs`. Default 10 an hour. */
   perAddress?: { max: number; windowMs: number };
   /** Where the per-address counters live, shared by every instance on it. Default this process's memory. */
   store?: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>;
@@ -42,6 +42,15 @@ const NAME_MAX = 100;
 const METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
 const GRANTS = new Set(['authorization_code', 'refresh_token']);
 
+/**
+ * Whether `name` is fit to be shown as a client's name: 1 to `max` characters, not blank, and
+ * without control or format characters (Unicode Cc, Cf: bidirectional overrides, zero-width
+ * joiners), which would let a name reorder or hide the page's own words around it.
+ */
+export function displayableName(name: unknown, max: number): name is string {
+  return typeof name === 'string' && name.trim() !== '' && name.length <= max && !/[\p{Cc}\p{Cf}]/u.test(name);
+}
+
 /** Checks the options against the registry; a mistake is a BatonConfigError with a sentence. */
 export function checkRegistration(options: RegistrationOptions, clients: ClientRegistry): Registration {
   const { maxClients } = options;
@@ -60,6 +69,16 @@ export function checkRegistration(options: RegistrationOptions, clients: ClientR
     ...(options.now ? { now: options.now } : {}),
   });
   return { maxClients, limiter, register: clients.register.bind(clients) };
+}
+
+/**
+ * What registrations are counted by: an IPv4 address, or the /48 of an IPv6 one. Not the /64 of
+ * login protection: an ISP gives a site a /56 or a /48 (RIPE-690), so one home connection would
+ * have 256 budgets (a tunnel broker's /48, 65,536) and fill `maxClients`, kept forever, alone.
+ */
+export function registrationAddress(ip: string): string {
+  const address = budgetAddress(ip);
+  return address.endsWith('::/64') ? `${address.split(':').slice(0, 3).join(':')}::/48` : address;
 }
 
 /** The RFC 7591 §3.2.2 error answer. */
@@ -103,8 +122,8 @@ export function clientOfRegistration(m: Record<string, unknown>, id: string): { 
   const logout = uris(m.post_logout_redirect_uris, 'post_logout_redirect_uris', false);
   if (logout !== undefined) client.postLogoutRedirectUris = logout;
   if (m.client_name !== undefined) {
-    if (typeof m.client_name !== 'string' || m.client_name.trim() === '' || m.client_name.length > NAME_MAX)
-      throw new Invalid('invalid_client_metadata', `client_name must be a string of 1 to ${NAME_MAX} characters`);
+    if (!displayableName(m.client_name, NAME_MAX))
+      throw new Invalid('invalid_client_metadata', `client_name must be a string of 1 to ${NAME_MAX} characters, without control or format characters`);
     client.name = m.client_name.trim();
   }
   if (m.scope !== undefined) {
@@ -143,7 +162,7 @@ export function registration(c: HandlerContext, r: Registration): Route {
       if ((request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json')
         throw new HttpError('ERR_INVALID_REQUEST', 'Send the client metadata as application/json (RFC 7591 §3.1)');
       try {
-        await r.limiter.consume(budgetAddress(ctx.ip ?? 'unknown'));
+        await r.limiter.consume(registrationAddress(ctx.ip ?? 'unknown'));
       } catch (res) {
         if (res instanceof Error) throw res;
         const seconds = Math.max(1, Math.ceil((res as { msBeforeNext: number }).msBeforeNext / 1000));

@@ -48,12 +48,15 @@ export class AuthzRedirectError extends Error {
   readonly state: string | undefined;
   readonly error: string;
   readonly description: string;
-  constructor(redirectUri: string, state: string | undefined, error: string, description: string) {
+  /** The client whose redirect URI it is. */
+  readonly clientId: string;
+  constructor(redirectUri: string, state: string | undefined, error: string, description: string, clientId: string) {
     super(description);
     this.redirectUri = redirectUri;
     this.state = state;
     this.error = error;
     this.description = description;
+    this.clientId = clientId;
   }
 }
 
@@ -83,9 +86,10 @@ export async function trustedClient(c: HandlerContext, p: Params, repeated: read
   if (repeated.includes('client_id') || repeated.includes('redirect_uri')) throw new AuthzPageError(400, 'client_id and redirect_uri must each be sent once.');
   if (!p.client_id) throw new AuthzPageError(400, 'The request names no client (client_id is missing). Go back to the application and try again.');
   const client = p.client_id.length > 512 ? null : await c.clients.get(p.client_id);
-  if (client === null) throw new AuthzPageError(400, 'The application that sent you here is not registered with this service (unknown client_id).');
-  if (!client.redirectUris?.length)
-    throw new AuthzPageError(400, `The application ${client.id} is not registered for sign-in through this page (it has no redirect URI).`);
+  // A client without a redirect URI (a backend, a resource server) is answered as an unknown one: the
+  // page does not tell which client ids exist, as client authentication does not (client-auth.ts).
+  if (client === null || !client.redirectUris?.length)
+    throw new AuthzPageError(400, 'The application that sent you here is not registered with this service for sign-in (unknown client_id).');
   if (!p.redirect_uri) throw new AuthzPageError(400, 'The request names no redirect_uri. Go back to the application and try again.');
   // Exact string comparison (RFC 9700 §4.1.3), loopback ports aside (RFC 8252 §7.3): redirect-uri.ts.
   if (matchRedirectUri(client.redirectUris, p.redirect_uri) === undefined)
@@ -162,7 +166,7 @@ export async function checkRequest(c: HandlerContext, p: Params, repeated: reado
   const { client, redirectUri } = await trustedClient(c, p, repeated);
   // The state is echoed as sent (RFC 6749 §4.1.2); one longer than any client needs is not.
   const state = p.state !== undefined && p.state.length <= MAX_STATE && !repeated.includes('state') ? p.state : undefined;
-  const fail = (error: string, description: string) => new AuthzRedirectError(redirectUri, state, error, description);
+  const fail = (error: string, description: string) => new AuthzRedirectError(redirectUri, state, error, description, client.id);
   if (repeated.length > 0) throw fail('invalid_request', `The parameter ${repeated[0]} is repeated (RFC 6749 §3.1)`);
   if (p.state !== undefined && state === undefined) throw fail('invalid_request', `state must be at most ${MAX_STATE} characters`);
   const checked = rest(c, client, p, pushed);

@@ -56,6 +56,14 @@ export interface ClientRecord {
   name?: string;
 }
 
+/**
+ * Whether `client` is a third party: it signs users in through the authorization endpoint
+ * (`redirectUris`) and is not `firstParty`, so the user allows it scopes on the consent page.
+ */
+export function isThirdParty(client: ClientRecord): boolean {
+  return client.firstParty !== true && (client.redirectUris?.length ?? 0) > 0;
+}
+
 /** Where clients come from: a fixed list (`staticClients`) or the standalone service's store. */
 export interface ClientRegistry {
   /** The client with this id, or null. */

@@ -4,6 +4,7 @@
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton, TokenPair } from '../core/baton.ts';
 import type { AuthzContext } from '../authz/context.ts';
+import { isThirdParty } from './clients.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Registration } from '../authz/registration.ts';
 import { setCookie } from './cookies.ts';
@@ -129,6 +130,22 @@ export async function bearer(c: HandlerContext, request: Request): Promise<Sessi
     );
   }
   return claims as SessionClaims;
+}
+
+/**
+ * `bearer` for the account's own endpoints (`/auth/me`, sessions, history, logout, consents): a
+ * third-party app's token is 403 `insufficient_scope` there. The user allowed that app the scopes
+ * its consent page listed, not the management of the account — listing and ending the user's
+ * sessions, reading their addresses, revoking other apps' consents. UserInfo stays open to it.
+ */
+export async function accountBearer(c: HandlerContext, request: Request): Promise<SessionClaims | Response> {
+  const claims = await bearer(c, request);
+  if (claims instanceof Response) return claims;
+  const client = await c.clients.get(claims.client_id);
+  if (client === null || !isThirdParty(client)) return claims;
+  return json({ error: 'insufficient_scope', error_description: "This endpoint serves the account's own apps; a third-party app's token cannot use it" }, 403, {
+    'www-authenticate': 'Bearer realm="baton", error="insufficient_scope"',
+  });
 }
 
 /**

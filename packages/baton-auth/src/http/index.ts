@@ -21,7 +21,7 @@ export { clientMetadataDocuments, withClientMetadataDocuments } from '../authz/c
 export type { ClientMetadataOptions, ClientMetadataResolver } from '../authz/client-metadata.ts';
 export type { RegistrationOptions } from '../authz/registration.ts';
 export { memoryConsents } from '../authz/consent-store.ts';
-export type { Consent, ConsentStore, MemoryConsentsOptions } from '../authz/consent-store.ts';
+export type { Consent, ConsentStore, Granted, MemoryConsentsOptions } from '../authz/consent-store.ts';
 export { checkPage } from '../authz/context.ts';
 export type { AuthorizationOptions, AuthorizationUser, PageOptions } from '../authz/context.ts';
 export { checkRedirectUri } from '../authz/redirect-uri.ts';

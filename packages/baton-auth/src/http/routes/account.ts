@@ -3,7 +3,7 @@
  * session, the others, or all), `GET /auth/sessions` and `DELETE /auth/sessions/{id}` (devices),
  * `GET /auth/me`.
  */
-import { bearer, clearCookie } from '../context.ts';
+import { accountBearer, clearCookie } from '../context.ts';
 import { describeDevice } from '../device.ts';
 import type { HandlerContext, Route } from '../context.ts';
 import { HttpError, json, readFields } from '../respond.ts';
@@ -11,7 +11,7 @@ import { HttpError, json, readFields } from '../respond.ts';
 export function logout(c: HandlerContext): Route {
   return {
     POST: async (request) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim();
       const f = type ? await readFields(request, c.maxBodyBytes) : {};
@@ -33,7 +33,7 @@ export function logout(c: HandlerContext): Route {
 export function sessions(c: HandlerContext): Route {
   return {
     GET: async (request) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const list = await c.baton.listSessions(claims.sub);
       // `device` gains `browser`, `os` and `name` from its user agent (device.ts); the recorded fields stay.
@@ -45,7 +45,7 @@ export function sessions(c: HandlerContext): Route {
 export function session(c: HandlerContext): Route {
   return {
     DELETE: async (request, _ctx, [id]) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const own = await c.baton.listSessions(claims.sub);
       if (!own.some((s) => s.id === id)) throw new HttpError('ERR_NOT_FOUND', 'No such session of yours');
@@ -62,7 +62,7 @@ export function session(c: HandlerContext): Route {
 export function history(c: HandlerContext): Route {
   return {
     GET: async (request) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       const before = new URL(request.url).searchParams.get('before');
       // A malformed cursor is ERR_INVALID_ARGUMENT: 400 invalid_request with its sentence.
@@ -91,7 +91,7 @@ export function history(c: HandlerContext): Route {
 export function me(c: HandlerContext): Route {
   return {
     GET: async (request) => {
-      const claims = await bearer(c, request);
+      const claims = await accountBearer(c, request);
       if (claims instanceof Response) return claims;
       // `username` (RFC 7662 §2.2 names it so): the name the user signs in with, when the handler can say it.
       const username = await c.username?.(claims.sub);

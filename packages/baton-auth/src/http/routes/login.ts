@@ -6,6 +6,7 @@
  */
 import { grantScope, parseScope } from '../../core/scope.ts';
 import { authenticateClient } from '../client-auth.ts';
+import { isThirdParty } from '../clients.ts';
 import type { ClientRecord } from '../clients.ts';
 import type { DpopProof } from '../../dpop/proof.ts';
 import { isBatonError } from '../../core/errors.ts';
@@ -29,10 +30,11 @@ export function login(c: HandlerContext): Route {
       const f = await readFields(request, c.maxBodyBytes);
       if (!f.username || !f.password) throw new HttpError('ERR_INVALID_REQUEST', 'username and password are required');
       const client = await authenticateClient(c, request, f, ctx.ip ?? 'unknown');
-      // RFC 9700 §2.4: a password is never handed to a third-party app. A client registered as one
-      // (dynamic registration, a client ID metadata document, or an operator's `firstParty: false`)
-      // signs users in with the authorization code flow, on this service's own page.
-      if (client.firstParty === false)
+      // RFC 9700 §2.4: a password is never handed to a third-party app — nor may one skip its consent
+      // page through here. A client registered as one (redirect URIs and not first-party, dynamic
+      // registration, a client ID metadata document, `firstParty: false`) signs users in with the
+      // authorization code flow, on this service's own page.
+      if (client.firstParty === false || isThirdParty(client))
         throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id.slice(0, 100)} is a third-party client: it signs users in through /oauth/authorize`);
       const ip = ctx.ip ?? 'unknown';
       const { proof, attempt } = await countedProof(c, request, client, f.username.toLowerCase(), ip);
