@@ -66,13 +66,20 @@ export function activeWith(span: Span, parent: Context = context.active()): Cont
 /**
  * `fn(span, a, b, c)` in a span started now under the active context and active while it runs,
  * ended when it settles; a rejection marks it failed (`failed`) and passes through. Its arguments
- * are passed along rather than closed over: a call allocates nothing the no-op API would not.
+ * are passed along rather than closed over, and the no-op API's span (one that neither records
+ * nor carries a trace: its `end` does nothing) gets `fn`'s own promise: a call allocates nothing
+ * the no-op API would not.
  */
-export async function traced<A, B, C, T>(name: string, options: SpanOptions, fn: (span: Span, a: A, b: B, c: C) => Promise<T>, a: A, b: B, c: C): Promise<T> {
+export function traced<A, B, C, T>(name: string, options: SpanOptions, fn: (span: Span, a: A, b: B, c: C) => Promise<T>, a: A, b: B, c: C): Promise<T> {
   const span = tracer.startSpan(name, options);
+  const active = activeWith(span);
+  return active === undefined ? fn(span, a, b, c) : tracedIn(span, active, fn, a, b, c);
+}
+
+/** `traced` for a span that records or carries a trace: active while `fn` runs, ended when it settles. */
+async function tracedIn<A, B, C, T>(span: Span, active: Context, fn: (span: Span, a: A, b: B, c: C) => Promise<T>, a: A, b: B, c: C): Promise<T> {
   try {
-    const active = activeWith(span);
-    return await (active === undefined ? fn(span, a, b, c) : context.with(active, fn, undefined, span, a, b, c));
+    return await context.with(active, fn, undefined, span, a, b, c);
   } catch (err) {
     failed(span, err);
     throw err;
