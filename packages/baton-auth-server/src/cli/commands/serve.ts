@@ -6,7 +6,7 @@ import { startCluster, workerLink } from '../../server/workers.ts';
 import { startTracing } from '../../server/tracing.ts';
 import type { Tracing } from '../../server/tracing.ts';
 import { loadConfig, redactUrl } from '../../server/config.ts';
-import { settingsHelp } from '../../server/settings.ts';
+import { settingsHelp, TRACES_HELP } from '../../server/settings.ts';
 import type { ServerConfig } from '../../server/config.ts';
 import { announceRuntime, runtimeFile } from '../../server/runtime.ts';
 import type { Announcement } from '../../server/runtime.ts';
@@ -15,7 +15,7 @@ import { program, BATON } from '../program.ts';
 program
   .command('serve')
   .description('run the token service, configured by the environment (the variables below)')
-  .addHelpText('after', `\nEnvironment (docs/configuration.md):\n${settingsHelp()}`)
+  .addHelpText('after', `\nEnvironment (docs/configuration.md):\n${settingsHelp()}\n\n${TRACES_HELP} (docs/operations.md).`)
   .option('--fresh-start', 'start with no users although the secret file of the embedded store exists (its database was lost on purpose)')
   .action(async (opts: { freshStart?: boolean }) => {
     const config = { ...loadConfig(), ...(opts.freshStart ? { freshStart: true } : {}) };
