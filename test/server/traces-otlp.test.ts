@@ -108,6 +108,35 @@ describe('baton serve with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     }
   }, 60_000);
 
+  it('BATON_WORKERS=2: each worker exports its own spans (its process.pid on them)', async () => {
+    const otlp = await receiver();
+    try {
+      const env = envFor('workers', { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, BATON_WORKERS: '2' });
+      const service = await serve(env);
+      try {
+        expect((await baton(['users', 'add', 'alice', '--password-stdin'], env, 'alice password 1\n')).code).toBe(0);
+        for (let i = 0; i < 6; i++) {
+          const res = await fetch(`${service.url}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', connection: 'close' },
+            body: JSON.stringify({ username: 'alice', password: 'alice password 1' }),
+          });
+          expect(res.status).toBe(200);
+        }
+      } finally {
+        await service.stop(); // the primary stops its workers, each sending what it queued
+      }
+      const spans = otlp.received.flatMap((e) => e.resourceSpans.flatMap((b) => b.scopeSpans.flatMap((s) => s.spans)));
+      expect(spans.filter((s) => s.name === 'POST /auth/login')).toHaveLength(6);
+      const resources = otlp.received.flatMap((e) => e.resourceSpans.map((b) => attrs(b.resource.attributes)));
+      expect(new Set(resources.map((r) => r['service.name']))).toEqual(new Set(['baton']));
+      // Connections are dealt to the workers in turn: both exported (the primary serves none).
+      expect(new Set(resources.map((r) => r['process.pid'])).size).toBe(2);
+    } finally {
+      otlp.server.close();
+    }
+  }, 60_000);
+
   it('unset: no module of the OpenTelemetry SDK is loaded', async () => {
     const service = await serve(envFor('off', {}));
     try {

@@ -38,7 +38,8 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
   ]);
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) over the defaults.
   const resource = resources
-    .resourceFromAttributes({ 'service.name': 'baton', 'service.version': SERVICE_VERSION })
+    // process.pid tells BATON_WORKERS' workers apart.
+    .resourceFromAttributes({ 'service.name': 'baton', 'service.version': SERVICE_VERSION, 'process.pid': process.pid })
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const provider = new sdk.TracerProvider({
     resource,
