@@ -59,6 +59,7 @@ export const INTEGRATION = [
   'test/server/startup.test.ts',
   'test/server/storage-failures.test.ts',
   'test/server/store-init-live.test.ts',
+  'test/server/traces-otlp.test.ts',
   'test/server/workers.test.ts',
   'test/stores/faults.test.ts',
   'test/stores/postgres-connect.test.ts',

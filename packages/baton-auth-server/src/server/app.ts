@@ -17,6 +17,7 @@ import type { ServerConfig } from './config.ts';
 import { openCustody, saveRing } from './custody.ts';
 import { observeResponses } from './observe.ts';
 import { servicePage } from './page.ts';
+import { traceRefusal } from './spans.ts';
 import { schedule } from './schedules.ts';
 import { createMetrics, opsRoutes, timedStore } from './ops.ts';
 import type { Metrics } from './ops.ts';
@@ -170,6 +171,13 @@ async function endpointsOf(baton: Baton, store: BatonStore, member: Membership, 
   });
 }
 
+/** The answer of an endpoint while the store has lost its data, traced (`spans.ts`). */
+function lost(request: Request): Response {
+  const answer = lostAnswer();
+  traceRefusal(request.method, request.headers, answer.status, 'ERR_STORE_UNAVAILABLE');
+  return answer;
+}
+
 /** What the service's handler is made of. */
 interface Parts {
   baton: Baton;
@@ -204,7 +212,7 @@ function serviceHandler(config: ServerConfig, { baton, raw, endpoints, metrics, 
       const response = await (serve
         ? serve()
         : (ops(request, pathname) ??
-          (install.lost() !== undefined && !pathname.includes('/.well-known/') ? lostAnswer() : observed(request, context, pathname))));
+          (install.lost() !== undefined && !pathname.includes('/.well-known/') ? lost(request) : observed(request, context, pathname))));
       // A revocation made by this request is answered only once every other worker applies it.
       await link?.flush();
       return response;

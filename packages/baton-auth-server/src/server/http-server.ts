@@ -17,6 +17,7 @@ import { createService } from './app.ts';
 import type { Service } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { startingAnswer } from './ops.ts';
+import { traceRefusal } from './spans.ts';
 import type { Metrics } from './ops.ts';
 import type { WorkerLink } from './workers.ts';
 
@@ -200,6 +201,7 @@ export async function startServer(
     const { status, body } = startingAnswer((req.url ?? '/').split('?')[0] as string);
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(status === 503 ? { 'retry-after': '1' } : {}) });
     res.end(body);
+    if (status === 503) traceRefusal(req.method, req.headers, status, 'ERR_STARTING');
   };
   server.on('request', (req, res) => listener(req, res));
   const listen = () =>

@@ -43,6 +43,10 @@ export function settingsHelp(): string {
   return SETTINGS_TABLE.map((s) => `  ${s.env.padEnd(width)}  ${s.doc} (default: ${defaultOf(s)})`).join('\n');
 }
 
+/** OpenTelemetry's own variables, read by `server/tracing.ts` rather than this table. */
+export const TRACES_HELP =
+  "Traces: OpenTelemetry's own variables, OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP; unset, no SDK is loaded), OTEL_SERVICE_NAME (default baton), OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, OTEL_SDK_DISABLED";
+
 /** docs/configuration.md, as `npm run docs:config` writes it. */
 export function configurationReference(): string {
   const code = (v: string): string => v.replace(/\|/g, '\\|');
@@ -61,6 +65,8 @@ export function configurationReference(): string {
       (s) =>
         `| \`${s.env}\` | \`${s.option}\` | ${s.default === undefined || s.default === '' ? cell(defaultOf(s)) : `\`${code(s.default)}\``} | ${cell(s.doc)} |`,
     ),
+    '',
+    `${TRACES_HELP.replace(/(OTEL_[A-Z_]+)/g, '`$1`')}: [Traces](./operations.md#traces).`,
     '',
   ].join('\n');
 }

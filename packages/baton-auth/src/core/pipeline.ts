@@ -13,6 +13,8 @@
  * A token decided without anything asynchronous (a cache hit, or the synchronous key source) costs
  * no promise and no allocation beyond the one promise `verify` returns.
  */
+import { SpanKind } from '@opentelemetry/api';
+import type { SpanOptions } from '@opentelemetry/api';
 import type { AccessTokenClaims } from './claims.ts';
 import type { DpopVerifier } from '../dpop/proof.ts';
 import { BatonError, isBatonError } from './errors.ts';
@@ -21,6 +23,17 @@ import { namesAudience } from '../protocol/audience.ts';
 import type { VerifiedTokenCache } from '../protocol/token-cache.ts';
 import { bearerOnly, checkPresentation, isThreeSegments } from './presentation.ts';
 import type { Claims, VerifyOptions } from './presentation.ts';
+import { failed, traced, tracer } from './tracing.ts';
+
+/** The span of a verification that missed the verified-token cache (never of a hit: the hot path starts none). */
+const VERIFY = 'baton.verify';
+const spanOf = (format: string): SpanOptions => Object.freeze({ kind: SpanKind.INTERNAL, attributes: Object.freeze({ 'baton.token.format': format }) });
+const [JWS, JWE, OPAQUE] = [spanOf('jws'), spanOf('jwe'), spanOf('opaque')] as const;
+/** The span options of a token's format, by its segments alone (asked only on a miss). */
+function formatOf(token: string): SpanOptions {
+  const segments = token.split('.').length;
+  return segments === 3 ? JWS : segments === 5 ? JWE : OPAQUE;
+}
 
 /** What `Baton.stats()` counts since the engine started: verifications by outcome, and the verified-token cache. */
 export interface VerifyStats {
@@ -176,7 +189,8 @@ export class VerificationPipeline implements TokenMemory {
     let claims: Claims;
     try {
       const shaped = this.#shaped(token);
-      claims = this.#accept(this.#hit(shaped, now) ?? this.remember(shaped, this.#fromKeysSync(shaped, now)), audience, now);
+      const hit = this.#hit(shaped, now);
+      claims = hit === undefined ? this.#missSync(shaped, audience, now) : this.#accept(hit, audience, now);
     } catch (err) {
       return this.#refused(err);
     }
@@ -194,7 +208,9 @@ export class VerificationPipeline implements TokenMemory {
       const shaped = this.#shaped(token);
       await p.readiness.ready();
       const now = p.now();
-      claims = this.#accept(await this.#claims(shaped, audience, now), audience, now);
+      // A JWE is cached as a JWS is; an opaque token never is (its store's record is its state).
+      const hit = isThreeSegments(shaped) ? this.#hit(shaped, now) : this.cached(shaped, now);
+      claims = hit === undefined ? await traced(VERIFY, formatOf(shaped), this.#missedIn, shaped, audience, now) : this.#accept(hit, audience, now);
     } catch (err) {
       this.#refused(isBatonError(err) ? err : new BatonError('ERR_TOKEN_INVALID', 'verification failed', { cause: err }));
     }
@@ -202,12 +218,28 @@ export class VerificationPipeline implements TokenMemory {
     return claims;
   }
 
-  async #claims(token: string, audience: Audience, now: number): Promise<Claims> {
+  /** `#missed` as `traced` calls it: one function for the pipeline, not one per call. */
+  readonly #missedIn = (_span: unknown, token: string, audience: Audience, now: number): Promise<Claims> => this.#missed(token, audience, now);
+
+  /** A token the cache did not hold, from its source, then accepted: the span `traced` gave it is active (an opaque token's store call is its child). */
+  async #missed(token: string, audience: Audience, now: number): Promise<Claims> {
     const { keys, formats } = this.#p;
-    if (!isThreeSegments(token)) return formats.verify(token, audience, now, this);
-    const hit = this.#hit(token, now);
-    if (hit !== undefined) return hit;
-    return this.remember(token, keys.verifySync === undefined ? await this.#fromKeys(token, now) : keys.verifySync(token, now));
+    if (!isThreeSegments(token)) return this.#accept(await formats.verify(token, audience, now, this), audience, now);
+    const claims = this.remember(token, keys.verifySync === undefined ? await this.#fromKeys(token, now) : keys.verifySync(token, now));
+    return this.#accept(claims, audience, now);
+  }
+
+  /** A compact JWS the cache did not hold, by the synchronous key source, in a span of its own (a leaf: nothing in it waits). */
+  #missSync(token: string, audience: Audience, now: number): Claims {
+    const span = tracer.startSpan(VERIFY, JWS);
+    try {
+      return this.#accept(this.remember(token, this.#fromKeysSync(token, now)), audience, now);
+    } catch (err) {
+      failed(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   /** The synchronous key source (the engine's `verifyLocal`). */

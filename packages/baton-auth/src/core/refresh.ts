@@ -18,6 +18,8 @@ import { audienceOf, parseResources } from './resource.ts';
 import { outside, parseScope } from './scope.ts';
 import { sessionEnd } from './session-end.ts';
 import type { SessionSummary } from './store.ts';
+import { errorType, INTERNAL, traced } from './tracing.ts';
+import type { Span } from '@opentelemetry/api';
 
 /** Options of `refresh`. */
 export interface RefreshOptions {
@@ -83,8 +85,49 @@ export function parseRefreshToken(e: Engine, refreshToken: string, jkt: string |
   return parsed;
 }
 
-/** See `Baton.refresh`. */
-export async function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
+/**
+ * `baton.refresh.outcome` of a refresh's span (`tracing.ts`): the store's answer, or what refused
+ * the request before the store was asked.
+ */
+const OUTCOME: Record<string, string> = {
+  rotated: 'rotated',
+  replayed_in_grace: 'grace',
+  reused: 'reused',
+  expired: 'expired',
+  revoked: 'revoked',
+  rate_limited: 'rate_limited',
+  ERR_REFRESH_INVALID: 'invalid',
+  ERR_STORE_UNAVAILABLE: 'unavailable',
+};
+
+/** See `Baton.refresh`: in a span of its own with its outcome; the store's calls are its children. */
+export function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
+  return traced('baton.refresh', INTERNAL, refreshIn, e, refreshToken, options);
+}
+
+async function refreshIn(span: Span, e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
+  let asked: Asked;
+  try {
+    asked = await rotation(e, refreshToken, options);
+  } catch (err) {
+    if (span.isRecording()) span.setAttribute('baton.refresh.outcome', OUTCOME[errorType(err)] ?? 'refused');
+    throw err;
+  }
+  const { result } = asked;
+  if (span.isRecording()) {
+    span.setAttributes({
+      'baton.refresh.outcome': OUTCOME[result.status] ?? 'invalid',
+      'baton.session.id': asked.parsed.sessionId,
+      'baton.client.id': asked.clientId,
+    });
+    // The store revoked the session in the same operation (`rotation.ts`).
+    if (result.status === 'reused') span.addEvent('baton.session.revoked', { 'baton.session.end_reason': 'reused' });
+  }
+  return answer(e, asked);
+}
+
+/** The checks that change nothing (the MAC, the client, the narrowing, the proof), then the one atomic rotation. */
+async function rotation(e: Engine, refreshToken: string, options: RefreshOptions): Promise<Asked> {
   const now = e.now();
   const jkt = requestedKey(options);
   // A bound token's MAC covers its key's thumbprint: without a proof by that key it is refused
@@ -119,11 +162,14 @@ export async function refresh(e: Engine, refreshToken: string, options: RefreshO
     graceLimit: e.o.refreshGraceLimit,
     ...(options.ip === undefined ? {} : { ip: options.ip }),
   });
-  return answer(e, result, { refreshToken, parsed, now, narrowed, resources, binding, ip: options.ip });
+  return { result, refreshToken, parsed, now, narrowed, resources, binding, ip: options.ip, clientId };
 }
 
-/** What `refresh` was asked, for `answer`. */
+type Rotated = Awaited<ReturnType<Engine['store']['rotate']>>;
+
+/** What `refresh` was asked, and the store's answer, for `answer`. */
 interface Asked {
+  result: Rotated;
   refreshToken: string;
   parsed: ParsedRefreshToken;
   now: number;
@@ -131,11 +177,12 @@ interface Asked {
   resources: ReturnType<typeof parseResources> | undefined;
   binding: ReturnType<typeof refreshBinding>;
   ip: string | undefined;
+  clientId: string;
 }
 
 /** The store's answer to a rotation, as new tokens (rotated, or a retry within the grace window) or the error it means. */
-async function answer(e: Engine, result: Awaited<ReturnType<Engine['store']['rotate']>>, asked: Asked): Promise<TokenPair> {
-  const { refreshToken, parsed, now, narrowed, resources, binding } = asked;
+async function answer(e: Engine, asked: Asked): Promise<TokenPair> {
+  const { result, refreshToken, parsed, now, narrowed, resources, binding } = asked;
   const session = result.session as SessionSummary;
   const lineage = { at: now, sessionId: parsed.sessionId, userId: session?.userId ?? '', fingerprint: fingerprint(refreshToken) };
   switch (result.status) {

@@ -206,6 +206,11 @@ export interface StoreLifecycle {
    */
   sweep(now: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * The database, as OpenTelemetry names it (`db.system.name`: `sqlite`, `redis`, `postgresql`),
+   * on the spans of the store's calls. Optional: absent (the memory store), the spans name none.
+   */
+  readonly dbSystemName?: string;
 }
 
 /** What the engine needs of a store. */

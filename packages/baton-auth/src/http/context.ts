@@ -14,6 +14,7 @@ import type { LoginProtection } from './login-protection.ts';
 import { Refusal } from './refusal.ts';
 import { HttpError, json } from './respond.ts';
 import { serviceUrls } from './urls.ts';
+import type { RequestSpans } from './trace.ts';
 
 /** Who a username and password belong to and the scopes they may have (space-separated), or null. */
 export type Authenticate = (username: string, password: string) => Promise<{ userId: string; scope?: string } | null>;
@@ -61,6 +62,8 @@ export interface HandlerContext {
   /** The authorization endpoint's options, resolved (`authz/context.ts`). */
   authz: AuthzContext;
   streams: { readonly closed: boolean; count(owner: string): number; add(close: () => void, owner: string): () => void; closeAll(final?: boolean): void };
+  /** The span of each request (`trace.ts`). */
+  spans: RequestSpans;
   /** RFC 7591 registration, when on (`authorization.registration`). */
   registration?: Registration;
 }

@@ -37,6 +37,12 @@ import { token } from './routes/token.ts';
 import { withDocuments } from '../authz/client-metadata.ts';
 import { checkRegistration, registration } from '../authz/registration.ts';
 import { openStreams } from './streams.ts';
+import { RequestSpans } from './trace.ts';
+import { activeWith } from '../core/tracing.ts';
+import { match } from './match.ts';
+import type { Found } from './match.ts';
+import { context as otel } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import { authzContext } from '../authz/context.ts';
 import type { AuthorizationOptions } from '../authz/context.ts';
 import { authorizeRoute } from '../authz/authorize.ts';
@@ -165,6 +171,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
     log: options.logger,
     streams: openStreams(),
+    spans: new RequestSpans(),
     authz: authzContext(options.baton, options.authorization),
     dpop:
       typeof options.dpop === 'function'
@@ -211,26 +218,9 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
   };
 }
 
-type Found = { route: Route; name: string; params: string[] };
-
-/** The route of a path, with its table entry (`name`, what logs carry) and its parameters. */
-function match(routes: Record<string, Route>, path: string): Found | undefined {
-  const exact = routes[path];
-  if (exact) return { route: exact, name: path, params: [] };
-  const slash = path.lastIndexOf('/');
-  const name = `${path.slice(0, slash)}/*`;
-  const wildcard = routes[name];
-  let param: string;
-  try {
-    param = decodeURIComponent(path.slice(slash + 1));
-  } catch {
-    return undefined;
-  }
-  return wildcard && param ? { route: wildcard, name, params: [param] } : undefined;
-}
-
-/** The answer of the route found (a preflight, the method's, or the OAuth error of what it threw). */
-async function serveRoute(c: HandlerContext, request: Request, context: RequestContext, found: Found | undefined, route: string): Promise<Response> {
+/** The answer of the route found (a preflight, the method's, or the OAuth error of what it threw, told to `spans`). */
+async function serveRoute(c: HandlerContext, request: Request, context: RequestContext, found: Found | undefined, span: Span): Promise<Response> {
+  const route = found?.name ?? 'unknown route';
   const isPublic = found !== undefined && PUBLIC(found.name);
   try {
     if (found === undefined) throw new HttpError('ERR_NOT_FOUND', 'No such endpoint');
@@ -245,6 +235,7 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
     return await serve(request, context, found.params);
   } catch (err) {
     const http = httpErrorOf(err);
+    c.spans.refused(span, http.code);
     // The error's name and where it was thrown, never its message: a library's message may quote its input.
     if (http.status >= 500 && http.status !== 503)
       c.log?.error(
@@ -283,12 +274,18 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
   const local = (pathname: string): string => (pathname.startsWith(base) ? pathname.slice(base.length) || '/' : pathname);
   const handler = async function handler(request: Request, context: RequestContext = {}): Promise<Response> {
     const found = match(routes, local(new URL(request.url).pathname));
+    const parent = c.spans.parent(request);
+    const span = c.spans.start(request, found?.name, parent);
+    const active = activeWith(span, parent);
+    // Made the active span only when it records or carries a trace (core/tracing.ts): the no-op API's costs nothing more.
+    const response = await (active === undefined
+      ? serveRoute(c, request, context, found, span)
+      : otel.with(active, serveRoute, undefined, c, request, context, found, span));
+    finish(c, request, response, found);
+    c.spans.end(span, request, found?.name, response.status, context.ip);
     // Logs carry the route (its table entry), never the path: a path is the caller's to fill,
     // with a token pasted into it as easily as anything else.
-    const route = found?.name ?? 'unknown route';
-    const response = await serveRoute(c, request, context, found, route);
-    finish(c, request, response, found);
-    c.log?.info({ method: request.method, route, status: response.status }, 'request');
+    c.log?.info({ method: request.method, route: found?.name ?? 'unknown route', status: response.status }, 'request');
     return response;
   };
   return Object.assign(handler, {

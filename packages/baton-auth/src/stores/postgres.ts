@@ -44,6 +44,8 @@ export interface PostgresStoreOptions {
 }
 
 class PostgresStore extends PostgresRecords implements BatonStore {
+  /** `db.system.name` on the spans of its calls (OpenTelemetry's name for it). */
+  readonly dbSystemName = 'postgresql';
   readonly #owned: boolean;
   readonly #subscribers = new RevocationSubscribers();
   #unlisten: (() => Promise<void>) | undefined;

@@ -53,6 +53,8 @@ export interface RedisStoreOptions {
 }
 
 class RedisStore extends RedisRecords implements BatonStore {
+  /** `db.system.name` on the spans of its calls (OpenTelemetry's name for it). */
+  readonly dbSystemName = 'redis';
   readonly #owned: boolean;
   readonly #channel: string;
   readonly #retainMs: number;

@@ -40,6 +40,8 @@ export interface SqliteStoreOptions {
 }
 
 class SqliteStore implements BatonStore {
+  /** `db.system.name` on the spans of its calls (OpenTelemetry's name for it). */
+  readonly dbSystemName = 'sqlite';
   readonly #db: DatabaseSync;
   readonly #pollMs: number;
   readonly #listeners = new Set<(event: RevocationEvent) => void>();

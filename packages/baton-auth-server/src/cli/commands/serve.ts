@@ -3,8 +3,10 @@ import cluster from 'node:cluster';
 import { users } from '../../server/app.ts';
 import { startServer } from '../../server/http-server.ts';
 import { startCluster, workerLink } from '../../server/workers.ts';
+import { startTracing } from '../../server/tracing.ts';
+import type { Tracing } from '../../server/tracing.ts';
 import { loadConfig, redactUrl } from '../../server/config.ts';
-import { settingsHelp } from '../../server/settings.ts';
+import { settingsHelp, TRACES_HELP } from '../../server/settings.ts';
 import type { ServerConfig } from '../../server/config.ts';
 import { announceRuntime, runtimeFile } from '../../server/runtime.ts';
 import type { Announcement } from '../../server/runtime.ts';
@@ -13,13 +15,14 @@ import { program, BATON } from '../program.ts';
 program
   .command('serve')
   .description('run the token service, configured by the environment (the variables below)')
-  .addHelpText('after', `\nEnvironment (docs/configuration.md):\n${settingsHelp()}`)
+  .addHelpText('after', `\nEnvironment (docs/configuration.md):\n${settingsHelp()}\n\n${TRACES_HELP} (docs/operations.md).`)
   .option('--fresh-start', 'start with no users although the secret file of the embedded store exists (its database was lost on purpose)')
   .action(async (opts: { freshStart?: boolean }) => {
     const config = { ...loadConfig(), ...(opts.freshStart ? { freshStart: true } : {}) };
     if (cluster.isWorker) return serveWorker(config);
     if (config.workers > 1) return serveCluster(config);
-    const { url, stop, service } = await startServer(config);
+    const tracing = await startTracing();
+    const { url, stop, service } = withTracing(await startServer(config), tracing);
     // A memory: store is announced nowhere: no command can reach it.
     let announced: Announcement | undefined;
     try {
@@ -48,6 +51,21 @@ program
       });
     }
   });
+
+/** The server, whose stop also sends the last spans (`server/tracing.ts`). */
+function withTracing<S extends { stop: () => Promise<void> }>(started: S, tracing: Tracing | undefined): S {
+  if (tracing === undefined) return started;
+  return {
+    ...started,
+    stop: async () => {
+      try {
+        await started.stop();
+      } finally {
+        await tracing.shutdown();
+      }
+    },
+  };
+}
 
 /** BATON_WORKERS > 1: this process is the primary; it serves nothing itself (`server/workers.ts`). */
 async function serveCluster(config: ServerConfig): Promise<void> {
@@ -89,7 +107,9 @@ async function serveCluster(config: ServerConfig): Promise<void> {
 /** One of BATON_WORKERS: a whole service on the shared port; the primary tells it when to stop. */
 async function serveWorker(config: ServerConfig): Promise<void> {
   const link = workerLink(config.logLevel);
-  const { url, stop, service } = await startServer(config, link);
+  // Each worker exports its own spans (the primary serves no request).
+  const tracing = await startTracing();
+  const { url, stop, service } = withTracing(await startServer(config, link), tracing);
   const noUsers = link.id === 1 && (await users.list(service.store)).length === 0;
   process.send?.({ baton: 'ready', url, issuer: service.baton.issuer, noUsers });
   let stopping = false;
