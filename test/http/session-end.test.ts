@@ -99,7 +99,7 @@ describe('session_end over HTTP', () => {
     const res = await call('/auth/sessions/history', bearer(phone.access_token));
     const { events } = (await res.json()) as { events: { type: string; session_id: string; reason?: string; by?: { session_id: string }; current: boolean }[] };
     expect(events[0]).toMatchObject({
-      type: 'ended',
+      type: 'session.revoked',
       session_id: laptop.session_id,
       reason: 'logout_everywhere',
       by: { session_id: phone.session_id },
@@ -107,7 +107,7 @@ describe('session_end over HTTP', () => {
     });
     expect(
       events
-        .filter((e) => e.type === 'login')
+        .filter((e) => e.type === 'session.created')
         .map((e) => e.current)
         .sort(),
     ).toEqual([false, true]);
