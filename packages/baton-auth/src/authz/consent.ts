@@ -22,6 +22,7 @@ async function decide(c: HandlerContext, request: Request): Promise<Response> {
     return errorPage(c, 403, 'You are no longer signed in as the user this page was shown to. Start again from the application.');
   if (f.decision === 'deny') {
     c.log?.info({ event: 'authorize.denied', client: txn.r.clientId }, 'consent denied');
+    c.baton.audit({ type: 'consent.denied', user: user.userId, client: txn.r.clientId, reason: 'access_denied' });
     return errorRedirect(c, failTxn(txn, 'access_denied', 'The user denied access'));
   }
   if (f.decision !== 'allow') return errorPage(c, 400, 'Choose Allow or Deny.');
@@ -32,6 +33,7 @@ async function decide(c: HandlerContext, request: Request): Promise<Response> {
   const before = await c.authz.consents.get(user.userId, client.id);
   await c.authz.consents.put(user.userId, client.id, [...new Set([...(before?.scope ?? []), ...scope])], c.baton.now());
   c.log?.info({ event: 'authorize.consented', client: client.id }, 'consent given');
+  c.baton.audit({ type: 'consent.granted', user: user.userId, client: client.id, scope: scope.join(' ') });
   return issue(c, txn, user, scope);
 }
 
@@ -76,6 +78,7 @@ export function consent(c: HandlerContext): Route {
       const ended = (await c.baton.listSessions(claims.sub)).filter((s) => s.clientId === id);
       for (const s of ended) await c.baton.revokeSession(s.id, { reason: 'kicked', by: claims.sid });
       if (!had && ended.length === 0) throw new HttpError('ERR_NOT_FOUND', 'No consent of yours to this client');
+      c.baton.audit({ type: 'consent.revoked', user: claims.sub, client: id, session: claims.sid });
       return json({ revoked_sessions: ended.map((s) => s.id) });
     },
   };

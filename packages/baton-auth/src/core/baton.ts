@@ -34,7 +34,7 @@ export type { IntrospectionResponse } from './introspect.ts';
 export type { ClientTokenOptions, ClientTokenResponse, LoginOptions, TokenPair } from './issue.ts';
 export type { RefreshOptions } from './refresh.ts';
 export type { RevokeOptions, SessionRevocation } from './revoke.ts';
-export type { SessionHistoryEvent, SessionHistoryEvents, SessionInfo } from './sessions.ts';
+export type { SessionHistoryEvent, SessionHistoryEvents, SessionHistoryType, SessionInfo } from './sessions.ts';
 export type { VerifyOptions } from './verify.ts';
 export type { VerifyStats } from './engine.ts';
 
