@@ -8,6 +8,7 @@ import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import pino from 'pino';
+import { logDestination } from './audit-log.ts';
 import proxyaddr from 'proxy-addr';
 import { BatonConfigError } from 'baton-auth';
 import { budgetAddress, canonicalAddress } from 'baton-auth/http';
@@ -101,7 +102,7 @@ function serviceLogger(config: ServerConfig, link: WorkerLink | undefined): pino
       ],
       censor: '[redacted]',
     },
-  });
+  }, logDestination(config.audit) as pino.DestinationStream);
 }
 
 /** The HTTP server, with its timeouts for slow clients and its caps on connections. */
