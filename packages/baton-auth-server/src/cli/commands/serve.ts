@@ -1,5 +1,6 @@
 /** `baton serve`: the service, alone, as the primary of BATON_WORKERS, or as one of its workers. */
 import cluster from 'node:cluster';
+import { resolve } from 'node:path';
 import { users } from '../../server/app.ts';
 import { logDestination } from '../../server/audit-log.ts';
 import { startServer } from '../../server/http-server.ts';
@@ -10,6 +11,9 @@ import type { ServerConfig } from '../../server/config.ts';
 import { announceRuntime, runtimeFile } from '../../server/runtime.ts';
 import type { Announcement } from '../../server/runtime.ts';
 import { program, BATON } from '../program.ts';
+
+/** The audit file the runtime file announces to `baton` commands (an absolute path), if the service writes one. */
+const auditFileOf = (config: ServerConfig): { audit?: string } => (config.audit.to === 'file' ? { audit: resolve(config.audit.path) } : {});
 
 /** What the service says to a person: standard output, or standard error when the audit trail has standard output. */
 let say: (message: string) => void = console.info;
@@ -28,7 +32,7 @@ program
     // A memory: store is announced nowhere: no command can reach it.
     let announced: Announcement | undefined;
     try {
-      if (config.store !== 'memory:') announced = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store });
+      if (config.store !== 'memory:') announced = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store, ...auditFileOf(config) });
     } catch (err) {
       await stop();
       throw err;
@@ -59,7 +63,7 @@ async function serveCluster(config: ServerConfig): Promise<void> {
   const workers = await startCluster(config);
   let announced: Announcement;
   try {
-    announced = announceRuntime(runtimeFile(), { url: workers.url, issuer: workers.issuer, store: config.store });
+    announced = announceRuntime(runtimeFile(), { url: workers.url, issuer: workers.issuer, store: config.store, ...auditFileOf(config) });
   } catch (err) {
     await workers.stop();
     throw err;
