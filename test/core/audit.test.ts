@@ -45,7 +45,11 @@ function world() {
     { audit: (e) => events.push(e), maxSessionsPerUser: 3, refreshTokenTtl: '1h', refreshGrace: '10s' },
   );
   const form = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-    s.call(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+    s.call(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
   const login = async (username: string, password: string): Promise<Response> =>
     s.call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
   const pairOf = async (res: Response): Promise<Pair> => {
@@ -120,7 +124,9 @@ async function authorizationEvents(w: World): Promise<void> {
   w.secrets.push(((await registered.json()) as { client_secret: string }).client_secret);
   const badSecret = 'wrong-secret-of-at-least-32-characters-x';
   w.secrets.push(badSecret);
-  expect((await w.form('/oauth/token', { grant_type: 'refresh_token', refresh_token: 'rt_x.0.y', client_id: 'conf', client_secret: badSecret })).status).toBe(401);
+  expect((await w.form('/oauth/token', { grant_type: 'refresh_token', refresh_token: 'rt_x.0.y', client_id: 'conf', client_secret: badSecret })).status).toBe(
+    401,
+  );
 }
 
 describe('the audit trail', () => {
@@ -134,8 +140,19 @@ describe('the audit trail', () => {
     // What the service records of its own (users, clients, limits), through the same door.
     const { baton } = w;
     expect((await baton.rotateKeys('sig')).dropped).not.toEqual([]); // keys retired 2 h ago leave the ring
-    const more = ['client.created', 'client.changed', 'client.removed', 'user.created', 'user.changed', 'user.removed', 'password.changed', 'scope.changed', 'limits.reset'];
-    for (const type of more) baton.audit({ type: type as AuditEvent['type'], username: 'alice', user: 'id-alice', actor: 'cli:root', password: USERS.alice!.password } as never);
+    const more = [
+      'client.created',
+      'client.changed',
+      'client.removed',
+      'user.created',
+      'user.changed',
+      'user.removed',
+      'password.changed',
+      'scope.changed',
+      'limits.reset',
+    ];
+    for (const type of more)
+      baton.audit({ type: type as AuditEvent['type'], username: 'alice', user: 'id-alice', actor: 'cli:root', password: USERS.alice!.password } as never);
     await baton.issueClientToken({ clientId: 'conf' });
     const types = new Set(w.events.map((e) => e.type));
     expect(AUDIT_EVENT_TYPES.filter((t) => !types.has(t))).toEqual([]);
@@ -150,7 +167,12 @@ describe('the audit trail', () => {
     expect(leaked).toEqual([]);
     expect(w.secrets.length).toBeGreaterThan(20);
     // Spot checks of what an operator reads.
-    expect(w.events.find((e) => e.type === 'login.failed')).toMatchObject({ outcome: 'failure', username: 'alice', ip: '203.0.113.7', reason: 'bad_credentials' });
+    expect(w.events.find((e) => e.type === 'login.failed')).toMatchObject({
+      outcome: 'failure',
+      username: 'alice',
+      ip: '203.0.113.7',
+      reason: 'bad_credentials',
+    });
     expect(w.events.find((e) => e.type === 'login.throttled')).toMatchObject({ outcome: 'failure', username: 'alice' });
     expect(w.events.find((e) => e.type === 'refresh.reused')).toMatchObject({ outcome: 'failure', user: 'id-alice', presented: 0, reason: 'reused' });
     expect(w.events.find((e) => e.type === 'session.revoked' && e.reason === 'reused')).toMatchObject({ user: 'id-alice' });
@@ -169,7 +191,11 @@ describe('the audit trail', () => {
         throw new Error('disk full');
       },
     });
-    const res = await s.call('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'correct horse' }) });
+    const res = await s.call('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'correct horse' }),
+    });
     expect(res.status).toBe(200);
     const pair = (await res.json()) as Pair;
     const refreshed = await s.call('/oauth/token', {

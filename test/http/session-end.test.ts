@@ -128,7 +128,8 @@ describe('session_end over HTTP', () => {
       expect(res.status).toBe(200);
       return (await res.json()) as { next?: string; events: { type: string; session_id: string }[] };
     };
-    const sessionsOf = (page: { events: { type: string; session_id: string }[] }) => page.events.filter((e) => e.type === 'session.created').map((e) => e.session_id);
+    const sessionsOf = (page: { events: { type: string; session_id: string }[] }) =>
+      page.events.filter((e) => e.type === 'session.created').map((e) => e.session_id);
     const first = await read('');
     expect(sessionsOf(first)).toEqual(ids.slice(10).reverse());
     expect(first.next).toMatch(/^\d+\.[A-Za-z0-9_-]+$/);

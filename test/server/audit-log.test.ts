@@ -52,7 +52,10 @@ describe('the audit file', () => {
     const log = new AuditFile(path, 4096, 3);
     log.write(event({ type: 'login.succeeded', user: 'u1' }));
     await turn();
-    appendFileSync(path, `${JSON.stringify(event({ type: 'user.created', user: 'u2', username: 'bob', actor: 'cli:ops', scope: 'x'.repeat(1000) }))}\n`.repeat(4));
+    appendFileSync(
+      path,
+      `${JSON.stringify(event({ type: 'user.created', user: 'u2', username: 'bob', actor: 'cli:ops', scope: 'x'.repeat(1000) }))}\n`.repeat(4),
+    );
     log.write(event({ type: 'login.succeeded', user: 'u2' }));
     log.close();
     expect(readFileSync(path, 'utf8').trimEnd().split('\n')).toHaveLength(1);

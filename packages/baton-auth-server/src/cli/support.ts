@@ -53,7 +53,8 @@ function configOfCommand(): ServerConfig {
     }
     if (env.BATON_ISSUER === undefined && canonicalStore(env.BATON_STORE) === running.store) env.BATON_ISSUER = running.issuer;
     // A command's own events (a user added, a key rotated) go to the running service's audit file.
-    if (env.BATON_AUDIT_LOG === undefined && running.audit !== undefined && canonicalStore(env.BATON_STORE) === running.store) env.BATON_AUDIT_LOG = running.audit;
+    if (env.BATON_AUDIT_LOG === undefined && running.audit !== undefined && canonicalStore(env.BATON_STORE) === running.store)
+      env.BATON_AUDIT_LOG = running.audit;
   }
   const config = loadConfig(env);
   if (config.store === 'memory:') {

@@ -84,25 +84,28 @@ function capConnectionsPerAddress(server: Server, config: ServerConfig): void {
 
 /** The service's logger. Tokens, secrets and passwords never reach a log line. */
 function serviceLogger(config: ServerConfig, link: WorkerLink | undefined): pino.Logger {
-  return pino({
-    level: config.logLevel,
-    ...(link === undefined ? {} : { base: { pid: process.pid, hostname: hostname(), worker: link.id } }),
-    redact: {
-      paths: [
-        '*.authorization',
-        '*.cookie',
-        '*.dpop',
-        '*.password',
-        '*.token',
-        '*.access_token',
-        '*.refresh_token',
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers.dpop',
-      ],
-      censor: '[redacted]',
+  return pino(
+    {
+      level: config.logLevel,
+      ...(link === undefined ? {} : { base: { pid: process.pid, hostname: hostname(), worker: link.id } }),
+      redact: {
+        paths: [
+          '*.authorization',
+          '*.cookie',
+          '*.dpop',
+          '*.password',
+          '*.token',
+          '*.access_token',
+          '*.refresh_token',
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers.dpop',
+        ],
+        censor: '[redacted]',
+      },
     },
-  }, logDestination(config.audit) as pino.DestinationStream);
+    logDestination(config.audit) as pino.DestinationStream,
+  );
 }
 
 /** The HTTP server, with its timeouts for slow clients and its caps on connections. */

@@ -188,7 +188,10 @@ class Primary {
 export async function startCluster(config: ServerConfig): Promise<Cluster> {
   // The database checked once, here: a worker does not (each would read every page again, at every restart).
   await checkIntegrity(config);
-  const logger = pino({ level: config.logLevel, base: { pid: process.pid, hostname: hostname(), worker: 'primary' } }, logDestination(config.audit) as pino.DestinationStream);
+  const logger = pino(
+    { level: config.logLevel, base: { pid: process.pid, hostname: hostname(), worker: 'primary' } },
+    logDestination(config.audit) as pino.DestinationStream,
+  );
   // Round-robin (Node's default except on Windows): the primary accepts and hands connections out in turn.
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const port = config.port === 0 ? await freePort(config.host) : config.port;

@@ -99,7 +99,14 @@ async function codeProof(c: HandlerContext, request: Request, client: ClientReco
  * session to revoke, or the first presentation revokes its own (`confirmFirst`).
  */
 async function replayed(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): Promise<void> {
-  c.baton.audit({ type: 'code.replayed', user: code.grant.userId, client: client.id, session: code.sid, reason: 'reused', ...(ip === undefined ? {} : { ip }) });
+  c.baton.audit({
+    type: 'code.replayed',
+    user: code.grant.userId,
+    client: client.id,
+    session: code.sid,
+    reason: 'reused',
+    ...(ip === undefined ? {} : { ip }),
+  });
   await c.baton.spendOnce(`code-done:${code.jti}`, code.exp);
   await c.baton.revokeSession(code.sid, { reason: 'reused' });
 }
@@ -107,7 +114,14 @@ async function replayed(c: HandlerContext, code: OpenedCode, client: ClientRecor
 /** After the session was opened: false when a replay came first (then the session is ended here). */
 async function confirmFirst(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): Promise<boolean> {
   if (await c.baton.spendOnce(`code-done:${code.jti}`, code.exp)) return true;
-  c.baton.audit({ type: 'code.replayed', user: code.grant.userId, client: client.id, session: code.sid, reason: 'reused', ...(ip === undefined ? {} : { ip }) });
+  c.baton.audit({
+    type: 'code.replayed',
+    user: code.grant.userId,
+    client: client.id,
+    session: code.sid,
+    reason: 'reused',
+    ...(ip === undefined ? {} : { ip }),
+  });
   await c.baton.revokeSession(code.sid, { reason: 'reused' });
   return false;
 }
@@ -138,7 +152,14 @@ export async function codeGrant(c: HandlerContext, request: Request, f: Record<s
       device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ...(ctx.ip === undefined ? {} : { ip: ctx.ip }) },
     });
     if (!(await confirmFirst(c, code, client, ctx.ip))) throw refused(c, client, 'presented again: its session revoked', ctx.ip);
-    c.baton.audit({ type: 'code.redeemed', user: g.userId, client: client.id, session: pair.session_id, scope: g.scope.join(' '), ...(ctx.ip === undefined ? {} : { ip: ctx.ip }) });
+    c.baton.audit({
+      type: 'code.redeemed',
+      user: g.userId,
+      client: client.id,
+      session: pair.session_id,
+      scope: g.scope.join(' '),
+      ...(ctx.ip === undefined ? {} : { ip: ctx.ip }),
+    });
     const fields: Record<string, unknown> = {};
     if (g.scope.includes('openid')) {
       fields.id_token = await idToken(c, {

@@ -178,9 +178,26 @@ export function auditOf(e: BatonEvent): AuditInput {
     case 'refresh.rotated':
       return { type: e.type, at: e.at, session: e.sessionId, user: e.userId, generation: e.generation, fingerprint: e.fingerprint };
     case 'refresh.grace':
-      return { type: e.type, at: e.at, session: e.sessionId, user: e.userId, generation: e.generation, presented: e.presentedGeneration, fingerprint: e.fingerprint };
+      return {
+        type: e.type,
+        at: e.at,
+        session: e.sessionId,
+        user: e.userId,
+        generation: e.generation,
+        presented: e.presentedGeneration,
+        fingerprint: e.fingerprint,
+      };
     case 'refresh.reused':
-      return { type: e.type, at: e.at, session: e.sessionId, user: e.userId, presented: e.presentedGeneration, fingerprint: e.fingerprint, reason: 'reused', ...ipOf(e) };
+      return {
+        type: e.type,
+        at: e.at,
+        session: e.sessionId,
+        user: e.userId,
+        presented: e.presentedGeneration,
+        fingerprint: e.fingerprint,
+        reason: 'reused',
+        ...ipOf(e),
+      };
     case 'session.revoked':
     case 'session.expired':
       return {

@@ -167,7 +167,11 @@ async function answer(e: Engine, result: Awaited<ReturnType<Engine['store']['rot
     case 'revoked': {
       const ended = sessionEnd(session, now);
       // Nothing marks a session's idle or absolute end when it comes: it is told when a token of it is next presented, once per instance.
-      if (result.status === 'expired' && (ended?.reason === 'idle_timeout' || ended?.reason === 'absolute_timeout') && e.firstTime(`expired\n${parsed.sessionId}`))
+      if (
+        result.status === 'expired' &&
+        (ended?.reason === 'idle_timeout' || ended?.reason === 'absolute_timeout') &&
+        e.firstTime(`expired\n${parsed.sessionId}`)
+      )
         e.emit({ type: 'session.expired', at: ended.at, sessionId: parsed.sessionId, userId: session.userId, reason: ended.reason });
       // One code for a session that ended (signed out, revoked, kicked, timed out); its `sessionEnd` says how.
       throw new BatonError('ERR_SESSION_ENDED', `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });

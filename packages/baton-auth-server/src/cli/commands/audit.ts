@@ -25,7 +25,8 @@ function trailPath(file: string | undefined): string {
 export function sinceOf(text: string, now = Date.now()): number {
   if (/^\d+(ms|s|m|h|d|w)?$/.test(text)) return now - toMs(/^\d+$/.test(text) ? `${text}s` : text, '--since');
   const at = Date.parse(text);
-  if (Number.isNaN(at)) throw new CliError(`--since must be a time (2026-12-07T06:00:00Z) or a duration back from now (90m, 1h, 7d), not ${JSON.stringify(text.slice(0, 64))}.`);
+  if (Number.isNaN(at))
+    throw new CliError(`--since must be a time (2026-12-07T06:00:00Z) or a duration back from now (90m, 1h, 7d), not ${JSON.stringify(text.slice(0, 64))}.`);
   return at;
 }
 
@@ -67,7 +68,14 @@ auditCmd
       {
         ...(opts.user === undefined ? {} : { users: new Set([opts.user]) }),
         ...(opts.since === undefined ? {} : { since: sinceOf(opts.since) }),
-        ...(opts.type === undefined ? {} : { types: opts.type.split(',').map((t) => t.trim()).filter((t) => t !== '') }),
+        ...(opts.type === undefined
+          ? {}
+          : {
+              types: opts.type
+                .split(',')
+                .map((t) => t.trim())
+                .filter((t) => t !== ''),
+            }),
       },
       (line) => process.stdout.write(`${line}\n`),
     );

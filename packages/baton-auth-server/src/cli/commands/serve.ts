@@ -32,7 +32,8 @@ program
     // A memory: store is announced nowhere: no command can reach it.
     let announced: Announcement | undefined;
     try {
-      if (config.store !== 'memory:') announced = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store, ...auditFileOf(config) });
+      if (config.store !== 'memory:')
+        announced = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store, ...auditFileOf(config) });
     } catch (err) {
       await stop();
       throw err;
@@ -42,8 +43,7 @@ program
       say(
         `Process ${announced.sharedWith}, an instance of the same store and issuer, is the one announced in ${runtimeFile()}; \`baton\` commands act on the store they share.`,
       );
-    if (config.store === 'memory:')
-      say('The store is memory: users, clients and sessions live in this process only, and no `baton` command can reach them.');
+    if (config.store === 'memory:') say('The store is memory: users, clients and sessions live in this process only, and no `baton` command can reach them.');
     else if ((await users.list(service.store)).length === 0) say(`No users yet. Create one with: ${BATON} users add <name>`);
     if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -26,11 +26,9 @@ export const AUDIT_SETTINGS: readonly Setting[] = [
     option: 'audit',
     default: 'off',
     doc: "The audit trail, one JSON line per security event (docs/operations.md): a file path (appended, rotated by size), 'stdout' (the logs then go to standard error), or 'off'.",
-    parse: z
-      .string()
-      .refine((v) => v.trim() === v && v !== '' && !v.endsWith('/') && !v.includes('\0'), {
-        message: "BATON_AUDIT_LOG must be 'off', 'stdout' or the path of a file (not a folder), like ./data/audit.log",
-      }),
+    parse: z.string().refine((v) => v.trim() === v && v !== '' && !v.endsWith('/') && !v.includes('\0'), {
+      message: "BATON_AUDIT_LOG must be 'off', 'stdout' or the path of a file (not a folder), like ./data/audit.log",
+    }),
   },
   {
     env: 'BATON_AUDIT_LOG_MAX_BYTES',
