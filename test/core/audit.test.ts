@@ -10,7 +10,8 @@ import { AUDIT_EVENT_TYPES, endEventType } from 'baton-auth';
 import type { AuditEvent } from 'baton-auth';
 import { createLoginProtection, staticClients } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
-import { CLIENTS, SECRET, USERS, redirectedTo, setup, txnOf } from '../support/authz.ts';
+import { CLIENTS, ISSUER, SECRET, USERS, redirectedTo, setup, txnOf } from '../support/authz.ts';
+import { dpopKey, dpopProof } from '../support/dpop.ts';
 import { makeBaton } from '../support/baton.ts';
 
 /** The static clients, and registration kept beside them. */
@@ -66,6 +67,16 @@ type World = ReturnType<typeof world>;
 
 /** Logins, refreshes (rotated, grace, reused), evictions, expiry, logout, a token revoked, keys. */
 async function tokenEvents(w: World): Promise<Pair> {
+  // A DPoP-bound login (RFC 9449): its proof is a secret of the test too.
+  const key = await dpopKey();
+  const proof = await dpopProof(key, 'POST', `${ISSUER}/auth/login`, { iat: Math.floor(w.clock.now() / 1000), nonce: w.baton.dpopNonce() });
+  w.secrets.push(proof, proof.split('.')[2] as string);
+  const bound = await w.call('/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', dpop: proof },
+    body: JSON.stringify({ username: 'alice', password: USERS.alice!.password }),
+  });
+  expect((await w.pairOf(bound)).refresh_token).toBeTruthy();
   const first = await w.pairOf(await w.login('alice', USERS.alice!.password));
   const wrong = 'not-alices-password-9f3a';
   w.secrets.push(wrong);

@@ -240,7 +240,7 @@ async function serviceOn(
   const baton = createEngine(config, store, custody, {
     onEvent: (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type),
     onDrift: driftLog(logger),
-    audit: audit.sink,
+    ...(audit.sink === undefined ? {} : { audit: audit.sink }),
   });
   const stopMetrics = metrics?.attach(baton);
   if (metrics !== undefined) dpopGauge(member, metrics.registry);

@@ -14,12 +14,14 @@ import type { WorkerLink } from './workers.ts';
 
 /** The sink the engine is given, and what closes it. */
 export interface ServiceAudit {
-  sink: AuditSink;
+  /** Undefined when nothing would read the events (`off`, and no metrics): the engine then builds none. */
+  sink: AuditSink | undefined;
   close(): void;
 }
 
 /** The audit trail of one service process (`link`: a worker of BATON_WORKERS). */
 export function serviceAudit(target: AuditTarget, metrics: Metrics | undefined, link: WorkerLink | undefined): ServiceAudit {
+  if (target.to === 'off' && metrics === undefined) return { sink: undefined, close: () => undefined };
   const log: Pick<AuditLog, 'write' | 'close'> =
     target.to === 'off' ? { write: () => undefined, close: () => undefined } : link === undefined ? openAuditLog(target) : viaPrimary(link);
   return {
