@@ -16,6 +16,7 @@
 
 /** Files that use Redis, PostgreSQL or child processes, and the floods. */
 export const INTEGRATION = [
+  'test/server/audit.test.ts',
   'test/client/client.test.ts',
   'test/docs.test.ts',
   'test/client/dpop/key-file-fifo.test.ts',

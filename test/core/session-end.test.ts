@@ -131,11 +131,11 @@ describe('lineage and history', () => {
     await baton.revokeSession(laptop.session_id, { reason: 'kicked', by: phone.session_id });
     const history = await baton.sessionHistory('u');
     expect(history.map((e) => [e.type, e.sessionId === phone.session_id ? 'phone' : 'laptop'])).toEqual([
-      ['ended', 'laptop'],
-      ['rotated', 'phone'],
-      ['grace', 'phone'],
-      ['login', 'phone'],
-      ['login', 'laptop'],
+      ['session.revoked', 'laptop'],
+      ['refresh.rotated', 'phone'],
+      ['refresh.grace', 'phone'],
+      ['session.created', 'phone'],
+      ['session.created', 'laptop'],
     ]);
     expect(history[0]).toMatchObject({ reason: 'kicked', by: phone.session_id, byDevice: PHONE, device: LAPTOP });
     expect(history[1]).toMatchObject({ count: 2 });

@@ -99,7 +99,7 @@ describe('session_end over HTTP', () => {
     const res = await call('/auth/sessions/history', bearer(phone.access_token));
     const { events } = (await res.json()) as { events: { type: string; session_id: string; reason?: string; by?: { session_id: string }; current: boolean }[] };
     expect(events[0]).toMatchObject({
-      type: 'ended',
+      type: 'session.revoked',
       session_id: laptop.session_id,
       reason: 'logout_everywhere',
       by: { session_id: phone.session_id },
@@ -107,7 +107,7 @@ describe('session_end over HTTP', () => {
     });
     expect(
       events
-        .filter((e) => e.type === 'login')
+        .filter((e) => e.type === 'session.created')
         .map((e) => e.current)
         .sort(),
     ).toEqual([false, true]);
@@ -128,7 +128,8 @@ describe('session_end over HTTP', () => {
       expect(res.status).toBe(200);
       return (await res.json()) as { next?: string; events: { type: string; session_id: string }[] };
     };
-    const sessionsOf = (page: { events: { type: string; session_id: string }[] }) => page.events.filter((e) => e.type === 'login').map((e) => e.session_id);
+    const sessionsOf = (page: { events: { type: string; session_id: string }[] }) =>
+      page.events.filter((e) => e.type === 'session.created').map((e) => e.session_id);
     const first = await read('');
     expect(sessionsOf(first)).toEqual(ids.slice(10).reverse());
     expect(first.next).toMatch(/^\d+\.[A-Za-z0-9_-]+$/);

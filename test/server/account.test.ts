@@ -64,7 +64,7 @@ describe("the signed-in user's own endpoints", () => {
     expect(sessions.find((s) => s.current)?.device.name).toBe('Firefox 133 on Windows');
     // The history names them the same way.
     const { events } = (await (await get('/auth/sessions/history', firefox)).json()) as { events: { type: string; device: Record<string, string> }[] };
-    expect(events.filter((e) => e.type === 'login').map((e) => e.device.name)).toEqual(
+    expect(events.filter((e) => e.type === 'session.created').map((e) => e.device.name)).toEqual(
       expect.arrayContaining(['Firefox 133 on Windows', 'Chrome 131 on Linux', 'Safari 18 on iOS']),
     );
   });

@@ -323,8 +323,8 @@ describe('the baton command', () => {
     expect(JSON.parse(revoked.stdout).verdict).toMatch(/^ERR_SESSION_REVOKED/);
     expect(revoked.code).toBe(1); // scripts can test a token with the exit status
     const history = (await baton(['sessions', 'history', 'carol'])).stdout;
-    expect(history).toMatch(new RegExp(`\\tended\\t${pair.session_id}\\tdefault\\tadmin`));
-    expect(history).toMatch(new RegExp(`\\tlogin\\t${pair.session_id}\\t`));
+    expect(history).toMatch(new RegExp(`\\tsession\\.revoked\\t${pair.session_id}\\tdefault\\tadmin`));
+    expect(history).toMatch(new RegExp(`\\tsession\\.created\\t${pair.session_id}\\t`));
     expect(history).not.toContain('Older sessions'); // one page
     const badCursor = await baton(['sessions', 'history', 'carol', '--before', 'x']);
     expect([badCursor.code, badCursor.stderr]).toEqual([1, expect.stringMatching(/^baton: before must be the `next` cursor of a previous page/)]);

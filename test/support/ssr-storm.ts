@@ -67,11 +67,11 @@ function sessionsOf(stdout: string): SessionLine[] {
     if (sessionId === undefined || at === undefined) continue;
     const line = byId.get(sessionId) ?? { sessionId, createdAt: Number.NaN, rotations: 0, grace: 0, reused: false, ended: null };
     const count = Number(/×(\d+)/.exec(detail)?.[1] ?? 0);
-    if (type === 'login') line.createdAt = Date.parse(at);
-    else if (type === 'rotated') line.rotations = count;
-    else if (type === 'grace') line.grace = count;
-    else if (type === 'reused') line.reused = true;
-    else if (type === 'ended') line.ended = detail.split(' ')[0] ?? '';
+    if (type === 'session.created') line.createdAt = Date.parse(at);
+    else if (type === 'refresh.rotated') line.rotations = count;
+    else if (type === 'refresh.grace') line.grace = count;
+    else if (type === 'refresh.reused') line.reused = true;
+    else if (type?.startsWith('session.')) line.ended = detail.split(' ')[0] ?? '';
     byId.set(sessionId, line);
   }
   return [...byId.values()];

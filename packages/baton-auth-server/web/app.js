@@ -283,44 +283,53 @@ const SHOWN = 12;
 /** Who did it: "this device", or the other device's name. */
 const byWhom = (by) => (by === undefined ? 'another device' : by.session_id === currentSession ? 'this device' : deviceName(by.device));
 
-/** An event of the history as a sentence, and how it looks (`ended`, `alert`). */
+/** An event of the history as a sentence, and how it looks (`ended`, `alert`): the audit trail's types and reasons. */
 function describe(e) {
   switch (e.type) {
-    case 'login':
+    case 'session.created':
       return ['Signed in'];
-    case 'rotated':
+    case 'refresh.rotated':
       return [`Stayed signed in: refreshed ${times(e.count)}`];
-    case 'grace':
+    case 'refresh.grace':
       return [
         e.count === 1 ? 'Two tabs refreshed at the same moment; both were answered' : `Tabs refreshed at the same moment ${times(e.count)}; all were answered`,
       ];
-    case 'reused':
-      return [`An old sign-in token was used again${e.ip ? ` from ${e.ip}` : ''}: signed out for safety`, 'alert'];
-    case 'ended':
-      switch (e.reason) {
-        case 'logout':
-          return ['Signed out', 'ended'];
-        case 'logout_everywhere':
-          return [`Signed out everywhere from ${byWhom(e.by)}`, 'ended'];
-        case 'kicked':
-          return [`Signed out from ${byWhom(e.by)}`, 'ended'];
-        case 'evicted':
-          return [`Signed out: a newer sign-in on ${byWhom(e.by)} took its place`, 'ended'];
-        case 'idle_timeout':
-          return ['Signed out after a long time without activity', 'ended'];
-        case 'absolute_timeout':
-          return ['Signed out: the session reached its maximum age', 'ended'];
-        case 'key_revoked':
-          return ['Signed out: the service replaced one of its keys', 'ended'];
-        case 'password_changed':
-          return ['Signed out: the password was changed', 'alert'];
-        case 'admin':
-          return ['Signed out by an administrator', 'alert'];
-        default:
-          return ['Session ended', 'ended'];
-      }
+    case 'refresh.reused':
+      return [`An old sign-in token was used again${e.ip ? ` from ${e.ip}` : ''}`, 'alert'];
+    case 'session.revoked':
+    case 'session.evicted':
+    case 'session.expired':
+      return ended(e);
     default:
       return [e.type];
+  }
+}
+
+/** A session's end, by its reason. */
+function ended(e) {
+  switch (e.reason) {
+    case 'logout':
+      return ['Signed out', 'ended'];
+    case 'logout_everywhere':
+      return [`Signed out everywhere from ${byWhom(e.by)}`, 'ended'];
+    case 'kicked':
+      return [`Signed out from ${byWhom(e.by)}`, 'ended'];
+    case 'evicted':
+      return [`Signed out: a newer sign-in on ${byWhom(e.by)} took its place`, 'ended'];
+    case 'reused':
+      return ['Signed out for safety', 'alert'];
+    case 'idle_timeout':
+      return ['Signed out after a long time without activity', 'ended'];
+    case 'absolute_timeout':
+      return ['Signed out: the session reached its maximum age', 'ended'];
+    case 'key_revoked':
+      return ['Signed out: the service replaced one of its keys', 'ended'];
+    case 'password_changed':
+      return ['Signed out: the password was changed', 'alert'];
+    case 'admin':
+      return ['Signed out by an administrator', 'alert'];
+    default:
+      return ['Session ended', 'ended'];
   }
 }
 

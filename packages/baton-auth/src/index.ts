@@ -11,6 +11,7 @@ export type {
   RefreshOptions,
   RevokeOptions,
   SessionHistoryEvent,
+  SessionHistoryType,
   SessionHistoryEvents,
   SessionInfo,
   SessionRevocation,
@@ -27,6 +28,8 @@ export type { DpopProof, DpopRequest } from './dpop/proof.ts';
 export type { DpopPresentation } from './core/verify.ts';
 export type { AccessTokenClaims, TokenFormat } from './core/access-token.ts';
 export type { BatonEvent, BatonEventType } from './core/events.ts';
+export { AUDIT_EVENT_TYPES, AUDIT_SCHEMA_VERSION, auditEvent, endEventType } from './core/audit.ts';
+export type { AuditEvent, AuditEventType, AuditInput, AuditSink } from './core/audit.ts';
 export { KeyRing, generateKey } from './core/keys.ts';
 export type { KeyAlg, KeyInput, KeyStatus, KeyUse, PublicJwk, RingKey, SigningAlg } from './core/keys.ts';
 export { toMs } from './core/duration.ts';

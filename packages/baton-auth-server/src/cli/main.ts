@@ -11,6 +11,7 @@ import './commands/keys.ts';
 import './commands/backup.ts';
 import './commands/sessions.ts';
 import './commands/token.ts';
+import './commands/audit.ts';
 import { program } from './program.ts';
 
 /**

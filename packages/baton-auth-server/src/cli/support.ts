@@ -4,8 +4,10 @@
  * secrets without argv.
  */
 import { createInterface } from 'node:readline';
-import { BatonError } from 'baton-auth';
-import type { Baton, BatonStore } from 'baton-auth';
+import { userInfo } from 'node:os';
+import { auditEvent, BatonError } from 'baton-auth';
+import type { AuditInput, AuditSink, Baton, BatonStore } from 'baton-auth';
+import { appendAuditLine } from '../server/audit-log.ts';
 import { connectStore, createEngine, users } from '../server/app.ts';
 import { loadConfig, redactUrl } from '../server/config.ts';
 import type { ServerConfig } from '../server/config.ts';
@@ -50,6 +52,9 @@ function configOfCommand(): ServerConfig {
       );
     }
     if (env.BATON_ISSUER === undefined && canonicalStore(env.BATON_STORE) === running.store) env.BATON_ISSUER = running.issuer;
+    // A command's own events (a user added, a key rotated) go to the running service's audit file.
+    if (env.BATON_AUDIT_LOG === undefined && running.audit !== undefined && canonicalStore(env.BATON_STORE) === running.store)
+      env.BATON_AUDIT_LOG = running.audit;
   }
   const config = loadConfig(env);
   if (config.store === 'memory:') {
@@ -76,13 +81,45 @@ export async function withStore<T>(body: (store: BatonStore) => Promise<T>): Pro
 export function withEngine<T>(body: (baton: Baton, store: BatonStore) => Promise<T>): Promise<T> {
   return withStore(async (store) => {
     const config = commandConfig();
-    const baton = createEngine(config, store, await openCustody(config, store));
+    const baton = createEngine(config, store, await openCustody(config, store), commandAudit());
     try {
       return await body(baton, store);
     } finally {
       await baton.close();
     }
   });
+}
+
+/**
+ * The engine's audit sink for a command: the service's audit file (`BATON_AUDIT_LOG`, or the one
+ * the running service announces), appended line by line (`appendAuditLine`: never rotated here).
+ * With `stdout` or `off` a command records nothing: its own output says what it did.
+ */
+function commandAudit(): { audit?: AuditSink } {
+  const target = commandConfig().audit;
+  if (target.to !== 'file') return {};
+  return {
+    audit: (event) => {
+      try {
+        appendAuditLine(target.path, event.actor === undefined ? { ...event, actor: `cli:${actorName()}` } : event);
+      } catch (err) {
+        console.warn(`baton: warning: the audit file was not written: ${(err as Error).message}`);
+      }
+    },
+  };
+}
+
+/** Records a command's change in the audit trail (`actor`: `cli:<operating-system user>`). */
+export function recordAudit(input: AuditInput): void {
+  commandAudit().audit?.(auditEvent({ actor: `cli:${actorName()}`, ...input }, Date.now()));
+}
+
+function actorName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
 }
 
 /** Standard input, whole, without its final newline: how tokens and secrets reach a command without argv. */

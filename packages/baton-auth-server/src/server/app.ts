@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { BatonConfigError, createBaton, steadyClock } from 'baton-auth';
-import type { Baton, BatonEvent, BatonStore } from 'baton-auth';
+import type { AuditSink, Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
 import { authorizationOf } from './authorization.ts';
@@ -15,6 +15,7 @@ import type { Membership } from './cluster.ts';
 import type { WorkerLink } from './workers.ts';
 import type { ServerConfig } from './config.ts';
 import { openCustody, saveRing } from './custody.ts';
+import { serviceAudit } from './audit-trail.ts';
 import { observeResponses } from './observe.ts';
 import { servicePage } from './page.ts';
 import { traceRefusal } from './spans.ts';
@@ -46,15 +47,9 @@ const SETTING_OF: Record<string, string> = {
 };
 
 /** The engine of the service on `store`, with the keys of its sealed ring; a mistake in its settings names them. */
-export function createEngine(
-  config: ServerConfig,
-  store: BatonStore,
-  custody: Custody,
-  onEvent?: (event: BatonEvent) => void,
-  onDrift?: (pendingMs: number) => void,
-): Baton {
+export function createEngine(config: ServerConfig, store: BatonStore, custody: Custody, hooks: EngineHooks = {}): Baton {
   try {
-    return engineOf(config, store, custody, onEvent, onDrift);
+    return engineOf(config, store, custody, hooks);
   } catch (err) {
     if (!(err instanceof BatonConfigError)) throw err;
     throw new BatonConfigError(
@@ -64,13 +59,14 @@ export function createEngine(
   }
 }
 
-function engineOf(
-  config: ServerConfig,
-  store: BatonStore,
-  custody: Custody,
-  onEvent?: (event: BatonEvent) => void,
-  onDrift?: (pendingMs: number) => void,
-): Baton {
+/** What the service (or a `baton` command) hears from its engine: lifecycle events, the wall clock's steps, the audit trail. */
+export interface EngineHooks {
+  onEvent?: (event: BatonEvent) => void;
+  onDrift?: (pendingMs: number) => void;
+  audit?: AuditSink;
+}
+
+function engineOf(config: ServerConfig, store: BatonStore, custody: Custody, { onEvent, onDrift, audit }: EngineHooks): Baton {
   return createBaton({
     now: steadyClock(onDrift ? { onDrift } : {}),
     issuer: config.issuer,
@@ -84,6 +80,7 @@ function engineOf(
     refreshRateLimit: config.refreshRateLimit,
     persistKeys: () => saveRing(custody, store),
     ...(onEvent ? { onEvent } : {}),
+    ...(audit ? { audit } : {}),
   });
 }
 
@@ -246,13 +243,13 @@ async function serviceOn(
   const guarded = outageAware(metrics === undefined ? watched : timedStore(watched, metrics));
   // One of several workers: revocations the others make arrive through the primary at once.
   const store = link === undefined ? guarded : link.relayStore(guarded);
-  const baton = createEngine(
-    config,
-    store,
-    custody,
-    (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type),
-    driftLog(logger),
-  );
+  // The audit trail: this process's file or standard output, or the primary's through IPC (audit-trail.ts); counted in the metrics.
+  const audit = serviceAudit(config.audit, metrics, link);
+  const baton = createEngine(config, store, custody, {
+    onEvent: (event) => logger.info({ event: event.type, sid: 'sessionId' in event ? event.sessionId : undefined }, event.type),
+    onDrift: driftLog(logger),
+    ...(audit.sink === undefined ? {} : { audit: audit.sink }),
+  });
   const stopMetrics = metrics?.attach(baton);
   if (metrics !== undefined) dpopGauge(member, metrics.registry);
   const stopLink = link?.attach(baton, metrics);
@@ -276,6 +273,7 @@ async function serviceOn(
       await member.leave();
       await baton.close();
       await store.close();
+      audit.close();
     },
   };
 }

@@ -11,6 +11,8 @@ import type { SigningAlg, TokenFormat } from 'baton-auth';
 import { checkCookieSecure } from 'baton-auth/http';
 import type { PageOptions } from 'baton-auth/http';
 import { pageOf } from './settings/authorization.ts';
+import { auditTarget } from './settings/audit.ts';
+import type { AuditTarget } from './settings/audit.ts';
 import { batonCommand } from '../cli/command.ts';
 import { checkStoreUrl } from './redact.ts';
 import { configError, durationMs, durationText, list, MAX_WORKERS, SCHEMA_SETTINGS } from './settings.ts';
@@ -85,6 +87,8 @@ export interface ServerConfig {
   registration: { maxClients: number } | undefined;
   /** Hosts of trusted client ID metadata documents (`BATON_CLIENT_METADATA_HOSTS`); empty: off. */
   clientMetadataHosts: string[];
+  /** The audit trail: off, standard output, or a file rotated by size (`BATON_AUDIT_LOG`). */
+  audit: AuditTarget;
   /** Settings that work but are probably not what was meant, each a sentence (logged at start). */
   warnings: string[];
 }
@@ -274,5 +278,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     page: pageOf(p.maybe('BATON_PAGE_TITLE'), p.maybe('BATON_PAGE_LOGO'), p.maybe('BATON_PAGE_THEME')),
     registration: c.BATON_CLIENT_REGISTRATION === 'open' ? { maxClients: p.count('BATON_CLIENT_REGISTRATION_MAX') } : undefined,
     clientMetadataHosts: list(p.text('BATON_CLIENT_METADATA_HOSTS')),
+    audit: auditTarget(p.text),
   };
 }

@@ -8,6 +8,7 @@ import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import pino from 'pino';
+import { logDestination } from './audit-log.ts';
 import proxyaddr from 'proxy-addr';
 import { BatonConfigError } from 'baton-auth';
 import { budgetAddress, canonicalAddress } from 'baton-auth/http';
@@ -84,25 +85,28 @@ function capConnectionsPerAddress(server: Server, config: ServerConfig): void {
 
 /** The service's logger. Tokens, secrets and passwords never reach a log line. */
 function serviceLogger(config: ServerConfig, link: WorkerLink | undefined): pino.Logger {
-  return pino({
-    level: config.logLevel,
-    ...(link === undefined ? {} : { base: { pid: process.pid, hostname: hostname(), worker: link.id } }),
-    redact: {
-      paths: [
-        '*.authorization',
-        '*.cookie',
-        '*.dpop',
-        '*.password',
-        '*.token',
-        '*.access_token',
-        '*.refresh_token',
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'req.headers.dpop',
-      ],
-      censor: '[redacted]',
+  return pino(
+    {
+      level: config.logLevel,
+      ...(link === undefined ? {} : { base: { pid: process.pid, hostname: hostname(), worker: link.id } }),
+      redact: {
+        paths: [
+          '*.authorization',
+          '*.cookie',
+          '*.dpop',
+          '*.password',
+          '*.token',
+          '*.access_token',
+          '*.refresh_token',
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers.dpop',
+        ],
+        censor: '[redacted]',
+      },
     },
-  });
+    logDestination(config.audit) as pino.DestinationStream,
+  );
 }
 
 /** The HTTP server, with its timeouts for slow clients and its caps on connections. */

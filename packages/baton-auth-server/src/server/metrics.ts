@@ -1,6 +1,6 @@
 /** The service's Prometheus metrics (prom-client): one registry, counters fed by the engine's events, the HTTP layer and the store. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Baton, BatonStore } from 'baton-auth';
+import type { AuditEvent, Baton, BatonStore } from 'baton-auth';
 
 /** The service's metrics: one registry, counters fed by the engine's events and the HTTP layer. */
 export interface Metrics {
@@ -13,7 +13,41 @@ export interface Metrics {
   storeCall<T>(op: string, call: () => Promise<T>): Promise<T>;
   /** Where the number of open WebSockets comes from. */
   countSockets(count: () => number): void;
+  /** Counts an audit event by type, outcome and reason (`baton_audit_events_total`). */
+  countAudit(event: AuditEvent): void;
 }
+
+/**
+ * The reasons an audit event is counted under: a closed list (a session's end, a refusal, a key's),
+ * so that an application's own reason strings cannot grow the label set; any other is `other`.
+ */
+const COUNTED_REASONS = new Set([
+  'logout',
+  'logout_everywhere',
+  'kicked',
+  'evicted',
+  'reused',
+  'idle_timeout',
+  'absolute_timeout',
+  'key_revoked',
+  'password_changed',
+  'admin',
+  'revoked',
+  'rotated',
+  'bad_credentials',
+  'too_many_failures',
+  'unknown_client',
+  'missing_secret',
+  'wrong_secret',
+  'secret_from_a_public_client',
+  'invalid_or_expired',
+  'other_client',
+  'other_redirect_uri',
+  'pkce',
+  'dpop_missing',
+  'dpop_other_key',
+  'access_denied',
+]);
 
 /** The counters and histograms the service feeds as it answers. */
 function serviceMetrics(registry: Registry) {
@@ -48,7 +82,13 @@ function serviceMetrics(registry: Registry) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
     registers: [registry],
   });
-  return { logins, refreshes, revocations, feedLag, storeLatency };
+  const audit = new Counter({
+    name: 'baton_audit_events_total',
+    help: 'Audit events (docs/operations.md, "Audit trail") by type, outcome (success, failure) and reason (a closed list; other: any other)',
+    labelNames: ['type', 'outcome', 'reason'],
+    registers: [registry],
+  });
+  return { logins, refreshes, revocations, feedLag, storeLatency, audit };
 }
 
 /** The gauges and counters read at scrape time: open sockets, and what the engine counts on its hot path. */
@@ -135,7 +175,7 @@ function refreshOutcome(status: number, error: string | undefined): string {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'baton_' });
-  const { logins, refreshes, revocations, feedLag, storeLatency } = serviceMetrics(registry);
+  const { logins, refreshes, revocations, feedLag, storeLatency, audit } = serviceMetrics(registry);
   let openSockets = (): number => 0;
   let engine: Baton | undefined;
   scrapedMetrics(
@@ -160,6 +200,10 @@ export function createMetrics(): Metrics {
     },
     countSockets(count) {
       openSockets = count;
+    },
+    countAudit(event) {
+      const reason = event.reason === undefined ? '' : COUNTED_REASONS.has(event.reason) ? event.reason : 'other';
+      audit.inc({ type: event.type, outcome: event.outcome, reason });
     },
     observeResponse(path, method, status, grant, error) {
       if (method !== 'POST') return;

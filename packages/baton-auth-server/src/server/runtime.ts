@@ -37,6 +37,8 @@ export interface RuntimeInfo {
   url: string;
   issuer: string;
   store: string;
+  /** The absolute path of its audit file (`BATON_AUDIT_LOG`), when it writes one: where `baton` commands add their events and `baton audit` reads. */
+  audit?: string;
 }
 
 /** The runtime file's path. */
@@ -115,6 +117,7 @@ function readChecked(path: string): RuntimeInfo | undefined {
     url: info.url,
     issuer: info.issuer,
     store: info.store,
+    ...(typeof info.audit === 'string' && info.audit.startsWith('/') ? { audit: info.audit } : {}),
     ...(Number.isSafeInteger(info.uid) ? { uid: info.uid as number } : {}),
     ...(typeof info.started === 'string' ? { started: info.started } : {}),
   };

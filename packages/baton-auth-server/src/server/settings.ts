@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { BatonConfigError } from 'baton-auth';
 import { ADDRESS_SETTINGS } from './settings/address.ts';
+import { AUDIT_SETTINGS } from './settings/audit.ts';
 import { AUTHORIZATION_SETTINGS } from './settings/authorization.ts';
 import { CALLER_SETTINGS } from './settings/callers.ts';
 import { LIMIT_SETTINGS } from './settings/limits.ts';
@@ -29,6 +30,7 @@ export const SETTINGS_TABLE: readonly Setting[] = [
   ...AUTHORIZATION_SETTINGS,
   ...LIMIT_SETTINGS,
   ...OPERATION_SETTINGS,
+  ...AUDIT_SETTINGS,
 ];
 
 /** The rows checked by the schema (those with a `parse`). */

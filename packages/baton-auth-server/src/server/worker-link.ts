@@ -20,6 +20,8 @@ export interface WorkerLink {
   flush(): Promise<void>;
   /** The metrics of every worker, aggregated by the primary. */
   metrics(): Promise<string>;
+  /** Hands audit lines to the primary, which writes them (`audit-trail.ts`). */
+  audit(lines: string[]): void;
 }
 
 type Listener = (event: RevocationEvent) => void;
@@ -38,8 +40,8 @@ class Link implements WorkerLink {
   readonly #inflight = new Set<Promise<void>>();
   #registry: Metrics['registry'] | undefined;
 
-  constructor(logLevel: string) {
-    this.#logger = pino({ level: logLevel, base: { pid: process.pid, hostname: hostname(), worker: this.id } });
+  constructor(logLevel: string, destination: pino.DestinationStream | undefined) {
+    this.#logger = pino({ level: logLevel, base: { pid: process.pid, hostname: hostname(), worker: this.id } }, destination as pino.DestinationStream);
     process.on('message', (m: unknown) => this.#receive(m));
   }
 
@@ -84,6 +86,10 @@ class Link implements WorkerLink {
       this.#scrapes.set(n, { resolve, timer });
       send({ baton: 'metrics', id: n });
     });
+  }
+
+  audit(lines: string[]): void {
+    send({ baton: 'audit', lines });
   }
 
   #deliver(listener: Listener, event: RevocationEvent): void {
@@ -143,6 +149,6 @@ class Link implements WorkerLink {
 const send = (m: Message): void => void process.send?.(m);
 
 /** The link of this process, a cluster worker. */
-export function workerLink(logLevel: string): WorkerLink {
-  return new Link(logLevel);
+export function workerLink(logLevel: string, destination?: pino.DestinationStream): WorkerLink {
+  return new Link(logLevel, destination);
 }

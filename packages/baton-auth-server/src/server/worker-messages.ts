@@ -20,6 +20,7 @@ export type Message =
   | { baton: 'metrics-text'; id: number; text: string }
   | { baton: 'metrics-json'; id: number }
   | { baton: 'metrics-json-answer'; id: number; metrics: MetricJson[] }
+  | { baton: 'audit'; lines: string[] }
   | { baton: 'stop' };
 
 export const isMessage = (m: unknown): m is Message => typeof m === 'object' && m !== null && typeof (m as { baton?: unknown }).baton === 'string';

@@ -20,6 +20,7 @@ import pino from 'pino';
 import { BatonError } from 'baton-auth';
 import type { ServerConfig } from './config.ts';
 import { checkIntegrity } from './files.ts';
+import { logDestination, openAuditLog } from './audit-log.ts';
 import { isMessage } from './worker-messages.ts';
 import type { Message } from './worker-messages.ts';
 import { Relay } from './worker-relay.ts';
@@ -187,13 +188,18 @@ class Primary {
 export async function startCluster(config: ServerConfig): Promise<Cluster> {
   // The database checked once, here: a worker does not (each would read every page again, at every restart).
   await checkIntegrity(config);
-  const logger = pino({ level: config.logLevel, base: { pid: process.pid, hostname: hostname(), worker: 'primary' } });
+  const logger = pino(
+    { level: config.logLevel, base: { pid: process.pid, hostname: hostname(), worker: 'primary' } },
+    logDestination(config.audit) as pino.DestinationStream,
+  );
   // Round-robin (Node's default except on Windows): the primary accepts and hands connections out in turn.
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const port = config.port === 0 ? await freePort(config.host) : config.port;
   const primary = new Primary(port, logger);
   // Relays: revocations to every other worker, metrics from all of them.
-  cluster.on('message', (from: Worker, m: unknown) => primary.relay.receive(from, m));
+  // The audit file has one writer, this process: the workers' lines come over IPC (audit-trail.ts).
+  const audit = openAuditLog(config.audit);
+  cluster.on('message', (from: Worker, m: unknown) => (isMessage(m) && m.baton === 'audit' ? audit.writeLines(m.lines) : primary.relay.receive(from, m)));
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => primary.exited(worker, code, signal));
   try {
     // The first worker alone, then the others: on a new folder it makes the secret file and sets
@@ -213,7 +219,7 @@ export async function startCluster(config: ServerConfig): Promise<Cluster> {
     url: started.url,
     issuer: started.issuer,
     noUsers: started.noUsers,
-    stop: () => primary.stop(),
+    stop: () => primary.stop().finally(() => audit.close()),
     restart: () => primary.restart(),
   };
 }

@@ -35,10 +35,25 @@ type Why =
   | 'presented again: its session revoked'
   | 'the user withdrew consent since it was issued';
 
+/** A refusal's `reason` in the audit trail. */
+const REASON: Record<Why, string> = {
+  'not a code of ours, changed or expired': 'invalid_or_expired',
+  'issued to another client': 'other_client',
+  'another redirect_uri': 'other_redirect_uri',
+  'PKCE verifier missing or wrong': 'pkce',
+  'no DPoP proof for a code bound to a key': 'dpop_missing',
+  'DPoP proof by another key': 'dpop_other_key',
+  'presented again: its session revoked': 'reused',
+  'the user withdrew consent since it was issued': 'consent_withdrawn',
+};
+
 const SENTENCE = 'The authorization code is invalid, expired or already used, or was issued for another client, redirect_uri or code_verifier';
 
 function refused(c: HandlerContext, client: ClientRecord, why: Why, ip: string | undefined): HttpError {
   c.log?.info({ event: 'code.refused', client: client.id.slice(0, 64), why, ...(ip === undefined ? {} : { ip }) }, `authorization code refused: ${why}`);
+  // A replay is `code.replayed` (with the user and the session it ended, told where it is found); any other refusal `code.refused`.
+  if (why !== 'presented again: its session revoked')
+    c.baton.audit({ type: 'code.refused', client: client.id, reason: REASON[why], ...(ip === undefined ? {} : { ip }) });
   return new HttpError('ERR_CODE_INVALID', SENTENCE);
 }
 
@@ -86,7 +101,15 @@ async function codeProof(c: HandlerContext, request: Request, client: ClientReco
  * of the two spends it second knows the other got there first — the replay then finds the
  * session to revoke, or the first presentation revokes its own (`confirmFirst`).
  */
-async function replayed(c: HandlerContext, code: OpenedCode): Promise<void> {
+async function replayed(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): Promise<void> {
+  c.baton.audit({
+    type: 'code.replayed',
+    user: code.grant.userId,
+    client: client.id,
+    session: code.sid,
+    reason: 'reused',
+    ...(ip === undefined ? {} : { ip }),
+  });
   await c.baton.spendOnce(`code-done:${code.jti}`, code.exp);
   await c.baton.revokeSession(code.sid, { reason: 'reused' });
 }
@@ -99,8 +122,16 @@ async function consented(c: HandlerContext, client: ClientRecord, code: OpenedCo
 }
 
 /** After the session was opened: false when a replay came first (then the session is ended here). */
-async function confirmFirst(c: HandlerContext, code: OpenedCode): Promise<boolean> {
+async function confirmFirst(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): Promise<boolean> {
   if (await c.baton.spendOnce(`code-done:${code.jti}`, code.exp)) return true;
+  c.baton.audit({
+    type: 'code.replayed',
+    user: code.grant.userId,
+    client: client.id,
+    session: code.sid,
+    reason: 'reused',
+    ...(ip === undefined ? {} : { ip }),
+  });
   await c.baton.revokeSession(code.sid, { reason: 'reused' });
   return false;
 }
@@ -120,7 +151,7 @@ export async function codeGrant(c: HandlerContext, request: Request, f: Record<s
     if (!(await consented(c, client, code))) throw refused(c, client, 'the user withdrew consent since it was issued', ctx.ip);
     // The first write: the code spent, on every instance at once.
     if (!(await c.baton.spendOnce(`code:${code.jti}`, code.exp))) {
-      await replayed(c, code);
+      await replayed(c, code, client, ctx.ip);
       throw refused(c, client, 'presented again: its session revoked', ctx.ip);
     }
     const g = code.grant;
@@ -132,13 +163,21 @@ export async function codeGrant(c: HandlerContext, request: Request, f: Record<s
       sessionId: code.sid,
       device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ...(ctx.ip === undefined ? {} : { ip: ctx.ip }) },
     });
-    if (!(await confirmFirst(c, code))) throw refused(c, client, 'presented again: its session revoked', ctx.ip);
+    if (!(await confirmFirst(c, code, client, ctx.ip))) throw refused(c, client, 'presented again: its session revoked', ctx.ip);
     // Asked again once the session exists: a withdrawal that read the sessions before it was written
     // (DELETE /auth/consents forgets, then ends what it finds) is seen here, and the session ended.
     if (!(await consented(c, client, code))) {
       await c.baton.revokeSession(code.sid, { reason: 'kicked' });
       throw refused(c, client, 'the user withdrew consent since it was issued', ctx.ip);
     }
+    c.baton.audit({
+      type: 'code.redeemed',
+      user: g.userId,
+      client: client.id,
+      session: pair.session_id,
+      scope: g.scope.join(' '),
+      ...(ctx.ip === undefined ? {} : { ip: ctx.ip }),
+    });
     const fields: Record<string, unknown> = {};
     if (g.scope.includes('openid')) {
       fields.id_token = await idToken(c, {

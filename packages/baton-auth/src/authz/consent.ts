@@ -25,6 +25,7 @@ async function decide(c: HandlerContext, request: Request): Promise<Response> {
   const client = await txnClient(c, txn);
   if (f.decision === 'deny') {
     c.log?.info({ event: 'authorize.denied', client: txn.r.clientId }, 'consent denied');
+    c.baton.audit({ type: 'consent.denied', user: user.userId, client: txn.r.clientId, reason: 'access_denied' });
     return errorRedirect(c, failTxn(txn, 'access_denied', 'The user denied access'));
   }
   // The scope is decided again as on the page (the user's scopes may have changed since).
@@ -33,6 +34,7 @@ async function decide(c: HandlerContext, request: Request): Promise<Response> {
   const union = (a: readonly string[] = [], b: readonly string[] = []): string[] => [...new Set([...a, ...b])];
   await c.authz.consents.put(user.userId, client.id, union(before?.scope, scope), c.baton.now(), union(before?.resource, txn.r.resource));
   c.log?.info({ event: 'authorize.consented', client: client.id }, 'consent given');
+  c.baton.audit({ type: 'consent.granted', user: user.userId, client: client.id, scope: scope.join(' ') });
   return issue(c, txn, user, scope);
 }
 
@@ -83,6 +85,7 @@ export function consent(c: HandlerContext): Route {
       const ended = (await c.baton.listSessions(claims.sub)).filter((s) => s.clientId === id);
       for (const s of ended) await c.baton.revokeSession(s.id, { reason: 'kicked', by: claims.sid });
       if (!had && ended.length === 0) throw new HttpError('ERR_NOT_FOUND', 'No consent of yours to this client');
+      c.baton.audit({ type: 'consent.revoked', user: claims.sub, client: id, session: claims.sid });
       return json({ revoked_sessions: ended.map((s) => s.id) });
     },
   };

@@ -104,6 +104,7 @@ export async function issue(c: HandlerContext, txn: Txn, user: AuthorizationUser
     c.authz.codeTtlMs,
   );
   c.log?.info({ event: 'authorize.code', client: txn.r.clientId }, 'authorization code issued');
+  c.baton.audit({ type: 'code.issued', user: user.userId, client: txn.r.clientId, scope: scope.join(' ') });
   return authorizationResponse(c, txn.r.redirectUri, { code, state: txn.r.state }, cookies);
 }
 

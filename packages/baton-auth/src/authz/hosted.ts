@@ -64,11 +64,13 @@ async function signInPost(c: HandlerContext, request: Request, ip: string): Prom
   const blocked = (ms: number) => errorPage(c, 429, tooManyAttempts(ms).description, { 'retry-after': String(Math.ceil(ms / 1000)) });
   if (attempt.retryAfterMs > 0) {
     c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
+    c.baton.audit({ type: 'login.throttled', username, client: txn.r.clientId, ip, reason: 'too_many_failures' });
     return blocked(attempt.retryAfterMs);
   }
   const who = await c.authenticate(username, f.password);
   if (who === null) {
     c.log?.info({ event: 'login.failed', ip }, 'login failed');
+    c.baton.audit({ type: 'login.failed', username, client: txn.r.clientId, ip, reason: 'bad_credentials' });
     const ms = await attempt.failed();
     if (ms > 0) return blocked(ms);
     return again(c, request, txn, username, 'Wrong username or password.', 401, { 'www-authenticate': 'Password realm="baton"' });
@@ -88,6 +90,7 @@ async function signInPost(c: HandlerContext, request: Request, ip: string): Prom
     throw err;
   }
   c.log?.info({ event: 'login', sid: pair.session_id, client: c.defaultClientId }, 'hosted sign-in');
+  c.baton.audit({ type: 'login.succeeded', user: who.userId, username, session: pair.session_id, client: c.defaultClientId, ip });
   const authTime = nowSec(c);
   const cookie = await asCookie(c, { userId: who.userId, sid: pair.session_id, authTime, scope }, pair.refresh_expires_in);
   return afterSignIn(c, request, txn, { userId: who.userId, authTime, scope }, [cookie]);

@@ -193,6 +193,7 @@ export function registration(c: HandlerContext, r: Registration): Route {
       if (!(await r.register(client, { maxClients: r.maxClients })))
         return refuse('invalid_client_metadata', 'This server takes no more registrations; ask whoever runs it');
       c.log?.info({ event: 'client.registered', client: client.id, type: client.type }, 'client registered');
+      c.baton.audit({ type: 'client.registered', client: client.id, actor: 'registration', ...(ctx.ip === undefined ? {} : { ip: ctx.ip }) });
       return registered(client, method, grants, secret, Math.floor(c.baton.now() / 1000));
     },
   };

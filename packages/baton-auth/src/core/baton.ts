@@ -9,6 +9,7 @@
 import type { AccessTokenClaims } from './access-token.ts';
 import { argument, Engine } from './engine.ts';
 import type { VerifyStats } from './engine.ts';
+import type { AuditInput } from './audit.ts';
 import type { BatonEvent, BatonEventType } from './events.ts';
 import { introspect } from './introspect.ts';
 import type { IntrospectionResponse } from './introspect.ts';
@@ -33,7 +34,7 @@ export type { IntrospectionResponse } from './introspect.ts';
 export type { ClientTokenOptions, ClientTokenResponse, LoginOptions, TokenPair } from './issue.ts';
 export type { RefreshOptions } from './refresh.ts';
 export type { RevokeOptions, SessionRevocation } from './revoke.ts';
-export type { SessionHistoryEvent, SessionHistoryEvents, SessionInfo } from './sessions.ts';
+export type { SessionHistoryEvent, SessionHistoryEvents, SessionHistoryType, SessionInfo } from './sessions.ts';
 export type { VerifyOptions } from './verify.ts';
 export type { VerifyStats } from './engine.ts';
 
@@ -109,6 +110,19 @@ export class Baton {
   async revocationHead(): Promise<number | undefined> {
     await this.#e.ready();
     return this.#e.store.revocationHead?.();
+  }
+
+  /**
+   * Records a security event in the audit trail (the `audit` option's sink; without one, nothing
+   * happens): stamped with the schema version, the engine's time (or `at`) and its outcome. Only
+   * the schema's fields are kept (`AuditEvent`). The HTTP handler and the authorization server
+   * record theirs here; an application records its own (`user.created`, `password.changed`, …).
+   *
+   * @example
+   * baton.audit({ type: 'password.changed', user: user.id, actor: 'self' });
+   */
+  audit(event: AuditInput): void {
+    this.#e.audit(event);
   }
 
   /** Listens to one event type, or to all with `'*'`. Returns a function that stops listening. */

@@ -8,6 +8,8 @@ import { DpopVerifier } from '../dpop/proof.ts';
 import { JwtVerifier } from './access-token.ts';
 import type { AccessTokenClaims, ClaimPolicy } from './access-token.ts';
 import { BatonError } from './errors.ts';
+import { auditEvent, auditOf, safeSink } from './audit.ts';
+import type { AuditInput, AuditSink } from './audit.ts';
 import type { BatonEvent } from './events.ts';
 import { guardStore, unavailable } from './guarded-store.ts';
 import { resolveOptions } from './options.ts';
@@ -66,6 +68,7 @@ export class Engine {
     // A key that leaves the ring takes its verified tokens with it.
     this.o.ring.onRemove(() => this.cache?.clear());
     if (this.o.onEvent) this.listeners.add(this.o.onEvent);
+    this.#audit = this.o.audit === undefined ? undefined : safeSink(this.o.audit);
     this.pipeline = this.#pipeline();
   }
 
@@ -152,6 +155,23 @@ export class Engine {
         // A listener's failure must not fail a token operation.
       }
     }
+    if (this.#audit !== undefined) this.#audit(auditEvent(auditOf(event), this.now()));
+  }
+
+  /** Records an event of the audit trail in the `audit` option's sink (none: nothing is built). */
+  audit(input: AuditInput): void {
+    if (this.#audit !== undefined) this.#audit(auditEvent(input, this.now()));
+  }
+
+  readonly #audit: AuditSink | undefined;
+  readonly #firstTimes = new Set<string>();
+
+  /** True the first time `key` is asked here (of the last 4096 keys): an event told once per instance. */
+  firstTime(key: string): boolean {
+    if (this.#firstTimes.has(key)) return false;
+    this.#firstTimes.add(key);
+    if (this.#firstTimes.size > 4096) this.#firstTimes.delete(this.#firstTimes.values().next().value as string);
+    return true;
   }
 
   /** Stops listening to the store's revocations. */

@@ -207,7 +207,7 @@ export async function login(e: Engine, userId: string, options: LoginOptions): P
   e.emit({ type: 'session.created', at: now, sessionId: session.id, userId, clientId });
   for (const id of evicted) {
     e.revokedLocally(id, now, 'evicted');
-    e.emit({ type: 'session.evicted', at: now, sessionId: id, userId });
+    e.emit({ type: 'session.evicted', at: now, sessionId: id, userId, by: session.id });
   }
   return issuePair(e, session, session.scope, now, undefined, loginBinding(jkt));
 }

@@ -12,8 +12,13 @@ export const KEY_REVOCATION_TTL_MS = 365 * 86_400_000;
 export async function rotateKeys(e: Engine, use: KeyUse, alg: KeyAlg | undefined): Promise<{ active: string; next: string; dropped: string[] }> {
   await e.ready();
   const ring = e.o.ring;
-  const { active, next, dropped } = ring.rotate(alg ?? ring.active(use)?.alg ?? (use === 'enc' ? 'dir' : 'HS256'), e.now(), use);
+  const now = e.now();
+  const previous = ring.active(use)?.kid;
+  const { active, next, dropped } = ring.rotate(alg ?? ring.active(use)?.alg ?? (use === 'enc' ? 'dir' : 'HS256'), now, use);
   await e.o.persistKeys?.(ring);
+  e.emit({ type: 'key.rotated', at: now, kid: active.kid, use, alg: active.alg, ...(previous === undefined ? {} : { previous }) });
+  if (previous !== undefined) e.emit({ type: 'key.retired', at: now, kid: previous, use });
+  for (const kid of dropped) e.emit({ type: 'key.dropped', at: now, kid, use });
   return { active: active.kid, next: next.kid, dropped };
 }
 
@@ -26,5 +31,6 @@ export async function revokeKey(e: Engine, kid: string): Promise<boolean> {
   // Remembered for a year, not a token lifetime: an instance started later, or a saved ring
   // restored from before, must still leave the key out.
   await e.store.announce({ kind: 'key', id: kid, at: now, expiresAt: now + KEY_REVOCATION_TTL_MS, reason: 'key_revoked' });
+  e.emit({ type: 'key.revoked', at: now, kid });
   return true;
 }

@@ -17,6 +17,7 @@ import type { KeyInput, KeyRing } from './keys.ts';
 import type { TokenFormat } from './access-token.ts';
 import { STORE_METHODS } from './store.ts';
 import type { TokenStore } from './store.ts';
+import type { AuditSink } from './audit.ts';
 import type { BatonEvent } from './events.ts';
 
 /** Options of `createBaton`. Durations are seconds or strings such as `'15m'`, `'7d'`. */
@@ -80,6 +81,12 @@ export interface BatonOptions {
   /** Receives lifecycle events (audit logs, alerts). Errors it throws are ignored. */
   onEvent?: (event: BatonEvent) => void;
   /**
+   * The audit trail's sink: every security event as one `AuditEvent` (schema `v: 1`): the engine's,
+   * and those of the handler and the authorization server built on this `Baton` (`Baton.audit`).
+   * Called synchronously; what it throws is ignored, so it never breaks a request (queue slow work).
+   */
+  audit?: AuditSink;
+  /**
    * Saves the key ring where every instance reads it, after `rotateKeys` and `revokeKey` changed
    * it (the standalone service seals it into the store). Without it the ring lives in this
    * process only: keys from your configuration must change there too.
@@ -115,6 +122,7 @@ export interface ResolvedOptions extends Limits {
   tokenFormat: TokenFormat;
   defaultScope: string;
   onEvent: ((event: BatonEvent) => void) | undefined;
+  audit: AuditSink | undefined;
   persistKeys: ((ring: KeyRing) => Promise<void>) | undefined;
   dpop: { proofLifetimeSec: number; nonceLifetimeSec: number; requireNonce: boolean };
   now: () => number;
@@ -141,6 +149,7 @@ const KNOWN = new Set([
   'maxTokenLength',
   'defaultScope',
   'onEvent',
+  'audit',
   'persistKeys',
   'dpop',
   'now',
@@ -240,6 +249,8 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
   if (options.persistKeys !== undefined && typeof options.persistKeys !== 'function')
     throw new BatonConfigError('`persistKeys` must be a function that saves the key ring and resolves when done.');
   const dpop = dpopOptions(options);
+  if (options.audit !== undefined && typeof options.audit !== 'function')
+    throw new BatonConfigError('`audit` must be a function that receives each audit event (`(event) => void`).');
   if (options.now !== undefined && typeof options.now !== 'function')
     throw new BatonConfigError('`now` must be a function returning milliseconds since the epoch.');
 
@@ -257,6 +268,7 @@ export function resolveOptions(options: BatonOptions): ResolvedOptions {
     ...bounds,
     defaultScope: options.defaultScope ?? '',
     onEvent: options.onEvent,
+    audit: options.audit,
     persistKeys: options.persistKeys,
     dpop,
     now: options.now ?? steadyClock(),

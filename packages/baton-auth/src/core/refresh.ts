@@ -203,7 +203,7 @@ async function answer(e: Engine, asked: Asked): Promise<TokenPair> {
         ...(session.revokeDetail ? { detail: session.revokeDetail } : {}),
       });
       e.emit({ type: 'refresh.reused', ...lineage, presentedGeneration: parsed.generation, ...(asked.ip === undefined ? {} : { ip: asked.ip }) });
-      e.emit({ type: 'session.revoked', at: now, sessionId: parsed.sessionId, reason: 'reused' });
+      e.emit({ type: 'session.revoked', at: now, sessionId: parsed.sessionId, reason: 'reused', userId: lineage.userId });
       throw new BatonError(
         'ERR_REFRESH_REUSED',
         `generation ${parsed.generation} was retired; the session is revoked`,
@@ -213,6 +213,13 @@ async function answer(e: Engine, asked: Asked): Promise<TokenPair> {
     case 'expired':
     case 'revoked': {
       const ended = sessionEnd(session, now);
+      // Nothing marks a session's idle or absolute end when it comes: it is told when a token of it is next presented, once per instance.
+      if (
+        result.status === 'expired' &&
+        (ended?.reason === 'idle_timeout' || ended?.reason === 'absolute_timeout') &&
+        e.firstTime(`expired\n${parsed.sessionId}`)
+      )
+        e.emit({ type: 'session.expired', at: ended.at, sessionId: parsed.sessionId, userId: session.userId, reason: ended.reason });
       // One code for a session that ended (signed out, revoked, kicked, timed out); its `sessionEnd` says how.
       throw new BatonError('ERR_SESSION_ENDED', `the session is ${result.status}`, ended === undefined ? undefined : { sessionEnd: ended });
     }

@@ -177,10 +177,17 @@ async function revocation(e: Engine, options: SessionRevocation): Promise<Revoca
 }
 
 /** What revoking `ids` under `r` changes here: the in-process view at once, and the events. */
-function revokedHere(e: Engine, ids: string[], r: Revocation): void {
+function revokedHere(e: Engine, ids: string[], r: Revocation, userId?: string): void {
   for (const id of ids) {
     e.applyRevocation({ kind: 'session', id, at: r.now, expiresAt: r.now + r.revocationTtlMs, reason: r.reason, ...(r.detail ? { detail: r.detail } : {}) });
-    e.emit({ type: 'session.revoked', at: r.now, sessionId: id, reason: r.reason, ...(r.detail?.by === undefined ? {} : { by: r.detail.by }) });
+    e.emit({
+      type: 'session.revoked',
+      at: r.now,
+      sessionId: id,
+      reason: r.reason,
+      ...(r.detail?.by === undefined ? {} : { by: r.detail.by }),
+      ...(userId === undefined ? {} : { userId }),
+    });
   }
 }
 
@@ -225,6 +232,6 @@ export async function revokeUserSessions(e: Engine, userId: string, options: Ses
   await e.ready();
   const r = await revocation(e, options);
   const ids = await e.store.revokeUserSessions(userId, { ...r, ...(options.except === undefined ? {} : { except: options.except }) });
-  revokedHere(e, ids, r);
+  revokedHere(e, ids, r, userId);
   return ids;
 }

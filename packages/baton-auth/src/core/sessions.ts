@@ -1,4 +1,6 @@
 /** A user's sessions, as shown to the user (devices). */
+import { endEventType } from './audit.ts';
+import type { AuditEventType } from './audit.ts';
 import { argument } from './engine.ts';
 import type { Engine } from './engine.ts';
 import { sessionEnd } from './session-end.ts';
@@ -35,41 +37,65 @@ export async function listSessions(e: Engine, userId: string): Promise<SessionIn
   }));
 }
 
+/**
+ * The type of a history entry: the audit trail's names (`AuditEventType`), the end of a session
+ * typed by the same function (`endEventType`), so that the page, the CLI and the audit file speak
+ * one vocabulary.
+ */
+export type SessionHistoryType = Extract<
+  AuditEventType,
+  'session.created' | 'refresh.rotated' | 'refresh.grace' | 'refresh.reused' | 'session.revoked' | 'session.evicted' | 'session.expired'
+>;
+
 /** One event of a user's security history (`Baton.sessionHistory`), ms since the epoch. */
 export interface SessionHistoryEvent {
-  /** `login`; `rotated` (the session's rotations: `count`, the last at `at`); `grace` (grace answers over the session's life: `count`); `reused`; `ended`. */
-  type: 'login' | 'rotated' | 'grace' | 'reused' | 'ended';
+  /**
+   * `session.created` (the login); `refresh.rotated` (the session's rotations: `count`, the last at
+   * `at`); `refresh.grace` (grace answers over the session's life: `count`); `refresh.reused` (a
+   * retired refresh token presented again); the session's end, with its `reason`:
+   * `session.revoked`, `session.evicted` or `session.expired`.
+   */
+  type: SessionHistoryType;
   at: number;
   sessionId: string;
   clientId: string;
   device: DeviceInfo;
   count?: number;
-  /** `ended`, `reused`: why (a `SessionEndReason`), and what was recorded with it. */
+  /** The end, `refresh.reused`: why (a `SessionEndReason`), and what was recorded with it. */
   reason?: string;
   /** `kicked`, `logout_everywhere`, `evicted`: the session that ended this one, and its device. */
   by?: string;
   byDevice?: DeviceInfo;
-  /** `reused`: the generation presented, when it had been retired, and from which address. */
+  /** `refresh.reused`: the generation presented, when it had been retired, and from which address. */
   generation?: number;
   retiredAt?: number;
   ip?: string;
 }
 
-/** The events a session's record tells: its login, its rotations and grace answers, its end. */
+/** The events a session's record tells: its login, its rotations and grace answers, a reuse, its end. */
 function eventsOf(s: SessionRecord, now: number): SessionHistoryEvent[] {
   const base = { sessionId: s.id, clientId: s.clientId, device: s.device };
-  const events: SessionHistoryEvent[] = [{ ...base, type: 'login', at: s.createdAt }];
-  if (s.generation > 0) events.push({ ...base, type: 'rotated', at: s.rotatedAt, count: s.generation });
+  const events: SessionHistoryEvent[] = [{ ...base, type: 'session.created', at: s.createdAt }];
+  if (s.generation > 0) events.push({ ...base, type: 'refresh.rotated', at: s.rotatedAt, count: s.generation });
   // Grace answers come right after the rotation they answer for: dated by the last one.
-  if (s.graceTotal > 0) events.push({ ...base, type: 'grace', at: s.rotatedAt, count: s.graceTotal });
+  if (s.graceTotal > 0) events.push({ ...base, type: 'refresh.grace', at: s.rotatedAt, count: s.graceTotal });
   const end = sessionEnd(s, now);
-  if (end !== undefined) events.push({ ...base, ...end, type: end.reason === 'reused' ? 'reused' : 'ended' });
+  if (end === undefined) return events;
+  const { by, byDevice, generation, retiredAt, ip, reason, at } = end;
+  // A reuse is two events, as in the audit trail: the retired token presented again, and the session it ended.
+  if (reason === 'reused') events.push({ ...base, type: 'refresh.reused', at, reason, ...defined({ generation, retiredAt, ip }) });
+  events.push({ ...base, type: endEventType(reason), at, reason, ...defined({ by, byDevice }) });
   return events;
+}
+
+/** The fields of `o` that are set. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** One page of a user's security history (`Baton.sessionHistoryPage`). */
 export interface SessionHistoryEvents {
-  /** The events of up to `SESSION_HISTORY_PAGE` sessions (at most four each), newest first. */
+  /** The events of up to `SESSION_HISTORY_PAGE` sessions (at most five each), newest first. */
   events: SessionHistoryEvent[];
   /** Present when older sessions may follow: give it as `before` for the next page. */
   next?: string;

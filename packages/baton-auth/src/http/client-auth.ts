@@ -5,6 +5,7 @@
  */
 import { checkClientSecret } from './clients.ts';
 import type { ClientRecord, ClientRegistry } from './clients.ts';
+import type { AuditInput } from '../core/audit.ts';
 import type { Logger } from './context.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { tooManyAttempts } from './login-protection.ts';
@@ -17,6 +18,8 @@ export interface ClientAuthContext {
   clientProtection: LoginProtection;
   /** Where a refused client authentication is told to operators (the caller hears one sentence for every cause). */
   log?: Logger | undefined;
+  /** The audit trail (`Baton.audit`): a refused client authentication is `client.auth_failed`. */
+  baton?: { audit(event: AuditInput): void };
 }
 
 /** Why a client authentication failed, for the operator's log (never the secret). */
@@ -27,6 +30,7 @@ function refused(
   why: 'unknown client' | 'missing secret' | 'wrong secret' | 'secret from a public client',
 ): HttpError {
   c.log?.info({ event: 'client.auth_failed', client: id.slice(0, 64), ip, why }, `client authentication failed: ${why}`);
+  c.baton?.audit({ type: 'client.auth_failed', client: id, ip, reason: why.replaceAll(' ', '_') });
   return invalidClient('Client authentication failed');
 }
 

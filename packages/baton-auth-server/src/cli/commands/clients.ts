@@ -1,6 +1,6 @@
 /** `baton clients`: the OAuth clients, who may ask for tokens with which scopes. */
 import { clients } from '../../server/clients.ts';
-import { CliError, withStore } from '../support.ts';
+import { CliError, recordAudit, withStore } from '../support.ts';
 import { program } from '../program.ts';
 
 /** Options that may be given more than once collect into a list. */
@@ -60,6 +60,7 @@ clientsCmd
         ...(opts.name === undefined ? {} : { name: opts.name }),
       }),
     );
+    recordAudit({ type: 'client.created', client: client.id, scope: (client.scopes ?? []).join(' ') });
     console.info(
       `Registered ${client.type} client ${client.id}${client.scopes?.length ? ` (scopes: ${client.scopes.join(' ')})` : ''}${client.resources ? ` for ${client.resources.join(' ')}` : ''}${client.dpop === 'required' ? ', DPoP required' : ''}.`,
     );
@@ -97,6 +98,7 @@ clientsCmd
   .description('set the scopes a client may ask for')
   .action(async (id: string, scopes: string) => {
     const client = await withStore((store) => clients.setScopes(store, id, scopes));
+    recordAudit({ type: 'scope.changed', client: client.id, scope: (client.scopes ?? []).join(' ') });
     console.info(`${client.id} may ask for: ${(client.scopes ?? []).join(' ') || '(no scope)'}.`);
   });
 clientsCmd
@@ -104,5 +106,6 @@ clientsCmd
   .description('delete a client (its sessions can no longer refresh)')
   .action(async (id: string) => {
     if (!(await withStore((store) => clients.remove(store, id)))) throw new CliError(`There is no client ${id}.`);
+    recordAudit({ type: 'client.removed', client: id });
     console.info(`Removed ${id}.`);
   });

@@ -1,6 +1,8 @@
 /** `baton serve`: the service, alone, as the primary of BATON_WORKERS, or as one of its workers. */
 import cluster from 'node:cluster';
+import { resolve } from 'node:path';
 import { users } from '../../server/app.ts';
+import { logDestination } from '../../server/audit-log.ts';
 import { startServer } from '../../server/http-server.ts';
 import { startCluster, workerLink } from '../../server/workers.ts';
 import { startTracing } from '../../server/tracing.ts';
@@ -12,6 +14,12 @@ import { announceRuntime, runtimeFile } from '../../server/runtime.ts';
 import type { Announcement } from '../../server/runtime.ts';
 import { program, BATON } from '../program.ts';
 
+/** The audit file the runtime file announces to `baton` commands (an absolute path), if the service writes one. */
+const auditFileOf = (config: ServerConfig): { audit?: string } => (config.audit.to === 'file' ? { audit: resolve(config.audit.path) } : {});
+
+/** What the service says to a person: standard output, or standard error when the audit trail has standard output. */
+let say: (message: string) => void = console.info;
+
 program
   .command('serve')
   .description('run the token service, configured by the environment (the variables below)')
@@ -19,6 +27,7 @@ program
   .option('--fresh-start', 'start with no users although the secret file of the embedded store exists (its database was lost on purpose)')
   .action(async (opts: { freshStart?: boolean }) => {
     const config = { ...loadConfig(), ...(opts.freshStart ? { freshStart: true } : {}) };
+    if (config.audit.to === 'stdout') say = console.error;
     if (cluster.isWorker) return serveWorker(config);
     if (config.workers > 1) return serveCluster(config);
     const tracing = await startTracing();
@@ -26,23 +35,23 @@ program
     // A memory: store is announced nowhere: no command can reach it.
     let announced: Announcement | undefined;
     try {
-      if (config.store !== 'memory:') announced = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store });
+      if (config.store !== 'memory:')
+        announced = announceRuntime(runtimeFile(), { url, issuer: service.baton.issuer, store: config.store, ...auditFileOf(config) });
     } catch (err) {
       await stop();
       throw err;
     }
-    console.info(`Baton listening on ${url} (issuer ${service.baton.issuer}, store ${redactUrl(config.store)})`);
+    say(`Baton listening on ${url} (issuer ${service.baton.issuer}, store ${redactUrl(config.store)})`);
     if (announced?.sharedWith !== undefined)
-      console.info(
+      say(
         `Process ${announced.sharedWith}, an instance of the same store and issuer, is the one announced in ${runtimeFile()}; \`baton\` commands act on the store they share.`,
       );
-    if (config.store === 'memory:')
-      console.info('The store is memory: users, clients and sessions live in this process only, and no `baton` command can reach them.');
-    else if ((await users.list(service.store)).length === 0) console.info(`No users yet. Create one with: ${BATON} users add <name>`);
+    if (config.store === 'memory:') say('The store is memory: users, clients and sessions live in this process only, and no `baton` command can reach them.');
+    else if ((await users.list(service.store)).length === 0) say(`No users yet. Create one with: ${BATON} users add <name>`);
     if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
-        console.info(`${signal}: finishing in-flight requests…`);
+        say(`${signal}: finishing in-flight requests…`);
         announced?.remove();
         stop().then(
           () => process.exit(0),
@@ -72,29 +81,29 @@ async function serveCluster(config: ServerConfig): Promise<void> {
   const workers = await startCluster(config);
   let announced: Announcement;
   try {
-    announced = announceRuntime(runtimeFile(), { url: workers.url, issuer: workers.issuer, store: config.store });
+    announced = announceRuntime(runtimeFile(), { url: workers.url, issuer: workers.issuer, store: config.store, ...auditFileOf(config) });
   } catch (err) {
     await workers.stop();
     throw err;
   }
-  console.info(`Baton listening on ${workers.url} (issuer ${workers.issuer}, store ${redactUrl(config.store)}, ${config.workers} workers)`);
+  say(`Baton listening on ${workers.url} (issuer ${workers.issuer}, store ${redactUrl(config.store)}, ${config.workers} workers)`);
   if (announced.sharedWith !== undefined)
-    console.info(
+    say(
       `Process ${announced.sharedWith}, an instance of the same store and issuer, is the one announced in ${runtimeFile()}; \`baton\` commands act on the store they share.`,
     );
-  if (workers.noUsers) console.info(`No users yet. Create one with: ${BATON} users add <name>`);
+  if (workers.noUsers) say(`No users yet. Create one with: ${BATON} users add <name>`);
   if (!config.cookieSecure) console.warn('Warning: BATON_COOKIE_SECURE is off; refresh cookies travel without Secure (plain-http localhost only).');
   // SIGHUP: a rolling restart (new code, a new secret file), one worker at a time, each replaced once its successor serves.
   process.on('SIGHUP', () => {
-    console.info('SIGHUP: restarting the workers one at a time…');
+    say('SIGHUP: restarting the workers one at a time…');
     workers.restart().then(
-      () => console.info('SIGHUP: every worker restarted.'),
+      () => say('SIGHUP: every worker restarted.'),
       (err: unknown) => console.error(`baton: the rolling restart stopped: ${(err as Error).message}; the workers that were not replaced keep serving.`),
     );
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      console.info(`${signal}: finishing in-flight requests in every worker…`);
+      say(`${signal}: finishing in-flight requests in every worker…`);
       announced.remove();
       workers.stop().then(
         () => process.exit(0),
@@ -106,7 +115,7 @@ async function serveCluster(config: ServerConfig): Promise<void> {
 
 /** One of BATON_WORKERS: a whole service on the shared port; the primary tells it when to stop. */
 async function serveWorker(config: ServerConfig): Promise<void> {
-  const link = workerLink(config.logLevel);
+  const link = workerLink(config.logLevel, logDestination(config.audit));
   // Each worker exports its own spans (the primary serves no request).
   const tracing = await startTracing();
   const { url, stop, service } = withTracing(await startServer(config, link), tracing);

@@ -1,6 +1,7 @@
 /** `baton sessions` and `baton limits`: a user's sessions (devices), and the failed-login and introspection counters. */
+import { isIP } from 'node:net';
 import { resetFailures } from 'baton-auth/http';
-import { CliError, userNamed, withEngine, withStore } from '../support.ts';
+import { CliError, recordAudit, userNamed, withEngine, withStore } from '../support.ts';
 import { program } from '../program.ts';
 
 const sessionsCmd = program.command('sessions').description('sessions (devices) of a user');
@@ -65,5 +66,6 @@ program
         // Usernames are counted lower-case; client ids as they are.
         (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'client', target)),
     );
+    recordAudit({ type: 'limits.reset', ...(isIP(target) ? { ip: target } : { username: target }) });
     console.info(`Reset ${target}: ${deleted} counter(s) deleted.`);
   });

@@ -1,6 +1,6 @@
 /** `baton users`: the users of the standalone service. */
 import { users } from '../../server/app.ts';
-import { readPassword, userNamed, withEngine, withStore } from '../support.ts';
+import { readPassword, recordAudit, userNamed, withEngine, withStore } from '../support.ts';
 import { program, BATON } from '../program.ts';
 
 const usersCmd = program.command('users').description('manage the users of the standalone service');
@@ -12,6 +12,7 @@ usersCmd
   .action(async (name: string, opts: { passwordStdin?: boolean; scopes: string }) => {
     const password = await readPassword(opts.passwordStdin === true, `${BATON} users add ${name}`);
     const user = await withStore((store) => users.add(store, name, password, opts.scopes));
+    recordAudit({ type: 'user.created', user: user.id, username: user.username, scope: user.scopes.join(' ') });
     console.info(`Created user ${user.username} (${user.id})${user.scopes.length ? ` with scopes ${user.scopes.join(' ')}` : ''}.`);
   });
 usersCmd
@@ -27,6 +28,7 @@ usersCmd
   .description('set the scopes a user may be granted (space-separated, quoted; "" for none)')
   .action(async (name: string, scopes: string) => {
     const user = await withStore((store) => users.setScopes(store, name, scopes));
+    recordAudit({ type: 'scope.changed', user: user.id, username: user.username, scope: user.scopes.join(' ') });
     console.info(`${user.username} may be granted: ${user.scopes.join(' ') || '(no scope)'}.`);
   });
 usersCmd
@@ -37,6 +39,7 @@ usersCmd
     const password = await readPassword(opts.passwordStdin === true, `${BATON} users passwd ${name}`);
     const ended = await withEngine(async (baton, store) => {
       const user = await users.setPassword(store, name, password);
+      recordAudit({ type: 'password.changed', user: user.id, username: name });
       return baton.passwordChanged(user.id);
     });
     console.info(`Changed the password of ${name}; ${ended.length} session(s) ended (password_changed).`);
@@ -49,6 +52,7 @@ usersCmd
       const user = await userNamed(store, name);
       await baton.revokeUserSessions(user.id, { reason: 'user removed' });
       await users.remove(store, name);
+      recordAudit({ type: 'user.removed', user: user.id, username: name });
     });
     console.info(`Removed ${name}.`);
   });

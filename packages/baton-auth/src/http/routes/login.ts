@@ -41,6 +41,7 @@ export function login(c: HandlerContext): Route {
       const who = await c.authenticate(f.username, f.password);
       if (who === null) {
         c.log?.info({ event: 'login.failed', ip }, 'login failed');
+        c.baton.audit({ type: 'login.failed', username: f.username, client: client.id, ip, reason: 'bad_credentials' });
         const blocked = await attempt.failed();
         if (blocked > 0) throw tooManyAttempts(blocked);
         // RFC 9110 §15.5.2: a 401 carries a challenge. Not `Basic`, which would make a browser prompt.
@@ -61,6 +62,7 @@ export function login(c: HandlerContext): Route {
         device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
       });
       c.log?.info({ event: 'login', sid: pair.session_id, client: client.id }, 'login');
+      c.baton.audit({ type: 'login.succeeded', user: who.userId, username: f.username, session: pair.session_id, client: client.id, ip, scope });
       return tokenResponse(c, pair, viaCookie, nonceHeaders(c, jkt));
     },
   };
@@ -83,6 +85,7 @@ async function countedProof(
     const attempt = await c.loginProtection.check(username, ip);
     if (attempt.retryAfterMs > 0) {
       c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
+      c.baton.audit({ type: 'login.throttled', username, client: client.id, ip, reason: 'too_many_failures' });
       throw tooManyAttempts(attempt.retryAfterMs);
     }
     return attempt;
