@@ -189,7 +189,7 @@ describe('the audit trail', () => {
     expect(w.events.find((e) => e.type === 'session.revoked' && e.reason === 'reused')).toMatchObject({ user: 'id-alice' });
     expect(w.events.find((e) => e.type === 'session.evicted')).toMatchObject({ user: 'id-bob', reason: 'evicted', by: expect.any(String) });
     expect(w.events.find((e) => e.type === 'session.expired')).toMatchObject({ reason: 'idle_timeout' });
-    expect(w.events.find((e) => e.type === 'key.rotated')).toMatchObject({ use: 'sig', previous: 'hs-1', reason: 'rotated' });
+    expect(w.events.find((e) => e.type === 'key.rotated')).toMatchObject({ use: 'sig', previous: 'ed-1', reason: 'rotated' });
     expect(w.events.find((e) => e.type === 'code.replayed')).toMatchObject({ outcome: 'failure', user: 'id-bob', client: 'app', session: expect.any(String) });
     expect(w.events.find((e) => e.type === 'code.refused')).toMatchObject({ reason: 'pkce' });
     expect(w.events.find((e) => e.type === 'client.auth_failed')).toMatchObject({ client: 'conf', reason: 'wrong_secret' });
