@@ -95,13 +95,8 @@ async function codeProof(c: HandlerContext, request: Request, client: ClientReco
   return proof;
 }
 
-/**
- * A code presented again (RFC 6749 §4.1.2): the session its first presentation opened is revoked.
- * `done:` settles the race with a first presentation whose session is not written yet: whichever
- * of the two spends it second knows the other got there first — the replay then finds the
- * session to revoke, or the first presentation revokes its own (`confirmFirst`).
- */
-async function replayed(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): Promise<void> {
+/** The audit trail's record of a code presented again. */
+function auditReplay(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): void {
   c.baton.audit({
     type: 'code.replayed',
     user: code.grant.userId,
@@ -110,6 +105,16 @@ async function replayed(c: HandlerContext, code: OpenedCode, client: ClientRecor
     reason: 'reused',
     ...(ip === undefined ? {} : { ip }),
   });
+}
+
+/**
+ * A code presented again (RFC 6749 §4.1.2): the session its first presentation opened is revoked.
+ * `done:` settles the race with a first presentation whose session is not written yet: whichever
+ * of the two spends it second knows the other got there first — the replay then finds the
+ * session to revoke, or the first presentation revokes its own (`confirmFirst`).
+ */
+async function replayed(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): Promise<void> {
+  auditReplay(c, code, client, ip);
   await c.baton.spendOnce(`code-done:${code.jti}`, code.exp);
   await c.baton.revokeSession(code.sid, { reason: 'reused' });
 }
@@ -124,14 +129,7 @@ async function consented(c: HandlerContext, client: ClientRecord, code: OpenedCo
 /** After the session was opened: false when a replay came first (then the session is ended here). */
 async function confirmFirst(c: HandlerContext, code: OpenedCode, client: ClientRecord, ip: string | undefined): Promise<boolean> {
   if (await c.baton.spendOnce(`code-done:${code.jti}`, code.exp)) return true;
-  c.baton.audit({
-    type: 'code.replayed',
-    user: code.grant.userId,
-    client: client.id,
-    session: code.sid,
-    reason: 'reused',
-    ...(ip === undefined ? {} : { ip }),
-  });
+  auditReplay(c, code, client, ip);
   await c.baton.revokeSession(code.sid, { reason: 'reused' });
   return false;
 }
