@@ -73,8 +73,8 @@ async function rotationsOf(user: User): Promise<Map<string, number>> {
   for (const line of (await cli(['sessions', 'history', user])).split('\n')) {
     const [, type, sid, , detail = ''] = line.split('\t');
     if (sid !== undefined && !out.has(sid)) out.set(sid, 0);
-    if (type === 'rotated' && sid !== undefined) out.set(sid, Number(/×(\d+)/.exec(detail)?.[1] ?? 0));
-    if (type === 'reused') throw new Error(`reuse detected on ${sid}: ${line}`);
+    if (type === 'refresh.rotated' && sid !== undefined) out.set(sid, Number(/×(\d+)/.exec(detail)?.[1] ?? 0));
+    if (type === 'refresh.reused') throw new Error(`reuse detected on ${sid}: ${line}`);
   }
   return out;
 }
@@ -259,6 +259,6 @@ describeWith(chromiumPackage, 'examples/next in Chromium: the storm', 'test/e2e/
     await bob.getByRole('button', { name: 'Sign out' }).click();
     await bob.waitForSelector('h1[data-signed-out]');
     expect(await bob.textContent('main h1')).toBe('Signed out: logout');
-    expect(await cli(['sessions', 'history', 'bob'])).toMatch(/\tended\t\S+\tnext-example\tlogout/);
+    expect(await cli(['sessions', 'history', 'bob'])).toMatch(/\tsession\.revoked\t\S+\tnext-example\tlogout/);
   }, 30_000);
 });
