@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { escapeHtml } from 'baton-auth/protocol';
 import type { TokenClient } from './client.ts';
 import { authorizationRequest, checkFlowOptions, codeOf, redeemCode, stateMatches } from './code-flow.ts';
 import type { CodeFlowOptions, CodeSignIn, PendingSignIn } from './code-flow.ts';
@@ -79,8 +80,6 @@ export function openInSystemBrowser(url: string): Promise<void> {
     });
   });
 }
-
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The page the browser shows at the end; no script, no outside resource, and no `Referer` from it (its URL held the code). */
 function page(res: ServerResponse, status: number, text: string): Promise<void> {

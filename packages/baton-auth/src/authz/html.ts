@@ -6,6 +6,7 @@
  * applies to the redirect after a POST too).
  */
 import type { ClientRecord } from '../http/clients.ts';
+import { escapeHtml } from '../protocol/html.ts';
 import type { HandlerContext } from '../http/context.ts';
 
 /** The CSS variables the pages read (`authorization.page.theme`, `BATON_PAGE_THEME`): any other name is a mistake. */
@@ -22,10 +23,8 @@ export const THEME_VARIABLES = [
   '--baton-font',
 ] as const;
 
-/** Escapes text for an HTML text node or a double-quoted attribute. */
-export function esc(value: string): string {
-  return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
+/** Escapes text for an HTML text node or a double-quoted attribute (the toolkit's `escapeHtml`). */
+export const esc = escapeHtml;
 
 /**
  * How a page names a client: its name, or its id; for a client of a metadata document (an https
