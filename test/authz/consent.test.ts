@@ -186,9 +186,21 @@ describe('what a consent covers', () => {
     expect(redirectedTo(await b.get(s.authorizePath({ ...APP_REQ, resource: OTHER_API, prompt: 'none' }))).get('error')).toBe('consent_required');
   });
 
+  it('known limit: scopes and APIs are remembered as two sets — a scope allowed with one API counts with another the user allowed (SECURITY.md)', async () => {
+    const s = setup({ resources: [API, OTHER_API] });
+    const allow = async (b: ReturnType<typeof s.browser>, page: Response) =>
+      redirectedTo(await b.post('/oauth/authorize/consent', { txn: txnOf(await page.text()), decision: 'allow' }));
+    const { b, page } = await toConsent(s, { client_id: 'app', scope: 'profile', resource: OTHER_API });
+    await allow(b, page);
+    await allow(b, await b.get(s.authorizePath({ client_id: 'app', scope: 'orders:read', resource: API })));
+    // orders:read was only ever asked with API; with OTHER_API it is answered without a page.
+    const q = redirectedTo(await b.get(s.authorizePath({ client_id: 'app', scope: 'orders:read', resource: OTHER_API })));
+    expect((await s.codeOf(q))?.grant).toMatchObject({ scope: ['orders:read'], resource: [OTHER_API] });
+  });
+
   it('a code issued before the user withdrew consent is not redeemed after it (invalid_grant); one issued after a new Allow is', async () => {
     const s = setup();
-    const REQ = { client_id: 'app', scope: 'profile' }; // no openid: this engine's ring is HS256, which signs no ID token
+    const REQ = { client_id: 'app', scope: 'profile' };
     const { b, page } = await toConsent(s, REQ);
     const q = redirectedTo(await b.post('/oauth/authorize/consent', { txn: txnOf(await page.text()), decision: 'allow' }));
     const redeem = (code: string) =>
