@@ -10,20 +10,10 @@ import { BatonConfigError } from 'baton-auth';
 import { checkClientSecret, createAuthHandler, staticClients } from 'baton-auth/http';
 import type { ClientRecord, ClientRegistry, RegistrationOptions } from 'baton-auth/http';
 import { ISSUER, makeBaton } from '../support/baton.ts';
+import { keepingClients } from '../support/authz.ts';
 
 /** A registry in memory that keeps registrations, as a store-backed one does (the cap checked and taken in one step). */
-function keeping(): ClientRegistry & { kept: Map<string, ClientRecord> } {
-  const kept = new Map<string, ClientRecord>();
-  return {
-    kept,
-    get: async (id) => kept.get(id) ?? (id === 'default' ? { id, type: 'public' } : null),
-    register: async (record, { maxClients }) => {
-      if (kept.size >= maxClients) return false;
-      kept.set(record.id, structuredClone(record));
-      return true;
-    },
-  };
-}
+const keeping = () => keepingClients(staticClients([{ id: 'default' }]));
 
 function setup(registration: RegistrationOptions | null = { maxClients: 100 }) {
   const { baton } = makeBaton();

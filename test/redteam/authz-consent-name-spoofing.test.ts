@@ -7,21 +7,13 @@
 import { generateKey } from 'baton-auth';
 import { describe, expect, it } from 'vitest';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
-import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
 import { ISSUER, makeBaton } from '../support/baton.ts';
-import { Browser, CLIENTS, pkce, txnOf } from '../support/authz.ts';
+import { Browser, CLIENTS, keepingClients, pkce, txnOf } from '../support/authz.ts';
 
 async function consentPage(redirectUri: string): Promise<string> {
   const { baton } = makeBaton({ keys: [generateKey('EdDSA', 'ed-1')] }); // asymmetric: openid gets an ID token
   const fixed = staticClients(CLIENTS);
-  const kept = new Map<string, ClientRecord>();
-  const clients: ClientRegistry = {
-    get: async (id) => kept.get(id) ?? fixed.get(id),
-    register: async (record) => {
-      kept.set(record.id, structuredClone(record));
-      return true;
-    },
-  };
+  const clients = keepingClients(fixed);
   const handler = createAuthHandler({
     baton,
     authenticate: async (u, p) => (p === 'pw' ? { userId: `id-${u}` } : null),

@@ -7,20 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createAuthHandler } from 'baton-auth/http';
-import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
 import { ISSUER, makeBaton } from '../support/baton.ts';
+import { keepingClients } from '../support/authz.ts';
 
 describe("the sign-out confirmation of a registered client's logout", () => {
   it('names the host the browser goes to afterwards', async () => {
     const { baton } = makeBaton();
-    const kept = new Map<string, ClientRecord>();
-    const clients: ClientRegistry = {
-      get: async (id) => kept.get(id) ?? null,
-      register: async (record) => {
-        kept.set(record.id, structuredClone(record));
-        return true;
-      },
-    };
+    const clients = keepingClients();
     const handler = createAuthHandler({ baton, authenticate: async () => null, clients, authorization: { registration: { maxClients: 10 } } });
     const call = (path: string, init: RequestInit = {}) => handler(new Request(`${ISSUER}${path}`, init), { ip: '203.0.113.1' });
     const reg = await call('/oauth/register', {

@@ -8,21 +8,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
-import type { ClientRecord, ClientRegistry } from 'baton-auth/http';
+import type { ClientRecord } from 'baton-auth/http';
 import { ISSUER, makeBaton } from '../support/baton.ts';
+import { keepingClients } from '../support/authz.ts';
 
 const HOSTILE = ['https://app.example/€', 'https://app.example/cb\u202egpj.exe', 'https://app.example/é', 'https://bücher.example/cb', 'com.example.app:/ćb'];
 
 function setup() {
   const { baton } = makeBaton();
-  const kept = new Map<string, ClientRecord>();
-  const clients: ClientRegistry = {
-    get: async (id) => kept.get(id) ?? null,
-    register: async (record) => {
-      kept.set(record.id, structuredClone(record));
-      return true;
-    },
-  };
+  const clients = keepingClients();
   const handler = createAuthHandler({ baton, authenticate: async () => null, clients, authorization: { registration: { maxClients: 100 } } });
   return (path: string, init: RequestInit = {}) => handler(new Request(`${ISSUER}${path}`, init), { ip: '203.0.113.1' });
 }

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { generateKey } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
-import type { AuthHandlerOptions, StaticClient } from 'baton-auth/http';
+import type { AuthHandlerOptions, ClientRecord, ClientRegistry, StaticClient } from 'baton-auth/http';
 import { openCode } from '../../packages/baton-auth/src/authz/codes.ts';
 import type { HandlerContext } from '../../packages/baton-auth/src/http/context.ts';
 import { ISSUER, makeBaton } from './baton.ts';
@@ -132,4 +132,21 @@ export function setup(overrides: Partial<AuthHandlerOptions> = {}, clients: Stat
   };
   const codeOf = async (params: URLSearchParams) => openCode(c, params.get('code') ?? '');
   return { baton, clock, handler, call, browser, authorizePath, signIn, codeOf, verifier, challenge, logs };
+}
+
+/**
+ * A client registry that keeps what RFC 7591 registration registers (as the service's store does:
+ * the cap checked and taken in one step), in front of `fixed`; `kept` is what it holds.
+ */
+export function keepingClients(fixed?: ClientRegistry): ClientRegistry & { kept: Map<string, ClientRecord> } {
+  const kept = new Map<string, ClientRecord>();
+  return {
+    kept,
+    get: async (id) => kept.get(id) ?? (fixed === undefined ? null : fixed.get(id)),
+    register: async (record, { maxClients }) => {
+      if (kept.size >= maxClients) return false;
+      kept.set(record.id, structuredClone(record));
+      return true;
+    },
+  };
 }
