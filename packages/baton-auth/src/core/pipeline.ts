@@ -29,10 +29,11 @@ import { failed, traced, tracer } from './tracing.ts';
 const VERIFY = 'baton.verify';
 const spanOf = (format: string): SpanOptions => Object.freeze({ kind: SpanKind.INTERNAL, attributes: Object.freeze({ 'baton.token.format': format }) });
 const [JWS, JWE, OPAQUE] = [spanOf('jws'), spanOf('jwe'), spanOf('opaque')] as const;
-/** The span options of a token's format, by its segments alone (asked only on a miss). */
+/** The span options of a token's format, by its dots alone, counted without allocating (a JWS has two, a JWE four). */
 function formatOf(token: string): SpanOptions {
-  const segments = token.split('.').length;
-  return segments === 3 ? JWS : segments === 5 ? JWE : OPAQUE;
+  let dots = 0;
+  for (let i = token.indexOf('.'); i !== -1 && dots < 5; i = token.indexOf('.', i + 1)) dots++;
+  return dots === 2 ? JWS : dots === 4 ? JWE : OPAQUE;
 }
 
 /** What `Baton.stats()` counts since the engine started: verifications by outcome, and the verified-token cache. */
@@ -208,9 +209,10 @@ export class VerificationPipeline implements TokenMemory {
       const shaped = this.#shaped(token);
       await p.readiness.ready();
       const now = p.now();
-      // A JWE is cached as a JWS is; an opaque token never is (its store's record is its state).
-      const hit = isThreeSegments(shaped) ? this.#hit(shaped, now) : this.cached(shaped, now);
-      claims = hit === undefined ? await traced(VERIFY, formatOf(shaped), this.#missedIn, shaped, audience, now) : this.#accept(hit, audience, now);
+      // A JWE is cached as a JWS is; an opaque token never is (its store's record is its state): no lookup for it.
+      const format = formatOf(shaped);
+      const hit = format === JWS ? this.#hit(shaped, now) : format === JWE ? this.cached(shaped, now) : undefined;
+      claims = hit === undefined ? await traced(VERIFY, format, this.#missed, shaped, audience, now) : this.#accept(hit, audience, now);
     } catch (err) {
       this.#refused(isBatonError(err) ? err : new BatonError('ERR_TOKEN_INVALID', 'verification failed', { cause: err }));
     }
@@ -218,16 +220,13 @@ export class VerificationPipeline implements TokenMemory {
     return claims;
   }
 
-  /** `#missed` as `traced` calls it: one function for the pipeline, not one per call. */
-  readonly #missedIn = (_span: unknown, token: string, audience: Audience, now: number): Promise<Claims> => this.#missed(token, audience, now);
-
-  /** A token the cache did not hold, from its source, then accepted: the span `traced` gave it is active (an opaque token's store call is its child). */
-  async #missed(token: string, audience: Audience, now: number): Promise<Claims> {
+  /** A token the cache did not hold, from its source, then accepted, as `traced` calls it (one function for the pipeline, not one per call): its span is active (an opaque token's store call is its child). */
+  readonly #missed = async (_span: unknown, token: string, audience: Audience, now: number): Promise<Claims> => {
     const { keys, formats } = this.#p;
     if (!isThreeSegments(token)) return this.#accept(await formats.verify(token, audience, now, this), audience, now);
     const claims = this.remember(token, keys.verifySync === undefined ? await this.#fromKeys(token, now) : keys.verifySync(token, now));
     return this.#accept(claims, audience, now);
-  }
+  };
 
   /** A compact JWS the cache did not hold, by the synchronous key source, in a span of its own (a leaf: nothing in it waits). */
   #missSync(token: string, audience: Audience, now: number): Claims {
