@@ -99,6 +99,8 @@ const OUTCOME: Record<string, string> = {
   ERR_REFRESH_INVALID: 'invalid',
   ERR_STORE_UNAVAILABLE: 'unavailable',
 };
+/** An outcome's name, never a property the object inherits (`constructor`, a driver's code). */
+const outcomeOf = (key: string, otherwise: string): string => (Object.hasOwn(OUTCOME, key) ? (OUTCOME[key] as string) : otherwise);
 
 /** See `Baton.refresh`: in a span of its own with its outcome; the store's calls are its children. */
 export function refresh(e: Engine, refreshToken: string, options: RefreshOptions): Promise<TokenPair> {
@@ -110,13 +112,13 @@ async function refreshIn(span: Span, e: Engine, refreshToken: string, options: R
   try {
     asked = await rotation(e, refreshToken, options);
   } catch (err) {
-    if (span.isRecording()) span.setAttribute('baton.refresh.outcome', OUTCOME[errorType(err)] ?? 'refused');
+    if (span.isRecording()) span.setAttribute('baton.refresh.outcome', outcomeOf(errorType(err), 'refused'));
     throw err;
   }
   const { result } = asked;
   if (span.isRecording()) {
     span.setAttributes({
-      'baton.refresh.outcome': OUTCOME[result.status] ?? 'invalid',
+      'baton.refresh.outcome': outcomeOf(result.status, 'invalid'),
       'baton.session.id': asked.parsed.sessionId,
       'baton.client.id': asked.clientId,
     });
