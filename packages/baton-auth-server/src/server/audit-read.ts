@@ -105,9 +105,10 @@ export async function searchTrail(path: string, q: AuditQuery, out: (line: strin
     users = new Set(names);
     for await (const [e] of events(path)) if (e.user !== undefined && e.username !== undefined && names.has(e.username)) users.add(e.user);
   }
+  const query = users === undefined ? q : { ...q, users };
   let found = 0;
   for await (const [e, line] of events(path)) {
-    if (!matches(e, { ...q, ...(users === undefined ? {} : { users }) })) continue;
+    if (!matches(e, query)) continue;
     out(line);
     found++;
   }
