@@ -111,7 +111,7 @@ function commandAudit(): { audit?: AuditSink } {
 
 /** Records a command's change in the audit trail (`actor`: `cli:<operating-system user>`). */
 export function recordAudit(input: AuditInput): void {
-  commandAudit().audit?.(auditEvent({ actor: `cli:${actorName()}`, ...input }, Date.now()));
+  commandAudit().audit?.(auditEvent(input, Date.now())); // the sink names the actor when `input` does not
 }
 
 function actorName(): string {

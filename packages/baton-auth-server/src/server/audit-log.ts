@@ -70,13 +70,13 @@ abstract class Batched implements AuditLog {
     this.#pending = [];
     if (lines.length === 0) return;
     try {
-      this.flush(`${lines.join('\n')}\n`);
+      this.flush(lines);
     } catch {
       this.dropped += lines.length;
     }
   }
 
-  protected abstract flush(text: string): void;
+  protected abstract flush(lines: readonly string[]): void;
 
   close(): void {
     this.#drain();
@@ -85,10 +85,27 @@ abstract class Batched implements AuditLog {
 
 /** Standard output: the logs are then on standard error (`http-server.ts`). */
 class StdoutLog extends Batched {
-  protected flush(text: string): void {
-    process.stdout.write(text);
+  protected flush(lines: readonly string[]): void {
+    process.stdout.write(`${lines.join('\n')}\n`);
   }
 }
+
+/** Lines handed to `send` once per turn of the event loop (a worker's, to the primary), as bounded as a file's. */
+class RelayedLog extends Batched {
+  readonly #send: (lines: string[]) => void;
+
+  constructor(send: (lines: string[]) => void) {
+    super();
+    this.#send = send;
+  }
+
+  protected flush(lines: readonly string[]): void {
+    this.#send([...lines]);
+  }
+}
+
+/** A worker's audit log: its lines go to `send` (the primary, which writes them), batched and bounded by `MAX_PENDING`. */
+export const relayedLog = (send: (lines: string[]) => void): AuditLog => new RelayedLog(send);
 
 /** A file, rotated once the next write would take it past `maxBytes`: `path` → `path.1` → … → `path.<files>`, the oldest deleted. */
 export class AuditFile extends Batched {
@@ -105,8 +122,8 @@ export class AuditFile extends Batched {
     this.#fd = openAppend(path);
   }
 
-  protected flush(text: string): void {
-    const bytes = Buffer.from(text, 'utf8');
+  protected flush(lines: readonly string[]): void {
+    const bytes = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     // The size on disk, not a count of our own: a `baton` command may have appended meanwhile.
     const size = fstatSync(this.#fd).size;
     if (size > 0 && size + bytes.length > this.#maxBytes) this.#rotate();

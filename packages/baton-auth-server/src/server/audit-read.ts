@@ -26,15 +26,19 @@ function lastLinesOf(file: string, n: number): string[] {
   const fd = openSync(file, 'r');
   try {
     let end = fstatSync(fd).size;
-    let tail = Buffer.alloc(0);
+    const blocks: Buffer[] = [];
+    let newlines = 0;
     let lines: string[] = [];
     while (end > 0) {
       const start = Math.max(0, end - BLOCK);
       const block = Buffer.alloc(end - start);
       readSync(fd, block, 0, block.length, start);
-      tail = Buffer.concat([block, tail]);
+      blocks.unshift(block);
       end = start;
-      lines = tail.toString('utf8').split('\n');
+      for (let i = block.indexOf(10); i !== -1; i = block.indexOf(10, i + 1)) newlines++;
+      // More than n lines need at least n newlines: only then are the blocks joined and split (once, as a rule, not per block).
+      if (end > 0 && newlines < n) continue;
+      lines = Buffer.concat(blocks).toString('utf8').split('\n');
       // The first piece may be the end of a line that starts in an earlier block: whole only at the file's start.
       if (lines.filter((l) => l !== '').length > n && end > 0) break;
     }
@@ -101,9 +105,10 @@ export async function searchTrail(path: string, q: AuditQuery, out: (line: strin
     users = new Set(names);
     for await (const [e] of events(path)) if (e.user !== undefined && e.username !== undefined && names.has(e.username)) users.add(e.user);
   }
+  const query = users === undefined ? q : { ...q, users };
   let found = 0;
   for await (const [e, line] of events(path)) {
-    if (!matches(e, { ...q, ...(users === undefined ? {} : { users }) })) continue;
+    if (!matches(e, query)) continue;
     out(line);
     found++;
   }

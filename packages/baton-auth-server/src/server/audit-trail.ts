@@ -5,9 +5,8 @@
  * (batched per turn of the event loop); the primary alone writes the file and rotates it, so
  * lines of several processes never interleave (`audit-log.ts`).
  */
-import type { AuditEvent, AuditSink } from 'baton-auth';
-import { openAuditLog } from './audit-log.ts';
-import type { AuditLog } from './audit-log.ts';
+import type { AuditSink } from 'baton-auth';
+import { openAuditLog, relayedLog } from './audit-log.ts';
 import type { Metrics } from './ops.ts';
 import type { AuditTarget } from './settings/audit.ts';
 import type { WorkerLink } from './workers.ts';
@@ -22,29 +21,12 @@ export interface ServiceAudit {
 /** The audit trail of one service process (`link`: a worker of BATON_WORKERS). */
 export function serviceAudit(target: AuditTarget, metrics: Metrics | undefined, link: WorkerLink | undefined): ServiceAudit {
   if (target.to === 'off' && metrics === undefined) return { sink: undefined, close: () => undefined };
-  const log: Pick<AuditLog, 'write' | 'close'> =
-    target.to === 'off' ? { write: () => undefined, close: () => undefined } : link === undefined ? openAuditLog(target) : viaPrimary(link);
+  const log = target.to === 'off' || link === undefined ? openAuditLog(target) : relayedLog((lines) => link.audit(lines));
   return {
     sink: (event) => {
       metrics?.countAudit(event);
       log.write(event);
     },
     close: () => log.close(),
-  };
-}
-
-/** A worker's lines, sent to the primary once per turn of the event loop. */
-function viaPrimary(link: WorkerLink): Pick<AuditLog, 'write' | 'close'> {
-  let pending: string[] = [];
-  const send = (): void => {
-    const lines = pending;
-    pending = [];
-    if (lines.length > 0) link.audit(lines);
-  };
-  return {
-    write: (event: AuditEvent) => {
-      if (pending.push(JSON.stringify(event)) === 1) setImmediate(send);
-    },
-    close: send,
   };
 }

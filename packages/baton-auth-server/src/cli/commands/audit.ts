@@ -1,8 +1,8 @@
 /** `baton audit`: the audit trail (`BATON_AUDIT_LOG`) and its rotated files, read back. */
-import { toMs } from 'baton-auth';
 import { lastLines, followTrail, searchTrail, trailFiles } from '../../server/audit-read.ts';
 import { loadConfig } from '../../server/config.ts';
 import { readRuntime, runtimeFile } from '../../server/runtime.ts';
+import { durationMs, list } from '../../server/settings/setting.ts';
 import { CliError } from '../support.ts';
 import { program } from '../program.ts';
 
@@ -23,7 +23,7 @@ function trailPath(file: string | undefined): string {
 
 /** `--since`: a time (ISO 8601, `2026-12-07T06:00Z`) or a duration back from now (`90m`, `1h`, `7d`). */
 export function sinceOf(text: string, now = Date.now()): number {
-  if (/^\d+(ms|s|m|h|d|w)?$/.test(text)) return now - toMs(/^\d+$/.test(text) ? `${text}s` : text, '--since');
+  if (/^\d+(ms|s|m|h|d|w)?$/.test(text)) return now - durationMs(text, '--since');
   const at = Date.parse(text);
   if (Number.isNaN(at))
     throw new CliError(`--since must be a time (2026-12-07T06:00:00Z) or a duration back from now (90m, 1h, 7d), not ${JSON.stringify(text.slice(0, 64))}.`);
@@ -68,14 +68,7 @@ auditCmd
       {
         ...(opts.user === undefined ? {} : { users: new Set([opts.user]) }),
         ...(opts.since === undefined ? {} : { since: sinceOf(opts.since) }),
-        ...(opts.type === undefined
-          ? {}
-          : {
-              types: opts.type
-                .split(',')
-                .map((t) => t.trim())
-                .filter((t) => t !== ''),
-            }),
+        ...(opts.type === undefined ? {} : { types: list(opts.type) }),
       },
       (line) => process.stdout.write(`${line}\n`),
     );
