@@ -92,6 +92,13 @@ describe('option validation: each bad option is a BatonClientError with a code a
     ['an unknown mode', () => createTokenClient({ issuer: ISSUER, mode: 'cookies' as never }), 'ERR_CONFIG', /`mode`/],
     ['a negative refreshMargin', () => createTokenClient({ issuer: ISSUER, refreshMargin: -1 }), 'ERR_CONFIG', /`refreshMargin`/],
     ['a jitter that is not a number', () => createTokenClient({ issuer: ISSUER, jitter: Number.NaN }), 'ERR_CONFIG', /`jitter`/],
+    // fast-check's counterexample of 2026-12-07: String() of it throws a TypeError, which the sentence must not.
+    [
+      'a jitter whose toString is not a function',
+      () => createTokenClient({ issuer: ISSUER, jitter: { toString: 0 } as never }),
+      'ERR_CONFIG',
+      /`jitter`.*a value of type object/,
+    ],
     ['zero attempts', () => createTokenClient({ issuer: ISSUER, retry: { attempts: 0 } }), 'ERR_CONFIG', /`retry.attempts`/],
     ['half an attempt', () => createTokenClient({ issuer: ISSUER, retry: { attempts: 1.5 } }), 'ERR_CONFIG', /`retry.attempts` must be a whole number/],
     ['hooks that are not functions', () => createTokenClient({ issuer: ISSUER, hooks: { beforeRequest: ['x'] as never } }), 'ERR_CONFIG', /`hooks`/],

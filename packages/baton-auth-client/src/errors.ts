@@ -87,12 +87,21 @@ export function configError(message: string): BatonClientError {
   return new BatonClientError('ERR_CONFIG', message);
 }
 
+/** A value as a configuration error may quote it: `String(value)`, or its type when that throws (`{ toString: 0 }`, a null-prototype object). */
+export function shown(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `a value of type ${typeof value}`;
+  }
+}
+
 /** Throws `ERR_CONFIG` unless each named option is absent or a finite number of at least `min`. */
 export function checkNumbers(factory: string, options: object, names: readonly string[], min: number): void {
   for (const name of names) {
     const v = (options as Record<string, unknown>)[name];
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min))
-      throw configError(`${factory}: \`${name}\` must be a number of at least ${min}; it is ${String(v)}.`);
+      throw configError(`${factory}: \`${name}\` must be a number of at least ${min}; it is ${shown(v)}.`);
   }
 }
 

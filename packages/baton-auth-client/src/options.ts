@@ -5,7 +5,7 @@
  * client is bundled into web pages, and these are a dozen `typeof` checks.
  */
 import { isDpopKeyPair } from './dpop.ts';
-import { configError } from './errors.ts';
+import { configError, shown } from './errors.ts';
 import { requireSecure } from './origins.ts';
 import type { TokenClientOptions } from './types.ts';
 
@@ -26,7 +26,7 @@ function numbers(o: Options, where: string, names: readonly string[], min: numbe
     const v = o[name];
     if (!has(o, name)) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (whole && !Number.isInteger(v))) {
-      throw configError(`createTokenClient: \`${where}${name}\` must be a ${whole ? 'whole number' : 'number'} of at least ${min}; it is ${String(v)}.`);
+      throw configError(`createTokenClient: \`${where}${name}\` must be a ${whole ? 'whole number' : 'number'} of at least ${min}; it is ${shown(v)}.`);
     }
   }
 }
