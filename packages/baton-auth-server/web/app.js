@@ -18,6 +18,9 @@ const client = createTokenClient({
 const apps = consentsView(client, $);
 let refreshes = 0;
 let signedIn = false;
+// Set once the person submits the form: the start-up check below then leaves the page to the sign-in
+// (its answer, an error or the app, would otherwise be wiped by a start-up that finished later).
+let signInStarted = false;
 /** This tab's session id, as the service's lists mark it (`current`). */
 let currentSession;
 /** Whether the lists are asked for again (not while signing out), and the requests for them in flight. */
@@ -167,6 +170,7 @@ function refusal(err, username) {
 
 async function login(event) {
   event.preventDefault();
+  signInStarted = true;
   const username = $('username').value.trim();
   $('login-button').disabled = true;
   try {
@@ -428,8 +432,10 @@ setInterval(() => {
 const resuming = hint.get();
 if (resuming) $('login-card').hidden = true; // no flash of the form while the session resumes
 setTimeout(async () => {
-  if ((await storage.get()) !== null) return enter();
+  if (signInStarted) return;
+  if ((await storage.get()) !== null) return signInStarted || enter();
+  if (signInStarted) return;
   if (!resuming) return show(false);
   await fetchNonce();
-  client.refresh().then(enter, () => show(false));
+  client.refresh().then(enter, () => signInStarted || show(false));
 }, 150);
