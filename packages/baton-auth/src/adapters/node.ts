@@ -11,6 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthHandler } from '../http/handler.ts';
+import { textBodies } from '../http/respond.ts';
+import { lazyRequest } from './node-request.ts';
 
 /** How to read a Node request as a Web `Request`. */
 export interface ToWebRequestOptions {
@@ -46,21 +48,15 @@ function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array<A
   });
 }
 
-/** The Web `Request` of a Node request, its body buffered up to the handler's limit. */
+/** The Web `Request` of a Node request (built lazily, `node-request.ts`), its body buffered up to the handler's limit. */
 export async function toWebRequest(req: IncomingMessage, options: ToWebRequestOptions): Promise<Request> {
   const method = req.method ?? 'GET';
   // Only the path and query of the request target: an absolute-form target (`POST http://other/…`,
   // RFC 9112 §3.2.2) must not replace the origin the handler knows itself by (DPoP's htu, cookies).
   const target = new URL(options.url ?? req.url ?? '/', 'http://target.invalid');
   const url = new URL(`${target.pathname}${target.search}`, options.origin);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, value);
-  }
   const body = method === 'GET' || method === 'HEAD' ? null : await readNodeBody(req, options.maxBodyBytes);
-  return new Request(url, { method, headers, body });
+  return lazyRequest(method, url.href, req.headers, body);
 }
 
 /** Writes a Web `Response` to a Node response. */
@@ -105,8 +101,8 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
     }
     return void res.end();
   }
-  const body = Buffer.from(await response.arrayBuffer());
-  res.end(body);
+  const text = response.bodyUsed ? undefined : textBodies.get(response);
+  res.end(text ?? Buffer.from(await response.arrayBuffer()));
 }
 
 /** Options of `toNodeListener`. */

@@ -3,12 +3,13 @@
  * `client_secret_basic`, `client_secret_post`, or a public client naming itself with
  * `client_id`. A request that names no client acts as the handler's default client.
  */
+import { LRUCache } from 'lru-cache';
 import { checkClientSecret } from './clients.ts';
 import type { ClientRecord, ClientRegistry } from './clients.ts';
 import type { AuditInput } from '../core/audit.ts';
 import type { Logger } from './context.ts';
 import type { LoginProtection } from './login-protection.ts';
-import { tooManyAttempts } from './login-protection.ts';
+import { budgetAddress, tooManyAttempts } from './login-protection.ts';
 import { HttpError } from './respond.ts';
 
 /** What client authentication needs: the registry, the client a request naming none acts as, and the throttle on wrong secrets. */
@@ -20,6 +21,22 @@ export interface ClientAuthContext {
   log?: Logger | undefined;
   /** The audit trail (`Baton.audit`): a refused client authentication is `client.auth_failed`. */
   baton?: { audit(event: AuditInput): void };
+  /** Recent successes (`recentClientAuths`): client id and address → the secret hash they matched. */
+  recentClientAuths?: LRUCache<string, string>;
+}
+
+/**
+ * A successful client authentication is remembered for a minute, per client and address — the
+ * pair the failure counters are kept for — with the secret hash it matched. The same client
+ * presenting its right secret from the same address again is only checked for a block (reads) and
+ * writes nothing: a resource server introspecting on the service's SQLite file wrote five counter
+ * rows per request before (#26). Anything else takes the full path, where an attempt is counted
+ * before it is answered: a wrong secret, a changed secret, another address (so a guesser elsewhere
+ * never gets an answer uncounted). Dropping an entry (the bound, the minute) costs the next request
+ * the full path, never a refusal: nothing here is needed to refuse.
+ */
+export function recentClientAuths(max = 10_000): LRUCache<string, string> {
+  return new LRUCache<string, string>({ max, ttl: 60_000 });
 }
 
 /** Why a client authentication failed, for the operator's log (never the secret). */
@@ -75,6 +92,16 @@ export async function authenticateClient(c: ClientAuthContext, request: Request,
     if (client.type === 'confidential') throw refused(c, id, ip, 'missing secret');
     return client;
   }
+  const pair = `${id}\n${budgetAddress(ip)}`;
+  const known = c.recentClientAuths?.get(pair);
+  if (known !== undefined && c.clientProtection.blocked !== undefined) {
+    const client = await c.clients.get(id);
+    if (client?.secretHash === known && checkClientSecret(secret, known)) {
+      const blocked = await c.clientProtection.blocked(id, ip);
+      if (blocked > 0) throw tooManyAttempts(blocked);
+      return client;
+    }
+  }
   const attempt = await c.clientProtection.check(id, ip);
   if (attempt.retryAfterMs > 0) throw tooManyAttempts(attempt.retryAfterMs);
   const client = id === '' ? null : await c.clients.get(id);
@@ -86,5 +113,6 @@ export async function authenticateClient(c: ClientAuthContext, request: Request,
     throw blocked > 0 ? tooManyAttempts(blocked) : refused(c, id, ip, why);
   }
   await attempt.succeeded();
+  if (client.secretHash !== undefined) c.recentClientAuths?.set(pair, client.secretHash);
   return client;
 }

@@ -10,6 +10,7 @@ import type { Registration } from '../authz/registration.ts';
 import { setCookie } from './cookies.ts';
 import type { CookieOptions } from './cookies.ts';
 import { createGuard } from './guard.ts';
+import type { LRUCache } from 'lru-cache';
 import type { LoginProtection } from './login-protection.ts';
 import { Refusal } from './refusal.ts';
 import { HttpError, json } from './respond.ts';
@@ -55,6 +56,8 @@ export interface HandlerContext {
   loginProtection: LoginProtection;
   /** Wrong client secrets, at every endpoint that authenticates clients. */
   clientProtection: LoginProtection;
+  /** Recent successful client authentications (`client-auth.ts`). */
+  recentClientAuths: LRUCache<string, string>;
   log: Logger | undefined;
   /** Whether the token endpoints take DPoP proofs now (`AuthHandlerOptions.dpop`). */
   dpop: () => boolean;

@@ -24,6 +24,7 @@ import type { Authenticate, HandlerContext, Logger, RequestContext, Route } from
 import { checkCookieSecure, cookieName } from './cookies.ts';
 import { checkOrigins, CLIENT_ORIGIN_ROUTES, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from '../protocol/loopback.ts';
+import { recentClientAuths } from './client-auth.ts';
 import { createLoginProtection } from './login-protection.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';
@@ -169,6 +170,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
     loginProtection: options.loginProtection ?? createLoginProtection(),
     clientProtection: options.clientProtection ?? createLoginProtection({ keyPrefix: 'client' }),
+    recentClientAuths: recentClientAuths(),
     log: options.logger,
     streams: openStreams(),
     spans: new RequestSpans(),

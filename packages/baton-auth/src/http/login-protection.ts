@@ -45,6 +45,8 @@ export interface LoginAttempt {
 /** What the HTTP handler calls around a password (or client secret) check. */
 export interface LoginProtection {
   check(name: string, ip: string): Promise<LoginAttempt>;
+  /** How long `name` from `ip` is refused now (ms), or 0: reads only, counts nothing. */
+  blocked?(name: string, ip: string): Promise<number>;
 }
 
 const DAY_MS = 86_400_000;
@@ -153,12 +155,16 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
     ...(pair ? [[pair, pairKey] as [StoreRateLimiter, string]] : []),
     ...(address ? [[address, addressKey] as [StoreRateLimiter, string]] : []),
   ];
+  const blockedFor = async (targets: [StoreRateLimiter, string][]): Promise<number> => {
+    const seen = await Promise.all(targets.map(([limiter, key]) => limiter.get(key)));
+    return Math.max(0, ...targets.map(([limiter], i) => refusedFor(limiter, seen[i] ?? null)));
+  };
   return {
+    blocked: (name, ip) => blockedFor(limiters(`${nameId(name)}|${addressId(ip)}`, addressId(ip))),
     async check(name, ip) {
       const pairKey = `${nameId(name)}|${addressId(ip)}`;
       const targets = limiters(pairKey, addressId(ip));
-      const seen = await Promise.all(targets.map(([limiter, key]) => limiter.get(key)));
-      const blocked = Math.max(0, ...targets.map(([limiter], i) => refusedFor(limiter, seen[i] ?? null)));
+      const blocked = await blockedFor(targets);
       const nothing = async () => 0;
       if (blocked > 0) return { retryAfterMs: blocked, failed: nothing, succeeded: async () => undefined };
       const { refused, counts } = await count(targets);

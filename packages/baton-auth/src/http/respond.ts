@@ -5,7 +5,7 @@
 import type { DpopError } from '../dpop/proof.ts';
 import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
 import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
-import { boundedText } from '../protocol/bounded-text.ts';
+import { BUFFERED_BODY, boundedText } from '../protocol/bounded-text.ts';
 import { oauthDescription } from '../protocol/oauth-error.ts';
 
 /**
@@ -60,12 +60,21 @@ export function sessionEndMember(end: SessionEnd): Record<string, unknown> {
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
+/**
+ * The text each `json` response was made from: the Node adapter writes it as it is, while nothing
+ * has read the body, instead of reading it back through the response's stream.
+ */
+export const textBodies = new WeakMap<Response, string>();
+
 /** A JSON response, `Cache-Control: no-store` unless told otherwise (RFC 6749 §5.1 for token responses). */
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  const text = JSON.stringify(body);
+  const response = new Response(text, {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...('cache-control' in headers ? {} : NO_STORE), ...headers },
   });
+  textBodies.set(response, text);
+  return response;
 }
 
 /** An RFC 6749 §5.2 error body. */
@@ -102,7 +111,8 @@ function headersOf(e: BatonError): Record<string, string> {
 
 /** Reads a body of at most `limit` bytes: 413 beyond it, whatever Content-Length says. */
 export async function readBody(request: Request, limit: number): Promise<string> {
-  const text = await boundedText(request.body, limit, request.headers.get('content-length'));
+  const buffered = (request as { [BUFFERED_BODY]?: Uint8Array | null })[BUFFERED_BODY];
+  const text = await boundedText(buffered === undefined ? request.body : buffered, limit, request.headers.get('content-length'));
   if (text === undefined) throw new HttpError('ERR_BODY_TOO_LARGE', `The request body is larger than ${limit} bytes`);
   return text;
 }

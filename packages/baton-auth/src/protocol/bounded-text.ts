@@ -5,10 +5,21 @@
  * the browser's answers from the app's routes; each caller says what being over the bound means.
  */
 
-/** The body as UTF-8 text, or `undefined` when it is longer than `max` bytes. */
-export async function boundedText(body: ReadableStream<Uint8Array> | null, max: number, declaredLength?: string | null): Promise<string | undefined> {
+/**
+ * A request's body already in memory (the Node adapter's lazy `Request`, `adapters/node-request.ts`):
+ * `readBody` takes it as it is, without a stream. `undefined` when the request has none to give.
+ */
+export const BUFFERED_BODY: unique symbol = Symbol('baton.bufferedBody');
+
+/** The body (a stream, or bytes already in memory) as UTF-8 text, or `undefined` when it is longer than `max` bytes. */
+export async function boundedText(
+  body: ReadableStream<Uint8Array> | Uint8Array | null,
+  max: number,
+  declaredLength?: string | null,
+): Promise<string | undefined> {
   if (Number(declaredLength ?? 0) > max) return undefined;
   if (body === null) return '';
+  if (body instanceof Uint8Array) return body.byteLength > max ? undefined : new TextDecoder().decode(body);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

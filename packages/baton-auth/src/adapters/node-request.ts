@@ -1,0 +1,124 @@
+/**
+ * A Web `Request` over a Node request, built lazily, as `@hono/node-server` does: the handler reads
+ * the method, the URL, a few headers and the (buffered) body, and none of these needs undici's
+ * `Request`, `Headers` or `ReadableStream` — building them was about 10 % of a refresh grant's CPU
+ * (a profile of `npm run bench`, 2026-12-07). Anything else (`signal`, `clone()`, a header
+ * written, `instanceof Request`) gets the real object, built once, from the same parts.
+ * Hand-written because undici offers no lazy request and hono's is internal to its server.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { BUFFERED_BODY } from '../protocol/bounded-text.ts';
+
+const incoming = Symbol('incoming');
+const real = Symbol('real');
+
+/** `Headers` over Node's parsed headers: `get` and `has` read them; anything else reads a real `Headers`, built once. */
+class NodeHeaders {
+  [incoming]: IncomingHttpHeaders;
+  [real]: Headers | undefined;
+  constructor(headers: IncomingHttpHeaders) {
+    this[incoming] = headers;
+  }
+  /** The real `Headers`: each Node header once, Node's joins kept (repeated ones joined with ", ", cookies with "; "). */
+  materialize(): Headers {
+    if (this[real] !== undefined) return this[real];
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(this[incoming])) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else headers.set(name, value);
+    }
+    return (this[real] = headers);
+  }
+  get(name: string): string | null {
+    if (this[real] !== undefined) return this[real].get(name);
+    const value = this[incoming][name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  }
+  has(name: string): boolean {
+    return this[real] !== undefined ? this[real].has(name) : this[incoming][name.toLowerCase()] !== undefined;
+  }
+}
+for (const key of ['append', 'delete', 'set', 'forEach', 'entries', 'keys', 'values', 'getSetCookie', Symbol.iterator] as const)
+  Object.defineProperty(NodeHeaders.prototype, key, {
+    value(this: NodeHeaders, ...args: unknown[]) {
+      const headers = this.materialize() as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>;
+      return (headers[key] as (...a: unknown[]) => unknown).apply(headers, args);
+    },
+  });
+Object.setPrototypeOf(NodeHeaders.prototype, Headers.prototype);
+
+interface Parts {
+  method: string;
+  url: string;
+  headers: NodeHeaders;
+  body: Uint8Array<ArrayBuffer> | null;
+}
+
+const parts = Symbol('parts');
+const built = Symbol('built');
+
+interface LazyRequest {
+  [parts]: Parts;
+  [built]: Request | undefined;
+}
+
+function full(r: LazyRequest): Request {
+  const p = r[parts];
+  r[built] ??= new Request(p.url, { method: p.method, headers: p.headers.materialize(), body: p.body });
+  return r[built];
+}
+
+const prototype = {
+  get method(): string {
+    return (this as unknown as LazyRequest)[parts].method;
+  },
+  get url(): string {
+    return (this as unknown as LazyRequest)[parts].url;
+  },
+  get headers(): Headers {
+    const r = this as unknown as LazyRequest;
+    return r[built]?.headers ?? (r[parts].headers as unknown as Headers);
+  },
+  /** The buffered body for `readBody`, while nothing has read it as a stream. */
+  get [BUFFERED_BODY](): Uint8Array | null | undefined {
+    const r = this as unknown as LazyRequest;
+    return r[built] === undefined ? r[parts].body : undefined;
+  },
+};
+for (const key of [
+  'body',
+  'bodyUsed',
+  'cache',
+  'credentials',
+  'destination',
+  'duplex',
+  'integrity',
+  'keepalive',
+  'mode',
+  'redirect',
+  'referrer',
+  'referrerPolicy',
+  'signal',
+])
+  Object.defineProperty(prototype, key, {
+    get(this: LazyRequest) {
+      return (full(this) as unknown as Record<string, unknown>)[key];
+    },
+  });
+for (const key of ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text'])
+  Object.defineProperty(prototype, key, {
+    value(this: LazyRequest) {
+      const request = full(this) as unknown as Record<string, () => unknown>;
+      return (request[key] as () => unknown).call(request);
+    },
+  });
+Object.setPrototypeOf(prototype, Request.prototype);
+
+/** A `Request` of `method` to `url` with Node's `headers` and a buffered `body`, built only when something needs more than the parts. */
+export function lazyRequest(method: string, url: string, headers: IncomingHttpHeaders, body: Uint8Array<ArrayBuffer> | null): Request {
+  const request = Object.create(prototype) as LazyRequest;
+  request[parts] = { method, url, headers: new NodeHeaders(headers), body };
+  request[built] = undefined;
+  return request as unknown as Request;
+}

@@ -1,0 +1,126 @@
+/**
+ * The Node adapter's lazy `Request` (`adapters/node-request.ts`): what the handler reads comes from
+ * Node's parsed request; anything else gets the real `Request`, built once from the same parts, so
+ * that no code can tell the two apart by what they say.
+ */
+import { once } from 'node:events';
+import { createServer, request as httpRequest } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toWebRequest } from 'baton-auth/adapters/node';
+
+// A real server: each request's IncomingMessage goes to the test that sent it, which answers it.
+const arrived: ((exchange: { req: IncomingMessage; res: ServerResponse }) => void)[] = [];
+const server = createServer((req, res) => arrived.shift()?.({ req, res }));
+let port = 0;
+beforeAll(async () => {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => server.close());
+
+/** Sends raw header lines and a body; resolves to the Web request the adapter makes of what Node parsed. */
+async function send(
+  method: string,
+  headers: [string, string][],
+  body = '',
+  maxBodyBytes = 1024,
+  path = '/a/b?c=d',
+): Promise<{ request: Request; req: IncomingMessage }> {
+  const got = new Promise<{ req: IncomingMessage; res: ServerResponse }>((resolve) => arrived.push(resolve));
+  const out = httpRequest({
+    host: '127.0.0.1',
+    port,
+    method,
+    path,
+    headers: [['host', `127.0.0.1:${port}`], ...headers].flat() as unknown as Record<string, string>,
+  });
+  out.on('response', (res) => res.resume());
+  out.end(body);
+  const { req, res } = await got;
+  const request = await toWebRequest(req, { origin: 'https://auth.test', maxBodyBytes });
+  res.end();
+  return { request, req };
+}
+
+/** The Headers the adapter built before it was lazy: every Node header, set or appended. */
+function eager(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  return headers;
+}
+
+const SENT = ['authorization', 'cookie', 'x-forwarded-for', 'dpop', 'content-type', 'origin', 'set-cookie', 'x-custom', 'accept'];
+const NAMES = [...SENT, 'host', 'content-length', 'absent'];
+
+describe('the lazy Request of the Node adapter', () => {
+  it('for any headers, repeated or not, in any case, get and has answer as the Headers built from them eagerly', async () => {
+    const value = fc.stringMatching(/^[!-~]([ -~]{0,20}[!-~])?$/);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...SENT), fc.boolean(), value), { maxLength: 8 }), async (lines) => {
+        const sent = lines.map(([name, upper, v]) => [upper ? name.toUpperCase() : name, v] as [string, string]);
+        const { request, req } = await send('POST', sent, 'x=1');
+        const reference = eager(req);
+        for (const name of NAMES) {
+          for (const asked of [name, name.toUpperCase()]) {
+            expect(request.headers.get(asked)).toBe(reference.get(asked));
+            expect(request.headers.has(asked)).toBe(reference.has(asked));
+          }
+        }
+        expect([...request.headers]).toEqual([...reference]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('is a Request to anything that asks: instanceof, method, url, text(), clone(), signal, a stream body', async () => {
+    const { request } = await send('POST', [['content-type', 'application/x-www-form-urlencoded']], 'grant_type=refresh_token');
+    expect(request).toBeInstanceOf(Request);
+    expect(request.headers).toBeInstanceOf(Headers);
+    expect(request.method).toBe('POST');
+    expect(request.url).toBe('https://auth.test/a/b?c=d');
+    expect(request.signal).toBeInstanceOf(AbortSignal);
+    const copy = request.clone();
+    expect(await copy.text()).toBe('grant_type=refresh_token');
+    expect(await new Response(request.body).text()).toBe('grant_type=refresh_token');
+    expect(request.bodyUsed).toBe(true);
+    await expect(request.text()).rejects.toThrow(TypeError); // read once, as any Request
+  });
+
+  it('a header written is read back, by get and by iteration', async () => {
+    const { request } = await send('GET', [['x-custom', 'one']]);
+    request.headers.set('x-custom', 'two');
+    request.headers.append('x-added', 'three');
+    expect(request.headers.get('x-custom')).toBe('two');
+    expect(request.headers.get('X-Added')).toBe('three');
+    expect(Object.fromEntries(request.headers)).toMatchObject({ 'x-custom': 'two', 'x-added': 'three' });
+    // The real Request, built after, carries them too.
+    expect(request.clone().headers.get('x-custom')).toBe('two');
+  });
+
+  it('a GET has no body; a body past the limit is refused by the handler as before (413)', async () => {
+    const { request } = await send('GET', []);
+    expect(request.body).toBeNull();
+    const { createBaton, generateKey } = await import('baton-auth');
+    const { createAuthHandler } = await import('baton-auth/http');
+    const { memoryStore } = await import('baton-auth/stores/memory');
+    const baton = createBaton({
+      issuer: 'https://auth.test',
+      keys: [generateKey('HS256', 'k')],
+      refreshTokenSecret: new Uint8Array(32).fill(7),
+      store: memoryStore(),
+    });
+    const handler = createAuthHandler({ baton, authenticate: async () => null, maxBodyBytes: 64 });
+    const big = await send('POST', [['content-type', 'application/x-www-form-urlencoded']], `username=${'a'.repeat(200)}&password=x`, 64, '/auth/login');
+    expect((await handler(big.request, { ip: '127.0.0.1' })).status).toBe(413);
+    const small = await send('POST', [['content-type', 'application/x-www-form-urlencoded']], 'username=a&password=x', 64, '/auth/login');
+    expect((await handler(small.request, { ip: '127.0.0.1' })).status).toBe(401);
+  });
+});
