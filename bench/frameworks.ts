@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { Session } from 'node:inspector/promises';
 import { promisify } from 'node:util';
 import { serve } from '@hono/node-server';
 import express from 'express';
@@ -145,6 +146,36 @@ async function rps(url: string, seconds: number, token?: string): Promise<Sample
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 /**
+ * The share of this process's CPU spent in Baton's own frames (and the verified-token cache's
+ * lru-cache) while autocannon drives `url`, from a V8 CPU profile: a measure of the guard that the
+ * load client's swings do not move, as ratios of two throughputs do.
+ */
+async function batonShare(url: string, seconds: number, token: string): Promise<number> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+    await rps(url, seconds, token);
+    const { profile } = await session.post('Profiler.stop');
+    const self = new Map<number, number>();
+    profile.samples?.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas?.[i] ?? 0)));
+    let busy = 0;
+    let baton = 0;
+    for (const node of profile.nodes) {
+      const t = self.get(node.id) ?? 0;
+      if (node.callFrame.functionName === '(idle)') continue;
+      busy += t;
+      if (/\/baton-auth\/|\/lru-cache\//.test(node.callFrame.url)) baton += t;
+    }
+    return busy === 0 ? 0 : baton / busy;
+  } finally {
+    session.disconnect();
+  }
+}
+
+/**
  * Requests per second, bare and behind `requireAuth`, per framework. Each route is warmed up, then
  * measured in `rounds` interleaved rounds; a ratio is taken against the bare route of the same
  * round and the median is reported. Throughput swings with the load client that shares the two
@@ -155,6 +186,7 @@ export async function benchFrameworks(seconds = 2, rounds = 5): Promise<string> 
   const vs = await variants();
   const servers = await startAll(vs);
   const rows: (string | number)[][] = [];
+  const profiled: (string | number)[][] = [];
   try {
     for (const s of servers) {
       const routes = [
@@ -169,8 +201,12 @@ export async function benchFrameworks(seconds = 2, rounds = 5): Promise<string> 
       for (let round = 0; round < rounds; round++) {
         for (const [i, r] of routes.entries()) samples[i]?.push(await rps(`${s.url}${r.path}`, seconds, r.token));
       }
-      const byRound = (i: number, f: (x: Sample, bare: Sample) => number): number =>
-        median((samples[i] ?? []).map((x, round) => f(x, samples[0]?.[round] as Sample)));
+      const byRound = (i: number, f: (x: Sample, bare: Sample, hook: Sample) => number): number =>
+        median((samples[i] ?? []).map((x, round) => f(x, samples[0]?.[round] as Sample, samples[1]?.[round] as Sample)));
+      const spread = (i: number): string => {
+        const ratios = (samples[i] ?? []).map((x, round) => (samples[1]?.[round] as Sample).cpu / x.cpu);
+        return `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+      };
       for (const [i, r] of routes.entries()) {
         rows.push([
           s.name,
@@ -179,11 +215,23 @@ export async function benchFrameworks(seconds = 2, rounds = 5): Promise<string> 
           byRound(i, (x, bare) => x.rate / bare.rate).toFixed(2),
           byRound(i, (x) => x.cpu).toFixed(1),
           byRound(i, (x, bare) => bare.cpu / x.cpu).toFixed(2),
+          `${byRound(i, (x, _bare, hook) => hook.cpu / x.cpu).toFixed(2)} (${spread(i)})`,
         ]);
       }
+      // The cached HS256 guard against the no-op hook, by a profile: Baton's frames' share of the
+      // server's CPU on that route, in µs per request of its median CPU time.
+      const cached = routes.findIndex((r) => r.label === 'requireAuth HS256, cache');
+      const share = await batonShare(`${s.url}${routes[cached]?.path}`, seconds, routes[cached]?.token as string);
+      const us = share * byRound(cached, (x) => x.cpu);
+      const hook = byRound(1, (x) => x.cpu);
+      profiled.push([s.name, `${(100 * share).toFixed(1)} %`, us.toFixed(2), hook.toFixed(1), (hook / (hook + us)).toFixed(3)]);
     }
   } finally {
     for (const s of servers) await s.close();
   }
-  return table(['framework', 'route', 'req/s', '× bare', 'server CPU µs/req', '× bare (CPU)'], rows);
+  return `${table(['framework', 'route', 'req/s', '× bare', 'server CPU µs/req', '× bare (CPU)', '× no-op hook (CPU; min–max of rounds)'], rows)}
+
+The cached HS256 guard by a CPU profile of its route (Baton's frames and the token cache's lru-cache, self time, of the server's busy time):
+
+${table(['framework', "Baton's share of the server's CPU", 'Baton µs/req', 'no-op hook µs/req', 'no-op hook ÷ (hook + Baton)'], profiled)}`;
 }

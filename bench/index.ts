@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
- * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|logging|workers|sqlite-lock`, `--peers` (adds the peers table),
+ * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|logging|workers|sqlite-lock` (or several, comma-separated), `--peers` (adds the peers table),
  * `--no-report` (print only).
  * Each run prints its tables and writes them, dated, to docs/benchmarks/<date>-<time>.md: the reports docs/benchmarks.md cites.
  */
@@ -17,8 +17,8 @@ import { benchWorkers } from './workers.ts';
 import { benchSqliteLock } from './sqlite-lock.ts';
 
 const quick = process.argv.includes('--quick');
-const only = process.argv[process.argv.indexOf('--only') + 1];
-const want = (name: string): boolean => !process.argv.includes('--only') || only === name;
+const only = (process.argv[process.argv.indexOf('--only') + 1] ?? '').split(',');
+const want = (name: string): boolean => !process.argv.includes('--only') || only.includes(name);
 const timing = quick ? { ms: 150, rounds: 1 } : { ms: 500, rounds: 3 };
 const started = new Date();
 const lines: string[] = [];
