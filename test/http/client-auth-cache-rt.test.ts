@@ -24,7 +24,12 @@ function setup() {
   const handler = createAuthHandler({
     baton,
     authenticate: async () => null,
-    clients: { get: async (id: string) => { const r = await base.get(id); return r === null ? null : change(r); } },
+    clients: {
+      get: async (id: string) => {
+        const r = await base.get(id);
+        return r === null ? null : change(r);
+      },
+    },
     clientProtection: createLoginProtection({ store, keyPrefix: 'client', failures: { max: 3, blockMs: 3_600_000 } }),
   });
   const call = async (path: string, secret: string, ip = A) =>
