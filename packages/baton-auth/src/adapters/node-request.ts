@@ -7,7 +7,7 @@
  * Hand-written because undici offers no lazy request and hono's is internal to its server.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { BUFFERED_BODY } from '../protocol/bounded-text.ts';
+import { BUFFERED_BODY, REAL_REQUEST } from '../protocol/bounded-text.ts';
 
 const incoming = Symbol('incoming');
 const real = Symbol('real');
@@ -84,6 +84,9 @@ const prototype = {
   get [BUFFERED_BODY](): Uint8Array | null | undefined {
     const r = this as unknown as LazyRequest;
     return r[built] === undefined ? r[parts].body : undefined;
+  },
+  [REAL_REQUEST](): Request {
+    return full(this as unknown as LazyRequest);
   },
 };
 for (const key of [

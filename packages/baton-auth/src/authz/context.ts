@@ -5,6 +5,7 @@
  */
 import { BatonConfigError } from '../core/errors.ts';
 import { toMs } from '../core/duration.ts';
+import { realRequest } from '../protocol/bounded-text.ts';
 import type { Duration } from '../core/duration.ts';
 import type { Baton } from '../core/baton.ts';
 import { memoryConsents } from './consent-store.ts';
@@ -122,9 +123,11 @@ export function authzContext(baton: Baton, options: AuthorizationOptions = {}): 
   const codeTtlMs = toMs(options.codeTtl ?? 60, 'authorization.codeTtl');
   // OAuth 2.1 §4.1.2 and RFC 6749 §4.1.2: a code lives a short time, 10 minutes at most; Baton allows 60 s.
   if (codeTtlMs < 1000 || codeTtlMs > 60_000) throw new BatonConfigError('authorization.codeTtl must be between 1 s and 60 s.');
+  const { currentUser } = options;
   return {
     options,
-    currentUser: options.currentUser,
+    // The app's code gets a real Request (the Node adapter's lazy one fails undici's brand checks).
+    currentUser: currentUser && ((request: Request) => currentUser(realRequest(request))),
     signInUrl: options.signInUrl,
     page: checkPage(options.page),
     consents: options.consents ?? memoryConsents(),

@@ -26,6 +26,7 @@
 import { checkCsrf } from '../http/context.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { readFields } from '../http/respond.ts';
+import { realRequest } from '../protocol/bounded-text.ts';
 import { verifyIdTokenHint } from '../core/id-token.ts';
 import { confirmPage, signedOutPage } from './end-session-page.ts';
 import { clientLabel, errorPage } from './html.ts';
@@ -108,7 +109,7 @@ async function signOut(c: HandlerContext, request: Request, r: Logout): Promise<
   }
   c.log?.info({ event: 'end_session', client: r.clientId, signedIn: user !== undefined }, 'signed out');
   // Library-first: the browser's session here is the app's; its own signOut ends it.
-  const ended = user !== undefined && c.authz.options.signOut !== undefined ? await c.authz.options.signOut(request) : [];
+  const ended = user !== undefined && c.authz.options.signOut !== undefined ? await c.authz.options.signOut(realRequest(request)) : [];
   const cookies = [pageCookie(c, 'baton_as', '', { sameSite: 'Lax', maxAgeSec: 0 }), ...ended];
   if (r.redirect === undefined) return signedOutPage(c, cookies);
   const query = r.state === undefined ? '' : `${r.redirect.includes('?') ? '&' : '?'}${new URLSearchParams({ state: r.state }).toString()}`;

@@ -94,12 +94,14 @@ export async function authenticateClient(c: ClientAuthContext, request: Request,
   }
   const pair = `${id}\n${budgetAddress(ip)}`;
   const known = c.recentClientAuths?.get(pair);
-  if (known !== undefined && c.clientProtection.blocked !== undefined) {
+  if (known !== undefined && c.clientProtection.peek !== undefined) {
     const client = await c.clients.get(id);
-    if (client?.secretHash === known && checkClientSecret(secret, known)) {
-      const blocked = await c.clientProtection.blocked(id, ip);
-      if (blocked > 0) throw tooManyAttempts(blocked);
-      return client;
+    // Only what the full path would take: a confidential client whose secret is the one it matched.
+    if (client?.type === 'confidential' && client.secretHash === known && checkClientSecret(secret, known)) {
+      const { retryAfterMs, failures } = await c.clientProtection.peek(id, ip);
+      if (retryAfterMs > 0) throw tooManyAttempts(retryAfterMs);
+      // Failures counted since: the full path's success clears them, as any success does.
+      if (failures === 0) return client;
     }
   }
   const attempt = await c.clientProtection.check(id, ip);

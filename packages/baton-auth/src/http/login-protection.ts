@@ -45,8 +45,11 @@ export interface LoginAttempt {
 /** What the HTTP handler calls around a password (or client secret) check. */
 export interface LoginProtection {
   check(name: string, ip: string): Promise<LoginAttempt>;
-  /** How long `name` from `ip` is refused now (ms), or 0: reads only, counts nothing. */
-  blocked?(name: string, ip: string): Promise<number>;
+  /**
+   * Reads only, counts nothing: how long `name` from `ip` is refused now (ms, or 0), and how many
+   * consecutive failures of the pair are counted (a success must take `check` to clear them).
+   */
+  peek?(name: string, ip: string): Promise<{ retryAfterMs: number; failures: number }>;
 }
 
 const DAY_MS = 86_400_000;
@@ -136,6 +139,14 @@ async function count(targets: [StoreRateLimiter, string][]): Promise<{ refused: 
   return { refused, counts };
 }
 
+/** How long `targets` refuse now, and the consecutive failures counted on `pair` (its key in `targets`): reads only. */
+async function peekAt(targets: [StoreRateLimiter, string][], pair: StoreRateLimiter | undefined): Promise<{ retryAfterMs: number; failures: number }> {
+  const seen = await Promise.all(targets.map(([limiter, key]) => limiter.get(key)));
+  const retryAfterMs = Math.max(0, ...targets.map(([limiter], i) => refusedFor(limiter, seen[i] ?? null)));
+  const i = targets.findIndex(([limiter]) => limiter === pair);
+  return { retryAfterMs, failures: i < 0 ? 0 : Math.max(0, seen[i]?.consumedPoints ?? 0) };
+}
+
 /** Creates the protection; with `store`, its counters are shared through the store. */
 export function createLoginProtection(options: LoginProtectionOptions = {}): LoginProtection {
   const prefix = options.keyPrefix ?? 'login';
@@ -155,16 +166,12 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
     ...(pair ? [[pair, pairKey] as [StoreRateLimiter, string]] : []),
     ...(address ? [[address, addressKey] as [StoreRateLimiter, string]] : []),
   ];
-  const blockedFor = async (targets: [StoreRateLimiter, string][]): Promise<number> => {
-    const seen = await Promise.all(targets.map(([limiter, key]) => limiter.get(key)));
-    return Math.max(0, ...targets.map(([limiter], i) => refusedFor(limiter, seen[i] ?? null)));
-  };
   return {
-    blocked: (name, ip) => blockedFor(limiters(`${nameId(name)}|${addressId(ip)}`, addressId(ip))),
+    peek: (name, ip) => peekAt(limiters(`${nameId(name)}|${addressId(ip)}`, addressId(ip)), pair),
     async check(name, ip) {
       const pairKey = `${nameId(name)}|${addressId(ip)}`;
       const targets = limiters(pairKey, addressId(ip));
-      const blocked = await blockedFor(targets);
+      const blocked = (await peekAt(targets, pair)).retryAfterMs;
       const nothing = async () => 0;
       if (blocked > 0) return { retryAfterMs: blocked, failed: nothing, succeeded: async () => undefined };
       const { refused, counts } = await count(targets);
