@@ -1,7 +1,7 @@
 /**
  * The Node adapter's lazy `Request` (`adapters/node-request.ts`): what the handler reads comes from
  * Node's parsed request; anything else gets the real `Request`, built once from the same parts, so
- * that no code can tell the two apart by what they say.
+ * that no code can tell the two apart by what they say. The public `toWebRequest` gives the real one.
  */
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toWebRequest } from 'baton-auth/adapters/node';
+import { lazyWebRequest } from '../../packages/baton-auth/src/adapters/node-request.ts';
 
 // A real server: each request's IncomingMessage goes to the test that sent it, which answers it.
 const arrived: ((exchange: { req: IncomingMessage; res: ServerResponse }) => void)[] = [];
@@ -29,6 +30,7 @@ async function send(
   body = '',
   maxBodyBytes = 1024,
   path = '/a/b?c=d',
+  read = lazyWebRequest,
 ): Promise<{ request: Request; req: IncomingMessage }> {
   const got = new Promise<{ req: IncomingMessage; res: ServerResponse }>((resolve) => arrived.push(resolve));
   const out = httpRequest({
@@ -41,7 +43,7 @@ async function send(
   out.on('response', (res) => res.resume());
   out.end(body);
   const { req, res } = await got;
-  const request = await toWebRequest(req, { origin: 'https://auth.test', maxBodyBytes });
+  const request = await read(req, { origin: 'https://auth.test', maxBodyBytes });
   res.end();
   return { request, req };
 }
@@ -122,5 +124,22 @@ describe('the lazy Request of the Node adapter', () => {
     expect((await handler(big.request, { ip: '127.0.0.1' })).status).toBe(413);
     const small = await send('POST', [['content-type', 'application/x-www-form-urlencoded']], 'username=a&password=x', 64, '/auth/login');
     expect((await handler(small.request, { ip: '127.0.0.1' })).status).toBe(401);
+  });
+
+  it('the public toWebRequest gives a real Request, which undici itself takes (new Request, fetch)', async () => {
+    const { request } = await send(
+      'POST',
+      [
+        ['content-type', 'text/plain'],
+        ['x-custom', 'one'],
+      ],
+      'hello',
+      1024,
+      '/a',
+      toWebRequest,
+    );
+    const copy = new Request(request);
+    expect(copy.headers.get('x-custom')).toBe('one');
+    expect(await copy.text()).toBe('hello');
   });
 });

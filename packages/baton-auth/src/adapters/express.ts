@@ -22,7 +22,8 @@ import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/guard.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
-import { toWebRequest, writeResponse } from './node.ts';
+import { writeResponse } from './node.ts';
+import { lazyWebRequest } from './node-request.ts';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -54,7 +55,7 @@ export function endpoints(handler: AuthHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const pathname = req.originalUrl.split('?')[0] ?? '/';
     if (!handler.handles(pathname)) return next();
-    toWebRequest(req, { origin: origin(req), maxBodyBytes: handler.maxBodyBytes, url: req.originalUrl })
+    lazyWebRequest(req, { origin: origin(req), maxBodyBytes: handler.maxBodyBytes, url: req.originalUrl })
       .then((request) => handler(request, { ip: req.ip ?? req.socket.remoteAddress ?? 'unknown' }))
       .then((response) => writeResponse(res, response), next);
   };

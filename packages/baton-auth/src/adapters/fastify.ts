@@ -22,7 +22,7 @@ import type { ResourceMetadataOptions } from '../http/resource-metadata.ts';
 import type { GuardOutcome, RequireAuthOptions, TokenVerifier } from '../http/guard.ts';
 import { Refusal } from '../http/refusal.ts';
 import type { AuthHandler } from '../http/handler.ts';
-import { toWebRequest } from './node.ts';
+import { lazyWebRequest } from './node-request.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,7 +46,7 @@ async function mount(fastify: FastifyInstance, handler: AuthHandler): Promise<vo
     if (!handler.handles(pathname)) return;
     // The handler reads the raw body itself, before Fastify's parsers would.
     const origin = `${request.protocol}://${validHost(request.host) ?? 'localhost'}`;
-    const response = await handler(await toWebRequest(request.raw, { origin, maxBodyBytes: handler.maxBodyBytes }), { ip: request.ip });
+    const response = await handler(await lazyWebRequest(request.raw, { origin, maxBodyBytes: handler.maxBodyBytes }), { ip: request.ip });
     reply.code(response.status);
     response.headers.forEach((value, name) => {
       if (name !== 'set-cookie') reply.header(name, value);

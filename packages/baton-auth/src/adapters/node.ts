@@ -12,7 +12,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthHandler } from '../http/handler.ts';
 import { textBodies } from '../http/respond.ts';
-import { lazyRequest } from './node-request.ts';
+import { realRequest } from '../protocol/lazy-request.ts';
+import { lazyWebRequest } from './node-request.ts';
 
 /** How to read a Node request as a Web `Request`. */
 export interface ToWebRequestOptions {
@@ -25,38 +26,12 @@ export interface ToWebRequestOptions {
 }
 
 /**
- * The body of a Node request, read until it passes `limit` bytes: enough for the handler to answer
- * 413, and Node discards the rest once the response ends. Token requests are small, and a buffered
- * body spares the Web stream that `Readable.toWeb` builds (about 4 % of a refresh grant's CPU).
- * A request aborted before its end rejects; one already read (by a body parser) is empty.
+ * The Web `Request` of a Node request, its body buffered up to the handler's limit. A real
+ * `Request`: the adapters of this package hand the handler a lazy one instead (`node-request.ts`),
+ * which undici's own code (`new Request(request)`, `fetch(request)`) would refuse.
  */
-function readNodeBody(req: IncomingMessage, limit: number): Promise<Uint8Array<ArrayBuffer>> {
-  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (): void => {
-      req.off('data', onData).off('end', done).off('error', reject);
-      resolve((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>);
-    };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) done();
-    };
-    req.on('data', onData).on('end', done).on('error', reject); // Node emits 'error' (ECONNRESET) on an aborted request
-  });
-}
-
-/** The Web `Request` of a Node request (built lazily, `node-request.ts`), its body buffered up to the handler's limit. */
 export async function toWebRequest(req: IncomingMessage, options: ToWebRequestOptions): Promise<Request> {
-  const method = req.method ?? 'GET';
-  // Only the path and query of the request target: an absolute-form target (`POST http://other/…`,
-  // RFC 9112 §3.2.2) must not replace the origin the handler knows itself by (DPoP's htu, cookies).
-  const target = new URL(options.url ?? req.url ?? '/', 'http://target.invalid');
-  const url = new URL(`${target.pathname}${target.search}`, options.origin);
-  const body = method === 'GET' || method === 'HEAD' ? null : await readNodeBody(req, options.maxBodyBytes);
-  return lazyRequest(method, url.href, req.headers, body);
+  return realRequest(await lazyWebRequest(req, options));
 }
 
 /** Writes a Web `Response` to a Node response. */
@@ -118,7 +93,7 @@ export function toNodeListener(handler: AuthHandler, options: NodeListenerOption
   const address = options.address ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
   return (req, res) => {
     const origin = options.origin ?? `http://${req.headers.host ?? 'localhost'}`;
-    toWebRequest(req, { origin, maxBodyBytes: handler.maxBodyBytes }).then(
+    lazyWebRequest(req, { origin, maxBodyBytes: handler.maxBodyBytes }).then(
       (request) =>
         handler(request, { ip: address(req) })
           .then((response) => writeResponse(res, response))

@@ -5,7 +5,7 @@
  */
 import { BatonConfigError } from '../core/errors.ts';
 import { toMs } from '../core/duration.ts';
-import { realRequest } from '../protocol/bounded-text.ts';
+import { realRequest } from '../protocol/lazy-request.ts';
 import type { Duration } from '../core/duration.ts';
 import type { Baton } from '../core/baton.ts';
 import { memoryConsents } from './consent-store.ts';

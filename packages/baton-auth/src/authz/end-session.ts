@@ -26,7 +26,7 @@
 import { checkCsrf } from '../http/context.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { readFields } from '../http/respond.ts';
-import { realRequest } from '../protocol/bounded-text.ts';
+import { realRequest } from '../protocol/lazy-request.ts';
 import { verifyIdTokenHint } from '../core/id-token.ts';
 import { confirmPage, signedOutPage } from './end-session-page.ts';
 import { clientLabel, errorPage } from './html.ts';

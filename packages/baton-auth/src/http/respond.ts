@@ -5,7 +5,8 @@
 import type { DpopError } from '../dpop/proof.ts';
 import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
 import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
-import { BUFFERED_BODY, boundedText } from '../protocol/bounded-text.ts';
+import { boundedText } from '../protocol/bounded-text.ts';
+import { BUFFERED_BODY } from '../protocol/lazy-request.ts';
 import { oauthDescription } from '../protocol/oauth-error.ts';
 
 /**

@@ -1,0 +1,23 @@
+/**
+ * What the Node adapter's lazy `Request` (`adapters/node-request.ts`) offers the handler beyond a
+ * `Request`'s own members: its body as the bytes already read, and the real `Request` for code of
+ * the app's. Any other `Request` has neither, and is taken as it is.
+ */
+
+/**
+ * A request's body already in memory (the Node adapter's lazy `Request`, `adapters/node-request.ts`):
+ * `readBody` takes it as it is, without a stream. `undefined` when the request has none to give.
+ */
+export const BUFFERED_BODY: unique symbol = Symbol('baton.bufferedBody');
+
+/** The real `Request` behind a lazy one (the Node adapter's), built once: what the app's own code is handed. */
+export const REAL_REQUEST: unique symbol = Symbol('baton.realRequest');
+
+/**
+ * `request` as a real `Request` for code of the app's (`authorization.currentUser`, `signOut`): a
+ * lazy one fails undici's brand checks (`new Request(request)`, `fetch(request)`), any other is itself.
+ */
+export function realRequest(request: Request): Request {
+  const real = (request as { [REAL_REQUEST]?: () => Request })[REAL_REQUEST];
+  return typeof real === 'function' ? real.call(request) : request;
+}
