@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
  * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|logging|workers|sqlite-lock` (or several, comma-separated), `--peers` (adds the peers table),
- * `--no-report` (print only).
+ * `--rounds N` (interleaved rounds of the frameworks and peers tables), `--no-report` (print only).
  * Each run prints its tables and writes them, dated, to docs/benchmarks/<date>-<time>.md: the reports docs/benchmarks.md cites.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,8 @@ import { benchSqliteLock } from './sqlite-lock.ts';
 const quick = process.argv.includes('--quick');
 const only = (process.argv[process.argv.indexOf('--only') + 1] ?? '').split(',');
 const want = (name: string): boolean => !process.argv.includes('--only') || only.includes(name);
+// `--rounds N`: the interleaved rounds of the frameworks and peers tables (a noisy machine wants more).
+const rounds = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : undefined;
 const timing = quick ? { ms: 150, rounds: 1 } : { ms: 500, rounds: 3 };
 const started = new Date();
 const lines: string[] = [];
@@ -49,8 +51,8 @@ if (want('stores')) {
   log(await benchRemoteRevocation(quick ? 50 : 300));
 }
 if (want('frameworks')) {
-  log('\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of 5 interleaved rounds)\n');
-  log(await benchFrameworks(quick ? 1 : 2, quick ? 1 : 5));
+  log(`\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of ${rounds ?? (quick ? 1 : 5)} interleaved rounds)\n`);
+  log(await benchFrameworks(quick ? 1 : 2, rounds ?? (quick ? 1 : 5)));
 }
 if (want('logging')) {
   log(
@@ -68,7 +70,7 @@ if (want('sqlite-lock')) {
 }
 if (process.argv.includes('--peers')) {
   log('\n## Peers over HTTP, same machine, same run\n');
-  log(await benchPeers(quick ? 2 : 5, quick ? 1 : 3));
+  log(await benchPeers(quick ? 2 : 5, rounds ?? (quick ? 1 : 3)));
 }
 
 if (!process.argv.includes('--no-report')) {

@@ -143,3 +143,57 @@ describe('the lazy Request of the Node adapter', () => {
     expect(await copy.text()).toBe('hello');
   });
 });
+
+describe("the handler's lazy JSON answers", () => {
+  const setup = async () => {
+    const { createBaton, generateKey } = await import('baton-auth');
+    const { createAuthHandler } = await import('baton-auth/http');
+    const { memoryStore } = await import('baton-auth/stores/memory');
+    const baton = createBaton({
+      issuer: 'https://auth.test',
+      keys: [generateKey('HS256', 'k')],
+      refreshTokenSecret: new Uint8Array(32).fill(7),
+      store: memoryStore(),
+    });
+    return createAuthHandler({ baton, authenticate: async (u, p) => (u === 'alice' && p === 'pw' ? { userId: 'alice' } : null) });
+  };
+  const login = (password: string) =>
+    new Request('https://auth.test/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `username=alice&password=${password}`,
+    });
+
+  it('a caller with a real Request gets a real Response, which undici itself takes (its brand checks)', async () => {
+    const handler = await setup();
+    for (const password of ['pw', 'wrong']) {
+      const res = await handler(login(password), { ip: '127.0.0.1' });
+      // Response.prototype.text on anything but a real Response throws a TypeError.
+      const body = JSON.parse(await Response.prototype.text.call(res)) as Record<string, unknown>;
+      expect(Object.keys(body)).toContain(password === 'pw' ? 'access_token' : 'error');
+      expect(res.headers.get('cache-control')).toBe('no-store');
+    }
+  });
+
+  it('through the Node adapter, the same status, headers and bytes as the real Response', async () => {
+    const handler = await setup();
+    const { toNodeListener } = await import('baton-auth/adapters/node');
+    const node = createServer(toNodeListener(handler));
+    node.listen(0, '127.0.0.1');
+    await once(node, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(node.address() as AddressInfo).port}/auth/login`;
+      const over = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'username=alice&password=wrong',
+      });
+      const direct = await handler(login('wrong'), { ip: '127.0.0.1' });
+      expect(over.status).toBe(direct.status);
+      expect(await over.text()).toBe(await direct.text());
+      for (const name of ['content-type', 'cache-control', 'pragma', 'www-authenticate']) expect(over.headers.get(name)).toBe(direct.headers.get(name));
+    } finally {
+      node.close();
+    }
+  });
+});

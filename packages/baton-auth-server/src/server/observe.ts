@@ -1,5 +1,6 @@
 /** Metrics of the endpoints' answers: each POST counted by path, status, grant and the OAuth error code it answered. */
 import type { AuthHandler } from 'baton-auth/http';
+import { peekText } from 'baton-auth/protocol';
 import type { Metrics } from './ops.ts';
 
 /** The endpoints, each POST's answer counted in `metrics` (when there are metrics). */
@@ -9,7 +10,7 @@ export function observeResponses(
 ): (request: Request, context: Parameters<AuthHandler>[1], pathname: string) => Promise<Response> {
   return async (request: Request, context: Parameters<AuthHandler>[1], pathname: string): Promise<Response> => {
     if (metrics === undefined || request.method !== 'POST') return endpoints(request, context);
-    const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await request.clone().text()) : undefined;
+    const fields = pathname.endsWith('/oauth/token') ? new URLSearchParams(await peekText(request)) : undefined;
     const grant = fields?.get('grant_type') ?? undefined;
     const response = await endpoints(request, context);
     let error: string | undefined;

@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthHandler } from '../http/handler.ts';
-import { textBodies } from '../http/respond.ts';
+import { unbuiltText } from '../http/lazy-response.ts';
 import { realRequest } from '../protocol/lazy-request.ts';
 import { lazyWebRequest } from './node-request.ts';
 
@@ -43,6 +43,8 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   res.writeHead(response.status, headers);
+  const text = unbuiltText(response);
+  if (text !== undefined) return void res.end(text);
   if (response.body === null) return void res.end();
   if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
     // A stream (the revocation feed): written as the client takes it — the next chunk is read only
@@ -76,8 +78,7 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
     }
     return void res.end();
   }
-  const text = response.bodyUsed ? undefined : textBodies.get(response);
-  res.end(text ?? Buffer.from(await response.arrayBuffer()));
+  res.end(Buffer.from(await response.arrayBuffer()));
 }
 
 /** Options of `toNodeListener`. */

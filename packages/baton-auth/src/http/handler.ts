@@ -26,6 +26,7 @@ import { checkOrigins, CLIENT_ORIGIN_ROUTES, corsHeaders, preflight } from './co
 import { sameMachine } from '../protocol/loopback.ts';
 import { recentClientAuths } from './client-auth.ts';
 import { createLoginProtection } from './login-protection.ts';
+import { answerFor } from './lazy-response.ts';
 import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
@@ -288,7 +289,7 @@ export function createAuthHandler(options: AuthHandlerOptions): AuthHandler {
     // Logs carry the route (its table entry), never the path: a path is the caller's to fill,
     // with a token pasted into it as easily as anything else.
     c.log?.info({ method: request.method, route: found?.name ?? 'unknown route', status: response.status }, 'request');
-    return response;
+    return answerFor(request, response);
   };
   return Object.assign(handler, {
     handles: (pathname: string) => match(routes, local(pathname)) !== undefined,

@@ -7,6 +7,7 @@ import { BatonError, errorTable, isBatonError } from '../core/errors.ts';
 import type { BatonErrorCode, SessionEnd } from '../core/errors.ts';
 import { boundedText } from '../protocol/bounded-text.ts';
 import { BUFFERED_BODY } from '../protocol/lazy-request.ts';
+import { lazyResponse } from './lazy-response.ts';
 import { oauthDescription } from '../protocol/oauth-error.ts';
 
 /**
@@ -61,21 +62,13 @@ export function sessionEndMember(end: SessionEnd): Record<string, unknown> {
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
-/**
- * The text each `json` response was made from: the Node adapter writes it as it is, while nothing
- * has read the body, instead of reading it back through the response's stream.
- */
-export const textBodies = new WeakMap<Response, string>();
-
-/** A JSON response, `Cache-Control: no-store` unless told otherwise (RFC 6749 §5.1 for token responses). */
+/** A JSON response, `Cache-Control: no-store` unless told otherwise (RFC 6749 §5.1 for token responses); lazy (`lazy-response.ts`). */
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  const text = JSON.stringify(body);
-  const response = new Response(text, {
+  return lazyResponse(
+    JSON.stringify(body),
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...('cache-control' in headers ? {} : NO_STORE), ...headers },
-  });
-  textBodies.set(response, text);
-  return response;
+    new Headers({ 'content-type': 'application/json; charset=utf-8', ...('cache-control' in headers ? {} : NO_STORE), ...headers }),
+  );
 }
 
 /** An RFC 6749 §5.2 error body. */

@@ -10,6 +10,7 @@ export { DiscoveryError, fetchMetadata, isRedirect, metadataUrls } from './disco
 export type { DiscoveryFailure, Metadata } from './discovery.ts';
 export { namesAudience } from './audience.ts';
 export { boundedText } from './bounded-text.ts';
+export { peekText } from './lazy-request.ts';
 export { escapeHtml } from './html.ts';
 export { oauthDescription } from './oauth-error.ts';
 export { parseSessionSnapshot } from './session-snapshot.ts';

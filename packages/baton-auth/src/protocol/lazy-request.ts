@@ -21,3 +21,15 @@ export function realRequest(request: Request): Request {
   const real = (request as { [REAL_REQUEST]?: () => Request })[REAL_REQUEST];
   return typeof real === 'function' ? real.call(request) : request;
 }
+
+/** Whether `request` is a lazy one (the Node adapters'): their callers write lazy answers as they are. */
+export function isLazyRequest(request: Request): boolean {
+  return typeof (request as { [REAL_REQUEST]?: unknown })[REAL_REQUEST] === 'function';
+}
+
+/** The body of `request` as text, leaving it unread: a lazy request's buffered bytes, or a clone's. */
+export async function peekText(request: Request): Promise<string> {
+  const buffered = (request as { [BUFFERED_BODY]?: Uint8Array | null })[BUFFERED_BODY];
+  if (buffered === null) return '';
+  return buffered === undefined ? request.clone().text() : new TextDecoder().decode(buffered);
+}
