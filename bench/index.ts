@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every table, measured in this run on this machine.
- * Options: `--quick` (shorter rounds), `--only verify|dpop|stores|frameworks|logging|workers|sqlite-lock` (or several, comma-separated), `--peers` (adds the peers table),
+ * Options: `--quick` (shorter rounds), `--only verify|dpop|tracing|stores|frameworks|logging|workers|sqlite-lock` (or several, comma-separated), `--peers` (adds the peers table),
  * `--rounds N` (interleaved rounds of the frameworks and peers tables), `--no-report` (print only).
  * Each run prints its tables and writes them, dated, to docs/benchmarks/<date>-<time>.md: the reports docs/benchmarks.md cites.
  */
@@ -15,6 +15,7 @@ import { benchDpop } from './dpop.ts';
 import { benchLogging } from './logging.ts';
 import { benchWorkers } from './workers.ts';
 import { benchSqliteLock } from './sqlite-lock.ts';
+import { benchTracing } from './tracing.ts';
 
 const quick = process.argv.includes('--quick');
 const only = (process.argv[process.argv.indexOf('--only') + 1] ?? '').split(',');
@@ -50,8 +51,14 @@ if (want('stores')) {
   log('\n## Revocation reaching a resource server elsewhere (the revocation feed; target p99 < 50 ms)\n');
   log(await benchRemoteRevocation(quick ? 50 : 300));
 }
+if (want('tracing')) {
+  log('\n## Traces with no tracer installed (one process)\n');
+  log(await benchTracing(timing));
+}
 if (want('frameworks')) {
-  log(`\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of ${rounds ?? (quick ? 1 : 5)} interleaved rounds)\n`);
+  log(
+    `\n## requireAuth per framework (autocannon, 32 connections, loopback; client and server share the 2 cores; median of ${rounds ?? (quick ? 1 : 5)} interleaved rounds)\n`,
+  );
   log(await benchFrameworks(quick ? 1 : 2, rounds ?? (quick ? 1 : 5)));
 }
 if (want('logging')) {

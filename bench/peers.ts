@@ -22,6 +22,8 @@ interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** This process's CPU time per request, µs: the server under test runs here, its load client in a child. */
+  cpu: number;
 }
 
 interface Run {
@@ -29,14 +31,17 @@ interface Run {
   introspect: Load;
 }
 
-function load(input: object): Promise<Load> {
+function load(input: { url: string; seconds: number; [more: string]: unknown }): Promise<Load> {
+  const before = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [LOAD], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`load client exited ${code}`));
+      const used = process.cpuUsage(before);
       const result = JSON.parse(out) as Load;
+      result.cpu = (used.user + used.system) / (result.rps * input.seconds);
       // A refused request is fast: a run with errors measures the refusal, not the grant.
       if (result.errors > 0) return reject(new Error(`${(input as { url: string }).url}: ${result.errors} failed requests; the run measures nothing`));
       resolve(result);
@@ -133,11 +138,7 @@ async function oidcProvider(seconds: number): Promise<Run> {
   }
 }
 
-/** Of several runs, the one with the median rate of each measure (its latencies go with it). */
-function medianRun(runs: Run[]): Run {
-  const mid = (k: keyof Run): Load => ([...runs].sort((x, y) => x[k].rps - y[k].rps)[Math.floor(runs.length / 2)] as Run)[k];
-  return { refresh: mid('refresh'), introspect: mid('introspect') };
-}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 /** The peers table: `rounds` interleaved rounds, medians, so a slow moment of the machine hits every side. */
 export async function benchPeers(seconds = 5, rounds = 3): Promise<string> {
@@ -148,39 +149,32 @@ export async function benchPeers(seconds = 5, rounds = 3): Promise<string> {
     runs[2].push(await oidcProvider(seconds));
     runs[3].push(await baton(seconds, 'EdDSA', 'sqlite'));
   }
-  const [b, h, o, q] = runs.map(medianRun) as [Run, Run, Run, Run];
+  const [b, h, o, q] = runs;
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  const ms = (n: number) => n.toFixed(1);
   const vcpus = 2;
+  /** A row of `side`'s `k`: its median rate, the latencies of the round with that rate, its median CPU time per request. */
+  const row = (label: string, side: Run[], k: keyof Run, versus?: string): (string | number)[] => {
+    const mid = [...side].sort((x, y) => x[k].rps - y[k].rps)[Math.floor(side.length / 2)]?.[k] as Load;
+    const rps = median(side.map((x) => x[k].rps));
+    return [
+      label,
+      fmt(rps),
+      fmt(rps / vcpus),
+      mid.p50.toFixed(1),
+      mid.p99.toFixed(1),
+      Math.max(...side.map((x) => x[k].errors)),
+      median(side.map((x) => x[k].cpu)).toFixed(0),
+      versus ?? '—',
+    ];
+  };
+  /** Baton over oidc-provider, round by round (the median of the rounds' ratios): by throughput, and by the server's CPU time per request. */
+  const times = (side: Run[], k: keyof Run): string =>
+    `${median(side.map((x, r) => x[k].rps / (o[r] as Run)[k].rps)).toFixed(2)} (CPU ${median(side.map((x, r) => (o[r] as Run)[k].cpu / x[k].cpu)).toFixed(2)})`;
   const rows: (string | number)[][] = [
-    [
-      'refresh grant · Baton, EdDSA access tokens (service default)',
-      fmt(b.refresh.rps),
-      fmt(b.refresh.rps / vcpus),
-      ms(b.refresh.p50),
-      ms(b.refresh.p99),
-      b.refresh.errors,
-      '—',
-    ],
-    ['refresh grant · Baton, HS256 access tokens', fmt(h.refresh.rps), fmt(h.refresh.rps / vcpus), ms(h.refresh.p50), ms(h.refresh.p99), h.refresh.errors, '—'],
-    [
-      'refresh grant · Baton on SQLite, EdDSA (what `npm start` ships)',
-      fmt(q.refresh.rps),
-      fmt(q.refresh.rps / vcpus),
-      ms(q.refresh.p50),
-      ms(q.refresh.p99),
-      q.refresh.errors,
-      '—',
-    ],
-    [
-      'refresh grant · oidc-provider 9 (opaque access tokens)',
-      fmt(o.refresh.rps),
-      fmt(o.refresh.rps / vcpus),
-      ms(o.refresh.p50),
-      ms(o.refresh.p99),
-      o.refresh.errors,
-      `${(b.refresh.rps / o.refresh.rps).toFixed(2)} / ${(h.refresh.rps / o.refresh.rps).toFixed(2)} (SQLite ${(q.refresh.rps / o.refresh.rps).toFixed(2)})`,
-    ],
+    row('refresh grant · Baton, EdDSA access tokens (service default)', b, 'refresh', times(b, 'refresh')),
+    row('refresh grant · Baton, HS256 access tokens', h, 'refresh', times(h, 'refresh')),
+    row('refresh grant · Baton on SQLite, EdDSA (what `npm start` ships)', q, 'refresh', times(q, 'refresh')),
+    row('refresh grant · oidc-provider 9 (opaque access tokens, memory)', o, 'refresh'),
     [
       'refresh grant · Keycloak, published (~120 refreshes/s per vCPU)¹',
       '—',
@@ -188,38 +182,24 @@ export async function benchPeers(seconds = 5, rounds = 3): Promise<string> {
       '—',
       '—',
       '—',
-      `${(b.refresh.rps / vcpus / 120).toFixed(1)} / ${(h.refresh.rps / vcpus / 120).toFixed(1)}`,
-    ],
-    [
-      'introspection · Baton (EdDSA)',
-      fmt(b.introspect.rps),
-      fmt(b.introspect.rps / vcpus),
-      ms(b.introspect.p50),
-      ms(b.introspect.p99),
-      b.introspect.errors,
       '—',
+      `${(median(b.map((x) => x.refresh.rps)) / vcpus / 120).toFixed(1)} (EdDSA)`,
     ],
+    row('introspection · Baton (EdDSA)', b, 'introspect', times(b, 'introspect')),
+    row('introspection · Baton on SQLite (EdDSA)', q, 'introspect', times(q, 'introspect')),
+    row('introspection · oidc-provider 9 (memory)', o, 'introspect'),
     [
-      'introspection · Baton on SQLite (EdDSA)',
-      fmt(q.introspect.rps),
-      fmt(q.introspect.rps / vcpus),
-      ms(q.introspect.p50),
-      ms(q.introspect.p99),
-      q.introspect.errors,
+      'introspection · Ory Hydra, published (~5,100/s on 2 CPUs, in-memory)²',
+      '5,100',
+      '2,550',
       '—',
+      '—',
+      '—',
+      '—',
+      (median(b.map((x) => x.introspect.rps)) / 5100).toFixed(2),
     ],
-    [
-      'introspection · oidc-provider 9',
-      fmt(o.introspect.rps),
-      fmt(o.introspect.rps / vcpus),
-      ms(o.introspect.p50),
-      ms(o.introspect.p99),
-      o.introspect.errors,
-      `${(b.introspect.rps / o.introspect.rps).toFixed(2)} (SQLite ${(q.introspect.rps / o.introspect.rps).toFixed(2)})`,
-    ],
-    ['introspection · Ory Hydra, published (~5,100/s on 2 CPUs, in-memory)²', '5,100', '2,550', '—', '—', '—', (b.introspect.rps / 5100).toFixed(2)],
   ];
-  return `${table(['over HTTP, 32 connections, loopback', 'req/s', 'per vCPU', 'p50 ms', 'p99 ms', 'errors', 'Baton × (EdDSA / HS256, memory)'], rows)}
+  return `${table(['over HTTP, 32 connections, loopback', 'req/s', 'per vCPU', 'p50 ms', 'p99 ms', 'errors', 'server CPU µs/req', 'Baton × oidc-provider'], rows)}
 
-¹ Keycloak server sizing guide ("Concepts for sizing CPU and memory resources": about 120 refresh-token requests per second per vCPU). ² Ory Hydra's published benchmark (introspection, in-memory store, 2 CPUs). Measured figures: this machine, 2 vCPUs shared by server and load client, median of ${rounds} interleaved rounds of ${seconds} s.`;
+¹ Keycloak server sizing guide ("Concepts for sizing CPU and memory resources": about 120 refresh-token requests per second per vCPU). ² Ory Hydra's published benchmark (introspection, in-memory store, 2 CPUs). Measured figures: this machine, 2 vCPUs shared by server and load client, ${rounds} interleaved rounds of ${seconds} s; rates and CPU times are medians, "Baton × oidc-provider" the median of the rounds' ratios, by throughput and (in brackets) by the server's CPU time per request, which the load client's share of the cores moves less.`;
 }
