@@ -14,6 +14,12 @@ export interface CounterStore {
   hitCounter(key: string, points: number, windowMs: number, now: number, force?: boolean): Promise<{ count: number; resetAt: number }>;
   /** The live counter at `now`, or `null` (absent or reset). */
   getCounter(key: string, now: number): Promise<{ count: number; resetAt: number } | null>;
+  /**
+   * The live counters of `keys` at `now`, in their order (`null` for each absent or reset): one
+   * read where the store can (the SQLite store: one statement). Optional: without it, each key is
+   * read with `getCounter`.
+   */
+  getCounters?(keys: readonly string[], now: number): Promise<({ count: number; resetAt: number } | null)[]>;
   /** `true` when it existed. */
   deleteCounter(key: string): Promise<boolean>;
   /**

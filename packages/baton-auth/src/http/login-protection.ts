@@ -103,7 +103,7 @@ const refusedFor = (limiter: StoreRateLimiter, res: RateLimitResult | null): num
 
 /** A limiter of failures over `counters`: `max` in `windowMs`, then refused for `blockMs`. */
 function failureLimiter(
-  counters: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>,
+  counters: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'getCounters' | 'deleteCounter'>,
   now: (() => number) | undefined,
   keyPrefix: string,
   max: number,
@@ -141,7 +141,7 @@ async function count(targets: [StoreRateLimiter, string][]): Promise<{ refused: 
 
 /** How long `targets` refuse now, and the consecutive failures counted on `pair` (its key in `targets`): reads only. */
 async function peekAt(targets: [StoreRateLimiter, string][], pair: StoreRateLimiter | undefined): Promise<{ retryAfterMs: number; failures: number }> {
-  const seen = await Promise.all(targets.map(([limiter, key]) => limiter.get(key)));
+  const seen = await StoreRateLimiter.getAll(targets);
   const retryAfterMs = Math.max(0, ...targets.map(([limiter], i) => refusedFor(limiter, seen[i] ?? null)));
   const i = targets.findIndex(([limiter]) => limiter === pair);
   return { retryAfterMs, failures: i < 0 ? 0 : Math.max(0, seen[i]?.consumedPoints ?? 0) };

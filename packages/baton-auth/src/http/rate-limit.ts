@@ -42,7 +42,7 @@ export type Evictable = (key: string, counter: { count: number; resetAt: number 
 export function memoryCounters(
   maxKeys = MAX_MEMORY_COUNTERS,
   evictable: Evictable = () => false,
-): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'> {
+): Pick<CounterStore, 'hitCounter' | 'getCounter' | 'getCounters' | 'deleteCounter'> {
   const counters = new Map<string, { count: number; resetAt: number }>();
   let sweepAt = 1024;
   let roomMadeAt = -Infinity;
@@ -96,7 +96,7 @@ export function memoryCounters(
 export class StoreRateLimiter {
   /** Points allowed per window. */
   readonly points: number;
-  readonly #store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>;
+  readonly #store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'getCounters' | 'deleteCounter'>;
   readonly #now: () => number;
   readonly #prefix: string;
   readonly #windowMs: number;
@@ -108,7 +108,7 @@ export class StoreRateLimiter {
    * windows are measured on, in ms since the epoch (default `Date.now`).
    */
   constructor(options: {
-    store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'deleteCounter'>;
+    store: Pick<CounterStore, 'hitCounter' | 'getCounter' | 'getCounters' | 'deleteCounter'>;
     keyPrefix: string;
     points: number;
     duration: number;
@@ -150,6 +150,22 @@ export class StoreRateLimiter {
   async get(key: string): Promise<RateLimitResult | null> {
     const counter = await this.#store.getCounter(this.#prefix + key, this.#now());
     return counter === null ? null : this.#result(counter);
+  }
+
+  /** The live counters of several limiters' keys: one read when they share a store that reads several (`getCounters`), else one each. */
+  static async getAll(targets: readonly (readonly [StoreRateLimiter, string])[]): Promise<(RateLimitResult | null)[]> {
+    const first = targets[0]?.[0];
+    const store = first === undefined ? undefined : first.#store;
+    if (first === undefined || store?.getCounters === undefined || targets.length < 2 || targets.some(([limiter]) => limiter.#store !== store))
+      return Promise.all(targets.map(([limiter, key]) => limiter.get(key)));
+    const counters = await store.getCounters(
+      targets.map(([limiter, key]) => limiter.#prefix + key),
+      first.#now(),
+    );
+    return targets.map(([limiter], i) => {
+      const counter = counters[i];
+      return counter === null || counter === undefined ? null : limiter.#result(counter);
+    });
   }
 
   /**

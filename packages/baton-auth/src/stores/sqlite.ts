@@ -16,7 +16,7 @@
  * const store = sqliteStore({ path: './data/baton.sqlite' });
  * ```
  */
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { BatonError } from '../core/errors.ts';
 import { decideRotation } from '../core/rotation.ts';
 import { ENDED_SESSION_RETENTION_MS, ENDED_SESSIONS_PER_USER, SESSION_HISTORY_PAGE } from '../core/store.ts';
@@ -231,6 +231,20 @@ class SqliteStore implements BatonStore {
     const row = this.#q.getCounter.get(key, now) as Row | undefined;
     return row === undefined ? null : { count: Number(row.count), resetAt: Number(row.reset_at) };
   }
+
+  async getCounters(keys: readonly string[], now: number): Promise<({ count: number; resetAt: number } | null)[]> {
+    let read = this.#counterReads.get(keys.length);
+    if (read === undefined) {
+      const list = keys.map((_, i) => `?${i + 2}`).join(', ');
+      read = this.#db.prepare(`SELECT key, count, reset_at FROM baton_counters WHERE key IN (${list}) AND reset_at > ?1`);
+      if (this.#counterReads.size < 8) this.#counterReads.set(keys.length, read);
+    }
+    const rows = new Map((read.all(now, ...keys) as Row[]).map((r) => [r.key as string, { count: Number(r.count), resetAt: Number(r.reset_at) }]));
+    return keys.map((key) => rows.get(key) ?? null);
+  }
+
+  /** `getCounters`' statements by the number of keys, prepared once each (a few: the login protection reads two). */
+  readonly #counterReads = new Map<number, StatementSync>();
 
   async deleteCounter(key: string): Promise<boolean> {
     return Number(this.#q.deleteCounter.run(key).changes) === 1;
