@@ -9,7 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toWebRequest } from 'baton-auth/adapters/node';
+import { createBaton, generateKey } from 'baton-auth';
+import { toNodeListener, toWebRequest } from 'baton-auth/adapters/node';
+import { createAuthHandler } from 'baton-auth/http';
+import { memoryStore } from 'baton-auth/stores/memory';
 import { lazyWebRequest } from '../../packages/baton-auth/src/adapters/node-request.ts';
 
 // A real server: each request's IncomingMessage goes to the test that sent it, which answers it.
@@ -60,6 +63,21 @@ function eager(req: IncomingMessage): Headers {
 }
 
 const SENT = ['authorization', 'cookie', 'x-forwarded-for', 'dpop', 'content-type', 'origin', 'set-cookie', 'x-custom', 'accept'];
+/** A handler on a memory store, alice signing in with "pw". */
+function authHandler(maxBodyBytes?: number) {
+  const baton = createBaton({
+    issuer: 'https://auth.test',
+    keys: [generateKey('HS256', 'k')],
+    refreshTokenSecret: new Uint8Array(32).fill(7),
+    store: memoryStore(),
+  });
+  return createAuthHandler({
+    baton,
+    authenticate: async (u, p) => (u === 'alice' && p === 'pw' ? { userId: 'alice' } : null),
+    ...(maxBodyBytes ? { maxBodyBytes } : {}),
+  });
+}
+
 const NAMES = [...SENT, 'host', 'content-length', 'absent'];
 
 describe('the lazy Request of the Node adapter', () => {
@@ -110,16 +128,7 @@ describe('the lazy Request of the Node adapter', () => {
   it('a GET has no body; a body past the limit is refused by the handler as before (413)', async () => {
     const { request } = await send('GET', []);
     expect(request.body).toBeNull();
-    const { createBaton, generateKey } = await import('baton-auth');
-    const { createAuthHandler } = await import('baton-auth/http');
-    const { memoryStore } = await import('baton-auth/stores/memory');
-    const baton = createBaton({
-      issuer: 'https://auth.test',
-      keys: [generateKey('HS256', 'k')],
-      refreshTokenSecret: new Uint8Array(32).fill(7),
-      store: memoryStore(),
-    });
-    const handler = createAuthHandler({ baton, authenticate: async () => null, maxBodyBytes: 64 });
+    const handler = authHandler(64);
     const big = await send('POST', [['content-type', 'application/x-www-form-urlencoded']], `username=${'a'.repeat(200)}&password=x`, 64, '/auth/login');
     expect((await handler(big.request, { ip: '127.0.0.1' })).status).toBe(413);
     const small = await send('POST', [['content-type', 'application/x-www-form-urlencoded']], 'username=a&password=x', 64, '/auth/login');
@@ -145,18 +154,6 @@ describe('the lazy Request of the Node adapter', () => {
 });
 
 describe("the handler's lazy JSON answers", () => {
-  const setup = async () => {
-    const { createBaton, generateKey } = await import('baton-auth');
-    const { createAuthHandler } = await import('baton-auth/http');
-    const { memoryStore } = await import('baton-auth/stores/memory');
-    const baton = createBaton({
-      issuer: 'https://auth.test',
-      keys: [generateKey('HS256', 'k')],
-      refreshTokenSecret: new Uint8Array(32).fill(7),
-      store: memoryStore(),
-    });
-    return createAuthHandler({ baton, authenticate: async (u, p) => (u === 'alice' && p === 'pw' ? { userId: 'alice' } : null) });
-  };
   const login = (password: string) =>
     new Request('https://auth.test/auth/login', {
       method: 'POST',
@@ -165,7 +162,7 @@ describe("the handler's lazy JSON answers", () => {
     });
 
   it('a caller with a real Request gets a real Response, which undici itself takes (its brand checks)', async () => {
-    const handler = await setup();
+    const handler = authHandler();
     for (const password of ['pw', 'wrong']) {
       const res = await handler(login(password), { ip: '127.0.0.1' });
       // Response.prototype.text on anything but a real Response throws a TypeError.
@@ -176,8 +173,7 @@ describe("the handler's lazy JSON answers", () => {
   });
 
   it('through the Node adapter, the same status, headers and bytes as the real Response', async () => {
-    const handler = await setup();
-    const { toNodeListener } = await import('baton-auth/adapters/node');
+    const handler = authHandler();
     const node = createServer(toNodeListener(handler));
     node.listen(0, '127.0.0.1');
     await once(node, 'listening');

@@ -7,7 +7,7 @@
  * Hand-written because undici offers no lazy request and hono's is internal to its server.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { BUFFERED_BODY, REAL_REQUEST } from '../protocol/lazy-request.ts';
+import { BUFFERED_BODY, delegateTo, REAL_REQUEST } from '../protocol/lazy-request.ts';
 import type { ToWebRequestOptions } from './node.ts';
 
 const incoming = Symbol('incoming');
@@ -90,34 +90,13 @@ const prototype = {
     return full(this as unknown as LazyRequest);
   },
 };
-for (const key of [
-  'body',
-  'bodyUsed',
-  'cache',
-  'credentials',
-  'destination',
-  'duplex',
-  'integrity',
-  'keepalive',
-  'mode',
-  'redirect',
-  'referrer',
-  'referrerPolicy',
-  'signal',
-])
-  Object.defineProperty(prototype, key, {
-    get(this: LazyRequest) {
-      return (full(this) as unknown as Record<string, unknown>)[key];
-    },
-  });
-for (const key of ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text'])
-  Object.defineProperty(prototype, key, {
-    value(this: LazyRequest) {
-      const request = full(this) as unknown as Record<string, () => unknown>;
-      return (request[key] as () => unknown).call(request);
-    },
-  });
-Object.setPrototypeOf(prototype, Request.prototype);
+delegateTo(
+  prototype,
+  Request,
+  full,
+  ['body', 'bodyUsed', 'cache', 'credentials', 'destination', 'duplex', 'integrity', 'keepalive', 'mode', 'redirect', 'referrer', 'referrerPolicy', 'signal'],
+  ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text'],
+);
 
 /** A `Request` of `method` to `url` with Node's `headers` and a buffered `body`, built only when something needs more than the parts. */
 export function lazyRequest(method: string, url: string, headers: IncomingHttpHeaders, body: Uint8Array<ArrayBuffer> | null): Request {

@@ -7,7 +7,7 @@
  * of an introspection's CPU through the Node adapter (a profile of `npm run bench`, 2026-12-07).
  */
 
-import { isLazyRequest } from '../protocol/lazy-request.ts';
+import { delegateTo, isLazyRequest } from '../protocol/lazy-request.ts';
 
 const parts = Symbol('parts');
 
@@ -41,20 +41,13 @@ const prototype = {
     return p.real?.headers ?? p.headers;
   },
 };
-for (const key of ['body', 'bodyUsed', 'redirected', 'statusText', 'type', 'url'])
-  Object.defineProperty(prototype, key, {
-    get(this: LazyResponse) {
-      return (built(this) as unknown as Record<string, unknown>)[key];
-    },
-  });
-for (const key of ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text'])
-  Object.defineProperty(prototype, key, {
-    value(this: LazyResponse) {
-      const response = built(this) as unknown as Record<string, () => unknown>;
-      return (response[key] as () => unknown).call(response);
-    },
-  });
-Object.setPrototypeOf(prototype, Response.prototype);
+delegateTo(
+  prototype,
+  Response,
+  built,
+  ['body', 'bodyUsed', 'redirected', 'statusText', 'type', 'url'],
+  ['arrayBuffer', 'blob', 'bytes', 'clone', 'formData', 'json', 'text'],
+);
 
 /** A response of `status` with `headers` and the body `text`, built only when something needs more than these. */
 export function lazyResponse(text: string, status: number, headers: Headers): Response {

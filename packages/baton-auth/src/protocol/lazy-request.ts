@@ -33,3 +33,24 @@ export async function peekText(request: Request): Promise<string> {
   if (buffered === null) return '';
   return buffered === undefined ? request.clone().text() : new TextDecoder().decode(buffered);
 }
+
+/**
+ * Makes `prototype` a lazy stand-in for `Base` (`Request` or `Response`): each of `getters` and
+ * `methods` is read from, or called on, the real object `build` makes of the stand-in (once).
+ */
+export function delegateTo<T extends object>(prototype: object, Base: { prototype: T }, build: (self: never) => T, getters: string[], methods: string[]): void {
+  for (const key of getters)
+    Object.defineProperty(prototype, key, {
+      get(this: never) {
+        return (build(this) as Record<string, unknown>)[key];
+      },
+    });
+  for (const key of methods)
+    Object.defineProperty(prototype, key, {
+      value(this: never) {
+        const real = build(this) as Record<string, () => unknown>;
+        return (real[key] as () => unknown).call(real);
+      },
+    });
+  Object.setPrototypeOf(prototype, Base.prototype);
+}
