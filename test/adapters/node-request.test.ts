@@ -193,3 +193,29 @@ describe("the handler's lazy JSON answers", () => {
     }
   });
 });
+
+describe('a server that replaces the global Request and Response (as @hono/node-server does at its first serve)', () => {
+  it("the handler's refusals stay refusals: a lazy answer is an instance of the Response the global names now", async () => {
+    const [OriginalRequest, OriginalResponse] = [globalThis.Request, globalThis.Response];
+    // Subclasses, as hono's are: what was an instance of the originals still is; not the other way round.
+    globalThis.Request = class extends OriginalRequest {};
+    globalThis.Response = class extends OriginalResponse {};
+    const handler = authHandler();
+    const node = createServer(toNodeListener(handler));
+    try {
+      node.listen(0, '127.0.0.1');
+      await once(node, 'listening');
+      const url = `http://127.0.0.1:${(node.address() as AddressInfo).port}`;
+      // /auth/me tells a refusal from a token's claims by `instanceof Response`: a stand-in outside the new chain was taken for claims (200).
+      const me = await fetch(`${url}/auth/me`, { headers: { authorization: 'Bearer not-a-token' } });
+      expect(me.status).toBe(401);
+      expect(((await me.json()) as { error: string }).error).toBe('invalid_token');
+      const { request } = await send('GET', []);
+      expect(request).toBeInstanceOf(globalThis.Request);
+    } finally {
+      node.close();
+      globalThis.Request = OriginalRequest;
+      globalThis.Response = OriginalResponse;
+    }
+  });
+});

@@ -7,7 +7,7 @@
  * Hand-written because undici offers no lazy request and hono's is internal to its server.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { BUFFERED_BODY, delegateTo, REAL_REQUEST } from '../protocol/lazy-request.ts';
+import { BUFFERED_BODY, delegateTo, REAL_REQUEST, underCurrent } from '../protocol/lazy-request.ts';
 import type { ToWebRequestOptions } from './node.ts';
 
 const incoming = Symbol('incoming');
@@ -100,6 +100,7 @@ delegateTo(
 
 /** A `Request` of `method` to `url` with Node's `headers` and a buffered `body`, built only when something needs more than the parts. */
 export function lazyRequest(method: string, url: string, headers: IncomingHttpHeaders, body: Uint8Array<ArrayBuffer> | null): Request {
+  underCurrent(prototype, Request);
   const request = Object.create(prototype) as LazyRequest;
   request[parts] = { method, url, headers: new NodeHeaders(headers), body };
   request[built] = undefined;

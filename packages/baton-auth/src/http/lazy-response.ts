@@ -7,7 +7,7 @@
  * of an introspection's CPU through the Node adapter (a profile of `npm run bench`, 2026-12-07).
  */
 
-import { delegateTo, isLazyRequest } from '../protocol/lazy-request.ts';
+import { delegateTo, isLazyRequest, underCurrent } from '../protocol/lazy-request.ts';
 
 const parts = Symbol('parts');
 
@@ -51,6 +51,7 @@ delegateTo(
 
 /** A response of `status` with `headers` and the body `text`, built only when something needs more than these. */
 export function lazyResponse(text: string, status: number, headers: Headers): Response {
+  underCurrent(prototype, Response);
   const response = Object.create(prototype) as LazyResponse;
   response[parts] = { status, headers, text, real: undefined };
   return response as unknown as Response;

@@ -54,3 +54,13 @@ export function delegateTo<T extends object>(prototype: object, Base: { prototyp
     });
   Object.setPrototypeOf(prototype, Base.prototype);
 }
+
+/**
+ * Keeps a lazy stand-in's `prototype` under the `Base` the global names now: a server that
+ * replaces the global `Request` and `Response` with subclasses (`@hono/node-server` does, at its
+ * first `serve`) would otherwise see `instanceof Response` false for a stand-in made after, and
+ * code telling a refusal from claims by it would take one for the other.
+ */
+export function underCurrent(prototype: object, Base: { prototype: object }): void {
+  if (Object.getPrototypeOf(prototype) !== Base.prototype) Object.setPrototypeOf(prototype, Base.prototype);
+}

@@ -50,8 +50,6 @@ export function openDatabase(path: string, busyTimeoutMs: number): DatabaseSync 
 export class Transactions {
   readonly #db: DatabaseSync;
   readonly #busyTimeoutMs: number;
-  /** `busy_timeout` off and back on around a write transaction's BEGIN (`run`), prepared once: it runs at every write. */
-  #busy: { off: StatementSync; on: StatementSync } | undefined;
 
   constructor(db: DatabaseSync, busyTimeoutMs: number) {
     this.#db = db;
@@ -109,12 +107,14 @@ export class Transactions {
     const deadline = performance.now() + this.#busyTimeoutMs;
     for (let tries = 0; ; tries++) {
       try {
-        this.#busy ??= { off: this.#db.prepare('PRAGMA busy_timeout = 0'), on: this.#db.prepare(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`) };
-        this.#busy.off.get();
+        // Parsed each time, not prepared once: SQLite applies PRAGMA busy_timeout when it compiles
+        // the statement, and the first step of a prepared one does not recompile it — the first
+        // BEGIN of a store ran with the busy handler on and slept the thread (red team rt2). Once a batch.
+        this.#db.exec('PRAGMA busy_timeout = 0');
         try {
           this.#db.exec('BEGIN IMMEDIATE');
         } finally {
-          this.#busy.on.get();
+          this.#db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
         }
         return;
       } catch (err) {

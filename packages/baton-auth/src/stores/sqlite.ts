@@ -240,7 +240,8 @@ class SqliteStore implements BatonStore {
       if (this.#counterReads.size < 8) this.#counterReads.set(keys.length, read);
     }
     const rows = new Map((read.all(now, ...keys) as Row[]).map((r) => [r.key as string, { count: Number(r.count), resetAt: Number(r.reset_at) }]));
-    return keys.map((key) => rows.get(key) ?? null);
+    // SQLite stores a lone surrogate as U+FFFD (node:sqlite binds UTF-8): look keys up as they were stored.
+    return keys.map((key) => rows.get(key.toWellFormed()) ?? null);
   }
 
   /** `getCounters`' statements by the number of keys, prepared once each (a few: the login protection reads two). */
