@@ -2,7 +2,7 @@
  * The handler's JSON answers as lazy `Response`s: status, headers (a real `Headers`) and the text,
  * with undici's `Response` and its body stream built only when something asks for more (`body`,
  * `text()`, `clone()`…). The Node adapters write status, headers and text as they are; for every
- * other caller the handler hands over the real object (`realResponse`), since runtimes and
+ * other caller the handler hands over the real object (`answerFor`), since runtimes and
  * frameworks check a `Response` by its brand. Building the `Response` and its stream was about 8 %
  * of an introspection's CPU through the Node adapter (a profile of `npm run bench`, 2026-12-07).
  */

@@ -1,7 +1,8 @@
 /**
  * What the Node adapter's lazy `Request` (`adapters/node-request.ts`) offers the handler beyond a
  * `Request`'s own members: its body as the bytes already read, and the real `Request` for code of
- * the app's. Any other `Request` has neither, and is taken as it is.
+ * the app's. Any other `Request` has neither, and is taken as it is. Also what the lazy `Request`
+ * and the handler's lazy `Response` (`http/lazy-response.ts`) share: delegation to the real object.
  */
 
 /**
