@@ -1,33 +1,13 @@
 /** Red team rt2: attacks on the SQLite group commit (Transactions.run) and getCounters. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { afterAll, expect, it } from 'vitest';
-import { openDatabase, Transactions } from '../../packages/baton-auth/src/stores/sqlite-db.ts';
+import { transactionFiles } from '../support/sqlite-tx.ts';
 import { sqliteStore } from 'baton-auth/stores/sqlite';
 
-const dir = mkdtempSync(join(tmpdir(), 'baton-rt2-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-
-function open(busyMs = 1000) {
-  const path = join(dir, `b${n++}.sqlite`);
-  const db = openDatabase(path, busyMs);
-  db.exec('CREATE TABLE t (i INTEGER PRIMARY KEY)');
-  const txs = new Transactions(db, busyMs);
-  const insert = db.prepare('INSERT INTO t (i) VALUES (?)');
-  const kept = (): number[] => {
-    const other = new DatabaseSync(path);
-    try {
-      return (other.prepare('SELECT i FROM t ORDER BY i').all() as { i: number }[]).map((r) => r.i);
-    } finally {
-      other.close();
-    }
-  };
-  return { db, txs, insert, kept, path };
-}
+const files = transactionFiles('baton-rt2-');
+afterAll(files.remove);
+const { open } = files;
 
 it("red team: the first write of a Transactions meets a lock this thread's own timer would release: SQLite's busy handler sleeps the thread instead of yielding, and the write fails", async () => {
   // busy_timeout = 0 is a prepared PRAGMA: SQLite applies PRAGMA busy_timeout when it compiles the
@@ -49,7 +29,7 @@ it("red team: the first write of a Transactions meets a lock this thread's own t
 });
 
 it("red team: the store's first write while another thread holds the lock blocks the event loop for as long (no timer runs)", async () => {
-  const path = join(dir, `w${n++}.sqlite`);
+  const path = files.file('w');
   const store = sqliteStore({ path });
   const now = Date.now();
   await store.hitCounter('an autocommit write before: not a transaction, prepares nothing', 1, 1000, now);
@@ -161,7 +141,7 @@ it('a body that writes then calls run again then throws: its own write is undone
 });
 
 it('red team: getCounters answers as getCounter for a key that is not well-formed UTF-16 (a lone surrogate)', async () => {
-  const store = sqliteStore({ path: join(dir, `c${n++}.sqlite`) });
+  const store = sqliteStore({ path: files.file('c') });
   try {
     const key = 'rl:user\ud800';
     await store.hitCounter(key, 3, 60_000, 1000);
@@ -174,7 +154,7 @@ it('red team: getCounters answers as getCounter for a key that is not well-forme
 });
 
 it('getCounters: empty list, 20 distinct sizes (past the statement cache), SQL-looking and long keys', async () => {
-  const store = sqliteStore({ path: join(dir, `c${n++}.sqlite`) });
+  const store = sqliteStore({ path: files.file('c') });
   try {
     expect(await store.getCounters?.([], 1000)).toEqual([]);
     const keys = ["a') OR 1=1 --", '%', '_', "'", 'k'.repeat(100_000), ...Array.from({ length: 40 }, (_, i) => `k${i}`)];

@@ -4,36 +4,14 @@
  * writes of those before it, a body that throws loses only its own writes, and anything that ends
  * the whole transaction rejects every body of the batch, none of whose writes is kept.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { statSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, Transactions } from '../../packages/baton-auth/src/stores/sqlite-db.ts';
+import { transactionFiles } from '../support/sqlite-tx.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'baton-sqlite-batch-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let n = 0;
-
-function open() {
-  const path = join(dir, `b${n++}.sqlite`);
-  const db = openDatabase(path, 1000);
-  db.exec('CREATE TABLE t (i INTEGER PRIMARY KEY)');
-  const txs = new Transactions(db, 1000);
-  const insert = db.prepare('INSERT INTO t (i) VALUES (?)');
-  const count = db.prepare('SELECT count(*) AS c FROM t');
-  // What another process would read: a connection of its own.
-  const kept = (): number[] => {
-    const other = new DatabaseSync(path);
-    try {
-      return (other.prepare('SELECT i FROM t ORDER BY i').all() as { i: number }[]).map((r) => r.i);
-    } finally {
-      other.close();
-    }
-  };
-  return { db, txs, insert, count, kept, path };
-}
+const files = transactionFiles('baton-sqlite-batch-');
+afterAll(files.remove);
+const { open } = files;
 
 describe('group commit of write transactions', () => {
   it('for any bodies, some throwing, arriving together: each sees the writes before it, a throwing one loses only its own, the rest are kept', async () => {

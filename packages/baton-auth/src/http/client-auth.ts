@@ -94,19 +94,21 @@ export async function authenticateClient(c: ClientAuthContext, request: Request,
   }
   const pair = `${id}\n${budgetAddress(ip)}`;
   const known = c.recentClientAuths?.get(pair);
+  // Read once: the cached path's record serves the full path when that one is taken after all.
+  let found: ClientRecord | null | undefined;
   if (known !== undefined && c.clientProtection.peek !== undefined) {
-    const client = await c.clients.get(id);
+    found = await c.clients.get(id);
     // Only what the full path would take: a confidential client whose secret is the one it matched.
-    if (client?.type === 'confidential' && client.secretHash === known && checkClientSecret(secret, known)) {
+    if (found?.type === 'confidential' && found.secretHash === known && checkClientSecret(secret, known)) {
       const { retryAfterMs, failures } = await c.clientProtection.peek(id, ip);
       if (retryAfterMs > 0) throw tooManyAttempts(retryAfterMs);
       // Failures counted since: the full path's success clears them, as any success does.
-      if (failures === 0) return client;
+      if (failures === 0) return found;
     }
   }
   const attempt = await c.clientProtection.check(id, ip);
   if (attempt.retryAfterMs > 0) throw tooManyAttempts(attempt.retryAfterMs);
-  const client = id === '' ? null : await c.clients.get(id);
+  const client = id === '' ? null : found !== undefined ? found : await c.clients.get(id);
   // The same work whether or not the client exists or is confidential.
   const ok = checkClientSecret(secret, client?.type === 'confidential' ? client.secretHash : undefined);
   if (!ok || client === null) {

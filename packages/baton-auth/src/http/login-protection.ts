@@ -147,6 +147,12 @@ async function peekAt(targets: [StoreRateLimiter, string][], pair: StoreRateLimi
   return { retryAfterMs, failures: i < 0 ? 0 : Math.max(0, seen[i]?.consumedPoints ?? 0) };
 }
 
+/** An attempt's counter keys, the address's parsed once: the pair's key ends with it. */
+function keysOf(name: string, ip: string): { pairKey: string; addressKey: string } {
+  const addressKey = addressId(ip);
+  return { pairKey: `${nameId(name)}|${addressKey}`, addressKey };
+}
+
 /** Creates the protection; with `store`, its counters are shared through the store. */
 export function createLoginProtection(options: LoginProtectionOptions = {}): LoginProtection {
   const prefix = options.keyPrefix ?? 'login';
@@ -162,15 +168,16 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   const pair = failures ? limiter(`${prefix}:pair`, failures.max, PAIR_WINDOW_MS, failures.blockMs) : undefined;
   const address = perIp ? limiter(`${prefix}:addr`, perIp.max, perIp.windowMs, perIp.windowMs) : undefined;
 
-  const limiters = (pairKey: string, addressKey: string): [StoreRateLimiter, string][] => [
+  const limiters = ({ pairKey, addressKey }: { pairKey: string; addressKey: string }): [StoreRateLimiter, string][] => [
     ...(pair ? [[pair, pairKey] as [StoreRateLimiter, string]] : []),
     ...(address ? [[address, addressKey] as [StoreRateLimiter, string]] : []),
   ];
   return {
-    peek: (name, ip) => peekAt(limiters(`${nameId(name)}|${addressId(ip)}`, addressId(ip)), pair),
+    peek: (name, ip) => peekAt(limiters(keysOf(name, ip)), pair),
     async check(name, ip) {
-      const pairKey = `${nameId(name)}|${addressId(ip)}`;
-      const targets = limiters(pairKey, addressId(ip));
+      const keys = keysOf(name, ip);
+      const { pairKey } = keys;
+      const targets = limiters(keys);
       const blocked = (await peekAt(targets, pair)).retryAfterMs;
       const nothing = async () => 0;
       if (blocked > 0) return { retryAfterMs: blocked, failed: nothing, succeeded: async () => undefined };
@@ -193,7 +200,7 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
           // The attempt's count comes back: the pair starts again, the address gets its point back
           // (its counter goes when nothing is left of it). A store error here must not refuse a right password.
           const back = async (): Promise<void> => {
-            const key = addressId(ip);
+            const key = keys.addressKey;
             const res = await address?.reward(key, 1);
             if (res !== undefined && res.consumedPoints <= 0) await address?.delete(key);
           };
