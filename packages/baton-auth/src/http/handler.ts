@@ -249,6 +249,16 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
   }
 }
 
+/** The last `Date` header written and the second it is of: formatted once a second, not at every answer (as Node's own server does). */
+let dated = { second: Number.NaN, text: '' };
+
+/** An IMF-fixdate (RFC 9110 §5.6.7) of `ms`, in whole seconds. */
+function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== dated.second) dated = { second, text: new Date(second * 1000).toUTCString() };
+  return dated.text;
+}
+
 /** The headers every answer carries: CORS for the route found, and the engine's date. */
 function finish(c: HandlerContext, request: Request, response: Response, found: Found | undefined): void {
   // Which pages of other origins may read the answer (its errors too: a page must see invalid_grant).
@@ -263,7 +273,7 @@ function finish(c: HandlerContext, request: Request, response: Response, found: 
   // (core/clock.ts): clients that time their DPoP proofs by it (RFC 9449 §4.3, iat) keep agreeing with it.
   if (!response.headers.has('date')) {
     try {
-      response.headers.set('date', new Date(c.baton.now()).toUTCString());
+      response.headers.set('date', httpDate(c.baton.now()));
     } catch {
       // Immutable headers (a redirect): the server's own Date stands.
     }
