@@ -28,7 +28,7 @@ import { recentClientAuths } from './client-auth.ts';
 import { createLoginProtection } from './login-protection.ts';
 import { answerFor } from './lazy-response.ts';
 import type { LoginProtection } from './login-protection.ts';
-import { httpErrorOf, HttpError, oauthError } from './respond.ts';
+import { httpDate, httpErrorOf, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
 import { revocations } from './routes/revocations.ts';
 import { login } from './routes/login.ts';
@@ -247,16 +247,6 @@ async function serveRoute(c: HandlerContext, request: Request, context: RequestC
       );
     return oauthError(http);
   }
-}
-
-/** The last `Date` header written and the second it is of: formatted once a second, not at every answer (as Node's own server does). */
-let dated = { second: Number.NaN, text: '' };
-
-/** An IMF-fixdate (RFC 9110 §5.6.7) of `ms`, in whole seconds. */
-function httpDate(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== dated.second) dated = { second, text: new Date(second * 1000).toUTCString() };
-  return dated.text;
 }
 
 /** The headers every answer carries: CORS for the route found, and the engine's date. */
