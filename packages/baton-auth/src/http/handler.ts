@@ -55,6 +55,8 @@ import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
 import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
+import { passkey, passkeyList, passkeySignInRoute, registration as passkeyRegistration, registrationOptions, signInOptions } from './routes/passkeys.ts';
+import type { Passkeys } from '../passkeys/types.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -128,6 +130,13 @@ export interface AuthHandlerOptions {
    * With `currentUser` and `signInUrl`, your app signs users in instead (library-first).
    */
   authorization?: AuthorizationOptions;
+  /**
+   * Passkeys (`createPasskeys` of `baton-auth/passkeys`): the `/auth/passkeys` endpoints (a user's
+   * list, registration, renaming, deletion; sign-in) and a passkey sign-in on the hosted page. Off when absent.
+   */
+  passkeys?: Passkeys;
+  /** The scopes a user may have (space-separated) when they sign in without a password (a passkey). Default none. */
+  userScope?: (userId: string) => Promise<string | undefined>;
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -184,6 +193,10 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
+  if (options.passkeys !== undefined) {
+    c.passkeys = options.passkeys;
+    c.userScope = options.userScope;
+  }
   if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
@@ -218,6 +231,16 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
+    ...(c.passkeys === undefined
+      ? {}
+      : {
+          '/auth/passkeys': passkeyList(c),
+          '/auth/passkeys/registration-options': registrationOptions(c),
+          '/auth/passkeys/registration': passkeyRegistration(c),
+          '/auth/passkeys/sign-in-options': signInOptions(c),
+          '/auth/passkeys/sign-in': passkeySignInRoute(c),
+          '/auth/passkeys/*': passkey(c),
+        }),
   };
 }
 

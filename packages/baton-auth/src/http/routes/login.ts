@@ -62,7 +62,7 @@ export function login(c: HandlerContext): Route {
         device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
       });
       c.log?.info({ event: 'login', sid: pair.session_id, client: client.id }, 'login');
-      c.baton.audit({ type: 'login.succeeded', user: who.userId, username: f.username, session: pair.session_id, client: client.id, ip, scope });
+      c.baton.audit({ type: 'login.succeeded', user: who.userId, username: f.username, session: pair.session_id, client: client.id, ip, scope, method: 'password' });
       return tokenResponse(c, pair, viaCookie, nonceHeaders(c, jkt));
     },
   };
@@ -73,7 +73,7 @@ export function login(c: HandlerContext): Route {
  * before the password: its cheap checks (the nonce round) first, its signature only once the
  * attempt is counted, and a proof that fails then is a failed login — no hash.
  */
-async function countedProof(
+export async function countedProof(
   c: HandlerContext,
   request: Request,
   client: ClientRecord,
