@@ -34,6 +34,10 @@ export function servicePage(base: string): (pathname: string) => (() => Response
     '/app.js': file('app.js', 'text/javascript; charset=utf-8'),
     '/client.js': file('client.js', 'text/javascript; charset=utf-8'),
     '/consents.js': file('consents.js', 'text/javascript; charset=utf-8'),
+    // Passkeys: @simplewebauthn/browser's ESM bundle (build-web.ts), the account page's and the hosted sign-in page's scripts.
+    '/webauthn.js': file('webauthn.js', 'text/javascript; charset=utf-8'),
+    '/passkeys.js': file('passkeys.js', 'text/javascript; charset=utf-8'),
+    '/passkey-sign-in.js': file('passkey-sign-in.js', 'text/javascript; charset=utf-8'),
   };
   return (pathname: string) => (pathname.startsWith(base) ? page[pathname.slice(base.length) || '/'] : undefined);
 }

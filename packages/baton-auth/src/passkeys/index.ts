@@ -30,6 +30,7 @@ import { sealerOf } from '../authz/codes.ts';
 import { resolvePasskeyOptions } from './options.ts';
 import type { PasskeyOptions, ResolvedPasskeyOptions } from './options.ts';
 import type { Ceremony, PasskeyInfo, Passkeys } from './types.ts';
+import type { RecordStore } from '../stores/types.ts';
 
 export { checkPasskeyConfig } from './options.ts';
 export type { PasskeyOptions } from './options.ts';
@@ -94,6 +95,37 @@ function answerOf<T extends RegistrationResponseJSON | AuthenticationResponseJSO
   return r as unknown as T;
 }
 
+const NAME_RULE = 'A passkey’s name is 1 to 64 characters, no control characters.';
+
+/**
+ * A user's passkeys in a store, without the engine (what `baton users passkeys` uses): list,
+ * rename, remove. Writes no audit event; the caller records its own.
+ */
+export const passkeyRecords = {
+  /** The user's passkeys, oldest first. */
+  async list(store: RecordStore, userId: string): Promise<PasskeyInfo[]> {
+    return (await storedOf(store, userId)).map(info);
+  },
+  /** Renames one; `ERR_NOT_FOUND` when the user has no such passkey. */
+  async rename(store: RecordStore, userId: string, id: string, name: string): Promise<PasskeyInfo> {
+    if (typeof name !== 'string' || !NAME.test(name)) throw new BatonError('ERR_INVALID_ARGUMENT', NAME_RULE);
+    const raw = typeof id === 'string' && CREDENTIAL_ID.test(id) ? await store.getRecord(passkeyKind(userId), id) : null;
+    if (raw === null) throw new BatonError('ERR_NOT_FOUND', 'There is no such passkey.', { public: true });
+    const updated: Stored = { ...(JSON.parse(raw) as Stored), name };
+    await store.putRecord(passkeyKind(userId), id, JSON.stringify(updated));
+    return info(updated);
+  },
+  /** Deletes one; false when the user had no such passkey. */
+  async remove(store: RecordStore, userId: string, id: string): Promise<boolean> {
+    if (typeof id !== 'string' || !CREDENTIAL_ID.test(id)) return false;
+    return store.deleteRecord(passkeyKind(userId), id);
+  },
+};
+
+async function storedOf(store: RecordStore, userId: string): Promise<Stored[]> {
+  return (await store.listRecords(passkeyKind(userId))).map((r) => JSON.parse(r.value) as Stored).sort((a, b) => a.createdAt - b.createdAt);
+}
+
 /** Creates the passkeys of a Baton (see the module comment); its options are checked now. */
 export function createPasskeys(options: PasskeyOptions): Passkeys {
   const o = resolvePasskeyOptions(options);
@@ -113,8 +145,8 @@ class StorePasskeys implements Passkeys {
     this.maxPerUser = o.maxPerUser;
   }
 
-  async #stored(userId: string): Promise<Stored[]> {
-    return (await this.#o.store.listRecords(passkeyKind(userId))).map((r) => JSON.parse(r.value) as Stored).sort((a, b) => a.createdAt - b.createdAt);
+  #stored(userId: string): Promise<Stored[]> {
+    return storedOf(this.#o.store, userId);
   }
 
   async #state(s: Omit<State, 'j' | 'x'>): Promise<string> {
@@ -163,7 +195,7 @@ class StorePasskeys implements Passkeys {
 
   async register(user: { id: string }, response: unknown, state: string, o: { bind?: string; name?: string; ip?: string } = {}): Promise<PasskeyInfo> {
     const name = o.name ?? 'Passkey';
-    if (!NAME.test(name)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A passkey’s name is 1 to 64 characters, no control characters.');
+    if (!NAME.test(name)) throw new BatonError('ERR_INVALID_ARGUMENT', NAME_RULE);
     const s = await this.#open(state, 'r');
     if (s.u !== user.id || s.b !== o.bind) throw refused('This passkey request was started by another sign-in: start again.');
     const answer = answerOf<RegistrationResponseJSON>(response, ['clientDataJSON', 'attestationObject']);
@@ -247,23 +279,18 @@ class StorePasskeys implements Passkeys {
     return { userId, passkey: info(updated) };
   }
 
-  async list(userId: string): Promise<PasskeyInfo[]> {
-    return (await this.#stored(userId)).map(info);
+  list(userId: string): Promise<PasskeyInfo[]> {
+    return passkeyRecords.list(this.#o.store, userId);
   }
 
   async rename(userId: string, id: string, name: string): Promise<PasskeyInfo> {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A passkey’s name is 1 to 64 characters, no control characters.');
-    const raw = typeof id === 'string' && CREDENTIAL_ID.test(id) ? await this.#o.store.getRecord(passkeyKind(userId), id) : null;
-    if (raw === null) throw new BatonError('ERR_NOT_FOUND', 'There is no such passkey.', { public: true });
-    const updated: Stored = { ...(JSON.parse(raw) as Stored), name };
-    await this.#o.store.putRecord(passkeyKind(userId), id, JSON.stringify(updated));
+    const renamed = await passkeyRecords.rename(this.#o.store, userId, id, name);
     this.#o.baton.audit({ type: 'passkey.renamed', user: userId, credential: id });
-    return info(updated);
+    return renamed;
   }
 
   async remove(userId: string, id: string): Promise<boolean> {
-    if (typeof id !== 'string' || !CREDENTIAL_ID.test(id)) return false;
-    const gone = await this.#o.store.deleteRecord(passkeyKind(userId), id);
+    const gone = await passkeyRecords.remove(this.#o.store, userId, id);
     if (gone) this.#o.baton.audit({ type: 'passkey.removed', user: userId, credential: id });
     return gone;
   }
