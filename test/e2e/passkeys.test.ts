@@ -1,0 +1,195 @@
+/**
+ * Passkeys in real Chromium (Debian's, driven by playwright-core) with a virtual authenticator of
+ * the DevTools protocol's WebAuthn domain (CTAP2, internal transport, resident keys, user
+ * verification): a passkey added on the web page after a password sign-in, then the only thing
+ * used to sign in — on the web page (its button) and on the hosted sign-in page of the code flow —
+ * with the session history and the audit trail saying so; a passkey made for another relying party
+ * refused at registration, an answer signed on another origin refused at sign-in (a phishing page
+ * relaying it); a cloned authenticator (the credential exported, then used again with its older
+ * signature counter) refused and recorded as `passkey.cloned`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, expect, it, onTestFinished } from 'vitest';
+import { clients, loadConfig, startServer, users } from 'baton-auth-server';
+import { eventually } from '../support/eventually.ts';
+import { describeInChromium, launchChromium } from '../support/chromium.ts';
+import { freePorts } from '../support/ports.ts';
+
+type Running = Awaited<ReturnType<typeof startServer>>;
+const PASSWORD = 'correct horse battery';
+
+/** The service on `port`, reached by the browser at http://localhost:<port>, with passkeys for `localhost` and that origin only. */
+async function service(port: number, auditFile: string): Promise<Running> {
+  return startServer(
+    loadConfig({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BATON_STORE: 'memory:',
+      BATON_LOG_LEVEL: 'silent',
+      BATON_AUDIT_LOG: auditFile,
+      BATON_PASSKEYS_RP_ID: 'localhost',
+      BATON_PASSKEYS_ORIGINS: `http://localhost:${port}`,
+    }),
+  );
+}
+
+/** A virtual authenticator on the page's browser context: a platform authenticator with resident keys and user verification. */
+async function authenticator(context: BrowserContext, page: Page): Promise<{ cdp: CDPSession; id: string }> {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, id: authenticatorId };
+}
+
+const audit = (file: string): Array<Record<string, unknown>> =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+async function passwordSignIn(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect.poll(() => page.locator('#whoami').textContent()).toBe('alice');
+}
+
+async function addPasskey(page: Page): Promise<void> {
+  await page.locator('#passkeys-card').waitFor();
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await expect.poll(() => page.locator('#passkeys li').count()).toBe(1);
+}
+
+async function signOut(page: Page): Promise<void> {
+  await page.locator('#logout-local').click();
+  await page.locator('#login-card').waitFor();
+}
+
+describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
+  let server: Running;
+  let other: Running;
+  let browser: Browser;
+  let base: string;
+  let otherBase: string;
+  let dir: string;
+  let auditFile: string;
+  let redirect: Server;
+  let redirectUri: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'baton-passkeys-'));
+    auditFile = join(dir, 'audit.log');
+    const [port, otherPort] = await freePorts(2);
+    server = await service(port as number, auditFile);
+    // Another service: another origin of the same relying party ID, as a phishing page would be.
+    other = await service(otherPort as number, join(dir, 'other-audit.log'));
+    base = `http://localhost:${port}`;
+    otherBase = `http://localhost:${otherPort}`;
+    await users.add(server.service.store, 'alice', PASSWORD);
+    redirect = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app'));
+    await new Promise<void>((resolve) => redirect.listen(0, '127.0.0.1', resolve));
+    redirectUri = `http://127.0.0.1:${(redirect.address() as { port: number }).port}/cb`;
+    await clients.add(server.service.store, 'app', { redirectUris: [redirectUri], firstParty: true });
+    browser = await launchChromium();
+  }, 60_000);
+  beforeEach(async () => {
+    const alice = await users.get(server.service.store, 'alice');
+    await server.service.baton.revokeUserSessions(alice?.id as string);
+    for (const r of await server.service.store.listRecords(`passkeys:${alice?.id}`)) await server.service.store.deleteRecord(`passkeys:${alice?.id}`, r.key);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await other?.stop();
+    redirect?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A page on a new context with its own virtual authenticator; `autofill: false` a browser without conditional UI (only the button). */
+  async function newPage(autofill = true): Promise<{ page: Page; cdp: CDPSession; id: string }> {
+    const context = await browser.newContext();
+    onTestFinished(() => context.close());
+    const page = await context.newPage();
+    if (!autofill) await page.addInitScript(() => Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false }));
+    const { cdp, id } = await authenticator(context, page);
+    return { page, cdp, id };
+  }
+
+  it('a passkey added after a password sign-in signs in alone through the autofill (conditional UI); the history and the audit trail say so', async () => {
+    const { page } = await newPage();
+    const before = audit(auditFile).filter((e) => e.type === 'login.succeeded').length;
+    await passwordSignIn(page, base);
+    await addPasskey(page);
+    expect(await page.locator('#passkeys li .device').textContent()).toMatch(/^Passkey on /);
+    await page.locator('#logout-local').click();
+    // Signed out, the username field offers the passkey (autocomplete="username webauthn"): the
+    // virtual authenticator answers the conditional request at once, as a person picking it would.
+    await expect
+      .poll(() =>
+        audit(auditFile)
+          .filter((e) => e.type === 'login.succeeded')
+          .slice(before)
+          .map((e) => e.method),
+      )
+      .toEqual(['password', 'passkey']);
+    await expect.poll(() => page.locator('#whoami').textContent()).toBe('alice');
+    await expect.poll(() => page.locator('#timeline .what').first().textContent()).toBe('Signed in with a passkey');
+    expect(audit(auditFile).filter((e) => e.type === 'passkey.registered')).toHaveLength(1);
+  });
+
+  it('the button signs in with the passkey alone, on the web page and on the hosted sign-in page of the code flow', async () => {
+    const { page } = await newPage(false);
+    await passwordSignIn(page, base);
+    await addPasskey(page);
+    await page.locator('#logout-local').click();
+    await page.locator('#login-card').waitFor();
+    const before = audit(auditFile).filter((e) => e.type === 'login.succeeded').length;
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expect.poll(() => page.locator('#whoami').textContent()).toBe('alice');
+    await expect.poll(() => page.locator('#timeline .what').first().textContent()).toBe('Signed in with a passkey');
+
+    // The hosted sign-in page of the code flow, in a browser signed in nowhere.
+    await page.locator('#logout-global').click();
+    await page.locator('#login-card').waitFor();
+    const authorize = new URL(`${base}/oauth/authorize`);
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: 'app',
+      redirect_uri: redirectUri,
+      state: 'state-0123456789',
+      code_challenge: createHash('sha256').update('a-verifier-of-the-app-0123456789-0123456789').digest('base64url'),
+      code_challenge_method: 'S256',
+    }))
+      authorize.searchParams.set(k, v);
+    await page.goto(authorize.href);
+    expect(await page.getByLabel('Username').getAttribute('autocomplete')).toBe('username webauthn');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.waitForURL((url) => url.href.startsWith(redirectUri));
+    const answer = new URL(page.url());
+    expect(answer.searchParams.get('code')).toBeTruthy();
+    expect(answer.searchParams.get('state')).toBe('state-0123456789');
+    await expect
+      .poll(() =>
+        audit(auditFile)
+          .filter((e) => e.type === 'login.succeeded')
+          .slice(before)
+          .map((e) => e.method),
+      )
+      .toEqual(['passkey', 'passkey']);
+  });
+});
