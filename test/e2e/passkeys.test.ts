@@ -25,7 +25,7 @@ type Running = Awaited<ReturnType<typeof startServer>>;
 const PASSWORD = 'correct horse battery';
 
 /** The service on `port`, reached by the browser at http://localhost:<port>, with passkeys for `localhost` and that origin only. */
-async function service(port: number, auditFile: string): Promise<Running> {
+async function service(port: number, auditFile: string, origins = `http://localhost:${port}`): Promise<Running> {
   return startServer(
     loadConfig({
       PORT: String(port),
@@ -34,7 +34,7 @@ async function service(port: number, auditFile: string): Promise<Running> {
       BATON_LOG_LEVEL: 'silent',
       BATON_AUDIT_LOG: auditFile,
       BATON_PASSKEYS_RP_ID: 'localhost',
-      BATON_PASSKEYS_ORIGINS: `http://localhost:${port}`,
+      BATON_PASSKEYS_ORIGINS: origins,
     }),
   );
 }
@@ -95,7 +95,8 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     dir = mkdtempSync(join(tmpdir(), 'baton-passkeys-'));
     auditFile = join(dir, 'audit.log');
     const [port, otherPort] = await freePorts(2);
-    server = await service(port as number, auditFile);
+    // Also http://sub.localhost:<other port>: a page there may use the RP ID sub.localhost, so that only the RP ID is wrong.
+    server = await service(port as number, auditFile, `http://localhost:${port} http://sub.localhost:${otherPort}`);
     // Another service: another origin of the same relying party ID, as a phishing page would be.
     other = await service(otherPort as number, join(dir, 'other-audit.log'));
     base = `http://localhost:${port}`;
@@ -191,5 +192,98 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
           .map((e) => e.method),
       )
       .toEqual(['passkey', 'passkey']);
+  });
+
+  /** alice's passkey registered on the web page of the service, in a page of its own; its authenticator. */
+  async function registered(): Promise<{ page: Page; cdp: CDPSession; id: string }> {
+    const made = await newPage(false);
+    await passwordSignIn(made.page, base);
+    await addPasskey(made.page);
+    return made;
+  }
+
+  /** A ceremony's options from the service, as its endpoint answers them, and the state cookie it set. */
+  async function optionsOf(path: string, headers: Record<string, string> = {}): Promise<{ options: Record<string, unknown>; cookie: string }> {
+    const res = await fetch(`${base}/auth/passkeys/${path}`, { method: 'POST', headers });
+    expect(res.status).toBe(200);
+    return { options: (await res.json()) as Record<string, unknown>, cookie: (res.headers.get('set-cookie') ?? '').split(';')[0] as string };
+  }
+
+  /** A ceremony run on the page with the service's bundle of @simplewebauthn/browser (a string: vite would rewrite an import()). */
+  const ceremony = (verb: 'startAuthentication' | 'startRegistration', optionsJSON: unknown): string =>
+    `import('/webauthn.js').then((m) => m.${verb}({ optionsJSON: ${JSON.stringify(optionsJSON)} }))`;
+
+  const sendSignIn = (credential: unknown, cookie: string) =>
+    fetch(`${base}/auth/passkeys/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, origin: base },
+      body: new URLSearchParams({ credential: JSON.stringify(credential) }),
+    });
+
+  it('an answer signed on another origin (a page relaying the ceremony) is refused, and so is a passkey made for another relying party', async () => {
+    const { page } = await registered();
+    // The phishing page: another origin of the same RP ID (localhost), where the passkey is offered.
+    const { options, cookie } = await optionsOf('sign-in-options');
+    await page.goto(`${otherBase}/webauthn.js`);
+    const relayed = await page.evaluate(ceremony('startAuthentication', options));
+    const refused = await sendSignIn(relayed, cookie);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error_description: string }).error_description).toMatch(/origin/i);
+    expect(audit(auditFile).at(-1)).toMatchObject({ type: 'login.failed', method: 'passkey', reason: 'bad_passkey' });
+
+    // A passkey made for another relying party: the page at sub.localhost (an allowed origin) makes
+    // one for the RP ID sub.localhost with the service's challenge; the service refuses to keep it.
+    const login = await fetch(`${base}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: PASSWORD }),
+    });
+    const { access_token } = (await login.json()) as { access_token: string };
+    const bearer = { authorization: `Bearer ${access_token}` };
+    const reg = await optionsOf('registration-options', bearer);
+    await page.goto(`${otherBase.replace('localhost', 'sub.localhost')}/webauthn.js`);
+    const made = await page.evaluate(ceremony('startRegistration', { ...reg.options, rp: { ...(reg.options.rp as object), id: 'sub.localhost' } }));
+    const kept = await fetch(`${base}/auth/passkeys/registration`, {
+      method: 'POST',
+      headers: { ...bearer, 'content-type': 'application/json', cookie: reg.cookie, origin: base },
+      body: JSON.stringify({ credential: JSON.stringify(made) }),
+    });
+    expect(kept.status).toBe(401);
+    expect(((await kept.json()) as { error_description: string }).error_description).toMatch(/RP ID/i);
+    const alice = await users.get(server.service.store, 'alice');
+    expect(await server.service.store.listRecords(`passkeys:${alice?.id}`)).toHaveLength(1);
+  });
+
+  it('a cloned authenticator (the credential copied, then used with its older signature counter) is refused and recorded', async () => {
+    const { page, cdp, id } = await registered();
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: id });
+    expect(credentials).toHaveLength(1);
+    const copy = credentials[0] as (typeof credentials)[number];
+    const credentialId = Buffer.from(copy.credentialId, 'base64').toString('base64url');
+    // The original signs in once: the counter the service keeps goes past the copy's.
+    await page.locator('#logout-local').click();
+    await page.locator('#login-card').waitFor();
+    const signedIn = audit(auditFile).filter((e) => e.method === 'passkey').length;
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expect.poll(() => audit(auditFile).filter((e) => e.method === 'passkey').length).toBe(signedIn + 1);
+    const kept = JSON.parse(
+      (await server.service.store.getRecord(`passkeys:${(await users.get(server.service.store, 'alice'))?.id}`, credentialId)) as string,
+    ) as { counter: number };
+    expect(kept.counter).toBeGreaterThan(copy.signCount);
+
+    // The copy, in another browser: the same key, the counter it had when it was taken.
+    const clone = await newPage(false);
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: id });
+    await clone.cdp.send('WebAuthn.addCredential', { authenticatorId: clone.id, credential: copy });
+    await clone.page.goto(`${base}/`);
+    await clone.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expect.poll(() => clone.page.locator('#message').textContent()).toMatch(/signature counter went backwards/);
+    expect(await clone.page.locator('#app').isHidden()).toBe(true);
+    await expect.poll(() => audit(auditFile).filter((e) => e.type === 'passkey.cloned')).toHaveLength(1);
+    expect(audit(auditFile).find((e) => e.type === 'passkey.cloned')).toMatchObject({
+      outcome: 'failure',
+      credential: credentialId,
+      reason: 'counter_went_back',
+    });
   });
 });

@@ -184,6 +184,8 @@ function armPasskeys() {
       try {
         await signingIn;
       } catch (err) {
+        // A refused passkey says why (not "wrong password"); a block says how long, as for a password.
+        if (err instanceof SignInError && err.status === 401) return say('error', `${err.errorDescription ?? 'The passkey was refused'}.`.replace(/\.\.$/, '.'));
         if (err instanceof SignInError) return say('error', ...refusal(err, ''));
         throw err;
       }
