@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, expect, it, onTestFinished } from 'vitest';
 import { clients, loadConfig, startServer, users } from 'baton-auth-server';
-import { eventually } from '../support/eventually.ts';
 import { describeInChromium, launchChromium } from '../support/chromium.ts';
 import { freePorts } from '../support/ports.ts';
 
@@ -76,10 +75,6 @@ async function addPasskey(page: Page): Promise<void> {
   await expect.poll(() => page.locator('#passkeys li').count()).toBe(1);
 }
 
-async function signOut(page: Page): Promise<void> {
-  await page.locator('#logout-local').click();
-  await page.locator('#login-card').waitFor();
-}
 
 describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
   let server: Running;
