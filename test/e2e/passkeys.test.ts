@@ -75,7 +75,6 @@ async function addPasskey(page: Page): Promise<void> {
   await expect.poll(() => page.locator('#passkeys li').count()).toBe(1);
 }
 
-
 describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
   let server: Running;
   let other: Running;

@@ -119,7 +119,9 @@ describe('passkeys over HTTP', () => {
     expect(await description(await t.signIn(key.signIn(mine.options), theirs.cookie))).toMatch(/challenge/i);
     // A registration's state is no sign-in's.
     const reg = await t.call('POST', '/auth/passkeys/registration-options', { headers: await t.bearer() });
-    expect(await description(await t.signIn(key.signIn({ challenge: ((await reg.json()) as { challenge: string }).challenge }), t.cookieOf(reg)))).toMatch(stale);
+    expect(await description(await t.signIn(key.signIn({ challenge: ((await reg.json()) as { challenge: string }).challenge }), t.cookieOf(reg)))).toMatch(
+      stale,
+    );
     // Short-lived: past its 5 minutes the state opens no more.
     const late = await t.signInOptions();
     t.clock.advance(5 * 60_000 + 1);
@@ -250,7 +252,10 @@ describe('passkey configuration', () => {
     expect(make('example.com', ['https://example.org'])).toThrow(/is not on the relying party ID example.com/);
     expect(make('example.com', ['https://notexample.com'])).toThrow(/is not on the relying party ID/);
     expect(() => createPasskeys({ baton, store, rpId: 'example.com', origins: ['https://example.com'], maxPerUser: 101 })).toThrow(BatonConfigError);
-    expect(make('example.com', ['https://auth.example.com', 'https://example.com:8443'])().origins).toEqual(['https://auth.example.com', 'https://example.com:8443']);
+    expect(make('example.com', ['https://auth.example.com', 'https://example.com:8443'])().origins).toEqual([
+      'https://auth.example.com',
+      'https://example.com:8443',
+    ]);
   });
 
   it('the service stops at start with a sentence naming its setting', () => {
@@ -260,7 +265,9 @@ describe('passkey configuration', () => {
       /BATON_PASSKEYS_ORIGINS \(unset: the issuer's origin\): https:\/\/auth.example.com is not on the relying party ID example.org/,
     );
     expect(() => loadConfig({ ...base, BATON_PASSKEYS_ORIGINS: 'https://auth.example.com' })).toThrow(/BATON_PASSKEYS_RP_ID is not/);
-    expect(() => loadConfig({ ...base, BATON_PASSKEYS_RP_ID: 'example.com', BATON_PASSKEYS_MAX: '0' })).toThrow(/BATON_PASSKEYS_MAX must be a whole number from 1 to 100/);
+    expect(() => loadConfig({ ...base, BATON_PASSKEYS_RP_ID: 'example.com', BATON_PASSKEYS_MAX: '0' })).toThrow(
+      /BATON_PASSKEYS_MAX must be a whole number from 1 to 100/,
+    );
     expect(loadConfig({ ...base, BATON_PASSKEYS_RP_ID: 'example.com' }).passkeys).toEqual({
       rpId: 'example.com',
       origins: ['https://auth.example.com'],

@@ -34,8 +34,16 @@ describe('baton users passkeys', () => {
     try {
       userId = (await users.get(store, 'alice'))?.id as string;
       const key = { publicKey: 'pQECAyYgASFYIA', counter: 3, transports: ['internal'], backedUp: false };
-      await store.putRecord(`passkeys:${userId}`, LAPTOP, JSON.stringify({ id: LAPTOP, name: 'Laptop', createdAt: Date.UTC(2026, 11, 1), lastUsedAt: Date.UTC(2026, 11, 5), ...key }));
-      await store.putRecord(`passkeys:${userId}`, PHONE, JSON.stringify({ id: PHONE, name: 'Phone', createdAt: Date.UTC(2026, 11, 2), ...key, backedUp: true }));
+      await store.putRecord(
+        `passkeys:${userId}`,
+        LAPTOP,
+        JSON.stringify({ id: LAPTOP, name: 'Laptop', createdAt: Date.UTC(2026, 11, 1), lastUsedAt: Date.UTC(2026, 11, 5), ...key }),
+      );
+      await store.putRecord(
+        `passkeys:${userId}`,
+        PHONE,
+        JSON.stringify({ id: PHONE, name: 'Phone', createdAt: Date.UTC(2026, 11, 2), ...key, backedUp: true }),
+      );
     } finally {
       await store.close();
     }

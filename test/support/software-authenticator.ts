@@ -45,8 +45,7 @@ export function softwareAuthenticator(defaults: { origin: string; rpId: string }
     n.writeUInt32BE(count);
     return Buffer.concat([sha256(rpId), Buffer.from([flags]), n, ...(attested ? [attested] : [])]);
   };
-  const clientData = (type: string, challenge: string, origin: string): Buffer =>
-    Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
+  const clientData = (type: string, challenge: string, origin: string): Buffer => Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
   return {
     id: b64url(id),
     /** `startRegistration`'s answer to `options`. */
@@ -63,7 +62,15 @@ export function softwareAuthenticator(defaults: { origin: string; rpId: string }
         type: 'public-key',
         response: {
           clientDataJSON: b64url(clientData('webauthn.create', options.challenge, o.origin ?? defaults.origin)),
-          attestationObject: b64url(isoCBOR.encode(new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', data]]) as never)),
+          attestationObject: b64url(
+            isoCBOR.encode(
+              new Map<string, unknown>([
+                ['fmt', 'none'],
+                ['attStmt', new Map()],
+                ['authData', data],
+              ]) as never,
+            ),
+          ),
           transports: ['internal'],
         },
         clientExtensionResults: {},

@@ -185,13 +185,18 @@ function armPasskeys() {
         await signingIn;
       } catch (err) {
         // A refused passkey says why (not "wrong password"); a block says how long, as for a password.
-        if (err instanceof SignInError && err.status === 401) return say('error', `${err.errorDescription ?? 'The passkey was refused'}.`.replace(/\.\.$/, '.'));
+        if (err instanceof SignInError && err.status === 401)
+          return say('error', `${err.errorDescription ?? 'The passkey was refused'}.`.replace(/\.\.$/, '.'));
         if (err instanceof SignInError) return say('error', ...refusal(err, ''));
         throw err;
       }
       await enter();
     },
-    failed: (err) => say('error', err?.name === 'NotAllowedError' ? 'No passkey was used. Try again, or sign in with your password.' : 'The passkey sign-in failed. Try again.'),
+    failed: (err) =>
+      say(
+        'error',
+        err?.name === 'NotAllowedError' ? 'No passkey was used. Try again, or sign in with your password.' : 'The passkey sign-in failed. Try again.',
+      ),
   }).catch(() => undefined);
 }
 

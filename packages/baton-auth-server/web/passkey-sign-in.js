@@ -34,7 +34,9 @@ function say(sentence) {
 if (form !== null && browserSupportsWebAuthn()) {
   button.hidden = false;
   button.addEventListener('click', () =>
-    signIn(false).catch((err) => say(err?.name === 'NotAllowedError' ? 'No passkey was used. Try again, or use your password.' : 'The passkey sign-in failed.')),
+    signIn(false).catch((err) =>
+      say(err?.name === 'NotAllowedError' ? 'No passkey was used. Try again, or use your password.' : 'The passkey sign-in failed.'),
+    ),
   );
   if (await browserSupportsWebAuthnAutofill()) signIn(true).catch(() => undefined);
 }

@@ -73,8 +73,7 @@ const CREDENTIAL_ID = /^[A-Za-z0-9_-]{16,1364}$/;
 const USER_ID = /^[\x21-\x7e]{1,128}$/;
 const NAME = /^[^\p{Cc}]{1,64}$/u;
 
-const refused = (sentence: string, cause?: unknown): BatonError =>
-  new BatonError('ERR_PASSKEY_REFUSED', sentence, cause === undefined ? undefined : { cause });
+const refused = (sentence: string, cause?: unknown): BatonError => new BatonError('ERR_PASSKEY_REFUSED', sentence, cause === undefined ? undefined : { cause });
 
 const info = (s: Stored): PasskeyInfo => ({
   id: s.id,
@@ -156,15 +155,13 @@ class StorePasskeys implements Passkeys {
 
   async #open(state: unknown, kind: State['k']): Promise<State> {
     const s = typeof state === 'string' ? await sealerOf(this.#o.baton).open<State>('webauthn', state) : undefined;
-    if (s === undefined || s.k !== kind)
-      throw refused('This passkey request expired or was not started in this browser: start again.');
+    if (s === undefined || s.k !== kind) throw refused('This passkey request expired or was not started in this browser: start again.');
     return s;
   }
 
   /** Spends the state's challenge (once, in the one-time ledger), after its answer passed every check. */
   async #spend(s: State): Promise<void> {
-    if (!(await this.#o.store.consumeJti(`webauthn:${s.j}`, s.x, this.#o.baton.now())))
-      throw refused('This passkey answer was already used: start again.');
+    if (!(await this.#o.store.consumeJti(`webauthn:${s.j}`, s.x, this.#o.baton.now()))) throw refused('This passkey answer was already used: start again.');
   }
 
   #full(count: number): BatonError {

@@ -85,7 +85,8 @@ export function resolvePasskeyOptions(o: PasskeyOptions): ResolvedPasskeyOptions
     throw new BatonConfigError('createPasskeys needs `{ baton, store, rpId, origins }`.');
   const { rpId, origins } = checkPasskeyConfig(o.rpId, o.origins);
   const maxPerUser = o.maxPerUser ?? 20;
-  if (!Number.isInteger(maxPerUser) || maxPerUser < 1 || maxPerUser > 100) throw new BatonConfigError('createPasskeys: maxPerUser must be a whole number from 1 to 100.');
+  if (!Number.isInteger(maxPerUser) || maxPerUser < 1 || maxPerUser > 100)
+    throw new BatonConfigError('createPasskeys: maxPerUser must be a whole number from 1 to 100.');
   const challengeTtlMs = toMs(o.challengeTtl ?? 300, 'challengeTtl');
   if (challengeTtlMs < 30_000 || challengeTtlMs > 600_000) throw new BatonConfigError('createPasskeys: challengeTtl must be between 30 s and 10 min.');
   const rpName = o.rpName ?? rpId;

@@ -2,11 +2,7 @@
  * The shape of `baton-auth/passkeys` without its code: what `createAuthHandler`'s `passkeys` option
  * takes (so that `baton-auth/http` imports nothing of `@simplewebauthn/server` at run time).
  */
-import type {
-  AuthenticatorTransport,
-  PublicKeyCredentialCreationOptionsJSON,
-  PublicKeyCredentialRequestOptionsJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticatorTransport, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 
 export type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 

@@ -64,7 +64,8 @@ usersCmd
     const verb = action ?? 'list';
     if (!['list', 'rename', 'delete'].includes(verb))
       throw new CliError(`${BATON} users passkeys <name> takes list, rename <id> <new-name> or delete <id>, not ${JSON.stringify(verb.slice(0, 40))}.`);
-    if (verb !== 'list' && id === undefined) throw new CliError(`Name the passkey: ${BATON} users passkeys ${name} ${verb} <id>${verb === 'rename' ? ' <new-name>' : ''} (the ids are in the list).`);
+    if (verb !== 'list' && id === undefined)
+      throw new CliError(`Name the passkey: ${BATON} users passkeys ${name} ${verb} <id>${verb === 'rename' ? ' <new-name>' : ''} (the ids are in the list).`);
     if (verb === 'rename' && newName === undefined) throw new CliError(`Give the new name: ${BATON} users passkeys ${name} rename ${id} <new-name>.`);
     const lines = await withStore(async (store) => {
       const user = await userNamed(store, name);
@@ -80,7 +81,9 @@ usersCmd
       const found = mine.filter((p) => p.id === id || ((id as string).length >= 8 && p.id.startsWith(id as string)));
       if (found.length !== 1)
         throw new CliError(
-          found.length === 0 ? `${name} has no passkey ${id}: \`${BATON} users passkeys ${name}\` lists them.` : `${id} starts ${found.length} passkeys of ${name}: give more of it.`,
+          found.length === 0
+            ? `${name} has no passkey ${id}: \`${BATON} users passkeys ${name}\` lists them.`
+            : `${id} starts ${found.length} passkeys of ${name}: give more of it.`,
         );
       const p = found[0] as (typeof found)[number];
       if (verb === 'rename') {

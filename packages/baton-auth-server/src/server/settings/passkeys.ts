@@ -35,9 +35,15 @@ export const PASSKEY_SETTINGS: readonly Setting[] = [
 ];
 
 /** The passkeys of the configuration, or undefined (off); a relying party ID and origins that do not fit stop the start with a sentence. */
-export function passkeysOf(rpId: string | undefined, origins: string | undefined, max: number, issuer: string): { rpId: string; origins: string[]; maxPerUser: number } | undefined {
+export function passkeysOf(
+  rpId: string | undefined,
+  origins: string | undefined,
+  max: number,
+  issuer: string,
+): { rpId: string; origins: string[]; maxPerUser: number } | undefined {
   if (rpId === undefined) {
-    if (origins !== undefined) throw new BatonConfigError('BATON_PASSKEYS_ORIGINS is set but BATON_PASSKEYS_RP_ID is not: set the relying party ID too (passkeys are off without it).');
+    if (origins !== undefined)
+      throw new BatonConfigError('BATON_PASSKEYS_ORIGINS is set but BATON_PASSKEYS_RP_ID is not: set the relying party ID too (passkeys are off without it).');
     return undefined;
   }
   const checked = checkPasskeyConfig(rpId, origins === undefined ? [new URL(issuer).origin] : list(origins), {
