@@ -55,8 +55,8 @@ import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
 import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
-import { passkey, passkeyList, passkeySignInRoute, registration as passkeyRegistration, registrationOptions, signInOptions } from './routes/passkeys.ts';
-import type { Passkeys } from '../passkeys/types.ts';
+import { passkeyContext, passkeyRoutes } from './routes/passkeys.ts';
+import type { PasskeyHandlerOptions } from './routes/passkeys.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -71,7 +71,7 @@ const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
 
 /** Options of `createAuthHandler`. */
-export interface AuthHandlerOptions {
+export interface AuthHandlerOptions extends PasskeyHandlerOptions {
   baton: Baton;
   /** Checks a username and password (your user table) and says which scopes the user may have. */
   authenticate: Authenticate;
@@ -130,13 +130,6 @@ export interface AuthHandlerOptions {
    * With `currentUser` and `signInUrl`, your app signs users in instead (library-first).
    */
   authorization?: AuthorizationOptions;
-  /**
-   * Passkeys (`createPasskeys` of `baton-auth/passkeys`): the `/auth/passkeys` endpoints (a user's
-   * list, registration, renaming, deletion; sign-in) and a passkey sign-in on the hosted page. Off when absent.
-   */
-  passkeys?: Passkeys;
-  /** The scopes a user may have (space-separated) when they sign in without a password (a passkey). Default none. */
-  userScope?: (userId: string) => Promise<string | undefined>;
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -152,6 +145,8 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
    */
   closeStreams?(final?: boolean): void;
 };
+
+const always = (on: boolean) => () => on;
 
 /** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
 function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
@@ -185,18 +180,9 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     streams: openStreams(),
     spans: new RequestSpans(),
     authz: authzContext(options.baton, options.authorization),
-    dpop:
-      typeof options.dpop === 'function'
-        ? options.dpop
-        : (
-            (on) => () =>
-              on
-          )(options.dpop ?? true),
+    dpop: typeof options.dpop === 'function' ? options.dpop : always(options.dpop ?? true),
+    ...passkeyContext(options),
   };
-  if (options.passkeys !== undefined) {
-    c.passkeys = options.passkeys;
-    c.userScope = options.userScope;
-  }
   if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
@@ -231,16 +217,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
-    ...(c.passkeys === undefined
-      ? {}
-      : {
-          '/auth/passkeys': passkeyList(c),
-          '/auth/passkeys/registration-options': registrationOptions(c),
-          '/auth/passkeys/registration': passkeyRegistration(c),
-          '/auth/passkeys/sign-in-options': signInOptions(c),
-          '/auth/passkeys/sign-in': passkeySignInRoute(c),
-          '/auth/passkeys/*': passkey(c),
-        }),
+    ...passkeyRoutes(c),
   };
 }
 

@@ -176,3 +176,31 @@ export function passkeySignInRoute(c: HandlerContext): Route {
     },
   };
 }
+
+/** The passkey options of `createAuthHandler` (`AuthHandlerOptions` extends these). */
+export interface PasskeyHandlerOptions {
+  /**
+   * Passkeys (`createPasskeys` of `baton-auth/passkeys`): the `/auth/passkeys` endpoints (a user's
+   * list, registration, renaming, deletion; sign-in) and a passkey sign-in on the hosted page. Off when absent.
+   */
+  passkeys?: Passkeys;
+  /** The scopes a user may have (space-separated) when they sign in without a password (a passkey). Default none. */
+  userScope?: (userId: string) => Promise<string | undefined>;
+}
+
+/** The handler context's part of the passkey options. */
+export const passkeyContext = (o: PasskeyHandlerOptions): Pick<HandlerContext, 'passkeys' | 'userScope'> =>
+  o.passkeys === undefined ? {} : { passkeys: o.passkeys, userScope: o.userScope };
+
+/** The routes of passkeys, when the handler has them. */
+export function passkeyRoutes(c: HandlerContext): Record<string, Route> {
+  if (c.passkeys === undefined) return {};
+  return {
+    '/auth/passkeys': passkeyList(c),
+    '/auth/passkeys/registration-options': registrationOptions(c),
+    '/auth/passkeys/registration': registration(c),
+    '/auth/passkeys/sign-in-options': signInOptions(c),
+    '/auth/passkeys/sign-in': passkeySignInRoute(c),
+    '/auth/passkeys/*': passkey(c),
+  };
+}
