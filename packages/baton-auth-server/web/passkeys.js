@@ -3,6 +3,9 @@
 // signed in, add, rename and delete them. Each ceremony's challenge stays in an HttpOnly cookie.
 import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, startAuthentication, startRegistration } from './webauthn.js';
 
+/** Whether the service has passkeys (it marks the page) and the browser can use them: otherwise nothing is asked for. */
+const passkeysOn = () => document.body.dataset.passkeys === 'on' && browserSupportsWebAuthn();
+
 /** The sign-in options: the service's challenge (its sealed state in a cookie); null when passkeys are off. */
 async function signInOptions() {
   const res = await fetch('auth/passkeys/sign-in-options', { method: 'POST', cache: 'no-store' });
@@ -14,7 +17,7 @@ async function signInOptions() {
  * asks for one. `done(promise)` gets the sign-in (the page's `client.signIn`), `failed(err)` a refusal.
  */
 export async function passkeySignIn({ client, button, beforeSignIn, done, failed }) {
-  if (!browserSupportsWebAuthn()) return;
+  if (!passkeysOn()) return;
   const first = await signInOptions().catch(() => null);
   if (first === null) return; // the service has no passkeys
   button.hidden = false;
@@ -44,14 +47,14 @@ export async function passkeySignIn({ client, button, beforeSignIn, done, failed
 
 /** The "Passkeys" card: the list, "Add a passkey", rename and delete. `say(kind, ...parts)` shows a message. */
 export function passkeysView(client, $, say) {
-  let on = true;
+  let on = passkeysOn();
   const card = $('passkeys-card');
 
   async function load() {
     if (!on) return;
     const res = await client.fetch('auth/passkeys').catch(() => null);
     if (res === null) return;
-    if (res.status === 404 || !browserSupportsWebAuthn()) {
+    if (res.status === 404) {
       on = false;
       card.hidden = true;
       return;

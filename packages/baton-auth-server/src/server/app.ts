@@ -201,7 +201,7 @@ interface Parts {
 /** The service's handler: the page, the operations routes (health, readiness, metrics), then the endpoints. */
 function serviceHandler(config: ServerConfig, { baton, raw, endpoints, metrics, install, health, link }: Parts): AuthHandler {
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
-  const pageOf = servicePage(base);
+  const pageOf = servicePage(base, { passkeys: config.passkeys !== undefined });
   const ops = opsRoutes({
     base,
     baton,
