@@ -115,6 +115,21 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The code flow's authorization request of the app. */
+  function authorizeUrl(): string {
+    const authorize = new URL(`${base}/oauth/authorize`);
+    for (const [k, v] of Object.entries({
+      response_type: 'code',
+      client_id: 'app',
+      redirect_uri: redirectUri,
+      state: 'state-0123456789',
+      code_challenge: createHash('sha256').update('a-verifier-of-the-app-0123456789-0123456789').digest('base64url'),
+      code_challenge_method: 'S256',
+    }))
+      authorize.searchParams.set(k, v);
+    return authorize.href;
+  }
+
   /** A page on a new context with its own virtual authenticator; `autofill: false` a browser without conditional UI (only the button). */
   async function newPage(autofill = true): Promise<{ page: Page; cdp: CDPSession; id: string }> {
     const context = await browser.newContext();
@@ -125,7 +140,7 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     return { page, cdp, id };
   }
 
-  it('a passkey added after a password sign-in signs in alone through the autofill (conditional UI); the history and the audit trail say so', async () => {
+  it('a passkey added after a password sign-in signs in alone through the autofill (conditional UI), on the web page and the hosted sign-in page; the history and the audit trail say so', async () => {
     const { page } = await newPage();
     const before = audit(auditFile).filter((e) => e.type === 'login.succeeded').length;
     await passwordSignIn(page, base);
@@ -145,6 +160,19 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     await expect.poll(() => page.locator('#whoami').textContent()).toBe('alice');
     await expect.poll(() => page.locator('#timeline .what').first().textContent()).toBe('Signed in with a passkey');
     expect(audit(auditFile).filter((e) => e.type === 'passkey.registered')).toHaveLength(1);
+
+    // The hosted sign-in page offers it the same way: the code flow goes through without a click.
+    await page.goto(authorizeUrl());
+    await page.waitForURL((url) => url.href.startsWith(redirectUri));
+    expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
+    await expect
+      .poll(() =>
+        audit(auditFile)
+          .filter((e) => e.type === 'login.succeeded')
+          .slice(before)
+          .map((e) => e.method),
+      )
+      .toEqual(['password', 'passkey', 'passkey']);
   });
 
   it('the button signs in with the passkey alone, on the web page and on the hosted sign-in page of the code flow', async () => {
@@ -161,17 +189,7 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     // The hosted sign-in page of the code flow, in a browser signed in nowhere.
     await page.locator('#logout-global').click();
     await page.locator('#login-card').waitFor();
-    const authorize = new URL(`${base}/oauth/authorize`);
-    for (const [k, v] of Object.entries({
-      response_type: 'code',
-      client_id: 'app',
-      redirect_uri: redirectUri,
-      state: 'state-0123456789',
-      code_challenge: createHash('sha256').update('a-verifier-of-the-app-0123456789-0123456789').digest('base64url'),
-      code_challenge_method: 'S256',
-    }))
-      authorize.searchParams.set(k, v);
-    await page.goto(authorize.href);
+    await page.goto(authorizeUrl());
     expect(await page.getByLabel('Username').getAttribute('autocomplete')).toBe('username webauthn');
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await page.waitForURL((url) => url.href.startsWith(redirectUri));

@@ -98,4 +98,14 @@ describe('baton users passkeys', () => {
     expect(nobody.code).not.toBe(0);
     expect(nobody.stderr).toContain('There is no user carol');
   });
+
+  it('a removed user’s passkeys go with the user', async () => {
+    expect((await baton(['users', 'remove', 'alice'], env)).code).toBe(0);
+    const store = await openStore(env.BATON_STORE as string);
+    try {
+      expect(await store.listRecords(`passkeys:${userId}`)).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
 });
