@@ -10,7 +10,8 @@
 import { describe, expect, it } from 'vitest';
 import { BatonConfigError } from 'baton-auth';
 import type { AuditEvent, BatonStore } from 'baton-auth';
-import { createAuthHandler } from 'baton-auth/http';
+import { createAuthHandler, createLoginProtection } from 'baton-auth/http';
+import type { LoginProtection } from 'baton-auth/http';
 import { createPasskeys } from 'baton-auth/passkeys';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { loadConfig } from 'baton-auth-server';
@@ -22,7 +23,7 @@ const EVIL = 'https://evil.example';
 /** The store methods that write. */
 const WRITE = /^(put|delete|consume|hit|create|deny|save|rotate|revoke|announce|reset|record)/;
 
-function setup(o: { maxPerUser?: number } = {}) {
+function setup(o: { maxPerUser?: number; loginProtection?: (now: () => number) => LoginProtection } = {}) {
   const writes: string[] = [];
   const raw = memoryStore();
   // The real memory store, with its writes counted.
@@ -44,6 +45,7 @@ function setup(o: { maxPerUser?: number } = {}) {
     authenticate: async () => null,
     passkeys,
     userScope: async () => '',
+    ...(o.loginProtection ? { loginProtection: o.loginProtection(clock.now) } : {}),
   });
   const call = (method: string, path: string, o: { body?: unknown; headers?: Record<string, string> } = {}) =>
     handler(
@@ -133,6 +135,47 @@ describe('passkeys over HTTP', () => {
     const again = await t.signIn(answer, once.cookie);
     expect(again.status).toBe(401);
     expect(await description(again)).toMatch(/already used/);
+  });
+
+  it('a registration counts only for the session that asked for its options', async () => {
+    const t = setup();
+    const key = softwareAuthenticator({ origin: ISSUER, rpId: 'auth.test' });
+    const [mine, other] = [await t.bearer(), await t.bearer()];
+    const opts = await t.call('POST', '/auth/passkeys/registration-options', { headers: mine });
+    const answer = JSON.stringify(key.register(await opts.json()));
+    const elsewhere = await t.call('POST', '/auth/passkeys/registration', { headers: { ...other, cookie: t.cookieOf(opts) }, body: { credential: answer } });
+    expect(elsewhere.status).toBe(401);
+    expect(await description(elsewhere)).toMatch(/started by another sign-in/);
+    const bob = await t.call('POST', '/auth/passkeys/registration', {
+      headers: { ...(await t.bearer('usr_bob')), cookie: t.cookieOf(opts) },
+      body: { credential: answer },
+    });
+    expect(bob.status).toBe(401);
+    expect(await t.passkeys.list('usr_bob')).toEqual([]);
+    expect((await t.call('POST', '/auth/passkeys/registration', { headers: { ...mine, cookie: t.cookieOf(opts) }, body: { credential: answer } })).status).toBe(
+      201,
+    );
+  });
+
+  it('failed passkey sign-ins are counted per address by the login protection; a blocked address is refused, a right passkey too, until the block ends', async () => {
+    const t = setup({ loginProtection: (now) => createLoginProtection({ now, failures: { max: 3, blockMs: 60_000 }, failuresPerIp: false }) });
+    const key = softwareAuthenticator({ origin: ISSUER, rpId: 'auth.test' });
+    expect((await t.register(key)).status).toBe(201);
+    const stranger = softwareAuthenticator({ origin: ISSUER, rpId: 'auth.test' });
+    stranger.register({ challenge: 'none', user: { id: Buffer.from('usr_alice').toString('base64url') } });
+    for (let i = 0; i < 3; i++) {
+      const { options, cookie } = await t.signInOptions();
+      const res = await t.signIn(stranger.signIn(options), cookie);
+      expect(res.status, `attempt ${i}: ${await res.clone().text()}`).toBe(i < 2 ? 401 : 429);
+    }
+    const { options, cookie } = await t.signInOptions();
+    const blocked = await t.signIn(key.signIn(options, { counter: 0 }), cookie);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(t.audit.filter((e) => e.type === 'login.failed' && e.method === 'passkey')).toHaveLength(3);
+    expect(t.audit.some((e) => e.type === 'login.throttled' && e.method === 'passkey')).toBe(true);
+    t.clock.advance(60_001);
+    expect((await t.signIn(key.signIn(options, { counter: 0 }), cookie)).status).toBe(200);
   });
 
   it('user verification is required, at registration and at sign-in', async () => {

@@ -19,6 +19,7 @@ import { grantScope } from '../../core/scope.ts';
 import { isBatonError } from '../../core/errors.ts';
 import { grantedResources } from '../grant.ts';
 import { tooManyAttempts } from '../login-protection.ts';
+import type { LoginAttempt } from '../login-protection.ts';
 import { HttpError, json, readFields } from '../respond.ts';
 import { nonceHeaders } from '../../dpop/token-endpoint.ts';
 import { pageCookie, pageCookieName } from '../../authz/transaction.ts';
@@ -123,10 +124,18 @@ export function signInOptions(c: HandlerContext): Route {
  * address (as a username's are at `/auth/login`), a blocked address refused before any signature
  * is checked. The user whose passkey signed it, or a `BatonError`.
  */
-export async function passkeySignIn(c: HandlerContext, request: Request, f: Record<string, string>, ip: string, client: string): Promise<string> {
+export async function passkeySignIn(
+  c: HandlerContext,
+  request: Request,
+  f: Record<string, string>,
+  ip: string,
+  client: string,
+  counted?: LoginAttempt,
+): Promise<string> {
   const passkeys = on(c);
   const response = credentialOf(f);
-  const attempt = await c.loginProtection.check('passkey', ip);
+  // One attempt, counted once (`/auth/passkeys/sign-in` counted it with its DPoP proof).
+  const attempt = counted ?? (await c.loginProtection.check('passkey', ip));
   if (attempt.retryAfterMs > 0) {
     c.baton.audit({ type: 'login.throttled', client, ip, reason: 'too_many_failures', method: 'passkey' });
     throw tooManyAttempts(attempt.retryAfterMs);
@@ -156,8 +165,8 @@ export function passkeySignInRoute(c: HandlerContext): Route {
         throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id.slice(0, 100)} is a third-party client: it signs users in through /oauth/authorize`);
       // The state cookie is this browser's: a cookie-authenticated request, checked as one.
       checkCsrf(c, request);
-      const { proof } = await countedProof(c, request, client, 'passkey', ip);
-      const userId = await passkeySignIn(c, request, f, ip, client.id);
+      const { proof, attempt } = await countedProof(c, request, client, 'passkey', ip, 'passkey');
+      const userId = await passkeySignIn(c, request, f, ip, client.id, attempt);
       const allowed = (await c.userScope?.(userId)) ?? '';
       const scope = grantScope(f.scope, allowed.split(' ').filter(Boolean), client.scopes);
       const viaCookie = f.refresh_token_delivery === 'cookie';
