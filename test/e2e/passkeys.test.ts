@@ -206,6 +206,31 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
       .toEqual(['passkey', 'passkey']);
   });
 
+  it('the page renames and deletes a passkey; a deleted one signs in no more', async () => {
+    const { page } = await newPage(false);
+    await passwordSignIn(page, base);
+    await addPasskey(page);
+    const name = page.locator('#passkeys li .device');
+    page.once('dialog', (d) => void d.accept('Work laptop'));
+    await page.getByRole('button', { name: /^Rename / }).click();
+    await expect.poll(() => name.textContent()).toBe('Work laptop');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete Work laptop' }).click();
+    await expect.poll(() => page.locator('#passkeys li').count()).toBe(0);
+    expect(await page.locator('#no-passkeys').isVisible()).toBe(true);
+    expect(
+      audit(auditFile)
+        .filter((e) => e.type === 'passkey.renamed' || e.type === 'passkey.removed')
+        .slice(-2)
+        .map((e) => e.type),
+    ).toEqual(['passkey.renamed', 'passkey.removed']);
+    // The authenticator still holds it; the service refuses it.
+    await page.locator('#logout-local').click();
+    await page.locator('#login-card').waitFor();
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await expect.poll(() => page.locator('#message').textContent()).toMatch(/not registered here/);
+  });
+
   /** alice's passkey registered on the web page of the service, in a page of its own; its authenticator. */
   async function registered(): Promise<{ page: Page; cdp: CDPSession; id: string }> {
     const made = await newPage(false);
