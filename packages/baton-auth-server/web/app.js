@@ -187,6 +187,8 @@ function armPasskeys() {
         // A refused passkey says why (not "wrong password"); a block says how long, as for a password.
         if (err instanceof SignInError && err.status === 401)
           return say('error', `${err.errorDescription ?? 'The passkey was refused'}.`.replace(/\.\.$/, '.'));
+        if (err instanceof SignInError && err.status === 429)
+          return say('error', 'Too many failed passkey sign-ins from your network. Try again later, or sign in with your password.');
         if (err instanceof SignInError) return say('error', ...refusal(err, ''));
         throw err;
       }

@@ -34,6 +34,12 @@ export const stateCookie = (c: HandlerContext, state: string): string => pageCoo
 export const clearStateCookie = (c: HandlerContext): string => pageCookie(c, STATE, '', { sameSite: 'Strict', maxAgeSec: 0 });
 export const stateOf = (c: HandlerContext, request: Request): string => cookieValue(request.headers.get('cookie'), pageCookieName(c, STATE)) ?? '';
 
+/**
+ * The name passkey sign-ins are counted under, per address, by the login protection: no username
+ * can be it (`#`), so a user's password failures and an address's passkey failures never share a count.
+ */
+export const PASSKEY_ATTEMPTS = '#passkey';
+
 /** The browser's answer, posted as a JSON string in the field `credential`. */
 export function credentialOf(f: Record<string, string>): unknown {
   if (f.credential === undefined) throw new HttpError('ERR_INVALID_REQUEST', 'credential is required: the browser’s answer, as JSON');
@@ -135,7 +141,7 @@ export async function passkeySignIn(
   const passkeys = on(c);
   const response = credentialOf(f);
   // One attempt, counted once (`/auth/passkeys/sign-in` counted it with its DPoP proof).
-  const attempt = counted ?? (await c.loginProtection.check('passkey', ip));
+  const attempt = counted ?? (await c.loginProtection.check(PASSKEY_ATTEMPTS, ip));
   if (attempt.retryAfterMs > 0) {
     c.baton.audit({ type: 'login.throttled', client, ip, reason: 'too_many_failures', method: 'passkey' });
     throw tooManyAttempts(attempt.retryAfterMs);
@@ -165,7 +171,7 @@ export function passkeySignInRoute(c: HandlerContext): Route {
         throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id.slice(0, 100)} is a third-party client: it signs users in through /oauth/authorize`);
       // The state cookie is this browser's: a cookie-authenticated request, checked as one.
       checkCsrf(c, request);
-      const { proof, attempt } = await countedProof(c, request, client, 'passkey', ip, 'passkey');
+      const { proof, attempt } = await countedProof(c, request, client, PASSKEY_ATTEMPTS, ip, 'passkey');
       const userId = await passkeySignIn(c, request, f, ip, client.id, attempt);
       const allowed = (await c.userScope?.(userId)) ?? '';
       const scope = grantScope(f.scope, allowed.split(' ').filter(Boolean), client.scopes);
