@@ -63,6 +63,11 @@ export interface AuthorizationOptions {
   registration?: RegistrationOptions;
   /** Client ID metadata documents (off when absent): https client ids on these hosts. */
   clientMetadataDocuments?: ClientMetadataOptions;
+  /**
+   * With the handler's `passkeys`: the same-origin URL of the hosted sign-in page's passkey script
+   * (a module on `@simplewebauthn/browser`; the service serves `passkey-sign-in.js`). Absent: the page offers no passkey.
+   */
+  passkeyScript?: string;
 }
 
 /** The authorization endpoint's resolved options, on `HandlerContext.authz`. */

@@ -9,6 +9,8 @@ export interface DeviceInfo {
   ip?: string;
   /** A name the user will recognise ("Firefox on Linux"). */
   name?: string;
+  /** How the session was opened, when the application says: `password`, `passkey` (the session history names it). */
+  method?: string;
 }
 
 /**

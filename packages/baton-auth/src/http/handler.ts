@@ -55,6 +55,8 @@ import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
 import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
+import { passkeyContext, passkeyRoutes } from './routes/passkeys.ts';
+import type { PasskeyHandlerOptions } from './routes/passkeys.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -69,7 +71,7 @@ const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
 
 /** Options of `createAuthHandler`. */
-export interface AuthHandlerOptions {
+export interface AuthHandlerOptions extends PasskeyHandlerOptions {
   baton: Baton;
   /** Checks a username and password (your user table) and says which scopes the user may have. */
   authenticate: Authenticate;
@@ -144,6 +146,8 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
   closeStreams?(final?: boolean): void;
 };
 
+const always = (on: boolean) => () => on;
+
 /** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
 function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
   const given = options.issuer ?? options.baton.issuer;
@@ -176,13 +180,8 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     streams: openStreams(),
     spans: new RequestSpans(),
     authz: authzContext(options.baton, options.authorization),
-    dpop:
-      typeof options.dpop === 'function'
-        ? options.dpop
-        : (
-            (on) => () =>
-              on
-          )(options.dpop ?? true),
+    dpop: typeof options.dpop === 'function' ? options.dpop : always(options.dpop ?? true),
+    ...passkeyContext(options),
   };
   if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
@@ -218,6 +217,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
+    ...passkeyRoutes(c),
   };
 }
 
