@@ -12,7 +12,7 @@ import { checkCsrf } from '../http/context.ts';
 import { tooManyAttempts } from '../http/login-protection.ts';
 import { HttpError, readFields } from '../http/respond.ts';
 import { afterSignIn, txnClient } from './flow.ts';
-import { clientLabel, errorPage, htmlPage, signInHtml } from './html.ts';
+import { clientLabel, errorPage, htmlPage, providerButtons, signInHtml } from './html.ts';
 import { asCookie, csrfFor, csrfMatches, nowSec, openTxn, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import { authzErrorResponse } from './response.ts';
@@ -48,7 +48,7 @@ async function again(
   const client = await txnClient(c, txn);
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
-  const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client), username, error });
+  const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client), username, error, providers: await providerButtons(c) });
   return htmlPage(html, status, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri, headers });
 }
 
@@ -83,14 +83,14 @@ async function signInPost(c: HandlerContext, request: Request, ip: string): Prom
     pair = await c.baton.login(who.userId, {
       clientId: c.defaultClientId,
       scope: '',
-      device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
+      device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip, method: 'password' },
     });
   } catch (err) {
     if (isBatonError(err) && err.code === 'ERR_RATE_LIMITED') return blocked(err.retryAfterMs ?? 1000);
     throw err;
   }
   c.log?.info({ event: 'login', sid: pair.session_id, client: c.defaultClientId }, 'hosted sign-in');
-  c.baton.audit({ type: 'login.succeeded', user: who.userId, username, session: pair.session_id, client: c.defaultClientId, ip });
+  c.baton.audit({ type: 'login.succeeded', user: who.userId, username, session: pair.session_id, client: c.defaultClientId, ip, method: 'password' });
   const authTime = nowSec(c);
   const cookie = await asCookie(c, { userId: who.userId, sid: pair.session_id, authTime, scope }, pair.refresh_expires_in);
   return afterSignIn(c, request, txn, { userId: who.userId, authTime, scope }, [cookie]);

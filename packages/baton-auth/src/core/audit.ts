@@ -116,6 +116,9 @@ export interface AuditEvent {
   /** `refresh.*`: the session's generation after it; `refresh.grace`/`refresh.reused`: the one presented (`presented`). */
   generation?: number;
   presented?: number;
+  /** `login.succeeded`: how the person signed in — `password`, or `provider` (with `provider`, its name). */
+  method?: string;
+  provider?: string;
   /** `refresh.*`: the start of the presented token's SHA-256 (16 base64url characters), never the token: lines about one token match. */
   fingerprint?: string;
 }
@@ -142,6 +145,8 @@ const TEXT: Record<string, number> = {
   previous: 128,
   scope: 1024,
   fingerprint: 32,
+  method: 16,
+  provider: 32,
 };
 
 /** The event of `input` at `now` (ms): only the schema's fields, each text within its bound. */

@@ -9,6 +9,10 @@ export interface DeviceInfo {
   ip?: string;
   /** A name the user will recognise ("Firefox on Linux"). */
   name?: string;
+  /** How the session was signed in to: `password`, or `provider` (then `provider` names which). */
+  method?: string;
+  /** The provider of a sign-in with another provider (`method: 'provider'`). */
+  provider?: string;
 }
 
 /**

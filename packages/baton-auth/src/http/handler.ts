@@ -55,6 +55,8 @@ import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
 import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
+import { providerRoutes } from '../upstream/routes.ts';
+import type { ProvidersOptions } from '../upstream/routes.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -66,7 +68,13 @@ const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
  * for RP-initiated logout (`authz/end-session.ts`): it signs out at once only with an ID token of
  * the browser's own user, and asks otherwise.
  */
-const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session' || path === PROVIDER_CALLBACK;
+/**
+ * A provider's answer (`upstream/routes.ts`): the provider sends the browser back, a cross-site
+ * navigation (Apple: a cross-site POST, `form_post`). It is bound to this browser by its sealed
+ * transaction cookie and the `state` in it, not by where it comes from.
+ */
+const PROVIDER_CALLBACK = '/auth/providers/*/callback';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -128,6 +136,12 @@ export interface AuthHandlerOptions {
    * With `currentUser` and `signInUrl`, your app signs users in instead (library-first).
    */
   authorization?: AuthorizationOptions;
+  /**
+   * Sign-in with other providers (Google, Microsoft, Apple, GitHub, any OpenID Connect provider):
+   * "Continue with NAME" on the hosted sign-in page, `/auth/providers/<name>/start` and `/callback`.
+   * Off when absent. See [docs/providers.md](../../../../docs/providers.md).
+   */
+  providers?: ProvidersOptions;
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -184,6 +198,7 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
+  if (options.providers !== undefined) c.providers = options.providers;
   if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
@@ -218,6 +233,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
+    ...(c.providers === undefined ? {} : providerRoutes(c)),
   };
 }
 
