@@ -17,7 +17,7 @@ import { isBatonError } from '../core/errors.ts';
 import { grantScope, parseScope } from '../core/scope.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { cookieValue, setCookie } from '../http/cookies.ts';
-import { HttpError, readBody } from '../http/respond.ts';
+import { HttpError, json, readBody } from '../http/respond.ts';
 import { afterSignIn, txnClient } from '../authz/flow.ts';
 import { errorPage } from '../authz/html.ts';
 import { AuthzPageError } from '../authz/request.ts';
@@ -209,6 +209,10 @@ export function providerRoutes(c: HandlerContext): Record<string, Route> {
     };
   const cb = guarded((request, ip, name) => callback(c, request, name, ip));
   return {
+    // The providers a page may offer ("Continue with NAME"): names and labels only.
+    '/auth/providers': {
+      GET: guarded(async () => json({ providers: (await (c.providers as ProvidersOptions).list()).map((p) => ({ name: p.name, label: p.label })) })),
+    },
     '/auth/providers/*/start': { GET: guarded((request, _ip, name) => start(c, request, name)) },
     '/auth/providers/*/callback': { GET: cb, POST: cb },
   };
