@@ -185,7 +185,12 @@ function refusal(label: string, err: unknown): UpstreamError {
     if (code === 'access_denied') return new UpstreamError('denied', `The sign-in with ${label} was cancelled (access_denied). You can try again or sign in another way.`, code);
     return new UpstreamError('denied', `${label} refused the sign-in (${code ?? 'an error'}). Try again, or sign in another way.`, code);
   }
-  const message = typeof e.message === 'string' ? e.message : '';
+  // openid-client says "invalid response encountered" and keeps oauth4webapi's precise error as its `cause`.
+  const messages: string[] = [];
+  for (let at: unknown = err, depth = 0; at instanceof Error && depth < 4; at = at.cause, depth++) messages.push(at.message);
+  const message = messages.join(' | ');
+  if (e.code === 'OAUTH_TIMEOUT' || e.code === 'OAUTH_ABORT')
+    return new UpstreamError('unavailable', `${label} did not answer in time. Try again in a moment, or sign in another way.`);
   if (/"state"/.test(message)) return new UpstreamError('state', `The answer from ${label} does not belong to the sign-in this browser started (its state differs), so it was refused. Start again.`);
   if (/"iss"/.test(message)) return new UpstreamError('iss', `The answer did not come from ${label} (its iss differs: RFC 9207), so it was refused. Start again.`);
   if (/"nonce"/.test(message)) return new UpstreamError('nonce', `The ID token from ${label} was not issued for this sign-in (its nonce differs), so it was refused. Start again.`);
@@ -337,7 +342,7 @@ export function upstreamProvider(options: UpstreamProviderOptions): UpstreamProv
           current.search = given.search;
           // Checked here too, in constant time, before anything is sent (openid-client checks it again).
           const state = given.searchParams.get('state');
-          if (given.searchParams.get('error') === null && (state === null || !equal(state, transaction.state))) throw refusal(label, { message: '"state"' });
+          if (given.searchParams.get('error') === null && (state === null || !equal(state, transaction.state))) throw refusal(label, new Error('"state"'));
         }
         const tokens = await o.authorizationCodeGrant(c, current, {
           pkceCodeVerifier: transaction.codeVerifier,
