@@ -171,7 +171,10 @@ describeInChromium('sign-in with another provider (oidc-provider standing in for
     await page.goto(authorizeUrl());
     await page.getByRole('link', { name: 'Continue with Google' }).click();
     await atGoogle(page, login);
-    const arrived = await Promise.race([back, page.waitForURL((u) => u.href.startsWith(`${service.issuer}/auth/providers/`), { waitUntil: 'load' }).then(() => undefined)]);
+    const arrived = await Promise.race([
+      back,
+      page.waitForURL((u) => u.href.startsWith(`${service.issuer}/auth/providers/`), { waitUntil: 'load' }).then(() => undefined),
+    ]);
     return arrived === undefined ? { page } : { page, back: arrived };
   }
 
@@ -193,7 +196,11 @@ describeInChromium('sign-in with another provider (oidc-provider standing in for
     return JSON.parse(Buffer.from(id_token.split('.')[1] as string, 'base64url').toString()).sub as string;
   }
 
-  const usersList = async () => (await service.cli(['users', 'list'])).trim().split('\n').map((l) => l.split('\t'));
+  const usersList = async () =>
+    (await service.cli(['users', 'list']))
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'));
   const idOf = async (name: string) => (await usersList()).find((u) => u[0] === name)?.[1];
   const auditEvents = () =>
     readFileSync(audit, 'utf8')
@@ -281,16 +288,32 @@ describeInChromium('sign-in with another provider (oidc-provider standing in for
     await atGoogle(page, 'bob-at-google');
     await explained(page, 'signed in on the page', () => page.locator('#whoami').getByText('bob').waitFor({ timeout: 20_000 }));
     expect(new URL(page.url()).hash).toBe(''); // the marker is gone from the address bar
-    const bound = await page.evaluate(async () => (await (window as unknown as { baton: { storage: { get(): Promise<{ tokenType: string }> } } }).baton.storage.get()).tokenType);
+    const bound = await page.evaluate(
+      async () => (await (window as unknown as { baton: { storage: { get(): Promise<{ tokenType: string }> } } }).baton.storage.get()).tokenType,
+    );
     expect(bound).toBe('DPoP');
     await explained(page, 'the history', () => page.locator('#timeline').getByText('Signed in with Google').first().waitFor({ timeout: 20_000 }));
     await context.close();
   }, 60_000);
 
   it('a provider that is down: a sentence (502), never a 500', async () => {
-    const acme = await startProvider({ clients: [{ client_id: 'baton', client_secret: 'x'.repeat(32), redirect_uris: [`${service.issuer}/auth/providers/acme/callback`] }] });
+    const acme = await startProvider({
+      clients: [{ client_id: 'baton', client_secret: 'x'.repeat(32), redirect_uris: [`${service.issuer}/auth/providers/acme/callback`] }],
+    });
     writeFileSync(join(dir, 'acme-secret'), 'x'.repeat(32));
-    await service.cli(['providers', 'add', 'acme', '--issuer', acme.issuer, '--client-id', 'baton', '--client-secret-file', join(dir, 'acme-secret'), '--label', 'Acme']);
+    await service.cli([
+      'providers',
+      'add',
+      'acme',
+      '--issuer',
+      acme.issuer,
+      '--client-id',
+      'baton',
+      '--client-secret-file',
+      join(dir, 'acme-secret'),
+      '--label',
+      'Acme',
+    ]);
     await acme.close();
     const context = await httpsContext(browser);
     const page = await context.newPage();
@@ -299,7 +322,10 @@ describeInChromium('sign-in with another provider (oidc-provider standing in for
       await page.reload();
       expect(await page.getByRole('link', { name: 'Continue with Acme' }).count()).toBe(1);
     }, 10_000);
-    const [res] = await Promise.all([page.waitForResponse((r) => r.url().includes('/auth/providers/acme/start')), page.getByRole('link', { name: 'Continue with Acme' }).click()]);
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/auth/providers/acme/start')),
+      page.getByRole('link', { name: 'Continue with Acme' }).click(),
+    ]);
     expect(res.status()).toBe(502);
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(/Acme cannot be reached right now/);
     await service.cli(['providers', 'remove', 'acme']);

@@ -30,7 +30,10 @@ describe('baton providers', () => {
   });
 
   it('adds a provider after reading its discovery document; lists it; never prints or stores the secret in the clear', async () => {
-    const add = await baton(['providers', 'add', 'google', '--preset', 'google', '--issuer', op.issuer, '--client-id', 'baton', '--client-secret-file', join(dir, 'secret')], env);
+    const add = await baton(
+      ['providers', 'add', 'google', '--preset', 'google', '--issuer', op.issuer, '--client-id', 'baton', '--client-secret-file', join(dir, 'secret')],
+      env,
+    );
     expect(add.stderr).not.toMatch(/error/i);
     expect(add.code).toBe(0);
     expect(add.stdout).toContain('Added provider google (google): the sign-in pages show "Continue with Google" within 5 s.');
@@ -47,7 +50,10 @@ describe('baton providers', () => {
 
   it('a bad issuer fails with a sentence, and adds nothing', async () => {
     const cases: [string[], string][] = [
-      [['--issuer', 'http://127.0.0.1:9'], 'No OpenID Connect provider answers at http://127.0.0.1:9: http://127.0.0.1:9/.well-known/openid-configuration could not be read'],
+      [
+        ['--issuer', 'http://127.0.0.1:9'],
+        'No OpenID Connect provider answers at http://127.0.0.1:9: http://127.0.0.1:9/.well-known/openid-configuration could not be read',
+      ],
       [['--issuer', 'http://accounts.example.com'], 'is plain http: a provider must be reached over https'],
       [['--issuer', 'not a url'], 'The issuer must be an https URL'],
       [[], 'A provider without a preset needs its issuer URL'],

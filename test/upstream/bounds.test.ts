@@ -48,7 +48,7 @@ describe('flows started by unauthenticated callers are bounded', () => {
   it('500 starts store nothing, discover the provider once, and each costs one cookie of bounded size in the caller’s own browser', async () => {
     const { store, calls } = countingStore();
     const acme = upstreamProvider({ name: 'acme', issuer: op.issuer, clientId: 'cli' });
-    const t = setup({ providers: { list: async () => [acme], user: async () => null } }, undefined, { store });
+    const t = setup({ authorization: { providers: { list: async () => [acme], user: async () => null } } }, undefined, { store });
     const b = t.browser();
     const page = await b.get(t.authorizePath());
     const link = `/auth/providers/acme/start?txn=${encodeURIComponent(txnOf(await page.text()))}`;
@@ -70,7 +70,7 @@ describe('flows started by unauthenticated callers are bounded', () => {
 
   it('a transaction too long for a cookie is refused with a sentence, before any cookie is set', async () => {
     const acme = upstreamProvider({ name: 'acme', issuer: op.issuer, clientId: 'cli' });
-    const t = setup({ providers: { list: async () => [acme], user: async () => null } });
+    const t = setup({ authorization: { providers: { list: async () => [acme], user: async () => null } } });
     const b = t.browser();
     const page = await b.get(t.authorizePath({ state: '€'.repeat(1000), nonce: 'n'.repeat(256) }));
     const res = await b.get(`/auth/providers/acme/start?txn=${encodeURIComponent(txnOf(await page.text()))}`);
@@ -88,7 +88,7 @@ describe('flows started by unauthenticated callers are bounded', () => {
     await new Promise<void>((r) => broken.listen(0, '127.0.0.1', r));
     try {
       const down = upstreamProvider({ name: 'down', issuer: `http://127.0.0.1:${(broken.address() as AddressInfo).port}`, clientId: 'x', label: 'Down' });
-      const t = setup({ providers: { list: async () => [down], user: async () => null } });
+      const t = setup({ authorization: { providers: { list: async () => [down], user: async () => null } } });
       for (let i = 0; i < 50; i++) {
         const res = await t.browser().get('/auth/providers/down/start');
         expect(res.status).toBe(502);

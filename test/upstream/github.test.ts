@@ -88,7 +88,8 @@ describe('sign-in with GitHub (OAuth 2.0 and its user API) through the handler',
   function withGitHub() {
     const seen: UpstreamIdentity[] = [];
     const github = upstreamProvider({ name: 'github', preset: 'github', issuer: gh.base, clientId: 'Iv1.standin', clientSecret: 'github-app-secret' });
-    const t = setup({ providers: { list: async () => [github], user: async (i) => (seen.push(i), { userId: `gh-${i.subject}`, username: i.username as string, scope: 'profile' }) } });
+    const user = async (i: UpstreamIdentity) => (seen.push(i), { userId: `gh-${i.subject}`, username: i.username as string, scope: 'profile' });
+    const t = setup({ authorization: { providers: { list: async () => [github], user } } });
     return { ...t, seen };
   }
 

@@ -233,7 +233,7 @@ async function loadProviders() {
       button.onclick = async () => {
         signInStarted = true;
         const jkt = await client.dpopThumbprint();
-        location.assign(`auth/providers/${encodeURIComponent(p.name)}/start?dpop_jkt=${encodeURIComponent(jkt)}`);
+        window.location.assign(`auth/providers/${encodeURIComponent(p.name)}/start?dpop_jkt=${encodeURIComponent(jkt)}`);
       };
       return button;
     }),
@@ -459,8 +459,8 @@ setInterval(() => {
 // A reload keeps the session: another tab has the tokens, or the refresh cookie is still there —
 // asked for only when this browser signed in here before (the marker), with a nonce first.
 // Back from a provider's sign-in (`#signed-in`): its session's refresh cookie is set; the marker says nothing more.
-const fromProvider = location.hash === '#signed-in';
-if (fromProvider) history.replaceState(null, '', location.pathname + location.search);
+const fromProvider = window.location.hash === '#signed-in';
+if (fromProvider) window.history.replaceState(null, '', window.location.pathname + window.location.search);
 const resuming = hint.get() || fromProvider;
 void loadProviders();
 if (resuming) $('login-card').hidden = true; // no flash of the form while the session resumes

@@ -172,9 +172,8 @@ async function endpointsOf(
     // DPoP once every instance on the store supports it (cluster.ts).
     dpop: member.dpop,
     logger,
-    authorization: authorizationOf(config, store, baton),
-    // Sign-in with other providers (`baton providers`): read from the store, a change seen within 5 s.
-    providers: serviceProviders(store, secret, config.issuer.replace(/\/$/, '')),
+    // With sign-in with other providers (`baton providers`): read from the store, a change seen within 5 s.
+    authorization: { ...authorizationOf(config, store, baton), providers: serviceProviders(store, secret, config.issuer.replace(/\/$/, '')) },
   });
 }
 

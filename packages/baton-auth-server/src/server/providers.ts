@@ -45,7 +45,8 @@ const sealName = (name: string): string => `provider-secret:${name}`;
 /** The settings of a record, its secret opened. */
 async function optionsOf(secret: ServiceSecret, r: ProviderRecord): Promise<UpstreamProviderOptions> {
   const o: UpstreamProviderOptions = { name: r.name, clientId: r.clientId };
-  for (const k of ['label', 'preset', 'issuer', 'tenant', 'scope', 'responseMode'] as const) if (r[k] !== undefined) (o as unknown as Record<string, unknown>)[k] = r[k];
+  for (const k of ['label', 'preset', 'issuer', 'tenant', 'scope', 'responseMode'] as const)
+    if (r[k] !== undefined) (o as unknown as Record<string, unknown>)[k] = r[k];
   if (r.secretSealed !== undefined) o.clientSecret = await unseal<string>(secret, sealName(r.name), r.secretSealed);
   return o;
 }
@@ -56,7 +57,12 @@ export const providers = {
    * Adds a provider: the settings checked (a sentence per mistake), then — unless `check` is false —
    * the provider's discovery document read (a wrong issuer fails here, not at the first sign-in).
    */
-  async add(store: BatonStore, secret: ServiceSecret, settings: ProviderSettings, o: { check?: boolean; fetch?: UpstreamProviderOptions['fetch'] } = {}): Promise<ProviderRecord> {
+  async add(
+    store: BatonStore,
+    secret: ServiceSecret,
+    settings: ProviderSettings,
+    o: { check?: boolean; fetch?: UpstreamProviderOptions['fetch'] } = {},
+  ): Promise<ProviderRecord> {
     let provider: UpstreamProvider;
     try {
       checkProviderOptions(settings);
@@ -104,7 +110,12 @@ export const providers = {
  * instance within it); a provider object is kept while its record is unchanged, and with it its
  * discovered configuration.
  */
-export function storeProviders(store: BatonStore, secret: ServiceSecret, ttlMs = 5000, fetch?: UpstreamProviderOptions['fetch']): () => Promise<readonly UpstreamProvider[]> {
+export function storeProviders(
+  store: BatonStore,
+  secret: ServiceSecret,
+  ttlMs = 5000,
+  fetch?: UpstreamProviderOptions['fetch'],
+): () => Promise<readonly UpstreamProvider[]> {
   const built = new Map<string, { raw: string; provider: UpstreamProvider }>();
   let cached: { at: number; list: Promise<readonly UpstreamProvider[]> } | undefined;
   const read = async (): Promise<readonly UpstreamProvider[]> => {
@@ -142,7 +153,9 @@ export function storeProviders(store: BatonStore, secret: ServiceSecret, ttlMs =
 
 /** The key of an upstream account's link: the issuer and subject, hashed (bounded, and no delimiter to confuse). */
 const linkKey = (i: Pick<UpstreamIdentity, 'issuer' | 'subject'>): string =>
-  createHash('sha256').update(JSON.stringify([i.issuer, i.subject])).digest('base64url');
+  createHash('sha256')
+    .update(JSON.stringify([i.issuer, i.subject]))
+    .digest('base64url');
 
 /** A username for a new user from the provider's hint: its allowed characters, and a random suffix (unique, unguessable from the hint). */
 function newUsername(i: UpstreamIdentity): string {

@@ -46,7 +46,8 @@ export const users = {
   async add(store: BatonStore, username: string, password: string, scopes = '', email?: string): Promise<User> {
     if (!USERNAME.test(username)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A username is 1 to 64 letters, digits or . _ @ -.');
     if (password.length < 8) throw new BatonError('ERR_INVALID_ARGUMENT', 'A password needs at least 8 characters.');
-    if (email !== undefined && !EMAIL.test(email)) throw new BatonError('ERR_INVALID_ARGUMENT', `--email must be an email address, not ${JSON.stringify(email.slice(0, 70))}.`);
+    if (email !== undefined && !EMAIL.test(email))
+      throw new BatonError('ERR_INVALID_ARGUMENT', `--email must be an email address, not ${JSON.stringify(email.slice(0, 70))}.`);
     if (email !== undefined && (await store.getRecord(EMAILS, email.toLowerCase())) !== null)
       throw new BatonError('ERR_INVALID_ARGUMENT', `Another user has the email ${email}.`);
     const user: User = {

@@ -15,6 +15,7 @@ import { THEME_VARIABLES } from './html.ts';
 import type { Sealer } from './seal.ts';
 import type { ClientMetadataOptions } from './client-metadata.ts';
 import type { RegistrationOptions } from './registration.ts';
+import type { ProvidersOptions } from '../upstream/routes.ts';
 
 export type { ConsentStore } from './consent-store.ts';
 
@@ -63,6 +64,12 @@ export interface AuthorizationOptions {
   registration?: RegistrationOptions;
   /** Client ID metadata documents (off when absent): https client ids on these hosts. */
   clientMetadataDocuments?: ClientMetadataOptions;
+  /**
+   * Sign-in with other providers (Google, Microsoft, Apple, GitHub, any OpenID Connect provider):
+   * "Continue with NAME" on the hosted sign-in page, `/auth/providers/<name>/start` and `/callback`
+   * (`upstream/routes.ts`). Off when absent. See [docs/providers.md](../../../../docs/providers.md).
+   */
+  providers?: ProvidersOptions;
 }
 
 /** The authorization endpoint's resolved options, on `HandlerContext.authz`. */
@@ -74,6 +81,7 @@ export interface AuthzContext {
   readonly consents: ConsentStore;
   readonly codeTtlMs: number;
   readonly sealer: Sealer;
+  readonly providers: ProvidersOptions | undefined;
 }
 
 /**
@@ -134,5 +142,6 @@ export function authzContext(baton: Baton, options: AuthorizationOptions = {}): 
     codeTtlMs,
     // The one sealer of the engine, shared with the token endpoint's code grant (codes.ts).
     sealer: sealerOf(baton),
+    providers: options.providers,
   };
 }

@@ -97,7 +97,7 @@ export function htmlPage(
 
 /** The providers of "Continue with NAME" (`AuthHandlerOptions.providers`): none when off. */
 export async function providerButtons(c: HandlerContext): Promise<{ name: string; label: string }[]> {
-  return c.providers === undefined ? [] : (await c.providers.list()).map((p) => ({ name: p.name, label: p.label }));
+  return c.authz.providers === undefined ? [] : (await c.authz.providers.list()).map((p) => ({ name: p.name, label: p.label }));
 }
 
 /** "Continue with NAME" links (`upstream/routes.ts`): a top-level GET with the sealed transaction, which the start checks against this browser's CSRF cookie. */
@@ -105,7 +105,8 @@ function providerLinks(c: HandlerContext, txn: string, providers: readonly { nam
   if (providers.length === 0) return '';
   const base = new URL(c.issuer).pathname.replace(/\/$/, '');
   const links = providers.map(
-    (p) => `<a class="provider" href="${esc(`${base}/auth/providers/${encodeURIComponent(p.name)}/start?txn=${encodeURIComponent(txn)}`)}">Continue with ${esc(p.label)}</a>`,
+    (p) =>
+      `<a class="provider" href="${esc(`${base}/auth/providers/${encodeURIComponent(p.name)}/start?txn=${encodeURIComponent(txn)}`)}">Continue with ${esc(p.label)}</a>`,
   );
   return `<p class="or">or</p><nav aria-label="Other ways to sign in">${links.join('')}</nav>`;
 }

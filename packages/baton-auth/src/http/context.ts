@@ -16,7 +16,6 @@ import { Refusal } from './refusal.ts';
 import { HttpError, json } from './respond.ts';
 import { serviceUrls } from './urls.ts';
 import type { RequestSpans } from './trace.ts';
-import type { ProvidersOptions } from '../upstream/routes.ts';
 
 /** Who a username and password belong to and the scopes they may have (space-separated), or null. */
 export type Authenticate = (username: string, password: string) => Promise<{ userId: string; scope?: string } | null>;
@@ -70,8 +69,6 @@ export interface HandlerContext {
   spans: RequestSpans;
   /** RFC 7591 registration, when on (`authorization.registration`). */
   registration?: Registration;
-  /** Sign-in with other providers, when on (`AuthHandlerOptions.providers`). */
-  providers?: ProvidersOptions;
 }
 
 const notAllowed = (what: string, origin: string): HttpError =>

@@ -25,9 +25,8 @@ import { checkCookieSecure, cookieName } from './cookies.ts';
 import { checkOrigins, CLIENT_ORIGIN_ROUTES, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from '../protocol/loopback.ts';
 import { recentClientAuths } from './client-auth.ts';
-import { createLoginProtection } from './login-protection.ts';
+import { createLoginProtection, type LoginProtection } from './login-protection.ts';
 import { answerFor } from './lazy-response.ts';
-import type { LoginProtection } from './login-protection.ts';
 import { httpErrorOf, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
 import { revocations } from './routes/revocations.ts';
@@ -45,8 +44,7 @@ import { match } from './match.ts';
 import type { Found } from './match.ts';
 import { context as otel } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
-import { authzContext } from '../authz/context.ts';
-import type { AuthorizationOptions } from '../authz/context.ts';
+import { authzContext, type AuthorizationOptions } from '../authz/context.ts';
 import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
@@ -55,8 +53,7 @@ import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
 import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
-import { providerRoutes } from '../upstream/routes.ts';
-import type { ProvidersOptions } from '../upstream/routes.ts';
+import { PROVIDER_CALLBACK, providerRoutes } from '../upstream/routes.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -69,12 +66,6 @@ const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
  * the browser's own user, and asks otherwise.
  */
 const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session' || path === PROVIDER_CALLBACK;
-/**
- * A provider's answer (`upstream/routes.ts`): the provider sends the browser back, a cross-site
- * navigation (Apple: a cross-site POST, `form_post`). It is bound to this browser by its sealed
- * transaction cookie and the `state` in it, not by where it comes from.
- */
-const PROVIDER_CALLBACK = '/auth/providers/*/callback';
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions {
@@ -136,12 +127,6 @@ export interface AuthHandlerOptions {
    * With `currentUser` and `signInUrl`, your app signs users in instead (library-first).
    */
   authorization?: AuthorizationOptions;
-  /**
-   * Sign-in with other providers (Google, Microsoft, Apple, GitHub, any OpenID Connect provider):
-   * "Continue with NAME" on the hosted sign-in page, `/auth/providers/<name>/start` and `/callback`.
-   * Off when absent. See [docs/providers.md](../../../../docs/providers.md).
-   */
-  providers?: ProvidersOptions;
 }
 
 /** The handler: every endpoint as `Request → Response`; `handles(path)` says whether a path is one of them. */
@@ -198,7 +183,6 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
               on
           )(options.dpop ?? true),
   };
-  if (options.providers !== undefined) c.providers = options.providers;
   if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
 }
@@ -233,7 +217,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
-    ...(c.providers === undefined ? {} : providerRoutes(c)),
+    ...(c.authz.providers === undefined ? {} : providerRoutes(c)),
   };
 }
 

@@ -21,7 +21,7 @@ export function match(routes: Record<string, Route>, path: string): Found | unde
   return param ? { route: wildcard, name, params: [param] } : undefined;
 }
 
-/** A route whose next-to-last segment is the parameter (`/auth/providers/*​/callback`). */
+/** A route whose next-to-last segment is the parameter (the provider's name of `/auth/providers/<name>/callback`). */
 function middle(routes: Record<string, Route>, path: string, slash: number): Found | undefined {
   const prev = path.lastIndexOf('/', slash - 1);
   if (prev < 0) return undefined;

@@ -14,6 +14,7 @@
  *   from the request (no open redirect).
  */
 import { isBatonError } from '../core/errors.ts';
+import type { TokenPair } from '../core/baton.ts';
 import { grantScope, parseScope } from '../core/scope.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { cookieValue, setCookie } from '../http/cookies.ts';
@@ -34,7 +35,7 @@ export interface ProviderUser {
   scope?: string;
 }
 
-/** Options of sign-in with other providers (`AuthHandlerOptions.providers`). */
+/** Options of sign-in with other providers (`AuthorizationOptions.providers`). */
 export interface ProvidersOptions {
   /** The providers, asked at each page and each sign-in (a provider added or removed is seen at once). */
   list(): Promise<readonly UpstreamProvider[]>;
@@ -47,6 +48,13 @@ export interface ProvidersOptions {
   /** Where a sign-in not started at `/oauth/authorize` returns: a path or URL of this site. Default the issuer's root, `/`. */
   returnTo?: string;
 }
+
+/**
+ * A provider's answer: the provider sends the browser back, a cross-site navigation (Apple: a
+ * cross-site POST, `form_post`), so the handler does not refuse it as cross-site. It is bound to
+ * this browser by its sealed transaction cookie and the `state` in it, not by where it comes from.
+ */
+export const PROVIDER_CALLBACK = '/auth/providers/*/callback';
 
 /** The sealed upstream transaction of the cookie: the provider, openid-client's checks, and where to return. */
 interface UpTxn {
@@ -67,8 +75,8 @@ const JKT = /^[A-Za-z0-9_-]{43}$/;
 
 /** The provider named in the path, or undefined. */
 async function providerNamed(c: HandlerContext, name: string | undefined): Promise<UpstreamProvider | undefined> {
-  if (c.providers === undefined || name === undefined) return undefined;
-  return (await c.providers.list()).find((p) => p.name === name);
+  if (c.authz.providers === undefined || name === undefined) return undefined;
+  return (await c.authz.providers.list()).find((p) => p.name === name);
 }
 
 /** The callback URL of a provider: what you register with it. */
@@ -91,7 +99,11 @@ async function start(c: HandlerContext, request: Request, name: string | undefin
     if (txn === undefined) return errorPage(c, 400, 'This sign-in request expired or is not valid. Go back to the application and start again.');
     // The page was shown in this browser (its CSRF cookie): a link from elsewhere starts nothing for it.
     if (!csrfMatches(c, request, txn))
-      return errorPage(c, 403, 'This sign-in page was not shown in this browser (its security cookie is missing or different). Start again from the application.');
+      return errorPage(
+        c,
+        403,
+        'This sign-in page was not shown in this browser (its security cookie is missing or different). Start again from the application.',
+      );
     await txnClient(c, txn);
     up.x = { r: txn.r, t: txn.t };
   } else {
@@ -112,7 +124,11 @@ async function start(c: HandlerContext, request: Request, name: string | undefin
   }
   const sealed = await c.authz.sealer.seal('upstream', up, TXN_TTL_MS);
   if (sealed.length > MAX_COOKIE_CHARS)
-    return errorPage(c, 400, `This sign-in request is too long to continue with ${provider.label}. Sign in with your password, or ask the application for a shorter request.`);
+    return errorPage(
+      c,
+      400,
+      `This sign-in request is too long to continue with ${provider.label}. Sign in with your password, or ask the application for a shorter request.`,
+    );
   c.log?.info({ event: 'provider.start', provider: provider.name }, 'provider sign-in started');
   return seeOther(url.href, [txnCookie(c, provider, sealed, TXN_TTL_MS / 1000)]);
 }
@@ -123,6 +139,25 @@ async function callbackRequest(c: HandlerContext, request: Request): Promise<URL
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') throw new AuthzPageError(400, 'The provider’s answer must be a form.');
   return new Request(request.url, { method: 'POST', headers: { 'content-type': type }, body: await readBody(request, c.maxBodyBytes) });
+}
+
+/** The Baton session of a sign-in through `provider`, recorded as one (`method: 'provider'`, on the audit event and the session's device). */
+async function openSession(c: HandlerContext, request: Request, up: UpTxn, who: ProviderUser, provider: string, ip: string): Promise<TokenPair> {
+  const device = { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip, method: 'provider', provider };
+  const clientId = c.defaultClientId;
+  let pair: TokenPair;
+  if (up.x !== undefined) {
+    // The authorization-server session, as at the hosted password sign-in (hosted.ts).
+    pair = await c.baton.login(who.userId, { clientId, scope: '', device });
+  } else {
+    const client = await c.clients.get(clientId);
+    const scope = grantScope(undefined, parseScope(who.scope ?? ''), client?.scopes);
+    pair = await c.baton.login(who.userId, { clientId, scope, device, ...(up.j === undefined ? {} : { jkt: up.j }) });
+  }
+  c.log?.info({ event: 'login', sid: pair.session_id, client: clientId, method: 'provider', provider }, 'provider sign-in');
+  const username = who.username === undefined ? {} : { username: who.username };
+  c.baton.audit({ type: 'login.succeeded', user: who.userId, ...username, session: pair.session_id, client: clientId, ip, method: 'provider', provider });
+  return pair;
 }
 
 async function callback(c: HandlerContext, request: Request, name: string | undefined, ip: string): Promise<Response> {
@@ -151,38 +186,18 @@ async function callback(c: HandlerContext, request: Request, name: string | unde
     c.baton.audit({ type: 'login.failed', ip, reason: `provider_${err.kind}`, client: c.defaultClientId });
     return page(err.kind === 'unavailable' ? 502 : err.kind === 'denied' ? 403 : 400, err.message);
   }
-  const who = await c.providers?.user(identity);
+  const who = await c.authz.providers?.user(identity);
   if (who === null || who === undefined) {
     c.baton.audit({ type: 'login.failed', ip, reason: 'provider_user_refused', client: c.defaultClientId });
     return page(403, `Your ${provider.label} account may not sign in here.`);
   }
-  const device = { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip, method: 'provider', provider: provider.name };
-  const clientId = c.defaultClientId;
-  let pair;
+  let pair: TokenPair;
   try {
-    if (up.x !== undefined) {
-      // The authorization-server session, as at the hosted password sign-in (hosted.ts).
-      pair = await c.baton.login(who.userId, { clientId, scope: '', device });
-    } else {
-      const client = await c.clients.get(clientId);
-      const scope = grantScope(undefined, parseScope(who.scope ?? ''), client?.scopes);
-      pair = await c.baton.login(who.userId, { clientId, scope, device, ...(up.j === undefined ? {} : { jkt: up.j }) });
-    }
+    pair = await openSession(c, request, up, who, provider.name, ip);
   } catch (err) {
     if (isBatonError(err) && err.code === 'ERR_RATE_LIMITED') return page(429, 'Too many sign-ins for this account right now. Try again in a minute.');
     throw err;
   }
-  c.log?.info({ event: 'login', sid: pair.session_id, client: clientId, method: 'provider', provider: provider.name }, 'provider sign-in');
-  c.baton.audit({
-    type: 'login.succeeded',
-    user: who.userId,
-    ...(who.username === undefined ? {} : { username: who.username }),
-    session: pair.session_id,
-    client: clientId,
-    ip,
-    method: 'provider',
-    provider: provider.name,
-  });
   if (up.x !== undefined) {
     const authTime = nowSec(c);
     const as = await asCookie(c, { userId: who.userId, sid: pair.session_id, authTime, scope: who.scope ?? '' }, pair.refresh_expires_in);
@@ -190,7 +205,7 @@ async function callback(c: HandlerContext, request: Request, name: string | unde
   }
   // Your page: the session's refresh token in its HttpOnly cookie (as `refresh_token_delivery=cookie`), and back to the one fixed place.
   const rt = setCookie(pair.refresh_token, { ...c.cookie, maxAgeSec: pair.refresh_expires_in });
-  return seeOther(c.providers?.returnTo ?? `${c.issuer}/#signed-in`, [rt, spent]);
+  return seeOther(c.authz.providers?.returnTo ?? `${c.issuer}/#signed-in`, [rt, spent]);
 }
 
 /** `/auth/providers/*` and the route table's names of its two endpoints. */
@@ -198,7 +213,7 @@ export function providerRoutes(c: HandlerContext): Record<string, Route> {
   const guarded =
     (fn: (request: Request, ip: string, name: string | undefined) => Promise<Response>) =>
     async (request: Request, ctx: { ip?: string }, params: string[]): Promise<Response> => {
-      if (c.providers === undefined) throw new HttpError('ERR_NOT_FOUND', 'No such endpoint');
+      if (c.authz.providers === undefined) throw new HttpError('ERR_NOT_FOUND', 'No such endpoint');
       try {
         return await fn(request, ctx.ip ?? 'unknown', params[0]);
       } catch (err) {
@@ -211,9 +226,9 @@ export function providerRoutes(c: HandlerContext): Record<string, Route> {
   return {
     // The providers a page may offer ("Continue with NAME"): names and labels only.
     '/auth/providers': {
-      GET: guarded(async () => json({ providers: (await (c.providers as ProvidersOptions).list()).map((p) => ({ name: p.name, label: p.label })) })),
+      GET: guarded(async () => json({ providers: (await (c.authz.providers as ProvidersOptions).list()).map((p) => ({ name: p.name, label: p.label })) })),
     },
     '/auth/providers/*/start': { GET: guarded((request, _ip, name) => start(c, request, name)) },
-    '/auth/providers/*/callback': { GET: cb, POST: cb },
+    [PROVIDER_CALLBACK]: { GET: cb, POST: cb },
   };
 }

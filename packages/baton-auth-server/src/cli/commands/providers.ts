@@ -63,7 +63,9 @@ providersCmd
       });
     });
     const issuer = commandConfig().issuer.replace(/\/$/, '');
-    console.info(`Added provider ${record.name}${record.preset ? ` (${record.preset})` : ''}: the sign-in pages show "Continue with ${record.label ?? labelOf(record)}" within 5 s.`);
+    console.info(
+      `Added provider ${record.name}${record.preset ? ` (${record.preset})` : ''}: the sign-in pages show "Continue with ${record.label ?? labelOf(record)}" within 5 s.`,
+    );
     console.info(`Register this redirect URI with the provider: ${issuer}/auth/providers/${record.name}/callback`);
   });
 providersCmd
@@ -72,7 +74,9 @@ providersCmd
   .action(async () => {
     const all = await withStore((store) => providers.list(store));
     for (const p of all)
-      console.info(`${p.name}\t${p.preset ?? 'oidc'}\t${p.issuer ?? '(preset issuer)'}\t${p.clientId}\t${p.secretSealed === undefined ? 'no secret' : 'secret set'}`);
+      console.info(
+        `${p.name}\t${p.preset ?? 'oidc'}\t${p.issuer ?? '(preset issuer)'}\t${p.clientId}\t${p.secretSealed === undefined ? 'no secret' : 'secret set'}`,
+      );
     if (all.length === 0) console.info('No providers.');
   });
 providersCmd

@@ -62,7 +62,16 @@ export function login(c: HandlerContext): Route {
         device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip, method: 'password' },
       });
       c.log?.info({ event: 'login', sid: pair.session_id, client: client.id }, 'login');
-      c.baton.audit({ type: 'login.succeeded', user: who.userId, username: f.username, session: pair.session_id, client: client.id, ip, scope, method: 'password' });
+      c.baton.audit({
+        type: 'login.succeeded',
+        user: who.userId,
+        username: f.username,
+        session: pair.session_id,
+        client: client.id,
+        ip,
+        scope,
+        method: 'password',
+      });
       return tokenResponse(c, pair, viaCookie, nonceHeaders(c, jkt));
     },
   };
