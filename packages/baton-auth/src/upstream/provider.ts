@@ -80,7 +80,7 @@ async function boundedJson(res: Response, max: number): Promise<unknown> {
  * @example
  * ```ts
  * import { upstreamProvider } from 'baton-auth/http';
- * const google = upstreamProvider({ name: 'google', preset: 'google', clientId: '…', clientSecret: process.env.GOOGLE_SECRET });
+ * const google = upstreamProvider({ name: 'google', preset: 'google', clientId: '…', clientSecret: process.env.GOOGLE_SECRET as string });
  * const { url, transaction } = await google.start('https://app.example.com/auth/google/callback');
  * // … keep `transaction` in this browser's session, send the browser to `url`; at the callback:
  * const who = await google.finish(new URL(request.url), transaction, 'https://app.example.com/auth/google/callback');
