@@ -67,7 +67,7 @@ export interface AuthorizationOptions {
   /**
    * Sign-in with other providers (Google, Microsoft, Apple, GitHub, any OpenID Connect provider):
    * "Continue with NAME" on the hosted sign-in page, `/auth/providers/<name>/start` and `/callback`
-   * (`upstream/routes.ts`). Off when absent. See [docs/providers.md](../../../../docs/providers.md).
+   * (`upstream/routes.ts`). Off when absent. See docs/providers.md.
    */
   providers?: ProvidersOptions;
 }

@@ -9,7 +9,7 @@
  *
  * An app that keeps its own sign-in uses `upstreamProvider` directly: `start` gives the URL to
  * send the browser to and the transaction to keep (in your session, or sealed in a cookie),
- * `finish` the verified identity; then `baton.login(userId)` ([docs/providers.md](../../../../docs/providers.md)).
+ * `finish` the verified identity; then `baton.login(userId)` (docs/providers.md).
  */
 import { timingSafeEqual } from 'node:crypto';
 import type * as Oidc from 'openid-client';
