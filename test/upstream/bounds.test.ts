@@ -12,7 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonConfigError } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
-import { upstreamProvider } from 'baton-auth/http';
+import { appleClientSecret, upstreamProvider } from 'baton-auth/http';
+import { generateKeyPairSync } from 'node:crypto';
+import { jwtVerify } from 'jose';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { setup, txnOf } from '../support/authz.ts';
 import { startProvider } from '../support/oidc-provider.ts';
@@ -101,6 +103,34 @@ describe('flows started by unauthenticated callers are bounded', () => {
   });
 });
 
+describe('form_post (Apple)', () => {
+  let op: StartedProvider;
+  beforeAll(async () => {
+    op = await startProvider();
+  });
+  afterAll(() => op.close());
+
+  it('asks for response_mode=form_post, keeps its transaction in a SameSite=None cookie (a cross-site POST brings it back), and reads the POSTed answer', async () => {
+    const apple = upstreamProvider({ name: 'apple', preset: 'apple', issuer: op.issuer, clientId: 'cli' });
+    const t = setup({ authorization: { providers: { list: async () => [apple], user: async () => null } } });
+    const b = t.browser();
+    const res = await b.get('/auth/providers/apple/start');
+    expect(res.status).toBe(303);
+    const url = new URL(res.headers.get('location') as string);
+    expect(url.searchParams.get('response_mode')).toBe('form_post');
+    expect(url.searchParams.get('scope')).toBe('openid email name');
+    expect(res.headers.getSetCookie().find((c) => c.startsWith('__Host-baton_up='))).toMatch(/HttpOnly; SameSite=None; Secure; Max-Age=600$/);
+    // Apple's answer is a form POST from its site: read from the body; another state is refused.
+    const answer = await b.post(
+      '/auth/providers/apple/callback',
+      { code: 'c', state: 'not-this-browsers', iss: op.issuer },
+      { origin: 'https://appleid.apple.com', 'sec-fetch-site': 'cross-site' },
+    );
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain('does not belong to the sign-in this browser started');
+  });
+});
+
 describe('the presets, checked at configuration', () => {
   it('Google, Apple (form_post, its scopes), GitHub (OAuth 2.0 scopes), and Microsoft per tenant', () => {
     const google = upstreamProvider({ name: 'google', preset: 'google', clientId: 'id' });
@@ -111,6 +141,25 @@ describe('the presets, checked at configuration', () => {
     expect(ms.issuer).toBe('https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0');
     expect(upstreamProvider({ name: 'ms', preset: 'microsoft', clientId: 'id' }).issuer).toBe('https://login.microsoftonline.com/common/v2.0');
     expect(upstreamProvider({ name: 'github', preset: 'github', clientId: 'id', clientSecret: 's' }).issuer).toBe('https://github.com');
+  });
+
+  it("Apple's client secret is the ES256 JWT it documents (iss team, sub client, aud appleid.apple.com, at most 6 months)", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const jwt = await appleClientSecret({ teamId: 'ABCDE12345', keyId: 'KEY1234567', clientId: 'com.example.web', privateKey: pem, now: 1_800_000_000_000 });
+    const { payload, protectedHeader } = await jwtVerify(jwt, publicKey, { currentDate: new Date(1_800_000_000_000) });
+    expect(protectedHeader).toEqual({ alg: 'ES256', kid: 'KEY1234567' });
+    expect(payload).toEqual({
+      iss: 'ABCDE12345',
+      sub: 'com.example.web',
+      aud: 'https://appleid.apple.com',
+      iat: 1_800_000_000,
+      exp: 1_800_000_000 + 180 * 86_400,
+    });
+    const o = { teamId: 'ABCDE12345', keyId: 'KEY1234567', clientId: 'x', privateKey: pem };
+    await expect(appleClientSecret({ ...o, expiresInSec: 15_777_001 })).rejects.toThrow(/at most|from 60 to 15777000/);
+    await expect(appleClientSecret({ ...o, privateKey: 'not a key' })).rejects.toThrow(/PEM text of the .p8 file/);
+    await expect(appleClientSecret({ ...o, teamId: 'short' })).rejects.toThrow(/10-character Apple Developer team id/);
   });
 
   it('a mistake is a sentence', () => {
