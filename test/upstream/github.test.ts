@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { upstreamProvider } from 'baton-auth/http';
 import type { UpstreamIdentity } from 'baton-auth/http';
 import { CB, ISSUER, redirectedTo, setup } from '../support/authz.ts';
@@ -28,13 +28,15 @@ interface StandIn {
   verified: boolean;
   /** What the token endpoint was sent, last. */
   tokenRequests: URLSearchParams[];
+  /** While set, the token endpoint holds its answers here (a slow GitHub). */
+  held: (() => void)[] | undefined;
 }
 
 /** GitHub's OAuth endpoints and user API, as documented, for one app and one person (octocat). */
 async function gitHubStandIn(): Promise<StandIn> {
   const challenges = new Map<string, string>();
   let issued = 0;
-  const self: StandIn = { base: '', server: createServer(), verified: true, tokenRequests: [] };
+  const self: StandIn = { base: '', server: createServer(), verified: true, tokenRequests: [], held: undefined };
   self.server.on('request', (req, res) => {
     const url = new URL(req.url ?? '/', self.base);
     const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
@@ -51,6 +53,7 @@ async function gitHubStandIn(): Promise<StandIn> {
       let body = '';
       req.on('data', (d) => (body += d));
       req.on('end', () => {
+        if (self.held !== undefined) return void self.held.push(() => send(200, { error: 'bad_verification_code' }));
         const f = new URLSearchParams(body);
         self.tokenRequests.push(f);
         const challenge = challenges.get(f.get('code') ?? '');
@@ -177,6 +180,28 @@ describe('sign-in with GitHub (OAuth 2.0 and its user API) through the handler',
     const crossSite = await shown.get(link, { 'sec-fetch-site': 'cross-site' });
     expect(crossSite.status).toBe(403);
     expect((await shown.get(link)).status).toBe(303);
+  });
+
+  it('a callback replayed by a script reaches GitHub at most 32 times at once; the rest are refused at once, not queued', async () => {
+    const t = withGitHub();
+    const b = t.browser();
+    const callback = await toGitHubAndBack(b, await startLink(t, b));
+    const cookie = b.cookieHeader();
+    gh.held = [];
+    try {
+      const answers = Array.from({ length: 40 }, () => t.call(callback.slice(ISSUER.length), { headers: { cookie } }));
+      const refused = await Promise.all(answers.slice(32));
+      for (const r of refused) {
+        expect(r.status).toBe(502);
+        expect(await r.text()).toContain('Too many sign-ins with GitHub are under way right now.');
+      }
+      await vi.waitFor(() => expect(gh.held).toHaveLength(32));
+      for (const release of gh.held) release();
+      // GitHub refuses a spent code with a 200 and an `error` member: an answer that fails openid-client's checks.
+      for (const r of await Promise.all(answers.slice(0, 32))) expect(r.status).toBe(400);
+    } finally {
+      gh.held = undefined;
+    }
   });
 
   it('an unknown provider, and a provider error (access_denied), are pages with a sentence', async () => {

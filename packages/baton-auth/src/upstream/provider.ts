@@ -25,6 +25,12 @@ const DISCOVERY_RETRY_MS = 30_000;
 const DISCOVERY_TTL_MS = 60 * 60_000;
 /** The longest body read from GitHub's user API. */
 const MAX_API_BYTES = 64 * 1024;
+/**
+ * Callbacks of one provider at its token endpoint at once. A callback reaches it only with a
+ * sealed transaction of ours and its `state`, but a script can present one again and again (the
+ * provider refuses the spent code): past this many in flight, refused at once rather than queued.
+ */
+export const MAX_CALLBACKS_IN_FLIGHT = 32;
 
 let loaded: Promise<typeof Oidc> | undefined;
 /** openid-client, loaded at the first provider's first use (an app without providers never loads it). */
@@ -130,6 +136,7 @@ class Upstream implements UpstreamProvider {
   readonly #options: UpstreamProviderOptions;
   readonly #github: boolean;
   #cached: { at: number; config?: Promise<Oidc.Configuration>; failed?: UpstreamError } | undefined;
+  #inFlight = 0;
 
   constructor(options: UpstreamProviderOptions) {
     const checked = checkProviderOptions(options);
@@ -222,8 +229,12 @@ class Upstream implements UpstreamProvider {
   async finish(callback: URL | Request, transaction: UpstreamTransaction, redirectUri: string): Promise<UpstreamIdentity> {
     const o = await oidc();
     const c = await this.#config();
+    const current = await currentUrl(callback, transaction, redirectUri, this.label);
+    if (this.#inFlight >= MAX_CALLBACKS_IN_FLIGHT)
+      throw new UpstreamError('unavailable', `Too many sign-ins with ${this.label} are under way right now. Try again in a moment.`);
+    this.#inFlight++;
     try {
-      const tokens = await o.authorizationCodeGrant(c, await currentUrl(callback, transaction, redirectUri, this.label), {
+      const tokens = await o.authorizationCodeGrant(c, current, {
         pkceCodeVerifier: transaction.codeVerifier,
         expectedState: transaction.state,
         ...(transaction.nonce === undefined ? {} : { expectedNonce: transaction.nonce }),
@@ -236,6 +247,8 @@ class Upstream implements UpstreamProvider {
       return oidcIdentity(this.name, claims);
     } catch (err) {
       throw refusal(this.label, err);
+    } finally {
+      this.#inFlight--;
     }
   }
 
