@@ -204,6 +204,44 @@ describe('sign-in with GitHub (OAuth 2.0 and its user API) through the handler',
     }
   });
 
+  it("from the service's own page: a DPoP-bound session in the refresh cookie, and back to the one fixed place whatever the start asked", async () => {
+    const t = withGitHub();
+    const b = t.browser();
+    const jkt = 'A'.repeat(43);
+    const start = `/auth/providers/github/start?dpop_jkt=${jkt}&return_to=${encodeURIComponent('https://evil.example/')}&redirect_uri=${encodeURIComponent('https://evil.example/')}`;
+    const done = await b.get(await toGitHubAndBack(b, start));
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe(`${ISSUER}/#signed-in`);
+    const rt = done.headers.getSetCookie().find((c) => c.startsWith('__Host-baton_rt='));
+    expect(rt).toMatch(/HttpOnly; SameSite=Strict; Secure/);
+    const [session] = await t.baton.listSessions('gh-583231');
+    expect(session?.device).toMatchObject({ method: 'provider', provider: 'github' });
+    // Bound to the page's key: refreshing without a proof by it is refused (RFC 9449 §5).
+    const refresh = await t.call('/oauth/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: (rt as string).split(';')[0]?.split('=')[1] as string }).toString(),
+    });
+    expect(refresh.status).toBe(400);
+    expect(await refresh.text()).toContain('bound to a DPoP key');
+  });
+
+  it('password sign-ins say so too: method password on the audit event and the device', async () => {
+    const events: { type: string; method?: string }[] = [];
+    const t = setup({}, undefined, { audit: (e) => events.push(e) });
+    const b = t.browser();
+    const hosted = await t.signIn(b, await b.get(t.authorizePath()));
+    expect(hosted.status).toBe(303);
+    const api = await t.call('/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bob', password: 'battery staple' }),
+    });
+    expect(api.status).toBe(200);
+    expect(events.filter((e) => e.type === 'login.succeeded').map((e) => e.method)).toEqual(['password', 'password']);
+    expect((await t.baton.listSessions('id-bob'))[0]?.device.method).toBe('password');
+  });
+
   it('an unknown provider, and a provider error (access_denied), are pages with a sentence', async () => {
     const t = withGitHub();
     const b = t.browser();
