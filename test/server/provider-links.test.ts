@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from 'baton-auth/stores/memory';
 import type { UpstreamIdentity } from 'baton-auth/http';
-import { linkUser } from '../../packages/baton-auth-server/src/server/providers.ts';
+import { linkUser, providers, storeProviders } from '../../packages/baton-auth-server/src/server/providers.ts';
 import { users } from '../../packages/baton-auth-server/src/server/users.ts';
 
 const identity = (over: Partial<UpstreamIdentity> = {}): UpstreamIdentity => ({
@@ -49,5 +49,21 @@ describe('linkUser', () => {
     const again = await linkUser(store, identity({ email: 'dave@example.com', emailVerified: true }));
     expect(again.userId).not.toBe(dave.id);
     expect((await linkUser(store, identity())).userId).toBe(again.userId);
+  });
+});
+
+describe("a provider's client secret and the service secret", () => {
+  it('is sealed under the service secret, and `secret rotate` (reseal) moves it to the new one', async () => {
+    const store = memoryStore();
+    const [a, b] = [
+      { bytes: new Uint8Array(32).fill(1), origin: 'a' },
+      { bytes: new Uint8Array(32).fill(2), origin: 'b' },
+    ];
+    await providers.add(store, a, { name: 'acme', issuer: 'https://login.acme.example', clientId: 'x', clientSecret: 'the-secret' }, { check: false });
+    expect((await store.listRecords('providers'))[0]?.value).not.toContain('the-secret');
+    expect((await storeProviders(store, a)()).map((p) => p.name)).toEqual(['acme']);
+    await providers.reseal(store, a, b.bytes);
+    expect(await storeProviders(store, a)()).toEqual([]); // the old secret opens it no more: no button
+    expect((await storeProviders(store, b)()).map((p) => p.name)).toEqual(['acme']);
   });
 });
