@@ -3,11 +3,14 @@
  * refuses a bad one with a sentence; `baton clients add` takes the code flow's flags, `list` and
  * `show` print the redirect URIs, and a bad URI is a sentence with the exit code of a bad argument.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { baton, serve } from '../support/baton-cli.ts';
+import { eventually } from '../support/eventually.ts';
+import { playBrowser } from '../support/form-browser.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'baton-authz-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -69,6 +72,59 @@ describe('baton serve with the authorization settings', () => {
       await service.stop();
     }
   }, 60_000);
+
+  it('clients add --confidential --redirect-uri: its secret printed once; its code redeemed only with that secret (client_secret_basic)', async () => {
+    const service = await serve(env);
+    try {
+      expect((await baton(['users', 'add', 'cora', '--password-stdin', '--scopes', 'profile'], env, 'cora password 1')).code).toBe(0);
+      const cb = 'https://partner.acme.example/cb';
+      const added = await baton(['clients', 'add', 'partner', '--confidential', '--redirect-uri', cb, '--scopes', 'openid profile', '--first-party'], env);
+      expect(added.code, added.stderr).toBe(0);
+      const secret = /Its secret, shown only now:\n(\S+)/.exec(added.stdout)?.[1] as string;
+      expect(secret).toMatch(/^.{32,}$/);
+      expect((await baton(['clients', 'show', 'partner'], env)).stdout).not.toContain(secret);
+
+      const verifier = randomBytes(32).toString('base64url');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const authorize = `${service.url}/oauth/authorize?${new URLSearchParams({
+        response_type: 'code',
+        client_id: 'partner',
+        redirect_uri: cb,
+        scope: 'openid profile',
+        state: 's1',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      })}`;
+      // The user signs in on the hosted page (a client added a moment ago: the service's client cache is 5 s).
+      let back = '';
+      await eventually(
+        async () => {
+          back = await playBrowser(authorize, { username: 'cora', password: 'cora password 1' }, (u) => u.startsWith(cb)).catch(() => '');
+          return back !== '';
+        },
+        { what: 'the hosted sign-in to know the new client', timeoutMs: 15_000, intervalMs: 500 },
+      );
+      const code = new URL(back).searchParams.get('code') as string;
+      const redeem = (authorization?: string) =>
+        fetch(`${service.url}/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization === undefined ? {} : { authorization }) },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: cb, code_verifier: verifier, client_id: 'partner' }),
+        });
+      const basic = (s: string) => `Basic ${Buffer.from(`partner:${s}`).toString('base64')}`;
+      // Without its secret, or with another, the code buys nothing (RFC 6749 §4.1.3: a confidential client authenticates).
+      const none = await redeem();
+      expect([none.status, (await none.json()).error]).toEqual([401, 'invalid_client']);
+      const wrong = await redeem(basic(`${secret}x`));
+      expect([wrong.status, (await wrong.json()).error]).toEqual([401, 'invalid_client']);
+      const ok = await redeem(basic(secret));
+      const tokens = await ok.json();
+      expect(ok.status, JSON.stringify(tokens)).toBe(200);
+      expect(tokens).toMatchObject({ token_type: expect.stringMatching(/^(Bearer|DPoP)$/), refresh_token: expect.any(String), id_token: expect.any(String) });
+    } finally {
+      await service.stop();
+    }
+  }, 90_000);
 
   it.each([
     ['javascript:alert(1)', /--redirect-uri: "javascript:alert\(1\)" is not a valid redirect URI/],

@@ -86,17 +86,75 @@ function knownDown(): Promise<never> {
   return Promise.reject(new BatonError('ERR_STORE_UNAVAILABLE', 'the store is known to be down (a call timed out); retrying in the background'));
 }
 
-/** `call`, or a 503 once it has waited CALL_DEADLINE_MS (`late` is then called: the store is marked down). */
-function withDeadline<T>(call: Promise<T>, late: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      late();
-      reject(new BatonError('ERR_STORE_UNAVAILABLE', `the store did not answer within ${CALL_DEADLINE_MS} ms`));
-    }, CALL_DEADLINE_MS);
+/** A call in flight under its deadline. */
+interface InFlight {
+  readonly started: number;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * The deadline of every call in flight, on one timer rather than a `setTimeout`, a
+ * `Promise.race` and a `finally` per call: a store call is on every request's path (a refresh
+ * grant makes one, an introspection two or three), and those cost more than the call's own
+ * bookkeeping here (a Set entry). All calls share one deadline, so calls in start order are in
+ * deadline order: the timer waits for the oldest, refuses every call past its deadline, and waits
+ * for the next oldest. A call is refused between `deadlineMs` and `deadlineMs` plus a timer's lateness.
+ */
+export class Deadlines {
+  readonly #inFlight = new Set<InFlight>();
+  readonly #deadlineMs: number;
+  readonly #late: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  /** `late` is called once per call refused for its deadline (the store is then marked down). */
+  constructor(deadlineMs: number, late: () => void) {
+    this.#deadlineMs = deadlineMs;
+    this.#late = late;
+  }
+
+  /** `call`'s outcome, or `ERR_STORE_UNAVAILABLE` once it has waited `deadlineMs`. */
+  track<T>(call: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: InFlight = { started: performance.now(), reject };
+      this.#inFlight.add(entry);
+      if (this.#timer === undefined) this.#timer = this.#arm(entry.started);
+      call.then(
+        (value) => {
+          this.#inFlight.delete(entry);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#inFlight.delete(entry);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Calls in flight (for tests). */
+  get size(): number {
+    return this.#inFlight.size;
+  }
+
+  #arm(oldestStarted: number): NodeJS.Timeout {
+    const timer = setTimeout(this.#sweep, Math.max(0, oldestStarted + this.#deadlineMs - performance.now()));
     timer.unref();
-  });
-  return Promise.race([call, expired]).finally(() => clearTimeout(timer));
+    return timer;
+  }
+
+  readonly #sweep = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const entry of this.#inFlight) {
+      if (now - entry.started < this.#deadlineMs) {
+        this.#timer = this.#arm(entry.started);
+        return;
+      }
+      this.#inFlight.delete(entry);
+      this.#late();
+      entry.reject(new BatonError('ERR_STORE_UNAVAILABLE', `the store did not answer within ${this.#deadlineMs} ms`));
+    }
+  };
 }
 
 /** Whether a store is known to be down, and the ping that says when it is back. */
@@ -149,30 +207,44 @@ function downWatch(store: BatonStore): DownWatch {
  * A driver with no timeout of its own (a PostgreSQL query) gets one: CALL_DEADLINE_MS.
  * A store that refuses fails fast already and is not marked (#22).
  */
-export function outageAware<S extends BatonStore>(store: S): S {
+export function outageAware<S extends BatonStore>(store: S, deadlineMs = CALL_DEADLINE_MS): S {
   const watch = downWatch(store);
+  const deadlines = new Deadlines(deadlineMs, () => watch.markDown());
+  const mapError = (err: unknown): Promise<never> => {
+    if (!isBatonError(err) && timedOut(err)) watch.markDown();
+    return Promise.reject(unavailable(err));
+  };
+  // One wrapper per method, made at its first use (not a closure per property read): the proxy is
+  // on every store call's path.
+  const wrapped = new Map<PropertyKey, { of: unknown; fn: unknown }>();
+  const wrap = (target: S, key: PropertyKey, value: (...a: unknown[]) => unknown): unknown => {
+    if (key === 'close') {
+      return () => {
+        watch.stop();
+        return (value as () => Promise<void>).apply(target);
+      };
+    }
+    const guarded = typeof key === 'string' && !NEVER_SHORT_CIRCUITED.has(key);
+    const deadline = guarded && !NO_DEADLINE.has(key as string);
+    // Called on the store itself, not the proxy: its methods use private fields.
+    return (...args: unknown[]) => {
+      if (guarded && watch.down) return knownDown();
+      const result = value.apply(target, args);
+      if (!(result instanceof Promise)) return result;
+      if (!guarded) return result.catch((err: unknown) => Promise.reject(unavailable(err)));
+      const settled = result.catch(mapError);
+      return deadline ? deadlines.track(settled) : settled;
+    };
+  };
   return new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      if (key === 'close') {
-        return () => {
-          watch.stop();
-          return (value as () => Promise<void>).apply(target);
-        };
-      }
-      const guarded = typeof key === 'string' && !NEVER_SHORT_CIRCUITED.has(key);
-      // Called on the store itself, not the proxy: its methods use private fields.
-      return (...args: unknown[]) => {
-        if (guarded && watch.down) return knownDown();
-        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        if (!(result instanceof Promise)) return result;
-        const settled = result.catch((err: unknown) => {
-          if (guarded && !isBatonError(err) && timedOut(err)) watch.markDown();
-          return Promise.reject(unavailable(err));
-        });
-        return guarded && !NO_DEADLINE.has(key) ? withDeadline(settled, () => watch.markDown()) : settled;
-      };
+      const known = wrapped.get(key);
+      if (known !== undefined && known.of === value) return known.fn;
+      const fn = wrap(target, key, value as (...a: unknown[]) => unknown);
+      wrapped.set(key, { of: value, fn });
+      return fn;
     },
   });
 }

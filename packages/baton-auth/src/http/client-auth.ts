@@ -64,7 +64,7 @@ function basicCredentials(authorization: string | null): { id: string; secret: s
   if (colon < 0) throw invalidClient('Malformed client credentials');
   try {
     // RFC 6749 §2.3.1: id and secret are form-urlencoded before the Basic encoding.
-    const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    const unform = (s: string) => (s.includes('%') || s.includes('+') ? decodeURIComponent(s.replace(/\+/g, ' ')) : s);
     return { id: unform(decoded.slice(0, colon)), secret: unform(decoded.slice(colon + 1)) };
   } catch {
     throw invalidClient('Malformed client credentials');

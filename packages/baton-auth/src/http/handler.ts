@@ -27,7 +27,7 @@ import { sameMachine } from '../protocol/loopback.ts';
 import { recentClientAuths } from './client-auth.ts';
 import { createLoginProtection, type LoginProtection } from './login-protection.ts';
 import { answerFor } from './lazy-response.ts';
-import { httpErrorOf, HttpError, oauthError } from './respond.ts';
+import { httpDate, httpErrorOf, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
 import { revocations } from './routes/revocations.ts';
 import { login } from './routes/login.ts';
@@ -263,7 +263,7 @@ function finish(c: HandlerContext, request: Request, response: Response, found: 
   // (core/clock.ts): clients that time their DPoP proofs by it (RFC 9449 §4.3, iat) keep agreeing with it.
   if (!response.headers.has('date')) {
     try {
-      response.headers.set('date', new Date(c.baton.now()).toUTCString());
+      response.headers.set('date', httpDate(c.baton.now()));
     } catch {
       // Immutable headers (a redirect): the server's own Date stands.
     }

@@ -60,6 +60,16 @@ export function sessionEndMember(end: SessionEnd): Record<string, unknown> {
   return out;
 }
 
+/** The last `Date` header written and the second it is of: formatted once a second, not at every answer (as Node's own server does). */
+let dated = { second: Number.NaN, text: '' };
+
+/** An IMF-fixdate (RFC 9110 §5.6.7) of `ms`, in whole seconds. */
+export function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== dated.second) dated = { second, text: new Date(second * 1000).toUTCString() };
+  return dated.text;
+}
+
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
 /** A JSON response, `Cache-Control: no-store` unless told otherwise (RFC 6749 §5.1 for token responses); lazy (`lazy-response.ts`). */
@@ -120,12 +130,12 @@ export async function readFields(request: Request, limit: number, allowJson = tr
   const text = await readBody(request, limit);
   if (type === 'application/x-www-form-urlencoded') {
     const fields: Record<string, string> = {};
-    const params = new URLSearchParams(text);
-    for (const key of new Set(params.keys())) {
-      const values = params.getAll(key);
+    // One pass over the pairs (a form is on every token request's path), in their order.
+    for (const [key, value] of new URLSearchParams(text)) {
+      if (!Object.hasOwn(fields, key)) fields[key] = value;
       // RFC 6749 §3.2: request parameters must not be included more than once.
-      if (values.length > 1 && !REPEATABLE.has(key)) throw new HttpError('ERR_INVALID_REQUEST', `The parameter ${key} is repeated`);
-      fields[key] = values.join(' ');
+      else if (REPEATABLE.has(key)) fields[key] += ` ${value}`;
+      else throw new HttpError('ERR_INVALID_REQUEST', `The parameter ${key} is repeated`);
     }
     return fields;
   }
