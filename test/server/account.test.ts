@@ -57,8 +57,23 @@ describe("the signed-in user's own endpoints", () => {
     await login('alice', 'correct horse battery', SAFARI_IPHONE);
     const { sessions } = (await (await get('/auth/sessions', firefox)).json()) as { sessions: { current: boolean; device: Record<string, string> }[] };
     const devices = sessions.map((s) => s.device);
-    expect(devices).toContainEqual({ userAgent: FIREFOX_WINDOWS, ip: '127.0.0.1', browser: 'Firefox 133', os: 'Windows', name: 'Firefox 133 on Windows' });
-    expect(devices).toContainEqual({ userAgent: CHROME_LINUX, ip: '127.0.0.1', browser: 'Chrome 131', os: 'Linux', name: 'Chrome 131 on Linux' });
+    // `method`: how the session was signed in to (a password here; `provider` with its name after another provider).
+    expect(devices).toContainEqual({
+      userAgent: FIREFOX_WINDOWS,
+      ip: '127.0.0.1',
+      browser: 'Firefox 133',
+      os: 'Windows',
+      name: 'Firefox 133 on Windows',
+      method: 'password',
+    });
+    expect(devices).toContainEqual({
+      userAgent: CHROME_LINUX,
+      ip: '127.0.0.1',
+      browser: 'Chrome 131',
+      os: 'Linux',
+      name: 'Chrome 131 on Linux',
+      method: 'password',
+    });
     expect(devices).toContainEqual(expect.objectContaining({ name: 'Safari 18 on iOS' }));
     expect(devices).toContainEqual(expect.objectContaining({ userAgent: 'curl/8.5.0', browser: 'curl 8', name: 'curl 8' }));
     expect(sessions.find((s) => s.current)?.device.name).toBe('Firefox 133 on Windows');

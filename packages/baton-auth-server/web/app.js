@@ -247,6 +247,35 @@ async function enter() {
   await keys.load();
 }
 
+// Other providers ------------------------------------------------------------------------------
+
+/** The providers' names by their id, for the history ("Signed in with Google"). */
+const providerLabels = new Map();
+
+/** "Continue with NAME" for each provider the service has (`baton providers add`). */
+async function loadProviders() {
+  const res = await fetch('auth/providers', { cache: 'no-store' }).catch(() => null);
+  if (res === null || !res.ok) return;
+  const { providers } = await res.json();
+  for (const p of providers) providerLabels.set(p.name, p.label);
+  $('providers').replaceChildren(
+    ...providers.map((p) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary';
+      button.textContent = `Continue with ${p.label}`;
+      // The session the service opens at the callback is bound to this browser's DPoP key, as a password sign-in's is.
+      button.onclick = async () => {
+        signInStarted = true;
+        const jkt = await client.dpopThumbprint();
+        window.location.assign(`auth/providers/${encodeURIComponent(p.name)}/start?dpop_jkt=${encodeURIComponent(jkt)}`);
+      };
+      return button;
+    }),
+  );
+  $('providers').hidden = providers.length === 0;
+}
+
 // Devices -------------------------------------------------------------------------------------
 
 let shownSessions = '';
@@ -326,7 +355,8 @@ const byWhom = (by) => (by === undefined ? 'another device' : by.session_id === 
 function describe(e) {
   switch (e.type) {
     case 'session.created':
-      return [e.device?.method === 'passkey' ? 'Signed in with a passkey' : 'Signed in'];
+      if (e.device?.method === 'passkey') return ['Signed in with a passkey'];
+      return [e.device?.method === 'provider' ? `Signed in with ${providerLabels.get(e.device.provider) ?? e.device.provider}` : 'Signed in'];
     case 'refresh.rotated':
       return [`Stayed signed in: refreshed ${times(e.count)}`];
     case 'refresh.grace':
@@ -464,7 +494,11 @@ setInterval(() => {
 }, 15_000);
 // A reload keeps the session: another tab has the tokens, or the refresh cookie is still there —
 // asked for only when this browser signed in here before (the marker), with a nonce first.
-const resuming = hint.get();
+// Back from a provider's sign-in (`#signed-in`): its session's refresh cookie is set; the marker says nothing more.
+const fromProvider = window.location.hash === '#signed-in';
+if (fromProvider) window.history.replaceState(null, '', window.location.pathname + window.location.search);
+const resuming = hint.get() || fromProvider;
+void loadProviders();
 if (resuming) $('login-card').hidden = true; // no flash of the form while the session resumes
 setTimeout(async () => {
   if (signInStarted) return;

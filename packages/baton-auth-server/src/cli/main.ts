@@ -7,6 +7,7 @@
 import './commands/serve.ts';
 import './commands/users.ts';
 import './commands/clients.ts';
+import './commands/providers.ts';
 import './commands/keys.ts';
 import './commands/backup.ts';
 import './commands/sessions.ts';

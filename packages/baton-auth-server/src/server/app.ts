@@ -29,7 +29,8 @@ import { lostAnswer, storeLost, watchInstall } from './install.ts';
 import { storageHealth } from './storage-health.ts';
 import type { StorageHealth } from './storage-health.ts';
 import { checkIntegrity } from './files.ts';
-import type { Custody } from './custody.ts';
+import type { Custody, ServiceSecret } from './custody.ts';
+import { serviceProviders } from './providers.ts';
 import { users } from './users.ts';
 
 export { users } from './users.ts';
@@ -138,7 +139,14 @@ function driftLog(logger: pino.Logger): (pendingMs: number) => void {
 }
 
 /** The token service's endpoints over the store's users and clients. */
-async function endpointsOf(baton: Baton, store: BatonStore, member: Membership, config: ServerConfig, logger: pino.Logger): Promise<AuthHandler> {
+async function endpointsOf(
+  baton: Baton,
+  store: BatonStore,
+  member: Membership,
+  config: ServerConfig,
+  logger: pino.Logger,
+  secret: ServiceSecret,
+): Promise<AuthHandler> {
   return createAuthHandler({
     baton,
     authenticate: async (username, password) => {
@@ -165,7 +173,8 @@ async function endpointsOf(baton: Baton, store: BatonStore, member: Membership, 
     // DPoP once every instance on the store supports it (cluster.ts).
     dpop: member.dpop,
     logger,
-    authorization: authorizationOf(config, store, baton),
+    // With sign-in with other providers (`baton providers`): read from the store, a change seen within 5 s.
+    authorization: { ...authorizationOf(config, store, baton), providers: serviceProviders(store, secret, config.issuer.replace(/\/$/, '')) },
     ...passkeysOf(config, store, baton),
   });
 }
@@ -267,7 +276,7 @@ async function serviceOn(
   const stopLink = link?.attach(baton, metrics);
   await baton.ready();
   const { reload, stopKeyEvents, sweep } = schedule(baton, custody, store, install, config, logger);
-  const endpoints = await endpointsOf(baton, store, member, config, logger);
+  const endpoints = await endpointsOf(baton, store, member, config, logger, custody.secret);
   const handler = serviceHandler(config, { baton, raw, endpoints, metrics, install, health, link });
   return {
     baton,

@@ -17,6 +17,7 @@ import { redactUrl } from './config.ts';
 import { checkedSecret, defaultSecretFile, kek, readSecretFile, seal, sealedBy, serviceSecret, unseal } from './secret.ts';
 import { writeSecretFile } from './files.ts';
 import type { ServiceSecret } from './secret.ts';
+import { providers } from './providers.ts';
 import { batonCommand } from '../cli/command.ts';
 
 export { defaultSecretFile, generateSecret, seal, serviceSecret, unseal } from './secret.ts';
@@ -264,5 +265,7 @@ export async function rotateSecret(custody: Custody, store: BatonStore, next: st
   const staged = custody.secret.managedFile === undefined ? undefined : `${custody.secret.managedFile}.new`;
   if (staged !== undefined) writeSecretFile(staged, next);
   await store.putRecord(CONFIG, RING, await seal(bytes, RING, custody.ring.export()));
+  // The sign-in providers' client secrets are sealed under the same secret (providers.ts).
+  await providers.reseal(store, custody.secret, bytes);
   if (staged !== undefined) renameSync(staged, custody.secret.managedFile as string);
 }

@@ -18,11 +18,16 @@ export interface User {
   createdAt: number;
   /** The scopes this user may be granted (RFC 6749 §3.3); a login asking for another gets `invalid_scope`. */
   scopes: string[];
+  /** Their email (`users add --email`): a provider's sign-in with this email, verified by the provider, links to this user (`providers.ts`). */
+  email?: string;
 }
 
 const USERS = 'users';
 /** User id → username: `/auth/me` says whose token it is by name without reading every user. */
 const NAMES = 'user_names';
+/** Email (lowercase) → username: a provider's verified email finds its user in one read. */
+const EMAILS = 'user_emails';
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 /** Usernames found by id (`nameOf`), the most recently asked for: a few hundred KB at most. */
 const NAMES_SEEN = new LRUCache<string, string>({ max: 10_000 });
@@ -39,21 +44,42 @@ async function write(store: BatonStore, user: User): Promise<void> {
 
 /** The user table, kept in the store. */
 export const users = {
-  async add(store: BatonStore, username: string, password: string, scopes = ''): Promise<User> {
+  async add(store: BatonStore, username: string, password: string, scopes = '', email?: string): Promise<User> {
     if (!USERNAME.test(username)) throw new BatonError('ERR_INVALID_ARGUMENT', 'A username is 1 to 64 letters, digits or . _ @ -.');
     if (password.length < 8) throw new BatonError('ERR_INVALID_ARGUMENT', 'A password needs at least 8 characters.');
+    if (email !== undefined && !EMAIL.test(email))
+      throw new BatonError('ERR_INVALID_ARGUMENT', `--email must be an email address, not ${JSON.stringify(email.slice(0, 70))}.`);
+    if (email !== undefined && (await store.getRecord(EMAILS, email.toLowerCase())) !== null)
+      throw new BatonError('ERR_INVALID_ARGUMENT', `Another user has the email ${email}.`);
     const user: User = {
       id: `usr_${randomBytes(9).toString('base64url')}`,
       username,
       passwordHash: await hash(password),
       createdAt: Date.now(),
       scopes: parseScope(scopes),
+      ...(email === undefined ? {} : { email }),
     };
     if (!(await store.putRecord(USERS, username.toLowerCase(), JSON.stringify(user), { ifAbsent: true }))) {
       throw new BatonError('ERR_INVALID_ARGUMENT', `The user ${username} already exists.`);
     }
     await store.putRecord(NAMES, user.id, username);
+    if (email !== undefined) await store.putRecord(EMAILS, email.toLowerCase(), username);
     return user;
+  },
+  /** A user made by a provider's sign-in (`providers.ts`): no password (none can sign in with one), no scope; null when the name is taken. */
+  async addLinked(store: BatonStore, username: string): Promise<User | null> {
+    const user: User = { id: `usr_${randomBytes(9).toString('base64url')}`, username, passwordHash: '', createdAt: Date.now(), scopes: [] };
+    if (!(await store.putRecord(USERS, username.toLowerCase(), JSON.stringify(user), { ifAbsent: true }))) return null;
+    await store.putRecord(NAMES, user.id, username);
+    return user;
+  },
+  /** The user of an email: the one given it (`add --email`), or the one whose username it is. */
+  async byEmail(store: BatonStore, email: string): Promise<User | null> {
+    if (!EMAIL.test(email)) return null;
+    const name = await store.getRecord(EMAILS, email.toLowerCase());
+    const user = name === null ? null : await users.get(store, name);
+    if (user !== null && user.email?.toLowerCase() === email.toLowerCase()) return user;
+    return USERNAME.test(email) ? users.get(store, email) : null;
   },
   async get(store: BatonStore, username: string): Promise<User | null> {
     const raw = await store.getRecord(USERS, username.toLowerCase());
@@ -65,6 +91,7 @@ export const users = {
   async remove(store: BatonStore, username: string): Promise<boolean> {
     const user = await users.get(store, username);
     if (user !== null) await store.deleteRecord(NAMES, user.id);
+    if (user?.email !== undefined) await store.deleteRecord(EMAILS, user.email.toLowerCase());
     if (user !== null) await forgetConsents(store, user.id);
     if (user !== null) for (const p of await passkeyRecords.list(store, user.id)) await passkeyRecords.remove(store, user.id, p.id);
     return store.deleteRecord(USERS, username.toLowerCase());

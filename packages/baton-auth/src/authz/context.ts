@@ -15,6 +15,7 @@ import { THEME_VARIABLES } from './html.ts';
 import type { Sealer } from './seal.ts';
 import type { ClientMetadataOptions } from './client-metadata.ts';
 import type { RegistrationOptions } from './registration.ts';
+import type { ProvidersOptions } from '../upstream/routes.ts';
 
 export type { ConsentStore } from './consent-store.ts';
 
@@ -68,6 +69,12 @@ export interface AuthorizationOptions {
    * (a module on `@simplewebauthn/browser`; the service serves `passkey-sign-in.js`). Absent: the page offers no passkey.
    */
   passkeyScript?: string;
+  /**
+   * Sign-in with other providers (Google, Microsoft, Apple, GitHub, any OpenID Connect provider):
+   * "Continue with NAME" on the hosted sign-in page, `/auth/providers/<name>/start` and `/callback`
+   * (`upstream/routes.ts`). Off when absent. See docs/providers.md.
+   */
+  providers?: ProvidersOptions;
 }
 
 /** The authorization endpoint's resolved options, on `HandlerContext.authz`. */
@@ -79,6 +86,7 @@ export interface AuthzContext {
   readonly consents: ConsentStore;
   readonly codeTtlMs: number;
   readonly sealer: Sealer;
+  readonly providers: ProvidersOptions | undefined;
 }
 
 /**
@@ -139,5 +147,6 @@ export function authzContext(baton: Baton, options: AuthorizationOptions = {}): 
     codeTtlMs,
     // The one sealer of the engine, shared with the token endpoint's code grant (codes.ts).
     sealer: sealerOf(baton),
+    providers: options.providers,
   };
 }

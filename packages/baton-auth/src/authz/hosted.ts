@@ -12,7 +12,7 @@ import { checkCsrf } from '../http/context.ts';
 import { tooManyAttempts } from '../http/login-protection.ts';
 import { HttpError, readFields } from '../http/respond.ts';
 import { afterSignIn, txnClient } from './flow.ts';
-import { clientLabel, errorPage, htmlPage, passkeyScripts, signInHtml } from './html.ts';
+import { clientLabel, errorPage, htmlPage, passkeyScripts, providerButtons, signInHtml } from './html.ts';
 import { asCookie, csrfFor, csrfMatches, nowSec, openTxn, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import { authzErrorResponse } from './response.ts';
@@ -49,7 +49,7 @@ async function again(
   const client = await txnClient(c, txn);
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
-  const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client), username, error });
+  const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client), username, error, providers: await providerButtons(c) });
   return htmlPage(html, status, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri, headers, scripts: passkeyScripts(c) });
 }
 
@@ -85,7 +85,7 @@ async function signInPost(c: HandlerContext, request: Request, ip: string): Prom
     pair = await c.baton.login(who.userId, {
       clientId: c.defaultClientId,
       scope: '',
-      device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
+      device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip, method: 'password' },
     });
   } catch (err) {
     if (isBatonError(err) && err.code === 'ERR_RATE_LIMITED') return blocked(err.retryAfterMs ?? 1000);

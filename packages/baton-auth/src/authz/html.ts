@@ -73,7 +73,8 @@ h1{font-size:1.4rem;margin:0 0 1rem}img{display:block;max-height:48px;margin:0 a
 label{display:block;margin:.8rem 0 .3rem}input{box-sizing:border-box;width:100%;padding:.55rem;font:inherit;color:inherit;background:var(--baton-input-background,#fff);border:1px solid var(--baton-border,#8a939e);border-radius:var(--baton-radius,8px)}
 button{margin-top:1.2rem;padding:.6rem 1.2rem;font:inherit;border:0;border-radius:var(--baton-radius,8px);background:var(--baton-accent,#0b63ce);color:var(--baton-accent-text,#fff);cursor:pointer}
 button.secondary{background:transparent;color:inherit;border:1px solid var(--baton-border,#8a939e);margin-left:.5rem}
-.error{color:var(--baton-error,#b00020)}ul{padding-left:1.2rem}`;
+.error{color:var(--baton-error,#b00020)}ul{padding-left:1.2rem}
+.or{text-align:center;margin:1.2rem 0 .4rem}a.provider{display:block;margin-top:.5rem;padding:.55rem;text-align:center;color:inherit;text-decoration:none;border:1px solid var(--baton-border,#8a939e);border-radius:var(--baton-radius,8px)}`;
 
 /** A whole page around `body`. */
 export function layout(c: HandlerContext, heading: string, body: string): string {
@@ -114,8 +115,27 @@ function passkeyHtml(c: HandlerContext, action: string, txn: string): string {
 <script type="module" src="${esc(c.authz.options.passkeyScript ?? '')}"></script>`;
 }
 
-/** The hosted sign-in form. `txn` is the sealed transaction; `error` a sentence shown above the form. */
-export function signInHtml(c: HandlerContext, o: { txn: string; clientName: string; username?: string; error?: string }): string {
+/** The providers of "Continue with NAME" (`AuthHandlerOptions.providers`): none when off. */
+export async function providerButtons(c: HandlerContext): Promise<{ name: string; label: string }[]> {
+  return c.authz.providers === undefined ? [] : (await c.authz.providers.list()).map((p) => ({ name: p.name, label: p.label }));
+}
+
+/** "Continue with NAME" links (`upstream/routes.ts`): a top-level GET with the sealed transaction, which the start checks against this browser's CSRF cookie. */
+function providerLinks(c: HandlerContext, txn: string, providers: readonly { name: string; label: string }[]): string {
+  if (providers.length === 0) return '';
+  const base = new URL(c.issuer).pathname.replace(/\/$/, '');
+  const links = providers.map(
+    (p) =>
+      `<a class="provider" href="${esc(`${base}/auth/providers/${encodeURIComponent(p.name)}/start?txn=${encodeURIComponent(txn)}`)}">Continue with ${esc(p.label)}</a>`,
+  );
+  return `<p class="or">or</p><nav aria-label="Other ways to sign in">${links.join('')}</nav>`;
+}
+
+/** The hosted sign-in form. `txn` is the sealed transaction; `error` a sentence shown above the form; `providers` the "Continue with NAME" links. */
+export function signInHtml(
+  c: HandlerContext,
+  o: { txn: string; clientName: string; username?: string; error?: string; providers?: readonly { name: string; label: string }[] },
+): string {
   const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/sign-in`;
   const autocomplete = passkeyScripts(c) ? 'username webauthn' : 'username';
   return layout(
@@ -125,7 +145,7 @@ export function signInHtml(c: HandlerContext, o: { txn: string; clientName: stri
 <form method="post" action="${esc(action)}"><input type="hidden" name="txn" value="${esc(o.txn)}">
 <label for="username">Username</label><input id="username" name="username" autocomplete="${autocomplete}" required autofocus value="${esc(o.username ?? '')}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>${passkeyHtml(c, action, o.txn)}`,
+<button type="submit">Sign in</button></form>${passkeyHtml(c, action, o.txn)}${providerLinks(c, o.txn, o.providers ?? [])}`,
   );
 }
 

@@ -122,8 +122,10 @@ export interface AuditEvent {
   /** `refresh.*`: the session's generation after it; `refresh.grace`/`refresh.reused`: the one presented (`presented`). */
   generation?: number;
   presented?: number;
-  /** `login.*`: how the user signed in: `password`, `passkey` (a sign-in method's name, at most 16 characters). */
+  /** `login.*`: how the user signed in: `password`, `passkey`, or `provider` (with `provider`, its name) — a sign-in method's name, at most 16 characters. */
   method?: string;
+  /** `login.*` with `method: 'provider'`: the provider's name. */
+  provider?: string;
   /** `passkey.*`: the passkey's credential id (base64url, at most 128 characters): an identifier, not a secret. */
   credential?: string;
   /** `refresh.*`: the start of the presented token's SHA-256 (16 base64url characters), never the token: lines about one token match. */
@@ -154,6 +156,7 @@ const TEXT: Record<string, number> = {
   fingerprint: 32,
   method: 16,
   credential: 128,
+  provider: 32,
 };
 
 /** The event of `input` at `now` (ms): only the schema's fields, each text within its bound. */

@@ -25,9 +25,8 @@ import { checkCookieSecure, cookieName } from './cookies.ts';
 import { checkOrigins, CLIENT_ORIGIN_ROUTES, corsHeaders, preflight } from './cors.ts';
 import { sameMachine } from '../protocol/loopback.ts';
 import { recentClientAuths } from './client-auth.ts';
-import { createLoginProtection } from './login-protection.ts';
+import { createLoginProtection, type LoginProtection } from './login-protection.ts';
 import { answerFor } from './lazy-response.ts';
-import type { LoginProtection } from './login-protection.ts';
 import { httpDate, httpErrorOf, HttpError, oauthError } from './respond.ts';
 import { introspect } from './routes/introspect.ts';
 import { revocations } from './routes/revocations.ts';
@@ -45,8 +44,7 @@ import { match } from './match.ts';
 import type { Found } from './match.ts';
 import { context as otel } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
-import { authzContext } from '../authz/context.ts';
-import type { AuthorizationOptions } from '../authz/context.ts';
+import { authzContext, type AuthorizationOptions } from '../authz/context.ts';
 import { authorizeRoute } from '../authz/authorize.ts';
 import { consent, consentRoute, consents } from '../authz/consent.ts';
 import { signInRoute } from '../authz/hosted.ts';
@@ -57,6 +55,7 @@ import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts
 import { serverMetadata } from './routes/metadata.ts';
 import { passkeyContext, passkeyRoutes } from './routes/passkeys.ts';
 import type { PasskeyHandlerOptions } from './routes/passkeys.ts';
+import { PROVIDER_CALLBACK, providerRoutes } from '../upstream/routes.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -68,7 +67,7 @@ const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
  * for RP-initiated logout (`authz/end-session.ts`): it signs out at once only with an ID token of
  * the browser's own user, and asks otherwise.
  */
-const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session';
+const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session' || path === PROVIDER_CALLBACK;
 
 /** Options of `createAuthHandler`. */
 export interface AuthHandlerOptions extends PasskeyHandlerOptions {
@@ -218,6 +217,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
     ...passkeyRoutes(c),
+    ...(c.authz.providers === undefined ? {} : providerRoutes(c)),
   };
 }
 

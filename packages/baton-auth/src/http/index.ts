@@ -25,3 +25,8 @@ export type { Consent, ConsentStore, Granted, MemoryConsentsOptions } from '../a
 export { checkPage } from '../authz/context.ts';
 export type { AuthorizationOptions, AuthorizationUser, PageOptions } from '../authz/context.ts';
 export { checkRedirectUri } from '../authz/redirect-uri.ts';
+export { checkProviderOptions, PROVIDER_PRESETS, upstreamProvider, UpstreamError } from '../upstream/provider.ts';
+export type { ProviderPreset, UpstreamIdentity, UpstreamProvider, UpstreamProviderOptions, UpstreamTransaction } from '../upstream/provider.ts';
+export type { ProviderUser, ProvidersOptions } from '../upstream/routes.ts';
+export { appleClientSecret } from '../upstream/apple.ts';
+export type { AppleClientSecretOptions } from '../upstream/apple.ts';

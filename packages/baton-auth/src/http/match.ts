@@ -11,11 +11,28 @@ export function match(routes: Record<string, Route>, path: string): Found | unde
   const slash = path.lastIndexOf('/');
   const name = `${path.slice(0, slash)}/*`;
   const wildcard = routes[name];
+  if (wildcard === undefined) return middle(routes, path, slash);
   let param: string;
   try {
     param = decodeURIComponent(path.slice(slash + 1));
   } catch {
     return undefined;
   }
-  return wildcard && param ? { route: wildcard, name, params: [param] } : undefined;
+  return param ? { route: wildcard, name, params: [param] } : undefined;
+}
+
+/** A route whose next-to-last segment is the parameter (the provider's name of `/auth/providers/<name>/callback`). */
+function middle(routes: Record<string, Route>, path: string, slash: number): Found | undefined {
+  const prev = path.lastIndexOf('/', slash - 1);
+  if (prev < 0) return undefined;
+  const name = `${path.slice(0, prev)}/*${path.slice(slash)}`;
+  const route = routes[name];
+  if (route === undefined) return undefined;
+  let param: string;
+  try {
+    param = decodeURIComponent(path.slice(prev + 1, slash));
+  } catch {
+    return undefined;
+  }
+  return param ? { route, name, params: [param] } : undefined;
 }

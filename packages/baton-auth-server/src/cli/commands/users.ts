@@ -10,9 +10,10 @@ usersCmd
   .description('create a user (password from a prompt, or from standard input with --password-stdin)')
   .option('--password-stdin', 'read the password from standard input')
   .option('--scopes <scopes>', 'the scopes the user may be granted, space-separated', '')
-  .action(async (name: string, opts: { passwordStdin?: boolean; scopes: string }) => {
+  .option('--email <address>', 'their email: a sign-in with another provider whose verified email it is links to this user')
+  .action(async (name: string, opts: { passwordStdin?: boolean; scopes: string; email?: string }) => {
     const password = await readPassword(opts.passwordStdin === true, `${BATON} users add ${name}`);
-    const user = await withStore((store) => users.add(store, name, password, opts.scopes));
+    const user = await withStore((store) => users.add(store, name, password, opts.scopes, opts.email));
     recordAudit({ type: 'user.created', user: user.id, username: user.username, scope: user.scopes.join(' ') });
     console.info(`Created user ${user.username} (${user.id})${user.scopes.length ? ` with scopes ${user.scopes.join(' ')}` : ''}.`);
   });

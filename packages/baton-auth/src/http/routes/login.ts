@@ -59,7 +59,7 @@ export function login(c: HandlerContext): Route {
         ...(proof === undefined ? {} : { proof }),
         scope,
         resource,
-        device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip },
+        device: { userAgent: (request.headers.get('user-agent') ?? '').slice(0, 256), ip, method: 'password' },
       });
       c.log?.info({ event: 'login', sid: pair.session_id, client: client.id }, 'login');
       c.baton.audit({
