@@ -28,6 +28,8 @@ const NAMES = 'user_names';
 /** Email (lowercase) → username: a provider's verified email finds its user in one read. */
 const EMAILS = 'user_emails';
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
+/** Lowercase in ASCII only (A-Z): no other letter folds onto an ASCII one. */
+const asciiLower = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 /** Usernames found by id (`nameOf`), the most recently asked for: a few hundred KB at most. */
 const NAMES_SEEN = new LRUCache<string, string>({ max: 10_000 });
@@ -78,7 +80,10 @@ export const users = {
     if (!EMAIL.test(email)) return null;
     const name = await store.getRecord(EMAILS, email.toLowerCase());
     const user = name === null ? null : await users.get(store, name);
-    if (user !== null && user.email?.toLowerCase() === email.toLowerCase()) return user;
+    // The same address but for the case of its ASCII letters: Unicode's lowercasing makes the Kelvin
+    // sign (U+212A) a "k", so `\u212Aate@…`, another address a provider may verify for someone else,
+    // would otherwise find kate@…'s user.
+    if (user?.email !== undefined && asciiLower(user.email) === asciiLower(email)) return user;
     return USERNAME.test(email) ? users.get(store, email) : null;
   },
   async get(store: BatonStore, username: string): Promise<User | null> {
@@ -139,7 +144,9 @@ export const users = {
   /** Checks a password in about the same time whether or not the user exists. */
   async authenticate(store: BatonStore, username: string, password: string): Promise<User | null> {
     const user = USERNAME.test(username) ? await users.get(store, username) : null;
-    const ok = await verify(user?.passwordHash ?? (await DUMMY_HASH), password).catch(() => false);
-    return ok && user !== null ? user : null;
+    // A user made by a provider's sign-in has no password hash: the dummy's work for them too, so that the
+    // answer's time does not tell them from a user who does not exist.
+    const ok = await verify(user?.passwordHash || (await DUMMY_HASH), password).catch(() => false);
+    return ok && user !== null && user.passwordHash !== '' ? user : null;
   },
 };

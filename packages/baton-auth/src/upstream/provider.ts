@@ -73,11 +73,31 @@ function refusal(label: string, err: unknown): UpstreamError {
   return new UpstreamError('invalid', `The answer from ${label} failed a check, so it was refused. Start again, or sign in another way.`);
 }
 
-/** A body of at most `max` bytes, as JSON. */
+/** A body of at most `max` bytes, as JSON: read as it comes, and dropped once past `max` (never held whole). */
 async function boundedJson(res: Response, max: number): Promise<unknown> {
-  const text = await res.text();
-  if (text.length > max) throw new UpstreamError('invalid', 'The provider answered with too much.');
-  return JSON.parse(text) as unknown;
+  const tooMuch = (): UpstreamError => new UpstreamError('invalid', 'The provider answered with too much.');
+  if (Number(res.headers.get('content-length') ?? 0) > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooMuch();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body !== null) {
+    const reader = res.body.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      size += r.value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => undefined);
+        throw tooMuch();
+      }
+      chunks.push(r.value);
+    }
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new UpstreamError('invalid', 'The provider answered with something that is not JSON.');
+  }
 }
 
 /**
@@ -242,8 +262,12 @@ class Upstream implements UpstreamProvider {
       });
       if (this.#github) return await this.#githubIdentity(o, c, tokens.access_token);
       let claims: Record<string, unknown> = { ...(tokens.claims() as Record<string, unknown>) };
-      if (claims.email === undefined && c.serverMetadata().userinfo_endpoint !== undefined)
-        claims = { ...(await o.fetchUserInfo(c, tokens.access_token, claims.sub as string)), ...claims };
+      if (claims.email === undefined && c.serverMetadata().userinfo_endpoint !== undefined) {
+        const info = (await o.fetchUserInfo(c, tokens.access_token, claims.sub as string)) as Record<string, unknown>;
+        // The email and whether it is verified come from one answer (OIDC Core §5.1: `email_verified`
+        // is about that answer's `email`): an ID token's `email_verified` says nothing of UserInfo's email.
+        claims = { ...info, ...claims, email: info.email, email_verified: info.email_verified };
+      }
       return oidcIdentity(this.name, claims);
     } catch (err) {
       throw refusal(this.label, err);

@@ -1,0 +1,97 @@
+/**
+ * Red team of sign-in with other providers (issue #27): the breaks found, each shown against an
+ * in-process OpenID Connect provider (rt-providers-harness.ts) or the service's store.
+ */
+import { describe, expect, it } from 'vitest';
+import { memoryStore } from 'baton-auth/stores/memory';
+import { upstreamProvider } from 'baton-auth/http';
+import type { UpstreamIdentity } from 'baton-auth/http';
+import { linkUser } from '../../packages/baton-auth-server/src/server/providers.ts';
+import { users } from '../../packages/baton-auth-server/src/server/users.ts';
+import { answer, fakeOp } from './rt-providers-harness.ts';
+
+const RU = 'https://rp.example/auth/providers/acme/callback';
+
+describe('account links: only the email the provider verified', () => {
+  it("an ID token's email_verified does not vouch for UserInfo's email (they are one answer's, OIDC Core §5.1)", async () => {
+    const op = await fakeOp();
+    // The ID token says "verified" of no email; UserInfo gives an email it says is not verified.
+    op.idClaims = { email_verified: true };
+    op.userinfo = { email: 'victim@example.com', email_verified: false };
+    const acme = upstreamProvider({ name: 'acme', issuer: op.issuer, clientId: 'rp', clientSecret: 's', fetch: op.fetch });
+    const { url, transaction } = await acme.start(RU);
+    const who = await acme.finish(answer(op, url, RU), transaction, RU);
+    expect(op.seen).toContain('/userinfo');
+    expect(who).toMatchObject({ email: 'victim@example.com', emailVerified: false });
+    // UserInfo's own verified email still counts.
+    op.userinfo = { email: 'someone@example.com', email_verified: true };
+    const second = await acme.start(RU);
+    expect(await acme.finish(answer(op, second.url, RU), second.transaction, RU)).toMatchObject({ email: 'someone@example.com', emailVerified: true });
+  });
+
+  it('an address with the Kelvin sign (U+212A, lowercased to "k") is another address: it links to no one', async () => {
+    const store = memoryStore();
+    const kate = await users.add(store, 'kate', 'a long password', 'admin', 'kate@example.com');
+    const identity: UpstreamIdentity = {
+      provider: 'acme',
+      issuer: 'https://op.example',
+      subject: 'mallory',
+      email: '\u212Aate@example.com',
+      emailVerified: true,
+    };
+    expect('\u212Aate@example.com'.toLowerCase()).toBe('kate@example.com');
+    const got = await linkUser(store, identity);
+    expect(got.userId).not.toBe(kate.id);
+    expect(got.scope).toBe('');
+    // The same address in another ASCII case still links.
+    expect((await linkUser(store, { ...identity, subject: 'kate', email: 'Kate@Example.COM' })).userId).toBe(kate.id);
+  });
+});
+
+describe('a user made by a provider has no password', () => {
+  it('answers a password attempt in the time of a user who does not exist (no oracle), and no password signs them in', async () => {
+    const store = memoryStore();
+    const made = await linkUser(store, { provider: 'acme', issuer: 'https://op.example', subject: 'x', emailVerified: false, username: 'linked' });
+    const time = async (name: string): Promise<number> => {
+      const all: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        expect(await users.authenticate(store, name, 'some password')).toBeNull();
+        all.push(performance.now() - t0);
+      }
+      return all.sort((a, b) => a - b)[2] as number;
+    };
+    await time('nobody-here'); // warm the dummy hash
+    const [missing, linked] = [await time('nobody-here'), await time(made.username)];
+    expect(linked).toBeGreaterThan(missing / 3);
+    expect(await users.authenticate(store, made.username, 'baton-timing-equaliser')).toBeNull();
+    expect(await users.authenticate(store, made.username, '')).toBeNull();
+  });
+});
+
+describe("GitHub's user API: at most 64 KiB read", () => {
+  it('a huge answer is dropped after 64 KiB, not read whole', async () => {
+    const op = await fakeOp('https://ghe.example');
+    let pulled = 0;
+    op.override.set('/login/oauth/access_token', () => Response.json({ access_token: 'gho_x', token_type: 'bearer', scope: 'read:user' }));
+    op.override.set('/api/v3/user', () => {
+      const chunk = new Uint8Array(64 * 1024).fill(0x20);
+      let left = 1024; // 64 MiB
+      return new Response(
+        new ReadableStream({
+          pull(ctl) {
+            if (left-- === 0) return ctl.close();
+            pulled += chunk.byteLength;
+            ctl.enqueue(chunk);
+          },
+        }),
+        { headers: { 'content-type': 'application/json' } },
+      );
+    });
+    const gh = upstreamProvider({ name: 'github', preset: 'github', issuer: op.issuer, clientId: 'Iv1', clientSecret: 's', fetch: op.fetch });
+    const redirect = 'https://rp.example/auth/providers/github/callback';
+    const { url, transaction } = await gh.start(redirect);
+    await expect(gh.finish(answer(op, url, redirect), transaction, redirect)).rejects.toMatchObject({ name: 'UpstreamError', kind: 'invalid' });
+    expect(pulled).toBeLessThan(1024 * 1024);
+  });
+});
