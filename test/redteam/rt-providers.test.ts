@@ -8,6 +8,9 @@ import { upstreamProvider } from 'baton-auth/http';
 import type { UpstreamIdentity } from 'baton-auth/http';
 import { linkUser } from '../../packages/baton-auth-server/src/server/providers.ts';
 import { users } from '../../packages/baton-auth-server/src/server/users.ts';
+import { generateKeyPair, exportJWK } from 'jose';
+import { readFields } from '../../packages/baton-auth/src/http/respond.ts';
+import { ISSUER, setup } from '../support/authz.ts';
 import { answer, fakeOp } from './rt-providers-harness.ts';
 
 const RU = 'https://rp.example/auth/providers/acme/callback';
@@ -93,5 +96,61 @@ describe("GitHub's user API: at most 64 KiB read", () => {
     const { url, transaction } = await gh.start(redirect);
     await expect(gh.finish(answer(op, url, redirect), transaction, redirect)).rejects.toMatchObject({ name: 'UpstreamError', kind: 'invalid' });
     expect(pulled).toBeLessThan(1024 * 1024);
+  });
+});
+
+describe("the provider's answers, through the handler", () => {
+  async function through(mutate: (op: Awaited<ReturnType<typeof fakeOp>>) => void | Promise<void>) {
+    const op = await fakeOp();
+    await mutate(op);
+    const acme = upstreamProvider({ name: 'acme', issuer: op.issuer, clientId: 'rp', clientSecret: 's', fetch: op.fetch });
+    const signedIn: string[] = [];
+    const t = setup({
+      authorization: { providers: { list: async () => [acme], user: async (i) => (signedIn.push(i.subject), { userId: `u-${i.subject}` }) } },
+    });
+    const b = t.browser();
+    const start = await b.get('/auth/providers/acme/start');
+    return { op, t, b, start, signedIn };
+  }
+
+  it('an ID token not signed with the provider\'s keys is refused (the docs\' "signature" check)', async () => {
+    const { op, b, start, signedIn } = await through(async (op) => {
+      // The provider's JWKS holds another key than the one its ID tokens are signed with.
+      const other = { ...(await exportJWK((await generateKeyPair('RS256')).publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+      op.override.set('/jwks', () => Response.json({ keys: [other] }));
+    });
+    expect(start.status).toBe(303);
+    const done = await b.get(answer(op, new URL(start.headers.get('location') as string), `${ISSUER}/auth/providers/acme/callback`).href);
+    expect(done.status).toBe(400);
+    expect(await done.text()).toContain('failed a check');
+    expect(signedIn).toEqual([]);
+  });
+
+  it('a discovery document without an authorization endpoint: the start is a page with a sentence (502), not a 500', async () => {
+    const { start } = await through((op) =>
+      op.override.set('/.well-known/openid-configuration', () =>
+        Response.json({ issuer: op.issuer, token_endpoint: `${op.issuer}/token`, jwks_uri: `${op.issuer}/jwks` }),
+      ),
+    );
+    expect(start.status).toBe(502);
+    expect(start.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await start.text()).toContain('acme cannot be used right now');
+  });
+});
+
+describe('#26 readFields: RFC 6749 §3.2 for every key', () => {
+  const form = (body: string) =>
+    readFields(
+      new Request('https://auth.test/oauth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }),
+      10_000,
+    );
+
+  it('__proto__ and constructor are keys like any other: no prototype touched, a repeat refused, an absent one absent', async () => {
+    const f = await form('__proto__=x&constructor=y&grant_type=z');
+    expect(Object.keys(f).sort()).toEqual(['__proto__', 'constructor', 'grant_type']);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+    await expect(form('__proto__=a&__proto__=b')).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST' });
+    expect((await form('grant_type=z')).constructor).toBeUndefined();
+    expect((await form('grant_type=z')).toString).toBeUndefined();
   });
 });

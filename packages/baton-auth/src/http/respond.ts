@@ -129,7 +129,9 @@ export async function readFields(request: Request, limit: number, allowJson = tr
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
   const text = await readBody(request, limit);
   if (type === 'application/x-www-form-urlencoded') {
-    const fields: Record<string, string> = {};
+    // No prototype: `__proto__` is a key like any other (given twice, it is a repeat), and an absent
+    // `constructor` or `toString` reads as absent.
+    const fields = Object.create(null) as Record<string, string>;
     // One pass over the pairs (a form is on every token request's path), in their order.
     for (const [key, value] of new URLSearchParams(text)) {
       if (!Object.hasOwn(fields, key)) fields[key] = value;
@@ -147,7 +149,7 @@ export async function readFields(request: Request, limit: number, allowJson = tr
       throw new HttpError('ERR_INVALID_REQUEST', 'The body is not valid JSON');
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError('ERR_INVALID_REQUEST', 'The body must be a JSON object');
-    const fields: Record<string, string> = {};
+    const fields = Object.create(null) as Record<string, string>;
     for (const [k, v] of Object.entries(parsed)) {
       if (typeof v === 'string') fields[k] = v;
       else if (REPEATABLE.has(k) && Array.isArray(v) && v.every((x) => typeof x === 'string')) fields[k] = v.join(' ');

@@ -180,6 +180,9 @@ class Upstream implements UpstreamProvider {
     if (this.#url.protocol === 'http:') o.allowInsecureRequests(config);
     if (this.#options.fetch !== undefined) config[o.customFetch] = this.#options.fetch as Oidc.CustomFetch;
     config.timeout = this.#timeoutSec;
+    // The ID token's signature checked against the provider's JWKS too (openid-client skips it for
+    // an ID token from the token endpoint unless asked: OIDC Core §3.1.3.7 lets TLS stand in for it).
+    if (!this.#github) o.enableNonRepudiationChecks(config);
     return config;
   }
 
@@ -243,7 +246,15 @@ class Upstream implements UpstreamProvider {
     };
     if (transaction.nonce !== undefined) params.nonce = transaction.nonce;
     if (this.responseMode === 'form_post') params.response_mode = 'form_post';
-    return { url: o.buildAuthorizationUrl(c, params), transaction };
+    try {
+      return { url: o.buildAuthorizationUrl(c, params), transaction };
+    } catch (err) {
+      // A discovery document without an authorization endpoint: a refusal with a sentence, not a 500.
+      throw new UpstreamError(
+        'unavailable',
+        `${this.label} cannot be used right now (${refusal(this.label, err).kind}). Try again later, or sign in another way.`,
+      );
+    }
   }
 
   async finish(callback: URL | Request, transaction: UpstreamTransaction, redirectUri: string): Promise<UpstreamIdentity> {
