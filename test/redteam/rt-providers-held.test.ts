@@ -193,7 +193,7 @@ describe('#26: the store deadlines and the outage proxy', () => {
     const guarded = outageAware(store, 1000);
     expect(await guarded.getRecord('k', 'a')).toBeNull();
     const original = store.getRecord.bind(store);
-    (store as { getRecord: BatonStore['getRecord'] }).getRecord = async (kind, key) => `replaced:${key}`;
+    (store as { getRecord: BatonStore['getRecord'] }).getRecord = async (_kind, key) => `replaced:${key}`;
     const answers = await Promise.all(['a', 'b', 'c'].map((k) => guarded.getRecord('k', k)));
     expect(answers).toEqual(['replaced:a', 'replaced:b', 'replaced:c']);
     (store as { getRecord: BatonStore['getRecord'] }).getRecord = original;

@@ -2,7 +2,7 @@
  * Red team of sign-in with other providers (issue #27): the breaks found, each shown against an
  * in-process OpenID Connect provider (rt-providers-harness.ts) or the service's store.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { upstreamProvider } from 'baton-auth/http';
 import type { UpstreamIdentity } from 'baton-auth/http';
@@ -127,14 +127,55 @@ describe("the provider's answers, through the handler", () => {
   });
 
   it('a discovery document without an authorization endpoint: the start is a page with a sentence (502), not a 500', async () => {
-    const { start } = await through((op) =>
+    const { start } = await through((op) => {
       op.override.set('/.well-known/openid-configuration', () =>
         Response.json({ issuer: op.issuer, token_endpoint: `${op.issuer}/token`, jwks_uri: `${op.issuer}/jwks` }),
-      ),
-    );
+      );
+    });
     expect(start.status).toBe(502);
     expect(start.headers.get('content-type')).toMatch(/text\/html/);
     expect(await start.text()).toContain('acme cannot be used right now');
+  });
+});
+
+describe("a provider's token endpoint: the shared cap is not one address's to take", () => {
+  it('a script replaying its own callback holds at most 4 places; another person still signs in meanwhile', async () => {
+    const op = await fakeOp();
+    const held: (() => void)[] = [];
+    let holding = true;
+    const real = op.fetch;
+    op.fetch = async (url, init) => {
+      if (holding && new URL(url).pathname === '/token' && String(init.body).includes('code=attacker')) {
+        await new Promise<void>((r) => held.push(r));
+        return Response.json({ error: 'invalid_grant' }, { status: 400 });
+      }
+      return real(url, init);
+    };
+    const acme = upstreamProvider({ name: 'acme', issuer: op.issuer, clientId: 'rp', clientSecret: 's', fetch: (u, i) => op.fetch(u, i) });
+    const t = setup({ authorization: { providers: { list: async () => [acme], user: async (i) => ({ userId: `u-${i.subject}` }) } } });
+    const attacker = t.browser();
+    const start = await attacker.get('/auth/providers/acme/start');
+    const state = new URL(start.headers.get('location') as string).searchParams.get('state') as string;
+    const cookie = attacker.cookieHeader();
+    const replay = `/auth/providers/acme/callback?code=attacker&state=${state}`;
+    // One address (and its IPv6 /64: another address in it is the same), 40 at once.
+    const answers = Array.from({ length: 40 }, (_, i) => t.call(replay, { headers: { cookie } }, i % 2 ? '2001:db8:1:2::1' : `2001:db8:1:2::${i}`));
+    try {
+      await vi.waitFor(() => expect(held.length).toBeGreaterThan(0));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(held.length).toBeLessThanOrEqual(4);
+      // Meanwhile, someone else's sign-in goes through.
+      const victim = t.browser();
+      const theirs = await victim.get('/auth/providers/acme/start');
+      const done = await victim.get(answer(op, new URL(theirs.headers.get('location') as string), `${ISSUER}/auth/providers/acme/callback`).href);
+      expect(done.status).toBe(303);
+      const refused = (await Promise.all(answers.slice(4))).filter((r) => r.status === 429);
+      expect(refused.length).toBeGreaterThanOrEqual(36);
+    } finally {
+      holding = false;
+      for (const r of held) r();
+      await Promise.all(answers);
+    }
   });
 });
 

@@ -13,6 +13,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type * as Oidc from 'openid-client';
+import { boundedJson } from './bounded.ts';
 import { checkProviderOptions, UpstreamError } from './options.ts';
 import type { ProviderPreset, UpstreamIdentity, UpstreamProvider, UpstreamProviderOptions, UpstreamTransaction } from './options.ts';
 
@@ -71,33 +72,6 @@ function refusal(label: string, err: unknown): UpstreamError {
   if (e.name === 'TypeError' || e.name === 'AbortError' || e.name === 'TimeoutError' || /fetch failed|timed? ?out|ECONNREFUSED|ENOTFOUND/i.test(message))
     return new UpstreamError('unavailable', `${label} cannot be reached right now. Try again in a moment, or sign in another way.`);
   return new UpstreamError('invalid', `The answer from ${label} failed a check, so it was refused. Start again, or sign in another way.`);
-}
-
-/** A body of at most `max` bytes, as JSON: read as it comes, and dropped once past `max` (never held whole). */
-async function boundedJson(res: Response, max: number): Promise<unknown> {
-  const tooMuch = (): UpstreamError => new UpstreamError('invalid', 'The provider answered with too much.');
-  if (Number(res.headers.get('content-length') ?? 0) > max) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooMuch();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (res.body !== null) {
-    const reader = res.body.getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      size += r.value.byteLength;
-      if (size > max) {
-        await reader.cancel().catch(() => undefined);
-        throw tooMuch();
-      }
-      chunks.push(r.value);
-    }
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new UpstreamError('invalid', 'The provider answered with something that is not JSON.');
-  }
 }
 
 /**

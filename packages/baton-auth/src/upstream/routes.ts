@@ -18,6 +18,7 @@ import type { TokenPair } from '../core/baton.ts';
 import { grantScope, parseScope } from '../core/scope.ts';
 import type { HandlerContext, Route } from '../http/context.ts';
 import { cookieValue, setCookie } from '../http/cookies.ts';
+import { budgetAddress } from '../http/login-protection.ts';
 import { HttpError, json, readBody } from '../http/respond.ts';
 import { afterSignIn, txnClient } from '../authz/flow.ts';
 import { errorPage } from '../authz/html.ts';
@@ -72,6 +73,31 @@ const COOKIE = 'baton_up';
 /** A browser keeps cookies of 4096 bytes: a longer transaction would be dropped silently and the sign-in fail at the callback. */
 const MAX_COOKIE_CHARS = 3800;
 const JKT = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * Callbacks of one address (an IPv6 /64) at a provider's token endpoint at once. The provider's
+ * own cap (`MAX_CALLBACKS_IN_FLIGHT`, 32) is shared by everyone: without this, one script replaying
+ * its own transaction 32 times at once would take every place, and every other person's callback
+ * would be refused ("too many sign-ins") for as long as it kept on.
+ */
+export const MAX_CALLBACKS_PER_ADDRESS = 4;
+/** Callbacks in flight, per handler, by provider and address; an entry goes when its last callback ends. */
+const inFlightOf = new WeakMap<HandlerContext, Map<string, number>>();
+
+/** A place for a callback of `ip` at `provider`'s token endpoint, and how to give it back; undefined when it has its share. No address known (a host that gives none): the provider's own cap only. */
+function takeSlot(c: HandlerContext, provider: string, ip: string): (() => void) | undefined {
+  if (ip === 'unknown') return () => undefined;
+  let inFlight = inFlightOf.get(c);
+  if (inFlight === undefined) inFlightOf.set(c, (inFlight = new Map()));
+  const slot = `${provider}\n${budgetAddress(ip)}`;
+  const held = inFlight.get(slot) ?? 0;
+  if (held >= MAX_CALLBACKS_PER_ADDRESS) return undefined;
+  inFlight.set(slot, held + 1);
+  return () => {
+    const left = (inFlight.get(slot) ?? 1) - 1;
+    if (left > 0) inFlight.set(slot, left);
+    else inFlight.delete(slot);
+  };
+}
 
 /** The provider named in the path, or undefined. */
 async function providerNamed(c: HandlerContext, name: string | undefined): Promise<UpstreamProvider | undefined> {
@@ -177,6 +203,11 @@ async function callback(c: HandlerContext, request: Request, name: string | unde
     return page(400, `This sign-in with ${provider.label} expired or did not start in this browser. Start again.`);
   }
   let identity: UpstreamIdentity;
+  const release = takeSlot(c, provider.name, ip);
+  if (release === undefined) {
+    c.baton.audit({ type: 'login.failed', ip, reason: 'provider_unavailable', client: c.defaultClientId });
+    return page(429, `Too many sign-ins with ${provider.label} from your network are under way right now. Try again in a moment.`);
+  }
   try {
     identity = await provider.finish(await callbackRequest(c, request), up.u, callbackUrl(c, provider.name));
   } catch (err) {
@@ -185,6 +216,8 @@ async function callback(c: HandlerContext, request: Request, name: string | unde
     c.log?.info({ event: 'provider.refused', provider: provider.name, kind: err.kind, ...(err.error ? { error: err.error } : {}) }, 'provider sign-in refused');
     c.baton.audit({ type: 'login.failed', ip, reason: `provider_${err.kind}`, client: c.defaultClientId });
     return page(err.kind === 'unavailable' ? 502 : err.kind === 'denied' ? 403 : 400, err.message);
+  } finally {
+    release();
   }
   const who = await c.authz.providers?.user(identity);
   if (who === null || who === undefined) {
