@@ -38,7 +38,6 @@ export const INTEGRATION = [
   'test/runtimes/**/*.test.ts',
   'test/release.test.ts',
   'test/server/authorization-cli.test.ts',
-  'test/server/outage-deadlines.test.ts',
   'test/redteam/rt-providers-outage-held.test.ts',
   'test/server/backup.test.ts',
   'test/server/clock-step.test.ts',
