@@ -23,6 +23,7 @@ export default tseslint.config(
       'coverage/',
       '.tmp/',
       'packages/baton-auth-server/web/client.js',
+      'packages/baton-auth-server/web/webauthn.js',
       'docs/api/',
       'docs/.vitepress/cache/',
       'examples/sveltekit/.svelte-kit/',

@@ -53,6 +53,7 @@ export const INTEGRATION = [
   'test/server/providers-cli.test.ts',
   'test/server/outage-postgres.test.ts',
   'test/server/outage.test.ts',
+  'test/server/passkeys-cli.test.ts',
   'test/server/redaction.test.ts',
   'test/server/runtime.test.ts',
   'test/server/server.test.ts',

@@ -14,6 +14,7 @@ const guides: DefaultTheme.SidebarItem[] = [
   { text: 'The service', link: '/service' },
   { text: 'The library', link: '/library' },
   { text: 'Sign-in: OAuth 2.1 and OpenID Connect', link: '/sign-in' },
+  { text: 'Passkeys', link: '/passkeys' },
   { text: 'Sign-in with other providers', link: '/providers' },
   { text: 'Frameworks and WebSockets', link: '/frameworks' },
   { text: 'Next.js and server rendering', link: '/nextjs' },

@@ -166,7 +166,8 @@ describe('the audit trail', () => {
       baton.audit({ type: type as AuditEvent['type'], username: 'alice', user: 'id-alice', actor: 'cli:root', password: USERS.alice!.password } as never);
     await baton.issueClientToken({ clientId: 'conf' });
     const types = new Set(w.events.map((e) => e.type));
-    expect(AUDIT_EVENT_TYPES.filter((t) => !types.has(t))).toEqual([]);
+    // `passkey.*` need an authenticator: test/http/passkeys.test.ts drives each through the real handler.
+    expect(AUDIT_EVENT_TYPES.filter((t) => !types.has(t) && !t.startsWith('passkey.'))).toEqual([]);
     expect(w.events.filter((e) => e.type === 'session.expired')).toHaveLength(1);
     for (const e of w.events) {
       expect(e.v).toBe(1);

@@ -17,3 +17,17 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+// @simplewebauthn/browser as one ES module for the page and the hosted sign-in page (`web/webauthn.js`): served by the service, same-origin, no CDN.
+await build({
+  stdin: { contents: "export * from '@simplewebauthn/browser';", resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
+  outfile: new URL('../web/webauthn.js', import.meta.url).pathname,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});

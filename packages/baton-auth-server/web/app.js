@@ -4,6 +4,7 @@
 // no script can read — a copied refresh cookie or access token is useless without it.
 import { browserStorage, createTokenClient, sessionEndMessage, SignInError } from './client.js';
 import { consentsView } from './consents.js';
+import { passkeySignIn, passkeysView } from './passkeys.js';
 
 const $ = (id) => document.getElementById(id);
 const storage = browserStorage();
@@ -16,6 +17,7 @@ const client = createTokenClient({
   dpop: true, // the endpoints are given, not discovered: say that this service binds sessions
 });
 const apps = consentsView(client, $);
+const keys = passkeysView(client, $, (kind, ...parts) => say(kind, ...parts));
 let refreshes = 0;
 let signedIn = false;
 // Set once the person submits the form: the start-up check below then leaves the page to the sign-in
@@ -114,6 +116,7 @@ function say(kind, ...parts) {
 function show(loggedIn, message = '', kind = 'info') {
   signedIn = loggedIn;
   if (!loggedIn) hint.set(false);
+  if (!loggedIn) armPasskeys();
   $('login-card').hidden = loggedIn;
   $('app').hidden = !loggedIn;
   document.body.classList.toggle('signed-out', !loggedIn);
@@ -168,6 +171,37 @@ function refusal(err, username) {
   return [err.errorDescription ? `${err.errorDescription}.`.replace(/\.\.$/, '.') : 'Sign-in failed. Please try again.'];
 }
 
+/** Passkey sign-in on the sign-in card (passkeys.js): the username field's autofill and the button. */
+function armPasskeys() {
+  void passkeySignIn({
+    client,
+    button: $('passkey-login'),
+    beforeSignIn: async () => {
+      signInStarted = true;
+      await fetchNonce(); // the sign-in's DPoP proof carries a nonce, as a password's does
+    },
+    done: async (signingIn) => {
+      try {
+        await signingIn;
+      } catch (err) {
+        // A refused passkey says why (not "wrong password"); a block says how long, as for a password.
+        if (err instanceof SignInError && err.status === 401)
+          return say('error', `${err.errorDescription ?? 'The passkey was refused'}.`.replace(/\.\.$/, '.'));
+        if (err instanceof SignInError && err.status === 429)
+          return say('error', 'Too many failed passkey sign-ins from your network. Try again later, or sign in with your password.');
+        if (err instanceof SignInError) return say('error', ...refusal(err, ''));
+        throw err;
+      }
+      await enter();
+    },
+    failed: (err) =>
+      say(
+        'error',
+        err?.name === 'NotAllowedError' ? 'No passkey was used. Try again, or sign in with your password.' : 'The passkey sign-in failed. Try again.',
+      ),
+  }).catch(() => undefined);
+}
+
 async function login(event) {
   event.preventDefault();
   signInStarted = true;
@@ -210,6 +244,7 @@ async function enter() {
   await loadSessions();
   await loadTimeline();
   await apps.load();
+  await keys.load();
 }
 
 // Other providers ------------------------------------------------------------------------------
@@ -320,6 +355,7 @@ const byWhom = (by) => (by === undefined ? 'another device' : by.session_id === 
 function describe(e) {
   switch (e.type) {
     case 'session.created':
+      if (e.device?.method === 'passkey') return ['Signed in with a passkey'];
       return [e.device?.method === 'provider' ? `Signed in with ${providerLabels.get(e.device.provider) ?? e.device.provider}` : 'Signed in'];
     case 'refresh.rotated':
       return [`Stayed signed in: refreshed ${times(e.count)}`];

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { BatonConfigError, createBaton, steadyClock } from 'baton-auth';
 import type { AuditSink, Baton, BatonEvent, BatonStore } from 'baton-auth';
 import { createAuthHandler, createLoginProtection } from 'baton-auth/http';
-import type { AuthHandler } from 'baton-auth/http';
+import type { AuthHandler, AuthHandlerOptions } from 'baton-auth/http';
+import { createPasskeys } from 'baton-auth/passkeys';
 import { authorizationOf } from './authorization.ts';
 import { bootstrapClients, clients, DEFAULT_CLIENT, storeClients } from './clients.ts';
 import { dpopGauge, joinCluster } from './cluster.ts';
@@ -174,7 +175,18 @@ async function endpointsOf(
     logger,
     // With sign-in with other providers (`baton providers`): read from the store, a change seen within 5 s.
     authorization: { ...authorizationOf(config, store, baton), providers: serviceProviders(store, secret, config.issuer.replace(/\/$/, '')) },
+    ...passkeysOf(config, store, baton),
   });
+}
+
+/** Passkeys on the service's store, when `BATON_PASSKEYS_RP_ID` is set; a user's scopes for a sign-in without a password. */
+function passkeysOf(config: ServerConfig, store: BatonStore, baton: Baton): Pick<AuthHandlerOptions, 'passkeys' | 'userScope'> {
+  if (config.passkeys === undefined) return {};
+  const { rpId, origins, maxPerUser } = config.passkeys;
+  return {
+    passkeys: createPasskeys({ baton, store, rpId, origins, maxPerUser, rpName: config.page.title ?? 'Baton' }),
+    userScope: async (userId) => (await users.byId(store, userId))?.scopes.join(' '),
+  };
 }
 
 /** The answer of an endpoint while the store has lost its data, traced (`spans.ts`). */
@@ -198,7 +210,7 @@ interface Parts {
 /** The service's handler: the page, the operations routes (health, readiness, metrics), then the endpoints. */
 function serviceHandler(config: ServerConfig, { baton, raw, endpoints, metrics, install, health, link }: Parts): AuthHandler {
   const base = new URL(config.issuer).pathname.replace(/\/$/, '');
-  const pageOf = servicePage(base);
+  const pageOf = servicePage(base, { passkeys: config.passkeys !== undefined });
   const ops = opsRoutes({
     base,
     baton,

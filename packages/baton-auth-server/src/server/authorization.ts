@@ -28,6 +28,8 @@ export function authorizationOf(config: ServerConfig, store: BatonStore, baton: 
   };
   // Registrations per address counted in the store, on the engine's clock (shared by instances).
   if (config.registration !== undefined) options.registration = { maxClients: config.registration.maxClients, store, now: () => baton.now() };
+  // The hosted sign-in page's passkey script, served beside the web page (page.ts).
+  if (config.passkeys !== undefined) options.passkeyScript = `${new URL(config.issuer).pathname.replace(/\/$/, '')}/passkey-sign-in.js`;
   if (config.clientMetadataHosts.length > 0) options.clientMetadataDocuments = { hosts: config.clientMetadataHosts };
   return options;
 }

@@ -11,6 +11,7 @@ import type { SigningAlg, TokenFormat } from 'baton-auth';
 import { checkCookieSecure } from 'baton-auth/http';
 import type { PageOptions } from 'baton-auth/http';
 import { pageOf } from './settings/authorization.ts';
+import { passkeysOf } from './settings/passkeys.ts';
 import { auditTarget } from './settings/audit.ts';
 import type { AuditTarget } from './settings/audit.ts';
 import { batonCommand } from '../cli/command.ts';
@@ -91,6 +92,8 @@ export interface ServerConfig {
   audit: AuditTarget;
   /** Settings that work but are probably not what was meant, each a sentence (logged at start). */
   warnings: string[];
+  /** Passkeys (`BATON_PASSKEYS_*`), or undefined: off. */
+  passkeys?: { rpId: string; origins: string[]; maxPerUser: number } | undefined;
 }
 
 /**
@@ -279,5 +282,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     registration: c.BATON_CLIENT_REGISTRATION === 'open' ? { maxClients: p.count('BATON_CLIENT_REGISTRATION_MAX') } : undefined,
     clientMetadataHosts: list(p.text('BATON_CLIENT_METADATA_HOSTS')),
     audit: auditTarget(p.text),
+    passkeys: passkeysOf(p.maybe('BATON_PASSKEYS_RP_ID'), p.maybe('BATON_PASSKEYS_ORIGINS'), p.count('BATON_PASSKEYS_MAX'), issuer),
   };
 }

@@ -13,6 +13,7 @@ import { AUTHORIZATION_SETTINGS } from './settings/authorization.ts';
 import { CALLER_SETTINGS } from './settings/callers.ts';
 import { LIMIT_SETTINGS } from './settings/limits.ts';
 import { OPERATION_SETTINGS } from './settings/operations.ts';
+import { PASSKEY_SETTINGS } from './settings/passkeys.ts';
 import type { Setting } from './settings/setting.ts';
 import { STORE_SETTINGS } from './settings/store.ts';
 import { TOKEN_SETTINGS } from './settings/tokens.ts';
@@ -28,6 +29,7 @@ export const SETTINGS_TABLE: readonly Setting[] = [
   ...TOKEN_SETTINGS,
   ...CALLER_SETTINGS,
   ...AUTHORIZATION_SETTINGS,
+  ...PASSKEY_SETTINGS,
   ...LIMIT_SETTINGS,
   ...OPERATION_SETTINGS,
   ...AUDIT_SETTINGS,

@@ -8,6 +8,7 @@ import { BatonError, parseScope } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 import { LRUCache } from 'lru-cache';
 import { forgetConsents } from './consents.ts';
+import { passkeyRecords } from 'baton-auth/passkeys';
 
 /** A user of the standalone service. */
 export interface User {
@@ -92,6 +93,7 @@ export const users = {
     if (user !== null) await store.deleteRecord(NAMES, user.id);
     if (user?.email !== undefined) await store.deleteRecord(EMAILS, user.email.toLowerCase());
     if (user !== null) await forgetConsents(store, user.id);
+    if (user !== null) for (const p of await passkeyRecords.list(store, user.id)) await passkeyRecords.remove(store, user.id, p.id);
     return store.deleteRecord(USERS, username.toLowerCase());
   },
   /**
@@ -104,6 +106,11 @@ export const users = {
     const name = (await store.getRecord(NAMES, id)) ?? undefined;
     if (name !== undefined) NAMES_SEEN.set(id, name);
     return name;
+  },
+  /** The user of an id, or null. */
+  async byId(store: BatonStore, id: string): Promise<User | null> {
+    const name = await users.nameOf(store, id);
+    return name === undefined ? null : users.get(store, name);
   },
   /** Indexes the users added before the index existed (`nameOf`); run at start-up. Resolves to how many it added. */
   async indexNames(store: BatonStore): Promise<number> {

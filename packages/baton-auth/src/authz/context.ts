@@ -65,6 +65,11 @@ export interface AuthorizationOptions {
   /** Client ID metadata documents (off when absent): https client ids on these hosts. */
   clientMetadataDocuments?: ClientMetadataOptions;
   /**
+   * With the handler's `passkeys`: the same-origin URL of the hosted sign-in page's passkey script
+   * (a module on `@simplewebauthn/browser`; the service serves `passkey-sign-in.js`). Absent: the page offers no passkey.
+   */
+  passkeyScript?: string;
+  /**
    * Sign-in with other providers (Google, Microsoft, Apple, GitHub, any OpenID Connect provider):
    * "Continue with NAME" on the hosted sign-in page, `/auth/providers/<name>/start` and `/callback`
    * (`upstream/routes.ts`). Off when absent. See docs/providers.md.

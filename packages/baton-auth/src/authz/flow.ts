@@ -10,7 +10,7 @@ import type { ClientRecord } from '../http/clients.ts';
 import type { HandlerContext } from '../http/context.ts';
 import { issueCode } from './codes.ts';
 import { matchRedirectUri } from './redirect-uri.ts';
-import { clientLabel, consentHtml, htmlPage, providerButtons, signInHtml } from './html.ts';
+import { clientLabel, consentHtml, htmlPage, passkeyScripts, providerButtons, signInHtml } from './html.ts';
 import { AuthzPageError, AuthzRedirectError } from './request.ts';
 import { authorizationResponse, errorRedirect, seeOther } from './response.ts';
 import { asSession, csrfFor, sealTxn } from './transaction.ts';
@@ -59,6 +59,7 @@ export async function signIn(c: HandlerContext, request: Request, txn: Txn, clie
   return htmlPage(signInHtml(c, { txn: sealed, clientName: clientLabel(client), providers: await providerButtons(c) }), 200, {
     cookies: [csrf.setCookie],
     redirectUri: txn.r.redirectUri,
+    scripts: passkeyScripts(c),
   });
 }
 

@@ -12,10 +12,11 @@ import { checkCsrf } from '../http/context.ts';
 import { tooManyAttempts } from '../http/login-protection.ts';
 import { HttpError, readFields } from '../http/respond.ts';
 import { afterSignIn, txnClient } from './flow.ts';
-import { clientLabel, errorPage, htmlPage, providerButtons, signInHtml } from './html.ts';
+import { clientLabel, errorPage, htmlPage, passkeyScripts, providerButtons, signInHtml } from './html.ts';
 import { asCookie, csrfFor, csrfMatches, nowSec, openTxn, sealTxn } from './transaction.ts';
 import type { Txn } from './transaction.ts';
 import { authzErrorResponse } from './response.ts';
+import { passkeyPost } from './passkey-sign-in.ts';
 
 /** A form post's transaction, if it is this browser's own (CSRF) from this site; an error page otherwise. */
 export async function formTxn(c: HandlerContext, request: Request, f: Record<string, string>): Promise<Txn | Response> {
@@ -49,7 +50,7 @@ async function again(
   const csrf = csrfFor(c, request);
   const sealed = await sealTxn(c, { r: txn.r, t: txn.t, csrf: csrf.hash });
   const html = signInHtml(c, { txn: sealed, clientName: clientLabel(client), username, error, providers: await providerButtons(c) });
-  return htmlPage(html, status, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri, headers });
+  return htmlPage(html, status, { cookies: [csrf.setCookie], redirectUri: txn.r.redirectUri, headers, scripts: passkeyScripts(c) });
 }
 
 async function signInPost(c: HandlerContext, request: Request, ip: string): Promise<Response> {
@@ -57,6 +58,7 @@ async function signInPost(c: HandlerContext, request: Request, ip: string): Prom
   const f = await readFields(request, c.maxBodyBytes, false);
   const txn = await formTxn(c, request, f);
   if (txn instanceof Response) return txn;
+  if (f.credential !== undefined && c.passkeys !== undefined) return passkeyPost(c, request, txn, f, ip);
   const username = f.username ?? '';
   if (!username || !f.password || username.length > 256) return again(c, request, txn, username.slice(0, 256), 'Enter your username and password.', 400);
   // Counted before the password is checked (login-protection.ts); a refused attempt writes nothing.

@@ -47,11 +47,15 @@ export function formTarget(redirectUri: string | undefined): string {
   return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? ` ${url.protocol}` : '';
 }
 
-/** The headers of every page. */
-export function pageHeaders(redirectUri?: string): Record<string, string> {
+/**
+ * The headers of every page. `scripts`: the sign-in page's own scripts (the passkey's: same-origin
+ * modules that fetch same-origin only), allowed by `script-src 'self'` and `connect-src 'self'`.
+ */
+export function pageHeaders(redirectUri?: string, scripts = false): Record<string, string> {
+  const own = scripts ? "; script-src 'self'; connect-src 'self'" : '';
   return {
     'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; img-src https: 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'${formTarget(redirectUri)}`,
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; img-src https: 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'${formTarget(redirectUri)}${own}`,
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
     pragma: 'no-cache',
@@ -88,11 +92,27 @@ export function layout(c: HandlerContext, heading: string, body: string): string
 export function htmlPage(
   html: string,
   status: number,
-  o: { cookies?: readonly string[]; redirectUri?: string | undefined; headers?: Record<string, string> } = {},
+  o: { cookies?: readonly string[]; redirectUri?: string | undefined; headers?: Record<string, string>; scripts?: boolean } = {},
 ): Response {
-  const h = new Headers({ ...pageHeaders(o.redirectUri), ...o.headers });
+  const h = new Headers({ ...pageHeaders(o.redirectUri, o.scripts === true), ...o.headers });
   for (const cookie of o.cookies ?? []) h.append('set-cookie', cookie);
   return new Response(html, { status, headers: h });
+}
+
+/** Whether the sign-in page offers passkeys: the handler has them and a script for the page (`authorization.passkeyScript`). */
+export const passkeyScripts = (c: HandlerContext): boolean => c.passkeys !== undefined && c.authz.options.passkeyScript !== undefined;
+
+/**
+ * The passkey's part of the sign-in page: a form of the transaction and the browser's answer
+ * (filled and sent by the page's script, `authorization.passkeyScript`), its button shown by the
+ * script where the browser has passkeys; the username field also offers them (conditional UI).
+ */
+function passkeyHtml(c: HandlerContext, action: string, txn: string): string {
+  if (!passkeyScripts(c)) return '';
+  const base = new URL(c.issuer).pathname.replace(/\/$/, '');
+  return `<form method="post" action="${esc(action)}" id="passkey-form" data-options="${esc(`${base}/auth/passkeys/sign-in-options`)}"><input type="hidden" name="txn" value="${esc(txn)}">
+<input type="hidden" name="credential"><button type="button" class="secondary" id="passkey-button" hidden>Sign in with a passkey</button></form>
+<script type="module" src="${esc(c.authz.options.passkeyScript ?? '')}"></script>`;
 }
 
 /** The providers of "Continue with NAME" (`AuthHandlerOptions.providers`): none when off. */
@@ -117,14 +137,15 @@ export function signInHtml(
   o: { txn: string; clientName: string; username?: string; error?: string; providers?: readonly { name: string; label: string }[] },
 ): string {
   const action = `${new URL(c.issuer).pathname.replace(/\/$/, '')}/oauth/authorize/sign-in`;
+  const autocomplete = passkeyScripts(c) ? 'username webauthn' : 'username';
   return layout(
     c,
     c.authz.page.title,
     `<p>to continue to ${esc(o.clientName)}</p>${o.error ? `<p class="error" role="alert">${esc(o.error)}</p>` : ''}
 <form method="post" action="${esc(action)}"><input type="hidden" name="txn" value="${esc(o.txn)}">
-<label for="username">Username</label><input id="username" name="username" autocomplete="username" required autofocus value="${esc(o.username ?? '')}">
+<label for="username">Username</label><input id="username" name="username" autocomplete="${autocomplete}" required autofocus value="${esc(o.username ?? '')}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>${providerLinks(c, o.txn, o.providers ?? [])}`,
+<button type="submit">Sign in</button></form>${passkeyHtml(c, action, o.txn)}${providerLinks(c, o.txn, o.providers ?? [])}`,
   );
 }
 

@@ -20,7 +20,7 @@ import { BatonError } from '../core/errors.ts';
 import type { RingKey } from '../core/keys.ts';
 
 /** What a sealed value is for: a value sealed for one purpose never opens for another. */
-export type SealPurpose = 'code' | 'par' | 'txn' | 'as' | 'csrf' | 'upstream';
+export type SealPurpose = 'code' | 'par' | 'txn' | 'as' | 'csrf' | 'webauthn' | 'upstream';
 
 /** Seals and opens values for the authorization server (`createSealer`). */
 export interface Sealer {
@@ -44,7 +44,7 @@ interface PurposeKey {
   key: Buffer;
 }
 
-const PURPOSES: readonly SealPurpose[] = ['code', 'par', 'txn', 'as', 'csrf', 'upstream'];
+const PURPOSES: readonly SealPurpose[] = ['code', 'par', 'txn', 'as', 'csrf', 'webauthn', 'upstream'];
 
 /** One refresh key of the ring with what is derived from it: its hint and a key per purpose. */
 interface Derived {

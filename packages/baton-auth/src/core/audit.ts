@@ -18,7 +18,8 @@ export const AUDIT_SCHEMA_VERSION = 1;
  * `refresh.*`: a refresh grant's outcome; `session.*`: a session opened or ended, with its `reason`;
  * `token.revoked`: one access token (RFC 7009); `key.*`: the key ring; `client.*`, `user.*`,
  * `password.changed`, `scope.changed`, `limits.reset`: changes an administrator or a registration
- * made; `code.*`, `consent.*`: the authorization server (OAuth 2.1 code flow).
+ * made; `code.*`, `consent.*`: the authorization server (OAuth 2.1 code flow); `passkey.*`: a
+ * user's passkeys (WebAuthn), `passkey.cloned` a signature counter that went backwards (refused).
  */
 export const AUDIT_EVENT_TYPES = [
   'login.succeeded',
@@ -55,6 +56,10 @@ export const AUDIT_EVENT_TYPES = [
   'consent.granted',
   'consent.denied',
   'consent.revoked',
+  'passkey.registered',
+  'passkey.renamed',
+  'passkey.removed',
+  'passkey.cloned',
 ] as const;
 
 /** One of `AUDIT_EVENT_TYPES`. */
@@ -69,6 +74,7 @@ const FAILURES: ReadonlySet<AuditEventType> = new Set([
   'code.replayed',
   'code.refused',
   'consent.denied',
+  'passkey.cloned',
 ]);
 
 /**
@@ -116,9 +122,12 @@ export interface AuditEvent {
   /** `refresh.*`: the session's generation after it; `refresh.grace`/`refresh.reused`: the one presented (`presented`). */
   generation?: number;
   presented?: number;
-  /** `login.succeeded`: how the person signed in — `password`, or `provider` (with `provider`, its name). */
+  /** `login.*`: how the user signed in: `password`, `passkey`, `provider` (a sign-in method's name, at most 16 characters). */
   method?: string;
+  /** `login.succeeded` with `method: 'provider'`: the provider's name (`google`, at most 32 characters). */
   provider?: string;
+  /** `passkey.*`: the passkey's credential id (base64url, at most 128 characters): an identifier, not a secret. */
+  credential?: string;
   /** `refresh.*`: the start of the presented token's SHA-256 (16 base64url characters), never the token: lines about one token match. */
   fingerprint?: string;
 }
@@ -147,6 +156,7 @@ const TEXT: Record<string, number> = {
   fingerprint: 32,
   method: 16,
   provider: 32,
+  credential: 128,
 };
 
 /** The event of `input` at `now` (ms): only the schema's fields, each text within its bound. */

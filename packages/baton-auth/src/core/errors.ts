@@ -58,6 +58,8 @@ export const errorTable = {
   ERR_GRANT_TYPE_UNSUPPORTED: { status: 400, error: 'unsupported_grant_type', message: 'The grant type is not supported', public: true },
   // The resource owner's password was wrong (RFC 6749 §5.2 invalid_grant; 401 with a challenge, RFC 9110 §15.5.2).
   ERR_LOGIN_FAILED: { status: 401, error: 'invalid_grant', message: 'Wrong username or password', public: true },
+  // A passkey ceremony refused (baton-auth/passkeys): its sentence names only what the caller sent.
+  ERR_PASSKEY_REFUSED: { status: 401, error: 'invalid_grant', message: 'The passkey was refused', public: true },
   // RFC 6750 §3.1: invalid_token is a 401.
   ERR_TOKEN_INVALID: { status: 401, error: 'invalid_token', message: 'The access token is invalid' },
   ERR_TOKEN_EXPIRED: { status: 401, error: 'invalid_token', message: 'The access token expired' },

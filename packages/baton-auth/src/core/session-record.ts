@@ -9,9 +9,9 @@ export interface DeviceInfo {
   ip?: string;
   /** A name the user will recognise ("Firefox on Linux"). */
   name?: string;
-  /** How the session was signed in to: `password`, or `provider` (then `provider` names which). */
+  /** How the session was opened, when the application says: `password`, `passkey`, `provider` (the session history names it). */
   method?: string;
-  /** The provider of a sign-in with another provider (`method: 'provider'`). */
+  /** The provider of a sign-in with another provider (`method: 'provider'`): its name. */
   provider?: string;
 }
 

@@ -16,6 +16,7 @@ import { Refusal } from './refusal.ts';
 import { HttpError, json } from './respond.ts';
 import { serviceUrls } from './urls.ts';
 import type { RequestSpans } from './trace.ts';
+import type { Passkeys } from '../passkeys/types.ts';
 
 /** Who a username and password belong to and the scopes they may have (space-separated), or null. */
 export type Authenticate = (username: string, password: string) => Promise<{ userId: string; scope?: string } | null>;
@@ -69,6 +70,10 @@ export interface HandlerContext {
   spans: RequestSpans;
   /** RFC 7591 registration, when on (`authorization.registration`). */
   registration?: Registration;
+  /** Passkeys (`AuthHandlerOptions.passkeys`), when on. */
+  passkeys?: Passkeys;
+  /** The scopes a user may have when signing in without a password (`AuthHandlerOptions.userScope`). */
+  userScope?: ((userId: string) => Promise<string | undefined>) | undefined;
 }
 
 const notAllowed = (what: string, origin: string): HttpError =>

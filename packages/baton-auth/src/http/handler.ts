@@ -54,6 +54,8 @@ import { userinfo } from '../authz/userinfo.ts';
 import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
 import { PROVIDER_CALLBACK, providerRoutes } from '../upstream/routes.ts';
+import { passkeyContext, passkeyRoutes } from './routes/passkeys.ts';
+import type { PasskeyHandlerOptions } from './routes/passkeys.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -68,7 +70,7 @@ const PUBLIC = (path: string): boolean => path.startsWith('/.well-known/');
 const NAVIGATION = (path: string): boolean => path === '/oauth/authorize' || path === '/oauth/end-session' || path === PROVIDER_CALLBACK;
 
 /** Options of `createAuthHandler`. */
-export interface AuthHandlerOptions {
+export interface AuthHandlerOptions extends PasskeyHandlerOptions {
   baton: Baton;
   /** Checks a username and password (your user table) and says which scopes the user may have. */
   authenticate: Authenticate;
@@ -143,6 +145,8 @@ export type AuthHandler = ((request: Request, context?: RequestContext) => Promi
   closeStreams?(final?: boolean): void;
 };
 
+const always = (on: boolean) => () => on;
+
 /** The options checked and resolved, as the context every route works with; `base` is the issuer's path. */
 function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base: string } {
   const given = options.issuer ?? options.baton.issuer;
@@ -175,13 +179,8 @@ function handlerContext(options: AuthHandlerOptions): { c: HandlerContext; base:
     streams: openStreams(),
     spans: new RequestSpans(),
     authz: authzContext(options.baton, options.authorization),
-    dpop:
-      typeof options.dpop === 'function'
-        ? options.dpop
-        : (
-            (on) => () =>
-              on
-          )(options.dpop ?? true),
+    dpop: typeof options.dpop === 'function' ? options.dpop : always(options.dpop ?? true),
+    ...passkeyContext(options),
   };
   if (options.authorization?.registration) c.registration = checkRegistration(options.authorization.registration, c.clients);
   return { c, base };
@@ -218,6 +217,7 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
     ...(c.authz.providers === undefined ? {} : providerRoutes(c)),
+    ...passkeyRoutes(c),
   };
 }
 

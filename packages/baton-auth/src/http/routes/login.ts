@@ -82,19 +82,21 @@ export function login(c: HandlerContext): Route {
  * before the password: its cheap checks (the nonce round) first, its signature only once the
  * attempt is counted, and a proof that fails then is a failed login — no hash.
  */
-async function countedProof(
+export async function countedProof(
   c: HandlerContext,
   request: Request,
   client: ClientRecord,
   username: string,
   ip: string,
+  method: 'password' | 'passkey' = 'password',
 ): Promise<{ proof: DpopProof | undefined; attempt: LoginAttempt }> {
   // Only failures count, per username and address and per address; a refused attempt writes nothing.
   const count = async (): Promise<LoginAttempt> => {
     const attempt = await c.loginProtection.check(username, ip);
     if (attempt.retryAfterMs > 0) {
       c.log?.warn({ event: 'login.rate_limited', ip }, 'login rate limit');
-      c.baton.audit({ type: 'login.throttled', username, client: client.id, ip, reason: 'too_many_failures' });
+      // A passkey's attempts are counted under a name of their own, which is no user's: not recorded as one.
+      c.baton.audit({ type: 'login.throttled', ...(method === 'password' ? { username } : {}), client: client.id, ip, reason: 'too_many_failures', method });
       throw tooManyAttempts(attempt.retryAfterMs);
     }
     return attempt;

@@ -1,0 +1,300 @@
+/**
+ * Passkeys (WebAuthn Level 3) on `@simplewebauthn/server`, kept in a Baton store. Import from
+ * `baton-auth/passkeys` (`@simplewebauthn/server` is an optional peer dependency). An app that keeps
+ * its own sign-in asks for options, hands them to `@simplewebauthn/browser`, checks the answer here
+ * and opens a session with `baton.login(userId)`; `createAuthHandler`'s `passkeys` option serves
+ * the same for the service's page and the hosted sign-in page.
+ *
+ * What every ceremony holds to: user verification required (§7.1 step 15, §7.2 step 17); the RP ID
+ * (§7.1 step 13, §7.2 step 15: the authenticator data's `rpIdHash`) and the origin (§7.1 step 9,
+ * §7.2 step 11) from the options; a challenge sealed into the state, not stored, that expires with
+ * it and is spent once in the store's one-time ledger when an answer passes (§13.4.3); at most
+ * `maxPerUser` passkeys a user; a signature counter that does not grow refused as a sign of a
+ * cloned authenticator (§6.1.1, §7.2 step 22) — both counters 0 is an authenticator that does not count.
+ *
+ * @example
+ * ```ts
+ * import { createPasskeys } from 'baton-auth/passkeys';
+ * const passkeys = createPasskeys({ baton, store, rpId: 'example.com', origins: ['https://example.com'] });
+ * const { options, state } = await passkeys.signInOptions(); // state: into an HttpOnly cookie
+ * // … the browser: startAuthentication({ optionsJSON: options }) → response
+ * const { userId } = await passkeys.signIn(response, state);
+ * const pair = await baton.login(userId, { device: { method: 'passkey' } });
+ * ```
+ */
+import { randomBytes } from 'node:crypto';
+import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
+import { BatonError } from '../core/errors.ts';
+import { sealerOf } from '../authz/codes.ts';
+import { resolvePasskeyOptions } from './options.ts';
+import type { PasskeyOptions, ResolvedPasskeyOptions } from './options.ts';
+import type { Ceremony, PasskeyInfo, Passkeys } from './types.ts';
+import type { RecordStore } from '../stores/types.ts';
+
+export { checkPasskeyConfig } from './options.ts';
+export type { PasskeyOptions } from './options.ts';
+export type { Ceremony, PasskeyInfo, Passkeys, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from './types.ts';
+
+/** A passkey as the store keeps it (JSON in a record of kind `passkeys:<user id>`, keyed by its credential id). */
+interface Stored {
+  id: string;
+  /** The COSE public key, base64url. */
+  publicKey: string;
+  counter: number;
+  transports: AuthenticatorTransport[];
+  name: string;
+  createdAt: number;
+  lastUsedAt?: number;
+  backedUp: boolean;
+}
+
+/** What a ceremony's state holds (sealed, purpose `webauthn`). */
+interface State {
+  /** `r`egistration or `a`uthentication. */
+  k: 'r' | 'a';
+  /** The challenge (base64url). */
+  c: string;
+  /** Spent once in the one-time ledger. */
+  j: string;
+  /** Expiry, ms on the engine's clock. */
+  x: number;
+  /** Registration: the user, and what else the state is bound to (the session). */
+  u?: string;
+  b?: string;
+}
+
+/** A user's passkeys are one kind of record, so a user's list reads only theirs in every store. */
+export const passkeyKind = (userId: string): string => `passkeys:${userId}`;
+
+/** A credential id as base64url: at most 1023 bytes (WebAuthn L3 §5.1, "Credential ID"). */
+const CREDENTIAL_ID = /^[A-Za-z0-9_-]{16,1364}$/;
+/** A user id as Baton's stores take one. */
+const USER_ID = /^[\x21-\x7e]{1,128}$/;
+const NAME = /^[^\p{Cc}]{1,64}$/u;
+
+const refused = (sentence: string, cause?: unknown): BatonError => new BatonError('ERR_PASSKEY_REFUSED', sentence, cause === undefined ? undefined : { cause });
+
+const info = (s: Stored): PasskeyInfo => ({
+  id: s.id,
+  name: s.name,
+  createdAt: s.createdAt,
+  lastUsedAt: s.lastUsedAt,
+  backedUp: s.backedUp,
+  transports: s.transports,
+});
+
+/** The answer of a browser, with the members every check reads, before any is made. */
+function answerOf<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(response: unknown, fields: readonly string[]): T {
+  const r = response as { id?: unknown; rawId?: unknown; type?: unknown; response?: Record<string, unknown> } | null;
+  if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || !CREDENTIAL_ID.test(r.id) || r.rawId !== r.id || r.type !== 'public-key')
+    throw refused('The browser’s answer is not a passkey credential (id, rawId, type public-key).');
+  if (typeof r.response !== 'object' || r.response === null || !fields.every((f) => typeof r.response?.[f] === 'string'))
+    throw refused(`The browser’s answer lacks ${fields.join(', ')}.`);
+  return r as unknown as T;
+}
+
+const NAME_RULE = 'A passkey’s name is 1 to 64 characters, no control characters.';
+
+/**
+ * A user's passkeys in a store, without the engine (what `baton users passkeys` uses): list,
+ * rename, remove. Writes no audit event; the caller records its own.
+ */
+export const passkeyRecords = {
+  /** The user's passkeys, oldest first. */
+  async list(store: RecordStore, userId: string): Promise<PasskeyInfo[]> {
+    return (await storedOf(store, userId)).map(info);
+  },
+  /** Renames one; `ERR_NOT_FOUND` when the user has no such passkey. */
+  async rename(store: RecordStore, userId: string, id: string, name: string): Promise<PasskeyInfo> {
+    if (typeof name !== 'string' || !NAME.test(name)) throw new BatonError('ERR_INVALID_ARGUMENT', NAME_RULE);
+    const raw = typeof id === 'string' && CREDENTIAL_ID.test(id) ? await store.getRecord(passkeyKind(userId), id) : null;
+    if (raw === null) throw new BatonError('ERR_NOT_FOUND', 'There is no such passkey.', { public: true });
+    const updated: Stored = { ...(JSON.parse(raw) as Stored), name };
+    await store.putRecord(passkeyKind(userId), id, JSON.stringify(updated));
+    return info(updated);
+  },
+  /** Deletes one; false when the user had no such passkey. */
+  async remove(store: RecordStore, userId: string, id: string): Promise<boolean> {
+    if (typeof id !== 'string' || !CREDENTIAL_ID.test(id)) return false;
+    return store.deleteRecord(passkeyKind(userId), id);
+  },
+};
+
+async function storedOf(store: RecordStore, userId: string): Promise<Stored[]> {
+  return (await store.listRecords(passkeyKind(userId))).map((r) => JSON.parse(r.value) as Stored).sort((a, b) => a.createdAt - b.createdAt);
+}
+
+/** Creates the passkeys of a Baton (see the module comment); its options are checked now. */
+export function createPasskeys(options: PasskeyOptions): Passkeys {
+  const o = resolvePasskeyOptions(options);
+  return new StorePasskeys(o);
+}
+
+class StorePasskeys implements Passkeys {
+  readonly rpId: string;
+  readonly origins: readonly string[];
+  readonly maxPerUser: number;
+  readonly #o: ResolvedPasskeyOptions;
+
+  constructor(o: ResolvedPasskeyOptions) {
+    this.#o = o;
+    this.rpId = o.rpId;
+    this.origins = o.origins;
+    this.maxPerUser = o.maxPerUser;
+  }
+
+  #stored(userId: string): Promise<Stored[]> {
+    return storedOf(this.#o.store, userId);
+  }
+
+  async #state(s: Omit<State, 'j' | 'x'>): Promise<string> {
+    const x = this.#o.baton.now() + this.#o.challengeTtlMs;
+    return sealerOf(this.#o.baton).seal('webauthn', { ...s, j: randomBytes(16).toString('base64url'), x }, this.#o.challengeTtlMs);
+  }
+
+  async #open(state: unknown, kind: State['k']): Promise<State> {
+    const s = typeof state === 'string' ? await sealerOf(this.#o.baton).open<State>('webauthn', state) : undefined;
+    if (s === undefined || s.k !== kind) throw refused('This passkey request expired or was not started in this browser: start again.');
+    return s;
+  }
+
+  /** Spends the state's challenge (once, in the one-time ledger), after its answer passed every check. */
+  async #spend(s: State): Promise<void> {
+    if (!(await this.#o.store.consumeJti(`webauthn:${s.j}`, s.x, this.#o.baton.now()))) throw refused('This passkey answer was already used: start again.');
+  }
+
+  #full(count: number): BatonError {
+    return new BatonError(
+      'ERR_INVALID_ARGUMENT',
+      `You have ${count} passkeys, the most one account may have (${this.maxPerUser}): delete one you no longer use, then add the new one.`,
+    );
+  }
+
+  async registrationOptions(user: { id: string; name: string }, bind?: string): Promise<Ceremony<Awaited<ReturnType<typeof generateRegistrationOptions>>>> {
+    if (!USER_ID.test(user.id)) throw new BatonError('ERR_INVALID_ARGUMENT', 'registrationOptions: user.id must be 1 to 128 visible ASCII characters.');
+    const mine = await this.#stored(user.id);
+    if (mine.length >= this.maxPerUser) throw this.#full(mine.length);
+    const options = await generateRegistrationOptions({
+      rpName: this.#o.rpName,
+      rpID: this.rpId,
+      userName: user.name,
+      // The user handle: the user's id, which a sign-in's answer gives back (§5.4.3; no personal data beyond an id).
+      userID: new TextEncoder().encode(user.id),
+      timeout: this.#o.challengeTtlMs,
+      attestationType: 'none',
+      excludeCredentials: mine.map((p) => ({ id: p.id, transports: p.transports })),
+      // A discoverable credential (sign-in without a username: conditional UI), user verification required.
+      authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
+    });
+    return { options, state: await this.#state({ k: 'r', c: options.challenge, u: user.id, ...(bind === undefined ? {} : { b: bind }) }) };
+  }
+
+  async register(user: { id: string }, response: unknown, state: string, o: { bind?: string; name?: string; ip?: string } = {}): Promise<PasskeyInfo> {
+    const name = o.name ?? 'Passkey';
+    if (!NAME.test(name)) throw new BatonError('ERR_INVALID_ARGUMENT', NAME_RULE);
+    const s = await this.#open(state, 'r');
+    if (s.u !== user.id || s.b !== o.bind) throw refused('This passkey request was started by another sign-in: start again.');
+    const answer = answerOf<RegistrationResponseJSON>(response, ['clientDataJSON', 'attestationObject']);
+    let verified;
+    try {
+      verified = await verifyRegistrationResponse({
+        response: answer,
+        expectedChallenge: s.c,
+        expectedOrigin: [...this.origins],
+        expectedRPID: this.rpId,
+        requireUserVerification: true,
+      });
+    } catch (err) {
+      throw refused(`This passkey was not accepted: ${(err as Error).message}`.slice(0, 300), err);
+    }
+    if (!verified.verified) throw refused('This passkey was not accepted.');
+    const { credential, credentialBackedUp } = verified.registrationInfo;
+    const mine = await this.#stored(user.id);
+    // Counted again at the end: two ceremonies begun at once cannot pass the bound by more than their own.
+    if (mine.length >= this.maxPerUser) throw this.#full(mine.length);
+    await this.#spend(s);
+    const now = this.#o.baton.now();
+    const stored: Stored = {
+      id: credential.id,
+      publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+      counter: credential.counter,
+      transports: ((answer.response.transports ?? []) as AuthenticatorTransport[]).slice(0, 8),
+      name,
+      createdAt: now,
+      backedUp: credentialBackedUp,
+    };
+    // §7.1 step 26: a credential id registered already is refused (the user's own; another user's
+    // is found only under that user's handle, with that user's key).
+    if (!(await this.#o.store.putRecord(passkeyKind(user.id), credential.id, JSON.stringify(stored), { ifAbsent: true })))
+      throw refused('This passkey is registered already.');
+    this.#o.baton.audit({ type: 'passkey.registered', user: user.id, credential: credential.id, ...(o.ip ? { ip: o.ip } : {}) });
+    return info(stored);
+  }
+
+  async signInOptions(): Promise<Ceremony<Awaited<ReturnType<typeof generateAuthenticationOptions>>>> {
+    // Nothing is read or written: the challenge travels sealed in the state.
+    const options = await generateAuthenticationOptions({ rpID: this.rpId, userVerification: 'required', timeout: this.#o.challengeTtlMs });
+    return { options, state: await this.#state({ k: 'a', c: options.challenge }) };
+  }
+
+  async signIn(response: unknown, state: string, o: { ip?: string } = {}): Promise<{ userId: string; passkey: PasskeyInfo }> {
+    // Cheap checks first: the answer's shape, the sealed state, the user handle; then one store read; only then the signature.
+    const answer = answerOf<AuthenticationResponseJSON>(response, ['clientDataJSON', 'authenticatorData', 'signature', 'userHandle']);
+    const s = await this.#open(state, 'a');
+    const userId = Buffer.from(answer.response.userHandle as string, 'base64url').toString('utf8');
+    if (!USER_ID.test(userId)) throw refused('This passkey is not one of this service’s (its user handle is not a user id).');
+    const raw = await this.#o.store.getRecord(passkeyKind(userId), answer.id);
+    if (raw === null) throw refused('This passkey is not registered here (it may have been deleted): sign in another way.');
+    const stored = JSON.parse(raw) as Stored;
+    let verified;
+    try {
+      verified = await verifyAuthenticationResponse({
+        response: answer,
+        expectedChallenge: s.c,
+        expectedOrigin: [...this.origins],
+        expectedRPID: this.rpId,
+        // The counter is checked below, so that a clone is told from any other refusal and recorded.
+        credential: { id: stored.id, publicKey: Buffer.from(stored.publicKey, 'base64url'), counter: 0, transports: stored.transports },
+        requireUserVerification: true,
+      });
+    } catch (err) {
+      throw refused(`This passkey was not accepted: ${(err as Error).message}`.slice(0, 300), err);
+    }
+    if (!verified.verified) throw refused('This passkey was not accepted.');
+    const counter = verified.authenticationInfo.newCounter;
+    // §6.1.1 and §7.2 step 22: a counter that did not grow (either one non-zero) means two copies
+    // of the key exist — refused and recorded. Both 0: an authenticator that does not count (synced passkeys).
+    if ((counter !== 0 || stored.counter !== 0) && counter <= stored.counter) {
+      this.#o.baton.audit({ type: 'passkey.cloned', user: userId, credential: stored.id, reason: 'counter_went_back', ...(o.ip ? { ip: o.ip } : {}) });
+      throw refused('This passkey’s signature counter went backwards, which a copied authenticator does: it was refused. Sign in another way.');
+    }
+    await this.#spend(s);
+    // Read, then written: two sign-ins at the same moment may keep the smaller counter (the next one then still grows past it).
+    const updated: Stored = { ...stored, counter, lastUsedAt: this.#o.baton.now(), backedUp: verified.authenticationInfo.credentialBackedUp };
+    await this.#o.store.putRecord(passkeyKind(userId), stored.id, JSON.stringify(updated));
+    return { userId, passkey: info(updated) };
+  }
+
+  list(userId: string): Promise<PasskeyInfo[]> {
+    return passkeyRecords.list(this.#o.store, userId);
+  }
+
+  async rename(userId: string, id: string, name: string): Promise<PasskeyInfo> {
+    const renamed = await passkeyRecords.rename(this.#o.store, userId, id, name);
+    this.#o.baton.audit({ type: 'passkey.renamed', user: userId, credential: id });
+    return renamed;
+  }
+
+  async remove(userId: string, id: string): Promise<boolean> {
+    const gone = await passkeyRecords.remove(this.#o.store, userId, id);
+    if (gone) this.#o.baton.audit({ type: 'passkey.removed', user: userId, credential: id });
+    return gone;
+  }
+
+  async removeAll(userId: string): Promise<number> {
+    let n = 0;
+    for (const p of await this.#stored(userId)) if (await this.remove(userId, p.id)) n += 1;
+    return n;
+  }
+}
