@@ -51,6 +51,7 @@ export const INTEGRATION = [
   'test/server/node-version.test.ts',
   'test/server/ops.test.ts',
   'test/server/providers-cli.test.ts',
+  'test/server/outage-deadlines.test.ts',
   'test/server/outage-postgres.test.ts',
   'test/server/outage.test.ts',
   'test/server/passkeys-cli.test.ts',

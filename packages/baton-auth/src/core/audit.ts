@@ -122,9 +122,9 @@ export interface AuditEvent {
   /** `refresh.*`: the session's generation after it; `refresh.grace`/`refresh.reused`: the one presented (`presented`). */
   generation?: number;
   presented?: number;
-  /** `login.*`: how the user signed in: `password`, `passkey`, `provider` (a sign-in method's name, at most 16 characters). */
+  /** `login.*`: how the user signed in: `password`, `passkey`, or `provider` (with `provider`, its name) — a sign-in method's name, at most 16 characters. */
   method?: string;
-  /** `login.succeeded` with `method: 'provider'`: the provider's name (`google`, at most 32 characters). */
+  /** `login.*` with `method: 'provider'`: the provider's name. */
   provider?: string;
   /** `passkey.*`: the passkey's credential id (base64url, at most 128 characters): an identifier, not a secret. */
   credential?: string;
@@ -155,8 +155,8 @@ const TEXT: Record<string, number> = {
   scope: 1024,
   fingerprint: 32,
   method: 16,
-  provider: 32,
   credential: 128,
+  provider: 32,
 };
 
 /** The event of `input` at `now` (ms): only the schema's fields, each text within its bound. */

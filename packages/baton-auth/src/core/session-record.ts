@@ -9,9 +9,9 @@ export interface DeviceInfo {
   ip?: string;
   /** A name the user will recognise ("Firefox on Linux"). */
   name?: string;
-  /** How the session was opened, when the application says: `password`, `passkey`, `provider` (the session history names it). */
+  /** How the session was opened, when the application says: `password`, `passkey`, or `provider` (then `provider` names which); the session history names it. */
   method?: string;
-  /** The provider of a sign-in with another provider (`method: 'provider'`): its name. */
+  /** The provider of a sign-in with another provider (`method: 'provider'`). */
   provider?: string;
 }
 

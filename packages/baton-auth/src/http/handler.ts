@@ -53,9 +53,9 @@ import { openidConfiguration } from '../authz/oidc-metadata.ts';
 import { userinfo } from '../authz/userinfo.ts';
 import { endSessionConfirmRoute, endSessionRoute } from '../authz/end-session.ts';
 import { serverMetadata } from './routes/metadata.ts';
-import { PROVIDER_CALLBACK, providerRoutes } from '../upstream/routes.ts';
 import { passkeyContext, passkeyRoutes } from './routes/passkeys.ts';
 import type { PasskeyHandlerOptions } from './routes/passkeys.ts';
+import { PROVIDER_CALLBACK, providerRoutes } from '../upstream/routes.ts';
 
 export type { Authenticate, Logger, RequestContext } from './context.ts';
 
@@ -216,8 +216,8 @@ function routeTable(c: HandlerContext, base: string): Record<string, Route> {
     '/oauth/end-session': endSessionRoute(c),
     '/oauth/end-session/confirm': endSessionConfirmRoute(c),
     ...(c.registration === undefined ? {} : { '/oauth/register': registration(c, c.registration) }),
-    ...(c.authz.providers === undefined ? {} : providerRoutes(c)),
     ...passkeyRoutes(c),
+    ...(c.authz.providers === undefined ? {} : providerRoutes(c)),
   };
 }
 
