@@ -243,6 +243,18 @@ describe('sign-in with GitHub (OAuth 2.0 and its user API) through the handler',
     expect((await t.baton.listSessions('id-bob'))[0]?.device.method).toBe('password');
   });
 
+  it('a transaction past its 10 minutes is refused with a sentence, and GitHub is not asked', async () => {
+    const t = withGitHub();
+    const b = t.browser();
+    const callback = await toGitHubAndBack(b, await startLink(t, b));
+    const asked = gh.tokenRequests.length;
+    t.clock.advance(10 * 60_000 + 1000);
+    const late = await b.get(callback);
+    expect(late.status).toBe(400);
+    expect(await late.text()).toContain('This sign-in with GitHub expired or did not start in this browser. Start again.');
+    expect(gh.tokenRequests.length).toBe(asked);
+  });
+
   it('an unknown provider, and a provider error (access_denied), are pages with a sentence', async () => {
     const t = withGitHub();
     const b = t.browser();
