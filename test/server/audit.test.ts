@@ -118,7 +118,16 @@ describe('BATON_AUDIT_LOG, a file', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     try {
-      await new Promise((r) => setTimeout(r, 1000)); // the command started and reached the end of the file
+      // The command started and follows the file once a login made now shows in its output (a loaded
+      // machine starts it in more than the second this test once waited).
+      await eventually(
+        async () => {
+          const marker = (await w.login()).session_id;
+          await new Promise((r) => setTimeout(r, 500));
+          return out.includes(`"session":"${marker}"`) || undefined;
+        },
+        { timeoutMs: 30_000, what: 'audit tail --follow to start following' },
+      );
       const sessions: string[] = [];
       for (let i = 0; i < 15; i++) sessions.push((await w.login()).session_id);
       await eventually(() => sessions.every((s) => out.includes(`"session":"${s}"`)) || undefined, { timeoutMs: 10_000, what: 'every login followed' });
