@@ -61,6 +61,13 @@ const audit = (file: string): Array<Record<string, unknown>> =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
+/** The sign-in methods of the audit file's successful logins, from the `from`-th on. */
+const loginMethods = (file: string, from = 0): unknown[] =>
+  audit(file)
+    .filter((e) => e.type === 'login.succeeded')
+    .slice(from)
+    .map((e) => e.method);
+
 async function passwordSignIn(page: Page, base: string): Promise<void> {
   await page.goto(`${base}/`);
   await page.getByLabel('Username').fill('alice');
@@ -142,21 +149,14 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
 
   it('a passkey added after a password sign-in signs in alone through the autofill (conditional UI), on the web page and the hosted sign-in page; the history and the audit trail say so', async () => {
     const { page } = await newPage();
-    const before = audit(auditFile).filter((e) => e.type === 'login.succeeded').length;
+    const before = loginMethods(auditFile).length;
     await passwordSignIn(page, base);
     await addPasskey(page);
     expect(await page.locator('#passkeys li .device').textContent()).toMatch(/^Passkey on /);
     await page.locator('#logout-local').click();
     // Signed out, the username field offers the passkey (autocomplete="username webauthn"): the
     // virtual authenticator answers the conditional request at once, as a person picking it would.
-    await expect
-      .poll(() =>
-        audit(auditFile)
-          .filter((e) => e.type === 'login.succeeded')
-          .slice(before)
-          .map((e) => e.method),
-      )
-      .toEqual(['password', 'passkey']);
+    await expect.poll(() => loginMethods(auditFile, before)).toEqual(['password', 'passkey']);
     await expect.poll(() => page.locator('#whoami').textContent()).toBe('alice');
     await expect.poll(() => page.locator('#timeline .what').first().textContent()).toBe('Signed in with a passkey');
     expect(audit(auditFile).filter((e) => e.type === 'passkey.registered')).toHaveLength(1);
@@ -165,14 +165,7 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     await page.goto(authorizeUrl());
     await page.waitForURL((url) => url.href.startsWith(redirectUri));
     expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
-    await expect
-      .poll(() =>
-        audit(auditFile)
-          .filter((e) => e.type === 'login.succeeded')
-          .slice(before)
-          .map((e) => e.method),
-      )
-      .toEqual(['password', 'passkey', 'passkey']);
+    await expect.poll(() => loginMethods(auditFile, before)).toEqual(['password', 'passkey', 'passkey']);
   });
 
   it('the button signs in with the passkey alone, on the web page and on the hosted sign-in page of the code flow', async () => {
@@ -181,7 +174,7 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     await addPasskey(page);
     await page.locator('#logout-local').click();
     await page.locator('#login-card').waitFor();
-    const before = audit(auditFile).filter((e) => e.type === 'login.succeeded').length;
+    const before = loginMethods(auditFile).length;
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await expect.poll(() => page.locator('#whoami').textContent()).toBe('alice');
     await expect.poll(() => page.locator('#timeline .what').first().textContent()).toBe('Signed in with a passkey');
@@ -196,14 +189,7 @@ describeInChromium('passkeys in Chromium', 'test/e2e/passkeys.test.ts', () => {
     const answer = new URL(page.url());
     expect(answer.searchParams.get('code')).toBeTruthy();
     expect(answer.searchParams.get('state')).toBe('state-0123456789');
-    await expect
-      .poll(() =>
-        audit(auditFile)
-          .filter((e) => e.type === 'login.succeeded')
-          .slice(before)
-          .map((e) => e.method),
-      )
-      .toEqual(['passkey', 'passkey']);
+    await expect.poll(() => loginMethods(auditFile, before)).toEqual(['passkey', 'passkey']);
   });
 
   it('the page renames and deletes a passkey; a deleted one signs in no more', async () => {

@@ -4,30 +4,22 @@
  */
 import { build } from 'esbuild';
 
-await build({
-  stdin: { contents: "export * from 'baton-auth-client';", resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
-  conditions: ['baton-source'],
-  outfile: new URL('../web/client.js', import.meta.url).pathname,
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+/** `contents` bundled as one minified ES module for the browser at `out` (relative to this script). */
+const bundle = (contents: string, out: string, conditions: string[] = []) =>
+  build({
+    stdin: { contents, resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
+    conditions,
+    outfile: new URL(out, import.meta.url).pathname,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
 
+await bundle("export * from 'baton-auth-client';", '../web/client.js', ['baton-source']);
 // @simplewebauthn/browser as one ES module for the page and the hosted sign-in page (`web/webauthn.js`): served by the service, same-origin, no CDN.
-await build({
-  stdin: { contents: "export * from '@simplewebauthn/browser';", resolveDir: new URL('.', import.meta.url).pathname, loader: 'js' },
-  outfile: new URL('../web/webauthn.js', import.meta.url).pathname,
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+await bundle("export * from '@simplewebauthn/browser';", '../web/webauthn.js');

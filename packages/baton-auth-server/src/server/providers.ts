@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { BatonConfigError, BatonError } from 'baton-auth';
 import type { BatonStore } from 'baton-auth';
 import { checkProviderOptions, upstreamProvider } from 'baton-auth/http';
-import type { ProviderPreset, ProvidersOptions, UpstreamIdentity, UpstreamProvider, UpstreamProviderOptions } from 'baton-auth/http';
+import type { ProvidersOptions, UpstreamIdentity, UpstreamProvider, UpstreamProviderOptions } from 'baton-auth/http';
 import { seal, unseal } from './secret.ts';
 import type { ServiceSecret } from './secret.ts';
 import { users } from './users.ts';
@@ -24,15 +24,10 @@ const PROVIDERS = 'providers';
 const LINKS = 'provider_links';
 
 /** A provider as the store keeps it: its settings, and its client secret sealed (`secretSealed`), never in the clear. */
-export interface ProviderRecord {
-  name: string;
-  label?: string;
-  preset?: ProviderPreset;
-  issuer?: string;
-  tenant?: string;
-  clientId: string;
-  scope?: string;
-  responseMode?: 'query' | 'form_post';
+export interface ProviderRecord extends Pick<
+  UpstreamProviderOptions,
+  'name' | 'label' | 'preset' | 'issuer' | 'tenant' | 'clientId' | 'scope' | 'responseMode'
+> {
   secretSealed?: string;
   createdAt: number;
 }
