@@ -16,7 +16,7 @@ import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
 import { authenticateClient } from '../client-auth.ts';
 import { grantScope } from '../../core/scope.ts';
-import { isBatonError } from '../../core/errors.ts';
+import { BatonError, isBatonError } from '../../core/errors.ts';
 import { grantedResources } from '../grant.ts';
 import { tooManyAttempts } from '../login-protection.ts';
 import type { LoginAttempt } from '../login-protection.ts';
@@ -148,6 +148,10 @@ export async function passkeySignIn(
   }
   try {
     const { userId } = await passkeys.signIn(response, stateOf(c, request), { ip });
+    // A passkey whose user is gone (removed while it was in use, or by an app that forgot its
+    // passkeys) opens no session: `userScope` answers undefined for a user it does not know.
+    if (c.userScope !== undefined && (await c.userScope(userId)) === undefined)
+      throw new BatonError('ERR_PASSKEY_REFUSED', 'This passkey’s account no longer exists: sign in another way.');
     await attempt.succeeded();
     return userId;
   } catch (err) {
@@ -199,7 +203,11 @@ export interface PasskeyHandlerOptions {
    * list, registration, renaming, deletion; sign-in) and a passkey sign-in on the hosted page. Off when absent.
    */
   passkeys?: Passkeys;
-  /** The scopes a user may have (space-separated) when they sign in without a password (a passkey). Default none. */
+  /**
+   * The scopes a user may have (space-separated) when they sign in without a password (a passkey),
+   * or undefined when there is no such user (removed): that passkey sign-in is then refused. Absent:
+   * every passkey's user exists, with no scope.
+   */
   userScope?: (userId: string) => Promise<string | undefined>;
 }
 
