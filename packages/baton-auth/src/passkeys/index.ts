@@ -45,6 +45,7 @@ import {
   useOf,
 } from './records.ts';
 import type { Stored } from './records.ts';
+import { PASSKEY_ALGORITHMS, withinBounds } from './key-bounds.ts';
 
 export { checkPasskeyConfig } from './options.ts';
 export { passkeyKind, passkeyRecords } from './records.ts';
@@ -155,6 +156,7 @@ class StorePasskeys implements Passkeys {
       excludeCredentials: mine.map((p) => ({ id: p.id, transports: p.transports })),
       // A discoverable credential (sign-in without a username: conditional UI), user verification required.
       authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
+      supportedAlgorithmIDs: PASSKEY_ALGORITHMS,
     });
     return { options, state: await this.#state({ k: 'r', c: options.challenge, u: user.id, ...(bind === undefined ? {} : { b: bind }) }) };
   }
@@ -165,14 +167,18 @@ class StorePasskeys implements Passkeys {
     const s = await this.#open(state, 'r');
     if (s.u !== user.id || s.b !== o.bind) throw refused('This passkey request was started by another sign-in: start again.');
     const answer = answerOf<RegistrationResponseJSON>(response, ['clientDataJSON', 'attestationObject']);
+    // Its key within bounds, its attestation statement dropped before anything is verified (key-bounds.ts).
+    const bounded = withinBounds(answer.response.attestationObject);
+    if ('refused' in bounded) throw refused(`This passkey was not accepted: ${bounded.refused}.`);
     let verified;
     try {
       verified = await verifyRegistrationResponse({
-        response: answer,
+        response: { ...answer, response: { ...answer.response, attestationObject: bounded.attestationObject } },
         expectedChallenge: s.c,
         expectedOrigin: [...this.origins],
         expectedRPID: this.rpId,
         requireUserVerification: true,
+        supportedAlgorithmIDs: PASSKEY_ALGORITHMS,
       });
     } catch (err) {
       throw refused(`This passkey was not accepted: ${(err as Error).message}`.slice(0, 300), err);
