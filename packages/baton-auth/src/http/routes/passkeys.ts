@@ -36,9 +36,22 @@ export const stateOf = (c: HandlerContext, request: Request): string => cookieVa
 
 /**
  * The name passkey sign-ins are counted under, per address, by the login protection: no username
- * can be it (`#`), so a user's password failures and an address's passkey failures never share a count.
+ * can be it (`#`), so a user's password failures and passkey failures never share a count.
  */
 export const PASSKEY_ATTEMPTS = '#passkey';
+
+/**
+ * The name an answer's attempt is counted under: `#passkey:<user id>` for the user its user handle
+ * names, as a password's is under its username — so failures from an address many people share
+ * (a carrier's NAT, an office) block that user's passkeys there, not everyone's; `#passkey` for an
+ * answer without a user handle. The address's own budget bounds them all.
+ */
+export function passkeyAttemptName(response: unknown): string {
+  const handle = (response as { response?: { userHandle?: unknown } } | null)?.response?.userHandle;
+  if (typeof handle !== 'string' || handle.length > 172) return PASSKEY_ATTEMPTS;
+  const id = Buffer.from(handle, 'base64url').toString('utf8');
+  return /^[\x21-\x7e]{1,128}$/.test(id) ? `${PASSKEY_ATTEMPTS}:${id}` : PASSKEY_ATTEMPTS;
+}
 
 /** The browser's answer, posted as a JSON string in the field `credential`. */
 export function credentialOf(f: Record<string, string>): unknown {
@@ -141,7 +154,7 @@ export async function passkeySignIn(
   const passkeys = on(c);
   const response = credentialOf(f);
   // One attempt, counted once (`/auth/passkeys/sign-in` counted it with its DPoP proof).
-  const attempt = counted ?? (await c.loginProtection.check(PASSKEY_ATTEMPTS, ip));
+  const attempt = counted ?? (await c.loginProtection.check(passkeyAttemptName(response), ip));
   if (attempt.retryAfterMs > 0) {
     c.baton.audit({ type: 'login.throttled', client, ip, reason: 'too_many_failures', method: 'passkey' });
     throw tooManyAttempts(attempt.retryAfterMs);
@@ -175,7 +188,8 @@ export function passkeySignInRoute(c: HandlerContext): Route {
         throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id.slice(0, 100)} is a third-party client: it signs users in through /oauth/authorize`);
       // The state cookie is this browser's: a cookie-authenticated request, checked as one.
       checkCsrf(c, request);
-      const { proof, attempt } = await countedProof(c, request, client, PASSKEY_ATTEMPTS, ip, 'passkey');
+      // A credential that is not JSON is refused before anything is counted.
+      const { proof, attempt } = await countedProof(c, request, client, passkeyAttemptName(credentialOf(f)), ip, 'passkey');
       const userId = await passkeySignIn(c, request, f, ip, client.id, attempt);
       const allowed = (await c.userScope?.(userId)) ?? '';
       const scope = grantScope(f.scope, allowed.split(' ').filter(Boolean), client.scopes);
