@@ -245,13 +245,15 @@ class StorePasskeys implements Passkeys {
     }
     if (!verified.verified) throw refused('This passkey was not accepted.');
     const counter = verified.authenticationInfo.newCounter;
+    // Spent before the counter is read: the same answer again (a retry, a double submission, a
+    // replay) is "already used", not taken for a copy of the authenticator and recorded as one.
+    await this.#spend(s);
     // §6.1.1 and §7.2 step 22: a counter that did not grow (either one non-zero) means two copies
     // of the key exist — refused and recorded. Both 0: an authenticator that does not count (synced passkeys).
     if ((counter !== 0 || stored.counter !== 0) && counter <= stored.counter) {
       this.#o.baton.audit({ type: 'passkey.cloned', user: userId, credential: stored.id, reason: 'counter_went_back', ...(o.ip ? { ip: o.ip } : {}) });
       throw refused('This passkey’s signature counter went backwards, which a copied authenticator does: it was refused. Sign in another way.');
     }
-    await this.#spend(s);
     // Read, then written: two sign-ins at the same moment may keep the smaller counter (the next one then still grows past it).
     const updated: Stored = { ...stored, counter, lastUsedAt: this.#o.baton.now(), backedUp: verified.authenticationInfo.credentialBackedUp };
     // Only the mutable part: the passkey's own record is never written again, so a deletion that
