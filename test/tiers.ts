@@ -46,6 +46,7 @@ export const INTEGRATION = [
   'test/server/fail-fast-postgres.test.ts',
   'test/server/fail-fast.test.ts',
   'test/server/login-protection.test.ts',
+  'test/redteam/passkeys-limits-reset.test.ts',
   'test/server/lost-store-cli.test.ts',
   'test/server/lost-store.test.ts',
   'test/server/max-sessions.test.ts',

@@ -23,6 +23,8 @@ export interface AnswerOptions {
   counter?: number;
   /** Whether it says the user was verified (default true). */
   verified?: boolean;
+  /** Members of `clientDataJSON` beside its own (`crossOrigin`, `topOrigin`: a page framed by another). */
+  clientData?: Record<string, unknown>;
 }
 
 export function softwareAuthenticator(defaults: { origin: string; rpId: string }) {
@@ -45,7 +47,8 @@ export function softwareAuthenticator(defaults: { origin: string; rpId: string }
     n.writeUInt32BE(count);
     return Buffer.concat([sha256(rpId), Buffer.from([flags]), n, ...(attested ? [attested] : [])]);
   };
-  const clientData = (type: string, challenge: string, origin: string): Buffer => Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
+  const clientData = (type: string, challenge: string, origin: string, extra: Record<string, unknown> = {}): Buffer =>
+    Buffer.from(JSON.stringify({ type, challenge, origin, crossOrigin: false, ...extra }));
   return {
     id: b64url(id),
     /** `startRegistration`'s answer to `options`. */
@@ -61,7 +64,7 @@ export function softwareAuthenticator(defaults: { origin: string; rpId: string }
         rawId: b64url(id),
         type: 'public-key',
         response: {
-          clientDataJSON: b64url(clientData('webauthn.create', options.challenge, o.origin ?? defaults.origin)),
+          clientDataJSON: b64url(clientData('webauthn.create', options.challenge, o.origin ?? defaults.origin, o.clientData)),
           attestationObject: b64url(
             isoCBOR.encode(
               new Map<string, unknown>([
@@ -80,7 +83,7 @@ export function softwareAuthenticator(defaults: { origin: string; rpId: string }
     signIn(options: { challenge: string }, o: AnswerOptions = {}) {
       counter = o.counter ?? counter + 1;
       const data = authData(o.rpId ?? defaults.rpId, UP | (o.verified === false ? 0 : UV), counter);
-      const client = clientData('webauthn.get', options.challenge, o.origin ?? defaults.origin);
+      const client = clientData('webauthn.get', options.challenge, o.origin ?? defaults.origin, o.clientData);
       const signature = sign('sha256', Buffer.concat([data, sha256(client)]), privateKey);
       return {
         id: b64url(id),

@@ -188,7 +188,7 @@ function armPasskeys() {
         if (err instanceof SignInError && err.status === 401)
           return say('error', `${err.errorDescription ?? 'The passkey was refused'}.`.replace(/\.\.$/, '.'));
         if (err instanceof SignInError && err.status === 429)
-          return say('error', 'Too many failed passkey sign-ins from your network. Try again later, or sign in with your password.');
+          return say('error', 'Too many failed sign-ins with this passkey’s account from your network. Try again later, or sign in with your password.');
         if (err instanceof SignInError) return say('error', ...refusal(err, ''));
         throw err;
       }

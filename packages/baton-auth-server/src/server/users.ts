@@ -115,7 +115,9 @@ export const users = {
   /** The user of an id, or null. */
   async byId(store: BatonStore, id: string): Promise<User | null> {
     const name = await users.nameOf(store, id);
-    return name === undefined ? null : users.get(store, name);
+    const user = name === undefined ? null : await users.get(store, name);
+    // `nameOf` remembers a removed user's name, which a new user may have taken since: not this id's user.
+    return user !== null && user.id === id ? user : null;
   },
   /** Indexes the users added before the index existed (`nameOf`); run at start-up. Resolves to how many it added. */
   async indexNames(store: BatonStore): Promise<number> {

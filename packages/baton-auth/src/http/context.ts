@@ -72,7 +72,7 @@ export interface HandlerContext {
   registration?: Registration;
   /** Passkeys (`AuthHandlerOptions.passkeys`), when on. */
   passkeys?: Passkeys;
-  /** The scopes a user may have when signing in without a password (`AuthHandlerOptions.userScope`). */
+  /** The scopes a user may have when signing in without a password, undefined for no such user (`AuthHandlerOptions.userScope`). */
   userScope?: ((userId: string) => Promise<string | undefined>) | undefined;
 }
 

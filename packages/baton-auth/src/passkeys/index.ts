@@ -30,24 +30,27 @@ import { sealerOf } from '../authz/codes.ts';
 import { resolvePasskeyOptions } from './options.ts';
 import type { PasskeyOptions, ResolvedPasskeyOptions } from './options.ts';
 import type { Ceremony, PasskeyInfo, Passkeys } from './types.ts';
-import type { RecordStore } from '../stores/types.ts';
+import {
+  CREDENTIAL_ID,
+  NAME,
+  NAME_RULE,
+  TRANSPORTS,
+  USER_ID,
+  info,
+  passkeyKind,
+  passkeyRecords,
+  passkeyUseKind,
+  storedOf,
+  storedOne,
+  useOf,
+} from './records.ts';
+import type { Stored } from './records.ts';
+import { PASSKEY_ALGORITHMS, withinBounds } from './key-bounds.ts';
 
 export { checkPasskeyConfig } from './options.ts';
+export { passkeyKind, passkeyRecords } from './records.ts';
 export type { PasskeyOptions } from './options.ts';
 export type { Ceremony, PasskeyInfo, Passkeys, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from './types.ts';
-
-/** A passkey as the store keeps it (JSON in a record of kind `passkeys:<user id>`, keyed by its credential id). */
-interface Stored {
-  id: string;
-  /** The COSE public key, base64url. */
-  publicKey: string;
-  counter: number;
-  transports: AuthenticatorTransport[];
-  name: string;
-  createdAt: number;
-  lastUsedAt?: number;
-  backedUp: boolean;
-}
 
 /** What a ceremony's state holds (sealed, purpose `webauthn`). */
 interface State {
@@ -64,25 +67,17 @@ interface State {
   b?: string;
 }
 
-/** A user's passkeys are one kind of record, so a user's list reads only theirs in every store. */
-export const passkeyKind = (userId: string): string => `passkeys:${userId}`;
-
-/** A credential id as base64url: at most 1023 bytes (WebAuthn L3 §5.1, "Credential ID"). */
-const CREDENTIAL_ID = /^[A-Za-z0-9_-]{16,1364}$/;
-/** A user id as Baton's stores take one. */
-const USER_ID = /^[\x21-\x7e]{1,128}$/;
-const NAME = /^[^\p{Cc}]{1,64}$/u;
-
 const refused = (sentence: string, cause?: unknown): BatonError => new BatonError('ERR_PASSKEY_REFUSED', sentence, cause === undefined ? undefined : { cause });
 
-const info = (s: Stored): PasskeyInfo => ({
-  id: s.id,
-  name: s.name,
-  createdAt: s.createdAt,
-  lastUsedAt: s.lastUsedAt,
-  backedUp: s.backedUp,
-  transports: s.transports,
-});
+/** The members of `clientDataJSON` read before `@simplewebauthn/server` (which refuses one that does not parse, with its sentence). */
+function clientDataOf(b64: string): { crossOrigin?: unknown; topOrigin?: unknown } | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(b64, 'base64url').toString('utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as { crossOrigin?: unknown; topOrigin?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The answer of a browser, with the members every check reads, before any is made. */
 function answerOf<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(response: unknown, fields: readonly string[]): T {
@@ -91,38 +86,13 @@ function answerOf<T extends RegistrationResponseJSON | AuthenticationResponseJSO
     throw refused('The browser’s answer is not a passkey credential (id, rawId, type public-key).');
   if (typeof r.response !== 'object' || r.response === null || !fields.every((f) => typeof r.response?.[f] === 'string'))
     throw refused(`The browser’s answer lacks ${fields.join(', ')}.`);
+  // §7.1 step 10 and §7.2 step 13 (L3): an answer made in a frame of another site's page
+  // (`crossOrigin`, `topOrigin`) — Baton's pages are never framed (frame-ancestors 'none'), so such
+  // an answer is a page embedding a sign-in origin to borrow its passkeys: refused.
+  const client = clientDataOf(r.response.clientDataJSON as string);
+  if (client !== undefined && (client.crossOrigin === true || client.topOrigin !== undefined))
+    throw refused('This passkey answer was made in a frame of another site’s page (crossOrigin): sign in on the service’s own page.');
   return r as unknown as T;
-}
-
-const NAME_RULE = 'A passkey’s name is 1 to 64 characters, no control characters.';
-
-/**
- * A user's passkeys in a store, without the engine (what `baton users passkeys` uses): list,
- * rename, remove. Writes no audit event; the caller records its own.
- */
-export const passkeyRecords = {
-  /** The user's passkeys, oldest first. */
-  async list(store: RecordStore, userId: string): Promise<PasskeyInfo[]> {
-    return (await storedOf(store, userId)).map(info);
-  },
-  /** Renames one; `ERR_NOT_FOUND` when the user has no such passkey. */
-  async rename(store: RecordStore, userId: string, id: string, name: string): Promise<PasskeyInfo> {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new BatonError('ERR_INVALID_ARGUMENT', NAME_RULE);
-    const raw = typeof id === 'string' && CREDENTIAL_ID.test(id) ? await store.getRecord(passkeyKind(userId), id) : null;
-    if (raw === null) throw new BatonError('ERR_NOT_FOUND', 'There is no such passkey.', { public: true });
-    const updated: Stored = { ...(JSON.parse(raw) as Stored), name };
-    await store.putRecord(passkeyKind(userId), id, JSON.stringify(updated));
-    return info(updated);
-  },
-  /** Deletes one; false when the user had no such passkey. */
-  async remove(store: RecordStore, userId: string, id: string): Promise<boolean> {
-    if (typeof id !== 'string' || !CREDENTIAL_ID.test(id)) return false;
-    return store.deleteRecord(passkeyKind(userId), id);
-  },
-};
-
-async function storedOf(store: RecordStore, userId: string): Promise<Stored[]> {
-  return (await store.listRecords(passkeyKind(userId))).map((r) => JSON.parse(r.value) as Stored).sort((a, b) => a.createdAt - b.createdAt);
 }
 
 /** Creates the passkeys of a Baton (see the module comment); its options are checked now. */
@@ -186,6 +156,7 @@ class StorePasskeys implements Passkeys {
       excludeCredentials: mine.map((p) => ({ id: p.id, transports: p.transports })),
       // A discoverable credential (sign-in without a username: conditional UI), user verification required.
       authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
+      supportedAlgorithmIDs: PASSKEY_ALGORITHMS,
     });
     return { options, state: await this.#state({ k: 'r', c: options.challenge, u: user.id, ...(bind === undefined ? {} : { b: bind }) }) };
   }
@@ -196,20 +167,28 @@ class StorePasskeys implements Passkeys {
     const s = await this.#open(state, 'r');
     if (s.u !== user.id || s.b !== o.bind) throw refused('This passkey request was started by another sign-in: start again.');
     const answer = answerOf<RegistrationResponseJSON>(response, ['clientDataJSON', 'attestationObject']);
+    // Its key within bounds, its attestation statement dropped before anything is verified (key-bounds.ts).
+    const bounded = withinBounds(answer.response.attestationObject);
+    if ('refused' in bounded) throw refused(`This passkey was not accepted: ${bounded.refused}.`);
     let verified;
     try {
       verified = await verifyRegistrationResponse({
-        response: answer,
+        response: { ...answer, response: { ...answer.response, attestationObject: bounded.attestationObject } },
         expectedChallenge: s.c,
         expectedOrigin: [...this.origins],
         expectedRPID: this.rpId,
         requireUserVerification: true,
+        supportedAlgorithmIDs: PASSKEY_ALGORITHMS,
       });
     } catch (err) {
       throw refused(`This passkey was not accepted: ${(err as Error).message}`.slice(0, 300), err);
     }
     if (!verified.verified) throw refused('This passkey was not accepted.');
     const { credential, credentialBackedUp } = verified.registrationInfo;
+    // The id kept is the authenticator data's (§7.1 step 24): it must be the answer's, checked above
+    // (at most 1023 bytes, §7.1 step 25), or a passkey would be kept under an id that no sign-in,
+    // rename or deletion can name (a slot of maxPerUser taken for good, left behind when the user goes).
+    if (credential.id !== answer.id) throw refused('This passkey was not accepted: its credential id is not the one the browser gave.');
     const mine = await this.#stored(user.id);
     // Counted again at the end: two ceremonies begun at once cannot pass the bound by more than their own.
     if (mine.length >= this.maxPerUser) throw this.#full(mine.length);
@@ -219,7 +198,9 @@ class StorePasskeys implements Passkeys {
       id: credential.id,
       publicKey: Buffer.from(credential.publicKey).toString('base64url'),
       counter: credential.counter,
-      transports: ((answer.response.transports ?? []) as AuthenticatorTransport[]).slice(0, 8),
+      transports: (Array.isArray(answer.response.transports) ? (answer.response.transports as unknown[]) : [])
+        .filter((t): t is AuthenticatorTransport => typeof t === 'string' && TRANSPORTS.has(t))
+        .slice(0, 8),
       name,
       createdAt: now,
       backedUp: credentialBackedUp,
@@ -228,6 +209,8 @@ class StorePasskeys implements Passkeys {
     // is found only under that user's handle, with that user's key).
     if (!(await this.#o.store.putRecord(passkeyKind(user.id), credential.id, JSON.stringify(stored), { ifAbsent: true })))
       throw refused('This passkey is registered already.');
+    // What a deleted passkey of this id may have left (a sign-in that raced its deletion) is replaced.
+    await this.#o.store.putRecord(passkeyUseKind(user.id), credential.id, JSON.stringify(useOf(stored)));
     this.#o.baton.audit({ type: 'passkey.registered', user: user.id, credential: credential.id, ...(o.ip ? { ip: o.ip } : {}) });
     return info(stored);
   }
@@ -244,9 +227,8 @@ class StorePasskeys implements Passkeys {
     const s = await this.#open(state, 'a');
     const userId = Buffer.from(answer.response.userHandle as string, 'base64url').toString('utf8');
     if (!USER_ID.test(userId)) throw refused('This passkey is not one of this service’s (its user handle is not a user id).');
-    const raw = await this.#o.store.getRecord(passkeyKind(userId), answer.id);
-    if (raw === null) throw refused('This passkey is not registered here (it may have been deleted): sign in another way.');
-    const stored = JSON.parse(raw) as Stored;
+    const stored = await storedOne(this.#o.store, userId, answer.id);
+    if (stored === null) throw refused('This passkey is not registered here (it may have been deleted): sign in another way.');
     let verified;
     try {
       verified = await verifyAuthenticationResponse({
@@ -263,16 +245,25 @@ class StorePasskeys implements Passkeys {
     }
     if (!verified.verified) throw refused('This passkey was not accepted.');
     const counter = verified.authenticationInfo.newCounter;
+    // Spent before the counter is read: the same answer again (a retry, a double submission, a
+    // replay) is "already used", not taken for a copy of the authenticator and recorded as one.
+    await this.#spend(s);
     // §6.1.1 and §7.2 step 22: a counter that did not grow (either one non-zero) means two copies
     // of the key exist — refused and recorded. Both 0: an authenticator that does not count (synced passkeys).
     if ((counter !== 0 || stored.counter !== 0) && counter <= stored.counter) {
       this.#o.baton.audit({ type: 'passkey.cloned', user: userId, credential: stored.id, reason: 'counter_went_back', ...(o.ip ? { ip: o.ip } : {}) });
       throw refused('This passkey’s signature counter went backwards, which a copied authenticator does: it was refused. Sign in another way.');
     }
-    await this.#spend(s);
     // Read, then written: two sign-ins at the same moment may keep the smaller counter (the next one then still grows past it).
     const updated: Stored = { ...stored, counter, lastUsedAt: this.#o.baton.now(), backedUp: verified.authenticationInfo.credentialBackedUp };
-    await this.#o.store.putRecord(passkeyKind(userId), stored.id, JSON.stringify(updated));
+    // Only the mutable part: the passkey's own record is never written again, so a deletion that
+    // landed while this answer was checked stays a deletion.
+    await this.#o.store.putRecord(passkeyUseKind(userId), stored.id, JSON.stringify(useOf(updated)));
+    // Deleted while its answer was checked (the user, an operator, the user's removal): no sign-in.
+    if ((await this.#o.store.getRecord(passkeyKind(userId), stored.id)) === null) {
+      await this.#o.store.deleteRecord(passkeyUseKind(userId), stored.id);
+      throw refused('This passkey is not registered here (it was deleted): sign in another way.');
+    }
     return { userId, passkey: info(updated) };
   }
 

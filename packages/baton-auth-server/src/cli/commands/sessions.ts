@@ -1,6 +1,7 @@
 /** `baton sessions` and `baton limits`: a user's sessions (devices), and the failed-login and introspection counters. */
 import { isIP } from 'node:net';
 import { resetFailures } from 'baton-auth/http';
+import { users } from '../../server/users.ts';
 import { CliError, recordAudit, userNamed, withEngine, withStore } from '../support.ts';
 import { program } from '../program.ts';
 
@@ -61,11 +62,13 @@ program
   .command('reset <user|address>')
   .description("forget a username's failures (from every address), or an address's (its daily count and its pairs)")
   .action(async (target: string) => {
-    const deleted = await withStore(
-      async (store) =>
-        // Usernames are counted lower-case; client ids as they are.
-        (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'client', target)),
-    );
+    const deleted = await withStore(async (store) => {
+      // A user's passkey sign-ins are counted under `#passkey:<user id>` (baton-auth's http/routes/passkeys.ts, passkeyAttemptName).
+      const user = isIP(target) ? null : await users.get(store, target);
+      const passkeys = user === null ? 0 : await resetFailures(store, 'login', `#passkey:${user.id}`);
+      // Usernames are counted lower-case; client ids as they are.
+      return passkeys + (await resetFailures(store, 'login', target.toLowerCase())) + (await resetFailures(store, 'client', target));
+    });
     recordAudit({ type: 'limits.reset', ...(isIP(target) ? { ip: target } : { username: target }) });
     console.info(`Reset ${target}: ${deleted} counter(s) deleted.`);
   });

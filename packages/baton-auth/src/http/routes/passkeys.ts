@@ -16,7 +16,7 @@ import type { HandlerContext, RequestContext, Route } from '../context.ts';
 import { cookieValue } from '../cookies.ts';
 import { authenticateClient } from '../client-auth.ts';
 import { grantScope } from '../../core/scope.ts';
-import { isBatonError } from '../../core/errors.ts';
+import { BatonError, isBatonError } from '../../core/errors.ts';
 import { grantedResources } from '../grant.ts';
 import { tooManyAttempts } from '../login-protection.ts';
 import type { LoginAttempt } from '../login-protection.ts';
@@ -36,9 +36,22 @@ export const stateOf = (c: HandlerContext, request: Request): string => cookieVa
 
 /**
  * The name passkey sign-ins are counted under, per address, by the login protection: no username
- * can be it (`#`), so a user's password failures and an address's passkey failures never share a count.
+ * can be it (`#`), so a user's password failures and passkey failures never share a count.
  */
 export const PASSKEY_ATTEMPTS = '#passkey';
+
+/**
+ * The name an answer's attempt is counted under: `#passkey:<user id>` for the user its user handle
+ * names, as a password's is under its username — so failures from an address many people share
+ * (a carrier's NAT, an office) block that user's passkeys there, not everyone's; `#passkey` for an
+ * answer without a user handle. The address's own budget bounds them all.
+ */
+export function passkeyAttemptName(response: unknown): string {
+  const handle = (response as { response?: { userHandle?: unknown } } | null)?.response?.userHandle;
+  if (typeof handle !== 'string' || handle.length > 172) return PASSKEY_ATTEMPTS;
+  const id = Buffer.from(handle, 'base64url').toString('utf8');
+  return /^[\x21-\x7e]{1,128}$/.test(id) ? `${PASSKEY_ATTEMPTS}:${id}` : PASSKEY_ATTEMPTS;
+}
 
 /** The browser's answer, posted as a JSON string in the field `credential`. */
 export function credentialOf(f: Record<string, string>): unknown {
@@ -141,13 +154,17 @@ export async function passkeySignIn(
   const passkeys = on(c);
   const response = credentialOf(f);
   // One attempt, counted once (`/auth/passkeys/sign-in` counted it with its DPoP proof).
-  const attempt = counted ?? (await c.loginProtection.check(PASSKEY_ATTEMPTS, ip));
+  const attempt = counted ?? (await c.loginProtection.check(passkeyAttemptName(response), ip));
   if (attempt.retryAfterMs > 0) {
     c.baton.audit({ type: 'login.throttled', client, ip, reason: 'too_many_failures', method: 'passkey' });
     throw tooManyAttempts(attempt.retryAfterMs);
   }
   try {
     const { userId } = await passkeys.signIn(response, stateOf(c, request), { ip });
+    // A passkey whose user is gone (removed while it was in use, or by an app that forgot its
+    // passkeys) opens no session: `userScope` answers undefined for a user it does not know.
+    if (c.userScope !== undefined && (await c.userScope(userId)) === undefined)
+      throw new BatonError('ERR_PASSKEY_REFUSED', 'This passkey’s account no longer exists: sign in another way.');
     await attempt.succeeded();
     return userId;
   } catch (err) {
@@ -171,7 +188,8 @@ export function passkeySignInRoute(c: HandlerContext): Route {
         throw new HttpError('ERR_CLIENT_UNAUTHORIZED', `Client ${client.id.slice(0, 100)} is a third-party client: it signs users in through /oauth/authorize`);
       // The state cookie is this browser's: a cookie-authenticated request, checked as one.
       checkCsrf(c, request);
-      const { proof, attempt } = await countedProof(c, request, client, PASSKEY_ATTEMPTS, ip, 'passkey');
+      // A credential that is not JSON is refused before anything is counted.
+      const { proof, attempt } = await countedProof(c, request, client, passkeyAttemptName(credentialOf(f)), ip, 'passkey');
       const userId = await passkeySignIn(c, request, f, ip, client.id, attempt);
       const allowed = (await c.userScope?.(userId)) ?? '';
       const scope = grantScope(f.scope, allowed.split(' ').filter(Boolean), client.scopes);
@@ -199,7 +217,11 @@ export interface PasskeyHandlerOptions {
    * list, registration, renaming, deletion; sign-in) and a passkey sign-in on the hosted page. Off when absent.
    */
   passkeys?: Passkeys;
-  /** The scopes a user may have (space-separated) when they sign in without a password (a passkey). Default none. */
+  /**
+   * The scopes a user may have (space-separated) when they sign in without a password (a passkey),
+   * or undefined when there is no such user (removed): that passkey sign-in is then refused. Absent:
+   * every passkey's user exists, with no scope.
+   */
   userScope?: (userId: string) => Promise<string | undefined>;
 }
 
