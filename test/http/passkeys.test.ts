@@ -9,12 +9,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BatonConfigError } from 'baton-auth';
-import type { AuditEvent, BatonStore } from 'baton-auth';
+import type { AuditEvent } from 'baton-auth';
 import { createAuthHandler, createLoginProtection } from 'baton-auth/http';
 import type { LoginProtection } from 'baton-auth/http';
 import { createPasskeys } from 'baton-auth/passkeys';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { loadConfig } from 'baton-auth-server';
+import { countingStore } from '../support/counting-store.ts';
 import { makeBaton } from '../support/baton.ts';
 import { softwareAuthenticator } from '../support/software-authenticator.ts';
 
@@ -24,19 +25,8 @@ const EVIL = 'https://evil.example';
 const WRITE = /^(put|delete|consume|hit|create|deny|save|rotate|revoke|announce|reset|record)/;
 
 function setup(o: { maxPerUser?: number; loginProtection?: (now: () => number) => LoginProtection } = {}) {
-  const writes: string[] = [];
-  const raw = memoryStore();
   // The real memory store, with its writes counted.
-  const store = new Proxy(raw, {
-    get(target, name) {
-      const value = Reflect.get(target, name, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (WRITE.test(String(name))) writes.push(String(name));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  }) as BatonStore;
+  const { store, raw, writes } = countingStore(WRITE);
   const audit: AuditEvent[] = [];
   const { baton, clock } = makeBaton({ store, audit: (e) => audit.push(e) });
   const passkeys = createPasskeys({ baton, store, rpId: 'auth.test', origins: [ISSUER], ...(o.maxPerUser ? { maxPerUser: o.maxPerUser } : {}) });

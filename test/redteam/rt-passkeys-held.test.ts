@@ -8,11 +8,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { generateKey } from 'baton-auth';
-import type { AuditEvent, BatonStore } from 'baton-auth';
+import type { AuditEvent } from 'baton-auth';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import { createPasskeys } from 'baton-auth/passkeys';
-import { memoryStore } from 'baton-auth/stores/memory';
 import { Browser, CB, CLIENTS, ISSUER, pkce, redirectedTo, txnOf } from '../support/authz.ts';
+import { countingStore } from '../support/counting-store.ts';
 import { makeBaton, codeOf } from '../support/baton.ts';
 import { softwareAuthenticator } from '../support/software-authenticator.ts';
 import { passkeysHarness } from './passkeys-harness.ts';
@@ -20,18 +20,8 @@ import { passkeysHarness } from './passkeys-harness.ts';
 const WRITE = /^(put|delete|consume|create|deny|save|rotate|revoke|announce|record)/;
 
 async function hosted() {
-  const raw = memoryStore();
-  const writes: string[] = [];
-  const store = new Proxy(raw, {
-    get(target, name) {
-      const value = Reflect.get(target, name, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (WRITE.test(String(name))) writes.push(String(name));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  }) as BatonStore;
+  // The real memory store, with its writes counted.
+  const { store, raw, writes } = countingStore(WRITE);
   const audit: AuditEvent[] = [];
   const logs: string[] = [];
   const log = (o: object, m?: string) => void logs.push(JSON.stringify([o, m]));
