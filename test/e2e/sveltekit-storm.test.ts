@@ -165,11 +165,27 @@ describeInChromium('SvelteKit: the server-rendering storm', 'test/e2e/sveltekit-
       contexts.push(context);
       const first = await context.newPage();
       watch(first, seen);
-      await first.goto(`${cache.url}/login`);
-      await first.getByLabel('Username').fill(user.name);
-      await first.getByLabel('Password').fill(user.password);
+      // After the page's scripts ran: Svelte's hydration sets the inputs' values from the page's
+      // state, so a value typed before it is wiped, and the required field then stops the submit
+      // (a loaded machine's "showed nothing in 60 s", CI of 2026-12-07 14:47).
+      await first.goto(`${cache.url}/login`, { waitUntil: 'networkidle' });
+      const username = first.getByLabel('Username');
+      const fillAndSend = async () => {
+        await username.fill(user.name);
+        await first.getByLabel('Password').fill(user.password);
+        await first.getByRole('button', { name: 'Sign in' }).click();
+      };
       const clicked = Date.now();
-      await first.getByRole('button', { name: 'Sign in' }).click();
+      await fillAndSend();
+      // Sent again only when the form is still there with its username wiped (nothing was sent).
+      for (let i = 0; i < 3; i++) {
+        const shown = await first.waitForSelector('#who, #message', { timeout: 10_000 }).then(
+          () => true,
+          () => false,
+        );
+        if (shown || (await username.inputValue().catch(() => user.name)) !== '') break;
+        await fillAndSend();
+      }
       await first.waitForSelector('#who, #message', { timeout: 60_000 }).catch(async (err: unknown) => {
         const shown = await first.content().catch(() => '(no page)');
         const why = `${user.name}'s sign-in showed nothing in 60 s at ${first.url()}: ${shown.slice(0, 800)}; the app said: ${app.output()}`;
