@@ -4,8 +4,8 @@
  * (rt-providers-harness.ts), the handler in process (test/support/authz.ts).
  */
 import { describe, expect, it } from 'vitest';
-import type { BatonStore } from 'baton-auth';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { countingStore } from '../support/counting-store.ts';
 import { upstreamProvider } from 'baton-auth/http';
 import type { UpstreamIdentity } from 'baton-auth/http';
 import { linkUser } from '../../packages/baton-auth-server/src/server/providers.ts';
@@ -149,15 +149,7 @@ describe('the callback (the handler)', () => {
   });
 
   it('200 refused callbacks (no transaction) write nothing to the store', async () => {
-    const calls: string[] = [];
-    const inner = memoryStore();
-    const store = new Proxy(inner, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => (calls.push(String(name)), (value as (...x: unknown[]) => unknown).apply(target, args));
-      },
-    }) as BatonStore;
+    const { store, writes: calls } = countingStore(/^/);
     const op = await fakeOp();
     const acme = upstreamProvider({ name: 'acme', issuer: op.issuer, clientId: 'rp', fetch: op.fetch });
     const t = setup({ authorization: { providers: { list: async () => [acme], user: async () => null } } }, undefined, { store });

@@ -1,5 +1,5 @@
 /**
- * The real memory store with the calls whose names match `pattern` recorded in order (`writes`), and the store itself (`raw`, read without counting):
+ * The real memory store with the calls whose names match `pattern` (`/^/`: every call) recorded in order (`writes`), and the store itself (`raw`, read without counting):
  * for tests that prove an endpoint writes nothing (or only what it should) for a caller.
  */
 import type { BatonStore } from 'baton-auth';

@@ -11,31 +11,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonConfigError } from 'baton-auth';
-import type { BatonStore } from 'baton-auth';
 import { appleClientSecret, upstreamProvider } from 'baton-auth/http';
 import { generateKeyPairSync } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import { memoryStore } from 'baton-auth/stores/memory';
+import { countingStore } from '../support/counting-store.ts';
 import { setup, txnOf } from '../support/authz.ts';
 import { startProvider } from '../support/oidc-provider.ts';
 import type { StartedProvider } from '../support/oidc-provider.ts';
-
-/** A memory store that counts every call made to it. */
-function countingStore(): { store: BatonStore; calls: string[] } {
-  const calls: string[] = [];
-  const inner = memoryStore();
-  const store = new Proxy(inner, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls.push(String(name));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store, calls };
-}
 
 describe('flows started by unauthenticated callers are bounded', () => {
   let op: StartedProvider;
@@ -48,7 +30,7 @@ describe('flows started by unauthenticated callers are bounded', () => {
   afterAll(() => op.close());
 
   it('500 starts store nothing, discover the provider once, and each costs one cookie of bounded size in the caller’s own browser', async () => {
-    const { store, calls } = countingStore();
+    const { store, writes: calls } = countingStore(/^/);
     const acme = upstreamProvider({ name: 'acme', issuer: op.issuer, clientId: 'cli' });
     const t = setup({ authorization: { providers: { list: async () => [acme], user: async () => null } } }, undefined, { store });
     const b = t.browser();
