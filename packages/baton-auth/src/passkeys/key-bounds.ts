@@ -6,12 +6,13 @@
  * sign-in with it (no credentials needed, and a right signature is never counted as a failure) would
  * pay it: the same bounds as a DPoP proof's RSA key (`dpop/proof-key.ts`), e = 65537 and 2048 to 4096 bits.
  */
+import { DPOP_RSA } from '../dpop/proof-key.ts';
 import { decodeAttestationObject, decodeCredentialPublicKey, isoBase64URL, isoCBOR, parseAuthenticatorData } from '@simplewebauthn/server/helpers';
 
 /** The COSE algorithms a passkey may use (§5.8.5 `pubKeyCredParams`): EdDSA, ES256, RS256. */
 export const PASSKEY_ALGORITHMS = [-8, -7, -257];
 
-const RSA = { exponent: '010001', minBits: 2048, maxBits: 4096 } as const;
+const RSA = DPOP_RSA;
 /** COSE key members (RFC 9053): kty, alg; RSA's n and e; EC2's crv. */
 const KTY = 1;
 const ALG = 3;
@@ -49,12 +50,7 @@ export function withinBounds(attestationObject: string): { attestationObject: st
   if (key.get(KTY) === 3) {
     const n = key.get(RSA_N);
     const e = key.get(RSA_E);
-    if (
-      !(e instanceof Uint8Array) ||
-      Buffer.from(e)
-        .toString('hex')
-        .replace(/^(00)+/, '') !== RSA.exponent
-    )
+    if (!(e instanceof Uint8Array) || e.length > 8 || BigInt(`0x${Buffer.from(e).toString('hex') || '0'}`) !== RSA.exponent)
       return { refused: 'its RSA key’s exponent is not 65537' };
     const bits = n instanceof Uint8Array ? bitLength(n) : 0;
     if (bits < RSA.minBits || bits > RSA.maxBits) return { refused: `its RSA key’s modulus has ${bits} bits, not ${RSA.minBits} to ${RSA.maxBits}` };
