@@ -17,8 +17,10 @@ const A = '203.0.113.9';
 const B = '198.51.100.7';
 const basic = (secret: string) => `Basic ${Buffer.from(`gateway:${encodeURIComponent(secret)}`).toString('base64')}`;
 
-function setup() {
-  const store = memoryStore();
+function setup(options: { store?: ReturnType<typeof memoryStore>; peekCacheMs?: number } = {}) {
+  const store = options.store ?? memoryStore();
+  // The counters' clock, moved by the tests.
+  const clock = { now: 1_800_000_000_000 };
   const baton = createBaton({ issuer: ISSUER, keys: [generateKey('HS256', 'k')], refreshTokenSecret: randomBytes(32), store });
   // Every counter operation of the client protection, by kind.
   const ops = { reads: 0, writes: 0 };
@@ -35,7 +37,13 @@ function setup() {
     baton,
     authenticate: async () => null,
     clients: { get: (id: string): Promise<ClientRecord | null> => records.get(id) },
-    clientProtection: createLoginProtection({ store: counters, keyPrefix: 'client', failures: { max: 3, blockMs: 60_000 } }),
+    clientProtection: createLoginProtection({
+      store: counters,
+      keyPrefix: 'client',
+      failures: { max: 3, blockMs: 60_000 },
+      now: () => clock.now,
+      ...(options.peekCacheMs === undefined ? {} : { peekCacheMs: options.peekCacheMs }),
+    }),
   });
   const introspect = async (secret: string, ip = A) => {
     const res = await handler(
@@ -48,18 +56,67 @@ function setup() {
     );
     return res.status;
   };
-  return { ops, introspect, rotate };
+  return { ops, introspect, rotate, clock };
 }
 
 describe('a recent successful client authentication', () => {
-  it('the first success writes its count and gives it back; the next ones from the same address only read', async () => {
-    const { ops, introspect } = setup();
+  it('the first success writes its count and gives it back; the next ones from the same address only read, once a second', async () => {
+    const { ops, introspect, clock } = setup();
     expect(await introspect(SECRET)).toBe(200);
     expect(ops.writes).toBeGreaterThan(0);
     const first = { ...ops };
     for (let i = 0; i < 20; i++) expect(await introspect(SECRET)).toBe(200);
     expect(ops.writes).toBe(first.writes);
-    expect(ops.reads - first.reads).toBe(20 * 2); // the pair's and the address's block, each time
+    expect(ops.reads - first.reads).toBe(2); // the pair's and the address's block, once
+    clock.now += 999;
+    expect(await introspect(SECRET)).toBe(200);
+    expect(ops.reads - first.reads).toBe(2);
+    clock.now += 1;
+    expect(await introspect(SECRET)).toBe(200);
+    expect(ops.reads - first.reads).toBe(4); // a second later: read again
+    clock.now -= 5_000; // a clock stepped back does not stretch the clean read
+    expect(await introspect(SECRET)).toBe(200);
+    expect(ops.reads - first.reads).toBe(6);
+  });
+
+  it('peekCacheMs: 0 reads the block at every request', async () => {
+    const { ops, introspect } = setup({ peekCacheMs: 0 });
+    expect(await introspect(SECRET)).toBe(200);
+    const first = { ...ops };
+    for (let i = 0; i < 5; i++) expect(await introspect(SECRET)).toBe(200);
+    expect(ops.reads - first.reads).toBe(5 * 2);
+    expect(ops.writes).toBe(first.writes);
+    expect(() => createLoginProtection({ peekCacheMs: -1 })).toThrow(/peekCacheMs must be 0 or more milliseconds, got -1/);
+  });
+
+  it('any failure counted by this process forgets the clean reads: the next request reads its block again', async () => {
+    const { ops, introspect } = setup();
+    expect(await introspect(SECRET)).toBe(200);
+    expect(await introspect(SECRET)).toBe(200); // read, found clean
+    const before = ops.reads;
+    expect(await introspect(SECRET)).toBe(200);
+    expect(ops.reads).toBe(before);
+    expect(await introspect('wrong secret', B)).toBe(401); // another pair, another address
+    const after = ops.reads;
+    expect(await introspect(SECRET)).toBe(200);
+    expect(ops.reads - after).toBe(2);
+  });
+
+  it('a block set by another instance on the same store refuses the right secret here within a second (the clean read)', async () => {
+    const store = memoryStore();
+    const here = setup({ store });
+    const there = setup({ store });
+    expect(await here.introspect(SECRET)).toBe(200);
+    expect(await here.introspect(SECRET)).toBe(200); // found clean: trusted for a second
+    for (let i = 0; i < 2; i++) expect(await there.introspect(`wrong secret ${i}`)).toBe(401);
+    expect(await there.introspect('wrong secret 2')).toBe(429); // the pair is blocked on the store
+    // The window SECURITY.md states: this process has not seen the block yet.
+    expect(await here.introspect(SECRET)).toBe(200);
+    here.clock.now += 1000;
+    expect(await here.introspect(SECRET)).toBe(429);
+    // The guesser's own first try here finds the block at once (it takes the full path).
+    const other = setup({ store });
+    expect(await other.introspect(SECRET)).toBe(429);
   });
 
   it('another address takes the full path (a guesser elsewhere is counted before any answer)', async () => {

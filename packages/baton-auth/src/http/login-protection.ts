@@ -9,6 +9,7 @@
  * smallest network one host is given.
  */
 import { isIP, isIPv6 } from 'node:net';
+import { LRUCache } from 'lru-cache';
 import { MAX_MEMORY_COUNTERS, memoryCounters, StoreRateLimiter } from './rate-limit.ts';
 import type { RateLimitResult } from './rate-limit.ts';
 import { HttpError } from './respond.ts';
@@ -30,6 +31,13 @@ export interface LoginProtectionOptions {
    * Without a store, the counters are kept in this process's memory, on this clock too.
    */
   now?: () => number;
+  /**
+   * How long `peek` trusts a read that found a pair clean (no block, no failure counted), in ms on
+   * `now`. Default 1000; 0: every `peek` reads. A failure or a refusal counted by this process
+   * forgets every clean read at once; one counted by another process on the same store reaches
+   * this one's `peek` within this time. Bounded to 10,000 pairs (a pair dropped is read again).
+   */
+  peekCacheMs?: number;
 }
 
 /** One attempt, after `check`. */
@@ -48,6 +56,7 @@ export interface LoginProtection {
   /**
    * Reads only, counts nothing: how long `name` from `ip` is refused now (ms, or 0), and how many
    * consecutive failures of the pair are counted (a success must take `check` to clear them).
+   * A pair found clean is not read again for `peekCacheMs` while this process counts no failure.
    */
   peek?(name: string, ip: string): Promise<{ retryAfterMs: number; failures: number }>;
 }
@@ -139,8 +148,10 @@ async function count(targets: [StoreRateLimiter, string][]): Promise<{ refused: 
   return { refused, counts };
 }
 
+type Peeked = { retryAfterMs: number; failures: number };
+
 /** How long `targets` refuse now, and the consecutive failures counted on `pair` (its key in `targets`): reads only. */
-async function peekAt(targets: [StoreRateLimiter, string][], pair: StoreRateLimiter | undefined): Promise<{ retryAfterMs: number; failures: number }> {
+async function peekAt(targets: [StoreRateLimiter, string][], pair: StoreRateLimiter | undefined): Promise<Peeked> {
   const seen = await StoreRateLimiter.getAll(targets);
   const retryAfterMs = Math.max(0, ...targets.map(([limiter], i) => refusedFor(limiter, seen[i] ?? null)));
   const i = targets.findIndex(([limiter]) => limiter === pair);
@@ -151,6 +162,34 @@ async function peekAt(targets: [StoreRateLimiter, string][], pair: StoreRateLimi
 function keysOf(name: string, ip: string): { pairKey: string; addressKey: string } {
   const addressKey = addressId(ip);
   return { pairKey: `${nameId(name)}|${addressKey}`, addressKey };
+}
+
+/**
+ * `read` behind a memory of the pairs it last found clean (no block, no failure): one is not read
+ * again for `ms` on `clock`, until `forget` — called on any failure or refusal this process counts
+ * — forgets them all. At most 10,000 pairs (a pair dropped is read again). #26: a resource server
+ * introspecting on the SQLite file read two counters per request, 12 % of its CPU time.
+ */
+function cleanReads(prefix: string, ms: number, clock: () => number, read: (name: string, ip: string) => Promise<Peeked>) {
+  if (!Number.isFinite(ms) || ms < 0) throw new BatonConfigError(`${prefix}: peekCacheMs must be 0 or more milliseconds, got ${ms}.`);
+  const clean = new LRUCache<string, { until: number; epoch: number }>({ max: 10_000 });
+  let epoch = 0;
+  const CLEAN = Promise.resolve({ retryAfterMs: 0, failures: 0 });
+  return {
+    peek(name: string, ip: string): Promise<Peeked> {
+      const id = `${name}\n${ip}`;
+      const known = clean.get(id);
+      const t = clock();
+      // A clock stepped back past the read does not stretch it.
+      if (known !== undefined && known.epoch === epoch && t < known.until && t >= known.until - ms) return CLEAN;
+      const since = epoch;
+      return read(name, ip).then((seen) => {
+        if (ms > 0 && seen.retryAfterMs === 0 && seen.failures === 0 && since === epoch) clean.set(id, { until: t + ms, epoch: since });
+        return seen;
+      });
+    },
+    forget: (): void => void epoch++,
+  };
 }
 
 /** Creates the protection; with `store`, its counters are shared through the store. */
@@ -172,21 +211,25 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
     ...(pair ? [[pair, pairKey] as [StoreRateLimiter, string]] : []),
     ...(address ? [[address, addressKey] as [StoreRateLimiter, string]] : []),
   ];
+  const { peek, forget } = cleanReads(prefix, options.peekCacheMs ?? 1000, options.now ?? Date.now, (name, ip) => peekAt(limiters(keysOf(name, ip)), pair));
   return {
-    peek: (name, ip) => peekAt(limiters(keysOf(name, ip)), pair),
+    peek,
     async check(name, ip) {
       const keys = keysOf(name, ip);
       const { pairKey } = keys;
       const targets = limiters(keys);
       const blocked = (await peekAt(targets, pair)).retryAfterMs;
-      const nothing = async () => 0;
-      if (blocked > 0) return { retryAfterMs: blocked, failed: nothing, succeeded: async () => undefined };
-      const { refused, counts } = await count(targets);
-      if (refused > 0) return { retryAfterMs: refused, failed: nothing, succeeded: async () => undefined };
+      // An address or pair refused already is only read: nothing more is counted.
+      const { refused, counts } = blocked > 0 ? { refused: blocked, counts: [] } : await count(targets);
+      if (refused > 0) {
+        forget();
+        return { retryAfterMs: refused, failed: async () => 0, succeeded: async () => undefined };
+      }
       return {
         retryAfterMs: 0,
         // Counted already; the failure that reaches a limit sets the block at once (`StoreRateLimiter.block`).
         async failed() {
+          forget();
           let blocked = 0;
           for (const [i, [limiter, key]] of targets.entries()) {
             if ((counts[i] ?? 0) < limiter.points) continue;
