@@ -24,6 +24,8 @@ interface Load {
   errors: number;
   /** This process's CPU time per request, µs: the server under test runs here, its load client in a child. */
   cpu: number;
+  /** The load client's own CPU time per request, µs, on the same two cores. */
+  clientCpu: number;
 }
 
 interface Run {
@@ -164,6 +166,7 @@ export async function benchPeers(seconds = 5, rounds = 3): Promise<string> {
       mid.p99.toFixed(1),
       Math.max(...side.map((x) => x[k].errors)),
       median(side.map((x) => x[k].cpu)).toFixed(0),
+      median(side.map((x) => x[k].clientCpu)).toFixed(0),
       versus ?? '—',
     ];
   };
@@ -183,6 +186,7 @@ export async function benchPeers(seconds = 5, rounds = 3): Promise<string> {
       '—',
       '—',
       '—',
+      '—',
       `${(median(b.map((x) => x.refresh.rps)) / vcpus / 120).toFixed(1)} (EdDSA)`,
     ],
     row('introspection · Baton (EdDSA)', b, 'introspect', times(b, 'introspect')),
@@ -196,10 +200,11 @@ export async function benchPeers(seconds = 5, rounds = 3): Promise<string> {
       '—',
       '—',
       '—',
+      '—',
       (median(b.map((x) => x.introspect.rps)) / 5100).toFixed(2),
     ],
   ];
-  return `${table(['over HTTP, 32 connections, loopback', 'req/s', 'per vCPU', 'p50 ms', 'p99 ms', 'errors', 'server CPU µs/req', 'Baton × oidc-provider'], rows)}
+  return `${table(['over HTTP, 32 connections, loopback', 'req/s', 'per vCPU', 'p50 ms', 'p99 ms', 'errors', 'server CPU µs/req', 'load client CPU µs/req', 'Baton × oidc-provider'], rows)}
 
-¹ Keycloak server sizing guide ("Concepts for sizing CPU and memory resources": about 120 refresh-token requests per second per vCPU). ² Ory Hydra's published benchmark (introspection, in-memory store, 2 CPUs). Measured figures: this machine, 2 vCPUs shared by server and load client, ${rounds} interleaved rounds of ${seconds} s; rates and CPU times are medians, "Baton × oidc-provider" the median of the rounds' ratios, by throughput and (in brackets) by the server's CPU time per request, which the load client's share of the cores moves less.`;
+¹ Keycloak server sizing guide ("Concepts for sizing CPU and memory resources": about 120 refresh-token requests per second per vCPU). ² Ory Hydra's published benchmark (introspection, in-memory store, 2 CPUs). Measured figures: this machine, 2 vCPUs shared by server and load client, ${rounds} interleaved rounds of ${seconds} s; rates and CPU times are medians, "Baton × oidc-provider" the median of the rounds' ratios, by throughput and (in brackets) by the server's CPU time per request, which the load client's share of the cores moves less. With both processes busy on the two cores, a request costs the server's CPU time plus the client's: the throughput ratio is about (oidc-provider's server + client) ÷ (Baton's server + client), below the CPU ratio by the client's share.`;
 }
