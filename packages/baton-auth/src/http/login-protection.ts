@@ -175,6 +175,7 @@ function cleanReads(prefix: string, ms: number, clock: () => number, read: (name
   const clean = new LRUCache<string, { until: number; epoch: number }>({ max: 10_000 });
   let epoch = 0;
   const CLEAN = Promise.resolve({ retryAfterMs: 0, failures: 0 });
+  const forget = (): void => void epoch++;
   return {
     peek(name: string, ip: string): Promise<Peeked> {
       const id = `${name}\n${ip}`;
@@ -188,7 +189,9 @@ function cleanReads(prefix: string, ms: number, clock: () => number, read: (name
         return seen;
       });
     },
-    forget: (): void => void epoch++,
+    forget,
+    /** Runs `write` (a block being set) with the clean reads forgotten before and after it: a read made meanwhile may predate the block. */
+    forgetAround: <T>(write: () => Promise<T>): Promise<T> => (forget(), write().finally(forget)),
   };
 }
 
@@ -211,9 +214,9 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
     ...(pair ? [[pair, pairKey] as [StoreRateLimiter, string]] : []),
     ...(address ? [[address, addressKey] as [StoreRateLimiter, string]] : []),
   ];
-  const { peek, forget } = cleanReads(prefix, options.peekCacheMs ?? 1000, options.now ?? Date.now, (name, ip) => peekAt(limiters(keysOf(name, ip)), pair));
+  const clean = cleanReads(prefix, options.peekCacheMs ?? 1000, options.now ?? Date.now, (name, ip) => peekAt(limiters(keysOf(name, ip)), pair));
   return {
-    peek,
+    peek: clean.peek,
     async check(name, ip) {
       const keys = keysOf(name, ip);
       const { pairKey } = keys;
@@ -222,23 +225,23 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
       // An address or pair refused already is only read: nothing more is counted.
       const { refused, counts } = blocked > 0 ? { refused: blocked, counts: [] } : await count(targets);
       if (refused > 0) {
-        forget();
+        clean.forget();
         return { retryAfterMs: refused, failed: async () => 0, succeeded: async () => undefined };
       }
       return {
         retryAfterMs: 0,
         // Counted already; the failure that reaches a limit sets the block at once (`StoreRateLimiter.block`).
-        async failed() {
-          forget();
-          let blocked = 0;
-          for (const [i, [limiter, key]] of targets.entries()) {
-            if ((counts[i] ?? 0) < limiter.points) continue;
-            const ms = limiter === pair ? (failures as { blockMs: number }).blockMs : (perIp as { windowMs: number }).windowMs;
-            await limiter.block(key, ms / 1000);
-            blocked = Math.max(blocked, ms);
-          }
-          return blocked;
-        },
+        failed: () =>
+          clean.forgetAround(async () => {
+            let blocked = 0;
+            for (const [i, [limiter, key]] of targets.entries()) {
+              if ((counts[i] ?? 0) < limiter.points) continue;
+              const ms = limiter === pair ? (failures as { blockMs: number }).blockMs : (perIp as { windowMs: number }).windowMs;
+              await limiter.block(key, ms / 1000);
+              blocked = Math.max(blocked, ms);
+            }
+            return blocked;
+          }),
         async succeeded() {
           // The attempt's count comes back: the pair starts again, the address gets its point back
           // (its counter goes when nothing is left of it). A store error here must not refuse a right password.
