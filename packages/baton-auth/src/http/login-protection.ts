@@ -33,8 +33,8 @@ export interface LoginProtectionOptions {
   now?: () => number;
   /**
    * How long `peek` trusts a read that found a pair clean (no block, no failure counted), in ms on
-   * `now`. Default 1000; 0: every `peek` reads. A failure or a refusal counted by this process
-   * forgets every clean read at once; one counted by another process on the same store reaches
+   * `now`. Default 1000; 0: every `peek` reads. An attempt (`check`), a failure or a refusal counted
+   * by this process forgets every clean read at once; one counted by another process on the same store reaches
    * this one's `peek` within this time. Bounded to 10,000 pairs (a pair dropped is read again).
    */
   peekCacheMs?: number;
@@ -56,7 +56,7 @@ export interface LoginProtection {
   /**
    * Reads only, counts nothing: how long `name` from `ip` is refused now (ms, or 0), and how many
    * consecutive failures of the pair are counted (a success must take `check` to clear them).
-   * A pair found clean is not read again for `peekCacheMs` while this process counts no failure.
+   * A pair found clean is not read again for `peekCacheMs` while this process counts no attempt.
    */
   peek?(name: string, ip: string): Promise<{ retryAfterMs: number; failures: number }>;
 }
@@ -166,8 +166,8 @@ function keysOf(name: string, ip: string): { pairKey: string; addressKey: string
 
 /**
  * `read` behind a memory of the pairs it last found clean (no block, no failure): one is not read
- * again for `ms` on `clock`, until `forget` — called on any failure or refusal this process counts
- * — forgets them all. At most 10,000 pairs (a pair dropped is read again). #26: a resource server
+ * again for `ms` on `clock`, until `forget` — called when this process starts counting an attempt
+ * and on any failure or refusal — forgets them all. At most 10,000 pairs (a pair dropped is read again). #26: a resource server
  * introspecting on the SQLite file read two counters per request, 12 % of its CPU time.
  */
 function cleanReads(prefix: string, ms: number, clock: () => number, read: (name: string, ip: string) => Promise<Peeked>) {
@@ -218,8 +218,8 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   return {
     peek: clean.peek,
     async check(name, ip) {
+      clean.forget(); // an attempt in flight (a guess): no clean read answers beside it, before its block is read
       const keys = keysOf(name, ip);
-      const { pairKey } = keys;
       const targets = limiters(keys);
       const blocked = (await peekAt(targets, pair)).retryAfterMs;
       // An address or pair refused already is only read: nothing more is counted.
@@ -250,7 +250,7 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
             const res = await address?.reward(key, 1);
             if (res !== undefined && res.consumedPoints <= 0) await address?.delete(key);
           };
-          await Promise.all([pair?.delete(pairKey), back()]).catch(() => undefined);
+          await Promise.all([pair?.delete(keys.pairKey), back()]).catch(() => undefined);
         },
       };
     },
