@@ -174,11 +174,11 @@ function cleanReads(prefix: string, ms: number, clock: () => number, read: (name
   if (!Number.isFinite(ms) || ms < 0) throw new BatonConfigError(`${prefix}: peekCacheMs must be 0 or more milliseconds, got ${ms}.`);
   const clean = new LRUCache<string, { until: number; epoch: number }>({ max: 10_000 });
   let epoch = 0;
-  const CLEAN = Promise.resolve({ retryAfterMs: 0, failures: 0 });
+  const CLEAN = Promise.resolve(Object.freeze({ retryAfterMs: 0, failures: 0 }));
   const forget = (): void => void epoch++;
   return {
     peek(name: string, ip: string): Promise<Peeked> {
-      const id = `${name}\n${ip}`;
+      const id = `${name.length}:${name}|${ip}`; // length-prefixed: no name and address make another's key
       const known = clean.get(id);
       const t = clock();
       // A clock stepped back past the read does not stretch it.
@@ -223,7 +223,7 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
       const targets = limiters(keys);
       const blocked = (await peekAt(targets, pair)).retryAfterMs;
       // An address or pair refused already is only read: nothing more is counted.
-      const { refused, counts } = blocked > 0 ? { refused: blocked, counts: [] } : await count(targets);
+      const { refused, counts } = blocked > 0 ? { refused: blocked, counts: [] } : await clean.forgetAround(() => count(targets));
       if (refused > 0) {
         clean.forget();
         return { retryAfterMs: refused, failed: async () => 0, succeeded: async () => undefined };
