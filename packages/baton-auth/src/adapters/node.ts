@@ -81,6 +81,26 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
   res.end(Buffer.from(await response.arrayBuffer()));
 }
 
+let turn: Promise<void> | undefined;
+
+/**
+ * Resolves in this event-loop turn's check phase (`setImmediate`), one timer for every answer ready
+ * in the turn: the answers to the requests read in one poll phase go out back to back once all of
+ * them were handled, instead of one write between each read and the next. Each write to a loopback
+ * or LAN socket wakes the peer from inside the system call: one by one, a refresh grant's `writev`
+ * cost about 50 µs of this machine's CPU, in a batch about 7 (an A/B of the service on memory,
+ * 2026-12-07: server CPU per refresh grant −20 %, throughput +15–35 %). The cost: an answer waits
+ * for the rest of its turn's reads.
+ */
+function checkPhase(): Promise<void> {
+  return (turn ??= new Promise((resolve) =>
+    setImmediate(() => {
+      turn = undefined;
+      resolve();
+    }),
+  ));
+}
+
 /** Options of `toNodeListener`. */
 export interface NodeListenerOptions {
   /** The scheme and host the server is reached at. Default: from the Host header. */
@@ -97,7 +117,7 @@ export function toNodeListener(handler: AuthHandler, options: NodeListenerOption
     lazyWebRequest(req, { origin, maxBodyBytes: handler.maxBodyBytes }).then(
       (request) =>
         handler(request, { ip: address(req) })
-          .then((response) => writeResponse(res, response))
+          .then((response) => checkPhase().then(() => writeResponse(res, response)))
           .catch(() => {
             if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
             res.end('{"error":"server_error"}');
