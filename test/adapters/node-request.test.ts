@@ -14,6 +14,10 @@ import { toNodeListener, toWebRequest } from 'baton-auth/adapters/node';
 import { createAuthHandler } from 'baton-auth/http';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { lazyWebRequest } from '../../packages/baton-auth/src/adapters/node-request.ts';
+import type { TokenPair } from 'baton-auth';
+import { tokenResponse } from '../../packages/baton-auth/src/http/context.ts';
+import type { HandlerContext } from '../../packages/baton-auth/src/http/context.ts';
+import { unbuiltText } from '../../packages/baton-auth/src/http/lazy-response.ts';
 
 // A real server: each request's IncomingMessage goes to the test that sent it, which answers it.
 const arrived: ((exchange: { req: IncomingMessage; res: ServerResponse }) => void)[] = [];
@@ -188,6 +192,39 @@ describe("the handler's lazy JSON answers", () => {
       expect(over.status).toBe(direct.status);
       expect(await over.text()).toBe(await direct.text());
       for (const name of ['content-type', 'cache-control', 'pragma', 'www-authenticate']) expect(over.headers.get(name)).toBe(direct.headers.get(name));
+    } finally {
+      node.close();
+    }
+  });
+});
+
+describe('the token response (RFC 6749 §5.1) is lazy too', () => {
+  it('nothing of undici is built for it; through the Node adapter, the same status, headers and members as the real one', async () => {
+    const pair = { access_token: 'a', token_type: 'Bearer', expires_in: 300, refresh_token: 'r', refresh_expires_in: 600, session_id: 's' } as TokenPair;
+    const lazy = tokenResponse({} as HandlerContext, pair, false);
+    expect(JSON.parse(unbuiltText(lazy) as string)).toMatchObject({ access_token: 'a', refresh_token: 'r', session_id: 's' });
+    const handler = authHandler();
+    const node = createServer(toNodeListener(handler));
+    node.listen(0, '127.0.0.1');
+    await once(node, 'listening');
+    try {
+      const over = await fetch(`http://127.0.0.1:${(node.address() as AddressInfo).port}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'username=alice&password=pw',
+      });
+      const direct = await handler(
+        new Request('https://auth.test/auth/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'username=alice&password=pw',
+        }),
+        { ip: '127.0.0.1' },
+      );
+      expect(over.status).toBe(200);
+      expect(over.status).toBe(direct.status);
+      expect(Object.keys((await over.json()) as object).sort()).toEqual(Object.keys((await direct.json()) as object).sort());
+      for (const name of ['content-type', 'cache-control', 'pragma']) expect(over.headers.get(name)).toBe(direct.headers.get(name));
     } finally {
       node.close();
     }

@@ -1,6 +1,7 @@
 /**
  * What every endpoint of the handler shares, resolved once when the handler is created.
  */
+import { lazyResponse } from './lazy-response.ts';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton, TokenPair } from '../core/baton.ts';
 import type { AuthzContext } from '../authz/context.ts';
@@ -157,7 +158,7 @@ export async function accountBearer(c: HandlerContext, request: Request): Promis
 }
 
 /**
- * A token response (RFC 6749 §5.1); browsers that asked for it get the refresh token only as a
+ * A token response (RFC 6749 §5.1), lazy as `json`'s; browsers that asked for it get the refresh token only as a
  * cookie. `extra` headers: the next DPoP nonce; `fields`: members beyond the pair's (`id_token`).
  */
 export function tokenResponse(
@@ -177,7 +178,7 @@ export function tokenResponse(
     body.refresh_token = pair.refresh_token;
     body.refresh_expires_in = pair.refresh_expires_in;
   }
-  return new Response(JSON.stringify(body), { status: 200, headers });
+  return lazyResponse(JSON.stringify(body), 200, headers);
 }
 
 /** `Set-Cookie` that clears the refresh cookie. */
