@@ -60,10 +60,14 @@ export async function writeResponse(res: ServerResponse, response: Response): Pr
         };
         res.on('drain', done).on('close', done);
       });
-    res.once('close', () => {
+    const leave = (): void => {
       gone = true;
       void reader.cancel().catch(() => undefined);
-    });
+    };
+    // The client may have gone before its answer is written (while the handler read the store, or
+    // before the check phase the listener writes in): its 'close' is past, so the stream ends now.
+    if (res.destroyed) return leave();
+    res.once('close', leave);
     res.flushHeaders();
     for (;;) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
