@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import type { AuthHandler } from 'baton-auth/http';
 
@@ -84,5 +84,17 @@ describe('the Node listener writes the answers of a turn together', () => {
     expect(log).toEqual(['handled /r0']);
     expect(await answers[0]).toBe('{"ok":true}');
     expect(log).toEqual(['handled /r0', 'wrote /r0']);
+  });
+
+  it("an app's tests with fake timers (vitest's default set fakes setImmediate) still get their answers", async () => {
+    const answers = await held(1);
+    vi.useFakeTimers();
+    try {
+      const { req, res } = arrived.shift() as { req: IncomingMessage; res: ServerResponse };
+      listener(req, res);
+      expect(await answers[0]).toBe('{"ok":true}');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

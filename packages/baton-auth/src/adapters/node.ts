@@ -10,6 +10,8 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+// node:timers' own binding: an app's tests that fake the global timers (vitest's default set includes setImmediate) still get their answers.
+import { setImmediate } from 'node:timers';
 import type { AuthHandler } from '../http/handler.ts';
 import { unbuiltText } from '../http/lazy-response.ts';
 import { realRequest } from '../protocol/lazy-request.ts';
