@@ -5,7 +5,8 @@
  * one refresh then four `/auth/me` with the new access token (`mix`). Bounded by duration;
  * loopback only. Input on stdin as JSON; prints a JSON summary.
  */
-import { Agent, request } from 'node:http';
+import { Connection } from './http1.ts';
+import type { Answer } from './http1.ts';
 
 interface Input {
   url: string;
@@ -23,33 +24,22 @@ const chunks: Buffer[] = [];
 for await (const c of process.stdin) chunks.push(c as Buffer);
 const input = JSON.parse(Buffer.concat(chunks).toString()) as Input;
 const target = new URL(input.url);
-const agent = new Agent({ keepAlive: true, maxSockets: input.tokens.length });
+// One connection per token, each used by one loop below: the client's cost per request is what bench/http1.ts says.
+const connections = input.tokens.map(() => new Connection(target.hostname, Number(target.port)));
 const started = process.cpuUsage();
 const latencies: number[] = [];
 let errors = 0;
 let firstError: string | undefined;
 
-function post(body: string): Promise<{ status: number; text: string }> {
-  const headers: Record<string, string | number> = { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) };
-  if (input.authorization) headers.authorization = input.authorization;
-  return send('POST', target.pathname, headers, body);
-}
-
-function send(method: string, path: string, headers: Record<string, string | number>, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: target.hostname, port: target.port, path, method, agent, headers }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const form: Record<string, string> = {
+  'content-type': 'application/x-www-form-urlencoded',
+  ...(input.authorization ? { authorization: input.authorization } : {}),
+};
+const post = (c: Connection, body: string): Promise<Answer> => c.send('POST', target.pathname, form, body);
 
 const end = performance.now() + input.seconds * 1000;
 /** Times one request; false when it failed. */
-async function timed(call: () => Promise<{ status: number; text: string }>): Promise<{ status: number; text: string } | false> {
+async function timed(call: () => Promise<Answer>): Promise<Answer | false> {
   const t = performance.now();
   try {
     const res = await call();
@@ -64,23 +54,28 @@ async function timed(call: () => Promise<{ status: number; text: string }>): Pro
 }
 
 const base = target.pathname.replace(/\/oauth\/token$/, '');
-const me = (access: string) => timed(() => send('GET', `${base}/auth/me`, { authorization: `Bearer ${access}` }));
+const me = (c: Connection, access: string) => timed(() => c.send('GET', `${base}/auth/me`, { authorization: `Bearer ${access}` }));
 
 await Promise.all(
   input.tokens.map(async (initial, i) => {
     let token = initial;
     let access = input.access?.[i] ?? initial;
-    while (performance.now() < end) {
+    const c = connections[i] as Connection;
+    // A connection that failed is not retried: its errors are counted, and the run measures nothing.
+    while (performance.now() < end && !c.failed) {
       if (input.mode === 'me') {
-        await me(token);
+        await me(c, token);
         continue;
       }
       if (input.mode === 'mix') {
         const res = await timed(() =>
-          post(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, ...(input.clientId ? { client_id: input.clientId } : {}) }).toString()),
+          post(
+            c,
+            new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, ...(input.clientId ? { client_id: input.clientId } : {}) }).toString(),
+          ),
         );
         if (res !== false) ({ refresh_token: token, access_token: access } = JSON.parse(res.text) as { refresh_token: string; access_token: string });
-        for (let k = 0; k < 4; k++) await me(access);
+        for (let k = 0; k < 4; k++) await me(c, access);
         continue;
       }
       const body =
@@ -89,7 +84,7 @@ await Promise.all(
           : new URLSearchParams({ token }).toString();
       const t = performance.now();
       try {
-        const res = await post(body);
+        const res = await post(c, body);
         latencies.push(performance.now() - t);
         if (res.status !== 200) {
           firstError ??= `${res.status} ${res.text.slice(0, 200)}`;
@@ -98,7 +93,8 @@ await Promise.all(
         }
         if (input.mode === 'refresh') token = (JSON.parse(res.text) as { refresh_token: string }).refresh_token;
         else if (!(JSON.parse(res.text) as { active: boolean }).active) errors++;
-      } catch {
+      } catch (err) {
+        firstError ??= (err as Error).message;
         errors++;
       }
     }
@@ -110,4 +106,4 @@ const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p *
 const used = process.cpuUsage(started);
 const clientCpu = (used.user + used.system) / Math.max(1, latencies.length);
 process.stdout.write(JSON.stringify({ rps: latencies.length / input.seconds, p50: q(0.5), p99: q(0.99), errors, firstError, clientCpu }));
-agent.destroy();
+for (const c of connections) c.close();
