@@ -151,4 +151,21 @@ describe('a recent successful client authentication', () => {
     expect(await introspect(SECRET)).toBe(401);
     expect(await introspect(NEW_SECRET)).toBe(200);
   });
+
+  it('the trade SECURITY states: failures counted by another instance are not cleared by successes here within the clean read, so the block comes sooner', async () => {
+    const sequence = async (peekCacheMs?: number) => {
+      const store = memoryStore();
+      const here = setup({ store, ...(peekCacheMs === undefined ? {} : { peekCacheMs }) });
+      const there = setup({ store });
+      const seen = [await here.introspect(SECRET), await here.introspect(SECRET)];
+      for (let i = 0; i < 3; i++) seen.push(await there.introspect(`old secret ${i}`), await here.introspect(SECRET));
+      here.clock.now += 1000;
+      seen.push(await here.introspect(SECRET));
+      return seen;
+    };
+    // A client whose other worker still sends an old secret to another instance: blocked at the third failure (here too, after the second).
+    expect(await sequence()).toEqual([200, 200, 401, 200, 401, 200, 429, 200, 429]);
+    // Read at every request, each success clears the failures counted before it: no block.
+    expect(await sequence(0)).toEqual([200, 200, 401, 200, 401, 200, 401, 200, 200]);
+  });
 });
