@@ -33,9 +33,10 @@ export interface LoginProtectionOptions {
   now?: () => number;
   /**
    * How long `peek` trusts a read that found a pair clean (no block, no failure counted), in ms on
-   * `now`. Default 1000; 0: every `peek` reads. An attempt (`check`), a failure or a refusal counted
-   * by this process forgets every clean read at once; one counted by another process on the same store reaches
-   * this one's `peek` within this time. Bounded to 10,000 pairs (a pair dropped is read again).
+   * `now`. Default 1000; 0: every `peek` reads. An attempt (`check`), a failure or a refusal
+   * counted by this process forgets every clean read at once; one counted by another process on
+   * the same store reaches this one's `peek` within this time. Bounded to 10,000 pairs (a pair
+   * dropped is read again).
    */
   peekCacheMs?: number;
 }
@@ -167,8 +168,9 @@ function keysOf(name: string, ip: string): { pairKey: string; addressKey: string
 /**
  * `read` behind a memory of the pairs it last found clean (no block, no failure): one is not read
  * again for `ms` on `clock`, until `forget` — called when this process starts counting an attempt
- * and on any failure or refusal — forgets them all. At most 10,000 pairs (a pair dropped is read again). #26: a resource server
- * introspecting on the SQLite file read two counters per request, 12 % of its CPU time.
+ * and on any failure or refusal — forgets them all. At most 10,000 pairs (a pair dropped is read
+ * again). #26: a resource server introspecting on the SQLite file read two counters per request,
+ * 12 % of its CPU time.
  */
 function cleanReads(prefix: string, ms: number, clock: () => number, read: (name: string, ip: string) => Promise<Peeked>) {
   if (!Number.isFinite(ms) || ms < 0) throw new BatonConfigError(`${prefix}: peekCacheMs must be 0 or more milliseconds, got ${ms}.`);
