@@ -18,15 +18,14 @@ import type { TokenPair } from 'baton-auth';
 import { tokenResponse } from '../../packages/baton-auth/src/http/context.ts';
 import type { HandlerContext } from '../../packages/baton-auth/src/http/context.ts';
 import { unbuiltText } from '../../packages/baton-auth/src/http/lazy-response.ts';
+import { listening } from '../support/ports.ts';
 
 // A real server: each request's IncomingMessage goes to the test that sent it, which answers it.
 const arrived: ((exchange: { req: IncomingMessage; res: ServerResponse }) => void)[] = [];
 const server = createServer((req, res) => arrived.shift()?.({ req, res }));
 let port = 0;
 beforeAll(async () => {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  port = (server.address() as AddressInfo).port;
+  port = await listening(server);
 });
 afterAll(() => server.close());
 

@@ -2,22 +2,19 @@
  * `toNodeListener` writes the answers of one event-loop turn together, in its check phase: every
  * request read in the turn is handled before any answer goes out (adapters/node.ts, #26).
  */
-import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import type { AuthHandler } from 'baton-auth/http';
+import { listening } from '../support/ports.ts';
 
 // The requests are held as they arrive, then given to the listener in one synchronous block.
 const arrived: { req: IncomingMessage; res: ServerResponse }[] = [];
 const server = createServer((req, res) => void arrived.push({ req, res }));
 let port = 0;
 beforeAll(async () => {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  port = (server.address() as AddressInfo).port;
+  port = await listening(server);
 });
 afterAll(() => server.close());
 

@@ -3,12 +3,11 @@
  * Content-Length or chunked, with or without trailers, split anywhere — and a keep-alive
  * connection answers its requests in turn.
  */
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Connection, parseAnswer } from '../../bench/http1.ts';
+import { freePort, listening } from '../support/ports.ts';
 
 const chunked = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n';
 const trailers = 'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx-trailer: 1\r\n\r\n';
@@ -47,9 +46,7 @@ describe('Connection', () => {
   });
   let port = 0;
   beforeAll(async () => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
+    port = await listening(server);
   });
   afterAll(() => server.close());
 
@@ -73,7 +70,7 @@ describe('Connection', () => {
   });
 
   it('a connection that fails refuses its request and every one after it', async () => {
-    const c = new Connection('127.0.0.1', 1); // nothing listens on port 1
+    const c = new Connection('127.0.0.1', await freePort()); // nothing listens there
     await expect(c.send('GET', '/', {})).rejects.toThrow();
     expect(c.failed).toBe(true);
     await expect(c.send('GET', '/', {})).rejects.toThrow();

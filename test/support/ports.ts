@@ -3,6 +3,7 @@
  * engineers' runs) must not meet on a port.
  */
 import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 
 /**
  * A loopback port nobody listens on now: the system picks it (listen on 0), then it is released
@@ -24,4 +25,13 @@ export async function freePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < n) ports.add(await freePort());
   return [...ports];
+}
+
+/** Starts `server` on a loopback port the system picks; resolves to that port. */
+export async function listening(server: Pick<Server, 'listen' | 'address' | 'once'>): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
 }
