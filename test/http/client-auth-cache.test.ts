@@ -169,3 +169,27 @@ describe('a recent successful client authentication', () => {
     expect(await sequence(0)).toEqual([200, 200, 401, 200, 401, 200, 401, 200, 200]);
   });
 });
+
+describe('the clean reads are bounded', () => {
+  it('10,000 pairs at most: past them the oldest is read again, never refused', async () => {
+    const store = memoryStore();
+    let reads = 0;
+    const counters = {
+      hitCounter: (...a: Parameters<typeof store.hitCounter>) => store.hitCounter(...a),
+      getCounter: (...a: Parameters<typeof store.getCounter>) => (reads++, store.getCounter(...a)),
+      deleteCounter: (...a: Parameters<typeof store.deleteCounter>) => store.deleteCounter(...a),
+      counterKeys: (...a: Parameters<typeof store.counterKeys>) => store.counterKeys(...a),
+    };
+    const protection = createLoginProtection({ store: counters, keyPrefix: 'client', failuresPerIp: false, now: () => 1_800_000_000_000 });
+    const peek = protection.peek as NonNullable<typeof protection.peek>;
+    await peek('client-0', A);
+    const once = reads;
+    expect(once).toBeGreaterThan(0);
+    await peek('client-0', A);
+    expect(reads).toBe(once); // remembered
+    for (let i = 1; i <= 10_000; i++) await peek(`client-${i}`, A);
+    const before = reads;
+    expect(await peek('client-0', A)).toEqual({ retryAfterMs: 0, failures: 0 });
+    expect(reads - before).toBe(once); // dropped at the bound: read again
+  });
+});

@@ -13,13 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import { toNodeListener } from 'baton-auth/adapters/node';
 import { createAuthHandler, staticClients } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { listening } from '../support/ports.ts';
 
 const SECRET = 'resource-server-secret-of-32-characters';
 const BASIC = `Basic ${Buffer.from(`rs:${SECRET}`).toString('base64')}`;
@@ -45,9 +45,7 @@ it('a feed request whose socket closed before its deferred write leaves no strea
     current = req;
     listener(req, res);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  const port = await listening(server);
   const feed = (): Promise<number> =>
     new Promise((resolve) => {
       const out = httpRequest({

@@ -18,12 +18,8 @@ import { createAuthHandler } from 'baton-auth/http';
 import type { AuthHandler } from 'baton-auth/http';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { dpopKey, dpopProof } from '../support/dpop.ts';
+import { listening } from '../support/ports.ts';
 
-const listen = async (server: Server): Promise<number> => {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return (server.address() as AddressInfo).port;
-};
 const closed = (server: Server) => new Promise((r) => (server.closeAllConnections(), server.close(r)));
 
 /** Writes `raw` on one socket in one write; resolves with everything the server sent until it closed. */
@@ -91,7 +87,7 @@ describe('the check-phase write: ordering, errors, sockets gone', () => {
   const listener = toNodeListener(handler);
   const server = createServer((req, res) => (seen.push({ req, res }), listener(req, res)));
   let port = 0;
-  beforeAll(async () => (port = await listen(server)));
+  beforeAll(async () => (port = await listening(server)));
   afterAll(() => closed(server));
 
   it('pipelined requests in one packet are answered in order, each with its own body, whatever each waits for', async () => {
@@ -205,7 +201,7 @@ describe('the lazy token response: RFC 6749 §5.1 headers, the refresh cookie, D
 
   it('through toNodeListener (the service)', async () => {
     const server = createServer(toNodeListener(handler));
-    const port = await listen(server);
+    const port = await listening(server);
     try {
       await overHttp(`http://127.0.0.1:${port}`);
     } finally {
@@ -218,10 +214,9 @@ describe('the lazy token response: RFC 6749 §5.1 headers, the refresh cookie, D
     const { endpoints } = await import('baton-auth/adapters/express');
     const app = express();
     app.use(endpoints(handler));
-    const server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const server = createServer(app);
     try {
-      await overHttp(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      await overHttp(`http://127.0.0.1:${await listening(server)}`);
     } finally {
       await closed(server);
     }

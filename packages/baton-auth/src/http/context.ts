@@ -1,7 +1,6 @@
 /**
  * What every endpoint of the handler shares, resolved once when the handler is created.
  */
-import { lazyResponse } from './lazy-response.ts';
 import type { AccessTokenClaims } from '../core/access-token.ts';
 import type { Baton, TokenPair } from '../core/baton.ts';
 import type { AuthzContext } from '../authz/context.ts';
@@ -158,8 +157,8 @@ export async function accountBearer(c: HandlerContext, request: Request): Promis
 }
 
 /**
- * A token response (RFC 6749 §5.1), lazy as `json`'s; browsers that asked for it get the refresh token only as a
- * cookie. `extra` headers: the next DPoP nonce; `fields`: members beyond the pair's (`id_token`).
+ * A token response (RFC 6749 §5.1: `no-store`, as every `json` answer); browsers that asked for it
+ * get the refresh token only as a cookie. `extra` headers: the next DPoP nonce; `fields`: members beyond the pair's (`id_token`).
  */
 export function tokenResponse(
   c: HandlerContext,
@@ -171,14 +170,10 @@ export function tokenResponse(
   const body: Record<string, unknown> = { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in, ...fields };
   if (pair.scope !== undefined) body.scope = pair.scope;
   body.session_id = pair.session_id;
-  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', pragma: 'no-cache', ...extra });
-  if (viaCookie) {
-    headers.append('set-cookie', setCookie(pair.refresh_token, { ...c.cookie, maxAgeSec: pair.refresh_expires_in }));
-  } else {
-    body.refresh_token = pair.refresh_token;
-    body.refresh_expires_in = pair.refresh_expires_in;
-  }
-  return lazyResponse(JSON.stringify(body), 200, headers);
+  if (viaCookie) return json(body, 200, { ...extra, 'set-cookie': setCookie(pair.refresh_token, { ...c.cookie, maxAgeSec: pair.refresh_expires_in }) });
+  body.refresh_token = pair.refresh_token;
+  body.refresh_expires_in = pair.refresh_expires_in;
+  return json(body, 200, extra);
 }
 
 /** `Set-Cookie` that clears the refresh cookie. */

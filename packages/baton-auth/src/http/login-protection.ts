@@ -220,16 +220,14 @@ export function createLoginProtection(options: LoginProtectionOptions = {}): Log
   return {
     peek: clean.peek,
     async check(name, ip) {
-      clean.forget(); // an attempt in flight (a guess): no clean read answers beside it, before its block is read
+      // An attempt in flight (a guess): no clean read answers beside it, from before its block is read.
+      clean.forget();
       const keys = keysOf(name, ip);
       const targets = limiters(keys);
       const blocked = (await peekAt(targets, pair)).retryAfterMs;
       // An address or pair refused already is only read: nothing more is counted.
       const { refused, counts } = blocked > 0 ? { refused: blocked, counts: [] } : await clean.forgetAround(() => count(targets));
-      if (refused > 0) {
-        clean.forget();
-        return { retryAfterMs: refused, failed: async () => 0, succeeded: async () => undefined };
-      }
+      if (refused > 0) return { retryAfterMs: refused, failed: async () => 0, succeeded: async () => undefined };
       return {
         retryAfterMs: 0,
         // Counted already; the failure that reaches a limit sets the block at once (`StoreRateLimiter.block`).
