@@ -138,18 +138,24 @@ describe('the steady clock', () => {
       fc.record({ step: fc.oneof(fc.integer({ min: -20 * DAY, max: 20 * DAY }), fc.integer({ min: -3000, max: 3000 })) }),
     );
     fc.assert(
-      fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), (events) => {
+      // The wall clock read at every reading (the default with a wall clock given), or at most once per 1 or 250 ms.
+      fc.property(fc.array(event, { minLength: 1, maxLength: 40 }), fc.constantFrom(0, 1, 250), (events, wallEveryMs) => {
         const c = { wall: Date.UTC(2026, 10, 22, 12), mono: 0 };
-        const now = steadyClock({ wall: () => c.wall, monotonic: () => c.mono });
-        // The wall clock's offset from the monotonic one since when: what "kept a step" means.
+        const now = steadyClock({ wall: () => c.wall, monotonic: () => c.mono, wallEveryMs });
+        // The wall clock's offset from the monotonic one since when, as the clock can see it: at
+        // the readings that read the wall clock (all of them, or one per wallEveryMs of monotonic
+        // time). What "kept a step" means.
         let offset = c.wall - c.mono;
         let offsetSince = c.mono;
+        let wallRead = c.mono;
         let before = now();
         let monoBefore = c.mono;
         for (const e of events) {
           if ('advance' in e) c.mono += e.advance;
           c.wall += 'advance' in e ? e.advance : e.step;
-          if (Math.abs(c.wall - c.mono - offset) > STEP_TOLERANCE_MS) {
+          const reads = c.mono - wallRead >= wallEveryMs;
+          if (reads) wallRead = c.mono;
+          if (reads && Math.abs(c.wall - c.mono - offset) > STEP_TOLERANCE_MS) {
             offset = c.wall - c.mono;
             offsetSince = c.mono;
           }
@@ -161,13 +167,31 @@ describe('the steady clock', () => {
           }
           // A wall clock that kept its offset (± the tolerance) a minute is never further than that
           // (two tolerances: small changes back are absorbed): no slew outlives a correction.
-          if (c.mono - offsetSince >= STEP_SETTLE_MS) expect(Math.abs(reading - c.wall)).toBeLessThanOrEqual(2 * STEP_TOLERANCE_MS);
+          if (reads && c.mono - offsetSince >= STEP_SETTLE_MS) expect(Math.abs(reading - c.wall)).toBeLessThanOrEqual(2 * STEP_TOLERANCE_MS);
           before = reading;
           monoBefore = c.mono;
         }
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('the steady clock on the system clocks', () => {
+  it('reads the wall clock at most once a millisecond of the monotonic one, and between reads runs on the monotonic one', () => {
+    const c = { wall: Date.UTC(2026, 10, 22, 12), mono: 5_000, wallReads: 0 };
+    const now = steadyClock({ wall: () => (c.wallReads++, c.wall), monotonic: () => c.mono, wallEveryMs: 1 });
+    const start = now();
+    c.wallReads = 0;
+    c.mono += 0.25;
+    c.wall += 500; // a small step forward, not seen until the wall clock is read again
+    expect(now()).toBe(start);
+    c.mono += 0.5;
+    expect(now()).toBe(start + 1); // the monotonic time passed (0.75 ms, rounded)
+    expect(c.wallReads).toBe(0);
+    c.mono += 0.25; // 1 ms since the last read: read, and the step followed
+    expect(now()).toBe(c.wall);
+    expect(c.wallReads).toBe(1);
   });
 });
 

@@ -35,6 +35,22 @@ function send(c: Context, refusal: Refusal): Response {
   return c.json(refusal.body, refusal.status as 401, refusal.headers);
 }
 
+/** The Node request @hono/node-server passes as `c.env.incoming` (its documented binding), as far as a guard reads it. */
+interface NodeIncoming {
+  readonly url: string;
+  readonly headers: { readonly authorization?: string };
+}
+
+/**
+ * The Node request under @hono/node-server, else undefined (Bun, Deno, Workers, `app.request`):
+ * a guard reads its Authorization header and path there, for nothing — from `c.req.raw` they would
+ * build the Web `Headers` its lazy Request defers, about 4 µs of a request (`bench/frameworks.ts`).
+ */
+function nodeIncoming(c: Context): NodeIncoming | undefined {
+  const incoming = (c.env as { incoming?: Partial<NodeIncoming> } | undefined)?.incoming;
+  return typeof incoming?.url === 'string' && typeof incoming.headers === 'object' && incoming.headers !== null ? (incoming as NodeIncoming) : undefined;
+}
+
 /** A runtime's `getConnInfo` (`hono/conninfo`'s `GetConnInfo`), of which Baton reads the remote address. */
 export type GetConnInfo = (c: Context) => { remote: { address?: string } };
 
@@ -95,7 +111,9 @@ export function requireAuth(verifier: TokenVerifier, options: RequireAuthOptions
     return next();
   };
   return async (c, next) => {
-    const outcome = guard(c.req.raw.headers.get('authorization'), c.req.url, c);
+    const incoming = nodeIncoming(c);
+    const outcome =
+      incoming === undefined ? guard(c.req.raw.headers.get('authorization'), c.req.url, c) : guard(incoming.headers.authorization, incoming.url, c);
     return pass(c, next, outcome instanceof Promise ? await outcome : outcome);
   };
 }

@@ -39,6 +39,13 @@ export interface SteadyClockOptions {
   /** Default `STEP_SETTLE_MS`. */
   settleMs?: number;
   /**
+   * The wall clock is read at most once per this much monotonic time: between two reads, this
+   * clock is the monotonic one plus the offset last trusted, so that a burst of requests pays one
+   * clock read each, not two; a step is seen that much later at most. Default 1 ms with the
+   * system's wall clock, 0 (at every reading) with a `wall` given.
+   */
+  wallEveryMs?: number;
+  /**
    * Told when the wall clock and this clock part by more than `toleranceMs` (`pendingMs`: the wall
    * clock minus this clock; a step not yet taken), and again with 0 once they agree (the step
    * taken or undone): for a warning in the logs and a gauge, so an operator sees a step coming.
@@ -56,14 +63,18 @@ export function steadyClock(options: SteadyClockOptions = {}): () => number {
   const mono = options.monotonic ?? monotonic;
   const tolerance = options.toleranceMs ?? STEP_TOLERANCE_MS;
   const settle = options.settleMs ?? STEP_SETTLE_MS;
+  const every = options.wallEveryMs ?? (options.wall === undefined ? 1 : 0);
   // The wall clock minus the monotonic one, as last trusted: this clock is the monotonic reading plus it.
   let trusted = wall() - mono();
   // A step seen but not yet kept for `settle`: its offset and when it was first seen.
   let pending: { offset: number; since: number } | undefined;
   let out = Number.NEGATIVE_INFINITY;
   let drifting = false;
+  let wallReadAt = Number.NEGATIVE_INFINITY;
   return () => {
     const m = mono();
+    if (m - wallReadAt < every) return Math.max(out, Math.round(m + trusted));
+    wallReadAt = m;
     const offset = wall() - m;
     let stepped = false;
     // A small change forward is followed at once; one back is absorbed (this clock stays ahead,

@@ -166,23 +166,25 @@ export class VerificationPipeline implements TokenMemory {
     throw new BatonError('ERR_INVALID_ARGUMENT', this.#p.replayRefusal ?? 'oneTime needs a replay guard');
   }
 
-  /** Decided without a promise when the sources are ready and the token is a compact JWS in the cache or for the synchronous key source; else undefined. */
+  /**
+   * Decided without a promise when the sources are ready and the token is in the cache, or a
+   * compact JWS for the synchronous key source; else undefined. The cache is asked first: a token
+   * it holds was verified as a JWS or a JWE, so a hit needs no look at its segments.
+   */
   #sync(token: string, audience: Audience): Claims | undefined {
     const p = this.#p;
-    if (!p.readiness.isReady || !isThreeSegments(token)) return undefined;
+    if (!p.readiness.isReady) return undefined;
     const now = p.now();
-    if (p.keys.verifySync === undefined) {
-      let claims: Claims | undefined;
-      try {
-        claims = this.#hit(this.#shaped(token), now);
-        if (claims !== undefined) this.#accept(claims, audience, now);
-      } catch (err) {
-        this.#refused(err);
-      }
-      if (claims !== undefined) p.stats.ok++;
-      return claims;
+    let claims: Claims | undefined;
+    try {
+      const hit = this.#hit(this.#shaped(token), now);
+      if (hit !== undefined) claims = this.#accept(hit, audience, now);
+      else if (p.keys.verifySync !== undefined && isThreeSegments(token)) claims = this.#missSync(token, audience, now);
+    } catch (err) {
+      this.#refused(err);
     }
-    return this.#counted(token, audience, now);
+    if (claims !== undefined) p.stats.ok++;
+    return claims;
   }
 
   /** A compact JWS by the synchronous key source, counted. */
