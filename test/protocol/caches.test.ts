@@ -1,12 +1,13 @@
 /**
  * The toolkit's caches, which the engine and `remoteIssuer` share: the verified-token cache never
- * answers past a token's end nor for another token with the same signature segment; the
+ * answers past a token's end nor for another token with the same signature segment or key; the
  * revocation cache, when bounded, refuses an event rather than drop a revocation in force, and
  * has room again once entries expired on both clocks.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RevocationCache } from '../../packages/baton-auth/src/protocol/revocation-cache.ts';
-import { VerifiedTokenCache } from '../../packages/baton-auth/src/protocol/token-cache.ts';
+import { keyOf, VerifiedTokenCache } from '../../packages/baton-auth/src/protocol/token-cache.ts';
 
 describe('VerifiedTokenCache', () => {
   it('answers a token held until its end, then ERR_TOKEN_EXPIRED and forgets it', () => {
@@ -24,6 +25,38 @@ describe('VerifiedTokenCache', () => {
     cache.set('a.b.c1', 'c1', 1000);
     cache.set('a.b.c2', 'c2', 1000);
     expect([cache.get('h.p.sig', 0), cache.get('a.b.c1', 0), cache.get('a.b.c2', 0)]).toEqual([undefined, 'c1', 'c2']);
+  });
+});
+
+describe('VerifiedTokenCache keys (a hash of the last eight characters)', () => {
+  /** Two tokens whose keys meet: random signature tails until two hash alike (about 41,000 tries for 30 bits). */
+  function collision(): [string, string] {
+    const seen = new Map<number, string>();
+    for (;;) {
+      const token = `h.p.${randomBytes(6).toString('base64url')}`;
+      const other = seen.get(keyOf(token));
+      if (other !== undefined && other !== token) return [other, token];
+      seen.set(keyOf(token), token);
+    }
+  }
+
+  it("two live tokens whose keys meet take each other's place, and neither is ever answered for the other", () => {
+    const [a, b] = collision();
+    expect(keyOf(a)).toBe(keyOf(b));
+    const cache = new VerifiedTokenCache<string>(10);
+    cache.set(a, 'claims of a', 1000);
+    expect(cache.get(b, 0)).toBeUndefined(); // held under b's key, but not b
+    expect(cache.get(a, 0)).toBe('claims of a');
+    cache.set(b, 'claims of b', 1000);
+    expect([cache.get(a, 0), cache.get(b, 0)]).toEqual([undefined, 'claims of b']);
+  });
+
+  it('differ with any of the last eight characters', () => {
+    const token = `h.p.${randomBytes(32).toString('base64url')}`;
+    for (let at = token.length - 8; at < token.length; at++) {
+      const changed = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1);
+      expect(keyOf(changed)).not.toBe(keyOf(token));
+    }
   });
 });
 
