@@ -1,0 +1,126 @@
+/**
+ * Red team of the Hono guard on @hono/node-server (#26): reading the Authorization header from
+ * `c.env.incoming` made the guard judge another header than the app behind it sees.
+ *
+ * - Two Authorization lines: Node keeps the first in `incoming.headers` (it discards repeats of
+ *   `authorization`), while @hono/node-server joins them in the Request's headers
+ *   (`Bearer A, Bearer B`), as the app's `c.req.header('authorization')` reads them. The guard let
+ *   token A through a request whose header, as the app and every other runtime see it, is a
+ *   malformed one (400 through `app.request`).
+ * - A middleware before the guard that removed or replaced the Authorization header of the
+ *   request (`c.req.raw.headers.delete`, or a new `c.req.raw`): the guard still judged the
+ *   client's original header.
+ * - Off node-server, an env binding named `incoming` with a string `url` and a `headers` object
+ *   (a Workers JSON var) was read as the request.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBaton, generateKey } from 'baton-auth';
+import { requireAuth } from 'baton-auth/adapters/hono';
+import type { BatonVariables } from 'baton-auth/adapters/hono';
+import { memoryStore } from 'baton-auth/stores/memory';
+
+const baton = createBaton({ issuer: 'https://issuer.test', keys: [generateKey('EdDSA')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
+const guard = requireAuth(baton, { audience: baton.audience });
+const app = new Hono<{ Variables: BatonVariables }>();
+// What the app sees of the header, next to whom the guard let in.
+app.get('/api/me', guard, (c) => c.json({ sub: c.get('auth').sub, header: c.req.header('authorization') }));
+// A middleware that takes the client's Authorization header away (say, a channel whose credentials are not honoured).
+app.get(
+  '/api/stripped',
+  async (c, next) => {
+    c.req.raw.headers.delete('authorization');
+    await next();
+  },
+  guard,
+  (c) => c.json({ sub: c.get('auth').sub }),
+);
+// A middleware that replaces the request, with another Authorization header.
+let replacement = '';
+app.get(
+  '/api/replaced',
+  async (c, next) => {
+    const headers = new Headers(c.req.raw.headers);
+    headers.set('authorization', replacement);
+    c.req.raw = new Request(c.req.raw.url, { method: c.req.raw.method, headers });
+    await next();
+  },
+  guard,
+  (c) => c.json({ sub: c.get('auth').sub }),
+);
+
+let server: Server;
+let port = 0;
+beforeAll(async () => {
+  await baton.ready();
+  server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+
+/** A GET on the node server, on a socket of its own, with one `Authorization` line per value. */
+function get(path: string, authorization: string[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const lines = authorization.map((v) => `Authorization: ${v}\r\n`).join('');
+    const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: api.test\r\n${lines}Connection: close\r\n\r\n`));
+    let got = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (got += d));
+    socket.on('error', reject).on('end', () => {
+      const head = got.slice(0, got.indexOf('\r\n\r\n'));
+      const body = got.slice(got.indexOf('\r\n\r\n') + 4);
+      resolve({ status: Number(head.split(' ')[1]), body: /chunked/i.test(head) ? unchunk(body) : body });
+    });
+  });
+}
+
+/** A chunked body's data. */
+function unchunk(body: string): string {
+  let out = '';
+  for (let rest = body; ;) {
+    const eol = rest.indexOf('\r\n');
+    const size = parseInt(rest.slice(0, eol), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}
+
+describe('the Hono guard on @hono/node-server judges the header the app sees', () => {
+  it('two Authorization lines are refused, as through the Request (app.request)', async () => {
+    const a = (await baton.login('ada', {})).access_token;
+    const b = (await baton.login('bob', {})).access_token;
+    // The same header through the Web Request: one malformed header.
+    const viaRequest = await app.request('/api/me', { headers: { authorization: `Bearer ${a}, Bearer ${b}` } });
+    expect(viaRequest.status).toBe(400);
+    const res = await get('/api/me', [`Bearer ${a}`, `Bearer ${b}`]);
+    expect(res.status).toBe(400);
+    expect(res.body).not.toContain('"sub":"ada"');
+  });
+
+  it('a header a middleware removed is not judged', async () => {
+    const a = (await baton.login('ada', {})).access_token;
+    expect((await get('/api/stripped', [`Bearer ${a}`])).status).toBe(401);
+  });
+
+  it('a request a middleware replaced is judged, not the Node one', async () => {
+    const a = (await baton.login('ada', {})).access_token;
+    replacement = `Bearer ${(await baton.login('carol', {})).access_token}`;
+    const res = await get('/api/replaced', [`Bearer ${a}`]);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ sub: 'carol' });
+    replacement = 'Basic Zm9vOmJhcg==';
+    expect((await get('/api/replaced', [`Bearer ${a}`])).status).toBe(401);
+  });
+
+  it("another runtime's env binding named incoming (a Workers JSON var) is not read as the request", async () => {
+    const a = (await baton.login('ada', {})).access_token;
+    const env = { incoming: { url: '/api/me', headers: { authorization: `Bearer ${a}` }, rawHeaders: ['Authorization', `Bearer ${a}`] } };
+    expect((await app.request('/api/me', {}, env)).status).toBe(401);
+  });
+});
