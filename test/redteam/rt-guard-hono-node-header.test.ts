@@ -14,6 +14,7 @@
  *   (a Workers JSON var) was read as the request.
  */
 import { randomBytes } from 'node:crypto';
+import http2 from 'node:http2';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -56,13 +57,77 @@ app.get(
 
 let server: Server;
 let port = 0;
+let h2: http2.Http2Server;
 beforeAll(async () => {
   await baton.ready();
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  h2 = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as unknown as http2.Http2Server;
+  for (const s of [server, h2] as { listening: boolean; once(e: string, f: () => void): void }[])
+    if (!s.listening) await new Promise<void>((resolve) => s.once('listening', resolve));
   port = (server.address() as AddressInfo).port;
 });
-afterAll(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  await new Promise((resolve) => h2.close(resolve));
+});
+
+/** An HPACK string literal (RFC 7541 §5.2, no Huffman): its length as a 7-bit-prefix integer (§5.1), then its bytes. */
+function hpackString(s: string): Buffer {
+  const bytes = Buffer.from(s, 'latin1');
+  const length: number[] = [];
+  if (bytes.length < 127) length.push(bytes.length);
+  else {
+    length.push(127);
+    let rest = bytes.length - 127;
+    for (; rest >= 128; rest >>= 7) length.push((rest & 127) | 128);
+    length.push(rest);
+  }
+  return Buffer.concat([Buffer.from(length), bytes]);
+}
+
+/** An HTTP/2 frame (RFC 9113 §4.1). */
+function h2Frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/**
+ * A GET over HTTP/2 (prior knowledge) with one `authorization` field per value, written by hand:
+ * Node's client refuses to send a single-value header twice, its server takes them. The status.
+ */
+function get2(path: string, authorization: string[]): Promise<number> {
+  const fields: [string, string][] = [
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', path],
+    [':authority', 'api.test'],
+    ...authorization.map((v): [string, string] => ['authorization', v]),
+  ];
+  const block = Buffer.concat(fields.map(([n, v]) => Buffer.concat([Buffer.from([0]), hpackString(n), hpackString(v)])));
+  return new Promise((resolve, reject) => {
+    const socket = connect((h2.address() as AddressInfo).port, '127.0.0.1', () =>
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2Frame(4, 0, 0, Buffer.alloc(0)), h2Frame(1, 5, 1, block)])),
+    );
+    let got = Buffer.alloc(0);
+    socket.on('error', reject).on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      // The response's HEADERS frame on stream 1: its first field, :status, is in the static table (RFC 7541 Appendix A, 8 to 14).
+      for (let at = 0; at + 9 <= got.length; at += 9 + got.readUIntBE(at, 3)) {
+        if (got[at + 3] === 1 && got.readUInt32BE(at + 5) === 1) {
+          const index = (got[at + 9] as number) & 0x7f;
+          socket.destroy();
+          resolve(({ 8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404, 14: 500 } as Record<number, number>)[index] ?? -index);
+          return;
+        }
+      }
+    });
+  });
+}
 
 /** A GET on the node server, on a socket of its own, with one `Authorization` line per value. */
 function get(path: string, authorization: string[]): Promise<{ status: number; body: string }> {
@@ -101,6 +166,13 @@ describe('the Hono guard on @hono/node-server judges the header the app sees', (
     const res = await get('/api/me', [`Bearer ${a}`, `Bearer ${b}`]);
     expect(res.status).toBe(400);
     expect(res.body).not.toContain('"sub":"ada"');
+  });
+
+  it('two authorization fields over HTTP/2 are refused (Node keeps the first, the Request joins them)', async () => {
+    const a = (await baton.login('ada', {})).access_token;
+    const b = (await baton.login('bob', {})).access_token;
+    expect(await get2('/api/me', [`Bearer ${a}`])).toBe(200);
+    expect(await get2('/api/me', [`Bearer ${a}`, `Bearer ${b}`])).toBe(400);
   });
 
   it('a header a middleware removed is not judged', async () => {
