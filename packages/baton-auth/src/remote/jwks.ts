@@ -6,6 +6,7 @@
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { BatonError } from '../core/errors.ts';
+import { isCanonicalBase64url } from '../core/jws.ts';
 
 export interface RemoteKeysOptions {
   issuer: string;
@@ -74,6 +75,13 @@ export class RemoteKeys {
         );
       return keys(header, t);
     };
+    // Strict base64url, as the engine's JWS (`core/jws.ts`): jose decodes with `atob` where there
+    // is no `Uint8Array.fromBase64` (Node 24), which skips whitespace and `=` and ignores the last
+    // character's unused bits — 16 spellings of one signature, each a token of its own to the
+    // verified-token cache. One byte string, one encoding.
+    const segments = token.split('.');
+    if (segments.length !== 3 || !segments.every(isCanonicalBase64url))
+      throw new BatonError('ERR_TOKEN_INVALID', 'a compact JWS has three segments of canonical base64url');
     let verified: VerifiedJwt;
     try {
       const { payload, protectedHeader } = await jwtVerify(token, resolve, {
