@@ -73,7 +73,7 @@ export function steadyClock(options: SteadyClockOptions = {}): () => number {
   let wallReadAt = Number.NEGATIVE_INFINITY;
   return () => {
     const m = mono();
-    if (m - wallReadAt < every) return Math.max(out, Math.round(m + trusted));
+    if (m - wallReadAt < every) return (out = Math.max(out, Math.round(m + trusted)));
     wallReadAt = m;
     const offset = wall() - m;
     let stepped = false;
