@@ -6,10 +6,7 @@
  */
 import { createPrivateKey, randomBytes, sign as cryptoSign } from 'node:crypto';
 import http2 from 'node:http2';
-import type { Server } from 'node:http';
 import { connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
@@ -19,6 +16,8 @@ import type { BatonVariables } from 'baton-auth/adapters/hono';
 import { memoryStore } from 'baton-auth/stores/memory';
 import { steadyClock } from '../../packages/baton-auth/src/core/clock.ts';
 import { keyOf } from '../../packages/baton-auth/src/protocol/token-cache.ts';
+import { serveHono } from '../support/hono-servers.ts';
+import type { HonoServers } from '../support/hono-servers.ts';
 
 const ISSUER = 'https://issuer.test';
 const API = 'https://api.test';
@@ -250,26 +249,20 @@ describe('the Hono guard on @hono/node-server: the token in the query, over HTTP
   const baton = engine();
   const app = new Hono<{ Variables: BatonVariables }>();
   app.get('/api/me', requireAuth(baton, { audience: baton.audience }), (c) => c.text(c.get('auth').sub));
-  let h1: Server;
-  let h2: http2.Http2Server;
+  let servers: HonoServers;
   beforeAll(async () => {
     await baton.ready();
-    h1 = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    h2 = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as unknown as http2.Http2Server;
-    for (const s of [h1, h2] as { listening: boolean; once(e: string, f: () => void): void }[])
-      if (!s.listening) await new Promise<void>((resolve) => s.once('listening', resolve));
+    servers = await serveHono(app.fetch);
   });
   afterAll(async () => {
-    h1.closeAllConnections();
-    await new Promise((r) => h1.close(r));
     session?.destroy();
-    await new Promise((r) => h2.close(r));
+    await servers.close();
     await baton.close();
   });
 
   const raw1 = (target: string, authorization: string): Promise<number> =>
     new Promise((resolve, reject) => {
-      const socket = connect((h1.address() as AddressInfo).port, '127.0.0.1', () =>
+      const socket = connect(servers.ports.h1, '127.0.0.1', () =>
         socket.write(`GET ${target} HTTP/1.1\r\nHost: api.test\r\nAuthorization: ${authorization}\r\nConnection: close\r\n\r\n`),
       );
       let got = '';
@@ -279,7 +272,7 @@ describe('the Hono guard on @hono/node-server: the token in the query, over HTTP
   let session: http2.ClientHttp2Session | undefined;
   const raw2 = (target: string, authorization: string): Promise<number> =>
     new Promise((resolve, reject) => {
-      session ??= http2.connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
+      session ??= http2.connect(`http://127.0.0.1:${servers.ports.h2}`);
       const req = session.request({ ':path': target, authorization });
       req.on('response', (headers) => resolve(Number(headers[':status'])));
       req.on('error', reject).resume();

@@ -14,17 +14,15 @@
  *   (a Workers JSON var) was read as the request.
  */
 import { randomBytes } from 'node:crypto';
-import http2 from 'node:http2';
-import type { Server } from 'node:http';
 import { connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBaton, generateKey } from 'baton-auth';
 import { requireAuth } from 'baton-auth/adapters/hono';
 import type { BatonVariables } from 'baton-auth/adapters/hono';
 import { memoryStore } from 'baton-auth/stores/memory';
+import { serveHono } from '../support/hono-servers.ts';
+import type { HonoServers } from '../support/hono-servers.ts';
 
 const baton = createBaton({ issuer: 'https://issuer.test', keys: [generateKey('EdDSA')], refreshTokenSecret: randomBytes(32), store: memoryStore() });
 const guard = requireAuth(baton, { audience: baton.audience });
@@ -55,22 +53,14 @@ app.get(
   (c) => c.json({ sub: c.get('auth').sub }),
 );
 
-let server: Server;
+let servers: HonoServers;
 let port = 0;
-let h2: http2.Http2Server;
 beforeAll(async () => {
   await baton.ready();
-  server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-  h2 = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', createServer: http2.createServer }) as unknown as http2.Http2Server;
-  for (const s of [server, h2] as { listening: boolean; once(e: string, f: () => void): void }[])
-    if (!s.listening) await new Promise<void>((resolve) => s.once('listening', resolve));
-  port = (server.address() as AddressInfo).port;
+  servers = await serveHono(app.fetch);
+  port = servers.ports.h1;
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await new Promise((resolve) => h2.close(resolve));
-});
+afterAll(() => servers.close());
 
 /** An HPACK string literal (RFC 7541 §5.2, no Huffman): its length as a 7-bit-prefix integer (§5.1), then its bytes. */
 function hpackString(s: string): Buffer {
@@ -110,7 +100,7 @@ function get2(path: string, authorization: string[]): Promise<number> {
   ];
   const block = Buffer.concat(fields.map(([n, v]) => Buffer.concat([Buffer.from([0]), hpackString(n), hpackString(v)])));
   return new Promise((resolve, reject) => {
-    const socket = connect((h2.address() as AddressInfo).port, '127.0.0.1', () =>
+    const socket = connect(servers.ports.h2, '127.0.0.1', () =>
       socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2Frame(4, 0, 0, Buffer.alloc(0)), h2Frame(1, 5, 1, block)])),
     );
     let got = Buffer.alloc(0);
