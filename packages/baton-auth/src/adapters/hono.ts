@@ -57,24 +57,22 @@ function incomingOf(c: Context): NodeIncoming | undefined {
   return typeof incoming?.url === 'string' && Array.isArray(incoming.rawHeaders) ? (incoming as NodeIncoming) : undefined;
 }
 
-/** Learns `lazyKeys` from `raw`, a lazy Request over `incoming`, without reading its headers; false when it is no such Request. */
-function learnLazyKeys(raw: Record<symbol, unknown>, incoming: NodeIncoming): boolean {
+/** `lazyKeys`, learnt from `raw`, a lazy Request over `incoming`, without reading its headers; undefined when it is no such Request. */
+function learnLazyKeys(raw: Record<symbol, unknown>, incoming: NodeIncoming): { incoming: symbol; headers: symbol } | undefined {
   const incomingKey = Object.getOwnPropertySymbols(raw).find((key) => raw[key] === incoming);
   const prototype = Object.getPrototypeOf(raw) as object | null;
   const getter = prototype === null ? undefined : Object.getOwnPropertyDescriptor(prototype, 'headers')?.get;
-  if (incomingKey === undefined || getter === undefined) return false;
+  if (incomingKey === undefined || getter === undefined) return undefined;
   const blank = Object.create(prototype) as Record<symbol, unknown>;
   blank[incomingKey] = { url: '/', headers: {}, rawHeaders: [] };
   let headers: unknown;
   try {
     headers = getter.call(blank);
   } catch {
-    return false;
+    return undefined;
   }
   const headersKey = Object.getOwnPropertySymbols(blank).find((key) => key !== incomingKey && blank[key] === headers);
-  if (headersKey === undefined) return false;
-  lazyKeys = { incoming: incomingKey, headers: headersKey };
-  return true;
+  return headersKey === undefined ? undefined : { incoming: incomingKey, headers: headersKey };
 }
 
 /**
@@ -91,7 +89,10 @@ function nodeIncoming(c: Context): { authorization: string | undefined; url: str
   const incoming = incomingOf(c);
   if (incoming === undefined) return undefined;
   const raw = c.req.raw as unknown as Record<symbol, unknown>;
-  if (lazyKeys === undefined && (lessons <= 0 || (lessons--, !learnLazyKeys(raw, incoming)))) return undefined;
+  if (lazyKeys === undefined && lessons > 0) {
+    lessons--;
+    lazyKeys = learnLazyKeys(raw, incoming);
+  }
   if (lazyKeys === undefined || raw[lazyKeys.incoming] !== incoming || raw[lazyKeys.headers] !== undefined) return undefined;
   const lines = incoming.rawHeaders;
   let authorization: string | undefined;

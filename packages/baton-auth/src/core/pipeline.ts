@@ -146,7 +146,7 @@ export class VerificationPipeline implements TokenMemory {
 
   /** A compact JWS synchronously, ready or not (the synchronous key source only): see `Baton.verifyLocal`. */
   decideLocal(token: string, audience: Audience): Claims {
-    return this.#counted(token, audience, this.#p.now());
+    return this.#inProcess(token, audience, this.#p.now(), true) as Claims; // local: a hit, the key source's claims, or a throw
   }
 
   /** A DPoP presentation or the replay guard: the token, then its scheme and proof, then its single use. */
@@ -166,38 +166,28 @@ export class VerificationPipeline implements TokenMemory {
     throw new BatonError('ERR_INVALID_ARGUMENT', this.#p.replayRefusal ?? 'oneTime needs a replay guard');
   }
 
-  /**
-   * Decided without a promise when the sources are ready and the token is in the cache, or a
-   * compact JWS for the synchronous key source; else undefined. The cache is asked first: a token
-   * it holds was verified as a JWS or a JWE, so a hit needs no look at its segments.
-   */
+  /** Decided without a promise when the sources are ready and the token is in the cache, or a compact JWS for the synchronous key source; else undefined. */
   #sync(token: string, audience: Audience): Claims | undefined {
+    return this.#p.readiness.isReady ? this.#inProcess(token, audience, this.#p.now(), false) : undefined;
+  }
+
+  /**
+   * From the cache, else by the synchronous key source; counted. The cache is asked first: a token
+   * it holds was verified as a JWS or a JWE, so a hit needs no look at its segments. On a miss,
+   * `local` (`verifyLocal`) asks the key source whatever the token, which refuses what it cannot
+   * check; otherwise only a compact JWS is asked, and undefined leaves the rest to `#slow`.
+   */
+  #inProcess(token: string, audience: Audience, now: number, local: boolean): Claims | undefined {
     const p = this.#p;
-    if (!p.readiness.isReady) return undefined;
-    const now = p.now();
     let claims: Claims | undefined;
     try {
       const hit = this.#hit(this.#shaped(token), now);
       if (hit !== undefined) claims = this.#accept(hit, audience, now);
-      else if (p.keys.verifySync !== undefined && isThreeSegments(token)) claims = this.#missSync(token, audience, now);
+      else if (local || (p.keys.verifySync !== undefined && isThreeSegments(token))) claims = this.#missSync(token, audience, now);
     } catch (err) {
       this.#refused(err);
     }
     if (claims !== undefined) p.stats.ok++;
-    return claims;
-  }
-
-  /** A compact JWS by the synchronous key source, counted. */
-  #counted(token: string, audience: Audience, now: number): Claims {
-    let claims: Claims;
-    try {
-      const shaped = this.#shaped(token);
-      const hit = this.#hit(shaped, now);
-      claims = hit === undefined ? this.#missSync(shaped, audience, now) : this.#accept(hit, audience, now);
-    } catch (err) {
-      return this.#refused(err);
-    }
-    this.#p.stats.ok++;
     return claims;
   }
 
